@@ -1,0 +1,239 @@
+/**
+ * `npm run bench -- gateway`: the Ficus gateway beside its peers, in one run.
+ *
+ * Peers: nginx (Debian package, one worker) as reverse proxy, a bare http-proxy, fastify with
+ * @fastify/reply-from, and (for reference) a bare undici Pool forwarder with nothing else. All
+ * forward to one upstream; Ficus runs with a realistic rule set (50+ rules, the hit rule a
+ * sticky canary at 50 %, metrics on, default logging). wrk: 1 thread, 50 keep-alive
+ * connections, every request for another patient. Each target gets a warm-up, then is
+ * measured in alternation with the others, several rounds; medians are reported.
+ *
+ * Two upstreams, one after the other: a Node http server (the headline: the legacy API and the
+ * new services are Node services, and it is how the targets in the issue were measured) and
+ * nginx answering from memory (a native upstream that leaves the proxies all the CPU).
+ * Then the latency Ficus adds at a constant 5,000 req/s, beside the upstream reached directly.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../scripts/lib/local-services.js';
+import { constantRate, type RateResult } from './lib/constant-rate.js';
+import { startNginx } from './lib/nginx.js';
+import { startProcess, stopAll, waitForPort } from './lib/processes.js';
+import { ensureTools } from './lib/tools.js';
+import { wrk, writeMrnScript, type WrkResult } from './lib/wrk.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const TSX = ['--import', 'tsx'];
+
+/** 50+ rules, the hit rule (a sticky canary) deep in the list, the way a real migration looks. */
+export function benchRules(): string {
+  const areas = ['pharmacy', 'radiology', 'orders', 'billing', 'scheduling', 'documents', 'nursing', 'theatre', 'referrals', 'allergies', 'vitals', 'imaging'];
+  const lines: string[] = ['http:'];
+  let n = 0;
+  for (const area of areas) {
+    for (const [suffix, methods, mode] of [
+      [':id', '[GET]', 'legacy'],
+      ['', '[GET]', 'legacy'],
+      [':id', '[POST, PUT]', 'legacy'],
+      [':id/history', '[GET]', 'new'],
+    ] as const) {
+      if (n === 40) {
+        lines.push(
+          '  - id: patients-read',
+          '    match: { methods: [GET], path: /api/patients/:mrn }',
+          '    mode: canary',
+          '    percent: 50',
+          '    target: patient-service',
+          '    sticky: { param: mrn }',
+        );
+      }
+      n++;
+      lines.push(`  - id: ${area}-${n}`, `    match: { methods: ${methods}, path: /api/${area}${suffix ? '/' + suffix : ''} }`, `    mode: ${mode}`, '    target: patient-service');
+    }
+  }
+  lines.push('  - id: legacy-default', '    match: { path: /** }', '    mode: legacy');
+  return lines.join('\n') + '\n';
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+interface Target {
+  name: string;
+  url: string;
+}
+
+interface Summary {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** Starts every proxy in front of `upstream`; returns the targets to measure. */
+async function startProxies(dir: string, upstream: string): Promise<Target[]> {
+  const [nginxPort, hpPort, rfPort, unPort, ficusPort] = await Promise.all(Array.from({ length: 5 }, freePort));
+  const upstreamPort = new URL(upstream).port;
+  await startNginx(
+    path.join(dir, 'nginx-proxy'),
+    nginxPort!,
+    'location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }',
+    `upstream up { server 127.0.0.1:${upstreamPort}; keepalive 128; }`,
+  );
+  startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/http-proxy.ts')], { PORT: String(hpPort), TARGET: upstream });
+  startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/reply-from.ts')], { PORT: String(rfPort), TARGET: upstream });
+  startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/undici-bare.ts')], { PORT: String(unPort), TARGET: upstream });
+  const rulesDir = path.join(dir, 'rules');
+  mkdirSync(rulesDir, { recursive: true });
+  writeFileSync(path.join(rulesDir, '00-upstreams.yaml'), `upstreams:\n  legacy: { url: "${upstream}" }\n  patient-service: { url: "${upstream}" }\n`);
+  writeFileSync(path.join(rulesDir, '10-http.yaml'), benchRules());
+  startProcess(process.execPath, [...TSX, '--conditions=ficus-source', path.join(ROOT, 'gateway/src/main.ts')], {
+    FICUS_GATEWAY_HOST: '127.0.0.1',
+    FICUS_GATEWAY_PORT: String(ficusPort),
+    FICUS_RULES_DIR: rulesDir,
+  });
+  await Promise.all([hpPort, rfPort, unPort, ficusPort].map((p) => waitForPort(p!)));
+  const ficus = `http://127.0.0.1:${ficusPort}`;
+  const check = await fetch(ficus + '/api/patients/100042');
+  await check.arrayBuffer();
+  if (check.status !== 200 || !check.headers.get('x-ficus-route')?.startsWith('patients-read;')) {
+    throw new Error(`the Ficus gateway did not route the benchmark request as expected (${check.status} ${check.headers.get('x-ficus-route')})`);
+  }
+  return [
+    { name: 'direct to upstream', url: upstream },
+    { name: 'nginx (1 worker)', url: `http://127.0.0.1:${nginxPort}` },
+    { name: 'http-proxy', url: `http://127.0.0.1:${hpPort}` },
+    { name: '@fastify/reply-from', url: `http://127.0.0.1:${rfPort}` },
+    { name: 'undici Pool, bare', url: `http://127.0.0.1:${unPort}` },
+    { name: 'Ficus gateway', url: ficus },
+  ];
+}
+
+async function measure(label: string, targets: Target[], script: string, seconds: number, warmup: number, rounds: number): Promise<Summary[]> {
+  for (const t of targets) await wrk(t.url, { seconds: warmup, connections: 50, script });
+  const results = new Map<string, WrkResult[]>(targets.map((t) => [t.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const t of targets) {
+      const r = await wrk(t.url, { seconds, connections: 50, script });
+      results.get(t.name)!.push(r);
+      const errs = r.errors || r.non2xx ? `  errors ${r.errors} non-2xx ${r.non2xx}` : '';
+      console.error(`[bench] ${label} round ${round + 1} ${t.name.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${errs}`);
+    }
+  }
+  return targets.map((t) => {
+    const rs = results.get(t.name)!;
+    return { name: t.name, rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50ms)), p99: median(rs.map((r) => r.p99ms)), errors: rs.reduce((s, r) => s + r.errors + r.non2xx, 0) };
+  });
+}
+
+function table(title: string, summary: Summary[]): void {
+  const ficus = summary.find((s) => s.name === 'Ficus gateway')!.rps;
+  console.log(`\n${title}\n`);
+  console.log('| target | req/s (median) | p50 ms | p99 ms | Ficus ÷ target |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const s of summary) {
+    console.log(`| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${(ficus / s.rps).toFixed(2)} |${s.errors ? ` errors: ${s.errors}` : ''}`);
+  }
+}
+
+function ratios(summary: Summary[]) {
+  const by = (name: string) => summary.find((s) => s.name === name)!;
+  const ficus = by('Ficus gateway').rps;
+  const bestNode = Math.max(by('http-proxy').rps, by('@fastify/reply-from').rps);
+  const nginx = by('nginx (1 worker)').rps;
+  return { ficus, bestNode, nginx, vsBest: ficus / bestNode, vsNginx: ficus / nginx, by };
+}
+
+export async function benchGateway(args: string[]): Promise<void> {
+  const quick = args.includes('--quick');
+  const seconds = quick ? 4 : 10;
+  const warmup = quick ? 2 : 3;
+  const rounds = quick ? 2 : 3;
+  ensureTools({ wrk: 'wrk', nginx: 'nginx-light' });
+
+  const dir = path.join(ROOT, 'bench', 'results', `gateway-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  const script = writeMrnScript(dir);
+  console.error(`[bench] ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), Node ${process.version}; ${rounds} rounds of ${seconds}s per target`);
+
+  try {
+    // 1. Node upstream (the headline)
+    const nodePort = await freePort();
+    startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/upstream.ts')], { PORT: String(nodePort) });
+    await waitForPort(nodePort);
+    const nodeUpstream = `http://127.0.0.1:${nodePort}`;
+    const nodeTargets = await startProxies(path.join(dir, 'node-upstream'), nodeUpstream);
+    const nodeSummary = await measure('node upstream', nodeTargets, script, seconds, warmup, rounds);
+
+    const rate = 5_000;
+    const ficusUrl = nodeTargets.find((t) => t.name === 'Ficus gateway')!.url;
+    const mrn = () => `/api/patients/${100_000 + Math.floor(Math.random() * 100_000)}`;
+    await constantRate(ficusUrl, mrn, rate, warmup);
+    const direct: RateResult[] = [];
+    const viaFicus: RateResult[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const d = await constantRate(nodeUpstream, mrn, rate, seconds);
+      const f = await constantRate(ficusUrl, mrn, rate, seconds);
+      direct.push(d);
+      viaFicus.push(f);
+      console.error(
+        `[bench] ${rate} req/s round ${round + 1}: direct p50 ${d.p50.toFixed(2)} p99 ${d.p99.toFixed(2)} ms (${d.achievedRps.toFixed(0)}/s) | Ficus p50 ${f.p50.toFixed(2)} p99 ${f.p99.toFixed(2)} ms (${f.achievedRps.toFixed(0)}/s)`,
+      );
+    }
+    await stopAll();
+
+    // 2. native upstream
+    const nginxUpPort = await freePort();
+    await startNginx(path.join(dir, 'nginx-upstream'), nginxUpPort, `location / { default_type application/json; return 200 '{"mrn":"100042","lastName":"SYNTHETIC","firstName":"PATIENT","middleName":"Q","dateOfBirth":"1961-07-14","sex":"F","address":{"line1":"12 HARBOUR ROAD","city":"SPRINGFIELD","state":"OR","zip":"97403"},"phone":"555-0142","maritalStatus":"M","active":true,"lastUpdated":"2024-03-02T10:15:00.000Z"}'; }`);
+    const nativeTargets = await startProxies(path.join(dir, 'native-upstream'), `http://127.0.0.1:${nginxUpPort}`);
+    const nativeSummary = await measure('native upstream', nativeTargets, script, seconds, warmup, rounds);
+
+    table('Upstream: a Node http server (headline)', nodeSummary);
+    table('Upstream: nginx answering from memory (native; the proxies get all the CPU)', nativeSummary);
+    const a = ratios(nodeSummary);
+    const b = ratios(nativeSummary);
+    const p99Direct = median(direct.map((r) => r.p99));
+    const p99Ficus = median(viaFicus.map((r) => r.p99));
+    const p99Added = Math.max(0, p99Ficus - p99Direct);
+    const rateErrors = [...direct, ...viaFicus].reduce((s, r) => s + r.errors, 0);
+    console.log('');
+    console.log(`Ficus ÷ best Node peer: ${a.vsBest.toFixed(2)} (target >= 1.25); native upstream: ${b.vsBest.toFixed(2)}`);
+    console.log(`Ficus ÷ nginx:          ${a.vsNginx.toFixed(2)} (target >= 0.5); native upstream: ${b.vsNginx.toFixed(2)}`);
+    console.log(`At a constant ${rate} req/s: p99 direct ${p99Direct.toFixed(2)} ms, through Ficus ${p99Ficus.toFixed(2)} ms: added ${p99Added.toFixed(2)} ms (target <= 2)${rateErrors ? `; errors ${rateErrors}` : ''}`);
+    console.log(
+      JSON.stringify({
+        bench: 'gateway',
+        upstream: 'node',
+        ficus_rps: Math.round(a.ficus),
+        best_node_rps: Math.round(a.bestNode),
+        nginx_rps: Math.round(a.nginx),
+        ficus_vs_best_node: Number(a.vsBest.toFixed(3)),
+        ficus_vs_nginx: Number(a.vsNginx.toFixed(3)),
+        p99_added_ms: Number(p99Added.toFixed(2)),
+        p99_direct_ms_at_5k: Number(p99Direct.toFixed(2)),
+        p99_ficus_ms_at_5k: Number(p99Ficus.toFixed(2)),
+        http_proxy_rps: Math.round(a.by('http-proxy').rps),
+        reply_from_rps: Math.round(a.by('@fastify/reply-from').rps),
+        undici_bare_rps: Math.round(a.by('undici Pool, bare').rps),
+        direct_rps: Math.round(a.by('direct to upstream').rps),
+        native_upstream: {
+          ficus_rps: Math.round(b.ficus),
+          best_node_rps: Math.round(b.bestNode),
+          nginx_rps: Math.round(b.nginx),
+          ficus_vs_best_node: Number(b.vsBest.toFixed(3)),
+          ficus_vs_nginx: Number(b.vsNginx.toFixed(3)),
+        },
+        errors: [...nodeSummary, ...nativeSummary].reduce((s, r) => s + r.errors, 0) + rateErrors,
+        cpus: os.cpus().length,
+        node: process.version,
+      }),
+    );
+  } finally {
+    await stopAll();
+  }
+}

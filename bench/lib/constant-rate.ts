@@ -1,0 +1,79 @@
+/**
+ * A constant-rate (open-loop) load generator in the manner of wrk2: requests are scheduled at
+ * fixed times, whatever the answers do, and each latency is measured from the time the request
+ * was *due*, so a stall shows up in the percentiles instead of hiding (no coordinated omission).
+ * autocannon's rate mode reports whole milliseconds, too coarse for a 2 ms budget. Requests
+ * are sent by a 1 ms timer, so each may leave up to 1 ms late; that delay counts in every
+ * target's latency alike.
+ */
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
+
+export interface RateResult {
+  sent: number;
+  ok: number;
+  errors: number;
+  achievedRps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+export async function constantRate(origin: string, path: () => string, rate: number, seconds: number, connections = 64): Promise<RateResult> {
+  const pool = new Pool(origin, { connections, pipelining: 1 });
+  const total = Math.round(rate * seconds);
+  const latencies = new Float64Array(total);
+  let done = 0;
+  let ok = 0;
+  let errors = 0;
+  let sent = 0;
+  const start = performance.now() + 20;
+  const interval = 1000 / rate;
+
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      // send everything that is due by now
+      while (sent < total && start + sent * interval <= now) {
+        const due = start + sent * interval;
+        const i = sent++;
+        pool
+          .request({ path: path(), method: 'GET' })
+          .then(async (res) => {
+            await res.body.dump();
+            if (res.statusCode < 400) ok++;
+            else errors++;
+          })
+          .catch(() => errors++)
+          .finally(() => {
+            latencies[i] = performance.now() - due;
+            if (++done === total) resolve();
+          });
+      }
+      // a 1 ms timer, not setImmediate: busy polling would take a core from the processes measured
+      if (sent < total) setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const elapsed = (performance.now() - start) / 1000;
+  await pool.close();
+  const sorted = latencies.sort();
+  return {
+    sent,
+    ok,
+    errors,
+    achievedRps: sent / elapsed,
+    p50: percentile(sorted, 0.5),
+    p90: percentile(sorted, 0.9),
+    p99: percentile(sorted, 0.99),
+    p999: percentile(sorted, 0.999),
+    max: sorted[sorted.length - 1] ?? NaN,
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * `npm run bench -- <name> [--quick]`: runs one benchmark. The last line printed is one line of JSON.
+ */
+import { benchGateway } from './gateway.js';
+
+const benches: Record<string, (args: string[]) => Promise<void>> = {
+  gateway: benchGateway,
+};
+
+const [name, ...args] = process.argv.slice(2);
+const bench = name ? benches[name] : undefined;
+if (!bench) {
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [--quick]`);
+  process.exit(2);
+}
+try {
+  await bench(args);
+  process.exit(0);
+} catch (e) {
+  console.error(`[bench] ${name} failed: ${(e as Error).stack ?? String(e)}`);
+  process.exit(1);
+}

@@ -1,0 +1,78 @@
+/**
+ * Reads rule files (`*.yaml`, `*.yml`) from a folder, in name order, and validates them as one
+ * rule set. Every problem comes back with its file, line and column.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { validateRuleDocuments, type DocPath, type Position, type RuleDocument, type RuleIssue, type ValidationResult } from './validate.js';
+
+export const RULE_FILE = /\.ya?ml$/i;
+
+function displayName(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel.startsWith('..') ? file : rel;
+}
+
+/** Parses one YAML text into a rule document that can locate paths, or into syntax issues. */
+export function parseRuleYaml(text: string, name: string): { doc: RuleDocument; syntax: RuleIssue[] } {
+  const lineCounter = new LineCounter();
+  const yamlDoc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const syntax: RuleIssue[] = yamlDoc.errors.map((e) => {
+    const pos = lineCounter.linePos(e.pos[0]);
+    return { file: name, line: pos.line, column: pos.col, pointer: '', reason: `YAML: ${e.message.split('\n')[0]}` };
+  });
+
+  const locate = (docPath: DocPath): Position => {
+    let node: unknown = yamlDoc.contents;
+    let offset = (node as Node | null)?.range?.[0] ?? 0;
+    for (const key of docPath) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
+        if (!pair) break;
+        offset = (pair.key as Node | null)?.range?.[0] ?? offset;
+        node = pair.value;
+      } else if (isSeq(node) && typeof key === 'number' && node.items[key]) {
+        node = node.items[key];
+        offset = (node as Node).range?.[0] ?? offset;
+      } else {
+        break;
+      }
+    }
+    const pos = lineCounter.linePos(offset);
+    return { file: name, line: pos.line, column: pos.col };
+  };
+  const data = syntax.length > 0 ? null : (yamlDoc.toJS({ maxAliasCount: 100 }) as unknown);
+  return { doc: { name, data, locate }, syntax };
+}
+
+export async function listRuleFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && RULE_FILE.test(e.name) && !e.name.startsWith('.'))
+    .map((e) => path.join(dir, e.name))
+    .sort();
+}
+
+/** Reads and validates every rule file in `dir`. A missing folder is an error, not an empty set. */
+export async function loadRuleDir(dir: string): Promise<ValidationResult & { files: string[] }> {
+  let files: string[];
+  try {
+    files = await listRuleFiles(dir);
+  } catch (e) {
+    const reason = `cannot read the rule folder: ${(e as Error).message}`;
+    return { ok: false, errors: [{ file: displayName(dir), pointer: '', reason }], warnings: [], files: [] };
+  }
+  if (files.length === 0) {
+    return { ok: false, errors: [{ file: displayName(dir), pointer: '', reason: 'no rule files (*.yaml) in this folder' }], warnings: [], files };
+  }
+  const docs: RuleDocument[] = [];
+  const syntax: RuleIssue[] = [];
+  for (const file of files) {
+    const parsed = parseRuleYaml(await readFile(file, 'utf8'), displayName(file));
+    syntax.push(...parsed.syntax);
+    docs.push(parsed.doc);
+  }
+  if (syntax.length > 0) return { ok: false, errors: syntax, warnings: [], files };
+  return { ...validateRuleDocuments(docs), files };
+}

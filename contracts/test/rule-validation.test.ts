@@ -1,0 +1,209 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatIssue, loadRuleDir, parseRuleYaml, validateRuleDocuments, type RuleIssue } from '../src/index.js';
+
+const UPSTREAMS = `upstreams:
+  legacy: { url: http://127.0.0.1:8000 }
+  patient-service: { url: http://127.0.0.1:8101 }
+`;
+
+function check(rulesYaml: string, upstreams = UPSTREAMS) {
+  const a = parseRuleYaml(upstreams, 'upstreams.yaml');
+  const b = parseRuleYaml(rulesYaml, 'http.yaml');
+  expect([...a.syntax, ...b.syntax]).toEqual([]);
+  return validateRuleDocuments([a.doc, b.doc]);
+}
+
+function errorsOf(rulesYaml: string, upstreams?: string): RuleIssue[] {
+  const r = check(rulesYaml, upstreams);
+  expect(r.ok).toBe(false);
+  return r.ok ? [] : r.errors;
+}
+
+const TAIL = `  - id: legacy-default
+    match: { path: /** }
+    mode: legacy
+`;
+
+describe('rule validation', () => {
+  it('accepts the shipped rules in routing-rules/', async () => {
+    const r = await loadRuleDir(path.resolve(import.meta.dirname, '../../routing-rules'));
+    expect(r.ok ? [] : r.errors.map(formatIssue)).toEqual([]);
+    expect(r.warnings).toEqual([]);
+    if (!r.ok) return;
+    expect(r.ruleSet.http.map((h) => h.id)).toEqual(['patients-read', 'patients-search', 'patients-write', 'encounters-read', 'results-read', 'legacy-default']);
+    expect(r.ruleSet.http.every((h) => h.mode === 'legacy')).toBe(true);
+    expect(Object.fromEntries(r.ruleSet.http.filter((h) => h.target).map((h) => [h.id, h.target]))).toEqual({
+      'patients-read': 'patient-service',
+      'patients-search': 'patient-service',
+      'patients-write': 'patient-service',
+      'encounters-read': 'patient-service',
+      'results-read': 'results-service',
+    });
+  });
+
+  it('reports a schema error with file, line, column, rule and field', () => {
+    const [e, ...rest] = errorsOf(`http:
+  - id: patients-read
+    match: { path: /api/patients/:mrn }
+    mode: canery
+    target: patient-service
+${TAIL}`);
+    expect(rest).toEqual([]);
+    expect(e).toMatchObject({ file: 'http.yaml', line: 4, ruleId: 'patients-read', field: 'mode' });
+    expect(formatIssue(e!)).toBe('http.yaml:4:5: rule "patients-read", field "mode": must be one of legacy, canary, new, retired');
+  });
+
+  it('names unknown fields and missing ones', () => {
+    const errors = errorsOf(`http:
+  - id: a
+    match: { path: /a, method: GET }
+  - id: b
+    mode: legacy
+${TAIL}`);
+    expect(errors.map(formatIssue)).toEqual([
+      'http.yaml:2:5: rule "a": missing required field "mode"',
+      'http.yaml:3:24: rule "a", field "method": unknown field "method"',
+      'http.yaml:4:5: rule "b": missing required field "match"',
+    ]);
+  });
+
+  it('refuses an unknown upstream, naming the declared ones', () => {
+    const [e] = errorsOf(`http:
+  - id: a
+    match: { path: /a }
+    mode: new
+    target: patient-servce
+${TAIL}`);
+    expect(formatIssue(e!)).toBe('http.yaml:5:5: rule "a", field "target": unknown upstream "patient-servce" (declared: legacy, patient-service)');
+  });
+
+  it('refuses a duplicate id, pointing at the first one', () => {
+    const [e] = errorsOf(`http:
+  - id: a
+    match: { path: /a }
+    mode: legacy
+  - id: a
+    match: { path: /b }
+    mode: legacy
+${TAIL}`);
+    expect(formatIssue(e!)).toBe('http.yaml:5:5: rule "a", field "id": duplicate rule id "a", first used (http.yaml:2)');
+  });
+
+  it('refuses a rule that can never match because an earlier one covers it', () => {
+    const errors = errorsOf(`http:
+  - id: all-patients
+    match: { path: /api/patients/** }
+    mode: legacy
+  - id: one-patient
+    match: { methods: [GET], path: /api/patients/:mrn, headers: { x-ward: { equals: ICU } } }
+    mode: new
+    target: patient-service
+  - id: by-get
+    match: { methods: [GET], path: /api/other/:id }
+    mode: legacy
+  - id: by-head
+    match: { methods: [HEAD], path: /api/other/*, query: { x: { present: true } } }
+    mode: legacy
+  - id: not-covered
+    match: { methods: [POST], path: /api/other/:id }
+    mode: legacy
+${TAIL}`);
+    expect(errors.map(formatIssue)).toEqual([
+      'http.yaml:6:5: rule "one-patient", field "match": can never match: rule "all-patients" (http.yaml:2) comes first and takes every request this one matches',
+      'http.yaml:13:5: rule "by-head", field "match": can never match: rule "by-get" (http.yaml:9) comes first and takes every request this one matches',
+    ]);
+  });
+
+  it('does not call narrower or disjoint rules shadowed', () => {
+    const r = check(`http:
+  - id: icu-only
+    match: { path: /api/patients/**, headers: { x-ward: { equals: ICU } } }
+    mode: new
+    target: patient-service
+  - id: exact
+    match: { path: /api/patients }
+    mode: legacy
+  - id: deeper
+    match: { path: /api/patients/:mrn/notes }
+    mode: legacy
+  - id: any-one
+    match: { path: /api/patients/* }
+    mode: legacy
+${TAIL}`);
+    expect(r.ok ? [] : r.errors.map(formatIssue)).toEqual([]);
+  });
+
+  it('checks canary settings and sticky keys by meaning', () => {
+    const errors = errorsOf(`http:
+  - id: a
+    match: { path: /a/:id }
+    mode: canary
+    target: patient-service
+  - id: b
+    match: { path: /b/:id }
+    mode: canary
+    percent: 10
+    target: patient-service
+    sticky: { param: mrn }
+  - id: c
+    match: { path: /c }
+    mode: canary
+    percent: 10
+    target: patient-service
+    sticky: { header: x-user, cookie: sid }
+  - id: d
+    match: { path: /d }
+    mode: new
+${TAIL}`);
+    expect(errors.map(formatIssue)).toEqual([
+      'http.yaml:2:5: rule "a": mode "canary" needs "percent" (0-100)',
+      'http.yaml:2:5: rule "a": mode "canary" needs "sticky" (header, param, query or cookie) so a patient stays on one side',
+      'http.yaml:11:15: rule "b", field "param": no path of this rule has a parameter ":mrn"',
+      'http.yaml:17:5: rule "c", field "sticky": "sticky" names exactly one of header, param, query or cookie (found 2)',
+      'http.yaml:18:5: rule "d": mode "new" needs a "target" (the new service)',
+    ]);
+  });
+
+  it('checks path patterns and regular expressions', () => {
+    const errors = errorsOf(`http:
+  - id: a
+    match: { path: "/a/**/b" }
+    mode: legacy
+  - id: b
+    match: { path: "/b/:x/:x" }
+    mode: legacy
+  - id: c
+    match: { path: /c, query: { q: { regex: "([" } } }
+    mode: legacy
+${TAIL}`);
+    expect(errors.map((e) => [e.line, e.ruleId, e.field, e.reason])).toEqual([
+      [3, 'a', 'path', '"**" may only be the last segment'],
+      [6, 'b', 'path', 'parameter ":x" appears twice'],
+      [9, 'c', 'regex', expect.stringMatching(/^invalid regular expression: /)],
+    ]);
+  });
+
+  it('reports YAML syntax errors with their line', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rules-'));
+    writeFileSync(path.join(dir, 'a.yaml'), UPSTREAMS);
+    writeFileSync(path.join(dir, 'b.yaml'), 'http:\n  - id: a\n    match: { path: /a\n    mode: legacy\n');
+    const r = await loadRuleDir(dir);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors[0]).toMatchObject({ line: expect.any(Number), reason: expect.stringMatching(/^YAML: /) });
+    expect(r.errors[0]!.file).toMatch(/b\.yaml$/);
+  });
+
+  it('warns when the last rule is not a catch-all', () => {
+    const r = check(`http:
+  - id: a
+    match: { path: /a }
+    mode: legacy
+`);
+    expect(r.ok).toBe(true);
+    expect(r.warnings.map(formatIssue)).toEqual(['http.yaml:2:5: rule "a": the last rule is not a catch-all ("/**" for every method): unmatched requests get 404']);
+  });
+});

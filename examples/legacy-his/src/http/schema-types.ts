@@ -1,0 +1,28 @@
+/**
+ * Schema building blocks shared by the routes. Query and path values arrive as strings and
+ * are validated as strings (no type coercion): the legacy contract is exact about what it
+ * accepts, and a replacement service must be able to accept precisely the same inputs.
+ */
+import { Type, type SchemaOptions, type TSchema } from '@sinclair/typebox';
+
+/** a value that may also be null (ajv's "nullable" keyword keeps error messages simple) */
+export function Nullable<T extends TSchema>(schema: T) {
+  return Type.Unsafe<T['static'] | null>({ ...schema, nullable: true });
+}
+
+/** an enumeration of string codes, optionally also null */
+export function Codes<const V extends readonly string[]>(values: V, options: SchemaOptions = {}) {
+  return Type.Unsafe<V[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+export function NullableCodes<const V extends readonly string[]>(values: V) {
+  return Type.Unsafe<V[number] | null>({ type: 'string', enum: [...values, null], nullable: true });
+}
+
+/** MRN: digits only, as the registration system issues them */
+export const Mrn = Type.String({ pattern: '^[0-9]{6,10}$', description: 'a medical record number of 6 to 10 digits' });
+
+/** a calendar date, checked for real days (2023-02-30 is refused) */
+export const CalendarDate = Type.String({ format: 'date', description: 'a date YYYY-MM-DD' });
+
+export const MrnQuery = Type.Object({ mrn: Mrn });

@@ -1,0 +1,15 @@
+/**
+ * What other packages and tests use of the legacy HIS.
+ */
+export { buildLegacyHis, type LegacyHisOptions } from './app.js';
+export { LegacyHisConfigSchema, loadLegacyHisConfig, type LegacyHisConfig } from './config.js';
+export { DEFAULT_MIGRATIONS_DIR, MIGRATIONS_TABLE, migrateLegacy, type MigrateOptions } from './db/migrate-legacy.js';
+export { DEFAULT_SEED, DEFAULT_SEED_PATIENTS, seedLegacy, type SeedOptions, type SeedReport } from './seed/seed-database.js';
+export { startLegacyHis, type RunningLegacyHis, type StartOptions } from './start-legacy-his.js';
+export { pseudoRandomStream, DOWNLOAD_SEED } from './files/pseudo-random-stream.js';
+export type { LegacyErrorBody, ErrorDetail } from './http/legacy-errors.js';
+export type { LegacyPatient, LegacyAddress, PatientPage } from './patients/patient-schemas.js';
+export type { LegacyEncounter } from './clinical/encounter-store.js';
+export type { LegacyLabResult } from './clinical/result-store.js';
+export type { EncounterList, ResultList } from './clinical/clinical-routes.js';
+export type { UploadReceipt } from './files/file-routes.js';

@@ -1,0 +1,66 @@
+/**
+ * Small embedded lists for synthetic demographics. Common given names and surnames combined
+ * at random: the people are invented, any resemblance is chance. Addresses use fictional
+ * street numbers and 555-01xx telephone numbers, which are reserved for fiction.
+ */
+export const LAST_NAMES = [
+  'SMITH', 'JOHNSON', 'WILLIAMS', 'BROWN', 'JONES', 'GARCIA', 'MILLER', 'DAVIS', 'RODRIGUEZ', 'MARTINEZ',
+  'HERNANDEZ', 'LOPEZ', 'GONZALEZ', 'WILSON', 'ANDERSON', 'THOMAS', 'TAYLOR', 'MOORE', 'JACKSON', 'MARTIN',
+  'LEE', 'PEREZ', 'THOMPSON', 'WHITE', 'HARRIS', 'SANCHEZ', 'CLARK', 'RAMIREZ', 'LEWIS', 'ROBINSON',
+  'WALKER', 'YOUNG', 'ALLEN', 'KING', 'WRIGHT', 'SCOTT', 'TORRES', 'NGUYEN', 'HILL', 'FLORES',
+  'GREEN', 'ADAMS', 'NELSON', 'BAKER', 'HALL', 'RIVERA', 'CAMPBELL', 'MITCHELL', 'CARTER', 'ROBERTS',
+  'GOMEZ', 'PHILLIPS', 'EVANS', 'TURNER', 'DIAZ', 'PARKER', 'CRUZ', 'EDWARDS', 'COLLINS', 'REYES',
+  'STEWART', 'MORRIS', 'MORALES', 'MURPHY', 'COOK', 'ROGERS', 'GUTIERREZ', 'ORTIZ', 'MORGAN', 'COOPER',
+  'PETERSON', 'BAILEY', 'REED', 'KELLY', 'HOWARD', 'RAMOS', 'KIM', 'COX', 'WARD', 'RICHARDSON',
+  'WATSON', 'BROOKS', 'CHAVEZ', 'WOOD', 'JAMES', 'BENNETT', 'GRAY', 'MENDOZA', 'RUIZ', 'HUGHES',
+  'PRICE', 'ALVAREZ', 'CASTILLO', 'SANDERS', 'PATEL', 'MYERS', 'LONG', 'ROSS', 'FOSTER', 'JIMENEZ',
+  "O'BRIEN", "O'CONNOR", 'MCDONALD', 'SMITH-JONES', 'VAN DYKE', 'DE LA CRUZ', 'ST. JOHN', 'MACKENZIE',
+  'SCHMIDT', 'MUELLER', 'KOWALSKI', 'NOWAK', 'ROSSI', 'RUSSO', 'SILVA', 'SANTOS', 'OKAFOR', 'MENSAH',
+  'CHEN', 'WANG', 'LI', 'ZHANG', 'LIU', 'YAMAMOTO', 'TANAKA', 'SATO', 'PARK', 'CHOI',
+  'SMITHERS', 'SMALL', 'SMYTHE', 'JOHNS', 'JOHNSTON', 'WILLIAMSON', 'BROWNING', 'JONAS', 'MILLS', 'DAVIDSON',
+];
+
+export const MALE_FIRST_NAMES = [
+  'JAMES', 'ROBERT', 'JOHN', 'MICHAEL', 'DAVID', 'WILLIAM', 'RICHARD', 'JOSEPH', 'THOMAS', 'CHARLES',
+  'CHRISTOPHER', 'DANIEL', 'MATTHEW', 'ANTHONY', 'MARK', 'DONALD', 'STEVEN', 'PAUL', 'ANDREW', 'JOSHUA',
+  'KENNETH', 'KEVIN', 'BRIAN', 'GEORGE', 'TIMOTHY', 'RONALD', 'EDWARD', 'JASON', 'JEFFREY', 'RYAN',
+  'JACOB', 'GARY', 'NICHOLAS', 'ERIC', 'JONATHAN', 'STEPHEN', 'LARRY', 'JUSTIN', 'SCOTT', 'BRANDON',
+  'BENJAMIN', 'SAMUEL', 'FRANK', 'GREGORY', 'RAYMOND', 'ALEXANDER', 'PATRICK', 'JACK', 'DENNIS', 'JERRY',
+  'JOSE', 'LUIS', 'CARLOS', 'MIGUEL', 'WEI', 'HIROSHI', 'AHMED', 'OLUWASEUN', 'JEAN-PAUL', 'SEAN',
+];
+
+export const FEMALE_FIRST_NAMES = [
+  'MARY', 'PATRICIA', 'JENNIFER', 'LINDA', 'ELIZABETH', 'BARBARA', 'SUSAN', 'JESSICA', 'SARAH', 'KAREN',
+  'LISA', 'NANCY', 'BETTY', 'MARGARET', 'SANDRA', 'ASHLEY', 'KIMBERLY', 'EMILY', 'DONNA', 'MICHELLE',
+  'CAROL', 'AMANDA', 'DOROTHY', 'MELISSA', 'DEBORAH', 'STEPHANIE', 'REBECCA', 'SHARON', 'LAURA', 'CYNTHIA',
+  'KATHLEEN', 'AMY', 'ANGELA', 'SHIRLEY', 'ANNA', 'BRENDA', 'PAMELA', 'EMMA', 'NICOLE', 'HELEN',
+  'SAMANTHA', 'KATHERINE', 'CHRISTINE', 'DEBRA', 'RACHEL', 'CAROLYN', 'JANET', 'CATHERINE', 'MARIA', 'HEATHER',
+  'ROSA', 'CARMEN', 'MEI', 'YUKI', 'FATIMA', 'ADAEZE', 'MARY-ANNE', 'SIOBHAN', 'INGRID', 'PRIYA',
+];
+
+export const STREET_NAMES = [
+  'MAIN', 'OAK', 'PINE', 'MAPLE', 'CEDAR', 'ELM', 'WASHINGTON', 'LAKE', 'HILL', 'PARK',
+  'WALNUT', 'LINCOLN', 'CHURCH', 'MILL', 'RIVER', 'SPRING', 'CHESTNUT', 'JACKSON', 'WILLOW', 'HIGHLAND',
+  'SUNSET', 'RIDGE', 'MEADOW', 'FOREST', 'FRANKLIN', 'JEFFERSON', 'MADISON', 'VALLEY', 'ORCHARD', 'BIRCH',
+];
+
+export const STREET_SUFFIXES = ['ST', 'AVE', 'RD', 'DR', 'LN', 'CT', 'BLVD', 'WAY', 'PL'];
+
+/** [city, state, first three zip digits, area code] */
+export const CITIES: readonly (readonly [string, string, string, string])[] = [
+  ['SPRINGFIELD', 'IL', '627', '217'],
+  ['DECATUR', 'IL', '625', '217'],
+  ['CHAMPAIGN', 'IL', '618', '217'],
+  ['PEORIA', 'IL', '616', '309'],
+  ['BLOOMINGTON', 'IL', '617', '309'],
+  ['JACKSONVILLE', 'IL', '626', '217'],
+  ['LINCOLN', 'IL', '626', '217'],
+  ['TAYLORVILLE', 'IL', '625', '217'],
+  ['QUINCY', 'IL', '623', '217'],
+  ['CHICAGO', 'IL', '606', '312'],
+  ['ST. LOUIS', 'MO', '631', '314'],
+  ['COLUMBIA', 'MO', '652', '573'],
+  ['INDIANAPOLIS', 'IN', '462', '317'],
+  ['TERRE HAUTE', 'IN', '478', '812'],
+  ['DAVENPORT', 'IA', '528', '563'],
+];

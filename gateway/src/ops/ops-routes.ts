@@ -1,0 +1,50 @@
+/**
+ * The gateway's own endpoints, served by fastify on the data-plane port: /healthz (the process
+ * is alive), /readyz (rules loaded and not shutting down; upstream states for humans) and
+ * /metrics (Prometheus).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { GatewayMetrics } from './metrics.js';
+import type { RulesStatus } from '../rules-watcher.js';
+import type { UpstreamRegistry } from '../upstreams/registry.js';
+
+export const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+export function isOpsPath(url: string): boolean {
+  // cheap pre-check: every ops path is short and starts with "/h", "/r" or "/m"
+  if (url.length > 64) return false;
+  const q = url.indexOf('?');
+  return OPS_PATHS.has(q === -1 ? url : url.slice(0, q));
+}
+
+export interface OpsState {
+  metrics: GatewayMetrics;
+  upstreams: UpstreamRegistry;
+  rules: RulesStatus;
+  ruleCount: () => number;
+  shuttingDown: () => boolean;
+}
+
+export function registerOpsRoutes(app: FastifyInstance, state: OpsState): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_req, reply) => {
+    const ready = !state.shuttingDown() && state.rules.loadedAt !== undefined;
+    const body = {
+      status: state.shuttingDown() ? 'shutting-down' : ready ? (state.rules.lastError ? 'degraded' : 'ready') : 'starting',
+      rules: {
+        count: state.ruleCount(),
+        loadedAt: state.rules.loadedAt?.toISOString(),
+        files: state.rules.files,
+        lastRefusedChange: state.rules.lastError ? { at: state.rules.lastError.at.toISOString(), issues: state.rules.lastError.issues } : undefined,
+      },
+      upstreams: state.upstreams.all().map((u) => ({ name: u.name, health: u.health.health, circuit: u.breaker.current, lastError: u.health.lastError })),
+    };
+    return reply.code(ready ? 200 : 503).send(body);
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const text = await state.metrics.registry.metrics();
+    return reply.header('content-type', state.metrics.registry.contentType).send(text);
+  });
+}

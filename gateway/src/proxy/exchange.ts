@@ -1,0 +1,313 @@
+/**
+ * One proxied request: routes it by the current rules, streams it to the chosen upstream and
+ * streams the answer back, falling back to legacy for safe requests when the new service fails.
+ *
+ * The Exchange object is itself the undici dispatch handler (the callback API is undici's
+ * fastest path: no per-request wrapper, no header parsing). Bodies are never buffered: a
+ * request body is piped from the client socket, a response body is written chunk by chunk
+ * and undici is paused whenever the client cannot keep up.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
+import type { Logger } from '@ficus/contracts';
+import type { GatewayMetrics, RouteStats } from '../ops/metrics.js';
+import { bucketOf } from '../routing/canary.js';
+import { BadTargetError, parseRequestTarget, type RequestTarget } from '../routing/request-target.js';
+import { isSafeMethod, type CompiledRule, type Router } from '../routing/router.js';
+import type { Upstream } from '../upstreams/upstream.js';
+import type { UpstreamRegistry } from '../upstreams/registry.js';
+import { acceptableRequestId, clientResponseHeaders, upstreamRequestHeaders, VIA, type ResponseFraming } from './headers.js';
+import { sendProblem } from './problem-response.js';
+import { classifyUpstreamError } from './upstream-errors.js';
+
+export interface ProxyOptions {
+  routeHeader: boolean;
+  trustForwarded: boolean;
+  proto: 'http' | 'https';
+}
+
+/** What an Exchange needs from the running gateway; `router` is swapped on every rule change. */
+export interface ProxyRuntime {
+  router: Router;
+  upstreams: UpstreamRegistry;
+  metrics: GatewayMetrics;
+  log: Logger;
+  /** the access log, and whether it takes every request or only failed and fallback ones */
+  accessLog: Logger | undefined;
+  accessLogAll: boolean;
+  options: ProxyOptions;
+}
+
+const kExchange = Symbol('ficus.exchange');
+type TrackedResponse = ServerResponse & { [kExchange]?: Exchange };
+
+function onClientClose(this: TrackedResponse): void {
+  this[kExchange]?.clientClosed();
+}
+
+/**
+ * Bodies that end with the connection cannot pause undici's parser safely (see
+ * upstreams/paused-end-guard.ts), so they are relayed without back-pressure up to this many
+ * bytes waiting for a slow client; past it the exchange is cut.
+ */
+export const UNPAUSABLE_BUFFER_LIMIT = 64 * 1024 * 1024;
+
+function hasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+}
+
+class Exchange implements Dispatcher.DispatchHandler {
+  private upstream: Upstream | undefined;
+  private onTarget = false;
+  private isFallback = false;
+  private abortUpstream: ((err: Error) => void) | undefined;
+  private resume: (() => void) | undefined;
+  private discarding = false;
+  private readonly framing: ResponseFraming = { contentLength: -1, chunked: false, close: false };
+  /** body bytes still expected (Content-Length), or -1 */
+  private remaining = -1;
+  /** the body ends with the connection: never pause the parser */
+  private unpausable = false;
+  private discardReason = '';
+  private status = 0;
+  private done = false;
+  private clientGone = false;
+
+  constructor(
+    private readonly rt: ProxyRuntime,
+    private readonly req: IncomingMessage,
+    private readonly res: TrackedResponse,
+    private readonly rule: CompiledRule,
+    private readonly target: RequestTarget,
+    private readonly requestId: string,
+    private readonly started: number,
+    private canFallback: boolean,
+  ) {
+    res[kExchange] = this;
+    res.once('close', onClientClose);
+  }
+
+  /** Sends the request to `name`; `onTarget` tells whether it is the rule's new service. */
+  send(name: string, onTarget: boolean): void {
+    const upstream = this.rt.upstreams.get(name);
+    this.upstream = upstream;
+    this.onTarget = onTarget;
+    if (!upstream) {
+      this.fail(502, 'unknown-upstream', 'Upstream not declared', `the rules name an upstream "${name}" that is not declared`);
+      return;
+    }
+    if (onTarget && !upstream.breaker.allow()) {
+      if (this.canFallback) return this.fallback('circuit-open');
+      this.fail(503, 'upstream-unavailable', 'Upstream unavailable', `the circuit of upstream "${name}" is open`);
+      return;
+    }
+    const t = upstream.config.timeouts;
+    upstream.pool.dispatch(
+      {
+        path: this.target.forwardPath,
+        method: this.req.method as Dispatcher.HttpMethod,
+        headers: upstreamRequestHeaders(this.req, {
+          requestId: this.requestId,
+          preserveHost: upstream.config.preserveHost,
+          trustForwarded: this.rt.options.trustForwarded,
+          proto: this.rt.options.proto,
+        }),
+        body: this.isFallback || !hasBody(this.req) ? null : this.req,
+        headersTimeout: t.responseHeadersMs,
+        bodyTimeout: t.bodyIdleMs,
+      },
+      this,
+    );
+  }
+
+  private routeLabel(): string {
+    const name = this.upstream?.name ?? '-';
+    return this.isFallback ? `${this.rule.id}; ${name} (fallback)` : `${this.rule.id}; ${name}`;
+  }
+
+  private fallback(reason: string): void {
+    this.rt.metrics.fallbacks.inc({ rule: this.rule.id, reason });
+    this.rt.log.warn({ reqId: this.requestId, rule: this.rule.id, target: this.upstream?.name, reason }, 'answered by legacy (fallback)');
+    this.canFallback = false;
+    this.isFallback = true;
+    this.discarding = false;
+    this.abortUpstream = undefined;
+    this.send(this.rule.legacy, false);
+  }
+
+  // --- undici handler -------------------------------------------------------------------
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.clientGone) abort(new Error('client went away'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    const upstream = this.upstream!;
+    if (statusCode >= 500) {
+      upstream.breaker.failure(`status ${statusCode}`);
+      if (this.onTarget && this.canFallback) {
+        // drain the small error body so the connection stays reusable, then ask legacy
+        this.discarding = true;
+        this.discardReason = `status-${statusCode}`;
+        return true;
+      }
+    } else if (statusCode >= 200 || statusCode === 101) {
+      upstream.breaker.success();
+    }
+    if (statusCode < 200) return true; // 1xx interim answers are not relayed
+    this.status = statusCode;
+    this.resume = resume;
+    const added = ['via', VIA, 'x-request-id', this.requestId];
+    if (this.rt.options.routeHeader) added.push('x-ficus-route', this.routeLabel());
+    const headers = clientResponseHeaders(rawHeaders, added, this.framing);
+    this.remaining = this.framing.contentLength;
+    this.unpausable = !this.framing.chunked && this.framing.contentLength < 0;
+    this.res.writeHead(statusCode, statusText, headers);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.discarding) return true;
+    if (this.remaining > 0) this.remaining -= chunk.length;
+    if (this.res.write(chunk)) return true;
+    // a client that went away is being aborted; pausing on the last chunk, or on a body that
+    // ends with the connection, could crash undici when the upstream closes (undici#5360)
+    if (this.res.destroyed || this.remaining === 0) return true;
+    if (this.unpausable) {
+      if (this.res.writableLength > UNPAUSABLE_BUFFER_LIMIT) {
+        this.rt.log.warn({ reqId: this.requestId, rule: this.rule.id }, 'client too slow for a connection-delimited answer; cut');
+        this.res.destroy();
+      }
+      return true;
+    }
+    this.res.once('drain', this.resume!);
+    return false;
+  }
+
+  onComplete(trailers: string[] | Buffer[] | null): void {
+    if (this.discarding) {
+      this.fallback(this.discardReason);
+      return;
+    }
+    if (trailers && trailers.length > 0) {
+      const t: [string, string][] = [];
+      for (let i = 0; i < trailers.length; i += 2) t.push([trailers[i]!.toString(), trailers[i + 1]!.toString()]);
+      this.res.addTrailers(t);
+    }
+    this.res.end();
+    this.finish(this.status);
+  }
+
+  onError(err: Error & { code?: string }): void {
+    if (this.done) return;
+    if (this.clientGone) {
+      this.finish(499);
+      return;
+    }
+    const failure = classifyUpstreamError(err);
+    const upstream = this.upstream;
+    if (this.res.headersSent) {
+      // the status line is gone: cut the connection so the client cannot take a short body for a whole one
+      upstream?.breaker.failure(failure.reason);
+      this.rt.log.warn({ reqId: this.requestId, rule: this.rule.id, target: upstream?.name, reason: failure.reason }, 'upstream failed mid-response');
+      this.res.destroy(err);
+      this.finish(this.status);
+      return;
+    }
+    if (!this.discarding) upstream?.breaker.failure(failure.reason);
+    if (this.onTarget && this.canFallback) {
+      this.fallback(this.discarding ? this.discardReason : failure.reason);
+      return;
+    }
+    this.rt.log.warn({ reqId: this.requestId, rule: this.rule.id, target: upstream?.name, reason: failure.reason }, 'upstream request failed');
+    const detail = `upstream "${upstream?.name ?? '-'}": ${failure.reason}`;
+    this.fail(failure.status, failure.slug, failure.title, detail);
+  }
+
+  // --- end of the exchange --------------------------------------------------------------
+
+  clientClosed(): void {
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    this.abortUpstream?.(new Error('client went away'));
+    if (!this.done) this.finish(499);
+  }
+
+  private fail(status: number, slug: string, title: string, detail: string): void {
+    sendProblem(this.res, status, slug, title, detail, this.requestId, this.rt.options.routeHeader ? this.routeLabel() : undefined);
+    this.finish(status);
+  }
+
+  private finish(status: number): void {
+    if (this.done) return;
+    this.done = true;
+    this.res[kExchange] = undefined;
+    const seconds = (performance.now() - this.started) / 1000;
+    const target = this.upstream?.name ?? '-';
+    routeStats(this.rt.metrics, this.rule, target, this.isFallback).record(status, seconds);
+    this.rt.metrics.finished();
+    if (this.rt.accessLog && (this.rt.accessLogAll || status >= 400 || this.isFallback)) {
+      this.rt.accessLog.info(
+        { reqId: this.requestId, method: this.req.method, rule: this.rule.id, target, fallback: this.isFallback, status, ms: Math.round(seconds * 10_000) / 10 },
+        'request',
+      );
+    }
+  }
+}
+
+/** Per-rule cache of stats objects, so recording a request costs no map lookup by string. */
+const statsCache = new WeakMap<CompiledRule, Map<string, RouteStats>>();
+
+function routeStats(metrics: GatewayMetrics, rule: CompiledRule, target: string, fallback: boolean): RouteStats {
+  let byTarget = statsCache.get(rule);
+  if (!byTarget) statsCache.set(rule, (byTarget = new Map()));
+  const key = fallback ? target + '\u0000f' : target;
+  let s = byTarget.get(key);
+  if (!s) byTarget.set(key, (s = metrics.route(rule.id, target, fallback)));
+  return s;
+}
+
+/** Entry point of the data plane for every request that is not the gateway's own. */
+export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse): void {
+  const started = performance.now();
+  const requestId = acceptableRequestId(req.headers['x-request-id']) ?? randomUUID();
+  let target: RequestTarget;
+  try {
+    target = parseRequestTarget(req.url ?? '/');
+  } catch (e) {
+    if (!(e instanceof BadTargetError)) throw e;
+    sendProblem(res, 400, 'bad-request-target', 'Bad request target', e.message, requestId, undefined);
+    return;
+  }
+  const method = req.method ?? 'GET';
+  const match = rt.router.match(method, target, req.headers);
+  if (!match) {
+    sendProblem(res, 404, 'no-route', 'No rule matches this request', 'no routing rule matches this method and path', requestId, undefined);
+    return;
+  }
+  const rule = match.rule;
+  rt.metrics.started();
+  let toTarget = false;
+  switch (rule.mode) {
+    case 'legacy':
+      break;
+    case 'new':
+    case 'retired':
+      toTarget = true;
+      break;
+    case 'canary': {
+      if (rule.threshold > 0) {
+        const key = rule.stickyKey?.(req.headers, target.segments, target.query, match.pattern.stickyIndex);
+        toTarget = key !== undefined && bucketOf(rule.salt, key) < rule.threshold;
+      }
+      break;
+    }
+  }
+  const canFallback = toTarget && rule.mode !== 'retired' && rule.fallback && isSafeMethod(method) && !hasBody(req);
+  const exchange = new Exchange(rt, req, res, rule, target, requestId, started, canFallback);
+  exchange.send(toTarget ? rule.target! : rule.legacy, toTarget);
+}

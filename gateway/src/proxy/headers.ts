@@ -1,0 +1,110 @@
+/**
+ * Header handling of a transparent proxy (RFC 9110 §7.6): connection-specific headers are
+ * removed in both directions, X-Forwarded-* and Via are added, and everything else passes
+ * byte for byte, in order, with its original case and repetitions.
+ */
+import type { IncomingMessage } from 'node:http';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
+
+/** Request headers the gateway sets itself instead of passing through. */
+const REWRITTEN_ON_REQUEST = new Set(['host', 'expect', 'via', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+
+export const VIA = '1.1 ficus';
+
+function connectionTokens(value: string | undefined): Set<string> | null {
+  if (!value) return null;
+  // the usual values name no other header
+  if (value.length <= 10) {
+    const v = value.toLowerCase();
+    if (v === 'keep-alive' || v === 'close') return null;
+  }
+  const tokens = value
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t && t !== 'close' && t !== 'keep-alive');
+  return tokens.length ? new Set(tokens) : null;
+}
+
+export interface ForwardingContext {
+  requestId: string;
+  preserveHost: boolean;
+  /** keep X-Forwarded-Proto/Host from the client (set when a trusted load balancer is in front) */
+  trustForwarded: boolean;
+  proto: 'http' | 'https';
+}
+
+export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardingContext): string[] {
+  const raw = req.rawHeaders;
+  const extra = connectionTokens(req.headers.connection);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || REWRITTEN_ON_REQUEST.has(lower) || extra?.has(lower)) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  const h = req.headers;
+  const host = h.host;
+  if (ctx.preserveHost && host) out.push('host', host);
+  const clientIp = req.socket.remoteAddress ?? '';
+  const xff = h['x-forwarded-for'];
+  out.push('x-forwarded-for', xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${clientIp}` : clientIp);
+  const fwdProto = ctx.trustForwarded ? h['x-forwarded-proto'] : undefined;
+  out.push('x-forwarded-proto', typeof fwdProto === 'string' ? fwdProto : ctx.proto);
+  const fwdHost = ctx.trustForwarded ? h['x-forwarded-host'] : undefined;
+  if (typeof fwdHost === 'string') out.push('x-forwarded-host', fwdHost);
+  else if (host) out.push('x-forwarded-host', host);
+  const via = h.via;
+  out.push('via', via ? `${via}, ${VIA}` : VIA);
+  out.push('x-request-id', ctx.requestId);
+  return out;
+}
+
+/** How the upstream delimits its response body, read from its headers. */
+export interface ResponseFraming {
+  /** Content-Length, or -1 when there is none */
+  contentLength: number;
+  chunked: boolean;
+  /** the upstream closes the connection after this answer */
+  close: boolean;
+}
+
+/**
+ * Response headers for the client from undici's raw header list (latin1 in, latin1 out, so
+ * bytes are kept), plus the gateway's own. Fills `framing` on the way.
+ */
+export function clientResponseHeaders(rawHeaders: Buffer[], added: string[], framing: ResponseFraming): string[] {
+  const out: string[] = [];
+  let extra: Set<string> | null = null;
+  framing.contentLength = -1;
+  framing.chunked = false;
+  framing.close = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toString('latin1');
+    const lower = name.toLowerCase();
+    const value = rawHeaders[i + 1]!.toString('latin1');
+    if (lower === 'connection') {
+      extra = connectionTokens(value);
+      if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) framing.close = true;
+    } else if (lower === 'content-length') {
+      framing.contentLength = Number(value);
+    } else if (lower === 'transfer-encoding') {
+      framing.chunked = /chunked\s*$/i.test(value);
+    }
+    if (HOP_BY_HOP.has(lower)) continue;
+    out.push(name, value);
+  }
+  if (extra) {
+    for (let i = out.length - 2; i >= 0; i -= 2) if (extra.has(out[i]!.toLowerCase())) out.splice(i, 2);
+  }
+  for (let i = 0; i < added.length; i++) out.push(added[i]!);
+  return out;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:/+=-]{1,200}$/;
+
+export function acceptableRequestId(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' && REQUEST_ID.test(value) ? value : undefined;
+}

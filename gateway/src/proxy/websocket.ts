@@ -1,0 +1,66 @@
+/**
+ * WebSocket (and other HTTP/1.1 Upgrade) requests, routed by the same rules and passed through
+ * by http-proxy, which handles the upgrade handshake and the two-way pipe well. There is no
+ * fallback: a WebSocket is not a safe, replayable request.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import httpProxy from 'http-proxy';
+import { bucketOf } from '../routing/canary.js';
+import { BadTargetError, parseRequestTarget } from '../routing/request-target.js';
+import { acceptableRequestId, VIA } from './headers.js';
+import type { ProxyRuntime } from './exchange.js';
+
+function reject(socket: Duplex, status: number, reason: string): void {
+  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  else socket.destroy();
+}
+
+export function createUpgradeHandler(rt: ProxyRuntime) {
+  const proxy = httpProxy.createProxyServer({ ws: true, xfwd: true });
+  proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => {
+    const route = (req as IncomingMessage & { ficusRoute?: string }).ficusRoute;
+    proxyReq.on('upgrade', (proxyRes: IncomingMessage) => {
+      proxyRes.headers.via = proxyRes.headers.via ? `${proxyRes.headers.via}, ${VIA}` : VIA;
+      if (route && rt.options.routeHeader) proxyRes.headers['x-ficus-route'] = route;
+    });
+  });
+  proxy.on('error', (err: Error, _req: IncomingMessage, socket: unknown) => {
+    rt.log.warn({ reason: (err as Error & { code?: string }).code ?? err.message }, 'websocket upstream failed');
+    if (socket && typeof (socket as Duplex).destroy === 'function') reject(socket as Duplex, 502, 'Bad Gateway');
+  });
+
+  return function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    let target;
+    try {
+      target = parseRequestTarget(req.url ?? '/');
+    } catch (e) {
+      if (e instanceof BadTargetError) return reject(socket, 400, 'Bad Request');
+      throw e;
+    }
+    const match = rt.router.match(req.method ?? 'GET', target, req.headers);
+    if (!match) return reject(socket, 404, 'Not Found');
+    const rule = match.rule;
+    let toTarget = rule.mode === 'new' || rule.mode === 'retired';
+    if (rule.mode === 'canary' && rule.threshold > 0) {
+      const key = rule.stickyKey?.(req.headers, target.segments, target.query, match.pattern.stickyIndex);
+      toTarget = key !== undefined && bucketOf(rule.salt, key) < rule.threshold;
+    }
+    const name = toTarget ? rule.target! : rule.legacy;
+    const upstream = rt.upstreams.get(name);
+    if (!upstream) return reject(socket, 502, 'Bad Gateway');
+    if (toTarget && upstream.breaker.current === 'open') return reject(socket, 503, 'Service Unavailable');
+    const requestId = acceptableRequestId(req.headers['x-request-id']) ?? randomUUID();
+    (req as IncomingMessage & { ficusRoute?: string }).ficusRoute = `${rule.id}; ${name}`;
+    req.url = target.forwardPath;
+    rt.log.info({ reqId: requestId, rule: rule.id, target: name }, 'websocket upgrade');
+    proxy.ws(req, socket, head, {
+      target: upstream.config.url,
+      changeOrigin: !upstream.config.preserveHost,
+      headers: { 'x-request-id': requestId, via: req.headers.via ? `${req.headers.via}, ${VIA}` : VIA },
+      proxyTimeout: upstream.config.timeouts.responseHeadersMs,
+    });
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Sticky canary split. A key (an MRN, a user id, a session cookie) is hashed into one of
+ * 10,000 buckets, independently of the percent: a key goes to the new service when its bucket
+ * is below percent × 100. Raising the percent therefore only ever moves keys from legacy to
+ * new, and one patient never flips back and forth while the percent holds or grows.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Sticky } from '@ficus/contracts';
+import { cookieValue, queryParam } from './request-target.js';
+
+export const BUCKETS = 10_000;
+export const DEFAULT_SALT = 'ficus';
+
+/**
+ * MurmurHash3 (x86, 32-bit) of the UTF-16 code units of `salt + "\0" + key`: a well-studied,
+ * well-mixed non-cryptographic hash, about 20× cheaper here than SHA-256 and as uniform for
+ * this purpose (the split is proven within 2 points over 10,000 keys in the tests). The
+ * function is part of the contract: changing it would move patients between sides.
+ */
+export function bucketOf(salt: string, key: string): number {
+  return murmur3(salt + '\u0000' + key, 0x9747b28c) % BUCKETS;
+}
+
+function murmur3(s: string, seed: number): number {
+  let h = seed >>> 0;
+  const c1 = 0xcc9e2d51;
+  const c2 = 0x1b873593;
+  const len = s.length;
+  let i = 0;
+  // two UTF-16 code units per 32-bit block
+  for (; i + 1 < len; i += 2) {
+    let k = (s.charCodeAt(i) & 0xffff) | ((s.charCodeAt(i + 1) & 0xffff) << 16);
+    k = Math.imul(k, c1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, c2);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  if (i < len) {
+    let k = s.charCodeAt(i) & 0xffff;
+    k = Math.imul(k, c1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, c2);
+    h ^= k;
+  }
+  h ^= len * 2;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export function thresholdOf(percent: number): number {
+  return Math.round(percent * 100);
+}
+
+export type StickyKeyReader = (headers: IncomingHttpHeaders, segments: string[], query: string | undefined, paramIndex: number) => string | undefined;
+
+function nonEmpty(v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  return s === undefined || s === '' ? undefined : s;
+}
+
+/** Builds the function that reads a rule's sticky key from a request. */
+export function stickyKeyReader(sticky: Sticky): StickyKeyReader {
+  if (sticky.header !== undefined) {
+    const name = sticky.header.toLowerCase();
+    return (headers) => nonEmpty(headers[name]);
+  }
+  if (sticky.param !== undefined) return (_h, segments, _q, paramIndex) => (paramIndex < 0 ? undefined : nonEmpty(segments[paramIndex]));
+  if (sticky.query !== undefined) {
+    const name = sticky.query;
+    return (_h, _s, query) => nonEmpty(queryParam(query, name));
+  }
+  const name = sticky.cookie ?? '';
+  return (headers) => nonEmpty(cookieValue(headers.cookie, name));
+}

@@ -1,0 +1,98 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { HttpRule, RuleSet } from '@ficus/contracts';
+import { parseRequestTarget } from './request-target.js';
+import { Router, type CompiledRule } from './router.js';
+
+const upstreams = { legacy: { url: 'http://127.0.0.1:1' }, svc: { url: 'http://127.0.0.1:2' } };
+const rule = (id: string, path: string | string[], extra: Partial<HttpRule> = {}): HttpRule => ({
+  id,
+  match: Array.isArray(path) ? { paths: path } : { path },
+  mode: 'legacy',
+  ...extra,
+});
+
+function route(router: Router, method: string, url: string, headers: Record<string, string> = {}) {
+  return router.match(method, parseRequestTarget(url), headers)?.rule.id;
+}
+
+describe('router', () => {
+  const rs: RuleSet = {
+    upstreams,
+    http: [
+      rule('patients-read', '/api/patients/:mrn', { match: { path: '/api/patients/:mrn', methods: ['GET'] } }),
+      rule('patients-write', ['/api/patients', '/api/patients/:mrn'], { match: { paths: ['/api/patients', '/api/patients/:mrn'], methods: ['POST', 'PUT'] } }),
+      rule('search', '/api/patients', { match: { path: '/api/patients', methods: ['GET'] } }),
+      rule('icu', '/api/**', { match: { path: '/api/**', headers: { 'X-Ward': { equals: 'ICU' } } } }),
+      rule('beta', '/api/*/beta', { match: { path: '/api/*/beta', query: { v: { regex: '^2' } } } }),
+      rule('files', '/files/**'),
+      rule('root', '/'),
+      rule('catch-all', '/**'),
+    ],
+  };
+  const router = new Router(rs);
+
+  it('takes the first rule that matches', () => {
+    expect(route(router, 'GET', '/api/patients/100001')).toBe('patients-read');
+    expect(route(router, 'HEAD', '/api/patients/100001')).toBe('patients-read');
+    expect(route(router, 'PUT', '/api/patients/100001')).toBe('patients-write');
+    expect(route(router, 'POST', '/api/patients')).toBe('patients-write');
+    expect(route(router, 'GET', '/api/patients?name=SMITH')).toBe('search');
+    expect(route(router, 'GET', '/api/patients/')).toBe('search');
+    expect(route(router, 'DELETE', '/api/patients/1')).toBe('catch-all');
+    expect(route(router, 'DELETE', '/api/patients/1', { 'x-ward': 'ICU' })).toBe('icu');
+    expect(route(router, 'GET', '/api/x/beta?v=2.1')).toBe('beta');
+    expect(route(router, 'GET', '/api/x/beta?v=1')).toBe('catch-all');
+    expect(route(router, 'GET', '/files')).toBe('files');
+    expect(route(router, 'GET', '/files/a/b/c')).toBe('files');
+    expect(route(router, 'GET', '/')).toBe('root');
+    expect(route(router, 'GET', '/anything/else')).toBe('catch-all');
+  });
+
+  it('decodes percent-encoded segments before comparing', () => {
+    expect(route(router, 'GET', '/api/%70atients/1')).toBe('patients-read');
+  });
+
+  it('does not let a parameter match an empty segment', () => {
+    expect(route(router, 'GET', '/api/patients//')).toBe('catch-all');
+    expect(route(router, 'GET', '/api//x')).toBe('catch-all');
+  });
+
+  // the candidate index must never change which rule wins: compare with a plain first-match scan
+  it('answers exactly as a linear first-match scan would (property)', () => {
+    const seg = fc.constantFrom('api', 'patients', 'files', 'x', '1', 'beta');
+    const patSeg = fc.oneof(seg, fc.constant(':p'), fc.constant('*'));
+    const pattern = fc
+      .tuple(fc.array(patSeg, { maxLength: 4 }), fc.boolean())
+      .map(([segs, open]) => {
+        let n = 0;
+        const named = segs.map((s) => (s === ':p' ? `:p${n++}` : s));
+        return '/' + [...named, ...(open ? ['**'] : [])].join('/');
+      });
+    const methods = fc.option(fc.subarray(['GET', 'POST', 'PUT'] as const, { minLength: 1 }), { nil: undefined });
+    const rules = fc.array(fc.tuple(pattern, methods), { minLength: 1, maxLength: 12 }).map((rs) =>
+      rs.map(([path, m], i): HttpRule => ({ id: `r${i}`, mode: 'legacy', match: m ? { path, methods: [...m] } : { path } })),
+    );
+    const request = fc.tuple(fc.constantFrom('GET', 'HEAD', 'POST', 'PUT'), fc.array(seg, { maxLength: 5 }));
+
+    fc.assert(
+      fc.property(rules, fc.array(request, { minLength: 1, maxLength: 20 }), (httpRules, requests) => {
+        const r = new Router({ upstreams, http: httpRules });
+        const linear = (method: string, segments: string[]) =>
+          r.rules.find((c: CompiledRule) => {
+            if (c.methods && !c.methods.has(method)) return false;
+            return c.patterns.some((p) => {
+              const fixed = p.fixed;
+              if (p.pattern.open ? segments.length < fixed : segments.length !== fixed) return false;
+              return p.pattern.segments.slice(0, fixed).every((s, i) => (s.kind === 'literal' ? s.value === segments[i] : true));
+            });
+          })?.id;
+        for (const [method, segments] of requests) {
+          const url = '/' + segments.join('/');
+          expect(r.match(method, parseRequestTarget(url), {})?.rule.id).toBe(linear(method, segments));
+        }
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+});

@@ -1,0 +1,164 @@
+/**
+ * Compiles a rule set into a matcher. First match wins, as written; to avoid testing every
+ * rule on every request, rules are pre-sorted into candidate lists keyed by the first two
+ * literal path segments, each list keeping the original order.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { parsePathPattern, rulePaths, SAFE_METHODS, DEFAULT_LEGACY_UPSTREAM, type HttpMode, type HttpRule, type PathPattern, type Predicate, type RuleSet } from '@ficus/contracts';
+import { DEFAULT_SALT, stickyKeyReader, thresholdOf, type StickyKeyReader } from './canary.js';
+import { queryParam, type RequestTarget } from './request-target.js';
+
+interface CompiledPattern {
+  pattern: PathPattern;
+  fixed: number;
+  /** segment index of the sticky path parameter in this pattern, or -1 */
+  stickyIndex: number;
+}
+
+type ValueTest = (value: string | undefined) => boolean;
+
+export interface CompiledRule {
+  id: string;
+  index: number;
+  rule: HttpRule;
+  mode: HttpMode;
+  legacy: string;
+  target: string | undefined;
+  /** canary: keys whose bucket is below this go to the target */
+  threshold: number;
+  salt: string;
+  stickyKey: StickyKeyReader | null;
+  /** mode new/canary: safe requests may be answered by legacy when the target fails */
+  fallback: boolean;
+  methods: Set<string> | null;
+  patterns: CompiledPattern[];
+  headerTests: [string, ValueTest][];
+  queryTests: [string, ValueTest][];
+}
+
+export interface RouteMatch {
+  rule: CompiledRule;
+  pattern: CompiledPattern;
+}
+
+function valueTest(p: Predicate): ValueTest {
+  if (p.present !== undefined) {
+    const want = p.present;
+    return (v) => (v !== undefined) === want;
+  }
+  if (p.equals !== undefined) {
+    const want = p.equals;
+    return (v) => v === want;
+  }
+  const re = new RegExp(p.regex ?? '');
+  return (v) => v !== undefined && re.test(v);
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+function compileRule(rule: HttpRule, index: number): CompiledRule {
+  const methods = rule.match.methods ? new Set<string>(rule.match.methods) : null;
+  if (methods?.has('GET')) methods.add('HEAD');
+  const stickyParam = rule.sticky?.param;
+  return {
+    id: rule.id,
+    index,
+    rule,
+    mode: rule.mode,
+    legacy: rule.legacy ?? DEFAULT_LEGACY_UPSTREAM,
+    target: rule.target,
+    threshold: rule.mode === 'canary' ? thresholdOf(rule.percent ?? 0) : 0,
+    salt: rule.sticky?.salt ?? DEFAULT_SALT,
+    stickyKey: rule.sticky ? stickyKeyReader(rule.sticky) : null,
+    fallback: rule.fallback ?? true,
+    methods,
+    patterns: rulePaths(rule).map((source) => {
+      const pattern = parsePathPattern(source);
+      const stickyIndex = stickyParam === undefined ? -1 : pattern.segments.findIndex((s) => s.kind === 'param' && s.name === stickyParam);
+      return { pattern, fixed: pattern.open ? pattern.segments.length - 1 : pattern.segments.length, stickyIndex };
+    }),
+    headerTests: Object.entries(rule.match.headers ?? {}).map(([k, p]) => [k.toLowerCase(), valueTest(p)]),
+    queryTests: Object.entries(rule.match.query ?? {}).map(([k, p]) => [k, valueTest(p)]),
+  };
+}
+
+function matchPattern(p: CompiledPattern, segments: string[]): boolean {
+  const n = p.fixed;
+  if (p.pattern.open ? segments.length < n : segments.length !== n) return false;
+  const segs = p.pattern.segments;
+  for (let i = 0; i < n; i++) {
+    const s = segs[i]!;
+    const value = segments[i]!;
+    if (s.kind === 'literal' ? s.value !== value : value === '') return false;
+  }
+  return true;
+}
+
+/** can this pattern match a path whose segment i is `literal` (null: a segment no rule names)? */
+function compatible(p: CompiledPattern, i: number, literal: string | null): boolean {
+  if (i >= p.fixed) return p.pattern.open;
+  const s = p.pattern.segments[i]!;
+  return s.kind !== 'literal' || s.value === literal;
+}
+
+export class Router {
+  readonly rules: CompiledRule[];
+  readonly byId: Map<string, CompiledRule>;
+  private readonly level2 = new Map<string, CompiledRule[]>();
+  private readonly level1 = new Map<string, CompiledRule[]>();
+  private readonly level0: CompiledRule[];
+
+  constructor(ruleSet: RuleSet) {
+    this.rules = ruleSet.http.map(compileRule);
+    this.byId = new Map(this.rules.map((r) => [r.id, r]));
+    const literalsAt = (i: number) =>
+      new Set(this.rules.flatMap((r) => r.patterns.flatMap((p) => (p.pattern.segments[i]?.kind === 'literal' && i < p.fixed ? [(p.pattern.segments[i] as { value: string }).value] : []))));
+    const first = literalsAt(0);
+    const second = literalsAt(1);
+    const where = (test: (p: CompiledPattern) => boolean) => this.rules.filter((r) => r.patterns.some(test));
+    for (const a of first) {
+      this.level1.set(a, where((p) => compatible(p, 0, a) && (p.fixed <= 1 || p.pattern.segments[1]!.kind !== 'literal')));
+      for (const b of second) this.level2.set(a + '/' + b, where((p) => compatible(p, 0, a) && compatible(p, 1, b)));
+    }
+    this.level0 = where((p) => p.fixed === 0 || p.pattern.segments[0]!.kind !== 'literal');
+  }
+
+  private candidates(segments: string[]): CompiledRule[] {
+    if (segments.length >= 2) {
+      const l2 = this.level2.get(segments[0] + '/' + segments[1]);
+      if (l2) return l2;
+    }
+    if (segments.length >= 1) {
+      const l1 = this.level1.get(segments[0]!);
+      if (l1) return l1;
+    }
+    return this.level0;
+  }
+
+  match(method: string, target: RequestTarget, headers: IncomingHttpHeaders): RouteMatch | undefined {
+    const list = this.candidates(target.segments);
+    for (let r = 0; r < list.length; r++) {
+      const rule = list[r]!;
+      if (rule.methods !== null && !rule.methods.has(method)) continue;
+      let matched: CompiledPattern | undefined;
+      for (let p = 0; p < rule.patterns.length; p++) {
+        if (matchPattern(rule.patterns[p]!, target.segments)) {
+          matched = rule.patterns[p];
+          break;
+        }
+      }
+      if (!matched) continue;
+      if (!rule.headerTests.every(([name, test]) => test(headerValue(headers, name)))) continue;
+      if (!rule.queryTests.every(([name, test]) => test(queryParam(target.query, name)))) continue;
+      return { rule, pattern: matched };
+    }
+    return undefined;
+  }
+}
+
+export function isSafeMethod(method: string): boolean {
+  return SAFE_METHODS.has(method);
+}

@@ -1,0 +1,119 @@
+/**
+ * Keeps the gateway's rules in step with the rule folder. Changes are picked up by file
+ * watching and, as a safety net (network volumes, Kubernetes ConfigMap symlink swaps), by a
+ * periodic re-read. An invalid change is refused with file, line and reason, and the rules
+ * already serving stay in place.
+ */
+import { createHash } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { formatIssue, listRuleFiles, loadRuleDir, type Logger, type RuleIssue, type RuleSet } from '@ficus/contracts';
+
+export interface RulesStatus {
+  loadedAt: Date | undefined;
+  files: string[];
+  /** the last refused change, until a valid one replaces it */
+  lastError: { at: Date; issues: string[] } | undefined;
+}
+
+export class RuleLoadError extends Error {
+  constructor(readonly issues: RuleIssue[]) {
+    super(`the routing rules are invalid:\n${issues.map((i) => '  ' + formatIssue(i)).join('\n')}`);
+  }
+}
+
+export class RulesWatcher {
+  readonly status: RulesStatus = { loadedAt: undefined, files: [], lastError: undefined };
+  private fingerprint = '';
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private reloading: Promise<void> | undefined;
+
+  constructor(
+    private readonly dir: string,
+    private readonly pollMs: number,
+    private readonly log: Logger,
+    private readonly apply: (ruleSet: RuleSet) => void,
+    private readonly onRefused: (issues: RuleIssue[]) => void = () => {},
+  ) {}
+
+  /** First load; throws RuleLoadError when the files are invalid (there is nothing to keep serving). */
+  async load(): Promise<RuleSet> {
+    const fingerprint = await this.readFingerprint();
+    const result = await loadRuleDir(this.dir);
+    for (const w of result.warnings) this.log.warn({ rules: formatIssue(w) }, 'rule warning');
+    if (!result.ok) throw new RuleLoadError(result.errors);
+    this.fingerprint = fingerprint;
+    this.status.loadedAt = new Date();
+    this.status.files = result.files;
+    this.apply(result.ruleSet);
+    return result.ruleSet;
+  }
+
+  start(): void {
+    try {
+      this.watcher = watch(this.dir, () => this.schedule());
+      this.watcher.on('error', (e) => this.log.warn({ err: e.message }, 'rule folder watch failed; polling only'));
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'cannot watch the rule folder; polling only');
+    }
+    this.timer = setInterval(() => void this.reload(), this.pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.watcher?.close();
+    if (this.timer) clearInterval(this.timer);
+    if (this.debounce) clearTimeout(this.debounce);
+  }
+
+  private schedule(): void {
+    // editors write a file in several steps; wait for the burst to end
+    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => void this.reload(), 150);
+    this.debounce.unref();
+  }
+
+  /** Re-reads the folder; applies the rules if they changed and are valid. */
+  reload(): Promise<void> {
+    this.reloading ??= this.doReload().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<void> {
+    let fingerprint: string;
+    try {
+      fingerprint = await this.readFingerprint();
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'cannot read the rule folder; keeping the rules in place');
+      return;
+    }
+    if (fingerprint === this.fingerprint) return;
+    const result = await loadRuleDir(this.dir);
+    if (!result.ok) {
+      const issues = result.errors.map(formatIssue);
+      // remember what was refused so the same broken files are not reported every poll
+      this.fingerprint = fingerprint;
+      this.status.lastError = { at: new Date(), issues };
+      this.log.error({ issues }, 'rule change refused; the previous rules keep serving');
+      this.onRefused(result.errors);
+      return;
+    }
+    for (const w of result.warnings) this.log.warn({ rules: formatIssue(w) }, 'rule warning');
+    this.fingerprint = fingerprint;
+    this.status.loadedAt = new Date();
+    this.status.files = result.files;
+    this.status.lastError = undefined;
+    this.apply(result.ruleSet);
+    this.log.info({ rules: result.ruleSet.http.length, files: result.files.length }, 'rules reloaded');
+  }
+
+  private async readFingerprint(): Promise<string> {
+    const hash = createHash('sha256');
+    for (const file of await listRuleFiles(this.dir)) {
+      hash.update(file).update('\0').update(await readFile(file)).update('\0');
+    }
+    return hash.digest('hex');
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Active health checks: a GET of the upstream's health path every `intervalMs`, through the
+ * upstream's own connection pool. `unhealthyAfter` failures in a row mark it down (and open
+ * its circuit), `healthyAfter` successes mark it up again.
+ */
+import type { Dispatcher } from 'undici';
+import type { HealthCheck } from '@ficus/contracts';
+
+export type Health = 'unknown' | 'healthy' | 'unhealthy';
+
+export class HealthChecker {
+  private timer: NodeJS.Timeout | undefined;
+  private passes = 0;
+  private fails = 0;
+  private running = false;
+  health: Health = 'unknown';
+  lastError: string | undefined;
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly options: Required<HealthCheck>,
+    private readonly onChange: (health: Health, detail: string) => void,
+  ) {}
+
+  start(): void {
+    if (!this.options.enabled || this.timer) return;
+    void this.check();
+    this.timer = setInterval(() => void this.check(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Runs one check now (also used by tests and at startup). */
+  async check(): Promise<Health> {
+    if (this.running) return this.health;
+    this.running = true;
+    try {
+      const res = await this.dispatcher.request({
+        method: 'GET',
+        path: this.options.path,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+        headers: { 'user-agent': 'ficus-health-check' },
+      });
+      await res.body.dump();
+      if (res.statusCode >= 200 && res.statusCode < 400) this.pass();
+      else this.fail(`status ${res.statusCode}`);
+    } catch (e) {
+      this.fail((e as Error).message);
+    } finally {
+      this.running = false;
+    }
+    return this.health;
+  }
+
+  private pass(): void {
+    this.fails = 0;
+    this.passes++;
+    this.lastError = undefined;
+    if (this.health !== 'healthy' && this.passes >= this.options.healthyAfter) this.set('healthy', 'health check passed');
+  }
+
+  private fail(reason: string): void {
+    this.passes = 0;
+    this.fails++;
+    this.lastError = reason;
+    if (this.health !== 'unhealthy' && this.fails >= this.options.unhealthyAfter) this.set('unhealthy', reason);
+  }
+
+  private set(health: Health, detail: string): void {
+    this.health = health;
+    this.onChange(health, detail);
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * One upstream as the gateway uses it: a keep-alive connection pool (undici), a circuit
+ * breaker and an active health checker, all from the upstream's declaration in the rules.
+ */
+import { Pool } from 'undici';
+import type { Logger, ResolvedUpstream } from '@ficus/contracts';
+import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
+import { HealthChecker, type Health } from './health-check.js';
+import { guardedConnector } from './paused-end-guard.js';
+
+export class Upstream {
+  readonly pool: Pool;
+  readonly breaker: CircuitBreaker;
+  readonly health: HealthChecker;
+  readonly origin: URL;
+  /** `name (fallback)`-style labels are derived from this */
+  readonly name: string;
+  config: ResolvedUpstream;
+
+  constructor(name: string, config: ResolvedUpstream, log: Logger) {
+    this.name = name;
+    this.config = config;
+    this.origin = new URL(config.url);
+    this.pool = new Pool(this.origin.origin, {
+      connections: config.pool.connections,
+      pipelining: 1,
+      keepAliveTimeout: config.pool.keepAliveMs,
+      keepAliveMaxTimeout: Math.max(config.pool.keepAliveMs, 60_000),
+      headersTimeout: config.timeouts.responseHeadersMs,
+      bodyTimeout: config.timeouts.bodyIdleMs,
+      connect: guardedConnector({ timeout: config.timeouts.connectMs }),
+      maxHeaderSize: 64 * 1024,
+    });
+    this.breaker = new CircuitBreaker(config.circuitBreaker, (state: CircuitState, reason: string) =>
+      log.warn({ upstream: name, circuit: state, reason }, `circuit of upstream ${name} is ${state}`),
+    );
+    this.health = new HealthChecker(this.pool, config.healthCheck, (health: Health, detail: string) => {
+      const level = health === 'healthy' ? 'info' : 'warn';
+      log[level]({ upstream: name, health, detail }, `upstream ${name} is ${health}`);
+      if (health === 'unhealthy') this.breaker.forceOpen(`health check failed: ${detail}`);
+      else this.breaker.forceClose('health check passed');
+    });
+  }
+
+  /** true when a new declaration can reuse this upstream's pool */
+  canReuseFor(config: ResolvedUpstream): boolean {
+    const a = this.config;
+    return (
+      a.url === config.url &&
+      a.pool.connections === config.pool.connections &&
+      a.pool.keepAliveMs === config.pool.keepAliveMs &&
+      a.timeouts.connectMs === config.timeouts.connectMs &&
+      JSON.stringify(a.healthCheck) === JSON.stringify(config.healthCheck)
+    );
+  }
+
+  reconfigure(config: ResolvedUpstream): void {
+    this.config = config;
+    this.breaker.reconfigure(config.circuitBreaker);
+  }
+
+  start(): void {
+    this.health.start();
+  }
+
+  async close(): Promise<void> {
+    this.health.stop();
+    await this.pool.close().catch(() => undefined);
+  }
+
+  destroy(): Promise<void> {
+    this.health.stop();
+    return this.pool.destroy().catch(() => undefined);
+  }
+}

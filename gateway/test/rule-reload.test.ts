@@ -1,0 +1,74 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RuleLoadError } from '../src/rules-watcher.js';
+import { startGatewayUnderTest, upstreamsYaml, type GatewayUnderTest } from './support/gateway-harness.js';
+import { startTestUpstream, type TestUpstream } from './support/test-upstream.js';
+
+let legacy: TestUpstream;
+let fresh: TestUpstream;
+let gw: GatewayUnderTest;
+
+const rulesWith = (mode: string) => `http:
+  - id: patients-read
+    match: { methods: [GET], path: /api/patients/:mrn }
+    mode: ${mode}
+    target: patient-service
+  - id: legacy-default
+    match: { path: /** }
+    mode: legacy
+`;
+
+beforeAll(async () => {
+  legacy = await startTestUpstream('legacy');
+  fresh = await startTestUpstream('new');
+  gw = await startGatewayUnderTest({ '00-upstreams.yaml': upstreamsYaml({ legacy: legacy.url, 'patient-service': fresh.url }), '10-http.yaml': rulesWith('legacy') });
+});
+afterAll(async () => {
+  await gw?.close();
+  await legacy?.close();
+  await fresh?.close();
+});
+
+const route = async () => (await fetch(gw.url + '/api/patients/100001')).headers.get('x-ficus-route');
+
+describe('rule files', () => {
+  it('applies a valid change within a second, without a restart', async () => {
+    expect(await route()).toBe('patients-read; legacy');
+    const written = Date.now();
+    gw.writeRules('10-http.yaml', rulesWith('new'));
+    while ((await route()) !== 'patients-read; patient-service') {
+      expect(Date.now() - written).toBeLessThan(1_000);
+      await sleep(20);
+    }
+  });
+
+  it('refuses an invalid change with file, line and reason, and keeps serving the previous rules', async () => {
+    gw.writeRules('10-http.yaml', rulesWith('newest'));
+    let ready: { status: string; rules: { lastRefusedChange?: { issues: string[] } } } | undefined;
+    for (let i = 0; i < 100; i++) {
+      ready = (await (await fetch(gw.url + '/readyz')).json()) as typeof ready;
+      if (ready?.rules.lastRefusedChange) break;
+      await sleep(20);
+    }
+    expect(ready?.status).toBe('degraded');
+    expect(ready?.rules.lastRefusedChange?.issues).toEqual([
+      expect.stringMatching(/10-http\.yaml:4:5: rule "patients-read", field "mode": must be one of legacy, canary, new, retired$/),
+    ]);
+    expect(await route()).toBe('patients-read; patient-service');
+    const metrics = await (await fetch(gw.url + '/metrics')).text();
+    expect(metrics).toMatch(/ficus_rule_reloads_total\{result="refused"\} [1-9]/);
+
+    // fixing the file clears the error
+    gw.writeRules('10-http.yaml', rulesWith('legacy'));
+    for (let i = 0; i < 100 && (await route()) !== 'patients-read; legacy'; i++) await sleep(20);
+    expect(await route()).toBe('patients-read; legacy');
+    const after = (await (await fetch(gw.url + '/readyz')).json()) as { status: string };
+    expect(after.status).toBe('ready');
+  });
+
+  it('refuses to start on invalid rules, saying where and why', async () => {
+    const err = await startGatewayUnderTest({ 'a.yaml': upstreamsYaml({ legacy: legacy.url }), 'b.yaml': rulesWith('legacy') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RuleLoadError);
+    expect((err as Error).message).toMatch(/b\.yaml:5:5: rule "patients-read", field "target": unknown upstream "patient-service" \(declared: legacy\)/);
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * Starts a real gateway (in this process, on a real port) over a folder of rule files that a
+ * test writes, and stops it afterwards.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createLogger } from '@ficus/contracts';
+import { loadGatewayConfig } from '../../src/config.js';
+import { startGateway, type RunningGateway } from '../../src/gateway.js';
+
+export interface GatewayUnderTest {
+  url: string;
+  gateway: RunningGateway;
+  rulesDir: string;
+  writeRules(file: string, yaml: string): void;
+  close(): Promise<void>;
+}
+
+export function upstreamsYaml(upstreams: Record<string, string>, extra = ''): string {
+  return (
+    'upstreams:\n' +
+    Object.entries(upstreams)
+      .map(
+        ([name, url]) =>
+          `  ${name}:\n    url: ${url}\n    timeouts: { connectMs: 500, responseHeadersMs: 2000, bodyIdleMs: 5000 }\n` +
+          `    healthCheck: { intervalMs: 200, timeoutMs: 300, unhealthyAfter: 1, healthyAfter: 1 }\n` +
+          `    circuitBreaker: { failureThreshold: 3, openMs: 500 }\n${extra}`,
+      )
+      .join('')
+  );
+}
+
+export async function startGatewayUnderTest(files: Record<string, string>, env: Record<string, string> = {}): Promise<GatewayUnderTest> {
+  const rulesDir = mkdtempSync(path.join(tmpdir(), 'ficus-rules-'));
+  const write = (file: string, yaml: string) => writeFileSync(path.join(rulesDir, file), yaml);
+  for (const [file, yaml] of Object.entries(files)) write(file, yaml);
+  const config = loadGatewayConfig({
+    FICUS_GATEWAY_HOST: '127.0.0.1',
+    FICUS_GATEWAY_PORT: '0',
+    FICUS_RULES_DIR: rulesDir,
+    FICUS_RULES_POLL_MS: '200',
+    FICUS_ACCESS_LOG: 'off',
+    ...env,
+  });
+  const log = createLogger('gateway-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const gateway = await startGateway(config, log, {});
+  return {
+    url: `http://127.0.0.1:${gateway.port}`,
+    gateway,
+    rulesDir,
+    writeRules: write,
+    async close() {
+      await gateway.close();
+      rmSync(rulesDir, { recursive: true, force: true });
+    },
+  };
+}

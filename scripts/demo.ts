@@ -1,0 +1,154 @@
+/**
+ * `npm start`: the demo stack on one machine. A private PostgreSQL (wal_level=logical) and
+ * Redis (unless DATABASE_URL / REDIS_URL are set), the stand-in legacy hospital system on
+ * :8000 and the Ficus gateway on :8080 in front of it. Ctrl-C stops everything it started.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MissingBinaryError, REPO_ROOT, startLocalServices, withDatabase, type LocalServices } from './lib/local-services.js';
+
+const env = process.env;
+const ports = {
+  gateway: Number(env.FICUS_GATEWAY_PORT ?? 8080),
+  legacy: Number(env.LEGACY_HIS_PORT ?? 8000),
+};
+
+interface Deployable {
+  name: string;
+  entry: string;
+  env: Record<string, string>;
+  readyUrl: string;
+  child?: ChildProcess;
+}
+
+const say = (line: string) => process.stdout.write(`[demo] ${line}\n`);
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
+  });
+}
+
+function start(d: Deployable, onExit: (d: Deployable, code: number | null) => void): void {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=ficus-source', path.join(REPO_ROOT, d.entry)], {
+    env: { ...env, ...d.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  d.child = child;
+  const tag = `[${d.name}]`.padEnd(13);
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${tag} ${line}\n`));
+  }
+  child.on('exit', (code) => onExit(d, code));
+}
+
+async function waitReady(d: Deployable, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (d.child?.exitCode !== null && d.child?.exitCode !== undefined) throw new Error(`${d.name} exited with code ${d.child.exitCode}`);
+    try {
+      const res = await fetch(d.readyUrl);
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(250);
+  }
+  throw new Error(`${d.name} did not become ready at ${d.readyUrl}`);
+}
+
+async function stopChild(d: Deployable): Promise<void> {
+  const child = d.child;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(15_000)]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+async function main(): Promise<void> {
+  for (const [what, port] of Object.entries(ports)) {
+    if (!(await portFree(port))) {
+      console.error(`[demo] port ${port} (${what}) is in use: stop what uses it, or set ${what === 'gateway' ? 'FICUS_GATEWAY_PORT' : 'LEGACY_HIS_PORT'}.`);
+      process.exit(1);
+    }
+  }
+
+  let services: LocalServices;
+  try {
+    services = await startLocalServices({ name: 'demo', ephemeral: false, log: (l) => say(l) });
+  } catch (e) {
+    console.error(`[demo] ${e instanceof MissingBinaryError ? '' : 'could not start PostgreSQL/Redis: '}${(e as Error).message}`);
+    process.exit(1);
+  }
+
+  const deployables: Deployable[] = [
+    {
+      name: 'legacy-his',
+      entry: 'examples/legacy-his/src/main.ts',
+      env: { LEGACY_DATABASE_URL: withDatabase(services.databaseUrl, 'legacy_his'), LEGACY_HIS_PORT: String(ports.legacy) },
+      readyUrl: `http://127.0.0.1:${ports.legacy}/readyz`,
+    },
+    {
+      name: 'gateway',
+      entry: 'gateway/src/main.ts',
+      env: {
+        FICUS_GATEWAY_PORT: String(ports.gateway),
+        FICUS_UPSTREAM_LEGACY_URL: env.FICUS_UPSTREAM_LEGACY_URL ?? `http://127.0.0.1:${ports.legacy}`,
+        REDIS_URL: services.redisUrl,
+        DATABASE_URL: services.databaseUrl,
+      },
+      readyUrl: `http://127.0.0.1:${ports.gateway}/readyz`,
+    },
+  ];
+
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping...');
+    for (const d of [...deployables].reverse()) await stopChild(d);
+    await services.stop();
+    say('stopped everything it started');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+  process.on('SIGHUP', () => void stopAll(0));
+
+  const onExit = (d: Deployable, code: number | null) => {
+    if (stopping) return;
+    console.error(`[demo] ${d.name} stopped unexpectedly (exit code ${code}); stopping the stack`);
+    void stopAll(1);
+  };
+  try {
+    for (const d of deployables) {
+      start(d, onExit);
+      await waitReady(d);
+    }
+  } catch (e) {
+    console.error(`[demo] ${(e as Error).message}`);
+    await stopAll(1);
+    return;
+  }
+
+  const gw = `http://127.0.0.1:${ports.gateway}`;
+  say('');
+  say('Ficus demo stack is up. Try:');
+  say(`  curl -i ${gw}/api/patients/100001              # a patient, through the gateway (see x-ficus-route)`);
+  say(`  curl -s '${gw}/api/patients?name=SMI&pageSize=5'  # search`);
+  say(`  curl -s ${gw}/api/encounters?mrn=100001          # admissions`);
+  say(`  curl -s ${gw}/api/results?mrn=100001             # lab results`);
+  say(`  curl -s ${gw}/metrics | grep ficus_              # gateway metrics`);
+  say(`  edit routing-rules/10-http.yaml                    # rules reload on save; a bad edit is refused`);
+  say(`legacy HIS directly: http://127.0.0.1:${ports.legacy}  PostgreSQL: ${services.databaseUrl}  Redis: ${services.redisUrl}`);
+  say('Ctrl-C stops everything.');
+}
+
+await main();

@@ -1,0 +1,18 @@
+import path from 'node:path';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: {
+    // run the workspaces from source, as the deployables do under tsx
+    alias: { '@ficus/contracts': path.resolve(import.meta.dirname, 'contracts/src/index.ts') },
+  },
+  test: {
+    include: ['**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**', '.ficus/**'],
+    globalSetup: ['test-support/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
