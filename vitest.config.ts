@@ -4,7 +4,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     // run the workspaces from source, as the deployables do under tsx
-    alias: { '@ficus/contracts': path.resolve(import.meta.dirname, 'contracts/src/index.ts') },
+    alias: {
+      '@ficus/contracts': path.resolve(import.meta.dirname, 'contracts/src/index.ts'),
+      '@ficus/legacy-his': path.resolve(import.meta.dirname, 'examples/legacy-his/src/index.ts'),
+    },
   },
   test: {
     include: ['**/*.test.ts'],

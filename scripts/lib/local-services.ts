@@ -98,7 +98,14 @@ async function startPostgres(dir: string, log: (l: string) => void): Promise<{ u
   const data = path.join(dir, 'pg');
   const logFile = path.join(dir, 'postgres.log');
   mkdirSync(dir, { recursive: true });
-  if (isRoot()) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })));
+  if (isRoot()) {
+    chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' })));
+    try {
+      execFileSync('runuser', ['-u', 'postgres', '--', 'test', '-w', dir], { stdio: 'ignore' });
+    } catch {
+      throw new MissingBinaryError(`PostgreSQL runs as the "postgres" user here, which cannot reach ${dir}: make its parent folders readable (chmod o+x) or clone the repository elsewhere.`);
+    }
+  }
   // a server left behind by a killed run of the same stack
   if (existsSync(path.join(data, 'postmaster.pid'))) {
     try {

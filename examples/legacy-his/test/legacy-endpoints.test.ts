@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { buildLegacyHis, pseudoRandomStream, type UploadReceipt } from '../src/index.js';
-import { getJson, sqlValue, startHarness, type Harness } from './harness.js';
+import { getJson, sqlValue, startHarness, type Harness } from '../../../test-support/legacy-his.js';
 
 const MIB = 1024 * 1024;
 let his: Harness;

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
 import { MIGRATIONS_TABLE, migrateLegacy } from '../src/index.js';
-import { sqlValue } from './harness.js';
+import { sqlValue } from '../../../test-support/legacy-his.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;

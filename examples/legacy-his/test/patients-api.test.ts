@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LegacyErrorBody, LegacyPatient, PatientPage } from '../src/index.js';
-import { getJson, sqlValue, startHarness, type Harness } from './harness.js';
+import { getJson, sqlValue, startHarness, type Harness } from '../../../test-support/legacy-his.js';
 
 let his: Harness;
 beforeAll(async () => {

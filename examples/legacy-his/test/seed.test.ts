@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
 import { migrateLegacy, seedLegacy } from '../src/index.js';
-import { sqlValue } from './harness.js';
+import { sqlValue } from '../../../test-support/legacy-his.js';
 
 /** one md5 over every row of every table, in primary-key order */
 async function checksum(pool: pg.Pool): Promise<Record<string, string>> {

@@ -163,7 +163,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.resume = resume;
     const added = ['via', VIA, 'x-request-id', this.requestId];
     if (this.rt.options.routeHeader) added.push('x-ficus-route', this.routeLabel());
-    const headers = clientResponseHeaders(rawHeaders, added, this.framing);
+    const headers = clientResponseHeaders(rawHeaders, added, this.framing, statusCode);
     this.remaining = this.framing.contentLength;
     this.unpausable = !this.framing.chunked && this.framing.contentLength < 0;
     this.res.writeHead(statusCode, statusText, headers);

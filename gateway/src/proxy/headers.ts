@@ -75,7 +75,9 @@ export interface ResponseFraming {
  * Response headers for the client from undici's raw header list (latin1 in, latin1 out, so
  * bytes are kept), plus the gateway's own. Fills `framing` on the way.
  */
-export function clientResponseHeaders(rawHeaders: Buffer[], added: string[], framing: ResponseFraming): string[] {
+export function clientResponseHeaders(rawHeaders: Buffer[], added: string[], framing: ResponseFraming, status: number): string[] {
+  // a 426 must say which protocol to upgrade to (RFC 9110 §15.5.22): keep its Upgrade header
+  const keepUpgrade = status === 426;
   const out: string[] = [];
   let extra: Set<string> | null = null;
   framing.contentLength = -1;
@@ -93,11 +95,14 @@ export function clientResponseHeaders(rawHeaders: Buffer[], added: string[], fra
     } else if (lower === 'transfer-encoding') {
       framing.chunked = /chunked\s*$/i.test(value);
     }
-    if (HOP_BY_HOP.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) && !(keepUpgrade && lower === 'upgrade')) continue;
     out.push(name, value);
   }
   if (extra) {
-    for (let i = out.length - 2; i >= 0; i -= 2) if (extra.has(out[i]!.toLowerCase())) out.splice(i, 2);
+    for (let i = out.length - 2; i >= 0; i -= 2) {
+      const lower = out[i]!.toLowerCase();
+      if (extra.has(lower) && !(keepUpgrade && lower === 'upgrade')) out.splice(i, 2);
+    }
   }
   for (let i = 0; i < added.length; i++) out.push(added[i]!);
   return out;

@@ -31,10 +31,23 @@ export function upstreamsYaml(upstreams: Record<string, string>, extra = ''): st
   );
 }
 
-export async function startGatewayUnderTest(files: Record<string, string>, env: Record<string, string> = {}): Promise<GatewayUnderTest> {
-  const rulesDir = mkdtempSync(path.join(tmpdir(), 'ficus-rules-'));
+/** The repository's own rule files (routing-rules/), as shipped. */
+export const SHIPPED_RULES_DIR = path.resolve(import.meta.dirname, '../../../routing-rules');
+
+/**
+ * Starts a gateway over rule files written for the test, or over an existing rule folder
+ * (`{ dir }`, which is not deleted afterwards). `upstreamEnv` overrides upstream URLs the way
+ * FICUS_UPSTREAM_<NAME>_URL does in production.
+ */
+export async function startGatewayUnderTest(
+  files: Record<string, string> | { dir: string },
+  env: Record<string, string> = {},
+  upstreamEnv: Record<string, string> = {},
+): Promise<GatewayUnderTest> {
+  const own = !('dir' in files);
+  const rulesDir = own ? mkdtempSync(path.join(tmpdir(), 'ficus-rules-')) : (files.dir as string);
   const write = (file: string, yaml: string) => writeFileSync(path.join(rulesDir, file), yaml);
-  for (const [file, yaml] of Object.entries(files)) write(file, yaml);
+  if (own) for (const [file, yaml] of Object.entries(files as Record<string, string>)) write(file, yaml);
   const config = loadGatewayConfig({
     FICUS_GATEWAY_HOST: '127.0.0.1',
     FICUS_GATEWAY_PORT: '0',
@@ -44,7 +57,7 @@ export async function startGatewayUnderTest(files: Record<string, string>, env: 
     ...env,
   });
   const log = createLogger('gateway-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const gateway = await startGateway(config, log, {});
+  const gateway = await startGateway(config, log, upstreamEnv);
   return {
     url: `http://127.0.0.1:${gateway.port}`,
     gateway,
@@ -52,7 +65,7 @@ export async function startGatewayUnderTest(files: Record<string, string>, env: 
     writeRules: write,
     async close() {
       await gateway.close();
-      rmSync(rulesDir, { recursive: true, force: true });
+      if (own) rmSync(rulesDir, { recursive: true, force: true });
     },
   };
 }

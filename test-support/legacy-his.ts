@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
-import { buildLegacyHis, migrateLegacy, seedLegacy, type SeedReport } from '../src/index.js';
+import { createTestDatabase, type TestDatabase } from './databases.js';
+import { buildLegacyHis, migrateLegacy, seedLegacy, type SeedReport } from '@ficus/legacy-his';
 
 export interface Harness {
   db: TestDatabase;

@@ -1,0 +1,31 @@
+/**
+ * HTTP exchanges as bytes on the wire would show them: raw header names and order, status
+ * text, and the body exactly as sent (no decoding, no normalisation of the path).
+ */
+import { request } from 'node:http';
+
+export interface RawResponse {
+  status: number;
+  statusText: string;
+  rawHeaders: [string, string][];
+  body: Buffer;
+}
+
+export function rawRequest(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: Buffer | string): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request(base, { method, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const pairs: [string, string][] = [];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) pairs.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
+        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', rawHeaders: pairs, body: Buffer.concat(chunks) });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export const header = (r: RawResponse, name: string) => r.rawHeaders.find(([k]) => k.toLowerCase() === name)?.[1];

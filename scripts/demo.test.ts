@@ -1,0 +1,99 @@
+/**
+ * From a fresh copy of the repository with nothing installed, `npm start` serves a legacy
+ * patient through the gateway on port 8080, and Ctrl-C (SIGINT to the whole process group,
+ * as a terminal sends it) stops everything it started: both services, PostgreSQL and Redis.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './lib/local-services.js';
+
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
+  });
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let copy = '';
+afterAll(() => {
+  if (copy) rmSync(copy, { recursive: true, force: true });
+});
+
+describe('npm start on a fresh copy', () => {
+  it('serves a legacy patient through the gateway on 8080, and Ctrl-C stops everything', { timeout: 480_000 }, async () => {
+    // the files a clone would have: tracked and new ones, nothing ignored (no node_modules, no .ficus)
+    copy = mkdtempSync(path.join(tmpdir(), 'ficus-fresh-'));
+    chmodSync(copy, 0o755);
+    const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: REPO_ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
+    for (const f of files) {
+      if (!existsSync(path.join(REPO_ROOT, f))) continue; // deleted but not yet committed
+      mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
+      copyFileSync(path.join(REPO_ROOT, f), path.join(copy, f));
+    }
+    expect(existsSync(path.join(copy, 'node_modules'))).toBe(false);
+
+    const ports = { gateway: 8080, legacy: 8000 };
+    const busy = !(await portFree(8080)) || !(await portFree(8000));
+    if (busy) {
+      // someone runs a demo on this machine already: use other ports rather than fail
+      ports.gateway = 18080 + Math.floor(Math.random() * 1000);
+      ports.legacy = ports.gateway + 1000;
+    }
+    const env: NodeJS.ProcessEnv = { ...process.env, FICUS_GATEWAY_PORT: String(ports.gateway), LEGACY_HIS_PORT: String(ports.legacy), LEGACY_HIS_SEED_PATIENTS: '300' };
+    delete env.DATABASE_URL;
+    delete env.REDIS_URL;
+    delete env.NODE_OPTIONS;
+    const demo = spawn('npm', ['start'], { cwd: copy, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    demo.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    demo.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+
+    try {
+      const gw = `http://127.0.0.1:${ports.gateway}`;
+      for (let i = 0; i < 1_200 && !output.includes('stack is up'); i++) {
+        if (demo.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
+        await sleep(250);
+      }
+      expect(output, output).toContain('stack is up');
+      const res = await fetch(`${gw}/api/patients/100001`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-ficus-route')).toBe('patients-read; legacy');
+      const patient = (await res.json()) as { mrn: string; lastName: string };
+      expect(patient.mrn).toBe('100001');
+      expect(patient.lastName).toMatch(/^[A-Z' -]+$/);
+      expect(existsSync(path.join(copy, 'node_modules'))).toBe(true);
+    } finally {
+      // Ctrl-C: SIGINT to the whole foreground process group
+      process.kill(-demo.pid!, 'SIGINT');
+    }
+    const code = await Promise.race([exited, sleep(90_000).then(() => 'timeout' as const)]);
+    expect(code, output).not.toBe('timeout');
+
+    // nothing it started is left: its process group, its ports, its PostgreSQL and Redis
+    for (let i = 0; i < 40 && processAlive(-demo.pid!); i++) await sleep(250);
+    const left = processAlive(-demo.pid!) ? execFileSync('ps', ['-o', 'pid,args', '--no-headers', '-g', String(demo.pid)], { encoding: 'utf8' }) : '';
+    expect(left, 'processes left in the demo process group').toBe('');
+    expect(await portFree(ports.gateway)).toBe(true);
+    expect(await portFree(ports.legacy)).toBe(true);
+    const pgPid = path.join(copy, '.ficus/demo/pg/postmaster.pid');
+    expect(existsSync(pgPid), 'PostgreSQL still running').toBe(false);
+    const redisPidFile = path.join(copy, '.ficus/demo/redis/redis.pid');
+    if (existsSync(redisPidFile)) expect(processAlive(Number(readFileSync(redisPidFile, 'utf8')))).toBe(false);
+    expect(output).toContain('stopped everything it started');
+  });
+});
