@@ -13,6 +13,7 @@
  * nginx answering from memory (a native upstream that leaves the proxies all the CPU).
  * Then the latency Ficus adds at a constant 5,000 req/s, beside the upstream reached directly.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -92,7 +93,8 @@ async function startProxies(dir: string, upstream: string): Promise<Target[]> {
   mkdirSync(rulesDir, { recursive: true });
   writeFileSync(path.join(rulesDir, '00-upstreams.yaml'), `upstreams:\n  legacy: { url: "${upstream}" }\n  patient-service: { url: "${upstream}" }\n`);
   writeFileSync(path.join(rulesDir, '10-http.yaml'), benchRules());
-  startProcess(process.execPath, [...TSX, '--conditions=ficus-source', path.join(ROOT, 'gateway/src/main.ts')], {
+  // the gateway as its image runs it: compiled, with the same Node flags as the Dockerfile
+  startProcess(process.execPath, ['--max-semi-space-size=32', path.join(ROOT, 'gateway/dist/main.js')], {
     FICUS_GATEWAY_HOST: '127.0.0.1',
     FICUS_GATEWAY_PORT: String(ficusPort),
     FICUS_RULES_DIR: rulesDir,
@@ -149,12 +151,76 @@ function ratios(summary: Summary[]) {
   return { ficus, bestNode, nginx, vsBest: ficus / bestNode, vsNginx: ficus / nginx, by };
 }
 
+const RATE = 5_000;
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    return os.cpus().length >= 2;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The latency a proxy adds at a constant 5,000 req/s. Three busy processes on two cores make
+ * the OS scheduler, not the proxy, decide the tail; so, where taskset exists, the proxy under
+ * test gets the last core to itself while the load generator (this process) and the upstream
+ * share core 0, for the direct and the proxied runs alike. Rounds alternate; medians count.
+ */
+async function addedLatency(dir: string, seconds: number, warmup: number, rounds: number) {
+  const pinned = hasTaskset();
+  const last = String(os.cpus().length - 1);
+  const pin = (core: string, cmd: string, args: string[]): [string, string[]] => (pinned ? ['taskset', ['-c', core, cmd, ...args]] : [cmd, args]);
+  const [upPort, ficusPort, barePort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const upstream = `http://127.0.0.1:${upPort}`;
+  startProcess(...pin('0', process.execPath, [...TSX, path.join(ROOT, 'bench/peers/upstream.ts')]), { PORT: String(upPort) });
+  const rulesDir = path.join(dir, 'latency-rules');
+  mkdirSync(rulesDir, { recursive: true });
+  writeFileSync(path.join(rulesDir, '00-upstreams.yaml'), `upstreams:\n  legacy: { url: "${upstream}" }\n  patient-service: { url: "${upstream}" }\n`);
+  writeFileSync(path.join(rulesDir, '10-http.yaml'), benchRules());
+  startProcess(...pin(last, process.execPath, ['--max-semi-space-size=32', path.join(ROOT, 'gateway/dist/main.js')]), {
+    FICUS_GATEWAY_HOST: '127.0.0.1',
+    FICUS_GATEWAY_PORT: String(ficusPort),
+    FICUS_RULES_DIR: rulesDir,
+  });
+  startProcess(...pin(last, process.execPath, [...TSX, path.join(ROOT, 'bench/peers/undici-bare.ts')]), { PORT: String(barePort), TARGET: upstream });
+  await Promise.all([upPort, ficusPort, barePort].map((p) => waitForPort(p!)));
+  if (pinned) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  try {
+    const targets = { direct: upstream, bare: `http://127.0.0.1:${barePort}`, ficus: `http://127.0.0.1:${ficusPort}` };
+    const mrn = () => `/api/patients/${100_000 + Math.floor(Math.random() * 100_000)}`;
+    for (const url of Object.values(targets)) await constantRate(url, mrn, RATE, warmup);
+    const runs: Record<keyof typeof targets, RateResult[]> = { direct: [], bare: [], ficus: [] };
+    for (let round = 0; round < rounds; round++) {
+      for (const [name, url] of Object.entries(targets) as [keyof typeof targets, string][]) {
+        const r = await constantRate(url, mrn, RATE, seconds);
+        runs[name].push(r);
+        console.error(`[bench] ${RATE} req/s round ${round + 1} ${name.padEnd(7)} p50 ${r.p50.toFixed(2)} p90 ${r.p90.toFixed(2)} p99 ${r.p99.toFixed(2)} p99.9 ${r.p999.toFixed(2)} ms (${r.achievedRps.toFixed(0)}/s)`);
+      }
+    }
+    const p99 = (rs: RateResult[]) => median(rs.map((r) => r.p99));
+    return {
+      pinned,
+      p99Direct: p99(runs.direct),
+      p99Bare: p99(runs.bare),
+      p99Ficus: p99(runs.ficus),
+      rateErrors: [...runs.direct, ...runs.bare, ...runs.ficus].reduce((s, r) => s + r.errors, 0),
+    };
+  } finally {
+    if (pinned) execFileSync('taskset', ['-a', '-p', '-c', `0-${last}`, String(process.pid)], { stdio: 'ignore' });
+    await stopAll();
+  }
+}
+
 export async function benchGateway(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
   const seconds = quick ? 4 : 10;
   const warmup = quick ? 2 : 3;
   const rounds = quick ? 2 : 3;
   ensureTools({ wrk: 'wrk', nginx: 'nginx-light' });
+  console.error('[bench] compiling the gateway (tsc -b gateway/tsconfig.build.json)');
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', path.join(ROOT, 'gateway/tsconfig.build.json')], { stdio: 'inherit' });
 
   const dir = path.join(ROOT, 'bench', 'results', `gateway-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
@@ -170,22 +236,8 @@ export async function benchGateway(args: string[]): Promise<void> {
     const nodeTargets = await startProxies(path.join(dir, 'node-upstream'), nodeUpstream);
     const nodeSummary = await measure('node upstream', nodeTargets, script, seconds, warmup, rounds);
 
-    const rate = 5_000;
-    const ficusUrl = nodeTargets.find((t) => t.name === 'Ficus gateway')!.url;
-    const mrn = () => `/api/patients/${100_000 + Math.floor(Math.random() * 100_000)}`;
-    await constantRate(ficusUrl, mrn, rate, warmup);
-    const direct: RateResult[] = [];
-    const viaFicus: RateResult[] = [];
-    for (let round = 0; round < rounds; round++) {
-      const d = await constantRate(nodeUpstream, mrn, rate, seconds);
-      const f = await constantRate(ficusUrl, mrn, rate, seconds);
-      direct.push(d);
-      viaFicus.push(f);
-      console.error(
-        `[bench] ${rate} req/s round ${round + 1}: direct p50 ${d.p50.toFixed(2)} p99 ${d.p99.toFixed(2)} ms (${d.achievedRps.toFixed(0)}/s) | Ficus p50 ${f.p50.toFixed(2)} p99 ${f.p99.toFixed(2)} ms (${f.achievedRps.toFixed(0)}/s)`,
-      );
-    }
     await stopAll();
+    const rate = await addedLatency(dir, seconds, warmup, quick ? 3 : 5);
 
     // 2. native upstream
     const nginxUpPort = await freePort();
@@ -197,14 +249,15 @@ export async function benchGateway(args: string[]): Promise<void> {
     table('Upstream: nginx answering from memory (native; the proxies get all the CPU)', nativeSummary);
     const a = ratios(nodeSummary);
     const b = ratios(nativeSummary);
-    const p99Direct = median(direct.map((r) => r.p99));
-    const p99Ficus = median(viaFicus.map((r) => r.p99));
+    const { p99Direct, p99Ficus, p99Bare, rateErrors } = rate;
     const p99Added = Math.max(0, p99Ficus - p99Direct);
-    const rateErrors = [...direct, ...viaFicus].reduce((s, r) => s + r.errors, 0);
     console.log('');
     console.log(`Ficus ÷ best Node peer: ${a.vsBest.toFixed(2)} (target >= 1.25); native upstream: ${b.vsBest.toFixed(2)}`);
     console.log(`Ficus ÷ nginx:          ${a.vsNginx.toFixed(2)} (target >= 0.5); native upstream: ${b.vsNginx.toFixed(2)}`);
-    console.log(`At a constant ${rate} req/s: p99 direct ${p99Direct.toFixed(2)} ms, through Ficus ${p99Ficus.toFixed(2)} ms: added ${p99Added.toFixed(2)} ms (target <= 2)${rateErrors ? `; errors ${rateErrors}` : ''}`);
+    console.log(
+      `At a constant ${RATE} req/s: p99 direct ${p99Direct.toFixed(2)} ms, through Ficus ${p99Ficus.toFixed(2)} ms: added ${p99Added.toFixed(2)} ms (target <= 2);` +
+        ` through the bare undici forwarder ${p99Bare.toFixed(2)} ms (added ${Math.max(0, p99Bare - p99Direct).toFixed(2)})${rate.pinned ? '' : ' [not pinned: taskset missing]'}${rateErrors ? `; errors ${rateErrors}` : ''}`,
+    );
     console.log(
       JSON.stringify({
         bench: 'gateway',
@@ -217,6 +270,8 @@ export async function benchGateway(args: string[]): Promise<void> {
         p99_added_ms: Number(p99Added.toFixed(2)),
         p99_direct_ms_at_5k: Number(p99Direct.toFixed(2)),
         p99_ficus_ms_at_5k: Number(p99Ficus.toFixed(2)),
+        p99_undici_bare_ms_at_5k: Number(p99Bare.toFixed(2)),
+        latency_cpu_pinning: rate.pinned,
         http_proxy_rps: Math.round(a.by('http-proxy').rps),
         reply_from_rps: Math.round(a.by('@fastify/reply-from').rps),
         undici_bare_rps: Math.round(a.by('undici Pool, bare').rps),

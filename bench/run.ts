@@ -2,9 +2,11 @@
  * `npm run bench -- <name> [--quick]`: runs one benchmark. The last line printed is one line of JSON.
  */
 import { benchGateway } from './gateway.js';
+import { benchMetrics } from './metrics.js';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   gateway: benchGateway,
+  metrics: benchMetrics,
 };
 
 const [name, ...args] = process.argv.slice(2);

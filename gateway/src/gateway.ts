@@ -74,8 +74,13 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
       rules.stop();
       const force = setTimeout(() => server.closeAllConnections(), config.FICUS_SHUTDOWN_TIMEOUT_MS);
       force.unref();
+      // keep-alive connections whose last request finishes during shutdown are closed as soon
+      // as they are idle, not when the client's keep-alive would have ended them
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
+      idle.unref();
       await app.close();
       clearTimeout(force);
+      clearInterval(idle);
       await upstreams.close();
     },
   };

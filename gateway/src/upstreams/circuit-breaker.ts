@@ -58,8 +58,9 @@ export class CircuitBreaker {
     }
   }
 
-  /** The health checker found the upstream down. */
+  /** The health checker found the upstream down (again): open, and restart the cool-down. */
   forceOpen(reason: string): void {
+    this.trialInFlight = false;
     if (this.state !== 'open') this.open(reason);
     else this.openedAt = this.now();
   }

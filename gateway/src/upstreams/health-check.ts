@@ -20,6 +20,8 @@ export class HealthChecker {
     private readonly dispatcher: Dispatcher,
     private readonly options: Required<HealthCheck>,
     private readonly onChange: (health: Health, detail: string) => void,
+    /** every failed check while already unhealthy (keeps the circuit open) */
+    private readonly onStillDown: (detail: string) => void = () => {},
   ) {}
 
   start(): void {
@@ -69,7 +71,8 @@ export class HealthChecker {
     this.passes = 0;
     this.fails++;
     this.lastError = reason;
-    if (this.health !== 'unhealthy' && this.fails >= this.options.unhealthyAfter) this.set('unhealthy', reason);
+    if (this.health === 'unhealthy') this.onStillDown(reason);
+    else if (this.fails >= this.options.unhealthyAfter) this.set('unhealthy', reason);
   }
 
   private set(health: Health, detail: string): void {

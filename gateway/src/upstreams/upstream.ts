@@ -39,7 +39,8 @@ export class Upstream {
       log[level]({ upstream: name, health, detail }, `upstream ${name} is ${health}`);
       if (health === 'unhealthy') this.breaker.forceOpen(`health check failed: ${detail}`);
       else this.breaker.forceClose('health check passed');
-    });
+    }, (detail: string) => this.breaker.forceOpen(`health check failed: ${detail}`));
+    // while checks keep failing the circuit stays open: no nurse's request is spent as a trial
   }
 
   /** true when a new declaration can reuse this upstream's pool */

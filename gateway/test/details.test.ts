@@ -1,0 +1,192 @@
+/**
+ * Details a hospital integration engineer checks before trusting a proxy: Host handling per
+ * upstream, 204 and HEAD framing, canary keys from headers, queries and cookies, the route
+ * header switch, graceful shutdown, and logs without PHI.
+ */
+import { request } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGatewayUnderTest, type GatewayUnderTest } from './support/gateway-harness.js';
+import { startGatewayProcess } from './support/gateway-process.js';
+import { header, rawRequest } from './support/raw-http.js';
+import { answer, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+let legacy: TestUpstream;
+let fresh: TestUpstream;
+let gw: GatewayUnderTest;
+
+const upstreams = (legacyUrl: string, newUrl: string) => `upstreams:
+  legacy: { url: "${legacyUrl}", preserveHost: true, healthCheck: { enabled: false } }
+  new-svc: { url: "${newUrl}", preserveHost: false, healthCheck: { enabled: false } }
+`;
+const rules = `http:
+  - id: by-header
+    match: { path: /h/** }
+    mode: canary
+    percent: 50
+    target: new-svc
+    sticky: { header: x-patient-id }
+  - id: by-query
+    match: { path: /q/** }
+    mode: canary
+    percent: 50
+    target: new-svc
+    sticky: { query: mrn }
+  - id: by-cookie
+    match: { path: /c/** }
+    mode: canary
+    percent: 50
+    target: new-svc
+    sticky: { cookie: ward-session }
+  - id: to-new
+    match: { path: /new/** }
+    mode: new
+    target: new-svc
+  - id: legacy-default
+    match: { path: /** }
+    mode: legacy
+`;
+
+beforeAll(async () => {
+  legacy = await startTestUpstream('legacy');
+  fresh = await startTestUpstream('new');
+  gw = await startGatewayUnderTest({ 'u.yaml': upstreams(legacy.url, fresh.url), 'r.yaml': rules });
+});
+afterAll(async () => {
+  await gw?.close();
+  await legacy?.close();
+  await fresh?.close();
+});
+
+describe('Host header per upstream', () => {
+  it('keeps the client Host for an upstream with preserveHost, and uses the upstream own otherwise', async () => {
+    const n = legacy.received.length;
+    await rawRequest(gw.url, 'GET', '/anything', { host: 'his.hospital.example' });
+    expect(legacy.received[n]!.headers.host).toBe('his.hospital.example');
+    const m = fresh.received.length;
+    await rawRequest(gw.url, 'GET', '/new/x', { host: 'his.hospital.example' });
+    expect(fresh.received[m]!.headers.host).toBe(new URL(fresh.url).host);
+    expect(fresh.received[m]!.headers['x-forwarded-host']).toBe('his.hospital.example');
+  });
+
+  it('drops hop-by-hop request headers, including those named in Connection', async () => {
+    const n = legacy.received.length;
+    await rawRequest(gw.url, 'GET', '/anything', { connection: 'keep-alive, x-secret-hop', 'x-secret-hop': 'drop me', 'keep-alive': 'timeout=5', 'x-end-to-end': 'keep me' });
+    const seen = legacy.received[n]!.headers;
+    expect(seen['x-secret-hop']).toBeUndefined();
+    expect(seen['keep-alive']).toBeUndefined();
+    expect(seen['x-end-to-end']).toBe('keep me');
+  });
+});
+
+describe('framing', () => {
+  it('passes 204 and HEAD answers without a body', async () => {
+    legacy.behave((_req, res) => {
+      res.writeHead(204, { 'x-done': 'yes' });
+      res.end();
+    });
+    const r = await rawRequest(gw.url, 'DELETE', '/api/sessions/1');
+    expect(r.status).toBe(204);
+    expect(r.body.length).toBe(0);
+    expect(header(r, 'x-done')).toBe('yes');
+    legacy.behave((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '11' });
+      res.end('hello world');
+    });
+    const head = await rawRequest(gw.url, 'HEAD', '/doc');
+    expect(head.status).toBe(200);
+    expect(header(head, 'content-length')).toBe('11');
+    expect(head.body.length).toBe(0);
+    legacy.behave(answer(200, 'legacy'));
+  });
+
+  it('relays a chunked answer with trailers', async () => {
+    legacy.behave((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum' });
+      res.write('part one, ');
+      res.write('part two');
+      res.addTrailers({ 'x-checksum': 'abc123' });
+      res.end();
+    });
+    const got = await new Promise<{ body: string; trailers: NodeJS.Dict<string> }>((resolve, reject) => {
+      request(gw.url + '/chunked', (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ body, trailers: res.trailers }));
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(got).toEqual({ body: 'part one, part two', trailers: { 'x-checksum': 'abc123' } });
+    legacy.behave(answer(200, 'legacy'));
+  });
+});
+
+describe('canary keys', () => {
+  const side = async (path: string, headers: Record<string, string> = {}) => header(await rawRequest(gw.url, 'GET', path, headers), 'x-ficus-route');
+
+  it('reads the key from a header, a query parameter or a cookie, and keeps each key on its side', async () => {
+    const seen = { header: new Set<string>(), query: new Set<string>(), cookie: new Set<string>() };
+    for (let i = 0; i < 40; i++) {
+      const key = `10${String(i).padStart(4, '0')}`;
+      const h = await side('/h/x', { 'x-patient-id': key });
+      expect(await side('/h/other', { 'x-patient-id': key })).toBe(h);
+      seen.header.add(h!);
+      const q = await side(`/q/x?mrn=${key}&page=2`);
+      expect(await side(`/q/y?page=3&mrn=${key}`)).toBe(q);
+      seen.query.add(q!);
+      const c = await side('/c/x', { cookie: `theme=dark; ward-session=${key}` });
+      expect(await side('/c/y', { cookie: `ward-session=${key}` })).toBe(c);
+      seen.cookie.add(c!);
+    }
+    expect([...seen.header].sort()).toEqual(['by-header; legacy', 'by-header; new-svc']);
+    expect([...seen.query].sort()).toEqual(['by-query; legacy', 'by-query; new-svc']);
+    expect([...seen.cookie].sort()).toEqual(['by-cookie; legacy', 'by-cookie; new-svc']);
+  });
+
+  it('sends a request without a key to legacy', async () => {
+    for (let i = 0; i < 10; i++) {
+      expect(await side('/h/x')).toBe('by-header; legacy');
+      expect(await side('/q/x?page=1')).toBe('by-query; legacy');
+      expect(await side('/c/x', { cookie: 'other=1' })).toBe('by-cookie; legacy');
+    }
+  });
+});
+
+describe('the gateway as a process', () => {
+  it('omits x-ficus-route when switched off, finishes in-flight requests on SIGTERM, and logs no PHI', async () => {
+    const slow = await startTestUpstream('slow', (_req, res) => setTimeout(() => res.end('report done'), 800));
+    const dir = mkdtempSync(path.join(tmpdir(), 'ficus-rules-'));
+    writeFileSync(path.join(dir, 'u.yaml'), `upstreams:\n  legacy: { url: "${slow.url}" }\n`);
+    writeFileSync(path.join(dir, 'r.yaml'), 'http:\n  - id: patients-read\n    match: { path: /api/patients/:mrn }\n    mode: legacy\n  - id: legacy-default\n    match: { path: /** }\n    mode: legacy\n');
+    const proc = await startGatewayProcess({ FICUS_RULES_DIR: dir, FICUS_ROUTE_HEADER: 'false', FICUS_ACCESS_LOG: 'all', LOG_LEVEL: 'debug' });
+    let logs = '';
+    proc.child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+    try {
+      const first = await fetch(`${proc.url}/api/patients/4455667?name=DOE,JANE&dob=1970-01-02`);
+      expect(await first.text()).toBe('report done');
+      expect(first.headers.get('x-ficus-route')).toBeNull();
+      expect(first.headers.get('x-request-id')).not.toBeNull();
+
+      // a request in flight when SIGTERM arrives is still answered
+      const inFlight = fetch(`${proc.url}/reports/long`).then(async (r) => ({ status: r.status, body: await r.text() }));
+      await sleep(200);
+      const code = proc.stop();
+      expect(await inFlight).toEqual({ status: 200, body: 'report done' });
+      expect(await code).toBe(0);
+    } finally {
+      await proc.stop();
+      await slow.close();
+    }
+    const lines = logs.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const access = lines.filter((l) => l.log === 'access');
+    expect(access.map((l) => [l.rule, l.status])).toEqual([
+      ['patients-read', 200],
+      ['legacy-default', 200],
+    ]);
+    for (const secret of ['4455667', 'DOE', 'JANE', '1970-01-02', '/api/patients/']) expect(logs).not.toContain(secret);
+  });
+});
