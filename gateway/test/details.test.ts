@@ -6,7 +6,7 @@
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatewayUnderTest, type GatewayUnderTest } from './support/gateway-harness.js';
+import { startLegacyAndNew, type GatewayUnderTest, type TwoUpstreams } from './support/gateway-harness.js';
 import { startGatewayProcess } from './support/gateway-process.js';
 import { header, rawRequest } from './support/raw-http.js';
 import { answer, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
@@ -14,6 +14,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+let scene: TwoUpstreams;
 let legacy: TestUpstream;
 let fresh: TestUpstream;
 let gw: GatewayUnderTest;
@@ -51,15 +52,10 @@ const rules = `http:
 `;
 
 beforeAll(async () => {
-  legacy = await startTestUpstream('legacy');
-  fresh = await startTestUpstream('new');
-  gw = await startGatewayUnderTest({ 'u.yaml': upstreams(legacy.url, fresh.url), 'r.yaml': rules });
+  scene = await startLegacyAndNew((u) => ({ 'u.yaml': upstreams(u.legacy, u.fresh), 'r.yaml': rules }));
+  ({ legacy, fresh, gw } = scene);
 });
-afterAll(async () => {
-  await gw?.close();
-  await legacy?.close();
-  await fresh?.close();
-});
+afterAll(() => scene?.close());
 
 describe('Host header per upstream', () => {
   it('keeps the client Host for an upstream with preserveHost, and uses the upstream own otherwise', async () => {

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatewayUnderTest, upstreamsYaml, type GatewayUnderTest } from './support/gateway-harness.js';
-import { answer, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
+import { startLegacyAndNew, upstreamsYaml, type GatewayUnderTest, type TwoUpstreams } from './support/gateway-harness.js';
+import { answer, type TestUpstream } from './support/test-upstream.js';
 
+let scene: TwoUpstreams;
 let legacy: TestUpstream;
 let fresh: TestUpstream;
 let gw: GatewayUnderTest;
@@ -19,15 +20,10 @@ http:
 `;
 
 beforeAll(async () => {
-  legacy = await startTestUpstream('legacy');
-  fresh = await startTestUpstream('new');
-  gw = await startGatewayUnderTest({ 'a.yaml': upstreamsYaml({ legacy: legacy.url, 'patient-service': fresh.url }), 'b.yaml': rules });
+  scene = await startLegacyAndNew((u) => ({ 'a.yaml': upstreamsYaml({ legacy: u.legacy, 'patient-service': u.fresh }), 'b.yaml': rules }));
+  ({ legacy, fresh, gw } = scene);
 });
-afterAll(async () => {
-  await gw?.close();
-  await legacy?.close();
-  await fresh?.close();
-});
+afterAll(() => scene?.close());
 
 async function call(method: string, path = '/api/patients/100001') {
   const res = await fetch(gw.url + path, { method, body: method === 'POST' ? '{"a":1}' : undefined, headers: method === 'POST' ? { 'content-type': 'application/json' } : {} });

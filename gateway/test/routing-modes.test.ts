@@ -1,8 +1,9 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatewayUnderTest, upstreamsYaml, type GatewayUnderTest } from './support/gateway-harness.js';
-import { answer, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
+import { startLegacyAndNew, upstreamsYaml, type GatewayUnderTest, type TwoUpstreams } from './support/gateway-harness.js';
+import { answer, type TestUpstream } from './support/test-upstream.js';
 
+let scene: TwoUpstreams;
 let legacy: TestUpstream;
 let fresh: TestUpstream;
 let gw: GatewayUnderTest;
@@ -41,15 +42,10 @@ http:
 `;
 
 beforeAll(async () => {
-  legacy = await startTestUpstream('legacy');
-  fresh = await startTestUpstream('new');
-  gw = await startGatewayUnderTest({ 'a.yaml': upstreamsYaml({ legacy: legacy.url, 'new-svc': fresh.url }), 'b.yaml': rules });
+  scene = await startLegacyAndNew((u) => ({ 'a.yaml': upstreamsYaml({ legacy: u.legacy, 'new-svc': u.fresh }), 'b.yaml': rules }));
+  ({ legacy, fresh, gw } = scene);
 });
-afterAll(async () => {
-  await gw?.close();
-  await legacy?.close();
-  await fresh?.close();
-});
+afterAll(() => scene?.close());
 
 async function get(path: string, init: RequestInit = {}) {
   const res = await fetch(gw.url + path, init);

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuleLoadError } from '../src/rules-watcher.js';
-import { startGatewayUnderTest, upstreamsYaml, type GatewayUnderTest } from './support/gateway-harness.js';
-import { startTestUpstream, type TestUpstream } from './support/test-upstream.js';
+import { startGatewayUnderTest, startLegacyAndNew, upstreamsYaml, type GatewayUnderTest, type TwoUpstreams } from './support/gateway-harness.js';
+import type { TestUpstream } from './support/test-upstream.js';
 
+let scene: TwoUpstreams;
 let legacy: TestUpstream;
-let fresh: TestUpstream;
 let gw: GatewayUnderTest;
 
 const rulesWith = (mode: string) => `http:
@@ -19,15 +19,10 @@ const rulesWith = (mode: string) => `http:
 `;
 
 beforeAll(async () => {
-  legacy = await startTestUpstream('legacy');
-  fresh = await startTestUpstream('new');
-  gw = await startGatewayUnderTest({ '00-upstreams.yaml': upstreamsYaml({ legacy: legacy.url, 'patient-service': fresh.url }), '10-http.yaml': rulesWith('legacy') });
+  scene = await startLegacyAndNew((u) => ({ '00-upstreams.yaml': upstreamsYaml({ legacy: u.legacy, 'patient-service': u.fresh }), '10-http.yaml': rulesWith('legacy') }));
+  ({ legacy, gw } = scene);
 });
-afterAll(async () => {
-  await gw?.close();
-  await legacy?.close();
-  await fresh?.close();
-});
+afterAll(() => scene?.close());
 
 const route = async () => (await fetch(gw.url + '/api/patients/100001')).headers.get('x-ficus-route');
 

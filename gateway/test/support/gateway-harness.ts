@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLogger } from '@ficus/contracts';
 import { loadGatewayConfig } from '../../src/config.js';
+import { startTestUpstream, type TestUpstream } from './test-upstream.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
 
 export interface GatewayUnderTest {
@@ -66,6 +67,33 @@ export async function startGatewayUnderTest(
     async close() {
       await gateway.close();
       if (own) rmSync(rulesDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TwoUpstreams {
+  legacy: TestUpstream;
+  fresh: TestUpstream;
+  gw: GatewayUnderTest;
+  close(): Promise<void>;
+}
+
+/**
+ * The usual scene of a gateway test: a legacy upstream answering "legacy", a new service
+ * answering "new", and a gateway over the rule files `files` writes for their URLs.
+ */
+export async function startLegacyAndNew(files: (urls: { legacy: string; fresh: string }) => Record<string, string>): Promise<TwoUpstreams> {
+  const legacy = await startTestUpstream('legacy');
+  const fresh = await startTestUpstream('new');
+  const gw = await startGatewayUnderTest(files({ legacy: legacy.url, fresh: fresh.url }));
+  return {
+    legacy,
+    fresh,
+    gw,
+    async close() {
+      await gw.close();
+      await legacy.close();
+      await fresh.close();
     },
   };
 }
