@@ -10,7 +10,7 @@ import { startLegacyAndNew, type GatewayUnderTest, type TwoUpstreams } from './s
 import { startGatewayProcess } from './support/gateway-process.js';
 import { header, rawRequest } from './support/raw-http.js';
 import { answer, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -176,6 +176,7 @@ describe('the gateway as a process', () => {
     } finally {
       await proc.stop();
       await slow.close();
+      rmSync(dir, { recursive: true, force: true });
     }
     const lines = logs.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const access = lines.filter((l) => l.log === 'access');

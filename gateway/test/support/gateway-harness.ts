@@ -58,7 +58,10 @@ export async function startGatewayUnderTest(
     ...env,
   });
   const log = createLogger('gateway-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const gateway = await startGateway(config, log, upstreamEnv);
+  const gateway = await startGateway(config, log, upstreamEnv).catch((e: unknown) => {
+    if (own) rmSync(rulesDir, { recursive: true, force: true });
+    throw e;
+  });
   return {
     url: `http://127.0.0.1:${gateway.port}`,
     gateway,
