@@ -66,7 +66,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private abortUpstream: ((err: Error) => void) | undefined;
   private resume: (() => void) | undefined;
   private discarding = false;
-  private readonly framing: ResponseFraming = { contentLength: -1, chunked: false, close: false };
+  private readonly framing: ResponseFraming = { contentLength: -1, chunked: false };
   /** body bytes still expected (Content-Length), or -1 */
   private remaining = -1;
   /** the body ends with the connection: never pause the parser */

@@ -67,8 +67,6 @@ export interface ResponseFraming {
   /** Content-Length, or -1 when there is none */
   contentLength: number;
   chunked: boolean;
-  /** the upstream closes the connection after this answer */
-  close: boolean;
 }
 
 /**
@@ -82,14 +80,12 @@ export function clientResponseHeaders(rawHeaders: Buffer[], added: string[], fra
   let extra: Set<string> | null = null;
   framing.contentLength = -1;
   framing.chunked = false;
-  framing.close = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!.toString('latin1');
     const lower = name.toLowerCase();
     const value = rawHeaders[i + 1]!.toString('latin1');
     if (lower === 'connection') {
       extra = connectionTokens(value);
-      if (/(?:^|,)\s*close\s*(?:,|$)/i.test(value)) framing.close = true;
     } else if (lower === 'content-length') {
       framing.contentLength = Number(value);
     } else if (lower === 'transfer-encoding') {
