@@ -78,9 +78,3 @@ export function patternCovers(a: PathPattern, b: PathPattern): boolean {
   }
   return true;
 }
-
-/** true when some path could match both patterns (used to decide candidate lists) */
-export function segmentCouldMatchLiteral(seg: Segment | undefined, literal: string): boolean {
-  if (!seg) return false;
-  return seg.kind !== 'literal' || seg.value === literal;
-}

@@ -8,17 +8,13 @@ import {
   DEFAULT_LEGACY_UPSTREAM,
   RuleFileSchema,
   SAFE_METHODS,
-  type CircuitBreakerOptions,
-  type HealthCheck,
   type HttpRule,
-  type PoolOptions,
-  type Predicate,
-  type Timeouts,
   type RuleFile,
   type RuleSet,
   type Upstream,
 } from './model.js';
-import { parsePathPattern, patternCovers, PatternError, type PathPattern } from './path-pattern.js';
+import { parsePathPattern, PatternError, type PathPattern } from './path-pattern.js';
+import { effectiveMethods, ruleCovers } from './rule-coverage.js';
 
 export type DocPath = (string | number)[];
 
@@ -50,36 +46,6 @@ export type ValidationResult =
 
 const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false });
 const checkFile = ajv.compile<RuleFile>(RuleFileSchema);
-
-/** An upstream with every default filled in. */
-export interface ResolvedUpstream {
-  url: string;
-  description?: string;
-  preserveHost: boolean;
-  timeouts: Required<Timeouts>;
-  pool: Required<PoolOptions>;
-  healthCheck: Required<HealthCheck>;
-  circuitBreaker: Required<CircuitBreakerOptions>;
-}
-
-const DEFAULT_UPSTREAM: Omit<ResolvedUpstream, 'url' | 'description'> = {
-  preserveHost: true,
-  timeouts: { connectMs: 2_000, responseHeadersMs: 30_000, bodyIdleMs: 60_000 },
-  pool: { connections: 128, keepAliveMs: 4_000 },
-  healthCheck: { enabled: true, path: '/healthz', intervalMs: 2_000, timeoutMs: 1_000, unhealthyAfter: 2, healthyAfter: 1 },
-  circuitBreaker: { failureThreshold: 5, openMs: 5_000 },
-};
-
-export function resolveUpstream(u: Upstream): ResolvedUpstream {
-  return {
-    ...u,
-    preserveHost: u.preserveHost ?? DEFAULT_UPSTREAM.preserveHost,
-    timeouts: { ...DEFAULT_UPSTREAM.timeouts, ...u.timeouts },
-    pool: { ...DEFAULT_UPSTREAM.pool, ...u.pool },
-    healthCheck: { ...DEFAULT_UPSTREAM.healthCheck, ...u.healthCheck },
-    circuitBreaker: { ...DEFAULT_UPSTREAM.circuitBreaker, ...u.circuitBreaker },
-  };
-}
 
 function pointerToPath(pointer: string): DocPath {
   if (pointer === '') return [];
@@ -151,45 +117,6 @@ export function rulePaths(rule: HttpRule): string[] {
   return rule.match.paths ?? (rule.match.path !== undefined ? [rule.match.path] : []);
 }
 
-function methodsOf(rule: HttpRule): Set<string> | null {
-  if (!rule.match.methods) return null;
-  const set = new Set<string>(rule.match.methods);
-  if (set.has('GET')) set.add('HEAD');
-  return set;
-}
-
-function predicateImplies(stronger: Predicate | undefined, weaker: Predicate): boolean {
-  if (!stronger) return false;
-  if (weaker.present === false) return stronger.present === false;
-  if (weaker.present === true) return stronger.present === true || stronger.equals !== undefined;
-  if (weaker.equals !== undefined) return stronger.equals === weaker.equals;
-  if (weaker.regex !== undefined) {
-    if (stronger.regex === weaker.regex) return true;
-    return stronger.equals !== undefined && new RegExp(weaker.regex).test(stronger.equals);
-  }
-  return false;
-}
-
-function predicatesCover(a: Record<string, Predicate> | undefined, b: Record<string, Predicate> | undefined, fold: boolean): boolean {
-  if (!a) return true;
-  const norm = (k: string) => (fold ? k.toLowerCase() : k);
-  const bByKey = new Map(Object.entries(b ?? {}).map(([k, v]) => [norm(k), v]));
-  return Object.entries(a).every(([k, p]) => predicateImplies(bByKey.get(norm(k)), p));
-}
-
-/** true when rule `a`, placed before `b`, takes every request `b` would match */
-function ruleCovers(a: PlacedRule, b: PlacedRule): boolean {
-  if (a.patterns.length === 0 || b.patterns.length === 0) return false;
-  if (!b.patterns.every((pb) => a.patterns.some((pa) => patternCovers(pa, pb)))) return false;
-  const ma = methodsOf(a.rule);
-  const mb = methodsOf(b.rule);
-  if (ma && (!mb || [...mb].some((m) => !ma.has(m)))) return false;
-  return (
-    predicatesCover(a.rule.match.headers, b.rule.match.headers, true) &&
-    predicatesCover(a.rule.match.query, b.rule.match.query, false)
-  );
-}
-
 function where(p: PlacedRule): string {
   const pos = p.doc.locate?.(['http', p.index]);
   const file = pos?.file ?? p.doc.name;
@@ -257,7 +184,7 @@ function checkRule(c: Collector, p: PlacedRule, upstreams: Record<string, Upstre
   if (rule.fallback === true && rule.mode !== 'new') {
     c.warnings.push(issue(doc, at('fallback'), `"fallback" only applies in mode "new"`, rule.id));
   }
-  const methods = methodsOf(rule);
+  const methods = effectiveMethods(rule);
   if (rule.mode === 'new' && methods && ![...methods].some((m) => SAFE_METHODS.has(m)) && rule.fallback === true) {
     c.warnings.push(issue(doc, at('fallback'), 'no safe method in this rule, so fallback never happens', rule.id));
   }

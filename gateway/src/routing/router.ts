@@ -4,7 +4,7 @@
  * literal path segments, each list keeping the original order.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { parsePathPattern, rulePaths, SAFE_METHODS, DEFAULT_LEGACY_UPSTREAM, type HttpMode, type HttpRule, type PathPattern, type Predicate, type RuleSet } from '@ficus/contracts';
+import { effectiveMethods, parsePathPattern, rulePaths, SAFE_METHODS, DEFAULT_LEGACY_UPSTREAM, type HttpMode, type HttpRule, type PathPattern, type Predicate, type RuleSet } from '@ficus/contracts';
 import { DEFAULT_SALT, stickyKeyReader, thresholdOf, type StickyKeyReader } from './canary.js';
 import { queryParam, type RequestTarget } from './request-target.js';
 
@@ -60,8 +60,7 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
 }
 
 function compileRule(rule: HttpRule, index: number): CompiledRule {
-  const methods = rule.match.methods ? new Set<string>(rule.match.methods) : null;
-  if (methods?.has('GET')) methods.add('HEAD');
+  const methods = effectiveMethods(rule);
   const stickyParam = rule.sticky?.param;
   return {
     id: rule.id,

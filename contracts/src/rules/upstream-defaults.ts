@@ -1,0 +1,35 @@
+/**
+ * The defaults of an upstream declaration, applied after validation so that every deployable
+ * works with complete settings.
+ */
+import type { CircuitBreakerOptions, HealthCheck, PoolOptions, Timeouts, Upstream } from './model.js';
+
+/** An upstream with every default filled in. */
+export interface ResolvedUpstream {
+  url: string;
+  description?: string;
+  preserveHost: boolean;
+  timeouts: Required<Timeouts>;
+  pool: Required<PoolOptions>;
+  healthCheck: Required<HealthCheck>;
+  circuitBreaker: Required<CircuitBreakerOptions>;
+}
+
+export const DEFAULT_UPSTREAM: Omit<ResolvedUpstream, 'url' | 'description'> = {
+  preserveHost: true,
+  timeouts: { connectMs: 2_000, responseHeadersMs: 30_000, bodyIdleMs: 60_000 },
+  pool: { connections: 128, keepAliveMs: 4_000 },
+  healthCheck: { enabled: true, path: '/healthz', intervalMs: 2_000, timeoutMs: 1_000, unhealthyAfter: 2, healthyAfter: 1 },
+  circuitBreaker: { failureThreshold: 5, openMs: 5_000 },
+};
+
+export function resolveUpstream(u: Upstream): ResolvedUpstream {
+  return {
+    ...u,
+    preserveHost: u.preserveHost ?? DEFAULT_UPSTREAM.preserveHost,
+    timeouts: { ...DEFAULT_UPSTREAM.timeouts, ...u.timeouts },
+    pool: { ...DEFAULT_UPSTREAM.pool, ...u.pool },
+    healthCheck: { ...DEFAULT_UPSTREAM.healthCheck, ...u.healthCheck },
+    circuitBreaker: { ...DEFAULT_UPSTREAM.circuitBreaker, ...u.circuitBreaker },
+  };
+}
