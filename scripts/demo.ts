@@ -8,7 +8,8 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MissingBinaryError, REPO_ROOT, startLocalServices, withDatabase, type LocalServices } from './lib/local-services.js';
+import { withDatabase } from '@ficus/contracts';
+import { MissingBinaryError, REPO_ROOT, startLocalServices, type LocalServices } from './lib/local-services.js';
 
 const env = process.env;
 const ports = {

@@ -3,7 +3,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { withDatabase } from '../scripts/lib/local-services.js';
+import { withDatabase } from '@ficus/contracts';
 
 export interface TestDatabase {
   url: string;

@@ -7,3 +7,5 @@ export * from './rules/load-files.js';
 export * from './config.js';
 export * from './logger.js';
 export * from './problem.js';
+export * from './postgres/ensure-database.js';
+export * from './postgres/migrate.js';

@@ -1,14 +1,35 @@
 import { fileURLToPath } from 'node:url';
-import { configSchema, Env, loadConfig } from '@ficus/contracts';
 import { Type, type Static } from '@sinclair/typebox';
+import { configSchema, Env, loadConfig, withDatabase } from '@ficus/contracts';
 
 const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../routing-rules', import.meta.url));
+const DEFAULT_STATE_DIR = fileURLToPath(new URL('../../.ficus/gateway', import.meta.url));
 
 export const GatewayConfigSchema = configSchema({
   FICUS_GATEWAY_HOST: Env.string('0.0.0.0', 'address the data plane listens on'),
   FICUS_GATEWAY_PORT: Env.port(8080, 'data plane port (also serves /healthz, /readyz, /metrics)'),
-  FICUS_RULES_DIR: Env.string(DEFAULT_RULES_DIR, 'folder of routing rule files (*.yaml)'),
-  FICUS_RULES_POLL_MS: Env.integer(5_000, 'safety-net re-read of the rule folder, besides file watching', 100),
+  FICUS_RULES_DIR: Env.string(DEFAULT_RULES_DIR, 'rule files (*.yaml): the rules themselves without a store, the first version with one'),
+  FICUS_RULES_SOURCE: Type.Unsafe<'auto' | 'store' | 'files'>({
+    type: 'string',
+    enum: ['auto', 'store', 'files'],
+    default: 'auto',
+    description: 'where the rules come from: the rule store, the rule files, or auto (the store when a database is configured)',
+  }),
+  FICUS_RULES_POLL_MS: Env.integer(5_000, 'files: safety-net re-read of the rule folder, besides file watching', 100),
+  FICUS_RULES_CHECK_MS: Env.integer(2_000, 'store: safety-net check of the store version, besides Redis notifications', 100),
+  DATABASE_URL: Env.optionalString('PostgreSQL server; the rule store lives in its database "ficus_gateway"'),
+  FICUS_STORE_URL: Env.optionalString('the rule store database itself (overrides DATABASE_URL)'),
+  REDIS_URL: Env.optionalString('Redis for rule change notifications'),
+  FICUS_STATE_DIR: Env.string(DEFAULT_STATE_DIR, 'where the last good copy of the rules and the first admin token are kept'),
+  FICUS_ADMIN_ENABLED: Env.boolean(true, 'serve the admin API (rule store only)'),
+  FICUS_ADMIN_HOST: Env.string('0.0.0.0', 'address the admin API listens on'),
+  FICUS_ADMIN_PORT: Env.port(8081, 'admin API port'),
+  FICUS_ADMIN_TOKEN: Env.optionalString('a first admin token, stored (hashed) when no token with this secret exists'),
+  FICUS_ADMIN_TRUST_PROXY: Env.boolean(false, 'admin API: take the client address from X-Forwarded-For (behind a trusted proxy)'),
+  FICUS_OIDC_ISSUER: Env.optionalString('OIDC: accept JWTs from this issuer'),
+  FICUS_OIDC_AUDIENCE: Env.optionalString('OIDC: the audience the JWTs must name'),
+  FICUS_OIDC_JWKS_URL: Env.optionalString("OIDC: the issuer's key set (JWKS) URL"),
+  FICUS_OIDC_ROLE_CLAIM: Env.string('ficus_role', 'OIDC: the claim holding the role (viewer, operator, admin; a string or a list)'),
   FICUS_ROUTE_HEADER: Env.boolean(true, 'add x-ficus-route to every proxied answer'),
   FICUS_TRUST_FORWARDED: Env.boolean(false, 'keep X-Forwarded-Proto/Host from a trusted load balancer in front'),
   FICUS_ACCESS_LOG: Type.Unsafe<'all' | 'errors' | 'off'>({
@@ -26,4 +47,9 @@ export type GatewayConfig = Static<typeof GatewayConfigSchema>;
 
 export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   return loadConfig(GatewayConfigSchema, env);
+}
+
+/** The rule store database, when there is one. */
+export function storeUrlOf(config: GatewayConfig): string | undefined {
+  return config.FICUS_STORE_URL ?? (config.DATABASE_URL ? withDatabase(config.DATABASE_URL, 'ficus_gateway') : undefined);
 }

@@ -1,25 +1,69 @@
 /**
- * Assembles the data plane: rules (from the rule folder, watched), upstream pools, the proxy,
- * the WebSocket passthrough and the gateway's own endpoints, on one port.
+ * Assembles the gateway: the data plane (rules, upstream pools, proxy, WebSocket passthrough,
+ * its own endpoints) on one port and, with a rule store, the admin API on another.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Fastify from 'fastify';
+import path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import { createAccessLogger, type Logger, type RuleSet } from '@ficus/contracts';
-import type { GatewayConfig } from './config.js';
+import { buildAdminApp } from './admin/admin-app.js';
+import { Authenticator } from './admin/auth.js';
+import { ControlPlane } from './admin/control-plane.js';
+import { storeUrlOf, type GatewayConfig } from './config.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { isOpsPath, registerOpsRoutes } from './ops/ops-routes.js';
 import { proxyRequest, type ProxyRuntime } from './proxy/exchange.js';
 import { createUpgradeHandler } from './proxy/websocket.js';
+import { FileRuleSource } from './rule-sources/file-source.js';
+import type { RuleSource } from './rule-sources/rule-source.js';
+import { RULES_CHANNEL, StoreRuleSource } from './rule-sources/store-source.js';
 import { Router } from './routing/router.js';
-import { RulesWatcher } from './rules-watcher.js';
+import { openStore, type OpenStore } from './store/open-store.js';
 import { resolveUpstreams, UpstreamRegistry } from './upstreams/registry.js';
 
 export interface RunningGateway {
   port: number;
+  /** the admin API's port, when it runs */
+  adminPort: number | undefined;
   runtime: ProxyRuntime;
-  rules: RulesWatcher;
+  rules: RuleSource;
   close(): Promise<void>;
+}
+
+function applyRules(runtime: ProxyRuntime, upstreams: UpstreamRegistry, metrics: GatewayMetrics, env: NodeJS.ProcessEnv, ruleSet: RuleSet): void {
+  // upstreams first, so the new router never names a pool that does not exist yet
+  upstreams.apply(resolveUpstreams(ruleSet, env));
+  runtime.router = new Router(ruleSet);
+  metrics.ruleReloads.inc({ result: 'applied' });
+  metrics.rulesCount.set(ruleSet.http.length);
+  metrics.rulesLoadedAt.set(Date.now() / 1000);
+}
+
+async function startAdmin(config: GatewayConfig, opened: OpenStore, log: Logger): Promise<{ app: FastifyInstance; port: number; publisher: Redis | undefined }> {
+  const publisher = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2_000) }) : undefined;
+  publisher?.on('error', () => undefined); // the store check covers a missed announcement
+  const announce = (version: number) => void publisher?.publish(RULES_CHANNEL, JSON.stringify({ version })).catch(() => undefined);
+  const oidc =
+    config.FICUS_OIDC_ISSUER && config.FICUS_OIDC_AUDIENCE && config.FICUS_OIDC_JWKS_URL
+      ? { issuer: config.FICUS_OIDC_ISSUER, audience: config.FICUS_OIDC_AUDIENCE, jwksUrl: config.FICUS_OIDC_JWKS_URL, roleClaim: config.FICUS_OIDC_ROLE_CLAIM }
+      : undefined;
+  const cp = new ControlPlane(opened.store, opened.audit, announce, log);
+  const app = await buildAdminApp({
+    cp,
+    store: opened.store,
+    audit: opened.audit,
+    tokens: opened.tokens,
+    auth: new Authenticator(opened.tokens, oidc),
+    log,
+    storeReachable: opened.reachable,
+    trustProxy: config.FICUS_ADMIN_TRUST_PROXY,
+  });
+  await app.listen({ host: config.FICUS_ADMIN_HOST, port: config.FICUS_ADMIN_PORT });
+  const port = (app.server.address() as AddressInfo).port;
+  log.info({ port, oidc: oidc ? oidc.issuer : 'off' }, 'admin API listening');
+  return { app, port, publisher };
 }
 
 export async function startGateway(config: GatewayConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
@@ -35,16 +79,38 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
     options: { routeHeader: config.FICUS_ROUTE_HEADER, trustForwarded: config.FICUS_TRUST_FORWARDED, proto: 'http' },
   };
 
-  const apply = (ruleSet: RuleSet) => {
-    // upstreams first, so the new router never names a pool that does not exist yet
-    upstreams.apply(resolveUpstreams(ruleSet, env));
-    runtime.router = new Router(ruleSet);
-    metrics.ruleReloads.inc({ result: 'applied' });
-    metrics.rulesCount.set(ruleSet.http.length);
-    metrics.rulesLoadedAt.set(Date.now() / 1000);
-  };
-  const rules = new RulesWatcher(config.FICUS_RULES_DIR, config.FICUS_RULES_POLL_MS, log, apply, () => metrics.ruleReloads.inc({ result: 'refused' }));
-  await rules.load();
+  const storeUrl = storeUrlOf(config);
+  const useStore = config.FICUS_RULES_SOURCE === 'store' || (config.FICUS_RULES_SOURCE === 'auto' && storeUrl !== undefined);
+  if (useStore && !storeUrl) throw new Error('FICUS_RULES_SOURCE=store needs FICUS_STORE_URL or DATABASE_URL');
+
+  let opened: OpenStore | undefined;
+  let rules: RuleSource;
+  if (useStore) {
+    opened = await openStore({ url: storeUrl!, rulesDir: config.FICUS_RULES_DIR, stateDir: config.FICUS_STATE_DIR, adminToken: config.FICUS_ADMIN_TOKEN, log });
+    rules = new StoreRuleSource({
+      store: opened.store,
+      redisUrl: config.REDIS_URL,
+      cacheFile: path.join(config.FICUS_STATE_DIR, 'last-good-rules.json'),
+      checkMs: config.FICUS_RULES_CHECK_MS,
+      log,
+      apply: (applied) => {
+        applyRules(runtime, upstreams, metrics, env, applied.ruleSet);
+        metrics.rulesVersion.set(applied.version);
+        metrics.rulesPropagation.set(Math.max(0, (Date.now() - Date.parse(applied.committedAt)) / 1000));
+      },
+      storeState: (up) => metrics.ruleStoreUp.set(up ? 1 : 0),
+    });
+  } else {
+    rules = new FileRuleSource(config.FICUS_RULES_DIR, config.FICUS_RULES_POLL_MS, log, (ruleSet) => applyRules(runtime, upstreams, metrics, env, ruleSet), () =>
+      metrics.ruleReloads.inc({ result: 'refused' }),
+    );
+  }
+  try {
+    await rules.load();
+  } catch (e) {
+    await opened?.close();
+    throw e;
+  }
 
   let shuttingDown = false;
   const app = Fastify({
@@ -58,20 +124,24 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
       return server;
     },
   });
-  registerOpsRoutes(app, { metrics, upstreams, rules: rules.status, ruleCount: () => runtime.router.rules.length, shuttingDown: () => shuttingDown });
+  registerOpsRoutes(app, { metrics, upstreams, rules, ruleCount: () => runtime.router.rules.length, shuttingDown: () => shuttingDown });
   await app.listen({ host: config.FICUS_GATEWAY_HOST, port: config.FICUS_GATEWAY_PORT });
   rules.start();
+  const admin = opened && config.FICUS_ADMIN_ENABLED ? await startAdmin(config, opened, log) : undefined;
   const server = app.server as Server;
   const port = (server.address() as AddressInfo).port;
-  log.info({ port, rules: runtime.router.rules.length, upstreams: upstreams.all().map((u) => u.name) }, 'gateway listening');
+  log.info({ port, rules: runtime.router.rules.length, source: rules.status().kind, version: rules.status().version, upstreams: upstreams.all().map((u) => u.name) }, 'gateway listening');
 
   return {
     port,
+    adminPort: admin?.port,
     runtime,
     rules,
     async close() {
       shuttingDown = true;
-      rules.stop();
+      await rules.stop();
+      await admin?.app.close();
+      admin?.publisher?.disconnect();
       const force = setTimeout(() => server.closeAllConnections(), config.FICUS_SHUTDOWN_TIMEOUT_MS);
       force.unref();
       // keep-alive connections whose last request finishes during shutdown are closed as soon
@@ -82,6 +152,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
       clearTimeout(force);
       clearInterval(idle);
       await upstreams.close();
+      await opened?.close();
     },
   };
 }

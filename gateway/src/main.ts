@@ -4,7 +4,7 @@
 import { createLogger, exitAfterFlush, type Logger } from '@ficus/contracts';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './gateway.js';
-import { RuleLoadError } from './rules-watcher.js';
+import { RuleLoadError } from './rule-sources/rule-source.js';
 
 const config = loadGatewayConfig();
 const log = createLogger('gateway', { level: config.LOG_LEVEL });
@@ -36,6 +36,7 @@ try {
     process.stderr.write(e.message + '\n');
   } else {
     log.fatal({ err: (e as Error).message }, 'gateway failed to start');
+    process.stderr.write(`gateway failed to start: ${(e as Error).message}\n`);
   }
   exitAfterFlush(1, log);
 }

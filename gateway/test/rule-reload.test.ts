@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RuleLoadError } from '../src/rules-watcher.js';
+import { RuleLoadError } from '../src/rule-sources/rule-source.js';
 import { startGatewayUnderTest, startLegacyAndNew, upstreamsYaml, type GatewayUnderTest, type TwoUpstreams } from './support/gateway-harness.js';
 import type { TestUpstream } from './support/test-upstream.js';
 
@@ -39,14 +39,14 @@ describe('rule files', () => {
 
   it('refuses an invalid change with file, line and reason, and keeps serving the previous rules', async () => {
     gw.writeRules('10-http.yaml', rulesWith('newest'));
-    let ready: { status: string; rules: { lastRefusedChange?: { issues: string[] } } } | undefined;
+    let ready: { status: string; rules: { detail: { lastRefusedChange?: { issues: string[] } } } } | undefined;
     for (let i = 0; i < 100; i++) {
       ready = (await (await fetch(gw.url + '/readyz')).json()) as typeof ready;
-      if (ready?.rules.lastRefusedChange) break;
+      if (ready?.rules.detail.lastRefusedChange) break;
       await sleep(20);
     }
     expect(ready?.status).toBe('degraded');
-    expect(ready?.rules.lastRefusedChange?.issues).toEqual([
+    expect(ready?.rules.detail.lastRefusedChange?.issues).toEqual([
       expect.stringMatching(/10-http\.yaml:4:5: rule "patients-read", field "mode": must be one of legacy, canary, new, retired$/),
     ]);
     expect(await route()).toBe('patients-read; patient-service');

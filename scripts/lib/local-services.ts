@@ -229,10 +229,3 @@ export async function startLocalServices(options: StartOptions): Promise<LocalSe
     },
   };
 }
-
-/** A database URL with another database name (each test file gets its own database). */
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}

@@ -60,6 +60,9 @@ export class GatewayMetrics {
   readonly rulesLoadedAt: Gauge;
   readonly rulesCount: Gauge;
   readonly inflight: Gauge;
+  readonly rulesVersion: Gauge;
+  readonly ruleStoreUp: Gauge;
+  readonly rulesPropagation: Gauge;
   private inflightCount = 0;
 
   constructor(upstreams: () => UpstreamRegistry | undefined) {
@@ -77,6 +80,9 @@ export class GatewayMetrics {
     this.ruleReloads = new Counter({ name: 'ficus_rule_reloads_total', help: 'Rule reloads, by result (applied, refused)', labelNames: ['result'], registers: reg });
     this.rulesLoadedAt = new Gauge({ name: 'ficus_rules_loaded_timestamp_seconds', help: 'When the rules now serving were loaded', registers: reg });
     this.rulesCount = new Gauge({ name: 'ficus_rules', help: 'HTTP rules now serving', registers: reg });
+    this.rulesVersion = new Gauge({ name: 'ficus_rules_version', help: 'Version of the rule set now serving (rule store)', registers: reg });
+    this.ruleStoreUp = new Gauge({ name: 'ficus_rule_store_up', help: 'Rule store reachable at the last check: 1 yes, 0 no (serving the last good rules)', registers: reg });
+    this.rulesPropagation = new Gauge({ name: 'ficus_rules_propagation_seconds', help: 'From the commit of the rule version now serving to its use here', registers: reg });
     const inflightNow = () => this.inflightCount;
     this.inflight = new Gauge({
       name: 'ficus_http_inflight_requests',

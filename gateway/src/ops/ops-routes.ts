@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { GatewayMetrics } from './metrics.js';
-import type { RulesStatus } from '../rules-watcher.js';
+import type { RuleSource } from '../rule-sources/rule-source.js';
 import type { UpstreamRegistry } from '../upstreams/registry.js';
 
 export const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -20,7 +20,7 @@ export function isOpsPath(url: string): boolean {
 export interface OpsState {
   metrics: GatewayMetrics;
   upstreams: UpstreamRegistry;
-  rules: RulesStatus;
+  rules: RuleSource;
   ruleCount: () => number;
   shuttingDown: () => boolean;
 }
@@ -29,18 +29,15 @@ export function registerOpsRoutes(app: FastifyInstance, state: OpsState): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_req, reply) => {
-    const ready = !state.shuttingDown() && state.rules.loadedAt !== undefined;
-    const body = {
-      status: state.shuttingDown() ? 'shutting-down' : ready ? (state.rules.lastError ? 'degraded' : 'ready') : 'starting',
-      rules: {
-        count: state.ruleCount(),
-        loadedAt: state.rules.loadedAt?.toISOString(),
-        files: state.rules.files,
-        lastRefusedChange: state.rules.lastError ? { at: state.rules.lastError.at.toISOString(), issues: state.rules.lastError.issues } : undefined,
-      },
+    const rules = state.rules.status();
+    const status = state.shuttingDown() ? 'shutting-down' : rules.state;
+    // degraded still serves (the last good rules): only starting and stopping take it out of rotation
+    const ready = status === 'ready' || status === 'degraded';
+    return reply.code(ready ? 200 : 503).send({
+      status,
+      rules: { ...rules, count: state.ruleCount() },
       upstreams: state.upstreams.all().map((u) => ({ name: u.name, health: u.health.health, circuit: u.breaker.current, lastError: u.health.lastError })),
-    };
-    return reply.code(ready ? 200 : 503).send(body);
+    });
   });
 
   app.get('/metrics', async (_req, reply) => {

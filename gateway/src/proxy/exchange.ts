@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '@ficus/contracts';
 import type { GatewayMetrics, RouteStats } from '../ops/metrics.js';
-import { bucketOf } from '../routing/canary.js';
+import { decide } from '../routing/decide.js';
 import { BadTargetError, parseRequestTarget, type RequestTarget } from '../routing/request-target.js';
 import { isSafeMethod, type CompiledRule, type Router } from '../routing/router.js';
 import type { Upstream } from '../upstreams/upstream.js';
@@ -291,22 +291,7 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
   }
   const rule = match.rule;
   rt.metrics.started();
-  let toTarget = false;
-  switch (rule.mode) {
-    case 'legacy':
-      break;
-    case 'new':
-    case 'retired':
-      toTarget = true;
-      break;
-    case 'canary': {
-      if (rule.threshold > 0) {
-        const key = rule.stickyKey?.(req.headers, target.segments, target.query, match.pattern.stickyIndex);
-        toTarget = key !== undefined && bucketOf(rule.salt, key) < rule.threshold;
-      }
-      break;
-    }
-  }
+  const toTarget = decide(match, req.headers, target).toTarget;
   const canFallback = toTarget && rule.mode !== 'retired' && rule.fallback && isSafeMethod(method) && !hasBody(req);
   const exchange = new Exchange(rt, req, res, rule, target, requestId, started, canFallback);
   exchange.send(toTarget ? rule.target! : rule.legacy, toTarget);

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
-import { bucketOf } from '../routing/canary.js';
+import { decide } from '../routing/decide.js';
 import { BadTargetError, parseRequestTarget } from '../routing/request-target.js';
 import { acceptableRequestId, VIA } from './headers.js';
 import type { ProxyRuntime } from './exchange.js';
@@ -43,11 +43,7 @@ export function createUpgradeHandler(rt: ProxyRuntime) {
     const match = rt.router.match(req.method ?? 'GET', target, req.headers);
     if (!match) return reject(socket, 404, 'Not Found');
     const rule = match.rule;
-    let toTarget = rule.mode === 'new' || rule.mode === 'retired';
-    if (rule.mode === 'canary' && rule.threshold > 0) {
-      const key = rule.stickyKey?.(req.headers, target.segments, target.query, match.pattern.stickyIndex);
-      toTarget = key !== undefined && bucketOf(rule.salt, key) < rule.threshold;
-    }
+    const toTarget = decide(match, req.headers, target).toTarget;
     const name = toTarget ? rule.target! : rule.legacy;
     const upstream = rt.upstreams.get(name);
     if (!upstream) return reject(socket, 502, 'Bad Gateway');

@@ -4,9 +4,7 @@
  * migrating the same server (or, one day, the same database) keep separate histories.
  */
 import { fileURLToPath } from 'node:url';
-import { runner } from 'node-pg-migrate';
-import type { Logger } from '@ficus/contracts';
-import { ensureDatabase } from './ensure-database.js';
+import { runMigrations, type Logger } from '@ficus/contracts';
 
 export const MIGRATIONS_TABLE = 'legacy_his_pgmigrations';
 
@@ -21,25 +19,12 @@ export interface MigrateOptions {
 }
 
 /** Applies the pending migrations; answers the names of those it ran. */
-export async function migrateLegacy(databaseUrl: string, options: MigrateOptions = {}): Promise<string[]> {
-  const log = options.log;
-  if (options.createDatabase !== false && (await ensureDatabase(databaseUrl))) log?.info('created the legacy database');
-  const applied = await runner({
+export function migrateLegacy(databaseUrl: string, options: MigrateOptions = {}): Promise<string[]> {
+  return runMigrations({
     databaseUrl,
     dir: options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR,
-    migrationsTable: MIGRATIONS_TABLE,
-    direction: 'up',
-    checkOrder: true,
-    singleTransaction: true,
-    // instances starting together queue up instead of failing
-    advisoryLockMode: 'wait',
-    logger: {
-      info: (msg) => log?.debug({ migrations: msg.trim() }, 'node-pg-migrate'),
-      warn: (msg) => log?.warn({ migrations: msg.trim() }, 'node-pg-migrate'),
-      error: (msg) => log?.error({ migrations: msg.trim() }, 'node-pg-migrate'),
-    },
+    table: MIGRATIONS_TABLE,
+    log: options.log,
+    createDatabase: options.createDatabase,
   });
-  const names = applied.map((m) => m.name);
-  if (names.length > 0) log?.info({ applied: names }, 'legacy database migrated');
-  return names;
 }

@@ -8,22 +8,17 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { formatIssue, listRuleFiles, loadRuleDir, type Logger, type RuleIssue, type RuleSet } from '@ficus/contracts';
+import { RuleLoadError, type RuleSource, type RuleSourceStatus } from './rule-source.js';
 
-export interface RulesStatus {
+interface FilesStatus {
   loadedAt: Date | undefined;
   files: string[];
   /** the last refused change, until a valid one replaces it */
   lastError: { at: Date; issues: string[] } | undefined;
 }
 
-export class RuleLoadError extends Error {
-  constructor(readonly issues: RuleIssue[]) {
-    super(`the routing rules are invalid:\n${issues.map((i) => '  ' + formatIssue(i)).join('\n')}`);
-  }
-}
-
-export class RulesWatcher {
-  readonly status: RulesStatus = { loadedAt: undefined, files: [], lastError: undefined };
+export class FileRuleSource implements RuleSource {
+  private readonly state: FilesStatus = { loadedAt: undefined, files: [], lastError: undefined };
   private fingerprint = '';
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -38,17 +33,29 @@ export class RulesWatcher {
     private readonly onRefused: (issues: RuleIssue[]) => void = () => {},
   ) {}
 
+  status(): RuleSourceStatus {
+    const s = this.state;
+    return {
+      kind: 'files',
+      state: s.loadedAt === undefined ? 'starting' : s.lastError ? 'degraded' : 'ready',
+      ...(s.loadedAt ? { loadedAt: s.loadedAt.toISOString() } : {}),
+      detail: {
+        files: s.files,
+        ...(s.lastError ? { lastRefusedChange: { at: s.lastError.at.toISOString(), issues: s.lastError.issues } } : {}),
+      },
+    };
+  }
+
   /** First load; throws RuleLoadError when the files are invalid (there is nothing to keep serving). */
-  async load(): Promise<RuleSet> {
+  async load(): Promise<void> {
     const fingerprint = await this.readFingerprint();
     const result = await loadRuleDir(this.dir);
     for (const w of result.warnings) this.log.warn({ rules: formatIssue(w) }, 'rule warning');
     if (!result.ok) throw new RuleLoadError(result.errors);
     this.fingerprint = fingerprint;
-    this.status.loadedAt = new Date();
-    this.status.files = result.files;
+    this.state.loadedAt = new Date();
+    this.state.files = result.files;
     this.apply(result.ruleSet);
-    return result.ruleSet;
   }
 
   start(): void {
@@ -62,7 +69,7 @@ export class RulesWatcher {
     this.timer.unref();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.watcher?.close();
     if (this.timer) clearInterval(this.timer);
     if (this.debounce) clearTimeout(this.debounce);
@@ -95,16 +102,16 @@ export class RulesWatcher {
       const issues = result.errors.map(formatIssue);
       // remember what was refused so the same broken files are not reported every poll
       this.fingerprint = fingerprint;
-      this.status.lastError = { at: new Date(), issues };
+      this.state.lastError = { at: new Date(), issues };
       this.log.error({ issues }, 'rule change refused; the previous rules keep serving');
       this.onRefused(result.errors);
       return;
     }
     for (const w of result.warnings) this.log.warn({ rules: formatIssue(w) }, 'rule warning');
     this.fingerprint = fingerprint;
-    this.status.loadedAt = new Date();
-    this.status.files = result.files;
-    this.status.lastError = undefined;
+    this.state.loadedAt = new Date();
+    this.state.files = result.files;
+    this.state.lastError = undefined;
     this.apply(result.ruleSet);
     this.log.info({ rules: result.ruleSet.http.length, files: result.files.length }, 'rules reloaded');
   }

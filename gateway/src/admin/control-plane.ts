@@ -1,0 +1,119 @@
+/**
+ * The changes an admin makes, as one service: each checks the new rule set in full, commits
+ * it as a new version on top of the version the admin started from, records the change in the
+ * audit log in the same transaction, and announces it to every gateway instance.
+ */
+import { validateRuleDocuments, type Logger, type RuleIssue, type RuleSet } from '@ficus/contracts';
+import type { AuditEntry, AuditLog } from '../store/audit-log.js';
+import type { ChangeRecord, ChangeKind, RuleStore, RuleVersion } from '../store/rule-store.js';
+import type { Principal } from './auth.js';
+import { applyFlip, describeRule, type Flip } from './rule-changes.js';
+import { diffRuleSets } from './rule-diff.js';
+
+export class InvalidRuleSetError extends Error {
+  constructor(readonly issues: RuleIssue[]) {
+    super('the rule set is invalid');
+  }
+}
+
+export class UnknownVersionError extends Error {
+  constructor(readonly version: number) {
+    super(`no version ${version}`);
+  }
+}
+
+/** Where a request came from, for the audit log. */
+export interface Origin {
+  sourceIp?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+export interface ChangeResult {
+  version: RuleVersion;
+  changed: boolean;
+}
+
+export class ControlPlane {
+  constructor(
+    private readonly store: RuleStore,
+    private readonly audit: AuditLog,
+    private readonly announce: (version: number) => void,
+    private readonly log: Logger,
+  ) {}
+
+  /** Schema and meaning; the issues name rule id, field and reason. */
+  check(ruleSet: unknown): { ruleSet: RuleSet; warnings: RuleIssue[] } {
+    const result = validateRuleDocuments([{ data: ruleSet }]);
+    if (!result.ok) throw new InvalidRuleSetError(result.errors);
+    return { ruleSet: result.ruleSet, warnings: result.warnings };
+  }
+
+  async current(): Promise<RuleVersion> {
+    const v = await this.store.current();
+    if (!v) throw new UnknownVersionError(0);
+    return v;
+  }
+
+  async version(n: number): Promise<RuleVersion> {
+    const v = await this.store.get(n);
+    if (!v) throw new UnknownVersionError(n);
+    return v;
+  }
+
+  async flip(who: Principal, origin: Origin, ruleId: string, flip: Flip, reason: string, base: number): Promise<ChangeResult> {
+    const current = await this.current();
+    const { ruleSet, before, after } = applyFlip(current.ruleSet, ruleId, flip);
+    const { ruleSet: checked } = this.check(ruleSet);
+    const change: ChangeRecord = {
+      kind: 'flip',
+      rule: ruleId,
+      from: { mode: before.mode, percent: before.percent, target: before.target },
+      to: { mode: after.mode, percent: after.percent, target: after.target },
+      summary: `${ruleId}: ${describeRule(before)} → ${describeRule(after)}`,
+    };
+    return this.commit(who, origin, 'rules.flip', ruleId, checked, reason, base, change);
+  }
+
+  /** A whole rule set (PUT /api/rules, `ficus import`). An identical one makes no version. */
+  async apply(who: Principal, origin: Origin, ruleSet: unknown, reason: string, base: number, kind: Extract<ChangeKind, 'apply' | 'import'>): Promise<ChangeResult> {
+    const { ruleSet: checked } = this.check(ruleSet);
+    const current = await this.current();
+    const diff = diffRuleSets(current.ruleSet, checked);
+    if (diff.identical && base === current.version) {
+      await this.record(who, origin, { action: `rules.${kind}`, target: 'rule-set', reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false } });
+      return { version: current, changed: false };
+    }
+    const r = diff.rules;
+    const summary = [
+      r.added.length && `added ${r.added.map((x) => x.id).join(', ')}`,
+      r.removed.length && `removed ${r.removed.map((x) => x.id).join(', ')}`,
+      r.changed.length && `changed ${r.changed.map((x) => x.id).join(', ')}`,
+      r.moved.length && `moved ${r.moved.map((x) => x.id).join(', ')}`,
+      diff.upstreams.added.length + diff.upstreams.removed.length + diff.upstreams.changed.length && 'upstreams changed',
+    ]
+      .filter(Boolean)
+      .join('; ');
+    return this.commit(who, origin, `rules.${kind}`, 'rule-set', checked, reason, base, { kind, summary: summary || 'no change in behaviour' });
+  }
+
+  /** A new version whose rules are those of an earlier one. */
+  async rollback(who: Principal, origin: Origin, to: number, reason: string, base: number): Promise<ChangeResult> {
+    const target = await this.version(to);
+    const { ruleSet } = this.check(target.ruleSet);
+    return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, { kind: 'rollback', rollbackTo: to, summary: `rollback to version ${to}` });
+  }
+
+  /** Audit entry for a write that made no version (refused, denied, tokens). */
+  async record(who: Principal | undefined, origin: Origin, e: Omit<AuditEntry, 'actor' | 'role' | 'auth'>, db?: Parameters<AuditLog['append']>[1]): Promise<void> {
+    await this.audit.append({ ...e, actor: who?.actor ?? 'anonymous', role: who?.role, auth: who?.auth ?? 'none', sourceIp: origin.sourceIp, userAgent: origin.userAgent }, db);
+  }
+
+  private async commit(who: Principal, origin: Origin, action: string, target: string, ruleSet: RuleSet, reason: string, base: number, change: ChangeRecord): Promise<ChangeResult> {
+    const version = await this.store.commit(base, ruleSet, who.actor, reason, change, (client, v) =>
+      this.record(who, origin, { action, target, reason, outcome: 'ok', status: 200, version: v.version, detail: { change } }, client),
+    );
+    this.log.info({ version: version.version, actor: who.actor, action, summary: change.summary }, 'rule set changed');
+    this.announce(version.version);
+    return { version, changed: true };
+  }
+}

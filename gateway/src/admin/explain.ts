@@ -1,0 +1,52 @@
+/**
+ * "Where would this request go, and why?", answered with the same router and the same
+ * decision the proxy uses, for the rule set given.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RuleSet } from '@ficus/contracts';
+import { decide } from '../routing/decide.js';
+import { BadTargetError, parseRequestTarget } from '../routing/request-target.js';
+import { Router } from '../routing/router.js';
+
+export interface Explanation {
+  rule: string | null;
+  mode: string | null;
+  target: string | null;
+  reason: string;
+}
+
+export function explain(ruleSet: RuleSet, method: string, path: string, headerPairs: string[]): Explanation {
+  const headers: IncomingHttpHeaders = {};
+  for (const pair of headerPairs) {
+    const colon = pair.indexOf(':');
+    if (colon <= 0) throw new BadTargetError(`header "${pair}" is not name:value`);
+    headers[pair.slice(0, colon).trim().toLowerCase()] = pair.slice(colon + 1).trim();
+  }
+  const target = parseRequestTarget(path);
+  const router = new Router(ruleSet);
+  const match = router.match(method.toUpperCase(), target, headers);
+  if (!match) return { rule: null, mode: null, target: null, reason: `no rule matches ${method.toUpperCase()} ${target.forwardPath}: the gateway answers 404` };
+  const rule = match.rule;
+  const d = decide(match, headers, target);
+  const upstream = d.toTarget ? rule.target! : rule.legacy;
+  const where = `rule "${rule.id}" (#${rule.index + 1}) matches ${method.toUpperCase()} on ${match.pattern.pattern.source}`;
+  let why: string;
+  switch (rule.mode) {
+    case 'legacy':
+      why = 'mode legacy: every request goes to legacy';
+      break;
+    case 'new':
+      why = `mode new: every request goes to ${upstream}${rule.fallback ? '; safe requests fall back to legacy if it fails' : ''}`;
+      break;
+    case 'retired':
+      why = `mode retired: every request goes to ${upstream}; legacy is never called`;
+      break;
+    case 'canary': {
+      const percent = rule.threshold / 100;
+      if (d.key === undefined) why = `canary ${percent} %: the request carries no sticky key, so it goes to legacy`;
+      else if (d.bucket === undefined) why = `canary ${percent} %: nobody moves at 0 %, so key "${d.key}" goes to legacy`;
+      else why = `canary ${percent} %: key "${d.key}" falls in bucket ${d.bucket} of 10000, ${d.toTarget ? 'below' : 'not below'} ${rule.threshold}, so it goes to ${upstream}`;
+    }
+  }
+  return { rule: rule.id, mode: rule.mode, target: upstream, reason: `${where}; ${why}` };
+}

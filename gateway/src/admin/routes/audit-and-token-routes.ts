@@ -1,0 +1,70 @@
+/**
+ * /api/audit (who did what, when, why, from where) and /api/tokens (admin bearer tokens).
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { AuditLog } from '../../store/audit-log.js';
+import { ROLES, type TokenStore } from '../../store/token-store.js';
+import { originOf, sendProblem } from '../admin-http.js';
+import type { ControlPlane } from '../control-plane.js';
+
+export function auditRoutes(app: FastifyInstance, audit: AuditLog): void {
+  app.withTypeProvider<TypeBoxTypeProvider>().get('/api/audit', {
+    config: { role: 'viewer' },
+    schema: {
+      tags: ['audit'],
+      summary: 'The audit log, newest first, filtered',
+      querystring: Type.Object({
+        actor: Type.Optional(Type.String()),
+        action: Type.Optional(Type.String()),
+        outcome: Type.Optional(Type.Unsafe<'ok' | 'refused' | 'denied' | 'conflict' | 'error'>({ type: 'string', enum: ['ok', 'refused', 'denied', 'conflict', 'error'] })),
+        target: Type.Optional(Type.String()),
+        since: Type.Optional(Type.String({ format: 'date-time' })),
+        until: Type.Optional(Type.String({ format: 'date-time' })),
+        limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+      }),
+    },
+    handler: async (req) => ({ entries: await audit.query(req.query) }),
+  });
+}
+
+export function tokenRoutes(app: FastifyInstance, tokens: TokenStore, cp: ControlPlane): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const RoleSchema = Type.Unsafe<(typeof ROLES)[number]>({ type: 'string', enum: [...ROLES] });
+
+  r.post('/api/tokens', {
+    config: { role: 'admin', audit: 'tokens.create' },
+    schema: {
+      tags: ['tokens'],
+      summary: 'Make a bearer token (its secret is shown in this answer only)',
+      body: Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9._@-]{1,64}$' }), role: RoleSchema, reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+    },
+    handler: async (req, reply) => {
+      req.auditTarget = `token ${req.body.name}`;
+      const { info, token } = await tokens.create(req.body.name, req.body.role, req.principal!.actor);
+      await cp.record(req.principal, originOf(req), { action: 'tokens.create', target: `token ${info.id} (${info.name})`, reason: req.body.reason, outcome: 'ok', status: 201, detail: { role: info.role } });
+      req.audited = true;
+      return reply.code(201).send({ ...info, token });
+    },
+  });
+
+  r.get('/api/tokens', {
+    config: { role: 'admin' },
+    schema: { tags: ['tokens'], summary: 'The tokens (never their secrets)' },
+    handler: async () => ({ tokens: await tokens.list() }),
+  });
+
+  r.delete('/api/tokens/:id', {
+    config: { role: 'admin', audit: 'tokens.revoke' },
+    schema: { tags: ['tokens'], summary: 'Revoke a token (it stops working at once)', params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) },
+    handler: async (req, reply) => {
+      req.auditTarget = `token ${req.params.id}`;
+      const info = await tokens.revoke(req.params.id, req.principal!.actor);
+      if (!info) return sendProblem(reply, 404, 'unknown-token', 'No such active token', `no active token ${req.params.id}`);
+      await cp.record(req.principal, originOf(req), { action: 'tokens.revoke', target: `token ${info.id} (${info.name})`, outcome: 'ok', status: 200 });
+      req.audited = true;
+      return info;
+    },
+  });
+}

@@ -1,0 +1,117 @@
+/**
+ * /api/rules: read the rules, explain a request, flip one rule, apply or validate a whole set.
+ */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { HTTP_MODES } from '@ficus/contracts';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ControlPlane } from '../control-plane.js';
+import { explain } from '../explain.js';
+import { originOf } from '../admin-http.js';
+import { UnknownRuleError } from '../rule-changes.js';
+
+const RuleSetDoc = Type.Unsafe<Record<string, unknown>>({
+  type: 'object',
+  description: 'a rule set: { upstreams: { <name>: Upstream }, http: [HttpRule] } (see routing-rules/ and the README)',
+  additionalProperties: true,
+});
+const Reason = Type.String({ minLength: 1, maxLength: 500, description: 'why: kept in the version history and the audit log' });
+const BaseVersion = Type.Integer({ minimum: 0, description: 'the version this change starts from; a stale one gets 409' });
+const Loose = { additionalProperties: true };
+
+export function ruleRoutes(app: FastifyInstance, cp: ControlPlane): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.get('/api/rules', {
+    config: { role: 'viewer' },
+    schema: { tags: ['rules'], summary: 'The current rule set', response: { 200: Type.Object({ version: Type.Integer(), rules: Type.Array(Type.Object({}, Loose)), upstreams: Type.Object({}, Loose) }, Loose) } },
+    handler: async () => {
+      const v = await cp.current();
+      return { version: v.version, createdAt: v.createdAt, author: v.author, reason: v.reason, rules: v.ruleSet.http, upstreams: v.ruleSet.upstreams };
+    },
+  });
+
+  r.get('/api/rules/:id', {
+    config: { role: 'viewer' },
+    schema: { tags: ['rules'], summary: 'One rule', params: Type.Object({ id: Type.String() }) },
+    handler: async (req) => {
+      const v = await cp.current();
+      const index = v.ruleSet.http.findIndex((x) => x.id === req.params.id);
+      if (index < 0) throw new UnknownRuleError(req.params.id);
+      return { version: v.version, index, rule: v.ruleSet.http[index] };
+    },
+  });
+
+  r.get('/api/explain', {
+    config: { role: 'viewer' },
+    schema: {
+      tags: ['rules'],
+      summary: 'Which rule takes a request, where it goes, and why',
+      querystring: Type.Object({
+        method: Type.String({ default: 'GET', pattern: '^[A-Za-z]+$' }),
+        path: Type.String({ pattern: '^/', description: 'path and query, as the client sends it' }),
+        header: Type.Optional(Type.Array(Type.String(), { description: 'repeat: header=name:value' })),
+      }),
+      response: { 200: Type.Object({ version: Type.Integer(), rule: Type.Union([Type.String(), Type.Null()]), mode: Type.Union([Type.String(), Type.Null()]), target: Type.Union([Type.String(), Type.Null()]), reason: Type.String() }) },
+    },
+    handler: async (req) => {
+      const v = await cp.current();
+      return { version: v.version, ...explain(v.ruleSet, req.query.method, req.query.path, req.query.header ?? []) };
+    },
+  });
+
+  r.post('/api/rules/:id/flip', {
+    config: { role: 'operator', audit: 'rules.flip' },
+    schema: {
+      tags: ['rules'],
+      summary: 'Change the mode (and percent, target) of one rule',
+      params: Type.Object({ id: Type.String() }),
+      body: Type.Object(
+        {
+          mode: Type.Unsafe<(typeof HTTP_MODES)[number]>({ type: 'string', enum: [...HTTP_MODES] }),
+          percent: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+          target: Type.Optional(Type.String({ minLength: 1 })),
+          reason: Reason,
+          baseVersion: BaseVersion,
+        },
+        { additionalProperties: false },
+      ),
+    },
+    handler: async (req) => {
+      req.auditTarget = req.params.id;
+      const { mode, percent, target, reason, baseVersion } = req.body;
+      const flip = { mode, ...(percent !== undefined ? { percent } : {}), ...(target !== undefined ? { target } : {}) };
+      const { version } = await cp.flip(req.principal!, originOf(req), req.params.id, flip, reason, baseVersion);
+      req.audited = true;
+      return { version: version.version, change: version.change, rule: version.ruleSet.http.find((x) => x.id === req.params.id) };
+    },
+  });
+
+  r.put('/api/rules', {
+    config: { role: 'admin', audit: 'rules.apply' },
+    schema: {
+      tags: ['rules'],
+      summary: 'Replace the whole rule set (an import from files does this too)',
+      body: Type.Object(
+        { ruleSet: RuleSetDoc, reason: Reason, baseVersion: BaseVersion, kind: Type.Optional(Type.Unsafe<'apply' | 'import'>({ type: 'string', enum: ['apply', 'import'] })) },
+        { additionalProperties: false },
+      ),
+    },
+    handler: async (req) => {
+      req.auditTarget = 'rule-set';
+      const { ruleSet, reason, baseVersion, kind } = req.body;
+      const { version, changed } = await cp.apply(req.principal!, originOf(req), ruleSet, reason, baseVersion, kind ?? 'apply');
+      req.audited = true;
+      return { version: version.version, changed, change: version.change };
+    },
+  });
+
+  r.post('/api/rules/validate', {
+    config: { role: 'viewer' },
+    schema: { tags: ['rules'], summary: 'Check a rule set without applying it (422 with every issue when invalid)', body: Type.Object({ ruleSet: RuleSetDoc }, { additionalProperties: false }) },
+    handler: async (req) => {
+      const { warnings } = cp.check(req.body.ruleSet);
+      return { valid: true, warnings: warnings.map((w) => ({ ruleId: w.ruleId, field: w.field, reason: w.reason, pointer: w.pointer })) };
+    },
+  });
+}

@@ -1,0 +1,90 @@
+/**
+ * Opens the rule store: a connection pool, the schema (migrations/gateway), the first version
+ * from the rule files when the store is empty, and a first admin token when there is none.
+ * A store that is down at this point is not fatal: the gateway can serve its last good copy.
+ */
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { formatIssue, loadRuleDir, runMigrations, type Logger } from '@ficus/contracts';
+import { AuditLog } from './audit-log.js';
+import { RuleStore } from './rule-store.js';
+import { lookupKey, TokenStore } from './token-store.js';
+
+export const MIGRATIONS_TABLE = 'gateway_pgmigrations';
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/gateway', import.meta.url));
+
+export interface OpenStore {
+  pool: pg.Pool;
+  store: RuleStore;
+  audit: AuditLog;
+  tokens: TokenStore;
+  reachable(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  url: string;
+  rulesDir: string;
+  stateDir: string;
+  adminToken: string | undefined;
+  migrationsDir?: string;
+  log: Logger;
+}
+
+export async function openStore(o: OpenStoreOptions): Promise<OpenStore> {
+  const pool = new pg.Pool({ connectionString: o.url, max: 6, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 30_000 });
+  // an idle connection dropping (database restart) must not take the gateway down
+  pool.on('error', (err) => o.log.warn({ err: err.message }, 'rule store connection lost'));
+  const store = new RuleStore(pool);
+  const tokens = new TokenStore(pool);
+  const opened: OpenStore = {
+    pool,
+    store,
+    audit: new AuditLog(pool),
+    tokens,
+    reachable: () =>
+      pool.query('SELECT 1').then(
+        () => true,
+        () => false,
+      ),
+    close: () => pool.end(),
+  };
+  try {
+    await runMigrations({ databaseUrl: o.url, dir: o.migrationsDir ?? MIGRATIONS_DIR, table: MIGRATIONS_TABLE, log: o.log });
+  } catch (e) {
+    o.log.warn({ err: (e as Error).message }, 'rule store unavailable at start: continuing with the last good copy, if any');
+    return opened;
+  }
+  await seedFromFiles(store, o);
+  await firstAdminToken(tokens, o);
+  return opened;
+}
+
+async function seedFromFiles(store: RuleStore, o: OpenStoreOptions): Promise<void> {
+  if ((await store.currentVersion()) > 0) return;
+  const files = await loadRuleDir(o.rulesDir);
+  if (!files.ok) throw new Error(`cannot seed the rule store from ${o.rulesDir}:\n${files.errors.map((i) => '  ' + formatIssue(i)).join('\n')}`);
+  const seeded = await store.seedIfEmpty(files.ruleSet, 'seed', `initial import from ${path.basename(o.rulesDir)}/`);
+  if (seeded) o.log.info({ version: seeded.version, rules: files.ruleSet.http.length }, 'rule store seeded from the rule files');
+}
+
+async function firstAdminToken(tokens: TokenStore, o: OpenStoreOptions): Promise<void> {
+  if (o.adminToken) {
+    const known = await tokens.hasLookup(lookupKey(o.adminToken));
+    if (!known) {
+      await tokens.create('first-admin', 'admin', 'FICUS_ADMIN_TOKEN', o.adminToken);
+      o.log.info('stored the admin token from FICUS_ADMIN_TOKEN');
+    }
+    return;
+  }
+  if ((await tokens.count()) > 0) return;
+  const { token } = await tokens.create('first-admin', 'admin', 'bootstrap');
+  mkdirSync(o.stateDir, { recursive: true });
+  const file = path.join(o.stateDir, 'first-admin-token');
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  // the secret goes to a file only the gateway's user can read, never to the log
+  o.log.warn({ file }, 'no admin token existed: made one and wrote it to this file (read it, then delete the file)');
+}

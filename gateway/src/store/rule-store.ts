@@ -1,0 +1,146 @@
+/**
+ * The rule store: every version of the rule set, in PostgreSQL. A change names the version it
+ * starts from; if another change got there first, it is refused as stale (optimistic
+ * concurrency) and nothing is written.
+ */
+import type pg from 'pg';
+import type { RuleSet } from '@ficus/contracts';
+
+export type ChangeKind = 'seed' | 'flip' | 'apply' | 'import' | 'rollback';
+
+/** What a version changed, in a form people and the dashboard can read. */
+export interface ChangeRecord {
+  kind: ChangeKind;
+  summary: string;
+  rule?: string;
+  from?: unknown;
+  to?: unknown;
+  rollbackTo?: number;
+}
+
+export interface VersionInfo {
+  version: number;
+  author: string;
+  reason: string;
+  change: ChangeRecord;
+  createdAt: string;
+}
+
+export interface RuleVersion extends VersionInfo {
+  ruleSet: RuleSet;
+}
+
+export class StaleVersionError extends Error {
+  constructor(
+    readonly base: number,
+    readonly current: number,
+  ) {
+    super(`the change starts from version ${base}, but the current version is ${current}`);
+  }
+}
+
+interface Row {
+  version: string;
+  rule_set?: RuleSet;
+  author: string;
+  reason: string;
+  change: ChangeRecord;
+  created_at: Date;
+}
+
+function toVersion(row: Row): RuleVersion {
+  return {
+    version: Number(row.version),
+    ruleSet: row.rule_set as RuleSet,
+    author: row.author,
+    reason: row.reason,
+    change: row.change,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+export class RuleStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async currentVersion(): Promise<number> {
+    const { rows } = await this.pool.query<{ v: string | null }>('SELECT max(version) AS v FROM rule_versions');
+    return Number(rows[0]?.v ?? 0);
+  }
+
+  async current(): Promise<RuleVersion | undefined> {
+    const { rows } = await this.pool.query<Row>('SELECT * FROM rule_versions ORDER BY version DESC LIMIT 1');
+    return rows[0] ? toVersion(rows[0]) : undefined;
+  }
+
+  async get(version: number): Promise<RuleVersion | undefined> {
+    const { rows } = await this.pool.query<Row>('SELECT * FROM rule_versions WHERE version = $1', [version]);
+    return rows[0] ? toVersion(rows[0]) : undefined;
+  }
+
+  /** Newest first, without the rule sets. */
+  async list(limit = 50, before?: number): Promise<VersionInfo[]> {
+    const { rows } = await this.pool.query<Row>(
+      `SELECT version, author, reason, change, created_at FROM rule_versions
+        WHERE ($2::bigint IS NULL OR version < $2) ORDER BY version DESC LIMIT $1`,
+      [limit, before ?? null],
+    );
+    return rows.map((r) => {
+      const { ruleSet: _omit, ...info } = toVersion(r);
+      return info;
+    });
+  }
+
+  /**
+   * Stores a new version on top of `base`; throws StaleVersionError when `base` is not
+   * current. `alsoInTransaction` runs in the same transaction (the audit entry of the change:
+   * a version never exists without its record).
+   */
+  async commit(
+    base: number,
+    ruleSet: RuleSet,
+    author: string,
+    reason: string,
+    change: ChangeRecord,
+    alsoInTransaction?: (client: pg.PoolClient, version: RuleVersion) => Promise<void>,
+  ): Promise<RuleVersion> {
+    const client = await this.pool.connect();
+    let committed: RuleVersion | undefined;
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<Row>(
+        `INSERT INTO rule_versions (version, rule_set, author, reason, change)
+         SELECT $1::bigint + 1, $2, $3, $4, $5
+          WHERE (SELECT coalesce(max(version), 0) FROM rule_versions) = $1
+         RETURNING *`,
+        [base, JSON.stringify(ruleSet), author, reason, JSON.stringify(change)],
+      );
+      if (rows[0]) {
+        committed = toVersion(rows[0]);
+        await alsoInTransaction?.(client, committed);
+        await client.query('COMMIT');
+      } else {
+        await client.query('ROLLBACK');
+      }
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      // two changes from the same base at the same moment: the second one loses here
+      if ((e as { code?: string }).code !== UNIQUE_VIOLATION) throw e;
+    } finally {
+      client.release();
+    }
+    if (committed) return committed;
+    throw new StaleVersionError(base, await this.currentVersion());
+  }
+
+  /** The first version, from the rule files, when the store is empty. */
+  async seedIfEmpty(ruleSet: RuleSet, author: string, reason: string): Promise<RuleVersion | undefined> {
+    try {
+      return await this.commit(0, ruleSet, author, reason, { kind: 'seed', summary: `${ruleSet.http.length} HTTP rules, ${Object.keys(ruleSet.upstreams).length} upstreams` });
+    } catch (e) {
+      if (e instanceof StaleVersionError) return undefined;
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Bearer tokens of the admin API, stored as scrypt hashes (Node's own scrypt: no native
+ * add-on to build). A token is shown once, when it is made. The row is found by a short,
+ * non-secret lookup key (a prefix of the token's SHA-256); the hash is then checked in
+ * constant time. A verified hash is remembered in memory so that scrypt's deliberate cost is
+ * paid once per token and process, while revocation, read from the row on every request,
+ * takes effect at once.
+ */
+import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import type pg from 'pg';
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export function roleAtLeast(have: Role, need: Role): boolean {
+  return ROLES.indexOf(have) >= ROLES.indexOf(need);
+}
+
+export interface TokenInfo {
+  id: number;
+  name: string;
+  role: Role;
+  createdAt: string;
+  createdBy: string;
+  revokedAt?: string;
+  revokedBy?: string;
+  lastUsedAt?: string;
+}
+
+const SCRYPT = { N: 16_384, r: 8, p: 1, keylen: 32 };
+
+function scryptAsync(secret: string, salt: Buffer, keylen: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(secret, salt, keylen, options, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+async function hashToken(token: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scryptAsync(token, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+async function verifyHash(token: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, key] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !key) return false;
+  const expected = Buffer.from(key, 'base64');
+  const got = await scryptAsync(token, Buffer.from(salt, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p) });
+  return got.length === expected.length && timingSafeEqual(got, expected);
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export function lookupKey(token: string): string {
+  return sha256(token).slice(0, 16);
+}
+
+export function newTokenSecret(): string {
+  return `ficus_${randomBytes(32).toString('base64url')}`;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  role: Role;
+  hash: string;
+  created_at: Date;
+  created_by: string;
+  revoked_at: Date | null;
+  revoked_by: string | null;
+  last_used_at: Date | null;
+}
+
+function toInfo(r: Row): TokenInfo {
+  return {
+    id: Number(r.id),
+    name: r.name,
+    role: r.role,
+    createdAt: r.created_at.toISOString(),
+    createdBy: r.created_by,
+    ...(r.revoked_at ? { revokedAt: r.revoked_at.toISOString(), revokedBy: r.revoked_by ?? undefined } : {}),
+    ...(r.last_used_at ? { lastUsedAt: r.last_used_at.toISOString() } : {}),
+  };
+}
+
+export class TokenStore {
+  /** sha256(token) of tokens whose hash already verified in this process */
+  private readonly verified = new Map<string, string>();
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** Makes a token (or stores the given secret); answers the row and the secret, shown once. */
+  async create(name: string, role: Role, createdBy: string, secret = newTokenSecret()): Promise<{ info: TokenInfo; token: string }> {
+    const { rows } = await this.pool.query<Row>(
+      'INSERT INTO api_tokens (name, role, lookup, hash, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING *',
+      [name, role, lookupKey(secret), await hashToken(secret), createdBy],
+    );
+    return { info: toInfo(rows[0]!), token: secret };
+  }
+
+  async list(): Promise<TokenInfo[]> {
+    const { rows } = await this.pool.query<Row>('SELECT * FROM api_tokens ORDER BY id');
+    return rows.map(toInfo);
+  }
+
+  /** Is there a token (revoked or not) with this lookup key? */
+  async hasLookup(lookup: string): Promise<boolean> {
+    const { rows } = await this.pool.query('SELECT 1 FROM api_tokens WHERE lookup = $1', [lookup]);
+    return rows.length > 0;
+  }
+
+  async count(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM api_tokens');
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async revoke(id: number, by: string): Promise<TokenInfo | undefined> {
+    const { rows } = await this.pool.query<Row>(
+      'UPDATE api_tokens SET revoked_at = clock_timestamp(), revoked_by = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING *',
+      [id, by],
+    );
+    return rows[0] ? toInfo(rows[0]) : undefined;
+  }
+
+  /** The token's row when the token is known, its hash matches and it is not revoked. */
+  async verify(token: string): Promise<TokenInfo | undefined> {
+    const { rows } = await this.pool.query<Row>('SELECT * FROM api_tokens WHERE lookup = $1', [lookupKey(token)]);
+    const row = rows[0];
+    if (!row || row.revoked_at) return undefined;
+    const digest = sha256(token);
+    if (this.verified.get(digest) !== row.hash) {
+      if (!(await verifyHash(token, row.hash))) return undefined;
+      this.verified.set(digest, row.hash);
+    }
+    void this.pool.query('UPDATE api_tokens SET last_used_at = clock_timestamp() WHERE id = $1', [row.id]).catch(() => undefined);
+    return toInfo(row);
+  }
+}
