@@ -21,7 +21,7 @@ export default tseslint.config(
   },
   {
     // command-line tools, benchmarks and tests talk to a terminal
-    files: ['scripts/**', 'bench/**', '**/test/**', '**/*.test.ts', 'test-support/**'],
+    files: ['scripts/**', 'bench/**', 'cli/**', '**/test/**', '**/*.test.ts', 'test-support/**'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -4,18 +4,37 @@
  * :8000 and the Ficus gateway on :8080 in front of it. Ctrl-C stops everything it started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withDatabase } from '@ficus/contracts';
-import { MissingBinaryError, REPO_ROOT, startLocalServices, type LocalServices } from './lib/local-services.js';
+import { MissingBinaryError, REPO_ROOT, STATE_DIR, startLocalServices, type LocalServices } from './lib/local-services.js';
 
 const env = process.env;
 const ports = {
   gateway: Number(env.FICUS_GATEWAY_PORT ?? 8080),
+  admin: Number(env.FICUS_ADMIN_PORT ?? 8081),
   legacy: Number(env.LEGACY_HIS_PORT ?? 8000),
 };
+const DEMO_DIR = path.join(STATE_DIR, 'demo');
+
+/**
+ * The demo's first admin token: FICUS_ADMIN_TOKEN, or one made on the first run, kept in a
+ * file only this user can read (the demo's rule store keeps its data between runs, and so
+ * does the token). Printed once, when made.
+ */
+function adminToken(): { token: string; made: boolean; file: string } {
+  const file = path.join(DEMO_DIR, 'admin-token');
+  if (env.FICUS_ADMIN_TOKEN) return { token: env.FICUS_ADMIN_TOKEN, made: false, file };
+  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), made: false, file };
+  const token = `ficus_${randomBytes(24).toString('base64url')}`;
+  mkdirSync(DEMO_DIR, { recursive: true });
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  return { token, made: true, file };
+}
 
 interface Deployable {
   name: string;
@@ -76,7 +95,8 @@ async function stopChild(d: Deployable): Promise<void> {
 async function main(): Promise<void> {
   for (const [what, port] of Object.entries(ports)) {
     if (!(await portFree(port))) {
-      console.error(`[demo] port ${port} (${what}) is in use: stop what uses it, or set ${what === 'gateway' ? 'FICUS_GATEWAY_PORT' : 'LEGACY_HIS_PORT'}.`);
+      const variable = { gateway: 'FICUS_GATEWAY_PORT', admin: 'FICUS_ADMIN_PORT', legacy: 'LEGACY_HIS_PORT' }[what];
+      console.error(`[demo] port ${port} (${what}) is in use: stop what uses it, or set ${variable}.`);
       process.exit(1);
     }
   }
@@ -89,6 +109,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  const admin = adminToken();
   const deployables: Deployable[] = [
     {
       name: 'legacy-his',
@@ -101,9 +122,12 @@ async function main(): Promise<void> {
       entry: 'gateway/src/main.ts',
       env: {
         FICUS_GATEWAY_PORT: String(ports.gateway),
+        FICUS_ADMIN_PORT: String(ports.admin),
         FICUS_UPSTREAM_LEGACY_URL: env.FICUS_UPSTREAM_LEGACY_URL ?? `http://127.0.0.1:${ports.legacy}`,
         REDIS_URL: services.redisUrl,
         DATABASE_URL: services.databaseUrl,
+        FICUS_ADMIN_TOKEN: admin.token,
+        FICUS_STATE_DIR: path.join(DEMO_DIR, 'gateway'),
       },
       readyUrl: `http://127.0.0.1:${ports.gateway}/readyz`,
     },
@@ -140,14 +164,21 @@ async function main(): Promise<void> {
   }
 
   const gw = `http://127.0.0.1:${ports.gateway}`;
+  const adminUrl = `http://127.0.0.1:${ports.admin}`;
   say('');
   say('Ficus demo stack is up. Try:');
   say(`  curl -i ${gw}/api/patients/100001              # a patient, through the gateway (see x-ficus-route)`);
   say(`  curl -s '${gw}/api/patients?name=SMI&pageSize=5'  # search`);
   say(`  curl -s ${gw}/api/encounters?mrn=100001          # admissions`);
-  say(`  curl -s ${gw}/api/results?mrn=100001             # lab results`);
-  say(`  curl -s ${gw}/metrics | grep ficus_              # gateway metrics`);
-  say(`  edit routing-rules/10-http.yaml                    # rules reload on save; a bad edit is refused`);
+  say(`  curl -s ${gw}/metrics | grep ^ficus_            # gateway metrics`);
+  say('The control plane (admin API, OpenAPI at ' + adminUrl + '/openapi.json):');
+  if (admin.made) say(`  first admin token (shown once; also in ${path.relative(REPO_ROOT, admin.file)}): ${admin.token}`);
+  else say(`  admin token: ${env.FICUS_ADMIN_TOKEN ? 'FICUS_ADMIN_TOKEN' : `in ${path.relative(REPO_ROOT, admin.file)}`}`);
+  say(`  export FICUS_ADMIN_URL=${adminUrl} FICUS_TOKEN=$(cat ${path.relative(process.cwd(), admin.file)})`);
+  say('  npx ficus rules list');
+  say('  npx ficus rules flip patients-read --mode canary --percent 50 --reason "pilot on ward 7"');
+  say('  npx ficus rules explain GET /api/patients/100001');
+  say('  npx ficus versions && npx ficus rules rollback 1 --reason "back to legacy"');
   say(`legacy HIS directly: http://127.0.0.1:${ports.legacy}  PostgreSQL: ${services.databaseUrl}  Redis: ${services.redisUrl}`);
   say('Ctrl-C stops everything.');
 }

@@ -98,7 +98,7 @@ describe('docker-compose.yml', () => {
       const source = path.join(ROOT, script.replace('/dist/', '/src/').replace(/\.js$/, '.ts'));
       expect(existsSync(source), `${name}: ${script} comes from ${path.relative(ROOT, source)}`).toBe(true);
       expect(ops.some((o) => o.op === 'USER' && o.args !== 'root'), `${name} runs as a non-root user`).toBe(true);
-      const exposed = ops.filter((o) => o.op === 'EXPOSE').map((o) => o.args);
+      const exposed = ops.filter((o) => o.op === 'EXPOSE').flatMap((o) => o.args.split(/\s+/));
       for (const port of svc.ports ?? []) expect(exposed, `${name}: ${port}`).toContain(port.split(':').pop());
     }
   });

@@ -41,7 +41,7 @@ function applyRules(runtime: ProxyRuntime, upstreams: UpstreamRegistry, metrics:
   metrics.rulesLoadedAt.set(Date.now() / 1000);
 }
 
-async function startAdmin(config: GatewayConfig, opened: OpenStore, log: Logger): Promise<{ app: FastifyInstance; port: number; publisher: Redis | undefined }> {
+async function startAdmin(config: GatewayConfig, opened: OpenStore, upstreams: UpstreamRegistry, log: Logger): Promise<{ app: FastifyInstance; port: number; publisher: Redis | undefined }> {
   const publisher = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2_000) }) : undefined;
   publisher?.on('error', () => undefined); // the store check covers a missed announcement
   const announce = (version: number) => void publisher?.publish(RULES_CHANNEL, JSON.stringify({ version })).catch(() => undefined);
@@ -59,6 +59,7 @@ async function startAdmin(config: GatewayConfig, opened: OpenStore, log: Logger)
     log,
     storeReachable: opened.reachable,
     trustProxy: config.FICUS_ADMIN_TRUST_PROXY,
+    circuitOf: (name) => upstreams.get(name)?.breaker.current,
   });
   await app.listen({ host: config.FICUS_ADMIN_HOST, port: config.FICUS_ADMIN_PORT });
   const port = (app.server.address() as AddressInfo).port;
@@ -127,7 +128,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
   registerOpsRoutes(app, { metrics, upstreams, rules, ruleCount: () => runtime.router.rules.length, shuttingDown: () => shuttingDown });
   await app.listen({ host: config.FICUS_GATEWAY_HOST, port: config.FICUS_GATEWAY_PORT });
   rules.start();
-  const admin = opened && config.FICUS_ADMIN_ENABLED ? await startAdmin(config, opened, log) : undefined;
+  const admin = opened && config.FICUS_ADMIN_ENABLED ? await startAdmin(config, opened, upstreams, log) : undefined;
   const server = app.server as Server;
   const port = (server.address() as AddressInfo).port;
   log.info({ port, rules: runtime.router.rules.length, source: rules.status().kind, version: rules.status().version, upstreams: upstreams.all().map((u) => u.name) }, 'gateway listening');

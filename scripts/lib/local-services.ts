@@ -93,7 +93,17 @@ function run(bin: string, args: string[], logFile?: string): void {
   }
 }
 
-async function startPostgres(dir: string, log: (l: string) => void): Promise<{ url: string; stop: () => Promise<void> }> {
+export interface PrivatePostgres {
+  url: string;
+  port: number;
+  /** stops the server (fast shutdown: connections are cut, as in an outage) */
+  stop(): Promise<void>;
+  /** starts it again on the same port, with the same data */
+  start(): Promise<void>;
+}
+
+/** A PostgreSQL server of its own in `dir` (initialised on first use), on a spare port. */
+export async function startPostgres(dir: string, log: (l: string) => void): Promise<PrivatePostgres> {
   const bin = pgBinDir();
   const data = path.join(dir, 'pg');
   const logFile = path.join(dir, 'postgres.log');
@@ -129,10 +139,13 @@ async function startPostgres(dir: string, log: (l: string) => void): Promise<{ u
     '-c max_connections=300',
     '-c shared_buffers=128MB',
   ].join(' ');
-  run(path.join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', options, '-w', '-t', '60', 'start'], logFile);
+  const start = async () => run(path.join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', options, '-w', '-t', '60', 'start'], logFile);
+  await start();
   log(`private PostgreSQL on 127.0.0.1:${port} (wal_level=logical)`);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    start,
     stop: async () => {
       run(path.join(bin, 'pg_ctl'), ['-D', data, 'stop', '-m', 'fast', '-w', '-t', '60']);
     },

@@ -26,6 +26,8 @@ export interface AdminDeps {
   /** is the rule store reachable? (for /readyz) */
   storeReachable: () => Promise<boolean>;
   trustProxy: boolean;
+  /** this instance's circuit state of an upstream (for explain) */
+  circuitOf: (upstream: string) => string | undefined;
 }
 
 export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
@@ -90,7 +92,7 @@ export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  ruleRoutes(app, d.cp);
+  ruleRoutes(app, d.cp, d.circuitOf);
   versionRoutes(app, d.cp, d.store);
   auditRoutes(app, d.audit);
   tokenRoutes(app, d.tokens, d.cp);

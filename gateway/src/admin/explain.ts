@@ -15,7 +15,8 @@ export interface Explanation {
   reason: string;
 }
 
-export function explain(ruleSet: RuleSet, method: string, path: string, headerPairs: string[]): Explanation {
+/** `circuitOf` tells this instance's circuit state of an upstream, when known. */
+export function explain(ruleSet: RuleSet, method: string, path: string, headerPairs: string[], circuitOf: (upstream: string) => string | undefined = () => undefined): Explanation {
   const headers: IncomingHttpHeaders = {};
   for (const pair of headerPairs) {
     const colon = pair.indexOf(':');
@@ -48,5 +49,10 @@ export function explain(ruleSet: RuleSet, method: string, path: string, headerPa
       else why = `canary ${percent} %: key "${d.key}" falls in bucket ${d.bucket} of 10000, ${d.toTarget ? 'below' : 'not below'} ${rule.threshold}, so it goes to ${upstream}`;
     }
   }
-  return { rule: rule.id, mode: rule.mode, target: upstream, reason: `${where}; ${why}` };
+  let now = '';
+  if (d.toTarget && circuitOf(upstream) === 'open') {
+    const safe = ['GET', 'HEAD', 'OPTIONS'].includes(method.toUpperCase());
+    now = `; but the circuit of ${upstream} is open on this instance: ${safe && rule.mode !== 'retired' && rule.fallback ? 'legacy answers (fallback)' : 'the request gets 503'}`;
+  }
+  return { rule: rule.id, mode: rule.mode, target: upstream, reason: `${where}; ${why}${now}` };
 }

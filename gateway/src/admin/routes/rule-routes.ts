@@ -19,7 +19,7 @@ const Reason = Type.String({ minLength: 1, maxLength: 500, description: 'why: ke
 const BaseVersion = Type.Integer({ minimum: 0, description: 'the version this change starts from; a stale one gets 409' });
 const Loose = { additionalProperties: true };
 
-export function ruleRoutes(app: FastifyInstance, cp: ControlPlane): void {
+export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (upstream: string) => string | undefined): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get('/api/rules', {
@@ -56,7 +56,7 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane): void {
     },
     handler: async (req) => {
       const v = await cp.current();
-      return { version: v.version, ...explain(v.ruleSet, req.query.method, req.query.path, req.query.header ?? []) };
+      return { version: v.version, ...explain(v.ruleSet, req.query.method, req.query.path, req.query.header ?? [], circuitOf) };
     },
   });
 

@@ -1,0 +1,135 @@
+/**
+ * The answers of the admin API, as far as the CLI reads them (see gateway/src/admin/routes/).
+ * With --json the CLI prints them as they came, so fields not named here still reach scripts.
+ */
+import type { HttpRule, RuleSet, Upstream } from '@ficus/contracts';
+
+export interface ChangeRecord {
+  kind: 'seed' | 'flip' | 'apply' | 'import' | 'rollback';
+  summary: string;
+  rule?: string;
+  rollbackTo?: number;
+}
+
+export interface VersionInfo {
+  version: number;
+  author: string;
+  reason: string;
+  change: ChangeRecord;
+  createdAt: string;
+}
+
+export interface VersionDetail extends VersionInfo {
+  ruleSet: RuleSet;
+}
+
+/** GET /api/rules */
+export interface CurrentRules {
+  version: number;
+  createdAt: string;
+  author: string;
+  reason: string;
+  rules: HttpRule[];
+  upstreams: Record<string, Upstream>;
+}
+
+/** GET /api/rules/{id} */
+export interface OneRule {
+  version: number;
+  index: number;
+  rule: HttpRule;
+}
+
+/** GET /api/explain */
+export interface Explanation {
+  version: number;
+  rule: string | null;
+  mode: string | null;
+  target: string | null;
+  reason: string;
+}
+
+/** POST /api/rules/{id}/flip */
+export interface FlipAnswer {
+  version: number;
+  change: ChangeRecord;
+  rule: HttpRule;
+}
+
+/** PUT /api/rules */
+export interface ApplyAnswer {
+  version: number;
+  changed: boolean;
+  change: ChangeRecord;
+}
+
+/** POST /api/rollback */
+export interface RollbackAnswer {
+  version: number;
+  change: ChangeRecord;
+}
+
+/** GET /api/versions */
+export interface VersionList {
+  current: number;
+  versions: VersionInfo[];
+}
+
+export interface FieldChange {
+  field: string;
+  from?: unknown;
+  to?: unknown;
+}
+
+/** GET /api/versions/{a}/diff/{b} */
+export interface VersionDiff {
+  from: number;
+  to: number;
+  diff: {
+    rules: {
+      added: { id: string; index: number }[];
+      removed: { id: string; index: number }[];
+      moved: { id: string; from: number; to: number }[];
+      changed: { id: string; changes: FieldChange[] }[];
+    };
+    upstreams: {
+      added: string[];
+      removed: string[];
+      changed: { name: string; changes: FieldChange[] }[];
+    };
+    identical: boolean;
+  };
+}
+
+export interface AuditRecord {
+  id: number;
+  at: string;
+  actor: string;
+  role?: string;
+  auth: string;
+  sourceIp?: string;
+  userAgent?: string;
+  action: string;
+  target?: string;
+  reason?: string;
+  outcome: string;
+  status: number;
+  version?: number;
+  detail?: Record<string, unknown>;
+}
+
+export interface TokenInfo {
+  id: number;
+  name: string;
+  role: string;
+  createdAt: string;
+  createdBy: string;
+  revokedAt?: string;
+  revokedBy?: string;
+  lastUsedAt?: string;
+}
+
+/** POST /api/tokens: the one answer that holds a token's secret */
+export interface NewToken extends TokenInfo {
+  token: string;
+}

@@ -1,0 +1,75 @@
+/**
+ * `ficus rules validate | import | export`: rule files on disk and the rule set in the store.
+ */
+import type { Command } from 'commander';
+import { formatIssue, loadRuleDir } from '@ficus/contracts';
+import type { ApplyAnswer, CurrentRules } from '../api-types.js';
+import { contextOf } from '../context.js';
+import { CliFailure, ReportedFailure } from '../failures.js';
+import * as parse from '../option-parsers.js';
+import { note, printLines, printResult } from '../output.js';
+import { checkRules, displayName } from '../rule-check.js';
+import { exportTexts, writeExport } from '../rule-export.js';
+
+export function addRuleFileCommands(rules: Command): void {
+  rules
+    .command('validate')
+    .description('check a rule file (or a rule folder) locally, with file:line:column for every issue')
+    .argument('<file>', 'a YAML rule file, or a folder of them')
+    .addHelpText(
+      'after',
+      '\nA file with only `http:` rules is checked against the upstreams of the current rule set\n(and one with only `upstreams:` against its rules), fetched from the admin API; if that\nfails, the file is checked alone and the output says so. Exit 1 when invalid.',
+    )
+    .action(async (file: string, _opts, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const r = await checkRules(file, () => ctx.client().get<CurrentRules>('/api/rules'));
+      for (const n of r.notes) note(`note: ${n}`);
+      if (ctx.json) {
+        const { notes: _notes, ...result } = r;
+        printResult(true, result, () => []);
+      } else {
+        printLines([
+          ...r.errors.map(formatIssue),
+          ...r.warnings.map((w) => `warning: ${formatIssue(w)}`),
+          r.valid ? `${r.file}: valid` : `${r.file}: invalid, ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}`,
+        ]);
+      }
+      if (!r.valid) throw new ReportedFailure(`${r.file} is invalid`);
+    });
+
+  rules
+    .command('import')
+    .description('apply a folder of rule files as the new rule set (checked locally first: nothing is sent if it is invalid)')
+    .argument('<dir>', 'the rule folder (every *.yaml in it, in name order)')
+    .requiredOption('--reason <text>', 'why (kept in the version history and the audit log)', parse.reason)
+    .option('--base <version>', 'the version this change starts from (default: the current one)', parse.baseVersion)
+    .action(async (dir: string, opts: { reason: string; base?: number }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const loaded = await loadRuleDir(dir);
+      if (!loaded.ok) {
+        throw new CliFailure(`the rule folder ${displayName(dir)} is invalid; nothing was sent`, loaded.errors.map(formatIssue), { errors: loaded.errors });
+      }
+      for (const w of loaded.warnings) note(`warning: ${formatIssue(w)}`);
+      const client = ctx.client();
+      const baseVersion = opts.base ?? (await client.currentVersion());
+      const r = await client.put<ApplyAnswer>('/api/rules', { ruleSet: loaded.ruleSet, reason: opts.reason, baseVersion, kind: 'import' });
+      printResult(ctx.json, r, () =>
+        r.changed ? `version ${r.version}: ${r.change.summary} (from version ${baseVersion})` : `no change: ${displayName(dir)} routes as version ${r.version} does`,
+      );
+    });
+
+  rules
+    .command('export')
+    .description('write the current rule set as 00-upstreams.yaml and 10-http.yaml into a folder')
+    .argument('<dir>', 'the folder (made if missing); no other file in it is touched')
+    .option('--force', 'replace 00-upstreams.yaml / 10-http.yaml even if an export did not write them')
+    .action(async (dir: string, opts: { force?: boolean }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const client = ctx.client();
+      const r = await client.get<CurrentRules>('/api/rules');
+      const { written, others } = await writeExport(dir, exportTexts(r, client.conn.url), opts.force === true);
+      if (others.length) note(`note: ${displayName(dir)} also holds ${others.join(', ')}: \`ficus rules import\` of the folder reads those too`);
+      const files = written.map(displayName);
+      printResult(ctx.json, { version: r.version, files }, () => `version ${r.version} written to ${files.join(' and ')}`);
+    });
+}

@@ -1,0 +1,106 @@
+/**
+ * `ficus rules list | show | explain | flip`: reading the current rules and moving one rule
+ * between legacy, canary, new and retired.
+ */
+import { Option, type Command } from 'commander';
+import { HTTP_MODES, type HttpRule } from '@ficus/contracts';
+import { stringify } from 'yaml';
+import type { CurrentRules, Explanation, FlipAnswer, OneRule } from '../api-types.js';
+import { contextOf } from '../context.js';
+import * as parse from '../option-parsers.js';
+import { fields, printResult, table } from '../output.js';
+
+function describeMatch(rule: HttpRule): string {
+  const m = rule.match;
+  const methods = m.methods?.join(',') ?? '*';
+  const paths = m.paths?.join(' ') ?? m.path ?? '';
+  const extra = [
+    ...Object.keys(m.headers ?? {}).map((h) => `header ${h}`),
+    ...Object.keys(m.query ?? {}).map((q) => `query ${q}`),
+  ];
+  return [methods, paths, ...extra].join(' ');
+}
+
+function describeSticky(rule: HttpRule): string {
+  const s = rule.sticky;
+  if (!s) return '';
+  const [kind, name] = Object.entries(s).find(([k]) => k !== 'salt') ?? [];
+  return kind ? `${kind} ${String(name)}` : '';
+}
+
+export function versionLine(v: { version: number; author: string; createdAt: string; reason: string }): string {
+  return `rule set version ${v.version}, by ${v.author} at ${v.createdAt}: "${v.reason}"`;
+}
+
+function rulesText(r: CurrentRules): string[] {
+  const rules = table(
+    ['#', 'id', 'match', 'mode', 'percent', 'target', 'sticky'],
+    r.rules.map((rule, i) => [i + 1, rule.id, describeMatch(rule), rule.mode, rule.mode === 'canary' ? rule.percent : '', rule.target, describeSticky(rule)]),
+  );
+  const upstreams = table(
+    ['upstream', 'url'],
+    Object.entries(r.upstreams).map(([name, u]) => [name, u.url]),
+  );
+  return [versionLine(r), '', rules, '', upstreams];
+}
+
+export function addRuleCommands(rules: Command): void {
+  rules
+    .command('list')
+    .description('the current rules, in the order they are tried (first match wins), and the upstreams')
+    .action(async (_opts, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const r = await ctx.client().get<CurrentRules>('/api/rules');
+      printResult(ctx.json, r, () => rulesText(r));
+    });
+
+  rules
+    .command('show')
+    .description('one rule, in full (as YAML)')
+    .argument('<id>', 'the rule id')
+    .action(async (id: string, _opts, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const r = await ctx.client().get<OneRule>(`/api/rules/${encodeURIComponent(id)}`);
+      printResult(ctx.json, r, () => [`# rule #${r.index + 1} of rule set version ${r.version}`, stringify(r.rule).trimEnd()]);
+    });
+
+  rules
+    .command('explain')
+    .description('which rule takes a request, where it goes, and why')
+    .argument('<method>', 'the HTTP method (GET, POST, ...)', parse.method)
+    .argument('<path>', 'the path and query, as the client sends them (/api/patients/123?x=1)', parse.requestPath)
+    .option('-H, --header <name:value>', 'a request header (repeatable)', parse.header, [])
+    .addHelpText('after', '\nExample:\n  ficus rules explain GET /api/patients/123 --header x-ward:7')
+    .action(async (method: string, path: string, opts: { header: string[] }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const r = await ctx.client().get<Explanation>('/api/explain', { method, path, header: opts.header });
+      printResult(ctx.json, r, () =>
+        fields([
+          ['rule', r.rule ?? '(none: the gateway answers 404)'],
+          ['mode', r.mode],
+          ['target', r.target],
+          ['reason', r.reason],
+          ['version', r.version],
+        ]),
+      );
+    });
+
+  rules
+    .command('flip')
+    .description('change the mode (and percent, target) of one rule: a new version')
+    .argument('<id>', 'the rule id')
+    .addOption(new Option('--mode <mode>', 'the new mode').choices(HTTP_MODES).makeOptionMandatory())
+    .option('--percent <n>', 'canary: the share of sticky keys sent to the target, 0-100', parse.percent)
+    .option('--target <upstream>', 'the new service (an upstream name)')
+    .requiredOption('--reason <text>', 'why (kept in the version history and the audit log)', parse.reason)
+    .option('--base <version>', 'the version this change starts from (default: the current one)', parse.baseVersion)
+    .addHelpText('after', '\nExample:\n  ficus rules flip patients-read --mode canary --percent 20 --reason "pilot on ward 7"')
+    .action(async (id: string, opts: { mode: string; percent?: number; target?: string; reason: string; base?: number }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const client = ctx.client();
+      const baseVersion = opts.base ?? (await client.currentVersion());
+      const body = { mode: opts.mode, percent: opts.percent, target: opts.target, reason: opts.reason, baseVersion };
+      const r = await client.post<FlipAnswer>(`/api/rules/${encodeURIComponent(id)}/flip`, body);
+      printResult(ctx.json, r, () => `version ${r.version}: ${r.change.summary} (from version ${baseVersion})`);
+    });
+}

@@ -1,0 +1,40 @@
+/**
+ * The `ficus` command tree. Commander reports usage errors by throwing (exitOverride), so
+ * main.ts can give them exit code 2 instead of commander's 1, which means "refused" here.
+ */
+import { Command, Option } from 'commander';
+import { addAuditCommand } from './commands/audit.js';
+import { addRuleFileCommands } from './commands/rule-files.js';
+import { addRuleCommands } from './commands/rules.js';
+import { addTokenCommands } from './commands/tokens.js';
+import { addVersionCommands } from './commands/versions.js';
+
+const HELP_FOOTER = `
+Environment:
+  FICUS_ADMIN_URL  the admin API (default http://127.0.0.1:8081)
+  FICUS_TOKEN      the bearer token
+  FICUS_CONFIG     the config file (default $XDG_CONFIG_HOME/ficus/config.json or
+                   ~/.config/ficus/config.json): { "adminUrl"?: string, "token"?: string }
+
+Exit codes: 0 ok, 1 refused or failed, 2 usage error.`;
+
+export function buildProgram(): Command {
+  const program = new Command('ficus')
+    .description('Ficus admin: read, explain, flip and roll back the gateway\'s routing rules')
+    .version('0.1.0')
+    .addOption(new Option('--url <url>', 'the admin API (overrides FICUS_ADMIN_URL and the config file)'))
+    .addOption(new Option('--token <token>', 'the bearer token (overrides FICUS_TOKEN and the config file; visible to `ps`, prefer those)'))
+    .option('--json', 'print the API\'s JSON instead of tables (failures: the problem object on stderr)')
+    .exitOverride()
+    .showSuggestionAfterError()
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText('after', HELP_FOOTER);
+
+  const rules = program.command('rules').description('the routing rules, their versions and their files');
+  addRuleCommands(rules);
+  addVersionCommands(rules);
+  addRuleFileCommands(rules);
+  addAuditCommand(program);
+  addTokenCommands(program);
+  return program;
+}

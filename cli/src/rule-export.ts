@@ -1,0 +1,120 @@
+/**
+ * A rule set written as the two files of a rule folder (`00-upstreams.yaml`, `10-http.yaml`),
+ * in the layout of routing-rules/, so that `ficus rules import` of the folder reads back the
+ * same rule set. Each file starts with a marker comment: a file without it was written by a
+ * person, and is not overwritten unless asked.
+ */
+import { readFile, rename, writeFile, mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Document, isScalar, isSeq, visit } from 'yaml';
+import { RULE_FILE } from '@ficus/contracts';
+import type { CurrentRules } from './api-types.js';
+import { CliFailure } from './failures.js';
+
+export const EXPORT_MARKER = '# ficus export:';
+export const UPSTREAMS_FILE = '00-upstreams.yaml';
+export const HTTP_FILE = '10-http.yaml';
+
+// The store keeps rules as JSONB, which sorts keys by length; people read them in this order.
+const KEY_ORDER = [
+  'id', 'match', 'mode', 'percent', 'target', 'legacy', 'sticky', 'fallback',
+  'methods', 'path', 'paths', 'headers', 'query',
+  'url', 'preserveHost', 'timeouts', 'pool', 'healthCheck', 'circuitBreaker',
+];
+
+function rank(key: string): number {
+  const i = KEY_ORDER.indexOf(key);
+  return i < 0 ? KEY_ORDER.length : i;
+}
+
+/** A copy with the keys of every object in reading order (known keys first, the rest a-z). */
+export function inReadingOrder(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(inReadingOrder);
+  if (typeof value !== 'object' || value === null) return value;
+  const entries = Object.entries(value).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+  return Object.fromEntries(entries.map(([k, v]) => [k, inReadingOrder(v)]));
+}
+
+const isLeafSeq = (n: unknown) => isSeq(n) && n.items.every((i) => isScalar(i));
+
+/** YAML for people: short lists and small maps of plain values on one line, as in routing-rules/. */
+function toYaml(section: Record<string, unknown>, header: string): string {
+  const doc = new Document(inReadingOrder(section));
+  visit(doc, {
+    Seq(_, node) {
+      if (isLeafSeq(node)) node.flow = true;
+    },
+    Map(_, node, ancestors) {
+      // a rule itself stays a block, whatever it holds
+      if (isSeq(ancestors[ancestors.length - 1])) return;
+      if (node.items.length <= 4 && node.items.every((p) => isScalar(p.value) || isLeafSeq(p.value))) node.flow = true;
+    },
+  });
+  doc.commentBefore = header;
+  return doc.toString({ lineWidth: 0 });
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+export function exportTexts(r: CurrentRules, adminUrl: string): Record<string, string> {
+  const header = (what: string) =>
+    [
+      ` ficus export: ${what} of rule set version ${r.version}, from ${adminUrl}`,
+      ` version ${r.version} by ${oneLine(r.author)} at ${r.createdAt}: "${oneLine(r.reason)}"`,
+      ' `ficus rules import <folder>` applies this folder as a whole; edit, review, then import.',
+    ].join('\n');
+  return {
+    [UPSTREAMS_FILE]: toYaml({ upstreams: r.upstreams }, header('the upstreams')),
+    [HTTP_FILE]: toYaml({ http: r.rules }, header('the HTTP rules')),
+  };
+}
+
+async function firstLine(file: string): Promise<string | undefined> {
+  try {
+    return (await readFile(file, 'utf8')).split('\n', 1)[0];
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CliFailure(`cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Writes the files into `dir` (made if missing). Refuses, before writing anything, to replace
+ * a file that an earlier export did not write, unless `force`. Answers the written paths and
+ * the other rule files in the folder (an import would read those too).
+ */
+export async function writeExport(dir: string, texts: Record<string, string>, force: boolean): Promise<{ written: string[]; others: string[] }> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new CliFailure(`cannot make the folder ${dir}: ${(e as Error).message}`);
+  }
+  const targets = Object.keys(texts).map((name) => path.join(dir, name));
+  if (!force) {
+    const foreign: string[] = [];
+    for (const file of targets) {
+      const line = await firstLine(file);
+      if (line !== undefined && !line.startsWith(EXPORT_MARKER)) foreign.push(file);
+    }
+    if (foreign.length) {
+      throw new CliFailure(`not overwriting ${foreign.join(', ')}: not written by \`ficus rules export\``, [
+        'export into an empty folder, or pass --force to replace them (other files are never touched)',
+      ]);
+    }
+  }
+  for (const [name, text] of Object.entries(texts)) {
+    const file = path.join(dir, name);
+    // write beside, then rename: a reader (or a gateway watching the folder) never sees half a file
+    const temp = path.join(dir, `.${name}.${process.pid}.tmp`);
+    try {
+      await writeFile(temp, text);
+      await rename(temp, file);
+    } catch (e) {
+      throw new CliFailure(`cannot write ${file}: ${(e as Error).message}`);
+    }
+  }
+  const others = (await readdir(dir)).filter((f) => RULE_FILE.test(f) && !f.startsWith('.') && !(f in texts)).sort();
+  return { written: targets, others };
+}

@@ -1,0 +1,142 @@
+/**
+ * Authentication and roles of the admin API, and the audit trail of every write attempt:
+ * tokens (stored hashed), revocation, and JWTs from an OIDC provider (a local key set here).
+ */
+import { createServer, type Server } from 'node:http';
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
+import { ADMIN_TOKEN, adminClient, seedRules, startStoreGateway, type StoreGateway } from '../support/store-gateway.js';
+import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
+
+let db: TestDatabase;
+let legacy: TestUpstream;
+let gw: StoreGateway;
+let jwksServer: Server;
+let sign: (claims: Record<string, unknown>, opts?: { issuer?: string; audience?: string }) => Promise<string>;
+const ISSUER = 'https://idp.hospital.example/realms/it';
+const AUDIENCE = 'ficus-admin';
+
+beforeAll(async () => {
+  db = await createTestDatabase(inject('databaseUrl'), 'admin_auth');
+  legacy = await startTestUpstream('legacy');
+  // an identity provider's key set, made here
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
+  jwksServer = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', () => r()));
+  const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks.json`;
+  sign = (claims, opts = {}) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
+      .setIssuer(opts.issuer ?? ISSUER)
+      .setAudience(opts.audience ?? AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey);
+  gw = await startStoreGateway({
+    storeUrl: db.url,
+    files: seedRules(legacy.url, legacy.url),
+    env: { FICUS_OIDC_ISSUER: ISSUER, FICUS_OIDC_AUDIENCE: AUDIENCE, FICUS_OIDC_JWKS_URL: jwksUrl, FICUS_OIDC_ROLE_CLAIM: 'roles' },
+  });
+});
+afterAll(async () => {
+  await gw?.close();
+  await legacy?.close();
+  jwksServer?.close();
+  await db?.drop();
+});
+
+const flipBody = (reason: string) => ({ mode: 'canary', percent: 5, reason, baseVersion: 1 });
+
+async function auditFor(reason: string) {
+  const r = await adminClient(gw.adminUrl).get<{ entries: Record<string, unknown>[] }>('/api/audit?limit=50');
+  return r.body.entries.filter((e) => e.reason === reason);
+}
+
+describe('authentication, roles and audit', () => {
+  it('refuses a write without a token (401, problem body, WWW-Authenticate) and audits it', async () => {
+    const res = await fetch(gw.adminUrl + '/api/rules/patients-read/flip', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(flipBody('no token')) });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await res.json()).toMatchObject({ status: 401, type: 'https://ficus.dev/problems/unauthorized' });
+    expect(await auditFor('no token')).toEqual([
+      expect.objectContaining({ actor: 'anonymous', auth: 'none', action: 'rules.flip', target: 'patients-read', outcome: 'denied', status: 401, sourceIp: '127.0.0.1' }),
+    ]);
+    expect((await fetch(gw.adminUrl + '/api/rules')).status).toBe(401);
+  });
+
+  it('lets a viewer read but not flip (403, audited), an operator flip, and stores tokens hashed', async () => {
+    const admin = adminClient(gw.adminUrl);
+    const viewer = await admin.post<{ token: string; id: number }>('/api/tokens', { name: 'ward-viewer', role: 'viewer', reason: 'dashboard' });
+    expect(viewer.status).toBe(201);
+    expect(viewer.body.token).toMatch(/^ficus_/);
+    const v = adminClient(gw.adminUrl, viewer.body.token);
+    expect((await v.get('/api/rules')).status).toBe(200);
+    const denied = await v.post('/api/rules/patients-read/flip', flipBody('viewer tries'));
+    expect(denied.status).toBe(403);
+    expect(await auditFor('viewer tries')).toEqual([expect.objectContaining({ actor: 'token:ward-viewer', role: 'viewer', auth: 'token', outcome: 'denied', status: 403 })]);
+    // tokens are read back without their secret, and stored as scrypt hashes only
+    const list = await admin.get<{ tokens: Record<string, unknown>[] }>('/api/tokens');
+    expect(list.body.tokens.every((t) => !('token' in t) && !('hash' in t))).toBe(true);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const { rows } = await client.query<{ hash: string }>('SELECT hash FROM api_tokens');
+    await client.end();
+    expect(rows.every((r) => r.hash.startsWith('scrypt$') && !r.hash.includes(viewer.body.token) && !r.hash.includes(ADMIN_TOKEN))).toBe(true);
+
+    const operator = await admin.post<{ token: string }>('/api/tokens', { name: 'night-operator', role: 'operator' });
+    const o = adminClient(gw.adminUrl, operator.body.token);
+    const flipped = await o.post<{ version: number }>('/api/rules/patients-read/flip', flipBody('operator flips'));
+    expect(flipped.status).toBe(200);
+    expect(await auditFor('operator flips')).toEqual([expect.objectContaining({ actor: 'token:night-operator', outcome: 'ok', status: 200, version: flipped.body.version })]);
+    // an operator may not make tokens
+    expect((await o.post('/api/tokens', { name: 'x', role: 'admin' })).status).toBe(403);
+  });
+
+  it('stops a revoked token at once (401), and audits the revocation and the refused use', async () => {
+    const admin = adminClient(gw.adminUrl);
+    const made = await admin.post<{ token: string; id: number }>('/api/tokens', { name: 'temp-contractor', role: 'operator' });
+    const t = adminClient(gw.adminUrl, made.body.token);
+    expect((await t.get('/api/rules')).status).toBe(200);
+    expect((await admin.del(`/api/tokens/${made.body.id}`)).status).toBe(200);
+    expect((await t.get('/api/rules')).status).toBe(401);
+    const current = (await admin.get<{ version: number }>('/api/rules')).body.version;
+    const refused = await t.post('/api/rules/patients-read/flip', { mode: 'legacy', reason: 'revoked tries', baseVersion: current });
+    expect(refused.status).toBe(401);
+    expect(await auditFor('revoked tries')).toEqual([expect.objectContaining({ outcome: 'denied', status: 401, detail: { why: 'unknown or revoked token' } })]);
+    const revocations = await admin.get<{ entries: Record<string, unknown>[] }>('/api/audit?action=tokens.revoke');
+    expect(revocations.body.entries[0]).toMatchObject({ actor: 'token:first-admin', target: `token ${made.body.id} (temp-contractor)`, outcome: 'ok' });
+  });
+
+  it('accepts JWTs from the configured identity provider, with the role from a claim', async () => {
+    const viewerJwt = await sign({ sub: 'u123', preferred_username: 'nurse.manager', roles: ['viewer'] });
+    expect((await adminClient(gw.adminUrl, viewerJwt).get('/api/rules')).status).toBe(200);
+    const operatorJwt = await sign({ sub: 'u456', preferred_username: 'integration.lead', roles: ['viewer', 'operator'] });
+    const base = (await adminClient(gw.adminUrl).get<{ version: number }>('/api/rules')).body.version;
+    const r = await adminClient(gw.adminUrl, operatorJwt).post('/api/rules/patients-read/flip', { mode: 'legacy', reason: 'jwt flip', baseVersion: base });
+    expect(r.status).toBe(200);
+    expect(await auditFor('jwt flip')).toEqual([expect.objectContaining({ actor: 'jwt:integration.lead', auth: 'jwt', role: 'operator', outcome: 'ok' })]);
+
+    for (const bad of [
+      await sign({ sub: 'x', roles: ['admin'] }, { issuer: 'https://evil.example' }),
+      await sign({ sub: 'x', roles: ['admin'] }, { audience: 'someone-else' }),
+      await sign({ sub: 'x', roles: ['janitor'] }),
+    ]) {
+      expect((await adminClient(gw.adminUrl, bad).get('/api/rules')).status).toBe(401);
+    }
+  });
+
+  it('cannot alter the audit log, even with database access', async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await expect(client.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/);
+    await expect(client.query("UPDATE rule_versions SET reason = 'rewritten'")).rejects.toThrow(/immutable/);
+    await client.end();
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * Versions: optimistic concurrency, rollback to exactly the earlier behaviour, diffs, and
+ * invalid rule sets refused with rule id, field and reason while nothing changes.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
+import { adminClient, seedRules, startStoreGateway, type StoreGateway } from '../support/store-gateway.js';
+import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
+
+let db: TestDatabase;
+let legacy: TestUpstream;
+let fresh: TestUpstream;
+let gw: StoreGateway;
+let admin: ReturnType<typeof adminClient>;
+
+beforeAll(async () => {
+  db = await createTestDatabase(inject('databaseUrl'), 'admin_versions');
+  legacy = await startTestUpstream('legacy');
+  fresh = await startTestUpstream('new');
+  gw = await startStoreGateway({ storeUrl: db.url, redisUrl: inject('redisUrl'), files: seedRules(legacy.url, fresh.url) });
+  admin = adminClient(gw.adminUrl);
+});
+afterAll(async () => {
+  await gw?.close();
+  await legacy?.close();
+  await fresh?.close();
+  await db?.drop();
+});
+
+const current = async () => (await admin.get<{ version: number }>('/api/rules')).body.version;
+
+/** which side answers each of 200 patients, through the gateway, once the gateway serves `version` */
+async function behaviour(version: number): Promise<string[]> {
+  for (let i = 0; i < 100; i++) {
+    const ready = (await (await fetch(gw.url + '/readyz')).json()) as { rules: { version: number } };
+    if (ready.rules.version === version) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const routes: string[] = [];
+  for (let m = 100_000; m < 100_200; m++) routes.push((await fetch(`${gw.url}/api/patients/${m}`)).headers.get('x-ficus-route') ?? '');
+  return routes;
+}
+
+describe('versions', () => {
+  it('two admins flipping from the same version: one wins, the other gets 409 with the current version', async () => {
+    const base = await current();
+    const [a, b] = await Promise.all([
+      admin.post('/api/rules/patients-read/flip', { mode: 'canary', percent: 10, reason: 'admin A', baseVersion: base }),
+      admin.post('/api/rules/patients-read/flip', { mode: 'canary', percent: 90, reason: 'admin B', baseVersion: base }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    const loser = a.status === 409 ? a : b;
+    expect(loser.body).toMatchObject({ baseVersion: base, currentVersion: base + 1 });
+    expect(await current()).toBe(base + 1);
+    const conflicts = await admin.get<{ entries: unknown[] }>('/api/audit?outcome=conflict');
+    expect(conflicts.body.entries).toHaveLength(1);
+  });
+
+  it('rollback restores exactly the earlier behaviour, and the diff shows what changed', async () => {
+    const v1 = await current();
+    await admin.post('/api/rules/patients-read/flip', { mode: 'canary', percent: 30, reason: 'before', baseVersion: v1 });
+    const before = await behaviour(v1 + 1);
+    expect(new Set(before)).toEqual(new Set(['patients-read; legacy', 'patients-read; patient-service']));
+
+    await admin.post('/api/rules/patients-read/flip', { mode: 'new', reason: 'all in', baseVersion: v1 + 1 });
+    const after = await behaviour(v1 + 2);
+    expect(new Set(after)).toEqual(new Set(['patients-read; patient-service']));
+
+    const rb = await admin.post<{ version: number; change: { kind: string; rollbackTo: number } }>('/api/rollback', { version: v1 + 1, reason: 'pharmacy saw stale data', baseVersion: v1 + 2 });
+    expect(rb.status).toBe(200);
+    expect(rb.body).toMatchObject({ version: v1 + 3, change: { kind: 'rollback', rollbackTo: v1 + 1 } });
+    expect(await behaviour(v1 + 3)).toEqual(before);
+
+    const diff = await admin.get<{ diff: { rules: { changed: { id: string; changes: unknown[] }[] }; identical: boolean } }>(`/api/versions/${v1 + 1}/diff/${v1 + 2}`);
+    expect(diff.body.diff.rules.changed).toEqual([{ id: 'patients-read', changes: [{ field: 'mode', from: 'canary', to: 'new' }] }]);
+    const same = await admin.get<{ diff: { identical: boolean } }>(`/api/versions/${v1 + 1}/diff/${v1 + 3}`);
+    expect(same.body.diff.identical).toBe(true);
+
+    const history = await admin.get<{ current: number; versions: { version: number; author: string; reason: string; change: { summary: string } }[] }>('/api/versions');
+    expect(history.body.current).toBe(v1 + 3);
+    expect(history.body.versions[0]).toMatchObject({ version: v1 + 3, author: 'token:first-admin', reason: 'pharmacy saw stale data', change: { summary: `rollback to version ${v1 + 1}` } });
+    expect(history.body.versions.at(-1)).toMatchObject({ version: 1, author: 'seed' });
+  });
+
+  it('refuses an invalid rule set on PUT and validate with rule id, field and reason, and changes nothing', async () => {
+    const base = await current();
+    const rules = (await admin.get<{ rules: Record<string, unknown>[]; upstreams: Record<string, unknown> }>('/api/rules')).body;
+    const broken = {
+      upstreams: rules.upstreams,
+      http: [{ ...rules.rules[0], mode: 'canary', percent: 140 }, { ...rules.rules[1], target: 'no-such-service' }, ...rules.rules.slice(2)],
+    };
+    for (const [method, path, body] of [
+      ['PUT', '/api/rules', { ruleSet: broken, reason: 'bad apply', baseVersion: base }],
+      ['POST', '/api/rules/validate', { ruleSet: broken }],
+    ] as const) {
+      const r = await admin.call<{ errors: { ruleId: string; field: string; reason: string }[]; detail: string }>(method, path, body);
+      expect(r.status, path).toBe(422);
+      expect(r.body.errors).toEqual([
+        { ruleId: 'patients-read', field: 'percent', reason: 'must be <= 100', pointer: '/http/0/percent' },
+      ]);
+      expect(r.body.detail).toBe('rule "patients-read", field "percent": must be <= 100');
+    }
+    // semantic errors once the schema passes
+    const semantic = { upstreams: rules.upstreams, http: [{ ...rules.rules[1], target: 'no-such-service' }, ...rules.rules.slice(2)] };
+    const r = await admin.put<{ errors: { ruleId: string; field: string; reason: string }[] }>('/api/rules', { ruleSet: semantic, reason: 'bad target', baseVersion: base });
+    expect(r.status).toBe(422);
+    expect(r.body.errors[0]).toMatchObject({ ruleId: 'patients-write', field: 'target', reason: 'unknown upstream "no-such-service" (declared: legacy, patient-service)' });
+    // a flip to an impossible state is refused the same way
+    const f = await admin.post<{ errors: { ruleId: string; field?: string; reason: string }[] }>('/api/rules/legacy-default/flip', { mode: 'new', reason: 'no target', baseVersion: base });
+    expect(f.status).toBe(422);
+    expect(f.body.errors[0]).toMatchObject({ ruleId: 'legacy-default', reason: 'mode "new" needs a "target" (the new service)' });
+
+    expect(await current()).toBe(base);
+    const refused = await admin.get<{ entries: { action: string; outcome: string }[] }>('/api/audit?outcome=refused');
+    expect(refused.body.entries.map((e) => e.action).sort()).toEqual(['rules.apply', 'rules.apply', 'rules.flip']);
+  });
+
+  it('an identical rule set makes no new version', async () => {
+    const base = await current();
+    const rules = (await admin.get<{ rules: unknown[]; upstreams: unknown }>('/api/rules')).body;
+    const r = await admin.put<{ version: number; changed: boolean }>('/api/rules', { ruleSet: { upstreams: rules.upstreams, http: rules.rules }, reason: 're-apply', baseVersion: base });
+    expect(r.body).toMatchObject({ version: base, changed: false });
+    expect(await current()).toBe(base);
+  });
+});
