@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   say('  npx ficus rules list');
   say('  npx ficus rules flip patients-read --mode canary --percent 50 --reason "pilot on ward 7"');
   say('  npx ficus rules explain GET /api/patients/100001');
-  say('  npx ficus versions && npx ficus rules rollback 1 --reason "back to legacy"');
+  say('  npx ficus rules versions && npx ficus rules rollback 1 --reason "back to legacy"');
   say(`legacy HIS directly: http://127.0.0.1:${ports.legacy}  PostgreSQL: ${services.databaseUrl}  Redis: ${services.redisUrl}`);
   say('Ctrl-C stops everything.');
 }

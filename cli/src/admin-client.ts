@@ -59,8 +59,7 @@ export class AdminClient {
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const { url, token, tokenSource, configFile } = this.conn;
     if (!token) {
-      const where = configFile ?? 'the config file (~/.config/ficus/config.json or $FICUS_CONFIG)';
-      throw new CliFailure('no admin token: set FICUS_TOKEN, pass --token, or put "token" in ' + where, ['an admin can make one with `ficus tokens create <name> --role viewer|operator|admin`']);
+      throw new CliFailure(`no admin token: set FICUS_TOKEN, pass --token, or put "token" in ${configFile}`, ['an admin can make one with `ficus tokens create <name> --role viewer|operator|admin`']);
     }
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json', 'user-agent': USER_AGENT };
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -90,12 +89,15 @@ export class AdminClient {
         ? (data as Problem)
         : { type: 'about:blank', title: res.statusText || `HTTP ${res.status}`, status: res.status, detail: `${method} ${path} answered ${res.status} without a problem body: is ${url} the Ficus admin API?` };
     const { message, details } = describeProblem(res.status, problem, tokenSource);
-    if (res.status === 409 && typeof problem.currentVersion === 'number') details.unshift(...(await this.whoWon(problem.currentVersion)));
+    if (res.status === 409 && typeof problem.currentVersion === 'number') details.unshift(...(await this.whoWon(problem)));
     throw new ApiFailure(res.status, problem, message, details);
   }
 
-  /** The version that got in first, in one line: who, when, why. Best effort. */
-  private async whoWon(version: number): Promise<string[]> {
+  /** The version that got in first, in one line: who, when, why (from the 409 itself, else asked). */
+  private async whoWon(problem: Problem): Promise<string[]> {
+    const version = problem.currentVersion as number;
+    const current = problem.current as { version: number; author: string; createdAt: string; reason: string; summary: string } | undefined;
+    if (current) return [`current version: ${current.version}, by ${current.author} at ${current.createdAt}: "${current.reason}" (${current.summary})`];
     try {
       const v = await this.get<VersionDetail>(`/api/versions/${version}`);
       return [`current version: ${v.version}, by ${v.author} at ${v.createdAt}: "${v.reason}" (${v.change.summary})`];

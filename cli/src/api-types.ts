@@ -56,18 +56,10 @@ export interface FlipAnswer {
   rule: HttpRule;
 }
 
-/** PUT /api/rules */
-export interface ApplyAnswer {
-  version: number;
-  changed: boolean;
-  change: ChangeRecord;
-}
-
-/** POST /api/rollback */
-export interface RollbackAnswer {
-  version: number;
-  change: ChangeRecord;
-}
+/** PUT /api/rules and POST /api/rollback: no `change` when nothing changed (no new version) */
+export type ChangeAnswer = { version: number; changed: true; change: ChangeRecord } | { version: number; changed: false };
+export type ApplyAnswer = ChangeAnswer;
+export type RollbackAnswer = ChangeAnswer;
 
 /** GET /api/versions */
 export interface VersionList {

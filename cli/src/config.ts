@@ -16,8 +16,8 @@ export interface Connection {
   token?: string;
   /** where the token came from, for messages ("FICUS_TOKEN", "--token", the config file) */
   tokenSource?: string;
-  /** the config file that was read, if any */
-  configFile?: string;
+  /** the config file, read or not (it may not exist) */
+  configFile: string;
   /** why the config file's permissions are a risk, if they are */
   configWarning?: string;
 }
@@ -94,8 +94,7 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
   else if (config?.adminUrl) url = normaliseUrl(config.adminUrl, `"adminUrl" in ${file}`);
   else url = DEFAULT_ADMIN_URL;
 
-  const conn: Connection = { url };
-  if (config) conn.configFile = file;
+  const conn: Connection = { url, configFile: file };
   const candidates: [string | undefined, string][] = [
     [flags.token, '--token'],
     [env.FICUS_TOKEN, 'FICUS_TOKEN'],

@@ -14,7 +14,9 @@ interface ProblemIssue {
 
 export function formatProblemIssue(i: ProblemIssue): string {
   const what = [i.ruleId ? `rule "${i.ruleId}"` : '', i.field ? `field "${i.field}"` : ''].filter(Boolean).join(', ');
-  return `${i.pointer ? `${i.pointer}: ` : ''}${what ? `${what}: ` : ''}${i.reason ?? 'invalid'}`;
+  // the pointer only when there is no rule and field to name
+  const where = what || i.pointer || 'rule set';
+  return `${where}: ${i.reason ?? 'invalid'}`;
 }
 
 export function describeProblem(status: number, p: Problem, tokenSource: string | undefined): { message: string; details: string[] } {

@@ -27,6 +27,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the API\'s JSON instead of tables (failures: the problem object on stderr)')
     .exitOverride()
     .showSuggestionAfterError()
+    .showHelpAfterError('(add --help for usage)')
     .configureHelp({ showGlobalOptions: true })
     .addHelpText('after', HELP_FOOTER);
 

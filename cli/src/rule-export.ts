@@ -6,53 +6,14 @@
  */
 import { readFile, rename, writeFile, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Document, isScalar, isSeq, visit } from 'yaml';
 import { RULE_FILE } from '@ficus/contracts';
 import type { CurrentRules } from './api-types.js';
 import { CliFailure } from './failures.js';
+import { toYaml } from './rule-yaml.js';
 
 export const EXPORT_MARKER = '# ficus export:';
 export const UPSTREAMS_FILE = '00-upstreams.yaml';
 export const HTTP_FILE = '10-http.yaml';
-
-// The store keeps rules as JSONB, which sorts keys by length; people read them in this order.
-const KEY_ORDER = [
-  'id', 'match', 'mode', 'percent', 'target', 'legacy', 'sticky', 'fallback',
-  'methods', 'path', 'paths', 'headers', 'query',
-  'url', 'preserveHost', 'timeouts', 'pool', 'healthCheck', 'circuitBreaker',
-];
-
-function rank(key: string): number {
-  const i = KEY_ORDER.indexOf(key);
-  return i < 0 ? KEY_ORDER.length : i;
-}
-
-/** A copy with the keys of every object in reading order (known keys first, the rest a-z). */
-export function inReadingOrder(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(inReadingOrder);
-  if (typeof value !== 'object' || value === null) return value;
-  const entries = Object.entries(value).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
-  return Object.fromEntries(entries.map(([k, v]) => [k, inReadingOrder(v)]));
-}
-
-const isLeafSeq = (n: unknown) => isSeq(n) && n.items.every((i) => isScalar(i));
-
-/** YAML for people: short lists and small maps of plain values on one line, as in routing-rules/. */
-function toYaml(section: Record<string, unknown>, header: string): string {
-  const doc = new Document(inReadingOrder(section));
-  visit(doc, {
-    Seq(_, node) {
-      if (isLeafSeq(node)) node.flow = true;
-    },
-    Map(_, node, ancestors) {
-      // a rule itself stays a block, whatever it holds
-      if (isSeq(ancestors[ancestors.length - 1])) return;
-      if (node.items.length <= 4 && node.items.every((p) => isScalar(p.value) || isLeafSeq(p.value))) node.flow = true;
-    },
-  });
-  doc.commentBefore = header;
-  return doc.toString({ lineWidth: 0 });
-}
 
 function oneLine(s: string): string {
   return s.replace(/\s+/g, ' ').trim();

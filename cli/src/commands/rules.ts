@@ -4,11 +4,11 @@
  */
 import { Option, type Command } from 'commander';
 import { HTTP_MODES, type HttpRule } from '@ficus/contracts';
-import { stringify } from 'yaml';
 import type { CurrentRules, Explanation, FlipAnswer, OneRule } from '../api-types.js';
 import { contextOf } from '../context.js';
 import * as parse from '../option-parsers.js';
 import { fields, printResult, table } from '../output.js';
+import { toYaml } from '../rule-yaml.js';
 
 function describeMatch(rule: HttpRule): string {
   const m = rule.match;
@@ -61,7 +61,7 @@ export function addRuleCommands(rules: Command): void {
     .action(async (id: string, _opts, cmd: Command) => {
       const ctx = contextOf(cmd);
       const r = await ctx.client().get<OneRule>(`/api/rules/${encodeURIComponent(id)}`);
-      printResult(ctx.json, r, () => [`# rule #${r.index + 1} of rule set version ${r.version}`, stringify(r.rule).trimEnd()]);
+      printResult(ctx.json, r, () => [`# rule #${r.index + 1} of rule set version ${r.version}`, toYaml(r.rule).trimEnd()]);
     });
 
   rules

@@ -43,9 +43,11 @@ export function addTokenCommands(program: Command): void {
     .command('revoke')
     .description('revoke a token: it stops working at once')
     .argument('<id>', 'the token id (see `ficus tokens list`)', parse.integer(1))
-    .action(async (id: number, _opts, cmd: Command) => {
+    .option('--reason <text>', 'why (kept in the audit log)')
+    .action(async (id: number, opts: { reason?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const r = await ctx.client().delete<TokenInfo>(`/api/tokens/${id}`);
+      const query = opts.reason ? `?reason=${encodeURIComponent(opts.reason)}` : '';
+      const r = await ctx.client().delete<TokenInfo>(`/api/tokens/${id}${query}`);
       printResult(ctx.json, r, () => `revoked token ${r.id} (${r.name}, ${r.role})`);
     });
 }

@@ -66,6 +66,8 @@ export function addVersionCommands(rules: Command): void {
       const client = ctx.client();
       const baseVersion = opts.base ?? (await client.currentVersion());
       const r = await client.post<RollbackAnswer>('/api/rollback', { version, reason: opts.reason, baseVersion });
-      printResult(ctx.json, r, () => `version ${r.version}: ${r.change.summary} (from version ${baseVersion})`);
+      printResult(ctx.json, r, () =>
+        r.changed ? `version ${r.version}: ${r.change.summary} (from version ${baseVersion})` : `no change: version ${r.version} already routes as version ${version} did`,
+      );
     });
 }

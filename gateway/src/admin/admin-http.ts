@@ -33,7 +33,9 @@ export function originOf(request: FastifyRequest): Origin {
 
 export function reasonOf(request: FastifyRequest): string | undefined {
   const body = request.body as { reason?: unknown } | undefined;
-  return typeof body?.reason === 'string' ? body.reason.slice(0, 500) : undefined;
+  const query = request.query as { reason?: unknown } | undefined;
+  const reason = body?.reason ?? query?.reason;
+  return typeof reason === 'string' ? reason.slice(0, 500) : undefined;
 }
 
 export function sendProblem(reply: FastifyReply, status: number, slug: string, title: string, detail: string, extra: Record<string, unknown> = {}): FastifyReply {
@@ -52,7 +54,8 @@ export function answerError(reply: FastifyReply, err: Error & { validation?: unk
     return sendProblem(reply, 422, 'invalid-rule-set', 'The rule set is invalid; nothing was changed', detail, { errors });
   }
   if (err instanceof StaleVersionError) {
-    return sendProblem(reply, 409, 'stale-version', 'Someone changed the rules first', err.message, { baseVersion: err.base, currentVersion: err.current });
+    const winner = err.winner ? { current: { version: err.winner.version, author: err.winner.author, createdAt: err.winner.createdAt, reason: err.winner.reason, summary: err.winner.change.summary } } : {};
+    return sendProblem(reply, 409, 'stale-version', 'Someone changed the rules first', err.message, { baseVersion: err.base, currentVersion: err.current, ...winner });
   }
   if (err instanceof UnknownRuleError) return sendProblem(reply, 404, 'unknown-rule', 'No such rule', err.message);
   if (err instanceof UnknownVersionError) return sendProblem(reply, 404, 'unknown-version', 'No such version', err.message);

@@ -5,7 +5,7 @@
  */
 import { validateRuleDocuments, type Logger, type RuleIssue, type RuleSet } from '@ficus/contracts';
 import type { AuditEntry, AuditLog } from '../store/audit-log.js';
-import type { ChangeRecord, ChangeKind, RuleStore, RuleVersion } from '../store/rule-store.js';
+import { StaleVersionError, type ChangeRecord, type ChangeKind, type RuleStore, type RuleVersion } from '../store/rule-store.js';
 import type { Principal } from './auth.js';
 import { applyFlip, describeRule, type Flip } from './rule-changes.js';
 import { diffRuleSets } from './rule-diff.js';
@@ -100,6 +100,11 @@ export class ControlPlane {
   async rollback(who: Principal, origin: Origin, to: number, reason: string, base: number): Promise<ChangeResult> {
     const target = await this.version(to);
     const { ruleSet } = this.check(target.ruleSet);
+    const current = await this.current();
+    if (base === current.version && diffRuleSets(current.ruleSet, ruleSet).identical) {
+      await this.record(who, origin, { action: 'rules.rollback', target: `version ${to}`, reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false } });
+      return { version: current, changed: false };
+    }
     return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, { kind: 'rollback', rollbackTo: to, summary: `rollback to version ${to}` });
   }
 
@@ -109,9 +114,16 @@ export class ControlPlane {
   }
 
   private async commit(who: Principal, origin: Origin, action: string, target: string, ruleSet: RuleSet, reason: string, base: number, change: ChangeRecord): Promise<ChangeResult> {
-    const version = await this.store.commit(base, ruleSet, who.actor, reason, change, (client, v) =>
-      this.record(who, origin, { action, target, reason, outcome: 'ok', status: 200, version: v.version, detail: { change } }, client),
-    );
+    let version: RuleVersion;
+    try {
+      version = await this.store.commit(base, ruleSet, who.actor, reason, change, (client, v) =>
+        this.record(who, origin, { action, target, reason, outcome: 'ok', status: 200, version: v.version, detail: { change } }, client),
+      );
+    } catch (e) {
+      // say who got there first, so the loser can decide without another call
+      if (e instanceof StaleVersionError) e.winner = (await this.store.list(1))[0];
+      throw e;
+    }
     this.log.info({ version: version.version, actor: who.actor, action, summary: change.summary }, 'rule set changed');
     this.announce(version.version);
     return { version, changed: true };

@@ -31,6 +31,9 @@ export interface RuleVersion extends VersionInfo {
 }
 
 export class StaleVersionError extends Error {
+  /** the version that got there first, when known */
+  winner?: VersionInfo;
+
   constructor(
     readonly base: number,
     readonly current: number,

@@ -4,15 +4,19 @@
  * down both keep serving their last good rules and say so; a third instance starts from its
  * last good copy on disk; and when the store is back, the next flip reaches everyone.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withDatabase } from '@ficus/contracts';
-import { startPostgres, STATE_DIR, type PrivatePostgres } from '../../../scripts/lib/local-services.js';
-import { adminClient, seedRules, startStoreGateway, type StoreGateway } from '../support/store-gateway.js';
+import { REPO_ROOT, startPostgres, STATE_DIR, type PrivatePostgres } from '../../../scripts/lib/local-services.js';
+import { ADMIN_TOKEN, adminClient, seedRules, startStoreGateway, type StoreGateway } from '../support/store-gateway.js';
 import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
+
+const run = promisify(execFile);
 
 let pgServer: PrivatePostgres;
 let pgDir: string;
@@ -67,10 +71,16 @@ async function untilRoute(gw: StoreGateway, want: string, ms = 5_000): Promise<n
 }
 
 describe('two gateway instances, one rule store', () => {
-  it('a flip made through one admin API is in effect on both within a second, seen in real requests', async () => {
+  it('a flip made through the CLI is in effect on both within a second, seen in real requests', async () => {
     expect(await route(a)).toBe('patients-read; legacy');
     expect(await route(b)).toBe('patients-read; legacy');
-    const { committedAt } = await flip(a, 'new', 'both instances');
+    // (not spawnSync: these gateways run in this very process and must keep answering)
+    const cli = await run(process.execPath, [path.join(REPO_ROOT, 'cli/bin/ficus.js'), 'rules', 'flip', 'patients-read', '--mode', 'new', '--reason', 'both instances', '--json'], {
+      env: { ...process.env, FICUS_ADMIN_URL: a.adminUrl, FICUS_TOKEN: ADMIN_TOKEN },
+      encoding: 'utf8',
+    });
+    const { version } = JSON.parse(cli.stdout) as { version: number };
+    const committedAt = Date.parse((await adminClient(a.adminUrl).get<{ createdAt: string }>(`/api/versions/${version}`)).body.createdAt);
     const [onA, onB] = await Promise.all([untilRoute(a, 'patients-read; patient-service'), untilRoute(b, 'patients-read; patient-service')]);
     console.log(`[measured] flip in effect ${onA - committedAt} ms (instance A) and ${onB - committedAt} ms (instance B) after its commit`);
     expect(onA - committedAt).toBeLessThan(1_000);

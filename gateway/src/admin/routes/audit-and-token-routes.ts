@@ -43,7 +43,7 @@ export function tokenRoutes(app: FastifyInstance, tokens: TokenStore, cp: Contro
     handler: async (req, reply) => {
       req.auditTarget = `token ${req.body.name}`;
       const { info, token } = await tokens.create(req.body.name, req.body.role, req.principal!.actor);
-      await cp.record(req.principal, originOf(req), { action: 'tokens.create', target: `token ${info.id} (${info.name})`, reason: req.body.reason, outcome: 'ok', status: 201, detail: { role: info.role } });
+      await cp.record(req.principal, originOf(req), { action: 'tokens.create', target: `token ${info.name}`, reason: req.body.reason, outcome: 'ok', status: 201, detail: { id: info.id, role: info.role } });
       req.audited = true;
       return reply.code(201).send({ ...info, token });
     },
@@ -57,12 +57,17 @@ export function tokenRoutes(app: FastifyInstance, tokens: TokenStore, cp: Contro
 
   r.delete('/api/tokens/:id', {
     config: { role: 'admin', audit: 'tokens.revoke' },
-    schema: { tags: ['tokens'], summary: 'Revoke a token (it stops working at once)', params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) },
+    schema: {
+      tags: ['tokens'],
+      summary: 'Revoke a token (it stops working at once)',
+      params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+      querystring: Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }),
+    },
     handler: async (req, reply) => {
       req.auditTarget = `token ${req.params.id}`;
       const info = await tokens.revoke(req.params.id, req.principal!.actor);
       if (!info) return sendProblem(reply, 404, 'unknown-token', 'No such active token', `no active token ${req.params.id}`);
-      await cp.record(req.principal, originOf(req), { action: 'tokens.revoke', target: `token ${info.id} (${info.name})`, outcome: 'ok', status: 200 });
+      await cp.record(req.principal, originOf(req), { action: 'tokens.revoke', target: `token ${info.id}`, reason: req.query.reason, outcome: 'ok', status: 200, detail: { name: info.name } });
       req.audited = true;
       return info;
     },

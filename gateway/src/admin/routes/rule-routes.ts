@@ -102,7 +102,7 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
       const { ruleSet, reason, baseVersion, kind } = req.body;
       const { version, changed } = await cp.apply(req.principal!, originOf(req), ruleSet, reason, baseVersion, kind ?? 'apply');
       req.audited = true;
-      return { version: version.version, changed, change: version.change };
+      return changed ? { version: version.version, changed, change: version.change } : { version: version.version, changed };
     },
   });
 

@@ -49,9 +49,9 @@ export function versionRoutes(app: FastifyInstance, cp: ControlPlane, store: Rul
     },
     handler: async (req) => {
       req.auditTarget = `version ${req.body.version}`;
-      const { version } = await cp.rollback(req.principal!, originOf(req), req.body.version, req.body.reason, req.body.baseVersion);
+      const { version, changed } = await cp.rollback(req.principal!, originOf(req), req.body.version, req.body.reason, req.body.baseVersion);
       req.audited = true;
-      return { version: version.version, change: version.change };
+      return changed ? { version: version.version, changed, change: version.change } : { version: version.version, changed };
     },
   });
 }

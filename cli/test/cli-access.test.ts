@@ -1,0 +1,180 @@
+/**
+ * `ficus` as a real process: how it finds the API and its token, exit codes for usage errors
+ * and unreachable APIs, the audit log, and tokens (a revoked one stops working at once).
+ */
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, LINKED_BIN, parse, REPO_ROOT, startScene, type Scene } from './support/cli-scene.js';
+
+let s: Scene;
+
+beforeAll(async () => {
+  s = await startScene('cli_access');
+});
+afterAll(async () => {
+  await s?.close();
+});
+
+/** a port on which nothing listens */
+async function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe('ficus: usage, connection and configuration', () => {
+  it('is linked as `npx ficus` and runs from any folder', async () => {
+    const [npx, help, list] = await Promise.all([
+      s.ficus(['--no-install', 'ficus', '--version'], { command: 'npx', cwd: REPO_ROOT }),
+      s.ficus(['--help'], { command: LINKED_BIN, cwd: s.dir }),
+      s.ficus(['rules', 'list'], { command: LINKED_BIN, cwd: '/' }),
+    ]);
+    expect(npx.code, npx.stderr).toBe(0);
+    expect(npx.stdout.trim()).toBe('0.1.0');
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toContain('Usage: ficus');
+    expect(help.stdout).toContain('Exit codes: 0 ok, 1 refused or failed, 2 usage error.');
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/^rule set version 1/);
+  });
+
+  it('exits 2 on usage errors, before anything is sent', async () => {
+    const runs = await Promise.all([
+      s.ficus(['bogus']),
+      s.ficus(['rules', 'flip', 'patients-read', '--mode', 'new']),
+      s.ficus(['rules', 'rollback', '1']),
+      s.ficus(['rules', 'import', s.dir]),
+      s.ficus(['rules', 'flip', 'patients-read', '--mode', 'sideways', '--reason', 'x']),
+      s.ficus(['rules', 'flip', 'patients-read', '--mode', 'canary', '--percent', '120', '--reason', 'x']),
+      s.ficus(['rules', 'list', '--bogus']),
+      s.ficus(['audit', '--since', 'yesterday']),
+    ]);
+    for (const r of runs) expect(r.code, `${r.args.join(' ')}: ${r.stderr}`).toBe(2);
+    const [unknown, noReason] = runs;
+    expect(unknown!.stderr).toContain("error: unknown command 'bogus'");
+    expect(noReason!.stderr).toContain("error: required option '--reason <text>' not specified");
+    expect((await s.admin.get<{ current: number }>('/api/versions?limit=1')).body.current).toBe(1);
+  });
+
+  it('exits 1 with a clear message without a token, or when the API cannot be reached', async () => {
+    const port = await closedPort();
+    const [noToken, noTokenJson, unreachable] = await Promise.all([
+      s.ficus(['rules', 'list'], { env: { FICUS_TOKEN: undefined } }),
+      s.ficus(['rules', 'list', '--json'], { env: { FICUS_TOKEN: undefined } }),
+      s.ficus(['rules', 'list'], { env: { FICUS_ADMIN_URL: `http://127.0.0.1:${port}` } }),
+    ]);
+    expect(noToken.code).toBe(1);
+    expect(noToken.stderr).toContain(`no admin token: set FICUS_TOKEN, pass --token, or put "token" in ${path.join(s.dir, '.config', 'ficus', 'config.json')}`);
+    expect(noTokenJson.code).toBe(1);
+    expect(JSON.parse(noTokenJson.stderr)).toMatchObject({ title: expect.stringContaining('no admin token') });
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain(`cannot reach the admin API at http://127.0.0.1:${port}: ECONNREFUSED`);
+  });
+
+  it('reads the admin URL and token from the config file; flags and the environment win', async () => {
+    const config = path.join(s.dir, 'ficus.json');
+    writeFileSync(config, JSON.stringify({ adminUrl: s.gw.adminUrl, token: ADMIN_TOKEN }));
+    chmodSync(config, 0o600);
+    const xdg = path.join(s.dir, 'xdg');
+    mkdirSync(path.join(xdg, 'ficus'), { recursive: true });
+    writeFileSync(path.join(xdg, 'ficus', 'config.json'), JSON.stringify({ adminUrl: s.gw.adminUrl, token: ADMIN_TOKEN }));
+    chmodSync(path.join(xdg, 'ficus', 'config.json'), 0o644);
+    const port = await closedPort();
+    const [fromFile, fromXdg, flagWins, envWins] = await Promise.all([
+      s.ficus(['rules', 'list'], { env: { FICUS_CONFIG: config, FICUS_TOKEN: undefined, FICUS_ADMIN_URL: undefined } }),
+      s.ficus(['rules', 'list'], { env: { XDG_CONFIG_HOME: xdg, FICUS_TOKEN: undefined, FICUS_ADMIN_URL: undefined } }),
+      s.ficus(['rules', 'list', '--token', 'ficus_not-a-real-token', '--url', s.gw.adminUrl], { env: { FICUS_CONFIG: config, FICUS_ADMIN_URL: undefined } }),
+      s.ficus(['rules', 'list'], { env: { FICUS_CONFIG: config, FICUS_ADMIN_URL: `http://127.0.0.1:${port}` } }),
+    ]);
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    expect(fromFile.stderr).toBe('');
+    expect(fromXdg.code, fromXdg.stderr).toBe(0);
+    expect(fromXdg.stderr).toContain('can be read by other users: chmod 600 it');
+    expect(flagWins.code).toBe(1);
+    expect(flagWins.stderr).toContain('refused (401)');
+    expect(flagWins.stderr).toContain('the token from --token');
+    expect(envWins.code).toBe(1);
+    expect(envWins.stderr).toContain(`http://127.0.0.1:${port}`);
+  });
+});
+
+describe('ficus audit', () => {
+  it('filters by actor, action, outcome, target and time', async () => {
+    // one change that lands and one that is refused as stale
+    const flip = await s.ficus(['rules', 'flip', 'patients-read', '--mode', 'new', '--reason', 'audit me']);
+    expect(flip.code, flip.stderr).toBe(0);
+    const stale = await s.ficus(['rules', 'flip', 'patients-write', '--mode', 'new', '--reason', 'too late', '--base', '1']);
+    expect(stale.code).toBe(1);
+
+    const [all, conflicts, byTarget, byActor, future, table] = await Promise.all([
+      s.ficus(['audit', '--json']),
+      s.ficus(['audit', '--action', 'rules.flip', '--outcome', 'conflict', '--json']),
+      s.ficus(['audit', '--target', 'patients-read', '--since', '1h', '--json']),
+      s.ficus(['audit', '--actor', 'token:nobody', '--json']),
+      s.ficus(['audit', '--since', '2999-01-01']),
+      s.ficus(['audit', '--action', 'rules.flip', '--limit', '1']),
+    ]);
+    type Entries = { entries: { action: string; outcome: string; target: string; reason: string; version?: number }[] };
+    expect(parse<Entries>(all)).toEqual((await s.admin.get('/api/audit')).body);
+    expect(parse<Entries>(conflicts).entries).toEqual([expect.objectContaining({ action: 'rules.flip', outcome: 'conflict', target: 'patients-write', reason: 'too late' })]);
+    expect(parse<Entries>(byTarget).entries).toEqual([expect.objectContaining({ action: 'rules.flip', outcome: 'ok', target: 'patients-read', version: 2 })]);
+    expect(parse<Entries>(byActor).entries).toEqual([]);
+    expect(future.stdout).toBe('no audit entries match\n');
+    expect(table.stdout).toMatch(/^ID\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+OUTCOME\s+STATUS\s+VERSION\s+REASON\n\d+\s+\S+\s+token:first-admin\s+rules\.flip\s+patients-write\s+conflict\s+409\s+-\s+too late\n$/);
+  });
+});
+
+describe('ficus tokens', () => {
+  it('creates, lists and revokes; a revoked token gets exit 1 with the 401 explained', async () => {
+    const created = await s.ficus(['tokens', 'create', 'ward7-dashboard', '--role', 'viewer', '--reason', 'wall screen', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const token = parse<{ id: number; name: string; role: string; token: string }>(created);
+    expect(token).toMatchObject({ name: 'ward7-dashboard', role: 'viewer', token: expect.stringMatching(/^ficus_/) });
+
+    const human = await s.ficus(['tokens', 'create', 'ci-bot', '--role', 'operator']);
+    const [list, listJson, asViewer, viewerFlip] = await Promise.all([
+      s.ficus(['tokens', 'list']),
+      s.ficus(['tokens', 'list', '--json']),
+      s.ficus(['rules', 'list'], { env: { FICUS_TOKEN: token.token } }),
+      s.ficus(['rules', 'flip', 'patients-read', '--mode', 'legacy', '--reason', 'x'], { env: { FICUS_TOKEN: token.token } }),
+    ]);
+    expect(human.code).toBe(0);
+    expect(human.stderr).toContain('shown this once');
+    expect(human.stdout).toMatch(/^token:\s+ficus_\S+$/m);
+    expect(list.stdout).toMatch(new RegExp(`^${token.id}\\s+ward7-dashboard\\s+viewer\\s`, 'm'));
+    expect(list.stdout + listJson.stdout).not.toContain(token.token);
+    // the API's own answer (lastUsedAt moves with every call, so it is left out of the comparison)
+    type Tokens = { tokens: Record<string, unknown>[] };
+    const withoutLastUse = (t: Tokens) => t.tokens.map(({ lastUsedAt: _l, ...rest }) => rest);
+    expect(withoutLastUse(parse<Tokens>(listJson))).toEqual(withoutLastUse((await s.admin.get<Tokens>('/api/tokens')).body));
+    expect(asViewer.code, asViewer.stderr).toBe(0);
+    expect(viewerFlip.code).toBe(1);
+    expect(viewerFlip.stderr).toContain('refused (403): Not allowed: this needs the role "operator"; the caller has "viewer"');
+
+    const revoked = await s.ficus(['tokens', 'revoke', String(token.id)]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout.trim()).toBe(`revoked token ${token.id} (ward7-dashboard, viewer)`);
+
+    const [afterRevoke, again] = await Promise.all([
+      s.ficus(['rules', 'list'], { env: { FICUS_TOKEN: token.token } }),
+      s.ficus(['tokens', 'revoke', String(token.id)]),
+    ]);
+    expect(afterRevoke.code).toBe(1);
+    expect(afterRevoke.stderr).toContain('refused (401): Authentication required: unknown or revoked token');
+    expect(afterRevoke.stderr).toContain('the admin API did not accept the token from FICUS_TOKEN');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('refused (404)');
+
+    const audit = parse<{ entries: { outcome: string; target: string }[] }>(await s.ficus(['audit', '--action', 'tokens.revoke', '--json']));
+    expect(audit.entries.map((e) => e.outcome)).toEqual(['refused', 'ok']);
+  });
+
+  it('never prints the admin token', () => {
+    for (const r of s.runs) expect(r.stdout + r.stderr).not.toContain(ADMIN_TOKEN);
+  });
+});
