@@ -7,6 +7,7 @@ export default defineConfig({
     alias: {
       '@ficus/contracts': path.resolve(import.meta.dirname, 'contracts/src/index.ts'),
       '@ficus/legacy-his': path.resolve(import.meta.dirname, 'examples/legacy-his/src/index.ts'),
+      '@ficus/hl7-protocol': path.resolve(import.meta.dirname, 'legacy-adapters/hl7-protocol/src/index.ts'),
     },
   },
   test: {

@@ -7,20 +7,15 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { createAccessLogger, type Logger, type RuleSet } from '@ficus/contracts';
+import { Authenticator, createAccessLogger, FileRuleSource, type Logger, openStore, type OpenStore, RULES_CHANNEL, type RuleSet, type RuleSource, StoreRuleSource } from '@ficus/contracts';
 import { buildAdminApp } from './admin/admin-app.js';
-import { Authenticator } from './admin/auth.js';
 import { ControlPlane } from './admin/control-plane.js';
 import { storeUrlOf, type GatewayConfig } from './config.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { isOpsPath, registerOpsRoutes } from './ops/ops-routes.js';
 import { proxyRequest, type ProxyRuntime } from './proxy/exchange.js';
 import { createUpgradeHandler } from './proxy/websocket.js';
-import { FileRuleSource } from './rule-sources/file-source.js';
-import type { RuleSource } from './rule-sources/rule-source.js';
-import { RULES_CHANNEL, StoreRuleSource } from './rule-sources/store-source.js';
 import { Router } from './routing/router.js';
-import { openStore, type OpenStore } from './store/open-store.js';
 import { resolveUpstreams, UpstreamRegistry } from './upstreams/registry.js';
 
 export interface RunningGateway {

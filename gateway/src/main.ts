@@ -1,10 +1,9 @@
 /**
  * Entry point of the gateway deployable.
  */
-import { createLogger, exitAfterFlush, type Logger } from '@ficus/contracts';
+import { createLogger, exitAfterFlush, type Logger, RuleLoadError } from '@ficus/contracts';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './gateway.js';
-import { RuleLoadError } from './rule-sources/rule-source.js';
 
 const config = loadGatewayConfig();
 const log = createLogger('gateway', { level: config.LOG_LEVEL });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RuleLoadError } from '../src/rule-sources/rule-source.js';
+import { RuleLoadError } from '@ficus/contracts';
 import { startGatewayUnderTest, startLegacyAndNew, upstreamsYaml, type GatewayUnderTest, type TwoUpstreams } from './support/gateway-harness.js';
 import type { TestUpstream } from './support/test-upstream.js';
 

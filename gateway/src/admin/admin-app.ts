@@ -5,12 +5,8 @@
  */
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Logger } from '@ficus/contracts';
-import type { AuditLog } from '../store/audit-log.js';
-import type { RuleStore } from '../store/rule-store.js';
-import { roleAtLeast, type TokenStore } from '../store/token-store.js';
+import { type AuditLog, type Authenticator, type Logger, roleAtLeast, type RuleStore, type TokenStore } from '@ficus/contracts';
 import { answerError, originOf, outcomeOf, reasonOf, sendProblem } from './admin-http.js';
-import type { Authenticator } from './auth.js';
 import type { ControlPlane } from './control-plane.js';
 import { auditRoutes, tokenRoutes } from './routes/audit-and-token-routes.js';
 import { ruleRoutes } from './routes/rule-routes.js';

@@ -3,11 +3,8 @@
  * it needs, the audit action it records), problem answers and their mapping from errors.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { problem, PROBLEM_CONTENT_TYPE } from '@ficus/contracts';
+import { type Principal, problem, PROBLEM_CONTENT_TYPE, type Role, StaleVersionError } from '@ficus/contracts';
 import { BadTargetError } from '../routing/request-target.js';
-import { StaleVersionError } from '../store/rule-store.js';
-import type { Role } from '../store/token-store.js';
-import type { Principal } from './auth.js';
 import { InvalidRuleSetError, UnknownVersionError, type Origin } from './control-plane.js';
 import { UnknownRuleError } from './rule-changes.js';
 

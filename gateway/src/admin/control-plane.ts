@@ -3,10 +3,7 @@
  * it as a new version on top of the version the admin started from, records the change in the
  * audit log in the same transaction, and announces it to every gateway instance.
  */
-import { validateRuleDocuments, type Logger, type RuleIssue, type RuleSet } from '@ficus/contracts';
-import type { AuditEntry, AuditLog } from '../store/audit-log.js';
-import { StaleVersionError, type ChangeRecord, type ChangeKind, type RuleStore, type RuleVersion } from '../store/rule-store.js';
-import type { Principal } from './auth.js';
+import { type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion, StaleVersionError, validateRuleDocuments } from '@ficus/contracts';
 import { applyFlip, describeRule, type Flip } from './rule-changes.js';
 import { diffRuleSets } from './rule-diff.js';
 

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { GatewayMetrics } from './metrics.js';
-import type { RuleSource } from '../rule-sources/rule-source.js';
+import type { RuleSource } from '@ficus/contracts';
 import type { UpstreamRegistry } from '../upstreams/registry.js';
 
 export const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);

@@ -4,8 +4,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AuditLog } from '../../store/audit-log.js';
-import { ROLES, type TokenStore } from '../../store/token-store.js';
+import { type AuditLog, ROLES, type TokenStore } from '@ficus/contracts';
 import { originOf, sendProblem } from '../admin-http.js';
 import type { ControlPlane } from '../control-plane.js';
 

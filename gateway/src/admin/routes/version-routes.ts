@@ -4,7 +4,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { RuleStore } from '../../store/rule-store.js';
+import type { RuleStore } from '@ficus/contracts';
 import { originOf } from '../admin-http.js';
 import type { ControlPlane } from '../control-plane.js';
 import { diffRuleSets } from '../rule-diff.js';

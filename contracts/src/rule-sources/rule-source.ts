@@ -3,7 +3,7 @@
  * or, without a store, the rule files themselves. Either way the running rules change only
  * to a valid rule set, and the source says how fresh they are.
  */
-import { formatIssue, type RuleIssue } from '@ficus/contracts';
+import { formatIssue, type RuleIssue } from '../rules/validate.js';
 
 export interface RuleSourceStatus {
   kind: 'store' | 'files';

@@ -7,7 +7,10 @@
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { formatIssue, listRuleFiles, loadRuleDir, type Logger, type RuleIssue, type RuleSet } from '@ficus/contracts';
+import type { Logger } from '../logger.js';
+import { listRuleFiles, loadRuleDir } from '../rules/load-files.js';
+import type { RuleSet } from '../rules/model.js';
+import { formatIssue, type RuleIssue } from '../rules/validate.js';
 import { RuleLoadError, type RuleSource, type RuleSourceStatus } from './rule-source.js';
 
 interface FilesStatus {

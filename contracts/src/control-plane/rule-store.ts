@@ -4,7 +4,7 @@
  * concurrency) and nothing is written.
  */
 import type pg from 'pg';
-import type { RuleSet } from '@ficus/contracts';
+import type { RuleSet } from '../rules/model.js';
 
 export type ChangeKind = 'seed' | 'flip' | 'apply' | 'import' | 'rollback';
 

@@ -8,8 +8,10 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { validateRuleDocuments, type Logger, type RuleSet } from '@ficus/contracts';
-import type { RuleStore, RuleVersion } from '../store/rule-store.js';
+import type { Logger } from '../logger.js';
+import type { RuleSet } from '../rules/model.js';
+import { validateRuleDocuments } from '../rules/validate.js';
+import type { RuleStore, RuleVersion } from '../control-plane/rule-store.js';
 import { RuleLoadError, type RuleSource, type RuleSourceStatus } from './rule-source.js';
 
 export const RULES_CHANNEL = 'ficus:rules';

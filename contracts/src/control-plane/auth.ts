@@ -4,7 +4,7 @@
  * a claim). Anything else is anonymous.
  */
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
-import { ROLES, roleAtLeast, type Role, type TokenStore } from '../store/token-store.js';
+import { ROLES, roleAtLeast, type Role, type TokenStore } from './token-store.js';
 
 export interface Principal {
   actor: string;

@@ -1,0 +1,169 @@
+/**
+ * Acknowledgements for received messages: MSH, MSA and, for errors, ERR, written with the
+ * received message's own delimiters and with every value escaped.
+ */
+import { DEFAULT_CHARSET } from './charset.js';
+import { newControlId } from './control-id.js';
+import { DEFAULT_DELIMITERS, encodingCharacters, type Hl7Delimiters } from './delimiters.js';
+import type { Hl7Error, Hl7ErrorLocation } from './errors.js';
+import { escapeValue } from './escape.js';
+import type { HierarchicDesignator } from './header.js';
+import type { AckSubject } from './message.js';
+
+/** Original mode: application accept / error / reject. */
+export type OriginalAckCode = 'AA' | 'AE' | 'AR';
+/** Enhanced mode: commit accept / error / reject. */
+export type EnhancedAckCode = 'CA' | 'CE' | 'CR';
+export type AckCode = OriginalAckCode | EnhancedAckCode;
+
+export interface BuildAckOptions {
+  /** Written as one ERR segment each (v2.5+), or as repetitions of ERR-1 (before v2.5). */
+  readonly error?: Hl7Error | readonly Hl7Error[];
+  /** Makes MSH-10 of the ACK; default `newControlId`. */
+  readonly controlId?: () => string;
+  /** MSH-7 of the ACK; default now. */
+  readonly now?: Date;
+  /** Our own MSH-3 / MSH-4, instead of the received MSH-5 / MSH-6. */
+  readonly sendingApplication?: HierarchicDesignator;
+  readonly sendingFacility?: HierarchicDesignator;
+}
+
+export interface Hl7Ack {
+  /** The ACK, segments ended by CR. */
+  readonly text: string;
+  /** Its MSH-10. */
+  readonly controlId: string;
+  /** The HL7 charset to encode it in (that of the received message): `encodeMessageBytes(text, charset)`. */
+  readonly charset: string;
+}
+
+const FALLBACK_VERSION = '2.5';
+const EMPTY_HD: HierarchicDesignator = { namespaceId: '', universalId: '', universalIdType: '' };
+
+/**
+ * Builds the ACK for `received`, which is a decoded message or what a failed decode could read
+ * (pass `result.received`; undefined when nothing is known). The sender and receiver are
+ * swapped, MSA-2 is the received MSH-10, MSH-11, -12 and -18 are echoed (version 2.5 when the
+ * received one is unknown), and MSH-9 is `ACK^<trigger>^ACK` (`ACK^<trigger>` before v2.3.1,
+ * which has no message structure component).
+ */
+export function buildAck(received: AckSubject | undefined, code: AckCode, options: BuildAckOptions = {}): Hl7Ack {
+  const d = received?.delimiters ?? DEFAULT_DELIMITERS;
+  const h = received?.header ?? {};
+  const version = h.version || FALLBACK_VERSION;
+  const controlId = (options.controlId ?? newControlId)();
+  const w = new FieldWriter(d);
+
+  const messageType = atLeast(version, [2, 3, 1]) ? ['ACK', h.triggerEvent ?? '', 'ACK'] : ['ACK', h.triggerEvent ?? ''];
+  const msh = [
+    'MSH',
+    encodingCharacters(d),
+    w.hd(options.sendingApplication ?? h.receivingApplication ?? EMPTY_HD),
+    w.hd(options.sendingFacility ?? h.receivingFacility ?? EMPTY_HD),
+    w.hd(h.sendingApplication ?? EMPTY_HD),
+    w.hd(h.sendingFacility ?? EMPTY_HD),
+    w.value(formatDateTime(options.now ?? new Date())),
+    '',
+    w.components(messageType),
+    w.value(controlId),
+    w.components([h.processingId || 'P', h.processingMode ?? '']),
+    w.value(version),
+    '',
+    '',
+    '',
+    '',
+    '',
+    w.value(h.characterSet ?? ''),
+  ];
+  const segments = [trimEmpty(msh).join(d.field), ['MSA', w.value(code), w.value(h.controlId ?? '')].join(d.field)];
+  const errors: readonly Hl7Error[] = options.error === undefined ? [] : isErrorList(options.error) ? options.error : [options.error];
+  if (errors.length > 0) {
+    if (atLeast(version, [2, 5])) {
+      for (const e of errors) segments.push(trimEmpty(['ERR', '', w.location(e.location), w.errorCode(e), e.severity ?? 'E', '', '', '', w.value(e.message)]).join(d.field));
+    } else {
+      segments.push(['ERR', errors.map((e) => w.legacyErrorLocation(e)).join(d.repetition)].join(d.field));
+    }
+  }
+  return { text: segments.map((s) => s + '\r').join(''), controlId, charset: received?.charset || DEFAULT_CHARSET };
+}
+
+/** Writes values escaped, composites with trailing empty parts left out. */
+class FieldWriter {
+  constructor(private readonly d: Hl7Delimiters) {}
+
+  value(v: string): string {
+    return escapeValue(v, this.d);
+  }
+
+  components(values: readonly string[]): string {
+    return trimEmpty(values.map((v) => this.value(v))).join(this.d.component);
+  }
+
+  hd(h: HierarchicDesignator): string {
+    return this.components([h.namespaceId, h.universalId, h.universalIdType]);
+  }
+
+  /** ERR-2 (ERL): segment ^ sequence ^ field ^ repetition ^ component ^ subcomponent. */
+  location(l: Hl7ErrorLocation | undefined): string {
+    if (l === undefined) return '';
+    return this.components([l.segment, String(l.sequence), ...positions(l)]);
+  }
+
+  /** ERR-3 (CWE): code ^ text ^ HL70357. */
+  errorCode(e: Hl7Error): string {
+    return this.components([String(e.code), e.text, 'HL70357']);
+  }
+
+  /** ERR-1 (ELD) before v2.5: segment ^ sequence ^ field ^ code & text & HL70357. */
+  legacyErrorLocation(e: Hl7Error): string {
+    const l = e.location;
+    const code = trimEmpty([String(e.code), e.text, 'HL70357'].map((v) => this.value(v))).join(this.d.subcomponent);
+    const where = l === undefined ? ['', '', ''] : [l.segment, String(l.sequence), l.field === undefined ? '' : String(l.field)];
+    return [...where.map((v) => this.value(v)), code].join(this.d.component);
+  }
+}
+
+function isErrorList(e: Hl7Error | readonly Hl7Error[]): e is readonly Hl7Error[] {
+  return Array.isArray(e);
+}
+
+function positions(l: Hl7ErrorLocation): string[] {
+  const n = (x: number | undefined) => (x === undefined ? '' : String(x));
+  return [n(l.field), n(l.repetition), n(l.component), n(l.subcomponent)];
+}
+
+function trimEmpty(values: string[]): string[] {
+  let end = values.length;
+  while (end > 0 && values[end - 1] === '') end--;
+  return values.slice(0, end);
+}
+
+/** Whether an HL7 version id (e.g. `2.5.1`) is at least `min`; unreadable versions count as 2.5. */
+export function atLeast(version: string, min: readonly number[]): boolean {
+  const parts = /^\d+(\.\d+)*$/.test(version) ? version.split('.').map(Number) : [2, 5];
+  for (let i = 0; i < min.length; i++) {
+    const a = parts[i] ?? 0;
+    const b = min[i] ?? 0;
+    if (a !== b) return a > b;
+  }
+  return true;
+}
+
+/** DTM with seconds and the local UTC offset: YYYYMMDDHHMMSS+ZZZZ. */
+export function formatDateTime(t: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const offset = -t.getTimezoneOffset();
+  const sign = offset < 0 ? '-' : '+';
+  const abs = Math.abs(offset);
+  return (
+    p(t.getFullYear(), 4) +
+    p(t.getMonth() + 1) +
+    p(t.getDate()) +
+    p(t.getHours()) +
+    p(t.getMinutes()) +
+    p(t.getSeconds()) +
+    sign +
+    p(Math.floor(abs / 60)) +
+    p(abs % 60)
+  );
+}

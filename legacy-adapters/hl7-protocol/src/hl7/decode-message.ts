@@ -1,0 +1,159 @@
+/**
+ * From a frame's bytes to a decoded message, or to an HL7 error that says what is wrong and
+ * where, together with whatever of the header could still be read (so that the AR/CR answer
+ * can echo the control id).
+ */
+import { DEFAULT_CHARSET, lookupCharset, type Charset } from './charset.js';
+import { readDelimiters } from './delimiters.js';
+import { hl7Error, type Hl7Error, type Hl7ErrorLocation } from './errors.js';
+import { BOM_LENGTH, detectByteOrderMark, sniffDeclaredCharset, splitByteLines } from './frame-bytes.js';
+import { checkMessageHeader, readMessageHeader } from './header.js';
+import { LibraryMessageReader } from './library-reader.js';
+import { Hl7Message, type AckSubject } from './message.js';
+import { isHeaderId, segmentId, splitSegments, wellFormedSegmentId } from './segments.js';
+import { toValueAddress } from './field-path.js';
+
+export interface DecodeOptions {
+  /**
+   * The charset of messages whose MSH-18 is empty, as an HL7 name (default `UNICODE UTF-8`).
+   * A feed known to send Latin-1 without saying so can be read with `8859/1`.
+   */
+  readonly defaultCharset?: string;
+}
+
+export type MessageDecodeResult =
+  | { readonly ok: true; readonly message: Hl7Message }
+  | { readonly ok: false; readonly error: Hl7Error; readonly received: AckSubject };
+
+const MSH18: Hl7ErrorLocation = { segment: 'MSH', sequence: 1, field: 18 };
+
+export function decodeMessage(frame: Uint8Array, options: DecodeOptions = {}): MessageDecodeResult {
+  const bom = detectByteOrderMark(frame);
+  if (bom === 'utf-16le' || bom === 'utf-16be') {
+    // refused, but read far enough to echo the control id in the rejection
+    const text = new TextDecoder(bom).decode(frame.subarray(BOM_LENGTH[bom]));
+    return failure(hl7Error(103, 'UTF-16 (byte order mark) cannot be carried in MLLP byte framing; send UNICODE UTF-8', MSH18), text);
+  }
+  if (bom === 'utf-32le' || bom === 'utf-32be') {
+    return failure(hl7Error(103, 'UTF-32 (byte order mark) cannot be carried in MLLP byte framing; send UNICODE UTF-8', MSH18));
+  }
+  const bytes = bom === 'utf-8' ? frame.subarray(BOM_LENGTH[bom]) : frame;
+
+  const first = splitByteLines(bytes)[0];
+  if (first === undefined) return failure(hl7Error(100, 'the message is empty: MSH expected', { segment: 'MSH', sequence: 1 }));
+  const firstId = String.fromCharCode(...bytes.subarray(first.start, first.start + 3));
+  if (firstId !== 'MSH') return failure(notMsh(firstId, bytes[first.start + 1] === 0));
+
+  // A UTF-8 byte order mark outweighs MSH-18: a Latin-1 message cannot start with one, so the
+  // bytes are UTF-8 whatever the header says (typically a file re-saved by an editor).
+  let charset: Charset;
+  if (bom === 'utf-8') {
+    charset = lookupUtf8();
+  } else {
+    const declared = sniffDeclaredCharset(bytes, first);
+    const found = lookupCharset(declared === '' ? (options.defaultCharset ?? DEFAULT_CHARSET) : declared);
+    if (!found.ok) {
+      return failure(hl7Error(103, `MSH-18 (character set) ${JSON.stringify(declared)} ${found.reason}`, MSH18), latin1(bytes));
+    }
+    charset = found.charset;
+  }
+  let text: string;
+  try {
+    text = charset.decode(bytes);
+  } catch {
+    return failure(hl7Error(102, `the message bytes are not valid ${charset.hl7Name} (MSH-18 or the receiver's default)`, MSH18), latin1(bytes));
+  }
+  return decodeMessageText(text, charset.hl7Name);
+}
+
+/**
+ * Decodes message text that is already a string (bytes decoded by the caller). `charset` is
+ * only recorded, as the charset the answer should be written in.
+ */
+export function decodeMessageText(text: string, charset: string = DEFAULT_CHARSET): MessageDecodeResult {
+  const segments = splitSegments(text);
+  const first = segments[0];
+  if (first === undefined) return failure(hl7Error(100, 'the message is empty: MSH expected', { segment: 'MSH', sequence: 1 }));
+  const firstId = first.slice(0, 3);
+  if (firstId !== 'MSH') return failure(notMsh(firstId, first.charAt(1) === '\0'));
+
+  const delimiters = readDelimiters(first);
+  if (!delimiters.ok) return failure(delimiters.error, undefined, charset);
+  const d = delimiters.delimiters;
+
+  const occurrences = new Map<string, number>();
+  for (let i = 1; i < segments.length; i++) {
+    const id = wellFormedSegmentId(segments[i] as string, d.field);
+    if (id === undefined) {
+      return failure(
+        hl7Error(100, `segment ${i + 1} of the message has no valid segment id (3 upper-case letters or digits, then the field separator)`),
+        first,
+        charset,
+      );
+    }
+    const sequence = (occurrences.get(id) ?? 0) + 1;
+    occurrences.set(id, sequence);
+    if (isHeaderId(id) || id === 'BTS' || id === 'FTS') {
+      return failure(
+        hl7Error(100, `segment ${i + 1} is ${id}, which cannot occur inside a message (a batch is decoded with decodeBatch)`, {
+          segment: id,
+          sequence: id === 'MSH' ? sequence + 1 : sequence,
+        }),
+        first,
+        charset,
+      );
+    }
+  }
+
+  let reader: LibraryMessageReader;
+  try {
+    reader = new LibraryMessageReader(segments, d);
+  } catch {
+    // the library's own message is not passed on: it may quote message content
+    return failure(hl7Error(207, 'the HL7 parser could not read the message'), first, charset);
+  }
+  const message = new Hl7Message(segments.join('\r') + '\r', d, charset, reader);
+  const problem = checkMessageHeader(message.header);
+  if (problem) return { ok: false, error: problem, received: { delimiters: d, header: message.header, charset } };
+  return { ok: true, message };
+}
+
+function notMsh(id: string, looksUtf16: boolean): Hl7Error {
+  const location = { segment: 'MSH', sequence: 1 };
+  if (id === 'FHS' || id === 'BHS') return hl7Error(100, `the first segment is ${id}: this is a batch, decoded with decodeBatch`, location);
+  if (looksUtf16) return hl7Error(100, 'the first segment is not MSH (the bytes look like UTF-16 without a byte order mark)', location);
+  return hl7Error(100, 'the first segment is not MSH: this is not an HL7 v2 message', location);
+}
+
+/**
+ * A failure, with the header fields that could still be read from `text` (or from its first
+ * segment when only that is given), so that the rejection echoes the sender's control id.
+ */
+function failure(error: Hl7Error, text?: string, charset?: string): MessageDecodeResult {
+  const received = text === undefined ? {} : readWhatCanBeRead(text);
+  return { ok: false, error, received: charset === undefined ? received : { ...received, charset } };
+}
+
+function readWhatCanBeRead(text: string): AckSubject {
+  const msh = splitSegments(text)[0];
+  if (msh === undefined || segmentId(msh) !== 'MSH') return {};
+  const delimiters = readDelimiters(msh);
+  if (!delimiters.ok) return {};
+  try {
+    const reader = new LibraryMessageReader([msh], delimiters.delimiters);
+    return { delimiters: delimiters.delimiters, header: readMessageHeader((p) => reader.value(toValueAddress(p))) };
+  } catch {
+    return { delimiters: delimiters.delimiters };
+  }
+}
+
+function lookupUtf8(): Charset {
+  const found = lookupCharset(DEFAULT_CHARSET);
+  if (!found.ok) throw new Error('UTF-8 is always supported');
+  return found.charset;
+}
+
+/** Every byte maps to one character: enough to read an ASCII header from bytes of any charset. */
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}

@@ -1,0 +1,115 @@
+/**
+ * The MSH fields the adapter routes, stores and answers by, read as unescaped values, and the
+ * checks that make a message unusable when they fail.
+ */
+import { hl7Error, type Hl7Error } from './errors.js';
+import type { FieldPath } from './field-path.js';
+
+/** HD: namespace id ^ universal id ^ universal id type (MSH-3 to -6, PID-3.4). */
+export interface HierarchicDesignator {
+  readonly namespaceId: string;
+  readonly universalId: string;
+  readonly universalIdType: string;
+}
+
+export interface MessageHeader {
+  readonly sendingApplication: HierarchicDesignator; // MSH-3
+  readonly sendingFacility: HierarchicDesignator; // MSH-4
+  readonly receivingApplication: HierarchicDesignator; // MSH-5
+  readonly receivingFacility: HierarchicDesignator; // MSH-6
+  readonly dateTime: string; // MSH-7.1, as written
+  readonly messageType: string; // MSH-9.1
+  readonly triggerEvent: string; // MSH-9.2
+  readonly messageStructure: string; // MSH-9.3
+  readonly controlId: string; // MSH-10
+  readonly processingId: string; // MSH-11.1 (table 0103)
+  readonly processingMode: string; // MSH-11.2
+  readonly version: string; // MSH-12.1
+  readonly acceptAckType: string; // MSH-15 (table 0155)
+  readonly applicationAckType: string; // MSH-16 (table 0155)
+  readonly characterSet: string; // MSH-18, first repetition, as declared ('' when absent)
+}
+
+/** PID-3, first repetition: CX id ^^^ assigning authority (HD, as subcomponents) ^ id type. */
+export interface PatientIdentifier {
+  readonly id: string;
+  readonly assigningAuthority: HierarchicDesignator;
+  readonly identifierTypeCode: string;
+}
+
+export type ValueReader = (path: FieldPath) => string;
+
+export function readHierarchicDesignator(read: ValueReader, segment: string, field: number): HierarchicDesignator {
+  return {
+    namespaceId: read({ segment, field, component: 1 }),
+    universalId: read({ segment, field, component: 2 }),
+    universalIdType: read({ segment, field, component: 3 }),
+  };
+}
+
+/**
+ * Coded fields are trimmed (a sender writing MSH-15 as a single space means "empty"); the
+ * control id and the designators are kept exactly, since they are echoed and matched.
+ */
+export function readMessageHeader(read: ValueReader): MessageHeader {
+  const exact = (field: number, component = 1) => read({ segment: 'MSH', field, component });
+  const msh = (field: number, component = 1) => exact(field, component).trim();
+  return {
+    sendingApplication: readHierarchicDesignator(read, 'MSH', 3),
+    sendingFacility: readHierarchicDesignator(read, 'MSH', 4),
+    receivingApplication: readHierarchicDesignator(read, 'MSH', 5),
+    receivingFacility: readHierarchicDesignator(read, 'MSH', 6),
+    dateTime: exact(7),
+    messageType: msh(9, 1),
+    triggerEvent: msh(9, 2),
+    messageStructure: msh(9, 3),
+    controlId: exact(10),
+    processingId: msh(11, 1),
+    processingMode: msh(11, 2),
+    version: msh(12),
+    acceptAckType: msh(15),
+    applicationAckType: msh(16),
+    characterSet: msh(18),
+  };
+}
+
+export function readPatientIdentifier(read: ValueReader): PatientIdentifier | undefined {
+  const pid3 = (component: number, subcomponent = 1) => read({ segment: 'PID', field: 3, component, subcomponent });
+  const id = pid3(1);
+  if (id === '') return undefined;
+  return {
+    id,
+    assigningAuthority: {
+      namespaceId: pid3(4, 1),
+      universalId: pid3(4, 2),
+      universalIdType: pid3(4, 3),
+    },
+    identifierTypeCode: pid3(5),
+  };
+}
+
+const PROCESSING_IDS = new Set(['P', 'D', 'T']); // table 0103
+const ACK_CONDITIONS = new Set(['AL', 'NE', 'ER', 'SU']); // table 0155
+
+/**
+ * The first problem that makes the header unusable, in field order. MSH-11 and MSH-12 are
+ * checked only when present: some senders leave them empty, and the ACK has fallbacks.
+ */
+export function checkMessageHeader(h: MessageHeader): Hl7Error | undefined {
+  const at = (field: number) => ({ segment: 'MSH', sequence: 1, field });
+  if (h.messageType === '') return hl7Error(101, 'MSH-9 (message type) is required', at(9));
+  if (h.controlId === '') return hl7Error(101, 'MSH-10 (message control id) is required', at(10));
+  if (h.processingId !== '' && !PROCESSING_IDS.has(h.processingId)) {
+    return hl7Error(202, 'MSH-11 (processing id) must be P, D or T (table 0103)', at(11));
+  }
+  if (h.version !== '' && !/^2\.\d{1,2}(\.\d{1,2})?$/.test(h.version)) {
+    return hl7Error(203, 'MSH-12 (version id) must be an HL7 v2 version such as 2.5.1', at(12));
+  }
+  if (h.acceptAckType !== '' && !ACK_CONDITIONS.has(h.acceptAckType)) {
+    return hl7Error(103, 'MSH-15 (accept acknowledgment type) must be AL, NE, ER or SU (table 0155)', at(15));
+  }
+  if (h.applicationAckType !== '' && !ACK_CONDITIONS.has(h.applicationAckType)) {
+    return hl7Error(103, 'MSH-16 (application acknowledgment type) must be AL, NE, ER or SU (table 0155)', at(16));
+  }
+  return undefined;
+}
