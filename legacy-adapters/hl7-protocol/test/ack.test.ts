@@ -147,6 +147,32 @@ describe('buildAck', () => {
     expect(buildAck(received, 'AA').text).not.toContain('UNICODE');
   });
 
+  it('an ACK is itself valid: an invalid received processing id or version is not echoed', () => {
+    const r = decodeMessage(hl7('MSH|^~\\&|A|B|C|D|2024||ADT^A01|C1|X|9.9'));
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    const ack = buildAck(r.received, 'AR', { error: r.error });
+    const a = decoded(ack.bytes);
+    expect([a.header.processingId, a.header.version]).toEqual(['P', '2.5']);
+    expect(a.get('MSA-2')).toBe('C1');
+  });
+
+  it('is written in the charset its MSH-18 names; UTF-8 (and says so) when an echoed value does not fit', () => {
+    // a UTF-8 byte order mark made the message UTF-8 although MSH-18 says 8859/1
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const fits = decoded(Buffer.concat([bom, Buffer.from('MSH|^~\\&|CAFÉ|B|C|D|2024||ADT^A01|C1|P|2.5||||||8859/1\r')]));
+    expect(fits.charset).toBe('UNICODE UTF-8');
+    const a1 = buildAck(fits, 'AA');
+    expect([a1.charset, a1.bytes.includes(0xc9)]).toEqual(['8859/1', true]);
+    expect(decoded(a1.bytes).header.receivingApplication.namespaceId).toBe('CAFÉ');
+
+    const euro = decoded(Buffer.concat([bom, Buffer.from('MSH|^~\\&|€URO|B|C|D|2024||ADT^A01|C1|P|2.5||||||8859/1\r')]));
+    const a2 = buildAck(euro, 'AA');
+    expect(a2.charset).toBe('UNICODE UTF-8');
+    expect(a2.text.split('\r')[0]?.endsWith('|UNICODE UTF-8')).toBe(true);
+    expect(decoded(a2.bytes).header.receivingApplication.namespaceId).toBe('€URO');
+  });
+
   it('uses our own identity for MSH-3/4 when given, and the caller-supplied control id generator', () => {
     let n = 0;
     const ack = buildAck(received, 'CA', {

@@ -153,8 +153,8 @@ describe('decodeMessage', () => {
     expect(m.get('PV1-3.1')).toBe('DMSH');
     expect(m.get('NTE-3')).toBe('see MSH');
     // in a #-message a literal "MSH|" is plain data
-    const hash = ok(decodeMessage(hl7('MSH#^~\\&#APP#F#R#F#2024##ADT^A01#C1#P#2.5', 'NTE#1##the MSH|segment')));
-    expect(hash.get('NTE-3')).toBe('the MSH|segment');
+    const hash = ok(decodeMessage(hl7('MSH#^~\\&#APP#F#R#F#2024##ADT^A01#C1#P#2.5', 'NTE#1##the MSH|segment, MSH|again')));
+    expect(hash.get('NTE-3')).toBe('the MSH|segment, MSH|again');
   });
 
   it('trailing spaces at the end of a segment are kept (node-hl7-client trims every segment)', () => {
@@ -207,6 +207,13 @@ describe('decode errors carry an HL7 error code and a location', () => {
     const e = err(decodeMessage(bytes));
     expect(e).toMatchObject(expected);
     expect(e.message.length).toBeGreaterThan(10);
+  });
+
+  it('a message the library still cannot read is 207, with our own text', () => {
+    // "MSH|" inside an escape sequence is not data, so it is not masked, and the library counts it
+    const r = decodeMessage(hl7('MSH#^~\\&#A#B#C#D#2024##ADT^A01#C1#P#2.5', 'NTE#1##\\ZMSH|\\ and \\ZMSH|\\'));
+    expect(err(r)).toMatchObject({ code: 207, message: 'the HL7 parser could not read the message' });
+    expect(r.ok ? undefined : r.received.header?.controlId).toBe('C1');
   });
 
   it('the error text is the table 0357 text of the code', () => {

@@ -2,12 +2,12 @@
  * Acknowledgements for received messages: MSH, MSA and, for errors, ERR, written with the
  * received message's own delimiters and with every value escaped.
  */
-import { DEFAULT_CHARSET } from './charset.js';
+import { DEFAULT_CHARSET, encodeMessageBytes, lookupCharset } from './charset.js';
 import { newControlId } from './control-id.js';
 import { DEFAULT_DELIMITERS, encodingCharacters, type Hl7Delimiters } from './delimiters.js';
 import type { Hl7Error, Hl7ErrorLocation } from './errors.js';
 import { escapeValue } from './escape.js';
-import type { HierarchicDesignator } from './header.js';
+import { PROCESSING_IDS, VERSION, type HierarchicDesignator } from './header.js';
 import type { AckSubject } from './message.js';
 
 /** Original mode: application accept / error / reject. */
@@ -33,8 +33,10 @@ export interface Hl7Ack {
   readonly text: string;
   /** Its MSH-10. */
   readonly controlId: string;
-  /** The HL7 charset to encode it in (that of the received message): `encodeMessageBytes(text, charset)`. */
+  /** The HL7 charset it is written in. */
   readonly charset: string;
+  /** `text` encoded in `charset`, ready for `encodeFrame`. */
+  readonly bytes: Buffer;
 }
 
 const FALLBACK_VERSION = '2.5';
@@ -43,15 +45,39 @@ const EMPTY_HD: HierarchicDesignator = { namespaceId: '', universalId: '', unive
 /**
  * Builds the ACK for `received`, which is a decoded message or what a failed decode could read
  * (pass `result.received`; undefined when nothing is known). The sender and receiver are
- * swapped, MSA-2 is the received MSH-10, MSH-11, -12 and -18 are echoed (version 2.5 when the
- * received one is unknown), and MSH-9 is `ACK^<trigger>^ACK` (`ACK^<trigger>` before v2.3.1,
- * which has no message structure component).
+ * swapped, MSA-2 is the received MSH-10, MSH-11, -12 and -18 are echoed, and MSH-9 is
+ * `ACK^<trigger>^ACK` (`ACK^<trigger>` before v2.3.1, which has no message structure).
+ *
+ * An ACK must itself be a valid message, so a received value that is not is replaced rather
+ * than echoed: processing id P, version 2.5, no MSH-18. The ACK is written in the charset its
+ * MSH-18 names (else in the charset the message was read in); if an echoed value cannot be
+ * written in it, the ACK is written in UTF-8 and says so in MSH-18.
  */
 export function buildAck(received: AckSubject | undefined, code: AckCode, options: BuildAckOptions = {}): Hl7Ack {
+  const h = received?.header ?? {};
+  const controlId = (options.controlId ?? newControlId)();
+  const echoed = h.characterSet && lookupCharset(h.characterSet).ok ? h.characterSet : '';
+  const charset = echoed || received?.charset || DEFAULT_CHARSET;
+  const fields = { ...options, controlId, now: options.now ?? new Date() };
+  const text = ackText(received, code, fields, echoed);
+  try {
+    return { text, controlId, charset, bytes: encodeMessageBytes(text, charset) };
+  } catch {
+    const utf8 = ackText(received, code, fields, DEFAULT_CHARSET);
+    return { text: utf8, controlId, charset: DEFAULT_CHARSET, bytes: encodeMessageBytes(utf8, DEFAULT_CHARSET) };
+  }
+}
+
+function ackText(
+  received: AckSubject | undefined,
+  code: AckCode,
+  options: Omit<BuildAckOptions, 'controlId' | 'now'> & { controlId: string; now: Date },
+  characterSet: string,
+): string {
   const d = received?.delimiters ?? DEFAULT_DELIMITERS;
   const h = received?.header ?? {};
-  const version = h.version || FALLBACK_VERSION;
-  const controlId = (options.controlId ?? newControlId)();
+  const version = h.version && VERSION.test(h.version) ? h.version : FALLBACK_VERSION;
+  const processing = h.processingId && PROCESSING_IDS.has(h.processingId) ? [h.processingId, h.processingMode ?? ''] : ['P'];
   const w = new FieldWriter(d);
 
   const messageType = atLeast(version, [2, 3, 1]) ? ['ACK', h.triggerEvent ?? '', 'ACK'] : ['ACK', h.triggerEvent ?? ''];
@@ -62,18 +88,18 @@ export function buildAck(received: AckSubject | undefined, code: AckCode, option
     w.hd(options.sendingFacility ?? h.receivingFacility ?? EMPTY_HD),
     w.hd(h.sendingApplication ?? EMPTY_HD),
     w.hd(h.sendingFacility ?? EMPTY_HD),
-    w.value(formatDateTime(options.now ?? new Date())),
+    w.value(formatDateTime(options.now)),
     '',
     w.components(messageType),
-    w.value(controlId),
-    w.components([h.processingId || 'P', h.processingMode ?? '']),
+    w.value(options.controlId),
+    w.components(processing),
     w.value(version),
     '',
     '',
     '',
     '',
     '',
-    w.value(h.characterSet ?? ''),
+    w.value(characterSet),
   ];
   const segments = [trimEmpty(msh).join(d.field), ['MSA', w.value(code), w.value(h.controlId ?? '')].join(d.field)];
   const errors: readonly Hl7Error[] = options.error === undefined ? [] : isErrorList(options.error) ? options.error : [options.error];
@@ -84,7 +110,7 @@ export function buildAck(received: AckSubject | undefined, code: AckCode, option
       segments.push(['ERR', errors.map((e) => w.legacyErrorLocation(e)).join(d.repetition)].join(d.field));
     }
   }
-  return { text: segments.map((s) => s + '\r').join(''), controlId, charset: received?.charset || DEFAULT_CHARSET };
+  return segments.map((s) => s + '\r').join('');
 }
 
 /** Writes values escaped, composites with trailing empty parts left out. */

@@ -88,7 +88,9 @@ export function readPatientIdentifier(read: ValueReader): PatientIdentifier | un
   };
 }
 
-const PROCESSING_IDS = new Set(['P', 'D', 'T']); // table 0103
+export const PROCESSING_IDS: ReadonlySet<string> = new Set(['P', 'D', 'T']); // table 0103
+/** An HL7 v2 version id: 2.1 … 2.9, with an optional third part (2.5.1). */
+export const VERSION = /^2\.\d{1,2}(\.\d{1,2})?$/;
 const ACK_CONDITIONS = new Set(['AL', 'NE', 'ER', 'SU']); // table 0155
 
 /**
@@ -102,7 +104,7 @@ export function checkMessageHeader(h: MessageHeader): Hl7Error | undefined {
   if (h.processingId !== '' && !PROCESSING_IDS.has(h.processingId)) {
     return hl7Error(202, 'MSH-11 (processing id) must be P, D or T (table 0103)', at(11));
   }
-  if (h.version !== '' && !/^2\.\d{1,2}(\.\d{1,2})?$/.test(h.version)) {
+  if (h.version !== '' && !VERSION.test(h.version)) {
     return hl7Error(203, 'MSH-12 (version id) must be an HL7 v2 version such as 2.5.1', at(12));
   }
   if (h.acceptAckType !== '' && !ACK_CONDITIONS.has(h.acceptAckType)) {

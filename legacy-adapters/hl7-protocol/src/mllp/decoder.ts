@@ -87,7 +87,8 @@ export class MllpDecoder {
         const start = scan.next(START_BLOCK, pos);
         const end = scan.next(END_BLOCK, pos);
         const stop = firstOf(start, end, chunk.length);
-        this.take(chunk, frameFrom, pos, stop, events);
+        // here pos === frameFrom: within one chunk a frame's bytes are taken in one go
+        this.take(chunk, frameFrom, stop, events);
         if (stop === chunk.length) {
           pos = stop;
         } else if (stop === start) {
@@ -129,9 +130,9 @@ export class MllpDecoder {
     this.tooLarge = false;
   }
 
-  /** Counts chunk[pos, stop) into the frame, and detects the moment it passes the limit. */
-  private take(chunk: Uint8Array, frameFrom: number, pos: number, stop: number, events: MllpEvent[]): void {
-    this.frameBytes += stop - pos;
+  /** Counts chunk[frameFrom, stop) into the frame, and detects the moment it passes the limit. */
+  private take(chunk: Uint8Array, frameFrom: number, stop: number, events: MllpEvent[]): void {
+    this.frameBytes += stop - frameFrom;
     if (this.tooLarge || this.frameBytes <= this.maxFrameBytes) return;
     this.tooLarge = true;
     const head = Buffer.alloc(Math.min(HEAD_BYTES, this.maxFrameBytes));
