@@ -189,4 +189,3 @@ describe('MllpDecoder', () => {
     expect((got[0] as { payload: Buffer }).payload.equals(payload)).toBe(true);
   });
 });
-});
