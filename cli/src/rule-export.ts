@@ -1,5 +1,6 @@
 /**
- * A rule set written as the two files of a rule folder (`00-upstreams.yaml`, `10-http.yaml`),
+ * A rule set written as the files of a rule folder (`00-upstreams.yaml`, `10-http.yaml`, and
+ * `20-hl7.yaml` when it has HL7 rules),
  * in the layout of routing-rules/, so that `ficus rules import` of the folder reads back the
  * same rule set. Each file starts with a marker comment: a file without it was written by a
  * person, and is not overwritten unless asked.
@@ -14,6 +15,7 @@ import { toYaml } from './rule-yaml.js';
 export const EXPORT_MARKER = '# ficus export:';
 export const UPSTREAMS_FILE = '00-upstreams.yaml';
 export const HTTP_FILE = '10-http.yaml';
+export const HL7_FILE = '20-hl7.yaml';
 
 function oneLine(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
@@ -29,6 +31,8 @@ export function exportTexts(r: CurrentRules, adminUrl: string): Record<string, s
   return {
     [UPSTREAMS_FILE]: toYaml({ upstreams: r.upstreams }, header('the upstreams')),
     [HTTP_FILE]: toYaml({ http: r.rules }, header('the HTTP rules')),
+    // an empty HL7 section stays out, so a rule set without one exports as it was written
+    ...(r.hl7?.length ? { [HL7_FILE]: toYaml({ hl7: r.hl7 }, header('the HL7 rules')) } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 export * from './rules/model.js';
 export * from './rules/path-pattern.js';
 export * from './rules/validate.js';
+export { hl7Covers } from './rules/validate-hl7.js';
 export * from './rules/rule-coverage.js';
 export * from './rules/upstream-defaults.js';
 export * from './rules/load-files.js';
@@ -17,3 +18,4 @@ export * from './control-plane/open-store.js';
 export * from './rule-sources/rule-source.js';
 export * from './rule-sources/file-source.js';
 export * from './rule-sources/store-source.js';
+export * from './control-plane/admin-auth.js';

@@ -41,7 +41,20 @@ function rulesText(r: CurrentRules): string[] {
     ['upstream', 'url'],
     Object.entries(r.upstreams).map(([name, u]) => [name, u.url]),
   );
-  return [versionLine(r), '', rules, '', upstreams];
+  const hl7 = r.hl7?.length
+    ? [
+        '',
+        table(
+          ['#', 'hl7 rule', 'message types', 'events', 'senders', 'mode', 'target'],
+          r.hl7.map((rule, i) => {
+            const m = rule.match;
+            const senders = [...(m.sendingApplications ?? []), ...(m.sendingFacilities ?? []).map((f) => `@${f}`)].join(' ');
+            return [i + 1, rule.id, m.messageTypes?.join(' ') ?? '*', m.triggerEvents?.join(' ') ?? '*', senders || '*', rule.mode, rule.target];
+          }),
+        ),
+      ]
+    : [];
+  return [versionLine(r), '', rules, ...hl7, '', upstreams];
 }
 
 export function addRuleCommands(rules: Command): void {

@@ -34,6 +34,8 @@ export interface OpenStoreOptions {
   adminToken: string | undefined;
   migrationsDir?: string;
   log: Logger;
+  /** make a first admin token when there is none (the gateway does; other readers of the store do not) */
+  bootstrapToken?: boolean;
 }
 
 export async function openStore(o: OpenStoreOptions): Promise<OpenStore> {
@@ -61,7 +63,7 @@ export async function openStore(o: OpenStoreOptions): Promise<OpenStore> {
     return opened;
   }
   await seedFromFiles(store, o);
-  await firstAdminToken(tokens, o);
+  if (o.bootstrapToken !== false) await firstAdminToken(tokens, o);
   return opened;
 }
 

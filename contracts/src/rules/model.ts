@@ -66,7 +66,10 @@ export const CircuitBreakerSchema = Type.Object(
 
 export const UpstreamSchema = Type.Object(
   {
-    url: Type.String({ pattern: '^https?://[^/?#]+/?$', description: 'origin only: scheme, host, port' }),
+    url: Type.String({
+      pattern: '^(https?|mllps?)://[^/?#]+/?$',
+      description: 'origin only: scheme, host, port; http(s):// for HTTP upstreams, mllp(s):// for an HL7 inbound',
+    }),
     description: Type.Optional(Type.String()),
     preserveHost: Type.Optional(
       Type.Boolean({
@@ -151,12 +154,40 @@ export const HttpRuleSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const Hl7Code = Type.String({ pattern: '^[A-Z0-9]{3}$', description: 'three upper-case letters or digits (ADT, A01)' });
+
+export const Hl7MatchSchema = Type.Object(
+  {
+    messageTypes: Type.Optional(Type.Array(Hl7Code, { minItems: 1, uniqueItems: true, description: 'MSH-9.1; none: every type' })),
+    triggerEvents: Type.Optional(Type.Array(Hl7Code, { minItems: 1, uniqueItems: true, description: 'MSH-9.2; none: every event' })),
+    sendingApplications: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, uniqueItems: true, description: 'MSH-3.1' })),
+    sendingFacilities: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, uniqueItems: true, description: 'MSH-4.1' })),
+  },
+  { additionalProperties: false },
+);
+
+export const HL7_MODES = ['legacy', 'dual', 'new'] as const;
+export type Hl7Mode = (typeof HL7_MODES)[number];
+
+export const Hl7RuleSchema = Type.Object(
+  {
+    id: Identifier,
+    description: Type.Optional(Type.String()),
+    match: Hl7MatchSchema,
+    mode: StringEnum(HL7_MODES, 'legacy: the legacy inbound only; dual: both (legacy stays authoritative); new: the new service only'),
+    legacy: Type.Optional(Identifier),
+    target: Type.Optional(Identifier),
+  },
+  { additionalProperties: false },
+);
+
 /** One rule file as written on disk: every section optional, so files can be split by concern. */
 export const RuleFileSchema = Type.Object(
   {
     version: Type.Optional(Type.Literal(1)),
     upstreams: Type.Optional(Type.Record(Identifier, UpstreamSchema)),
     http: Type.Optional(Type.Array(HttpRuleSchema)),
+    hl7: Type.Optional(Type.Array(Hl7RuleSchema)),
   },
   { additionalProperties: false },
 );
@@ -171,12 +202,22 @@ export type HttpMatch = Static<typeof HttpMatchSchema>;
 export type Sticky = Static<typeof StickySchema>;
 export type HttpRule = Static<typeof HttpRuleSchema>;
 export type RuleFile = Static<typeof RuleFileSchema>;
+export type Hl7Match = Static<typeof Hl7MatchSchema>;
+export type Hl7Rule = Static<typeof Hl7RuleSchema>;
 
 /** The whole rule set a deployable runs with: every file merged, defaults applied, checked. */
 export interface RuleSet {
   upstreams: Record<string, Upstream>;
   http: HttpRule[];
+  /** HL7 message routing (the HL7 adapter's section); absent: none */
+  hl7?: Hl7Rule[];
 }
 
-/** The upstream a rule calls "legacy" when it does not name one. */
+/** The upstream an HTTP rule calls "legacy" when it does not name one. */
 export const DEFAULT_LEGACY_UPSTREAM = 'legacy';
+/** The legacy HL7 inbound an HL7 rule sends to when it does not name one. */
+export const DEFAULT_LEGACY_HL7_UPSTREAM = 'legacy-hl7';
+
+export function isHttpUpstream(u: Pick<Upstream, 'url'>): boolean {
+  return /^https?:/i.test(u.url);
+}

@@ -33,3 +33,8 @@ export function resolveUpstream(u: Upstream): ResolvedUpstream {
     circuitBreaker: { ...DEFAULT_UPSTREAM.circuitBreaker, ...u.circuitBreaker },
   };
 }
+
+/** FICUS_UPSTREAM_PATIENT_SERVICE_URL overrides the URL of upstream "patient-service" (per environment). */
+export function upstreamUrlOverride(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  return env[`FICUS_UPSTREAM_${name.toUpperCase().replace(/-/g, '_')}_URL`];
+}

@@ -6,6 +6,7 @@ export { LegacyHisConfigSchema, loadLegacyHisConfig, type LegacyHisConfig } from
 export { DEFAULT_MIGRATIONS_DIR, MIGRATIONS_TABLE, migrateLegacy, type MigrateOptions } from './db/migrate-legacy.js';
 export { DEFAULT_SEED, DEFAULT_SEED_PATIENTS, seedLegacy, type SeedOptions, type SeedReport } from './seed/seed-database.js';
 export { startLegacyHis, type RunningLegacyHis, type StartOptions } from './start-legacy-his.js';
+export { startHl7Inbound, DEFAULT_HL7_PORT, DEFAULT_HL7_IDLE_TIMEOUT_MS, type Hl7InboundOptions, type RunningHl7Inbound } from './hl7/hl7-inbound.js';
 export { pseudoRandomStream, DOWNLOAD_SEED } from './files/pseudo-random-stream.js';
 export type { LegacyErrorBody, ErrorDetail } from './http/legacy-errors.js';
 export type { LegacyPatient, LegacyAddress, PatientPage } from './patients/patient-schemas.js';

@@ -13,7 +13,7 @@ const exit = (code: number) => exitAfterFlush(code, log);
 
 try {
   const his = await startLegacyHis(config, log);
-  log.info({ port: his.port }, 'legacy HIS listening');
+  log.info({ port: his.port, hl7Port: his.hl7?.port ?? null }, 'legacy HIS listening');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

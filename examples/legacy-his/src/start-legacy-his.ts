@@ -1,6 +1,7 @@
 /**
- * Everything main.ts does short of signal handling: migrate, seed, listen. Exported so that
- * demo scripts and other packages' tests can run a complete legacy HIS in-process.
+ * Everything main.ts does short of signal handling: migrate, seed, listen (HTTP, and MLLP for
+ * the HL7 inbound). Exported so that demo scripts and other packages' tests can run a complete
+ * legacy HIS in-process.
  */
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -9,6 +10,7 @@ import type { Logger } from '@ficus/contracts';
 import { buildLegacyHis } from './app.js';
 import type { LegacyHisConfig } from './config.js';
 import { migrateLegacy } from './db/migrate-legacy.js';
+import { startHl7Inbound, type RunningHl7Inbound } from './hl7/hl7-inbound.js';
 import { seedLegacy } from './seed/seed-database.js';
 
 export interface RunningLegacyHis {
@@ -17,10 +19,20 @@ export interface RunningLegacyHis {
   port: number;
   /** http://host:port, with 127.0.0.1 for a wildcard host */
   url: string;
-  /** stops accepting, lets in-flight requests finish (cut after the shutdown timeout), ends the pool */
+  /** the HL7 inbound, when LEGACY_HIS_HL7_PORT was given and is not 0 */
+  hl7: RunningHl7Inbound | undefined;
+  /**
+   * stops accepting, lets in-flight requests and HL7 messages finish (cut after the shutdown
+   * timeout), ends the pool
+   */
   close(): Promise<void>;
 }
 
+/**
+ * The configuration; anything left out takes the default of the HTTP port (0: a free port)
+ * and no HL7 inbound (LEGACY_HIS_HL7_PORT absent or 0), so that several can run side by side.
+ * loadLegacyHisConfig() gives the deployable's defaults (8000 and 2576).
+ */
 export type StartOptions = Pick<LegacyHisConfig, 'LEGACY_DATABASE_URL'> & Partial<LegacyHisConfig>;
 
 export async function startLegacyHis(config: StartOptions, log: Logger): Promise<RunningLegacyHis> {
@@ -39,20 +51,40 @@ export async function startLegacyHis(config: StartOptions, log: Logger): Promise
     }
     const app = await buildLegacyHis({ pool, log, accessLog: config.LEGACY_HIS_ACCESS_LOG });
     const host = config.LEGACY_HIS_HOST ?? '127.0.0.1';
-    await app.listen({ host, port: config.LEGACY_HIS_PORT ?? 0 });
-    const port = (app.server.address() as AddressInfo).port;
     const shutdownTimeoutMs = config.LEGACY_HIS_SHUTDOWN_TIMEOUT_MS ?? 10_000;
+    let hl7: RunningHl7Inbound | undefined;
+    try {
+      await app.listen({ host, port: config.LEGACY_HIS_PORT ?? 0 });
+      const hl7Port = config.LEGACY_HIS_HL7_PORT ?? 0;
+      if (hl7Port > 0) {
+        hl7 = await startHl7Inbound({
+          pool,
+          port: hl7Port,
+          host,
+          log,
+          idleTimeoutMs: config.LEGACY_HIS_HL7_IDLE_TIMEOUT_MS,
+          maxFrameBytes: config.LEGACY_HIS_HL7_MAX_FRAME_BYTES,
+          shutdownTimeoutMs,
+        });
+      }
+    } catch (e) {
+      await app.close();
+      throw e;
+    }
+    const port = (app.server.address() as AddressInfo).port;
     return {
       app,
       pool,
       port,
       url: `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`,
+      hl7,
       async close() {
         // slow reports and big downloads may outlive a patient orchestrator; cut them in the end
         const force = setTimeout(() => app.server.closeAllConnections(), shutdownTimeoutMs);
         force.unref();
         try {
-          await app.close();
+          // HL7 messages being applied finish (and are answered) while the pool is still open
+          await Promise.all([hl7?.close(), app.close()]);
         } finally {
           clearTimeout(force);
           await pool.end();

@@ -1,46 +1,12 @@
 /**
- * What every admin route shares: request decorations (who is calling), route config (the role
- * it needs, the audit action it records), problem answers and their mapping from errors.
+ * How the gateway's admin API answers what its control plane throws (the shared request
+ * plumbing, roles and audit hooks are in @ficus/contracts: admin-auth).
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type Principal, problem, PROBLEM_CONTENT_TYPE, type Role, StaleVersionError } from '@ficus/contracts';
+import type { FastifyReply } from 'fastify';
+import { sendProblem, StaleVersionError } from '@ficus/contracts';
 import { BadTargetError } from '../routing/request-target.js';
-import { InvalidRuleSetError, UnknownVersionError, type Origin } from './control-plane.js';
+import { InvalidRuleSetError, UnknownVersionError } from './control-plane.js';
 import { UnknownRuleError } from './rule-changes.js';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal?: Principal;
-    /** set once the request's audit entry is written */
-    audited?: boolean;
-    auditTarget?: string;
-  }
-  interface FastifyContextConfig {
-    /** the least role that may call the route; none: public */
-    role?: Role;
-    /** the audit action of a write route */
-    audit?: string;
-  }
-}
-
-export function originOf(request: FastifyRequest): Origin {
-  const ua = request.headers['user-agent'];
-  return { sourceIp: request.ip, userAgent: typeof ua === 'string' ? ua.slice(0, 200) : undefined };
-}
-
-export function reasonOf(request: FastifyRequest): string | undefined {
-  const body = request.body as { reason?: unknown } | undefined;
-  const query = request.query as { reason?: unknown } | undefined;
-  const reason = body?.reason ?? query?.reason;
-  return typeof reason === 'string' ? reason.slice(0, 500) : undefined;
-}
-
-export function sendProblem(reply: FastifyReply, status: number, slug: string, title: string, detail: string, extra: Record<string, unknown> = {}): FastifyReply {
-  return reply
-    .code(status)
-    .header('content-type', PROBLEM_CONTENT_TYPE)
-    .send(problem(status, slug, title, detail, { instance: `urn:ficus:request:${reply.request.id}`, ...extra }));
-}
 
 /** Maps what the control plane throws to the answer a client gets. */
 export function answerError(reply: FastifyReply, err: Error & { validation?: unknown; statusCode?: number }): FastifyReply {
@@ -63,11 +29,4 @@ export function answerError(reply: FastifyReply, err: Error & { validation?: unk
   return sendProblem(reply, 500, 'internal-error', 'Internal error', 'the request failed; see the gateway log');
 }
 
-/** The audit outcome of a finished write, from its status. */
-export function outcomeOf(status: number): 'ok' | 'refused' | 'denied' | 'conflict' | 'error' {
-  if (status < 400) return 'ok';
-  if (status === 401 || status === 403) return 'denied';
-  if (status === 409) return 'conflict';
-  if (status < 500) return 'refused';
-  return 'error';
-}
+export { originOf, outcomeOf, reasonOf, sendProblem } from '@ficus/contracts';

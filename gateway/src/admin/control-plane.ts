@@ -3,7 +3,7 @@
  * it as a new version on top of the version the admin started from, records the change in the
  * audit log in the same transaction, and announces it to every gateway instance.
  */
-import { type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion, StaleVersionError, validateRuleDocuments } from '@ficus/contracts';
+import { auditEntry, StaleVersionError, validateRuleDocuments, type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Origin, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion } from '@ficus/contracts';
 import { applyFlip, describeRule, type Flip } from './rule-changes.js';
 import { diffRuleSets } from './rule-diff.js';
 
@@ -17,12 +17,6 @@ export class UnknownVersionError extends Error {
   constructor(readonly version: number) {
     super(`no version ${version}`);
   }
-}
-
-/** Where a request came from, for the audit log. */
-export interface Origin {
-  sourceIp?: string | undefined;
-  userAgent?: string | undefined;
 }
 
 export interface ChangeResult {
@@ -64,8 +58,8 @@ export class ControlPlane {
     const change: ChangeRecord = {
       kind: 'flip',
       rule: ruleId,
-      from: { mode: before.mode, percent: before.percent, target: before.target },
-      to: { mode: after.mode, percent: after.percent, target: after.target },
+      from: { mode: before.mode, percent: 'percent' in before ? before.percent : undefined, target: before.target },
+      to: { mode: after.mode, percent: 'percent' in after ? after.percent : undefined, target: after.target },
       summary: `${ruleId}: ${describeRule(before)} → ${describeRule(after)}`,
     };
     return this.commit(who, origin, 'rules.flip', ruleId, checked, reason, base, change);
@@ -80,12 +74,13 @@ export class ControlPlane {
       await this.record(who, origin, { action: `rules.${kind}`, target: 'rule-set', reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false } });
       return { version: current, changed: false };
     }
-    const r = diff.rules;
+    const ids = (list: { id: string }[]) => list.map((x) => x.id).join(', ');
+    const all = { added: [...diff.rules.added, ...diff.hl7.added], removed: [...diff.rules.removed, ...diff.hl7.removed], changed: [...diff.rules.changed, ...diff.hl7.changed], moved: [...diff.rules.moved, ...diff.hl7.moved] };
     const summary = [
-      r.added.length && `added ${r.added.map((x) => x.id).join(', ')}`,
-      r.removed.length && `removed ${r.removed.map((x) => x.id).join(', ')}`,
-      r.changed.length && `changed ${r.changed.map((x) => x.id).join(', ')}`,
-      r.moved.length && `moved ${r.moved.map((x) => x.id).join(', ')}`,
+      all.added.length && `added ${ids(all.added)}`,
+      all.removed.length && `removed ${ids(all.removed)}`,
+      all.changed.length && `changed ${ids(all.changed)}`,
+      all.moved.length && `moved ${ids(all.moved)}`,
       diff.upstreams.added.length + diff.upstreams.removed.length + diff.upstreams.changed.length && 'upstreams changed',
     ]
       .filter(Boolean)
@@ -106,8 +101,8 @@ export class ControlPlane {
   }
 
   /** Audit entry for a write that made no version (refused, denied, tokens). */
-  async record(who: Principal | undefined, origin: Origin, e: Omit<AuditEntry, 'actor' | 'role' | 'auth'>, db?: Parameters<AuditLog['append']>[1]): Promise<void> {
-    await this.audit.append({ ...e, actor: who?.actor ?? 'anonymous', role: who?.role, auth: who?.auth ?? 'none', sourceIp: origin.sourceIp, userAgent: origin.userAgent }, db);
+  async record(who: Principal | undefined, origin: Origin, e: Omit<AuditEntry, 'actor' | 'role' | 'auth' | 'sourceIp' | 'userAgent'>, db?: Parameters<AuditLog['append']>[1]): Promise<void> {
+    await this.audit.append(auditEntry(who, origin, e), db);
   }
 
   private async commit(who: Principal, origin: Origin, action: string, target: string, ruleSet: RuleSet, reason: string, base: number, change: ChangeRecord): Promise<ChangeResult> {

@@ -2,10 +2,10 @@
  * Changes to a rule set, as pure functions: a flip of one rule, and a readable summary of it.
  * Whether the result is valid is for validateRuleDocuments to say.
  */
-import type { HttpMode, HttpRule, RuleSet } from '@ficus/contracts';
+import type { Hl7Rule, HttpMode, HttpRule, Hl7Mode, RuleSet } from '@ficus/contracts';
 
 export interface Flip {
-  mode: HttpMode;
+  mode: HttpMode | Hl7Mode;
   percent?: number;
   target?: string;
 }
@@ -16,21 +16,33 @@ export class UnknownRuleError extends Error {
   }
 }
 
-export function describeRule(rule: Pick<HttpRule, 'mode' | 'percent' | 'target'>): string {
+type AnyRule = HttpRule | Hl7Rule;
+
+export function describeRule(rule: { mode: string; percent?: number; target?: string }): string {
   if (rule.mode === 'canary') return `canary ${rule.percent ?? 0} % to ${rule.target ?? '?'}`;
   if (rule.mode === 'legacy') return 'legacy';
   return `${rule.mode} (${rule.target ?? '?'})`;
 }
 
 /** The rule set with one rule's mode (and percent, target) changed; other rules untouched. */
-export function applyFlip(ruleSet: RuleSet, ruleId: string, flip: Flip): { ruleSet: RuleSet; before: HttpRule; after: HttpRule } {
-  const index = ruleSet.http.findIndex((r) => r.id === ruleId);
-  if (index < 0) throw new UnknownRuleError(ruleId);
-  const before = ruleSet.http[index]!;
-  const after: HttpRule = { ...before, mode: flip.mode };
-  if (flip.percent !== undefined) after.percent = flip.percent;
+export function applyFlip(ruleSet: RuleSet, ruleId: string, flip: Flip): { ruleSet: RuleSet; before: AnyRule; after: AnyRule } {
+  const httpIndex = ruleSet.http.findIndex((r) => r.id === ruleId);
+  if (httpIndex >= 0) {
+    const before = ruleSet.http[httpIndex]!;
+    const after = { ...before, mode: flip.mode } as HttpRule;
+    if (flip.percent !== undefined) after.percent = flip.percent;
+    if (flip.target !== undefined) after.target = flip.target;
+    const http = [...ruleSet.http];
+    http[httpIndex] = after;
+    return { ruleSet: { ...ruleSet, http }, before, after };
+  }
+  const hl7Index = ruleSet.hl7?.findIndex((r) => r.id === ruleId) ?? -1;
+  if (hl7Index < 0) throw new UnknownRuleError(ruleId);
+  const before = ruleSet.hl7![hl7Index]!;
+  // an HL7 rule has no percent; the validator refuses one if given
+  const after = { ...before, mode: flip.mode, ...(flip.percent !== undefined ? { percent: flip.percent } : {}) } as Hl7Rule;
   if (flip.target !== undefined) after.target = flip.target;
-  const http = [...ruleSet.http];
-  http[index] = after;
-  return { ruleSet: { upstreams: ruleSet.upstreams, http }, before, after };
+  const hl7 = [...ruleSet.hl7!];
+  hl7[hl7Index] = after;
+  return { ruleSet: { ...ruleSet, hl7 }, before, after };
 }

@@ -2,7 +2,7 @@
  * What changed between two rule sets, field by field: rules added, removed, moved (order is
  * meaning: first match wins) and changed, and upstreams added, removed and changed.
  */
-import type { HttpRule, RuleSet } from '@ficus/contracts';
+import type { RuleSet } from '@ficus/contracts';
 
 export interface FieldChange {
   /** dotted path inside the rule or upstream (match.methods, timeouts.connectMs) */
@@ -11,13 +11,17 @@ export interface FieldChange {
   to?: unknown;
 }
 
+export interface RulesDiff {
+  added: { id: string; index: number }[];
+  removed: { id: string; index: number }[];
+  moved: { id: string; from: number; to: number }[];
+  changed: { id: string; changes: FieldChange[] }[];
+}
+
 export interface RuleSetDiff {
-  rules: {
-    added: { id: string; index: number }[];
-    removed: { id: string; index: number }[];
-    moved: { id: string; from: number; to: number }[];
-    changed: { id: string; changes: FieldChange[] }[];
-  };
+  rules: RulesDiff;
+  /** the HL7 rules, the same way */
+  hl7: RulesDiff;
   upstreams: {
     added: string[];
     removed: string[];
@@ -42,29 +46,37 @@ export function fieldChanges(a: unknown, b: unknown, prefix = ''): FieldChange[]
   return [change];
 }
 
-export function diffRuleSets(a: RuleSet, b: RuleSet): RuleSetDiff {
-  const indexA = new Map(a.http.map((r, i) => [r.id, i]));
-  const indexB = new Map(b.http.map((r, i) => [r.id, i]));
-  const byIdA = new Map<string, HttpRule>(a.http.map((r) => [r.id, r]));
-  const rules: RuleSetDiff['rules'] = { added: [], removed: [], moved: [], changed: [] };
-  b.http.forEach((r, i) => {
+/** Ordered lists of rules: added, removed, moved (among those kept) and changed. */
+function diffRules<R extends { id: string }>(a: R[], b: R[]): RulesDiff {
+  const indexA = new Map(a.map((r, i) => [r.id, i]));
+  const indexB = new Map(b.map((r, i) => [r.id, i]));
+  const byIdA = new Map<string, R>(a.map((r) => [r.id, r]));
+  const rules: RulesDiff = { added: [], removed: [], moved: [], changed: [] };
+  b.forEach((r, i) => {
     if (!indexA.has(r.id)) rules.added.push({ id: r.id, index: i });
   });
-  a.http.forEach((r, i) => {
+  a.forEach((r, i) => {
     if (!indexB.has(r.id)) rules.removed.push({ id: r.id, index: i });
   });
-  // order among the rules both sets keep
-  const keptA = a.http.filter((r) => indexB.has(r.id)).map((r) => r.id);
-  const keptB = b.http.filter((r) => indexA.has(r.id)).map((r) => r.id);
+  const keptA = a.filter((r) => indexB.has(r.id)).map((r) => r.id);
+  const keptB = b.filter((r) => indexA.has(r.id)).map((r) => r.id);
   keptB.forEach((id, i) => {
     if (keptA[i] !== id) rules.moved.push({ id, from: indexA.get(id)!, to: indexB.get(id)! });
   });
-  for (const r of b.http) {
+  for (const r of b) {
     const old = byIdA.get(r.id);
     if (!old) continue;
     const changes = fieldChanges(old, r);
     if (changes.length) rules.changed.push({ id: r.id, changes });
   }
+  return rules;
+}
+
+const empty = (d: RulesDiff) => !d.added.length && !d.removed.length && !d.moved.length && !d.changed.length;
+
+export function diffRuleSets(a: RuleSet, b: RuleSet): RuleSetDiff {
+  const rules = diffRules(a.http, b.http);
+  const hl7 = diffRules(a.hl7 ?? [], b.hl7 ?? []);
   const upstreams: RuleSetDiff['upstreams'] = { added: [], removed: [], changed: [] };
   for (const name of Object.keys(b.upstreams)) if (!(name in a.upstreams)) upstreams.added.push(name);
   for (const name of Object.keys(a.upstreams)) {
@@ -74,7 +86,6 @@ export function diffRuleSets(a: RuleSet, b: RuleSet): RuleSetDiff {
       if (changes.length) upstreams.changed.push({ name, changes });
     }
   }
-  const identical =
-    !rules.added.length && !rules.removed.length && !rules.moved.length && !rules.changed.length && !upstreams.added.length && !upstreams.removed.length && !upstreams.changed.length;
-  return { rules, upstreams, identical };
+  const identical = empty(rules) && empty(hl7) && !upstreams.added.length && !upstreams.removed.length && !upstreams.changed.length;
+  return { rules, hl7, upstreams, identical };
 }

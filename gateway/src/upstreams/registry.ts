@@ -3,17 +3,13 @@
  * and pool settings are unchanged keeps its pool (and its warm connections); a changed or
  * removed one is closed once its in-flight requests are done.
  */
-import { resolveUpstream, type Logger, type ResolvedUpstream, type RuleSet } from '@ficus/contracts';
+import { isHttpUpstream, resolveUpstream, upstreamUrlOverride, type Logger, type ResolvedUpstream, type RuleSet } from '@ficus/contracts';
 import { Upstream } from './upstream.js';
-
-/** FICUS_UPSTREAM_PATIENT_SERVICE_URL overrides the URL of upstream "patient-service". */
-export function upstreamUrlOverride(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  return env[`FICUS_UPSTREAM_${name.toUpperCase().replace(/-/g, '_')}_URL`];
-}
 
 export function resolveUpstreams(ruleSet: RuleSet, env: NodeJS.ProcessEnv): Map<string, ResolvedUpstream> {
   const out = new Map<string, ResolvedUpstream>();
   for (const [name, declared] of Object.entries(ruleSet.upstreams)) {
+    if (!isHttpUpstream(declared)) continue; // an HL7 inbound (mllp://) is the HL7 adapter's
     const url = upstreamUrlOverride(name, env) ?? declared.url;
     out.set(name, resolveUpstream({ ...declared, url }));
   }

@@ -3,7 +3,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { HTTP_MODES } from '@ficus/contracts';
+import { HL7_MODES, HTTP_MODES } from '@ficus/contracts';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ControlPlane } from '../control-plane.js';
 import { explain } from '../explain.js';
@@ -27,7 +27,7 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
     schema: { tags: ['rules'], summary: 'The current rule set', response: { 200: Type.Object({ version: Type.Integer(), rules: Type.Array(Type.Object({}, Loose)), upstreams: Type.Object({}, Loose) }, Loose) } },
     handler: async () => {
       const v = await cp.current();
-      return { version: v.version, createdAt: v.createdAt, author: v.author, reason: v.reason, rules: v.ruleSet.http, upstreams: v.ruleSet.upstreams };
+      return { version: v.version, createdAt: v.createdAt, author: v.author, reason: v.reason, rules: v.ruleSet.http, hl7: v.ruleSet.hl7 ?? [], upstreams: v.ruleSet.upstreams };
     },
   });
 
@@ -37,8 +37,10 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
     handler: async (req) => {
       const v = await cp.current();
       const index = v.ruleSet.http.findIndex((x) => x.id === req.params.id);
-      if (index < 0) throw new UnknownRuleError(req.params.id);
-      return { version: v.version, index, rule: v.ruleSet.http[index] };
+      if (index >= 0) return { version: v.version, kind: 'http', index, rule: v.ruleSet.http[index] };
+      const hl7Index = v.ruleSet.hl7?.findIndex((x) => x.id === req.params.id) ?? -1;
+      if (hl7Index < 0) throw new UnknownRuleError(req.params.id);
+      return { version: v.version, kind: 'hl7', index: hl7Index, rule: v.ruleSet.hl7![hl7Index] };
     },
   });
 
@@ -68,7 +70,7 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
       params: Type.Object({ id: Type.String() }),
       body: Type.Object(
         {
-          mode: Type.Unsafe<(typeof HTTP_MODES)[number]>({ type: 'string', enum: [...HTTP_MODES] }),
+          mode: Type.Unsafe<(typeof HTTP_MODES)[number] | (typeof HL7_MODES)[number]>({ type: 'string', enum: [...new Set([...HTTP_MODES, ...HL7_MODES])] }),
           percent: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
           target: Type.Optional(Type.String({ minLength: 1 })),
           reason: Reason,
@@ -83,7 +85,8 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
       const flip = { mode, ...(percent !== undefined ? { percent } : {}), ...(target !== undefined ? { target } : {}) };
       const { version } = await cp.flip(req.principal!, originOf(req), req.params.id, flip, reason, baseVersion);
       req.audited = true;
-      return { version: version.version, change: version.change, rule: version.ruleSet.http.find((x) => x.id === req.params.id) };
+      const rule = version.ruleSet.http.find((x) => x.id === req.params.id) ?? version.ruleSet.hl7?.find((x) => x.id === req.params.id);
+      return { version: version.version, change: version.change, rule };
     },
   });
 

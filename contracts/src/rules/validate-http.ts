@@ -1,0 +1,117 @@
+/**
+ * The checks of HTTP rules by meaning: paths, predicates, upstreams, canary settings, rules that
+ * can never match, and the catch-all at the end.
+ */
+import { DEFAULT_LEGACY_UPSTREAM, isHttpUpstream, SAFE_METHODS, type HttpRule, type Upstream } from './model.js';
+import { parsePathPattern, PatternError, type PathPattern } from './path-pattern.js';
+import { effectiveMethods, ruleCovers } from './rule-coverage.js';
+import { issue, placeOf, type Collector, type DocPath, type RuleDocument } from './rule-issues.js';
+
+export interface PlacedRule {
+  rule: HttpRule;
+  doc: RuleDocument;
+  index: number;
+  /** parsed `match.path` or `match.paths`; empty when they are invalid */
+  patterns: PathPattern[];
+}
+
+/** The path patterns of a rule, as written (`path` or `paths`). */
+export function rulePaths(rule: HttpRule): string[] {
+  return rule.match.paths ?? (rule.match.path !== undefined ? [rule.match.path] : []);
+}
+
+function checkPredicates(c: Collector, p: PlacedRule, section: 'headers' | 'query') {
+  for (const [key, pred] of Object.entries(p.rule.match[section] ?? {})) {
+    if (pred.regex === undefined) continue;
+    try {
+      new RegExp(pred.regex);
+    } catch (e) {
+      c.errors.push(issue(p.doc, ['http', p.index, 'match', section, key, 'regex'], `invalid regular expression: ${(e as Error).message}`, p.rule.id));
+    }
+  }
+}
+
+function checkRule(c: Collector, p: PlacedRule, upstreams: Record<string, Upstream>) {
+  const { rule, doc, index } = p;
+  const at = (...rest: DocPath) => ['http', index, ...rest];
+  const fail = (path: DocPath, reason: string) => c.errors.push(issue(doc, path, reason, rule.id));
+
+  if ((rule.match.path === undefined) === (rule.match.paths === undefined)) {
+    fail(at('match'), 'give exactly one of "path" or "paths"');
+  }
+  const patterns: PathPattern[] = [];
+  rulePaths(rule).forEach((source, i) => {
+    try {
+      patterns.push(parsePathPattern(source));
+    } catch (e) {
+      if (!(e instanceof PatternError)) throw e;
+      fail(rule.match.paths ? at('match', 'paths', i) : at('match', 'path'), e.message);
+    }
+  });
+  if (patterns.length === rulePaths(rule).length) p.patterns = patterns;
+  checkPredicates(c, p, 'headers');
+  checkPredicates(c, p, 'query');
+
+  const legacy = rule.legacy ?? DEFAULT_LEGACY_UPSTREAM;
+  const declared = Object.keys(upstreams).filter((n) => isHttpUpstream(upstreams[n]!));
+  if (!upstreams[legacy]) {
+    fail(rule.legacy ? at('legacy') : at(), `unknown upstream "${legacy}" (declared: ${declared.join(', ') || 'none'})`);
+  } else if (!isHttpUpstream(upstreams[legacy])) {
+    fail(rule.legacy ? at('legacy') : at(), `upstream "${legacy}" is not an HTTP upstream (${upstreams[legacy].url})`);
+  }
+  if (rule.target !== undefined) {
+    if (!upstreams[rule.target]) {
+      fail(at('target'), `unknown upstream "${rule.target}" (declared: ${declared.join(', ') || 'none'})`);
+    } else if (!isHttpUpstream(upstreams[rule.target]!)) {
+      fail(at('target'), `upstream "${rule.target}" is not an HTTP upstream (${upstreams[rule.target]!.url})`);
+    } else if (rule.target === legacy) {
+      fail(at('target'), `the target is the legacy upstream "${legacy}"; name the new service`);
+    }
+  } else if (rule.mode !== 'legacy') {
+    fail(at(), `mode "${rule.mode}" needs a "target" (the new service)`);
+  }
+
+  if (rule.mode === 'canary') {
+    if (rule.percent === undefined) fail(at(), 'mode "canary" needs "percent" (0-100)');
+    if (!rule.sticky) fail(at(), 'mode "canary" needs "sticky" (header, param, query or cookie) so a patient stays on one side');
+  }
+  if (rule.sticky) {
+    const sources = (['header', 'param', 'query', 'cookie'] as const).filter((k) => rule.sticky?.[k] !== undefined);
+    if (sources.length !== 1) {
+      fail(at('sticky'), `"sticky" names exactly one of header, param, query or cookie (found ${sources.length})`);
+    } else if (rule.sticky.param !== undefined && p.patterns.length > 0 && !p.patterns.some((pp) => pp.params.includes(rule.sticky?.param ?? ''))) {
+      fail(at('sticky', 'param'), `no path of this rule has a parameter ":${rule.sticky.param}"`);
+    }
+  }
+  if (rule.fallback === true && rule.mode !== 'new') {
+    c.warnings.push(issue(doc, at('fallback'), `"fallback" only applies in mode "new"`, rule.id));
+  }
+  const methods = effectiveMethods(rule);
+  if (rule.mode === 'new' && methods && ![...methods].some((m) => SAFE_METHODS.has(m)) && rule.fallback === true) {
+    c.warnings.push(issue(doc, at('fallback'), 'no safe method in this rule, so fallback never happens', rule.id));
+  }
+}
+
+/** Every check of the HTTP rules, in order; ids are checked by the caller (one namespace). */
+export function checkHttpRules(c: Collector, placed: PlacedRule[], upstreams: Record<string, Upstream>): void {
+  for (const p of placed) checkRule(c, p, upstreams);
+  placed.forEach((later, j) => {
+    const earlier = placed.slice(0, j).find((e) => ruleCovers(e, later));
+    if (earlier) {
+      c.errors.push(
+        issue(
+          later.doc,
+          ['http', later.index, 'match'],
+          `can never match: rule "${earlier.rule.id}"${placeOf(earlier.doc, 'http', earlier.index)} comes first and takes every request this one matches`,
+          later.rule.id,
+        ),
+      );
+    }
+  });
+  const last = placed[placed.length - 1];
+  const catchAll = (p: PlacedRule) =>
+    p.patterns.some((pp) => pp.segments.length === 1 && pp.open) && !p.rule.match.methods && !p.rule.match.headers && !p.rule.match.query;
+  if (last && !catchAll(last)) {
+    c.warnings.push(issue(last.doc, ['http', last.index], 'the last rule is not a catch-all ("/**" for every method): unmatched requests get 404', last.rule.id));
+  }
+}

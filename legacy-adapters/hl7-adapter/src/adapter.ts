@@ -1,0 +1,158 @@
+/**
+ * Assembles the HL7 adapter: the message store, the rules (HL7 section), the MLLP listener,
+ * the dispatcher that delivers to the legacy inbound and the new services' queues, and its HTTP
+ * endpoints (health, metrics, /api/hl7).
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import {
+  Authenticator,
+  FileRuleSource,
+  installAdminAuth,
+  openStore,
+  runMigrations,
+  sendProblem,
+  StoreRuleSource,
+  upstreamUrlOverride,
+  type Logger,
+  type OpenStore,
+  type RuleSet,
+  type RuleSource,
+} from '@ficus/contracts';
+import { messageStoreUrl, ruleStoreUrl, tlsOptions, type AdapterConfig } from './config.js';
+import { DeliveryStore } from './delivery/delivery-store.js';
+import { Dispatcher } from './delivery/dispatcher.js';
+import { QueuePublisher } from './delivery/queue-publisher.js';
+import { AppAcks } from './intake/app-acks.js';
+import { Intake } from './intake/intake.js';
+import { startListener, type RunningListener } from './listener/mllp-listener.js';
+import { hl7Routes } from './ops/hl7-api.js';
+import { AdapterMetrics } from './ops/metrics.js';
+import { Hl7Router } from './routing/hl7-router.js';
+import { MessageStore } from './store/message-store.js';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/hl7', import.meta.url));
+
+export interface RunningAdapter {
+  port: number;
+  apiPort: number;
+  dispatcher: Dispatcher;
+  close(): Promise<void>;
+}
+
+export async function startAdapter(config: AdapterConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningAdapter> {
+  const storeUrl = messageStoreUrl(config);
+  await runMigrations({ databaseUrl: storeUrl, dir: MIGRATIONS_DIR, table: 'hl7_pgmigrations', log });
+  const pool = new pg.Pool({ connectionString: storeUrl, max: 16, connectionTimeoutMillis: 5_000 });
+  pool.on('error', (err) => log.warn({ err: err.message }, 'message store connection lost'));
+  const deliveryStore = new DeliveryStore(pool);
+  const metrics = new AdapterMetrics(() => deliveryStore.counts());
+
+  // the rules: the HL7 section, and the legacy inbounds' addresses
+  let ruleSet: RuleSet = { upstreams: {}, http: [] };
+  let router = new Hl7Router(ruleSet);
+  const apply = (r: RuleSet) => {
+    ruleSet = r;
+    router = new Hl7Router(r);
+  };
+  const control: OpenStore = await openStore({ url: ruleStoreUrl(config), rulesDir: config.FICUS_RULES_DIR, stateDir: config.FICUS_STATE_DIR, adminToken: undefined, bootstrapToken: false, log });
+  const rules: RuleSource =
+    config.FICUS_RULES_SOURCE === 'store'
+      ? new StoreRuleSource({
+          store: control.store,
+          redisUrl: config.REDIS_URL,
+          cacheFile: path.join(config.FICUS_STATE_DIR, 'last-good-rules.json'),
+          checkMs: config.FICUS_RULES_CHECK_MS,
+          log,
+          apply: (applied) => apply(applied.ruleSet),
+        })
+      : new FileRuleSource(config.FICUS_RULES_DIR, config.FICUS_RULES_POLL_MS, log, apply);
+  await rules.load();
+  rules.start();
+
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
+  redis.on('error', () => undefined); // deliveries to queues are retried; the dispatcher logs it
+  const publisher = new QueuePublisher(redis);
+  const appAcks = new AppAcks(log);
+  const dispatcher = new Dispatcher({
+    pool,
+    deliveries: deliveryStore,
+    publisher,
+    legacyUrl: (upstream) => upstreamUrlOverride(upstream, env) ?? ruleSet.upstreams[upstream]?.url,
+    metrics,
+    log,
+    connectTimeoutMs: config.HL7_LEGACY_CONNECT_TIMEOUT_MS,
+    ackTimeoutMs: config.HL7_LEGACY_ACK_TIMEOUT_MS,
+    maxBackoffMs: config.HL7_MAX_BACKOFF_MS,
+    idlePollMs: config.HL7_DISPATCH_POLL_MS,
+    settled: (d, outcome, answer) => {
+      const code = outcome === 'delivered' ? 'AA' : answer?.code === 'AR' || answer?.code === 'CR' ? 'AR' : 'AE';
+      appAcks.settled(d.messageId, d.target, code);
+    },
+  });
+  const messages = new MessageStore(pool, () => dispatcher.nudge());
+  const intake = new Intake({ store: messages, router: () => router, partitions: config.HL7_PARTITIONS, metrics, log, appAcks });
+
+  const api = await startApi(config, { pool, control, metrics, rules, log, replayed: () => dispatcher.nudge() });
+  const listener: RunningListener = await startListener(config.HL7_HOST, config.HL7_PORT, {
+    intake,
+    metrics,
+    log,
+    maxFrameBytes: config.HL7_MAX_FRAME_BYTES,
+    idleTimeoutMs: config.HL7_IDLE_TIMEOUT_MS,
+    maxQueuedFrames: config.HL7_MAX_QUEUED_FRAMES,
+    tls: tlsOptions(config),
+  });
+  dispatcher.start();
+  log.info({ port: listener.port, apiPort: api.port, tls: Boolean(tlsOptions(config)), partitions: config.HL7_PARTITIONS, hl7Rules: router.rules.length }, 'HL7 adapter listening');
+
+  return {
+    port: listener.port,
+    apiPort: api.port,
+    dispatcher,
+    async close() {
+      await listener.close();
+      await dispatcher.stop();
+      await rules.stop();
+      await api.app.close();
+      await publisher.close();
+      redis.disconnect();
+      await pool.end();
+      await control.close();
+    },
+  };
+}
+
+async function startApi(
+  config: AdapterConfig,
+  d: { pool: pg.Pool; control: OpenStore; metrics: AdapterMetrics; rules: RuleSource; log: Logger; replayed: () => void },
+): Promise<{ app: FastifyInstance; port: number }> {
+  const app = Fastify({ logger: false });
+  const oidc =
+    config.FICUS_OIDC_ISSUER && config.FICUS_OIDC_AUDIENCE && config.FICUS_OIDC_JWKS_URL
+      ? { issuer: config.FICUS_OIDC_ISSUER, audience: config.FICUS_OIDC_AUDIENCE, jwksUrl: config.FICUS_OIDC_JWKS_URL, roleClaim: config.FICUS_OIDC_ROLE_CLAIM }
+      : undefined;
+  installAdminAuth(app, new Authenticator(d.control.tokens, oidc), d.control.audit, d.log);
+  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, _req, reply) => {
+    if (err.validation || (err.statusCode && err.statusCode < 500)) return sendProblem(reply, err.statusCode ?? 400, 'invalid-request', 'Invalid request', err.message);
+    d.log.error({ err: err.message }, 'HL7 API request failed');
+    return sendProblem(reply, 500, 'internal-error', 'Internal error', 'the request failed; see the adapter log');
+  });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const store = await d.pool.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
+    const rules = d.rules.status();
+    const ready = store && rules.state !== 'starting';
+    return reply.code(ready ? 200 : 503).send({ status: ready ? (rules.state === 'degraded' ? 'degraded' : 'ready') : 'not-ready', messageStore: store ? 'reachable' : 'unreachable', rules });
+  });
+  app.get('/metrics', async (_req, reply) => reply.header('content-type', d.metrics.registry.contentType).send(await d.metrics.registry.metrics()));
+  hl7Routes(app, { pool: d.pool, audit: d.control.audit, replayed: d.replayed });
+  await app.listen({ host: config.HL7_API_HOST, port: config.HL7_API_PORT });
+  return { app, port: (app.server.address() as { port: number }).port };
+}

@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import type { TlsOptions } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { Type, type Static } from '@sinclair/typebox';
+import { configSchema, Env, loadConfig, withDatabase } from '@ficus/contracts';
+
+const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../../routing-rules', import.meta.url));
+const DEFAULT_STATE_DIR = fileURLToPath(new URL('../../../.ficus/hl7-adapter', import.meta.url));
+
+export const AdapterConfigSchema = configSchema({
+  HL7_HOST: Env.string('0.0.0.0', 'address the MLLP listener listens on'),
+  HL7_PORT: Env.port(2575, 'MLLP listener port'),
+  HL7_TLS_CERT_FILE: Env.optionalString('TLS: certificate (PEM); with HL7_TLS_KEY_FILE the listener speaks MLLP over TLS'),
+  HL7_TLS_KEY_FILE: Env.optionalString('TLS: private key (PEM)'),
+  HL7_TLS_CA_FILE: Env.optionalString('TLS: CA bundle for client certificates'),
+  HL7_TLS_REQUIRE_CLIENT_CERT: Env.boolean(false, 'TLS: senders must present a certificate signed by HL7_TLS_CA_FILE'),
+  HL7_MAX_FRAME_BYTES: Env.integer(8 * 1024 * 1024, 'largest MLLP frame accepted; a larger one is refused (AR) and the connection closed', 1024),
+  HL7_IDLE_TIMEOUT_MS: Env.integer(300_000, 'an MLLP connection silent this long is closed', 1_000),
+  HL7_MAX_QUEUED_FRAMES: Env.integer(64, 'frames waiting on one connection before it stops being read (back-pressure)', 2),
+  HL7_PARTITIONS: Env.integer(8, 'delivery partitions (a hash of the patient id): order holds within one; do not change while deliveries are pending', 1),
+  HL7_DATABASE_URL: Env.optionalString('the message store database (default: database ficus_hl7 on DATABASE_URL\'s server)'),
+  HL7_API_HOST: Env.string('0.0.0.0', 'address of the adapter\'s HTTP endpoints (health, metrics, /api/hl7)'),
+  HL7_API_PORT: Env.port(8091, 'port of the adapter\'s HTTP endpoints'),
+  HL7_LEGACY_CONNECT_TIMEOUT_MS: Env.integer(3_000, 'connecting to the legacy inbound', 100),
+  HL7_LEGACY_ACK_TIMEOUT_MS: Env.integer(15_000, 'waiting for the legacy inbound\'s ACK before trying again', 100),
+  HL7_MAX_BACKOFF_MS: Env.integer(30_000, 'longest wait between two tries of a delivery', 100),
+  HL7_DISPATCH_POLL_MS: Env.integer(500, 'safety-net look for pending deliveries', 10),
+  DATABASE_URL: Env.string('postgres://postgres@127.0.0.1:5432/postgres', 'PostgreSQL server (message store ficus_hl7; rule store, tokens and audit in ficus_gateway)'),
+  FICUS_STORE_URL: Env.optionalString('the rule store database itself (default: database ficus_gateway on DATABASE_URL\'s server)'),
+  REDIS_URL: Env.string('redis://127.0.0.1:6379', 'Redis: the new services\' HL7 queues (BullMQ) and rule change notifications'),
+  FICUS_RULES_SOURCE: Type.Unsafe<'store' | 'files'>({ type: 'string', enum: ['store', 'files'], default: 'store', description: 'the HL7 rules: from the rule store, or from the rule files' }),
+  FICUS_RULES_DIR: Env.string(DEFAULT_RULES_DIR, 'rule files: the store\'s first version, or the rules themselves in files mode'),
+  FICUS_RULES_CHECK_MS: Env.integer(2_000, 'safety-net check of the rule store\'s version', 100),
+  FICUS_RULES_POLL_MS: Env.integer(5_000, 'files mode: safety-net re-read of the rule folder', 100),
+  FICUS_STATE_DIR: Env.string(DEFAULT_STATE_DIR, 'where the last good copy of the rules is kept'),
+  FICUS_OIDC_ISSUER: Env.optionalString('OIDC: accept JWTs from this issuer'),
+  FICUS_OIDC_AUDIENCE: Env.optionalString('OIDC: the audience the JWTs must name'),
+  FICUS_OIDC_JWKS_URL: Env.optionalString("OIDC: the issuer's key set (JWKS) URL"),
+  FICUS_OIDC_ROLE_CLAIM: Env.string('ficus_role', 'OIDC: the claim holding the role'),
+  FICUS_SHUTDOWN_TIMEOUT_MS: Env.integer(10_000, 'on SIGTERM, wait this long for messages being stored and answered'),
+  LOG_LEVEL: Env.level(),
+});
+
+export type AdapterConfig = Static<typeof AdapterConfigSchema>;
+
+export function loadAdapterConfig(env: NodeJS.ProcessEnv = process.env): AdapterConfig {
+  return loadConfig(AdapterConfigSchema, env);
+}
+
+export const messageStoreUrl = (c: AdapterConfig) => c.HL7_DATABASE_URL ?? withDatabase(c.DATABASE_URL, 'ficus_hl7');
+export const ruleStoreUrl = (c: AdapterConfig) => c.FICUS_STORE_URL ?? withDatabase(c.DATABASE_URL, 'ficus_gateway');
+
+export function tlsOptions(c: AdapterConfig): TlsOptions | undefined {
+  if (!c.HL7_TLS_CERT_FILE || !c.HL7_TLS_KEY_FILE) return undefined;
+  return {
+    cert: readFileSync(c.HL7_TLS_CERT_FILE),
+    key: readFileSync(c.HL7_TLS_KEY_FILE),
+    ...(c.HL7_TLS_CA_FILE ? { ca: readFileSync(c.HL7_TLS_CA_FILE) } : {}),
+    requestCert: c.HL7_TLS_REQUIRE_CLIENT_CERT,
+    rejectUnauthorized: c.HL7_TLS_REQUIRE_CLIENT_CERT,
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * A sending MLLP connection to the legacy inbound: one message at a time, answered by an ACK
+ * whose MSA-2 names it. An ACK naming something else (a late answer to a message that timed
+ * out) is skipped, never taken as this message's answer.
+ */
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { decodeMessage, encodeFrame, MllpDecoder } from '@ficus/hl7-protocol';
+
+export interface AckAnswer {
+  /** MSA-1: AA, AE, AR (or CA, CE, CR) */
+  code: string;
+  /** MSA-3 and ERR-8, when given: why */
+  text: string;
+}
+
+export class DeliveryTimeoutError extends Error {}
+
+export class MllpClient {
+  private socket: Socket | undefined;
+  private decoder = new MllpDecoder();
+  private waiting: { controlId: string; resolve: (a: AckAnswer) => void; reject: (e: Error) => void } | undefined;
+
+  constructor(
+    private readonly url: URL,
+    private readonly timeouts: { connectMs: number; ackMs: number },
+  ) {}
+
+  private connect(): Promise<Socket> {
+    if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
+    return new Promise((resolve, reject) => {
+      const port = Number(this.url.port || 2575);
+      const host = this.url.hostname;
+      const socket = this.url.protocol === 'mllps:' ? tlsConnect({ host, port, servername: host }) : tcpConnect({ host, port });
+      const timer = setTimeout(() => socket.destroy(new DeliveryTimeoutError(`no connection to ${this.url.host} within ${this.timeouts.connectMs} ms`)), this.timeouts.connectMs);
+      socket.once(this.url.protocol === 'mllps:' ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        socket.setNoDelay(true);
+        this.decoder = new MllpDecoder();
+        this.socket = socket;
+        resolve(socket);
+      });
+      socket.on('data', (chunk: Buffer) => this.received(chunk));
+      socket.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+        this.fail(err);
+      });
+      socket.on('close', () => this.fail(new Error(`the legacy inbound ${this.url.host} closed the connection`)));
+    });
+  }
+
+  private received(chunk: Buffer): void {
+    for (const e of this.decoder.push(chunk)) {
+      if (e.type !== 'frame' || !this.waiting) continue;
+      const decoded = decodeMessage(e.payload);
+      if (!decoded.ok) continue;
+      const m = decoded.message;
+      if (m.get('MSA-2') !== this.waiting.controlId) continue; // a late answer to an earlier try
+      const text = [m.get('MSA-3'), m.get('ERR-8'), m.get('ERR-3.2')].filter(Boolean).join('; ');
+      const w = this.waiting;
+      this.waiting = undefined;
+      w.resolve({ code: m.get('MSA-1'), text });
+    }
+  }
+
+  private fail(err: Error): void {
+    this.socket?.destroy();
+    this.socket = undefined;
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.reject(err);
+  }
+
+  /** Sends one message and resolves with its ACK; rejects on timeout or a lost connection. */
+  async send(message: Buffer, controlId: string): Promise<AckAnswer> {
+    const socket = await this.connect();
+    return new Promise<AckAnswer>((resolve, reject) => {
+      const timer = setTimeout(() => this.fail(new DeliveryTimeoutError(`no ACK from ${this.url.host} within ${this.timeouts.ackMs} ms`)), this.timeouts.ackMs);
+      this.waiting = {
+        controlId,
+        resolve: (a) => {
+          clearTimeout(timer);
+          resolve(a);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      socket.write(encodeFrame(message));
+    });
+  }
+
+  close(): void {
+    this.socket?.end();
+    this.socket = undefined;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * From a received frame to its acknowledgements: decode (a batch is split into its messages),
+ * route by the HL7 rules, store with the deliveries the route asks for, and only then answer.
+ * A frame that cannot be decoded gets AR/CR with an ERR segment; a message no rule takes gets
+ * AR/CR (error 200/201); a store failure gets AE/CE; a resend gets the positive ACK again and
+ * is not processed again.
+ */
+import {
+  buildAck,
+  decideAck,
+  decodeBatch,
+  decodeMessage,
+  encodeFrame,
+  encodeMessageBytes,
+  hl7Error,
+  isBatch,
+  type AckOutcome,
+  type AckSubject,
+  type Hl7Error,
+  type Hl7Message,
+} from '@ficus/hl7-protocol';
+import type { Logger } from '@ficus/contracts';
+import type { AdapterMetrics } from '../ops/metrics.js';
+import { deliveriesFor, type Hl7Router } from '../routing/hl7-router.js';
+import type { MessageStore } from '../store/message-store.js';
+import { AppAcks } from './app-acks.js';
+
+/** Sends a frame later on the connection a message came in on; false once it is closed. */
+export type ReplyLater = (frame: Buffer) => boolean;
+
+export interface IntakeOptions {
+  store: MessageStore;
+  router: () => Hl7Router;
+  partitions: number;
+  metrics: AdapterMetrics;
+  log: Logger;
+  appAcks: AppAcks;
+}
+
+export class Intake {
+  constructor(private readonly o: IntakeOptions) {}
+
+  /** The ACK frames to send for one received frame, in order (none when the sender asked for none). */
+  async frame(payload: Buffer, peer: string | null, later: ReplyLater = () => false): Promise<Buffer[]> {
+    if (isBatch(payload)) {
+      const decoded = decodeBatch(payload);
+      if (!decoded.ok) return [await this.refuse(undefined, decoded.error, payload, peer)];
+      const acks: Buffer[] = [];
+      // each message of a batch is stored and answered on its own, in order; one may fail alone
+      for (const member of decoded.batch.messages) {
+        const ack = member.ok
+          ? await this.message(member.message, encodeMessageBytes(member.message.text, member.message.charset), peer, later)
+          : await this.refuse(member.received, member.error, payload, peer);
+        if (ack) acks.push(ack);
+      }
+      return acks;
+    }
+    const decoded = decodeMessage(payload);
+    if (!decoded.ok) return [await this.refuse(decoded.received, decoded.error, payload, peer)];
+    const ack = await this.message(decoded.message, payload, peer, later);
+    return ack ? [ack] : [];
+  }
+
+  /** The answer to a frame too large to take (the first bytes may still name its control id). */
+  oversize(head: Buffer, limit: number, peer: string | null): Buffer {
+    const decoded = decodeMessage(head);
+    const received = decoded.ok ? decoded.message : decoded.received;
+    this.o.metrics.messages.inc({ type: received.header?.messageType || 'unknown', trigger: received.header?.triggerEvent || '', outcome: 'rejected' });
+    this.o.log.warn({ peer, controlId: received.header?.controlId, limit }, 'HL7 frame over the size limit: refused, connection closed');
+    return this.ackFrame(received, 'rejected', hl7Error(207, `the message is larger than ${limit} bytes`));
+  }
+
+  private async message(m: Hl7Message, raw: Buffer, peer: string | null, later: ReplyLater): Promise<Buffer | undefined> {
+    const h = m.header;
+    const labels = { type: h.messageType, trigger: h.triggerEvent };
+    const route = this.o.router().route(h);
+    if (!route) {
+      const known = this.o.router().rules.some((r) => !r.match.messageTypes || r.match.messageTypes.includes(h.messageType));
+      const error = known
+        ? hl7Error(201, `no rule takes event ${h.triggerEvent} of ${h.messageType}`, { segment: 'MSH', sequence: 1, field: 9, component: 2 })
+        : hl7Error(200, `no rule takes message type ${h.messageType}`, { segment: 'MSH', sequence: 1, field: 9, component: 1 });
+      return this.refuse(m, error, raw, peer);
+    }
+    const accepted = decideAck(h, 'accepted');
+    const orderKey = m.patientId ? `${m.patientId.id}^${m.patientId.assigningAuthority.namespaceId}` : `${h.sendingFacility.namespaceId}|${h.controlId}`;
+    try {
+      const outcome = await this.o.store.store({
+        sendingApplication: h.sendingApplication.namespaceId,
+        sendingFacility: h.sendingFacility.namespaceId,
+        receivingApplication: h.receivingApplication.namespaceId,
+        receivingFacility: h.receivingFacility.namespaceId,
+        controlId: h.controlId,
+        messageType: h.messageType,
+        triggerEvent: h.triggerEvent,
+        version: h.version,
+        processingId: h.processingId,
+        acceptAckType: h.acceptAckType,
+        applicationAckType: h.applicationAckType,
+        patientKey: m.patientId ? `${m.patientId.id}^${m.patientId.assigningAuthority.namespaceId}` : null,
+        charset: m.charset,
+        raw,
+        peer,
+        ruleId: route.rule.id,
+        mode: route.rule.mode,
+        ackCode: accepted.code,
+        deliveries: deliveriesFor(route, orderKey, this.o.partitions),
+      });
+      this.o.metrics.messages.inc({ ...labels, outcome: outcome.kind === 'stored' ? 'accepted' : 'duplicate' });
+      if (outcome.kind === 'stored' && accepted.mode === 'enhanced' && AppAcks.wanted(h.applicationAckType)) {
+        // the system of record answers: legacy while it stays authoritative, else the new service's queue
+        const authoritative = route.targets[0]!;
+        this.o.appAcks.expect(outcome.id, m, h.applicationAckType, authoritative, later);
+      }
+      if (outcome.kind === 'duplicate') this.o.log.info({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, id: outcome.id }, 'resent HL7 message: acknowledged again, not processed again');
+      return accepted.send ? this.ackFrame(m, 'accepted') : undefined;
+    } catch (e) {
+      this.o.metrics.messages.inc({ ...labels, outcome: 'store-error' });
+      this.o.log.error({ controlId: h.controlId, type: h.messageType, err: (e as Error).message }, 'cannot store an HL7 message: answered AE/CE, the sender will resend');
+      const decision = decideAck(h, 'error');
+      return decision.send ? this.ackFrame(m, 'error', hl7Error(207, 'the message could not be stored; send it again')) : undefined;
+    }
+  }
+
+  private async refuse(received: AckSubject | undefined, error: Hl7Error, raw: Buffer, peer: string | null): Promise<Buffer> {
+    const h = received?.header;
+    this.o.metrics.messages.inc({ type: h?.messageType || 'unknown', trigger: h?.triggerEvent || '', outcome: 'rejected' });
+    this.o.log.warn({ peer, controlId: h?.controlId, type: h?.messageType, code: error.code }, `HL7 message refused: ${error.text}`);
+    await this.o.store.reject(peer, error.code, error.message, h?.controlId, raw).catch(() => undefined);
+    return this.ackFrame(received, 'rejected', error);
+  }
+
+  private ackFrame(received: AckSubject | undefined, outcome: AckOutcome, error?: Hl7Error): Buffer {
+    const code = decideAck(received?.header ?? {}, outcome).code;
+    return encodeFrame(buildAck(received, code, error ? { error } : {}).bytes);
+  }
+}

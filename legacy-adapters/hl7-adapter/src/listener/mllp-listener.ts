@@ -1,0 +1,154 @@
+/**
+ * The MLLP listener: TCP (or TLS) connections, each read through the one MLLP framer, frames
+ * handled in order, one ACK per message written back in that order. Garbage between frames is
+ * skipped; an oversize frame is refused and the connection closed; an idle connection is
+ * closed; when the store falls behind, the connection stops being read (back-pressure) instead
+ * of buffering without bound.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { performance } from 'node:perf_hooks';
+import { MllpDecoder } from '@ficus/hl7-protocol';
+import type { Logger } from '@ficus/contracts';
+import type { Intake } from '../intake/intake.js';
+import type { AdapterMetrics } from '../ops/metrics.js';
+
+export interface ListenerOptions {
+  intake: Intake;
+  metrics: AdapterMetrics;
+  log: Logger;
+  maxFrameBytes: number;
+  idleTimeoutMs: number;
+  /** frames waiting on one connection before it stops being read */
+  maxQueuedFrames: number;
+  tls?: TlsOptions;
+}
+
+interface Queued {
+  payload: Buffer;
+  at: number;
+}
+
+class Connection {
+  private readonly decoder: MllpDecoder;
+  private readonly queue: Queued[] = [];
+  private working = false;
+  private paused = false;
+  private closing = false;
+
+  /** for answers that come later (application ACKs): written if the connection is still open */
+  private readonly later = (frame: Buffer): boolean => {
+    if (this.socket.destroyed || !this.socket.writable) return false;
+    this.socket.write(frame);
+    return true;
+  };
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly o: ListenerOptions,
+    private readonly peer: string,
+  ) {
+    this.decoder = new MllpDecoder({ maxFrameBytes: o.maxFrameBytes });
+    socket.setNoDelay(true);
+    socket.setTimeout(o.idleTimeoutMs, () => {
+      o.log.info({ peer }, 'idle MLLP connection closed');
+      socket.end();
+    });
+    socket.on('data', (chunk: Buffer) => this.received(chunk));
+    socket.on('end', () => this.received(null));
+    socket.on('error', (err) => o.log.debug({ peer, err: err.message }, 'MLLP connection error'));
+  }
+
+  private received(chunk: Buffer | null): void {
+    const events = chunk ? this.decoder.push(chunk) : this.decoder.end();
+    for (const e of events) {
+      switch (e.type) {
+        case 'frame':
+          this.queue.push({ payload: e.payload, at: performance.now() });
+          break;
+        case 'garbage':
+          this.o.metrics.framing.inc({ incident: 'garbage' });
+          this.o.log.warn({ peer: this.peer, bytes: e.bytes }, 'bytes outside an MLLP frame skipped');
+          break;
+        case 'discarded':
+          this.o.metrics.framing.inc({ incident: `discarded-${e.reason}` });
+          this.o.log.warn({ peer: this.peer, bytes: e.bytes, reason: e.reason }, 'incomplete MLLP frame discarded');
+          break;
+        case 'oversize':
+          this.o.metrics.framing.inc({ incident: 'oversize' });
+          this.closing = true;
+          this.socket.pause();
+          this.queue.length = 0;
+          this.socket.end(this.o.intake.oversize(e.head, e.limit, this.peer));
+          return;
+      }
+    }
+    if (!this.paused && this.queue.length >= this.o.maxQueuedFrames) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    void this.work();
+  }
+
+  private async work(): Promise<void> {
+    if (this.working) return;
+    this.working = true;
+    try {
+      while (this.queue.length > 0 && !this.closing) {
+        const item = this.queue.shift()!;
+        const acks = await this.o.intake.frame(item.payload, this.peer, this.later);
+        if (this.socket.destroyed) return;
+        for (const ack of acks) this.socket.write(ack);
+        this.o.metrics.ackSeconds.observe((performance.now() - item.at) / 1000);
+        if (this.paused && this.queue.length <= this.o.maxQueuedFrames / 2) {
+          this.paused = false;
+          this.socket.resume();
+        }
+      }
+    } catch (e) {
+      // intake answers every failure it knows; this is a bug, and the connection is not to be trusted
+      this.o.log.error({ peer: this.peer, err: (e as Error).message }, 'HL7 connection failed; closing it');
+      this.socket.destroy();
+    } finally {
+      this.working = false;
+    }
+  }
+}
+
+export interface RunningListener {
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function startListener(host: string, port: number, o: ListenerOptions): Promise<RunningListener> {
+  const sockets = new Set<Socket>();
+  const accept = (socket: Socket) => {
+    sockets.add(socket);
+    o.metrics.connections.inc();
+    socket.on('close', () => {
+      sockets.delete(socket);
+      o.metrics.connections.dec();
+    });
+    new Connection(socket, o, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
+  };
+  const server = o.tls ? createTlsServer(o.tls, accept) : createServer(accept);
+  server.on('error', (err) => o.log.error({ err: err.message }, 'MLLP listener error'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // senders keep connections open; end them (an unanswered frame will be resent)
+        for (const s of sockets) s.end();
+        setTimeout(() => {
+          for (const s of sockets) s.destroy();
+        }, 2_000).unref();
+      }),
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * HL7 routing: the first HL7 rule whose match takes the message decides where it goes. The
+ * legacy inbound and the new service's queue are delivery targets; a patient's messages share
+ * a partition (a hash of the patient key), and each partition is delivered in order.
+ */
+import { DEFAULT_LEGACY_HL7_UPSTREAM, type Hl7Rule, type RuleSet } from '@ficus/contracts';
+import type { MessageHeader } from '@ficus/hl7-protocol';
+import type { Delivery } from '../store/message-store.js';
+
+export interface Hl7Route {
+  rule: Hl7Rule;
+  /** delivery targets: `legacy:<upstream>` and/or `queue:<service>` */
+  targets: string[];
+}
+
+export const legacyTarget = (upstream: string) => `legacy:${upstream}`;
+export const queueTarget = (service: string) => `queue:${service}`;
+
+/** FNV-1a: stable across processes and versions, so a patient keeps its partition. */
+export function partitionOf(key: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % partitions;
+}
+
+export function deliveriesFor(route: Hl7Route, orderKey: string, partitions: number): Delivery[] {
+  const partition = partitionOf(orderKey, partitions);
+  return route.targets.map((target) => ({ target, partition }));
+}
+
+export class Hl7Router {
+  readonly rules: Hl7Rule[];
+
+  constructor(ruleSet: RuleSet) {
+    this.rules = ruleSet.hl7 ?? [];
+  }
+
+  route(h: Pick<MessageHeader, 'messageType' | 'triggerEvent' | 'sendingApplication' | 'sendingFacility'>): Hl7Route | undefined {
+    const rule = this.rules.find((r) => {
+      const m = r.match;
+      return (
+        (!m.messageTypes || m.messageTypes.includes(h.messageType)) &&
+        (!m.triggerEvents || m.triggerEvents.includes(h.triggerEvent)) &&
+        (!m.sendingApplications || m.sendingApplications.includes(h.sendingApplication.namespaceId)) &&
+        (!m.sendingFacilities || m.sendingFacilities.includes(h.sendingFacility.namespaceId))
+      );
+    });
+    if (!rule) return undefined;
+    const legacy = legacyTarget(rule.legacy ?? DEFAULT_LEGACY_HL7_UPSTREAM);
+    const targets = rule.mode === 'legacy' ? [legacy] : rule.mode === 'dual' ? [legacy, queueTarget(rule.target!)] : [queueTarget(rule.target!)];
+    return { rule, targets };
+  }
+}

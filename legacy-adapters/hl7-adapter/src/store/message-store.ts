@@ -1,0 +1,179 @@
+/**
+ * The message store. Messages are inserted with their deliveries in one statement, so a
+ * message is never stored without knowing where it must go. Inserts from all connections are
+ * grouped: while one commit is under way the next messages gather, and go in the next commit
+ * together. No caller is answered before the commit that holds its message.
+ */
+import type pg from 'pg';
+
+export interface Delivery {
+  target: string;
+  partition: number;
+}
+
+export interface MessageRecord {
+  sendingApplication: string;
+  sendingFacility: string;
+  receivingApplication: string;
+  receivingFacility: string;
+  controlId: string;
+  messageType: string;
+  triggerEvent: string;
+  version: string;
+  processingId: string;
+  acceptAckType: string;
+  applicationAckType: string;
+  patientKey: string | null;
+  charset: string;
+  raw: Buffer;
+  peer: string | null;
+  ruleId: string;
+  mode: string;
+  ackCode: string;
+  deliveries: Delivery[];
+}
+
+export type StoreOutcome = { kind: 'stored'; id: number } | { kind: 'duplicate'; id: number; ackCode: string };
+
+interface Waiting {
+  record: MessageRecord;
+  resolve: (o: StoreOutcome) => void;
+  reject: (e: Error) => void;
+}
+
+const MAX_BATCH = 500;
+const key = (facility: string, controlId: string) => `${facility}\u0000${controlId}`;
+
+export class MessageStore {
+  private waiting: Waiting[] = [];
+  private committing = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    /** called after each commit that stored new messages (wakes the dispatcher) */
+    private readonly committed: () => void = () => {},
+  ) {}
+
+  /** Stores a message (or recognises a resend); resolves after the commit. */
+  store(record: MessageRecord): Promise<StoreOutcome> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ record, resolve, reject });
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.committing || this.waiting.length === 0) return;
+    this.committing = true;
+    const batch = this.waiting.splice(0, MAX_BATCH);
+    this.insert(batch)
+      .catch((e: Error) => {
+        for (const w of batch) w.reject(e);
+      })
+      .finally(() => {
+        this.committing = false;
+        this.flush();
+      });
+  }
+
+  private async insert(batch: Waiting[]): Promise<void> {
+    // the same message twice in one batch (a fast resend): the first is inserted, the rest wait for it
+    const first = new Map<string, Waiting>();
+    const later: Waiting[] = [];
+    for (const w of batch) {
+      const k = key(w.record.sendingFacility, w.record.controlId);
+      if (first.has(k)) later.push(w);
+      else first.set(k, w);
+    }
+    const rows = [...first.values()].map((w) => w.record);
+    const col = <K extends keyof MessageRecord>(k: K) => rows.map((r) => r[k]);
+    const dOrd: number[] = [];
+    const dTarget: string[] = [];
+    const dPartition: number[] = [];
+    rows.forEach((r, i) =>
+      r.deliveries.forEach((d) => {
+        dOrd.push(i + 1);
+        dTarget.push(d.target);
+        dPartition.push(d.partition);
+      }),
+    );
+    const { rows: inserted } = await this.pool.query<{ id: string; sending_facility: string; control_id: string }>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                              $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::text[], $16::text[], $17::text[], $18::text[])
+           WITH ORDINALITY AS t(sending_application, sending_facility, receiving_application, receiving_facility, control_id,
+                                message_type, trigger_event, version, processing_id, accept_ack_type, application_ack_type,
+                                patient_key, charset, raw, peer, rule_id, mode, ack_code, ord)
+       ), ins AS (
+         INSERT INTO hl7_messages (sending_application, sending_facility, receiving_application, receiving_facility, control_id,
+                                   message_type, trigger_event, version, processing_id, accept_ack_type, application_ack_type,
+                                   patient_key, charset, raw, peer, rule_id, mode, ack_code)
+         SELECT sending_application, sending_facility, receiving_application, receiving_facility, control_id,
+                message_type, trigger_event, version, processing_id, accept_ack_type, application_ack_type,
+                patient_key, charset, raw, peer, rule_id, mode, ack_code
+           FROM input ORDER BY ord
+         ON CONFLICT ON CONSTRAINT hl7_messages_once DO NOTHING
+         RETURNING id, sending_facility, control_id
+       ), dels AS (
+         INSERT INTO hl7_deliveries (message_id, target, partition)
+         SELECT ins.id, d.target, d.partition
+           FROM unnest($19::int[], $20::text[], $21::int[]) WITH ORDINALITY AS d(ord, target, partition, n)
+           JOIN input i ON i.ord = d.ord
+           JOIN ins ON ins.sending_facility = i.sending_facility AND ins.control_id = i.control_id
+          ORDER BY ins.id, d.n
+       )
+       SELECT id, sending_facility, control_id FROM ins`,
+      [
+        col('sendingApplication'),
+        col('sendingFacility'),
+        col('receivingApplication'),
+        col('receivingFacility'),
+        col('controlId'),
+        col('messageType'),
+        col('triggerEvent'),
+        col('version'),
+        col('processingId'),
+        col('acceptAckType'),
+        col('applicationAckType'),
+        col('patientKey'),
+        col('charset'),
+        col('raw'),
+        col('peer'),
+        col('ruleId'),
+        col('mode'),
+        col('ackCode'),
+        dOrd,
+        dTarget,
+        dPartition,
+      ],
+    );
+    const stored = new Map(inserted.map((r) => [key(r.sending_facility, r.control_id), Number(r.id)]));
+    const duplicates = [...first.values()].filter((w) => !stored.has(key(w.record.sendingFacility, w.record.controlId)));
+    const earlier = await this.findExisting([...duplicates, ...later].map((w) => w.record));
+    for (const w of first.values()) {
+      const id = stored.get(key(w.record.sendingFacility, w.record.controlId));
+      if (id !== undefined) w.resolve({ kind: 'stored', id });
+    }
+    for (const w of [...duplicates, ...later]) {
+      const found = earlier.get(key(w.record.sendingFacility, w.record.controlId));
+      if (found) w.resolve({ kind: 'duplicate', ...found });
+      else w.reject(new Error('a resent message was neither stored nor found'));
+    }
+    if (inserted.length > 0) this.committed();
+  }
+
+  private async findExisting(records: MessageRecord[]): Promise<Map<string, { id: number; ackCode: string }>> {
+    if (records.length === 0) return new Map();
+    const { rows } = await this.pool.query<{ id: string; sending_facility: string; control_id: string; ack_code: string }>(
+      `SELECT m.id, m.sending_facility, m.control_id, m.ack_code
+         FROM hl7_messages m JOIN unnest($1::text[], $2::text[]) AS k(f, c) ON m.sending_facility = k.f AND m.control_id = k.c`,
+      [records.map((r) => r.sendingFacility), records.map((r) => r.controlId)],
+    );
+    return new Map(rows.map((r) => [key(r.sending_facility, r.control_id), { id: Number(r.id), ackCode: r.ack_code }]));
+  }
+
+  /** A frame that could not be accepted, kept for diagnosis (best effort). */
+  async reject(peer: string | null, code: number, text: string, controlId: string | undefined, raw: Buffer): Promise<void> {
+    await this.pool.query('INSERT INTO hl7_rejects (peer, error_code, error_text, control_id, raw) VALUES ($1, $2, $3, $4, $5)', [peer, code, text, controlId ?? null, raw]);
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * A real HL7 adapter (in this process) on fresh databases of the test server and the test
+ * Redis, over rule files the test writes.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
+import { createLogger } from '@ficus/contracts';
+import { createTestDatabase, type TestDatabase } from '../../../../test-support/databases.js';
+import { startAdapter, type RunningAdapter } from '../../src/adapter.js';
+import { loadAdapterConfig } from '../../src/config.js';
+
+export interface AdapterUnderTest {
+  adapter: RunningAdapter;
+  messageDb: TestDatabase;
+  ruleDb: TestDatabase;
+  apiUrl: string;
+  close(): Promise<void>;
+}
+
+export function hl7Rules(legacyInbound: string, mode: 'legacy' | 'dual' | 'new' = 'dual'): Record<string, string> {
+  return {
+    '00-upstreams.yaml': `upstreams:
+  legacy: { url: "http://127.0.0.1:9" }
+  legacy-hl7: { url: "${legacyInbound}" }
+  patient-service: { url: "http://127.0.0.1:9" }
+  results-service: { url: "http://127.0.0.1:9" }
+`,
+    '10-http.yaml': 'http:\n  - id: legacy-default\n    match: { path: /** }\n    mode: legacy\n',
+    '20-hl7.yaml': `hl7:
+  - id: adt
+    match: { messageTypes: [ADT] }
+    mode: ${mode}
+    target: patient-service
+  - id: results
+    match: { messageTypes: [ORU, OUL] }
+    mode: ${mode}
+    target: results-service
+  - id: hl7-default
+    match: {}
+    mode: legacy
+`,
+  };
+}
+
+export async function startAdapterUnderTest(opts: { files: Record<string, string>; env?: Record<string, string> }): Promise<AdapterUnderTest> {
+  const serverUrl = inject('databaseUrl');
+  const messageDb = await createTestDatabase(serverUrl, 'hl7_messages');
+  const ruleDb = await createTestDatabase(serverUrl, 'hl7_rules');
+  const dir = mkdtempSync(path.join(tmpdir(), 'ficus-hl7-'));
+  for (const [f, text] of Object.entries(opts.files)) writeFileSync(path.join(dir, f), text);
+  const config = loadAdapterConfig({
+    HL7_HOST: '127.0.0.1',
+    HL7_PORT: '0',
+    HL7_API_HOST: '127.0.0.1',
+    HL7_API_PORT: '0',
+    DATABASE_URL: serverUrl,
+    HL7_DATABASE_URL: messageDb.url,
+    FICUS_STORE_URL: ruleDb.url,
+    REDIS_URL: inject('redisUrl'),
+    FICUS_RULES_SOURCE: 'files',
+    FICUS_RULES_DIR: dir,
+    FICUS_STATE_DIR: path.join(dir, 'state'),
+    HL7_DISPATCH_POLL_MS: '100',
+    HL7_LEGACY_ACK_TIMEOUT_MS: '2000',
+    HL7_MAX_BACKOFF_MS: '500',
+    ...opts.env,
+  });
+  const adapter = await startAdapter(config, createLogger('hl7-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' }), {});
+  return {
+    adapter,
+    messageDb,
+    ruleDb,
+    apiUrl: `http://127.0.0.1:${adapter.apiPort}`,
+    async close() {
+      await adapter.close();
+      await messageDb.drop();
+      await ruleDb.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
