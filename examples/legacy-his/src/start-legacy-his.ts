@@ -23,7 +23,7 @@ export interface RunningLegacyHis {
   hl7: RunningHl7Inbound | undefined;
   /**
    * stops accepting, lets in-flight requests and HL7 messages finish (cut after the shutdown
-   * timeout), ends the pool
+   * timeout), ends the pool; calling it again waits for the same close
    */
   close(): Promise<void>;
 }
@@ -72,23 +72,27 @@ export async function startLegacyHis(config: StartOptions, log: Logger): Promise
       throw e;
     }
     const port = (app.server.address() as AddressInfo).port;
+    let closing: Promise<void> | undefined;
     return {
       app,
       pool,
       port,
       url: `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`,
       hl7,
-      async close() {
-        // slow reports and big downloads may outlive a patient orchestrator; cut them in the end
-        const force = setTimeout(() => app.server.closeAllConnections(), shutdownTimeoutMs);
-        force.unref();
-        try {
-          // HL7 messages being applied finish (and are answered) while the pool is still open
-          await Promise.all([hl7?.close(), app.close()]);
-        } finally {
-          clearTimeout(force);
-          await pool.end();
-        }
+      close() {
+        closing ??= (async () => {
+          // slow reports and big downloads may outlive a patient orchestrator; cut them in the end
+          const force = setTimeout(() => app.server.closeAllConnections(), shutdownTimeoutMs);
+          force.unref();
+          try {
+            // HL7 messages being applied finish (and are answered) while the pool is still open
+            await Promise.all([hl7?.close(), app.close()]);
+          } finally {
+            clearTimeout(force);
+            await pool.end();
+          }
+        })();
+        return closing;
       },
     };
   } catch (e) {

@@ -18,20 +18,22 @@ afterAll(async () => {
 describe('migrateLegacy', () => {
   it('creates the legacy tables once, recording them in its own migrations table', async () => {
     const applied = await migrateLegacy(db.url);
-    expect(applied).toEqual(['001_patient-master', '002_ward-admission', '003_lab-result', '004_last-upd-triggers']);
+    expect(applied).toEqual(['001_patient-master', '002_ward-admission', '003_lab-result', '004_last-upd-triggers', '005_hl7-inbound']);
     expect(await migrateLegacy(db.url)).toEqual([]);
     const { rows } = await pool.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
     );
-    expect(rows.map((r) => r.table_name)).toEqual(['admission', 'lab_result', MIGRATIONS_TABLE, 'patient_master', 'ward']);
-    expect(await sqlValue<number>(pool, `SELECT count(*)::int AS v FROM ${MIGRATIONS_TABLE}`)).toBe(4);
+    expect(rows.map((r) => r.table_name)).toEqual([
+      'admission', 'hl7_inbound_log', 'hl7_ward_map', 'lab_result', MIGRATIONS_TABLE, 'patient_master', 'patient_merge', 'ward',
+    ]);
+    expect(await sqlValue<number>(pool, `SELECT count(*)::int AS v FROM ${MIGRATIONS_TABLE}`)).toBe(5);
   });
 
   it('creates a missing database', async () => {
     const url = new URL(db.url);
     url.pathname = `/${db.name}_new`;
     try {
-      expect(await migrateLegacy(url.toString())).toHaveLength(4);
+      expect(await migrateLegacy(url.toString())).toHaveLength(5);
     } finally {
       await pool.query(`DROP DATABASE IF EXISTS ${db.name}_new WITH (FORCE)`);
     }

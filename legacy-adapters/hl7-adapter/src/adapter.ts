@@ -93,7 +93,7 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
       appAcks.settled(d.messageId, d.target, code);
     },
   });
-  const messages = new MessageStore(pool, () => dispatcher.nudge());
+  const messages = new MessageStore(pool, (lanes) => dispatcher.committed(lanes));
   const intake = new Intake({ store: messages, router: () => router, partitions: config.HL7_PARTITIONS, metrics, log, appAcks });
 
   const api = await startApi(config, { pool, control, metrics, rules, log, replayed: () => dispatcher.nudge() });

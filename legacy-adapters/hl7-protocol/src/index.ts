@@ -19,3 +19,4 @@ export { decodeBatch, isBatch, type BatchDecodeResult, type Hl7Batch, type Hl7Ba
 export { buildAck, type AckCode, type OriginalAckCode, type EnhancedAckCode, type BuildAckOptions, type Hl7Ack } from './hl7/ack.js';
 export { decideAck, commitAckDue, type AckDecision, type AckOutcome } from './hl7/ack-policy.js';
 export { newControlId } from './hl7/control-id.js';
+export { readAck, type AckFields } from './hl7/ack-reader.js';

@@ -225,7 +225,11 @@ class Hl7Connection {
   }
 
   private onIdle(): void {
-    if (this.pending > 0) return; // a slow database is not an idle connection
+    if (this.pending > 0) {
+      // a slow database is not an idle connection; count again from now
+      this.socket.setTimeout(this.settings.idleTimeoutMs);
+      return;
+    }
     this.log.info({ conn: this.id, idleMs: this.settings.idleTimeoutMs }, 'idle HL7 connection closed');
     this.finish();
   }

@@ -39,15 +39,23 @@ interface Row {
 export class DeliveryStore {
   constructor(private readonly pool: pg.Pool) {}
 
-  /** The oldest pending deliveries of one lane (target and partition), in order. */
-  async pending(target: string, partition: number, limit: number): Promise<PendingDelivery[]> {
+  /**
+   * The oldest pending deliveries of a target, in order, after marking `delivered` as done: one
+   * round trip per round of the dispatcher. (The CTE's update is not visible to the select of
+   * the same statement, hence the explicit exclusion.)
+   */
+  async nextRound(target: string, limit: number, delivered: number[]): Promise<PendingDelivery[]> {
     const { rows } = await this.pool.query<Row>(
-      `SELECT d.id, d.message_id, d.target, d.partition, d.attempts, d.next_attempt_at, d.replay_reason,
+      `WITH done AS (
+         UPDATE hl7_deliveries SET status = 'delivered', delivered_at = clock_timestamp(), attempts = attempts + 1
+          WHERE id = ANY($3::bigint[]) AND status = 'pending'
+       )
+       SELECT d.id, d.message_id, d.target, d.partition, d.attempts, d.next_attempt_at, d.replay_reason,
               m.raw, m.control_id, m.message_type, m.trigger_event, m.sending_facility, m.patient_key
          FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id
-        WHERE d.status = 'pending' AND d.target = $1 AND d.partition = $2
-        ORDER BY d.id LIMIT $3`,
-      [target, partition, limit],
+        WHERE d.status = 'pending' AND d.target = $1 AND d.id <> ALL($3::bigint[])
+        ORDER BY d.id LIMIT $2`,
+      [target, limit, delivered],
     );
     return rows.map((r) => ({
       id: Number(r.id),
@@ -66,12 +74,17 @@ export class DeliveryStore {
     }));
   }
 
-  /** Lanes with something pending. */
-  async busyLanes(): Promise<{ target: string; partition: number }[]> {
-    const { rows } = await this.pool.query<{ target: string; partition: number }>(
-      "SELECT DISTINCT target, partition FROM hl7_deliveries WHERE status = 'pending'",
+  /** Targets with something pending. */
+  async busyTargets(): Promise<string[]> {
+    // a loose index scan over the partial index: cheap however many are pending
+    const { rows } = await this.pool.query<{ target: string }>(
+      `WITH RECURSIVE t AS (
+         (SELECT target FROM hl7_deliveries WHERE status = 'pending' ORDER BY target LIMIT 1)
+         UNION ALL
+         SELECT (SELECT target FROM hl7_deliveries WHERE status = 'pending' AND target > t.target ORDER BY target LIMIT 1) FROM t WHERE t.target IS NOT NULL
+       ) SELECT target FROM t WHERE target IS NOT NULL`,
     );
-    return rows;
+    return rows.map((r) => r.target);
   }
 
   async delivered(ids: number[], answer: string | null): Promise<void> {

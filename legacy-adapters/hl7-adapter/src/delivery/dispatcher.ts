@@ -1,10 +1,11 @@
 /**
- * Delivers what the store says is pending. Each lane (a target and a partition) is worked
- * in message order, one delivery at a time for the legacy inbound, in bulk for queues; a
- * failure holds the lane (so no later message of the same patients overtakes it) and is retried
- * with backoff; a refusal by legacy (AE/AR) is a dead letter, kept with its reason, and the
- * lane moves on. Only one adapter instance dispatches at a time (a PostgreSQL advisory lock);
- * another takes over if it dies.
+ * Delivers what the store says is pending, in rounds per target: one query fetches the oldest
+ * pending deliveries (and marks the last round's as delivered); they are grouped by partition,
+ * partitions are worked side by side, and within one partition strictly in message order (one
+ * at a time to the legacy inbound, in bulk to a queue). A failure holds its partition (no later
+ * message of the same patients overtakes it) and is retried with backoff; a refusal by legacy
+ * (AE/AR) is a dead letter, kept with its reason, and the partition moves on. Only one adapter
+ * instance dispatches at a time (a PostgreSQL advisory lock); another takes over if it dies.
  */
 import { decodeMessage, encodeMessageBytes } from '@ficus/hl7-protocol';
 import type pg from 'pg';
@@ -31,13 +32,23 @@ export interface DispatcherOptions {
 }
 
 const LOCK_KEY = 0x6669_6375; // "ficu": the dispatcher's advisory lock
+const ROUND = 1_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface PartitionOutcome {
+  delivered: number[];
+  /** the partition is held (a retry is due later) */
+  held: boolean;
+}
+
 export class Dispatcher {
-  private readonly lanes = new Map<string, Promise<void>>();
+  private readonly workers = new Map<string, Promise<void>>();
+  /** targets that got new work while their worker was busy */
+  private readonly again = new Set<string>();
   private readonly clients = new Map<string, MllpClient>();
   private lockClient: pg.PoolClient | undefined;
+  private holding = false;
   private stopped = false;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -49,6 +60,12 @@ export class Dispatcher {
     this.wake?.();
   }
 
+  /** New deliveries were committed for these lanes: work their targets now. */
+  committed(lanes: Iterable<{ target: string; partition: number }>): void {
+    if (this.stopped || !this.holding) return this.nudge();
+    for (const target of new Set([...lanes].map((l) => l.target))) this.startTarget(target);
+  }
+
   start(): void {
     this.loop = this.run();
   }
@@ -57,7 +74,7 @@ export class Dispatcher {
     this.stopped = true;
     this.nudge();
     await this.loop;
-    await Promise.all(this.lanes.values());
+    await Promise.all(this.workers.values());
     for (const c of this.clients.values()) c.close();
     this.lockClient?.release(true);
   }
@@ -76,18 +93,17 @@ export class Dispatcher {
   }
 
   private async run(): Promise<void> {
-    let holding = false;
     while (!this.stopped) {
-      if (!holding) {
-        holding = await this.holdLock();
-        if (holding) this.o.log.info('dispatching HL7 deliveries (this instance holds the dispatcher lock)');
+      if (!this.holding) {
+        this.holding = await this.holdLock();
+        if (this.holding) this.o.log.info('dispatching HL7 deliveries (this instance holds the dispatcher lock)');
       }
-      if (holding) {
+      if (this.holding) {
         try {
-          for (const lane of await this.o.deliveries.busyLanes()) this.startLane(lane.target, lane.partition);
+          for (const target of await this.o.deliveries.busyTargets()) this.startTarget(target);
         } catch (e) {
           this.o.log.warn({ err: (e as Error).message }, 'cannot read pending deliveries');
-          holding = false;
+          this.holding = false;
           this.lockClient?.release(true);
           this.lockClient = undefined;
         }
@@ -103,31 +119,57 @@ export class Dispatcher {
     }
   }
 
-  private startLane(target: string, partition: number): void {
-    const key = `${target}#${partition}`;
-    if (this.lanes.has(key)) return;
-    const work = this.workLane(target, partition).finally(() => this.lanes.delete(key));
-    this.lanes.set(key, work);
+  private startTarget(target: string): void {
+    if (this.workers.has(target)) {
+      this.again.add(target);
+      return;
+    }
+    const work = this.workTarget(target)
+      .catch((e: Error) => this.o.log.warn({ target, err: e.message }, 'delivery round failed; will try again'))
+      .finally(() => {
+        this.workers.delete(target);
+        if (this.again.delete(target) && !this.stopped) this.startTarget(target);
+      });
+    this.workers.set(target, work);
   }
 
-  /** Works one lane until it is empty or blocked; a blocked lane is looked at again later. */
-  private async workLane(target: string, partition: number): Promise<void> {
+  /** Rounds until nothing is ready; held partitions are looked at again by the poll. */
+  private async workTarget(target: string): Promise<void> {
     const [kind, name] = target.split(/:(.*)/s) as [string, string];
-    while (!this.stopped) {
-      const batch = await this.o.deliveries.pending(target, partition, kind === 'queue' ? 200 : 50);
-      if (batch.length === 0) return;
-      const now = Date.now();
-      const ready = [];
-      for (const d of batch) {
-        if (d.notBefore > now) break; // the head waits for its retry: so does everything behind it
-        ready.push(d);
+    let delivered: number[] = [];
+    try {
+      while (!this.stopped) {
+        const batch = await this.o.deliveries.nextRound(target, ROUND, delivered);
+        delivered = [];
+        if (batch.length === 0) return;
+        const now = Date.now();
+        const partitions = new Map<number, PendingDelivery[]>();
+        for (const d of batch) {
+          const list = partitions.get(d.partition);
+          if (list) list.push(d);
+          else partitions.set(d.partition, [d]);
+        }
+        const ready = [...partitions.values()].filter((list) => list[0]!.notBefore <= now);
+        if (ready.length === 0) {
+          const wait = Math.min(...[...partitions.values()].map((l) => l[0]!.notBefore)) - now;
+          await sleep(Math.min(Math.max(wait, 10), this.o.idlePollMs));
+          continue;
+        }
+        const outcomes = await Promise.all(
+          ready.map((list) => {
+            // a retry due later holds its partition from the first delivery not yet due
+            const due = list.filter((d, i) => list.slice(0, i + 1).every((x) => x.notBefore <= now));
+            return kind === 'queue' ? this.toQueue(name, due) : this.toLegacy(name, due);
+          }),
+        );
+        delivered = outcomes.flatMap((o) => o.delivered);
+        // every partition held and nothing moved: wait for the backoff instead of spinning
+        if (delivered.length === 0 && outcomes.every((o) => o.held)) {
+          await sleep(this.o.idlePollMs);
+        }
       }
-      if (ready.length === 0) {
-        await sleep(Math.min(batch[0]!.notBefore - now, this.o.idlePollMs));
-        continue;
-      }
-      const ok = kind === 'queue' ? await this.toQueue(name, partition, ready) : await this.toLegacy(name, ready);
-      if (!ok) return; // retried later, from the run loop
+    } finally {
+      if (delivered.length > 0) await this.o.deliveries.delivered(delivered, null).catch(() => undefined);
     }
   }
 
@@ -135,34 +177,35 @@ export class Dispatcher {
     return Math.min(this.o.maxBackoffMs, 250 * 2 ** Math.min(attempts, 16));
   }
 
-  private async toQueue(service: string, partition: number, ds: PendingDelivery[]): Promise<boolean> {
+  private async toQueue(service: string, ds: PendingDelivery[]): Promise<PartitionOutcome> {
     const target = `queue:${service}`;
     try {
-      await this.o.publisher.publish(service, partition, ds);
+      await this.o.publisher.publish(service, ds[0]!.partition, ds);
     } catch (e) {
       const head = ds[0]!;
       this.o.metrics.deliveries.inc({ target, outcome: 'retry' });
       this.o.log.warn({ target, err: (e as Error).message, attempts: head.attempts + 1 }, 'cannot publish to the queue; will retry');
       await this.o.deliveries.retryLater(head.id, (e as Error).message, this.backoff(head.attempts)).catch(() => undefined);
-      return false;
+      return { delivered: [], held: true };
     }
-    await this.o.deliveries.delivered(
-      ds.map((d) => d.id),
-      null,
-    );
     this.o.metrics.deliveries.inc({ target, outcome: 'delivered' }, ds.length);
     for (const d of ds) this.o.settled?.(d, 'delivered', undefined);
-    return true;
+    return { delivered: ds.map((d) => d.id), held: false };
   }
 
-  private async toLegacy(upstream: string, ds: PendingDelivery[]): Promise<boolean> {
+  /**
+   * One partition's deliveries to the legacy inbound, strictly one after the other. Marked
+   * delivered with the next round's query: a crash before that means a resend, which the legacy
+   * inbound recognises by (sending facility, control id) and answers without applying again.
+   */
+  private async toLegacy(upstream: string, ds: PendingDelivery[]): Promise<PartitionOutcome> {
     const target = `legacy:${upstream}`;
+    const delivered: number[] = [];
     for (const d of ds) {
-      // one connection per lane, so lanes do not wait for each other
       const client = this.laneClient(upstream, d.partition);
       if (!client) {
         await this.o.deliveries.retryLater(d.id, `no legacy inbound "${upstream}" in the current rules`, this.backoff(d.attempts));
-        return false;
+        return { delivered, held: true };
       }
       let answer: AckAnswer;
       try {
@@ -172,11 +215,11 @@ export class Dispatcher {
         this.o.metrics.deliveries.inc({ target, outcome: 'retry' });
         if (d.attempts === 0 || d.attempts % 10 === 0) this.o.log.warn({ target, controlId: d.controlId, attempts: d.attempts + 1 }, `delivery to legacy failed, will retry: ${why}`);
         await this.o.deliveries.retryLater(d.id, why, this.backoff(d.attempts));
-        return false;
+        return { delivered, held: true };
       }
       const accepted = answer.code === 'AA' || answer.code === 'CA';
       if (accepted) {
-        await this.o.deliveries.delivered([d.id], answer.code);
+        delivered.push(d.id);
         this.o.metrics.deliveries.inc({ target, outcome: 'delivered' });
       } else {
         await this.o.deliveries.dead(d.id, `${answer.code}${answer.text ? `: ${answer.text}` : ''}`);
@@ -185,9 +228,10 @@ export class Dispatcher {
       }
       this.o.settled?.(d, accepted ? 'delivered' : 'dead', answer);
     }
-    return true;
+    return { delivered, held: false };
   }
 
+  /** One connection per partition, so partitions do not wait for each other. */
   private laneClient(upstream: string, partition: number): MllpClient | undefined {
     const url = this.o.legacyUrl(upstream);
     if (!url) return undefined;
@@ -203,6 +247,8 @@ export class Dispatcher {
 
 /** The message as legacy gets it: its text with CR segment ends, in its own charset, no BOM. */
 function forwardable(d: PendingDelivery): Buffer {
+  // the usual case, already so: send the stored bytes as they are
+  if (d.raw[0] !== 0xef && d.raw[0] !== 0xfe && d.raw[0] !== 0xff && !d.raw.includes(0x0a)) return d.raw;
   const decoded = decodeMessage(d.raw);
   return decoded.ok ? encodeMessageBytes(decoded.message.text, decoded.message.charset) : d.raw;
 }

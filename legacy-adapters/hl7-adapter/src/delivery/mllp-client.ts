@@ -5,7 +5,7 @@
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { decodeMessage, encodeFrame, MllpDecoder } from '@ficus/hl7-protocol';
+import { encodeFrame, MllpDecoder, readAck } from '@ficus/hl7-protocol';
 
 export interface AckAnswer {
   /** MSA-1: AA, AE, AR (or CA, CE, CR) */
@@ -53,14 +53,11 @@ export class MllpClient {
   private received(chunk: Buffer): void {
     for (const e of this.decoder.push(chunk)) {
       if (e.type !== 'frame' || !this.waiting) continue;
-      const decoded = decodeMessage(e.payload);
-      if (!decoded.ok) continue;
-      const m = decoded.message;
-      if (m.get('MSA-2') !== this.waiting.controlId) continue; // a late answer to an earlier try
-      const text = [m.get('MSA-3'), m.get('ERR-8'), m.get('ERR-3.2')].filter(Boolean).join('; ');
+      const ack = readAck(e.payload);
+      if (!ack || ack.controlId !== this.waiting.controlId) continue; // not an ACK, or a late answer to an earlier try
       const w = this.waiting;
       this.waiting = undefined;
-      w.resolve({ code: m.get('MSA-1'), text });
+      w.resolve({ code: ack.code, text: ack.text });
     }
   }
 

@@ -1,8 +1,9 @@
 /**
  * The message store. Messages are inserted with their deliveries in one statement, so a
  * message is never stored without knowing where it must go. Inserts from all connections are
- * grouped: while one commit is under way the next messages gather, and go in the next commit
- * together. No caller is answered before the commit that holds its message.
+ * grouped: while commits are under way (a few at a time, which PostgreSQL flushes together) the
+ * next messages gather and go in one statement. No caller is answered before the commit that
+ * holds its message; one connection never has two messages in flight, so its order holds.
  */
 import type pg from 'pg';
 
@@ -46,12 +47,14 @@ const key = (facility: string, controlId: string) => `${facility}\u0000${control
 
 export class MessageStore {
   private waiting: Waiting[] = [];
-  private committing = false;
+  private committing = 0;
 
   constructor(
     private readonly pool: pg.Pool,
-    /** called after each commit that stored new messages (wakes the dispatcher) */
-    private readonly committed: () => void = () => {},
+    /** called after each commit that stored new messages, with their lanes (wakes the dispatcher) */
+    private readonly committed: (lanes: Delivery[]) => void = () => {},
+    /** statements in flight at once */
+    private readonly parallel = 2,
   ) {}
 
   /** Stores a message (or recognises a resend); resolves after the commit. */
@@ -63,15 +66,15 @@ export class MessageStore {
   }
 
   private flush(): void {
-    if (this.committing || this.waiting.length === 0) return;
-    this.committing = true;
+    if (this.committing >= this.parallel || this.waiting.length === 0) return;
+    this.committing++;
     const batch = this.waiting.splice(0, MAX_BATCH);
     this.insert(batch)
       .catch((e: Error) => {
         for (const w of batch) w.reject(e);
       })
       .finally(() => {
-        this.committing = false;
+        this.committing--;
         this.flush();
       });
   }
@@ -159,7 +162,14 @@ export class MessageStore {
       if (found) w.resolve({ kind: 'duplicate', ...found });
       else w.reject(new Error('a resent message was neither stored nor found'));
     }
-    if (inserted.length > 0) this.committed();
+    if (inserted.length > 0) {
+      const lanes = new Map<string, Delivery>();
+      for (const w of first.values()) {
+        if (!stored.has(key(w.record.sendingFacility, w.record.controlId))) continue;
+        for (const d of w.record.deliveries) lanes.set(`${d.target}#${d.partition}`, d);
+      }
+      this.committed([...lanes.values()]);
+    }
   }
 
   private async findExisting(records: MessageRecord[]): Promise<Map<string, { id: number; ackCode: string }>> {
