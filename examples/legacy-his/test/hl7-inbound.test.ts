@@ -182,16 +182,16 @@ describe('limits', () => {
   });
 
   it('closes a connection left idle, not one in use', async () => {
-    const quick = await his.startInbound({ port: 0, idleTimeoutMs: 300 });
+    const quick = await his.startInbound({ port: 0, idleTimeoutMs: 400 });
     const idle = await MllpClient.connect(quick.port);
     const busy = await MllpClient.connect(quick.port);
     const started = Date.now();
     for (let i = 0; i < 5; i++) {
       expect((await busy.request(register(uniqueControlId('IDLE')).text)).code).toBe('AA');
-      await sleep(150);
+      await sleep(100);
     }
     await idle.closed;
-    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
     expect(busy.socket.destroyed).toBe(false);
     await busy.closed;
   });

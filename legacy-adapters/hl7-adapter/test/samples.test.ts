@@ -4,16 +4,14 @@
  * MSH-15 asks for a commit ACK and, when MSH-16 asks, an application ACK (AA) once the system of
  * record took it. Every ACK echoes the control id in MSA-2 and has its own MSH-10.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMessage, encodeFrame } from '@ficus/hl7-protocol';
 import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from './support/adapter-harness.js';
 import { MllpTestClient } from './support/mllp-test-client.js';
+import { sampleBytes, sampleFiles } from '../../../test-support/hl7-samples.js';
 
-const SAMPLES = '/work/shared/hl7-samples';
-const files = readdirSync(SAMPLES).filter((f) => f.endsWith('.hl7')).sort();
+const files = sampleFiles();
 
 let a: AdapterUnderTest;
 beforeAll(async () => {
@@ -30,7 +28,7 @@ describe('the public samples', () => {
     const appAcksDue: string[] = [];
     let commitAcks = 0;
     for (const file of files) {
-      const bytes = readFileSync(path.join(SAMPLES, file));
+      const bytes = sampleBytes(file);
       const sent = decodeMessage(bytes);
       expect(sent.ok, file).toBe(true);
       if (!sent.ok) continue;
@@ -64,7 +62,7 @@ describe('the public samples', () => {
     // every sample stored; samples sharing a facility and control id count once (the later ones are resends)
     expect(rows).toHaveLength(seen.size);
     expect(new Set(rows.map((r) => `${r.sending_facility}|${r.control_id}`))).toEqual(seen);
-    expect(rows[0]!.raw.equals(readFileSync(path.join(SAMPLES, files[0]!))), 'stored byte for byte').toBe(true);
+    expect(rows[0]!.raw.equals(sampleBytes(files[0]!)), 'stored byte for byte').toBe(true);
     console.log(`[measured] ${files.length} sample files: ${seen.size} distinct (sending facility, control id) pairs stored; the other ${files.length - seen.size} reuse a control id and were answered as resends`);
   });
 
@@ -72,7 +70,7 @@ describe('the public samples', () => {
     const client = await MllpTestClient.open(a.adapter.port);
     const before = await count();
     for (const file of files) {
-      const text = readFileSync(path.join(SAMPLES, file), 'latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '');
+      const text = sampleBytes(file).toString('latin1').replace(/^\uFEFF|^\xEF\xBB\xBF/, '');
       const sep = text[text.indexOf('MSH') + 3]!;
       const first = text.split(/\r\n|\r|\n/)[0]!;
       const fields = first.split(sep);

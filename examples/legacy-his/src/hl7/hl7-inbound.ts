@@ -204,7 +204,9 @@ class Hl7Connection {
       .catch((e: unknown) => {
         // a bug, not a message problem (those are answered): cut the connection unanswered, so
         // that the sender sends the message again rather than believe it was applied
-        this.log.error({ conn: this.id, err: (e as Error).message }, 'HL7 frame handling failed: connection cut');
+        // the error's message is left out: it could quote a value of the message
+        const where = (e as Error).stack?.split('\n').slice(1, 6).join('\n');
+        this.log.error({ conn: this.id, errName: (e as Error).name, where }, 'HL7 frame handling failed: connection cut');
         this.socket.destroy();
       })
       .finally(() => {

@@ -53,12 +53,6 @@ export function plainText(raw: string, width: number): Update<string> {
   return v.slice(0, width).trimEnd();
 }
 
-/** the first value that is a string (an update that sets something) */
-export function firstSet(...values: Update<string>[]): string | undefined {
-  for (const v of values) if (typeof v === 'string' && v !== '') return v;
-  return undefined;
-}
-
 const DTM = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d{1,4})?([+-]\d{4})?$/;
 
 export interface ParsedDateTime {

@@ -3,9 +3,8 @@
  * over a real TCP connection, and the ACKs read back with decodeMessage.
  */
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { decodeMessage, encodeFrame, MllpDecoder, type Hl7Message } from '@ficus/hl7-protocol';
+import { sampleBytes } from '../../../../test-support/hl7-samples.js';
 
 export class MllpClient {
   private readonly decoder = new MllpDecoder();
@@ -127,12 +126,9 @@ export function readAck(frame: Buffer): Ack {
   };
 }
 
-/** the public (MIT) synthetic sample messages shared beside the repository */
-export const SAMPLES_DIR = process.env.FICUS_HL7_SAMPLES ?? path.resolve(import.meta.dirname, '../../../../../shared/hl7-samples');
-
 /** a public sample message, as text (segments ended by CR, as in the file) */
 export function sample(name: string): string {
-  return readFileSync(path.join(SAMPLES_DIR, `${name}.hl7`), 'utf8');
+  return sampleBytes(`${name}.hl7`).toString('utf8');
 }
 
 let counter = 0;

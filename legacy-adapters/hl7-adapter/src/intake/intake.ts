@@ -37,8 +37,23 @@ export interface IntakeOptions {
   appAcks: AppAcks;
 }
 
+/** Refused frames kept for diagnosis per minute: a sender spewing garbage must not fill the store. */
+const REJECTS_KEPT_PER_MINUTE = 120;
+
 export class Intake {
+  private rejectWindow = 0;
+  private rejectsKept = 0;
+
   constructor(private readonly o: IntakeOptions) {}
+
+  private keepReject(): boolean {
+    const minute = Math.floor(Date.now() / 60_000);
+    if (minute !== this.rejectWindow) {
+      this.rejectWindow = minute;
+      this.rejectsKept = 0;
+    }
+    return ++this.rejectsKept <= REJECTS_KEPT_PER_MINUTE;
+  }
 
   /** The ACK frames to send for one received frame, in order (none when the sender asked for none). */
   async frame(payload: Buffer, peer: string | null, later: ReplyLater = () => false): Promise<Buffer[]> {
@@ -125,7 +140,7 @@ export class Intake {
     const h = received?.header;
     this.o.metrics.messages.inc({ type: h?.messageType || 'unknown', trigger: h?.triggerEvent || '', outcome: 'rejected' });
     this.o.log.warn({ peer, controlId: h?.controlId, type: h?.messageType, code: error.code }, `HL7 message refused: ${error.text}`);
-    await this.o.store.reject(peer, error.code, error.message, h?.controlId, raw).catch(() => undefined);
+    if (this.keepReject()) await this.o.store.reject(peer, error.code, error.message, h?.controlId, raw).catch(() => undefined);
     return this.ackFrame(received, 'rejected', error);
   }
 

@@ -85,6 +85,7 @@ class Connection {
     }
     if (!this.paused && this.queue.length >= this.o.maxQueuedFrames) {
       this.paused = true;
+      this.o.metrics.backPressure.inc();
       this.socket.pause();
     }
     void this.work();

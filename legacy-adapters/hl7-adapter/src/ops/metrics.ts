@@ -10,6 +10,7 @@ export class AdapterMetrics {
   readonly ackSeconds: Histogram;
   readonly framing: Counter<'incident'>;
   readonly connections: Gauge;
+  readonly backPressure: Counter;
   readonly deliveries: Counter<'target' | 'outcome'>;
   readonly pending: Gauge<'target'>;
   readonly dead: Gauge<'target'>;
@@ -31,6 +32,7 @@ export class AdapterMetrics {
     });
     this.framing = new Counter({ name: 'ficus_hl7_framing_incidents_total', help: 'MLLP framing incidents: garbage, oversize, discarded', labelNames: ['incident'], registers });
     this.connections = new Gauge({ name: 'ficus_hl7_connections', help: 'Open MLLP connections', registers });
+    this.backPressure = new Counter({ name: 'ficus_hl7_backpressure_total', help: 'Times a connection stopped being read because its messages wait for the store', registers });
     this.deliveries = new Counter({ name: 'ficus_hl7_deliveries_total', help: 'Deliveries, by target and outcome (delivered, dead, retry)', labelNames: ['target', 'outcome'], registers });
     let last: Promise<{ target: string; pending: number; dead: number }[]> | undefined;
     const snapshot = () => (last ??= counts().finally(() => setTimeout(() => (last = undefined), 0)));

@@ -1,8 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { SAMPLES_DIR, sampleBytes, sampleFiles } from '../../../../test-support/hl7-samples.js';
 
-/** The public (MIT) synthetic sample messages shared beside the repository. */
-export const SAMPLES_DIR = process.env.FICUS_HL7_SAMPLES ?? path.resolve(import.meta.dirname, '../../../../../shared/hl7-samples');
+export { SAMPLES_DIR };
 
 export interface Sample {
   readonly name: string;
@@ -10,14 +8,11 @@ export interface Sample {
 }
 
 export function loadSamples(): Sample[] {
-  return readdirSync(SAMPLES_DIR)
-    .filter((f) => f.endsWith('.hl7'))
-    .sort()
-    .map((name) => ({ name, bytes: readFileSync(path.join(SAMPLES_DIR, name)) }));
+  return sampleFiles().map((name) => ({ name, bytes: sampleBytes(name) }));
 }
 
 export function sample(name: string): Buffer {
-  return readFileSync(path.join(SAMPLES_DIR, name));
+  return sampleBytes(name);
 }
 
 /** A message as UTF-8 bytes, each segment ended by CR. */

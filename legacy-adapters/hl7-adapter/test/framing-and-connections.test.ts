@@ -1,0 +1,125 @@
+/**
+ * MLLP framing and connection handling over real sockets: frames split and joined at random
+ * points with garbage between them are each stored once and answered in order; oversize frames
+ * are refused and the connection closed; idle connections are closed; a store that falls
+ * behind stops the reading of a connection instead of buffering without bound.
+ */
+import fc from 'fast-check';
+import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeFrame } from '@ficus/hl7-protocol';
+import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from './support/adapter-harness.js';
+import { MllpTestClient, syntheticMessage } from './support/mllp-test-client.js';
+
+let a: AdapterUnderTest;
+let db: pg.Client;
+beforeAll(async () => {
+  a = await startAdapterUnderTest({
+    files: hl7Rules('mllp://127.0.0.1:9', 'legacy'),
+    env: { HL7_MAX_FRAME_BYTES: '16384', HL7_IDLE_TIMEOUT_MS: '1500', HL7_MAX_QUEUED_FRAMES: '8' },
+  });
+  db = new pg.Client({ connectionString: a.messageDb.url });
+  await db.connect();
+});
+afterAll(async () => {
+  await db?.end();
+  await a?.close();
+});
+
+const stored = async (prefix: string) =>
+  (await db.query<{ control_id: string }>("SELECT control_id FROM hl7_messages WHERE control_id LIKE $1 || '%' ORDER BY id", [prefix])).rows.map((r) => r.control_id);
+
+let run = 0;
+
+describe('MLLP framing on a live connection', () => {
+  it('frames joined, split at random points and mixed with garbage: each message stored once, answered in order', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 12 }),
+        fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.uint8Array({ minLength: 0, maxLength: 20 }), { minLength: 12, maxLength: 12 }),
+        async (count, cuts, garbage) => {
+          const prefix = `P${run++}-`;
+          const ids = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+          // garbage never holds a start block: bytes outside frames are skipped, by design
+          const parts = ids.flatMap((id, i) => [Buffer.from(garbage[i]!.filter((b) => b !== 0x0b)), encodeFrame(syntheticMessage({ controlId: id, mrn: `M${i}` }))]);
+          const wire = Buffer.concat(parts);
+          const client = await MllpTestClient.open(a.adapter.port);
+          let at = 0;
+          for (const cut of cuts) {
+            if (at >= wire.length) break;
+            client.write(wire.subarray(at, at + cut));
+            at += cut;
+            await sleep(0);
+          }
+          if (at < wire.length) client.write(wire.subarray(at));
+          const answers = [];
+          for (let i = 0; i < count; i++) answers.push(await client.next());
+          client.close();
+          expect(answers.map((m) => m.get('MSA-2'))).toEqual(ids);
+          expect(answers.every((m) => m.get('MSA-1') === 'AA')).toBe(true);
+          expect(await stored(prefix)).toEqual(ids);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('refuses a frame over the size limit with AR and an ERR, and closes the connection', async () => {
+    const client = await MllpTestClient.open(a.adapter.port);
+    const big = syntheticMessage({ controlId: 'BIG-1', mrn: 'M1' }) + `NTE|1||${'X'.repeat(20_000)}\r`;
+    const ack = await client.send(big);
+    expect(ack.get('MSA-1')).toBe('AR');
+    expect(ack.get('MSA-2')).toBe('BIG-1');
+    expect(ack.get('ERR-3.1')).toBe('207');
+    for (let i = 0; i < 50 && !client.closed; i++) await sleep(20);
+    expect(client.closed).toBe(true);
+    expect(await stored('BIG-')).toEqual([]);
+  });
+
+  it('closes a connection that stays idle, and a new one works', async () => {
+    const client = await MllpTestClient.open(a.adapter.port);
+    expect((await client.send(syntheticMessage({ controlId: 'IDLE-1', mrn: 'M1' }))).get('MSA-1')).toBe('AA');
+    for (let i = 0; i < 150 && !client.closed; i++) await sleep(20);
+    expect(client.closed).toBe(true);
+    const again = await MllpTestClient.open(a.adapter.port);
+    expect((await again.send(syntheticMessage({ controlId: 'IDLE-2', mrn: 'M1' }))).get('MSA-1')).toBe('AA');
+    again.close();
+  });
+
+  it('answers a resend with the same positive ACK and does not store it again', async () => {
+    const client = await MllpTestClient.open(a.adapter.port);
+    const m = syntheticMessage({ controlId: 'DUP-1', mrn: 'M1' });
+    const first = await client.send(m);
+    const second = await client.send(m);
+    expect([first.get('MSA-1'), second.get('MSA-1')]).toEqual(['AA', 'AA']);
+    expect(second.get('MSA-2')).toBe('DUP-1');
+    expect(second.get('MSH-10')).not.toBe(first.get('MSH-10'));
+    expect(await stored('DUP-')).toEqual(['DUP-1']);
+    client.close();
+  });
+
+  it('stops reading a connection while the store is blocked, loses nothing, and answers in order after', async () => {
+    const blocker = new pg.Client({ connectionString: a.messageDb.url });
+    await blocker.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE hl7_messages IN ACCESS EXCLUSIVE MODE');
+    const client = await MllpTestClient.open(a.adapter.port);
+    const ids = Array.from({ length: 400 }, (_, i) => `BP-${i}`);
+    const wire = Buffer.concat(ids.map((id, i) => encodeFrame(syntheticMessage({ controlId: id, mrn: `M${i % 7}`, lastName: 'X'.repeat(2000) }))));
+    client.write(wire);
+    await sleep(500);
+    const metrics = await (await fetch(`${a.apiUrl}/metrics`)).text();
+    expect(Number(/ficus_hl7_backpressure_total (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
+    // the sender's bytes wait in its own buffers and the kernel's, not in the adapter
+    expect(client.pending()).toBe(0);
+    await blocker.query('ROLLBACK');
+    await blocker.end();
+    const answers = [];
+    for (let i = 0; i < ids.length; i++) answers.push((await client.next(20_000)).get('MSA-2'));
+    expect(answers).toEqual(ids);
+    expect(await stored('BP-')).toEqual(ids);
+    client.close();
+  });
+});

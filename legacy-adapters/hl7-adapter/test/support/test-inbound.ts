@@ -1,0 +1,68 @@
+/**
+ * A legacy HL7 inbound for tests: a real MLLP server that records what it receives (in order),
+ * answers AA (or what a test tells it), recognises resends by (facility, control id) as an
+ * interface engine does, and can be stopped and started on the same port.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { buildAck, decodeMessage, encodeFrame, MllpDecoder, type Hl7Message } from '@ficus/hl7-protocol';
+
+export interface Received {
+  controlId: string;
+  facility: string;
+  patient: string;
+  type: string;
+  trigger: string;
+  /** PV1-19 of the synthetic messages: the sender's sequence number */
+  seq: string;
+}
+
+export class TestInbound {
+  readonly received: Received[] = [];
+  /** every frame, resends included */
+  frames = 0;
+  private readonly applied = new Set<string>();
+  answer: (m: Hl7Message) => 'AA' | 'AE' | 'AR' = () => 'AA';
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server = createServer((socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('error', () => undefined);
+      const decoder = new MllpDecoder();
+      socket.on('data', (chunk: Buffer) => {
+        for (const e of decoder.push(chunk)) {
+          if (e.type !== 'frame') continue;
+          this.frames++;
+          const d = decodeMessage(e.payload);
+          if (!d.ok) {
+            socket.write(encodeFrame(buildAck(d.received, 'AR', { error: d.error }).bytes));
+            continue;
+          }
+          const m = d.message;
+          const key = `${m.header.sendingFacility.namespaceId}|${m.header.controlId}`;
+          const code = this.applied.has(key) ? 'AA' : this.answer(m);
+          if (code === 'AA' && !this.applied.has(key)) {
+            this.applied.add(key);
+            this.received.push({ controlId: m.header.controlId, facility: m.header.sendingFacility.namespaceId, patient: m.patientId?.id ?? '', type: m.header.messageType, trigger: m.header.triggerEvent, seq: m.get('PV1-19') });
+          }
+          socket.write(encodeFrame(buildAck(m, code).bytes));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', () => resolve()));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server = undefined;
+  }
+
+  get url(): string {
+    return `mllp://127.0.0.1:${this.port}`;
+  }
+}
