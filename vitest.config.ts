@@ -5,6 +5,8 @@ export default defineConfig({
   resolve: {
     // run the workspaces from source, as the deployables do under tsx
     alias: {
+      // the subpath before the package: the first alias that matches wins
+      '@ficus/contracts/queues': path.resolve(import.meta.dirname, 'contracts/src/queues/index.ts'),
       '@ficus/contracts': path.resolve(import.meta.dirname, 'contracts/src/index.ts'),
       '@ficus/legacy-his': path.resolve(import.meta.dirname, 'examples/legacy-his/src/index.ts'),
       '@ficus/hl7-protocol': path.resolve(import.meta.dirname, 'legacy-adapters/hl7-protocol/src/index.ts'),

@@ -19,3 +19,4 @@ export * from './rule-sources/rule-source.js';
 export * from './rule-sources/file-source.js';
 export * from './rule-sources/store-source.js';
 export * from './control-plane/admin-auth.js';
+export * from './events/index.js';

@@ -1,0 +1,105 @@
+/**
+ * The change-event envelope: one row change of a source database (the legacy database through
+ * CDC, or a new service's outbox), the same for every source and every consumer.
+ *
+ * Versioned: `schemaVersion` says which shape this is. A consumer refuses (dead-letters) an
+ * envelope of a version it does not know rather than guess.
+ *
+ * Values are JSON: text as strings; integers that fit as numbers, bigint and numeric as
+ * strings (no precision lost); booleans; dates as `YYYY-MM-DD`; timestamps without a zone as
+ * `YYYY-MM-DDTHH:MM:SS[.ffffff]` (local time of the source, as it stored them); timestamps
+ * with a zone as ISO 8601 with the offset; binary as `\x`-prefixed hex. Column names are the
+ * topic's names (after the mapping's renames), never the legacy ones.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { schemaCheck } from './schema-check.js';
+
+export const CHANGE_EVENT_SCHEMA_VERSION = 1;
+
+/** create, update, delete, and snapshot (a row read by the initial snapshot, not a change) */
+export const CHANGE_OPS = ['create', 'update', 'delete', 'snapshot'] as const;
+export type ChangeOp = (typeof CHANGE_OPS)[number];
+
+const Row = Type.Record(Type.String(), Type.Unknown());
+
+export const ChangeSourceSchema = Type.Object(
+  {
+    /** what produced it: a PostgreSQL logical replication slot, SQL Server CDC, a service's outbox */
+    system: Type.Unsafe<'postgres' | 'mssql' | 'outbox'>({ type: 'string', enum: ['postgres', 'mssql', 'outbox'] }),
+    /** the configured source name (`legacy-pg`); positions compare only within one source */
+    name: Type.String({ minLength: 1 }),
+    database: Type.String(),
+    schema: Type.Union([Type.String(), Type.Null()]),
+    table: Type.String({ minLength: 1 }),
+    /**
+     * Where the change sits in the source's history, as a string that sorts in that order
+     * (fixed-width hexadecimal parts): PostgreSQL `<commit LSN, 16 hex>/<index in the
+     * transaction, 8 hex>`; SQL Server `<start LSN, 20 hex>/<seqval, 20 hex>/<operation, 1 hex>`;
+     * an outbox its sequence number, 20 decimal digits.
+     */
+    position: Type.String({ minLength: 1 }),
+    txId: Type.Union([Type.String(), Type.Null()]),
+    /** when the source committed the change (ISO 8601 with offset), null when unknown */
+    commitTime: Type.Union([Type.String(), Type.Null()]),
+    /** written by Ficus itself (write-back to legacy): consumers that fed it must not apply it again */
+    origin: Type.Union([Type.String(), Type.Null()]),
+  },
+  { additionalProperties: false },
+);
+
+export const ChangeEventSchema = Type.Object(
+  {
+    schemaVersion: Type.Literal(CHANGE_EVENT_SCHEMA_VERSION),
+    /** the mapping's topic (`patients`, `admissions`, `lab-results`) */
+    topic: Type.String({ minLength: 1 }),
+    op: Type.Unsafe<ChangeOp>({ type: 'string', enum: [...CHANGE_OPS] }),
+    /** the row's key columns and values (topic names) */
+    key: Row,
+    /** the row before the change: on update and delete when the source has it, else null */
+    before: Type.Union([Row, Type.Null()]),
+    /** the row after the change: on create, update and snapshot; null on delete */
+    after: Type.Union([Row, Type.Null()]),
+    source: ChangeSourceSchema,
+  },
+  { additionalProperties: false },
+);
+
+export type ChangeSource = Static<typeof ChangeSourceSchema>;
+export type ChangeEvent = Static<typeof ChangeEventSchema>;
+
+/** A queue job: many change events of one partition, in source order. */
+export interface ChangeBatch {
+  schemaVersion: typeof CHANGE_EVENT_SCHEMA_VERSION;
+  events: ChangeEvent[];
+}
+
+/** Why a value is not a change event of this version, or undefined when it is one. */
+export const changeEventProblem = schemaCheck(ChangeEventSchema, 'a change event');
+
+/** A stable text form of a key (its columns sorted), to compare, fold and store keys by. */
+export function keyText(key: Record<string, unknown>): string {
+  return JSON.stringify(Object.keys(key).sort().map((k) => [k, key[k]]));
+}
+
+/** Orders positions of one source: negative, zero or positive as `a` is before, at or after `b`. */
+export function comparePositions(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length; // same format, wider means later
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The last change of each key, in the order of the last changes: what a consumer that applies
+ * whole rows needs to apply. Events must be of one topic and one source.
+ */
+export function lastChangePerKey(events: readonly ChangeEvent[]): ChangeEvent[] {
+  const last = new Map<string, ChangeEvent>();
+  for (const e of events) {
+    const k = keyText(e.key);
+    const seen = last.get(k);
+    if (!seen || comparePositions(e.source.position, seen.source.position) > 0) {
+      last.delete(k); // re-insert, so the map's order is the order of the last changes
+      last.set(k, e);
+    }
+  }
+  return [...last.values()].sort((a, b) => comparePositions(a.source.position, b.source.position));
+}

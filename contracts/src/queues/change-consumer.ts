@@ -1,0 +1,104 @@
+/**
+ * The consumer helper for services fed by change events (CDC of the legacy database): reads
+ * the topic's partition queues (`cdc.<topic>.p<n>`) in order, and applies each job's events in
+ * one transaction of the service's own database, idempotently by source position: for each
+ * key only the last change of the job counts, and only when it is later than the last change
+ * applied to that key (kept in `ficus_change_positions`). A redelivered job, or a change read
+ * again after a crash, changes nothing.
+ */
+import { fileURLToPath } from 'node:url';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { CHANGE_EVENT_SCHEMA_VERSION, changeEventProblem, keyText, lastChangePerKey, type ChangeBatch, type ChangeEvent } from '../events/change-event.js';
+import { runMigrations } from '../postgres/migrate.js';
+import { PartitionedConsumer, PermanentError, type RetryPolicy } from './partitioned-consumer.js';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/change-consumer', import.meta.url));
+
+export const cdcQueuePrefix = (topic: string) => `cdc.${topic}`;
+
+/** Creates or updates the consumer's table in a service's database (node-pg-migrate). */
+export function migrateChangeConsumer(databaseUrl: string, log?: Logger): Promise<string[]> {
+  return runMigrations({ databaseUrl, dir: MIGRATIONS_DIR, table: 'ficus_change_consumer_pgmigrations', log, createDatabase: false });
+}
+
+export interface ChangeConsumerOptions {
+  connection: Redis;
+  topic: string;
+  partitions: number;
+  pool: pg.Pool;
+  /** applies the changes that are new for their keys, inside the consumer's transaction */
+  apply: (changes: ChangeEvent[], client: pg.PoolClient) => Promise<void>;
+  /** changes written by these origins are skipped (the service's own writes coming back) */
+  ignoreOrigins?: readonly string[];
+  retry?: Partial<RetryPolicy>;
+  /** told after each job's commit: what was applied and skipped (metrics, lag) */
+  applied?: (r: { topic: string; partition: number; applied: ChangeEvent[]; skipped: number }) => void;
+  log: Logger;
+}
+
+/** Why a job's data is not a change batch this consumer can apply, or undefined. */
+export function changeBatchProblem(data: unknown): string | undefined {
+  if (typeof data !== 'object' || data === null) return 'not an object';
+  const b = data as Partial<ChangeBatch>;
+  if (b.schemaVersion !== CHANGE_EVENT_SCHEMA_VERSION) return `schemaVersion ${String(b.schemaVersion)} is not ${CHANGE_EVENT_SCHEMA_VERSION}`;
+  if (!Array.isArray(b.events)) return 'events is not a list';
+  for (const [i, e] of b.events.entries()) {
+    const problem = changeEventProblem(e);
+    if (problem) return `events/${i}${problem}`;
+  }
+  return undefined;
+}
+
+export function startChangeConsumer(o: ChangeConsumerOptions): Promise<PartitionedConsumer<ChangeBatch>> {
+  const ignored = new Set(o.ignoreOrigins ?? []);
+  return PartitionedConsumer.start<ChangeBatch>({
+    connection: o.connection,
+    prefix: cdcQueuePrefix(o.topic),
+    partitions: o.partitions,
+    retry: o.retry,
+    log: o.log,
+    handle: async (job: Job<ChangeBatch>, partition) => {
+      const problem = changeBatchProblem(job.data);
+      if (problem) throw new PermanentError(`not a change batch of version ${CHANGE_EVENT_SCHEMA_VERSION}: ${problem}`);
+      const events = job.data.events.filter((e) => e.topic === o.topic && !(e.source.origin !== null && ignored.has(e.source.origin)));
+      const latest = lastChangePerKey(events);
+      const client = await o.pool.connect();
+      let fresh: ChangeEvent[] = [];
+      try {
+        await client.query('BEGIN');
+        fresh = await claimPositions(client, o.topic, latest);
+        if (fresh.length > 0) await o.apply(fresh, client);
+        await client.query('COMMIT');
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+      o.applied?.({ topic: o.topic, partition, applied: fresh, skipped: job.data.events.length - fresh.length });
+    },
+  });
+}
+
+/**
+ * Records the changes' positions where they are later than what was applied, and answers the
+ * changes that were (those to apply), in their order. One statement for the whole job.
+ */
+async function claimPositions(client: pg.PoolClient, topic: string, changes: ChangeEvent[]): Promise<ChangeEvent[]> {
+  if (changes.length === 0) return [];
+  const keys = changes.map((c) => keyText(c.key));
+  const { rows } = await client.query<{ key: string }>(
+    `INSERT INTO ficus_change_positions AS p (topic, key, source, position, deleted)
+     SELECT $1, k, s, pos, d FROM unnest($2::text[], $3::text[], $4::text[], $5::boolean[]) AS c(k, s, pos, d)
+     ON CONFLICT (topic, key) DO UPDATE
+        SET source = excluded.source, position = excluded.position, deleted = excluded.deleted, applied_at = clock_timestamp()
+      WHERE (length(p.position), p.position) < (length(excluded.position), excluded.position)
+     RETURNING key`,
+    [topic, keys, changes.map((c) => c.source.name), changes.map((c) => c.source.position), changes.map((c) => c.op === 'delete')],
+  );
+  const claimed = new Set(rows.map((r) => r.key));
+  return changes.filter((c, i) => claimed.has(keys[i]!));
+}

@@ -1,0 +1,4 @@
+// Queue consumers for the services, apart from the main entry so that deployables that do not
+// consume queues (the gateway) do not load BullMQ.
+export * from './partitioned-consumer.js';
+export * from './change-consumer.js';

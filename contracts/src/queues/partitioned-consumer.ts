@@ -1,0 +1,186 @@
+/**
+ * Consumes partitioned BullMQ queues (`<prefix>.p0 … p<n-1>`) so that each partition is worked
+ * strictly in order, one job at a time, across every instance of the consuming service: a
+ * patient's events (one partition) never overtake each other, different patients go side by
+ * side.
+ *
+ * Why retries are done here and not by BullMQ: a job that BullMQ retries goes to its delayed
+ * set, and the next job of the partition runs meanwhile, out of order. Here a failing job is
+ * tried again in place, holding its partition, with backoff; when the tries are used up (or the
+ * error is one no retry can mend) it goes to the partition's dead-letter queue
+ * (`<queue>.dead`, kept, never processed) with the reason, and the partition moves on. A
+ * shutdown during the backoff puts the job back at the head of its queue, untried.
+ */
+import { Queue, WaitingError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { partitionQueueName } from '../events/partition.js';
+
+export interface RetryPolicy {
+  /** tries in all, the first included */
+  attempts: number;
+  baseMs: number;
+  maxMs: number;
+}
+
+export interface PartitionedConsumerOptions<T> {
+  /** an ioredis connection made with `maxRetriesPerRequest: null` (BullMQ's workers need it) */
+  connection: Redis;
+  prefix: string;
+  /** must be the producer's partition count; a queue beyond it is refused at start */
+  partitions: number;
+  handle: (job: Job<T>, partition: number) => Promise<void>;
+  retry?: Partial<RetryPolicy>;
+  /** an error that no retry can mend (bad data, an unknown version): dead-lettered at once */
+  permanent?: (err: Error) => boolean;
+  /** told of every outcome (metrics) */
+  outcome?: (outcome: 'done' | 'retried' | 'dead', partition: number) => void;
+  log: Logger;
+}
+
+export interface DeadLetter<T> {
+  queue: string;
+  jobId: string;
+  name: string;
+  data: T;
+  error: string;
+  attempts: number;
+  failedAt: string;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseMs: 500, maxMs: 30_000 };
+
+/** An error marked as one no retry can mend. */
+export class PermanentError extends Error {
+  override readonly name = 'PermanentError';
+}
+
+export const deadLetterQueueName = (queue: string) => `${queue}.dead`;
+
+export class PartitionedConsumer<T> {
+  private readonly workers: Worker<T>[] = [];
+  private readonly queues: Queue[] = [];
+  private readonly deadQueues = new Map<string, Queue<DeadLetter<T>>>();
+  private readonly retry: RetryPolicy;
+  private closing = false;
+  private readonly wakeOnClose = new Set<() => void>();
+
+  private constructor(private readonly o: PartitionedConsumerOptions<T>) {
+    this.retry = { ...DEFAULT_RETRY, ...o.retry };
+  }
+
+  static async start<T>(o: PartitionedConsumerOptions<T>): Promise<PartitionedConsumer<T>> {
+    const c = new PartitionedConsumer(o);
+    await c.checkPartitions();
+    for (let p = 0; p < o.partitions; p++) {
+      const name = partitionQueueName(o.prefix, p);
+      // one job at a time for this partition, whatever the number of instances
+      const queue = new Queue(name, { connection: o.connection });
+      await queue.setGlobalConcurrency(1);
+      c.queues.push(queue);
+      c.deadQueues.set(name, new Queue<DeadLetter<T>>(deadLetterQueueName(name), { connection: o.connection }));
+      c.workers.push(
+        new Worker<T>(name, (job, token) => c.process(job, token, p, name), {
+          connection: o.connection,
+          concurrency: 1,
+          // a job held by in-place retries keeps its lock; BullMQ renews it while it runs
+          lockDuration: 60_000,
+        }),
+      );
+    }
+    for (const w of c.workers) w.on('error', (err) => o.log.warn({ err: err.message, queue: w.name }, 'queue worker error; it reconnects'));
+    return c;
+  }
+
+  /** A producer with more partitions than this consumer would leave queues unread: refuse. */
+  private async checkPartitions(): Promise<void> {
+    const beyond = new Set<number>();
+    const pattern = `bull:${this.o.prefix}.p*:meta`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.o.connection.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      for (const k of keys) {
+        const n = Number(/\.p(\d+):meta$/.exec(k)?.[1]);
+        if (Number.isInteger(n) && n >= this.o.partitions) beyond.add(n);
+      }
+    } while (cursor !== '0');
+    if (beyond.size > 0) {
+      throw new Error(
+        `queues ${this.o.prefix}.p${[...beyond].sort((a, b) => a - b).join(', p')} exist but this consumer reads only ${this.o.partitions} partitions: ` +
+          'set the partition count to the producer\'s',
+      );
+    }
+  }
+
+  private async process(job: Job<T>, token: string | undefined, partition: number, queue: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.o.handle(job, partition);
+        this.o.outcome?.('done', partition);
+        return;
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        const permanent = err instanceof PermanentError || this.o.permanent?.(err) === true;
+        if (permanent || attempt >= this.retry.attempts) {
+          await this.deadLetter(job, queue, err, attempt);
+          this.o.outcome?.('dead', partition);
+          return;
+        }
+        this.o.outcome?.('retried', partition);
+        if (attempt === 1 || attempt % 5 === 0) this.o.log.warn({ queue, jobId: job.id, attempt, err: err.message }, 'job failed; trying again, its partition waits');
+        const delay = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** (attempt - 1));
+        if (!(await this.sleepUnlessClosing(delay))) {
+          // shutting down: hand the job back, at the head of its queue, for the next worker
+          await job.moveToWait(token);
+          throw new WaitingError();
+        }
+      }
+    }
+  }
+
+  private async deadLetter(job: Job<T>, queue: string, err: Error, attempts: number): Promise<void> {
+    const letter: DeadLetter<T> = { queue, jobId: String(job.id), name: job.name, data: job.data, error: err.message.slice(0, 2_000), attempts, failedAt: new Date().toISOString() };
+    await this.deadQueues.get(queue)!.add(job.name, letter, { jobId: `dead-${job.id}`, removeOnComplete: false, removeOnFail: false });
+    this.o.log.error({ queue, jobId: job.id, attempts, err: err.message.slice(0, 300) }, 'job dead-lettered; its partition moves on');
+  }
+
+  private sleepUnlessClosing(ms: number): Promise<boolean> {
+    if (this.closing) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakeOnClose.delete(wake);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        this.wakeOnClose.delete(wake);
+        resolve(true);
+      }, ms);
+      this.wakeOnClose.add(wake);
+    });
+  }
+
+  /** Dead letters of every partition, newest first. */
+  async deadLetters(limit = 100): Promise<DeadLetter<T>[]> {
+    const all = await Promise.all([...this.deadQueues.values()].map((q) => q.getJobs(['waiting'], 0, limit - 1)));
+    return all
+      .flat()
+      .map((j) => j.data)
+      .sort((a, b) => b.failedAt.localeCompare(a.failedAt))
+      .slice(0, limit);
+  }
+
+  /** Jobs waiting, per partition (a gauge for metrics and readiness). */
+  async depth(): Promise<number[]> {
+    return Promise.all(this.queues.map((q) => q.getWaitingCount()));
+  }
+
+  /** Stops taking jobs; the jobs being worked finish (or, waiting for a retry, go back). */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const wake of [...this.wakeOnClose]) wake();
+    await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all([...this.queues, ...this.deadQueues.values()].map((q) => q.close()));
+  }
+}
