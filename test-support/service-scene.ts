@@ -8,7 +8,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
-import { createLogger, hl7QueueName, partitionOf, type Hl7Job } from '@ficus/contracts';
+import { createLogger, hl7QueueName, partitionOf, type Hl7Job, type Logger } from '@ficus/contracts';
 import { decodeMessage } from '@ficus/hl7-protocol';
 import { startHl7Inbound, type RunningHl7Inbound } from '@ficus/legacy-his';
 import { loadPatientServiceConfig, startPatientService, type RunningPatientService } from '@ficus/patient-service';
@@ -46,6 +46,8 @@ export interface SceneOptions {
   seed?: number;
   systemOfRecord?: SystemOfRecord;
   hl7Inbound?: boolean;
+  /** the services' logger (default: silent) */
+  log?: Logger;
 }
 
 let messageIds = 1;
@@ -58,8 +60,8 @@ export async function startServiceScene(o: SceneOptions): Promise<ServiceScene> 
   const legacy = await startHarness(`${o.prefix}_legacy`, { patients: o.patients ?? 200, seed: o.seed ?? 20_240_701 });
   const inbound = o.hl7Inbound ? await startHl7Inbound({ pool: legacy.pool, port: 0 }) : undefined;
   const dbs: TestDatabase[] = [await createTestDatabase(serverUrl, `${o.prefix}_patients`), await createTestDatabase(serverUrl, `${o.prefix}_results`)];
-  const log = createLogger('service-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const common = { DATABASE_URL: serverUrl, REDIS_URL: redisUrl, LOG_LEVEL: 'silent', SERVICE_SHUTDOWN_TIMEOUT_MS: '3000' };
+  const log = o.log ?? createLogger('service-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const common = { DATABASE_URL: serverUrl, REDIS_URL: redisUrl, SERVICE_SHUTDOWN_TIMEOUT_MS: '3000' };
   const regime = o.systemOfRecord ?? 'legacy';
   const startPatients = (r: SystemOfRecord) =>
     startPatientService(
@@ -171,4 +173,16 @@ export async function ask(base: string, path: string, init: RequestInit = {}): P
   const res = await fetch(base + path, init);
   const body = await res.text();
   return { status: res.status, headers: Object.fromEntries(HEADERS_THAT_MATTER.map((h) => [h, res.headers.get(h)])), body };
+}
+
+/** Every dead letter in the scene's Redis database: queue, reason, and the job's data. */
+export async function deadLetters(redis: Redis): Promise<{ queue: string; error: string; data: unknown }[]> {
+  const names = (await redis.keys('bull:*.dead:meta')).map((k) => k.slice(5, -5));
+  const found: { queue: string; error: string; data: unknown }[] = [];
+  for (const name of names) {
+    const q = new Queue<{ queue: string; error: string; data: unknown }>(name, { connection: redis });
+    for (const j of await q.getJobs(['waiting'])) found.push({ queue: j.data.queue, error: j.data.error, data: j.data.data });
+    await q.close();
+  }
+  return found;
 }

@@ -109,9 +109,11 @@ export async function searchFhirPatients(pool: pg.Pool, q: FhirPatientSearch, na
     return `$${values.length}`;
   };
   if (q.identifier) {
-    const v = param(q.identifier.value);
-    if (q.identifier.system === undefined) where.push(`(p.mrn = ${v} OR EXISTS (SELECT 1 FROM patient_identifier i WHERE i.mrn = p.mrn AND i.value = ${v}))`);
-    else if (q.identifier.system === naming.mrnSystem) where.push(`p.mrn = ${v}`);
+    if (q.identifier.system === undefined) {
+      const v = param(q.identifier.value);
+      where.push(`(p.mrn = ${v} OR EXISTS (SELECT 1 FROM patient_identifier i WHERE i.mrn = p.mrn AND i.value = ${v}))`);
+    } else if (q.identifier.system === naming.mrnSystem) where.push(`p.mrn = ${param(q.identifier.value)}`);
+    // other identifiers carry their assigning authority, not a system: only a bare value finds them
     else where.push('FALSE');
   }
   if (q.family) where.push(`p.family_name LIKE ${param(likePrefix(q.family))}`);
