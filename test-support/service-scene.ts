@@ -13,7 +13,7 @@ import { decodeMessage } from '@ficus/hl7-protocol';
 import { startHl7Inbound, type RunningHl7Inbound } from '@ficus/legacy-his';
 import { loadPatientServiceConfig, startPatientService, type RunningPatientService } from '@ficus/patient-service';
 import { loadResultsServiceConfig, startResultsService, type RunningResultsService } from '@ficus/results-service';
-import type { SystemOfRecord } from '@ficus/service-kit';
+import type { OutboxSeam, SystemOfRecord } from '@ficus/service-kit';
 import { createTestDatabase, type TestDatabase } from './databases.js';
 import { LegacyCdc } from './legacy-cdc.js';
 import { startHarness, type Harness } from './legacy-his.js';
@@ -48,6 +48,8 @@ export interface SceneOptions {
   hl7Inbound?: boolean;
   /** the services' logger (default: silent) */
   log?: Logger;
+  /** the outbox seams the services hand their own changes to (default: none) */
+  outbox?: { patients?: OutboxSeam; results?: OutboxSeam };
 }
 
 let messageIds = 1;
@@ -67,13 +69,13 @@ export async function startServiceScene(o: SceneOptions): Promise<ServiceScene> 
     startPatientService(
       loadPatientServiceConfig({ ...common, PATIENT_SERVICE_HOST: '127.0.0.1', PATIENT_SERVICE_PORT: '0', PATIENT_SERVICE_DATABASE_URL: dbs[0]!.url, PATIENT_SERVICE_SYSTEM_OF_RECORD: r }),
       log,
-      { retry: FAST_RETRY },
+      { retry: FAST_RETRY, outbox: o.outbox?.patients },
     );
   const startResults = (r: SystemOfRecord, patientUrl: string) =>
     startResultsService(
       loadResultsServiceConfig({ ...common, RESULTS_SERVICE_HOST: '127.0.0.1', RESULTS_SERVICE_PORT: '0', RESULTS_SERVICE_DATABASE_URL: dbs[1]!.url, RESULTS_SERVICE_SYSTEM_OF_RECORD: r, PATIENT_SERVICE_URL: patientUrl }),
       log,
-      { retry: FAST_RETRY },
+      { retry: FAST_RETRY, outbox: o.outbox?.results },
     );
   let patients = await startPatients(regime);
   let results = await startResults(regime, patients.url);

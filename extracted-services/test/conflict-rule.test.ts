@@ -7,14 +7,23 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LegacyPatient } from '@ficus/legacy-his';
+import type { OutboxSeam, OutgoingChange } from '@ficus/service-kit';
 import { ask, hl7Time, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
 import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
 
 let scene: ServiceScene;
 let seeded: string[];
+/** what the services handed to the outbox seam, in commit order; a last name of FAILOUTBOX makes the seam fail */
+const outgoing: OutgoingChange[] = [];
+const recordingOutbox: OutboxSeam = async (tx, change) => {
+  if (change.after?.lastName === 'FAILOUTBOX') throw new Error('the outbox is down');
+  // a real outbox writes its row with this client, inside the change's transaction
+  await tx.query('SELECT 1');
+  outgoing.push(change);
+};
 
 beforeAll(async () => {
-  scene = await startServiceScene({ prefix: 'svc_conflict', redisDb: 13, patients: 40, seed: 1_301, hl7Inbound: true });
+  scene = await startServiceScene({ prefix: 'svc_conflict', redisDb: 13, patients: 40, seed: 1_301, hl7Inbound: true, outbox: { patients: recordingOutbox, results: recordingOutbox } });
   await scene.cdc.snapshot();
   await scene.drain();
   const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>(`SELECT PAT_MRN FROM PATIENT_MASTER ORDER BY PAT_MRN LIMIT 10`);
@@ -182,6 +191,33 @@ describe('once the service is the system of record', () => {
     await scene.drain();
     expect((await servicePatient(mrn)).lastName).toBe('VIAHL7');
     expect((await scene.patients.pool.query('SELECT 1 FROM ficus_change_conflicts')).rowCount).toBe(2);
+  });
+
+  it('hands its own changes (API writes, HL7) to the outbox seam in their transaction; a failing seam fails the write', async () => {
+    // nothing was handed over while the legacy was the system of record: the two changes made here since
+    expect(outgoing.filter((c) => c.topic === 'patients').map((c) => [c.op, c.key, c.after?.lastName, c.after?.lastUpdatedBy])).toEqual([
+      ['update', { mrn: seeded[3] }, 'SERVICE', 'HISAPI'],
+      ['update', { mrn: seeded[4] }, 'VIAHL7', 'ADT_IFACE'],
+    ]);
+    expect(outgoing[0]).toMatchObject({ before: { lastName: expect.any(String), active: 'Y' }, after: { mrn: seeded[3], active: 'Y', created: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/) } });
+    const mrn = seeded[6]!;
+    const before = await ask(scene.patients.url, `/api/patients/${mrn}`);
+    const failed = await ask(scene.patients.url, `/api/patients/${mrn}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...(JSON.parse(before.body) as LegacyPatient), lastName: 'FAILOUTBOX' }) });
+    expect(failed.status).toBe(500);
+    expect(JSON.parse(failed.body)).toMatchObject({ errorCode: 'PAT-500' });
+    expect(await ask(scene.patients.url, `/api/patients/${mrn}`)).toEqual(before);
+    // an admission taken from HL7 goes out as the admissions topic's row
+    const at = minutes(0);
+    await scene.sendHl7(
+      'patient-service',
+      hl7(msh('ADT^A01^ADT_A01', uniqueControlId('A01'), { time: hl7Time(at) }), segment('PID', { 1: '1', 3: '7300009', 5: 'OUT^BOX', 7: '19500101', 8: 'F' }), segment('PV1', { 1: '1', 2: 'I', 3: 'MED1', 19: 'V7300009', 44: '202407050700' })),
+    );
+    await scene.drain();
+    expect(outgoing.slice(-2).map((c) => [c.topic, c.op])).toEqual([
+      ['patients', 'create'],
+      ['admissions', 'create'],
+    ]);
+    expect(outgoing.at(-1)!.after).toMatchObject({ mrn: '7300009', admitDate: '2024-07-05T07:00:00', dischargeDate: null, ward: 'MED1', admissionType: 'I', visitNumber: 'V7300009' });
   });
 
   it('registers patients under MRNs of its block, never one it has seen', async () => {

@@ -70,7 +70,7 @@ export async function startPatientService(config: PatientServiceConfig, log: Log
     });
     stops.push(() => app.close());
     if (redis) {
-      const hl7 = await startHl7Intake({ service: SERVICE_NAME, connection: redis, partitions: config.HL7_PARTITIONS, pool, handlers: adtHandlers(mrns), systemOfRecord: regime, metrics, log, retry: extras.retry });
+      const hl7 = await startHl7Intake({ service: SERVICE_NAME, connection: redis, partitions: config.HL7_PARTITIONS, pool, handlers: adtHandlers(mrns, extras.outbox ?? noOutbox), systemOfRecord: regime, metrics, log, retry: extras.retry });
       stops.push(() => hl7.close());
       const feeds = await startChangeFeeds({
         connection: redis,

@@ -10,7 +10,7 @@ import pg from 'pg';
 import type { Logger } from '@ficus/contracts';
 import { cdcQueuePrefix, type RetryPolicy } from '@ficus/contracts/queues';
 import { hl7QueuePrefix } from '@ficus/contracts';
-import { migrateService, QueueGauges, ServiceMetrics, startChangeFeeds, startHl7Intake } from '@ficus/service-kit';
+import { migrateService, noOutbox, QueueGauges, type OutboxSeam, ServiceMetrics, startChangeFeeds, startHl7Intake } from '@ficus/service-kit';
 import { buildResultsApp } from './app.js';
 import { labResultsFeed } from './cdc/results-feed.js';
 import { resultsServiceDatabaseUrl, type ResultsServiceConfig } from './config.js';
@@ -35,6 +35,8 @@ export interface StartExtras {
   retry?: Partial<RetryPolicy>;
   /** who answers for patients and stays (default: patient-service at PATIENT_SERVICE_URL) */
   patients?: PatientDirectory;
+  /** where results taken here as system of record are handed to the outbox (none yet) */
+  outbox?: OutboxSeam;
 }
 
 export async function startResultsService(config: ResultsServiceConfig, log: Logger, extras: StartExtras = {}): Promise<RunningResultsService> {
@@ -62,7 +64,7 @@ export async function startResultsService(config: ResultsServiceConfig, log: Log
     });
     stops.push(() => app.close());
     if (redis) {
-      const hl7 = await startHl7Intake({ service: SERVICE_NAME, connection: redis, partitions: config.HL7_PARTITIONS, pool, handlers: oruHandlers(patients), systemOfRecord: regime, metrics, log, retry: extras.retry });
+      const hl7 = await startHl7Intake({ service: SERVICE_NAME, connection: redis, partitions: config.HL7_PARTITIONS, pool, handlers: oruHandlers(patients, extras.outbox ?? noOutbox), systemOfRecord: regime, metrics, log, retry: extras.retry });
       stops.push(() => hl7.close());
       const feeds = await startChangeFeeds({
         connection: redis,

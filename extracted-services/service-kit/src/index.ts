@@ -15,3 +15,4 @@ export * from './cdc/change-feeds.js';
 export * from './cdc/change-rows.js';
 export * from './fhir/fhir-http.js';
 export * from './runtime/queue-gauges.js';
+export * from './outbox/outbox-seam.js';

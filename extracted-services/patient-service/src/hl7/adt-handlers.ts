@@ -6,9 +6,11 @@
  * transfer.
  */
 import { dispositionCode, type AdmissionType, type Hl7Message } from '@ficus/hl7-protocol';
-import { at, checkMrn, dateTimeField, eventTime, facilityKey, hl7MayOverwrite, hl7Stamp, localTimestamp, nth, refuse, requireSegment, type Hl7Context, type HandlerOutcome, type Hl7Handlers } from '@ficus/service-kit';
+import { at, checkMrn, dateTimeField, eventTime, facilityKey, hl7MayOverwrite, hl7Stamp, localTimestamp, nth, refuse, requireSegment, type Hl7Context, type HandlerOutcome, type Hl7Handler, type Hl7Handlers } from '@ficus/service-kit';
 import type { MrnBlock } from '../patients/mrn-block.js';
+import type { OutboxSeam } from '../outbox-seam.js';
 import { ADT_USER, lockPatient, patientMrn, readDemographics, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
+import { touchMerge, touchPatient, touchStay, withOutbox } from './touched.js';
 import { admitOrUpdate, openStayOf, readVisit, recordTransfer, stayByVisit, updateVisit, visitNumber, wardSql } from './visit-records.js';
 
 /** both outcomes of an event that touches two rows: stale only when nothing was applied */
@@ -34,7 +36,7 @@ async function namedStay(ctx: Hl7Context, mrn: string): Promise<string> {
   return open;
 }
 
-export function adtHandlers(mrns: MrnBlock): Hl7Handlers {
+export function adtHandlers(mrns: MrnBlock, outbox: OutboxSeam): Hl7Handlers {
   const registerAndVisit = (fallback: AdmissionType, visitRequired: boolean) => async (ctx: Hl7Context) => {
     requireSegment(ctx.message, 'PID', 'it names the patient');
     if (visitRequired) requireSegment(ctx.message, 'PV1', 'it describes the stay');
@@ -43,8 +45,7 @@ export function adtHandlers(mrns: MrnBlock): Hl7Handlers {
     return combine(outcome, await admitOrUpdate(ctx, mrn, fallback));
   };
 
-  return {
-    ADT: {
+  const handlers: Record<string, Hl7Handler> = {
       A01: registerAndVisit('I', true),
       A04: registerAndVisit('O', false),
       A08: async (ctx) => {
@@ -60,8 +61,8 @@ export function adtHandlers(mrns: MrnBlock): Hl7Handlers {
       A02: transfer,
       A03: discharge,
       A40: merge,
-    },
   };
+  return { ADT: Object.fromEntries(Object.entries(handlers).map(([event, h]) => [event, (ctx: Hl7Context) => withOutbox(ctx, outbox, () => h(ctx))])) };
 }
 
 /** An A04's PV1 describes a visit: a class other than N, a point of care, a visit number or an admit time. */
@@ -90,11 +91,12 @@ async function discharge(ctx: Hl7Context): Promise<HandlerOutcome> {
   );
   if (rows[0]?.before) throw refuse(102, 'PV1-45 (the discharge date/time) is before the admission', at('PV1', 1, 45));
   if (!rows[0]?.newer) return 'stale';
-  await tx.query(
+  const changed = await tx.query(
     `UPDATE encounter SET discharged_at = ${localTimestamp('$2')}, discharge_disposition = $3, updated_at = LOCALTIMESTAMP(0)
       WHERE id = $1 AND ROW(discharged_at, discharge_disposition) IS DISTINCT FROM ROW(${localTimestamp('$2')}, $3::text)`,
     [id, discharged, disposition],
   );
+  if ((changed.rowCount ?? 0) > 0) touchStay(ctx, id, 'update');
   await tx.query(`UPDATE encounter SET ${hl7Stamp('$2', '$3', systemOfRecord)} WHERE id = $1`, [id, order.time, order.seq]);
   return 'applied';
 }
@@ -123,6 +125,7 @@ async function transfer(ctx: Hl7Context): Promise<HandlerOutcome> {
     [id, visit.pointOfCare, visit.bed ?? null],
   );
   const after = moved.rows[0];
+  if (after) touchStay(ctx, id, 'update');
   if (after) await recordTransfer(tx, id, before, after, eventTime(message)?.timestamp ?? null, `hl7:${job.messageType}^${job.triggerEvent}`);
   await tx.query(`UPDATE encounter SET ${hl7Stamp('$2', '$3', systemOfRecord)} WHERE id = $1`, [id, order.time, order.seq]);
   return 'applied';
@@ -148,16 +151,22 @@ async function merge(ctx: Hl7Context): Promise<HandlerOutcome> {
     const found = new Set(rows.map((r) => r.mrn));
     if (!found.has(survivor)) throw refuse(204, 'PID-3: no surviving patient with this MRN', at('PID', i, 3, 1));
     if (!found.has(merged)) throw refuse(204, 'MRG-1: no patient with this MRN to merge', at('MRG', i, 1, 1));
-    const moved = await tx.query(`UPDATE encounter SET mrn = $1, updated_at = LOCALTIMESTAMP(0)${service ? ', local_changed_at = clock_timestamp()' : ''} WHERE mrn = $2`, [survivor, merged]);
-    await tx.query(
+    const moved = await tx.query<{ id: string }>(
+      `UPDATE encounter SET mrn = $1, updated_at = LOCALTIMESTAMP(0)${service ? ', local_changed_at = clock_timestamp()' : ''} WHERE mrn = $2 RETURNING id`,
+      [survivor, merged],
+    );
+    for (const stay of moved.rows) touchStay(ctx, stay.id, 'update');
+    const closed = await tx.query(
       `UPDATE patient SET active = false, updated_by = $2, updated_at = LOCALTIMESTAMP(0)${service ? ', local_changed_at = clock_timestamp()' : ''} WHERE mrn = $1 AND active`,
       [merged, ADT_USER],
     );
-    await tx.query(
+    if ((closed.rowCount ?? 0) > 0) touchPatient(ctx, merged, 'update');
+    const recorded = await tx.query<{ id: string }>(
       `INSERT INTO patient_merge (id, provisional, survivor_mrn, merged_mrn, encounter_count, sending_facility, control_id)
-       VALUES (nextval('patient_merge_id_seq'), $1, $2, $3, $4, $5, $6)`,
+       VALUES (nextval('patient_merge_id_seq'), $1, $2, $3, $4, $5, $6) RETURNING id`,
       [!service, survivor, merged, moved.rowCount ?? 0, facilityKey(message.header.sendingFacility), message.header.controlId],
     );
+    touchMerge(ctx, recorded.rows[0]!.id);
   }
   return 'applied';
 }

@@ -10,6 +10,7 @@ import { maritalCode, plainText, sexCode, stateCode, upperText, zipCode, HL7_NUL
 import { at, checkMrn, dateTimeField, hl7MayOverwrite, hl7Stamp, localTimestamp, nth, refuse, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
 import type pg from 'pg';
 import type { MrnBlock } from '../patients/mrn-block.js';
+import { touchPatient } from './touched.js';
 
 /** who the interface's writes are recorded as (the legacy's LAST_UPD_USER for them) */
 export const ADT_USER = 'ADT_IFACE';
@@ -162,6 +163,7 @@ export async function registerOrUpdate(ctx: Hl7Context, mrns: MrnBlock, pid = 1)
   }
   await mrns.learn(tx, [mrn]);
   await keepIdentifiers(tx, mrn, otherIdentifiers(message, pid));
+  touchPatient(ctx, mrn, 'create');
   return { mrn, outcome: 'applied' };
 }
 
@@ -197,11 +199,12 @@ export async function updatePatient(ctx: Hl7Context, mrn: string, d: Demographic
   }
   if (columns.length > 0) {
     values.push(ADT_USER);
-    await tx.query(
+    const changed = await tx.query(
       `UPDATE patient SET ${columns.map((c, i) => `${c} = ${expressions[i]}`).join(', ')}, updated_by = $${values.length}, updated_at = LOCALTIMESTAMP(0)
         WHERE mrn = $1 AND ROW(${columns.join(', ')}) IS DISTINCT FROM ROW(${expressions.join(', ')})`,
       values,
     );
+    if ((changed.rowCount ?? 0) > 0) touchPatient(ctx, mrn, 'update');
   }
   await tx.query(`UPDATE patient SET ${hl7Stamp('$2', '$3', systemOfRecord)} WHERE mrn = $1`, [mrn, order.time, order.seq]);
   await keepIdentifiers(tx, mrn, otherIdentifiers(ctx.message, pid));

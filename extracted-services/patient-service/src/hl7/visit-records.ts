@@ -8,6 +8,7 @@
 import { admissionType, plainText, upperText, type AdmissionType, type Hl7Message, type Update } from '@ficus/hl7-protocol';
 import { at, dateTimeField, eventTime, hl7MayOverwrite, hl7Stamp, localTimestamp, nth, refuse, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
 import type pg from 'pg';
+import { touchStay } from './touched.js';
 
 export const UNKNOWN_WARD = 'UNK';
 
@@ -79,11 +80,13 @@ export async function admitOrUpdate(ctx: Hl7Context, mrn: string, fallbackType: 
   const admitted = visit.admitted ?? eventTime(message)?.timestamp;
   if (admitted === undefined) throw refuse(101, 'PV1-44 (the admit date/time) is missing, and so are EVN-6, EVN-2 and MSH-7', at('PV1', pv1, 44));
   const service = systemOfRecord === 'service';
-  await tx.query(
+  const created = await tx.query<{ id: string }>(
     `INSERT INTO encounter (id, provisional, mrn, admitted_at, ward_code, bed, encounter_class, attending_doctor_id, visit_number, hl7_time, hl7_seq${service ? ', local_changed_at' : ''})
-     VALUES (nextval('encounter_id_seq'), $1, $2, ${localTimestamp('$3')}, ${wardSql('$4')}, $5, $6, $7, $8, ${localTimestamp('$9')}, $10${service ? ', clock_timestamp()' : ''})`,
+     VALUES (nextval('encounter_id_seq'), $1, $2, ${localTimestamp('$3')}, ${wardSql('$4')}, $5, $6, $7, $8, ${localTimestamp('$9')}, $10${service ? ', clock_timestamp()' : ''})
+     RETURNING id`,
     [!service, mrn, admitted, visit.pointOfCare ?? null, visit.bed ?? null, visit.admissionType ?? fallbackType, visit.doctor ?? null, visit.visitNo ?? null, order.time, order.seq],
   );
+  touchStay(ctx, created.rows[0]!.id, 'create');
   return 'applied';
 }
 
@@ -123,6 +126,7 @@ export async function updateVisit(ctx: Hl7Context, id: string, visit: VisitField
     );
     const before = moved.rows[0];
     const after = updated.rows[0];
+    if (after) touchStay(ctx, id, 'update');
     if (before && after && (before.ward_code !== after.ward_code || before.bed !== after.bed)) {
       await recordTransfer(tx, id, before, after, eventTime(ctx.message)?.timestamp ?? null, `hl7:${job.messageType}^${job.triggerEvent}`);
     }

@@ -7,7 +7,7 @@
  * kept (lab_result_version). Patients and stays are patient-service's: asked of its API.
  */
 import { abnormalFlag, observationAction, parseDateTime, plainText, upperText, type Hl7Message, type ParsedDateTime } from '@ficus/hl7-protocol';
-import { at, checkMrn, dateTimeField, hl7MayOverwrite, localTimestamp, nth, refuse, segmentOccurrences, type Hl7Context, type HandlerOutcome, type Hl7Handlers } from '@ficus/service-kit';
+import { at, checkMrn, dateTimeField, hl7MayOverwrite, localTimestamp, nth, refuse, segmentOccurrences, sqlTimestamp, type Hl7Context, type HandlerOutcome, type Hl7Handlers, type OutboxSeam, type OutgoingChange } from '@ficus/service-kit';
 import type { PatientDirectory } from '../patient-directory.js';
 
 interface OrderGroup {
@@ -102,6 +102,8 @@ function orderNumber(m: Hl7Message, order: OrderGroup): string {
 
 interface Scope {
   ctx: Hl7Context;
+  /** the results this message created, replaced or withdrew, for the outbox */
+  changed: Map<string, OutgoingChange['op']>;
   obr: number;
   mrn: string;
   encounterId: number | null;
@@ -111,7 +113,25 @@ interface Scope {
   messageTime: ParsedDateTime | undefined;
 }
 
-export function oruHandlers(patients: PatientDirectory): Hl7Handlers {
+/** the `lab-results` topic's row (CDC-TOPICS.md names, the legacy's values) of a result */
+async function toOutbox(ctx: Hl7Context, outbox: OutboxSeam, changed: Map<string, OutgoingChange['op']>): Promise<void> {
+  for (const [id, op] of changed) {
+    if (op === 'delete') {
+      await outbox(ctx.tx, { topic: 'lab-results', op, key: { resultId: id }, before: null, after: null });
+      continue;
+    }
+    const { rows } = await ctx.tx.query<Record<string, unknown>>(
+      `SELECT id::text AS "resultId", mrn, encounter_id::int AS "admissionId", order_number AS "orderNumber", test_code AS "testCode", test_name AS "testName",
+              value, units, reference_range AS "referenceRange", abnormal_flag AS "abnormalFlag", status, ${sqlTimestamp('collected_at')} AS "collectedDate",
+              ${sqlTimestamp('resulted_at')} AS "resultDate", ${sqlTimestamp('updated_at')} AS "lastUpdated"
+         FROM lab_result WHERE id = $1`,
+      [id],
+    );
+    if (rows[0]) await outbox(ctx.tx, { topic: 'lab-results', op, key: { resultId: id }, before: null, after: rows[0] });
+  }
+}
+
+export function oruHandlers(patients: PatientDirectory, outbox: OutboxSeam): Hl7Handlers {
   return {
     ORU: {
       R01: async (ctx) => {
@@ -120,6 +140,7 @@ export function oruHandlers(patients: PatientDirectory): Hl7Handlers {
         if (groups.length === 0) throw refuse(101, 'the PID segment is missing: it names the patient', at('PID', 1));
         const messageTime = parseDateTime(message.get('MSH-7.1'));
         const outcomes: HandlerOutcome[] = [];
+        const changed = new Map<string, OutgoingChange['op']>();
         for (const group of groups) {
           const sent = checkMrn(message.get(nth('PID', group.pid, '3.1')), 'PID', group.pid, 3, 'PID-3');
           const mrn = await patients.resolve(sent);
@@ -132,10 +153,11 @@ export function oruHandlers(patients: PatientDirectory): Hl7Handlers {
             const collected = dateTimeField(message, 'OBR', order.obr, 7) ?? order.specimenCollected;
             const reported = dateTimeField(message, 'OBR', order.obr, 22);
             for (const obx of order.observations) {
-              outcomes.push(await storeObservation(obx, { ctx, obr: order.obr, mrn, encounterId, orderNo, collected, reported, messageTime }));
+              outcomes.push(await storeObservation(obx, { ctx, changed, obr: order.obr, mrn, encounterId, orderNo, collected, reported, messageTime }));
             }
           }
         }
+        if (ctx.systemOfRecord === 'service') await toOutbox(ctx, outbox, changed);
         return outcomes.length === 0 || outcomes.includes('applied') ? 'applied' : 'stale';
       },
     },
@@ -177,6 +199,7 @@ async function storeObservation(obx: number, s: Scope): Promise<HandlerOutcome> 
     const ids = rows.map((r) => r.id);
     await tx.query(`${keepVersion('withdrawn')} WHERE id = ANY($1::bigint[])`, [ids]);
     await tx.query('DELETE FROM lab_result WHERE id = ANY($1::bigint[])', [ids]);
+    for (const id of ids) s.changed.set(id, 'delete');
     return 'applied';
   }
 
@@ -212,6 +235,7 @@ async function storeObservation(obx: number, s: Scope): Promise<HandlerOutcome> 
         WHERE id = $15 AND mrn = $1 AND order_number = $2 AND test_code = $3`,
       [...params, existing.id],
     );
+    if (s.changed.get(existing.id) !== 'create') s.changed.set(existing.id, 'update');
     return 'applied';
   }
   if (systemOfRecord === 'legacy') {
@@ -223,13 +247,15 @@ async function storeObservation(obx: number, s: Scope): Promise<HandlerOutcome> 
     );
     if ((rowCount ?? 0) > 0) return 'stale';
   }
-  await tx.query(
+  const created = await tx.query<{ id: string }>(
     `INSERT INTO lab_result (id, provisional, mrn, order_number, test_code, encounter_id, test_name, value, units, reference_range, abnormal_flag, status,
                              collected_at, resulted_at, hl7_time, hl7_seq${systemOfRecord === 'service' ? ', local_changed_at' : ''})
      VALUES (nextval('lab_result_id_seq'), $15, $1, $2, $3, $6, $7, $8, $9, $10, $11, $12, ${localTimestamp('$13')}, ${localTimestamp('$14')},
-             ${localTimestamp('$4')}, $5${systemOfRecord === 'service' ? ', clock_timestamp()' : ''})`,
+             ${localTimestamp('$4')}, $5${systemOfRecord === 'service' ? ', clock_timestamp()' : ''})
+     RETURNING id`,
     [...params, systemOfRecord === 'legacy'],
   );
+  s.changed.set(created.rows[0]!.id, 'create');
   return 'applied';
 }
 
