@@ -7,9 +7,8 @@
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hl7QueueName, type ChangeBatch } from '@ficus/contracts';
+import { hl7QueueName, partitionQueueName, type ChangeBatch } from '@ficus/contracts';
 import { cdcQueuePrefix } from '@ficus/contracts/queues';
-import { partitionQueueName } from '@ficus/contracts';
 import { ask, deadLetters, hl7Time, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
 import { hl7, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
 

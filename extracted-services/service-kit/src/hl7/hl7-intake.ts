@@ -10,8 +10,7 @@
  * partition's dead letters with the HL7 error as the reason (PermanentError), never retried
  * for ever. A failure of the database is retried in place, holding the partition.
  */
-import { hl7JobProblem, type Hl7Job, type Logger } from '@ficus/contracts';
-import { hl7QueuePrefix } from '@ficus/contracts';
+import { hl7JobProblem, hl7QueuePrefix, type Hl7Job, type Logger } from '@ficus/contracts';
 import { PartitionedConsumer, PermanentError, type RetryPolicy } from '@ficus/contracts/queues';
 import { decodeMessage, parseDateTime, type Hl7Message } from '@ficus/hl7-protocol';
 import type { Job } from 'bullmq';
