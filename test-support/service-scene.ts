@@ -33,7 +33,7 @@ export interface ServiceScene {
   sendHl7(service: 'patient-service' | 'results-service', message: string, opts?: { messageId?: number }): Promise<Hl7Job>;
   /** waits until every queue the services consume is empty and no job is being worked */
   drain(): Promise<void>;
-  /** restarts a service with another system of record (same database) */
+  /** restarts a service with another system of record (same database); results-service follows patient-service's new address */
   restart(which: 'patients' | 'results', systemOfRecord: SystemOfRecord): Promise<void>;
   close(): Promise<void>;
 }
@@ -78,6 +78,7 @@ export async function startServiceScene(o: SceneOptions): Promise<ServiceScene> 
       { retry: FAST_RETRY, outbox: o.outbox?.results },
     );
   let patients = await startPatients(regime);
+  let resultsRegime = regime;
   let results = await startResults(regime, patients.url);
   const cdc = new LegacyCdc(legacy.pool, redis);
   const hl7Queues = new Map<string, Queue<Hl7Job>>();
@@ -137,7 +138,10 @@ export async function startServiceScene(o: SceneOptions): Promise<ServiceScene> 
       if (which === 'patients') {
         await patients.close();
         patients = await startPatients(r);
+        await results.close();
+        results = await startResults(resultsRegime, patients.url);
       } else {
+        resultsRegime = r;
         await results.close();
         results = await startResults(r, patients.url);
       }

@@ -70,7 +70,10 @@ describe('redelivery changes nothing', () => {
     await scene.drain();
     expect(await ask(scene.patients.url, `/api/patients/${mrn}`)).toEqual(first);
     expect(JSON.parse((await ask(scene.patients.url, `/api/patients/${seeded[1]!.mrn}`)).body)).toMatchObject({ lastName: 'OTHER' });
-    expect(await metricsText(scene.patients.url)).toMatch(/ficus_service_cdc_changes_total\{topic="patients",outcome="skipped",service="patient-service"\} 2/);
+    const metrics = await metricsText(scene.patients.url);
+    expect(metrics).toMatch(/ficus_service_cdc_changes_total\{topic="patients",outcome="skipped",service="patient-service"\} 2/);
+    // from the source commit to the apply, for every change applied
+    expect(metrics).toMatch(/ficus_service_cdc_lag_seconds_count\{[^}]*topic="patients"[^}]*\} [1-9]/);
   });
 });
 
@@ -129,6 +132,19 @@ describe('dead letters', () => {
     await scene.cdc.publish([scene.cdc.event('patients', 'update', { mrn }, null, { ...p, addressLine1: null, city: null, state: null, zip: null, active: 'Y', lastName: 'AFTER', lastUpdatedBy: 'X' })]);
     await scene.drain();
     expect(JSON.parse((await ask(scene.patients.url, `/api/patients/${mrn}`)).body)).toMatchObject({ lastName: 'AFTER' });
+  });
+});
+
+describe('results-service without patient-service', () => {
+  it('answers 503 LAB-503 (the gateway answers from legacy) for a patient it cannot check, and serves those it has', async () => {
+    const withResults = (await scene.results.pool.query<{ mrn: string }>('SELECT mrn FROM lab_result LIMIT 1')).rows[0]!.mrn;
+    await scene.patients.close();
+    const unknown = await ask(scene.results.url, '/api/results?mrn=7444444');
+    expect(unknown.status).toBe(503);
+    expect(JSON.parse(unknown.body)).toEqual({ errorCode: 'LAB-503', errorMessage: 'Patient information is unavailable' });
+    expect((await ask(scene.results.url, `/api/results?mrn=${withResults}`)).status).toBe(200);
+    await scene.restart('patients', 'legacy');
+    expect((await ask(scene.results.url, '/api/results?mrn=7444444')).status).toBe(404);
   });
 });
 
