@@ -10,6 +10,9 @@ export default defineConfig({
       '@ficus/contracts': path.resolve(import.meta.dirname, 'contracts/src/index.ts'),
       '@ficus/legacy-his': path.resolve(import.meta.dirname, 'examples/legacy-his/src/index.ts'),
       '@ficus/hl7-protocol': path.resolve(import.meta.dirname, 'legacy-adapters/hl7-protocol/src/index.ts'),
+      '@ficus/service-kit': path.resolve(import.meta.dirname, 'extracted-services/service-kit/src/index.ts'),
+      '@ficus/patient-service': path.resolve(import.meta.dirname, 'extracted-services/patient-service/src/index.ts'),
+      '@ficus/results-service': path.resolve(import.meta.dirname, 'extracted-services/results-service/src/index.ts'),
     },
   },
   test: {

@@ -47,13 +47,14 @@ describe('npm start on a fresh copy', () => {
     expect(existsSync(path.join(copy, 'node_modules'))).toBe(false);
 
     const ports = { gateway: 8080, legacy: 8000 };
-    const busy = !(await portFree(8080)) || !(await portFree(8000));
+    const busy = !(await portFree(8080)) || !(await portFree(8000)) || !(await portFree(8101)) || !(await portFree(8102));
     if (busy) {
       // someone runs a demo on this machine already: use other ports rather than fail
       ports.gateway = 18080 + Math.floor(Math.random() * 1000);
       ports.legacy = ports.gateway + 1000;
     }
     const env: NodeJS.ProcessEnv = { ...process.env, FICUS_GATEWAY_PORT: String(ports.gateway), LEGACY_HIS_PORT: String(ports.legacy), LEGACY_HIS_SEED_PATIENTS: '300' };
+    if (busy) Object.assign(env, { PATIENT_SERVICE_PORT: String(ports.gateway + 2000), RESULTS_SERVICE_PORT: String(ports.gateway + 2001) });
     delete env.DATABASE_URL;
     delete env.REDIS_URL;
     delete env.NODE_OPTIONS;

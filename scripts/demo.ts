@@ -1,7 +1,8 @@
 /**
  * `npm start`: the demo stack on one machine. A private PostgreSQL (wal_level=logical) and
  * Redis (unless DATABASE_URL / REDIS_URL are set), the stand-in legacy hospital system on
- * :8000 and the Ficus gateway on :8080 in front of it. Ctrl-C stops everything it started.
+ * :8000, patient-service and results-service on :8101/:8102, and the Ficus gateway on :8080
+ * in front of them. Ctrl-C stops everything it started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +19,8 @@ const ports = {
   gateway: Number(env.FICUS_GATEWAY_PORT ?? 8080),
   admin: Number(env.FICUS_ADMIN_PORT ?? 8081),
   legacy: Number(env.LEGACY_HIS_PORT ?? 8000),
+  patientService: Number(env.PATIENT_SERVICE_PORT ?? 8101),
+  resultsService: Number(env.RESULTS_SERVICE_PORT ?? 8102),
 };
 const DEMO_DIR = path.join(STATE_DIR, 'demo');
 
@@ -95,7 +98,7 @@ async function stopChild(d: Deployable): Promise<void> {
 async function main(): Promise<void> {
   for (const [what, port] of Object.entries(ports)) {
     if (!(await portFree(port))) {
-      const variable = { gateway: 'FICUS_GATEWAY_PORT', admin: 'FICUS_ADMIN_PORT', legacy: 'LEGACY_HIS_PORT' }[what];
+      const variable = { gateway: 'FICUS_GATEWAY_PORT', admin: 'FICUS_ADMIN_PORT', legacy: 'LEGACY_HIS_PORT', patientService: 'PATIENT_SERVICE_PORT', resultsService: 'RESULTS_SERVICE_PORT' }[what];
       console.error(`[demo] port ${port} (${what}) is in use: stop what uses it, or set ${variable}.`);
       process.exit(1);
     }
@@ -117,6 +120,18 @@ async function main(): Promise<void> {
       env: { LEGACY_DATABASE_URL: withDatabase(services.databaseUrl, 'legacy_his'), LEGACY_HIS_PORT: String(ports.legacy) },
       readyUrl: `http://127.0.0.1:${ports.legacy}/readyz`,
     },
+    // the extracted services (their own databases on the demo's PostgreSQL), so the rules' targets exist
+    ...(['patient', 'results'] as const).map((svc) => ({
+      name: `${svc}-service`,
+      entry: `extracted-services/${svc}-service/src/main.ts`,
+      env: {
+        DATABASE_URL: services.databaseUrl,
+        REDIS_URL: services.redisUrl,
+        [`${svc.toUpperCase()}_SERVICE_PORT`]: String(svc === 'patient' ? ports.patientService : ports.resultsService),
+        PATIENT_SERVICE_URL: `http://127.0.0.1:${ports.patientService}`,
+      },
+      readyUrl: `http://127.0.0.1:${svc === 'patient' ? ports.patientService : ports.resultsService}/readyz`,
+    })),
     {
       name: 'gateway',
       entry: 'gateway/src/main.ts',
@@ -124,6 +139,8 @@ async function main(): Promise<void> {
         FICUS_GATEWAY_PORT: String(ports.gateway),
         FICUS_ADMIN_PORT: String(ports.admin),
         FICUS_UPSTREAM_LEGACY_URL: env.FICUS_UPSTREAM_LEGACY_URL ?? `http://127.0.0.1:${ports.legacy}`,
+        FICUS_UPSTREAM_PATIENT_SERVICE_URL: env.FICUS_UPSTREAM_PATIENT_SERVICE_URL ?? `http://127.0.0.1:${ports.patientService}`,
+        FICUS_UPSTREAM_RESULTS_SERVICE_URL: env.FICUS_UPSTREAM_RESULTS_SERVICE_URL ?? `http://127.0.0.1:${ports.resultsService}`,
         REDIS_URL: services.redisUrl,
         DATABASE_URL: services.databaseUrl,
         FICUS_ADMIN_TOKEN: admin.token,
@@ -180,6 +197,7 @@ async function main(): Promise<void> {
   say('  npx ficus rules explain GET /api/patients/100001');
   say('  npx ficus rules versions && npx ficus rules rollback 1 --reason "back to legacy"');
   say(`legacy HIS directly: http://127.0.0.1:${ports.legacy}  PostgreSQL: ${services.databaseUrl}  Redis: ${services.redisUrl}`);
+  say(`patient-service: http://127.0.0.1:${ports.patientService} (FHIR: /fhir/metadata)  results-service: http://127.0.0.1:${ports.resultsService}`);
   say('Ctrl-C stops everything.');
 }
 

@@ -53,8 +53,8 @@ describe('docker-compose.yml', () => {
     expect(valid).toBe(true);
   });
 
-  it('runs postgres, redis, the legacy stand-in and the gateway, each with a healthcheck and a pinned image', () => {
-    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'legacy-his', 'gateway']));
+  it('runs postgres, redis, the legacy stand-in, the gateway and the extracted services, each with a healthcheck and a pinned image', () => {
+    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'legacy-his', 'gateway', 'patient-service', 'results-service']));
     for (const [name, svc] of Object.entries(compose.services)) {
       expect(svc.healthcheck?.test?.length, `${name} healthcheck`).toBeGreaterThan(0);
       expect(svc.image, `${name} image`).toMatch(/^[a-z0-9./-]+:[A-Za-z0-9._-]+$/);
@@ -79,6 +79,23 @@ describe('docker-compose.yml', () => {
         if (host) expect(Object.keys(compose.services), `${name}: ${value}`).toContain(host);
       }
     }
+  });
+
+  it('gives the extracted services their PostgreSQL server, Redis, ports, each other, and the gateway their addresses', () => {
+    const { gateway, 'patient-service': patients, 'results-service': results } = compose.services;
+    for (const [svc, prefix, port] of [
+      [patients!, 'PATIENT_SERVICE', '8101'],
+      [results!, 'RESULTS_SERVICE', '8102'],
+    ] as const) {
+      expect(svc.environment).toMatchObject({ DATABASE_URL: expect.stringMatching(/@postgres:5432\//), REDIS_URL: 'redis://redis:6379', [`${prefix}_PORT`]: port });
+      expect(svc.ports).toEqual([`${port}:${port}`]);
+      expect(svc.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${port}/readyz`);
+      // the image carries the migrations the service runs at start (found from dist/ at /app/migrations)
+      const copies = instructions(path.join(ROOT, svc.build!.dockerfile)).filter((o) => o.op === 'COPY').map((o) => o.args);
+      for (const dir of [svc.build!.dockerfile.split('/')[1], 'service-kit', 'change-consumer']) expect(copies).toContain(`migrations/${dir} migrations/${dir}`);
+    }
+    expect(results!.environment!.PATIENT_SERVICE_URL).toBe('http://patient-service:8101');
+    expect(gateway!.environment).toMatchObject({ FICUS_UPSTREAM_PATIENT_SERVICE_URL: 'http://patient-service:8101', FICUS_UPSTREAM_RESULTS_SERVICE_URL: 'http://results-service:8102' });
   });
 
   it('builds every image from a Dockerfile whose sources exist and whose command the build produces', () => {

@@ -12,6 +12,27 @@ export { escapeValue } from './hl7/escape.js';
 export { HL7_ERROR_TEXT, hl7Error, formatLocation, type Hl7Error, type Hl7ErrorCode, type Hl7ErrorLocation, type Hl7ErrorSeverity } from './hl7/errors.js';
 export { DEFAULT_CHARSET, encodeMessageBytes, lookupCharset, type Charset, type CharsetLookup } from './hl7/charset.js';
 
+// HL7 v2 values as stored: text, dates and times, code tables
+export {
+  HL7_NULL,
+  upperText,
+  plainText,
+  parseDateTime,
+  sexCode,
+  maritalCode,
+  admissionType,
+  dispositionCode,
+  zipCode,
+  stateCode,
+  observationAction,
+  abnormalFlag,
+  type Update,
+  type ParsedDateTime,
+  type AdmissionType,
+  type ObservationAction,
+  type AbnormalFlag,
+} from './hl7/values.js';
+
 // batches
 export { decodeBatch, isBatch, type BatchDecodeResult, type Hl7Batch, type Hl7BatchGroup, type BatchHeader, type BatchTrailer } from './hl7/batch.js';
 

@@ -1,0 +1,146 @@
+/**
+ * patient-service's encounters as FHIR R4 Encounter resources: status from admission and
+ * discharge, class, period, the attending doctor, the ward and bed as locations with the
+ * transfer history (which the legacy API does not show), and the discharge disposition.
+ */
+import type pg from 'pg';
+import { sqlFhirDateTime } from '@ficus/service-kit';
+
+export interface EncounterNaming {
+  /** the FHIR identifier system of visit numbers (PV1-19) */
+  visitSystem: string;
+  /** the identifier system of ward codes */
+  wardSystem: string;
+}
+
+interface EncounterFhirRow {
+  id: string;
+  mrn: string;
+  encounter_class: string;
+  ward_code: string;
+  ward_description: string;
+  bed: string | null;
+  attending_doctor_id: string | null;
+  admitted_at: string;
+  discharged_at: string | null;
+  discharge_disposition: string | null;
+  visit_number: string | null;
+  last_updated: string;
+  transfers: { from_ward: string | null; from_desc: string | null; from_bed: string | null; at: string }[];
+}
+
+const CLASS: Record<string, { code: string; display: string }> = {
+  E: { code: 'EMER', display: 'emergency' },
+  I: { code: 'IMP', display: 'inpatient encounter' },
+  O: { code: 'AMB', display: 'ambulatory' },
+  D: { code: 'SS', display: 'short stay' },
+};
+
+/** UB-04 patient discharge status (the legacy's codes) and the nearest HL7 discharge disposition */
+const DISPOSITION: Record<string, { display: string; hl7?: { code: string; display: string } }> = {
+  '01': { display: 'Discharged to home or self care', hl7: { code: 'home', display: 'Home' } },
+  '02': { display: 'Discharged/transferred to a short-term general hospital for inpatient care', hl7: { code: 'other-hcf', display: 'Other healthcare facility' } },
+  '03': { display: 'Discharged/transferred to skilled nursing facility', hl7: { code: 'snf', display: 'Skilled nursing facility' } },
+  '06': { display: 'Discharged/transferred to home under care of organized home health service organization', hl7: { code: 'home', display: 'Home' } },
+  '07': { display: 'Left against medical advice or discontinued care', hl7: { code: 'aadvice', display: 'Left against advice' } },
+  '20': { display: 'Expired', hl7: { code: 'exp', display: 'Expired' } },
+};
+
+const SELECT = `
+  SELECT e.id, e.mrn, e.encounter_class, e.ward_code, COALESCE(w.description, e.ward_code) AS ward_description, e.bed, e.attending_doctor_id,
+         ${sqlFhirDateTime('e.admitted_at')} AS admitted_at, ${sqlFhirDateTime('e.discharged_at')} AS discharged_at, e.discharge_disposition,
+         e.visit_number, ${sqlFhirDateTime('e.updated_at')} AS last_updated,
+         COALESCE((SELECT json_agg(json_build_object('from_ward', t.from_ward_code, 'from_desc', fw.description, 'from_bed', t.from_bed,
+                                                     'at', ${sqlFhirDateTime('t.transferred_at')}) ORDER BY t.transferred_at, t.id)
+                     FROM encounter_transfer t LEFT JOIN ward fw ON fw.code = t.from_ward_code WHERE t.encounter_id = e.id), '[]') AS transfers
+    FROM encounter e LEFT JOIN ward w ON w.code = e.ward_code`;
+
+function place(naming: EncounterNaming, ward: string, description: string, bed: string | null) {
+  const wardRef = {
+    location: { identifier: { system: naming.wardSystem, value: ward }, display: description },
+    physicalType: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/location-physical-type', code: 'wa', display: 'Ward' }] },
+  };
+  if (!bed) return [wardRef];
+  return [
+    wardRef,
+    {
+      location: { display: `${description}, bed ${bed}` },
+      physicalType: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/location-physical-type', code: 'bd', display: 'Bed' }] },
+    },
+  ];
+}
+
+export function toFhirEncounter(r: EncounterFhirRow, naming: EncounterNaming) {
+  const finished = r.discharged_at !== null;
+  // the way to the current location: each transfer ends where the previous place was
+  const locations: object[] = [];
+  let start = r.admitted_at;
+  for (const t of r.transfers) {
+    if (t.from_ward) {
+      for (const l of place(naming, t.from_ward, t.from_desc ?? t.from_ward, t.from_bed)) locations.push({ ...l, status: 'completed', period: { start, end: t.at } });
+    }
+    start = t.at;
+  }
+  for (const l of place(naming, r.ward_code, r.ward_description, r.bed)) {
+    locations.push({ ...l, status: finished ? 'completed' : 'active', period: { start, ...(finished ? { end: r.discharged_at } : {}) } });
+  }
+  const cls = CLASS[r.encounter_class] ?? { code: 'IMP', display: 'inpatient encounter' };
+  const disposition = r.discharge_disposition ? r.discharge_disposition.trim() : null;
+  const known = disposition ? DISPOSITION[disposition] : undefined;
+  return {
+    resourceType: 'Encounter',
+    id: r.id,
+    meta: { lastUpdated: r.last_updated },
+    ...(r.visit_number ? { identifier: [{ use: 'official', system: naming.visitSystem, value: r.visit_number }] } : {}),
+    status: finished ? 'finished' : 'in-progress',
+    class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', ...cls },
+    subject: { reference: `Patient/${r.mrn}` },
+    ...(r.attending_doctor_id
+      ? {
+          participant: [
+            {
+              type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'ATND', display: 'attender' }] }],
+              individual: { identifier: { value: r.attending_doctor_id } },
+            },
+          ],
+        }
+      : {}),
+    period: { start: r.admitted_at, ...(finished ? { end: r.discharged_at } : {}) },
+    ...(disposition
+      ? {
+          hospitalization: {
+            dischargeDisposition: {
+              coding: [
+                { system: 'https://www.nubc.org/CodeSystem/PatDischargeStatus', code: disposition, ...(known ? { display: known.display } : {}) },
+                ...(known?.hl7 ? [{ system: 'http://terminology.hl7.org/CodeSystem/discharge-disposition', ...known.hl7 }] : []),
+              ],
+            },
+          },
+        }
+      : {}),
+    location: locations,
+  };
+}
+
+export type FhirEncounter = ReturnType<typeof toFhirEncounter>;
+
+export async function readFhirEncounter(pool: pg.Pool, id: string, naming: EncounterNaming): Promise<FhirEncounter | undefined> {
+  if (!/^[0-9]{1,18}$/.test(id)) return undefined;
+  const { rows } = await pool.query<EncounterFhirRow>(`${SELECT} WHERE e.id = $1::bigint`, [id]);
+  return rows[0] && toFhirEncounter(rows[0], naming);
+}
+
+export async function searchFhirEncounters(pool: pg.Pool, q: { mrn?: string; visitNumber?: string }, naming: EncounterNaming): Promise<FhirEncounter[]> {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  if (q.mrn !== undefined) {
+    values.push(q.mrn);
+    where.push(`e.mrn = $${values.length}`);
+  }
+  if (q.visitNumber !== undefined) {
+    values.push(q.visitNumber);
+    where.push(`e.visit_number = $${values.length}`);
+  }
+  const { rows } = await pool.query<EncounterFhirRow>(`${SELECT} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.admitted_at DESC, e.id DESC LIMIT 1000`, values);
+  return rows.map((r) => toFhirEncounter(r, naming));
+}

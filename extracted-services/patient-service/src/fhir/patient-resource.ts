@@ -1,0 +1,130 @@
+/**
+ * patient-service's patients as FHIR R4 Patient resources: id = MRN, the MRN and the other
+ * PID-3 identifiers, name, gender, birth date, address, phone, marital status, active, and
+ * for a merge the link between the merged-away record and its survivor.
+ */
+import type pg from 'pg';
+import { sqlDate, sqlFhirDateTime } from '@ficus/service-kit';
+
+export interface FhirNaming {
+  /** the FHIR identifier system of the hospital's MRNs */
+  mrnSystem: string;
+}
+
+interface PatientFhirRow {
+  mrn: string;
+  family_name: string;
+  given_name: string;
+  middle_name: string | null;
+  birth_date: string;
+  sex: string;
+  address_line: string | null;
+  city: string | null;
+  state: string | null;
+  postal_code: string | null;
+  phone: string | null;
+  marital_status: string | null;
+  active: boolean;
+  last_updated: string;
+  identifiers: { authority: string; type_code: string; value: string }[];
+  replaced_by: string | null;
+  replaces: string[];
+}
+
+const GENDER: Record<string, string> = { M: 'male', F: 'female', U: 'unknown' };
+const MARITAL: Record<string, { code: string; display: string }> = {
+  S: { code: 'S', display: 'Never Married' },
+  M: { code: 'M', display: 'Married' },
+  D: { code: 'D', display: 'Divorced' },
+  W: { code: 'W', display: 'Widowed' },
+  A: { code: 'L', display: 'Legally Separated' },
+  U: { code: 'UNK', display: 'unknown' },
+};
+
+export const PATIENT_FHIR_SELECT = `
+  SELECT p.mrn, p.family_name, p.given_name, p.middle_name, ${sqlDate('p.birth_date')} AS birth_date, p.sex, p.address_line, p.city, p.state,
+         p.postal_code, p.phone, p.marital_status, p.active, ${sqlFhirDateTime('p.updated_at')} AS last_updated,
+         COALESCE((SELECT json_agg(json_build_object('authority', i.authority, 'type_code', i.type_code, 'value', i.value) ORDER BY i.authority, i.type_code, i.value)
+                     FROM patient_identifier i WHERE i.mrn = p.mrn), '[]') AS identifiers,
+         (SELECT m.survivor_mrn FROM patient_merge m WHERE m.merged_mrn = p.mrn ORDER BY m.merged_at DESC, m.id DESC LIMIT 1) AS replaced_by,
+         ARRAY(SELECT DISTINCT m.merged_mrn FROM patient_merge m WHERE m.survivor_mrn = p.mrn ORDER BY 1) AS replaces
+    FROM patient p`;
+
+export function toFhirPatient(r: PatientFhirRow, naming: FhirNaming) {
+  const address = [r.address_line, r.city, r.state, r.postal_code].some((v) => v !== null)
+    ? [{ use: 'home', ...(r.address_line ? { line: [r.address_line] } : {}), ...(r.city ? { city: r.city } : {}), ...(r.state ? { state: r.state } : {}), ...(r.postal_code ? { postalCode: r.postal_code } : {}) }]
+    : undefined;
+  const marital = r.marital_status ? MARITAL[r.marital_status] : undefined;
+  const link = [
+    ...(r.replaced_by ? [{ other: { reference: `Patient/${r.replaced_by}` }, type: 'replaced-by' }] : []),
+    ...r.replaces.map((m) => ({ other: { reference: `Patient/${m}` }, type: 'replaces' })),
+  ];
+  return {
+    resourceType: 'Patient',
+    id: r.mrn,
+    meta: { lastUpdated: r.last_updated },
+    identifier: [
+      { use: 'usual', type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR', display: 'Medical record number' }] }, system: naming.mrnSystem, value: r.mrn },
+      ...r.identifiers.map((i) => ({
+        ...(i.type_code ? { type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: i.type_code }] } } : {}),
+        value: i.value,
+        ...(i.authority ? { assigner: { display: i.authority } } : {}),
+      })),
+    ],
+    active: r.active,
+    name: [{ use: 'official', family: r.family_name, given: [r.given_name, ...(r.middle_name ? [r.middle_name] : [])] }],
+    ...(r.phone ? { telecom: [{ system: 'phone', value: r.phone, use: 'home' }] } : {}),
+    gender: GENDER[r.sex] ?? 'unknown',
+    birthDate: r.birth_date,
+    ...(address ? { address } : {}),
+    ...(marital ? { maritalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', ...marital }] } } : {}),
+    ...(link.length > 0 ? { link } : {}),
+  };
+}
+
+export type FhirPatient = ReturnType<typeof toFhirPatient>;
+
+export async function readFhirPatient(pool: pg.Pool, mrn: string, naming: FhirNaming): Promise<FhirPatient | undefined> {
+  const { rows } = await pool.query<PatientFhirRow>(`${PATIENT_FHIR_SELECT} WHERE p.mrn = $1`, [mrn]);
+  return rows[0] && toFhirPatient(rows[0], naming);
+}
+
+export interface FhirPatientSearch {
+  /** identifier token: the MRN, or another identifier's value */
+  identifier?: { system: string | undefined; value: string };
+  family?: string;
+  given?: string;
+  birthdate?: string;
+  count: number;
+  offset: number;
+}
+
+const likePrefix = (s: string) => s.toUpperCase().replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+
+export async function searchFhirPatients(pool: pg.Pool, q: FhirPatientSearch, naming: FhirNaming): Promise<{ total: number; patients: FhirPatient[] }> {
+  const where: string[] = [];
+  const values: unknown[] = [];
+  const param = (v: unknown) => {
+    values.push(v);
+    return `$${values.length}`;
+  };
+  if (q.identifier) {
+    if (q.identifier.system === undefined) {
+      const v = param(q.identifier.value);
+      where.push(`(p.mrn = ${v} OR EXISTS (SELECT 1 FROM patient_identifier i WHERE i.mrn = p.mrn AND i.value = ${v}))`);
+    } else if (q.identifier.system === naming.mrnSystem) where.push(`p.mrn = ${param(q.identifier.value)}`);
+    // other identifiers carry their assigning authority, not a system: only a bare value finds them
+    else where.push('FALSE');
+  }
+  if (q.family) where.push(`p.family_name LIKE ${param(likePrefix(q.family))}`);
+  if (q.given) where.push(`(p.given_name LIKE ${param(likePrefix(q.given))} OR p.middle_name LIKE $${values.length})`);
+  if (q.birthdate) where.push(`p.birth_date = ${param(q.birthdate)}::date`);
+  const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  const filterValues = [...values];
+  const pageSql = `${PATIENT_FHIR_SELECT} ${filter} ORDER BY p.family_name, p.given_name, p.mrn LIMIT ${param(q.count)} OFFSET ${param(q.offset)}`;
+  const [count, page] = await Promise.all([
+    pool.query<{ total: number }>(`SELECT count(*)::int AS total FROM patient p ${filter}`, filterValues),
+    pool.query<PatientFhirRow>(pageSql, values),
+  ]);
+  return { total: count.rows[0]?.total ?? 0, patients: page.rows.map((r) => toFhirPatient(r, naming)) };
+}

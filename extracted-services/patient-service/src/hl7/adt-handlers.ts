@@ -1,0 +1,172 @@
+/**
+ * The ADT events patient-service applies, each inside the message's transaction (the kit's
+ * HL7 intake): A01 admit, A04 register, A08 update, A02 transfer, A03 discharge, A40 merge.
+ * A01/A04/A08/A03/A40 have the legacy inbound's effect (so that both APIs answer alike after
+ * the same message); A02, which the legacy does not apply, moves the stay and keeps the
+ * transfer.
+ */
+import { dispositionCode, type AdmissionType, type Hl7Message } from '@ficus/hl7-protocol';
+import { at, checkMrn, dateTimeField, eventTime, facilityKey, hl7MayOverwrite, hl7Stamp, localTimestamp, nth, refuse, requireSegment, type Hl7Context, type HandlerOutcome, type Hl7Handler, type Hl7Handlers } from '@ficus/service-kit';
+import type { MrnBlock } from '../patients/mrn-block.js';
+import type { OutboxSeam } from '../outbox-seam.js';
+import { ADT_USER, lockPatient, patientMrn, readDemographics, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
+import { touchMerge, touchPatient, touchStay, withOutbox } from './touched.js';
+import { admitOrUpdate, openStayOf, readVisit, recordTransfer, stayByVisit, updateVisit, visitNumber, wardSql } from './visit-records.js';
+
+/** both outcomes of an event that touches two rows: stale only when nothing was applied */
+const combine = (...outcomes: HandlerOutcome[]): HandlerOutcome => (outcomes.includes('applied') ? 'applied' : 'stale');
+
+async function knownPatient(ctx: Hl7Context): Promise<string> {
+  requireSegment(ctx.message, 'PID', 'it names the patient');
+  const mrn = await survivorOf(ctx.tx, patientMrn(ctx.message));
+  if (!(await lockPatient(ctx.tx, mrn))) throw refuse(204, 'PID-3: no patient with this MRN', at('PID', 1, 3, 1));
+  return mrn;
+}
+
+/** The stay PV1-19 names (it must be the patient's), else the patient's newest open stay. */
+async function namedStay(ctx: Hl7Context, mrn: string): Promise<string> {
+  const visitNo = visitNumber(ctx.message);
+  if (visitNo !== undefined) {
+    const stay = await stayByVisit(ctx.tx, visitNo);
+    if (!stay || stay.mrn !== mrn) throw refuse(204, 'PV1-19: the patient has no stay with this visit number', at('PV1', 1, 19, 1));
+    return stay.id;
+  }
+  const open = await openStayOf(ctx.tx, mrn);
+  if (open === undefined) throw refuse(204, 'PV1-19 is empty and the patient has no open stay', at('PV1', 1, 19, 1));
+  return open;
+}
+
+export function adtHandlers(mrns: MrnBlock, outbox: OutboxSeam): Hl7Handlers {
+  const registerAndVisit = (fallback: AdmissionType, visitRequired: boolean) => async (ctx: Hl7Context) => {
+    requireSegment(ctx.message, 'PID', 'it names the patient');
+    if (visitRequired) requireSegment(ctx.message, 'PV1', 'it describes the stay');
+    const { mrn, outcome } = await registerOrUpdate(ctx, mrns);
+    if (!visitRequired && !describesVisit(ctx.message)) return outcome;
+    return combine(outcome, await admitOrUpdate(ctx, mrn, fallback));
+  };
+
+  const handlers: Record<string, Hl7Handler> = {
+      A01: registerAndVisit('I', true),
+      A04: registerAndVisit('O', false),
+      A08: async (ctx) => {
+        const mrn = await knownPatient(ctx);
+        const outcome = await updatePatient(ctx, mrn, readDemographics(ctx.message));
+        if (ctx.message.count('PV1') === 0) return outcome;
+        const visitNo = visitNumber(ctx.message);
+        if (visitNo === undefined) return outcome;
+        const stay = await stayByVisit(ctx.tx, visitNo);
+        if (!stay || stay.mrn !== mrn) return outcome;
+        return combine(outcome, await updateVisit(ctx, stay.id, readVisit(ctx.message)));
+      },
+      A02: transfer,
+      A03: discharge,
+      A40: merge,
+  };
+  return { ADT: Object.fromEntries(Object.entries(handlers).map(([event, h]) => [event, (ctx: Hl7Context) => withOutbox(ctx, outbox, () => h(ctx))])) };
+}
+
+/** An A04's PV1 describes a visit: a class other than N, a point of care, a visit number or an admit time. */
+function describesVisit(m: Hl7Message): boolean {
+  if (m.count('PV1') === 0) return false;
+  const v = (rest: string) => m.get(nth('PV1', 1, rest)).trim();
+  const patientClass = v('2').toUpperCase();
+  return (patientClass !== '' && patientClass !== 'N') || v('3.1') !== '' || v('19.1') !== '' || v('44.1') !== '';
+}
+
+/** ADT^A03: discharge time PV1-45 (else EVN-6, EVN-2, MSH-7) and disposition PV1-36. */
+async function discharge(ctx: Hl7Context): Promise<HandlerOutcome> {
+  const { tx, message, order, systemOfRecord } = ctx;
+  const mrn = await knownPatient(ctx);
+  requireSegment(message, 'PV1', 'it names the stay');
+  const id = await namedStay(ctx, mrn);
+  const rawDisposition = message.get('PV1-36.1').trim();
+  if (rawDisposition === '') throw refuse(101, 'PV1-36 (the discharge disposition) is missing', at('PV1', 1, 36));
+  const disposition = dispositionCode(rawDisposition);
+  if (disposition === undefined) throw refuse(103, 'PV1-36 is not a discharge disposition code (table 0112, two digits)', at('PV1', 1, 36));
+  const discharged = (dateTimeField(message, 'PV1', 1, 45) ?? eventTime(message))?.timestamp;
+  if (discharged === undefined) throw refuse(101, 'PV1-45 (the discharge date/time) is missing, and so are EVN-6, EVN-2 and MSH-7', at('PV1', 1, 45));
+  const { rows } = await tx.query<{ before: boolean; newer: boolean }>(
+    `SELECT ${localTimestamp('$2')} < admitted_at AS before, ${hl7MayOverwrite('encounter', '$3', '$4', systemOfRecord)} AS newer FROM encounter WHERE id = $1`,
+    [id, discharged, order.time, order.seq],
+  );
+  if (rows[0]?.before) throw refuse(102, 'PV1-45 (the discharge date/time) is before the admission', at('PV1', 1, 45));
+  if (!rows[0]?.newer) return 'stale';
+  const changed = await tx.query(
+    `UPDATE encounter SET discharged_at = ${localTimestamp('$2')}, discharge_disposition = $3, updated_at = LOCALTIMESTAMP(0)
+      WHERE id = $1 AND ROW(discharged_at, discharge_disposition) IS DISTINCT FROM ROW(${localTimestamp('$2')}, $3::text)`,
+    [id, discharged, disposition],
+  );
+  if ((changed.rowCount ?? 0) > 0) touchStay(ctx, id, 'update');
+  await tx.query(`UPDATE encounter SET ${hl7Stamp('$2', '$3', systemOfRecord)} WHERE id = $1`, [id, order.time, order.seq]);
+  return 'applied';
+}
+
+/**
+ * ADT^A02: the stay of PV1-19 (or the newest open one) moves to PV1-3 (ward, bed); the move is
+ * kept as a transfer at EVN-6 (else EVN-2, MSH-7). The legacy inbound does not apply A02.
+ */
+async function transfer(ctx: Hl7Context): Promise<HandlerOutcome> {
+  const { tx, message, order, systemOfRecord, job } = ctx;
+  const mrn = await knownPatient(ctx);
+  requireSegment(message, 'PV1', 'it names the new location');
+  const id = await namedStay(ctx, mrn);
+  const visit = readVisit(message);
+  if (visit.pointOfCare === undefined) throw refuse(101, 'PV1-3 (the new location) is missing', at('PV1', 1, 3, 1));
+  const { rows } = await tx.query<{ newer: boolean; ward_code: string; bed: string | null }>(
+    `SELECT ${hl7MayOverwrite('encounter', '$2', '$3', systemOfRecord)} AS newer, ward_code, bed FROM encounter WHERE id = $1`,
+    [id, order.time, order.seq],
+  );
+  const before = rows[0];
+  if (!before?.newer) return 'stale';
+  const moved = await tx.query<{ ward_code: string; bed: string | null }>(
+    `UPDATE encounter SET ward_code = ${wardSql('$2')}, bed = $3, updated_at = LOCALTIMESTAMP(0)
+      WHERE id = $1 AND ROW(ward_code, bed) IS DISTINCT FROM ROW(${wardSql('$2')}, $3::text)
+      RETURNING ward_code, bed`,
+    [id, visit.pointOfCare, visit.bed ?? null],
+  );
+  const after = moved.rows[0];
+  if (after) touchStay(ctx, id, 'update');
+  if (after) await recordTransfer(tx, id, before, after, eventTime(message)?.timestamp ?? null, `hl7:${job.messageType}^${job.triggerEvent}`);
+  await tx.query(`UPDATE encounter SET ${hl7Stamp('$2', '$3', systemOfRecord)} WHERE id = $1`, [id, order.time, order.seq]);
+  return 'applied';
+}
+
+/**
+ * ADT^A40: for each PID/MRG pair, the patient of MRG-1 is merged into the patient of PID-3:
+ * their stays move to the survivor, their record is closed, the merge is recorded (and later
+ * messages naming the merged-away MRN mean the survivor). The survivor's demographics are not
+ * taken from the A40.
+ */
+async function merge(ctx: Hl7Context): Promise<HandlerOutcome> {
+  const { tx, message, systemOfRecord } = ctx;
+  requireSegment(message, 'PID', 'it names the surviving patient');
+  requireSegment(message, 'MRG', 'it names the patient merged away');
+  const service = systemOfRecord === 'service';
+  for (let i = 1; i <= message.count('PID'); i++) {
+    if (i > message.count('MRG')) throw refuse(101, `PID ${i} has no MRG segment`, at('MRG', i));
+    const survivor = await survivorOf(tx, patientMrn(message, i));
+    const merged = checkMrn(message.get(nth('MRG', i, '1.1')), 'MRG', i, 1, 'MRG-1');
+    if (survivor === merged) throw refuse(102, 'MRG-1 names the surviving patient itself', at('MRG', i, 1, 1));
+    const { rows } = await tx.query<{ mrn: string }>('SELECT mrn FROM patient WHERE mrn IN ($1, $2) ORDER BY mrn FOR UPDATE', [survivor, merged]);
+    const found = new Set(rows.map((r) => r.mrn));
+    if (!found.has(survivor)) throw refuse(204, 'PID-3: no surviving patient with this MRN', at('PID', i, 3, 1));
+    if (!found.has(merged)) throw refuse(204, 'MRG-1: no patient with this MRN to merge', at('MRG', i, 1, 1));
+    const moved = await tx.query<{ id: string }>(
+      `UPDATE encounter SET mrn = $1, updated_at = LOCALTIMESTAMP(0)${service ? ', local_changed_at = clock_timestamp()' : ''} WHERE mrn = $2 RETURNING id`,
+      [survivor, merged],
+    );
+    for (const stay of moved.rows) touchStay(ctx, stay.id, 'update');
+    const closed = await tx.query(
+      `UPDATE patient SET active = false, updated_by = $2, updated_at = LOCALTIMESTAMP(0)${service ? ', local_changed_at = clock_timestamp()' : ''} WHERE mrn = $1 AND active`,
+      [merged, ADT_USER],
+    );
+    if ((closed.rowCount ?? 0) > 0) touchPatient(ctx, merged, 'update');
+    const recorded = await tx.query<{ id: string }>(
+      `INSERT INTO patient_merge (id, provisional, survivor_mrn, merged_mrn, encounter_count, sending_facility, control_id)
+       VALUES (nextval('patient_merge_id_seq'), $1, $2, $3, $4, $5, $6) RETURNING id`,
+      [!service, survivor, merged, moved.rowCount ?? 0, facilityKey(message.header.sendingFacility), message.header.controlId],
+    );
+    touchMerge(ctx, recorded.rows[0]!.id);
+  }
+  return 'applied';
+}

@@ -1,0 +1,10 @@
+/**
+ * What the demo and the tests use of patient-service.
+ */
+export { startPatientService, SERVICE_NAME, CDC_TOPICS, type RunningPatientService, type StartExtras } from './start-patient-service.js';
+export { loadPatientServiceConfig, PatientServiceConfigSchema, patientServiceDatabaseUrl, type PatientServiceConfig } from './config.js';
+export { noOutbox, type OutboxSeam, type OutgoingChange } from './outbox-seam.js';
+export { patientTopicRow, PATIENT_TOPIC_FIELDS, type PatientTopicRow } from './cdc/patient-topic.js';
+export type { ApiPatient, PatientPage } from './patients/patient-schemas.js';
+export type { ApiEncounter } from './encounters/encounter-store.js';
+export type { EncounterList } from './encounters/encounter-routes.js';

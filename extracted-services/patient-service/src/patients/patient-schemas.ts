@@ -1,0 +1,109 @@
+/**
+ * The patient resource of the legacy contract (examples/legacy-his/README.md, "The patient
+ * object"), as patient-service reads and writes it: the same fields, order, codes and rules.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { CalendarDate, Codes, Mrn, Nullable, NullableCodes } from '@ficus/service-kit';
+
+export const SEX_CODES = ['M', 'F', 'U'] as const;
+/** S single, M married, D divorced, W widowed, A separated, U unknown */
+export const MARITAL_CODES = ['S', 'M', 'D', 'W', 'A', 'U'] as const;
+
+const personName = (maxLength: number) =>
+  Type.String({ minLength: 1, maxLength, pattern: "^[A-Za-z][A-Za-z' .-]*$", description: 'letters, spaces, apostrophes, hyphens or periods, starting with a letter' });
+
+export interface ApiAddress {
+  line1: string | null;
+  city: string | null;
+  state: string | null;
+  zip: string | null;
+}
+
+/** the JSON representation, keys in the contract's order */
+export interface ApiPatient {
+  mrn: string;
+  lastName: string;
+  firstName: string;
+  middleName: string | null;
+  dateOfBirth: string;
+  sex: (typeof SEX_CODES)[number];
+  address: ApiAddress;
+  phone: string | null;
+  maritalStatus: (typeof MARITAL_CODES)[number] | null;
+  active: boolean;
+  created: string;
+  lastUpdated: string;
+  lastUpdatedBy: string;
+}
+
+export interface PatientPage {
+  page: number;
+  pageSize: number;
+  total: number;
+  items: ApiPatient[];
+}
+
+export const AddressInput = Type.Object(
+  {
+    line1: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 55 }))),
+    city: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 30, pattern: "^[A-Za-z][A-Za-z' .-]*$", description: 'letters, spaces, apostrophes, hyphens or periods' }))),
+    state: Type.Optional(Nullable(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'a two-letter state code' }))),
+    zip: Type.Optional(Nullable(Type.String({ pattern: '^[0-9]{5}(-[0-9]{4})?$', description: 'a ZIP code 12345 or 12345-6789' }))),
+  },
+  { additionalProperties: false },
+);
+
+/** Body of POST and PUT: PUT replaces every updatable field; read-only fields are accepted and ignored. */
+export const PatientInput = Type.Object(
+  {
+    lastName: personName(35),
+    firstName: personName(25),
+    middleName: Type.Optional(Nullable(personName(25))),
+    dateOfBirth: CalendarDate,
+    sex: Codes(SEX_CODES),
+    address: Type.Optional(Nullable(AddressInput)),
+    phone: Type.Optional(Nullable(Type.String({ pattern: '^[0-9][0-9 ()+.-]{5,18}[0-9]$', description: 'a telephone number of digits, spaces and ()+.-' }))),
+    maritalStatus: Type.Optional(NullableCodes(MARITAL_CODES)),
+    active: Type.Optional(Type.Boolean()),
+    mrn: Type.Optional(Mrn),
+    created: Type.Optional(Type.String()),
+    lastUpdated: Type.Optional(Type.String()),
+    lastUpdatedBy: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type PatientInput = Static<typeof PatientInput>;
+
+export const MrnParams = Type.Object({ mrn: Mrn });
+export type MrnParams = Static<typeof MrnParams>;
+
+export const PatientListQuery = Type.Object({
+  name: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 60,
+      pattern: "^ *[A-Za-z][A-Za-z' .-]*(,[A-Za-z' .-]*)?$",
+      description: 'a last name prefix, or LAST,FIRST prefixes (letters, spaces, apostrophes, hyphens, periods)',
+    }),
+  ),
+  dob: Type.Optional(CalendarDate),
+  page: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,5}$', description: 'a page number from 1 to 999999' })),
+  pageSize: Type.Optional(Type.String({ pattern: '^([1-9]|[1-9][0-9]|100)$', description: 'a whole number from 1 to 100' })),
+});
+export type PatientListQuery = Static<typeof PatientListQuery>;
+
+/** what a registration or update writes, normalised as the legacy's registration screens did */
+export interface PatientFields {
+  lastName: string;
+  firstName: string;
+  middleName: string | null;
+  dateOfBirth: string;
+  sex: string;
+  line1: string | null;
+  city: string | null;
+  state: string | null;
+  zip: string | null;
+  phone: string | null;
+  maritalStatus: string | null;
+  active: boolean;
+}

@@ -1,0 +1,107 @@
+/**
+ * The legacy's LAB_RESULT through CDC (topic `lab-results`): results upserted by the legacy's
+ * id, one statement per job; a result the service took from HL7 before the legacy's CDC
+ * (provisional) takes the legacy's id; a version the change replaces is kept; while the
+ * service is the system of record, a change older than the row's last local change is
+ * recorded as a conflict instead.
+ */
+import type { ChangeEvent } from '@ficus/contracts';
+import { cdcMayDelete, cdcMayOverwrite, column, keyValue, localTimestamp, recordConflicts, type ChangeFeed } from '@ficus/service-kit';
+
+const VERSIONED = `INSERT INTO lab_result_version (result_id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at, replaced_by)
+                   SELECT id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at`;
+
+export function labResultsFeed(): ChangeFeed {
+  return {
+    topic: 'lab-results',
+    async apply(changes, ctx) {
+      const { tx, systemOfRecord } = ctx;
+      const upserts = changes.filter((c) => c.op !== 'delete');
+      const deletes = changes.filter((c) => c.op === 'delete');
+      const notApplied: ChangeEvent[] = [];
+      if (deletes.length > 0) {
+        const ids = deletes.map((c) => keyValue(c, 'resultId'));
+        const cts = deletes.map((c) => c.source.commitTime);
+        await tx.query(
+          `WITH d AS (SELECT * FROM unnest($1::bigint[], $2::text[]) AS d(id, ct)),
+                gone AS (DELETE FROM lab_result r USING d WHERE r.id = d.id AND ${cdcMayDelete('r', 'd.ct', systemOfRecord)}
+                         RETURNING r.id, r.value, r.units, r.reference_range, r.abnormal_flag, r.status, r.resulted_at, r.updated_at)
+           INSERT INTO lab_result_version (result_id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at, replaced_by)
+           SELECT id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at, 'withdrawn' FROM gone`,
+          [ids, cts],
+        );
+        if (systemOfRecord === 'service') {
+          const kept = await tx.query<{ id: string }>('SELECT id::text FROM lab_result WHERE id = ANY($1::bigint[])', [ids]);
+          const stillThere = new Set(kept.rows.map((r) => r.id));
+          notApplied.push(...deletes.filter((c) => stillThere.has(keyValue(c, 'resultId'))));
+        }
+      }
+      if (upserts.length > 0) {
+        const f = (name: string) => column(upserts, name);
+        const ids = upserts.map((c) => keyValue(c, 'resultId'));
+        // results taken from HL7 before the legacy's CDC take the legacy's id (oldest first)
+        const rekeyed = await tx.query<{ old_id: string; new_id: string }>(
+          `WITH c AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS c(id, mrn, order_no, test)),
+                m AS (SELECT DISTINCT ON (r.id) r.id AS old_id, c.id AS new_id FROM c JOIN lab_result r
+                         ON r.provisional AND r.mrn = c.mrn AND r.order_number = c.order_no AND r.test_code = c.test
+                       WHERE NOT EXISTS (SELECT 1 FROM lab_result x WHERE x.id = c.id) ORDER BY r.id, c.id)
+           UPDATE lab_result r SET id = m.new_id, provisional = false FROM m WHERE r.id = m.old_id RETURNING m.old_id, m.new_id`,
+          [ids, f('mrn'), f('orderNumber'), f('testCode')],
+        );
+        if (rekeyed.rows.length > 0) {
+          await tx.query(
+            `UPDATE lab_result_version v SET result_id = m.new_id FROM unnest($1::bigint[], $2::bigint[]) AS m(old_id, new_id) WHERE v.result_id = m.old_id`,
+            [rekeyed.rows.map((r) => r.old_id), rekeyed.rows.map((r) => r.new_id)],
+          );
+        }
+        const values = [
+          ids,
+          f('mrn'),
+          f('admissionId'),
+          f('orderNumber'),
+          f('testCode'),
+          f('testName'),
+          f('value'),
+          f('units'),
+          f('referenceRange'),
+          f('abnormalFlag'),
+          f('status'),
+          f('collectedDate'),
+          f('resultDate'),
+          f('lastUpdated'),
+          upserts.map((c) => c.source.position),
+          upserts.map((c) => c.source.commitTime),
+        ];
+        const incoming = `SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                                  $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
+                           AS c(id, mrn, adm, order_no, test, name, val, units, ref, flag, stat, collected, resulted, updated, pos, ct)`;
+        // the version a change replaces (its value, status, flag or range differ) is kept
+        await tx.query(
+          `${VERSIONED}, 'cdc' FROM lab_result r WHERE EXISTS (
+             SELECT 1 FROM (${incoming}) c WHERE c.id = r.id
+                AND ROW(r.value, r.units, r.reference_range, r.abnormal_flag, r.status) IS DISTINCT FROM ROW(c.val, c.units, c.ref, c.flag, c.stat::char(1))
+                AND (${systemOfRecord === 'legacy' ? 'TRUE' : 'r.local_changed_at IS NULL OR (c.ct IS NOT NULL AND c.ct::timestamptz > r.local_changed_at)'}))`,
+          values,
+        );
+        const { rows } = await tx.query<{ id: string }>(
+          `INSERT INTO lab_result AS r (id, mrn, encounter_id, order_number, test_code, test_name, value, units, reference_range, abnormal_flag, status,
+             collected_at, resulted_at, updated_at, committed_position, committed_at, committed_source_at)
+           SELECT id, mrn, adm, order_no, test, name, val, units, ref, flag, stat, ${localTimestamp('collected')}, ${localTimestamp('resulted')},
+                  ${localTimestamp('updated')}, pos, ${localTimestamp('updated')}, ct::timestamptz
+             FROM (${incoming}) c
+           ON CONFLICT (id) DO UPDATE SET provisional = false, mrn = excluded.mrn, encounter_id = excluded.encounter_id, order_number = excluded.order_number,
+             test_code = excluded.test_code, test_name = excluded.test_name, value = excluded.value, units = excluded.units,
+             reference_range = excluded.reference_range, abnormal_flag = excluded.abnormal_flag, status = excluded.status,
+             collected_at = excluded.collected_at, resulted_at = excluded.resulted_at, updated_at = excluded.updated_at,
+             committed_position = excluded.committed_position, committed_at = excluded.committed_at, committed_source_at = excluded.committed_source_at
+           WHERE ${cdcMayOverwrite('r', systemOfRecord)}
+           RETURNING r.id::text`,
+          values,
+        );
+        const applied = new Set(rows.map((r) => r.id));
+        notApplied.push(...upserts.filter((c) => !applied.has(keyValue(c, 'resultId'))));
+      }
+      return { conflicts: await recordConflicts(tx, notApplied, 'the result was changed in results-service after this legacy change') };
+    },
+  };
+}

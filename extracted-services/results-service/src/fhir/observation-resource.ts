@@ -1,0 +1,125 @@
+/**
+ * Laboratory results as FHIR R4: each result an Observation (valueQuantity with UCUM units for
+ * a number, valueString otherwise; reference range; interpretation from the abnormal flag;
+ * status final, preliminary or corrected), each order a DiagnosticReport whose `result`
+ * references its Observations.
+ */
+import type pg from 'pg';
+import { sqlFhirDateTime } from '@ficus/service-kit';
+
+export interface ResultNaming {
+  /** identifier system of order numbers */
+  orderSystem: string;
+  /** code system of test codes that are not LOINC */
+  localTestSystem: string;
+}
+
+export interface ResultFhirRow {
+  id: string;
+  mrn: string;
+  encounter_id: string | null;
+  order_number: string;
+  test_code: string;
+  test_name: string;
+  value: string | null;
+  units: string | null;
+  reference_range: string | null;
+  abnormal_flag: string | null;
+  status: string;
+  collected_at: string;
+  resulted_at: string | null;
+  last_updated: string;
+}
+
+export const RESULT_FHIR_COLUMNS = `r.id, r.mrn, r.encounter_id, r.order_number, r.test_code, r.test_name, r.value, r.units, r.reference_range, r.abnormal_flag, r.status,
+  ${sqlFhirDateTime('r.collected_at')} AS collected_at, ${sqlFhirDateTime('r.resulted_at')} AS resulted_at, ${sqlFhirDateTime('r.updated_at')} AS last_updated`;
+
+const STATUS: Record<string, string> = { F: 'final', P: 'preliminary', C: 'corrected' };
+const INTERPRETATION: Record<string, string> = { H: 'High', L: 'Low', HH: 'Critical high', LL: 'Critical low', A: 'Abnormal', N: 'Normal' };
+const LOINC = /^\d{1,7}-\d$/;
+/** a number as printed, with an optional comparator: 5.4, -1, <0.04, >=100 */
+const NUMBER = /^(<=|>=|<|>)?\s*(-?\d+(?:\.\d+)?)$/;
+/** units written as UCUM codes (mmol/L, 10*3/uL, %, mg/dL); anything with spaces or ^ is not */
+const UCUM = /^[A-Za-z0-9%*/.[\]{}'-]+$/;
+
+function quantity(value: number, units: string | null, comparator?: string) {
+  return {
+    value,
+    ...(comparator ? { comparator } : {}),
+    ...(units ? { unit: units, ...(UCUM.test(units) ? { system: 'http://unitsofmeasure.org', code: units } : {}) } : {}),
+  };
+}
+
+function referenceRange(text: string, units: string | null) {
+  const range = /^(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)$/.exec(text);
+  if (range) return { low: quantity(Number(range[1]), units), high: quantity(Number(range[2]), units), text };
+  const upper = /^<=?\s*(-?\d+(?:\.\d+)?)$/.exec(text);
+  if (upper) return { high: quantity(Number(upper[1]), units), text };
+  const lower = /^>=?\s*(-?\d+(?:\.\d+)?)$/.exec(text);
+  if (lower) return { low: quantity(Number(lower[1]), units), text };
+  return { text };
+}
+
+export function toObservation(r: ResultFhirRow, naming: ResultNaming) {
+  const number = r.value === null ? null : NUMBER.exec(r.value.trim());
+  const value = r.value === null ? {} : number ? { valueQuantity: quantity(Number(number[2]), r.units, number[1]) } : { valueString: r.value };
+  const interpretation = r.abnormal_flag ? INTERPRETATION[r.abnormal_flag] : undefined;
+  return {
+    resourceType: 'Observation',
+    id: r.id,
+    meta: { lastUpdated: r.last_updated },
+    identifier: [{ system: naming.orderSystem, value: `${r.order_number}/${r.test_code}` }],
+    status: STATUS[r.status] ?? 'unknown',
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory', display: 'Laboratory' }] }],
+    code: { coding: [{ system: LOINC.test(r.test_code) ? 'http://loinc.org' : naming.localTestSystem, code: r.test_code, display: r.test_name }], text: r.test_name },
+    subject: { reference: `Patient/${r.mrn}` },
+    ...(r.encounter_id ? { encounter: { reference: `Encounter/${r.encounter_id}` } } : {}),
+    effectiveDateTime: r.collected_at,
+    ...(r.resulted_at ? { issued: r.resulted_at } : {}),
+    ...value,
+    ...(interpretation
+      ? { interpretation: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: r.abnormal_flag!, display: interpretation }] }] }
+      : {}),
+    ...(r.reference_range ? { referenceRange: [referenceRange(r.reference_range, r.units)] } : {}),
+  };
+}
+
+/** A DiagnosticReport's id: the order number when it is a FHIR id, else its hex form. */
+export function reportId(orderNumber: string): string {
+  return /^[A-Za-z0-9\-.]{1,64}$/.test(orderNumber) && !orderNumber.startsWith('x-') ? orderNumber : `x-${Buffer.from(orderNumber, 'utf8').toString('hex')}`.slice(0, 64);
+}
+
+export function orderOf(id: string): string | undefined {
+  if (!id.startsWith('x-')) return id;
+  const hex = id.slice(2);
+  return /^([0-9a-f]{2})+$/.test(hex) ? Buffer.from(hex, 'hex').toString('utf8') : undefined;
+}
+
+/** One order's results (oldest first) as a DiagnosticReport. */
+export function toDiagnosticReport(orderNumber: string, results: ResultFhirRow[], naming: ResultNaming) {
+  const first = results[0]!;
+  const status = results.some((r) => r.status === 'P') ? 'preliminary' : results.some((r) => r.status === 'C') ? 'corrected' : 'final';
+  const collected = results.map((r) => r.collected_at).sort()[0]!;
+  const issued = results.map((r) => r.resulted_at).filter((t): t is string => t !== null).sort().pop();
+  const updated = results.map((r) => r.last_updated).sort().pop()!;
+  const encounter = results.find((r) => r.encounter_id !== null)?.encounter_id;
+  return {
+    resourceType: 'DiagnosticReport',
+    id: reportId(orderNumber),
+    meta: { lastUpdated: updated },
+    identifier: [{ system: naming.orderSystem, value: orderNumber }],
+    status,
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: 'LAB', display: 'Laboratory' }] }],
+    code: { coding: [{ system: 'http://loinc.org', code: '11502-2', display: 'Laboratory report' }], text: 'Laboratory report' },
+    subject: { reference: `Patient/${first.mrn}` },
+    ...(encounter ? { encounter: { reference: `Encounter/${encounter}` } } : {}),
+    effectiveDateTime: collected,
+    ...(issued ? { issued } : {}),
+    result: results.map((r) => ({ reference: `Observation/${r.id}`, display: r.test_name })),
+  };
+}
+
+export async function queryResults(pool: pg.Pool, where: string, values: unknown[]): Promise<ResultFhirRow[]> {
+  const { rows } = await pool.query<ResultFhirRow>(`SELECT ${RESULT_FHIR_COLUMNS} FROM lab_result r WHERE ${where} ORDER BY r.collected_at DESC, r.id DESC LIMIT 5000`, values);
+  return rows;
+}

@@ -1,0 +1,83 @@
+/**
+ * The CDC topics a service consumes, each through the one consumer helper of
+ * `@ficus/contracts/queues` (startChangeConsumer: partitions in order, idempotent by source
+ * position, dead letters). Changes written back to the legacy database by Ficus itself come
+ * back through CDC with origin `ficus-writeback` and are skipped. Each topic's `apply` gets
+ * the changes new for their keys, in the consumer's transaction, and answers how many it
+ * applied and how many it recorded as conflicts.
+ */
+import type { ChangeEvent, Logger } from '@ficus/contracts';
+import { startChangeConsumer, type PartitionedConsumer, type RetryPolicy } from '@ficus/contracts/queues';
+import type { ChangeBatch } from '@ficus/contracts';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { SystemOfRecord } from '../runtime/service-env.js';
+import type { ServiceMetrics } from '../runtime/service-metrics.js';
+
+/** changes Ficus wrote to the legacy database itself (write-back): never applied again */
+export const WRITEBACK_ORIGIN = 'ficus-writeback';
+
+export interface ApplyContext {
+  tx: pg.PoolClient;
+  systemOfRecord: SystemOfRecord;
+}
+
+export interface FeedReport {
+  /** changes not applied because a local change is newer (recorded in ficus_change_conflicts) */
+  conflicts: number;
+}
+
+export interface ChangeFeed {
+  topic: string;
+  apply(changes: ChangeEvent[], ctx: ApplyContext): Promise<FeedReport>;
+}
+
+export interface ChangeFeedsOptions {
+  connection: Redis;
+  partitions: number;
+  pool: pg.Pool;
+  feeds: ChangeFeed[];
+  systemOfRecord: SystemOfRecord;
+  metrics: ServiceMetrics;
+  log: Logger;
+  retry?: Partial<RetryPolicy>;
+}
+
+export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<PartitionedConsumer<ChangeBatch>[]> {
+  const consumers: PartitionedConsumer<ChangeBatch>[] = [];
+  try {
+    for (const feed of o.feeds) {
+      consumers.push(
+        await startChangeConsumer({
+          connection: o.connection,
+          topic: feed.topic,
+          partitions: o.partitions,
+          pool: o.pool,
+          ignoreOrigins: [WRITEBACK_ORIGIN],
+          retry: o.retry,
+          log: o.log,
+          apply: async (changes, tx) => {
+            const report = await feed.apply(changes, { tx, systemOfRecord: o.systemOfRecord });
+            if (report.conflicts > 0) {
+              o.metrics.conflicts.inc({ topic: feed.topic }, report.conflicts);
+              o.metrics.changes.inc({ topic: feed.topic, outcome: 'conflict' }, report.conflicts);
+            }
+          },
+          applied: ({ topic, applied, skipped }) => {
+            if (applied.length > 0) o.metrics.changes.inc({ topic, outcome: 'applied' }, applied.length);
+            if (skipped > 0) o.metrics.changes.inc({ topic, outcome: 'skipped' }, skipped);
+            const now = Date.now();
+            for (const c of applied) {
+              const committed = c.source.commitTime ? Date.parse(c.source.commitTime) : NaN;
+              if (Number.isFinite(committed)) o.metrics.lag.observe({ topic }, Math.max(0, (now - committed) / 1000));
+            }
+          },
+        }),
+      );
+    }
+  } catch (e) {
+    await Promise.all(consumers.map((c) => c.close()));
+    throw e;
+  }
+  return consumers;
+}

@@ -1,0 +1,133 @@
+/**
+ * FHIR R4 over HTTP for the services' `/fhir/` endpoints: `application/fhir+json`, errors as
+ * OperationOutcome (never the legacy error shape), searchset Bundles with paging links.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { loggableError } from '../http/legacy-errors.js';
+
+export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+export const FHIR_VERSION = '4.0.1';
+
+export type IssueCode = 'invalid' | 'not-found' | 'not-supported' | 'exception' | 'processing' | 'too-costly';
+
+export interface OperationOutcome {
+  resourceType: 'OperationOutcome';
+  issue: { severity: 'fatal' | 'error' | 'warning' | 'information'; code: IssueCode; diagnostics: string; expression?: string[] }[];
+}
+
+export class FhirError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: IssueCode,
+    readonly diagnostics: string,
+    readonly expression?: string,
+  ) {
+    super(diagnostics);
+  }
+}
+
+export function operationOutcome(code: IssueCode, diagnostics: string, expression?: string): OperationOutcome {
+  return { resourceType: 'OperationOutcome', issue: [{ severity: code === 'exception' ? 'fatal' : 'error', code, diagnostics, ...(expression ? { expression: [expression] } : {}) }] };
+}
+
+export function sendFhir(reply: FastifyReply, body: unknown, status = 200) {
+  return reply.code(status).type(FHIR_JSON).send(JSON.stringify(body));
+}
+
+/** The base of absolute URLs (Bundle fullUrl, links): configured, else from the request. */
+export function fhirBase(request: FastifyRequest, configured: string | undefined): string {
+  if (configured) return configured.replace(/\/$/, '');
+  const host = request.headers.host ?? 'localhost';
+  return `${request.protocol}://${host}/fhir`;
+}
+
+export interface BundleEntry {
+  fullUrl: string;
+  resource: object;
+  search: { mode: 'match' | 'include' };
+}
+
+export function searchset(base: string, path: string, query: URLSearchParams, entries: BundleEntry[], total: number, page?: { offset: number; count: number }) {
+  const self = (q: URLSearchParams) => `${base}/${path}${q.size > 0 ? `?${q.toString()}` : ''}`;
+  const link = [{ relation: 'self', url: self(query) }];
+  if (page && page.offset + page.count < total) {
+    const next = new URLSearchParams(query);
+    next.set('_offset', String(page.offset + page.count));
+    next.set('_count', String(page.count));
+    link.push({ relation: 'next', url: self(next) });
+  }
+  if (page && page.offset > 0) {
+    const prev = new URLSearchParams(query);
+    prev.set('_offset', String(Math.max(0, page.offset - page.count)));
+    prev.set('_count', String(page.count));
+    link.push({ relation: 'previous', url: self(prev) });
+  }
+  return { resourceType: 'Bundle', type: 'searchset', total, link, entry: entries };
+}
+
+/** FHIR's _count and _offset: 1–100 (default 20) and ≥ 0 (default 0); anything else is a 400. */
+export function paging(query: Record<string, string | undefined>): { count: number; offset: number } {
+  const count = query._count === undefined ? 20 : Number(query._count);
+  const offset = query._offset === undefined ? 0 : Number(query._offset);
+  if (!Number.isInteger(count) || count < 1 || count > 100) throw new FhirError(400, 'invalid', '_count must be a whole number from 1 to 100', '_count');
+  if (!Number.isInteger(offset) || offset < 0 || offset > 1_000_000) throw new FhirError(400, 'invalid', '_offset must be a whole number from 0', '_offset');
+  return { count, offset };
+}
+
+/** A query parameter given once, or undefined; a repeated one is refused where it makes no sense. */
+export function single(request: FastifyRequest, name: string): string | undefined {
+  const v = (request.query as Record<string, unknown>)[name];
+  if (Array.isArray(v)) throw new FhirError(400, 'invalid', `${name} may be given only once`, name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** All values of a parameter that may repeat (each repetition ANDs, as FHIR search says). */
+export function repeated(request: FastifyRequest, name: string): string[] {
+  const v = (request.query as Record<string, unknown>)[name];
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map(String);
+}
+
+/**
+ * Registers FHIR routes in a scope of their own under /fhir: its own not-found and error
+ * handlers answer OperationOutcome, whatever the rest of the service answers.
+ */
+export async function registerFhirScope(app: FastifyInstance, routes: (fhir: FastifyInstance) => void): Promise<void> {
+  await app.register(
+    async (fhir) => {
+      fhir.setNotFoundHandler((_request, reply) => sendFhir(reply, operationOutcome('not-found', 'no such FHIR endpoint here'), 404));
+      fhir.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
+        if (err instanceof FhirError) return sendFhir(reply, operationOutcome(err.code, err.diagnostics, err.expression), err.statusCode);
+        const status = err.statusCode ?? 500;
+        if (err.validation || (status >= 400 && status < 500)) return sendFhir(reply, operationOutcome('invalid', 'the request is not valid'), status >= 400 && status < 500 ? status : 400);
+        request.log.error({ route: request.routeOptions.url, ...loggableError(err) }, 'FHIR request failed');
+        return sendFhir(reply, operationOutcome('exception', 'internal error'), 500);
+      });
+      routes(fhir);
+    },
+    { prefix: '/fhir' },
+  );
+}
+
+/** The CapabilityStatement of what a service serves (GET /fhir/metadata). */
+export function capabilityStatement(software: string, resources: { type: string; searchParams: string[] }[]) {
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: '2024-07-01',
+    kind: 'instance',
+    software: { name: software },
+    fhirVersion: FHIR_VERSION,
+    format: ['json'],
+    rest: [
+      {
+        mode: 'server',
+        resource: resources.map((r) => ({
+          type: r.type,
+          interaction: [{ code: 'read' }, { code: 'search-type' }],
+          searchParam: r.searchParams.map((name) => ({ name, type: name === 'date' || name === 'birthdate' ? 'date' : name === 'family' ? 'string' : name === 'identifier' ? 'token' : 'reference' })),
+        })),
+      },
+    ],
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * A service's HL7 intake: the jobs the HL7 adapter puts on `hl7.<service>.p<n>` (one per
+ * message, a patient's messages in one partition, in order), each applied exactly once.
+ *
+ * A message is identified by its sending facility and control id. Its row in
+ * `ficus_hl7_applied` is written in the same transaction as its effect, so a job delivered
+ * again (BullMQ's at-least-once, an operator's replay) finds the row and changes nothing.
+ * A message the service cannot apply as it is (undecodable, an unsupported event, an unknown
+ * patient, bad data) is refused: its transaction is rolled back and the job goes to the
+ * partition's dead letters with the HL7 error as the reason (PermanentError), never retried
+ * for ever. A failure of the database is retried in place, holding the partition.
+ */
+import { hl7JobProblem, hl7QueuePrefix, type Hl7Job, type Logger } from '@ficus/contracts';
+import { PartitionedConsumer, PermanentError, type RetryPolicy } from '@ficus/contracts/queues';
+import { decodeMessage, parseDateTime, type Hl7Message } from '@ficus/hl7-protocol';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { SystemOfRecord } from '../runtime/service-env.js';
+import type { ServiceMetrics } from '../runtime/service-metrics.js';
+import { Hl7Refusal } from './hl7-refusal.js';
+
+/** Where a message stands in the history of the rows it touches: MSH-7, then the order received. */
+export interface MessageOrder {
+  /** MSH-7 as `YYYY-MM-DD HH:MM:SS[+HH:MM]` (localTimestamp turns it into local time), or null when unreadable */
+  time: string | null;
+  /** the adapter's message id: the order the adapter received messages in */
+  seq: number;
+}
+
+export interface Hl7Context {
+  tx: pg.PoolClient;
+  message: Hl7Message;
+  job: Hl7Job;
+  order: MessageOrder;
+  systemOfRecord: SystemOfRecord;
+}
+
+/** `applied`: the message changed rows (or had nothing to change); `stale`: older than the rows it names, not applied */
+export type HandlerOutcome = 'applied' | 'stale';
+export type Hl7Handler = (ctx: Hl7Context) => Promise<HandlerOutcome>;
+export type Hl7Handlers = Readonly<Record<string, Readonly<Record<string, Hl7Handler>>>>;
+
+export interface Hl7IntakeOptions {
+  service: string;
+  connection: Redis;
+  partitions: number;
+  pool: pg.Pool;
+  handlers: Hl7Handlers;
+  systemOfRecord: SystemOfRecord;
+  metrics: ServiceMetrics;
+  log: Logger;
+  retry?: Partial<RetryPolicy>;
+}
+
+/** serialization failure, deadlock, unique violation (two writers racing for one row): tried again */
+const TRANSIENT = new Set(['40001', '40P01', '23505']);
+/** values the schema refuses: the message needs correcting, no retry mends it */
+const BAD_DATA = new Set(['23514', '22007', '22008', '22P02', '22001', '23502']);
+
+export function startHl7Intake(o: Hl7IntakeOptions): Promise<PartitionedConsumer<Hl7Job>> {
+  return PartitionedConsumer.start<Hl7Job>({
+    connection: o.connection,
+    prefix: hl7QueuePrefix(o.service),
+    partitions: o.partitions,
+    retry: o.retry,
+    log: o.log,
+    handle: (job) => handleJob(o, job),
+  });
+}
+
+async function handleJob(o: Hl7IntakeOptions, job: Job<Hl7Job>): Promise<void> {
+  const problem = hl7JobProblem(job.data);
+  if (problem) {
+    o.metrics.hl7Messages.inc({ type: 'unknown', outcome: 'refused' });
+    throw new PermanentError(`not an HL7 job: ${problem}`);
+  }
+  const data = job.data;
+  const type = `${data.messageType}^${data.triggerEvent}`;
+  const refused = (reason: string) => {
+    o.metrics.hl7Messages.inc({ type, outcome: 'refused' });
+    o.log.warn({ queue: job.queueName, jobId: job.id, controlId: data.controlId, type, reason }, 'HL7 message refused: dead letter');
+    return new PermanentError(reason);
+  };
+  const decoded = decodeMessage(Buffer.from(data.raw, 'latin1'));
+  if (!decoded.ok) throw refused(`HL7 ${decoded.error.code}: ${decoded.error.message}`);
+  const message = decoded.message;
+  const handler = o.handlers[message.header.messageType]?.[message.header.triggerEvent];
+  if (!handler) throw refused(`HL7 ${o.handlers[message.header.messageType] ? 201 : 200}: ${type} is not applied by ${o.service}`);
+
+  const order: MessageOrder = { time: parseDateTime(message.header.dateTime)?.timestamp ?? null, seq: data.messageId };
+  const tx = await o.pool.connect();
+  let outcome: HandlerOutcome | 'duplicate';
+  try {
+    await tx.query('BEGIN');
+    const claimed = await tx.query(
+      `INSERT INTO ficus_hl7_applied (sending_facility, control_id, message_type, trigger_event, message_id)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sending_facility, control_id) DO NOTHING`,
+      [data.sendingFacility, data.controlId, data.messageType, data.triggerEvent, data.messageId],
+    );
+    if ((claimed.rowCount ?? 0) === 0) {
+      outcome = 'duplicate';
+    } else {
+      outcome = await handler({ tx, message, job: data, order, systemOfRecord: o.systemOfRecord });
+      if (outcome === 'stale') {
+        await tx.query(`UPDATE ficus_hl7_applied SET outcome = 'stale' WHERE sending_facility = $1 AND control_id = $2`, [data.sendingFacility, data.controlId]);
+      }
+    }
+    await tx.query('COMMIT');
+  } catch (e) {
+    await tx.query('ROLLBACK').catch(() => undefined);
+    if (e instanceof Hl7Refusal) throw refused(e.reason);
+    const code = (e as { code?: string }).code;
+    if (code !== undefined && BAD_DATA.has(code)) throw refused(`a value of the message breaks a rule of the ${o.service} database (${code})`);
+    o.metrics.hl7Messages.inc({ type, outcome: 'failed' });
+    throw TRANSIENT.has(code ?? '') ? new Error(`transient database conflict (${code})`) : e;
+  } finally {
+    tx.release();
+  }
+  o.metrics.hl7Messages.inc({ type, outcome });
+  o.log.debug({ controlId: data.controlId, type, outcome }, 'HL7 message taken');
+}

@@ -1,0 +1,142 @@
+/**
+ * The legacy API's one error body, as the services must answer it: `{"errorCode": "PAT-404",
+ * "errorMessage": "...", "details"?: [...]}`, the code `<module>-<HTTP status>`. Clients of
+ * the old system branch on the status, the code and `details[].field`, so every error,
+ * fastify's own included (validation, bad JSON, media type, size, unknown route), is turned
+ * into it exactly as the legacy system does (examples/legacy-his/README.md, "Errors").
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+export interface ErrorDetail {
+  /** the offending input: a body field ("address.zip"), a query parameter or a path parameter */
+  field: string;
+  issue: string;
+}
+
+export interface LegacyErrorBody {
+  errorCode: string;
+  errorMessage: string;
+  details?: ErrorDetail[];
+}
+
+export class LegacyError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly errorMessage: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(errorMessage);
+  }
+}
+
+/** the module part of the error code, from the route that failed (unknown routes are HIS) */
+export function errorModuleFor(path: string | undefined): string {
+  if (!path) return 'HIS';
+  if (path.startsWith('/api/patients')) return 'PAT';
+  if (path.startsWith('/api/encounters')) return 'ENC';
+  if (path.startsWith('/api/results')) return 'LAB';
+  if (path.startsWith('/files')) return 'FIL';
+  if (path.startsWith('/reports') || path.startsWith('/export')) return 'RPT';
+  return 'HIS';
+}
+
+export function sendLegacyError(request: FastifyRequest, reply: FastifyReply, status: number, message: string, details?: ErrorDetail[]) {
+  const body: LegacyErrorBody = { errorCode: `${errorModuleFor(request.routeOptions.url)}-${status}`, errorMessage: message };
+  if (details && details.length > 0) body.details = details;
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}
+
+interface AjvError {
+  keyword: string;
+  instancePath: string;
+  params: Record<string, unknown>;
+  message?: string;
+  parentSchema?: { description?: string };
+}
+
+/** ajv's findings as field/issue pairs, worded as the legacy words them */
+export function validationDetails(errors: readonly AjvError[], context: string | undefined): ErrorDetail[] {
+  const seen = new Set<string>();
+  const details: ErrorDetail[] = [];
+  for (const e of errors) {
+    const base = e.instancePath.split('/').filter(Boolean).join('.');
+    const join = (name: unknown) => (base ? `${base}.${String(name)}` : String(name));
+    let field = base || context || 'request';
+    let issue: string;
+    switch (e.keyword) {
+      case 'required':
+        field = join(e.params.missingProperty);
+        issue = 'is required';
+        break;
+      case 'additionalProperties':
+        field = join(e.params.additionalProperty);
+        issue = 'is not allowed';
+        break;
+      case 'type':
+        issue = `must be ${String(e.params.type)}`;
+        break;
+      case 'enum':
+        issue = `must be one of ${(e.params.allowedValues as unknown[]).map((v) => (v === null ? 'null' : String(v))).join(', ')}`;
+        break;
+      case 'minLength':
+        issue = e.params.limit === 1 ? 'must not be empty' : `must be at least ${String(e.params.limit)} characters`;
+        break;
+      case 'maxLength':
+        issue = `must be at most ${String(e.params.limit)} characters`;
+        break;
+      case 'format':
+        issue = e.params.format === 'date' ? 'must be a calendar date YYYY-MM-DD' : `must be a valid ${String(e.params.format)}`;
+        break;
+      case 'pattern':
+        issue = e.parentSchema?.description ? `must be ${e.parentSchema.description}` : 'is not in the expected format';
+        break;
+      default:
+        issue = e.message ?? 'is invalid';
+    }
+    const key = `${field}\u0000${issue}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      details.push({ field, issue });
+    }
+  }
+  return details;
+}
+
+const CLIENT_ERROR_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported content type',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'Request body is empty',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'Request body is too large',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'Request body is not valid JSON',
+};
+
+/** error fields safe to log: never a message that could quote request data (a pg detail, a JSON fragment) */
+export function loggableError(err: unknown): Record<string, unknown> {
+  const e = err as { name?: string; code?: string; constraint?: string; routine?: string };
+  return { errName: e.name, errCode: e.code, constraint: e.constraint, routine: e.routine };
+}
+
+/** The legacy error handling for a scope (the whole app, or the legacy API's part of it). */
+export function registerLegacyErrors(app: FastifyInstance) {
+  app.setNotFoundHandler((request, reply) => sendLegacyError(request, reply, 404, 'No such resource'));
+
+  app.setErrorHandler((err: FastifyError | LegacyError, request, reply) => {
+    if (err instanceof LegacyError) return sendLegacyError(request, reply, err.statusCode, err.errorMessage, err.details);
+    if ('validation' in err && err.validation) {
+      const context = err.validationContext;
+      const details = validationDetails(err.validation as unknown as AjvError[], context === 'querystring' ? 'query' : context);
+      return sendLegacyError(request, reply, 400, context === 'body' ? 'Invalid request body' : 'Invalid request parameters', details);
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const message = (err.code && CLIENT_ERROR_MESSAGES[err.code]) ?? (err instanceof SyntaxError ? 'Request body is not valid JSON' : 'Bad request');
+      return sendLegacyError(request, reply, status, message);
+    }
+    request.log.error({ route: request.routeOptions.url, ...loggableError(err) }, 'request failed');
+    return sendLegacyError(request, reply, 500, 'Internal error');
+  });
+}
+
+/** The ajv options the legacy API validates with: every problem at once, nothing coerced or dropped. */
+export const LEGACY_AJV_OPTIONS = {
+  customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false, verbose: true },
+} as const;

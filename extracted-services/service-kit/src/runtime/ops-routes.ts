@@ -1,0 +1,55 @@
+/**
+ * /healthz (the process answers), /readyz (its database and Redis answer, it is not shutting
+ * down) and /metrics. /healthz answers as the legacy system's does, so the gateway's health
+ * checks read both alike.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { ServiceMetrics } from './service-metrics.js';
+import type { SystemOfRecord } from './service-env.js';
+
+const READY_TIMEOUT_MS = 2000;
+
+async function within(check: Promise<unknown>, ms = READY_TIMEOUT_MS): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([check.then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface OpsState {
+  pool: pg.Pool;
+  redis: Redis | undefined;
+  metrics: ServiceMetrics;
+  systemOfRecord: SystemOfRecord;
+  /** true from SIGTERM on: the load balancer stops sending */
+  shuttingDown(): boolean;
+}
+
+export function registerOpsRoutes(app: FastifyInstance, s: OpsState): void {
+  app.get('/healthz', async () => ({ status: 'UP' }));
+  app.get('/readyz', async (_request, reply) => {
+    const [database, queues] = await Promise.all([within(s.pool.query('SELECT 1')), s.redis ? within(s.redis.ping()) : Promise.resolve(true)]);
+    const up = database && queues && !s.shuttingDown();
+    return reply.code(up ? 200 : 503).send({
+      status: up ? 'UP' : 'DOWN',
+      database: database ? 'UP' : 'DOWN',
+      queues: s.redis ? (queues ? 'UP' : 'DOWN') : 'OFF',
+      systemOfRecord: s.systemOfRecord,
+    });
+  });
+  app.get('/metrics', async (_request, reply) => reply.header('content-type', s.metrics.registry.contentType).send(await s.metrics.registry.metrics()));
+}
+
+/** Counts every answer by route pattern (never the path: it holds MRNs). */
+export function countRequests(app: FastifyInstance, metrics: ServiceMetrics): void {
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requests.inc({ route: request.routeOptions.url ?? '(no route)', method: request.method, code: String(reply.statusCode) });
+  });
+}

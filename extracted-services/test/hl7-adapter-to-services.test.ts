@@ -1,0 +1,101 @@
+/**
+ * The real HL7 adapter in front of the services: messages sent over MLLP to the adapter, in
+ * mode dual (the legacy inbound and the service's queue both get them; the legacy stays the
+ * system of record) and in mode new (only the service). The services apply what the adapter
+ * puts on their queues, to the same effect as the legacy.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ask, hl7Time, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
+import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
+import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
+
+let scene: ServiceScene;
+
+beforeAll(async () => {
+  scene = await startServiceScene({ prefix: 'svc_adapter', redisDb: 10, patients: 20, seed: 1_010, hl7Inbound: true });
+  await scene.cdc.snapshot();
+  await scene.drain();
+});
+afterAll(async () => {
+  await scene?.close();
+});
+
+/** waits (bounded) until a check holds: the adapter delivers asynchronously after its ACK */
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + 20_000;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const at = () => hl7Time(new Date(Date.now() + 60_000));
+const status = async (base: string, path: string) => (await ask(base, path)).status;
+const withoutIdsAndTimes = (body: string) => body.replace(/"(admissionId|resultId)":\d+/g, '"$1":0').replace(/"(created|lastUpdated)":"[^"]*"/g, '"$1":""');
+
+async function withAdapter(mode: 'dual' | 'new', work: (client: MllpClient) => Promise<void>): Promise<void> {
+  let adapter: AdapterUnderTest | undefined;
+  let client: MllpClient | undefined;
+  try {
+    adapter = await startAdapterUnderTest({ files: hl7Rules(`mllp://127.0.0.1:${scene.inbound!.port}`, mode), env: { REDIS_URL: scene.redisUrl, HL7_PARTITIONS: '8' } });
+    client = await MllpClient.connect(adapter.adapter.port);
+    await work(client);
+  } finally {
+    client?.close();
+    await adapter?.close();
+  }
+}
+
+describe('through the HL7 adapter', () => {
+  it('mode dual: the legacy and patient-service and results-service all apply the messages alike', async () => {
+    const mrn = '7600001';
+    await withAdapter('dual', async (client) => {
+      const a01 = hl7(
+        msh('ADT^A01^ADT_A01', uniqueControlId('A01'), { time: at() }),
+        `EVN|A01|${at()}`,
+        segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, 5: 'adapter^ada', 7: '19850505', 8: 'F' }),
+        segment('PV1', { 1: '1', 2: 'I', 3: 'SURG^^8', 19: 'V7600001', 44: '202407011200' }),
+      );
+      expect((await client.request(a01)).code).toBe('AA');
+      const oru = hl7(
+        msh('ORU^R01^ORU_R01', uniqueControlId('ORU'), { facility: 'CORELAB', time: at() }),
+        `PID|1||${mrn}^^^GENHOSP^MR`,
+        segment('PV1', { 1: '1', 19: 'V7600001' }),
+        segment('OBR', { 1: '1', 3: 'L76000001', 7: '20240701130000' }),
+        segment('OBX', { 1: '1', 2: 'NM', 3: '2345-7^GLUCOSE^LN', 5: '140', 6: 'mg/dL', 7: '70-99', 8: 'H', 11: 'F' }),
+      );
+      // the result follows the admission: ADT and ORU go to different services, so the test waits for the stay first
+      await until('the admission everywhere', async () => (await status(scene.legacy.base, `/api/encounters?mrn=${mrn}`)) === 200 && (await status(scene.patients.url, `/api/encounters?mrn=${mrn}`)) === 200);
+      expect((await client.request(oru)).code).toBe('AA');
+      await until('the result everywhere', async () => {
+        const [l, s] = await Promise.all([ask(scene.legacy.base, `/api/results?mrn=${mrn}`), ask(scene.results.url, `/api/results?mrn=${mrn}`)]);
+        return l.body.includes('L76000001') && s.body.includes('L76000001');
+      });
+    });
+    for (const [base, service, path] of [
+      [scene.legacy.base, scene.patients.url, `/api/patients/${mrn}`],
+      [scene.legacy.base, scene.patients.url, `/api/encounters?mrn=${mrn}`],
+      [scene.legacy.base, scene.results.url, `/api/results?mrn=${mrn}`],
+    ] as const) {
+      expect(withoutIdsAndTimes((await ask(service, path)).body)).toBe(withoutIdsAndTimes((await ask(base, path)).body));
+    }
+    // and once the legacy's changes came through CDC, byte for byte (admission ids included)
+    await scene.cdc.sync();
+    await scene.drain();
+    expect(await ask(scene.results.url, `/api/results?mrn=${mrn}`)).toEqual(await ask(scene.legacy.base, `/api/results?mrn=${mrn}`));
+    expect(await ask(scene.patients.url, `/api/encounters?mrn=${mrn}`)).toEqual(await ask(scene.legacy.base, `/api/encounters?mrn=${mrn}`));
+  });
+
+  it('mode new: the service alone gets the messages, as the system of record', async () => {
+    await scene.restart('patients', 'service');
+    const mrn = '7600002';
+    await withAdapter('new', async (client) => {
+      const a04 = hl7(msh('ADT^A04^ADT_A01', uniqueControlId('A04'), { time: at() }), `EVN|A04|${at()}`, segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, 5: 'only^new', 7: '19990909', 8: 'M' }));
+      expect((await client.request(a04)).code).toBe('AA');
+      await until('the registration in patient-service', async () => (await status(scene.patients.url, `/api/patients/${mrn}`)) === 200);
+    });
+    expect(await status(scene.legacy.base, `/api/patients/${mrn}`)).toBe(404);
+    const { rows } = await scene.patients.pool.query<{ local: boolean }>('SELECT local_changed_at IS NOT NULL AS local FROM patient WHERE mrn = $1', [mrn]);
+    expect(rows).toEqual([{ local: true }]);
+  });
+});
