@@ -19,3 +19,6 @@ export * from './rule-sources/rule-source.js';
 export * from './rule-sources/file-source.js';
 export * from './rule-sources/store-source.js';
 export * from './control-plane/admin-auth.js';
+export * from './parity/settings.js';
+export * from './parity/compare.js';
+export * from './parity/json-paths.js';
