@@ -22,3 +22,5 @@ export * from './control-plane/admin-auth.js';
 export * from './parity/settings.js';
 export * from './parity/compare.js';
 export * from './parity/json-paths.js';
+export * from './parity/parity-store.js';
+export * from './parity/parity-recorder.js';

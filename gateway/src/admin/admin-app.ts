@@ -5,10 +5,11 @@
  */
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { installAdminAuth, type AuditLog, type Authenticator, type Logger, type RuleStore, type TokenStore } from '@ficus/contracts';
+import { installAdminAuth, type AuditLog, type Authenticator, type Logger, type ParityStore, type RuleStore, type TokenStore } from '@ficus/contracts';
 import { answerError, sendProblem } from './admin-http.js';
 import type { ControlPlane } from './control-plane.js';
 import { auditRoutes, tokenRoutes } from './routes/audit-and-token-routes.js';
+import { parityRoutes } from './routes/parity-routes.js';
 import { ruleRoutes } from './routes/rule-routes.js';
 import { versionRoutes } from './routes/version-routes.js';
 
@@ -24,6 +25,8 @@ export interface AdminDeps {
   trustProxy: boolean;
   /** this instance's circuit state of an upstream (for explain) */
   circuitOf: (upstream: string) => string | undefined;
+  /** parity and traffic figures of every instance */
+  parity: ParityStore;
 }
 
 export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
@@ -54,6 +57,7 @@ export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
   versionRoutes(app, d.cp, d.store);
   auditRoutes(app, d.audit);
   tokenRoutes(app, d.tokens, d.cp);
+  parityRoutes(app, d.cp, d.parity);
   await app.ready();
   return app;
 }
