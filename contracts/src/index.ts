@@ -1,7 +1,7 @@
 export * from './rules/model.js';
 export * from './rules/path-pattern.js';
 export * from './rules/validate.js';
-export { hl7Covers } from './rules/validate-hl7.js';
+export { FIELD_REFERENCE, hl7Covers } from './rules/validate-hl7.js';
 export * from './rules/rule-coverage.js';
 export * from './rules/upstream-defaults.js';
 export * from './rules/load-files.js';
