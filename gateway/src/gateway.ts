@@ -61,10 +61,11 @@ async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: Pari
     trustProxy: config.FICUS_ADMIN_TRUST_PROXY,
     circuitOf: (name) => upstreams.get(name)?.breaker.current,
     parity,
+    dashboardDir: config.FICUS_DASHBOARD_DIR,
   });
   await app.listen({ host: config.FICUS_ADMIN_HOST, port: config.FICUS_ADMIN_PORT });
   const port = (app.server.address() as AddressInfo).port;
-  log.info({ port, oidc: oidc ? oidc.issuer : 'off' }, 'admin API listening');
+  log.info({ port, oidc: oidc ? oidc.issuer : 'off', dashboard: `/admin` }, 'admin API listening (dashboard at /admin)');
   return { app, port, publisher };
 }
 

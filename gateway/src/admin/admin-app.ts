@@ -9,6 +9,7 @@ import { installAdminAuth, type AuditLog, type Authenticator, type Logger, type 
 import { answerError, sendProblem } from './admin-http.js';
 import type { ControlPlane } from './control-plane.js';
 import { auditRoutes, tokenRoutes } from './routes/audit-and-token-routes.js';
+import { dashboardRoutes, DEFAULT_DASHBOARD_DIR } from './dashboard.js';
 import { parityRoutes } from './routes/parity-routes.js';
 import { ruleRoutes } from './routes/rule-routes.js';
 import { versionRoutes } from './routes/version-routes.js';
@@ -27,6 +28,8 @@ export interface AdminDeps {
   circuitOf: (upstream: string) => string | undefined;
   /** parity and traffic figures of every instance */
   parity: ParityStore;
+  /** the built dashboard (default gateway/dashboard/dist) */
+  dashboardDir?: string;
 }
 
 export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
@@ -58,6 +61,7 @@ export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
   auditRoutes(app, d.audit);
   tokenRoutes(app, d.tokens, d.cp);
   parityRoutes(app, d.cp, d.parity);
+  await dashboardRoutes(app, d.dashboardDir ?? DEFAULT_DASHBOARD_DIR);
   await app.ready();
   return app;
 }
