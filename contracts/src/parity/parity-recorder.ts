@@ -62,9 +62,11 @@ export class ParityRecorder {
 
   /** One comparison; `sample` is kept when it is a mismatch and the sample budget allows. */
   record(rule: string, c: Pick<Comparison, 'match' | 'fields'>, sample?: () => ParitySample): void {
+    this.count(this.compared, rule, c.match ? 'match' : 'mismatch');
+    // without a store (file mode) only this instance's metrics count
+    if (!this.o.store) return;
     const b = this.bucket(rule);
     b.compared++;
-    this.count(this.compared, rule, c.match ? 'match' : 'mismatch');
     if (c.match) return;
     b.mismatches++;
     const max = this.o.maxFieldsPerBucket ?? 200;
@@ -83,8 +85,8 @@ export class ParityRecorder {
 
   /** A request that was not compared (busy, too large, not shadowed method, legacy failed...). */
   skipped(rule: string, reason: string): void {
-    this.bucket(rule).skipped++;
     this.count(this.skips, rule, reason);
+    if (this.o.store) this.bucket(rule).skipped++;
   }
 
   start(): void {
