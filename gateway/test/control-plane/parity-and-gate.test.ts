@@ -121,6 +121,8 @@ describe('parity figures', () => {
     expect(r.body).toMatchObject({ rule: 'patients-read', compared: 20, mismatches: 8, parity: 0.6, window: '5m' });
     expect(r.body.samples.length).toBeGreaterThan(0);
     expect(r.body.samples[0]).toMatchObject({ redacted: true, route: '/api/patients/:mrn' });
+    // a readable diff: paths and value types
+    expect((r.body.samples as unknown as { text: string }[]).map((x) => x.text).join('\n')).toMatch(/^(~ \/name: ‹string› → ‹string›|\+ \/extra: ‹boolean› \(only in the new service\))$/m);
     expect(JSON.stringify(r.body.samples)).not.toMatch(/OTHER|TEST\^PATIENT|1970/);
     expect(r.body.totalTopFields).toEqual([
       { field: '/name', count: 5 },

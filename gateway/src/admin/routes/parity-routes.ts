@@ -6,7 +6,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { durationMinutes, resolveGate, type Hl7Rule, type HttpRule, type ParityFigures, type ParityStore, type RuleSet } from '@ficus/contracts';
+import { durationMinutes, formatDiff, resolveGate, type Hl7Rule, type HttpRule, type ParityFigures, type ParityStore, type RuleSet } from '@ficus/contracts';
 import { sendProblem } from '../admin-http.js';
 import type { ControlPlane } from '../control-plane.js';
 import { UnknownRuleError } from '../rule-changes.js';
@@ -90,7 +90,8 @@ export function parityRoutes(app: FastifyInstance, cp: ControlPlane, parity: Par
       if (!rules.some((x) => x.id === req.params.rule) && (!known || known.total.compared + known.total.skipped === 0)) throw new UnknownRuleError(req.params.rule);
       const [f] = await figuresFor(rules, [req.params.rule], req.query.window);
       if (!f) return sendProblem(reply, 404, 'unknown-rule', 'No such rule', `no rule "${req.params.rule}"`);
-      return { ...f, totalTopFields: await parity.totalFields(req.params.rule), samples: await parity.samples(req.params.rule, req.query.samples) };
+      const samples = (await parity.samples(req.params.rule, req.query.samples)).map((x) => ({ ...x, text: formatDiff(x.diff) }));
+      return { ...f, totalTopFields: await parity.totalFields(req.params.rule), samples };
     },
   });
 
