@@ -42,6 +42,7 @@ const rules = (legacyUrl: string, newUrl: string) => ({
     match: { methods: [GET], path: /api/patients/:mrn }
     mode: shadow
     target: patient-service
+    compare: { sampleRate: 1 }
     parity: { threshold: 0.99, minCompared: 5 }
   - id: encounters-read
     match: { methods: [GET], path: /api/encounters/:mrn }
@@ -119,6 +120,9 @@ describe('the dashboard', () => {
     expect(await parityCell()).toContain('(6/8 in 1h)');
     expect(await parityCell()).toContain('gate closed');
     expect(await row(page, 'patients-read').locator('td').nth(2).textContent()).toContain('legacy: 100 %');
+    // the kept mismatches, redacted, as a readable diff
+    await row(page, 'patients-read').getByText('Mismatch samples').click();
+    await expect.poll(() => row(page, 'patients-read').locator('pre').first().textContent()).toBe('~ /name: ‹string› → ‹string›');
 
     // a flip the parity gate refuses: the dialog says why, with the figures
     await row(page, 'patients-read').getByRole('button', { name: 'Flip patients-read' }).click();

@@ -54,6 +54,45 @@ function Errors({ t }: { t: Traffic | undefined }) {
   );
 }
 
+interface Sample {
+  id: number;
+  at: string;
+  method?: string;
+  legacyStatus?: number;
+  targetStatus?: number;
+  text: string;
+  redacted: boolean;
+}
+
+/** The latest kept mismatches of a rule, read when opened: paths and value types, a readable diff. */
+function Samples({ rule }: { rule: string }) {
+  const [samples, setSamples] = useState<Sample[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const toggle = (e: Event) => {
+    if (!(e.target as HTMLDetailsElement).open) return;
+    get<{ samples: Sample[] }>(`/api/parity/${encodeURIComponent(rule)}?samples=5`).then(
+      (r) => setSamples(r.samples),
+      (err: unknown) => setError((err as Error).message),
+    );
+  };
+  return (
+    <details onToggle={toggle}>
+      <summary>Mismatch samples</summary>
+      {error && <p class="error">{error}</p>}
+      {samples?.length === 0 && <p class="muted small">none kept</p>}
+      {samples?.map((x) => (
+        <div key={x.id} class="sample">
+          <div class="muted small">
+            {x.method} · legacy {x.legacyStatus ?? '–'} / new {x.targetStatus ?? '–'}
+            {x.redacted ? ' · values redacted' : ''}
+          </div>
+          <pre>{x.text}</pre>
+        </div>
+      ))}
+    </details>
+  );
+}
+
 function ParityCell({ p }: { p: Parity | undefined }) {
   if (!p) return <span class="muted">not compared</span>;
   const gate = p.gate;
@@ -69,6 +108,7 @@ function ParityCell({ p }: { p: Parity | undefined }) {
           gate {gate.open ? 'open' : 'closed'}: needs {pct(gate.threshold, 2)} over {gate.minCompared}
         </div>
       )}
+      {p.mismatches > 0 && <Samples rule={p.rule} />}
     </div>
   );
 }
