@@ -80,8 +80,10 @@ export class ParityStore {
   constructor(private readonly pool: pg.Pool) {}
 
   /** Adds the buckets and samples of one flush (one transaction). */
-  async add(buckets: ParityBucket[], samples: ParitySample[]): Promise<void> {
-    if (buckets.length === 0 && samples.length === 0) return;
+  async add(unordered: ParityBucket[], samples: ParitySample[]): Promise<void> {
+    if (unordered.length === 0 && samples.length === 0) return;
+    // every instance upserts the same rows in the same order, so concurrent flushes queue instead of deadlocking
+    const buckets = [...unordered].sort((a, b) => (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : a.minute - b.minute));
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -104,7 +106,7 @@ export class ParityStore {
           t.c += b.compared;
           t.x += b.mismatches;
           t.s += b.skipped;
-          for (const [field, count] of b.fields) {
+          for (const [field, count] of [...b.fields].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
             fr.push(b.rule);
             fm.push(b.minute);
             ff.push(field);
@@ -120,7 +122,7 @@ export class ParityStore {
             [fr, fm, ff, fc],
           );
         }
-        const rules = [...totals.keys()];
+        const rules = [...totals.keys()].sort();
         await client.query(
           `INSERT INTO parity_totals (rule, compared, mismatches, skipped)
            SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
@@ -131,8 +133,9 @@ export class ParityStore {
         const tr: string[] = [];
         const tf: string[] = [];
         const tc: number[] = [];
-        for (const [rule, t] of totals) {
-          for (const [field, count] of t.fields) {
+        for (const rule of rules) {
+          const t = totals.get(rule)!;
+          for (const [field, count] of [...t.fields].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
             tr.push(rule);
             tf.push(field);
             tc.push(count);
@@ -161,8 +164,10 @@ export class ParityStore {
     }
   }
 
-  async addTraffic(buckets: TrafficBucket[]): Promise<void> {
-    if (buckets.length === 0) return;
+  async addTraffic(unordered: TrafficBucket[]): Promise<void> {
+    if (unordered.length === 0) return;
+    const key = (b: TrafficBucket) => `${b.rule}\u0000${b.target}\u0000${b.minute}`;
+    const buckets = [...unordered].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     await this.pool.query(
       `INSERT INTO traffic_counts (rule, target, minute, requests, errors_4xx, errors_5xx, fallbacks)
        SELECT r, t, to_timestamp(m / 1000.0), q, e4, e5, f FROM unnest($1::text[], $2::text[], $3::float8[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) AS x(r, t, m, q, e4, e5, f)
