@@ -98,6 +98,9 @@ async function logIn(page: Page, token: string): Promise<void> {
   await page.getByRole('heading', { level: 1, name: 'Ficus migration dashboard' }).waitFor();
 }
 
+/** Polls until the page shows it; generous, as the page refreshes every 2 s and the machine may be busy. */
+const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 20_000, interval: 100 });
+
 const row = (page: Page, rule: string) => page.locator(`tr[data-rule="${rule}"]`);
 
 describe('the dashboard', () => {
@@ -106,23 +109,23 @@ describe('the dashboard', () => {
     await page.goto(`${gw.adminUrl}/admin`);
     await page.getByLabel('Admin token').fill('ficus_wrong-token');
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain('did not accept this token');
+    await eventually(() => page.getByRole('alert').textContent()).toContain('did not accept this token');
     await page.close();
   });
 
   it('shows the rules with traffic and parity; an operator flips one with confirmation, and the gateway follows', async () => {
     const page = await context.newPage();
     await logIn(page, operatorToken);
-    await expect.poll(() => page.getByTestId('role').textContent()).toBe('operator');
-    await expect.poll(() => row(page, 'patients-read').getByTestId('mode').textContent()).toBe('shadow');
+    await eventually(() => page.getByTestId('role').textContent()).toBe('operator');
+    await eventually(() => row(page, 'patients-read').getByTestId('mode').textContent()).toBe('shadow');
     const parityCell = () => row(page, 'patients-read').locator('td').nth(4).textContent();
-    await expect.poll(parityCell).toContain('75.00 %');
+    await eventually(parityCell).toContain('75.00 %');
     expect(await parityCell()).toContain('(6/8 in 1h)');
     expect(await parityCell()).toContain('gate closed');
     expect(await row(page, 'patients-read').locator('td').nth(2).textContent()).toContain('legacy: 100 %');
     // the kept mismatches, redacted, as a readable diff
     await row(page, 'patients-read').getByText('Mismatch samples').click();
-    await expect.poll(() => row(page, 'patients-read').locator('pre').first().textContent()).toBe('~ /name: ‹string› → ‹string›');
+    await eventually(() => row(page, 'patients-read').locator('pre').first().textContent()).toBe('~ /name: ‹string› → ‹string›');
 
     // a flip the parity gate refuses: the dialog says why, with the figures
     await row(page, 'patients-read').getByRole('button', { name: 'Flip patients-read' }).click();
@@ -130,17 +133,17 @@ describe('the dashboard', () => {
     await dialog.getByLabel('New mode').selectOption('new');
     await dialog.getByLabel(/^Reason/).fill('go live');
     await dialog.getByRole('button', { name: 'Flip' }).click();
-    await expect.poll(() => dialog.getByRole('alert').textContent()).toContain('parity 0.7500 over 8 compared requests');
-    await expect.poll(() => dialog.getByRole('alert').textContent()).toContain('Parity gate closed');
+    await eventually(() => dialog.getByRole('alert').textContent()).toContain('parity 0.7500 over 8 compared requests');
+    await eventually(() => dialog.getByRole('alert').textContent()).toContain('Parity gate closed');
     // Escape closes it, and the focus returns to the button that opened it
     await page.keyboard.press('Escape');
-    await expect.poll(() => page.evaluate("document.activeElement?.getAttribute('aria-label')")).toBe('Flip patients-read');
+    await eventually(() => page.evaluate("document.activeElement?.getAttribute('aria-label')")).toBe('Flip patients-read');
 
     // a flip done with the keyboard alone: open, choose, give a reason, confirm
     await row(page, 'encounters-read').getByRole('button', { name: 'Flip encounters-read' }).focus();
     await page.keyboard.press('Enter');
     const flip = page.getByRole('dialog', { name: 'Flip encounters-read' });
-    await expect.poll(() => page.evaluate('document.activeElement?.id')).toBe('flip-mode');
+    await eventually(() => page.evaluate('document.activeElement?.id')).toBe('flip-mode');
     await flip.getByLabel('New mode').selectOption('new');
     await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement?.tagName')).toBe('TEXTAREA');
@@ -150,10 +153,10 @@ describe('the dashboard', () => {
     await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement?.textContent')).toBe('Flip');
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.getByRole('status').first().textContent()).toContain('encounters-read: legacy → new (patient-service)');
-    await expect.poll(() => row(page, 'encounters-read').getByTestId('mode').textContent()).toBe('new');
+    await eventually(() => page.getByRole('status').first().textContent()).toContain('encounters-read: legacy → new (patient-service)');
+    await eventually(() => row(page, 'encounters-read').getByTestId('mode').textContent()).toBe('new');
     // who and why, in the recent changes
-    await expect.poll(() => page.locator('#changes').textContent()).toContain('pilot on ward 7');
+    await eventually(() => page.locator('#changes').textContent()).toContain('pilot on ward 7');
     expect(await page.locator('#changes').textContent()).toContain('token:ward-ops');
 
     // and a real request through the gateway goes to the new service
@@ -165,8 +168,8 @@ describe('the dashboard', () => {
     expect(route).toBe('encounters-read; patient-service');
 
     // HL7 and CDC: nothing behind this admin API yet
-    await expect.poll(() => page.getByTestId('hl7-down').textContent()).toContain('not running');
-    await expect.poll(() => page.getByTestId('cdc-down').textContent()).toContain('not running');
+    await eventually(() => page.getByTestId('hl7-down').textContent()).toContain('not running');
+    await eventually(() => page.getByTestId('cdc-down').textContent()).toContain('not running');
     await page.close();
   });
 
@@ -203,17 +206,17 @@ describe('the dashboard', () => {
     );
     await logIn(page, operatorToken);
     const hl7 = page.locator('#hl7');
-    await expect.poll(() => hl7.textContent()).toContain('ADT^A01');
+    await eventually(() => hl7.textContent()).toContain('ADT^A01');
     expect(await hl7.textContent()).toContain('42');
     expect(await hl7.textContent()).toContain('AE: unknown ward');
-    await expect.poll(() => page.locator('#cdc').textContent()).toContain('streaming');
+    await eventually(() => page.locator('#cdc').textContent()).toContain('streaming');
     expect(await page.locator('#cdc').textContent()).toContain('0.3 s · 4,096 bytes');
 
     await hl7.getByRole('button', { name: 'Replay message MSG-77' }).click();
     const dialog = page.getByRole('dialog', { name: 'Replay message MSG-77' });
     await dialog.getByLabel(/^Reason/).fill('ward code fixed in legacy');
     await dialog.getByRole('button', { name: 'Replay' }).click();
-    await expect.poll(() => replays).toEqual([{ messageId: 77, reason: 'ward code fixed in legacy' }]);
+    await eventually(() => replays).toEqual([{ messageId: 77, reason: 'ward code fixed in legacy' }]);
 
     mkdirSync(RESULTS, { recursive: true });
     await page.screenshot({ path: path.join(RESULTS, 'dashboard.png'), fullPage: true });
@@ -227,10 +230,10 @@ describe('the dashboard', () => {
     );
     await page.route('**/api/hl7/stats?**', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ since: new Date().toISOString(), messages: [], acks: [], rejected: 0, deliveries: [] }) }));
     await logIn(page, viewerToken);
-    await expect.poll(() => page.getByTestId('role').textContent()).toBe('viewer');
-    await expect.poll(() => row(page, 'patients-read').getByTestId('mode').textContent()).toBe('shadow');
-    await expect.poll(() => page.locator('#hl7').textContent()).toContain('MSG-77');
-    await expect.poll(() => page.locator('#changes table').first().textContent()).toContain('pilot on ward 7');
+    await eventually(() => page.getByTestId('role').textContent()).toBe('viewer');
+    await eventually(() => row(page, 'patients-read').getByTestId('mode').textContent()).toBe('shadow');
+    await eventually(() => page.locator('#hl7').textContent()).toContain('MSG-77');
+    await eventually(() => page.locator('#changes table').first().textContent()).toContain('pilot on ward 7');
     expect(await page.getByRole('button', { name: /^Flip/ }).count()).toBe(0);
     expect(await page.getByRole('button', { name: /^Roll back/ }).count()).toBe(0);
     expect(await page.getByRole('button', { name: /^Replay/ }).count()).toBe(0);
