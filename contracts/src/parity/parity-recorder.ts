@@ -95,10 +95,12 @@ export class ParityRecorder {
     this.timer.unref();
   }
 
-  /** Writes what was counted since the last flush. */
-  flush(): Promise<void> {
-    if (!this.o.store) return Promise.resolve();
-    this.flushing ??= this.doFlush(this.o.store).finally(() => (this.flushing = undefined));
+  /** Writes what was counted until now (after a flush already under way, which may not hold it). */
+  async flush(): Promise<void> {
+    const store = this.o.store;
+    if (!store) return;
+    while (this.flushing) await this.flushing;
+    this.flushing = this.doFlush(store).finally(() => (this.flushing = undefined));
     return this.flushing;
   }
 

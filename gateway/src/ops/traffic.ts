@@ -56,21 +56,25 @@ export class TrafficFlusher {
     }
   }
 
-  flush(): Promise<void> {
-    this.running ??= (async () => {
-      this.collect();
-      const batch = [...this.pending.values()];
-      if (batch.length === 0) return;
-      try {
-        await this.store.addTraffic(batch);
-        this.pending = new Map();
-      } catch (e) {
-        // kept for the next flush; bounded by rules × targets × minutes of an outage
-        if (this.pending.size > 50_000) this.pending = new Map();
-        this.log.warn({ err: (e as Error).message }, 'cannot write traffic counts; will try again');
-      }
-    })().finally(() => (this.running = undefined));
+  /** Writes what the counters gained until now (after a flush already under way). */
+  async flush(): Promise<void> {
+    while (this.running) await this.running;
+    this.running = this.write().finally(() => (this.running = undefined));
     return this.running;
+  }
+
+  private async write(): Promise<void> {
+    this.collect();
+    const batch = [...this.pending.values()];
+    if (batch.length === 0) return;
+    try {
+      await this.store.addTraffic(batch);
+      this.pending = new Map();
+    } catch (e) {
+      // kept for the next flush; bounded by rules × targets × minutes of an outage
+      if (this.pending.size > 50_000) this.pending = new Map();
+      this.log.warn({ err: (e as Error).message }, 'cannot write traffic counts; will try again');
+    }
   }
 
   start(): void {

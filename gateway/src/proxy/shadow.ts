@@ -311,6 +311,10 @@ export class Shadows {
       if (tooLarge) capture.legacyFailed('request-too-large');
       else capture.send(upstream, target, Buffer.concat(chunks, size), 'target');
     });
+    // a client that goes away mid-upload: the tee must not wait for an end that never comes
+    req.once('close', () => {
+      if (!req.complete) tee.destroy(new Error('client went away'));
+    });
     req.pipe(tee);
     setBody(tee);
     return capture;

@@ -10,11 +10,14 @@ export function patient(mrn: string) {
   return { mrn, name: `TEST^PATIENT${mrn}`, birthDate: '1970-01-01', ward: '7', identifiers: [{ system: 'mrn', value: mrn }, { system: 'local', value: `L${mrn}` }] };
 }
 
-/** Answers JSON with fixed headers (no Date), so two answers can be compared byte for byte. */
+/**
+ * Answers JSON with fixed headers, a fixed Date included (else the gateway's server adds one of
+ * its own clock, and two answers a second apart differ), so answers compare byte for byte.
+ */
 export function sendJson(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
   res.sendDate = false;
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-legacy-header': 'kept', 'content-length': String(Buffer.byteLength(text)), ...extra });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', date: 'Tue, 01 Dec 2026 08:00:00 GMT', 'x-legacy-header': 'kept', 'content-length': String(Buffer.byteLength(text)), ...extra });
   res.end(text);
 }
 
