@@ -161,7 +161,7 @@ describe('the dashboard', () => {
 
     // and a real request through the gateway goes to the new service
     let route = '';
-    for (let i = 0; i < 100 && route !== 'encounters-read; patient-service'; i++) {
+    for (let i = 0; i < 500 && route !== 'encounters-read; patient-service'; i++) {
       route = (await rawRequest(gw.url, 'GET', '/api/encounters/1')).rawHeaders.find(([k]) => k === 'x-ficus-route')?.[1] ?? '';
       if (route !== 'encounters-read; patient-service') await new Promise((r) => setTimeout(r, 20));
     }

@@ -143,7 +143,7 @@ describe('shadow mode', () => {
     expect(answered).toBe(0);
     console.log(`client latency: ${plainMs.toFixed(1)} ms without shadowing, ${shadowMs.toFixed(1)} ms with a 5 s shadow target`);
     // the copy did go out, and is still being waited for
-    for (let i = 0; i < 200 && started === 0; i++) await new Promise((res) => setTimeout(res, 10));
+    for (let i = 0; i < 2_000 && started === 0; i++) await new Promise((res) => setTimeout(res, 10));
     expect(started).toBe(1);
     expect(answered).toBe(0);
     expect(gw.gateway.runtime.shadows.inflightOf('patients-read')).toBe(1);

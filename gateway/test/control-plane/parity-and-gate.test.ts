@@ -185,7 +185,7 @@ describe('flip gate', () => {
     // the refusals are on the record too, with their figures
     expect(audit.body.entries.filter((e) => e.outcome === 'refused' && e.detail.parityGate)).toHaveLength(2);
     // and the gateway follows
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 500; i++) {
       const res = await rawRequest(gw.url, 'GET', '/api/patients/7');
       if (res.rawHeaders.some(([k, v]) => k === 'x-ficus-route' && v === 'patients-read; patient-service')) return;
       await new Promise((r) => setTimeout(r, 20));

@@ -93,7 +93,7 @@ describe('HL7 parity in mode dual', () => {
     }
     client.close();
     const compared = () => [...(a.adapter.parity.compared.get('adt')?.values() ?? [])].reduce((x, y) => x + y, 0);
-    for (let i = 0; i < 500 && compared() < 10; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 1_500 && compared() < 10; i++) await new Promise((r) => setTimeout(r, 20));
     expect(compared()).toBe(10);
     await a.adapter.parity.flush();
 
