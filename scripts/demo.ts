@@ -188,6 +188,7 @@ async function main(): Promise<void> {
   say(`  curl -s '${gw}/api/patients?name=SMI&pageSize=5'  # search`);
   say(`  curl -s ${gw}/api/encounters?mrn=100001          # admissions`);
   say(`  curl -s ${gw}/metrics | grep ^ficus_            # gateway metrics`);
+  say(`The migration dashboard: ${adminUrl}/admin  (sign in with the admin token below)`);
   say('The control plane (admin API, OpenAPI at ' + adminUrl + '/openapi.json):');
   if (admin.made) say(`  first admin token (shown once; also in ${path.relative(REPO_ROOT, admin.file)}): ${admin.token}`);
   else say(`  admin token: ${env.FICUS_ADMIN_TOKEN ? 'FICUS_ADMIN_TOKEN' : `in ${path.relative(REPO_ROOT, admin.file)}`}`);
@@ -196,6 +197,7 @@ async function main(): Promise<void> {
   say('  npx ficus rules flip patients-read --mode canary --percent 50 --reason "pilot on ward 7"');
   say('  npx ficus rules explain GET /api/patients/100001');
   say('  npx ficus rules versions && npx ficus rules rollback 1 --reason "back to legacy"');
+  say('  npx ficus rules flip patients-read --mode shadow --reason "compare before the pilot" && npx ficus parity');
   say(`legacy HIS directly: http://127.0.0.1:${ports.legacy}  PostgreSQL: ${services.databaseUrl}  Redis: ${services.redisUrl}`);
   say(`patient-service: http://127.0.0.1:${ports.patientService} (FHIR: /fhir/metadata)  results-service: http://127.0.0.1:${ports.resultsService}`);
   say('Ctrl-C stops everything.');

@@ -29,3 +29,12 @@ if (want !== have) {
   }
   writeFileSync(stamp, want + '\n');
 }
+
+// the dashboard the admin API serves at /admin, built by the project's own build (no CDN)
+const { buildDashboard } = await import('./build-dashboard.mjs');
+try {
+  buildDashboard();
+} catch (e) {
+  console.error(`[ficus] the dashboard build failed: ${e.message}`);
+  process.exit(1);
+}

@@ -127,3 +127,30 @@ export interface TokenInfo {
 export interface NewToken extends TokenInfo {
   token: string;
 }
+
+/** GET /api/parity: one object per rule */
+export interface ParityFigures {
+  rule: string;
+  kind: 'http' | 'hl7' | null;
+  mode: string | null;
+  compared: number;
+  mismatches: number;
+  skipped: number;
+  /** 0..1; null when nothing was compared */
+  parity: number | null;
+  window: string;
+  topFields: { field: string; count: number }[];
+  total: { compared: number; mismatches: number; skipped: number; parity: number | null; since: string | null };
+  gate: { threshold: number; minCompared: number; window: string; gateAbovePercent: number | null; open: boolean | null } | null;
+}
+
+export interface ParityAnswer {
+  version: number;
+  rules: ParityFigures[];
+}
+
+/** GET /api/parity/{rule} */
+export interface RuleParity extends ParityFigures {
+  totalTopFields: { field: string; count: number }[];
+  samples: { id: number; at: string; method?: string; route?: string; legacyStatus?: number; targetStatus?: number; fields: string[]; diff: { path: string; kind: string; legacy?: unknown; target?: unknown }[]; redacted: boolean }[];
+}

@@ -38,7 +38,9 @@ export function describeProblem(status: number, p: Problem, tokenSource: string 
       }
       break;
     case 422:
-      if (Array.isArray(p.errors)) details.push(...(p.errors as ProblemIssue[]).map(formatProblemIssue));
+      if (Array.isArray(p.gates)) {
+        details.push(...(p.detail ? [p.detail] : []), 'see the figures with `ficus parity <rule>`; an admin may pass --force with a reason');
+      } else if (Array.isArray(p.errors)) details.push(...(p.errors as ProblemIssue[]).map(formatProblemIssue));
       else if (p.detail) details.push(p.detail);
       break;
   }

@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { addAuditCommand } from './commands/audit.js';
+import { addParityCommand } from './commands/parity.js';
 import { addRuleFileCommands } from './commands/rule-files.js';
 import { addRuleCommands } from './commands/rules.js';
 import { addTokenCommands } from './commands/tokens.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   addRuleCommands(rules);
   addVersionCommands(rules);
   addRuleFileCommands(rules);
+  addParityCommand(program);
   addAuditCommand(program);
   addTokenCommands(program);
   return program;

@@ -7,12 +7,15 @@ import { Document, isScalar, isSeq, visit } from 'yaml';
 // The store keeps rules as JSONB, which sorts keys by length; people read them in this order.
 const KEY_ORDER = [
   // a rule, its match and its sticky key
-  'id', 'match', 'mode', 'percent', 'target', 'legacy', 'sticky', 'fallback',
-  'methods', 'path', 'paths', 'headers', 'query', 'header', 'param', 'cookie', 'salt',
+  'id', 'match', 'mode', 'percent', 'target', 'legacy', 'sticky', 'fallback', 'shadow', 'compare', 'parity',
+  'methods', 'kind', 'path', 'paths', 'headers', 'query', 'header', 'param', 'cookie', 'salt',
   // an upstream and its settings
   'url', 'preserveHost', 'timeouts', 'pool', 'healthCheck', 'circuitBreaker',
   'connectMs', 'responseHeadersMs', 'bodyIdleMs', 'connections', 'keepAliveMs',
   'intervalMs', 'timeoutMs', 'unhealthyAfter', 'healthyAfter', 'failureThreshold', 'openMs',
+  // shadow, comparison and parity gate
+  'writes', 'concurrency', 'maxBodyBytes', 'ignore', 'normalize', 'arrayKeys', 'learnNoise', 'sampleRate', 'keepValues',
+  'threshold', 'minCompared', 'window', 'gateAbovePercent', 'lookups', 'delayMs', 'attempts',
 ];
 
 function rank(key: string): number {

@@ -137,7 +137,7 @@ describe('ficus rules: files', () => {
     expect(valid.stderr).toContain('checked against the upstreams of the current rule set, version 3');
 
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toContain('invalid.yaml:4:5: rule "patients-read", field "mode": must be one of legacy, canary, new, retired');
+    expect(bad.stdout).toContain('invalid.yaml:4:5: rule "patients-read", field "mode": must be one of legacy, shadow, canary, new, retired');
     expect(bad.stdout).toContain('invalid.yaml: invalid, 1 error');
     expect(badJson.code).toBe(1);
     expect(parse(badJson)).toMatchObject({ valid: false, checkedAgainst: 3, errors: [{ line: 4, column: 5, ruleId: 'patients-read', field: 'mode' }] });
@@ -204,6 +204,20 @@ describe('ficus rules: files', () => {
     percent: 12.5
     target: patient-service
     sticky: { header: x-user-id, salt: "yes" }
+  - id: encounters-shadow
+    match: { methods: [GET, POST], path: /api/encounters/:mrn }
+    mode: shadow
+    target: patient-service
+    shadow: { writes: true, concurrency: 8, timeoutMs: 3000, maxBodyBytes: 65536 }
+    compare:
+      headers: [content-type, etag]
+      ignore: [/meta/requestId, "/items/*/id"]
+      normalize: [timestamps, { kind: trim, paths: [/name] }]
+      arrayKeys: { /items: code }
+      learnNoise: true
+      sampleRate: 0.25
+      keepValues: false
+    parity: { threshold: 0.995, minCompared: 200, window: 2h, gateAbovePercent: 10 }
   - id: results
     match: { paths: [/api/results, /api/results/**] }
     mode: new
@@ -228,6 +242,22 @@ describe('ficus rules: files', () => {
     expect(diff.identical).toBe(true);
   });
 
+  it('prints parity per rule, and a gated flip needs --force from an admin', async () => {
+    const r = await s.ficus(['parity', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const list = parse(r) as { rule: string; compared: number; mismatches: number; parity: number | null }[];
+    expect(list).toContainEqual(expect.objectContaining({ rule: 'encounters-shadow', compared: 0, mismatches: 0, parity: null, window: '2h' }));
+    const one = await s.ficus(['parity', 'encounters-shadow']);
+    expect(one.stdout).toMatch(/^gate:\s+closed \(needs 99\.50 % over 200 in 2h\)$/m);
+    const refused = await s.ficus(['rules', 'flip', 'encounters-shadow', '--mode', 'new', '--reason', 'go live']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/refused \(422\): Parity gate closed/);
+    expect(refused.stderr).toContain('rule "encounters-shadow" to new: nothing compared in the last 2h');
+    const forced = await s.ficus(['rules', 'flip', 'encounters-shadow', '--mode', 'new', '--force', '--reason', 'accepted by the ward']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout).toContain('forced past the parity gate');
+  });
+
   it('does not overwrite a rule file that an export did not write', async () => {
     const dir = path.join(s.dir, 'hand-written');
     mkdirSync(dir);
@@ -240,7 +270,7 @@ describe('ficus rules: files', () => {
 
     const forced = await s.ficus(['rules', 'export', dir, '--force', '--json']);
     expect(forced.code, forced.stderr).toBe(0);
-    expect(parse(forced)).toMatchObject({ version: 4 });
+    expect(parse(forced)).toMatchObject({ version: 5 });
     expect(forced.stderr).toContain('also holds 20-extra.yaml');
     expect(readFileSync(path.join(dir, '20-extra.yaml'), 'utf8')).toBe('http: []\n');
   });

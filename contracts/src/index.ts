@@ -1,7 +1,7 @@
 export * from './rules/model.js';
 export * from './rules/path-pattern.js';
 export * from './rules/validate.js';
-export { hl7Covers } from './rules/validate-hl7.js';
+export { FIELD_REFERENCE, hl7Covers } from './rules/validate-hl7.js';
 export * from './rules/rule-coverage.js';
 export * from './rules/upstream-defaults.js';
 export * from './rules/load-files.js';
@@ -20,3 +20,8 @@ export * from './rule-sources/file-source.js';
 export * from './rule-sources/store-source.js';
 export * from './control-plane/admin-auth.js';
 export * from './events/index.js';
+export * from './parity/settings.js';
+export * from './parity/compare.js';
+export * from './parity/json-paths.js';
+export * from './parity/parity-store.js';
+export * from './parity/parity-recorder.js';

@@ -111,7 +111,7 @@ ${TAIL}hl7:
 ${TAIL}`);
     expect(rest).toEqual([]);
     expect(e).toMatchObject({ file: 'http.yaml', line: 4, ruleId: 'patients-read', field: 'mode' });
-    expect(formatIssue(e!)).toBe('http.yaml:4:5: rule "patients-read", field "mode": must be one of legacy, canary, new, retired');
+    expect(formatIssue(e!)).toBe('http.yaml:4:5: rule "patients-read", field "mode": must be one of legacy, shadow, canary, new, retired');
   });
 
   it('names unknown fields and missing ones', () => {
@@ -263,5 +263,58 @@ ${TAIL}`);
 `);
     expect(r.ok).toBe(true);
     expect(r.warnings.map(formatIssue)).toEqual(['http.yaml:2:5: rule "a": the last rule is not a catch-all ("/**" for every method): unmatched requests get 404']);
+  });
+
+  it('checks shadow, comparison and gate settings', () => {
+    const noTarget = errorsOf(`http:
+  - id: a
+    match: { path: /a }
+    mode: shadow
+${TAIL}`);
+    expect(noTarget.map(formatIssue)).toEqual(['http.yaml:2:5: rule "a": mode "shadow" needs a "target" (the new service)']);
+
+    const writes = check(`http:
+  - id: w
+    match: { methods: [GET, POST], path: /w }
+    mode: shadow
+    target: patient-service
+    compare: { ignore: [/items/*/id], normalize: [timestamps, { kind: trim, paths: [/name] }], arrayKeys: { /items: id }, sampleRate: 0.5 }
+    parity: { threshold: 0.995, minCompared: 500, window: 2h, gateAbovePercent: 10 }
+${TAIL}`);
+    expect(writes.ok).toBe(true);
+    expect(writes.warnings.map((w) => w.reason)).toEqual(['POST requests are not shadowed (side effects); set "shadow.writes: true" only if the new service\'s writes are idempotent']);
+
+    const bad = errorsOf(`http:
+  - id: b
+    match: { path: /b }
+    mode: shadow
+    target: patient-service
+    parity: { threshold: 1.5, window: 2 weeks }
+${TAIL}`);
+    expect(bad.map((e) => e.field).sort()).toEqual(['threshold', 'window']);
+  });
+
+  it('checks HL7 parity lookups', () => {
+    const hl7 = (lookups: string) =>
+      validateRuleDocuments([
+        parseRuleYaml(`upstreams:
+  legacy: { url: http://127.0.0.1:8000 }
+  legacy-hl7: { url: mllp://127.0.0.1:2576 }
+  patient-service: { url: http://127.0.0.1:8101 }
+http:
+${TAIL}hl7:
+  - id: adt
+    match: { messageTypes: [ADT] }
+    mode: dual
+    target: patient-service
+    parity: { lookups: [${lookups}] }
+  - id: rest
+    match: {}
+    mode: legacy
+`, 'r.yaml').doc,
+      ]);
+    expect(hl7('{ path: "/api/patients/{PID-3.1}" }').ok).toBe(true);
+    const r = hl7('{ target: legacy-hl7, path: "/api/patients/{PID3}" }');
+    expect(r.ok ? [] : r.errors.map((e) => e.reason)).toEqual(['upstream "legacy-hl7" is not an HTTP upstream (mllp://127.0.0.1:2576)', 'field references are written {SEG-n.c}, e.g. {PID-3.1}']);
   });
 });

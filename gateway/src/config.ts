@@ -39,6 +39,8 @@ export const GatewayConfigSchema = configSchema({
     description: 'one log line per request (rule, target, status, time; never the path or query): all, errors (status >= 400 and fallbacks), off',
   }),
   FICUS_CLIENT_REQUEST_TIMEOUT_MS: Env.integer(600_000, 'longest time to receive a whole request from a client (large uploads)'),
+  FICUS_DASHBOARD_DIR: Env.optionalString('the built dashboard served at /admin (default: gateway/dashboard/dist)'),
+  FICUS_PARITY_FLUSH_MS: Env.integer(1_000, 'how often parity and traffic counts are written to the gateway database', 50),
   FICUS_SHUTDOWN_TIMEOUT_MS: Env.integer(10_000, 'on SIGTERM, wait this long for in-flight requests'),
   LOG_LEVEL: Env.level(),
 });

@@ -7,13 +7,15 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { Authenticator, createAccessLogger, FileRuleSource, type Logger, openStore, type OpenStore, RULES_CHANNEL, type RuleSet, type RuleSource, StoreRuleSource } from '@ficus/contracts';
+import { Authenticator, createAccessLogger, FileRuleSource, type Logger, openStore, type OpenStore, ParityRecorder, ParityStore, RULES_CHANNEL, type RuleSet, type RuleSource, StoreRuleSource } from '@ficus/contracts';
 import { buildAdminApp } from './admin/admin-app.js';
 import { ControlPlane } from './admin/control-plane.js';
 import { storeUrlOf, type GatewayConfig } from './config.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { isOpsPath, registerOpsRoutes } from './ops/ops-routes.js';
+import { TrafficFlusher } from './ops/traffic.js';
 import { proxyRequest, type ProxyRuntime } from './proxy/exchange.js';
+import { Shadows } from './proxy/shadow.js';
 import { createUpgradeHandler } from './proxy/websocket.js';
 import { Router } from './routing/router.js';
 import { resolveUpstreams, UpstreamRegistry } from './upstreams/registry.js';
@@ -24,6 +26,9 @@ export interface RunningGateway {
   adminPort: number | undefined;
   runtime: ProxyRuntime;
   rules: RuleSource;
+  /** shadow comparisons of this instance, flushed to the store */
+  recorder: ParityRecorder;
+  traffic: TrafficFlusher | undefined;
   close(): Promise<void>;
 }
 
@@ -36,7 +41,7 @@ function applyRules(runtime: ProxyRuntime, upstreams: UpstreamRegistry, metrics:
   metrics.rulesLoadedAt.set(Date.now() / 1000);
 }
 
-async function startAdmin(config: GatewayConfig, opened: OpenStore, upstreams: UpstreamRegistry, log: Logger): Promise<{ app: FastifyInstance; port: number; publisher: Redis | undefined }> {
+async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: ParityStore, upstreams: UpstreamRegistry, log: Logger): Promise<{ app: FastifyInstance; port: number; publisher: Redis | undefined }> {
   const publisher = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2_000) }) : undefined;
   publisher?.on('error', () => undefined); // the store check covers a missed announcement
   const announce = (version: number) => void publisher?.publish(RULES_CHANNEL, JSON.stringify({ version })).catch(() => undefined);
@@ -44,7 +49,7 @@ async function startAdmin(config: GatewayConfig, opened: OpenStore, upstreams: U
     config.FICUS_OIDC_ISSUER && config.FICUS_OIDC_AUDIENCE && config.FICUS_OIDC_JWKS_URL
       ? { issuer: config.FICUS_OIDC_ISSUER, audience: config.FICUS_OIDC_AUDIENCE, jwksUrl: config.FICUS_OIDC_JWKS_URL, roleClaim: config.FICUS_OIDC_ROLE_CLAIM }
       : undefined;
-  const cp = new ControlPlane(opened.store, opened.audit, announce, log);
+  const cp = new ControlPlane(opened.store, opened.audit, announce, log, parity);
   const app = await buildAdminApp({
     cp,
     store: opened.store,
@@ -55,16 +60,31 @@ async function startAdmin(config: GatewayConfig, opened: OpenStore, upstreams: U
     storeReachable: opened.reachable,
     trustProxy: config.FICUS_ADMIN_TRUST_PROXY,
     circuitOf: (name) => upstreams.get(name)?.breaker.current,
+    parity,
+    dashboardDir: config.FICUS_DASHBOARD_DIR,
   });
   await app.listen({ host: config.FICUS_ADMIN_HOST, port: config.FICUS_ADMIN_PORT });
   const port = (app.server.address() as AddressInfo).port;
-  log.info({ port, oidc: oidc ? oidc.issuer : 'off' }, 'admin API listening');
+  log.info({ port, oidc: oidc ? oidc.issuer : 'off', dashboard: `/admin` }, 'admin API listening (dashboard at /admin)');
   return { app, port, publisher };
 }
 
 export async function startGateway(config: GatewayConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
+  const storeUrl = storeUrlOf(config);
+  const useStore = config.FICUS_RULES_SOURCE === 'store' || (config.FICUS_RULES_SOURCE === 'auto' && storeUrl !== undefined);
+  if (useStore && !storeUrl) throw new Error('FICUS_RULES_SOURCE=store needs FICUS_STORE_URL or DATABASE_URL');
+  const opened: OpenStore | undefined = useStore
+    ? await openStore({ url: storeUrl!, rulesDir: config.FICUS_RULES_DIR, stateDir: config.FICUS_STATE_DIR, adminToken: config.FICUS_ADMIN_TOKEN, log })
+    : undefined;
+  // parity and traffic figures add up across instances in the store's database
+  const parityStore = opened ? new ParityStore(opened.pool) : undefined;
+  const recorder = new ParityRecorder({ store: parityStore, log, flushMs: config.FICUS_PARITY_FLUSH_MS });
+
   const upstreams = new UpstreamRegistry(log);
   const metrics = new GatewayMetrics(() => upstreams);
+  const options = { routeHeader: config.FICUS_ROUTE_HEADER, trustForwarded: config.FICUS_TRUST_FORWARDED, proto: 'http' as const };
+  const shadows = new Shadows({ upstreams, recorder, log, forwarding: { trustForwarded: options.trustForwarded, proto: options.proto } });
+  metrics.addShadowMetrics(recorder, () => shadows.inflightAll());
   const runtime: ProxyRuntime = {
     router: new Router({ upstreams: {}, http: [] }),
     upstreams,
@@ -72,17 +92,12 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
     log,
     accessLog: config.FICUS_ACCESS_LOG === 'off' ? undefined : createAccessLogger('gateway', config.LOG_LEVEL),
     accessLogAll: config.FICUS_ACCESS_LOG === 'all',
-    options: { routeHeader: config.FICUS_ROUTE_HEADER, trustForwarded: config.FICUS_TRUST_FORWARDED, proto: 'http' },
+    options,
+    shadows,
   };
 
-  const storeUrl = storeUrlOf(config);
-  const useStore = config.FICUS_RULES_SOURCE === 'store' || (config.FICUS_RULES_SOURCE === 'auto' && storeUrl !== undefined);
-  if (useStore && !storeUrl) throw new Error('FICUS_RULES_SOURCE=store needs FICUS_STORE_URL or DATABASE_URL');
-
-  let opened: OpenStore | undefined;
   let rules: RuleSource;
-  if (useStore) {
-    opened = await openStore({ url: storeUrl!, rulesDir: config.FICUS_RULES_DIR, stateDir: config.FICUS_STATE_DIR, adminToken: config.FICUS_ADMIN_TOKEN, log });
+  if (opened) {
     rules = new StoreRuleSource({
       store: opened.store,
       redisUrl: config.REDIS_URL,
@@ -107,6 +122,9 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
     await opened?.close();
     throw e;
   }
+  recorder.start();
+  const traffic = parityStore ? new TrafficFlusher(metrics, parityStore, log, config.FICUS_PARITY_FLUSH_MS) : undefined;
+  traffic?.start();
 
   let shuttingDown = false;
   const app = Fastify({
@@ -123,7 +141,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
   registerOpsRoutes(app, { metrics, upstreams, rules, ruleCount: () => runtime.router.rules.length, shuttingDown: () => shuttingDown });
   await app.listen({ host: config.FICUS_GATEWAY_HOST, port: config.FICUS_GATEWAY_PORT });
   rules.start();
-  const admin = opened && config.FICUS_ADMIN_ENABLED ? await startAdmin(config, opened, upstreams, log) : undefined;
+  const admin = opened && parityStore && config.FICUS_ADMIN_ENABLED ? await startAdmin(config, opened, parityStore, upstreams, log) : undefined;
   const server = app.server as Server;
   const port = (server.address() as AddressInfo).port;
   log.info({ port, rules: runtime.router.rules.length, source: rules.status().kind, version: rules.status().version, upstreams: upstreams.all().map((u) => u.name) }, 'gateway listening');
@@ -133,6 +151,8 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
     adminPort: admin?.port,
     runtime,
     rules,
+    recorder,
+    traffic,
     async close() {
       shuttingDown = true;
       await rules.stop();
@@ -148,6 +168,8 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
       clearTimeout(force);
       clearInterval(idle);
       await upstreams.close();
+      await recorder.stop().catch(() => undefined);
+      await traffic?.stop().catch(() => undefined);
       await opened?.close();
     },
   };

@@ -47,7 +47,7 @@ describe('rule files', () => {
     }
     expect(ready?.status).toBe('degraded');
     expect(ready?.rules.detail.lastRefusedChange?.issues).toEqual([
-      expect.stringMatching(/10-http\.yaml:4:5: rule "patients-read", field "mode": must be one of legacy, canary, new, retired$/),
+      expect.stringMatching(/10-http\.yaml:4:5: rule "patients-read", field "mode": must be one of legacy, shadow, canary, new, retired$/),
     ]);
     expect(await route()).toBe('patients-read; patient-service');
     const metrics = await (await fetch(gw.url + '/metrics')).text();

@@ -3,7 +3,7 @@
  * between legacy, canary, new and retired.
  */
 import { Option, type Command } from 'commander';
-import { HTTP_MODES, type HttpRule } from '@ficus/contracts';
+import { HL7_MODES, HTTP_MODES, type HttpRule } from '@ficus/contracts';
 import type { CurrentRules, Explanation, FlipAnswer, OneRule } from '../api-types.js';
 import { contextOf } from '../context.js';
 import * as parse from '../option-parsers.js';
@@ -102,17 +102,18 @@ export function addRuleCommands(rules: Command): void {
     .command('flip')
     .description('change the mode (and percent, target) of one rule: a new version')
     .argument('<id>', 'the rule id')
-    .addOption(new Option('--mode <mode>', 'the new mode').choices(HTTP_MODES).makeOptionMandatory())
+    .addOption(new Option('--mode <mode>', 'the new mode').choices([...new Set([...HTTP_MODES, ...HL7_MODES])]).makeOptionMandatory())
     .option('--percent <n>', 'canary: the share of sticky keys sent to the target, 0-100', parse.percent)
     .option('--target <upstream>', 'the new service (an upstream name)')
     .requiredOption('--reason <text>', 'why (kept in the version history and the audit log)', parse.reason)
     .option('--base <version>', 'the version this change starts from (default: the current one)', parse.baseVersion)
-    .addHelpText('after', '\nExample:\n  ficus rules flip patients-read --mode canary --percent 20 --reason "pilot on ward 7"')
-    .action(async (id: string, opts: { mode: string; percent?: number; target?: string; reason: string; base?: number }, cmd: Command) => {
+    .option('--force', 'go past a closed parity gate (role admin; the reason says why, and the audit log marks it as forced)')
+    .addHelpText('after', '\nExamples:\n  ficus rules flip patients-read --mode shadow --reason "compare before the pilot"\n  ficus rules flip patients-read --mode canary --percent 20 --reason "pilot on ward 7"\n  ficus rules flip patients-read --mode new --force --reason "name format difference accepted by the ward"')
+    .action(async (id: string, opts: { mode: string; percent?: number; target?: string; reason: string; base?: number; force?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const client = ctx.client();
       const baseVersion = opts.base ?? (await client.currentVersion());
-      const body = { mode: opts.mode, percent: opts.percent, target: opts.target, reason: opts.reason, baseVersion };
+      const body = { mode: opts.mode, percent: opts.percent, target: opts.target, reason: opts.reason, baseVersion, ...(opts.force ? { force: true } : {}) };
       const r = await client.post<FlipAnswer>(`/api/rules/${encodeURIComponent(id)}/flip`, body);
       printResult(ctx.json, r, () => `version ${r.version}: ${r.change.summary} (from version ${baseVersion})`);
     });

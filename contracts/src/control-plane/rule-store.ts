@@ -16,6 +16,10 @@ export interface ChangeRecord {
   from?: unknown;
   to?: unknown;
   rollbackTo?: number;
+  /** the parity gates the change went through (figures at the time) */
+  gates?: { rule: string; move: string; parity: number | null; compared: number; mismatches: number; threshold: number; minCompared: number; window: string; open: boolean }[];
+  /** an admin went past a closed gate */
+  forced?: boolean;
 }
 
 export interface VersionInfo {

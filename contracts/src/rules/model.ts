@@ -134,8 +134,67 @@ export const StickySchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const HTTP_MODES = ['legacy', 'canary', 'new', 'retired'] as const;
+export const HTTP_MODES = ['legacy', 'shadow', 'canary', 'new', 'retired'] as const;
 export type HttpMode = (typeof HTTP_MODES)[number];
+
+/** A JSON-pointer-like path: `/items/*\/id`; `*` is one key or index, `**` any number of them. */
+const JsonPath = Type.String({ pattern: '^(/[^/]*)*$', description: 'JSON pointer with wildcards: /items/*/id (* one key or index, ** any depth); "" is the whole body' });
+
+export const COMPARE_NORMALIZERS = ['timestamps', 'uuids', 'numbers-as-strings', 'trim', 'case-insensitive'] as const;
+export type CompareNormalizer = (typeof COMPARE_NORMALIZERS)[number];
+
+export const CompareSchema = Type.Object(
+  {
+    headers: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }), { uniqueItems: true, description: 'response headers compared (default: content-type)' }),
+    ),
+    ignore: Type.Optional(Type.Array(JsonPath, { description: 'JSON paths never compared (generated ids, server times)' })),
+    normalize: Type.Optional(
+      Type.Array(
+        Type.Union([
+          StringEnum(COMPARE_NORMALIZERS),
+          Type.Object({ kind: StringEnum(COMPARE_NORMALIZERS), paths: Type.Array(JsonPath, { minItems: 1 }) }, { additionalProperties: false }),
+        ]),
+        { description: 'value normalizers, everywhere or on some paths: timestamps, uuids, numbers-as-strings, trim, case-insensitive' },
+      ),
+    ),
+    arrayKeys: Type.Optional(Type.Record(Type.String({ pattern: '^(/[^/]*)*$' }), Type.String({ minLength: 1 }), { description: 'arrays compared in the order of a key: { "/items": "id" }' })),
+    learnNoise: Type.Optional(Type.Boolean({ description: 'a second legacy call tells which fields differ by themselves; those are not mismatches (safe methods only)' })),
+    sampleRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'share of mismatches kept as samples (default 0.1)' })),
+    keepValues: Type.Optional(Type.Boolean({ description: 'keep values in mismatch samples; default false: paths and value types only (no PHI)' })),
+  },
+  { additionalProperties: false },
+);
+
+export const ShadowSchema = Type.Object(
+  {
+    writes: Type.Optional(Type.Boolean({ description: 'also shadow POST, PUT, PATCH and DELETE: only for idempotent writes (default false)' })),
+    concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024, description: 'shadow requests in flight per rule and instance; over it: skipped (default 16)' })),
+    timeoutMs: PositiveMs('the whole shadow exchange; exceeded: a mismatch "timeout"', 10_000),
+    maxBodyBytes: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 64 * 1024 * 1024, description: 'bodies compared by structure up to this size; larger ones by SHA-256 (default 1 MiB)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Duration = Type.String({ pattern: '^[1-9][0-9]{0,5}[mhd]$', description: 'minutes, hours or days: 15m, 1h, 7d' });
+
+const gateProperties = {
+  threshold: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'least parity (0..1) for the gate to open (default 0.99)' })),
+  minCompared: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'least compared requests in the window (default 100)' })),
+  window: Type.Optional(Duration),
+};
+
+export const ParityGateSchema = Type.Object(
+  {
+    ...gateProperties,
+    gateAbovePercent: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 100, multipleOf: 0.01, description: 'canary: raising the percent above this needs the gate too (default: only mode new is gated)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 export const HttpRuleSchema = Type.Object(
   {
@@ -150,6 +209,9 @@ export const HttpRuleSchema = Type.Object(
     fallback: Type.Optional(
       Type.Boolean({ description: 'in mode new: answer safe requests from legacy when the target fails (default true)' }),
     ),
+    shadow: Type.Optional(ShadowSchema),
+    compare: Type.Optional(CompareSchema),
+    parity: Type.Optional(ParityGateSchema),
   },
   { additionalProperties: false },
 );
@@ -169,6 +231,25 @@ export const Hl7MatchSchema = Type.Object(
 export const HL7_MODES = ['legacy', 'dual', 'new'] as const;
 export type Hl7Mode = (typeof HL7_MODES)[number];
 
+export const Hl7LookupSchema = Type.Object(
+  {
+    legacy: Type.Optional(Identifier),
+    target: Type.Optional(Identifier),
+    path: Type.String({ pattern: '^/', description: 'path and query with field references: /api/patients/{PID-3.1}' }),
+  },
+  { additionalProperties: false },
+);
+
+export const Hl7ParitySchema = Type.Object(
+  {
+    ...gateProperties,
+    lookups: Type.Optional(Type.Array(Hl7LookupSchema, { minItems: 1, description: 'in mode dual: records read from legacy and from the new service after a message, and compared' })),
+    delayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000, description: 'wait this long after both deliveries before reading (default 1000)' })),
+    attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, description: 'reads while the two differ, the new service catching up (default 3)' })),
+  },
+  { additionalProperties: false },
+);
+
 export const Hl7RuleSchema = Type.Object(
   {
     id: Identifier,
@@ -177,6 +258,8 @@ export const Hl7RuleSchema = Type.Object(
     mode: StringEnum(HL7_MODES, 'legacy: the legacy inbound only; dual: both (legacy stays authoritative); new: the new service only'),
     legacy: Type.Optional(Identifier),
     target: Type.Optional(Identifier),
+    parity: Type.Optional(Hl7ParitySchema),
+    compare: Type.Optional(CompareSchema),
   },
   { additionalProperties: false },
 );
@@ -204,6 +287,11 @@ export type HttpRule = Static<typeof HttpRuleSchema>;
 export type RuleFile = Static<typeof RuleFileSchema>;
 export type Hl7Match = Static<typeof Hl7MatchSchema>;
 export type Hl7Rule = Static<typeof Hl7RuleSchema>;
+export type CompareSettings = Static<typeof CompareSchema>;
+export type ShadowSettings = Static<typeof ShadowSchema>;
+export type ParityGate = Static<typeof ParityGateSchema>;
+export type Hl7Parity = Static<typeof Hl7ParitySchema>;
+export type Hl7Lookup = Static<typeof Hl7LookupSchema>;
 
 /** The whole rule set a deployable runs with: every file merged, defaults applied, checked. */
 export interface RuleSet {

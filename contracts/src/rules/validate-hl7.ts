@@ -24,6 +24,33 @@ export function hl7Covers(a: Hl7Match, b: Hl7Match): boolean {
   });
 }
 
+/** `{PID-3.1}`-style references to message fields, in a lookup path. */
+export const FIELD_REFERENCE = /\{([A-Z][A-Z0-9]{2}(?:\[\d+\])?-\d+(?:\(\d+\))?(?:\.\d+(?:\.\d+)?)?)\}/g;
+
+function checkLookups(c: Collector, rule: Hl7Rule, doc: RuleDocument, index: number, upstreams: Record<string, Upstream>) {
+  const lookups = rule.parity?.lookups ?? [];
+  if (rule.parity && rule.mode !== 'dual' && lookups.length > 0) {
+    c.warnings.push(issue(doc, ['hl7', index, 'parity'], `parity is compared in mode "dual" only (this rule is "${rule.mode}")`, rule.id));
+  }
+  lookups.forEach((l, i) => {
+    const at: DocPath = ['hl7', index, 'parity', 'lookups', i];
+    for (const side of ['legacy', 'target'] as const) {
+      const name = side === 'legacy' ? (l.legacy ?? 'legacy') : (l.target ?? rule.target);
+      if (!name) {
+        c.errors.push(issue(doc, [...at, side], 'name the new service\'s HTTP upstream (the rule has no target)', rule.id));
+        continue;
+      }
+      const u = upstreams[name];
+      if (!u) c.errors.push(issue(doc, [...at, side], `unknown upstream "${name}"`, rule.id));
+      else if (!isHttpUpstream(u)) c.errors.push(issue(doc, [...at, side], `upstream "${name}" is not an HTTP upstream (${u.url})`, rule.id));
+    }
+    const stray = l.path.replace(FIELD_REFERENCE, '').match(/[{}]/);
+    if (stray) c.errors.push(issue(doc, [...at, 'path'], 'field references are written {SEG-n.c}, e.g. {PID-3.1}', rule.id));
+    else if (!FIELD_REFERENCE.test(l.path)) c.warnings.push(issue(doc, [...at, 'path'], 'the path names no message field, so every message reads the same record', rule.id));
+    FIELD_REFERENCE.lastIndex = 0;
+  });
+}
+
 export function checkHl7Rules(c: Collector, placed: PlacedHl7Rule[], upstreams: Record<string, Upstream>): void {
   for (const { rule, doc, index } of placed) {
     const at = (...rest: DocPath) => ['hl7', index, ...rest];
@@ -39,6 +66,7 @@ export function checkHl7Rules(c: Collector, placed: PlacedHl7Rule[], upstreams: 
     } else if (rule.mode !== 'legacy') {
       fail(at(), `mode "${rule.mode}" needs a "target" (the new service that takes the messages)`);
     }
+    checkLookups(c, rule, doc, index, upstreams);
   }
   placed.forEach((later, j) => {
     const earlier = placed.slice(0, j).find((e) => hl7Covers(e.rule.match, later.rule.match));

@@ -87,8 +87,29 @@ function checkRule(c: Collector, p: PlacedRule, upstreams: Record<string, Upstre
     c.warnings.push(issue(doc, at('fallback'), `"fallback" only applies in mode "new"`, rule.id));
   }
   const methods = effectiveMethods(rule);
+  checkShadow(c, p, methods);
   if (rule.mode === 'new' && methods && ![...methods].some((m) => SAFE_METHODS.has(m)) && rule.fallback === true) {
     c.warnings.push(issue(doc, at('fallback'), 'no safe method in this rule, so fallback never happens', rule.id));
+  }
+}
+
+/** Shadow, comparison and gate settings by meaning (the schema checked their form). */
+function checkShadow(c: Collector, p: PlacedRule, methods: Set<string> | null) {
+  const { rule, doc, index } = p;
+  const at = (...rest: DocPath) => ['http', index, ...rest];
+  const unsafe = methods === null ? ['POST', 'PUT', 'PATCH', 'DELETE'] : [...methods].filter((m) => !SAFE_METHODS.has(m));
+  if (rule.mode === 'shadow' && unsafe.length > 0 && rule.shadow?.writes !== true) {
+    c.warnings.push(issue(doc, at('mode'), `${unsafe.join(', ')} requests are not shadowed (side effects); set "shadow.writes: true" only if the new service's writes are idempotent`, rule.id));
+  }
+  if (rule.shadow?.writes === true && unsafe.length === 0) {
+    c.warnings.push(issue(doc, at('shadow', 'writes'), 'this rule matches no write method, so "writes" changes nothing', rule.id));
+  }
+  if (rule.compare?.learnNoise === true && methods !== null && ![...methods].some((m) => SAFE_METHODS.has(m))) {
+    c.warnings.push(issue(doc, at('compare', 'learnNoise'), 'noise is learnt from a second legacy call, made for safe methods only: this rule has none', rule.id));
+  }
+  const gate = rule.parity;
+  if (gate?.gateAbovePercent !== undefined && rule.mode === 'canary' && (rule.percent ?? 0) > gate.gateAbovePercent) {
+    c.warnings.push(issue(doc, at('parity', 'gateAbovePercent'), `the canary is already at ${rule.percent} %, above the gated ${gate.gateAbovePercent} %`, rule.id));
   }
 }
 

@@ -5,10 +5,12 @@
  */
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { installAdminAuth, type AuditLog, type Authenticator, type Logger, type RuleStore, type TokenStore } from '@ficus/contracts';
+import { installAdminAuth, type AuditLog, type Authenticator, type Logger, type ParityStore, type RuleStore, type TokenStore } from '@ficus/contracts';
 import { answerError, sendProblem } from './admin-http.js';
 import type { ControlPlane } from './control-plane.js';
 import { auditRoutes, tokenRoutes } from './routes/audit-and-token-routes.js';
+import { dashboardRoutes, DEFAULT_DASHBOARD_DIR } from './dashboard.js';
+import { parityRoutes } from './routes/parity-routes.js';
 import { ruleRoutes } from './routes/rule-routes.js';
 import { versionRoutes } from './routes/version-routes.js';
 
@@ -24,6 +26,10 @@ export interface AdminDeps {
   trustProxy: boolean;
   /** this instance's circuit state of an upstream (for explain) */
   circuitOf: (upstream: string) => string | undefined;
+  /** parity and traffic figures of every instance */
+  parity: ParityStore;
+  /** the built dashboard (default gateway/dashboard/dist) */
+  dashboardDir?: string;
 }
 
 export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
@@ -54,6 +60,8 @@ export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
   versionRoutes(app, d.cp, d.store);
   auditRoutes(app, d.audit);
   tokenRoutes(app, d.tokens, d.cp);
+  parityRoutes(app, d.cp, d.parity);
+  await dashboardRoutes(app, d.dashboardDir ?? DEFAULT_DASHBOARD_DIR);
   await app.ready();
   return app;
 }

@@ -6,6 +6,7 @@ import type { FastifyReply } from 'fastify';
 import { sendProblem, StaleVersionError } from '@ficus/contracts';
 import { BadTargetError } from '../routing/request-target.js';
 import { InvalidRuleSetError, UnknownVersionError } from './control-plane.js';
+import { describeGate, ParityGateError } from './parity-gate.js';
 import { UnknownRuleError } from './rule-changes.js';
 
 /** Maps what the control plane throws to the answer a client gets. */
@@ -19,6 +20,10 @@ export function answerError(reply: FastifyReply, err: Error & { validation?: unk
   if (err instanceof StaleVersionError) {
     const winner = err.winner ? { current: { version: err.winner.version, author: err.winner.author, createdAt: err.winner.createdAt, reason: err.winner.reason, summary: err.winner.change.summary } } : {};
     return sendProblem(reply, 409, 'stale-version', 'Someone changed the rules first', err.message, { baseVersion: err.base, currentVersion: err.current, ...winner });
+  }
+  if (err instanceof ParityGateError) {
+    const detail = `${err.refused.map(describeGate).join('; ')}. An admin may force it with "force": true and a reason (audited).`;
+    return sendProblem(reply, 422, 'parity-gate', 'Parity gate closed: not enough evidence that the new service answers like legacy', detail, { gates: err.refused });
   }
   if (err instanceof UnknownRuleError) return sendProblem(reply, 404, 'unknown-rule', 'No such rule', err.message);
   if (err instanceof UnknownVersionError) return sendProblem(reply, 404, 'unknown-version', 'No such version', err.message);

@@ -3,7 +3,8 @@
  * it as a new version on top of the version the admin started from, records the change in the
  * audit log in the same transaction, and announces it to every gateway instance.
  */
-import { auditEntry, StaleVersionError, validateRuleDocuments, type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Origin, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion } from '@ficus/contracts';
+import { auditEntry, StaleVersionError, validateRuleDocuments, type ParityStore, type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Origin, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion } from '@ficus/contracts';
+import { checkGates, gatedMoves, ParityGateError, type GateFigures } from './parity-gate.js';
 import { applyFlip, describeRule, type Flip } from './rule-changes.js';
 import { diffRuleSets } from './rule-diff.js';
 
@@ -22,6 +23,13 @@ export class UnknownVersionError extends Error {
 export interface ChangeResult {
   version: RuleVersion;
   changed: boolean;
+  /** gates this change went through: open ones, and closed ones an admin forced */
+  gates?: GateFigures[];
+}
+
+/** An admin's decision to go past a closed parity gate; the change's reason says why. */
+export interface Force {
+  force: boolean;
 }
 
 export class ControlPlane {
@@ -30,7 +38,18 @@ export class ControlPlane {
     private readonly audit: AuditLog,
     private readonly announce: (version: number) => void,
     private readonly log: Logger,
+    private readonly parity?: ParityStore,
   ) {}
+
+  /** Refuses a change that moves traffic past a closed parity gate, unless forced. */
+  private async gate(before: RuleSet, after: RuleSet, force: boolean): Promise<GateFigures[]> {
+    const moves = gatedMoves(before, after);
+    if (moves.length === 0 || !this.parity) return [];
+    const figures = await checkGates(moves, this.parity);
+    const closed = figures.filter((g) => !g.open);
+    if (closed.length > 0 && !force) throw new ParityGateError(closed);
+    return figures;
+  }
 
   /** Schema and meaning; the issues name rule id, field and reason. */
   check(ruleSet: unknown): { ruleSet: RuleSet; warnings: RuleIssue[] } {
@@ -51,10 +70,11 @@ export class ControlPlane {
     return v;
   }
 
-  async flip(who: Principal, origin: Origin, ruleId: string, flip: Flip, reason: string, base: number): Promise<ChangeResult> {
+  async flip(who: Principal, origin: Origin, ruleId: string, flip: Flip, reason: string, base: number, force = false): Promise<ChangeResult> {
     const current = await this.current();
     const { ruleSet, before, after } = applyFlip(current.ruleSet, ruleId, flip);
     const { ruleSet: checked } = this.check(ruleSet);
+    const gates = await this.gate(current.ruleSet, checked, force);
     const change: ChangeRecord = {
       kind: 'flip',
       rule: ruleId,
@@ -62,13 +82,14 @@ export class ControlPlane {
       to: { mode: after.mode, percent: 'percent' in after ? after.percent : undefined, target: after.target },
       summary: `${ruleId}: ${describeRule(before)} → ${describeRule(after)}`,
     };
-    return this.commit(who, origin, 'rules.flip', ruleId, checked, reason, base, change);
+    return this.commit(who, origin, 'rules.flip', ruleId, checked, reason, base, withGates(change, gates));
   }
 
   /** A whole rule set (PUT /api/rules, `ficus import`). An identical one makes no version. */
-  async apply(who: Principal, origin: Origin, ruleSet: unknown, reason: string, base: number, kind: Extract<ChangeKind, 'apply' | 'import'>): Promise<ChangeResult> {
+  async apply(who: Principal, origin: Origin, ruleSet: unknown, reason: string, base: number, kind: Extract<ChangeKind, 'apply' | 'import'>, force = false): Promise<ChangeResult> {
     const { ruleSet: checked } = this.check(ruleSet);
     const current = await this.current();
+    const gates = await this.gate(current.ruleSet, checked, force);
     const diff = diffRuleSets(current.ruleSet, checked);
     if (diff.identical && base === current.version) {
       await this.record(who, origin, { action: `rules.${kind}`, target: 'rule-set', reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false } });
@@ -85,7 +106,7 @@ export class ControlPlane {
     ]
       .filter(Boolean)
       .join('; ');
-    return this.commit(who, origin, `rules.${kind}`, 'rule-set', checked, reason, base, { kind, summary: summary || 'no change in behaviour' });
+    return this.commit(who, origin, `rules.${kind}`, 'rule-set', checked, reason, base, withGates({ kind, summary: summary || 'no change in behaviour' }, gates));
   }
 
   /** A new version whose rules are those of an earlier one. */
@@ -107,17 +128,25 @@ export class ControlPlane {
 
   private async commit(who: Principal, origin: Origin, action: string, target: string, ruleSet: RuleSet, reason: string, base: number, change: ChangeRecord): Promise<ChangeResult> {
     let version: RuleVersion;
+    // a forced change is on the record as such, with the figures it went past
+    const forced = change.gates?.some((g) => !g.open) === true;
     try {
       version = await this.store.commit(base, ruleSet, who.actor, reason, change, (client, v) =>
-        this.record(who, origin, { action, target, reason, outcome: 'ok', status: 200, version: v.version, detail: { change } }, client),
+        this.record(who, origin, { action, target, reason, outcome: 'ok', status: 200, version: v.version, detail: forced ? { change, forced: true, gates: change.gates } : { change } }, client),
       );
     } catch (e) {
       // say who got there first, so the loser can decide without another call
       if (e instanceof StaleVersionError) e.winner = (await this.store.list(1))[0];
       throw e;
     }
-    this.log.info({ version: version.version, actor: who.actor, action, summary: change.summary }, 'rule set changed');
+    this.log.info({ version: version.version, actor: who.actor, action, summary: change.summary, forced }, forced ? 'rule set changed past a closed parity gate (forced)' : 'rule set changed');
     this.announce(version.version);
-    return { version, changed: true };
+    return { version, changed: true, ...(change.gates ? { gates: change.gates } : {}) };
   }
+}
+
+function withGates(change: ChangeRecord, gates: GateFigures[]): ChangeRecord {
+  if (gates.length === 0) return change;
+  const forced = gates.some((g) => !g.open);
+  return { ...change, gates, ...(forced ? { forced: true, summary: `${change.summary} (forced past the parity gate)` } : {}) };
 }

@@ -36,6 +36,9 @@ export function explain(ruleSet: RuleSet, method: string, path: string, headerPa
     case 'legacy':
       why = 'mode legacy: every request goes to legacy';
       break;
+    case 'shadow':
+      why = `mode shadow: legacy answers; a copy goes to ${rule.target ?? '?'} in the background and the answers are compared${rule.shadowWrites || ['GET', 'HEAD', 'OPTIONS'].includes(method.toUpperCase()) ? '' : ' (not for this method: writes are not shadowed)'}`;
+      break;
     case 'new':
       why = `mode new: every request goes to ${upstream}${rule.fallback ? '; safe requests fall back to legacy if it fails' : ''}`;
       break;

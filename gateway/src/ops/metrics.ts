@@ -43,7 +43,7 @@ class ScrapedMetric {
   constructor(
     readonly name: string,
     readonly help: string,
-    readonly type: 'counter' | 'histogram',
+    readonly type: 'counter' | 'histogram' | 'gauge',
     private readonly values: () => Values,
   ) {}
   get(): Promise<Omit<MetricObjectWithValues<MetricValueWithName<string>>, 'collect' | 'type'> & { type: string }> {
@@ -139,6 +139,35 @@ export class GatewayMetrics {
       this.routes.set(key, s);
     }
     return s;
+  }
+
+  /** Every stats object (read about once a second for the traffic figures). */
+  allRoutes(): IterableIterator<RouteStats> {
+    return this.routes.values();
+  }
+
+  /** The shadow figures of this instance, read at scrape time. */
+  addShadowMetrics(recorder: { compared: Map<string, Map<string, number>>; skips: Map<string, Map<string, number>> }, inflight: () => Map<string, number>): void {
+    const flat = (name: string, map: Map<string, Map<string, number>>, label: string): Values =>
+      [...map].flatMap(([rule, m]) => [...m].map(([k, value]) => ({ metricName: name, value, labels: { rule, [label]: k } })));
+    this.registry.registerMetric(
+      new ScrapedMetric('ficus_shadow_compared_total', 'Shadowed requests compared, by rule and result (match, mismatch)', 'counter', () => flat('ficus_shadow_compared_total', recorder.compared, 'result')) as never,
+    );
+    this.registry.registerMetric(
+      new ScrapedMetric('ficus_shadow_skipped_total', 'Requests of shadow rules not compared, by rule and reason (busy, write-not-shadowed, circuit-open, legacy-failed, client-gone, request-too-large)', 'counter', () =>
+        flat('ficus_shadow_skipped_total', recorder.skips, 'reason'),
+      ) as never,
+    );
+    new Gauge({
+      name: 'ficus_shadow_inflight',
+      help: 'Shadow requests in flight, by rule',
+      labelNames: ['rule'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [rule, n] of inflight()) this.set({ rule }, n);
+      },
+    });
   }
 
   started(): void {

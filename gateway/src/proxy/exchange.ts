@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '@ficus/contracts';
@@ -20,6 +21,7 @@ import type { Upstream } from '../upstreams/upstream.js';
 import type { UpstreamRegistry } from '../upstreams/registry.js';
 import { acceptableRequestId, clientResponseHeaders, upstreamRequestHeaders, VIA, type ResponseFraming } from './headers.js';
 import { sendProblem } from './problem-response.js';
+import type { ShadowCapture, Shadows } from './shadow.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
 export interface ProxyOptions {
@@ -38,6 +40,8 @@ export interface ProxyRuntime {
   accessLog: Logger | undefined;
   accessLogAll: boolean;
   options: ProxyOptions;
+  /** shadow traffic of rules in mode shadow */
+  shadows: Shadows;
 }
 
 const kExchange = Symbol('ficus.exchange');
@@ -75,6 +79,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   private status = 0;
   private done = false;
   private clientGone = false;
+  /** mode shadow: legacy's answer is also handed here (after the client got it) */
+  shadow: ShadowCapture | undefined = undefined;
+  /** what is sent as the request body: the client's request, or a tee of it (shadowed writes) */
+  body: Readable;
 
   constructor(
     private readonly rt: ProxyRuntime,
@@ -86,6 +94,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly started: number,
     private canFallback: boolean,
   ) {
+    this.body = req;
     res[kExchange] = this;
     res.once('close', onClientClose);
   }
@@ -115,7 +124,7 @@ class Exchange implements Dispatcher.DispatchHandler {
           trustForwarded: this.rt.options.trustForwarded,
           proto: this.rt.options.proto,
         }),
-        body: this.isFallback || !hasBody(this.req) ? null : this.req,
+        body: this.isFallback || !hasBody(this.req) ? null : this.body,
         headersTimeout: t.responseHeadersMs,
         bodyTimeout: t.bodyIdleMs,
       },
@@ -167,13 +176,16 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.remaining = this.framing.contentLength;
     this.unpausable = !this.framing.chunked && this.framing.contentLength < 0;
     this.res.writeHead(statusCode, statusText, headers);
+    if (this.shadow !== undefined) this.shadow.legacyHead(statusCode, rawHeaders);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     if (this.discarding) return true;
     if (this.remaining > 0) this.remaining -= chunk.length;
-    if (this.res.write(chunk)) return true;
+    const written = this.res.write(chunk);
+    if (this.shadow !== undefined) this.shadow.legacyData(chunk);
+    if (written) return true;
     // a client that went away is being aborted; pausing on the last chunk, or on a body that
     // ends with the connection, could crash undici when the upstream closes (undici#5360)
     if (this.res.destroyed || this.remaining === 0) return true;
@@ -200,9 +212,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.res.end();
     this.finish(this.status);
+    if (this.shadow !== undefined) this.shadow.legacyDone();
   }
 
   onError(err: Error & { code?: string }): void {
+    if (this.shadow !== undefined) this.shadow.legacyFailed(this.clientGone ? 'client-gone' : 'legacy-failed');
     if (this.done) return;
     if (this.clientGone) {
       this.finish(499);
@@ -233,11 +247,13 @@ class Exchange implements Dispatcher.DispatchHandler {
   clientClosed(): void {
     if (this.res.writableFinished) return;
     this.clientGone = true;
+    if (this.shadow !== undefined) this.shadow.legacyFailed('client-gone');
     this.abortUpstream?.(new Error('client went away'));
     if (!this.done) this.finish(499);
   }
 
   private fail(status: number, slug: string, title: string, detail: string): void {
+    if (this.shadow !== undefined) this.shadow.legacyFailed('legacy-failed');
     sendProblem(this.res, status, slug, title, detail, this.requestId, this.rt.options.routeHeader ? this.routeLabel() : undefined);
     this.finish(status);
   }
@@ -294,5 +310,8 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
   const toTarget = decide(match, req.headers, target).toTarget;
   const canFallback = toTarget && rule.mode !== 'retired' && rule.fallback && isSafeMethod(method) && !hasBody(req);
   const exchange = new Exchange(rt, req, res, rule, target, requestId, started, canFallback);
+  if (rule.shadow !== null) {
+    exchange.shadow = rt.shadows.begin(rule, req, target, requestId, hasBody(req), (tee) => (exchange.body = tee));
+  }
   exchange.send(toTarget ? rule.target! : rule.legacy, toTarget);
 }

@@ -18,6 +18,8 @@ export function decide(match: RouteMatch, headers: IncomingHttpHeaders, target: 
   const rule = match.rule;
   switch (rule.mode) {
     case 'legacy':
+    case 'shadow':
+      // in shadow, legacy answers; the copy to the target is the proxy's business
       return { toTarget: false };
     case 'new':
     case 'retired':

@@ -4,7 +4,7 @@
  * literal path segments, each list keeping the original order.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { effectiveMethods, parsePathPattern, rulePaths, SAFE_METHODS, DEFAULT_LEGACY_UPSTREAM, type HttpMode, type HttpRule, type PathPattern, type Predicate, type RuleSet } from '@ficus/contracts';
+import { compileCompare, effectiveMethods, parsePathPattern, resolveShadow, rulePaths, SAFE_METHODS, DEFAULT_LEGACY_UPSTREAM, type CompiledCompare, type ResolvedShadow, type HttpMode, type HttpRule, type PathPattern, type Predicate, type RuleSet } from '@ficus/contracts';
 import { DEFAULT_SALT, stickyKeyReader, thresholdOf, type StickyKeyReader } from './canary.js';
 import { queryParam, type RequestTarget } from './request-target.js';
 
@@ -31,6 +31,10 @@ export interface CompiledRule {
   /** mode new/canary: safe requests may be answered by legacy when the target fails */
   fallback: boolean;
   methods: Set<string> | null;
+  /** mode shadow: the settings, and the comparison compiled once per rule set */
+  shadow: ResolvedShadow | null;
+  shadowWrites: boolean;
+  compare: CompiledCompare | null;
   patterns: CompiledPattern[];
   headerTests: [string, ValueTest][];
   queryTests: [string, ValueTest][];
@@ -74,6 +78,9 @@ function compileRule(rule: HttpRule, index: number): CompiledRule {
     stickyKey: rule.sticky ? stickyKeyReader(rule.sticky) : null,
     fallback: rule.fallback ?? true,
     methods,
+    shadow: rule.mode === 'shadow' ? resolveShadow(rule.shadow) : null,
+    shadowWrites: rule.shadow?.writes === true,
+    compare: rule.mode === 'shadow' ? compileCompare(rule.compare) : null,
     patterns: rulePaths(rule).map((source) => {
       const pattern = parsePathPattern(source);
       const stickyIndex = stickyParam === undefined ? -1 : pattern.segments.findIndex((s) => s.kind === 'param' && s.name === stickyParam);

@@ -13,6 +13,8 @@ import {
   FileRuleSource,
   installAdminAuth,
   openStore,
+  ParityRecorder,
+  ParityStore,
   runMigrations,
   sendProblem,
   StoreRuleSource,
@@ -31,6 +33,7 @@ import { Intake } from './intake/intake.js';
 import { startListener, type RunningListener } from './listener/mllp-listener.js';
 import { hl7Routes } from './ops/hl7-api.js';
 import { AdapterMetrics } from './ops/metrics.js';
+import { Hl7Parity } from './parity/hl7-parity.js';
 import { Hl7Router } from './routing/hl7-router.js';
 import { MessageStore } from './store/message-store.js';
 
@@ -40,6 +43,8 @@ export interface RunningAdapter {
   port: number;
   apiPort: number;
   dispatcher: Dispatcher;
+  /** HL7 parity counts of this instance (mode dual with lookups) */
+  parity: ParityRecorder;
   close(): Promise<void>;
 }
 
@@ -77,6 +82,10 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
   redis.on('error', () => undefined); // deliveries to queues are retried; the dispatcher logs it
   const publisher = new QueuePublisher(redis);
   const appAcks = new AppAcks(log);
+  // mode dual with parity lookups: compare what legacy and the new service hold after a message
+  const parityRecorder = new ParityRecorder({ store: new ParityStore(control.pool), log });
+  parityRecorder.start();
+  const hl7Parity = new Hl7Parity({ pool, recorder: parityRecorder, rules: () => ruleSet, upstreamUrl: (u) => upstreamUrlOverride(u, env) ?? ruleSet.upstreams[u]?.url, log });
   const dispatcher = new Dispatcher({
     pool,
     deliveries: deliveryStore,
@@ -91,6 +100,7 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     settled: (d, outcome, answer) => {
       const code = outcome === 'delivered' ? 'AA' : answer?.code === 'AR' || answer?.code === 'CR' ? 'AR' : 'AE';
       appAcks.settled(d.messageId, d.target, code);
+      hl7Parity.settled(d, outcome);
     },
   });
   const messages = new MessageStore(pool, (lanes) => dispatcher.committed(lanes));
@@ -113,9 +123,12 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     port: listener.port,
     apiPort: api.port,
     dispatcher,
+    parity: parityRecorder,
     async close() {
       await listener.close();
       await dispatcher.stop();
+      await hl7Parity.stop();
+      await parityRecorder.stop();
       await rules.stop();
       await api.app.close();
       await publisher.close();

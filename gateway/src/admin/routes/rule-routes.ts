@@ -2,12 +2,13 @@
  * /api/rules: read the rules, explain a request, flip one rule, apply or validate a whole set.
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HL7_MODES, HTTP_MODES } from '@ficus/contracts';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ControlPlane } from '../control-plane.js';
 import { explain } from '../explain.js';
-import { originOf } from '../admin-http.js';
+import { originOf, reasonOf, sendProblem } from '../admin-http.js';
+import { ParityGateError } from '../parity-gate.js';
 import { UnknownRuleError } from '../rule-changes.js';
 
 const RuleSetDoc = Type.Unsafe<Record<string, unknown>>({
@@ -75,15 +76,17 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
           target: Type.Optional(Type.String({ minLength: 1 })),
           reason: Reason,
           baseVersion: BaseVersion,
+          force: Type.Optional(Type.Boolean({ description: 'go past a closed parity gate (role admin; audited as forced)' })),
         },
         { additionalProperties: false },
       ),
     },
-    handler: async (req) => {
+    handler: async (req, reply) => {
       req.auditTarget = req.params.id;
-      const { mode, percent, target, reason, baseVersion } = req.body;
+      const { mode, percent, target, reason, baseVersion, force } = req.body;
+      if (force && req.principal!.role !== 'admin') return sendProblem(reply, 403, 'forbidden', 'Not allowed', 'forcing a flip past the parity gate needs the role "admin"');
       const flip = { mode, ...(percent !== undefined ? { percent } : {}), ...(target !== undefined ? { target } : {}) };
-      const { version } = await cp.flip(req.principal!, originOf(req), req.params.id, flip, reason, baseVersion);
+      const { version } = await refusedOnRecord(cp, req, () => cp.flip(req.principal!, originOf(req), req.params.id, flip, reason, baseVersion, force === true));
       req.audited = true;
       const rule = version.ruleSet.http.find((x) => x.id === req.params.id) ?? version.ruleSet.hl7?.find((x) => x.id === req.params.id);
       return { version: version.version, change: version.change, rule };
@@ -96,14 +99,20 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
       tags: ['rules'],
       summary: 'Replace the whole rule set (an import from files does this too)',
       body: Type.Object(
-        { ruleSet: RuleSetDoc, reason: Reason, baseVersion: BaseVersion, kind: Type.Optional(Type.Unsafe<'apply' | 'import'>({ type: 'string', enum: ['apply', 'import'] })) },
+        {
+          ruleSet: RuleSetDoc,
+          reason: Reason,
+          baseVersion: BaseVersion,
+          kind: Type.Optional(Type.Unsafe<'apply' | 'import'>({ type: 'string', enum: ['apply', 'import'] })),
+          force: Type.Optional(Type.Boolean({ description: 'go past closed parity gates (audited as forced)' })),
+        },
         { additionalProperties: false },
       ),
     },
     handler: async (req) => {
       req.auditTarget = 'rule-set';
-      const { ruleSet, reason, baseVersion, kind } = req.body;
-      const { version, changed } = await cp.apply(req.principal!, originOf(req), ruleSet, reason, baseVersion, kind ?? 'apply');
+      const { ruleSet, reason, baseVersion, kind, force } = req.body;
+      const { version, changed } = await refusedOnRecord(cp, req, () => cp.apply(req.principal!, originOf(req), ruleSet, reason, baseVersion, kind ?? 'apply', force === true));
       req.audited = true;
       return changed ? { version: version.version, changed, change: version.change } : { version: version.version, changed };
     },
@@ -117,4 +126,18 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
       return { valid: true, warnings: warnings.map((w) => ({ ruleId: w.ruleId, field: w.field, reason: w.reason, pointer: w.pointer })) };
     },
   });
+}
+
+/** A change the parity gate refused goes on the audit log with the figures it was refused on. */
+async function refusedOnRecord<T>(cp: ControlPlane, req: FastifyRequest, change: () => Promise<T>): Promise<T> {
+  try {
+    return await change();
+  } catch (e) {
+    if (e instanceof ParityGateError) {
+      const action = req.routeOptions.config.audit ?? 'rules.change';
+      await cp.record(req.principal, originOf(req), { action, target: req.auditTarget, reason: reasonOf(req), outcome: 'refused', status: 422, detail: { parityGate: e.refused } });
+      req.audited = true;
+    }
+    throw e;
+  }
 }

@@ -1,0 +1,74 @@
+/**
+ * `ficus parity [rule]`: how well each new service answers like legacy (compared requests,
+ * mismatches, parity 0..1, the most differing fields) and whether the flip gate is open.
+ */
+import type { Command } from 'commander';
+import type { ParityAnswer, ParityFigures, RuleParity } from '../api-types.js';
+import { contextOf } from '../context.js';
+import { fields, printResult, table } from '../output.js';
+
+const WINDOW = /^[1-9][0-9]{0,5}[mhd]$/;
+
+function percent(p: number | null): string {
+  return p === null ? '-' : `${(p * 100).toFixed(2)} %`;
+}
+
+function gateText(f: ParityFigures): string {
+  if (!f.gate) return 'not gated';
+  const need = `needs ${percent(f.gate.threshold)} over ${f.gate.minCompared} in ${f.gate.window}`;
+  if (f.gate.open === null) return need;
+  return `${f.gate.open ? 'open' : 'closed'} (${need})`;
+}
+
+export function addParityCommand(program: Command): void {
+  program
+    .command('parity')
+    .description('parity between legacy and the new services, per rule (shadow mode and HL7 dual mode), and the flip gate')
+    .argument('[rule]', 'one rule: its figures, top differing fields and recent mismatch samples')
+    .option('--window <window>', "the window: 15m, 1h, 7d (default: each rule's gate window, else 1h)", (v) => {
+      if (!WINDOW.test(v)) throw new Error('a window is a number and m, h or d: 15m, 1h, 7d');
+      return v;
+    })
+    .option('--samples <n>', 'recent mismatch samples to show for one rule', (v) => Number(v), 5)
+    .addHelpText('after', '\nParity is (compared - mismatches) / compared, 0..1; with nothing compared it is null (shown as -).\n\nExamples:\n  ficus parity\n  ficus parity patients-read --window 24h --json')
+    .action(async (rule: string | undefined, opts: { window?: string; samples: number }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const client = ctx.client();
+      if (rule) {
+        const r = await client.get<RuleParity>(`/api/parity/${encodeURIComponent(rule)}`, { window: opts.window, samples: opts.samples });
+        printResult(ctx.json, r, () => [
+          ...fields([
+            ['rule', r.rule],
+            ['mode', r.mode],
+            [`compared (${r.window})`, r.compared],
+            ['mismatches', r.mismatches],
+            ['parity', percent(r.parity)],
+            ['skipped', r.skipped],
+            ['in total', `${r.total.compared} compared, ${r.total.mismatches} mismatches, ${percent(r.total.parity)}`],
+            ['gate', gateText(r)],
+          ]),
+          '',
+          r.topFields.length ? table(['differing field', 'count'], r.topFields.map((f) => [f.field, f.count])) : 'no differing fields in the window',
+          ...r.samples.flatMap((s) => ['', `# ${s.at} ${s.method ?? ''} ${s.route ?? ''} legacy ${s.legacyStatus ?? '-'} / new ${s.targetStatus ?? '-'}${s.redacted ? ' (values redacted)' : ''}`, ...s.diff.map(diffLine)]),
+        ]);
+        return;
+      }
+      const r = await client.get<ParityAnswer>('/api/parity', { window: opts.window });
+      // --json: the list of per-rule objects (rule, compared, mismatches, parity, window, topFields, gate...)
+      printResult(ctx.json, r.rules, () =>
+        r.rules.length === 0
+          ? 'no rule is shadowed or gated yet'
+          : table(
+              ['rule', 'mode', 'window', 'compared', 'mismatches', 'parity', 'top field', 'gate'],
+              r.rules.map((f) => [f.rule, f.mode, f.window, f.compared, f.mismatches, percent(f.parity), f.topFields[0] ? `${f.topFields[0].field} (${f.topFields[0].count})` : '', gateText(f)]),
+            ),
+      );
+    });
+}
+
+function diffLine(d: { path: string; kind: string; legacy?: unknown; target?: unknown }): string {
+  const show = (v: unknown) => (typeof v === 'string' && v.startsWith('‹') ? v : JSON.stringify(v));
+  if (d.kind === 'added') return `+ ${d.path}: ${show(d.target)}`;
+  if (d.kind === 'removed') return `- ${d.path}: ${show(d.legacy)}`;
+  return `~ ${d.path}: ${show(d.legacy)} → ${show(d.target)}`;
+}

@@ -1,0 +1,242 @@
+/**
+ * Compares what legacy answered with what the new service answered: status, chosen headers,
+ * JSON bodies by structure (ignored paths, value normalizers, arrays ordered by a key), other
+ * bodies by SHA-256. Pure functions: the same code compares shadowed HTTP answers in the
+ * gateway and the records read after an HL7 message in the adapter.
+ *
+ * The answer names every differing path; `fieldOf` folds array indexes so that the paths add
+ * up into "top differing fields".
+ */
+import type { CompareNormalizer, CompareSettings } from '../rules/model.js';
+import { compilePath, compilePaths, escapeSegment, fieldOf, type PathMatcher } from './json-paths.js';
+import { DEFAULT_COMPARED_HEADERS } from './settings.js';
+
+export type ObservedBody =
+  /** parsed JSON (the whole body was within the limit) */
+  | { kind: 'json'; value: unknown; sha256: string }
+  /** any other body, or one over the limit: its digest only */
+  | { kind: 'bytes'; sha256: string; bytes: number }
+  | { kind: 'none' };
+
+/** One side's answer, as much of it as the comparison needs. */
+export interface Observed {
+  /** 0 when there was no answer */
+  status: number;
+  /** why there was no answer: timeout, connection refused... */
+  error?: string;
+  /** the compared headers only, names in lower case */
+  headers: Record<string, string | undefined>;
+  body: ObservedBody;
+}
+
+export interface DiffEntry {
+  /** `status`, `header:content-type`, `body` (by digest) or a JSON pointer into the body (`""` is the root) */
+  path: string;
+  kind: 'changed' | 'added' | 'removed';
+  legacy?: unknown;
+  target?: unknown;
+}
+
+export interface Comparison {
+  match: boolean;
+  /** the differing fields, array indexes folded (`/items/*\/id`), each once */
+  fields: string[];
+  diff: DiffEntry[];
+  /** fields that differed between two legacy answers, and were not counted */
+  noise: string[];
+}
+
+interface Normalizer {
+  kind: CompareNormalizer;
+  where: PathMatcher | null;
+}
+
+export interface CompiledCompare {
+  headers: string[];
+  ignore: PathMatcher;
+  normalizers: Normalizer[];
+  arrayKeys: { where: PathMatcher; key: string }[];
+}
+
+export function compileCompare(s: CompareSettings | undefined): CompiledCompare {
+  return {
+    headers: (s?.headers ?? DEFAULT_COMPARED_HEADERS).map((h) => h.toLowerCase()),
+    ignore: s?.ignore?.length ? compilePaths(s.ignore) : () => false,
+    normalizers: (s?.normalize ?? []).map((n) => (typeof n === 'string' ? { kind: n, where: null } : { kind: n.kind, where: compilePaths(n.paths) })),
+    arrayKeys: Object.entries(s?.arrayKeys ?? {}).map(([path, key]) => ({ where: compilePath(path), key })),
+  };
+}
+
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const NUMERIC = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+function normalizeLeaf(v: unknown, segments: readonly string[], normalizers: Normalizer[]): unknown {
+  let out = v;
+  for (const n of normalizers) {
+    if (n.where && !n.where(segments)) continue;
+    switch (n.kind) {
+      case 'timestamps':
+        if (typeof out === 'string' && ISO_TIMESTAMP.test(out)) out = '<timestamp>';
+        break;
+      case 'uuids':
+        if (typeof out === 'string' && UUID.test(out)) out = '<uuid>';
+        break;
+      case 'numbers-as-strings':
+        if (typeof out === 'string' && NUMERIC.test(out)) out = Number(out);
+        break;
+      case 'trim':
+        if (typeof out === 'string') out = out.trim();
+        break;
+      case 'case-insensitive':
+        if (typeof out === 'string') out = out.toLowerCase();
+        break;
+    }
+  }
+  return out;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function sortKey(v: unknown, key: string): string {
+  const k = isObject(v) ? v[key] : undefined;
+  return k === undefined ? '\uffff' : JSON.stringify(k);
+}
+
+/** A copy with ignored paths removed, normalizers applied and keyed arrays sorted. */
+export function normalizeJson(value: unknown, cc: CompiledCompare, segments: string[] = []): unknown {
+  if (Array.isArray(value)) {
+    let items = value.map((v, i) => (cc.ignore([...segments, String(i)]) ? IGNORED : normalizeJson(v, cc, [...segments, String(i)])));
+    const keyed = cc.arrayKeys.find((a) => a.where(segments));
+    if (keyed) items = [...items].sort((a, b) => (sortKey(a, keyed.key) < sortKey(b, keyed.key) ? -1 : sortKey(a, keyed.key) > sortKey(b, keyed.key) ? 1 : 0));
+    return items;
+  }
+  if (isObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const at = [...segments, k];
+      if (cc.ignore(at)) continue;
+      out[k] = normalizeJson(v, cc, at);
+    }
+    return out;
+  }
+  return cc.normalizers.length ? normalizeLeaf(value, segments, cc.normalizers) : value;
+}
+
+/** Stands for an ignored array element: position kept, value not compared. */
+const IGNORED = Symbol('ignored');
+
+/** Leaf-level differences between two normalized JSON values. */
+export function diffJson(a: unknown, b: unknown, path = ''): DiffEntry[] {
+  if (a === IGNORED || b === IGNORED) return [];
+  if (Array.isArray(a) && Array.isArray(b)) {
+    const out: DiffEntry[] = [];
+    const n = Math.max(a.length, b.length);
+    for (let i = 0; i < n; i++) {
+      const p = `${path}/${i}`;
+      if (i >= a.length) {
+        if (b[i] !== IGNORED) out.push({ path: p, kind: 'added', target: b[i] });
+      } else if (i >= b.length) {
+        if (a[i] !== IGNORED) out.push({ path: p, kind: 'removed', legacy: a[i] });
+      }
+      else out.push(...diffJson(a[i], b[i], p));
+    }
+    return out;
+  }
+  if (isObject(a) && isObject(b)) {
+    const out: DiffEntry[] = [];
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    for (const k of keys) {
+      const p = `${path}/${escapeSegment(k)}`;
+      if (!(k in b)) out.push({ path: p, kind: 'removed', legacy: a[k] });
+      else if (!(k in a)) out.push({ path: p, kind: 'added', target: b[k] });
+      else out.push(...diffJson(a[k], b[k], p));
+    }
+    return out;
+  }
+  if (a === b || (Number.isNaN(a) && Number.isNaN(b))) return [];
+  return [{ path, kind: 'changed', legacy: a, target: b }];
+}
+
+function bodyDiff(a: ObservedBody, b: ObservedBody, cc: CompiledCompare): DiffEntry[] {
+  if (a.kind === 'json' && b.kind === 'json') return diffJson(normalizeJson(a.value, cc), normalizeJson(b.value, cc));
+  if (a.kind === 'none' && b.kind === 'none') return [];
+  const digest = (x: ObservedBody) => (x.kind === 'none' ? undefined : x.sha256);
+  if (digest(a) !== undefined && digest(a) === digest(b)) return [];
+  const describe = (x: ObservedBody) => (x.kind === 'none' ? null : x.kind === 'json' ? `json sha256:${x.sha256.slice(0, 12)}` : `${x.bytes} bytes sha256:${x.sha256.slice(0, 12)}`);
+  return [{ path: 'body', kind: 'changed', legacy: describe(a), target: describe(b) }];
+}
+
+/** Every difference of two answers, unfiltered. */
+export function diffObserved(a: Observed, b: Observed, cc: CompiledCompare): DiffEntry[] {
+  const out: DiffEntry[] = [];
+  if (a.status !== b.status || a.error !== b.error) {
+    out.push({ path: 'status', kind: 'changed', legacy: a.error ?? a.status, target: b.error ?? b.status });
+  }
+  // an answer that is not there has no headers or body to compare
+  if (a.status === 0 || b.status === 0) return out;
+  for (const h of cc.headers) {
+    if (a.headers[h] !== b.headers[h]) {
+      const kind = a.headers[h] === undefined ? 'added' : b.headers[h] === undefined ? 'removed' : 'changed';
+      out.push({ path: `header:${h}`, kind, legacy: a.headers[h], target: b.headers[h] });
+    }
+  }
+  out.push(...bodyDiff(a.body, b.body, cc));
+  return out;
+}
+
+const under = (path: string, prefix: string) => path === prefix || (path.startsWith(prefix) && (prefix === '' ? path.startsWith('/') : path[prefix.length] === '/'));
+
+/**
+ * Legacy's answer against the new service's. With `legacyAgain` (a second legacy answer to the
+ * same request), whatever differs between the two legacy answers is noise and is not counted.
+ */
+export function compareObserved(legacy: Observed, target: Observed, cc: CompiledCompare, legacyAgain?: Observed): Comparison {
+  let diff = diffObserved(legacy, target, cc);
+  let noise: string[] = [];
+  if (legacyAgain && legacyAgain.status !== 0) {
+    const noisy = diffObserved(legacy, legacyAgain, cc).map((d) => d.path);
+    noise = [...new Set(noisy.map(fieldOf))];
+    diff = diff.filter((d) => !noisy.some((n) => under(d.path, n)));
+  }
+  const fields = [...new Set(diff.map((d) => fieldOf(d.path)))];
+  return { match: diff.length === 0, fields, diff, noise };
+}
+
+/** The shape of a value with every leaf replaced by its type: what a sample keeps by default. */
+export function shapeOf(v: unknown): unknown {
+  if (Array.isArray(v)) return v.slice(0, 20).map(shapeOf);
+  if (isObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shapeOf(x)]));
+  if (v === null) return '‹null›';
+  return `‹${typeof v}›`;
+}
+
+/** A diff safe to keep: paths and value shapes, never values, unless `keepValues`. */
+export function redactDiff(diff: DiffEntry[], keepValues: boolean): DiffEntry[] {
+  if (keepValues) return diff;
+  // status and the digest of a body say nothing about a patient; header values might (a filename)
+  const safe = (d: DiffEntry) => d.path === 'status' || d.path === 'body';
+  return diff.map((d) => {
+    if (safe(d)) return d;
+    const out: DiffEntry = { path: d.path, kind: d.kind };
+    if ('legacy' in d) out.legacy = shapeOf(d.legacy);
+    if ('target' in d) out.target = shapeOf(d.target);
+    return out;
+  });
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' && v.startsWith('‹') ? v : JSON.stringify(v);
+}
+
+/** A diff for people, one line per difference: `~ /name: "‹string›" → "‹string›"`. */
+export function formatDiff(diff: DiffEntry[]): string {
+  return diff
+    .map((d) => {
+      const at = d.path === '' ? '(body)' : d.path;
+      if (d.kind === 'added') return `+ ${at}: ${show(d.target)} (only in the new service)`;
+      if (d.kind === 'removed') return `- ${at}: ${show(d.legacy)} (only in legacy)`;
+      return `~ ${at}: ${show(d.legacy)} → ${show(d.target)}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,111 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { compareObserved, compileCompare, formatDiff, redactDiff, type Observed } from '../src/parity/compare.js';
+import { compilePath, fieldOf } from '../src/parity/json-paths.js';
+
+const json = (value: unknown, status = 200, headers: Record<string, string> = { 'content-type': 'application/json' }): Observed => ({
+  status,
+  headers,
+  body: { kind: 'json', value, sha256: JSON.stringify(value) },
+});
+
+describe('paths', () => {
+  it('matches wildcards', () => {
+    expect(compilePath('/items/*/id')(['items', '3', 'id'])).toBe(true);
+    expect(compilePath('/items/*/id')(['items', '3', 'name'])).toBe(false);
+    expect(compilePath('/**/updatedAt')(['a', 'b', 'updatedAt'])).toBe(true);
+    expect(compilePath('/**/updatedAt')(['updatedAt'])).toBe(true);
+    expect(compilePath('')([])).toBe(true);
+    expect(compilePath('/a~1b')(['a/b'])).toBe(true);
+    expect(fieldOf('/items/12/codes/0')).toBe('/items/*/codes/*');
+  });
+});
+
+describe('compareObserved', () => {
+  const cc = compileCompare(undefined);
+
+  it('finds nothing between equal answers', () => {
+    const r = compareObserved(json({ a: 1, b: [1, 2] }), json({ b: [1, 2], a: 1 }), cc);
+    expect(r).toEqual({ match: true, fields: [], diff: [], noise: [] });
+  });
+
+  it('names status, header and body fields', () => {
+    const r = compareObserved(json({ name: 'SMITH', ids: [{ id: 1 }, { id: 2 }] }), json({ name: 'SMYTH', ids: [{ id: 1 }, { id: 3 }], extra: true }, 200, { 'content-type': 'application/json; charset=utf-8' }), cc);
+    expect(r.match).toBe(false);
+    expect(r.fields).toEqual(['header:content-type', '/extra', '/ids/*/id', '/name']);
+    expect(r.diff.find((d) => d.path === '/extra')).toEqual({ path: '/extra', kind: 'added', target: true });
+    const s = compareObserved(json({}, 200), json({}, 404), cc);
+    expect(s.fields).toEqual(['status']);
+  });
+
+  it('a failed target is a status mismatch, with nothing else compared', () => {
+    const r = compareObserved(json({ a: 1 }), { status: 0, error: 'timeout', headers: {}, body: { kind: 'none' } }, cc);
+    expect(r.diff).toEqual([{ path: 'status', kind: 'changed', legacy: 200, target: 'timeout' }]);
+  });
+
+  it('ignores paths, normalizes values, orders arrays by key', () => {
+    const c = compileCompare({
+      ignore: ['/meta/requestId', '/items/*/etag'],
+      normalize: ['timestamps', 'uuids', { kind: 'numbers-as-strings', paths: ['/items/*/qty'] }, { kind: 'trim', paths: ['/**/name'] }],
+      arrayKeys: { '/items': 'id' },
+    });
+    const a = { meta: { requestId: 'x', at: '2026-01-01T10:00:00Z' }, id: '0b6d5f3e-0000-4000-8000-000000000001', items: [{ id: 'a', qty: '2', etag: '1', name: 'x ' }, { id: 'b', qty: 3 }] };
+    const b = { meta: { requestId: 'y', at: '2026-01-02T11:30:00.123+01:00' }, id: '9f1d5f3e-0000-4000-8000-00000000000f', items: [{ id: 'b', qty: '3' }, { id: 'a', qty: 2, etag: '2', name: 'x' }] };
+    expect(compareObserved(json(a), json(b), c).diff).toEqual([]);
+    // normalizers apply where they are told to only
+    const d = compareObserved(json({ n: '2' }), json({ n: 2 }), c);
+    expect(d.fields).toEqual(['/n']);
+  });
+
+  it('compares other bodies by digest', () => {
+    const bytes = (sha256: string): Observed => ({ status: 200, headers: {}, body: { kind: 'bytes', sha256, bytes: 10 } });
+    expect(compareObserved(bytes('aa'), bytes('aa'), cc).match).toBe(true);
+    expect(compareObserved(bytes('aa'), bytes('bb'), cc).fields).toEqual(['body']);
+  });
+
+  it('does not count what differs between two legacy answers (noise)', () => {
+    const legacy1 = json({ name: 'A', servedAt: 1, items: [{ v: 1, rnd: 5 }] });
+    const legacy2 = json({ name: 'A', servedAt: 2, items: [{ v: 1, rnd: 6 }] });
+    const target = json({ name: 'B', servedAt: 3, items: [{ v: 1, rnd: 7 }] });
+    const r = compareObserved(legacy1, target, cc, legacy2);
+    expect(r.fields).toEqual(['/name']);
+    expect(r.noise.sort()).toEqual(['/items/*/rnd', '/servedAt']);
+  });
+
+  it('redacts values in kept samples, keeping paths and shapes', () => {
+    const r = compareObserved(json({ name: 'SMITH^JOHN', dob: '1970-01-01', addr: { city: 'X' } }, 200), json({ name: 'SMYTH^JOHN', dob: 19700101, addr: { city: 'Y', zip: '1' } }, 200), cc);
+    const red = redactDiff(r.diff, false);
+    const text = JSON.stringify(red) + formatDiff(red);
+    expect(text).not.toMatch(/SMITH|SMYTH|1970|"X"|"Y"/);
+    expect(red).toContainEqual({ path: '/dob', kind: 'changed', legacy: '‹string›', target: '‹number›' });
+    expect(red).toContainEqual({ path: '/addr/zip', kind: 'added', target: '‹string›' });
+    expect(formatDiff(red)).toContain('~ /name: ‹string› → ‹string›');
+    expect(redactDiff(r.diff, true)).toEqual(r.diff);
+  });
+});
+
+describe('compareObserved (properties)', () => {
+  const value = fc.jsonValue({ maxDepth: 4 });
+  it('an answer always matches itself, and differing fields are the same both ways', () => {
+    fc.assert(
+      fc.property(value, value, (a, b) => {
+        const cc = compileCompare(undefined);
+        expect(compareObserved(json(a), json(a), cc).match).toBe(true);
+        const ab = compareObserved(json(a), json(b), cc).fields.sort();
+        const ba = compareObserved(json(b), json(a), cc).fields.sort();
+        expect(ab).toEqual(ba);
+      }),
+    );
+  });
+  it('ignoring every differing field leaves a match', () => {
+    fc.assert(
+      fc.property(value, value, (a, b) => {
+        const first = compareObserved(json(a), json(b), compileCompare(undefined));
+        const paths = first.diff.map((d) => d.path).filter((p) => p.startsWith('/') || p === '');
+        fc.pre(paths.every((p) => p !== ''));
+        const again = compareObserved(json(a), json(b), compileCompare({ ignore: paths }));
+        expect(again.match).toBe(true);
+      }),
+    );
+  });
+});

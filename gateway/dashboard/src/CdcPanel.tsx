@@ -1,0 +1,57 @@
+/** Change data capture from the legacy database: state and lag per source. */
+import { get, notRunning } from './api';
+import { when } from './format';
+import { usePoll } from './usePoll';
+import type { CdcSource } from './types';
+
+function lag(s: CdcSource) {
+  const parts = [s.lagMs !== null ? `${(s.lagMs / 1000).toFixed(1)} s` : null, s.lagBytes !== null ? `${s.lagBytes.toLocaleString()} bytes` : null].filter(Boolean);
+  return parts.length ? parts.join(' · ') : '–';
+}
+
+export function CdcPanel() {
+  const polled = usePoll(() => get<{ sources: CdcSource[] }>('/api/cdc/status'));
+  const data = polled.data;
+  const down = polled.error !== undefined && notRunning(polled.error);
+  return (
+    <section id="cdc" aria-labelledby="cdc-title">
+      <h2 id="cdc-title">Change data capture</h2>
+      {down || (!data && polled.error) ? (
+        <p class="notice" data-testid="cdc-down">
+          The CDC reader is not running (or not reachable through the admin API).
+        </p>
+      ) : !data ? (
+        <p>Loading…</p>
+      ) : (
+        <table>
+          <caption>Sources and their lag behind the legacy database</caption>
+          <thead>
+            <tr>
+              <th scope="col">Source</th>
+              <th scope="col">Kind</th>
+              <th scope="col">State</th>
+              <th scope="col">Lag</th>
+              <th scope="col">Changes/s</th>
+              <th scope="col">Last commit</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.sources.map((s) => (
+              <tr key={s.name}>
+                <th scope="row">{s.name}</th>
+                <td>{s.kind}</td>
+                <td class={s.state === 'error' || s.state === 'stopped' ? 'warn' : ''}>
+                  {s.state}
+                  {s.error ? `: ${s.error}` : ''}
+                </td>
+                <td>{lag(s)}</td>
+                <td>{s.changesPerSecond.toFixed(1)}</td>
+                <td>{when(s.lastCommitAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

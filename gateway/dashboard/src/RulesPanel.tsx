@@ -1,0 +1,237 @@
+/** Every rule: mode, target, percent, live traffic split and error rates, parity and its gate; flip for operators. */
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, get, post, type Role } from './api';
+import { ConfirmDialog } from './ConfirmDialog';
+import { pct, ratio } from './format';
+import { usePoll } from './usePoll';
+import type { Parity, Rule, RulesAnswer, Traffic } from './types';
+
+const HTTP_MODES = ['legacy', 'shadow', 'canary', 'new', 'retired'];
+const HL7_MODES = ['legacy', 'dual', 'new'];
+
+interface Row {
+  rule: Rule;
+  kind: 'http' | 'hl7';
+  parity: Parity | undefined;
+  traffic: Traffic | undefined;
+}
+
+async function load() {
+  const [rules, parity, traffic] = await Promise.all([get<RulesAnswer>('/api/rules'), get<{ rules: Parity[] }>('/api/parity'), get<{ rules: Traffic[] }>('/api/traffic?window=5m')]);
+  const p = new Map(parity.rules.map((x) => [x.rule, x]));
+  const t = new Map(traffic.rules.map((x) => [x.rule, x]));
+  const rows: Row[] = [
+    ...rules.rules.map((rule) => ({ rule, kind: 'http' as const, parity: p.get(rule.id), traffic: t.get(rule.id) })),
+    ...rules.hl7.map((rule) => ({ rule, kind: 'hl7' as const, parity: p.get(rule.id), traffic: undefined })),
+  ];
+  return { version: rules.version, rows };
+}
+
+function Split({ t }: { t: Traffic | undefined }) {
+  if (!t) return <span class="muted">no requests in 5 min</span>;
+  const total = t.targets.reduce((n, x) => n + x.requests, 0);
+  return (
+    <ul class="plain">
+      {t.targets.map((x) => (
+        <li key={x.target}>
+          {x.target}: {pct(ratio(x.requests, total), 0)} <span class="muted">({x.requests})</span>
+        </li>
+      ))}
+      {t.fallbacks > 0 && <li class="warn">{t.fallbacks} fallbacks</li>}
+    </ul>
+  );
+}
+
+function Errors({ t }: { t: Traffic | undefined }) {
+  if (!t) return <span class="muted">–</span>;
+  const total = t.targets.reduce((n, x) => n + x.requests, 0);
+  const e5 = t.targets.reduce((n, x) => n + x.errors5xx, 0);
+  const e4 = t.targets.reduce((n, x) => n + x.errors4xx, 0);
+  return (
+    <span class={e5 > 0 ? 'warn' : ''}>
+      5xx {pct(ratio(e5, total))} · 4xx {pct(ratio(e4, total))}
+    </span>
+  );
+}
+
+interface Sample {
+  id: number;
+  at: string;
+  method?: string;
+  legacyStatus?: number;
+  targetStatus?: number;
+  text: string;
+  redacted: boolean;
+}
+
+/** The latest kept mismatches of a rule, read when opened: paths and value types, a readable diff. */
+function Samples({ rule }: { rule: string }) {
+  const [samples, setSamples] = useState<Sample[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const toggle = (e: Event) => {
+    if (!(e.target as HTMLDetailsElement).open) return;
+    get<{ samples: Sample[] }>(`/api/parity/${encodeURIComponent(rule)}?samples=5`).then(
+      (r) => setSamples(r.samples),
+      (err: unknown) => setError((err as Error).message),
+    );
+  };
+  return (
+    <details onToggle={toggle}>
+      <summary>Mismatch samples</summary>
+      {error && <p class="error">{error}</p>}
+      {samples?.length === 0 && <p class="muted small">none kept</p>}
+      {samples?.map((x) => (
+        <div key={x.id} class="sample">
+          <div class="muted small">
+            {x.method} · legacy {x.legacyStatus ?? '–'} / new {x.targetStatus ?? '–'}
+            {x.redacted ? ' · values redacted' : ''}
+          </div>
+          <pre>{x.text}</pre>
+        </div>
+      ))}
+    </details>
+  );
+}
+
+function ParityCell({ p }: { p: Parity | undefined }) {
+  if (!p) return <span class="muted">not compared</span>;
+  const gate = p.gate;
+  return (
+    <div>
+      <strong>{pct(p.parity, 2)}</strong>{' '}
+      <span class="muted">
+        ({p.compared - p.mismatches}/{p.compared} in {p.window})
+      </span>
+      {p.topFields[0] && <div class="muted small">most differing: {p.topFields.map((f) => `${f.field} (${f.count})`).slice(0, 3).join(', ')}</div>}
+      {gate && (
+        <div class={`gate ${gate.open ? 'open' : 'closed'}`}>
+          gate {gate.open ? 'open' : 'closed'}: needs {pct(gate.threshold, 2)} over {gate.minCompared}
+        </div>
+      )}
+      {p.mismatches > 0 && <Samples rule={p.rule} />}
+    </div>
+  );
+}
+
+function describeMode(r: Rule) {
+  return r.mode === 'canary' ? `canary ${r.percent ?? 0} %` : r.mode;
+}
+
+export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown) => void }) {
+  const polled = usePoll(load);
+  const [flipping, setFlipping] = useState<Row | null>(null);
+  const [mode, setMode] = useState('legacy');
+  const [percent, setPercent] = useState(10);
+  const [force, setForce] = useState(false);
+  const [done, setDone] = useState<string | null>(null);
+  useEffect(() => {
+    if (polled.error) onError(polled.error);
+  }, [polled.error]);
+  const canFlip = role === 'operator' || role === 'admin';
+  const data = polled.data;
+
+  const open = (row: Row) => {
+    setMode(row.rule.mode);
+    setPercent(row.rule.percent ?? 10);
+    setForce(false);
+    setFlipping(row);
+  };
+
+  const flip = async (reason: string): Promise<string | null> => {
+    if (!flipping || !data) return 'no rule';
+    try {
+      const r = await post<{ version: number; change: { summary: string } }>(`/api/rules/${encodeURIComponent(flipping.rule.id)}/flip`, {
+        mode,
+        ...(mode === 'canary' ? { percent } : {}),
+        reason,
+        baseVersion: data.version,
+        ...(force ? { force: true } : {}),
+      });
+      setDone(`Version ${r.version}: ${r.change.summary}`);
+      polled.refresh();
+      return null;
+    } catch (e) {
+      return e instanceof ApiError ? `${e.problem.title ?? 'Refused'}: ${e.problem.detail ?? e.message}` : (e as Error).message;
+    }
+  };
+
+  return (
+    <section id="rules" aria-labelledby="rules-title">
+      <h2 id="rules-title">Rules {data && <span class="muted">(version {data.version})</span>}</h2>
+      {done && (
+        <p role="status" class="ok">
+          {done}
+        </p>
+      )}
+      {!data ? (
+        <p>{polled.error ? `Cannot read the rules: ${(polled.error as Error).message}` : 'Loading…'}</p>
+      ) : (
+        <table>
+          <caption>Routing rules in the order they are tried; traffic and errors over the last 5 minutes, from every gateway instance</caption>
+          <thead>
+            <tr>
+              <th scope="col">Rule</th>
+              <th scope="col">Mode</th>
+              <th scope="col">Target</th>
+              <th scope="col">Traffic split</th>
+              <th scope="col">Errors</th>
+              <th scope="col">Parity</th>
+              {canFlip && <th scope="col"><span class="sr-only">Actions</span></th>}
+            </tr>
+          </thead>
+          <tbody>
+            {data.rows.map((row) => (
+              <tr key={`${row.kind}:${row.rule.id}`} data-rule={row.rule.id}>
+                <th scope="row">
+                  {row.rule.id} {row.kind === 'hl7' && <span class="badge">HL7</span>}
+                </th>
+                <td data-testid="mode">{describeMode(row.rule)}</td>
+                <td>{row.rule.target ?? '–'}</td>
+                <td>{row.kind === 'http' ? <Split t={row.traffic} /> : <span class="muted">see HL7</span>}</td>
+                <td>{row.kind === 'http' ? <Errors t={row.traffic} /> : '–'}</td>
+                <td>
+                  <ParityCell p={row.parity} />
+                </td>
+                {canFlip && (
+                  <td>
+                    <button type="button" onClick={() => open(row)} aria-label={`Flip ${row.rule.id}`}>
+                      Flip…
+                    </button>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {flipping && (
+        <ConfirmDialog title={`Flip ${flipping.rule.id}`} confirmLabel="Flip" onConfirm={flip} onClose={() => setFlipping(null)}>
+          <p>
+            Now: <strong>{describeMode(flipping.rule)}</strong>
+            {flipping.rule.target ? ` (target ${flipping.rule.target})` : ''}. Every gateway instance follows within a second; a rollback undoes it.
+          </p>
+          <label for="flip-mode">New mode</label>
+          <select id="flip-mode" value={mode} onChange={(e) => setMode((e.target as HTMLSelectElement).value)}>
+            {(flipping.kind === 'http' ? HTTP_MODES : HL7_MODES).map((m) => (
+              <option key={m} value={m}>
+                {m}
+              </option>
+            ))}
+          </select>
+          {mode === 'canary' && (
+            <>
+              <label for="flip-percent">Percent of patients to the new service</label>
+              <input id="flip-percent" type="number" min={0} max={100} step={0.01} value={percent} onInput={(e) => setPercent(Number((e.target as HTMLInputElement).value))} />
+            </>
+          )}
+          {role === 'admin' && (
+            <div class="check">
+              <input id="flip-force" type="checkbox" checked={force} onChange={(e) => setForce((e.target as HTMLInputElement).checked)} />
+              <label for="flip-force">Force past a closed parity gate (audited as forced)</label>
+            </div>
+          )}
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}

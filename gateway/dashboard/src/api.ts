@@ -1,0 +1,51 @@
+/**
+ * The admin API as the dashboard calls it: the same routes and the same bearer token as the
+ * CLI. The token lives in sessionStorage (gone when the tab closes), never in a URL.
+ */
+const TOKEN_KEY = 'ficus-admin-token';
+
+export type Role = 'viewer' | 'operator' | 'admin';
+
+export interface Problem {
+  title?: string;
+  detail?: string;
+  type?: string;
+  [k: string]: unknown;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem,
+  ) {
+    super(problem.detail ?? problem.title ?? `HTTP ${status}`);
+  }
+}
+
+export const tokenStore = {
+  get: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  set: (t: string) => sessionStorage.setItem(TOKEN_KEY, t),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+};
+
+export async function call<T>(method: string, path: string, body?: unknown, token = tokenStore.get()): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = { detail: text.slice(0, 200) };
+  }
+  if (!res.ok) throw new ApiError(res.status, (parsed as Problem | undefined) ?? {});
+  return parsed as T;
+}
+
+export const get = <T>(path: string) => call<T>('GET', path);
+export const post = <T>(path: string, body: unknown) => call<T>('POST', path, body);
+
+/** A component that is not running behind the admin API (no forwarder, or it is down). */
+export const notRunning = (e: unknown) => e instanceof ApiError && [404, 502, 503, 504].includes(e.status);

@@ -1,0 +1,10 @@
+/** Figures as people read them. */
+export const pct = (x: number | null | undefined, digits = 1) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(digits)} %`);
+export const ratio = (n: number, total: number) => (total > 0 ? n / total : null);
+export const when = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString() : '–');
+export const ago = (iso: string) => {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  return `${Math.round(s / 3600)} h ago`;
+};

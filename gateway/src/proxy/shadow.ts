@@ -1,0 +1,322 @@
+/**
+ * Shadow traffic: legacy answers the client as it always does; a copy of the request goes to
+ * the rule's new service in the background, and the two answers are compared and counted.
+ *
+ * What the client gets is never touched: the exchange hands each chunk of legacy's answer to a
+ * capture (a SHA-256 and a copy up to `maxBodyBytes`) after writing it to the client, and the
+ * comparison runs once both sides are done, off the client's path. The shadow request has its
+ * own timeout, is never retried, and waits for nothing the client waits for.
+ *
+ * The circuit breaker does not hear of shadow requests: it decides where real traffic goes, and
+ * a shadow copy that fails (or times out on its own, shorter clock) must not open the circuit
+ * that canary or new traffic on other rules relies on, nor close a half-open one on the
+ * strength of a copy. While the target's circuit is open, shadowing is skipped.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { compareObserved, redactDiff, type Logger, type Observed, type ObservedBody, type ParityRecorder } from '@ficus/contracts';
+import type { RequestTarget } from '../routing/request-target.js';
+import { isSafeMethod, type CompiledRule } from '../routing/router.js';
+import type { Upstream } from '../upstreams/upstream.js';
+import type { UpstreamRegistry } from '../upstreams/registry.js';
+import { upstreamRequestHeaders, type ForwardingContext } from './headers.js';
+import { classifyUpstreamError } from './upstream-errors.js';
+
+export const SHADOW_HEADER = 'x-ficus-shadow';
+
+/** A SHA-256 of a whole body and a copy of it up to a limit. */
+class BodyCapture {
+  private readonly hash: Hash = createHash('sha256');
+  private readonly chunks: Buffer[] = [];
+  private kept = 0;
+  private total = 0;
+  private over = false;
+
+  constructor(private readonly limit: number) {}
+
+  add(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.total += chunk.length;
+    if (this.over) return;
+    if (this.kept + chunk.length > this.limit) {
+      this.over = true;
+      this.chunks.length = 0;
+      return;
+    }
+    this.chunks.push(chunk);
+    this.kept += chunk.length;
+  }
+
+  /** JSON when the content type says so and it parses, else the digest. */
+  body(contentType: string | undefined): ObservedBody {
+    if (this.total === 0) return { kind: 'none' };
+    const sha256 = this.hash.digest('hex');
+    if (!this.over && contentType && /[/+]json\b/i.test(contentType)) {
+      try {
+        return { kind: 'json', value: JSON.parse(Buffer.concat(this.chunks, this.kept).toString('utf8')) as unknown, sha256 };
+      } catch {
+        /* not JSON after all: by digest */
+      }
+    }
+    return { kind: 'bytes', sha256, bytes: this.total };
+  }
+}
+
+function pickHeaders(names: string[], get: (name: string) => string | undefined): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const n of names) out[n] = get(n);
+  return out;
+}
+
+/** A side that is not finished yet, or its answer. */
+type Side = Observed | undefined;
+
+export interface ShadowDeps {
+  upstreams: UpstreamRegistry;
+  recorder: ParityRecorder;
+  log: Logger;
+  forwarding: Omit<ForwardingContext, 'requestId' | 'preserveHost'>;
+}
+
+/**
+ * One shadowed request: legacy's answer comes through `legacyHead`/`legacyData`/`legacyDone`
+ * (or `legacyFailed`), the copies' answers from their own requests; the comparison happens
+ * when all are in.
+ */
+export class ShadowCapture {
+  private legacy: Side;
+  private target: Side;
+  private again: Side;
+  private waitingForAgain: boolean;
+  private legacyStatus = 0;
+  private legacyHeaders: Record<string, string | undefined> = {};
+  private readonly legacyBody: BodyCapture;
+  private abandoned: string | undefined;
+  private readonly controllers: AbortController[] = [];
+  /** copies sent and not ended yet */
+  private pending = 0;
+  private settled = false;
+
+  constructor(
+    private readonly shadows: Shadows,
+    private readonly rule: CompiledRule,
+    private readonly req: IncomingMessage,
+    private readonly requestId: string,
+    learnNoise: boolean,
+  ) {
+    this.legacyBody = new BodyCapture(rule.shadow!.maxBodyBytes);
+    this.waitingForAgain = learnNoise;
+  }
+
+  legacyHead(status: number, rawHeaders: Buffer[]): void {
+    this.legacyStatus = status;
+    const names = this.rule.compare!.headers;
+    const found: Record<string, string | undefined> = {};
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const lower = rawHeaders[i]!.toString('latin1').toLowerCase();
+      if (names.includes(lower)) {
+        const v = rawHeaders[i + 1]!.toString('latin1');
+        found[lower] = found[lower] === undefined ? v : `${found[lower]}, ${v}`;
+      }
+    }
+    this.legacyHeaders = pickHeaders(names, (n) => found[n]);
+  }
+
+  legacyData(chunk: Buffer): void {
+    this.legacyBody.add(chunk);
+  }
+
+  legacyDone(): void {
+    if (this.legacy || this.abandoned) return;
+    this.legacy = { status: this.legacyStatus, headers: this.legacyHeaders, body: this.legacyBody.body(this.legacyHeaders['content-type']) };
+    this.maybeCompare();
+  }
+
+  /** Legacy did not answer in full (it failed, or the client went away): nothing to compare. */
+  legacyFailed(reason: string): void {
+    if (this.legacy || this.abandoned) return;
+    this.abandoned = reason;
+    for (const c of this.controllers) c.abort(new Error(reason));
+    this.maybeCompare();
+  }
+
+  /** Sends a copy to `upstream`; `body` is the request body (shadowed writes) or null. */
+  send(upstream: Upstream, target: RequestTarget, body: Buffer | null, which: 'target' | 'again'): void {
+    if (this.abandoned) return;
+    const shadow = this.rule.shadow!;
+    this.pending++;
+    const controller = new AbortController();
+    this.controllers.push(controller);
+    const timer = setTimeout(() => controller.abort(Object.assign(new Error('shadow timeout'), { code: 'SHADOW_TIMEOUT' })), shadow.timeoutMs);
+    timer.unref();
+    const headers = upstreamRequestHeaders(this.req, { ...this.shadows.deps.forwarding, requestId: this.requestId, preserveHost: upstream.config.preserveHost });
+    headers.push(SHADOW_HEADER, '1');
+    if (body) {
+      // the body was read in full: say its length instead of relaying the client's framing
+      for (let i = headers.length - 2; i >= 0; i -= 2) if (headers[i]!.toLowerCase() === 'content-length') headers.splice(i, 2);
+      headers.push('content-length', String(body.length));
+    }
+    const capture = new BodyCapture(shadow.maxBodyBytes);
+    const names = this.rule.compare!.headers;
+    upstream.pool
+      .request({
+        path: target.forwardPath,
+        method: this.req.method as Dispatcher.HttpMethod,
+        headers,
+        body,
+        signal: controller.signal,
+        headersTimeout: shadow.timeoutMs,
+        bodyTimeout: shadow.timeoutMs,
+      })
+      .then(async (res) => {
+        for await (const chunk of res.body) capture.add(chunk as Buffer);
+        const h = pickHeaders(names, (n) => {
+          const v = res.headers[n];
+          return Array.isArray(v) ? v.join(', ') : v;
+        });
+        return { status: res.statusCode, headers: h, body: capture.body(h['content-type']) } satisfies Observed;
+      })
+      .catch((e: Error & { code?: string }): Observed => {
+        const reason = e.code === 'SHADOW_TIMEOUT' || (e.name === 'AbortError' && controller.signal.reason instanceof Error && (controller.signal.reason as { code?: string }).code === 'SHADOW_TIMEOUT') ? 'timeout' : classifyUpstreamError(e).reason;
+        return { status: 0, error: reason, headers: {}, body: { kind: 'none' } };
+      })
+      .then((observed) => {
+        clearTimeout(timer);
+        this.pending--;
+        if (which === 'target') this.target = observed;
+        else {
+          this.again = observed;
+          this.waitingForAgain = false;
+        }
+        this.maybeCompare();
+      }, (e: Error) => this.shadows.deps.log.warn({ rule: this.rule.id, err: e.message }, 'shadow comparison failed'));
+  }
+
+  private maybeCompare(): void {
+    if (this.settled) return;
+    if (this.abandoned) {
+      // wait for the copies to end (they were aborted) so the concurrency slot is freed once
+      if (this.pending > 0) return;
+      this.settled = true;
+      this.shadows.release(this.rule.id);
+      this.shadows.deps.recorder.skipped(this.rule.id, this.abandoned);
+      return;
+    }
+    if (!this.legacy || !this.target || this.waitingForAgain) return;
+    this.settled = true;
+    this.shadows.release(this.rule.id);
+    const legacy = this.legacy;
+    const target = this.target;
+    const again = this.again;
+    // parsing and diffing happen after the client's answer is on its way
+    setImmediate(() => this.shadows.compare(this.rule, this.req.method ?? 'GET', legacy, target, again, this.requestId));
+  }
+}
+
+/** The shadowing of one gateway: concurrency per rule, the start of each copy, the counting. */
+export class Shadows {
+  private readonly inflight = new Map<string, number>();
+
+  constructor(readonly deps: ShadowDeps) {}
+
+  release(rule: string): void {
+    this.inflight.set(rule, (this.inflight.get(rule) ?? 1) - 1);
+  }
+
+  /** rule → shadow requests in flight (for /metrics) */
+  inflightAll(): Map<string, number> {
+    return this.inflight;
+  }
+
+  inflightOf(rule: string): number {
+    return this.inflight.get(rule) ?? 0;
+  }
+
+  compare(rule: CompiledRule, method: string, legacy: Observed, target: Observed, again: Observed | undefined, requestId: string): void {
+    const c = compareObserved(legacy, target, rule.compare!, again);
+    const settings = rule.rule.compare;
+    const rate = settings?.sampleRate ?? 0.1;
+    const keep = !c.match && rate > 0 && Math.random() < rate;
+    this.deps.recorder.record(
+      rule.id,
+      c,
+      keep
+        ? () => ({
+            rule: rule.id,
+            method,
+            route: rule.patterns.map((p) => p.pattern.source).join(' '),
+            legacyStatus: legacy.status || undefined,
+            targetStatus: target.status || undefined,
+            fields: c.fields,
+            diff: redactDiff(c.diff, settings?.keepValues === true),
+            redacted: settings?.keepValues !== true,
+            requestId,
+          })
+        : undefined,
+    );
+  }
+
+  /**
+   * Starts shadowing a request, or says why not (counted as skipped). `setBody` replaces the
+   * body the exchange sends to legacy when the request body has to be copied (shadowed writes).
+   */
+  begin(rule: CompiledRule, req: IncomingMessage, target: RequestTarget, requestId: string, hasBody: boolean, setBody: (s: Readable) => void): ShadowCapture | undefined {
+    const shadow = rule.shadow!;
+    const recorder = this.deps.recorder;
+    const method = req.method ?? 'GET';
+    const safe = isSafeMethod(method);
+    if (!safe && !shadow.writes) {
+      recorder.skipped(rule.id, 'write-not-shadowed');
+      return undefined;
+    }
+    const upstream = rule.target ? this.deps.upstreams.get(rule.target) : undefined;
+    if (!upstream) {
+      recorder.skipped(rule.id, 'no-target');
+      return undefined;
+    }
+    if (upstream.breaker.current === 'open') {
+      recorder.skipped(rule.id, 'circuit-open');
+      return undefined;
+    }
+    const busy = this.inflightOf(rule.id);
+    if (busy >= shadow.concurrency) {
+      recorder.skipped(rule.id, 'busy');
+      return undefined;
+    }
+    this.inflight.set(rule.id, busy + 1);
+    const learnNoise = rule.rule.compare?.learnNoise === true && safe;
+    const capture = new ShadowCapture(this, rule, req, requestId, learnNoise);
+    const legacy = learnNoise ? this.deps.upstreams.get(rule.legacy) : undefined;
+    if (!hasBody) {
+      capture.send(upstream, target, null, 'target');
+      if (legacy) capture.send(legacy, target, null, 'again');
+      return capture;
+    }
+    // a shadowed write: the body goes to legacy through a pass-through while a bounded copy is kept
+    const tee = new PassThrough();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
+      size += c.length;
+      if (size > shadow.maxBodyBytes) {
+        tooLarge = true;
+        chunks.length = 0;
+      } else chunks.push(c);
+    });
+    req.once('end', () => {
+      if (tooLarge) capture.legacyFailed('request-too-large');
+      else capture.send(upstream, target, Buffer.concat(chunks, size), 'target');
+    });
+    // a client that goes away mid-upload: the tee must not wait for an end that never comes
+    req.once('close', () => {
+      if (!req.complete) tee.destroy(new Error('client went away'));
+    });
+    req.pipe(tee);
+    setBody(tee);
+    return capture;
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * The dashboard in a real headless Chromium (Debian's package) against a real gateway, its
+ * admin API and rule store: log in with a token, see the rules with their parity and traffic,
+ * flip one through the confirmation dialog (keyboard only), see the change in the page and in a
+ * real request through the gateway; a gated flip is refused with its figures; a viewer sees no
+ * flip, rollback or replay button. The HL7 and CDC panels say "not running" against this
+ * branch's admin API (no forwarder to the adapter or the CDC reader here), then render their
+ * contract's answers served by the browser's request interception. A screenshot goes to
+ * test-results/.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ensureTools } from '../../scripts/lib/tools.js';
+import { buildDashboard } from '../../scripts/build-dashboard.mjs';
+import { createTestDatabase, type TestDatabase } from '../../test-support/databases.js';
+import { rawRequest } from './support/raw-http.js';
+import { legacyHandler, mrnOf, patient, sendJson, settled } from './support/shadow-scene.js';
+import { adminClient, startStoreGateway, type StoreGateway } from './support/store-gateway.js';
+import { startTestUpstream, type TestUpstream } from './support/test-upstream.js';
+
+const RESULTS = path.resolve(import.meta.dirname, '../../test-results');
+
+let db: TestDatabase;
+let legacy: TestUpstream;
+let fresh: TestUpstream;
+let gw: StoreGateway;
+let context: BrowserContext;
+let profile: string;
+let operatorToken: string;
+let viewerToken: string;
+
+const rules = (legacyUrl: string, newUrl: string) => ({
+  '00-upstreams.yaml': `upstreams:
+  legacy: { url: "${legacyUrl}", healthCheck: { enabled: false } }
+  patient-service: { url: "${newUrl}", healthCheck: { enabled: false } }
+`,
+  '10-http.yaml': `http:
+  - id: patients-read
+    match: { methods: [GET], path: /api/patients/:mrn }
+    mode: shadow
+    target: patient-service
+    compare: { sampleRate: 1 }
+    parity: { threshold: 0.99, minCompared: 5 }
+  - id: encounters-read
+    match: { methods: [GET], path: /api/encounters/:mrn }
+    mode: legacy
+    target: patient-service
+  - id: legacy-default
+    match: { path: /** }
+    mode: legacy
+`,
+});
+
+beforeAll(async () => {
+  ensureTools({ chromium: 'chromium' });
+  buildDashboard();
+  db = await createTestDatabase(inject('databaseUrl'), 'dashboard');
+  legacy = await startTestUpstream('legacy', legacyHandler());
+  // the new service differs in one patient of four: parity 75 %, below the gate
+  fresh = await startTestUpstream('new', (req, res) => {
+    const mrn = mrnOf(req);
+    sendJson(res, 200, Number(mrn) % 4 === 0 ? { ...patient(mrn), name: 'OTHER^NAME' } : patient(mrn));
+  });
+  gw = await startStoreGateway({ storeUrl: db.url, files: rules(legacy.url, fresh.url), env: { FICUS_PARITY_FLUSH_MS: '200' } });
+  const admin = adminClient(gw.adminUrl);
+  operatorToken = (await admin.post<{ token: string }>('/api/tokens', { name: 'ward-ops', role: 'operator', reason: 'dashboard test' })).body.token;
+  viewerToken = (await admin.post<{ token: string }>('/api/tokens', { name: 'ward-viewer', role: 'viewer', reason: 'dashboard test' })).body.token;
+  for (let mrn = 1; mrn <= 8; mrn++) await rawRequest(gw.url, 'GET', `/api/patients/${mrn}`);
+  await rawRequest(gw.url, 'GET', '/api/encounters/1');
+  await settled(gw.gateway, 'patients-read', 8);
+  await gw.gateway.traffic?.flush();
+
+  profile = mkdtempSync(path.join(tmpdir(), 'ficus-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    viewport: { width: 1360, height: 1000 },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await context?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  await gw?.close();
+  await legacy?.close();
+  await fresh?.close();
+  await db?.drop();
+});
+
+async function logIn(page: Page, token: string): Promise<void> {
+  await page.goto(`${gw.adminUrl}/admin`);
+  await page.getByLabel('Admin token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Ficus migration dashboard' }).waitFor();
+}
+
+/** Polls until the page shows it; generous, as the page refreshes every 2 s and the machine may be busy. */
+const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 20_000, interval: 100 });
+
+const row = (page: Page, rule: string) => page.locator(`tr[data-rule="${rule}"]`);
+
+describe('the dashboard', () => {
+  it('refuses a wrong token on the login page', async () => {
+    const page = await context.newPage();
+    await page.goto(`${gw.adminUrl}/admin`);
+    await page.getByLabel('Admin token').fill('ficus_wrong-token');
+    await page.keyboard.press('Enter');
+    await eventually(() => page.getByRole('alert').textContent()).toContain('did not accept this token');
+    await page.close();
+  });
+
+  it('shows the rules with traffic and parity; an operator flips one with confirmation, and the gateway follows', async () => {
+    const page = await context.newPage();
+    await logIn(page, operatorToken);
+    await eventually(() => page.getByTestId('role').textContent()).toBe('operator');
+    await eventually(() => row(page, 'patients-read').getByTestId('mode').textContent()).toBe('shadow');
+    const parityCell = () => row(page, 'patients-read').locator('td').nth(4).textContent();
+    await eventually(parityCell).toContain('75.00 %');
+    expect(await parityCell()).toContain('(6/8 in 1h)');
+    expect(await parityCell()).toContain('gate closed');
+    expect(await row(page, 'patients-read').locator('td').nth(2).textContent()).toContain('legacy: 100 %');
+    // the kept mismatches, redacted, as a readable diff
+    await row(page, 'patients-read').getByText('Mismatch samples').click();
+    await eventually(() => row(page, 'patients-read').locator('pre').first().textContent()).toBe('~ /name: ‹string› → ‹string›');
+
+    // a flip the parity gate refuses: the dialog says why, with the figures
+    await row(page, 'patients-read').getByRole('button', { name: 'Flip patients-read' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Flip patients-read' });
+    await dialog.getByLabel('New mode').selectOption('new');
+    await dialog.getByLabel(/^Reason/).fill('go live');
+    await dialog.getByRole('button', { name: 'Flip' }).click();
+    await eventually(() => dialog.getByRole('alert').textContent()).toContain('parity 0.7500 over 8 compared requests');
+    await eventually(() => dialog.getByRole('alert').textContent()).toContain('Parity gate closed');
+    // Escape closes it, and the focus returns to the button that opened it
+    await page.keyboard.press('Escape');
+    await eventually(() => page.evaluate("document.activeElement?.getAttribute('aria-label')")).toBe('Flip patients-read');
+
+    // a flip done with the keyboard alone: open, choose, give a reason, confirm
+    await row(page, 'encounters-read').getByRole('button', { name: 'Flip encounters-read' }).focus();
+    await page.keyboard.press('Enter');
+    const flip = page.getByRole('dialog', { name: 'Flip encounters-read' });
+    await eventually(() => page.evaluate('document.activeElement?.id')).toBe('flip-mode');
+    await flip.getByLabel('New mode').selectOption('new');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement?.tagName')).toBe('TEXTAREA');
+    await page.keyboard.type('pilot on ward 7');
+    // past Cancel to the Flip button
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Flip');
+    await page.keyboard.press('Enter');
+    await eventually(() => page.getByRole('status').first().textContent()).toContain('encounters-read: legacy → new (patient-service)');
+    await eventually(() => row(page, 'encounters-read').getByTestId('mode').textContent()).toBe('new');
+    // who and why, in the recent changes
+    await eventually(() => page.locator('#changes').textContent()).toContain('pilot on ward 7');
+    expect(await page.locator('#changes').textContent()).toContain('token:ward-ops');
+
+    // and a real request through the gateway goes to the new service
+    let route = '';
+    for (let i = 0; i < 500 && route !== 'encounters-read; patient-service'; i++) {
+      route = (await rawRequest(gw.url, 'GET', '/api/encounters/1')).rawHeaders.find(([k]) => k === 'x-ficus-route')?.[1] ?? '';
+      if (route !== 'encounters-read; patient-service') await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(route).toBe('encounters-read; patient-service');
+
+    // HL7 and CDC: nothing behind this admin API yet
+    await eventually(() => page.getByTestId('hl7-down').textContent()).toContain('not running');
+    await eventually(() => page.getByTestId('cdc-down').textContent()).toContain('not running');
+    await page.close();
+  });
+
+  it('renders the HL7 and CDC contracts, and replays a dead letter with confirmation', async () => {
+    const page = await context.newPage();
+    const replays: unknown[] = [];
+    const json = (body: unknown) => ({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+    await page.route('**/api/hl7/stats?**', (r) =>
+      r.fulfill(
+        json({
+          since: new Date(Date.now() - 3600_000).toISOString(),
+          messages: [
+            { type: 'ADT', trigger: 'A01', count: 42 },
+            { type: 'ORU', trigger: 'R01', count: 17 },
+          ],
+          acks: [
+            { code: 'AA', count: 58 },
+            { code: 'AE', count: 1 },
+          ],
+          rejected: 2,
+          deliveries: [{ target: 'legacy:legacy-hl7', pending: 0, dead: 1, delivered: 58 }],
+        }),
+      ),
+    );
+    await page.route('**/api/hl7/dead-letters?**', (r) =>
+      r.fulfill(json({ deadLetters: [{ deliveryId: 9, messageId: 77, target: 'legacy:legacy-hl7', answer: 'AE: unknown ward', attempts: 1, at: new Date().toISOString(), controlId: 'MSG-77', sendingFacility: 'GENHOSP', type: 'ADT', trigger: 'A01' }] })),
+    );
+    await page.route('**/api/hl7/replay', async (r) => {
+      replays.push(r.request().postDataJSON());
+      await r.fulfill(json({ replayed: true }));
+    });
+    await page.route('**/api/cdc/status', (r) =>
+      r.fulfill(json({ sources: [{ name: 'legacy-pg', kind: 'postgres', state: 'streaming', lagBytes: 4096, lagMs: 350, lastPosition: '0/16B3748', lastCommitAt: new Date().toISOString(), changesPerSecond: 12.5 }] })),
+    );
+    await logIn(page, operatorToken);
+    const hl7 = page.locator('#hl7');
+    await eventually(() => hl7.textContent()).toContain('ADT^A01');
+    expect(await hl7.textContent()).toContain('42');
+    expect(await hl7.textContent()).toContain('AE: unknown ward');
+    await eventually(() => page.locator('#cdc').textContent()).toContain('streaming');
+    expect(await page.locator('#cdc').textContent()).toContain('0.3 s · 4,096 bytes');
+
+    await hl7.getByRole('button', { name: 'Replay message MSG-77' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Replay message MSG-77' });
+    await dialog.getByLabel(/^Reason/).fill('ward code fixed in legacy');
+    await dialog.getByRole('button', { name: 'Replay' }).click();
+    await eventually(() => replays).toEqual([{ messageId: 77, reason: 'ward code fixed in legacy' }]);
+
+    mkdirSync(RESULTS, { recursive: true });
+    await page.screenshot({ path: path.join(RESULTS, 'dashboard.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('shows a viewer no flip, rollback or replay button', async () => {
+    const page = await context.newPage();
+    await page.route('**/api/hl7/dead-letters?**', (r) =>
+      r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ deadLetters: [{ deliveryId: 9, messageId: 77, target: 'legacy:legacy-hl7', answer: 'AE', attempts: 1, at: new Date().toISOString(), controlId: 'MSG-77', sendingFacility: 'GENHOSP', type: 'ADT', trigger: 'A01' }] }) }),
+    );
+    await page.route('**/api/hl7/stats?**', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ since: new Date().toISOString(), messages: [], acks: [], rejected: 0, deliveries: [] }) }));
+    await logIn(page, viewerToken);
+    await eventually(() => page.getByTestId('role').textContent()).toBe('viewer');
+    await eventually(() => row(page, 'patients-read').getByTestId('mode').textContent()).toBe('shadow');
+    await eventually(() => page.locator('#hl7').textContent()).toContain('MSG-77');
+    await eventually(() => page.locator('#changes table').first().textContent()).toContain('pilot on ward 7');
+    expect(await page.getByRole('button', { name: /^Flip/ }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: /^Roll back/ }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: /^Replay/ }).count()).toBe(0);
+    await page.screenshot({ path: path.join(RESULTS, 'dashboard-viewer.png'), fullPage: true });
+    await page.close();
+  });
+});
