@@ -1,16 +1,14 @@
 /**
  * /api/encounters and /api/results: one patient's admissions and laboratory results, newest
- * first. Both need ?mrn= and answer 404 for an unknown patient (not an empty list), as the
- * old system did.
+ * first, no paging. Both need ?mrn= and answer 404 for an unknown patient (not an empty
+ * list), as the old system did. The routes are the contract; the stays and results, and who
+ * knows whether a patient exists, are the caller's.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type pg from 'pg';
-import { LegacyError } from '../http/legacy-errors.js';
-import { CalendarDate, Mrn, MrnQuery } from '../http/schema-types.js';
-import type { PatientStore } from '../patients/patient-store.js';
-import { encountersOf, type LegacyEncounter } from './encounter-store.js';
-import { resultsOf, type LegacyLabResult } from './result-store.js';
+import type { LegacyEncounter, LegacyLabResult } from './clinical-records.js';
+import { LegacyError } from './errors.js';
+import { CalendarDate, Mrn, MrnQuery } from './schema-types.js';
 
 const ResultsQuery = Type.Object({ mrn: Mrn, from: Type.Optional(CalendarDate), to: Type.Optional(CalendarDate) });
 type ResultsQuery = Static<typeof ResultsQuery>;
@@ -27,23 +25,47 @@ export interface ResultList {
   items: LegacyLabResult[];
 }
 
-export function registerClinicalRoutes(app: FastifyInstance, pool: pg.Pool, patients: PatientStore) {
-  const requirePatient = async (mrn: string) => {
-    if (!(await patients.exists(mrn))) throw new LegacyError(404, 'Patient not found');
-  };
+export interface ResultQuery {
+  mrn: string;
+  /** first collection day included, YYYY-MM-DD */
+  from?: string;
+  /** last collection day included, YYYY-MM-DD */
+  to?: string;
+}
 
-  app.get<{ Querystring: Static<typeof MrnQuery> }>('/api/encounters', { schema: { querystring: MrnQuery } }, async (request): Promise<EncounterList> => {
+export interface EncounterSource {
+  /** false answers 404; may throw a LegacyError (503 when the answer cannot be had) */
+  patientExists(mrn: string): Promise<boolean>;
+  /** newest admission first (then the higher id) */
+  encountersOf(mrn: string): Promise<LegacyEncounter[]>;
+}
+
+export interface ResultSource {
+  /** false answers 404; may throw a LegacyError (503 when the answer cannot be had) */
+  patientExists(mrn: string): Promise<boolean>;
+  /** newest collection first (then the higher id), within the collection days asked */
+  resultsOf(q: ResultQuery): Promise<LegacyLabResult[]>;
+}
+
+const requirePatient = async (source: { patientExists(mrn: string): Promise<boolean> }, mrn: string) => {
+  if (!(await source.patientExists(mrn))) throw new LegacyError(404, 'Patient not found');
+};
+
+export function registerEncounterRoutes(app: FastifyInstance, source: EncounterSource) {
+  app.get<{ Querystring: MrnQuery }>('/api/encounters', { schema: { querystring: MrnQuery } }, async (request): Promise<EncounterList> => {
     const { mrn } = request.query;
-    await requirePatient(mrn);
-    const items = await encountersOf(pool, mrn);
+    await requirePatient(source, mrn);
+    const items = await source.encountersOf(mrn);
     return { mrn, total: items.length, items };
   });
+}
 
+export function registerResultRoutes(app: FastifyInstance, source: ResultSource) {
   app.get<{ Querystring: ResultsQuery }>('/api/results', { schema: { querystring: ResultsQuery } }, async (request): Promise<ResultList> => {
     const { mrn, from, to } = request.query;
     if (from && to && from > to) throw new LegacyError(400, 'Invalid request parameters', [{ field: 'from', issue: 'must not be after to' }]);
-    await requirePatient(mrn);
-    const items = await resultsOf(pool, { mrn, from, to });
+    await requirePatient(source, mrn);
+    const items = await source.resultsOf({ mrn, from, to });
     return { mrn, total: items.length, items };
   });
 }

@@ -1,9 +1,11 @@
 /**
  * The legacy API's one error body: {"errorCode": "PAT-404", "errorMessage": "...", "details"?: [...]}.
- * The code is "<module>-<HTTP status>"; clients of the old system branch on it, so every error,
- * including fastify's own (validation, bad JSON, unknown route), is translated into it.
+ * The code is "<module>-<HTTP status>"; clients of the old system branch on the status, the
+ * code and `details[].field`, so every error, fastify's own included (validation, bad JSON,
+ * media type, size, unknown route), is turned into it: by the stand-in and by every service
+ * that replaces one of its endpoints, through this one module.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 
 export interface ErrorDetail {
   /** the offending input: a body field ("address.zip"), a query parameter or a path parameter */
@@ -27,7 +29,7 @@ export class LegacyError extends Error {
   }
 }
 
-/** the module part of the error code, from the route that failed */
+/** the module part of the error code, from the route that failed (unknown routes are HIS) */
 export function errorModuleFor(path: string | undefined): string {
   if (!path) return 'HIS';
   if (path.startsWith('/api/patients')) return 'PAT';
@@ -109,10 +111,11 @@ const CLIENT_ERROR_MESSAGES: Record<string, string> = {
 
 /** error fields safe to log: never a message that could quote request data (a pg detail, a JSON fragment) */
 export function loggableError(err: unknown): Record<string, unknown> {
-  const e = err as { name?: string; code?: string; constraint?: string; routine?: string; stack?: string };
+  const e = err as { name?: string; code?: string; constraint?: string; routine?: string };
   return { errName: e.name, errCode: e.code, constraint: e.constraint, routine: e.routine };
 }
 
+/** The legacy error handling for a scope (the whole app, or the legacy API's part of it). */
 export function registerLegacyErrors(app: FastifyInstance) {
   app.setNotFoundHandler((request, reply) => sendLegacyError(request, reply, 404, 'No such resource'));
 
@@ -131,5 +134,29 @@ export function registerLegacyErrors(app: FastifyInstance) {
     }
     request.log.error({ route: request.routeOptions.url, ...loggableError(err) }, 'request failed');
     return sendLegacyError(request, reply, 500, 'Internal error');
+  });
+}
+
+/** How the legacy API validates: every problem of a request at once, nothing coerced or dropped silently. */
+export const LEGACY_AJV_OPTIONS = {
+  customOptions: {
+    allErrors: true,
+    coerceTypes: false,
+    removeAdditional: false,
+    // the schema's description words the "pattern" errors
+    verbose: true,
+  },
+} as const;
+
+/**
+ * A fastify instance that validates as the legacy API does, logging through `log` without
+ * fastify's own request log (it prints URLs, and URLs here carry MRNs, names and birth dates).
+ * The caller registers the error handling (registerLegacyErrors) and its routes.
+ */
+export function legacyApiServer(log: FastifyBaseLogger): FastifyInstance {
+  return Fastify({
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: LEGACY_AJV_OPTIONS,
   });
 }

@@ -1,14 +1,16 @@
 /**
- * Turns a validated request body into what PATIENT_MASTER stores, with the checks a JSON
- * schema cannot express, and decides who is recorded as the last updater.
+ * Turns a validated request body into what a store writes, with the checks a JSON schema
+ * cannot express, and decides who is recorded as the last updater.
  */
 import type { FastifyRequest } from 'fastify';
-import { LegacyError, type ErrorDetail } from '../http/legacy-errors.js';
+import { LegacyError, type ErrorDetail } from './errors.js';
 import type { PatientFields, PatientInput } from './patient-schemas.js';
 
 const OLDEST_BIRTH_DATE = '1880-01-01';
-/** recorded as LAST_UPD_USER when the caller does not say who it is */
+/** recorded as the last updater (LAST_UPD_USER) when the caller does not say who it is */
 export const DEFAULT_API_USER = 'HISAPI';
+/** the last updater of everything the ADT interface writes (the seed's registrations use it too) */
+export const ADT_USER = 'ADT_IFACE';
 
 const upper = (s: string | null | undefined) => (s == null ? null : s.trim().toUpperCase());
 
@@ -41,7 +43,7 @@ export function toPatientFields(input: PatientInput, pathMrn?: string): PatientF
     zip: address.zip ?? null,
     phone: input.phone ?? null,
     maritalStatus: input.maritalStatus ?? null,
-    active: input.active === false ? 'N' : 'Y',
+    active: input.active !== false,
   };
 }
 

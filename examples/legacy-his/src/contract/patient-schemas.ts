@@ -1,12 +1,16 @@
 /**
- * The patient resource as the legacy API reads and writes it.
+ * The patient resource as the legacy API reads and writes it (README, "The patient object"):
+ * its JSON shape in the contract's key order, made from a store's neutral record, and the
+ * schemas of what a client may send.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { CalendarDate, Codes, Mrn, Nullable, NullableCodes } from '../http/schema-types.js';
+import { CalendarDate, Codes, Mrn, Nullable, NullableCodes } from './schema-types.js';
 
 export const SEX_CODES = ['M', 'F', 'U'] as const;
+export type SexCode = (typeof SEX_CODES)[number];
 /** S single, M married, D divorced, W widowed, A separated, U unknown */
 export const MARITAL_CODES = ['S', 'M', 'D', 'W', 'A', 'U'] as const;
+export type MaritalCode = (typeof MARITAL_CODES)[number];
 
 /** letters, then letters, spaces, apostrophes, hyphens or periods: O'BRIEN, SMITH-JONES, ST. JOHN */
 const personName = (maxLength: number) =>
@@ -19,17 +23,17 @@ export interface LegacyAddress {
   zip: string | null;
 }
 
-/** the JSON representation of PATIENT_MASTER */
+/** the JSON representation of a patient (the legacy's PATIENT_MASTER row) */
 export interface LegacyPatient {
   mrn: string;
   lastName: string;
   firstName: string;
   middleName: string | null;
   dateOfBirth: string;
-  sex: (typeof SEX_CODES)[number];
+  sex: SexCode;
   address: LegacyAddress;
   phone: string | null;
-  maritalStatus: (typeof MARITAL_CODES)[number] | null;
+  maritalStatus: MaritalCode | null;
   active: boolean;
   created: string;
   lastUpdated: string;
@@ -96,18 +100,50 @@ export const PatientListQuery = Type.Object({
 });
 export type PatientListQuery = Static<typeof PatientListQuery>;
 
-/** what the store writes: the input normalised the way the old registration screens did */
+/**
+ * What a registration or an update writes, whoever stores it: the input normalised the way the
+ * old registration screens did (toPatientFields), or a patient registered over HL7.
+ */
 export interface PatientFields {
   lastName: string;
   firstName: string;
   middleName: string | null;
+  /** YYYY-MM-DD */
   dateOfBirth: string;
-  sex: string;
+  sex: SexCode;
   line1: string | null;
   city: string | null;
   state: string | null;
   zip: string | null;
   phone: string | null;
-  maritalStatus: string | null;
-  active: 'Y' | 'N';
+  maritalStatus: MaritalCode | null;
+  active: boolean;
+}
+
+/** A patient as a store reads it, flat, under the contract's names: what patientJson shapes. */
+export interface PatientRecord extends PatientFields {
+  mrn: string;
+  /** local hospital time, YYYY-MM-DDTHH:MM:SS (sqlTimestamp) */
+  created: string;
+  lastUpdated: string;
+  lastUpdatedBy: string;
+}
+
+/** The JSON representation of a stored patient, keys in the contract's order (its bytes make the ETag). */
+export function patientJson(r: PatientRecord): LegacyPatient {
+  return {
+    mrn: r.mrn,
+    lastName: r.lastName,
+    firstName: r.firstName,
+    middleName: r.middleName,
+    dateOfBirth: r.dateOfBirth,
+    sex: r.sex,
+    address: { line1: r.line1, city: r.city, state: r.state, zip: r.zip },
+    phone: r.phone,
+    maritalStatus: r.maritalStatus,
+    active: r.active,
+    created: r.created,
+    lastUpdated: r.lastUpdated,
+    lastUpdatedBy: r.lastUpdatedBy,
+  };
 }
