@@ -11,14 +11,18 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@ficus/contracts';
 import {
+  changingWrite,
   encounterJson,
+  insertedColumns,
   labResultJson,
   legacyApiServer,
   LegacyError,
   patientJson,
+  patientSearchFilter,
   registerEncounterRoutes,
   registerLegacyErrors,
   registerPatientRoutes,
+  sqlCast,
   strongEtag,
   toPatientFields,
   type LegacyPatient,
@@ -142,6 +146,27 @@ describe('input normalisation', () => {
       { field: 'dateOfBirth', issue: 'must not be before 1880-01-01' },
       { field: 'mrn', issue: 'must match the MRN in the path' },
     ]);
+  });
+});
+
+describe('the contract in a PostgreSQL store', () => {
+  const columns = { lastName: 'last', firstName: 'first', dateOfBirth: 'dob' };
+
+  it('searches names by prefix with the LIKE wildcards escaped, and the birth date exactly', () => {
+    expect(patientSearchFilter({ lastNamePrefix: 'O_B%', firstNamePrefix: 'A\\', dob: '1980-02-29', limit: 20, offset: 0 }, columns)).toEqual({
+      filter: 'WHERE last LIKE $1 AND first LIKE $2 AND dob = $3::date',
+      values: ['O\\_B\\%%', 'A\\\\%', '1980-02-29'],
+    });
+    expect(patientSearchFilter({ limit: 20, offset: 0 }, columns)).toEqual({ filter: '', values: [] });
+  });
+
+  it('writes only when a value changes, and inserts the same columns', () => {
+    const writes = [
+      { column: 'last', sql: sqlCast('text'), value: 'DOE' },
+      { column: 'dob', sql: sqlCast('date'), value: '1980-02-29' },
+    ];
+    expect(changingWrite(writes, 2)).toEqual({ set: 'last = $2::text, dob = $3::date', changes: 'ROW(last, dob) IS DISTINCT FROM ROW($2::text, $3::date)', values: ['DOE', '1980-02-29'] });
+    expect(insertedColumns(writes, 1)).toEqual({ columns: 'last, dob', params: '$1::text, $2::date', values: ['DOE', '1980-02-29'] });
   });
 });
 

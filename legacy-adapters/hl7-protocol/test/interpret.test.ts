@@ -11,6 +11,7 @@ import {
   demographicChanges,
   describesVisit,
   facilityKey,
+  followMerges,
   Hl7Refusal,
   mergePairs,
   noStayWithVisitNumber,
@@ -88,18 +89,10 @@ describe('the patient of a PID', () => {
 
   it('keeps what an empty field does not send, clears what "" clears, and never clears a name, birth date or sex', () => {
     const d = readDemographics(message(MSH, seg('PID', { 1: '1', 3: '100001', 5: '""^JOHN^""', 7: '', 8: '""', 11: '^^""^^""', 13: '""', 16: '""' })));
-    expect(demographicChanges(d)).toEqual([
-      { field: 'firstName', value: 'JOHN' },
-      { field: 'middleName', value: null },
-      // HL7's null for sex reads as "unknown", a value
-      { field: 'sex', value: 'U' },
-      { field: 'city', value: null },
-      { field: 'zip', value: null },
-      { field: 'phone', value: null },
-      { field: 'maritalStatus', value: null },
-    ]);
-    expect(demographicChanges(readDemographics(message(MSH, 'PID|1||100001')))).toEqual([]);
-    expect(demographicChanges(readDemographics(message(MSH, seg('PID', { 1: '1', 3: '100001', 30: 'Y' }))))).toEqual([{ field: 'active', value: false }]);
+    // HL7's null for sex reads as "unknown", a value
+    expect(demographicChanges(d)).toStrictEqual({ firstName: 'JOHN', middleName: null, sex: 'U', city: null, zip: null, phone: null, maritalStatus: null });
+    expect(demographicChanges(readDemographics(message(MSH, 'PID|1||100001')))).toStrictEqual({});
+    expect(demographicChanges(readDemographics(message(MSH, seg('PID', { 1: '1', 3: '100001', 30: 'Y' }))))).toStrictEqual({ active: false });
   });
 
   it('builds the area code and local number into a phone number when XTN-1 is empty', () => {
@@ -171,6 +164,28 @@ describe('the merge pairs of an A40', () => {
     expect(refusalOf(() => pairs.next())).toMatchObject({ code: 101, location: 'MRG^2', message: 'PID 2 has no MRG segment' });
     expect(refusalOf(() => [...mergePairs(message(MSH, 'EVN|A40', 'PID|1||100001'))])).toMatchObject({ code: 101, location: 'MRG^1' });
     expect(refusalOf(() => [...mergePairs(message(MSH, 'EVN|A40', 'PID|1||100001', 'MRG|X1'))])).toMatchObject({ code: 102, location: 'MRG^1^1^1^1' });
+  });
+});
+
+describe('merges followed', () => {
+  it('to the end of a chain, never round a loop back to the MRN asked about, and at most 16 merges deep', async () => {
+    const merged = new Map([
+      ['100001', '100002'],
+      ['100002', '100003'],
+      ['200001', '200002'],
+      ['200002', '200001'],
+    ]);
+    const survivorOf = async (mrn: string) => merged.get(mrn);
+    expect(await followMerges('100001', survivorOf)).toBe('100003');
+    expect(await followMerges('100003', survivorOf)).toBe('100003');
+    expect(await followMerges('200001', survivorOf)).toBe('200002');
+    const asked: string[] = [];
+    const endless = async (mrn: string) => {
+      asked.push(mrn);
+      return String(Number(mrn) + 1);
+    };
+    expect(await followMerges('300000', endless)).toBe('300016');
+    expect(asked).toHaveLength(16);
   });
 });
 

@@ -4,6 +4,7 @@
  * schemas of what a client may send.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import type { PatientRegistration } from '@ficus/hl7-protocol';
 import { CalendarDate, Codes, Mrn, Nullable, NullableCodes } from './schema-types.js';
 
 export const SEX_CODES = ['M', 'F', 'U'] as const;
@@ -102,23 +103,10 @@ export type PatientListQuery = Static<typeof PatientListQuery>;
 
 /**
  * What a registration or an update writes, whoever stores it: the input normalised the way the
- * old registration screens did (toPatientFields), or a patient registered over HL7.
+ * old registration screens did (toPatientFields), or a patient an HL7 message registers
+ * (@ficus/hl7-protocol's registration, whose record this is).
  */
-export interface PatientFields {
-  lastName: string;
-  firstName: string;
-  middleName: string | null;
-  /** YYYY-MM-DD */
-  dateOfBirth: string;
-  sex: SexCode;
-  line1: string | null;
-  city: string | null;
-  state: string | null;
-  zip: string | null;
-  phone: string | null;
-  maritalStatus: MaritalCode | null;
-  active: boolean;
-}
+export type PatientFields = PatientRegistration;
 
 /** A patient as a store reads it, flat, under the contract's names: what patientJson shapes. */
 export interface PatientRecord extends PatientFields {

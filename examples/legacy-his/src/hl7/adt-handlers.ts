@@ -2,24 +2,7 @@
  * ADT events: A01 admit, A04 register, A08 update patient information, A03 discharge, A40
  * merge patients. Each runs inside the message's transaction (see inbound-processor.ts).
  */
-import {
-  describesVisit,
-  dischargedBeforeAdmission,
-  mergeIntoItself,
-  mergePairs,
-  noOpenStay,
-  noPatientToMerge,
-  noStayWithVisitNumber,
-  noSurvivor,
-  patientMrn,
-  readDemographics,
-  readDischarge,
-  readVisit,
-  requireSegment,
-  unknownPatient,
-  visitNumber,
-  type Hl7Message,
-} from '@ficus/hl7-protocol';
+import { describesVisit, dischargedBeforeAdmission, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, patientMrn, readDemographics, readDischarge, readVisit, requireSegment, unknownPatient, visitNumber, type Hl7Message } from '@ficus/hl7-protocol';
 import type pg from 'pg';
 import { ADT_USER, localTimestamp } from '../contract/index.js';
 import type { MessageContext } from './message-context.js';

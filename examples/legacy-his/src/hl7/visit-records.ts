@@ -4,7 +4,7 @@
  */
 import { admissionTime, admittedAfterDischarge, readVisit, visitChanges, visitOfAnotherPatient, UNKNOWN_WARD, type AdmissionType, type Hl7Message, type VisitChange, type VisitFields } from '@ficus/hl7-protocol';
 import type pg from 'pg';
-import { localTimestamp } from '../contract/index.js';
+import { changingWrite, localTimestamp, sqlCast, type ColumnWrite } from '../contract/index.js';
 
 /** SQL for a PV1-3.1 parameter as a WARD_CD: the code itself, its HL7_WARD_MAP entry (migration 005), or UNK */
 export function wardSql(param: string): string {
@@ -12,13 +12,13 @@ export function wardSql(param: string): string {
                    (SELECT WARD_CD FROM HL7_WARD_MAP WHERE POC_CD = ${param}::text), '${UNKNOWN_WARD}')`;
 }
 
-/** ADMISSION's column of each value an update may write, and its SQL for the parameter */
-const COLUMNS: Record<VisitChange['field'], [string, (param: string) => string]> = {
-  pointOfCare: ['WARD_CD', wardSql],
-  bed: ['BED_NO', (p) => `${p}::text`],
-  admissionType: ['ADM_TYPE_CD', (p) => `${p}::char(1)`],
-  doctor: ['ATTEND_DR_ID', (p) => `${p}::text`],
-  admitted: ['ADM_DT', localTimestamp],
+/** ADMISSION's column of each value an update may write */
+const COLUMNS: Record<VisitChange['field'], Omit<ColumnWrite, 'value'>> = {
+  pointOfCare: { column: 'WARD_CD', sql: wardSql },
+  bed: { column: 'BED_NO', sql: sqlCast('text') },
+  admissionType: { column: 'ADM_TYPE_CD', sql: sqlCast('char(1)') },
+  doctor: { column: 'ATTEND_DR_ID', sql: sqlCast('text') },
+  admitted: { column: 'ADM_DT', sql: localTimestamp },
 };
 
 export interface FoundAdmission {
@@ -69,16 +69,8 @@ export async function admitOrUpdate(tx: pg.PoolClient, m: Hl7Message, mrn: strin
  * discharge is refused (102). A change that changes nothing writes nothing.
  */
 export async function updateVisit(tx: pg.PoolClient, admId: number, visit: VisitFields, pv1 = 1): Promise<void> {
-  const columns: string[] = [];
-  const expressions: string[] = [];
-  const values: unknown[] = [admId];
-  for (const change of visitChanges(visit)) {
-    const [column, sql] = COLUMNS[change.field];
-    values.push(change.value);
-    columns.push(column);
-    expressions.push(sql(`$${values.length}`));
-  }
-  if (columns.length === 0) return;
+  const w = changingWrite(visitChanges(visit).map((c) => ({ ...COLUMNS[c.field], value: c.value })), 2);
+  if (w.values.length === 0) return;
   if (visit.admitted !== undefined) {
     const { rows } = await tx.query<{ after: boolean }>(
       `SELECT DSCH_DT < ${localTimestamp('$2')} AS AFTER FROM ADMISSION WHERE ADM_ID = $1`,
@@ -86,8 +78,5 @@ export async function updateVisit(tx: pg.PoolClient, admId: number, visit: Visit
     );
     if (rows[0]?.after) throw admittedAfterDischarge(pv1);
   }
-  await tx.query(
-    `UPDATE ADMISSION SET ${columns.map((c, i) => `${c} = ${expressions[i]}`).join(', ')} WHERE ADM_ID = $1 AND ROW(${columns.join(', ')}) IS DISTINCT FROM ROW(${expressions.join(', ')})`,
-    values,
-  );
+  await tx.query(`UPDATE ADMISSION SET ${w.set} WHERE ADM_ID = $1 AND ${w.changes}`, [admId, ...w.values]);
 }

@@ -2,18 +2,8 @@
  * PATIENT_MASTER reads and writes, answering the contract's representation of a patient.
  */
 import type pg from 'pg';
-import {
-  likePrefix,
-  patientJson,
-  sqlDate,
-  sqlTimestamp,
-  type LegacyPatient,
-  type PatientFields,
-  type PatientRecord,
-  type PatientRepository,
-  type PatientSearch,
-  type UpdateOutcome,
-} from '../contract/index.js';
+import { changingWrite, insertedColumns, patientJson, patientSearchFilter, sqlCast, sqlDate, sqlTimestamp, type ColumnWrite } from '../contract/index.js';
+import type { LegacyPatient, PatientFields, PatientRecord, PatientRepository, PatientSearch, UpdateOutcome } from '../contract/index.js';
 
 /** PATIENT_MASTER's columns as the contract's neutral record */
 const PATIENT_COLUMNS = `PAT_MRN AS mrn, PAT_LAST_NM AS "lastName", PAT_FIRST_NM AS "firstName", PAT_MID_NM AS "middleName",
@@ -23,6 +13,29 @@ const PATIENT_COLUMNS = `PAT_MRN AS mrn, PAT_LAST_NM AS "lastName", PAT_FIRST_NM
 
 /** patients sort by name in byte order (the columns use the "C" collation), then MRN */
 const PATIENT_ORDER = 'PAT_LAST_NM, PAT_FIRST_NM, PAT_MRN';
+
+/** PATIENT_MASTER's column of each field a registration or an update writes */
+const FIELD_COLUMNS: Record<keyof PatientFields, Omit<ColumnWrite, 'value'>> = {
+  lastName: { column: 'PAT_LAST_NM', sql: sqlCast('text') },
+  firstName: { column: 'PAT_FIRST_NM', sql: sqlCast('text') },
+  middleName: { column: 'PAT_MID_NM', sql: sqlCast('text') },
+  dateOfBirth: { column: 'PAT_DOB', sql: sqlCast('date') },
+  sex: { column: 'SEX_CD', sql: sqlCast('char(1)') },
+  line1: { column: 'ADDR_LINE1', sql: sqlCast('text') },
+  city: { column: 'CITY_NM', sql: sqlCast('text') },
+  state: { column: 'STATE_CD', sql: sqlCast('char(2)') },
+  zip: { column: 'ZIP_CD', sql: sqlCast('text') },
+  phone: { column: 'PHONE_NO', sql: sqlCast('text') },
+  maritalStatus: { column: 'MARITAL_CD', sql: sqlCast('char(1)') },
+  active: { column: 'ACTIVE_FLG', sql: sqlCast('char(1)') },
+};
+
+/** The writes of the fields given (all, or the ones an HL7 message changes) to PATIENT_MASTER; ACTIVE_FLG is Y or N. */
+export function patientWrites(fields: Partial<PatientFields>): ColumnWrite[] {
+  return (Object.keys(FIELD_COLUMNS) as (keyof PatientFields)[])
+    .filter((field) => fields[field] !== undefined)
+    .map((field) => ({ ...FIELD_COLUMNS[field], value: field === 'active' ? (fields.active ? 'Y' : 'N') : fields[field] }));
+}
 
 export class PatientStore implements PatientRepository {
   constructor(private readonly pool: pg.Pool) {}
@@ -38,21 +51,7 @@ export class PatientStore implements PatientRepository {
   }
 
   async search(q: PatientSearch): Promise<{ total: number; items: LegacyPatient[] }> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    if (q.lastNamePrefix) {
-      values.push(likePrefix(q.lastNamePrefix));
-      where.push(`PAT_LAST_NM LIKE $${values.length}`);
-    }
-    if (q.firstNamePrefix) {
-      values.push(likePrefix(q.firstNamePrefix));
-      where.push(`PAT_FIRST_NM LIKE $${values.length}`);
-    }
-    if (q.dob) {
-      values.push(q.dob);
-      where.push(`PAT_DOB = $${values.length}::date`);
-    }
-    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const { filter, values } = patientSearchFilter(q, { lastName: 'PAT_LAST_NM', firstName: 'PAT_FIRST_NM', dateOfBirth: 'PAT_DOB' });
     const [count, page] = await Promise.all([
       this.pool.query<{ total: number }>(`SELECT count(*)::int AS total FROM PATIENT_MASTER ${filter}`, values),
       this.pool.query<PatientRecord>(
@@ -65,12 +64,10 @@ export class PatientStore implements PatientRepository {
 
   /** registers a patient; the MRN comes from PAT_MRN_SEQ, as in the old registration module */
   async insert(f: PatientFields, user: string): Promise<LegacyPatient> {
+    const w = insertedColumns(patientWrites(f), 1);
     const { rows } = await this.pool.query<PatientRecord>(
-      `INSERT INTO PATIENT_MASTER (PAT_LAST_NM, PAT_FIRST_NM, PAT_MID_NM, PAT_DOB, SEX_CD, ADDR_LINE1, CITY_NM, STATE_CD, ZIP_CD,
-         PHONE_NO, MARITAL_CD, ACTIVE_FLG, LAST_UPD_USER)
-       VALUES ($1, $2, $3, $4::date, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-       RETURNING ${PATIENT_COLUMNS}`,
-      [...patientFieldValues(f), user],
+      `INSERT INTO PATIENT_MASTER (${w.columns}, LAST_UPD_USER) VALUES (${w.params}, $${w.values.length + 1}) RETURNING ${PATIENT_COLUMNS}`,
+      [...w.values, user],
     );
     const row = rows[0];
     if (!row) throw new Error('INSERT returned no row');
@@ -92,15 +89,10 @@ export class PatientStore implements PatientRepository {
         await client.query('ROLLBACK');
         return { kind: 'precondition-failed' };
       }
+      const w = changingWrite(patientWrites(f), 2);
       const updated = await client.query<PatientRecord>(
-        `UPDATE PATIENT_MASTER
-            SET PAT_LAST_NM = $2, PAT_FIRST_NM = $3, PAT_MID_NM = $4, PAT_DOB = $5::date, SEX_CD = $6, ADDR_LINE1 = $7, CITY_NM = $8,
-                STATE_CD = $9, ZIP_CD = $10, PHONE_NO = $11, MARITAL_CD = $12, ACTIVE_FLG = $13, LAST_UPD_USER = $14
-          WHERE PAT_MRN = $1
-            AND (PAT_LAST_NM, PAT_FIRST_NM, PAT_MID_NM, PAT_DOB, SEX_CD, ADDR_LINE1, CITY_NM, STATE_CD, ZIP_CD, PHONE_NO, MARITAL_CD, ACTIVE_FLG)
-                IS DISTINCT FROM ($2, $3, $4, $5::date, $6::char(1), $7, $8, $9::char(2), $10, $11, $12::char(1), $13::char(1))
-        RETURNING ${PATIENT_COLUMNS}`,
-        [mrn, ...patientFieldValues(f), user],
+        `UPDATE PATIENT_MASTER SET ${w.set}, LAST_UPD_USER = $${w.values.length + 2} WHERE PAT_MRN = $1 AND ${w.changes} RETURNING ${PATIENT_COLUMNS}`,
+        [mrn, ...w.values, user],
       );
       await client.query('COMMIT');
       return { kind: 'updated', patient: patientJson(updated.rows[0] ?? row) };
@@ -111,9 +103,4 @@ export class PatientStore implements PatientRepository {
       client.release();
     }
   }
-}
-
-/** the values of PATIENT_MASTER's updatable columns, in the order the writes here name them */
-export function patientFieldValues(f: PatientFields): unknown[] {
-  return [f.lastName, f.firstName, f.middleName, f.dateOfBirth, f.sex, f.line1, f.city, f.state, f.zip, f.phone, f.maritalStatus, f.active ? 'Y' : 'N'];
 }

@@ -5,28 +5,7 @@
  * the same message); A02, which the legacy does not apply, moves the stay and keeps the
  * transfer.
  */
-import {
-  at,
-  describesVisit,
-  dischargedBeforeAdmission,
-  eventTime,
-  facilityKey,
-  mergeIntoItself,
-  mergePairs,
-  noOpenStay,
-  noPatientToMerge,
-  noStayWithVisitNumber,
-  noSurvivor,
-  patientMrn,
-  readDemographics,
-  readDischarge,
-  readVisit,
-  refuse,
-  requireSegment,
-  unknownPatient,
-  visitNumber,
-  type AdmissionType,
-} from '@ficus/hl7-protocol';
+import { at, describesVisit, dischargedBeforeAdmission, eventTime, facilityKey, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, patientMrn, readDemographics, readDischarge, readVisit, refuse, requireSegment, unknownPatient, visitNumber, type AdmissionType } from '@ficus/hl7-protocol';
 import { ADT_USER, localTimestamp } from '@ficus/legacy-his/contract';
 import { hl7MayOverwrite, hl7Stamp, type Hl7Context, type HandlerOutcome, type Hl7Handler, type Hl7Handlers } from '@ficus/service-kit';
 import type { MrnBlock } from '../patients/mrn-block.js';

@@ -4,43 +4,20 @@
  * record), written to patient-service's table with merges followed. Besides, the other PID-3
  * identifiers are kept, and each change of a row follows the conflict rule (hl7MayOverwrite).
  */
-import { demographicChanges, otherIdentifiers, patientMrn, readDemographics, registration, type DemographicChange, type Demographics, type OtherIdentifier } from '@ficus/hl7-protocol';
-import { ADT_USER, localTimestamp } from '@ficus/legacy-his/contract';
+import { demographicChanges, followMerges, otherIdentifiers, patientMrn, readDemographics, registration, type Demographics, type OtherIdentifier } from '@ficus/hl7-protocol';
+import { ADT_USER, changingWrite, insertedColumns, localTimestamp } from '@ficus/legacy-his/contract';
 import { hl7MayOverwrite, hl7Stamp, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
 import type pg from 'pg';
 import type { MrnBlock } from '../patients/mrn-block.js';
-import { patientFieldValues } from '../patients/patient-store.js';
+import { patientWrites } from '../patients/patient-store.js';
 import { touchPatient } from './touched.js';
 
-/** the patient table's column and type of each value an update may write */
-const COLUMNS: Record<DemographicChange['field'], [string, string]> = {
-  lastName: ['family_name', 'text'],
-  firstName: ['given_name', 'text'],
-  middleName: ['middle_name', 'text'],
-  dateOfBirth: ['birth_date', 'date'],
-  sex: ['sex', 'char(1)'],
-  line1: ['address_line', 'text'],
-  city: ['city', 'text'],
-  state: ['state', 'text'],
-  zip: ['postal_code', 'text'],
-  phone: ['phone', 'text'],
-  maritalStatus: ['marital_status', 'char(1)'],
-  active: ['active', 'boolean'],
-};
-
 /** The patient an MRN means now: itself, or the survivor it was merged into, to the end of a chain. */
-export async function survivorOf(tx: pg.PoolClient, mrn: string): Promise<string> {
-  let current = mrn;
-  for (let i = 0; i < 16; i++) {
-    const { rows } = await tx.query<{ survivor_mrn: string }>(
-      'SELECT survivor_mrn FROM patient_merge WHERE merged_mrn = $1 ORDER BY merged_at DESC, id DESC LIMIT 1',
-      [current],
-    );
-    const next = rows[0]?.survivor_mrn;
-    if (next === undefined || next === mrn) return current;
-    current = next;
-  }
-  return current;
+export function survivorOf(tx: pg.PoolClient, mrn: string): Promise<string> {
+  return followMerges(mrn, async (merged) => {
+    const { rows } = await tx.query<{ survivor_mrn: string }>('SELECT survivor_mrn FROM patient_merge WHERE merged_mrn = $1 ORDER BY merged_at DESC, id DESC LIMIT 1', [merged]);
+    return rows[0]?.survivor_mrn;
+  });
 }
 
 /** Locks the patient's row for the rest of the transaction; false when there is no such patient. */
@@ -59,12 +36,13 @@ export async function registerOrUpdate(ctx: Hl7Context, mrns: MrnBlock, pid = 1)
   const d = readDemographics(message, pid);
   const mrn = await survivorOf(tx, sent);
   if (await lockPatient(tx, mrn)) return { mrn, outcome: await updatePatient(ctx, mrn, d, pid) };
+  const w = insertedColumns(patientWrites(registration(d, pid)), 2);
+  const [user, time, seq] = [w.values.length + 2, w.values.length + 3, w.values.length + 4];
   const created = await tx.query(
-    `INSERT INTO patient (mrn, family_name, given_name, middle_name, birth_date, sex, address_line, city, state, postal_code, phone,
-       marital_status, active, updated_by, ${hl7Columns(systemOfRecord)})
-     VALUES ($1, $2, $3, $4, $5::date, $6, $7, $8, $9, $10, $11, $12, $13, $14, ${hl7Values('$15', '$16', systemOfRecord)})
+    `INSERT INTO patient (mrn, ${w.columns}, updated_by, ${hl7Columns(systemOfRecord)})
+     VALUES ($1, ${w.params}, $${user}, ${hl7Values(`$${time}`, `$${seq}`, systemOfRecord)})
      ON CONFLICT (mrn) DO NOTHING`,
-    [mrn, ...patientFieldValues(registration(d, pid)), ADT_USER, order.time, order.seq],
+    [mrn, ...w.values, ADT_USER, order.time, order.seq],
   );
   if ((created.rowCount ?? 0) === 0) {
     await lockPatient(tx, mrn);
@@ -92,22 +70,13 @@ export async function updatePatient(ctx: Hl7Context, mrn: string, d: Demographic
     order.seq,
   ]);
   if (!rows[0]?.newer) return 'stale';
-  const columns: string[] = [];
-  const expressions: string[] = [];
-  const values: unknown[] = [mrn];
-  for (const change of demographicChanges(d)) {
-    const [column, type] = COLUMNS[change.field];
-    values.push(change.value);
-    columns.push(column);
-    expressions.push(`$${values.length}::${type}`);
-  }
-  if (columns.length > 0) {
-    values.push(ADT_USER);
-    const changed = await tx.query(
-      `UPDATE patient SET ${columns.map((c, i) => `${c} = ${expressions[i]}`).join(', ')}, updated_by = $${values.length}, updated_at = LOCALTIMESTAMP(0)
-        WHERE mrn = $1 AND ROW(${columns.join(', ')}) IS DISTINCT FROM ROW(${expressions.join(', ')})`,
-      values,
-    );
+  const w = changingWrite(patientWrites(demographicChanges(d)), 2);
+  if (w.values.length > 0) {
+    const changed = await tx.query(`UPDATE patient SET ${w.set}, updated_by = $${w.values.length + 2}, updated_at = LOCALTIMESTAMP(0) WHERE mrn = $1 AND ${w.changes}`, [
+      mrn,
+      ...w.values,
+      ADT_USER,
+    ]);
     if ((changed.rowCount ?? 0) > 0) touchPatient(ctx, mrn, 'update');
   }
   await tx.query(`UPDATE patient SET ${hl7Stamp('$2', '$3', systemOfRecord)} WHERE mrn = $1`, [mrn, order.time, order.seq]);

@@ -5,7 +5,7 @@
  * the conflict rule, and every change of ward or bed is kept as a transfer.
  */
 import { admissionTime, admittedAfterDischarge, eventTime, readVisit, visitChanges, visitOfAnotherPatient, UNKNOWN_WARD, type AdmissionType, type VisitChange, type VisitFields } from '@ficus/hl7-protocol';
-import { localTimestamp } from '@ficus/legacy-his/contract';
+import { changingWrite, localTimestamp, sqlCast, type ColumnWrite } from '@ficus/legacy-his/contract';
 import { hl7MayOverwrite, hl7Stamp, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
 import type pg from 'pg';
 import { touchStay } from './touched.js';
@@ -15,13 +15,13 @@ export function wardSql(param: string): string {
   return `COALESCE((SELECT code FROM ward WHERE code = ${param}::text), (SELECT ward_code FROM ward_alias WHERE point_of_care = ${param}::text), '${UNKNOWN_WARD}')`;
 }
 
-/** the encounter table's column of each value an update may write, and its SQL for the parameter */
-const COLUMNS: Record<VisitChange['field'], [string, (param: string) => string]> = {
-  pointOfCare: ['ward_code', wardSql],
-  bed: ['bed', (p) => `${p}::text`],
-  admissionType: ['encounter_class', (p) => `${p}::char(1)`],
-  doctor: ['attending_doctor_id', (p) => `${p}::text`],
-  admitted: ['admitted_at', localTimestamp],
+/** the encounter table's column of each value an update may write */
+const COLUMNS: Record<VisitChange['field'], Omit<ColumnWrite, 'value'>> = {
+  pointOfCare: { column: 'ward_code', sql: wardSql },
+  bed: { column: 'bed', sql: sqlCast('text') },
+  admissionType: { column: 'encounter_class', sql: sqlCast('char(1)') },
+  doctor: { column: 'attending_doctor_id', sql: sqlCast('text') },
+  admitted: { column: 'admitted_at', sql: localTimestamp },
 };
 
 export interface FoundStay {
@@ -80,22 +80,12 @@ export async function updateVisit(ctx: Hl7Context, id: string, visit: VisitField
   );
   if (!rows[0]?.newer) return 'stale';
   if (visit.admitted !== undefined && rows[0].after) throw admittedAfterDischarge(pv1);
-  const columns: string[] = [];
-  const expressions: string[] = [];
-  const values: unknown[] = [id];
-  for (const change of visitChanges(visit)) {
-    const [column, sql] = COLUMNS[change.field];
-    values.push(change.value);
-    columns.push(column);
-    expressions.push(sql(`$${values.length}`));
-  }
-  if (columns.length > 0) {
+  const w = changingWrite(visitChanges(visit).map((c) => ({ ...COLUMNS[c.field], value: c.value })), 2);
+  if (w.values.length > 0) {
     const moved = await tx.query<{ ward_code: string; bed: string | null }>(`SELECT ward_code, bed FROM encounter WHERE id = $1`, [id]);
     const updated = await tx.query<{ ward_code: string; bed: string | null }>(
-      `UPDATE encounter SET ${columns.map((c, i) => `${c} = ${expressions[i]}`).join(', ')}, updated_at = LOCALTIMESTAMP(0)
-        WHERE id = $1 AND ROW(${columns.join(', ')}) IS DISTINCT FROM ROW(${expressions.join(', ')})
-        RETURNING ward_code, bed`,
-      values,
+      `UPDATE encounter SET ${w.set}, updated_at = LOCALTIMESTAMP(0) WHERE id = $1 AND ${w.changes} RETURNING ward_code, bed`,
+      [id, ...w.values],
     );
     const before = moved.rows[0];
     const after = updated.rows[0];

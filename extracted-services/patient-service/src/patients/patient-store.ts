@@ -4,18 +4,8 @@
  * the system of record, each in one transaction with the outbox seam.
  */
 import type pg from 'pg';
-import {
-  likePrefix,
-  patientJson,
-  sqlDate,
-  sqlTimestamp,
-  type LegacyPatient,
-  type PatientFields,
-  type PatientRecord,
-  type PatientRepository,
-  type PatientSearch,
-  type UpdateOutcome,
-} from '@ficus/legacy-his/contract';
+import { changingWrite, insertedColumns, patientJson, patientSearchFilter, sqlCast, sqlDate, sqlTimestamp, type ColumnWrite } from '@ficus/legacy-his/contract';
+import type { LegacyPatient, PatientFields, PatientRecord, PatientRepository, PatientSearch, UpdateOutcome } from '@ficus/legacy-his/contract';
 import type { OutboxSeam } from '../outbox-seam.js';
 import { patientTopicRow } from '../cdc/patient-topic.js';
 import type { MrnBlock } from './mrn-block.js';
@@ -28,6 +18,27 @@ export const PATIENT_COLUMNS = `p.mrn, p.family_name AS "lastName", p.given_name
 
 /** by name in byte order ("C" collation), then MRN, as the legacy lists patients */
 const PATIENT_ORDER = 'p.family_name, p.given_name, p.mrn';
+
+/** the patient table's column of each field a registration or an update writes */
+const FIELD_COLUMNS: Record<keyof PatientFields, Omit<ColumnWrite, 'value'>> = {
+  lastName: { column: 'family_name', sql: sqlCast('text') },
+  firstName: { column: 'given_name', sql: sqlCast('text') },
+  middleName: { column: 'middle_name', sql: sqlCast('text') },
+  dateOfBirth: { column: 'birth_date', sql: sqlCast('date') },
+  sex: { column: 'sex', sql: sqlCast('char(1)') },
+  line1: { column: 'address_line', sql: sqlCast('text') },
+  city: { column: 'city', sql: sqlCast('text') },
+  state: { column: 'state', sql: sqlCast('text') },
+  zip: { column: 'postal_code', sql: sqlCast('text') },
+  phone: { column: 'phone', sql: sqlCast('text') },
+  maritalStatus: { column: 'marital_status', sql: sqlCast('char(1)') },
+  active: { column: 'active', sql: sqlCast('boolean') },
+};
+
+/** The writes of the fields given (all, or the ones an HL7 message changes) to the patient table. */
+export function patientWrites(fields: Partial<PatientFields>): ColumnWrite[] {
+  return (Object.keys(FIELD_COLUMNS) as (keyof PatientFields)[]).filter((field) => fields[field] !== undefined).map((field) => ({ ...FIELD_COLUMNS[field], value: fields[field] }));
+}
 
 export class PatientStore implements PatientRepository {
   constructor(
@@ -47,21 +58,7 @@ export class PatientStore implements PatientRepository {
   }
 
   async search(q: PatientSearch): Promise<{ total: number; items: LegacyPatient[] }> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    if (q.lastNamePrefix) {
-      values.push(likePrefix(q.lastNamePrefix));
-      where.push(`p.family_name LIKE $${values.length}`);
-    }
-    if (q.firstNamePrefix) {
-      values.push(likePrefix(q.firstNamePrefix));
-      where.push(`p.given_name LIKE $${values.length}`);
-    }
-    if (q.dob) {
-      values.push(q.dob);
-      where.push(`p.birth_date = $${values.length}::date`);
-    }
-    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const { filter, values } = patientSearchFilter(q, { lastName: 'p.family_name', firstName: 'p.given_name', dateOfBirth: 'p.birth_date' });
     const [count, page] = await Promise.all([
       this.pool.query<{ total: number }>(`SELECT count(*)::int AS total FROM patient p ${filter}`, values),
       this.pool.query<PatientRecord>(`SELECT ${PATIENT_COLUMNS} FROM patient p ${filter} ORDER BY ${PATIENT_ORDER} LIMIT $${values.length + 1} OFFSET $${values.length + 2}`, [
@@ -77,12 +74,11 @@ export class PatientStore implements PatientRepository {
   async insert(f: PatientFields, user: string): Promise<LegacyPatient> {
     return this.inTransaction(async (tx) => {
       const mrn = await this.mrns.assign(tx);
+      const w = insertedColumns(patientWrites(f), 2);
       const { rows } = await tx.query<PatientRecord>(
-        `INSERT INTO patient AS p (mrn, family_name, given_name, middle_name, birth_date, sex, address_line, city, state, postal_code, phone,
-           marital_status, active, updated_by, local_changed_at)
-         VALUES ($1, $2, $3, $4, $5::date, $6, $7, $8, $9, $10, $11, $12, $13, $14, clock_timestamp())
+        `INSERT INTO patient AS p (mrn, ${w.columns}, updated_by, local_changed_at) VALUES ($1, ${w.params}, $${w.values.length + 2}, clock_timestamp())
          RETURNING ${PATIENT_COLUMNS}`,
-        [mrn, ...patientFieldValues(f), user],
+        [mrn, ...w.values, user],
       );
       const patient = patientJson(rows[0]!);
       await this.outbox(tx, { topic: 'patients', op: 'create', key: { mrn }, before: null, after: patientTopicRow(patient) });
@@ -98,16 +94,12 @@ export class PatientStore implements PatientRepository {
       if (!row) return { kind: 'not-found' };
       const before = patientJson(row);
       if (!precondition(before)) return { kind: 'precondition-failed' };
+      const w = changingWrite(patientWrites(f), 2);
       const updated = await tx.query<PatientRecord>(
-        `UPDATE patient AS p
-            SET family_name = $2, given_name = $3, middle_name = $4, birth_date = $5::date, sex = $6, address_line = $7, city = $8,
-                state = $9, postal_code = $10, phone = $11, marital_status = $12, active = $13, updated_by = $14,
-                updated_at = LOCALTIMESTAMP(0), local_changed_at = clock_timestamp()
-          WHERE p.mrn = $1
-            AND (family_name, given_name, middle_name, birth_date, sex, address_line, city, state, postal_code, phone, marital_status, active)
-                IS DISTINCT FROM ($2::text, $3::text, $4::text, $5::date, $6::char(1), $7::text, $8::text, $9::text, $10::text, $11::text, $12::char(1), $13::boolean)
+        `UPDATE patient AS p SET ${w.set}, updated_by = $${w.values.length + 2}, updated_at = LOCALTIMESTAMP(0), local_changed_at = clock_timestamp()
+          WHERE p.mrn = $1 AND ${w.changes}
         RETURNING ${PATIENT_COLUMNS}`,
-        [mrn, ...patientFieldValues(f), user],
+        [mrn, ...w.values, user],
       );
       const changed = updated.rows[0];
       if (!changed) return { kind: 'updated', patient: before };
@@ -131,9 +123,4 @@ export class PatientStore implements PatientRepository {
       tx.release();
     }
   }
-}
-
-/** the values of the patient table's updatable columns, in the order the writes here name them */
-export function patientFieldValues(f: PatientFields): unknown[] {
-  return [f.lastName, f.firstName, f.middleName, f.dateOfBirth, f.sex, f.line1, f.city, f.state, f.zip, f.phone, f.maritalStatus, f.active];
 }

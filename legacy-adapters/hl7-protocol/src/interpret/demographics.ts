@@ -75,21 +75,20 @@ const FIELDS: readonly DemographicField[] = ['lastName', 'firstName', 'middleNam
 /** what a patient cannot be without: an explicit null (`""`) for them is ignored */
 const NOT_CLEARABLE = new Set<DemographicField>(['lastName', 'firstName', 'dateOfBirth', 'sex']);
 
-export type DemographicChange = { field: DemographicField; value: string | null } | { field: 'active'; value: false };
-
 /**
  * What an update of a known patient writes: each value the PID sends (null clears one), and
- * `active: false` when PID-30 says the patient died. Empty when the PID sends nothing.
+ * `active: false` when PID-30 says the patient died; the fields not sent are absent. Empty when
+ * the PID sends nothing.
  */
-export function demographicChanges(d: Demographics): DemographicChange[] {
-  const changes: DemographicChange[] = [];
+export function demographicChanges(d: Demographics): Partial<PatientRegistration> {
+  const changes: Partial<Record<keyof PatientRegistration, unknown>> = {};
   for (const field of FIELDS) {
     const value = d[field];
     if (value === undefined || (value === null && NOT_CLEARABLE.has(field))) continue;
-    changes.push({ field, value });
+    changes[field] = value;
   }
-  if (d.deceased) changes.push({ field: 'active', value: false });
-  return changes;
+  if (d.deceased) changes.active = false;
+  return changes as Partial<PatientRegistration>;
 }
 
 /** A new patient's record, from the demographics of the message that registers them. */

@@ -15,14 +15,13 @@ export {
   otherIdentifiers,
   type Demographics,
   type DemographicField,
-  type DemographicChange,
   type PatientRegistration,
   type OtherIdentifier,
   type SexCode,
   type MaritalCode,
 } from './demographics.js';
 export { UNKNOWN_WARD, visitNumber, readVisit, describesVisit, admissionTime, visitChanges, readDischarge, type VisitFields, type VisitChange, type Discharge } from './visit.js';
-export { mergePairs, type MergePair } from './merge.js';
+export { mergePairs, followMerges, type MergePair } from './merge.js';
 export {
   readResultMessage,
   readOrder,

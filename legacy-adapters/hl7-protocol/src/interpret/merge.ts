@@ -27,3 +27,21 @@ export function* mergePairs(m: Hl7Message): Generator<MergePair> {
     yield { pair: i, survivorMrn, mergedMrn: checkMrn(m.get(nth('MRG', i, '1.1')), 'MRG', i, 1, 'MRG-1') };
   }
 }
+
+/** the longest chain of merges followed: a longer one is a loop in the records, not a history */
+const MAX_MERGE_CHAIN = 16;
+
+/**
+ * The patient an MRN means now: itself, or the survivor it was merged into, followed to the end
+ * of a chain of merges (never round a loop back to the MRN asked about). `survivorOf` answers
+ * the survivor a receiver's records give for one MRN, or undefined when it was not merged away.
+ */
+export async function followMerges(mrn: string, survivorOf: (mrn: string) => Promise<string | undefined>): Promise<string> {
+  let current = mrn;
+  for (let i = 0; i < MAX_MERGE_CHAIN; i++) {
+    const next = await survivorOf(current);
+    if (next === undefined || next === mrn) return current;
+    current = next;
+  }
+  return current;
+}
