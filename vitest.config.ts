@@ -8,6 +8,7 @@ export default defineConfig({
       // the subpath before the package: the first alias that matches wins
       '@ficus/contracts/queues': path.resolve(import.meta.dirname, 'contracts/src/queues/index.ts'),
       '@ficus/contracts': path.resolve(import.meta.dirname, 'contracts/src/index.ts'),
+      '@ficus/legacy-his/contract': path.resolve(import.meta.dirname, 'examples/legacy-his/src/contract/index.ts'),
       '@ficus/legacy-his': path.resolve(import.meta.dirname, 'examples/legacy-his/src/index.ts'),
       '@ficus/hl7-protocol': path.resolve(import.meta.dirname, 'legacy-adapters/hl7-protocol/src/index.ts'),
       '@ficus/service-kit': path.resolve(import.meta.dirname, 'extracted-services/service-kit/src/index.ts'),

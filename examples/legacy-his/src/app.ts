@@ -3,15 +3,15 @@
  * configured port, tests and other packages listen on port 0.
  */
 import websocket from '@fastify/websocket';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { createLogger, type Logger } from '@ficus/contracts';
-import { registerClinicalRoutes } from './clinical/clinical-routes.js';
+import { encountersOf } from './clinical/encounter-store.js';
+import { resultsOf } from './clinical/result-store.js';
+import { legacyApiServer, registerEncounterRoutes, registerLegacyErrors, registerPatientRoutes, registerResultRoutes } from './contract/index.js';
 import { registerPatientExport } from './export/patients-csv.js';
 import { registerFileRoutes } from './files/file-routes.js';
-import { registerLegacyErrors } from './http/legacy-errors.js';
 import { registerHealthRoutes } from './ops/health-routes.js';
-import { registerPatientRoutes } from './patients/patient-routes.js';
 import { PatientStore } from './patients/patient-store.js';
 import { registerCensusReport } from './reports/census-report.js';
 import { registerSlowReport } from './reports/slow-report.js';
@@ -29,22 +29,8 @@ export interface LegacyHisOptions {
 export async function buildLegacyHis(options: LegacyHisOptions): Promise<FastifyInstance> {
   const { pool } = options;
   const log = options.log ?? createLogger('legacy-his', { level: 'silent' });
-  const app = Fastify({
-    // pino's Logger is a FastifyBaseLogger; saying so keeps the instance's type the plain default
-    loggerInstance: log as FastifyBaseLogger,
-    // fastify's request log prints URLs, and URLs here carry MRNs, names and birth dates
-    logController: new LogController({ disableRequestLogging: true }),
-    ajv: {
-      customOptions: {
-        // report every problem of a body at once, and never coerce or drop input silently
-        allErrors: true,
-        coerceTypes: false,
-        removeAdditional: false,
-        // the schema's description words the "pattern" errors
-        verbose: true,
-      },
-    },
-  });
+  // pino's Logger is a FastifyBaseLogger; saying so keeps the instance's type the plain default
+  const app = legacyApiServer(log as FastifyBaseLogger);
 
   if (options.accessLog !== false) {
     app.addHook('onResponse', async (request, reply) => {
@@ -60,8 +46,10 @@ export async function buildLegacyHis(options: LegacyHisOptions): Promise<Fastify
 
   const patients = new PatientStore(pool);
   registerHealthRoutes(app, pool);
+  const patientExists = (mrn: string) => patients.exists(mrn);
   registerPatientRoutes(app, patients);
-  registerClinicalRoutes(app, pool, patients);
+  registerEncounterRoutes(app, { patientExists, encountersOf: (mrn) => encountersOf(pool, mrn) });
+  registerResultRoutes(app, { patientExists, resultsOf: (q) => resultsOf(pool, q) });
   registerCensusReport(app, pool);
   registerSlowReport(app);
   registerPatientExport(app, pool);

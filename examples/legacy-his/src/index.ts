@@ -8,9 +8,6 @@ export { DEFAULT_SEED, DEFAULT_SEED_PATIENTS, seedLegacy, type SeedOptions, type
 export { startLegacyHis, type RunningLegacyHis, type StartOptions } from './start-legacy-his.js';
 export { startHl7Inbound, DEFAULT_HL7_PORT, DEFAULT_HL7_IDLE_TIMEOUT_MS, type Hl7InboundOptions, type RunningHl7Inbound } from './hl7/hl7-inbound.js';
 export { pseudoRandomStream, DOWNLOAD_SEED } from './files/pseudo-random-stream.js';
-export type { LegacyErrorBody, ErrorDetail } from './http/legacy-errors.js';
-export type { LegacyPatient, LegacyAddress, PatientPage } from './patients/patient-schemas.js';
-export type { LegacyEncounter } from './clinical/encounter-store.js';
-export type { LegacyLabResult } from './clinical/result-store.js';
-export type { EncounterList, ResultList } from './clinical/clinical-routes.js';
+// the HTTP contract's shapes; all of the contract is `@ficus/legacy-his/contract`
+export type { LegacyErrorBody, ErrorDetail, LegacyPatient, LegacyAddress, PatientPage, LegacyEncounter, LegacyLabResult, EncounterList, ResultList } from './contract/index.js';
 export type { UploadReceipt } from './files/file-routes.js';

@@ -3,7 +3,7 @@
  */
 import { createLogger, exitAfterFlush } from '@ficus/contracts';
 import { loadLegacyHisConfig } from './config.js';
-import { loggableError } from './http/legacy-errors.js';
+import { loggableError } from './contract/errors.js';
 import { startLegacyHis } from './start-legacy-his.js';
 
 const config = loadLegacyHisConfig();

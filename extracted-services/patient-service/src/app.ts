@@ -1,41 +1,34 @@
 /**
- * patient-service's HTTP side, not yet listening: the legacy contract's /api/patients and
- * /api/encounters, FHIR R4 under /fhir, and /healthz, /readyz, /metrics.
+ * patient-service's routes (the kit adds /healthz, /readyz and /metrics): the legacy
+ * contract's /api/patients and /api/encounters over its own tables, and FHIR R4 under /fhir.
+ * Patients are written here only while patient-service is their system of record; before
+ * that they belong to the legacy system, and a write sent here by mistake is refused
+ * (PAT-503) rather than kept where the legacy would never see it.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import type { Logger } from '@ficus/contracts';
-import { countRequests, LEGACY_AJV_OPTIONS, registerLegacyErrors, registerOpsRoutes, type OpsState } from '@ficus/service-kit';
-import { registerEncounterRoutes } from './encounters/encounter-routes.js';
+import { LegacyError, registerEncounterRoutes, registerPatientRoutes } from '@ficus/legacy-his/contract';
+import type { SystemOfRecord } from '@ficus/service-kit';
+import { encountersOf } from './encounters/encounter-store.js';
 import { registerPatientFhir, type FhirOptions } from './fhir/fhir-routes.js';
-import type { MrnBlock } from './patients/mrn-block.js';
-import { registerPatientRoutes } from './patients/patient-routes.js';
-import { PatientStore } from './patients/patient-store.js';
 import type { OutboxSeam } from './outbox-seam.js';
+import type { MrnBlock } from './patients/mrn-block.js';
+import { PatientStore } from './patients/patient-store.js';
 
-export interface PatientAppOptions {
-  pool: pg.Pool;
-  log: Logger;
-  ops: OpsState;
+export interface PatientRoutesOptions {
   mrns: MrnBlock;
   outbox: OutboxSeam;
+  systemOfRecord: SystemOfRecord;
   fhir: FhirOptions;
 }
 
-export async function buildPatientApp(o: PatientAppOptions): Promise<FastifyInstance> {
-  const app = Fastify({
-    loggerInstance: o.log as FastifyBaseLogger,
-    // fastify's request log prints URLs, and URLs here carry MRNs, names and birth dates
-    logController: new LogController({ disableRequestLogging: true }),
-    ajv: LEGACY_AJV_OPTIONS,
+export async function registerPatientServiceRoutes(app: FastifyInstance, pool: pg.Pool, o: PatientRoutesOptions): Promise<void> {
+  const patients = new PatientStore(pool, o.mrns, o.outbox);
+  registerPatientRoutes(app, patients, {
+    beforeWrite: () => {
+      if (o.systemOfRecord !== 'service') throw new LegacyError(503, 'Patients are written in the legacy system until patient-service becomes their system of record');
+    },
   });
-  registerLegacyErrors(app);
-  countRequests(app, o.ops.metrics);
-  registerOpsRoutes(app, o.ops);
-  const patients = new PatientStore(o.pool, o.mrns, o.outbox);
-  registerPatientRoutes(app, patients, o.ops.systemOfRecord);
-  registerEncounterRoutes(app, o.pool, patients);
-  await registerPatientFhir(app, o.pool, o.fhir);
-  await app.ready();
-  return app;
+  registerEncounterRoutes(app, { patientExists: (mrn) => patients.exists(mrn), encountersOf: (mrn) => encountersOf(pool, mrn) });
+  await registerPatientFhir(app, pool, o.fhir);
 }

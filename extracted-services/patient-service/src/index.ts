@@ -5,6 +5,5 @@ export { startPatientService, SERVICE_NAME, CDC_TOPICS, type RunningPatientServi
 export { loadPatientServiceConfig, PatientServiceConfigSchema, patientServiceDatabaseUrl, type PatientServiceConfig } from './config.js';
 export { noOutbox, type OutboxSeam, type OutgoingChange } from './outbox-seam.js';
 export { patientTopicRow, PATIENT_TOPIC_FIELDS, type PatientTopicRow } from './cdc/patient-topic.js';
-export type { ApiPatient, PatientPage } from './patients/patient-schemas.js';
-export type { ApiEncounter } from './encounters/encounter-store.js';
-export type { EncounterList } from './encounters/encounter-routes.js';
+// the shapes of its legacy API are the contract's (@ficus/legacy-his/contract)
+export type { LegacyPatient as ApiPatient, PatientPage, LegacyEncounter as ApiEncounter, EncounterList } from '@ficus/legacy-his/contract';

@@ -4,15 +4,16 @@
  * values, read back after the change inside its transaction.
  */
 import type pg from 'pg';
-import { sqlTimestamp, type OutboxSeam, type OutgoingChange } from '@ficus/service-kit';
+import { patientJson, sqlTimestamp, type PatientRecord } from '@ficus/legacy-his/contract';
+import type { OutboxSeam, OutgoingChange } from '@ficus/service-kit';
 import { patientTopicRow } from './cdc/patient-topic.js';
-import { PATIENT_COLUMNS, toApiPatient, type PatientDbRow } from './patients/patient-store.js';
+import { PATIENT_COLUMNS } from './patients/patient-store.js';
 
 export { noOutbox, type OutboxSeam, type OutgoingChange } from '@ficus/service-kit';
 
 export async function patientChanged(outbox: OutboxSeam, tx: pg.PoolClient, mrn: string, op: OutgoingChange['op']): Promise<void> {
-  const { rows } = await tx.query<PatientDbRow>(`SELECT ${PATIENT_COLUMNS} FROM patient p WHERE p.mrn = $1`, [mrn]);
-  if (rows[0]) await outbox(tx, { topic: 'patients', op, key: { mrn }, before: null, after: patientTopicRow(toApiPatient(rows[0])) });
+  const { rows } = await tx.query<PatientRecord>(`SELECT ${PATIENT_COLUMNS} FROM patient p WHERE p.mrn = $1`, [mrn]);
+  if (rows[0]) await outbox(tx, { topic: 'patients', op, key: { mrn }, before: null, after: patientTopicRow(patientJson(rows[0])) });
 }
 
 export async function stayChanged(outbox: OutboxSeam, tx: pg.PoolClient, id: string, op: OutgoingChange['op']): Promise<void> {

@@ -4,5 +4,5 @@
 export { startResultsService, SERVICE_NAME, CDC_TOPICS, type RunningResultsService, type StartExtras } from './start-results-service.js';
 export { loadResultsServiceConfig, ResultsServiceConfigSchema, resultsServiceDatabaseUrl, type ResultsServiceConfig } from './config.js';
 export { HttpPatientDirectory, PatientServiceUnavailable, type PatientDirectory } from './patient-directory.js';
-export type { ApiLabResult } from './results/result-store.js';
-export type { ResultList } from './results/result-routes.js';
+// the shapes of its legacy API are the contract's (@ficus/legacy-his/contract)
+export type { LegacyLabResult as ApiLabResult, ResultList } from '@ficus/legacy-his/contract';

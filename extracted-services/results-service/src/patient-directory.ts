@@ -6,6 +6,8 @@
  * identifier). An unreachable patient-service is an error the caller turns into a retry (HL7)
  * or a 503 (HTTP, which the gateway answers from legacy).
  */
+import { followMerges } from '@ficus/hl7-protocol';
+
 export class PatientServiceUnavailable extends Error {
   override readonly name = 'PatientServiceUnavailable';
 }
@@ -48,17 +50,18 @@ export class HttpPatientDirectory implements PatientDirectory {
   }
 
   async resolve(mrn: string): Promise<string | undefined> {
-    let current = mrn;
-    for (let i = 0; i < 16; i++) {
-      const { status, body } = await this.get(`/fhir/Patient/${encodeURIComponent(current)}`);
-      if (status === 404) return i === 0 ? undefined : current;
-      if (status !== 200) throw new PatientServiceUnavailable(`patient-service answered ${status} for a patient`);
-      const links = (body as { link?: { type: string; other: { reference?: string } }[] }).link ?? [];
-      const next = links.find((l) => l.type === 'replaced-by')?.other.reference?.replace(/^Patient\//, '');
-      if (next === undefined || next === mrn) return current;
-      current = next;
-    }
-    return current;
+    const first = await this.replacedBy(mrn);
+    if (first === undefined) return undefined;
+    return followMerges(mrn, async (current) => (current === mrn ? first : await this.replacedBy(current)) ?? undefined);
+  }
+
+  /** the MRN a record was merged into (FHIR Patient.link replaced-by): null when none, undefined when there is no such patient */
+  private async replacedBy(mrn: string): Promise<string | null | undefined> {
+    const { status, body } = await this.get(`/fhir/Patient/${encodeURIComponent(mrn)}`);
+    if (status === 404) return undefined;
+    if (status !== 200) throw new PatientServiceUnavailable(`patient-service answered ${status} for a patient`);
+    const links = (body as { link?: { type: string; other: { reference?: string } }[] }).link ?? [];
+    return links.find((l) => l.type === 'replaced-by')?.other.reference?.replace(/^Patient\//, '') ?? null;
   }
 
   async stayOf(mrn: string, visitNumber: string): Promise<number | null> {

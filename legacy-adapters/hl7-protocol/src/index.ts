@@ -33,6 +33,9 @@ export {
   type AbnormalFlag,
 } from './hl7/values.js';
 
+// what messages mean to the hospital's records: demographics, stays, merges, results, refusals
+export * from './interpret/index.js';
+
 // batches
 export { decodeBatch, isBatch, type BatchDecodeResult, type Hl7Batch, type Hl7BatchGroup, type BatchHeader, type BatchTrailer } from './hl7/batch.js';
 

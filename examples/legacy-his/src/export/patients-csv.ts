@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { sqlDate, sqlTimestamp } from '../http/legacy-format.js';
+import { sqlDate, sqlTimestamp } from '../contract/postgres.js';
 
 const PAGE_ROWS = 500;
 

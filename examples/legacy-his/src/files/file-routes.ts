@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { LegacyError } from '../http/legacy-errors.js';
+import { LegacyError } from '../contract/errors.js';
 import { pseudoRandomStream } from './pseudo-random-stream.js';
 
 export const MAX_DOWNLOAD_MIB = 1024;

@@ -5,11 +5,10 @@
  * accepted again. The answer is known only after the commit.
  */
 import { createHash } from 'node:crypto';
-import { decideAck, hl7Error, type HierarchicDesignator, type Hl7Error, type Hl7Message } from '@ficus/hl7-protocol';
+import { decideAck, facilityKey, hl7Error, Hl7Refusal, refuse, type Hl7Error, type Hl7Message, type RefusalKind } from '@ficus/hl7-protocol';
 import type pg from 'pg';
 import type { Logger } from '@ficus/contracts';
 import { admitPatient, dischargePatient, mergePatients, registerPatient, updatePatientInformation } from './adt-handlers.js';
-import { Hl7Refusal, refuse, type RefusalKind } from './hl7-values.js';
 import type { MessageHandler } from './message-context.js';
 import { storeResults } from './oru-handler.js';
 
@@ -25,13 +24,6 @@ export interface ProcessOutcome {
   /** the message's key was already applied: answered from HL7_INBOUND_LOG, nothing applied */
   duplicate: boolean;
   errors: Hl7Error[];
-}
-
-/** MSH-4 as the key's first half: namespace ^ universal id ^ type, trailing empty parts left out */
-export function facilityKey(hd: HierarchicDesignator): string {
-  const parts = [hd.namespaceId, hd.universalId, hd.universalIdType];
-  while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
-  return parts.join('^');
 }
 
 const MAX_ATTEMPTS = 3;
@@ -172,10 +164,10 @@ function databaseRefusal(e: unknown): Hl7Refusal {
     case '22007':
     case '22008':
     case '22P02':
-      return new Hl7Refusal('error', hl7Error(102, 'a value of the message breaks a rule of the legacy database'));
+      return new Hl7Refusal(hl7Error(102, 'a value of the message breaks a rule of the legacy database'));
     case '22001':
-      return new Hl7Refusal('error', hl7Error(104, 'a value of the message is longer than the legacy database keeps'));
+      return new Hl7Refusal(hl7Error(104, 'a value of the message is longer than the legacy database keeps'));
     default:
-      return new Hl7Refusal('error', hl7Error(207, 'the legacy system could not apply the message; send it again later'));
+      return new Hl7Refusal(hl7Error(207, 'the legacy system could not apply the message; send it again later'));
   }
 }

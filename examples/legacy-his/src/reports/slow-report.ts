@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { LegacyError } from '../http/legacy-errors.js';
+import { LegacyError } from '../contract/errors.js';
 
 export const MAX_SLOW_DELAY_MS = 60_000;
 const SlowQuery = Type.Object({

@@ -4,7 +4,7 @@
  * gets 426 Upgrade Required.
  */
 import type { FastifyInstance } from 'fastify';
-import { sendLegacyError } from '../http/legacy-errors.js';
+import { sendLegacyError } from '../contract/errors.js';
 
 export function registerEchoSocket(app: FastifyInstance) {
   app.route({

@@ -7,7 +7,8 @@
  * last local change is recorded as a conflict instead (cdcMayOverwrite).
  */
 import type { ChangeEvent } from '@ficus/contracts';
-import { cdcMayDelete, cdcMayOverwrite, column, keyValue, localTimestamp, recordConflicts, type ApplyContext, type ChangeFeed, type FeedReport } from '@ficus/service-kit';
+import { localTimestamp } from '@ficus/legacy-his/contract';
+import { cdcMayDelete, cdcMayOverwrite, column, keyValue, recordConflicts, type ApplyContext, type ChangeFeed, type FeedReport } from '@ficus/service-kit';
 import type { MrnBlock } from '../patients/mrn-block.js';
 
 const split = (changes: ChangeEvent[]) => ({ upserts: changes.filter((c) => c.op !== 'delete'), deletes: changes.filter((c) => c.op === 'delete') });

@@ -3,7 +3,7 @@
  * values: `active` "Y"/"N", local timestamps) to and from patient-service's terms. One mapping
  * for both directions: CDC in, and the outbox out (write-back).
  */
-import type { ApiPatient } from '../patients/patient-schemas.js';
+import type { LegacyPatient } from '@ficus/legacy-his/contract';
 
 export const PATIENT_TOPIC_FIELDS = [
   'mrn',
@@ -26,7 +26,7 @@ export const PATIENT_TOPIC_FIELDS = [
 
 export type PatientTopicRow = Record<(typeof PATIENT_TOPIC_FIELDS)[number], string | null>;
 
-export function patientTopicRow(p: ApiPatient): PatientTopicRow {
+export function patientTopicRow(p: LegacyPatient): PatientTopicRow {
   return {
     mrn: p.mrn,
     lastName: p.lastName,

@@ -4,7 +4,8 @@
  * for a merge the link between the merged-away record and its survivor.
  */
 import type pg from 'pg';
-import { sqlDate, sqlFhirDateTime } from '@ficus/service-kit';
+import { sqlDate } from '@ficus/legacy-his/contract';
+import { sqlFhirDateTime } from '@ficus/service-kit';
 
 export interface FhirNaming {
   /** the FHIR identifier system of the hospital's MRNs */

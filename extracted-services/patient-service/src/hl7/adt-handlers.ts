@@ -5,13 +5,14 @@
  * the same message); A02, which the legacy does not apply, moves the stay and keeps the
  * transfer.
  */
-import { dispositionCode, type AdmissionType, type Hl7Message } from '@ficus/hl7-protocol';
-import { at, checkMrn, dateTimeField, eventTime, facilityKey, hl7MayOverwrite, hl7Stamp, localTimestamp, nth, refuse, requireSegment, type Hl7Context, type HandlerOutcome, type Hl7Handler, type Hl7Handlers } from '@ficus/service-kit';
+import { at, describesVisit, dischargedBeforeAdmission, eventTime, facilityKey, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, patientMrn, readDemographics, readDischarge, readVisit, refuse, requireSegment, unknownPatient, visitNumber, type AdmissionType } from '@ficus/hl7-protocol';
+import { ADT_USER, localTimestamp } from '@ficus/legacy-his/contract';
+import { hl7MayOverwrite, hl7Stamp, type Hl7Context, type HandlerOutcome, type Hl7Handler, type Hl7Handlers } from '@ficus/service-kit';
 import type { MrnBlock } from '../patients/mrn-block.js';
 import type { OutboxSeam } from '../outbox-seam.js';
-import { ADT_USER, lockPatient, patientMrn, readDemographics, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
+import { lockPatient, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
 import { touchMerge, touchPatient, touchStay, withOutbox } from './touched.js';
-import { admitOrUpdate, openStayOf, readVisit, recordTransfer, stayByVisit, updateVisit, visitNumber, wardSql } from './visit-records.js';
+import { admitOrUpdate, openStayOf, recordTransfer, stayByVisit, updateVisit, wardSql } from './visit-records.js';
 
 /** both outcomes of an event that touches two rows: stale only when nothing was applied */
 const combine = (...outcomes: HandlerOutcome[]): HandlerOutcome => (outcomes.includes('applied') ? 'applied' : 'stale');
@@ -19,7 +20,7 @@ const combine = (...outcomes: HandlerOutcome[]): HandlerOutcome => (outcomes.inc
 async function knownPatient(ctx: Hl7Context): Promise<string> {
   requireSegment(ctx.message, 'PID', 'it names the patient');
   const mrn = await survivorOf(ctx.tx, patientMrn(ctx.message));
-  if (!(await lockPatient(ctx.tx, mrn))) throw refuse(204, 'PID-3: no patient with this MRN', at('PID', 1, 3, 1));
+  if (!(await lockPatient(ctx.tx, mrn))) throw unknownPatient();
   return mrn;
 }
 
@@ -28,11 +29,11 @@ async function namedStay(ctx: Hl7Context, mrn: string): Promise<string> {
   const visitNo = visitNumber(ctx.message);
   if (visitNo !== undefined) {
     const stay = await stayByVisit(ctx.tx, visitNo);
-    if (!stay || stay.mrn !== mrn) throw refuse(204, 'PV1-19: the patient has no stay with this visit number', at('PV1', 1, 19, 1));
+    if (!stay || stay.mrn !== mrn) throw noStayWithVisitNumber();
     return stay.id;
   }
   const open = await openStayOf(ctx.tx, mrn);
-  if (open === undefined) throw refuse(204, 'PV1-19 is empty and the patient has no open stay', at('PV1', 1, 19, 1));
+  if (open === undefined) throw noOpenStay();
   return open;
 }
 
@@ -65,31 +66,18 @@ export function adtHandlers(mrns: MrnBlock, outbox: OutboxSeam): Hl7Handlers {
   return { ADT: Object.fromEntries(Object.entries(handlers).map(([event, h]) => [event, (ctx: Hl7Context) => withOutbox(ctx, outbox, () => h(ctx))])) };
 }
 
-/** An A04's PV1 describes a visit: a class other than N, a point of care, a visit number or an admit time. */
-function describesVisit(m: Hl7Message): boolean {
-  if (m.count('PV1') === 0) return false;
-  const v = (rest: string) => m.get(nth('PV1', 1, rest)).trim();
-  const patientClass = v('2').toUpperCase();
-  return (patientClass !== '' && patientClass !== 'N') || v('3.1') !== '' || v('19.1') !== '' || v('44.1') !== '';
-}
-
 /** ADT^A03: discharge time PV1-45 (else EVN-6, EVN-2, MSH-7) and disposition PV1-36. */
 async function discharge(ctx: Hl7Context): Promise<HandlerOutcome> {
   const { tx, message, order, systemOfRecord } = ctx;
   const mrn = await knownPatient(ctx);
   requireSegment(message, 'PV1', 'it names the stay');
   const id = await namedStay(ctx, mrn);
-  const rawDisposition = message.get('PV1-36.1').trim();
-  if (rawDisposition === '') throw refuse(101, 'PV1-36 (the discharge disposition) is missing', at('PV1', 1, 36));
-  const disposition = dispositionCode(rawDisposition);
-  if (disposition === undefined) throw refuse(103, 'PV1-36 is not a discharge disposition code (table 0112, two digits)', at('PV1', 1, 36));
-  const discharged = (dateTimeField(message, 'PV1', 1, 45) ?? eventTime(message))?.timestamp;
-  if (discharged === undefined) throw refuse(101, 'PV1-45 (the discharge date/time) is missing, and so are EVN-6, EVN-2 and MSH-7', at('PV1', 1, 45));
+  const { disposition, discharged } = readDischarge(message);
   const { rows } = await tx.query<{ before: boolean; newer: boolean }>(
     `SELECT ${localTimestamp('$2')} < admitted_at AS before, ${hl7MayOverwrite('encounter', '$3', '$4', systemOfRecord)} AS newer FROM encounter WHERE id = $1`,
     [id, discharged, order.time, order.seq],
   );
-  if (rows[0]?.before) throw refuse(102, 'PV1-45 (the discharge date/time) is before the admission', at('PV1', 1, 45));
+  if (rows[0]?.before) throw dischargedBeforeAdmission();
   if (!rows[0]?.newer) return 'stale';
   const changed = await tx.query(
     `UPDATE encounter SET discharged_at = ${localTimestamp('$2')}, discharge_disposition = $3, updated_at = LOCALTIMESTAMP(0)
@@ -139,18 +127,14 @@ async function transfer(ctx: Hl7Context): Promise<HandlerOutcome> {
  */
 async function merge(ctx: Hl7Context): Promise<HandlerOutcome> {
   const { tx, message, systemOfRecord } = ctx;
-  requireSegment(message, 'PID', 'it names the surviving patient');
-  requireSegment(message, 'MRG', 'it names the patient merged away');
   const service = systemOfRecord === 'service';
-  for (let i = 1; i <= message.count('PID'); i++) {
-    if (i > message.count('MRG')) throw refuse(101, `PID ${i} has no MRG segment`, at('MRG', i));
-    const survivor = await survivorOf(tx, patientMrn(message, i));
-    const merged = checkMrn(message.get(nth('MRG', i, '1.1')), 'MRG', i, 1, 'MRG-1');
-    if (survivor === merged) throw refuse(102, 'MRG-1 names the surviving patient itself', at('MRG', i, 1, 1));
+  for (const { pair, survivorMrn, mergedMrn: merged } of mergePairs(message)) {
+    const survivor = await survivorOf(tx, survivorMrn);
+    if (survivor === merged) throw mergeIntoItself(pair);
     const { rows } = await tx.query<{ mrn: string }>('SELECT mrn FROM patient WHERE mrn IN ($1, $2) ORDER BY mrn FOR UPDATE', [survivor, merged]);
     const found = new Set(rows.map((r) => r.mrn));
-    if (!found.has(survivor)) throw refuse(204, 'PID-3: no surviving patient with this MRN', at('PID', i, 3, 1));
-    if (!found.has(merged)) throw refuse(204, 'MRG-1: no patient with this MRN to merge', at('MRG', i, 1, 1));
+    if (!found.has(survivor)) throw noSurvivor(pair);
+    if (!found.has(merged)) throw noPatientToMerge(pair);
     const moved = await tx.query<{ id: string }>(
       `UPDATE encounter SET mrn = $1, updated_at = LOCALTIMESTAMP(0)${service ? ', local_changed_at = clock_timestamp()' : ''} WHERE mrn = $2 RETURNING id`,
       [survivor, merged],

@@ -1,50 +1,28 @@
 /**
- * The stay of a PV1 segment, to the same effect as the legacy inbound has on ADMISSION
- * (examples/legacy-his/src/hl7/visit-records.ts): the visit number (PV1-19) finds a stay
- * again, PV1-3 is the ward (a ward code, else a ward alias, else UNK) and bed, PV1-2/PV1-4 the
- * kind of stay, PV1-7 the doctor, PV1-44 the admission. Every change of ward or bed is kept
- * as a transfer.
+ * The stay of a PV1 segment, read as @ficus/hl7-protocol reads it for the legacy inbound too,
+ * written to patient-service's encounter table: the visit number (PV1-19) finds a stay again,
+ * the point of care is a ward code, else a ward alias, else UNK. Besides, each change follows
+ * the conflict rule, and every change of ward or bed is kept as a transfer.
  */
-import { admissionType, plainText, upperText, type AdmissionType, type Hl7Message, type Update } from '@ficus/hl7-protocol';
-import { at, dateTimeField, eventTime, hl7MayOverwrite, hl7Stamp, localTimestamp, nth, refuse, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
+import { admissionTime, admittedAfterDischarge, eventTime, readVisit, visitChanges, visitOfAnotherPatient, UNKNOWN_WARD, type AdmissionType, type VisitChange, type VisitFields } from '@ficus/hl7-protocol';
+import { changingWrite, localTimestamp, sqlCast, type ColumnWrite } from '@ficus/legacy-his/contract';
+import { hl7MayOverwrite, hl7Stamp, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
 import type pg from 'pg';
 import { touchStay } from './touched.js';
-
-export const UNKNOWN_WARD = 'UNK';
-
-export interface VisitFields {
-  visitNo: string | undefined;
-  pointOfCare: string | undefined;
-  bed: Update<string>;
-  admissionType: AdmissionType | undefined;
-  doctor: Update<string>;
-  admitted: string | undefined;
-}
-
-export function visitNumber(m: Hl7Message, pv1 = 1): string | undefined {
-  const v = m.get(nth('PV1', pv1, '19.1')).trim();
-  if (v === '' || v === '""') return undefined;
-  if (v.length > 20) throw refuse(104, 'PV1-19 (the visit number) is longer than 20 characters', at('PV1', pv1, 19, 1));
-  return v;
-}
-
-export function readVisit(m: Hl7Message, pv1 = 1): VisitFields {
-  const v = (rest: string) => m.get(nth('PV1', pv1, rest));
-  const pointOfCare = upperText(v('3.1'), 40);
-  return {
-    visitNo: visitNumber(m, pv1),
-    pointOfCare: typeof pointOfCare === 'string' ? pointOfCare : undefined,
-    bed: upperText(v('3.3'), 6),
-    admissionType: admissionType(v('2'), v('4')),
-    doctor: plainText(v('7.1'), 10),
-    admitted: dateTimeField(m, 'PV1', pv1, 44)?.timestamp,
-  };
-}
 
 /** SQL for a PV1-3.1 parameter as a ward code: the code itself, its alias, or UNK */
 export function wardSql(param: string): string {
   return `COALESCE((SELECT code FROM ward WHERE code = ${param}::text), (SELECT ward_code FROM ward_alias WHERE point_of_care = ${param}::text), '${UNKNOWN_WARD}')`;
 }
+
+/** the encounter table's column of each value an update may write */
+const COLUMNS: Record<VisitChange['field'], Omit<ColumnWrite, 'value'>> = {
+  pointOfCare: { column: 'ward_code', sql: wardSql },
+  bed: { column: 'bed', sql: sqlCast('text') },
+  admissionType: { column: 'encounter_class', sql: sqlCast('char(1)') },
+  doctor: { column: 'attending_doctor_id', sql: sqlCast('text') },
+  admitted: { column: 'admitted_at', sql: localTimestamp },
+};
 
 export interface FoundStay {
   id: string;
@@ -74,11 +52,10 @@ export async function admitOrUpdate(ctx: Hl7Context, mrn: string, fallbackType: 
   const visit = readVisit(message, pv1);
   if (visit.visitNo !== undefined) {
     const existing = await stayByVisit(tx, visit.visitNo);
-    if (existing && existing.mrn !== mrn) throw refuse(205, 'PV1-19 (the visit number) already belongs to another patient', at('PV1', pv1, 19, 1));
+    if (existing && existing.mrn !== mrn) throw visitOfAnotherPatient(pv1);
     if (existing) return updateVisit(ctx, existing.id, visit, pv1);
   }
-  const admitted = visit.admitted ?? eventTime(message)?.timestamp;
-  if (admitted === undefined) throw refuse(101, 'PV1-44 (the admit date/time) is missing, and so are EVN-6, EVN-2 and MSH-7', at('PV1', pv1, 44));
+  const admitted = admissionTime(message, visit, pv1);
   const service = systemOfRecord === 'service';
   const created = await tx.query<{ id: string }>(
     `INSERT INTO encounter (id, provisional, mrn, admitted_at, ward_code, bed, encounter_class, attending_doctor_id, visit_number, hl7_time, hl7_seq${service ? ', local_changed_at' : ''})
@@ -91,7 +68,7 @@ export async function admitOrUpdate(ctx: Hl7Context, mrn: string, fallbackType: 
 }
 
 /**
- * Updates the stay with what the PV1 sends (an empty field keeps the stored value), when the
+ * Updates the stay with what the PV1 sends (visitChanges), when the
  * message is newer than the stay's history. An admit time after the stay's discharge is
  * refused (102). A move of ward or bed is kept as a transfer.
  */
@@ -102,27 +79,13 @@ export async function updateVisit(ctx: Hl7Context, id: string, visit: VisitField
     [id, order.time, order.seq, visit.admitted ?? null],
   );
   if (!rows[0]?.newer) return 'stale';
-  if (visit.admitted !== undefined && rows[0].after) throw refuse(102, 'PV1-44 (the admit date/time) is after the discharge of this stay', at('PV1', pv1, 44));
-  const columns: string[] = [];
-  const expressions: string[] = [];
-  const values: unknown[] = [id];
-  const set = (column: string, value: unknown, sql: (param: string) => string) => {
-    values.push(value);
-    columns.push(column);
-    expressions.push(sql(`$${values.length}`));
-  };
-  if (visit.pointOfCare !== undefined) set('ward_code', visit.pointOfCare, wardSql);
-  if (visit.bed !== undefined) set('bed', visit.bed, (p) => `${p}::text`);
-  if (visit.admissionType !== undefined) set('encounter_class', visit.admissionType, (p) => `${p}::char(1)`);
-  if (visit.doctor !== undefined) set('attending_doctor_id', visit.doctor, (p) => `${p}::text`);
-  if (visit.admitted !== undefined) set('admitted_at', visit.admitted, localTimestamp);
-  if (columns.length > 0) {
+  if (visit.admitted !== undefined && rows[0].after) throw admittedAfterDischarge(pv1);
+  const w = changingWrite(visitChanges(visit).map((c) => ({ ...COLUMNS[c.field], value: c.value })), 2);
+  if (w.values.length > 0) {
     const moved = await tx.query<{ ward_code: string; bed: string | null }>(`SELECT ward_code, bed FROM encounter WHERE id = $1`, [id]);
     const updated = await tx.query<{ ward_code: string; bed: string | null }>(
-      `UPDATE encounter SET ${columns.map((c, i) => `${c} = ${expressions[i]}`).join(', ')}, updated_at = LOCALTIMESTAMP(0)
-        WHERE id = $1 AND ROW(${columns.join(', ')}) IS DISTINCT FROM ROW(${expressions.join(', ')})
-        RETURNING ward_code, bed`,
-      values,
+      `UPDATE encounter SET ${w.set}, updated_at = LOCALTIMESTAMP(0) WHERE id = $1 AND ${w.changes} RETURNING ward_code, bed`,
+      [id, ...w.values],
     );
     const before = moved.rows[0];
     const after = updated.rows[0];

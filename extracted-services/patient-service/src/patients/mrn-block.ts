@@ -14,7 +14,7 @@
  * must not, or the legacy's next registration would land in the block).
  */
 import type pg from 'pg';
-import { LegacyError } from '@ficus/service-kit';
+import { LegacyError } from '@ficus/legacy-his/contract';
 
 export class MrnBlock {
   private readonly width: number;

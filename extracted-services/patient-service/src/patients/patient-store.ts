@@ -4,78 +4,52 @@
  * the system of record, each in one transaction with the outbox seam.
  */
 import type pg from 'pg';
-import { sqlDate, sqlTimestamp } from '@ficus/service-kit';
+import { changingWrite, insertedColumns, patientJson, patientSearchFilter, sqlCast, sqlDate, sqlTimestamp, type ColumnWrite } from '@ficus/legacy-his/contract';
+import type { LegacyPatient, PatientFields, PatientRecord, PatientRepository, PatientSearch, UpdateOutcome } from '@ficus/legacy-his/contract';
 import type { OutboxSeam } from '../outbox-seam.js';
 import { patientTopicRow } from '../cdc/patient-topic.js';
 import type { MrnBlock } from './mrn-block.js';
-import type { ApiPatient, PatientFields } from './patient-schemas.js';
 
-export interface PatientDbRow {
-  mrn: string;
-  family_name: string;
-  given_name: string;
-  middle_name: string | null;
-  birth_date: string;
-  sex: ApiPatient['sex'];
-  address_line: string | null;
-  city: string | null;
-  state: string | null;
-  postal_code: string | null;
-  phone: string | null;
-  marital_status: ApiPatient['maritalStatus'];
-  active: boolean;
-  created_at: string;
-  updated_at: string;
-  updated_by: string;
-}
-
-export const PATIENT_COLUMNS = `p.mrn, p.family_name, p.given_name, p.middle_name, ${sqlDate('p.birth_date')} AS birth_date, p.sex, p.address_line,
-  p.city, p.state, p.postal_code, p.phone, p.marital_status, p.active, ${sqlTimestamp('p.created_at')} AS created_at,
-  ${sqlTimestamp('p.updated_at')} AS updated_at, p.updated_by`;
+/** the patient table's columns as the contract's neutral record (patientJson) */
+export const PATIENT_COLUMNS = `p.mrn, p.family_name AS "lastName", p.given_name AS "firstName", p.middle_name AS "middleName",
+  ${sqlDate('p.birth_date')} AS "dateOfBirth", p.sex, p.address_line AS line1, p.city, p.state, p.postal_code AS zip, p.phone,
+  p.marital_status AS "maritalStatus", p.active, ${sqlTimestamp('p.created_at')} AS created, ${sqlTimestamp('p.updated_at')} AS "lastUpdated",
+  p.updated_by AS "lastUpdatedBy"`;
 
 /** by name in byte order ("C" collation), then MRN, as the legacy lists patients */
 const PATIENT_ORDER = 'p.family_name, p.given_name, p.mrn';
 
-export function toApiPatient(r: PatientDbRow): ApiPatient {
-  return {
-    mrn: r.mrn,
-    lastName: r.family_name,
-    firstName: r.given_name,
-    middleName: r.middle_name,
-    dateOfBirth: r.birth_date,
-    sex: r.sex,
-    address: { line1: r.address_line, city: r.city, state: r.state, zip: r.postal_code },
-    phone: r.phone,
-    maritalStatus: r.marital_status,
-    active: r.active,
-    created: r.created_at,
-    lastUpdated: r.updated_at,
-    lastUpdatedBy: r.updated_by,
-  };
+/** the patient table's column of each field a registration or an update writes */
+const FIELD_COLUMNS: Record<keyof PatientFields, Omit<ColumnWrite, 'value'>> = {
+  lastName: { column: 'family_name', sql: sqlCast('text') },
+  firstName: { column: 'given_name', sql: sqlCast('text') },
+  middleName: { column: 'middle_name', sql: sqlCast('text') },
+  dateOfBirth: { column: 'birth_date', sql: sqlCast('date') },
+  sex: { column: 'sex', sql: sqlCast('char(1)') },
+  line1: { column: 'address_line', sql: sqlCast('text') },
+  city: { column: 'city', sql: sqlCast('text') },
+  state: { column: 'state', sql: sqlCast('text') },
+  zip: { column: 'postal_code', sql: sqlCast('text') },
+  phone: { column: 'phone', sql: sqlCast('text') },
+  maritalStatus: { column: 'marital_status', sql: sqlCast('char(1)') },
+  active: { column: 'active', sql: sqlCast('boolean') },
+};
+
+/** The writes of the fields given (all, or the ones an HL7 message changes) to the patient table. */
+export function patientWrites(fields: Partial<PatientFields>): ColumnWrite[] {
+  return (Object.keys(FIELD_COLUMNS) as (keyof PatientFields)[]).filter((field) => fields[field] !== undefined).map((field) => ({ ...FIELD_COLUMNS[field], value: fields[field] }));
 }
 
-export interface PatientSearch {
-  lastNamePrefix?: string;
-  firstNamePrefix?: string;
-  dob?: string;
-  limit: number;
-  offset: number;
-}
-
-const likePrefix = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
-
-export type UpdateOutcome = { kind: 'not-found' } | { kind: 'precondition-failed' } | { kind: 'updated'; patient: ApiPatient };
-
-export class PatientStore {
+export class PatientStore implements PatientRepository {
   constructor(
     private readonly pool: pg.Pool,
     private readonly mrns: MrnBlock,
     private readonly outbox: OutboxSeam,
   ) {}
 
-  async findByMrn(mrn: string): Promise<ApiPatient | undefined> {
-    const { rows } = await this.pool.query<PatientDbRow>(`SELECT ${PATIENT_COLUMNS} FROM patient p WHERE p.mrn = $1`, [mrn]);
-    return rows[0] && toApiPatient(rows[0]);
+  async findByMrn(mrn: string): Promise<LegacyPatient | undefined> {
+    const { rows } = await this.pool.query<PatientRecord>(`SELECT ${PATIENT_COLUMNS} FROM patient p WHERE p.mrn = $1`, [mrn]);
+    return rows[0] && patientJson(rows[0]);
   }
 
   async exists(mrn: string): Promise<boolean> {
@@ -83,75 +57,53 @@ export class PatientStore {
     return (rowCount ?? 0) > 0;
   }
 
-  async search(q: PatientSearch): Promise<{ total: number; items: ApiPatient[] }> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    if (q.lastNamePrefix) {
-      values.push(likePrefix(q.lastNamePrefix));
-      where.push(`p.family_name LIKE $${values.length}`);
-    }
-    if (q.firstNamePrefix) {
-      values.push(likePrefix(q.firstNamePrefix));
-      where.push(`p.given_name LIKE $${values.length}`);
-    }
-    if (q.dob) {
-      values.push(q.dob);
-      where.push(`p.birth_date = $${values.length}::date`);
-    }
-    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  async search(q: PatientSearch): Promise<{ total: number; items: LegacyPatient[] }> {
+    const { filter, values } = patientSearchFilter(q, { lastName: 'p.family_name', firstName: 'p.given_name', dateOfBirth: 'p.birth_date' });
     const [count, page] = await Promise.all([
       this.pool.query<{ total: number }>(`SELECT count(*)::int AS total FROM patient p ${filter}`, values),
-      this.pool.query<PatientDbRow>(`SELECT ${PATIENT_COLUMNS} FROM patient p ${filter} ORDER BY ${PATIENT_ORDER} LIMIT $${values.length + 1} OFFSET $${values.length + 2}`, [
+      this.pool.query<PatientRecord>(`SELECT ${PATIENT_COLUMNS} FROM patient p ${filter} ORDER BY ${PATIENT_ORDER} LIMIT $${values.length + 1} OFFSET $${values.length + 2}`, [
         ...values,
         q.limit,
         q.offset,
       ]),
     ]);
-    return { total: count.rows[0]?.total ?? 0, items: page.rows.map(toApiPatient) };
+    return { total: count.rows[0]?.total ?? 0, items: page.rows.map(patientJson) };
   }
 
   /** Registers a patient under the next MRN of the service's block (see mrn-block.ts). */
-  async insert(f: PatientFields, user: string): Promise<ApiPatient> {
+  async insert(f: PatientFields, user: string): Promise<LegacyPatient> {
     return this.inTransaction(async (tx) => {
       const mrn = await this.mrns.assign(tx);
-      const { rows } = await tx.query<PatientDbRow>(
-        `INSERT INTO patient AS p (mrn, family_name, given_name, middle_name, birth_date, sex, address_line, city, state, postal_code, phone,
-           marital_status, active, updated_by, local_changed_at)
-         VALUES ($1, $2, $3, $4, $5::date, $6, $7, $8, $9, $10, $11, $12, $13, $14, clock_timestamp())
+      const w = insertedColumns(patientWrites(f), 2);
+      const { rows } = await tx.query<PatientRecord>(
+        `INSERT INTO patient AS p (mrn, ${w.columns}, updated_by, local_changed_at) VALUES ($1, ${w.params}, $${w.values.length + 2}, clock_timestamp())
          RETURNING ${PATIENT_COLUMNS}`,
-        [mrn, ...fieldValues(f), user],
+        [mrn, ...w.values, user],
       );
-      const patient = toApiPatient(rows[0]!);
+      const patient = patientJson(rows[0]!);
       await this.outbox(tx, { topic: 'patients', op: 'create', key: { mrn }, before: null, after: patientTopicRow(patient) });
       return patient;
     });
   }
 
-  /**
-   * Replaces the updatable fields. An update that changes nothing writes nothing, so
-   * lastUpdated, lastUpdatedBy and the ETag stay as they were.
-   */
-  async update(mrn: string, f: PatientFields, user: string, precondition: (current: ApiPatient) => boolean): Promise<UpdateOutcome> {
+  /** An update that changes nothing writes nothing: lastUpdated, lastUpdatedBy and the ETag stay as they were. */
+  async update(mrn: string, f: PatientFields, user: string, precondition: (current: LegacyPatient) => boolean): Promise<UpdateOutcome> {
     return this.inTransaction(async (tx) => {
-      const current = await tx.query<PatientDbRow>(`SELECT ${PATIENT_COLUMNS} FROM patient p WHERE p.mrn = $1 FOR UPDATE`, [mrn]);
+      const current = await tx.query<PatientRecord>(`SELECT ${PATIENT_COLUMNS} FROM patient p WHERE p.mrn = $1 FOR UPDATE`, [mrn]);
       const row = current.rows[0];
       if (!row) return { kind: 'not-found' };
-      const before = toApiPatient(row);
+      const before = patientJson(row);
       if (!precondition(before)) return { kind: 'precondition-failed' };
-      const updated = await tx.query<PatientDbRow>(
-        `UPDATE patient AS p
-            SET family_name = $2, given_name = $3, middle_name = $4, birth_date = $5::date, sex = $6, address_line = $7, city = $8,
-                state = $9, postal_code = $10, phone = $11, marital_status = $12, active = $13, updated_by = $14,
-                updated_at = LOCALTIMESTAMP(0), local_changed_at = clock_timestamp()
-          WHERE p.mrn = $1
-            AND (family_name, given_name, middle_name, birth_date, sex, address_line, city, state, postal_code, phone, marital_status, active)
-                IS DISTINCT FROM ($2::text, $3::text, $4::text, $5::date, $6::char(1), $7::text, $8::text, $9::text, $10::text, $11::text, $12::char(1), $13::boolean)
+      const w = changingWrite(patientWrites(f), 2);
+      const updated = await tx.query<PatientRecord>(
+        `UPDATE patient AS p SET ${w.set}, updated_by = $${w.values.length + 2}, updated_at = LOCALTIMESTAMP(0), local_changed_at = clock_timestamp()
+          WHERE p.mrn = $1 AND ${w.changes}
         RETURNING ${PATIENT_COLUMNS}`,
-        [mrn, ...fieldValues(f), user],
+        [mrn, ...w.values, user],
       );
       const changed = updated.rows[0];
       if (!changed) return { kind: 'updated', patient: before };
-      const patient = toApiPatient(changed);
+      const patient = patientJson(changed);
       await this.outbox(tx, { topic: 'patients', op: 'update', key: { mrn }, before: patientTopicRow(before), after: patientTopicRow(patient) });
       return { kind: 'updated', patient };
     });
@@ -171,8 +123,4 @@ export class PatientStore {
       tx.release();
     }
   }
-}
-
-function fieldValues(f: PatientFields): unknown[] {
-  return [f.lastName, f.firstName, f.middleName, f.dateOfBirth, f.sex, f.line1, f.city, f.state, f.zip, f.phone, f.maritalStatus, f.active];
 }

@@ -6,7 +6,8 @@
  * recorded as a conflict instead.
  */
 import type { ChangeEvent } from '@ficus/contracts';
-import { cdcMayDelete, cdcMayOverwrite, column, keyValue, localTimestamp, recordConflicts, type ChangeFeed } from '@ficus/service-kit';
+import { localTimestamp } from '@ficus/legacy-his/contract';
+import { cdcMayDelete, cdcMayOverwrite, column, keyValue, recordConflicts, type ChangeFeed } from '@ficus/service-kit';
 
 const VERSIONED = `INSERT INTO lab_result_version (result_id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at, replaced_by)
                    SELECT id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at`;

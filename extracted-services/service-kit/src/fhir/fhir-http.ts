@@ -3,7 +3,7 @@
  * OperationOutcome (never the legacy error shape), searchset Bundles with paging links.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { loggableError } from '../http/legacy-errors.js';
+import { loggableError } from '@ficus/legacy-his/contract';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 export const FHIR_VERSION = '4.0.1';

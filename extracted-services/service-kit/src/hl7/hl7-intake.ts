@@ -12,13 +12,12 @@
  */
 import { hl7JobProblem, hl7QueuePrefix, type Hl7Job, type Logger } from '@ficus/contracts';
 import { PartitionedConsumer, PermanentError, type RetryPolicy } from '@ficus/contracts/queues';
-import { decodeMessage, parseDateTime, type Hl7Message } from '@ficus/hl7-protocol';
+import { decodeMessage, Hl7Refusal, parseDateTime, type Hl7Message } from '@ficus/hl7-protocol';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { SystemOfRecord } from '../runtime/service-env.js';
 import type { ServiceMetrics } from '../runtime/service-metrics.js';
-import { Hl7Refusal } from './hl7-refusal.js';
 
 /** Where a message stands in the history of the rows it touches: MSH-7, then the order received. */
 export interface MessageOrder {

@@ -5,7 +5,7 @@
  * newer than the legacy's committed state of the row (CDC's `lastUpdated`): an older message
  * is one the legacy's committed state already includes or supersedes.
  */
-import { localTimestamp } from '../http/legacy-format.js';
+import { localTimestamp } from '@ficus/legacy-his/contract';
 import type { SystemOfRecord } from '../runtime/service-env.js';
 import type { MessageOrder } from './hl7-intake.js';
 

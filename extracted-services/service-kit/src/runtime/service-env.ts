@@ -3,7 +3,7 @@
  * server, Redis, the queues' partition counts (they must match the producers'), the system of
  * record, shutdown and logging. Defaults work on a development machine.
  */
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { Env, withDatabase } from '@ficus/contracts';
 
 /** who holds the committed truth of a service's entities (see the README, "The conflict rule") */
@@ -27,6 +27,8 @@ export const commonServiceEnv = {
   SERVICE_SHUTDOWN_TIMEOUT_MS: Env.integer(10_000, 'on SIGTERM, time given to in-flight requests and queue jobs'),
   LOG_LEVEL: Env.level(),
 };
+
+export type CommonServiceConfig = { [K in keyof typeof commonServiceEnv]: Static<(typeof commonServiceEnv)[K]> };
 
 /** the service's database: its own URL when given, else database `name` on DATABASE_URL's server */
 export function serviceDatabaseUrl(own: string | undefined, serverUrl: string, name: string): string {

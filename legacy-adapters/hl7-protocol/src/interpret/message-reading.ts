@@ -1,19 +1,24 @@
 /**
- * Reading the parts of a message the handlers need: the n-th occurrence of a segment, date
+ * Reading the parts of a message every event needs: the n-th occurrence of a segment, date
  * and time fields (refused when malformed: a wrong date in a clinical record is worse than a
- * refusal), the time of the event, and the segments in order.
+ * refusal), the time of the event, the segments in order, the sending facility as a key, and
+ * the patient's MRN.
  */
-import { parseDateTime, type Hl7Message, type ParsedDateTime } from '@ficus/hl7-protocol';
-import { at, refuse } from './hl7-refusal.js';
-import { MRN_PATTERN } from '../http/schema-types.js';
+import type { HierarchicDesignator } from '../hl7/header.js';
+import type { Hl7Message } from '../hl7/message.js';
+import { HL7_NULL, parseDateTime, type ParsedDateTime } from '../hl7/values.js';
+import { at, refuse } from './refusal.js';
 
 /** `SEG[n]-rest`: a path into the n-th occurrence of a segment */
 export const nth = (segment: string, n: number, rest: string) => `${segment}[${n}]-${rest}`;
 
-/** A date/time field: undefined when empty (or `""`); refused (102) when not a valid HL7 date/time naming a day. */
+/**
+ * A date/time field: undefined when empty (or `""`); refused (102) when it is not a valid HL7
+ * date/time naming at least a day.
+ */
 export function dateTimeField(m: Hl7Message, segment: string, n: number, field: number): ParsedDateTime | undefined {
   const raw = m.get(nth(segment, n, `${field}.1`)).trim();
-  if (raw === '' || raw === '""') return undefined;
+  if (raw === '' || raw === HL7_NULL) return undefined;
   const parsed = parseDateTime(raw);
   if (!parsed) throw refuse(102, `${segment}-${field} is not a valid HL7 date/time (YYYYMMDD[HHMM[SS]][+/-ZZZZ])`, at(segment, n, field));
   return parsed;
@@ -38,21 +43,30 @@ export function segmentOccurrences(m: Hl7Message): [string, number][] {
   });
 }
 
+/** Refused (101) when the message has no such segment; `why` says what the segment is for. */
 export function requireSegment(m: Hl7Message, segment: string, why: string): void {
   if (m.count(segment) === 0) throw refuse(101, `the ${segment} segment is missing: ${why}`, at(segment, 1));
 }
 
-/** MSH-4 as written, namespace ^ universal id ^ type, trailing empty parts left out (as the legacy keys merges) */
-export function facilityKey(hd: { namespaceId: string; universalId: string; universalIdType: string }): string {
+/** MSH-4 (or MSH-3) as a key: namespace ^ universal id ^ type, trailing empty parts left out */
+export function facilityKey(hd: HierarchicDesignator): string {
   const parts = [hd.namespaceId, hd.universalId, hd.universalIdType];
   while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
   return parts.join('^');
 }
 
-/** An MRN field (PID-3.1, MRG-1.1): 6 to 10 digits, else refused as the legacy refuses it */
+/** The hospital's medical record number: 6 to 10 digits, as its registration system issues them */
+export const MRN_PATTERN = /^[0-9]{6,10}$/;
+
+/** An MRN field (PID-3.1, MRG-1.1): missing is refused (101), anything but an MRN too (102). */
 export function checkMrn(raw: string, segment: string, n: number, field: number, name: string): string {
   const mrn = raw.trim();
   if (mrn === '') throw refuse(101, `${name} (the patient's MRN) is missing`, at(segment, n, field, 1));
   if (!MRN_PATTERN.test(mrn)) throw refuse(102, `${name} is not an MRN (6 to 10 digits)`, at(segment, n, field, 1));
   return mrn;
+}
+
+/** The MRN of the n-th PID: PID-3.1 of its first repetition */
+export function patientMrn(m: Hl7Message, pid = 1): string {
+  return checkMrn(m.get(nth('PID', pid, '3.1')), 'PID', pid, 3, 'PID-3');
 }

@@ -1,18 +1,20 @@
 /**
- * A validated request body as the fields patient-service stores, with the checks a JSON
- * schema cannot express, and who is recorded as the last updater: as the legacy does.
+ * Turns a validated request body into what a store writes, with the checks a JSON schema
+ * cannot express, and decides who is recorded as the last updater.
  */
 import type { FastifyRequest } from 'fastify';
-import { LegacyError, type ErrorDetail } from '@ficus/service-kit';
+import { LegacyError, type ErrorDetail } from './errors.js';
 import type { PatientFields, PatientInput } from './patient-schemas.js';
 
 const OLDEST_BIRTH_DATE = '1880-01-01';
-/** recorded as the last updater when the caller does not say who it is */
+/** recorded as the last updater (LAST_UPD_USER) when the caller does not say who it is */
 export const DEFAULT_API_USER = 'HISAPI';
+/** the last updater of everything the ADT interface writes (the seed's registrations use it too) */
+export const ADT_USER = 'ADT_IFACE';
 
 const upper = (s: string | null | undefined) => (s == null ? null : s.trim().toUpperCase());
 
-/** today on the hospital's (the server's) wall clock */
+/** today's date on the hospital's (the server's) wall clock */
 function today(): string {
   const d = new Date();
   const pad = (n: number) => String(n).padStart(2, '0');

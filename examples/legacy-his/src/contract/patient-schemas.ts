@@ -1,35 +1,40 @@
 /**
- * The patient resource of the legacy contract (examples/legacy-his/README.md, "The patient
- * object"), as patient-service reads and writes it: the same fields, order, codes and rules.
+ * The patient resource as the legacy API reads and writes it (README, "The patient object"):
+ * its JSON shape in the contract's key order, made from a store's neutral record, and the
+ * schemas of what a client may send.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { CalendarDate, Codes, Mrn, Nullable, NullableCodes } from '@ficus/service-kit';
+import type { PatientRegistration } from '@ficus/hl7-protocol';
+import { CalendarDate, Codes, Mrn, Nullable, NullableCodes } from './schema-types.js';
 
 export const SEX_CODES = ['M', 'F', 'U'] as const;
+export type SexCode = (typeof SEX_CODES)[number];
 /** S single, M married, D divorced, W widowed, A separated, U unknown */
 export const MARITAL_CODES = ['S', 'M', 'D', 'W', 'A', 'U'] as const;
+export type MaritalCode = (typeof MARITAL_CODES)[number];
 
+/** letters, then letters, spaces, apostrophes, hyphens or periods: O'BRIEN, SMITH-JONES, ST. JOHN */
 const personName = (maxLength: number) =>
-  Type.String({ minLength: 1, maxLength, pattern: "^[A-Za-z][A-Za-z' .-]*$", description: 'letters, spaces, apostrophes, hyphens or periods, starting with a letter' });
+  Type.String({ minLength: 1, maxLength, pattern: "^[A-Za-z][A-Za-z' .-]*$", description: "letters, spaces, apostrophes, hyphens or periods, starting with a letter" });
 
-export interface ApiAddress {
+export interface LegacyAddress {
   line1: string | null;
   city: string | null;
   state: string | null;
   zip: string | null;
 }
 
-/** the JSON representation, keys in the contract's order */
-export interface ApiPatient {
+/** the JSON representation of a patient (the legacy's PATIENT_MASTER row) */
+export interface LegacyPatient {
   mrn: string;
   lastName: string;
   firstName: string;
   middleName: string | null;
   dateOfBirth: string;
-  sex: (typeof SEX_CODES)[number];
-  address: ApiAddress;
+  sex: SexCode;
+  address: LegacyAddress;
   phone: string | null;
-  maritalStatus: (typeof MARITAL_CODES)[number] | null;
+  maritalStatus: MaritalCode | null;
   active: boolean;
   created: string;
   lastUpdated: string;
@@ -40,7 +45,7 @@ export interface PatientPage {
   page: number;
   pageSize: number;
   total: number;
-  items: ApiPatient[];
+  items: LegacyPatient[];
 }
 
 export const AddressInput = Type.Object(
@@ -53,7 +58,11 @@ export const AddressInput = Type.Object(
   { additionalProperties: false },
 );
 
-/** Body of POST and PUT: PUT replaces every updatable field; read-only fields are accepted and ignored. */
+/**
+ * Body of POST and PUT. PUT replaces every updatable field, so an omitted optional field
+ * becomes null. The read-only fields of a GET answer are accepted and ignored, so that a
+ * client may send back what it read.
+ */
 export const PatientInput = Type.Object(
   {
     lastName: personName(35),
@@ -83,7 +92,7 @@ export const PatientListQuery = Type.Object({
       minLength: 1,
       maxLength: 60,
       pattern: "^ *[A-Za-z][A-Za-z' .-]*(,[A-Za-z' .-]*)?$",
-      description: 'a last name prefix, or LAST,FIRST prefixes (letters, spaces, apostrophes, hyphens, periods)',
+      description: "a last name prefix, or LAST,FIRST prefixes (letters, spaces, apostrophes, hyphens, periods)",
     }),
   ),
   dob: Type.Optional(CalendarDate),
@@ -92,18 +101,37 @@ export const PatientListQuery = Type.Object({
 });
 export type PatientListQuery = Static<typeof PatientListQuery>;
 
-/** what a registration or update writes, normalised as the legacy's registration screens did */
-export interface PatientFields {
-  lastName: string;
-  firstName: string;
-  middleName: string | null;
-  dateOfBirth: string;
-  sex: string;
-  line1: string | null;
-  city: string | null;
-  state: string | null;
-  zip: string | null;
-  phone: string | null;
-  maritalStatus: string | null;
-  active: boolean;
+/**
+ * What a registration or an update writes, whoever stores it: the input normalised the way the
+ * old registration screens did (toPatientFields), or a patient an HL7 message registers
+ * (@ficus/hl7-protocol's registration, whose record this is).
+ */
+export type PatientFields = PatientRegistration;
+
+/** A patient as a store reads it, flat, under the contract's names: what patientJson shapes. */
+export interface PatientRecord extends PatientFields {
+  mrn: string;
+  /** local hospital time, YYYY-MM-DDTHH:MM:SS (sqlTimestamp) */
+  created: string;
+  lastUpdated: string;
+  lastUpdatedBy: string;
+}
+
+/** The JSON representation of a stored patient, keys in the contract's order (its bytes make the ETag). */
+export function patientJson(r: PatientRecord): LegacyPatient {
+  return {
+    mrn: r.mrn,
+    lastName: r.lastName,
+    firstName: r.firstName,
+    middleName: r.middleName,
+    dateOfBirth: r.dateOfBirth,
+    sex: r.sex,
+    address: { line1: r.line1, city: r.city, state: r.state, zip: r.zip },
+    phone: r.phone,
+    maritalStatus: r.maritalStatus,
+    active: r.active,
+    created: r.created,
+    lastUpdated: r.lastUpdated,
+    lastUpdatedBy: r.lastUpdatedBy,
+  };
 }

@@ -1,6 +1,7 @@
 /**
- * Strong entity tags computed from the exact bytes of a JSON representation, as the legacy
- * computes them: equal bytes, equal tag, so a client's cached ETag stays valid across the flip.
+ * Strong entity tags computed from the exact bytes of a JSON representation: equal bytes,
+ * equal tag, so any service serving the same representation produces the same ETag (and a
+ * client's cached ETag stays valid when an endpoint moves to a new service).
  */
 import { createHash } from 'node:crypto';
 

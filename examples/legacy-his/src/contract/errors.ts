@@ -1,11 +1,11 @@
 /**
- * The legacy API's one error body, as the services must answer it: `{"errorCode": "PAT-404",
- * "errorMessage": "...", "details"?: [...]}`, the code `<module>-<HTTP status>`. Clients of
- * the old system branch on the status, the code and `details[].field`, so every error,
- * fastify's own included (validation, bad JSON, media type, size, unknown route), is turned
- * into it exactly as the legacy system does (examples/legacy-his/README.md, "Errors").
+ * The legacy API's one error body: {"errorCode": "PAT-404", "errorMessage": "...", "details"?: [...]}.
+ * The code is "<module>-<HTTP status>"; clients of the old system branch on the status, the
+ * code and `details[].field`, so every error, fastify's own included (validation, bad JSON,
+ * media type, size, unknown route), is turned into it: by the stand-in and by every service
+ * that replaces one of its endpoints, through this one module.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 
 export interface ErrorDetail {
   /** the offending input: a body field ("address.zip"), a query parameter or a path parameter */
@@ -54,7 +54,7 @@ interface AjvError {
   parentSchema?: { description?: string };
 }
 
-/** ajv's findings as field/issue pairs, worded as the legacy words them */
+/** ajv's findings as field/issue pairs, worded for a person rather than for a schema author */
 export function validationDetails(errors: readonly AjvError[], context: string | undefined): ErrorDetail[] {
   const seen = new Set<string>();
   const details: ErrorDetail[] = [];
@@ -128,6 +128,7 @@ export function registerLegacyErrors(app: FastifyInstance) {
     }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
+      // fastify's own client errors: bad JSON (SyntaxError carries a fragment of the body), wrong media type, too large
       const message = (err.code && CLIENT_ERROR_MESSAGES[err.code]) ?? (err instanceof SyntaxError ? 'Request body is not valid JSON' : 'Bad request');
       return sendLegacyError(request, reply, status, message);
     }
@@ -136,7 +137,26 @@ export function registerLegacyErrors(app: FastifyInstance) {
   });
 }
 
-/** The ajv options the legacy API validates with: every problem at once, nothing coerced or dropped. */
+/** How the legacy API validates: every problem of a request at once, nothing coerced or dropped silently. */
 export const LEGACY_AJV_OPTIONS = {
-  customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false, verbose: true },
+  customOptions: {
+    allErrors: true,
+    coerceTypes: false,
+    removeAdditional: false,
+    // the schema's description words the "pattern" errors
+    verbose: true,
+  },
 } as const;
+
+/**
+ * A fastify instance that validates as the legacy API does, logging through `log` without
+ * fastify's own request log (it prints URLs, and URLs here carry MRNs, names and birth dates).
+ * The caller registers the error handling (registerLegacyErrors) and its routes.
+ */
+export function legacyApiServer(log: FastifyBaseLogger): FastifyInstance {
+  return Fastify({
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: LEGACY_AJV_OPTIONS,
+  });
+}

@@ -1,0 +1,138 @@
+/**
+ * Starting an extracted service, short of signal handling (runService): its database migrated
+ * and pooled, its HTTP app (the legacy contract's conventions, /healthz, /readyz, /metrics and
+ * the service's own routes) listening, and its HL7 queue and CDC topics consumed, with gauges
+ * of their depth. What differs between services (name, settings, routes, handlers, feeds) is
+ * passed in. close() stops taking work first (HTTP, then the queues: the jobs in hand finish),
+ * then ends the connections.
+ */
+import type { AddressInfo } from 'node:net';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { hl7QueuePrefix, type Logger } from '@ficus/contracts';
+import { cdcQueuePrefix, type RetryPolicy } from '@ficus/contracts/queues';
+import { legacyApiServer, registerLegacyErrors } from '@ficus/legacy-his/contract';
+import { startChangeFeeds, type ChangeFeed } from '../cdc/change-feeds.js';
+import { startHl7Intake, type Hl7Handlers } from '../hl7/hl7-intake.js';
+import { migrateService } from './migrate-service.js';
+import { countRequests, registerOpsRoutes, type OpsState } from './ops-routes.js';
+import { QueueGauges } from './queue-gauges.js';
+import type { CommonServiceConfig, SystemOfRecord } from './service-env.js';
+import { ServiceMetrics } from './service-metrics.js';
+
+export interface ServiceDefinition {
+  /** the service's name: its migrations folder, its HL7 queues (hl7.<name>), its metrics and logs */
+  name: string;
+  /** the settings every service reads (commonServiceEnv) */
+  config: CommonServiceConfig;
+  /** its own settings */
+  host: string;
+  port: number;
+  databaseUrl: string;
+  systemOfRecord: SystemOfRecord;
+  /** the CDC topics its feeds consume */
+  cdcTopics: readonly string[];
+  log: Logger;
+  /** the queues' retry policy (tests make it short) */
+  retry?: Partial<RetryPolicy>;
+  /** work on the migrated database before anything is served or consumed */
+  init?: (pool: pg.Pool) => Promise<void>;
+  /** the service's routes, beside the kit's ops routes */
+  routes: (app: FastifyInstance, pool: pg.Pool) => Promise<void>;
+  hl7Handlers: Hl7Handlers;
+  feeds: ChangeFeed[];
+}
+
+export interface RunningService {
+  app: FastifyInstance;
+  pool: pg.Pool;
+  port: number;
+  url: string;
+  databaseUrl: string;
+  metrics: ServiceMetrics;
+  close(): Promise<void>;
+}
+
+/**
+ * An extracted service's HTTP app, not yet listening: validation and error bodies as the
+ * legacy API's, requests counted by route, /healthz, /readyz and /metrics, then its routes.
+ */
+export async function buildServiceApp(log: Logger, ops: OpsState, routes: (app: FastifyInstance) => Promise<void>): Promise<FastifyInstance> {
+  // pino's Logger is a FastifyBaseLogger; saying so keeps the instance's type the plain default
+  const app = legacyApiServer(log as FastifyBaseLogger);
+  registerLegacyErrors(app);
+  countRequests(app, ops.metrics);
+  registerOpsRoutes(app, ops);
+  await routes(app);
+  await app.ready();
+  return app;
+}
+
+export async function startService(d: ServiceDefinition): Promise<RunningService> {
+  const { config, log, name, systemOfRecord } = d;
+  await migrateService(d.databaseUrl, name, log);
+  const pool = new pg.Pool({ connectionString: d.databaseUrl, max: config.DATABASE_POOL_MAX });
+  pool.on('error', (err) => log.warn({ errCode: (err as { code?: string }).code }, 'idle database connection lost'));
+  const metrics = new ServiceMetrics(name, systemOfRecord);
+  let redis: Redis | undefined;
+  let shuttingDown = false;
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    await d.init?.(pool);
+    if (config.SERVICE_CONSUMERS) {
+      redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
+      redis.on('error', () => undefined); // BullMQ reconnects; /readyz shows it
+    }
+    const app = await buildServiceApp(log, { pool, redis, metrics, systemOfRecord, shuttingDown: () => shuttingDown }, (a) => d.routes(a, pool));
+    stops.push(() => app.close());
+    if (redis) {
+      const consumed = { connection: redis, pool, systemOfRecord, metrics, log, retry: d.retry };
+      const hl7 = await startHl7Intake({ ...consumed, service: name, partitions: config.HL7_PARTITIONS, handlers: d.hl7Handlers });
+      stops.push(() => hl7.close());
+      const feeds = await startChangeFeeds({ ...consumed, partitions: config.CDC_PARTITIONS, feeds: d.feeds });
+      stops.push(() => Promise.all(feeds.map((f) => f.close())).then(() => undefined));
+      const gauges = new QueueGauges(
+        redis,
+        [
+          { channel: 'hl7', prefix: hl7QueuePrefix(name), partitions: config.HL7_PARTITIONS },
+          ...d.cdcTopics.map((t) => ({ channel: 'cdc', prefix: cdcQueuePrefix(t), partitions: config.CDC_PARTITIONS })),
+        ],
+        metrics,
+      );
+      stops.push(() => gauges.close());
+    }
+    await app.listen({ host: d.host, port: d.port });
+    const port = (app.server.address() as AddressInfo).port;
+    log.info({ port, systemOfRecord, consumers: config.SERVICE_CONSUMERS }, `${name} listening`);
+    let closing: Promise<void> | undefined;
+    return {
+      app,
+      pool,
+      port,
+      url: `http://${d.host === '0.0.0.0' || d.host === '::' ? '127.0.0.1' : d.host}:${port}`,
+      databaseUrl: d.databaseUrl,
+      metrics,
+      close() {
+        closing ??= (async () => {
+          shuttingDown = true;
+          const force = setTimeout(() => app.server.closeAllConnections(), config.SERVICE_SHUTDOWN_TIMEOUT_MS);
+          force.unref();
+          try {
+            for (const stop of stops) await stop();
+          } finally {
+            clearTimeout(force);
+            redis?.disconnect();
+            await pool.end();
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (e) {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    redis?.disconnect();
+    await pool.end();
+    throw e;
+  }
+}
