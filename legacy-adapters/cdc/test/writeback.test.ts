@@ -7,7 +7,7 @@
  * legacy schema refuses is dead-lettered with the reason.
  */
 import { Queue } from 'bullmq';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger, partitionQueueName, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
 import { cdcQueuePrefix, deadLetterQueueName, migrateOutbox, OutboxRelay, WRITEBACK_ORIGIN, writebackQueuePrefix, writeOutboxEvent, type PartitionedConsumer } from '@ficus/contracts/queues';
