@@ -81,7 +81,7 @@ export class MappingError extends Error {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 const checkSchema = ajv.compile(MappingFileSchema);
 
 /** Legacy names compare without regard to case (PostgreSQL folds unquoted names, SQL Server's default collation ignores case). */
