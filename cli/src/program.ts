@@ -4,6 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { addAuditCommand } from './commands/audit.js';
+import { addCdcCommands } from './commands/cdc.js';
 import { addRuleFileCommands } from './commands/rule-files.js';
 import { addRuleCommands } from './commands/rules.js';
 import { addTokenCommands } from './commands/tokens.js';
@@ -37,5 +38,6 @@ export function buildProgram(): Command {
   addRuleFileCommands(rules);
   addAuditCommand(program);
   addTokenCommands(program);
+  addCdcCommands(program);
   return program;
 }
