@@ -10,6 +10,7 @@ import { openStore, partitionQueueName, type Logger, type OpenStore } from '@fic
 import { cdcQueuePrefix, deadLetterQueueName, writebackQueuePrefix } from '@ficus/contracts/queues';
 import { legacyUrl, publicationOf, ruleStoreUrl, slotOf, stateUrl, writebackServices, type CdcConfig } from './config.js';
 import { loadMapping, type CdcMapping } from './mapping/mapping-file.js';
+import { migrateLegacyMssql } from './mssql/migrate-mssql.js';
 import { MssqlSource } from './mssql/mssql-source.js';
 import { startCdcApi, type RunningApi } from './ops/cdc-api.js';
 import { CdcMetrics } from './ops/metrics.js';
@@ -39,6 +40,7 @@ export interface RunningCdc {
 
 export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningCdc> {
   const mapping: CdcMapping = await loadMapping(config.CDC_MAPPING_FILE);
+  if (config.CDC_SOURCE_NAME) mapping.source = config.CDC_SOURCE_NAME;
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     for (const c of closers.reverse()) await c().catch((e: Error) => log.warn({ err: e.message }, 'close failed'));
@@ -107,6 +109,7 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
 
     if (config.CDC_SOURCE_KIND === 'mssql') {
       if (!config.CDC_MSSQL_URL) throw new Error('CDC_SOURCE_KIND=mssql needs CDC_MSSQL_URL (an mssql connection string)');
+      if (config.CDC_MSSQL_MIGRATE) await migrateLegacyMssql(config.CDC_MSSQL_URL, log);
       source = new MssqlSource({ connectionString: config.CDC_MSSQL_URL, mapping, state, publisher, pollMs: config.CDC_MSSQL_POLL_MS, log, hooks });
     } else {
       source = new PostgresSource({

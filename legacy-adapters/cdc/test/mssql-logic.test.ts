@@ -3,7 +3,11 @@
  * loud error for a stored LSN the cleanup job has passed, operations 1/2/4 mapped and 3 not,
  * the order of change rows across tables, and rows (as the mssql driver answers them) to events.
  */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadMapping } from '../src/mapping/mapping-file.js';
+import { ROOT, SHIPPED_MAPPING } from './support/cdc-scene.js';
 import { parseMapping } from '../src/mapping/mapping-file.js';
 import { planTable } from '../src/mapping/table-plan.js';
 import { eventOfRow, mssqlValue } from '../src/mssql/change-rows.js';
@@ -95,5 +99,22 @@ describe('change rows', () => {
     const deleted = eventOfRow(plan, row(1), ctx)!;
     expect([deleted.op, deleted.before, deleted.after]).toEqual(['delete', { code: 'NEO', description: 'NEONATAL' }, null]);
     expect(eventOfRow(plan, row(4), ctx)!.op).toBe('update');
+  });
+});
+
+describe('migrations/legacy-mssql', () => {
+  it('creates every table and column the mapping captures, and enables CDC on each table, in postgrator\'s naming', async () => {
+    const dir = path.join(ROOT, 'migrations/legacy-mssql');
+    const files = readdirSync(dir).sort();
+    expect(files).toEqual(['001.do.legacy-schema.sql', '002.do.enable-cdc.sql']);
+    const schema = readFileSync(path.join(dir, files[0]!), 'utf8');
+    const cdc = readFileSync(path.join(dir, files[1]!), 'utf8');
+    expect(cdc).toMatch(/EXEC sys\.sp_cdc_enable_db;/);
+    for (const t of (await loadMapping(SHIPPED_MAPPING)).topics) {
+      const table = new RegExp(`CREATE TABLE dbo\\.${t.table} \\(([\\s\\S]*?)\\n\\);`).exec(schema)?.[1];
+      expect(table, t.table).toBeDefined();
+      for (const [, column] of t.fields) expect(table, `${t.table}.${column}`).toMatch(new RegExp(`^\\s+${column}\\s`, 'm'));
+      expect(cdc).toContain(`@source_schema = N'dbo', @source_name = N'${t.table}'`);
+    }
   });
 });
