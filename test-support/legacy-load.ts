@@ -9,12 +9,15 @@ import type pg from 'pg';
 /** One transaction of `rows` result inserts, a patient update, a result update and (sometimes) a delete. */
 export function transactionSql(n: number, rows: number): string {
   const mrn = 100001 + (n % 50); // the first 50 seeded patients take the updates
+  // the result ids just inserted (the session's last value of the identity), so that the
+  // update and the delete find their row by primary key however large the table grows
+  const last = "currval(pg_get_serial_sequence('lab_result', 'result_id'))";
   return `BEGIN;
 INSERT INTO LAB_RESULT (PAT_MRN, ORDER_NO, TEST_CD, TEST_NM, RESULT_VAL, UNITS, RESULT_STAT_CD, COLLECT_DT)
   SELECT '${mrn}', 'L${n}', '2345-7', 'GLUCOSE', (random() * 10)::numeric(4,1)::text, 'mmol/L', 'P', LOCALTIMESTAMP(0) FROM generate_series(1, ${rows});
 UPDATE PATIENT_MASTER SET PHONE_NO = '217-555-' || lpad(((${n} * 7919) % 10000)::text, 4, '0') WHERE PAT_MRN = '${mrn}';
-UPDATE LAB_RESULT SET RESULT_STAT_CD = 'F' WHERE RESULT_ID = (SELECT max(RESULT_ID) FROM LAB_RESULT WHERE PAT_MRN = '${mrn}' AND RESULT_STAT_CD = 'P');
-${n % 3 === 0 ? `DELETE FROM LAB_RESULT WHERE RESULT_ID = (SELECT min(RESULT_ID) FROM LAB_RESULT WHERE PAT_MRN = '${mrn}' AND ORDER_NO LIKE 'L%');` : ''}
+UPDATE LAB_RESULT SET RESULT_STAT_CD = 'F' WHERE RESULT_ID = ${last};
+${n % 3 === 0 && rows > 1 ? `DELETE FROM LAB_RESULT WHERE RESULT_ID = ${last} - 1;` : ''}
 COMMIT;`;
 }
 

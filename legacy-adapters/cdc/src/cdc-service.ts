@@ -78,6 +78,7 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
       partitions: config.CDC_PARTITIONS,
       maxEventsPerJob: config.CDC_MAX_EVENTS_PER_JOB,
       highWater: config.CDC_MAX_HELD_EVENTS,
+      lingerMs: config.CDC_LINGER_MS,
       log,
       flushed: ({ boundary, perTopic, commitTimesMs, enqueuedAtMs }) => {
         let n = 0;

@@ -92,16 +92,28 @@ export class Publisher {
   }
 
   private schedule(): void {
-    if (this.flushing || this.timer || this.closed) return;
+    if (this.flushing || this.closed) return;
     if (this.gathered === 0 && !this.boundary) return;
-    this.timer = setTimeout(() => {
+    // a full job's worth for every partition goes at once; less waits for company, up to the linger
+    if (this.gathered >= this.o.maxEventsPerJob * this.o.partitions) {
+      clearTimeout(this.timer);
       this.timer = undefined;
-      this.flushing = this.flush().finally(() => {
-        this.flushing = undefined;
-        this.wake();
-        this.schedule();
-      });
-    }, this.o.lingerMs ?? 1);
+      this.startFlush();
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.startFlush();
+    }, this.o.lingerMs ?? 20);
+  }
+
+  private startFlush(): void {
+    if (this.flushing || this.closed) return;
+    this.flushing = this.flush().finally(() => {
+      this.flushing = undefined;
+      this.wake();
+      this.schedule();
+    });
   }
 
   private wake(): void {
