@@ -53,7 +53,7 @@ interface StepResult {
 async function constantLoad(pool: pg.Pool, changesPerSecond: number, seconds: number, first: number): Promise<{ changes: number; next: number; elapsed: number }> {
   const txnPerSecond = changesPerSecond / (ROWS_PER_TXN + 2 + 1 / 3);
   const total = Math.round(txnPerSecond * seconds);
-  const clients = await Promise.all(Array.from({ length: 24 }, () => pool.connect()));
+  const clients = await Promise.all(Array.from({ length: 40 }, () => pool.connect()));
   const free = [...clients];
   const waiting: (() => void)[] = [];
   let sent = 0;
@@ -96,7 +96,7 @@ export async function benchCdc(args: string[]): Promise<void> {
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', path.join(ROOT, 'legacy-adapters/cdc/tsconfig.build.json')], { stdio: 'inherit' });
     const legacyUrl = await createDatabase(services.databaseUrl, 'bench_legacy');
     await migrateLegacy(legacyUrl);
-    const legacy = new pg.Pool({ connectionString: legacyUrl, max: 30 });
+    const legacy = new pg.Pool({ connectionString: legacyUrl, max: 48 });
     await seedLegacy(legacy, { patients: 200, seed: 1 });
     const settings = (await legacy.query<{ s: string }>("SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit') AS s")).rows[0]!.s;
     console.error(`[bench] PostgreSQL fsync/synchronous_commit ${settings}; ${os.cpus().length} CPUs, Node ${process.version}`);
@@ -135,11 +135,9 @@ export async function benchCdc(args: string[]): Promise<void> {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     createInterface({ input: consumer.stdout! }).on('line', (l) => {
-      try {
-        events = (JSON.parse(l) as { events: number }).events;
-      } catch {
-        /* not a count */
-      }
+      const count = /^\{"events":(\d+)\}$/.exec(l);
+      if (count) events = Number(count[1]);
+      else console.error(`[consumer] ${l.slice(0, 400)}`);
     });
     const snapshotRows = (await legacy.query<{ n: string }>('SELECT (SELECT count(*) FROM patient_master) + (SELECT count(*) FROM ward) + (SELECT count(*) FROM admission) + (SELECT count(*) FROM lab_result) + (SELECT count(*) FROM patient_merge) AS n')).rows[0]!.n;
     for (let i = 0; events < Number(snapshotRows); i++) {
@@ -160,6 +158,9 @@ export async function benchCdc(args: string[]): Promise<void> {
       const t1 = (await target.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t;
       const appliedInWindow = events - eventsBefore;
       const endAt = performance.now();
+      const m = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+      const sum = (name: string) => [...m.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+(?:\\.\\d+)?)$`, 'gm'))].reduce((a, x) => a + Number(x[1]), 0);
+      console.error(`[bench]   at the step's end: published ${sum('ficus_cdc_changes_published_total')}, read ${sum('ficus_cdc_changes_read_total')}, held ${sum('ficus_cdc_held_events')}, waiting jobs ${sum('ficus_cdc_queue_depth')}, consumed ${events}`);
       let drainMs: number | null = null;
       while (performance.now() - endAt < 15_000) {
         if (events - eventsBefore >= load.changes) {

@@ -11,7 +11,8 @@ export function transactionSql(n: number, rows: number): string {
   const mrn = 100001 + (n % 50); // the first 50 seeded patients take the updates
   // the result ids just inserted (the session's last value of the identity), so that the
   // update and the delete find their row by primary key however large the table grows
-  const last = "currval(pg_get_serial_sequence('lab_result', 'result_id'))";
+  // (a sub-select: evaluated once, so the primary key index is used; currval itself is volatile)
+  const last = "(SELECT currval(pg_get_serial_sequence('lab_result', 'result_id')))";
   return `BEGIN;
 INSERT INTO LAB_RESULT (PAT_MRN, ORDER_NO, TEST_CD, TEST_NM, RESULT_VAL, UNITS, RESULT_STAT_CD, COLLECT_DT)
   SELECT '${mrn}', 'L${n}', '2345-7', 'GLUCOSE', (random() * 10)::numeric(4,1)::text, 'mmol/L', 'P', LOCALTIMESTAMP(0) FROM generate_series(1, ${rows});
