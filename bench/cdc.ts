@@ -39,6 +39,16 @@ async function createDatabase(serverUrl: string, name: string): Promise<string> 
   return withDatabase(serverUrl, name);
 }
 
+/** CPU time of a process so far, in ms (Linux /proc; utime + stime at 100 ticks/s) */
+function cpuMs(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 interface StepResult {
   offered: number;
   achievedOffered: number;
@@ -47,6 +57,9 @@ interface StepResult {
   p99: number;
   drainMs: number | null;
   sustained: boolean;
+  /** CPU ms per 1,000 changes: the CDC deployable, the consuming service */
+  cdcCpu: number;
+  consumerCpu: number;
 }
 
 /** Sends transactions at a constant rate of changes for `seconds`; answers the changes committed. */
@@ -107,7 +120,7 @@ export async function benchCdc(args: string[]): Promise<void> {
     const target = await createTarget(legacy, targetUrl, topics);
 
     const apiPort = await freePort();
-    startProcess(process.execPath, [path.join(ROOT, 'legacy-adapters/cdc/dist/main.js')], {
+    const cdcProcess = startProcess(process.execPath, [path.join(ROOT, 'legacy-adapters/cdc/dist/main.js')], {
       CDC_API_HOST: '127.0.0.1',
       CDC_API_PORT: String(apiPort),
       CDC_LEGACY_DATABASE_URL: legacyUrl,
@@ -152,6 +165,7 @@ export async function benchCdc(args: string[]): Promise<void> {
     const results: StepResult[] = [];
     for (const rate of steps) {
       const eventsBefore = events;
+      const cpu0 = [cpuMs(cdcProcess.pid), cpuMs(consumer.pid)];
       const t0 = (await target.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t;
       const load = await constantLoad(legacy, rate, seconds, next);
       next = load.next;
@@ -169,6 +183,7 @@ export async function benchCdc(args: string[]): Promise<void> {
         }
         await sleep(20);
       }
+      const cpu1 = [cpuMs(cdcProcess.pid), cpuMs(consumer.pid)];
       // lag of the changes committed in the step, after the first second (the step's ramp)
       const { rows } = await target.query<{ p50: number | null; p99: number | null }>(
         `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
@@ -183,10 +198,12 @@ export async function benchCdc(args: string[]): Promise<void> {
         p99: rows[0]!.p99 ?? NaN,
         drainMs,
         sustained: load.changes / load.elapsed >= rate * 0.95 && drainMs !== null && drainMs <= 5_000,
+        cdcCpu: ((cpu1[0]! - cpu0[0]!) / load.changes) * 1000,
+        consumerCpu: ((cpu1[1]! - cpu0[1]!) / load.changes) * 1000,
       };
       results.push(r);
       console.error(
-        `[bench] offered ${rate}/s: sent ${r.achievedOffered.toFixed(0)}/s, applied ${r.appliedPerSecond.toFixed(0)}/s during the step, drained ${drainMs === null ? 'not within 15 s' : `${drainMs.toFixed(0)} ms after`}; lag p50 ${r.p50.toFixed(0)} ms p99 ${r.p99.toFixed(0)} ms${r.sustained ? '' : ' (not sustained)'}`,
+        `[bench] offered ${rate}/s: sent ${r.achievedOffered.toFixed(0)}/s, applied ${r.appliedPerSecond.toFixed(0)}/s during the step, drained ${drainMs === null ? 'not within 15 s' : `${drainMs.toFixed(0)} ms after`}; CPU per 1,000 changes: CDC ${r.cdcCpu.toFixed(0)} ms, service ${r.consumerCpu.toFixed(0)} ms; lag p50 ${r.p50.toFixed(0)} ms p99 ${r.p99.toFixed(0)} ms${r.sustained ? '' : ' (not sustained)'}`,
       );
       if (!r.sustained) break;
       await sleep(2_000);
@@ -209,7 +226,7 @@ export async function benchCdc(args: string[]): Promise<void> {
         p99_lag_ms_at_5k: Math.round(at5k.p99),
         p50_lag_ms_at_max: best ? Math.round(best.p50) : null,
         p99_lag_ms_at_max: best ? Math.round(best.p99) : null,
-        steps: results.map((r) => ({ offered: r.offered, sent: Math.round(r.achievedOffered), applied: Math.round(r.appliedPerSecond), p50_ms: Math.round(r.p50), p99_ms: Math.round(r.p99), drained_ms: r.drainMs === null ? null : Math.round(r.drainMs), sustained: r.sustained })),
+        steps: results.map((r) => ({ offered: r.offered, sent: Math.round(r.achievedOffered), applied: Math.round(r.appliedPerSecond), p50_ms: Math.round(r.p50), p99_ms: Math.round(r.p99), drained_ms: r.drainMs === null ? null : Math.round(r.drainMs), sustained: r.sustained, cdc_cpu_ms_per_1k: Math.round(r.cdcCpu), service_cpu_ms_per_1k: Math.round(r.consumerCpu) })),
         rows_per_transaction: ROWS_PER_TXN,
         durable_commits: settings === 'on/on',
         cpus: os.cpus().length,
