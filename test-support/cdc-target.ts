@@ -36,7 +36,8 @@ export async function createTarget(legacy: pg.Pool, targetUrl: string, topics: M
     const cols = t.fields.map(([f, c]) => `${q(f)} ${typeOf.get(c.toLowerCase()) ?? 'text'}`);
     await target.query(`CREATE TABLE ${targetTable(t.topic)} (${cols.join(', ')}, PRIMARY KEY (${t.key.map(q).join(', ')}))`);
   }
-  await target.query('CREATE TABLE cdc_lag (commit_time TIMESTAMPTZ NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())');
+  // one row per source transaction and job, with the number of its changes applied (lag per change: expand by n)
+  await target.query('CREATE TABLE cdc_lag (commit_time TIMESTAMPTZ NOT NULL, n INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())');
   return target;
 }
 
@@ -55,7 +56,7 @@ export function applierOf(t: MirroredTopic, recordLag = false) {
     if (gone.length) await client.query(del, [JSON.stringify(gone)]);
     if (recordLag) {
       const times = changes.map((c) => c.source.commitTime).filter((x): x is string => x !== null);
-      if (times.length) await client.query('INSERT INTO cdc_lag (commit_time) SELECT unnest($1::timestamptz[])', [times]);
+      if (times.length) await client.query('INSERT INTO cdc_lag (commit_time, n) SELECT t, count(*) FROM unnest($1::timestamptz[]) AS t GROUP BY t', [times]);
     }
   };
 }
