@@ -26,7 +26,7 @@ export const CdcConfigSchema = configSchema({
   CDC_RESNAPSHOT: Env.boolean(false, 'drop the slot and take a new snapshot at start'),
   CDC_PARTITIONS: Env.integer(8, 'partitions per topic (and per write-back queue); the consumers must use the same count', 1),
   CDC_MAX_EVENTS_PER_JOB: Env.integer(500, 'most change events in one queue job', 1),
-  CDC_LINGER_MS: Env.integer(20, 'how long the first change of a batch waits for more before they are enqueued: bigger jobs, fewer consumer transactions', 0),
+  CDC_LINGER_MS: Env.integer(100, 'how long the first change of a batch waits for more before they are enqueued: bigger jobs, fewer consumer transactions', 0),
   CDC_MAX_HELD_EVENTS: Env.integer(50_000, 'change events held in memory (read, not yet enqueued) before the source stops reading', 100),
   CDC_STATUS_INTERVAL_MS: Env.integer(1_000, 'PostgreSQL: time between two standby status updates', 100),
   CDC_SNAPSHOT_FETCH_ROWS: Env.integer(5_000, 'rows per fetch while taking the snapshot', 1),
