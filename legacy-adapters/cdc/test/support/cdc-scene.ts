@@ -81,6 +81,7 @@ export async function startScene(o: SceneOptions): Promise<Scene> {
   const store = await createTestDatabase(server, `cdc_${o.name}_store`);
   await migrateLegacy(legacy.url);
   const legacyPool = new pg.Pool({ connectionString: legacy.url, max: 10 });
+  legacyPool.on('error', () => undefined); // idle clients cut when the database is dropped (FORCE)
   if (o.legacySql) await legacyPool.query(o.legacySql);
   if (o.seedPatients) await seedLegacy(legacyPool, { patients: o.seedPatients, seed: 7 });
   // the viewer token the status tests use, in the scene's rule store
