@@ -1,11 +1,13 @@
 /**
  * `npm run bench -- <name> [--quick]`: runs one benchmark. The last line printed is one line of JSON.
  */
+import { benchCdc } from './cdc.js';
 import { benchGateway } from './gateway.js';
 import { benchHl7 } from './hl7.js';
 import { benchMetrics } from './metrics.js';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
+  cdc: benchCdc,
   gateway: benchGateway,
   hl7: benchHl7,
   metrics: benchMetrics,

@@ -45,6 +45,8 @@ interface Deployable {
   env: Record<string, string>;
   readyUrl: string;
   child?: ChildProcess;
+  /** the stack runs on without it when it cannot start (CDC on a server without logical replication) */
+  optional?: string;
 }
 
 const say = (line: string) => process.stdout.write(`[demo] ${line}\n`);
@@ -113,6 +115,7 @@ async function main(): Promise<void> {
   }
 
   const admin = adminToken();
+  const cdcPort = Number(env.CDC_API_PORT ?? 8092);
   const deployables: Deployable[] = [
     {
       name: 'legacy-his',
@@ -148,6 +151,13 @@ async function main(): Promise<void> {
       },
       readyUrl: `http://127.0.0.1:${ports.gateway}/readyz`,
     },
+    {
+      name: 'cdc',
+      entry: 'legacy-adapters/cdc/src/main.ts',
+      env: { CDC_API_PORT: String(cdcPort), DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, FICUS_STATE_DIR: path.join(DEMO_DIR, 'cdc') },
+      readyUrl: `http://127.0.0.1:${cdcPort}/readyz`,
+      optional: 'change-data capture (it needs wal_level=logical on the PostgreSQL server; the private one has it)',
+    },
   ];
 
   let stopping = false;
@@ -166,13 +176,27 @@ async function main(): Promise<void> {
 
   const onExit = (d: Deployable, code: number | null) => {
     if (stopping) return;
+    if (d.optional) {
+      console.error(`[demo] ${d.name} stopped (exit code ${code}): ${d.optional} is off; the rest of the stack runs on`);
+      return;
+    }
     console.error(`[demo] ${d.name} stopped unexpectedly (exit code ${code}); stopping the stack`);
     void stopAll(1);
   };
   try {
     for (const d of deployables) {
+      if (d.optional && !(await portFree(Number(new URL(d.readyUrl).port)))) {
+        console.error(`[demo] port ${new URL(d.readyUrl).port} is in use: ${d.optional} is off (set CDC_API_PORT)`);
+        continue;
+      }
       start(d, onExit);
-      await waitReady(d);
+      try {
+        await waitReady(d);
+      } catch (e) {
+        if (!d.optional) throw e;
+        console.error(`[demo] ${d.name} did not start (${(e as Error).message}): ${d.optional} is off; the rest of the stack runs on`);
+        await stopChild(d);
+      }
     }
   } catch (e) {
     console.error(`[demo] ${(e as Error).message}`);
@@ -198,6 +222,7 @@ async function main(): Promise<void> {
   say('  npx ficus rules explain GET /api/patients/100001');
   say('  npx ficus rules versions && npx ficus rules rollback 1 --reason "back to legacy"');
   say('  npx ficus rules flip patients-read --mode shadow --reason "compare before the pilot" && npx ficus parity');
+  say(`Change-data capture (legacy_his → cdc.<topic>.p<n> queues): curl -s http://127.0.0.1:${cdcPort}/readyz ; npx ficus cdc status --url http://127.0.0.1:${cdcPort}`);
   say(`legacy HIS directly: http://127.0.0.1:${ports.legacy}  PostgreSQL: ${services.databaseUrl}  Redis: ${services.redisUrl}`);
   say(`patient-service: http://127.0.0.1:${ports.patientService} (FHIR: /fhir/metadata)  results-service: http://127.0.0.1:${ports.resultsService}`);
   say('Ctrl-C stops everything.');

@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { addAuditCommand } from './commands/audit.js';
 import { addParityCommand } from './commands/parity.js';
+import { addCdcCommands } from './commands/cdc.js';
 import { addRuleFileCommands } from './commands/rule-files.js';
 import { addRuleCommands } from './commands/rules.js';
 import { addTokenCommands } from './commands/tokens.js';
@@ -39,5 +40,6 @@ export function buildProgram(): Command {
   addParityCommand(program);
   addAuditCommand(program);
   addTokenCommands(program);
+  addCdcCommands(program);
   return program;
 }

@@ -24,6 +24,7 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   volumes?: string[];
+  profiles?: string[];
 }
 
 /** Dockerfile instructions, continuation lines joined, comments dropped. */
@@ -96,6 +97,27 @@ describe('docker-compose.yml', () => {
     }
     expect(results!.environment!.PATIENT_SERVICE_URL).toBe('http://patient-service:8101');
     expect(gateway!.environment).toMatchObject({ FICUS_UPSTREAM_PATIENT_SERVICE_URL: 'http://patient-service:8101', FICUS_UPSTREAM_RESULTS_SERVICE_URL: 'http://results-service:8102' });
+  });
+
+  it('runs the CDC deployable on the legacy database, and SQL Server 2022 with its agent for CDC from SQL Server (profile mssql)', () => {
+    const cdc = compose.services.cdc!;
+    expect(cdc.build?.dockerfile).toBe('legacy-adapters/cdc/Dockerfile');
+    expect(cdc.ports).toContain('8092:8092');
+    expect(cdc.environment?.CDC_LEGACY_DATABASE_URL).toMatch(/@postgres:5432\/legacy_his$/);
+    expect(Object.keys(cdc.depends_on ?? {})).toEqual(expect.arrayContaining(['postgres', 'redis', 'legacy-his']));
+    const mssql = compose.services.mssql!;
+    expect(mssql.image).toMatch(/^mcr\.microsoft\.com\/mssql\/server:2022-/);
+    expect(mssql.environment).toMatchObject({ ACCEPT_EULA: 'Y', MSSQL_AGENT_ENABLED: 'true' });
+    expect(mssql.profiles).toEqual(['mssql']);
+    expect(mssql.healthcheck?.test.join(' ')).toContain('sqlcmd');
+    const reader = compose.services['cdc-mssql']!;
+    expect(reader.environment).toMatchObject({ CDC_SOURCE_KIND: 'mssql', CDC_MSSQL_MIGRATE: 'true' });
+    expect(reader.environment?.CDC_MSSQL_URL).toMatch(/^Server=mssql,1433;Database=LEGACY_HIS;/);
+    expect(reader.image).toBe(cdc.image);
+    // the image carries the mapping and every migration folder the deployable reads
+    const copies = instructions(path.join(ROOT, 'legacy-adapters/cdc/Dockerfile')).filter((o) => o.op === 'COPY').map((o) => o.args);
+    for (const dir of ['migrations/cdc', 'migrations/cdc-writeback', 'migrations/gateway', 'migrations/legacy-mssql', 'routing-rules']) expect(copies).toContain(`${dir} ${dir}`);
+    expect(existsSync(path.join(ROOT, 'routing-rules/cdc/legacy-his.yaml'))).toBe(true);
   });
 
   it('builds every image from a Dockerfile whose sources exist and whose command the build produces', () => {

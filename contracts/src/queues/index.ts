@@ -2,3 +2,4 @@
 // consume queues (the gateway) do not load BullMQ.
 export * from './partitioned-consumer.js';
 export * from './change-consumer.js';
+export * from './outbox.js';

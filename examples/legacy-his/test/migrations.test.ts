@@ -18,7 +18,7 @@ afterAll(async () => {
 describe('migrateLegacy', () => {
   it('creates the legacy tables once, recording them in its own migrations table', async () => {
     const applied = await migrateLegacy(db.url);
-    expect(applied).toEqual(['001_patient-master', '002_ward-admission', '003_lab-result', '004_last-upd-triggers', '005_hl7-inbound']);
+    expect(applied).toEqual(['001_patient-master', '002_ward-admission', '003_lab-result', '004_last-upd-triggers', '005_hl7-inbound', '006_cdc-replica-identity']);
     expect(await migrateLegacy(db.url)).toEqual([]);
     const { rows } = await pool.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
@@ -26,14 +26,21 @@ describe('migrateLegacy', () => {
     expect(rows.map((r) => r.table_name)).toEqual([
       'admission', 'hl7_inbound_log', 'hl7_ward_map', 'lab_result', MIGRATIONS_TABLE, 'patient_master', 'patient_merge', 'ward',
     ]);
-    expect(await sqlValue<number>(pool, `SELECT count(*)::int AS v FROM ${MIGRATIONS_TABLE}`)).toBe(5);
+    expect(await sqlValue<number>(pool, `SELECT count(*)::int AS v FROM ${MIGRATIONS_TABLE}`)).toBe(6);
+  });
+
+  it('gives the captured tables REPLICA IDENTITY FULL (change-data capture carries whole old rows)', async () => {
+    const { rows } = await pool.query<{ relname: string; relreplident: string }>(
+      `SELECT relname, relreplident FROM pg_class WHERE relname IN ('patient_master', 'ward', 'admission', 'lab_result', 'patient_merge') ORDER BY relname`,
+    );
+    expect(rows.map((r) => `${r.relname}:${r.relreplident}`)).toEqual(['admission:f', 'lab_result:f', 'patient_master:f', 'patient_merge:f', 'ward:f']);
   });
 
   it('creates a missing database', async () => {
     const url = new URL(db.url);
     url.pathname = `/${db.name}_new`;
     try {
-      expect(await migrateLegacy(url.toString())).toHaveLength(5);
+      expect(await migrateLegacy(url.toString())).toHaveLength(6);
     } finally {
       await pool.query(`DROP DATABASE IF EXISTS ${db.name}_new WITH (FORCE)`);
     }

@@ -35,14 +35,15 @@ describe('synthetic seed', () => {
   let first: pg.Pool;
   let firstSums: Record<string, string>;
 
-  it('seeds 3000 patients with admissions and results in well under 10 s', async () => {
+  it('seeds 3000 patients with admissions and results', async () => {
     first = await freshDatabase();
     const report = await seedLegacy(first, { patients: 3000, seed: 42 });
     expect(report.seeded).toBe(true);
     expect(report.patients).toBe(3000);
     expect(report.admissions).toBeGreaterThan(2000);
     expect(report.results).toBeGreaterThan(report.admissions * 3);
-    expect(report.ms).toBeLessThan(10_000);
+    // how long it took is printed, not asserted: speed belongs to benchmarks
+    console.log(`[measured] seeding 3000 patients took ${report.ms} ms`);
     expect(await sqlValue<number>(first, 'SELECT count(*)::int AS v FROM PATIENT_MASTER')).toBe(3000);
     expect(await sqlValue<number>(first, 'SELECT count(*)::int AS v FROM LAB_RESULT')).toBe(report.results);
     firstSums = await checksum(first);

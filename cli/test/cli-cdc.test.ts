@@ -1,0 +1,78 @@
+/**
+ * `ficus cdc status` as a real process against a real CDC deployable (FICUS_ADMIN_URL pointed
+ * straight at its API: the same path and tokens the admin API forwards): the table, --json
+ * (the API's answer as it came), --strict, and refusals without or with a bad token.
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startScene, VIEWER_TOKEN, type CdcProcess, type Scene } from '../../legacy-adapters/cdc/test/support/cdc-scene.js';
+import { REPO_ROOT, SHIM } from './support/cli-scene.js';
+
+let s: Scene;
+let cdc: CdcProcess;
+
+beforeAll(async () => {
+  s = await startScene({ name: 'cli', seedPatients: 5 });
+  cdc = await s.start();
+});
+afterAll(async () => {
+  await cdc?.stop();
+  await s?.close();
+});
+
+function ficus(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const base: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('FICUS_') && k !== 'NODE_OPTIONS') base[k] = v;
+  const all: Record<string, string | undefined> = { ...base, FICUS_ADMIN_URL: cdc.url, FICUS_TOKEN: VIEWER_TOKEN, FICUS_CONFIG: '/nonexistent-on-purpose', ...env };
+  for (const [k, v] of Object.entries(all)) if (v === undefined) delete all[k];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SHIM, ...args], { cwd: REPO_ROOT, env: all as Record<string, string>, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('ficus cdc status', () => {
+  it('shows each source as a table, and the write-back', async () => {
+    const r = await ficus(['cdc', 'status'], { FICUS_CONFIG: undefined, HOME: s.env.FICUS_STATE_DIR! });
+    expect(r.code, r.stderr).toBe(0);
+    const [head, row] = r.stdout.split('\n');
+    expect(head).toMatch(/^SOURCE\s+KIND\s+STATE\s+LAG\s+LAG MS\s+LAST POSITION\s+LAST COMMIT\s+CHANGES\/S$/);
+    expect(row).toMatch(/^legacy-pg\s+postgres\s+streaming\s+\d+(\.\d)? (B|KiB|MiB)\s+\d+\s+[0-9A-F]{16}\/[0-9A-F]{8}\s+/);
+    expect(r.stdout).toMatch(new RegExp(`WRITE-BACK FROM\\s+APPLIED\\s+LAST APPLIED\\n${s.service}\\s+0\\s+-`));
+  });
+
+  it('prints the API\'s JSON with --json, and --strict exits 0 while every source streams', async () => {
+    const r = await ficus(['cdc', 'status', '--json', '--strict'], { FICUS_CONFIG: undefined, HOME: s.env.FICUS_STATE_DIR! });
+    expect(r.code, r.stderr).toBe(0);
+    const body = JSON.parse(r.stdout) as { sources: Record<string, unknown>[]; writeback: { enabled: boolean } };
+    expect(body.sources[0]).toMatchObject({ name: 'legacy-pg', kind: 'postgres', state: 'streaming', lagBytes: expect.any(Number), lagMs: expect.any(Number), changesPerSecond: expect.any(Number) });
+    expect(body.writeback.enabled).toBe(true);
+  });
+
+  it('exits 1 with the reason without a token, with a bad one, and with --strict once the source stopped', async () => {
+    const none = await ficus(['cdc', 'status'], { FICUS_TOKEN: undefined, FICUS_CONFIG: undefined, HOME: s.env.FICUS_STATE_DIR! });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('no admin token');
+    const bad = await ficus(['cdc', 'status'], { FICUS_TOKEN: 'ficus_not-a-token', FICUS_CONFIG: undefined, HOME: s.env.FICUS_STATE_DIR! });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('refused (401)');
+    // a TRUNCATE cannot be passed on as row changes: the source stops
+    await s.legacyPool.query('TRUNCATE PATIENT_MERGE');
+    for (let i = 0; i < 200; i++) {
+      const strict = await ficus(['cdc', 'status', '--strict'], { FICUS_CONFIG: undefined, HOME: s.env.FICUS_STATE_DIR! });
+      if (strict.code === 1) {
+        expect(strict.stdout).toMatch(/legacy-pg\s+postgres\s+error/);
+        expect(strict.stdout).toContain('TRUNCATE of patient_merge cannot be expressed as row changes');
+        expect(strict.stderr).toContain('not streaming: legacy-pg (error)');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the source did not stop');
+  });
+});

@@ -1,0 +1,174 @@
+/**
+ * Assembles the CDC deployable: the mapping, the configured source (PostgreSQL now, SQL Server
+ * when configured), the publisher to the topics' queues, the legacy writer (write-back), and
+ * the HTTP endpoints (health, readiness with the slot's lag, metrics, /api/cdc/status).
+ */
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { openStore, partitionQueueName, type Logger, type OpenStore } from '@ficus/contracts';
+import { cdcQueuePrefix, deadLetterQueueName, writebackQueuePrefix } from '@ficus/contracts/queues';
+import { legacyUrl, publicationOf, ruleStoreUrl, slotOf, stateUrl, writebackServices, type CdcConfig } from './config.js';
+import { loadMapping, type CdcMapping } from './mapping/mapping-file.js';
+import { migrateLegacyMssql } from './mssql/migrate-mssql.js';
+import { MssqlSource } from './mssql/mssql-source.js';
+import { startCdcApi, type RunningApi } from './ops/cdc-api.js';
+import { CdcMetrics } from './ops/metrics.js';
+import { PostgresSource } from './postgres/postgres-source.js';
+import { checkMapping } from './postgres/preflight.js';
+import { SESSION_OPTIONS } from './postgres/values.js';
+import { Publisher } from './publish/publisher.js';
+import type { SourceHooks, SourceStatus } from './source.js';
+import { StateStore } from './state/state-store.js';
+import { LegacyWriter, migrateWriteback } from './writeback/legacy-writer.js';
+
+export interface CdcSource {
+  readonly name: string;
+  readonly kind: 'postgres' | 'mssql';
+  start(): Promise<void>;
+  status(): SourceStatus;
+  slotLagBytes(): Promise<number | null>;
+  enqueued(ack: bigint | undefined, changes: number): void;
+  close(): Promise<void>;
+}
+
+export interface RunningCdc {
+  apiPort: number;
+  source: CdcSource;
+  close(): Promise<void>;
+}
+
+export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningCdc> {
+  const mapping: CdcMapping = await loadMapping(config.CDC_MAPPING_FILE);
+  if (config.CDC_SOURCE_NAME) mapping.source = config.CDC_SOURCE_NAME;
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch((e: Error) => log.warn({ err: e.message }, 'close failed'));
+  };
+  try {
+    const state = await StateStore.open(stateUrl(config), log);
+    closers.push(() => state.close());
+    const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
+    redis.on('error', () => undefined); // enqueues are retried; the publisher logs it
+    closers.push(async () => redis.disconnect());
+
+    let source: CdcSource | undefined;
+    let writer: LegacyWriter | undefined;
+    const topics = mapping.topics.map((t) => t.topic);
+    const services = writebackServices(config);
+    const depthQueues = topics.flatMap((t) => Array.from({ length: config.CDC_PARTITIONS }, (_, p) => ({ topic: t, queue: new Queue(partitionQueueName(cdcQueuePrefix(t), p), { connection: redis }) })));
+    const deadQueues = services.flatMap((s) => Array.from({ length: config.CDC_PARTITIONS }, (_, p) => deadLetterQueueName(partitionQueueName(writebackQueuePrefix(s), p)))).map((name) => ({ name, queue: new Queue(name, { connection: redis }) }));
+    closers.push(async () => void (await Promise.all([...depthQueues, ...deadQueues].map((q) => q.queue.close()))));
+
+    const metrics = new CdcMetrics({
+      slotLagBytes: async () => (source ? [{ source: source.name, bytes: await source.slotLagBytes() }] : []),
+      sourceStates: () => (source ? [{ source: source.name, state: source.status().state }] : []),
+      queueDepth: async () => {
+        const counts = await Promise.all(depthQueues.map(async (q) => ({ topic: q.topic, waiting: await q.queue.getWaitingCount() })));
+        const per = new Map<string, number>();
+        for (const c of counts) per.set(c.topic, (per.get(c.topic) ?? 0) + c.waiting);
+        return [...per].map(([topic, waiting]) => ({ topic, waiting }));
+      },
+      deadLetters: async () => Promise.all(deadQueues.map(async (q) => ({ queue: q.name, count: await q.queue.getWaitingCount() }))),
+      held: () => publisher.held,
+    });
+
+    const publisher: Publisher = new Publisher({
+      connection: redis,
+      partitions: config.CDC_PARTITIONS,
+      maxEventsPerJob: config.CDC_MAX_EVENTS_PER_JOB,
+      highWater: config.CDC_MAX_HELD_EVENTS,
+      lingerMs: config.CDC_LINGER_MS,
+      log,
+      flushed: ({ boundary, perTopic, commitTimesMs, enqueuedAtMs }) => {
+        let n = 0;
+        for (const [topic, count] of perTopic) {
+          metrics.published(mapping.source, topic, count);
+          n += count;
+        }
+        for (const t of commitTimesMs) metrics.lag.observe({ source: mapping.source }, Math.max(0, enqueuedAtMs - t) / 1000);
+        source?.enqueued(boundary?.ack, n);
+      },
+    });
+    closers.push(() => publisher.close());
+
+    const hooks: SourceHooks = {
+      read: (e) => metrics.read(mapping.source, e.topic, e.op),
+      echo: () => metrics.echoes.inc({ source: mapping.source }),
+      backPressure: () => metrics.backPressure.inc({ source: mapping.source }),
+      unexpectedColumns: (plan) => {
+        for (const u of plan.unexpected) {
+          metrics.schemaChanges.inc({ source: mapping.source, table: plan.mapping.table, outcome: u.policy });
+          log.warn({ source: mapping.source, table: plan.mapping.table, column: u.column, policy: u.policy }, 'a captured table has a column the mapping does not name: handled by its onNewColumn policy');
+        }
+      },
+      fatal: (err) => {
+        metrics.sourceErrors.inc({ source: mapping.source });
+        if (err.name === 'SchemaChangeError') metrics.schemaChanges.inc({ source: mapping.source, table: (err as Error & { table?: string }).table ?? '?', outcome: 'refused' });
+      },
+    };
+
+    if (config.CDC_SOURCE_KIND === 'mssql') {
+      if (!config.CDC_MSSQL_URL) throw new Error('CDC_SOURCE_KIND=mssql needs CDC_MSSQL_URL (an mssql connection string)');
+      if (config.CDC_MSSQL_MIGRATE) await migrateLegacyMssql(config.CDC_MSSQL_URL, log);
+      source = new MssqlSource({ connectionString: config.CDC_MSSQL_URL, mapping, state, publisher, pollMs: config.CDC_MSSQL_POLL_MS, log, hooks });
+    } else {
+      source = new PostgresSource({
+        databaseUrl: legacyUrl(config),
+        mapping,
+        state,
+        publisher,
+        slot: slotOf(config, mapping.source),
+        publication: publicationOf(config, mapping.source),
+        snapshot: config.CDC_SNAPSHOT,
+        resnapshot: config.CDC_RESNAPSHOT,
+        echo: config.CDC_WRITEBACK_ECHO,
+        statusIntervalMs: config.CDC_STATUS_INTERVAL_MS,
+        snapshotFetchRows: config.CDC_SNAPSHOT_FETCH_ROWS,
+        log,
+        hooks,
+      });
+    }
+    await source.start();
+    closers.push(() => source.close());
+
+    if (services.length > 0 && config.CDC_SOURCE_KIND === 'postgres') {
+      const url = legacyUrl(config);
+      await migrateWriteback(url, log);
+      const pool = new pg.Pool({ connectionString: url, max: 4, application_name: 'ficus-legacy-writer', options: SESSION_OPTIONS } as pg.PoolConfig);
+      pool.on('error', () => undefined);
+      closers.push(() => pool.end());
+      writer = new LegacyWriter({
+        connection: redis,
+        pool,
+        tables: await checkMapping(pool, mapping),
+        services,
+        partitions: config.CDC_PARTITIONS,
+        log,
+        outcome: (o) => metrics.writeback.inc({ service: o.service, topic: o.topic, outcome: o.outcome }, o.count),
+      });
+      await writer.start();
+      closers.push(() => writer!.close());
+    } else if (services.length > 0) {
+      log.warn({ services }, 'write-back to a SQL Server legacy database is not built: the legacy writer is off');
+    }
+
+    const control: OpenStore = await openStore({ url: ruleStoreUrl(config), rulesDir: config.FICUS_RULES_DIR, stateDir: config.FICUS_STATE_DIR, adminToken: undefined, bootstrapToken: false, log });
+    closers.push(() => control.close());
+    const api: RunningApi = await startCdcApi(config, { control, metrics, log, source, writer, topics: () => metrics.totals() });
+    closers.push(() => api.app.close());
+    log.info({ apiPort: api.port, source: source.name, kind: source.kind, topics, writeback: writer ? services : [] }, 'CDC started');
+
+    return {
+      apiPort: api.port,
+      source,
+      async close() {
+        api.ready = false;
+        await closeAll();
+      },
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The CDC deployable's HTTP endpoints: /healthz, /readyz (503 while a source is not streaming;
+ * the slot's lag in bytes and time), /metrics, and GET /api/cdc/status behind the admin API's
+ * tokens and roles (viewer). The gateway's admin API forwards /api/cdc/* here.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Authenticator, installAdminAuth, sendProblem, type Logger, type OpenStore } from '@ficus/contracts';
+import type { CdcSource } from '../cdc-service.js';
+import type { CdcConfig } from '../config.js';
+import type { LegacyWriter } from '../writeback/legacy-writer.js';
+import type { CdcMetrics } from './metrics.js';
+
+export interface RunningApi {
+  app: FastifyInstance;
+  port: number;
+  /** false from the start of a shutdown: /readyz answers 503 */
+  ready: boolean;
+}
+
+export interface CdcApiDeps {
+  control: OpenStore;
+  metrics: CdcMetrics;
+  log: Logger;
+  source: CdcSource;
+  writer: LegacyWriter | undefined;
+  topics: () => Record<string, { read: number; published: number }>;
+}
+
+export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<RunningApi> {
+  const app = Fastify({ logger: false });
+  const oidc =
+    config.FICUS_OIDC_ISSUER && config.FICUS_OIDC_AUDIENCE && config.FICUS_OIDC_JWKS_URL
+      ? { issuer: config.FICUS_OIDC_ISSUER, audience: config.FICUS_OIDC_AUDIENCE, jwksUrl: config.FICUS_OIDC_JWKS_URL, roleClaim: config.FICUS_OIDC_ROLE_CLAIM }
+      : undefined;
+  installAdminAuth(app, new Authenticator(d.control.tokens, oidc), d.control.audit, d.log);
+  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, _req, reply) => {
+    if (err.validation || (err.statusCode && err.statusCode < 500)) return sendProblem(reply, err.statusCode ?? 400, 'invalid-request', 'Invalid request', err.message);
+    d.log.error({ err: err.message }, 'CDC API request failed');
+    return sendProblem(reply, 500, 'internal-error', 'Internal error', 'the request failed; see the CDC log');
+  });
+  const running: RunningApi = { app, port: 0, ready: true };
+
+  const sourceStatus = async () => {
+    const s = d.source.status();
+    const lagBytes = await d.source.slotLagBytes();
+    return { ...s, lagBytes };
+  };
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const s = await sourceStatus();
+    const ready = running.ready && s.state === 'streaming';
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not-ready',
+      sources: [{ name: s.name, kind: s.kind, state: s.state, lagBytes: s.lagBytes, lagMs: s.lagMs, ...(s.error ? { error: s.error } : {}) }],
+    });
+  });
+  app.get('/metrics', async (_req, reply) => reply.header('content-type', d.metrics.registry.contentType).send(await d.metrics.registry.metrics()));
+  app.get('/api/cdc/status', { config: { role: 'viewer' } }, async () => ({
+    sources: [await sourceStatus()],
+    writeback: d.writer ? { enabled: true, ...d.writer.status(), deadLetters: await d.writer.deadLetters().catch(() => null) } : { enabled: false, services: [] },
+    topics: d.topics(),
+  }));
+
+  await app.listen({ host: config.CDC_API_HOST, port: config.CDC_API_PORT });
+  running.port = (app.server.address() as { port: number }).port;
+  return running;
+}

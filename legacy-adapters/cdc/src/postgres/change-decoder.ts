@@ -1,0 +1,166 @@
+/**
+ * Turns the pgoutput stream of one replication connection into change events: keeps the
+ * relations the server described (and re-plans a table each time it is described again: a
+ * column added or dropped), numbers each change within its transaction, fills unchanged large
+ * values from the old row, and recognises the write-back marker (a transactional logical
+ * message with the prefix `ficus-writeback`, written first in the legacy writer's
+ * transaction), whose transaction's changes are tagged (or dropped).
+ */
+import { CHANGE_EVENT_SCHEMA_VERSION, keyText, type ChangeEvent } from '@ficus/contracts';
+import { WRITEBACK_ORIGIN } from '@ficus/contracts/queues';
+import type { TopicMapping } from '../mapping/mapping-file.js';
+import { keyOf, planTable, rowOf, type TablePlan } from '../mapping/table-plan.js';
+import { pgPosition, pgTimeToDate, UNCHANGED, type PgOutputMessage, type Relation, type TupleValue } from './pgoutput.js';
+import { fromText } from './values.js';
+
+export class FatalSourceError extends Error {
+  override readonly name = 'FatalSourceError';
+}
+
+interface OpenTransaction {
+  commitLsn: bigint;
+  xid: number;
+  commitTime: string;
+  commitTimeMs: number;
+  index: number;
+  origin: string | null;
+}
+
+export interface DecoderOptions {
+  source: string;
+  database: string;
+  /** topic mappings by lower-case "schema.table" */
+  tables: Map<string, TopicMapping>;
+  /** what to do with the changes of the legacy writer's own transactions */
+  echo: 'tag' | 'drop';
+  emit: (e: ChangeEvent) => void;
+  /** a transaction ended: `endLsn` may be acknowledged once everything emitted is enqueued */
+  committed: (c: { commitLsn: bigint; endLsn: bigint; commitTimeMs: number; lastPosition: string | null; changes: number; echo: boolean }) => void;
+  /** a table was (re)described with columns the mapping did not expect and its policy lets through */
+  unexpectedColumns?: (plan: TablePlan) => void;
+}
+
+export class ChangeDecoder {
+  private readonly relations = new Map<number, { relation: Relation; plan: TablePlan } | null>();
+  private txn: OpenTransaction | undefined;
+  private lastPosition: string | null = null;
+  private changes = 0;
+
+  constructor(private readonly o: DecoderOptions) {}
+
+  get inTransaction(): boolean {
+    return this.txn !== undefined;
+  }
+
+  handle(m: PgOutputMessage): void {
+    switch (m.tag) {
+      case 'begin': {
+        const at = pgTimeToDate(m.commitTime);
+        this.txn = { commitLsn: m.finalLsn, xid: m.xid, commitTime: at.toISOString(), commitTimeMs: at.getTime(), index: 0, origin: null };
+        this.changes = 0;
+        this.lastPosition = null;
+        return;
+      }
+      case 'commit': {
+        const t = this.txn;
+        this.txn = undefined;
+        this.o.committed({ commitLsn: m.commitLsn, endLsn: m.endLsn, commitTimeMs: t?.commitTimeMs ?? pgTimeToDate(m.commitTime).getTime(), lastPosition: this.lastPosition, changes: this.changes, echo: t?.origin === WRITEBACK_ORIGIN });
+        return;
+      }
+      case 'relation':
+        this.describe(m.relation);
+        return;
+      case 'message':
+        if (m.transactional && m.prefix === WRITEBACK_ORIGIN && this.txn) this.txn.origin = WRITEBACK_ORIGIN;
+        return;
+      case 'insert':
+        this.change(m.relationOid, 'create', null, m.after);
+        return;
+      case 'update':
+        this.change(m.relationOid, 'update', m.before, m.after);
+        return;
+      case 'delete':
+        this.change(m.relationOid, 'delete', m.before, null);
+        return;
+      case 'truncate': {
+        const names = m.relationOids.map((oid) => this.relations.get(oid)?.relation.name ?? `oid ${oid}`);
+        throw new FatalSourceError(
+          `TRUNCATE of ${names.join(', ')} cannot be expressed as row changes, so it is not passed on silently: the topics are now out of step. ` +
+            'Take a new snapshot (CDC_RESNAPSHOT=true) once the table is as it should be',
+        );
+      }
+      case 'origin':
+      case 'type':
+        return;
+    }
+  }
+
+  private describe(r: Relation): void {
+    const mapping = this.o.tables.get(`${r.schema}.${r.name}`.toLowerCase());
+    if (!mapping) {
+      this.relations.set(r.oid, null); // published, but not mapped: nothing to do with it
+      return;
+    }
+    // throws SchemaChangeError: a mapped column was dropped, or a new one is refused
+    const plan = planTable(
+      mapping,
+      r.columns.map((c) => ({ name: c.name, type: c.typeOid })),
+    );
+    if (plan.unexpected.length > 0) this.o.unexpectedColumns?.(plan);
+    this.relations.set(r.oid, { relation: r, plan });
+  }
+
+  private change(oid: number, op: 'create' | 'update' | 'delete', before: TupleValue[] | null, after: TupleValue[] | null): void {
+    const t = this.txn;
+    if (!t) throw new Error('pgoutput: a change outside a transaction');
+    const described = this.relations.get(oid);
+    if (described === undefined) throw new Error(`pgoutput: a change of relation ${oid}, which the server did not describe`);
+    if (described === null) return;
+    const { relation, plan } = described;
+    const beforeValues = before ? convert(relation, before, null) : null;
+    const afterValues = after ? convert(relation, after, beforeValues) : null;
+    const beforeRow = beforeValues ? rowOf(plan, beforeValues) : null;
+    const afterRow = afterValues ? rowOf(plan, afterValues) : null;
+    if (op !== 'create' && beforeRow === null) throw new FatalSourceError(`table ${relation.name} sent an ${op} without the old row: its REPLICA IDENTITY must be FULL`);
+    const keyAfter = afterRow ? keyOf(plan, afterRow) : null;
+    const keyBefore = beforeRow ? keyOf(plan, beforeRow) : null;
+    if (op === 'update' && keyBefore && keyAfter && keyText(keyBefore) !== keyText(keyAfter)) {
+      // the row's key changed: for the topic, the old key is gone and a new one appears
+      this.emit(t, relation, plan, 'delete', keyBefore, beforeRow, null);
+      this.emit(t, relation, plan, 'create', keyAfter, null, afterRow);
+      return;
+    }
+    this.emit(t, relation, plan, op, (keyAfter ?? keyBefore)!, beforeRow, afterRow);
+  }
+
+  private emit(t: OpenTransaction, relation: Relation, plan: TablePlan, op: ChangeEvent['op'], key: Record<string, unknown>, before: Record<string, unknown> | null, after: Record<string, unknown> | null): void {
+    t.index++;
+    const position = pgPosition(t.commitLsn, t.index);
+    this.lastPosition = position;
+    this.changes++;
+    if (t.origin !== null && this.o.echo === 'drop') return;
+    this.o.emit({
+      schemaVersion: CHANGE_EVENT_SCHEMA_VERSION,
+      topic: plan.topic,
+      op,
+      key,
+      before,
+      after,
+      source: { system: 'postgres', name: this.o.source, database: this.o.database, schema: relation.schema, table: relation.name, position, txId: String(t.xid), commitTime: t.commitTime, origin: t.origin },
+    });
+  }
+}
+
+function convert(r: Relation, values: TupleValue[], old: unknown[] | null): unknown[] {
+  const out = new Array<unknown>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v === UNCHANGED) {
+      if (!old) throw new FatalSourceError(`table ${r.name}: an unchanged large value without the old row to take it from (REPLICA IDENTITY FULL is needed)`);
+      out[i] = old[i];
+    } else {
+      out[i] = fromText(r.columns[i]!.typeOid, v);
+    }
+  }
+  return out;
+}

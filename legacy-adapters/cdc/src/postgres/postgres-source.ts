@@ -1,0 +1,357 @@
+/**
+ * The PostgreSQL source: logical replication (pgoutput) of the mapped tables of the legacy
+ * database. On start: checks, a publication for the mapped tables, a replication slot and,
+ * the first time, a snapshot of the tables consistent with the slot's start (the slot's
+ * exported snapshot, read while the replication connection waits), published as `snapshot`
+ * events; then streaming. The slot is acknowledged only up to transactions whose events are
+ * all enqueued; keepalive requests are answered with that position. When too many events wait
+ * for the queues, the replication socket is no longer read.
+ *
+ * Errors that a retry can mend (a connection lost, the slot held by a reader that is still
+ * stopping) reconnect with backoff. Errors that need a person (a schema change the mapping
+ * refuses, a TRUNCATE, a missing slot) stop the source: state "error", readiness false.
+ */
+import pg from 'pg';
+import type { Logger } from '@ficus/contracts';
+import type { CdcMapping, TopicMapping } from '../mapping/mapping-file.js';
+import { SchemaChangeError } from '../mapping/table-plan.js';
+import type { Publisher } from '../publish/publisher.js';
+import type { StateStore } from '../state/state-store.js';
+import { ChangeDecoder, FatalSourceError } from './change-decoder.js';
+import { decodePgOutput, formatLsn, parseLsn, pgPosition } from './pgoutput.js';
+import { checkLogicalReplication, checkMapping, type CapturedTable } from './preflight.js';
+import { quoteIdent, ReplicationConnection } from './replication-connection.js';
+import { fromText, SESSION_OPTIONS } from './values.js';
+import { RateWindow, type SourceHooks, type SourceState, type SourceStatus } from '../source.js';
+
+export interface PostgresSourceOptions {
+  databaseUrl: string;
+  mapping: CdcMapping;
+  state: StateStore;
+  publisher: Publisher;
+  slot: string;
+  publication: string;
+  snapshot: boolean;
+  /** drop the slot and take a new snapshot at start */
+  resnapshot: boolean;
+  echo: 'tag' | 'drop';
+  statusIntervalMs: number;
+  snapshotFetchRows: number;
+  log: Logger;
+  hooks: SourceHooks;
+}
+
+export class PostgresSource {
+  readonly name: string;
+  readonly kind = 'postgres' as const;
+  private state: SourceState = 'stopped';
+  private error: string | undefined;
+  private readonly pool: pg.Pool;
+  private tables: CapturedTable[] = [];
+  private database = '';
+  private conn: ReplicationConnection | undefined;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private received = 0n;
+  private acked = 0n;
+  private paused = false;
+  private lastPosition: string | null = null;
+  private lastCommitAtMs: number | null = null;
+  /** commit times of transactions read and not yet acknowledged, oldest first */
+  private readonly unacked: { ack: bigint; commitTimeMs: number }[] = [];
+  private readonly rate = new RateWindow();
+  private resnapshot: boolean;
+  private wakeRetry: (() => void) | undefined;
+
+  constructor(private readonly o: PostgresSourceOptions) {
+    this.name = o.mapping.source;
+    this.resnapshot = o.resnapshot;
+    this.pool = new pg.Pool({ connectionString: o.databaseUrl, max: 3, connectionTimeoutMillis: 5_000, options: SESSION_OPTIONS } as pg.PoolConfig);
+    this.pool.on('error', () => undefined);
+  }
+
+  /** Checks the server and the mapping (throws, with the reason, when either is wrong), then runs in the background. */
+  async start(): Promise<void> {
+    await checkLogicalReplication(this.pool);
+    this.tables = await checkMapping(this.pool, this.o.mapping);
+    this.database = (await this.pool.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
+    await this.ensurePublication();
+    this.running = true;
+    this.state = 'starting';
+    this.loop = this.run();
+  }
+
+  /** Called by the publisher after each flush (see CdcService). */
+  enqueued(ack: bigint | undefined, changes: number): void {
+    this.rate.add(changes);
+    if (ack === undefined || ack <= this.acked) return;
+    this.acked = ack;
+    while (this.unacked.length > 0 && this.unacked[0]!.ack <= ack) this.unacked.shift();
+    this.conn?.sendStatus(this.received > ack ? this.received : ack, ack);
+  }
+
+  status(): SourceStatus {
+    const oldest = this.unacked[0];
+    return {
+      name: this.name,
+      kind: this.kind,
+      state: this.state === 'starting' ? 'stopped' : this.state,
+      lagBytes: null,
+      lagMs: this.state === 'streaming' ? (oldest ? Math.max(0, Date.now() - oldest.commitTimeMs) : 0) : null,
+      lastPosition: this.lastPosition,
+      lastCommitAt: this.lastCommitAtMs === null ? null : new Date(this.lastCommitAtMs).toISOString(),
+      changesPerSecond: this.rate.perSecond(),
+      ...(this.error ? { error: this.error } : {}),
+      slot: this.o.slot,
+      publication: this.o.publication,
+      ackedLsn: this.acked > 0n ? formatLsn(this.acked) : null,
+      receivedLsn: this.received > 0n ? formatLsn(this.received) : null,
+      paused: this.paused,
+      heldEvents: this.o.publisher.held,
+    };
+  }
+
+  /** Bytes of WAL the slot holds beyond what is acknowledged (null when unknown). */
+  async slotLagBytes(): Promise<number | null> {
+    try {
+      const { rows } = await this.pool.query<{ lag: string | null }>(
+        'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag FROM pg_replication_slots WHERE slot_name = $1',
+        [this.o.slot],
+      );
+      return rows[0]?.lag == null ? null : Math.max(0, Number(rows[0].lag));
+    } catch {
+      return null;
+    }
+  }
+
+  private async ensurePublication(): Promise<void> {
+    const names = this.tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
+    const { rows } = await this.pool.query<{ schemaname: string; tablename: string }>('SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1', [this.o.publication]);
+    const exists = (await this.pool.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [this.o.publication])).rowCount! > 0;
+    if (!exists) {
+      await this.pool.query(`CREATE PUBLICATION ${quoteIdent(this.o.publication)} FOR TABLE ${names.join(', ')}`);
+      this.o.log.info({ publication: this.o.publication, tables: this.tables.length }, 'publication created');
+      return;
+    }
+    const have = new Set(rows.map((r) => `${r.schemaname}.${r.tablename}`));
+    const want = new Set(this.tables.map((t) => `${t.schema}.${t.name}`));
+    if (have.size !== want.size || [...want].some((t) => !have.has(t))) {
+      await this.pool.query(`ALTER PUBLICATION ${quoteIdent(this.o.publication)} SET TABLE ${names.join(', ')}`);
+      this.o.log.info({ publication: this.o.publication, tables: this.tables.length }, 'publication changed to the mapped tables');
+    }
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        await this.runOnce();
+        failures = 0;
+      } catch (e) {
+        if (!this.running) break;
+        const err = e as Error;
+        this.error = err.message;
+        if (err instanceof FatalSourceError || err instanceof SchemaChangeError) {
+          this.state = 'error';
+          this.o.hooks.fatal(err);
+          this.o.log.error({ source: this.name, err: err.message }, 'CDC source stopped: this needs a person');
+          await this.conn?.close();
+          this.running = false;
+          return;
+        }
+        failures++;
+        this.state = 'error';
+        this.o.log.warn({ source: this.name, err: err.message, failures }, 'CDC source interrupted; reconnecting');
+      } finally {
+        await this.conn?.close();
+        this.conn = undefined;
+        if (this.paused) this.paused = false;
+      }
+      if (!this.running) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(10_000, 250 * 2 ** Math.min(failures, 6)));
+        this.wakeRetry = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
+  private async runOnce(): Promise<void> {
+    const conn = new ReplicationConnection(this.o.databaseUrl);
+    this.conn = conn;
+    let failed: (e: Error) => void = () => undefined;
+    const broken = new Promise<never>((_, reject) => (failed = reject));
+    broken.catch(() => undefined);
+    await conn.connect((e) => failed(e));
+
+    const state = await this.o.state.get(this.name, 'postgres');
+    const slot = await this.slotRow();
+    if (slot?.active) throw new Error(`replication slot ${this.o.slot} is in use by process ${slot.active_pid} (another reader, or one still stopping)`);
+    if (slot && (this.resnapshot || state.snapshotState === 'pending')) {
+      this.o.log.warn({ source: this.name, slot: this.o.slot, reason: this.resnapshot ? 'CDC_RESNAPSHOT' : 'the last snapshot did not finish' }, 'dropping the slot to take a new snapshot');
+      await this.pool.query('SELECT pg_drop_replication_slot($1)', [this.o.slot]);
+    } else if (!slot && state.snapshotState !== 'pending' && !this.resnapshot) {
+      throw new FatalSourceError(
+        `replication slot ${this.o.slot} is gone (dropped, or the server was replaced) although this source read from it: changes made since may be lost. ` +
+          'Restart with CDC_RESNAPSHOT=true to take a new snapshot',
+      );
+    }
+    if (!slot || this.resnapshot || state.snapshotState === 'pending') await this.createSlotAndSnapshot(conn);
+    this.resnapshot = false;
+
+    // streaming, from where the slot stands (its confirmed position)
+    const decoder = new ChangeDecoder({
+      source: this.name,
+      database: this.database,
+      tables: new Map(this.tables.map((t) => [`${t.schema}.${t.name}`.toLowerCase(), t.mapping] as [string, TopicMapping])),
+      echo: this.o.echo,
+      emit: (e) => {
+        this.o.hooks.read(e);
+        this.o.publisher.add(e);
+        if (this.o.publisher.pressure && !this.paused) this.pauseReading(conn);
+      },
+      committed: (c) => {
+        this.lastCommitAtMs = c.commitTimeMs;
+        if (c.lastPosition) this.lastPosition = c.lastPosition;
+        this.unacked.push({ ack: c.endLsn, commitTimeMs: c.commitTimeMs });
+        if (c.echo) this.o.hooks.echo(c.changes);
+        this.o.publisher.commit({ ack: c.endLsn, commitTimeMs: c.commitTimeMs, position: c.lastPosition });
+      },
+      unexpectedColumns: (plan) => this.o.hooks.unexpectedColumns(plan),
+    });
+    const idle = () => !decoder.inTransaction && this.o.publisher.held === 0 && this.unacked.length === 0;
+    const timer = setInterval(() => conn.sendStatus(this.received > this.acked ? this.received : this.acked, this.acked, true), this.o.statusIntervalMs);
+    this.state = 'streaming';
+    this.error = undefined;
+    this.o.log.info({ source: this.name, slot: this.o.slot, from: formatLsn(this.acked) }, 'streaming changes');
+    try {
+      await Promise.race([
+        conn.stream(this.o.slot, 0n, this.o.publication, {
+          data: (_walStart, walEnd, payload) => {
+            if (walEnd > this.received) this.received = walEnd;
+            try {
+              decoder.handle(decodePgOutput(payload));
+            } catch (e) {
+              failed(e as Error);
+              conn.pause();
+            }
+          },
+          keepalive: (walEnd, replyRequested) => {
+            if (walEnd > this.received) this.received = walEnd;
+            // nothing in hand: everything the server sent before this point is enqueued, so the slot may move on
+            if (idle() && walEnd > this.acked) this.acked = walEnd;
+            if (replyRequested || idle()) conn.sendStatus(this.received, this.acked);
+          },
+        }),
+        broken,
+      ]);
+      if (this.running) throw new Error('the server ended the replication stream');
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  private pauseReading(conn: ReplicationConnection): void {
+    this.paused = true;
+    conn.pause();
+    this.o.hooks.backPressure();
+    void this.o.publisher.belowLowWater().then(() => {
+      if (this.conn === conn && this.paused) {
+        this.paused = false;
+        conn.resume();
+      }
+    });
+  }
+
+  private async slotRow(): Promise<{ active: boolean; active_pid: number | null; confirmed_flush_lsn: string | null } | undefined> {
+    const { rows } = await this.pool.query<{ active: boolean; active_pid: number | null; confirmed_flush_lsn: string | null; database: string | null }>(
+      'SELECT active, active_pid, confirmed_flush_lsn::text, database FROM pg_replication_slots WHERE slot_name = $1',
+      [this.o.slot],
+    );
+    const r = rows[0];
+    if (r && r.database !== this.database) throw new FatalSourceError(`replication slot ${this.o.slot} belongs to database ${r.database ?? '(physical)'}, not ${this.database}: set CDC_SLOT to another name`);
+    if (r?.confirmed_flush_lsn) {
+      const confirmed = parseLsn(r.confirmed_flush_lsn);
+      if (confirmed > this.acked) this.acked = confirmed;
+    }
+    return r;
+  }
+
+  /** Creates the slot; with the snapshot on, reads the tables as of the slot's start and enqueues them. */
+  private async createSlotAndSnapshot(conn: ReplicationConnection): Promise<void> {
+    const exportIt = this.o.snapshot ? 'EXPORT_SNAPSHOT' : 'NOEXPORT_SNAPSHOT';
+    const [created] = await conn.command<{ consistent_point: string; snapshot_name: string | null }>(`CREATE_REPLICATION_SLOT ${quoteIdent(this.o.slot)} LOGICAL pgoutput ${exportIt}`);
+    const start = parseLsn(created!.consistent_point);
+    this.acked = start;
+    const position = pgPosition(start, 0);
+    await this.o.state.snapshotStarted(this.name, this.o.slot, position);
+    if (!this.o.snapshot) {
+      await this.o.state.snapshotFinished(this.name, 'skipped', 0, null);
+      this.o.log.info({ source: this.name, slot: this.o.slot, at: created!.consistent_point }, 'slot created; no snapshot (CDC_SNAPSHOT=false)');
+      return;
+    }
+    this.state = 'snapshot';
+    this.o.log.info({ source: this.name, slot: this.o.slot, at: created!.consistent_point, tables: this.tables.length }, 'slot created; taking the snapshot');
+    const reader = new pg.Client({ connectionString: this.o.databaseUrl, options: SESSION_OPTIONS } as pg.ClientConfig);
+    reader.on('error', () => undefined);
+    await reader.connect();
+    let rows = 0;
+    try {
+      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await reader.query(`SET TRANSACTION SNAPSHOT '${created!.snapshot_name!.replace(/'/g, "''")}'`);
+      for (const t of this.tables) rows += await this.snapshotTable(reader, t, position);
+      await reader.query('COMMIT');
+    } finally {
+      await reader.end().catch(() => undefined);
+    }
+    await this.o.publisher.drain();
+    await this.o.state.snapshotFinished(this.name, 'done', rows, null);
+    this.lastPosition = position;
+    this.o.log.info({ source: this.name, rows }, 'snapshot enqueued');
+  }
+
+  private async snapshotTable(reader: pg.Client, t: CapturedTable, position: string): Promise<number> {
+    const cols = t.plan.columns;
+    const select = cols.map((c) => `${quoteIdent(c.column)}::text`).join(', ');
+    await reader.query(`DECLARE ficus_snapshot NO SCROLL CURSOR FOR SELECT ${select} FROM ${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
+    let n = 0;
+    for (;;) {
+      const res = await reader.query<string[]>({ text: `FETCH ${this.o.snapshotFetchRows} FROM ficus_snapshot`, rowMode: 'array' });
+      for (const values of res.rows) {
+        const row: Record<string, unknown> = {};
+        for (let i = 0; i < cols.length; i++) row[cols[i]!.field] = fromText(cols[i]!.type as number, values[i] ?? null);
+        const key: Record<string, unknown> = {};
+        for (const [field] of t.plan.key) key[field] = row[field];
+        const e = {
+          schemaVersion: 1 as const,
+          topic: t.mapping.topic,
+          op: 'snapshot' as const,
+          key,
+          before: null,
+          after: row,
+          source: { system: 'postgres' as const, name: this.name, database: this.database, schema: t.schema, table: t.name, position, txId: null, commitTime: null, origin: null },
+        };
+        this.o.hooks.read(e);
+        this.o.publisher.add(e);
+      }
+      n += res.rows.length;
+      if (this.o.publisher.pressure) await this.o.publisher.belowLowWater();
+      if (res.rows.length < this.o.snapshotFetchRows) break;
+    }
+    await reader.query('CLOSE ficus_snapshot');
+    return n;
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    this.wakeRetry?.();
+    // what is in hand gets enqueued and acknowledged before the connection goes
+    await Promise.race([this.o.publisher.drain(), new Promise((r) => setTimeout(r, 5_000))]);
+    await this.conn?.close();
+    await this.loop?.catch(() => undefined);
+    this.state = 'stopped';
+    await this.pool.end();
+  }
+}

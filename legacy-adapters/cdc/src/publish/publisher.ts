@@ -1,0 +1,190 @@
+/**
+ * Puts change events on the topics' partition queues (`cdc.<topic>.p<n>`, partition by the
+ * row's key, so one row's changes stay in order), many events per job, and says which source
+ * positions are durably enqueued, so the source acknowledges only those.
+ *
+ * One flush at a time: while one is in Redis, the next one's events gather, so batches grow
+ * with the load by themselves. A flush that fails is tried again, whole and in order, until it
+ * succeeds; meanwhile events keep gathering up to the high-water mark, where the source stops
+ * reading (`pressure`).
+ */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { CHANGE_EVENT_SCHEMA_VERSION, keyText, partitionOf, partitionQueueName, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
+import type { Logger } from '@ficus/contracts';
+import { cdcQueuePrefix } from '@ficus/contracts/queues';
+
+/** the point up to which a source may acknowledge once what came before it is enqueued */
+export interface Boundary {
+  /** an opaque, source-defined ack token (PostgreSQL: the commit's end LSN) */
+  ack: bigint;
+  commitTimeMs: number | null;
+  position: string | null;
+}
+
+export interface PublisherOptions {
+  connection: Redis;
+  partitions: number;
+  /** most events in one job */
+  maxEventsPerJob: number;
+  /** events held (gathering and in flight) above which the source is told to stop reading */
+  highWater: number;
+  log: Logger;
+  /** after each flush: the last boundary it covered, the events it enqueued per topic, and the boundaries' commit times */
+  flushed: (r: { boundary: Boundary | undefined; perTopic: Map<string, number>; commitTimesMs: number[]; enqueuedAtMs: number }) => void;
+  /** how long a first event waits for company before a flush starts (ms) */
+  lingerMs?: number;
+}
+
+export class Publisher {
+  private readonly queues = new Map<string, Queue<ChangeBatch>>();
+  private buffers = new Map<string, ChangeEvent[]>();
+  private boundary: Boundary | undefined;
+  private commitTimes: number[] = [];
+  private gathered = 0;
+  private inFlight = 0;
+  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly waiters: (() => void)[] = [];
+  private readonly drainWaiters: (() => void)[] = [];
+  failing: string | undefined;
+
+  constructor(private readonly o: PublisherOptions) {}
+
+  /** events held in memory: gathered and in flight */
+  get held(): number {
+    return this.gathered + this.inFlight;
+  }
+
+  get pressure(): boolean {
+    return this.held >= this.o.highWater;
+  }
+
+  add(event: ChangeEvent): void {
+    const partition = partitionOf(keyText(event.key), this.o.partitions);
+    const queue = partitionQueueName(cdcQueuePrefix(event.topic), partition);
+    let buf = this.buffers.get(queue);
+    if (!buf) this.buffers.set(queue, (buf = []));
+    buf.push(event);
+    this.gathered++;
+    this.schedule();
+  }
+
+  /** Everything added so far ends a transaction: once enqueued, `ack` may be acknowledged. */
+  commit(b: Boundary): void {
+    this.boundary = b;
+    if (b.commitTimeMs !== null) this.commitTimes.push(b.commitTimeMs);
+    this.schedule();
+  }
+
+  /** Resolves when fewer than half the high-water mark are held. */
+  async belowLowWater(): Promise<void> {
+    while (this.held >= this.o.highWater / 2 && !this.closed) await new Promise<void>((r) => this.waiters.push(r));
+  }
+
+  /** Resolves when everything added so far is enqueued. */
+  async drain(): Promise<void> {
+    while ((this.held > 0 || this.boundary || this.flushing) && !this.closed) {
+      this.schedule();
+      await new Promise<void>((r) => this.drainWaiters.push(r));
+    }
+  }
+
+  private schedule(): void {
+    if (this.flushing || this.closed) return;
+    if (this.gathered === 0 && !this.boundary) return;
+    // a full job's worth for every partition goes at once; less waits for company, up to the linger
+    if (this.gathered >= this.o.maxEventsPerJob * this.o.partitions) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.startFlush();
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.startFlush();
+    }, this.o.lingerMs ?? 20);
+  }
+
+  private startFlush(): void {
+    if (this.flushing || this.closed) return;
+    this.flushing = this.flush().finally(() => {
+      this.flushing = undefined;
+      this.wake();
+      this.schedule();
+    });
+  }
+
+  private wake(): void {
+    if (this.held < this.o.highWater / 2) for (const w of this.waiters.splice(0)) w();
+    if (this.held === 0 && !this.boundary) for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  private async flush(): Promise<void> {
+    const buffers = this.buffers;
+    const boundary = this.boundary;
+    const commitTimes = this.commitTimes;
+    const count = this.gathered;
+    this.buffers = new Map();
+    this.boundary = undefined;
+    this.commitTimes = [];
+    this.gathered = 0;
+    this.inFlight += count;
+    const perTopic = new Map<string, number>();
+    for (const events of buffers.values()) {
+      const topic = events[0]!.topic;
+      perTopic.set(topic, (perTopic.get(topic) ?? 0) + events.length);
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // different queues side by side; within one queue the jobs keep their order (one addBulk)
+        await Promise.all([...buffers].map(([queue, events]) => this.queue(queue).addBulk(this.jobs(events))));
+        break;
+      } catch (e) {
+        if (this.closed) throw e;
+        this.failing = (e as Error).message;
+        if (attempt === 1 || attempt % 20 === 0) this.o.log.warn({ err: this.failing, attempt, events: count }, 'cannot enqueue change events; trying again (nothing is acknowledged meanwhile)');
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** Math.min(attempt, 6))));
+      }
+    }
+    this.failing = undefined;
+    this.inFlight -= count;
+    this.o.flushed({ boundary, perTopic, commitTimesMs: commitTimes, enqueuedAtMs: Date.now() });
+  }
+
+  private jobs(events: ChangeEvent[]): { name: string; data: ChangeBatch }[] {
+    const jobs: { name: string; data: ChangeBatch }[] = [];
+    for (let i = 0; i < events.length; i += this.o.maxEventsPerJob) {
+      const slice = events.slice(i, i + this.o.maxEventsPerJob);
+      jobs.push({ name: 'changes', data: { schemaVersion: CHANGE_EVENT_SCHEMA_VERSION, events: slice } });
+    }
+    return jobs;
+  }
+
+  private queue(name: string): Queue<ChangeBatch> {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue<ChangeBatch>(name, {
+        connection: this.o.connection,
+        // consumers retry in place and dead-letter themselves; done jobs need not be kept long
+        defaultJobOptions: { removeOnComplete: { count: 1_000 }, removeOnFail: { count: 10_000 } },
+      });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  /** queue names used so far (for depth metrics) */
+  queueNames(): string[] {
+    return [...this.queues.keys()];
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.flushing?.catch(() => undefined);
+    for (const w of [...this.waiters.splice(0), ...this.drainWaiters.splice(0)]) w();
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}

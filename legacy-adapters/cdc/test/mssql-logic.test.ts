@@ -1,0 +1,120 @@
+/**
+ * The SQL Server source's logic, without a server (none runs here): the LSN window, the
+ * loud error for a stored LSN the cleanup job has passed, operations 1/2/4 mapped and 3 not,
+ * the order of change rows across tables, and rows (as the mssql driver answers them) to events.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadMapping } from '../src/mapping/mapping-file.js';
+import { ROOT, SHIPPED_MAPPING } from './support/cdc-scene.js';
+import { parseMapping } from '../src/mapping/mapping-file.js';
+import { planTable } from '../src/mapping/table-plan.js';
+import { eventOfRow, mssqlValue } from '../src/mssql/change-rows.js';
+import { compareChangeRows, incrementLsn, lsnHex, LsnBelowMinimumError, mssqlPosition, nextWindow, opOf } from '../src/mssql/lsn-window.js';
+
+const L = (n: number | bigint) => BigInt(n).toString(16).toUpperCase().padStart(20, '0');
+
+describe('LSN window', () => {
+  it('reads from the first LSN when nothing is stored, then from just after the stored one, up to the maximum', () => {
+    expect(nextWindow({ captureInstance: 'dbo_WARD', stored: null, minLsn: L(100), maxLsn: L(500) })).toEqual({ kind: 'read', from: L(100), to: L(500) });
+    expect(nextWindow({ captureInstance: 'dbo_WARD', stored: L(500), minLsn: L(100), maxLsn: L(900) })).toEqual({ kind: 'read', from: L(501), to: L(900) });
+    expect(nextWindow({ captureInstance: 'dbo_WARD', stored: L(900), minLsn: L(100), maxLsn: L(900) })).toEqual({ kind: 'idle' });
+    expect(nextWindow({ captureInstance: 'dbo_WARD', stored: L(100), minLsn: L(100), maxLsn: L(101) })).toEqual({ kind: 'read', from: L(101), to: L(101) });
+  });
+
+  it('waits while the capture job has produced nothing (no maximum yet, or CDC off for the instance)', () => {
+    expect(nextWindow({ captureInstance: 'dbo_WARD', stored: null, minLsn: null, maxLsn: null })).toEqual({ kind: 'idle' });
+    expect(nextWindow({ captureInstance: 'dbo_WARD', stored: null, minLsn: '0x00000000000000000000', maxLsn: L(5) })).toEqual({ kind: 'idle' });
+  });
+
+  it('refuses loudly a stored LSN below the minimum: changes were cleaned up unread, and it asks for a new snapshot', () => {
+    expect(() => nextWindow({ captureInstance: 'dbo_PATIENT_MASTER', stored: L(99), minLsn: L(100), maxLsn: L(500) })).toThrow(LsnBelowMinimumError);
+    expect(() => nextWindow({ captureInstance: 'dbo_PATIENT_MASTER', stored: L(99), minLsn: L(100), maxLsn: L(500) })).toThrow(/below the minimum LSN .* of capture instance dbo_PATIENT_MASTER.*CDC_RESNAPSHOT=true/);
+  });
+
+  it('counts in 80-bit LSNs, across byte and word boundaries, and reads driver buffers and 0x text alike', () => {
+    expect(incrementLsn(L(0xff))).toBe(L(0x100));
+    expect(incrementLsn(L(0xffffffffffffffffn))).toBe(L(0x10000000000000000n));
+    expect(() => incrementLsn('F'.repeat(20))).toThrow(/overflow/);
+    expect(lsnHex(Buffer.from('0000002a000001f00003', 'hex'))).toBe('0000002A000001F00003');
+    expect(lsnHex('0x0000002A000001F00003')).toBe('0000002A000001F00003');
+    expect(() => lsnHex('xyz')).toThrow(/not an LSN/);
+  });
+});
+
+describe('change rows', () => {
+  it('maps __$operation 1, 2 and 4, and ignores 3', () => {
+    expect([1, 2, 3, 4, 5].map(opOf)).toEqual(['delete', 'create', undefined, 'update', undefined]);
+  });
+
+  it('orders rows of several tables by start LSN, then seqval, then operation', () => {
+    const rows = [
+      { startLsn: L(20), seqval: L(2), operation: 4, id: 'd' },
+      { startLsn: L(10), seqval: L(7), operation: 2, id: 'b' },
+      { startLsn: L(20), seqval: L(2), operation: 3, id: 'c' },
+      { startLsn: L(10), seqval: L(3), operation: 2, id: 'a' },
+    ];
+    expect(rows.sort(compareChangeRows).map((r) => r.id)).toEqual(['a', 'b', 'c', 'd']);
+    const positions = rows.map((r) => mssqlPosition(r.startLsn, r.seqval, r.operation));
+    expect([...positions].sort()).toEqual(positions); // positions sort as the changes happened
+    expect(positions[0]).toBe(`${L(10)}/${L(3)}/2`);
+  });
+
+  it('turns driver values into the envelope\'s forms', () => {
+    // the driver reads datetime2 as UTC: its UTC fields are the stored local time
+    expect(mssqlValue(new Date(Date.UTC(2024, 6, 1, 8, 0, 5)), 'datetime2')).toBe('2024-07-01T08:00:05');
+    expect(mssqlValue(new Date(Date.UTC(2024, 6, 1, 8, 0, 5, 120)), 'datetime')).toBe('2024-07-01T08:00:05.120');
+    expect(mssqlValue(new Date(Date.UTC(1980, 1, 29)), 'date')).toBe('1980-02-29');
+    expect(mssqlValue(12.5, 'decimal')).toBe('12.5');
+    expect(mssqlValue('9007199254740993', 'bigint')).toBe('9007199254740993');
+    expect(mssqlValue(Buffer.from([0xde, 0xad]), 'varbinary')).toBe('\\xdead');
+    expect(mssqlValue(true, 'bit')).toBe(true);
+    expect(mssqlValue(null, 'nvarchar')).toBeNull();
+    expect(mssqlValue('ÑÚÑEZ 患者', 'nvarchar')).toBe('ÑÚÑEZ 患者');
+  });
+
+  it('makes events with the topic\'s names, key, before on delete and after otherwise', () => {
+    const m = parseMapping(
+      'version: 1\ncdc:\n  source: legacy-mssql\n  schema: dbo\n  topics:\n    - topic: wards\n      table: WARD\n      key: [code]\n      fields: { code: WARD_CD, description: WARD_DESC }\n',
+      'm.yaml',
+    );
+    const plan = planTable(m.topics[0]!, [
+      { name: 'WARD_CD', type: 'varchar' },
+      { name: 'WARD_DESC', type: 'varchar' },
+    ]);
+    const ctx = { source: 'legacy-mssql', database: 'LEGACY_HIS', schema: 'dbo', table: 'WARD', types: new Map([['WARD_CD', 'varchar']]), commitTime: null };
+    const row = (op: number) => ({ __$start_lsn: Buffer.from(L(77), 'hex'), __$seqval: Buffer.from(L(3), 'hex'), __$operation: op, __$update_mask: Buffer.from([3]), WARD_CD: 'NEO', WARD_DESC: 'NEONATAL' });
+    expect(eventOfRow(plan, row(3), ctx)).toBeUndefined();
+    const created = eventOfRow(plan, row(2), ctx)!;
+    expect(created).toEqual({
+      schemaVersion: 1,
+      topic: 'wards',
+      op: 'create',
+      key: { code: 'NEO' },
+      before: null,
+      after: { code: 'NEO', description: 'NEONATAL' },
+      source: { system: 'mssql', name: 'legacy-mssql', database: 'LEGACY_HIS', schema: 'dbo', table: 'WARD', position: `${L(77)}/${L(3)}/2`, txId: L(77), commitTime: null, origin: null },
+    });
+    const deleted = eventOfRow(plan, row(1), ctx)!;
+    expect([deleted.op, deleted.before, deleted.after]).toEqual(['delete', { code: 'NEO', description: 'NEONATAL' }, null]);
+    expect(eventOfRow(plan, row(4), ctx)!.op).toBe('update');
+  });
+});
+
+describe('migrations/legacy-mssql', () => {
+  it('creates every table and column the mapping captures, and enables CDC on each table, in postgrator\'s naming', async () => {
+    const dir = path.join(ROOT, 'migrations/legacy-mssql');
+    const files = readdirSync(dir).sort();
+    expect(files).toEqual(['001.do.legacy-schema.sql', '002.do.enable-cdc.sql']);
+    const schema = readFileSync(path.join(dir, files[0]!), 'utf8');
+    const cdc = readFileSync(path.join(dir, files[1]!), 'utf8');
+    expect(cdc).toMatch(/EXEC sys\.sp_cdc_enable_db;/);
+    for (const t of (await loadMapping(SHIPPED_MAPPING)).topics) {
+      const table = new RegExp(`CREATE TABLE dbo\\.${t.table} \\(([\\s\\S]*?)\\n\\);`).exec(schema)?.[1];
+      expect(table, t.table).toBeDefined();
+      for (const [, column] of t.fields) expect(table, `${t.table}.${column}`).toMatch(new RegExp(`^\\s+${column}\\s`, 'm'));
+      expect(cdc).toContain(`@source_schema = N'dbo', @source_name = N'${t.table}'`);
+    }
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * Write-back after a flip, with a stand-in service (a real database with the outbox table, its
+ * own patients table fed by CDC, and a tiny writer): the service's outbox events reach the
+ * legacy database through the outbox relay and the legacy writer; the legacy writer's
+ * transactions come back through CDC tagged `ficus-writeback`, and the service skips them, so
+ * nothing loops; a redelivered outbox event cannot overwrite a later legacy edit; data the
+ * legacy schema refuses is dead-lettered with the reason.
+ */
+import { Queue } from 'bullmq';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createLogger, partitionQueueName, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
+import { cdcQueuePrefix, deadLetterQueueName, migrateOutbox, OutboxRelay, WRITEBACK_ORIGIN, writebackQueuePrefix, writeOutboxEvent, type PartitionedConsumer } from '@ficus/contracts/queues';
+import { createTarget, startTargetConsumers, targetTable, type MirroredTopic } from '../../../test-support/cdc-target.js';
+import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
+import { startScene, until, type CdcProcess, type Scene } from './support/cdc-scene.js';
+
+const log = createLogger('cdc-writeback-test', { level: 'silent' });
+let s: Scene;
+let cdc: CdcProcess;
+let serviceDb: TestDatabase;
+let service: pg.Pool;
+let relay: OutboxRelay;
+let patients: MirroredTopic;
+let consumers: PartitionedConsumer<ChangeBatch>[] = [];
+const seen = { applied: 0, skipped: 0 };
+
+async function startServiceConsumer(): Promise<void> {
+  consumers = await startTargetConsumers({
+    connection: s.redis,
+    pool: service,
+    topics: [patients],
+    partitions: 8,
+    log,
+    ignoreOrigins: [WRITEBACK_ORIGIN],
+    applied: (r) => {
+      seen.applied += r.applied.length;
+      seen.skipped += r.skipped;
+    },
+  });
+}
+const stopServiceConsumer = async () => Promise.all(consumers.map((c) => c.close()));
+
+/** the service's own write: its row and its outbox event, in one transaction */
+async function serviceWrites(op: 'create' | 'update' | 'delete', row: Record<string, unknown>): Promise<void> {
+  const client = await service.connect();
+  try {
+    await client.query('BEGIN');
+    const table = targetTable(patients.topic);
+    if (op === 'delete') await client.query(`DELETE FROM ${table} WHERE mrn = $1`, [row.mrn]);
+    else await client.query(`INSERT INTO ${table} SELECT * FROM jsonb_populate_record(null::${table}, $1::jsonb) ON CONFLICT (mrn) DO UPDATE SET "city" = excluded."city", "sex" = excluded."sex"`, [JSON.stringify(row)]);
+    await writeOutboxEvent(client, { topic: patients.topic, op, key: { mrn: row.mrn }, after: op === 'delete' ? null : row });
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+  relay.nudge();
+}
+
+const legacyPatient = async (mrn: string) => (await s.legacyPool.query<Record<string, string | null>>('SELECT * FROM patient_master WHERE pat_mrn = $1', [mrn])).rows[0];
+const serviceRow = async (mrn: string) => (await service.query<Record<string, unknown>>(`SELECT * FROM ${targetTable(patients.topic)} WHERE mrn = $1`, [mrn])).rows[0];
+
+async function waitingEvents(topic: string): Promise<ChangeEvent[]> {
+  const all: ChangeEvent[] = [];
+  for (let p = 0; p < 8; p++) {
+    const q = new Queue<ChangeBatch>(partitionQueueName(cdcQueuePrefix(topic), p), { connection: s.redis });
+    for (const j of await q.getJobs(['waiting'], 0, -1, true)) all.push(...j.data.events);
+    await q.close();
+  }
+  return all;
+}
+
+beforeAll(async () => {
+  s = await startScene({ name: 'writeback', seedPatients: 20 });
+  patients = s.topics.find((t) => t.topic === s.topic('patients'))!;
+  serviceDb = await createTestDatabase(inject('databaseUrl'), 'cdc_writeback_service');
+  service = await createTarget(s.legacyPool, serviceDb.url, [patients]);
+  await migrateOutbox(serviceDb.url);
+  cdc = await s.start();
+  relay = new OutboxRelay({ pool: service, connection: s.redis, service: s.service, partitions: 8, pollMs: 50, log }).start();
+  // the service is fed by CDC (the snapshot) before the flip
+  await startServiceConsumer();
+  await until(async () => (await service.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${targetTable(patients.topic)}`)).rows[0]!.n === 20, 'the snapshot in the service');
+});
+afterAll(async () => {
+  await relay?.close();
+  await stopServiceConsumer();
+  await cdc?.stop();
+  await service?.end();
+  await serviceDb?.drop();
+  await s?.close();
+});
+
+describe('write-back', () => {
+  it('applies the service\'s outbox events to the legacy database, and their echo does not loop', async () => {
+    await stopServiceConsumer(); // to look at what CDC sends back before the service takes it
+    const row = { ...(await serviceRow('100003')), city: 'WRITTEN BY SERVICE' };
+    await serviceWrites('update', row);
+    await until(async () => (await legacyPatient('100003'))?.city_nm === 'WRITTEN BY SERVICE', 'the legacy row written back');
+
+    // CDC sees the legacy writer's transaction and tags it: not a legacy change
+    const echo = await until(async () => (await waitingEvents(patients.topic)).find((e) => e.key.mrn === '100003' && e.op === 'update'), 'the echo');
+    expect(echo.source.origin).toBe(WRITEBACK_ORIGIN);
+    expect(echo.after).toMatchObject({ city: 'WRITTEN BY SERVICE' });
+
+    const skippedBefore = seen.skipped;
+    await startServiceConsumer();
+    await until(() => seen.skipped > skippedBefore, 'the service to skip the echo');
+    expect((await serviceRow('100003'))!.city).toBe('WRITTEN BY SERVICE');
+    // nothing went round again: one outbox row, and the position of the key is still the snapshot's
+    expect((await service.query<{ n: number }>('SELECT count(*)::int AS n FROM ficus_outbox')).rows[0]!.n).toBe(1);
+    const pos = await service.query<{ position: string }>('SELECT position FROM ficus_change_positions WHERE topic = $1 AND key = $2', [patients.topic, '[["mrn","100003"]]']);
+    expect(pos.rows[0]!.position).toMatch(/\/00000000$/);
+    const metrics = await (await fetch(`${cdc.url}/metrics`)).text();
+    expect(metrics).toMatch(/ficus_cdc_writeback_echo_transactions_total\{source="legacy-pg"\} 1\b/);
+    expect(metrics).toMatch(new RegExp(`ficus_cdc_writeback_total\\{service="${s.service}",topic="${patients.topic}",outcome="applied"\\} 1\\b`));
+
+    // a change made on the legacy screens still reaches the service
+    await s.legacyPool.query("UPDATE PATIENT_MASTER SET CITY_NM = 'EDITED ON A LEGACY SCREEN' WHERE PAT_MRN = '100003'");
+    await until(async () => (await serviceRow('100003'))!.city === 'EDITED ON A LEGACY SCREEN', 'the legacy edit in the service');
+  });
+
+  it('skips a redelivered outbox event: a later legacy edit stays', async () => {
+    // the relay publishes the same row again (as after a crash between enqueue and mark)
+    await service.query('UPDATE ficus_outbox SET published_at = NULL');
+    relay.nudge();
+    await until(async () => {
+      const m = await (await fetch(`${cdc.url}/metrics`)).text();
+      return new RegExp(`ficus_cdc_writeback_total\\{service="${s.service}",topic="${patients.topic}",outcome="skipped"\\} 1\\b`).test(m);
+    }, 'the redelivery to be skipped');
+    expect((await legacyPatient('100003'))!.city_nm).toBe('EDITED ON A LEGACY SCREEN');
+  });
+
+  it('creates and deletes legacy rows, and dead-letters what the legacy schema refuses', async () => {
+    const base = (await serviceRow('100004'))!;
+    const fresh = { ...base, mrn: '990001', lastName: 'NEWBORN', city: null, created: '2024-07-01T08:00:00', lastUpdated: '2024-07-01T08:00:00' };
+    await serviceWrites('create', fresh);
+    await until(async () => (await legacyPatient('990001'))?.pat_last_nm === 'NEWBORN', 'the created legacy row');
+    expect(await legacyPatient('990001')).toMatchObject({ pat_mrn: '990001', city_nm: null, active_flg: base.active as string });
+    await serviceWrites('delete', { mrn: '990001' });
+    await until(async () => (await legacyPatient('990001')) === undefined, 'the deleted legacy row');
+
+    await serviceWrites('update', { ...base, sex: 'Q' }); // the legacy CHECK allows M, F, U
+    const dead = new Queue(deadLetterQueueName(partitionQueueName(writebackQueuePrefix(s.service), 0)), { connection: s.redis });
+    const letters = await until(async () => {
+      const all = [];
+      for (let p = 0; p < 8; p++) {
+        const q = new Queue<{ error: string }>(deadLetterQueueName(partitionQueueName(writebackQueuePrefix(s.service), p)), { connection: s.redis });
+        all.push(...(await q.getJobs(['waiting'])).map((j) => j.data.error));
+        await q.close();
+      }
+      return all.length > 0 && all;
+    }, 'the dead letter');
+    await dead.close();
+    expect(letters[0]).toMatch(/the legacy database refused the write-back \(23514\): .*check constraint/);
+    expect(letters[0]).not.toContain(String(base.lastName));
+    expect((await legacyPatient('100004'))!.sex_cd).toBe(base.sex);
+  });
+});
