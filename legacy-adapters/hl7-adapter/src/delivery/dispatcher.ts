@@ -1,11 +1,13 @@
 /**
- * Delivers what the store says is pending, in rounds per target: one query fetches the oldest
- * pending deliveries (and marks the last round's as delivered); they are grouped by partition,
- * partitions are worked side by side, and within one partition strictly in message order (one
- * at a time to the legacy inbound, in bulk to a queue). A failure holds its partition (no later
- * message of the same patients overtakes it) and is retried with backoff; a refusal by legacy
+ * Delivers what the store says is pending, per target and lane (partition): one query reads
+ * the head of every idle lane (and marks what lanes finished as delivered); lanes are worked
+ * side by side and independently (a lane waiting for a slow ACK holds no other), each strictly
+ * in message order (one at a time to the legacy inbound, in bulk to a queue). A failure holds
+ * its lane (no later message of the same patients overtakes it) and is retried with backoff; a refusal by legacy
  * (AE/AR) is a dead letter, kept with its reason, and the partition moves on. Only one adapter
- * instance dispatches at a time (a PostgreSQL advisory lock); another takes over if it dies.
+ * instance dispatches at a time (a PostgreSQL advisory lock, held by a session of its own and
+ * checked at every poll); another takes over if it dies or loses its session, and an instance
+ * that loses the lock stops after the round in hand.
  */
 import { decodeMessage, encodeMessageBytes } from '@ficus/hl7-protocol';
 import type pg from 'pg';
@@ -32,9 +34,9 @@ export interface DispatcherOptions {
 }
 
 const LOCK_KEY = 0x6669_6375; // "ficu": the dispatcher's advisory lock
-const ROUND = 1_000;
+/** deliveries read per lane and round */
+const PER_LANE = 200;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface PartitionOutcome {
   delivered: number[];
@@ -42,11 +44,17 @@ interface PartitionOutcome {
   held: boolean;
 }
 
+interface LaneRun extends PartitionOutcome {
+  partition: number;
+}
+
 export class Dispatcher {
   private readonly workers = new Map<string, Promise<void>>();
+  /** wakes a target's worker that waits for its lanes: new work came */
+  private readonly targetWakes = new Map<string, () => void>();
   /** targets that got new work while their worker was busy */
   private readonly again = new Set<string>();
-  private readonly clients = new Map<string, MllpClient>();
+  private readonly clients = new Map<string, { url: string; client: MllpClient }>();
   private lockClient: pg.PoolClient | undefined;
   private holding = false;
   private stopped = false;
@@ -75,18 +83,38 @@ export class Dispatcher {
     this.nudge();
     await this.loop;
     await Promise.all(this.workers.values());
-    for (const c of this.clients.values()) c.close();
+    for (const c of this.clients.values()) c.client.close();
     this.lockClient?.release(true);
   }
 
+  private dropLock(why: string): void {
+    if (this.holding) this.o.log.warn({ why }, 'dispatcher lock lost: deliveries stop here until it is held again');
+    this.holding = false;
+    this.lockClient?.release(true);
+    this.lockClient = undefined;
+  }
+
+  /**
+   * Takes the lock, or checks that the session holding it is still there: a session-level
+   * advisory lock lives exactly as long as its connection, so a working connection means the
+   * lock is still ours, and a broken one means another instance may have it now.
+   */
   private async holdLock(): Promise<boolean> {
     try {
-      this.lockClient ??= await this.o.pool.connect();
+      if (this.holding && this.lockClient) {
+        await this.lockClient.query('SELECT 1');
+        return true;
+      }
+      if (!this.lockClient) {
+        const client = await this.o.pool.connect();
+        // a checked-out client whose connection dies emits 'error': without a listener, a crash
+        client.on('error', (err) => this.dropLock(err.message));
+        this.lockClient = client;
+      }
       const { rows } = await this.lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_KEY]);
       return rows[0]!.ok;
     } catch (e) {
-      this.lockClient?.release(true);
-      this.lockClient = undefined;
+      this.dropLock((e as Error).message);
       this.o.log.warn({ err: (e as Error).message }, 'message store unreachable: deliveries wait');
       return false;
     }
@@ -94,18 +122,14 @@ export class Dispatcher {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      if (!this.holding) {
-        this.holding = await this.holdLock();
-        if (this.holding) this.o.log.info('dispatching HL7 deliveries (this instance holds the dispatcher lock)');
-      }
+      const held = this.holding;
+      this.holding = await this.holdLock();
+      if (this.holding && !held) this.o.log.info('dispatching HL7 deliveries (this instance holds the dispatcher lock)');
       if (this.holding) {
         try {
           for (const target of await this.o.deliveries.busyTargets()) this.startTarget(target);
         } catch (e) {
           this.o.log.warn({ err: (e as Error).message }, 'cannot read pending deliveries');
-          this.holding = false;
-          this.lockClient?.release(true);
-          this.lockClient = undefined;
         }
       }
       await new Promise<void>((resolve) => {
@@ -122,6 +146,7 @@ export class Dispatcher {
   private startTarget(target: string): void {
     if (this.workers.has(target)) {
       this.again.add(target);
+      this.targetWakes.get(target)?.();
       return;
     }
     const work = this.workTarget(target)
@@ -133,42 +158,70 @@ export class Dispatcher {
     this.workers.set(target, work);
   }
 
-  /** Rounds until nothing is ready; held partitions are looked at again by the poll. */
+  /**
+   * Until nothing is pending or ready: read the heads of the idle lanes, start each ready one,
+   * then wait for a lane to finish, new work, or the next retry to come due, whichever is first.
+   */
   private async workTarget(target: string): Promise<void> {
     const [kind, name] = target.split(/:(.*)/s) as [string, string];
+    const busy = new Map<number, Promise<LaneRun>>();
+    const finished: LaneRun[] = [];
     let delivered: number[] = [];
     try {
-      while (!this.stopped) {
-        const batch = await this.o.deliveries.nextRound(target, ROUND, delivered);
+      while (!this.stopped && this.holding) {
+        this.again.delete(target);
+        const batch = await this.o.deliveries.nextRound(target, PER_LANE, delivered, [...busy.keys()]);
         delivered = [];
-        if (batch.length === 0) return;
         const now = Date.now();
-        const partitions = new Map<number, PendingDelivery[]>();
+        const lanes = new Map<number, PendingDelivery[]>();
         for (const d of batch) {
-          const list = partitions.get(d.partition);
+          const list = lanes.get(d.partition);
           if (list) list.push(d);
-          else partitions.set(d.partition, [d]);
+          else lanes.set(d.partition, [d]);
         }
-        const ready = [...partitions.values()].filter((list) => list[0]!.notBefore <= now);
-        if (ready.length === 0) {
-          const wait = Math.min(...[...partitions.values()].map((l) => l[0]!.notBefore)) - now;
-          await sleep(Math.min(Math.max(wait, 10), this.o.idlePollMs));
-          continue;
+        let nextDue = Infinity;
+        for (const [partition, list] of lanes) {
+          if (list[0]!.notBefore > now) {
+            nextDue = Math.min(nextDue, list[0]!.notBefore);
+            continue;
+          }
+          // a retry due later holds its lane from the first delivery not yet due
+          const cut = list.findIndex((d) => d.notBefore > now);
+          const due = cut < 0 ? list : list.slice(0, cut);
+          const run = (kind === 'queue' ? this.toQueue(name, due) : this.toLegacy(name, due)).then(
+            (o) => ({ ...o, partition }),
+            (e: Error) => {
+              this.o.log.warn({ target, err: e.message }, 'delivery failed; will try again');
+              return { delivered: [], held: true, partition };
+            },
+          );
+          busy.set(partition, run);
+          void run.then((r) => {
+            finished.push(r);
+            this.targetWakes.get(target)?.();
+          });
         }
-        const outcomes = await Promise.all(
-          ready.map((list) => {
-            // a retry due later holds its partition from the first delivery not yet due
-            const due = list.filter((d, i) => list.slice(0, i + 1).every((x) => x.notBefore <= now));
-            return kind === 'queue' ? this.toQueue(name, due) : this.toLegacy(name, due);
-          }),
-        );
-        delivered = outcomes.flatMap((o) => o.delivered);
-        // every partition held and nothing moved: wait for the backoff instead of spinning
-        if (delivered.length === 0 && outcomes.every((o) => o.held)) {
-          await sleep(this.o.idlePollMs);
+        if (busy.size === 0 && lanes.size === 0 && !this.again.has(target)) return;
+        // wait for the first of: a lane done, new work, the next retry due, the safety-net poll
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.max(10, Math.min(nextDue - now, this.o.idlePollMs)));
+          const done = () => {
+            clearTimeout(timer);
+            if (this.targetWakes.get(target) === done) this.targetWakes.delete(target);
+            resolve();
+          };
+          this.targetWakes.set(target, done);
+          if (this.again.has(target) || finished.length > 0) done();
+        });
+        // lanes that finish together are read again together
+        await new Promise((r) => setImmediate(r));
+        for (const r of finished.splice(0)) {
+          busy.delete(r.partition);
+          delivered.push(...r.delivered);
         }
       }
     } finally {
+      for (const r of await Promise.all(busy.values())) delivered.push(...r.delivered);
       if (delivered.length > 0) await this.o.deliveries.delivered(delivered, null).catch(() => undefined);
     }
   }
@@ -188,7 +241,7 @@ export class Dispatcher {
       await this.o.deliveries.retryLater(head.id, (e as Error).message, this.backoff(head.attempts)).catch(() => undefined);
       return { delivered: [], held: true };
     }
-    this.o.metrics.deliveries.inc({ target, outcome: 'delivered' }, ds.length);
+    this.o.metrics.delivered(target, 'delivered', ds);
     for (const d of ds) this.o.settled?.(d, 'delivered', undefined);
     return { delivered: ds.map((d) => d.id), held: false };
   }
@@ -204,6 +257,7 @@ export class Dispatcher {
     for (const d of ds) {
       const client = this.laneClient(upstream, d.partition);
       if (!client) {
+        this.o.metrics.deliveries.inc({ target, outcome: 'retry' });
         await this.o.deliveries.retryLater(d.id, `no legacy inbound "${upstream}" in the current rules`, this.backoff(d.attempts));
         return { delivered, held: true };
       }
@@ -220,10 +274,10 @@ export class Dispatcher {
       const accepted = answer.code === 'AA' || answer.code === 'CA';
       if (accepted) {
         delivered.push(d.id);
-        this.o.metrics.deliveries.inc({ target, outcome: 'delivered' });
+        this.o.metrics.delivered(target, 'delivered', [d]);
       } else {
         await this.o.deliveries.dead(d.id, `${answer.code}${answer.text ? `: ${answer.text}` : ''}`);
-        this.o.metrics.deliveries.inc({ target, outcome: 'dead' });
+        this.o.metrics.delivered(target, 'dead', [d]);
         this.o.log.warn({ target, controlId: d.controlId, type: d.messageType, trigger: d.triggerEvent, code: answer.code }, 'legacy refused an HL7 message: dead letter');
       }
       this.o.settled?.(d, accepted ? 'delivered' : 'dead', answer);
@@ -235,13 +289,14 @@ export class Dispatcher {
   private laneClient(upstream: string, partition: number): MllpClient | undefined {
     const url = this.o.legacyUrl(upstream);
     if (!url) return undefined;
-    const key = `${upstream}#${partition} ${url}`;
-    let c = this.clients.get(key);
-    if (!c) {
-      c = new MllpClient(new URL(url), { connectMs: this.o.connectTimeoutMs, ackMs: this.o.ackTimeoutMs });
-      this.clients.set(key, c);
-    }
-    return c;
+    const key = `${upstream}#${partition}`;
+    const known = this.clients.get(key);
+    if (known?.url === url) return known.client;
+    // the rules moved the inbound: the old connection goes
+    known?.client.close();
+    const client = new MllpClient(new URL(url), { connectMs: this.o.connectTimeoutMs, ackMs: this.o.ackTimeoutMs });
+    this.clients.set(key, { url, client });
+    return client;
   }
 }
 

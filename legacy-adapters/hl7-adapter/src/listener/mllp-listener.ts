@@ -3,7 +3,8 @@
  * handled in order, one ACK per message written back in that order. Garbage between frames is
  * skipped; an oversize frame is refused and the connection closed; an idle connection is
  * closed; when the store falls behind, the connection stops being read (back-pressure) instead
- * of buffering without bound.
+ * of buffering without bound. A sender that closes its side after its last message (half-close)
+ * still gets every ACK before the adapter closes its own.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
@@ -35,6 +36,8 @@ class Connection {
   private working = false;
   private paused = false;
   private closing = false;
+  /** the sender closed its side: finish the frames in hand, answer them, then close ours */
+  private ended = false;
 
   /** for answers that come later (application ACKs): written if the connection is still open */
   private readonly later = (frame: Buffer): boolean => {
@@ -55,7 +58,10 @@ class Connection {
       socket.end();
     });
     socket.on('data', (chunk: Buffer) => this.received(chunk));
-    socket.on('end', () => this.received(null));
+    socket.on('end', () => {
+      this.ended = true;
+      this.received(null);
+    });
     socket.on('error', (err) => o.log.debug({ peer, err: err.message }, 'MLLP connection error'));
   }
 
@@ -112,6 +118,7 @@ class Connection {
       this.socket.destroy();
     } finally {
       this.working = false;
+      if (this.ended && this.queue.length === 0 && !this.socket.destroyed) this.socket.end();
     }
   }
 }
@@ -133,7 +140,7 @@ export async function startListener(host: string, port: number, o: ListenerOptio
     });
     new Connection(socket, o, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
   };
-  const server = o.tls ? createTlsServer(o.tls, accept) : createServer(accept);
+  const server = o.tls ? createTlsServer({ ...o.tls, allowHalfOpen: true }, accept) : createServer({ allowHalfOpen: true }, accept);
   server.on('error', (err) => o.log.error({ err: err.message }, 'MLLP listener error'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -34,7 +34,15 @@ export interface MessageRecord {
   deliveries: Delivery[];
 }
 
-export type StoreOutcome = { kind: 'stored'; id: number } | { kind: 'duplicate'; id: number; ackCode: string };
+/** Where the authoritative delivery of a stored message stands (the first one it was given). */
+export interface AuthoritativeDelivery {
+  target: string;
+  status: 'pending' | 'delivered' | 'dead';
+  /** the target's answer, for a dead letter `AE: why` or `AR: why` */
+  answer: string | null;
+}
+
+export type StoreOutcome = { kind: 'stored'; id: number } | { kind: 'duplicate'; id: number; ackCode: string; authoritative: AuthoritativeDelivery | undefined };
 
 interface Waiting {
   record: MessageRecord;
@@ -172,14 +180,33 @@ export class MessageStore {
     }
   }
 
-  private async findExisting(records: MessageRecord[]): Promise<Map<string, { id: number; ackCode: string }>> {
+  private async findExisting(records: MessageRecord[]): Promise<Map<string, { id: number; ackCode: string; authoritative: AuthoritativeDelivery | undefined }>> {
     if (records.length === 0) return new Map();
-    const { rows } = await this.pool.query<{ id: string; sending_facility: string; control_id: string; ack_code: string }>(
-      `SELECT m.id, m.sending_facility, m.control_id, m.ack_code
-         FROM hl7_messages m JOIN unnest($1::text[], $2::text[]) AS k(f, c) ON m.sending_facility = k.f AND m.control_id = k.c`,
+    const { rows } = await this.pool.query<{ id: string; sending_facility: string; control_id: string; ack_code: string; target: string | null; status: AuthoritativeDelivery['status'] | null; answer: string | null }>(
+      `SELECT m.id, m.sending_facility, m.control_id, m.ack_code, a.target, a.status, a.answer
+         FROM hl7_messages m JOIN unnest($1::text[], $2::text[]) AS k(f, c) ON m.sending_facility = k.f AND m.control_id = k.c
+         LEFT JOIN LATERAL (SELECT d.target, d.status, d.answer FROM hl7_deliveries d
+                             WHERE d.message_id = m.id AND d.replay_reason IS NULL ORDER BY d.id LIMIT 1) a ON true`,
       [records.map((r) => r.sendingFacility), records.map((r) => r.controlId)],
     );
-    return new Map(rows.map((r) => [key(r.sending_facility, r.control_id), { id: Number(r.id), ackCode: r.ack_code }]));
+    return new Map(
+      rows.map((r) => [
+        key(r.sending_facility, r.control_id),
+        { id: Number(r.id), ackCode: r.ack_code, authoritative: r.target && r.status ? { target: r.target, status: r.status, answer: r.answer } : undefined },
+      ]),
+    );
+  }
+
+  /** Where the authoritative deliveries of these messages stand. */
+  async authoritative(messageIds: number[]): Promise<Map<number, AuthoritativeDelivery>> {
+    if (messageIds.length === 0) return new Map();
+    const { rows } = await this.pool.query<{ message_id: string; target: string; status: AuthoritativeDelivery['status']; answer: string | null }>(
+      `SELECT DISTINCT ON (d.message_id) d.message_id, d.target, d.status, d.answer
+         FROM hl7_deliveries d WHERE d.message_id = ANY($1::bigint[]) AND d.replay_reason IS NULL
+        ORDER BY d.message_id, d.id`,
+      [messageIds],
+    );
+    return new Map(rows.map((r) => [Number(r.message_id), { target: r.target, status: r.status, answer: r.answer }]));
   }
 
   /** A frame that could not be accepted, kept for diagnosis (best effort). */
