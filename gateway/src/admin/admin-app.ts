@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { installAdminAuth, type AuditLog, type Authenticator, type Logger, type RuleStore, type TokenStore } from '@ficus/contracts';
 import { answerError, sendProblem } from './admin-http.js';
+import { componentRoutes, type Component } from './component-forwarder.js';
 import type { ControlPlane } from './control-plane.js';
 import { auditRoutes, tokenRoutes } from './routes/audit-and-token-routes.js';
 import { ruleRoutes } from './routes/rule-routes.js';
@@ -24,6 +25,8 @@ export interface AdminDeps {
   trustProxy: boolean;
   /** this instance's circuit state of an upstream (for explain) */
   circuitOf: (upstream: string) => string | undefined;
+  /** the other components whose APIs are passed through (/api/hl7, /api/cdc) */
+  components: Component[];
 }
 
 export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
@@ -32,7 +35,12 @@ export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Ficus admin API', version: '1', description: 'Routing rules, versions, audit and tokens of the Ficus gateway. Every route but /healthz, /readyz and /openapi.json needs a bearer token.' },
+      info: {
+        title: 'Ficus admin API',
+        version: '1',
+        description:
+          'Routing rules, versions, audit and tokens of the Ficus gateway, and, passed through, the APIs of the HL7 adapter (/api/hl7) and the CDC reader (/api/cdc). Every route but /healthz, /readyz and /openapi.json needs a bearer token.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -54,6 +62,7 @@ export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
   versionRoutes(app, d.cp, d.store);
   auditRoutes(app, d.audit);
   tokenRoutes(app, d.tokens, d.cp);
+  await componentRoutes(app, d.components);
   await app.ready();
   return app;
 }

@@ -150,7 +150,7 @@ async function startApi(
   config: AdapterConfig,
   d: { pool: pg.Pool; control: OpenStore; metrics: AdapterMetrics; rules: RuleSource; log: Logger; replayed: () => void; knownTargets: () => string[]; flushStats: () => Promise<void> },
 ): Promise<{ app: FastifyInstance; port: number }> {
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: false, trustProxy: config.HL7_API_TRUSTED_PROXIES.trim() === '' ? false : config.HL7_API_TRUSTED_PROXIES });
   const oidc =
     config.FICUS_OIDC_ISSUER && config.FICUS_OIDC_AUDIENCE && config.FICUS_OIDC_JWKS_URL
       ? { issuer: config.FICUS_OIDC_ISSUER, audience: config.FICUS_OIDC_AUDIENCE, jwksUrl: config.FICUS_OIDC_JWKS_URL, roleClaim: config.FICUS_OIDC_ROLE_CLAIM }

@@ -21,6 +21,7 @@ export const AdapterConfigSchema = configSchema({
   HL7_DATABASE_URL: Env.optionalString('the message store database (default: database ficus_hl7 on DATABASE_URL\'s server)'),
   HL7_API_HOST: Env.string('0.0.0.0', 'address of the adapter\'s HTTP endpoints (health, metrics, /api/hl7)'),
   HL7_API_PORT: Env.port(8091, 'port of the adapter\'s HTTP endpoints'),
+  HL7_API_TRUSTED_PROXIES: Env.string('127.0.0.1,::1,::ffff:127.0.0.1', "addresses whose X-Forwarded-For is believed (the admin API passing /api/hl7 through), so the audit log names the caller's address; empty: none"),
   HL7_LEGACY_CONNECT_TIMEOUT_MS: Env.integer(3_000, 'connecting to the legacy inbound', 100),
   HL7_LEGACY_ACK_TIMEOUT_MS: Env.integer(15_000, 'waiting for the legacy inbound\'s ACK before trying again', 100),
   HL7_MAX_BACKOFF_MS: Env.integer(30_000, 'longest wait between two tries of a delivery', 100),

@@ -51,10 +51,15 @@ export function hl7Rules(legacyInbound: string, mode: 'legacy' | 'dual' | 'new' 
   };
 }
 
-export async function startAdapterUnderTest(opts: { files: Record<string, string>; env?: Record<string, string> }): Promise<AdapterUnderTest> {
+export async function startAdapterUnderTest(opts: {
+  files: Record<string, string>;
+  env?: Record<string, string>;
+  /** a rule store shared with a gateway (its admin API): not made, not dropped */
+  ruleStoreUrl?: string;
+}): Promise<AdapterUnderTest> {
   const serverUrl = inject('databaseUrl');
   const messageDb = await createTestDatabase(serverUrl, 'hl7_messages');
-  const ruleDb = await createTestDatabase(serverUrl, 'hl7_rules');
+  const ruleDb: TestDatabase = opts.ruleStoreUrl ? { url: opts.ruleStoreUrl, name: '', drop: async () => undefined } : await createTestDatabase(serverUrl, 'hl7_rules');
   const dir = mkdtempSync(path.join(tmpdir(), 'ficus-hl7-'));
   const queuePrefix = `test-${randomBytes(4).toString('hex')}`;
   for (const [f, text] of Object.entries(opts.files)) writeFileSync(path.join(dir, f), text);
