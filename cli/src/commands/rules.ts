@@ -1,9 +1,9 @@
 /**
  * `ficus rules list | show | explain | flip`: reading the current rules and moving one rule
- * between legacy, canary, new and retired.
+ * between legacy, canary, new and retired (an HL7 rule: legacy, dual, new).
  */
 import { Option, type Command } from 'commander';
-import { HTTP_MODES, type HttpRule } from '@ficus/contracts';
+import { HL7_MODES, HTTP_MODES, type HttpRule } from '@ficus/contracts';
 import type { CurrentRules, Explanation, FlipAnswer, OneRule } from '../api-types.js';
 import { contextOf } from '../context.js';
 import * as parse from '../option-parsers.js';
@@ -102,12 +102,12 @@ export function addRuleCommands(rules: Command): void {
     .command('flip')
     .description('change the mode (and percent, target) of one rule: a new version')
     .argument('<id>', 'the rule id')
-    .addOption(new Option('--mode <mode>', 'the new mode').choices(HTTP_MODES).makeOptionMandatory())
+    .addOption(new Option('--mode <mode>', 'the new mode: legacy, canary, new, retired for an HTTP rule; legacy, dual, new for an HL7 rule').choices([...new Set([...HTTP_MODES, ...HL7_MODES])]).makeOptionMandatory())
     .option('--percent <n>', 'canary: the share of sticky keys sent to the target, 0-100', parse.percent)
     .option('--target <upstream>', 'the new service (an upstream name)')
     .requiredOption('--reason <text>', 'why (kept in the version history and the audit log)', parse.reason)
     .option('--base <version>', 'the version this change starts from (default: the current one)', parse.baseVersion)
-    .addHelpText('after', '\nExample:\n  ficus rules flip patients-read --mode canary --percent 20 --reason "pilot on ward 7"')
+    .addHelpText('after', '\nExamples:\n  ficus rules flip patients-read --mode canary --percent 20 --reason "pilot on ward 7"\n  ficus rules flip adt --mode dual --reason "patient-service takes ADT beside legacy"')
     .action(async (id: string, opts: { mode: string; percent?: number; target?: string; reason: string; base?: number }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const client = ctx.client();
