@@ -36,6 +36,11 @@ export interface DispatcherOptions {
 const LOCK_KEY = 0x6669_6375; // "ficu": the dispatcher's advisory lock
 /** deliveries read per lane and round */
 const PER_LANE = 200;
+/**
+ * deliveries sent to legacy per lane before they are marked delivered (with the next round's
+ * read): what a crash makes legacy receive a second time, at most, per lane
+ */
+const LEGACY_RUN = 25;
 
 
 interface PartitionOutcome {
@@ -188,7 +193,7 @@ export class Dispatcher {
           // a retry due later holds its lane from the first delivery not yet due
           const cut = list.findIndex((d) => d.notBefore > now);
           const due = cut < 0 ? list : list.slice(0, cut);
-          const run = (kind === 'queue' ? this.toQueue(name, due) : this.toLegacy(name, due)).then(
+          const run = (kind === 'queue' ? this.toQueue(name, due) : this.toLegacy(name, due.slice(0, LEGACY_RUN))).then(
             (o) => ({ ...o, partition }),
             (e: Error) => {
               this.o.log.warn({ target, err: e.message }, 'delivery failed; will try again');

@@ -23,13 +23,23 @@ import {
 } from '@ficus/hl7-protocol';
 import type { Logger } from '@ficus/contracts';
 import type { AdapterMetrics } from '../ops/metrics.js';
-import { deliveriesFor, type Hl7Router } from '../routing/hl7-router.js';
-import type { MessageStore } from '../store/message-store.js';
+import { deliveriesFor, type Hl7Route, type Hl7Router } from '../routing/hl7-router.js';
+import type { MessageRecord, MessageStore, StoreOutcome } from '../store/message-store.js';
 import { AppAcks, settledAnswer } from './app-acks.js';
 import type { IntakeOutcome, IntakeStats } from './intake-stats.js';
 
 /** Sends a frame later on the connection a message came in on; false once it is closed. */
 export type ReplyLater = (frame: Buffer) => boolean;
+
+interface MessageUnit {
+  kind: 'message';
+  m: Hl7Message;
+  route: Hl7Route;
+  record: MessageRecord;
+}
+
+/** One message of a frame: to store, or to refuse with this error. */
+type Unit = MessageUnit | { kind: 'refuse'; subject: AckSubject | undefined; error: Hl7Error; raw: Buffer };
 
 export interface IntakeOptions {
   store: MessageStore;
@@ -61,20 +71,79 @@ export class Intake {
 
   /** The ACK frames to send for one received frame, in order (none when the sender asked for none). */
   async frame(payload: Buffer, peer: string | null, later: ReplyLater = () => false): Promise<Buffer[]> {
+    return (await this.frames([payload], peer, later))[0]!;
+  }
+
+  /**
+   * The ACK frames for each of several frames of one connection, in order. Their messages (a
+   * batch file's too) are stored together, in one statement, in the order received: a sender
+   * that does not wait for each ACK, or sends batch files, gets one commit for all it sent.
+   */
+  async frames(payloads: Buffer[], peer: string | null, later: ReplyLater = () => false): Promise<Buffer[][]> {
+    const units = payloads.map((p) => this.units(p, peer));
+    const toStore = units.flat().filter((u): u is MessageUnit => u.kind === 'message');
+    const outcomes = toStore.length > 0 ? await this.o.store.storeAll(toStore.map((u) => u.record)) : [];
+    let next = 0;
+    const answers: Buffer[][] = [];
+    for (const list of units) {
+      const acks: Buffer[] = [];
+      for (const u of list) {
+        if (u.kind === 'refuse') acks.push(await this.refuse(u.subject, u.error, u.raw, peer));
+        else acks.push(...this.answer(u, outcomes[next++]!, later));
+      }
+      answers.push(acks);
+    }
+    return answers;
+  }
+
+  /** What one frame holds: one message, or a batch's messages; each to store, or to refuse. */
+  private units(payload: Buffer, peer: string | null): Unit[] {
     if (isBatch(payload)) {
       const decoded = decodeBatch(payload);
-      if (!decoded.ok) return [await this.refuse(undefined, decoded.error, payload, peer)];
-      const acks: Buffer[] = [];
+      if (!decoded.ok) return [{ kind: 'refuse', subject: undefined, error: decoded.error, raw: payload }];
       // each message of a batch is stored and answered on its own, in order; one may fail alone
-      for (const member of decoded.batch.messages) {
-        if (member.ok) acks.push(...(await this.message(member.message, encodeMessageBytes(member.message.text, member.message.charset), peer, later)));
-        else acks.push(await this.refuse(member.received, member.error, payload, peer));
-      }
-      return acks;
+      return decoded.batch.messages.map((member) =>
+        member.ok ? this.messageUnit(member.message, encodeMessageBytes(member.message.text, member.message.charset), peer) : { kind: 'refuse', subject: member.received, error: member.error, raw: payload },
+      );
     }
     const decoded = decodeMessage(payload);
-    if (!decoded.ok) return [await this.refuse(decoded.received, decoded.error, payload, peer)];
-    return this.message(decoded.message, payload, peer, later);
+    if (!decoded.ok) return [{ kind: 'refuse', subject: decoded.received, error: decoded.error, raw: payload }];
+    return [this.messageUnit(decoded.message, payload, peer)];
+  }
+
+  private messageUnit(m: Hl7Message, raw: Buffer, peer: string | null): Unit {
+    const h = m.header;
+    const route = this.o.router().route(h);
+    if (!route) {
+      const known = this.o.router().rules.some((r) => !r.match.messageTypes || r.match.messageTypes.includes(h.messageType));
+      const error = known
+        ? hl7Error(201, `no rule takes event ${h.triggerEvent} of ${h.messageType}`, { segment: 'MSH', sequence: 1, field: 9, component: 2 })
+        : hl7Error(200, `no rule takes message type ${h.messageType}`, { segment: 'MSH', sequence: 1, field: 9, component: 1 });
+      return { kind: 'refuse', subject: m, error, raw };
+    }
+    const patientKey = m.patientId ? `${m.patientId.id}^${m.patientId.assigningAuthority.namespaceId}` : null;
+    const record: MessageRecord = {
+      sendingApplication: h.sendingApplication.namespaceId,
+      sendingFacility: h.sendingFacility.namespaceId,
+      receivingApplication: h.receivingApplication.namespaceId,
+      receivingFacility: h.receivingFacility.namespaceId,
+      controlId: h.controlId,
+      messageType: h.messageType,
+      triggerEvent: h.triggerEvent,
+      version: h.version,
+      processingId: h.processingId,
+      acceptAckType: h.acceptAckType,
+      applicationAckType: h.applicationAckType,
+      patientKey,
+      charset: m.charset,
+      raw,
+      peer,
+      ruleId: route.rule.id,
+      mode: route.rule.mode,
+      ackCode: decideAck(h, 'accepted').code,
+      deliveries: deliveriesFor(route, patientKey ?? `${h.sendingFacility.namespaceId}|${h.controlId}`, this.o.partitions),
+    };
+    return { kind: 'message', m, route, record };
   }
 
   /** The answer to a frame too large to take (the first bytes may still name its control id). */
@@ -87,45 +156,14 @@ export class Intake {
     return this.ackFrame(received, 'rejected', 'rejected', hl7Error(207, `the message is larger than ${limit} bytes`), true)!;
   }
 
-  private async message(m: Hl7Message, raw: Buffer, peer: string | null, later: ReplyLater): Promise<Buffer[]> {
+  /** The ACKs of a message once the store has answered (or failed). */
+  private answer(u: MessageUnit, outcome: StoreOutcome | Error, later: ReplyLater): Buffer[] {
+    const { m, route } = u;
     const h = m.header;
     const labels = { direction: 'inbound' as const, type: h.messageType, trigger: h.triggerEvent };
-    const route = this.o.router().route(h);
-    if (!route) {
-      const known = this.o.router().rules.some((r) => !r.match.messageTypes || r.match.messageTypes.includes(h.messageType));
-      const error = known
-        ? hl7Error(201, `no rule takes event ${h.triggerEvent} of ${h.messageType}`, { segment: 'MSH', sequence: 1, field: 9, component: 2 })
-        : hl7Error(200, `no rule takes message type ${h.messageType}`, { segment: 'MSH', sequence: 1, field: 9, component: 1 });
-      return [await this.refuse(m, error, raw, peer)];
-    }
-    const accepted = decideAck(h, 'accepted');
-    const patientKey = m.patientId ? `${m.patientId.id}^${m.patientId.assigningAuthority.namespaceId}` : null;
-    let outcome;
-    try {
-      outcome = await this.o.store.store({
-        sendingApplication: h.sendingApplication.namespaceId,
-        sendingFacility: h.sendingFacility.namespaceId,
-        receivingApplication: h.receivingApplication.namespaceId,
-        receivingFacility: h.receivingFacility.namespaceId,
-        controlId: h.controlId,
-        messageType: h.messageType,
-        triggerEvent: h.triggerEvent,
-        version: h.version,
-        processingId: h.processingId,
-        acceptAckType: h.acceptAckType,
-        applicationAckType: h.applicationAckType,
-        patientKey,
-        charset: m.charset,
-        raw,
-        peer,
-        ruleId: route.rule.id,
-        mode: route.rule.mode,
-        ackCode: accepted.code,
-        deliveries: deliveriesFor(route, patientKey ?? `${h.sendingFacility.namespaceId}|${h.controlId}`, this.o.partitions),
-      });
-    } catch (e) {
+    if (outcome instanceof Error) {
       this.o.metrics.messages.inc({ ...labels, outcome: 'store-error' });
-      this.o.log.error({ controlId: h.controlId, type: h.messageType, err: (e as Error).message }, 'cannot store an HL7 message: answered AE/CE, the sender will resend');
+      this.o.log.error({ controlId: h.controlId, type: h.messageType, err: outcome.message }, 'cannot store an HL7 message: answered AE/CE, the sender will resend');
       const frame = this.ackFrame(m, 'error', 'store-error', hl7Error(207, 'the message could not be stored; send it again'));
       return frame ? [frame] : [];
     }
@@ -135,7 +173,7 @@ export class Intake {
     const frames: Buffer[] = [];
     const commit = this.ackFrame(m, 'accepted', kind);
     if (commit) frames.push(commit);
-    if (accepted.mode === 'enhanced' && AppAcks.wanted(h.applicationAckType)) {
+    if (decideAck(h, 'accepted').mode === 'enhanced' && AppAcks.wanted(h.applicationAckType)) {
       if (outcome.kind === 'stored') {
         // the system of record answers: legacy while it stays authoritative, else the new service's queue
         this.o.appAcks.expect(outcome.id, m, h.applicationAckType, route.targets[0]!, later);

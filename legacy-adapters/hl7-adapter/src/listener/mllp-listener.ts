@@ -1,6 +1,7 @@
 /**
  * The MLLP listener: TCP (or TLS) connections, each read through the one MLLP framer, frames
- * handled in order, one ACK per message written back in that order. Garbage between frames is
+ * handled in order (those that arrived together, stored together), one ACK per message
+ * written back in that order. Garbage between frames is
  * skipped; an oversize frame is refused and the connection closed; an idle connection is
  * closed; when the store falls behind, the connection stops being read (back-pressure) instead
  * of buffering without bound. A sender that closes its side after its last message (half-close)
@@ -102,11 +103,19 @@ class Connection {
     this.working = true;
     try {
       while (this.queue.length > 0 && !this.closing) {
-        const item = this.queue.shift()!;
-        const acks = await this.o.intake.frame(item.payload, this.peer, this.later);
+        // every frame in hand at once: their messages go to the store in one statement, in order
+        const items = this.queue.splice(0);
+        const answers = await this.o.intake.frames(
+          items.map((i) => i.payload),
+          this.peer,
+          this.later,
+        );
         if (this.socket.destroyed) return;
-        for (const ack of acks) this.socket.write(ack);
-        this.o.metrics.ackSeconds.observe((performance.now() - item.at) / 1000);
+        const written = performance.now();
+        for (const [n, acks] of answers.entries()) {
+          for (const ack of acks) this.socket.write(ack);
+          this.o.metrics.ackSeconds.observe((written - items[n]!.at) / 1000);
+        }
         if (this.paused && this.queue.length <= this.o.maxQueuedFrames / 2) {
           this.paused = false;
           this.socket.resume();

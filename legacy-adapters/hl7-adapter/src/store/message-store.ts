@@ -3,7 +3,9 @@
  * message is never stored without knowing where it must go. Inserts from all connections are
  * grouped: while commits are under way (a few at a time, which PostgreSQL flushes together) the
  * next messages gather and go in one statement. No caller is answered before the commit that
- * holds its message; one connection never has two messages in flight, so its order holds.
+ * holds its message. The messages of one call (a connection's frames in hand, a batch file)
+ * always go in the same statement, in order, and a connection makes its next call only when
+ * the last one is answered: so one connection's messages are stored in the order sent.
  */
 import type pg from 'pg';
 
@@ -46,6 +48,8 @@ export type StoreOutcome = { kind: 'stored'; id: number } | { kind: 'duplicate';
 
 interface Waiting {
   record: MessageRecord;
+  /** the call it came with: a call is never split between two statements */
+  call: number;
   resolve: (o: StoreOutcome) => void;
   reject: (e: Error) => void;
 }
@@ -53,9 +57,25 @@ interface Waiting {
 const MAX_BATCH = 500;
 const key = (facility: string, controlId: string) => `${facility}\u0000${controlId}`;
 
+/** PostgreSQL text holds no NUL character; a header field with one is kept with U+FFFD in its place */
+function storable(r: MessageRecord): MessageRecord {
+  const out = { ...r };
+  for (const [k, v] of Object.entries(r)) {
+    if (typeof v === 'string' && v.includes('\u0000')) (out as unknown as Record<string, string>)[k] = v.replaceAll('\u0000', '\uFFFD');
+  }
+  return out;
+}
+
+/** a value PostgreSQL refuses (data exception, integrity, program limit): the message's fault, not the store's */
+function refusedValue(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('22') || (code.startsWith('23') && code !== '23505') || code.startsWith('54'));
+}
+
 export class MessageStore {
   private waiting: Waiting[] = [];
   private committing = 0;
+  private calls = 0;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -66,18 +86,37 @@ export class MessageStore {
   ) {}
 
   /** Stores a message (or recognises a resend); resolves after the commit. */
-  store(record: MessageRecord): Promise<StoreOutcome> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ record, resolve, reject });
-      this.flush();
-    });
+  async store(record: MessageRecord): Promise<StoreOutcome> {
+    const [outcome] = await this.storeAll([record]);
+    if (outcome instanceof Error) throw outcome;
+    return outcome!;
+  }
+
+  /**
+   * Stores messages in one statement, in this order; resolves after the commit with each one's
+   * outcome, or the error that kept it out (all of them when the store fails; a value the store
+   * refuses only that message and those after it).
+   */
+  async storeAll(records: MessageRecord[]): Promise<(StoreOutcome | Error)[]> {
+    const call = ++this.calls;
+    const outcomes = records.map(
+      (record) =>
+        new Promise<StoreOutcome>((resolve, reject) => {
+          this.waiting.push({ record: storable(record), call, resolve, reject });
+        }),
+    );
+    this.flush();
+    return (await Promise.allSettled(outcomes)).map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error)));
   }
 
   private flush(): void {
     if (this.committing >= this.parallel || this.waiting.length === 0) return;
     this.committing++;
-    const batch = this.waiting.splice(0, MAX_BATCH);
-    this.insert(batch)
+    // up to MAX_BATCH messages, and never half a call
+    let cut = Math.min(MAX_BATCH, this.waiting.length);
+    while (cut < this.waiting.length && this.waiting[cut]!.call === this.waiting[cut - 1]!.call) cut++;
+    const batch = this.waiting.splice(0, cut);
+    this.insertIsolating(batch)
       .catch((e: Error) => {
         for (const w of batch) w.reject(e);
       })
@@ -85,6 +124,41 @@ export class MessageStore {
         this.committing--;
         this.flush();
       });
+  }
+
+  /**
+   * A batch with a value PostgreSQL refuses is tried again call by call, message by message,
+   * so that the message at fault fails alone: every other connection's messages are stored. In
+   * its own call, the messages after it fail too (AE), so that their sender resends them after
+   * it, in order.
+   */
+  private async insertIsolating(batch: Waiting[]): Promise<void> {
+    try {
+      await this.insert(batch);
+      return;
+    } catch (e) {
+      if (batch.length === 1 || !refusedValue(e)) throw e;
+    }
+    const calls = new Map<number, Waiting[]>();
+    for (const w of batch) {
+      const list = calls.get(w.call);
+      if (list) list.push(w);
+      else calls.set(w.call, [w]);
+    }
+    for (const call of calls.values()) {
+      let failed: Error | undefined;
+      for (const w of call) {
+        if (!failed) {
+          try {
+            await this.insert([w]);
+            continue;
+          } catch (e) {
+            failed = e as Error;
+          }
+        }
+        w.reject(failed);
+      }
+    }
   }
 
   private async insert(batch: Waiting[]): Promise<void> {
