@@ -57,12 +57,26 @@ interface Waiting {
 const MAX_BATCH = 500;
 const key = (facility: string, controlId: string) => `${facility}\u0000${controlId}`;
 
+const TEXT_FIELDS = [
+  'sendingApplication',
+  'sendingFacility',
+  'receivingApplication',
+  'receivingFacility',
+  'controlId',
+  'messageType',
+  'triggerEvent',
+  'version',
+  'processingId',
+  'acceptAckType',
+  'applicationAckType',
+  'patientKey',
+] as const;
+
 /** PostgreSQL text holds no NUL character; a header field with one is kept with U+FFFD in its place */
 function storable(r: MessageRecord): MessageRecord {
+  if (!TEXT_FIELDS.some((k) => r[k]?.includes('\u0000'))) return r;
   const out = { ...r };
-  for (const [k, v] of Object.entries(r)) {
-    if (typeof v === 'string' && v.includes('\u0000')) (out as unknown as Record<string, string>)[k] = v.replaceAll('\u0000', '\uFFFD');
-  }
+  for (const k of TEXT_FIELDS) out[k] = r[k]?.replaceAll('\u0000', '\uFFFD') ?? null!;
   return out;
 }
 
