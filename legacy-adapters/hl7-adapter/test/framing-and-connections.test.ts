@@ -132,6 +132,15 @@ describe('MLLP framing on a live connection', () => {
     }
   });
 
+  it('answers a message whose header holds a malformed hex escape (\\X4\\), and the connection keeps working', async () => {
+    const client = await MllpTestClient.open(a.adapter.port);
+    const odd = await client.send(syntheticMessage({ controlId: 'HEX\\X4\\-1', mrn: 'H\\X4\\' }));
+    expect([odd.get('MSA-1'), odd.get('MSA-2')]).toEqual(['AA', 'HEX\\X4\\-1']);
+    expect((await client.send(syntheticMessage({ controlId: 'HEX-2', mrn: 'H2' }))).get('MSA-1')).toBe('AA');
+    expect(await stored('HEX')).toEqual(['HEX\\X4\\-1', 'HEX-2']);
+    client.close();
+  });
+
   it('keeps a header value holding a NUL character (which PostgreSQL text cannot hold) with U+FFFD in its place', async () => {
     const client = await MllpTestClient.open(a.adapter.port);
     const ack = await client.send(syntheticMessage({ controlId: 'NUL\u0000-1', mrn: 'N1' }));

@@ -53,14 +53,16 @@ export class DeliveryStore {
   constructor(private readonly pool: pg.Pool) {}
 
   /**
-   * The oldest pending deliveries of each lane (partition) of a target not being worked on, in
-   * order, after marking `delivered` as done: one round trip per round of the dispatcher. Each lane is read
-   * from its own head, so a lane held by a retry never hides the others' work. (The CTE's
+   * The oldest pending deliveries of each lane (partition) of a target that is not being worked
+   * on and whose head is due, in order, after marking `delivered` as done: one round trip per
+   * round of the dispatcher. Each lane is read from its own head, so a lane held by a retry
+   * never hides the others' work, and a lane waiting for its retry costs no rows. (The CTE's
    * update is not visible to the rest of the statement, hence the explicit exclusion.)
    */
   async nextRound(target: string, perLane: number, delivered: number[], busyLanes: number[] = []): Promise<PendingDelivery[]> {
-    const { rows } = await this.pool.query<Row>(
-      `WITH RECURSIVE done AS (
+    const { rows } = await this.pool.query<Row>({
+      name: 'hl7-next-round',
+      text: `WITH RECURSIVE done AS (
          UPDATE hl7_deliveries SET status = 'delivered', delivered_at = clock_timestamp(), attempts = attempts + 1
           WHERE id = ANY($3::bigint[]) AND status = 'pending'
        ), lanes AS (
@@ -69,20 +71,26 @@ export class DeliveryStore {
          UNION ALL
          SELECT (SELECT x.partition FROM hl7_deliveries x WHERE x.status = 'pending' AND x.target = $1 AND x.partition > lanes.partition ORDER BY x.partition LIMIT 1)
            FROM lanes WHERE lanes.partition IS NOT NULL
+       ), heads AS (
+         SELECT lanes.partition, h.next_attempt_at AS due
+           FROM lanes CROSS JOIN LATERAL (
+                SELECT y.next_attempt_at FROM hl7_deliveries y
+                 WHERE y.status = 'pending' AND y.target = $1 AND y.partition = lanes.partition AND y.id <> ALL($3::bigint[])
+                 ORDER BY y.id LIMIT 1) h
+          WHERE lanes.partition IS NOT NULL AND lanes.partition <> ALL($4::int[])
        )
        SELECT d.id, d.message_id, d.target, d.partition, d.attempts, d.next_attempt_at, d.replay_reason,
               m.raw, m.control_id, m.message_type, m.trigger_event, m.sending_facility, m.patient_key
-         FROM lanes
+         FROM heads
         CROSS JOIN LATERAL (
               SELECT * FROM hl7_deliveries y
-               WHERE lanes.partition <> ALL($4::int[])
-                 AND y.status = 'pending' AND y.target = $1 AND y.partition = lanes.partition AND y.id <> ALL($3::bigint[])
+               WHERE y.status = 'pending' AND y.target = $1 AND y.partition = heads.partition AND y.id <> ALL($3::bigint[])
                ORDER BY y.id LIMIT $2) d
          JOIN hl7_messages m ON m.id = d.message_id
-        WHERE lanes.partition IS NOT NULL
+        WHERE heads.due <= clock_timestamp()
         ORDER BY d.id`,
-      [target, perLane, delivered, busyLanes],
-    );
+      values: [target, perLane, delivered, busyLanes],
+    });
     return rows.map((r) => ({
       id: Number(r.id),
       messageId: Number(r.message_id),

@@ -41,22 +41,38 @@ const PER_LANE = 200;
  * read): what a crash makes legacy receive a second time, at most, per lane
  */
 const LEGACY_RUN = 25;
+/** how long a worker with nothing left waits for more before it marks what it delivered and stops */
+const LINGER_MS = 20;
 
 
 interface PartitionOutcome {
   delivered: number[];
-  /** the partition is held (a retry is due later) */
-  held: boolean;
+  /** the lane is held until then (its head is retried with backoff) */
+  retryAt?: number;
 }
 
 interface LaneRun extends PartitionOutcome {
   partition: number;
+  /** the lane was read to its limit: it may have more */
+  full: boolean;
+}
+
+/** What the dispatcher knows of a target's lanes while its worker runs. */
+interface LaneState {
+  /** being delivered right now */
+  busy: Set<number>;
+  /** busy lanes that got new deliveries meanwhile */
+  newWork: Set<number>;
+  /** held for a retry, and when it is due */
+  held: Map<number, number>;
 }
 
 export class Dispatcher {
   private readonly workers = new Map<string, Promise<void>>();
   /** wakes a target's worker that waits for its lanes: new work came */
   private readonly targetWakes = new Map<string, () => void>();
+  /** the lanes of each target whose worker runs */
+  private readonly lanes = new Map<string, LaneState>();
   /** targets that got new work while their worker was busy */
   private readonly again = new Set<string>();
   private readonly clients = new Map<string, { url: string; client: MllpClient }>();
@@ -73,10 +89,28 @@ export class Dispatcher {
     this.wake?.();
   }
 
-  /** New deliveries were committed for these lanes: work their targets now. */
+  /**
+   * New deliveries were committed for these lanes: work them now. A lane being worked on reads
+   * its next deliveries when it finishes, so only new work for an idle lane wakes its target.
+   */
   committed(lanes: Iterable<{ target: string; partition: number }>): void {
     if (this.stopped || !this.holding) return this.nudge();
-    for (const target of new Set([...lanes].map((l) => l.target))) this.startTarget(target);
+    const byTarget = new Map<string, number[]>();
+    for (const l of lanes) {
+      const list = byTarget.get(l.target);
+      if (list) list.push(l.partition);
+      else byTarget.set(l.target, [l.partition]);
+    }
+    const now = Date.now();
+    for (const [target, partitions] of byTarget) {
+      const lane = this.lanes.get(target);
+      if (this.workers.has(target) && lane) {
+        // busy lanes are read again when they finish; held ones when their retry is due
+        for (const p of partitions) if (lane.busy.has(p)) lane.newWork.add(p);
+        if (partitions.every((p) => lane.busy.has(p) || (lane.held.get(p) ?? 0) > now)) continue;
+      }
+      this.startTarget(target);
+    }
   }
 
   start(): void {
@@ -164,75 +198,135 @@ export class Dispatcher {
   }
 
   /**
-   * Until nothing is pending or ready: read the heads of the idle lanes, start each ready one,
-   * then wait for a lane to finish, new work, or the next retry to come due, whichever is first.
+   * Until nothing is pending: read the idle lanes whose head is due, start each, then wait for
+   * a lane to finish, new work, or the next retry to come due, whichever is first. A lane that
+   * finished is read again at once only when it may have more (a full read, or new work came
+   * for it meanwhile); what lanes delivered is marked with the next read, or after a short
+   * linger when nothing else comes, so a steady trickle of messages costs one query each.
    */
   private async workTarget(target: string): Promise<void> {
     const [kind, name] = target.split(/:(.*)/s) as [string, string];
+    // legacy takes one message at a time: read a lane's next few, so a crash resends few
+    const perLane = kind === 'queue' ? PER_LANE : LEGACY_RUN;
     const busy = new Map<number, Promise<LaneRun>>();
+    const lane = { busy: new Set<number>(), newWork: new Set<number>(), held: new Map<number, number>() };
+    this.lanes.set(target, lane);
     const finished: LaneRun[] = [];
     let delivered: number[] = [];
+    let read = true;
     try {
       while (!this.stopped && this.holding) {
-        this.again.delete(target);
-        const batch = await this.o.deliveries.nextRound(target, PER_LANE, delivered, [...busy.keys()]);
-        delivered = [];
-        const now = Date.now();
-        const lanes = new Map<number, PendingDelivery[]>();
-        for (const d of batch) {
-          const list = lanes.get(d.partition);
-          if (list) list.push(d);
-          else lanes.set(d.partition, [d]);
+        let wait = this.o.idlePollMs;
+        let started = 0;
+        if (read) {
+          this.again.delete(target);
+          const batch = await this.o.deliveries.nextRound(target, perLane, delivered, [...busy.keys()]);
+          delivered = [];
+          started = this.startLanes(target, kind, name, batch, perLane, busy, lane, finished);
+          // a held lane whose retry is due and that was not read has nothing due: the poll finds it if it does later
+          const now = Date.now();
+          for (const [p, at] of lane.held) if (at <= now && !busy.has(p)) lane.held.delete(p);
+          if (started < 0) wait = 10;
         }
-        let nextDue = Infinity;
-        for (const [partition, list] of lanes) {
-          if (list[0]!.notBefore > now) {
-            nextDue = Math.min(nextDue, list[0]!.notBefore);
-            continue;
-          }
-          // a retry due later holds its lane from the first delivery not yet due
-          const cut = list.findIndex((d) => d.notBefore > now);
-          const due = cut < 0 ? list : list.slice(0, cut);
-          const run = (kind === 'queue' ? this.toQueue(name, due) : this.toLegacy(name, due.slice(0, LEGACY_RUN))).then(
-            (o) => ({ ...o, partition }),
-            (e: Error) => {
-              this.o.log.warn({ target, err: e.message }, 'delivery failed; will try again');
-              return { delivered: [], held: true, partition };
-            },
-          );
-          busy.set(partition, run);
-          void run.then((r) => {
-            finished.push(r);
-            this.targetWakes.get(target)?.();
-          });
+        let lingering = false;
+        if (busy.size === 0 && lane.held.size === 0 && !this.again.has(target) && started === 0) {
+          if (delivered.length === 0) return;
+          // nothing to do but mark what was delivered: with the next read, if one comes soon
+          lingering = true;
+          wait = LINGER_MS;
         }
-        if (busy.size === 0 && lanes.size === 0 && !this.again.has(target)) return;
-        // wait for the first of: a lane done, new work, the next retry due, the safety-net poll
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.max(10, Math.min(nextDue - now, this.o.idlePollMs)));
+        if (lane.held.size > 0) wait = Math.max(10, Math.min(wait, Math.min(...lane.held.values()) - Date.now()));
+        const woken = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), wait);
           const done = () => {
             clearTimeout(timer);
             if (this.targetWakes.get(target) === done) this.targetWakes.delete(target);
-            resolve();
+            resolve(true);
           };
           this.targetWakes.set(target, done);
           if (this.again.has(target) || finished.length > 0) done();
         });
+        if (lingering && !woken) return;
         // lanes that finish together are read again together
         await new Promise((r) => setImmediate(r));
+        read = this.again.has(target) || !woken;
         for (const r of finished.splice(0)) {
           busy.delete(r.partition);
+          lane.busy.delete(r.partition);
           delivered.push(...r.delivered);
+          if (r.retryAt !== undefined) lane.held.set(r.partition, r.retryAt);
+          else if (r.full || lane.newWork.has(r.partition)) read = true;
+          lane.newWork.delete(r.partition);
         }
+        if (lane.held.size > 0 && Math.min(...lane.held.values()) <= Date.now()) read = true;
       }
     } finally {
       for (const r of await Promise.all(busy.values())) delivered.push(...r.delivered);
+      lane.busy.clear();
       if (delivered.length > 0) await this.o.deliveries.delivered(delivered, null).catch(() => undefined);
     }
   }
 
+  /** Starts a run for each lane of the batch; how many started (-1: some are due a moment later). */
+  private startLanes(
+    target: string,
+    kind: string,
+    name: string,
+    batch: PendingDelivery[],
+    perLane: number,
+    busy: Map<number, Promise<LaneRun>>,
+    lane: LaneState,
+    finished: LaneRun[],
+  ): number {
+    const now = Date.now();
+    const lanes = new Map<number, PendingDelivery[]>();
+    for (const d of batch) {
+      const list = lanes.get(d.partition);
+      if (list) list.push(d);
+      else lanes.set(d.partition, [d]);
+    }
+    let started = 0;
+    let soon = false;
+    for (const [partition, list] of lanes) {
+      lane.held.delete(partition);
+      // a retry due later holds its lane from the first delivery not yet due
+      const cut = list.findIndex((d) => d.notBefore > now);
+      const due = cut < 0 ? list : list.slice(0, cut);
+      if (due.length === 0) {
+        // due by the database's clock, a moment ahead of ours
+        soon = true;
+        continue;
+      }
+      const full = list.length === perLane;
+      const run = (kind === 'queue' ? this.toQueue(name, due) : this.toLegacy(name, due)).then(
+        (o): LaneRun => ({ ...o, partition, full }),
+        (e: Error): LaneRun => {
+          this.o.log.warn({ target, err: e.message }, 'delivery failed; will try again');
+          return { delivered: [], retryAt: Date.now() + this.o.idlePollMs, partition, full };
+        },
+      );
+      busy.set(partition, run);
+      lane.busy.add(partition);
+      started++;
+      void run.then((r) => {
+        finished.push(r);
+        this.targetWakes.get(target)?.();
+      });
+    }
+    return started === 0 && soon ? -1 : started;
+  }
+
   private backoff(attempts: number): number {
     return Math.min(this.o.maxBackoffMs, 250 * 2 ** Math.min(attempts, 16));
+  }
+
+  /** Holds the lane: its head is tried again after a backoff. Returns when. */
+  private async retryLater(target: string, head: PendingDelivery, why: string): Promise<number> {
+    this.o.metrics.deliveries.inc({ target, outcome: 'retry' });
+    const delay = this.backoff(head.attempts);
+    await this.o.deliveries.retryLater(head.id, why, delay).catch(() => undefined);
+    // the store counts the delay from its own clock, a moment later
+    return Date.now() + delay + 20;
   }
 
   private async toQueue(service: string, ds: PendingDelivery[]): Promise<PartitionOutcome> {
@@ -241,14 +335,12 @@ export class Dispatcher {
       await this.o.publisher.publish(service, ds[0]!.partition, ds);
     } catch (e) {
       const head = ds[0]!;
-      this.o.metrics.deliveries.inc({ target, outcome: 'retry' });
-      this.o.log.warn({ target, err: (e as Error).message, attempts: head.attempts + 1 }, 'cannot publish to the queue; will retry');
-      await this.o.deliveries.retryLater(head.id, (e as Error).message, this.backoff(head.attempts)).catch(() => undefined);
-      return { delivered: [], held: true };
+      if (head.attempts === 0 || head.attempts % 10 === 0) this.o.log.warn({ target, err: (e as Error).message, attempts: head.attempts + 1 }, 'cannot publish to the queue; will retry');
+      return { delivered: [], retryAt: await this.retryLater(target, head, (e as Error).message) };
     }
     this.o.metrics.delivered(target, 'delivered', ds);
     for (const d of ds) this.o.settled?.(d, 'delivered', undefined);
-    return { delivered: ds.map((d) => d.id), held: false };
+    return { delivered: ds.map((d) => d.id) };
   }
 
   /**
@@ -261,20 +353,14 @@ export class Dispatcher {
     const delivered: number[] = [];
     for (const d of ds) {
       const client = this.laneClient(upstream, d.partition);
-      if (!client) {
-        this.o.metrics.deliveries.inc({ target, outcome: 'retry' });
-        await this.o.deliveries.retryLater(d.id, `no legacy inbound "${upstream}" in the current rules`, this.backoff(d.attempts));
-        return { delivered, held: true };
-      }
+      if (!client) return { delivered, retryAt: await this.retryLater(target, d, `no legacy inbound "${upstream}" in the current rules`) };
       let answer: AckAnswer;
       try {
         answer = await client.send(forwardable(d), d.controlId);
       } catch (e) {
         const why = e instanceof DeliveryTimeoutError ? e.message : `the legacy inbound is unreachable: ${(e as Error).message}`;
-        this.o.metrics.deliveries.inc({ target, outcome: 'retry' });
         if (d.attempts === 0 || d.attempts % 10 === 0) this.o.log.warn({ target, controlId: d.controlId, attempts: d.attempts + 1 }, `delivery to legacy failed, will retry: ${why}`);
-        await this.o.deliveries.retryLater(d.id, why, this.backoff(d.attempts));
-        return { delivered, held: true };
+        return { delivered, retryAt: await this.retryLater(target, d, why) };
       }
       const accepted = answer.code === 'AA' || answer.code === 'CA';
       if (accepted) {
@@ -287,7 +373,7 @@ export class Dispatcher {
       }
       this.o.settled?.(d, accepted ? 'delivered' : 'dead', answer);
     }
-    return { delivered, held: false };
+    return { delivered };
   }
 
   /** One connection per partition, so partitions do not wait for each other. */

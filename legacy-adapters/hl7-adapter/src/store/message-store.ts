@@ -196,8 +196,10 @@ export class MessageStore {
         dPartition.push(d.partition);
       }),
     );
-    const { rows: inserted } = await this.pool.query<{ id: string; sending_facility: string; control_id: string }>(
-      `WITH input AS (
+    const { rows: inserted } = await this.pool.query<{ id: string; sending_facility: string; control_id: string }>({
+      // prepared once per connection: planning this statement costs more than running it
+      name: 'hl7-store-messages',
+      text: `WITH input AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
                               $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::text[], $16::text[], $17::text[], $18::text[])
            WITH ORDINALITY AS t(sending_application, sending_facility, receiving_application, receiving_facility, control_id,
@@ -222,7 +224,7 @@ export class MessageStore {
           ORDER BY ins.id, d.n
        )
        SELECT id, sending_facility, control_id FROM ins`,
-      [
+      values: [
         col('sendingApplication'),
         col('sendingFacility'),
         col('receivingApplication'),
@@ -245,7 +247,7 @@ export class MessageStore {
         dTarget,
         dPartition,
       ],
-    );
+    });
     const stored = new Map(inserted.map((r) => [key(r.sending_facility, r.control_id), Number(r.id)]));
     const duplicates = [...first.values()].filter((w) => !stored.has(key(w.record.sendingFacility, w.record.controlId)));
     const earlier = await this.findExisting([...duplicates, ...later].map((w) => w.record));
