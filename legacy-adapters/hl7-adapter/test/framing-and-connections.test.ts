@@ -97,6 +97,12 @@ describe('MLLP framing on a live connection', () => {
     expect(second.get('MSA-2')).toBe('DUP-1');
     expect(second.get('MSH-10')).not.toBe(first.get('MSH-10'));
     expect(await stored('DUP-')).toEqual(['DUP-1']);
+    // the same control id with other content (a sender that reuses ids): answered as a resend, and counted apart
+    const other = await client.send(syntheticMessage({ controlId: 'DUP-1', mrn: 'M2' }));
+    expect(other.get('MSA-1')).toBe('AA');
+    expect(await stored('DUP-')).toEqual(['DUP-1']);
+    const metrics = await (await fetch(`${a.apiUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^ficus_hl7_messages_total\{direction="inbound",type="ADT",trigger="A08",outcome="duplicate-differs"\} 1$/m);
     client.close();
   });
 

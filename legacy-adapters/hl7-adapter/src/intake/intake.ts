@@ -168,8 +168,13 @@ export class Intake {
       return frame ? [frame] : [];
     }
     const kind = outcome.kind === 'stored' ? 'accepted' : 'duplicate';
-    this.o.metrics.messages.inc({ ...labels, outcome: kind });
-    if (outcome.kind === 'duplicate') this.o.log.info({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, id: outcome.id }, 'resent HL7 message: acknowledged again, not processed again');
+    this.o.metrics.messages.inc({ ...labels, outcome: outcome.kind === 'duplicate' && outcome.differs ? 'duplicate-differs' : kind });
+    if (outcome.kind === 'duplicate' && outcome.differs) {
+      // the contract: one (sending facility, control id), one message; but a sender reusing control ids loses messages, so say so loudly
+      this.o.log.warn({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, id: outcome.id }, 'HL7 control id reused with other content: acknowledged as a resend, not processed; check the sender');
+    } else if (outcome.kind === 'duplicate') {
+      this.o.log.info({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, id: outcome.id }, 'resent HL7 message: acknowledged again, not processed again');
+    }
     const frames: Buffer[] = [];
     const commit = this.ackFrame(m, 'accepted', kind);
     if (commit) frames.push(commit);

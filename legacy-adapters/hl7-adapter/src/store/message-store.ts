@@ -44,7 +44,16 @@ export interface AuthoritativeDelivery {
   answer: string | null;
 }
 
-export type StoreOutcome = { kind: 'stored'; id: number } | { kind: 'duplicate'; id: number; ackCode: string; authoritative: AuthoritativeDelivery | undefined };
+export type StoreOutcome =
+  | { kind: 'stored'; id: number }
+  | {
+      kind: 'duplicate';
+      id: number;
+      ackCode: string;
+      authoritative: AuthoritativeDelivery | undefined;
+      /** the bytes differ from the stored message's: the sender reused a control id (a counter reset?) */
+      differs: boolean;
+    };
 
 interface Waiting {
   record: MessageRecord;
@@ -257,7 +266,7 @@ export class MessageStore {
     }
     for (const w of [...duplicates, ...later]) {
       const found = earlier.get(key(w.record.sendingFacility, w.record.controlId));
-      if (found) w.resolve({ kind: 'duplicate', ...found });
+      if (found) w.resolve({ kind: 'duplicate', id: found.id, ackCode: found.ackCode, authoritative: found.authoritative, differs: !found.raw.equals(w.record.raw) });
       else w.reject(new Error('a resent message was neither stored nor found'));
     }
     if (inserted.length > 0) {
@@ -270,10 +279,10 @@ export class MessageStore {
     }
   }
 
-  private async findExisting(records: MessageRecord[]): Promise<Map<string, { id: number; ackCode: string; authoritative: AuthoritativeDelivery | undefined }>> {
+  private async findExisting(records: MessageRecord[]): Promise<Map<string, { id: number; ackCode: string; raw: Buffer; authoritative: AuthoritativeDelivery | undefined }>> {
     if (records.length === 0) return new Map();
-    const { rows } = await this.pool.query<{ id: string; sending_facility: string; control_id: string; ack_code: string; target: string | null; status: AuthoritativeDelivery['status'] | null; answer: string | null }>(
-      `SELECT m.id, m.sending_facility, m.control_id, m.ack_code, a.target, a.status, a.answer
+    const { rows } = await this.pool.query<{ id: string; sending_facility: string; control_id: string; ack_code: string; raw: Buffer; target: string | null; status: AuthoritativeDelivery['status'] | null; answer: string | null }>(
+      `SELECT m.id, m.sending_facility, m.control_id, m.ack_code, m.raw, a.target, a.status, a.answer
          FROM hl7_messages m JOIN unnest($1::text[], $2::text[]) AS k(f, c) ON m.sending_facility = k.f AND m.control_id = k.c
          LEFT JOIN LATERAL (SELECT d.target, d.status, d.answer FROM hl7_deliveries d
                              WHERE d.message_id = m.id AND d.replay_reason IS NULL ORDER BY d.id LIMIT 1) a ON true`,
@@ -282,7 +291,7 @@ export class MessageStore {
     return new Map(
       rows.map((r) => [
         key(r.sending_facility, r.control_id),
-        { id: Number(r.id), ackCode: r.ack_code, authoritative: r.target && r.status ? { target: r.target, status: r.status, answer: r.answer } : undefined },
+        { id: Number(r.id), ackCode: r.ack_code, raw: r.raw, authoritative: r.target && r.status ? { target: r.target, status: r.status, answer: r.answer } : undefined },
       ]),
     );
   }
