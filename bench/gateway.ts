@@ -21,7 +21,7 @@ import { freePort } from '../scripts/lib/local-services.js';
 import { constantRate, type RateResult } from './lib/constant-rate.js';
 import { startNginx } from './lib/nginx.js';
 import { startProcess, stopAll, waitForPort } from './lib/processes.js';
-import { ensureTools } from './lib/tools.js';
+import { ensureTools } from '../scripts/lib/system-tools.js';
 import { wrk, writeMrnScript, type WrkResult } from './lib/wrk.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -218,7 +218,15 @@ export async function benchGateway(args: string[]): Promise<void> {
   const seconds = quick ? 4 : 10;
   const warmup = quick ? 2 : 3;
   const rounds = quick ? 2 : 3;
-  ensureTools({ wrk: 'wrk', nginx: 'nginx-light' });
+  const installed = ensureTools({ wrk: 'wrk', nginx: 'nginx-light' }, (l) => console.error(`[bench] ${l}`));
+  // Debian starts the packaged nginx on port 80; the benchmark runs its own
+  if (installed.some((p) => p.startsWith('nginx'))) {
+    try {
+      execFileSync('nginx', ['-s', 'stop'], { stdio: 'ignore' });
+    } catch {
+      /* was not running */
+    }
+  }
   console.error('[bench] compiling the gateway (tsc -b gateway/tsconfig.build.json)');
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', path.join(ROOT, 'gateway/tsconfig.build.json')], { stdio: 'inherit' });
 

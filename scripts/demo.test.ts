@@ -1,16 +1,35 @@
 /**
  * From a fresh copy of the repository with nothing installed, `npm start` serves a legacy
- * patient through the gateway on port 8080, and Ctrl-C (SIGINT to the whole process group,
- * as a terminal sends it) stops everything it started: both services, PostgreSQL and Redis.
+ * patient through the gateway on port 8080, takes an HL7 message on 2575 (AA), which reaches
+ * the legacy system through its HL7 inbound, and Ctrl-C (SIGINT to the whole process group,
+ * as a terminal sends it) stops everything it started: every service, PostgreSQL and Redis.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
+import { encodeFrame, MllpDecoder, readAck, type AckFields } from '@ficus/hl7-protocol';
 import { REPO_ROOT } from './lib/local-services.js';
+
+/** One message over MLLP, and its ACK. */
+function sendHl7(port: number, message: Buffer): Promise<AckFields | undefined> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(encodeFrame(message)));
+    const decoder = new MllpDecoder();
+    socket.on('data', (chunk: Buffer) => {
+      for (const e of decoder.push(chunk)) {
+        if (e.type !== 'frame') continue;
+        resolve(readAck(e.payload));
+        socket.end();
+      }
+    });
+    socket.on('error', reject);
+    socket.setTimeout(30_000, () => socket.destroy(new Error('no ACK in time')));
+  });
+}
 
 const portFree = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -34,7 +53,7 @@ afterAll(() => {
 });
 
 describe('npm start on a fresh copy', () => {
-  it('serves a legacy patient through the gateway on 8080, and Ctrl-C stops everything', { timeout: 480_000 }, async () => {
+  it('serves a legacy patient through the gateway on 8080, takes HL7 on 2575, and Ctrl-C stops everything', { timeout: 480_000 }, async () => {
     // the files a clone would have: tracked and new ones, nothing ignored (no node_modules, no .ficus)
     copy = mkdtempSync(path.join(tmpdir(), 'ficus-fresh-'));
     chmodSync(copy, 0o755);
@@ -46,15 +65,26 @@ describe('npm start on a fresh copy', () => {
     }
     expect(existsSync(path.join(copy, 'node_modules'))).toBe(false);
 
-    const ports = { gateway: 8080, legacy: 8000 };
-    const busy = !(await portFree(8080)) || !(await portFree(8000)) || !(await portFree(8101)) || !(await portFree(8102));
+    const ports = { gateway: 8080, admin: 8081, legacy: 8000, legacyHl7: 2576, hl7: 2575, hl7Api: 8091, patientService: 8101, resultsService: 8102, cdc: 8092 };
+    const busy = (await Promise.all(Object.values(ports).map(portFree))).includes(false);
     if (busy) {
       // someone runs a demo on this machine already: use other ports rather than fail
-      ports.gateway = 18080 + Math.floor(Math.random() * 1000);
-      ports.legacy = ports.gateway + 1000;
+      const base = 18_000 + Math.floor(Math.random() * 1_000);
+      Object.assign(ports, { gateway: base, admin: base + 1_000, legacy: base + 2_000, legacyHl7: base + 3_000, hl7: base + 4_000, hl7Api: base + 5_000, patientService: base + 6_000, resultsService: base + 7_000, cdc: base + 8_000 });
     }
-    const env: NodeJS.ProcessEnv = { ...process.env, FICUS_GATEWAY_PORT: String(ports.gateway), LEGACY_HIS_PORT: String(ports.legacy), LEGACY_HIS_SEED_PATIENTS: '300' };
-    if (busy) Object.assign(env, { PATIENT_SERVICE_PORT: String(ports.gateway + 2000), RESULTS_SERVICE_PORT: String(ports.gateway + 2001) });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      FICUS_GATEWAY_PORT: String(ports.gateway),
+      FICUS_ADMIN_PORT: String(ports.admin),
+      LEGACY_HIS_PORT: String(ports.legacy),
+      LEGACY_HIS_HL7_PORT: String(ports.legacyHl7),
+      HL7_PORT: String(ports.hl7),
+      HL7_API_PORT: String(ports.hl7Api),
+      PATIENT_SERVICE_PORT: String(ports.patientService),
+      RESULTS_SERVICE_PORT: String(ports.resultsService),
+      CDC_API_PORT: String(ports.cdc),
+      LEGACY_HIS_SEED_PATIENTS: '300',
+    };
     delete env.DATABASE_URL;
     delete env.REDIS_URL;
     delete env.NODE_OPTIONS;
@@ -78,6 +108,19 @@ describe('npm start on a fresh copy', () => {
       expect(patient.mrn).toBe('100001');
       expect(patient.lastName).toMatch(/^[A-Z' -]+$/);
       expect(existsSync(path.join(copy, 'node_modules'))).toBe(true);
+
+      // HL7: stored and acknowledged by the adapter, then applied by the legacy system's HL7 inbound
+      const ack = await sendHl7(ports.hl7, readFileSync(path.join(copy, 'examples/hl7/ADT-A01-admit.hl7')));
+      expect(ack).toMatchObject({ code: 'AA', controlId: 'DEMO-A01-0001' });
+      let admitted = 0;
+      for (let i = 0; i < 120 && admitted !== 200; i++) {
+        const r = await fetch(`${gw}/api/patients/9000001`);
+        await r.arrayBuffer();
+        admitted = r.status;
+        if (admitted !== 200) await sleep(250);
+      }
+      expect(admitted, output).toBe(200);
+      expect(output).toContain(`mllp_send --loose -f examples/hl7/ADT-A01-admit.hl7 -p ${ports.hl7} 127.0.0.1`);
     } finally {
       // Ctrl-C: SIGINT to the whole foreground process group
       process.kill(-demo.pid!, 'SIGINT');
@@ -89,10 +132,11 @@ describe('npm start on a fresh copy', () => {
     for (let i = 0; i < 40 && processAlive(-demo.pid!); i++) await sleep(250);
     const left = processAlive(-demo.pid!) ? execFileSync('ps', ['-o', 'pid,args', '--no-headers', '-g', String(demo.pid)], { encoding: 'utf8' }) : '';
     expect(left, 'processes left in the demo process group').toBe('');
-    expect(await portFree(ports.gateway)).toBe(true);
-    expect(await portFree(ports.legacy)).toBe(true);
+    for (const port of Object.values(ports)) expect(await portFree(port), `port ${port}`).toBe(true);
     const pgPid = path.join(copy, '.ficus/demo/pg/postmaster.pid');
-    expect(existsSync(pgPid), 'PostgreSQL still running').toBe(false);
+    // the group's SIGINT reaches PostgreSQL too: its own fast shutdown may still be finishing
+    for (let i = 0; i < 60 && existsSync(pgPid); i++) await sleep(250);
+    expect(existsSync(pgPid), `PostgreSQL still running\n${output.slice(-4000)}`).toBe(false);
     const redisPidFile = path.join(copy, '.ficus/demo/redis/redis.pid');
     if (existsSync(redisPidFile)) expect(processAlive(Number(readFileSync(redisPidFile, 'utf8')))).toBe(false);
     expect(output).toContain('stopped everything it started');

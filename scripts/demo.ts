@@ -1,8 +1,10 @@
 /**
  * `npm start`: the demo stack on one machine. A private PostgreSQL (wal_level=logical) and
  * Redis (unless DATABASE_URL / REDIS_URL are set), the stand-in legacy hospital system on
- * :8000, patient-service and results-service on :8101/:8102, and the Ficus gateway on :8080
- * in front of them. Ctrl-C stops everything it started.
+ * :8000 (its HL7 inbound on :2576), the new services patient-service and results-service on
+ * :8101/:8102, the Ficus gateway on :8080 in front of them (admin API and dashboard on :8081),
+ * the Ficus HL7 adapter on :2575 (its API on :8091) and change-data capture of the legacy
+ * database (its API on :8092). Ctrl-C stops everything it started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +23,22 @@ const ports = {
   legacy: Number(env.LEGACY_HIS_PORT ?? 8000),
   patientService: Number(env.PATIENT_SERVICE_PORT ?? 8101),
   resultsService: Number(env.RESULTS_SERVICE_PORT ?? 8102),
+  legacyHl7: Number(env.LEGACY_HIS_HL7_PORT ?? 2576),
+  hl7: Number(env.HL7_PORT ?? 2575),
+  hl7Api: Number(env.HL7_API_PORT ?? 8091),
+  cdc: Number(env.CDC_API_PORT ?? 8092),
+};
+/** the variable that moves each port */
+const PORT_VARIABLES: Record<keyof typeof ports, string> = {
+  gateway: 'FICUS_GATEWAY_PORT',
+  admin: 'FICUS_ADMIN_PORT',
+  legacy: 'LEGACY_HIS_PORT',
+  patientService: 'PATIENT_SERVICE_PORT',
+  resultsService: 'RESULTS_SERVICE_PORT',
+  legacyHl7: 'LEGACY_HIS_HL7_PORT',
+  hl7: 'HL7_PORT',
+  hl7Api: 'HL7_API_PORT',
+  cdc: 'CDC_API_PORT',
 };
 const DEMO_DIR = path.join(STATE_DIR, 'demo');
 
@@ -98,10 +116,9 @@ async function stopChild(d: Deployable): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  for (const [what, port] of Object.entries(ports)) {
+  for (const [what, port] of Object.entries(ports) as [keyof typeof ports, number][]) {
     if (!(await portFree(port))) {
-      const variable = { gateway: 'FICUS_GATEWAY_PORT', admin: 'FICUS_ADMIN_PORT', legacy: 'LEGACY_HIS_PORT', patientService: 'PATIENT_SERVICE_PORT', resultsService: 'RESULTS_SERVICE_PORT' }[what];
-      console.error(`[demo] port ${port} (${what}) is in use: stop what uses it, or set ${variable}.`);
+      console.error(`[demo] port ${port} (${what}) is in use: stop what uses it, or set ${PORT_VARIABLES[what]}.`);
       process.exit(1);
     }
   }
@@ -115,12 +132,11 @@ async function main(): Promise<void> {
   }
 
   const admin = adminToken();
-  const cdcPort = Number(env.CDC_API_PORT ?? 8092);
   const deployables: Deployable[] = [
     {
       name: 'legacy-his',
       entry: 'examples/legacy-his/src/main.ts',
-      env: { LEGACY_DATABASE_URL: withDatabase(services.databaseUrl, 'legacy_his'), LEGACY_HIS_PORT: String(ports.legacy) },
+      env: { LEGACY_DATABASE_URL: withDatabase(services.databaseUrl, 'legacy_his'), LEGACY_HIS_PORT: String(ports.legacy), LEGACY_HIS_HL7_PORT: String(ports.legacyHl7) },
       readyUrl: `http://127.0.0.1:${ports.legacy}/readyz`,
     },
     // the extracted services (their own databases on the demo's PostgreSQL), so the rules' targets exist
@@ -148,14 +164,31 @@ async function main(): Promise<void> {
         DATABASE_URL: services.databaseUrl,
         FICUS_ADMIN_TOKEN: admin.token,
         FICUS_STATE_DIR: path.join(DEMO_DIR, 'gateway'),
+        FICUS_HL7_API_URL: `http://127.0.0.1:${ports.hl7Api}`,
+        FICUS_CDC_API_URL: `http://127.0.0.1:${ports.cdc}`,
       },
       readyUrl: `http://127.0.0.1:${ports.gateway}/readyz`,
     },
     {
+      // after the gateway: its rules come from the same rule store, which the gateway seeds
+      name: 'hl7-adapter',
+      entry: 'legacy-adapters/hl7-adapter/src/main.ts',
+      env: {
+        HL7_PORT: String(ports.hl7),
+        HL7_API_PORT: String(ports.hl7Api),
+        DATABASE_URL: services.databaseUrl,
+        REDIS_URL: services.redisUrl,
+        FICUS_RULES_SOURCE: 'store',
+        FICUS_STATE_DIR: path.join(DEMO_DIR, 'hl7-adapter'),
+        FICUS_UPSTREAM_LEGACY_HL7_URL: env.FICUS_UPSTREAM_LEGACY_HL7_URL ?? `mllp://127.0.0.1:${ports.legacyHl7}`,
+      },
+      readyUrl: `http://127.0.0.1:${ports.hl7Api}/readyz`,
+    },
+    {
       name: 'cdc',
       entry: 'legacy-adapters/cdc/src/main.ts',
-      env: { CDC_API_PORT: String(cdcPort), DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, FICUS_STATE_DIR: path.join(DEMO_DIR, 'cdc') },
-      readyUrl: `http://127.0.0.1:${cdcPort}/readyz`,
+      env: { CDC_API_PORT: String(ports.cdc), DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, FICUS_STATE_DIR: path.join(DEMO_DIR, 'cdc') },
+      readyUrl: `http://127.0.0.1:${ports.cdc}/readyz`,
       optional: 'change-data capture (it needs wal_level=logical on the PostgreSQL server; the private one has it)',
     },
   ];
@@ -221,9 +254,15 @@ async function main(): Promise<void> {
   say('  npx ficus rules flip patients-read --mode canary --percent 50 --reason "pilot on ward 7"');
   say('  npx ficus rules explain GET /api/patients/100001');
   say('  npx ficus rules versions && npx ficus rules rollback 1 --reason "back to legacy"');
+  say(`HL7 (MLLP on ${ports.hl7}; the legacy HIS's own HL7 inbound on ${ports.legacyHl7}):`);
+  say(`  mllp_send --loose -f examples/hl7/ADT-A01-admit.hl7 -p ${ports.hl7} 127.0.0.1   # Debian: apt-get install python3-hl7; prints the ACK (MSA|AA|...)`);
+  say(`  mllp_send --loose -f test-support/hl7-samples/ADT-A08-01.hl7 -p ${ports.hl7} 127.0.0.1   # a public sample: stored and acknowledged; legacy refuses its MRN (a dead letter)`);
+  say('  npx ficus hl7 messages && npx ficus hl7 stats && npx ficus hl7 dead-letters');
+  say('  npx ficus rules flip adt-patient-events --mode dual --reason "patient-service takes ADT beside legacy"');
+  say(`  curl -s http://127.0.0.1:${ports.hl7Api}/metrics | grep ^ficus_hl7`);
   say('  npx ficus rules flip patients-read --mode shadow --reason "compare before the pilot" && npx ficus parity');
-  say(`Change-data capture (legacy_his → cdc.<topic>.p<n> queues): curl -s http://127.0.0.1:${cdcPort}/readyz ; npx ficus cdc status --url http://127.0.0.1:${cdcPort}`);
-  say(`legacy HIS directly: http://127.0.0.1:${ports.legacy}  PostgreSQL: ${services.databaseUrl}  Redis: ${services.redisUrl}`);
+  say(`Change-data capture (legacy_his → cdc.<topic>.p<n> queues): npx ficus cdc status ; curl -s http://127.0.0.1:${ports.cdc}/readyz`);
+  say(`legacy HIS directly: http://127.0.0.1:${ports.legacy}  HL7 adapter API: http://127.0.0.1:${ports.hl7Api}  PostgreSQL: ${services.databaseUrl}  Redis: ${services.redisUrl}`);
   say(`patient-service: http://127.0.0.1:${ports.patientService} (FHIR: /fhir/metadata)  results-service: http://127.0.0.1:${ports.resultsService}`);
   say('Ctrl-C stops everything.');
 }

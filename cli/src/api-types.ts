@@ -154,3 +154,63 @@ export interface RuleParity extends ParityFigures {
   totalTopFields: { field: string; count: number }[];
   samples: { id: number; at: string; method?: string; route?: string; legacyStatus?: number; targetStatus?: number; fields: string[]; diff: { path: string; kind: string; legacy?: unknown; target?: unknown }[]; redacted: boolean }[];
 }
+
+/** One delivery of an HL7 message: to the legacy inbound (`legacy:<upstream>`) or a queue (`queue:<service>`) */
+export interface Hl7Delivery {
+  id: number;
+  target: string;
+  status: 'pending' | 'delivered' | 'dead';
+  attempts: number;
+  answer: string | null;
+  lastError: string | null;
+  deliveredAt: string | null;
+  replay: boolean;
+}
+
+/** GET /api/hl7/messages (newest first), GET /api/hl7/messages/{id} (with ?raw=true also `raw` and `charset`) */
+export interface Hl7MessageInfo {
+  id: number;
+  receivedAt: string;
+  sendingApplication: string;
+  sendingFacility: string;
+  controlId: string;
+  type: string;
+  trigger: string;
+  ruleId: string;
+  mode: string;
+  ackCode: string;
+  deliveries: Hl7Delivery[];
+  /** the message's bytes as a latin1 string (operators, ?raw=true) */
+  raw?: string;
+  charset?: string;
+}
+
+/** GET /api/hl7/dead-letters */
+export interface Hl7DeadLetter {
+  deliveryId: number;
+  messageId: number;
+  target: string;
+  answer: string | null;
+  attempts: number;
+  at: string;
+  controlId: string;
+  sendingFacility: string;
+  type: string;
+  trigger: string;
+  resolvedBy: number | null;
+}
+
+/** POST /api/hl7/replay */
+export interface Hl7ReplayAnswer {
+  messages: number;
+  deliveries: number;
+}
+
+/** GET /api/hl7/stats */
+export interface Hl7Stats {
+  since: string;
+  messages: { type: string; trigger: string; count: number }[];
+  acks: { code: string; count: number }[];
+  rejected: number;
+  deliveries: { target: string; pending: number; dead: number; delivered: number }[];
+}

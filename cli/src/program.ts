@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { addAuditCommand } from './commands/audit.js';
 import { addParityCommand } from './commands/parity.js';
 import { addCdcCommands } from './commands/cdc.js';
+import { addHl7Commands } from './commands/hl7.js';
 import { addRuleFileCommands } from './commands/rule-files.js';
 import { addRuleCommands } from './commands/rules.js';
 import { addTokenCommands } from './commands/tokens.js';
@@ -22,7 +23,7 @@ Exit codes: 0 ok, 1 refused or failed, 2 usage error.`;
 
 export function buildProgram(): Command {
   const program = new Command('ficus')
-    .description('Ficus admin: read, explain, flip and roll back the gateway\'s routing rules')
+    .description('Ficus admin: read, explain, flip and roll back the routing rules; the HL7 adapter\'s messages, dead letters and replays')
     .version('0.1.0')
     .addOption(new Option('--url <url>', 'the admin API (overrides FICUS_ADMIN_URL and the config file)'))
     .addOption(new Option('--token <token>', 'the bearer token (overrides FICUS_TOKEN and the config file; visible to `ps`, prefer those)'))
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   addVersionCommands(rules);
   addRuleFileCommands(rules);
   addParityCommand(program);
+  addHl7Commands(program);
   addAuditCommand(program);
   addTokenCommands(program);
   addCdcCommands(program);

@@ -54,8 +54,8 @@ describe('docker-compose.yml', () => {
     expect(valid).toBe(true);
   });
 
-  it('runs postgres, redis, the legacy stand-in, the gateway and the extracted services, each with a healthcheck and a pinned image', () => {
-    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'legacy-his', 'gateway', 'patient-service', 'results-service']));
+  it('runs postgres, redis, the legacy stand-in, the gateway, the HL7 adapter, CDC and the extracted services, each with a healthcheck and a pinned image', () => {
+    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['postgres', 'redis', 'legacy-his', 'gateway', 'hl7-adapter', 'cdc', 'patient-service', 'results-service']));
     for (const [name, svc] of Object.entries(compose.services)) {
       expect(svc.healthcheck?.test?.length, `${name} healthcheck`).toBeGreaterThan(0);
       expect(svc.image, `${name} image`).toMatch(/^[a-z0-9./-]+:[A-Za-z0-9._-]+$/);
@@ -118,6 +118,31 @@ describe('docker-compose.yml', () => {
     const copies = instructions(path.join(ROOT, 'legacy-adapters/cdc/Dockerfile')).filter((o) => o.op === 'COPY').map((o) => o.args);
     for (const dir of ['migrations/cdc', 'migrations/cdc-writeback', 'migrations/gateway', 'migrations/legacy-mssql', 'routing-rules']) expect(copies).toContain(`${dir} ${dir}`);
     expect(existsSync(path.join(ROOT, 'routing-rules/cdc/legacy-his.yaml'))).toBe(true);
+  });
+
+  it('runs the HL7 adapter on 2575 and 8091 after its store, Redis and the gateway, forwarding to the legacy inbound, and the admin API passes /api/hl7 to it', () => {
+    const hl7 = compose.services['hl7-adapter']!;
+    expect(hl7.ports).toEqual(expect.arrayContaining(['2575:2575', '8091:8091']));
+    expect(Object.keys(hl7.depends_on ?? {})).toEqual(expect.arrayContaining(['postgres', 'redis', 'gateway']));
+    expect(hl7.environment).toMatchObject({ HL7_PORT: '2575', HL7_API_PORT: '8091', FICUS_RULES_SOURCE: 'store', FICUS_UPSTREAM_LEGACY_HL7_URL: 'mllp://legacy-his:2576' });
+    expect(compose.services['legacy-his']!.environment?.LEGACY_HIS_HL7_PORT).toBe('2576');
+    expect(compose.services.gateway!.environment).toMatchObject({ FICUS_HL7_API_URL: 'http://hl7-adapter:8091', FICUS_CDC_API_URL: 'http://cdc:8092' });
+    expect(hl7.healthcheck?.test.join(' ')).toContain('127.0.0.1:8091/readyz');
+  });
+
+  it('copies every workspace\'s package.json before each npm ci (npm ci refuses a lockfile whose workspaces are missing)', () => {
+    const workspaces = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
+    for (const [name, svc] of Object.entries(compose.services)) {
+      if (!svc.build) continue;
+      const ops = instructions(path.join(ROOT, svc.build.context, svc.build.dockerfile));
+      ops.forEach((op, i) => {
+        if (op.op !== 'RUN' || !op.args.includes('npm ci')) return;
+        // the COPYs since this stage's FROM
+        const stage = ops.slice(ops.slice(0, i).map((o) => o.op).lastIndexOf('FROM'), i);
+        const copied = stage.filter((o) => o.op === 'COPY' && !o.args.startsWith('--from')).flatMap((o) => o.args.split(/\s+/).slice(0, -1));
+        for (const w of workspaces) expect(copied, `${name}: ${svc.build!.dockerfile} copies ${w}/package.json before npm ci`).toContain(`${w}/package.json`);
+      });
+    }
   });
 
   it('builds every image from a Dockerfile whose sources exist and whose command the build produces', () => {

@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { Authenticator, createAccessLogger, FileRuleSource, type Logger, openStore, type OpenStore, ParityRecorder, ParityStore, RULES_CHANNEL, type RuleSet, type RuleSource, StoreRuleSource } from '@ficus/contracts';
 import { buildAdminApp } from './admin/admin-app.js';
+import { componentsFrom } from './admin/component-forwarder.js';
 import { ControlPlane } from './admin/control-plane.js';
 import { storeUrlOf, type GatewayConfig } from './config.js';
 import { GatewayMetrics } from './ops/metrics.js';
@@ -62,6 +63,7 @@ async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: Pari
     circuitOf: (name) => upstreams.get(name)?.breaker.current,
     parity,
     dashboardDir: config.FICUS_DASHBOARD_DIR,
+    components: componentsFrom(config),
   });
   await app.listen({ host: config.FICUS_ADMIN_HOST, port: config.FICUS_ADMIN_PORT });
   const port = (app.server.address() as AddressInfo).port;

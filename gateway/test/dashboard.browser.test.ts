@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureTools } from '../../scripts/lib/tools.js';
+import { ensureTools } from '../../scripts/lib/system-tools.js';
 import { buildDashboard } from '../../scripts/build-dashboard.mjs';
 import { createTestDatabase, type TestDatabase } from '../../test-support/databases.js';
 import { rawRequest } from './support/raw-http.js';

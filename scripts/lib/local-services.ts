@@ -168,7 +168,21 @@ async function waitForPort(port: number, child: ChildProcess, what: string): Pro
   throw new Error(`${what} did not start listening on ${port}`);
 }
 
-async function startRedis(dir: string, log: (l: string) => void): Promise<{ url: string; stop: () => Promise<void> }> {
+export interface PrivateRedis {
+  url: string;
+  port: number;
+  /** stops the server (SIGTERM: with persistence on, it writes its data first) */
+  stop(): Promise<void>;
+  /** starts it again on the same port (and, with persistence on, the same data) */
+  start(): Promise<void>;
+}
+
+/**
+ * A Redis server of its own in `dir`, on a spare port. With `persistent`, it keeps its data in
+ * an append-only file written at every command, so a stop and a start lose nothing (as a Redis
+ * for BullMQ should run); without, nothing is written to disk.
+ */
+export async function startPrivateRedis(dir: string, log: (l: string) => void, options: { persistent?: boolean } = {}): Promise<PrivateRedis> {
   const bin = which('redis-server');
   if (!bin) {
     throw new MissingBinaryError('redis-server not found. Install it (Debian/Ubuntu: `apt-get install redis-server`), or point REDIS_URL at a Redis 6.2+ server.');
@@ -185,20 +199,29 @@ async function startRedis(dir: string, log: (l: string) => void): Promise<{ url:
     }
   }
   const port = await freePort();
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir, '--logfile', path.join(redisDir, 'redis.log')], {
-    stdio: 'ignore',
-    detached: true,
-  });
-  child.unref();
-  writeFileSync(pidFile, String(child.pid));
-  await waitForPort(port, child, 'redis-server');
+  const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    const c = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', redisDir, '--logfile', path.join(redisDir, 'redis.log')], {
+      stdio: 'ignore',
+      detached: true,
+    });
+    c.unref();
+    child = c;
+    writeFileSync(pidFile, String(c.pid));
+    await waitForPort(port, c, 'redis-server');
+  };
+  await start();
   log(`private Redis on 127.0.0.1:${port}`);
   return {
     url: `redis://127.0.0.1:${port}`,
+    port,
+    start,
     stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+      c.kill('SIGTERM');
       await Promise.race([exited, sleep(5_000)]);
       rmSync(pidFile, { force: true });
     },
@@ -220,7 +243,7 @@ export async function startLocalServices(options: StartOptions): Promise<LocalSe
       started.postgres = true;
     }
     if (!redisUrl) {
-      const redis = await startRedis(dir, log);
+      const redis = await startPrivateRedis(dir, log);
       redisUrl = redis.url;
       stops.push(redis.stop);
       started.redis = true;

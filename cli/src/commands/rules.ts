@@ -1,6 +1,6 @@
 /**
  * `ficus rules list | show | explain | flip`: reading the current rules and moving one rule
- * between legacy, canary, new and retired.
+ * between legacy, canary, new and retired (an HL7 rule: legacy, dual, new).
  */
 import { Option, type Command } from 'commander';
 import { HL7_MODES, HTTP_MODES, type HttpRule } from '@ficus/contracts';
@@ -102,13 +102,13 @@ export function addRuleCommands(rules: Command): void {
     .command('flip')
     .description('change the mode (and percent, target) of one rule: a new version')
     .argument('<id>', 'the rule id')
-    .addOption(new Option('--mode <mode>', 'the new mode').choices([...new Set([...HTTP_MODES, ...HL7_MODES])]).makeOptionMandatory())
+    .addOption(new Option('--mode <mode>', 'the new mode: legacy, canary, new, retired for an HTTP rule; legacy, dual, new for an HL7 rule').choices([...new Set([...HTTP_MODES, ...HL7_MODES])]).makeOptionMandatory())
     .option('--percent <n>', 'canary: the share of sticky keys sent to the target, 0-100', parse.percent)
     .option('--target <upstream>', 'the new service (an upstream name)')
     .requiredOption('--reason <text>', 'why (kept in the version history and the audit log)', parse.reason)
     .option('--base <version>', 'the version this change starts from (default: the current one)', parse.baseVersion)
     .option('--force', 'go past a closed parity gate (role admin; the reason says why, and the audit log marks it as forced)')
-    .addHelpText('after', '\nExamples:\n  ficus rules flip patients-read --mode shadow --reason "compare before the pilot"\n  ficus rules flip patients-read --mode canary --percent 20 --reason "pilot on ward 7"\n  ficus rules flip patients-read --mode new --force --reason "name format difference accepted by the ward"')
+    .addHelpText('after', '\nExamples:\n  ficus rules flip patients-read --mode shadow --reason "compare before the pilot"\n  ficus rules flip patients-read --mode canary --percent 20 --reason "pilot on ward 7"\n  ficus rules flip patients-read --mode new --force --reason "name format difference accepted by the ward"\n  ficus rules flip adt-patient-events --mode dual --reason "patient-service takes ADT beside legacy"')
     .action(async (id: string, opts: { mode: string; percent?: number; target?: string; reason: string; base?: number; force?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const client = ctx.client();

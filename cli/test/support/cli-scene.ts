@@ -49,17 +49,16 @@ function cleanEnv(home: string): Record<string, string> {
   return env;
 }
 
-export async function startScene(name: string): Promise<Scene> {
-  const db: TestDatabase = await createTestDatabase(inject('databaseUrl'), name);
-  const legacy = await startTestUpstream('legacy');
-  const fresh = await startTestUpstream('new');
-  const gw = await startStoreGateway({ storeUrl: db.url, redisUrl: inject('redisUrl'), files: seedRules(legacy.url, fresh.url) });
-  const dir = mkdtempSync(path.join(tmpdir(), 'ficus-cli-test-'));
-  const runs: Run[] = [];
+export type Ficus = Scene['ficus'];
 
-  const ficus: Scene['ficus'] = (args, opts = {}) =>
+/**
+ * `ficus` started through the shim, against `adminUrl` with the admin token, in an
+ * environment of its own (HOME is `home`); every run is kept in `runs`.
+ */
+export function ficusRunner(adminUrl: string, home: string, runs: Run[]): Ficus {
+  return (args, opts = {}) =>
     new Promise((resolve, reject) => {
-      const env = { ...cleanEnv(dir), FICUS_ADMIN_URL: gw.adminUrl, FICUS_TOKEN: ADMIN_TOKEN };
+      const env = { ...cleanEnv(home), FICUS_ADMIN_URL: adminUrl, FICUS_TOKEN: ADMIN_TOKEN };
       for (const [k, v] of Object.entries(opts.env ?? {})) {
         if (v === undefined) delete env[k as keyof typeof env];
         else env[k as keyof typeof env] = v;
@@ -77,6 +76,17 @@ export async function startScene(name: string): Promise<Scene> {
         resolve(run);
       });
     });
+}
+
+export async function startScene(name: string): Promise<Scene> {
+  const db: TestDatabase = await createTestDatabase(inject('databaseUrl'), name);
+  const legacy = await startTestUpstream('legacy');
+  const fresh = await startTestUpstream('new');
+  const gw = await startStoreGateway({ storeUrl: db.url, redisUrl: inject('redisUrl'), files: seedRules(legacy.url, fresh.url) });
+  const dir = mkdtempSync(path.join(tmpdir(), 'ficus-cli-test-'));
+  const runs: Run[] = [];
+
+  const ficus = ficusRunner(gw.adminUrl, dir, runs);
 
   return {
     gw,

@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { installAdminAuth, type AuditLog, type Authenticator, type Logger, type ParityStore, type RuleStore, type TokenStore } from '@ficus/contracts';
 import { answerError, sendProblem } from './admin-http.js';
+import { componentRoutes, type Component } from './component-forwarder.js';
 import type { ControlPlane } from './control-plane.js';
 import { auditRoutes, tokenRoutes } from './routes/audit-and-token-routes.js';
 import { dashboardRoutes, DEFAULT_DASHBOARD_DIR } from './dashboard.js';
@@ -30,6 +31,8 @@ export interface AdminDeps {
   parity: ParityStore;
   /** the built dashboard (default gateway/dashboard/dist) */
   dashboardDir?: string;
+  /** the other components whose APIs are passed through (/api/hl7, /api/cdc) */
+  components: Component[];
 }
 
 export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
@@ -38,7 +41,12 @@ export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Ficus admin API', version: '1', description: 'Routing rules, versions, audit and tokens of the Ficus gateway. Every route but /healthz, /readyz and /openapi.json needs a bearer token.' },
+      info: {
+        title: 'Ficus admin API',
+        version: '1',
+        description:
+          'Routing rules, versions, audit and tokens of the Ficus gateway, and, passed through, the APIs of the HL7 adapter (/api/hl7) and the CDC reader (/api/cdc). Every route but /healthz, /readyz and /openapi.json needs a bearer token.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -62,6 +70,7 @@ export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
   tokenRoutes(app, d.tokens, d.cp);
   parityRoutes(app, d.cp, d.parity);
   await dashboardRoutes(app, d.dashboardDir ?? DEFAULT_DASHBOARD_DIR);
+  await componentRoutes(app, d.components);
   await app.ready();
   return app;
 }

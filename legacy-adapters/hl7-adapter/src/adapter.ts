@@ -6,7 +6,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
   Authenticator,
@@ -28,8 +27,9 @@ import { messageStoreUrl, ruleStoreUrl, tlsOptions, type AdapterConfig } from '.
 import { DeliveryStore } from './delivery/delivery-store.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { QueuePublisher } from './delivery/queue-publisher.js';
-import { AppAcks } from './intake/app-acks.js';
+import { AppAcks, settledAnswer } from './intake/app-acks.js';
 import { Intake } from './intake/intake.js';
+import { IntakeStats } from './intake/intake-stats.js';
 import { startListener, type RunningListener } from './listener/mllp-listener.js';
 import { hl7Routes } from './ops/hl7-api.js';
 import { AdapterMetrics } from './ops/metrics.js';
@@ -54,7 +54,6 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
   const pool = new pg.Pool({ connectionString: storeUrl, max: 16, connectionTimeoutMillis: 5_000 });
   pool.on('error', (err) => log.warn({ err: err.message }, 'message store connection lost'));
   const deliveryStore = new DeliveryStore(pool);
-  const metrics = new AdapterMetrics(() => deliveryStore.counts());
 
   // the rules: the HL7 section, and the legacy inbounds' addresses
   let ruleSet: RuleSet = { upstreams: {}, http: [] };
@@ -78,10 +77,20 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
   await rules.load();
   rules.start();
 
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
-  redis.on('error', () => undefined); // deliveries to queues are retried; the dispatcher logs it
-  const publisher = new QueuePublisher(redis);
-  const appAcks = new AppAcks(log);
+  const publisher = new QueuePublisher({ redisUrl: config.REDIS_URL, prefix: config.HL7_QUEUE_PREFIX, timeoutMs: config.HL7_QUEUE_TIMEOUT_MS });
+  const services = () => router.targets().flatMap((t) => (t.startsWith('queue:') ? [t.slice('queue:'.length)] : []));
+  const metrics = new AdapterMetrics({ deliveryCounts: () => deliveryStore.counts(), queueDepths: () => publisher.depths(services(), config.HL7_PARTITIONS) });
+  const stats = new IntakeStats(pool, log);
+  // new messages wake the dispatcher (made below)
+  const messages = new MessageStore(pool, (lanes) => dispatcher.committed(lanes));
+  const appAcks = new AppAcks({
+    log,
+    lookup: (ids) => messages.authoritative(ids),
+    sent: (code) => {
+      metrics.acks.inc({ code });
+      stats.count(code, 'application');
+    },
+  });
   // mode dual with parity lookups: compare what legacy and the new service hold after a message
   const parityRecorder = new ParityRecorder({ store: new ParityStore(control.pool), log });
   parityRecorder.start();
@@ -98,15 +107,25 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     maxBackoffMs: config.HL7_MAX_BACKOFF_MS,
     idlePollMs: config.HL7_DISPATCH_POLL_MS,
     settled: (d, outcome, answer) => {
-      const code = outcome === 'delivered' ? 'AA' : answer?.code === 'AR' || answer?.code === 'CR' ? 'AR' : 'AE';
-      appAcks.settled(d.messageId, d.target, code);
+      const { code, why } = settledAnswer(outcome, answer ? `${answer.code}${answer.text ? `: ${answer.text}` : ''}` : null);
+      appAcks.settled(d.messageId, d.target, code, why);
       hl7Parity.settled(d, outcome);
     },
   });
-  const messages = new MessageStore(pool, (lanes) => dispatcher.committed(lanes));
-  const intake = new Intake({ store: messages, router: () => router, partitions: config.HL7_PARTITIONS, metrics, log, appAcks });
+  const intake = new Intake({ store: messages, router: () => router, partitions: config.HL7_PARTITIONS, metrics, log, appAcks, stats });
+  stats.start();
+  appAcks.start();
 
-  const api = await startApi(config, { pool, control, metrics, rules, log, replayed: () => dispatcher.nudge() });
+  const api = await startApi(config, {
+    pool,
+    control,
+    metrics,
+    rules,
+    log,
+    replayed: () => dispatcher.nudge(),
+    knownTargets: () => router.targets(),
+    flushStats: () => stats.flush(),
+  });
   const listener: RunningListener = await startListener(config.HL7_HOST, config.HL7_PORT, {
     intake,
     metrics,
@@ -127,12 +146,13 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     async close() {
       await listener.close();
       await dispatcher.stop();
+      appAcks.stop();
+      await stats.stop();
       await hl7Parity.stop();
       await parityRecorder.stop();
       await rules.stop();
       await api.app.close();
       await publisher.close();
-      redis.disconnect();
       await pool.end();
       await control.close();
     },
@@ -141,9 +161,9 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
 
 async function startApi(
   config: AdapterConfig,
-  d: { pool: pg.Pool; control: OpenStore; metrics: AdapterMetrics; rules: RuleSource; log: Logger; replayed: () => void },
+  d: { pool: pg.Pool; control: OpenStore; metrics: AdapterMetrics; rules: RuleSource; log: Logger; replayed: () => void; knownTargets: () => string[]; flushStats: () => Promise<void> },
 ): Promise<{ app: FastifyInstance; port: number }> {
-  const app = Fastify({ logger: false });
+  const app = Fastify({ logger: false, trustProxy: config.HL7_API_TRUSTED_PROXIES.trim() === '' ? false : config.HL7_API_TRUSTED_PROXIES });
   const oidc =
     config.FICUS_OIDC_ISSUER && config.FICUS_OIDC_AUDIENCE && config.FICUS_OIDC_JWKS_URL
       ? { issuer: config.FICUS_OIDC_ISSUER, audience: config.FICUS_OIDC_AUDIENCE, jwksUrl: config.FICUS_OIDC_JWKS_URL, roleClaim: config.FICUS_OIDC_ROLE_CLAIM }
@@ -165,7 +185,7 @@ async function startApi(
     return reply.code(ready ? 200 : 503).send({ status: ready ? (rules.state === 'degraded' ? 'degraded' : 'ready') : 'not-ready', messageStore: store ? 'reachable' : 'unreachable', rules });
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', d.metrics.registry.contentType).send(await d.metrics.registry.metrics()));
-  hl7Routes(app, { pool: d.pool, audit: d.control.audit, replayed: d.replayed });
+  hl7Routes(app, { pool: d.pool, audit: d.control.audit, replayed: d.replayed, knownTargets: d.knownTargets, flushStats: d.flushStats });
   await app.listen({ host: config.HL7_API_HOST, port: config.HL7_API_PORT });
   return { app, port: (app.server.address() as { port: number }).port };
 }

@@ -97,6 +97,61 @@ describe('MLLP framing on a live connection', () => {
     expect(second.get('MSA-2')).toBe('DUP-1');
     expect(second.get('MSH-10')).not.toBe(first.get('MSH-10'));
     expect(await stored('DUP-')).toEqual(['DUP-1']);
+    // the same control id with other content (a sender that reuses ids): answered as a resend, and counted apart
+    const other = await client.send(syntheticMessage({ controlId: 'DUP-1', mrn: 'M2' }));
+    expect(other.get('MSA-1')).toBe('AA');
+    expect(await stored('DUP-')).toEqual(['DUP-1']);
+    const metrics = await (await fetch(`${a.apiUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^ficus_hl7_messages_total\{direction="inbound",type="ADT",trigger="A08",outcome="duplicate-differs"\} 1$/m);
+    client.close();
+  });
+
+  it('a message whose values PostgreSQL refuses fails alone (AE), with what its sender sent after it; other connections\' messages in the same statement are stored', async () => {
+    // a value the store refuses, made here by a constraint of the test's own database
+    await db.query("ALTER TABLE hl7_messages ADD CONSTRAINT test_poison CHECK (control_id <> 'POISON-1')");
+    const blocker = new pg.Client({ connectionString: a.messageDb.url });
+    await blocker.connect();
+    try {
+      // hold the store, so that both connections' frames wait and go in one statement
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE hl7_messages IN ACCESS EXCLUSIVE MODE');
+      const [one, two] = [await MllpTestClient.open(a.adapter.port), await MllpTestClient.open(a.adapter.port)];
+      one.write(Buffer.concat(['POISON-0', 'POISON-1', 'POISON-2'].map((id, i) => encodeFrame(syntheticMessage({ controlId: id, mrn: `Q${i}` })))));
+      two.write(encodeFrame(syntheticMessage({ controlId: 'BYSTANDER-1', mrn: 'Q9' })));
+      await sleep(300);
+      await blocker.query('ROLLBACK');
+      const answers = [await one.next(), await one.next(), await one.next()].map((m) => `${m.get('MSA-1')} ${m.get('MSA-2')}`);
+      expect(answers).toEqual(['AA POISON-0', 'AE POISON-1', 'AE POISON-2']);
+      expect((await two.next()).get('MSA-1')).toBe('AA');
+      expect(await stored('POISON-')).toEqual(['POISON-0']);
+      expect(await stored('BYSTANDER-')).toEqual(['BYSTANDER-1']);
+      // once the cause is gone, the sender's resends are taken, in order
+      await db.query('ALTER TABLE hl7_messages DROP CONSTRAINT test_poison');
+      one.write(Buffer.concat(['POISON-1', 'POISON-2'].map((id, i) => encodeFrame(syntheticMessage({ controlId: id, mrn: `Q${i + 1}` })))));
+      expect([(await one.next()).get('MSA-1'), (await one.next()).get('MSA-1')]).toEqual(['AA', 'AA']);
+      expect(await stored('POISON-')).toEqual(['POISON-0', 'POISON-1', 'POISON-2']);
+      one.close();
+      two.close();
+    } finally {
+      await blocker.end();
+      await db.query('ALTER TABLE hl7_messages DROP CONSTRAINT IF EXISTS test_poison');
+    }
+  });
+
+  it('answers a message whose header holds a malformed hex escape (\\X4\\), and the connection keeps working', async () => {
+    const client = await MllpTestClient.open(a.adapter.port);
+    const odd = await client.send(syntheticMessage({ controlId: 'HEX\\X4\\-1', mrn: 'H\\X4\\' }));
+    expect([odd.get('MSA-1'), odd.get('MSA-2')]).toEqual(['AA', 'HEX\\X4\\-1']);
+    expect((await client.send(syntheticMessage({ controlId: 'HEX-2', mrn: 'H2' }))).get('MSA-1')).toBe('AA');
+    expect(await stored('HEX')).toEqual(['HEX\\X4\\-1', 'HEX-2']);
+    client.close();
+  });
+
+  it('keeps a header value holding a NUL character (which PostgreSQL text cannot hold) with U+FFFD in its place', async () => {
+    const client = await MllpTestClient.open(a.adapter.port);
+    const ack = await client.send(syntheticMessage({ controlId: 'NUL\u0000-1', mrn: 'N1' }));
+    expect(ack.get('MSA-1')).toBe('AA');
+    expect(await stored('NUL')).toEqual(['NUL\uFFFD-1']);
     client.close();
   });
 

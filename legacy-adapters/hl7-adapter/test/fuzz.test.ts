@@ -20,7 +20,8 @@ afterAll(() => a?.close());
 const strip = (b: Uint8Array) => Buffer.from(b.filter((x) => x !== 0x0b && x !== 0x1c));
 
 describe('fuzzing the MLLP listener', () => {
-  it('100,000 random byte strings: each framed one refused with an ERR, loose ones skipped, the connection still works', async () => {
+  // generous time limits: these send 100,000 and 6,000 frames through a shared machine
+  it('100,000 random byte strings: each framed one refused with an ERR, loose ones skipped, the connection still works', { timeout: 240_000 }, async () => {
     const rng = fc.sample(fc.uint8Array({ minLength: 0, maxLength: 120 }), { numRuns: 100_000, seed: 20261125 });
     const client = await MllpTestClient.open(a.adapter.port);
     let framed = 0;
@@ -48,7 +49,7 @@ describe('fuzzing the MLLP listener', () => {
     client.close();
   });
 
-  it('3,000 mutated sample messages: each answered at most once (refused, or taken when still valid), the connection keeps working after every one', async () => {
+  it('3,000 mutated sample messages: each answered at most once (refused, or taken when still valid), the connection keeps working after every one', { timeout: 240_000 }, async () => {
     const samples = sampleFiles().map(sampleBytes);
     const mutations = fc.sample(
       fc.record({

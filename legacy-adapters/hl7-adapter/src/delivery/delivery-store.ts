@@ -36,27 +36,61 @@ interface Row {
   replay_reason: string | null;
 }
 
+/** a later delivery of the same message to the same target (a replay) that went through: dead letter `d` is resolved */
+export const RESOLVED_BY = `SELECT x.id FROM hl7_deliveries x
+                      WHERE x.message_id = d.message_id AND x.target = d.target AND x.id > d.id AND x.status = 'delivered'
+                      ORDER BY x.id LIMIT 1`;
+
+/** per target: deliveries pending, and dead letters not resolved by a replay (what needs a person); each from its partial index */
+export const DELIVERY_COUNTS = `
+  SELECT target, sum(pending)::bigint AS pending, sum(dead)::bigint AS dead FROM (
+    SELECT target, count(*) AS pending, 0 AS dead FROM hl7_deliveries WHERE status = 'pending' GROUP BY target
+    UNION ALL
+    SELECT d.target, 0, count(*) FROM hl7_deliveries d WHERE d.status = 'dead' AND NOT EXISTS (${RESOLVED_BY}) GROUP BY d.target
+  ) c GROUP BY target`;
+
 export class DeliveryStore {
   constructor(private readonly pool: pg.Pool) {}
 
   /**
-   * The oldest pending deliveries of a target, in order, after marking `delivered` as done: one
-   * round trip per round of the dispatcher. (The CTE's update is not visible to the select of
-   * the same statement, hence the explicit exclusion.)
+   * The oldest pending deliveries of each lane (partition) of a target that is not being worked
+   * on and whose head is due, in order, after marking `delivered` as done: one round trip per
+   * round of the dispatcher. Each lane is read from its own head, so a lane held by a retry
+   * never hides the others' work, and a lane waiting for its retry costs no rows. (The CTE's
+   * update is not visible to the rest of the statement, hence the explicit exclusion.)
    */
-  async nextRound(target: string, limit: number, delivered: number[]): Promise<PendingDelivery[]> {
-    const { rows } = await this.pool.query<Row>(
-      `WITH done AS (
+  async nextRound(target: string, perLane: number, delivered: number[], busyLanes: number[] = []): Promise<PendingDelivery[]> {
+    const { rows } = await this.pool.query<Row>({
+      name: 'hl7-next-round',
+      text: `WITH RECURSIVE done AS (
          UPDATE hl7_deliveries SET status = 'delivered', delivered_at = clock_timestamp(), attempts = attempts + 1
           WHERE id = ANY($3::bigint[]) AND status = 'pending'
+       ), lanes AS (
+         -- the partitions with something pending: a loose index scan, cheap however many wait
+         (SELECT partition FROM hl7_deliveries WHERE status = 'pending' AND target = $1 ORDER BY partition LIMIT 1)
+         UNION ALL
+         SELECT (SELECT x.partition FROM hl7_deliveries x WHERE x.status = 'pending' AND x.target = $1 AND x.partition > lanes.partition ORDER BY x.partition LIMIT 1)
+           FROM lanes WHERE lanes.partition IS NOT NULL
+       ), heads AS (
+         SELECT lanes.partition, h.next_attempt_at AS due
+           FROM lanes CROSS JOIN LATERAL (
+                SELECT y.next_attempt_at FROM hl7_deliveries y
+                 WHERE y.status = 'pending' AND y.target = $1 AND y.partition = lanes.partition AND y.id <> ALL($3::bigint[])
+                 ORDER BY y.id LIMIT 1) h
+          WHERE lanes.partition IS NOT NULL AND lanes.partition <> ALL($4::int[])
        )
        SELECT d.id, d.message_id, d.target, d.partition, d.attempts, d.next_attempt_at, d.replay_reason,
               m.raw, m.control_id, m.message_type, m.trigger_event, m.sending_facility, m.patient_key
-         FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id
-        WHERE d.status = 'pending' AND d.target = $1 AND d.id <> ALL($3::bigint[])
-        ORDER BY d.id LIMIT $2`,
-      [target, limit, delivered],
-    );
+         FROM heads
+        CROSS JOIN LATERAL (
+              SELECT * FROM hl7_deliveries y
+               WHERE y.status = 'pending' AND y.target = $1 AND y.partition = heads.partition AND y.id <> ALL($3::bigint[])
+               ORDER BY y.id LIMIT $2) d
+         JOIN hl7_messages m ON m.id = d.message_id
+        WHERE heads.due <= clock_timestamp()
+        ORDER BY d.id`,
+      values: [target, perLane, delivered, busyLanes],
+    });
     return rows.map((r) => ({
       id: Number(r.id),
       messageId: Number(r.message_id),
@@ -103,10 +137,7 @@ export class DeliveryStore {
   }
 
   async counts(): Promise<{ target: string; pending: number; dead: number }[]> {
-    const { rows } = await this.pool.query<{ target: string; pending: string; dead: string }>(
-      `SELECT target, count(*) FILTER (WHERE status = 'pending') AS pending, count(*) FILTER (WHERE status = 'dead') AS dead
-         FROM hl7_deliveries WHERE status IN ('pending', 'dead') GROUP BY target`,
-    );
+    const { rows } = await this.pool.query<{ target: string; pending: string; dead: string }>(DELIVERY_COUNTS);
     return rows.map((r) => ({ target: r.target, pending: Number(r.pending), dead: Number(r.dead) }));
   }
 }

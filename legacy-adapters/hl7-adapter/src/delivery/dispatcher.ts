@@ -1,11 +1,13 @@
 /**
- * Delivers what the store says is pending, in rounds per target: one query fetches the oldest
- * pending deliveries (and marks the last round's as delivered); they are grouped by partition,
- * partitions are worked side by side, and within one partition strictly in message order (one
- * at a time to the legacy inbound, in bulk to a queue). A failure holds its partition (no later
- * message of the same patients overtakes it) and is retried with backoff; a refusal by legacy
+ * Delivers what the store says is pending, per target and lane (partition): one query reads
+ * the head of every idle lane (and marks what lanes finished as delivered); lanes are worked
+ * side by side and independently (a lane waiting for a slow ACK holds no other), each strictly
+ * in message order (one at a time to the legacy inbound, in bulk to a queue). A failure holds
+ * its lane (no later message of the same patients overtakes it) and is retried with backoff; a refusal by legacy
  * (AE/AR) is a dead letter, kept with its reason, and the partition moves on. Only one adapter
- * instance dispatches at a time (a PostgreSQL advisory lock); another takes over if it dies.
+ * instance dispatches at a time (a PostgreSQL advisory lock, held by a session of its own and
+ * checked at every poll); another takes over if it dies or loses its session, and an instance
+ * that loses the lock stops after the round in hand.
  */
 import { decodeMessage, encodeMessageBytes } from '@ficus/hl7-protocol';
 import type pg from 'pg';
@@ -32,21 +34,48 @@ export interface DispatcherOptions {
 }
 
 const LOCK_KEY = 0x6669_6375; // "ficu": the dispatcher's advisory lock
-const ROUND = 1_000;
+/** deliveries read per lane and round */
+const PER_LANE = 200;
+/**
+ * deliveries sent to legacy per lane before they are marked delivered (with the next round's
+ * read): what a crash makes legacy receive a second time, at most, per lane
+ */
+const LEGACY_RUN = 25;
+/** how long a worker with nothing left waits for more before it marks what it delivered and stops */
+const LINGER_MS = 20;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface PartitionOutcome {
   delivered: number[];
-  /** the partition is held (a retry is due later) */
-  held: boolean;
+  /** the lane is held until then (its head is retried with backoff) */
+  retryAt?: number;
+}
+
+interface LaneRun extends PartitionOutcome {
+  partition: number;
+  /** the lane was read to its limit: it may have more */
+  full: boolean;
+}
+
+/** What the dispatcher knows of a target's lanes while its worker runs. */
+interface LaneState {
+  /** being delivered right now */
+  busy: Set<number>;
+  /** busy lanes that got new deliveries meanwhile */
+  newWork: Set<number>;
+  /** held for a retry, and when it is due */
+  held: Map<number, number>;
 }
 
 export class Dispatcher {
   private readonly workers = new Map<string, Promise<void>>();
+  /** wakes a target's worker that waits for its lanes: new work came */
+  private readonly targetWakes = new Map<string, () => void>();
+  /** the lanes of each target whose worker runs */
+  private readonly lanes = new Map<string, LaneState>();
   /** targets that got new work while their worker was busy */
   private readonly again = new Set<string>();
-  private readonly clients = new Map<string, MllpClient>();
+  private readonly clients = new Map<string, { url: string; client: MllpClient }>();
   private lockClient: pg.PoolClient | undefined;
   private holding = false;
   private stopped = false;
@@ -60,10 +89,28 @@ export class Dispatcher {
     this.wake?.();
   }
 
-  /** New deliveries were committed for these lanes: work their targets now. */
+  /**
+   * New deliveries were committed for these lanes: work them now. A lane being worked on reads
+   * its next deliveries when it finishes, so only new work for an idle lane wakes its target.
+   */
   committed(lanes: Iterable<{ target: string; partition: number }>): void {
     if (this.stopped || !this.holding) return this.nudge();
-    for (const target of new Set([...lanes].map((l) => l.target))) this.startTarget(target);
+    const byTarget = new Map<string, number[]>();
+    for (const l of lanes) {
+      const list = byTarget.get(l.target);
+      if (list) list.push(l.partition);
+      else byTarget.set(l.target, [l.partition]);
+    }
+    const now = Date.now();
+    for (const [target, partitions] of byTarget) {
+      const lane = this.lanes.get(target);
+      if (this.workers.has(target) && lane) {
+        // busy lanes are read again when they finish; held ones when their retry is due
+        for (const p of partitions) if (lane.busy.has(p)) lane.newWork.add(p);
+        if (partitions.every((p) => lane.busy.has(p) || (lane.held.get(p) ?? 0) > now)) continue;
+      }
+      this.startTarget(target);
+    }
   }
 
   start(): void {
@@ -75,18 +122,38 @@ export class Dispatcher {
     this.nudge();
     await this.loop;
     await Promise.all(this.workers.values());
-    for (const c of this.clients.values()) c.close();
+    for (const c of this.clients.values()) c.client.close();
     this.lockClient?.release(true);
   }
 
+  private dropLock(why: string): void {
+    if (this.holding) this.o.log.warn({ why }, 'dispatcher lock lost: deliveries stop here until it is held again');
+    this.holding = false;
+    this.lockClient?.release(true);
+    this.lockClient = undefined;
+  }
+
+  /**
+   * Takes the lock, or checks that the session holding it is still there: a session-level
+   * advisory lock lives exactly as long as its connection, so a working connection means the
+   * lock is still ours, and a broken one means another instance may have it now.
+   */
   private async holdLock(): Promise<boolean> {
     try {
-      this.lockClient ??= await this.o.pool.connect();
+      if (this.holding && this.lockClient) {
+        await this.lockClient.query('SELECT 1');
+        return true;
+      }
+      if (!this.lockClient) {
+        const client = await this.o.pool.connect();
+        // a checked-out client whose connection dies emits 'error': without a listener, a crash
+        client.on('error', (err) => this.dropLock(err.message));
+        this.lockClient = client;
+      }
       const { rows } = await this.lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_KEY]);
       return rows[0]!.ok;
     } catch (e) {
-      this.lockClient?.release(true);
-      this.lockClient = undefined;
+      this.dropLock((e as Error).message);
       this.o.log.warn({ err: (e as Error).message }, 'message store unreachable: deliveries wait');
       return false;
     }
@@ -94,18 +161,14 @@ export class Dispatcher {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      if (!this.holding) {
-        this.holding = await this.holdLock();
-        if (this.holding) this.o.log.info('dispatching HL7 deliveries (this instance holds the dispatcher lock)');
-      }
+      const held = this.holding;
+      this.holding = await this.holdLock();
+      if (this.holding && !held) this.o.log.info('dispatching HL7 deliveries (this instance holds the dispatcher lock)');
       if (this.holding) {
         try {
           for (const target of await this.o.deliveries.busyTargets()) this.startTarget(target);
         } catch (e) {
           this.o.log.warn({ err: (e as Error).message }, 'cannot read pending deliveries');
-          this.holding = false;
-          this.lockClient?.release(true);
-          this.lockClient = undefined;
         }
       }
       await new Promise<void>((resolve) => {
@@ -122,6 +185,7 @@ export class Dispatcher {
   private startTarget(target: string): void {
     if (this.workers.has(target)) {
       this.again.add(target);
+      this.targetWakes.get(target)?.();
       return;
     }
     const work = this.workTarget(target)
@@ -133,48 +197,136 @@ export class Dispatcher {
     this.workers.set(target, work);
   }
 
-  /** Rounds until nothing is ready; held partitions are looked at again by the poll. */
+  /**
+   * Until nothing is pending: read the idle lanes whose head is due, start each, then wait for
+   * a lane to finish, new work, or the next retry to come due, whichever is first. A lane that
+   * finished is read again at once only when it may have more (a full read, or new work came
+   * for it meanwhile); what lanes delivered is marked with the next read, or after a short
+   * linger when nothing else comes, so a steady trickle of messages costs one query each.
+   */
   private async workTarget(target: string): Promise<void> {
     const [kind, name] = target.split(/:(.*)/s) as [string, string];
+    // legacy takes one message at a time: read a lane's next few, so a crash resends few
+    const perLane = kind === 'queue' ? PER_LANE : LEGACY_RUN;
+    const busy = new Map<number, Promise<LaneRun>>();
+    const lane = { busy: new Set<number>(), newWork: new Set<number>(), held: new Map<number, number>() };
+    this.lanes.set(target, lane);
+    const finished: LaneRun[] = [];
     let delivered: number[] = [];
+    let read = true;
     try {
-      while (!this.stopped) {
-        const batch = await this.o.deliveries.nextRound(target, ROUND, delivered);
-        delivered = [];
-        if (batch.length === 0) return;
-        const now = Date.now();
-        const partitions = new Map<number, PendingDelivery[]>();
-        for (const d of batch) {
-          const list = partitions.get(d.partition);
-          if (list) list.push(d);
-          else partitions.set(d.partition, [d]);
+      while (!this.stopped && this.holding) {
+        let wait = this.o.idlePollMs;
+        let started = 0;
+        if (read) {
+          this.again.delete(target);
+          const batch = await this.o.deliveries.nextRound(target, perLane, delivered, [...busy.keys()]);
+          delivered = [];
+          started = this.startLanes(target, kind, name, batch, perLane, busy, lane, finished);
+          // a held lane whose retry is due and that was not read has nothing due: the poll finds it if it does later
+          const now = Date.now();
+          for (const [p, at] of lane.held) if (at <= now && !busy.has(p)) lane.held.delete(p);
+          if (started < 0) wait = 10;
         }
-        const ready = [...partitions.values()].filter((list) => list[0]!.notBefore <= now);
-        if (ready.length === 0) {
-          const wait = Math.min(...[...partitions.values()].map((l) => l[0]!.notBefore)) - now;
-          await sleep(Math.min(Math.max(wait, 10), this.o.idlePollMs));
-          continue;
+        let lingering = false;
+        if (busy.size === 0 && lane.held.size === 0 && !this.again.has(target) && started === 0) {
+          if (delivered.length === 0) return;
+          // nothing to do but mark what was delivered: with the next read, if one comes soon
+          lingering = true;
+          wait = LINGER_MS;
         }
-        const outcomes = await Promise.all(
-          ready.map((list) => {
-            // a retry due later holds its partition from the first delivery not yet due
-            const due = list.filter((d, i) => list.slice(0, i + 1).every((x) => x.notBefore <= now));
-            return kind === 'queue' ? this.toQueue(name, due) : this.toLegacy(name, due);
-          }),
-        );
-        delivered = outcomes.flatMap((o) => o.delivered);
-        // every partition held and nothing moved: wait for the backoff instead of spinning
-        if (delivered.length === 0 && outcomes.every((o) => o.held)) {
-          await sleep(this.o.idlePollMs);
+        if (lane.held.size > 0) wait = Math.max(10, Math.min(wait, Math.min(...lane.held.values()) - Date.now()));
+        const woken = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), wait);
+          const done = () => {
+            clearTimeout(timer);
+            if (this.targetWakes.get(target) === done) this.targetWakes.delete(target);
+            resolve(true);
+          };
+          this.targetWakes.set(target, done);
+          if (this.again.has(target) || finished.length > 0) done();
+        });
+        if (lingering && !woken) return;
+        // lanes that finish together are read again together
+        await new Promise((r) => setImmediate(r));
+        read = this.again.has(target) || !woken;
+        for (const r of finished.splice(0)) {
+          busy.delete(r.partition);
+          lane.busy.delete(r.partition);
+          delivered.push(...r.delivered);
+          if (r.retryAt !== undefined) lane.held.set(r.partition, r.retryAt);
+          else if (r.full || lane.newWork.has(r.partition)) read = true;
+          lane.newWork.delete(r.partition);
         }
+        if (lane.held.size > 0 && Math.min(...lane.held.values()) <= Date.now()) read = true;
       }
     } finally {
+      for (const r of await Promise.all(busy.values())) delivered.push(...r.delivered);
+      lane.busy.clear();
       if (delivered.length > 0) await this.o.deliveries.delivered(delivered, null).catch(() => undefined);
     }
   }
 
+  /** Starts a run for each lane of the batch; how many started (-1: some are due a moment later). */
+  private startLanes(
+    target: string,
+    kind: string,
+    name: string,
+    batch: PendingDelivery[],
+    perLane: number,
+    busy: Map<number, Promise<LaneRun>>,
+    lane: LaneState,
+    finished: LaneRun[],
+  ): number {
+    const now = Date.now();
+    const lanes = new Map<number, PendingDelivery[]>();
+    for (const d of batch) {
+      const list = lanes.get(d.partition);
+      if (list) list.push(d);
+      else lanes.set(d.partition, [d]);
+    }
+    let started = 0;
+    let soon = false;
+    for (const [partition, list] of lanes) {
+      lane.held.delete(partition);
+      // a retry due later holds its lane from the first delivery not yet due
+      const cut = list.findIndex((d) => d.notBefore > now);
+      const due = cut < 0 ? list : list.slice(0, cut);
+      if (due.length === 0) {
+        // due by the database's clock, a moment ahead of ours
+        soon = true;
+        continue;
+      }
+      const full = list.length === perLane;
+      const run = (kind === 'queue' ? this.toQueue(name, due) : this.toLegacy(name, due)).then(
+        (o): LaneRun => ({ ...o, partition, full }),
+        (e: Error): LaneRun => {
+          this.o.log.warn({ target, err: e.message }, 'delivery failed; will try again');
+          return { delivered: [], retryAt: Date.now() + this.o.idlePollMs, partition, full };
+        },
+      );
+      busy.set(partition, run);
+      lane.busy.add(partition);
+      started++;
+      void run.then((r) => {
+        finished.push(r);
+        this.targetWakes.get(target)?.();
+      });
+    }
+    return started === 0 && soon ? -1 : started;
+  }
+
   private backoff(attempts: number): number {
     return Math.min(this.o.maxBackoffMs, 250 * 2 ** Math.min(attempts, 16));
+  }
+
+  /** Holds the lane: its head is tried again after a backoff. Returns when. */
+  private async retryLater(target: string, head: PendingDelivery, why: string): Promise<number> {
+    this.o.metrics.deliveries.inc({ target, outcome: 'retry' });
+    const delay = this.backoff(head.attempts);
+    await this.o.deliveries.retryLater(head.id, why, delay).catch(() => undefined);
+    // the store counts the delay from its own clock, a moment later
+    return Date.now() + delay + 20;
   }
 
   private async toQueue(service: string, ds: PendingDelivery[]): Promise<PartitionOutcome> {
@@ -183,14 +335,12 @@ export class Dispatcher {
       await this.o.publisher.publish(service, ds[0]!.partition, ds);
     } catch (e) {
       const head = ds[0]!;
-      this.o.metrics.deliveries.inc({ target, outcome: 'retry' });
-      this.o.log.warn({ target, err: (e as Error).message, attempts: head.attempts + 1 }, 'cannot publish to the queue; will retry');
-      await this.o.deliveries.retryLater(head.id, (e as Error).message, this.backoff(head.attempts)).catch(() => undefined);
-      return { delivered: [], held: true };
+      if (head.attempts === 0 || head.attempts % 10 === 0) this.o.log.warn({ target, err: (e as Error).message, attempts: head.attempts + 1 }, 'cannot publish to the queue; will retry');
+      return { delivered: [], retryAt: await this.retryLater(target, head, (e as Error).message) };
     }
-    this.o.metrics.deliveries.inc({ target, outcome: 'delivered' }, ds.length);
+    this.o.metrics.delivered(target, 'delivered', ds);
     for (const d of ds) this.o.settled?.(d, 'delivered', undefined);
-    return { delivered: ds.map((d) => d.id), held: false };
+    return { delivered: ds.map((d) => d.id) };
   }
 
   /**
@@ -203,45 +353,41 @@ export class Dispatcher {
     const delivered: number[] = [];
     for (const d of ds) {
       const client = this.laneClient(upstream, d.partition);
-      if (!client) {
-        await this.o.deliveries.retryLater(d.id, `no legacy inbound "${upstream}" in the current rules`, this.backoff(d.attempts));
-        return { delivered, held: true };
-      }
+      if (!client) return { delivered, retryAt: await this.retryLater(target, d, `no legacy inbound "${upstream}" in the current rules`) };
       let answer: AckAnswer;
       try {
         answer = await client.send(forwardable(d), d.controlId);
       } catch (e) {
         const why = e instanceof DeliveryTimeoutError ? e.message : `the legacy inbound is unreachable: ${(e as Error).message}`;
-        this.o.metrics.deliveries.inc({ target, outcome: 'retry' });
         if (d.attempts === 0 || d.attempts % 10 === 0) this.o.log.warn({ target, controlId: d.controlId, attempts: d.attempts + 1 }, `delivery to legacy failed, will retry: ${why}`);
-        await this.o.deliveries.retryLater(d.id, why, this.backoff(d.attempts));
-        return { delivered, held: true };
+        return { delivered, retryAt: await this.retryLater(target, d, why) };
       }
       const accepted = answer.code === 'AA' || answer.code === 'CA';
       if (accepted) {
         delivered.push(d.id);
-        this.o.metrics.deliveries.inc({ target, outcome: 'delivered' });
+        this.o.metrics.delivered(target, 'delivered', [d]);
       } else {
         await this.o.deliveries.dead(d.id, `${answer.code}${answer.text ? `: ${answer.text}` : ''}`);
-        this.o.metrics.deliveries.inc({ target, outcome: 'dead' });
+        this.o.metrics.delivered(target, 'dead', [d]);
         this.o.log.warn({ target, controlId: d.controlId, type: d.messageType, trigger: d.triggerEvent, code: answer.code }, 'legacy refused an HL7 message: dead letter');
       }
       this.o.settled?.(d, accepted ? 'delivered' : 'dead', answer);
     }
-    return { delivered, held: false };
+    return { delivered };
   }
 
   /** One connection per partition, so partitions do not wait for each other. */
   private laneClient(upstream: string, partition: number): MllpClient | undefined {
     const url = this.o.legacyUrl(upstream);
     if (!url) return undefined;
-    const key = `${upstream}#${partition} ${url}`;
-    let c = this.clients.get(key);
-    if (!c) {
-      c = new MllpClient(new URL(url), { connectMs: this.o.connectTimeoutMs, ackMs: this.o.ackTimeoutMs });
-      this.clients.set(key, c);
-    }
-    return c;
+    const key = `${upstream}#${partition}`;
+    const known = this.clients.get(key);
+    if (known?.url === url) return known.client;
+    // the rules moved the inbound: the old connection goes
+    known?.client.close();
+    const client = new MllpClient(new URL(url), { connectMs: this.o.connectTimeoutMs, ackMs: this.o.ackTimeoutMs });
+    this.clients.set(key, { url, client });
+    return client;
   }
 }
 

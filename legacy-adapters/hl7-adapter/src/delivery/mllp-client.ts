@@ -40,13 +40,20 @@ export class MllpClient {
         this.socket = socket;
         resolve(socket);
       });
-      socket.on('data', (chunk: Buffer) => this.received(chunk));
+      // events of a connection given up on (a timeout, a reconnect) must not touch the next one
+      socket.on('data', (chunk: Buffer) => {
+        if (this.socket === socket) this.received(chunk);
+      });
       socket.on('error', (err) => {
         clearTimeout(timer);
         reject(err);
-        this.fail(err);
+        if (this.socket === socket) this.fail(err);
       });
-      socket.on('close', () => this.fail(new Error(`the legacy inbound ${this.url.host} closed the connection`)));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        reject(new Error(`the legacy inbound ${this.url.host} closed the connection`));
+        if (this.socket === socket) this.fail(new Error(`the legacy inbound ${this.url.host} closed the connection`));
+      });
     });
   }
 

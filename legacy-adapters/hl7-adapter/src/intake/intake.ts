@@ -3,7 +3,9 @@
  * route by the HL7 rules, store with the deliveries the route asks for, and only then answer.
  * A frame that cannot be decoded gets AR/CR with an ERR segment; a message no rule takes gets
  * AR/CR (error 200/201); a store failure gets AE/CE; a resend gets the positive ACK again and
- * is not processed again.
+ * is not processed again (and, in enhanced mode, the application ACK it asks for, once the
+ * first copy's authoritative delivery has settled). Every answer is counted: metrics, and the
+ * per-minute intake counts behind /api/hl7/stats.
  */
 import {
   buildAck,
@@ -21,12 +23,23 @@ import {
 } from '@ficus/hl7-protocol';
 import type { Logger } from '@ficus/contracts';
 import type { AdapterMetrics } from '../ops/metrics.js';
-import { deliveriesFor, type Hl7Router } from '../routing/hl7-router.js';
-import type { MessageStore } from '../store/message-store.js';
-import { AppAcks } from './app-acks.js';
+import { deliveriesFor, type Hl7Route, type Hl7Router } from '../routing/hl7-router.js';
+import type { MessageRecord, MessageStore, StoreOutcome } from '../store/message-store.js';
+import { AppAcks, settledAnswer } from './app-acks.js';
+import type { IntakeOutcome, IntakeStats } from './intake-stats.js';
 
 /** Sends a frame later on the connection a message came in on; false once it is closed. */
 export type ReplyLater = (frame: Buffer) => boolean;
+
+interface MessageUnit {
+  kind: 'message';
+  m: Hl7Message;
+  route: Hl7Route;
+  record: MessageRecord;
+}
+
+/** One message of a frame: to store, or to refuse with this error. */
+type Unit = MessageUnit | { kind: 'refuse'; subject: AckSubject | undefined; error: Hl7Error; raw: Buffer };
 
 export interface IntakeOptions {
   store: MessageStore;
@@ -35,6 +48,7 @@ export interface IntakeOptions {
   metrics: AdapterMetrics;
   log: Logger;
   appAcks: AppAcks;
+  stats: IntakeStats;
 }
 
 /** Refused frames kept for diagnosis per minute: a sender spewing garbage must not fill the store. */
@@ -57,95 +71,147 @@ export class Intake {
 
   /** The ACK frames to send for one received frame, in order (none when the sender asked for none). */
   async frame(payload: Buffer, peer: string | null, later: ReplyLater = () => false): Promise<Buffer[]> {
+    return (await this.frames([payload], peer, later))[0]!;
+  }
+
+  /**
+   * The ACK frames for each of several frames of one connection, in order. Their messages (a
+   * batch file's too) are stored together, in one statement, in the order received: a sender
+   * that does not wait for each ACK, or sends batch files, gets one commit for all it sent.
+   */
+  async frames(payloads: Buffer[], peer: string | null, later: ReplyLater = () => false): Promise<Buffer[][]> {
+    const units = payloads.map((p) => this.units(p, peer));
+    const toStore = units.flat().filter((u): u is MessageUnit => u.kind === 'message');
+    const outcomes = toStore.length > 0 ? await this.o.store.storeAll(toStore.map((u) => u.record)) : [];
+    let next = 0;
+    const answers: Buffer[][] = [];
+    for (const list of units) {
+      const acks: Buffer[] = [];
+      for (const u of list) {
+        if (u.kind === 'refuse') acks.push(await this.refuse(u.subject, u.error, u.raw, peer));
+        else acks.push(...this.answer(u, outcomes[next++]!, later));
+      }
+      answers.push(acks);
+    }
+    return answers;
+  }
+
+  /** What one frame holds: one message, or a batch's messages; each to store, or to refuse. */
+  private units(payload: Buffer, peer: string | null): Unit[] {
     if (isBatch(payload)) {
       const decoded = decodeBatch(payload);
-      if (!decoded.ok) return [await this.refuse(undefined, decoded.error, payload, peer)];
-      const acks: Buffer[] = [];
+      if (!decoded.ok) return [{ kind: 'refuse', subject: undefined, error: decoded.error, raw: payload }];
       // each message of a batch is stored and answered on its own, in order; one may fail alone
-      for (const member of decoded.batch.messages) {
-        const ack = member.ok
-          ? await this.message(member.message, encodeMessageBytes(member.message.text, member.message.charset), peer, later)
-          : await this.refuse(member.received, member.error, payload, peer);
-        if (ack) acks.push(ack);
-      }
-      return acks;
+      return decoded.batch.messages.map((member) =>
+        member.ok ? this.messageUnit(member.message, encodeMessageBytes(member.message.text, member.message.charset), peer) : { kind: 'refuse', subject: member.received, error: member.error, raw: payload },
+      );
     }
     const decoded = decodeMessage(payload);
-    if (!decoded.ok) return [await this.refuse(decoded.received, decoded.error, payload, peer)];
-    const ack = await this.message(decoded.message, payload, peer, later);
-    return ack ? [ack] : [];
+    if (!decoded.ok) return [{ kind: 'refuse', subject: decoded.received, error: decoded.error, raw: payload }];
+    return [this.messageUnit(decoded.message, payload, peer)];
   }
 
-  /** The answer to a frame too large to take (the first bytes may still name its control id). */
-  oversize(head: Buffer, limit: number, peer: string | null): Buffer {
-    const decoded = decodeMessage(head);
-    const received = decoded.ok ? decoded.message : decoded.received;
-    this.o.metrics.messages.inc({ type: received.header?.messageType || 'unknown', trigger: received.header?.triggerEvent || '', outcome: 'rejected' });
-    this.o.log.warn({ peer, controlId: received.header?.controlId, limit }, 'HL7 frame over the size limit: refused, connection closed');
-    return this.ackFrame(received, 'rejected', hl7Error(207, `the message is larger than ${limit} bytes`));
-  }
-
-  private async message(m: Hl7Message, raw: Buffer, peer: string | null, later: ReplyLater): Promise<Buffer | undefined> {
+  private messageUnit(m: Hl7Message, raw: Buffer, peer: string | null): Unit {
     const h = m.header;
-    const labels = { type: h.messageType, trigger: h.triggerEvent };
     const route = this.o.router().route(h);
     if (!route) {
       const known = this.o.router().rules.some((r) => !r.match.messageTypes || r.match.messageTypes.includes(h.messageType));
       const error = known
         ? hl7Error(201, `no rule takes event ${h.triggerEvent} of ${h.messageType}`, { segment: 'MSH', sequence: 1, field: 9, component: 2 })
         : hl7Error(200, `no rule takes message type ${h.messageType}`, { segment: 'MSH', sequence: 1, field: 9, component: 1 });
-      return this.refuse(m, error, raw, peer);
+      return { kind: 'refuse', subject: m, error, raw };
     }
-    const accepted = decideAck(h, 'accepted');
-    const orderKey = m.patientId ? `${m.patientId.id}^${m.patientId.assigningAuthority.namespaceId}` : `${h.sendingFacility.namespaceId}|${h.controlId}`;
-    try {
-      const outcome = await this.o.store.store({
-        sendingApplication: h.sendingApplication.namespaceId,
-        sendingFacility: h.sendingFacility.namespaceId,
-        receivingApplication: h.receivingApplication.namespaceId,
-        receivingFacility: h.receivingFacility.namespaceId,
-        controlId: h.controlId,
-        messageType: h.messageType,
-        triggerEvent: h.triggerEvent,
-        version: h.version,
-        processingId: h.processingId,
-        acceptAckType: h.acceptAckType,
-        applicationAckType: h.applicationAckType,
-        patientKey: m.patientId ? `${m.patientId.id}^${m.patientId.assigningAuthority.namespaceId}` : null,
-        charset: m.charset,
-        raw,
-        peer,
-        ruleId: route.rule.id,
-        mode: route.rule.mode,
-        ackCode: accepted.code,
-        deliveries: deliveriesFor(route, orderKey, this.o.partitions),
-      });
-      this.o.metrics.messages.inc({ ...labels, outcome: outcome.kind === 'stored' ? 'accepted' : 'duplicate' });
-      if (outcome.kind === 'stored' && accepted.mode === 'enhanced' && AppAcks.wanted(h.applicationAckType)) {
-        // the system of record answers: legacy while it stays authoritative, else the new service's queue
-        const authoritative = route.targets[0]!;
-        this.o.appAcks.expect(outcome.id, m, h.applicationAckType, authoritative, later);
-      }
-      if (outcome.kind === 'duplicate') this.o.log.info({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, id: outcome.id }, 'resent HL7 message: acknowledged again, not processed again');
-      return accepted.send ? this.ackFrame(m, 'accepted') : undefined;
-    } catch (e) {
+    const patientKey = m.patientId ? `${m.patientId.id}^${m.patientId.assigningAuthority.namespaceId}` : null;
+    const record: MessageRecord = {
+      sendingApplication: h.sendingApplication.namespaceId,
+      sendingFacility: h.sendingFacility.namespaceId,
+      receivingApplication: h.receivingApplication.namespaceId,
+      receivingFacility: h.receivingFacility.namespaceId,
+      controlId: h.controlId,
+      messageType: h.messageType,
+      triggerEvent: h.triggerEvent,
+      version: h.version,
+      processingId: h.processingId,
+      acceptAckType: h.acceptAckType,
+      applicationAckType: h.applicationAckType,
+      patientKey,
+      charset: m.charset,
+      raw,
+      peer,
+      ruleId: route.rule.id,
+      mode: route.rule.mode,
+      ackCode: decideAck(h, 'accepted').code,
+      deliveries: deliveriesFor(route, patientKey ?? `${h.sendingFacility.namespaceId}|${h.controlId}`, this.o.partitions),
+    };
+    return { kind: 'message', m, route, record };
+  }
+
+  /** The answer to a frame too large to take (the first bytes may still name its control id). */
+  oversize(head: Buffer, limit: number, peer: string | null): Buffer {
+    const decoded = decodeMessage(head);
+    const received = decoded.ok ? decoded.message : decoded.received;
+    this.o.metrics.messages.inc({ direction: 'inbound', type: received.header?.messageType || 'unknown', trigger: received.header?.triggerEvent || '', outcome: 'rejected' });
+    this.o.log.warn({ peer, controlId: received.header?.controlId, limit }, 'HL7 frame over the size limit: refused, connection closed');
+    // answered even when MSH-15 asks for no answer: the connection closes, the sender must know why
+    return this.ackFrame(received, 'rejected', 'rejected', hl7Error(207, `the message is larger than ${limit} bytes`), true)!;
+  }
+
+  /** The ACKs of a message once the store has answered (or failed). */
+  private answer(u: MessageUnit, outcome: StoreOutcome | Error, later: ReplyLater): Buffer[] {
+    const { m, route } = u;
+    const h = m.header;
+    const labels = { direction: 'inbound' as const, type: h.messageType, trigger: h.triggerEvent };
+    if (outcome instanceof Error) {
       this.o.metrics.messages.inc({ ...labels, outcome: 'store-error' });
-      this.o.log.error({ controlId: h.controlId, type: h.messageType, err: (e as Error).message }, 'cannot store an HL7 message: answered AE/CE, the sender will resend');
-      const decision = decideAck(h, 'error');
-      return decision.send ? this.ackFrame(m, 'error', hl7Error(207, 'the message could not be stored; send it again')) : undefined;
+      this.o.log.error({ controlId: h.controlId, type: h.messageType, err: outcome.message }, 'cannot store an HL7 message: answered AE/CE, the sender will resend');
+      const frame = this.ackFrame(m, 'error', 'store-error', hl7Error(207, 'the message could not be stored; send it again'));
+      return frame ? [frame] : [];
     }
+    const kind = outcome.kind === 'stored' ? 'accepted' : 'duplicate';
+    this.o.metrics.messages.inc({ ...labels, outcome: outcome.kind === 'duplicate' && outcome.differs ? 'duplicate-differs' : kind });
+    if (outcome.kind === 'duplicate' && outcome.differs) {
+      // the contract: one (sending facility, control id), one message; but a sender reusing control ids loses messages, so say so loudly
+      this.o.log.warn({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, id: outcome.id }, 'HL7 control id reused with other content: acknowledged as a resend, not processed; check the sender');
+    } else if (outcome.kind === 'duplicate') {
+      this.o.log.info({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, id: outcome.id }, 'resent HL7 message: acknowledged again, not processed again');
+    }
+    const frames: Buffer[] = [];
+    const commit = this.ackFrame(m, 'accepted', kind);
+    if (commit) frames.push(commit);
+    if (decideAck(h, 'accepted').mode === 'enhanced' && AppAcks.wanted(h.applicationAckType)) {
+      if (outcome.kind === 'stored') {
+        // the system of record answers: legacy while it stays authoritative, else the new service's queue
+        this.o.appAcks.expect(outcome.id, m, h.applicationAckType, route.targets[0]!, later);
+      } else if (outcome.authoritative?.status === 'pending') {
+        this.o.appAcks.expect(outcome.id, m, h.applicationAckType, outcome.authoritative.target, later);
+      } else if (outcome.authoritative) {
+        // settled before: the sender missed the application ACK (a restart, a closed connection); it comes now
+        const { code, why } = settledAnswer(outcome.authoritative.status, outcome.authoritative.answer);
+        const app = this.o.appAcks.frame(m, h.applicationAckType, code, why);
+        if (app) frames.push(app);
+      }
+    }
+    return frames;
   }
 
   private async refuse(received: AckSubject | undefined, error: Hl7Error, raw: Buffer, peer: string | null): Promise<Buffer> {
     const h = received?.header;
-    this.o.metrics.messages.inc({ type: h?.messageType || 'unknown', trigger: h?.triggerEvent || '', outcome: 'rejected' });
+    this.o.metrics.messages.inc({ direction: 'inbound', type: h?.messageType || 'unknown', trigger: h?.triggerEvent || '', outcome: 'rejected' });
     this.o.log.warn({ peer, controlId: h?.controlId, type: h?.messageType, code: error.code }, `HL7 message refused: ${error.text}`);
     if (this.keepReject()) await this.o.store.reject(peer, error.code, error.message, h?.controlId, raw).catch(() => undefined);
-    return this.ackFrame(received, 'rejected', error);
+    // a frame that is not HL7 at all gets an AR whatever it asked: the sender must hear of it
+    return this.ackFrame(received, 'rejected', 'rejected', error, true)!;
   }
 
-  private ackFrame(received: AckSubject | undefined, outcome: AckOutcome, error?: Hl7Error): Buffer {
-    const code = decideAck(received?.header ?? {}, outcome).code;
-    return encodeFrame(buildAck(received, code, error ? { error } : {}).bytes);
+  /** The ACK owed for an outcome, counted; undefined when MSH-15 asks for none (unless `always`). */
+  private ackFrame(received: AckSubject | undefined, ack: AckOutcome, outcome: IntakeOutcome, error?: Hl7Error, always = false): Buffer | undefined {
+    const decision = decideAck(received?.header ?? {}, ack);
+    if (!decision.send && !always) {
+      this.o.stats.count('', outcome);
+      return undefined;
+    }
+    this.o.stats.count(decision.code, outcome);
+    this.o.metrics.acks.inc({ code: decision.code });
+    return encodeFrame(buildAck(received, decision.code, error ? { error } : {}).bytes);
   }
 }

@@ -1,9 +1,11 @@
 /**
  * The MLLP listener: TCP (or TLS) connections, each read through the one MLLP framer, frames
- * handled in order, one ACK per message written back in that order. Garbage between frames is
+ * handled in order (those that arrived together, stored together), one ACK per message
+ * written back in that order. Garbage between frames is
  * skipped; an oversize frame is refused and the connection closed; an idle connection is
  * closed; when the store falls behind, the connection stops being read (back-pressure) instead
- * of buffering without bound.
+ * of buffering without bound. A sender that closes its side after its last message (half-close)
+ * still gets every ACK before the adapter closes its own.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
@@ -35,6 +37,8 @@ class Connection {
   private working = false;
   private paused = false;
   private closing = false;
+  /** the sender closed its side: finish the frames in hand, answer them, then close ours */
+  private ended = false;
 
   /** for answers that come later (application ACKs): written if the connection is still open */
   private readonly later = (frame: Buffer): boolean => {
@@ -55,7 +59,10 @@ class Connection {
       socket.end();
     });
     socket.on('data', (chunk: Buffer) => this.received(chunk));
-    socket.on('end', () => this.received(null));
+    socket.on('end', () => {
+      this.ended = true;
+      this.received(null);
+    });
     socket.on('error', (err) => o.log.debug({ peer, err: err.message }, 'MLLP connection error'));
   }
 
@@ -96,11 +103,19 @@ class Connection {
     this.working = true;
     try {
       while (this.queue.length > 0 && !this.closing) {
-        const item = this.queue.shift()!;
-        const acks = await this.o.intake.frame(item.payload, this.peer, this.later);
+        // every frame in hand at once: their messages go to the store in one statement, in order
+        const items = this.queue.splice(0);
+        const answers = await this.o.intake.frames(
+          items.map((i) => i.payload),
+          this.peer,
+          this.later,
+        );
         if (this.socket.destroyed) return;
-        for (const ack of acks) this.socket.write(ack);
-        this.o.metrics.ackSeconds.observe((performance.now() - item.at) / 1000);
+        // one write for all of them: a system call per ACK is the costliest part of answering
+        const acks = answers.flat();
+        if (acks.length > 0) this.socket.write(acks.length === 1 ? acks[0]! : Buffer.concat(acks));
+        const written = performance.now();
+        for (const item of items) this.o.metrics.ackSeconds.observe((written - item.at) / 1000);
         if (this.paused && this.queue.length <= this.o.maxQueuedFrames / 2) {
           this.paused = false;
           this.socket.resume();
@@ -112,6 +127,7 @@ class Connection {
       this.socket.destroy();
     } finally {
       this.working = false;
+      if (this.ended && this.queue.length === 0 && !this.socket.destroyed) this.socket.end();
     }
   }
 }
@@ -133,7 +149,7 @@ export async function startListener(host: string, port: number, o: ListenerOptio
     });
     new Connection(socket, o, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
   };
-  const server = o.tls ? createTlsServer(o.tls, accept) : createServer(accept);
+  const server = o.tls ? createTlsServer({ ...o.tls, allowHalfOpen: true }, accept) : createServer({ allowHalfOpen: true }, accept);
   server.on('error', (err) => o.log.error({ err: err.message }, 'MLLP listener error'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

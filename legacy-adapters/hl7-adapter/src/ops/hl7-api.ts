@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
 import { auditEntry, originOf, type AuditLog, type Principal } from '@ficus/contracts';
+import { DELIVERY_COUNTS, RESOLVED_BY } from '../delivery/delivery-store.js';
 
 const Since = Type.Optional(Type.String({ format: 'date-time' }));
 
@@ -23,7 +24,7 @@ interface MessageRow {
   rule_id: string;
   mode: string;
   ack_code: string;
-  deliveries: { target: string; status: string; attempts: number; lastError: string | null; deliveredAt: string | null; replay: boolean }[];
+  deliveries: { id: number; target: string; status: string; attempts: number; answer: string | null; lastError: string | null; deliveredAt: string | null; replay: boolean }[];
 }
 
 const toMessage = (r: MessageRow) => ({
@@ -43,8 +44,8 @@ const toMessage = (r: MessageRow) => ({
 const SELECT_MESSAGES = `
   SELECT m.id, m.received_at, m.sending_application, m.sending_facility, m.control_id, m.message_type, m.trigger_event,
          m.rule_id, m.mode, m.ack_code,
-         coalesce((SELECT json_agg(json_build_object('target', d.target, 'status', d.status, 'attempts', d.attempts,
-                         'lastError', d.last_error, 'deliveredAt', d.delivered_at, 'replay', d.replay_reason IS NOT NULL) ORDER BY d.id)
+         coalesce((SELECT json_agg(json_build_object('id', d.id, 'target', d.target, 'status', d.status, 'attempts', d.attempts,
+                         'answer', d.answer, 'lastError', d.last_error, 'deliveredAt', d.delivered_at, 'replay', d.replay_reason IS NOT NULL) ORDER BY d.id)
                      FROM hl7_deliveries d WHERE d.message_id = m.id), '[]') AS deliveries
     FROM hl7_messages m`;
 
@@ -53,7 +54,13 @@ export interface Hl7ApiDeps {
   audit: AuditLog;
   /** wakes the dispatcher after a replay */
   replayed: () => void;
+  /** the delivery targets the current rules know (`legacy:<upstream>`, `queue:<service>`) */
+  knownTargets: () => string[];
+  /** writes the intake counts still in memory (before /stats reads them) */
+  flushStats: () => Promise<void>;
 }
+
+const problemBody = (status: number, slug: string, title: string, detail: string) => ({ type: `https://ficus.dev/problems/${slug}`, title, status, detail });
 
 async function record(d: Hl7ApiDeps, who: Principal | undefined, req: Parameters<typeof originOf>[0], action: string, target: string, reason: string | undefined, detail: Record<string, unknown>) {
   await d.audit.append(auditEntry(who, originOf(req), { action, target, reason, outcome: 'ok', status: 200, detail }));
@@ -116,15 +123,21 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
     config: { role: 'viewer' },
     schema: {
       tags: ['hl7'],
-      summary: 'Deliveries the target refused (AE/AR from legacy), newest first',
-      querystring: Type.Object({ target: Type.Optional(Type.String()), limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) }),
+      summary: 'Deliveries the target refused (AE/AR from legacy), newest first; those a replay has since delivered only with all=true',
+      querystring: Type.Object({
+        target: Type.Optional(Type.String()),
+        all: Type.Boolean({ default: false, description: 'include dead letters a later replay delivered (resolved)' }),
+        limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+      }),
     },
     handler: async (req) => {
-      const { rows } = await d.pool.query<{ id: string; message_id: string; target: string; answer: string | null; attempts: number; created_at: Date; control_id: string; message_type: string; trigger_event: string; sending_facility: string }>(
-        `SELECT d.id, d.message_id, d.target, d.answer, d.attempts, d.created_at, m.control_id, m.message_type, m.trigger_event, m.sending_facility
+      const { rows } = await d.pool.query<{ id: string; message_id: string; target: string; answer: string | null; attempts: number; created_at: Date; control_id: string; message_type: string; trigger_event: string; sending_facility: string; resolved_by: string | null }>(
+        `SELECT d.id, d.message_id, d.target, d.answer, d.attempts, d.created_at, m.control_id, m.message_type, m.trigger_event, m.sending_facility, r.id AS resolved_by
            FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id
-          WHERE d.status = 'dead' AND ($1::text IS NULL OR d.target = $1) ORDER BY d.id DESC LIMIT $2`,
-        [req.query.target ?? null, req.query.limit],
+           LEFT JOIN LATERAL (${RESOLVED_BY}) r ON true
+          WHERE d.status = 'dead' AND ($1::text IS NULL OR d.target = $1) AND ($2 OR r.id IS NULL)
+          ORDER BY d.id DESC LIMIT $3`,
+        [req.query.target ?? null, req.query.all, req.query.limit],
       );
       return {
         deadLetters: rows.map((x) => ({
@@ -138,7 +151,58 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
           sendingFacility: x.sending_facility,
           type: x.message_type,
           trigger: x.trigger_event,
+          resolvedBy: x.resolved_by === null ? null : Number(x.resolved_by),
         })),
+      };
+    },
+  });
+
+  r.get('/api/hl7/stats', {
+    config: { role: 'viewer' },
+    schema: {
+      tags: ['hl7'],
+      summary: 'Counts since a time (default: an hour ago): messages stored by type and event, ACKs sent by code, messages refused, and per target the deliveries pending, dead (not yet resolved by a replay) and delivered',
+      querystring: Type.Object({ since: Since }),
+    },
+    handler: async (req) => {
+      const since = req.query.since ? new Date(req.query.since) : new Date(Date.now() - 3_600_000);
+      await d.flushStats().catch(() => undefined);
+      const [messages, acks, rejected, open, delivered] = await Promise.all([
+        d.pool.query<{ type: string; trigger: string; count: string }>(
+          `SELECT message_type AS type, trigger_event AS trigger, count(*) AS count FROM hl7_messages
+            WHERE received_at >= $1 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`,
+          [since],
+        ),
+        d.pool.query<{ code: string; count: string }>(
+          `SELECT ack_code AS code, sum(count) AS count FROM hl7_intake_stats
+            WHERE minute >= date_trunc('minute', $1::timestamptz) AND ack_code <> '' GROUP BY 1 ORDER BY 1`,
+          [since],
+        ),
+        d.pool.query<{ count: string }>(
+          `SELECT coalesce(sum(count), 0) AS count FROM hl7_intake_stats WHERE minute >= date_trunc('minute', $1::timestamptz) AND outcome = 'rejected'`,
+          [since],
+        ),
+        d.pool.query<{ target: string; pending: string; dead: string }>(DELIVERY_COUNTS),
+        d.pool.query<{ target: string; count: string }>(
+          `SELECT target, count(*) AS count FROM hl7_deliveries WHERE status = 'delivered' AND delivered_at >= $1 GROUP BY target`,
+          [since],
+        ),
+      ]);
+      const targets = new Map<string, { target: string; pending: number; dead: number; delivered: number }>();
+      const at = (target: string) => {
+        let t = targets.get(target);
+        if (!t) targets.set(target, (t = { target, pending: 0, dead: 0, delivered: 0 }));
+        return t;
+      };
+      for (const t of d.knownTargets()) at(t);
+      for (const r of open.rows) Object.assign(at(r.target), { pending: Number(r.pending), dead: Number(r.dead) });
+      for (const r of delivered.rows) at(r.target).delivered = Number(r.count);
+      return {
+        since: since.toISOString(),
+        messages: messages.rows.map((r) => ({ type: r.type, trigger: r.trigger, count: Number(r.count) })),
+        acks: acks.rows.map((r) => ({ code: r.code, count: Number(r.count) })),
+        rejected: Number(rejected.rows[0]!.count),
+        deliveries: [...targets.values()].sort((a, b) => a.target.localeCompare(b.target)),
       };
     },
   });
@@ -155,7 +219,12 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
           to: Since,
           type: Type.Optional(Type.String({ pattern: '^[A-Z0-9]{3}$' })),
           trigger: Type.Optional(Type.String({ pattern: '^[A-Z0-9]{3}$' })),
-          target: Type.Optional(Type.String({ description: 'legacy:<upstream> or queue:<service>; default: the targets the message went to' })),
+          target: Type.Optional(
+            Type.String({
+              pattern: '^(legacy|queue):[a-z0-9][a-z0-9-]{0,62}$',
+              description: 'legacy:<upstream> or queue:<service>, one the current rules know; default: the targets each message went to. A target a message never went to gets it too (a new service catching up)',
+            }),
+          ),
           reason: Type.String({ minLength: 1, maxLength: 500 }),
           max: Type.Integer({ minimum: 1, maximum: 100_000, default: 10_000 }),
         },
@@ -168,6 +237,9 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
         return reply.code(400).header('content-type', 'application/problem+json').send({ type: 'https://ficus.dev/problems/invalid-request', title: 'Invalid request', status: 400, detail: 'give either messageId, or both from and to' });
       }
       req.auditTarget = b.messageId !== undefined ? `message ${b.messageId}` : `messages ${b.from} to ${b.to}`;
+      if (b.target !== undefined && !d.knownTargets().includes(b.target)) {
+        return reply.code(422).header('content-type', 'application/problem+json').send({ ...problemBody(422, 'unknown-target', 'No such target', `the current rules have no target "${b.target}"`), targets: d.knownTargets() });
+      }
       const { rows } = await d.pool.query<{ messages: string; deliveries: string }>(
         `WITH chosen AS (
            SELECT m.id FROM hl7_messages m
@@ -176,9 +248,10 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
               AND ($4::text IS NULL OR m.message_type = $4) AND ($5::text IS NULL OR m.trigger_event = $5)
             ORDER BY m.id LIMIT $7
          ), targets AS (
-           SELECT DISTINCT ON (c.id, t.target) c.id AS message_id, t.target, t.partition
+           -- the message's own targets, or the one asked for (in the partition its patient has)
+           SELECT DISTINCT ON (c.id, coalesce($6::text, t.target)) c.id AS message_id, coalesce($6::text, t.target) AS target, t.partition
              FROM chosen c JOIN hl7_deliveries t ON t.message_id = c.id
-            WHERE $6::text IS NULL OR t.target = $6
+            ORDER BY c.id, coalesce($6::text, t.target), t.id
          ), ins AS (
            INSERT INTO hl7_deliveries (message_id, target, partition, replay_reason)
            SELECT message_id, target, partition, $8 FROM targets ORDER BY message_id, target

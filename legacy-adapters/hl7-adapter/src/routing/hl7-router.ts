@@ -38,6 +38,19 @@ export class Hl7Router {
     this.rules = ruleSet.hl7 ?? [];
   }
 
+  /**
+   * Every target the rules name: each rule's legacy inbound and, whatever its mode, its new
+   * service's queue (so that a service can be fed by a replay before its rule flips).
+   */
+  targets(): string[] {
+    const all = new Set<string>();
+    for (const r of this.rules) {
+      all.add(legacyTarget(r.legacy ?? DEFAULT_LEGACY_HL7_UPSTREAM));
+      if (r.target) all.add(queueTarget(r.target));
+    }
+    return [...all].sort();
+  }
+
   route(h: Pick<MessageHeader, 'messageType' | 'triggerEvent' | 'sendingApplication' | 'sendingFacility'>): Hl7Route | undefined {
     const rule = this.rules.find((r) => {
       const m = r.match;

@@ -3,7 +3,9 @@
  * message is never stored without knowing where it must go. Inserts from all connections are
  * grouped: while commits are under way (a few at a time, which PostgreSQL flushes together) the
  * next messages gather and go in one statement. No caller is answered before the commit that
- * holds its message; one connection never has two messages in flight, so its order holds.
+ * holds its message. The messages of one call (a connection's frames in hand, a batch file)
+ * always go in the same statement, in order, and a connection makes its next call only when
+ * the last one is answered: so one connection's messages are stored in the order sent.
  */
 import type pg from 'pg';
 
@@ -34,10 +36,29 @@ export interface MessageRecord {
   deliveries: Delivery[];
 }
 
-export type StoreOutcome = { kind: 'stored'; id: number } | { kind: 'duplicate'; id: number; ackCode: string };
+/** Where the authoritative delivery of a stored message stands (the first one it was given). */
+export interface AuthoritativeDelivery {
+  target: string;
+  status: 'pending' | 'delivered' | 'dead';
+  /** the target's answer, for a dead letter `AE: why` or `AR: why` */
+  answer: string | null;
+}
+
+export type StoreOutcome =
+  | { kind: 'stored'; id: number }
+  | {
+      kind: 'duplicate';
+      id: number;
+      ackCode: string;
+      authoritative: AuthoritativeDelivery | undefined;
+      /** the bytes differ from the stored message's: the sender reused a control id (a counter reset?) */
+      differs: boolean;
+    };
 
 interface Waiting {
   record: MessageRecord;
+  /** the call it came with: a call is never split between two statements */
+  call: number;
   resolve: (o: StoreOutcome) => void;
   reject: (e: Error) => void;
 }
@@ -45,9 +66,39 @@ interface Waiting {
 const MAX_BATCH = 500;
 const key = (facility: string, controlId: string) => `${facility}\u0000${controlId}`;
 
+const TEXT_FIELDS = [
+  'sendingApplication',
+  'sendingFacility',
+  'receivingApplication',
+  'receivingFacility',
+  'controlId',
+  'messageType',
+  'triggerEvent',
+  'version',
+  'processingId',
+  'acceptAckType',
+  'applicationAckType',
+  'patientKey',
+] as const;
+
+/** PostgreSQL text holds no NUL character; a header field with one is kept with U+FFFD in its place */
+function storable(r: MessageRecord): MessageRecord {
+  if (!TEXT_FIELDS.some((k) => r[k]?.includes('\u0000'))) return r;
+  const out = { ...r };
+  for (const k of TEXT_FIELDS) out[k] = r[k]?.replaceAll('\u0000', '\uFFFD') ?? null!;
+  return out;
+}
+
+/** a value PostgreSQL refuses (data exception, integrity, program limit): the message's fault, not the store's */
+function refusedValue(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('22') || (code.startsWith('23') && code !== '23505') || code.startsWith('54'));
+}
+
 export class MessageStore {
   private waiting: Waiting[] = [];
   private committing = 0;
+  private calls = 0;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -58,18 +109,37 @@ export class MessageStore {
   ) {}
 
   /** Stores a message (or recognises a resend); resolves after the commit. */
-  store(record: MessageRecord): Promise<StoreOutcome> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ record, resolve, reject });
-      this.flush();
-    });
+  async store(record: MessageRecord): Promise<StoreOutcome> {
+    const [outcome] = await this.storeAll([record]);
+    if (outcome instanceof Error) throw outcome;
+    return outcome!;
+  }
+
+  /**
+   * Stores messages in one statement, in this order; resolves after the commit with each one's
+   * outcome, or the error that kept it out (all of them when the store fails; a value the store
+   * refuses only that message and those after it).
+   */
+  async storeAll(records: MessageRecord[]): Promise<(StoreOutcome | Error)[]> {
+    const call = ++this.calls;
+    const outcomes = records.map(
+      (record) =>
+        new Promise<StoreOutcome>((resolve, reject) => {
+          this.waiting.push({ record: storable(record), call, resolve, reject });
+        }),
+    );
+    this.flush();
+    return (await Promise.allSettled(outcomes)).map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error)));
   }
 
   private flush(): void {
     if (this.committing >= this.parallel || this.waiting.length === 0) return;
     this.committing++;
-    const batch = this.waiting.splice(0, MAX_BATCH);
-    this.insert(batch)
+    // up to MAX_BATCH messages, and never half a call
+    let cut = Math.min(MAX_BATCH, this.waiting.length);
+    while (cut < this.waiting.length && this.waiting[cut]!.call === this.waiting[cut - 1]!.call) cut++;
+    const batch = this.waiting.splice(0, cut);
+    this.insertIsolating(batch)
       .catch((e: Error) => {
         for (const w of batch) w.reject(e);
       })
@@ -77,6 +147,41 @@ export class MessageStore {
         this.committing--;
         this.flush();
       });
+  }
+
+  /**
+   * A batch with a value PostgreSQL refuses is tried again call by call, message by message,
+   * so that the message at fault fails alone: every other connection's messages are stored. In
+   * its own call, the messages after it fail too (AE), so that their sender resends them after
+   * it, in order.
+   */
+  private async insertIsolating(batch: Waiting[]): Promise<void> {
+    try {
+      await this.insert(batch);
+      return;
+    } catch (e) {
+      if (batch.length === 1 || !refusedValue(e)) throw e;
+    }
+    const calls = new Map<number, Waiting[]>();
+    for (const w of batch) {
+      const list = calls.get(w.call);
+      if (list) list.push(w);
+      else calls.set(w.call, [w]);
+    }
+    for (const call of calls.values()) {
+      let failed: Error | undefined;
+      for (const w of call) {
+        if (!failed) {
+          try {
+            await this.insert([w]);
+            continue;
+          } catch (e) {
+            failed = e as Error;
+          }
+        }
+        w.reject(failed);
+      }
+    }
   }
 
   private async insert(batch: Waiting[]): Promise<void> {
@@ -100,8 +205,10 @@ export class MessageStore {
         dPartition.push(d.partition);
       }),
     );
-    const { rows: inserted } = await this.pool.query<{ id: string; sending_facility: string; control_id: string }>(
-      `WITH input AS (
+    const { rows: inserted } = await this.pool.query<{ id: string; sending_facility: string; control_id: string }>({
+      // prepared once per connection: planning this statement costs more than running it
+      name: 'hl7-store-messages',
+      text: `WITH input AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
                               $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::text[], $16::text[], $17::text[], $18::text[])
            WITH ORDINALITY AS t(sending_application, sending_facility, receiving_application, receiving_facility, control_id,
@@ -126,7 +233,7 @@ export class MessageStore {
           ORDER BY ins.id, d.n
        )
        SELECT id, sending_facility, control_id FROM ins`,
-      [
+      values: [
         col('sendingApplication'),
         col('sendingFacility'),
         col('receivingApplication'),
@@ -149,7 +256,7 @@ export class MessageStore {
         dTarget,
         dPartition,
       ],
-    );
+    });
     const stored = new Map(inserted.map((r) => [key(r.sending_facility, r.control_id), Number(r.id)]));
     const duplicates = [...first.values()].filter((w) => !stored.has(key(w.record.sendingFacility, w.record.controlId)));
     const earlier = await this.findExisting([...duplicates, ...later].map((w) => w.record));
@@ -159,7 +266,7 @@ export class MessageStore {
     }
     for (const w of [...duplicates, ...later]) {
       const found = earlier.get(key(w.record.sendingFacility, w.record.controlId));
-      if (found) w.resolve({ kind: 'duplicate', ...found });
+      if (found) w.resolve({ kind: 'duplicate', id: found.id, ackCode: found.ackCode, authoritative: found.authoritative, differs: !found.raw.equals(w.record.raw) });
       else w.reject(new Error('a resent message was neither stored nor found'));
     }
     if (inserted.length > 0) {
@@ -172,14 +279,33 @@ export class MessageStore {
     }
   }
 
-  private async findExisting(records: MessageRecord[]): Promise<Map<string, { id: number; ackCode: string }>> {
+  private async findExisting(records: MessageRecord[]): Promise<Map<string, { id: number; ackCode: string; raw: Buffer; authoritative: AuthoritativeDelivery | undefined }>> {
     if (records.length === 0) return new Map();
-    const { rows } = await this.pool.query<{ id: string; sending_facility: string; control_id: string; ack_code: string }>(
-      `SELECT m.id, m.sending_facility, m.control_id, m.ack_code
-         FROM hl7_messages m JOIN unnest($1::text[], $2::text[]) AS k(f, c) ON m.sending_facility = k.f AND m.control_id = k.c`,
+    const { rows } = await this.pool.query<{ id: string; sending_facility: string; control_id: string; ack_code: string; raw: Buffer; target: string | null; status: AuthoritativeDelivery['status'] | null; answer: string | null }>(
+      `SELECT m.id, m.sending_facility, m.control_id, m.ack_code, m.raw, a.target, a.status, a.answer
+         FROM hl7_messages m JOIN unnest($1::text[], $2::text[]) AS k(f, c) ON m.sending_facility = k.f AND m.control_id = k.c
+         LEFT JOIN LATERAL (SELECT d.target, d.status, d.answer FROM hl7_deliveries d
+                             WHERE d.message_id = m.id AND d.replay_reason IS NULL ORDER BY d.id LIMIT 1) a ON true`,
       [records.map((r) => r.sendingFacility), records.map((r) => r.controlId)],
     );
-    return new Map(rows.map((r) => [key(r.sending_facility, r.control_id), { id: Number(r.id), ackCode: r.ack_code }]));
+    return new Map(
+      rows.map((r) => [
+        key(r.sending_facility, r.control_id),
+        { id: Number(r.id), ackCode: r.ack_code, raw: r.raw, authoritative: r.target && r.status ? { target: r.target, status: r.status, answer: r.answer } : undefined },
+      ]),
+    );
+  }
+
+  /** Where the authoritative deliveries of these messages stand. */
+  async authoritative(messageIds: number[]): Promise<Map<number, AuthoritativeDelivery>> {
+    if (messageIds.length === 0) return new Map();
+    const { rows } = await this.pool.query<{ message_id: string; target: string; status: AuthoritativeDelivery['status']; answer: string | null }>(
+      `SELECT DISTINCT ON (d.message_id) d.message_id, d.target, d.status, d.answer
+         FROM hl7_deliveries d WHERE d.message_id = ANY($1::bigint[]) AND d.replay_reason IS NULL
+        ORDER BY d.message_id, d.id`,
+      [messageIds],
+    );
+    return new Map(rows.map((r) => [Number(r.message_id), { target: r.target, status: r.status, answer: r.answer }]));
   }
 
   /** A frame that could not be accepted, kept for diagnosis (best effort). */

@@ -91,11 +91,11 @@ export class MllpTestClient {
 }
 
 /** A synthetic message of the given type, with a control id and patient of its own. */
-export function syntheticMessage(o: { controlId: string; mrn: string; type?: string; trigger?: string; facility?: string; seq?: number; lastName?: string; msh15?: string }): string {
+export function syntheticMessage(o: { controlId: string; mrn: string; type?: string; trigger?: string; facility?: string; seq?: number; lastName?: string; msh15?: string; msh16?: string }): string {
   const type = o.type ?? 'ADT';
   const trigger = o.trigger ?? 'A08';
   const segs = [
-    `MSH|^~\\&|REGSYS|${o.facility ?? 'GENHOSP'}|HIS|GENHOSP|20240701083000||${type}^${trigger}^${type}_${trigger === 'R01' ? 'R01' : 'A01'}|${o.controlId}|P|2.5|||${o.msh15 ?? ''}`,
+    `MSH|^~\\&|REGSYS|${o.facility ?? 'GENHOSP'}|HIS|GENHOSP|20240701083000||${type}^${trigger}^${type}_${trigger === 'R01' ? 'R01' : 'A01'}|${o.controlId}|P|2.5|||${o.msh15 ?? ''}|${o.msh16 ?? ''}`,
     `EVN|${trigger}|20240701083000`,
     `PID|1||${o.mrn}^^^GENHOSP^MR||${o.lastName ?? 'TESTPATIENT'}^SYNTH^Q||19700101|F|||1 TEST ST^^SPRINGFIELD^IL^62701`,
     `PV1|1|I|MED1^101^A^GENHOSP||||D12345^DOC^TEST|||||||||||V${o.seq ?? 0}`,

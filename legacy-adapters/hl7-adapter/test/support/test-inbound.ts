@@ -21,7 +21,8 @@ export class TestInbound {
   /** every frame, resends included */
   frames = 0;
   private readonly applied = new Set<string>();
-  answer: (m: Hl7Message) => 'AA' | 'AE' | 'AR' = () => 'AA';
+  /** the answer to a message not applied before; 'none' sends nothing (an inbound that hangs on it) */
+  answer: (m: Hl7Message) => 'AA' | 'AE' | 'AR' | 'none' = () => 'AA';
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   port = 0;
@@ -44,6 +45,7 @@ export class TestInbound {
           const m = d.message;
           const key = `${m.header.sendingFacility.namespaceId}|${m.header.controlId}`;
           const code = this.applied.has(key) ? 'AA' : this.answer(m);
+          if (code === 'none') continue;
           if (code === 'AA' && !this.applied.has(key)) {
             this.applied.add(key);
             this.received.push({ controlId: m.header.controlId, facility: m.header.sendingFacility.namespaceId, patient: m.patientId?.id ?? '', type: m.header.messageType, trigger: m.header.triggerEvent, seq: m.get('PV1-19') });
@@ -60,6 +62,10 @@ export class TestInbound {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server = undefined;
+  }
+
+  get running(): boolean {
+    return this.server !== undefined;
   }
 
   get url(): string {

@@ -10,6 +10,7 @@ import { BOM_LENGTH, detectByteOrderMark, sniffDeclaredCharset, splitByteLines }
 import { checkMessageHeader, readMessageHeader } from './header.js';
 import { LibraryMessageReader } from './library-reader.js';
 import { Hl7Message, type AckSubject } from './message.js';
+import { segmentValue } from './segment-values.js';
 import { isHeaderId, segmentId, splitSegments, wellFormedSegmentId } from './segments.js';
 import { toValueAddress } from './field-path.js';
 
@@ -112,7 +113,7 @@ export function decodeMessageText(text: string, charset: string = DEFAULT_CHARSE
     // the library's own message is not passed on: it may quote message content
     return failure(hl7Error(207, 'the HL7 parser could not read the message'), first, charset);
   }
-  const message = new Hl7Message(segments.join('\r') + '\r', d, charset, reader);
+  const message = new Hl7Message(segments.join('\r') + '\r', d, charset, reader, segments);
   const problem = checkMessageHeader(message.header);
   if (problem) return { ok: false, error: problem, received: { delimiters: d, header: message.header, charset } };
   return { ok: true, message };
@@ -139,12 +140,8 @@ function readWhatCanBeRead(text: string): AckSubject {
   if (msh === undefined || segmentId(msh) !== 'MSH') return {};
   const delimiters = readDelimiters(msh);
   if (!delimiters.ok) return {};
-  try {
-    const reader = new LibraryMessageReader([msh], delimiters.delimiters);
-    return { delimiters: delimiters.delimiters, header: readMessageHeader((p) => reader.value(toValueAddress(p))) };
-  } catch {
-    return { delimiters: delimiters.delimiters };
-  }
+  const d = delimiters.delimiters;
+  return { delimiters: d, header: readMessageHeader((p) => segmentValue(msh, d, toValueAddress(p))) };
 }
 
 function lookupUtf8(): Charset {

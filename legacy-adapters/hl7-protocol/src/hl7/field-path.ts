@@ -21,7 +21,7 @@ const PATH = /^([A-Z][A-Z0-9]{2})(?:\[(\d+)\])?-(\d+)(?:\((\d+)\))?(?:\.(\d+)(?:
  * and throws a RangeError.
  */
 export function toValueAddress(path: FieldPath | string): ValueAddress {
-  if (typeof path !== 'string') return checked(path, JSON.stringify(path));
+  if (typeof path !== 'string') return checked(path, () => JSON.stringify(path));
   const m = PATH.exec(path);
   if (!m) throw new RangeError(`not a field path: ${JSON.stringify(path)} (expected e.g. PID-3, PID-3(2).4.1, OBX[2]-5)`);
   const n = (s: string | undefined) => (s === undefined ? undefined : Number(s));
@@ -34,11 +34,13 @@ export function toValueAddress(path: FieldPath | string): ValueAddress {
       component: n(m[5]),
       subcomponent: n(m[6]),
     },
-    JSON.stringify(path),
+    () => JSON.stringify(path),
   );
 }
 
-function checked(p: FieldPath, shown: string): ValueAddress {
+const SEGMENT_ID = /^[A-Z][A-Z0-9]{2}$/;
+
+function checked(p: FieldPath, shown: () => string): ValueAddress {
   const a: ValueAddress = {
     segment: p.segment,
     occurrence: p.occurrence ?? 1,
@@ -48,8 +50,8 @@ function checked(p: FieldPath, shown: string): ValueAddress {
     subcomponent: p.subcomponent ?? 1,
   };
   const numbers = [a.occurrence, a.field, a.repetition, a.component, a.subcomponent];
-  if (!/^[A-Z][A-Z0-9]{2}$/.test(a.segment) || !numbers.every((x) => Number.isSafeInteger(x) && x >= 1)) {
-    throw new RangeError(`not a field path: ${shown} (segment id and 1-based positions expected)`);
+  if (!SEGMENT_ID.test(a.segment) || !numbers.every((x) => Number.isSafeInteger(x) && x >= 1)) {
+    throw new RangeError(`not a field path: ${shown()} (segment id and 1-based positions expected)`);
   }
   return a;
 }

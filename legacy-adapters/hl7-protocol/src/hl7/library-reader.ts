@@ -6,6 +6,7 @@
  */
 import { Message, type HL7Node } from 'node-hl7-client';
 import { encodingCharacters, type Hl7Delimiters } from './delimiters.js';
+import { segmentValue } from './segment-values.js';
 import { isHeaderId } from './segments.js';
 
 /** One value: segment occurrence, field, repetition, component, subcomponent (all 1-based). */
@@ -21,12 +22,14 @@ export interface ValueAddress {
 export class LibraryMessageReader {
   readonly segmentIds: readonly string[];
   private readonly bySegment = new Map<string, HL7Node[]>();
+  private readonly segments: readonly string[];
 
   /** `segments` must start with an MSH whose separators are `delimiters`. Throws what the library throws. */
   constructor(
     segments: readonly string[],
     private readonly delimiters: Hl7Delimiters,
   ) {
+    this.segments = segments;
     const parsed = new Message({ text: textForLibrary(segments, delimiters) });
     const ids: string[] = [];
     for (let i = 0; i < parsed.length; i++) {
@@ -48,11 +51,17 @@ export class LibraryMessageReader {
     const field = this.field(a);
     if (typeof field === 'string') return field;
     if (field === undefined) return '';
-    return field
-      .get(a.repetition - 1)
-      .get(a.component - 1)
-      .get(a.subcomponent - 1)
-      .toString();
+    try {
+      return field
+        .get(a.repetition - 1)
+        .get(a.component - 1)
+        .get(a.subcomponent - 1)
+        .toString();
+    } catch {
+      // the library throws on a \X..\ sequence of an odd number of digits: read it as segment-values does
+      const text = this.segments.filter((s) => s.startsWith(a.segment))[a.occurrence - 1];
+      return text === undefined ? '' : segmentValue(text, this.delimiters, a);
+    }
   }
 
   repetitionCount(a: Pick<ValueAddress, 'segment' | 'occurrence' | 'field'>): number {

@@ -2,6 +2,7 @@ import type { Hl7Delimiters } from './delimiters.js';
 import { toValueAddress, type FieldPath } from './field-path.js';
 import { readMessageHeader, readPatientIdentifier, type MessageHeader, type PatientIdentifier } from './header.js';
 import type { LibraryMessageReader } from './library-reader.js';
+import { segmentValue } from './segment-values.js';
 
 /**
  * What an ACK needs from the message it answers. A decoded message is one; so is what a failed
@@ -28,8 +29,16 @@ export class Hl7Message implements AckSubject {
     /** The HL7 charset the bytes were decoded with: MSH-18, or the default when it is empty. */
     readonly charset: string,
     private readonly reader: LibraryMessageReader,
+    /** the segments `text` is made of: MSH and the first PID are read from them directly */
+    segments: readonly string[],
   ) {
-    const read = (path: FieldPath) => this.get(path);
+    // the fields every message is routed and answered by, read without building the library's nodes
+    const msh = segments[0] ?? '';
+    const pid = segments.find((s) => s.startsWith(`PID${delimiters.field}`)) ?? '';
+    const read = (p: FieldPath) =>
+      p.segment === 'MSH' || p.segment === 'PID'
+        ? segmentValue(p.segment === 'MSH' ? msh : pid, delimiters, { field: p.field, repetition: p.repetition ?? 1, component: p.component ?? 1, subcomponent: p.subcomponent ?? 1 })
+        : this.get(p);
     this.header = readMessageHeader(read);
     this.patientId = readPatientIdentifier(read);
   }

@@ -1,0 +1,130 @@
+/**
+ * The admin API is the one address admins, the CLI and the dashboard use; the other Ficus
+ * components (the HL7 adapter, the CDC reader) serve their own API, and the admin API passes
+ * their prefix through to them: method, path, query, body and the caller's Authorization
+ * header, unchanged. Each component checks the same tokens and writes the same audit log, so
+ * nothing is decided here. A component that does not answer gets a problem body: 503
+ * `component-unavailable` (nothing listens, or it is starting), 504 `component-timeout`, or 502
+ * `bad-component-response` (the connection broke mid-answer).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { request } from 'undici';
+import { sendProblem } from '@ficus/contracts';
+
+export interface Component {
+  /** what admins call it in messages ("HL7 adapter") */
+  title: string;
+  /** the OpenAPI tag of its routes */
+  tag: string;
+  /** the path prefix passed through, without a trailing slash ("/api/hl7") */
+  prefix: string;
+  /** the environment variable that says where its API is */
+  env: string;
+  /** where its API is (origin, no path), when known */
+  url: string | undefined;
+  /** for the OpenAPI document: the routes it serves under the prefix */
+  routes: string;
+}
+
+/** The components whose APIs the admin API passes through, and where to find them by default. */
+export function componentsFrom(env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_URL: string }): Component[] {
+  return [
+    {
+      title: 'HL7 adapter',
+      tag: 'hl7',
+      prefix: '/api/hl7',
+      env: 'FICUS_HL7_API_URL',
+      url: env.FICUS_HL7_API_URL,
+      routes:
+        'GET /api/hl7/messages (type, trigger, controlId, facility, delivery, since, until, limit), GET /api/hl7/messages/{id}?raw=true, ' +
+        'GET /api/hl7/dead-letters (target, all, limit), POST /api/hl7/replay {messageId | from, to; type, trigger, target, reason}, GET /api/hl7/stats?since=',
+    },
+    {
+      title: 'CDC reader',
+      tag: 'cdc',
+      prefix: '/api/cdc',
+      env: 'FICUS_CDC_API_URL',
+      url: env.FICUS_CDC_API_URL,
+      routes: 'the change-data capture reader API (positions, lag, replay)',
+    },
+  ];
+}
+
+/** request headers passed on: what the component needs to authenticate, parse and log the call */
+const PASSED = ['authorization', 'content-type', 'accept', 'user-agent', 'x-request-id'];
+/** answer headers passed back */
+const RETURNED = ['content-type', 'www-authenticate', 'retry-after', 'location'];
+const TIMEOUT_MS = 30_000;
+
+async function forward(c: Component, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  if (!c.url) return sendProblem(reply, 503, 'component-unavailable', `The ${c.title} is not configured`, `set ${c.env} to the ${c.title}'s API`);
+  const headers: Record<string, string> = {};
+  for (const name of PASSED) {
+    const v = req.headers[name];
+    if (typeof v === 'string') headers[name] = v;
+  }
+  // the component's audit log records the caller as this API sees it (FICUS_ADMIN_TRUST_PROXY
+  // decides whether that is a proxy's X-Forwarded-For or the socket), never what a caller claims
+  headers['x-forwarded-for'] = req.ip;
+  headers['x-request-id'] ??= req.id;
+  const body = req.body instanceof Buffer && req.body.length > 0 ? req.body : undefined;
+  let answer;
+  try {
+    answer = await request(new URL(req.url, c.url), {
+      method: req.method as 'GET',
+      headers,
+      body,
+      headersTimeout: TIMEOUT_MS,
+      bodyTimeout: TIMEOUT_MS,
+    });
+  } catch (e) {
+    return componentError(c, reply, e as Error & { code?: string });
+  }
+  let payload: Buffer;
+  try {
+    payload = Buffer.from(await answer.body.arrayBuffer());
+  } catch (e) {
+    return componentError(c, reply, e as Error & { code?: string });
+  }
+  void reply.code(answer.statusCode);
+  for (const name of RETURNED) {
+    const v = answer.headers[name];
+    if (typeof v === 'string') void reply.header(name, v);
+  }
+  return reply.send(payload);
+}
+
+function componentError(c: Component, reply: FastifyReply, e: Error & { code?: string }): FastifyReply {
+  const where = `the ${c.title} at ${c.url} (${c.env})`;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return sendProblem(reply, 503, 'component-unavailable', `The ${c.title} is unavailable`, `${where} does not answer (${e.code}); is it running?`);
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return sendProblem(reply, 504, 'component-timeout', `The ${c.title} did not answer in time`, `${where} did not answer within ${TIMEOUT_MS / 1000} s`);
+    default:
+      return sendProblem(reply, 502, 'bad-component-response', `The ${c.title} answered badly`, `${where}: ${e.code ?? e.message}`);
+  }
+}
+
+/** Registers the pass-through of each component's prefix (every method, every path below it). */
+export async function componentRoutes(app: FastifyInstance, components: Component[]): Promise<void> {
+  await app.register(async (scope) => {
+    // bodies pass through as bytes: the component parses and validates them
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 10 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+    for (const c of components) {
+      const schema = {
+        tags: [c.tag],
+        summary: `Passed through to the ${c.title} (${c.env})`,
+        description: `Every method and path under ${c.prefix}/ goes to the ${c.title}'s own API with the caller's Authorization header; it checks the same tokens and roles and writes the same audit log. Routes: ${c.routes}. When it does not answer: 503 component-unavailable, 504 component-timeout or 502 bad-component-response (problem+json).`,
+      };
+      scope.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: `${c.prefix}/*`, schema, handler: (req, reply) => forward(c, req, reply) });
+    }
+  });
+}

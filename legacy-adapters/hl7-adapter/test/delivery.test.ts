@@ -1,0 +1,159 @@
+/**
+ * Delivery to the legacy inbound, over real sockets and the real store: a lane held by a
+ * message the inbound never answers does not hold the other lanes, however many messages wait
+ * behind it; the dispatcher's lock survives the loss of its database session; a resend in
+ * enhanced mode gets the application ACK it missed; a sender that half-closes after its last
+ * message gets every ACK.
+ */
+import { connect } from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeMessage, encodeFrame, MllpDecoder, type Hl7Message } from '@ficus/hl7-protocol';
+import { partitionOf } from '../src/routing/hl7-router.js';
+import { api, hl7Rules, startAdapterUnderTest, until, type AdapterUnderTest } from './support/adapter-harness.js';
+import { MllpTestClient, syntheticMessage } from './support/mllp-test-client.js';
+import { TestInbound } from './support/test-inbound.js';
+
+let a: AdapterUnderTest;
+let inbound: TestInbound;
+let db: pg.Client;
+
+beforeAll(async () => {
+  inbound = new TestInbound();
+  await inbound.start();
+  a = await startAdapterUnderTest({ files: hl7Rules(inbound.url, 'legacy') });
+  db = new pg.Client({ connectionString: a.messageDb.url });
+  await db.connect();
+});
+afterAll(async () => {
+  await db?.end();
+  await a?.close();
+  await inbound?.stop();
+});
+
+const lane = (mrn: string) => partitionOf(`${mrn}^GENHOSP`, 8);
+const receivedOf = (prefix: string) => inbound.received.filter((r) => r.controlId.startsWith(prefix)).map((r) => r.controlId);
+
+/** Writes every message at once and waits for as many ACKs. */
+async function sendAll(messages: string[]): Promise<Hl7Message[]> {
+  const client = await MllpTestClient.open(a.adapter.port);
+  client.write(Buffer.concat(messages.map((m) => encodeFrame(m))));
+  const acks: Hl7Message[] = [];
+  for (let i = 0; i < messages.length; i++) acks.push(await client.next(30_000));
+  client.close();
+  return acks;
+}
+
+describe('delivery to the legacy inbound', () => {
+  it('a lane held by a message legacy never answers does not hold the other lanes, however long the queue behind it', async () => {
+    // two patients on different lanes; 400 messages of the first (more than a lane's read) wait behind one that hangs
+    const stuck = 'STUCK1';
+    let other = 'FREE1';
+    for (let i = 2; lane(other) === lane(stuck); i++) other = `FREE${i}`;
+    inbound.answer = (m) => (m.patientId?.id === stuck ? 'none' : 'AA');
+    const held = Array.from({ length: 400 }, (_, i) => syntheticMessage({ controlId: `HOLD-${i}`, mrn: stuck, seq: i }));
+    const free = Array.from({ length: 20 }, (_, i) => syntheticMessage({ controlId: `FREE-${i}`, mrn: other, seq: i }));
+    const acks = await sendAll([...held, ...free]);
+    expect(acks.every((m) => m.get('MSA-1') === 'AA')).toBe(true);
+
+    await until(() => (receivedOf('FREE-').length === 20 ? true : undefined), 'the free lane delivered');
+    expect(receivedOf('FREE-')).toEqual(free.map((_, i) => `FREE-${i}`));
+    expect(receivedOf('HOLD-')).toEqual([]);
+    // the head of the held lane is tried again and again meanwhile
+    const head = await until(async () => {
+      const { rows } = await db.query<{ attempts: number; last_error: string | null }>(
+        "SELECT d.attempts, d.last_error FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id WHERE m.control_id = 'HOLD-0'",
+      );
+      return rows[0]!.attempts > 0 ? rows[0]! : undefined;
+    }, 'the held head tried');
+    expect(head.last_error).toMatch(/no ACK from 127\.0\.0\.1:\d+ within 2000 ms/);
+    expect(receivedOf('HOLD-')).toEqual([]);
+
+    // legacy answers again: the held lane goes on, in order, nothing lost
+    inbound.answer = () => 'AA';
+    await until(() => (receivedOf('HOLD-').length === 400 ? true : undefined), 'the held lane delivered', 60_000);
+    expect(receivedOf('HOLD-')).toEqual(held.map((_, i) => `HOLD-${i}`));
+  });
+
+  it('the dispatcher lock: its database session killed, the adapter takes the lock again and goes on delivering', async () => {
+    const holder = async () =>
+      (
+        await db.query<{ pid: number }>(
+          "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+          [0x6669_6375],
+        )
+      ).rows[0]?.pid;
+    const first = await until(holder, 'the dispatcher holds its lock');
+    await db.query('SELECT pg_terminate_backend($1)', [first]);
+    const second = await until(async () => {
+      const pid = await holder();
+      return pid !== undefined && pid !== first ? pid : undefined;
+    }, 'the lock taken again');
+    expect(second).not.toBe(first);
+    const acks = await sendAll([syntheticMessage({ controlId: 'AFTER-LOCK-1', mrn: 'L1' })]);
+    expect(acks[0]!.get('MSA-1')).toBe('AA');
+    await until(() => (receivedOf('AFTER-LOCK-').length === 1 ? true : undefined), 'delivered after the lock came back');
+  });
+
+  it('a resend in enhanced mode gets the application ACK it missed: when the delivery settles, or at once when it has', async () => {
+    const m = syntheticMessage({ controlId: 'APP-1', mrn: 'A1', msh15: 'AL', msh16: 'AL' });
+    await inbound.stop();
+    try {
+      // first try: the commit ACK, then the sender goes away before legacy has seen the message
+      const first = await MllpTestClient.open(a.adapter.port);
+      expect((await first.send(m)).get('MSA-1')).toBe('CA');
+      first.close();
+      // the resend, while the delivery is pending: CA now, the application ACK later
+      const second = await MllpTestClient.open(a.adapter.port);
+      const commit = await second.send(m);
+      expect([commit.get('MSA-1'), commit.get('MSA-2')]).toEqual(['CA', 'APP-1']);
+      await inbound.start();
+      const app = await second.next(20_000);
+      expect([app.get('MSA-1'), app.get('MSA-2')]).toEqual(['AA', 'APP-1']);
+      expect(app.get('MSH-10')).not.toBe(commit.get('MSH-10'));
+      second.close();
+    } finally {
+      if (!inbound.running) await inbound.start();
+    }
+    // once more, now that it is delivered: CA and AA at once
+    const third = await MllpTestClient.open(a.adapter.port);
+    third.write(encodeFrame(m));
+    const [c, ap] = [await third.next(), await third.next()];
+    expect([c.get('MSA-1'), ap.get('MSA-1'), ap.get('MSA-2')]).toEqual(['CA', 'AA', 'APP-1']);
+    third.close();
+    expect(receivedOf('APP-')).toEqual(['APP-1']);
+
+    // legacy refuses one (AE): a dead letter; the application ACK says so, and says it again on a resend
+    inbound.answer = (msg) => (msg.header.controlId === 'APP-2' ? 'AE' : 'AA');
+    const refused = syntheticMessage({ controlId: 'APP-2', mrn: 'A2', msh15: 'AL', msh16: 'AL' });
+    const fourth = await MllpTestClient.open(a.adapter.port);
+    expect((await fourth.send(refused)).get('MSA-1')).toBe('CA');
+    const ae = await fourth.next(20_000);
+    expect([ae.get('MSA-1'), ae.get('MSA-2'), ae.get('ERR-3.1')]).toEqual(['AE', 'APP-2', '207']);
+    fourth.write(encodeFrame(refused));
+    const [c2, ae2] = [await fourth.next(), await fourth.next()];
+    expect([c2.get('MSA-1'), ae2.get('MSA-1'), ae2.get('MSA-2')]).toEqual(['CA', 'AE', 'APP-2']);
+    fourth.close();
+    inbound.answer = () => 'AA';
+    const dead = await api<{ deadLetters: { controlId: string; answer: string }[] }>(a.apiUrl, 'GET', '/api/hl7/dead-letters');
+    expect(dead.body.deadLetters.map((d) => [d.controlId, d.answer.slice(0, 2)])).toEqual([['APP-2', 'AE']]);
+  });
+
+  it('answers every message of a sender that closes its side after the last one (half-close)', async () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `HALF-${i}`);
+    const socket = connect(a.adapter.port, '127.0.0.1');
+    const decoder = new MllpDecoder();
+    const answers: string[] = [];
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => {
+      for (const e of decoder.push(chunk)) {
+        const d = e.type === 'frame' ? decodeMessage(e.payload) : undefined;
+        if (d?.ok) answers.push(`${d.message.get('MSA-1')} ${d.message.get('MSA-2')}`);
+      }
+    });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.end(Buffer.concat(ids.map((id) => encodeFrame(syntheticMessage({ controlId: id, mrn: 'H1' })))));
+    await closed;
+    expect(answers).toEqual(ids.map((id) => `AA ${id}`));
+  });
+});
