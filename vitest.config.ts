@@ -6,6 +6,7 @@ export default defineConfig({
     // run the workspaces from source, as the deployables do under tsx
     alias: {
       // the subpath before the package: the first alias that matches wins
+      '@ficus/contracts/rules': path.resolve(import.meta.dirname, 'contracts/src/rules/index.ts'),
       '@ficus/contracts/queues': path.resolve(import.meta.dirname, 'contracts/src/queues/index.ts'),
       '@ficus/contracts': path.resolve(import.meta.dirname, 'contracts/src/index.ts'),
       '@ficus/legacy-his/contract': path.resolve(import.meta.dirname, 'examples/legacy-his/src/contract/index.ts'),

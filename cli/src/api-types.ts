@@ -2,7 +2,7 @@
  * The answers of the admin API, as far as the CLI reads them (see gateway/src/admin/routes/).
  * With --json the CLI prints them as they came, so fields not named here still reach scripts.
  */
-import type { Hl7Rule, HttpRule, RuleSet, Upstream } from '@ficus/contracts';
+import type { Hl7Rule, HttpRule, RuleSet, Upstream } from '@ficus/contracts/rules';
 
 export interface ChangeRecord {
   kind: 'seed' | 'flip' | 'apply' | 'import' | 'rollback';

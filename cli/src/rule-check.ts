@@ -6,7 +6,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { loadRuleDir, parseRuleYaml, validateRuleDocuments, type RuleDocument, type RuleIssue } from '@ficus/contracts';
+import { loadRuleDir, parseRuleYaml, validateRuleDocuments, type RuleDocument, type RuleIssue } from '@ficus/contracts/rules';
 import type { CurrentRules } from './api-types.js';
 import { CliFailure } from './failures.js';
 

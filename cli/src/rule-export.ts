@@ -7,7 +7,7 @@
  */
 import { readFile, rename, writeFile, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { RULE_FILE } from '@ficus/contracts';
+import { RULE_FILE } from '@ficus/contracts/rules';
 import type { CurrentRules } from './api-types.js';
 import { CliFailure } from './failures.js';
 import { toYaml } from './rule-yaml.js';

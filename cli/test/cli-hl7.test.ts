@@ -15,7 +15,7 @@ import { adminClient, startStoreGateway, type StoreGateway } from '../../gateway
 import { hl7Rules, startAdapterUnderTest, until, type AdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
 import { MllpTestClient, syntheticMessage } from '../../legacy-adapters/hl7-adapter/test/support/mllp-test-client.js';
 import { TestInbound } from '../../legacy-adapters/hl7-adapter/test/support/test-inbound.js';
-import { partitionOf } from '../../legacy-adapters/hl7-adapter/src/routing/hl7-router.js';
+import { partitionOf } from '@ficus/contracts';
 import { ficusRunner, parse, type Ficus, type Run } from './support/cli-scene.js';
 
 let store: TestDatabase;

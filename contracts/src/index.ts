@@ -1,10 +1,4 @@
-export * from './rules/model.js';
-export * from './rules/path-pattern.js';
-export * from './rules/validate.js';
-export { FIELD_REFERENCE, hl7Covers } from './rules/validate-hl7.js';
-export * from './rules/rule-coverage.js';
-export * from './rules/upstream-defaults.js';
-export * from './rules/load-files.js';
+export * from './rules/index.js';
 export * from './config.js';
 export * from './logger.js';
 export * from './problem.js';

@@ -2,7 +2,7 @@
  * `ficus rules validate | import | export`: rule files on disk and the rule set in the store.
  */
 import type { Command } from 'commander';
-import { formatIssue, loadRuleDir } from '@ficus/contracts';
+import { formatIssue, loadRuleDir } from '@ficus/contracts/rules';
 import type { ApplyAnswer, CurrentRules } from '../api-types.js';
 import { contextOf } from '../context.js';
 import { CliFailure, ReportedFailure } from '../failures.js';

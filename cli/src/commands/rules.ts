@@ -3,7 +3,7 @@
  * between legacy, canary, new and retired (an HL7 rule: legacy, dual, new).
  */
 import { Option, type Command } from 'commander';
-import { HL7_MODES, HTTP_MODES, type HttpRule } from '@ficus/contracts';
+import { HL7_MODES, HTTP_MODES, type HttpRule } from '@ficus/contracts/rules';
 import type { CurrentRules, Explanation, FlipAnswer, OneRule } from '../api-types.js';
 import { contextOf } from '../context.js';
 import * as parse from '../option-parsers.js';

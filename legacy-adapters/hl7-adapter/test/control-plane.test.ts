@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
 import { adminClient, startStoreGateway, type StoreGateway } from '../../../gateway/test/support/store-gateway.js';
 import { freePort } from '../../../scripts/lib/local-services.js';
-import { partitionOf } from '../src/routing/hl7-router.js';
+import { partitionOf } from '@ficus/contracts';
 import { hl7Rules, startAdapterUnderTest, until, type AdapterUnderTest } from './support/adapter-harness.js';
 import { MllpTestClient, syntheticMessage } from './support/mllp-test-client.js';
 import { TestInbound } from './support/test-inbound.js';

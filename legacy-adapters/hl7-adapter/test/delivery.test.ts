@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMessage, encodeFrame, MllpDecoder, type Hl7Message } from '@ficus/hl7-protocol';
-import { partitionOf } from '../src/routing/hl7-router.js';
+import { partitionOf } from '@ficus/contracts';
 import { api, hl7Rules, startAdapterUnderTest, until, type AdapterUnderTest } from './support/adapter-harness.js';
 import { MllpTestClient, syntheticMessage } from './support/mllp-test-client.js';
 import { TestInbound } from './support/test-inbound.js';

@@ -14,7 +14,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '@ficus/hl7-protocol';
 import { startPrivateRedis, type PrivateRedis } from '../../../scripts/lib/local-services.js';
-import { partitionOf } from '../src/routing/hl7-router.js';
+import { partitionOf } from '@ficus/contracts';
 import { api, hl7Rules, startAdapterUnderTest, until, type AdapterUnderTest } from './support/adapter-harness.js';
 import { MllpTestClient, syntheticMessage } from './support/mllp-test-client.js';
 import { TestInbound } from './support/test-inbound.js';

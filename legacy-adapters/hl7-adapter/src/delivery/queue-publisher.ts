@@ -12,21 +12,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { PendingDelivery } from './delivery-store.js';
 import type { QueueDepth } from '../ops/metrics.js';
-
-export interface Hl7Job {
-  messageId: number;
-  controlId: string;
-  sendingFacility: string;
-  messageType: string;
-  triggerEvent: string;
-  /** the message's bytes as received, as a latin1 string (lossless): Buffer.from(raw, 'latin1') gives them back */
-  raw: string;
-  replay: boolean;
-}
-
-export function queueName(service: string, partition: number): string {
-  return `hl7.${service}.p${partition}`;
-}
+import { hl7QueueName, type Hl7Job } from '@ficus/contracts';
 
 export function jobIdOf(d: Pick<PendingDelivery, 'replay' | 'id' | 'messageId'>): string {
   return d.replay ? `replay-${d.id}` : `message-${d.messageId}`;
@@ -79,7 +65,7 @@ export class QueuePublisher {
   async publish(service: string, partition: number, deliveries: PendingDelivery[]): Promise<void> {
     // a queue first used while Redis is away would wait for it inside BullMQ: refuse instead
     if (this.connection.status !== 'ready') throw new QueueUnavailableError(`Redis is not connected (${this.connection.status})`);
-    const added = this.queue(queueName(service, partition)).addBulk(
+    const added = this.queue(hl7QueueName(service, partition)).addBulk(
       deliveries.map((d) => ({
         name: `${d.messageType}^${d.triggerEvent}`,
         data: {
@@ -112,7 +98,7 @@ export class QueuePublisher {
    */
   async depths(services: string[], partitions: number): Promise<QueueDepth[]> {
     if (this.connection.status !== 'ready') return [];
-    for (const s of services) for (let p = 0; p < partitions; p++) this.queue(queueName(s, p));
+    for (const s of services) for (let p = 0; p < partitions; p++) this.queue(hl7QueueName(s, p));
     return Promise.all(
       [...this.queues].map(async ([queue, q]) => {
         const c = await q.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed');

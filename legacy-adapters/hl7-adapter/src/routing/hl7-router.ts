@@ -3,7 +3,7 @@
  * legacy inbound and the new service's queue are delivery targets; a patient's messages share
  * a partition (a hash of the patient key), and each partition is delivered in order.
  */
-import { DEFAULT_LEGACY_HL7_UPSTREAM, type Hl7Rule, type RuleSet } from '@ficus/contracts';
+import { DEFAULT_LEGACY_HL7_UPSTREAM, partitionOf, type Hl7Rule, type RuleSet } from '@ficus/contracts';
 import type { MessageHeader } from '@ficus/hl7-protocol';
 import type { Delivery } from '../store/message-store.js';
 
@@ -15,16 +15,6 @@ export interface Hl7Route {
 
 export const legacyTarget = (upstream: string) => `legacy:${upstream}`;
 export const queueTarget = (service: string) => `queue:${service}`;
-
-/** FNV-1a: stable across processes and versions, so a patient keeps its partition. */
-export function partitionOf(key: string, partitions: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % partitions;
-}
 
 export function deliveriesFor(route: Hl7Route, orderKey: string, partitions: number): Delivery[] {
   const partition = partitionOf(orderKey, partitions);
