@@ -37,7 +37,7 @@ async function withAdapter(mode: 'dual' | 'new', work: (client: MllpClient) => P
   let adapter: AdapterUnderTest | undefined;
   let client: MllpClient | undefined;
   try {
-    adapter = await startAdapterUnderTest({ files: hl7Rules(`mllp://127.0.0.1:${scene.inbound!.port}`, mode), env: { REDIS_URL: scene.redisUrl, HL7_PARTITIONS: '8' } });
+    adapter = await startAdapterUnderTest({ files: hl7Rules(`mllp://127.0.0.1:${scene.inbound!.port}`, mode), env: { REDIS_URL: scene.redisUrl, HL7_PARTITIONS: '8', HL7_QUEUE_PREFIX: 'bull' } });
     client = await MllpClient.connect(adapter.adapter.port);
     await work(client);
   } finally {
