@@ -5,6 +5,9 @@
  * :8101/:8102, the Ficus gateway on :8080 in front of them (admin API and dashboard on :8081),
  * the Ficus HL7 adapter on :2575 (its API on :8091) and change-data capture of the legacy
  * database (its API on :8092). Ctrl-C stops everything it started.
+ *
+ * FICUS_DEMO_NAME (default demo) names its folder under .ficus/, where PostgreSQL's data and the
+ * admin token stay between runs; FICUS_DEMO_EPHEMERAL=true deletes that folder on stop (tests).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,7 +43,8 @@ const PORT_VARIABLES: Record<keyof typeof ports, string> = {
   hl7Api: 'HL7_API_PORT',
   cdc: 'CDC_API_PORT',
 };
-const DEMO_DIR = path.join(STATE_DIR, 'demo');
+const DEMO_NAME = env.FICUS_DEMO_NAME ?? 'demo';
+const DEMO_DIR = path.join(STATE_DIR, DEMO_NAME);
 
 /**
  * The demo's first admin token: FICUS_ADMIN_TOKEN, or one made on the first run, kept in a
@@ -65,6 +69,8 @@ interface Deployable {
   child?: ChildProcess;
   /** the stack runs on without it when it cannot start (CDC on a server without logical replication) */
   optional?: string;
+  /** the stack runs on when it stops later: what the gateway does meanwhile */
+  mayStop?: string;
 }
 
 const say = (line: string) => process.stdout.write(`[demo] ${line}\n`);
@@ -125,7 +131,7 @@ async function main(): Promise<void> {
 
   let services: LocalServices;
   try {
-    services = await startLocalServices({ name: 'demo', ephemeral: false, log: (l) => say(l) });
+    services = await startLocalServices({ name: DEMO_NAME, ephemeral: env.FICUS_DEMO_EPHEMERAL === 'true', log: (l) => say(l) });
   } catch (e) {
     console.error(`[demo] ${e instanceof MissingBinaryError ? '' : 'could not start PostgreSQL/Redis: '}${(e as Error).message}`);
     process.exit(1);
@@ -148,7 +154,10 @@ async function main(): Promise<void> {
         REDIS_URL: services.redisUrl,
         [`${svc.toUpperCase()}_SERVICE_PORT`]: String(svc === 'patient' ? ports.patientService : ports.resultsService),
         PATIENT_SERVICE_URL: `http://127.0.0.1:${ports.patientService}`,
+        // the system of record follows the rules (patients-write, lab-results): flips need no restart
+        FICUS_STATE_DIR: path.join(DEMO_DIR, `${svc}-service`),
       },
+      mayStop: 'the gateway answers safe requests from legacy while it is away (rules in mode new fall back)',
       readyUrl: `http://127.0.0.1:${svc === 'patient' ? ports.patientService : ports.resultsService}/readyz`,
     })),
     {
@@ -209,6 +218,10 @@ async function main(): Promise<void> {
 
   const onExit = (d: Deployable, code: number | null) => {
     if (stopping) return;
+    if (d.mayStop) {
+      console.error(`[demo] ${d.name} stopped (exit code ${code}): ${d.mayStop}`);
+      return;
+    }
     if (d.optional) {
       console.error(`[demo] ${d.name} stopped (exit code ${code}): ${d.optional} is off; the rest of the stack runs on`);
       return;
@@ -225,6 +238,7 @@ async function main(): Promise<void> {
       start(d, onExit);
       try {
         await waitReady(d);
+        say(`${d.name} is ready (pid ${d.child?.pid})`);
       } catch (e) {
         if (!d.optional) throw e;
         console.error(`[demo] ${d.name} did not start (${(e as Error).message}): ${d.optional} is off; the rest of the stack runs on`);

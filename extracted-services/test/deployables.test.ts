@@ -71,7 +71,8 @@ describe.each([
     const port = await listeningPort(s, `"${name} listening"`);
     const base = `http://127.0.0.1:${port}`;
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'UP' });
-    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'UP', database: 'UP', queues: 'UP', systemOfRecord: 'legacy' });
+    // by default the system of record follows the rules; with no rule store to read, the legacy holds it (failing safe)
+    expect(await (await fetch(`${base}/readyz`)).json()).toMatchObject({ status: 'UP', database: 'UP', queues: 'UP', systemOfRecord: 'legacy', systemOfRecordFrom: { from: 'rules' } });
     const api = await fetch(`${base}${apiPath}`);
     expect([404, 400]).toContain(api.status);
     const metrics = await (await fetch(`${base}/metrics`)).text();

@@ -8,7 +8,7 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { LegacyError, registerEncounterRoutes, registerPatientRoutes } from '@ficus/legacy-his/contract';
-import type { SystemOfRecord } from '@ficus/service-kit';
+import type { SystemOfRecordSource } from '@ficus/service-kit';
 import { encountersOf } from './encounters/encounter-store.js';
 import { registerPatientFhir, type FhirOptions } from './fhir/fhir-routes.js';
 import type { OutboxSeam } from './outbox-seam.js';
@@ -18,15 +18,16 @@ import { PatientStore } from './patients/patient-store.js';
 export interface PatientRoutesOptions {
   mrns: MrnBlock;
   outbox: OutboxSeam;
-  systemOfRecord: SystemOfRecord;
+  systemOfRecord: SystemOfRecordSource;
   fhir: FhirOptions;
 }
 
 export async function registerPatientServiceRoutes(app: FastifyInstance, pool: pg.Pool, o: PatientRoutesOptions): Promise<void> {
   const patients = new PatientStore(pool, o.mrns, o.outbox);
   registerPatientRoutes(app, patients, {
-    beforeWrite: () => {
-      if (o.systemOfRecord !== 'service') throw new LegacyError(503, 'Patients are written in the legacy system until patient-service becomes their system of record');
+    beforeWrite: async () => {
+      // a write just after a flip may come before the change notification: look again first
+      if (o.systemOfRecord.current() !== 'service' && (await o.systemOfRecord.refresh()) !== 'service') throw new LegacyError(503, 'Patients are written in the legacy system until patient-service becomes their system of record');
     },
   });
   registerEncounterRoutes(app, { patientExists: (mrn) => patients.exists(mrn), encountersOf: (mrn) => encountersOf(pool, mrn) });

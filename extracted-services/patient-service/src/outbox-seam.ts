@@ -9,7 +9,7 @@ import type { OutboxSeam, OutgoingChange } from '@ficus/service-kit';
 import { patientTopicRow } from './cdc/patient-topic.js';
 import { PATIENT_COLUMNS } from './patients/patient-store.js';
 
-export { noOutbox, type OutboxSeam, type OutgoingChange } from '@ficus/service-kit';
+export { noOutbox, outboxTable, type OutboxSeam, type OutgoingChange } from '@ficus/service-kit';
 
 export async function patientChanged(outbox: OutboxSeam, tx: pg.PoolClient, mrn: string, op: OutgoingChange['op']): Promise<void> {
   const { rows } = await tx.query<PatientRecord>(`SELECT ${PATIENT_COLUMNS} FROM patient p WHERE p.mrn = $1`, [mrn]);

@@ -10,7 +10,7 @@ import { registerPatientServiceRoutes } from './app.js';
 import { admissionsFeed, mergesFeed, patientsFeed, wardsFeed } from './cdc/patient-feeds.js';
 import { patientServiceDatabaseUrl, type PatientServiceConfig } from './config.js';
 import { adtHandlers } from './hl7/adt-handlers.js';
-import { noOutbox, type OutboxSeam } from './outbox-seam.js';
+import { outboxTable, type OutboxSeam } from './outbox-seam.js';
 import { MrnBlock } from './patients/mrn-block.js';
 
 export const SERVICE_NAME = 'patient-service';
@@ -21,26 +21,26 @@ export type RunningPatientService = RunningService;
 export interface StartExtras {
   /** the queues' retry policy (tests make it short) */
   retry?: Partial<RetryPolicy>;
-  /** where changes made here are handed to the outbox (none yet) */
+  /** where changes made here as system of record are handed over (default: the outbox table) */
   outbox?: OutboxSeam;
 }
 
 export async function startPatientService(config: PatientServiceConfig, log: Logger, extras: StartExtras = {}): Promise<RunningPatientService> {
-  const systemOfRecord = config.PATIENT_SERVICE_SYSTEM_OF_RECORD;
   const mrns = new MrnBlock(config.PATIENT_SERVICE_MRN_FIRST, config.PATIENT_SERVICE_MRN_LAST);
-  const outbox = extras.outbox ?? noOutbox;
+  const outbox = extras.outbox ?? outboxTable;
   return startService({
     name: SERVICE_NAME,
     config,
     host: config.PATIENT_SERVICE_HOST,
     port: config.PATIENT_SERVICE_PORT,
     databaseUrl: patientServiceDatabaseUrl(config),
-    systemOfRecord,
+    systemOfRecord: config.PATIENT_SERVICE_SYSTEM_OF_RECORD,
+    recordRule: config.PATIENT_SERVICE_RECORD_RULE,
     cdcTopics: CDC_TOPICS,
     log,
     retry: extras.retry,
     init: (pool) => mrns.init(pool),
-    routes: (app, pool) =>
+    routes: (app, pool, systemOfRecord) =>
       registerPatientServiceRoutes(app, pool, {
         mrns,
         outbox,

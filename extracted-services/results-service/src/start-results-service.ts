@@ -5,7 +5,7 @@
  */
 import type { Logger } from '@ficus/contracts';
 import type { RetryPolicy } from '@ficus/contracts/queues';
-import { noOutbox, startService, type OutboxSeam, type RunningService } from '@ficus/service-kit';
+import { outboxTable, startService, type OutboxSeam, type RunningService } from '@ficus/service-kit';
 import { registerResultsServiceRoutes } from './app.js';
 import { labResultsFeed } from './cdc/results-feed.js';
 import { resultsServiceDatabaseUrl, type ResultsServiceConfig } from './config.js';
@@ -22,7 +22,7 @@ export interface StartExtras {
   retry?: Partial<RetryPolicy>;
   /** who answers for patients and stays (default: patient-service at PATIENT_SERVICE_URL) */
   patients?: PatientDirectory;
-  /** where results taken here as system of record are handed to the outbox (none yet) */
+  /** where results taken here as system of record are handed over (default: the outbox table) */
   outbox?: OutboxSeam;
 }
 
@@ -35,6 +35,7 @@ export async function startResultsService(config: ResultsServiceConfig, log: Log
     port: config.RESULTS_SERVICE_PORT,
     databaseUrl: resultsServiceDatabaseUrl(config),
     systemOfRecord: config.RESULTS_SERVICE_SYSTEM_OF_RECORD,
+    recordRule: config.RESULTS_SERVICE_RECORD_RULE,
     cdcTopics: CDC_TOPICS,
     log,
     retry: extras.retry,
@@ -43,7 +44,7 @@ export async function startResultsService(config: ResultsServiceConfig, log: Log
         patients,
         fhir: { baseUrl: config.FHIR_BASE_URL, orderSystem: config.RESULTS_SERVICE_ORDER_SYSTEM, localTestSystem: config.RESULTS_SERVICE_TEST_SYSTEM },
       }),
-    hl7Handlers: oruHandlers(patients, extras.outbox ?? noOutbox),
+    hl7Handlers: oruHandlers(patients, extras.outbox ?? outboxTable),
     feeds: [labResultsFeed()],
   });
 }

@@ -1,5 +1,6 @@
 // the legacy HTTP contract itself is @ficus/legacy-his/contract; the HL7 interpretation is @ficus/hl7-protocol's
 export * from './runtime/service-env.js';
+export * from './runtime/system-of-record.js';
 export * from './runtime/service-metrics.js';
 export * from './runtime/ops-routes.js';
 export * from './runtime/run-service.js';

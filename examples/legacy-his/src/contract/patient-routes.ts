@@ -40,7 +40,7 @@ export interface PatientRouteOptions {
    * Called before a write, once the body is known to be valid; throws a LegacyError to refuse
    * it (a service that is not yet the system of record for patients answers 503).
    */
-  beforeWrite?: () => void;
+  beforeWrite?: () => void | Promise<void>;
 }
 
 const DEFAULT_PAGE_SIZE = 20;
@@ -63,7 +63,7 @@ export function registerPatientRoutes(root: FastifyInstance, store: PatientRepos
   });
 }
 
-function routes(app: FastifyInstance, store: PatientRepository, beforeWrite: () => void) {
+function routes(app: FastifyInstance, store: PatientRepository, beforeWrite: () => void | Promise<void>) {
   app.get<{ Querystring: PatientListQuery }>('/api/patients', { schema: { querystring: PatientListQuery } }, async (request): Promise<PatientPage> => {
     const q = request.query;
     const page = q.page ? Number(q.page) : 1;
@@ -90,7 +90,7 @@ function routes(app: FastifyInstance, store: PatientRepository, beforeWrite: () 
 
   app.post<{ Body: PatientInput }>('/api/patients', { schema: { body: PatientInput }, bodyLimit: PATIENT_BODY_LIMIT }, async (request, reply) => {
     const fields = toPatientFields(request.body);
-    beforeWrite();
+    await beforeWrite();
     const patient = await store.insert(fields, updatingUser(request));
     return sendPatient(reply.header('location', `/api/patients/${patient.mrn}`), patient, 201);
   });
@@ -101,7 +101,7 @@ function routes(app: FastifyInstance, store: PatientRepository, beforeWrite: () 
     async (request, reply) => {
       const { mrn } = request.params;
       const fields = toPatientFields(request.body, mrn);
-      beforeWrite();
+      await beforeWrite();
       const outcome = await store.update(mrn, fields, updatingUser(request), unchangedSince(request));
       if (outcome.kind === 'not-found') throw notFound();
       if (outcome.kind === 'precondition-failed') throw new LegacyError(412, 'Patient was changed by someone else (If-Match does not match)');

@@ -30,12 +30,12 @@ export const touchStay = (ctx: Hl7Context, id: string, op: Op) => {
 };
 export const touchMerge = (ctx: Hl7Context, id: string) => void touchedOf.get(ctx)?.merges.push(id);
 
-/** Runs a handler, then hands what it changed to the outbox seam (system of record only). */
+/** Runs a handler, then hands what it changed to the outbox seam (system of record, the legacy not fed the message itself). */
 export async function withOutbox<T>(ctx: Hl7Context, outbox: OutboxSeam, handler: () => Promise<T>): Promise<T> {
   const touched = new Touched();
   touchedOf.set(ctx, touched);
   const outcome = await handler();
-  if (ctx.systemOfRecord === 'service') {
+  if (ctx.writeBack) {
     for (const [mrn, op] of touched.patients) await patientChanged(outbox, ctx.tx, mrn, op);
     for (const [id, op] of touched.stays) await stayChanged(outbox, ctx.tx, id, op);
     for (const id of touched.merges) await mergeRecorded(outbox, ctx.tx, id);

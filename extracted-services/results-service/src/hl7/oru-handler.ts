@@ -64,7 +64,7 @@ export function oruHandlers(patients: PatientDirectory, outbox: OutboxSeam): Hl7
             }
           }
         }
-        if (ctx.systemOfRecord === 'service') await toOutbox(ctx, outbox, changed);
+        if (ctx.writeBack) await toOutbox(ctx, outbox, changed);
         return outcomes.length === 0 || outcomes.includes('applied') ? 'applied' : 'stale';
       },
     },

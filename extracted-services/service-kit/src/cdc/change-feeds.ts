@@ -12,6 +12,7 @@ import type { ChangeBatch } from '@ficus/contracts';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { SystemOfRecord } from '../runtime/service-env.js';
+import type { SystemOfRecordSource } from '../runtime/system-of-record.js';
 import type { ServiceMetrics } from '../runtime/service-metrics.js';
 
 /** changes Ficus wrote to the legacy database itself (write-back): never applied again */
@@ -37,7 +38,7 @@ export interface ChangeFeedsOptions {
   partitions: number;
   pool: pg.Pool;
   feeds: ChangeFeed[];
-  systemOfRecord: SystemOfRecord;
+  systemOfRecord: SystemOfRecordSource;
   metrics: ServiceMetrics;
   log: Logger;
   retry?: Partial<RetryPolicy>;
@@ -57,7 +58,7 @@ export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<Partition
           retry: o.retry,
           log: o.log,
           apply: async (changes, tx) => {
-            const report = await feed.apply(changes, { tx, systemOfRecord: o.systemOfRecord });
+            const report = await feed.apply(changes, { tx, systemOfRecord: o.systemOfRecord.current() });
             if (report.conflicts > 0) {
               o.metrics.conflicts.inc({ topic: feed.topic }, report.conflicts);
               o.metrics.changes.inc({ topic: feed.topic, outcome: 'conflict' }, report.conflicts);

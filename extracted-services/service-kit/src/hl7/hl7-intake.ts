@@ -17,6 +17,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { SystemOfRecord } from '../runtime/service-env.js';
+import type { SystemOfRecordSource } from '../runtime/system-of-record.js';
 import type { ServiceMetrics } from '../runtime/service-metrics.js';
 
 /** Where a message stands in the history of the rows it touches: MSH-7, then the order received. */
@@ -33,6 +34,8 @@ export interface Hl7Context {
   job: Hl7Job;
   order: MessageOrder;
   systemOfRecord: SystemOfRecord;
+  /** hand what the message changed to the outbox: this service is the system of record and the legacy does not get the message itself */
+  writeBack: boolean;
 }
 
 /** `applied`: the message changed rows (or had nothing to change); `stale`: older than the rows it names, not applied */
@@ -46,7 +49,7 @@ export interface Hl7IntakeOptions {
   partitions: number;
   pool: pg.Pool;
   handlers: Hl7Handlers;
-  systemOfRecord: SystemOfRecord;
+  systemOfRecord: SystemOfRecordSource;
   metrics: ServiceMetrics;
   log: Logger;
   retry?: Partial<RetryPolicy>;
@@ -100,7 +103,7 @@ async function handleJob(o: Hl7IntakeOptions, job: Job<Hl7Job>): Promise<void> {
     if ((claimed.rowCount ?? 0) === 0) {
       outcome = 'duplicate';
     } else {
-      outcome = await handler({ tx, message, job: data, order, systemOfRecord: o.systemOfRecord });
+      outcome = await handler({ tx, message, job: data, order, systemOfRecord: o.systemOfRecord.current(), writeBack: o.systemOfRecord.hl7WriteBack() });
       if (outcome === 'stale') {
         await tx.query(`UPDATE ficus_hl7_applied SET outcome = 'stale' WHERE sending_facility = $1 AND control_id = $2`, [data.sendingFacility, data.controlId]);
       }

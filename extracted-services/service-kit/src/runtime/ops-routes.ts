@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { ServiceMetrics } from './service-metrics.js';
-import type { SystemOfRecord } from './service-env.js';
+import type { SystemOfRecordSource } from './system-of-record.js';
 
 const READY_TIMEOUT_MS = 2000;
 
@@ -27,7 +27,7 @@ export interface OpsState {
   pool: pg.Pool;
   redis: Redis | undefined;
   metrics: ServiceMetrics;
-  systemOfRecord: SystemOfRecord;
+  systemOfRecord: SystemOfRecordSource;
   /** true from SIGTERM on: the load balancer stops sending */
   shuttingDown(): boolean;
 }
@@ -41,7 +41,8 @@ export function registerOpsRoutes(app: FastifyInstance, s: OpsState): void {
       status: up ? 'UP' : 'DOWN',
       database: database ? 'UP' : 'DOWN',
       queues: s.redis ? (queues ? 'UP' : 'DOWN') : 'OFF',
-      systemOfRecord: s.systemOfRecord,
+      systemOfRecord: s.systemOfRecord.current(),
+      systemOfRecordFrom: s.systemOfRecord.describe(),
     });
   });
   app.get('/metrics', async (_request, reply) => reply.header('content-type', s.metrics.registry.contentType).send(await s.metrics.registry.metrics()));

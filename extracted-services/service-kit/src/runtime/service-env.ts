@@ -3,18 +3,21 @@
  * server, Redis, the queues' partition counts (they must match the producers'), the system of
  * record, shutdown and logging. Defaults work on a development machine.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TObject } from '@sinclair/typebox';
+import { fileURLToPath } from 'node:url';
 import { Env, withDatabase } from '@ficus/contracts';
+
+const DEFAULT_STATE_DIR = fileURLToPath(new URL('../../../../.ficus/services', import.meta.url));
 
 /** who holds the committed truth of a service's entities (see the README, "The conflict rule") */
 export type SystemOfRecord = 'legacy' | 'service';
 
-export const systemOfRecordEnv = (dflt: SystemOfRecord, what: string) =>
-  Type.Unsafe<SystemOfRecord>({
+export const systemOfRecordEnv = (dflt: SystemOfRecord | 'rules', what: string, rule: string) =>
+  Type.Unsafe<SystemOfRecord | 'rules'>({
     type: 'string',
-    enum: ['legacy', 'service'],
+    enum: ['legacy', 'service', 'rules'],
     default: dflt,
-    description: `system of record for ${what}: legacy (CDC of the legacy database wins; HL7 applied here is a provisional early copy) or service (writes and HL7 land here first, CDC from other legacy writers older than a local change is a conflict)`,
+    description: `system of record for ${what}: legacy (CDC of the legacy database wins; HL7 applied here is a provisional early copy), service (writes and HL7 land here first, go to the outbox and back to the legacy; CDC from other legacy writers older than a local change is a conflict), or rules (service while the rule named by the record-rule setting, default ${rule}, is in mode new; follows flips and rollbacks within a second)`,
   });
 
 export const commonServiceEnv = {
@@ -24,11 +27,16 @@ export const commonServiceEnv = {
   HL7_PARTITIONS: Env.integer(8, "partitions of the service's HL7 queues (hl7.<service>.p<n>): the HL7 adapter's HL7_PARTITIONS", 1),
   CDC_PARTITIONS: Env.integer(8, 'partitions of the CDC queues (cdc.<topic>.p<n>): the CDC reader\'s', 1),
   SERVICE_CONSUMERS: Env.boolean(true, 'consume the HL7 and CDC queues (false: serve HTTP only, e.g. a read replica)'),
+  SERVICE_OUTBOX_RELAY: Env.boolean(true, 'publish the outbox (changes made here as system of record) to the write-back queues writeback.<service>.p<n>'),
+  WRITEBACK_PARTITIONS: Env.integer(8, "partitions of the write-back queues: the CDC deployable's CDC_PARTITIONS", 1),
+  FICUS_STORE_URL: Env.optionalString("the rule store, read when the system of record follows the rules (default: database ficus_gateway on DATABASE_URL's server)"),
+  FICUS_STATE_DIR: Env.string(DEFAULT_STATE_DIR, 'where the last good copy of the rules is kept (system of record from the rules)'),
+  FICUS_RULES_CHECK_MS: Env.integer(5_000, 'how often the rule store is asked for a new version besides the change notifications (Redis)', 100),
   SERVICE_SHUTDOWN_TIMEOUT_MS: Env.integer(10_000, 'on SIGTERM, time given to in-flight requests and queue jobs'),
   LOG_LEVEL: Env.level(),
 };
 
-export type CommonServiceConfig = { [K in keyof typeof commonServiceEnv]: Static<(typeof commonServiceEnv)[K]> };
+export type CommonServiceConfig = Static<TObject<typeof commonServiceEnv>>;
 
 /** the service's database: its own URL when given, else database `name` on DATABASE_URL's server */
 export function serviceDatabaseUrl(own: string | undefined, serverUrl: string, name: string): string {

@@ -3,23 +3,25 @@
  * and pooled, its HTTP app (the legacy contract's conventions, /healthz, /readyz, /metrics and
  * the service's own routes) listening, and its HL7 queue and CDC topics consumed, with gauges
  * of their depth. What differs between services (name, settings, routes, handlers, feeds) is
- * passed in. close() stops taking work first (HTTP, then the queues: the jobs in hand finish),
- * then ends the connections.
+ * passed in. Changes made here as system of record go to the outbox table in the same
+ * transaction, and the outbox relay publishes them for write-back to the legacy. close() stops
+ * taking work first (HTTP, then the queues: the jobs in hand finish), then ends the connections.
  */
 import type { AddressInfo } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { hl7QueuePrefix, type Logger } from '@ficus/contracts';
-import { cdcQueuePrefix, type RetryPolicy } from '@ficus/contracts/queues';
+import { hl7QueuePrefix, withDatabase, type Logger } from '@ficus/contracts';
+import { cdcQueuePrefix, migrateOutbox, OutboxRelay, type RetryPolicy } from '@ficus/contracts/queues';
 import { legacyApiServer, registerLegacyErrors } from '@ficus/legacy-his/contract';
 import { startChangeFeeds, type ChangeFeed } from '../cdc/change-feeds.js';
 import { startHl7Intake, type Hl7Handlers } from '../hl7/hl7-intake.js';
 import { migrateService } from './migrate-service.js';
 import { countRequests, registerOpsRoutes, type OpsState } from './ops-routes.js';
 import { QueueGauges } from './queue-gauges.js';
-import type { CommonServiceConfig, SystemOfRecord } from './service-env.js';
+import type { CommonServiceConfig } from './service-env.js';
 import { ServiceMetrics } from './service-metrics.js';
+import { fixedSystemOfRecord, followRules, type SystemOfRecordSetting, type SystemOfRecordSource } from './system-of-record.js';
 
 export interface ServiceDefinition {
   /** the service's name: its migrations folder, its HL7 queues (hl7.<name>), its metrics and logs */
@@ -30,7 +32,9 @@ export interface ServiceDefinition {
   host: string;
   port: number;
   databaseUrl: string;
-  systemOfRecord: SystemOfRecord;
+  systemOfRecord: SystemOfRecordSetting;
+  /** with systemOfRecord `rules`: the rule whose mode `new` makes this service the system of record */
+  recordRule: string;
   /** the CDC topics its feeds consume */
   cdcTopics: readonly string[];
   log: Logger;
@@ -39,7 +43,7 @@ export interface ServiceDefinition {
   /** work on the migrated database before anything is served or consumed */
   init?: (pool: pg.Pool) => Promise<void>;
   /** the service's routes, beside the kit's ops routes */
-  routes: (app: FastifyInstance, pool: pg.Pool) => Promise<void>;
+  routes: (app: FastifyInstance, pool: pg.Pool, systemOfRecord: SystemOfRecordSource) => Promise<void>;
   hl7Handlers: Hl7Handlers;
   feeds: ChangeFeed[];
 }
@@ -51,6 +55,9 @@ export interface RunningService {
   url: string;
   databaseUrl: string;
   metrics: ServiceMetrics;
+  systemOfRecord: SystemOfRecordSource;
+  /** the outbox relay, when it runs here (tests publish through it) */
+  outboxRelay: OutboxRelay | undefined;
   close(): Promise<void>;
 }
 
@@ -70,12 +77,27 @@ export async function buildServiceApp(log: Logger, ops: OpsState, routes: (app: 
 }
 
 export async function startService(d: ServiceDefinition): Promise<RunningService> {
-  const { config, log, name, systemOfRecord } = d;
+  const { config, log, name } = d;
   await migrateService(d.databaseUrl, name, log);
+  await migrateOutbox(d.databaseUrl, log);
   const pool = new pg.Pool({ connectionString: d.databaseUrl, max: config.DATABASE_POOL_MAX });
   pool.on('error', (err) => log.warn({ errCode: (err as { code?: string }).code }, 'idle database connection lost'));
-  const metrics = new ServiceMetrics(name, systemOfRecord);
+  const systemOfRecord =
+    d.systemOfRecord === 'rules'
+      ? await followRules({
+          service: name,
+          recordRule: d.recordRule,
+          storeUrl: config.FICUS_STORE_URL ?? withDatabase(config.DATABASE_URL, 'ficus_gateway'),
+          redisUrl: config.REDIS_URL,
+          stateDir: config.FICUS_STATE_DIR,
+          checkMs: config.FICUS_RULES_CHECK_MS,
+          log,
+        })
+      : fixedSystemOfRecord(d.systemOfRecord);
+  const metrics = new ServiceMetrics(name, systemOfRecord.current());
+  systemOfRecord.onChange((now) => metrics.systemOfRecord.set(now === 'service' ? 1 : 0));
   let redis: Redis | undefined;
+  let outboxRelay: OutboxRelay | undefined;
   let shuttingDown = false;
   const stops: (() => Promise<void>)[] = [];
   try {
@@ -84,7 +106,7 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
       redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
       redis.on('error', () => undefined); // BullMQ reconnects; /readyz shows it
     }
-    const app = await buildServiceApp(log, { pool, redis, metrics, systemOfRecord, shuttingDown: () => shuttingDown }, (a) => d.routes(a, pool));
+    const app = await buildServiceApp(log, { pool, redis, metrics, systemOfRecord, shuttingDown: () => shuttingDown }, (a) => d.routes(a, pool, systemOfRecord));
     stops.push(() => app.close());
     if (redis) {
       const consumed = { connection: redis, pool, systemOfRecord, metrics, log, retry: d.retry };
@@ -101,10 +123,15 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
         metrics,
       );
       stops.push(() => gauges.close());
+      if (config.SERVICE_OUTBOX_RELAY) {
+        const relay = new OutboxRelay({ pool, connection: redis, service: name, partitions: config.WRITEBACK_PARTITIONS, log });
+        outboxRelay = relay.start();
+        stops.push(() => relay.close());
+      }
     }
     await app.listen({ host: d.host, port: d.port });
     const port = (app.server.address() as AddressInfo).port;
-    log.info({ port, systemOfRecord, consumers: config.SERVICE_CONSUMERS }, `${name} listening`);
+    log.info({ port, ...systemOfRecord.describe(), consumers: config.SERVICE_CONSUMERS }, `${name} listening`);
     let closing: Promise<void> | undefined;
     return {
       app,
@@ -113,6 +140,8 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
       url: `http://${d.host === '0.0.0.0' || d.host === '::' ? '127.0.0.1' : d.host}:${port}`,
       databaseUrl: d.databaseUrl,
       metrics,
+      systemOfRecord,
+      outboxRelay,
       close() {
         closing ??= (async () => {
           shuttingDown = true;
@@ -122,6 +151,7 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
             for (const stop of stops) await stop();
           } finally {
             clearTimeout(force);
+            await systemOfRecord.close();
             redis?.disconnect();
             await pool.end();
           }
@@ -131,6 +161,7 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
     };
   } catch (e) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await systemOfRecord.close();
     redis?.disconnect();
     await pool.end();
     throw e;

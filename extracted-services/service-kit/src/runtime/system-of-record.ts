@@ -1,0 +1,108 @@
+/**
+ * Who holds the committed truth of a service's entities, now. Fixed (`legacy` or `service`,
+ * from the environment) or following the rules (`rules`): the service is the system of record
+ * while the rule that sends its writes to it (`patients-write`, or an HL7 rule) is in mode
+ * `new`, so that an admin's flip, and its rollback, take effect here within a second, with no
+ * restart, through the same rule store and change notifications as the gateway's.
+ *
+ * Failing safe: while the rules are not known (the store unreachable and no last good copy),
+ * the legacy stays the system of record, so a write sent here is refused (PAT-503) rather than
+ * kept where the legacy would never see it.
+ */
+import path from 'node:path';
+import pg from 'pg';
+import { RuleStore, StoreRuleSource, type Logger, type RuleSet } from '@ficus/contracts';
+import type { SystemOfRecord } from './service-env.js';
+
+export type SystemOfRecordSetting = SystemOfRecord | 'rules';
+
+export interface SystemOfRecordSource {
+  current(): SystemOfRecord;
+  /**
+   * Whether changes made from HL7 messages go to the outbox (and so back to the legacy):
+   * only while this service is the system of record and the legacy does not get the messages
+   * itself (no HL7 rule routes them to both, mode `dual`), or the legacy would hold them twice.
+   */
+  hl7WriteBack(): boolean;
+  /** Looks again now (a write that arrives just after a flip must not wait for the notification). */
+  refresh(): Promise<SystemOfRecord>;
+  describe(): Record<string, unknown>;
+  /** called with the new value whenever it changes */
+  onChange(listener: (now: SystemOfRecord) => void): void;
+  close(): Promise<void>;
+}
+
+export function fixedSystemOfRecord(value: SystemOfRecord): SystemOfRecordSource {
+  return {
+    current: () => value,
+    hl7WriteBack: () => value === 'service',
+    refresh: async () => value,
+    describe: () => ({ systemOfRecord: value, from: 'environment' }),
+    onChange: () => undefined,
+    close: async () => undefined,
+  };
+}
+
+/** What a rule set says: the record rule's mode, and whether the legacy also gets this service's HL7 messages. */
+export function readRules(ruleSet: RuleSet, service: string, recordRule: string): { systemOfRecord: SystemOfRecord; legacyGetsHl7: boolean; ruleMode: string | null } {
+  const rule = [...ruleSet.http, ...(ruleSet.hl7 ?? [])].find((r) => r.id === recordRule);
+  const legacyGetsHl7 = (ruleSet.hl7 ?? []).some((r) => r.target === service && r.mode === 'dual');
+  return { systemOfRecord: rule?.mode === 'new' ? 'service' : 'legacy', legacyGetsHl7, ruleMode: rule?.mode ?? null };
+}
+
+export interface RuleFollowingOptions {
+  service: string;
+  /** the rule whose mode `new` makes this service the system of record */
+  recordRule: string;
+  storeUrl: string;
+  redisUrl: string | undefined;
+  stateDir: string;
+  checkMs: number;
+  log: Logger;
+}
+
+export async function followRules(o: RuleFollowingOptions): Promise<SystemOfRecordSource> {
+  const pool = new pg.Pool({ connectionString: o.storeUrl, max: 2, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 30_000 });
+  pool.on('error', (err) => o.log.warn({ err: err.message }, 'rule store connection lost'));
+  let state: ReturnType<typeof readRules> = { systemOfRecord: 'legacy', legacyGetsHl7: true, ruleMode: null };
+  let version: number | undefined;
+  const listeners: ((now: SystemOfRecord) => void)[] = [];
+  const source = new StoreRuleSource({
+    store: new RuleStore(pool),
+    redisUrl: o.redisUrl,
+    cacheFile: path.join(o.stateDir, `${o.service}-last-good-rules.json`),
+    checkMs: o.checkMs,
+    log: o.log,
+    apply: (applied) => {
+      const next = readRules(applied.ruleSet, o.service, o.recordRule);
+      if (next.ruleMode === null) o.log.warn({ rule: o.recordRule, version: applied.version }, 'the record rule is not in the rules: the legacy stays the system of record');
+      const changed = next.systemOfRecord !== state.systemOfRecord;
+      state = next;
+      version = applied.version;
+      if (changed) {
+        o.log.info({ systemOfRecord: next.systemOfRecord, rule: o.recordRule, mode: next.ruleMode, version }, 'system of record changed with the rules');
+        for (const l of listeners) l(next.systemOfRecord);
+      }
+    },
+  });
+  try {
+    await source.load();
+  } catch (e) {
+    o.log.warn({ err: (e as Error).message }, 'rules unknown: the legacy is the system of record until the rule store answers');
+  }
+  source.start();
+  return {
+    current: () => state.systemOfRecord,
+    hl7WriteBack: () => state.systemOfRecord === 'service' && !state.legacyGetsHl7,
+    async refresh() {
+      await source.check();
+      return state.systemOfRecord;
+    },
+    describe: () => ({ systemOfRecord: state.systemOfRecord, from: 'rules', rule: o.recordRule, ruleMode: state.ruleMode, rulesVersion: version ?? null, rules: source.status().state }),
+    onChange: (l) => void listeners.push(l),
+    async close() {
+      await source.stop();
+      await pool.end();
+    },
+  };
+}
