@@ -1,12 +1,15 @@
 /**
  * What can go wrong in a command, as errors that carry their exit code: 1 when the command was
  * refused or failed (the API said no, a file is invalid, the API cannot be reached), 2 when it
- * was called wrongly. main.ts turns them into output and the process's exit code.
+ * was called wrongly, 3 when `ficus reconcile` ran to the end and found differences (so a
+ * script can tell "the data differ" from "the check could not be made"). main.ts turns them
+ * into output and the process's exit code.
  */
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_DIFFERENCES = 3;
 
 /** An RFC 9457 problem body, as the admin API answers errors. */
 export interface Problem {
@@ -71,3 +74,21 @@ export class ApiFailure extends CliFailure {
 
 /** The command has already printed why it failed (validate's issue list): exit 1, print nothing more. */
 export class ReportedFailure extends CliFailure {}
+
+/** `ficus reconcile` printed its report, and the two sides differ: exit 3, print nothing more. */
+export class DifferencesFound extends ReportedFailure {
+  override readonly exitCode: number = EXIT_DIFFERENCES;
+}
+
+/** A system other than the admin API (legacy, a new service) could not be reached, or answered nonsense. */
+export class SystemFailure extends CliFailure {
+  constructor(
+    /** "the legacy system", "the service" */
+    readonly system: string,
+    readonly url: string,
+    problem: string,
+    hint: string,
+  ) {
+    super(`${system} at ${url}: ${problem}`, [hint]);
+  }
+}

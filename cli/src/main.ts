@@ -1,6 +1,6 @@
 /**
  * Entry point of `ficus` (started by bin/ficus.js): runs the command and turns how it ended
- * into the exit code: 0 ok, 1 refused or failed, 2 usage error.
+ * into the exit code: 0 ok, 1 refused or failed, 2 usage error, 3 differences found (reconcile).
  */
 import { CommanderError } from 'commander';
 import { CliFailure, EXIT_FAILED, EXIT_OK, EXIT_USAGE, ReportedFailure } from './failures.js';

@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { addAuditCommand } from './commands/audit.js';
 import { addParityCommand } from './commands/parity.js';
+import { addReconcileCommands } from './commands/reconcile.js';
 import { addCdcCommands } from './commands/cdc.js';
 import { addHl7Commands } from './commands/hl7.js';
 import { addRuleFileCommands } from './commands/rule-files.js';
@@ -19,7 +20,7 @@ Environment:
   FICUS_CONFIG     the config file (default $XDG_CONFIG_HOME/ficus/config.json or
                    ~/.config/ficus/config.json): { "adminUrl"?: string, "token"?: string }
 
-Exit codes: 0 ok, 1 refused or failed, 2 usage error.`;
+Exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 \`reconcile\` found differences.`;
 
 export function buildProgram(): Command {
   const program = new Command('ficus')
@@ -43,5 +44,6 @@ export function buildProgram(): Command {
   addAuditCommand(program);
   addTokenCommands(program);
   addCdcCommands(program);
+  addReconcileCommands(program);
   return program;
 }
