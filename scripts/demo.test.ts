@@ -135,7 +135,7 @@ describe('npm start on a fresh copy', () => {
     for (const port of Object.values(ports)) expect(await portFree(port), `port ${port}`).toBe(true);
     const pgPid = path.join(copy, '.ficus/demo/pg/postmaster.pid');
     // the group's SIGINT reaches PostgreSQL too: its own fast shutdown may still be finishing
-    for (let i = 0; i < 60 && existsSync(pgPid); i++) await sleep(250);
+    for (let i = 0; i < 240 && existsSync(pgPid); i++) await sleep(250);
     expect(existsSync(pgPid), `PostgreSQL still running\n${output.slice(-4000)}`).toBe(false);
     const redisPidFile = path.join(copy, '.ficus/demo/redis/redis.pid');
     if (existsSync(redisPidFile)) expect(processAlive(Number(readFileSync(redisPidFile, 'utf8')))).toBe(false);

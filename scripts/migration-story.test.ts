@@ -248,6 +248,15 @@ describe('the migration story, end to end on the demo stack', () => {
     const everyone = await allMrns(url('legacy'));
     for (const mrn of everyone) await samePatientEverywhere(mrn);
     expect((await allMrns(url('patientService'))).sort()).toEqual([...everyone].sort());
+    // and the reconciliation command says so: same counts, same checksums, exit 0
+    for (const [what, service] of [['patients', url('patientService')], ['results', url('resultsService')]] as const) {
+      const { stdout } = await run(process.execPath, [path.join(REPO_ROOT, 'cli/bin/ficus.js'), 'reconcile', what, '--legacy', url('legacy'), '--service', service, '--json'], { cwd: REPO_ROOT });
+      const report = JSON.parse(stdout) as { entities: { entity: string; legacy: { count: number }; service: { count: number }; checksumsMatch: boolean }[] };
+      for (const e of report.entities) {
+        expect(e, `${what}: ${e.entity}`).toMatchObject({ checksumsMatch: true });
+        expect(e.service.count).toBe(e.legacy.count);
+      }
+    }
   });
 
   it('with patient-service stopped while reads are new, every safe request is answered from legacy', { timeout: 120_000 }, async () => {
@@ -281,7 +290,3 @@ describe('the migration story, end to end on the demo stack', () => {
     expect(fallback.route).toMatch(/^patients-read; legacy/);
   });
 });
-
-// reconciliation with the CLI runs in the rollback step once `ficus reconcile` exists
-void run;
-void path;
