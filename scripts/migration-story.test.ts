@@ -231,6 +231,29 @@ describe('the migration story, end to end on the demo stack', () => {
     expect((await ask(url('legacy'), `/api/patients/${seededMrns[1]}`)).body).toContain('CHANGEDNEW');
   });
 
+  it('lab-results to new: results-service takes the results over MLLP alone, and they reach the legacy through its outbox', { timeout: 120_000 }, async () => {
+    await flip('lab-results', 'new');
+    await until('results-service as system of record', async () => (JSON.parse((await ask(url('resultsService'), '/readyz')).body) as { systemOfRecord: string }).systemOfRecord === 'service');
+    const client = await MllpClient.connect(ports.hl7!);
+    try {
+      const oru = hl7(
+        msh('ORU^R01^ORU_R01', uniqueControlId('E2E'), { facility: 'CORELAB' }),
+        `PID|1||${hl7Mrn}^^^GENHOSP^MR`,
+        segment('PV1', { 1: '1', 19: 'V7700001' }),
+        segment('OBR', { 1: '1', 3: 'L77000002', 7: '20260102090000' }),
+        segment('OBX', { 1: '1', 2: 'NM', 3: '2823-3^POTASSIUM^LN', 5: '5.9', 6: 'mmol/L', 7: '3.5-5.1', 8: 'H', 11: 'F' }),
+      );
+      expect((await client.request(oru)).code).toBe('AA');
+    } finally {
+      client.close();
+    }
+    // the legacy interface no longer gets ORU: the legacy learns the result from the write-back
+    await until('the result written back to the legacy', async () => {
+      const [l, s] = await Promise.all([ask(url('legacy'), `/api/results?mrn=${hl7Mrn}`), ask(url('resultsService'), `/api/results?mrn=${hl7Mrn}`)]);
+      return l.body.includes('L77000002') && l.body === s.body;
+    });
+  });
+
   it('a rollback goes back to the legacy everywhere and loses nothing; reconciliation is clean', { timeout: 120_000 }, async () => {
     await admin('POST', '/api/rollback', { version: firstVersion, reason: 'migration story: back to legacy', baseVersion: await currentVersion() });
     await routedTo(`/api/patients/${serviceMadeMrn}`, 'legacy');
