@@ -114,7 +114,7 @@ describe('npm start on a fresh copy', () => {
       expect(ack).toMatchObject({ code: 'AA', controlId: 'DEMO-A01-0001' });
       let admitted = 0;
       for (let i = 0; i < 120 && admitted !== 200; i++) {
-        const r = await fetch(`${gw}/api/patients/9000001`);
+        const r = await fetch(`${gw}/api/patients/8000001`);
         await r.arrayBuffer();
         admitted = r.status;
         if (admitted !== 200) await sleep(250);
