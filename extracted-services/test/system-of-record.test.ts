@@ -128,6 +128,14 @@ describe('patient-service following patients-write in a real rule store', () => 
     }
   });
 
+  it('keeps published outbox rows a week, then the relay deletes them', async () => {
+    await expect.poll(async () => (await service.pool.query('SELECT 1 FROM ficus_outbox WHERE published_at IS NULL')).rowCount, { timeout: 10_000 }).toBe(0);
+    expect(await service.outboxRelay!.purgePublished()).toBe(0);
+    await service.pool.query("UPDATE ficus_outbox SET published_at = published_at - interval '8 days'");
+    expect(await service.outboxRelay!.purgePublished()).toBe(1);
+    expect((await service.pool.query('SELECT 1 FROM ficus_outbox')).rowCount).toBe(0);
+  });
+
   it('follows a rollback within a second of its announcement', async () => {
     await commitModes({ 'patients-write': 'legacy' }, true);
     const start = Date.now();

@@ -20,6 +20,8 @@ import { runMigrations } from '../postgres/migrate.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/outbox', import.meta.url));
 
+const PURGE_EVERY_MS = 10 * 60_000;
+
 export const writebackQueuePrefix = (service: string) => `writeback.${service}`;
 
 /** the origin of the legacy database's changes that the legacy writer made (the write-back's echo) */
@@ -66,6 +68,8 @@ export interface OutboxRelayOptions {
   pollMs?: number;
   log: Logger;
   published?: (events: ChangeEvent[]) => void;
+  /** published rows older than this are deleted (default 7 days; 0 keeps them) */
+  keepPublishedMs?: number;
 }
 
 interface OutboxRow {
@@ -84,6 +88,7 @@ export class OutboxRelay {
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private database = '';
+  private lastPurge = 0;
 
   constructor(private readonly o: OutboxRelayOptions) {}
 
@@ -177,6 +182,10 @@ export class OutboxRelay {
         failures++;
         if (failures === 1 || failures % 20 === 0) this.o.log.warn({ err: (e as Error).message, failures }, 'outbox relay round failed; trying again');
       }
+      if (published === 0 && this.running && Date.now() - this.lastPurge > PURGE_EVERY_MS) {
+        this.lastPurge = Date.now();
+        await this.purgePublished().catch((e: Error) => this.o.log.warn({ err: e.message }, 'outbox purge failed; trying again later'));
+      }
       if (published === 0 && this.running) {
         const wait = failures > 0 ? Math.min(5_000, 200 * 2 ** Math.min(failures, 5)) : (this.o.pollMs ?? 200);
         await new Promise<void>((resolve) => {
@@ -189,6 +198,14 @@ export class OutboxRelay {
         this.wakeUp = undefined;
       }
     }
+  }
+
+  /** Deletes published rows older than keepPublishedMs: the legacy has them; answers how many. */
+  async purgePublished(): Promise<number> {
+    const keep = this.o.keepPublishedMs ?? 7 * 24 * 3_600_000;
+    if (keep <= 0) return 0;
+    const { rowCount } = await this.o.pool.query("DELETE FROM ficus_outbox WHERE published_at < clock_timestamp() - make_interval(secs => $1)", [keep / 1000]);
+    return rowCount ?? 0;
   }
 
   async close(): Promise<void> {

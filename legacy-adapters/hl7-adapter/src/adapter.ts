@@ -26,6 +26,7 @@ import {
 import { messageStoreUrl, ruleStoreUrl, tlsOptions, type AdapterConfig } from './config.js';
 import { DeliveryStore } from './delivery/delivery-store.js';
 import { Dispatcher } from './delivery/dispatcher.js';
+import { Retention } from './store/retention.js';
 import { QueuePublisher } from './delivery/queue-publisher.js';
 import { AppAcks, settledAnswer } from './intake/app-acks.js';
 import { Intake } from './intake/intake.js';
@@ -43,6 +44,7 @@ export interface RunningAdapter {
   port: number;
   apiPort: number;
   dispatcher: Dispatcher;
+  retention: Retention;
   /** HL7 parity counts of this instance (mode dual with lookups) */
   parity: ParityRecorder;
   close(): Promise<void>;
@@ -136,6 +138,8 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     tls: tlsOptions(config),
   });
   dispatcher.start();
+  const retention = new Retention({ pool, days: config.HL7_RETENTION_DAYS, log, purged: (what, n) => metrics.purged.inc({ what }, n) });
+  retention.start();
   log.info({ port: listener.port, apiPort: api.port, tls: Boolean(tlsOptions(config)), partitions: config.HL7_PARTITIONS, hl7Rules: router.rules.length }, 'HL7 adapter listening');
 
   return {
@@ -143,8 +147,10 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     apiPort: api.port,
     dispatcher,
     parity: parityRecorder,
+    retention,
     async close() {
       await listener.close();
+      await retention.stop();
       await dispatcher.stop();
       appAcks.stop();
       await stats.stop();

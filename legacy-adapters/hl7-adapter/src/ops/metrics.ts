@@ -54,6 +54,7 @@ export class AdapterMetrics {
   readonly pending: Gauge<'target'>;
   readonly dead: Gauge<'target'>;
   readonly queueJobs: Gauge<'queue' | 'state'>;
+  readonly purged: Counter<'what'>;
 
   constructor(sources: MetricSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'ficus_hl7_adapter_' });
@@ -71,6 +72,7 @@ export class AdapterMetrics {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers,
     });
+    this.purged = new Counter({ name: 'ficus_hl7_purged_total', help: 'Stored messages and rejected frames deleted by the retention (HL7_RETENTION_DAYS)', labelNames: ['what'], registers });
     this.framing = new Counter({ name: 'ficus_hl7_framing_incidents_total', help: 'MLLP framing incidents: garbage, oversize, discarded', labelNames: ['incident'], registers });
     this.connections = new Gauge({ name: 'ficus_hl7_connections', help: 'Open MLLP connections', registers });
     this.backPressure = new Counter({ name: 'ficus_hl7_backpressure_total', help: 'Times a connection stopped being read because its messages wait for the store', registers });
