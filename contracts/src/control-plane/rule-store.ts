@@ -144,7 +144,7 @@ export class RuleStore {
   /** The first version, from the rule files, when the store is empty. */
   async seedIfEmpty(ruleSet: RuleSet, author: string, reason: string): Promise<RuleVersion | undefined> {
     try {
-      return await this.commit(0, ruleSet, author, reason, { kind: 'seed', summary: `${ruleSet.http.length} HTTP rules, ${Object.keys(ruleSet.upstreams).length} upstreams` });
+      return await this.commit(0, ruleSet, author, reason, { kind: 'seed', summary: `${ruleSet.http.length} HTTP rules, ${ruleSet.hl7?.length ?? 0} HL7 rules, ${Object.keys(ruleSet.upstreams).length} upstreams` });
     } catch (e) {
       if (e instanceof StaleVersionError) return undefined;
       throw e;

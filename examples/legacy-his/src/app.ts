@@ -34,10 +34,10 @@ export async function buildLegacyHis(options: LegacyHisOptions): Promise<Fastify
 
   if (options.accessLog !== false) {
     app.addHook('onResponse', async (request, reply) => {
-      request.log.info(
-        { method: request.method, route: request.routeOptions.url ?? '(no route)', status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-        'request',
-      );
+      const route = request.routeOptions.url ?? '(no route)';
+      // health checks come every few seconds from every gateway: at debug, or they drown the rest
+      const level = route === '/healthz' || route === '/readyz' ? 'debug' : 'info';
+      request.log[level]({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     });
   }
 
