@@ -93,7 +93,7 @@ describe('docker-compose.yml', () => {
       expect(svc.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${port}/readyz`);
       // the image carries the migrations the service runs at start (found from dist/ at /app/migrations)
       const copies = instructions(path.join(ROOT, svc.build!.dockerfile)).filter((o) => o.op === 'COPY').map((o) => o.args);
-      for (const dir of [svc.build!.dockerfile.split('/')[1], 'service-kit', 'change-consumer']) expect(copies).toContain(`migrations/${dir} migrations/${dir}`);
+      for (const dir of [svc.build!.dockerfile.split('/')[1], 'service-kit', 'change-consumer', 'outbox']) expect(copies).toContain(`migrations/${dir} migrations/${dir}`);
     }
     expect(results!.environment!.PATIENT_SERVICE_URL).toBe('http://patient-service:8101');
     expect(gateway!.environment).toMatchObject({ FICUS_UPSTREAM_PATIENT_SERVICE_URL: 'http://patient-service:8101', FICUS_UPSTREAM_RESULTS_SERVICE_URL: 'http://results-service:8102' });
