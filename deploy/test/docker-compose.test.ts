@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { instructions } from './support/dockerfile.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -25,19 +26,6 @@ interface Service {
   healthcheck?: { test: string[] };
   volumes?: string[];
   profiles?: string[];
-}
-
-/** Dockerfile instructions, continuation lines joined, comments dropped. */
-function instructions(file: string): { op: string; args: string }[] {
-  return readFileSync(file, 'utf8')
-    .replace(/\\\n/g, ' ')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'))
-    .map((l) => {
-      const [op, ...rest] = l.split(/\s+/);
-      return { op: op!.toUpperCase(), args: rest.join(' ') };
-    });
 }
 
 describe('docker-compose.yml', () => {
