@@ -143,6 +143,16 @@ const samePatientEverywhere = (mrn: string) =>
     return l.status === 200 && l.body === s.body;
   });
 
+/** one message over MLLP to the HL7 adapter, on a connection of its own; answers the ACK code */
+async function sendHl7(message: string): Promise<string> {
+  const client = await MllpClient.connect(ports.hl7!);
+  try {
+    return (await client.request(message)).code;
+  } finally {
+    client.close();
+  }
+}
+
 const json = (body: Record<string, unknown>): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json', 'x-user-id': 'e2e-clerk' }, body: JSON.stringify(body) });
 
 describe('the migration story, end to end on the demo stack', () => {
@@ -156,27 +166,22 @@ describe('the migration story, end to end on the demo stack', () => {
     firstVersion = await currentVersion();
     seededMrns = await allMrns(url('legacy'));
     expect(seededMrns.length).toBeGreaterThanOrEqual(SEEDED);
-    const client = await MllpClient.connect(ports.hl7!);
-    try {
-      const a01 = hl7(
-        msh('ADT^A01^ADT_A01', uniqueControlId('E2E'), {}),
-        'EVN|A01',
-        segment('PID', { 1: '1', 3: `${hl7Mrn}^^^GENHOSP^MR`, 5: 'STORY^ANNA', 7: '19800101', 8: 'F' }),
-        segment('PV1', { 1: '1', 2: 'I', 3: 'MED^^4', 19: 'V7700001', 44: '202601010800' }),
-      );
-      expect((await client.request(a01)).code).toBe('AA');
-      await until('the admission in the legacy', async () => (await ask(url('legacy'), `/api/encounters?mrn=${hl7Mrn}`)).status === 200);
-      const oru = hl7(
-        msh('ORU^R01^ORU_R01', uniqueControlId('E2E'), { facility: 'CORELAB' }),
-        `PID|1||${hl7Mrn}^^^GENHOSP^MR`,
-        segment('PV1', { 1: '1', 19: 'V7700001' }),
-        segment('OBR', { 1: '1', 3: 'L77000001', 7: '20260101090000' }),
-        segment('OBX', { 1: '1', 2: 'NM', 3: '2345-7^GLUCOSE^LN', 5: '101', 6: 'mg/dL', 7: '70-99', 8: 'H', 11: 'F' }),
-      );
-      expect((await client.request(oru)).code).toBe('AA');
-    } finally {
-      client.close();
-    }
+    const a01 = hl7(
+      msh('ADT^A01^ADT_A01', uniqueControlId('E2E'), {}),
+      'EVN|A01',
+      segment('PID', { 1: '1', 3: `${hl7Mrn}^^^GENHOSP^MR`, 5: 'STORY^ANNA', 7: '19800101', 8: 'F' }),
+      segment('PV1', { 1: '1', 2: 'I', 3: 'MED^^4', 19: 'V7700001', 44: '202601010800' }),
+    );
+    expect(await sendHl7(a01)).toBe('AA');
+    await until('the admission in the legacy', async () => (await ask(url('legacy'), `/api/encounters?mrn=${hl7Mrn}`)).status === 200);
+    const oru = hl7(
+      msh('ORU^R01^ORU_R01', uniqueControlId('E2E'), { facility: 'CORELAB' }),
+      `PID|1||${hl7Mrn}^^^GENHOSP^MR`,
+      segment('PV1', { 1: '1', 19: 'V7700001' }),
+      segment('OBR', { 1: '1', 3: 'L77000001', 7: '20260101090000' }),
+      segment('OBX', { 1: '1', 2: 'NM', 3: '2345-7^GLUCOSE^LN', 5: '101', 6: 'mg/dL', 7: '70-99', 8: 'H', 11: 'F' }),
+    );
+    expect(await sendHl7(oru)).toBe('AA');
     // a registration and an update through the gateway, to the legacy (patients-write is legacy)
     const made = await ask(url('gateway'), '/api/patients', json({ lastName: 'LEGACYMADE', firstName: 'LENA', dateOfBirth: '1971-03-04', sex: 'F' }));
     expect(made.status, made.body).toBe(201);
@@ -234,19 +239,14 @@ describe('the migration story, end to end on the demo stack', () => {
   it('lab-results to new: results-service takes the results over MLLP alone, and they reach the legacy through its outbox', { timeout: 120_000 }, async () => {
     await flip('lab-results', 'new');
     await until('results-service as system of record', async () => (JSON.parse((await ask(url('resultsService'), '/readyz')).body) as { systemOfRecord: string }).systemOfRecord === 'service');
-    const client = await MllpClient.connect(ports.hl7!);
-    try {
-      const oru = hl7(
-        msh('ORU^R01^ORU_R01', uniqueControlId('E2E'), { facility: 'CORELAB' }),
-        `PID|1||${hl7Mrn}^^^GENHOSP^MR`,
-        segment('PV1', { 1: '1', 19: 'V7700001' }),
-        segment('OBR', { 1: '1', 3: 'L77000002', 7: '20260102090000' }),
-        segment('OBX', { 1: '1', 2: 'NM', 3: '2823-3^POTASSIUM^LN', 5: '5.9', 6: 'mmol/L', 7: '3.5-5.1', 8: 'H', 11: 'F' }),
-      );
-      expect((await client.request(oru)).code).toBe('AA');
-    } finally {
-      client.close();
-    }
+    const oru = hl7(
+      msh('ORU^R01^ORU_R01', uniqueControlId('E2E'), { facility: 'CORELAB' }),
+      `PID|1||${hl7Mrn}^^^GENHOSP^MR`,
+      segment('PV1', { 1: '1', 19: 'V7700001' }),
+      segment('OBR', { 1: '1', 3: 'L77000002', 7: '20260102090000' }),
+      segment('OBX', { 1: '1', 2: 'NM', 3: '2823-3^POTASSIUM^LN', 5: '5.9', 6: 'mmol/L', 7: '3.5-5.1', 8: 'H', 11: 'F' }),
+    );
+    expect(await sendHl7(oru)).toBe('AA');
     // the legacy interface no longer gets ORU: the legacy learns the result from the write-back
     await until('the result written back to the legacy', async () => {
       const [l, s] = await Promise.all([ask(url('legacy'), `/api/results?mrn=${hl7Mrn}`), ask(url('resultsService'), `/api/results?mrn=${hl7Mrn}`)]);
