@@ -84,7 +84,7 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
   const metrics = new AdapterMetrics({ deliveryCounts: () => deliveryStore.counts(), queueDepths: () => publisher.depths(services(), config.HL7_PARTITIONS) });
   const stats = new IntakeStats(pool, log);
   // new messages wake the dispatcher (made below)
-  const messages = new MessageStore(pool, (lanes) => dispatcher.committed(lanes));
+  const messages = new MessageStore(pool, (lanes) => dispatcher.committed(lanes), config.HL7_STORE_PARALLEL);
   const appAcks = new AppAcks({
     log,
     lookup: (ids) => messages.authoritative(ids),

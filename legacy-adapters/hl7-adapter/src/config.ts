@@ -26,6 +26,7 @@ export const AdapterConfigSchema = configSchema({
   HL7_LEGACY_ACK_TIMEOUT_MS: Env.integer(15_000, 'waiting for the legacy inbound\'s ACK before trying again', 100),
   HL7_MAX_BACKOFF_MS: Env.integer(30_000, 'longest wait between two tries of a delivery', 100),
   HL7_DISPATCH_POLL_MS: Env.integer(500, 'safety-net look for pending deliveries', 10),
+  HL7_STORE_PARALLEL: Env.integer(2, 'store statements in flight at once (each commits a group of messages from any connections)', 1),
   HL7_RETENTION_DAYS: Env.integer(0, 'delete stored messages (and rejected frames) older than this many days once every delivery of theirs is done; 0: keep them all', 0),
   HL7_QUEUE_PREFIX: Env.string('bull', "BullMQ key prefix of the new services' queues (BullMQ's default); their consumers must use the same"),
   HL7_QUEUE_TIMEOUT_MS: Env.integer(10_000, 'a publish to a queue not answered within this is tried again later', 100),
