@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { instructions } from './support/dockerfile.js';
+import { imageInstructions, type Build } from './support/dockerfile.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -18,7 +18,7 @@ const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'
 
 interface Service {
   image?: string;
-  build?: { context: string; dockerfile: string };
+  build?: Build;
   command?: string[];
   environment?: Record<string, string>;
   ports?: string[];
@@ -27,6 +27,9 @@ interface Service {
   volumes?: string[];
   profiles?: string[];
 }
+
+/** the instructions an image is built by: its target's stage and those it starts from */
+const image = (svc: Service) => imageInstructions(path.join(ROOT, svc.build!.context, svc.build!.dockerfile), svc.build!.target);
 
 describe('docker-compose.yml', () => {
   it('is valid against the Compose specification', () => {
@@ -72,16 +75,16 @@ describe('docker-compose.yml', () => {
 
   it('gives the extracted services their PostgreSQL server, Redis, ports, each other, and the gateway their addresses', () => {
     const { gateway, 'patient-service': patients, 'results-service': results } = compose.services;
-    for (const [svc, prefix, port] of [
-      [patients!, 'PATIENT_SERVICE', '8101'],
-      [results!, 'RESULTS_SERVICE', '8102'],
+    for (const [svc, prefix, port, name] of [
+      [patients!, 'PATIENT_SERVICE', '8101', 'patient-service'],
+      [results!, 'RESULTS_SERVICE', '8102', 'results-service'],
     ] as const) {
       expect(svc.environment).toMatchObject({ DATABASE_URL: expect.stringMatching(/@postgres:5432\//), REDIS_URL: 'redis://redis:6379', [`${prefix}_PORT`]: port });
       expect(svc.ports).toEqual([`${port}:${port}`]);
       expect(svc.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${port}/readyz`);
       // the image carries the migrations the service runs at start (found from dist/ at /app/migrations)
-      const copies = instructions(path.join(ROOT, svc.build!.dockerfile)).filter((o) => o.op === 'COPY').map((o) => o.args);
-      for (const dir of [svc.build!.dockerfile.split('/')[1], 'service-kit', 'change-consumer', 'outbox']) expect(copies).toContain(`migrations/${dir} migrations/${dir}`);
+      const copies = image(svc).filter((o) => o.op === 'COPY').map((o) => o.args);
+      for (const dir of [name, 'service-kit', 'change-consumer', 'outbox']) expect(copies).toContain(`migrations/${dir} migrations/${dir}`);
     }
     expect(results!.environment!.PATIENT_SERVICE_URL).toBe('http://patient-service:8101');
     expect(gateway!.environment).toMatchObject({ FICUS_UPSTREAM_PATIENT_SERVICE_URL: 'http://patient-service:8101', FICUS_UPSTREAM_RESULTS_SERVICE_URL: 'http://results-service:8102' });
@@ -89,7 +92,7 @@ describe('docker-compose.yml', () => {
 
   it('runs the CDC deployable on the legacy database, and SQL Server 2022 with its agent for CDC from SQL Server (profile mssql)', () => {
     const cdc = compose.services.cdc!;
-    expect(cdc.build?.dockerfile).toBe('legacy-adapters/cdc/Dockerfile');
+    expect(cdc.build).toMatchObject({ dockerfile: 'Dockerfile', target: 'cdc' });
     expect(cdc.ports).toContain('8092:8092');
     expect(cdc.environment?.CDC_LEGACY_DATABASE_URL).toMatch(/@postgres:5432\/legacy_his$/);
     expect(Object.keys(cdc.depends_on ?? {})).toEqual(expect.arrayContaining(['postgres', 'redis', 'legacy-his']));
@@ -103,7 +106,7 @@ describe('docker-compose.yml', () => {
     expect(reader.environment?.CDC_MSSQL_URL).toMatch(/^Server=mssql,1433;Database=LEGACY_HIS;/);
     expect(reader.image).toBe(cdc.image);
     // the image carries the mapping and every migration folder the deployable reads
-    const copies = instructions(path.join(ROOT, 'legacy-adapters/cdc/Dockerfile')).filter((o) => o.op === 'COPY').map((o) => o.args);
+    const copies = image(cdc).filter((o) => o.op === 'COPY').map((o) => o.args);
     for (const dir of ['migrations/cdc', 'migrations/cdc-writeback', 'migrations/gateway', 'migrations/legacy-mssql', 'routing-rules']) expect(copies).toContain(`${dir} ${dir}`);
     expect(existsSync(path.join(ROOT, 'routing-rules/cdc/legacy-his.yaml'))).toBe(true);
   });
@@ -122,13 +125,12 @@ describe('docker-compose.yml', () => {
     const workspaces = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
     for (const [name, svc] of Object.entries(compose.services)) {
       if (!svc.build) continue;
-      const ops = instructions(path.join(ROOT, svc.build.context, svc.build.dockerfile));
+      const ops = image(svc);
       ops.forEach((op, i) => {
         if (op.op !== 'RUN' || !op.args.includes('npm ci')) return;
-        // the COPYs since this stage's FROM
-        const stage = ops.slice(ops.slice(0, i).map((o) => o.op).lastIndexOf('FROM'), i);
-        const copied = stage.filter((o) => o.op === 'COPY' && !o.args.startsWith('--from')).flatMap((o) => o.args.split(/\s+/).slice(0, -1));
-        for (const w of workspaces) expect(copied, `${name}: ${svc.build!.dockerfile} copies ${w}/package.json before npm ci`).toContain(`${w}/package.json`);
+        // what the image holds by then: the COPYs of this stage and of the stages it starts from
+        const copied = ops.slice(0, i).filter((o) => o.op === 'COPY' && !o.args.startsWith('--from')).flatMap((o) => o.args.split(/\s+/).slice(0, -1));
+        for (const w of workspaces) expect(copied, `${name}: copies ${w}/package.json before npm ci`).toContain(`${w}/package.json`);
       });
     }
   });
@@ -138,7 +140,7 @@ describe('docker-compose.yml', () => {
       if (!svc.build) continue;
       const dockerfile = path.join(ROOT, svc.build.context, svc.build.dockerfile);
       expect(existsSync(dockerfile), `${name}: ${svc.build.dockerfile}`).toBe(true);
-      const ops = instructions(dockerfile);
+      const ops = image(svc);
       expect(ops[0]).toMatchObject({ op: 'FROM', args: expect.stringMatching(/^node:20[\w.-]*-slim/) });
       for (const copy of ops.filter((o) => o.op === 'COPY' && !o.args.startsWith('--from'))) {
         const sources = copy.args.split(/\s+/).slice(0, -1);

@@ -18,12 +18,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { MissingBinaryError, startLocalServices, type LocalServices } from '../../scripts/lib/local-services.js';
-import { envOf, instructions, runtimeStage, type Instruction } from './support/dockerfile.js';
+import { envOf, imageInstructions, instructions, type Build, type Instruction } from './support/dockerfile.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 interface Service {
-  build?: { context: string; dockerfile: string };
+  build?: Build;
   environment?: Record<string, string>;
   depends_on?: Record<string, unknown>;
   profiles?: string[];
@@ -114,8 +114,8 @@ beforeAll(async () => {
     Object.assign(process.env, saved);
   }
   // what the build stages compile
-  const configs = images.flatMap(([, s]) =>
-    instructions(path.join(ROOT, s.build!.dockerfile))
+  const configs = [...new Set(images.map(([, s]) => path.join(ROOT, s.build!.context, s.build!.dockerfile)))].flatMap((file) =>
+    instructions(file)
       .filter((o) => o.op === 'RUN' && o.args.startsWith('npx tsc -b '))
       .flatMap((o) => o.args.slice('npx tsc -b '.length).split(/\s+/)),
   );
@@ -138,8 +138,7 @@ describe('the images, from their Dockerfiles', () => {
     const ports = new Map<string, number>();
     const plans = [];
     for (const [name, svc] of order) {
-      const ops = instructions(path.join(ROOT, svc.build!.dockerfile));
-      const stage = runtimeStage(ops);
+      const stage = imageInstructions(path.join(ROOT, svc.build!.context, svc.build!.dockerfile), svc.build!.target);
       const root = mkdtempSync(path.join(tmpdir(), `ficus-image-${name}-`));
       roots.push(root);
       for (const op of stage.filter((o) => o.op === 'COPY')) copyInto(root, op);

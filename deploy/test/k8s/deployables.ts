@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { TObject } from '@sinclair/typebox';
 import { loadRuleDir, upstreamUrlOverride } from '@ficus/contracts/rules';
 import { parse } from 'yaml';
+import { envOf, imageInstructions, type Build } from '../support/dockerfile.js';
 import { GatewayConfigSchema } from '../../../gateway/src/config.js';
 import { AdapterConfigSchema } from '../../../legacy-adapters/hl7-adapter/src/config.js';
 import { CdcConfigSchema } from '../../../legacy-adapters/cdc/src/config.js';
@@ -21,7 +22,7 @@ export const K8S = path.join(ROOT, 'deploy/k8s');
 
 export interface ComposeService {
   image?: string;
-  build?: { context: string; dockerfile: string };
+  build?: Build;
   environment?: Record<string, string>;
   ports?: string[];
 }
@@ -53,26 +54,10 @@ const DEFINITIONS: Omit<Deployable, 'compose' | 'imageEnv'>[] = [
 export const DEPLOYABLES: Deployable[] = DEFINITIONS.map((d) => {
   const svc = compose.services[d.name];
   if (!svc?.build) throw new Error(`docker-compose.yml builds no service ${d.name}`);
-  return { ...d, compose: svc, imageEnv: dockerfileEnv(path.join(ROOT, svc.build.context, svc.build.dockerfile)) };
+  return { ...d, compose: svc, imageEnv: envOf(imageInstructions(path.join(ROOT, svc.build.context, svc.build.dockerfile), svc.build.target)) };
 });
 
 export const deployableOf = (image: string | undefined) => DEPLOYABLES.find((d) => d.compose.image === image || image?.split(':')[0] === d.compose.image?.split(':')[0]);
-
-/** ENV of a Dockerfile's last stage (KEY=VALUE pairs; continuation lines joined) */
-export function dockerfileEnv(file: string): Record<string, string> {
-  const lines = readFileSync(file, 'utf8').replace(/\\\n/g, ' ').split('\n').map((l) => l.trim());
-  const lastStage = lines.map((l) => /^FROM\s/i.test(l)).lastIndexOf(true);
-  const env: Record<string, string> = {};
-  for (const l of lines.slice(lastStage)) {
-    const m = /^ENV\s+(.*)$/i.exec(l);
-    if (!m) continue;
-    for (const pair of m[1]!.split(/\s+/)) {
-      const eq = pair.indexOf('=');
-      if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1);
-    }
-  }
-  return env;
-}
 
 /** the value a deployable runs with: the manifest's, else the image's ENV, else the schema's default */
 export function effective(d: Deployable, env: Map<string, string | undefined>, name: string): string | undefined {
