@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLegacyAndNew, upstreamsYaml, type GatewayUnderTest, type TwoUpstreams } from './support/gateway-harness.js';
-import { answer, type TestUpstream } from './support/test-upstream.js';
+import { answer, receivedFor, type TestUpstream } from './support/test-upstream.js';
 
 let scene: TwoUpstreams;
 let legacy: TestUpstream;
@@ -114,7 +114,7 @@ describe('routing modes', () => {
     const before = fresh.received.length;
     const r = await get('/new/headers', { headers: { 'x-request-id': 'req-123', 'x-forwarded-for': '10.1.2.3' } });
     expect(r.headers.get('x-request-id')).toBe('req-123');
-    const seen = fresh.received[before]!;
+    const seen = receivedFor(fresh, '/new/headers', before);
     expect(seen.headers['x-request-id']).toBe('req-123');
     expect(seen.headers['x-forwarded-for']).toBe('10.1.2.3, 127.0.0.1');
     expect(seen.headers['x-forwarded-proto']).toBe('http');

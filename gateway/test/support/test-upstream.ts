@@ -14,6 +14,13 @@ export interface Received {
   aborted: boolean;
 }
 
+/** The first request for `url` received since index `since`: the gateway's health checks may come in between. */
+export function receivedFor(upstream: Pick<TestUpstream, 'received'>, url: string, since = 0): Received {
+  const found = upstream.received.slice(since).find((r) => r.url === url);
+  if (!found) throw new Error(`no request for ${url} since #${since}: ${upstream.received.slice(since).map((r) => r.url).join(', ')}`);
+  return found;
+}
+
 export interface TestUpstream {
   url: string;
   port: number;
