@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LegacyPatient } from '@ficus/legacy-his';
+import { patientTopicRow } from '@ficus/patient-service';
 import type { OutboxSeam, OutgoingChange } from '@ficus/service-kit';
 import { ask, hl7Time, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
 import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
@@ -235,23 +236,7 @@ describe('once the service is the system of record', () => {
   });
 });
 
+/** the patient as the legacy's CDC would publish it after a clerk renamed them */
 function toTopic(p: LegacyPatient, lastName: string): Record<string, unknown> {
-  return {
-    mrn: p.mrn,
-    lastName,
-    firstName: p.firstName,
-    middleName: p.middleName,
-    dateOfBirth: p.dateOfBirth,
-    sex: p.sex,
-    addressLine1: p.address.line1,
-    city: p.address.city,
-    state: p.address.state,
-    zip: p.address.zip,
-    phone: p.phone,
-    maritalStatus: p.maritalStatus,
-    active: p.active ? 'Y' : 'N',
-    created: p.created,
-    lastUpdated: p.lastUpdated,
-    lastUpdatedBy: 'CLERK',
-  };
+  return patientTopicRow({ ...p, lastName, lastUpdatedBy: 'CLERK' });
 }
