@@ -56,6 +56,8 @@ export interface FlipAnswer {
   version: number;
   change: ChangeRecord;
   rule: HttpRule;
+  /** what the flipped rule now allows but probably should not */
+  warnings?: { ruleId?: string; field?: string; reason: string; pointer: string }[];
 }
 
 /** PUT /api/rules and POST /api/rollback: no `change` when nothing changed (no new version) */

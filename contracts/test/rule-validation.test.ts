@@ -284,6 +284,30 @@ ${TAIL}`);
     expect(writes.ok).toBe(true);
     expect(writes.warnings.map((w) => w.reason)).toEqual(['POST requests are not shadowed (side effects); set "shadow.writes: true" only if the new service\'s writes are idempotent']);
 
+    const canaryWrites = check(`http:
+  - id: w
+    match: { methods: [GET, POST], path: /w/:id }
+    mode: canary
+    percent: 20
+    sticky: { param: id }
+    target: patient-service
+${TAIL}`);
+    expect(canaryWrites.ok).toBe(true);
+    expect(canaryWrites.warnings.map(formatIssue)).toEqual([
+      expect.stringMatching(/^http\.yaml:4:5: rule "w", field "mode": POST requests go to "patient-service" for 20 % of keys: a service that is the system of record only in mode "new" refuses them \(503\)/),
+    ]);
+    const canary = (methods: string, percent: number) =>
+      check(`http:
+  - id: q
+    match: { methods: ${methods}, path: /q/:id }
+    mode: canary
+    percent: ${percent}
+    sticky: { param: id }
+    target: patient-service
+${TAIL}`);
+    expect(canary('[GET, HEAD]', 20).warnings).toEqual([]);
+    expect(canary('[POST]', 0).warnings).toEqual([]);
+
     const bad = errorsOf(`http:
   - id: b
     match: { path: /b }

@@ -7,7 +7,7 @@ import { HL7_MODES, HTTP_MODES, type HttpRule } from '@ficus/contracts/rules';
 import type { CurrentRules, Explanation, FlipAnswer, OneRule } from '../api-types.js';
 import { contextOf } from '../context.js';
 import * as parse from '../option-parsers.js';
-import { fields, printResult, table } from '../output.js';
+import { fields, note, printResult, table } from '../output.js';
 import { toYaml } from '../rule-yaml.js';
 
 function describeMatch(rule: HttpRule): string {
@@ -115,6 +115,7 @@ export function addRuleCommands(rules: Command): void {
       const baseVersion = opts.base ?? (await client.currentVersion());
       const body = { mode: opts.mode, percent: opts.percent, target: opts.target, reason: opts.reason, baseVersion, ...(opts.force ? { force: true } : {}) };
       const r = await client.post<FlipAnswer>(`/api/rules/${encodeURIComponent(id)}/flip`, body);
+      for (const w of r.warnings ?? []) note(`warning: rule "${id}": ${w.reason}`);
       printResult(ctx.json, r, () => `version ${r.version}: ${r.change.summary} (from version ${baseVersion})`);
     });
 }

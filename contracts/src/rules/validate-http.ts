@@ -88,16 +88,39 @@ function checkRule(c: Collector, p: PlacedRule, upstreams: Record<string, Upstre
   }
   const methods = effectiveMethods(rule);
   checkShadow(c, p, methods);
+  checkCanaryWrites(c, p, methods);
   if (rule.mode === 'new' && methods && ![...methods].some((m) => SAFE_METHODS.has(m)) && rule.fallback === true) {
     c.warnings.push(issue(doc, at('fallback'), 'no safe method in this rule, so fallback never happens', rule.id));
   }
+}
+
+const unsafeOf = (methods: Set<string> | null) => (methods === null ? ['POST', 'PUT', 'PATCH', 'DELETE'] : [...methods].filter((m) => !SAFE_METHODS.has(m)));
+
+/**
+ * A canary splits writes between two systems of record by key. The shipped services take writes
+ * only once their rule is in mode new (until then they answer 503), and even a service that
+ * took them would hold part of the records while the legacy holds the rest: say so.
+ */
+function checkCanaryWrites(c: Collector, p: PlacedRule, methods: Set<string> | null) {
+  const { rule, doc, index } = p;
+  const unsafe = unsafeOf(methods);
+  if (rule.mode !== 'canary' || unsafe.length === 0 || (rule.percent ?? 0) === 0) return;
+  c.warnings.push(
+    issue(
+      doc,
+      ['http', index, 'mode'],
+      `${unsafe.join(', ')} requests go to "${rule.target ?? '?'}" for ${rule.percent} % of keys: a service that is the system of record only in mode "new" refuses them (503), ` +
+        'and one that takes them holds part of the records; move write rules from legacy to new at once (or canary a read-only rule)',
+      rule.id,
+    ),
+  );
 }
 
 /** Shadow, comparison and gate settings by meaning (the schema checked their form). */
 function checkShadow(c: Collector, p: PlacedRule, methods: Set<string> | null) {
   const { rule, doc, index } = p;
   const at = (...rest: DocPath) => ['http', index, ...rest];
-  const unsafe = methods === null ? ['POST', 'PUT', 'PATCH', 'DELETE'] : [...methods].filter((m) => !SAFE_METHODS.has(m));
+  const unsafe = unsafeOf(methods);
   if (rule.mode === 'shadow' && unsafe.length > 0 && rule.shadow?.writes !== true) {
     c.warnings.push(issue(doc, at('mode'), `${unsafe.join(', ')} requests are not shadowed (side effects); set "shadow.writes: true" only if the new service's writes are idempotent`, rule.id));
   }

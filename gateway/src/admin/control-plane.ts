@@ -25,6 +25,8 @@ export interface ChangeResult {
   changed: boolean;
   /** gates this change went through: open ones, and closed ones an admin forced */
   gates?: GateFigures[];
+  /** what the new rules allow but probably should not (a flip: the flipped rule's only) */
+  warnings?: RuleIssue[];
 }
 
 /** An admin's decision to go past a closed parity gate; the change's reason says why. */
@@ -73,7 +75,7 @@ export class ControlPlane {
   async flip(who: Principal, origin: Origin, ruleId: string, flip: Flip, reason: string, base: number, force = false): Promise<ChangeResult> {
     const current = await this.current();
     const { ruleSet, before, after } = applyFlip(current.ruleSet, ruleId, flip);
-    const { ruleSet: checked } = this.check(ruleSet);
+    const { ruleSet: checked, warnings } = this.check(ruleSet);
     const gates = await this.gate(current.ruleSet, checked, force);
     const change: ChangeRecord = {
       kind: 'flip',
@@ -82,18 +84,19 @@ export class ControlPlane {
       to: { mode: after.mode, percent: 'percent' in after ? after.percent : undefined, target: after.target },
       summary: `${ruleId}: ${describeRule(before)} → ${describeRule(after)}`,
     };
-    return this.commit(who, origin, 'rules.flip', ruleId, checked, reason, base, withGates(change, gates));
+    const result = await this.commit(who, origin, 'rules.flip', ruleId, checked, reason, base, withGates(change, gates));
+    return withWarnings(result, warnings.filter((w) => w.ruleId === ruleId));
   }
 
   /** A whole rule set (PUT /api/rules, `ficus import`). An identical one makes no version. */
   async apply(who: Principal, origin: Origin, ruleSet: unknown, reason: string, base: number, kind: Extract<ChangeKind, 'apply' | 'import'>, force = false): Promise<ChangeResult> {
-    const { ruleSet: checked } = this.check(ruleSet);
+    const { ruleSet: checked, warnings } = this.check(ruleSet);
     const current = await this.current();
     const gates = await this.gate(current.ruleSet, checked, force);
     const diff = diffRuleSets(current.ruleSet, checked);
     if (diff.identical && base === current.version) {
       await this.record(who, origin, { action: `rules.${kind}`, target: 'rule-set', reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false } });
-      return { version: current, changed: false };
+      return withWarnings({ version: current, changed: false }, warnings);
     }
     const ids = (list: { id: string }[]) => list.map((x) => x.id).join(', ');
     const all = { added: [...diff.rules.added, ...diff.hl7.added], removed: [...diff.rules.removed, ...diff.hl7.removed], changed: [...diff.rules.changed, ...diff.hl7.changed], moved: [...diff.rules.moved, ...diff.hl7.moved] };
@@ -106,7 +109,8 @@ export class ControlPlane {
     ]
       .filter(Boolean)
       .join('; ');
-    return this.commit(who, origin, `rules.${kind}`, 'rule-set', checked, reason, base, withGates({ kind, summary: summary || 'no change in behaviour' }, gates));
+    const result = await this.commit(who, origin, `rules.${kind}`, 'rule-set', checked, reason, base, withGates({ kind, summary: summary || 'no change in behaviour' }, gates));
+    return withWarnings(result, warnings);
   }
 
   /** A new version whose rules are those of an earlier one. */
@@ -144,6 +148,8 @@ export class ControlPlane {
     return { version, changed: true, ...(change.gates ? { gates: change.gates } : {}) };
   }
 }
+
+const withWarnings = (r: ChangeResult, warnings: RuleIssue[]): ChangeResult => (warnings.length > 0 ? { ...r, warnings } : r);
 
 function withGates(change: ChangeRecord, gates: GateFigures[]): ChangeRecord {
   if (gates.length === 0) return change;

@@ -115,6 +115,27 @@ describe('versions', () => {
     expect(refused.body.entries.map((e) => e.action).sort()).toEqual(['rules.apply', 'rules.apply', 'rules.flip']);
   });
 
+  it('a canary of a write rule is allowed but answered with a warning; a read rule\'s is not', async () => {
+    const base = await current();
+    const write = await admin.post<{ version: number; warnings?: { ruleId: string; field: string; reason: string }[] }>('/api/rules/patients-write/flip', {
+      mode: 'canary',
+      percent: 10,
+      reason: 'writes pilot',
+      baseVersion: base,
+    });
+    expect(write.status).toBe(200);
+    expect(write.body.version).toBe(base + 1);
+    expect(write.body.warnings).toEqual([
+      expect.objectContaining({ ruleId: 'patients-write', field: 'mode', reason: expect.stringMatching(/^POST, PUT requests go to "patient-service" for 10 % of keys: .*refuses them \(503\)/) }),
+    ]);
+    const back = await admin.post<{ version: number; warnings?: unknown[] }>('/api/rules/patients-write/flip', { mode: 'legacy', reason: 'writes move at once', baseVersion: base + 1 });
+    expect(back.status).toBe(200);
+    expect(back.body.warnings).toBeUndefined();
+    const read = await admin.post<{ warnings?: unknown[] }>('/api/rules/patients-read/flip', { mode: 'canary', percent: 10, reason: 'reads pilot', baseVersion: base + 2 });
+    expect(read.status).toBe(200);
+    expect(read.body.warnings).toBeUndefined();
+  });
+
   it('an identical rule set makes no new version', async () => {
     const base = await current();
     const rules = (await admin.get<{ rules: unknown[]; upstreams: unknown }>('/api/rules')).body;

@@ -36,6 +36,7 @@ export function seedRules(legacyUrl: string, newUrl: string): Record<string, str
     match: { methods: [POST, PUT], paths: [/api/patients, /api/patients/:mrn] }
     mode: legacy
     target: patient-service
+    sticky: { param: mrn }
   - id: legacy-default
     match: { path: /** }
     mode: legacy

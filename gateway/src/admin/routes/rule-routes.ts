@@ -3,7 +3,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { HL7_MODES, HTTP_MODES } from '@ficus/contracts';
+import { HL7_MODES, HTTP_MODES, type RuleIssue } from '@ficus/contracts';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ControlPlane } from '../control-plane.js';
 import { explain } from '../explain.js';
@@ -86,10 +86,10 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
       const { mode, percent, target, reason, baseVersion, force } = req.body;
       if (force && req.principal!.role !== 'admin') return sendProblem(reply, 403, 'forbidden', 'Not allowed', 'forcing a flip past the parity gate needs the role "admin"');
       const flip = { mode, ...(percent !== undefined ? { percent } : {}), ...(target !== undefined ? { target } : {}) };
-      const { version } = await refusedOnRecord(cp, req, () => cp.flip(req.principal!, originOf(req), req.params.id, flip, reason, baseVersion, force === true));
+      const { version, warnings } = await refusedOnRecord(cp, req, () => cp.flip(req.principal!, originOf(req), req.params.id, flip, reason, baseVersion, force === true));
       req.audited = true;
       const rule = version.ruleSet.http.find((x) => x.id === req.params.id) ?? version.ruleSet.hl7?.find((x) => x.id === req.params.id);
-      return { version: version.version, change: version.change, rule };
+      return { version: version.version, change: version.change, rule, ...warningsOf(warnings) };
     },
   });
 
@@ -112,9 +112,9 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
     handler: async (req) => {
       req.auditTarget = 'rule-set';
       const { ruleSet, reason, baseVersion, kind, force } = req.body;
-      const { version, changed } = await refusedOnRecord(cp, req, () => cp.apply(req.principal!, originOf(req), ruleSet, reason, baseVersion, kind ?? 'apply', force === true));
+      const { version, changed, warnings } = await refusedOnRecord(cp, req, () => cp.apply(req.principal!, originOf(req), ruleSet, reason, baseVersion, kind ?? 'apply', force === true));
       req.audited = true;
-      return changed ? { version: version.version, changed, change: version.change } : { version: version.version, changed };
+      return changed ? { version: version.version, changed, change: version.change, ...warningsOf(warnings) } : { version: version.version, changed, ...warningsOf(warnings) };
     },
   });
 
@@ -123,9 +123,15 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
     schema: { tags: ['rules'], summary: 'Check a rule set without applying it (422 with every issue when invalid)', body: Type.Object({ ruleSet: RuleSetDoc }, { additionalProperties: false }) },
     handler: async (req) => {
       const { warnings } = cp.check(req.body.ruleSet);
-      return { valid: true, warnings: warnings.map((w) => ({ ruleId: w.ruleId, field: w.field, reason: w.reason, pointer: w.pointer })) };
+      return { valid: true, warnings: warningsOf(warnings).warnings ?? [] };
     },
   });
+}
+
+/** Warnings as the API gives them (none: no field) */
+function warningsOf(warnings: RuleIssue[] | undefined): { warnings?: Pick<RuleIssue, 'ruleId' | 'field' | 'reason' | 'pointer'>[] } {
+  if (!warnings?.length) return {};
+  return { warnings: warnings.map((w) => ({ ruleId: w.ruleId, field: w.field, reason: w.reason, pointer: w.pointer })) };
 }
 
 /** A change the parity gate refused goes on the audit log with the figures it was refused on. */
