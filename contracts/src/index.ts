@@ -20,3 +20,4 @@ export * from './parity/compare.js';
 export * from './parity/json-paths.js';
 export * from './parity/parity-store.js';
 export * from './parity/parity-recorder.js';
+export * from './postgres/periodic-purge.js';

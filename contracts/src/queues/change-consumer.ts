@@ -13,6 +13,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { CHANGE_EVENT_SCHEMA_VERSION, changeEventProblem, keyText, lastChangePerKey, type ChangeBatch, type ChangeEvent } from '../events/change-event.js';
 import { runMigrations } from '../postgres/migrate.js';
+import { deleteInBatches } from '../postgres/periodic-purge.js';
 import { PartitionedConsumer, PermanentError, type RetryPolicy } from './partitioned-consumer.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/change-consumer', import.meta.url));
@@ -81,6 +82,29 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
       o.applied?.({ topic: o.topic, partition, applied: fresh, skipped: job.data.events.length - fresh.length });
     },
   });
+}
+
+/**
+ * Deletes the positions of rows deleted more than `days` ago, `batch` at a time; answers how
+ * many. A tombstone keeps a late, older change of a deleted row from bringing it back; changes
+ * come in order per key, so only a redelivery (minutes) or a dead letter replayed by hand can
+ * be late: keep tombstones longer than that. A key written again meanwhile is not touched
+ * (the delete checks the row again under its lock).
+ */
+export async function purgeTombstones(pool: pg.Pool, days: number, batch = 1_000): Promise<number> {
+  return deleteInBatches(
+    async (n) =>
+      (
+        await pool.query(
+          `DELETE FROM ficus_change_positions p
+            WHERE (p.topic, p.key) IN (SELECT topic, key FROM ficus_change_positions
+                                        WHERE deleted AND applied_at < clock_timestamp() - make_interval(days => $1) LIMIT $2)
+              AND p.deleted AND p.applied_at < clock_timestamp() - make_interval(days => $1)`,
+          [days, n],
+        )
+      ).rowCount ?? 0,
+    batch,
+  );
 }
 
 /**

@@ -14,3 +14,4 @@ export * from './fhir/fhir-http.js';
 export * from './fhir/fhir-time.js';
 export * from './runtime/queue-gauges.js';
 export * from './outbox/outbox-seam.js';
+export * from './runtime/dedup-retention.js';

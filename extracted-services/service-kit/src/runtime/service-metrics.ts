@@ -17,6 +17,7 @@ export class ServiceMetrics {
   readonly lag: Histogram<'topic'>;
   readonly conflicts: Counter<'topic'>;
   readonly systemOfRecord: Gauge;
+  readonly purged: Counter<'what'>;
 
   constructor(readonly service: string, regime: SystemOfRecord) {
     this.registry.setDefaultLabels({ service });
@@ -43,6 +44,7 @@ export class ServiceMetrics {
       registers,
     });
     this.conflicts = new Counter({ name: 'ficus_service_conflicts_total', help: 'Changes recorded as conflicts for review (ficus_change_conflicts)', labelNames: ['topic'], registers });
+    this.purged = new Counter({ name: 'ficus_service_dedup_purged_total', help: 'Rows of deduplication state deleted after SERVICE_DEDUP_RETENTION_DAYS: hl7-applied, tombstones', labelNames: ['what'], registers });
     this.systemOfRecord = new Gauge({ name: 'ficus_service_system_of_record', help: '1 while this service is the system of record for its entities, 0 while the legacy system is', registers });
     this.systemOfRecord.set(regime === 'service' ? 1 : 0);
   }

@@ -17,6 +17,7 @@ import { legacyApiServer, registerLegacyErrors } from '@ficus/legacy-his/contrac
 import { startChangeFeeds, type ChangeFeed } from '../cdc/change-feeds.js';
 import { startHl7Intake, type Hl7Handlers } from '../hl7/hl7-intake.js';
 import { migrateService } from './migrate-service.js';
+import { startDedupRetention } from './dedup-retention.js';
 import { countRequests, registerOpsRoutes, type OpsState } from './ops-routes.js';
 import { QueueGauges } from './queue-gauges.js';
 import type { CommonServiceConfig } from './service-env.js';
@@ -102,6 +103,8 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
   const stops: (() => Promise<void>)[] = [];
   try {
     await d.init?.(pool);
+    const retention = startDedupRetention({ pool, days: config.SERVICE_DEDUP_RETENTION_DAYS, log, purged: (what, n) => metrics.purged.inc({ what }, n) });
+    stops.push(retention.stop);
     if (config.SERVICE_CONSUMERS) {
       redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
       redis.on('error', () => undefined); // BullMQ reconnects; /readyz shows it

@@ -8,7 +8,7 @@
  * a duplicate: choose a retention longer than any sender's resend window.
  */
 import type pg from 'pg';
-import type { Logger } from '@ficus/contracts';
+import { deleteInBatches, PeriodicPurge, type Logger } from '@ficus/contracts';
 import { RESOLVED_BY } from '../delivery/delivery-store.js';
 
 export interface RetentionOptions {
@@ -23,53 +23,38 @@ export interface RetentionOptions {
 }
 
 export class Retention {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly periodic: PeriodicPurge;
 
-  constructor(private readonly o: RetentionOptions) {}
-
-  start(): void {
-    if (this.o.days <= 0) return;
-    const every = this.o.everyMs ?? 3_600_000;
-    // the first purge a minute after start: not while a restarted adapter catches up
-    this.timer = setTimeout(() => this.tick(every), Math.min(every, 60_000));
-    this.timer.unref();
+  constructor(private readonly o: RetentionOptions) {
+    this.periodic = new PeriodicPurge(() => this.purge(), { what: 'message store', everyMs: o.everyMs ?? 3_600_000, log: o.log });
   }
 
-  private tick(every: number): void {
-    this.running = this.purge()
-      .catch((e: Error) => this.o.log.warn({ err: e.message }, 'message store purge failed; trying again later'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.timer) {
-          this.timer = setTimeout(() => this.tick(every), every);
-          this.timer.unref();
-        }
-      });
+  start(): void {
+    if (this.o.days > 0) this.periodic.start();
   }
 
   /** Purges everything due, batch by batch; answers how many messages and rejects went. */
   async purge(): Promise<{ messages: number; rejects: number }> {
-    const batch = this.o.batch ?? 1_000;
-    let messages = 0;
-    for (;;) {
-      // both deletes in one statement: the deliveries' foreign key is checked at its end
-      const { rowCount } = await this.o.pool.query(
-        `WITH due AS (
-           SELECT m.id FROM hl7_messages m
-            WHERE m.received_at < clock_timestamp() - make_interval(days => $1)
-              AND NOT EXISTS (SELECT 1 FROM hl7_deliveries d
-                               WHERE d.message_id = m.id AND (d.status = 'pending' OR (d.status = 'dead' AND NOT EXISTS (${RESOLVED_BY}))))
-            ORDER BY m.received_at LIMIT $2
-         ), deliveries AS (
-           DELETE FROM hl7_deliveries d USING due WHERE d.message_id = due.id
-         )
-         DELETE FROM hl7_messages m USING due WHERE m.id = due.id`,
-        [this.o.days, batch],
-      );
-      messages += rowCount ?? 0;
-      if ((rowCount ?? 0) < batch) break;
-    }
+    const messages = await deleteInBatches(
+      async (batch) =>
+        // both deletes in one statement: the deliveries' foreign key is checked at its end
+        (
+          await this.o.pool.query(
+            `WITH due AS (
+               SELECT m.id FROM hl7_messages m
+                WHERE m.received_at < clock_timestamp() - make_interval(days => $1)
+                  AND NOT EXISTS (SELECT 1 FROM hl7_deliveries d
+                                   WHERE d.message_id = m.id AND (d.status = 'pending' OR (d.status = 'dead' AND NOT EXISTS (${RESOLVED_BY}))))
+                ORDER BY m.received_at LIMIT $2
+             ), deliveries AS (
+               DELETE FROM hl7_deliveries d USING due WHERE d.message_id = due.id
+             )
+             DELETE FROM hl7_messages m USING due WHERE m.id = due.id`,
+            [this.o.days, batch],
+          )
+        ).rowCount ?? 0,
+      this.o.batch ?? 1_000,
+    );
     const rejects = (await this.o.pool.query('DELETE FROM hl7_rejects WHERE received_at < clock_timestamp() - make_interval(days => $1)', [this.o.days])).rowCount ?? 0;
     if (messages > 0) this.o.purged?.('messages', messages);
     if (rejects > 0) this.o.purged?.('rejects', rejects);
@@ -77,9 +62,7 @@ export class Retention {
     return { messages, rejects };
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 }
