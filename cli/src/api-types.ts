@@ -187,32 +187,11 @@ export interface Hl7MessageInfo {
   charset?: string;
 }
 
-/** GET /api/hl7/dead-letters */
-export interface Hl7DeadLetter {
-  deliveryId: number;
-  messageId: number;
-  target: string;
-  answer: string | null;
-  attempts: number;
-  at: string;
-  controlId: string;
-  sendingFacility: string;
-  type: string;
-  trigger: string;
-  resolvedBy: number | null;
-}
-
 /** POST /api/hl7/replay */
 export interface Hl7ReplayAnswer {
   messages: number;
   deliveries: number;
 }
 
-/** GET /api/hl7/stats */
-export interface Hl7Stats {
-  since: string;
-  messages: { type: string; trigger: string; count: number }[];
-  acks: { code: string; count: number }[];
-  rejected: number;
-  deliveries: { target: string; pending: number; dead: number; delivered: number }[];
-}
+/** GET /api/hl7/dead-letters and /api/hl7/stats: the adapter's own types (the dashboard reads them too) */
+export type { Hl7DeadLetter, Hl7Stats } from '@ficus/contracts/api';

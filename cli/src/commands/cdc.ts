@@ -7,22 +7,7 @@ import type { Command } from 'commander';
 import { contextOf } from '../context.js';
 import { CliFailure } from '../failures.js';
 import { printResult, table } from '../output.js';
-
-/** GET /api/cdc/status (fields the table shows; --json prints all of it) */
-export interface CdcStatus {
-  sources: {
-    name: string;
-    kind: string;
-    state: 'streaming' | 'snapshot' | 'stopped' | 'error';
-    lagBytes: number | null;
-    lagMs: number | null;
-    lastPosition: string | null;
-    lastCommitAt: string | null;
-    changesPerSecond: number;
-    error?: string;
-  }[];
-  writeback?: { enabled: boolean; services: { name: string; applied: number; lastAppliedAt: string | null }[]; deadLetters?: number | null };
-}
+import type { CdcStatus } from '@ficus/contracts/api';
 
 const bytes = (n: number | null) => (n === null ? null : n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
 

@@ -56,35 +56,5 @@ export interface AuditEntry {
   reason?: string;
 }
 
-export interface Hl7Stats {
-  since: string;
-  messages: { type: string; trigger: string; count: number }[];
-  acks: { code: string; count: number }[];
-  rejected: number;
-  deliveries: { target: string; pending: number; dead: number; delivered: number }[];
-}
-
-export interface DeadLetter {
-  deliveryId: number;
-  messageId: number;
-  target: string;
-  answer: string | null;
-  attempts: number;
-  at: string;
-  controlId: string;
-  sendingFacility: string;
-  type: string;
-  trigger: string;
-}
-
-export interface CdcSource {
-  name: string;
-  kind: string;
-  state: 'streaming' | 'snapshot' | 'stopped' | 'error';
-  lagBytes: number | null;
-  lagMs: number | null;
-  lastPosition: string | null;
-  lastCommitAt: string | null;
-  changesPerSecond: number;
-  error?: string;
-}
+/** the HL7 adapter's and the CDC deployable's answers, as the CLI reads them too */
+export type { Hl7DeadLetter as DeadLetter, Hl7Stats, CdcSourceStatus as CdcSource } from '@ficus/contracts/api';

@@ -2,20 +2,12 @@
  * What every CDC source (PostgreSQL, SQL Server) reports, in the shape of GET /api/cdc/status.
  */
 import type { ChangeEvent } from '@ficus/contracts';
+import type { CdcSourceStatus } from '@ficus/contracts/api';
 import type { TablePlan } from './mapping/table-plan.js';
 
 export type SourceState = 'starting' | 'snapshot' | 'streaming' | 'stopped' | 'error';
 
-export interface SourceStatus {
-  name: string;
-  kind: 'postgres' | 'mssql';
-  state: 'streaming' | 'snapshot' | 'stopped' | 'error';
-  lagBytes: number | null;
-  lagMs: number | null;
-  lastPosition: string | null;
-  lastCommitAt: string | null;
-  changesPerSecond: number;
-  error?: string;
+export interface SourceStatus extends CdcSourceStatus {
   [more: string]: unknown;
 }
 

@@ -5,6 +5,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Authenticator, installAdminAuth, sendProblem, type Logger, type OpenStore } from '@ficus/contracts';
+import type { CdcStatus } from '@ficus/contracts/api';
 import type { CdcSource } from '../cdc-service.js';
 import type { CdcConfig } from '../config.js';
 import type { LegacyWriter } from '../writeback/legacy-writer.js';
@@ -56,7 +57,7 @@ export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<Run
     });
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', d.metrics.registry.contentType).send(await d.metrics.registry.metrics()));
-  app.get('/api/cdc/status', { config: { role: 'viewer' } }, async () => ({
+  app.get('/api/cdc/status', { config: { role: 'viewer' } }, async (): Promise<CdcStatus> => ({
     sources: [await sourceStatus()],
     writeback: d.writer ? { enabled: true, ...d.writer.status(), deadLetters: await d.writer.deadLetters().catch(() => null) } : { enabled: false, services: [] },
     topics: d.topics(),

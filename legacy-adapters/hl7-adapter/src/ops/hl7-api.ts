@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
 import { auditEntry, originOf, type AuditLog, type Principal } from '@ficus/contracts';
+import type { Hl7DeadLettersAnswer, Hl7Stats } from '@ficus/contracts/api';
 import { DELIVERY_COUNTS, RESOLVED_BY } from '../delivery/delivery-store.js';
 
 const Since = Type.Optional(Type.String({ format: 'date-time' }));
@@ -139,7 +140,7 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
           ORDER BY d.id DESC LIMIT $3`,
         [req.query.target ?? null, req.query.all, req.query.limit],
       );
-      return {
+      const answer: Hl7DeadLettersAnswer = {
         deadLetters: rows.map((x) => ({
           deliveryId: Number(x.id),
           messageId: Number(x.message_id),
@@ -154,6 +155,7 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
           resolvedBy: x.resolved_by === null ? null : Number(x.resolved_by),
         })),
       };
+      return answer;
     },
   });
 
@@ -197,13 +199,14 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
       for (const t of d.knownTargets()) at(t);
       for (const r of open.rows) Object.assign(at(r.target), { pending: Number(r.pending), dead: Number(r.dead) });
       for (const r of delivered.rows) at(r.target).delivered = Number(r.count);
-      return {
+      const stats: Hl7Stats = {
         since: since.toISOString(),
         messages: messages.rows.map((r) => ({ type: r.type, trigger: r.trigger, count: Number(r.count) })),
         acks: acks.rows.map((r) => ({ code: r.code, count: Number(r.count) })),
         rejected: Number(rejected.rows[0]!.count),
         deliveries: [...targets.values()].sort((a, b) => a.target.localeCompare(b.target)),
       };
+      return stats;
     },
   });
 
