@@ -21,3 +21,4 @@ export * from './parity/json-paths.js';
 export * from './parity/parity-store.js';
 export * from './parity/parity-recorder.js';
 export * from './postgres/periodic-purge.js';
+export * from './postgres/transaction.js';

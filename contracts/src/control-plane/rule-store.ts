@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import type { RuleSet } from '../rules/model.js';
+import { rollback, withTransaction } from '../postgres/transaction.js';
 
 export type ChangeKind = 'seed' | 'flip' | 'apply' | 'import' | 'rollback';
 
@@ -112,30 +113,24 @@ export class RuleStore {
     change: ChangeRecord,
     alsoInTransaction?: (client: pg.PoolClient, version: RuleVersion) => Promise<void>,
   ): Promise<RuleVersion> {
-    const client = await this.pool.connect();
     let committed: RuleVersion | undefined;
     try {
-      await client.query('BEGIN');
-      const { rows } = await client.query<Row>(
-        `INSERT INTO rule_versions (version, rule_set, author, reason, change)
-         SELECT $1::bigint + 1, $2, $3, $4, $5
-          WHERE (SELECT coalesce(max(version), 0) FROM rule_versions) = $1
-         RETURNING *`,
-        [base, JSON.stringify(ruleSet), author, reason, JSON.stringify(change)],
-      );
-      if (rows[0]) {
-        committed = toVersion(rows[0]);
-        await alsoInTransaction?.(client, committed);
-        await client.query('COMMIT');
-      } else {
-        await client.query('ROLLBACK');
-      }
+      committed = await withTransaction(this.pool, async (client) => {
+        const { rows } = await client.query<Row>(
+          `INSERT INTO rule_versions (version, rule_set, author, reason, change)
+           SELECT $1::bigint + 1, $2, $3, $4, $5
+            WHERE (SELECT coalesce(max(version), 0) FROM rule_versions) = $1
+           RETURNING *`,
+          [base, JSON.stringify(ruleSet), author, reason, JSON.stringify(change)],
+        );
+        if (!rows[0]) return rollback(undefined);
+        const version = toVersion(rows[0]);
+        await alsoInTransaction?.(client, version);
+        return version;
+      });
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
       // two changes from the same base at the same moment: the second one loses here
       if ((e as { code?: string }).code !== UNIQUE_VIOLATION) throw e;
-    } finally {
-      client.release();
     }
     if (committed) return committed;
     throw new StaleVersionError(base, await this.currentVersion());

@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import type { DiffEntry } from './compare.js';
+import { withTransaction } from '../postgres/transaction.js';
 
 /** Counts of one rule in one minute, as an instance accumulated them. */
 export interface ParityBucket {
@@ -84,9 +85,7 @@ export class ParityStore {
     if (unordered.length === 0 && samples.length === 0) return;
     // every instance upserts the same rows in the same order, so concurrent flushes queue instead of deadlocking
     const buckets = [...unordered].sort((a, b) => (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : a.minute - b.minute));
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    await withTransaction(this.pool, async (client) => {
       if (buckets.length) {
         await client.query(
           `INSERT INTO parity_counts (rule, minute, compared, mismatches, skipped)
@@ -155,13 +154,7 @@ export class ParityStore {
           [s.rule, s.method ?? null, s.route ?? null, s.legacyStatus ?? null, s.targetStatus ?? null, s.fields, JSON.stringify(s.diff), s.redacted, s.requestId ?? null],
         );
       }
-      await client.query('COMMIT');
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async addTraffic(unordered: TrafficBucket[]): Promise<void> {

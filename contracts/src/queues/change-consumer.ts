@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { CHANGE_EVENT_SCHEMA_VERSION, changeEventProblem, keyText, lastChangePerKey, type ChangeBatch, type ChangeEvent } from '../events/change-event.js';
 import { runMigrations } from '../postgres/migrate.js';
 import { deleteInBatches } from '../postgres/periodic-purge.js';
+import { withTransaction } from '../postgres/transaction.js';
 import { PartitionedConsumer, PermanentError, type RetryPolicy } from './partitioned-consumer.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/change-consumer', import.meta.url));
@@ -66,19 +67,11 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
       if (problem) throw new PermanentError(`not a change batch of version ${CHANGE_EVENT_SCHEMA_VERSION}: ${problem}`);
       const events = job.data.events.filter((e) => e.topic === o.topic && !(e.source.origin !== null && ignored.has(e.source.origin)));
       const latest = lastChangePerKey(events);
-      const client = await o.pool.connect();
-      let fresh: ChangeEvent[] = [];
-      try {
-        await client.query('BEGIN');
-        fresh = await claimPositions(client, o.topic, latest);
-        if (fresh.length > 0) await o.apply(fresh, client);
-        await client.query('COMMIT');
-      } catch (e) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        client.release();
-      }
+      const fresh = await withTransaction(o.pool, async (client) => {
+        const claimed = await claimPositions(client, o.topic, latest);
+        if (claimed.length > 0) await o.apply(claimed, client);
+        return claimed;
+      });
       o.applied?.({ topic: o.topic, partition, applied: fresh, skipped: job.data.events.length - fresh.length });
     },
   });

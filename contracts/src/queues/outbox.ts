@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { CHANGE_EVENT_SCHEMA_VERSION, keyText, type ChangeBatch, type ChangeEvent } from '../events/change-event.js';
 import { partitionOf, partitionQueueName } from '../events/partition.js';
 import { runMigrations } from '../postgres/migrate.js';
+import { withTransaction } from '../postgres/transaction.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/outbox', import.meta.url));
 
@@ -105,9 +106,7 @@ export class OutboxRelay {
 
   /** One round: publishes up to batchSize rows; answers how many. Exposed for tests and scripts. */
   async publishOnce(): Promise<number> {
-    const client = await this.o.pool.connect();
-    try {
-      await client.query('BEGIN');
+    const events = await withTransaction(this.o.pool, async (client) => {
       // one relay at a time per outbox: a second instance waits here, and then reads what is left
       await client.query("SELECT pg_advisory_xact_lock(hashtextextended('ficus_outbox_relay', 0))");
       if (!this.database) this.database = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
@@ -115,10 +114,7 @@ export class OutboxRelay {
         'SELECT id, topic, op, key, before, after, created_at FROM ficus_outbox WHERE published_at IS NULL ORDER BY id LIMIT $1',
         [this.o.batchSize ?? 1_000],
       );
-      if (rows.length === 0) {
-        await client.query('COMMIT');
-        return 0;
-      }
+      if (rows.length === 0) return [];
       const events = rows.map((r) => this.eventOf(r));
       const byQueue = new Map<string, ChangeEvent[]>();
       for (const e of events) {
@@ -129,15 +125,10 @@ export class OutboxRelay {
       }
       await Promise.all([...byQueue].map(([q, list]) => this.queue(q).add('outbox', { schemaVersion: CHANGE_EVENT_SCHEMA_VERSION, events: list })));
       await client.query('UPDATE ficus_outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
-      await client.query('COMMIT');
-      this.o.published?.(events);
-      return rows.length;
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
+      return events;
+    });
+    if (events.length > 0) this.o.published?.(events);
+    return events.length;
   }
 
   private eventOf(r: OutboxRow): ChangeEvent {

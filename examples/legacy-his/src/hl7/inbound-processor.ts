@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { decideAck, facilityKey, hl7Error, Hl7Refusal, refuse, type Hl7Error, type Hl7Message, type RefusalKind } from '@ficus/hl7-protocol';
 import type pg from 'pg';
-import type { Logger } from '@ficus/contracts';
+import { withTransaction, type Logger } from '@ficus/contracts';
 import { admitPatient, dischargePatient, mergePatients, registerPatient, updatePatientInformation } from './adt-handlers.js';
 import type { MessageHandler } from './message-context.js';
 import { storeResults } from './oru-handler.js';
@@ -73,9 +73,7 @@ export class InboundProcessor {
 
   private async apply(message: Hl7Message, key: { facility: string; controlId: string }, handler: MessageHandler): Promise<ProcessOutcome> {
     const h = message.header;
-    const tx = await this.pool.connect();
-    try {
-      await tx.query('BEGIN');
+    const taken = await withTransaction(this.pool, async (tx): Promise<{ resend: false } | { resend: true; previous: { msg_sha256: string } | undefined }> => {
       const claimed = await tx.query(
         `INSERT INTO HL7_INBOUND_LOG (SEND_FACILITY, CONTROL_ID, SEND_APP, MSG_TYPE, TRIGGER_EVT, MSG_SHA256, OUTCOME, ACK_CD)
          VALUES ($1, $2, $3, $4, $5, $6, 'APPLIED', $7)
@@ -95,27 +93,19 @@ export class InboundProcessor {
           RETURNING MSG_SHA256`,
           [key.facility, key.controlId, h.messageType.slice(0, 20), h.triggerEvent.slice(0, 20)],
         );
-        await tx.query('COMMIT');
-        const previous = resend.rows[0];
-        if (!previous) {
-          return refused(
-            refuse(205, 'MSH-10: this sending facility already used this control id for a message of another type or event', { segment: 'MSH', sequence: 1, field: 10 }, 'rejected'),
-          );
-        }
-        if (previous.msg_sha256 !== sha256(message.text)) {
-          this.log.warn({ controlId: key.controlId, type: `${h.messageType}^${h.triggerEvent}` }, 'HL7 message sent again with other content: answered as a resend, not applied');
-        }
-        return { kind: 'accepted', duplicate: true, errors: [] };
+        return { resend: true, previous: resend.rows[0] };
       }
       await handler({ tx, message, facility: key.facility, controlId: key.controlId });
-      await tx.query('COMMIT');
-      return { kind: 'accepted', duplicate: false, errors: [] };
-    } catch (e) {
-      await tx.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      tx.release();
+      return { resend: false };
+    });
+    if (!taken.resend) return { kind: 'accepted', duplicate: false, errors: [] };
+    if (!taken.previous) {
+      return refused(refuse(205, 'MSH-10: this sending facility already used this control id for a message of another type or event', { segment: 'MSH', sequence: 1, field: 10 }, 'rejected'));
     }
+    if (taken.previous.msg_sha256 !== sha256(message.text)) {
+      this.log.warn({ controlId: key.controlId, type: `${h.messageType}^${h.triggerEvent}` }, 'HL7 message sent again with other content: answered as a resend, not applied');
+    }
+    return { kind: 'accepted', duplicate: true, errors: [] };
   }
 
   /** Writes a refusal's outcome (never over an APPLIED row). A failure here only loses the log line. */

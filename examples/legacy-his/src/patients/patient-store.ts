@@ -2,6 +2,7 @@
  * PATIENT_MASTER reads and writes, answering the contract's representation of a patient.
  */
 import type pg from 'pg';
+import { rollback, withTransaction } from '@ficus/contracts';
 import { changingWrite, insertedColumns, patientJson, patientSearchFilter, sqlCast, sqlDate, sqlTimestamp, type ColumnWrite } from '../contract/index.js';
 import type { LegacyPatient, PatientFields, PatientRecord, PatientRepository, PatientSearch, UpdateOutcome } from '../contract/index.js';
 
@@ -76,31 +77,17 @@ export class PatientStore implements PatientRepository {
 
   /** An update that changes nothing writes nothing: LAST_UPD_DT, LAST_UPD_USER and the ETag stay as they were. */
   async update(mrn: string, f: PatientFields, user: string, precondition: (current: LegacyPatient) => boolean): Promise<UpdateOutcome> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return withTransaction(this.pool, async (client) => {
       const current = await client.query<PatientRecord>(`SELECT ${PATIENT_COLUMNS} FROM PATIENT_MASTER WHERE PAT_MRN = $1 FOR UPDATE`, [mrn]);
       const row = current.rows[0];
-      if (!row) {
-        await client.query('ROLLBACK');
-        return { kind: 'not-found' };
-      }
-      if (!precondition(patientJson(row))) {
-        await client.query('ROLLBACK');
-        return { kind: 'precondition-failed' };
-      }
+      if (!row) return rollback<UpdateOutcome>({ kind: 'not-found' });
+      if (!precondition(patientJson(row))) return rollback<UpdateOutcome>({ kind: 'precondition-failed' });
       const w = changingWrite(patientWrites(f), 2);
       const updated = await client.query<PatientRecord>(
         `UPDATE PATIENT_MASTER SET ${w.set}, LAST_UPD_USER = $${w.values.length + 2} WHERE PAT_MRN = $1 AND ${w.changes} RETURNING ${PATIENT_COLUMNS}`,
         [mrn, ...w.values, user],
       );
-      await client.query('COMMIT');
       return { kind: 'updated', patient: patientJson(updated.rows[0] ?? row) };
-    } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      client.release();
-    }
+    });
   }
 }

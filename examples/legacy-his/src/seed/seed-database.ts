@@ -4,6 +4,7 @@
  * invented people into real records (or double them on a restart).
  */
 import type pg from 'pg';
+import { rollback, withTransaction } from '@ficus/contracts';
 import { generateHospital } from './synthetic-hospital.js';
 import type { AdmissionRow, LabResultRow, PatientRow } from './synthetic-rows.js';
 
@@ -33,17 +34,12 @@ export async function seedLegacy(pool: pg.Pool, options: SeedOptions = {}): Prom
   const report: SeedReport = { seeded: false, patients: 0, admissions: 0, results: 0, ms: 0 };
   if (patientCount <= 0) return report;
 
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  const seeded = await withTransaction(pool, async (client) => {
     // two instances starting together on one empty database: the second waits here, then
     // sees the first one's patients and backs off
     await client.query('LOCK TABLE PATIENT_MASTER IN EXCLUSIVE MODE');
     const existing = await client.query<{ has_patients: boolean }>('SELECT EXISTS (SELECT 1 FROM PATIENT_MASTER) AS has_patients');
-    if (existing.rows[0]?.has_patients) {
-      await client.query('ROLLBACK');
-      return { ...report, ms: Math.round(performance.now() - started) };
-    }
+    if (existing.rows[0]?.has_patients) return rollback(false);
     for (const batch of generateHospital(patientCount, seed)) {
       await insertPatients(client, batch.patients);
       await insertAdmissions(client, batch.admissions);
@@ -53,13 +49,9 @@ export async function seedLegacy(pool: pg.Pool, options: SeedOptions = {}): Prom
       report.results += batch.results.length;
     }
     await resetIdentifierSequences(client);
-    await client.query('COMMIT');
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
+    return true;
+  });
+  if (!seeded) return { ...report, ms: Math.round(performance.now() - started) };
   // fresh statistics, or the planner guesses on the empty-table numbers
   await pool.query('ANALYZE PATIENT_MASTER, ADMISSION, LAB_RESULT');
   return { ...report, seeded: true, ms: Math.round(performance.now() - started) };

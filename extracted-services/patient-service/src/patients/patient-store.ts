@@ -4,6 +4,7 @@
  * the system of record, each in one transaction with the outbox seam.
  */
 import type pg from 'pg';
+import { withTransaction } from '@ficus/contracts';
 import { changingWrite, insertedColumns, patientJson, patientSearchFilter, sqlCast, sqlDate, sqlTimestamp, type ColumnWrite } from '@ficus/legacy-his/contract';
 import type { LegacyPatient, PatientFields, PatientRecord, PatientRepository, PatientSearch, UpdateOutcome } from '@ficus/legacy-his/contract';
 import type { OutboxSeam } from '../outbox-seam.js';
@@ -72,7 +73,7 @@ export class PatientStore implements PatientRepository {
 
   /** Registers a patient under the next MRN of the service's block (see mrn-block.ts). */
   async insert(f: PatientFields, user: string): Promise<LegacyPatient> {
-    return this.inTransaction(async (tx) => {
+    return withTransaction(this.pool, async (tx) => {
       const mrn = await this.mrns.assign(tx);
       const w = insertedColumns(patientWrites(f), 2);
       const { rows } = await tx.query<PatientRecord>(
@@ -88,7 +89,7 @@ export class PatientStore implements PatientRepository {
 
   /** An update that changes nothing writes nothing: lastUpdated, lastUpdatedBy and the ETag stay as they were. */
   async update(mrn: string, f: PatientFields, user: string, precondition: (current: LegacyPatient) => boolean): Promise<UpdateOutcome> {
-    return this.inTransaction(async (tx) => {
+    return withTransaction(this.pool, async (tx) => {
       const current = await tx.query<PatientRecord>(`SELECT ${PATIENT_COLUMNS} FROM patient p WHERE p.mrn = $1 FOR UPDATE`, [mrn]);
       const row = current.rows[0];
       if (!row) return { kind: 'not-found' };
@@ -107,20 +108,5 @@ export class PatientStore implements PatientRepository {
       await this.outbox(tx, { topic: 'patients', op: 'update', key: { mrn }, before: patientTopicRow(before), after: patientTopicRow(patient) });
       return { kind: 'updated', patient };
     });
-  }
-
-  private async inTransaction<T>(work: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
-    const tx = await this.pool.connect();
-    try {
-      await tx.query('BEGIN');
-      const result = await work(tx);
-      await tx.query('COMMIT');
-      return result;
-    } catch (e) {
-      await tx.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      tx.release();
-    }
   }
 }

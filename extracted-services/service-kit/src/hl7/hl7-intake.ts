@@ -10,7 +10,7 @@
  * partition's dead letters with the HL7 error as the reason (PermanentError), never retried
  * for ever. A failure of the database is retried in place, holding the partition.
  */
-import { hl7JobProblem, hl7QueuePrefix, type Hl7Job, type Logger } from '@ficus/contracts';
+import { hl7JobProblem, hl7QueuePrefix, withTransaction, type Hl7Job, type Logger } from '@ficus/contracts';
 import { PartitionedConsumer, PermanentError, type RetryPolicy } from '@ficus/contracts/queues';
 import { decodeMessage, Hl7Refusal, parseDateTime, type Hl7Message } from '@ficus/hl7-protocol';
 import type { Job } from 'bullmq';
@@ -91,33 +91,27 @@ async function handleJob(o: Hl7IntakeOptions, job: Job<Hl7Job>): Promise<void> {
   if (!handler) throw refused(`HL7 ${o.handlers[message.header.messageType] ? 201 : 200}: ${type} is not applied by ${o.service}`);
 
   const order: MessageOrder = { time: parseDateTime(message.header.dateTime)?.timestamp ?? null, seq: data.messageId };
-  const tx = await o.pool.connect();
   let outcome: HandlerOutcome | 'duplicate';
   try {
-    await tx.query('BEGIN');
-    const claimed = await tx.query(
-      `INSERT INTO ficus_hl7_applied (sending_facility, control_id, message_type, trigger_event, message_id)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sending_facility, control_id) DO NOTHING`,
-      [data.sendingFacility, data.controlId, data.messageType, data.triggerEvent, data.messageId],
-    );
-    if ((claimed.rowCount ?? 0) === 0) {
-      outcome = 'duplicate';
-    } else {
-      outcome = await handler({ tx, message, job: data, order, systemOfRecord: o.systemOfRecord.current(), writeBack: o.systemOfRecord.hl7WriteBack() });
-      if (outcome === 'stale') {
+    outcome = await withTransaction(o.pool, async (tx): Promise<HandlerOutcome | 'duplicate'> => {
+      const claimed = await tx.query(
+        `INSERT INTO ficus_hl7_applied (sending_facility, control_id, message_type, trigger_event, message_id)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sending_facility, control_id) DO NOTHING`,
+        [data.sendingFacility, data.controlId, data.messageType, data.triggerEvent, data.messageId],
+      );
+      if ((claimed.rowCount ?? 0) === 0) return 'duplicate';
+      const taken = await handler({ tx, message, job: data, order, systemOfRecord: o.systemOfRecord.current(), writeBack: o.systemOfRecord.hl7WriteBack() });
+      if (taken === 'stale') {
         await tx.query(`UPDATE ficus_hl7_applied SET outcome = 'stale' WHERE sending_facility = $1 AND control_id = $2`, [data.sendingFacility, data.controlId]);
       }
-    }
-    await tx.query('COMMIT');
+      return taken;
+    });
   } catch (e) {
-    await tx.query('ROLLBACK').catch(() => undefined);
     if (e instanceof Hl7Refusal) throw refused(e.reason);
     const code = (e as { code?: string }).code;
     if (code !== undefined && BAD_DATA.has(code)) throw refused(`a value of the message breaks a rule of the ${o.service} database (${code})`);
     o.metrics.hl7Messages.inc({ type, outcome: 'failed' });
     throw TRANSIENT.has(code ?? '') ? new Error(`transient database conflict (${code})`) : e;
-  } finally {
-    tx.release();
   }
   o.metrics.hl7Messages.inc({ type, outcome });
   o.log.debug({ controlId: data.controlId, type, outcome }, 'HL7 message taken');

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { comparePositions, keyText, lastChangePerKey, runMigrations, type ChangeBatch, type ChangeEvent, type Logger } from '@ficus/contracts';
+import { comparePositions, keyText, lastChangePerKey, runMigrations, withTransaction, type ChangeBatch, type ChangeEvent, type Logger } from '@ficus/contracts';
 import { changeBatchProblem, PartitionedConsumer, PermanentError, WRITEBACK_ORIGIN, writebackQueuePrefix, type RetryPolicy } from '@ficus/contracts/queues';
 import type { CapturedTable } from '../postgres/preflight.js';
 import { quoteIdent } from '../postgres/replication-connection.js';
@@ -122,25 +122,22 @@ export class LegacyWriter {
       list.push(e);
     }
     const latest = [...byTopic.values()].flatMap((list) => lastChangePerKey(list)).sort((a, b) => comparePositions(a.source.position, b.source.position));
-    const client = await this.o.pool.connect();
-    let fresh: ChangeEvent[] = [];
+    let fresh: ChangeEvent[];
     try {
-      await client.query('BEGIN');
-      // first in the transaction: the CDC reader sees it before any of the changes below
-      await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [WRITEBACK_ORIGIN, service]);
-      fresh = await this.claim(client, service, latest);
-      for (const e of fresh) await this.apply(client, this.targets.get(e.topic)!, e);
-      await client.query('COMMIT');
+      fresh = await withTransaction(this.o.pool, async (client) => {
+        // first in the transaction: the CDC reader sees it before any of the changes below
+        await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [WRITEBACK_ORIGIN, service]);
+        const claimed = await this.claim(client, service, latest);
+        for (const e of claimed) await this.apply(client, this.targets.get(e.topic)!, e);
+        return claimed;
+      });
     } catch (e) {
-      await client.query('ROLLBACK').catch(() => undefined);
       if (isRefusal(e)) {
         const topics = [...byTopic.keys()].join(', ');
         this.o.outcome({ service, topic: topics, outcome: 'refused', count: events.length });
         throw new PermanentError(`the legacy database refused the write-back (${(e as { code?: string }).code}): ${(e as Error).message}`);
       }
       throw e;
-    } finally {
-      client.release();
     }
     const appliedPerTopic = new Map<string, number>();
     for (const e of fresh) appliedPerTopic.set(e.topic, (appliedPerTopic.get(e.topic) ?? 0) + 1);
