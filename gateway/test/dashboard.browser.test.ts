@@ -48,6 +48,11 @@ const rules = (legacyUrl: string, newUrl: string) => ({
     match: { methods: [GET], path: /api/encounters/:mrn }
     mode: legacy
     target: patient-service
+  - id: patients-write
+    match: { methods: [POST, PUT], paths: [/api/patients, /api/patients/:mrn] }
+    mode: legacy
+    target: patient-service
+    sticky: { param: mrn }
   - id: legacy-default
     match: { path: /** }
     mode: legacy
@@ -166,6 +171,16 @@ describe('the dashboard', () => {
       if (route !== 'encounters-read; patient-service') await new Promise((r) => setTimeout(r, 20));
     }
     expect(route).toBe('encounters-read; patient-service');
+
+    // a canary of writes goes through, with the rule check's warning shown
+    await row(page, 'patients-write').getByRole('button', { name: 'Flip patients-write' }).click();
+    const writes = page.getByRole('dialog', { name: 'Flip patients-write' });
+    await writes.getByLabel('New mode').selectOption('canary');
+    await writes.getByLabel('Percent of patients to the new service').fill('10');
+    await writes.getByRole('textbox', { name: /reason/i }).fill('writes pilot');
+    await writes.getByRole('button', { name: 'Flip' }).click();
+    await eventually(() => row(page, 'patients-write').getByTestId('mode').textContent()).toBe('canary 10 %');
+    expect(await page.getByRole('alert').filter({ hasText: 'Warning:' }).textContent()).toMatch(/^Warning: POST, PUT requests go to "patient-service" for 10 % of keys/);
 
     // HL7 and CDC: nothing behind this admin API yet
     await eventually(() => page.getByTestId('hl7-down').textContent()).toContain('not running');

@@ -124,6 +124,7 @@ export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown
   const [percent, setPercent] = useState(10);
   const [force, setForce] = useState(false);
   const [done, setDone] = useState<string | null>(null);
+  const [warnings, setWarnings] = useState<string[]>([]);
   useEffect(() => {
     if (polled.error) onError(polled.error);
   }, [polled.error]);
@@ -140,7 +141,7 @@ export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown
   const flip = async (reason: string): Promise<string | null> => {
     if (!flipping || !data) return 'no rule';
     try {
-      const r = await post<{ version: number; change: { summary: string } }>(`/api/rules/${encodeURIComponent(flipping.rule.id)}/flip`, {
+      const r = await post<{ version: number; change: { summary: string }; warnings?: { reason: string }[] }>(`/api/rules/${encodeURIComponent(flipping.rule.id)}/flip`, {
         mode,
         ...(mode === 'canary' ? { percent } : {}),
         reason,
@@ -148,6 +149,7 @@ export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown
         ...(force ? { force: true } : {}),
       });
       setDone(`Version ${r.version}: ${r.change.summary}`);
+      setWarnings((r.warnings ?? []).map((w) => w.reason));
       polled.refresh();
       return null;
     } catch (e) {
@@ -163,6 +165,11 @@ export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown
           {done}
         </p>
       )}
+      {warnings.map((w) => (
+        <p key={w} role="alert" class="warn">
+          Warning: {w}
+        </p>
+      ))}
       {!data ? (
         <p>{polled.error ? `Cannot read the rules: ${(polled.error as Error).message}` : 'Loading…'}</p>
       ) : (
