@@ -106,7 +106,7 @@ export class OutboxRelay {
 
   /** One round: publishes up to batchSize rows; answers how many. Exposed for tests and scripts. */
   async publishOnce(): Promise<number> {
-    const events = await withTransaction(this.o.pool, async (client) => {
+    const published = await withTransaction(this.o.pool, async (client) => {
       // one relay at a time per outbox: a second instance waits here, and then reads what is left
       await client.query("SELECT pg_advisory_xact_lock(hashtextextended('ficus_outbox_relay', 0))");
       if (!this.database) this.database = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
@@ -115,9 +115,9 @@ export class OutboxRelay {
         [this.o.batchSize ?? 1_000],
       );
       if (rows.length === 0) return [];
-      const events = rows.map((r) => this.eventOf(r));
+      const batch = rows.map((r) => this.eventOf(r));
       const byQueue = new Map<string, ChangeEvent[]>();
-      for (const e of events) {
+      for (const e of batch) {
         const q = partitionQueueName(writebackQueuePrefix(this.o.service), partitionOf(keyText(e.key), this.o.partitions));
         let list = byQueue.get(q);
         if (!list) byQueue.set(q, (list = []));
@@ -125,10 +125,10 @@ export class OutboxRelay {
       }
       await Promise.all([...byQueue].map(([q, list]) => this.queue(q).add('outbox', { schemaVersion: CHANGE_EVENT_SCHEMA_VERSION, events: list })));
       await client.query('UPDATE ficus_outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
-      return events;
+      return batch;
     });
-    if (events.length > 0) this.o.published?.(events);
-    return events.length;
+    if (published.length > 0) this.o.published?.(published);
+    return published.length;
   }
 
   private eventOf(r: OutboxRow): ChangeEvent {
