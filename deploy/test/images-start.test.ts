@@ -11,13 +11,12 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { MissingBinaryError, startLocalServices, type LocalServices } from '../../scripts/lib/local-services.js';
+import { freePort, MissingBinaryError, startLocalServices, type LocalServices } from '../../scripts/lib/local-services.js';
 import { envOf, imageInstructions, instructions, type Build, type Instruction } from './support/dockerfile.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -45,17 +44,6 @@ function startOrder(): [string, Service][] {
   };
   for (const [name] of images) visit(name);
   return order;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const workspaceDirs = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
