@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeFrame, MllpDecoder, readAck, type AckFields } from '@ficus/hl7-protocol';
 import { REPO_ROOT } from './lib/local-services.js';
+import { demoPortEnv, demoPorts, pickDemoPorts } from './lib/demo-ports.js';
 
 /** One message over MLLP, and its ACK. */
 function sendHl7(port: number, message: Buffer): Promise<AckFields | undefined> {
@@ -65,26 +66,15 @@ describe('npm start on a fresh copy', () => {
     }
     expect(existsSync(path.join(copy, 'node_modules'))).toBe(false);
 
-    const ports = { gateway: 8080, admin: 8081, legacy: 8000, legacyHl7: 2576, hl7: 2575, hl7Api: 8091, patientService: 8101, resultsService: 8102, cdc: 8092 };
+    let ports = demoPorts();
     const busy = (await Promise.all(Object.values(ports).map(portFree))).includes(false);
     if (busy) {
       // someone runs a demo on this machine already: use other ports rather than fail
       const base = 18_000 + Math.floor(Math.random() * 1_000);
-      Object.assign(ports, { gateway: base, admin: base + 1_000, legacy: base + 2_000, legacyHl7: base + 3_000, hl7: base + 4_000, hl7Api: base + 5_000, patientService: base + 6_000, resultsService: base + 7_000, cdc: base + 8_000 });
+      let next = 0;
+      ports = await pickDemoPorts(() => base + 1_000 * next++);
     }
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      FICUS_GATEWAY_PORT: String(ports.gateway),
-      FICUS_ADMIN_PORT: String(ports.admin),
-      LEGACY_HIS_PORT: String(ports.legacy),
-      LEGACY_HIS_HL7_PORT: String(ports.legacyHl7),
-      HL7_PORT: String(ports.hl7),
-      HL7_API_PORT: String(ports.hl7Api),
-      PATIENT_SERVICE_PORT: String(ports.patientService),
-      RESULTS_SERVICE_PORT: String(ports.resultsService),
-      CDC_API_PORT: String(ports.cdc),
-      LEGACY_HIS_SEED_PATIENTS: '300',
-    };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...demoPortEnv(ports), LEGACY_HIS_SEED_PATIENTS: '300' };
     delete env.DATABASE_URL;
     delete env.REDIS_URL;
     delete env.NODE_OPTIONS;

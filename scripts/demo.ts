@@ -17,32 +17,11 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withDatabase } from '@ficus/contracts';
+import { DEMO_PORTS, demoPorts } from './lib/demo-ports.js';
 import { MissingBinaryError, REPO_ROOT, STATE_DIR, startLocalServices, type LocalServices } from './lib/local-services.js';
 
 const env = process.env;
-const ports = {
-  gateway: Number(env.FICUS_GATEWAY_PORT ?? 8080),
-  admin: Number(env.FICUS_ADMIN_PORT ?? 8081),
-  legacy: Number(env.LEGACY_HIS_PORT ?? 8000),
-  patientService: Number(env.PATIENT_SERVICE_PORT ?? 8101),
-  resultsService: Number(env.RESULTS_SERVICE_PORT ?? 8102),
-  legacyHl7: Number(env.LEGACY_HIS_HL7_PORT ?? 2576),
-  hl7: Number(env.HL7_PORT ?? 2575),
-  hl7Api: Number(env.HL7_API_PORT ?? 8091),
-  cdc: Number(env.CDC_API_PORT ?? 8092),
-};
-/** the variable that moves each port */
-const PORT_VARIABLES: Record<keyof typeof ports, string> = {
-  gateway: 'FICUS_GATEWAY_PORT',
-  admin: 'FICUS_ADMIN_PORT',
-  legacy: 'LEGACY_HIS_PORT',
-  patientService: 'PATIENT_SERVICE_PORT',
-  resultsService: 'RESULTS_SERVICE_PORT',
-  legacyHl7: 'LEGACY_HIS_HL7_PORT',
-  hl7: 'HL7_PORT',
-  hl7Api: 'HL7_API_PORT',
-  cdc: 'CDC_API_PORT',
-};
+const ports = demoPorts(env);
 const DEMO_NAME = env.FICUS_DEMO_NAME ?? 'demo';
 const DEMO_DIR = path.join(STATE_DIR, DEMO_NAME);
 
@@ -124,7 +103,7 @@ async function stopChild(d: Deployable): Promise<void> {
 async function main(): Promise<void> {
   for (const [what, port] of Object.entries(ports) as [keyof typeof ports, number][]) {
     if (!(await portFree(port))) {
-      console.error(`[demo] port ${port} (${what}) is in use: stop what uses it, or set ${PORT_VARIABLES[what]}.`);
+      console.error(`[demo] port ${port} (${what}) is in use: stop what uses it, or set ${DEMO_PORTS[what].variable}.`);
       process.exit(1);
     }
   }

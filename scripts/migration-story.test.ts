@@ -8,50 +8,31 @@
  * reads are new, every safe request is answered from legacy.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hl7, MllpClient, msh, segment, uniqueControlId } from '../examples/legacy-his/test/support/mllp-client.js';
-import { REPO_ROOT } from './lib/local-services.js';
+import { freePort, REPO_ROOT } from './lib/local-services.js';
+import { demoPortEnv, pickDemoPorts, type DemoPort, type DemoPorts } from './lib/demo-ports.js';
 
 const run = promisify(execFile);
 const TOKEN = `ficus_e2e-${process.pid}-0123456789abcdefghijklmnopqrstuvwxyz`;
 const SEEDED = 120;
 
-async function sparePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 let demo: ChildProcess | undefined;
 let output = '';
-const ports: Record<string, number> = {};
-const url = (p: string) => `http://127.0.0.1:${ports[p]}`;
+let ports: DemoPorts;
+const url = (p: DemoPort) => `http://127.0.0.1:${ports[p]}`;
 
 beforeAll(async () => {
-  for (const p of ['gateway', 'admin', 'legacy', 'legacyHl7', 'hl7', 'hl7Api', 'patientService', 'resultsService', 'cdc']) ports[p] = await sparePort();
+  ports = await pickDemoPorts(freePort);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     FICUS_DEMO_NAME: `e2e-${process.pid}`,
     FICUS_DEMO_EPHEMERAL: 'true',
     FICUS_ADMIN_TOKEN: TOKEN,
-    FICUS_GATEWAY_PORT: String(ports.gateway),
-    FICUS_ADMIN_PORT: String(ports.admin),
-    LEGACY_HIS_PORT: String(ports.legacy),
-    LEGACY_HIS_HL7_PORT: String(ports.legacyHl7),
-    HL7_PORT: String(ports.hl7),
-    HL7_API_PORT: String(ports.hl7Api),
-    PATIENT_SERVICE_PORT: String(ports.patientService),
-    RESULTS_SERVICE_PORT: String(ports.resultsService),
-    CDC_API_PORT: String(ports.cdc),
+    ...demoPortEnv(ports),
     LEGACY_HIS_SEED_PATIENTS: String(SEEDED),
     LOG_LEVEL: 'warn',
   };
