@@ -4,12 +4,14 @@
 import { benchCdc } from './cdc.js';
 import { benchGateway } from './gateway.js';
 import { benchHl7 } from './hl7.js';
+import { benchHl7Decode } from './hl7-decode.js';
 import { benchMetrics } from './metrics.js';
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   cdc: benchCdc,
   gateway: benchGateway,
   hl7: benchHl7,
+  'hl7-decode': benchHl7Decode,
   metrics: benchMetrics,
 };
 
