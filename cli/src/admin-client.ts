@@ -22,7 +22,8 @@ export function withQuery(path: string, query: Record<string, QueryValue>): stri
   return qs ? `${path}?${qs}` : path;
 }
 
-function networkCause(e: unknown): string {
+/** why a request got no answer, in a few words: the system error's code, or a timeout */
+export function networkCause(e: unknown): string {
   const err = e as Error & { cause?: { code?: string; message?: string } };
   if (err.name === 'TimeoutError') return 'no answer in time';
   return err.cause?.code ?? err.cause?.message ?? err.message;

@@ -5,6 +5,7 @@
  * it is used; anything else (no answer, a 5xx, a body that is not the contract's) stops the
  * run with a failure naming the system and its URL. Messages never quote an MRN.
  */
+import { networkCause } from '../admin-client.js';
 import { SystemFailure } from '../failures.js';
 import { isObject, type Json } from './canonical.js';
 
@@ -14,12 +15,6 @@ export type ContractRecord = { [key: string]: Json };
 export const PAGE_SIZE = 100;
 
 const USER_AGENT = 'ficus-cli/0.1.0 (reconcile)';
-
-function networkCause(e: unknown): string {
-  const err = e as Error & { cause?: { code?: string; message?: string } };
-  if (err.name === 'TimeoutError') return 'no answer in time';
-  return err.cause?.code ?? err.cause?.message ?? err.message;
-}
 
 export class ContractClient {
   constructor(
