@@ -138,6 +138,15 @@ const json = (body: Record<string, unknown>): RequestInit => ({ method: 'POST', 
 
 describe('the migration story, end to end on the demo stack', () => {
   const hl7Mrn = '7700001';
+  /** an ORU^R01 from the lab for the story's HL7 patient and stay: one final, high numeric result */
+  const labResult = (orderNo: string, observed: string, obx: Record<number, string>) =>
+    hl7(
+      msh('ORU^R01^ORU_R01', uniqueControlId('E2E'), { facility: 'CORELAB' }),
+      `PID|1||${hl7Mrn}^^^GENHOSP^MR`,
+      segment('PV1', { 1: '1', 19: 'V7700001' }),
+      segment('OBR', { 1: '1', 3: orderNo, 7: observed }),
+      segment('OBX', { 1: '1', 2: 'NM', ...obx, 8: 'H', 11: 'F' }),
+    );
   let seededMrns: string[] = [];
   let legacyMadeMrn = '';
   let serviceMadeMrn = '';
@@ -155,13 +164,7 @@ describe('the migration story, end to end on the demo stack', () => {
     );
     expect(await sendHl7(a01)).toBe('AA');
     await until('the admission in the legacy', async () => (await ask(url('legacy'), `/api/encounters?mrn=${hl7Mrn}`)).status === 200);
-    const oru = hl7(
-      msh('ORU^R01^ORU_R01', uniqueControlId('E2E'), { facility: 'CORELAB' }),
-      `PID|1||${hl7Mrn}^^^GENHOSP^MR`,
-      segment('PV1', { 1: '1', 19: 'V7700001' }),
-      segment('OBR', { 1: '1', 3: 'L77000001', 7: '20260101090000' }),
-      segment('OBX', { 1: '1', 2: 'NM', 3: '2345-7^GLUCOSE^LN', 5: '101', 6: 'mg/dL', 7: '70-99', 8: 'H', 11: 'F' }),
-    );
+    const oru = labResult('L77000001', '20260101090000', { 3: '2345-7^GLUCOSE^LN', 5: '101', 6: 'mg/dL', 7: '70-99' });
     expect(await sendHl7(oru)).toBe('AA');
     // a registration and an update through the gateway, to the legacy (patients-write is legacy)
     const made = await ask(url('gateway'), '/api/patients', json({ lastName: 'LEGACYMADE', firstName: 'LENA', dateOfBirth: '1971-03-04', sex: 'F' }));
@@ -220,13 +223,7 @@ describe('the migration story, end to end on the demo stack', () => {
   it('lab-results to new: results-service takes the results over MLLP alone, and they reach the legacy through its outbox', { timeout: 120_000 }, async () => {
     await flip('lab-results', 'new');
     await until('results-service as system of record', async () => (JSON.parse((await ask(url('resultsService'), '/readyz')).body) as { systemOfRecord: string }).systemOfRecord === 'service');
-    const oru = hl7(
-      msh('ORU^R01^ORU_R01', uniqueControlId('E2E'), { facility: 'CORELAB' }),
-      `PID|1||${hl7Mrn}^^^GENHOSP^MR`,
-      segment('PV1', { 1: '1', 19: 'V7700001' }),
-      segment('OBR', { 1: '1', 3: 'L77000002', 7: '20260102090000' }),
-      segment('OBX', { 1: '1', 2: 'NM', 3: '2823-3^POTASSIUM^LN', 5: '5.9', 6: 'mmol/L', 7: '3.5-5.1', 8: 'H', 11: 'F' }),
-    );
+    const oru = labResult('L77000002', '20260102090000', { 3: '2823-3^POTASSIUM^LN', 5: '5.9', 6: 'mmol/L', 7: '3.5-5.1' });
     expect(await sendHl7(oru)).toBe('AA');
     // the legacy interface no longer gets ORU: the legacy learns the result from the write-back
     await until('the result written back to the legacy', async () => {
