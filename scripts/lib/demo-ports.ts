@@ -29,9 +29,18 @@ export function demoPortEnv(ports: DemoPorts): Record<string, string> {
   return Object.fromEntries(names.map((n) => [DEMO_PORTS[n].variable, String(ports[n])]));
 }
 
-/** Each port from `pick` (a spare one, say). */
+/** Each port from `pick` (a spare one, say), no two alike: a port freed by one pick can come back at the next. */
 export async function pickDemoPorts(pick: (name: DemoPort) => Promise<number> | number): Promise<DemoPorts> {
   const ports = {} as DemoPorts;
-  for (const n of names) ports[n] = await pick(n);
+  const taken = new Set<number>();
+  for (const n of names) {
+    let port = await pick(n);
+    for (let tries = 0; taken.has(port); tries++) {
+      if (tries > 20) throw new Error(`no port for ${n} other than those already picked`);
+      port = await pick(n);
+    }
+    taken.add(port);
+    ports[n] = port;
+  }
   return ports;
 }
