@@ -50,6 +50,8 @@ export interface SceneOptions {
   log?: Logger;
   /** the outbox seams the services hand their own changes to (default: none) */
   outbox?: { patients?: OutboxSeam; results?: OutboxSeam };
+  /** SERVICE_HL7_WAIT_FOR_KEYS_MS (default 0: a message naming an unknown patient is a dead letter at once) */
+  waitForKeysMs?: number;
 }
 
 let messageIds = 1;
@@ -63,7 +65,7 @@ export async function startServiceScene(o: SceneOptions): Promise<ServiceScene> 
   const inbound = o.hl7Inbound ? await startHl7Inbound({ pool: legacy.pool, port: 0 }) : undefined;
   const dbs: TestDatabase[] = [await createTestDatabase(serverUrl, `${o.prefix}_patients`), await createTestDatabase(serverUrl, `${o.prefix}_results`)];
   const log = o.log ?? createLogger('service-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const common = { DATABASE_URL: serverUrl, REDIS_URL: redisUrl, SERVICE_SHUTDOWN_TIMEOUT_MS: '3000' };
+  const common = { DATABASE_URL: serverUrl, REDIS_URL: redisUrl, SERVICE_SHUTDOWN_TIMEOUT_MS: '3000', SERVICE_HL7_WAIT_FOR_KEYS_MS: String(o.waitForKeysMs ?? 0) };
   const regime = o.systemOfRecord ?? 'legacy';
   const startPatients = (r: SystemOfRecord) =>
     startPatientService(

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger, type ChangeBatch, type ChangeEvent, partitionQueueName } from '@ficus/contracts';
-import { cdcQueuePrefix, migrateChangeConsumer, PartitionedConsumer, PermanentError, startChangeConsumer } from '@ficus/contracts/queues';
+import { cdcQueuePrefix, migrateChangeConsumer, NotYetError, PartitionedConsumer, PermanentError, startChangeConsumer } from '@ficus/contracts/queues';
 import { createTestDatabase, type TestDatabase } from '../../test-support/databases.js';
 
 const log = createLogger('queue-test', { level: 'silent' });
@@ -96,6 +96,35 @@ describe('partitioned consumer', () => {
       [2, 'the service refuses this one', 3],
       [4, 'bad data: no patient id', 1],
     ]);
+  });
+
+  it('tries a job that is not applicable yet again in place, beyond the retry attempts, until its handler gives up', async () => {
+    const prefix = prefixOf('notyet');
+    const done: number[] = [];
+    const tries = new Map<number, number>();
+    const c = await PartitionedConsumer.start<{ n: number }>({
+      connection: redis,
+      prefix,
+      partitions: 1,
+      retry: fast,
+      log,
+      handle: async (job) => {
+        const n = job.data.n;
+        tries.set(n, (tries.get(n) ?? 0) + 1);
+        // 1: known at its 6th try (more tries than the policy's 3); 2: the handler gives up after 4
+        if (n === 1 && tries.get(n)! < 6) throw new NotYetError('no such patient yet');
+        if (n === 2) throw tries.get(n)! < 4 ? new NotYetError('no such patient yet') : new PermanentError('no such patient');
+        done.push(n);
+      },
+    });
+    await queue<{ n: number }>(partitionQueueName(prefix, 0)).addBulk([1, 2, 3].map((n) => ({ name: 'x', data: { n } })));
+    await until(() => done.length === 2, 'the jobs');
+    const dead = await c.deadLetters();
+    await c.close();
+    // the partition waited for job 1: job 3 after it
+    expect(done).toEqual([1, 3]);
+    expect([tries.get(1), tries.get(2), tries.get(3)]).toEqual([6, 4, 1]);
+    expect(dead.map((d) => [d.data.n, d.error, d.attempts])).toEqual([[2, 'no such patient', 4]]);
   });
 
   it('hands a job waiting for its retry back to the head of its queue on shutdown', async () => {

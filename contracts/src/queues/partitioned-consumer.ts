@@ -9,6 +9,8 @@
  * tried again in place, holding its partition, with backoff; when the tries are used up (or the
  * error is one no retry can mend) it goes to the partition's dead-letter queue
  * (`<queue>.dead`, kept, never processed) with the reason, and the partition moves on. A
+ * job that cannot be applied *yet* (NotYetError: what it names is still on its way) is tried
+ * again the same way, without using up its tries: its handler decides when to give up. A
  * shutdown during the backoff puts the job back at the head of its queue, untried.
  */
 import { Queue, WaitingError, Worker, type Job } from 'bullmq';
@@ -54,6 +56,20 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseMs: 500, maxMs: 30_
 export class PermanentError extends Error {
   override readonly name = 'PermanentError';
 }
+
+/**
+ * A job that cannot be applied yet but may be soon: what it names has not arrived (a patient
+ * whose registration is still on its way through another queue or the CDC). Tried again in
+ * place, holding its partition, every few seconds at most; these tries are not counted against
+ * the retry policy's attempts, so the handler must bound the wait (and throw a PermanentError
+ * when it is over).
+ */
+export class NotYetError extends Error {
+  override readonly name = 'NotYetError';
+}
+
+/** the longest pause between two tries of a job that is not applicable yet */
+const NOT_YET_MAX_PAUSE_MS = 5_000;
 
 export const deadLetterQueueName = (queue: string) => `${queue}.dead`;
 
@@ -114,22 +130,29 @@ export class PartitionedConsumer<T> {
   }
 
   private async process(job: Job<T>, token: string | undefined, partition: number, queue: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1, waits = 0; ; ) {
       try {
         await this.o.handle(job, partition);
         this.o.outcome?.('done', partition);
         return;
       } catch (e) {
         const err = e instanceof Error ? e : new Error(String(e));
-        const permanent = err instanceof PermanentError || this.o.permanent?.(err) === true;
-        if (permanent || attempt >= this.retry.attempts) {
-          await this.deadLetter(job, queue, err, attempt);
-          this.o.outcome?.('dead', partition);
-          return;
+        let delay: number;
+        if (err instanceof NotYetError) {
+          waits++;
+          delay = Math.min(this.retry.maxMs, NOT_YET_MAX_PAUSE_MS, this.retry.baseMs * 2 ** (waits - 1));
+        } else {
+          const permanent = err instanceof PermanentError || this.o.permanent?.(err) === true;
+          if (permanent || attempt >= this.retry.attempts) {
+            await this.deadLetter(job, queue, err, attempt + waits);
+            this.o.outcome?.('dead', partition);
+            return;
+          }
+          if (attempt === 1 || attempt % 5 === 0) this.o.log.warn({ queue, jobId: job.id, attempt, err: err.message }, 'job failed; trying again, its partition waits');
+          delay = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** (attempt - 1));
+          attempt++;
         }
         this.o.outcome?.('retried', partition);
-        if (attempt === 1 || attempt % 5 === 0) this.o.log.warn({ queue, jobId: job.id, attempt, err: err.message }, 'job failed; trying again, its partition waits');
-        const delay = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** (attempt - 1));
         if (!(await this.sleepUnlessClosing(delay))) {
           // shutting down: hand the job back, at the head of its queue, for the next worker
           await job.moveToWait(token);

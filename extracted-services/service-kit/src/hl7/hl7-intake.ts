@@ -5,13 +5,18 @@
  * A message is identified by its sending facility and control id. Its row in
  * `ficus_hl7_applied` is written in the same transaction as its effect, so a job delivered
  * again (BullMQ's at-least-once, an operator's replay) finds the row and changes nothing.
- * A message the service cannot apply as it is (undecodable, an unsupported event, an unknown
- * patient, bad data) is refused: its transaction is rolled back and the job goes to the
- * partition's dead letters with the HL7 error as the reason (PermanentError), never retried
- * for ever. A failure of the database is retried in place, holding the partition.
+ * A message the service cannot apply as it is (undecodable, an unsupported event, bad data)
+ * is refused: its transaction is rolled back and the job goes to the partition's dead letters
+ * with the HL7 error as the reason (PermanentError), never retried for ever. A message that
+ * names a patient, stay or merge partner this service does not know (HL7 204) may only be
+ * early: the registration it follows can still be on its way (in another service's queue, or
+ * in the CDC from the legacy database when the registration went to legacy). It is tried again
+ * in place for `waitForKeysMs` (NotYetError), holding its partition so that the patient's
+ * later messages stay behind it, and refused only then. A failure of the database is retried
+ * in place, holding the partition.
  */
 import { hl7JobProblem, hl7QueuePrefix, withTransaction, type Hl7Job, type Logger } from '@ficus/contracts';
-import { PartitionedConsumer, PermanentError, type RetryPolicy } from '@ficus/contracts/queues';
+import { NotYetError, PartitionedConsumer, PermanentError, type RetryPolicy } from '@ficus/contracts/queues';
 import { decodeMessage, Hl7Refusal, parseDateTime, type Hl7Message } from '@ficus/hl7-protocol';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -53,7 +58,12 @@ export interface Hl7IntakeOptions {
   metrics: ServiceMetrics;
   log: Logger;
   retry?: Partial<RetryPolicy>;
+  /** how long a message naming an unknown patient or stay (HL7 204) is tried again before it is refused (0: refused at once) */
+  waitForKeysMs: number;
 }
+
+/** HL7 204 (unknown key identifier): what the message names may not have arrived yet */
+const UNKNOWN_KEY = 204;
 
 /** serialization failure, deadlock, unique violation (two writers racing for one row): tried again */
 const TRANSIENT = new Set(['40001', '40P01', '23505']);
@@ -61,17 +71,30 @@ const TRANSIENT = new Set(['40001', '40P01', '23505']);
 const BAD_DATA = new Set(['23514', '22007', '22008', '22P02', '22001', '23502']);
 
 export function startHl7Intake(o: Hl7IntakeOptions): Promise<PartitionedConsumer<Hl7Job>> {
+  // when each job held for an unknown key was first refused (one job per partition at a time)
+  const waitingSince = new Map<string, number>();
   return PartitionedConsumer.start<Hl7Job>({
     connection: o.connection,
     prefix: hl7QueuePrefix(o.service),
     partitions: o.partitions,
     retry: o.retry,
     log: o.log,
-    handle: (job) => handleJob(o, job),
+    handle: async (job) => {
+      const held = `${job.queueName}#${job.id}`;
+      try {
+        await handleJob(o, job, waitingSince.get(held));
+        waitingSince.delete(held);
+      } catch (e) {
+        if (e instanceof NotYetError) {
+          if (!waitingSince.has(held)) waitingSince.set(held, Date.now());
+        } else waitingSince.delete(held);
+        throw e;
+      }
+    },
   });
 }
 
-async function handleJob(o: Hl7IntakeOptions, job: Job<Hl7Job>): Promise<void> {
+async function handleJob(o: Hl7IntakeOptions, job: Job<Hl7Job>, waitingSince: number | undefined): Promise<void> {
   const problem = hl7JobProblem(job.data);
   if (problem) {
     o.metrics.hl7Messages.inc({ type: 'unknown', outcome: 'refused' });
@@ -107,6 +130,13 @@ async function handleJob(o: Hl7IntakeOptions, job: Job<Hl7Job>): Promise<void> {
       return taken;
     });
   } catch (e) {
+    if (e instanceof Hl7Refusal && e.error.code === UNKNOWN_KEY && (waitingSince ?? Date.now()) + o.waitForKeysMs > Date.now()) {
+      if (waitingSince === undefined) {
+        o.metrics.hl7Messages.inc({ type, outcome: 'waiting' });
+        o.log.info({ queue: job.queueName, jobId: job.id, controlId: data.controlId, type, reason: e.reason, waitMs: o.waitForKeysMs }, 'HL7 message names what is not known yet: tried again, its partition waits');
+      }
+      throw new NotYetError(e.reason);
+    }
     if (e instanceof Hl7Refusal) throw refused(e.reason);
     const code = (e as { code?: string }).code;
     if (code !== undefined && BAD_DATA.has(code)) throw refused(`a value of the message breaks a rule of the ${o.service} database (${code})`);

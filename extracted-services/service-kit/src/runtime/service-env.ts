@@ -32,6 +32,11 @@ export const commonServiceEnv = {
   FICUS_STORE_URL: Env.optionalString("the rule store, read when the system of record follows the rules (default: database ficus_gateway on DATABASE_URL's server)"),
   FICUS_STATE_DIR: Env.string(DEFAULT_STATE_DIR, 'where the last good copy of the rules is kept (system of record from the rules)'),
   FICUS_RULES_CHECK_MS: Env.integer(5_000, 'how often the rule store is asked for a new version besides the change notifications (Redis)', 100),
+  SERVICE_HL7_WAIT_FOR_KEYS_MS: Env.integer(
+    60_000,
+    'an HL7 message naming a patient or stay this service does not know yet (its registration still on its way, by another queue or the CDC) is tried again for this long, its partition waiting, before it becomes a dead letter (0: at once)',
+    0,
+  ),
   SERVICE_DEDUP_RETENTION_DAYS: Env.integer(30, 'HL7 messages applied and positions of deleted rows, kept to recognise a redelivery or replay, are deleted after this many days (0: kept for ever)', 0),
   SERVICE_SHUTDOWN_TIMEOUT_MS: Env.integer(10_000, 'on SIGTERM, time given to in-flight requests and queue jobs'),
   LOG_LEVEL: Env.level(),
