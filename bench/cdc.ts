@@ -23,6 +23,7 @@ import { migrateLegacy, seedLegacy } from '@ficus/legacy-his';
 import { freePort, startLocalServices } from '../scripts/lib/local-services.js';
 import { createTarget, type MirroredTopic } from '../test-support/cdc-target.js';
 import { boundedLoad, transactionSql } from '../test-support/legacy-load.js';
+import { cpuTimes, stealSince } from './lib/cpu-steal.js';
 import { startProcess, stopAll } from './lib/processes.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -49,6 +50,26 @@ function cpuMs(pid: number | undefined): number {
   }
 }
 
+/** cumulative counts of the CDC deployable's commit-to-enqueued histogram, by upper bound (s) */
+async function enqueueLagBuckets(apiPort: number): Promise<Map<number, number>> {
+  const m = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  for (const [, le, n] of m.matchAll(/^ficus_cdc_lag_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\d+)$/gm)) {
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + Number(n));
+  }
+  return buckets;
+}
+
+/** the bucket bound under which a fraction q of the step's transactions were enqueued (ms) */
+function bucketQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  if (total <= 0) return NaN;
+  for (const b of bounds) if ((after.get(b) ?? 0) - (before.get(b) ?? 0) >= q * total) return b * 1000;
+  return Infinity;
+}
+
 interface StepResult {
   offered: number;
   achievedOffered: number;
@@ -57,6 +78,9 @@ interface StepResult {
   p99: number;
   drainMs: number | null;
   sustained: boolean;
+  /** commit to enqueued (the CDC deployable's part of the lag), as histogram bucket bounds */
+  enqueueP50: number;
+  enqueueP99: number;
   /** CPU ms per 1,000 changes: the CDC deployable, the consuming service */
   cdcCpu: number;
   consumerCpu: number;
@@ -101,7 +125,8 @@ async function constantLoad(pool: pg.Pool, changesPerSecond: number, seconds: nu
 export async function benchCdc(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
   const seconds = quick ? 5 : 10;
-  const steps = quick ? [5_000, 10_000] : [5_000, 7_500, 10_000, 12_500, 15_000, 20_000, 25_000];
+  const steps = quick ? [5_000, 10_000] : [5_000, 7_500, 10_000, 11_000, 12_000, 13_000, 14_000, 15_000, 17_500, 20_000, 25_000];
+  const cpuAtStart = cpuTimes();
   const services = await startLocalServices({ name: `bench-cdc-${process.pid}`, ephemeral: true, log: (l) => console.error(`[bench] ${l}`) });
   let consumer: ChildProcess | undefined;
   try {
@@ -173,6 +198,7 @@ export async function benchCdc(args: string[]): Promise<void> {
       const rate = steps[i]!;
       const eventsBefore = events;
       const cpu0 = [cpuMs(cdcProcess.pid), cpuMs(consumer.pid)];
+      const lagBuckets0 = await enqueueLagBuckets(apiPort);
       const t0 = (await target.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t;
       const load = await constantLoad(legacy, rate, seconds, next);
       next = load.next;
@@ -191,6 +217,7 @@ export async function benchCdc(args: string[]): Promise<void> {
         await sleep(20);
       }
       const cpu1 = [cpuMs(cdcProcess.pid), cpuMs(consumer.pid)];
+      const lagBuckets1 = await enqueueLagBuckets(apiPort);
       // lag of the changes committed in the step, after the first second (the step's ramp)
       const { rows } = await target.query<{ p50: number | null; p99: number | null }>(
         `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
@@ -206,12 +233,14 @@ export async function benchCdc(args: string[]): Promise<void> {
         drainMs,
         // sustained: the load was offered in full, and the pipeline had kept up (at most 1 s of it left to apply at the end)
         sustained: load.changes / load.elapsed >= rate * 0.95 && drainMs !== null && drainMs <= 1_000,
+        enqueueP50: bucketQuantile(lagBuckets0, lagBuckets1, 0.5),
+        enqueueP99: bucketQuantile(lagBuckets0, lagBuckets1, 0.99),
         cdcCpu: ((cpu1[0]! - cpu0[0]!) / load.changes) * 1000,
         consumerCpu: ((cpu1[1]! - cpu0[1]!) / load.changes) * 1000,
       };
       results.push(r);
       console.error(
-        `[bench] offered ${rate}/s: sent ${r.achievedOffered.toFixed(0)}/s, applied ${r.appliedPerSecond.toFixed(0)}/s during the step, drained ${drainMs === null ? 'not within 15 s' : `${drainMs.toFixed(0)} ms after`}; CPU per 1,000 changes: CDC ${r.cdcCpu.toFixed(0)} ms, service ${r.consumerCpu.toFixed(0)} ms; lag p50 ${r.p50.toFixed(0)} ms p99 ${r.p99.toFixed(0)} ms${r.sustained ? '' : ' (not sustained)'}`,
+        `[bench] offered ${rate}/s: sent ${r.achievedOffered.toFixed(0)}/s, applied ${r.appliedPerSecond.toFixed(0)}/s during the step, drained ${drainMs === null ? 'not within 15 s' : `${drainMs.toFixed(0)} ms after`}; CPU per 1,000 changes: CDC ${r.cdcCpu.toFixed(0)} ms, service ${r.consumerCpu.toFixed(0)} ms; lag p50 ${r.p50.toFixed(0)} ms p99 ${r.p99.toFixed(0)} ms, of which commit to enqueued p50 <= ${r.enqueueP50} ms p99 <= ${r.enqueueP99} ms${r.sustained ? '' : ' (not sustained)'}`,
       );
       await sleep(2_000);
       if (r.sustained) continue;
@@ -266,10 +295,11 @@ export async function benchCdc(args: string[]): Promise<void> {
         p99_lag_ms_at_5k: Math.round(at5k.p99),
         p50_lag_ms_at_max: best ? Math.round(best.p50) : null,
         p99_lag_ms_at_max: best ? Math.round(best.p99) : null,
-        steps: results.map((r) => ({ offered: r.offered, sent: Math.round(r.achievedOffered), applied: Math.round(r.appliedPerSecond), p50_ms: Math.round(r.p50), p99_ms: Math.round(r.p99), drained_ms: r.drainMs === null ? null : Math.round(r.drainMs), sustained: r.sustained, cdc_cpu_ms_per_1k: Math.round(r.cdcCpu), service_cpu_ms_per_1k: Math.round(r.consumerCpu) })),
+        steps: results.map((r) => ({ offered: r.offered, sent: Math.round(r.achievedOffered), applied: Math.round(r.appliedPerSecond), p50_ms: Math.round(r.p50), p99_ms: Math.round(r.p99), drained_ms: r.drainMs === null ? null : Math.round(r.drainMs), enqueue_p50_ms_at_most: r.enqueueP50, enqueue_p99_ms_at_most: r.enqueueP99, sustained: r.sustained, cdc_cpu_ms_per_1k: Math.round(r.cdcCpu), service_cpu_ms_per_1k: Math.round(r.consumerCpu) })),
         catch_up_changes_per_s: Math.round(catchUp),
         rows_per_transaction: ROWS_PER_TXN,
         durable_commits: settings === 'on/on',
+        cpu_steal_percent: Number(stealSince(cpuAtStart).toFixed(1)),
         cpus: os.cpus().length,
         node: process.version,
       }),

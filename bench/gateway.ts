@@ -18,7 +18,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../scripts/lib/local-services.js';
-import { constantRate, type RateResult } from './lib/constant-rate.js';
+import { constantRateInterleaved, type RateResult } from './lib/constant-rate.js';
+import { cpuTimes, stealSince } from './lib/cpu-steal.js';
 import { startNginx } from './lib/nginx.js';
 import { startProcess, stopAll, waitForPort } from './lib/processes.js';
 import { ensureTools } from '../scripts/lib/system-tools.js';
@@ -76,16 +77,14 @@ interface Summary {
   errors: number;
 }
 
+/** nginx (one worker) as a reverse proxy in front of `upstream` */
+const nginxProxy = (dir: string, port: number, upstream: string, core?: string) =>
+  startNginx(dir, port, 'location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }', `upstream up { server 127.0.0.1:${new URL(upstream).port}; keepalive 128; }`, core);
+
 /** Starts every proxy in front of `upstream`; returns the targets to measure. */
 async function startProxies(dir: string, upstream: string): Promise<Target[]> {
   const [nginxPort, hpPort, rfPort, unPort, ficusPort] = await Promise.all(Array.from({ length: 5 }, freePort));
-  const upstreamPort = new URL(upstream).port;
-  await startNginx(
-    path.join(dir, 'nginx-proxy'),
-    nginxPort!,
-    'location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }',
-    `upstream up { server 127.0.0.1:${upstreamPort}; keepalive 128; }`,
-  );
+  await nginxProxy(path.join(dir, 'nginx-proxy'), nginxPort!, upstream);
   startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/http-proxy.ts')], { PORT: String(hpPort), TARGET: upstream });
   startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/reply-from.ts')], { PORT: String(rfPort), TARGET: upstream });
   startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/undici-bare.ts')], { PORT: String(unPort), TARGET: upstream });
@@ -166,13 +165,16 @@ function hasTaskset(): boolean {
  * The latency a proxy adds at a constant 5,000 req/s. Three busy processes on two cores make
  * the OS scheduler, not the proxy, decide the tail; so, where taskset exists, the proxy under
  * test gets the last core to itself while the load generator (this process) and the upstream
- * share core 0, for the direct and the proxied runs alike. Rounds alternate; medians count.
+ * share core 0, for the direct and the proxied runs alike. The targets take turns every half
+ * second through one run (constantRateInterleaved), so that the machine's bursts of noise,
+ * seconds long here, fall on all of them alike; nginx beside them shows what a native proxy
+ * adds on the same machine.
  */
-async function addedLatency(dir: string, seconds: number, warmup: number, rounds: number) {
+async function addedLatency(dir: string, seconds: number) {
   const pinned = hasTaskset();
   const last = String(os.cpus().length - 1);
   const pin = (core: string, cmd: string, args: string[]): [string, string[]] => (pinned ? ['taskset', ['-c', core, cmd, ...args]] : [cmd, args]);
-  const [upPort, ficusPort, barePort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [upPort, ficusPort, barePort, nginxPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const upstream = `http://127.0.0.1:${upPort}`;
   startProcess(...pin('0', process.execPath, [...TSX, path.join(ROOT, 'bench/peers/upstream.ts')]), { PORT: String(upPort) });
   const rulesDir = path.join(dir, 'latency-rules');
@@ -185,27 +187,31 @@ async function addedLatency(dir: string, seconds: number, warmup: number, rounds
     FICUS_RULES_DIR: rulesDir,
   });
   startProcess(...pin(last, process.execPath, [...TSX, path.join(ROOT, 'bench/peers/undici-bare.ts')]), { PORT: String(barePort), TARGET: upstream });
+  await nginxProxy(path.join(dir, 'latency-nginx'), nginxPort!, upstream, pinned ? last : undefined);
   await Promise.all([upPort, ficusPort, barePort].map((p) => waitForPort(p!)));
   if (pinned) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
   try {
-    const targets = { direct: upstream, bare: `http://127.0.0.1:${barePort}`, ficus: `http://127.0.0.1:${ficusPort}` };
+    const targets = { direct: upstream, nginx: `http://127.0.0.1:${nginxPort}`, bare: `http://127.0.0.1:${barePort}`, ficus: `http://127.0.0.1:${ficusPort}` };
+    const names = Object.keys(targets) as (keyof typeof targets)[];
     const mrn = () => `/api/patients/${100_000 + Math.floor(Math.random() * 100_000)}`;
-    for (const url of Object.values(targets)) await constantRate(url, mrn, RATE, warmup);
-    const runs: Record<keyof typeof targets, RateResult[]> = { direct: [], bare: [], ficus: [] };
-    for (let round = 0; round < rounds; round++) {
-      for (const [name, url] of Object.entries(targets) as [keyof typeof targets, string][]) {
-        const r = await constantRate(url, mrn, RATE, seconds);
-        runs[name].push(r);
-        console.error(`[bench] ${RATE} req/s round ${round + 1} ${name.padEnd(7)} p50 ${r.p50.toFixed(2)} p90 ${r.p90.toFixed(2)} p99 ${r.p99.toFixed(2)} p99.9 ${r.p999.toFixed(2)} ms (${r.achievedRps.toFixed(0)}/s)`);
-      }
+    await constantRateInterleaved(Object.values(targets), mrn, RATE, Math.min(8, seconds), 500);
+    const before = cpuTimes();
+    const results = await constantRateInterleaved(Object.values(targets), mrn, RATE, seconds * names.length, 500);
+    const steal = stealSince(before);
+    console.error(`[bench] CPU time taken by the hypervisor (steal) during the run: ${steal.toFixed(1)} %`);
+    const by = Object.fromEntries(names.map((n, i) => [n, results[i]!])) as Record<keyof typeof targets, RateResult>;
+    for (const n of names) {
+      const r = by[n];
+      console.error(`[bench] ${RATE} req/s, in turns: ${n.padEnd(6)} p50 ${r.p50.toFixed(2)} p90 ${r.p90.toFixed(2)} p99 ${r.p99.toFixed(2)} p99.9 ${r.p999.toFixed(2)} ms (${r.sent} requests)`);
     }
-    const p99 = (rs: RateResult[]) => median(rs.map((r) => r.p99));
     return {
       pinned,
-      p99Direct: p99(runs.direct),
-      p99Bare: p99(runs.bare),
-      p99Ficus: p99(runs.ficus),
-      rateErrors: [...runs.direct, ...runs.bare, ...runs.ficus].reduce((s, r) => s + r.errors, 0),
+      p99Direct: by.direct.p99,
+      p99Nginx: by.nginx.p99,
+      p99Bare: by.bare.p99,
+      p99Ficus: by.ficus.p99,
+      rateErrors: results.reduce((s, r) => s + r.errors, 0),
+      steal,
     };
   } finally {
     if (pinned) execFileSync('taskset', ['-a', '-p', '-c', `0-${last}`, String(process.pid)], { stdio: 'ignore' });
@@ -235,6 +241,25 @@ export async function benchGateway(args: string[]): Promise<void> {
   const script = writeMrnScript(dir);
   console.error(`[bench] ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), Node ${process.version}; ${rounds} rounds of ${seconds}s per target`);
 
+  if (args.includes('--latency')) {
+    // the added latency alone (a few minutes less than the whole run)
+    const r = await addedLatency(dir, quick ? 8 : 30);
+    console.log(`At a constant ${RATE} req/s: p99 direct ${r.p99Direct.toFixed(2)} ms, Ficus ${r.p99Ficus.toFixed(2)}, bare undici ${r.p99Bare.toFixed(2)}, nginx ${r.p99Nginx.toFixed(2)}; steal ${r.steal.toFixed(1)} %`);
+    console.log(
+      JSON.stringify({
+        bench: 'gateway-latency',
+        p99_added_ms: Number(Math.max(0, r.p99Ficus - r.p99Direct).toFixed(2)),
+        p99_direct_ms_at_5k: Number(r.p99Direct.toFixed(2)),
+        p99_ficus_ms_at_5k: Number(r.p99Ficus.toFixed(2)),
+        p99_undici_bare_ms_at_5k: Number(r.p99Bare.toFixed(2)),
+        p99_nginx_ms_at_5k: Number(r.p99Nginx.toFixed(2)),
+        latency_cpu_pinning: r.pinned,
+        latency_cpu_steal_percent: Number(r.steal.toFixed(1)),
+      }),
+    );
+    return;
+  }
+
   try {
     // 1. Node upstream (the headline)
     const nodePort = await freePort();
@@ -245,7 +270,7 @@ export async function benchGateway(args: string[]): Promise<void> {
     const nodeSummary = await measure('node upstream', nodeTargets, script, seconds, warmup, rounds);
 
     await stopAll();
-    const rate = await addedLatency(dir, seconds, warmup, quick ? 3 : 5);
+    const rate = await addedLatency(dir, quick ? 8 : 30);
 
     // 2. native upstream
     const nginxUpPort = await freePort();
@@ -257,14 +282,14 @@ export async function benchGateway(args: string[]): Promise<void> {
     table('Upstream: nginx answering from memory (native; the proxies get all the CPU)', nativeSummary);
     const a = ratios(nodeSummary);
     const b = ratios(nativeSummary);
-    const { p99Direct, p99Ficus, p99Bare, rateErrors } = rate;
+    const { p99Direct, p99Ficus, p99Bare, p99Nginx, rateErrors } = rate;
     const p99Added = Math.max(0, p99Ficus - p99Direct);
     console.log('');
     console.log(`Ficus ÷ best Node peer: ${a.vsBest.toFixed(2)} (target >= 1.25); native upstream: ${b.vsBest.toFixed(2)}`);
     console.log(`Ficus ÷ nginx:          ${a.vsNginx.toFixed(2)} (target >= 0.5); native upstream: ${b.vsNginx.toFixed(2)}`);
     console.log(
       `At a constant ${RATE} req/s: p99 direct ${p99Direct.toFixed(2)} ms, through Ficus ${p99Ficus.toFixed(2)} ms: added ${p99Added.toFixed(2)} ms (target <= 2);` +
-        ` through the bare undici forwarder ${p99Bare.toFixed(2)} ms (added ${Math.max(0, p99Bare - p99Direct).toFixed(2)})${rate.pinned ? '' : ' [not pinned: taskset missing]'}${rateErrors ? `; errors ${rateErrors}` : ''}`,
+        ` through the bare undici forwarder ${p99Bare.toFixed(2)} ms (added ${Math.max(0, p99Bare - p99Direct).toFixed(2)}), through nginx ${p99Nginx.toFixed(2)} ms (added ${Math.max(0, p99Nginx - p99Direct).toFixed(2)})${rate.pinned ? '' : ' [not pinned: taskset missing]'}${rateErrors ? `; errors ${rateErrors}` : ''}`,
     );
     console.log(
       JSON.stringify({
@@ -279,7 +304,9 @@ export async function benchGateway(args: string[]): Promise<void> {
         p99_direct_ms_at_5k: Number(p99Direct.toFixed(2)),
         p99_ficus_ms_at_5k: Number(p99Ficus.toFixed(2)),
         p99_undici_bare_ms_at_5k: Number(p99Bare.toFixed(2)),
+        p99_nginx_ms_at_5k: Number(p99Nginx.toFixed(2)),
         latency_cpu_pinning: rate.pinned,
+        latency_cpu_steal_percent: Number(rate.steal.toFixed(1)),
         http_proxy_rps: Math.round(a.by('http-proxy').rps),
         reply_from_rps: Math.round(a.by('@fastify/reply-from').rps),
         undici_bare_rps: Math.round(a.by('undici Pool, bare').rps),

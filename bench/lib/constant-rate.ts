@@ -27,12 +27,21 @@ function percentile(sorted: Float64Array, q: number): number {
 }
 
 export async function constantRate(origin: string, path: () => string, rate: number, seconds: number, connections = 64): Promise<RateResult> {
-  const pool = new Pool(origin, { connections, pipelining: 1 });
+  const [result] = await constantRateInterleaved([origin], path, rate, seconds, Infinity, connections);
+  return result!;
+}
+
+/**
+ * The same constant rate sent to several targets in turn, `sliceMs` each, over one run: a
+ * burst of noise on a shared machine (seconds long, here) then falls on every target alike
+ * instead of on whichever was measured at the time. Each target keeps its own warm pool.
+ */
+export async function constantRateInterleaved(origins: string[], path: () => string, rate: number, seconds: number, sliceMs: number, connections = 64): Promise<RateResult[]> {
+  const pools = origins.map((o) => new Pool(o, { connections, pipelining: 1 }));
   const total = Math.round(rate * seconds);
-  const latencies = new Float64Array(total);
+  const latencies = origins.map(() => [] as number[]);
+  const counts = origins.map(() => ({ sent: 0, ok: 0, errors: 0 }));
   let done = 0;
-  let ok = 0;
-  let errors = 0;
   let sent = 0;
   const start = performance.now() + 20;
   const interval = 1000 / rate;
@@ -43,17 +52,19 @@ export async function constantRate(origin: string, path: () => string, rate: num
       // send everything that is due by now
       while (sent < total && start + sent * interval <= now) {
         const due = start + sent * interval;
-        const i = sent++;
-        pool
+        const t = Number.isFinite(sliceMs) ? Math.floor((due - start) / sliceMs) % origins.length : 0;
+        sent++;
+        counts[t]!.sent++;
+        pools[t]!
           .request({ path: path(), method: 'GET' })
           .then(async (res) => {
             await res.body.dump();
-            if (res.statusCode < 400) ok++;
-            else errors++;
+            if (res.statusCode < 400) counts[t]!.ok++;
+            else counts[t]!.errors++;
           })
-          .catch(() => errors++)
+          .catch(() => counts[t]!.errors++)
           .finally(() => {
-            latencies[i] = performance.now() - due;
+            latencies[t]!.push(performance.now() - due);
             if (++done === total) resolve();
           });
       }
@@ -63,17 +74,17 @@ export async function constantRate(origin: string, path: () => string, rate: num
     tick();
   });
   const elapsed = (performance.now() - start) / 1000;
-  await pool.close();
-  const sorted = latencies.sort();
-  return {
-    sent,
-    ok,
-    errors,
-    achievedRps: sent / elapsed,
-    p50: percentile(sorted, 0.5),
-    p90: percentile(sorted, 0.9),
-    p99: percentile(sorted, 0.99),
-    p999: percentile(sorted, 0.999),
-    max: sorted[sorted.length - 1] ?? NaN,
-  };
+  await Promise.all(pools.map((p) => p.close()));
+  return origins.map((_, t) => {
+    const sorted = Float64Array.from(latencies[t]!).sort();
+    return {
+      ...counts[t]!,
+      achievedRps: (counts[t]!.sent / elapsed) * origins.length,
+      p50: percentile(sorted, 0.5),
+      p90: percentile(sorted, 0.9),
+      p99: percentile(sorted, 0.99),
+      p999: percentile(sorted, 0.999),
+      max: sorted[sorted.length - 1] ?? NaN,
+    };
+  });
 }

@@ -5,7 +5,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startProcess, waitForPort } from './processes.js';
 
-export async function startNginx(dir: string, port: number, serverBlock: string, upstreamBlock = ''): Promise<void> {
+/** `core`: pinned to that CPU (taskset) */
+export async function startNginx(dir: string, port: number, serverBlock: string, upstreamBlock = '', core?: string): Promise<void> {
   mkdirSync(path.join(dir, 'logs'), { recursive: true });
   const asRoot = process.getuid?.() === 0;
   const conf = `${asRoot ? 'user root root;' : ''}
@@ -31,6 +32,7 @@ http {
 `;
   const file = path.join(dir, 'nginx.conf');
   writeFileSync(file, conf);
-  startProcess('nginx', ['-p', dir, '-c', file]);
+  if (core === undefined) startProcess('nginx', ['-p', dir, '-c', file]);
+  else startProcess('taskset', ['-c', core, 'nginx', '-p', dir, '-c', file]);
   await waitForPort(port);
 }
