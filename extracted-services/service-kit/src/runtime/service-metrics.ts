@@ -26,7 +26,7 @@ export class ServiceMetrics {
     this.requests = new Counter({ name: 'ficus_service_http_requests_total', help: 'HTTP requests answered, by route pattern, method and status', labelNames: ['route', 'method', 'code'], registers });
     this.hl7Messages = new Counter({
       name: 'ficus_service_hl7_messages_total',
-      help: 'HL7 messages taken from the queue, by type (ADT^A01) and outcome: applied, stale (older than the row: not applied), duplicate (applied before), refused (dead letter), failed (retried)',
+      help: 'HL7 messages taken from the queue, by type (ADT^A01) and outcome: applied, stale (older than the row: not applied), duplicate (applied before), refused (dead letter), failed (retried), waiting (names a patient or stay not known yet: tried again; counted once)',
       labelNames: ['type', 'outcome'],
       registers,
     });
