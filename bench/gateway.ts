@@ -170,8 +170,8 @@ function hasTaskset(): boolean {
  * seconds long here, fall on all of them alike; nginx beside them shows what a native proxy
  * adds on the same machine.
  */
-async function addedLatency(dir: string, seconds: number) {
-  const pinned = hasTaskset();
+async function addedLatency(dir: string, seconds: number, pinning = true) {
+  const pinned = pinning && hasTaskset();
   const last = String(os.cpus().length - 1);
   const pin = (core: string, cmd: string, args: string[]): [string, string[]] => (pinned ? ['taskset', ['-c', core, cmd, ...args]] : [cmd, args]);
   const [upPort, ficusPort, barePort, nginxPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -243,7 +243,7 @@ export async function benchGateway(args: string[]): Promise<void> {
 
   if (args.includes('--latency')) {
     // the added latency alone (a few minutes less than the whole run)
-    const r = await addedLatency(dir, quick ? 8 : 30);
+    const r = await addedLatency(dir, quick ? 8 : 30, !args.includes('--no-pin'));
     console.log(`At a constant ${RATE} req/s: p99 direct ${r.p99Direct.toFixed(2)} ms, Ficus ${r.p99Ficus.toFixed(2)}, bare undici ${r.p99Bare.toFixed(2)}, nginx ${r.p99Nginx.toFixed(2)}; steal ${r.steal.toFixed(1)} %`);
     console.log(
       JSON.stringify({
@@ -270,7 +270,7 @@ export async function benchGateway(args: string[]): Promise<void> {
     const nodeSummary = await measure('node upstream', nodeTargets, script, seconds, warmup, rounds);
 
     await stopAll();
-    const rate = await addedLatency(dir, quick ? 8 : 30);
+    const rate = await addedLatency(dir, quick ? 8 : 30, !args.includes('--no-pin'));
 
     // 2. native upstream
     const nginxUpPort = await freePort();
