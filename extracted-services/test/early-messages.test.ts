@@ -11,7 +11,7 @@ import { partitionOf } from '@ficus/contracts';
 import { ask, deadLetters, hl7Time, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
 import { hl7, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
 
-const WAIT_MS = 4_000;
+const WAIT_MS = 6_000;
 let scene: ServiceScene;
 
 beforeAll(async () => {
