@@ -2,6 +2,7 @@
  * Each test file works in databases of its own on the shared test server.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { withDatabase } from '@ficus/contracts';
 
@@ -27,6 +28,16 @@ export async function createTestDatabase(serverUrl: string, prefix: string): Pro
   return {
     url: withDatabase(serverUrl, name),
     name,
-    drop: () => admin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      admin(serverUrl, async (c) => {
+        // pool.end() resolves before its clients' sessions are gone; FORCE would kill a session
+        // still ending, and its client (with the pool's idle listener) raise an unheard error
+        for (let i = 0; i < 25; i++) {
+          const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+          if (rows[0]!.n === 0) break;
+          await sleep(20);
+        }
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      }),
   };
 }
