@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger, type ChangeBatch, type ChangeEvent, partitionQueueName } from '@ficus/contracts';
 import { cdcQueuePrefix, migrateChangeConsumer, NotYetError, PartitionedConsumer, PermanentError, startChangeConsumer } from '@ficus/contracts/queues';
 import { createTestDatabase, type TestDatabase } from '../../test-support/databases.js';
+import { until } from '../../test-support/until.js';
 
 const log = createLogger('queue-test', { level: 'silent' });
 let redis: Redis;
@@ -32,14 +33,6 @@ function queue<T>(name: string): Queue<T> {
   const q = new Queue<T>(name, { connection: redis });
   queues.push(q as Queue);
   return q;
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 describe('partitioned consumer', () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '@ficus/contracts';
 import { ask, deadLetters, hl7Time, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
 import { hl7, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
+import { until } from '../../test-support/until.js';
 
 const WAIT_MS = 6_000;
 let scene: ServiceScene;
@@ -35,13 +36,6 @@ const resultsOf = async (mrn: string) => {
   const r = await ask(scene.results.url, `/api/results?mrn=${mrn}`);
   return r.status === 200 ? (JSON.parse(r.body) as { items: { orderNumber: string; value: string; status: string }[] }).items : [];
 };
-async function until(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 const metrics = async () => (await ask(scene.results.url, '/metrics')).body;
 const counted = (text: string, outcome: string) => Number(new RegExp(`ficus_service_hl7_messages_total\\{type="ORU\\^R01",outcome="${outcome}",service="results-service"\\} (\\d+)`).exec(text)?.[1] ?? 0);
 
@@ -57,7 +51,7 @@ describe('a result before its patient', () => {
       'patient-service',
       hl7(msh('ADT^A04^ADT_A01', uniqueControlId('A04'), { time: now() }), segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, 5: 'ZZEARLY^QQGIVEN', 7: '19700101', 8: 'F' }), segment('PV1', { 1: '1', 2: 'O' })),
     );
-    await until('the results', async () => (await resultsOf(mrn)).some((r) => r.status === 'F'));
+    await until(async () => (await resultsOf(mrn)).some((r) => r.status === 'F'), 'the results');
     await scene.drain();
     // the preliminary first, then the final replacing it: one result, the final one
     expect((await resultsOf(mrn)).map((r) => [r.orderNumber, r.value, r.status])).toEqual([['L7610001', '102', 'F']]);
@@ -77,7 +71,7 @@ describe('a result before its patient', () => {
     await sleep(600);
     expect(await resultsOf(mrn)).toEqual([]);
     await scene.cdc.sync(['patients']);
-    await until('the result', async () => (await resultsOf(mrn)).length === 1);
+    await until(async () => (await resultsOf(mrn)).length === 1, 'the result');
     expect(await deadLetters(scene.redis)).toEqual([]);
   });
 
@@ -90,10 +84,10 @@ describe('a result before its patient', () => {
     const sent = Date.now();
     await scene.sendHl7('results-service', oru(never, 'L7619999', '1', 'F'));
     await scene.sendHl7('results-service', oru(other, `L${other}X`, '2', 'F'));
-    await until("the other patient's result", async () => (await resultsOf(other)).some((r) => r.orderNumber === `L${other}X`));
+    await until(async () => (await resultsOf(other)).some((r) => r.orderNumber === `L${other}X`), "the other patient's result");
     // taken while the first one is still held
     expect(await deadLetters(scene.redis)).toEqual([]);
-    await until('the dead letter', async () => (await deadLetters(scene.redis)).length === 1);
+    await until(async () => (await deadLetters(scene.redis)).length === 1, 'the dead letter');
     expect(Date.now() - sent).toBeGreaterThanOrEqual(WAIT_MS);
     const [dead] = await deadLetters(scene.redis);
     expect(dead!.error).toBe('HL7 204 at PID^1^3^1^1: PID-3: no patient with this MRN');

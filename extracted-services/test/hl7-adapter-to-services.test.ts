@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ask, hl7Time, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
 import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
 import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
+import { until } from '../../test-support/until.js';
 
 let scene: ServiceScene;
 
@@ -19,15 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await scene?.close();
 });
-
-/** waits (bounded) until a check holds: the adapter delivers asynchronously after its ACK */
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + 20_000;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const at = () => hl7Time(new Date(Date.now() + 60_000));
 const status = async (base: string, path: string) => (await ask(base, path)).status;
@@ -65,12 +57,12 @@ describe('through the HL7 adapter', () => {
         segment('OBX', { 1: '1', 2: 'NM', 3: '2345-7^GLUCOSE^LN', 5: '140', 6: 'mg/dL', 7: '70-99', 8: 'H', 11: 'F' }),
       );
       // the result follows the admission: ADT and ORU go to different services, so the test waits for the stay first
-      await until('the admission everywhere', async () => (await status(scene.legacy.base, `/api/encounters?mrn=${mrn}`)) === 200 && (await status(scene.patients.url, `/api/encounters?mrn=${mrn}`)) === 200);
+      await until(async () => (await status(scene.legacy.base, `/api/encounters?mrn=${mrn}`)) === 200 && (await status(scene.patients.url, `/api/encounters?mrn=${mrn}`)) === 200, 'the admission everywhere');
       expect((await client.request(oru)).code).toBe('AA');
-      await until('the result everywhere', async () => {
+      await until(async () => {
         const [l, s] = await Promise.all([ask(scene.legacy.base, `/api/results?mrn=${mrn}`), ask(scene.results.url, `/api/results?mrn=${mrn}`)]);
         return l.body.includes('L76000001') && s.body.includes('L76000001');
-      });
+      }, 'the result everywhere');
     });
     for (const [base, service, path] of [
       [scene.legacy.base, scene.patients.url, `/api/patients/${mrn}`],
@@ -92,7 +84,7 @@ describe('through the HL7 adapter', () => {
     await withAdapter('new', async (client) => {
       const a04 = hl7(msh('ADT^A04^ADT_A01', uniqueControlId('A04'), { time: at() }), `EVN|A04|${at()}`, segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, 5: 'only^new', 7: '19990909', 8: 'M' }));
       expect((await client.request(a04)).code).toBe('AA');
-      await until('the registration in patient-service', async () => (await status(scene.patients.url, `/api/patients/${mrn}`)) === 200);
+      await until(async () => (await status(scene.patients.url, `/api/patients/${mrn}`)) === 200, 'the registration in patient-service');
     });
     expect(await status(scene.legacy.base, `/api/patients/${mrn}`)).toBe(404);
     const { rows } = await scene.patients.pool.query<{ local: boolean }>('SELECT local_changed_at IS NOT NULL AS local FROM patient WHERE mrn = $1', [mrn]);

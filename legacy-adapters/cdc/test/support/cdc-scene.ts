@@ -184,12 +184,4 @@ export async function startScene(o: SceneOptions): Promise<Scene> {
   };
 }
 
-export async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+export { until } from '../../../../test-support/until.js';
