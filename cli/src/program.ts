@@ -8,6 +8,7 @@ import { addParityCommand } from './commands/parity.js';
 import { addReconcileCommands } from './commands/reconcile.js';
 import { addCdcCommands } from './commands/cdc.js';
 import { addHl7Commands } from './commands/hl7.js';
+import { addQueueCommands } from './commands/queues.js';
 import { addRuleFileCommands } from './commands/rule-files.js';
 import { addRuleCommands } from './commands/rules.js';
 import { addTokenCommands } from './commands/tokens.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   addAuditCommand(program);
   addTokenCommands(program);
   addCdcCommands(program);
+  addQueueCommands(program);
   addReconcileCommands(program);
   return program;
 }

@@ -213,6 +213,51 @@ describe('ficus rules flip on an HL7 rule', () => {
   });
 });
 
+describe('ficus queues: the services\' dead letters', () => {
+  it('lists, replays and refuses a second replay; the CDC side unavailable is said, not fatal; audited', async () => {
+    // patient-service gave up on the backfilled CLI-1 (a dead letter as its consumer writes one)
+    const lane = partitionOf('P1^GENHOSP', 8);
+    const queueName = `hl7.patient-service.p${lane}`;
+    const connection = { url: inject('redisUrl') };
+    const queue = new Queue(queueName, { connection, prefix: a.queuePrefix });
+    const dead = new Queue(`${queueName}.dead`, { connection, prefix: a.queuePrefix });
+    try {
+      const [job] = (await queue.getJobs(['waiting'])).filter((j) => (j.data as { controlId: string }).controlId === 'CLI-1');
+      await job!.remove();
+      const letter = { queue: queueName, jobId: job!.id, name: job!.name, data: job!.data, error: 'HL7 204 at PID^1^3^1^1: PID-3: no patient with this MRN', attempts: 1, failedAt: new Date().toISOString() };
+      await dead.add(job!.name, letter, { jobId: `dead-${job!.id}` });
+
+      const list = await ficus(['queues', 'dead-letters']);
+      expect(list.code, list.stderr).toBe(0);
+      expect(list.stderr).toContain('cdc: refused (503): The CDC reader is unavailable');
+      expect(list.stdout).toMatch(/^hl7\.patient-service\.p\*\s+1$/m);
+      expect(list.stdout).toMatch(new RegExp(`^${queueName.replaceAll('.', '\\.')}\\s+dead-${job!.id}\\s+\\S+\\s+1\\s+HL7 204 at PID.*\\s+messageId=${ids['CLI-1']} controlId=CLI-1 sendingFacility=GENHOSP`, 'm'));
+      const cdcOnly = await ficus(['queues', 'dead-letters', '--channel', 'cdc']);
+      expect(cdcOnly.code).toBe(1);
+
+      const replay = await ficus(['queues', 'replay', queueName, `dead-${job!.id}`, '--reason', 'patient registered since']);
+      expect(replay.code, replay.stderr).toBe(0);
+      expect(replay.stdout).toMatch(new RegExp(`^replayed ${queueName.replaceAll('.', '\\.')} dead-${job!.id} as job ${job!.id}-replayed-\\d+: messageId=${ids['CLI-1']} controlId=CLI-1`));
+      const back = (await queue.getJobs(['waiting'])).filter((j) => (j.data as { controlId: string }).controlId === 'CLI-1');
+      expect(back.map((j) => j.id)).toEqual([expect.stringMatching(new RegExp(`^${job!.id}-replayed-\\d+$`))]);
+      expect(await dead.getWaitingCount()).toBe(0);
+
+      const again = await ficus(['queues', 'replay', queueName, `dead-${job!.id}`, '--reason', 'twice']);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain('refused (404): No such dead letter');
+      expect((await ficus(['queues', 'discard', queueName, 'dead-1'])).code).toBe(2);
+      const audit = await ficus(['audit', '--action', 'hl7.dead-letter.replay', '--json']);
+      expect(parse<{ entries: { actor: string; target: string; reason: string; outcome: string }[] }>(audit).entries.map((e) => [e.actor, e.outcome, e.reason])).toEqual([
+        ['token:first-admin', 'refused', 'twice'],
+        ['token:first-admin', 'ok', 'patient registered since'],
+      ]);
+    } finally {
+      await queue.close();
+      await dead.close();
+    }
+  });
+});
+
 describe('ficus hl7 with the adapter away', () => {
   it('says the adapter is unavailable, with exit 1', async () => {
     await a.close();

@@ -4,10 +4,13 @@
  * system of record) and in mode new (only the service). The services apply what the adapter
  * puts on their queues, to the same effect as the legacy.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TokenStore } from '@ficus/contracts';
+import type { QueueDeadLetterAction, QueueDeadLetters } from '@ficus/contracts/api';
 import { ask, hl7Time, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
 import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
-import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
+import { api, hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
 import { until } from '../../test-support/until.js';
 
 let scene: ServiceScene;
@@ -25,13 +28,13 @@ const at = () => hl7Time(new Date(Date.now() + 60_000));
 const status = async (base: string, path: string) => (await ask(base, path)).status;
 const withoutIdsAndTimes = (body: string) => body.replace(/"(admissionId|resultId)":\d+/g, '"$1":0').replace(/"(created|lastUpdated)":"[^"]*"/g, '"$1":""');
 
-async function withAdapter(mode: 'dual' | 'new', work: (client: MllpClient) => Promise<void>): Promise<void> {
+async function withAdapter(mode: 'dual' | 'new', work: (client: MllpClient, adapter: AdapterUnderTest) => Promise<void>): Promise<void> {
   let adapter: AdapterUnderTest | undefined;
   let client: MllpClient | undefined;
   try {
     adapter = await startAdapterUnderTest({ files: hl7Rules(`mllp://127.0.0.1:${scene.inbound!.port}`, mode), env: { REDIS_URL: scene.redisUrl, HL7_PARTITIONS: '8', HL7_QUEUE_PREFIX: 'bull' } });
     client = await MllpClient.connect(adapter.adapter.port);
-    await work(client);
+    await work(client, adapter);
   } finally {
     client?.close();
     await adapter?.close();
@@ -89,5 +92,61 @@ describe('through the HL7 adapter', () => {
     expect(await status(scene.legacy.base, `/api/patients/${mrn}`)).toBe(404);
     const { rows } = await scene.patients.pool.query<{ local: boolean }>('SELECT local_changed_at IS NOT NULL AS local FROM patient WHERE mrn = $1', [mrn]);
     expect(rows).toEqual([{ local: true }]);
+  });
+
+  it("a message a service refused: listed by the adapter's API (identifiers only), replayed once its cause is mended, on the record", async () => {
+    const mrn = '7600003';
+    const oru = hl7(
+      msh('ORU^R01^ORU_R01', uniqueControlId('ORU'), { facility: 'CORELAB', time: at() }),
+      `PID|1||${mrn}^^^GENHOSP^MR`,
+      segment('OBR', { 1: '1', 3: 'L76000003', 7: '20240701130000' }),
+      segment('OBX', { 1: '1', 2: 'NM', 3: '2345-7^GLUCOSE^LN', 5: '77', 6: 'mg/dL', 11: 'F' }),
+    );
+    await withAdapter('new', async (client, adapter) => {
+      // results-service does not know the patient (and, in this scene, does not wait for it): a dead letter
+      expect((await client.request(oru)).code).toBe('AA');
+      const listing = await until(async () => {
+        const r = await api<QueueDeadLetters>(adapter.apiUrl, 'GET', '/api/hl7/queues/dead-letters?prefix=hl7.results-service');
+        return r.body.deadLetters.length > 0 ? r.body : undefined;
+      }, 'the dead letter listed');
+      expect(listing.counts).toEqual([{ prefix: 'hl7.results-service', count: 1 }]);
+      const [letter] = listing.deadLetters;
+      expect(letter).toMatchObject({ queue: expect.stringMatching(/^hl7\.results-service\.p\d$/), error: expect.stringContaining('HL7 204'), summary: { controlId: expect.stringMatching(/^ORU/), sendingFacility: 'CORELAB', type: 'ORU^R01', replay: false } });
+      expect(JSON.stringify(letter)).not.toContain(mrn);
+
+      // the same tokens and roles as the rest of the admin API
+      expect((await fetch(`${adapter.apiUrl}/api/hl7/queues/dead-letters`)).status).toBe(401);
+      const tokens = new pg.Pool({ connectionString: adapter.ruleDb.url, max: 1 });
+      const viewer = (await new TokenStore(tokens).create('ward-viewer', 'viewer', 'test')).token;
+      await tokens.end();
+      const asViewer = (method: string, path: string, body?: unknown) =>
+        fetch(adapter.apiUrl + path, { method, headers: { authorization: `Bearer ${viewer}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      expect((await asViewer('GET', '/api/hl7/queues/dead-letters')).status).toBe(200);
+      expect((await asViewer('POST', '/api/hl7/queues/dead-letters/replay', { queue: letter!.queue, id: letter!.id, reason: 'viewer tries' })).status).toBe(403);
+
+      // the registration comes; the operator replays the result
+      const a04 = hl7(msh('ADT^A04^ADT_A01', uniqueControlId('A04'), { time: at() }), `EVN|A04|${at()}`, segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, 5: 'late^registration', 7: '19800101', 8: 'F' }));
+      expect((await client.request(a04)).code).toBe('AA');
+      await until(async () => (await status(scene.patients.url, `/api/patients/${mrn}`)) === 200, 'the registration in patient-service');
+      const replay = await api<QueueDeadLetterAction>(adapter.apiUrl, 'POST', '/api/hl7/queues/dead-letters/replay', { queue: letter!.queue, id: letter!.id, reason: 'patient registered late' });
+      expect(replay.status).toBe(200);
+      expect(replay.body.replayedAs).toMatch(/-replayed-\d+$/);
+      await until(async () => (await ask(scene.results.url, `/api/results?mrn=${mrn}`)).body.includes('L76000003'), 'the replayed result applied');
+      expect((await api<QueueDeadLetters>(adapter.apiUrl, 'GET', '/api/hl7/queues/dead-letters?prefix=hl7.results-service')).body.counts).toEqual([{ prefix: 'hl7.results-service', count: 0 }]);
+      const again = await api<{ type: string }>(adapter.apiUrl, 'POST', '/api/hl7/queues/dead-letters/replay', { queue: letter!.queue, id: letter!.id, reason: 'twice' });
+      expect([again.status, again.body.type]).toEqual([404, 'https://ficus.dev/problems/dead-letter-not-found']);
+
+      const audit = new pg.Pool({ connectionString: adapter.ruleDb.url, max: 1 });
+      const { rows } = await audit.query<{ actor: string; outcome: string; reason: string; control_id: string }>(
+        "SELECT actor, outcome, reason, detail->>'controlId' AS control_id FROM audit_log WHERE action = 'hl7.dead-letter.replay' ORDER BY id",
+      );
+      await audit.end();
+      expect(rows.map((r) => [r.actor, r.outcome, r.reason])).toEqual([
+        ['token:ward-viewer', 'denied', 'viewer tries'],
+        ['token:hl7-test', 'ok', 'patient registered late'],
+        ['token:hl7-test', 'refused', 'twice'],
+      ]);
+      expect(rows[1]!.control_id).toBe(letter!.summary.controlId);
+    });
   });
 });

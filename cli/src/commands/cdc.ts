@@ -31,7 +31,7 @@ export function addCdcCommands(program: Command): void {
         const wb = r.writeback;
         if (wb?.enabled) {
           lines.push('', table(['write-back from', 'applied', 'last applied'], wb.services.map((s) => [s.name, s.applied, s.lastAppliedAt])));
-          if (wb.deadLetters) lines.push(`${wb.deadLetters} write-back job(s) dead-lettered: the legacy database refused them`);
+          if (wb.deadLetters) lines.push(`${wb.deadLetters} write-back job(s) dead-lettered: the legacy database refused them (ficus queues dead-letters --channel cdc)`);
         } else if (wb) {
           lines.push('', 'write-back: off');
         }

@@ -53,3 +53,34 @@ export interface CdcStatus {
   writeback: { enabled: boolean; services: { name: string; applied: number; lastAppliedAt: string | null }[]; deadLetters?: number | null };
   topics?: unknown;
 }
+
+/** one dead letter of GET /api/hl7/queues/dead-letters and /api/cdc/queues/dead-letters */
+export interface QueueDeadLetter {
+  /** the partition queue the job came from, and goes back to on replay */
+  queue: string;
+  /** the dead letter's own id (in `<queue>.dead`) */
+  id: string;
+  /** the job's id when it failed */
+  jobId: string;
+  error: string;
+  attempts: number;
+  failedAt: string;
+  /** after this, a replay needs `force`: the consumer may have forgotten deleted rows */
+  replaySafeUntil: string | null;
+  /** identifiers only (message id, control id, type; or counts, tables, positions), never patient values */
+  summary: Record<string, unknown>;
+}
+
+/** GET /api/hl7/queues/dead-letters, /api/cdc/queues/dead-letters */
+export interface QueueDeadLetters {
+  /** dead letters per queue family, all of them (the list itself is cut at the limit) */
+  counts: { prefix: string; count: number }[];
+  deadLetters: QueueDeadLetter[];
+}
+
+/** POST …/queues/dead-letters/replay and …/discard */
+export interface QueueDeadLetterAction {
+  letter: QueueDeadLetter;
+  /** replay: the new job's id in the partition queue */
+  replayedAs?: string;
+}

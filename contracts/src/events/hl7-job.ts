@@ -28,3 +28,10 @@ export const hl7QueueName = (service: string, partition: number) => partitionQue
 
 /** Why a job's data is not an HL7 job, or undefined when it is one. */
 export const hl7JobProblem = schemaCheck(Hl7JobSchema, 'an HL7 job');
+
+/** What a listing shows of an HL7 job: identifiers and type, never the message. */
+export function hl7JobSummary(data: unknown): Record<string, unknown> {
+  if (hl7JobProblem(data)) return { undecodable: true };
+  const j = data as Hl7Job;
+  return { messageId: j.messageId, controlId: j.controlId, sendingFacility: j.sendingFacility, type: `${j.messageType}^${j.triggerEvent}`, replay: j.replay };
+}

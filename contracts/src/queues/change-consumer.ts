@@ -38,6 +38,12 @@ export interface ChangeConsumerOptions {
   retry?: Partial<RetryPolicy>;
   /** told after each job's commit: what was applied and skipped (metrics, lag) */
   applied?: (r: { topic: string; partition: number; applied: ChangeEvent[]; skipped: number }) => void;
+  /**
+   * how long the tombstones of deleted rows are kept (purgeTombstones); 0 or unset: for ever.
+   * A dead letter is safe to replay for that long (less an hour for clocks): later, a change
+   * to a row deleted since could bring it back.
+   */
+  tombstoneRetentionDays?: number;
   log: Logger;
 }
 
@@ -54,6 +60,25 @@ export function changeBatchProblem(data: unknown): string | undefined {
   return undefined;
 }
 
+/** What a listing shows of a change batch: counts, tables, positions and commit times, never a row's values or keys. */
+export function changeBatchSummary(data: unknown): Record<string, unknown> {
+  const problem = changeBatchProblem(data);
+  if (problem) return { undecodable: problem.slice(0, 200) };
+  const events = (data as ChangeBatch).events;
+  const ops: Record<string, number> = {};
+  for (const e of events) ops[e.op] = (ops[e.op] ?? 0) + 1;
+  const commits = events.flatMap((e) => (e.source.commitTime ? [e.source.commitTime] : [])).sort();
+  return {
+    events: events.length,
+    ops,
+    tables: [...new Set(events.map((e) => `${e.source.name}:${e.source.table}`))],
+    firstPosition: events[0]?.source.position ?? null,
+    lastPosition: events.at(-1)?.source.position ?? null,
+    firstCommitAt: commits[0] ?? null,
+    lastCommitAt: commits.at(-1) ?? null,
+  };
+}
+
 export function startChangeConsumer(o: ChangeConsumerOptions): Promise<PartitionedConsumer<ChangeBatch>> {
   const ignored = new Set(o.ignoreOrigins ?? []);
   return PartitionedConsumer.start<ChangeBatch>({
@@ -62,6 +87,7 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
     partitions: o.partitions,
     retry: o.retry,
     log: o.log,
+    replaySafeForMs: o.tombstoneRetentionDays ? o.tombstoneRetentionDays * 86_400_000 - 3_600_000 : undefined,
     handle: async (job: Job<ChangeBatch>, partition) => {
       const problem = changeBatchProblem(job.data);
       if (problem) throw new PermanentError(`not a change batch of version ${CHANGE_EVENT_SCHEMA_VERSION}: ${problem}`);

@@ -3,3 +3,5 @@
 export * from './partitioned-consumer.js';
 export * from './change-consumer.js';
 export * from './outbox.js';
+export * from './dead-letters.js';
+export * from './dead-letter-routes.js';

@@ -37,6 +37,8 @@ export interface PartitionedConsumerOptions<T> {
   permanent?: (err: Error) => boolean;
   /** told of every outcome (metrics) */
   outcome?: (outcome: 'done' | 'retried' | 'dead', partition: number) => void;
+  /** how long after failing a dead letter can be replayed safely (the consumer's deduplication state lasts that long); unset: always */
+  replaySafeForMs?: number;
   log: Logger;
 }
 
@@ -48,6 +50,11 @@ export interface DeadLetter<T> {
   error: string;
   attempts: number;
   failedAt: string;
+  /**
+   * After this a replay may do harm: the consumer forgets what it deduplicates by (a CDC
+   * consumer's tombstones of deleted rows), and a replayed change could bring such a row back.
+   */
+  replaySafeUntil?: string;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseMs: 500, maxMs: 30_000 };
@@ -163,7 +170,9 @@ export class PartitionedConsumer<T> {
   }
 
   private async deadLetter(job: Job<T>, queue: string, err: Error, attempts: number): Promise<void> {
-    const letter: DeadLetter<T> = { queue, jobId: String(job.id), name: job.name, data: job.data, error: err.message.slice(0, 2_000), attempts, failedAt: new Date().toISOString() };
+    const now = Date.now();
+    const letter: DeadLetter<T> = { queue, jobId: String(job.id), name: job.name, data: job.data, error: err.message.slice(0, 2_000), attempts, failedAt: new Date(now).toISOString() };
+    if (this.o.replaySafeForMs !== undefined) letter.replaySafeUntil = new Date(now + this.o.replaySafeForMs).toISOString();
     await this.deadQueues.get(queue)!.add(job.name, letter, { jobId: `dead-${job.id}`, removeOnComplete: false, removeOnFail: false });
     this.o.log.error({ queue, jobId: job.id, attempts, err: err.message.slice(0, 300) }, 'job dead-lettered; its partition moves on');
   }

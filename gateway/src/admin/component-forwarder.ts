@@ -37,7 +37,8 @@ export function componentsFrom(env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_U
       url: env.FICUS_HL7_API_URL,
       routes:
         'GET /api/hl7/messages (type, trigger, controlId, facility, delivery, since, until, limit), GET /api/hl7/messages/{id}?raw=true, ' +
-        'GET /api/hl7/dead-letters (target, all, limit), POST /api/hl7/replay {messageId | from, to; type, trigger, target, reason}, GET /api/hl7/stats?since=',
+        'GET /api/hl7/dead-letters (target, all, limit), POST /api/hl7/replay {messageId | from, to; type, trigger, target, reason}, GET /api/hl7/stats?since=, ' +
+        "GET /api/hl7/queues/dead-letters (prefix, limit): messages a new service refused; POST /api/hl7/queues/dead-letters/replay and /discard {queue, id, reason}",
     },
     {
       title: 'CDC reader',
@@ -45,7 +46,9 @@ export function componentsFrom(env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_U
       prefix: '/api/cdc',
       env: 'FICUS_CDC_API_URL',
       url: env.FICUS_CDC_API_URL,
-      routes: 'the change-data capture reader API (positions, lag, replay)',
+      routes:
+        'GET /api/cdc/status; GET /api/cdc/queues/dead-letters (prefix, limit): change batches a service or the legacy writer could not apply; ' +
+        'POST /api/cdc/queues/dead-letters/replay {queue, id, reason, force} and /discard {queue, id, reason}',
     },
   ];
 }

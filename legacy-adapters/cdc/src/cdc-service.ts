@@ -7,7 +7,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { openStore, partitionQueueName, type Logger, type OpenStore } from '@ficus/contracts';
-import { cdcQueuePrefix, deadLetterQueueName, writebackQueuePrefix } from '@ficus/contracts/queues';
+import { cdcQueuePrefix, changeBatchSummary, DeadLetterDesk, deadLetterQueueName, writebackQueuePrefix } from '@ficus/contracts/queues';
 import { legacyUrl, publicationOf, ruleStoreUrl, slotOf, stateUrl, writebackServices, type CdcConfig } from './config.js';
 import { loadMapping, type CdcMapping } from './mapping/mapping-file.js';
 import { migrateLegacyMssql } from './mssql/migrate-mssql.js';
@@ -153,9 +153,23 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
       log.warn({ services }, 'write-back to a SQL Server legacy database is not built: the legacy writer is off');
     }
 
+    // the dead letters of the queues this deployable feeds (the services' CDC topics) and consumes (write-back)
+    // its own connection, failing fast: an API call must not wait for Redis for ever
+    const deskRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2_000) });
+    deskRedis.on('error', () => undefined);
+    closers.push(async () => deskRedis.disconnect());
+    const deadLetters = new DeadLetterDesk({
+      connection: deskRedis,
+      families: () => [
+        ...topics.map((t) => ({ prefix: cdcQueuePrefix(t), partitions: config.CDC_PARTITIONS, describe: changeBatchSummary })),
+        ...(writer ? services.map((s) => ({ prefix: writebackQueuePrefix(s), partitions: config.CDC_PARTITIONS, describe: changeBatchSummary })) : []),
+      ],
+    });
+    closers.push(() => deadLetters.close());
+
     const control: OpenStore = await openStore({ url: ruleStoreUrl(config), rulesDir: config.FICUS_RULES_DIR, stateDir: config.FICUS_STATE_DIR, adminToken: undefined, bootstrapToken: false, log });
     closers.push(() => control.close());
-    const api: RunningApi = await startCdcApi(config, { control, metrics, log, source, writer, topics: () => metrics.totals() });
+    const api: RunningApi = await startCdcApi(config, { control, metrics, log, source, writer, deadLetters, topics: () => metrics.totals() });
     closers.push(() => api.app.close());
     log.info({ apiPort: api.port, source: source.name, kind: source.kind, topics, writeback: writer ? services : [] }, 'CDC started');
 

@@ -4,16 +4,18 @@
  * legacy database through the outbox relay and the legacy writer; the legacy writer's
  * transactions come back through CDC tagged `ficus-writeback`, and the service skips them, so
  * nothing loops; a redelivered outbox event cannot overwrite a later legacy edit; data the
- * legacy schema refuses is dead-lettered with the reason.
+ * legacy schema refuses is dead-lettered with the reason, listed by the CDC API (no row values)
+ * and discarded by an operator, on the record.
  */
 import { Queue } from 'bullmq';
-import type pg from 'pg';
+import pg from 'pg';
+import type { QueueDeadLetterAction, QueueDeadLetters } from '@ficus/contracts/api';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger, partitionQueueName, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
 import { cdcQueuePrefix, deadLetterQueueName, migrateOutbox, OutboxRelay, WRITEBACK_ORIGIN, writebackQueuePrefix, writeOutboxEvent, type PartitionedConsumer } from '@ficus/contracts/queues';
 import { createTarget, startTargetConsumers, targetTable, type MirroredTopic } from '../../../test-support/cdc-target.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
-import { startScene, until, type CdcProcess, type Scene } from './support/cdc-scene.js';
+import { OPERATOR_TOKEN, startScene, until, VIEWER_TOKEN, type CdcProcess, type Scene } from './support/cdc-scene.js';
 
 const log = createLogger('cdc-writeback-test', { level: 'silent' });
 let s: Scene;
@@ -155,5 +157,31 @@ describe('write-back', () => {
     expect(letters[0]).toMatch(/the legacy database refused the write-back \(23514\): .*check constraint/);
     expect(letters[0]).not.toContain(String(base.lastName));
     expect((await legacyPatient('100004'))!.sex_cd).toBe(base.sex);
+
+    // the CDC API lists it (a viewer may), without the row's values
+    const call = (token: string, method: string, path: string, body?: unknown) =>
+      fetch(cdc.url + path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const listing = (await (await call(VIEWER_TOKEN, 'GET', '/api/cdc/queues/dead-letters')).json()) as QueueDeadLetters;
+    expect(listing.counts).toContainEqual({ prefix: writebackQueuePrefix(s.service), count: 1 });
+    expect(listing.counts).toContainEqual({ prefix: cdcQueuePrefix(patients.topic), count: 0 });
+    const [letter] = listing.deadLetters;
+    expect(letter).toMatchObject({ queue: expect.stringMatching(new RegExp(`^${writebackQueuePrefix(s.service)}\\.p\\d$`)), error: expect.stringContaining('23514'), replaySafeUntil: null, summary: { events: 1, ops: { update: 1 } } });
+    expect(JSON.stringify(letter)).not.toContain(String(base.lastName));
+    expect((await call(VIEWER_TOKEN, 'POST', '/api/cdc/queues/dead-letters/discard', { queue: letter!.queue, id: letter!.id, reason: 'viewer tries' })).status).toBe(403);
+    const unknown = await call(OPERATOR_TOKEN, 'POST', '/api/cdc/queues/dead-letters/replay', { queue: 'hl7.patient-service.p0', id: letter!.id, reason: 'wrong component' });
+    expect([unknown.status, ((await unknown.json()) as { type: string }).type]).toEqual([404, 'https://ficus.dev/problems/unknown-queue']);
+    // the operator settles it otherwise (the service's value was wrong) and discards it
+    const discarded = await call(OPERATOR_TOKEN, 'POST', '/api/cdc/queues/dead-letters/discard', { queue: letter!.queue, id: letter!.id, reason: 'sex code corrected in the service' });
+    expect(discarded.status).toBe(200);
+    expect(((await discarded.json()) as QueueDeadLetterAction).letter.id).toBe(letter!.id);
+    expect(((await (await call(VIEWER_TOKEN, 'GET', `/api/cdc/queues/dead-letters?prefix=${writebackQueuePrefix(s.service)}`)).json()) as QueueDeadLetters).counts).toEqual([{ prefix: writebackQueuePrefix(s.service), count: 0 }]);
+    const store = new pg.Pool({ connectionString: s.store.url, max: 1 });
+    const { rows } = await store.query<{ actor: string; action: string; outcome: string; reason: string }>("SELECT actor, action, outcome, reason FROM audit_log WHERE action LIKE 'cdc.dead-letter.%' ORDER BY id");
+    await store.end();
+    expect(rows.map((r) => [r.actor, r.action, r.outcome, r.reason])).toEqual([
+      ['token:cdc-test-viewer', 'cdc.dead-letter.discard', 'denied', 'viewer tries'],
+      ['token:cdc-test-operator', 'cdc.dead-letter.replay', 'refused', 'wrong component'],
+      ['token:cdc-test-operator', 'cdc.dead-letter.discard', 'ok', 'sex code corrected in the service'],
+    ]);
   });
 });

@@ -6,10 +6,14 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import pg from 'pg';
+import { DeadLetterDesk, deadLetterRoutes } from '@ficus/contracts/queues';
 import {
   Authenticator,
   FileRuleSource,
+  hl7JobSummary,
+  hl7QueuePrefix,
   installAdminAuth,
   openStore,
   ParityRecorder,
@@ -82,6 +86,14 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
   const publisher = new QueuePublisher({ redisUrl: config.REDIS_URL, prefix: config.HL7_QUEUE_PREFIX, timeoutMs: config.HL7_QUEUE_TIMEOUT_MS });
   const services = () => router.targets().flatMap((t) => (t.startsWith('queue:') ? [t.slice('queue:'.length)] : []));
   const metrics = new AdapterMetrics({ deliveryCounts: () => deliveryStore.counts(), queueDepths: () => publisher.depths(services(), config.HL7_PARTITIONS) });
+  // the services' dead letters of what this adapter queued for them (listed, replayed, discarded through the API)
+  const deskRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2_000) });
+  deskRedis.on('error', () => undefined); // an API call fails and says so
+  const deadLetters = new DeadLetterDesk({
+    connection: deskRedis,
+    bullPrefix: config.HL7_QUEUE_PREFIX,
+    families: () => services().map((s) => ({ prefix: hl7QueuePrefix(s), partitions: config.HL7_PARTITIONS, describe: hl7JobSummary })),
+  });
   const stats = new IntakeStats(pool, log);
   // new messages wake the dispatcher (made below)
   const messages = new MessageStore(pool, (lanes) => dispatcher.committed(lanes), config.HL7_STORE_PARALLEL);
@@ -127,6 +139,7 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     replayed: () => dispatcher.nudge(),
     knownTargets: () => router.targets(),
     flushStats: () => stats.flush(),
+    deadLetters,
   });
   const listener: RunningListener = await startListener(config.HL7_HOST, config.HL7_PORT, {
     intake,
@@ -158,6 +171,8 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
       await parityRecorder.stop();
       await rules.stop();
       await api.app.close();
+      await deadLetters.close();
+      deskRedis.disconnect();
       await publisher.close();
       await pool.end();
       await control.close();
@@ -167,7 +182,17 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
 
 async function startApi(
   config: AdapterConfig,
-  d: { pool: pg.Pool; control: OpenStore; metrics: AdapterMetrics; rules: RuleSource; log: Logger; replayed: () => void; knownTargets: () => string[]; flushStats: () => Promise<void> },
+  d: {
+    pool: pg.Pool;
+    control: OpenStore;
+    metrics: AdapterMetrics;
+    rules: RuleSource;
+    log: Logger;
+    replayed: () => void;
+    knownTargets: () => string[];
+    flushStats: () => Promise<void>;
+    deadLetters: DeadLetterDesk;
+  },
 ): Promise<{ app: FastifyInstance; port: number }> {
   const app = Fastify({ logger: false, trustProxy: config.HL7_API_TRUSTED_PROXIES.trim() === '' ? false : config.HL7_API_TRUSTED_PROXIES });
   const oidc =
@@ -192,6 +217,7 @@ async function startApi(
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', d.metrics.registry.contentType).send(await d.metrics.registry.metrics()));
   hl7Routes(app, { pool: d.pool, audit: d.control.audit, replayed: d.replayed, knownTargets: d.knownTargets, flushStats: d.flushStats });
+  deadLetterRoutes(app, { base: '/api/hl7', channel: 'hl7', desk: d.deadLetters, audit: d.control.audit, replayed: (queue) => d.log.info({ queue }, 'a service dead letter replayed') });
   await app.listen({ host: config.HL7_API_HOST, port: config.HL7_API_PORT });
   return { app, port: (app.server.address() as { port: number }).port };
 }

@@ -42,6 +42,8 @@ export interface ChangeFeedsOptions {
   metrics: ServiceMetrics;
   log: Logger;
   retry?: Partial<RetryPolicy>;
+  /** SERVICE_DEDUP_RETENTION_DAYS: how long tombstones last, and so how long a dead letter is safe to replay */
+  tombstoneRetentionDays: number;
 }
 
 export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<PartitionedConsumer<ChangeBatch>[]> {
@@ -56,6 +58,7 @@ export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<Partition
           pool: o.pool,
           ignoreOrigins: [WRITEBACK_ORIGIN],
           retry: o.retry,
+          tombstoneRetentionDays: o.tombstoneRetentionDays,
           log: o.log,
           apply: async (changes, tx) => {
             const report = await feed.apply(changes, { tx, systemOfRecord: o.systemOfRecord.current() });

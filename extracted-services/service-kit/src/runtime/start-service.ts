@@ -115,7 +115,7 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
       const consumed = { connection: redis, pool, systemOfRecord, metrics, log, retry: d.retry };
       const hl7 = await startHl7Intake({ ...consumed, service: name, partitions: config.HL7_PARTITIONS, handlers: d.hl7Handlers, waitForKeysMs: config.SERVICE_HL7_WAIT_FOR_KEYS_MS });
       stops.push(() => hl7.close());
-      const feeds = await startChangeFeeds({ ...consumed, partitions: config.CDC_PARTITIONS, feeds: d.feeds });
+      const feeds = await startChangeFeeds({ ...consumed, partitions: config.CDC_PARTITIONS, feeds: d.feeds, tombstoneRetentionDays: config.SERVICE_DEDUP_RETENTION_DAYS });
       stops.push(() => Promise.all(feeds.map((f) => f.close())).then(() => undefined));
       const gauges = new QueueGauges(
         redis,

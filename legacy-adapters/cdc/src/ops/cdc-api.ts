@@ -1,11 +1,13 @@
 /**
  * The CDC deployable's HTTP endpoints: /healthz, /readyz (503 while a source is not streaming;
  * the slot's lag in bytes and time), /metrics, and GET /api/cdc/status behind the admin API's
- * tokens and roles (viewer). The gateway's admin API forwards /api/cdc/* here.
+ * tokens and roles (viewer), and the dead letters of its queues (/api/cdc/queues/dead-letters:
+ * list, replay, discard). The gateway's admin API forwards /api/cdc/* here.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Authenticator, installAdminAuth, sendProblem, type Logger, type OpenStore } from '@ficus/contracts';
 import type { CdcStatus } from '@ficus/contracts/api';
+import { deadLetterRoutes, type DeadLetterDesk } from '@ficus/contracts/queues';
 import type { CdcSource } from '../cdc-service.js';
 import type { CdcConfig } from '../config.js';
 import type { LegacyWriter } from '../writeback/legacy-writer.js';
@@ -24,6 +26,7 @@ export interface CdcApiDeps {
   log: Logger;
   source: CdcSource;
   writer: LegacyWriter | undefined;
+  deadLetters: DeadLetterDesk;
   topics: () => Record<string, { read: number; published: number }>;
 }
 
@@ -62,6 +65,8 @@ export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<Run
     writeback: d.writer ? { enabled: true, ...d.writer.status(), deadLetters: await d.writer.deadLetters().catch(() => null) } : { enabled: false, services: [] },
     topics: d.topics(),
   }));
+
+  deadLetterRoutes(app, { base: '/api/cdc', channel: 'cdc', desk: d.deadLetters, audit: d.control.audit, replayed: (queue) => d.log.info({ queue }, 'a dead letter replayed') });
 
   await app.listen({ host: config.CDC_API_HOST, port: config.CDC_API_PORT });
   running.port = (app.server.address() as { port: number }).port;

@@ -26,6 +26,7 @@ import { freePort } from '../../../../scripts/lib/local-services.js';
 export const ROOT = path.resolve(import.meta.dirname, '../../../..');
 export const SHIPPED_MAPPING = path.join(ROOT, 'routing-rules/cdc/legacy-his.yaml');
 export const VIEWER_TOKEN = 'ficus_cdc-test-viewer-token-0123456789abcdef';
+export const OPERATOR_TOKEN = 'ficus_cdc-test-operator-token-0123456789abcdef';
 
 export interface MappingTopicYaml {
   topic: string;
@@ -84,10 +85,11 @@ export async function startScene(o: SceneOptions): Promise<Scene> {
   legacyPool.on('error', () => undefined); // idle clients cut when the database is dropped (FORCE)
   if (o.legacySql) await legacyPool.query(o.legacySql);
   if (o.seedPatients) await seedLegacy(legacyPool, { patients: o.seedPatients, seed: 7 });
-  // the viewer token the status tests use, in the scene's rule store
+  // the tokens the API tests use, in the scene's rule store
   const log = createLogger('cdc-scene', { level: 'silent' });
   const control = await openStore({ url: store.url, rulesDir: path.join(ROOT, 'routing-rules'), stateDir: path.join(tmpdir(), `cdc-scene-${id}`), adminToken: undefined, bootstrapToken: false, log });
   await control.tokens.create('cdc-test-viewer', 'viewer', 'test', VIEWER_TOKEN);
+  await control.tokens.create('cdc-test-operator', 'operator', 'test', OPERATOR_TOKEN);
   await control.close();
 
   const shipped = parse(readFileSync(SHIPPED_MAPPING, 'utf8')) as { version: number; cdc: { topics: MappingTopicYaml[]; [k: string]: unknown } };

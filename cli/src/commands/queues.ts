@@ -1,0 +1,87 @@
+/**
+ * `ficus queues dead-letters | replay | discard`: the jobs a consuming service (or the legacy
+ * writer) gave up on, in the partition queues' dead-letter queues: HL7 messages a service
+ * refused (`hl7.<service>.p<n>`, served by the HL7 adapter), change batches a service or the
+ * legacy writer could not apply (`cdc.<topic>.p<n>`, `writeback.<service>.p<n>`, served by the
+ * CDC deployable). The admin API passes /api/hl7 and /api/cdc through to them.
+ */
+import { Option, type Command } from 'commander';
+import type { QueueDeadLetterAction, QueueDeadLetters } from '@ficus/contracts/api';
+import { contextOf } from '../context.js';
+import { ApiFailure } from '../failures.js';
+import * as parse from '../option-parsers.js';
+import { note, printResult, table } from '../output.js';
+
+const CHANNELS = { hl7: '/api/hl7', cdc: '/api/cdc' } as const;
+type Channel = keyof typeof CHANNELS;
+
+/** the component that serves a queue's dead letters: the HL7 adapter its `hl7.` queues, the CDC deployable the rest */
+const channelOf = (queue: string): Channel => (queue.startsWith('hl7.') ? 'hl7' : 'cdc');
+
+const summaryText = (s: Record<string, unknown>) =>
+  Object.entries(s)
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(' ');
+
+export function addQueueCommands(program: Command): void {
+  const queues = program.command('queues').description("the new services' queues: jobs a consumer gave up on (dead letters), replay and discard");
+
+  queues
+    .command('dead-letters')
+    .description('dead letters, newest first: HL7 messages a service refused, change batches a service or the legacy writer could not apply')
+    .addOption(new Option('--channel <channel>', 'only the HL7 queues or only the CDC and write-back queues').choices(Object.keys(CHANNELS)))
+    .option('--prefix <prefix>', 'only one family of queues (hl7.results-service, cdc.lab-results, writeback.patient-service)')
+    .option('--limit <n>', 'how many (1-1000)', parse.integer(1, 1000), 100)
+    .action(async (opts: { channel?: Channel; prefix?: string; limit: number }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const channels: Channel[] = opts.channel ? [opts.channel] : opts.prefix ? [channelOf(opts.prefix)] : ['hl7', 'cdc'];
+      const answers: (QueueDeadLetters & { channel: Channel })[] = [];
+      for (const channel of channels) {
+        try {
+          answers.push({ channel, ...(await ctx.client().get<QueueDeadLetters>(`${CHANNELS[channel]}/queues/dead-letters`, { prefix: opts.prefix, limit: opts.limit })) });
+        } catch (e) {
+          // both asked for: one component not running is said, not fatal
+          if (channels.length === 1 || !(e instanceof ApiFailure) || ![502, 503, 504].includes(e.status)) throw e;
+          note(`${channel}: ${e.message}`);
+        }
+      }
+      const letters = answers.flatMap((a) => a.deadLetters).sort((a, b) => b.failedAt.localeCompare(a.failedAt)).slice(0, opts.limit);
+      const counts = answers.flatMap((a) => a.counts);
+      printResult(ctx.json, { counts, deadLetters: letters }, () => [
+        counts.length === 0 ? 'no queues served' : table(['queues', 'dead letters'], counts.map((c) => [`${c.prefix}.p*`, c.count])),
+        '',
+        letters.length === 0
+          ? 'no dead letters'
+          : table(
+              ['queue', 'id', 'failed at', 'attempts', 'error', 'what'],
+              letters.map((l) => [l.queue, l.id, l.failedAt, l.attempts, l.error, summaryText(l.summary)]),
+            ),
+        ...(letters.some((l) => l.replaySafeUntil && Date.parse(l.replaySafeUntil) < Date.now()) ? ['', 'some are past their safe replay time: replay them only with --force, after checking their rows'] : []),
+      ]);
+    });
+
+  for (const what of ['replay', 'discard'] as const) {
+    const command = queues
+      .command(`${what} <queue> <id>`)
+      .description(
+        what === 'replay'
+          ? 'put a dead job back at the tail of its partition queue; the consumer applies it idempotently (what it already has is skipped)'
+          : 'remove a dead letter settled otherwise (fixed by hand, by a re-snapshot); its summary stays in the audit log',
+      )
+      .requiredOption('--reason <text>', 'why (kept in the audit log)', parse.reason);
+    if (what === 'replay') command.option('--force', 'replay also after its safe time (a row deleted since may come back)');
+    command
+      .addHelpText('after', `\nExample:\n  ficus queues ${what} cdc.lab-results.p3 dead-1742 --reason "${what === 'replay' ? 'unit mapping fixed' : 'row corrected by hand in the service'}"`)
+      .action(async (queue: string, id: string, opts: { reason: string; force?: boolean }, cmd: Command) => {
+        const ctx = contextOf(cmd);
+        const r = await ctx.client().post<QueueDeadLetterAction>(`${CHANNELS[channelOf(queue)]}/queues/dead-letters/${what}`, {
+          queue,
+          id,
+          reason: opts.reason,
+          ...(what === 'replay' && opts.force ? { force: true } : {}),
+        });
+        printResult(ctx.json, r, () => (what === 'replay' ? `replayed ${r.letter.queue} ${r.letter.id} as job ${r.replayedAs}: ${summaryText(r.letter.summary)}` : `discarded ${r.letter.queue} ${r.letter.id}: ${summaryText(r.letter.summary)}`));
+      });
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The admin API routes over a DeadLetterDesk, the same in each component that feeds queues
+ * (`/api/hl7/queues/…` in the HL7 adapter, `/api/cdc/queues/…` in the CDC deployable; the
+ * gateway's admin API forwards both). Listing needs the viewer role; replay and discard the
+ * operator role, a reason, and are on the audit record with the letter's summary.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { auditEntry, originOf, sendProblem } from '../control-plane/admin-auth.js';
+import type { AuditLog } from '../control-plane/audit-log.js';
+import { DeadLetterNotFoundError, ReplayUnsafeError, UnknownQueueError, type DeadLetterDesk, type DeadLetterListing } from './dead-letters.js';
+
+const ListQuery = Type.Object(
+  {
+    prefix: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'one family of queues (`hl7.results-service`, `cdc.lab-results`)' })),
+    limit: Type.Integer({ minimum: 1, maximum: 1_000, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+const Act = Type.Object(
+  {
+    queue: Type.String({ minLength: 1, maxLength: 200, description: 'the partition queue the job came from (`cdc.patients.p3`)' }),
+    id: Type.String({ minLength: 1, maxLength: 300, description: "the dead letter's id, as listed" }),
+    reason: Type.String({ minLength: 1, maxLength: 500 }),
+    force: Type.Optional(Type.Boolean({ description: 'replay: also after the letter is safe to replay (see replaySafeUntil)' })),
+  },
+  { additionalProperties: false },
+);
+
+export interface DeadLetterRoutesOptions {
+  /** the component's API prefix (`/api/hl7`) */
+  base: string;
+  /** the audit actions' prefix (`hl7`, `cdc`) */
+  channel: string;
+  desk: DeadLetterDesk;
+  audit: AuditLog;
+  /** told after a replay (the metrics gauge, a log line) */
+  replayed?: (queue: string) => void;
+}
+
+export function deadLetterRoutes(app: FastifyInstance, o: DeadLetterRoutesOptions): void {
+  const tags = [o.channel];
+  app.get<{ Querystring: Static<typeof ListQuery> }>(`${o.base}/queues/dead-letters`, {
+    config: { role: 'viewer' },
+    schema: { tags, summary: 'Jobs the consuming service gave up on, newest first (identifiers only), and the count per queue family', querystring: ListQuery },
+    handler: async (req): Promise<DeadLetterListing> => o.desk.list({ prefix: req.query.prefix, limit: req.query.limit }),
+  });
+
+  const act = (what: 'replay' | 'discard') =>
+    app.post<{ Body: Static<typeof Act> }>(`${o.base}/queues/dead-letters/${what}`, {
+      config: { role: 'operator', audit: `${o.channel}.dead-letter.${what}` },
+      schema: {
+        tags,
+        summary: what === 'replay' ? 'Put a dead job back at the tail of its partition queue (the consumers apply it idempotently)' : 'Remove a dead letter settled otherwise (by hand, by a re-snapshot)',
+        body: Act,
+      },
+      handler: async (req, reply) => {
+        const b = req.body;
+        req.auditTarget = `${b.queue} ${b.id}`;
+        try {
+          const result = what === 'replay' ? await o.desk.replay(b.queue, b.id, { force: b.force }) : { letter: await o.desk.discard(b.queue, b.id) };
+          await o.audit.append(
+            auditEntry(req.principal, originOf(req), {
+              action: `${o.channel}.dead-letter.${what}`,
+              target: req.auditTarget,
+              reason: b.reason,
+              outcome: 'ok',
+              status: 200,
+              detail: { ...result.letter.summary, error: result.letter.error.slice(0, 300), failedAt: result.letter.failedAt, ...(b.force ? { force: true } : {}) },
+            }),
+          );
+          req.audited = true;
+          if (what === 'replay') o.replayed?.(b.queue);
+          return result;
+        } catch (e) {
+          if (e instanceof UnknownQueueError) return sendProblem(reply, 404, 'unknown-queue', 'No such queue', e.message);
+          if (e instanceof DeadLetterNotFoundError) return sendProblem(reply, 404, 'dead-letter-not-found', 'No such dead letter', e.message);
+          if (e instanceof ReplayUnsafeError) return sendProblem(reply, 409, 'replay-unsafe', 'Replay could bring deleted rows back', e.message);
+          throw e;
+        }
+      },
+    });
+  act('replay');
+  act('discard');
+}

@@ -1,0 +1,139 @@
+/**
+ * The dead letters of the partitioned queues (`<queue>.dead`, written by PartitionedConsumer):
+ * what an operator lists, replays or discards. A dead letter nobody can see is a lost message,
+ * so the component that feeds a family of queues (the HL7 adapter `hl7.<service>`, the CDC
+ * deployable `cdc.<topic>` and `writeback.<service>`) serves its families' dead letters.
+ *
+ * Replay puts the job back at the tail of its partition queue under a new id, then removes the
+ * dead letter: a crash in between replays it twice, which the consumers' idempotency (control
+ * id, source position) makes harmless; the other order could lose it. Listings carry a summary
+ * without patient data (ids, types, positions), never the job's values.
+ */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { QueueDeadLetter, QueueDeadLetters } from '../api/ops-answers.js';
+import { partitionQueueName } from '../events/partition.js';
+import { deadLetterQueueName, type DeadLetter } from './partitioned-consumer.js';
+
+export interface QueueFamily {
+  /** the partition queues' name prefix (`hl7.patient-service`, `cdc.patients`) */
+  prefix: string;
+  partitions: number;
+  /** a summary of a job's data for listings: identifiers, never patient values */
+  describe: (data: unknown) => Record<string, unknown>;
+}
+
+export type DeadLetterEntry = QueueDeadLetter;
+export type DeadLetterListing = QueueDeadLetters;
+
+export class DeadLetterNotFoundError extends Error {
+  override readonly name = 'DeadLetterNotFoundError';
+}
+
+/** A queue that is not a partition of a family this component serves. */
+export class UnknownQueueError extends Error {
+  override readonly name = 'UnknownQueueError';
+}
+
+/** A replay past the letter's safe time, without force. */
+export class ReplayUnsafeError extends Error {
+  override readonly name = 'ReplayUnsafeError';
+}
+
+export interface DeadLetterDeskOptions {
+  connection: Redis;
+  /** BullMQ's key prefix (its default: bull) */
+  bullPrefix?: string;
+  /** the families served: asked on every call, so that rules changed at runtime count */
+  families: () => QueueFamily[];
+}
+
+export class DeadLetterDesk {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(private readonly o: DeadLetterDeskOptions) {}
+
+  private queue(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.o.connection, prefix: this.o.bullPrefix });
+      q.on('error', () => undefined); // a call fails and says so; the connection reconnects
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  private familyOf(queue: string): QueueFamily {
+    for (const f of this.o.families()) {
+      for (let p = 0; p < f.partitions; p++) if (partitionQueueName(f.prefix, p) === queue) return f;
+    }
+    throw new UnknownQueueError(`"${queue}" is not a partition queue of ${this.o.families().map((f) => `${f.prefix}.p0…p${f.partitions - 1}`).join(', ') || 'any family served here'}`);
+  }
+
+  private entry(f: QueueFamily, id: string, letter: DeadLetter<unknown>): DeadLetterEntry {
+    return {
+      queue: letter.queue,
+      id,
+      jobId: letter.jobId,
+      error: letter.error,
+      attempts: letter.attempts,
+      failedAt: letter.failedAt,
+      replaySafeUntil: letter.replaySafeUntil ?? null,
+      summary: f.describe(letter.data),
+    };
+  }
+
+  /** Dead letters, newest first, of one family (`prefix`) or of all. */
+  async list(opts: { prefix?: string; limit: number }): Promise<DeadLetterListing> {
+    const families = this.o.families().filter((f) => opts.prefix === undefined || f.prefix === opts.prefix);
+    const counts: DeadLetterListing['counts'] = [];
+    const letters: DeadLetterEntry[] = [];
+    for (const f of families) {
+      const dead = Array.from({ length: f.partitions }, (_, p) => this.queue(deadLetterQueueName(partitionQueueName(f.prefix, p))));
+      const [n, jobs] = await Promise.all([
+        Promise.all(dead.map((q) => q.getWaitingCount())),
+        Promise.all(dead.map((q) => q.getJobs(['waiting'], 0, opts.limit - 1))),
+      ]);
+      counts.push({ prefix: f.prefix, count: n.reduce((a, b) => a + b, 0) });
+      for (const j of jobs.flat()) if (j) letters.push(this.entry(f, String(j.id), j.data as DeadLetter<unknown>));
+    }
+    letters.sort((a, b) => b.failedAt.localeCompare(a.failedAt) || a.queue.localeCompare(b.queue));
+    return { counts, deadLetters: letters.slice(0, opts.limit) };
+  }
+
+  private async find(queue: string, id: string) {
+    const f = this.familyOf(queue);
+    const job = await this.queue(deadLetterQueueName(queue)).getJob(id);
+    if (!job) throw new DeadLetterNotFoundError(`no dead letter "${id}" of ${queue} (replayed or discarded already?)`);
+    const letter = job.data as DeadLetter<unknown>;
+    return { f, job, letter, entry: this.entry(f, id, letter) };
+  }
+
+  /** Puts the job back at the tail of its partition queue; answers the letter and the new job's id. */
+  async replay(queue: string, id: string, opts: { force?: boolean; now?: Date } = {}): Promise<{ letter: DeadLetterEntry; replayedAs: string }> {
+    const { job, letter, entry } = await this.find(queue, id);
+    const now = opts.now ?? new Date();
+    if (letter.replaySafeUntil && now.getTime() > Date.parse(letter.replaySafeUntil) && !opts.force) {
+      throw new ReplayUnsafeError(
+        `this dead letter is older than the consumer's deduplication state (safe until ${letter.replaySafeUntil}): a row deleted since may come back. ` +
+          'Re-snapshot the table, or replay with force after checking its rows in the source',
+      );
+    }
+    // a new id: BullMQ ignores an add whose id a kept job already has
+    const replayedAs = `${letter.jobId}-replayed-${now.getTime()}`;
+    await this.queue(queue).add(job.name, letter.data, { jobId: replayedAs, removeOnComplete: { count: 1_000 }, removeOnFail: false });
+    await job.remove();
+    return { letter: entry, replayedAs };
+  }
+
+  /** Removes a dead letter an operator has settled otherwise (by hand, by a re-snapshot); answers it. */
+  async discard(queue: string, id: string): Promise<DeadLetterEntry> {
+    const { job, entry } = await this.find(queue, id);
+    await job.remove();
+    return entry;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Dead letters of the partitioned queues, on a real Redis and PostgreSQL: a change batch the
+ * service's database refuses becomes a dead letter; the desk lists it with a summary that holds
+ * no row values, replays it once the cause is mended (the consumer applies what is new and skips
+ * what a later change superseded meanwhile), refuses a replay past the tombstones' retention
+ * unless forced, discards, and refuses queues it does not serve.
+ */
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createLogger, partitionQueueName, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
+import {
+  cdcQueuePrefix,
+  changeBatchSummary,
+  DeadLetterDesk,
+  DeadLetterNotFoundError,
+  migrateChangeConsumer,
+  ReplayUnsafeError,
+  startChangeConsumer,
+  UnknownQueueError,
+  type PartitionedConsumer,
+} from '@ficus/contracts/queues';
+import { createTestDatabase, type TestDatabase } from '../../test-support/databases.js';
+import { until } from '../../test-support/until.js';
+
+const log = createLogger('dead-letter-test', { level: 'silent' });
+const fast = { attempts: 2, baseMs: 20, maxMs: 50 };
+const RETENTION_DAYS = 30;
+
+let redis: Redis;
+let db: TestDatabase;
+let pool: pg.Pool;
+let consumer: PartitionedConsumer<ChangeBatch>;
+let desk: DeadLetterDesk;
+let queue: Queue<ChangeBatch>;
+const topic = `results-${randomBytes(3).toString('hex')}`;
+const prefix = cdcQueuePrefix(topic);
+const partition0 = partitionQueueName(prefix, 0);
+
+const pos = (lsn: number) => `${lsn.toString(16).toUpperCase().padStart(16, '0')}/00000000`;
+function change(op: ChangeEvent['op'], id: string, value: string, position: string): ChangeEvent {
+  return {
+    schemaVersion: 1,
+    topic,
+    op,
+    key: { id },
+    before: null,
+    after: { id, value },
+    source: { system: 'postgres', name: 'legacy-pg', database: 'legacy_his', schema: 'public', table: 'lab_result', position, txId: '7', commitTime: '2026-12-02T08:00:00.000+00:00', origin: null },
+  };
+}
+const batch = (events: ChangeEvent[]): ChangeBatch => ({ schemaVersion: 1, events });
+const rows = async () => (await pool.query<{ id: string; value: string }>('SELECT id, value FROM results ORDER BY id')).rows.map((r) => `${r.id}:${r.value}`);
+
+beforeAll(async () => {
+  redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+  db = await createTestDatabase(inject('databaseUrl'), 'dead_letters');
+  await migrateChangeConsumer(db.url);
+  pool = new pg.Pool({ connectionString: db.url });
+  // the service's schema refuses a value the legacy allowed: its batches cannot be applied
+  await pool.query("CREATE TABLE results (id TEXT PRIMARY KEY, value TEXT NOT NULL CONSTRAINT no_bad CHECK (value <> 'BAD-VALUE'))");
+  consumer = await startChangeConsumer({
+    connection: redis,
+    topic,
+    partitions: 2,
+    pool,
+    retry: fast,
+    log,
+    tombstoneRetentionDays: RETENTION_DAYS,
+    apply: async (changes, client) => {
+      for (const c of changes) await client.query('INSERT INTO results (id, value) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET value = excluded.value', [c.key.id, c.after!.value]);
+    },
+  });
+  desk = new DeadLetterDesk({ connection: redis, families: () => [{ prefix, partitions: 2, describe: changeBatchSummary }] });
+  queue = new Queue<ChangeBatch>(partition0, { connection: redis });
+});
+afterAll(async () => {
+  await consumer?.close();
+  await desk?.close();
+  await queue?.close();
+  redis?.disconnect();
+  await pool?.end();
+  await db?.drop();
+});
+
+describe('dead letters', () => {
+  it('lists a refused batch without its values, replays it once mended: new changes applied, superseded ones skipped', async () => {
+    await queue.add('refused', batch([change('create', 'KEY-R1', 'BAD-VALUE', pos(10)), change('create', 'KEY-R2', 'FIRST-VALUE', pos(11))]));
+    await queue.add('later', batch([change('update', 'KEY-R2', 'newer', pos(20))]));
+    await until(async () => (await rows()).includes('KEY-R2:newer'), 'the later batch applied');
+    const listing = await desk.list({ limit: 10 });
+    expect(listing.counts).toEqual([{ prefix, count: 1 }]);
+    const [letter] = listing.deadLetters;
+    expect(letter).toMatchObject({
+      queue: partition0,
+      attempts: fast.attempts,
+      error: expect.stringContaining('no_bad'),
+      summary: { events: 2, ops: { create: 2 }, tables: ['legacy-pg:lab_result'], firstPosition: pos(10), lastPosition: pos(11), firstCommitAt: '2026-12-02T08:00:00.000+00:00' },
+    });
+    // identifiers only: neither the values nor the keys of the rows
+    expect(JSON.stringify(letter!.summary)).not.toMatch(/BAD-VALUE|FIRST-VALUE|KEY-R/);
+    const safeFor = Date.parse(letter!.replaySafeUntil!) - Date.parse(letter!.failedAt);
+    expect(safeFor).toBe(RETENTION_DAYS * 86_400_000 - 3_600_000);
+
+    await pool.query('ALTER TABLE results DROP CONSTRAINT no_bad');
+    const { replayedAs } = await desk.replay(partition0, letter!.id);
+    expect(replayedAs).toMatch(/-replayed-\d+$/);
+    await until(async () => (await rows()).includes('KEY-R1:BAD-VALUE'), 'the replayed batch applied');
+    // R2's change at position 11 is older than the one applied meanwhile (20): skipped
+    expect(await rows()).toEqual(['KEY-R1:BAD-VALUE', 'KEY-R2:newer']);
+    expect((await desk.list({ limit: 10 })).counts).toEqual([{ prefix, count: 0 }]);
+    await expect(desk.replay(partition0, letter!.id)).rejects.toBeInstanceOf(DeadLetterNotFoundError);
+  });
+
+  it('refuses a replay past the safe time unless forced, discards, and serves only its own queues', async () => {
+    await pool.query("ALTER TABLE results ADD CONSTRAINT no_worse CHECK (value <> 'WORSE')");
+    await queue.add('refused-again', batch([change('update', 'KEY-R1', 'WORSE', pos(30))]));
+    await until(async () => (await desk.list({ limit: 10 })).deadLetters.length === 1, 'a dead letter');
+    const [letter] = (await desk.list({ limit: 10 })).deadLetters;
+    const afterRetention = new Date(Date.parse(letter!.replaySafeUntil!) + 1_000);
+    await expect(desk.replay(partition0, letter!.id, { now: afterRetention })).rejects.toBeInstanceOf(ReplayUnsafeError);
+    await expect(desk.replay(partition0, letter!.id, { now: afterRetention })).rejects.toThrow(/a row deleted since may come back/);
+    // still there after the refusal; discarded, it is gone and nothing was applied
+    const discarded = await desk.discard(partition0, letter!.id);
+    expect(discarded.summary).toMatchObject({ events: 1, ops: { update: 1 } });
+    expect((await desk.list({ limit: 10 })).deadLetters).toEqual([]);
+    expect(await rows()).toEqual(['KEY-R1:BAD-VALUE', 'KEY-R2:newer']);
+
+    await expect(desk.list({ prefix: 'cdc.elsewhere', limit: 10 })).resolves.toEqual({ counts: [], deadLetters: [] });
+    await expect(desk.replay(partitionQueueName(prefix, 2), 'dead-1')).rejects.toBeInstanceOf(UnknownQueueError);
+    await expect(desk.discard('hl7.patient-service.p0', 'dead-1')).rejects.toThrow(/not a partition queue of cdc\.results-\w+\.p0…p1/);
+  });
+
+  it('forces a replay past the safe time when told to', async () => {
+    await queue.add('refused-third', batch([change('update', 'KEY-R2', 'WORSE', pos(40))]));
+    await until(async () => (await desk.list({ limit: 10 })).deadLetters.length === 1, 'a dead letter');
+    const [letter] = (await desk.list({ limit: 10 })).deadLetters;
+    await pool.query('ALTER TABLE results DROP CONSTRAINT no_worse');
+    await desk.replay(partition0, letter!.id, { now: new Date(Date.parse(letter!.replaySafeUntil!) + 1_000), force: true });
+    await until(async () => (await rows()).includes('KEY-R2:WORSE'), 'the forced replay applied');
+  });
+});
