@@ -185,6 +185,7 @@ describe('the dashboard', () => {
     // HL7 and CDC: nothing behind this admin API yet
     await eventually(() => page.getByTestId('hl7-down').textContent()).toContain('not running');
     await eventually(() => page.getByTestId('cdc-down').textContent()).toContain('not running');
+    await eventually(() => page.getByTestId('queues-away').textContent()).toBe('Not reachable through the admin API: the HL7 adapter, the CDC reader.');
     await page.close();
   });
 
@@ -219,6 +220,32 @@ describe('the dashboard', () => {
     await page.route('**/api/cdc/status', (r) =>
       r.fulfill(json({ sources: [{ name: 'legacy-pg', kind: 'postgres', state: 'streaming', lagBytes: 4096, lagMs: 350, lastPosition: '0/16B3748', lastCommitAt: new Date().toISOString(), changesPerSecond: 12.5 }] })),
     );
+    const failedAt = new Date(Date.now() - 120_000).toISOString();
+    await page.route('**/api/hl7/queues/dead-letters?**', (r) =>
+      r.fulfill(
+        json({
+          counts: [{ prefix: 'hl7.results-service', count: 1 }],
+          deadLetters: [{ queue: 'hl7.results-service.p3', id: 'dead-message-88', jobId: 'message-88', error: 'HL7 204 at PID^1^3^1^1: PID-3: no patient with this MRN', attempts: 1, failedAt, replaySafeUntil: null, summary: { messageId: 88, controlId: 'MSG-88', sendingFacility: 'CORELAB', type: 'ORU^R01', replay: false } }],
+        }),
+      ),
+    );
+    await page.route('**/api/cdc/queues/dead-letters?**', (r) =>
+      r.fulfill(
+        json({
+          counts: [{ prefix: 'cdc.lab-results', count: 1 }],
+          deadLetters: [{ queue: 'cdc.lab-results.p1', id: 'dead-1742', jobId: '1742', error: 'value too long for type character varying(20)', attempts: 8, failedAt: new Date(Date.now() - 40 * 86_400_000).toISOString(), replaySafeUntil: new Date(Date.now() - 11 * 86_400_000).toISOString(), summary: { events: 3, ops: { update: 3 }, tables: ['legacy-pg:lab_result'] } }],
+        }),
+      ),
+    );
+    const queueActions: { url: string; body: unknown }[] = [];
+    await page.route('**/api/*/queues/dead-letters/*', async (r) => {
+      queueActions.push({ url: new URL(r.request().url()).pathname, body: r.request().postDataJSON() });
+      if (r.request().url().endsWith('/api/cdc/queues/dead-letters/replay')) {
+        await r.fulfill({ status: 409, contentType: 'application/problem+json', body: JSON.stringify({ type: 'https://ficus.dev/problems/replay-unsafe', title: 'Replay could bring deleted rows back', status: 409, detail: 'this dead letter is older than the consumer\'s deduplication state' }) });
+      } else {
+        await r.fulfill(json({ letter: {}, replayedAs: 'x' }));
+      }
+    });
     await logIn(page, operatorToken);
     const hl7 = page.locator('#hl7');
     await eventually(() => hl7.textContent()).toContain('ADT^A01');
@@ -233,6 +260,31 @@ describe('the dashboard', () => {
     await dialog.getByRole('button', { name: 'Replay' }).click();
     await eventually(() => replays).toEqual([{ messageId: 77, reason: 'ward code fixed in legacy' }]);
 
+    // the services' dead letters: both components' answers, newest first, identifiers only
+    const queues = page.locator('#queues');
+    await eventually(() => queues.locator('tbody tr').allTextContents()).toEqual([
+      expect.stringMatching(/^2 min ago\s*hl7\.results-service\.p3messageId 88 · controlId MSG-88 · sendingFacility CORELAB · type ORU\^R01HL7 204 at PID\^1\^3\^1\^1: PID-3: no patient with this MRN1/),
+      expect.stringMatching(/^40 days ago\s*cdc\.lab-results\.p1events 3 · ops update 3 · tables legacy-pg:lab_resultvalue too long for type character varying\(20\) \(past its safe replay time: a replay could bring deleted rows back\)8/),
+    ]);
+    await queues.getByRole('button', { name: 'Replay dead-message-88 of hl7.results-service.p3' }).click();
+    const replayDialog = page.getByRole('dialog', { name: 'Replay dead-message-88' });
+    await replayDialog.getByLabel(/^Reason/).fill('patient registered since');
+    await replayDialog.getByRole('button', { name: 'Replay' }).click();
+    await eventually(() => queueActions).toEqual([{ url: '/api/hl7/queues/dead-letters/replay', body: { queue: 'hl7.results-service.p3', id: 'dead-message-88', reason: 'patient registered since' } }]);
+    // a change batch past its safe time: the refusal is shown in the dialog, then it is discarded instead
+    await queues.getByRole('button', { name: 'Replay dead-1742 of cdc.lab-results.p1' }).click();
+    const unsafe = page.getByRole('dialog', { name: 'Replay dead-1742' });
+    await unsafe.getByLabel(/^Reason/).fill('try it');
+    await unsafe.getByRole('button', { name: 'Replay' }).click();
+    await eventually(() => unsafe.getByRole('alert').textContent()).toContain('Replay could bring deleted rows back');
+    await unsafe.getByRole('button', { name: 'Cancel' }).click();
+    await queues.getByRole('button', { name: 'Discard dead-1742 of cdc.lab-results.p1' }).click();
+    const discard = page.getByRole('dialog', { name: 'Discard dead-1742' });
+    await discard.getByLabel(/^Reason/).fill('corrected by hand');
+    await discard.getByRole('button', { name: 'Discard' }).click();
+    await eventually(() => queueActions.map((a) => a.url)).toEqual(['/api/hl7/queues/dead-letters/replay', '/api/cdc/queues/dead-letters/replay', '/api/cdc/queues/dead-letters/discard']);
+    expect(queueActions[2]!.body).toEqual({ queue: 'cdc.lab-results.p1', id: 'dead-1742', reason: 'corrected by hand' });
+
     mkdirSync(RESULTS, { recursive: true });
     await page.screenshot({ path: path.join(RESULTS, 'dashboard.png'), fullPage: true });
     await page.close();
@@ -244,14 +296,19 @@ describe('the dashboard', () => {
       r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ deadLetters: [{ deliveryId: 9, messageId: 77, target: 'legacy:legacy-hl7', answer: 'AE', attempts: 1, at: new Date().toISOString(), controlId: 'MSG-77', sendingFacility: 'GENHOSP', type: 'ADT', trigger: 'A01' }] }) }),
     );
     await page.route('**/api/hl7/stats?**', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ since: new Date().toISOString(), messages: [], acks: [], rejected: 0, deliveries: [] }) }));
+    await page.route('**/api/hl7/queues/dead-letters?**', (r) =>
+      r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ counts: [{ prefix: 'hl7.results-service', count: 1 }], deadLetters: [{ queue: 'hl7.results-service.p3', id: 'dead-message-88', jobId: 'message-88', error: 'HL7 204', attempts: 1, failedAt: new Date().toISOString(), replaySafeUntil: null, summary: { controlId: 'MSG-88' } }] }) }),
+    );
     await logIn(page, viewerToken);
     await eventually(() => page.getByTestId('role').textContent()).toBe('viewer');
+    await eventually(() => page.locator('#queues').textContent()).toContain('MSG-88');
     await eventually(() => row(page, 'patients-read').getByTestId('mode').textContent()).toBe('shadow');
     await eventually(() => page.locator('#hl7').textContent()).toContain('MSG-77');
     await eventually(() => page.locator('#changes table').first().textContent()).toContain('pilot on ward 7');
     expect(await page.getByRole('button', { name: /^Flip/ }).count()).toBe(0);
     expect(await page.getByRole('button', { name: /^Roll back/ }).count()).toBe(0);
     expect(await page.getByRole('button', { name: /^Replay/ }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: /^Discard/ }).count()).toBe(0);
     await page.screenshot({ path: path.join(RESULTS, 'dashboard-viewer.png'), fullPage: true });
     await page.close();
   });

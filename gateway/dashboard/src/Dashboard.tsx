@@ -1,9 +1,10 @@
-/** The whole migration on one screen: rules, recent changes, HL7 interfaces and CDC. */
+/** The whole migration on one screen: rules, recent changes, HL7 interfaces, CDC, and what the services gave up on. */
 import { useEffect } from 'preact/hooks';
 import { ApiError, type Role } from './api';
 import { CdcPanel } from './CdcPanel';
 import { ChangesPanel } from './ChangesPanel';
 import { Hl7Panel } from './Hl7Panel';
+import { QueuesPanel } from './QueuesPanel';
 import { RulesPanel } from './RulesPanel';
 import type { WhoAmI } from './types';
 
@@ -35,6 +36,7 @@ export function Dashboard({ me, onLogout, onUnauthorized }: { me: WhoAmI; onLogo
           <li><a href="#changes">Recent changes</a></li>
           <li><a href="#hl7">HL7 interfaces</a></li>
           <li><a href="#cdc">Change data capture</a></li>
+          <li><a href="#queues">Dead letters</a></li>
         </ul>
       </nav>
       <main>
@@ -42,6 +44,7 @@ export function Dashboard({ me, onLogout, onUnauthorized }: { me: WhoAmI; onLogo
         <ChangesPanel role={me.role} onError={guard} />
         <Hl7Panel role={me.role} />
         <CdcPanel />
+        <QueuesPanel role={me.role} />
       </main>
     </>
   );
