@@ -40,21 +40,16 @@ export interface DeadLetterRoutesOptions {
 }
 
 export function deadLetterRoutes(app: FastifyInstance, o: DeadLetterRoutesOptions): void {
-  const tags = [o.channel];
   app.get<{ Querystring: Static<typeof ListQuery> }>(`${o.base}/queues/dead-letters`, {
     config: { role: 'viewer' },
-    schema: { tags, summary: 'Jobs the consuming service gave up on, newest first (identifiers only), and the count per queue family', querystring: ListQuery },
+    schema: { querystring: ListQuery },
     handler: async (req): Promise<DeadLetterListing> => o.desk.list({ prefix: req.query.prefix, limit: req.query.limit }),
   });
 
   const act = (what: 'replay' | 'discard') =>
     app.post<{ Body: Static<typeof Act> }>(`${o.base}/queues/dead-letters/${what}`, {
       config: { role: 'operator', audit: `${o.channel}.dead-letter.${what}` },
-      schema: {
-        tags,
-        summary: what === 'replay' ? 'Put a dead job back at the tail of its partition queue (the consumers apply it idempotently)' : 'Remove a dead letter settled otherwise (by hand, by a re-snapshot)',
-        body: Act,
-      },
+      schema: { body: Act },
       handler: async (req, reply) => {
         const b = req.body;
         req.auditTarget = `${b.queue} ${b.id}`;
