@@ -255,6 +255,7 @@ async function main(): Promise<void> {
   say(`  curl -s http://127.0.0.1:${ports.hl7Api}/metrics | grep ^ficus_hl7`);
   say('  npx ficus rules flip patients-read --mode shadow --reason "compare before the pilot" && npx ficus parity');
   say(`Change-data capture (legacy_his → cdc.<topic>.p<n> queues): npx ficus cdc status ; curl -s http://127.0.0.1:${ports.cdc}/readyz`);
+  say('What a new service gave up on (its queues\' dead letters): npx ficus queues dead-letters ; npx ficus queues replay <queue> <id> --reason "..."');
   say(`legacy HIS directly: http://127.0.0.1:${ports.legacy}  HL7 adapter API: http://127.0.0.1:${ports.hl7Api}  PostgreSQL: ${services.databaseUrl}  Redis: ${services.redisUrl}`);
   say(`patient-service: http://127.0.0.1:${ports.patientService} (FHIR: /fhir/metadata)  results-service: http://127.0.0.1:${ports.resultsService}`);
   say('Ctrl-C stops everything.');
