@@ -246,6 +246,20 @@ describe('ficus queues: the services\' dead letters', () => {
       expect(again.code).toBe(1);
       expect(again.stderr).toContain('refused (404): No such dead letter');
       expect((await ficus(['queues', 'discard', queueName, 'dead-1'])).code).toBe(2);
+
+      // two more letters (the replayed job and another, as if refused again): replayed together
+      const [replayed] = await queue.getJobs(['waiting']).then((js) => js.filter((j) => j.id!.startsWith(`${job!.id}-replayed-`)));
+      await replayed!.remove();
+      for (const [i, j] of [replayed!, job!].entries()) {
+        await dead.add(j.name, { ...letter, jobId: `${j.id}-again-${i}`, failedAt: new Date(Date.now() + i).toISOString() }, { jobId: `dead-again-${i}` });
+      }
+      const all = await ficus(['queues', 'replay-all', 'hl7.patient-service', '--reason', 'service fixed']);
+      expect(all.code, all.stderr).toBe(0);
+      expect(all.stdout.trim()).toBe('replayed 2 dead letters of hl7.patient-service');
+      expect((await queue.getJobs(['waiting'])).map((j) => j.id).filter((id) => id!.includes('-again-'))).toEqual([expect.stringMatching(/-again-1-replayed-/), expect.stringMatching(/-again-0-replayed-/)]);
+      const unknownFamily = await ficus(['queues', 'replay-all', 'hl7.billing-service', '--reason', 'x']);
+      expect(unknownFamily.code).toBe(1);
+      expect(unknownFamily.stderr).toContain('refused (404): No such queue family');
       const audit = await ficus(['audit', '--action', 'hl7.dead-letter.replay', '--json']);
       expect(parse<{ entries: { actor: string; target: string; reason: string; outcome: string }[] }>(audit).entries.map((e) => [e.actor, e.outcome, e.reason])).toEqual([
         ['token:first-admin', 'refused', 'twice'],

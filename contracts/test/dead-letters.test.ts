@@ -35,6 +35,7 @@ let pool: pg.Pool;
 let consumer: PartitionedConsumer<ChangeBatch>;
 let desk: DeadLetterDesk;
 let queue: Queue<ChangeBatch>;
+const appliedPositions: string[] = [];
 const topic = `results-${randomBytes(3).toString('hex')}`;
 const prefix = cdcQueuePrefix(topic);
 const partition0 = partitionQueueName(prefix, 0);
@@ -69,6 +70,7 @@ beforeAll(async () => {
     retry: fast,
     log,
     tombstoneRetentionDays: RETENTION_DAYS,
+    applied: (r) => appliedPositions.push(...r.applied.map((c) => c.source.position)),
     apply: async (changes, client) => {
       for (const c of changes) await client.query('INSERT INTO results (id, value) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET value = excluded.value', [c.key.id, c.after!.value]);
     },
@@ -131,6 +133,35 @@ describe('dead letters', () => {
     await expect(desk.list({ prefix: 'cdc.elsewhere', limit: 10 })).resolves.toEqual({ counts: [], deadLetters: [] });
     await expect(desk.replay(partitionQueueName(prefix, 2), 'dead-1')).rejects.toBeInstanceOf(UnknownQueueError);
     await expect(desk.discard('hl7.patient-service.p0', 'dead-1')).rejects.toThrow(/not a partition queue of cdc\.results-\w+\.p0…p1/);
+  });
+
+  it('replays a whole family, each partition in failure order, leaving those past their safe time unless forced', async () => {
+    const partition1 = partitionQueueName(prefix, 1);
+    const queue1 = new Queue<ChangeBatch>(partition1, { connection: redis });
+    try {
+      await pool.query("ALTER TABLE results ADD CONSTRAINT no_held CHECK (value NOT LIKE 'HELD%')");
+      // one row's changes in order on partition 0, another row's on partition 1: all refused
+      await queue.add('a1', batch([change('update', 'KEY-A', 'HELD-1', pos(50))]));
+      await queue.add('a2', batch([change('update', 'KEY-A', 'HELD-2', pos(51))]));
+      await queue1.add('b1', batch([change('create', 'KEY-B', 'HELD-3', pos(52))]));
+      await until(async () => (await desk.list({ limit: 10 })).counts[0]!.count === 3, 'three dead letters');
+      await pool.query('ALTER TABLE results DROP CONSTRAINT no_held');
+
+      const later = new Date(Date.now() + (RETENTION_DAYS + 1) * 86_400_000);
+      expect(await desk.replayAll(prefix, { max: 10, now: later })).toEqual({ replayed: 0, leftUnsafe: 3, remaining: 0 });
+      expect(await desk.replayAll(prefix, { max: 2 })).toEqual({ replayed: 2, leftUnsafe: 0, remaining: 1 });
+      expect(await desk.replayAll(prefix, { max: 10 })).toEqual({ replayed: 1, leftUnsafe: 0, remaining: 0 });
+      await until(async () => {
+        const r = await rows();
+        return r.includes('KEY-A:HELD-2') && r.includes('KEY-B:HELD-3');
+      }, 'the replayed changes applied');
+      // KEY-A's earlier change was replayed first: both applied, in order (the other order would skip the earlier one as older)
+      expect(appliedPositions.filter((p) => p === pos(50) || p === pos(51))).toEqual([pos(50), pos(51)]);
+      expect((await desk.list({ limit: 10 })).counts).toEqual([{ prefix, count: 0 }]);
+      await expect(desk.replayAll('cdc.elsewhere', { max: 10 })).rejects.toBeInstanceOf(UnknownQueueError);
+    } finally {
+      await queue1.close();
+    }
   });
 
   it('forces a replay past the safe time when told to', async () => {

@@ -1,12 +1,12 @@
 /**
- * `ficus queues dead-letters | replay | discard`: the jobs a consuming service (or the legacy
+ * `ficus queues dead-letters | replay | replay-all | discard`: the jobs a consuming service (or the legacy
  * writer) gave up on, in the partition queues' dead-letter queues: HL7 messages a service
  * refused (`hl7.<service>.p<n>`, served by the HL7 adapter), change batches a service or the
  * legacy writer could not apply (`cdc.<topic>.p<n>`, `writeback.<service>.p<n>`, served by the
  * CDC deployable). The admin API passes /api/hl7 and /api/cdc through to them.
  */
 import { Option, type Command } from 'commander';
-import type { QueueDeadLetterAction, QueueDeadLetters } from '@ficus/contracts/api';
+import type { QueueDeadLetterAction, QueueDeadLetters, QueueDeadLettersReplayed } from '@ficus/contracts/api';
 import { contextOf } from '../context.js';
 import { ApiFailure } from '../failures.js';
 import * as parse from '../option-parsers.js';
@@ -58,6 +58,28 @@ export function addQueueCommands(program: Command): void {
               letters.map((l) => [l.queue, l.id, l.failedAt, l.attempts, l.error, summaryText(l.summary)]),
             ),
         ...(letters.some((l) => l.replaySafeUntil && Date.parse(l.replaySafeUntil) < Date.now()) ? ['', 'some are past their safe replay time: replay them only with --force, after checking their rows'] : []),
+      ]);
+    });
+
+  queues
+    .command('replay-all <prefix>')
+    .description("put every dead job of a family of queues back (hl7.results-service, cdc.lab-results), each partition's in the order they failed")
+    .requiredOption('--reason <text>', 'why (kept in the audit log)', parse.reason)
+    .option('--max <n>', 'at most this many (1-100000; default 1000)', parse.integer(1, 100_000))
+    .option('--force', 'also those past their safe replay time (a row deleted since may come back)')
+    .addHelpText('after', '\nExample:\n  ficus queues replay-all hl7.results-service --reason "unit mapping fixed in results-service"')
+    .action(async (prefix: string, opts: { reason: string; max?: number; force?: boolean }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const r = await ctx.client().post<QueueDeadLettersReplayed>(`${CHANNELS[channelOf(prefix)]}/queues/dead-letters/replay-all`, {
+        prefix,
+        reason: opts.reason,
+        ...(opts.max !== undefined ? { max: opts.max } : {}),
+        ...(opts.force ? { force: true } : {}),
+      });
+      printResult(ctx.json, r, () => [
+        `replayed ${r.replayed} dead letter${r.replayed === 1 ? '' : 's'} of ${prefix}`,
+        ...(r.leftUnsafe ? [`${r.leftUnsafe} left in place: past their safe replay time (check their rows, then --force)`] : []),
+        ...(r.remaining ? [`${r.remaining} more beyond --max: run it again`] : []),
       ]);
     });
 

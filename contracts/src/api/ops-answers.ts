@@ -84,3 +84,12 @@ export interface QueueDeadLetterAction {
   /** replay: the new job's id in the partition queue */
   replayedAs?: string;
 }
+
+/** POST …/queues/dead-letters/replay-all */
+export interface QueueDeadLettersReplayed {
+  replayed: number;
+  /** past their safe replay time and not forced: left where they are */
+  leftUnsafe: number;
+  /** beyond `max`: left for another call */
+  remaining: number;
+}

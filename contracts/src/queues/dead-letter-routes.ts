@@ -1,13 +1,15 @@
 /**
  * The admin API routes over a DeadLetterDesk, the same in each component that feeds queues
  * (`/api/hl7/queues/…` in the HL7 adapter, `/api/cdc/queues/…` in the CDC deployable; the
- * gateway's admin API forwards both). Listing needs the viewer role; replay and discard the
- * operator role, a reason, and are on the audit record with the letter's summary.
+ * gateway's admin API forwards both). Listing needs the viewer role; replay (one, or a whole
+ * family's in failure order) and discard the operator role and a reason, and are on the audit
+ * record with the letter's summary or the counts.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { auditEntry, originOf, sendProblem } from '../control-plane/admin-auth.js';
 import type { AuditLog } from '../control-plane/audit-log.js';
+import type { QueueDeadLettersReplayed } from '../api/ops-answers.js';
 import { DeadLetterNotFoundError, ReplayUnsafeError, UnknownQueueError, type DeadLetterDesk, type DeadLetterListing } from './dead-letters.js';
 
 const ListQuery = Type.Object(
@@ -24,6 +26,16 @@ const Act = Type.Object(
     id: Type.String({ minLength: 1, maxLength: 300, description: "the dead letter's id, as listed" }),
     reason: Type.String({ minLength: 1, maxLength: 500 }),
     force: Type.Optional(Type.Boolean({ description: 'replay: also after the letter is safe to replay (see replaySafeUntil)' })),
+  },
+  { additionalProperties: false },
+);
+
+const ActOnAll = Type.Object(
+  {
+    prefix: Type.String({ minLength: 1, maxLength: 200, description: 'the family of queues (`hl7.results-service`)' }),
+    reason: Type.String({ minLength: 1, maxLength: 500 }),
+    force: Type.Optional(Type.Boolean({ description: 'also letters past their safe replay time' })),
+    max: Type.Integer({ minimum: 1, maximum: 100_000, default: 1_000 }),
   },
   { additionalProperties: false },
 );
@@ -78,4 +90,32 @@ export function deadLetterRoutes(app: FastifyInstance, o: DeadLetterRoutesOption
     });
   act('replay');
   act('discard');
+
+  app.post<{ Body: Static<typeof ActOnAll> }>(`${o.base}/queues/dead-letters/replay-all`, {
+    config: { role: 'operator', audit: `${o.channel}.dead-letter.replay-all` },
+    schema: { body: ActOnAll },
+    handler: async (req, reply) => {
+      const b = req.body;
+      req.auditTarget = b.prefix;
+      try {
+        const result: QueueDeadLettersReplayed = await o.desk.replayAll(b.prefix, { max: b.max, force: b.force });
+        await o.audit.append(
+          auditEntry(req.principal, originOf(req), {
+            action: `${o.channel}.dead-letter.replay-all`,
+            target: b.prefix,
+            reason: b.reason,
+            outcome: 'ok',
+            status: 200,
+            detail: { ...result, ...(b.force ? { force: true } : {}) },
+          }),
+        );
+        req.audited = true;
+        if (result.replayed > 0) o.replayed?.(b.prefix);
+        return result;
+      } catch (e) {
+        if (e instanceof UnknownQueueError) return sendProblem(reply, 404, 'unknown-queue', 'No such queue family', e.message);
+        throw e;
+      }
+    },
+  });
 }

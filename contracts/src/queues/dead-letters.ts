@@ -9,7 +9,7 @@
  * id, source position) makes harmless; the other order could lose it. Listings carry a summary
  * without patient data (ids, types, positions), never the job's values.
  */
-import { Queue } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueDeadLetter, QueueDeadLetters } from '../api/ops-answers.js';
 import { partitionQueueName } from '../events/partition.js';
@@ -47,6 +47,8 @@ export interface DeadLetterDeskOptions {
   /** the families served: asked on every call, so that rules changed at runtime count */
   families: () => QueueFamily[];
 }
+
+const unsafe = (letter: DeadLetter<unknown>, now: Date) => letter.replaySafeUntil !== undefined && now.getTime() > Date.parse(letter.replaySafeUntil);
 
 export class DeadLetterDesk {
   private readonly queues = new Map<string, Queue>();
@@ -113,17 +115,51 @@ export class DeadLetterDesk {
   async replay(queue: string, id: string, opts: { force?: boolean; now?: Date } = {}): Promise<{ letter: DeadLetterEntry; replayedAs: string }> {
     const { job, letter, entry } = await this.find(queue, id);
     const now = opts.now ?? new Date();
-    if (letter.replaySafeUntil && now.getTime() > Date.parse(letter.replaySafeUntil) && !opts.force) {
+    if (unsafe(letter, now) && !opts.force) {
       throw new ReplayUnsafeError(
         `this dead letter is older than the consumer's deduplication state (safe until ${letter.replaySafeUntil}): a row deleted since may come back. ` +
           'Re-snapshot the table, or replay with force after checking its rows in the source',
       );
     }
+    return { letter: entry, replayedAs: await this.putBack(queue, job, letter, now) };
+  }
+
+  /**
+   * Replays a family's dead letters (at most `max`), each partition's in the order they failed,
+   * so that one patient's or row's replayed jobs keep their order. Letters past their safe time
+   * are left in place unless forced, and counted.
+   */
+  async replayAll(prefix: string, opts: { max: number; force?: boolean; now?: Date }): Promise<{ replayed: number; leftUnsafe: number; remaining: number }> {
+    const f = this.o.families().find((x) => x.prefix === prefix);
+    if (!f) throw new UnknownQueueError(`"${prefix}" is not a queue family served here (${this.o.families().map((x) => x.prefix).join(', ') || 'none'})`);
+    const now = opts.now ?? new Date();
+    let replayed = 0;
+    let leftUnsafe = 0;
+    let remaining = 0;
+    for (let p = 0; p < f.partitions; p++) {
+      const queue = partitionQueueName(f.prefix, p);
+      const dead = this.queue(deadLetterQueueName(queue));
+      const jobs = (await dead.getJobs(['waiting'], 0, -1)).filter((j): j is NonNullable<typeof j> => Boolean(j));
+      jobs.sort((a, b) => (a.data as DeadLetter<unknown>).failedAt.localeCompare((b.data as DeadLetter<unknown>).failedAt) || a.timestamp - b.timestamp);
+      for (const job of jobs) {
+        const letter = job.data as DeadLetter<unknown>;
+        if (replayed >= opts.max) remaining++;
+        else if (unsafe(letter, now) && !opts.force) leftUnsafe++;
+        else {
+          await this.putBack(queue, job, letter, now);
+          replayed++;
+        }
+      }
+    }
+    return { replayed, leftUnsafe, remaining };
+  }
+
+  private async putBack(queue: string, job: Job, letter: DeadLetter<unknown>, now: Date): Promise<string> {
     // a new id: BullMQ ignores an add whose id a kept job already has
     const replayedAs = `${letter.jobId}-replayed-${now.getTime()}`;
     await this.queue(queue).add(job.name, letter.data, { jobId: replayedAs, removeOnComplete: { count: 1_000 }, removeOnFail: false });
     await job.remove();
-    return { letter: entry, replayedAs };
+    return replayedAs;
   }
 
   /** Removes a dead letter an operator has settled otherwise (by hand, by a re-snapshot); answers it. */
