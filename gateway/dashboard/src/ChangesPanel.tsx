@@ -1,6 +1,6 @@
 /** Recent versions (who, why, when) with rollback for operators, and the latest audit entries. */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, get, post, type Role } from './api';
+import { confirmedWrite, get, post, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ago, when } from './format';
 import { usePoll } from './usePoll';
@@ -24,14 +24,13 @@ export function ChangesPanel({ role, onError }: { role: Role; onError: (e: unkno
 
   const rollback = async (reason: string): Promise<string | null> => {
     if (!rollingBack || current === undefined) return 'no version';
-    try {
-      const r = await post<{ version: number; changed: boolean }>('/api/rollback', { version: rollingBack.version, reason, baseVersion: current });
-      setDone(r.changed ? `Version ${r.version}: rolled back to version ${rollingBack.version}` : `Nothing to roll back: version ${rollingBack.version} has the current rules`);
-      polled.refresh();
-      return null;
-    } catch (e) {
-      return e instanceof ApiError ? `${e.problem.title ?? 'Refused'}: ${e.problem.detail ?? e.message}` : (e as Error).message;
-    }
+    return confirmedWrite(
+      () => post<{ version: number; changed: boolean }>('/api/rollback', { version: rollingBack.version, reason, baseVersion: current }),
+      (r) => {
+        setDone(r.changed ? `Version ${r.version}: rolled back to version ${rollingBack.version}` : `Nothing to roll back: version ${rollingBack.version} has the current rules`);
+        polled.refresh();
+      },
+    );
   };
 
   return (

@@ -1,6 +1,6 @@
 /** HL7 interfaces: messages per type, ACK codes, deliveries and dead letters, with replay for operators. */
 import { useState } from 'preact/hooks';
-import { ApiError, get, notRunning, post, type Role } from './api';
+import { confirmedWrite, get, notRunning, post, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ago, when } from './format';
 import { usePoll } from './usePoll';
@@ -23,14 +23,13 @@ export function Hl7Panel({ role }: { role: Role }) {
 
   const replay = async (reason: string): Promise<string | null> => {
     if (!replaying) return 'nothing to replay';
-    try {
-      await post('/api/hl7/replay', { messageId: replaying.messageId, reason });
-      setDone(`Message ${replaying.controlId} (${replaying.type}^${replaying.trigger}) queued again for ${replaying.target}`);
-      polled.refresh();
-      return null;
-    } catch (e) {
-      return e instanceof ApiError ? `${e.problem.title ?? 'Refused'}: ${e.problem.detail ?? e.message}` : (e as Error).message;
-    }
+    return confirmedWrite(
+      () => post('/api/hl7/replay', { messageId: replaying.messageId, reason }),
+      () => {
+        setDone(`Message ${replaying.controlId} (${replaying.type}^${replaying.trigger}) queued again for ${replaying.target}`);
+        polled.refresh();
+      },
+    );
   };
 
   return (

@@ -5,7 +5,7 @@
  * left to the CLI (`ficus queues replay --force`), a deliberate step after checking the rows.
  */
 import { useState } from 'preact/hooks';
-import { ApiError, get, notRunning, post, type Role } from './api';
+import { confirmedWrite, get, notRunning, post, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ago, when } from './format';
 import { usePoll } from './usePoll';
@@ -64,14 +64,13 @@ export function QueuesPanel({ role }: { role: Role }) {
   const act = async (reason: string): Promise<string | null> => {
     if (!acting) return 'nothing chosen';
     const { letter, what } = acting;
-    try {
-      await post(`${letter.base}/queues/dead-letters/${what}`, { queue: letter.queue, id: letter.id, reason });
-      setDone(what === 'replay' ? `${letter.id} put back on ${letter.queue}` : `${letter.id} of ${letter.queue} discarded`);
-      polled.refresh();
-      return null;
-    } catch (e) {
-      return e instanceof ApiError ? `${e.problem.title ?? 'Refused'}: ${e.problem.detail ?? e.message}` : (e as Error).message;
-    }
+    return confirmedWrite(
+      () => post(`${letter.base}/queues/dead-letters/${what}`, { queue: letter.queue, id: letter.id, reason }),
+      () => {
+        setDone(what === 'replay' ? `${letter.id} put back on ${letter.queue}` : `${letter.id} of ${letter.queue} discarded`);
+        polled.refresh();
+      },
+    );
   };
 
   return (

@@ -1,6 +1,6 @@
 /** Every rule: mode, target, percent, live traffic split and error rates, parity and its gate; flip for operators. */
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, get, post, type Role } from './api';
+import { confirmedWrite, get, post, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { pct, ratio } from './format';
 import { usePoll } from './usePoll';
@@ -140,21 +140,21 @@ export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown
 
   const flip = async (reason: string): Promise<string | null> => {
     if (!flipping || !data) return 'no rule';
-    try {
-      const r = await post<{ version: number; change: { summary: string }; warnings?: { reason: string }[] }>(`/api/rules/${encodeURIComponent(flipping.rule.id)}/flip`, {
-        mode,
-        ...(mode === 'canary' ? { percent } : {}),
-        reason,
-        baseVersion: data.version,
-        ...(force ? { force: true } : {}),
-      });
-      setDone(`Version ${r.version}: ${r.change.summary}`);
-      setWarnings((r.warnings ?? []).map((w) => w.reason));
-      polled.refresh();
-      return null;
-    } catch (e) {
-      return e instanceof ApiError ? `${e.problem.title ?? 'Refused'}: ${e.problem.detail ?? e.message}` : (e as Error).message;
-    }
+    return confirmedWrite(
+      () =>
+        post<{ version: number; change: { summary: string }; warnings?: { reason: string }[] }>(`/api/rules/${encodeURIComponent(flipping.rule.id)}/flip`, {
+          mode,
+          ...(mode === 'canary' ? { percent } : {}),
+          reason,
+          baseVersion: data.version,
+          ...(force ? { force: true } : {}),
+        }),
+      (r) => {
+        setDone(`Version ${r.version}: ${r.change.summary}`);
+        setWarnings((r.warnings ?? []).map((w) => w.reason));
+        polled.refresh();
+      },
+    );
   };
 
   return (

@@ -49,3 +49,16 @@ export const post = <T>(path: string, body: unknown) => call<T>('POST', path, bo
 
 /** A component that is not running behind the admin API (no forwarder, or it is down). */
 export const notRunning = (e: unknown) => e instanceof ApiError && [404, 502, 503, 504].includes(e.status);
+
+/**
+ * A write a dialog confirmed: runs it, hands its answer to `then`, and answers null; a refusal
+ * answers the text the dialog shows (the API's title and detail).
+ */
+export async function confirmedWrite<T>(write: () => Promise<T>, then: (answer: T) => void): Promise<string | null> {
+  try {
+    then(await write());
+    return null;
+  } catch (e) {
+    return e instanceof ApiError ? `${e.problem.title ?? 'Refused'}: ${e.problem.detail ?? e.message}` : (e as Error).message;
+  }
+}
