@@ -24,6 +24,7 @@ import { freePort, startLocalServices } from '../scripts/lib/local-services.js';
 import { createTarget, type MirroredTopic } from '../test-support/cdc-target.js';
 import { boundedLoad, transactionSql } from '../test-support/legacy-load.js';
 import { cpuTimes, stealSince } from './lib/cpu-steal.js';
+import { machineFacts } from './lib/loopback-probe.js';
 import { startProcess, stopAll } from './lib/processes.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -126,6 +127,7 @@ export async function benchCdc(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
   const seconds = quick ? 5 : 10;
   const steps = quick ? [5_000, 10_000] : [5_000, 7_500, 10_000, 11_000, 12_000, 13_000, 14_000, 15_000, 17_500, 20_000, 25_000];
+  const machine = await machineFacts();
   const cpuAtStart = cpuTimes();
   const services = await startLocalServices({ name: `bench-cdc-${process.pid}`, ephemeral: true, log: (l) => console.error(`[bench] ${l}`) });
   let consumer: ChildProcess | undefined;
@@ -300,8 +302,7 @@ export async function benchCdc(args: string[]): Promise<void> {
         rows_per_transaction: ROWS_PER_TXN,
         durable_commits: settings === 'on/on',
         cpu_steal_percent: Number(stealSince(cpuAtStart).toFixed(1)),
-        cpus: os.cpus().length,
-        node: process.version,
+        ...machine,
       }),
     );
     await legacy.end();

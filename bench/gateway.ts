@@ -20,6 +20,7 @@ import path from 'node:path';
 import { freePort } from '../scripts/lib/local-services.js';
 import { constantRateInterleaved, type RateResult } from './lib/constant-rate.js';
 import { cpuTimes, stealSince } from './lib/cpu-steal.js';
+import { machineFacts } from './lib/loopback-probe.js';
 import { startNginx } from './lib/nginx.js';
 import { startProcess, stopAll, waitForPort } from './lib/processes.js';
 import { ensureTools } from '../scripts/lib/system-tools.js';
@@ -224,6 +225,7 @@ export async function benchGateway(args: string[]): Promise<void> {
   const seconds = quick ? 4 : 10;
   const warmup = quick ? 2 : 3;
   const rounds = quick ? 2 : 3;
+  const machine = await machineFacts();
   const installed = ensureTools({ wrk: 'wrk', nginx: 'nginx-light' }, (l) => console.error(`[bench] ${l}`));
   // Debian starts the packaged nginx on port 80; the benchmark runs its own
   if (installed.some((p) => p.startsWith('nginx'))) {
@@ -255,6 +257,7 @@ export async function benchGateway(args: string[]): Promise<void> {
         p99_nginx_ms_at_5k: Number(r.p99Nginx.toFixed(2)),
         latency_cpu_pinning: r.pinned,
         latency_cpu_steal_percent: Number(r.steal.toFixed(1)),
+        ...machine,
       }),
     );
     return;
@@ -319,8 +322,7 @@ export async function benchGateway(args: string[]): Promise<void> {
           ficus_vs_nginx: Number(b.vsNginx.toFixed(3)),
         },
         errors: [...nodeSummary, ...nativeSummary].reduce((s, r) => s + r.errors, 0) + rateErrors,
-        cpus: os.cpus().length,
-        node: process.version,
+        ...machine,
       }),
     );
   } finally {

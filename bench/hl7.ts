@@ -16,6 +16,7 @@ import { withDatabase } from '@ficus/contracts';
 import { freePort, startLocalServices } from '../scripts/lib/local-services.js';
 import { freshConnections, keptOpen, type LoadResult } from './lib/mllp-load.js';
 import { cpuTimes, stealSince } from './lib/cpu-steal.js';
+import { machineFacts } from './lib/loopback-probe.js';
 import { startProcess, stopAll, waitForPort } from './lib/processes.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -36,6 +37,7 @@ const line = (name: string, r: LoadResult) =>
 export async function benchHl7(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
   const seconds = quick ? 4 : 10;
+  const machine = await machineFacts();
   const cpuAtStart = cpuTimes();
   const services = await startLocalServices({ name: `bench-hl7-${process.pid}`, ephemeral: true, log: (l) => console.error(`[bench] ${l}`) });
   try {
@@ -117,8 +119,7 @@ export async function benchHl7(args: string[]): Promise<void> {
         durable_commits: rows[0]!.fsync === 'on' && rows[0]!.synchronous_commit === 'on',
         stored,
         cpu_steal_percent: Number(stealSince(cpuAtStart).toFixed(1)),
-        cpus: os.cpus().length,
-        node: process.version,
+        ...machine,
       }),
     );
   } finally {
