@@ -9,13 +9,15 @@ import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createLogger, partitionQueueName, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
+import { createLogger, partitionQueueName, type AuditLog, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
 import {
   cdcQueuePrefix,
   changeBatchSummary,
   DeadLetterDesk,
   DeadLetterNotFoundError,
+  deadLetterRoutes,
   migrateChangeConsumer,
   ReplayUnsafeError,
   startChangeConsumer,
@@ -171,5 +173,27 @@ describe('dead letters', () => {
     await pool.query('ALTER TABLE results DROP CONSTRAINT no_worse');
     await desk.replay(partition0, letter!.id, { now: new Date(Date.parse(letter!.replaySafeUntil!) + 1_000), force: true });
     await until(async () => (await rows()).includes('KEY-R2:WORSE'), 'the forced replay applied');
+  });
+
+  it("answers 503 with the reason when the queues' Redis does not answer", async () => {
+    const gone = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 1, retryStrategy: () => 50, lazyConnect: true });
+    gone.on('error', () => undefined);
+    const app = Fastify();
+    const unreachable = new DeadLetterDesk({ connection: gone, families: () => [{ prefix, partitions: 2, describe: changeBatchSummary }] });
+    // nothing is written to the audit log when nothing was done
+    const audit = { append: () => Promise.reject(new Error('no audit entry expected')) } as unknown as AuditLog;
+    deadLetterRoutes(app, { base: '/api/cdc', channel: 'cdc', desk: unreachable, audit });
+    try {
+      const list = await app.inject({ method: 'GET', url: '/api/cdc/queues/dead-letters' });
+      expect([list.statusCode, list.json().type]).toEqual([503, 'https://ficus.dev/problems/queues-unavailable']);
+      const replay = await app.inject({ method: 'POST', url: '/api/cdc/queues/dead-letters/replay', payload: { queue: partition0, id: 'dead-1', reason: 'x' } });
+      expect([replay.statusCode, replay.json().title]).toEqual([503, "The queues' Redis did not answer"]);
+      const all = await app.inject({ method: 'POST', url: '/api/cdc/queues/dead-letters/replay-all', payload: { prefix, reason: 'x' } });
+      expect(all.statusCode).toBe(503);
+    } finally {
+      await app.close();
+      await unreachable.close().catch(() => undefined);
+      gone.disconnect();
+    }
   });
 });

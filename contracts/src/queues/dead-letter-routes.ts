@@ -6,11 +6,11 @@
  * record with the letter's summary or the counts.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { auditEntry, originOf, sendProblem } from '../control-plane/admin-auth.js';
 import type { AuditLog } from '../control-plane/audit-log.js';
 import type { QueueDeadLettersReplayed } from '../api/ops-answers.js';
-import { DeadLetterNotFoundError, ReplayUnsafeError, UnknownQueueError, type DeadLetterDesk, type DeadLetterListing } from './dead-letters.js';
+import { DeadLetterNotFoundError, ReplayUnsafeError, UnknownQueueError, type DeadLetterDesk } from './dead-letters.js';
 
 const ListQuery = Type.Object(
   {
@@ -51,11 +51,22 @@ export interface DeadLetterRoutesOptions {
   replayed?: (queue: string) => void;
 }
 
+/** The desk talks to Redis alone: any other failure is the queues' Redis not answering. */
+function queuesUnavailable(reply: FastifyReply, e: unknown): FastifyReply {
+  return sendProblem(reply, 503, 'queues-unavailable', "The queues' Redis did not answer", `${(e as Error).message}; try again once it answers (a dead letter replayed twice is applied once)`);
+}
+
 export function deadLetterRoutes(app: FastifyInstance, o: DeadLetterRoutesOptions): void {
   app.get<{ Querystring: Static<typeof ListQuery> }>(`${o.base}/queues/dead-letters`, {
     config: { role: 'viewer' },
     schema: { querystring: ListQuery },
-    handler: async (req): Promise<DeadLetterListing> => o.desk.list({ prefix: req.query.prefix, limit: req.query.limit }),
+    handler: async (req, reply) => {
+      try {
+        return await o.desk.list({ prefix: req.query.prefix, limit: req.query.limit });
+      } catch (e) {
+        return queuesUnavailable(reply, e);
+      }
+    },
   });
 
   const act = (what: 'replay' | 'discard') =>
@@ -84,7 +95,7 @@ export function deadLetterRoutes(app: FastifyInstance, o: DeadLetterRoutesOption
           if (e instanceof UnknownQueueError) return sendProblem(reply, 404, 'unknown-queue', 'No such queue', e.message);
           if (e instanceof DeadLetterNotFoundError) return sendProblem(reply, 404, 'dead-letter-not-found', 'No such dead letter', e.message);
           if (e instanceof ReplayUnsafeError) return sendProblem(reply, 409, 'replay-unsafe', 'Replay could bring deleted rows back', e.message);
-          throw e;
+          return queuesUnavailable(reply, e);
         }
       },
     });
@@ -114,7 +125,7 @@ export function deadLetterRoutes(app: FastifyInstance, o: DeadLetterRoutesOption
         return result;
       } catch (e) {
         if (e instanceof UnknownQueueError) return sendProblem(reply, 404, 'unknown-queue', 'No such queue family', e.message);
-        throw e;
+        return queuesUnavailable(reply, e);
       }
     },
   });
