@@ -9,7 +9,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { auditEntry, originOf, sendProblem } from '../control-plane/admin-auth.js';
 import type { AuditLog } from '../control-plane/audit-log.js';
-import type { QueueDeadLettersReplayed } from '../api/ops-answers.js';
+import type { QueueDeadLetter, QueueDeadLettersReplayed } from '../api/ops-answers.js';
 import { DeadLetterNotFoundError, ReplayUnsafeError, UnknownQueueError, type DeadLetterDesk } from './dead-letters.js';
 
 const ListQuery = Type.Object(
@@ -51,7 +51,7 @@ export interface DeadLetterRoutesOptions {
   replayed?: (queue: string) => void;
 }
 
-/** The desk talks to Redis alone: any other failure is the queues' Redis not answering. */
+/** The desk talks to Redis alone: any failure of its other than the ones above is the queues' Redis not answering. */
 function queuesUnavailable(reply: FastifyReply, e: unknown): FastifyReply {
   return sendProblem(reply, 503, 'queues-unavailable', "The queues' Redis did not answer", `${(e as Error).message}; try again once it answers (a dead letter replayed twice is applied once)`);
 }
@@ -76,27 +76,28 @@ export function deadLetterRoutes(app: FastifyInstance, o: DeadLetterRoutesOption
       handler: async (req, reply) => {
         const b = req.body;
         req.auditTarget = `${b.queue} ${b.id}`;
+        let result: { letter: QueueDeadLetter; replayedAs?: string };
         try {
-          const result = what === 'replay' ? await o.desk.replay(b.queue, b.id, { force: b.force }) : { letter: await o.desk.discard(b.queue, b.id) };
-          await o.audit.append(
-            auditEntry(req.principal, originOf(req), {
-              action: `${o.channel}.dead-letter.${what}`,
-              target: req.auditTarget,
-              reason: b.reason,
-              outcome: 'ok',
-              status: 200,
-              detail: { ...result.letter.summary, error: result.letter.error.slice(0, 300), failedAt: result.letter.failedAt, ...(b.force ? { force: true } : {}) },
-            }),
-          );
-          req.audited = true;
-          if (what === 'replay') o.replayed?.(b.queue);
-          return result;
+          result = what === 'replay' ? await o.desk.replay(b.queue, b.id, { force: b.force }) : { letter: await o.desk.discard(b.queue, b.id) };
         } catch (e) {
           if (e instanceof UnknownQueueError) return sendProblem(reply, 404, 'unknown-queue', 'No such queue', e.message);
           if (e instanceof DeadLetterNotFoundError) return sendProblem(reply, 404, 'dead-letter-not-found', 'No such dead letter', e.message);
           if (e instanceof ReplayUnsafeError) return sendProblem(reply, 409, 'replay-unsafe', 'Replay could bring deleted rows back', e.message);
           return queuesUnavailable(reply, e);
         }
+        await o.audit.append(
+          auditEntry(req.principal, originOf(req), {
+            action: `${o.channel}.dead-letter.${what}`,
+            target: req.auditTarget,
+            reason: b.reason,
+            outcome: 'ok',
+            status: 200,
+            detail: { ...result.letter.summary, error: result.letter.error.slice(0, 300), failedAt: result.letter.failedAt, ...(b.force ? { force: true } : {}) },
+          }),
+        );
+        req.audited = true;
+        if (what === 'replay') o.replayed?.(b.queue);
+        return result;
       },
     });
   act('replay');
@@ -108,25 +109,26 @@ export function deadLetterRoutes(app: FastifyInstance, o: DeadLetterRoutesOption
     handler: async (req, reply) => {
       const b = req.body;
       req.auditTarget = b.prefix;
+      let result: QueueDeadLettersReplayed;
       try {
-        const result: QueueDeadLettersReplayed = await o.desk.replayAll(b.prefix, { max: b.max, force: b.force });
-        await o.audit.append(
-          auditEntry(req.principal, originOf(req), {
-            action: `${o.channel}.dead-letter.replay-all`,
-            target: b.prefix,
-            reason: b.reason,
-            outcome: 'ok',
-            status: 200,
-            detail: { ...result, ...(b.force ? { force: true } : {}) },
-          }),
-        );
-        req.audited = true;
-        if (result.replayed > 0) o.replayed?.(b.prefix);
-        return result;
+        result = await o.desk.replayAll(b.prefix, { max: b.max, force: b.force });
       } catch (e) {
         if (e instanceof UnknownQueueError) return sendProblem(reply, 404, 'unknown-queue', 'No such queue family', e.message);
         return queuesUnavailable(reply, e);
       }
+      await o.audit.append(
+        auditEntry(req.principal, originOf(req), {
+          action: `${o.channel}.dead-letter.replay-all`,
+          target: b.prefix,
+          reason: b.reason,
+          outcome: 'ok',
+          status: 200,
+          detail: { ...result, ...(b.force ? { force: true } : {}) },
+        }),
+      );
+      req.audited = true;
+      if (result.replayed > 0) o.replayed?.(b.prefix);
+      return result;
     },
   });
 }
