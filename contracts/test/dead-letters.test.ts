@@ -176,16 +176,16 @@ describe('dead letters', () => {
   });
 
   it("answers 503 with the reason when the queues' Redis does not answer", async () => {
-    const gone = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 1, retryStrategy: () => 50, lazyConnect: true });
-    gone.on('error', () => undefined);
     const app = Fastify();
-    const unreachable = new DeadLetterDesk({ connection: gone, families: () => [{ prefix, partitions: 2, describe: changeBatchSummary }] });
+    // the desk the deployables open: a connection of its own, one try per command
+    const unreachable = DeadLetterDesk.open('redis://127.0.0.1:1', { families: () => [{ prefix, partitions: 2, describe: changeBatchSummary }], timeoutMs: 300 });
     // nothing is written to the audit log when nothing was done
     const audit = { append: () => Promise.reject(new Error('no audit entry expected')) } as unknown as AuditLog;
     deadLetterRoutes(app, { base: '/api/cdc', channel: 'cdc', desk: unreachable, audit });
     try {
       const list = await app.inject({ method: 'GET', url: '/api/cdc/queues/dead-letters' });
       expect([list.statusCode, list.json().type]).toEqual([503, 'https://ficus.dev/problems/queues-unavailable']);
+      expect(list.json().detail).toMatch(/^Redis did not answer within 300 ms; try again once it answers/);
       const replay = await app.inject({ method: 'POST', url: '/api/cdc/queues/dead-letters/replay', payload: { queue: partition0, id: 'dead-1', reason: 'x' } });
       expect([replay.statusCode, replay.json().title]).toEqual([503, "The queues' Redis did not answer"]);
       const all = await app.inject({ method: 'POST', url: '/api/cdc/queues/dead-letters/replay-all', payload: { prefix, reason: 'x' } });
@@ -193,7 +193,6 @@ describe('dead letters', () => {
     } finally {
       await app.close();
       await unreachable.close().catch(() => undefined);
-      gone.disconnect();
     }
   });
 });

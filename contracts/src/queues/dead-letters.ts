@@ -10,7 +10,7 @@
  * without patient data (ids, types, positions), never the job's values.
  */
 import { Queue, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { QueueDeadLetter, QueueDeadLetters } from '../api/ops-answers.js';
 import { partitionQueueName } from '../events/partition.js';
 import { deadLetterQueueName, type DeadLetter } from './partitioned-consumer.js';
@@ -46,14 +46,34 @@ export interface DeadLetterDeskOptions {
   bullPrefix?: string;
   /** the families served: asked on every call, so that rules changed at runtime count */
   families: () => QueueFamily[];
+  /** a call not done by then fails (BullMQ waits for a Redis that is down rather than failing); default 5 s */
+  timeoutMs?: number;
+}
+
+/** Redis did not answer in time (down, or unreachable). */
+export class QueuesUnavailableError extends Error {
+  override readonly name = 'QueuesUnavailableError';
 }
 
 const unsafe = (letter: DeadLetter<unknown>, now: Date) => letter.replaySafeUntil !== undefined && now.getTime() > Date.parse(letter.replaySafeUntil);
 
 export class DeadLetterDesk {
   private readonly queues = new Map<string, Queue>();
+  private owned: Redis | undefined;
 
   constructor(private readonly o: DeadLetterDeskOptions) {}
+
+  /**
+   * A desk on a connection of its own that fails fast (one try per command): an admin API call
+   * must answer "Redis is not there" rather than wait for it. Closed with the desk.
+   */
+  static open(redisUrl: string, o: Omit<DeadLetterDeskOptions, 'connection'>): DeadLetterDesk {
+    const connection = new Redis(redisUrl, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2_000) });
+    connection.on('error', () => undefined); // each call fails and says so
+    const desk = new DeadLetterDesk({ ...o, connection });
+    desk.owned = connection;
+    return desk;
+  }
 
   private queue(name: string): Queue {
     let q = this.queues.get(name);
@@ -86,7 +106,11 @@ export class DeadLetterDesk {
   }
 
   /** Dead letters, newest first, of one family (`prefix`) or of all. */
-  async list(opts: { prefix?: string; limit: number }): Promise<DeadLetterListing> {
+  list(opts: { prefix?: string; limit: number }): Promise<DeadLetterListing> {
+    return this.bounded(this.listNow(opts));
+  }
+
+  private async listNow(opts: { prefix?: string; limit: number }): Promise<DeadLetterListing> {
     const families = this.o.families().filter((f) => opts.prefix === undefined || f.prefix === opts.prefix);
     const counts: DeadLetterListing['counts'] = [];
     const letters: DeadLetterEntry[] = [];
@@ -112,7 +136,11 @@ export class DeadLetterDesk {
   }
 
   /** Puts the job back at the tail of its partition queue; answers the letter and the new job's id. */
-  async replay(queue: string, id: string, opts: { force?: boolean; now?: Date } = {}): Promise<{ letter: DeadLetterEntry; replayedAs: string }> {
+  replay(queue: string, id: string, opts: { force?: boolean; now?: Date } = {}): Promise<{ letter: DeadLetterEntry; replayedAs: string }> {
+    return this.bounded(this.replayNow(queue, id, opts));
+  }
+
+  private async replayNow(queue: string, id: string, opts: { force?: boolean; now?: Date }): Promise<{ letter: DeadLetterEntry; replayedAs: string }> {
     const { job, letter, entry } = await this.find(queue, id);
     const now = opts.now ?? new Date();
     if (unsafe(letter, now) && !opts.force) {
@@ -129,7 +157,12 @@ export class DeadLetterDesk {
    * so that one patient's or row's replayed jobs keep their order. Letters past their safe time
    * are left in place unless forced, and counted.
    */
-  async replayAll(prefix: string, opts: { max: number; force?: boolean; now?: Date }): Promise<{ replayed: number; leftUnsafe: number; remaining: number }> {
+  replayAll(prefix: string, opts: { max: number; force?: boolean; now?: Date }): Promise<{ replayed: number; leftUnsafe: number; remaining: number }> {
+    // a long family may take a while: the bound is per partition's worth of work, roughly
+    return this.bounded(this.replayAllNow(prefix, opts), (this.o.timeoutMs ?? 5_000) * 6);
+  }
+
+  private async replayAllNow(prefix: string, opts: { max: number; force?: boolean; now?: Date }): Promise<{ replayed: number; leftUnsafe: number; remaining: number }> {
     const f = this.o.families().find((x) => x.prefix === prefix);
     if (!f) throw new UnknownQueueError(`"${prefix}" is not a queue family served here (${this.o.families().map((x) => x.prefix).join(', ') || 'none'})`);
     const now = opts.now ?? new Date();
@@ -163,13 +196,28 @@ export class DeadLetterDesk {
   }
 
   /** Removes a dead letter an operator has settled otherwise (by hand, by a re-snapshot); answers it. */
-  async discard(queue: string, id: string): Promise<DeadLetterEntry> {
-    const { job, entry } = await this.find(queue, id);
-    await job.remove();
-    return entry;
+  discard(queue: string, id: string): Promise<DeadLetterEntry> {
+    return this.bounded(
+      (async () => {
+        const { job, entry } = await this.find(queue, id);
+        await job.remove();
+        return entry;
+      })(),
+    );
+  }
+
+  private bounded<T>(work: Promise<T>, ms = this.o.timeoutMs ?? 5_000): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new QueuesUnavailableError(`Redis did not answer within ${ms} ms`)), ms);
+    });
+    work.catch(() => undefined); // a call given up on may still fail later: nobody waits for it
+    return Promise.race([work, late]).finally(() => clearTimeout(timer));
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    // with Redis away, closing a queue waits for it: a shutdown does not
+    await this.bounded(Promise.all([...this.queues.values()].map((q) => q.close()))).catch(() => undefined);
+    this.owned?.disconnect();
   }
 }

@@ -154,12 +154,7 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
     }
 
     // the dead letters of the queues this deployable feeds (the services' CDC topics) and consumes (write-back)
-    // its own connection, failing fast: an API call must not wait for Redis for ever
-    const deskRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2_000) });
-    deskRedis.on('error', () => undefined);
-    closers.push(async () => deskRedis.disconnect());
-    const deadLetters = new DeadLetterDesk({
-      connection: deskRedis,
+    const deadLetters = DeadLetterDesk.open(config.REDIS_URL, {
       families: () => [
         ...topics.map((t) => ({ prefix: cdcQueuePrefix(t), partitions: config.CDC_PARTITIONS, describe: changeBatchSummary })),
         ...(writer ? services.map((s) => ({ prefix: writebackQueuePrefix(s), partitions: config.CDC_PARTITIONS, describe: changeBatchSummary })) : []),

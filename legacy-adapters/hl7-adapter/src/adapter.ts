@@ -6,7 +6,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { DeadLetterDesk, deadLetterRoutes } from '@ficus/contracts/queues';
 import {
@@ -87,10 +86,7 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
   const services = () => router.targets().flatMap((t) => (t.startsWith('queue:') ? [t.slice('queue:'.length)] : []));
   const metrics = new AdapterMetrics({ deliveryCounts: () => deliveryStore.counts(), queueDepths: () => publisher.depths(services(), config.HL7_PARTITIONS) });
   // the services' dead letters of what this adapter queued for them (listed, replayed, discarded through the API)
-  const deskRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2_000) });
-  deskRedis.on('error', () => undefined); // an API call fails and says so
-  const deadLetters = new DeadLetterDesk({
-    connection: deskRedis,
+  const deadLetters = DeadLetterDesk.open(config.REDIS_URL, {
     bullPrefix: config.HL7_QUEUE_PREFIX,
     families: () => services().map((s) => ({ prefix: hl7QueuePrefix(s), partitions: config.HL7_PARTITIONS, describe: hl7JobSummary })),
   });
@@ -172,7 +168,6 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
       await rules.stop();
       await api.app.close();
       await deadLetters.close();
-      deskRedis.disconnect();
       await publisher.close();
       await pool.end();
       await control.close();
