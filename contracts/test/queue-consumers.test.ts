@@ -9,7 +9,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { pino } from 'pino';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { startPrivateRedis } from '../../scripts/lib/local-services.js';
 import { createLogger, type ChangeBatch, type ChangeEvent, partitionQueueName } from '@ficus/contracts';
 import { cdcQueuePrefix, migrateChangeConsumer, NotYetError, PartitionedConsumer, PermanentError, startChangeConsumer } from '@ficus/contracts/queues';
 import { createTestDatabase, type TestDatabase } from '../../test-support/databases.js';
@@ -149,6 +154,44 @@ describe('partitioned consumer', () => {
     const prefix = prefixOf('count');
     await queue(partitionQueueName(prefix, 5)).add('x', {});
     await expect(PartitionedConsumer.start({ connection: redis, prefix, partitions: 4, handle: async () => undefined, log })).rejects.toThrow(/p5 exist but this consumer reads only 4 partitions/);
+  });
+});
+
+describe('partitioned consumer, Redis gone', () => {
+  it('says so in one structured line per 10 s, never in raw error prints, and works again when Redis is back', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ficus-consumer-redis-'));
+    const own = await startPrivateRedis(dir, () => undefined);
+    const connection = new Redis(own.url, { maxRetriesPerRequest: null, retryStrategy: () => 100 });
+    connection.on('error', () => undefined);
+    const lines: { msg: string; moreErrors?: number }[] = [];
+    const logged = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l) as { msg: string }) });
+    const printed = vi.spyOn(console, 'error');
+    const seen: string[] = [];
+    const prefix = prefixOf('outage');
+    const c = await PartitionedConsumer.start<{ id: string }>({ connection, prefix, partitions: 4, handle: async (job) => void seen.push(job.data.id), retry: fast, log: logged });
+    let down = false;
+    try {
+      await own.stop();
+      down = true;
+      await sleep(2_500);
+      expect(printed).not.toHaveBeenCalled();
+      const warnings = lines.filter((l) => l.msg === 'queue worker error; it reconnects');
+      expect(warnings.length).toBe(1);
+      await own.start();
+      down = false;
+      const q = new Queue<{ id: string }>(partitionQueueName(prefix, 1), { connection: { url: own.url } });
+      await q.add('x', { id: 'after-the-outage' });
+      await until(() => seen.includes('after-the-outage'), 'a job after the outage');
+      await q.close();
+    } finally {
+      printed.mockRestore();
+      // closing the workers waits for Redis: bring it back first when an assertion failed while it was away
+      if (down) await own.start();
+      await c.close();
+      connection.disconnect();
+      await own.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -157,6 +157,7 @@ export class OutboxRelay {
     let q = this.queues.get(name);
     if (!q) {
       q = new Queue<ChangeBatch>(name, { connection: this.o.connection, defaultJobOptions: { removeOnComplete: { count: 1_000 }, removeOnFail: false } });
+      q.on('error', () => undefined); // a failed publish is retried and logged by the relay; without a listener BullMQ prints each error raw
       this.queues.set(name, q);
     }
     return q;

@@ -99,9 +99,13 @@ export class PartitionedConsumer<T> {
       const name = partitionQueueName(o.prefix, p);
       // one job at a time for this partition, whatever the number of instances
       const queue = new Queue(name, { connection: o.connection });
+      // a lost connection is told by the workers (a structured warning); without a listener BullMQ prints each error raw
+      queue.on('error', () => undefined);
       await queue.setGlobalConcurrency(1);
       c.queues.push(queue);
-      c.deadQueues.set(name, new Queue<DeadLetter<T>>(deadLetterQueueName(name), { connection: o.connection }));
+      const dead = new Queue<DeadLetter<T>>(deadLetterQueueName(name), { connection: o.connection });
+      dead.on('error', () => undefined);
+      c.deadQueues.set(name, dead);
       c.workers.push(
         new Worker<T>(name, (job, token) => c.process(job, token, p, name), {
           connection: o.connection,
@@ -111,7 +115,21 @@ export class PartitionedConsumer<T> {
         }),
       );
     }
-    for (const w of c.workers) w.on('error', (err) => o.log.warn({ err: err.message, queue: w.name }, 'queue worker error; it reconnects'));
+    // with Redis away every worker reports every reconnect attempt: one line per consumer every 10 s says it
+    let lastLogged = 0;
+    let unlogged = 0;
+    for (const w of c.workers) {
+      w.on('error', (err) => {
+        const now = Date.now();
+        if (now - lastLogged < 10_000) {
+          unlogged++;
+          return;
+        }
+        o.log.warn({ err: err.message, queue: w.name, ...(unlogged ? { moreErrors: unlogged } : {}) }, 'queue worker error; it reconnects');
+        lastLogged = now;
+        unlogged = 0;
+      });
+    }
     return c;
   }
 

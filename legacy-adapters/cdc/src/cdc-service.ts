@@ -58,6 +58,8 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
     const services = writebackServices(config);
     const depthQueues = topics.flatMap((t) => Array.from({ length: config.CDC_PARTITIONS }, (_, p) => ({ topic: t, queue: new Queue(partitionQueueName(cdcQueuePrefix(t), p), { connection: redis }) })));
     const deadQueues = services.flatMap((s) => Array.from({ length: config.CDC_PARTITIONS }, (_, p) => deadLetterQueueName(partitionQueueName(writebackQueuePrefix(s), p)))).map((name) => ({ name, queue: new Queue(name, { connection: redis }) }));
+    // read for gauges only: a failed read shows at the scrape; without a listener BullMQ prints each error raw
+    for (const q of [...depthQueues, ...deadQueues]) q.queue.on('error', () => undefined);
     closers.push(async () => void (await Promise.all([...depthQueues, ...deadQueues].map((q) => q.queue.close()))));
 
     const metrics = new CdcMetrics({

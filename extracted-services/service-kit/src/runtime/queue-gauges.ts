@@ -24,7 +24,11 @@ export class QueueGauges {
     for (const family of families) {
       for (let p = 0; p < family.partitions; p++) {
         const name = partitionQueueName(family.prefix, p);
-        this.queues.push({ family, queue: new Queue(name, { connection }), dead: new Queue(deadLetterQueueName(name), { connection }) });
+        const queue = new Queue(name, { connection });
+        const dead = new Queue(deadLetterQueueName(name), { connection });
+        // read for gauges only: a failed read shows at the scrape; without a listener BullMQ prints each error raw
+        for (const q of [queue, dead]) q.on('error', () => undefined);
+        this.queues.push({ family, queue, dead });
       }
     }
     const sum = async (pick: (q: (typeof this.queues)[number]) => Queue) => {

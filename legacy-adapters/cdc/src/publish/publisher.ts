@@ -170,6 +170,7 @@ export class Publisher {
         // consumers retry in place and dead-letter themselves; done jobs need not be kept long
         defaultJobOptions: { removeOnComplete: { count: 1_000 }, removeOnFail: { count: 10_000 } },
       });
+      q.on('error', () => undefined); // a failed enqueue is retried and logged by the publisher; without a listener BullMQ prints each error raw
       this.queues.set(name, q);
     }
     return q;
