@@ -1,6 +1,6 @@
 /** Recent versions (who, why, when) with rollback for operators, and the latest audit entries. */
 import { useEffect, useState } from 'preact/hooks';
-import { confirmedWrite, get, post, type Role } from './api';
+import { canOperate, confirmedWrite, get, post, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ago, when } from './format';
 import { usePoll } from './usePoll';
@@ -18,7 +18,7 @@ export function ChangesPanel({ role, onError }: { role: Role; onError: (e: unkno
   useEffect(() => {
     if (polled.error) onError(polled.error);
   }, [polled.error]);
-  const canRollBack = role === 'operator' || role === 'admin';
+  const canRollBack = canOperate(role);
   const data = polled.data;
   const current = data?.versions[0]?.version;
 

@@ -1,6 +1,6 @@
 /** The whole migration on one screen: rules, recent changes, HL7 interfaces, CDC, and what the services gave up on. */
 import { useEffect } from 'preact/hooks';
-import { ApiError, type Role } from './api';
+import { ApiError } from './api';
 import { CdcPanel } from './CdcPanel';
 import { ChangesPanel } from './ChangesPanel';
 import { Hl7Panel } from './Hl7Panel';
@@ -8,7 +8,6 @@ import { QueuesPanel } from './QueuesPanel';
 import { RulesPanel } from './RulesPanel';
 import type { WhoAmI } from './types';
 
-export const canOperate = (role: Role) => role === 'operator' || role === 'admin';
 
 export function Dashboard({ me, onLogout, onUnauthorized }: { me: WhoAmI; onLogout: () => void; onUnauthorized: () => void }) {
   useEffect(() => {

@@ -1,6 +1,6 @@
 /** HL7 interfaces: messages per type, ACK codes, deliveries and dead letters, with replay for operators. */
 import { useState } from 'preact/hooks';
-import { confirmedWrite, get, notRunning, post, type Role } from './api';
+import { canOperate, confirmedWrite, get, notRunning, post, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ago, when } from './format';
 import { usePoll } from './usePoll';
@@ -16,7 +16,7 @@ export function Hl7Panel({ role }: { role: Role }) {
   const polled = usePoll(load);
   const [replaying, setReplaying] = useState<DeadLetter | null>(null);
   const [done, setDone] = useState<string | null>(null);
-  const canReplay = role === 'operator' || role === 'admin';
+  const canReplay = canOperate(role);
   const data = polled.data;
   // a 404/502/503 means no adapter behind the admin API: say so instead of an error
   const down = polled.error !== undefined && notRunning(polled.error);

@@ -5,7 +5,7 @@
  * left to the CLI (`ficus queues replay --force`), a deliberate step after checking the rows.
  */
 import { useState } from 'preact/hooks';
-import { confirmedWrite, get, notRunning, post, type Role } from './api';
+import { canOperate, confirmedWrite, get, notRunning, post, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ago, when } from './format';
 import { usePoll } from './usePoll';
@@ -58,7 +58,7 @@ export function QueuesPanel({ role }: { role: Role }) {
   const polled = usePoll(load);
   const [acting, setActing] = useState<{ letter: Letter; what: 'replay' | 'discard' } | null>(null);
   const [done, setDone] = useState<string | null>(null);
-  const canAct = role === 'operator' || role === 'admin';
+  const canAct = canOperate(role);
   const data = polled.data;
 
   const act = async (reason: string): Promise<string | null> => {

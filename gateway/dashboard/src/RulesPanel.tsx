@@ -1,6 +1,6 @@
 /** Every rule: mode, target, percent, live traffic split and error rates, parity and its gate; flip for operators. */
 import { useEffect, useState } from 'preact/hooks';
-import { confirmedWrite, get, post, type Role } from './api';
+import { canOperate, confirmedWrite, get, post, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { pct, ratio } from './format';
 import { usePoll } from './usePoll';
@@ -128,7 +128,7 @@ export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown
   useEffect(() => {
     if (polled.error) onError(polled.error);
   }, [polled.error]);
-  const canFlip = role === 'operator' || role === 'admin';
+  const canFlip = canOperate(role);
   const data = polled.data;
 
   const open = (row: Row) => {

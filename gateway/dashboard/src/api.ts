@@ -6,6 +6,9 @@ const TOKEN_KEY = 'ficus-admin-token';
 
 export type Role = 'viewer' | 'operator' | 'admin';
 
+/** may flip, roll back, replay and discard (the API checks it again) */
+export const canOperate = (role: Role) => role === 'operator' || role === 'admin';
+
 export interface Problem {
   title?: string;
   detail?: string;
