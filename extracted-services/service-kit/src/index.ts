@@ -15,3 +15,4 @@ export * from './fhir/fhir-time.js';
 export * from './runtime/queue-gauges.js';
 export * from './outbox/outbox-seam.js';
 export * from './runtime/dedup-retention.js';
+export * from './runtime/early-copy-locks.js';

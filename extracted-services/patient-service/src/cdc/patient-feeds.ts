@@ -8,7 +8,7 @@
  */
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
-import { cdcMayDelete, cdcMayOverwrite, column, keyValue, recordConflicts, type ApplyContext, type ChangeFeed, type FeedReport } from '@ficus/service-kit';
+import { cdcMayDelete, cdcMayOverwrite, column, keyValue, lockEarlyCopies, recordConflicts, type ApplyContext, type ChangeFeed, type FeedReport } from '@ficus/service-kit';
 import type { MrnBlock } from '../patients/mrn-block.js';
 
 const split = (changes: ChangeEvent[]) => ({ upserts: changes.filter((c) => c.op !== 'delete'), deletes: changes.filter((c) => c.op === 'delete') });
@@ -109,6 +109,8 @@ export function admissionsFeed(): ChangeFeed {
   return {
     topic: 'admissions',
     async apply(changes, ctx) {
+      // not beside an HL7 message making an early copy of one of these stays; first, before any row lock
+      await lockEarlyCopies(ctx.tx, 'encounter', column(changes, 'mrn'), 'feed');
       const { upserts, deletes } = split(changes);
       const notApplied = await deleteRows(ctx, deletes, 'encounter', 'id', 'admissionId', 'bigint');
       if (upserts.length > 0) {
@@ -171,6 +173,7 @@ export function mergesFeed(): ChangeFeed {
   return {
     topic: 'patient-merges',
     async apply(changes, ctx) {
+      await lockEarlyCopies(ctx.tx, 'patient-merge', column(changes, 'mergedMrn'), 'feed');
       const { upserts, deletes } = split(changes);
       if (deletes.length > 0) await ctx.tx.query('DELETE FROM patient_merge WHERE id = ANY($1::bigint[])', [deletes.map((c) => keyValue(c, 'mergeId'))]);
       if (upserts.length === 0) return NO_CONFLICT;

@@ -7,7 +7,7 @@
  */
 import { at, describesVisit, dischargedBeforeAdmission, eventTime, facilityKey, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, patientMrn, readDemographics, readDischarge, readVisit, refuse, requireSegment, unknownPatient, visitNumber, type AdmissionType } from '@ficus/hl7-protocol';
 import { ADT_USER, localTimestamp } from '@ficus/legacy-his/contract';
-import { hl7MayOverwrite, hl7Stamp, type Hl7Context, type HandlerOutcome, type Hl7Handler, type Hl7Handlers } from '@ficus/service-kit';
+import { hl7MayOverwrite, hl7Stamp, lockEarlyCopies, type Hl7Context, type HandlerOutcome, type Hl7Handler, type Hl7Handlers } from '@ficus/service-kit';
 import type { MrnBlock } from '../patients/mrn-block.js';
 import type { OutboxSeam } from '../outbox-seam.js';
 import { lockPatient, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
@@ -135,6 +135,7 @@ async function merge(ctx: Hl7Context): Promise<HandlerOutcome> {
     const found = new Set(rows.map((r) => r.mrn));
     if (!found.has(survivor)) throw noSurvivor(pair);
     if (!found.has(merged)) throw noPatientToMerge(pair);
+    await lockEarlyCopies(tx, 'patient-merge', [merged], 'handler');
     const moved = await tx.query<{ id: string }>(
       `UPDATE encounter SET mrn = $1, updated_at = LOCALTIMESTAMP(0)${service ? ', local_changed_at = clock_timestamp()' : ''} WHERE mrn = $2 RETURNING id`,
       [survivor, merged],
@@ -145,10 +146,16 @@ async function merge(ctx: Hl7Context): Promise<HandlerOutcome> {
       [merged, ADT_USER],
     );
     if ((closed.rowCount ?? 0) > 0) touchPatient(ctx, merged, 'update');
+    const facility = facilityKey(message.header.sendingFacility);
+    if (!service) {
+      // the legacy's record of this very merge came first through CDC (as CDC matches them): not recorded twice
+      const known = await tx.query('SELECT 1 FROM patient_merge WHERE sending_facility = $1 AND control_id = $2 AND merged_mrn = $3 AND NOT provisional', [facility, message.header.controlId, merged]);
+      if ((known.rowCount ?? 0) > 0) continue;
+    }
     const recorded = await tx.query<{ id: string }>(
       `INSERT INTO patient_merge (id, provisional, survivor_mrn, merged_mrn, encounter_count, sending_facility, control_id)
        VALUES (nextval('patient_merge_id_seq'), $1, $2, $3, $4, $5, $6) RETURNING id`,
-      [!service, survivor, merged, moved.rowCount ?? 0, facilityKey(message.header.sendingFacility), message.header.controlId],
+      [!service, survivor, merged, moved.rowCount ?? 0, facility, message.header.controlId],
     );
     touchMerge(ctx, recorded.rows[0]!.id);
   }

@@ -6,7 +6,7 @@
  */
 import { admissionTime, admittedAfterDischarge, eventTime, readVisit, visitChanges, visitOfAnotherPatient, UNKNOWN_WARD, type AdmissionType, type VisitChange, type VisitFields } from '@ficus/hl7-protocol';
 import { changingWrite, localTimestamp, sqlCast, type ColumnWrite } from '@ficus/legacy-his/contract';
-import { hl7MayOverwrite, hl7Stamp, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
+import { hl7MayOverwrite, hl7Stamp, lockEarlyCopies, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
 import type pg from 'pg';
 import { touchStay } from './touched.js';
 
@@ -45,18 +45,27 @@ export async function openStayOf(tx: pg.PoolClient, mrn: string): Promise<string
  * An admission (A01) or a registered visit (A04): a new stay, or the patient's stay of the
  * same visit number updated. A visit number of another patient's stay is refused (205).
  * While the legacy system is the system of record a new stay is provisional: the legacy's
- * CDC gives it the legacy's id.
+ * CDC gives it the legacy's id; and when the legacy's copy came first (the same visit number,
+ * or without one the same patient and admission time, as CDC matches them) it is that stay.
  */
 export async function admitOrUpdate(ctx: Hl7Context, mrn: string, fallbackType: AdmissionType, pv1 = 1): Promise<HandlerOutcome> {
   const { tx, message, order, systemOfRecord } = ctx;
   const visit = readVisit(message, pv1);
+  const service = systemOfRecord === 'service';
+  await lockEarlyCopies(tx, 'encounter', [mrn], 'handler');
   if (visit.visitNo !== undefined) {
     const existing = await stayByVisit(tx, visit.visitNo);
     if (existing && existing.mrn !== mrn) throw visitOfAnotherPatient(pv1);
     if (existing) return updateVisit(ctx, existing.id, visit, pv1);
   }
   const admitted = admissionTime(message, visit, pv1);
-  const service = systemOfRecord === 'service';
+  if (visit.visitNo === undefined && !service) {
+    const { rows } = await tx.query<{ id: string }>(
+      `SELECT id FROM encounter WHERE mrn = $1 AND visit_number IS NULL AND admitted_at = ${localTimestamp('$2')} AND NOT provisional ORDER BY id LIMIT 1 FOR UPDATE`,
+      [mrn, admitted],
+    );
+    if (rows[0]) return updateVisit(ctx, rows[0].id, visit, pv1);
+  }
   const created = await tx.query<{ id: string }>(
     `INSERT INTO encounter (id, provisional, mrn, admitted_at, ward_code, bed, encounter_class, attending_doctor_id, visit_number, hl7_time, hl7_seq${service ? ', local_changed_at' : ''})
      VALUES (nextval('encounter_id_seq'), $1, $2, ${localTimestamp('$3')}, ${wardSql('$4')}, $5, $6, $7, $8, ${localTimestamp('$9')}, $10${service ? ', clock_timestamp()' : ''})

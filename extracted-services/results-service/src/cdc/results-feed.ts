@@ -7,7 +7,7 @@
  */
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
-import { cdcMayDelete, cdcMayOverwrite, column, keyValue, recordConflicts, type ChangeFeed } from '@ficus/service-kit';
+import { cdcMayDelete, cdcMayOverwrite, column, keyValue, lockEarlyCopies, recordConflicts, type ChangeFeed } from '@ficus/service-kit';
 
 const VERSIONED = `INSERT INTO lab_result_version (result_id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at, replaced_by)
                    SELECT id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at`;
@@ -17,6 +17,8 @@ export function labResultsFeed(): ChangeFeed {
     topic: 'lab-results',
     async apply(changes, ctx) {
       const { tx, systemOfRecord } = ctx;
+      // not beside an HL7 message making an early copy of one of these results (it would be kept twice); first, before any row lock
+      await lockEarlyCopies(tx, 'lab-result', column(changes, 'mrn'), 'feed');
       const upserts = changes.filter((c) => c.op !== 'delete');
       const deletes = changes.filter((c) => c.op === 'delete');
       const notApplied: ChangeEvent[] = [];

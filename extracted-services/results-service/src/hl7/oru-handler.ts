@@ -9,7 +9,7 @@
  */
 import { patientMrn, readObservation, readOrder, readResultMessage, unknownPatient, type LabResultValues } from '@ficus/hl7-protocol';
 import { localTimestamp, sqlTimestamp } from '@ficus/legacy-his/contract';
-import { hl7MayOverwrite, type Hl7Context, type HandlerOutcome, type Hl7Handlers, type OutboxSeam, type OutgoingChange } from '@ficus/service-kit';
+import { hl7MayOverwrite, lockEarlyCopies, type Hl7Context, type HandlerOutcome, type Hl7Handlers, type OutboxSeam, type OutgoingChange } from '@ficus/service-kit';
 import type { PatientDirectory } from '../patient-directory.js';
 
 interface Scope {
@@ -47,11 +47,16 @@ export function oruHandlers(patients: PatientDirectory, outbox: OutboxSeam): Hl7
         const { patients: groups, messageTime } = readResultMessage(message);
         const outcomes: HandlerOutcome[] = [];
         const changed = new Map<string, OutgoingChange['op']>();
+        const mrns: string[] = [];
         for (const group of groups) {
           const mrn = await patients.resolve(patientMrn(message, group.pid));
           if (mrn === undefined) throw unknownPatient(group.pid);
-          // the patient's results are worked one message at a time
-          await ctx.tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`lab-result:${mrn}`]);
+          mrns.push(mrn);
+        }
+        // the patients' results are worked one message at a time, and not beside the legacy's copy coming through CDC
+        await lockEarlyCopies(ctx.tx, 'lab-result', mrns, 'handler');
+        for (const [i, group] of groups.entries()) {
+          const mrn = mrns[i]!;
           const encounterId = group.visitNo === undefined ? null : await patients.stayOf(mrn, group.visitNo);
           for (const orderGroup of group.orders) {
             const order = readOrder(message, orderGroup, messageTime);
