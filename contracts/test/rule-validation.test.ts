@@ -338,7 +338,8 @@ ${TAIL}hl7:
 `, 'r.yaml').doc,
       ]);
     expect(hl7('{ path: "/api/patients/{PID-3.1}" }').ok).toBe(true);
+    expect(hl7('{ path: "/api/patients/{MRN}" }').ok).toBe(true);
     const r = hl7('{ target: legacy-hl7, path: "/api/patients/{PID3}" }');
-    expect(r.ok ? [] : r.errors.map((e) => e.reason)).toEqual(['upstream "legacy-hl7" is not an HTTP upstream (mllp://127.0.0.1:2576)', 'field references are written {SEG-n.c}, e.g. {PID-3.1}']);
+    expect(r.ok ? [] : r.errors.map((e) => e.reason)).toEqual(['upstream "legacy-hl7" is not an HTTP upstream (mllp://127.0.0.1:2576)', 'field references are written {SEG-n.c}, e.g. {PID-3.1}, or {MRN}']);
   });
 });

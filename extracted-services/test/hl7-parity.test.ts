@@ -113,6 +113,17 @@ describe('ADT', () => {
     await expectSameConfirmed([ADMITTED, seeded[0]!]);
   });
 
+  it('A08 with another identifier before the MRN in PID-3 changes the patient of the repetition typed MR, on both sides', async () => {
+    // the first repetition is another patient's MRN typed as a national id: read as the MRN, it would rename the wrong chart
+    const [mrn, other] = [seeded[3]!, seeded[4]!];
+    const before = JSON.parse((await ask(scene.legacy.base, `/api/patients/${other}`)).body) as { lastName: string };
+    await toBoth('patient-service', adt('A08', pid(mrn, { 3: `${other}^^^SSA^SS~${mrn}^^^GENHOSP^MR`, 5: 'typed^mr' })));
+    await expectSameEarly([mrn, other]);
+    await expectSameConfirmed([mrn, other]);
+    expect(JSON.parse((await ask(scene.legacy.base, `/api/patients/${mrn}`)).body)).toMatchObject({ lastName: 'TYPED', firstName: 'MR' });
+    expect(JSON.parse((await ask(scene.legacy.base, `/api/patients/${other}`)).body)).toMatchObject({ lastName: before.lastName });
+  });
+
   it('A03 discharges the stay of PV1-19, and without PV1-19 the newest open stay', async () => {
     await toBoth('patient-service', adt('A03', pid(ADMITTED), pv1({ 19: 'V7200002', 36: '1', 45: '202407031200' })));
     await toBoth('patient-service', adt('A01', pid(seeded[1]!), pv1({ 2: 'O', 3: 'OPD' })));

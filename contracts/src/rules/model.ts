@@ -235,7 +235,7 @@ export const Hl7LookupSchema = Type.Object(
   {
     legacy: Type.Optional(Identifier),
     target: Type.Optional(Identifier),
-    path: Type.String({ pattern: '^/', description: 'path and query with field references: /api/patients/{PID-3.1}' }),
+    path: Type.String({ pattern: '^/', description: 'path and query with field references: /api/patients/{MRN}, /api/results?mrn={PID-3.1}' }),
   },
   { additionalProperties: false },
 );

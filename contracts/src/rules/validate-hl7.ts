@@ -24,8 +24,8 @@ export function hl7Covers(a: Hl7Match, b: Hl7Match): boolean {
   });
 }
 
-/** `{PID-3.1}`-style references to message fields, in a lookup path. */
-export const FIELD_REFERENCE = /\{([A-Z][A-Z0-9]{2}(?:\[\d+\])?-\d+(?:\(\d+\))?(?:\.\d+(?:\.\d+)?)?)\}/g;
+/** `{PID-3.1}`-style references to message fields, and `{MRN}` (the patient's MRN: PID-3's repetition typed MR, else its first), in a lookup path. */
+export const FIELD_REFERENCE = /\{(MRN|[A-Z][A-Z0-9]{2}(?:\[\d+\])?-\d+(?:\(\d+\))?(?:\.\d+(?:\.\d+)?)?)\}/g;
 
 function checkLookups(c: Collector, rule: Hl7Rule, doc: RuleDocument, index: number, upstreams: Record<string, Upstream>) {
   const lookups = rule.parity?.lookups ?? [];
@@ -45,7 +45,7 @@ function checkLookups(c: Collector, rule: Hl7Rule, doc: RuleDocument, index: num
       else if (!isHttpUpstream(u)) c.errors.push(issue(doc, [...at, side], `upstream "${name}" is not an HTTP upstream (${u.url})`, rule.id));
     }
     const stray = l.path.replace(FIELD_REFERENCE, '').match(/[{}]/);
-    if (stray) c.errors.push(issue(doc, [...at, 'path'], 'field references are written {SEG-n.c}, e.g. {PID-3.1}', rule.id));
+    if (stray) c.errors.push(issue(doc, [...at, 'path'], 'field references are written {SEG-n.c}, e.g. {PID-3.1}, or {MRN}', rule.id));
     else if (!FIELD_REFERENCE.test(l.path)) c.warnings.push(issue(doc, [...at, 'path'], 'the path names no message field, so every message reads the same record', rule.id));
     FIELD_REFERENCE.lastIndex = 0;
   });

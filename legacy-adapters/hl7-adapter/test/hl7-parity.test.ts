@@ -59,7 +59,7 @@ beforeAll(async () => {
     mode: dual
     target: patient-service
     parity:
-      lookups: [{ legacy: legacy, target: patient-service, path: "/api/patients/{PID-3.1}" }]
+      lookups: [{ legacy: legacy, target: patient-service, path: "/api/patients/{MRN}" }]
       delayMs: 50
       attempts: 3
       minCompared: 5
@@ -80,8 +80,9 @@ afterAll(async () => {
 
 describe('HL7 parity in mode dual', () => {
   it('resolves field references into the lookup path', () => {
-    const get = (f: string) => ({ 'PID-3.1': 'M 1/2', 'PV1-19': '' })[f] ?? '';
+    const get = (f: string) => ({ 'PID-3.1': 'M 1/2', 'PV1-19': '', MRN: '100001' })[f] ?? '';
     expect(resolvePath('/api/patients/{PID-3.1}?x=1', get)).toBe('/api/patients/M%201%2F2?x=1');
+    expect(resolvePath('/api/results?mrn={MRN}', get)).toBe('/api/results?mrn=100001');
     expect(resolvePath('/api/visits/{PV1-19}', get)).toBeUndefined();
   });
 

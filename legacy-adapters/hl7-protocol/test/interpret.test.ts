@@ -15,6 +15,7 @@ import {
   Hl7Refusal,
   mergePairs,
   noStayWithVisitNumber,
+  otherIdentifiers,
   patientMrn,
   readDemographics,
   readDischarge,
@@ -85,6 +86,28 @@ describe('the patient of a PID', () => {
     expect(refusalOf(() => patientMrn(fromSample('ADT-A01-01.hl7')))).toMatchObject({ code: 102, location: 'PID^1^3^1^1', message: 'PID-3 is not an MRN (6 to 10 digits)', kind: 'error' });
     expect(refusalOf(() => patientMrn(message(MSH, 'PID|1||')))).toMatchObject({ code: 101, location: 'PID^1^3^1^1' });
     expect(patientMrn(message(MSH, 'PID|1||0012345^^^GENHOSP^MR'))).toBe('0012345');
+  });
+
+  it('takes the MRN from the PID-3 repetition typed MR (CX-5), wherever it stands; without one, from the first', () => {
+    // a national id of 9 digits first would pass for an MRN: another patient's chart
+    const ssnFirst = message(MSH, 'PID|1||123456789^^^SSA^SS~100001^^^GENHOSP^MR~A77^^^INS^HC');
+    expect(patientMrn(ssnFirst)).toBe('100001');
+    expect(ssnFirst.patientId).toMatchObject({ id: '100001', assigningAuthority: { namespaceId: 'GENHOSP' }, identifierTypeCode: 'MR' });
+    expect(otherIdentifiers(ssnFirst)).toEqual([
+      { authority: 'SSA', type: 'SS', value: '123456789' },
+      { authority: 'INS', type: 'HC', value: 'A77' },
+    ]);
+    // lower case, and the first MR when another facility's MRN is typed MR too
+    expect(patientMrn(message(MSH, 'PID|1||9999^^^X^PI~100002^^^GENHOSP^mr~100009^^^OTHER^MR'))).toBe('100002');
+    // no repetition typed MR: the first, as before
+    const untyped = message(MSH, 'PID|1||100003^^^GENHOSP~123456789^^^SSA^SS');
+    expect(patientMrn(untyped)).toBe('100003');
+    expect(untyped.patientId?.id).toBe('100003');
+    expect(otherIdentifiers(untyped)).toEqual([{ authority: 'SSA', type: 'SS', value: '123456789' }]);
+    // the MR repetition is checked, and a refusal points at it
+    expect(refusalOf(() => patientMrn(message(MSH, 'PID|1||123456789^^^SSA^SS~X12^^^GENHOSP^MR')))).toMatchObject({ code: 102, location: 'PID^1^3^2^1', message: 'PID-3(2) is not an MRN (6 to 10 digits)' });
+    // an empty repetition between them
+    expect(patientMrn(message(MSH, 'PID|1||123456789^^^SSA^SS~~100004^^^GENHOSP^MR'))).toBe('100004');
   });
 
   it('keeps what an empty field does not send, clears what "" clears, and never clears a name, birth date or sex', () => {
@@ -164,6 +187,10 @@ describe('the merge pairs of an A40', () => {
     expect(refusalOf(() => pairs.next())).toMatchObject({ code: 101, location: 'MRG^2', message: 'PID 2 has no MRG segment' });
     expect(refusalOf(() => [...mergePairs(message(MSH, 'EVN|A40', 'PID|1||100001'))])).toMatchObject({ code: 101, location: 'MRG^1' });
     expect(refusalOf(() => [...mergePairs(message(MSH, 'EVN|A40', 'PID|1||100001', 'MRG|X1'))])).toMatchObject({ code: 102, location: 'MRG^1^1^1^1' });
+    // MRG-1 and PID-3 are read alike: the repetition typed MR
+    expect([...mergePairs(message(MSH, 'EVN|A40', 'PID|1||123456789^^^SSA^SS~100001^^^GENHOSP^MR', 'MRG|987654321^^^SSA^SS~100002^^^GENHOSP^MR'))]).toEqual([
+      { pair: 1, survivorMrn: '100001', mergedMrn: '100002' },
+    ]);
   });
 });
 

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodingCharacters, type Hl7Delimiters } from '../src/index.js';
 import { LibraryMessageReader } from '../src/hl7/library-reader.js';
-import { segmentValue, unescapeValue } from '../src/hl7/segment-values.js';
+import { segmentRepetitions, segmentValue, unescapeValue } from '../src/hl7/segment-values.js';
 
 const SEPARATORS = [...'!#$%&()*+,-./:;<=>?@[\\]^_`{|}~'];
 
@@ -57,7 +57,7 @@ function hasMalformedHex(segment: string, d: Hl7Delimiters): boolean {
 }
 
 describe('reading the header and PID-3 directly', () => {
-  it('reads every value as node-hl7-client does, for any delimiters and any field text (property)', () => {
+  it('reads every value and repetition count as node-hl7-client does, for any delimiters and any field text (property)', () => {
     fc.assert(
       fc.property(
         delimiters.chain((d) => fc.tuple(fc.constant(d), segmentOf(d))),
@@ -80,6 +80,9 @@ describe('reading the header and PID-3 directly', () => {
           const occurrence = 1;
           const fields = segment.split(d.field).length + 1;
           for (let field = 1; field <= fields; field++) {
+            const count = { segment: id, occurrence, field };
+            // MSH-1 and MSH-2 are the delimiters, not values with repetitions
+            if (!(id === 'MSH' && field <= 2)) expect(segmentRepetitions(segment, d, field), JSON.stringify({ segment, count })).toBe(library.repetitionCount(count));
             for (let repetition = 1; repetition <= 3; repetition++) {
               for (let component = 1; component <= 3; component++) {
                 for (let subcomponent = 1; subcomponent <= 3; subcomponent++) {

@@ -52,7 +52,7 @@ const DEFAULT_ATTEMPTS = 3;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The lookup path with `{PID-3.1}` references replaced by the message's values (URL-encoded); undefined if one is empty. */
+/** The lookup path with `{PID-3.1}` and `{MRN}` references replaced by the message's values (URL-encoded); undefined if one is empty. */
 export function resolvePath(path: string, get: (field: string) => string): string | undefined {
   let missing = false;
   const out = path.replace(FIELD_REFERENCE, (_m, field: string) => {
@@ -147,6 +147,8 @@ export class Hl7Parity {
     }
     const message = decoded.message;
     const get = (field: string) => {
+      // {MRN}: the MRN as the receivers read it, wherever it stands among PID-3's identifiers
+      if (field === 'MRN') return message.patientId?.id ?? '';
       try {
         return message.get(field);
       } catch {

@@ -30,7 +30,7 @@ export interface MessageHeader {
   readonly characterSet: string; // MSH-18, first repetition, as declared ('' when absent)
 }
 
-/** PID-3, first repetition: CX id ^^^ assigning authority (HD, as subcomponents) ^ id type. */
+/** PID-3, the MRN's repetition (mrnRepetition): CX id ^^^ assigning authority (HD, as subcomponents) ^ id type. */
 export interface PatientIdentifier {
   readonly id: string;
   readonly assigningAuthority: HierarchicDesignator;
@@ -73,8 +73,22 @@ export function readMessageHeader(read: ValueReader): MessageHeader {
   };
 }
 
-export function readPatientIdentifier(read: ValueReader): PatientIdentifier | undefined {
-  const pid3 = (component: number, subcomponent = 1) => read({ segment: 'PID', field: 3, component, subcomponent });
+/**
+ * Which repetition of an identifier list (PID-3, MRG-1: CX) is the patient's medical record
+ * number: the first whose identifier type (CX-5) is MR; without one, the first. Senders put
+ * other identifiers (a national id, an account or insurance number) beside the MRN and not
+ * always after it, and a national id of 6 to 10 digits would pass for an MRN: the message
+ * would be applied to another patient. `cx(repetition, component)` reads the list of `count`.
+ */
+export function mrnRepetition(cx: (repetition: number, component: number) => string, count: number): number {
+  for (let r = 1; r <= count; r++) if (cx(r, 5).trim().toUpperCase() === 'MR') return r;
+  return 1;
+}
+
+/** PID-3 (its MRN's repetition) of the first PID, whose PID-3 has `repetitions` */
+export function readPatientIdentifier(read: ValueReader, repetitions: number): PatientIdentifier | undefined {
+  const repetition = mrnRepetition((r, component) => read({ segment: 'PID', field: 3, repetition: r, component }), repetitions);
+  const pid3 = (component: number, subcomponent = 1) => read({ segment: 'PID', field: 3, repetition, component, subcomponent });
   const id = pid3(1);
   if (id === '') return undefined;
   return {

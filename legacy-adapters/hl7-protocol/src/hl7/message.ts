@@ -2,7 +2,7 @@ import type { Hl7Delimiters } from './delimiters.js';
 import { toValueAddress, type FieldPath } from './field-path.js';
 import { readMessageHeader, readPatientIdentifier, type MessageHeader, type PatientIdentifier } from './header.js';
 import type { LibraryMessageReader } from './library-reader.js';
-import { segmentValue } from './segment-values.js';
+import { segmentRepetitions, segmentValue } from './segment-values.js';
 
 /**
  * What an ACK needs from the message it answers. A decoded message is one; so is what a failed
@@ -18,7 +18,7 @@ export interface AckSubject {
 /** A decoded HL7 v2 message. */
 export class Hl7Message implements AckSubject {
   readonly header: MessageHeader;
-  /** PID-3, first repetition; undefined without a PID or with an empty PID-3.1. */
+  /** PID-3, the repetition typed MR, else the first; undefined without a PID or with an empty PID-3.1 there. */
   readonly patientId: PatientIdentifier | undefined;
 
   /** @internal built by decodeMessage */
@@ -40,7 +40,7 @@ export class Hl7Message implements AckSubject {
         ? segmentValue(p.segment === 'MSH' ? msh : pid, delimiters, { field: p.field, repetition: p.repetition ?? 1, component: p.component ?? 1, subcomponent: p.subcomponent ?? 1 })
         : this.get(p);
     this.header = readMessageHeader(read);
-    this.patientId = readPatientIdentifier(read);
+    this.patientId = readPatientIdentifier(read, pid === '' ? 0 : segmentRepetitions(pid, delimiters, 3));
   }
 
   /** Segment ids in message order. */

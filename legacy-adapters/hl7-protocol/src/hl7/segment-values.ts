@@ -29,6 +29,12 @@ export function segmentValue(segment: string, d: Hl7Delimiters, a: SegmentAddres
   return sub === undefined ? '' : unescapeValue(sub, d);
 }
 
+/** How many repetitions field `field` of `segment` has (0 when it is empty or absent); not for MSH-1 and MSH-2. */
+export function segmentRepetitions(segment: string, d: Hl7Delimiters, field: number): number {
+  const raw = nth(segment, d.field, isHeaderId(segment.slice(0, 3)) ? field - 1 : field);
+  return raw === undefined || raw === '' ? 0 : raw.split(d.repetition).length;
+}
+
 /** The n-th (0-based) piece of `text` split by `sep`, without splitting all of it. */
 function nth(text: string, sep: string, n: number): string | undefined {
   let start = 0;

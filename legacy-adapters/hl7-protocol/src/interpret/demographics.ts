@@ -5,7 +5,7 @@
  */
 import type { Hl7Message } from '../hl7/message.js';
 import { HL7_NULL, maritalCode, plainText, sexCode, stateCode, upperText, zipCode, type Update } from '../hl7/values.js';
-import { dateTimeField, nth } from './message-reading.js';
+import { dateTimeField, mrnRepetitionOf, nth } from './message-reading.js';
 import { at, refuse } from './refusal.js';
 
 export type SexCode = 'M' | 'F' | 'U';
@@ -139,11 +139,13 @@ export interface OtherIdentifier {
   value: string;
 }
 
-/** PID-3 repetitions after the first (the MRN): other facilities' MRNs, insurance numbers… */
+/** PID-3 repetitions besides the MRN's: other facilities' MRNs, insurance numbers… */
 export function otherIdentifiers(m: Hl7Message, pid = 1): OtherIdentifier[] {
   const field = nth('PID', pid, '3');
+  const mrn = mrnRepetitionOf(m, 'PID', pid, 3);
   const found: OtherIdentifier[] = [];
-  for (let r = 2; r <= m.repetitionCount(field); r++) {
+  for (let r = 1; r <= m.repetitionCount(field); r++) {
+    if (r === mrn) continue;
     const value = m.get(`${field}(${r}).1`).trim();
     if (value === '' || value === HL7_NULL) continue;
     found.push({ authority: m.get(`${field}(${r}).4.1`).trim(), type: m.get(`${field}(${r}).5`).trim(), value });

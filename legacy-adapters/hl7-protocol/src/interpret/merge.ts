@@ -2,15 +2,15 @@
  * ADT^A40: each PID/MRG pair merges the patient of MRG-1 into the patient of PID-3.
  */
 import type { Hl7Message } from '../hl7/message.js';
-import { checkMrn, nth, patientMrn, requireSegment } from './message-reading.js';
+import { listedMrn, patientMrn, requireSegment } from './message-reading.js';
 import { at, refuse } from './refusal.js';
 
 export interface MergePair {
   /** 1-based: the n-th PID and the n-th MRG */
   pair: number;
-  /** PID-3.1, as sent: the receiver follows earlier merges to today's survivor */
+  /** the MRN of PID-3, as sent: the receiver follows earlier merges to today's survivor */
   survivorMrn: string;
-  /** MRG-1.1 */
+  /** the MRN of MRG-1 (its repetition typed MR, else the first) */
   mergedMrn: string;
 }
 
@@ -24,7 +24,7 @@ export function* mergePairs(m: Hl7Message): Generator<MergePair> {
   for (let i = 1; i <= m.count('PID'); i++) {
     if (i > m.count('MRG')) throw refuse(101, `PID ${i} has no MRG segment`, at('MRG', i));
     const survivorMrn = patientMrn(m, i);
-    yield { pair: i, survivorMrn, mergedMrn: checkMrn(m.get(nth('MRG', i, '1.1')), 'MRG', i, 1, 'MRG-1') };
+    yield { pair: i, survivorMrn, mergedMrn: listedMrn(m, 'MRG', i, 1) };
   }
 }
 

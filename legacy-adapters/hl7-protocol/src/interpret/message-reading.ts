@@ -4,7 +4,7 @@
  * refusal), the time of the event, the segments in order, the sending facility as a key, and
  * the patient's MRN.
  */
-import type { HierarchicDesignator } from '../hl7/header.js';
+import { mrnRepetition, type HierarchicDesignator } from '../hl7/header.js';
 import type { Hl7Message } from '../hl7/message.js';
 import { HL7_NULL, parseDateTime, type ParsedDateTime } from '../hl7/values.js';
 import { at, refuse } from './refusal.js';
@@ -59,14 +59,25 @@ export function facilityKey(hd: HierarchicDesignator): string {
 export const MRN_PATTERN = /^[0-9]{6,10}$/;
 
 /** An MRN field (PID-3.1, MRG-1.1): missing is refused (101), anything but an MRN too (102). */
-export function checkMrn(raw: string, segment: string, n: number, field: number, name: string): string {
+export function checkMrn(raw: string, segment: string, n: number, field: number, name: string, repetition = 1): string {
   const mrn = raw.trim();
-  if (mrn === '') throw refuse(101, `${name} (the patient's MRN) is missing`, at(segment, n, field, 1));
-  if (!MRN_PATTERN.test(mrn)) throw refuse(102, `${name} is not an MRN (6 to 10 digits)`, at(segment, n, field, 1));
+  if (mrn === '') throw refuse(101, `${name} (the patient's MRN) is missing`, at(segment, n, field, 1, repetition));
+  if (!MRN_PATTERN.test(mrn)) throw refuse(102, `${name} is not an MRN (6 to 10 digits)`, at(segment, n, field, 1, repetition));
   return mrn;
 }
 
-/** The MRN of the n-th PID: PID-3.1 of its first repetition */
+/** Which repetition of the n-th `segment`'s identifier list `field` (PID-3, MRG-1) holds the MRN (mrnRepetition). */
+export function mrnRepetitionOf(m: Hl7Message, segment: string, n: number, field: number): number {
+  return mrnRepetition((r, component) => m.get(nth(segment, n, `${field}(${r}).${component}`)), m.repetitionCount(nth(segment, n, String(field))));
+}
+
+/** The MRN in the n-th `segment`'s identifier list `field`: the repetition typed MR, else the first; checked (checkMrn). */
+export function listedMrn(m: Hl7Message, segment: string, n: number, field: number): string {
+  const r = mrnRepetitionOf(m, segment, n, field);
+  return checkMrn(m.get(nth(segment, n, `${field}(${r}).1`)), segment, n, field, r === 1 ? `${segment}-${field}` : `${segment}-${field}(${r})`, r);
+}
+
+/** The MRN of the n-th PID: PID-3.1 of its repetition typed MR, else of its first */
 export function patientMrn(m: Hl7Message, pid = 1): string {
-  return checkMrn(m.get(nth('PID', pid, '3.1')), 'PID', pid, 3, 'PID-3');
+  return listedMrn(m, 'PID', pid, 3);
 }

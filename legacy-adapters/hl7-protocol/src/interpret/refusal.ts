@@ -32,7 +32,7 @@ export function refuse(code: Hl7ErrorCode, message: string, location?: Hl7ErrorL
 }
 
 /** `SEG^seq^field[^rep^comp]` as an error location */
-export function at(segment: string, sequence: number, field?: number, component?: number): Hl7ErrorLocation {
+export function at(segment: string, sequence: number, field?: number, component?: number, repetition = 1): Hl7ErrorLocation {
   if (field === undefined) return { segment, sequence };
-  return component === undefined ? { segment, sequence, field } : { segment, sequence, field, repetition: 1, component };
+  return component === undefined ? { segment, sequence, field } : { segment, sequence, field, repetition, component };
 }
