@@ -55,6 +55,9 @@ export async function startGatewayUnderTest(
     FICUS_RULES_DIR: rulesDir,
     FICUS_RULES_POLL_MS: '200',
     FICUS_ACCESS_LOG: 'off',
+    // components a test does not start are away (port 9 never accepts), not whatever runs on their default ports (a demo)
+    FICUS_HL7_API_URL: 'http://127.0.0.1:9',
+    FICUS_CDC_API_URL: 'http://127.0.0.1:9',
     ...env,
   });
   const log = createLogger('gateway-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });

@@ -66,6 +66,9 @@ export async function startStoreGateway(opts: {
     FICUS_RULES_CHECK_MS: '300',
     FICUS_ADMIN_TOKEN: ADMIN_TOKEN,
     FICUS_ACCESS_LOG: 'off',
+    // components a test does not start are away (port 9 never accepts), not whatever runs on their default ports (a demo)
+    FICUS_HL7_API_URL: 'http://127.0.0.1:9',
+    FICUS_CDC_API_URL: 'http://127.0.0.1:9',
     ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
     ...opts.env,
   });
