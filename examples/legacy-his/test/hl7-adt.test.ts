@@ -153,13 +153,15 @@ describe('ADT^A01 (admit)', () => {
     expect((await encounters('7000014')).items[0]?.admitDate).toBe(await his.localTime('2024-07-01 10:30:00+05:00'));
   });
 
-  it('refuses what it cannot store: a MRN that is not the legacy format, a missing date of birth, an impossible date', async () => {
+  it('refuses what it cannot store: a MRN that is not the legacy format or a national id, a missing date of birth, an impossible date', async () => {
     const before = await count('PATIENT_MASTER');
     const bad = [
       [a01(uniqueControlId(), 'PATID1234', 'V1'), '102', 'PID^1^3^1^1'],
       [a01(uniqueControlId(), '7000020', 'V7000020', { pid: 'PID|1||7000020||DOE^JOHN||' }), '101', 'PID^1^7'],
       [a01(uniqueControlId(), '7000021', 'V7000021', { pid: 'PID|1||7000021||DOE^JOHN||19800231|M' }), '102', 'PID^1^7'],
       [a01(uniqueControlId(), '7000022', 'V7000022', { pv1: pv1({ 2: 'I', 3: 'MED1', 19: 'V7000022', 44: '2024070125' }) }), '102', 'PV1^1^44'],
+      // a social security number of 9 digits passes for an MRN: without one typed MR it is refused
+      [a01(uniqueControlId(), '7000023', 'V7000023', { pid: 'PID|1||777000113^^^SSA^SS||DOE^JOHN||19800101|M' }), '102', 'PID^1^3^1^5'],
     ] as const;
     for (const [message, code, location] of bad) {
       expect(await client.request(message)).toMatchObject({ code: 'AE', errorCodes: [code], errorLocation: location });

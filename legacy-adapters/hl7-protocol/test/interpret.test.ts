@@ -110,6 +110,27 @@ describe('the patient of a PID', () => {
     expect(patientMrn(message(MSH, 'PID|1||123456789^^^SSA^SS~~100004^^^GENHOSP^MR'))).toBe('100004');
   });
 
+  it('refuses an identifier list with no MRN: none typed MR, and the first typed as another kind of id (SS, passport, NNxxx…)', () => {
+    // a social security number alone would have registered the patient under it
+    expect(refusalOf(() => patientMrn(message(MSH, 'PID|1||777000112^^^SSA^SS')))).toMatchObject({
+      code: 102,
+      location: 'PID^1^3^1^5',
+      message: 'PID-3 holds no medical record number: PID-3 is typed SS, another kind of identifier; the MRN is the repetition typed MR (CX-5)',
+      kind: 'error',
+    });
+    expect(refusalOf(() => patientMrn(message(MSH, 'PID|1||123456789^^^GOV^ppn~100001^^^GENHOSP')))).toMatchObject({ code: 102, location: 'PID^1^3^1^5' });
+    expect(refusalOf(() => patientMrn(message(MSH, 'PID|1||1234567890^^^NHS^NNGBR')))).toMatchObject({ code: 102 });
+    expect(refusalOf(() => patientMrn(message(MSH, 'PID|1||12345678^^^HOSP^AN')))).toMatchObject({ code: 102 });
+    // untyped, PI, PT and local codes (the public samples' GOOD) are read as the MRN
+    expect(patientMrn(message(MSH, 'PID|1||100005^^^GENHOSP^PI~123456789^^^SSA^SS'))).toBe('100005');
+    expect(patientMrn(message(MSH, 'PID|1||100006^^^GENHOSP^PT'))).toBe('100006');
+    expect(patientMrn(message(MSH, 'PID|1||100007^5^M11^ADT1^GOOD'))).toBe('100007');
+    // an empty identifier typed SS is a missing MRN, as before
+    expect(refusalOf(() => patientMrn(message(MSH, 'PID|1||^^^SSA^SS')))).toMatchObject({ code: 101 });
+    // MRG-1 alike: a merge naming the merged patient by a national id only is refused
+    expect(refusalOf(() => [...mergePairs(message(MSH, 'EVN|A40', 'PID|1||100001^^^GENHOSP^MR', 'MRG|987654321^^^SSA^SS'))])).toMatchObject({ code: 102, location: 'MRG^1^1^1^5' });
+  });
+
   it('keeps what an empty field does not send, clears what "" clears, and never clears a name, birth date or sex', () => {
     const d = readDemographics(message(MSH, seg('PID', { 1: '1', 3: '100001', 5: '""^JOHN^""', 7: '', 8: '""', 11: '^^""^^""', 13: '""', 16: '""' })));
     // HL7's null for sex reads as "unknown", a value

@@ -71,10 +71,32 @@ export function mrnRepetitionOf(m: Hl7Message, segment: string, n: number, field
   return mrnRepetition((r, component) => m.get(nth(segment, n, `${field}(${r}).${component}`)), m.repetitionCount(nth(segment, n, String(field))));
 }
 
-/** The MRN in the n-th `segment`'s identifier list `field`: the repetition typed MR, else the first; checked (checkMrn). */
+/**
+ * Identifier types (HL7 table 0203, CX-5) that name something other than the patient's record
+ * at this hospital: national and social security ids, passports, licences, insurance, account
+ * and visit numbers, cards. When no repetition is typed MR and the first carries one of these,
+ * the list holds no MRN: registering the patient under their social security number (seen on
+ * the demo: a PID-3 of one SS repetition made a patient whose MRN was the SSN) puts a national
+ * id where every screen and URL shows the MRN, and the sender's next message with the real MRN
+ * makes a second patient. Untyped and other types (PI, PT, a local code) are read as the MRN.
+ */
+const NOT_AN_MRN = new Set(['SS', 'NI', 'NII', 'NH', 'PPN', 'DL', 'HC', 'JHN', 'MA', 'MC', 'MB', 'SN', 'AN', 'VN', 'MI', 'PRC', 'TAX', 'PEN', 'RR', 'WCN', 'EI', 'PCN', 'BA', 'BC', 'CC', 'AM', 'DS', 'MS', 'VS']);
+const NATIONAL_PERSON_ID = /^NN[A-Z]{3}$/; // NNxxx: a national person identifier, xxx the country (ISO 3166)
+
+function isNotAnMrnType(identifierType: string): boolean {
+  const type = identifierType.trim().toUpperCase();
+  return NOT_AN_MRN.has(type) || NATIONAL_PERSON_ID.test(type);
+}
+
+/** The MRN in the n-th `segment`'s identifier list `field`: the repetition typed MR, else the first unless typed as another kind of id; checked (checkMrn). */
 export function listedMrn(m: Hl7Message, segment: string, n: number, field: number): string {
   const r = mrnRepetitionOf(m, segment, n, field);
-  return checkMrn(m.get(nth(segment, n, `${field}(${r}).1`)), segment, n, field, r === 1 ? `${segment}-${field}` : `${segment}-${field}(${r})`, r);
+  const name = r === 1 ? `${segment}-${field}` : `${segment}-${field}(${r})`;
+  const type = m.get(nth(segment, n, `${field}(${r}).5`)).trim();
+  if (type.toUpperCase() !== 'MR' && isNotAnMrnType(type) && m.get(nth(segment, n, `${field}(${r}).1`)).trim() !== '') {
+    throw refuse(102, `${segment}-${field} holds no medical record number: ${name} is typed ${type}, another kind of identifier; the MRN is the repetition typed MR (CX-5)`, at(segment, n, field, 5, r));
+  }
+  return checkMrn(m.get(nth(segment, n, `${field}(${r}).1`)), segment, n, field, name, r);
 }
 
 /** The MRN of the n-th PID: PID-3.1 of its repetition typed MR, else of its first */
