@@ -52,6 +52,8 @@ export interface SceneOptions {
   outbox?: { patients?: OutboxSeam; results?: OutboxSeam };
   /** SERVICE_HL7_WAIT_FOR_KEYS_MS (default 0: a message naming an unknown patient is a dead letter at once) */
   waitForKeysMs?: number;
+  /** RESULTS_SERVICE_PROVISIONAL_CHECK_MS (default: the service's) */
+  provisionalCheckMs?: number;
 }
 
 let messageIds = 1;
@@ -75,7 +77,8 @@ export async function startServiceScene(o: SceneOptions): Promise<ServiceScene> 
     );
   const startResults = (r: SystemOfRecord, patientUrl: string) =>
     startResultsService(
-      loadResultsServiceConfig({ ...common, RESULTS_SERVICE_HOST: '127.0.0.1', RESULTS_SERVICE_PORT: '0', RESULTS_SERVICE_DATABASE_URL: dbs[1]!.url, RESULTS_SERVICE_SYSTEM_OF_RECORD: r, PATIENT_SERVICE_URL: patientUrl }),
+      loadResultsServiceConfig({ ...common, RESULTS_SERVICE_HOST: '127.0.0.1', RESULTS_SERVICE_PORT: '0', RESULTS_SERVICE_DATABASE_URL: dbs[1]!.url, RESULTS_SERVICE_SYSTEM_OF_RECORD: r, PATIENT_SERVICE_URL: patientUrl,
+        ...(o.provisionalCheckMs === undefined ? {} : { RESULTS_SERVICE_PROVISIONAL_CHECK_MS: String(o.provisionalCheckMs) }) }),
       log,
       { retry: FAST_RETRY, outbox: o.outbox?.results },
     );

@@ -16,11 +16,11 @@ let client: MllpClient;
 let seeded: string[];
 
 beforeAll(async () => {
-  scene = await startServiceScene({ prefix: 'svc_early', redisDb: 5, patients: 40, seed: 5_151, hl7Inbound: true });
+  scene = await startServiceScene({ prefix: 'svc_early', redisDb: 5, patients: 40, seed: 5_151, hl7Inbound: true, provisionalCheckMs: 1_000 });
   await scene.cdc.snapshot();
   await scene.drain();
   client = await MllpClient.connect(scene.inbound!.port);
-  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>(`SELECT PAT_MRN FROM PATIENT_MASTER WHERE ACTIVE_FLG = 'Y' ORDER BY PAT_MRN LIMIT 6`);
+  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>(`SELECT PAT_MRN FROM PATIENT_MASTER WHERE ACTIVE_FLG = 'Y' ORDER BY PAT_MRN LIMIT 10`);
   seeded = rows.map((r) => r.pat_mrn);
 });
 afterAll(async () => {
@@ -166,5 +166,62 @@ describe("the legacy's copy first, the service's HL7 message late", () => {
     const merges = await scene.patients.pool.query<{ provisional: boolean }>('SELECT provisional FROM patient_merge WHERE merged_mrn = $1', [merged]);
     expect(merges.rows).toEqual([{ provisional: false }]);
     await sameAnswers(scene.patients.url, `/api/patients/${merged}`);
+  });
+});
+
+describe('a result for a patient the legacy has merged away, the merge not yet in the services', () => {
+  it('is kept once, under the survivor, on both sides', async () => {
+    const [survivor, merged] = [seeded[5]!, seeded[6]!];
+    const merge = adt('A40', pid(survivor), segment('MRG', { 1: `${merged}^^^GENHOSP^MR` }));
+    // the legacy applies the merge; patient-service's copy of the A40 is still in its queue
+    await toLegacy(merge);
+    const order = `M${Date.now() % 1_000_000}`;
+    const result = oru(merged, order);
+    // the legacy follows its merge (the survivor's result); results-service still knows the merged patient
+    await toLegacy(result);
+    await scene.sendHl7('results-service', result);
+    await scene.drain();
+    await scene.sendHl7('patient-service', merge);
+    await scene.drain();
+    await scene.cdc.sync();
+    await scene.drain();
+    // results-service learns of the merge from patient-service on its next look at provisional results
+    const copies = async () => (await scene.results.pool.query<{ mrn: string; provisional: boolean }>('SELECT mrn, provisional FROM lab_result WHERE order_number = $1 ORDER BY id', [order])).rows;
+    await until('the early copy to follow the merge', async () => (await copies()).every((r) => r.mrn === survivor), 10_000);
+    const rows = await copies();
+    expect(rows).toEqual([
+      { mrn: survivor, provisional: false },
+      { mrn: survivor, provisional: false },
+    ]);
+    await sameAnswers(scene.results.url, `/api/results?mrn=${survivor}`);
+    await sameAnswers(scene.results.url, `/api/results?mrn=${merged}`);
+  });
+
+  it('an early copy whose legacy copy has not come yet moves to the survivor, and the legacy copy then takes it', async () => {
+    const [survivor, merged] = [seeded[7]!, seeded[8]!];
+    const order = `N${Date.now() % 1_000_000}`;
+    const result = oru(merged, order);
+    await scene.sendHl7('results-service', result);
+    await scene.drain();
+    const merge = adt('A40', pid(survivor), segment('MRG', { 1: `${merged}^^^GENHOSP^MR` }));
+    await toLegacy(merge);
+    await scene.sendHl7('patient-service', merge);
+    await scene.drain();
+    const copies = async () => (await scene.results.pool.query<{ mrn: string; provisional: boolean }>('SELECT mrn, provisional FROM lab_result WHERE order_number = $1 ORDER BY id', [order])).rows;
+    await until('the early copy to follow the merge', async () => (await copies()).every((r) => r.mrn === survivor), 10_000);
+    expect(await copies()).toEqual([
+      { mrn: survivor, provisional: true },
+      { mrn: survivor, provisional: true },
+    ]);
+    // the legacy gets the result late (its interface was down): it follows its merge, and its copy takes the early one
+    await toLegacy(result);
+    await scene.cdc.sync();
+    await scene.drain();
+    expect(await copies()).toEqual([
+      { mrn: survivor, provisional: false },
+      { mrn: survivor, provisional: false },
+    ]);
+    await sameAnswers(scene.results.url, `/api/results?mrn=${survivor}`);
+    await sameAnswers(scene.results.url, `/api/results?mrn=${merged}`);
   });
 });

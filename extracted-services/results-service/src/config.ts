@@ -14,6 +14,11 @@ export const ResultsServiceConfigSchema = configSchema({
   RESULTS_SERVICE_RECORD_RULE: Env.string('lab-results', 'the rule (HTTP or HL7) whose mode new makes results-service the system of record (RESULTS_SERVICE_SYSTEM_OF_RECORD=rules)'),
   PATIENT_SERVICE_URL: Env.string('http://127.0.0.1:8101', "patient-service's HTTP API: whether a patient exists, merges, the stay of a visit number"),
   PATIENT_SERVICE_TIMEOUT_MS: Env.integer(5_000, 'longest wait for patient-service', 100),
+  RESULTS_SERVICE_PROVISIONAL_CHECK_MS: Env.integer(
+    10_000,
+    "how often results taken from HL7 and not yet confirmed by the legacy's CDC (provisional), this old, are checked for a merge patient-service learnt of since; 0: never",
+    0,
+  ),
   RESULTS_SERVICE_ORDER_SYSTEM: Env.string('http://hospital.example.org/fhir/sid/lab-order', 'FHIR identifier system of laboratory order numbers'),
   RESULTS_SERVICE_TEST_SYSTEM: Env.string('http://hospital.example.org/fhir/CodeSystem/lab-test', 'FHIR code system of test codes that are not LOINC codes'),
   FHIR_BASE_URL: Env.optionalString('base URL of the FHIR endpoints as clients reach them (Bundle fullUrl); default: from each request'),

@@ -11,6 +11,7 @@ import { labResultsFeed } from './cdc/results-feed.js';
 import { resultsServiceDatabaseUrl, type ResultsServiceConfig } from './config.js';
 import { oruHandlers } from './hl7/oru-handler.js';
 import { HttpPatientDirectory, type PatientDirectory } from './patient-directory.js';
+import { ProvisionalResultsFollowMerges } from './results/provisional-merges.js';
 
 export const SERVICE_NAME = 'results-service';
 export const CDC_TOPICS = ['lab-results'] as const;
@@ -46,5 +47,10 @@ export async function startResultsService(config: ResultsServiceConfig, log: Log
       }),
     hl7Handlers: oruHandlers(patients, extras.outbox ?? outboxTable),
     feeds: [labResultsFeed()],
+    background: (pool) => {
+      const follow = new ProvisionalResultsFollowMerges(pool, patients, log, config.RESULTS_SERVICE_PROVISIONAL_CHECK_MS);
+      follow.start();
+      return follow;
+    },
   });
 }

@@ -47,6 +47,8 @@ export interface ServiceDefinition {
   routes: (app: FastifyInstance, pool: pg.Pool, systemOfRecord: SystemOfRecordSource) => Promise<void>;
   hl7Handlers: Hl7Handlers;
   feeds: ChangeFeed[];
+  /** work of the service's own beside serving and consuming (started after init, stopped before the pool ends) */
+  background?: (pool: pg.Pool) => { stop(): Promise<void> };
 }
 
 export interface RunningService {
@@ -105,6 +107,8 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
     await d.init?.(pool);
     const retention = startDedupRetention({ pool, days: config.SERVICE_DEDUP_RETENTION_DAYS, log, purged: (what, n) => metrics.purged.inc({ what }, n) });
     stops.push(retention.stop);
+    const background = d.background?.(pool);
+    if (background) stops.push(() => background.stop());
     if (config.SERVICE_CONSUMERS) {
       redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
       redis.on('error', () => undefined); // BullMQ reconnects; /readyz shows it
