@@ -20,7 +20,7 @@ beforeAll(async () => {
   await scene.cdc.snapshot();
   await scene.drain();
   client = await MllpClient.connect(scene.inbound!.port);
-  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>(`SELECT PAT_MRN FROM PATIENT_MASTER WHERE ACTIVE_FLG = 'Y' ORDER BY PAT_MRN LIMIT 10`);
+  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>(`SELECT PAT_MRN FROM PATIENT_MASTER WHERE ACTIVE_FLG = 'Y' ORDER BY PAT_MRN LIMIT 16`);
   seeded = rows.map((r) => r.pat_mrn);
 });
 afterAll(async () => {
@@ -223,5 +223,52 @@ describe('a result for a patient the legacy has merged away, the merge not yet i
     ]);
     await sameAnswers(scene.results.url, `/api/results?mrn=${survivor}`);
     await sameAnswers(scene.results.url, `/api/results?mrn=${merged}`);
+  });
+});
+
+describe('a message for a patient the legacy has merged away, the merge not yet in patient-service', () => {
+  /** the legacy merges `merged` into `survivor`; `early` reaches the legacy and patient-service before patient-service hears of the merge */
+  async function mergeOvertaken(survivor: string, merged: string, early: string, cdcBeforeMerge: boolean): Promise<void> {
+    const merge = adt('A40', pid(survivor), segment('MRG', { 1: `${merged}^^^GENHOSP^MR` }));
+    await toLegacy(merge);
+    await toLegacy(early);
+    await scene.sendHl7('patient-service', early);
+    await scene.drain();
+    if (cdcBeforeMerge) {
+      await scene.cdc.sync();
+      await scene.drain();
+    }
+    await scene.sendHl7('patient-service', merge);
+    await scene.drain();
+    await scene.cdc.sync();
+    await scene.drain();
+  }
+  const admission = (mrn: string, visitNumber = '') => adt('A01', pid(mrn), segment('PV1', { 1: '1', 2: 'I', 3: 'MED2^12^A', 19: visitNumber, 44: '20241005081500' }));
+
+  it('an admission without a visit number, its legacy copy through CDC before the merge: one stay under the survivor', async () => {
+    const [survivor, merged] = [seeded[9]!, seeded[10]!];
+    await mergeOvertaken(survivor, merged, admission(merged), true);
+    const stays = await scene.patients.pool.query<{ provisional: boolean }>("SELECT provisional FROM encounter WHERE mrn = $1 AND admitted_at = '2024-10-05 08:15:00'", [survivor]);
+    expect(stays.rows).toEqual([{ provisional: false }]);
+    await sameAnswers(scene.patients.url, `/api/encounters?mrn=${survivor}`);
+    await sameAnswers(scene.patients.url, `/api/encounters?mrn=${merged}`);
+  });
+
+  it('an admission without a visit number, the merge first; and one with a visit number: as in the legacy', async () => {
+    const [survivor, merged] = [seeded[11]!, seeded[12]!];
+    await mergeOvertaken(survivor, merged, admission(merged), false);
+    await sameAnswers(scene.patients.url, `/api/encounters?mrn=${survivor}`);
+    const [survivor2, merged2] = [seeded[13]!, seeded[14]!];
+    await mergeOvertaken(survivor2, merged2, admission(merged2, `VM${merged2}`), true);
+    await sameAnswers(scene.patients.url, `/api/encounters?mrn=${survivor2}`);
+    await sameAnswers(scene.patients.url, `/api/encounters?mrn=${merged2}`);
+  });
+
+  it('an update of the demographics: both records as in the legacy', async () => {
+    const [survivor, merged] = [seeded[15]!, seeded[0]!];
+    const update = adt('A08', segment('PID', { 1: '1', 3: `${merged}^^^GENHOSP^MR`, 5: 'ZZRENAMED^QQNEW', 7: '19700101', 8: 'F' }), segment('PV1', { 1: '1', 2: 'O' }));
+    await mergeOvertaken(survivor, merged, update, false);
+    await sameAnswers(scene.patients.url, `/api/patients/${survivor}`);
+    await sameAnswers(scene.patients.url, `/api/patients/${merged}`);
   });
 });

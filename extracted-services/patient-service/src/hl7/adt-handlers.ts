@@ -12,7 +12,7 @@ import type { MrnBlock } from '../patients/mrn-block.js';
 import type { OutboxSeam } from '../outbox-seam.js';
 import { lockPatient, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
 import { touchMerge, touchPatient, touchStay, withOutbox } from './touched.js';
-import { admitOrUpdate, openStayOf, recordTransfer, stayByVisit, updateVisit, wardSql } from './visit-records.js';
+import { admitOrUpdate, dropEarlyStaysTheSurvivorHolds, openStayOf, recordTransfer, stayByVisit, updateVisit, wardSql } from './visit-records.js';
 
 /** both outcomes of an event that touches two rows: stale only when nothing was applied */
 const combine = (...outcomes: HandlerOutcome[]): HandlerOutcome => (outcomes.includes('applied') ? 'applied' : 'stale');
@@ -131,11 +131,14 @@ async function merge(ctx: Hl7Context): Promise<HandlerOutcome> {
   for (const { pair, survivorMrn, mergedMrn: merged } of mergePairs(message)) {
     const survivor = await survivorOf(tx, survivorMrn);
     if (survivor === merged) throw mergeIntoItself(pair);
+    // before any row lock, as the CDC feeds take them
+    await lockEarlyCopies(tx, 'patient-merge', [merged], 'handler');
+    if (!service) await lockEarlyCopies(tx, 'encounter', [merged, survivor], 'handler');
     const { rows } = await tx.query<{ mrn: string }>('SELECT mrn FROM patient WHERE mrn IN ($1, $2) ORDER BY mrn FOR UPDATE', [survivor, merged]);
     const found = new Set(rows.map((r) => r.mrn));
     if (!found.has(survivor)) throw noSurvivor(pair);
     if (!found.has(merged)) throw noPatientToMerge(pair);
-    await lockEarlyCopies(tx, 'patient-merge', [merged], 'handler');
+    if (!service) await dropEarlyStaysTheSurvivorHolds(tx, merged, survivor);
     const moved = await tx.query<{ id: string }>(
       `UPDATE encounter SET mrn = $1, updated_at = LOCALTIMESTAMP(0)${service ? ', local_changed_at = clock_timestamp()' : ''} WHERE mrn = $2 RETURNING id`,
       [survivor, merged],
