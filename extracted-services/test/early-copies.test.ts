@@ -20,7 +20,7 @@ beforeAll(async () => {
   await scene.cdc.snapshot();
   await scene.drain();
   client = await MllpClient.connect(scene.inbound!.port);
-  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>(`SELECT PAT_MRN FROM PATIENT_MASTER WHERE ACTIVE_FLG = 'Y' ORDER BY PAT_MRN LIMIT 16`);
+  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>(`SELECT PAT_MRN FROM PATIENT_MASTER WHERE ACTIVE_FLG = 'Y' ORDER BY PAT_MRN LIMIT 18`);
   seeded = rows.map((r) => r.pat_mrn);
 });
 afterAll(async () => {
@@ -270,5 +270,33 @@ describe('a message for a patient the legacy has merged away, the merge not yet 
     await mergeOvertaken(survivor, merged, update, false);
     await sameAnswers(scene.patients.url, `/api/patients/${survivor}`);
     await sameAnswers(scene.patients.url, `/api/patients/${merged}`);
+  });
+});
+
+describe('a result for a patient merged in patient-service before the legacy merged them', () => {
+  it('is kept once, under the survivor: the legacy files it under the merged patient, then its merge moves it', async () => {
+    const [survivor, merged] = [seeded[16]!, seeded[17]!];
+    const merge = adt('A40', pid(survivor), segment('MRG', { 1: `${merged}^^^GENHOSP^MR` }));
+    await scene.sendHl7('patient-service', merge);
+    await scene.drain();
+    const order = `R${Date.now() % 1_000_000}`;
+    const result = oru(merged, order);
+    // results-service follows patient-service's merge: its early copy is the survivor's
+    await scene.sendHl7('results-service', result);
+    await scene.drain();
+    // the legacy, behind, files the result under the merged patient, then merges
+    await toLegacy(result);
+    await scene.cdc.sync();
+    await scene.drain();
+    await toLegacy(merge);
+    await scene.cdc.sync();
+    await scene.drain();
+    const { rows } = await scene.results.pool.query<{ mrn: string; provisional: boolean }>('SELECT mrn, provisional FROM lab_result WHERE order_number = $1 ORDER BY id', [order]);
+    expect(rows).toEqual([
+      { mrn: survivor, provisional: false },
+      { mrn: survivor, provisional: false },
+    ]);
+    await sameAnswers(scene.results.url, `/api/results?mrn=${survivor}`);
+    await sameAnswers(scene.results.url, `/api/results?mrn=${merged}`);
   });
 });

@@ -103,6 +103,19 @@ export function labResultsFeed(): ChangeFeed {
         );
         const applied = new Set(rows.map((r) => r.id));
         notApplied.push(...upserts.filter((c) => !applied.has(keyValue(c, 'resultId'))));
+        if (applied.size > 0) {
+          // a legacy row that lands beside an early copy of its order and test is that result: the
+          // legacy filed it under a patient it merged afterwards, while this service had followed
+          // patient-service's merge already (the rekey above matches new rows only)
+          await tx.query(
+            `WITH gone AS (DELETE FROM lab_result p USING lab_result r
+                            WHERE r.id = ANY($1::bigint[]) AND NOT r.provisional AND p.provisional
+                              AND p.mrn = r.mrn AND p.order_number = r.order_number AND p.test_code = r.test_code
+                           RETURNING p.id)
+             DELETE FROM lab_result_version v USING gone WHERE v.result_id = gone.id`,
+            [[...applied]],
+          );
+        }
       }
       return { conflicts: await recordConflicts(tx, notApplied, 'the result was changed in results-service after this legacy change') };
     },
