@@ -20,7 +20,7 @@ beforeAll(async () => {
   await scene.cdc.snapshot();
   await scene.drain();
   client = await MllpClient.connect(scene.inbound!.port);
-  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>(`SELECT PAT_MRN FROM PATIENT_MASTER WHERE ACTIVE_FLG = 'Y' ORDER BY PAT_MRN LIMIT 18`);
+  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>(`SELECT PAT_MRN FROM PATIENT_MASTER WHERE ACTIVE_FLG = 'Y' ORDER BY PAT_MRN LIMIT 20`);
   seeded = rows.map((r) => r.pat_mrn);
 });
 afterAll(async () => {
@@ -262,6 +262,28 @@ describe('a message for a patient the legacy has merged away, the merge not yet 
     await mergeOvertaken(survivor2, merged2, admission(merged2, `VM${merged2}`), true);
     await sameAnswers(scene.patients.url, `/api/encounters?mrn=${survivor2}`);
     await sameAnswers(scene.patients.url, `/api/encounters?mrn=${merged2}`);
+  });
+
+  it('an admission without a visit number, patient-service merged first: one stay under the survivor when the legacy merges too', async () => {
+    const [survivor, merged] = [seeded[18]!, seeded[19]!];
+    const merge = adt('A40', pid(survivor), segment('MRG', { 1: `${merged}^^^GENHOSP^MR` }));
+    await scene.sendHl7('patient-service', merge);
+    await scene.drain();
+    // patient-service follows its merge (the survivor's stay); the legacy, behind, files it under the merged patient
+    const admit = adt('A01', pid(merged), segment('PV1', { 1: '1', 2: 'I', 3: 'MED2^12^A', 44: '20241006081500' }));
+    await scene.sendHl7('patient-service', admit);
+    await scene.drain();
+    await toLegacy(admit);
+    await scene.cdc.sync();
+    await scene.drain();
+    // then the legacy merges: its stay moves to the survivor, beside the early copy
+    await toLegacy(merge);
+    await scene.cdc.sync();
+    await scene.drain();
+    const stays = await scene.patients.pool.query<{ provisional: boolean }>("SELECT provisional FROM encounter WHERE mrn = $1 AND admitted_at = '2024-10-06 08:15:00'", [survivor]);
+    expect(stays.rows).toEqual([{ provisional: false }]);
+    await sameAnswers(scene.patients.url, `/api/encounters?mrn=${survivor}`);
+    await sameAnswers(scene.patients.url, `/api/encounters?mrn=${merged}`);
   });
 
   it('an update of the demographics: both records as in the legacy', async () => {

@@ -9,6 +9,7 @@
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
 import { cdcMayDelete, cdcMayOverwrite, column, keyValue, lockEarlyCopies, recordConflicts, type ApplyContext, type ChangeFeed, type FeedReport } from '@ficus/service-kit';
+import { dropEarlyStaysLegacyRowsHold } from '../encounters/early-stays.js';
 import type { MrnBlock } from '../patients/mrn-block.js';
 
 const split = (changes: ChangeEvent[]) => ({ upserts: changes.filter((c) => c.op !== 'delete'), deletes: changes.filter((c) => c.op === 'delete') });
@@ -163,6 +164,8 @@ export function admissionsFeed(): ChangeFeed {
         }
         const applied = new Set(rows.map((r) => r.id));
         notApplied.push(...upserts.filter((c) => !applied.has(keyValue(c, 'admissionId'))));
+        // the rekey above matches new rows only; a stay the legacy's merge moved lands here
+        await dropEarlyStaysLegacyRowsHold(ctx.tx, [...applied]);
       }
       return { conflicts: await recordConflicts(ctx.tx, notApplied, 'the stay was changed in patient-service after this legacy change') };
     },

@@ -12,7 +12,8 @@ import type { MrnBlock } from '../patients/mrn-block.js';
 import type { OutboxSeam } from '../outbox-seam.js';
 import { lockPatient, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
 import { touchMerge, touchPatient, touchStay, withOutbox } from './touched.js';
-import { admitOrUpdate, dropEarlyStaysTheSurvivorHolds, openStayOf, recordTransfer, stayByVisit, updateVisit, wardSql } from './visit-records.js';
+import { dropEarlyStaysTheSurvivorHolds } from '../encounters/early-stays.js';
+import { admitOrUpdate, openStayOf, recordTransfer, stayByVisit, updateVisit, wardSql } from './visit-records.js';
 
 /** both outcomes of an event that touches two rows: stale only when nothing was applied */
 const combine = (...outcomes: HandlerOutcome[]): HandlerOutcome => (outcomes.includes('applied') ? 'applied' : 'stale');

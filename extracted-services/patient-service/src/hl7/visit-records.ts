@@ -121,25 +121,3 @@ export async function recordTransfer(
     [id, from.ward_code, from.bed, to.ward_code, to.bed, at, source],
   );
 }
-
-/**
- * A merge moves the merged patient's stays to the survivor. The legacy follows its own merges:
- * an admission for a patient it had just merged away is filed under the survivor, while this
- * service, not yet told of the merge, made its early (provisional) copy under the merged
- * patient. A stay without a visit number is matched by patient and admission time, so the two
- * never met, and moving the early copy would keep the stay twice under the survivor. The early
- * copy of a stay the survivor already holds (no visit number, same admission time) is that
- * stay: its transfers go to it, and the copy is dropped. Held under the encounter lock.
- */
-export async function dropEarlyStaysTheSurvivorHolds(tx: pg.PoolClient, merged: string, survivor: string): Promise<void> {
-  const { rows } = await tx.query<{ early: string; kept: string }>(
-    `SELECT p.id AS early, c.id AS kept FROM encounter p
-       JOIN LATERAL (SELECT c.id FROM encounter c WHERE NOT c.provisional AND c.mrn = $2 AND c.visit_number IS NULL AND c.admitted_at = p.admitted_at ORDER BY c.id LIMIT 1) c ON true
-      WHERE p.provisional AND p.mrn = $1 AND p.visit_number IS NULL`,
-    [merged, survivor],
-  );
-  if (rows.length === 0) return;
-  const early = rows.map((r) => r.early);
-  await tx.query('UPDATE encounter_transfer t SET encounter_id = m.kept FROM unnest($1::bigint[], $2::bigint[]) AS m(early, kept) WHERE t.encounter_id = m.early', [early, rows.map((r) => r.kept)]);
-  await tx.query('DELETE FROM encounter WHERE id = ANY($1::bigint[])', [early]);
-}
