@@ -41,8 +41,13 @@ export class ProvisionalResultsFollowMerges {
 
   start(): void {
     if (this.periodMs <= 0) return;
+    let busy = false;
     this.timer = setInterval(() => {
-      this.running = this.runOnce().catch((e: Error) => this.log.warn({ err: e.message }, 'provisional results could not be checked for merges; tried again later'));
+      if (busy) return; // a slow patient-service: the next look waits for this one
+      busy = true;
+      this.running = this.runOnce()
+        .catch((e: Error) => this.log.warn({ err: e.message }, 'provisional results could not be checked for merges; tried again later'))
+        .finally(() => (busy = false));
     }, this.periodMs);
     this.timer.unref();
   }
