@@ -75,10 +75,10 @@ export async function startServiceScene(o: SceneOptions): Promise<ServiceScene> 
       log,
       { retry: FAST_RETRY, outbox: o.outbox?.patients },
     );
+  const provisionalCheck = o.provisionalCheckMs === undefined ? {} : { RESULTS_SERVICE_PROVISIONAL_CHECK_MS: String(o.provisionalCheckMs) };
   const startResults = (r: SystemOfRecord, patientUrl: string) =>
     startResultsService(
-      loadResultsServiceConfig({ ...common, RESULTS_SERVICE_HOST: '127.0.0.1', RESULTS_SERVICE_PORT: '0', RESULTS_SERVICE_DATABASE_URL: dbs[1]!.url, RESULTS_SERVICE_SYSTEM_OF_RECORD: r, PATIENT_SERVICE_URL: patientUrl,
-        ...(o.provisionalCheckMs === undefined ? {} : { RESULTS_SERVICE_PROVISIONAL_CHECK_MS: String(o.provisionalCheckMs) }) }),
+      loadResultsServiceConfig({ ...common, ...provisionalCheck, RESULTS_SERVICE_HOST: '127.0.0.1', RESULTS_SERVICE_PORT: '0', RESULTS_SERVICE_DATABASE_URL: dbs[1]!.url, RESULTS_SERVICE_SYSTEM_OF_RECORD: r, PATIENT_SERVICE_URL: patientUrl }),
       log,
       { retry: FAST_RETRY, outbox: o.outbox?.results },
     );

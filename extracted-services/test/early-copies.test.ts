@@ -40,6 +40,37 @@ const oru = (mrn: string, order: string) =>
     segment('OBX', { 1: '2', 2: 'ST', 3: '2089-1^LDL COMMENT^LN', 5: 'High \\T\\ rising', 11: 'F' }),
   );
 const adt = (event: string, ...segments: string[]) => hl7(msh(`ADT^${event}^ADT_${event}`, uniqueControlId(event), { time: sent() }), `EVN|${event}|${sent()}`, ...segments);
+const a40 = (survivor: string, merged: string) => adt('A40', pid(survivor), segment('MRG', { 1: `${merged}^^^GENHOSP^MR` }));
+/** results-service's rows of an order (two tests each), oldest first */
+const resultCopies = async (order: string) =>
+  (await scene.results.pool.query<{ mrn: string; provisional: boolean }>('SELECT mrn, provisional FROM lab_result WHERE order_number = $1 ORDER BY id', [order])).rows;
+const bothUnder = (mrn: string, provisional: boolean) => [
+  { mrn, provisional },
+  { mrn, provisional },
+];
+
+/** the legacy's changes so far through CDC, and everything the services were sent, applied */
+async function settle(): Promise<void> {
+  await scene.cdc.sync();
+  await scene.drain();
+}
+
+/**
+ * patient-service merges `merged` into `survivor` first, then `early` reaches `service` (which
+ * follows that merge) and the legacy (which files it under the merged patient, as it has not
+ * merged yet); then the legacy merges too.
+ */
+async function serviceMergedFirst(survivor: string, merged: string, early: string, service: 'patient-service' | 'results-service'): Promise<void> {
+  const merge = a40(survivor, merged);
+  await scene.sendHl7('patient-service', merge);
+  await scene.drain();
+  await scene.sendHl7(service, early);
+  await scene.drain();
+  await toLegacy(early);
+  await settle();
+  await toLegacy(merge);
+  await settle();
+}
 
 async function toLegacy(message: string): Promise<void> {
   const ack = await client.request(message);
@@ -157,7 +188,7 @@ describe("the legacy's copy first, the service's HL7 message late", () => {
 
   it('a merge is recorded once', async () => {
     const [survivor, merged] = [seeded[3]!, seeded[4]!];
-    const message = adt('A40', pid(survivor), segment('MRG', { 1: `${merged}^^^GENHOSP^MR` }));
+    const message = a40(survivor, merged);
     await toLegacy(message);
     await scene.cdc.sync();
     await scene.drain();
@@ -172,7 +203,7 @@ describe("the legacy's copy first, the service's HL7 message late", () => {
 describe('a result for a patient the legacy has merged away, the merge not yet in the services', () => {
   it('is kept once, under the survivor, on both sides', async () => {
     const [survivor, merged] = [seeded[5]!, seeded[6]!];
-    const merge = adt('A40', pid(survivor), segment('MRG', { 1: `${merged}^^^GENHOSP^MR` }));
+    const merge = a40(survivor, merged);
     // the legacy applies the merge; patient-service's copy of the A40 is still in its queue
     await toLegacy(merge);
     const order = `M${Date.now() % 1_000_000}`;
@@ -183,16 +214,12 @@ describe('a result for a patient the legacy has merged away, the merge not yet i
     await scene.drain();
     await scene.sendHl7('patient-service', merge);
     await scene.drain();
-    await scene.cdc.sync();
-    await scene.drain();
+    await settle();
     // results-service learns of the merge from patient-service on its next look at provisional results
-    const copies = async () => (await scene.results.pool.query<{ mrn: string; provisional: boolean }>('SELECT mrn, provisional FROM lab_result WHERE order_number = $1 ORDER BY id', [order])).rows;
+    const copies = () => resultCopies(order);
     await until('the early copy to follow the merge', async () => (await copies()).every((r) => r.mrn === survivor), 10_000);
     const rows = await copies();
-    expect(rows).toEqual([
-      { mrn: survivor, provisional: false },
-      { mrn: survivor, provisional: false },
-    ]);
+    expect(rows).toEqual(bothUnder(survivor, false));
     await sameAnswers(scene.results.url, `/api/results?mrn=${survivor}`);
     await sameAnswers(scene.results.url, `/api/results?mrn=${merged}`);
   });
@@ -203,24 +230,17 @@ describe('a result for a patient the legacy has merged away, the merge not yet i
     const result = oru(merged, order);
     await scene.sendHl7('results-service', result);
     await scene.drain();
-    const merge = adt('A40', pid(survivor), segment('MRG', { 1: `${merged}^^^GENHOSP^MR` }));
+    const merge = a40(survivor, merged);
     await toLegacy(merge);
     await scene.sendHl7('patient-service', merge);
     await scene.drain();
-    const copies = async () => (await scene.results.pool.query<{ mrn: string; provisional: boolean }>('SELECT mrn, provisional FROM lab_result WHERE order_number = $1 ORDER BY id', [order])).rows;
+    const copies = () => resultCopies(order);
     await until('the early copy to follow the merge', async () => (await copies()).every((r) => r.mrn === survivor), 10_000);
-    expect(await copies()).toEqual([
-      { mrn: survivor, provisional: true },
-      { mrn: survivor, provisional: true },
-    ]);
+    expect(await copies()).toEqual(bothUnder(survivor, true));
     // the legacy gets the result late (its interface was down): it follows its merge, and its copy takes the early one
     await toLegacy(result);
-    await scene.cdc.sync();
-    await scene.drain();
-    expect(await copies()).toEqual([
-      { mrn: survivor, provisional: false },
-      { mrn: survivor, provisional: false },
-    ]);
+    await settle();
+    expect(await copies()).toEqual(bothUnder(survivor, false));
     await sameAnswers(scene.results.url, `/api/results?mrn=${survivor}`);
     await sameAnswers(scene.results.url, `/api/results?mrn=${merged}`);
   });
@@ -229,19 +249,17 @@ describe('a result for a patient the legacy has merged away, the merge not yet i
 describe('a message for a patient the legacy has merged away, the merge not yet in patient-service', () => {
   /** the legacy merges `merged` into `survivor`; `early` reaches the legacy and patient-service before patient-service hears of the merge */
   async function mergeOvertaken(survivor: string, merged: string, early: string, cdcBeforeMerge: boolean): Promise<void> {
-    const merge = adt('A40', pid(survivor), segment('MRG', { 1: `${merged}^^^GENHOSP^MR` }));
+    const merge = a40(survivor, merged);
     await toLegacy(merge);
     await toLegacy(early);
     await scene.sendHl7('patient-service', early);
     await scene.drain();
     if (cdcBeforeMerge) {
-      await scene.cdc.sync();
-      await scene.drain();
+      await settle();
     }
     await scene.sendHl7('patient-service', merge);
     await scene.drain();
-    await scene.cdc.sync();
-    await scene.drain();
+    await settle();
   }
   const admission = (mrn: string, visitNumber = '') => adt('A01', pid(mrn), segment('PV1', { 1: '1', 2: 'I', 3: 'MED2^12^A', 19: visitNumber, 44: '20241005081500' }));
 
@@ -266,20 +284,8 @@ describe('a message for a patient the legacy has merged away, the merge not yet 
 
   it('an admission without a visit number, patient-service merged first: one stay under the survivor when the legacy merges too', async () => {
     const [survivor, merged] = [seeded[18]!, seeded[19]!];
-    const merge = adt('A40', pid(survivor), segment('MRG', { 1: `${merged}^^^GENHOSP^MR` }));
-    await scene.sendHl7('patient-service', merge);
-    await scene.drain();
-    // patient-service follows its merge (the survivor's stay); the legacy, behind, files it under the merged patient
     const admit = adt('A01', pid(merged), segment('PV1', { 1: '1', 2: 'I', 3: 'MED2^12^A', 44: '20241006081500' }));
-    await scene.sendHl7('patient-service', admit);
-    await scene.drain();
-    await toLegacy(admit);
-    await scene.cdc.sync();
-    await scene.drain();
-    // then the legacy merges: its stay moves to the survivor, beside the early copy
-    await toLegacy(merge);
-    await scene.cdc.sync();
-    await scene.drain();
+    await serviceMergedFirst(survivor, merged, admit, 'patient-service');
     const stays = await scene.patients.pool.query<{ provisional: boolean }>("SELECT provisional FROM encounter WHERE mrn = $1 AND admitted_at = '2024-10-06 08:15:00'", [survivor]);
     expect(stays.rows).toEqual([{ provisional: false }]);
     await sameAnswers(scene.patients.url, `/api/encounters?mrn=${survivor}`);
@@ -298,26 +304,9 @@ describe('a message for a patient the legacy has merged away, the merge not yet 
 describe('a result for a patient merged in patient-service before the legacy merged them', () => {
   it('is kept once, under the survivor: the legacy files it under the merged patient, then its merge moves it', async () => {
     const [survivor, merged] = [seeded[16]!, seeded[17]!];
-    const merge = adt('A40', pid(survivor), segment('MRG', { 1: `${merged}^^^GENHOSP^MR` }));
-    await scene.sendHl7('patient-service', merge);
-    await scene.drain();
     const order = `R${Date.now() % 1_000_000}`;
-    const result = oru(merged, order);
-    // results-service follows patient-service's merge: its early copy is the survivor's
-    await scene.sendHl7('results-service', result);
-    await scene.drain();
-    // the legacy, behind, files the result under the merged patient, then merges
-    await toLegacy(result);
-    await scene.cdc.sync();
-    await scene.drain();
-    await toLegacy(merge);
-    await scene.cdc.sync();
-    await scene.drain();
-    const { rows } = await scene.results.pool.query<{ mrn: string; provisional: boolean }>('SELECT mrn, provisional FROM lab_result WHERE order_number = $1 ORDER BY id', [order]);
-    expect(rows).toEqual([
-      { mrn: survivor, provisional: false },
-      { mrn: survivor, provisional: false },
-    ]);
+    await serviceMergedFirst(survivor, merged, oru(merged, order), 'results-service');
+    expect(await resultCopies(order)).toEqual(bothUnder(survivor, false));
     await sameAnswers(scene.results.url, `/api/results?mrn=${survivor}`);
     await sameAnswers(scene.results.url, `/api/results?mrn=${merged}`);
   });

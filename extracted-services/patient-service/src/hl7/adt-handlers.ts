@@ -8,11 +8,11 @@
 import { at, describesVisit, dischargedBeforeAdmission, eventTime, facilityKey, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, patientMrn, readDemographics, readDischarge, readVisit, refuse, requireSegment, unknownPatient, visitNumber, type AdmissionType } from '@ficus/hl7-protocol';
 import { ADT_USER, localTimestamp } from '@ficus/legacy-his/contract';
 import { hl7MayOverwrite, hl7Stamp, lockEarlyCopies, type Hl7Context, type HandlerOutcome, type Hl7Handler, type Hl7Handlers } from '@ficus/service-kit';
+import { dropEarlyStaysTheSurvivorHolds } from '../encounters/early-stays.js';
 import type { MrnBlock } from '../patients/mrn-block.js';
 import type { OutboxSeam } from '../outbox-seam.js';
 import { lockPatient, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
 import { touchMerge, touchPatient, touchStay, withOutbox } from './touched.js';
-import { dropEarlyStaysTheSurvivorHolds } from '../encounters/early-stays.js';
 import { admitOrUpdate, openStayOf, recordTransfer, stayByVisit, updateVisit, wardSql } from './visit-records.js';
 
 /** both outcomes of an event that touches two rows: stale only when nothing was applied */

@@ -92,11 +92,12 @@ function isNotAnMrnType(identifierType: string): boolean {
 export function listedMrn(m: Hl7Message, segment: string, n: number, field: number): string {
   const r = mrnRepetitionOf(m, segment, n, field);
   const name = r === 1 ? `${segment}-${field}` : `${segment}-${field}(${r})`;
+  const id = m.get(nth(segment, n, `${field}(${r}).1`));
   const type = m.get(nth(segment, n, `${field}(${r}).5`)).trim();
-  if (type.toUpperCase() !== 'MR' && isNotAnMrnType(type) && m.get(nth(segment, n, `${field}(${r}).1`)).trim() !== '') {
+  if (id.trim() !== '' && isNotAnMrnType(type)) {
     throw refuse(102, `${segment}-${field} holds no medical record number: ${name} is typed ${type}, another kind of identifier; the MRN is the repetition typed MR (CX-5)`, at(segment, n, field, 5, r));
   }
-  return checkMrn(m.get(nth(segment, n, `${field}(${r}).1`)), segment, n, field, name, r);
+  return checkMrn(id, segment, n, field, name, r);
 }
 
 /** The MRN of the n-th PID: PID-3.1 of its repetition typed MR, else of its first */
