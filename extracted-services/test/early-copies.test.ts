@@ -261,15 +261,19 @@ describe('a message for a patient the legacy has merged away, the merge not yet 
     await scene.drain();
     await settle();
   }
-  const admission = (mrn: string, visitNumber = '') => adt('A01', pid(mrn), segment('PV1', { 1: '1', 2: 'I', 3: 'MED2^12^A', 19: visitNumber, 44: '20241005081500' }));
+  const admission = (mrn: string, visitNumber = '', admitted = '20241005081500') => adt('A01', pid(mrn), segment('PV1', { 1: '1', 2: 'I', 3: 'MED2^12^A', 19: visitNumber, 44: admitted }));
+  /** one stay admitted at `admitted` under the survivor, the legacy's; both patients' stays as in the legacy */
+  async function oneStayUnderSurvivor(survivor: string, merged: string, admitted: string): Promise<void> {
+    const stays = await scene.patients.pool.query<{ provisional: boolean }>('SELECT provisional FROM encounter WHERE mrn = $1 AND admitted_at = $2', [survivor, admitted]);
+    expect(stays.rows).toEqual([{ provisional: false }]);
+    await sameAnswers(scene.patients.url, `/api/encounters?mrn=${survivor}`);
+    await sameAnswers(scene.patients.url, `/api/encounters?mrn=${merged}`);
+  }
 
   it('an admission without a visit number, its legacy copy through CDC before the merge: one stay under the survivor', async () => {
     const [survivor, merged] = [seeded[9]!, seeded[10]!];
     await mergeOvertaken(survivor, merged, admission(merged), true);
-    const stays = await scene.patients.pool.query<{ provisional: boolean }>("SELECT provisional FROM encounter WHERE mrn = $1 AND admitted_at = '2024-10-05 08:15:00'", [survivor]);
-    expect(stays.rows).toEqual([{ provisional: false }]);
-    await sameAnswers(scene.patients.url, `/api/encounters?mrn=${survivor}`);
-    await sameAnswers(scene.patients.url, `/api/encounters?mrn=${merged}`);
+    await oneStayUnderSurvivor(survivor, merged, '2024-10-05 08:15:00');
   });
 
   it('an admission without a visit number, the merge first; and one with a visit number: as in the legacy', async () => {
@@ -284,12 +288,8 @@ describe('a message for a patient the legacy has merged away, the merge not yet 
 
   it('an admission without a visit number, patient-service merged first: one stay under the survivor when the legacy merges too', async () => {
     const [survivor, merged] = [seeded[18]!, seeded[19]!];
-    const admit = adt('A01', pid(merged), segment('PV1', { 1: '1', 2: 'I', 3: 'MED2^12^A', 44: '20241006081500' }));
-    await serviceMergedFirst(survivor, merged, admit, 'patient-service');
-    const stays = await scene.patients.pool.query<{ provisional: boolean }>("SELECT provisional FROM encounter WHERE mrn = $1 AND admitted_at = '2024-10-06 08:15:00'", [survivor]);
-    expect(stays.rows).toEqual([{ provisional: false }]);
-    await sameAnswers(scene.patients.url, `/api/encounters?mrn=${survivor}`);
-    await sameAnswers(scene.patients.url, `/api/encounters?mrn=${merged}`);
+    await serviceMergedFirst(survivor, merged, admission(merged, '', '20241006081500'), 'patient-service');
+    await oneStayUnderSurvivor(survivor, merged, '2024-10-06 08:15:00');
   });
 
   it('an update of the demographics: both records as in the legacy', async () => {
