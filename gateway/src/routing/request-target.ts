@@ -1,13 +1,18 @@
 /**
- * Splits a request target into what the router matches on. Paths that could mean one thing
- * to Ficus and another to an upstream (dot segments, backslashes, NUL, bad escapes) are
- * refused: a rule that retires an endpoint must not be bypassed by spelling its path oddly.
+ * Splits a request target into what the router matches on. A rule that retires an endpoint
+ * must not be bypassed by spelling its path the way only the legacy server understands, so
+ * the router sees the path as common servers resolve it: a run of slashes is one slash
+ * (nginx, Apache and IIS merge them; Ficus forwards the merged path, as nginx does), and path
+ * parameters (`/a;jsessionid=1/b`) are not part of a segment (Tomcat and Jetty drop them
+ * before mapping; they are forwarded as written). What could still mean one thing to Ficus
+ * and another upstream is refused: dot segments (`..;` included, Tomcat's reading of it),
+ * backslashes, NUL and bad escapes.
  */
 
 export interface RequestTarget {
-  /** origin-form target to send upstream: path and query exactly as the client wrote them */
+  /** origin-form target to send upstream: path and query as the client wrote them, runs of slashes merged */
   forwardPath: string;
-  /** decoded path segments, without empty trailing segment */
+  /** decoded path segments, without path parameters, empty segments or a trailing slash */
   segments: string[];
   /** raw query string without "?", or undefined */
   query: string | undefined;
@@ -15,7 +20,7 @@ export interface RequestTarget {
 
 export class BadTargetError extends Error {}
 
-const SUSPICIOUS = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)|\\|%5c|%00/i;
+const SUSPICIOUS = /\\|%5c|%00/i;
 
 export function parseRequestTarget(url: string): RequestTarget {
   let target = url;
@@ -26,27 +31,34 @@ export function parseRequestTarget(url: string): RequestTarget {
     target = parsed.pathname + parsed.search;
   }
   const q = target.indexOf('?');
-  const rawPath = q === -1 ? target : target.slice(0, q);
-  const hashless = rawPath.indexOf('#') === -1 ? rawPath : rawPath.slice(0, rawPath.indexOf('#'));
-  if (SUSPICIOUS.test(hashless)) throw new BadTargetError('dot segments, backslashes and NUL are not allowed in a path');
+  const query = q === -1 ? undefined : target.slice(q + 1);
+  let rawPath = q === -1 ? target : target.slice(0, q);
+  if (rawPath.includes('//')) {
+    rawPath = rawPath.replace(/\/{2,}/g, '/');
+    target = query === undefined ? rawPath : `${rawPath}?${query}`;
+  }
+  const hash = rawPath.indexOf('#');
+  const hashless = hash === -1 ? rawPath : rawPath.slice(0, hash);
+  if (SUSPICIOUS.test(hashless)) throw new BadTargetError('backslashes and NUL are not allowed in a path');
 
-  let segments: string[];
-  if (hashless.length <= 1) {
-    segments = [];
-  } else {
+  const segments: string[] = [];
+  if (hashless.length > 1) {
     const end = hashless.charCodeAt(hashless.length - 1) === 47 ? hashless.length - 1 : hashless.length;
-    segments = hashless.slice(1, end).split('/');
-    if (hashless.includes('%')) {
-      for (let i = 0; i < segments.length; i++) {
+    for (const part of hashless.slice(1, end).split('/')) {
+      const semi = part.indexOf(';');
+      let segment = semi === -1 ? part : part.slice(0, semi);
+      if (segment.includes('%')) {
         try {
-          segments[i] = decodeURIComponent(segments[i]!);
+          segment = decodeURIComponent(segment);
         } catch {
           throw new BadTargetError('invalid percent-encoding in the path');
         }
       }
+      if (segment === '.' || segment === '..') throw new BadTargetError('dot segments are not allowed in a path');
+      if (segment !== '') segments.push(segment);
     }
   }
-  return { forwardPath: target, segments, query: q === -1 ? undefined : target.slice(q + 1) };
+  return { forwardPath: target, segments, query };
 }
 
 /** Reads one query parameter from a raw query string (first occurrence), decoded. */

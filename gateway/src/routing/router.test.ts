@@ -53,8 +53,9 @@ describe('router', () => {
     expect(route(router, 'GET', '/api/%70atients/1')).toBe('patients-read');
   });
 
-  it('does not let a parameter match an empty segment', () => {
-    expect(route(router, 'GET', '/api/patients//')).toBe('catch-all');
+  it('does not let a parameter match an empty segment: a run of slashes is one', () => {
+    expect(route(router, 'GET', '/api/patients//')).toBe(route(router, 'GET', '/api/patients'));
+    expect(route(router, 'GET', '/api//patients//7')).toBe('patients-read');
     expect(route(router, 'GET', '/api//x')).toBe('catch-all');
   });
 

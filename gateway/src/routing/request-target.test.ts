@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { BadTargetError, parseRequestTarget, queryParam } from './request-target.js';
+
+const seg = (url: string) => parseRequestTarget(url).segments;
+
+describe('parseRequestTarget', () => {
+  it('splits and decodes the path, keeps the query raw', () => {
+    expect(parseRequestTarget('/api/%70atients/10%2018?mrn=1&x=%20')).toEqual({ forwardPath: '/api/%70atients/10%2018?mrn=1&x=%20', segments: ['api', 'patients', '10 18'], query: 'mrn=1&x=%20' });
+    expect(seg('/')).toEqual([]);
+    expect(seg('/api/patients/')).toEqual(['api', 'patients']);
+    expect(parseRequestTarget('http://example.org/a/b?c').forwardPath).toBe('/a/b?c');
+  });
+
+  it('merges runs of slashes, for the router and upstream alike (nginx, Apache and IIS read them as one)', () => {
+    expect(parseRequestTarget('/api//patients///101826?next=//x')).toEqual({ forwardPath: '/api/patients/101826?next=//x', segments: ['api', 'patients', '101826'], query: 'next=//x' });
+    expect(parseRequestTarget('//api/patients').forwardPath).toBe('/api/patients');
+    expect(seg('/api/patients//')).toEqual(['api', 'patients']);
+  });
+
+  it('matches without path parameters, as Tomcat and Jetty map them, and forwards them as written', () => {
+    expect(parseRequestTarget('/api/patients;jsessionid=AB12/101826;v=2')).toEqual({ forwardPath: '/api/patients;jsessionid=AB12/101826;v=2', segments: ['api', 'patients', '101826'], query: undefined });
+    expect(seg('/api/;x/patients')).toEqual(['api', 'patients']);
+    // an escaped semicolon is data, not a delimiter
+    expect(seg('/files/a%3Bb')).toEqual(['files', 'a;b']);
+  });
+
+  it('refuses what could name another resource upstream', () => {
+    for (const p of ['/a/../b', '/a/./b', '/a/..', '/a/%2e%2E/b', '/a/..;/b', '/a/.;x=1/b', '/a/..;jsessionid=1', '/a\\b', '/a%5cb', '/a%00', '/a/%zz', 'ftp://x/a', 'a/b']) {
+      expect(() => parseRequestTarget(p), p).toThrow(BadTargetError);
+    }
+    expect(seg('/a/..x/.b/...')).toEqual(['a', '..x', '.b', '...']);
+    expect(seg('/a/..%3B')).toEqual(['a', '..;']);
+  });
+
+  it('reads query parameters decoded, first occurrence', () => {
+    expect(queryParam('mrn=1%202&mrn=3&a+b=c+d', 'mrn')).toBe('1 2');
+    expect(queryParam('mrn=1&a+b=c+d', 'a b')).toBe('c d');
+    expect(queryParam('flag', 'flag')).toBe('');
+    expect(queryParam(undefined, 'x')).toBeUndefined();
+  });
+});
