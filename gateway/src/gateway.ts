@@ -18,7 +18,7 @@ import { TrafficFlusher } from './ops/traffic.js';
 import { proxyRequest, type ProxyRuntime } from './proxy/exchange.js';
 import { Shadows } from './proxy/shadow.js';
 import { createUpgradeHandler } from './proxy/websocket.js';
-import { Router } from './routing/router.js';
+import { Router, type RouterOptions } from './routing/router.js';
 import { resolveUpstreams, UpstreamRegistry } from './upstreams/registry.js';
 
 export interface RunningGateway {
@@ -33,14 +33,16 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-function applyRules(runtime: ProxyRuntime, upstreams: UpstreamRegistry, metrics: GatewayMetrics, env: NodeJS.ProcessEnv, ruleSet: RuleSet): void {
+function applyRules(runtime: ProxyRuntime, upstreams: UpstreamRegistry, metrics: GatewayMetrics, env: NodeJS.ProcessEnv, routing: RouterOptions, ruleSet: RuleSet): void {
   // upstreams first, so the new router never names a pool that does not exist yet
   upstreams.apply(resolveUpstreams(ruleSet, env));
-  runtime.router = new Router(ruleSet);
+  runtime.router = new Router(ruleSet, routing);
   metrics.ruleReloads.inc({ result: 'applied' });
   metrics.rulesCount.set(ruleSet.http.length);
   metrics.rulesLoadedAt.set(Date.now() / 1000);
 }
+
+const routingOf = (config: GatewayConfig): RouterOptions => ({ caseInsensitivePaths: config.FICUS_PATHS_CASE_INSENSITIVE });
 
 async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: ParityStore, upstreams: UpstreamRegistry, log: Logger): Promise<{ app: FastifyInstance; port: number; publisher: Redis | undefined }> {
   const publisher = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2_000) }) : undefined;
@@ -61,6 +63,7 @@ async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: Pari
     storeReachable: opened.reachable,
     trustProxy: config.FICUS_ADMIN_TRUST_PROXY,
     circuitOf: (name) => upstreams.get(name)?.breaker.current,
+    routing: routingOf(config),
     parity,
     dashboardDir: config.FICUS_DASHBOARD_DIR,
     components: componentsFrom(config),
@@ -107,14 +110,14 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
       checkMs: config.FICUS_RULES_CHECK_MS,
       log,
       apply: (applied) => {
-        applyRules(runtime, upstreams, metrics, env, applied.ruleSet);
+        applyRules(runtime, upstreams, metrics, env, routingOf(config), applied.ruleSet);
         metrics.rulesVersion.set(applied.version);
         metrics.rulesPropagation.set(Math.max(0, (Date.now() - Date.parse(applied.committedAt)) / 1000));
       },
       storeState: (up) => metrics.ruleStoreUp.set(up ? 1 : 0),
     });
   } else {
-    rules = new FileRuleSource(config.FICUS_RULES_DIR, config.FICUS_RULES_POLL_MS, log, (ruleSet) => applyRules(runtime, upstreams, metrics, env, ruleSet), () =>
+    rules = new FileRuleSource(config.FICUS_RULES_DIR, config.FICUS_RULES_POLL_MS, log, (ruleSet) => applyRules(runtime, upstreams, metrics, env, routingOf(config), ruleSet), () =>
       metrics.ruleReloads.inc({ result: 'refused' }),
     );
   }

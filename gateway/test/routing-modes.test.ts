@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLegacyAndNew, upstreamsYaml, type GatewayUnderTest, type TwoUpstreams } from './support/gateway-harness.js';
+import { startGatewayUnderTest, startLegacyAndNew, upstreamsYaml, type GatewayUnderTest, type TwoUpstreams } from './support/gateway-harness.js';
 import { answer, receivedFor, type TestUpstream } from './support/test-upstream.js';
 
 let scene: TwoUpstreams;
@@ -123,6 +123,23 @@ describe('routing modes', () => {
     expect(legacy.received.slice(legacyBefore).filter((r) => r.url.includes('retired'))).toEqual([]);
     // the sticky key is the parameter without path parameters: one patient, one side
     for (let i = 0; i < 20; i++) expect((await raw(`/canary;v=2/P${i};x=1`)).route, `P${i}`).toBe((await raw(`/canary/P${i}`)).route);
+  });
+
+  it('with FICUS_PATHS_CASE_INSENSITIVE, a path in other case takes the rule, as an IIS legacy would read it', async () => {
+    expect(await raw('/RETIRED/x')).toMatchObject({ route: 'everything-else; legacy' });
+    const ci = await startGatewayUnderTest({ 'a.yaml': upstreamsYaml({ legacy: legacy.url, 'new-svc': fresh.url }), 'b.yaml': rules }, { FICUS_PATHS_CASE_INSENSITIVE: 'true' });
+    try {
+      const before = fresh.received.length;
+      const res = await fetch(`${ci.url}/Retired/Some/Thing`);
+      expect(res.headers.get('x-ficus-route')).toBe('r-retired; new-svc');
+      expect(receivedFor(fresh, '/Retired/Some/Thing', before).method).toBe('GET');
+      for (let i = 0; i < 20; i++) {
+        const [upper, lower] = await Promise.all([fetch(`${ci.url}/CANARY/P${i}`), fetch(`${ci.url}/canary/P${i}`)]);
+        expect(upper.headers.get('x-ficus-route'), `P${i}`).toBe(lower.headers.get('x-ficus-route'));
+      }
+    } finally {
+      await ci.close();
+    }
   });
 
   it('sets forwarding headers and passes the request id', async () => {

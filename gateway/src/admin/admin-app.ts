@@ -14,6 +14,7 @@ import { dashboardRoutes, DEFAULT_DASHBOARD_DIR } from './dashboard.js';
 import { parityRoutes } from './routes/parity-routes.js';
 import { ruleRoutes } from './routes/rule-routes.js';
 import { versionRoutes } from './routes/version-routes.js';
+import type { RouterOptions } from '../routing/router.js';
 
 export interface AdminDeps {
   cp: ControlPlane;
@@ -27,6 +28,8 @@ export interface AdminDeps {
   trustProxy: boolean;
   /** this instance's circuit state of an upstream (for explain) */
   circuitOf: (upstream: string) => string | undefined;
+  /** how the gateway matches paths (for explain) */
+  routing?: RouterOptions;
   /** parity and traffic figures of every instance */
   parity: ParityStore;
   /** the built dashboard (default gateway/dashboard/dist) */
@@ -64,7 +67,7 @@ export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  ruleRoutes(app, d.cp, d.circuitOf);
+  ruleRoutes(app, d.cp, d.circuitOf, d.routing);
   versionRoutes(app, d.cp, d.store);
   auditRoutes(app, d.audit);
   tokenRoutes(app, d.tokens, d.cp);

@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { RuleSet } from '@ficus/contracts';
 import { decide } from '../routing/decide.js';
 import { BadTargetError, parseRequestTarget } from '../routing/request-target.js';
-import { Router } from '../routing/router.js';
+import { Router, type RouterOptions } from '../routing/router.js';
 
 export interface Explanation {
   rule: string | null;
@@ -15,8 +15,15 @@ export interface Explanation {
   reason: string;
 }
 
-/** `circuitOf` tells this instance's circuit state of an upstream, when known. */
-export function explain(ruleSet: RuleSet, method: string, path: string, headerPairs: string[], circuitOf: (upstream: string) => string | undefined = () => undefined): Explanation {
+/** `circuitOf` tells this instance's circuit state of an upstream, when known; `routing`, how the gateway matches paths. */
+export function explain(
+  ruleSet: RuleSet,
+  method: string,
+  path: string,
+  headerPairs: string[],
+  circuitOf: (upstream: string) => string | undefined = () => undefined,
+  routing: RouterOptions = {},
+): Explanation {
   const headers: IncomingHttpHeaders = {};
   for (const pair of headerPairs) {
     const colon = pair.indexOf(':');
@@ -24,7 +31,7 @@ export function explain(ruleSet: RuleSet, method: string, path: string, headerPa
     headers[pair.slice(0, colon).trim().toLowerCase()] = pair.slice(colon + 1).trim();
   }
   const target = parseRequestTarget(path);
-  const router = new Router(ruleSet);
+  const router = new Router(ruleSet, routing);
   const match = router.match(method.toUpperCase(), target, headers);
   if (!match) return { rule: null, mode: null, target: null, reason: `no rule matches ${method.toUpperCase()} ${target.forwardPath}: the gateway answers 404` };
   const rule = match.rule;

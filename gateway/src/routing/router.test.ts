@@ -59,6 +59,17 @@ describe('router', () => {
     expect(route(router, 'GET', '/api//x')).toBe('catch-all');
   });
 
+  it('compares literal segments regardless of case when asked (IIS), parameters as written', () => {
+    const ci = new Router(rs, { caseInsensitivePaths: true });
+    expect(route(router, 'GET', '/API/Patients/Ab12')).toBe('catch-all');
+    expect(route(ci, 'GET', '/API/Patients/Ab12')).toBe('patients-read');
+    expect(route(ci, 'GET', '/Files/x')).toBe('files');
+    expect(route(ci, 'GET', '/api/X/BETA?v=2')).toBe('beta');
+    const target = parseRequestTarget('/API/Patients/Ab12');
+    ci.match('GET', target, {});
+    expect(target.segments).toEqual(['API', 'Patients', 'Ab12']);
+  });
+
   // the candidate index must never change which rule wins: compare with a plain first-match scan
   it('answers exactly as a linear first-match scan would (property)', () => {
     const seg = fc.constantFrom('api', 'patients', 'files', 'x', '1', 'beta');

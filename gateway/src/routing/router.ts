@@ -40,6 +40,15 @@ export interface CompiledRule {
   queryTests: [string, ValueTest][];
 }
 
+export interface RouterOptions {
+  /**
+   * compare literal path segments regardless of case, as a legacy server on IIS reads paths:
+   * there, `/API/Patients/1` is `/api/patients/1`, and a case-sensitive rule would send it to
+   * legacy past a retired rule. Parameters keep the case the client wrote.
+   */
+  caseInsensitivePaths?: boolean;
+}
+
 export interface RouteMatch {
   rule: CompiledRule;
   pattern: CompiledPattern;
@@ -63,7 +72,11 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-function compileRule(rule: HttpRule, index: number): CompiledRule {
+function lowerLiterals(pattern: PathPattern): PathPattern {
+  return { ...pattern, segments: pattern.segments.map((s) => (s.kind === 'literal' ? { kind: 'literal', value: s.value.toLowerCase() } : s)) };
+}
+
+function compileRule(rule: HttpRule, index: number, caseInsensitive: boolean): CompiledRule {
   const methods = effectiveMethods(rule);
   const stickyParam = rule.sticky?.param;
   return {
@@ -82,7 +95,8 @@ function compileRule(rule: HttpRule, index: number): CompiledRule {
     shadowWrites: rule.shadow?.writes === true,
     compare: rule.mode === 'shadow' ? compileCompare(rule.compare) : null,
     patterns: rulePaths(rule).map((source) => {
-      const pattern = parsePathPattern(source);
+      const parsed = parsePathPattern(source);
+      const pattern = caseInsensitive ? lowerLiterals(parsed) : parsed;
       const stickyIndex = stickyParam === undefined ? -1 : pattern.segments.findIndex((s) => s.kind === 'param' && s.name === stickyParam);
       return { pattern, fixed: pattern.open ? pattern.segments.length - 1 : pattern.segments.length, stickyIndex };
     }),
@@ -116,9 +130,11 @@ export class Router {
   private readonly level2 = new Map<string, CompiledRule[]>();
   private readonly level1 = new Map<string, CompiledRule[]>();
   private readonly level0: CompiledRule[];
+  private readonly caseInsensitive: boolean;
 
-  constructor(ruleSet: RuleSet) {
-    this.rules = ruleSet.http.map(compileRule);
+  constructor(ruleSet: RuleSet, options: RouterOptions = {}) {
+    this.caseInsensitive = options.caseInsensitivePaths === true;
+    this.rules = ruleSet.http.map((rule, i) => compileRule(rule, i, this.caseInsensitive));
     this.byId = new Map(this.rules.map((r) => [r.id, r]));
     const literalsAt = (i: number) =>
       new Set(this.rules.flatMap((r) => r.patterns.flatMap((p) => (p.pattern.segments[i]?.kind === 'literal' && i < p.fixed ? [(p.pattern.segments[i] as { value: string }).value] : []))));
@@ -145,13 +161,14 @@ export class Router {
   }
 
   match(method: string, target: RequestTarget, headers: IncomingHttpHeaders): RouteMatch | undefined {
-    const list = this.candidates(target.segments);
+    const segments = this.caseInsensitive ? target.segments.map((s) => s.toLowerCase()) : target.segments;
+    const list = this.candidates(segments);
     for (let r = 0; r < list.length; r++) {
       const rule = list[r]!;
       if (rule.methods !== null && !rule.methods.has(method)) continue;
       let matched: CompiledPattern | undefined;
       for (let p = 0; p < rule.patterns.length; p++) {
-        if (matchPattern(rule.patterns[p]!, target.segments)) {
+        if (matchPattern(rule.patterns[p]!, segments)) {
           matched = rule.patterns[p];
           break;
         }

@@ -10,6 +10,7 @@ import { explain } from '../explain.js';
 import { originOf, reasonOf, sendProblem } from '../admin-http.js';
 import { ParityGateError } from '../parity-gate.js';
 import { UnknownRuleError } from '../rule-changes.js';
+import type { RouterOptions } from '../../routing/router.js';
 
 const RuleSetDoc = Type.Unsafe<Record<string, unknown>>({
   type: 'object',
@@ -20,7 +21,7 @@ const Reason = Type.String({ minLength: 1, maxLength: 500, description: 'why: ke
 const BaseVersion = Type.Integer({ minimum: 0, description: 'the version this change starts from; a stale one gets 409' });
 const Loose = { additionalProperties: true };
 
-export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (upstream: string) => string | undefined): void {
+export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (upstream: string) => string | undefined, routing: RouterOptions = {}): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get('/api/rules', {
@@ -59,7 +60,7 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
     },
     handler: async (req) => {
       const v = await cp.current();
-      return { version: v.version, ...explain(v.ruleSet, req.query.method, req.query.path, req.query.header ?? [], circuitOf) };
+      return { version: v.version, ...explain(v.ruleSet, req.query.method, req.query.path, req.query.header ?? [], circuitOf, routing) };
     },
   });
 
