@@ -33,7 +33,7 @@ export function describeProblem(status: number, p: Problem, tokenSource: string 
     case 409:
       if (typeof p.currentVersion === 'number') {
         details.push(
-          `another change won: see it with \`ficus rules diff ${String(p.baseVersion ?? p.currentVersion)} ${p.currentVersion}\`, then run the command again without --base (it then starts from the current version)`,
+          `another change won: see it with \`ficus rules diff ${String(p.baseVersion ?? p.currentVersion)} ${p.currentVersion}\`, then, if your change still holds, run the command again (without --base it starts from the version current then)`,
         );
       }
       break;
