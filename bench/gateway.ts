@@ -20,6 +20,7 @@ import path from 'node:path';
 import { freePort } from '../scripts/lib/local-services.js';
 import { constantRateInterleaved, type RateResult } from './lib/constant-rate.js';
 import { cpuTimes, stealSince } from './lib/cpu-steal.js';
+import { imageNodeFlags } from './lib/image-flags.js';
 import { machineFacts } from './lib/loopback-probe.js';
 import { startNginx } from './lib/nginx.js';
 import { startProcess, stopAll, waitForPort } from './lib/processes.js';
@@ -28,6 +29,8 @@ import { wrk, writeMrnScript, type WrkResult } from './lib/wrk.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const TSX = ['--import', 'tsx'];
+
+const gatewayFlags = () => imageNodeFlags('gateway/dist/main.js');
 
 /** 50+ rules, the hit rule (a sticky canary) deep in the list, the way a real migration looks. */
 export function benchRules(): string {
@@ -88,13 +91,13 @@ async function startProxies(dir: string, upstream: string): Promise<Target[]> {
   await nginxProxy(path.join(dir, 'nginx-proxy'), nginxPort!, upstream);
   startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/http-proxy.ts')], { PORT: String(hpPort), TARGET: upstream });
   startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/reply-from.ts')], { PORT: String(rfPort), TARGET: upstream });
-  startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/undici-bare.ts')], { PORT: String(unPort), TARGET: upstream });
+  startProcess(process.execPath, [...gatewayFlags(), ...TSX, path.join(ROOT, 'bench/peers/undici-bare.ts')], { PORT: String(unPort), TARGET: upstream });
   const rulesDir = path.join(dir, 'rules');
   mkdirSync(rulesDir, { recursive: true });
   writeFileSync(path.join(rulesDir, '00-upstreams.yaml'), `upstreams:\n  legacy: { url: "${upstream}" }\n  patient-service: { url: "${upstream}" }\n`);
   writeFileSync(path.join(rulesDir, '10-http.yaml'), benchRules());
   // the gateway as its image runs it: compiled, with the same Node flags as the Dockerfile
-  startProcess(process.execPath, ['--max-semi-space-size=32', path.join(ROOT, 'gateway/dist/main.js')], {
+  startProcess(process.execPath, [...gatewayFlags(), path.join(ROOT, 'gateway/dist/main.js')], {
     FICUS_GATEWAY_HOST: '127.0.0.1',
     FICUS_GATEWAY_PORT: String(ficusPort),
     FICUS_RULES_DIR: rulesDir,
@@ -182,12 +185,14 @@ async function addedLatency(dir: string, seconds: number, pinning = true) {
   mkdirSync(rulesDir, { recursive: true });
   writeFileSync(path.join(rulesDir, '00-upstreams.yaml'), `upstreams:\n  legacy: { url: "${upstream}" }\n  patient-service: { url: "${upstream}" }\n`);
   writeFileSync(path.join(rulesDir, '10-http.yaml'), benchRules());
-  startProcess(...pin(last, process.execPath, ['--max-semi-space-size=32', path.join(ROOT, 'gateway/dist/main.js')]), {
+  startProcess(...pin(last, process.execPath, [...gatewayFlags(), path.join(ROOT, 'gateway/dist/main.js')]), {
     FICUS_GATEWAY_HOST: '127.0.0.1',
     FICUS_GATEWAY_PORT: String(ficusPort),
     FICUS_RULES_DIR: rulesDir,
   });
-  startProcess(...pin(last, process.execPath, [...TSX, path.join(ROOT, 'bench/peers/undici-bare.ts')]), { PORT: String(barePort), TARGET: upstream });
+  // the other Node proxy on the same core runs with the same flags: an idle process's memory
+  // reducer (a full collection on its helper threads) would take the core from the one measured
+  startProcess(...pin(last, process.execPath, [...gatewayFlags(), ...TSX, path.join(ROOT, 'bench/peers/undici-bare.ts')]), { PORT: String(barePort), TARGET: upstream });
   await nginxProxy(path.join(dir, 'latency-nginx'), nginxPort!, upstream, pinned ? last : undefined);
   await Promise.all([upPort, ficusPort, barePort].map((p) => waitForPort(p!)));
   if (pinned) execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
