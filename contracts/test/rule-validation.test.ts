@@ -114,6 +114,15 @@ ${TAIL}`);
     expect(formatIssue(e!)).toBe('http.yaml:4:5: rule "patients-read", field "mode": must be one of legacy, shadow, canary, new, retired');
   });
 
+  it('refuses a path pattern that could never match, with where and why', () => {
+    const errors = errorsOf(`http:
+  - id: session-page
+    match: { path: /app/page.jsp;jsessionid=x }
+    mode: legacy
+${TAIL}`);
+    expect(errors.map(formatIssue)).toEqual([expect.stringMatching(/^http\.yaml:3:\d+: rule "session-page", field "path": .*path parameters \(";…"\) are not matched/)]);
+  });
+
   it('names unknown fields and missing ones', () => {
     const errors = errorsOf(`http:
   - id: a

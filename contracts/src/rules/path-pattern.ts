@@ -1,10 +1,11 @@
 /**
  * Path patterns of HTTP rules: `/api/patients/:mrn`, `/files/*`, `/legacy/**`.
  *
- * A pattern is a list of segments. Literal segments compare exactly (case-sensitive, after
- * percent-decoding of the request path), `:name` matches one segment and captures it, `*`
- * matches one segment, and `**` (last only) matches zero or more segments. A trailing slash
- * is not significant, so `/api/patients/` and `/api/patients` are the same path.
+ * A pattern is a list of segments. Literal segments compare exactly (case-sensitive unless the
+ * gateway is told otherwise, after percent-decoding of the request path and without its path
+ * parameters), `:name` matches one segment and captures it, `*` matches one segment, and `**`
+ * (last only) matches zero or more segments. A trailing slash is not significant, so
+ * `/api/patients/` and `/api/patients` are the same path, and neither is a run of slashes.
  */
 
 export type Segment =
@@ -49,6 +50,9 @@ export function parsePathPattern(source: string): PathPattern {
       segments.push({ kind: 'param', name });
     } else if (part.includes('*') || part.includes(':')) {
       throw new PatternError(`"${part}": "*" and ":" must stand alone in a segment`);
+    } else if (part.includes(';')) {
+      // the gateway matches a path without its path parameters (as Tomcat maps it): this would never match
+      throw new PatternError(`"${part}": path parameters (";…") are not matched; write the path without them`);
     } else {
       segments.push({ kind: 'literal', value: part });
     }
