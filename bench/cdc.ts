@@ -23,7 +23,7 @@ import { migrateLegacy, seedLegacy } from '@ficus/legacy-his';
 import { freePort, startLocalServices } from '../scripts/lib/local-services.js';
 import { createTarget, type MirroredTopic } from '../test-support/cdc-target.js';
 import { boundedLoad, transactionSql } from '../test-support/legacy-load.js';
-import { imageNodeFlags } from './lib/image-flags.js';
+import { asImageRuns } from './lib/image-flags.js';
 import { cpuTimes, stealSince } from './lib/cpu-steal.js';
 import { machineFacts } from './lib/loopback-probe.js';
 import { startProcess, stopAll } from './lib/processes.js';
@@ -160,7 +160,7 @@ export async function benchCdc(args: string[]): Promise<void> {
       FICUS_STATE_DIR: path.join(ROOT, 'bench', 'results', `cdc-${Date.now()}`),
       LOG_LEVEL: 'warn',
     };
-    let cdcProcess = startProcess(process.execPath, [...imageNodeFlags('legacy-adapters/cdc/dist/main.js'), path.join(ROOT, 'legacy-adapters/cdc/dist/main.js')], cdcEnv);
+    let cdcProcess = startProcess(process.execPath, asImageRuns('legacy-adapters/cdc/dist/main.js'), cdcEnv);
     const cdcReady = async () => {
       for (let i = 0; ; i++) {
         const ok = await fetch(`http://127.0.0.1:${apiPort}/readyz`).then(
@@ -268,7 +268,7 @@ export async function benchCdc(args: string[]): Promise<void> {
     // timed from the reader's start, its start-up included: it streams before /readyz answers
     const catchStart = performance.now();
     const cpuC0 = [0, cpuMs(consumer.pid)];
-    cdcProcess = startProcess(process.execPath, [...imageNodeFlags('legacy-adapters/cdc/dist/main.js'), path.join(ROOT, 'legacy-adapters/cdc/dist/main.js')], cdcEnv);
+    cdcProcess = startProcess(process.execPath, asImageRuns('legacy-adapters/cdc/dist/main.js'), cdcEnv);
     await cdcReady();
     while (events - backlogFrom < backlog && performance.now() - catchStart < 180_000) await sleep(20);
     const catchUpSeconds = (performance.now() - catchStart) / 1000;

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { freePort } from '../scripts/lib/local-services.js';
 import { constantRateInterleaved, type RateResult } from './lib/constant-rate.js';
 import { cpuTimes, stealSince } from './lib/cpu-steal.js';
-import { imageNodeFlags } from './lib/image-flags.js';
+import { asImageRuns, imageNodeFlags } from './lib/image-flags.js';
 import { machineFacts } from './lib/loopback-probe.js';
 import { startNginx } from './lib/nginx.js';
 import { startProcess, stopAll, waitForPort } from './lib/processes.js';
@@ -30,6 +30,7 @@ import { wrk, writeMrnScript, type WrkResult } from './lib/wrk.js';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const TSX = ['--import', 'tsx'];
 
+/** the gateway's Node flags, also given to the bare undici forwarder: like for like */
 const gatewayFlags = () => imageNodeFlags('gateway/dist/main.js');
 
 /** 50+ rules, the hit rule (a sticky canary) deep in the list, the way a real migration looks. */
@@ -97,7 +98,7 @@ async function startProxies(dir: string, upstream: string): Promise<Target[]> {
   writeFileSync(path.join(rulesDir, '00-upstreams.yaml'), `upstreams:\n  legacy: { url: "${upstream}" }\n  patient-service: { url: "${upstream}" }\n`);
   writeFileSync(path.join(rulesDir, '10-http.yaml'), benchRules());
   // the gateway as its image runs it: compiled, with the same Node flags as the Dockerfile
-  startProcess(process.execPath, [...gatewayFlags(), path.join(ROOT, 'gateway/dist/main.js')], {
+  startProcess(process.execPath, asImageRuns('gateway/dist/main.js'), {
     FICUS_GATEWAY_HOST: '127.0.0.1',
     FICUS_GATEWAY_PORT: String(ficusPort),
     FICUS_RULES_DIR: rulesDir,
@@ -185,7 +186,7 @@ async function addedLatency(dir: string, seconds: number, pinning = true) {
   mkdirSync(rulesDir, { recursive: true });
   writeFileSync(path.join(rulesDir, '00-upstreams.yaml'), `upstreams:\n  legacy: { url: "${upstream}" }\n  patient-service: { url: "${upstream}" }\n`);
   writeFileSync(path.join(rulesDir, '10-http.yaml'), benchRules());
-  startProcess(...pin(last, process.execPath, [...gatewayFlags(), path.join(ROOT, 'gateway/dist/main.js')]), {
+  startProcess(...pin(last, process.execPath, asImageRuns('gateway/dist/main.js')), {
     FICUS_GATEWAY_HOST: '127.0.0.1',
     FICUS_GATEWAY_PORT: String(ficusPort),
     FICUS_RULES_DIR: rulesDir,

@@ -16,7 +16,7 @@ import { withDatabase } from '@ficus/contracts';
 import { freePort, startLocalServices } from '../scripts/lib/local-services.js';
 import { freshConnections, keptOpen, type LoadResult } from './lib/mllp-load.js';
 import { cpuTimes, stealSince } from './lib/cpu-steal.js';
-import { imageNodeFlags } from './lib/image-flags.js';
+import { asImageRuns } from './lib/image-flags.js';
 import { machineFacts } from './lib/loopback-probe.js';
 import { startProcess, stopAll, waitForPort } from './lib/processes.js';
 
@@ -56,7 +56,7 @@ export async function benchHl7(args: string[]): Promise<void> {
     writeFileSync(path.join(dir, '00-upstreams.yaml'), `upstreams:\n  legacy: { url: "http://127.0.0.1:9" }\n  legacy-hl7: { url: "mllp://127.0.0.1:${ackerPort}" }\n`);
     writeFileSync(path.join(dir, '10-http.yaml'), 'http:\n  - id: legacy-default\n    match: { path: /** }\n    mode: legacy\n');
     writeFileSync(path.join(dir, '20-hl7.yaml'), 'hl7:\n  - id: everything\n    match: {}\n    mode: legacy\n');
-    startProcess(process.execPath, [...imageNodeFlags('legacy-adapters/hl7-adapter/dist/main.js'), path.join(ROOT, 'legacy-adapters/hl7-adapter/dist/main.js')], {
+    startProcess(process.execPath, asImageRuns('legacy-adapters/hl7-adapter/dist/main.js'), {
       HL7_HOST: '127.0.0.1',
       HL7_PORT: String(adapterPort),
       HL7_API_HOST: '127.0.0.1',

@@ -14,3 +14,8 @@ export function imageNodeFlags(script: string, dockerfile = readFileSync(path.jo
   }
   throw new Error(`the Dockerfile has no CMD ["node", …, "${script}"]`);
 }
+
+/** The arguments for `node` that run a compiled deployable as its image does: its flags, then its script. */
+export function asImageRuns(script: string): string[] {
+  return [...imageNodeFlags(script), path.join(ROOT, script)];
+}
