@@ -52,13 +52,17 @@ export interface Explanation {
 }
 
 /** POST /api/rules/{id}/flip */
-export interface FlipAnswer {
-  version: number;
-  change: ChangeRecord;
-  rule: HttpRule;
-  /** what the flipped rule now allows but probably should not */
-  warnings?: { ruleId?: string; field?: string; reason: string; pointer: string }[];
-}
+/** POST /api/rules/:id/flip: no `change` when the rule already routes so (no new version) */
+export type FlipAnswer =
+  | {
+      version: number;
+      changed: true;
+      change: ChangeRecord;
+      rule: HttpRule;
+      /** what the flipped rule now allows but probably should not */
+      warnings?: { ruleId?: string; field?: string; reason: string; pointer: string }[];
+    }
+  | { version: number; changed: false; rule: HttpRule; warnings?: undefined };
 
 /** PUT /api/rules and POST /api/rollback: no `change` when nothing changed (no new version) */
 export type ChangeAnswer = { version: number; changed: true; change: ChangeRecord } | { version: number; changed: false };

@@ -62,6 +62,12 @@ describe('ficus rules: changes', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('version 2: patients-read: legacy → canary 100 % to patient-service (from version 1)');
     expect(await routeOf(s.gw.url, '/api/patients/100001', 'patients-read; patient-service')).toBe('patients-read; patient-service');
+
+    // the same flip again (a second click, a re-run script) says so and makes no version
+    const again = await s.ficus(['rules', 'flip', 'patients-read', '--mode', 'canary', '--percent', '100', '--reason', 'pilot on ward 7, again']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout.trim()).toBe('no change: rule "patients-read" is already canary 100 % to patient-service (version 2 stays)');
+    expect(await currentVersion()).toBe(2);
   });
 
   it('refuses a change from a stale --base with exit 1, naming the current version and who made it', async () => {

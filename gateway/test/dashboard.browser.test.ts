@@ -172,6 +172,17 @@ describe('the dashboard', () => {
     }
     expect(route).toBe('encounters-read; patient-service');
 
+    // the same flip again says that nothing changed, and makes no version
+    const version = async () => (await adminClient(gw.adminUrl).get<{ version: number }>('/api/rules')).body.version;
+    const versionBefore = await version();
+    await row(page, 'encounters-read').getByRole('button', { name: 'Flip encounters-read' }).click();
+    const again = page.getByRole('dialog', { name: 'Flip encounters-read' });
+    await again.getByLabel('New mode').selectOption('new');
+    await again.getByRole('textbox', { name: /reason/i }).fill('clicked twice');
+    await again.getByRole('button', { name: 'Flip' }).click();
+    await eventually(() => page.getByRole('status').first().textContent()).toContain('No change: encounters-read is already new');
+    expect(await version()).toBe(versionBefore);
+
     // a canary of writes goes through, with the rule check's warning shown
     await row(page, 'patients-write').getByRole('button', { name: 'Flip patients-write' }).click();
     const writes = page.getByRole('dialog', { name: 'Flip patients-write' });

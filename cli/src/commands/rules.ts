@@ -3,7 +3,7 @@
  * between legacy, canary, new and retired (an HL7 rule: legacy, dual, new).
  */
 import { Option, type Command } from 'commander';
-import { HL7_MODES, HTTP_MODES, type HttpRule } from '@ficus/contracts/rules';
+import { describeRule, HL7_MODES, HTTP_MODES, type HttpRule } from '@ficus/contracts/rules';
 import type { CurrentRules, Explanation, FlipAnswer, OneRule } from '../api-types.js';
 import { contextOf } from '../context.js';
 import * as parse from '../option-parsers.js';
@@ -116,6 +116,6 @@ export function addRuleCommands(rules: Command): void {
       const body = { mode: opts.mode, percent: opts.percent, target: opts.target, reason: opts.reason, baseVersion, ...(opts.force ? { force: true } : {}) };
       const r = await client.post<FlipAnswer>(`/api/rules/${encodeURIComponent(id)}/flip`, body);
       for (const w of r.warnings ?? []) note(`warning: rule "${id}": ${w.reason}`);
-      printResult(ctx.json, r, () => `version ${r.version}: ${r.change.summary} (from version ${baseVersion})`);
+      printResult(ctx.json, r, () => (r.changed ? `version ${r.version}: ${r.change.summary} (from version ${baseVersion})` : `no change: rule "${id}" is already ${describeRule(r.rule)} (version ${r.version} stays)`));
     });
 }

@@ -142,7 +142,7 @@ export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown
     if (!flipping || !data) return 'no rule';
     return confirmedWrite(
       () =>
-        post<{ version: number; change: { summary: string }; warnings?: { reason: string }[] }>(`/api/rules/${encodeURIComponent(flipping.rule.id)}/flip`, {
+        post<{ version: number; changed: boolean; change?: { summary: string }; warnings?: { reason: string }[] }>(`/api/rules/${encodeURIComponent(flipping.rule.id)}/flip`, {
           mode,
           ...(mode === 'canary' ? { percent } : {}),
           reason,
@@ -150,7 +150,7 @@ export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown
           ...(force ? { force: true } : {}),
         }),
       (r) => {
-        setDone(`Version ${r.version}: ${r.change.summary}`);
+        setDone(r.change ? `Version ${r.version}: ${r.change.summary}` : `No change: ${flipping.rule.id} is already ${describeMode(flipping.rule)} (version ${r.version} stays)`);
         setWarnings((r.warnings ?? []).map((w) => w.reason));
         polled.refresh();
       },

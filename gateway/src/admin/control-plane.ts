@@ -3,9 +3,9 @@
  * it as a new version on top of the version the admin started from, records the change in the
  * audit log in the same transaction, and announces it to every gateway instance.
  */
-import { auditEntry, StaleVersionError, validateRuleDocuments, type ParityStore, type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Origin, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion } from '@ficus/contracts';
+import { auditEntry, describeRule, StaleVersionError, validateRuleDocuments, type ParityStore, type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Origin, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion } from '@ficus/contracts';
 import { checkGates, gatedMoves, ParityGateError, type GateFigures } from './parity-gate.js';
-import { applyFlip, describeRule, type Flip } from './rule-changes.js';
+import { applyFlip, type Flip } from './rule-changes.js';
 import { diffRuleSets } from './rule-diff.js';
 
 export class InvalidRuleSetError extends Error {
@@ -76,6 +76,11 @@ export class ControlPlane {
     const current = await this.current();
     const { ruleSet, before, after } = applyFlip(current.ruleSet, ruleId, flip);
     const { ruleSet: checked, warnings } = this.check(ruleSet);
+    // a flip to what the rule already does makes no version: the history shows only real moves
+    if (base === current.version && sameRouting(before, after)) {
+      await this.record(who, origin, { action: 'rules.flip', target: ruleId, reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false, now: describeRule(before) } });
+      return { version: current, changed: false };
+    }
     const gates = await this.gate(current.ruleSet, checked, force);
     const change: ChangeRecord = {
       kind: 'flip',
@@ -148,6 +153,9 @@ export class ControlPlane {
     return { version, changed: true, ...(change.gates ? { gates: change.gates } : {}) };
   }
 }
+
+const sameRouting = (a: { mode: string; target?: string }, b: { mode: string; target?: string }): boolean =>
+  a.mode === b.mode && a.target === b.target && ('percent' in a ? a.percent : undefined) === ('percent' in b ? b.percent : undefined);
 
 const withWarnings = (r: ChangeResult, warnings: RuleIssue[]): ChangeResult => (warnings.length > 0 ? { ...r, warnings } : r);
 

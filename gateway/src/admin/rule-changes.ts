@@ -1,5 +1,5 @@
 /**
- * Changes to a rule set, as pure functions: a flip of one rule, and a readable summary of it.
+ * Changes to a rule set, as pure functions: a flip of one rule.
  * Whether the result is valid is for validateRuleDocuments to say.
  */
 import type { Hl7Rule, HttpMode, HttpRule, Hl7Mode, RuleSet } from '@ficus/contracts';
@@ -17,12 +17,6 @@ export class UnknownRuleError extends Error {
 }
 
 type AnyRule = HttpRule | Hl7Rule;
-
-export function describeRule(rule: { mode: string; percent?: number; target?: string }): string {
-  if (rule.mode === 'canary') return `canary ${rule.percent ?? 0} % to ${rule.target ?? '?'}`;
-  if (rule.mode === 'legacy') return 'legacy';
-  return `${rule.mode} (${rule.target ?? '?'})`;
-}
 
 /** The rule set with one rule's mode (and percent, target) changed; other rules untouched. */
 export function applyFlip(ruleSet: RuleSet, ruleId: string, flip: Flip): { ruleSet: RuleSet; before: AnyRule; after: AnyRule } {

@@ -143,4 +143,24 @@ describe('versions', () => {
     expect(r.body).toMatchObject({ version: base, changed: false });
     expect(await current()).toBe(base);
   });
+
+  it('a flip to what the rule already does makes no new version, says so, and is audited', async () => {
+    const base = await current();
+    const moved = await admin.post<{ version: number; changed: boolean; change: { summary: string } }>('/api/rules/patients-read/flip', { mode: 'canary', percent: 40, reason: 'pilot', baseVersion: base });
+    expect(moved.body).toMatchObject({ version: base + 1, changed: true, change: { summary: expect.stringContaining('canary 40 %') } });
+
+    const again = await admin.post<{ version: number; changed: boolean; change?: unknown; rule: { mode: string; percent: number } }>('/api/rules/patients-read/flip', { mode: 'canary', percent: 40, reason: 'pilot, clicked twice', baseVersion: base + 1 });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ version: base + 1, changed: false, rule: { mode: 'canary', percent: 40 } });
+    expect(again.body.change).toBeUndefined();
+    expect(await current()).toBe(base + 1);
+    const audit = await admin.get<{ entries: { action: string; reason: string; version: number; detail: { changed?: boolean } }[] }>('/api/audit?limit=5');
+    expect(audit.body.entries.find((e) => e.reason === 'pilot, clicked twice')).toMatchObject({ action: 'rules.flip', version: base + 1, detail: { changed: false } });
+
+    // a different percent is a change; the same one from a stale version is refused as any stale change
+    const stale = await admin.post('/api/rules/patients-read/flip', { mode: 'canary', percent: 40, reason: 'late', baseVersion: base });
+    expect(stale.status).toBe(409);
+    const raised = await admin.post<{ version: number; changed: boolean }>('/api/rules/patients-read/flip', { mode: 'canary', percent: 50, reason: 'wider', baseVersion: base + 1 });
+    expect(raised.body).toMatchObject({ version: base + 2, changed: true });
+  });
 });

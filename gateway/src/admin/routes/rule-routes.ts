@@ -87,10 +87,11 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
       const { mode, percent, target, reason, baseVersion, force } = req.body;
       if (force && req.principal!.role !== 'admin') return sendProblem(reply, 403, 'forbidden', 'Not allowed', 'forcing a flip past the parity gate needs the role "admin"');
       const flip = { mode, ...(percent !== undefined ? { percent } : {}), ...(target !== undefined ? { target } : {}) };
-      const { version, warnings } = await refusedOnRecord(cp, req, () => cp.flip(req.principal!, originOf(req), req.params.id, flip, reason, baseVersion, force === true));
+      const { version, changed, warnings } = await refusedOnRecord(cp, req, () => cp.flip(req.principal!, originOf(req), req.params.id, flip, reason, baseVersion, force === true));
       req.audited = true;
       const rule = version.ruleSet.http.find((x) => x.id === req.params.id) ?? version.ruleSet.hl7?.find((x) => x.id === req.params.id);
-      return { version: version.version, change: version.change, rule, ...warningsOf(warnings) };
+      // no change: no `change`, as PUT /api/rules and rollback answer
+      return changed ? { version: version.version, changed, change: version.change, rule, ...warningsOf(warnings) } : { version: version.version, changed, rule };
     },
   });
 
