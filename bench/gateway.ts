@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { freePort } from '../scripts/lib/local-services.js';
 import { constantRateInterleaved, type RateResult } from './lib/constant-rate.js';
 import { cpuTimes, stealSince } from './lib/cpu-steal.js';
@@ -157,6 +158,26 @@ function ratios(summary: Summary[]) {
 
 const RATE = 5_000;
 
+/** Full collections in this process (the load generator): each stalls the sending. */
+function watchMajorGcs(): { stop: () => { count: number; longestMs: number } } {
+  let count = 0;
+  let longestMs = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (((e as PerformanceEntry & { detail?: { kind?: number } }).detail)?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+      count++;
+      longestMs = Math.max(longestMs, e.duration);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop: () => {
+      observer.disconnect();
+      return { count, longestMs };
+    },
+  };
+}
+
 function hasTaskset(): boolean {
   try {
     execFileSync('taskset', ['-V'], { stdio: 'ignore' });
@@ -203,9 +224,12 @@ async function addedLatency(dir: string, seconds: number, pinning = true) {
     const mrn = () => `/api/patients/${100_000 + Math.floor(Math.random() * 100_000)}`;
     await constantRateInterleaved(Object.values(targets), mrn, RATE, Math.min(8, seconds), 500);
     const before = cpuTimes();
+    const gcs = watchMajorGcs();
     const results = await constantRateInterleaved(Object.values(targets), mrn, RATE, seconds * names.length, 500);
     const steal = stealSince(before);
+    const loadGc = gcs.stop();
     console.error(`[bench] CPU time taken by the hypervisor (steal) during the run: ${steal.toFixed(1)} %`);
+    console.error(`[bench] the load generator's own full collections during the run: ${loadGc.count} (longest ${loadGc.longestMs.toFixed(1)} ms)`);
     const by = Object.fromEntries(names.map((n, i) => [n, results[i]!])) as Record<keyof typeof targets, RateResult>;
     for (const n of names) {
       const r = by[n];
