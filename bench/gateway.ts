@@ -13,7 +13,7 @@
  * nginx answering from memory (a native upstream that leaves the proxies all the CPU).
  * Then the latency Ficus adds at a constant 5,000 req/s, beside the upstream reached directly.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -250,6 +250,31 @@ async function addedLatency(dir: string, seconds: number, pinning = true) {
   }
 }
 
+/**
+ * The latency run in a process of its own, started as this one was: the load generator then
+ * begins with a fresh heap, as in `--latency`, whatever the earlier phases left in this one.
+ */
+async function addedLatencyInFreshProcess(args: string[]): Promise<Awaited<ReturnType<typeof addedLatency>>> {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'gateway', '--latency', ...args.filter((a) => a === '--quick' || a === '--no-pin')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const last = out.trim().split('\n').at(-1) ?? '';
+  if (code !== 0 || !last.startsWith('{')) throw new Error(`the latency run failed (exit ${code}): ${out.slice(-500)}`);
+  const r = JSON.parse(last) as Record<string, number | boolean>;
+  return {
+    pinned: r.latency_cpu_pinning as boolean,
+    p99Direct: r.p99_direct_ms_at_5k as number,
+    p99Nginx: r.p99_nginx_ms_at_5k as number,
+    p99Bare: r.p99_undici_bare_ms_at_5k as number,
+    p99Ficus: r.p99_ficus_ms_at_5k as number,
+    rateErrors: (r.errors as number | undefined) ?? 0,
+    steal: r.latency_cpu_steal_percent as number,
+  };
+}
+
 export async function benchGateway(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
   const seconds = quick ? 4 : 10;
@@ -287,6 +312,7 @@ export async function benchGateway(args: string[]): Promise<void> {
         p99_nginx_ms_at_5k: Number(r.p99Nginx.toFixed(2)),
         latency_cpu_pinning: r.pinned,
         latency_cpu_steal_percent: Number(r.steal.toFixed(1)),
+        errors: r.rateErrors,
         ...machine,
       }),
     );
@@ -303,7 +329,7 @@ export async function benchGateway(args: string[]): Promise<void> {
     const nodeSummary = await measure('node upstream', nodeTargets, script, seconds, warmup, rounds);
 
     await stopAll();
-    const rate = await addedLatency(dir, quick ? 8 : 30, !args.includes('--no-pin'));
+    const rate = await addedLatencyInFreshProcess(args);
 
     // 2. native upstream
     const nginxUpPort = await freePort();
