@@ -51,8 +51,7 @@ export interface Explanation {
   reason: string;
 }
 
-/** POST /api/rules/{id}/flip */
-/** POST /api/rules/:id/flip: no `change` when the rule already routes so (no new version) */
+/** POST /api/rules/{id}/flip: no `change` when the rule already routes so (no new version) */
 export type FlipAnswer =
   | {
       version: number;
