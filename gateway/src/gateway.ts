@@ -16,6 +16,7 @@ import { GatewayMetrics } from './ops/metrics.js';
 import { isOpsPath, registerOpsRoutes } from './ops/ops-routes.js';
 import { TrafficFlusher } from './ops/traffic.js';
 import { proxyRequest, type ProxyRuntime } from './proxy/exchange.js';
+import { refuseConnect } from './proxy/problem-response.js';
 import { Shadows } from './proxy/shadow.js';
 import { createUpgradeHandler } from './proxy/websocket.js';
 import { Router, type RouterOptions } from './routing/router.js';
@@ -140,6 +141,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
         else proxyRequest(runtime, req, res);
       });
       server.on('upgrade', createUpgradeHandler(runtime));
+      server.on('connect', refuseConnect);
       return server;
     },
   });

@@ -4,6 +4,7 @@
  * header switch, graceful shutdown, and logs without PHI.
  */
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLegacyAndNew, type GatewayUnderTest, type TwoUpstreams } from './support/gateway-harness.js';
@@ -75,6 +76,37 @@ describe('Host header per upstream', () => {
     expect(seen['x-secret-hop']).toBeUndefined();
     expect(seen['keep-alive']).toBeUndefined();
     expect(seen['x-end-to-end']).toBe('keep me');
+  });
+});
+
+describe('methods that echo or tunnel', () => {
+  it('answers TRACE itself with 501 problem+json (TRACK gets 400 from the HTTP parser), and passes neither on', async () => {
+    const n = legacy.received.length;
+    const r = await rawRequest(gw.url, 'TRACE', '/api/patients/100001', { cookie: 'JSESSIONID=secret', authorization: 'Basic c2VjcmV0' });
+    expect(r.status).toBe(501);
+    expect(header(r, 'content-type')).toBe('application/problem+json');
+    const body = JSON.parse(r.body.toString()) as { status: number; detail: string };
+    expect(body.status).toBe(501);
+    expect(body.detail).toContain('TRACE');
+    expect(r.body.toString()).not.toContain('secret');
+    expect((await rawRequest(gw.url, 'TRACK', '/api/patients/100001')).status).toBe(400);
+    // the same path with GET still goes through
+    expect((await rawRequest(gw.url, 'GET', '/api/patients/100001')).status).toBe(200);
+    expect(legacy.received.slice(n).map((x) => x.method)).toEqual(['GET']);
+  });
+
+  it('answers CONNECT with 501 and closes, opening no tunnel', async () => {
+    const { port } = new URL(legacy.url);
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(gw.url).port), '127.0.0.1', () => socket.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\n\r\n`));
+      let text = '';
+      socket.setEncoding('utf8').on('data', (d: string) => (text += d));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 501 Not Implemented\r\n/);
+    expect(reply).toContain('application/problem+json');
+    expect(reply).toContain('"status":501');
   });
 });
 

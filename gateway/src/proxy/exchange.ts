@@ -20,7 +20,7 @@ import { isSafeMethod, type CompiledRule, type Router } from '../routing/router.
 import type { Upstream } from '../upstreams/upstream.js';
 import type { UpstreamRegistry } from '../upstreams/registry.js';
 import { acceptableRequestId, clientResponseHeaders, upstreamRequestHeaders, VIA, type ResponseFraming } from './headers.js';
-import { sendProblem } from './problem-response.js';
+import { isEchoMethod, refuseEchoMethod, sendProblem } from './problem-response.js';
 import type { ShadowCapture, Shadows } from './shadow.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
@@ -299,6 +299,7 @@ function routeStats(metrics: GatewayMetrics, rule: CompiledRule, target: string,
 export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse): void {
   const started = performance.now();
   const requestId = acceptableRequestId(req.headers['x-request-id']) ?? randomUUID();
+  if (isEchoMethod(req.method)) return refuseEchoMethod(res, requestId);
   let target: RequestTarget;
   try {
     target = parseRequestTarget(req.url ?? '/');

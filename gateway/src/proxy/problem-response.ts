@@ -1,7 +1,8 @@
 /**
  * Errors the gateway answers itself, as RFC 9457 problem+json.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { problem, PROBLEM_CONTENT_TYPE } from '@ficus/contracts';
 
 export function sendProblem(
@@ -22,4 +23,26 @@ export function sendProblem(
   if (route !== undefined) headers.push('x-ficus-route', route);
   res.writeHead(status, headers);
   res.end(body);
+}
+
+const ECHO_DETAIL = 'the gateway does not pass TRACE or CONNECT: TRACE echoes the request, cookies and credentials included, back to the page that sent it; CONNECT would open a tunnel past the rules';
+
+/**
+ * TRACE is never passed on: legacy servers often still answer it (cross-site tracing). IIS's
+ * TRACK never gets this far: Node's HTTP parser answers an unknown method 400 itself.
+ */
+export function isEchoMethod(method: string | undefined): boolean {
+  return method === 'TRACE';
+}
+
+export function refuseEchoMethod(res: ServerResponse, requestId: string): void {
+  sendProblem(res, 501, 'method-not-implemented', 'Method not implemented', ECHO_DETAIL, requestId, undefined);
+}
+
+/** CONNECT reaches the server's 'connect' event with the raw socket, not a response. */
+export function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  const body = JSON.stringify(problem(501, 'method-not-implemented', 'Method not implemented', ECHO_DETAIL));
+  if (!socket.writable) return void socket.destroy();
+  socket.end(`HTTP/1.1 501 Not Implemented\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
