@@ -1,6 +1,7 @@
 export * from './rules/index.js';
 export * from './config.js';
 export * from './logger.js';
+export * from './failure-streak.js';
 export * from './run-deployable.js';
 export * from './problem.js';
 export * from './postgres/ensure-database.js';

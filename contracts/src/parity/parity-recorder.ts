@@ -4,6 +4,7 @@
  * instance's own running totals stay here for its metrics. A flush that fails keeps its counts
  * for the next one (bounded: past `maxPendingBuckets` the oldest are dropped and counted).
  */
+import { FailureStreak } from '../failure-streak.js';
 import type { Logger } from '../logger.js';
 import type { Comparison } from './compare.js';
 import type { ParityBucket, ParitySample, ParityStore } from './parity-store.js';
@@ -35,8 +36,11 @@ export class ParityRecorder {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private lastPrune = 0;
+  private readonly failures: FailureStreak;
 
-  constructor(private readonly o: ParityRecorderOptions) {}
+  constructor(private readonly o: ParityRecorderOptions) {
+    this.failures = new FailureStreak(o.log, 'writing parity counts', 60);
+  }
 
   private bucket(rule: string): ParityBucket {
     const minute = minuteOf(Date.now());
@@ -126,9 +130,10 @@ export class ParityRecorder {
         mine.skipped += b.skipped;
         for (const [f, c] of b.fields) mine.fields.set(f, (mine.fields.get(f) ?? 0) + c);
       }
-      this.o.log.warn({ err: (e as Error).message, buckets: buckets.length }, 'cannot write parity counts; will try again');
+      this.failures.failed(e as Error, { buckets: buckets.length });
       return;
     }
+    this.failures.succeeded();
     if (Date.now() - this.lastPrune > 10 * 60_000) {
       this.lastPrune = Date.now();
       await store.prune().catch((e: Error) => this.o.log.warn({ err: e.message }, 'cannot prune parity counts'));

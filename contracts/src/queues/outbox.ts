@@ -14,6 +14,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { FailureStreak } from '../failure-streak.js';
 import { CHANGE_EVENT_SCHEMA_VERSION, keyText, type ChangeBatch, type ChangeEvent } from '../events/change-event.js';
 import { partitionOf, partitionQueueName } from '../events/partition.js';
 import { runMigrations } from '../postgres/migrate.js';
@@ -164,16 +165,16 @@ export class OutboxRelay {
   }
 
   private async run(): Promise<void> {
-    let failures = 0;
+    const streak = new FailureStreak(this.o.log, 'outbox relay round', 20);
     while (this.running) {
       let published = 0;
       try {
         published = await this.publishOnce();
-        failures = 0;
+        streak.succeeded();
       } catch (e) {
-        failures++;
-        if (failures === 1 || failures % 20 === 0) this.o.log.warn({ err: (e as Error).message, failures }, 'outbox relay round failed; trying again');
+        streak.failed(e as Error);
       }
+      const failures = streak.count;
       if (published === 0 && this.running && Date.now() - this.lastPurge > PURGE_EVERY_MS) {
         this.lastPurge = Date.now();
         await this.purgePublished().catch((e: Error) => this.o.log.warn({ err: e.message }, 'outbox purge failed; trying again later'));

@@ -3,7 +3,7 @@
  * counters of ops/metrics.ts are read, the difference since the last read is added to the
  * minute's row in the gateway database. Nothing is added to the cost of a request.
  */
-import type { Logger, ParityStore, TrafficBucket } from '@ficus/contracts';
+import { FailureStreak, type Logger, type ParityStore, type TrafficBucket } from '@ficus/contracts';
 import type { GatewayMetrics, RouteStats } from './metrics.js';
 
 interface Seen {
@@ -29,13 +29,17 @@ export class TrafficFlusher {
   private pending = new Map<string, TrafficBucket>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private readonly failures: FailureStreak;
 
   constructor(
     private readonly metrics: GatewayMetrics,
     private readonly store: ParityStore,
-    private readonly log: Logger,
+    log: Logger,
     private readonly flushMs = 1_000,
-  ) {}
+  ) {
+    // a flush a second: a store outage would otherwise warn every second
+    this.failures = new FailureStreak(log, 'writing traffic counts', 60);
+  }
 
   /** Moves what the counters gained since the last read into the pending buckets. */
   collect(now = Date.now()): void {
@@ -70,10 +74,11 @@ export class TrafficFlusher {
     try {
       await this.store.addTraffic(batch);
       this.pending = new Map();
+      this.failures.succeeded();
     } catch (e) {
       // kept for the next flush; bounded by rules × targets × minutes of an outage
       if (this.pending.size > 50_000) this.pending = new Map();
-      this.log.warn({ err: (e as Error).message }, 'cannot write traffic counts; will try again');
+      this.failures.failed(e as Error, { kept: this.pending.size });
     }
   }
 

@@ -13,7 +13,7 @@
  * at again less and less often (up to every 10 minutes), so results the legacy never took
  * (its dead letters) cost little.
  */
-import { withTransaction, type Logger } from '@ficus/contracts';
+import { FailureStreak, withTransaction, type Logger } from '@ficus/contracts';
 import { lockEarlyCopies } from '@ficus/service-kit';
 import type pg from 'pg';
 import type { PatientDirectory } from '../patient-directory.js';
@@ -30,6 +30,7 @@ export class ProvisionalResultsFollowMerges {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private readonly nextLook = new Map<string, { at: number; everyMs: number }>();
+  private readonly failures: FailureStreak;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -37,7 +38,9 @@ export class ProvisionalResultsFollowMerges {
     private readonly log: Logger,
     /** how often, and how old a provisional result must be to be looked at again; 0: never */
     private readonly periodMs: number,
-  ) {}
+  ) {
+    this.failures = new FailureStreak(log, 'checking provisional results for merges', 30);
+  }
 
   start(): void {
     if (this.periodMs <= 0) return;
@@ -46,7 +49,8 @@ export class ProvisionalResultsFollowMerges {
       if (busy) return; // a slow patient-service: the next look waits for this one
       busy = true;
       this.running = this.runOnce()
-        .catch((e: Error) => this.log.warn({ err: e.message }, 'provisional results could not be checked for merges; tried again later'))
+        .then(() => this.failures.succeeded())
+        .catch((e: Error) => this.failures.failed(e))
         .finally(() => (busy = false));
     }, this.periodMs);
     this.timer.unref();
