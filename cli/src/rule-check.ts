@@ -6,7 +6,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { loadRuleDir, parseRuleYaml, validateRuleDocuments, type RuleDocument, type RuleIssue } from '@ficus/contracts/rules';
+import { loadRuleDir, parseRuleYaml, validateRuleDocuments, type RuleDocument, type RuleIssue, type ValidationOptions } from '@ficus/contracts/rules';
 import type { CurrentRules } from './api-types.js';
 import { CliFailure } from './failures.js';
 
@@ -37,7 +37,7 @@ function sections(data: unknown): { upstreams: boolean; http: boolean } {
  * Checks a rule file, or a whole rule folder. `current` fetches the current rule set; it is
  * called only for a file with one section, and if it fails the file is checked alone.
  */
-export async function checkRules(target: string, current: () => Promise<CurrentRules>): Promise<CheckResult> {
+export async function checkRules(target: string, current: () => Promise<CurrentRules>, options: ValidationOptions = {}): Promise<CheckResult> {
   const name = displayName(target);
   let isDir: boolean;
   try {
@@ -46,7 +46,7 @@ export async function checkRules(target: string, current: () => Promise<CurrentR
     throw new CliFailure(`cannot read ${name}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (e as Error).message}`);
   }
   if (isDir) {
-    const r = await loadRuleDir(target);
+    const r = await loadRuleDir(target, options);
     return { valid: r.ok, file: name, checkedAgainst: null, errors: r.ok ? [] : r.errors, warnings: r.warnings, notes: [`checked the folder as a whole rule set (${r.files.length} files)`] };
   }
 
@@ -75,6 +75,6 @@ export async function checkRules(target: string, current: () => Promise<CurrentR
       notes.push(`could not fetch the current ${missing} (${(e as Error).message}): checked the file alone`);
     }
   }
-  const r = validateRuleDocuments(docs);
+  const r = validateRuleDocuments(docs, options);
   return { valid: r.ok, file: name, checkedAgainst, errors: r.ok ? [] : r.errors, warnings: r.warnings, notes };
 }

@@ -154,6 +154,21 @@ describe('ficus rules: files', () => {
     expect(alone.stdout).toContain('http-only.yaml:2:5: rule "patients-read": unknown upstream "legacy" (declared: none)');
   });
 
+  it('warns, with --paths-case-insensitive, about a rule only the case of its path sets apart', async () => {
+    const iis = httpOnly.replace('  - id: legacy-default', '  - id: patients-read-iis\n    match: { methods: [GET], path: /API/Patients/:mrn }\n    mode: legacy\n  - id: legacy-default');
+    writeFileSync(path.join(s.dir, 'iis.yaml'), iis);
+    const [plain, folded] = await Promise.all([
+      s.ficus(['rules', 'validate', 'iis.yaml'], { cwd: s.dir }),
+      s.ficus(['rules', 'validate', 'iis.yaml', '--paths-case-insensitive'], { cwd: s.dir }),
+    ]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toBe('iis.yaml: valid\n');
+    expect(folded.code, folded.stderr).toBe(0);
+    expect(folded.stdout).toBe(
+      'warning: iis.yaml:9:5: rule "patients-read-iis", field "match": can never match while paths compare regardless of case (FICUS_PATHS_CASE_INSENSITIVE): rule "patients-read" (iis.yaml:2) comes first and takes every request this one matches\niis.yaml: valid\n',
+    );
+  });
+
   it('refuses to import an invalid folder: file:line, exit 1, and no new version', async () => {
     const dir = path.join(s.dir, 'invalid-rules');
     mkdirSync(dir);

@@ -184,6 +184,37 @@ ${TAIL}`);
     ]);
   });
 
+  it('warns, with FICUS_PATHS_CASE_INSENSITIVE, about a rule covered only when case is folded', () => {
+    const yaml = `http:
+  - id: patients-read
+    match: { methods: [GET], path: /api/patients/:mrn }
+    mode: legacy
+  - id: iis-spelling
+    match: { methods: [GET], path: /API/Patients/:mrn }
+    mode: new
+    target: patient-service
+  - id: other-case-other-path
+    match: { methods: [GET], path: /API/Results/:mrn }
+    mode: legacy
+${TAIL}`;
+    const a = parseRuleYaml(UPSTREAMS, 'upstreams.yaml');
+    const b = parseRuleYaml(yaml, 'http.yaml');
+    const plain = validateRuleDocuments([a.doc, b.doc]);
+    expect(plain.ok).toBe(true);
+    expect(plain.warnings).toEqual([]);
+    const folded = validateRuleDocuments([a.doc, b.doc], { caseInsensitivePaths: true });
+    // a warning, not a refusal: the same rule set may serve gateways without the setting
+    expect(folded.ok).toBe(true);
+    expect(folded.warnings.map(formatIssue)).toEqual([
+      'http.yaml:6:5: rule "iis-spelling", field "match": can never match while paths compare regardless of case (FICUS_PATHS_CASE_INSENSITIVE): rule "patients-read" (http.yaml:2) comes first and takes every request this one matches',
+    ]);
+    // a rule covered whatever the case stays an error, reported once
+    const covered = validateRuleDocuments([a.doc, parseRuleYaml(yaml.replace('/API/Patients/:mrn', '/api/patients/:id'), 'http.yaml').doc], { caseInsensitivePaths: true });
+    expect(covered.ok).toBe(false);
+    expect(covered.ok ? [] : covered.errors.map((e) => e.ruleId)).toEqual(['iis-spelling']);
+    expect(covered.warnings).toEqual([]);
+  });
+
   it('does not call narrower or disjoint rules shadowed', () => {
     const r = check(`http:
   - id: icu-only

@@ -53,7 +53,7 @@ async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: Pari
     config.FICUS_OIDC_ISSUER && config.FICUS_OIDC_AUDIENCE && config.FICUS_OIDC_JWKS_URL
       ? { issuer: config.FICUS_OIDC_ISSUER, audience: config.FICUS_OIDC_AUDIENCE, jwksUrl: config.FICUS_OIDC_JWKS_URL, roleClaim: config.FICUS_OIDC_ROLE_CLAIM }
       : undefined;
-  const cp = new ControlPlane(opened.store, opened.audit, announce, log, parity);
+  const cp = new ControlPlane(opened.store, opened.audit, announce, log, parity, routingOf(config));
   const app = await buildAdminApp({
     cp,
     store: opened.store,
@@ -118,8 +118,13 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
       storeState: (up) => metrics.ruleStoreUp.set(up ? 1 : 0),
     });
   } else {
-    rules = new FileRuleSource(config.FICUS_RULES_DIR, config.FICUS_RULES_POLL_MS, log, (ruleSet) => applyRules(runtime, upstreams, metrics, env, routingOf(config), ruleSet), () =>
-      metrics.ruleReloads.inc({ result: 'refused' }),
+    rules = new FileRuleSource(
+      config.FICUS_RULES_DIR,
+      config.FICUS_RULES_POLL_MS,
+      log,
+      (ruleSet) => applyRules(runtime, upstreams, metrics, env, routingOf(config), ruleSet),
+      () => metrics.ruleReloads.inc({ result: 'refused' }),
+      routingOf(config),
     );
   }
   try {

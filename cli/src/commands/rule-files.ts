@@ -16,13 +16,14 @@ export function addRuleFileCommands(rules: Command): void {
     .command('validate')
     .description('check a rule file (or a rule folder) locally, with file:line:column for every issue')
     .argument('<file>', 'a YAML rule file, or a folder of them')
+    .option('--paths-case-insensitive', 'also warn about rules that can never match on a gateway run with FICUS_PATHS_CASE_INSENSITIVE=true')
     .addHelpText(
       'after',
       '\nA file with only `http:` rules is checked against the upstreams of the current rule set\n(and one with only `upstreams:` against its rules), fetched from the admin API; if that\nfails, the file is checked alone and the output says so. Exit 1 when invalid.',
     )
-    .action(async (file: string, _opts, cmd: Command) => {
+    .action(async (file: string, opts: { pathsCaseInsensitive?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const r = await checkRules(file, () => ctx.client().get<CurrentRules>('/api/rules'));
+      const r = await checkRules(file, () => ctx.client().get<CurrentRules>('/api/rules'), { caseInsensitivePaths: opts.pathsCaseInsensitive === true });
       for (const n of r.notes) note(`note: ${n}`);
       if (ctx.json) {
         const { notes: _notes, ...result } = r;

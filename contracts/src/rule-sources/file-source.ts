@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from '../logger.js';
 import { listRuleFiles, loadRuleDir } from '../rules/load-files.js';
 import type { RuleSet } from '../rules/model.js';
-import { formatIssue, type RuleIssue } from '../rules/validate.js';
+import { formatIssue, type RuleIssue, type ValidationOptions } from '../rules/validate.js';
 import { RuleLoadError, type RuleSource, type RuleSourceStatus } from './rule-source.js';
 
 interface FilesStatus {
@@ -34,6 +34,7 @@ export class FileRuleSource implements RuleSource {
     private readonly log: Logger,
     private readonly apply: (ruleSet: RuleSet) => void,
     private readonly onRefused: (issues: RuleIssue[]) => void = () => {},
+    private readonly validation: ValidationOptions = {},
   ) {}
 
   status(): RuleSourceStatus {
@@ -52,7 +53,7 @@ export class FileRuleSource implements RuleSource {
   /** First load; throws RuleLoadError when the files are invalid (there is nothing to keep serving). */
   async load(): Promise<void> {
     const fingerprint = await this.readFingerprint();
-    const result = await loadRuleDir(this.dir);
+    const result = await loadRuleDir(this.dir, this.validation);
     for (const w of result.warnings) this.log.warn({ rules: formatIssue(w) }, 'rule warning');
     if (!result.ok) throw new RuleLoadError(result.errors);
     this.fingerprint = fingerprint;
@@ -100,7 +101,7 @@ export class FileRuleSource implements RuleSource {
       return;
     }
     if (fingerprint === this.fingerprint) return;
-    const result = await loadRuleDir(this.dir);
+    const result = await loadRuleDir(this.dir, this.validation);
     if (!result.ok) {
       const issues = result.errors.map(formatIssue);
       // remember what was refused so the same broken files are not reported every poll

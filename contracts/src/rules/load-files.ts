@@ -5,7 +5,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
-import { validateRuleDocuments, type DocPath, type Position, type RuleDocument, type RuleIssue, type ValidationResult } from './validate.js';
+import { validateRuleDocuments, type DocPath, type Position, type RuleDocument, type RuleIssue, type ValidationOptions, type ValidationResult } from './validate.js';
 
 export const RULE_FILE = /\.ya?ml$/i;
 
@@ -55,7 +55,7 @@ export async function listRuleFiles(dir: string): Promise<string[]> {
 }
 
 /** Reads and validates every rule file in `dir`. A missing folder is an error, not an empty set. */
-export async function loadRuleDir(dir: string): Promise<ValidationResult & { files: string[] }> {
+export async function loadRuleDir(dir: string, options: ValidationOptions = {}): Promise<ValidationResult & { files: string[] }> {
   let files: string[];
   try {
     files = await listRuleFiles(dir);
@@ -74,5 +74,5 @@ export async function loadRuleDir(dir: string): Promise<ValidationResult & { fil
     docs.push(parsed.doc);
   }
   if (syntax.length > 0) return { ok: false, errors: syntax, warnings: [], files };
-  return { ...validateRuleDocuments(docs), files };
+  return { ...validateRuleDocuments(docs, options), files };
 }

@@ -61,14 +61,14 @@ export function parsePathPattern(source: string): PathPattern {
   return { source, segments, open: last?.kind === 'rest', params };
 }
 
-function segmentCovers(a: Segment, b: Segment): boolean {
-  if (a.kind === 'literal') return b.kind === 'literal' && b.value === a.value;
+function segmentCovers(a: Segment, b: Segment, foldCase: boolean): boolean {
+  if (a.kind === 'literal') return b.kind === 'literal' && (foldCase ? b.value.toLowerCase() === a.value.toLowerCase() : b.value === a.value);
   if (a.kind === 'rest') return true;
   return b.kind !== 'rest';
 }
 
-/** true when every path that `b` matches is also matched by `a` */
-export function patternCovers(a: PathPattern, b: PathPattern): boolean {
+/** true when every path that `b` matches is also matched by `a` (literals compared regardless of case: `foldCase`) */
+export function patternCovers(a: PathPattern, b: PathPattern, foldCase = false): boolean {
   const fixedA = a.open ? a.segments.length - 1 : a.segments.length;
   const fixedB = b.open ? b.segments.length - 1 : b.segments.length;
   if (!a.open) {
@@ -78,7 +78,7 @@ export function patternCovers(a: PathPattern, b: PathPattern): boolean {
     return false;
   }
   for (let i = 0; i < fixedA; i++) {
-    if (!segmentCovers(a.segments[i]!, b.segments[i]!)) return false;
+    if (!segmentCovers(a.segments[i]!, b.segments[i]!, foldCase)) return false;
   }
   return true;
 }

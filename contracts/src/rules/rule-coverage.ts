@@ -38,10 +38,13 @@ function predicatesCover(a: Record<string, Predicate> | undefined, b: Record<str
   return Object.entries(a).every(([k, p]) => predicateImplies(bByKey.get(norm(k)), p));
 }
 
-export /** true when rule `a`, placed before `b`, takes every request `b` would match */
-function ruleCovers(a: CoverageInput, b: CoverageInput): boolean {
+/**
+ * true when rule `a`, placed before `b`, takes every request `b` would match; `foldCase`: as a
+ * gateway with FICUS_PATHS_CASE_INSENSITIVE matches
+ */
+export function ruleCovers(a: CoverageInput, b: CoverageInput, foldCase = false): boolean {
   if (a.patterns.length === 0 || b.patterns.length === 0) return false;
-  if (!b.patterns.every((pb) => a.patterns.some((pa) => patternCovers(pa, pb)))) return false;
+  if (!b.patterns.every((pb) => a.patterns.some((pa) => patternCovers(pa, pb, foldCase)))) return false;
   const ma = effectiveMethods(a.rule);
   const mb = effectiveMethods(b.rule);
   if (ma && (!mb || [...mb].some((m) => !ma.has(m)))) return false;

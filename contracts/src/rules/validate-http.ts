@@ -136,17 +136,36 @@ function checkShadow(c: Collector, p: PlacedRule, methods: Set<string> | null) {
   }
 }
 
+export interface ValidationOptions {
+  /** the gateway compares literal path segments regardless of case (FICUS_PATHS_CASE_INSENSITIVE) */
+  caseInsensitivePaths?: boolean;
+}
+
 /** Every check of the HTTP rules, in order; ids are checked by the caller (one namespace). */
-export function checkHttpRules(c: Collector, placed: PlacedRule[], upstreams: Record<string, Upstream>): void {
+export function checkHttpRules(c: Collector, placed: PlacedRule[], upstreams: Record<string, Upstream>, options: ValidationOptions = {}): void {
   for (const p of placed) checkRule(c, p, upstreams);
   placed.forEach((later, j) => {
-    const earlier = placed.slice(0, j).find((e) => ruleCovers(e, later));
+    const before = placed.slice(0, j);
+    const earlier = before.find((e) => ruleCovers(e, later));
     if (earlier) {
       c.errors.push(
         issue(
           later.doc,
           ['http', later.index, 'match'],
           `can never match: rule "${earlier.rule.id}"${placeOf(earlier.doc, 'http', earlier.index)} comes first and takes every request this one matches`,
+          later.rule.id,
+        ),
+      );
+      return;
+    }
+    // a warning, not an error: the same rule set may serve gateways with and without the setting
+    const folded = options.caseInsensitivePaths ? before.find((e) => ruleCovers(e, later, true)) : undefined;
+    if (folded) {
+      c.warnings.push(
+        issue(
+          later.doc,
+          ['http', later.index, 'match'],
+          `can never match while paths compare regardless of case (FICUS_PATHS_CASE_INSENSITIVE): rule "${folded.rule.id}"${placeOf(folded.doc, 'http', folded.index)} comes first and takes every request this one matches`,
           later.rule.id,
         ),
       );

@@ -7,10 +7,10 @@ import { Ajv } from 'ajv';
 import { RuleFileSchema, type Hl7Rule, type RuleFile, type RuleSet, type Upstream } from './model.js';
 import { describe, issue, placeOf, ruleIdAt, type Collector, type RuleDocument, type RuleIssue } from './rule-issues.js';
 import { checkHl7Rules, type PlacedHl7Rule } from './validate-hl7.js';
-import { checkHttpRules, type PlacedRule } from './validate-http.js';
+import { checkHttpRules, type PlacedRule, type ValidationOptions } from './validate-http.js';
 
 export * from './rule-issues.js';
-export { rulePaths } from './validate-http.js';
+export { rulePaths, type ValidationOptions } from './validate-http.js';
 
 export type ValidationResult =
   | { ok: true; ruleSet: RuleSet; warnings: RuleIssue[] }
@@ -20,7 +20,7 @@ const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false });
 const checkFile = ajv.compile<RuleFile>(RuleFileSchema);
 
 /** Validates one or more rule documents and merges them, in order, into one rule set. */
-export function validateRuleDocuments(docs: RuleDocument[]): ValidationResult {
+export function validateRuleDocuments(docs: RuleDocument[], options: ValidationOptions = {}): ValidationResult {
   const c: Collector = { errors: [], warnings: [] };
   const upstreams: Record<string, Upstream> = {};
   const upstreamOrigin = new Map<string, RuleDocument>();
@@ -64,7 +64,7 @@ export function validateRuleDocuments(docs: RuleDocument[]): ValidationResult {
       seen.set(p.rule.id, p);
     }
   }
-  checkHttpRules(c, http, upstreams);
+  checkHttpRules(c, http, upstreams, options);
   checkHl7Rules(c, hl7, upstreams);
   if (http.length === 0) c.warnings.push(issue(docs[0] ?? { data: null }, [], 'no HTTP rules: every request gets 404'));
 

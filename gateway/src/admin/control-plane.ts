@@ -3,7 +3,7 @@
  * it as a new version on top of the version the admin started from, records the change in the
  * audit log in the same transaction, and announces it to every gateway instance.
  */
-import { auditEntry, describeRule, StaleVersionError, validateRuleDocuments, type ParityStore, type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Origin, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion } from '@ficus/contracts';
+import { auditEntry, describeRule, StaleVersionError, validateRuleDocuments, type ParityStore, type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Origin, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion, type ValidationOptions } from '@ficus/contracts';
 import { checkGates, gatedMoves, ParityGateError, type GateFigures } from './parity-gate.js';
 import { applyFlip, type Flip } from './rule-changes.js';
 import { diffRuleSets } from './rule-diff.js';
@@ -41,6 +41,8 @@ export class ControlPlane {
     private readonly announce: (version: number) => void,
     private readonly log: Logger,
     private readonly parity?: ParityStore,
+    /** how this gateway matches (a rule covered only when case is folded is warned about) */
+    private readonly validation: ValidationOptions = {},
   ) {}
 
   /** Refuses a change that moves traffic past a closed parity gate, unless forced. */
@@ -55,7 +57,7 @@ export class ControlPlane {
 
   /** Schema and meaning; the issues name rule id, field and reason. */
   check(ruleSet: unknown): { ruleSet: RuleSet; warnings: RuleIssue[] } {
-    const result = validateRuleDocuments([{ data: ruleSet }]);
+    const result = validateRuleDocuments([{ data: ruleSet }], this.validation);
     if (!result.ok) throw new InvalidRuleSetError(result.errors);
     return { ruleSet: result.ruleSet, warnings: result.warnings };
   }
