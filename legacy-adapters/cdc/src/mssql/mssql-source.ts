@@ -11,7 +11,7 @@
  * the README.
  */
 import sql from 'mssql';
-import type { Logger } from '@ficus/contracts';
+import { FailureStreak, type Logger } from '@ficus/contracts';
 import type { CdcMapping, TopicMapping } from '../mapping/mapping-file.js';
 import { MappingError, mappingIssue } from '../mapping/mapping-file.js';
 import { planTable, SchemaChangeError, type TablePlan } from '../mapping/table-plan.js';
@@ -139,7 +139,7 @@ export class MssqlSource {
   }
 
   private async run(): Promise<void> {
-    let failures = 0;
+    const streak = new FailureStreak(this.o.log, `SQL Server CDC poll of ${this.name}`, 10);
     while (this.running) {
       try {
         const st = await this.o.state.get(this.name, 'mssql');
@@ -148,7 +148,7 @@ export class MssqlSource {
         this.state = 'streaming';
         const n = await this.pollOnce();
         this.error = undefined;
-        failures = 0;
+        streak.succeeded();
         if (n === 0) await new Promise((r) => setTimeout(r, this.o.pollMs));
       } catch (e) {
         if (!this.running) break;
@@ -160,9 +160,8 @@ export class MssqlSource {
           this.running = false;
           return;
         }
-        failures++;
-        this.o.log.warn({ source: this.name, err: this.error, failures }, 'SQL Server CDC poll failed; trying again');
-        await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** Math.min(failures, 6))));
+        streak.failed(e as Error, { source: this.name });
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** Math.min(streak.count, 6))));
       }
     }
   }

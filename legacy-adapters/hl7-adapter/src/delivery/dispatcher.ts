@@ -11,7 +11,7 @@
  */
 import { decodeMessage, encodeMessageBytes } from '@ficus/hl7-protocol';
 import type pg from 'pg';
-import type { Logger } from '@ficus/contracts';
+import { FailureStreak, type Logger } from '@ficus/contracts';
 import type { AdapterMetrics } from '../ops/metrics.js';
 import type { DeliveryStore, PendingDelivery } from './delivery-store.js';
 import { DeliveryTimeoutError, MllpClient, type AckAnswer } from './mllp-client.js';
@@ -81,8 +81,17 @@ export class Dispatcher {
   private stopped = false;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
+  /** per target: rounds and lanes that fail again and again (the database down) log now and then */
+  private readonly streaks = new Map<string, FailureStreak>();
 
   constructor(private readonly o: DispatcherOptions) {}
+
+  private streak(target: string, what: 'round' | 'lane'): FailureStreak {
+    const key = `${what}\u0000${target}`;
+    let s = this.streaks.get(key);
+    if (!s) this.streaks.set(key, (s = new FailureStreak(this.o.log, what === 'round' ? `a delivery round for ${target}` : `delivery to ${target}`, 20)));
+    return s;
+  }
 
   /** Something new was stored: look now rather than at the next poll. */
   nudge(): void {
@@ -189,7 +198,8 @@ export class Dispatcher {
       return;
     }
     const work = this.workTarget(target)
-      .catch((e: Error) => this.o.log.warn({ target, err: e.message }, 'delivery round failed; will try again'))
+      .then(() => this.streak(target, 'round').succeeded())
+      .catch((e: Error) => this.streak(target, 'round').failed(e, { target }))
       .finally(() => {
         this.workers.delete(target);
         if (this.again.delete(target) && !this.stopped) this.startTarget(target);
@@ -299,9 +309,12 @@ export class Dispatcher {
       }
       const full = list.length === perLane;
       const run = (kind === 'queue' ? this.toQueue(name, due) : this.toLegacy(name, due)).then(
-        (o): LaneRun => ({ ...o, partition, full }),
+        (o): LaneRun => {
+          this.streak(target, 'lane').succeeded();
+          return { ...o, partition, full };
+        },
         (e: Error): LaneRun => {
-          this.o.log.warn({ target, err: e.message }, 'delivery failed; will try again');
+          this.streak(target, 'lane').failed(e, { target });
           return { delivered: [], retryAt: Date.now() + this.o.idlePollMs, partition, full };
         },
       );
