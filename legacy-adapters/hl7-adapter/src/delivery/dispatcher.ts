@@ -14,6 +14,7 @@ import type pg from 'pg';
 import { FailureStreak, type Logger } from '@ficus/contracts';
 import type { AdapterMetrics } from '../ops/metrics.js';
 import type { DeliveryStore, PendingDelivery } from './delivery-store.js';
+import { DispatcherLock } from './dispatcher-lock.js';
 import { DeliveryTimeoutError, MllpClient, type AckAnswer } from './mllp-client.js';
 import type { QueuePublisher } from './queue-publisher.js';
 
@@ -33,7 +34,6 @@ export interface DispatcherOptions {
   settled?: (d: PendingDelivery, outcome: 'delivered' | 'dead', answer: AckAnswer | undefined) => void;
 }
 
-const LOCK_KEY = 0x6669_6375; // "ficu": the dispatcher's advisory lock
 /** deliveries read per lane and round */
 const PER_LANE = 200;
 /**
@@ -76,15 +76,16 @@ export class Dispatcher {
   /** targets that got new work while their worker was busy */
   private readonly again = new Set<string>();
   private readonly clients = new Map<string, { url: string; client: MllpClient }>();
-  private lockClient: pg.PoolClient | undefined;
-  private holding = false;
+  private readonly lock: DispatcherLock;
   private stopped = false;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   /** per target: rounds and lanes that fail again and again (the database down) log now and then */
   private readonly streaks = new Map<string, FailureStreak>();
 
-  constructor(private readonly o: DispatcherOptions) {}
+  constructor(private readonly o: DispatcherOptions) {
+    this.lock = new DispatcherLock(o.pool, o.log);
+  }
 
   private streak(target: string, what: 'round' | 'lane'): FailureStreak {
     const key = `${what}\u0000${target}`;
@@ -103,7 +104,7 @@ export class Dispatcher {
    * its next deliveries when it finishes, so only new work for an idle lane wakes its target.
    */
   committed(lanes: Iterable<{ target: string; partition: number }>): void {
-    if (this.stopped || !this.holding) return this.nudge();
+    if (this.stopped || !this.lock.holding) return this.nudge();
     const byTarget = new Map<string, number[]>();
     for (const l of lanes) {
       const list = byTarget.get(l.target);
@@ -132,48 +133,12 @@ export class Dispatcher {
     await this.loop;
     await Promise.all(this.workers.values());
     for (const c of this.clients.values()) c.client.close();
-    this.lockClient?.release(true);
-  }
-
-  private dropLock(why: string): void {
-    if (this.holding) this.o.log.warn({ why }, 'dispatcher lock lost: deliveries stop here until it is held again');
-    this.holding = false;
-    this.lockClient?.release(true);
-    this.lockClient = undefined;
-  }
-
-  /**
-   * Takes the lock, or checks that the session holding it is still there: a session-level
-   * advisory lock lives exactly as long as its connection, so a working connection means the
-   * lock is still ours, and a broken one means another instance may have it now.
-   */
-  private async holdLock(): Promise<boolean> {
-    try {
-      if (this.holding && this.lockClient) {
-        await this.lockClient.query('SELECT 1');
-        return true;
-      }
-      if (!this.lockClient) {
-        const client = await this.o.pool.connect();
-        // a checked-out client whose connection dies emits 'error': without a listener, a crash
-        client.on('error', (err) => this.dropLock(err.message));
-        this.lockClient = client;
-      }
-      const { rows } = await this.lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LOCK_KEY]);
-      return rows[0]!.ok;
-    } catch (e) {
-      this.dropLock((e as Error).message);
-      this.o.log.warn({ err: (e as Error).message }, 'message store unreachable: deliveries wait');
-      return false;
-    }
+    this.lock.release();
   }
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      const held = this.holding;
-      this.holding = await this.holdLock();
-      if (this.holding && !held) this.o.log.info('dispatching HL7 deliveries (this instance holds the dispatcher lock)');
-      if (this.holding) {
+      if (await this.lock.hold()) {
         try {
           for (const target of await this.o.deliveries.busyTargets()) this.startTarget(target);
         } catch (e) {
@@ -225,7 +190,7 @@ export class Dispatcher {
     let delivered: number[] = [];
     let read = true;
     try {
-      while (!this.stopped && this.holding) {
+      while (!this.stopped && this.lock.holding) {
         let wait = this.o.idlePollMs;
         let started = 0;
         if (read) {
