@@ -1,28 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
-import { adminClient, seedRules, startStoreGateway, type StoreGateway } from '../support/store-gateway.js';
-import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
+import { startSeededScene, type AdminClient, type SeededScene, type StoreGateway } from '../support/store-gateway.js';
 
-let db: TestDatabase;
-let legacy: TestUpstream;
-let fresh: TestUpstream;
+let scene: SeededScene;
 let gw: StoreGateway;
-let admin: ReturnType<typeof adminClient>;
+let admin: AdminClient;
 
 beforeAll(async () => {
-  db = await createTestDatabase(inject('databaseUrl'), 'admin_api');
-  legacy = await startTestUpstream('legacy');
-  fresh = await startTestUpstream('new');
-  gw = await startStoreGateway({ storeUrl: db.url, redisUrl: inject('redisUrl'), files: seedRules(legacy.url, fresh.url) });
-  admin = adminClient(gw.adminUrl);
+  scene = await startSeededScene({ databaseUrl: inject('databaseUrl'), redisUrl: inject('redisUrl'), name: 'admin_api' });
+  ({ gw, admin } = scene);
 });
-afterAll(async () => {
-  await gw?.close();
-  await legacy?.close();
-  await fresh?.close();
-  await db?.drop();
-});
+afterAll(() => scene?.close());
 
 describe('admin API', () => {
   it('serves the seeded rules as version 1', async () => {

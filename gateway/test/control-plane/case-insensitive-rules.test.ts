@@ -4,29 +4,17 @@
  * match (the requests for it go to the earlier rule, as this test sees through the proxy).
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
-import { adminClient, seedRules, startStoreGateway, type StoreGateway } from '../support/store-gateway.js';
-import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
+import { startSeededScene, type AdminClient, type SeededScene, type StoreGateway } from '../support/store-gateway.js';
 
-let db: TestDatabase;
-let legacy: TestUpstream;
-let fresh: TestUpstream;
+let scene: SeededScene;
 let gw: StoreGateway;
-let admin: ReturnType<typeof adminClient>;
+let admin: AdminClient;
 
 beforeAll(async () => {
-  db = await createTestDatabase(inject('databaseUrl'), 'admin_case_insensitive');
-  legacy = await startTestUpstream('legacy');
-  fresh = await startTestUpstream('new');
-  gw = await startStoreGateway({ storeUrl: db.url, redisUrl: inject('redisUrl'), files: seedRules(legacy.url, fresh.url), env: { FICUS_PATHS_CASE_INSENSITIVE: 'true' } });
-  admin = adminClient(gw.adminUrl);
+  scene = await startSeededScene({ databaseUrl: inject('databaseUrl'), redisUrl: inject('redisUrl'), name: 'admin_case_insensitive', env: { FICUS_PATHS_CASE_INSENSITIVE: 'true' } });
+  ({ gw, admin } = scene);
 });
-afterAll(async () => {
-  await gw?.close();
-  await legacy?.close();
-  await fresh?.close();
-  await db?.drop();
-});
+afterAll(() => scene?.close());
 
 type Issue = { ruleId?: string; reason: string };
 

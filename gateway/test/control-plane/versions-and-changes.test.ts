@@ -3,29 +3,17 @@
  * invalid rule sets refused with rule id, field and reason while nothing changes.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
-import { adminClient, seedRules, startStoreGateway, type StoreGateway } from '../support/store-gateway.js';
-import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
+import { startSeededScene, type AdminClient, type SeededScene, type StoreGateway } from '../support/store-gateway.js';
 
-let db: TestDatabase;
-let legacy: TestUpstream;
-let fresh: TestUpstream;
+let scene: SeededScene;
 let gw: StoreGateway;
-let admin: ReturnType<typeof adminClient>;
+let admin: AdminClient;
 
 beforeAll(async () => {
-  db = await createTestDatabase(inject('databaseUrl'), 'admin_versions');
-  legacy = await startTestUpstream('legacy');
-  fresh = await startTestUpstream('new');
-  gw = await startStoreGateway({ storeUrl: db.url, redisUrl: inject('redisUrl'), files: seedRules(legacy.url, fresh.url) });
-  admin = adminClient(gw.adminUrl);
+  scene = await startSeededScene({ databaseUrl: inject('databaseUrl'), redisUrl: inject('redisUrl'), name: 'admin_versions' });
+  ({ gw, admin } = scene);
 });
-afterAll(async () => {
-  await gw?.close();
-  await legacy?.close();
-  await fresh?.close();
-  await db?.drop();
-});
+afterAll(() => scene?.close());
 
 const current = async () => (await admin.get<{ version: number }>('/api/rules')).body.version;
 

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { createLogger } from '@ficus/contracts';
 import { loadGatewayConfig } from '../../src/config.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
+import { createTestDatabase } from '../../../test-support/databases.js';
+import { startTestUpstream } from './test-upstream.js';
 
 export const ADMIN_TOKEN = 'ficus_test-admin-token-0123456789abcdefghijklmnopqrstuv';
 
@@ -103,5 +105,34 @@ export function adminClient(adminUrl: string, token: string | undefined = ADMIN_
     post: <T = Record<string, unknown>>(path: string, body: unknown) => call<T>('POST', path, body),
     put: <T = Record<string, unknown>>(path: string, body: unknown) => call<T>('PUT', path, body),
     del: <T = Record<string, unknown>>(path: string) => call<T>('DELETE', path),
+  };
+}
+
+export type AdminClient = ReturnType<typeof adminClient>;
+
+export interface SeededScene {
+  gw: StoreGateway;
+  admin: AdminClient;
+  close(): Promise<void>;
+}
+
+/**
+ * The usual control-plane scene: a store database of its own (`name`), a legacy and a new test
+ * upstream, and one gateway seeded with seedRules, its admin client holding the admin token.
+ */
+export async function startSeededScene(o: { databaseUrl: string; redisUrl: string; name: string; env?: Record<string, string> }): Promise<SeededScene> {
+  const db = await createTestDatabase(o.databaseUrl, o.name);
+  const legacy = await startTestUpstream('legacy');
+  const fresh = await startTestUpstream('new');
+  const gw = await startStoreGateway({ storeUrl: db.url, redisUrl: o.redisUrl, files: seedRules(legacy.url, fresh.url), ...(o.env ? { env: o.env } : {}) });
+  return {
+    gw,
+    admin: adminClient(gw.adminUrl),
+    async close() {
+      await gw.close();
+      await legacy.close();
+      await fresh.close();
+      await db.drop();
+    },
   };
 }
