@@ -30,3 +30,20 @@ export class FailureStreak {
     return this.failures;
   }
 }
+
+/** One streak per key (a target, a source), made when its key first fails or succeeds. */
+export class FailureStreaks {
+  private readonly byKey = new Map<string, FailureStreak>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly what: (key: string) => string,
+    private readonly every = 20,
+  ) {}
+
+  of(key: string): FailureStreak {
+    let s = this.byKey.get(key);
+    if (!s) this.byKey.set(key, (s = new FailureStreak(this.log, this.what(key), this.every)));
+    return s;
+  }
+}

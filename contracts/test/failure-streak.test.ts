@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { FailureStreak } from '../src/failure-streak.js';
+import { FailureStreak, FailureStreaks } from '../src/failure-streak.js';
 
 function capture() {
   const lines: { level: number; msg: string; failures?: number; err?: string; kept?: number }[] = [];
@@ -32,5 +32,16 @@ describe('FailureStreak', () => {
     ]);
     expect(lines[0]).toMatchObject({ err: 'connect ECONNREFUSED', kept: 0 });
     expect(streak.count).toBe(1);
+  });
+
+  it('keeps one streak per key: one target failing does not quiet another', async () => {
+    const { lines, log } = capture();
+    const streaks = new FailureStreaks(log, (target) => `delivery to ${target}`, 5);
+    for (let i = 0; i < 4; i++) streaks.of('legacy-hl7').failed(new Error('down'));
+    streaks.of('queue:patient-service').failed(new Error('down'));
+    expect(streaks.of('legacy-hl7')).toBe(streaks.of('legacy-hl7'));
+    expect(streaks.of('legacy-hl7').count).toBe(4);
+    await new Promise((r) => setImmediate(r));
+    expect(lines.map((l) => l.msg)).toEqual(['delivery to legacy-hl7 failed; trying again', 'delivery to queue:patient-service failed; trying again']);
   });
 });

@@ -11,7 +11,7 @@
  */
 import { decodeMessage, encodeMessageBytes } from '@ficus/hl7-protocol';
 import type pg from 'pg';
-import { FailureStreak, type Logger } from '@ficus/contracts';
+import { FailureStreaks, type Logger } from '@ficus/contracts';
 import type { AdapterMetrics } from '../ops/metrics.js';
 import type { DeliveryStore, PendingDelivery } from './delivery-store.js';
 import { DispatcherLock } from './dispatcher-lock.js';
@@ -81,17 +81,13 @@ export class Dispatcher {
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   /** per target: rounds and lanes that fail again and again (the database down) log now and then */
-  private readonly streaks = new Map<string, FailureStreak>();
+  private readonly roundFailures: FailureStreaks;
+  private readonly laneFailures: FailureStreaks;
 
   constructor(private readonly o: DispatcherOptions) {
     this.lock = new DispatcherLock(o.pool, o.log);
-  }
-
-  private streak(target: string, what: 'round' | 'lane'): FailureStreak {
-    const key = `${what}\u0000${target}`;
-    let s = this.streaks.get(key);
-    if (!s) this.streaks.set(key, (s = new FailureStreak(this.o.log, what === 'round' ? `a delivery round for ${target}` : `delivery to ${target}`, 20)));
-    return s;
+    this.roundFailures = new FailureStreaks(o.log, (target) => `a delivery round for ${target}`);
+    this.laneFailures = new FailureStreaks(o.log, (target) => `delivery to ${target}`);
   }
 
   /** Something new was stored: look now rather than at the next poll. */
@@ -163,8 +159,8 @@ export class Dispatcher {
       return;
     }
     const work = this.workTarget(target)
-      .then(() => this.streak(target, 'round').succeeded())
-      .catch((e: Error) => this.streak(target, 'round').failed(e, { target }))
+      .then(() => this.roundFailures.of(target).succeeded())
+      .catch((e: Error) => this.roundFailures.of(target).failed(e, { target }))
       .finally(() => {
         this.workers.delete(target);
         if (this.again.delete(target) && !this.stopped) this.startTarget(target);
@@ -275,11 +271,11 @@ export class Dispatcher {
       const full = list.length === perLane;
       const run = (kind === 'queue' ? this.toQueue(name, due) : this.toLegacy(name, due)).then(
         (o): LaneRun => {
-          this.streak(target, 'lane').succeeded();
+          this.laneFailures.of(target).succeeded();
           return { ...o, partition, full };
         },
         (e: Error): LaneRun => {
-          this.streak(target, 'lane').failed(e, { target });
+          this.laneFailures.of(target).failed(e, { target });
           return { delivered: [], retryAt: Date.now() + this.o.idlePollMs, partition, full };
         },
       );
