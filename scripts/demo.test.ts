@@ -53,7 +53,46 @@ afterAll(() => {
   if (copy) rmSync(copy, { recursive: true, force: true });
 });
 
+/** `npm start` in the copy, in a process group of its own, as a terminal would run it */
+function startDemo(env: NodeJS.ProcessEnv) {
+  const demo = spawn('npm', ['start'], { cwd: copy, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  demo.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  demo.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+  return {
+    pid: demo.pid!,
+    output: () => output,
+    exited,
+    async up(): Promise<void> {
+      for (let i = 0; i < 1_200 && !output.includes('stack is up'); i++) {
+        if (demo.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
+        await sleep(250);
+      }
+      expect(output, output).toContain('stack is up');
+    },
+  };
+}
+
+/** nothing the demo started is left: its process group, its ports, its PostgreSQL and Redis */
+async function expectAllStopped(demo: ReturnType<typeof startDemo>, ports: Record<string, number>): Promise<void> {
+  for (let i = 0; i < 60 && processAlive(-demo.pid); i++) await sleep(250);
+  const left = processAlive(-demo.pid) ? execFileSync('ps', ['-o', 'pid,args', '--no-headers', '-g', String(demo.pid)], { encoding: 'utf8' }) : '';
+  expect(left, `processes left in the demo process group\n${demo.output().slice(-4000)}`).toBe('');
+  for (const port of Object.values(ports)) expect(await portFree(port), `port ${port}`).toBe(true);
+  const pgPid = path.join(copy, '.ficus/demo/pg/postmaster.pid');
+  // a group's SIGINT reaches PostgreSQL too: its own fast shutdown may still be finishing
+  for (let i = 0; i < 240 && existsSync(pgPid); i++) await sleep(250);
+  expect(existsSync(pgPid), `PostgreSQL still running\n${demo.output().slice(-4000)}`).toBe(false);
+  const redisPidFile = path.join(copy, '.ficus/demo/redis/redis.pid');
+  if (existsSync(redisPidFile)) expect(processAlive(Number(readFileSync(redisPidFile, 'utf8')))).toBe(false);
+  expect(demo.output()).toContain('stopped everything it started');
+}
+
 describe('npm start on a fresh copy', () => {
+  let ports = demoPorts();
+  let env: NodeJS.ProcessEnv = {};
+
   it('serves a legacy patient through the gateway on 8080, takes HL7 on 2575, and Ctrl-C stops everything', { timeout: 480_000 }, async () => {
     // the files a clone would have: tracked and new ones, nothing ignored (no node_modules, no .ficus)
     copy = mkdtempSync(path.join(tmpdir(), 'ficus-fresh-'));
@@ -66,7 +105,6 @@ describe('npm start on a fresh copy', () => {
     }
     expect(existsSync(path.join(copy, 'node_modules'))).toBe(false);
 
-    let ports = demoPorts();
     const busy = (await Promise.all(Object.values(ports).map(portFree))).includes(false);
     if (busy) {
       // someone runs a demo on this machine already: use other ports rather than fail
@@ -74,23 +112,15 @@ describe('npm start on a fresh copy', () => {
       let next = 0;
       ports = await pickDemoPorts(() => base + 1_000 * next++);
     }
-    const env: NodeJS.ProcessEnv = { ...process.env, ...demoPortEnv(ports), LEGACY_HIS_SEED_PATIENTS: '300' };
+    env = { ...process.env, ...demoPortEnv(ports), LEGACY_HIS_SEED_PATIENTS: '300' };
     delete env.DATABASE_URL;
     delete env.REDIS_URL;
     delete env.NODE_OPTIONS;
-    const demo = spawn('npm', ['start'], { cwd: copy, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    demo.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    demo.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+    const demo = startDemo(env);
 
     try {
+      await demo.up();
       const gw = `http://127.0.0.1:${ports.gateway}`;
-      for (let i = 0; i < 1_200 && !output.includes('stack is up'); i++) {
-        if (demo.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
-        await sleep(250);
-      }
-      expect(output, output).toContain('stack is up');
       const res = await fetch(`${gw}/api/patients/100001`);
       expect(res.status).toBe(200);
       expect(res.headers.get('x-ficus-route')).toBe('patients-read; legacy');
@@ -109,26 +139,32 @@ describe('npm start on a fresh copy', () => {
         admitted = r.status;
         if (admitted !== 200) await sleep(250);
       }
-      expect(admitted, output).toBe(200);
-      expect(output).toContain(`mllp_send --loose -f examples/hl7/ADT-A01-admit.hl7 -p ${ports.hl7} 127.0.0.1`);
+      expect(admitted, demo.output()).toBe(200);
+      expect(demo.output()).toContain(`mllp_send --loose -f examples/hl7/ADT-A01-admit.hl7 -p ${ports.hl7} 127.0.0.1`);
     } finally {
       // Ctrl-C: SIGINT to the whole foreground process group
-      process.kill(-demo.pid!, 'SIGINT');
+      process.kill(-demo.pid, 'SIGINT');
     }
-    const code = await Promise.race([exited, sleep(90_000).then(() => 'timeout' as const)]);
-    expect(code, output).not.toBe('timeout');
+    const code = await Promise.race([demo.exited, sleep(90_000).then(() => 'timeout' as const)]);
+    expect(code, demo.output()).not.toBe('timeout');
+    await expectAllStopped(demo, ports);
+  });
 
-    // nothing it started is left: its process group, its ports, its PostgreSQL and Redis
-    for (let i = 0; i < 40 && processAlive(-demo.pid!); i++) await sleep(250);
-    const left = processAlive(-demo.pid!) ? execFileSync('ps', ['-o', 'pid,args', '--no-headers', '-g', String(demo.pid)], { encoding: 'utf8' }) : '';
-    expect(left, 'processes left in the demo process group').toBe('');
-    for (const port of Object.values(ports)) expect(await portFree(port), `port ${port}`).toBe(true);
-    const pgPid = path.join(copy, '.ficus/demo/pg/postmaster.pid');
-    // the group's SIGINT reaches PostgreSQL too: its own fast shutdown may still be finishing
-    for (let i = 0; i < 240 && existsSync(pgPid); i++) await sleep(250);
-    expect(existsSync(pgPid), `PostgreSQL still running\n${output.slice(-4000)}`).toBe(false);
-    const redisPidFile = path.join(copy, '.ficus/demo/redis/redis.pid');
-    if (existsSync(redisPidFile)) expect(processAlive(Number(readFileSync(redisPidFile, 'utf8')))).toBe(false);
-    expect(output).toContain('stopped everything it started');
+  // what a process manager, a CI job or `kill <pid>` does: a signal to npm alone, not to its group
+  it.each([
+    ['SIGTERM', 'npm forwards it to the demo'],
+    ['SIGKILL', 'the demo sees its parent gone'],
+  ] as const)('%s to npm alone stops everything too (%s)', { timeout: 300_000 }, async (signal, _why) => {
+    expect(copy, 'the first test made the copy').not.toBe('');
+    const demo = startDemo(env);
+    try {
+      await demo.up();
+      const res = await fetch(`http://127.0.0.1:${ports.gateway}/api/patients/100001`);
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    } finally {
+      process.kill(demo.pid, signal);
+    }
+    await expectAllStopped(demo, ports);
   });
 });

@@ -53,6 +53,8 @@ interface Deployable {
 }
 
 const say = (line: string) => process.stdout.write(`[demo] ${line}\n`);
+// a closed terminal or pipe (its reader gone) must not crash the demo before it has stopped its stack
+process.stdout.on('error', () => {});
 
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -194,6 +196,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
   process.on('SIGHUP', () => void stopAll(0));
+  // npm start execs this process, so npm is its parent: npm killed outright (SIGKILL, or a crash)
+  // must not leave the stack, its PostgreSQL and Redis running with nobody to stop them
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid === parent) return;
+    say('the process that started the demo is gone');
+    void stopAll(0);
+  }, 1_000).unref();
 
   const onExit = (d: Deployable, code: number | null) => {
     if (stopping) return;
