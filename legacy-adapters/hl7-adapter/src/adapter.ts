@@ -31,6 +31,7 @@ import { DeliveryStore } from './delivery/delivery-store.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { Retention } from './store/retention.js';
 import { QueuePublisher } from './delivery/queue-publisher.js';
+import { QueryRelay } from './intake/query-relay.js';
 import { AppAcks, settledAnswer } from './intake/app-acks.js';
 import { Intake } from './intake/intake.js';
 import { IntakeStats } from './intake/intake-stats.js';
@@ -122,7 +123,12 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
       hl7Parity.settled(d, outcome);
     },
   });
-  const intake = new Intake({ store: messages, router: () => router, partitions: config.HL7_PARTITIONS, metrics, log, appAcks, stats });
+  const queries = new QueryRelay({
+    legacyUrl: (upstream) => upstreamUrlOverride(upstream, env) ?? ruleSet.upstreams[upstream]?.url,
+    connectTimeoutMs: config.HL7_LEGACY_CONNECT_TIMEOUT_MS,
+    answerTimeoutMs: config.HL7_LEGACY_ACK_TIMEOUT_MS,
+  });
+  const intake = new Intake({ store: messages, router: () => router, partitions: config.HL7_PARTITIONS, metrics, log, appAcks, stats, queries });
   stats.start();
   appAcks.start();
 
@@ -159,6 +165,7 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     retention,
     async close() {
       await listener.close();
+      queries.close();
       await retention.stop();
       await dispatcher.stop();
       appAcks.stop();

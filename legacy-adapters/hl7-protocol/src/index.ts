@@ -44,3 +44,6 @@ export { buildAck, type AckCode, type OriginalAckCode, type EnhancedAckCode, typ
 export { decideAck, commitAckDue, type AckDecision, type AckOutcome } from './hl7/ack-policy.js';
 export { newControlId } from './hl7/control-id.js';
 export { readAck, type AckFields } from './hl7/ack-reader.js';
+
+// queries: answered with data, synchronously
+export { isQuery } from './hl7/query.js';

@@ -1,6 +1,7 @@
 /**
  * The legacy system's HL7 inbound: an MLLP listener (default port 2576) that applies ADT and
- * ORU messages to the legacy schema and answers each message with one ACK, after the commit.
+ * ORU messages to the legacy schema and answers each message with one ACK, after the commit,
+ * and answers a patient query (QRY^A19) with ADR^A19.
  *
  * Per connection: frames are decoded by @ficus/hl7-protocol's MllpDecoder (garbage, partial
  * and broken frames are skipped by it), processed strictly one after the other, and answered
@@ -22,6 +23,7 @@ import {
   escapeValue,
   hl7Error,
   isBatch,
+  isQuery,
   MllpDecoder,
   newControlId,
   type AckSubject,
@@ -255,6 +257,11 @@ class Hl7Connection {
       return decision.send ? buildAck(decoded.received, decision.code, { error: decoded.error }) : undefined;
     }
     const message = decoded.message;
+    if (isQuery(message.header.messageType)) {
+      const answer = await this.processor.query(message);
+      this.log.info({ conn: this.id, controlId: message.header.controlId, type: typeOf(message.header), outcome: 'query', ms: Math.round(performance.now() - started) }, 'HL7 query answered');
+      return answer;
+    }
     const outcome = await this.processor.process(message);
     const decision = decideAck(message.header, outcome.kind);
     const fields = {

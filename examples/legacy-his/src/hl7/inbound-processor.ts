@@ -5,12 +5,13 @@
  * accepted again. The answer is known only after the commit.
  */
 import { createHash } from 'node:crypto';
-import { decideAck, facilityKey, hl7Error, Hl7Refusal, refuse, type Hl7Error, type Hl7Message, type RefusalKind } from '@ficus/hl7-protocol';
+import { decideAck, facilityKey, hl7Error, Hl7Refusal, refuse, type Hl7Ack, type Hl7Error, type Hl7Message, type RefusalKind } from '@ficus/hl7-protocol';
 import type pg from 'pg';
 import { withTransaction, type Logger } from '@ficus/contracts';
 import { admitPatient, dischargePatient, mergePatients, registerPatient, updatePatientInformation } from './adt-handlers.js';
 import type { MessageHandler } from './message-context.js';
 import { storeResults } from './oru-handler.js';
+import { answerQuery } from './patient-query.js';
 
 /** The message types and events the legacy inbound applies */
 export const HANDLERS: Readonly<Record<string, Readonly<Record<string, MessageHandler>>>> = {
@@ -35,6 +36,11 @@ export class InboundProcessor {
     private readonly pool: pg.Pool,
     private readonly log: Logger,
   ) {}
+
+  /** A query's answer (with its data); nothing is written */
+  query(message: Hl7Message): Promise<Hl7Ack> {
+    return answerQuery(this.pool, message);
+  }
 
   async process(message: Hl7Message): Promise<ProcessOutcome> {
     const h = message.header;

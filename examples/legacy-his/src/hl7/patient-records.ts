@@ -8,7 +8,7 @@ import { ADT_USER, changingWrite, insertedColumns } from '../contract/index.js';
 import { patientWrites } from '../patients/patient-store.js';
 
 /** The patient an MRN means now: itself, or the survivor it was merged into (ADT^A40), to the end of a chain. */
-export function survivorOf(tx: pg.PoolClient, mrn: string): Promise<string> {
+export function survivorOf(tx: pg.PoolClient | pg.Pool, mrn: string): Promise<string> {
   return followMerges(mrn, async (merged) => {
     const { rows } = await tx.query<{ survivor_mrn: string }>('SELECT SURVIVOR_MRN FROM PATIENT_MERGE WHERE MERGED_MRN = $1 ORDER BY MERGE_ID DESC LIMIT 1', [merged]);
     return rows[0]?.survivor_mrn;

@@ -12,6 +12,8 @@ export interface AckAnswer {
   code: string;
   /** MSA-3 and ERR-8, when given: why */
   text: string;
+  /** the whole answer as received (a query's answer carries its data) */
+  payload: Buffer;
 }
 
 export class DeliveryTimeoutError extends Error {}
@@ -64,7 +66,7 @@ export class MllpClient {
       if (!ack || ack.controlId !== this.waiting.controlId) continue; // not an ACK, or a late answer to an earlier try
       const w = this.waiting;
       this.waiting = undefined;
-      w.resolve({ code: ack.code, text: ack.text });
+      w.resolve({ code: ack.code, text: ack.text, payload: e.payload });
     }
   }
 

@@ -4,8 +4,9 @@
  * A frame that cannot be decoded gets AR/CR with an ERR segment; a message no rule takes gets
  * AR/CR (error 200/201); a store failure gets AE/CE; a resend gets the positive ACK again and
  * is not processed again (and, in enhanced mode, the application ACK it asks for, once the
- * first copy's authoritative delivery has settled). Every answer is counted: metrics, and the
- * per-minute intake counts behind /api/hl7/stats.
+ * first copy's authoritative delivery has settled). A query is not stored: it goes to the legacy
+ * inbound at once and its answer (with the data) goes back (QueryRelay). Every answer is counted:
+ * metrics, and the per-minute intake counts behind /api/hl7/stats.
  */
 import {
   buildAck,
@@ -16,6 +17,7 @@ import {
   encodeMessageBytes,
   hl7Error,
   isBatch,
+  isQuery,
   type AckOutcome,
   type AckSubject,
   type Hl7Error,
@@ -26,6 +28,7 @@ import type { AdapterMetrics } from '../ops/metrics.js';
 import { deliveriesFor, type Hl7Route, type Hl7Router } from '../routing/hl7-router.js';
 import type { MessageRecord, MessageStore, StoreOutcome } from '../store/message-store.js';
 import { AppAcks, settledAnswer } from './app-acks.js';
+import type { QueryRelay } from './query-relay.js';
 import type { IntakeOutcome, IntakeStats } from './intake-stats.js';
 
 /** Sends a frame later on the connection a message came in on; false once it is closed. */
@@ -38,8 +41,16 @@ interface MessageUnit {
   record: MessageRecord;
 }
 
-/** One message of a frame: to store, or to refuse with this error. */
-type Unit = MessageUnit | { kind: 'refuse'; subject: AckSubject | undefined; error: Hl7Error; raw: Buffer };
+/** A query, to pass to this legacy upstream while the sender waits. */
+interface QueryUnit {
+  kind: 'query';
+  m: Hl7Message;
+  raw: Buffer;
+  upstream: string;
+}
+
+/** One message of a frame: to store, to ask legacy, or to refuse with this error. */
+type Unit = MessageUnit | QueryUnit | { kind: 'refuse'; subject: AckSubject | undefined; error: Hl7Error; raw: Buffer };
 
 export interface IntakeOptions {
   store: MessageStore;
@@ -49,6 +60,7 @@ export interface IntakeOptions {
   log: Logger;
   appAcks: AppAcks;
   stats: IntakeStats;
+  queries: QueryRelay;
 }
 
 /** Refused frames kept for diagnosis per minute: a sender spewing garbage must not fill the store. */
@@ -89,6 +101,7 @@ export class Intake {
       const acks: Buffer[] = [];
       for (const u of list) {
         if (u.kind === 'refuse') acks.push(await this.refuse(u.subject, u.error, u.raw, peer));
+        else if (u.kind === 'query') acks.push(...(await this.query(u)));
         else acks.push(...this.answer(u, outcomes[next++]!, later));
       }
       answers.push(acks);
@@ -120,6 +133,15 @@ export class Intake {
         ? hl7Error(201, `no rule takes event ${h.triggerEvent} of ${h.messageType}`, { segment: 'MSH', sequence: 1, field: 9, component: 2 })
         : hl7Error(200, `no rule takes message type ${h.messageType}`, { segment: 'MSH', sequence: 1, field: 9, component: 1 });
       return { kind: 'refuse', subject: m, error, raw };
+    }
+    if (isQuery(h.messageType)) {
+      // only the legacy system answers queries: the new services take messages from queues
+      const legacy = route.targets.find((t) => t.startsWith('legacy:'));
+      if (!legacy) {
+        const error = hl7Error(200, `rule "${route.rule.id}" sends ${h.messageType} to ${route.rule.target} (mode ${route.rule.mode}), which answers no queries; queries are answered by the legacy system only`, { segment: 'MSH', sequence: 1, field: 9, component: 1 });
+        return { kind: 'refuse', subject: m, error, raw };
+      }
+      return { kind: 'query', m, raw, upstream: legacy.slice('legacy:'.length) };
     }
     const patientKey = m.patientId ? `${m.patientId.id}^${m.patientId.assigningAuthority.namespaceId}` : null;
     const record: MessageRecord = {
@@ -192,6 +214,25 @@ export class Intake {
       }
     }
     return frames;
+  }
+
+  /** A query's answer from legacy, as it came; AE when there is none. */
+  private async query(u: QueryUnit): Promise<Buffer[]> {
+    const h = u.m.header;
+    const labels = { direction: 'inbound' as const, type: h.messageType, trigger: h.triggerEvent };
+    const started = performance.now();
+    const outcome = await this.o.queries.ask(u.upstream, u.raw, h.controlId);
+    const ms = Math.round(performance.now() - started);
+    if (outcome.kind === 'failed') {
+      this.o.metrics.messages.inc({ ...labels, outcome: 'query-failed' });
+      this.o.log.warn({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, upstream: u.upstream, ms, err: outcome.error.text }, 'HL7 query not answered by legacy: answered AE, the sender may ask again');
+      const frame = this.ackFrame(u.m, 'error', 'query-failed', outcome.error);
+      return frame ? [frame] : [];
+    }
+    this.o.metrics.messages.inc({ ...labels, outcome: 'query-answered' });
+    this.o.stats.count(outcome.code, 'query-answered');
+    this.o.log.info({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, upstream: u.upstream, ms, answer: outcome.code }, 'HL7 query answered by legacy');
+    return [encodeFrame(outcome.payload)];
   }
 
   private async refuse(received: AckSubject | undefined, error: Hl7Error, raw: Buffer, peer: string | null): Promise<Buffer> {

@@ -1,0 +1,101 @@
+/**
+ * Queries (QRY^A19, QBP^Q22…) passed through to the legacy inbound while the sender waits, and
+ * its answer (ADR, RSP… with the data) given back byte for byte. A query is not stored and not
+ * delivered later: an answer that comes after the sender gave up is worth nothing, and asking
+ * twice does no harm. So no answer in time, or no connection, is an AE for the sender to retry.
+ * The legacy inbound answers what it knows when it is asked: a message stored by the adapter but
+ * not yet delivered to it is not in its answer.
+ */
+import { hl7Error, type Hl7Error } from '@ficus/hl7-protocol';
+import { MllpClient } from '../delivery/mllp-client.js';
+
+export type QueryOutcome = { kind: 'answered'; code: string; payload: Buffer } | { kind: 'failed'; error: Hl7Error };
+
+export interface QueryRelayOptions {
+  /** the MLLP address of a legacy upstream (rules name it; environment may override) */
+  legacyUrl: (upstream: string) => string | undefined;
+  connectTimeoutMs: number;
+  answerTimeoutMs: number;
+  /** connections kept per legacy inbound; more queries at once wait for one */
+  connectionsPerUpstream?: number;
+}
+
+/** A few connections to one legacy inbound, each carrying one query at a time. */
+class Connections {
+  private idle: MllpClient[] = [];
+  private open = 0;
+  private waiting: Array<(c: MllpClient) => void> = [];
+
+  constructor(
+    private readonly make: () => MllpClient,
+    private readonly max: number,
+  ) {}
+
+  async use<T>(work: (c: MllpClient) => Promise<T>): Promise<T> {
+    const client = await this.take();
+    let healthy = true;
+    try {
+      return await work(client);
+    } catch (e) {
+      healthy = false;
+      throw e;
+    } finally {
+      this.give(client, healthy);
+    }
+  }
+
+  private take(): Promise<MllpClient> {
+    const idle = this.idle.pop();
+    if (idle) return Promise.resolve(idle);
+    if (this.open < this.max) {
+      this.open++;
+      return Promise.resolve(this.make());
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private give(client: MllpClient, healthy: boolean): void {
+    // a connection that failed or timed out may still carry a late answer: not reused
+    if (!healthy) {
+      client.close();
+      client = this.make();
+    }
+    const next = this.waiting.shift();
+    if (next) next(client);
+    else this.idle.push(client);
+  }
+
+  close(): void {
+    for (const c of this.idle) c.close();
+    this.idle = [];
+  }
+}
+
+export class QueryRelay {
+  private readonly upstreams = new Map<string, { url: string; connections: Connections }>();
+
+  constructor(private readonly o: QueryRelayOptions) {}
+
+  async ask(upstream: string, message: Buffer, controlId: string): Promise<QueryOutcome> {
+    const url = this.o.legacyUrl(upstream);
+    if (!url) return { kind: 'failed', error: hl7Error(207, `the legacy inbound "${upstream}" has no address; the query cannot be answered`) };
+    let entry = this.upstreams.get(upstream);
+    if (!entry || entry.url !== url) {
+      entry?.connections.close();
+      const target = new URL(url);
+      entry = { url, connections: new Connections(() => new MllpClient(target, { connectMs: this.o.connectTimeoutMs, ackMs: this.o.answerTimeoutMs }), this.o.connectionsPerUpstream ?? 4) };
+      this.upstreams.set(upstream, entry);
+    }
+    try {
+      const answer = await entry.connections.use((c) => c.send(message, controlId));
+      return { kind: 'answered', code: answer.code, payload: answer.payload };
+    } catch (e) {
+      return { kind: 'failed', error: hl7Error(207, `the legacy system did not answer the query (${(e as Error).message}); send it again`) };
+    }
+  }
+
+  close(): void {
+    for (const { connections } of this.upstreams.values()) connections.close();
+    this.upstreams.clear();
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Queries through the adapter, over real MLLP connections to the legacy stand-in's inbound on a
+ * migrated legacy database: a QRY^A19 is passed to legacy while the sender waits and the
+ * sender gets legacy's ADR^A19 with the patient (not an ACK that says "accepted" and no data);
+ * nothing is stored or delivered later; a query legacy does not know gets legacy's own AR; a
+ * query a rule sends to a new service is refused (AR 200, why in ERR); legacy away gives AE
+ * with ERR 207, and the same query is answered once legacy is back.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { migrateLegacy, startHl7Inbound, type RunningHl7Inbound } from '@ficus/legacy-his';
+import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
+import { freePort } from '../../../scripts/lib/local-services.js';
+import { api, startAdapterUnderTest, type AdapterUnderTest } from './support/adapter-harness.js';
+import { MllpTestClient } from './support/mllp-test-client.js';
+
+const MRN = '8300001';
+const seg = (...s: string[]) => s.join('\r') + '\r';
+const msh = (type: string, controlId: string, version = '2.3') => `MSH|^~\\&|WARDAPP|GENHOSP|HIS|GENHOSP|20261206090000||${type}|${controlId}|P|${version}`;
+const patientQuery = (controlId: string, mrn: string) => seg(msh('QRY^A19', controlId), `QRD|20261206090000|R|I|${controlId}|||1^RD|${mrn}|DEM|||`);
+
+let legacyDb: TestDatabase;
+let pool: pg.Pool;
+let inbound: RunningHl7Inbound | undefined;
+let inboundPort: number;
+let a: AdapterUnderTest;
+let client: MllpTestClient;
+
+beforeAll(async () => {
+  legacyDb = await createTestDatabase(inject('databaseUrl'), 'query_legacy');
+  await migrateLegacy(legacyDb.url);
+  pool = new pg.Pool({ connectionString: legacyDb.url, max: 5 });
+  pool.on('error', () => undefined); // connections cut when the database is dropped at the end
+  inboundPort = await freePort();
+  inbound = await startHl7Inbound({ pool, port: inboundPort });
+  // the patient, registered at the legacy inbound directly
+  const direct = await MllpTestClient.open(inboundPort);
+  const registered = await direct.send(
+    seg(msh('ADT^A04^ADT_A01', 'Q-REG-1', '2.5'), 'EVN|A04|20261206085900', `PID|1||${MRN}^^^GENHOSP^MR||QUERYTEST^ANNA^B||19750312|F|||1 TEST ST^^SPRINGFIELD^IL^62701`),
+  );
+  expect(registered.get('MSA-1')).toBe('AA');
+  direct.close();
+  a = await startAdapterUnderTest({
+    files: {
+      '00-upstreams.yaml': `upstreams:\n  legacy: { url: "http://127.0.0.1:9" }\n  legacy-hl7: { url: "mllp://127.0.0.1:${inboundPort}" }\n  patient-service: { url: "http://127.0.0.1:9" }\n`,
+      '10-http.yaml': 'http:\n  - id: legacy-default\n    match: { path: /** }\n    mode: legacy\n',
+      '20-hl7.yaml': `hl7:
+  - id: vaccination-queries
+    match: { messageTypes: [VXQ] }
+    mode: new
+    target: patient-service
+  - id: hl7-default
+    match: {}
+    mode: legacy
+`,
+    },
+  });
+  client = await MllpTestClient.open(a.adapter.port);
+});
+afterAll(async () => {
+  client?.close();
+  await a?.close();
+  await inbound?.close();
+  await pool?.end();
+  await legacyDb?.drop();
+});
+
+const stored = async (controlId: string) => (await api<{ messages: unknown[] }>(a.apiUrl, 'GET', `/api/hl7/messages?controlId=${controlId}`)).body.messages.length;
+
+describe('HL7 queries', () => {
+  it('passes QRY^A19 to legacy and gives the sender its ADR^A19 with the patient; nothing is stored', async () => {
+    const answer = await client.send(patientQuery('Q-1', MRN));
+    expect(answer.get('MSH-9.1')).toBe('ADR');
+    expect(answer.get('MSH-9.2')).toBe('A19');
+    expect(answer.get('MSA-1')).toBe('AA');
+    expect(answer.get('MSA-2')).toBe('Q-1');
+    expect(answer.get('QRD-8')).toBe(MRN);
+    expect(answer.get('PID-3.1')).toBe(MRN);
+    expect(answer.get('PID-5.1')).toBe('QUERYTEST');
+    expect(answer.get('PID-5.2')).toBe('ANNA');
+    expect(answer.get('PID-7')).toBe('19750312');
+    expect(answer.get('PID-8')).toBe('F');
+    expect(await stored('Q-1')).toBe(0);
+    const metrics = await (await fetch(`${a.apiUrl}/metrics`)).text();
+    expect(metrics).toMatch(/ficus_hl7_messages_total\{direction="inbound",type="QRY",trigger="A19",outcome="query-answered"\} 1/);
+  });
+
+  it('gives legacy\'s "no data" answer for a patient it does not know', async () => {
+    const answer = await client.send(patientQuery('Q-2', '8399999'));
+    expect(answer.get('MSH-9.1')).toBe('ADR');
+    expect(answer.get('MSA-1')).toBe('AA');
+    expect(answer.get('MSA-2')).toBe('Q-2');
+    expect(answer.count('PID')).toBe(0);
+  });
+
+  it("passes on legacy's refusal of a query it does not support", async () => {
+    const answer = await client.send(seg(msh('QBP^Q22^QBP_Q21', 'Q-3', '2.5'), 'QPD|IHE PDQ Query^IHE PDQ Query^IHE-PDQ|Q-3|@PID.5.1^QUERYTEST', 'RCP|I'));
+    expect(answer.get('MSH-9.1')).toBe('ACK');
+    expect(answer.get('MSA-1')).toBe('AR');
+    expect(answer.get('MSA-2')).toBe('Q-3');
+    expect(answer.get('ERR-3.1')).toBe('200');
+    expect(await stored('Q-3')).toBe(0);
+  });
+
+  it('refuses a query that a rule sends to a new service: only legacy answers queries', async () => {
+    const answer = await client.send(seg(msh('VXQ^V01', 'Q-4'), `QRD|20261206090000|R|I|Q-4|||1^RD|${MRN}|VXI|||`));
+    expect(answer.get('MSA-1')).toBe('AR');
+    expect(answer.get('MSA-2')).toBe('Q-4');
+    expect(answer.get('ERR-1.4.1')).toBe('200');
+    expect(answer.get('ERR-1.4.2')).toBe('Unsupported message type');
+  });
+
+  it('answers AE (ERR 207) while legacy is away, and the same query is answered once it is back', async () => {
+    await inbound!.close();
+    inbound = undefined;
+    const away = await client.send(patientQuery('Q-5', MRN));
+    expect(away.get('MSH-9.1')).toBe('ACK');
+    expect(away.get('MSA-1')).toBe('AE');
+    expect(away.get('MSA-2')).toBe('Q-5');
+    expect(away.get('ERR-1.4.1')).toBe('207');
+    expect(await stored('Q-5')).toBe(0);
+
+    inbound = await startHl7Inbound({ pool, port: inboundPort });
+    const back = await client.send(patientQuery('Q-5', MRN));
+    expect(back.get('MSH-9.1')).toBe('ADR');
+    expect(back.get('MSA-1')).toBe('AA');
+    expect(back.get('PID-5.1')).toBe('QUERYTEST');
+  });
+});
