@@ -88,6 +88,19 @@ describe('MLLP framing on a live connection', () => {
     again.close();
   });
 
+  it('leaves an ACK sent to it unanswered and unstored (an ACK is never acknowledged), and answers what comes next', async () => {
+    const client = await MllpTestClient.open(a.adapter.port);
+    client.write(encodeFrame('MSH|^~\\&|OTHER|FAC|HIS|GENHOSP|20261206090000||ACK^A08^ACK|STRAY-ACK-1|P|2.5\rMSA|AA|SOMETHING-WE-NEVER-SENT\r'));
+    const next = await client.send(syntheticMessage({ controlId: 'AFTER-ACK-1', mrn: 'M1' }));
+    // the first answer on the connection is the next message's: nothing answered the ACK
+    expect(next.get('MSA-2')).toBe('AFTER-ACK-1');
+    expect(client.pending()).toBe(0);
+    expect(await stored('STRAY-ACK-')).toEqual([]);
+    const metrics = await (await fetch(`${a.apiUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^ficus_hl7_messages_total\{direction="inbound",type="ACK",trigger="A08",outcome="ack-ignored"\} 1$/m);
+    client.close();
+  });
+
   it('answers a resend with the same positive ACK and does not store it again', async () => {
     const client = await MllpTestClient.open(a.adapter.port);
     const m = syntheticMessage({ controlId: 'DUP-1', mrn: 'M1' });

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import type { Logger } from '@ficus/contracts';
 
-export type IntakeOutcome = 'accepted' | 'duplicate' | 'rejected' | 'store-error' | 'application' | 'query-answered' | 'query-failed';
+export type IntakeOutcome = 'accepted' | 'duplicate' | 'rejected' | 'store-error' | 'application' | 'query-answered' | 'query-failed' | 'ack-ignored';
 
 const FLUSH_MS = 5_000;
 

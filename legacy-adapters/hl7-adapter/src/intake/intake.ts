@@ -49,8 +49,8 @@ interface QueryUnit {
   upstream: string;
 }
 
-/** One message of a frame: to store, to ask legacy, or to refuse with this error. */
-type Unit = MessageUnit | QueryUnit | { kind: 'refuse'; subject: AckSubject | undefined; error: Hl7Error; raw: Buffer };
+/** One message of a frame: to store, to ask legacy, to refuse with this error, or (an ACK) to leave unanswered. */
+type Unit = MessageUnit | QueryUnit | { kind: 'refuse'; subject: AckSubject | undefined; error: Hl7Error; raw: Buffer } | { kind: 'unanswered-ack'; m: Hl7Message };
 
 export interface IntakeOptions {
   store: MessageStore;
@@ -102,6 +102,7 @@ export class Intake {
       for (const u of list) {
         if (u.kind === 'refuse') acks.push(await this.refuse(u.subject, u.error, u.raw, peer));
         else if (u.kind === 'query') acks.push(...(await this.query(u)));
+        else if (u.kind === 'unanswered-ack') this.unansweredAck(u.m, peer);
         else acks.push(...this.answer(u, outcomes[next++]!, later));
       }
       answers.push(acks);
@@ -126,6 +127,8 @@ export class Intake {
 
   private messageUnit(m: Hl7Message, raw: Buffer, peer: string | null): Unit {
     const h = m.header;
+    // an acknowledgement is never acknowledged (HL7 v2 2.9.2): two systems that ACK ACKs ping-pong forever
+    if (h.messageType === 'ACK') return { kind: 'unanswered-ack', m };
     const route = this.o.router().route(h);
     if (!route) {
       const known = this.o.router().rules.some((r) => !r.match.messageTypes || r.match.messageTypes.includes(h.messageType));
@@ -214,6 +217,14 @@ export class Intake {
       }
     }
     return frames;
+  }
+
+  /** An ACK sent to the listener: nothing here sent the message it answers; not stored, not answered. */
+  private unansweredAck(m: Hl7Message, peer: string | null): void {
+    const h = m.header;
+    this.o.metrics.messages.inc({ direction: 'inbound', type: h.messageType, trigger: h.triggerEvent, outcome: 'ack-ignored' });
+    this.o.stats.count('', 'ack-ignored');
+    this.o.log.warn({ peer, controlId: h.controlId, answers: m.get('MSA-2'), code: m.get('MSA-1') }, 'an ACK came in on the HL7 listener: not stored, not answered (an ACK is never acknowledged); check what the sender thinks it answers');
   }
 
   /** A query's answer from legacy, as it came; AE when there is none. */

@@ -61,7 +61,7 @@ export class AdapterMetrics {
     const registers = [this.registry];
     this.messages = new Counter({
       name: 'ficus_hl7_messages_total',
-      help: 'HL7 messages by direction (inbound: from senders; outbound: to a target), type, trigger event and outcome (inbound: accepted, duplicate, duplicate-differs (a control id reused with other content), rejected, store-error, query-answered, query-failed (a query passed to legacy while the sender waits); outbound: delivered, dead)',
+      help: 'HL7 messages by direction (inbound: from senders; outbound: to a target), type, trigger event and outcome (inbound: accepted, duplicate, duplicate-differs (a control id reused with other content), rejected, store-error, query-answered, query-failed (a query passed to legacy while the sender waits), ack-ignored (an ACK sent to the listener: never answered); outbound: delivered, dead)',
       labelNames: ['direction', 'type', 'trigger', 'outcome'],
       registers,
     });
