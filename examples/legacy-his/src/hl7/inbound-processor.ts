@@ -5,7 +5,7 @@
  * accepted again. The answer is known only after the commit.
  */
 import { createHash } from 'node:crypto';
-import { decideAck, facilityKey, hl7Error, Hl7Refusal, refuse, type Hl7Ack, type Hl7Error, type Hl7Message, type RefusalKind } from '@ficus/hl7-protocol';
+import { buildAck, decideAck, facilityKey, hl7Error, Hl7Refusal, refuse, type Hl7Ack, type Hl7Error, type Hl7Message, type RefusalKind } from '@ficus/hl7-protocol';
 import type pg from 'pg';
 import { withTransaction, type Logger } from '@ficus/contracts';
 import { admitPatient, dischargePatient, mergePatients, registerPatient, updatePatientInformation } from './adt-handlers.js';
@@ -37,9 +37,14 @@ export class InboundProcessor {
     private readonly log: Logger,
   ) {}
 
-  /** A query's answer (with its data); nothing is written */
-  query(message: Hl7Message): Promise<Hl7Ack> {
-    return answerQuery(this.pool, message);
+  /** A query's answer (with its data); nothing is written. The database away: AE, ask again. */
+  async query(message: Hl7Message): Promise<Hl7Ack> {
+    try {
+      return await answerQuery(this.pool, message);
+    } catch (e) {
+      this.log.error({ controlId: message.header.controlId, errCode: (e as { code?: string }).code }, 'HL7 query could not be answered');
+      return buildAck(message, decideAck(message.header, 'error').code, { error: hl7Error(207, 'the legacy system could not answer the query; ask again later') });
+    }
   }
 
   async process(message: Hl7Message): Promise<ProcessOutcome> {

@@ -236,7 +236,7 @@ export class Intake {
     const ms = Math.round(performance.now() - started);
     if (outcome.kind === 'failed') {
       this.o.metrics.messages.inc({ ...labels, outcome: 'query-failed' });
-      this.o.log.warn({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, upstream: u.upstream, ms, err: outcome.error.text }, 'HL7 query not answered by legacy: answered AE, the sender may ask again');
+      this.o.log.warn({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, upstream: u.upstream, ms, err: outcome.error.message }, 'HL7 query not answered by legacy: answered AE, the sender may ask again');
       const frame = this.ackFrame(u.m, 'error', 'query-failed', outcome.error);
       return frame ? [frame] : [];
     }
