@@ -19,4 +19,12 @@ describe('explain', () => {
     expect(explain(ruleSet, 'GET', '/API/Patients/100042', [])).toMatchObject({ rule: 'legacy-default', target: 'legacy' });
     expect(explain(ruleSet, 'GET', '/API/Patients/100042', [], undefined, { caseInsensitivePaths: true })).toMatchObject({ rule: 'patients-read', target: 'svc' });
   });
+
+  it('says that TRACE and CONNECT never reach a rule: the proxy answers them 501 itself', () => {
+    for (const method of ['TRACE', 'trace', 'CONNECT']) {
+      const e = explain(ruleSet, method, '/api/patients/100042', []);
+      expect(e).toMatchObject({ rule: null, mode: null, target: null });
+      expect(e.reason).toMatch(new RegExp(`^the gateway answers ${method.toUpperCase()} itself with 501`));
+    }
+  });
 });

@@ -4,6 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RuleSet } from '@ficus/contracts';
+import { ECHO_DETAIL, isEchoMethod } from '../proxy/problem-response.js';
 import { decide } from '../routing/decide.js';
 import { BadTargetError, parseRequestTarget } from '../routing/request-target.js';
 import { Router, type RouterOptions } from '../routing/router.js';
@@ -31,6 +32,9 @@ export function explain(
     headers[pair.slice(0, colon).trim().toLowerCase()] = pair.slice(colon + 1).trim();
   }
   const target = parseRequestTarget(path);
+  if (isEchoMethod(method.toUpperCase()) || method.toUpperCase() === 'CONNECT') {
+    return { rule: null, mode: null, target: null, reason: `the gateway answers ${method.toUpperCase()} itself with 501 and consults no rule: ${ECHO_DETAIL}` };
+  }
   const router = new Router(ruleSet, routing);
   const match = router.match(method.toUpperCase(), target, headers);
   if (!match) return { rule: null, mode: null, target: null, reason: `no rule matches ${method.toUpperCase()} ${target.forwardPath}: the gateway answers 404` };

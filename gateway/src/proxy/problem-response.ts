@@ -25,7 +25,7 @@ export function sendProblem(
   res.end(body);
 }
 
-const ECHO_DETAIL = 'the gateway does not pass TRACE or CONNECT: TRACE echoes the request, cookies and credentials included, back to the page that sent it; CONNECT would open a tunnel past the rules';
+export const ECHO_DETAIL = 'the gateway does not pass TRACE or CONNECT: TRACE echoes the request, cookies and credentials included, back to the page that sent it; CONNECT would open a tunnel past the rules';
 
 /**
  * TRACE is never passed on: legacy servers often still answer it (cross-site tracing). IIS's
