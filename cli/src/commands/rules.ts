@@ -89,7 +89,7 @@ export function addRuleCommands(rules: Command): void {
       const r = await ctx.client().get<Explanation>('/api/explain', { method, path, header: opts.header });
       printResult(ctx.json, r, () =>
         fields([
-          ['rule', r.rule ?? '(none: the gateway answers 404)'],
+          ['rule', r.rule ?? '(none)'],
           ['mode', r.mode],
           ['target', r.target],
           ['reason', r.reason],
