@@ -1,8 +1,9 @@
 /**
  * From a fresh copy of the repository with nothing installed, `npm start` serves a legacy
  * patient through the gateway on port 8080, takes an HL7 message on 2575 (AA), which reaches
- * the legacy system through its HL7 inbound, and Ctrl-C (SIGINT to the whole process group,
- * as a terminal sends it) stops everything it started: every service, PostgreSQL and Redis.
+ * the legacy system through its HL7 inbound, answers a query about that patient with legacy's
+ * ADR^A19, and Ctrl-C (SIGINT to the whole process group, as a terminal sends it) stops
+ * everything it started: every service, PostgreSQL and Redis. So does a signal to npm alone.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,24 +12,24 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeFrame, MllpDecoder, readAck, type AckFields } from '@ficus/hl7-protocol';
+import { decodeMessage, encodeFrame, MllpDecoder, readAck } from '@ficus/hl7-protocol';
 import { REPO_ROOT } from './lib/local-services.js';
 import { demoPortEnv, demoPorts, pickDemoPorts } from './lib/demo-ports.js';
 
-/** One message over MLLP, and its ACK. */
-function sendHl7(port: number, message: Buffer): Promise<AckFields | undefined> {
+/** One message over MLLP, and the answer to it. */
+function sendHl7(port: number, message: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => socket.write(encodeFrame(message)));
     const decoder = new MllpDecoder();
     socket.on('data', (chunk: Buffer) => {
       for (const e of decoder.push(chunk)) {
         if (e.type !== 'frame') continue;
-        resolve(readAck(e.payload));
+        resolve(e.payload);
         socket.end();
       }
     });
     socket.on('error', reject);
-    socket.setTimeout(30_000, () => socket.destroy(new Error('no ACK in time')));
+    socket.setTimeout(30_000, () => socket.destroy(new Error('no answer in time')));
   });
 }
 
@@ -130,7 +131,7 @@ describe('npm start on a fresh copy', () => {
       expect(existsSync(path.join(copy, 'node_modules'))).toBe(true);
 
       // HL7: stored and acknowledged by the adapter, then applied by the legacy system's HL7 inbound
-      const ack = await sendHl7(ports.hl7, readFileSync(path.join(copy, 'examples/hl7/ADT-A01-admit.hl7')));
+      const ack = readAck(await sendHl7(ports.hl7, readFileSync(path.join(copy, 'examples/hl7/ADT-A01-admit.hl7'))));
       expect(ack).toMatchObject({ code: 'AA', controlId: 'DEMO-A01-0001' });
       let admitted = 0;
       for (let i = 0; i < 120 && admitted !== 200; i++) {
@@ -140,6 +141,13 @@ describe('npm start on a fresh copy', () => {
         if (admitted !== 200) await sleep(250);
       }
       expect(admitted, demo.output()).toBe(200);
+      // a query goes to legacy while the sender waits: the answer holds the patient just admitted
+      const answer = decodeMessage(await sendHl7(ports.hl7, readFileSync(path.join(copy, 'examples/hl7/QRY-A19-patient-query.hl7'))));
+      if (!answer.ok) throw new Error(`the query's answer is not HL7: ${answer.error.message}`);
+      expect(answer.message.get('MSH-9.1')).toBe('ADR');
+      expect(answer.message.get('MSA-1')).toBe('AA');
+      expect(answer.message.get('PID-3.1')).toBe('8000001');
+      expect(answer.message.get('PID-5.1')).toBe('DEMO');
       expect(demo.output()).toContain(`mllp_send --loose -f examples/hl7/ADT-A01-admit.hl7 -p ${ports.hl7} 127.0.0.1`);
     } finally {
       // Ctrl-C: SIGINT to the whole foreground process group

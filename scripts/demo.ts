@@ -259,6 +259,7 @@ async function main(): Promise<void> {
   say('  npx ficus rules versions && npx ficus rules rollback 1 --reason "back to legacy"');
   say(`HL7 (MLLP on ${ports.hl7}; the legacy HIS's own HL7 inbound on ${ports.legacyHl7}):`);
   say(`  mllp_send --loose -f examples/hl7/ADT-A01-admit.hl7 -p ${ports.hl7} 127.0.0.1   # Debian: apt-get install python3-hl7; prints the ACK (MSA|AA|...)`);
+  say(`  mllp_send --loose -f examples/hl7/QRY-A19-patient-query.hl7 -p ${ports.hl7} 127.0.0.1   # a query: passed to legacy, its ADR^A19 (the patient just admitted) comes back`);
   say(`  mllp_send --loose -f test-support/hl7-samples/ADT-A08-01.hl7 -p ${ports.hl7} 127.0.0.1   # a public sample: stored and acknowledged; legacy refuses its MRN (a dead letter)`);
   say('  npx ficus hl7 messages && npx ficus hl7 stats && npx ficus hl7 dead-letters');
   say('  npx ficus rules flip adt-patient-events --mode dual --reason "patient-service takes ADT beside legacy"');
