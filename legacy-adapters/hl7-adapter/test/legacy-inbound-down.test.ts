@@ -5,12 +5,9 @@
  * same port, all of them are applied, each once, in send order per patient, none lost and no
  * dead letter.
  */
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { migrateLegacy, startHl7Inbound, type RunningHl7Inbound } from '@ficus/legacy-his';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
-import { freePort } from '../../../scripts/lib/local-services.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, hl7Rules, startAdapterUnderTest, until, type AdapterUnderTest } from './support/adapter-harness.js';
+import { startLegacyInbound, type LegacyInbound } from './support/legacy-inbound.js';
 import { MllpTestClient } from './support/mllp-test-client.js';
 
 const PATIENTS = 6;
@@ -29,26 +26,16 @@ function message(p: number, seq: number): string {
   );
 }
 
-let legacyDb: TestDatabase;
-let pool: pg.Pool;
-let inbound: RunningHl7Inbound | undefined;
-let port: number;
+let legacy: LegacyInbound;
 let a: AdapterUnderTest;
 
 beforeAll(async () => {
-  legacyDb = await createTestDatabase(inject('databaseUrl'), 'down_legacy');
-  await migrateLegacy(legacyDb.url);
-  pool = new pg.Pool({ connectionString: legacyDb.url, max: 10 });
-  pool.on('error', () => undefined); // connections cut when the database is dropped at the end
-  port = await freePort();
-  inbound = await startHl7Inbound({ pool, port });
-  a = await startAdapterUnderTest({ files: hl7Rules(`mllp://127.0.0.1:${port}`, 'legacy') });
+  legacy = await startLegacyInbound('down_legacy');
+  a = await startAdapterUnderTest({ files: hl7Rules(legacy.url, 'legacy') });
 });
 afterAll(async () => {
   await a?.close();
-  await inbound?.close();
-  await pool?.end();
-  await legacyDb?.drop();
+  await legacy?.close();
 });
 
 interface Listed {
@@ -58,8 +45,7 @@ interface Listed {
 
 describe('the legacy inbound away for a while', () => {
   it('keeps the messages pending, then delivers all of them in order per patient when it is back', async () => {
-    await inbound!.close();
-    inbound = undefined;
+    await legacy.stop();
 
     // patients interleaved: P0 S0, P1 S0, ..., P5 S0, P0 S1, ...
     const client = await MllpTestClient.open(a.adapter.port);
@@ -79,7 +65,7 @@ describe('the legacy inbound away for a while', () => {
     expect(stats.body.deliveries.find((d) => d.target === 'legacy:legacy-hl7')?.pending).toBe(PATIENTS * PER_PATIENT);
 
     // back, on the same port
-    inbound = await startHl7Inbound({ pool, port });
+    await legacy.start();
     await until(async () => {
       const r = await api<{ messages: Listed[] }>(a.apiUrl, 'GET', '/api/hl7/messages?delivery=pending&limit=1000');
       return r.body.messages.length === 0 ? true : undefined;
@@ -87,14 +73,14 @@ describe('the legacy inbound away for a while', () => {
 
     const dead = await api<{ deadLetters: unknown[] }>(a.apiUrl, 'GET', '/api/hl7/dead-letters');
     expect(dead.body.deadLetters).toEqual([]);
-    const log = await pool.query<{ control_id: string; outcome: string; attempt_cnt: number }>("SELECT CONTROL_ID, OUTCOME, ATTEMPT_CNT FROM HL7_INBOUND_LOG WHERE CONTROL_ID LIKE 'D-%' ORDER BY LOG_ID");
+    const log = await legacy.pool.query<{ control_id: string; outcome: string; attempt_cnt: number }>("SELECT CONTROL_ID, OUTCOME, ATTEMPT_CNT FROM HL7_INBOUND_LOG WHERE CONTROL_ID LIKE 'D-%' ORDER BY LOG_ID");
     expect(log.rows).toHaveLength(PATIENTS * PER_PATIENT);
     expect(log.rows.filter((r) => r.outcome !== 'APPLIED' || r.attempt_cnt !== 1)).toEqual([]);
     for (let p = 0; p < PATIENTS; p++) {
       const applied = log.rows.filter((r) => r.control_id.startsWith(`D-${mrnOf(p)}-`)).map((r) => r.control_id);
       expect(applied).toEqual(Array.from({ length: PER_PATIENT }, (_, seq) => `D-${mrnOf(p)}-${seq}`));
     }
-    const names = await pool.query<{ pat_mrn: string; pat_mid_nm: string }>('SELECT PAT_MRN, PAT_MID_NM FROM PATIENT_MASTER WHERE PAT_MRN = ANY($1) ORDER BY PAT_MRN', [
+    const names = await legacy.pool.query<{ pat_mrn: string; pat_mid_nm: string }>('SELECT PAT_MRN, PAT_MID_NM FROM PATIENT_MASTER WHERE PAT_MRN = ANY($1) ORDER BY PAT_MRN', [
       Array.from({ length: PATIENTS }, (_, p) => mrnOf(p)),
     ]);
     expect(names.rows.map((r) => r.pat_mid_nm)).toEqual(Array(PATIENTS).fill(`S${PER_PATIENT - 1}`));

@@ -6,12 +6,9 @@
  * query a rule sends to a new service is refused (AR 200, why in ERR); legacy away gives AE
  * with ERR 207, and the same query is answered once legacy is back.
  */
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { migrateLegacy, startHl7Inbound, type RunningHl7Inbound } from '@ficus/legacy-his';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
-import { freePort } from '../../../scripts/lib/local-services.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startAdapterUnderTest, type AdapterUnderTest } from './support/adapter-harness.js';
+import { startLegacyInbound, type LegacyInbound } from './support/legacy-inbound.js';
 import { MllpTestClient } from './support/mllp-test-client.js';
 
 const MRN = '8300001';
@@ -19,22 +16,14 @@ const seg = (...s: string[]) => s.join('\r') + '\r';
 const msh = (type: string, controlId: string, version = '2.3') => `MSH|^~\\&|WARDAPP|GENHOSP|HIS|GENHOSP|20261206090000||${type}|${controlId}|P|${version}`;
 const patientQuery = (controlId: string, mrn: string) => seg(msh('QRY^A19', controlId), `QRD|20261206090000|R|I|${controlId}|||1^RD|${mrn}|DEM|||`);
 
-let legacyDb: TestDatabase;
-let pool: pg.Pool;
-let inbound: RunningHl7Inbound | undefined;
-let inboundPort: number;
+let legacy: LegacyInbound;
 let a: AdapterUnderTest;
 let client: MllpTestClient;
 
 beforeAll(async () => {
-  legacyDb = await createTestDatabase(inject('databaseUrl'), 'query_legacy');
-  await migrateLegacy(legacyDb.url);
-  pool = new pg.Pool({ connectionString: legacyDb.url, max: 5 });
-  pool.on('error', () => undefined); // connections cut when the database is dropped at the end
-  inboundPort = await freePort();
-  inbound = await startHl7Inbound({ pool, port: inboundPort });
+  legacy = await startLegacyInbound('query_legacy');
   // the patient, registered at the legacy inbound directly
-  const direct = await MllpTestClient.open(inboundPort);
+  const direct = await MllpTestClient.open(legacy.port);
   const registered = await direct.send(
     seg(msh('ADT^A04^ADT_A01', 'Q-REG-1', '2.5'), 'EVN|A04|20261206085900', `PID|1||${MRN}^^^GENHOSP^MR||QUERYTEST^ANNA^B||19750312|F|||1 TEST ST^^SPRINGFIELD^IL^62701`),
   );
@@ -42,7 +31,7 @@ beforeAll(async () => {
   direct.close();
   a = await startAdapterUnderTest({
     files: {
-      '00-upstreams.yaml': `upstreams:\n  legacy: { url: "http://127.0.0.1:9" }\n  legacy-hl7: { url: "mllp://127.0.0.1:${inboundPort}" }\n  patient-service: { url: "http://127.0.0.1:9" }\n`,
+      '00-upstreams.yaml': `upstreams:\n  legacy: { url: "http://127.0.0.1:9" }\n  legacy-hl7: { url: "${legacy.url}" }\n  patient-service: { url: "http://127.0.0.1:9" }\n`,
       '10-http.yaml': 'http:\n  - id: legacy-default\n    match: { path: /** }\n    mode: legacy\n',
       '20-hl7.yaml': `hl7:
   - id: vaccination-queries
@@ -60,9 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close();
   await a?.close();
-  await inbound?.close();
-  await pool?.end();
-  await legacyDb?.drop();
+  await legacy?.close();
 });
 
 const stored = async (controlId: string) => (await api<{ messages: unknown[] }>(a.apiUrl, 'GET', `/api/hl7/messages?controlId=${controlId}`)).body.messages.length;
@@ -111,8 +98,7 @@ describe('HL7 queries', () => {
   });
 
   it('answers AE (ERR 207) while legacy is away, and the same query is answered once it is back', async () => {
-    await inbound!.close();
-    inbound = undefined;
+    await legacy.stop();
     const away = await client.send(patientQuery('Q-5', MRN));
     expect(away.get('MSH-9.1')).toBe('ACK');
     expect(away.get('MSA-1')).toBe('AE');
@@ -120,7 +106,7 @@ describe('HL7 queries', () => {
     expect(away.get('ERR-1.4.1')).toBe('207');
     expect(await stored('Q-5')).toBe(0);
 
-    inbound = await startHl7Inbound({ pool, port: inboundPort });
+    await legacy.start();
     const back = await client.send(patientQuery('Q-5', MRN));
     expect(back.get('MSH-9.1')).toBe('ADR');
     expect(back.get('MSA-1')).toBe('AA');
