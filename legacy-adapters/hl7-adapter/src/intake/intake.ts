@@ -139,12 +139,11 @@ export class Intake {
     }
     if (isQuery(h.messageType)) {
       // only the legacy system answers queries: the new services take messages from queues
-      const legacy = route.targets.find((t) => t.startsWith('legacy:'));
-      if (!legacy) {
+      if (!route.legacyUpstream) {
         const error = hl7Error(200, `rule "${route.rule.id}" sends ${h.messageType} to ${route.rule.target} (mode ${route.rule.mode}), which answers no queries; queries are answered by the legacy system only`, { segment: 'MSH', sequence: 1, field: 9, component: 1 });
         return { kind: 'refuse', subject: m, error, raw };
       }
-      return { kind: 'query', m, raw, upstream: legacy.slice('legacy:'.length) };
+      return { kind: 'query', m, raw, upstream: route.legacyUpstream };
     }
     const patientKey = m.patientId ? `${m.patientId.id}^${m.patientId.assigningAuthority.namespaceId}` : null;
     const record: MessageRecord = {

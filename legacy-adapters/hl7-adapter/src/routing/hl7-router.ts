@@ -11,6 +11,8 @@ export interface Hl7Route {
   rule: Hl7Rule;
   /** delivery targets: `legacy:<upstream>` and/or `queue:<service>` */
   targets: string[];
+  /** the legacy inbound (an upstream's name) when legacy is one of the targets: the one that answers queries */
+  legacyUpstream: string | undefined;
 }
 
 export const legacyTarget = (upstream: string) => `legacy:${upstream}`;
@@ -52,8 +54,9 @@ export class Hl7Router {
       );
     });
     if (!rule) return undefined;
-    const legacy = legacyTarget(rule.legacy ?? DEFAULT_LEGACY_HL7_UPSTREAM);
+    const upstream = rule.legacy ?? DEFAULT_LEGACY_HL7_UPSTREAM;
+    const legacy = legacyTarget(upstream);
     const targets = rule.mode === 'legacy' ? [legacy] : rule.mode === 'dual' ? [legacy, queueTarget(rule.target!)] : [queueTarget(rule.target!)];
-    return { rule, targets };
+    return { rule, targets, legacyUpstream: rule.mode === 'new' ? undefined : upstream };
   }
 }
