@@ -3,8 +3,9 @@
  * migrated legacy database: a QRY^A19 is passed to legacy while the sender waits and the
  * sender gets legacy's ADR^A19 with the patient (not an ACK that says "accepted" and no data);
  * nothing is stored or delivered later; a query legacy does not know gets legacy's own AR; a
- * query a rule sends to a new service is refused (AR 200, why in ERR); legacy away gives AE
- * with ERR 207, and the same query is answered once legacy is back.
+ * query a rule sends to a new service is refused (AR 200, why in ERR); a query in a batch is
+ * answered in its place among the batch's ACKs; legacy away gives AE with ERR 207, and the same
+ * query is answered once legacy is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startAdapterUnderTest, type AdapterUnderTest } from './support/adapter-harness.js';
@@ -95,6 +96,26 @@ describe('HL7 queries', () => {
     expect(answer.get('MSA-2')).toBe('Q-4');
     expect(answer.get('ERR-1.4.1')).toBe('200');
     expect(answer.get('ERR-1.4.2')).toBe('Unsupported message type');
+  });
+
+  it('answers a query inside a batch in its place among the batch\'s ACKs', async () => {
+    const batch = seg(
+      'FHS|^~\\&|WARDAPP|GENHOSP|HIS|GENHOSP|20261206090000',
+      'BHS|^~\\&|WARDAPP|GENHOSP|HIS|GENHOSP|20261206090000',
+      msh('ADT^A08^ADT_A01', 'QB-1', '2.5'),
+      'EVN|A08|20261206090000',
+      `PID|1||${MRN}^^^GENHOSP^MR||QUERYTEST^ANNA^B||19750312|F`,
+      msh('QRY^A19', 'QB-2'),
+      `QRD|20261206090000|R|I|QB-2|||1^RD|${MRN}|DEM|||`,
+      'BTS|2',
+      'FTS|1',
+    );
+    const first = await client.send(batch);
+    const second = await client.next();
+    expect([first.get('MSH-9.1'), first.get('MSA-1'), first.get('MSA-2')]).toEqual(['ACK', 'AA', 'QB-1']);
+    expect([second.get('MSH-9.1'), second.get('MSA-1'), second.get('MSA-2'), second.get('PID-3.1')]).toEqual(['ADR', 'AA', 'QB-2', MRN]);
+    expect(await stored('QB-1')).toBe(1);
+    expect(await stored('QB-2')).toBe(0);
   });
 
   it('answers AE (ERR 207) while legacy is away, and the same query is answered once it is back', async () => {
