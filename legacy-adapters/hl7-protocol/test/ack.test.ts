@@ -42,6 +42,13 @@ describe('buildAck', () => {
     expect(ack.charset).toBe('UNICODE UTF-8');
   });
 
+  it("writes a query's answer type in MSH-9 when asked: code^trigger^structure, the structure left out before v2.3.1", () => {
+    const query = decoded(hl7('MSH|^~\\&|WARD|H|HIS|H|20240102||QRY^A19|Q-1|P|2.5', 'QRD|20240102|R|I|Q-1|||1^RD|42|DEM'));
+    expect(buildAck(query, 'AA', { ...fixed, answerType: { code: 'ADR', structure: 'ADR_A19' } }).text.split('\r')[0]).toContain('||ADR^A19^ADR_A19|ACK00000000000000001|P|2.5');
+    const old = decoded(hl7('MSH|^~\\&|WARD|H|HIS|H|20240102||QRY^A19|Q-2|P|2.3', 'QRD|20240102|R|I|Q-2|||1^RD|42|DEM'));
+    expect(buildAck(old, 'AA', { ...fixed, answerType: { code: 'ADR', structure: 'ADR_A19' } }).text.split('\r')[0]).toContain('||ADR^A19|ACK00000000000000001|P|2.3');
+  });
+
   it('v2.5+: one ERR per error, ERR-2 location, ERR-3 code^text^HL70357, ERR-4 E, ERR-8 the message', () => {
     const ack = buildAck(received, 'AE', {
       ...fixed,

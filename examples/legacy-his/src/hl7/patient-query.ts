@@ -32,16 +32,13 @@ export async function answerQuery(pool: pg.Pool, m: Hl7Message): Promise<Hl7Ack>
   return adr(m, rows[0]);
 }
 
-/** ADR^A19: the ACK's MSH and MSA with the message type changed, the QRD echoed, and the PID */
+/** ADR^A19: MSH and MSA as an ACK's, the QRD echoed, and the PID */
 function adr(m: Hl7Message, p: PatientRow | undefined): Hl7Ack {
   const d = m.delimiters;
-  const ack = buildAck(m, 'AA');
-  const [msh, msa] = ack.text.split('\r');
-  const fields = msh!.split(d.field);
-  // MSH-9 is fields[8] (MSH-1 is the separator itself); ACK^A19[^ACK] becomes ADR^A19[^ADR_A19]
-  fields[8] = fields[8]!.split(d.component).length > 2 ? ['ADR', 'A19', 'ADR_A19'].join(d.component) : ['ADR', 'A19'].join(d.component);
+  const ack = buildAck(m, 'AA', { answerType: { code: 'ADR', structure: 'ADR_A19' } });
   const v = (s: string) => escapeValue(s, d);
-  const segments = [fields.join(d.field), p ? msa! : `${msa}${d.field}${v('no patient has this MRN')}`, qrdOf(m)];
+  const [msh, msa] = ack.text.split('\r');
+  const segments = [msh!, p ? msa! : `${msa}${d.field}${v('no patient has this MRN')}`, qrdOf(m)];
   if (p) {
     const name = [v(p.pat_last_nm), v(p.pat_first_nm), v(p.pat_mid_nm ?? '')].join(d.component).replace(new RegExp(`\\${d.component}+$`), '');
     segments.push(['PID', '1', '', [v(p.pat_mrn), '', '', '', 'MR'].join(d.component), '', name, '', p.dob, v(p.sex_cd)].join(d.field));

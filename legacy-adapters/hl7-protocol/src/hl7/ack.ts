@@ -26,6 +26,11 @@ export interface BuildAckOptions {
   /** Our own MSH-3 / MSH-4, instead of the received MSH-5 / MSH-6. */
   readonly sendingApplication?: HierarchicDesignator;
   readonly sendingFacility?: HierarchicDesignator;
+  /**
+   * MSH-9 of an answer that is not a plain ACK (a query's ADR, RSP…): its message code and
+   * structure; the trigger event is the received one's. Default ACK / ACK.
+   */
+  readonly answerType?: { readonly code: string; readonly structure: string };
 }
 
 export interface Hl7Ack {
@@ -80,7 +85,8 @@ function ackText(
   const processing = h.processingId && PROCESSING_IDS.has(h.processingId) ? [h.processingId, h.processingMode ?? ''] : ['P'];
   const w = new FieldWriter(d);
 
-  const messageType = atLeast(version, [2, 3, 1]) ? ['ACK', h.triggerEvent ?? '', 'ACK'] : ['ACK', h.triggerEvent ?? ''];
+  const type = options.answerType ?? { code: 'ACK', structure: 'ACK' };
+  const messageType = atLeast(version, [2, 3, 1]) ? [type.code, h.triggerEvent ?? '', type.structure] : [type.code, h.triggerEvent ?? ''];
   const msh = [
     'MSH',
     encodingCharacters(d),
