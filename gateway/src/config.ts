@@ -33,6 +33,12 @@ export const GatewayConfigSchema = configSchema({
   FICUS_HL7_API_URL: Env.string('http://127.0.0.1:8091', "the HL7 adapter's API: the admin API passes /api/hl7/* through to it"),
   FICUS_CDC_API_URL: Env.string('http://127.0.0.1:8092', "the CDC reader's API: the admin API passes /api/cdc/* through to it"),
   FICUS_PATHS_CASE_INSENSITIVE: Env.boolean(false, 'match literal path segments regardless of case (set it when the legacy server reads paths so, as IIS does)'),
+  FICUS_ENCODED_SLASHES: Type.Unsafe<'keep' | 'decode' | 'refuse'>({
+    type: 'string',
+    enum: ['keep', 'decode', 'refuse'],
+    default: 'keep',
+    description: 'an escaped slash (%2F) in a path: keep (data in its segment), decode (a separator, set it when the legacy server reads it so, as nginx does), refuse (400)',
+  }),
   FICUS_ROUTE_HEADER: Env.boolean(true, 'add x-ficus-route to every proxied answer'),
   FICUS_TRUST_FORWARDED: Env.boolean(false, 'keep X-Forwarded-Proto/Host from a trusted load balancer in front'),
   FICUS_ACCESS_LOG: Type.Unsafe<'all' | 'errors' | 'off'>({

@@ -43,7 +43,7 @@ function applyRules(runtime: ProxyRuntime, upstreams: UpstreamRegistry, metrics:
   metrics.rulesLoadedAt.set(Date.now() / 1000);
 }
 
-const routingOf = (config: GatewayConfig): RouterOptions => ({ caseInsensitivePaths: config.FICUS_PATHS_CASE_INSENSITIVE });
+const routingOf = (config: GatewayConfig): RouterOptions => ({ caseInsensitivePaths: config.FICUS_PATHS_CASE_INSENSITIVE, encodedSlashes: config.FICUS_ENCODED_SLASHES });
 
 async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: ParityStore, upstreams: UpstreamRegistry, log: Logger): Promise<{ app: FastifyInstance; port: number; publisher: Redis | undefined }> {
   const publisher = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2_000) }) : undefined;
@@ -92,7 +92,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
   const shadows = new Shadows({ upstreams, recorder, log, forwarding: { trustForwarded: options.trustForwarded, proto: options.proto } });
   metrics.addShadowMetrics(recorder, () => shadows.inflightAll());
   const runtime: ProxyRuntime = {
-    router: new Router({ upstreams: {}, http: [] }),
+    router: new Router({ upstreams: {}, http: [] }, routingOf(config)),
     upstreams,
     metrics,
     log,

@@ -94,15 +94,18 @@ describe('routing modes', () => {
   });
 
   // fetch would normalise these paths itself; send them as written
-  const raw = (path: string) =>
-    new Promise<{ status: number; type: string | undefined; route: string | undefined }>((resolve, reject) => {
-      const req = request(gw.url + '/', { path }, (res) => {
-        res.resume();
-        resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], route: res.headers['x-ficus-route'] as string | undefined });
+  const rawAt = (base: string, path: string) =>
+    new Promise<{ status: number; type: string | undefined; route: string | undefined; body: string }>((resolve, reject) => {
+      const req = request(base + '/', { path }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], route: res.headers['x-ficus-route'] as string | undefined, body }));
       });
       req.on('error', reject);
       req.end();
     });
+  const raw = (path: string) => rawAt(gw.url, path);
 
   it('refuses paths that could mean something else upstream', async () => {
     for (const p of ['/retired/../legacy/x', '/retired/%2e%2E/x', '/retired/./x', '/api\\x', '/api%5cx', '/x%00', '/legacy/..;/retired/x', '/legacy/.;a=b/x']) {
@@ -139,6 +142,29 @@ describe('routing modes', () => {
       }
     } finally {
       await ci.close();
+    }
+  });
+
+  it('with FICUS_ENCODED_SLASHES=decode, a retired path with escaped slashes takes the rule; with refuse, 400', async () => {
+    // kept (the default), an escaped slash is data: one segment, which only the catch-all takes
+    expect(await raw('/retired%2Fx')).toMatchObject({ status: 200, route: 'everything-else; legacy' });
+    expect(await raw('/retired/x%2F..%2F..%2Flegacy%2Fy')).toMatchObject({ status: 400, type: 'application/problem+json' });
+    const decoding = await startGatewayUnderTest({ 'a.yaml': upstreamsYaml({ legacy: legacy.url, 'new-svc': fresh.url }), 'b.yaml': rules }, { FICUS_ENCODED_SLASHES: 'decode' });
+    const refusing = await startGatewayUnderTest({ 'a.yaml': upstreamsYaml({ legacy: legacy.url, 'new-svc': fresh.url }), 'b.yaml': rules }, { FICUS_ENCODED_SLASHES: 'refuse' });
+    try {
+      const legacyBefore = legacy.received.length;
+      const before = fresh.received.length;
+      const res = await rawAt(decoding.url, '/retired%2Fsome%2fthing');
+      expect(res).toMatchObject({ status: 200, route: 'r-retired; new-svc' });
+      // forwarded as the client wrote it: the target reads it as it reads any other request
+      expect(receivedFor(fresh, '/retired%2Fsome%2fthing', before).method).toBe('GET');
+      expect(legacy.received.slice(legacyBefore).filter((r) => r.url.toLowerCase().includes('retired'))).toEqual([]);
+      const refused = await rawAt(refusing.url, '/retired%2Fsome');
+      expect(refused).toMatchObject({ status: 400, type: 'application/problem+json' });
+      expect(refused.body).toContain('escaped slash');
+      expect(await rawAt(refusing.url, '/retired/some')).toMatchObject({ status: 200, route: 'r-retired; new-svc' });
+    } finally {
+      await Promise.all([decoding.close(), refusing.close()]);
     }
   });
 

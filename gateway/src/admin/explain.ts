@@ -31,7 +31,7 @@ export function explain(
     if (colon <= 0) throw new BadTargetError(`header "${pair}" is not name:value`);
     headers[pair.slice(0, colon).trim().toLowerCase()] = pair.slice(colon + 1).trim();
   }
-  const target = parseRequestTarget(path);
+  const target = parseRequestTarget(path, routing.encodedSlashes);
   if (isEchoMethod(method.toUpperCase()) || method.toUpperCase() === 'CONNECT') {
     return { rule: null, mode: null, target: null, reason: `the gateway answers ${method.toUpperCase()} itself with 501 and consults no rule: ${ECHO_DETAIL}` };
   }

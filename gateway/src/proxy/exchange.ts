@@ -302,7 +302,7 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
   if (isEchoMethod(req.method)) return refuseEchoMethod(res, requestId);
   let target: RequestTarget;
   try {
-    target = parseRequestTarget(req.url ?? '/');
+    target = parseRequestTarget(req.url ?? '/', rt.router.encodedSlashes);
   } catch (e) {
     if (!(e instanceof BadTargetError)) throw e;
     sendProblem(res, 400, 'bad-request-target', 'Bad request target', e.message, requestId, undefined);

@@ -35,7 +35,7 @@ export function createUpgradeHandler(rt: ProxyRuntime) {
     socket.on('error', () => socket.destroy());
     let target;
     try {
-      target = parseRequestTarget(req.url ?? '/');
+      target = parseRequestTarget(req.url ?? '/', rt.router.encodedSlashes);
     } catch (e) {
       if (e instanceof BadTargetError) return reject(socket, 400, 'Bad Request');
       throw e;

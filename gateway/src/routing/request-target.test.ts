@@ -32,6 +32,20 @@ describe('parseRequestTarget', () => {
     expect(seg('/a/..%3B')).toEqual(['a', '..;']);
   });
 
+  it('reads an escaped slash as FICUS_ENCODED_SLASHES says, and refuses dots between escaped slashes in every mode', () => {
+    const path = '/api%2Fpatients%2f100042/x';
+    expect(parseRequestTarget(path).segments).toEqual(['api/patients/100042', 'x']);
+    expect(parseRequestTarget(path, 'keep').segments).toEqual(['api/patients/100042', 'x']);
+    expect(parseRequestTarget(path, 'decode')).toEqual({ forwardPath: path, segments: ['api', 'patients', '100042', 'x'], query: undefined });
+    expect(parseRequestTarget('/docs/2024%2F%2F0001%2F', 'decode').segments).toEqual(['docs', '2024', '0001']);
+    expect(() => parseRequestTarget(path, 'refuse')).toThrow(/escaped slash/);
+    expect(parseRequestTarget('/api/patients/100042', 'refuse').segments).toEqual(['api', 'patients', '100042']);
+    for (const mode of ['keep', 'decode', 'refuse'] as const) {
+      for (const p of ['/retired/x%2F..%2F..%2Flegacy', '/a/b%2f.%2fc', '/a/%2E%2E%2Fb']) expect(() => parseRequestTarget(p, mode), `${mode} ${p}`).toThrow(BadTargetError);
+    }
+    expect(parseRequestTarget('/a/..x%2F.b', 'decode').segments).toEqual(['a', '..x', '.b']);
+  });
+
   it('reads query parameters decoded, first occurrence', () => {
     expect(queryParam('mrn=1%202&mrn=3&a+b=c+d', 'mrn')).toBe('1 2');
     expect(queryParam('mrn=1&a+b=c+d', 'a b')).toBe('c d');

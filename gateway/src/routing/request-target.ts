@@ -20,9 +20,19 @@ export interface RequestTarget {
 
 export class BadTargetError extends Error {}
 
+/**
+ * What an escaped slash (`%2F`) in a path is: `keep`, data inside its segment (as Node frameworks
+ * route it); `decode`, a separator (as nginx reads it: set it when the legacy server does, or a
+ * rule could be bypassed by escaping the slashes of its path); `refuse`, 400 (Tomcat's and
+ * Apache's default). In every mode, dot segments between escaped slashes are refused.
+ */
+export type EncodedSlashes = 'keep' | 'decode' | 'refuse';
+
+const ESCAPED_SLASH = /%2f/i;
+
 const SUSPICIOUS = /\\|%5c|%00/i;
 
-export function parseRequestTarget(url: string): RequestTarget {
+export function parseRequestTarget(url: string, encodedSlashes: EncodedSlashes = 'keep'): RequestTarget {
   let target = url;
   if (target.charCodeAt(0) !== 47 /* / */) {
     // absolute-form (GET http://host/path): keep path and query only
@@ -47,18 +57,35 @@ export function parseRequestTarget(url: string): RequestTarget {
     for (const part of hashless.slice(1, end).split('/')) {
       const semi = part.indexOf(';');
       let segment = semi === -1 ? part : part.slice(0, semi);
+      let slashes = false;
       if (segment.includes('%')) {
+        slashes = ESCAPED_SLASH.test(segment);
+        if (slashes && encodedSlashes === 'refuse') throw new BadTargetError('an escaped slash (%2F) in the path is refused (FICUS_ENCODED_SLASHES=refuse)');
         try {
           segment = decodeURIComponent(segment);
         } catch {
           throw new BadTargetError('invalid percent-encoding in the path');
         }
       }
-      if (segment === '.' || segment === '..') throw new BadTargetError('dot segments are not allowed in a path');
-      if (segment !== '') segments.push(segment);
+      if (!slashes) {
+        if (isDotSegment(segment)) throw new BadTargetError(DOT_SEGMENTS);
+        if (segment !== '') segments.push(segment);
+        continue;
+      }
+      // a server that reads %2F as "/" resolves dots between them: refused whatever the mode
+      const pieces = segment.split('/');
+      if (pieces.some(isDotSegment)) throw new BadTargetError(DOT_SEGMENTS);
+      if (encodedSlashes === 'keep') segments.push(segment);
+      else for (const piece of pieces) if (piece !== '') segments.push(piece);
     }
   }
   return { forwardPath: target, segments, query };
+}
+
+const DOT_SEGMENTS = 'dot segments are not allowed in a path';
+
+function isDotSegment(segment: string): boolean {
+  return segment === '.' || segment === '..';
 }
 
 /** Reads one query parameter from a raw query string (first occurrence), decoded. */

@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { compileCompare, effectiveMethods, parsePathPattern, resolveShadow, rulePaths, SAFE_METHODS, DEFAULT_LEGACY_UPSTREAM, type CompiledCompare, type ResolvedShadow, type HttpMode, type HttpRule, type PathPattern, type Predicate, type RuleSet } from '@ficus/contracts';
 import { DEFAULT_SALT, stickyKeyReader, thresholdOf, type StickyKeyReader } from './canary.js';
-import { queryParam, type RequestTarget } from './request-target.js';
+import { queryParam, type EncodedSlashes, type RequestTarget } from './request-target.js';
 
 interface CompiledPattern {
   pattern: PathPattern;
@@ -47,6 +47,8 @@ export interface RouterOptions {
    * legacy past a retired rule. Parameters keep the case the client wrote.
    */
   caseInsensitivePaths?: boolean;
+  /** what an escaped slash in a path is (see EncodedSlashes); `keep` when not given */
+  encodedSlashes?: EncodedSlashes;
 }
 
 export interface RouteMatch {
@@ -131,9 +133,12 @@ export class Router {
   private readonly level1 = new Map<string, CompiledRule[]>();
   private readonly level0: CompiledRule[];
   private readonly caseInsensitive: boolean;
+  /** how requests are read into the targets this router matches (parseRequestTarget) */
+  readonly encodedSlashes: EncodedSlashes;
 
   constructor(ruleSet: RuleSet, options: RouterOptions = {}) {
     this.caseInsensitive = options.caseInsensitivePaths === true;
+    this.encodedSlashes = options.encodedSlashes ?? 'keep';
     this.rules = ruleSet.http.map((rule, i) => compileRule(rule, i, this.caseInsensitive));
     this.byId = new Map(this.rules.map((r) => [r.id, r]));
     const literalsAt = (i: number) =>
