@@ -23,6 +23,7 @@ import { benchRules, gatewayFlags, nginxProxy } from './lib/gateway-scene.js';
 import { asImageRuns } from './lib/image-flags.js';
 import { machineFacts } from './lib/loopback-probe.js';
 import { startNginx } from './lib/nginx.js';
+import { treeCpuMicros } from './lib/process-cpu.js';
 import { startProcess, stopAll, waitForPort } from './lib/processes.js';
 import { ensureTools } from '../scripts/lib/system-tools.js';
 import { wrk, writeMrnScript, type WrkResult } from './lib/wrk.js';
@@ -39,6 +40,8 @@ const median = (xs: number[]) => {
 interface Target {
   name: string;
   url: string;
+  /** the proxy's process (its CPU per request is counted); none for the upstream reached directly */
+  pid?: number;
 }
 
 interface Summary {
@@ -46,22 +49,24 @@ interface Summary {
   rps: number;
   p50: number;
   p99: number;
+  /** CPU the proxy used per request, µs (NaN for the upstream reached directly) */
+  cpuUs: number;
   errors: number;
 }
 
 /** Starts every proxy in front of `upstream`; returns the targets to measure. */
 async function startProxies(dir: string, upstream: string): Promise<Target[]> {
   const [nginxPort, hpPort, rfPort, unPort, ficusPort] = await Promise.all(Array.from({ length: 5 }, freePort));
-  await nginxProxy(path.join(dir, 'nginx-proxy'), nginxPort!, upstream);
-  startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/http-proxy.ts')], { PORT: String(hpPort), TARGET: upstream });
-  startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/reply-from.ts')], { PORT: String(rfPort), TARGET: upstream });
-  startProcess(process.execPath, [...gatewayFlags(), ...TSX, path.join(ROOT, 'bench/peers/undici-bare.ts')], { PORT: String(unPort), TARGET: upstream });
+  const nginx = await nginxProxy(path.join(dir, 'nginx-proxy'), nginxPort!, upstream);
+  const httpProxy = startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/http-proxy.ts')], { PORT: String(hpPort), TARGET: upstream });
+  const replyFrom = startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/reply-from.ts')], { PORT: String(rfPort), TARGET: upstream });
+  const bare = startProcess(process.execPath, [...gatewayFlags(), ...TSX, path.join(ROOT, 'bench/peers/undici-bare.ts')], { PORT: String(unPort), TARGET: upstream });
   const rulesDir = path.join(dir, 'rules');
   mkdirSync(rulesDir, { recursive: true });
   writeFileSync(path.join(rulesDir, '00-upstreams.yaml'), `upstreams:\n  legacy: { url: "${upstream}" }\n  patient-service: { url: "${upstream}" }\n`);
   writeFileSync(path.join(rulesDir, '10-http.yaml'), benchRules());
   // the gateway as its image runs it: compiled, with the same Node flags as the Dockerfile
-  startProcess(process.execPath, asImageRuns('gateway/dist/main.js'), {
+  const gateway = startProcess(process.execPath, asImageRuns('gateway/dist/main.js'), {
     FICUS_GATEWAY_HOST: '127.0.0.1',
     FICUS_GATEWAY_PORT: String(ficusPort),
     FICUS_RULES_DIR: rulesDir,
@@ -75,38 +80,49 @@ async function startProxies(dir: string, upstream: string): Promise<Target[]> {
   }
   return [
     { name: 'direct to upstream', url: upstream },
-    { name: 'nginx (1 worker)', url: `http://127.0.0.1:${nginxPort}` },
-    { name: 'http-proxy', url: `http://127.0.0.1:${hpPort}` },
-    { name: '@fastify/reply-from', url: `http://127.0.0.1:${rfPort}` },
-    { name: 'undici Pool, bare', url: `http://127.0.0.1:${unPort}` },
-    { name: 'Ficus gateway', url: ficus },
+    { name: 'nginx (1 worker)', url: `http://127.0.0.1:${nginxPort}`, pid: nginx },
+    { name: 'http-proxy', url: `http://127.0.0.1:${hpPort}`, pid: httpProxy.pid },
+    { name: '@fastify/reply-from', url: `http://127.0.0.1:${rfPort}`, pid: replyFrom.pid },
+    { name: 'undici Pool, bare', url: `http://127.0.0.1:${unPort}`, pid: bare.pid },
+    { name: 'Ficus gateway', url: ficus, pid: gateway.pid },
   ];
 }
 
 async function measure(label: string, targets: Target[], script: string, seconds: number, warmup: number, rounds: number): Promise<Summary[]> {
   for (const t of targets) await wrk(t.url, { seconds: warmup, connections: 50, script });
-  const results = new Map<string, WrkResult[]>(targets.map((t) => [t.name, []]));
+  const results = new Map<string, (WrkResult & { cpuUs: number })[]>(targets.map((t) => [t.name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const t of targets) {
+      const cpuBefore = t.pid === undefined ? NaN : treeCpuMicros(t.pid);
       const r = await wrk(t.url, { seconds, connections: 50, script });
-      results.get(t.name)!.push(r);
+      const cpuUs = (treeCpuMicros(t.pid ?? NaN) - cpuBefore) / r.requests;
+      results.get(t.name)!.push({ ...r, cpuUs });
       const errs = r.errors || r.non2xx ? `  errors ${r.errors} non-2xx ${r.non2xx}` : '';
-      console.error(`[bench] ${label} round ${round + 1} ${t.name.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${errs}`);
+      const cpu = Number.isFinite(cpuUs) ? `  CPU ${cpuUs.toFixed(1)} µs/req` : '';
+      console.error(`[bench] ${label} round ${round + 1} ${t.name.padEnd(22)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms${cpu}${errs}`);
     }
   }
   return targets.map((t) => {
     const rs = results.get(t.name)!;
-    return { name: t.name, rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50ms)), p99: median(rs.map((r) => r.p99ms)), errors: rs.reduce((s, r) => s + r.errors + r.non2xx, 0) };
+    return {
+      name: t.name,
+      rps: median(rs.map((r) => r.rps)),
+      p50: median(rs.map((r) => r.p50ms)),
+      p99: median(rs.map((r) => r.p99ms)),
+      cpuUs: median(rs.map((r) => r.cpuUs)),
+      errors: rs.reduce((s, r) => s + r.errors + r.non2xx, 0),
+    };
   });
 }
 
 function table(title: string, summary: Summary[]): void {
   const ficus = summary.find((s) => s.name === 'Ficus gateway')!.rps;
   console.log(`\n${title}\n`);
-  console.log('| target | req/s (median) | p50 ms | p99 ms | Ficus ÷ target |');
-  console.log('|---|---:|---:|---:|---:|');
+  console.log('| target | req/s (median) | p50 ms | p99 ms | proxy CPU µs/req | Ficus ÷ target |');
+  console.log('|---|---:|---:|---:|---:|---:|');
   for (const s of summary) {
-    console.log(`| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${(ficus / s.rps).toFixed(2)} |${s.errors ? ` errors: ${s.errors}` : ''}`);
+    const cpu = Number.isFinite(s.cpuUs) ? s.cpuUs.toFixed(1) : '-';
+    console.log(`| ${s.name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${cpu} | ${(ficus / s.rps).toFixed(2)} |${s.errors ? ` errors: ${s.errors}` : ''}`);
   }
 }
 
@@ -116,6 +132,12 @@ function ratios(summary: Summary[]) {
   const bestNode = Math.max(by('http-proxy').rps, by('@fastify/reply-from').rps);
   const nginx = by('nginx (1 worker)').rps;
   return { ficus, bestNode, nginx, vsBest: ficus / bestNode, vsNginx: ficus / nginx, by };
+}
+
+/** CPU per request of each proxy, µs, for the JSON line */
+function cpuPerRequest(summary: Summary[]) {
+  const us = (name: string) => Number(summary.find((s) => s.name === name)!.cpuUs.toFixed(1));
+  return { ficus: us('Ficus gateway'), undici_bare: us('undici Pool, bare'), nginx: us('nginx (1 worker)'), http_proxy: us('http-proxy'), reply_from: us('@fastify/reply-from') };
 }
 
 export async function benchGateway(args: string[]): Promise<void> {
@@ -189,6 +211,8 @@ export async function benchGateway(args: string[]): Promise<void> {
     console.log('');
     console.log(`Ficus ÷ best Node peer: ${a.vsBest.toFixed(2)} (target >= 1.25); native upstream: ${b.vsBest.toFixed(2)}`);
     console.log(`Ficus ÷ nginx:          ${a.vsNginx.toFixed(2)} (target >= 0.5); native upstream: ${b.vsNginx.toFixed(2)}`);
+    const cpu = cpuPerRequest(nodeSummary);
+    console.log(`Proxy CPU per request:  Ficus ${cpu.ficus} µs, bare undici ${cpu.undici_bare}, nginx ${cpu.nginx}, http-proxy ${cpu.http_proxy}, reply-from ${cpu.reply_from}`);
     console.log(
       `At a constant ${RATE} req/s: p99 direct ${p99Direct.toFixed(2)} ms, through Ficus ${p99Ficus.toFixed(2)} ms: added ${p99Added.toFixed(2)} ms (target <= 2);` +
         ` through the bare undici forwarder ${p99Bare.toFixed(2)} ms (added ${Math.max(0, p99Bare - p99Direct).toFixed(2)}), through nginx ${p99Nginx.toFixed(2)} ms (added ${Math.max(0, p99Nginx - p99Direct).toFixed(2)})${rate.pinned ? '' : ' [not pinned: taskset missing]'}${rateErrors ? `; errors ${rateErrors}` : ''}`,
@@ -213,12 +237,14 @@ export async function benchGateway(args: string[]): Promise<void> {
         reply_from_rps: Math.round(a.by('@fastify/reply-from').rps),
         undici_bare_rps: Math.round(a.by('undici Pool, bare').rps),
         direct_rps: Math.round(a.by('direct to upstream').rps),
+        cpu_us_per_request: cpuPerRequest(nodeSummary),
         native_upstream: {
           ficus_rps: Math.round(b.ficus),
           best_node_rps: Math.round(b.bestNode),
           nginx_rps: Math.round(b.nginx),
           ficus_vs_best_node: Number(b.vsBest.toFixed(3)),
           ficus_vs_nginx: Number(b.vsNginx.toFixed(3)),
+          cpu_us_per_request: cpuPerRequest(nativeSummary),
         },
         errors: [...nodeSummary, ...nativeSummary].reduce((s, r) => s + r.errors, 0) + rateErrors,
         ...machine,

@@ -5,8 +5,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startProcess, waitForPort } from './processes.js';
 
-/** `core`: pinned to that CPU (taskset) */
-export async function startNginx(dir: string, port: number, serverBlock: string, upstreamBlock = '', core?: string): Promise<void> {
+/** `core`: pinned to that CPU (taskset, which runs nginx in its own place). Returns the master's pid. */
+export async function startNginx(dir: string, port: number, serverBlock: string, upstreamBlock = '', core?: string): Promise<number> {
   mkdirSync(path.join(dir, 'logs'), { recursive: true });
   const asRoot = process.getuid?.() === 0;
   const conf = `${asRoot ? 'user root root;' : ''}
@@ -32,7 +32,7 @@ http {
 `;
   const file = path.join(dir, 'nginx.conf');
   writeFileSync(file, conf);
-  if (core === undefined) startProcess('nginx', ['-p', dir, '-c', file]);
-  else startProcess('taskset', ['-c', core, 'nginx', '-p', dir, '-c', file]);
+  const master = core === undefined ? startProcess('nginx', ['-p', dir, '-c', file]) : startProcess('taskset', ['-c', core, 'nginx', '-p', dir, '-c', file]);
   await waitForPort(port);
+  return master.pid!;
 }

@@ -10,6 +10,8 @@ const run = promisify(execFile);
 
 export interface WrkResult {
   rps: number;
+  /** requests completed in the run */
+  requests: number;
   p50ms: number;
   p99ms: number;
   errors: number;
@@ -31,6 +33,7 @@ export function parseWrk(out: string): WrkResult {
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   return {
     rps,
+    requests: Number(/(\d+) requests in /.exec(out)?.[1] ?? NaN),
     p50ms: p50 ? toMs(p50) : NaN,
     p99ms: p99 ? toMs(p99) : NaN,
     errors: err ? err.slice(1).reduce((s, v) => s + Number(v), 0) : 0,
