@@ -20,6 +20,12 @@ describe('explain', () => {
     expect(explain(ruleSet, 'GET', '/API/Patients/100042', [], undefined, { caseInsensitivePaths: true })).toMatchObject({ rule: 'patients-read', target: 'svc' });
   });
 
+  it('follows the gateway: escaped slashes as FICUS_ENCODED_SLASHES reads them', () => {
+    expect(explain(ruleSet, 'GET', '/api%2Fpatients%2F100042', [])).toMatchObject({ rule: 'legacy-default', target: 'legacy' });
+    expect(explain(ruleSet, 'GET', '/api%2Fpatients%2F100042', [], undefined, { encodedSlashes: 'decode' })).toMatchObject({ rule: 'patients-read', target: 'svc' });
+    expect(() => explain(ruleSet, 'GET', '/api%2Fpatients%2F100042', [], undefined, { encodedSlashes: 'refuse' })).toThrow(/escaped slash/);
+  });
+
   it('says that TRACE and CONNECT never reach a rule: the proxy answers them 501 itself', () => {
     for (const method of ['TRACE', 'trace', 'CONNECT']) {
       const e = explain(ruleSet, method, '/api/patients/100042', []);
