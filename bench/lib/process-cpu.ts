@@ -44,8 +44,8 @@ function readStat(pid: number): ProcStat | undefined {
 
 /**
  * CPU microseconds used by `pid` and its live descendants; NaN where there is no /proc.
- * A descendant that has exited and been reaped counts no more (its parent's cutime is not
- * used: it would count a worker nginx restarted twice), so take readings while the tree is up.
+ * A descendant that has exited counts no more (a parent's cutime, which would hold it, also
+ * holds every child that exited before the measured run), so take readings while the tree is up.
  */
 export function treeCpuMicros(pid: number): number {
   const root = readStat(pid);
