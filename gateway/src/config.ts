@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import { configSchema, Env, loadConfig, withDatabase } from '@ficus/contracts';
+import { ENCODED_SLASHES, type EncodedSlashes } from './routing/request-target.js';
 
 const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../routing-rules', import.meta.url));
 const DEFAULT_STATE_DIR = fileURLToPath(new URL('../../.ficus/gateway', import.meta.url));
@@ -33,9 +34,9 @@ export const GatewayConfigSchema = configSchema({
   FICUS_HL7_API_URL: Env.string('http://127.0.0.1:8091', "the HL7 adapter's API: the admin API passes /api/hl7/* through to it"),
   FICUS_CDC_API_URL: Env.string('http://127.0.0.1:8092', "the CDC reader's API: the admin API passes /api/cdc/* through to it"),
   FICUS_PATHS_CASE_INSENSITIVE: Env.boolean(false, 'match literal path segments regardless of case (set it when the legacy server reads paths so, as IIS does)'),
-  FICUS_ENCODED_SLASHES: Type.Unsafe<'keep' | 'decode' | 'refuse'>({
+  FICUS_ENCODED_SLASHES: Type.Unsafe<EncodedSlashes>({
     type: 'string',
-    enum: ['keep', 'decode', 'refuse'],
+    enum: [...ENCODED_SLASHES],
     default: 'keep',
     description: 'an escaped slash (%2F) in a path: keep (data in its segment), decode (a separator, set it when the legacy server reads it so, as nginx does), refuse (400)',
   }),

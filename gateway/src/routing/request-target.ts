@@ -26,7 +26,8 @@ export class BadTargetError extends Error {}
  * rule could be bypassed by escaping the slashes of its path); `refuse`, 400 (Tomcat's and
  * Apache's default). In every mode, dot segments between escaped slashes are refused.
  */
-export type EncodedSlashes = 'keep' | 'decode' | 'refuse';
+export const ENCODED_SLASHES = ['keep', 'decode', 'refuse'] as const;
+export type EncodedSlashes = (typeof ENCODED_SLASHES)[number];
 
 const ESCAPED_SLASH = /%2f/i;
 
