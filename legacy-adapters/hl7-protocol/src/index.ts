@@ -41,6 +41,7 @@ export { decodeBatch, isBatch, type BatchDecodeResult, type Hl7Batch, type Hl7Ba
 
 // acknowledgements
 export { buildAck, type AckCode, type OriginalAckCode, type EnhancedAckCode, type BuildAckOptions, type Hl7Ack } from './hl7/ack.js';
+export { buildBatchAck, type BatchAckGroup, type BatchAckOptions } from './hl7/batch-ack.js';
 export { decideAck, commitAckDue, type AckDecision, type AckOutcome } from './hl7/ack-policy.js';
 export { newControlId } from './hl7/control-id.js';
 export { readAck, type AckFields } from './hl7/ack-reader.js';

@@ -4,9 +4,9 @@
  */
 import { DEFAULT_CHARSET, encodeMessageBytes, lookupCharset } from './charset.js';
 import { newControlId } from './control-id.js';
-import { DEFAULT_DELIMITERS, encodingCharacters, type Hl7Delimiters } from './delimiters.js';
-import type { Hl7Error, Hl7ErrorLocation } from './errors.js';
-import { escapeValue } from './escape.js';
+import { DEFAULT_DELIMITERS, encodingCharacters } from './delimiters.js';
+import type { Hl7Error } from './errors.js';
+import { FieldWriter, trimEmpty } from './field-writer.js';
 import { PROCESSING_IDS, VERSION, type HierarchicDesignator } from './header.js';
 import type { AckSubject } from './message.js';
 
@@ -119,55 +119,8 @@ function ackText(
   return segments.map((s) => s + '\r').join('');
 }
 
-/** Writes values escaped, composites with trailing empty parts left out. */
-class FieldWriter {
-  constructor(private readonly d: Hl7Delimiters) {}
-
-  value(v: string): string {
-    return escapeValue(v, this.d);
-  }
-
-  components(values: readonly string[]): string {
-    return trimEmpty(values.map((v) => this.value(v))).join(this.d.component);
-  }
-
-  hd(h: HierarchicDesignator): string {
-    return this.components([h.namespaceId, h.universalId, h.universalIdType]);
-  }
-
-  /** ERR-2 (ERL): segment ^ sequence ^ field ^ repetition ^ component ^ subcomponent. */
-  location(l: Hl7ErrorLocation | undefined): string {
-    if (l === undefined) return '';
-    return this.components([l.segment, String(l.sequence), ...positions(l)]);
-  }
-
-  /** ERR-3 (CWE): code ^ text ^ HL70357. */
-  errorCode(e: Hl7Error): string {
-    return this.components([String(e.code), e.text, 'HL70357']);
-  }
-
-  /** ERR-1 (ELD) before v2.5: segment ^ sequence ^ field ^ code & text & HL70357. */
-  legacyErrorLocation(e: Hl7Error): string {
-    const l = e.location;
-    const code = trimEmpty([String(e.code), e.text, 'HL70357'].map((v) => this.value(v))).join(this.d.subcomponent);
-    const where = l === undefined ? ['', '', ''] : [l.segment, String(l.sequence), l.field === undefined ? '' : String(l.field)];
-    return [...where.map((v) => this.value(v)), code].join(this.d.component);
-  }
-}
-
 function isErrorList(e: Hl7Error | readonly Hl7Error[]): e is readonly Hl7Error[] {
   return Array.isArray(e);
-}
-
-function positions(l: Hl7ErrorLocation): string[] {
-  const n = (x: number | undefined) => (x === undefined ? '' : String(x));
-  return [n(l.field), n(l.repetition), n(l.component), n(l.subcomponent)];
-}
-
-function trimEmpty(values: string[]): string[] {
-  let end = values.length;
-  while (end > 0 && values[end - 1] === '') end--;
-  return values.slice(0, end);
 }
 
 /** Whether an HL7 version id (e.g. `2.5.1`) is at least `min`; unreadable versions count as 2.5. */
