@@ -128,7 +128,7 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     connectTimeoutMs: config.HL7_LEGACY_CONNECT_TIMEOUT_MS,
     answerTimeoutMs: config.HL7_LEGACY_ACK_TIMEOUT_MS,
   });
-  const intake = new Intake({ store: messages, router: () => router, partitions: config.HL7_PARTITIONS, metrics, log, appAcks, stats, queries });
+  const intake = new Intake({ store: messages, router: () => router, partitions: config.HL7_PARTITIONS, metrics, log, appAcks, stats, queries, batchAcks: config.HL7_BATCH_ACK });
   stats.start();
   appAcks.start();
 

@@ -7,6 +7,14 @@ import { configSchema, Env, loadConfig, withDatabase } from '@ficus/contracts';
 const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../../routing-rules', import.meta.url));
 const DEFAULT_STATE_DIR = fileURLToPath(new URL('../../../.ficus/hl7-adapter', import.meta.url));
 
+/**
+ * How a batch frame is answered: `frames`, one frame per answer, in order; `batch`, one frame
+ * holding the answers inside an envelope like the sender's (for senders that read one answer
+ * frame per batch frame).
+ */
+export const BATCH_ACK_MODES = ['frames', 'batch'] as const;
+export type BatchAckMode = (typeof BATCH_ACK_MODES)[number];
+
 export const AdapterConfigSchema = configSchema({
   HL7_HOST: Env.string('0.0.0.0', 'address the MLLP listener listens on'),
   HL7_PORT: Env.port(2575, 'MLLP listener port'),
@@ -17,6 +25,12 @@ export const AdapterConfigSchema = configSchema({
   HL7_MAX_FRAME_BYTES: Env.integer(8 * 1024 * 1024, 'largest MLLP frame accepted; a larger one is refused (AR) and the connection closed', 1024),
   HL7_IDLE_TIMEOUT_MS: Env.integer(300_000, 'an MLLP connection silent this long is closed', 1_000),
   HL7_MAX_QUEUED_FRAMES: Env.integer(64, 'frames waiting on one connection before it stops being read (back-pressure)', 2),
+  HL7_BATCH_ACK: Type.Unsafe<BatchAckMode>({
+    type: 'string',
+    enum: [...BATCH_ACK_MODES],
+    default: 'frames',
+    description: 'a batch frame (FHS/BHS) is answered: frames, one frame per ACK in order; batch, one frame with the ACKs inside an envelope like the sender\'s (BHS … BTS), for senders that read one answer per batch',
+  }),
   HL7_PARTITIONS: Env.integer(8, 'delivery partitions (a hash of the patient id): order holds within one; do not change while deliveries are pending', 1),
   HL7_DATABASE_URL: Env.optionalString('the message store database (default: database ficus_hl7 on DATABASE_URL\'s server)'),
   HL7_API_HOST: Env.string('0.0.0.0', 'address of the adapter\'s HTTP endpoints (health, metrics, /api/hl7)'),

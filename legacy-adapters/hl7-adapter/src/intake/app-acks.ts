@@ -83,11 +83,17 @@ export class AppAcks {
 
   /** The application ACK frame for `code`, or undefined when MSH-16 asks for none on this outcome. */
   frame(subject: AckSubject, condition: string, code: AppAckCode, why?: string): Buffer | undefined {
+    const ack = this.message(subject, condition, code, why);
+    return ack && encodeFrame(ack);
+  }
+
+  /** The application ACK itself (unframed), or undefined when MSH-16 asks for none on this outcome. */
+  message(subject: AckSubject, condition: string, code: AppAckCode, why?: string): Buffer | undefined {
     const due = condition === 'AL' || (condition === 'SU' && code === 'AA') || (condition === 'ER' && code !== 'AA');
     if (!due) return undefined;
     this.o.sent?.(code);
     const error = code === 'AA' ? undefined : hl7Error(207, why ? `the system of record refused the message: ${why}` : 'the system of record refused the message');
-    return encodeFrame(buildAck(subject, code, error ? { error } : {}).bytes);
+    return buildAck(subject, code, error ? { error } : {}).bytes;
   }
 
   expect(messageId: number, subject: AckSubject, condition: string, authoritative: string, send: (frame: Buffer) => boolean): void {

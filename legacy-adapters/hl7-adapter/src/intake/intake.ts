@@ -10,6 +10,7 @@
  */
 import {
   buildAck,
+  buildBatchAck,
   decideAck,
   decodeBatch,
   decodeMessage,
@@ -20,10 +21,12 @@ import {
   isQuery,
   type AckOutcome,
   type AckSubject,
+  type BatchHeader,
   type Hl7Error,
   type Hl7Message,
 } from '@ficus/hl7-protocol';
 import type { Logger } from '@ficus/contracts';
+import type { BatchAckMode } from '../config.js';
 import type { AdapterMetrics } from '../ops/metrics.js';
 import { deliveriesFor, type Hl7Route, type Hl7Router } from '../routing/hl7-router.js';
 import type { MessageRecord, MessageStore, StoreOutcome } from '../store/message-store.js';
@@ -52,6 +55,20 @@ interface QueryUnit {
 /** One message of a frame: to store, to ask legacy, to refuse with this error, or (an ACK) to leave unanswered. */
 type Unit = MessageUnit | QueryUnit | { kind: 'refuse'; subject: AckSubject | undefined; error: Hl7Error; raw: Buffer } | { kind: 'unanswered-ack'; m: Hl7Message };
 
+/** What one frame holds; for a batch, its envelope, for an answer in the same shape. */
+interface FrameUnits {
+  units: Unit[];
+  batch?: {
+    fileHeader: BatchHeader | undefined;
+    /** each BHS (undefined: messages outside any) */
+    groups: (BatchHeader | undefined)[];
+    /** the group of each unit */
+    groupOf: number[];
+    /** the batch's charset (its first message's), for the answer's envelope */
+    charset: string | undefined;
+  };
+}
+
 export interface IntakeOptions {
   store: MessageStore;
   router: () => Hl7Router;
@@ -61,6 +78,8 @@ export interface IntakeOptions {
   appAcks: AppAcks;
   stats: IntakeStats;
   queries: QueryRelay;
+  /** default `frames` */
+  batchAcks?: BatchAckMode;
 }
 
 /** Refused frames kept for diagnosis per minute: a sender spewing garbage must not fill the store. */
@@ -92,37 +111,43 @@ export class Intake {
    * that does not wait for each ACK, or sends batch files, gets one commit for all it sent.
    */
   async frames(payloads: Buffer[], peer: string | null, later: ReplyLater = () => false): Promise<Buffer[][]> {
-    const units = payloads.map((p) => this.units(p, peer));
-    const toStore = units.flat().filter((u): u is MessageUnit => u.kind === 'message');
+    const frames = payloads.map((p) => this.units(p, peer));
+    const toStore = frames.flatMap((f) => f.units).filter((u): u is MessageUnit => u.kind === 'message');
     const outcomes = toStore.length > 0 ? await this.o.store.storeAll(toStore.map((u) => u.record)) : [];
     let next = 0;
     const answers: Buffer[][] = [];
-    for (const list of units) {
-      const acks: Buffer[] = [];
-      for (const u of list) {
-        if (u.kind === 'refuse') acks.push(await this.refuse(u.subject, u.error, u.raw, peer));
-        else if (u.kind === 'query') acks.push(...(await this.query(u)));
-        else if (u.kind === 'unanswered-ack') this.unansweredAck(u.m, peer);
-        else acks.push(...this.answer(u, outcomes[next++]!, later));
+    for (const f of frames) {
+      // the answers to each message of the frame (none, one, or a commit ACK and an application ACK)
+      const each: Buffer[][] = [];
+      for (const u of f.units) {
+        if (u.kind === 'refuse') each.push([await this.refuse(u.subject, u.error, u.raw, peer)]);
+        else if (u.kind === 'query') each.push(await this.query(u));
+        else if (u.kind === 'unanswered-ack') each.push(this.unansweredAck(u.m, peer));
+        else each.push(this.answer(u, outcomes[next++]!, later));
       }
-      answers.push(acks);
+      answers.push(f.batch && this.o.batchAcks === 'batch' ? asBatch(f.batch, each) : each.flat().map((m) => encodeFrame(m)));
     }
     return answers;
   }
 
   /** What one frame holds: one message, or a batch's messages; each to store, or to refuse. */
-  private units(payload: Buffer, peer: string | null): Unit[] {
+  private units(payload: Buffer, peer: string | null): FrameUnits {
     if (isBatch(payload)) {
       const decoded = decodeBatch(payload);
-      if (!decoded.ok) return [{ kind: 'refuse', subject: undefined, error: decoded.error, raw: payload }];
+      if (!decoded.ok) return { units: [{ kind: 'refuse', subject: undefined, error: decoded.error, raw: payload }] };
+      const { batch } = decoded;
       // each message of a batch is stored and answered on its own, in order; one may fail alone
-      return decoded.batch.messages.map((member) =>
-        member.ok ? this.messageUnit(member.message, encodeMessageBytes(member.message.text, member.message.charset), peer) : { kind: 'refuse', subject: member.received, error: member.error, raw: payload },
+      const units = batch.messages.map(
+        (member): Unit =>
+          member.ok ? this.messageUnit(member.message, encodeMessageBytes(member.message.text, member.message.charset), peer) : { kind: 'refuse', subject: member.received, error: member.error, raw: payload },
       );
+      const groupOf = batch.batches.flatMap((g, i) => g.messages.map(() => i));
+      const first = batch.messages.find((m) => m.ok);
+      return { units, batch: { fileHeader: batch.fileHeader, groups: batch.batches.map((g) => g.header), groupOf, charset: first?.ok ? first.message.charset : undefined } };
     }
     const decoded = decodeMessage(payload);
-    if (!decoded.ok) return [{ kind: 'refuse', subject: decoded.received, error: decoded.error, raw: payload }];
-    return [this.messageUnit(decoded.message, payload, peer)];
+    if (!decoded.ok) return { units: [{ kind: 'refuse', subject: decoded.received, error: decoded.error, raw: payload }] };
+    return { units: [this.messageUnit(decoded.message, payload, peer)] };
   }
 
   private messageUnit(m: Hl7Message, raw: Buffer, peer: string | null): Unit {
@@ -177,7 +202,7 @@ export class Intake {
     this.o.metrics.messages.inc({ direction: 'inbound', type: received.header?.messageType || 'unknown', trigger: received.header?.triggerEvent || '', outcome: 'rejected' });
     this.o.log.warn({ peer, controlId: received.header?.controlId, limit }, 'HL7 frame over the size limit: refused, connection closed');
     // answered even when MSH-15 asks for no answer: the connection closes, the sender must know why
-    return this.ackFrame(received, 'rejected', 'rejected', hl7Error(207, `the message is larger than ${limit} bytes`), true)!;
+    return encodeFrame(this.ack(received, 'rejected', 'rejected', hl7Error(207, `the message is larger than ${limit} bytes`), true)!);
   }
 
   /** The ACKs of a message once the store has answered (or failed). */
@@ -188,8 +213,8 @@ export class Intake {
     if (outcome instanceof Error) {
       this.o.metrics.messages.inc({ ...labels, outcome: 'store-error' });
       this.o.log.error({ controlId: h.controlId, type: h.messageType, err: outcome.message }, 'cannot store an HL7 message: answered AE/CE, the sender will resend');
-      const frame = this.ackFrame(m, 'error', 'store-error', hl7Error(207, 'the message could not be stored; send it again'));
-      return frame ? [frame] : [];
+      const ack = this.ack(m, 'error', 'store-error', hl7Error(207, 'the message could not be stored; send it again'));
+      return ack ? [ack] : [];
     }
     const kind = outcome.kind === 'stored' ? 'accepted' : 'duplicate';
     this.o.metrics.messages.inc({ ...labels, outcome: outcome.kind === 'duplicate' && outcome.differs ? 'duplicate-differs' : kind });
@@ -199,9 +224,9 @@ export class Intake {
     } else if (outcome.kind === 'duplicate') {
       this.o.log.info({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, id: outcome.id }, 'resent HL7 message: acknowledged again, not processed again');
     }
-    const frames: Buffer[] = [];
-    const commit = this.ackFrame(m, 'accepted', kind);
-    if (commit) frames.push(commit);
+    const acks: Buffer[] = [];
+    const commit = this.ack(m, 'accepted', kind);
+    if (commit) acks.push(commit);
     if (decideAck(h, 'accepted').mode === 'enhanced' && AppAcks.wanted(h.applicationAckType)) {
       if (outcome.kind === 'stored') {
         // the system of record answers: legacy while it stays authoritative, else the new service's queue
@@ -211,22 +236,23 @@ export class Intake {
       } else if (outcome.authoritative) {
         // settled before: the sender missed the application ACK (a restart, a closed connection); it comes now
         const { code, why } = settledAnswer(outcome.authoritative.status, outcome.authoritative.answer);
-        const app = this.o.appAcks.frame(m, h.applicationAckType, code, why);
-        if (app) frames.push(app);
+        const app = this.o.appAcks.message(m, h.applicationAckType, code, why);
+        if (app) acks.push(app);
       }
     }
-    return frames;
+    return acks;
   }
 
   /** An ACK sent to the listener: nothing here sent the message it answers; not stored, not answered. */
-  private unansweredAck(m: Hl7Message, peer: string | null): void {
+  private unansweredAck(m: Hl7Message, peer: string | null): Buffer[] {
     const h = m.header;
     this.o.metrics.messages.inc({ direction: 'inbound', type: h.messageType, trigger: h.triggerEvent, outcome: 'ack-ignored' });
     this.o.stats.count('', 'ack-ignored');
     this.o.log.warn({ peer, controlId: h.controlId, answers: m.get('MSA-2'), code: m.get('MSA-1') }, 'an ACK came in on the HL7 listener: not stored, not answered (an ACK is never acknowledged); check what the sender thinks it answers');
+    return [];
   }
 
-  /** A query's answer from legacy, as it came; AE when there is none. */
+  /** A query's answer from legacy, as it came (unframed); AE when there is none. */
   private async query(u: QueryUnit): Promise<Buffer[]> {
     const h = u.m.header;
     const labels = { direction: 'inbound' as const, type: h.messageType, trigger: h.triggerEvent };
@@ -236,13 +262,13 @@ export class Intake {
     if (outcome.kind === 'failed') {
       this.o.metrics.messages.inc({ ...labels, outcome: 'query-failed' });
       this.o.log.warn({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, upstream: u.upstream, ms, err: outcome.error.message }, 'HL7 query not answered by legacy: answered AE, the sender may ask again');
-      const frame = this.ackFrame(u.m, 'error', 'query-failed', outcome.error);
-      return frame ? [frame] : [];
+      const ack = this.ack(u.m, 'error', 'query-failed', outcome.error);
+      return ack ? [ack] : [];
     }
     this.o.metrics.messages.inc({ ...labels, outcome: 'query-answered' });
     this.o.stats.count(outcome.code, 'query-answered');
     this.o.log.info({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, upstream: u.upstream, ms, answer: outcome.code }, 'HL7 query answered by legacy');
-    return [encodeFrame(outcome.payload)];
+    return [outcome.payload];
   }
 
   private async refuse(received: AckSubject | undefined, error: Hl7Error, raw: Buffer, peer: string | null): Promise<Buffer> {
@@ -251,11 +277,11 @@ export class Intake {
     this.o.log.warn({ peer, controlId: h?.controlId, type: h?.messageType, code: error.code }, `HL7 message refused: ${error.text}`);
     if (this.keepReject()) await this.o.store.reject(peer, error.code, error.message, h?.controlId, raw).catch(() => undefined);
     // a frame that is not HL7 at all gets an AR whatever it asked: the sender must hear of it
-    return this.ackFrame(received, 'rejected', 'rejected', error, true)!;
+    return this.ack(received, 'rejected', 'rejected', error, true)!;
   }
 
-  /** The ACK owed for an outcome, counted; undefined when MSH-15 asks for none (unless `always`). */
-  private ackFrame(received: AckSubject | undefined, ack: AckOutcome, outcome: IntakeOutcome, error?: Hl7Error, always = false): Buffer | undefined {
+  /** The ACK owed for an outcome (unframed), counted; undefined when MSH-15 asks for none (unless `always`). */
+  private ack(received: AckSubject | undefined, ack: AckOutcome, outcome: IntakeOutcome, error?: Hl7Error, always = false): Buffer | undefined {
     const decision = decideAck(received?.header ?? {}, ack);
     if (!decision.send && !always) {
       this.o.stats.count('', outcome);
@@ -263,6 +289,14 @@ export class Intake {
     }
     this.o.stats.count(decision.code, outcome);
     this.o.metrics.acks.inc({ code: decision.code });
-    return encodeFrame(buildAck(received, decision.code, error ? { error } : {}).bytes);
+    return buildAck(received, decision.code, error ? { error } : {}).bytes;
   }
+}
+
+/** A batch's answers in one frame, grouped as its messages were; no frame when none is owed. */
+function asBatch(batch: NonNullable<FrameUnits['batch']>, each: Buffer[][]): Buffer[] {
+  if (each.every((a) => a.length === 0)) return [];
+  const groups = batch.groups.map((header) => ({ header, answers: [] as Buffer[] }));
+  each.forEach((answers, i) => groups[batch.groupOf[i]!]!.answers.push(...answers));
+  return [encodeFrame(buildBatchAck(batch.fileHeader, groups, { charset: batch.charset }))];
 }

@@ -1,0 +1,99 @@
+/**
+ * HL7_BATCH_ACK=batch, over a real MLLP connection to a real adapter: a batch frame gets one
+ * answer frame, its ACKs inside an envelope like the sender's (FHS/BHS referencing the sent
+ * control ids, BTS/FTS counting), a refused member answered AR in its place; the messages are
+ * stored and delivered as ever; a single message still gets a plain ACK.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeBatch, decodeMessage, encodeFrame, MllpDecoder } from '@ficus/hl7-protocol';
+import { api, hl7Rules, startAdapterUnderTest, until, type AdapterUnderTest } from './support/adapter-harness.js';
+import { TestInbound } from './support/test-inbound.js';
+
+const seg = (...s: string[]) => s.join('\r') + '\r';
+const msh = (type: string, controlId: string) => `MSH|^~\\&|REG|GENHOSP|HIS|GENHOSP|20261206100000||${type}|${controlId}|P|2.5`;
+
+let inbound: TestInbound;
+let a: AdapterUnderTest;
+
+beforeAll(async () => {
+  inbound = new TestInbound();
+  await inbound.start();
+  a = await startAdapterUnderTest({ files: hl7Rules(inbound.url, 'legacy'), env: { HL7_BATCH_ACK: 'batch' } });
+});
+afterAll(async () => {
+  await a?.close();
+  await inbound?.stop();
+});
+
+/** A raw sender that keeps every answer frame as bytes. */
+async function rawSender(port: number): Promise<{ socket: Socket; frames: Buffer[] }> {
+  const frames: Buffer[] = [];
+  const decoder = new MllpDecoder();
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => resolve(s));
+    s.once('error', reject);
+  });
+  socket.on('data', (chunk: Buffer) => {
+    for (const e of decoder.push(chunk)) if (e.type === 'frame') frames.push(Buffer.from(e.payload));
+  });
+  return { socket, frames };
+}
+
+describe('HL7_BATCH_ACK=batch', () => {
+  it('answers a batch frame with one frame: the ACKs in an envelope like the sender\'s', async () => {
+    const { socket, frames } = await rawSender(a.adapter.port);
+    try {
+      socket.write(
+        encodeFrame(
+          seg(
+            'FHS|^~\\&|REG|GENHOSP|HIS|GENHOSP|20261206100000||||FILE-42',
+            'BHS|^~\\&|REG|GENHOSP|HIS|GENHOSP|20261206100000||||BATCH-7',
+            msh('ADT^A08^ADT_A01', 'BA-1'),
+            'EVN|A08|20261206100000',
+            'PID|1||8400001^^^GENHOSP^MR||BATCH^ONE',
+            'MSH|^~\\&|REG|GENHOSP|HIS|GENHOSP|20261206100000||ADT^A08^ADT_A01||P|2.5',
+            'PID|1||8400002^^^GENHOSP^MR||BATCH^NOCONTROLID',
+            msh('ADT^A08^ADT_A01', 'BA-3'),
+            'EVN|A08|20261206100000',
+            'PID|1||8400003^^^GENHOSP^MR||BATCH^THREE',
+            'BTS|3',
+            'FTS|1',
+          ),
+        ),
+      );
+      await until(() => (frames.length > 0 ? true : undefined), 'the answer to the batch');
+      // a little time for any further frame that should not come
+      await new Promise((r) => setTimeout(r, 500));
+      expect(frames).toHaveLength(1);
+      const decoded = decodeBatch(frames[0]!);
+      if (!decoded.ok) throw new Error(decoded.error.message);
+      const answer = decoded.batch;
+      expect(answer.warnings).toEqual([]);
+      expect(answer.fileHeader).toMatchObject({ sendingApplication: { namespaceId: 'HIS' }, receivingApplication: { namespaceId: 'REG' }, referenceControlId: 'FILE-42' });
+      expect(answer.batches).toHaveLength(1);
+      expect(answer.batches[0]?.header?.referenceControlId).toBe('BATCH-7');
+      expect(answer.batches[0]?.trailer?.count).toBe('3');
+      expect(answer.fileTrailer?.count).toBe('1');
+      const acks = answer.messages.map((m) => (m.ok ? m.message : undefined));
+      expect(acks.map((m) => [m?.get('MSH-9.1'), m?.get('MSA-1'), m?.get('MSA-2')])).toEqual([
+        ['ACK', 'AA', 'BA-1'],
+        ['ACK', 'AR', ''],
+        ['ACK', 'AA', 'BA-3'],
+      ]);
+      expect(acks[1]?.get('ERR-3.1')).not.toBe('');
+
+      // stored and delivered as ever
+      for (const id of ['BA-1', 'BA-3']) expect((await api<{ messages: unknown[] }>(a.apiUrl, 'GET', `/api/hl7/messages?controlId=${id}`)).body.messages).toHaveLength(1);
+      await until(() => (['BA-1', 'BA-3'].every((id) => inbound.received.some((r) => r.controlId === id)) ? true : undefined), 'both delivered to legacy');
+
+      // a single message on the same connection: a plain ACK frame
+      socket.write(encodeFrame(seg(msh('ADT^A08^ADT_A01', 'BA-SINGLE'), 'EVN|A08|20261206100000', 'PID|1||8400004^^^GENHOSP^MR||SINGLE^ONE')));
+      await until(() => (frames.length > 1 ? true : undefined), 'the answer to the single message');
+      const single = decodeMessage(frames[1]!);
+      expect(single.ok && [single.message.get('MSH-9.1'), single.message.get('MSA-1'), single.message.get('MSA-2')]).toEqual(['ACK', 'AA', 'BA-SINGLE']);
+    } finally {
+      socket.destroy();
+    }
+  });
+});
