@@ -56,7 +56,7 @@ interface Summary {
 
 /** Starts every proxy in front of `upstream`; returns the targets to measure. */
 async function startProxies(dir: string, upstream: string): Promise<Target[]> {
-  const [nginxPort, hpPort, rfPort, unPort, ficusPort] = await Promise.all(Array.from({ length: 5 }, freePort));
+  const [nginxPort, hpPort, rfPort, unPort, ficusPort] = await Promise.all(Array.from({ length: 5 }, () => freePort()));
   const nginx = await nginxProxy(path.join(dir, 'nginx-proxy'), nginxPort!, upstream);
   const httpProxy = startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/http-proxy.ts')], { PORT: String(hpPort), TARGET: upstream });
   const replyFrom = startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/reply-from.ts')], { PORT: String(rfPort), TARGET: upstream });

@@ -49,7 +49,7 @@ export async function benchHl7(args: string[]): Promise<void> {
     );
     console.error(`[bench] PostgreSQL fsync=${rows[0]!.fsync} synchronous_commit=${rows[0]!.synchronous_commit}; ${os.cpus().length} CPUs, Node ${process.version}`);
 
-    const [ackerPort, adapterPort, apiPort, peerPort] = await Promise.all(Array.from({ length: 4 }, freePort));
+    const [ackerPort, adapterPort, apiPort, peerPort] = await Promise.all(Array.from({ length: 4 }, () => freePort()));
     startProcess(process.execPath, [...TSX, path.join(ROOT, 'bench/peers/mllp-acker.ts')], { PORT: String(ackerPort) });
     const dir = path.join(ROOT, 'bench', 'results', `hl7-${Date.now()}`);
     mkdirSync(dir, { recursive: true });

@@ -112,7 +112,8 @@ async function main(): Promise<void> {
 
   let services: LocalServices;
   try {
-    services = await startLocalServices({ name: DEMO_NAME, ephemeral: env.FICUS_DEMO_EPHEMERAL === 'true', log: (l) => say(l) });
+    // the stack's own ports are not bound yet: PostgreSQL and Redis must not take one of them
+    services = await startLocalServices({ name: DEMO_NAME, ephemeral: env.FICUS_DEMO_EPHEMERAL === 'true', log: (l) => say(l), avoidPorts: Object.values(ports) });
   } catch (e) {
     console.error(`[demo] ${e instanceof MissingBinaryError ? '' : 'could not start PostgreSQL/Redis: '}${(e as Error).message}`);
     process.exit(1);

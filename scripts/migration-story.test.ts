@@ -26,7 +26,7 @@ let ports: DemoPorts;
 const url = (p: DemoPort) => `http://127.0.0.1:${ports[p]}`;
 
 beforeAll(async () => {
-  ports = await pickDemoPorts(freePort);
+  ports = await pickDemoPorts(() => freePort());
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     FICUS_DEMO_NAME: `e2e-${process.pid}`,

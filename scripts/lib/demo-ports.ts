@@ -2,6 +2,8 @@
  * The demo's ports: each one's default and the variable that moves it (the demo, its test and
  * the end-to-end migration test set them the same way).
  */
+import { portAvoiding } from './local-services.js';
+
 export const DEMO_PORTS = {
   gateway: { variable: 'FICUS_GATEWAY_PORT', port: 8080 },
   admin: { variable: 'FICUS_ADMIN_PORT', port: 8081 },
@@ -34,13 +36,8 @@ export async function pickDemoPorts(pick: (name: DemoPort) => Promise<number> | 
   const ports = {} as DemoPorts;
   const taken = new Set<number>();
   for (const n of names) {
-    let port = await pick(n);
-    for (let tries = 0; taken.has(port); tries++) {
-      if (tries > 20) throw new Error(`no port for ${n} other than those already picked`);
-      port = await pick(n);
-    }
-    taken.add(port);
-    ports[n] = port;
+    ports[n] = await portAvoiding(() => pick(n), taken);
+    taken.add(ports[n]);
   }
   return ports;
 }

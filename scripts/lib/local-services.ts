@@ -31,9 +31,30 @@ export interface StartOptions {
   /** delete the data when stopping */
   ephemeral: boolean;
   log?: (line: string) => void;
+  /**
+   * ports the private servers must not take: ports already handed to the caller's own servers
+   * that have not bound them yet (the demo's), which the system may still call spare
+   */
+  avoidPorts?: Iterable<number>;
 }
 
-export async function freePort(): Promise<number> {
+const NO_PORTS: ReadonlySet<number> = new Set();
+
+/** A port from `pick` that is not in `avoid`, asking again as often as it takes (up to 20 times). */
+export async function portAvoiding(pick: () => Promise<number> | number, avoid: ReadonlySet<number>): Promise<number> {
+  for (let tries = 0; ; tries++) {
+    const port = await pick();
+    if (!avoid.has(port)) return port;
+    if (tries >= 20) throw new Error(`no spare port other than ${[...avoid].join(', ')}`);
+  }
+}
+
+/** A port nothing listens on now, other than those in `avoid`. */
+export function freePort(avoid: ReadonlySet<number> = NO_PORTS): Promise<number> {
+  return portAvoiding(systemSparePort, avoid);
+}
+
+function systemSparePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -103,7 +124,7 @@ export interface PrivatePostgres {
 }
 
 /** A PostgreSQL server of its own in `dir` (initialised on first use), on a spare port. */
-export async function startPostgres(dir: string, log: (l: string) => void): Promise<PrivatePostgres> {
+export async function startPostgres(dir: string, log: (l: string) => void, options: { avoidPorts?: ReadonlySet<number> } = {}): Promise<PrivatePostgres> {
   const bin = pgBinDir();
   const data = path.join(dir, 'pg');
   const logFile = path.join(dir, 'postgres.log');
@@ -128,8 +149,8 @@ export async function startPostgres(dir: string, log: (l: string) => void): Prom
     log(`initialising a private PostgreSQL in ${path.relative(REPO_ROOT, data)}`);
     run(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-instructions']);
   }
-  const port = await freePort();
-  const options = [
+  const port = await freePort(options.avoidPorts);
+  const settings = [
     `-p ${port}`,
     `-k ${dir}`,
     "-c listen_addresses='127.0.0.1'",
@@ -139,7 +160,7 @@ export async function startPostgres(dir: string, log: (l: string) => void): Prom
     '-c max_connections=300',
     '-c shared_buffers=128MB',
   ].join(' ');
-  const start = async () => run(path.join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', options, '-w', '-t', '60', 'start'], logFile);
+  const start = async () => run(path.join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', settings, '-w', '-t', '60', 'start'], logFile);
   await start();
   log(`private PostgreSQL on 127.0.0.1:${port} (wal_level=logical)`);
   return {
@@ -182,7 +203,7 @@ export interface PrivateRedis {
  * an append-only file written at every command, so a stop and a start lose nothing (as a Redis
  * for BullMQ should run); without, nothing is written to disk.
  */
-export async function startPrivateRedis(dir: string, log: (l: string) => void, options: { persistent?: boolean } = {}): Promise<PrivateRedis> {
+export async function startPrivateRedis(dir: string, log: (l: string) => void, options: { persistent?: boolean; avoidPorts?: ReadonlySet<number> } = {}): Promise<PrivateRedis> {
   const bin = which('redis-server');
   if (!bin) {
     throw new MissingBinaryError('redis-server not found. Install it (Debian/Ubuntu: `apt-get install redis-server`), or point REDIS_URL at a Redis 6.2+ server.');
@@ -198,7 +219,7 @@ export async function startPrivateRedis(dir: string, log: (l: string) => void, o
       /* already gone */
     }
   }
-  const port = await freePort();
+  const port = await freePort(options.avoidPorts);
   const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
   const start = async () => {
@@ -235,15 +256,16 @@ export async function startLocalServices(options: StartOptions): Promise<LocalSe
   let databaseUrl = process.env.DATABASE_URL;
   let redisUrl = process.env.REDIS_URL;
   const started = { postgres: false, redis: false };
+  const avoidPorts = new Set(options.avoidPorts ?? []);
   try {
     if (!databaseUrl) {
-      const pg = await startPostgres(dir, log);
+      const pg = await startPostgres(dir, log, { avoidPorts });
       databaseUrl = pg.url;
       stops.push(pg.stop);
       started.postgres = true;
     }
     if (!redisUrl) {
-      const redis = await startPrivateRedis(dir, log);
+      const redis = await startPrivateRedis(dir, log, { avoidPorts });
       redisUrl = redis.url;
       stops.push(redis.stop);
       started.redis = true;
