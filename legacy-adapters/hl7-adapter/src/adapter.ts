@@ -68,6 +68,8 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     ruleSet = r;
     router = new Hl7Router(r);
   };
+  /** an upstream's address: the environment's override, else the current rules' */
+  const upstreamUrl = (upstream: string) => upstreamUrlOverride(upstream, env) ?? ruleSet.upstreams[upstream]?.url;
   const control: OpenStore = await openStore({ url: ruleStoreUrl(config), rulesDir: config.FICUS_RULES_DIR, stateDir: config.FICUS_STATE_DIR, adminToken: undefined, bootstrapToken: false, log });
   const rules: RuleSource =
     config.FICUS_RULES_SOURCE === 'store'
@@ -105,12 +107,12 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
   // mode dual with parity lookups: compare what legacy and the new service hold after a message
   const parityRecorder = new ParityRecorder({ store: new ParityStore(control.pool), log });
   parityRecorder.start();
-  const hl7Parity = new Hl7Parity({ pool, recorder: parityRecorder, rules: () => ruleSet, upstreamUrl: (u) => upstreamUrlOverride(u, env) ?? ruleSet.upstreams[u]?.url, log });
+  const hl7Parity = new Hl7Parity({ pool, recorder: parityRecorder, rules: () => ruleSet, upstreamUrl, log });
   const dispatcher = new Dispatcher({
     pool,
     deliveries: deliveryStore,
     publisher,
-    legacyUrl: (upstream) => upstreamUrlOverride(upstream, env) ?? ruleSet.upstreams[upstream]?.url,
+    legacyUrl: upstreamUrl,
     metrics,
     log,
     connectTimeoutMs: config.HL7_LEGACY_CONNECT_TIMEOUT_MS,
@@ -124,7 +126,7 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     },
   });
   const queries = new QueryRelay({
-    legacyUrl: (upstream) => upstreamUrlOverride(upstream, env) ?? ruleSet.upstreams[upstream]?.url,
+    legacyUrl: upstreamUrl,
     connectTimeoutMs: config.HL7_LEGACY_CONNECT_TIMEOUT_MS,
     answerTimeoutMs: config.HL7_LEGACY_ACK_TIMEOUT_MS,
   });
