@@ -5,7 +5,7 @@
  * ADR^A19, and Ctrl-C (SIGINT to the whole process group, as a terminal sends it) stops
  * everything it started: every service, PostgreSQL and Redis. So does a signal to npm alone.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { decodeMessage, encodeFrame, MllpDecoder, readAck } from '@ficus/hl7-protocol';
 import { REPO_ROOT } from './lib/local-services.js';
 import { demoPortEnv, demoPorts, pickDemoPorts } from './lib/demo-ports.js';
+import { startDemoProcess, type DemoProcess } from './lib/demo-process.js';
 
 /** One message over MLLP, and the answer to it. */
 function sendHl7(port: number, message: Buffer): Promise<Buffer> {
@@ -55,28 +56,10 @@ afterAll(() => {
 });
 
 /** `npm start` in the copy, in a process group of its own, as a terminal would run it */
-function startDemo(env: NodeJS.ProcessEnv) {
-  const demo = spawn('npm', ['start'], { cwd: copy, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  demo.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  demo.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
-  return {
-    pid: demo.pid!,
-    output: () => output,
-    exited,
-    async up(): Promise<void> {
-      for (let i = 0; i < 1_200 && !output.includes('stack is up'); i++) {
-        if (demo.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
-        await sleep(250);
-      }
-      expect(output, output).toContain('stack is up');
-    },
-  };
-}
+const startDemo = (env: NodeJS.ProcessEnv) => startDemoProcess('npm', ['start'], copy, env);
 
 /** nothing the demo started is left: its process group, its ports, its PostgreSQL and Redis */
-async function expectAllStopped(demo: ReturnType<typeof startDemo>, ports: Record<string, number>): Promise<void> {
+async function expectAllStopped(demo: DemoProcess, ports: Record<string, number>): Promise<void> {
   for (let i = 0; i < 60 && processAlive(-demo.pid); i++) await sleep(250);
   const left = processAlive(-demo.pid) ? execFileSync('ps', ['-o', 'pid,args', '--no-headers', '-g', String(demo.pid)], { encoding: 'utf8' }) : '';
   expect(left, `processes left in the demo process group\n${demo.output().slice(-4000)}`).toBe('');

@@ -7,7 +7,7 @@
  * a rollback loses nothing and reconciliation is clean; and with patient-service stopped while
  * reads are new, every safe request is answered from legacy.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -15,13 +15,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hl7, MllpClient, msh, segment, uniqueControlId } from '../examples/legacy-his/test/support/mllp-client.js';
 import { freePort, REPO_ROOT } from './lib/local-services.js';
 import { demoPortEnv, pickDemoPorts, type DemoPort, type DemoPorts } from './lib/demo-ports.js';
+import { startDemoProcess, type DemoProcess } from './lib/demo-process.js';
 
 const run = promisify(execFile);
 const TOKEN = `ficus_e2e-${process.pid}-0123456789abcdefghijklmnopqrstuvwxyz`;
 const SEEDED = 120;
 
-let demo: ChildProcess | undefined;
-let output = '';
+let demo: DemoProcess | undefined;
+const output = () => demo?.output() ?? '';
 let ports: DemoPorts;
 const url = (p: DemoPort) => `http://127.0.0.1:${ports[p]}`;
 
@@ -39,21 +40,12 @@ beforeAll(async () => {
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
   delete env.NODE_OPTIONS;
-  demo = spawn(process.execPath, ['--import', 'tsx', '--conditions=ficus-source', 'scripts/demo.ts'], { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  demo.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  demo.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  for (let i = 0; i < 1_000 && !output.includes('stack is up'); i++) {
-    if (demo.exitCode !== null) throw new Error(`the demo exited early:\n${output}`);
-    await sleep(250);
-  }
-  if (!output.includes('stack is up')) throw new Error(`the demo did not come up:\n${output.slice(-5000)}`);
+  demo = startDemoProcess(process.execPath, ['--import', 'tsx', '--conditions=ficus-source', 'scripts/demo.ts'], REPO_ROOT, env);
+  await demo.up(250_000);
 }, 300_000);
 
 afterAll(async () => {
-  if (!demo?.pid) return;
-  const exited = new Promise((resolve) => demo!.once('exit', resolve));
-  process.kill(-demo.pid, 'SIGINT');
-  await Promise.race([exited, sleep(60_000)]);
+  await demo?.interrupt();
 }, 90_000);
 
 interface Answer {
@@ -89,7 +81,7 @@ async function flip(rule: string, mode: string, percent?: number): Promise<numbe
 async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${output.slice(-3000)}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${output().slice(-3000)}`);
     await sleep(100);
   }
 }
@@ -263,7 +255,7 @@ describe('the migration story, end to end on the demo stack', () => {
   it('with patient-service stopped while reads are new, every safe request is answered from legacy', { timeout: 120_000 }, async () => {
     await flip('patients-read', 'new');
     await routedTo(`/api/patients/${hl7Mrn}`, 'patient-service');
-    const pid = Number(/patient-service is ready \(pid (\d+)\)/.exec(output)?.[1]);
+    const pid = Number(/patient-service is ready \(pid (\d+)\)/.exec(output())?.[1]);
     expect(pid).toBeGreaterThan(0);
     const mrns = seededMrns.slice(0, 60);
     let failures = 0;
