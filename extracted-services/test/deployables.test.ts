@@ -87,6 +87,14 @@ describe.each([
   it('refuses a bad setting, naming it', async () => {
     const s = start(entry, { [`${prefix}_PORT`]: 'eighty', [`${prefix}_SYSTEM_OF_RECORD`]: 'both' });
     expect(await s.exited).toBe(1);
-    expect(s.lines().join('\n')).toMatch(new RegExp(`${prefix}_(PORT|SYSTEM_OF_RECORD)`));
+    const out = s.lines();
+    // every wrong variable at once, with its reason, and no stack trace
+    expect(out).toContain(`  ${prefix}_PORT: must be a whole number (it is "eighty")`);
+    expect(out.some((l) => l.startsWith(`  ${prefix}_SYSTEM_OF_RECORD: must be one of `) && l.endsWith('(it is "both")'))).toBe(true);
+    expect(out.join('\n')).not.toMatch(/^\s+at /m);
+    const fatal = out.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; service: string; problems: string[] });
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]).toMatchObject({ level: 'fatal', service: name });
+    expect(fatal[0]!.problems).toHaveLength(2);
   });
 });

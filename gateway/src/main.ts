@@ -1,11 +1,11 @@
 /**
  * Entry point of the gateway deployable.
  */
-import { createLogger, type Logger, runDeployable } from '@ficus/contracts';
+import { configOrExit, createLogger, type Logger, runDeployable } from '@ficus/contracts';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './gateway.js';
 
-const config = loadGatewayConfig();
+const config = configOrExit('gateway', () => loadGatewayConfig());
 const log = createLogger('gateway', { level: config.LOG_LEVEL });
 
 await runDeployable({

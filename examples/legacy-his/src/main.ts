@@ -1,11 +1,11 @@
 /**
  * Entry point of the legacy HIS deployable.
  */
-import { createLogger, runDeployable } from '@ficus/contracts';
+import { configOrExit, createLogger, runDeployable } from '@ficus/contracts';
 import { loadLegacyHisConfig } from './config.js';
 import { startLegacyHis } from './start-legacy-his.js';
 
-const config = loadLegacyHisConfig();
+const config = configOrExit('legacy-his', () => loadLegacyHisConfig());
 const log = createLogger('legacy-his', { level: config.LOG_LEVEL });
 
 await runDeployable({
