@@ -145,7 +145,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
         if (isOpsPath(req.url ?? '')) opsHandler(req, res);
         else proxyRequest(runtime, req, res);
       });
-      server.on('upgrade', createUpgradeHandler(runtime));
+      server.on('upgrade', createUpgradeHandler(runtime, server));
       server.on('connect', refuseConnect);
       return server;
     },

@@ -1,23 +1,25 @@
 /**
  * WebSocket (and other HTTP/1.1 Upgrade) requests, routed by the same rules and passed through
  * by http-proxy, which handles the upgrade handshake and the two-way pipe well. There is no
- * fallback: a WebSocket is not a safe, replayable request.
+ * fallback: a WebSocket is not a safe, replayable request. An h2c upgrade is not passed on: the
+ * request is served as HTTP/1.1 (h2c-upgrade.ts).
  */
 import { randomUUID } from 'node:crypto';
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { decide } from '../routing/decide.js';
 import { BadTargetError, parseRequestTarget } from '../routing/request-target.js';
 import { acceptableRequestId, VIA } from './headers.js';
 import type { ProxyRuntime } from './exchange.js';
+import { continueAsHttp1, offersOnlyH2c } from './h2c-upgrade.js';
 
 function reject(socket: Duplex, status: number, reason: string): void {
   if (socket.writable) socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   else socket.destroy();
 }
 
-export function createUpgradeHandler(rt: ProxyRuntime) {
+export function createUpgradeHandler(rt: ProxyRuntime, server: Server) {
   const proxy = httpProxy.createProxyServer({ ws: true, xfwd: true });
   proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => {
     const route = (req as IncomingMessage & { ficusRoute?: string }).ficusRoute;
@@ -32,6 +34,7 @@ export function createUpgradeHandler(rt: ProxyRuntime) {
   });
 
   return function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (offersOnlyH2c(req)) return continueAsHttp1(server, req, socket, head);
     socket.on('error', () => socket.destroy());
     let target;
     try {
