@@ -139,6 +139,38 @@ describe('delivery to the legacy inbound', () => {
     expect(dead.body.deadLetters.map((d) => [d.controlId, d.answer.slice(0, 2)])).toEqual([['APP-2', 'AE']]);
   });
 
+  it("asks legacy for original-mode ACKs whatever the sender asked for its own hop, so no lane waits for an answer legacy will not send", async () => {
+    // an enhanced-mode legacy answers NE with nothing, ER and SU with nothing on one outcome each
+    inbound.enhanced = true;
+    inbound.answer = (msg) => (msg.header.controlId === 'ENH-SU' ? 'AE' : 'AA');
+    try {
+      const client = await MllpTestClient.open(a.adapter.port);
+      for (const [id, msh15] of [['ENH-NE', 'NE'], ['ENH-ER', 'ER']] as const) {
+        // no commit ACK is due to the sender either: the first answer is the application ACK
+        client.write(encodeFrame(syntheticMessage({ controlId: id, mrn: 'E1', msh15, msh16: 'AL' })));
+        const app = await client.next(20_000);
+        expect([app.get('MSA-1'), app.get('MSA-2')]).toEqual(['AA', id]);
+      }
+      client.write(encodeFrame(syntheticMessage({ controlId: 'ENH-SU', mrn: 'E1', msh15: 'SU', msh16: 'ER' })));
+      expect((await client.next()).get('MSA-1')).toBe('CA'); // stored: SU asks for that
+      const refused = await client.next(20_000);
+      expect([refused.get('MSA-1'), refused.get('MSA-2')]).toEqual(['AE', 'ENH-SU']);
+      // the lane goes on: a message of the same patient in original mode after them
+      expect((await client.send(syntheticMessage({ controlId: 'ENH-AFTER', mrn: 'E1' }))).get('MSA-1')).toBe('AA');
+      client.close();
+      await until(() => (receivedOf('ENH-').length === 3 ? true : undefined), 'the lane delivered past the enhanced-mode messages');
+      expect(receivedOf('ENH-')).toEqual(['ENH-NE', 'ENH-ER', 'ENH-AFTER']);
+      expect(inbound.received.filter((r) => r.controlId.startsWith('ENH-')).map((r) => r.ackTypes)).toEqual([['', ''], ['', ''], ['', '']]);
+      const dead = await api<{ deadLetters: { controlId: string; answer: string }[] }>(a.apiUrl, 'GET', '/api/hl7/dead-letters');
+      expect(dead.body.deadLetters.filter((d) => d.controlId === 'ENH-SU').map((d) => d.answer.slice(0, 2))).toEqual(['AE']);
+      const stored = await db.query<{ raw: Buffer }>("SELECT raw FROM hl7_messages WHERE control_id = 'ENH-NE'");
+      expect(stored.rows[0]!.raw.toString()).toContain('|P|2.5|||NE|AL');
+    } finally {
+      inbound.enhanced = false;
+      inbound.answer = () => 'AA';
+    }
+  });
+
   it('answers every message of a sender that closes its side after the last one (half-close)', async () => {
     const ids = Array.from({ length: 30 }, (_, i) => `HALF-${i}`);
     const socket = connect(a.adapter.port, '127.0.0.1');

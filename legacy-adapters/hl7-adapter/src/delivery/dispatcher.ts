@@ -16,6 +16,7 @@ import type { AdapterMetrics } from '../ops/metrics.js';
 import type { DeliveryStore, PendingDelivery } from './delivery-store.js';
 import { DispatcherLock } from './dispatcher-lock.js';
 import { DeliveryTimeoutError, MllpClient, type AckAnswer } from './mllp-client.js';
+import { askingOriginalMode } from './original-mode.js';
 import type { QueuePublisher } from './queue-publisher.js';
 
 export interface DispatcherOptions {
@@ -365,10 +366,10 @@ export class Dispatcher {
   }
 }
 
-/** The message as legacy gets it: its text with CR segment ends, in its own charset, no BOM. */
+/** The message as legacy gets it: its text with CR segment ends, in its own charset, no BOM, asking for original-mode ACKs. */
 function forwardable(d: PendingDelivery): Buffer {
   // the usual case, already so: send the stored bytes as they are
-  if (d.raw[0] !== 0xef && d.raw[0] !== 0xfe && d.raw[0] !== 0xff && !d.raw.includes(0x0a)) return d.raw;
+  if (d.raw[0] !== 0xef && d.raw[0] !== 0xfe && d.raw[0] !== 0xff && !d.raw.includes(0x0a)) return askingOriginalMode(d.raw);
   const decoded = decodeMessage(d.raw);
-  return decoded.ok ? encodeMessageBytes(decoded.message.text, decoded.message.charset) : d.raw;
+  return askingOriginalMode(decoded.ok ? encodeMessageBytes(decoded.message.text, decoded.message.charset) : d.raw);
 }

@@ -14,6 +14,17 @@ export interface Received {
   trigger: string;
   /** PV1-19 of the synthetic messages: the sender's sequence number */
   seq: string;
+  /** MSH-15 and MSH-16 as received */
+  ackTypes: [string, string];
+}
+
+/** What an enhanced-mode receiver sends at once, by MSH-15: a commit ACK, or nothing. */
+function commitAnswer(acceptAckType: string, outcome: 'AA' | 'AE' | 'AR'): 'CA' | 'CE' | 'CR' | undefined {
+  const code = outcome === 'AA' ? 'CA' : outcome === 'AE' ? 'CE' : 'CR';
+  if (acceptAckType === 'NE') return undefined;
+  if (acceptAckType === 'ER') return outcome === 'AA' ? undefined : code;
+  if (acceptAckType === 'SU') return outcome === 'AA' ? code : undefined;
+  return code;
 }
 
 export class TestInbound {
@@ -23,6 +34,8 @@ export class TestInbound {
   private readonly applied = new Set<string>();
   /** the answer to a message not applied before; 'none' sends nothing (an inbound that hangs on it) */
   answer: (m: Hl7Message) => 'AA' | 'AE' | 'AR' | 'none' = () => 'AA';
+  /** answer a message with MSH-15 valued as an enhanced-mode receiver does: a commit ACK as MSH-15 asks, or nothing */
+  enhanced = false;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   port = 0;
@@ -48,7 +61,12 @@ export class TestInbound {
           if (code === 'none') continue;
           if (code === 'AA' && !this.applied.has(key)) {
             this.applied.add(key);
-            this.received.push({ controlId: m.header.controlId, facility: m.header.sendingFacility.namespaceId, patient: m.patientId?.id ?? '', type: m.header.messageType, trigger: m.header.triggerEvent, seq: m.get('PV1-19') });
+            this.received.push({ controlId: m.header.controlId, facility: m.header.sendingFacility.namespaceId, patient: m.patientId?.id ?? '', type: m.header.messageType, trigger: m.header.triggerEvent, seq: m.get('PV1-19'), ackTypes: [m.get('MSH-15'), m.get('MSH-16')] });
+          }
+          if (this.enhanced && m.get('MSH-15') !== '') {
+            const commit = commitAnswer(m.get('MSH-15'), code);
+            if (commit) socket.write(encodeFrame(buildAck(m, commit).bytes));
+            continue;
           }
           socket.write(encodeFrame(buildAck(m, code).bytes));
         }
