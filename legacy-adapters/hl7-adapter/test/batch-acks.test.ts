@@ -2,7 +2,8 @@
  * HL7_BATCH_ACK=batch, over a real MLLP connection to a real adapter: a batch frame gets one
  * answer frame, its ACKs inside an envelope like the sender's (FHS/BHS referencing the sent
  * control ids, BTS/FTS counting), a refused member answered AR in its place; the messages are
- * stored and delivered as ever; a single message still gets a plain ACK.
+ * stored and delivered as ever; a single message still gets a plain ACK. An empty batch gets an
+ * empty acknowledgement batch in either mode.
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +95,29 @@ describe('HL7_BATCH_ACK=batch', () => {
       expect(single.ok && [single.message.get('MSH-9.1'), single.message.get('MSA-1'), single.message.get('MSA-2')]).toEqual(['ACK', 'AA', 'BA-SINGLE']);
     } finally {
       socket.destroy();
+    }
+  });
+
+  it('answers an empty batch (a keep-alive, a day with nothing to send) with an empty acknowledgement batch, in either answer mode', async () => {
+    const plain = await startAdapterUnderTest({ files: hl7Rules(inbound.url, 'legacy') });
+    try {
+      for (const port of [a.adapter.port, plain.adapter.port]) {
+        const { socket, frames } = await rawSender(port);
+        try {
+          socket.write(encodeFrame(seg('FHS|^~\\&|REG|GENHOSP|HIS|GENHOSP|20261206100000||||FILE-EMPTY', 'BHS|^~\\&|REG|GENHOSP|HIS|GENHOSP|20261206100000||||BATCH-EMPTY', 'BTS|0', 'FTS|1')));
+          await until(() => (frames.length > 0 ? true : undefined), 'the answer to the empty batch');
+          const decoded = decodeBatch(frames[0]!);
+          if (!decoded.ok) throw new Error(decoded.error.message);
+          expect(decoded.batch.messages).toEqual([]);
+          expect(decoded.batch.fileHeader?.referenceControlId).toBe('FILE-EMPTY');
+          expect(decoded.batch.batches[0]?.header?.referenceControlId).toBe('BATCH-EMPTY');
+          expect(decoded.batch.batches[0]?.trailer?.count).toBe('0');
+        } finally {
+          socket.destroy();
+        }
+      }
+    } finally {
+      await plain.close();
     }
   });
 });

@@ -101,7 +101,7 @@ describe('MLLP framing on a live connection', () => {
     client.close();
   });
 
-  it('answers a resend with the same positive ACK and does not store it again', async () => {
+  it('answers a resend with the same positive ACK and does not store it again; refuses another message under a used control id (205)', async () => {
     const client = await MllpTestClient.open(a.adapter.port);
     const m = syntheticMessage({ controlId: 'DUP-1', mrn: 'M1' });
     const first = await client.send(m);
@@ -110,12 +110,26 @@ describe('MLLP framing on a live connection', () => {
     expect(second.get('MSA-2')).toBe('DUP-1');
     expect(second.get('MSH-10')).not.toBe(first.get('MSH-10'));
     expect(await stored('DUP-')).toEqual(['DUP-1']);
-    // the same control id with other content (a sender that reuses ids): answered as a resend, and counted apart
+    // rebuilt to be resent, with a new MSH-7 and CRLF segment ends: still the same message
+    const rebuilt = await client.send(m.replace('20240701083000||', '20240701090500||').replaceAll('\r', '\r\n'));
+    expect([rebuilt.get('MSA-1'), rebuilt.get('MSA-2')]).toEqual(['AA', 'DUP-1']);
+    // the same control id with other content (a sender that reuses ids, another application behind
+    // the same facility name): refused, 205, never taken for a resend and dropped unseen
     const other = await client.send(syntheticMessage({ controlId: 'DUP-1', mrn: 'M2' }));
-    expect(other.get('MSA-1')).toBe('AA');
+    expect([other.get('MSA-1'), other.get('MSA-2'), other.get('ERR-3.1'), other.get('ERR-2.3')]).toEqual(['AR', 'DUP-1', '205', '10']);
+    expect(other.get('ERR-8')).toContain('send it under a new control id');
+    const lab = await client.send(syntheticMessage({ controlId: 'DUP-1', mrn: 'M1' }).replace('|REGSYS|', '|LABSYS|'));
+    expect([lab.get('MSA-1'), lab.get('ERR-3.1')]).toEqual(['AR', '205']);
     expect(await stored('DUP-')).toEqual(['DUP-1']);
     const metrics = await (await fetch(`${a.apiUrl}/metrics`)).text();
-    expect(metrics).toMatch(/^ficus_hl7_messages_total\{direction="inbound",type="ADT",trigger="A08",outcome="duplicate-differs"\} 1$/m);
+    expect(metrics).toMatch(/^ficus_hl7_messages_total\{direction="inbound",type="ADT",trigger="A08",outcome="duplicate-differs"\} 2$/m);
+    const rejects = await db.query<{ code: number }>("SELECT error_code AS code FROM hl7_rejects WHERE control_id = 'DUP-1'");
+    expect(rejects.rows.map((r) => String(r.code))).toEqual(['205', '205']);
+    // two facilities named only by a universal id (MSH-4 `^OID^ISO`) are two senders
+    const oid = (o: string, mrn: string) => syntheticMessage({ controlId: 'DUP-OID', mrn }).replace('|REGSYS|GENHOSP|', `|REGSYS|^${o}^ISO|`);
+    expect((await client.send(oid('1.2.3', 'M1'))).get('MSA-1')).toBe('AA');
+    expect((await client.send(oid('9.9.9', 'M2'))).get('MSA-1')).toBe('AA');
+    expect(await stored('DUP-OID')).toEqual(['DUP-OID', 'DUP-OID']);
     client.close();
   });
 

@@ -10,7 +10,6 @@
  */
 import {
   buildAck,
-  buildBatchAck,
   decideAck,
   decodeBatch,
   decodeMessage,
@@ -21,9 +20,9 @@ import {
   isQuery,
   type AckOutcome,
   type AckSubject,
-  type BatchHeader,
   type Hl7Error,
   type Hl7Message,
+  type HierarchicDesignator,
 } from '@ficus/hl7-protocol';
 import type { Logger } from '@ficus/contracts';
 import type { BatchAckMode } from '../config.js';
@@ -31,6 +30,7 @@ import type { AdapterMetrics } from '../ops/metrics.js';
 import { deliveriesFor, type Hl7Route, type Hl7Router } from '../routing/hl7-router.js';
 import type { MessageRecord, MessageStore, StoreOutcome } from '../store/message-store.js';
 import { AppAcks, settledAnswer } from './app-acks.js';
+import { asBatch, emptyBatchAnswer, type BatchShape } from './batch-answers.js';
 import type { QueryRelay } from './query-relay.js';
 import type { IntakeOutcome, IntakeStats } from './intake-stats.js';
 
@@ -58,15 +58,7 @@ type Unit = MessageUnit | QueryUnit | { kind: 'refuse'; subject: AckSubject | un
 /** What one frame holds; for a batch, its envelope, for an answer in the same shape. */
 interface FrameUnits {
   units: Unit[];
-  batch?: {
-    fileHeader: BatchHeader | undefined;
-    /** each BHS (undefined: messages outside any) */
-    groups: (BatchHeader | undefined)[];
-    /** the group of each unit */
-    groupOf: number[];
-    /** the batch's charset (its first message's), for the answer's envelope */
-    charset: string | undefined;
-  };
+  batch?: BatchShape;
 }
 
 export interface IntakeOptions {
@@ -123,7 +115,17 @@ export class Intake {
         if (u.kind === 'refuse') each.push([await this.refuse(u.subject, u.error, u.raw, peer)]);
         else if (u.kind === 'query') each.push(await this.query(u));
         else if (u.kind === 'unanswered-ack') each.push(this.unansweredAck(u.m, peer));
-        else each.push(this.answer(u, outcomes[next++]!, later));
+        else {
+          const outcome = outcomes[next++]!;
+          if (!(outcome instanceof Error) && outcome.kind === 'duplicate' && outcome.differs) each.push([await this.reusedControlId(u, outcome.id, peer)]);
+          else each.push(this.answer(u, outcome, later));
+        }
+      }
+      if (f.batch && f.units.length === 0) {
+        // an empty batch (a sender's keep-alive, or a day with nothing to send) is owed an answer too: an empty acknowledgement batch
+        this.o.log.info({ peer }, 'an HL7 batch with no messages: answered with an empty acknowledgement batch');
+        answers.push([emptyBatchAnswer(f.batch)]);
+        continue;
       }
       answers.push(f.batch && this.o.batchAcks === 'batch' ? asBatch(f.batch, each) : each.flat().map((m) => encodeFrame(m)));
     }
@@ -173,7 +175,7 @@ export class Intake {
     const patientKey = m.patientId ? `${m.patientId.id}^${m.patientId.assigningAuthority.namespaceId}` : null;
     const record: MessageRecord = {
       sendingApplication: h.sendingApplication.namespaceId,
-      sendingFacility: h.sendingFacility.namespaceId,
+      sendingFacility: facilityKey(h.sendingFacility),
       receivingApplication: h.receivingApplication.namespaceId,
       receivingFacility: h.receivingFacility.namespaceId,
       controlId: h.controlId,
@@ -190,7 +192,7 @@ export class Intake {
       ruleId: route.rule.id,
       mode: route.rule.mode,
       ackCode: decideAck(h, 'accepted').code,
-      deliveries: deliveriesFor(route, patientKey ?? `${h.sendingFacility.namespaceId}|${h.controlId}`, this.o.partitions),
+      deliveries: deliveriesFor(route, patientKey ?? `${facilityKey(h.sendingFacility)}|${h.controlId}`, this.o.partitions),
     };
     return { kind: 'message', m, route, record };
   }
@@ -217,11 +219,8 @@ export class Intake {
       return ack ? [ack] : [];
     }
     const kind = outcome.kind === 'stored' ? 'accepted' : 'duplicate';
-    this.o.metrics.messages.inc({ ...labels, outcome: outcome.kind === 'duplicate' && outcome.differs ? 'duplicate-differs' : kind });
-    if (outcome.kind === 'duplicate' && outcome.differs) {
-      // the contract: one (sending facility, control id), one message; but a sender reusing control ids loses messages, so say so loudly
-      this.o.log.warn({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, id: outcome.id }, 'HL7 control id reused with other content: acknowledged as a resend, not processed; check the sender');
-    } else if (outcome.kind === 'duplicate') {
+    this.o.metrics.messages.inc({ ...labels, outcome: kind });
+    if (outcome.kind === 'duplicate') {
       this.o.log.info({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, id: outcome.id }, 'resent HL7 message: acknowledged again, not processed again');
     }
     const acks: Buffer[] = [];
@@ -241,6 +240,21 @@ export class Intake {
       }
     }
     return acks;
+  }
+
+  /**
+   * Another message under a stored message's (sending facility, control id): the contract keeps
+   * one message per pair, and acknowledging this one as a resend would drop it unseen. So it is
+   * refused (AR or CR, error 205, whatever MSH-15 asked: the sender must hear of it), kept with
+   * the refused frames, and counted apart; the sender can send it again under a new control id.
+   */
+  private async reusedControlId(u: MessageUnit, storedId: number, peer: string | null): Promise<Buffer> {
+    const h = u.m.header;
+    this.o.metrics.messages.inc({ direction: 'inbound', type: h.messageType, trigger: h.triggerEvent, outcome: 'duplicate-differs' });
+    this.o.log.warn({ peer, controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, id: storedId }, 'HL7 control id reused with other content: refused (205), not stored; check the sender');
+    const error = hl7Error(205, `control id ${h.controlId} of sending facility "${u.record.sendingFacility}" was used by another message (stored as message ${storedId}); this one is not stored: send it under a new control id`, { segment: 'MSH', sequence: 1, field: 10 });
+    if (this.keepReject()) await this.o.store.reject(peer, error.code, error.message, h.controlId, u.record.raw).catch(() => undefined);
+    return this.ack(u.m, 'rejected', 'rejected', error, true)!;
   }
 
   /** An ACK sent to the listener: nothing here sent the message it answers; not stored, not answered. */
@@ -293,10 +307,10 @@ export class Intake {
   }
 }
 
-/** A batch's answers in one frame, grouped as its messages were; no frame when none is owed. */
-function asBatch(batch: NonNullable<FrameUnits['batch']>, each: Buffer[][]): Buffer[] {
-  if (each.every((a) => a.length === 0)) return [];
-  const groups = batch.groups.map((header) => ({ header, answers: [] as Buffer[] }));
-  each.forEach((answers, i) => groups[batch.groupOf[i]!]!.answers.push(...answers));
-  return [encodeFrame(buildBatchAck(batch.fileHeader, groups, { charset: batch.charset }))];
+/**
+ * The sending facility as the resend key names it: its namespace, or, for a facility given only
+ * as a universal id (`^1.2.3^ISO`), that id, so that two such facilities are not one.
+ */
+function facilityKey(hd: HierarchicDesignator): string {
+  return hd.namespaceId || (hd.universalId ? `^${hd.universalId}^${hd.universalIdType}` : '');
 }

@@ -8,6 +8,7 @@
  * the last one is answered: so one connection's messages are stored in the order sent.
  */
 import type pg from 'pg';
+import { sameMessage } from './same-message.js';
 
 export interface Delivery {
   target: string;
@@ -51,7 +52,7 @@ export type StoreOutcome =
       id: number;
       ackCode: string;
       authoritative: AuthoritativeDelivery | undefined;
-      /** the bytes differ from the stored message's: the sender reused a control id (a counter reset?) */
+      /** not the stored message sent again (same-message.ts): the sender reused a control id (a counter reset?) */
       differs: boolean;
     };
 
@@ -266,7 +267,7 @@ export class MessageStore {
     }
     for (const w of [...duplicates, ...later]) {
       const found = earlier.get(key(w.record.sendingFacility, w.record.controlId));
-      if (found) w.resolve({ kind: 'duplicate', id: found.id, ackCode: found.ackCode, authoritative: found.authoritative, differs: !found.raw.equals(w.record.raw) });
+      if (found) w.resolve({ kind: 'duplicate', id: found.id, ackCode: found.ackCode, authoritative: found.authoritative, differs: !sameMessage(found.raw, w.record.raw) });
       else w.reject(new Error('a resent message was neither stored nor found'));
     }
     if (inserted.length > 0) {
