@@ -75,6 +75,34 @@ describe('delivery to the legacy inbound', () => {
     expect(receivedOf('HOLD-')).toEqual(held.map((_, i) => `HOLD-${i}`));
   });
 
+  it("a merge waits for the earlier messages of the patient it merges away, which travel in that patient's lane", async () => {
+    const retired = 'MRGOLD1';
+    let survivor = 'MRGNEW1';
+    for (let i = 2; lane(survivor) === lane(retired); i++) survivor = `MRGNEW${i}`;
+    // legacy hangs on the merged-away patient's update for now: its lane is held
+    inbound.answer = (m) => (m.patientId?.id === retired ? 'none' : 'AA');
+    const update = syntheticMessage({ controlId: 'MRG-UPD-1', mrn: retired });
+    const merge = syntheticMessage({ controlId: 'MRG-A40-1', mrn: survivor, trigger: 'A40' }).replace(/PV1\|[^\r]*\r/, `MRG|${retired}^^^GENHOSP^MR\r`);
+    const later = syntheticMessage({ controlId: 'MRG-AFTER-1', mrn: survivor });
+    const acks = await sendAll([update, merge, later]);
+    expect(acks.map((m) => m.get('MSA-1'))).toEqual(['AA', 'AA', 'AA']);
+
+    await until(async () => {
+      const { rows } = await db.query<{ attempts: number }>("SELECT d.attempts FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id WHERE m.control_id = 'MRG-UPD-1'");
+      return rows[0]!.attempts > 0 ? true : undefined;
+    }, "the merged-away patient's update tried and held");
+    // the merge and what follows it in the survivor's lane wait; waiting is not a failed attempt
+    expect(receivedOf('MRG-')).toEqual([]);
+    const { rows } = await db.query<{ status: string; attempts: number; after_partition: number }>(
+      "SELECT d.status, d.attempts, d.after_partition FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id WHERE m.control_id = 'MRG-A40-1'",
+    );
+    expect(rows[0]).toEqual({ status: 'pending', attempts: 0, after_partition: lane(retired) });
+
+    inbound.answer = () => 'AA';
+    await until(() => (receivedOf('MRG-').length === 3 ? true : undefined), 'all delivered once the update went', 30_000);
+    expect(receivedOf('MRG-')).toEqual(['MRG-UPD-1', 'MRG-A40-1', 'MRG-AFTER-1']);
+  });
+
   it('the dispatcher lock: its database session killed, the adapter takes the lock again and goes on delivering', async () => {
     const holder = async () =>
       (

@@ -2,13 +2,16 @@
  * Every public sample message is received, stored and answered, all on one kept-open
  * connection, as its own MSH-15/MSH-16 ask: original mode gets AA; enhanced mode gets CA when
  * MSH-15 asks for a commit ACK and, when MSH-16 asks, an application ACK (AA) once the system of
- * record took it. Every ACK echoes the control id in MSA-2 and has its own MSH-10.
+ * record took it. The samples reuse control ids (MSG00001): a sample that is another message
+ * under a (facility, control id) already stored is refused (AR/CR 205), never taken for a resend
+ * and dropped. Every ACK echoes the control id in MSA-2 and has its own MSH-10.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMessage, encodeFrame } from '@ficus/hl7-protocol';
 import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from './support/adapter-harness.js';
 import { MllpTestClient } from './support/mllp-test-client.js';
+import { sameMessage } from '../src/store/same-message.js';
 import { sampleBytes, sampleFiles } from '../../../test-support/hl7-samples.js';
 
 const files = sampleFiles();
@@ -24,9 +27,10 @@ describe('the public samples', () => {
   it(`stores all ${files.length} of them from one kept-open connection and answers each as it asks`, async () => {
     const client = await MllpTestClient.open(a.adapter.port);
     const ackIds: string[] = [];
-    const seen = new Set<string>();
+    const seen = new Map<string, Buffer>();
     const appAcksDue: string[] = [];
     let commitAcks = 0;
+    let refused = 0;
     for (const file of files) {
       const bytes = sampleBytes(file);
       const sent = decodeMessage(bytes);
@@ -34,10 +38,18 @@ describe('the public samples', () => {
       if (!sent.ok) continue;
       const h = sent.message.header;
       const key = `${h.sendingFacility.namespaceId}|${h.controlId}`;
-      const resend = seen.has(key);
-      seen.add(key);
+      const first = seen.get(key);
+      const resend = first !== undefined;
+      if (!first) seen.set(key, bytes);
       client.write(encodeFrame(bytes));
       const enhanced = h.acceptAckType !== '';
+      if (first && !sameMessage(first, bytes)) {
+        const ack = await client.waitFor((m) => m.get('MSA-2') === h.controlId && m.get('MSA-1') === (enhanced ? 'CR' : 'AR'));
+        expect(ack.get('ERR-3.1'), file).toBe('205');
+        ackIds.push(ack.get('MSH-10'));
+        refused++;
+        continue;
+      }
       if (!enhanced || h.acceptAckType === 'AL' || h.acceptAckType === 'SU') {
         const ack = await client.waitFor((m) => m.get('MSA-2') === h.controlId && m.get('MSA-1') === (enhanced ? 'CA' : 'AA'));
         expect(ack.get('MSH-9.1'), file).toBe('ACK');
@@ -51,7 +63,8 @@ describe('the public samples', () => {
       ackIds.push(app.get('MSH-10'));
     }
     client.close();
-    expect(commitAcks).toBeGreaterThanOrEqual(files.length - 4);
+    expect(commitAcks + refused).toBeGreaterThanOrEqual(files.length - 4);
+    expect(refused).toBeGreaterThan(0);
     expect(appAcksDue.length).toBeGreaterThanOrEqual(1);
     expect(new Set(ackIds).size, 'every ACK has its own MSH-10').toBe(ackIds.length);
 
@@ -61,9 +74,9 @@ describe('the public samples', () => {
     await db.end();
     // every sample stored; samples sharing a facility and control id count once (the later ones are resends)
     expect(rows).toHaveLength(seen.size);
-    expect(new Set(rows.map((r) => `${r.sending_facility}|${r.control_id}`))).toEqual(seen);
+    expect(new Set(rows.map((r) => `${r.sending_facility}|${r.control_id}`))).toEqual(new Set(seen.keys()));
     expect(rows[0]!.raw.equals(sampleBytes(files[0]!)), 'stored byte for byte').toBe(true);
-    console.log(`[measured] ${files.length} sample files: ${seen.size} distinct (sending facility, control id) pairs stored; the other ${files.length - seen.size} reuse a control id and were answered as resends`);
+    console.log(`[measured] ${files.length} sample files: ${seen.size} distinct (sending facility, control id) pairs stored; ${refused} other messages under a used pair refused (205); ${files.length - seen.size - refused} resends answered again`);
   });
 
   it('stores every sample once it has a control id of its own (the samples reuse MSG00001)', async () => {

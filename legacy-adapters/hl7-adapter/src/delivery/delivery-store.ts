@@ -18,6 +18,8 @@ export interface PendingDelivery {
   sendingFacility: string;
   patientKey: string | null;
   replay: boolean;
+  /** a merge: the lane whose older pending deliveries go first (the merged-away patient's) */
+  afterPartition: number | null;
 }
 
 interface Row {
@@ -34,6 +36,7 @@ interface Row {
   sending_facility: string;
   patient_key: string | null;
   replay_reason: string | null;
+  after_partition: number | null;
 }
 
 /** a later delivery of the same message to the same target (a replay) that went through: dead letter `d` is resolved */
@@ -79,7 +82,7 @@ export class DeliveryStore {
                  ORDER BY y.id LIMIT 1) h
           WHERE lanes.partition IS NOT NULL AND lanes.partition <> ALL($4::int[])
        )
-       SELECT d.id, d.message_id, d.target, d.partition, d.attempts, d.next_attempt_at, d.replay_reason,
+       SELECT d.id, d.message_id, d.target, d.partition, d.attempts, d.next_attempt_at, d.replay_reason, d.after_partition,
               m.raw, m.control_id, m.message_type, m.trigger_event, m.sending_facility, m.patient_key
          FROM heads
         CROSS JOIN LATERAL (
@@ -105,7 +108,18 @@ export class DeliveryStore {
       sendingFacility: r.sending_facility,
       patientKey: r.patient_key,
       replay: r.replay_reason !== null,
+      afterPartition: r.after_partition,
     }));
+  }
+
+  /** Whether a delivery older than `id` is still pending in the lane (target, partition): a merge waits for it. */
+  async pendingBefore(target: string, partition: number, id: number): Promise<boolean> {
+    const { rows } = await this.pool.query({
+      name: 'hl7-pending-before',
+      text: "SELECT 1 FROM hl7_deliveries WHERE status = 'pending' AND target = $1 AND partition = $2 AND id < $3 LIMIT 1",
+      values: [target, partition, id],
+    });
+    return rows.length > 0;
   }
 
   /** Targets with something pending. */

@@ -304,8 +304,28 @@ export class Dispatcher {
     return Date.now() + delay + 20;
   }
 
-  private async toQueue(service: string, ds: PendingDelivery[]): Promise<PartitionOutcome> {
+  /**
+   * A merge waits while an older delivery of the patient it merges away is pending in that
+   * patient's lane (to the same target): that message was sent first and is about the record
+   * the merge retires. Not a failure: no attempt is counted, the lane looks again shortly.
+   */
+  private async mergeMustWait(d: PendingDelivery): Promise<boolean> {
+    return d.afterPartition !== null && (await this.o.deliveries.pendingBefore(d.target, d.afterPartition, d.id));
+  }
+
+  /** The deliveries before the first merge that must wait, and whether one does. */
+  private async untilWaitingMerge(ds: PendingDelivery[]): Promise<{ ready: PendingDelivery[]; waits: boolean }> {
+    for (let i = 0; i < ds.length; i++) {
+      if (await this.mergeMustWait(ds[i]!)) return { ready: ds.slice(0, i), waits: true };
+    }
+    return { ready: ds, waits: false };
+  }
+
+  private async toQueue(service: string, all: PendingDelivery[]): Promise<PartitionOutcome> {
     const target = `queue:${service}`;
+    const { ready: ds, waits } = await this.untilWaitingMerge(all);
+    const held = waits ? Date.now() + this.o.idlePollMs : undefined;
+    if (ds.length === 0) return { delivered: [], retryAt: held };
     try {
       await this.o.publisher.publish(service, ds[0]!.partition, ds);
     } catch (e) {
@@ -315,7 +335,7 @@ export class Dispatcher {
     }
     this.o.metrics.delivered(target, 'delivered', ds);
     for (const d of ds) this.o.settled?.(d, 'delivered', undefined);
-    return { delivered: ds.map((d) => d.id) };
+    return { delivered: ds.map((d) => d.id), retryAt: held };
   }
 
   /**
@@ -329,6 +349,7 @@ export class Dispatcher {
     for (const d of ds) {
       const client = this.laneClient(upstream, d.partition);
       if (!client) return { delivered, retryAt: await this.retryLater(target, d, `no legacy inbound "${upstream}" in the current rules`) };
+      if (await this.mergeMustWait(d)) return { delivered, retryAt: Date.now() + this.o.idlePollMs };
       let answer: AckAnswer;
       try {
         answer = await client.send(forwardable(d), d.controlId);

@@ -22,12 +22,12 @@ import {
   type AckSubject,
   type Hl7Error,
   type Hl7Message,
-  type HierarchicDesignator,
 } from '@ficus/hl7-protocol';
 import type { Logger } from '@ficus/contracts';
 import type { BatchAckMode } from '../config.js';
 import type { AdapterMetrics } from '../ops/metrics.js';
 import { deliveriesFor, type Hl7Route, type Hl7Router } from '../routing/hl7-router.js';
+import { mergedPatientKeyOf, patientKeyOf, sendingFacilityKey } from '../routing/order-keys.js';
 import type { MessageRecord, MessageStore, StoreOutcome } from '../store/message-store.js';
 import { AppAcks, settledAnswer } from './app-acks.js';
 import { asBatch, emptyBatchAnswer, type BatchShape } from './batch-answers.js';
@@ -172,10 +172,10 @@ export class Intake {
       }
       return { kind: 'query', m, raw, upstream: route.legacyUpstream };
     }
-    const patientKey = m.patientId ? `${m.patientId.id}^${m.patientId.assigningAuthority.namespaceId}` : null;
+    const patientKey = patientKeyOf(m);
     const record: MessageRecord = {
       sendingApplication: h.sendingApplication.namespaceId,
-      sendingFacility: facilityKey(h.sendingFacility),
+      sendingFacility: sendingFacilityKey(h.sendingFacility),
       receivingApplication: h.receivingApplication.namespaceId,
       receivingFacility: h.receivingFacility.namespaceId,
       controlId: h.controlId,
@@ -192,7 +192,7 @@ export class Intake {
       ruleId: route.rule.id,
       mode: route.rule.mode,
       ackCode: decideAck(h, 'accepted').code,
-      deliveries: deliveriesFor(route, patientKey ?? `${facilityKey(h.sendingFacility)}|${h.controlId}`, this.o.partitions),
+      deliveries: deliveriesFor(route, patientKey ?? `${sendingFacilityKey(h.sendingFacility)}|${h.controlId}`, this.o.partitions, mergedPatientKeyOf(m)),
     };
     return { kind: 'message', m, route, record };
   }
@@ -305,12 +305,4 @@ export class Intake {
     this.o.metrics.acks.inc({ code: decision.code });
     return buildAck(received, decision.code, error ? { error } : {}).bytes;
   }
-}
-
-/**
- * The sending facility as the resend key names it: its namespace, or, for a facility given only
- * as a universal id (`^1.2.3^ISO`), that id, so that two such facilities are not one.
- */
-function facilityKey(hd: HierarchicDesignator): string {
-  return hd.namespaceId || (hd.universalId ? `^${hd.universalId}^${hd.universalIdType}` : '');
 }

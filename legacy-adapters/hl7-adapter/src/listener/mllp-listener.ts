@@ -3,9 +3,9 @@
  * handled in order (those that arrived together, stored together), one ACK per message
  * written back in that order. Garbage between frames is
  * skipped; an oversize frame is refused and the connection closed; an idle connection is
- * closed; when the store falls behind, the connection stops being read (back-pressure) instead
- * of buffering without bound. A sender that closes its side after its last message (half-close)
- * still gets every ACK before the adapter closes its own.
+ * closed; when the store falls behind, or the sender does not read its ACKs, the connection
+ * stops being read (back-pressure) instead of buffering without bound. A sender that closes its
+ * side after its last message (half-close) still gets every ACK before the adapter closes its own.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
@@ -35,7 +35,10 @@ class Connection {
   private readonly decoder: MllpDecoder;
   private readonly queue: Queued[] = [];
   private working = false;
-  private paused = false;
+  /** too many frames wait for the store */
+  private inputFull = false;
+  /** the sender is not taking its ACKs: they wait in our write buffer until 'drain' */
+  private outputFull = false;
   private closing = false;
   /** the sender closed its side: finish the frames in hand, answer them, then close ours */
   private ended = false;
@@ -44,6 +47,8 @@ class Connection {
   private readonly later = (frame: Buffer): boolean => {
     if (this.socket.destroyed || !this.socket.writable) return false;
     this.socket.write(frame);
+    // written even while reading is stopped (the ACK is owed), but it counts toward the bound
+    this.checkOutput();
     return true;
   };
 
@@ -64,6 +69,31 @@ class Connection {
       this.received(null);
     });
     socket.on('error', (err) => o.log.debug({ peer, err: err.message }, 'MLLP connection error'));
+    socket.on('drain', () => {
+      if (!this.outputFull) return;
+      this.outputFull = false;
+      this.updateReading();
+      void this.work();
+    });
+  }
+
+  /**
+   * Stops handling frames once the ACKs written exceed what the socket buffers (its high-water
+   * mark): a sender that never reads would otherwise make them pile up here. Past that mark
+   * write() has returned false, so 'drain' is due once the buffer empties.
+   */
+  private checkOutput(): void {
+    if (this.outputFull || this.socket.writableLength < this.socket.writableHighWaterMark) return;
+    this.outputFull = true;
+    this.o.metrics.backPressure.inc();
+    this.updateReading();
+  }
+
+  /** Reads while neither the frames waiting nor the ACKs unwritten are over their bound. */
+  private updateReading(): void {
+    if (this.closing) return;
+    if (this.inputFull || this.outputFull) this.socket.pause();
+    else this.socket.resume();
   }
 
   private received(chunk: Buffer | null): void {
@@ -90,10 +120,10 @@ class Connection {
           return;
       }
     }
-    if (!this.paused && this.queue.length >= this.o.maxQueuedFrames) {
-      this.paused = true;
+    if (!this.inputFull && this.queue.length >= this.o.maxQueuedFrames) {
+      this.inputFull = true;
       this.o.metrics.backPressure.inc();
-      this.socket.pause();
+      this.updateReading();
     }
     void this.work();
   }
@@ -102,7 +132,8 @@ class Connection {
     if (this.working) return;
     this.working = true;
     try {
-      while (this.queue.length > 0 && !this.closing) {
+      // while the sender's ACKs are not taken, its frames wait: 'drain' starts this again
+      while (this.queue.length > 0 && !this.closing && !this.outputFull) {
         // every frame in hand at once: their messages go to the store in one statement, in order
         const items = this.queue.splice(0);
         const answers = await this.o.intake.frames(
@@ -110,16 +141,16 @@ class Connection {
           this.peer,
           this.later,
         );
-        if (this.socket.destroyed) return;
+        // closed, or ended by the idle timeout: a write now would fail (the sender resends)
+        if (!this.socket.writable) return;
         // one write for all of them: a system call per ACK is the costliest part of answering
         const acks = answers.flat();
         if (acks.length > 0) this.socket.write(acks.length === 1 ? acks[0]! : Buffer.concat(acks));
         const written = performance.now();
         for (const item of items) this.o.metrics.ackSeconds.observe((written - item.at) / 1000);
-        if (this.paused && this.queue.length <= this.o.maxQueuedFrames / 2) {
-          this.paused = false;
-          this.socket.resume();
-        }
+        if (this.inputFull && this.queue.length <= this.o.maxQueuedFrames / 2) this.inputFull = false;
+        this.checkOutput();
+        this.updateReading();
       }
     } catch (e) {
       // intake answers every failure it knows; this is a bug, and the connection is not to be trusted

@@ -75,7 +75,7 @@ export class AdapterMetrics {
     this.purged = new Counter({ name: 'ficus_hl7_purged_total', help: 'Stored messages and rejected frames deleted by the retention (HL7_RETENTION_DAYS)', labelNames: ['what'], registers });
     this.framing = new Counter({ name: 'ficus_hl7_framing_incidents_total', help: 'MLLP framing incidents: garbage, oversize, discarded', labelNames: ['incident'], registers });
     this.connections = new Gauge({ name: 'ficus_hl7_connections', help: 'Open MLLP connections', registers });
-    this.backPressure = new Counter({ name: 'ficus_hl7_backpressure_total', help: 'Times a connection stopped being read because its messages wait for the store', registers });
+    this.backPressure = new Counter({ name: 'ficus_hl7_backpressure_total', help: 'Times a connection stopped being read: its messages wait for the store, or its sender does not read its ACKs', registers });
     this.deliveries = new Counter({ name: 'ficus_hl7_deliveries_total', help: 'Delivery attempts, by target and outcome (delivered, dead, retry)', labelNames: ['target', 'outcome'], registers });
 
     const counts = perScrape(sources.deliveryCounts, [] as DeliveryCounts[]);

@@ -18,9 +18,15 @@ export interface Hl7Route {
 export const legacyTarget = (upstream: string) => `legacy:${upstream}`;
 export const queueTarget = (service: string) => `queue:${service}`;
 
-export function deliveriesFor(route: Hl7Route, orderKey: string, partitions: number): Delivery[] {
+/**
+ * A message's deliveries, in the lane of `orderKey` (its patient). A merge names the patient it
+ * merges away too (`mergedKey`): when that patient's lane is another, the merge waits there for
+ * what is older, so no earlier message about the merged-away record reaches a target after it.
+ */
+export function deliveriesFor(route: Hl7Route, orderKey: string, partitions: number, mergedKey?: string): Delivery[] {
   const partition = partitionOf(orderKey, partitions);
-  return route.targets.map((target) => ({ target, partition }));
+  const after = mergedKey === undefined ? undefined : partitionOf(mergedKey, partitions);
+  return route.targets.map((target) => (after === undefined || after === partition ? { target, partition } : { target, partition, afterPartition: after }));
 }
 
 export class Hl7Router {

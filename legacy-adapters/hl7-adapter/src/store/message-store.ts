@@ -13,6 +13,8 @@ import { sameMessage } from './same-message.js';
 export interface Delivery {
   target: string;
   partition: number;
+  /** a merge: the lane of the patient it merges away, whose older deliveries go first */
+  afterPartition?: number;
 }
 
 export interface MessageRecord {
@@ -199,11 +201,13 @@ export class MessageStore {
     const dOrd: number[] = [];
     const dTarget: string[] = [];
     const dPartition: number[] = [];
+    const dAfter: (number | null)[] = [];
     rows.forEach((r, i) =>
       r.deliveries.forEach((d) => {
         dOrd.push(i + 1);
         dTarget.push(d.target);
         dPartition.push(d.partition);
+        dAfter.push(d.afterPartition ?? null);
       }),
     );
     const { rows: inserted } = await this.pool.query<{ id: string; sending_facility: string; control_id: string }>({
@@ -226,9 +230,9 @@ export class MessageStore {
          ON CONFLICT ON CONSTRAINT hl7_messages_once DO NOTHING
          RETURNING id, sending_facility, control_id
        ), dels AS (
-         INSERT INTO hl7_deliveries (message_id, target, partition)
-         SELECT ins.id, d.target, d.partition
-           FROM unnest($19::int[], $20::text[], $21::int[]) WITH ORDINALITY AS d(ord, target, partition, n)
+         INSERT INTO hl7_deliveries (message_id, target, partition, after_partition)
+         SELECT ins.id, d.target, d.partition, d.after_partition
+           FROM unnest($19::int[], $20::text[], $21::int[], $22::int[]) WITH ORDINALITY AS d(ord, target, partition, after_partition, n)
            JOIN input i ON i.ord = d.ord
            JOIN ins ON ins.sending_facility = i.sending_facility AND ins.control_id = i.control_id
           ORDER BY ins.id, d.n
@@ -256,6 +260,7 @@ export class MessageStore {
         dOrd,
         dTarget,
         dPartition,
+        dAfter,
       ],
     });
     const stored = new Map(inserted.map((r) => [key(r.sending_facility, r.control_id), Number(r.id)]));

@@ -4,10 +4,10 @@
  * can echo the control id).
  */
 import { DEFAULT_CHARSET, lookupCharset, type Charset } from './charset.js';
-import { readDelimiters } from './delimiters.js';
+import { readDelimiters, readFieldSeparator } from './delimiters.js';
 import { hl7Error, type Hl7Error, type Hl7ErrorLocation } from './errors.js';
 import { BOM_LENGTH, detectByteOrderMark, sniffDeclaredCharset, splitByteLines } from './frame-bytes.js';
-import { checkMessageHeader, readMessageHeader } from './header.js';
+import { checkMessageHeader, readHeaderLoosely, readMessageHeader } from './header.js';
 import { LibraryMessageReader } from './library-reader.js';
 import { Hl7Message, type AckSubject } from './message.js';
 import { segmentValue } from './segment-values.js';
@@ -79,7 +79,7 @@ export function decodeMessageText(text: string, charset: string = DEFAULT_CHARSE
   if (firstId !== 'MSH') return failure(notMsh(firstId, first.charAt(1) === '\0'));
 
   const delimiters = readDelimiters(first);
-  if (!delimiters.ok) return failure(delimiters.error, undefined, charset);
+  if (!delimiters.ok) return failure(delimiters.error, first, charset);
   const d = delimiters.delimiters;
 
   const occurrences = new Map<string, number>();
@@ -139,7 +139,11 @@ function readWhatCanBeRead(text: string): AckSubject {
   const msh = splitSegments(text)[0];
   if (msh === undefined || segmentId(msh) !== 'MSH') return {};
   const delimiters = readDelimiters(msh);
-  if (!delimiters.ok) return {};
+  if (!delimiters.ok) {
+    // the answer is written with the default delimiters, but still names the message (MSA-2)
+    const field = readFieldSeparator(msh);
+    return field === undefined ? {} : { header: readHeaderLoosely(msh, field) };
+  }
   const d = delimiters.delimiters;
   return { delimiters: d, header: readMessageHeader((p) => segmentValue(msh, d, toValueAddress(p))) };
 }

@@ -33,8 +33,8 @@ export function encodingCharacters(d: Hl7Delimiters): string {
  */
 export function readDelimiters(segment: string): { ok: true; delimiters: Hl7Delimiters } | { ok: false; error: Hl7Error } {
   const id = segment.slice(0, 3);
-  const field = segment.charAt(3);
-  if (field === '' || !usable(field)) {
+  const field = readFieldSeparator(segment);
+  if (field === undefined) {
     return { ok: false, error: hl7Error(102, `${id}-1 (field separator) is missing or not a usable separator`, { segment: id, sequence: 1, field: 1 }) };
   }
   const end = segment.indexOf(field, 4);
@@ -53,6 +53,12 @@ export function readDelimiters(segment: string): { ok: true; delimiters: Hl7Deli
   }
   const [component, repetition, escape, subcomponent, truncation = ''] = chars as [string, string, string, string, string?];
   return { ok: true, delimiters: { field, component, repetition, escape, subcomponent, truncation } };
+}
+
+/** MSH-1 (FHS-1, BHS-1), the character after the segment id; undefined when it is no usable separator. */
+export function readFieldSeparator(segment: string): string | undefined {
+  const field = segment.charAt(3);
+  return field !== '' && usable(field) ? field : undefined;
 }
 
 /** Printable ASCII that is neither a letter nor a digit: bytes and characters then agree. */

@@ -74,6 +74,31 @@ export function readMessageHeader(read: ValueReader): MessageHeader {
 }
 
 /**
+ * The fields a refusal names (who sent it to whom, which message, in which version). MSH-15 and
+ * -16 are left out: valued, they would turn the AR into a commit ACK, and a message whose
+ * header cannot be parsed is answered AR.
+ */
+const LOOSE_FIELDS: ReadonlySet<number> = new Set([3, 4, 5, 6, 9, 10, 11, 12]);
+
+/**
+ * The header of an MSH whose encoding characters are unusable (too few, one repeated), read only
+ * so that its refusal can name it: fields split by the field separator, components by ^ only
+ * when MSH-2 holds it (else a field is read whole), nothing unescaped, since which character
+ * escapes is unknown.
+ */
+export function readHeaderLoosely(msh: string, fieldSeparator: string): MessageHeader {
+  // fields[0] is the segment id and fields[1] MSH-2: MSH-n is fields[n - 1]
+  const fields = msh.split(fieldSeparator);
+  const split = (fields[1] ?? '').includes('^');
+  return readMessageHeader(({ field, component = 1 }) => {
+    if (!LOOSE_FIELDS.has(field)) return '';
+    const value = fields[field - 1] ?? '';
+    if (!split) return component === 1 ? value : '';
+    return value.split('^')[component - 1] ?? '';
+  });
+}
+
+/**
  * Which repetition of an identifier list (PID-3, MRG-1: CX) is the patient's medical record
  * number: the first whose identifier type (CX-5) is MR; without one, the first. Senders put
  * other identifiers (a national id, an account or insurance number) beside the MRN and not

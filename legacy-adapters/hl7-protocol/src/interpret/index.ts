@@ -7,7 +7,7 @@
  * Nothing here does I/O.
  */
 export { Hl7Refusal, refuse, at, type RefusalKind } from './refusal.js';
-export { nth, dateTimeField, eventTime, segmentOccurrences, requireSegment, facilityKey, MRN_PATTERN, checkMrn, listedMrn, patientMrn } from './message-reading.js';
+export { nth, dateTimeField, eventTime, segmentOccurrences, requireSegment, facilityKey, MRN_PATTERN, checkMrn, listedMrn, mrnRepetitionOf, patientMrn } from './message-reading.js';
 export {
   readDemographics,
   demographicChanges,
