@@ -45,6 +45,7 @@ interface MessagesOptions {
   delivery?: string;
   since?: string;
   until?: string;
+  beforeId?: number;
   limit: number;
 }
 
@@ -73,17 +74,18 @@ export function addHl7Commands(program: Command): void {
     .option('--since <time>', 'received at or after: ISO 8601, or an age such as 30m, 2h, 7d', (v) => parse.instant(v))
     .option('--until <time>', 'received before: ISO 8601, or an age', (v) => parse.instant(v))
     .option('--limit <n>', 'how many (1-1000)', parse.integer(1, 1000), 100)
+    .option('--before-id <id>', 'the next page: messages stored before this id (the last page ends with it)', parse.integer(1))
     .action(async (opts: MessagesOptions, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const { type, trigger, controlId, facility, delivery, since, until, limit } = opts;
-      const r = await ctx.client().get<{ messages: Hl7MessageInfo[] }>('/api/hl7/messages', { type, trigger, controlId, facility, delivery, since, until, limit });
+      const { type, trigger, controlId, facility, delivery, since, until, beforeId, limit } = opts;
+      const r = await ctx.client().get<{ messages: Hl7MessageInfo[]; nextBeforeId?: number | null }>('/api/hl7/messages', { type, trigger, controlId, facility, delivery, since, until, beforeId, limit });
       printResult(ctx.json, r, () =>
         r.messages.length === 0
           ? 'no HL7 messages match'
           : table(
               ['id', 'received', 'type', 'control id', 'facility', 'rule', 'mode', 'ack', 'deliveries'],
               r.messages.map((m) => [m.id, m.receivedAt, `${m.type}^${m.trigger}`, m.controlId, m.sendingFacility, m.ruleId, m.mode, m.ackCode, deliverySummary(m.deliveries)]),
-            ),
+            ) + (r.nextBeforeId ? `\nmore: --before-id ${r.nextBeforeId}` : ''),
       );
     });
 

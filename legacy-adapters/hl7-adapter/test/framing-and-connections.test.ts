@@ -9,7 +9,7 @@ import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '@ficus/hl7-protocol';
-import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from './support/adapter-harness.js';
+import { api, hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from './support/adapter-harness.js';
 import { MllpTestClient, syntheticMessage } from './support/mllp-test-client.js';
 
 let a: AdapterUnderTest;
@@ -131,6 +131,24 @@ describe('MLLP framing on a live connection', () => {
     expect((await client.send(oid('9.9.9', 'M2'))).get('MSA-1')).toBe('AA');
     expect(await stored('DUP-OID')).toEqual(['DUP-OID', 'DUP-OID']);
     client.close();
+  });
+
+  it('lists messages page by page with the nextBeforeId cursor, none skipped when they share an instant', async () => {
+    const client = await MllpTestClient.open(a.adapter.port);
+    const ids = Array.from({ length: 7 }, (_, i) => `PAGE-${i}`);
+    // one write: stored in one statement, so they share their received_at
+    client.write(Buffer.concat(ids.map((id) => encodeFrame(syntheticMessage({ controlId: id, mrn: 'P1', facility: 'PAGEFAC' })))));
+    for (const _ of ids) expect((await client.next()).get('MSA-1')).toBe('AA');
+    client.close();
+    const seen: string[] = [];
+    let beforeId: number | null | undefined;
+    for (let page = 0; beforeId !== null; page++) {
+      expect(page).toBeLessThan(5);
+      const { body } = await api<{ messages: { controlId: string }[]; nextBeforeId: number | null }>(a.apiUrl, 'GET', `/api/hl7/messages?facility=PAGEFAC&limit=3${beforeId ? `&beforeId=${beforeId}` : ''}`);
+      seen.push(...body.messages.map((m) => m.controlId));
+      beforeId = body.nextBeforeId;
+    }
+    expect(seen).toEqual([...ids].reverse());
   });
 
   it('a message whose values PostgreSQL refuses fails alone (AE), with what its sender sent after it; other connections\' messages in the same statement are stored', async () => {

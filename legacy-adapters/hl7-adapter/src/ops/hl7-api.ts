@@ -74,7 +74,7 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
     config: { role: 'viewer' },
     schema: {
       tags: ['hl7'],
-      summary: 'Messages received, newest first (header fields only)',
+      summary: 'Messages received, newest first (header fields only); the next page: beforeId = the answer\'s nextBeforeId',
       querystring: Type.Object({
         type: Type.Optional(Type.String({ pattern: '^[A-Z0-9]{3}$' })),
         trigger: Type.Optional(Type.String({ pattern: '^[A-Z0-9]{3}$' })),
@@ -83,6 +83,8 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
         delivery: Type.Optional(Type.Unsafe<'pending' | 'delivered' | 'dead'>({ type: 'string', enum: ['pending', 'delivered', 'dead'] })),
         since: Since,
         until: Since,
+        // a cursor: pages by time would skip the messages that share the last one's instant
+        beforeId: Type.Optional(Type.Integer({ minimum: 1, description: 'only messages stored before this one (the previous page\'s nextBeforeId)' })),
         limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
       }),
     },
@@ -94,10 +96,12 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
             AND ($3::text IS NULL OR m.control_id = $3) AND ($4::text IS NULL OR m.sending_facility = $4)
             AND ($5::timestamptz IS NULL OR m.received_at >= $5) AND ($6::timestamptz IS NULL OR m.received_at < $6)
             AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM hl7_deliveries x WHERE x.message_id = m.id AND x.status = $7))
+            AND ($9::bigint IS NULL OR m.id < $9)
           ORDER BY m.id DESC LIMIT $8`,
-        [q.type ?? null, q.trigger ?? null, q.controlId ?? null, q.facility ?? null, q.since ?? null, q.until ?? null, q.delivery ?? null, q.limit],
+        [q.type ?? null, q.trigger ?? null, q.controlId ?? null, q.facility ?? null, q.since ?? null, q.until ?? null, q.delivery ?? null, q.limit, q.beforeId ?? null],
       );
-      return { messages: rows.map(toMessage) };
+      const messages = rows.map(toMessage);
+      return { messages, nextBeforeId: messages.length === q.limit ? messages[messages.length - 1]!.id : null };
     },
   });
 
