@@ -3,7 +3,8 @@
  * Redis of this test's own (so that it can be stopped): a patient's messages are one lane, in
  * order, across the partition queues; a Redis outage while publishing leads to retries and
  * loses nothing; a plain resend adds no job while a replay adds one (`replay-<deliveryId>`),
- * also when it comes while the original delivery is still pending. The metrics follow:
+ * also when it comes while the original delivery is still pending; a merge is published only
+ * after what is older in the merged-away patient's lane. The metrics follow:
  * messages by type, direction and outcome, ACK latency, queue depth, pending deliveries, dead
  * letters.
  */
@@ -11,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue, Worker, type Job } from 'bullmq';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '@ficus/hl7-protocol';
 import { startPrivateRedis, type PrivateRedis } from '../../../scripts/lib/local-services.js';
@@ -176,6 +178,49 @@ describe('publishing to the new services\' queues', () => {
     expect(two.map((j) => j.id)).toEqual([`message-${id}`, expect.stringMatching(/^replay-\d+$/)]);
     // and legacy got the original and the replay (which it answers as a resend)
     expect(inbound.received.filter((r) => r.controlId === 'RPL-2')).toHaveLength(1);
+  });
+
+  it("publishes a merge only after the older deliveries of the patient it merges away, held in that patient's lane", async () => {
+    let survivor = 300;
+    while (laneOf(survivor) === laneOf(301)) survivor++;
+    const retired = mrn(301);
+    const db = new pg.Client({ connectionString: a.messageDb.url });
+    await db.connect();
+    try {
+      // the merged-away patient's update cannot be published now, and its lane is held (as a retry backoff would)
+      await redis.stop();
+      await send([[syntheticMessage({ controlId: 'QMRG-UPD', mrn: retired })]]);
+      await db.query("UPDATE hl7_deliveries d SET next_attempt_at = now() + interval '1 hour' FROM hl7_messages m WHERE m.id = d.message_id AND m.control_id = 'QMRG-UPD' AND d.target = 'queue:patient-service'");
+      await redis.start();
+      const merge = syntheticMessage({ controlId: 'QMRG-A40', mrn: mrn(survivor), trigger: 'A40' }).replace(/PV1\|[^\r]*\r/, `MRG|${retired}^^^GENHOSP^MR\r`);
+      await send([[merge, syntheticMessage({ controlId: 'QMRG-AFTER', mrn: mrn(survivor) })]]);
+      // legacy (dual mode) has them all: its lane of the merged-away patient is not held
+      await until(() => (['QMRG-UPD', 'QMRG-A40', 'QMRG-AFTER'].every((id) => inbound.received.some((r) => r.controlId === id)) ? true : undefined), 'legacy has all three');
+      await new Promise((r) => setTimeout(r, 1_000));
+      const queued = async () =>
+        (
+          await db.query<{ control_id: string; status: string; attempts: number; delivered_at: Date | null }>(
+            "SELECT m.control_id, d.status, d.attempts, d.delivered_at FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id WHERE m.control_id LIKE 'QMRG-%' AND d.target = 'queue:patient-service' ORDER BY m.id",
+          )
+        ).rows;
+      expect((await queued()).map((r) => [r.control_id, r.status])).toEqual([
+        ['QMRG-UPD', 'pending'],
+        ['QMRG-A40', 'pending'],
+        ['QMRG-AFTER', 'pending'],
+      ]);
+      expect((await jobsOf(laneOf(survivor))).filter((j) => j.data.controlId.startsWith('QMRG-'))).toEqual([]);
+
+      // the hold ends: the update first, then the merge and what followed it
+      await db.query("UPDATE hl7_deliveries d SET next_attempt_at = now() FROM hl7_messages m WHERE m.id = d.message_id AND m.control_id = 'QMRG-UPD'");
+      const done = await until(async () => {
+        const rows = await queued();
+        return rows.every((r) => r.status === 'delivered') ? rows : undefined;
+      }, 'all published');
+      expect(done[0]!.delivered_at!.getTime()).toBeLessThanOrEqual(done[1]!.delivered_at!.getTime());
+      expect((await jobsOf(laneOf(survivor))).filter((j) => j.data.controlId.startsWith('QMRG-')).map((j) => j.data.controlId)).toEqual(['QMRG-A40', 'QMRG-AFTER']);
+    } finally {
+      await db.end();
+    }
   });
 
   it('counts messages by direction, type and outcome, ACKs and their latency, and dead letters per target', async () => {
