@@ -10,6 +10,11 @@ export interface Flip {
   target?: string;
 }
 
+/** A flip that says something the mode cannot mean (answered 422, nothing changed). */
+export class InvalidFlipError extends Error {
+  readonly statusCode = 422;
+}
+
 export class UnknownRuleError extends Error {
   constructor(readonly ruleId: string) {
     super(`no rule "${ruleId}"`);
@@ -24,7 +29,13 @@ export function applyFlip(ruleSet: RuleSet, ruleId: string, flip: Flip): { ruleS
   if (httpIndex >= 0) {
     const before = ruleSet.http[httpIndex]!;
     const after = { ...before, mode: flip.mode } as HttpRule;
-    if (flip.percent !== undefined) after.percent = flip.percent;
+    // a percent belongs to the canary it sets: kept on another mode it would come back unseen
+    // the next time someone flips to canary without one
+    if (flip.mode !== 'canary') {
+      if (flip.percent !== undefined) throw new InvalidFlipError(`a percent is for mode canary only: rule "${ruleId}" flipped to ${flip.mode} takes none`);
+      delete after.percent;
+    } else if (flip.percent !== undefined) after.percent = flip.percent;
+    else if (before.mode !== 'canary') throw new InvalidFlipError(`a flip to canary needs a percent: rule "${ruleId}" is in mode ${before.mode}`);
     if (flip.target !== undefined) after.target = flip.target;
     const http = [...ruleSet.http];
     http[httpIndex] = after;

@@ -60,7 +60,8 @@ describe('versions', () => {
     expect(await behaviour(v1 + 3)).toEqual(before);
 
     const diff = await admin.get<{ diff: { rules: { changed: { id: string; changes: unknown[] }[] }; identical: boolean } }>(`/api/versions/${v1 + 1}/diff/${v1 + 2}`);
-    expect(diff.body.diff.rules.changed).toEqual([{ id: 'patients-read', changes: [{ field: 'mode', from: 'canary', to: 'new' }] }]);
+    // the canary's percent goes with it (rule-changes.ts)
+    expect(diff.body.diff.rules.changed).toEqual([{ id: 'patients-read', changes: [{ field: 'mode', from: 'canary', to: 'new' }, { field: 'percent', from: 30 }] }]);
     const same = await admin.get<{ diff: { identical: boolean } }>(`/api/versions/${v1 + 1}/diff/${v1 + 3}`);
     expect(same.body.diff.identical).toBe(true);
 
@@ -150,5 +151,20 @@ describe('versions', () => {
     expect(stale.status).toBe(409);
     const raised = await admin.post<{ version: number; changed: boolean }>('/api/rules/patients-read/flip', { mode: 'canary', percent: 50, reason: 'wider', baseVersion: base + 1 });
     expect(raised.body).toMatchObject({ version: base + 2, changed: true });
+  });
+
+  it('a percent goes with canary: refused on another mode, dropped when the rule leaves canary, and a flip back to canary must give one', async () => {
+    const base = await current();
+    const refused = await admin.post<{ detail: string }>('/api/rules/patients-read/flip', { mode: 'legacy', percent: 30, reason: 'typo', baseVersion: base });
+    expect(refused.status).toBe(422);
+    expect(refused.body.detail).toContain('a percent is for mode canary only');
+    await admin.post('/api/rules/patients-read/flip', { mode: 'canary', percent: 30, reason: 'pilot', baseVersion: base });
+    const back = await admin.post<{ rule: Record<string, unknown> }>('/api/rules/patients-read/flip', { mode: 'legacy', reason: 'back', baseVersion: base + 1 });
+    expect(back.body.rule.mode).toBe('legacy');
+    expect(back.body.rule).not.toHaveProperty('percent');
+    const again = await admin.post<{ detail: string }>('/api/rules/patients-read/flip', { mode: 'canary', reason: 'pilot again', baseVersion: base + 2 });
+    expect(again.status).toBe(422);
+    expect(again.body.detail).toContain('a flip to canary needs a percent');
+    expect(await current()).toBe(base + 2);
   });
 });

@@ -10,6 +10,7 @@ import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
 import { cdcMayDelete, cdcMayOverwrite, column, keyValue, lockEarlyCopies, recordConflicts, type ApplyContext, type ChangeFeed, type FeedReport } from '@ficus/service-kit';
 import { dropEarlyStaysLegacyRowsHold } from '../encounters/early-stays.js';
+import { claimVisitNumbers } from '../encounters/visit-numbers.js';
 import type { MrnBlock } from '../patients/mrn-block.js';
 
 const split = (changes: ChangeEvent[]) => ({ upserts: changes.filter((c) => c.op !== 'delete'), deletes: changes.filter((c) => c.op === 'delete') });
@@ -131,6 +132,7 @@ export function admissionsFeed(): ChangeFeed {
           [ids, f('visitNumber'), f('mrn'), f('admitDate')],
         );
         const before = await ctx.tx.query<{ id: string; ward_code: string; bed: string | null }>('SELECT id, ward_code, bed FROM encounter WHERE id = ANY($1::bigint[]) FOR UPDATE', [ids]);
+        const visits = await claimVisitNumbers(ctx.tx, upserts, ctx.systemOfRecord);
         const { rows } = await ctx.tx.query<{ id: string; ward_code: string; bed: string | null; updated: string }>(
           `INSERT INTO encounter AS e (id, mrn, admitted_at, discharged_at, ward_code, bed, encounter_class, attending_doctor_id, discharge_disposition,
              visit_number, updated_at, committed_position, committed_at, committed_source_at)
@@ -147,7 +149,7 @@ export function admissionsFeed(): ChangeFeed {
              committed_at = excluded.committed_at, committed_source_at = excluded.committed_source_at
            WHERE ${cdcMayOverwrite('e', ctx.systemOfRecord)}
            RETURNING e.id, e.ward_code, e.bed, to_char(e.updated_at, 'YYYY-MM-DD HH24:MI:SS') AS updated`,
-          [ids, f('mrn'), f('admitDate'), f('dischargeDate'), f('ward'), f('bed'), f('admissionType'), f('attendingDoctorId'), f('dischargeDisposition'), f('visitNumber'), f('lastUpdated'), positions(upserts), commitTimes(upserts)],
+          [ids, f('mrn'), f('admitDate'), f('dischargeDate'), f('ward'), f('bed'), f('admissionType'), f('attendingDoctorId'), f('dischargeDisposition'), visits, f('lastUpdated'), positions(upserts), commitTimes(upserts)],
         );
         // a move made on a legacy screen is a transfer too
         const was = new Map(before.rows.map((r) => [r.id, r]));
