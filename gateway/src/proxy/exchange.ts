@@ -19,10 +19,11 @@ import { BadTargetError, parseRequestTarget, type RequestTarget } from '../routi
 import { isSafeMethod, type CompiledRule, type Router } from '../routing/router.js';
 import type { Upstream } from '../upstreams/upstream.js';
 import type { UpstreamRegistry } from '../upstreams/registry.js';
-import { acceptableRequestId, clientResponseHeaders, upstreamRequestHeaders, VIA, type ResponseFraming } from './headers.js';
+import { acceptableRequestId, clientResponseHeaders, hasRepeatedHost, REPEATED_HOST_DETAIL, upstreamRequestHeaders, VIA, type ResponseFraming } from './headers.js';
 import { isEchoMethod, refuseEchoMethod, sendProblem } from './problem-response.js';
 import type { ShadowCapture, Shadows } from './shadow.js';
 import { classifyUpstreamError } from './upstream-errors.js';
+import { answerBeforeBody, isLingering, RequestBody } from './unread-body.js';
 
 export interface ProxyOptions {
   routeHeader: boolean;
@@ -128,7 +129,7 @@ class Exchange implements Dispatcher.DispatchHandler {
           trustForwarded: this.rt.options.trustForwarded,
           proto: this.rt.options.proto,
         }),
-        body: this.isFallback || !hasBody(this.req) ? null : this.body,
+        body: this.isFallback || !hasBody(this.req) ? null : this.body === this.req ? new RequestBody(this.req) : this.body,
         headersTimeout: t.responseHeadersMs,
         bodyTimeout: t.bodyIdleMs,
       },
@@ -177,6 +178,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     const added = ['via', VIA, 'x-request-id', this.requestId];
     if (this.rt.options.routeHeader) added.push('x-ficus-route', this.routeLabel());
     const headers = clientResponseHeaders(rawHeaders, added, this.framing, statusCode);
+    // an upstream may answer before it has the whole body (a 413): its answer is the client's
+    if (hasBody(this.req)) answerBeforeBody(this.req, this.res);
     this.remaining = this.framing.contentLength;
     this.unpausable = !this.framing.chunked && this.framing.contentLength < 0;
     // the head, the body that came with it in this read and the end go out in one write (Node
@@ -262,6 +265,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private fail(status: number, slug: string, title: string, detail: string): void {
     if (this.shadow !== undefined) this.shadow.legacyFailed('legacy-failed');
+    if (hasBody(this.req) && !this.res.headersSent) answerBeforeBody(this.req, this.res);
     sendProblem(this.res, status, slug, title, detail, this.requestId, this.rt.options.routeHeader ? this.routeLabel() : undefined);
     this.finish(status);
   }
@@ -297,9 +301,17 @@ function routeStats(metrics: GatewayMetrics, rule: CompiledRule, target: string,
 
 /** Entry point of the data plane for every request that is not the gateway's own. */
 export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse): void {
+  // a request pipelined behind a body the gateway refused to wait for: the connection is closing
+  if (isLingering(req.socket)) return void req.socket.destroy();
   const started = performance.now();
   const requestId = acceptableRequestId(req.headers['x-request-id']) ?? randomUUID();
   if (isEchoMethod(req.method)) return refuseEchoMethod(res, requestId);
+  if (hasRepeatedHost(req.rawHeaders)) {
+    // which Host the upstream would pick is anyone's guess: no keep-alive for such a client either
+    res.shouldKeepAlive = false;
+    sendProblem(res, 400, 'bad-request', 'Bad request', REPEATED_HOST_DETAIL, requestId, undefined);
+    return;
+  }
   let target: RequestTarget;
   try {
     target = parseRequestTarget(req.url ?? '/', rt.router.encodedSlashes);

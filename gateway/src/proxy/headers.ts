@@ -7,8 +7,11 @@ import type { IncomingMessage } from 'node:http';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
 
-/** Request headers the gateway sets itself instead of passing through. */
-const REWRITTEN_ON_REQUEST = new Set(['host', 'expect', 'via', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+/**
+ * Request headers the gateway sets itself instead of passing through. `Trailer` too: undici
+ * sends a request body without trailers, so it would announce fields that never come.
+ */
+const REWRITTEN_ON_REQUEST = new Set(['host', 'expect', 'via', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'trailer']);
 
 export const VIA = '1.1 ficus';
 
@@ -103,6 +106,20 @@ export function clientResponseHeaders(rawHeaders: Buffer[], added: string[], fra
   for (let i = 0; i < added.length; i++) out.push(added[i]!);
   return out;
 }
+
+/** RFC 9112 §3.2: a request with more than one Host must be refused (400), as it names no single origin. */
+export function hasRepeatedHost(rawHeaders: string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length !== 4 || name.toLowerCase() !== 'host') continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
+
+export const REPEATED_HOST_DETAIL = 'the request has more than one Host header (RFC 9112 §3.2)';
 
 const REQUEST_ID = /^[A-Za-z0-9._:/+=-]{1,200}$/;
 

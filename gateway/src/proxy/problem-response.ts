@@ -39,10 +39,15 @@ export function refuseEchoMethod(res: ServerResponse, requestId: string): void {
   sendProblem(res, 501, 'method-not-implemented', 'Method not implemented', ECHO_DETAIL, requestId, undefined);
 }
 
+/** A problem answer written on a raw connection (CONNECT, upgrades), which is then closed. */
+export function sendProblemOnSocket(socket: Duplex, status: number, reason: string, slug: string, title: string, detail: string): void {
+  const body = JSON.stringify(problem(status, slug, title, detail));
+  if (!socket.writable) return void socket.destroy();
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
 /** CONNECT reaches the server's 'connect' event with the raw socket, not a response. */
 export function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
   socket.on('error', () => socket.destroy());
-  const body = JSON.stringify(problem(501, 'method-not-implemented', 'Method not implemented', ECHO_DETAIL));
-  if (!socket.writable) return void socket.destroy();
-  socket.end(`HTTP/1.1 501 Not Implemented\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  sendProblemOnSocket(socket, 501, 'Not Implemented', 'method-not-implemented', 'Method not implemented', ECHO_DETAIL);
 }

@@ -10,7 +10,8 @@ import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { decide } from '../routing/decide.js';
 import { BadTargetError, parseRequestTarget } from '../routing/request-target.js';
-import { acceptableRequestId, VIA } from './headers.js';
+import { acceptableRequestId, hasRepeatedHost, REPEATED_HOST_DETAIL, VIA } from './headers.js';
+import { sendProblemOnSocket } from './problem-response.js';
 import type { ProxyRuntime } from './exchange.js';
 import { continueAsHttp1, offersOnlyH2c } from './h2c-upgrade.js';
 
@@ -36,6 +37,7 @@ export function createUpgradeHandler(rt: ProxyRuntime, server: Server) {
   return function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (offersOnlyH2c(req)) return continueAsHttp1(server, req, socket, head);
     socket.on('error', () => socket.destroy());
+    if (hasRepeatedHost(req.rawHeaders)) return sendProblemOnSocket(socket, 400, 'Bad Request', 'bad-request', 'Bad request', REPEATED_HOST_DETAIL);
     let target;
     try {
       target = parseRequestTarget(req.url ?? '/', rt.router.encodedSlashes);

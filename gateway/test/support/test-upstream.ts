@@ -27,7 +27,8 @@ export interface TestUpstream {
   received: Received[];
   /** sockets currently open to this server */
   openSockets(): number;
-  behave(fn: Handler): void;
+  /** `beforeBody`: answer as soon as the head is in, without waiting for (or reading) the body */
+  behave(fn: Handler, opts?: { beforeBody?: boolean }): void;
   /** stop listening and drop every connection (the upstream "goes down") */
   stop(): Promise<void>;
   /** listen again on the same port */
@@ -44,6 +45,7 @@ export const answer = (status: number, body = '', headers: Record<string, string
 
 export async function startTestUpstream(name: string, handler: Handler = answer(200, name)): Promise<TestUpstream> {
   let current = handler;
+  let beforeBody = false;
   const received: Received[] = [];
   const sockets = new Set<Socket>();
   let port = 0;
@@ -54,6 +56,8 @@ export async function startTestUpstream(name: string, handler: Handler = answer(
       server = createServer((req, res) => {
         const rec: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, bodyBytes: 0, aborted: false };
         received.push(rec);
+        // the body is not read here: Node reads and drops it after the answer, unless it closes
+        if (beforeBody && req.url !== '/healthz') return current(req, res, Buffer.alloc(0));
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => {
           rec.bodyBytes += c.length;
@@ -92,7 +96,10 @@ export async function startTestUpstream(name: string, handler: Handler = answer(
     },
     received,
     openSockets: () => sockets.size,
-    behave: (fn) => (current = fn),
+    behave: (fn, opts) => {
+      current = fn;
+      beforeBody = opts?.beforeBody ?? false;
+    },
     stop,
     restart: listen,
     close: stop,

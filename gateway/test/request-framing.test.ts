@@ -1,0 +1,77 @@
+/**
+ * Requests a proxy must not pass on as they came: two Host headers (RFC 9112 §3.2: 400, on
+ * plain requests and on WebSocket upgrades alike), and a chunked request's `Trailer` header,
+ * which would announce fields undici never sends upstream.
+ */
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLegacyAndNew, type TwoUpstreams } from './support/gateway-harness.js';
+import { receivedFor } from './support/test-upstream.js';
+
+let scene: TwoUpstreams;
+
+beforeAll(async () => {
+  scene = await startLegacyAndNew((u) => ({
+    'u.yaml': `upstreams:
+  legacy: { url: "${u.legacy}", healthCheck: { enabled: false } }
+  new-svc: { url: "${u.fresh}", healthCheck: { enabled: false } }
+`,
+    'r.yaml': `http:
+  - id: legacy-default
+    match: { path: /** }
+    mode: legacy
+`,
+  }));
+});
+afterAll(() => scene?.close());
+
+/** Writes `bytes` on a new connection and returns all the gateway sent until it closed. */
+function exchange(bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(scene.gw.url).port), '127.0.0.1', () => socket.write(bytes));
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    socket.on('end', () => resolve(got));
+    socket.on('error', reject);
+  });
+}
+
+describe('a request with two Host headers', () => {
+  it('is refused with 400 problem+json and never reaches an upstream', async () => {
+    const since = scene.legacy.received.length;
+    const got = await exchange('GET /api/patients/100001 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n');
+    expect(got).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(got).toMatch(/\r\ncontent-type: application\/problem\+json/i);
+    expect(got).toMatch(/\r\nconnection: close\r\n/i);
+    expect(got).toMatch(/more than one Host header/);
+    expect(scene.legacy.received.slice(since).map((r) => r.url)).not.toContain('/api/patients/100001');
+  });
+
+  it('is refused on the WebSocket upgrade path too', async () => {
+    const since = scene.legacy.received.length;
+    const got = await exchange(
+      'GET /ws/echo HTTP/1.1\r\nHost: a\r\nhost: b\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    expect(got).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(got).toMatch(/\r\ncontent-type: application\/problem\+json/i);
+    expect(scene.legacy.received.slice(since).map((r) => r.url)).not.toContain('/ws/echo');
+  });
+
+  it('while one Host is served as usual', async () => {
+    const got = await exchange('GET /api/patients/100001 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    expect(got).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+  });
+});
+
+describe("a chunked request's trailers", () => {
+  it('are not announced upstream, as undici does not send them; the body arrives whole', async () => {
+    const since = scene.legacy.received.length;
+    const got = await exchange(
+      'POST /upload HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n' + '5\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: abc123\r\n\r\n',
+    );
+    expect(got).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    const r = receivedFor(scene.legacy, '/upload', since);
+    expect(r.bodyBytes).toBe(11);
+    expect(r.headers.trailer).toBeUndefined();
+  });
+});
