@@ -19,6 +19,7 @@ import { proxyRequest, type ProxyRuntime } from './proxy/exchange.js';
 import { refuseConnect } from './proxy/problem-response.js';
 import { Shadows } from './proxy/shadow.js';
 import { createUpgradeHandler } from './proxy/websocket.js';
+import { RecentWrites } from './routing/recent-writes.js';
 import { Router, type RouterOptions } from './routing/router.js';
 import { resolveUpstreams, UpstreamRegistry } from './upstreams/registry.js';
 
@@ -100,6 +101,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
     accessLogAll: config.FICUS_ACCESS_LOG === 'all',
     options,
     shadows,
+    recentWrites: new RecentWrites(config.FICUS_READ_AFTER_WRITE_MS),
   };
 
   let rules: RuleSource;

@@ -56,6 +56,7 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly routes = new Map<string, RouteStats>();
   readonly fallbacks: Counter<'rule' | 'reason'>;
+  readonly readsAfterWrite: Counter<'rule'>;
   readonly ruleReloads: Counter<'result'>;
   readonly rulesLoadedAt: Gauge;
   readonly rulesCount: Gauge;
@@ -77,6 +78,7 @@ export class GatewayMetrics {
       ) as never,
     );
     this.fallbacks = new Counter({ name: 'ficus_fallbacks_total', help: 'Safe requests answered by legacy because the new service failed', labelNames: ['rule', 'reason'], registers: reg });
+    this.readsAfterWrite = new Counter({ name: 'ficus_reads_after_write_total', help: 'Safe requests the rule sends to the new service, answered by legacy because the same path was just written through legacy', labelNames: ['rule'], registers: reg });
     this.ruleReloads = new Counter({ name: 'ficus_rule_reloads_total', help: 'Rule reloads, by result (applied, refused)', labelNames: ['result'], registers: reg });
     this.rulesLoadedAt = new Gauge({ name: 'ficus_rules_loaded_timestamp_seconds', help: 'When the rules now serving were loaded', registers: reg });
     this.rulesCount = new Gauge({ name: 'ficus_rules', help: 'HTTP rules now serving', registers: reg });

@@ -24,6 +24,8 @@ import { isEchoMethod, refuseEchoMethod, sendProblem } from './problem-response.
 import type { ShadowCapture, Shadows } from './shadow.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import { answerBeforeBody, isLingering, RequestBody } from './unread-body.js';
+import { rememberWrite, writtenRecently } from './read-after-write.js';
+import type { RecentWrites } from '../routing/recent-writes.js';
 
 export interface ProxyOptions {
   routeHeader: boolean;
@@ -43,6 +45,8 @@ export interface ProxyRuntime {
   options: ProxyOptions;
   /** shadow traffic of rules in mode shadow */
   shadows: Shadows;
+  /** paths just written through legacy: their reads stay on legacy a while (recent-writes.ts) */
+  recentWrites: RecentWrites;
 }
 
 const kExchange = Symbol('ficus.exchange');
@@ -88,6 +92,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   shadow: ShadowCapture | undefined = undefined;
   /** what is sent as the request body: the client's request, or a tee of it (shadowed writes) */
   body: Readable;
+  /** legacy answers because the path was just written through it (the rule would send it to the target) */
+  afterWrite = false;
 
   constructor(
     private readonly rt: ProxyRuntime,
@@ -139,7 +145,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private routeLabel(): string {
     const name = this.upstream?.name ?? '-';
-    return this.isFallback ? `${this.rule.id}; ${name} (fallback)` : `${this.rule.id}; ${name}`;
+    return this.isFallback ? `${this.rule.id}; ${name} (fallback)` : this.afterWrite ? `${this.rule.id}; ${name} (after a write)` : `${this.rule.id}; ${name}`;
   }
 
   private fallback(reason: string): void {
@@ -174,6 +180,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     if (statusCode < 200) return true; // 1xx interim answers are not relayed
     this.status = statusCode;
+    if (!this.onTarget && statusCode < 300) rememberWrite(this.rt, this.req.method, this.target, rawHeaders);
     this.resume = resume;
     const added = ['via', VIA, 'x-request-id', this.requestId];
     if (this.rt.options.routeHeader) added.push('x-ficus-route', this.routeLabel());
@@ -328,9 +335,15 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
   }
   const rule = match.rule;
   rt.metrics.started();
-  const toTarget = decide(match, req.headers, target).toTarget;
+  let toTarget = decide(match, req.headers, target).toTarget;
+  const afterWrite = toTarget && rule.mode !== 'retired' && writtenRecently(rt, method, target);
+  if (afterWrite) {
+    toTarget = false;
+    rt.metrics.readsAfterWrite.inc({ rule: rule.id });
+  }
   const canFallback = toTarget && rule.mode !== 'retired' && rule.fallback && isSafeMethod(method) && !hasBody(req);
   const exchange = new Exchange(rt, req, res, rule, target, requestId, started, canFallback);
+  exchange.afterWrite = afterWrite;
   if (rule.shadow !== null) {
     exchange.shadow = rt.shadows.begin(rule, req, target, requestId, hasBody(req), (tee) => (exchange.body = tee));
   }

@@ -132,7 +132,8 @@ export class Router {
   private readonly level2 = new Map<string, CompiledRule[]>();
   private readonly level1 = new Map<string, CompiledRule[]>();
   private readonly level0: CompiledRule[];
-  private readonly caseInsensitive: boolean;
+  /** literal path segments match regardless of case */
+  readonly caseInsensitive: boolean;
   /** how requests are read into the targets this router matches (parseRequestTarget) */
   readonly encodedSlashes: EncodedSlashes;
 
