@@ -36,6 +36,9 @@ beforeAll(async () => {
     ...demoPortEnv(ports),
     LEGACY_HIS_SEED_PATIENTS: String(SEEDED),
     LOG_LEVEL: 'warn',
+    // the story writes through the gateway, then counts which side answers reads: reads of what
+    // it wrote stay on legacy only briefly (read-after-write.test.ts proves the hold itself)
+    FICUS_READ_AFTER_WRITE_MS: '500',
   };
   delete env.DATABASE_URL;
   delete env.REDIS_URL;

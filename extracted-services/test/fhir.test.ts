@@ -55,6 +55,7 @@ beforeAll(async () => {
     adt('A02', pid('7500001'), segment('PV1', { 1: '1', 3: 'CARD^^12', 19: 'V7500001' })),
     adt('A03', pid('7500001'), segment('PV1', { 1: '1', 19: 'V7500001', 36: '6', 45: '202407051000' })),
     adt('A04', pid('7500002', { 5: 'away^alex', 7: '19700707', 8: 'F' })),
+    adt('A04', pid('7500003', { 5: 'Müller^Jörg', 7: '19650303', 8: 'M' })),
   ]) {
     await scene.sendHl7('patient-service', m);
   }
@@ -114,10 +115,14 @@ describe('Patient', () => {
     const legacy = JSON.parse((await ask(scene.legacy.base, `/api/patients/${mrns[5]}`)).body) as LegacyPatient;
     const byFamily = await fhir<Bundle>(scene.patients.url, `/fhir/Patient?family=${legacy.lastName.slice(0, 2).toLowerCase()}`);
     expect(byFamily.entry.map((e) => e.resource.id)).toContain(legacy.mrn);
+    // names beyond ASCII, as HL7 and the legacy's screens write them
+    for (const q of ['family=m%C3%BCller', 'family=M%C3%9CL', 'given=j%C3%B6rg']) {
+      expect((await fhir<Bundle>(scene.patients.url, `/fhir/Patient?${q}`)).entry.map((e) => e.resource.id), q).toEqual(['7500003']);
+    }
     const byBirth = await fhir<Bundle>(scene.patients.url, `/fhir/Patient?birthdate=${legacy.dateOfBirth}`);
     expect(byBirth.entry.map((e) => e.resource.id)).toContain(legacy.mrn);
     const first = await fhir<Bundle>(scene.patients.url, '/fhir/Patient?_count=10');
-    expect(first.total).toBe(mrns.length + 2);
+    expect(first.total).toBe(mrns.length + 3);
     expect(first.entry).toHaveLength(10);
     const next = first.link.find((l) => l.relation === 'next')!.url;
     expect(next).toContain('_offset=10');

@@ -9,6 +9,8 @@ import { capabilityStatement, FhirError, fhirBase, paging, registerFhirScope, se
 import { readFhirEncounter, searchFhirEncounters, type EncounterNaming } from './encounter-resource.js';
 import { readFhirPatient, searchFhirPatients, type FhirNaming } from './patient-resource.js';
 
+const NAME_SEARCH = /^[\p{L}\p{M}' .-]{1,60}$/u;
+
 export interface FhirOptions extends FhirNaming, EncounterNaming {
   /** base URL of absolute references (Bundle fullUrl); default: from the request */
   baseUrl: string | undefined;
@@ -52,8 +54,9 @@ export async function registerPatientFhir(app: FastifyInstance, pool: pg.Pool, o
       const family = single(request, 'family');
       const given = single(request, 'given');
       const birthdate = single(request, 'birthdate');
-      if (family !== undefined && !/^[A-Za-z' .-]{1,60}$/.test(family)) throw new FhirError(400, 'invalid', 'family must be letters, spaces, apostrophes, hyphens or periods', 'family');
-      if (given !== undefined && !/^[A-Za-z' .-]{1,60}$/.test(given)) throw new FhirError(400, 'invalid', 'given must be letters, spaces, apostrophes, hyphens or periods', 'given');
+      // letters of any script: HL7 and the legacy's own screens write MÜLLER and 李 as well
+      if (family !== undefined && !NAME_SEARCH.test(family)) throw new FhirError(400, 'invalid', 'family must be letters, spaces, apostrophes, hyphens or periods', 'family');
+      if (given !== undefined && !NAME_SEARCH.test(given)) throw new FhirError(400, 'invalid', 'given must be letters, spaces, apostrophes, hyphens or periods', 'given');
       const dob = birthdate === undefined ? undefined : DATE.exec(birthdate)?.[2];
       if (birthdate !== undefined && (dob === undefined || Number.isNaN(Date.parse(dob)))) throw new FhirError(400, 'invalid', 'birthdate must be a date YYYY-MM-DD (optionally prefixed eq)', 'birthdate');
       const found = await searchFhirPatients(pool, { identifier: identifier === undefined ? undefined : token(identifier), family, given, birthdate: dob, ...page }, o);
