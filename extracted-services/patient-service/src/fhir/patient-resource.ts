@@ -12,7 +12,7 @@ export interface FhirNaming {
   mrnSystem: string;
 }
 
-interface PatientFhirRow {
+export interface PatientFhirRow {
   mrn: string;
   family_name: string;
   given_name: string;
@@ -33,13 +33,15 @@ interface PatientFhirRow {
 }
 
 const GENDER: Record<string, string> = { M: 'male', F: 'female', U: 'unknown' };
-const MARITAL: Record<string, { code: string; display: string }> = {
-  S: { code: 'S', display: 'Never Married' },
-  M: { code: 'M', display: 'Married' },
-  D: { code: 'D', display: 'Divorced' },
-  W: { code: 'W', display: 'Widowed' },
-  A: { code: 'L', display: 'Legally Separated' },
-  U: { code: 'UNK', display: 'unknown' },
+const V3_MARITAL = 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus';
+/** R4's marital-status value set: v3 MaritalStatus, and UNK from v3 NullFlavor (not a marital status code) */
+const MARITAL: Record<string, { system: string; code: string; display: string }> = {
+  S: { system: V3_MARITAL, code: 'S', display: 'Never Married' },
+  M: { system: V3_MARITAL, code: 'M', display: 'Married' },
+  D: { system: V3_MARITAL, code: 'D', display: 'Divorced' },
+  W: { system: V3_MARITAL, code: 'W', display: 'Widowed' },
+  A: { system: V3_MARITAL, code: 'L', display: 'Legally Separated' },
+  U: { system: 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor', code: 'UNK', display: 'unknown' },
 };
 
 export const PATIENT_FHIR_SELECT = `
@@ -73,14 +75,20 @@ export function toFhirPatient(r: PatientFhirRow, naming: FhirNaming) {
       })),
     ],
     active: r.active,
-    name: [{ use: 'official', family: r.family_name, given: [r.given_name, ...(r.middle_name ? [r.middle_name] : [])] }],
+    // FHIR strings may not be empty: a legacy name part left '' is left out
+    name: [{ use: 'official', ...(r.family_name ? { family: r.family_name } : {}), ...givenNames(r) }],
     ...(r.phone ? { telecom: [{ system: 'phone', value: r.phone, use: 'home' }] } : {}),
     gender: GENDER[r.sex] ?? 'unknown',
     birthDate: r.birth_date,
     ...(address ? { address } : {}),
-    ...(marital ? { maritalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', ...marital }] } } : {}),
+    ...(marital ? { maritalStatus: { coding: [marital] } } : {}),
     ...(link.length > 0 ? { link } : {}),
   };
+}
+
+function givenNames(r: PatientFhirRow): { given?: string[] } {
+  const given = [r.given_name, r.middle_name].filter((n): n is string => !!n);
+  return given.length > 0 ? { given } : {};
 }
 
 export type FhirPatient = ReturnType<typeof toFhirPatient>;
