@@ -254,3 +254,19 @@ describe('ficus reconcile: a side that cannot be asked', () => {
     }
   });
 });
+
+describe('ficus reconcile: a patient the contract refuses by its MRN', () => {
+  it('is not compared, is said so, and the run is not clean (exit 3); the others are still compared', async () => {
+    // a legacy row keyed outside the MRN format (a screen that allowed it): both sides answer 400 for it
+    await scene.legacy.pool.query("INSERT INTO PATIENT_MASTER (PAT_MRN, PAT_LAST_NM, PAT_FIRST_NM, PAT_DOB, SEX_CD) VALUES ('PRB0001X', 'ODDKEY', 'OLA', DATE '1980-01-01', 'F')");
+    await scene.cdc.sync();
+    await scene.drain();
+    const r = await ficus([...patientsArgs(), '--json']);
+    expect(r.code, r.stderr).toBe(3);
+    const report = parse<ReportJson & { refusedByMrn: { legacy: number; service: number } }>(r);
+    expect(report.refusedByMrn).toEqual({ legacy: 1, service: 1 });
+    expect(report.clean).toBe(false);
+    expect(r.stderr).toContain("note: the legacy system refused 1 patient(s) it was asked for by MRN (400: an MRN outside the contract's format); they were not compared");
+    expect(entity(r, 'patients').legacy.count).toBeGreaterThan(25);
+  });
+});

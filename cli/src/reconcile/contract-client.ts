@@ -27,12 +27,19 @@ export class ContractClient {
     private readonly timeoutMs = 30_000,
   ) {}
 
+  /** records listed but refused by their own URL (400: an MRN the contract does not accept) */
+  refusedRecords = 0;
+
   private fail(problem: string): SystemFailure {
     return new SystemFailure(this.system, this.url, problem, this.hint);
   }
 
-  /** GET a path; 404 answers undefined (the contract's "no such patient") */
-  private async get(path: string, what: string): Promise<unknown> {
+  /**
+   * GET a path; 404 answers undefined (the contract's "no such patient"). With `oneRecord`, a
+   * 400 does too, counted: a record whose MRN the contract refuses (a legacy row keyed outside
+   * the MRN format) cannot be compared, and must not stop the comparison of all the others.
+   */
+  private async get(path: string, what: string, oneRecord = false): Promise<unknown> {
     let res: Response;
     let text: string;
     try {
@@ -42,6 +49,10 @@ export class ContractClient {
       throw this.fail(`cannot reach it: ${networkCause(e)}`);
     }
     if (res.status === 404) return undefined;
+    if (res.status === 400 && oneRecord) {
+      this.refusedRecords++;
+      return undefined;
+    }
     if (!res.ok) throw this.fail(`${what} answered ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`);
     try {
       return JSON.parse(text) as unknown;
@@ -71,7 +82,7 @@ export class ContractClient {
 
   /** GET /api/patients/{mrn}; undefined when the patient is unknown here */
   async patient(mrn: string): Promise<ContractRecord | undefined> {
-    const body = await this.get(`/api/patients/${encodeURIComponent(mrn)}`, 'GET /api/patients/{mrn}');
+    const body = await this.get(`/api/patients/${encodeURIComponent(mrn)}`, 'GET /api/patients/{mrn}', true);
     if (body === undefined) return undefined;
     if (!isObject(body) || body.mrn !== mrn) throw this.fail('GET /api/patients/{mrn}: the answer is not that patient');
     return body;
@@ -85,7 +96,7 @@ export class ContractClient {
 
   /** GET /api/results?mrn=: the laboratory results, newest first; none when the patient is unknown here */
   async results(mrn: string): Promise<ContractRecord[]> {
-    const body = await this.get(`/api/results?mrn=${encodeURIComponent(mrn)}`, 'GET /api/results?mrn=');
+    const body = await this.get(`/api/results?mrn=${encodeURIComponent(mrn)}`, 'GET /api/results?mrn=', true);
     return body === undefined ? [] : this.itemsOf(body, 'resultId', 'GET /api/results?mrn=');
   }
 }

@@ -55,6 +55,7 @@ export function reportJson(r: ReconcileReport, o: RenderOptions) {
     legacy: r.legacyUrl,
     service: r.serviceUrl,
     patientsCompared: r.patients,
+    refusedByMrn: r.refused,
     ignored: o.ignored,
     showPhi: o.showPhi,
     clean: r.clean,
@@ -93,6 +94,7 @@ export function reportText(r: ReconcileReport, o: RenderOptions): string[] {
       if (o.showPhi) for (const v of s.values) lines.push(`      ${v.path || '(record)'}: legacy ${valueText(v.legacy)}, service ${valueText(v.service)}`);
     }
   }
+  if (r.refused.legacy + r.refused.service > 0) lines.push('', `not compared: patients refused by their MRN (400): legacy ${r.refused.legacy}, service ${r.refused.service}`);
   lines.push('', r.clean ? 'clean: both sides hold the same records' : `differences found (exit 3)${o.showPhi ? '' : '; --show-phi prints MRNs, ids and values'}`);
   return lines;
 }

@@ -40,6 +40,8 @@ export interface ReconcileReport {
   /** how many patients were compared */
   patients: number;
   entities: EntityFigures[];
+  /** patients a side refused by their own URL (400): not compared, so the run is not clean */
+  refused: { legacy: number; service: number };
   clean: boolean;
 }
 
@@ -58,8 +60,12 @@ async function mrnsToCompare(sources: ContractClient[], o: ReconcileOptions): Pr
 
 function report(kind: ReconcileKind, o: ReconcileOptions, patients: number, tallies: EntityTally[]): ReconcileReport {
   const entities = tallies.map((t) => t.figures());
-  const clean = entities.every((e) => e.checksumsMatch && e.onlyInLegacy === 0 && e.onlyInService === 0 && e.differing === 0);
-  return { kind, legacyUrl: o.legacy.url, serviceUrl: o.service.url, patients, entities, clean };
+  const refused = { legacy: o.legacy.refusedRecords, service: o.service.refusedRecords };
+  for (const [side, c] of [['the legacy system', o.legacy], [o.service.system, o.service]] as const) {
+    if (c.refusedRecords > 0) note(`note: ${side} refused ${c.refusedRecords} patient(s) it was asked for by MRN (400: an MRN outside the contract's format); they were not compared`);
+  }
+  const clean = refused.legacy + refused.service === 0 && entities.every((e) => e.checksumsMatch && e.onlyInLegacy === 0 && e.onlyInService === 0 && e.differing === 0);
+  return { kind, legacyUrl: o.legacy.url, serviceUrl: o.service.url, patients, entities, refused, clean };
 }
 
 export async function reconcilePatients(o: ReconcileOptions): Promise<ReconcileReport> {
