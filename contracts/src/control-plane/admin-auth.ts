@@ -99,7 +99,9 @@ export function installAdminAuth(app: FastifyInstance, auth: Authenticator, audi
   app.addHook('onResponse', async (request, reply) => {
     const action = request.routeOptions.config?.audit;
     if (!action || request.audited) return;
-    await record(request.principal, request, {
+    // a body refused before the caller was checked (malformed JSON, a wrong content type): still name who sent it
+    const who = request.principal ?? (await auth.authenticate(request.headers.authorization).then((r) => (r.ok ? r.principal : undefined), () => undefined));
+    await record(who, request, {
       action,
       target: request.auditTarget ?? (request.params as { id?: string } | undefined)?.id,
       reason: reasonOf(request),

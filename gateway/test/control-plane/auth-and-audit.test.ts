@@ -71,6 +71,19 @@ describe('authentication, roles and audit', () => {
     expect((await fetch(gw.adminUrl + '/api/rules')).status).toBe(401);
   });
 
+  it('names the caller of a write whose body was refused before the caller was checked (malformed JSON)', async () => {
+    const res = await fetch(gw.adminUrl + '/api/rules/patients-read/flip', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` }, body: '{"mode": "canary", "percent": 5, ' });
+    expect(res.status).toBe(400);
+    // the entry of a refused write is written once its answer is out: look until it is there
+    let entry: Record<string, unknown> | undefined;
+    for (let i = 0; i < 50 && !entry; i++) {
+      const r = await adminClient(gw.adminUrl).get<{ entries: Record<string, unknown>[] }>('/api/audit?limit=5');
+      entry = r.body.entries.find((e) => e.status === 400 && e.action === 'rules.flip');
+      if (!entry) await new Promise((done) => setTimeout(done, 100));
+    }
+    expect(entry).toMatchObject({ actor: 'token:first-admin', auth: 'token', outcome: 'refused' });
+  });
+
   it('lets a viewer read but not flip (403, audited), an operator flip, and stores tokens hashed', async () => {
     const admin = adminClient(gw.adminUrl);
     const viewer = await admin.post<{ token: string; id: number }>('/api/tokens', { name: 'ward-viewer', role: 'viewer', reason: 'dashboard' });
