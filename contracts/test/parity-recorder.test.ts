@@ -37,6 +37,17 @@ describe('ParityRecorder', () => {
     expect(r.compared.get('a')).toEqual(new Map([['match', 1], ['mismatch', 3]]));
   });
 
+  it('puts a status difference first among fields that differ as often (a 404 against a 200 says the most)', async () => {
+    const r = new ParityRecorder({ store: new ParityStore(pool), log });
+    // a service that lacks the patient: status, and every body field, differ once each
+    r.record('s', { match: false, fields: ['/address', '/birthDate', '/firstName', '/lastName', '/phone', 'status'] });
+    await r.flush();
+    const store = new ParityStore(pool);
+    const [f] = await store.figures(5, '5m', ['s']);
+    expect(f!.topFields.map((t) => t.field)).toEqual(['status', '/address', '/birthDate', '/firstName', '/lastName']);
+    expect((await store.totalFields('s', 3)).map((t) => t.field)).toEqual(['status', '/address', '/birthDate']);
+  });
+
   it('keeps the counts of a failed flush for the next one', async () => {
     let fail = true;
     const real = new ParityStore(pool);

@@ -209,9 +209,10 @@ export class ParityStore {
         `SELECT rule, compared, mismatches, skipped, first_at FROM parity_totals WHERE ($1::text[] IS NULL OR rule = ANY($1))`,
         [filter],
       ),
+      // among fields that differ as often, status first: a 404 against a 200 says the most
       this.pool.query<{ rule: string; field: string; count: string }>(
         `SELECT rule, field, sum(count) AS count FROM parity_fields WHERE minute >= ${since} AND ($2::text[] IS NULL OR rule = ANY($2))
-          GROUP BY rule, field ORDER BY rule, sum(count) DESC, field`,
+          GROUP BY rule, field ORDER BY rule, sum(count) DESC, field <> 'status', field`,
         [windowMinutes, filter],
       ),
     ]);
@@ -249,7 +250,7 @@ export class ParityStore {
   /** The most differing fields since the beginning. */
   async totalFields(rule: string, topN = 20): Promise<FieldCount[]> {
     const { rows } = await this.pool.query<{ field: string; count: string }>(
-      `SELECT field, count FROM parity_field_totals WHERE rule = $1 ORDER BY count DESC, field LIMIT $2`,
+      `SELECT field, count FROM parity_field_totals WHERE rule = $1 ORDER BY count DESC, field <> 'status', field LIMIT $2`,
       [rule, topN],
     );
     return rows.map((r) => ({ field: r.field, count: n(r.count) }));
