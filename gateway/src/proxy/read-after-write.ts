@@ -14,7 +14,8 @@ function pathKey(rt: ProxyRuntime, target: RequestTarget): string {
 }
 
 export function writtenRecently(rt: ProxyRuntime, method: string, target: RequestTarget): boolean {
-  return rt.recentWrites.enabled && isSafeMethod(method) && rt.recentWrites.isRecent(pathKey(rt, target));
+  // on the hot path: nothing remembered, no key built
+  return rt.recentWrites.size > 0 && isSafeMethod(method) && rt.recentWrites.isRecent(pathKey(rt, target));
 }
 
 /** After legacy answered `method` on `target` with a 2xx whose headers are `rawHeaders`. */
