@@ -7,22 +7,12 @@
 import { connect, type Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLegacyAndNew, type TwoUpstreams } from './support/gateway-harness.js';
+import { legacyDefaultOnly, startLegacyAndNew, type TwoUpstreams } from './support/gateway-harness.js';
 
 let scene: TwoUpstreams;
 
 beforeAll(async () => {
-  scene = await startLegacyAndNew((u) => ({
-    'u.yaml': `upstreams:
-  legacy: { url: "${u.legacy}", healthCheck: { enabled: false } }
-  new-svc: { url: "${u.fresh}", healthCheck: { enabled: false } }
-`,
-    'r.yaml': `http:
-  - id: legacy-default
-    match: { path: /** }
-    mode: legacy
-`,
-  }));
+  scene = await startLegacyAndNew(legacyDefaultOnly);
 });
 afterAll(() => scene?.close());
 

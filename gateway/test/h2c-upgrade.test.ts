@@ -5,17 +5,14 @@
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLegacyAndNew, type TwoUpstreams } from './support/gateway-harness.js';
+import { quietUpstreamsYaml, startLegacyAndNew, type TwoUpstreams } from './support/gateway-harness.js';
 import { receivedFor } from './support/test-upstream.js';
 
 let scene: TwoUpstreams;
 
 beforeAll(async () => {
   scene = await startLegacyAndNew((u) => ({
-    'u.yaml': `upstreams:
-  legacy: { url: "${u.legacy}", healthCheck: { enabled: false } }
-  new-svc: { url: "${u.fresh}", healthCheck: { enabled: false } }
-`,
+    'u.yaml': quietUpstreamsYaml({ legacy: u.legacy, 'new-svc': u.fresh }),
     'r.yaml': `http:
   - id: to-new
     match: { path: /new/** }

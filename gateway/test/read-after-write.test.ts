@@ -6,7 +6,7 @@
  * again. A failed write holds nothing; a retired rule is never sent to legacy.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatewayUnderTest, type GatewayUnderTest } from './support/gateway-harness.js';
+import { quietUpstreamsYaml, startGatewayUnderTest, type GatewayUnderTest } from './support/gateway-harness.js';
 import { header, rawRequest } from './support/raw-http.js';
 import { answer, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 
@@ -25,10 +25,7 @@ beforeAll(async () => {
   fresh = await startTestUpstream('new');
   gw = await startGatewayUnderTest(
     {
-      'u.yaml': `upstreams:
-  legacy: { url: "${legacy.url}", healthCheck: { enabled: false } }
-  new-svc: { url: "${fresh.url}", healthCheck: { enabled: false } }
-`,
+      'u.yaml': quietUpstreamsYaml({ legacy: legacy.url, 'new-svc': fresh.url }),
       'r.yaml': `http:
   - id: reads
     match: { methods: [GET, HEAD], path: /p/:id }

@@ -5,23 +5,13 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLegacyAndNew, type TwoUpstreams } from './support/gateway-harness.js';
+import { legacyDefaultOnly, startLegacyAndNew, type TwoUpstreams } from './support/gateway-harness.js';
 import { receivedFor } from './support/test-upstream.js';
 
 let scene: TwoUpstreams;
 
 beforeAll(async () => {
-  scene = await startLegacyAndNew((u) => ({
-    'u.yaml': `upstreams:
-  legacy: { url: "${u.legacy}", healthCheck: { enabled: false } }
-  new-svc: { url: "${u.fresh}", healthCheck: { enabled: false } }
-`,
-    'r.yaml': `http:
-  - id: legacy-default
-    match: { path: /** }
-    mode: legacy
-`,
-  }));
+  scene = await startLegacyAndNew(legacyDefaultOnly);
 });
 afterAll(() => scene?.close());
 

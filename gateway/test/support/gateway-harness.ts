@@ -18,6 +18,17 @@ export interface GatewayUnderTest {
   close(): Promise<void>;
 }
 
+/** Upstreams without active health checks (one line each): a test's own upstreams answer what it says. */
+export function quietUpstreamsYaml(upstreams: Record<string, string>): string {
+  return 'upstreams:\n' + Object.entries(upstreams).map(([name, url]) => `  ${name}: { url: "${url}", healthCheck: { enabled: false } }\n`).join('');
+}
+
+/** The rule files of a scene where everything goes to legacy (legacy and new-svc declared). */
+export const legacyDefaultOnly = (u: { legacy: string; fresh: string }): Record<string, string> => ({
+  'u.yaml': quietUpstreamsYaml({ legacy: u.legacy, 'new-svc': u.fresh }),
+  'r.yaml': 'http:\n  - id: legacy-default\n    match: { path: /** }\n    mode: legacy\n',
+});
+
 export function upstreamsYaml(upstreams: Record<string, string>, extra = ''): string {
   return (
     'upstreams:\n' +
