@@ -30,6 +30,8 @@ export async function claimVisitNumbers(tx: pg.PoolClient, upserts: ChangeEvent[
     if (j === undefined || comparePositions(upserts[i]!.source.position, upserts[j]!.source.position) > 0) latest.set(v, i);
   });
   const claimed = visits.map((v, i) => (v !== null && latest.get(v) === i ? v : null));
+  // most batches (a snapshot's, a bed board's) claim none: no query for them
+  if (claimed.every((v) => v === null)) return claimed;
   const mayTake = regime === 'legacy' ? 'TRUE' : '(e.local_changed_at IS NULL OR (c.ct IS NOT NULL AND c.ct::timestamptz > e.local_changed_at))';
   await tx.query(
     `WITH c AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS c(id, visit, pos, ct) WHERE c.visit IS NOT NULL)
