@@ -4,6 +4,9 @@
  * (the API's answer as it came), --strict, and refusals without or with a bad token.
  */
 import { spawn } from 'node:child_process';
+import { Queue } from 'bullmq';
+import { partitionQueueName } from '@ficus/contracts';
+import { cdcQueuePrefix, deadLetterQueueName } from '@ficus/contracts/queues';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScene, VIEWER_TOKEN, type CdcProcess, type Scene } from '../../legacy-adapters/cdc/test/support/cdc-scene.js';
 import { REPO_ROOT, SHIM } from './support/cli-scene.js';
@@ -52,6 +55,33 @@ describe('ficus cdc status', () => {
     const body = JSON.parse(r.stdout) as { sources: Record<string, unknown>[]; writeback: { enabled: boolean } };
     expect(body.sources[0]).toMatchObject({ name: 'legacy-pg', kind: 'postgres', state: 'streaming', lagBytes: expect.any(Number), lagMs: expect.any(Number), changesPerSecond: expect.any(Number) });
     expect(body.writeback.enabled).toBe(true);
+  });
+
+  it("shows the change batches a service gave up on, and --strict exits 1 while there are any", async () => {
+    const topic = s.topics[0]!.topic;
+    const queue = partitionQueueName(cdcQueuePrefix(topic), 2);
+    const dead = new Queue(deadLetterQueueName(queue), { connection: s.redis });
+    const letter = { queue, jobId: 'batch-1', name: 'batch', data: { version: 1, events: [] }, error: 'a unique index refused the row', attempts: 1, failedAt: new Date().toISOString() };
+    await dead.add('batch', letter, { jobId: 'dead-batch-1' });
+    try {
+      const env = { FICUS_CONFIG: undefined, HOME: s.env.FICUS_STATE_DIR! };
+      const shown = await ficus(['cdc', 'status'], env);
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stdout).toMatch(new RegExp(`CHANGE QUEUES\\s+DEAD LETTERS\\n${cdcQueuePrefix(topic).replace('.', '\\.')}\\.p\\*\\s+1\\n`));
+      expect(shown.stdout).toContain('ficus queues dead-letters --channel cdc');
+      const strict = await ficus(['cdc', 'status', '--strict', '--json'], env);
+      expect(strict.code).toBe(1);
+      expect(strict.stderr).toContain(`dead-lettered change batches: ${cdcQueuePrefix(topic)} (1)`);
+      const body = JSON.parse(strict.stdout) as { consumerDeadLetters: { prefix: string; count: number }[] };
+      expect(body.consumerDeadLetters).toContainEqual({ prefix: cdcQueuePrefix(topic), count: 1 });
+      expect(body.consumerDeadLetters.every((c) => c.prefix.startsWith('cdc.'))).toBe(true);
+    } finally {
+      await dead.obliterate({ force: true });
+      await dead.close();
+    }
+    const clean = await ficus(['cdc', 'status', '--strict'], { FICUS_CONFIG: undefined, HOME: s.env.FICUS_STATE_DIR! });
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.stdout).toContain("services' change queues: no dead letters");
   });
 
   it('exits 1 with the reason without a token, with a bad one, and with --strict once the source stopped', async () => {

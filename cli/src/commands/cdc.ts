@@ -11,12 +11,40 @@ import type { CdcStatus } from '@ficus/contracts/api';
 
 const bytes = (n: number | null) => (n === null ? null : n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
 
+/** What the services did with the changes: a batch one gave up on leaves its copy of those rows stale. */
+function consumerLines(r: CdcStatus): string[] {
+  const dead = r.consumerDeadLetters;
+  if (dead === undefined) return [];
+  if (dead === null) return ['', "services' change queues: unknown (Redis did not answer)"];
+  const stuck = dead.filter((d) => d.count > 0);
+  if (stuck.length === 0) return ['', "services' change queues: no dead letters"];
+  return [
+    '',
+    table(['change queues', 'dead letters'], stuck.map((d) => [`${d.prefix}.p*`, d.count])),
+    "a service gave up on these change batches: its copy of their rows is stale until they are replayed (ficus queues dead-letters --channel cdc)",
+  ];
+}
+
+/** Why `--strict` fails: a source not streaming, or changes that did not arrive where they should. */
+function strictProblems(r: CdcStatus): string[] {
+  const problems: string[] = [];
+  const stopped = r.sources.filter((s) => s.state !== 'streaming');
+  if (stopped.length > 0) problems.push(`not streaming: ${stopped.map((s) => `${s.name} (${s.state})`).join(', ')}`);
+  const dead = r.consumerDeadLetters;
+  if (dead === null) problems.push("the services' change queues could not be read (Redis did not answer)");
+  const stuck = (dead ?? []).filter((d) => d.count > 0);
+  if (stuck.length > 0) problems.push(`dead-lettered change batches: ${stuck.map((d) => `${d.prefix} (${d.count})`).join(', ')}`);
+  const wb = r.writeback.deadLetters;
+  if (r.writeback.enabled && wb) problems.push(`${wb} write-back job(s) dead-lettered`);
+  return problems;
+}
+
 export function addCdcCommands(program: Command): void {
   const cdc = program.command('cdc').description('change-data capture of the legacy database, and write-back');
   cdc
     .command('status')
     .description('state, lag and rate of each CDC source, and the write-back')
-    .option('--strict', 'exit 1 unless every source is streaming (for scripts and checks)')
+    .option('--strict', 'exit 1 unless every source is streaming and no change batch is dead-lettered (for scripts and checks)')
     .action(async (opts: { strict?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const r = await ctx.client().get<CdcStatus>('/api/cdc/status');
@@ -35,9 +63,11 @@ export function addCdcCommands(program: Command): void {
         } else if (wb) {
           lines.push('', 'write-back: off');
         }
+        lines.push(...consumerLines(r));
         return lines;
       });
-      const stopped = r.sources.filter((s) => s.state !== 'streaming');
-      if (opts.strict && stopped.length > 0) throw new CliFailure(`not streaming: ${stopped.map((s) => `${s.name} (${s.state})`).join(', ')}`);
+      if (!opts.strict) return;
+      const problems = strictProblems(r);
+      if (problems.length > 0) throw new CliFailure(problems.join('; '));
     });
 }

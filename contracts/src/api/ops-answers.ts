@@ -51,6 +51,11 @@ export interface CdcSourceStatus {
 export interface CdcStatus {
   sources: CdcSourceStatus[];
   writeback: { enabled: boolean; services: { name: string; applied: number; lastAppliedAt: string | null }[]; deadLetters?: number | null };
+  /**
+   * Dead letters of the services' change queues (`cdc.<topic>`): change batches a service gave
+   * up on, so its copy of those rows is stale until one is replayed. null when Redis did not answer.
+   */
+  consumerDeadLetters?: { prefix: string; count: number }[] | null;
   topics?: unknown;
 }
 

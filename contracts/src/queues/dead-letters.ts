@@ -110,19 +110,40 @@ export class DeadLetterDesk {
     return this.bounded(this.listNow(opts));
   }
 
+  /** How many dead letters each family (or the one named by `prefix`) holds, without reading them. */
+  counts(prefix?: string): Promise<DeadLetterListing['counts']> {
+    return this.bounded(this.countsNow(prefix));
+  }
+
+  private deadQueues(f: QueueFamily): Queue[] {
+    return Array.from({ length: f.partitions }, (_, p) => this.queue(deadLetterQueueName(partitionQueueName(f.prefix, p))));
+  }
+
+  private families(prefix: string | undefined): QueueFamily[] {
+    return this.o.families().filter((f) => prefix === undefined || f.prefix === prefix);
+  }
+
+  private async countsNow(prefix: string | undefined): Promise<DeadLetterListing['counts']> {
+    return Promise.all(
+      this.families(prefix).map(async (f) => {
+        const n = await Promise.all(this.deadQueues(f).map((q) => q.getWaitingCount()));
+        return { prefix: f.prefix, count: n.reduce((a, b) => a + b, 0) };
+      }),
+    );
+  }
+
   private async listNow(opts: { prefix?: string; limit: number }): Promise<DeadLetterListing> {
-    const families = this.o.families().filter((f) => opts.prefix === undefined || f.prefix === opts.prefix);
-    const counts: DeadLetterListing['counts'] = [];
+    const families = this.families(opts.prefix);
     const letters: DeadLetterEntry[] = [];
-    for (const f of families) {
-      const dead = Array.from({ length: f.partitions }, (_, p) => this.queue(deadLetterQueueName(partitionQueueName(f.prefix, p))));
-      const [n, jobs] = await Promise.all([
-        Promise.all(dead.map((q) => q.getWaitingCount())),
-        Promise.all(dead.map((q) => q.getJobs(['waiting'], 0, opts.limit - 1))),
-      ]);
-      counts.push({ prefix: f.prefix, count: n.reduce((a, b) => a + b, 0) });
-      for (const j of jobs.flat()) if (j) letters.push(this.entry(f, String(j.id), j.data as DeadLetter<unknown>));
-    }
+    const [counts] = await Promise.all([
+      this.countsNow(opts.prefix),
+      Promise.all(
+        families.map(async (f) => {
+          const jobs = await Promise.all(this.deadQueues(f).map((q) => q.getJobs(['waiting'], 0, opts.limit - 1)));
+          for (const j of jobs.flat()) if (j) letters.push(this.entry(f, String(j.id), j.data as DeadLetter<unknown>));
+        }),
+      ),
+    ]);
     letters.sort((a, b) => b.failedAt.localeCompare(a.failedAt) || a.queue.localeCompare(b.queue));
     return { counts, deadLetters: letters.slice(0, opts.limit) };
   }

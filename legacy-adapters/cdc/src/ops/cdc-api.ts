@@ -1,13 +1,14 @@
 /**
  * The CDC deployable's HTTP endpoints: /healthz, /readyz (503 while a source is not streaming;
- * the slot's lag in bytes and time), /metrics, and GET /api/cdc/status behind the admin API's
+ * the slot's lag in bytes and time), /metrics, and GET /api/cdc/status (the source, the write-back,
+ * and how many change batches each service gave up on) behind the admin API's
  * tokens and roles (viewer), and the dead letters of its queues (/api/cdc/queues/dead-letters:
  * list, replay, discard). The gateway's admin API forwards /api/cdc/* here.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Authenticator, installAdminAuth, sendProblem, type Logger, type OpenStore } from '@ficus/contracts';
 import type { CdcStatus } from '@ficus/contracts/api';
-import { deadLetterRoutes, type DeadLetterDesk } from '@ficus/contracts/queues';
+import { cdcQueuePrefix, deadLetterRoutes, type DeadLetterDesk } from '@ficus/contracts/queues';
 import type { CdcSource } from '../cdc-service.js';
 import type { CdcConfig } from '../config.js';
 import type { LegacyWriter } from '../writeback/legacy-writer.js';
@@ -63,6 +64,10 @@ export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<Run
   app.get('/api/cdc/status', { config: { role: 'viewer' } }, async (): Promise<CdcStatus> => ({
     sources: [await sourceStatus()],
     writeback: d.writer ? { enabled: true, ...d.writer.status(), deadLetters: await d.writer.deadLetters().catch(() => null) } : { enabled: false, services: [] },
+    consumerDeadLetters: await d.deadLetters
+      .counts()
+      .then((counts) => counts.filter((c) => c.prefix.startsWith(cdcQueuePrefix(''))))
+      .catch(() => null),
     topics: d.topics(),
   }));
 
