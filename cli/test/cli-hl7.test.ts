@@ -158,7 +158,7 @@ describe('ficus hl7 replay', () => {
     const r = await ficus(['hl7', 'replay', '--from', '1h', '--to', new Date(Date.now() + 60_000).toISOString(), '--type', 'ADT', '--target', 'queue:patient-service', '--reason', 'backfill patient-service', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(parse(r)).toEqual({ messages: 3, deliveries: 3 });
-    const queue = new Queue(`hl7.patient-service.p${partitionOf('P1^GENHOSP', 8)}`, { connection: { url: inject('redisUrl') }, prefix: a.queuePrefix });
+    const queue = new Queue(`hl7.patient-service.p${partitionOf('P1', 8)}`, { connection: { url: inject('redisUrl') }, prefix: a.queuePrefix });
     try {
       const shown = await until(async () => {
         const m = (await admin.get<{ deliveries: { id: number; target: string; status: string; replay: boolean }[] }>(`/api/hl7/messages/${ids['CLI-1']}`)).body;
@@ -216,7 +216,7 @@ describe('ficus rules flip on an HL7 rule', () => {
 describe('ficus queues: the services\' dead letters', () => {
   it('lists, replays and refuses a second replay; the CDC side unavailable is said, not fatal; audited', async () => {
     // patient-service gave up on the backfilled CLI-1 (a dead letter as its consumer writes one)
-    const lane = partitionOf('P1^GENHOSP', 8);
+    const lane = partitionOf('P1', 8);
     const queueName = `hl7.patient-service.p${lane}`;
     const connection = { url: inject('redisUrl') };
     const queue = new Queue(queueName, { connection, prefix: a.queuePrefix });

@@ -183,7 +183,7 @@ describe('HL7 rules on the control plane', () => {
       return m.deliveries.length === 2 ? m : undefined;
     }, 'a message routed by the flipped rule');
     expect(dual.deliveries.map((d) => d.target)).toEqual(['legacy:legacy-hl7', 'queue:patient-service']);
-    const queue = new Queue(`hl7.patient-service.p${partitionOf('F1^GENHOSP', 8)}`, { connection: { url: inject('redisUrl') }, prefix: a.queuePrefix });
+    const queue = new Queue(`hl7.patient-service.p${partitionOf('F1', 8)}`, { connection: { url: inject('redisUrl') }, prefix: a.queuePrefix });
     try {
       const job = await until(() => queue.getJob(`message-${dual.id}`), 'the job in the queue');
       expect(job.data).toMatchObject({ controlId: dual.controlId, messageType: 'ADT', triggerEvent: 'A08', replay: false });

@@ -31,7 +31,7 @@ afterAll(async () => {
   await inbound?.stop();
 });
 
-const lane = (mrn: string) => partitionOf(`${mrn}^GENHOSP`, 8);
+const lane = (mrn: string) => partitionOf(mrn, 8);
 const receivedOf = (prefix: string) => inbound.received.filter((r) => r.controlId.startsWith(prefix)).map((r) => r.controlId);
 
 /** Writes every message at once and waits for as many ACKs. */
@@ -197,6 +197,39 @@ describe('delivery to the legacy inbound', () => {
       inbound.enhanced = false;
       inbound.answer = () => 'AA';
     }
+  });
+
+  it("one patient is one lane however a sender writes PID-3's assigning authority, so an update cannot overtake the admission", async () => {
+    const spellings = ['LANE1^^^GENHOSP^MR', 'LANE1^^^^MR', 'LANE1 ^^^&1.2.840.1&ISO^MR', 'LANE1^^^OTHERHOSP^MR'];
+    const messages = spellings.map((pid3, i) => syntheticMessage({ controlId: `LANE-${i}`, mrn: 'LANE1', trigger: i === 0 ? 'A01' : 'A08' }).replace('LANE1^^^GENHOSP^MR', pid3));
+    const acks = await sendAll(messages);
+    expect(acks.map((m) => m.get('MSA-1'))).toEqual(['AA', 'AA', 'AA', 'AA']);
+    const lanes = await db.query<{ control_id: string; partition: number }>(
+      "SELECT m.control_id, d.partition FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id WHERE m.control_id LIKE 'LANE-%' ORDER BY m.control_id",
+    );
+    expect(lanes.rows.map((r) => r.partition)).toEqual([lane('LANE1'), lane('LANE1'), lane('LANE1'), lane('LANE1')]);
+    await until(() => (receivedOf('LANE-').length === 4 ? true : undefined), 'the four delivered');
+    expect(receivedOf('LANE-')).toEqual(['LANE-0', 'LANE-1', 'LANE-2', 'LANE-3']);
+  });
+
+  it('tells legacy the charset of the bytes it sends: a UTF-8 byte order mark outweighed MSH-18, so the copy says UTF-8', async () => {
+    const utf8 = (id: string, msh18: string) =>
+      Buffer.concat([
+        Buffer.from([0xef, 0xbb, 0xbf]),
+        Buffer.from(syntheticMessage({ controlId: id, mrn: 'BOM1', lastName: 'MÜLLER-ŁÓDŹ' }).replace('|P|2.5||||\r', `|P|2.5||||||${msh18}\r`), 'utf8'),
+      ]);
+    const client = await MllpTestClient.open(a.adapter.port);
+    for (const [id, msh18] of [['BOM-8859', '8859/1'], ['BOM-NONE', ''], ['BOM-UTF8', 'UNICODE UTF-8']] as const) {
+      client.write(encodeFrame(utf8(id, msh18)));
+      expect((await client.next(20_000)).get('MSA-1')).toBe('AA');
+    }
+    client.close();
+    await until(() => (receivedOf('BOM-').length === 3 ? true : undefined), 'the three copies delivered');
+    expect(inbound.received.filter((r) => r.controlId.startsWith('BOM-')).map((r) => [r.controlId, r.lastName])).toEqual([
+      ['BOM-8859', 'MÜLLER-ŁÓDŹ'],
+      ['BOM-NONE', 'MÜLLER-ŁÓDŹ'],
+      ['BOM-UTF8', 'MÜLLER-ŁÓDŹ'],
+    ]);
   });
 
   it('answers every message of a sender that closes its side after the last one (half-close)', async () => {

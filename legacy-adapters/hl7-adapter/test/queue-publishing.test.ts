@@ -49,7 +49,7 @@ afterAll(async () => {
 });
 
 const mrn = (p: number) => `QP${p}`;
-const laneOf = (p: number) => partitionOf(`${mrn(p)}^GENHOSP`, PARTITIONS);
+const laneOf = (p: number) => partitionOf(mrn(p), PARTITIONS);
 
 /** Sends each message on one connection per sender, waiting for each ACK. */
 async function send(messages: string[][]): Promise<void> {

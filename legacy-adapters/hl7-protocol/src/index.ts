@@ -4,6 +4,7 @@ export { encodeFrame, START_BLOCK, END_BLOCK, CARRIAGE_RETURN } from './mllp/fra
 
 // HL7 v2 messages
 export { decodeMessage, decodeMessageText, type DecodeOptions, type MessageDecodeResult } from './hl7/decode-message.js';
+export { detectByteOrderMark, type ByteOrderMark } from './hl7/frame-bytes.js';
 export { Hl7Message, type AckSubject } from './hl7/message.js';
 export type { MessageHeader, HierarchicDesignator, PatientIdentifier } from './hl7/header.js';
 export type { FieldPath } from './hl7/field-path.js';
@@ -17,6 +18,7 @@ export {
   HL7_NULL,
   upperText,
   plainText,
+  cutToWidth,
   parseDateTime,
   sexCode,
   maritalCode,

@@ -2,9 +2,11 @@
  * The HL7 value helpers shared by the legacy inbound and the new services: text, dates and
  * times, and the code tables, including the edges (HL7's null, impossible dates, offsets).
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   abnormalFlag,
+  cutToWidth,
   admissionType,
   dispositionCode,
   maritalCode,
@@ -27,6 +29,22 @@ describe('text', () => {
     expect(plainText(' (217)555-0101 ', 20)).toBe('(217)555-0101');
     expect(plainText('', 20)).toBeUndefined();
     expect(plainText('""', 20)).toBeNull();
+  });
+
+  it('counts characters as a VARCHAR(n) does: a character outside the BMP is never cut in two', () => {
+    const kanji = '\u{20BB7}'; // 𠮷: two UTF-16 units
+    expect(upperText(kanji.repeat(18), 35)).toBe(kanji.repeat(18));
+    expect(plainText(`${kanji.repeat(40)}`, 35)).toBe(kanji.repeat(35));
+    expect(upperText(`A${kanji}B`, 2)).toBe(`A${kanji}`);
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 60 }), fc.integer({ min: 0, max: 40 }), (v, width) => {
+        const cut = cutToWidth(v, width);
+        const points = [...cut];
+        expect(v.startsWith(cut)).toBe(true);
+        expect(points.length).toBe(Math.min(width, [...v].length));
+        expect(/\p{Cs}/u.test(cut)).toBe(false); // no lone surrogate
+      }),
+    );
   });
 
   it('prints ZIP codes and keeps only two-letter states', () => {

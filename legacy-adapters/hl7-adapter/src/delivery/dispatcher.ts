@@ -9,13 +9,14 @@
  * checked at every poll); another takes over if it dies or loses its session, and an instance
  * that loses the lock stops after the round in hand.
  */
-import { decodeMessage, encodeMessageBytes } from '@ficus/hl7-protocol';
+import { decodeMessage, detectByteOrderMark, encodeMessageBytes } from '@ficus/hl7-protocol';
 import type pg from 'pg';
 import { FailureStreaks, type Logger } from '@ficus/contracts';
 import type { AdapterMetrics } from '../ops/metrics.js';
 import type { DeliveryStore, PendingDelivery } from './delivery-store.js';
 import { DispatcherLock } from './dispatcher-lock.js';
 import { DeliveryTimeoutError, MllpClient, type AckAnswer } from './mllp-client.js';
+import { declaringUtf8 } from './header-edit.js';
 import { askingOriginalMode } from './original-mode.js';
 import type { QueuePublisher } from './queue-publisher.js';
 
@@ -392,5 +393,8 @@ function forwardable(d: PendingDelivery): Buffer {
   // the usual case, already so: send the stored bytes as they are
   if (d.raw[0] !== 0xef && d.raw[0] !== 0xfe && d.raw[0] !== 0xff && !d.raw.includes(0x0a)) return askingOriginalMode(d.raw);
   const decoded = decodeMessage(d.raw);
-  return askingOriginalMode(decoded.ok ? encodeMessageBytes(decoded.message.text, decoded.message.charset) : d.raw);
+  if (!decoded.ok) return askingOriginalMode(d.raw);
+  const bytes = encodeMessageBytes(decoded.message.text, decoded.message.charset);
+  // a byte order mark outweighed MSH-18 here; legacy, which gets no mark, must be told in MSH-18
+  return askingOriginalMode(detectByteOrderMark(d.raw) === 'utf-8' ? declaringUtf8(bytes) : bytes);
 }

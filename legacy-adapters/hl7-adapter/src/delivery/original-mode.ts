@@ -10,18 +10,14 @@
  * message keeps the sender's bytes.
  */
 
+import { editHeader } from './header-edit.js';
+
 /** `message` (CR segment ends) with MSH-15 and MSH-16 emptied; the same buffer when they are. */
 export function askingOriginalMode(message: Buffer): Buffer {
-  let end = message.indexOf(0x0d);
-  if (end < 0) end = message.length;
-  // delimiters are ASCII and no byte of a multi-byte UTF-8 character is, so latin1 keeps every byte
-  const msh = message.toString('latin1', 0, end);
-  if (!msh.startsWith('MSH') || msh.length < 4) return message;
-  const separator = msh[3]!;
-  const fields = msh.split(separator);
-  // fields[n - 1] is MSH-n: fields[0] is "MSH", MSH-1 is the separator itself
-  if (!fields[14] && !fields[15]) return message;
-  if (fields.length > 14) fields[14] = '';
-  if (fields.length > 15) fields[15] = '';
-  return Buffer.concat([Buffer.from(fields.join(separator), 'latin1'), message.subarray(end)]);
+  return editHeader(message, (fields) => {
+    if (!fields[14] && !fields[15]) return false;
+    if (fields.length > 14) fields[14] = '';
+    if (fields.length > 15) fields[15] = '';
+    return true;
+  });
 }

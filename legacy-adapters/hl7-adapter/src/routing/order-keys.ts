@@ -1,12 +1,19 @@
 /**
  * The keys that decide a message's lane and its resend identity. A patient's messages share a
- * lane (PID-3's MRN and assigning authority), so they reach each target in the order sent.
+ * lane, so they reach each target in the order sent.
+ *
+ * The lane key is the MRN alone, trimmed, as legacy and the services identify the patient: one
+ * sender writes `7132630^^^GENHOSP^MR` and another `7132630^^^^MR`, and with the assigning
+ * authority in the key the two were two lanes, so an update could overtake the admission it
+ * follows. Two facilities' patients that share a number now share a lane: it costs only
+ * parallelism, never order.
  */
 import { mrnRepetitionOf, type HierarchicDesignator, type Hl7Message } from '@ficus/hl7-protocol';
 
-/** The patient's key: PID-3 (its MRN repetition) and assigning authority. */
+/** The patient's key: PID-3's MRN (the repetition typed MR, else the first), trimmed. */
 export function patientKeyOf(m: Hl7Message): string | null {
-  return m.patientId ? `${m.patientId.id}^${m.patientId.assigningAuthority.namespaceId}` : null;
+  const id = m.patientId?.id.trim();
+  return id ? id : null;
 }
 
 /**
@@ -16,8 +23,8 @@ export function patientKeyOf(m: Hl7Message): string | null {
 export function mergedPatientKeyOf(m: Hl7Message): string | undefined {
   if (m.count('MRG') === 0) return undefined;
   const r = mrnRepetitionOf(m, 'MRG', 1, 1);
-  const id = m.get(`MRG-1(${r}).1`);
-  return id === '' ? undefined : `${id}^${m.get(`MRG-1(${r}).4.1`)}`;
+  const id = m.get(`MRG-1(${r}).1`).trim();
+  return id === '' ? undefined : id;
 }
 
 /**

@@ -16,6 +16,8 @@ export interface Received {
   seq: string;
   /** MSH-15 and MSH-16 as received */
   ackTypes: [string, string];
+  /** PID-5.1, decoded by the charset MSH-18 names, as a receiver reads it */
+  lastName: string;
 }
 
 /** What an enhanced-mode receiver sends at once, by MSH-15: a commit ACK, or nothing. */
@@ -61,7 +63,7 @@ export class TestInbound {
           if (code === 'none') continue;
           if (code === 'AA' && !this.applied.has(key)) {
             this.applied.add(key);
-            this.received.push({ controlId: m.header.controlId, facility: m.header.sendingFacility.namespaceId, patient: m.patientId?.id ?? '', type: m.header.messageType, trigger: m.header.triggerEvent, seq: m.get('PV1-19'), ackTypes: [m.get('MSH-15'), m.get('MSH-16')] });
+            this.received.push({ controlId: m.header.controlId, facility: m.header.sendingFacility.namespaceId, patient: m.patientId?.id ?? '', type: m.header.messageType, trigger: m.header.triggerEvent, seq: m.get('PV1-19'), ackTypes: [m.get('MSH-15'), m.get('MSH-16')], lastName: m.get('PID-5.1') });
           }
           if (this.enhanced && m.get('MSH-15') !== '') {
             const commit = commitAnswer(m.get('MSH-15'), code);

@@ -20,7 +20,7 @@ export function upperText(raw: string, width: number): Update<string> {
   const v = raw.trim();
   if (v === '') return undefined;
   if (v === HL7_NULL) return null;
-  return v.replace(/\s+/g, ' ').toUpperCase().slice(0, width).trimEnd();
+  return cutToWidth(v.replace(/\s+/g, ' ').toUpperCase(), width).trimEnd();
 }
 
 /** trimmed and cut to the column's width, case kept; empty is undefined, `""` is null */
@@ -28,7 +28,19 @@ export function plainText(raw: string, width: number): Update<string> {
   const v = raw.trim();
   if (v === '') return undefined;
   if (v === HL7_NULL) return null;
-  return v.slice(0, width).trimEnd();
+  return cutToWidth(v, width).trimEnd();
+}
+
+/**
+ * The first `width` characters, counted as a VARCHAR(n) counts them (code points): a character
+ * outside the Basic Multilingual Plane (𠮷) is two UTF-16 units, and cutting between them would
+ * store U+FFFD.
+ */
+export function cutToWidth(v: string, width: number): string {
+  if (v.length <= width) return v;
+  let i = 0;
+  for (let n = 0; n < width && i < v.length; n++) i += v.codePointAt(i)! > 0xffff ? 2 : 1;
+  return v.slice(0, i);
 }
 
 const DTM = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.\d{1,4})?([+-]\d{4})?$/;

@@ -1,0 +1,47 @@
+/**
+ * Edits of the MSH segment of the copy a target gets, on the bytes: the rest of the message
+ * goes out exactly as stored.
+ */
+import { DEFAULT_CHARSET, lookupCharset } from '@ficus/hl7-protocol';
+
+const UTF8 = DEFAULT_CHARSET;
+
+/**
+ * `message` (CR segment ends) with its MSH fields changed by `edit`, which gets them split
+ * (`fields[n - 1]` is MSH-n: `fields[0]` is "MSH", MSH-1 is the separator itself) and answers
+ * whether it changed any; the same buffer when it did not, or when there is no MSH.
+ */
+export function editHeader(message: Buffer, edit: (fields: string[]) => boolean): Buffer {
+  let end = message.indexOf(0x0d);
+  if (end < 0) end = message.length;
+  // delimiters are ASCII and no byte of a multi-byte UTF-8 character is, so latin1 keeps every byte
+  const msh = message.toString('latin1', 0, end);
+  if (!msh.startsWith('MSH') || msh.length < 4) return message;
+  const separator = msh[3]!;
+  const fields = msh.split(separator);
+  if (!edit(fields)) return message;
+  return Buffer.concat([Buffer.from(fields.join(separator), 'latin1'), message.subarray(end)]);
+}
+
+/** Sets MSH-`n` (an ASCII value) in split header fields, adding empty fields up to it. */
+export function setHeaderField(fields: string[], n: number, value: string): void {
+  while (fields.length < n) fields.push('');
+  fields[n - 1] = value;
+}
+
+/**
+ * A UTF-8 copy of a message whose MSH-18 may name another charset (its sender's bytes came with
+ * a UTF-8 byte order mark, which outweighs MSH-18 on intake): MSH-18 says `UNICODE UTF-8`,
+ * unless its first repetition already names UTF-8. Without this a receiver reads the UTF-8
+ * bytes of `MÜLLER` as Latin-1 `MÃ\u009cLLER`.
+ */
+export function declaringUtf8(message: Buffer): Buffer {
+  return editHeader(message, (fields) => {
+    const repetition = fields[1]?.[1] ?? '~';
+    const declared = (fields[17] ?? '').split(repetition)[0]!;
+    const found = lookupCharset(declared);
+    if (found.ok && found.charset.hl7Name === UTF8) return false;
+    setHeaderField(fields, 18, UTF8);
+    return true;
+  });
+}
