@@ -185,8 +185,10 @@ export interface Hl7MessageInfo {
   mode: string;
   ackCode: string;
   deliveries: Hl7Delivery[];
-  /** the message's bytes as a latin1 string (operators, ?raw=true) */
+  /** the message's bytes as a latin1 string, one character per byte (operators, ?raw=true) */
   raw?: string;
+  /** the message decoded by its charset (operators, ?raw=true) */
+  text?: string;
   charset?: string;
 }
 

@@ -30,11 +30,9 @@ function target(value: string): string {
 
 const deliverySummary = (ds: Hl7Delivery[]) => ds.map((d) => `${d.target} ${d.status}${d.replay ? ' (replay)' : ''}`).join('; ');
 
-/** The stored bytes as text: UTF-8 unless MSH-18 named a single-byte set; segments one per line. */
+/** The message as the adapter decoded it (its charset), segments one per line. */
 function messageText(m: Hl7MessageInfo): string {
-  const bytes = Buffer.from(m.raw ?? '', 'latin1');
-  const utf8 = !m.charset || /UTF-?8|UNICODE/i.test(m.charset);
-  return (utf8 ? bytes.toString('utf8') : bytes.toString('latin1')).replace(/^\uFEFF/, '').replace(/\r\n|\r|\n/g, '\n').trimEnd();
+  return (m.text ?? '').replace(/\r\n|\r|\n/g, '\n').trimEnd();
 }
 
 interface MessagesOptions {

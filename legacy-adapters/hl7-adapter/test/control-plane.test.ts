@@ -15,6 +15,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test-support/dat
 import { adminClient, startStoreGateway, type StoreGateway } from '../../../gateway/test/support/store-gateway.js';
 import { freePort } from '../../../scripts/lib/local-services.js';
 import { partitionOf } from '@ficus/contracts';
+import { encodeFrame } from '@ficus/hl7-protocol';
 import { hl7Rules, startAdapterUnderTest, until, type AdapterUnderTest } from './support/adapter-harness.js';
 import { MllpTestClient, syntheticMessage } from './support/mllp-test-client.js';
 import { TestInbound } from './support/test-inbound.js';
@@ -216,6 +217,32 @@ describe('HL7 rules on the control plane', () => {
     // the adapter still routes by the rules it had: ADT to legacy and the queue
     await send([syntheticMessage({ controlId: 'AFTER-REFUSED', mrn: 'F2' })]);
     expect((await listed('?controlId=AFTER-REFUSED'))[0]!.deliveries.map((d) => d.target)).toEqual(['legacy:legacy-hl7', 'queue:patient-service']);
+  });
+});
+
+describe('a stored message through the admin API', () => {
+  it('shows an operator a stored message decoded by its own charset, and its bytes', async () => {
+    const polish = 'ŁÓDŹ';
+    const iso88592 = Buffer.concat([
+      Buffer.from(syntheticMessage({ controlId: 'CP-L2', mrn: 'C3' }).replace('|P|2.5||||\r', '|P|2.5||||||8859/2\r').split('TESTPATIENT')[0]!, 'latin1'),
+      Buffer.from([0xa3, 0xd3, 0x44, 0xac]), // ŁÓDŹ in ISO 8859-2
+      Buffer.from(syntheticMessage({ controlId: 'CP-L2', mrn: 'C3' }).split('TESTPATIENT')[1]!, 'latin1'),
+    ]);
+    const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(syntheticMessage({ controlId: 'CP-U8', mrn: 'C4', lastName: polish }), 'utf8')]);
+    const client = await MllpTestClient.open(a.adapter.port);
+    for (const frame of [iso88592, withBom]) {
+      client.write(encodeFrame(frame));
+      expect((await client.next()).get('MSA-1')).toBe('AA');
+    }
+    client.close();
+    for (const [controlId, bytes, charset] of [['CP-L2', iso88592, '8859/2'], ['CP-U8', withBom, 'UNICODE UTF-8']] as const) {
+      const [m] = await listed(`?controlId=${controlId}`);
+      const shown = await admin.get<{ charset: string; raw: string; text: string }>(`/api/hl7/messages/${m!.id}?raw=true`);
+      expect(shown.status).toBe(200);
+      expect(shown.body.charset).toBe(charset);
+      expect(Buffer.from(shown.body.raw, 'latin1').equals(bytes)).toBe(true);
+      expect(shown.body.text).toMatch(new RegExp(`^MSH\\|.*\\rPID\\|1\\|\\|C\\d\\^\\^\\^GENHOSP\\^MR\\|\\|${polish}\\^`, 's'));
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
 import { auditEntry, originOf, type AuditLog, type Principal } from '@ficus/contracts';
 import type { Hl7DeadLettersAnswer, Hl7Stats } from '@ficus/contracts/api';
+import { detectByteOrderMark, lookupCharset } from '@ficus/hl7-protocol';
 import { DELIVERY_COUNTS, RESOLVED_BY } from '../delivery/delivery-store.js';
 
 const Since = Type.Optional(Type.String({ format: 'date-time' }));
@@ -120,7 +121,7 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
       if (!req.query.raw) return toMessage(row);
       if (req.principal?.role === 'viewer') return reply.code(403).header('content-type', 'application/problem+json').send({ type: 'https://ficus.dev/problems/forbidden', title: 'Not allowed', status: 403, detail: 'the message itself holds patient data: this needs the role "operator"' });
       await record(d, req.principal, req, 'hl7.view', `message ${row.id}`, undefined, { controlId: row.control_id });
-      return { ...toMessage(row), charset: row.charset, raw: row.raw.toString('latin1') };
+      return { ...toMessage(row), charset: row.charset, raw: row.raw.toString('latin1'), text: storedText(row.raw, row.charset) };
     },
   });
 
@@ -274,4 +275,19 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
       return result;
     },
   });
+}
+
+/**
+ * A stored message as text, decoded by the charset it was read in (a byte order mark dropped):
+ * what an API client shows. `raw` keeps the bytes (one latin1 character per byte) for tools.
+ */
+export function storedText(raw: Buffer, charset: string): string {
+  const bytes = detectByteOrderMark(raw) === 'utf-8' ? raw.subarray(3) : raw;
+  const found = lookupCharset(charset);
+  if (!found.ok) return bytes.toString('latin1');
+  try {
+    return found.charset.decode(bytes);
+  } catch {
+    return bytes.toString('latin1');
+  }
 }
