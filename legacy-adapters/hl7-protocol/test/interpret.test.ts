@@ -293,6 +293,9 @@ describe('the results of an ORU', () => {
       obx(7, 'NM', 'GLU^GLUCOSE', '99', '', ''),
       obx(8, 'NM', 'GLU^GLUCOSE', '99', '', 'Q'),
       obx(9, 'NM', 'TOOLONGCODE1^X', '99', '', 'F'),
+      obx(10, 'ST', 'NOTE^NOTE', '""', 'N', 'F'),
+      obx(11, 'ST', 'NOTE^NOTE', '""~kept', 'N', 'F'),
+      obx(12, 'ST', 'NOTE^NOTE', '\u{20BB7}'.repeat(61), 'N', 'F'),
     );
     const { patients, messageTime } = readResultMessage(m);
     const order = readOrder(m, patients[0]!.orders[0]!, messageTime);
@@ -306,6 +309,10 @@ describe('the results of an ORU', () => {
     expect(refusalOf(() => read(7))).toMatchObject({ code: 101, location: 'OBX^7^11' });
     expect(refusalOf(() => read(8))).toMatchObject({ code: 103, location: 'OBX^8^11' });
     expect(refusalOf(() => read(9))).toMatchObject({ code: 104, location: 'OBX^9^3^1^1' });
+    // "" is HL7's null, not a value of two quotes; a value is cut at 60 characters, never inside one
+    expect(read(10)).toMatchObject({ kind: 'store', result: { value: null } });
+    expect(read(11)).toMatchObject({ kind: 'store', result: { value: 'kept' } });
+    expect(read(12)).toMatchObject({ kind: 'store', result: { value: '\u{20BB7}'.repeat(60) } });
   });
 
   it('takes the collection time from OBR-7, the specimen, OBX-14, then MSH-7; refuses a result with none', () => {

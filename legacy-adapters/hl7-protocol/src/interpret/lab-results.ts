@@ -12,7 +12,7 @@
  * receiver reaches it, so the first problem in the message is the one answered.
  */
 import type { Hl7Message } from '../hl7/message.js';
-import { abnormalFlag, HL7_NULL, observationAction, parseDateTime, plainText, upperText, type AbnormalFlag, type ParsedDateTime } from '../hl7/values.js';
+import { abnormalFlag, cutToWidth, HL7_NULL, observationAction, parseDateTime, plainText, upperText, type AbnormalFlag, type ParsedDateTime } from '../hl7/values.js';
 import { dateTimeField, nth, segmentOccurrences } from './message-reading.js';
 import { at, refuse } from './refusal.js';
 
@@ -194,9 +194,10 @@ function resultText(m: Hl7Message, obx: number, valueType: string): string | nul
       default:
         text = c(1);
     }
-    if (text !== '') printed.push(text);
+    // `""` is HL7's explicit null: no value, not the two characters
+    if (text !== '' && text !== HL7_NULL) printed.push(text);
   }
-  return printed.length === 0 ? null : printed.join(', ').slice(0, 60);
+  return printed.length === 0 ? null : cutToWidth(printed.join(', '), 60);
 }
 
 function firstText(...values: (string | null | undefined)[]): string | undefined {
