@@ -3,7 +3,8 @@
  * is in mode new (within a second of the commit, and at once for a write that comes before the
  * notification), refuses them again after a rollback, and hands what it writes to its outbox,
  * which the relay publishes on the write-back queues. HL7 changes are handed over only when
- * the legacy does not get the messages itself.
+ * the legacy does not get the messages itself. Mode retired (the step after new) keeps all of
+ * that: the legacy database still has readers, so write-back goes on.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,10 @@ describe('what the rules say', () => {
     expect(readRules(withModes(base, { 'patients-write': 'canary' }), 'patient-service', 'patients-write').systemOfRecord).toBe('legacy');
     expect(readRules(withModes(base, { 'patients-write': 'new' }), 'patient-service', 'patients-write').systemOfRecord).toBe('service');
     expect(readRules(withModes(base, { 'patients-write': 'new' }), 'patient-service', 'no-such-rule')).toMatchObject({ systemOfRecord: 'legacy', ruleMode: null });
+  });
+  it('the service still holds the record once its record rule is retired', () => {
+    expect(readRules(withModes(base, { 'patients-write': 'retired' }), 'patient-service', 'patients-write')).toEqual({ systemOfRecord: 'service', legacyGetsHl7: false, ruleMode: 'retired' });
+    expect(readRules(withModes(base, { 'patients-write': 'shadow' }), 'patient-service', 'patients-write').systemOfRecord).toBe('legacy');
   });
   it('the legacy gets the HL7 messages itself in mode dual', () => {
     expect(readRules(withModes(base, { adt: 'dual' }), 'patient-service', 'patients-write').legacyGetsHl7).toBe(true);
@@ -153,5 +158,31 @@ describe('patient-service following patients-write in a real rule store', () => 
     expect(service.systemOfRecord.hl7WriteBack()).toBe(false);
     await commitModes({ 'adt-patient-events': 'new' }, true);
     await expect.poll(() => service.systemOfRecord.hl7WriteBack(), { timeout: 5_000 }).toBe(true);
+  });
+
+  it('retired, the last step: takes registrations and updates, and still writes them back', async () => {
+    await commitModes({ 'patients-write': 'legacy' }, true);
+    await expect.poll(() => service.systemOfRecord.current(), { timeout: 5_000 }).toBe('legacy');
+    await service.pool.query('DELETE FROM ficus_outbox');
+    // not announced: the write's own look at the store must find the retired rule
+    await commitModes({ 'patients-write': 'retired' }, false);
+    const created = await register('RETIREDWRITE');
+    expect(created.status).toBe(201);
+    const { mrn } = (await created.json()) as { mrn: string };
+    const updated = await fetch(`${service.url}/api/patients/${mrn}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'x-user-id': 'clerk' },
+      body: JSON.stringify({ lastName: 'RETIREDUPDATE', firstName: 'TEST', dateOfBirth: '1980-02-02', sex: 'F' }),
+    });
+    expect(updated.status).toBe(200);
+    const { rows } = await service.pool.query<{ op: string; key: unknown; last_name: string }>("SELECT op, key, after->>'lastName' AS last_name FROM ficus_outbox ORDER BY id");
+    expect(rows).toEqual([
+      { op: 'create', key: { mrn }, last_name: 'RETIREDWRITE' },
+      { op: 'update', key: { mrn }, last_name: 'RETIREDUPDATE' },
+    ]);
+    expect(service.systemOfRecord.hl7WriteBack()).toBe(true);
+    const ready = (await (await fetch(`${service.url}/readyz`)).json()) as { systemOfRecord: string; systemOfRecordFrom: Record<string, unknown> };
+    expect(ready).toMatchObject({ systemOfRecord: 'service', systemOfRecordFrom: { from: 'rules', rule: 'patients-write', ruleMode: 'retired' } });
+    expect(await (await fetch(`${service.url}/metrics`)).text()).toContain('ficus_service_system_of_record{service="patient-service"} 1');
   });
 });

@@ -2,7 +2,6 @@
  * The legacy HIS as a fastify application, not yet listening: main.ts listens on the
  * configured port, tests and other packages listen on port 0.
  */
-import websocket from '@fastify/websocket';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { createLogger, type Logger } from '@ficus/contracts';
@@ -16,6 +15,7 @@ import { PatientStore } from './patients/patient-store.js';
 import { registerCensusReport } from './reports/census-report.js';
 import { registerSlowReport } from './reports/slow-report.js';
 import { registerEchoSocket } from './ws/echo-socket.js';
+import { registerSocketRoutes } from './ws/socket-routes.js';
 
 export interface LegacyHisOptions {
   /** the caller owns the pool: closing the app does not end it */
@@ -42,7 +42,7 @@ export async function buildLegacyHis(options: LegacyHisOptions): Promise<Fastify
   }
 
   registerLegacyErrors(app);
-  await app.register(websocket, { options: { maxPayload: 16 * 1024 * 1024 } });
+  await registerSocketRoutes(app, registerEchoSocket);
 
   const patients = new PatientStore(pool);
   registerHealthRoutes(app, pool);
@@ -54,7 +54,6 @@ export async function buildLegacyHis(options: LegacyHisOptions): Promise<Fastify
   registerSlowReport(app);
   registerPatientExport(app, pool);
   registerFileRoutes(app);
-  registerEchoSocket(app);
   await app.ready();
   return app;
 }

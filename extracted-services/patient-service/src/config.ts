@@ -11,7 +11,7 @@ export const PatientServiceConfigSchema = configSchema({
   PATIENT_SERVICE_PORT: Env.port(8101, 'HTTP port of patient-service'),
   PATIENT_SERVICE_DATABASE_URL: Env.optionalString("patient-service's own database (default: database patient_service on DATABASE_URL's server; created if missing)"),
   PATIENT_SERVICE_SYSTEM_OF_RECORD: systemOfRecordEnv('rules', 'patients, stays and merges', 'patients-write'),
-  PATIENT_SERVICE_RECORD_RULE: Env.string('patients-write', 'the rule (HTTP or HL7) whose mode new makes patient-service the system of record (PATIENT_SERVICE_SYSTEM_OF_RECORD=rules)'),
+  PATIENT_SERVICE_RECORD_RULE: Env.string('patients-write', 'the rule (HTTP or HL7) whose mode new or retired makes patient-service the system of record (PATIENT_SERVICE_SYSTEM_OF_RECORD=rules)'),
   PATIENT_SERVICE_MRN_FIRST: Env.integer(9_000_000, 'first MRN of the block patient-service assigns from (POST /api/patients as system of record)', 100_000),
   PATIENT_SERVICE_MRN_LAST: Env.integer(9_999_999, 'last MRN of that block (same number of digits as the first)', 100_001),
   PATIENT_SERVICE_MRN_SYSTEM: Env.string('http://hospital.example.org/fhir/sid/mrn', "FHIR identifier system of the hospital's MRNs"),

@@ -11,7 +11,7 @@ export const ResultsServiceConfigSchema = configSchema({
   RESULTS_SERVICE_PORT: Env.port(8102, 'HTTP port of results-service'),
   RESULTS_SERVICE_DATABASE_URL: Env.optionalString("results-service's own database (default: database results_service on DATABASE_URL's server; created if missing)"),
   RESULTS_SERVICE_SYSTEM_OF_RECORD: systemOfRecordEnv('rules', 'laboratory results', 'lab-results'),
-  RESULTS_SERVICE_RECORD_RULE: Env.string('lab-results', 'the rule (HTTP or HL7) whose mode new makes results-service the system of record (RESULTS_SERVICE_SYSTEM_OF_RECORD=rules)'),
+  RESULTS_SERVICE_RECORD_RULE: Env.string('lab-results', 'the rule (HTTP or HL7) whose mode new or retired makes results-service the system of record (RESULTS_SERVICE_SYSTEM_OF_RECORD=rules)'),
   PATIENT_SERVICE_URL: Env.string('http://127.0.0.1:8101', "patient-service's HTTP API: whether a patient exists, merges, the stay of a visit number"),
   PATIENT_SERVICE_TIMEOUT_MS: Env.integer(5_000, 'longest wait for patient-service', 100),
   RESULTS_SERVICE_PROVISIONAL_CHECK_MS: Env.integer(

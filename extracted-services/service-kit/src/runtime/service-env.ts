@@ -17,7 +17,7 @@ export const systemOfRecordEnv = (dflt: SystemOfRecord | 'rules', what: string, 
     type: 'string',
     enum: ['legacy', 'service', 'rules'],
     default: dflt,
-    description: `system of record for ${what}: legacy (CDC of the legacy database wins; HL7 applied here is a provisional early copy), service (writes and HL7 land here first, go to the outbox and back to the legacy; CDC from other legacy writers older than a local change is a conflict), or rules (service while the rule named by the record-rule setting, default ${rule}, is in mode new; follows flips and rollbacks within a second)`,
+    description: `system of record for ${what}: legacy (CDC of the legacy database wins; HL7 applied here is a provisional early copy), service (writes and HL7 land here first, go to the outbox and back to the legacy; CDC from other legacy writers older than a local change is a conflict), or rules (service while the rule named by the record-rule setting, default ${rule}, is in mode new or retired; follows flips and rollbacks within a second)`,
   });
 
 export const commonServiceEnv = {

@@ -34,7 +34,7 @@ export interface ServiceDefinition {
   port: number;
   databaseUrl: string;
   systemOfRecord: SystemOfRecordSetting;
-  /** with systemOfRecord `rules`: the rule whose mode `new` makes this service the system of record */
+  /** with systemOfRecord `rules`: the rule whose mode `new` or `retired` makes this service the system of record */
   recordRule: string;
   /** the CDC topics its feeds consume */
   cdcTopics: readonly string[];

@@ -2,8 +2,13 @@
  * Who holds the committed truth of a service's entities, now. Fixed (`legacy` or `service`,
  * from the environment) or following the rules (`rules`): the service is the system of record
  * while the rule that sends its writes to it (`patients-write`, or an HL7 rule) is in mode
- * `new`, so that an admin's flip, and its rollback, take effect here within a second, with no
- * restart, through the same rule store and change notifications as the gateway's.
+ * `new` or `retired`, so that an admin's flip, and its rollback, take effect here within a
+ * second, with no restart, through the same rule store and change notifications as the gateway's.
+ *
+ * `retired` is the step after `new` (the gateway never calls the legacy for that rule), so the
+ * service must hold the record there too: otherwise nobody accepted writes once the rule was
+ * retired. It only changes where the gateway routes, not the legacy database, which legacy
+ * screens, reports, rules still in `legacy` and a rollback go on reading: write-back goes on.
  *
  * Failing safe: while the rules are not known (the store unreachable and no last good copy),
  * the legacy stays the system of record, so a write sent here is refused (PAT-503) rather than
@@ -43,16 +48,19 @@ export function fixedSystemOfRecord(value: SystemOfRecord): SystemOfRecordSource
   };
 }
 
+/** The record rule's modes in which this service holds the record: every mode that sends all its writes here. */
+const SERVICE_RECORD_MODES: readonly string[] = ['new', 'retired'];
+
 /** What a rule set says: the record rule's mode, and whether the legacy also gets this service's HL7 messages. */
 export function readRules(ruleSet: RuleSet, service: string, recordRule: string): { systemOfRecord: SystemOfRecord; legacyGetsHl7: boolean; ruleMode: string | null } {
   const rule = [...ruleSet.http, ...(ruleSet.hl7 ?? [])].find((r) => r.id === recordRule);
   const legacyGetsHl7 = (ruleSet.hl7 ?? []).some((r) => r.target === service && r.mode === 'dual');
-  return { systemOfRecord: rule?.mode === 'new' ? 'service' : 'legacy', legacyGetsHl7, ruleMode: rule?.mode ?? null };
+  return { systemOfRecord: rule && SERVICE_RECORD_MODES.includes(rule.mode) ? 'service' : 'legacy', legacyGetsHl7, ruleMode: rule?.mode ?? null };
 }
 
 export interface RuleFollowingOptions {
   service: string;
-  /** the rule whose mode `new` makes this service the system of record */
+  /** the rule whose mode `new` or `retired` makes this service the system of record */
   recordRule: string;
   storeUrl: string;
   redisUrl: string | undefined;
