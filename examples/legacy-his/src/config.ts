@@ -15,6 +15,7 @@ export const LegacyHisConfigSchema = configSchema({
   LEGACY_HIS_HL7_PORT: Env.port(DEFAULT_HL7_PORT, 'MLLP port of the HL7 inbound (0: no HL7 inbound)'),
   LEGACY_HIS_HL7_IDLE_TIMEOUT_MS: Env.integer(DEFAULT_HL7_IDLE_TIMEOUT_MS, 'close an HL7 connection idle this long (0: never)'),
   LEGACY_HIS_HL7_MAX_FRAME_BYTES: Env.integer(DEFAULT_MAX_FRAME_BYTES, 'largest HL7 message accepted; a larger one is answered AR and its connection closed', 1),
+  HL7_MRN_AUTHORITIES: Env.string('', "this hospital's MRN assigning authorities (PID-3/MRG-1 CX-4 namespace or universal id), comma-separated: a list with other facilities' MRs (an HIE feed) takes ours, and one with only theirs is refused; empty: the repetition typed MR, whatever its authority"),
   LEGACY_DATABASE_URL: Env.string('postgres://postgres@127.0.0.1:5432/legacy_his', 'PostgreSQL database of the legacy HIS (created if missing)'),
   LEGACY_DATABASE_POOL_MAX: Env.integer(10, 'most database connections at once', 1),
   LEGACY_HIS_MIGRATE: Env.boolean(true, 'apply the schema migrations at start'),

@@ -12,6 +12,7 @@ import type { LegacyHisConfig } from './config.js';
 import { migrateLegacy } from './db/migrate-legacy.js';
 import { startHl7Inbound, type RunningHl7Inbound } from './hl7/hl7-inbound.js';
 import { seedLegacy } from './seed/seed-database.js';
+import { preferMrnAuthorities } from '@ficus/hl7-protocol';
 
 export interface RunningLegacyHis {
   app: FastifyInstance;
@@ -36,6 +37,8 @@ export interface RunningLegacyHis {
 export type StartOptions = Pick<LegacyHisConfig, 'LEGACY_DATABASE_URL'> & Partial<LegacyHisConfig>;
 
 export async function startLegacyHis(config: StartOptions, log: Logger): Promise<RunningLegacyHis> {
+  // this hospital's MRNs among other facilities' in PID-3 (a process-wide setting of the HL7 readers)
+  if (config.HL7_MRN_AUTHORITIES) preferMrnAuthorities(config.HL7_MRN_AUTHORITIES.split(','));
   if (config.LEGACY_HIS_MIGRATE !== false) {
     await migrateLegacy(config.LEGACY_DATABASE_URL, { migrationsDir: config.LEGACY_HIS_MIGRATIONS_DIR, log });
   }

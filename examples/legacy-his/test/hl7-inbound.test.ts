@@ -4,7 +4,7 @@
  * startLegacyHis.
  */
 import net from 'node:net';
-import { decodeBatch, encodeFrame } from '@ficus/hl7-protocol';
+import { decodeBatch, encodeFrame, preferMrnAuthorities } from '@ficus/hl7-protocol';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startLegacyHis, type EncounterList, type LegacyPatient } from '../src/index.js';
 import { createTestDatabase } from '../../../test-support/databases.js';
@@ -249,6 +249,27 @@ describe('startLegacyHis', () => {
       await expect(MllpClient.connect(port)).rejects.toThrow(/ECONNREFUSED/);
     } finally {
       await running.close();
+      await db.drop();
+    }
+  });
+
+  it("with HL7_MRN_AUTHORITIES, registers a patient under this hospital's MR of several, and refuses a list of another facility's only", async () => {
+    const db = await createTestDatabase(inject('databaseUrl'), 'legacy_hl7_authorities');
+    const port = await freePort();
+    const running = await startLegacyHis({ LEGACY_DATABASE_URL: db.url, LEGACY_HIS_SEED_PATIENTS: 0, LEGACY_HIS_HL7_PORT: port, HL7_MRN_AUTHORITIES: 'GENHOSP' }, capturingLogger([]));
+    try {
+      const client = await MllpClient.connect(port);
+      const admit = (pid3: string) => hl7(msh('ADT^A04^ADT_A01', uniqueControlId('AUTH')), segment('PID', { 1: '1', 3: pid3, 5: 'ZULU^ZED^Q', 7: '19610707', 8: 'M' }));
+      expect((await client.request(admit('7492858^^^OTHERHOSP^MR~7472272^^^GENHOSP^MR'))).code).toBe('AA');
+      expect((await getJson(`${running.url}/api/patients/7472272`)).status).toBe(200);
+      expect((await getJson(`${running.url}/api/patients/7492858`)).status).toBe(404);
+      const refused = await client.request(admit('7492859^^^OTHERHOSP^MR'));
+      expect(refused.code).not.toBe('AA');
+      expect(refused.errorCodes).toContain('204');
+      expect((await getJson(`${running.url}/api/patients/7492859`)).status).toBe(404);
+    } finally {
+      await running.close();
+      preferMrnAuthorities([]);
       await db.drop();
     }
   });

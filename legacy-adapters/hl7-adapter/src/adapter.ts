@@ -41,6 +41,7 @@ import { AdapterMetrics } from './ops/metrics.js';
 import { Hl7Parity } from './parity/hl7-parity.js';
 import { Hl7Router } from './routing/hl7-router.js';
 import { MessageStore } from './store/message-store.js';
+import { preferMrnAuthorities } from '@ficus/hl7-protocol';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/hl7', import.meta.url));
 
@@ -55,6 +56,8 @@ export interface RunningAdapter {
 }
 
 export async function startAdapter(config: AdapterConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningAdapter> {
+  // this hospital's MRNs among other facilities' in PID-3 (a process-wide setting of the HL7 readers)
+  if (config.HL7_MRN_AUTHORITIES) preferMrnAuthorities(config.HL7_MRN_AUTHORITIES.split(','));
   const storeUrl = messageStoreUrl(config);
   await runMigrations({ databaseUrl: storeUrl, dir: MIGRATIONS_DIR, table: 'hl7_pgmigrations', log });
   const pool = new pg.Pool({ connectionString: storeUrl, max: 16, connectionTimeoutMillis: 5_000 });

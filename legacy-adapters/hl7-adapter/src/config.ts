@@ -32,6 +32,7 @@ export const AdapterConfigSchema = configSchema({
     description: 'a batch frame (FHS/BHS) is answered: frames, one frame per ACK in order; batch, one frame with the ACKs inside an envelope like the sender\'s (BHS … BTS), for senders that read one answer per batch',
   }),
   HL7_PARTITIONS: Env.integer(8, 'delivery partitions (a hash of the patient id): order holds within one; do not change while deliveries are pending', 1),
+  HL7_MRN_AUTHORITIES: Env.string('', "this hospital's MRN assigning authorities (PID-3/MRG-1 CX-4 namespace or universal id), comma-separated: a list with other facilities' MRs (an HIE feed) takes ours, and one with only theirs is refused; empty: the repetition typed MR, whatever its authority"),
   HL7_DATABASE_URL: Env.optionalString('the message store database (default: database ficus_hl7 on DATABASE_URL\'s server)'),
   HL7_API_HOST: Env.string('0.0.0.0', 'address of the adapter\'s HTTP endpoints (health, metrics, /api/hl7)'),
   HL7_API_PORT: Env.port(8091, 'port of the adapter\'s HTTP endpoints'),

@@ -7,6 +7,7 @@ export { decodeMessage, decodeMessageText, type DecodeOptions, type MessageDecod
 export { detectByteOrderMark, type ByteOrderMark } from './hl7/frame-bytes.js';
 export { Hl7Message, type AckSubject } from './hl7/message.js';
 export type { MessageHeader, HierarchicDesignator, PatientIdentifier } from './hl7/header.js';
+export { preferMrnAuthorities } from './hl7/header.js';
 export type { FieldPath } from './hl7/field-path.js';
 export { DEFAULT_DELIMITERS, encodingCharacters, type Hl7Delimiters } from './hl7/delimiters.js';
 export { escapeValue } from './hl7/escape.js';

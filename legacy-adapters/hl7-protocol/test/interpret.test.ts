@@ -17,6 +17,7 @@ import {
   noStayWithVisitNumber,
   otherIdentifiers,
   patientMrn,
+  preferMrnAuthorities,
   readDemographics,
   readDischarge,
   readObservation,
@@ -108,6 +109,30 @@ describe('the patient of a PID', () => {
     expect(refusalOf(() => patientMrn(message(MSH, 'PID|1||123456789^^^SSA^SS~X12^^^GENHOSP^MR')))).toMatchObject({ code: 102, location: 'PID^1^3^2^1', message: 'PID-3(2) is not an MRN (6 to 10 digits)' });
     // an empty repetition between them
     expect(patientMrn(message(MSH, 'PID|1||123456789^^^SSA^SS~~100004^^^GENHOSP^MR'))).toBe('100004');
+  });
+
+  it("with this hospital's authorities named (HL7_MRN_AUTHORITIES), takes our MR among other facilities' and refuses a list of theirs only", () => {
+    preferMrnAuthorities(['GENHOSP', ' 2.16.840.1.113883.19.5 ']);
+    try {
+      // an HIE feed lists every facility's MR, ours not first
+      const hie = message(MSH, 'PID|1||7492858^^^OTHERHOSP^MR~7472272^^^GENHOSP^MR');
+      expect(patientMrn(hie)).toBe('7472272');
+      expect(hie.patientId?.id).toBe('7472272');
+      expect(otherIdentifiers(hie)).toEqual([{ authority: 'OTHERHOSP', type: 'MR', value: '7492858' }]);
+      // by universal id (an OID), and case aside
+      expect(patientMrn(message(MSH, 'PID|1||7492858^^^OTHERHOSP^MR~7472273^^^&2.16.840.1.113883.19.5&ISO^MR'))).toBe('7472273');
+      expect(patientMrn(message(MSH, 'PID|1||7492858^^^OTHERHOSP^MR~7472274^^^genhosp^MR'))).toBe('7472274');
+      // an MR naming no authority is read as ours, another's never
+      expect(patientMrn(message(MSH, 'PID|1||7492858^^^OTHERHOSP^MR~7472275^^^^MR'))).toBe('7472275');
+      expect(refusalOf(() => patientMrn(message(MSH, 'PID|1||7492858^^^OTHERHOSP^MR~123456789^^^SSA^SS')))).toMatchObject({ code: 204, location: 'PID^1^3' });
+      expect(refusalOf(() => patientMrn(message(MSH, 'PID|1||7492858^^^OTHERHOSP')))).toMatchObject({ code: 204 });
+      expect(patientMrn(message(MSH, 'PID|1||7472276'))).toBe('7472276');
+      // the lane is still one per listed patient
+      expect(message(MSH, 'PID|1||7492858^^^OTHERHOSP^MR').patientId?.id).toBe('7492858');
+    } finally {
+      preferMrnAuthorities([]);
+    }
+    expect(patientMrn(message(MSH, 'PID|1||7492858^^^OTHERHOSP^MR~7472272^^^GENHOSP^MR'))).toBe('7492858');
   });
 
   it('refuses an identifier list with no MRN: none typed MR, and the first typed as another kind of id (SS, passport, NNxxx…)', () => {

@@ -25,6 +25,7 @@ export const commonServiceEnv = {
   DATABASE_POOL_MAX: Env.integer(10, 'most database connections at once', 2),
   REDIS_URL: Env.string('redis://127.0.0.1:6379', 'Redis of the HL7 and CDC queues (BullMQ)'),
   HL7_PARTITIONS: Env.integer(8, "partitions of the service's HL7 queues (hl7.<service>.p<n>): the HL7 adapter's HL7_PARTITIONS", 1),
+  HL7_MRN_AUTHORITIES: Env.string('', "this hospital's MRN assigning authorities (PID-3/MRG-1 CX-4 namespace or universal id), comma-separated: a list with other facilities' MRs (an HIE feed) takes ours, and one with only theirs is refused; empty: the repetition typed MR, whatever its authority"),
   CDC_PARTITIONS: Env.integer(8, 'partitions of the CDC queues (cdc.<topic>.p<n>): the CDC reader\'s', 1),
   SERVICE_CONSUMERS: Env.boolean(true, 'consume the HL7 and CDC queues (false: serve HTTP only, e.g. a read replica)'),
   SERVICE_OUTBOX_RELAY: Env.boolean(true, 'publish the outbox (changes made here as system of record) to the write-back queues writeback.<service>.p<n>'),

@@ -23,6 +23,7 @@ import { QueueGauges } from './queue-gauges.js';
 import type { CommonServiceConfig } from './service-env.js';
 import { ServiceMetrics } from './service-metrics.js';
 import { fixedSystemOfRecord, followRules, type SystemOfRecordSetting, type SystemOfRecordSource } from './system-of-record.js';
+import { preferMrnAuthorities } from '@ficus/hl7-protocol';
 
 export interface ServiceDefinition {
   /** the service's name: its migrations folder, its HL7 queues (hl7.<name>), its metrics and logs */
@@ -81,6 +82,8 @@ export async function buildServiceApp(log: Logger, ops: OpsState, routes: (app: 
 
 export async function startService(d: ServiceDefinition): Promise<RunningService> {
   const { config, log, name } = d;
+  // this hospital's MRNs among other facilities' in PID-3 (a process-wide setting of the HL7 readers)
+  if (config.HL7_MRN_AUTHORITIES) preferMrnAuthorities(config.HL7_MRN_AUTHORITIES.split(','));
   await migrateService(d.databaseUrl, name, log);
   await migrateOutbox(d.databaseUrl, log);
   const pool = new pg.Pool({ connectionString: d.databaseUrl, max: config.DATABASE_POOL_MAX });

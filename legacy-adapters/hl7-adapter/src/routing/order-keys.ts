@@ -22,7 +22,7 @@ export function patientKeyOf(m: Hl7Message): string | null {
  */
 export function mergedPatientKeyOf(m: Hl7Message): string | undefined {
   if (m.count('MRG') === 0) return undefined;
-  const r = mrnRepetitionOf(m, 'MRG', 1, 1);
+  const r = mrnRepetitionOf(m, 'MRG', 1, 1) || 1;
   const id = m.get(`MRG-1(${r}).1`).trim();
   return id === '' ? undefined : id;
 }

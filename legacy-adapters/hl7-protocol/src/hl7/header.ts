@@ -98,21 +98,55 @@ export function readHeaderLoosely(msh: string, fieldSeparator: string): MessageH
   });
 }
 
+/** The assigning authorities (CX-4 namespace or universal id, upper case) whose MRNs are this hospital's; empty: any. */
+let ownAuthorities: ReadonlySet<string> = new Set();
+
+/**
+ * Names the assigning authorities of this hospital's MRNs (HL7_MRN_AUTHORITIES), for every
+ * reader in this process. A feed from an HIE or another interface engine lists each facility's
+ * MR (`7492858^^^OTHERHOSP^MR~7472272^^^GENHOSP^MR`): without this, the first is taken, and a
+ * message would be applied to whichever patient holds OTHERHOSP's number here.
+ */
+export function preferMrnAuthorities(authorities: readonly string[]): void {
+  ownAuthorities = new Set(authorities.map((a) => a.trim().toUpperCase()).filter((a) => a !== ''));
+}
+
 /**
  * Which repetition of an identifier list (PID-3, MRG-1: CX) is the patient's medical record
  * number: the first whose identifier type (CX-5) is MR; without one, the first. Senders put
  * other identifiers (a national id, an account or insurance number) beside the MRN and not
  * always after it, and a national id of 6 to 10 digits would pass for an MRN: the message
- * would be applied to another patient. `cx(repetition, component)` reads the list of `count`.
+ * would be applied to another patient. With this hospital's authorities named
+ * (preferMrnAuthorities), an MR repetition of another authority is never it: the first MR of
+ * an own authority, else the first MR that names none, else 0 (the list holds no MRN of ours).
+ * `cx(repetition, component, subcomponent)` reads the list of `count`.
  */
-export function mrnRepetition(cx: (repetition: number, component: number) => string, count: number): number {
-  for (let r = 1; r <= count; r++) if (cx(r, 5).trim().toUpperCase() === 'MR') return r;
-  return 1;
+export function mrnRepetition(cx: (repetition: number, component: number, subcomponent: number) => string, count: number): number {
+  if (ownAuthorities.size === 0) {
+    for (let r = 1; r <= count; r++) if (cx(r, 5, 1).trim().toUpperCase() === 'MR') return r;
+    return 1;
+  }
+  let unnamed = 0;
+  let typedMr = false;
+  for (let r = 1; r <= count; r++) {
+    if (cx(r, 5, 1).trim().toUpperCase() !== 'MR') continue;
+    typedMr = true;
+    const namespace = cx(r, 4, 1).trim().toUpperCase();
+    const universal = cx(r, 4, 2).trim().toUpperCase();
+    if (ownAuthorities.has(namespace) || ownAuthorities.has(universal)) return r;
+    if (namespace === '' && universal === '' && unnamed === 0) unnamed = r;
+  }
+  if (unnamed > 0 || typedMr) return unnamed;
+  // nothing typed MR: the first, unless it names another authority
+  const namespace = cx(1, 4, 1).trim().toUpperCase();
+  const universal = cx(1, 4, 2).trim().toUpperCase();
+  return (namespace === '' && universal === '') || ownAuthorities.has(namespace) || ownAuthorities.has(universal) ? 1 : 0;
 }
 
 /** PID-3 (its MRN's repetition) of the first PID, whose PID-3 has `repetitions` */
 export function readPatientIdentifier(read: ValueReader, repetitions: number): PatientIdentifier | undefined {
-  const repetition = mrnRepetition((r, component) => read({ segment: 'PID', field: 3, repetition: r, component }), repetitions);
+  // no MRN of this hospital's (0): the first, so that the lane is still one per listed patient
+  const repetition = mrnRepetition((r, component, subcomponent) => read({ segment: 'PID', field: 3, repetition: r, component, subcomponent }), repetitions) || 1;
   const pid3 = (component: number, subcomponent = 1) => read({ segment: 'PID', field: 3, repetition, component, subcomponent });
   const id = pid3(1);
   if (id === '') return undefined;

@@ -68,7 +68,7 @@ export function checkMrn(raw: string, segment: string, n: number, field: number,
 
 /** Which repetition of the n-th `segment`'s identifier list `field` (PID-3, MRG-1) holds the MRN (mrnRepetition). */
 export function mrnRepetitionOf(m: Hl7Message, segment: string, n: number, field: number): number {
-  return mrnRepetition((r, component) => m.get(nth(segment, n, `${field}(${r}).${component}`)), m.repetitionCount(nth(segment, n, String(field))));
+  return mrnRepetition((r, component, sub) => m.get(nth(segment, n, `${field}(${r}).${component}.${sub}`)), m.repetitionCount(nth(segment, n, String(field))));
 }
 
 /**
@@ -91,6 +91,7 @@ function isNotAnMrnType(identifierType: string): boolean {
 /** The MRN in the n-th `segment`'s identifier list `field`: the repetition typed MR, else the first unless typed as another kind of id; checked (checkMrn). */
 export function listedMrn(m: Hl7Message, segment: string, n: number, field: number): string {
   const r = mrnRepetitionOf(m, segment, n, field);
+  if (r === 0) throw refuse(204, `${segment}-${field} lists no medical record number of this hospital's assigning authorities (HL7_MRN_AUTHORITIES), only other facilities'`, at(segment, n, field));
   const name = r === 1 ? `${segment}-${field}` : `${segment}-${field}(${r})`;
   const id = m.get(nth(segment, n, `${field}(${r}).1`));
   const type = m.get(nth(segment, n, `${field}(${r}).5`)).trim();
