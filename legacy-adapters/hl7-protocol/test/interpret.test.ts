@@ -164,6 +164,13 @@ describe('the patient of a PID', () => {
     expect(demographicChanges(readDemographics(message(MSH, seg('PID', { 1: '1', 3: '100001', 30: 'Y' }))))).toStrictEqual({ active: false });
   });
 
+  it('says so when a birth date names only a year or a month, a valid DTM but no day to keep', () => {
+    const dob = (v: string) => refusalOf(() => readDemographics(message(MSH, seg('PID', { 1: '1', 3: '100001', 7: v }))));
+    expect(dob('1961')).toMatchObject({ code: 102, location: 'PID^1^7', message: 'PID-7 names only a year or a month: a whole day is needed (YYYYMMDD)' });
+    expect(dob('196107')).toMatchObject({ code: 102, message: 'PID-7 names only a year or a month: a whole day is needed (YYYYMMDD)' });
+    expect(dob('19610231')).toMatchObject({ code: 102, message: 'PID-7 is not a valid HL7 date/time (YYYYMMDD[HHMM[SS]][+/-ZZZZ])' });
+  });
+
   it('builds the area code and local number into a phone number when XTN-1 is empty', () => {
     expect(readDemographics(message(MSH, seg('PID', { 1: '1', 3: '100001', 13: '^PRN^PH^^^217^5550101' }))).phone).toBe('217-555-0101');
   });

@@ -20,8 +20,10 @@ export function dateTimeField(m: Hl7Message, segment: string, n: number, field: 
   const raw = m.get(nth(segment, n, `${field}.1`)).trim();
   if (raw === '' || raw === HL7_NULL) return undefined;
   const parsed = parseDateTime(raw);
-  if (!parsed) throw refuse(102, `${segment}-${field} is not a valid HL7 date/time (YYYYMMDD[HHMM[SS]][+/-ZZZZ])`, at(segment, n, field));
-  return parsed;
+  if (parsed) return parsed;
+  // a year or a month alone (1961, 196107) is a valid DTM, but names no day a record can keep
+  if (/^\d{4}(\d{2})?([+-]\d{4})?$/.test(raw)) throw refuse(102, `${segment}-${field} names only a year or a month: a whole day is needed (YYYYMMDD)`, at(segment, n, field));
+  throw refuse(102, `${segment}-${field} is not a valid HL7 date/time (YYYYMMDD[HHMM[SS]][+/-ZZZZ])`, at(segment, n, field));
 }
 
 /** When the event happened, for a time the message does not give: EVN-6, EVN-2, then MSH-7. */
