@@ -93,14 +93,67 @@ describe('delivery to the legacy inbound', () => {
     }, "the merged-away patient's update tried and held");
     // the merge and what follows it in the survivor's lane wait; waiting is not a failed attempt
     expect(receivedOf('MRG-')).toEqual([]);
-    const { rows } = await db.query<{ status: string; attempts: number; after_partition: number }>(
-      "SELECT d.status, d.attempts, d.after_partition FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id WHERE m.control_id = 'MRG-A40-1'",
+    const { rows } = await db.query<{ status: string; attempts: number; after_partition: number; after_partitions: number[] }>(
+      "SELECT d.status, d.attempts, d.after_partition, d.after_partitions FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id WHERE m.control_id = 'MRG-A40-1'",
     );
-    expect(rows[0]).toEqual({ status: 'pending', attempts: 0, after_partition: lane(retired) });
+    expect(rows[0]).toEqual({ status: 'pending', attempts: 0, after_partition: lane(retired), after_partitions: [lane(retired)] });
 
     inbound.answer = () => 'AA';
     await until(() => (receivedOf('MRG-').length === 3 ? true : undefined), 'all delivered once the update went', 30_000);
     expect(receivedOf('MRG-')).toEqual(['MRG-UPD-1', 'MRG-A40-1', 'MRG-AFTER-1']);
+  });
+
+  it('a merge of several pairs (one A40) waits in the lane of every patient it involves, and so does its replay', async () => {
+    // three other lanes than the first survivor's: the second pair's survivor and both merged-away patients
+    const names: string[] = [];
+    for (let i = 1; names.length < 4; i++) {
+      const mrn = `MPAIR${i}`;
+      if (!names.some((n) => lane(n) === lane(mrn))) names.push(mrn);
+    }
+    const [survivor1, retired1, survivor2, retired2] = names as [string, string, string, string];
+    // legacy hangs on an update of the SECOND pair's merged-away patient: only that lane is held
+    inbound.answer = (m) => (m.patientId?.id === retired2 ? 'none' : 'AA');
+    const update = syntheticMessage({ controlId: 'MP-UPD', mrn: retired2 });
+    const pid = (mrn: string, n: number) => `PID|${n}||${mrn}^^^GENHOSP^MR||TESTPATIENT^SYNTH^Q||19700101|F`;
+    const merge = syntheticMessage({ controlId: 'MP-A40', mrn: survivor1, trigger: 'A40' }).replace(
+      /PID\|[^\r]*\rPV1\|[^\r]*\r/,
+      `${pid(survivor1, 1)}\rMRG|${retired1}^^^GENHOSP^MR\r${pid(survivor2, 2)}\rMRG|${retired2}^^^GENHOSP^MR\r`,
+    );
+    const acks = await sendAll([update, merge]);
+    expect(acks.map((m) => m.get('MSA-1'))).toEqual(['AA', 'AA']);
+    const { rows } = await db.query<{ partition: number; after_partitions: number[] }>(
+      "SELECT d.partition, d.after_partitions FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id WHERE m.control_id = 'MP-A40'",
+    );
+    expect(rows[0]).toEqual({ partition: lane(survivor1), after_partitions: [lane(retired1), lane(survivor2), lane(retired2)].sort((a, b) => a - b) });
+    await until(async () => {
+      const r = await db.query<{ attempts: number }>("SELECT d.attempts FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id WHERE m.control_id = 'MP-UPD'");
+      return r.rows[0]!.attempts > 0 ? true : undefined;
+    }, 'the update of the second merged-away patient tried and held');
+    await new Promise((r) => setTimeout(r, 1_500)); // several dispatch rounds
+    expect(receivedOf('MP-')).toEqual([]);
+    inbound.answer = () => 'AA';
+    await until(() => (receivedOf('MP-').length === 2 ? true : undefined), 'both delivered once the update went', 30_000);
+    expect(receivedOf('MP-')).toEqual(['MP-UPD', 'MP-A40']);
+
+    // a replay of the merge waits the same way behind what is pending in those lanes
+    inbound.answer = (m) => (m.patientId?.id === retired1 ? 'none' : 'AA');
+    expect((await sendAll([syntheticMessage({ controlId: 'MP-UPD2', mrn: retired1 })]))[0]!.get('MSA-1')).toBe('AA');
+    const mergeId = (await db.query<{ id: string }>("SELECT id FROM hl7_messages WHERE control_id = 'MP-A40'")).rows[0]!.id;
+    const replay = await api<{ deliveries: number }>(a.apiUrl, 'POST', '/api/hl7/replay', { messageId: Number(mergeId), reason: 'legacy lost the merge' });
+    expect(replay.body.deliveries).toBe(1);
+    const delivery = async (controlId: string, replay: boolean) =>
+      (
+        await db.query<{ status: string; attempts: number; delivered_at: Date | null }>(
+          `SELECT d.status, d.attempts, d.delivered_at FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id
+            WHERE m.control_id = $1 AND (d.replay_reason IS NOT NULL) = $2`,
+          [controlId, replay],
+        )
+      ).rows[0]!;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await delivery('MP-A40', true)).toMatchObject({ status: 'pending', attempts: 0 });
+    inbound.answer = () => 'AA';
+    await until(async () => ((await delivery('MP-A40', true)).status === 'delivered' ? true : undefined), 'the replayed merge delivered', 30_000);
+    expect((await delivery('MP-A40', true)).delivered_at!.getTime()).toBeGreaterThanOrEqual((await delivery('MP-UPD2', false)).delivered_at!.getTime());
   });
 
   it('the dispatcher lock: its database session killed, the adapter takes the lock again and goes on delivering', async () => {

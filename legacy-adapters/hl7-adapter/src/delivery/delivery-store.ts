@@ -18,8 +18,8 @@ export interface PendingDelivery {
   sendingFacility: string;
   patientKey: string | null;
   replay: boolean;
-  /** a merge: the lane whose older pending deliveries go first (the merged-away patient's) */
-  afterPartition: number | null;
+  /** a merge: the lanes whose older pending deliveries go first (the other merged patients'); empty: none */
+  afterPartitions: number[];
 }
 
 interface Row {
@@ -37,6 +37,7 @@ interface Row {
   patient_key: string | null;
   replay_reason: string | null;
   after_partition: number | null;
+  after_partitions: number[] | null;
 }
 
 /** a later delivery of the same message to the same target (a replay) that went through: dead letter `d` is resolved */
@@ -82,7 +83,7 @@ export class DeliveryStore {
                  ORDER BY y.id LIMIT 1) h
           WHERE lanes.partition IS NOT NULL AND lanes.partition <> ALL($4::int[])
        )
-       SELECT d.id, d.message_id, d.target, d.partition, d.attempts, d.next_attempt_at, d.replay_reason, d.after_partition,
+       SELECT d.id, d.message_id, d.target, d.partition, d.attempts, d.next_attempt_at, d.replay_reason, d.after_partition, d.after_partitions,
               m.raw, m.control_id, m.message_type, m.trigger_event, m.sending_facility, m.patient_key
          FROM heads
         CROSS JOIN LATERAL (
@@ -108,16 +109,17 @@ export class DeliveryStore {
       sendingFacility: r.sending_facility,
       patientKey: r.patient_key,
       replay: r.replay_reason !== null,
-      afterPartition: r.after_partition,
+      // a delivery stored before after_partitions existed names its one lane in after_partition
+      afterPartitions: r.after_partitions ?? (r.after_partition === null ? [] : [r.after_partition]),
     }));
   }
 
   /** Whether a delivery older than `id` is still pending in the lane (target, partition): a merge waits for it. */
-  async pendingBefore(target: string, partition: number, id: number): Promise<boolean> {
+  async pendingBefore(target: string, partitions: readonly number[], id: number): Promise<boolean> {
     const { rows } = await this.pool.query({
       name: 'hl7-pending-before',
-      text: "SELECT 1 FROM hl7_deliveries WHERE status = 'pending' AND target = $1 AND partition = $2 AND id < $3 LIMIT 1",
-      values: [target, partition, id],
+      text: "SELECT 1 FROM hl7_deliveries WHERE status = 'pending' AND target = $1 AND partition = ANY($2::int[]) AND id < $3 LIMIT 1",
+      values: [target, partitions, id],
     });
     return rows.length > 0;
   }

@@ -311,7 +311,7 @@ export class Dispatcher {
    * the merge retires. Not a failure: no attempt is counted, the lane looks again shortly.
    */
   private async mergeMustWait(d: PendingDelivery): Promise<boolean> {
-    return d.afterPartition !== null && (await this.o.deliveries.pendingBefore(d.target, d.afterPartition, d.id));
+    return d.afterPartitions.length > 0 && (await this.o.deliveries.pendingBefore(d.target, d.afterPartitions, d.id));
   }
 
   /** The deliveries before the first merge that must wait, and whether one does. */

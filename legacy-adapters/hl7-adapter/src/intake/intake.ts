@@ -27,7 +27,7 @@ import type { Logger } from '@ficus/contracts';
 import type { BatchAckMode } from '../config.js';
 import type { AdapterMetrics } from '../ops/metrics.js';
 import { deliveriesFor, type Hl7Route, type Hl7Router } from '../routing/hl7-router.js';
-import { mergedPatientKeyOf, patientKeyOf, sendingFacilityKey } from '../routing/order-keys.js';
+import { mergedPatientKeysOf, patientKeyOf, sendingFacilityKey } from '../routing/order-keys.js';
 import type { MessageRecord, MessageStore, StoreOutcome } from '../store/message-store.js';
 import { AppAcks, settledAnswer } from './app-acks.js';
 import { asBatch, emptyBatchAnswer, type BatchShape } from './batch-answers.js';
@@ -192,7 +192,7 @@ export class Intake {
       ruleId: route.rule.id,
       mode: route.rule.mode,
       ackCode: decideAck(h, 'accepted').code,
-      deliveries: deliveriesFor(route, patientKey ?? `${sendingFacilityKey(h.sendingFacility)}|${h.controlId}`, this.o.partitions, mergedPatientKeyOf(m)),
+      deliveries: deliveriesFor(route, patientKey ?? `${sendingFacilityKey(h.sendingFacility)}|${h.controlId}`, this.o.partitions, mergedPatientKeysOf(m)),
     };
     return { kind: 'message', m, route, record };
   }

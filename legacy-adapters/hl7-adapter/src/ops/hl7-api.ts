@@ -257,12 +257,14 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
             ORDER BY m.id LIMIT $7
          ), targets AS (
            -- the message's own targets, or the one asked for (in the partition its patient has)
-           SELECT DISTINCT ON (c.id, coalesce($6::text, t.target)) c.id AS message_id, coalesce($6::text, t.target) AS target, t.partition
+           SELECT DISTINCT ON (c.id, coalesce($6::text, t.target)) c.id AS message_id, coalesce($6::text, t.target) AS target, t.partition,
+                  t.after_partition, t.after_partitions
              FROM chosen c JOIN hl7_deliveries t ON t.message_id = c.id
             ORDER BY c.id, coalesce($6::text, t.target), t.id
          ), ins AS (
-           INSERT INTO hl7_deliveries (message_id, target, partition, replay_reason)
-           SELECT message_id, target, partition, $8 FROM targets ORDER BY message_id, target
+           -- a replayed merge waits, as the merge did, for what is older in the other patients' lanes
+           INSERT INTO hl7_deliveries (message_id, target, partition, replay_reason, after_partition, after_partitions)
+           SELECT message_id, target, partition, $8, after_partition, after_partitions FROM targets ORDER BY message_id, target
            RETURNING message_id
          )
          SELECT (SELECT count(*) FROM chosen) AS messages, (SELECT count(*) FROM ins) AS deliveries`,

@@ -19,14 +19,14 @@ export const legacyTarget = (upstream: string) => `legacy:${upstream}`;
 export const queueTarget = (service: string) => `queue:${service}`;
 
 /**
- * A message's deliveries, in the lane of `orderKey` (its patient). A merge names the patient it
- * merges away too (`mergedKey`): when that patient's lane is another, the merge waits there for
- * what is older, so no earlier message about the merged-away record reaches a target after it.
+ * A message's deliveries, in the lane of `orderKey` (its patient). A merge names the other
+ * patients it involves too (`mergedKeys`): in each of their lanes that is not its own, the merge
+ * waits for what is older, so no earlier message about a merged record reaches a target after it.
  */
-export function deliveriesFor(route: Hl7Route, orderKey: string, partitions: number, mergedKey?: string): Delivery[] {
+export function deliveriesFor(route: Hl7Route, orderKey: string, partitions: number, mergedKeys: readonly string[] = []): Delivery[] {
   const partition = partitionOf(orderKey, partitions);
-  const after = mergedKey === undefined ? undefined : partitionOf(mergedKey, partitions);
-  return route.targets.map((target) => (after === undefined || after === partition ? { target, partition } : { target, partition, afterPartition: after }));
+  const after = [...new Set(mergedKeys.map((k) => partitionOf(k, partitions)))].filter((p) => p !== partition).sort((a, b) => a - b);
+  return route.targets.map((target) => (after.length === 0 ? { target, partition } : { target, partition, afterPartitions: after }));
 }
 
 export class Hl7Router {

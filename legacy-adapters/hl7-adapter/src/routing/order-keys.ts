@@ -17,14 +17,23 @@ export function patientKeyOf(m: Hl7Message): string | null {
 }
 
 /**
- * A merge's other patient, in the same form: MRG-1 (its MRN repetition) of the first MRG. A
- * merge moves the records of that patient, whose earlier messages travel in its own lane.
+ * The other patients of a merge, in the same form: MRG-1 (its MRN repetition) of every MRG, and
+ * PID-3 of every PID after the first (an A40 may merge several pairs at once). Their earlier
+ * messages travel in their own lanes, and the merge must not overtake them.
  */
-export function mergedPatientKeyOf(m: Hl7Message): string | undefined {
-  if (m.count('MRG') === 0) return undefined;
-  const r = mrnRepetitionOf(m, 'MRG', 1, 1) || 1;
-  const id = m.get(`MRG-1(${r}).1`).trim();
-  return id === '' ? undefined : id;
+export function mergedPatientKeysOf(m: Hl7Message): string[] {
+  const merges = m.count('MRG');
+  if (merges === 0) return [];
+  const keys = new Set<string>();
+  for (let n = 1; n <= merges; n++) {
+    const id = m.get(`MRG[${n}]-1(${mrnRepetitionOf(m, 'MRG', n, 1) || 1}).1`).trim();
+    if (id !== '') keys.add(id);
+  }
+  for (let n = 2; n <= m.count('PID'); n++) {
+    const id = m.get(`PID[${n}]-3(${mrnRepetitionOf(m, 'PID', n, 3) || 1}).1`).trim();
+    if (id !== '') keys.add(id);
+  }
+  return [...keys];
 }
 
 /**

@@ -13,8 +13,8 @@ import { sameMessage } from './same-message.js';
 export interface Delivery {
   target: string;
   partition: number;
-  /** a merge: the lane of the patient it merges away, whose older deliveries go first */
-  afterPartition?: number;
+  /** a merge: the lanes of the other patients it merges, whose older deliveries go first */
+  afterPartitions?: number[];
 }
 
 export interface MessageRecord {
@@ -202,12 +202,15 @@ export class MessageStore {
     const dTarget: string[] = [];
     const dPartition: number[] = [];
     const dAfter: (number | null)[] = [];
+    // int[][] cannot be unnested row by row: each row's lanes go as an array literal
+    const dAfterAll: (string | null)[] = [];
     rows.forEach((r, i) =>
       r.deliveries.forEach((d) => {
         dOrd.push(i + 1);
         dTarget.push(d.target);
         dPartition.push(d.partition);
-        dAfter.push(d.afterPartition ?? null);
+        dAfter.push(d.afterPartitions?.[0] ?? null);
+        dAfterAll.push(d.afterPartitions ? `{${d.afterPartitions.join(',')}}` : null);
       }),
     );
     const { rows: inserted } = await this.pool.query<{ id: string; sending_facility: string; control_id: string }>({
@@ -230,9 +233,9 @@ export class MessageStore {
          ON CONFLICT ON CONSTRAINT hl7_messages_once DO NOTHING
          RETURNING id, sending_facility, control_id
        ), dels AS (
-         INSERT INTO hl7_deliveries (message_id, target, partition, after_partition)
-         SELECT ins.id, d.target, d.partition, d.after_partition
-           FROM unnest($19::int[], $20::text[], $21::int[], $22::int[]) WITH ORDINALITY AS d(ord, target, partition, after_partition, n)
+         INSERT INTO hl7_deliveries (message_id, target, partition, after_partition, after_partitions)
+         SELECT ins.id, d.target, d.partition, d.after_partition, d.after_partitions::int[]
+           FROM unnest($19::int[], $20::text[], $21::int[], $22::int[], $23::text[]) WITH ORDINALITY AS d(ord, target, partition, after_partition, after_partitions, n)
            JOIN input i ON i.ord = d.ord
            JOIN ins ON ins.sending_facility = i.sending_facility AND ins.control_id = i.control_id
           ORDER BY ins.id, d.n
@@ -261,6 +264,7 @@ export class MessageStore {
         dTarget,
         dPartition,
         dAfter,
+        dAfterAll,
       ],
     });
     const stored = new Map(inserted.map((r) => [key(r.sending_facility, r.control_id), Number(r.id)]));
