@@ -3,7 +3,7 @@
  * its own endpoints) on one port and, with a rule store, the admin API on another.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -15,6 +15,7 @@ import { storeUrlOf, type GatewayConfig } from './config.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { isOpsPath, registerOpsRoutes } from './ops/ops-routes.js';
 import { TrafficFlusher } from './ops/traffic.js';
+import { answerClientError } from './proxy/client-errors.js';
 import { proxyRequest, type ProxyRuntime } from './proxy/exchange.js';
 import { refuseConnect } from './proxy/problem-response.js';
 import { Shadows } from './proxy/shadow.js';
@@ -142,6 +143,8 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
   let shuttingDown = false;
   const app = Fastify({
     logger: false,
+    // what Node's parser refuses gets the gateway's problem+json, not fastify's own JSON
+    clientErrorHandler: (err, socket) => answerClientError(runtime, err as Error & { code?: string }, socket as Socket),
     serverFactory: (opsHandler) => {
       const server = createServer({ requestTimeout: config.FICUS_CLIENT_REQUEST_TIMEOUT_MS, keepAliveTimeout: 65_000 }, (req: IncomingMessage, res: ServerResponse) => {
         if (isOpsPath(req.url ?? '')) opsHandler(req, res);

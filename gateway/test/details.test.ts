@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bucketOf } from '../src/routing/canary.js';
 import { startLegacyAndNew, type GatewayUnderTest, type TwoUpstreams } from './support/gateway-harness.js';
 import { startGatewayProcess } from './support/gateway-process.js';
 import { header, rawRequest } from './support/raw-http.js';
@@ -173,6 +174,34 @@ describe('canary keys', () => {
     expect([...seen.header].sort()).toEqual(['by-header; legacy', 'by-header; new-svc']);
     expect([...seen.query].sort()).toEqual(['by-query; legacy', 'by-query; new-svc']);
     expect([...seen.cookie].sort()).toEqual(['by-cookie; legacy', 'by-cookie; new-svc']);
+  });
+
+  it('reads a header sent twice as one key when the copies agree, and as no key (legacy) when they differ', async () => {
+    // the route of a request whose head carries these header lines, as written
+    const sideRaw = (lines: string[]) =>
+      new Promise<string | undefined>((resolve, reject) => {
+        const socket = connect(Number(new URL(gw.url).port), '127.0.0.1', () => socket.write(`GET /h/x HTTP/1.1\r\nHost: a\r\n${lines.map((l) => l + '\r\n').join('')}Connection: close\r\n\r\n`));
+        let got = '';
+        socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+        socket.on('end', () => resolve(/\r\nx-ficus-route: ([^\r]*)\r\n/i.exec(got)?.[1]));
+        socket.on('error', reject);
+      });
+    const onNew = (key: string) => bucketOf('ficus', key) < 5_000;
+    const firstKey = (ok: (key: string) => boolean) => {
+      for (let i = 0; ; i++) if (ok(`nurse${i}`)) return `nurse${i}`;
+    };
+    // Node joins the copies: "k, k" used to be the key, on the side that string hashes to
+    const same = firstKey((k) => onNew(k) && !onNew(`${k}, ${k}`));
+    expect(await sideRaw([`x-patient-id: ${same}`])).toBe('by-header; new-svc');
+    expect(await sideRaw([`x-patient-id: ${same}`, `X-Patient-Id: ${same}`])).toBe('by-header; new-svc');
+    // copies that differ name no one patient: legacy, whichever copy an upstream would read
+    const first = firstKey((k) => !onNew(k));
+    const second = firstKey((k) => onNew(k) && onNew(`${first}, ${k}`));
+    expect(await sideRaw([`x-patient-id: ${first}`, `x-patient-id: ${second}`])).toBe('by-header; legacy');
+    expect(await sideRaw([`x-patient-id: ${second}`, `x-patient-id: ${second}`, `x-patient-id: ${first}`])).toBe('by-header; legacy');
+    // one header whose value holds ", " is that value
+    const commaKey = firstKey((k) => onNew(`${k}, ward 7`));
+    expect(await sideRaw([`x-patient-id: ${commaKey}, ward 7`])).toBe('by-header; new-svc');
   });
 
   it('sends a request without a key to legacy', async () => {

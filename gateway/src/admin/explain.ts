@@ -2,7 +2,7 @@
  * "Where would this request go, and why?", answered with the same router and the same
  * decision the proxy uses, for the rule set given.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import { METHODS, type IncomingHttpHeaders } from 'node:http';
 import type { RuleSet } from '@ficus/contracts';
 import { ECHO_DETAIL, isEchoMethod } from '../proxy/problem-response.js';
 import { decide } from '../routing/decide.js';
@@ -25,30 +25,39 @@ export function explain(
   circuitOf: (upstream: string) => string | undefined = () => undefined,
   routing: RouterOptions = {},
 ): Explanation {
+  // Node's parser takes only the methods it knows, case-sensitively: `get` never reaches a rule
+  if (!METHODS.includes(method)) throw new BadTargetError(`"${method}" is not a method the gateway takes: methods are case-sensitive (GET, not get) and Node's HTTP parser knows a fixed list; the gateway answers 400 and consults no rule`);
+  // headers as the proxy sees them: a repeated name joined as Node joins it, and the raw list
   const headers: IncomingHttpHeaders = {};
+  const rawHeaders: string[] = [];
   for (const pair of headerPairs) {
     const colon = pair.indexOf(':');
     if (colon <= 0) throw new BadTargetError(`header "${pair}" is not name:value`);
-    headers[pair.slice(0, colon).trim().toLowerCase()] = pair.slice(colon + 1).trim();
+    const name = pair.slice(0, colon).trim();
+    const value = pair.slice(colon + 1).trim();
+    const lower = name.toLowerCase();
+    const before = headers[lower];
+    headers[lower] = typeof before === 'string' ? `${before}${lower === 'cookie' ? '; ' : ', '}${value}` : value;
+    rawHeaders.push(name, value);
   }
   const target = parseRequestTarget(path, routing.encodedSlashes);
-  if (isEchoMethod(method.toUpperCase()) || method.toUpperCase() === 'CONNECT') {
-    return { rule: null, mode: null, target: null, reason: `the gateway answers ${method.toUpperCase()} itself with 501 and consults no rule: ${ECHO_DETAIL}` };
+  if (isEchoMethod(method) || method === 'CONNECT') {
+    return { rule: null, mode: null, target: null, reason: `the gateway answers ${method} itself with 501 and consults no rule: ${ECHO_DETAIL}` };
   }
   const router = new Router(ruleSet, routing);
-  const match = router.match(method.toUpperCase(), target, headers);
-  if (!match) return { rule: null, mode: null, target: null, reason: `no rule matches ${method.toUpperCase()} ${target.forwardPath}: the gateway answers 404` };
+  const match = router.match(method, target, headers);
+  if (!match) return { rule: null, mode: null, target: null, reason: `no rule matches ${method} ${target.forwardPath}: the gateway answers 404` };
   const rule = match.rule;
-  const d = decide(match, headers, target);
+  const d = decide(match, headers, target, rawHeaders);
   const upstream = d.toTarget ? rule.target! : rule.legacy;
-  const where = `rule "${rule.id}" (#${rule.index + 1}) matches ${method.toUpperCase()} on ${match.pattern.pattern.source}`;
+  const where = `rule "${rule.id}" (#${rule.index + 1}) matches ${method} on ${match.pattern.pattern.source}`;
   let why: string;
   switch (rule.mode) {
     case 'legacy':
       why = 'mode legacy: every request goes to legacy';
       break;
     case 'shadow':
-      why = `mode shadow: legacy answers; a copy goes to ${rule.target ?? '?'} in the background and the answers are compared${rule.shadowWrites || ['GET', 'HEAD', 'OPTIONS'].includes(method.toUpperCase()) ? '' : ' (not for this method: writes are not shadowed)'}`;
+      why = `mode shadow: legacy answers; a copy goes to ${rule.target ?? '?'} in the background and the answers are compared${rule.shadowWrites || ['GET', 'HEAD', 'OPTIONS'].includes(method) ? '' : ' (not for this method: writes are not shadowed)'}`;
       break;
     case 'new':
       why = `mode new: every request goes to ${upstream}${rule.fallback ? '; safe requests fall back to legacy if it fails' : ''}`;
@@ -65,7 +74,7 @@ export function explain(
   }
   let now = '';
   if (d.toTarget && circuitOf(upstream) === 'open') {
-    const safe = ['GET', 'HEAD', 'OPTIONS'].includes(method.toUpperCase());
+    const safe = ['GET', 'HEAD', 'OPTIONS'].includes(method);
     now = `; but the circuit of ${upstream} is open on this instance: ${safe && rule.mode !== 'retired' && rule.fallback ? 'legacy answers (fallback)' : 'the request gets 503'}`;
   }
   return { rule: rule.id, mode: rule.mode, target: upstream, reason: `${where}; ${why}${now}` };

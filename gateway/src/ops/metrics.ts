@@ -55,6 +55,8 @@ class ScrapedMetric {
 export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly routes = new Map<string, RouteStats>();
+  /** the gateway's own refusals, before any rule (proxy/refusals.ts) */
+  readonly refusals: RouteStats;
   readonly fallbacks: Counter<'rule' | 'reason'>;
   readonly readsAfterWrite: Counter<'rule'>;
   readonly ruleReloads: Counter<'result'>;
@@ -68,6 +70,7 @@ export class GatewayMetrics {
 
   constructor(upstreams: () => UpstreamRegistry | undefined) {
     collectDefaultMetrics({ register: this.registry, prefix: 'ficus_gateway_' });
+    this.refusals = this.route('-', '-', false);
     const reg = [this.registry];
     this.registry.registerMetric(
       new ScrapedMetric('ficus_http_requests_total', 'Requests answered, by rule, target upstream and status code', 'counter', () => this.requestValues()) as never,

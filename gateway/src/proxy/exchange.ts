@@ -17,10 +17,12 @@ import type { GatewayMetrics, RouteStats } from '../ops/metrics.js';
 import { decide } from '../routing/decide.js';
 import { BadTargetError, parseRequestTarget, type RequestTarget } from '../routing/request-target.js';
 import { isSafeMethod, type CompiledRule, type Router } from '../routing/router.js';
+import { PASS, REFUSED, type CircuitState } from '../upstreams/circuit-breaker.js';
 import type { Upstream } from '../upstreams/upstream.js';
 import type { UpstreamRegistry } from '../upstreams/registry.js';
 import { acceptableRequestId, clientResponseHeaders, hasRepeatedHost, REPEATED_HOST_DETAIL, upstreamRequestHeaders, VIA, type ResponseFraming } from './headers.js';
 import { isEchoMethod, refuseEchoMethod, sendProblem } from './problem-response.js';
+import { recordRefusal } from './refusals.js';
 import type { ShadowCapture, Shadows } from './shadow.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import { answerBeforeBody, isLingering, RequestBody } from './unread-body.js';
@@ -88,6 +90,9 @@ class Exchange implements Dispatcher.DispatchHandler {
   private status = 0;
   private done = false;
   private clientGone = false;
+  /** the half-open trial this exchange holds on `trialOf` (0: none): given back if it ends without a verdict */
+  private trial = 0;
+  private trialOf: Upstream | undefined;
   /** mode shadow: legacy's answer is also handed here (after the client got it) */
   shadow: ShadowCapture | undefined = undefined;
   /** what is sent as the request body: the client's request, or a tee of it (shadowed writes) */
@@ -119,10 +124,17 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.fail(502, 'unknown-upstream', 'Upstream not declared', `the rules name an upstream "${name}" that is not declared`);
       return;
     }
-    if (onTarget && !upstream.breaker.allow()) {
-      if (this.canFallback) return this.fallback('circuit-open');
-      this.fail(503, 'upstream-unavailable', 'Upstream unavailable', `the circuit of upstream "${name}" is open`);
-      return;
+    if (onTarget) {
+      const admitted = upstream.breaker.admit();
+      if (admitted === REFUSED) {
+        if (this.canFallback) return this.fallback('circuit-open');
+        this.fail(503, 'upstream-unavailable', 'Upstream unavailable', circuitDetail(name, upstream.breaker.current));
+        return;
+      }
+      if (admitted !== PASS) {
+        this.trial = admitted;
+        this.trialOf = upstream;
+      }
     }
     const t = upstream.config.timeouts;
     upstream.pool.dispatch(
@@ -281,6 +293,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.done) return;
     this.done = true;
     this.res[kExchange] = undefined;
+    // a trial whose client went away told the breaker nothing: without this, no request would
+    // be let through again (a no-op when the upstream's answer already gave the verdict)
+    if (this.trial !== 0) this.trialOf!.breaker.release(this.trial);
     const seconds = (performance.now() - this.started) / 1000;
     const target = this.upstream?.name ?? '-';
     routeStats(this.rt.metrics, this.rule, target, this.isFallback).record(status, seconds);
@@ -292,6 +307,12 @@ class Exchange implements Dispatcher.DispatchHandler {
       );
     }
   }
+}
+
+function circuitDetail(name: string, state: CircuitState): string {
+  return state === 'half-open'
+    ? `the circuit of upstream "${name}" is half-open: its one trial request is under way, and no other is sent until that one is answered`
+    : `the circuit of upstream "${name}" is open`;
 }
 
 /** Per-rule cache of stats objects, so recording a request costs no map lookup by string. */
@@ -312,12 +333,15 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
   if (isLingering(req.socket)) return void req.socket.destroy();
   const started = performance.now();
   const requestId = acceptableRequestId(req.headers['x-request-id']) ?? randomUUID();
-  if (isEchoMethod(req.method)) return refuseEchoMethod(res, requestId);
+  if (isEchoMethod(req.method)) {
+    refuseEchoMethod(res, requestId);
+    return recordRefusal(rt, req.method, 501, requestId, started);
+  }
   if (hasRepeatedHost(req.rawHeaders)) {
     // which Host the upstream would pick is anyone's guess: no keep-alive for such a client either
     res.shouldKeepAlive = false;
     sendProblem(res, 400, 'bad-request', 'Bad request', REPEATED_HOST_DETAIL, requestId, undefined);
-    return;
+    return recordRefusal(rt, req.method, 400, requestId, started);
   }
   let target: RequestTarget;
   try {
@@ -325,17 +349,17 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
   } catch (e) {
     if (!(e instanceof BadTargetError)) throw e;
     sendProblem(res, 400, 'bad-request-target', 'Bad request target', e.message, requestId, undefined);
-    return;
+    return recordRefusal(rt, req.method, 400, requestId, started);
   }
   const method = req.method ?? 'GET';
   const match = rt.router.match(method, target, req.headers);
   if (!match) {
     sendProblem(res, 404, 'no-route', 'No rule matches this request', 'no routing rule matches this method and path', requestId, undefined);
-    return;
+    return recordRefusal(rt, method, 404, requestId, started);
   }
   const rule = match.rule;
   rt.metrics.started();
-  let toTarget = decide(match, req.headers, target).toTarget;
+  let toTarget = decide(match, req.headers, target, req.rawHeaders).toTarget;
   const afterWrite = toTarget && rule.mode !== 'retired' && writtenRecently(rt, method, target);
   if (afterWrite) {
     toTarget = false;

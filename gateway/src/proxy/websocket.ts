@@ -42,13 +42,13 @@ export function createUpgradeHandler(rt: ProxyRuntime, server: Server) {
     try {
       target = parseRequestTarget(req.url ?? '/', rt.router.encodedSlashes);
     } catch (e) {
-      if (e instanceof BadTargetError) return reject(socket, 400, 'Bad Request');
+      if (e instanceof BadTargetError) return sendProblemOnSocket(socket, 400, 'Bad Request', 'bad-request-target', 'Bad request target', e.message);
       throw e;
     }
     const match = rt.router.match(req.method ?? 'GET', target, req.headers);
     if (!match) return reject(socket, 404, 'Not Found');
     const rule = match.rule;
-    const toTarget = decide(match, req.headers, target).toTarget;
+    const toTarget = decide(match, req.headers, target, req.rawHeaders).toTarget;
     const name = toTarget ? rule.target! : rule.legacy;
     const upstream = rt.upstreams.get(name);
     if (!upstream) return reject(socket, 502, 'Bad Gateway');

@@ -57,18 +57,39 @@ export function thresholdOf(percent: number): number {
   return Math.round(percent * 100);
 }
 
-export type StickyKeyReader = (headers: IncomingHttpHeaders, segments: string[], query: string | undefined, paramIndex: number) => string | undefined;
+export type StickyKeyReader = (headers: IncomingHttpHeaders, segments: string[], query: string | undefined, paramIndex: number, rawHeaders: readonly string[]) => string | undefined;
 
-function nonEmpty(v: string | string[] | undefined): string | undefined {
-  const s = Array.isArray(v) ? v[0] : v;
+function nonEmpty(s: string | undefined): string | undefined {
   return s === undefined || s === '' ? undefined : s;
+}
+
+/**
+ * The key in header `name` (lower case). Node joins the copies of a repeated header with ", ",
+ * so `x-user-id: nurse1` sent twice would be the key "nurse1, nurse1", on whichever side that
+ * hashes to; and copies that differ name no one user (an upstream may read the first or the
+ * last). So copies that all agree are that key, copies that differ are no key (legacy). The raw
+ * list is read only when the joined value could be a join: one header whose value holds ", "
+ * is that value.
+ */
+function headerKey(headers: IncomingHttpHeaders, name: string, rawHeaders: readonly string[]): string | undefined {
+  const joined = headers[name];
+  if (typeof joined !== 'string') return undefined; // an array is set-cookie's, a response header
+  if (!joined.includes(', ')) return nonEmpty(joined);
+  let key: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const n = rawHeaders[i]!;
+    if (n.length !== name.length || n.toLowerCase() !== name) continue;
+    if (key === undefined) key = rawHeaders[i + 1]!;
+    else if (rawHeaders[i + 1] !== key) return undefined;
+  }
+  return nonEmpty(key ?? joined);
 }
 
 /** Builds the function that reads a rule's sticky key from a request. */
 export function stickyKeyReader(sticky: Sticky): StickyKeyReader {
   if (sticky.header !== undefined) {
     const name = sticky.header.toLowerCase();
-    return (headers) => nonEmpty(headers[name]);
+    return (headers, _s, _q, _p, rawHeaders) => headerKey(headers, name, rawHeaders);
   }
   if (sticky.param !== undefined) return (_h, segments, _q, paramIndex) => (paramIndex < 0 ? undefined : nonEmpty(segments[paramIndex]));
   if (sticky.query !== undefined) {

@@ -14,7 +14,8 @@ export interface Decision {
   bucket?: number;
 }
 
-export function decide(match: RouteMatch, headers: IncomingHttpHeaders, target: RequestTarget): Decision {
+/** `rawHeaders` (IncomingMessage.rawHeaders) is read only for a sticky header sent more than once. */
+export function decide(match: RouteMatch, headers: IncomingHttpHeaders, target: RequestTarget, rawHeaders: readonly string[]): Decision {
   const rule = match.rule;
   switch (rule.mode) {
     case 'legacy':
@@ -25,7 +26,7 @@ export function decide(match: RouteMatch, headers: IncomingHttpHeaders, target: 
     case 'retired':
       return { toTarget: true };
     case 'canary': {
-      const key = rule.stickyKey?.(headers, target.segments, target.query, match.pattern.stickyIndex);
+      const key = rule.stickyKey?.(headers, target.segments, target.query, match.pattern.stickyIndex, rawHeaders);
       if (key === undefined) return { toTarget: false };
       // at 0 % nobody moves: skip the hash
       if (rule.threshold === 0) return { toTarget: false, key };

@@ -32,6 +32,18 @@ describe('parseRequestTarget', () => {
     expect(seg('/a/..%3B')).toEqual(['a', '..;']);
   });
 
+  it('refuses a fragment anywhere: a target never carries one, and upstreams read what follows "#" as the query', () => {
+    for (const p of ['/api/results#mrn=102782', '/api/encounters#&mrn=B&x?mrn=A', '/a?b=1#c', '/#', '/a/b#', 'http://h/api/results#mrn=1', 'http://h/a?b#c']) {
+      expect(() => parseRequestTarget(p), p).toThrow(/request target cannot carry a fragment/);
+    }
+    // escaped, it is data
+    expect(parseRequestTarget('/files/a%23b?q=%23')).toEqual({ forwardPath: '/files/a%23b?q=%23', segments: ['files', 'a#b'], query: 'q=%23' });
+  });
+
+  it('refuses an absolute-form target that is no URL, instead of throwing something else', () => {
+    for (const p of ['http://[/a', 'http://:99999/x', 'https://x:y@/a']) expect(() => parseRequestTarget(p), p).toThrow(BadTargetError);
+  });
+
   it('reads an escaped slash as FICUS_ENCODED_SLASHES says, and refuses dots between escaped slashes in every mode', () => {
     const path = '/api%2Fpatients%2f100042/x';
     expect(parseRequestTarget(path).segments).toEqual(['api/patients/100042', 'x']);

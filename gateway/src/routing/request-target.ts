@@ -6,7 +6,7 @@
  * parameters (`/a;jsessionid=1/b`) are not part of a segment (Tomcat and Jetty drop them
  * before mapping; they are forwarded as written). What could still mean one thing to Ficus
  * and another upstream is refused: dot segments (`..;` included, Tomcat's reading of it),
- * backslashes, NUL and bad escapes.
+ * backslashes, NUL, bad escapes, and a `#` anywhere.
  */
 
 export interface RequestTarget {
@@ -33,12 +33,26 @@ const ESCAPED_SLASH = /%2f/i;
 
 const SUSPICIOUS = /\\|%5c|%00/i;
 
+/**
+ * A target never carries a fragment (RFC 9112 §3.2), but clients such as Node's http.get send
+ * one as written, and the upstream (find-my-way, most servers) ends the path at the first `?`
+ * or `#` and reads what follows as the query: `/api/results#mrn=1` is that patient's results
+ * there, and would be a path without a query here, past any rule that needs `mrn`.
+ */
+export const FRAGMENT_DETAIL = 'a request target cannot carry a fragment ("#"; RFC 9112 §3.2): send the query after "?", or escape "#" as %23';
+
 export function parseRequestTarget(url: string, encodedSlashes: EncodedSlashes = 'keep'): RequestTarget {
+  if (url.includes('#')) throw new BadTargetError(FRAGMENT_DETAIL);
   let target = url;
   if (target.charCodeAt(0) !== 47 /* / */) {
     // absolute-form (GET http://host/path): keep path and query only
     if (!/^https?:\/\//i.test(target)) throw new BadTargetError('the request target must be a path');
-    const parsed = new URL(target);
+    let parsed: URL;
+    try {
+      parsed = new URL(target);
+    } catch {
+      throw new BadTargetError('the request target is not a valid absolute URL');
+    }
     target = parsed.pathname + parsed.search;
   }
   const q = target.indexOf('?');
@@ -48,14 +62,12 @@ export function parseRequestTarget(url: string, encodedSlashes: EncodedSlashes =
     rawPath = rawPath.replace(/\/{2,}/g, '/');
     target = query === undefined ? rawPath : `${rawPath}?${query}`;
   }
-  const hash = rawPath.indexOf('#');
-  const hashless = hash === -1 ? rawPath : rawPath.slice(0, hash);
-  if (SUSPICIOUS.test(hashless)) throw new BadTargetError('backslashes and NUL are not allowed in a path');
+  if (SUSPICIOUS.test(rawPath)) throw new BadTargetError('backslashes and NUL are not allowed in a path');
 
   const segments: string[] = [];
-  if (hashless.length > 1) {
-    const end = hashless.charCodeAt(hashless.length - 1) === 47 ? hashless.length - 1 : hashless.length;
-    for (const part of hashless.slice(1, end).split('/')) {
+  if (rawPath.length > 1) {
+    const end = rawPath.charCodeAt(rawPath.length - 1) === 47 ? rawPath.length - 1 : rawPath.length;
+    for (const part of rawPath.slice(1, end).split('/')) {
       const semi = part.indexOf(';');
       let segment = semi === -1 ? part : part.slice(0, semi);
       let slashes = false;

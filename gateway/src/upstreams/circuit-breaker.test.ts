@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
+import { CircuitBreaker, PASS, REFUSED, type CircuitState } from './circuit-breaker.js';
 
-function breaker() {
+function breaker(trialTimeoutMs?: number) {
   let now = 0;
   const changes: CircuitState[] = [];
-  const b = new CircuitBreaker({ failureThreshold: 3, openMs: 1_000 }, (s) => changes.push(s), () => now);
+  const b = new CircuitBreaker({ failureThreshold: 3, openMs: 1_000, trialTimeoutMs }, (s) => changes.push(s), () => now);
   return { b, changes, advance: (ms: number) => (now += ms) };
 }
 
@@ -19,7 +19,7 @@ describe('circuit breaker', () => {
     expect(b.current).toBe('closed');
     b.failure('x');
     expect(b.current).toBe('open');
-    expect(b.allow()).toBe(false);
+    expect(b.admit()).toBe(REFUSED);
     expect(changes).toEqual(['open']);
   });
 
@@ -28,15 +28,52 @@ describe('circuit breaker', () => {
     for (let i = 0; i < 3; i++) b.failure('x');
     advance(1_000);
     expect(b.current).toBe('half-open');
-    expect(b.allow()).toBe(true);
-    expect(b.allow()).toBe(false); // one trial at a time
+    expect(b.admit()).toBeGreaterThan(0);
+    expect(b.admit()).toBe(REFUSED); // one trial at a time
     b.failure('still down');
     expect(b.current).toBe('open');
     advance(1_000);
-    expect(b.allow()).toBe(true);
+    expect(b.admit()).toBeGreaterThan(0);
     b.success();
     expect(b.current).toBe('closed');
-    expect(b.allow()).toBe(true);
+    expect(b.admit()).toBe(PASS);
+  });
+
+  it('lets the next request be the trial when the trial in flight is given back without a verdict (its client went away)', () => {
+    const { b, advance, changes } = breaker();
+    for (let i = 0; i < 3; i++) b.failure('x');
+    advance(1_000);
+    const first = b.admit();
+    expect(first).toBeGreaterThan(0);
+    expect(b.admit()).toBe(REFUSED);
+    b.release(first);
+    expect(b.current).toBe('half-open');
+    const second = b.admit();
+    expect(second).toBeGreaterThan(0);
+    expect(second).not.toBe(first);
+    // a late release of the first trial does not free the second's slot
+    b.release(first);
+    expect(b.admit()).toBe(REFUSED);
+    b.success();
+    expect(b.current).toBe('closed');
+    expect(changes).toEqual(['open', 'half-open', 'closed']);
+  });
+
+  it('does not let a trial whose verdict never comes hold the slot past trialTimeoutMs', () => {
+    const { b, advance } = breaker(5_000);
+    for (let i = 0; i < 3; i++) b.failure('x');
+    advance(1_000);
+    const first = b.admit();
+    expect(first).toBeGreaterThan(0);
+    advance(4_999);
+    expect(b.admit()).toBe(REFUSED);
+    advance(1);
+    const second = b.admit();
+    expect(second).toBeGreaterThan(first);
+    expect(b.admit()).toBe(REFUSED);
+    // the first one's verdict, when it comes at last, still counts
+    b.success();
+    expect(b.current).toBe('closed');
   });
 
   it('stays open while the health checker keeps finding the upstream down, and closes when it is back', () => {
@@ -46,7 +83,7 @@ describe('circuit breaker', () => {
       advance(900);
       b.forceOpen('health check failed again');
       expect(b.current).toBe('open');
-      expect(b.allow()).toBe(false);
+      expect(b.admit()).toBe(REFUSED);
     }
     b.forceClose('health check passed');
     expect(b.current).toBe('closed');

@@ -10,19 +10,35 @@ export type CircuitState = 'closed' | 'open' | 'half-open';
 
 export const CIRCUIT_STATE_VALUE: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
+export interface BreakerSettings extends Required<CircuitBreakerOptions> {
+  /**
+   * How long a half-open trial holds the one slot without a verdict. Its answer normally comes
+   * within the upstream's timeouts, but not while a slow client is still uploading the body (the
+   * response timeout does not run then): past this, the next request may be a trial too.
+   */
+  trialTimeoutMs?: number;
+}
+
+/** What admit() answers: no; yes, the circuit is closed; or a positive number, the half-open trial's. */
+export const REFUSED = 0;
+export const PASS = -1;
+
 export class CircuitBreaker {
   private state: CircuitState = 'closed';
   private failures = 0;
   private openedAt = 0;
-  private trialInFlight = false;
+  /** the trial in flight (0: none), and when it was let through */
+  private trial = 0;
+  private trialSince = 0;
+  private trials = 0;
 
   constructor(
-    private options: Required<CircuitBreakerOptions>,
+    private options: BreakerSettings,
     private readonly onChange: (state: CircuitState, reason: string) => void = () => {},
     private readonly now: () => number = Date.now,
   ) {}
 
-  reconfigure(options: Required<CircuitBreakerOptions>): void {
+  reconfigure(options: BreakerSettings): void {
     this.options = options;
   }
 
@@ -31,26 +47,37 @@ export class CircuitBreaker {
     return this.state;
   }
 
-  /** May a request be sent now? In half-open, only one trial at a time is allowed. */
-  allow(): boolean {
-    if (this.state === 'closed') return true;
+  /**
+   * May a request be sent now? In half-open, only one trial at a time is allowed: its number
+   * is returned, and the request that holds it gives it back with release() if it ends without
+   * telling success() or failure() (its client went away), or the next request waits for ever.
+   */
+  admit(): number {
+    if (this.state === 'closed') return PASS;
+    const now = this.now();
     if (this.state === 'open') {
-      if (this.now() - this.openedAt < this.options.openMs) return false;
+      if (now - this.openedAt < this.options.openMs) return REFUSED;
       this.transition('half-open', 'cool-down elapsed');
     }
-    if (this.trialInFlight) return false;
-    this.trialInFlight = true;
-    return true;
+    if (this.trial !== 0 && now - this.trialSince < (this.options.trialTimeoutMs ?? Infinity)) return REFUSED;
+    this.trialSince = now;
+    this.trial = ++this.trials;
+    return this.trial;
+  }
+
+  /** A trial ended without an answer from the upstream: the next request may be the trial. */
+  release(trial: number): void {
+    if (trial === this.trial) this.trial = 0;
   }
 
   success(): void {
     this.failures = 0;
-    this.trialInFlight = false;
+    this.trial = 0;
     if (this.state !== 'closed') this.transition('closed', 'request succeeded');
   }
 
   failure(reason: string): void {
-    this.trialInFlight = false;
+    this.trial = 0;
     this.failures++;
     if (this.state === 'half-open') this.open(`trial failed: ${reason}`);
     else if (this.state === 'closed' && this.failures >= this.options.failureThreshold) {
@@ -60,7 +87,7 @@ export class CircuitBreaker {
 
   /** The health checker found the upstream down (again): open, and restart the cool-down. */
   forceOpen(reason: string): void {
-    this.trialInFlight = false;
+    this.trial = 0;
     if (this.state !== 'open') this.open(reason);
     else this.openedAt = this.now();
   }
@@ -68,7 +95,7 @@ export class CircuitBreaker {
   /** The health checker found the upstream up again. */
   forceClose(reason: string): void {
     this.failures = 0;
-    this.trialInFlight = false;
+    this.trial = 0;
     if (this.state !== 'closed') this.transition('closed', reason);
   }
 

@@ -4,9 +4,14 @@
  */
 import { Pool } from 'undici';
 import type { Logger, ResolvedUpstream } from '@ficus/contracts';
-import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
+import { CircuitBreaker, type BreakerSettings, type CircuitState } from './circuit-breaker.js';
 import { HealthChecker, type Health } from './health-check.js';
 import { guardedConnector } from './paused-end-guard.js';
+
+/** A half-open trial that has had its connect and response time holds the one trial slot no longer. */
+function breakerSettings(config: ResolvedUpstream): BreakerSettings {
+  return { ...config.circuitBreaker, trialTimeoutMs: config.timeouts.connectMs + config.timeouts.responseHeadersMs };
+}
 
 export class Upstream {
   readonly pool: Pool;
@@ -31,7 +36,7 @@ export class Upstream {
       connect: guardedConnector({ timeout: config.timeouts.connectMs }),
       maxHeaderSize: 64 * 1024,
     });
-    this.breaker = new CircuitBreaker(config.circuitBreaker, (state: CircuitState, reason: string) =>
+    this.breaker = new CircuitBreaker(breakerSettings(config), (state: CircuitState, reason: string) =>
       log.warn({ upstream: name, circuit: state, reason }, `circuit of upstream ${name} is ${state}`),
     );
     this.health = new HealthChecker(this.pool, config.healthCheck, (health: Health, detail: string) => {
@@ -57,7 +62,7 @@ export class Upstream {
 
   reconfigure(config: ResolvedUpstream): void {
     this.config = config;
-    this.breaker.reconfigure(config.circuitBreaker);
+    this.breaker.reconfigure(breakerSettings(config));
   }
 
   start(): void {

@@ -52,7 +52,7 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
       tags: ['rules'],
       summary: 'Which rule takes a request, where it goes, and why',
       querystring: Type.Object({
-        method: Type.String({ default: 'GET', pattern: '^[A-Za-z]+$' }),
+        method: Type.String({ default: 'GET', pattern: '^[A-Za-z-]+$', description: 'as the client sends it: methods are case-sensitive, and the gateway refuses `get` as the proxy does' }),
         path: Type.String({ pattern: '^/', description: 'path and query, as the client sends it' }),
         header: Type.Optional(Type.Array(Type.String(), { description: 'repeat: header=name:value' })),
       }),

@@ -1,0 +1,62 @@
+/**
+ * Requests Node's HTTP parser refuses before the gateway sees them: a method it does not know
+ * (`get`: methods are case-sensitive), a byte a target cannot hold, a repeated Content-Length,
+ * a head too large. They are answered like the gateway's own errors, problem+json, with
+ * `Connection: close` and the connection closed after the answer, as nginx does (fastify's
+ * default answered `{"error":"Bad Request","message":"Client Error"}`).
+ */
+import { randomUUID } from 'node:crypto';
+import { maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { problem, PROBLEM_CONTENT_TYPE } from '@ficus/contracts';
+import type { ProxyRuntime } from './exchange.js';
+import { recordRefusal } from './refusals.js';
+
+type Answer = [status: number, slug: string, title: string, detail: string];
+
+const AMBIGUOUS_LENGTH: Answer = [400, 'bad-request', 'Bad request', 'the length of the request body is ambiguous: Content-Length repeated or invalid, or sent with Transfer-Encoding (RFC 9112 §6.3)'];
+
+const ANSWERS: Record<string, Answer> = {
+  HPE_INVALID_METHOD: [400, 'bad-request', 'Bad request', 'the method is not one the gateway takes: methods are case-sensitive (GET, not get), and unknown ones are refused'],
+  HPE_INVALID_URL: [400, 'bad-request-target', 'Bad request target', 'the request target holds a character a target cannot (a space, a control character or a non-ASCII byte): escape it as %XX'],
+  HPE_UNEXPECTED_CONTENT_LENGTH: AMBIGUOUS_LENGTH,
+  HPE_INVALID_CONTENT_LENGTH: AMBIGUOUS_LENGTH,
+  HPE_INVALID_TRANSFER_ENCODING: AMBIGUOUS_LENGTH,
+  HPE_INVALID_HEADER_TOKEN: [400, 'bad-request', 'Bad request', 'a header name or value holds a character a header cannot'],
+  HPE_HEADER_OVERFLOW: [431, 'request-header-fields-too-large', 'Request header fields too large', `the request line and headers are larger than the gateway takes (${maxHeaderSize / 1024} KiB)`],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'content-too-large', 'Content too large', 'the chunk extensions of the request body are larger than the gateway takes'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request-timeout', 'Request timeout', 'the request was not received in full in time (FICUS_CLIENT_REQUEST_TIMEOUT_MS)'],
+};
+
+function answerOf(code: string | undefined): Answer {
+  return (code !== undefined && ANSWERS[code]) || [400, 'bad-request', 'Bad request', `the request is not valid HTTP/1.1${code !== undefined && /^[A-Z0-9_]{1,40}$/.test(code) ? ` (${code})` : ''}`];
+}
+
+/** How long a refused client has to read the answer and close before its connection is cut. */
+const LINGER_MS = 5_000;
+
+const answered = new WeakSet<Socket>();
+
+/** The server's clientError handler. */
+export function answerClientError(rt: Pick<ProxyRuntime, 'metrics' | 'accessLog'>, err: Error & { code?: string }, socket: Socket): void {
+  // the parser repeats its error for every later read of the connection: one answer
+  if (answered.has(socket)) return;
+  if (err.code === 'ECONNRESET' || socket.destroyed) return void socket.destroy();
+  answered.add(socket);
+  // as Node does: no answer in the middle of one already started on this connection
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) return void socket.destroy();
+  const [status, slug, title, detail] = answerOf(err.code);
+  const requestId = randomUUID();
+  const body = JSON.stringify(problem(status, slug, title, detail, { instance: `urn:ficus:request:${requestId}` }));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `cache-control: no-store\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n${body}`,
+  );
+  // what the client still sends is read (and dropped by the failed parser) until it closes, so
+  // that closing on unread bytes does not reset the connection and the answer with it
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  // a request whose exchange had begun is counted when that exchange ends
+  if (!inFlight) recordRefusal(rt, undefined, status, requestId, performance.now());
+}

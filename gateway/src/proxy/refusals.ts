@@ -1,0 +1,19 @@
+/**
+ * Requests the gateway answers itself before any rule takes them (a bad target, two Hosts,
+ * TRACE, no rule, a request Node's parser refuses). They are counted and access-logged like
+ * every other answer ≥ 400, under rule and target "-", which no rule id can be (ids start
+ * with a letter or digit); as everywhere, without the path or query, which may carry an MRN.
+ */
+import { performance } from 'node:perf_hooks';
+import type { ProxyRuntime } from './exchange.js';
+
+export const NO_RULE = '-';
+
+export function recordRefusal(rt: Pick<ProxyRuntime, 'metrics' | 'accessLog'>, method: string | undefined, status: number, requestId: string, started: number): void {
+  const seconds = (performance.now() - started) / 1000;
+  rt.metrics.refusals.record(status, seconds);
+  rt.accessLog?.info(
+    { reqId: requestId, method: method ?? NO_RULE, rule: NO_RULE, target: NO_RULE, fallback: false, status, ms: Math.round(seconds * 10_000) / 10 },
+    'request',
+  );
+}

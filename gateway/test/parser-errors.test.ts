@@ -1,0 +1,80 @@
+/**
+ * Requests Node's HTTP parser refuses before any rule sees them (a lower-case method, a
+ * non-ASCII byte in the target, two Content-Lengths, a head too large) are answered like the
+ * gateway's own errors: problem+json, `Connection: close`, the connection closed after the
+ * answer (nginx's way), and counted under rule "-". They came back as fastify's
+ * `{"error":"Bad Request","message":"Client Error"}`.
+ */
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Logger } from '@ficus/contracts';
+import { legacyDefaultOnly, startLegacyAndNew, type TwoUpstreams } from './support/gateway-harness.js';
+
+let scene: TwoUpstreams;
+const logged: Record<string, unknown>[] = [];
+
+beforeAll(async () => {
+  scene = await startLegacyAndNew(legacyDefaultOnly);
+  scene.gw.gateway.runtime.accessLog = { info: (line: Record<string, unknown>) => void logged.push(line) } as unknown as Logger;
+});
+afterAll(() => scene?.close());
+
+/** Writes `bytes` on a new connection and returns all the gateway sent until it closed it. */
+function exchange(bytes: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(scene.gw.url).port), '127.0.0.1', () => socket.write(bytes));
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    socket.on('end', () => resolve(got));
+    socket.on('error', reject);
+  });
+}
+
+async function refused(code: number): Promise<number> {
+  const text = await (await fetch(scene.gw.url + '/metrics')).text();
+  const line = text.split('\n').find((l) => l.startsWith(`ficus_http_requests_total{rule="-",target="-",fallback="false",code="${code}"}`));
+  return Number(line?.split(' ').pop() ?? 0);
+}
+
+const cases: [name: string, bytes: Buffer, status: string, type: string, detail: RegExp][] = [
+  ['a lower-case method', Buffer.from('get /api/patients/100001 HTTP/1.1\r\nHost: a\r\n\r\n'), '400 Bad Request', 'bad-request', /methods are case-sensitive/],
+  [
+    'a non-ASCII byte in the target',
+    Buffer.concat([Buffer.from('GET /api/patients/Jos'), Buffer.from('é'), Buffer.from(' HTTP/1.1\r\nHost: a\r\n\r\n')]),
+    '400 Bad Request',
+    'bad-request-target',
+    /escape it as %XX/,
+  ],
+  ['two Content-Lengths', Buffer.from('POST /api/patients HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'), '400 Bad Request', 'bad-request', /Content-Length repeated/],
+  ['a head too large', Buffer.from(`GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'x'.repeat(20_000)}\r\n\r\n`), '431 Request Header Fields Too Large', 'request-header-fields-too-large', /larger than the gateway takes \(16 KiB\)/],
+];
+
+describe('a request the HTTP parser refuses', () => {
+  it('gets problem+json with Connection: close, is counted under rule "-" and access-logged', async () => {
+    const since = logged.length;
+    const before = { 400: await refused(400), 431: await refused(431) };
+    for (const [name, bytes, status, type, detail] of cases) {
+      const got = await exchange(bytes);
+      expect(got, name).toMatch(new RegExp(`^HTTP/1\\.1 ${status}\\r\\n`));
+      const [head, body] = got.split('\r\n\r\n') as [string, string];
+      expect(head, name).toMatch(/\r\ncontent-type: application\/problem\+json\r\n/);
+      expect(head, name).toMatch(/\r\nconnection: close(\r\n|$)/);
+      const problem = JSON.parse(body) as { type: string; status: number; detail: string; instance: string };
+      expect(problem.type, name).toBe(`https://ficus.dev/problems/${type}`);
+      expect(problem.status, name).toBe(Number(status.slice(0, 3)));
+      expect(problem.detail, name).toMatch(detail);
+      expect(head, name).toContain(`\r\nx-request-id: ${problem.instance.replace('urn:ficus:request:', '')}\r\n`);
+    }
+    expect(await refused(400)).toBe(before[400] + 3);
+    expect(await refused(431)).toBe(before[431] + 1);
+    expect(logged.slice(since).map((l) => [l.method, l.rule, l.status])).toEqual([
+      ['-', '-', 400],
+      ['-', '-', 400],
+      ['-', '-', 400],
+      ['-', '-', 431],
+    ]);
+    expect(JSON.stringify(logged.slice(since))).not.toMatch(/100001|Jos|patients/);
+    // and the gateway serves the next client as usual
+    expect((await fetch(scene.gw.url + '/api/patients/100001')).status).toBe(200);
+  });
+});
