@@ -12,6 +12,7 @@ export * from './cdc/change-feeds.js';
 export * from './cdc/change-rows.js';
 export * from './fhir/fhir-http.js';
 export * from './fhir/fhir-time.js';
+export * from './fhir/fhir-text.js';
 export * from './runtime/queue-gauges.js';
 export * from './outbox/outbox-seam.js';
 export * from './runtime/dedup-retention.js';

@@ -30,6 +30,14 @@ describe('toFhirPatient', () => {
     expect(toFhirPatient(row({ family_name: '', given_name: '' }), naming).name).toEqual([{ use: 'official' }]);
   });
 
+  it('trims padded legacy values (a CHAR(2) state) and leaves out blank ones', () => {
+    const p = toFhirPatient(row({ state: 'I ', city: '   ', address_line: ' 12 HARBOUR ROAD', phone: '  ', middle_name: ' ' }), naming);
+    expect(p.address).toEqual([{ use: 'home', line: ['12 HARBOUR ROAD'], state: 'I' }]);
+    expect(p).not.toHaveProperty('telecom');
+    expect(p.name).toEqual([{ use: 'official', family: 'PEREZ', given: ['NICOLE'] }]);
+    expect(toFhirPatient(row({ city: ' ', state: '  ' }), naming)).not.toHaveProperty('address');
+  });
+
   it('codes marital status from R4\'s value set: unknown is NullFlavor UNK, not a marital status code', () => {
     expect(toFhirPatient(row({ marital_status: 'U' }), naming).maritalStatus).toEqual({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor', code: 'UNK', display: 'unknown' }] });
     expect(toFhirPatient(row({ marital_status: 'A' }), naming).maritalStatus).toEqual({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', code: 'L', display: 'Legally Separated' }] });

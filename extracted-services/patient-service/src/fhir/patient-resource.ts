@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { sqlDate } from '@ficus/legacy-his/contract';
-import { sqlFhirDateTime } from '@ficus/service-kit';
+import { fhirText, sqlFhirDateTime } from '@ficus/service-kit';
 
 export interface FhirNaming {
   /** the FHIR identifier system of the hospital's MRNs */
@@ -54,9 +54,13 @@ export const PATIENT_FHIR_SELECT = `
     FROM patient p`;
 
 export function toFhirPatient(r: PatientFhirRow, naming: FhirNaming) {
-  const address = [r.address_line, r.city, r.state, r.postal_code].some((v) => v !== null)
-    ? [{ use: 'home', ...(r.address_line ? { line: [r.address_line] } : {}), ...(r.city ? { city: r.city } : {}), ...(r.state ? { state: r.state } : {}), ...(r.postal_code ? { postalCode: r.postal_code } : {}) }]
-    : undefined;
+  const [line, city, state, postalCode] = [r.address_line, r.city, r.state, r.postal_code].map(fhirText);
+  const address =
+    line || city || state || postalCode
+      ? [{ use: 'home', ...(line ? { line: [line] } : {}), ...(city ? { city } : {}), ...(state ? { state } : {}), ...(postalCode ? { postalCode } : {}) }]
+      : undefined;
+  const family = fhirText(r.family_name);
+  const phone = fhirText(r.phone);
   const marital = r.marital_status ? MARITAL[r.marital_status] : undefined;
   const link = [
     ...(r.replaced_by ? [{ other: { reference: `Patient/${r.replaced_by}` }, type: 'replaced-by' }] : []),
@@ -75,9 +79,9 @@ export function toFhirPatient(r: PatientFhirRow, naming: FhirNaming) {
       })),
     ],
     active: r.active,
-    // FHIR strings may not be empty: a legacy name part left '' is left out
-    name: [{ use: 'official', ...(r.family_name ? { family: r.family_name } : {}), ...givenNames(r) }],
-    ...(r.phone ? { telecom: [{ system: 'phone', value: r.phone, use: 'home' }] } : {}),
+    // FHIR strings may not be empty: a legacy name part left '' (or blank) is left out
+    name: [{ use: 'official', ...(family ? { family } : {}), ...givenNames(r) }],
+    ...(phone ? { telecom: [{ system: 'phone', value: phone, use: 'home' }] } : {}),
     gender: GENDER[r.sex] ?? 'unknown',
     birthDate: r.birth_date,
     ...(address ? { address } : {}),
@@ -87,7 +91,7 @@ export function toFhirPatient(r: PatientFhirRow, naming: FhirNaming) {
 }
 
 function givenNames(r: PatientFhirRow): { given?: string[] } {
-  const given = [r.given_name, r.middle_name].filter((n): n is string => !!n);
+  const given = [r.given_name, r.middle_name].map(fhirText).filter((n): n is string => n !== undefined);
   return given.length > 0 ? { given } : {};
 }
 

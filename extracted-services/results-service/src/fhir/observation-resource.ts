@@ -5,7 +5,7 @@
  * references its Observations.
  */
 import type pg from 'pg';
-import { sqlFhirDateTime } from '@ficus/service-kit';
+import { fhirText, sqlFhirDateTime } from '@ficus/service-kit';
 
 export interface ResultNaming {
   /** identifier system of order numbers */
@@ -61,8 +61,9 @@ function referenceRange(text: string, units: string | null) {
 }
 
 export function toObservation(r: ResultFhirRow, naming: ResultNaming) {
-  const number = r.value === null ? null : NUMBER.exec(r.value.trim());
-  const value = r.value === null ? {} : number ? { valueQuantity: quantity(Number(number[2]), r.units, number[1]) } : { valueString: r.value };
+  const text = fhirText(r.value);
+  const number = text === undefined ? null : NUMBER.exec(text);
+  const value = text === undefined ? {} : number ? { valueQuantity: quantity(Number(number[2]), r.units, number[1]) } : { valueString: text };
   const interpretation = r.abnormal_flag ? INTERPRETATION[r.abnormal_flag] : undefined;
   return {
     resourceType: 'Observation',
