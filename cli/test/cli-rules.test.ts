@@ -110,6 +110,18 @@ describe('ficus rules: changes', () => {
   });
 });
 
+describe('ficus rules: help', () => {
+  it('names every mode a flip takes, every file an export writes, and --force for a rollback as for a flip', async () => {
+    const [flip, exportHelp, rollback] = await Promise.all([s.ficus(['rules', 'flip', '--help']), s.ficus(['rules', 'export', '--help']), s.ficus(['rules', 'rollback', '--help'])]);
+    const text = (r: { stdout: string }) => r.stdout.replace(/\s+/g, ' ');
+    expect(text(flip)).toContain('the new mode: legacy, shadow, canary, new, retired for an HTTP rule; legacy, dual, new for an HL7 rule');
+    expect(text(exportHelp)).toContain('write the current rule set as 00-upstreams.yaml, 10-http.yaml and (when it has HL7 rules) 20-hl7.yaml into a folder');
+    const forceOf = (r: { stdout: string }) => /--force\s+(.*?)(?=\s+(?:-h, )?--|$)/s.exec(r.stdout)?.[1]?.replace(/\s+/g, ' ');
+    expect(forceOf(rollback)).toBe('go past a closed parity gate (role admin; the reason says why, and the audit log marks it as forced)');
+    expect(forceOf(rollback)).toBe(forceOf(flip));
+  });
+});
+
 describe('ficus rules: files', () => {
   const httpOnly = `http:
   - id: patients-read
@@ -294,6 +306,21 @@ describe('ficus rules: files', () => {
     expect(parse(forced)).toMatchObject({ version: 5 });
     expect(forced.stderr).toContain('also holds 20-extra.yaml');
     expect(readFileSync(path.join(dir, '20-extra.yaml'), 'utf8')).toBe('http: []\n');
+  });
+
+  it('gates a rollback as a flip: refused past a closed gate, and --force from an admin goes past it', async () => {
+    // the forced flip above put encounters-shadow in mode new; back to shadow, then a rollback to new
+    const forcedVersion = await currentVersion();
+    const back = await s.ficus(['rules', 'flip', 'encounters-shadow', '--mode', 'shadow', '--reason', 'trouble on ward 7']);
+    expect(back.code, back.stderr).toBe(0);
+    const refused = await s.ficus(['rules', 'rollback', String(forcedVersion), '--reason', 'live again']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/refused \(422\): Parity gate closed/);
+    expect(refused.stderr).toContain('rule "encounters-shadow" to new: nothing compared in the last 2h');
+    expect(await currentVersion()).toBe(forcedVersion + 1);
+    const forced = await s.ficus(['rules', 'rollback', String(forcedVersion), '--force', '--reason', 'accepted by the ward']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout.trim()).toBe(`version ${forcedVersion + 2}: rollback to version ${forcedVersion} (forced past the parity gate) (from version ${forcedVersion + 1})`);
   });
 
   it('never prints the admin token', () => {

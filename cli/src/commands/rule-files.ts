@@ -9,7 +9,7 @@ import { CliFailure, ReportedFailure } from '../failures.js';
 import * as parse from '../option-parsers.js';
 import { note, printLines, printResult } from '../output.js';
 import { checkRules, displayName } from '../rule-check.js';
-import { exportTexts, writeExport } from '../rule-export.js';
+import { exportTexts, HL7_FILE, HTTP_FILE, UPSTREAMS_FILE, writeExport } from '../rule-export.js';
 
 export function addRuleFileCommands(rules: Command): void {
   rules
@@ -46,7 +46,8 @@ export function addRuleFileCommands(rules: Command): void {
     .option('--base <version>', 'the version this change starts from (default: the current one)', parse.baseVersion)
     .action(async (dir: string, opts: { reason: string; base?: number }, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const loaded = await loadRuleDir(dir);
+      // the import goes through the parity gate: what it would say about a canary past it is the gate's to say
+      const loaded = await loadRuleDir(dir, { parityGated: true });
       if (!loaded.ok) {
         throw new CliFailure(`the rule folder ${displayName(dir)} is invalid; nothing was sent`, loaded.errors.map(formatIssue), { errors: loaded.errors });
       }
@@ -61,9 +62,9 @@ export function addRuleFileCommands(rules: Command): void {
 
   rules
     .command('export')
-    .description('write the current rule set as 00-upstreams.yaml and 10-http.yaml into a folder')
+    .description(`write the current rule set as ${UPSTREAMS_FILE}, ${HTTP_FILE} and (when it has HL7 rules) ${HL7_FILE} into a folder`)
     .argument('<dir>', 'the folder (made if missing); no other file in it is touched')
-    .option('--force', 'replace 00-upstreams.yaml / 10-http.yaml even if an export did not write them')
+    .option('--force', 'replace those files even if an export did not write them')
     .action(async (dir: string, opts: { force?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const client = ctx.client();
@@ -71,6 +72,7 @@ export function addRuleFileCommands(rules: Command): void {
       const { written, others } = await writeExport(dir, exportTexts(r, client.conn.url), opts.force === true);
       if (others.length) note(`note: ${displayName(dir)} also holds ${others.join(', ')}: \`ficus rules import\` of the folder reads those too`);
       const files = written.map(displayName);
-      printResult(ctx.json, { version: r.version, files }, () => `version ${r.version} written to ${files.join(' and ')}`);
+      const listed = files.length > 1 ? `${files.slice(0, -1).join(', ')} and ${files.at(-1)}` : files.join('');
+      printResult(ctx.json, { version: r.version, files }, () => `version ${r.version} written to ${listed}`);
     });
 }

@@ -1,6 +1,6 @@
 /**
  * `ficus rules list | show | explain | flip`: reading the current rules and moving one rule
- * between legacy, canary, new and retired (an HL7 rule: legacy, dual, new).
+ * between legacy, shadow, canary, new and retired (an HL7 rule: legacy, dual, new).
  */
 import { Option, type Command } from 'commander';
 import { describeRule, HL7_MODES, HTTP_MODES, type HttpRule } from '@ficus/contracts/rules';
@@ -102,7 +102,7 @@ export function addRuleCommands(rules: Command): void {
     .command('flip')
     .description('change the mode (and percent, target) of one rule: a new version')
     .argument('<id>', 'the rule id')
-    .addOption(new Option('--mode <mode>', 'the new mode: legacy, canary, new, retired for an HTTP rule; legacy, dual, new for an HL7 rule').choices([...new Set([...HTTP_MODES, ...HL7_MODES])]).makeOptionMandatory())
+    .addOption(new Option('--mode <mode>', `the new mode: ${HTTP_MODES.join(', ')} for an HTTP rule; ${HL7_MODES.join(', ')} for an HL7 rule`).choices([...new Set([...HTTP_MODES, ...HL7_MODES])]).makeOptionMandatory())
     .option('--percent <n>', 'canary: the share of sticky keys sent to the target, 0-100', parse.percent)
     .option('--target <upstream>', 'the new service (an upstream name)')
     .requiredOption('--reason <text>', 'why (kept in the version history and the audit log)', parse.reason)

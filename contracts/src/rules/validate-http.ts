@@ -31,7 +31,7 @@ function checkPredicates(c: Collector, p: PlacedRule, section: 'headers' | 'quer
   }
 }
 
-function checkRule(c: Collector, p: PlacedRule, upstreams: Record<string, Upstream>) {
+function checkRule(c: Collector, p: PlacedRule, upstreams: Record<string, Upstream>, options: ValidationOptions) {
   const { rule, doc, index } = p;
   const at = (...rest: DocPath) => ['http', index, ...rest];
   const fail = (path: DocPath, reason: string) => c.errors.push(issue(doc, path, reason, rule.id));
@@ -87,7 +87,7 @@ function checkRule(c: Collector, p: PlacedRule, upstreams: Record<string, Upstre
     c.warnings.push(issue(doc, at('fallback'), `"fallback" only applies in mode "new"`, rule.id));
   }
   const methods = effectiveMethods(rule);
-  checkShadow(c, p, methods);
+  checkShadow(c, p, methods, options);
   checkCanaryWrites(c, p, methods);
   if (rule.mode === 'new' && methods && ![...methods].some((m) => SAFE_METHODS.has(m)) && rule.fallback === true) {
     c.warnings.push(issue(doc, at('fallback'), 'no safe method in this rule, so fallback never happens', rule.id));
@@ -117,7 +117,7 @@ function checkCanaryWrites(c: Collector, p: PlacedRule, methods: Set<string> | n
 }
 
 /** Shadow, comparison and gate settings by meaning (the schema checked their form). */
-function checkShadow(c: Collector, p: PlacedRule, methods: Set<string> | null) {
+function checkShadow(c: Collector, p: PlacedRule, methods: Set<string> | null, options: ValidationOptions) {
   const { rule, doc, index } = p;
   const at = (...rest: DocPath) => ['http', index, ...rest];
   const unsafe = unsafeOf(methods);
@@ -130,20 +130,32 @@ function checkShadow(c: Collector, p: PlacedRule, methods: Set<string> | null) {
   if (rule.compare?.learnNoise === true && methods !== null && ![...methods].some((m) => SAFE_METHODS.has(m))) {
     c.warnings.push(issue(doc, at('compare', 'learnNoise'), 'noise is learnt from a second legacy call, made for safe methods only: this rule has none', rule.id));
   }
+  // Only rules loaded as they are (a folder served by the gateway, the store's first seed) can
+  // hold a canary past its gate unchecked. Through the control plane every raise above it went
+  // through the gate (or was forced, on the record) and a cut needs none: nothing to act on.
   const gate = rule.parity;
-  if (gate?.gateAbovePercent !== undefined && rule.mode === 'canary' && (rule.percent ?? 0) > gate.gateAbovePercent) {
-    c.warnings.push(issue(doc, at('parity', 'gateAbovePercent'), `the canary is already at ${rule.percent} %, above the gated ${gate.gateAbovePercent} %`, rule.id));
+  if (!options.parityGated && gate?.gateAbovePercent !== undefined && rule.mode === 'canary' && (rule.percent ?? 0) > gate.gateAbovePercent) {
+    c.warnings.push(
+      issue(
+        doc,
+        at('parity', 'gateAbovePercent'),
+        `the canary is at ${rule.percent} %, above the gated ${gate.gateAbovePercent} %: rule files served as they are (FICUS_RULES_SOURCE=files, the rule store's first seed) do not go through the parity gate`,
+        rule.id,
+      ),
+    );
   }
 }
 
 export interface ValidationOptions {
   /** the gateway compares literal path segments regardless of case (FICUS_PATHS_CASE_INSENSITIVE) */
   caseInsensitivePaths?: boolean;
+  /** the rules arrive through the control plane, which holds every move toward the new service to its parity gate */
+  parityGated?: boolean;
 }
 
 /** Every check of the HTTP rules, in order; ids are checked by the caller (one namespace). */
 export function checkHttpRules(c: Collector, placed: PlacedRule[], upstreams: Record<string, Upstream>, options: ValidationOptions = {}): void {
-  for (const p of placed) checkRule(c, p, upstreams);
+  for (const p of placed) checkRule(c, p, upstreams, options);
   placed.forEach((later, j) => {
     const before = placed.slice(0, j);
     const earlier = before.find((e) => ruleCovers(e, later));

@@ -2,10 +2,10 @@
  * How the gateway's admin API answers what its control plane throws (the shared request
  * plumbing, roles and audit hooks are in @ficus/contracts: admin-auth).
  */
-import type { FastifyReply } from 'fastify';
-import { sendProblem, StaleVersionError } from '@ficus/contracts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { originOf, reasonOf, sendProblem, StaleVersionError } from '@ficus/contracts';
 import { BadTargetError } from '../routing/request-target.js';
-import { InvalidRuleSetError, UnknownVersionError } from './control-plane.js';
+import { InvalidRuleSetError, UnknownVersionError, type ControlPlane } from './control-plane.js';
 import { describeGate, ParityGateError } from './parity-gate.js';
 import { UnknownRuleError } from './rule-changes.js';
 
@@ -32,6 +32,26 @@ export function answerError(reply: FastifyReply, err: Error & { validation?: unk
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return sendProblem(reply, err.statusCode, 'invalid-request', 'Invalid request', err.message);
   reply.log.error({ err: err.message }, 'admin request failed');
   return sendProblem(reply, 500, 'internal-error', 'Internal error', 'the request failed; see the gateway log');
+}
+
+/** A change the parity gate refused goes on the audit log with the figures it was refused on. */
+export async function refusedOnRecord<T>(cp: ControlPlane, req: FastifyRequest, change: () => Promise<T>): Promise<T> {
+  try {
+    return await change();
+  } catch (e) {
+    if (e instanceof ParityGateError) {
+      const action = req.routeOptions.config.audit ?? 'rules.change';
+      await cp.record(req.principal, originOf(req), { action, target: req.auditTarget, reason: reasonOf(req), outcome: 'refused', status: 422, detail: { parityGate: e.refused } });
+      req.audited = true;
+    }
+    throw e;
+  }
+}
+
+/** Forcing a change past a closed gate is an admin's decision, whichever way the change is made. */
+export function forceRefused(req: FastifyRequest, reply: FastifyReply, force: boolean | undefined, what: 'flip' | 'rollback'): FastifyReply | undefined {
+  if (!force || req.principal!.role === 'admin') return undefined;
+  return sendProblem(reply, 403, 'forbidden', 'Not allowed', `forcing a ${what} past the parity gate needs the role "admin"`);
 }
 
 export { originOf, outcomeOf, reasonOf, sendProblem } from '@ficus/contracts';

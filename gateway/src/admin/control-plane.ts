@@ -46,8 +46,8 @@ export class ControlPlane {
   ) {}
 
   /** Refuses a change that moves traffic past a closed parity gate, unless forced. */
-  private async gate(before: RuleSet, after: RuleSet, force: boolean): Promise<GateFigures[]> {
-    const moves = gatedMoves(before, after);
+  private async gate(before: RuleSet, after: RuleSet, force: boolean, inForce = false): Promise<GateFigures[]> {
+    const moves = gatedMoves(before, after, inForce);
     if (moves.length === 0 || !this.parity) return [];
     const figures = await checkGates(moves, this.parity);
     const closed = figures.filter((g) => !g.open);
@@ -57,7 +57,7 @@ export class ControlPlane {
 
   /** Schema and meaning; the issues name rule id, field and reason. */
   check(ruleSet: unknown): { ruleSet: RuleSet; warnings: RuleIssue[] } {
-    const result = validateRuleDocuments([{ data: ruleSet }], this.validation);
+    const result = validateRuleDocuments([{ data: ruleSet }], { ...this.validation, parityGated: true });
     if (!result.ok) throw new InvalidRuleSetError(result.errors);
     return { ruleSet: result.ruleSet, warnings: result.warnings };
   }
@@ -120,8 +120,12 @@ export class ControlPlane {
     return withWarnings(result, warnings);
   }
 
-  /** A new version whose rules are those of an earlier one. */
-  async rollback(who: Principal, origin: Origin, to: number, reason: string, base: number): Promise<ChangeResult> {
+  /**
+   * A new version whose rules are those of an earlier one. Gated as an import: a rule it moves
+   * further toward the new service needs its gate (the one in force now, else the version's), so
+   * an old version is no way past a closed gate. Back toward legacy it is never held.
+   */
+  async rollback(who: Principal, origin: Origin, to: number, reason: string, base: number, force = false): Promise<ChangeResult> {
     const target = await this.version(to);
     const { ruleSet } = this.check(target.ruleSet);
     const current = await this.current();
@@ -129,7 +133,8 @@ export class ControlPlane {
       await this.record(who, origin, { action: 'rules.rollback', target: `version ${to}`, reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false } });
       return { version: current, changed: false };
     }
-    return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, { kind: 'rollback', rollbackTo: to, summary: `rollback to version ${to}` });
+    const gates = await this.gate(current.ruleSet, ruleSet, force, true);
+    return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, withGates({ kind: 'rollback', rollbackTo: to, summary: `rollback to version ${to}` }, gates));
   }
 
   /** Audit entry for a write that made no version (refused, denied, tokens). */

@@ -2,7 +2,8 @@
  * The flip gate: a rule with a `parity` section cannot go to `new` (or `retired`), nor a canary
  * above its `gateAbovePercent`, unless the parity measured over its window is at least its
  * threshold over at least `minCompared` compared requests. A rule without a `parity` section is
- * not gated (the rule files shipped before shadowing existed keep working as they did).
+ * not gated (the rule files shipped before shadowing existed keep working as they did). Flips,
+ * imports and rollbacks all go through it; a move back toward legacy never does.
  */
 import { resolveGate, type Hl7Rule, type HttpRule, type ParityStore, type ResolvedGate, type RuleSet } from '@ficus/contracts';
 
@@ -39,14 +40,21 @@ export interface GatedMove {
   move: string;
 }
 
-/** The moves of a change that need the gate: more traffic to the new service than before, past what the rule allows ungated. */
-export function gatedMoves(before: RuleSet, after: RuleSet): GatedMove[] {
+/**
+ * The moves of a change that need the gate: more traffic to the new service than before, past
+ * what the rule allows ungated. Less traffic, or as much, never needs it. The gate is the one the
+ * rule has after the change (a flip keeps it, an import writes it), unless `inForce`: then the
+ * gate the rule has before the change decides when there is one, so a rollback to a version
+ * from before the gate (or with a looser one) is no way around it.
+ */
+export function gatedMoves(before: RuleSet, after: RuleSet, inForce = false): GatedMove[] {
   const out: GatedMove[] = [];
   const old = new Map<string, HttpRule | Hl7Rule>([...before.http, ...(before.hl7 ?? [])].map((r) => [r.id, r]));
   for (const rule of [...after.http, ...(after.hl7 ?? [])]) {
-    const gate = resolveGate(rule.parity);
+    const previous = old.get(rule.id);
+    const gate = (inForce ? resolveGate(previous?.parity) : undefined) ?? resolveGate(rule.parity);
     if (!gate) continue;
-    const was = exposure(old.get(rule.id));
+    const was = exposure(previous);
     const now = exposure(rule);
     if (now <= was) continue;
     if (now === 100) out.push({ rule: rule.id, gate, move: `to ${rule.mode}` });

@@ -23,7 +23,7 @@ import type { UpstreamRegistry } from '../upstreams/registry.js';
 import { acceptableRequestId, clientResponseHeaders, hasRepeatedHost, REPEATED_HOST_DETAIL, upstreamRequestHeaders, VIA, type ResponseFraming } from './headers.js';
 import { isEchoMethod, refuseEchoMethod, sendProblem } from './problem-response.js';
 import { recordRefusal } from './refusals.js';
-import type { ShadowCapture, Shadows } from './shadow.js';
+import { AFTER_WRITE, type ShadowCapture, type Shadows } from './shadow.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import { answerBeforeBody, isLingering, RequestBody } from './unread-body.js';
 import { rememberWrite, writtenRecently } from './read-after-write.js';
@@ -359,17 +359,18 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
   }
   const rule = match.rule;
   rt.metrics.started();
-  let toTarget = decide(match, req.headers, target, req.rawHeaders).toTarget;
-  const afterWrite = toTarget && rule.mode !== 'retired' && writtenRecently(rt, method, target);
-  if (afterWrite) {
-    toTarget = false;
-    rt.metrics.readsAfterWrite.inc({ rule: rule.id });
-  }
+  const decided = decide(match, req.headers, target, req.rawHeaders).toTarget;
+  // one look-up serves both cases: a read the rule sends to the new service stays on legacy, and
+  // a shadowed read is not compared (the new service may not have had the write through CDC yet)
+  const afterWrite = (decided ? rule.mode !== 'retired' : rule.shadow !== null) && writtenRecently(rt, method, target);
+  const toTarget = decided && !afterWrite;
+  if (afterWrite && decided) rt.metrics.readsAfterWrite.inc({ rule: rule.id });
   const canFallback = toTarget && rule.mode !== 'retired' && rule.fallback && isSafeMethod(method) && !hasBody(req);
   const exchange = new Exchange(rt, req, res, rule, target, requestId, started, canFallback);
-  exchange.afterWrite = afterWrite;
+  exchange.afterWrite = afterWrite && decided;
   if (rule.shadow !== null) {
-    exchange.shadow = rt.shadows.begin(rule, req, target, requestId, hasBody(req), (tee) => (exchange.body = tee));
+    if (afterWrite) rt.shadows.skip(rule, AFTER_WRITE);
+    else exchange.shadow = rt.shadows.begin(rule, req, target, requestId, hasBody(req), (tee) => (exchange.body = tee));
   }
   exchange.send(toTarget ? rule.target! : rule.legacy, toTarget);
 }

@@ -2,13 +2,12 @@
  * /api/rules: read the rules, explain a request, flip one rule, apply or validate a whole set.
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { HL7_MODES, HTTP_MODES, type RuleIssue } from '@ficus/contracts';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ControlPlane } from '../control-plane.js';
 import { explain } from '../explain.js';
-import { originOf, reasonOf, sendProblem } from '../admin-http.js';
-import { ParityGateError } from '../parity-gate.js';
+import { forceRefused, originOf, refusedOnRecord } from '../admin-http.js';
 import { UnknownRuleError } from '../rule-changes.js';
 import type { RouterOptions } from '../../routing/router.js';
 
@@ -85,7 +84,8 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
     handler: async (req, reply) => {
       req.auditTarget = req.params.id;
       const { mode, percent, target, reason, baseVersion, force } = req.body;
-      if (force && req.principal!.role !== 'admin') return sendProblem(reply, 403, 'forbidden', 'Not allowed', 'forcing a flip past the parity gate needs the role "admin"');
+      const denied = forceRefused(req, reply, force, 'flip');
+      if (denied) return denied;
       const flip = { mode, ...(percent !== undefined ? { percent } : {}), ...(target !== undefined ? { target } : {}) };
       const { version, changed, warnings } = await refusedOnRecord(cp, req, () => cp.flip(req.principal!, originOf(req), req.params.id, flip, reason, baseVersion, force === true));
       req.audited = true;
@@ -134,18 +134,4 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
 function warningsOf(warnings: RuleIssue[] | undefined): { warnings?: Pick<RuleIssue, 'ruleId' | 'field' | 'reason' | 'pointer'>[] } {
   if (!warnings?.length) return {};
   return { warnings: warnings.map((w) => ({ ruleId: w.ruleId, field: w.field, reason: w.reason, pointer: w.pointer })) };
-}
-
-/** A change the parity gate refused goes on the audit log with the figures it was refused on. */
-async function refusedOnRecord<T>(cp: ControlPlane, req: FastifyRequest, change: () => Promise<T>): Promise<T> {
-  try {
-    return await change();
-  } catch (e) {
-    if (e instanceof ParityGateError) {
-      const action = req.routeOptions.config.audit ?? 'rules.change';
-      await cp.record(req.principal, originOf(req), { action, target: req.auditTarget, reason: reasonOf(req), outcome: 'refused', status: 422, detail: { parityGate: e.refused } });
-      req.audited = true;
-    }
-    throw e;
-  }
 }

@@ -1,11 +1,12 @@
 /**
- * /api/versions and /api/rollback: the history of the rule set, differences, and going back.
+ * /api/versions and /api/rollback: the history of the rule set, differences, and going back
+ * (through the parity gate, as a flip: see ControlPlane.rollback).
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { RuleStore } from '@ficus/contracts';
-import { originOf } from '../admin-http.js';
+import { forceRefused, originOf, refusedOnRecord } from '../admin-http.js';
 import type { ControlPlane } from '../control-plane.js';
 import { diffRuleSets } from '../rule-diff.js';
 
@@ -41,15 +42,23 @@ export function versionRoutes(app: FastifyInstance, cp: ControlPlane, store: Rul
     config: { role: 'operator', audit: 'rules.rollback' },
     schema: {
       tags: ['versions'],
-      summary: 'Make a new version whose rules are those of an earlier one',
+      summary: 'Make a new version whose rules are those of an earlier one (a rule it moves toward the new service needs its parity gate, as a flip does)',
       body: Type.Object(
-        { version: Type.Integer({ minimum: 1 }), reason: Type.String({ minLength: 1, maxLength: 500 }), baseVersion: Type.Integer({ minimum: 0 }) },
+        {
+          version: Type.Integer({ minimum: 1 }),
+          reason: Type.String({ minLength: 1, maxLength: 500 }),
+          baseVersion: Type.Integer({ minimum: 0 }),
+          force: Type.Optional(Type.Boolean({ description: 'go past a closed parity gate (role admin; audited as forced)' })),
+        },
         { additionalProperties: false },
       ),
     },
-    handler: async (req) => {
+    handler: async (req, reply) => {
       req.auditTarget = `version ${req.body.version}`;
-      const { version, changed } = await cp.rollback(req.principal!, originOf(req), req.body.version, req.body.reason, req.body.baseVersion);
+      const { force } = req.body;
+      const denied = forceRefused(req, reply, force, 'rollback');
+      if (denied) return denied;
+      const { version, changed } = await refusedOnRecord(cp, req, () => cp.rollback(req.principal!, originOf(req), req.body.version, req.body.reason, req.body.baseVersion, force === true));
       req.audited = true;
       return changed ? { version: version.version, changed, change: version.change } : { version: version.version, changed };
     },
