@@ -129,6 +129,21 @@ describe('an h2c upgrade offer', () => {
     d.socket.destroy();
   });
 
+  it('serves any upgrade but a WebSocket handshake as HTTP/1.1 too: TLS, a POST asking for websocket, a mixed offer', async () => {
+    for (const [request, route] of [
+      ['GET /x HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: TLS/1.0\r\n\r\n', 'legacy-default; legacy'],
+      ['POST /new/ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 2\r\n\r\nhi', 'to-new; new-svc'],
+      ['GET /new/ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: h2c, websocket\r\n\r\n', 'to-new; new-svc'],
+    ] as const) {
+      const c = client(Number(new URL(scene.gw.url).port));
+      c.write(request);
+      const a = await c.answer();
+      expect(a.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(a.head).toContain(`\r\nx-ficus-route: ${route}\r\n`);
+      c.socket.destroy();
+    }
+  });
+
   it('takes the protocol name in any case, and keeps the other Connection options', async () => {
     const c = client(Number(new URL(scene.gw.url).port));
     c.write(`GET /x HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade, HTTP2-Settings\r\nUpgrade: H2C\r\nHTTP2-Settings: AA\r\n\r\n`);

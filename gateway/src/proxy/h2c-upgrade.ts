@@ -1,10 +1,11 @@
 /**
- * A request offering only `Upgrade: h2c` (HTTP/2 over cleartext, RFC 7540 §3.2; deprecated by
- * RFC 9113) is answered as the HTTP/1.1 request it also is: a server may ignore an Upgrade it
- * does not want (RFC 9110 §7.8), and nginx does. Java's HttpClient offers h2c on every http://
- * request by default, and `curl --http2` does too. Passed through, the upstream could switch the
+ * A request offering an upgrade other than a WebSocket handshake (`Upgrade: h2c`, HTTP/2 over
+ * cleartext, RFC 7540 §3.2, deprecated by RFC 9113; `TLS/1.0`; a POST asking for websocket) is
+ * answered as the HTTP/1.1 request it also is: a server may ignore an Upgrade it does not want
+ * (RFC 9110 §7.8), and nginx does. Java's HttpClient offers h2c on every http:// request by
+ * default, and `curl --http2` does too. Passed through, the upstream could switch the
  * connection to HTTP/2, and every later request on it would reach that upstream without passing
- * the rules.
+ * the rules; handed to http-proxy, anything but a GET for `websocket` got an empty reply.
  *
  * Node (20) hands any request with `Connection: upgrade` to the server's 'upgrade' listener,
  * which the gateway has for WebSockets, and has by then let go of the connection's parser. So
@@ -18,13 +19,9 @@ import type { Duplex } from 'node:stream';
 
 const UPGRADE_HEADERS = new Set(['upgrade', 'http2-settings']);
 
-/** Whether every protocol the request offers to upgrade to is h2c. */
-export function offersOnlyH2c(req: IncomingMessage): boolean {
-  const offered = (req.headers.upgrade ?? '')
-    .split(',')
-    .map((p) => p.trim().toLowerCase())
-    .filter(Boolean);
-  return offered.length > 0 && offered.every((p) => p === 'h2c');
+/** Whether the request is a WebSocket handshake (RFC 6455 §4.1: a GET, Upgrade: websocket), the one upgrade passed on. */
+export function isWebSocketHandshake(req: IncomingMessage): boolean {
+  return req.method === 'GET' && (req.headers.upgrade ?? '').trim().toLowerCase() === 'websocket';
 }
 
 /** The request's head as it came, less the upgrade and its Connection options. */

@@ -1,8 +1,8 @@
 /**
  * WebSocket (and other HTTP/1.1 Upgrade) requests, routed by the same rules and passed through
  * by http-proxy, which handles the upgrade handshake and the two-way pipe well. There is no
- * fallback: a WebSocket is not a safe, replayable request. An h2c upgrade is not passed on: the
- * request is served as HTTP/1.1 (h2c-upgrade.ts).
+ * fallback: a WebSocket is not a safe, replayable request. Any other upgrade (h2c, TLS, a POST)
+ * is not passed on: the request is served as HTTP/1.1 (h2c-upgrade.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { ClientRequest, IncomingMessage, Server } from 'node:http';
@@ -13,7 +13,7 @@ import { BadTargetError, parseRequestTarget } from '../routing/request-target.js
 import { acceptableRequestId, hasRepeatedHost, REPEATED_HOST_DETAIL, VIA } from './headers.js';
 import { sendProblemOnSocket } from './problem-response.js';
 import type { ProxyRuntime } from './exchange.js';
-import { continueAsHttp1, offersOnlyH2c } from './h2c-upgrade.js';
+import { continueAsHttp1, isWebSocketHandshake } from './h2c-upgrade.js';
 
 function reject(socket: Duplex, status: number, reason: string): void {
   if (socket.writable) socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
@@ -35,7 +35,7 @@ export function createUpgradeHandler(rt: ProxyRuntime, server: Server) {
   });
 
   return function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (offersOnlyH2c(req)) return continueAsHttp1(server, req, socket, head);
+    if (!isWebSocketHandshake(req)) return continueAsHttp1(server, req, socket, head);
     socket.on('error', () => socket.destroy());
     if (hasRepeatedHost(req.rawHeaders)) return sendProblemOnSocket(socket, 400, 'Bad Request', 'bad-request', 'Bad request', REPEATED_HOST_DETAIL);
     let target;
