@@ -18,7 +18,7 @@ import { buildDashboard } from '../../scripts/build-dashboard.mjs';
 import { createTestDatabase, type TestDatabase } from '../../test-support/databases.js';
 import { rawRequest } from './support/raw-http.js';
 import { legacyHandler, mrnOf, patient, sendJson, settled } from './support/shadow-scene.js';
-import { adminClient, startStoreGateway, type StoreGateway } from './support/store-gateway.js';
+import { ADMIN_TOKEN, adminClient, startStoreGateway, type StoreGateway } from './support/store-gateway.js';
 import { startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 
 const RESULTS = path.resolve(import.meta.dirname, '../../test-results');
@@ -198,6 +198,40 @@ describe('the dashboard', () => {
     await eventually(() => page.getByTestId('cdc-down').textContent()).toContain('not running');
     await eventually(() => page.getByTestId('queues-away').textContent()).toBe('Not reachable through the admin API: the HL7 adapter, the CDC reader.');
     await page.close();
+  });
+
+  it('holds a rollback that would move a rule past its closed parity gate, and offers only an admin to force it', async () => {
+    const admin = adminClient(gw.adminUrl);
+    const current = async () => (await admin.get<{ version: number }>('/api/rules')).body.version;
+    // an admin forced patients-read to new (version A), then put it back in shadow
+    const forced = await admin.post<{ version: number }>('/api/rules/patients-read/flip', { mode: 'new', reason: 'forced pilot', force: true, baseVersion: await current() });
+    expect(forced.status).toBe(200);
+    const back = await admin.post('/api/rules/patients-read/flip', { mode: 'shadow', reason: 'back to shadow', baseVersion: await current() });
+    expect(back.status).toBe(200);
+    const target = forced.body.version;
+
+    const page = await context.newPage();
+    await logIn(page, operatorToken);
+    await page.getByRole('button', { name: `Roll back to version ${target}` }).click();
+    const dialog = page.getByRole('dialog', { name: `Roll back to version ${target}` });
+    expect(await dialog.getByLabel(/Force past a closed parity gate/).count()).toBe(0);
+    await dialog.getByRole('textbox', { name: /reason/i }).fill('back to the pilot');
+    await dialog.getByRole('button', { name: 'Roll back' }).click();
+    await eventually(() => dialog.getByRole('alert').textContent()).toContain('Parity gate closed');
+    await eventually(() => row(page, 'patients-read').getByTestId('mode').textContent()).toBe('shadow');
+    await page.close();
+
+    const asAdmin = await context.newPage();
+    await logIn(asAdmin, ADMIN_TOKEN);
+    await asAdmin.getByRole('button', { name: `Roll back to version ${target}` }).click();
+    const forcing = asAdmin.getByRole('dialog', { name: `Roll back to version ${target}` });
+    await forcing.getByLabel(/Force past a closed parity gate/).check();
+    await forcing.getByRole('textbox', { name: /reason/i }).fill('accepted the gap');
+    await forcing.getByRole('button', { name: 'Roll back' }).click();
+    await eventually(() => row(asAdmin, 'patients-read').getByTestId('mode').textContent()).toBe('new');
+    // and back to shadow for the tests that follow
+    expect((await admin.post('/api/rules/patients-read/flip', { mode: 'shadow', reason: 'restore', baseVersion: await current() })).status).toBe(200);
+    await asAdmin.close();
   });
 
   it('renders the HL7 and CDC contracts, and replays a dead letter with confirmation', async () => {

@@ -15,6 +15,7 @@ export function ChangesPanel({ role, onError }: { role: Role; onError: (e: unkno
   const polled = usePoll(load);
   const [rollingBack, setRollingBack] = useState<Version | null>(null);
   const [done, setDone] = useState<string | null>(null);
+  const [force, setForce] = useState(false);
   useEffect(() => {
     if (polled.error) onError(polled.error);
   }, [polled.error]);
@@ -25,7 +26,7 @@ export function ChangesPanel({ role, onError }: { role: Role; onError: (e: unkno
   const rollback = async (reason: string): Promise<string | null> => {
     if (!rollingBack || current === undefined) return 'no version';
     return confirmedWrite(
-      () => post<{ version: number; changed: boolean }>('/api/rollback', { version: rollingBack.version, reason, baseVersion: current }),
+      () => post<{ version: number; changed: boolean }>('/api/rollback', { version: rollingBack.version, reason, baseVersion: current, ...(force ? { force: true } : {}) }),
       (r) => {
         setDone(r.changed ? `Version ${r.version}: rolled back to version ${rollingBack.version}` : `Nothing to roll back: version ${rollingBack.version} has the current rules`);
         polled.refresh();
@@ -70,7 +71,7 @@ export function ChangesPanel({ role, onError }: { role: Role; onError: (e: unkno
                   {canRollBack && (
                     <td>
                       {v.version !== current && (
-                        <button type="button" onClick={() => setRollingBack(v)} aria-label={`Roll back to version ${v.version}`}>
+                        <button type="button" onClick={() => { setForce(false); setRollingBack(v); }} aria-label={`Roll back to version ${v.version}`}>
                           Roll back…
                         </button>
                       )}
@@ -110,8 +111,15 @@ export function ChangesPanel({ role, onError }: { role: Role; onError: (e: unkno
       {rollingBack && (
         <ConfirmDialog title={`Roll back to version ${rollingBack.version}`} confirmLabel="Roll back" onConfirm={rollback} onClose={() => setRollingBack(null)}>
           <p>
-            The rules become those of version {rollingBack.version} ({rollingBack.change.summary}), as a new version. Every gateway instance follows within a second.
+            The rules become those of version {rollingBack.version} ({rollingBack.change.summary}), as a new version. Every gateway instance follows within a second. A rule it
+            moves toward the new service passes its parity gate first, as a flip does; back toward legacy is never held.
           </p>
+          {role === 'admin' && (
+            <div class="check">
+              <input id="rollback-force" type="checkbox" checked={force} onChange={(e) => setForce((e.target as HTMLInputElement).checked)} />
+              <label for="rollback-force">Force past a closed parity gate (audited as forced)</label>
+            </div>
+          )}
         </ConfirmDialog>
       )}
     </section>
