@@ -25,7 +25,7 @@ Exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 \`reconcile\` found diff
 
 export function buildProgram(): Command {
   const program = new Command('ficus')
-    .description('Ficus admin: read, explain, flip and roll back the routing rules; the HL7 adapter\'s messages, dead letters and replays')
+    .description('Ficus admin: read, explain, flip and roll back the routing rules; parity, audit and tokens; the HL7 adapter\'s messages, dead letters and replays; CDC status; the services\' queues; reconcile legacy against a new service')
     .version('0.1.0')
     .addOption(new Option('--url <url>', 'the admin API (overrides FICUS_ADMIN_URL and the config file)'))
     .addOption(new Option('--token <token>', 'the bearer token (overrides FICUS_TOKEN and the config file; visible to `ps`, prefer those)'))

@@ -24,7 +24,7 @@ export function addAuditCommand(program: Command): void {
     .command('audit')
     .description('the audit log, newest first')
     .option('--actor <actor>', 'only this actor (token:<name>, jwt:<user>, anonymous)')
-    .option('--action <action>', 'only this action (rules.flip, rules.import, rules.apply, rules.rollback, tokens.create, tokens.revoke)')
+    .option('--action <action>', 'only this action (rules.flip, rules.import, rules.apply, rules.rollback, tokens.create, tokens.revoke, hl7.replay, hl7.view, hl7.dead-letter.replay, hl7.dead-letter.replay-all, hl7.dead-letter.discard, cdc.dead-letter.replay, cdc.dead-letter.replay-all, cdc.dead-letter.discard)')
     .addOption(new Option('--outcome <outcome>', 'only this outcome').choices(OUTCOMES))
     .option('--target <target>', 'only this target (a rule id, "rule-set", "version <n>", "token <id> (<name>)")')
     .option('--since <time>', 'from this time on: ISO 8601, or an age such as 2h, 7d', (v) => parse.instant(v))

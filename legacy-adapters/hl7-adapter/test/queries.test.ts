@@ -71,6 +71,8 @@ describe('HL7 queries', () => {
     expect(await stored('Q-1')).toBe(0);
     const metrics = await (await fetch(`${a.apiUrl}/metrics`)).text();
     expect(metrics).toMatch(/ficus_hl7_messages_total\{direction="inbound",type="QRY",trigger="A19",outcome="query-answered"\} 1/);
+    // the answer is counted with the ACKs, as in /api/hl7/stats
+    expect(metrics).toMatch(/ficus_hl7_acks_total\{code="AA"\} [1-9]/);
   });
 
   it('gives legacy\'s "no data" answer for a patient it does not know', async () => {

@@ -280,7 +280,9 @@ export class Intake {
       return ack ? [ack] : [];
     }
     this.o.metrics.messages.inc({ ...labels, outcome: 'query-answered' });
+    // the sender's answer is legacy's, but it is an answer sent like an ACK: counted alike in the stats and the metric
     this.o.stats.count(outcome.code, 'query-answered');
+    this.o.metrics.acks.inc({ code: outcome.code });
     this.o.log.info({ controlId: h.controlId, type: h.messageType, trigger: h.triggerEvent, upstream: u.upstream, ms, answer: outcome.code }, 'HL7 query answered by legacy');
     return [outcome.payload];
   }

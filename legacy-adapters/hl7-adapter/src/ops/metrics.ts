@@ -65,7 +65,7 @@ export class AdapterMetrics {
       labelNames: ['direction', 'type', 'trigger', 'outcome'],
       registers,
     });
-    this.acks = new Counter({ name: 'ficus_hl7_acks_total', help: 'ACKs sent to senders, by code (AA, AE, AR; CA, CE, CR; application ACKs included)', labelNames: ['code'], registers });
+    this.acks = new Counter({ name: 'ficus_hl7_acks_total', help: 'ACKs sent to senders, by MSA-1 code (AA, AE, AR; CA, CE, CR; application ACKs and legacy\'s answers to queries included)', labelNames: ['code'], registers });
     this.ackSeconds = new Histogram({
       name: 'ficus_hl7_ack_seconds',
       help: 'From the end of a received frame to its ACK written (after the commit)',
