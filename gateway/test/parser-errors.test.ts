@@ -5,7 +5,7 @@
  * answer (nginx's way), and counted under rule "-". They came back as fastify's
  * `{"error":"Bad Request","message":"Client Error"}`.
  */
-import { connect } from 'node:net';
+import { rawExchange } from './support/raw-http.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '@ficus/contracts';
 import { legacyDefaultOnly, startLegacyAndNew, type TwoUpstreams } from './support/gateway-harness.js';
@@ -19,16 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => scene?.close());
 
-/** Writes `bytes` on a new connection and returns all the gateway sent until it closed it. */
-function exchange(bytes: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(scene.gw.url).port), '127.0.0.1', () => socket.write(bytes));
-    let got = '';
-    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
-    socket.on('end', () => resolve(got));
-    socket.on('error', reject);
-  });
-}
+const exchange = (bytes: string | Buffer) => rawExchange(scene.gw.url, bytes);
 
 async function refused(code: number): Promise<number> {
   const text = await (await fetch(scene.gw.url + '/metrics')).text();

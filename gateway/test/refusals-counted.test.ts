@@ -4,7 +4,7 @@
  * before the exchange's bookkeeping and left no trace. Rule and target are "-", which no rule
  * id can be; the path and query are never logged (they may carry an MRN).
  */
-import { connect } from 'node:net';
+import { rawExchange } from './support/raw-http.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '@ficus/contracts';
 import { quietUpstreamsYaml, startLegacyAndNew, type TwoUpstreams } from './support/gateway-harness.js';
@@ -24,15 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => scene?.close());
 
-function exchange(bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(scene.gw.url).port), '127.0.0.1', () => socket.write(bytes));
-    let got = '';
-    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
-    socket.on('end', () => resolve(got));
-    socket.on('error', reject);
-  });
-}
+const exchange = (bytes: string | Buffer) => rawExchange(scene.gw.url, bytes);
 
 async function refusals(): Promise<Record<string, number>> {
   const text = await (await fetch(scene.gw.url + '/metrics')).text();

@@ -3,7 +3,7 @@
  * plain requests and on WebSocket upgrades alike), and a chunked request's `Trailer` header,
  * which would announce fields undici never sends upstream.
  */
-import { connect } from 'node:net';
+import { rawExchange } from './support/raw-http.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { legacyDefaultOnly, startLegacyAndNew, type TwoUpstreams } from './support/gateway-harness.js';
 import { receivedFor } from './support/test-upstream.js';
@@ -15,16 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => scene?.close());
 
-/** Writes `bytes` on a new connection and returns all the gateway sent until it closed. */
-function exchange(bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(scene.gw.url).port), '127.0.0.1', () => socket.write(bytes));
-    let got = '';
-    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
-    socket.on('end', () => resolve(got));
-    socket.on('error', reject);
-  });
-}
+const exchange = (bytes: string | Buffer) => rawExchange(scene.gw.url, bytes);
 
 describe('a request with two Host headers', () => {
   it('is refused with 400 problem+json and never reaches an upstream', async () => {

@@ -6,7 +6,7 @@
  * rule that needs `mrn`, and legacy served that patient's results. Such targets are refused.
  * Sent over raw sockets: fetch and undici strip fragments before sending.
  */
-import { connect } from 'node:net';
+import { rawExchange } from './support/raw-http.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quietUpstreamsYaml, startLegacyAndNew, type TwoUpstreams } from './support/gateway-harness.js';
 
@@ -33,16 +33,7 @@ beforeAll(async () => {
 });
 afterAll(() => scene?.close());
 
-/** Writes `bytes` on a new connection and returns all the gateway sent until it closed. */
-function exchange(bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(scene.gw.url).port), '127.0.0.1', () => socket.write(bytes));
-    let got = '';
-    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
-    socket.on('end', () => resolve(got));
-    socket.on('error', reject);
-  });
-}
+const exchange = (bytes: string | Buffer) => rawExchange(scene.gw.url, bytes);
 
 const get = (target: string) => exchange(`GET ${target} HTTP/1.1\r\nHost: his.example\r\nConnection: close\r\n\r\n`);
 

@@ -3,6 +3,7 @@
  * text, and the body exactly as sent (no decoding, no normalisation of the path).
  */
 import { request } from 'node:http';
+import { connect } from 'node:net';
 
 export interface RawResponse {
   status: number;
@@ -29,3 +30,14 @@ export function rawRequest(base: string, method: string, path: string, headers: 
 }
 
 export const header = (r: RawResponse, name: string) => r.rawHeaders.find(([k]) => k.toLowerCase() === name)?.[1];
+
+/** Writes `bytes` on a new connection to `base` and answers all the gateway sent until it closed it (latin1). */
+export function rawExchange(base: string, bytes: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(base).port), '127.0.0.1', () => socket.write(bytes));
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    socket.on('end', () => resolve(got));
+    socket.on('error', reject);
+  });
+}
