@@ -11,7 +11,9 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withDatabase } from '@ficus/contracts';
 import { hl7, MllpClient, msh, segment, uniqueControlId } from '../examples/legacy-his/test/support/mllp-client.js';
 import { freePort, REPO_ROOT } from './lib/local-services.js';
 import { demoPortEnv, pickDemoPorts, type DemoPort, type DemoPorts } from './lib/demo-ports.js';
@@ -213,6 +215,48 @@ describe('the migration story, end to end on the demo stack', () => {
       });
     }
     expect((await ask(url('legacy'), `/api/patients/${seededMrns[1]}`)).body).toContain('CHANGEDNEW');
+  });
+
+  it('a legacy screen and patient-service editing one patient at once: both edits kept, both sides alike', { timeout: 120_000 }, async () => {
+    const databaseUrl = /PostgreSQL: (postgres\S+)/.exec(output())?.[1];
+    expect(databaseUrl, 'the demo names its PostgreSQL').toBeDefined();
+    const legacyDb = new pg.Pool({ connectionString: withDatabase(databaseUrl!, 'legacy_his'), max: 4 });
+    const racing = seededMrns.slice(20, 30);
+    /** a clerk's edit through the gateway: read, change the last name, save with If-Match; read again on 412 */
+    const clerkRenames = async (mrn: string, lastName: string) => {
+      for (;;) {
+        const read = await fetch(`${url('patientService')}/api/patients/${mrn}`);
+        const body = { ...((await read.json()) as Record<string, unknown>), lastName };
+        const saved = await fetch(`${url('gateway')}/api/patients/${mrn}`, { ...json(body), method: 'PUT', headers: { 'content-type': 'application/json', 'x-user-id': 'e2e-clerk', 'if-match': read.headers.get('etag')! } });
+        if (saved.status !== 412) return `${saved.status} ${saved.status === 200 ? '' : await saved.text()}`.trim();
+      }
+    };
+    try {
+      await Promise.all(
+        racing.map(async (mrn, i) => {
+          // the two writes a few milliseconds apart, in either order
+          const screen = async () => {
+            await sleep(i % 2 === 0 ? i : 0);
+            await legacyDb.query("UPDATE PATIENT_MASTER SET PHONE_NO = $2, LAST_UPD_DT = LOCALTIMESTAMP(0), LAST_UPD_USER = 'WARDCLERK' WHERE PAT_MRN = $1", [mrn, `555-07${String(i).padStart(2, '0')}`]);
+          };
+          const service = async () => {
+            await sleep(i % 2 === 1 ? i : 0);
+            expect(await clerkRenames(mrn, `RACE${'ABCDEFGHIJ'[i]}`)).toBe('200');
+          };
+          await Promise.all([screen(), service()]);
+        }),
+      );
+      for (const [i, mrn] of racing.entries()) {
+        let sides: [Answer, Answer] | undefined;
+        await until(`patient ${mrn} alike on both sides`, async () => {
+          sides = await Promise.all([ask(url('legacy'), `/api/patients/${mrn}`), ask(url('patientService'), `/api/patients/${mrn}`)]);
+          return sides[0].body === sides[1].body;
+        }).catch(() => expect(JSON.parse(sides![1].body), `patient ${mrn}: the service's copy against the legacy's`).toEqual(JSON.parse(sides![0].body)));
+        expect(JSON.parse((await ask(url('legacy'), `/api/patients/${mrn}`)).body)).toMatchObject({ lastName: `RACE${'ABCDEFGHIJ'[i]}`, phone: `555-07${String(i).padStart(2, '0')}` });
+      }
+    } finally {
+      await legacyDb.end();
+    }
   });
 
   it('lab-results to new: results-service takes the results over MLLP alone, and they reach the legacy through its outbox', { timeout: 120_000 }, async () => {

@@ -236,6 +236,87 @@ describe('once the service is the system of record', () => {
   });
 });
 
+describe('a legacy edit and the service\'s own, of one patient, merged field by field', () => {
+  const put = async (mrn: string, change: Partial<LegacyPatient>) => {
+    const read = await ask(scene.patients.url, `/api/patients/${mrn}`);
+    const res = await ask(scene.patients.url, `/api/patients/${mrn}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'if-match': read.headers.etag! },
+      body: JSON.stringify({ ...(JSON.parse(read.body) as LegacyPatient), ...change }),
+    });
+    expect(res.status, res.body).toBe(200);
+    return JSON.parse(read.body) as LegacyPatient;
+  };
+  /** the legacy's change as CDC carries it under REPLICA IDENTITY FULL: the old row and the new */
+  const legacyChange = (was: LegacyPatient, change: Partial<LegacyPatient>, commitTime: Date) =>
+    scene.cdc.event('patients', 'update', { mrn: was.mrn }, patientTopicRow(was), patientTopicRow({ ...was, ...change, lastUpdatedBy: 'CLERK' }), { commitTime: commitTime.toISOString() });
+  const conflictsOf = async (mrn: string) =>
+    (await scene.patients.pool.query<{ reason: string }>('SELECT reason FROM ficus_change_conflicts WHERE key = $1 ORDER BY id', [JSON.stringify({ mrn })])).rows.map((r) => r.reason);
+
+  it('a legacy screen\'s edit of another field is taken, however its commit time falls; the service\'s own edit stays', async () => {
+    const mrn = seeded[7]!;
+    const was = await put(mrn, { lastName: 'SERVICEEDIT' });
+    // a legacy screen changed the phone a moment before the service's write (without it)
+    await scene.cdc.publish([legacyChange(was, { phone: '555-0142' }, minutes(-1))]);
+    await scene.drain();
+    // the bookkeeping follows the same rule: the screen saved without the service's write, so the service's stamp stays (and is written back)
+    expect(await servicePatient(mrn)).toMatchObject({ lastName: 'SERVICEEDIT', phone: '555-0142', lastUpdatedBy: 'HISAPI' });
+    expect(await conflictsOf(mrn)).toEqual([]);
+  });
+
+  it('a field both changed keeps the service\'s value and is a conflict naming the field; the rest of the change is applied', async () => {
+    const mrn = seeded[8]!;
+    const was = await put(mrn, { lastName: 'SERVICEWINS' });
+    const before = await metric('ficus_service_conflicts_total', 'topic="patients"');
+    await scene.cdc.publish([legacyChange(was, { lastName: 'SCREENLOSES', address: { ...was.address, city: 'OTHERTOWN' } }, minutes(1))]);
+    await scene.drain();
+    expect(await servicePatient(mrn)).toMatchObject({ lastName: 'SERVICEWINS', address: { city: 'OTHERTOWN' } });
+    expect(await conflictsOf(mrn)).toEqual([expect.stringContaining('kept its own lastName')]);
+    expect(await metric('ficus_service_conflicts_total', 'topic="patients"')).toBe(before + 1);
+    // a later legacy edit made on top of the service's value (the write-back had landed) is taken
+    const now = await servicePatient(mrn);
+    await scene.cdc.publish([legacyChange(now, { lastName: 'INFORMED' }, minutes(2))]);
+    await scene.drain();
+    expect(await servicePatient(mrn)).toMatchObject({ lastName: 'INFORMED', lastUpdatedBy: 'CLERK' });
+    expect(await conflictsOf(mrn)).toHaveLength(1);
+  });
+
+  it('several legacy changes of one patient in one job: every field any of them changed is taken', async () => {
+    const mrn = seeded[9]!;
+    const was = await put(mrn, { firstName: 'KEPT' });
+    const first = legacyChange(was, { phone: '555-0177' }, minutes(1));
+    const second = scene.cdc.event('patients', 'update', { mrn }, first.after, { ...first.after!, zip: '60601' }, { commitTime: minutes(1).toISOString() });
+    await scene.cdc.publish([first, second]);
+    await scene.drain();
+    expect(await servicePatient(mrn)).toMatchObject({ firstName: 'KEPT', phone: '555-0177', address: { zip: '60601' } });
+    expect(await conflictsOf(mrn)).toEqual([]);
+  });
+
+  it('takes the legacy\'s stamp from its copy of the service\'s own write when that copy holds the service\'s data (a LAST_UPD_DT trigger)', async () => {
+    const mrn = seeded[9]!;
+    const p = await servicePatient(mrn);
+    const echo = (lastName: string, lastUpdated: string) =>
+      scene.cdc.event('patients', 'update', { mrn }, patientTopicRow(p), patientTopicRow({ ...p, lastName, lastUpdated }), { origin: 'ficus-writeback' });
+    await scene.cdc.publish([echo(p.lastName, '2031-01-01T00:00:01')]);
+    await scene.drain();
+    expect(await servicePatient(mrn)).toEqual({ ...p, lastUpdated: '2031-01-01T00:00:01' });
+    // a copy of another state (an older write-back) changes nothing
+    await scene.cdc.publish([echo('OLDERWRITE', '2032-01-01T00:00:01')]);
+    await scene.drain();
+    expect(await servicePatient(mrn)).toEqual({ ...p, lastUpdated: '2031-01-01T00:00:01' });
+  });
+
+  it('without a before image (a source that does not give one), the whole-row rule by commit time stands', async () => {
+    const mrn = seeded[7]!;
+    await put(mrn, { firstName: 'LOCALLATER' });
+    const p = await servicePatient(mrn);
+    await scene.cdc.publish([scene.cdc.event('patients', 'update', { mrn }, null, patientTopicRow({ ...p, firstName: 'OLDSCREEN', phone: '555-0000' }), { commitTime: minutes(-3).toISOString() })]);
+    await scene.drain();
+    expect(await servicePatient(mrn)).toMatchObject({ firstName: 'LOCALLATER', phone: '555-0142' });
+    expect(await conflictsOf(mrn)).toEqual([expect.stringContaining('changed in patient-service after this legacy change')]);
+  });
+});
+
 /** the patient as the legacy's CDC would publish it after a clerk renamed them */
 function toTopic(p: LegacyPatient, lastName: string): Record<string, unknown> {
   return patientTopicRow({ ...p, lastName, lastUpdatedBy: 'CLERK' });

@@ -103,3 +103,24 @@ export function lastChangePerKey(events: readonly ChangeEvent[]): ChangeEvent[] 
   }
   return [...last.values()].sort((a, b) => comparePositions(a.source.position, b.source.position));
 }
+
+/**
+ * The last change of each key as `lastChangePerKey` gives it, except that where every change of
+ * the key in `events` is an update with a before image, its `before` is the first one's: the
+ * net change from the state before the batch to its last state, so that a consumer merging by
+ * the fields that changed sees every field the batch changed, not only the last change's.
+ */
+export function netChangePerKey(events: readonly ChangeEvent[]): ChangeEvent[] {
+  const first = new Map<string, ChangeEvent>();
+  const spans = new Map<string, boolean>();
+  for (const e of events) {
+    const k = keyText(e.key);
+    if (!first.has(k) || comparePositions(e.source.position, first.get(k)!.source.position) < 0) first.set(k, e);
+    spans.set(k, (spans.get(k) ?? true) && e.op === 'update' && e.before !== null);
+  }
+  return lastChangePerKey(events).map((e) => {
+    const k = keyText(e.key);
+    const start = first.get(k)!;
+    return start === e || !spans.get(k) ? e : { ...e, before: start.before };
+  });
+}

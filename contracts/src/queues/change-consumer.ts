@@ -11,7 +11,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { CHANGE_EVENT_SCHEMA_VERSION, changeEventProblem, keyText, lastChangePerKey, type ChangeBatch, type ChangeEvent } from '../events/change-event.js';
+import { CHANGE_EVENT_SCHEMA_VERSION, changeEventProblem, keyText, lastChangePerKey, netChangePerKey, type ChangeBatch, type ChangeEvent } from '../events/change-event.js';
 import { runMigrations } from '../postgres/migrate.js';
 import { deleteInBatches } from '../postgres/periodic-purge.js';
 import { withTransaction } from '../postgres/transaction.js';
@@ -35,6 +35,12 @@ export interface ChangeConsumerOptions {
   apply: (changes: ChangeEvent[], client: pg.PoolClient) => Promise<void>;
   /** changes written by these origins are skipped (the service's own writes coming back) */
   ignoreOrigins?: readonly string[];
+  /**
+   * told of the skipped ones (the last of each key) in the same transaction, after `apply`: what
+   * the legacy database made of the service's write (a trigger's stamp, say) can be taken from
+   * them. Not claimed by position (a redelivery tells again), nor counted as applied.
+   */
+  echoes?: (changes: ChangeEvent[], client: pg.PoolClient) => Promise<void>;
   retry?: Partial<RetryPolicy>;
   /** told after each job's commit: what was applied and skipped (metrics, lag) */
   applied?: (r: { topic: string; partition: number; applied: ChangeEvent[]; skipped: number }) => void;
@@ -91,11 +97,14 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
     handle: async (job: Job<ChangeBatch>, partition) => {
       const problem = changeBatchProblem(job.data);
       if (problem) throw new PermanentError(`not a change batch of version ${CHANGE_EVENT_SCHEMA_VERSION}: ${problem}`);
-      const events = job.data.events.filter((e) => e.topic === o.topic && !(e.source.origin !== null && ignored.has(e.source.origin)));
-      const latest = lastChangePerKey(events);
+      const ours = job.data.events.filter((e) => e.topic === o.topic);
+      const echo = (e: ChangeEvent) => e.source.origin !== null && ignored.has(e.source.origin);
+      const latest = netChangePerKey(ours.filter((e) => !echo(e)));
+      const echoes = o.echoes ? lastChangePerKey(ours.filter(echo)) : [];
       const fresh = await withTransaction(o.pool, async (client) => {
         const claimed = await claimPositions(client, o.topic, latest);
         if (claimed.length > 0) await o.apply(claimed, client);
+        if (echoes.length > 0) await o.echoes!(echoes, client);
         return claimed;
       });
       o.applied?.({ topic: o.topic, partition, applied: fresh, skipped: job.data.events.length - fresh.length });

@@ -10,6 +10,7 @@ export * from './hl7/hl7-intake.js';
 export * from './hl7/message-order.js';
 export * from './cdc/change-feeds.js';
 export * from './cdc/change-rows.js';
+export * from './cdc/field-merge.js';
 export * from './fhir/fhir-http.js';
 export * from './fhir/fhir-time.js';
 export * from './fhir/fhir-text.js';

@@ -44,14 +44,14 @@ async function startServiceConsumer(): Promise<void> {
 const stopServiceConsumer = async () => Promise.all(consumers.map((c) => c.close()));
 
 /** the service's own write: its row and its outbox event, in one transaction */
-async function serviceWrites(op: 'create' | 'update' | 'delete', row: Record<string, unknown>): Promise<void> {
+async function serviceWrites(op: 'create' | 'update' | 'delete', row: Record<string, unknown>, before: Record<string, unknown> | null = null): Promise<void> {
   const client = await service.connect();
   try {
     await client.query('BEGIN');
     const table = targetTable(patients.topic);
     if (op === 'delete') await client.query(`DELETE FROM ${table} WHERE mrn = $1`, [row.mrn]);
     else await client.query(`INSERT INTO ${table} SELECT * FROM jsonb_populate_record(null::${table}, $1::jsonb) ON CONFLICT (mrn) DO UPDATE SET "city" = excluded."city", "sex" = excluded."sex"`, [JSON.stringify(row)]);
-    await writeOutboxEvent(client, { topic: patients.topic, op, key: { mrn: row.mrn }, after: op === 'delete' ? null : row });
+    await writeOutboxEvent(client, { topic: patients.topic, op, key: { mrn: row.mrn }, before, after: op === 'delete' ? null : row });
     await client.query('COMMIT');
   } finally {
     client.release();
@@ -131,6 +131,30 @@ describe('write-back', () => {
       return new RegExp(`ficus_cdc_writeback_total\\{service="${s.service}",topic="${patients.topic}",outcome="skipped"\\} 1\\b`).test(m);
     }, 'the redelivery to be skipped');
     expect((await legacyPatient('100003'))!.city_nm).toBe('EDITED ON A LEGACY SCREEN');
+  });
+
+  it('an update carrying its before image writes only what the service changed: a legacy screen\'s edit of another column stays', async () => {
+    const before = (await serviceRow('100005'))!;
+    // a legacy screen changes the phone; the service, not knowing it yet, changes the city
+    await s.legacyPool.query("UPDATE PATIENT_MASTER SET PHONE_NO = '555-0123' WHERE PAT_MRN = '100005'");
+    await serviceWrites('update', { ...before, city: 'SERVICE CITY' }, before);
+    await until(async () => (await legacyPatient('100005'))?.city_nm === 'SERVICE CITY', 'the city written back');
+    expect(await legacyPatient('100005')).toMatchObject({ phone_no: '555-0123', pat_last_nm: before.lastName });
+
+    // two updates of one patient in one job: what either changed is written
+    const now = { ...before, city: 'SERVICE CITY' };
+    const client = await service.connect();
+    try {
+      await client.query('BEGIN');
+      await writeOutboxEvent(client, { topic: patients.topic, op: 'update', key: { mrn: '100005' }, before: now, after: { ...now, lastName: 'TWOSTEP' } });
+      await writeOutboxEvent(client, { topic: patients.topic, op: 'update', key: { mrn: '100005' }, before: { ...now, lastName: 'TWOSTEP' }, after: { ...now, lastName: 'TWOSTEP', sex: 'U' } });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    relay.nudge();
+    await until(async () => (await legacyPatient('100005'))?.sex_cd === 'U', 'the second update written back');
+    expect(await legacyPatient('100005')).toMatchObject({ pat_last_nm: 'TWOSTEP', city_nm: 'SERVICE CITY', phone_no: '555-0123' });
   });
 
   it('creates and deletes legacy rows, and dead-letters what the legacy schema refuses', async () => {

@@ -4,7 +4,8 @@
  * unnest … ON CONFLICT), values taken as the legacy committed them. Rows the service made
  * from HL7 before the legacy's CDC (provisional: a service id) take the legacy's id when their
  * change arrives. While the service is the system of record, a change older than the row's
- * last local change is recorded as a conflict instead (cdcMayOverwrite).
+ * last local change is recorded as a conflict instead (cdcMayOverwrite), unless it can be
+ * merged field by field with the service's own changes (patient-merge.ts).
  */
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
@@ -12,6 +13,7 @@ import { cdcMayDelete, cdcMayOverwrite, column, keyValue, lockEarlyCopies, recor
 import { dropEarlyStaysLegacyRowsHold } from '../encounters/early-stays.js';
 import { claimVisitNumbers } from '../encounters/visit-numbers.js';
 import type { MrnBlock } from '../patients/mrn-block.js';
+import { mergePatientChanges, takeEchoStamps, type MergeOutcome } from './patient-merge.js';
 
 const split = (changes: ChangeEvent[]) => ({ upserts: changes.filter((c) => c.op !== 'delete'), deletes: changes.filter((c) => c.op === 'delete') });
 const commitTimes = (changes: ChangeEvent[]) => changes.map((c) => c.source.commitTime);
@@ -36,8 +38,10 @@ export function patientsFeed(mrns: MrnBlock): ChangeFeed {
   return {
     topic: 'patients',
     async apply(changes, ctx) {
-      const { upserts, deletes } = split(changes);
+      const { upserts: incoming, deletes } = split(changes);
       const notApplied = await deleteRows(ctx, deletes, 'patient', 'mrn', 'mrn', 'text');
+      const merge: MergeOutcome = ctx.systemOfRecord === 'legacy' ? { merged: [], conflicts: [] } : await mergePatientChanges(ctx.tx, incoming);
+      const upserts = incoming.filter((c) => !merge.merged.includes(c));
       if (upserts.length > 0) {
         const f = (name: string) => column(upserts, name);
         const { rows } = await ctx.tx.query<{ mrn: string }>(
@@ -53,7 +57,7 @@ export function patientsFeed(mrns: MrnBlock): ChangeFeed {
              sex = excluded.sex, address_line = excluded.address_line, city = excluded.city, state = excluded.state, postal_code = excluded.postal_code,
              phone = excluded.phone, marital_status = excluded.marital_status, active = excluded.active, created_at = excluded.created_at,
              updated_at = excluded.updated_at, updated_by = excluded.updated_by, committed_position = excluded.committed_position,
-             committed_at = excluded.committed_at, committed_source_at = excluded.committed_source_at
+             committed_at = excluded.committed_at, committed_source_at = excluded.committed_source_at, local_changed_fields = NULL
            WHERE ${cdcMayOverwrite('p', ctx.systemOfRecord)}
            RETURNING p.mrn`,
           [
@@ -81,8 +85,13 @@ export function patientsFeed(mrns: MrnBlock): ChangeFeed {
         notApplied.push(...upserts.filter((c) => !applied.has(keyValue(c, 'mrn'))));
       }
       await mrns.learn(ctx.tx, changes.map((c) => keyValue(c, 'mrn')));
-      return { conflicts: await recordConflicts(ctx.tx, notApplied, 'the patient was changed in patient-service after this legacy change') };
+      let conflicts = await recordConflicts(ctx.tx, notApplied, 'the patient was changed in patient-service after this legacy change');
+      for (const { change, fields } of merge.conflicts) {
+        conflicts += await recordConflicts(ctx.tx, [change], `patient-service kept its own ${fields.join(', ')}: changed here and, without this value, in the legacy (the rest of the change was applied)`);
+      }
+      return { conflicts };
     },
+    echoes: (changes, ctx) => takeEchoStamps(ctx.tx, changes),
   };
 }
 

@@ -4,6 +4,7 @@
  * for both directions: CDC in, and the outbox out (write-back).
  */
 import type { LegacyPatient } from '@ficus/legacy-his/contract';
+import { sameValue } from '@ficus/service-kit';
 
 export const PATIENT_TOPIC_FIELDS = [
   'mrn',
@@ -23,6 +24,19 @@ export const PATIENT_TOPIC_FIELDS = [
   'lastUpdated',
   'lastUpdatedBy',
 ] as const;
+
+/**
+ * The fields merged one by one (patient-merge.ts): all but the key. The bookkeeping fields
+ * (lastUpdated, lastUpdatedBy) follow the same rule, so both sides end with the same ones, but
+ * only a person's fields (PATIENT_DATA_FIELDS) make a conflict worth recording.
+ */
+export const PATIENT_MERGED_FIELDS: readonly string[] = PATIENT_TOPIC_FIELDS.filter((f) => f !== 'mrn');
+export const PATIENT_DATA_FIELDS: readonly string[] = PATIENT_MERGED_FIELDS.filter((f) => !['created', 'lastUpdated', 'lastUpdatedBy'].includes(f));
+
+/** The merged fields a write changed, from the topic rows before and after it. */
+export function changedFields(before: PatientTopicRow, after: PatientTopicRow): string[] {
+  return PATIENT_MERGED_FIELDS.filter((f) => !sameValue(before[f as keyof PatientTopicRow], after[f as keyof PatientTopicRow]));
+}
 
 export type PatientTopicRow = Record<(typeof PATIENT_TOPIC_FIELDS)[number], string | null>;
 

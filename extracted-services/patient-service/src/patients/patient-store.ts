@@ -8,7 +8,7 @@ import { withTransaction } from '@ficus/contracts';
 import { changingWrite, insertedColumns, patientJson, patientSearchFilter, sqlCast, sqlDate, sqlTimestamp, type ColumnWrite } from '@ficus/legacy-his/contract';
 import type { LegacyPatient, PatientFields, PatientRecord, PatientRepository, PatientSearch, UpdateOutcome } from '@ficus/legacy-his/contract';
 import type { OutboxSeam } from '../outbox-seam.js';
-import { patientTopicRow } from '../cdc/patient-topic.js';
+import { changedFields, PATIENT_MERGED_FIELDS, patientTopicRow } from '../cdc/patient-topic.js';
 import type { MrnBlock } from './mrn-block.js';
 
 /** the patient table's columns as the contract's neutral record (patientJson) */
@@ -16,6 +16,15 @@ export const PATIENT_COLUMNS = `p.mrn, p.family_name AS "lastName", p.given_name
   ${sqlDate('p.birth_date')} AS "dateOfBirth", p.sex, p.address_line AS line1, p.city, p.state, p.postal_code AS zip, p.phone,
   p.marital_status AS "maritalStatus", p.active, ${sqlTimestamp('p.created_at')} AS created, ${sqlTimestamp('p.updated_at')} AS "lastUpdated",
   p.updated_by AS "lastUpdatedBy"`;
+
+/** what the row says of the service's own changes (patient-merge.ts) */
+export interface LocalChanges {
+  pending: string[] | null;
+  known: boolean;
+  local: boolean;
+}
+export const LOCAL_CHANGES = `p.local_changed_fields AS pending, (p.local_changed_at IS NOT NULL AND p.local_fields_at = p.local_changed_at) AS known,
+  p.local_changed_at IS NOT NULL AS local`;
 
 /** by name in byte order ("C" collation), then MRN, as the legacy lists patients */
 const PATIENT_ORDER = 'p.family_name, p.given_name, p.mrn';
@@ -77,7 +86,8 @@ export class PatientStore implements PatientRepository {
       const mrn = await this.mrns.assign(tx);
       const w = insertedColumns(patientWrites(f), 2);
       const { rows } = await tx.query<PatientRecord>(
-        `INSERT INTO patient AS p (mrn, ${w.columns}, updated_by, local_changed_at) VALUES ($1, ${w.params}, $${w.values.length + 2}, clock_timestamp())
+        `INSERT INTO patient AS p (mrn, ${w.columns}, updated_by, local_changed_at, local_changed_fields, local_fields_at)
+         VALUES ($1, ${w.params}, $${w.values.length + 2}, clock_timestamp(), '{}', clock_timestamp())
          RETURNING ${PATIENT_COLUMNS}`,
         [mrn, ...w.values, user],
       );
@@ -90,7 +100,7 @@ export class PatientStore implements PatientRepository {
   /** An update that changes nothing writes nothing: lastUpdated, lastUpdatedBy and the ETag stay as they were. */
   async update(mrn: string, f: PatientFields, user: string, precondition: (current: LegacyPatient) => boolean): Promise<UpdateOutcome> {
     return withTransaction(this.pool, async (tx) => {
-      const current = await tx.query<PatientRecord>(`SELECT ${PATIENT_COLUMNS} FROM patient p WHERE p.mrn = $1 FOR UPDATE`, [mrn]);
+      const current = await tx.query<PatientRecord & LocalChanges>(`SELECT ${PATIENT_COLUMNS}, ${LOCAL_CHANGES} FROM patient p WHERE p.mrn = $1 FOR UPDATE`, [mrn]);
       const row = current.rows[0];
       if (!row) return { kind: 'not-found' };
       const before = patientJson(row);
@@ -105,6 +115,11 @@ export class PatientStore implements PatientRepository {
       const changed = updated.rows[0];
       if (!changed) return { kind: 'updated', patient: before };
       const patient = patientJson(changed);
+      // which fields this service changed and the legacy has yet to hold (patient-merge.ts): an
+      // earlier local change that did not say which (an HL7 message) counts as all of them
+      const earlier = row.known ? (row.pending ?? []) : row.local ? PATIENT_MERGED_FIELDS : [];
+      const pending = [...new Set([...earlier, ...changedFields(patientTopicRow(before), patientTopicRow(patient))])];
+      await tx.query('UPDATE patient SET local_changed_fields = $2::text[], local_fields_at = local_changed_at WHERE mrn = $1', [mrn, pending]);
       await this.outbox(tx, { topic: 'patients', op: 'update', key: { mrn }, before: patientTopicRow(before), after: patientTopicRow(patient) });
       return { kind: 'updated', patient };
     });

@@ -31,6 +31,8 @@ export interface FeedReport {
 export interface ChangeFeed {
   topic: string;
   apply(changes: ChangeEvent[], ctx: ApplyContext): Promise<FeedReport>;
+  /** the service's own write-backs as the legacy database holds them (see startChangeConsumer's `echoes`) */
+  echoes?(changes: ChangeEvent[], ctx: ApplyContext): Promise<void>;
 }
 
 export interface ChangeFeedsOptions {
@@ -57,6 +59,7 @@ export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<Partition
           partitions: o.partitions,
           pool: o.pool,
           ignoreOrigins: [WRITEBACK_ORIGIN],
+          echoes: feed.echoes && ((changes, tx) => feed.echoes!(changes, { tx, systemOfRecord: o.systemOfRecord.current() })),
           retry: o.retry,
           tombstoneRetentionDays: o.tombstoneRetentionDays,
           log: o.log,

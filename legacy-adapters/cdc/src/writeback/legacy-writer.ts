@@ -11,7 +11,10 @@
  *    `ficus_writeback_positions` (migrations/cdc-writeback): an event at or before the last
  *    applied one for its key is a redelivery and is skipped;
  * 3. maps the topic's fields back to the legacy columns through the same mapping as the capture,
- *    and applies create, update and delete, in outbox order.
+ *    and applies create, update and delete, in outbox order. An update that carries its
+ *    `before` writes only the fields the service changed (over the job's changes of the key):
+ *    a legacy screen's edit of another field of the same row in the meantime stays (the
+ *    service takes that edit field by field from CDC: service-kit's field-merge.ts).
  *
  * Data the legacy schema refuses (a check or foreign key, a value too long) is dead-lettered
  * with the database's reason (never the row's values); anything else is tried again in place.
@@ -20,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { comparePositions, keyText, lastChangePerKey, runMigrations, withTransaction, type ChangeBatch, type ChangeEvent, type Logger } from '@ficus/contracts';
+import { comparePositions, keyText, netChangePerKey, runMigrations, withTransaction, type ChangeBatch, type ChangeEvent, type Logger } from '@ficus/contracts';
 import { changeBatchProblem, PartitionedConsumer, PermanentError, WRITEBACK_ORIGIN, writebackQueuePrefix, type RetryPolicy } from '@ficus/contracts/queues';
 import type { CapturedTable } from '../postgres/preflight.js';
 import { quoteIdent } from '../postgres/replication-connection.js';
@@ -121,7 +124,7 @@ export class LegacyWriter {
       if (!list) byTopic.set(e.topic, (list = []));
       list.push(e);
     }
-    const latest = [...byTopic.values()].flatMap((list) => lastChangePerKey(list)).sort((a, b) => comparePositions(a.source.position, b.source.position));
+    const latest = [...byTopic.values()].flatMap((list) => netChangePerKey(list)).sort((a, b) => comparePositions(a.source.position, b.source.position));
     let fresh: ChangeEvent[];
     try {
       fresh = await withTransaction(this.o.pool, async (client) => {
@@ -173,16 +176,17 @@ export class LegacyWriter {
       return;
     }
     const fields = Object.keys(e.after!).filter((f) => !t.key.some(([k]) => k === f));
-    const values = fields.map((f) => param(e.after![f]));
-    if (fields.length > 0) {
-      const set = fields.map((f, i) => `${quoteIdent(t.columns.get(f)!)} = $${keyValues.length + i + 1}`).join(', ');
-      const res = await client.query(`UPDATE ${t.table} SET ${set} WHERE ${where}`, [...keyValues, ...values]);
+    const changed = e.op === 'update' && e.before ? fields.filter((f) => !sameJson(e.before![f], e.after![f])) : fields;
+    if (changed.length > 0) {
+      const set = changed.map((f, i) => `${quoteIdent(t.columns.get(f)!)} = $${keyValues.length + i + 1}`).join(', ');
+      const res = await client.query(`UPDATE ${t.table} SET ${set} WHERE ${where}`, [...keyValues, ...changed.map((f) => param(e.after![f]))]);
       if (res.rowCount! > 0) return;
     } else {
       const res = await client.query(`SELECT 1 FROM ${t.table} WHERE ${where}`, keyValues);
       if (res.rowCount! > 0) return;
     }
-    // not there yet (made by the service after the flip): insert it
+    // not there yet (made by the service after the flip): insert it, whole
+    const values = fields.map((f) => param(e.after![f]));
     const columns = [...t.key.map(([, c]) => c), ...fields.map((f) => t.columns.get(f)!)];
     await client.query(
       `INSERT INTO ${t.table} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
@@ -194,6 +198,8 @@ export class LegacyWriter {
     await Promise.all(this.consumers.map((c) => c.close()));
   }
 }
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /** JSON values as query parameters: objects (json columns) as their JSON text, the rest as they are. */
 function param(v: unknown): unknown {

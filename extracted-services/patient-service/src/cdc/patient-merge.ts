@@ -1,0 +1,105 @@
+/**
+ * A legacy change to a patient the service has changed itself, while the service is the system
+ * of record, merged field by field (service-kit's field-merge.ts) instead of replacing the row
+ * or being refused whole. It needs the change's before image and to know which fields the
+ * service changed (local_changed_fields, kept by API writes); other changes go the whole-row
+ * way of patient-feeds.ts.
+ */
+import type pg from 'pg';
+import type { ChangeEvent } from '@ficus/contracts';
+import { localTimestamp, patientJson, type PatientRecord } from '@ficus/legacy-his/contract';
+import { keyValue, mergeFields, sameValue } from '@ficus/service-kit';
+import { LOCAL_CHANGES, PATIENT_COLUMNS, type LocalChanges } from '../patients/patient-store.js';
+import { PATIENT_DATA_FIELDS, PATIENT_MERGED_FIELDS, patientTopicRow } from './patient-topic.js';
+
+/** the patient column of each merged field, and how the topic's value (text) is written to it */
+const COLUMN_OF: Record<string, { column: string; sql: (p: string) => string }> = {
+  lastName: { column: 'family_name', sql: (p) => `${p}::text` },
+  firstName: { column: 'given_name', sql: (p) => `${p}::text` },
+  middleName: { column: 'middle_name', sql: (p) => `${p}::text` },
+  dateOfBirth: { column: 'birth_date', sql: (p) => `${p}::text::date` },
+  sex: { column: 'sex', sql: (p) => `${p}::text` },
+  addressLine1: { column: 'address_line', sql: (p) => `${p}::text` },
+  city: { column: 'city', sql: (p) => `${p}::text` },
+  state: { column: 'state', sql: (p) => `${p}::text` },
+  zip: { column: 'postal_code', sql: (p) => `${p}::text` },
+  phone: { column: 'phone', sql: (p) => `${p}::text` },
+  maritalStatus: { column: 'marital_status', sql: (p) => `${p}::text` },
+  active: { column: 'active', sql: (p) => `(${p}::text = 'Y')` },
+  created: { column: 'created_at', sql: (p) => `COALESCE(${localTimestamp(p)}, created_at)` },
+  lastUpdated: { column: 'updated_at', sql: (p) => `COALESCE(${localTimestamp(p)}, updated_at)` },
+  lastUpdatedBy: { column: 'updated_by', sql: (p) => `COALESCE(${p}::text, updated_by)` },
+};
+
+export interface MergeOutcome {
+  /** changes merged here (the rest go the whole-row way) */
+  merged: ChangeEvent[];
+  /** merged changes in which a field both sides changed kept the service's value, with those fields */
+  conflicts: { change: ChangeEvent; fields: string[] }[];
+}
+
+/**
+ * Merges the changes it can (updates with a before image, of rows whose own changes are known
+ * by field) in the consumer's transaction; answers which, and the conflicts among them.
+ */
+export async function mergePatientChanges(tx: pg.PoolClient, upserts: readonly ChangeEvent[]): Promise<MergeOutcome> {
+  const candidates = upserts.filter((c) => c.op === 'update' && c.before !== null && c.after !== null);
+  if (candidates.length === 0) return { merged: [], conflicts: [] };
+  // one change per key here (the consumer nets a job's changes of a key into one)
+  const { rows } = await tx.query<PatientRecord & LocalChanges>(
+    `SELECT ${PATIENT_COLUMNS}, ${LOCAL_CHANGES} FROM patient p WHERE p.mrn = ANY($1::text[]) ORDER BY p.mrn FOR UPDATE`,
+    [candidates.map((c) => keyValue(c, 'mrn'))],
+  );
+  const current = new Map(rows.filter((r) => r.known).map((r) => [r.mrn, r]));
+  const outcome: MergeOutcome = { merged: [], conflicts: [] };
+  for (const change of candidates) {
+    const row = current.get(keyValue(change, 'mrn'));
+    if (!row) continue;
+    const ours = patientTopicRow(patientJson(row));
+    const m = mergeFields({ before: change.before!, after: change.after!, ours, pending: new Set(row.pending ?? []), fields: PATIENT_MERGED_FIELDS });
+    await applyMerge(tx, change, m.take, m.pending);
+    outcome.merged.push(change);
+    const conflicts = m.conflicts.filter((f) => PATIENT_DATA_FIELDS.includes(f));
+    if (conflicts.length > 0) outcome.conflicts.push({ change, fields: conflicts });
+  }
+  return outcome;
+}
+
+async function applyMerge(tx: pg.PoolClient, change: ChangeEvent, take: string[], pending: string[]): Promise<void> {
+  const after = change.after!;
+  const values: unknown[] = [keyValue(change, 'mrn'), change.source.position, after.lastUpdated ?? null, change.source.commitTime, pending];
+  const set = take.map((f) => {
+    values.push(after[f] ?? null);
+    return `${COLUMN_OF[f]!.column} = ${COLUMN_OF[f]!.sql(`$${values.length}`)}`;
+  });
+  await tx.query(
+    `UPDATE patient SET ${[...set, 'committed_position = $2', `committed_at = ${localTimestamp('$3')}`, 'committed_source_at = $4::timestamptz', 'local_changed_fields = $5::text[]'].join(', ')}
+      WHERE mrn = $1`,
+    values,
+  );
+}
+
+/**
+ * The legacy's copy of a write-back can carry a stamp the service did not write: the legacy's
+ * LAST_UPD_DT trigger stamps the time of the write when the value written equals the old one
+ * (two saves of one patient in one second). Where the legacy's copy holds exactly the service's
+ * data, the service takes its stamp, so that both sides show the same record.
+ */
+export async function takeEchoStamps(tx: pg.PoolClient, echoes: readonly ChangeEvent[]): Promise<void> {
+  const copies = echoes.filter((c) => c.after !== null);
+  if (copies.length === 0) return;
+  const { rows } = await tx.query<PatientRecord>(`SELECT ${PATIENT_COLUMNS} FROM patient p WHERE p.mrn = ANY($1::text[]) ORDER BY p.mrn FOR UPDATE`, [copies.map((c) => keyValue(c, 'mrn'))]);
+  const current = new Map(rows.map((r) => [r.mrn, patientTopicRow(patientJson(r)) as Record<string, unknown>]));
+  for (const c of copies) {
+    const ours = current.get(keyValue(c, 'mrn'));
+    const theirs = c.after!;
+    if (!ours || !PATIENT_DATA_FIELDS.every((f) => sameValue(ours[f], theirs[f]))) continue;
+    if (sameValue(ours.lastUpdated, theirs.lastUpdated) && sameValue(ours.lastUpdatedBy, theirs.lastUpdatedBy)) continue;
+    await tx.query(
+      `UPDATE patient SET updated_at = ${COLUMN_OF.lastUpdated!.sql('$2')}, updated_by = ${COLUMN_OF.lastUpdatedBy!.sql('$3')},
+              local_changed_fields = array_remove(array_remove(local_changed_fields, 'lastUpdated'), 'lastUpdatedBy')
+        WHERE mrn = $1`,
+      [keyValue(c, 'mrn'), theirs.lastUpdated ?? null, theirs.lastUpdatedBy ?? null],
+    );
+  }
+}

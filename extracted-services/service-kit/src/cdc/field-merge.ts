@@ -1,0 +1,68 @@
+/**
+ * Field-by-field merge of a legacy change into a row the service has changed itself, while the
+ * service is the system of record. Whole rows by commit time lose edits when a legacy screen
+ * and the service change one record within the write-back's delay: each side would take the
+ * other's whole row. Both sides carry what they changed (CDC its before image under REPLICA
+ * IDENTITY FULL, the outbox its `before`), so each takes only what the other changed:
+ *
+ * - a field the legacy did not change keeps the service's value;
+ * - a field the legacy changed, and the service did not change since it last took the legacy's
+ *   state, takes the legacy's value;
+ * - a field both changed, where the legacy's change was made without the service's value (the
+ *   legacy's old value is not the service's), keeps the service's value and is a conflict: the
+ *   system of record wins, and the write-back gives the legacy the same value, so both sides
+ *   end alike. A legacy change made on top of the service's value is a later, informed edit and
+ *   is taken.
+ *
+ * Values are compared as text with trailing blanks dropped (CHAR columns pad).
+ */
+
+export interface FieldMergeInput {
+  /** the legacy's row before and after its change (topic field names) */
+  before: Readonly<Record<string, unknown>>;
+  after: Readonly<Record<string, unknown>>;
+  /** the service's row now, in the topic's representation */
+  ours: Readonly<Record<string, unknown>>;
+  /** the fields the service changed itself that the legacy has not yet been seen to hold */
+  pending: ReadonlySet<string>;
+  /** the data fields to merge (key and bookkeeping fields left out) */
+  fields: readonly string[];
+}
+
+export interface FieldMerge {
+  /** fields to take from the legacy's `after` */
+  take: string[];
+  /** fields both sides changed: the service's value is kept */
+  conflicts: string[];
+  /** the service's changes still pending after this change */
+  pending: string[];
+}
+
+const text = (v: unknown): string | null => (v === undefined || v === null ? null : (typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v)).trimEnd());
+
+/** true when two values are the same as the legacy and the service store them */
+export function sameValue(a: unknown, b: unknown): boolean {
+  return text(a) === text(b);
+}
+
+export function mergeFields(i: FieldMergeInput): FieldMerge {
+  const take: string[] = [];
+  const conflicts: string[] = [];
+  const pending: string[] = [];
+  for (const f of i.fields) {
+    const legacyChanged = !sameValue(i.before[f], i.after[f]);
+    const alike = sameValue(i.ours[f], i.after[f]);
+    if (alike) continue; // nothing to take, and the legacy now holds the service's value
+    if (!legacyChanged) {
+      if (i.pending.has(f)) pending.push(f);
+      continue;
+    }
+    if (i.pending.has(f) && !sameValue(i.ours[f], i.before[f])) {
+      conflicts.push(f);
+      pending.push(f);
+    } else {
+      take.push(f);
+    }
+  }
+  return { take, conflicts, pending };
+}
