@@ -292,6 +292,21 @@ describe('a legacy edit and the service\'s own, of one patient, merged field by 
     expect(await conflictsOf(mrn)).toEqual([]);
   });
 
+  it('an HL7 message in mode new hands over what it changed, and a legacy screen\'s edit of another field meets it field by field', async () => {
+    const mrn = seeded[6]!;
+    const was = await servicePatient(mrn);
+    const job = await scene.sendHl7('patient-service', a08(mrn, 'FROMADT', minutes(0)));
+    await scene.drain();
+    expect(await outcomeOf(job.controlId)).toBe('applied');
+    const handed = outgoing.filter((c) => c.key.mrn === mrn).at(-1)!;
+    expect(handed).toMatchObject({ op: 'update', before: { lastName: was.lastName }, after: { lastName: 'FROMADT' } });
+    // a legacy screen, not knowing the message, changed the phone (committed after it)
+    await scene.cdc.publish([legacyChange(was, { phone: '555-0163' }, minutes(1))]);
+    await scene.drain();
+    expect(await servicePatient(mrn)).toMatchObject({ lastName: 'FROMADT', phone: '555-0163' });
+    expect(await conflictsOf(mrn)).toEqual([]);
+  });
+
   it('takes the legacy\'s stamp from its copy of the service\'s own write when that copy holds the service\'s data (a LAST_UPD_DT trigger)', async () => {
     const mrn = seeded[9]!;
     const p = await servicePatient(mrn);

@@ -7,13 +7,22 @@ import type pg from 'pg';
 import { patientJson, sqlTimestamp, type PatientRecord } from '@ficus/legacy-his/contract';
 import type { OutboxSeam, OutgoingChange } from '@ficus/service-kit';
 import { patientTopicRow } from './cdc/patient-topic.js';
-import { PATIENT_COLUMNS } from './patients/patient-store.js';
+import { PATIENT_COLUMNS } from './patients/patient-columns.js';
+import { noteLocalChange, type BeforeLocalChange } from './patients/local-changes.js';
 
 export { noOutbox, outboxTable, type OutboxSeam, type OutgoingChange } from '@ficus/service-kit';
 
-export async function patientChanged(outbox: OutboxSeam, tx: pg.PoolClient, mrn: string, op: OutgoingChange['op']): Promise<void> {
+/**
+ * Hands a patient changed by an HL7 message to the outbox: with `before` (the row before the
+ * message, hl7/touched.ts) an update carries what it changed, and the fields are noted as the
+ * service's own (patients/local-changes.ts); without it, the whole row.
+ */
+export async function patientChanged(outbox: OutboxSeam, tx: pg.PoolClient, mrn: string, op: OutgoingChange['op'], before: BeforeLocalChange | null = null): Promise<void> {
   const { rows } = await tx.query<PatientRecord>(`SELECT ${PATIENT_COLUMNS} FROM patient p WHERE p.mrn = $1`, [mrn]);
-  if (rows[0]) await outbox(tx, { topic: 'patients', op, key: { mrn }, before: null, after: patientTopicRow(patientJson(rows[0])) });
+  if (!rows[0]) return;
+  const after = patientTopicRow(patientJson(rows[0]));
+  if (op === 'create' || before) await noteLocalChange(tx, mrn, before, after);
+  await outbox(tx, { topic: 'patients', op, key: { mrn }, before: before?.row ?? null, after });
 }
 
 export async function stayChanged(outbox: OutboxSeam, tx: pg.PoolClient, id: string, op: OutgoingChange['op']): Promise<void> {

@@ -9,7 +9,8 @@ import type pg from 'pg';
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp, patientJson, type PatientRecord } from '@ficus/legacy-his/contract';
 import { keyValue, mergeFields, sameValue } from '@ficus/service-kit';
-import { LOCAL_CHANGES, PATIENT_COLUMNS, type LocalChanges } from '../patients/patient-store.js';
+import { PATIENT_COLUMNS } from '../patients/patient-columns.js';
+import { LOCAL_CHANGES, type LocalChanges } from '../patients/local-changes.js';
 import { PATIENT_DATA_FIELDS, PATIENT_MERGED_FIELDS, patientTopicRow } from './patient-topic.js';
 
 /** the patient column of each merged field, and how the topic's value (text) is written to it */

@@ -12,7 +12,7 @@ import { dropEarlyStaysTheSurvivorHolds } from '../encounters/early-stays.js';
 import type { MrnBlock } from '../patients/mrn-block.js';
 import type { OutboxSeam } from '../outbox-seam.js';
 import { lockPatient, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
-import { touchMerge, touchPatient, touchStay, withOutbox } from './touched.js';
+import { snapshotPatient, touchMerge, touchPatient, touchStay, withOutbox } from './touched.js';
 import { admitOrUpdate, openStayOf, recordTransfer, stayByVisit, updateVisit, wardSql } from './visit-records.js';
 
 /** both outcomes of an event that touches two rows: stale only when nothing was applied */
@@ -145,6 +145,7 @@ async function merge(ctx: Hl7Context): Promise<HandlerOutcome> {
       [survivor, merged],
     );
     for (const stay of moved.rows) touchStay(ctx, stay.id, 'update');
+    await snapshotPatient(ctx, merged);
     const closed = await tx.query(
       `UPDATE patient SET active = false, updated_by = $2, updated_at = LOCALTIMESTAMP(0)${service ? ', local_changed_at = clock_timestamp()' : ''} WHERE mrn = $1 AND active`,
       [merged, ADT_USER],

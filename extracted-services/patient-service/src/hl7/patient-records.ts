@@ -10,7 +10,7 @@ import { hl7MayOverwrite, hl7Stamp, type Hl7Context, type HandlerOutcome } from 
 import type pg from 'pg';
 import type { MrnBlock } from '../patients/mrn-block.js';
 import { patientWrites } from '../patients/patient-store.js';
-import { touchPatient } from './touched.js';
+import { snapshotPatient, touchPatient } from './touched.js';
 
 /** The patient an MRN means now: itself, or the survivor it was merged into, to the end of a chain. */
 export function survivorOf(tx: pg.PoolClient, mrn: string): Promise<string> {
@@ -71,15 +71,19 @@ export async function updatePatient(ctx: Hl7Context, mrn: string, d: Demographic
   ]);
   if (!rows[0]?.newer) return 'stale';
   const w = changingWrite(patientWrites(demographicChanges(d)), 2);
+  let changedAny = false;
   if (w.values.length > 0) {
+    await snapshotPatient(ctx, mrn);
     const changed = await tx.query(`UPDATE patient SET ${w.set}, updated_by = $${w.values.length + 2}, updated_at = LOCALTIMESTAMP(0) WHERE mrn = $1 AND ${w.changes}`, [
       mrn,
       ...w.values,
       ADT_USER,
     ]);
-    if ((changed.rowCount ?? 0) > 0) touchPatient(ctx, mrn, 'update');
+    changedAny = (changed.rowCount ?? 0) > 0;
+    if (changedAny) touchPatient(ctx, mrn, 'update');
   }
-  await tx.query(`UPDATE patient SET ${hl7Stamp('$2', '$3', systemOfRecord)} WHERE mrn = $1`, [mrn, order.time, order.seq]);
+  // a message that changed nothing is no local change (the row's own changes stay known by field)
+  await tx.query(`UPDATE patient SET ${hl7Stamp('$2', '$3', changedAny ? systemOfRecord : 'legacy')} WHERE mrn = $1`, [mrn, order.time, order.seq]);
   await keepIdentifiers(tx, mrn, otherIdentifiers(ctx.message, pid));
   return 'applied';
 }

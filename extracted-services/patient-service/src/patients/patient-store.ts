@@ -5,26 +5,15 @@
  */
 import type pg from 'pg';
 import { withTransaction } from '@ficus/contracts';
-import { changingWrite, insertedColumns, patientJson, patientSearchFilter, sqlCast, sqlDate, sqlTimestamp, type ColumnWrite } from '@ficus/legacy-his/contract';
+import { changingWrite, insertedColumns, patientJson, patientSearchFilter, sqlCast, type ColumnWrite } from '@ficus/legacy-his/contract';
 import type { LegacyPatient, PatientFields, PatientRecord, PatientRepository, PatientSearch, UpdateOutcome } from '@ficus/legacy-his/contract';
 import type { OutboxSeam } from '../outbox-seam.js';
-import { changedFields, PATIENT_MERGED_FIELDS, patientTopicRow } from '../cdc/patient-topic.js';
+import { patientTopicRow } from '../cdc/patient-topic.js';
+import { PATIENT_COLUMNS } from './patient-columns.js';
+import { LOCAL_CHANGES, noteLocalChange, type LocalChanges } from './local-changes.js';
 import type { MrnBlock } from './mrn-block.js';
 
-/** the patient table's columns as the contract's neutral record (patientJson) */
-export const PATIENT_COLUMNS = `p.mrn, p.family_name AS "lastName", p.given_name AS "firstName", p.middle_name AS "middleName",
-  ${sqlDate('p.birth_date')} AS "dateOfBirth", p.sex, p.address_line AS line1, p.city, p.state, p.postal_code AS zip, p.phone,
-  p.marital_status AS "maritalStatus", p.active, ${sqlTimestamp('p.created_at')} AS created, ${sqlTimestamp('p.updated_at')} AS "lastUpdated",
-  p.updated_by AS "lastUpdatedBy"`;
-
-/** what the row says of the service's own changes (patient-merge.ts) */
-export interface LocalChanges {
-  pending: string[] | null;
-  known: boolean;
-  local: boolean;
-}
-export const LOCAL_CHANGES = `p.local_changed_fields AS pending, (p.local_changed_at IS NOT NULL AND p.local_fields_at = p.local_changed_at) AS known,
-  p.local_changed_at IS NOT NULL AS local`;
+export { PATIENT_COLUMNS };
 
 /** by name in byte order ("C" collation), then MRN, as the legacy lists patients */
 const PATIENT_ORDER = 'p.family_name, p.given_name, p.mrn';
@@ -115,11 +104,7 @@ export class PatientStore implements PatientRepository {
       const changed = updated.rows[0];
       if (!changed) return { kind: 'updated', patient: before };
       const patient = patientJson(changed);
-      // which fields this service changed and the legacy has yet to hold (patient-merge.ts): an
-      // earlier local change that did not say which (an HL7 message) counts as all of them
-      const earlier = row.known ? (row.pending ?? []) : row.local ? PATIENT_MERGED_FIELDS : [];
-      const pending = [...new Set([...earlier, ...changedFields(patientTopicRow(before), patientTopicRow(patient))])];
-      await tx.query('UPDATE patient SET local_changed_fields = $2::text[], local_fields_at = local_changed_at WHERE mrn = $1', [mrn, pending]);
+      await noteLocalChange(tx, mrn, { row: patientTopicRow(before), earlier: row }, patientTopicRow(patient));
       await this.outbox(tx, { topic: 'patients', op: 'update', key: { mrn }, before: patientTopicRow(before), after: patientTopicRow(patient) });
       return { kind: 'updated', patient };
     });
