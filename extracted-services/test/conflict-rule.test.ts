@@ -312,9 +312,12 @@ describe('a legacy edit and the service\'s own, of one patient, merged field by 
     const p = await servicePatient(mrn);
     const echo = (lastName: string, lastUpdated: string) =>
       scene.cdc.event('patients', 'update', { mrn }, patientTopicRow(p), patientTopicRow({ ...p, lastName, lastUpdated }), { origin: 'ficus-writeback' });
+    const pending = async () => (await scene.patients.pool.query<{ f: string[] }>('SELECT local_changed_fields AS f FROM patient WHERE mrn = $1', [mrn])).rows[0]!.f;
+    expect(await pending()).toContain('firstName'); // its own edit above, not yet seen in the legacy
     await scene.cdc.publish([echo(p.lastName, '2031-01-01T00:00:01')]);
     await scene.drain();
     expect(await servicePatient(mrn)).toEqual({ ...p, lastUpdated: '2031-01-01T00:00:01' });
+    expect(await pending()).toEqual([]); // the legacy holds it all now
     // a copy of another state (an older write-back) changes nothing
     await scene.cdc.publish([echo('OLDERWRITE', '2032-01-01T00:00:01')]);
     await scene.drain();
@@ -329,6 +332,33 @@ describe('a legacy edit and the service\'s own, of one patient, merged field by 
     await scene.drain();
     expect(await servicePatient(mrn)).toMatchObject({ firstName: 'LOCALLATER', phone: '555-0142' });
     expect(await conflictsOf(mrn)).toEqual([expect.stringContaining('changed in patient-service after this legacy change')]);
+  });
+});
+
+describe('after a rollback: the legacy holds the record again', () => {
+  beforeAll(async () => {
+    await scene.restart('patients', 'legacy');
+  });
+
+  it('a write-back still landing (held behind a legacy screen\'s lock) is applied like any legacy change: its state wins, in order', async () => {
+    const mrn = seeded[8]!;
+    const p = await servicePatient(mrn);
+    const screen = { ...p, lastName: 'SCREEN', address: { ...p.address, city: 'SCREENCITY' }, lastUpdatedBy: 'WARDCLERK' };
+    const landed = { ...screen, lastName: 'WRITTENBACK', phone: '555-0188', lastUpdatedBy: 'HISAPI' };
+    await scene.cdc.publish([
+      scene.cdc.event('patients', 'update', { mrn }, patientTopicRow(p), patientTopicRow(screen)),
+      scene.cdc.event('patients', 'update', { mrn }, patientTopicRow(screen), patientTopicRow(landed), { origin: 'ficus-writeback' }),
+    ]);
+    await scene.drain();
+    expect(await servicePatient(mrn)).toMatchObject({ lastName: 'WRITTENBACK', phone: '555-0188', address: { city: 'SCREENCITY' }, lastUpdatedBy: 'HISAPI' });
+    // and a legacy edit after it, in the same job, is not undone by the write-back before it
+    const later = { ...landed, lastName: 'AFTERWARDS' };
+    await scene.cdc.publish([
+      scene.cdc.event('patients', 'update', { mrn }, patientTopicRow(landed), patientTopicRow({ ...landed, lastName: 'SECONDWRITE' }), { origin: 'ficus-writeback' }),
+      scene.cdc.event('patients', 'update', { mrn }, patientTopicRow({ ...landed, lastName: 'SECONDWRITE' }), patientTopicRow(later)),
+    ]);
+    await scene.drain();
+    expect((await servicePatient(mrn)).lastName).toBe('AFTERWARDS');
   });
 });
 

@@ -33,8 +33,11 @@ export interface ChangeConsumerOptions {
   pool: pg.Pool;
   /** applies the changes that are new for their keys, inside the consumer's transaction */
   apply: (changes: ChangeEvent[], client: pg.PoolClient) => Promise<void>;
-  /** changes written by these origins are skipped (the service's own writes coming back) */
-  ignoreOrigins?: readonly string[];
+  /**
+   * changes written by these origins are skipped (the service's own writes coming back); a
+   * function is asked for each job (the service's regime can change while it runs)
+   */
+  ignoreOrigins?: readonly string[] | (() => readonly string[]);
   /**
    * told of the skipped ones (the last of each key) in the same transaction, after `apply`: what
    * the legacy database made of the service's write (a trigger's stamp, say) can be taken from
@@ -86,7 +89,7 @@ export function changeBatchSummary(data: unknown): Record<string, unknown> {
 }
 
 export function startChangeConsumer(o: ChangeConsumerOptions): Promise<PartitionedConsumer<ChangeBatch>> {
-  const ignored = new Set(o.ignoreOrigins ?? []);
+  const ignoredNow = typeof o.ignoreOrigins === 'function' ? o.ignoreOrigins : () => (o.ignoreOrigins as readonly string[] | undefined) ?? [];
   return PartitionedConsumer.start<ChangeBatch>({
     connection: o.connection,
     prefix: cdcQueuePrefix(o.topic),
@@ -98,6 +101,7 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
       const problem = changeBatchProblem(job.data);
       if (problem) throw new PermanentError(`not a change batch of version ${CHANGE_EVENT_SCHEMA_VERSION}: ${problem}`);
       const ours = job.data.events.filter((e) => e.topic === o.topic);
+      const ignored = new Set(ignoredNow());
       const echo = (e: ChangeEvent) => e.source.origin !== null && ignored.has(e.source.origin);
       const latest = netChangePerKey(ours.filter((e) => !echo(e)));
       const echoes = o.echoes ? lastChangePerKey(ours.filter(echo)) : [];

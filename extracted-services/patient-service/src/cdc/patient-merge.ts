@@ -8,7 +8,7 @@
 import type pg from 'pg';
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp, patientJson, type PatientRecord } from '@ficus/legacy-his/contract';
-import { keyValue, mergeFields, sameValue } from '@ficus/service-kit';
+import { keyValue, mergeFields, samePadded, sameValue } from '@ficus/service-kit';
 import { PATIENT_COLUMNS } from '../patients/patient-columns.js';
 import { LOCAL_CHANGES, type LocalChanges } from '../patients/local-changes.js';
 import { PATIENT_DATA_FIELDS, PATIENT_MERGED_FIELDS, patientTopicRow } from './patient-topic.js';
@@ -81,10 +81,12 @@ async function applyMerge(tx: pg.PoolClient, change: ChangeEvent, take: string[]
 }
 
 /**
- * The legacy's copy of a write-back can carry a stamp the service did not write: the legacy's
- * LAST_UPD_DT trigger stamps the time of the write when the value written equals the old one
- * (two saves of one patient in one second). Where the legacy's copy holds exactly the service's
- * data, the service takes its stamp, so that both sides show the same record.
+ * The legacy's copy of the service's own write (its echo through CDC), while the service holds
+ * the record: the fields it holds as the service does are no longer pending (the legacy has
+ * them), and it can carry a stamp the service did not write: the legacy's LAST_UPD_DT trigger
+ * stamps the time of the write when the value written equals the old one (two saves of one
+ * patient in one second). Where the copy holds exactly the service's data, the service takes
+ * its stamp, so that both sides show the same record.
  */
 export async function takeEchoStamps(tx: pg.PoolClient, echoes: readonly ChangeEvent[]): Promise<void> {
   const copies = echoes.filter((c) => c.after !== null);
@@ -93,14 +95,15 @@ export async function takeEchoStamps(tx: pg.PoolClient, echoes: readonly ChangeE
   const current = new Map(rows.map((r) => [r.mrn, patientTopicRow(patientJson(r)) as Record<string, unknown>]));
   for (const c of copies) {
     const ours = current.get(keyValue(c, 'mrn'));
+    if (!ours) continue;
     const theirs = c.after!;
-    if (!ours || !PATIENT_DATA_FIELDS.every((f) => sameValue(ours[f], theirs[f]))) continue;
-    if (sameValue(ours.lastUpdated, theirs.lastUpdated) && sameValue(ours.lastUpdatedBy, theirs.lastUpdatedBy)) continue;
+    const held = PATIENT_MERGED_FIELDS.filter((f) => samePadded(ours[f], theirs[f]));
+    const stamps = PATIENT_DATA_FIELDS.every((f) => held.includes(f)) && !(sameValue(ours.lastUpdated, theirs.lastUpdated) && sameValue(ours.lastUpdatedBy, theirs.lastUpdatedBy));
     await tx.query(
-      `UPDATE patient SET updated_at = ${COLUMN_OF.lastUpdated!.sql('$2')}, updated_by = ${COLUMN_OF.lastUpdatedBy!.sql('$3')},
-              local_changed_fields = array_remove(array_remove(local_changed_fields, 'lastUpdated'), 'lastUpdatedBy')
+      `UPDATE patient SET local_changed_fields = ARRAY(SELECT f FROM unnest(local_changed_fields) AS f WHERE f <> ALL($2::text[]))
+              ${stamps ? `, updated_at = ${COLUMN_OF.lastUpdated!.sql('$3')}, updated_by = ${COLUMN_OF.lastUpdatedBy!.sql('$4')}` : ''}
         WHERE mrn = $1`,
-      [keyValue(c, 'mrn'), theirs.lastUpdated ?? null, theirs.lastUpdatedBy ?? null],
+      [keyValue(c, 'mrn'), stamps ? [...held, 'lastUpdated', 'lastUpdatedBy'] : held, ...(stamps ? [theirs.lastUpdated ?? null, theirs.lastUpdatedBy ?? null] : [])],
     );
   }
 }

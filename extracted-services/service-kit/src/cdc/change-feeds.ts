@@ -2,7 +2,9 @@
  * The CDC topics a service consumes, each through the one consumer helper of
  * `@ficus/contracts/queues` (startChangeConsumer: partitions in order, idempotent by source
  * position, dead letters). Changes written back to the legacy database by Ficus itself come
- * back through CDC with origin `ficus-writeback` and are skipped. Each topic's `apply` gets
+ * back through CDC with origin `ficus-writeback` and are skipped while the service holds the
+ * record (a feed may take what the legacy made of them: `echoes`); while the legacy holds it
+ * they are applied like any legacy change. Each topic's `apply` gets
  * the changes new for their keys, in the consumer's transaction, and answers how many it
  * applied and how many it recorded as conflicts.
  */
@@ -58,7 +60,9 @@ export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<Partition
           topic: feed.topic,
           partitions: o.partitions,
           pool: o.pool,
-          ignoreOrigins: [WRITEBACK_ORIGIN],
+          // while the legacy holds the record its committed state wins, whoever wrote it: a
+          // write-back still landing after a rollback is applied like any legacy change
+          ignoreOrigins: () => (o.systemOfRecord.current() === 'legacy' ? [] : [WRITEBACK_ORIGIN]),
           echoes: feed.echoes && ((changes, tx) => feed.echoes!(changes, { tx, systemOfRecord: o.systemOfRecord.current() })),
           retry: o.retry,
           tombstoneRetentionDays: o.tombstoneRetentionDays,

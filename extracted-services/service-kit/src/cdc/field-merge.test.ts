@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { mergeFields, sameValue } from './field-merge.js';
+import { mergeFields, samePadded, sameValue } from './field-merge.js';
 
 const FIELDS = ['lastName', 'firstName', 'phone', 'city'] as const;
 type Row = Record<(typeof FIELDS)[number], string | null>;
@@ -79,11 +79,18 @@ describe('field-by-field merge of a legacy change into the service\'s own', () =
     expect(mergeFields({ before: base, after: { ...base, city: 'Y' }, ours: { ...base, city: 'Y' }, pending: new Set(['city']), fields: ['city'] }).pending).toEqual([]);
   });
 
-  it('compares as the columns store: CHAR padding and numbers as text are the same value', () => {
-    expect(sameValue('I ', 'I')).toBe(true);
+  it('compares as text; trailing blanks count, except in telling whether the legacy saw the service\'s value (CHAR padding)', () => {
     expect(sameValue(7, '7')).toBe(true);
     expect(sameValue(null, undefined)).toBe(true);
     expect(sameValue('', null)).toBe(false);
-    expect(sameValue(' A', 'A')).toBe(false);
+    expect(sameValue('CHAMPAIGN  ', 'CHAMPAIGN')).toBe(false);
+    expect(samePadded('I ', 'I')).toBe(true);
+    expect(samePadded(' A', 'A')).toBe(false);
+    // a legacy edit that only adds blanks to a VARCHAR is a change, and taken
+    const city = { before: { city: 'CHAMPAIGN' }, after: { city: 'CHAMPAIGN  ' }, ours: { city: 'CHAMPAIGN' }, fields: ['city'] };
+    expect(mergeFields({ ...city, pending: new Set(['city']) }).take).toEqual(['city']);
+    // the service wrote 'I' to a CHAR(2) column, which holds 'I ': a later legacy edit was made on top of it
+    const state = { before: { state: 'I ' }, after: { state: 'IL' }, ours: { state: 'I' }, fields: ['state'] };
+    expect(mergeFields({ ...state, pending: new Set(['state']) })).toEqual({ take: ['state'], conflicts: [], pending: [] });
   });
 });

@@ -14,7 +14,11 @@
  *   end alike. A legacy change made on top of the service's value is a later, informed edit and
  *   is taken.
  *
- * Values are compared as text with trailing blanks dropped (CHAR columns pad).
+ * Values are compared as text. Whether the legacy changed a field, and whether the service
+ * already holds the legacy's new value, are exact comparisons (trailing blanks count in a
+ * VARCHAR); whether the legacy's old value was the service's compares across the two stores'
+ * representations, so there trailing blanks are dropped (a CHAR column pads what the service
+ * wrote).
  */
 
 export interface FieldMergeInput {
@@ -38,11 +42,16 @@ export interface FieldMerge {
   pending: string[];
 }
 
-const text = (v: unknown): string | null => (v === undefined || v === null ? null : (typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v)).trimEnd());
+const text = (v: unknown): string | null => (v === undefined || v === null ? null : typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v));
 
-/** true when two values are the same as the legacy and the service store them */
+/** true when two values are the same as text (a number and its digits are) */
 export function sameValue(a: unknown, b: unknown): boolean {
   return text(a) === text(b);
+}
+
+/** true when a value the service holds and one the legacy holds are the same but for a CHAR column's padding */
+export function samePadded(a: unknown, b: unknown): boolean {
+  return text(a)?.trimEnd() === text(b)?.trimEnd();
 }
 
 export function mergeFields(i: FieldMergeInput): FieldMerge {
@@ -57,7 +66,7 @@ export function mergeFields(i: FieldMergeInput): FieldMerge {
       if (i.pending.has(f)) pending.push(f);
       continue;
     }
-    if (i.pending.has(f) && !sameValue(i.ours[f], i.before[f])) {
+    if (i.pending.has(f) && !samePadded(i.ours[f], i.before[f])) {
       conflicts.push(f);
       pending.push(f);
     } else {
