@@ -3,11 +3,13 @@
  * turned into a failure with its exit code and a message a person can act on.
  */
 import type { Connection } from './config.js';
-import { ApiFailure, CliFailure, UnreachableFailure, type Problem } from './failures.js';
+import { ApiFailure, CliFailure, NotAdminApiFailure, UnreachableFailure, type Problem } from './failures.js';
 import { describeProblem } from './problem-messages.js';
 import type { VersionDetail } from './api-types.js';
 
 const USER_AGENT = 'ficus-cli/0.1.0';
+/** every answer of a Ficus admin API carries it (@ficus/contracts: ADMIN_API_HEADER) */
+const ADMIN_API_HEADER = 'x-ficus-admin-api';
 
 export type QueryValue = string | number | undefined | string[];
 
@@ -72,6 +74,8 @@ export class AdminClient {
     } catch (e) {
       throw new UnreachableFailure(url, networkCause(e));
     }
+    // whatever answered is not ours: its answer, error or not, is no answer to the command
+    if (!res.headers.has(ADMIN_API_HEADER)) throw new NotAdminApiFailure(url, `${method} ${path}`, res.status, res.headers.get('x-ficus-route'));
     const isJson = /json/i.test(res.headers.get('content-type') ?? '');
     let data: unknown;
     if (isJson && text) {

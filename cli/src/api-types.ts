@@ -104,6 +104,8 @@ export interface AuditRecord {
   id: number;
   at: string;
   actor: string;
+  /** the token that acted, when a token did */
+  tokenId?: number;
   role?: string;
   auth: string;
   sourceIp?: string;

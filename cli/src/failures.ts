@@ -55,6 +55,22 @@ export class UnreachableFailure extends CliFailure {
   }
 }
 
+/** Something answered at the admin URL, but not a Ficus admin API (the gateway's data plane, most often). */
+export class NotAdminApiFailure extends CliFailure {
+  constructor(
+    readonly url: string,
+    request: string,
+    status: number,
+    /** set when the gateway's data plane passed the request on to an upstream */
+    route: string | null,
+  ) {
+    const what = route ? `is the gateway's data plane: it passed the request on (x-ficus-route: ${route})` : 'did not say "x-ficus-admin-api", as every Ficus admin API does';
+    super(`${url} is not the Ficus admin API: it answered ${request} with HTTP ${status} and ${what}`, [
+      'the admin API listens on its own port (default 8081; the gateway serves traffic on 8080): set FICUS_ADMIN_URL, --url or "adminUrl" in the config file to it',
+    ]);
+  }
+}
+
 /** The admin API answered with an error status. */
 export class ApiFailure extends CliFailure {
   constructor(

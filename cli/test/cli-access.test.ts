@@ -103,6 +103,22 @@ describe('ficus: usage, connection and configuration', () => {
   });
 });
 
+describe('ficus: a URL that is not the admin API', () => {
+  it('says the gateway\'s data plane answered, exits 1, and the admin token never reaches legacy', async () => {
+    const since = s.legacy.received.length;
+    const [human, json] = await Promise.all([s.ficus(['rules', 'list', '--url', s.gw.url]), s.ficus(['rules', 'list', '--json'], { env: { FICUS_ADMIN_URL: s.gw.url } })]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toBe('');
+    expect(human.stderr).toContain(`${s.gw.url} is not the Ficus admin API: it answered GET /api/rules with HTTP 200 and is the gateway's data plane: it passed the request on (x-ficus-route: legacy-default; legacy)`);
+    expect(human.stderr).toContain('the admin API listens on its own port (default 8081');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stderr)).toMatchObject({ title: expect.stringContaining('is not the Ficus admin API') });
+    const forwarded = s.legacy.received.slice(since).filter((r) => r.url === '/api/rules');
+    expect(forwarded).toHaveLength(2);
+    for (const r of forwarded) expect(r.headers.authorization).toBeUndefined();
+  });
+});
+
 describe('ficus audit', () => {
   it('filters by actor, action, outcome, target and time', async () => {
     // one change that lands and one that is refused as stale
@@ -125,7 +141,15 @@ describe('ficus audit', () => {
     expect(parse<Entries>(byTarget).entries).toEqual([expect.objectContaining({ action: 'rules.flip', outcome: 'ok', target: 'patients-read', version: 2 })]);
     expect(parse<Entries>(byActor).entries).toEqual([]);
     expect(future.stdout).toBe('no audit entries match\n');
-    expect(table.stdout).toMatch(/^ID\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+OUTCOME\s+STATUS\s+VERSION\s+REASON\n\d+\s+\S+\s+token:first-admin\s+rules\.flip\s+patients-write\s+conflict\s+409\s+-\s+too late\n$/);
+    // the table names the token that acted, by name and id: a name may have been another token's before
+    const firstAdmin = (await s.admin.get<{ tokens: { id: number; name: string }[] }>('/api/tokens')).body.tokens.find((t) => t.name === 'first-admin')!.id;
+    expect(table.stdout).toMatch(new RegExp(`^ID\\s+AT\\s+ACTOR\\s+ACTION\\s+TARGET\\s+OUTCOME\\s+STATUS\\s+VERSION\\s+REASON\\n\\d+\\s+\\S+\\s+token:first-admin#${firstAdmin}\\s+rules\\.flip\\s+patients-write\\s+conflict\\s+409\\s+-\\s+too late\\n$`));
+    const [byToken, byOtherToken] = await Promise.all([
+      s.ficus(['audit', '--actor', `token:first-admin#${firstAdmin}`, '--action', 'rules.flip', '--json']),
+      s.ficus(['audit', '--actor', `token:first-admin#${firstAdmin + 1000}`, '--json']),
+    ]);
+    expect(parse<Entries>(byToken).entries.map((e) => e.reason)).toEqual(['too late', 'audit me']);
+    expect(parse<Entries>(byOtherToken).entries).toEqual([]);
   });
 });
 

@@ -27,7 +27,7 @@ describe('ficus rules: reading', () => {
       s.ficus(['rules', 'show', 'patients-read']),
       s.ficus(['--json', 'rules', 'show', 'patients-read']),
       s.ficus(['rules', 'explain', 'GET', '/api/patients/123', '--header', 'x-ward:7']),
-      s.ficus(['rules', 'explain', 'get', '/api/patients/123', '--header', 'x-ward:7', '--json']),
+      s.ficus(['rules', 'explain', 'GET', '/api/patients/123', '--header', 'x-ward:7', '--json']),
     ]);
     for (const r of [list, listJson, show, showJson, explain, explainJson]) expect(r.code, r.stderr).toBe(0);
 
@@ -46,6 +46,14 @@ describe('ficus rules: reading', () => {
     expect(explain.stdout).toMatch(/^target:\s+legacy$/m);
     expect(explain.stdout).toMatch(/^reason:\s+rule "patients-read" \(#1\) matches GET .*mode legacy/m);
     expect(parse(explainJson)).toEqual((await s.admin.get('/api/explain?method=GET&path=/api/patients/123&header=x-ward:7')).body);
+  });
+
+  it('explains a lowercase method as the gateway takes it: refused (it answers `get` with 400), not as GET', async () => {
+    const r = await s.ficus(['rules', 'explain', 'get', '/api/patients/123']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('refused (400)');
+    expect(r.stderr).toContain('"get" is not a method the gateway takes: methods are case-sensitive');
+    expect(r.stdout).toBe('');
   });
 
   it('answers 404 for an unknown rule with exit 1', async () => {

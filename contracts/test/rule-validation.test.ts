@@ -28,6 +28,19 @@ const TAIL = `  - id: legacy-default
 `;
 
 describe('rule validation', () => {
+  it('takes a canary percent in hundredths, which binary floating point does not hold exactly, and refuses finer ones', () => {
+    const canary = (percent: number) => `http:
+  - id: a
+    match: { path: /a/:mrn }
+    mode: canary
+    percent: ${percent}
+    target: patient-service
+    sticky: { param: mrn }
+${TAIL}`;
+    for (const p of [33.33, 0.29, 4.35, 0.07, 12.5]) expect(check(canary(p)).ok, String(p)).toBe(true);
+    expect(errorsOf(canary(12.345)).map(formatIssue).join('\n')).toMatch(/multiple of 0.01/);
+  });
+
   it('accepts the shipped rules in routing-rules/', async () => {
     const r = await loadRuleDir(path.resolve(import.meta.dirname, '../../routing-rules'));
     expect(r.ok ? [] : r.errors.map(formatIssue)).toEqual([]);

@@ -5,7 +5,10 @@
  * real request through the gateway; a gated flip is refused with its figures; a viewer sees no
  * flip, rollback or replay button. The HL7 and CDC panels say "not running" against this
  * branch's admin API (no forwarder to the adapter or the CDC reader here), then render their
- * contract's answers served by the browser's request interception. A screenshot goes to
+ * contract's answers served by the browser's request interception. A flip or rollback keeps the
+ * version its dialog was opened on, so another operator's change in between gets a 409 shown in
+ * the dialog instead of being replaced; the canary percent is checked in the dialog; an admin API
+ * that stops answering gets a banner over the figures it last gave. A screenshot goes to
  * test-results/.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -48,6 +51,11 @@ const rules = (legacyUrl: string, newUrl: string) => ({
     match: { methods: [GET], path: /api/encounters/:mrn }
     mode: legacy
     target: patient-service
+  - id: patients-search
+    match: { methods: [GET], path: /api/patients }
+    mode: legacy
+    target: patient-service
+    sticky: { header: x-user-id }
   - id: patients-write
     match: { methods: [POST, PUT], paths: [/api/patients, /api/patients/:mrn] }
     mode: legacy
@@ -140,6 +148,9 @@ describe('the dashboard', () => {
     await dialog.getByRole('button', { name: 'Flip' }).click();
     await eventually(() => dialog.getByRole('alert').textContent()).toContain('parity 0.7500 over 8 compared requests');
     await eventually(() => dialog.getByRole('alert').textContent()).toContain('Parity gate closed');
+    // the JSON field is for API callers; an operator has no force checkbox either
+    expect(await dialog.getByRole('alert').textContent()).toContain('Only an admin can force a change past a closed gate.');
+    expect(await dialog.getByRole('alert').textContent()).not.toContain('"force"');
     // Escape closes it, and the focus returns to the button that opened it
     await page.keyboard.press('Escape');
     await eventually(() => page.evaluate("document.activeElement?.getAttribute('aria-label')")).toBe('Flip patients-read');
@@ -225,8 +236,12 @@ describe('the dashboard', () => {
     await logIn(asAdmin, ADMIN_TOKEN);
     await asAdmin.getByRole('button', { name: `Roll back to version ${target}` }).click();
     const forcing = asAdmin.getByRole('dialog', { name: `Roll back to version ${target}` });
-    await forcing.getByLabel(/Force past a closed parity gate/).check();
     await forcing.getByRole('textbox', { name: /reason/i }).fill('accepted the gap');
+    // refused first: the way past the gate is the checkbox in this dialog, not a JSON field
+    await forcing.getByRole('button', { name: 'Roll back' }).click();
+    await eventually(() => forcing.getByRole('alert').textContent()).toContain('To go past it, tick "Force past a closed parity gate" above and confirm again');
+    expect(await forcing.getByRole('alert').textContent()).not.toContain('"force"');
+    await forcing.getByLabel(/Force past a closed parity gate/).check();
     await forcing.getByRole('button', { name: 'Roll back' }).click();
     await eventually(() => row(asAdmin, 'patients-read').getByTestId('mode').textContent()).toBe('new');
     // and back to shadow for the tests that follow
@@ -355,6 +370,197 @@ describe('the dashboard', () => {
     expect(await page.getByRole('button', { name: /^Replay/ }).count()).toBe(0);
     expect(await page.getByRole('button', { name: /^Discard/ }).count()).toBe(0);
     await page.screenshot({ path: path.join(RESULTS, 'dashboard-viewer.png'), fullPage: true });
+    await page.close();
+  });
+
+  // after the viewer's test: these make versions, and it looks for an older one among the latest ten
+
+  /** the JSON bodies the page sends to a route, passed on to the admin API */
+  async function sent(page: Page, glob: string): Promise<Record<string, unknown>[]> {
+    const bodies: Record<string, unknown>[] = [];
+    await page.route(glob, async (r) => {
+      if (r.request().method() === 'POST') bodies.push(r.request().postDataJSON() as Record<string, unknown>);
+      await r.continue();
+    });
+    return bodies;
+  }
+
+  const admin = () => adminClient(gw.adminUrl);
+  const latest = async () => (await admin().get<{ versions: { version: number; author: string }[] }>('/api/versions?limit=1')).body.versions[0]!;
+  const ruleNow = async (id: string) => (await admin().get<{ rule: { mode: string; percent?: number } }>(`/api/rules/${id}`)).body.rule;
+
+  it("keeps the version a flip dialog was opened on: another operator's flip in between is refused, shown, and the dialog reopens on it", async () => {
+    const page = await context.newPage();
+    const flips = await sent(page, '**/api/rules/*/flip');
+    await logIn(page, operatorToken);
+    await eventually(() => row(page, 'patients-search').getByTestId('mode').textContent()).toBe('legacy');
+    const opened = (await latest()).version;
+    await row(page, 'patients-search').getByRole('button', { name: 'Flip patients-search' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Flip patients-search' });
+    expect(await dialog.textContent()).toContain('legacy');
+
+    // meanwhile, from the CLI: canary 5 %; the page's poll sees the new version under the open dialog
+    const other = await admin().post('/api/rules/patients-search/flip', { mode: 'canary', percent: 5, reason: 'pilot at 5 %', baseVersion: opened });
+    expect(other.status).toBe(200);
+    const theirs = await latest();
+    expect(theirs.version).toBe(opened + 1);
+    await eventually(() => page.locator('#rules-title').textContent()).toContain(`(version ${opened + 1})`);
+
+    await dialog.getByLabel('New mode').selectOption('canary');
+    await dialog.getByLabel('Percent of patients to the new service').fill('30');
+    await dialog.getByRole('textbox', { name: /reason/i }).fill('widen the pilot');
+    await dialog.getByRole('button', { name: 'Flip' }).click();
+    // sent on the version the dialog showed, so the other operator's 5 % stands
+    await eventually(() => flips.length).toBe(1);
+    expect(flips[0]).toEqual({ mode: 'canary', percent: 30, reason: 'widen the pilot', baseVersion: opened });
+    const alert = dialog.getByRole('alert');
+    await eventually(() => alert.textContent()).toContain('Someone changed the rules first; nothing was changed.');
+    expect(await ruleNow('patients-search')).toMatchObject({ mode: 'canary', percent: 5 });
+    const said = (await alert.textContent())!;
+    expect(said).toContain(`This dialog was opened on version ${opened}; the rules are now at version ${opened + 1}`);
+    expect(said).toContain(`(version ${opened + 1}: patients-search: legacy → canary 5 % to patient-service, by ${theirs.author} at `);
+    expect(said).toMatch(/ at \d\d:\d\d:\d\d, “pilot at 5 %”\)/);
+
+    // reopened on the rules as they are now: the other operator's 5 %, the reason kept
+    await alert.getByRole('button', { name: `Reopen on version ${opened + 1}` }).click();
+    await eventually(() => dialog.textContent()).toContain(`Now (version ${opened + 1}): canary 5 %`);
+    expect(await dialog.getByLabel('New mode').inputValue()).toBe('canary');
+    expect(await dialog.getByLabel('Percent of patients to the new service').inputValue()).toBe('5');
+    expect(await dialog.getByRole('textbox', { name: /reason/i }).inputValue()).toBe('widen the pilot');
+    expect(await dialog.getByRole('alert').count()).toBe(0);
+    await dialog.getByLabel('Percent of patients to the new service').fill('30');
+    await dialog.getByRole('button', { name: 'Flip' }).click();
+    await eventually(() => page.getByRole('status').first().textContent()).toContain(`Version ${opened + 2}: patients-search: canary 5 % to patient-service → canary 30 % to patient-service`);
+    expect(flips[1]).toEqual({ mode: 'canary', percent: 30, reason: 'widen the pilot', baseVersion: opened + 1 });
+    await page.close();
+  });
+
+  it("keeps the version a rollback dialog was opened on: a change in between is refused and shown, and the dialog reopens on it", async () => {
+    const page = await context.newPage();
+    const rollbacks = await sent(page, '**/api/rollback');
+    await logIn(page, operatorToken);
+    const current = (await latest()).version;
+    // back to before the flips of the test above: patients-search in legacy, nothing gated
+    const to = current - 2;
+    await page.getByRole('button', { name: `Roll back to version ${to}` }).click();
+    const dialog = page.getByRole('dialog', { name: `Roll back to version ${to}` });
+
+    const other = await admin().post('/api/rules/patients-search/flip', { mode: 'canary', percent: 7, reason: 'one more ward', baseVersion: current });
+    expect(other.status).toBe(200);
+    await eventually(() => page.locator('#changes tbody th').first().textContent()).toBe(String(current + 1));
+
+    await dialog.getByRole('textbox', { name: /reason/i }).fill('search answers differ');
+    await dialog.getByRole('button', { name: 'Roll back' }).click();
+    await eventually(() => rollbacks.length).toBe(1);
+    expect(rollbacks[0]).toEqual({ version: to, reason: 'search answers differ', baseVersion: current });
+    const alert = dialog.getByRole('alert');
+    await eventually(() => alert.textContent()).toContain('Someone changed the rules first; nothing was changed.');
+    expect(await ruleNow('patients-search')).toMatchObject({ mode: 'canary', percent: 7 });
+    expect(await alert.textContent()).toContain(`opened on version ${current}; the rules are now at version ${current + 1} (version ${current + 1}: patients-search: canary 30 % to patient-service → canary 7 % to patient-service`);
+
+    await alert.getByRole('button', { name: `Reopen on version ${current + 1}` }).click();
+    await eventually(() => dialog.textContent()).toContain(`on top of version ${current + 1}`);
+    expect(await dialog.getByRole('textbox', { name: /reason/i }).inputValue()).toBe('search answers differ');
+    await dialog.getByRole('button', { name: 'Roll back' }).click();
+    await eventually(() => page.getByRole('status').first().textContent()).toContain(`Version ${current + 2}: rolled back to version ${to}`);
+    expect(rollbacks[1]).toEqual({ version: to, reason: 'search answers differ', baseVersion: current + 1 });
+    expect((await ruleNow('patients-search')).mode).toBe('legacy');
+    await page.close();
+  });
+
+  it('checks the canary percent in the flip dialog and sends only a percent the operator typed', async () => {
+    const page = await context.newPage();
+    const flips = await sent(page, '**/api/rules/*/flip');
+    await logIn(page, operatorToken);
+    await eventually(() => row(page, 'patients-search').getByTestId('mode').textContent()).toBe('legacy');
+    await row(page, 'patients-search').getByRole('button', { name: 'Flip patients-search' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Flip patients-search' });
+    await dialog.getByLabel('New mode').selectOption('canary');
+    const field = dialog.getByLabel('Percent of patients to the new service');
+    await dialog.getByRole('textbox', { name: /reason/i }).fill('search pilot');
+    // an emptied field is no percent, not 0 % (which would end the comparison unasked)
+    await field.fill('');
+    await dialog.getByRole('button', { name: 'Flip' }).click();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(flips).toEqual([]);
+    expect((await ruleNow('patients-search')).mode).toBe('legacy');
+    // and a rule that is not in canary has no percent of its own to offer: none is filled in for it
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await row(page, 'patients-search').getByRole('button', { name: 'Flip patients-search' }).click();
+    await dialog.getByLabel('New mode').selectOption('canary');
+    expect(await field.inputValue()).toBe('');
+    await dialog.getByRole('textbox', { name: /reason/i }).fill('search pilot');
+
+    const refused = async (typed: string, why: string) => {
+      await field.fill(typed);
+      await dialog.getByRole('button', { name: 'Flip' }).click();
+      await eventually(() => dialog.getByTestId('percent-error').textContent()).toContain(why);
+      expect(await field.getAttribute('aria-invalid')).toBe('true');
+      expect(await field.getAttribute('aria-describedby')).toContain('flip-percent-error');
+      expect(await page.evaluate('document.activeElement?.id')).toBe('flip-percent');
+      expect(await dialog.isVisible()).toBe(true);
+    };
+    await refused('', 'Enter the percent of patients for the new service, from 0 to 100.');
+    await refused('150', '150 is out of range: the percent goes from 0 to 100.');
+    await refused('-1', '-1 is out of range');
+    await refused('12.345', '12.345 has more than two decimals: the admin API takes the percent in steps of 0.01.');
+    await refused('1e1', 'is not a number');
+    // nothing reached the admin API, and the rule is as it was
+    await new Promise((r) => setTimeout(r, 300));
+    expect(flips).toEqual([]);
+    expect((await ruleNow('patients-search')).mode).toBe('legacy');
+
+    await field.fill('12.5');
+    expect(await dialog.getByTestId('percent-error').count()).toBe(0);
+    await dialog.getByRole('button', { name: 'Flip' }).click();
+    await eventually(() => row(page, 'patients-search').getByTestId('mode').textContent()).toBe('canary 12.5 %');
+    expect(flips).toEqual([expect.objectContaining({ mode: 'canary', percent: 12.5 })]);
+
+    // a mode other than canary sends no percent, whatever is in the field
+    await row(page, 'patients-search').getByRole('button', { name: 'Flip patients-search' }).click();
+    expect(await field.inputValue()).toBe('12.5');
+    await field.fill('');
+    await dialog.getByLabel('New mode').selectOption('legacy');
+    await dialog.getByRole('textbox', { name: /reason/i }).fill('search pilot over');
+    await dialog.getByRole('button', { name: 'Flip' }).click();
+    await eventually(() => row(page, 'patients-search').getByTestId('mode').textContent()).toBe('legacy');
+    expect(flips[1]).toEqual(expect.not.objectContaining({ percent: expect.anything() }));
+    await page.close();
+  });
+
+  it('says when the admin API stops answering that the figures may be stale, until it answers again, and keeps the session', async () => {
+    const page = await context.newPage();
+    await logIn(page, operatorToken);
+    await eventually(() => row(page, 'patients-read').getByTestId('mode').textContent()).toBe('shadow');
+    expect(await page.getByTestId('api-down').count()).toBe(0);
+
+    const before = await page.evaluate('Date.now()');
+    await page.route('**/api/**', (r) => r.abort('connectionrefused'));
+    const banner = page.getByTestId('api-down');
+    await eventually(() => banner.textContent()).toMatch(/^Admin API unreachable since \d\d:\d\d:\d\d — figures below may be stale\./);
+    expect(await banner.getAttribute('role')).toBe('alert');
+    // since the first failed poll, in the browser's local time
+    const since = /since (\d\d:\d\d:\d\d)/.exec((await banner.textContent())!)![1]!;
+    const clockTimes = (await page.evaluate(
+      `Array.from({ length: 15 }, (_, i) => { const d = new Date(${String(before)} + i * 1000); return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':'); })`,
+    )) as string[];
+    expect(clockTimes).toContain(since);
+    // the figures it last read stay, under the banner
+    expect(await row(page, 'patients-read').getByTestId('mode').textContent()).toBe('shadow');
+
+    await page.unroute('**/api/**');
+    await eventually(() => banner.count()).toBe(0);
+
+    // an API that answers, but with errors, is no better for the figures
+    await page.route('**/api/versions?**', (r) => r.fulfill({ status: 500, contentType: 'application/problem+json', body: JSON.stringify({ type: 'https://ficus.dev/problems/internal-error', title: 'Internal error', status: 500 }) }));
+    await eventually(() => banner.textContent()).toMatch(/^Admin API failing \(HTTP 500\) since \d\d:\d\d:\d\d — figures below may be stale\./);
+    await page.unroute('**/api/versions?**');
+    await eventually(() => banner.count()).toBe(0);
+
+    // still signed in: no login page, the same role, the token still in the tab
+    expect(await page.getByTestId('role').textContent()).toBe('operator');
+    expect(await page.getByLabel('Admin token').count()).toBe(0);
+    expect(await page.evaluate("sessionStorage.getItem('ficus-admin-token')")).toBe(operatorToken);
     await page.close();
   });
 });

@@ -78,6 +78,18 @@ describe('Host header per upstream', () => {
     expect(seen['keep-alive']).toBeUndefined();
     expect(seen['x-end-to-end']).toBe('keep me');
   });
+
+  it('never passes a Ficus admin token on (a client given the gateway for the admin API), and every other Authorization as it came', async () => {
+    const n = legacy.received.length;
+    await rawRequest(gw.url, 'GET', '/api/rules', { authorization: 'Bearer ficus_V3ry-s3cret_admin-token' });
+    expect(receivedFor(legacy, '/api/rules', n).headers.authorization).toBeUndefined();
+    const m = fresh.received.length;
+    await rawRequest(gw.url, 'GET', '/new/rules', { authorization: 'bearer  ficus_V3ry-s3cret_admin-token' });
+    expect(receivedFor(fresh, '/new/rules', m).headers.authorization).toBeUndefined();
+    const k = legacy.received.length;
+    await rawRequest(gw.url, 'GET', '/api/chart', { authorization: 'Bearer legacy-session-4711' });
+    expect(receivedFor(legacy, '/api/chart', k).headers.authorization).toBe('Bearer legacy-session-4711');
+  });
 });
 
 describe('methods that echo or tunnel', () => {

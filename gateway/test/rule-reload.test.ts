@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuleLoadError } from '@ficus/contracts';
@@ -59,6 +61,40 @@ describe('rule files', () => {
     expect(await route()).toBe('patients-read; legacy');
     const after = (await (await fetch(gw.url + '/readyz')).json()) as { status: string };
     expect(after.status).toBe('ready');
+  });
+
+  it('refuses a change that leaves no HTTP rules (a truncated or deleted file), as an invalid one', async () => {
+    type Ready = { status: string; rules: { detail: { lastRefusedChange?: { issues: string[] } } } };
+    const refusal = async (): Promise<Ready | undefined> => {
+      for (let i = 0; i < 100; i++) {
+        const ready = (await (await fetch(gw.url + '/readyz')).json()) as Ready;
+        if (ready.rules.detail.lastRefusedChange) return ready;
+        await sleep(20);
+      }
+      return undefined;
+    };
+    const refusedBefore = Number(/ficus_rule_reloads_total\{result="refused"\} (\d+)/.exec(await (await fetch(gw.url + '/metrics')).text())?.[1] ?? 0);
+    expect(await route()).toBe('patients-read; legacy');
+
+    gw.writeRules('10-http.yaml', '');
+    const truncated = await refusal();
+    expect(truncated?.status).toBe('degraded');
+    expect(truncated?.rules.detail.lastRefusedChange?.issues).toEqual([expect.stringMatching(/10-http\.yaml: holds no HTTP rules any more: the change leaves no HTTP rules \(2 serve now\): every request would get 404$/)]);
+    expect(await route()).toBe('patients-read; legacy');
+    const metrics = await (await fetch(gw.url + '/metrics')).text();
+    expect(Number(/ficus_rule_reloads_total\{result="refused"\} (\d+)/.exec(metrics)?.[1])).toBe(refusedBefore + 1);
+
+    gw.writeRules('10-http.yaml', rulesWith('legacy'));
+    for (let i = 0; i < 100 && ((await (await fetch(gw.url + '/readyz')).json()) as Ready).status !== 'ready'; i++) await sleep(20);
+    rmSync(path.join(gw.rulesDir, '10-http.yaml'));
+    const deleted = await refusal();
+    expect(deleted?.status).toBe('degraded');
+    expect(deleted?.rules.detail.lastRefusedChange?.issues).toEqual([expect.stringMatching(/10-http\.yaml: deleted: the change leaves no HTTP rules \(2 serve now\)/)]);
+    expect(await route()).toBe('patients-read; legacy');
+
+    gw.writeRules('10-http.yaml', rulesWith('legacy'));
+    for (let i = 0; i < 100 && ((await (await fetch(gw.url + '/readyz')).json()) as Ready).status !== 'ready'; i++) await sleep(20);
+    expect(((await (await fetch(gw.url + '/readyz')).json()) as Ready).status).toBe('ready');
   });
 
   it('refuses to start on invalid rules, saying where and why', async () => {

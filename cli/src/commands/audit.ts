@@ -23,7 +23,7 @@ export function addAuditCommand(program: Command): void {
   program
     .command('audit')
     .description('the audit log, newest first')
-    .option('--actor <actor>', 'only this actor (token:<name>, jwt:<user>, anonymous)')
+    .option('--actor <actor>', 'only this actor (token:<name>, token:<name>#<id> for one token of that name, jwt:<user>, anonymous)')
     .option('--action <action>', 'only this action (rules.flip, rules.import, rules.apply, rules.rollback, tokens.create, tokens.revoke, hl7.replay, hl7.view, hl7.dead-letter.replay, hl7.dead-letter.replay-all, hl7.dead-letter.discard, cdc.dead-letter.replay, cdc.dead-letter.replay-all, cdc.dead-letter.discard)')
     .addOption(new Option('--outcome <outcome>', 'only this outcome').choices(OUTCOMES))
     .option('--target <target>', 'only this target (a rule id, "rule-set", "version <n>", "token <id> (<name>)")')
@@ -32,15 +32,25 @@ export function addAuditCommand(program: Command): void {
     .option('--limit <n>', 'how many entries (1-1000)', parse.integer(1, 1000), 100)
     .action(async (opts: AuditOptions, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const { actor, action, outcome, target, since, until, limit } = opts;
-      const r = await ctx.client().get<{ entries: AuditRecord[] }>('/api/audit', { actor, action, outcome, target, since, until, limit });
+      const { action, outcome, target, since, until, limit } = opts;
+      const r = await ctx.client().get<{ entries: AuditRecord[] }>('/api/audit', { ...actorQuery(opts.actor), action, outcome, target, since, until, limit });
       printResult(ctx.json, r, () =>
         r.entries.length === 0
           ? 'no audit entries match'
           : table(
               ['id', 'at', 'actor', 'action', 'target', 'outcome', 'status', 'version', 'reason'],
-              r.entries.map((e) => [e.id, e.at, e.actor, e.action, e.target, e.outcome, e.status, e.version, e.reason]),
+              r.entries.map((e) => [e.id, e.at, actorOf(e), e.action, e.target, e.outcome, e.status, e.version, e.reason]),
             ),
       );
     });
+}
+
+/** A token's name may have been another token's before: the table says which one acted, as `token:<name>#<id>`. */
+const actorOf = (e: AuditRecord): string => (e.tokenId === undefined ? e.actor : `${e.actor}#${e.tokenId}`);
+
+/** `--actor` as the table shows it: `token:<name>#<id>` is that name and that token. */
+function actorQuery(actor: string | undefined): { actor?: string; tokenId?: number } {
+  const m = actor === undefined ? null : /^(token:.+)#(\d+)$/.exec(actor);
+  if (!m) return actor === undefined ? {} : { actor };
+  return { actor: m[1]!, tokenId: Number(m[2]) };
 }

@@ -80,7 +80,7 @@ export function addRuleCommands(rules: Command): void {
   rules
     .command('explain')
     .description('which rule takes a request, where it goes, and why')
-    .argument('<method>', 'the HTTP method (GET, POST, ...)', parse.method)
+    .argument('<method>', 'the HTTP method, as the client sends it: GET, POST, ... (case-sensitive: the gateway answers `get` with 400)', parse.method)
     .argument('<path>', 'the path and query, as the client sends them (/api/patients/123?x=1)', parse.requestPath)
     .option('-H, --header <name:value>', 'a request header (repeatable)', parse.header, [])
     .addHelpText('after', '\nExample:\n  ficus rules explain GET /api/patients/123 --header x-ward:7')

@@ -27,6 +27,13 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * On every answer of a Ficus admin API, so a client can tell it from what else answers at a
+ * URL given by mistake (the gateway's data plane passes the request on to legacy, whose 404 says
+ * nothing of the mistake).
+ */
+export const ADMIN_API_HEADER = 'x-ficus-admin-api';
+
 /** Where a request came from, for the audit log. */
 export interface Origin {
   sourceIp?: string | undefined;
@@ -62,12 +69,16 @@ export function outcomeOf(status: number): AuditOutcome {
 }
 
 /** Writes one audit entry for a caller (or for an anonymous one). */
-export function auditEntry(who: Principal | undefined, origin: Origin, e: Omit<AuditEntry, 'actor' | 'role' | 'auth' | 'sourceIp' | 'userAgent'>): AuditEntry {
-  return { ...e, actor: who?.actor ?? 'anonymous', role: who?.role, auth: who?.auth ?? 'none', sourceIp: origin.sourceIp, userAgent: origin.userAgent };
+export function auditEntry(who: Principal | undefined, origin: Origin, e: Omit<AuditEntry, 'actor' | 'tokenId' | 'role' | 'auth' | 'sourceIp' | 'userAgent'>): AuditEntry {
+  return { ...e, actor: who?.actor ?? 'anonymous', tokenId: who?.tokenId, role: who?.role, auth: who?.auth ?? 'none', sourceIp: origin.sourceIp, userAgent: origin.userAgent };
 }
 
 export function installAdminAuth(app: FastifyInstance, auth: Authenticator, audit: AuditLog, log: Logger): void {
-  const record = (who: Principal | undefined, request: FastifyRequest, e: Omit<AuditEntry, 'actor' | 'role' | 'auth' | 'sourceIp' | 'userAgent'>) =>
+  app.addHook('onSend', async (_request, reply) => {
+    void reply.header(ADMIN_API_HEADER, '1');
+  });
+
+  const record = (who: Principal | undefined, request: FastifyRequest, e: Omit<AuditEntry, 'actor' | 'tokenId' | 'role' | 'auth' | 'sourceIp' | 'userAgent'>) =>
     audit.append(auditEntry(who, originOf(request), e));
 
   // who is calling, and may they? (after the body is parsed, so a denied write's reason is kept)

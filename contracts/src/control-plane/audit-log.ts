@@ -8,6 +8,8 @@ export type AuditOutcome = 'ok' | 'refused' | 'denied' | 'conflict' | 'error';
 
 export interface AuditEntry {
   actor: string;
+  /** the token that acted, when a token did: its name alone may have been another token's before */
+  tokenId?: number | undefined;
   role?: string | undefined;
   /** how the actor proved who they are: token, jwt, none */
   auth: string;
@@ -29,6 +31,7 @@ export interface AuditRecord extends AuditEntry {
 
 export interface AuditQuery {
   actor?: string;
+  tokenId?: number;
   action?: string;
   outcome?: AuditOutcome;
   target?: string;
@@ -54,6 +57,9 @@ interface Row {
   detail: Record<string, unknown>;
 }
 
+/** Where the token id is kept: in the entry's detail (the table has no column for it), taken out again when read. */
+const TOKEN_ID = 'actorTokenId';
+
 export class AuditLog {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -62,7 +68,7 @@ export class AuditLog {
     await db.query(
       `INSERT INTO audit_log (actor, role, auth, source_ip, user_agent, action, target, reason, outcome, status, version, detail)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [e.actor, e.role ?? null, e.auth, e.sourceIp ?? null, e.userAgent ?? null, e.action, e.target ?? null, e.reason ?? null, e.outcome, e.status, e.version ?? null, JSON.stringify(e.detail ?? {})],
+      [e.actor, e.role ?? null, e.auth, e.sourceIp ?? null, e.userAgent ?? null, e.action, e.target ?? null, e.reason ?? null, e.outcome, e.status, e.version ?? null, JSON.stringify(e.tokenId === undefined ? (e.detail ?? {}) : { ...e.detail, [TOKEN_ID]: e.tokenId })],
     );
   }
 
@@ -76,24 +82,29 @@ export class AuditLog {
           AND ($4::text IS NULL OR target = $4)
           AND ($5::timestamptz IS NULL OR at >= $5)
           AND ($6::timestamptz IS NULL OR at < $6)
+          AND ($8::bigint IS NULL OR (detail->>'${TOKEN_ID}')::bigint = $8::bigint)
         ORDER BY id DESC LIMIT $7`,
-      [q.actor ?? null, q.action ?? null, q.outcome ?? null, q.target ?? null, q.since ?? null, q.until ?? null, q.limit ?? 100],
+      [q.actor ?? null, q.action ?? null, q.outcome ?? null, q.target ?? null, q.since ?? null, q.until ?? null, q.limit ?? 100, q.tokenId ?? null],
     );
-    return rows.map((r) => ({
-      id: Number(r.id),
-      at: r.at.toISOString(),
-      actor: r.actor,
-      role: r.role ?? undefined,
-      auth: r.auth,
-      sourceIp: r.source_ip ?? undefined,
-      userAgent: r.user_agent ?? undefined,
-      action: r.action,
-      target: r.target ?? undefined,
-      reason: r.reason ?? undefined,
-      outcome: r.outcome,
-      status: r.status,
-      version: r.version === null ? undefined : Number(r.version),
-      detail: r.detail,
-    }));
+    return rows.map((r) => {
+      const { [TOKEN_ID]: tokenId, ...detail } = r.detail;
+      return {
+        id: Number(r.id),
+        at: r.at.toISOString(),
+        actor: r.actor,
+        ...(typeof tokenId === 'number' ? { tokenId } : {}),
+        role: r.role ?? undefined,
+        auth: r.auth,
+        sourceIp: r.source_ip ?? undefined,
+        userAgent: r.user_agent ?? undefined,
+        action: r.action,
+        target: r.target ?? undefined,
+        reason: r.reason ?? undefined,
+        outcome: r.outcome,
+        status: r.status,
+        version: r.version === null ? undefined : Number(r.version),
+        detail,
+      };
+    });
   }
 }

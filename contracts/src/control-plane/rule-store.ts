@@ -9,6 +9,15 @@ import { rollback, withTransaction } from '../postgres/transaction.js';
 
 export type ChangeKind = 'seed' | 'flip' | 'apply' | 'import' | 'rollback';
 
+/** A rule's parity gate before and after a change that removed (`to` absent) or loosened it. */
+export interface WeakenedGate {
+  rule: string;
+  from: { threshold: number; minCompared: number; window: string; gateAbovePercent?: number };
+  to?: { threshold: number; minCompared: number; window: string; gateAbovePercent?: number };
+  /** in words: "removed", "threshold 0.99 → 0.9" */
+  what: string;
+}
+
 /** What a version changed, in a form people and the dashboard can read. */
 export interface ChangeRecord {
   kind: ChangeKind;
@@ -18,9 +27,11 @@ export interface ChangeRecord {
   to?: unknown;
   rollbackTo?: number;
   /** the parity gates the change went through (figures at the time) */
-  gates?: { rule: string; move: string; parity: number | null; compared: number; mismatches: number; threshold: number; minCompared: number; window: string; open: boolean }[];
+  gates?: { rule: string; move: string; parity: number | null; compared: number; mismatches: number; threshold: number; minCompared: number; window: string; open: boolean; target?: string; countedMinutes?: number }[];
   /** an admin went past a closed gate */
   forced?: boolean;
+  /** parity gates the change removed or loosened (an admin's decision) */
+  weakenedGates?: WeakenedGate[];
 }
 
 export interface VersionInfo {
@@ -98,6 +109,16 @@ export class RuleStore {
       const { ruleSet: _omit, ...info } = toVersion(r);
       return info;
     });
+  }
+
+  /** Every version in force at some time since `at`, newest first, with its rule set. */
+  async inForceSince(at: Date): Promise<RuleVersion[]> {
+    const { rows } = await this.pool.query<Row>(
+      `SELECT * FROM rule_versions
+        WHERE version >= coalesce((SELECT max(version) FROM rule_versions WHERE created_at <= $1), 0) ORDER BY version DESC`,
+      [at],
+    );
+    return rows.map(toVersion);
   }
 
   /**

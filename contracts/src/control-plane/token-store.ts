@@ -8,6 +8,7 @@
  */
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type pg from 'pg';
+import { withTransaction } from '../postgres/transaction.js';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -25,6 +26,23 @@ export interface TokenInfo {
   revokedAt?: string;
   revokedBy?: string;
   lastUsedAt?: string;
+}
+
+/** A name an active token already has: the audit log names tokens by name, so two would be one. */
+export class TokenNameTakenError extends Error {
+  constructor(
+    readonly tokenName: string,
+    readonly holder: number,
+  ) {
+    super(`an active token is already named "${tokenName}" (token ${holder}): choose another name, or revoke that one first`);
+  }
+}
+
+/** Revoking it would leave no active admin token, and nobody could make or revoke tokens again. */
+export class LastAdminTokenError extends Error {
+  constructor(readonly id: number) {
+    super(`token ${id} is the last active admin token: revoking it would leave nobody able to manage tokens; make another admin token first`);
+  }
 }
 
 const SCRYPT = { N: 16_384, r: 8, p: 1, keylen: 32 };
@@ -81,6 +99,9 @@ function toInfo(r: Row): TokenInfo {
   };
 }
 
+/** Serialises the changes whose check reads other tokens (names, the last admin). */
+const lockTokens = (tx: Pick<pg.Pool, 'query'>) => tx.query("SELECT pg_advisory_xact_lock(hashtext('ficus:api_tokens'))");
+
 export class TokenStore {
   /** sha256(token) of tokens whose hash already verified in this process */
   private readonly verified = new Map<string, string>();
@@ -89,10 +110,24 @@ export class TokenStore {
 
   /** Makes a token (or stores the given secret); answers the row and the secret, shown once. */
   async create(name: string, role: Role, createdBy: string, secret = newTokenSecret()): Promise<{ info: TokenInfo; token: string }> {
-    const { rows } = await this.pool.query<Row>(
-      'INSERT INTO api_tokens (name, role, lookup, hash, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING *',
-      [name, role, lookupKey(secret), await hashToken(secret), createdBy],
-    );
+    return this.insert(this.pool, name, role, createdBy, secret, await hashToken(secret));
+  }
+
+  /** As create, refused (TokenNameTakenError) when an active token has the name already. */
+  async createUnique(name: string, role: Role, createdBy: string): Promise<{ info: TokenInfo; token: string }> {
+    const secret = newTokenSecret();
+    // scrypt before the lock: it is slow on purpose
+    const hash = await hashToken(secret);
+    return withTransaction(this.pool, async (tx) => {
+      await lockTokens(tx);
+      const { rows } = await tx.query<{ id: string }>('SELECT id FROM api_tokens WHERE name = $1 AND revoked_at IS NULL ORDER BY id LIMIT 1', [name]);
+      if (rows[0]) throw new TokenNameTakenError(name, Number(rows[0].id));
+      return this.insert(tx, name, role, createdBy, secret, hash);
+    });
+  }
+
+  private async insert(db: Pick<pg.Pool, 'query'>, name: string, role: Role, createdBy: string, secret: string, hash: string): Promise<{ info: TokenInfo; token: string }> {
+    const { rows } = await db.query<Row>('INSERT INTO api_tokens (name, role, lookup, hash, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING *', [name, role, lookupKey(secret), hash, createdBy]);
     return { info: toInfo(rows[0]!), token: secret };
   }
 
@@ -112,12 +147,18 @@ export class TokenStore {
     return Number(rows[0]?.n ?? 0);
   }
 
+  /** Undefined when no active token has the id; LastAdminTokenError for the last active admin token. */
   async revoke(id: number, by: string): Promise<TokenInfo | undefined> {
-    const { rows } = await this.pool.query<Row>(
-      'UPDATE api_tokens SET revoked_at = clock_timestamp(), revoked_by = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING *',
-      [id, by],
-    );
-    return rows[0] ? toInfo(rows[0]) : undefined;
+    return withTransaction(this.pool, async (tx) => {
+      // two admins revoking each other at once must not both succeed
+      await lockTokens(tx);
+      const { rows: active } = await tx.query<{ id: string; role: Role }>("SELECT id, role FROM api_tokens WHERE revoked_at IS NULL AND (id = $1 OR role = 'admin')", [id]);
+      const token = active.find((t) => Number(t.id) === id);
+      if (!token) return undefined;
+      if (token.role === 'admin' && !active.some((t) => t.role === 'admin' && Number(t.id) !== id)) throw new LastAdminTokenError(id);
+      const { rows } = await tx.query<Row>('UPDATE api_tokens SET revoked_at = clock_timestamp(), revoked_by = $2 WHERE id = $1 RETURNING *', [id, by]);
+      return toInfo(rows[0]!);
+    });
   }
 
   /** The token's row when the token is known, its hash matches and it is not revoked. */

@@ -2,13 +2,15 @@
  * Keeps the gateway's rules in step with the rule folder. Changes are picked up by file
  * watching and, as a safety net (network volumes, Kubernetes ConfigMap symlink swaps), by a
  * periodic re-read. An invalid change is refused with file, line and reason, and the rules
- * already serving stay in place.
+ * already serving stay in place. So is one that leaves no HTTP rules where there were some: a
+ * deleted or truncated file (a bad ConfigMap, `: > 10-http.yaml`) is valid YAML, and would
+ * answer every request 404.
  */
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../logger.js';
-import { listRuleFiles, loadRuleDir } from '../rules/load-files.js';
+import { displayName, listRuleFiles, loadRuleDir } from '../rules/load-files.js';
 import type { RuleSet } from '../rules/model.js';
 import { formatIssue, type RuleIssue, type ValidationOptions } from '../rules/validate.js';
 import { RuleLoadError, type RuleSource, type RuleSourceStatus } from './rule-source.js';
@@ -16,12 +18,15 @@ import { RuleLoadError, type RuleSource, type RuleSourceStatus } from './rule-so
 interface FilesStatus {
   loadedAt: Date | undefined;
   files: string[];
+  /** the files that held the HTTP rules serving now, and how many */
+  httpFiles: string[];
+  httpRules: number;
   /** the last refused change, until a valid one replaces it */
   lastError: { at: Date; issues: string[] } | undefined;
 }
 
 export class FileRuleSource implements RuleSource {
-  private readonly state: FilesStatus = { loadedAt: undefined, files: [], lastError: undefined };
+  private readonly state: FilesStatus = { loadedAt: undefined, files: [], httpFiles: [], httpRules: 0, lastError: undefined };
   private fingerprint = '';
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -57,8 +62,15 @@ export class FileRuleSource implements RuleSource {
     for (const w of result.warnings) this.log.warn({ rules: formatIssue(w) }, 'rule warning');
     if (!result.ok) throw new RuleLoadError(result.errors);
     this.fingerprint = fingerprint;
+    this.applied(result);
+  }
+
+  private applied(result: { files: string[]; httpFiles: string[]; ruleSet: RuleSet }): void {
     this.state.loadedAt = new Date();
     this.state.files = result.files;
+    this.state.httpFiles = result.httpFiles;
+    this.state.httpRules = result.ruleSet.http.length;
+    this.state.lastError = undefined;
     this.apply(result.ruleSet);
   }
 
@@ -102,22 +114,28 @@ export class FileRuleSource implements RuleSource {
     }
     if (fingerprint === this.fingerprint) return;
     const result = await loadRuleDir(this.dir, this.validation);
-    if (!result.ok) {
-      const issues = result.errors.map(formatIssue);
-      // remember what was refused so the same broken files are not reported every poll
-      this.fingerprint = fingerprint;
-      this.state.lastError = { at: new Date(), issues };
-      this.log.error({ issues }, 'rule change refused; the previous rules keep serving');
-      this.onRefused(result.errors);
-      return;
-    }
+    if (!result.ok) return this.refuse(fingerprint, result.errors);
+    if (result.ruleSet.http.length === 0 && this.state.httpRules > 0) return this.refuse(fingerprint, this.httpRulesGone(result.files));
     for (const w of result.warnings) this.log.warn({ rules: formatIssue(w) }, 'rule warning');
     this.fingerprint = fingerprint;
-    this.state.loadedAt = new Date();
-    this.state.files = result.files;
-    this.state.lastError = undefined;
-    this.apply(result.ruleSet);
+    this.applied(result);
     this.log.info({ rules: result.ruleSet.http.length, files: result.files.length }, 'rules reloaded');
+  }
+
+  private refuse(fingerprint: string, errors: RuleIssue[]): void {
+    const issues = errors.map(formatIssue);
+    // remember what was refused so the same broken files are not reported every poll
+    this.fingerprint = fingerprint;
+    this.state.lastError = { at: new Date(), issues };
+    this.log.error({ issues }, 'rule change refused; the previous rules keep serving');
+    this.onRefused(errors);
+  }
+
+  /** Where the HTTP rules went: each file that held them, deleted or emptied. */
+  private httpRulesGone(files: string[]): RuleIssue[] {
+    const n = this.state.httpRules;
+    const why = `the change leaves no HTTP rules (${n} serve now): every request would get 404`;
+    return this.state.httpFiles.map((file) => ({ file: displayName(file), pointer: '', reason: `${files.includes(file) ? 'holds no HTTP rules any more' : 'deleted'}: ${why}` }));
   }
 
   private async readFingerprint(): Promise<string> {

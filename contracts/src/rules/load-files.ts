@@ -9,7 +9,8 @@ import { validateRuleDocuments, type DocPath, type Position, type RuleDocument, 
 
 export const RULE_FILE = /\.ya?ml$/i;
 
-function displayName(file: string): string {
+/** A rule file as messages name it: relative to the working folder when inside it. */
+export function displayName(file: string): string {
   const rel = path.relative(process.cwd(), file);
   return rel.startsWith('..') ? file : rel;
 }
@@ -54,17 +55,22 @@ export async function listRuleFiles(dir: string): Promise<string[]> {
     .sort();
 }
 
-/** Reads and validates every rule file in `dir`. A missing folder is an error, not an empty set. */
-export async function loadRuleDir(dir: string, options: ValidationOptions = {}): Promise<ValidationResult & { files: string[] }> {
+const holdsHttpRules = (data: unknown): boolean => typeof data === 'object' && data !== null && Array.isArray((data as { http?: unknown }).http) && (data as { http: unknown[] }).http.length > 0;
+
+/**
+ * Reads and validates every rule file in `dir`. A missing folder is an error, not an empty set.
+ * `httpFiles`: the files that hold HTTP rules.
+ */
+export async function loadRuleDir(dir: string, options: ValidationOptions = {}): Promise<ValidationResult & { files: string[]; httpFiles: string[] }> {
   let files: string[];
   try {
     files = await listRuleFiles(dir);
   } catch (e) {
     const reason = `cannot read the rule folder: ${(e as Error).message}`;
-    return { ok: false, errors: [{ file: displayName(dir), pointer: '', reason }], warnings: [], files: [] };
+    return { ok: false, errors: [{ file: displayName(dir), pointer: '', reason }], warnings: [], files: [], httpFiles: [] };
   }
   if (files.length === 0) {
-    return { ok: false, errors: [{ file: displayName(dir), pointer: '', reason: 'no rule files (*.yaml) in this folder' }], warnings: [], files };
+    return { ok: false, errors: [{ file: displayName(dir), pointer: '', reason: 'no rule files (*.yaml) in this folder' }], warnings: [], files, httpFiles: [] };
   }
   const docs: RuleDocument[] = [];
   const syntax: RuleIssue[] = [];
@@ -73,6 +79,7 @@ export async function loadRuleDir(dir: string, options: ValidationOptions = {}):
     syntax.push(...parsed.syntax);
     docs.push(parsed.doc);
   }
-  if (syntax.length > 0) return { ok: false, errors: syntax, warnings: [], files };
-  return { ...validateRuleDocuments(docs, options), files };
+  const httpFiles = files.filter((_, i) => holdsHttpRules(docs[i]!.data));
+  if (syntax.length > 0) return { ok: false, errors: syntax, warnings: [], files, httpFiles };
+  return { ...validateRuleDocuments(docs, options), files, httpFiles };
 }

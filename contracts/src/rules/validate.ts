@@ -16,7 +16,8 @@ export type ValidationResult =
   | { ok: true; ruleSet: RuleSet; warnings: RuleIssue[] }
   | { ok: false; errors: RuleIssue[]; warnings: RuleIssue[] };
 
-const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false });
+// multipleOfPrecision: 0.01 steps (a canary's percent) are not exact in binary floating point: 33.33 % was refused
+const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: false, multipleOfPrecision: 6 });
 const checkFile = ajv.compile<RuleFile>(RuleFileSchema);
 
 /** Validates one or more rule documents and merges them, in order, into one rule set. */

@@ -1,8 +1,9 @@
 /** Recent versions (who, why, when) with rollback for operators, and the latest audit entries. */
 import { useEffect, useState } from 'preact/hooks';
-import { canOperate, confirmedWrite, get, post, type Role } from './api';
+import { canOperate, get, post, refusalText, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ago, when } from './format';
+import { refusal } from './Refusal';
 import { usePoll } from './usePoll';
 import type { AuditEntry, Version } from './types';
 
@@ -11,27 +12,61 @@ async function load() {
   return { versions: versions.versions, audit: audit.entries };
 }
 
-export function ChangesPanel({ role, onError }: { role: Role; onError: (e: unknown) => void }) {
+/** a rollback dialog: where to, and the version that was current when it was opened */
+interface RollingBack {
+  to: Version;
+  base: number;
+  reason: string;
+}
+
+export function ChangesPanel({ role, onPolled }: { role: Role; onPolled: (error: unknown) => void }) {
   const polled = usePoll(load);
-  const [rollingBack, setRollingBack] = useState<Version | null>(null);
+  const [rollingBack, setRollingBack] = useState<RollingBack | null>(null);
   const [done, setDone] = useState<string | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
   const [force, setForce] = useState(false);
   useEffect(() => {
-    if (polled.error) onError(polled.error);
-  }, [polled.error]);
+    if (polled.at !== undefined) onPolled(polled.error);
+  }, [polled.at]);
   const canRollBack = canOperate(role);
   const data = polled.data;
   const current = data?.versions[0]?.version;
 
-  const rollback = async (reason: string): Promise<string | null> => {
-    if (!rollingBack || current === undefined) return 'no version';
-    return confirmedWrite(
-      () => post<{ version: number; changed: boolean }>('/api/rollback', { version: rollingBack.version, reason, baseVersion: current, ...(force ? { force: true } : {}) }),
-      (r) => {
-        setDone(r.changed ? `Version ${r.version}: rolled back to version ${rollingBack.version}` : `Nothing to roll back: version ${rollingBack.version} has the current rules`);
-        polled.refresh();
-      },
-    );
+  // the base is the version current when the dialog opened, as for a flip: a later one would
+  // roll back over a change the operator never saw
+  const open = (to: Version, base: number, reason = '') => {
+    setForce(false);
+    setFailed(null);
+    setRollingBack({ to, base, reason });
+  };
+
+  const reopen = async (r: RollingBack, reason: string) => {
+    try {
+      const latest = (await get<{ versions: Version[] }>('/api/versions?limit=1')).versions[0];
+      if (latest) {
+        open(r.to, latest.version, reason);
+        return;
+      }
+    } catch (e) {
+      setFailed(`Cannot read the versions again: ${refusalText(e)}`);
+    } finally {
+      polled.refresh();
+    }
+    setRollingBack(null);
+  };
+
+  const rollback = async (reason: string) => {
+    if (!rollingBack) return 'no version';
+    const { to, base } = rollingBack;
+    try {
+      const r = await post<{ version: number; changed: boolean }>('/api/rollback', { version: to.version, reason, baseVersion: base, ...(force ? { force: true } : {}) });
+      setDone(r.changed ? `Version ${r.version}: rolled back to version ${to.version}` : `Nothing to roll back: version ${to.version} has the current rules`);
+      setFailed(null);
+      polled.refresh();
+      return null;
+    } catch (e) {
+      return refusal(e, role === 'admin', () => void reopen(rollingBack, reason));
+    }
   };
 
   return (
@@ -40,6 +75,11 @@ export function ChangesPanel({ role, onError }: { role: Role; onError: (e: unkno
       {done && (
         <p role="status" class="ok">
           {done}
+        </p>
+      )}
+      {failed && (
+        <p role="alert" class="error">
+          {failed}
         </p>
       )}
       {!data ? (
@@ -70,8 +110,8 @@ export function ChangesPanel({ role, onError }: { role: Role; onError: (e: unkno
                   <td>{v.reason}</td>
                   {canRollBack && (
                     <td>
-                      {v.version !== current && (
-                        <button type="button" onClick={() => { setForce(false); setRollingBack(v); }} aria-label={`Roll back to version ${v.version}`}>
+                      {current !== undefined && v.version !== current && (
+                        <button type="button" onClick={() => open(v, current)} aria-label={`Roll back to version ${v.version}`}>
                           Roll back…
                         </button>
                       )}
@@ -109,10 +149,17 @@ export function ChangesPanel({ role, onError }: { role: Role; onError: (e: unkno
         </div>
       )}
       {rollingBack && (
-        <ConfirmDialog title={`Roll back to version ${rollingBack.version}`} confirmLabel="Roll back" onConfirm={rollback} onClose={() => setRollingBack(null)}>
+        <ConfirmDialog
+          key={`${rollingBack.to.version}@${rollingBack.base}`}
+          title={`Roll back to version ${rollingBack.to.version}`}
+          confirmLabel="Roll back"
+          onConfirm={rollback}
+          initialReason={rollingBack.reason}
+          onClose={() => setRollingBack(null)}
+        >
           <p>
-            The rules become those of version {rollingBack.version} ({rollingBack.change.summary}), as a new version. Every gateway instance follows within a second. A rule it
-            moves toward the new service passes its parity gate first, as a flip does; back toward legacy is never held.
+            The rules become those of version {rollingBack.to.version} ({rollingBack.to.change.summary}), as a new version on top of version {rollingBack.base} (the current one when this dialog opened).
+            Every gateway instance follows within a second. A rule it moves toward the new service passes its parity gate first, as a flip does; back toward legacy is never held.
           </p>
           {role === 'admin' && (
             <div class="check">

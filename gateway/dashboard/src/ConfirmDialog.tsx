@@ -2,7 +2,7 @@
  * A modal confirmation with a required reason: the native <dialog> (focus kept inside, Escape
  * cancels, focus returns to the button that opened it), the first field focused on open.
  */
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, VNode } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 
 export interface ConfirmDialogProps {
@@ -10,18 +10,22 @@ export interface ConfirmDialogProps {
   /** what will happen, in words */
   children?: ComponentChildren;
   confirmLabel: string;
-  /** returns an error text to show, or null when done */
-  onConfirm: (reason: string) => Promise<string | null>;
+  /** returns an error to show (text, or text with an action), or null when done */
+  onConfirm: (reason: string) => Promise<string | VNode | null>;
   onClose: () => void;
+  /** checks the dialog's own fields first: false sends nothing (the caller shows why, by the field) */
+  validate?: () => boolean;
+  /** a reason typed before, when the dialog is opened again */
+  initialReason?: string;
 }
 
 let dialogs = 0;
 
-export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onClose }: ConfirmDialogProps) {
+export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onClose, validate, initialReason = '' }: ConfirmDialogProps) {
   const ref = useRef<HTMLDialogElement>(null);
   const [id] = useState(() => `dialog-${++dialogs}`);
-  const [reason, setReason] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  const [reason, setReason] = useState(initialReason);
+  const [error, setError] = useState<string | VNode | null>(null);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
@@ -34,6 +38,11 @@ export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onClos
 
   const submit = async (e: Event) => {
     e.preventDefault();
+    if (validate && !validate()) {
+      // an answer of the API to an earlier attempt would be read as about this one
+      setError(null);
+      return;
+    }
     setBusy(true);
     const err = await onConfirm(reason.trim());
     setBusy(false);
@@ -49,9 +58,9 @@ export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onClos
         <label for={`${id}-reason`}>Reason (kept in the version history and the audit log)</label>
         <textarea id={`${id}-reason`} required minLength={1} maxLength={500} rows={2} value={reason} onInput={(e) => setReason((e.target as HTMLTextAreaElement).value)} />
         {error && (
-          <p role="alert" class="error">
+          <div role="alert" class="error">
             {error}
-          </p>
+          </div>
         )}
         <div class="actions">
           <button type="button" onClick={onClose}>

@@ -1,23 +1,65 @@
 /** The whole migration on one screen: rules, recent changes, HL7 interfaces, CDC, and what the services gave up on. */
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from './api';
 import { CdcPanel } from './CdcPanel';
 import { ChangesPanel } from './ChangesPanel';
+import { clock } from './format';
 import { Hl7Panel } from './Hl7Panel';
 import { QueuesPanel } from './QueuesPanel';
 import { RulesPanel } from './RulesPanel';
 import type { WhoAmI } from './types';
 
+/** a poll of the admin API's own figures that has been failing since `since` */
+interface Failing {
+  since: number;
+  /** unreachable (no answer at all), or the status it answers with */
+  status: number | null;
+}
+
+/**
+ * Failing polls keep the figures they last read (a blank page helps no one in an outage), so the
+ * page must say they are old: a banner from the first failure until the API answers again. The
+ * rules and the changes decide; the HL7, CDC and queue panels read other components through the
+ * API and say so themselves.
+ */
+function useApiHealth(onUnauthorized: () => void) {
+  const [failing, setFailing] = useState<Record<string, Failing>>({});
+  const polled = (source: string) => (e: unknown) => {
+    // a token revoked while the page is open: back to the login page
+    if (e instanceof ApiError && e.status === 401) return onUnauthorized();
+    setFailing((f) => {
+      if (e === undefined) {
+        if (!(source in f)) return f;
+        const rest = { ...f };
+        delete rest[source];
+        return rest;
+      }
+      const status = e instanceof ApiError ? e.status : null;
+      return f[source]?.status === status ? f : { ...f, [source]: { since: f[source]?.since ?? Date.now(), status } };
+    });
+  };
+  const all = Object.values(failing);
+  const first = all.length ? all.reduce((a, b) => (a.since <= b.since ? a : b)) : null;
+  return { polled, failing: first };
+}
+
+function StaleBanner({ failing }: { failing: Failing }) {
+  return (
+    <p role="alert" class="banner" data-testid="api-down">
+      <strong>
+        Admin API {failing.status === null ? 'unreachable' : `failing (HTTP ${failing.status})`} since {clock(failing.since)}
+      </strong>{' '}
+      — figures below may be stale. The page keeps trying every few seconds.
+    </p>
+  );
+}
 
 export function Dashboard({ me, onLogout, onUnauthorized }: { me: WhoAmI; onLogout: () => void; onUnauthorized: () => void }) {
   useEffect(() => {
     document.title = 'Ficus migration dashboard';
     document.querySelector<HTMLElement>('h1')?.focus();
   }, []);
-  // a token revoked while the page is open: back to the login page
-  const guard = (e: unknown) => {
-    if (e instanceof ApiError && e.status === 401) onUnauthorized();
-  };
+  const health = useApiHealth(onUnauthorized);
   return (
     <>
       <header class="top">
@@ -38,9 +80,10 @@ export function Dashboard({ me, onLogout, onUnauthorized }: { me: WhoAmI; onLogo
           <li><a href="#queues">Dead letters</a></li>
         </ul>
       </nav>
+      {health.failing && <StaleBanner failing={health.failing} />}
       <main>
-        <RulesPanel role={me.role} onError={guard} />
-        <ChangesPanel role={me.role} onError={guard} />
+        <RulesPanel role={me.role} onPolled={health.polled('rules')} />
+        <ChangesPanel role={me.role} onPolled={health.polled('changes')} />
         <Hl7Panel role={me.role} />
         <CdcPanel />
         <QueuesPanel role={me.role} />

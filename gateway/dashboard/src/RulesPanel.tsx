@@ -1,8 +1,10 @@
 /** Every rule: mode, target, percent, live traffic split and error rates, parity and its gate; flip for operators. */
 import { useEffect, useState } from 'preact/hooks';
-import { canOperate, confirmedWrite, get, post, type Role } from './api';
+import { canOperate, get, post, refusalText, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { pct, ratio } from './format';
+import { parsePercent } from './percent';
+import { refusal } from './Refusal';
 import { usePoll } from './usePoll';
 import type { Parity, Rule, RulesAnswer, Traffic } from './types';
 
@@ -117,44 +119,90 @@ function describeMode(r: Rule) {
   return r.mode === 'canary' ? `canary ${r.percent ?? 0} %` : r.mode;
 }
 
-export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown) => void }) {
+/** a flip dialog: the rule as it was, and the version it was, when the dialog was opened */
+interface Flipping {
+  row: Row;
+  version: number;
+  reason: string;
+}
+
+export function RulesPanel({ role, onPolled }: { role: Role; onPolled: (error: unknown) => void }) {
   const polled = usePoll(load);
-  const [flipping, setFlipping] = useState<Row | null>(null);
+  const [flipping, setFlipping] = useState<Flipping | null>(null);
   const [mode, setMode] = useState('legacy');
-  const [percent, setPercent] = useState(10);
+  const [percentText, setPercentText] = useState('');
+  const [percentChecked, setPercentChecked] = useState(false);
   const [force, setForce] = useState(false);
   const [done, setDone] = useState<string | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
   const [warnings, setWarnings] = useState<string[]>([]);
   useEffect(() => {
-    if (polled.error) onError(polled.error);
-  }, [polled.error]);
+    if (polled.at !== undefined) onPolled(polled.error);
+  }, [polled.at]);
   const canFlip = canOperate(role);
   const data = polled.data;
+  const percent = parsePercent(percentText);
+  // shown from the first try to flip, not on blur: a message appearing as the field loses focus
+  // to the Flip button moves that button from under the pointer, and the click is lost
+  const percentError = mode === 'canary' && percentChecked && !percent.ok ? percent.error : null;
 
-  const open = (row: Row) => {
+  // The version is taken now, not at submit: the poll moves on while the dialog is open, and a
+  // flip sent on a newer version than the operator saw would replace another operator's change
+  // unseen instead of getting the 409 that says so.
+  const open = (row: Row, version: number, reason = '') => {
     setMode(row.rule.mode);
-    setPercent(row.rule.percent ?? 10);
+    // only the rule's own percent is filled in; any other would be sent without being typed
+    setPercentText(row.rule.mode === 'canary' && row.rule.percent !== undefined ? String(row.rule.percent) : '');
+    setPercentChecked(false);
     setForce(false);
-    setFlipping(row);
+    setFailed(null);
+    setFlipping({ row, version, reason });
   };
 
-  const flip = async (reason: string): Promise<string | null> => {
-    if (!flipping || !data) return 'no rule';
-    return confirmedWrite(
-      () =>
-        post<{ version: number; changed: boolean; change?: { summary: string }; warnings?: { reason: string }[] }>(`/api/rules/${encodeURIComponent(flipping.rule.id)}/flip`, {
-          mode,
-          ...(mode === 'canary' ? { percent } : {}),
-          reason,
-          baseVersion: data.version,
-          ...(force ? { force: true } : {}),
-        }),
-      (r) => {
-        setDone(r.change ? `Version ${r.version}: ${r.change.summary}` : `No change: ${flipping.rule.id} is already ${describeMode(flipping.rule)} (version ${r.version} stays)`);
-        setWarnings((r.warnings ?? []).map((w) => w.reason));
-        polled.refresh();
-      },
-    );
+  const reopen = async (f: Flipping, reason: string) => {
+    try {
+      const fresh = await load();
+      const row = fresh.rows.find((r) => r.kind === f.row.kind && r.rule.id === f.row.rule.id);
+      if (row) {
+        open(row, fresh.version, reason);
+        return;
+      }
+      setFailed(`Rule ${f.row.rule.id} is no longer in the rules (version ${fresh.version}).`);
+    } catch (e) {
+      setFailed(`Cannot read the rules again: ${refusalText(e)}`);
+    } finally {
+      polled.refresh();
+    }
+    setFlipping(null);
+  };
+
+  const validate = () => {
+    setPercentChecked(true);
+    if (mode !== 'canary' || percent.ok) return true;
+    document.getElementById('flip-percent')?.focus();
+    return false;
+  };
+
+  const flip = async (reason: string) => {
+    if (!flipping) return 'no rule';
+    const { row } = flipping;
+    if (mode === 'canary' && !percent.ok) return percent.error;
+    try {
+      const r = await post<{ version: number; changed: boolean; change?: { summary: string }; warnings?: { reason: string }[] }>(`/api/rules/${encodeURIComponent(row.rule.id)}/flip`, {
+        mode,
+        ...(mode === 'canary' && percent.ok ? { percent: percent.value } : {}),
+        reason,
+        baseVersion: flipping.version,
+        ...(force ? { force: true } : {}),
+      });
+      setDone(r.change ? `Version ${r.version}: ${r.change.summary}` : `No change: ${row.rule.id} is already ${describeMode(row.rule)} (version ${r.version} stays)`);
+      setFailed(null);
+      setWarnings((r.warnings ?? []).map((w) => w.reason));
+      polled.refresh();
+      return null;
+    } catch (e) {
+      return refusal(e, role === 'admin', () => void reopen(flipping, reason));
+    }
   };
 
   return (
@@ -163,6 +211,11 @@ export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown
       {done && (
         <p role="status" class="ok">
           {done}
+        </p>
+      )}
+      {failed && (
+        <p role="alert" class="error">
+          {failed}
         </p>
       )}
       {warnings.map((w) => (
@@ -201,7 +254,7 @@ export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown
                 </td>
                 {canFlip && (
                   <td>
-                    <button type="button" onClick={() => open(row)} aria-label={`Flip ${row.rule.id}`}>
+                    <button type="button" onClick={() => open(row, data.version)} aria-label={`Flip ${row.rule.id}`}>
                       Flip…
                     </button>
                   </td>
@@ -212,14 +265,22 @@ export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown
         </table>
       )}
       {flipping && (
-        <ConfirmDialog title={`Flip ${flipping.rule.id}`} confirmLabel="Flip" onConfirm={flip} onClose={() => setFlipping(null)}>
+        <ConfirmDialog
+          key={`${flipping.row.rule.id}@${flipping.version}`}
+          title={`Flip ${flipping.row.rule.id}`}
+          confirmLabel="Flip"
+          onConfirm={flip}
+          validate={validate}
+          initialReason={flipping.reason}
+          onClose={() => setFlipping(null)}
+        >
           <p>
-            Now: <strong>{describeMode(flipping.rule)}</strong>
-            {flipping.rule.target ? ` (target ${flipping.rule.target})` : ''}. Every gateway instance follows within a second; a rollback undoes it.
+            Now (version {flipping.version}): <strong>{describeMode(flipping.row.rule)}</strong>
+            {flipping.row.rule.target ? ` (target ${flipping.row.rule.target})` : ''}. Every gateway instance follows within a second; a rollback undoes it.
           </p>
           <label for="flip-mode">New mode</label>
           <select id="flip-mode" value={mode} onChange={(e) => setMode((e.target as HTMLSelectElement).value)}>
-            {(flipping.kind === 'http' ? HTTP_MODES : HL7_MODES).map((m) => (
+            {(flipping.row.kind === 'http' ? HTTP_MODES : HL7_MODES).map((m) => (
               <option key={m} value={m}>
                 {m}
               </option>
@@ -228,7 +289,24 @@ export function RulesPanel({ role, onError }: { role: Role; onError: (e: unknown
           {mode === 'canary' && (
             <>
               <label for="flip-percent">Percent of patients to the new service</label>
-              <input id="flip-percent" type="number" min={0} max={100} step={0.01} value={percent} onInput={(e) => setPercent(Number((e.target as HTMLInputElement).value))} />
+              <input
+                id="flip-percent"
+                type="text"
+                inputMode="decimal"
+                autocomplete="off"
+                value={percentText}
+                onInput={(e) => setPercentText((e.target as HTMLInputElement).value)}
+                aria-invalid={percentError ? 'true' : undefined}
+                aria-describedby={percentError ? 'flip-percent-hint flip-percent-error' : 'flip-percent-hint'}
+              />
+              <p id="flip-percent-hint" class="help">
+                0 to 100, up to two decimals
+              </p>
+              {percentError && (
+                <p id="flip-percent-error" class="error" data-testid="percent-error">
+                  {percentError}
+                </p>
+              )}
             </>
           )}
           {role === 'admin' && (

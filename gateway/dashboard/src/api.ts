@@ -62,6 +62,9 @@ export async function confirmedWrite<T>(write: () => Promise<T>, then: (answer: 
     then(await write());
     return null;
   } catch (e) {
-    return e instanceof ApiError ? `${e.problem.title ?? 'Refused'}: ${e.problem.detail ?? e.message}` : (e as Error).message;
+    return refusalText(e);
   }
 }
+
+/** A refusal in words: the API's title and detail, or why the request did not get through. */
+export const refusalText = (e: unknown) => (e instanceof ApiError ? `${e.problem.title ?? 'Refused'}: ${e.problem.detail ?? e.message}` : (e as Error).message);

@@ -9,3 +9,8 @@ export const ago = (iso: string) => {
   if (s < 2 * 86_400) return `${Math.round(s / 3600)} h ago`;
   return `${Math.round(s / 86_400)} days ago`;
 };
+/** a time of day as HH:MM:SS, local, whatever the browser's locale */
+export const clock = (ms: number) => {
+  const d = new Date(ms);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+};

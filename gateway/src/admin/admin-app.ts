@@ -39,7 +39,7 @@ export interface AdminDeps {
 }
 
 export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, trustProxy: d.trustProxy, ajv: { customOptions: { removeAdditional: false } } });
+  const app = Fastify({ logger: false, trustProxy: d.trustProxy, ajv: { customOptions: { removeAdditional: false, multipleOfPrecision: 6 } } });
 
   await app.register(swagger, {
     openapi: {

@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { originOf, reasonOf, sendProblem, StaleVersionError } from '@ficus/contracts';
 import { BadTargetError } from '../routing/request-target.js';
 import { InvalidRuleSetError, UnknownVersionError, type ControlPlane } from './control-plane.js';
+import { GateWeakeningError } from './gate-weakening.js';
 import { describeGate, ParityGateError } from './parity-gate.js';
 import { UnknownRuleError } from './rule-changes.js';
 
@@ -25,6 +26,7 @@ export function answerError(reply: FastifyReply, err: Error & { validation?: unk
     const detail = `${err.refused.map(describeGate).join('; ')}. An admin may force it with "force": true and a reason (audited).`;
     return sendProblem(reply, 422, 'parity-gate', 'Parity gate closed: not enough evidence that the new service answers like legacy', detail, { gates: err.refused });
   }
+  if (err instanceof GateWeakeningError) return sendProblem(reply, 403, 'forbidden', 'Not allowed', err.message, { weakenedGates: err.weakened });
   if (err instanceof UnknownRuleError) return sendProblem(reply, 404, 'unknown-rule', 'No such rule', err.message);
   if (err instanceof UnknownVersionError) return sendProblem(reply, 404, 'unknown-version', 'No such version', err.message);
   if (err instanceof BadTargetError) return sendProblem(reply, 400, 'invalid-request', 'Invalid request', err.message);
@@ -34,7 +36,7 @@ export function answerError(reply: FastifyReply, err: Error & { validation?: unk
   return sendProblem(reply, 500, 'internal-error', 'Internal error', 'the request failed; see the gateway log');
 }
 
-/** A change the parity gate refused goes on the audit log with the figures it was refused on. */
+/** A change the parity gate refused goes on the audit log with the figures it was refused on; one that would loosen a gate, with the gates. */
 export async function refusedOnRecord<T>(cp: ControlPlane, req: FastifyRequest, change: () => Promise<T>): Promise<T> {
   try {
     return await change();
@@ -42,6 +44,11 @@ export async function refusedOnRecord<T>(cp: ControlPlane, req: FastifyRequest, 
     if (e instanceof ParityGateError) {
       const action = req.routeOptions.config.audit ?? 'rules.change';
       await cp.record(req.principal, originOf(req), { action, target: req.auditTarget, reason: reasonOf(req), outcome: 'refused', status: 422, detail: { parityGate: e.refused } });
+      req.audited = true;
+    }
+    if (e instanceof GateWeakeningError) {
+      const action = req.routeOptions.config.audit ?? 'rules.change';
+      await cp.record(req.principal, originOf(req), { action, target: req.auditTarget, reason: reasonOf(req), outcome: 'denied', status: 403, detail: { weakenedGates: e.weakened } });
       req.audited = true;
     }
     throw e;

@@ -3,8 +3,9 @@
  * it as a new version on top of the version the admin started from, records the change in the
  * audit log in the same transaction, and announces it to every gateway instance.
  */
-import { auditEntry, describeRule, StaleVersionError, validateRuleDocuments, type ParityStore, type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Origin, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion, type ValidationOptions } from '@ficus/contracts';
-import { checkGates, gatedMoves, ParityGateError, type GateFigures } from './parity-gate.js';
+import { auditEntry, describeRule, StaleVersionError, validateRuleDocuments, type ParityStore, type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Origin, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion, type ValidationOptions, type WeakenedGate } from '@ficus/contracts';
+import { GateWeakeningError, weakenedGates } from './gate-weakening.js';
+import { checkGates, evidenceMinutes, gatedMoves, ParityGateError, type GateFigures } from './parity-gate.js';
 import { applyFlip, type Flip } from './rule-changes.js';
 import { diffRuleSets } from './rule-diff.js';
 
@@ -49,10 +50,25 @@ export class ControlPlane {
   private async gate(before: RuleSet, after: RuleSet, force: boolean, inForce = false): Promise<GateFigures[]> {
     const moves = gatedMoves(before, after, inForce);
     if (moves.length === 0 || !this.parity) return [];
-    const figures = await checkGates(moves, this.parity);
+    // the target each rule sent to over the windows: evidence counts only for the target it was gathered against
+    const now = Date.now();
+    const longest = Math.max(...moves.map((m) => m.gate.windowMinutes));
+    const history = await this.store.inForceSince(new Date(now - longest * 60_000));
+    const figures = await checkGates(
+      moves.map((m) => ({ ...m, minutes: evidenceMinutes(history, m.rule, m.target, m.gate.windowMinutes, now) })),
+      this.parity,
+      now,
+    );
     const closed = figures.filter((g) => !g.open);
     if (closed.length > 0 && !force) throw new ParityGateError(closed);
     return figures;
+  }
+
+  /** Removing or loosening a parity gate is an admin's decision; answers what it removes or loosens. */
+  private gatesLoosened(who: Principal, before: RuleSet, after: RuleSet, change: string): WeakenedGate[] {
+    const weakened = weakenedGates(before, after);
+    if (weakened.length > 0 && who.role !== 'admin') throw new GateWeakeningError(weakened, change);
+    return weakened;
   }
 
   /** Schema and meaning; the issues name rule id, field and reason. */
@@ -99,6 +115,7 @@ export class ControlPlane {
   async apply(who: Principal, origin: Origin, ruleSet: unknown, reason: string, base: number, kind: Extract<ChangeKind, 'apply' | 'import'>, force = false): Promise<ChangeResult> {
     const { ruleSet: checked, warnings } = this.check(ruleSet);
     const current = await this.current();
+    const weakened = this.gatesLoosened(who, current.ruleSet, checked, `the ${kind}`);
     const gates = await this.gate(current.ruleSet, checked, force);
     const diff = diffRuleSets(current.ruleSet, checked);
     if (diff.identical && base === current.version) {
@@ -116,14 +133,16 @@ export class ControlPlane {
     ]
       .filter(Boolean)
       .join('; ');
-    const result = await this.commit(who, origin, `rules.${kind}`, 'rule-set', checked, reason, base, withGates({ kind, summary: summary || 'no change in behaviour' }, gates));
+    const result = await this.commit(who, origin, `rules.${kind}`, 'rule-set', checked, reason, base, withWeakened(withGates({ kind, summary: summary || 'no change in behaviour' }, gates), weakened));
     return withWarnings(result, warnings);
   }
 
   /**
    * A new version whose rules are those of an earlier one. Gated as an import: a rule it moves
    * further toward the new service needs its gate (the one in force now, else the version's), so
-   * an old version is no way past a closed gate. Back toward legacy it is never held.
+   * an old version is no way past a closed gate. Back toward legacy it is never held; but a
+   * version without a gate the rule has now (or with a looser one) needs an admin, or the next
+   * flip would pass ungated.
    */
   async rollback(who: Principal, origin: Origin, to: number, reason: string, base: number, force = false): Promise<ChangeResult> {
     const target = await this.version(to);
@@ -133,12 +152,13 @@ export class ControlPlane {
       await this.record(who, origin, { action: 'rules.rollback', target: `version ${to}`, reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false } });
       return { version: current, changed: false };
     }
+    const weakened = this.gatesLoosened(who, current.ruleSet, ruleSet, `the rollback to version ${to}`);
     const gates = await this.gate(current.ruleSet, ruleSet, force, true);
-    return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, withGates({ kind: 'rollback', rollbackTo: to, summary: `rollback to version ${to}` }, gates));
+    return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, withWeakened(withGates({ kind: 'rollback', rollbackTo: to, summary: `rollback to version ${to}` }, gates), weakened));
   }
 
   /** Audit entry for a write that made no version (refused, denied, tokens). */
-  async record(who: Principal | undefined, origin: Origin, e: Omit<AuditEntry, 'actor' | 'role' | 'auth' | 'sourceIp' | 'userAgent'>, db?: Parameters<AuditLog['append']>[1]): Promise<void> {
+  async record(who: Principal | undefined, origin: Origin, e: Omit<AuditEntry, 'actor' | 'tokenId' | 'role' | 'auth' | 'sourceIp' | 'userAgent'>, db?: Parameters<AuditLog['append']>[1]): Promise<void> {
     await this.audit.append(auditEntry(who, origin, e), db);
   }
 
@@ -170,4 +190,9 @@ function withGates(change: ChangeRecord, gates: GateFigures[]): ChangeRecord {
   if (gates.length === 0) return change;
   const forced = gates.some((g) => !g.open);
   return { ...change, gates, ...(forced ? { forced: true, summary: `${change.summary} (forced past the parity gate)` } : {}) };
+}
+
+function withWeakened(change: ChangeRecord, weakened: WeakenedGate[]): ChangeRecord {
+  if (weakened.length === 0) return change;
+  return { ...change, weakenedGates: weakened, summary: `${change.summary} (parity gate loosened: ${weakened.map((w) => `${w.rule}, ${w.what}`).join('; ')})` };
 }

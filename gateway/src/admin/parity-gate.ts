@@ -4,8 +4,12 @@
  * threshold over at least `minCompared` compared requests. A rule without a `parity` section is
  * not gated (the rule files shipped before shadowing existed keep working as they did). Flips,
  * imports and rollbacks all go through it; a move back toward legacy never does.
+ *
+ * Parity is counted per rule id, not per target, yet a comparison says how one service answered:
+ * so the figures count only the minutes in which the rule compared against the target the change
+ * sends it to, and a change of target starts the rule's exposure from nothing.
  */
-import { resolveGate, type Hl7Rule, type HttpRule, type ParityStore, type ResolvedGate, type RuleSet } from '@ficus/contracts';
+import { parityOf, resolveGate, type Hl7Rule, type HttpRule, type ParityStore, type ResolvedGate, type RuleSet, type RuleVersion } from '@ficus/contracts';
 
 export interface GateFigures {
   rule: string;
@@ -18,6 +22,10 @@ export interface GateFigures {
   minCompared: number;
   window: string;
   open: boolean;
+  /** the upstream the move sends traffic to, when only some minutes of the window compared against it */
+  target?: string;
+  /** those minutes (the others compared against another target, or had just changed target): only their comparisons count */
+  countedMinutes?: number;
 }
 
 export class ParityGateError extends Error {
@@ -38,6 +46,8 @@ export interface GatedMove {
   rule: string;
   gate: ResolvedGate;
   move: string;
+  /** where the move sends the rule's traffic: the evidence must have been gathered against it */
+  target: string | undefined;
 }
 
 /**
@@ -54,31 +64,98 @@ export function gatedMoves(before: RuleSet, after: RuleSet, inForce = false): Ga
     const previous = old.get(rule.id);
     const gate = (inForce ? resolveGate(previous?.parity) : undefined) ?? resolveGate(rule.parity);
     if (!gate) continue;
-    const was = exposure(previous);
+    // patients flipped from one new service to another have never been seen by the second
+    const retargeted = previous !== undefined && previous.target !== rule.target;
+    const was = retargeted ? 0 : exposure(previous);
     const now = exposure(rule);
     if (now <= was) continue;
-    if (now === 100) out.push({ rule: rule.id, gate, move: `to ${rule.mode}` });
-    else if (gate.gateAbovePercent !== undefined && now > gate.gateAbovePercent) out.push({ rule: rule.id, gate, move: `canary ${now} % (gated above ${gate.gateAbovePercent} %)` });
+    const to = retargeted ? ` (target ${previous.target ?? 'none'} → ${rule.target ?? 'none'})` : '';
+    const move = { rule: rule.id, gate, target: rule.target };
+    if (now === 100) out.push({ ...move, move: `to ${rule.mode}${to}` });
+    else if (gate.gateAbovePercent !== undefined && now > gate.gateAbovePercent) out.push({ ...move, move: `canary ${now} % (gated above ${gate.gateAbovePercent} %)${to}` });
   }
   return out;
 }
 
-export async function checkGates(moves: GatedMove[], parity: ParityStore): Promise<GateFigures[]> {
+const targetOf = (ruleSet: RuleSet, id: string): string | undefined => [...ruleSet.http, ...(ruleSet.hl7 ?? [])].find((r) => r.id === id)?.target;
+
+const MINUTE = 60_000;
+
+/** Minutes since the epoch, both ends included. */
+export interface MinuteRange {
+  from: number;
+  to: number;
+}
+
+/**
+ * The minutes of a gate's window whose comparisons were made against `target`, read from
+ * `history` (newest first, back to the version in force when the window began); undefined: the
+ * whole window. Counts are kept per minute, and a copy may end a while after the version that
+ * sent it was replaced, so a change of target taints its minute and the next one.
+ */
+export function evidenceMinutes(history: Pick<RuleVersion, 'createdAt' | 'ruleSet'>[], rule: string, target: string | undefined, windowMinutes: number, now = Date.now()): MinuteRange[] | undefined {
+  const current = Math.floor(now / MINUTE);
+  const first = current - windowMinutes + 1;
+  const counted = new Array<boolean>(windowMinutes).fill(false);
+  const mark = (from: number, to: number, value: boolean) => {
+    for (let m = Math.max(from, first); m <= Math.min(to, current); m++) counted[m - first] = value;
+  };
+  let end = current;
+  history.forEach((v, i) => {
+    const oldest = i === history.length - 1;
+    const start = oldest ? Math.min(first, Math.floor(Date.parse(v.createdAt) / MINUTE)) : Math.floor(Date.parse(v.createdAt) / MINUTE);
+    if (targetOf(v.ruleSet, rule) === target) mark(start, end, true);
+    end = start;
+  });
+  history.forEach((v, i) => {
+    const older = history[i + 1];
+    if (older && targetOf(older.ruleSet, rule) !== targetOf(v.ruleSet, rule)) {
+      const at = Math.floor(Date.parse(v.createdAt) / MINUTE);
+      mark(at, at + 1, false);
+    }
+  });
+  if (counted.every(Boolean)) return undefined;
+  const ranges: MinuteRange[] = [];
+  counted.forEach((yes, i) => {
+    if (!yes) return;
+    const last = ranges.at(-1);
+    if (last && last.to === first + i - 1) last.to = first + i;
+    else ranges.push({ from: first + i, to: first + i });
+  });
+  return ranges;
+}
+
+/** Compared and mismatches of a rule over some minutes of its window, as differences of windows ending now. */
+async function countOver(parity: ParityStore, rule: string, window: string, ranges: MinuteRange[], current: number): Promise<{ compared: number; mismatches: number }> {
+  const sum = { compared: 0, mismatches: 0 };
+  const upTo = async (minutes: number) => (minutes > 0 ? (await parity.figures(minutes, window, [rule]))[0] : undefined);
+  for (const r of ranges) {
+    const [all, after] = await Promise.all([upTo(current - r.from + 1), upTo(current - r.to)]);
+    sum.compared += (all?.compared ?? 0) - (after?.compared ?? 0);
+    sum.mismatches += (all?.mismatches ?? 0) - (after?.mismatches ?? 0);
+  }
+  return sum;
+}
+
+/** `minutes`: those of the window whose comparisons were made against the move's target (evidenceMinutes). */
+export async function checkGates(moves: (GatedMove & { minutes?: MinuteRange[] | undefined })[], parity: ParityStore, now = Date.now()): Promise<GateFigures[]> {
   const out: GateFigures[] = [];
   for (const m of moves) {
-    const [f] = await parity.figures(m.gate.windowMinutes, m.gate.window, [m.rule]);
+    const f = m.minutes ? await countOver(parity, m.rule, m.gate.window, m.minutes, Math.floor(now / MINUTE)) : (await parity.figures(m.gate.windowMinutes, m.gate.window, [m.rule]))[0];
     const compared = f?.compared ?? 0;
-    const p = f?.parity ?? null;
+    const mismatches = f?.mismatches ?? 0;
+    const p = parityOf(compared, mismatches);
     out.push({
       rule: m.rule,
       move: m.move,
       parity: p,
       compared,
-      mismatches: f?.mismatches ?? 0,
+      mismatches,
       threshold: m.gate.threshold,
       minCompared: m.gate.minCompared,
       window: m.gate.window,
       open: compared >= m.gate.minCompared && p !== null && p >= m.gate.threshold,
+      ...(m.minutes ? { target: m.target ?? 'none', countedMinutes: m.minutes.reduce((n, r) => n + r.to - r.from + 1, 0) } : {}),
     });
   }
   return out;
@@ -86,5 +163,6 @@ export async function checkGates(moves: GatedMove[], parity: ParityStore): Promi
 
 export function describeGate(g: GateFigures): string {
   const measured = g.parity === null ? 'nothing compared' : `parity ${g.parity.toFixed(4)} over ${g.compared} compared requests`;
-  return `rule "${g.rule}" ${g.move}: ${measured} in the last ${g.window}; the gate needs parity ≥ ${g.threshold} over ≥ ${g.minCompared} compared requests`;
+  const counted = g.countedMinutes !== undefined ? `, counting only the ${g.countedMinutes} minutes in which it compared against "${g.target}"` : '';
+  return `rule "${g.rule}" ${g.move}: ${measured} in the last ${g.window}${counted}; the gate needs parity ≥ ${g.threshold} over ≥ ${g.minCompared} compared requests`;
 }

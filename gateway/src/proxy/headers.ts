@@ -15,6 +15,15 @@ const REWRITTEN_ON_REQUEST = new Set(['host', 'expect', 'via', 'x-request-id', '
 
 export const VIA = '1.1 ficus';
 
+/**
+ * A Ficus admin token (`ficus_…`, as the admin API makes them) is for the admin API alone. A
+ * client pointed at the data plane by mistake (the CLI with the gateway's URL) would otherwise
+ * hand a credential that can change the routing to legacy, its logs and whoever reads them.
+ */
+const ADMIN_CREDENTIAL = /^\s*bearer\s+ficus_/i;
+
+export const isAdminCredential = (value: string | string[] | undefined): boolean => typeof value === 'string' && ADMIN_CREDENTIAL.test(value);
+
 function connectionTokens(value: string | undefined): Set<string> | null {
   if (!value) return null;
   // the usual values name no other header
@@ -46,6 +55,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardingCont
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || REWRITTEN_ON_REQUEST.has(lower) || extra?.has(lower)) continue;
+    if (lower === 'authorization' && isAdminCredential(raw[i + 1])) continue;
     out.push(name, raw[i + 1]!);
   }
   const h = req.headers;

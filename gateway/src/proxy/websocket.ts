@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { decide } from '../routing/decide.js';
 import { BadTargetError, parseRequestTarget } from '../routing/request-target.js';
-import { acceptableRequestId, hasRepeatedHost, REPEATED_HOST_DETAIL, VIA } from './headers.js';
+import { acceptableRequestId, hasRepeatedHost, isAdminCredential, REPEATED_HOST_DETAIL, VIA } from './headers.js';
 import { sendProblemOnSocket } from './problem-response.js';
 import type { ProxyRuntime } from './exchange.js';
 import { continueAsHttp1, isWebSocketHandshake } from './h2c-upgrade.js';
@@ -23,6 +23,7 @@ function reject(socket: Duplex, status: number, reason: string): void {
 export function createUpgradeHandler(rt: ProxyRuntime, server: Server) {
   const proxy = httpProxy.createProxyServer({ ws: true, xfwd: true });
   proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => {
+    if (isAdminCredential(req.headers.authorization)) proxyReq.removeHeader('authorization');
     const route = (req as IncomingMessage & { ficusRoute?: string }).ficusRoute;
     proxyReq.on('upgrade', (proxyRes: IncomingMessage) => {
       proxyRes.headers.via = proxyRes.headers.via ? `${proxyRes.headers.via}, ${VIA}` : VIA;

@@ -127,6 +127,51 @@ describe('authentication, roles and audit', () => {
     expect(revocations.body.entries[0]).toMatchObject({ actor: 'token:first-admin', target: `token ${made.body.id}`, outcome: 'ok', detail: { name: 'temp-contractor' } });
   });
 
+  it('refuses a second active token of the same name (409), and names the token that acted in the audit log', async () => {
+    const admin = adminClient(gw.adminUrl);
+    const first = await admin.post<{ token: string; id: number }>('/api/tokens', { name: 'shift-operator', role: 'operator', reason: 'night shift' });
+    expect(first.status).toBe(201);
+    const twice = await admin.post<{ type: string; detail: string }>('/api/tokens', { name: 'shift-operator', role: 'viewer', reason: 'again' });
+    expect(twice.status).toBe(409);
+    expect(twice.body.type).toBe('https://ficus.dev/problems/token-name-taken');
+    expect(twice.body.detail).toBe(`an active token is already named "shift-operator" (token ${first.body.id}): choose another name, or revoke that one first`);
+    expect(await auditFor('again')).toEqual([expect.objectContaining({ action: 'tokens.create', outcome: 'conflict', status: 409 })]);
+    expect((await admin.get<{ tokens: { name: string }[] }>('/api/tokens')).body.tokens.filter((t) => t.name === 'shift-operator')).toHaveLength(1);
+
+    // a revoked token's name may be given again: the audit log tells the two apart by id
+    const base = async () => (await admin.get<{ version: number }>('/api/rules')).body.version;
+    expect((await adminClient(gw.adminUrl, first.body.token).post('/api/rules/patients-read/flip', { mode: 'legacy', reason: 'first shift', baseVersion: await base() })).status).toBe(200);
+    expect((await admin.del(`/api/tokens/${first.body.id}`)).status).toBe(200);
+    const second = await admin.post<{ token: string; id: number }>('/api/tokens', { name: 'shift-operator', role: 'operator', reason: 'day shift' });
+    expect(second.status).toBe(201);
+    expect((await adminClient(gw.adminUrl, second.body.token).post('/api/rules/patients-read/flip', { mode: 'canary', percent: 5, reason: 'second shift', baseVersion: await base() })).status).toBe(200);
+    expect(await auditFor('first shift')).toEqual([expect.objectContaining({ actor: 'token:shift-operator', tokenId: first.body.id, outcome: 'ok' })]);
+    expect(await auditFor('second shift')).toEqual([expect.objectContaining({ actor: 'token:shift-operator', tokenId: second.body.id, outcome: 'ok' })]);
+    const bySecond = await admin.get<{ entries: { reason: string; detail: Record<string, unknown> }[] }>(`/api/audit?tokenId=${second.body.id}`);
+    expect(bySecond.body.entries.map((e) => e.reason)).toEqual(['second shift']);
+    // the id is the entry's, not part of its detail
+    expect(bySecond.body.entries[0]!.detail).not.toHaveProperty('actorTokenId');
+  });
+
+  it('refuses to revoke the last active admin token (409), and revokes an admin token while another is left', async () => {
+    const admin = adminClient(gw.adminUrl);
+    const tokens = (await admin.get<{ tokens: { id: number; name: string; role: string; revokedAt?: string }[] }>('/api/tokens')).body.tokens;
+    const firstAdmin = tokens.find((t) => t.name === 'first-admin')!;
+    expect(tokens.filter((t) => t.role === 'admin' && !t.revokedAt)).toHaveLength(1);
+    const alone = await admin.call<{ type: string; detail: string }>('DELETE', `/api/tokens/${firstAdmin.id}?reason=${encodeURIComponent('leaving')}`);
+    expect(alone.status).toBe(409);
+    expect(alone.body.type).toBe('https://ficus.dev/problems/last-admin-token');
+    expect(alone.body.detail).toBe(`token ${firstAdmin.id} is the last active admin token: revoking it would leave nobody able to manage tokens; make another admin token first`);
+    expect(await auditFor('leaving')).toEqual([expect.objectContaining({ action: 'tokens.revoke', outcome: 'conflict', status: 409 })]);
+    expect((await admin.get('/api/tokens')).status).toBe(200);
+
+    const deputy = await admin.post<{ token: string; id: number }>('/api/tokens', { name: 'deputy-admin', role: 'admin' });
+    const d = adminClient(gw.adminUrl, deputy.body.token);
+    expect((await d.del(`/api/tokens/${deputy.body.id}`)).status).toBe(200);
+    expect((await d.get('/api/tokens')).status).toBe(401);
+    expect((await admin.del(`/api/tokens/${firstAdmin.id}`)).status).toBe(409);
+  });
+
   it('accepts JWTs from the configured identity provider, with the role from a claim', async () => {
     const viewerJwt = await sign({ sub: 'u123', preferred_username: 'nurse.manager', roles: ['viewer'] });
     expect((await adminClient(gw.adminUrl, viewerJwt).get('/api/rules')).status).toBe(200);

@@ -44,6 +44,15 @@ describe('versions', () => {
     expect(conflicts.body.entries).toHaveLength(1);
   });
 
+  it('takes a canary percent with two decimals (33.33 and 4.35 are not exact in binary floating point)', async () => {
+    for (const percent of [33.33, 0.29, 4.35]) {
+      const res = await admin.post<{ rule: { percent: number } }>('/api/rules/patients-read/flip', { mode: 'canary', percent, reason: `pilot at ${percent} %`, baseVersion: await current() });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body.rule.percent).toBe(percent);
+    }
+    await admin.post('/api/rules/patients-read/flip', { mode: 'legacy', reason: 'back', baseVersion: await current() });
+  });
+
   it('rollback restores exactly the earlier behaviour, and the diff shows what changed', async () => {
     const v1 = await current();
     await admin.post('/api/rules/patients-read/flip', { mode: 'canary', percent: 30, reason: 'before', baseVersion: v1 });

@@ -4,7 +4,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { type AuditLog, ROLES, type TokenStore } from '@ficus/contracts';
+import { type AuditLog, LastAdminTokenError, ROLES, TokenNameTakenError, type TokenStore } from '@ficus/contracts';
 import { originOf, sendProblem } from '../admin-http.js';
 import type { ControlPlane } from '../control-plane.js';
 
@@ -16,6 +16,7 @@ export function auditRoutes(app: FastifyInstance, audit: AuditLog): void {
       summary: 'The audit log, newest first, filtered',
       querystring: Type.Object({
         actor: Type.Optional(Type.String()),
+        tokenId: Type.Optional(Type.Integer({ minimum: 1, description: 'only what this token did (a name may have been another token\'s before)' })),
         action: Type.Optional(Type.String()),
         outcome: Type.Optional(Type.Unsafe<'ok' | 'refused' | 'denied' | 'conflict' | 'error'>({ type: 'string', enum: ['ok', 'refused', 'denied', 'conflict', 'error'] })),
         target: Type.Optional(Type.String()),
@@ -41,7 +42,16 @@ export function tokenRoutes(app: FastifyInstance, tokens: TokenStore, cp: Contro
     },
     handler: async (req, reply) => {
       req.auditTarget = `token ${req.body.name}`;
-      const { info, token } = await tokens.create(req.body.name, req.body.role, req.principal!.actor);
+      let made;
+      try {
+        made = await tokens.createUnique(req.body.name, req.body.role, req.principal!.actor);
+      } catch (e) {
+        if (!(e instanceof TokenNameTakenError)) throw e;
+        await cp.record(req.principal, originOf(req), { action: 'tokens.create', target: req.auditTarget, reason: req.body.reason, outcome: 'conflict', status: 409, detail: { why: 'name taken', holder: e.holder } });
+        req.audited = true;
+        return sendProblem(reply, 409, 'token-name-taken', 'Token name taken', e.message, { holder: e.holder });
+      }
+      const { info, token } = made;
       await cp.record(req.principal, originOf(req), { action: 'tokens.create', target: `token ${info.name}`, reason: req.body.reason, outcome: 'ok', status: 201, detail: { id: info.id, role: info.role } });
       req.audited = true;
       return reply.code(201).send({ ...info, token });
@@ -64,7 +74,15 @@ export function tokenRoutes(app: FastifyInstance, tokens: TokenStore, cp: Contro
     },
     handler: async (req, reply) => {
       req.auditTarget = `token ${req.params.id}`;
-      const info = await tokens.revoke(req.params.id, req.principal!.actor);
+      let info;
+      try {
+        info = await tokens.revoke(req.params.id, req.principal!.actor);
+      } catch (e) {
+        if (!(e instanceof LastAdminTokenError)) throw e;
+        await cp.record(req.principal, originOf(req), { action: 'tokens.revoke', target: req.auditTarget, reason: req.query.reason, outcome: 'conflict', status: 409, detail: { why: 'last admin token' } });
+        req.audited = true;
+        return sendProblem(reply, 409, 'last-admin-token', 'Last admin token', e.message);
+      }
       if (!info) return sendProblem(reply, 404, 'unknown-token', 'No such active token', `no active token ${req.params.id}`);
       await cp.record(req.principal, originOf(req), { action: 'tokens.revoke', target: `token ${info.id}`, reason: req.query.reason, outcome: 'ok', status: 200, detail: { name: info.name } });
       req.audited = true;

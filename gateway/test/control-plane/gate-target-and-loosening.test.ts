@@ -1,0 +1,168 @@
+/**
+ * Parity evidence is for the target it was gathered against: a flip (or rollback) that sends a
+ * rule's patients to another service is gated as a move from no exposure, with only the
+ * comparisons against that service counting. And a parity gate cannot be removed or loosened
+ * on the way (a rollback to a version from before it, then a free flip) without an admin.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
+import { rawRequest } from '../support/raw-http.js';
+import { legacyHandler, patient, mrnOf, sendJson, settled } from '../support/shadow-scene.js';
+import { adminClient, startStoreGateway, type AdminClient, type StoreGateway } from '../support/store-gateway.js';
+import { answer, startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
+
+let db: TestDatabase;
+let legacy: TestUpstream;
+let patients: TestUpstream;
+let results: TestUpstream;
+let gw: StoreGateway;
+let admin: AdminClient;
+let operator: AdminClient;
+
+const httpYaml = `http:
+  - id: patients-read
+    match: { methods: [GET], path: /api/patients/:mrn }
+    mode: shadow
+    target: patient-service
+    sticky: { param: mrn }
+    parity: { threshold: 0.95, minCompared: 10, window: 1h }
+  - id: legacy-default
+    match: { path: /** }
+    mode: legacy
+`;
+
+interface Gate {
+  rule: string;
+  move: string;
+  parity: number | null;
+  compared: number;
+  open: boolean;
+  target?: string;
+  countedMinutes?: number;
+}
+interface Rule {
+  mode: string;
+  target: string;
+  parity?: Record<string, unknown>;
+}
+interface RuleSetBody {
+  version: number;
+  rules: (Rule & { id: string })[];
+  upstreams: Record<string, unknown>;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase(inject('databaseUrl'), 'gate_target');
+  legacy = await startTestUpstream('legacy', legacyHandler());
+  patients = await startTestUpstream('patients', (req, res) => sendJson(res, 200, patient(mrnOf(req))));
+  // another new service, which knows no patient
+  results = await startTestUpstream('results', answer(404, 'no such route'));
+  gw = await startStoreGateway({
+    storeUrl: db.url,
+    files: {
+      '00-upstreams.yaml': `upstreams:
+  legacy: { url: "${legacy.url}", healthCheck: { enabled: false } }
+  patient-service: { url: "${patients.url}", healthCheck: { enabled: false } }
+  results-service: { url: "${results.url}", healthCheck: { enabled: false } }
+`,
+      '10-http.yaml': httpYaml,
+    },
+  });
+  admin = adminClient(gw.adminUrl);
+  const t = await admin.post<{ token: string }>('/api/tokens', { name: 'gate-operator', role: 'operator', reason: 'test' });
+  operator = adminClient(gw.adminUrl, t.body.token);
+  for (let mrn = 1; mrn <= 12; mrn++) await rawRequest(gw.url, 'GET', `/api/patients/${mrn}`);
+  await settled(gw.gateway, 'patients-read', 12);
+});
+afterAll(async () => {
+  await gw?.close();
+  await legacy?.close();
+  await patients?.close();
+  await results?.close();
+  await db?.drop();
+});
+
+const rules = async () => (await admin.get<RuleSetBody>('/api/rules')).body;
+const ruleOf = async (id = 'patients-read') => (await admin.get<{ rule: Rule }>(`/api/rules/${id}`)).body.rule;
+
+describe('a change of target through the parity gate', () => {
+  it('refuses a flip to new naming another target: the comparisons were made against patient-service', async () => {
+    const base = (await rules()).version;
+    const r = await operator.post<{ type: string; detail: string; gates: Gate[] }>('/api/rules/patients-read/flip', { mode: 'new', target: 'results-service', reason: 'x', baseVersion: base });
+    expect(r.status).toBe(422);
+    expect(r.body.type).toBe('https://ficus.dev/problems/parity-gate');
+    expect(r.body.gates).toEqual([
+      { rule: 'patients-read', move: 'to new (target patient-service → results-service)', parity: null, compared: 0, mismatches: 0, threshold: 0.95, minCompared: 10, window: '1h', open: false, target: 'results-service', countedMinutes: 0 },
+    ]);
+    expect(r.body.detail).toContain('counting only the 0 minutes in which it compared against "results-service"');
+    expect(await ruleOf()).toMatchObject({ mode: 'shadow', target: 'patient-service' });
+  });
+
+  it('lets the flip to new on the target it was compared against through, and holds a move from new to new on another target', async () => {
+    const ok = await operator.post<{ version: number; change: { gates: Gate[] } }>('/api/rules/patients-read/flip', { mode: 'new', reason: 'parity 1 over 12', baseVersion: (await rules()).version });
+    expect(ok.status).toBe(200);
+    expect(ok.body.change.gates).toEqual([expect.objectContaining({ rule: 'patients-read', move: 'to new', compared: 12, parity: 1, open: true })]);
+    expect(ok.body.change.gates[0]).not.toHaveProperty('countedMinutes');
+
+    const moved = await operator.post<{ gates: Gate[] }>('/api/rules/patients-read/flip', { mode: 'new', target: 'results-service', reason: 'x', baseVersion: ok.body.version });
+    expect(moved.status).toBe(422);
+    expect(moved.body.gates).toMatchObject([{ move: 'to new (target patient-service → results-service)', compared: 0, open: false }]);
+    expect(await ruleOf()).toMatchObject({ mode: 'new', target: 'patient-service' });
+    const res = await rawRequest(gw.url, 'GET', '/api/patients/100002');
+    expect(res.status).toBe(200);
+  });
+
+  it('holds a rollback to a version that sent the rule to another target, as the flip', async () => {
+    const forced = await admin.post<{ version: number; change: { forced: boolean } }>('/api/rules/patients-read/flip', { mode: 'new', target: 'results-service', reason: 'admin decides', baseVersion: (await rules()).version, force: true });
+    expect(forced.status).toBe(200);
+    expect(forced.body.change.forced).toBe(true);
+    // back to shadow against patient-service: toward legacy, never held
+    const back = await operator.post<{ version: number }>('/api/rules/patients-read/flip', { mode: 'shadow', target: 'patient-service', reason: 'wrong service', baseVersion: forced.body.version });
+    expect(back.status).toBe(200);
+    const r = await operator.post<{ gates: Gate[] }>('/api/rollback', { version: forced.body.version, reason: 'again', baseVersion: back.body.version });
+    expect(r.status).toBe(422);
+    expect(r.body.gates).toMatchObject([{ rule: 'patients-read', move: 'to new (target patient-service → results-service)', compared: 0, target: 'results-service', open: false }]);
+    expect(await ruleOf()).toMatchObject({ mode: 'shadow', target: 'patient-service' });
+  });
+});
+
+describe('removing or loosening a parity gate', () => {
+  it('takes an admin, by import or by rollback; an operator gets 403 with the reason, on the record', async () => {
+    const now = await rules();
+    const withParity = (parity: Record<string, unknown> | undefined) => ({
+      upstreams: now.upstreams,
+      http: now.rules.map((r) => (r.id === 'patients-read' ? { ...Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'parity')), ...(parity ? { parity } : {}) } : r)),
+    });
+    // an admin's import without the gate: allowed, and said in the change
+    const ungated = await admin.put<{ version: number; change: { summary: string; weakenedGates: unknown[] } }>('/api/rules', { ruleSet: withParity(undefined), reason: 'as before shadowing', baseVersion: now.version, kind: 'import' });
+    expect(ungated.status).toBe(200);
+    expect(ungated.body.change.weakenedGates).toEqual([{ rule: 'patients-read', from: { threshold: 0.95, minCompared: 10, window: '1h' }, what: 'gate removed' }]);
+    expect(ungated.body.change.summary).toContain('parity gate loosened: patients-read, gate removed');
+    const looser = await admin.put<{ version: number }>('/api/rules', { ruleSet: withParity({ threshold: 0.5, minCompared: 10, window: '1h' }), reason: 'looser', baseVersion: ungated.body.version, kind: 'import' });
+    expect(looser.status).toBe(200);
+    const gated = await admin.put<{ version: number }>('/api/rules', { ruleSet: withParity({ threshold: 0.95, minCompared: 10, window: '1h' }), reason: 'gate again', baseVersion: looser.body.version, kind: 'import' });
+    expect(gated.status).toBe(200);
+
+    // the probe's two steps: a rollback to the version without the gate, then a free flip
+    const denied = await operator.post<{ status: number; detail: string; weakenedGates: unknown[] }>('/api/rollback', { version: ungated.body.version, reason: 'step one', baseVersion: gated.body.version });
+    expect(denied.status).toBe(403);
+    expect(denied.body.detail).toBe(`the rollback to version ${ungated.body.version} loosens the parity gate of rule "patients-read" (gate removed): removing or loosening a parity gate needs the role "admin"`);
+    expect(denied.body.weakenedGates).toMatchObject([{ rule: 'patients-read', what: 'gate removed' }]);
+    const looserDenied = await operator.post<{ detail: string }>('/api/rollback', { version: looser.body.version, reason: 'step one, looser', baseVersion: gated.body.version });
+    expect(looserDenied.status).toBe(403);
+    expect(looserDenied.body.detail).toContain('(threshold 0.95 → 0.5)');
+    expect((await ruleOf()).parity).toEqual({ threshold: 0.95, minCompared: 10, window: '1h' });
+    const flip = await operator.post('/api/rules/patients-read/flip', { mode: 'new', target: 'results-service', reason: 'step two', baseVersion: gated.body.version });
+    expect(flip.status).toBe(422);
+
+    const audit = (await admin.get<{ entries: { reason: string; outcome: string; status: number; actor: string; detail: Record<string, unknown> }[] }>('/api/audit?action=rules.rollback&outcome=denied')).body.entries;
+    expect(audit.find((e) => e.reason === 'step one')).toMatchObject({ actor: 'token:gate-operator', status: 403, detail: { weakenedGates: [{ rule: 'patients-read', what: 'gate removed' }] } });
+
+    // an admin may, on the record
+    const byAdmin = await admin.post<{ change: { weakenedGates: unknown[] } }>('/api/rollback', { version: ungated.body.version, reason: 'the ward accepts it', baseVersion: gated.body.version });
+    expect(byAdmin.status).toBe(200);
+    expect(byAdmin.body.change.weakenedGates).toMatchObject([{ rule: 'patients-read', what: 'gate removed' }]);
+    const ok = (await admin.get<{ entries: { detail: { change: { weakenedGates?: unknown[] } } }[] }>('/api/audit?action=rules.rollback&outcome=ok')).body.entries;
+    expect(ok[0]!.detail.change.weakenedGates).toHaveLength(1);
+  });
+});
