@@ -29,6 +29,7 @@ import {
 import { messageStoreUrl, ruleStoreUrl, tlsOptions, type AdapterConfig } from './config.js';
 import { DeliveryStore } from './delivery/delivery-store.js';
 import { Dispatcher } from './delivery/dispatcher.js';
+import { answerText, temporaryAnswers } from './delivery/legacy-answers.js';
 import { Retention } from './store/retention.js';
 import { QueuePublisher } from './delivery/queue-publisher.js';
 import { QueryRelay } from './intake/query-relay.js';
@@ -122,9 +123,10 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     ackTimeoutMs: config.HL7_LEGACY_ACK_TIMEOUT_MS,
     maxBackoffMs: config.HL7_MAX_BACKOFF_MS,
     idlePollMs: config.HL7_DISPATCH_POLL_MS,
+    temporary: temporaryAnswers(config.HL7_LEGACY_RETRY_ON),
     settled: (d, outcome, answer) => {
-      const { code, why } = settledAnswer(outcome, answer ? `${answer.code}${answer.text ? `: ${answer.text}` : ''}` : null);
-      appAcks.settled(d.messageId, d.target, code, why);
+      // read from the text the store keeps, so an application ACK sent now and one sent later (to a resend) say the same
+      appAcks.settled(d.messageId, d.target, settledAnswer(outcome, answer ? answerText(answer) : null));
       hl7Parity.settled(d, outcome);
     },
   });
@@ -155,6 +157,8 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     maxFrameBytes: config.HL7_MAX_FRAME_BYTES,
     idleTimeoutMs: config.HL7_IDLE_TIMEOUT_MS,
     maxQueuedFrames: config.HL7_MAX_QUEUED_FRAMES,
+    // half the shutdown's time: the dispatcher and the stores close after the listener, within the rest
+    drainMs: Math.floor(config.FICUS_SHUTDOWN_TIMEOUT_MS / 2),
     tls: tlsOptions(config),
   });
   dispatcher.start();

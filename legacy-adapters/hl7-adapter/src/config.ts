@@ -3,6 +3,7 @@ import type { TlsOptions } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import { configSchema, Env, loadConfig, withDatabase } from '@ficus/contracts';
+import { DEFAULT_LEGACY_RETRY_ON, RETRY_ON_PATTERN } from './delivery/legacy-answers.js';
 
 const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../../routing-rules', import.meta.url));
 const DEFAULT_STATE_DIR = fileURLToPath(new URL('../../../.ficus/hl7-adapter', import.meta.url));
@@ -39,6 +40,12 @@ export const AdapterConfigSchema = configSchema({
   HL7_API_TRUSTED_PROXIES: Env.string('127.0.0.1,::1,::ffff:127.0.0.1', "addresses whose X-Forwarded-For is believed (the admin API passing /api/hl7 through), so the audit log names the caller's address; empty: none"),
   HL7_LEGACY_CONNECT_TIMEOUT_MS: Env.integer(3_000, 'connecting to the legacy inbound', 100),
   HL7_LEGACY_ACK_TIMEOUT_MS: Env.integer(15_000, 'waiting for the legacy inbound\'s ACK before trying again', 100),
+  HL7_LEGACY_RETRY_ON: Type.String({
+    default: DEFAULT_LEGACY_RETRY_ON,
+    pattern: RETRY_ON_PATTERN,
+    description:
+      "legacy's refusals that are temporary: the lane is held and the message tried again with backoff (any other refusal is a dead letter); comma-separated: an error code (ERR-3) such as 207, an MSA-1 code (AE, AR, CE, CR), both (AE:207), or MSA-1 naming no error code (AR:none); empty: every refusal is a dead letter",
+  }),
   HL7_MAX_BACKOFF_MS: Env.integer(30_000, 'longest wait between two tries of a delivery', 100),
   HL7_DISPATCH_POLL_MS: Env.integer(500, 'safety-net look for pending deliveries', 10),
   HL7_STORE_PARALLEL: Env.integer(2, 'store statements in flight at once (each commits a group of messages from any connections)', 1),

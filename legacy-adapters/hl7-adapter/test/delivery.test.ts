@@ -220,6 +220,32 @@ describe('delivery to the legacy inbound', () => {
     expect(dead.body.deadLetters.map((d) => [d.controlId, d.answer.slice(0, 2)])).toEqual([['APP-2', 'AE']]);
   });
 
+  it('a bare AR from legacy (refused for reasons unrelated to the content, HL7 v2 2.9) holds the lane and is tried again; the next message of the patient waits', async () => {
+    let refusals = 0;
+    inbound.answer = (m) => (m.header.controlId === 'BARE-AR-1' && refusals++ < 2 ? 'AR' : 'AA');
+    try {
+      const acks = await sendAll([syntheticMessage({ controlId: 'BARE-AR-1', mrn: 'BAR1' }), syntheticMessage({ controlId: 'BARE-AR-2', mrn: 'BAR1' })]);
+      expect(acks.map((m) => m.get('MSA-1'))).toEqual(['AA', 'AA']);
+      await until(() => (receivedOf('BARE-AR-').length === 2 ? true : undefined), 'both delivered once legacy takes the first');
+      expect(receivedOf('BARE-AR-')).toEqual(['BARE-AR-1', 'BARE-AR-2']);
+      const rows = await until(async () => {
+        const r = await db.query<{ control_id: string; attempts: number; status: string }>(
+          "SELECT m.control_id, d.attempts, d.status FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id WHERE m.control_id LIKE 'BARE-AR-%' ORDER BY m.id",
+        );
+        return r.rows.every((d) => d.status === 'delivered') ? r.rows : undefined;
+      }, 'both marked delivered');
+      // the refusals counted as attempts; the second message was sent once, after the first went
+      expect(rows.map((r) => [r.control_id, r.attempts])).toEqual([
+        ['BARE-AR-1', 3],
+        ['BARE-AR-2', 1],
+      ]);
+      const dead = await api<{ deadLetters: { controlId: string }[] }>(a.apiUrl, 'GET', '/api/hl7/dead-letters');
+      expect(dead.body.deadLetters.filter((d) => d.controlId.startsWith('BARE-AR-'))).toEqual([]);
+    } finally {
+      inbound.answer = () => 'AA';
+    }
+  });
+
   it("asks legacy for original-mode ACKs whatever the sender asked for its own hop, so no lane waits for an answer legacy will not send", async () => {
     // an enhanced-mode legacy answers NE with nothing, ER and SU with nothing on one outcome each
     inbound.enhanced = true;

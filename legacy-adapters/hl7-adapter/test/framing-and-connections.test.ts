@@ -1,15 +1,17 @@
 /**
  * MLLP framing and connection handling over real sockets: frames split and joined at random
  * points with garbage between them are each stored once and answered in order; oversize frames
- * are refused and the connection closed; idle connections are closed; a store that falls
+ * are refused and the connection closed, and freed whether or not the sender closes its side;
+ * idle connections are closed; a store that falls
  * behind stops the reading of a connection instead of buffering without bound.
  */
 import fc from 'fast-check';
 import pg from 'pg';
+import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFrame } from '@ficus/hl7-protocol';
-import { api, hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from './support/adapter-harness.js';
+import { api, hl7Rules, startAdapterUnderTest, until, type AdapterUnderTest } from './support/adapter-harness.js';
 import { MllpTestClient, syntheticMessage } from './support/mllp-test-client.js';
 
 let a: AdapterUnderTest;
@@ -76,6 +78,38 @@ describe('MLLP framing on a live connection', () => {
     for (let i = 0; i < 50 && !client.closed; i++) await sleep(20);
     expect(client.closed).toBe(true);
     expect(await stored('BIG-')).toEqual([]);
+  });
+
+  /** far more than the limit: the rest of the frame is still on its way when the AR goes */
+  const huge = (id: string) => syntheticMessage({ controlId: id, mrn: 'M1' }) + `NTE|1||${'X'.repeat(400_000)}\r`;
+
+  it('frees every connection refused for an oversize frame, whether or not its sender closes its side', async () => {
+    const open = async () => Number(/^ficus_hl7_connections (\d+)$/m.exec(await (await fetch(`${a.apiUrl}/metrics`)).text())?.[1]);
+    const before = await open();
+    const closers = await Promise.all([1, 2, 3].map(() => MllpTestClient.open(a.adapter.port)));
+    const acks = await Promise.all(closers.map((c, i) => c.send(huge(`LEAK-${i}`))));
+    expect(acks.map((m) => `${m.get('MSA-1')} ${m.get('MSA-2')}`)).toEqual(['AR LEAK-0', 'AR LEAK-1', 'AR LEAK-2']);
+    // a sender that never closes its side (half-open) and reads nothing more
+    const silent = connect({ port: a.adapter.port, host: '127.0.0.1', allowHalfOpen: true });
+    silent.on('error', () => undefined);
+    silent.write(encodeFrame(huge('LEAK-SILENT')));
+    try {
+      await until(async () => ((await open()) > before ? true : undefined), 'the silent sender connected');
+      await until(async () => ((await open()) <= before ? true : undefined), 'the connections freed (ficus_hl7_connections back where it was)', 10_000);
+    } finally {
+      silent.destroy();
+    }
+    expect(await stored('LEAK-')).toEqual([]);
+  });
+
+  it('answers the frames before an oversize frame first, then the AR, then closes', async () => {
+    const client = await MllpTestClient.open(a.adapter.port);
+    client.write(Buffer.concat([encodeFrame(syntheticMessage({ controlId: 'BEFORE-BIG', mrn: 'M1' })), encodeFrame(huge('THE-BIG-ONE'))]));
+    const answers = [await client.next(), await client.next()].map((m) => `${m.get('MSA-1')} ${m.get('MSA-2')}`);
+    expect(answers).toEqual(['AA BEFORE-BIG', 'AR THE-BIG-ONE']);
+    for (let i = 0; i < 50 && !client.closed; i++) await sleep(20);
+    expect(client.closed).toBe(true);
+    expect(await stored('BEFORE-BIG')).toEqual(['BEFORE-BIG']);
   });
 
   it('closes a connection that stays idle, and a new one works', async () => {

@@ -34,8 +34,8 @@ beforeAll(async () => {
   redis = await startPrivateRedis(redisDir, () => undefined, { persistent: true });
   inbound = new TestInbound();
   await inbound.start();
-  // legacy refuses one message, for the dead-letter figures
-  inbound.answer = (m) => (m.header.controlId === 'REFUSED-1' ? 'AR' : 'AA');
+  // legacy refuses one message, for the dead-letter figures (AE: a bare AR means "not now", HL7_LEGACY_RETRY_ON)
+  inbound.answer = (m) => (m.header.controlId === 'REFUSED-1' ? 'AE' : 'AA');
   a = await startAdapterUnderTest({ files: hl7Rules(inbound.url, 'dual'), env: { REDIS_URL: redis.url, HL7_QUEUE_TIMEOUT_MS: '1000' } });
   queues = Array.from({ length: PARTITIONS }, (_, p) => new Queue(`hl7.patient-service.p${p}`, { connection: { url: redis.url }, prefix: a.queuePrefix }));
   for (const q of queues) q.on('error', () => undefined);

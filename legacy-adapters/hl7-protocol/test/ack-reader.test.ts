@@ -18,8 +18,22 @@ describe('readAck', () => {
         code,
         controlId: full.message.get('MSA-2'),
         text: [full.message.get('MSA-3'), full.message.get('ERR-8'), full.message.get('ERR-3.2')].filter(Boolean).join('; '),
+        errorCodes: code === 'AE' ? ['204'] : [],
       });
     }
+  });
+
+  it('reads the error code of every ERR, from ERR-3 (v2.5+) and from ERR-1 (before v2.5), whether to send again depends on it', () => {
+    const errors = [hl7Error(207, 'database away'), hl7Error(102, 'bad date')];
+    for (const version of ['2.5', '2.3', '2.4']) {
+      const decoded = decodeMessage(Buffer.from(MESSAGE.replace('|P|2.5', `|P|${version}`)));
+      if (!decoded.ok) throw new Error(decoded.error.message);
+      expect(readAck(buildAck(decoded.message, 'AE', { error: errors }).bytes)?.errorCodes).toEqual(['207', '102']);
+    }
+    // as other receivers write them: ERR-3 with the code alone, an ELD with the code in ERR-1.4, no ERR at all
+    expect(readAck(Buffer.from('MSH|^~\\&|A|B|C|D|2024||ACK|1|P|2.5\rMSA|AR|X\rERR|||207\r'))?.errorCodes).toEqual(['207']);
+    expect(readAck(Buffer.from('MSH|^~\\&|A|B|C|D|2024||ACK|1|P|2.3\rMSA|AE|X|bad\rERR|PID^1^3^204&Unknown key identifier\r'))).toMatchObject({ errorCodes: ['204'], text: 'bad; Unknown key identifier' });
+    expect(readAck(Buffer.from('MSH|^~\\&|A|B|C|D|2024||ACK|1|P|2.3\rMSA|AR|X|down\r'))?.errorCodes).toEqual([]);
   });
 
   it('reads nothing from what is not an ACK', () => {

@@ -209,6 +209,18 @@ describe('decode errors carry an HL7 error code and a location', () => {
     expect(e.message.length).toBeGreaterThan(10);
   });
 
+  it('says what is wrong with the encoding characters, not only how many it counted', () => {
+    const message = (bytes: Buffer) => err(decodeMessage(bytes)).message;
+    expect(message(hl7('MSH|^^\\&|A|B|C|D|2024||ADT^A01|C1|P|2.5'))).toBe('MSH-2 (encoding characters) uses "^" for two separators; each must be a different character');
+    // a # declared in MSH-1 while the fields go on with |: once the whole rest of the segment counted as MSH-2 ("found 88")
+    expect(message(hl7('MSH#^~\\&|A|B|C|D|2024||ADT^A01|C1|P|2.5', 'PID|1'))).toBe(
+      'MSH-1 declares "#" as the field separator, but no "#" follows MSH-2 (encoding characters) in the segment: its fields are separated by another character',
+    );
+    expect(message(hl7('MSH|^~\\|A|B'))).toMatch(/^MSH-2 \(encoding characters\) has only "\^" "~" "\\"; it needs 4 or 5: /);
+    expect(message(hl7('MSH|^~\\&XY|A'))).toBe('MSH-2 (encoding characters) has 6 characters before the next field separator "|"; it takes 4 or 5');
+    expect(message(hl7('MSH|^~\\\tB|C'))).toMatch(/^MSH-2 \(encoding characters\) holds U\+0009, which cannot be a separator/);
+  });
+
   it('a message the library still cannot read is 207, with our own text', () => {
     // "MSH|" inside an escape sequence is not data, so it is not masked, and the library counts it
     const r = decodeMessage(hl7('MSH#^~\\&#A#B#C#D#2024##ADT^A01#C1#P#2.5', 'NTE#1##\\ZMSH|\\ and \\ZMSH|\\'));

@@ -3,8 +3,9 @@
  * the head of every idle lane (and marks what lanes finished as delivered); lanes are worked
  * side by side and independently (a lane waiting for a slow ACK holds no other), each strictly
  * in message order (one at a time to the legacy inbound, in bulk to a queue). A failure holds
- * its lane (no later message of the same patients overtakes it) and is retried with backoff; a refusal by legacy
- * (AE/AR) is a dead letter, kept with its reason, and the partition moves on. Only one adapter
+ * its lane (no later message of the same patients overtakes it) and is retried with backoff, and so
+ * is a refusal by legacy that says "not now" (HL7_LEGACY_RETRY_ON: legacy-answers.ts); any other
+ * refusal is a dead letter, kept with its reason, and the partition moves on. Only one adapter
  * instance dispatches at a time (a PostgreSQL advisory lock, held by a session of its own and
  * checked at every poll); another takes over if it dies or loses its session, and an instance
  * that loses the lock stops after the round in hand.
@@ -17,6 +18,7 @@ import type { DeliveryStore, PendingDelivery } from './delivery-store.js';
 import { DispatcherLock } from './dispatcher-lock.js';
 import { DeliveryTimeoutError, MllpClient, type AckAnswer } from './mllp-client.js';
 import { declaringUtf8 } from './header-edit.js';
+import { answerText, type AnswerFields } from './legacy-answers.js';
 import { askingOriginalMode } from './original-mode.js';
 import type { QueuePublisher } from './queue-publisher.js';
 
@@ -32,6 +34,8 @@ export interface DispatcherOptions {
   ackTimeoutMs: number;
   maxBackoffMs: number;
   idlePollMs: number;
+  /** whether a refusal by legacy is temporary: its lane waits and it is tried again, else it is a dead letter */
+  temporary: (answer: AnswerFields) => boolean;
   /** told when a message's delivery to a target is settled (for application ACKs) */
   settled?: (d: PendingDelivery, outcome: 'delivered' | 'dead', answer: AckAnswer | undefined) => void;
 }
@@ -363,10 +367,16 @@ export class Dispatcher {
       if (accepted) {
         delivered.push(d.id);
         this.o.metrics.delivered(target, 'delivered', [d]);
+      } else if (this.o.temporary(answer)) {
+        // as a timeout: the lane waits, so nothing later of the patient is applied before this one
+        if (d.attempts === 0 || d.attempts % 10 === 0) {
+          this.o.log.warn({ target, controlId: d.controlId, type: d.messageType, trigger: d.triggerEvent, code: answer.code, errorCodes: answer.errorCodes, attempts: d.attempts + 1 }, 'legacy cannot take an HL7 message now; its lane waits, will retry');
+        }
+        return { delivered, retryAt: await this.retryLater(target, d, `legacy answered ${answerText(answer)} (temporary by HL7_LEGACY_RETRY_ON)`) };
       } else {
-        await this.o.deliveries.dead(d.id, `${answer.code}${answer.text ? `: ${answer.text}` : ''}`);
+        await this.o.deliveries.dead(d.id, answerText(answer));
         this.o.metrics.delivered(target, 'dead', [d]);
-        this.o.log.warn({ target, controlId: d.controlId, type: d.messageType, trigger: d.triggerEvent, code: answer.code }, 'legacy refused an HL7 message: dead letter');
+        this.o.log.warn({ target, controlId: d.controlId, type: d.messageType, trigger: d.triggerEvent, code: answer.code, errorCodes: answer.errorCodes }, 'legacy refused an HL7 message: dead letter');
       }
       this.o.settled?.(d, accepted ? 'delivered' : 'dead', answer);
     }

@@ -12,6 +12,8 @@ export interface AckAnswer {
   code: string;
   /** MSA-3 and ERR-8, when given: why */
   text: string;
+  /** the error code of each ERR (ERR-3.1, or ERR-1's before v2.5): whether a refusal is temporary depends on them */
+  errorCodes: string[];
   /** the whole answer as received (a query's answer carries its data) */
   payload: Buffer;
 }
@@ -66,7 +68,7 @@ export class MllpClient {
       if (!ack || ack.controlId !== this.waiting.controlId) continue; // not an ACK, or a late answer to an earlier try
       const w = this.waiting;
       this.waiting = undefined;
-      w.resolve({ code: ack.code, text: ack.text, payload: e.payload });
+      w.resolve({ code: ack.code, text: ack.text, errorCodes: ack.errorCodes, payload: e.payload });
     }
   }
 

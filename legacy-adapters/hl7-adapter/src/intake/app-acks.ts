@@ -13,11 +13,19 @@
  * delivery settles; the store is also asked every second, for what this instance waits for and
  * another instance (the one holding the dispatcher lock) or an earlier run delivered.
  */
-import { buildAck, encodeFrame, hl7Error, type AckSubject } from '@ficus/hl7-protocol';
+import { buildAck, encodeFrame, hl7Error, type AckSubject, type Hl7ErrorCode } from '@ficus/hl7-protocol';
 import type { Logger } from '@ficus/contracts';
+import { readAnswerText } from '../delivery/legacy-answers.js';
 import type { AuthoritativeDelivery } from '../store/message-store.js';
 
 export type AppAckCode = 'AA' | 'AE' | 'AR';
+
+/** What the system of record made of a message: its code and, for a refusal, why and its error code (table 0357) when it gave one. */
+export interface SettledAnswer {
+  code: AppAckCode;
+  why?: string;
+  error?: Hl7ErrorCode;
+}
 
 interface Awaited {
   subject: AckSubject;
@@ -67,8 +75,7 @@ export class AppAcks {
       const ids = [...this.waiting.keys()].slice(0, POLL_BATCH);
       for (const [id, d] of await this.o.lookup(ids)) {
         if (d.status === 'pending') continue;
-        const { code, why } = settledAnswer(d.status, d.answer);
-        this.settled(id, d.target, code, why);
+        this.settled(id, d.target, settledAnswer(d.status, d.answer));
       }
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'cannot look up the deliveries application ACKs wait for');
@@ -81,18 +88,19 @@ export class AppAcks {
     return applicationAckType === 'AL' || applicationAckType === 'SU' || applicationAckType === 'ER';
   }
 
-  /** The application ACK frame for `code`, or undefined when MSH-16 asks for none on this outcome. */
-  frame(subject: AckSubject, condition: string, code: AppAckCode, why?: string): Buffer | undefined {
-    const ack = this.message(subject, condition, code, why);
+  /** The application ACK frame for `answer`, or undefined when MSH-16 asks for none on this outcome. */
+  frame(subject: AckSubject, condition: string, answer: SettledAnswer): Buffer | undefined {
+    const ack = this.message(subject, condition, answer);
     return ack && encodeFrame(ack);
   }
 
   /** The application ACK itself (unframed), or undefined when MSH-16 asks for none on this outcome. */
-  message(subject: AckSubject, condition: string, code: AppAckCode, why?: string): Buffer | undefined {
+  message(subject: AckSubject, condition: string, { code, why, error: legacyCode }: SettledAnswer): Buffer | undefined {
     const due = condition === 'AL' || (condition === 'SU' && code === 'AA') || (condition === 'ER' && code !== 'AA');
     if (!due) return undefined;
     this.o.sent?.(code);
-    const error = code === 'AA' ? undefined : hl7Error(207, why ? `the system of record refused the message: ${why}` : 'the system of record refused the message');
+    // the system of record's own code tells the sender what to fix (204: no such patient); 207 only when it gave none
+    const error = code === 'AA' ? undefined : hl7Error(legacyCode ?? 207, why ? `the system of record refused the message: ${why}` : 'the system of record refused the message');
     return buildAck(subject, code, error ? { error } : {}).bytes;
   }
 
@@ -110,22 +118,22 @@ export class AppAcks {
     }
   }
 
-  /** A delivery settled; `code` is the system of record's answer (AA, AE, AR). */
-  settled(messageId: number, target: string, code: AppAckCode, why?: string): void {
+  /** A delivery settled; `answer` is the system of record's (AA, AE, AR). */
+  settled(messageId: number, target: string, answer: SettledAnswer): void {
     const list = this.waiting.get(messageId);
     if (!list || list[0]!.authoritative !== target) return;
     this.waiting.delete(messageId);
     this.size -= list.length;
     for (const w of list) {
-      const frame = this.frame(w.subject, w.condition, code, why);
-      if (frame && !w.send(frame)) this.log.info({ controlId: w.subject.header?.controlId, code }, "application ACK not sent: the sender's connection is closed; a resend will get it");
+      const frame = this.frame(w.subject, w.condition, answer);
+      if (frame && !w.send(frame)) this.log.info({ controlId: w.subject.header?.controlId, code: answer.code }, "application ACK not sent: the sender's connection is closed; a resend will get it");
     }
   }
 }
 
-/** The application ACK code (and reason) of a settled authoritative delivery. */
-export function settledAnswer(status: 'delivered' | 'dead' | 'pending', answer: string | null): { code: AppAckCode; why?: string } {
+/** The application ACK code (and reason) of a settled authoritative delivery, from its stored answer (legacy-answers.ts). */
+export function settledAnswer(status: 'delivered' | 'dead' | 'pending', answer: string | null): SettledAnswer {
   if (status === 'delivered') return { code: 'AA' };
-  const code = answer?.startsWith('AR') || answer?.startsWith('CR') ? 'AR' : 'AE';
-  return { code, why: answer?.replace(/^[A-Z]{2}(: )?/, '') || undefined };
+  const { code, error, why } = readAnswerText(answer ?? '');
+  return { code: code === 'AR' || code === 'CR' ? 'AR' : 'AE', ...(error === undefined ? {} : { error }), ...(why ? { why } : {}) };
 }

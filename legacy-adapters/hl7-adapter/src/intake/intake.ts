@@ -234,8 +234,7 @@ export class Intake {
         this.o.appAcks.expect(outcome.id, m, h.applicationAckType, outcome.authoritative.target, later);
       } else if (outcome.authoritative) {
         // settled before: the sender missed the application ACK (a restart, a closed connection); it comes now
-        const { code, why } = settledAnswer(outcome.authoritative.status, outcome.authoritative.answer);
-        const app = this.o.appAcks.message(m, h.applicationAckType, code, why);
+        const app = this.o.appAcks.message(m, h.applicationAckType, settledAnswer(outcome.authoritative.status, outcome.authoritative.answer));
         if (app) acks.push(app);
       }
     }

@@ -23,6 +23,8 @@ export interface AdapterUnderTest {
   apiUrl: string;
   /** the BullMQ key prefix of this adapter's queues (each test adapter has its own on the shared Redis) */
   queuePrefix: string;
+  /** closes the adapter (once), as a SIGTERM does; the databases stay for what the test checks */
+  stop(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -85,14 +87,17 @@ export async function startAdapterUnderTest(opts: {
   const tokens = new pg.Pool({ connectionString: ruleDb.url, max: 1 });
   await new TokenStore(tokens).create('hl7-test', 'admin', 'test', TEST_TOKEN);
   await tokens.end();
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= adapter.close());
   return {
     adapter,
     messageDb,
     ruleDb,
     apiUrl: `http://127.0.0.1:${adapter.apiPort}`,
     queuePrefix,
+    stop,
     async close() {
-      await adapter.close();
+      await stop();
       await messageDb.drop();
       await ruleDb.drop();
       rmSync(dir, { recursive: true, force: true });

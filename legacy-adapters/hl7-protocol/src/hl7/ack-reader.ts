@@ -1,7 +1,8 @@
 /**
  * Reading an acknowledgement quickly: a sender waits for thousands of them a second, and needs
- * only MSA-1, MSA-2 and why (MSA-3, ERR-8, ERR-3.2). Values are unescaped; anything that is
- * not a well-formed ACK reads as undefined (the caller then decodes it fully, or gives up).
+ * only MSA-1, MSA-2, why (MSA-3, ERR-8, ERR-3.2) and the error codes (whether to send again
+ * depends on them). Values are unescaped; anything that is not a well-formed ACK reads as
+ * undefined (the caller then decodes it fully, or gives up).
  */
 import { readDelimiters, type Hl7Delimiters } from './delimiters.js';
 import { splitSegments } from './segments.js';
@@ -10,6 +11,11 @@ export interface AckFields {
   code: string;
   controlId: string;
   text: string;
+  /**
+   * The error code (table 0357) of every ERR segment, in order: ERR-3.1 (v2.5+), else the code
+   * in ERR-1.4 (ELD, before v2.5) of each repetition; empty when the ACK names none.
+   */
+  errorCodes: string[];
 }
 
 function unescape(value: string, d: Hl7Delimiters): string {
@@ -44,9 +50,24 @@ export function readAck(frame: Uint8Array): AckFields | undefined {
   const field = (segment: string | undefined, n: number) => (segment === undefined ? '' : (segment.split(d.field)[n] ?? ''));
   const msa = segments.find((s) => s.startsWith(`MSA${d.field}`));
   if (!msa) return undefined;
-  const err = segments.find((s) => s.startsWith(`ERR${d.field}`));
+  const errs = segments.filter((s) => s.startsWith(`ERR${d.field}`));
+  const err = errs[0];
   const code = unescape(field(msa, 1), d).trim();
   if (!/^(AA|AE|AR|CA|CE|CR)$/.test(code)) return undefined;
-  const why = [field(msa, 3), field(err, 8), (field(err, 3).split(d.component)[1] ?? '')].map((v) => unescape(v, d)).filter(Boolean);
-  return { code, controlId: unescape(field(msa, 2), d), text: why.join('; ') };
+  // the code's text: ERR-3.2, or before v2.5 (no ERR-3) the text beside the code in ERR-1's ELD-4
+  const codeText = field(err, 3).split(d.component)[1] ?? (field(err, 1).split(d.component)[3] ?? '').split(d.subcomponent)[1] ?? '';
+  const why = [field(msa, 3), field(err, 8), codeText].map((v) => unescape(v, d)).filter(Boolean);
+  return { code, controlId: unescape(field(msa, 2), d), text: why.join('; '), errorCodes: errs.flatMap((s) => errorCodesOf(s, d)) };
+}
+
+/** An ERR segment's codes: ERR-3.1, or (a pre-2.5 receiver, which writes no ERR-3) each ERR-1 repetition's ELD-4.1. */
+function errorCodesOf(segment: string, d: Hl7Delimiters): string[] {
+  const fields = segment.split(d.field);
+  const code = (value: string) => unescape(value, d).trim();
+  const cwe = code((fields[3] ?? '').split(d.component)[0] ?? '');
+  if (cwe !== '') return [cwe];
+  return (fields[1] ?? '')
+    .split(d.repetition)
+    .map((eld) => code(((eld.split(d.component)[3] ?? '').split(d.subcomponent)[0] ?? '')))
+    .filter((c) => c !== '');
 }

@@ -40,19 +40,37 @@ export function readDelimiters(segment: string): { ok: true; delimiters: Hl7Deli
   const end = segment.indexOf(field, 4);
   const encoding = end === -1 ? segment.slice(4) : segment.slice(4, end);
   const chars = [...encoding];
-  const distinct = new Set([field, ...chars]).size === chars.length + 1;
-  if (chars.length < 4 || chars.length > 5 || !distinct || !chars.every(usable)) {
-    return {
-      ok: false,
-      error: hl7Error(
-        102,
-        `${id}-2 (encoding characters) must be 4 or 5 distinct separator characters, found ${chars.length}`,
-        { segment: id, sequence: 1, field: 2 },
-      ),
-    };
-  }
+  const wrong = encodingProblem(id, field, chars, end !== -1);
+  if (wrong !== undefined) return { ok: false, error: hl7Error(102, wrong, { segment: id, sequence: 1, field: 2 }) };
   const [component, repetition, escape, subcomponent, truncation = ''] = chars as [string, string, string, string, string?];
   return { ok: true, delimiters: { field, component, repetition, escape, subcomponent, truncation } };
+}
+
+/**
+ * What is wrong with the encoding characters, in words a person at the sending side can act on
+ * (the count alone misleads: a repeated character still makes four, and a field separator
+ * other than the one the fields use makes the rest of the segment one long MSH-2).
+ */
+function encodingProblem(id: string, field: string, chars: string[], ended: boolean): string | undefined {
+  const name = `${id}-2 (encoding characters)`;
+  if (chars.length > 5) {
+    return ended
+      ? `${name} has ${chars.length} characters before the next field separator ${quote(field)}; it takes 4 or 5`
+      : `${id}-1 declares ${quote(field)} as the field separator, but no ${quote(field)} follows ${name} in the segment: its fields are separated by another character`;
+  }
+  if (chars.length < 4) {
+    return `${name} has ${chars.length === 0 ? 'no characters' : `only ${chars.map(quote).join(' ')}`}; it needs 4 or 5: component, repetition, escape and subcomponent separators, then the truncation character (v2.7+)`;
+  }
+  const odd = chars.find((c) => !usable(c));
+  if (odd !== undefined) return `${name} holds ${quote(odd)}, which cannot be a separator: separators are printable ASCII characters other than letters and digits`;
+  const repeated = chars.find((c, i) => chars.indexOf(c) !== i);
+  if (repeated !== undefined) return `${name} uses ${quote(repeated)} for two separators; each must be a different character`;
+  return undefined;
+}
+
+/** A character as an error message shows it: printable ASCII as itself, anything else by code point. */
+function quote(ch: string): string {
+  return /^[\x21-\x7E]$/.test(ch) ? `"${ch}"` : `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 /** MSH-1 (FHS-1, BHS-1), the character after the segment id; undefined when it is no usable separator. */

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '@ficus/contracts';
+import { loadAdapterConfig } from '../config.js';
+import { answerText, DEFAULT_LEGACY_RETRY_ON, readAnswerText, temporaryAnswers } from './legacy-answers.js';
+
+const answer = (code: string, ...errorCodes: string[]) => ({ code, errorCodes });
+
+describe('temporaryAnswers', () => {
+  it('by default: 206 and 207 whatever MSA-1 says, and an AR or CR naming no error; a content or support code is a refusal of the message', () => {
+    const temporary = temporaryAnswers(DEFAULT_LEGACY_RETRY_ON);
+    for (const a of [answer('AE', '207'), answer('AR', '207'), answer('CE', '206'), answer('AR'), answer('CR'), answer('AE', '102', '207')]) expect(temporary(a), JSON.stringify(a)).toBe(true);
+    for (const a of [answer('AE'), answer('CE'), answer('AE', '204'), answer('AE', '102'), answer('AR', '201'), answer('AR', '205'), answer('AR', '100'), answer('AR', 'E42')]) {
+      expect(temporary(a), JSON.stringify(a)).toBe(false);
+    }
+  });
+
+  it('reads codes alone, MSA-1 codes alone, both, and none, in any case and spacing; empty makes every refusal final', () => {
+    const temporary = temporaryAnswers(' ar , ae:e42,CE:none ');
+    expect([answer('AR', '204'), answer('AE', 'E42'), answer('CE')].map(temporary)).toEqual([true, true, true]);
+    expect([answer('AE', '207'), answer('CE', '207'), answer('CR')].map(temporary)).toEqual([false, false, false]);
+    expect(temporaryAnswers('')(answer('AR'))).toBe(false);
+  });
+
+  it('is checked at start: a bad HL7_LEGACY_RETRY_ON stops the adapter with the variable named', () => {
+    expect(loadAdapterConfig({}).HL7_LEGACY_RETRY_ON).toBe('206,207,AR:none,CR:none');
+    expect(loadAdapterConfig({ HL7_LEGACY_RETRY_ON: '' }).HL7_LEGACY_RETRY_ON).toBe('');
+    for (const bad of ['AR:', '207;206', 'XX:207', 'AE:207:1', ',207']) {
+      expect(() => loadAdapterConfig({ HL7_LEGACY_RETRY_ON: bad }), bad).toThrow(ConfigError);
+      expect(() => loadAdapterConfig({ HL7_LEGACY_RETRY_ON: bad }), bad).toThrow(/HL7_LEGACY_RETRY_ON/);
+    }
+  });
+});
+
+describe('answerText and readAnswerText', () => {
+  it('keeps the first error code, so that an application ACK sent later passes it on', () => {
+    const text = answerText({ code: 'AE', errorCodes: ['204', '102'], text: 'PID-3: no patient with this MRN; Unknown key identifier' });
+    expect(text).toBe('AE: HL7 204: PID-3: no patient with this MRN; Unknown key identifier');
+    expect(readAnswerText(text)).toEqual({ code: 'AE', error: 204, why: 'PID-3: no patient with this MRN; Unknown key identifier' });
+    expect(answerText({ code: 'AR', errorCodes: [], text: '' })).toBe('AR');
+    expect(readAnswerText('AR')).toEqual({ code: 'AR' });
+    expect(readAnswerText(answerText({ code: 'AE', errorCodes: ['207'], text: '' }))).toEqual({ code: 'AE', error: 207 });
+  });
+
+  it('reads answers stored before codes were kept, and codes outside table 0357, as text', () => {
+    expect(readAnswerText('AE: unknown ward')).toEqual({ code: 'AE', why: 'unknown ward' });
+    expect(readAnswerText('AE: HL7 E42: local reason')).toEqual({ code: 'AE', why: 'HL7 E42: local reason' });
+    expect(readAnswerText('AE: HL7 999: odd')).toEqual({ code: 'AE', why: 'HL7 999: odd' });
+    expect(readAnswerText('AE: HL7 0: odd')).toEqual({ code: 'AE', why: 'HL7 0: odd' });
+  });
+});
