@@ -113,7 +113,7 @@ describe('ficus rules: changes', () => {
   it('rolls back to an earlier version, and the gateway follows', async () => {
     const r = await s.ficus(['rules', 'rollback', '1', '--reason', 'pilot over']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.trim()).toBe('version 3: rollback to version 1 (from version 2)');
+    expect(r.stdout.trim()).toBe('version 3: rollback to version 1: patients-read: canary 100 % to patient-service → legacy (from version 2)');
     expect(await routeOf(s.gw.url, '/api/patients/100001', 'patients-read; legacy')).toBe('patients-read; legacy');
   });
 });
@@ -328,7 +328,9 @@ describe('ficus rules: files', () => {
     expect(await currentVersion()).toBe(forcedVersion + 1);
     const forced = await s.ficus(['rules', 'rollback', String(forcedVersion), '--force', '--reason', 'accepted by the ward']);
     expect(forced.code, forced.stderr).toBe(0);
-    expect(forced.stdout.trim()).toBe(`version ${forcedVersion + 2}: rollback to version ${forcedVersion} (forced past the parity gate) (from version ${forcedVersion + 1})`);
+    expect(forced.stdout.trim()).toBe(
+      `version ${forcedVersion + 2}: rollback to version ${forcedVersion}: encounters-shadow: shadow (patient-service) → new (patient-service) (forced past the parity gate) (from version ${forcedVersion + 1})`,
+    );
   });
 
   it('never prints the admin token', () => {

@@ -133,7 +133,10 @@ export class ControlPlane {
     ]
       .filter(Boolean)
       .join('; ');
-    const result = await this.commit(who, origin, `rules.${kind}`, 'rule-set', checked, reason, base, withWeakened(withGates({ kind, summary: summary || 'no change in behaviour' }, gates), weakened));
+    // an import of files made before live flips puts their modes back: the summary says which
+    const moves = routingMoves(current.ruleSet, checked);
+    const said = (summary || 'no change in behaviour') + (moves.length > 0 ? ` (${moves.join('; ')})` : '');
+    const result = await this.commit(who, origin, `rules.${kind}`, 'rule-set', checked, reason, base, withWeakened(withGates({ kind, summary: said }, gates), weakened));
     return withWarnings(result, warnings);
   }
 
@@ -154,7 +157,9 @@ export class ControlPlane {
     }
     const weakened = this.gatesLoosened(who, current.ruleSet, ruleSet, `the rollback to version ${to}`);
     const gates = await this.gate(current.ruleSet, ruleSet, force, true);
-    return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, withWeakened(withGates({ kind: 'rollback', rollbackTo: to, summary: `rollback to version ${to}` }, gates), weakened));
+    const moves = routingMoves(current.ruleSet, ruleSet);
+    const summary = `rollback to version ${to}${moves.length > 0 ? `: ${moves.join('; ')}` : ''}`;
+    return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, withWeakened(withGates({ kind: 'rollback', rollbackTo: to, summary }, gates), weakened));
   }
 
   /** Audit entry for a write that made no version (refused, denied, tokens). */
@@ -183,6 +188,15 @@ export class ControlPlane {
 
 const sameRouting = (a: { mode: string; target?: string }, b: { mode: string; target?: string }): boolean =>
   a.mode === b.mode && a.target === b.target && ('percent' in a ? a.percent : undefined) === ('percent' in b ? b.percent : undefined);
+
+/** What a rule set does to the routing of the rules the one before has too, in words (`patients-read: shadow (patient-service) → legacy`). */
+function routingMoves(before: RuleSet, after: RuleSet): string[] {
+  const was = new Map<string, { mode: string; target?: string; percent?: number }>([...before.http, ...(before.hl7 ?? [])].map((r) => [r.id, r]));
+  return [...after.http, ...(after.hl7 ?? [])].flatMap((r) => {
+    const b = was.get(r.id);
+    return b && !sameRouting(b, r) ? [`${r.id}: ${describeRule(b)} → ${describeRule(r)}`] : [];
+  });
+}
 
 const withWarnings = (r: ChangeResult, warnings: RuleIssue[]): ChangeResult => (warnings.length > 0 ? { ...r, warnings } : r);
 

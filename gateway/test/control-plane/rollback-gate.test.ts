@@ -112,7 +112,7 @@ describe('rollback through the parity gate', () => {
 
     const byAdmin = await admin.post<{ version: number; change: Change }>('/api/rollback', { version: toNew, reason: 'the ward accepts the phone format', baseVersion: inShadow, force: true });
     expect(byAdmin.status).toBe(200);
-    expect(byAdmin.body.change).toMatchObject({ kind: 'rollback', forced: true, summary: `rollback to version ${toNew} (forced past the parity gate)` });
+    expect(byAdmin.body.change).toMatchObject({ kind: 'rollback', forced: true, summary: `rollback to version ${toNew}: patients-read: shadow (patient-service) → new (patient-service) (forced past the parity gate)` });
     expect(byAdmin.body.change.gates).toMatchObject([{ rule: 'patients-read', move: 'to new', compared: 11, open: false }]);
     const version = (await admin.get<{ change: Change }>(`/api/versions/${byAdmin.body.version}`)).body;
     expect(version.change).toMatchObject({ forced: true, gates: [{ rule: 'patients-read', open: false }] });

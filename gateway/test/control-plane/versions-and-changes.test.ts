@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSeededScene, type AdminClient, type SeededScene, type StoreGateway } from '../support/store-gateway.js';
+import { describeRule } from '@ficus/contracts';
 
 let scene: SeededScene;
 let gw: StoreGateway;
@@ -76,7 +77,7 @@ describe('versions', () => {
 
     const history = await admin.get<{ current: number; versions: { version: number; author: string; reason: string; change: { summary: string } }[] }>('/api/versions');
     expect(history.body.current).toBe(v1 + 3);
-    expect(history.body.versions[0]).toMatchObject({ version: v1 + 3, author: 'token:first-admin', reason: 'pharmacy saw stale data', change: { summary: `rollback to version ${v1 + 1}` } });
+    expect(history.body.versions[0]).toMatchObject({ version: v1 + 3, author: 'token:first-admin', reason: 'pharmacy saw stale data', change: { summary: `rollback to version ${v1 + 1}: patients-read: new (patient-service) → canary 30 % to patient-service` } });
     expect(history.body.versions.at(-1)).toMatchObject({ version: 1, author: 'seed' });
   });
 
@@ -140,6 +141,17 @@ describe('versions', () => {
     const r = await admin.put<{ version: number; changed: boolean }>('/api/rules', { ruleSet: { upstreams: rules.upstreams, http: rules.rules }, reason: 're-apply', baseVersion: base });
     expect(r.body).toMatchObject({ version: base, changed: false });
     expect(await current()).toBe(base);
+  });
+
+  it('an import that puts a live flip back says which rules it moves', async () => {
+    const base = await current();
+    const files = (await admin.get<{ rules: { id: string; mode: string; percent?: number; target?: string }[]; upstreams: unknown }>('/api/rules')).body;
+    const was = describeRule(files.rules.find((r) => r.id === 'patients-read')!);
+    await admin.post('/api/rules/patients-read/flip', { mode: 'canary', percent: 20, reason: 'pilot', baseVersion: base });
+    // the files as they were before the flip, imported again (an edit elsewhere in them)
+    const r = await admin.put<{ change: { summary: string } }>('/api/rules', { ruleSet: { upstreams: files.upstreams, http: files.rules }, reason: 're-import', baseVersion: base + 1, kind: 'import' });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.change.summary).toBe(`changed patients-read (patients-read: canary 20 % to patient-service → ${was})`);
   });
 
   it('a flip to what the rule already does makes no new version, says so, and is audited', async () => {
