@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
 import { rawRequest } from '../support/raw-http.js';
 import { legacyHandler, patient, mrnOf, sendJson, settled } from '../support/shadow-scene.js';
-import { adminClient, startStoreGateway, type AdminClient, type StoreGateway } from '../support/store-gateway.js';
+import type { GateFigures as Gate } from '../../src/admin/parity-gate.js';
+import { adminClient, roleClient, startStoreGateway, type AdminClient, type StoreGateway } from '../support/store-gateway.js';
 import { answer, startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
 
 let db: TestDatabase;
@@ -31,15 +32,6 @@ const httpYaml = `http:
     mode: legacy
 `;
 
-interface Gate {
-  rule: string;
-  move: string;
-  parity: number | null;
-  compared: number;
-  open: boolean;
-  target?: string;
-  countedMinutes?: number;
-}
 interface Rule {
   mode: string;
   target: string;
@@ -69,8 +61,7 @@ beforeAll(async () => {
     },
   });
   admin = adminClient(gw.adminUrl);
-  const t = await admin.post<{ token: string }>('/api/tokens', { name: 'gate-operator', role: 'operator', reason: 'test' });
-  operator = adminClient(gw.adminUrl, t.body.token);
+  operator = await roleClient(admin, gw.adminUrl, 'gate-operator', 'operator');
   for (let mrn = 1; mrn <= 12; mrn++) await rawRequest(gw.url, 'GET', `/api/patients/${mrn}`);
   await settled(gw.gateway, 'patients-read', 12);
 });

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
 import { rawRequest } from '../support/raw-http.js';
 import { legacyHandler, mrnOf, patient, sendJson, settled } from '../support/shadow-scene.js';
-import { adminClient, startStoreGateway, type AdminClient, type StoreGateway } from '../support/store-gateway.js';
+import type { GateFigures as Gate } from '../../src/admin/parity-gate.js';
+import { adminClient, roleClient, startStoreGateway, type AdminClient, type StoreGateway } from '../support/store-gateway.js';
 import { startTestUpstream, type TestUpstream } from '../support/test-upstream.js';
 
 let db: TestDatabase;
@@ -42,13 +43,6 @@ const httpYaml = `http:
     mode: legacy
 `;
 
-interface Gate {
-  rule: string;
-  move: string;
-  parity: number | null;
-  compared: number;
-  open: boolean;
-}
 interface Change {
   kind: string;
   summary: string;
@@ -69,8 +63,7 @@ beforeAll(async () => {
   });
   gw = await startStoreGateway({ storeUrl: db.url, files: { '00-upstreams.yaml': upstreamsYaml(legacy.url, fresh.url), '10-http.yaml': httpYaml } });
   admin = adminClient(gw.adminUrl);
-  const t = await admin.post<{ token: string }>('/api/tokens', { name: 't-operator', role: 'operator', reason: 'test' });
-  operator = adminClient(gw.adminUrl, t.body.token);
+  operator = await roleClient(admin, gw.adminUrl, 't-operator', 'operator');
   for (let mrn = 1; mrn <= 11; mrn++) await rawRequest(gw.url, 'GET', `/api/patients/${mrn}`);
   for (let mrn = 1; mrn <= 10; mrn++) await rawRequest(gw.url, 'GET', `/api/results/${mrn}`);
   await settled(gw.gateway, 'patients-read', 11);

@@ -110,6 +110,12 @@ export function adminClient(adminUrl: string, token: string | undefined = ADMIN_
 
 export type AdminClient = ReturnType<typeof adminClient>;
 
+/** A client of the admin API with a token of its own, of the role given, made by an admin. */
+export async function roleClient(admin: AdminClient, adminUrl: string, name: string, role: 'viewer' | 'operator' | 'admin'): Promise<AdminClient> {
+  const t = await admin.post<{ token: string }>('/api/tokens', { name, role, reason: 'test' });
+  return adminClient(adminUrl, t.body.token);
+}
+
 export interface SeededScene {
   gw: StoreGateway;
   admin: AdminClient;
