@@ -11,6 +11,7 @@ import { Authenticator, createAccessLogger, FileRuleSource, type Logger, openSto
 import { buildAdminApp } from './admin/admin-app.js';
 import { componentsFrom } from './admin/component-forwarder.js';
 import { ControlPlane } from './admin/control-plane.js';
+import type { InstanceView } from './admin/routes/upstream-routes.js';
 import { storeUrlOf, type GatewayConfig } from './config.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { isOpsPath, registerOpsRoutes } from './ops/ops-routes.js';
@@ -47,7 +48,7 @@ function applyRules(runtime: ProxyRuntime, upstreams: UpstreamRegistry, metrics:
 
 const routingOf = (config: GatewayConfig): RouterOptions => ({ caseInsensitivePaths: config.FICUS_PATHS_CASE_INSENSITIVE, encodedSlashes: config.FICUS_ENCODED_SLASHES });
 
-async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: ParityStore, upstreams: UpstreamRegistry, log: Logger): Promise<{ app: FastifyInstance; port: number; publisher: Redis | undefined }> {
+async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: ParityStore, instance: InstanceView, log: Logger): Promise<{ app: FastifyInstance; port: number; publisher: Redis | undefined }> {
   const publisher = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2_000) }) : undefined;
   publisher?.on('error', () => undefined); // the store check covers a missed announcement
   const announce = (version: number) => void publisher?.publish(RULES_CHANNEL, JSON.stringify({ version })).catch(() => undefined);
@@ -65,7 +66,7 @@ async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: Pari
     log,
     storeReachable: opened.reachable,
     trustProxy: config.FICUS_ADMIN_TRUST_PROXY,
-    circuitOf: (name) => upstreams.get(name)?.breaker.current,
+    instance,
     routing: routingOf(config),
     parity,
     dashboardDir: config.FICUS_DASHBOARD_DIR,
@@ -158,7 +159,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
   registerOpsRoutes(app, { metrics, upstreams, rules, ruleCount: () => runtime.router.rules.length, shuttingDown: () => shuttingDown });
   await app.listen({ host: config.FICUS_GATEWAY_HOST, port: config.FICUS_GATEWAY_PORT });
   rules.start();
-  const admin = opened && parityStore && config.FICUS_ADMIN_ENABLED ? await startAdmin(config, opened, parityStore, upstreams, log) : undefined;
+  const admin = opened && parityStore && config.FICUS_ADMIN_ENABLED ? await startAdmin(config, opened, parityStore, { upstreams, served: () => ({ rules: runtime.router.rules, status: rules.status() }) }, log) : undefined;
   const server = app.server as Server;
   const port = (server.address() as AddressInfo).port;
   log.info({ port, rules: runtime.router.rules.length, source: rules.status().kind, version: rules.status().version, upstreams: upstreams.all().map((u) => u.name) }, 'gateway listening');

@@ -8,11 +8,12 @@
  * contract's answers served by the browser's request interception. A flip or rollback keeps the
  * version its dialog was opened on, so another operator's change in between gets a 409 shown in
  * the dialog instead of being replaced; the canary percent is checked in the dialog; an admin API
- * that stops answering gets a banner over the figures it last gave. A screenshot goes to
- * test-results/.
+ * that stops answering gets a banner over the figures it last gave. The Upstreams panel shows the
+ * new service's circuit opening when it is stopped (real failures through the gateway), with the
+ * warning for the rule in mode new, and closing when it is back. Screenshots go to test-results/.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -561,6 +562,43 @@ describe('the dashboard', () => {
     expect(await page.getByTestId('role').textContent()).toBe('operator');
     expect(await page.getByLabel('Admin token').count()).toBe(0);
     expect(await page.evaluate("sessionStorage.getItem('ficus-admin-token')")).toBe(operatorToken);
+    await page.close();
+  });
+
+  it("shows this instance's upstreams, and warns when the new service's circuit opens under a rule in mode new, until it closes again", async () => {
+    // encounters-read in mode new (an operator flipped it above; when this test runs alone, here)
+    if ((await ruleNow('encounters-read')).mode !== 'new') {
+      expect((await admin().post('/api/rules/encounters-read/flip', { mode: 'new', reason: 'upstreams panel', baseVersion: (await latest()).version })).status).toBe(200);
+    }
+    const routeOf = async () => (await rawRequest(gw.url, 'GET', '/api/encounters/1')).rawHeaders.find(([k]) => k === 'x-ficus-route')?.[1];
+    await eventually(routeOf).toBe('encounters-read; patient-service');
+
+    const page = await context.newPage();
+    await logIn(page, viewerToken);
+    const panel = page.locator('#upstreams');
+    const svc = panel.locator('tr[data-upstream="patient-service"]');
+    await eventually(() => svc.getByTestId('circuit').textContent()).toMatch(/^closed since \d\d:\d\d:\d\d/);
+    expect(await panel.getByTestId('upstreams-instance').textContent()).toContain(`As seen by gateway instance ${hostname()} (pid ${process.pid})`);
+    // this scene's upstreams have no active checks: the passive breaker alone
+    expect(await svc.getByTestId('health').textContent()).toBe('unknown (health checks off)');
+    expect(await svc.locator('td').last().textContent()).toContain('encounters-read (new)');
+    expect(await panel.getByTestId('upstream-warnings').count()).toBe(0);
+
+    // the new service goes down: five failed reads (each answered by legacy) open its circuit
+    await fresh.stop();
+    for (let i = 0; i < 5; i++) expect(await routeOf()).toBe('encounters-read; legacy (fallback)');
+    await eventually(() => svc.getByTestId('circuit').textContent()).toMatch(/^open since \d\d:\d\d:\d\d5 consecutive failures, last: /);
+    const warnings = panel.getByTestId('upstream-warnings');
+    await eventually(() => warnings.textContent()).toContain('⚠ encounters-read: new → patient-service, circuit open: safe requests answered by legacy (fallback), others 503 (since ');
+    expect(await warnings.locator('li').filter({ hasText: 'encounters-read:' }).getAttribute('class')).toBe('error');
+    mkdirSync(RESULTS, { recursive: true });
+    await page.screenshot({ path: path.join(RESULTS, 'dashboard-upstreams.png'), fullPage: true });
+
+    // back: after the cool-down (5 s) a trial request closes the circuit, and the warning goes
+    await fresh.restart();
+    await expect.poll(routeOf, { timeout: 20_000, interval: 250 }).toBe('encounters-read; patient-service');
+    await eventually(() => svc.getByTestId('circuit').textContent()).toMatch(/^closed since \d\d:\d\d:\d\drequest succeeded/);
+    await eventually(() => warnings.count()).toBe(0);
     await page.close();
   });
 });

@@ -1,4 +1,4 @@
-/** The whole migration on one screen: rules, recent changes, HL7 interfaces, CDC, and what the services gave up on. */
+/** The whole migration on one screen: upstreams, rules, recent changes, HL7 interfaces, CDC, and what the services gave up on. */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from './api';
 import { CdcPanel } from './CdcPanel';
@@ -8,6 +8,7 @@ import { Hl7Panel } from './Hl7Panel';
 import { QueuesPanel } from './QueuesPanel';
 import { RulesPanel } from './RulesPanel';
 import type { WhoAmI } from './types';
+import { UpstreamsPanel } from './UpstreamsPanel';
 
 /** a poll of the admin API's own figures that has been failing since `since` */
 interface Failing {
@@ -73,6 +74,7 @@ export function Dashboard({ me, onLogout, onUnauthorized }: { me: WhoAmI; onLogo
       </header>
       <nav aria-label="Sections">
         <ul>
+          <li><a href="#upstreams">Upstreams</a></li>
           <li><a href="#rules">Rules</a></li>
           <li><a href="#changes">Recent changes</a></li>
           <li><a href="#hl7">HL7 interfaces</a></li>
@@ -82,6 +84,7 @@ export function Dashboard({ me, onLogout, onUnauthorized }: { me: WhoAmI; onLogo
       </nav>
       {health.failing && <StaleBanner failing={health.failing} />}
       <main>
+        <UpstreamsPanel />
         <RulesPanel role={me.role} onPolled={health.polled('rules')} />
         <ChangesPanel role={me.role} onPolled={health.polled('changes')} />
         <Hl7Panel role={me.role} />

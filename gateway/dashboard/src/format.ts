@@ -14,3 +14,8 @@ export const clock = (ms: number) => {
   const d = new Date(ms);
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 };
+/** since when: HH:MM:SS within a day of `now`, else with the date */
+export const since = (iso: string, now = Date.now()) => {
+  const t = Date.parse(iso);
+  return now - t < 86_400_000 ? clock(t) : new Date(t).toLocaleString();
+};

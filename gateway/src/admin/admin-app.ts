@@ -13,6 +13,7 @@ import { auditRoutes, tokenRoutes } from './routes/audit-and-token-routes.js';
 import { dashboardRoutes, DEFAULT_DASHBOARD_DIR } from './dashboard.js';
 import { parityRoutes } from './routes/parity-routes.js';
 import { ruleRoutes } from './routes/rule-routes.js';
+import { upstreamRoutes, type InstanceView } from './routes/upstream-routes.js';
 import { versionRoutes } from './routes/version-routes.js';
 import type { RouterOptions } from '../routing/router.js';
 
@@ -26,8 +27,8 @@ export interface AdminDeps {
   /** is the rule store reachable? (for /readyz) */
   storeReachable: () => Promise<boolean>;
   trustProxy: boolean;
-  /** this instance's circuit state of an upstream (for explain) */
-  circuitOf: (upstream: string) => string | undefined;
+  /** this instance's upstreams (health, circuits: for explain and /api/upstreams) and the rules it serves now */
+  instance: InstanceView;
   /** how the gateway matches paths (for explain) */
   routing?: RouterOptions;
   /** parity and traffic figures of every instance */
@@ -48,7 +49,7 @@ export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
         title: 'Ficus admin API',
         version: '1',
         description:
-          'Routing rules, versions, audit and tokens of the Ficus gateway, and, passed through, the APIs of the HL7 adapter (/api/hl7) and the CDC reader (/api/cdc). Every route but /healthz, /readyz and /openapi.json needs a bearer token.',
+          'Routing rules, versions, audit and tokens of the Ficus gateway, this instance\'s upstreams (health and circuits), and, passed through, the APIs of the HL7 adapter (/api/hl7) and the CDC reader (/api/cdc). Every route but /healthz, /readyz and /openapi.json needs a bearer token.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
@@ -67,11 +68,12 @@ export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  ruleRoutes(app, d.cp, d.circuitOf, d.routing);
+  ruleRoutes(app, d.cp, (name) => d.instance.upstreams.get(name)?.breaker.current, d.routing);
   versionRoutes(app, d.cp, d.store);
   auditRoutes(app, d.audit);
   tokenRoutes(app, d.tokens, d.cp);
   parityRoutes(app, d.cp, d.parity);
+  upstreamRoutes(app, d.instance);
   await dashboardRoutes(app, d.dashboardDir ?? DEFAULT_DASHBOARD_DIR);
   await componentRoutes(app, d.components);
   await app.ready();

@@ -4,6 +4,7 @@
  */
 import { METHODS, type IncomingHttpHeaders } from 'node:http';
 import type { RuleSet } from '@ficus/contracts';
+import { refusedRequestOutcome } from './circuit-impact.js';
 import { ECHO_DETAIL, isEchoMethod } from '../proxy/problem-response.js';
 import { decide } from '../routing/decide.js';
 import { BadTargetError, parseRequestTarget } from '../routing/request-target.js';
@@ -75,7 +76,7 @@ export function explain(
   let now = '';
   if (d.toTarget && circuitOf(upstream) === 'open') {
     const safe = ['GET', 'HEAD', 'OPTIONS'].includes(method);
-    now = `; but the circuit of ${upstream} is open on this instance: ${safe && rule.mode !== 'retired' && rule.fallback ? 'legacy answers (fallback)' : 'the request gets 503'}`;
+    now = `; but the circuit of ${upstream} is open on this instance: ${refusedRequestOutcome(rule.mode, rule.fallback, safe)}`;
   }
   return { rule: rule.id, mode: rule.mode, target: upstream, reason: `${where}; ${why}${now}` };
 }

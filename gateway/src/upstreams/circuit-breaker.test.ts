@@ -89,3 +89,39 @@ describe('circuit breaker', () => {
     expect(b.current).toBe('closed');
   });
 });
+
+describe('circuit breaker: since when, and why', () => {
+  it('tells since when it is in its state and why, from its creation on', () => {
+    let now = 10_000;
+    const b = new CircuitBreaker({ failureThreshold: 2, openMs: 1_000 }, () => {}, () => now);
+    expect(b.snapshot()).toEqual({ state: 'closed', since: 10_000, reason: undefined });
+    now += 500;
+    b.failure('connection-refused');
+    now += 500;
+    b.failure('connection-refused');
+    expect(b.snapshot()).toEqual({ state: 'open', since: 11_000, reason: '2 consecutive failures, last: connection-refused' });
+    // the cool-down elapsed: half-open from its end, before any request came, and still once one does
+    now += 1_400;
+    expect(b.snapshot()).toEqual({ state: 'half-open', since: 12_000, reason: 'cool-down elapsed' });
+    expect(b.admit()).toBeGreaterThan(0);
+    expect(b.snapshot()).toEqual({ state: 'half-open', since: 12_000, reason: 'cool-down elapsed' });
+    now += 100;
+    b.success();
+    expect(b.snapshot()).toEqual({ state: 'closed', since: 12_500, reason: 'request succeeded' });
+  });
+
+  it('keeps the time it first opened while the health checker keeps it open', () => {
+    let now = 0;
+    const b = new CircuitBreaker({ failureThreshold: 5, openMs: 1_000 }, () => {}, () => now);
+    now = 2_000;
+    b.forceOpen('health check failed: connect ECONNREFUSED 127.0.0.1:8101');
+    for (let i = 0; i < 5; i++) {
+      now += 900;
+      b.forceOpen('health check failed: connect ECONNREFUSED 127.0.0.1:8101');
+    }
+    expect(b.snapshot()).toEqual({ state: 'open', since: 2_000, reason: 'health check failed: connect ECONNREFUSED 127.0.0.1:8101' });
+    now += 100;
+    b.forceClose('health check passed');
+    expect(b.snapshot()).toEqual({ state: 'closed', since: 6_600, reason: 'health check passed' });
+  });
+});

@@ -23,6 +23,13 @@ export interface BreakerSettings extends Required<CircuitBreakerOptions> {
 export const REFUSED = 0;
 export const PASS = -1;
 
+/** The state as people read it: since when (epoch ms), and why it got there (PHI-free: failure codes, statuses, health-check errors). */
+export interface CircuitSnapshot {
+  state: CircuitState;
+  since: number;
+  reason: string | undefined;
+}
+
 export class CircuitBreaker {
   private state: CircuitState = 'closed';
   private failures = 0;
@@ -31,12 +38,17 @@ export class CircuitBreaker {
   private trial = 0;
   private trialSince = 0;
   private trials = 0;
+  /** when the state last changed (the breaker's creation at first), and why */
+  private changedAt: number;
+  private changeReason: string | undefined;
 
   constructor(
     private options: BreakerSettings,
     private readonly onChange: (state: CircuitState, reason: string) => void = () => {},
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.changedAt = now();
+  }
 
   reconfigure(options: BreakerSettings): void {
     this.options = options;
@@ -45,6 +57,17 @@ export class CircuitBreaker {
   get current(): CircuitState {
     if (this.state === 'open' && this.now() - this.openedAt >= this.options.openMs) return 'half-open';
     return this.state;
+  }
+
+  /**
+   * The state with since when and why. An open circuit whose cool-down has elapsed reads as
+   * half-open from the end of the cool-down, as `current` says, before any request has made the
+   * move; while the health checker keeps it open, it is open since it first opened.
+   */
+  snapshot(): CircuitSnapshot {
+    const state = this.current;
+    if (state === 'half-open' && this.state === 'open') return { state, since: this.openedAt + this.options.openMs, reason: 'cool-down elapsed' };
+    return { state, since: this.changedAt, reason: this.changeReason };
   }
 
   /**
@@ -58,6 +81,8 @@ export class CircuitBreaker {
     if (this.state === 'open') {
       if (now - this.openedAt < this.options.openMs) return REFUSED;
       this.transition('half-open', 'cool-down elapsed');
+      // half-open since the cool-down ended, as snapshot() said before this request came
+      this.changedAt = this.openedAt + this.options.openMs;
     }
     if (this.trial !== 0 && now - this.trialSince < (this.options.trialTimeoutMs ?? Infinity)) return REFUSED;
     this.trialSince = now;
@@ -107,6 +132,8 @@ export class CircuitBreaker {
   private transition(state: CircuitState, reason: string): void {
     if (this.state === state) return;
     this.state = state;
+    this.changedAt = this.now();
+    this.changeReason = reason;
     this.onChange(state, reason);
   }
 }
