@@ -166,3 +166,67 @@ describe('ORU^R01', () => {
     expect(await labRows()).toBe(before);
   });
 });
+
+describe('ORU^R01: result statuses that change a result held (table 0085)', () => {
+  const potassium = (value: string, flag: string, status: string) => obx(1, 'NM', '2823-3^POTASSIUM^LN', value, value ? 'mmol/L' : '', value ? '3.5-5.1' : '', flag, status);
+  const cultureObx = (n: number, organism: string, status: string) => obx(n, 'ST', '600-7^BLOOD CULTURE^LN', organism, '', '', organism ? 'A' : '', status);
+
+  it('U makes the preliminary result final as it is: value, units, range and flag stay, the report time is the final one', async () => {
+    const prelim = await client.request(oru(uniqueControlId('ORU'), DUCK, obr('L24U00001'), potassium('6.2', 'H', 'P')));
+    expect(prelim.code).toBe('AA');
+    const before = await labRows();
+    // OBX-5 empty, as the standard sends a U ("without retransmitting results already sent as preliminary")
+    const u = await client.request(oru(uniqueControlId('ORU'), DUCK, obr('L24U00001', '20240701061500', '20240701120000'), potassium('', '', 'U')));
+    expect(u.code).toBe('AA');
+    expect(await byTest(DUCK, 'L24U00001', '2823-3')).toEqual([
+      expect.objectContaining({
+        testName: 'POTASSIUM',
+        value: '6.2',
+        units: 'mmol/L',
+        referenceRange: '3.5-5.1',
+        abnormalFlag: 'H',
+        status: 'F',
+        collectedDate: '2024-07-01T06:15:00',
+        resultDate: '2024-07-01T12:00:00',
+      }),
+    ]);
+    expect(await labRows()).toBe(before);
+    // sent again (or after the final came): the final result stays as it is
+    const again = await client.request(oru(uniqueControlId('ORU'), DUCK, obr('L24U00001', '20240701061500', '20240701130000'), potassium('', '', 'U')));
+    expect(again.code).toBe('AA');
+    expect(await byTest(DUCK, 'L24U00001', '2823-3')).toEqual([expect.objectContaining({ value: '6.2', status: 'F', resultDate: '2024-07-01T12:00:00' })]);
+  });
+
+  it('U for a result never sent: refused AE 204 at its test code, nothing stored; carrying a value, stored as the final result it is', async () => {
+    const before = await labRows();
+    const empty = await client.request(oru(uniqueControlId('ORU'), DUCK, obr('L24U00002'), potassium('', '', 'U')));
+    expect(empty).toMatchObject({ code: 'AE', errorCodes: ['204'], errorLocation: 'OBX^1^3^1^1' });
+    expect(await labRows()).toBe(before);
+    const carried = await client.request(oru(uniqueControlId('ORU'), DUCK, obr('L24U00002'), potassium('4.4', '', 'U')));
+    expect(carried.code).toBe('AA');
+    expect(await byTest(DUCK, 'L24U00002', '2823-3')).toEqual([expect.objectContaining({ value: '4.4', units: 'mmol/L', status: 'F' })]);
+  });
+
+  it('two organisms of one culture in one message are two results; two U make both final, each keeping its organism', async () => {
+    const prelim = await client.request(oru(uniqueControlId('ORU'), DUCK, obr('L24U00003'), cultureObx(1, 'ESCHERICHIA COLI', 'P'), cultureObx(2, 'KLEBSIELLA', 'P')));
+    expect(prelim.code).toBe('AA');
+    const organisms = async () => (await byTest(DUCK, 'L24U00003', '600-7')).map((r) => [r.value, r.status]).sort();
+    expect(await organisms()).toEqual([
+      ['ESCHERICHIA COLI', 'P'],
+      ['KLEBSIELLA', 'P'],
+    ]);
+    const u = await client.request(oru(uniqueControlId('ORU'), DUCK, obr('L24U00003'), cultureObx(1, '', 'U'), cultureObx(2, '', 'U')));
+    expect(u.code).toBe('AA');
+    expect(await organisms()).toEqual([
+      ['ESCHERICHIA COLI', 'F'],
+      ['KLEBSIELLA', 'F'],
+    ]);
+    // a correction of both in one message corrects both, not the same row twice
+    const c = await client.request(oru(uniqueControlId('ORU'), DUCK, obr('L24U00003'), cultureObx(1, 'E. COLI ESBL', 'C'), cultureObx(2, 'K. PNEUMONIAE', 'C')));
+    expect(c.code).toBe('AA');
+    expect(await organisms()).toEqual([
+      ['E. COLI ESBL', 'C'],
+      ['K. PNEUMONIAE', 'C'],
+    ]);
+  });
+});

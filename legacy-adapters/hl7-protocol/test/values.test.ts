@@ -105,13 +105,24 @@ describe('code tables', () => {
   });
 
   it('result status (0085) and abnormal flags (0078)', () => {
-    expect(observationAction('F')).toEqual({ store: 'F' });
-    expect(observationAction('u')).toEqual({ store: 'F' });
-    expect(observationAction('R')).toEqual({ store: 'P' });
-    expect(observationAction('A')).toEqual({ store: 'C' });
-    expect(observationAction('W')).toEqual({ delete: true });
-    expect(observationAction('X')).toEqual({ skip: true });
-    expect(observationAction('Q')).toBeUndefined();
+    const actions = Object.fromEntries(['F', 'u', 'P', 'R', 'S', 'C', 'A', 'D', 'W', 'I', 'O', 'N', 'X', 'Q'].map((c) => [c, observationAction(c)]));
+    expect(actions).toEqual({
+      F: { store: 'F' },
+      // "status change to final without retransmitting results already sent as preliminary": not a result of its own
+      u: { finalize: true },
+      P: { store: 'P' },
+      R: { store: 'P' },
+      S: { store: 'P' },
+      C: { store: 'C' },
+      A: { store: 'C' },
+      D: { delete: true },
+      W: { delete: true },
+      I: { skip: true },
+      O: { skip: true },
+      N: { skip: true },
+      X: { skip: true },
+      Q: undefined,
+    });
     expect(abnormalFlag('AA', false)).toBe('A');
     expect(abnormalFlag('>', true)).toBe('HH');
     expect(abnormalFlag('<', true)).toBe('LL');

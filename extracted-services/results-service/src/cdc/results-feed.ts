@@ -1,13 +1,14 @@
 /**
  * The legacy's LAB_RESULT through CDC (topic `lab-results`): results upserted by the legacy's
  * id, one statement per job; a result the service took from HL7 before the legacy's CDC
- * (provisional) takes the legacy's id; a version the change replaces is kept; while the
- * service is the system of record, a change older than the row's last local change is
- * recorded as a conflict instead.
+ * (provisional) takes the legacy's id, one early copy per legacy row (early-partners.ts); a
+ * version the change replaces is kept; while the service is the system of record, a change
+ * older than the row's last local change is recorded as a conflict instead.
  */
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
 import { cdcMayDelete, cdcMayOverwrite, column, keyValue, lockEarlyCopies, recordConflicts, type ChangeFeed } from '@ficus/service-kit';
+import { dropCopiesOfMovedRows, findEarlyPartners, giveLegacyIds } from './early-partners.js';
 
 const VERSIONED = `INSERT INTO lab_result_version (result_id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at, replaced_by)
                    SELECT id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at`;
@@ -42,21 +43,9 @@ export function labResultsFeed(): ChangeFeed {
       if (upserts.length > 0) {
         const f = (name: string) => column(upserts, name);
         const ids = upserts.map((c) => keyValue(c, 'resultId'));
-        // results taken from HL7 before the legacy's CDC take the legacy's id (oldest first)
-        const rekeyed = await tx.query<{ old_id: string; new_id: string }>(
-          `WITH c AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS c(id, mrn, order_no, test)),
-                m AS (SELECT DISTINCT ON (r.id) r.id AS old_id, c.id AS new_id FROM c JOIN lab_result r
-                         ON r.provisional AND r.mrn = c.mrn AND r.order_number = c.order_no AND r.test_code = c.test
-                       WHERE NOT EXISTS (SELECT 1 FROM lab_result x WHERE x.id = c.id) ORDER BY r.id, c.id)
-           UPDATE lab_result r SET id = m.new_id, provisional = false FROM m WHERE r.id = m.old_id RETURNING m.old_id, m.new_id`,
-          [ids, f('mrn'), f('orderNumber'), f('testCode')],
-        );
-        if (rekeyed.rows.length > 0) {
-          await tx.query(
-            `UPDATE lab_result_version v SET result_id = m.new_id FROM unnest($1::bigint[], $2::bigint[]) AS m(old_id, new_id) WHERE v.result_id = m.old_id`,
-            [rekeyed.rows.map((r) => r.old_id), rekeyed.rows.map((r) => r.new_id)],
-          );
-        }
+        // results taken from HL7 before the legacy's CDC take the legacy's id, one early copy per legacy row
+        const partners = await findEarlyPartners(tx, upserts);
+        await giveLegacyIds(tx, partners);
         const values = [
           ids,
           f('mrn'),
@@ -103,19 +92,10 @@ export function labResultsFeed(): ChangeFeed {
         );
         const applied = new Set(rows.map((r) => r.id));
         notApplied.push(...upserts.filter((c) => !applied.has(keyValue(c, 'resultId'))));
-        if (applied.size > 0) {
-          // a legacy row that lands beside an early copy of its order and test is that result: the
-          // legacy filed it under a patient it merged afterwards, while this service had followed
-          // patient-service's merge already (the rekey above matches new rows only)
-          await tx.query(
-            `WITH gone AS (DELETE FROM lab_result p USING lab_result r
-                            WHERE r.id = ANY($1::bigint[]) AND NOT r.provisional AND p.provisional
-                              AND p.mrn = r.mrn AND p.order_number = r.order_number AND p.test_code = r.test_code
-                           RETURNING p.id)
-             DELETE FROM lab_result_version v USING gone WHERE v.result_id = gone.id`,
-            [[...applied]],
-          );
-        }
+        // a legacy row the legacy moved beside an early copy is that result: the legacy filed it
+        // under a patient it merged afterwards, while this service had followed patient-service's
+        // merge already
+        await dropCopiesOfMovedRows(tx, partners, applied);
       }
       return { conflicts: await recordConflicts(tx, notApplied, 'the result was changed in results-service after this legacy change') };
     },

@@ -167,19 +167,24 @@ export function stateCode(raw: string): Update<string> {
   return /^[A-Z]{2}$/.test(v) ? v : undefined;
 }
 
-/** OBX-11 (table 0085) to what the inbound does with the observation */
-export type ObservationAction = { store: 'F' | 'P' | 'C' } | { delete: true } | { skip: true };
+/**
+ * OBX-11 (table 0085) to what the inbound does with the observation: store a result with a
+ * status (F, P, C), make the result already sent final without sending it again (U), withdraw
+ * the results of the order and test (D, W), or nothing (no result in this OBX).
+ */
+export type ObservationAction = { store: 'F' | 'P' | 'C' } | { finalize: true } | { delete: true } | { skip: true };
 
 export function observationAction(raw: string): ObservationAction | undefined {
   switch (raw.trim().toUpperCase()) {
-    case 'F':
-    case 'U': // changed to final without retransmitting the value
+    case 'F': // final: changed only by a correction
       return { store: 'F' };
+    case 'U': // "results status change to final without retransmitting results already sent as preliminary": OBX-5 is empty, the value stays
+      return { finalize: true };
     case 'P':
     case 'R': // entered, not verified
     case 'S': // partial
       return { store: 'P' };
-    case 'C':
+    case 'C': // a correction: replaces a final result
     case 'A': // amended (v2.8+)
       return { store: 'C' };
     case 'D': // delete the result
@@ -188,7 +193,7 @@ export function observationAction(raw: string): ObservationAction | undefined {
     case 'I': // specimen in lab, no result yet
     case 'O': // order detail, no result
     case 'N': // not asked
-    case 'X': // cannot be obtained
+    case 'X': // cannot be obtained: no result (a result sent before is withdrawn by D or W, corrected by C)
       return { skip: true };
     default:
       return undefined;

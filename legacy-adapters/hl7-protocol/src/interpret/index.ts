@@ -32,7 +32,9 @@ export {
   type Order,
   type Observation,
   type LabResultValues,
+  type PrintedResult,
 } from './lab-results.js';
+export { finalized, type FinalStatus } from './final-status.js';
 export {
   unknownPatient,
   visitOfAnotherPatient,
@@ -43,4 +45,5 @@ export {
   mergeIntoItself,
   noSurvivor,
   noPatientToMerge,
+  noResultToFinalize,
 } from './record-refusals.js';

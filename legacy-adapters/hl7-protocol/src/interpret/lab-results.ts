@@ -13,6 +13,7 @@
  */
 import type { Hl7Message } from '../hl7/message.js';
 import { abnormalFlag, cutToWidth, HL7_NULL, observationAction, parseDateTime, plainText, upperText, type AbnormalFlag, type ParsedDateTime } from '../hl7/values.js';
+import { readFinalStatus, type FinalStatus } from './final-status.js';
 import { dateTimeField, nth, segmentOccurrences } from './message-reading.js';
 import { at, refuse } from './refusal.js';
 
@@ -113,14 +114,18 @@ export function readOrder(m: Hl7Message, group: OrderGroup, messageTime: ParsedD
   return { obr: group.obr, orderNo, collected, reported, messageTime };
 }
 
-/** A result as it is stored (the row of one order and test). */
-export interface LabResultValues {
-  testName: string;
+/** What a result shows (OBX-5 to OBX-8). */
+export interface PrintedResult {
   /** OBX-5 as printed: repetitions joined by ", ", cut to 60 characters */
   value: string | null;
   units: string | null;
   referenceRange: string | null;
   abnormalFlag: AbnormalFlag | null;
+}
+
+/** A result as it is stored (the row of one order and test). */
+export interface LabResultValues extends PrintedResult {
+  testName: string;
   status: 'F' | 'P' | 'C';
   /** ParsedDateTime.timestamp */
   collected: string;
@@ -130,10 +135,15 @@ export interface LabResultValues {
 /**
  * What an observation asks for: nothing (`skip`: no printable result, or a status without a
  * result), the withdrawal of the patient's results of this order and test (`withdraw`: D, W),
- * or a result to store (`store`): a correction (C) replaces the result of the same order and
- * test whatever its status, a final or preliminary one replaces a preliminary one.
+ * a result to store (`store`): a correction (C) replaces the result of the same order and
+ * test whatever its status, a final or preliminary one replaces a preliminary one; or the
+ * preliminary result made final as it is (`finalize`: U, final-status.ts).
  */
-export type Observation = { kind: 'skip' } | { kind: 'withdraw'; testCode: string } | { kind: 'store'; testCode: string; result: LabResultValues };
+export type Observation =
+  | { kind: 'skip' }
+  | { kind: 'withdraw'; testCode: string }
+  | { kind: 'store'; testCode: string; result: LabResultValues }
+  | { kind: 'finalize'; testCode: string; change: FinalStatus; asFinal: LabResultValues | undefined };
 
 /** OBX-2 value types that are not a printable result (a pointer, an encapsulated document) */
 const NOT_PRINTABLE = new Set(['RP', 'ED']);
@@ -155,22 +165,29 @@ export function readObservation(m: Hl7Message, obx: number, order: Order): Obser
   if (testCode.length > 10) throw refuse(104, 'OBX-3 (the test code) is longer than 10 characters', at('OBX', obx, 3, 1));
   if ('delete' in action) return { kind: 'withdraw', testCode };
 
-  const collected = order.collected ?? dateTimeField(m, 'OBX', obx, 14) ?? order.messageTime;
+  const testName = firstText(upperText(v('3.2'), 40), upperText(v('3.9'), 40));
+  const printed = printedResult(m, obx, valueType);
+  const explicitlyCollected = order.collected ?? dateTimeField(m, 'OBX', obx, 14);
+  const resulted = () => (order.reported ?? dateTimeField(m, 'OBX', obx, 19) ?? order.messageTime)?.timestamp ?? null;
+  if ('finalize' in action) return readFinalStatus(testCode, { testName, printed, collected: explicitlyCollected?.timestamp, resulted: resulted() }, order);
+
+  const collected = explicitlyCollected ?? order.messageTime;
   if (collected === undefined) throw refuse(101, 'OBR-7 (the collection date/time) is missing, and so are SPM-17, OBX-14 and MSH-7', at('OBR', order.obr, 7));
-  const resulted = order.reported ?? dateTimeField(m, 'OBX', obx, 19) ?? order.messageTime;
   return {
     kind: 'store',
     testCode,
-    result: {
-      testName: firstText(upperText(v('3.2'), 40), upperText(v('3.9'), 40)) ?? testCode.toUpperCase(),
-      value: resultText(m, obx, valueType),
-      units: firstText(plainText(v('6.1'), 15), plainText(v('6.2'), 15)) ?? null,
-      referenceRange: firstText(plainText(v('7'), 20)) ?? null,
-      abnormalFlag: abnormalFlag(v('8'), NUMERIC.has(valueType)),
-      status: action.store,
-      collected: collected.timestamp,
-      resulted: resulted?.timestamp ?? null,
-    },
+    result: { testName: testName ?? testCode.toUpperCase(), ...printed, status: action.store, collected: collected.timestamp, resulted: resulted() },
+  };
+}
+
+/** OBX-5 to OBX-8 as they are stored */
+function printedResult(m: Hl7Message, obx: number, valueType: string): PrintedResult {
+  const v = (rest: string) => m.get(nth('OBX', obx, rest));
+  return {
+    value: resultText(m, obx, valueType),
+    units: firstText(plainText(v('6.1'), 15), plainText(v('6.2'), 15)) ?? null,
+    referenceRange: firstText(plainText(v('7'), 20)) ?? null,
+    abnormalFlag: abnormalFlag(v('8'), NUMERIC.has(valueType)),
   };
 }
 

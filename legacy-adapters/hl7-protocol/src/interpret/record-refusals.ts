@@ -31,3 +31,7 @@ export const noSurvivor = (pair: number): Hl7Refusal => refuse(204, 'PID-3: no s
 
 /** 204: the pair's MRG-1 is no patient's */
 export const noPatientToMerge = (pair: number): Hl7Refusal => refuse(204, 'MRG-1: no patient with this MRN to merge', at('MRG', pair, 1, 1));
+
+/** 204: an OBX-11 U makes final a result sent before, and the order has no result of this test (final-status.ts) */
+export const noResultToFinalize = (obx: number): Hl7Refusal =>
+  refuse(204, 'OBX-11 is U (make final the result sent before) but the order has no result of this OBX-3 test', at('OBX', obx, 3, 1));
