@@ -132,6 +132,21 @@ describe('npm start on a fresh copy', () => {
       expect(answer.message.get('PID-3.1')).toBe('8000001');
       expect(answer.message.get('PID-5.1')).toBe('DEMO');
       expect(demo.output()).toContain(`mllp_send --loose -f examples/hl7/ADT-A01-admit.hl7 -p ${ports.hl7} 127.0.0.1`);
+
+      // a component that crashes is restarted (a dead CDC left the services' copies stale, silently)
+      const cdcPid = Number(/cdc is ready \(pid (\d+)\)/.exec(demo.output())?.[1]);
+      expect(cdcPid, demo.output()).toBeGreaterThan(0);
+      process.kill(cdcPid, 'SIGKILL');
+      let back = false;
+      for (let i = 0; i < 240 && !back; i++) {
+        await sleep(250);
+        back = /cdc is ready again \(pid \d+\)/.test(demo.output());
+      }
+      expect(back, demo.output()).toBe(true);
+      expect(demo.output()).toContain('cdc stopped unexpectedly (exit SIGKILL); restarting it');
+      const ready = await fetch(`http://127.0.0.1:${ports.cdc}/readyz`);
+      expect(ready.status).toBe(200);
+      await ready.arrayBuffer();
     } finally {
       // Ctrl-C: SIGINT to the whole foreground process group
       process.kill(-demo.pid, 'SIGINT');

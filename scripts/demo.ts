@@ -50,7 +50,15 @@ interface Deployable {
   optional?: string;
   /** the stack runs on when it stops later: what the gateway does meanwhile */
   mayStop?: string;
+  /** it became ready once: a later exit is a crash, and it is restarted */
+  wasReady?: boolean;
+  /** when it was restarted, for the restart budget */
+  restarts?: number[];
 }
+
+/** A crashed component is restarted, as a process manager would, at most this often in RESTART_WINDOW_MS. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 10 * 60_000;
 
 const say = (line: string) => process.stdout.write(`[demo] ${line}\n`);
 // a closed terminal or pipe (its reader gone) must not crash the demo before it has stopped its stack
@@ -64,7 +72,7 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-function start(d: Deployable, onExit: (d: Deployable, code: number | null) => void): void {
+function start(d: Deployable, onExit: (d: Deployable, code: number | string | null) => void): void {
   const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=ficus-source', path.join(REPO_ROOT, d.entry)], {
     env: { ...env, ...d.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,7 +82,7 @@ function start(d: Deployable, onExit: (d: Deployable, code: number | null) => vo
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${tag} ${line}\n`));
   }
-  child.on('exit', (code) => onExit(d, code));
+  child.on('exit', (code, signal) => onExit(d, code ?? signal));
 }
 
 async function waitReady(d: Deployable, ms = 120_000): Promise<void> {
@@ -113,7 +121,7 @@ async function main(): Promise<void> {
   let services: LocalServices;
   try {
     // the stack's own ports are not bound yet: PostgreSQL and Redis must not take one of them
-    services = await startLocalServices({ name: DEMO_NAME, ephemeral: env.FICUS_DEMO_EPHEMERAL === 'true', log: (l) => say(l), avoidPorts: Object.values(ports) });
+    services = await startLocalServices({ name: DEMO_NAME, ephemeral: env.FICUS_DEMO_EPHEMERAL === 'true', log: (l) => say(l), avoidPorts: Object.values(ports), durableRedis: true });
   } catch (e) {
     console.error(`[demo] ${e instanceof MissingBinaryError ? '' : 'could not start PostgreSQL/Redis: '}${(e as Error).message}`);
     process.exit(1);
@@ -206,18 +214,34 @@ async function main(): Promise<void> {
     void stopAll(0);
   }, 1_000).unref();
 
-  const onExit = (d: Deployable, code: number | null) => {
-    if (stopping) return;
-    if (d.mayStop) {
-      console.error(`[demo] ${d.name} stopped (exit code ${code}): ${d.mayStop}`);
+  // A component that crashes after it was ready is restarted with a growing delay (a stopped CDC
+  // would leave the services' reads stale with nothing saying so); one that keeps crashing is
+  // given up on: the stack stops, or runs on without an optional one.
+  const onExit = (d: Deployable, code: number | string | null) => {
+    if (stopping || !d.wasReady) return;
+    const now = Date.now();
+    const recent = (d.restarts ?? []).filter((t) => now - t < RESTART_WINDOW_MS);
+    if (recent.length >= MAX_RESTARTS) {
+      if (d.optional || d.mayStop) {
+        console.error(`[demo] ${d.name} stopped (exit ${code}) after ${MAX_RESTARTS} restarts in ${RESTART_WINDOW_MS / 60_000} minutes: it stays off; ${d.mayStop ?? 'the rest of the stack runs on'}`);
+        return;
+      }
+      console.error(`[demo] ${d.name} stopped (exit ${code}) after ${MAX_RESTARTS} restarts in ${RESTART_WINDOW_MS / 60_000} minutes; stopping the stack`);
+      void stopAll(1);
       return;
     }
-    if (d.optional) {
-      console.error(`[demo] ${d.name} stopped (exit code ${code}): ${d.optional} is off; the rest of the stack runs on`);
-      return;
-    }
-    console.error(`[demo] ${d.name} stopped unexpectedly (exit code ${code}); stopping the stack`);
-    void stopAll(1);
+    // a stopped service is left down for a while, so its fallback can be watched
+    const delay = d.mayStop ? 10_000 : Math.min(30_000, 1_000 * 2 ** recent.length);
+    d.restarts = [...recent, now];
+    console.error(`[demo] ${d.name} stopped unexpectedly (exit ${code}); restarting it in ${delay / 1000} s (restart ${recent.length + 1} of ${MAX_RESTARTS} allowed in ${RESTART_WINDOW_MS / 60_000} minutes)${d.mayStop ? `; meanwhile ${d.mayStop}` : ''}`);
+    setTimeout(() => {
+      if (stopping) return;
+      start(d, onExit);
+      waitReady(d).then(
+        () => say(`${d.name} is ready again (pid ${d.child?.pid})`),
+        (e: Error) => console.error(`[demo] ${d.name} did not come back: ${e.message}`),
+      );
+    }, delay);
   };
   try {
     for (const d of deployables) {
@@ -228,6 +252,7 @@ async function main(): Promise<void> {
       start(d, onExit);
       try {
         await waitReady(d);
+        d.wasReady = true;
         say(`${d.name} is ready (pid ${d.child?.pid})`);
       } catch (e) {
         if (!d.optional) throw e;

@@ -36,6 +36,13 @@ export interface StartOptions {
    * that have not bound them yet (the demo's), which the system may still call spare
    */
   avoidPorts?: Iterable<number>;
+  /**
+   * Redis writes every command to its append-only file before it answers (`appendfsync always`):
+   * CDC confirms a change to PostgreSQL's slot once Redis holds its job, so a Redis that loses
+   * its last second on a crash loses changes nothing will send again. The demo needs it; the
+   * tests, which never crash their Redis, run without it.
+   */
+  durableRedis?: boolean;
 }
 
 const NO_PORTS: ReadonlySet<number> = new Set();
@@ -265,7 +272,7 @@ export async function startLocalServices(options: StartOptions): Promise<LocalSe
       started.postgres = true;
     }
     if (!redisUrl) {
-      const redis = await startPrivateRedis(dir, log, { avoidPorts });
+      const redis = await startPrivateRedis(dir, log, { avoidPorts, persistent: options.durableRedis });
       redisUrl = redis.url;
       stops.push(redis.stop);
       started.redis = true;
