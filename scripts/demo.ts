@@ -135,21 +135,6 @@ async function main(): Promise<void> {
       env: { LEGACY_DATABASE_URL: withDatabase(services.databaseUrl, 'legacy_his'), LEGACY_HIS_PORT: String(ports.legacy), LEGACY_HIS_HL7_PORT: String(ports.legacyHl7) },
       readyUrl: `http://127.0.0.1:${ports.legacy}/readyz`,
     },
-    // the extracted services (their own databases on the demo's PostgreSQL), so the rules' targets exist
-    ...(['patient', 'results'] as const).map((svc) => ({
-      name: `${svc}-service`,
-      entry: `extracted-services/${svc}-service/src/main.ts`,
-      env: {
-        DATABASE_URL: services.databaseUrl,
-        REDIS_URL: services.redisUrl,
-        [`${svc.toUpperCase()}_SERVICE_PORT`]: String(svc === 'patient' ? ports.patientService : ports.resultsService),
-        PATIENT_SERVICE_URL: `http://127.0.0.1:${ports.patientService}`,
-        // the system of record follows the rules (patients-write, lab-results): flips need no restart
-        FICUS_STATE_DIR: path.join(DEMO_DIR, `${svc}-service`),
-      },
-      mayStop: 'the gateway answers safe requests from legacy while it is away (rules in mode new fall back)',
-      readyUrl: `http://127.0.0.1:${svc === 'patient' ? ports.patientService : ports.resultsService}/readyz`,
-    })),
     {
       name: 'gateway',
       entry: 'gateway/src/main.ts',
@@ -168,6 +153,22 @@ async function main(): Promise<void> {
       },
       readyUrl: `http://127.0.0.1:${ports.gateway}/readyz`,
     },
+    // the extracted services (their own databases on the demo's PostgreSQL), after the gateway,
+    // which seeds the rule store: a service is not ready until it knows who holds the records
+    ...(['patient', 'results'] as const).map((svc) => ({
+      name: `${svc}-service`,
+      entry: `extracted-services/${svc}-service/src/main.ts`,
+      env: {
+        DATABASE_URL: services.databaseUrl,
+        REDIS_URL: services.redisUrl,
+        [`${svc.toUpperCase()}_SERVICE_PORT`]: String(svc === 'patient' ? ports.patientService : ports.resultsService),
+        PATIENT_SERVICE_URL: `http://127.0.0.1:${ports.patientService}`,
+        // the system of record follows the rules (patients-write, lab-results): flips need no restart
+        FICUS_STATE_DIR: path.join(DEMO_DIR, `${svc}-service`),
+      },
+      mayStop: 'the gateway answers safe requests from legacy while it is away (rules in mode new fall back)',
+      readyUrl: `http://127.0.0.1:${svc === 'patient' ? ports.patientService : ports.resultsService}/readyz`,
+    })),
     {
       // after the gateway: its rules come from the same rule store, which the gateway seeds
       name: 'hl7-adapter',

@@ -11,7 +11,7 @@ const KEY_ORDER = [
   'methods', 'kind', 'path', 'paths', 'headers', 'query', 'header', 'param', 'cookie', 'salt',
   // an upstream and its settings
   'url', 'preserveHost', 'timeouts', 'pool', 'healthCheck', 'circuitBreaker',
-  'connectMs', 'responseHeadersMs', 'bodyIdleMs', 'connections', 'keepAliveMs',
+  'connectMs', 'queueMs', 'responseHeadersMs', 'bodyIdleMs', 'connections', 'keepAliveMs',
   'intervalMs', 'timeoutMs', 'unhealthyAfter', 'healthyAfter', 'failureThreshold', 'openMs',
   // shadow, comparison and parity gate
   'writes', 'concurrency', 'maxBodyBytes', 'ignore', 'normalize', 'arrayKeys', 'learnNoise', 'sampleRate', 'keepValues',

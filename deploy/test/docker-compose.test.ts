@@ -9,6 +9,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { imageInstructions, type Build } from './support/dockerfile.js';
+import { deployableOf, shutdownBoundS } from './k8s/deployables.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -26,6 +27,35 @@ interface Service {
   healthcheck?: { test: string[] };
   volumes?: string[];
   profiles?: string[];
+  init?: boolean;
+  stop_grace_period?: string;
+}
+
+/** a Compose duration ("15s", "1m30s", "500ms") in seconds; Compose's default grace is 10 s */
+export function durationS(d: string | undefined): number {
+  if (d === undefined) return 10;
+  const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 0.001, us: 1e-6 };
+  let total = 0;
+  for (const [, n, unit] of d.matchAll(/(\d+(?:\.\d+)?)(ms|us|h|m|s)/g)) total += Number(n) * units[unit!]!;
+  return total;
+}
+
+/**
+ * Every Ficus container: an init as PID 1 (`init: true`: signals reach node, which installs
+ * its handlers before it starts anything), and a stop_grace_period above its shutdown bound,
+ * or `docker compose stop` kills it with work in hand.
+ */
+export function stopProblems(services: Record<string, Service>): string[] {
+  const problems: string[] = [];
+  for (const [name, svc] of Object.entries(services)) {
+    const d = deployableOf(svc.image);
+    if (!d) continue;
+    if (svc.init !== true) problems.push(`${name}: no init: true (node as PID 1)`);
+    const boundS = shutdownBoundS(d, new Map(Object.entries(svc.environment ?? {})));
+    const grace = durationS(svc.stop_grace_period);
+    if (!(grace > boundS)) problems.push(`${name}: stop_grace_period ${svc.stop_grace_period ?? '(default 10s)'} is not above its shutdown bound (${boundS} s, from ${d.shutdownVar})`);
+  }
+  return problems;
 }
 
 /** the instructions an image is built by: its target's stage and those it starts from */
@@ -52,6 +82,33 @@ describe('docker-compose.yml', () => {
       expect(svc.image, `${name} image`).toMatch(/^[a-z0-9./-]+:[A-Za-z0-9._-]+$/);
       expect(svc.image, `${name} image`).not.toMatch(/:latest$/);
     }
+  });
+
+  it('runs every Ficus container with an init, and gives it longer to stop than its shutdown bound', () => {
+    expect(stopProblems(compose.services)).toEqual([]);
+    // the check catches what it is there for
+    const broken = (change: (s: Record<string, Service>) => void) => {
+      const copy = structuredClone(compose.services);
+      change(copy);
+      return stopProblems(copy);
+    };
+    expect(broken((s) => delete s['hl7-adapter']!.init)).toEqual(['hl7-adapter: no init: true (node as PID 1)']);
+    // 10 s is the legacy stand-in's own timeout: Compose's default grace would cut it
+    expect(broken((s) => delete s['legacy-his']!.stop_grace_period)).toHaveLength(1);
+    // 13 s is above the gateway's drain (10 s) but not above its bound (drain + 3 s)
+    expect(broken((s) => void (s.gateway!.stop_grace_period = '13s'))).toHaveLength(1);
+    expect(broken((s) => void (s['cdc-mssql']!.stop_grace_period = '10s'))).toHaveLength(1);
+    expect(durationS('1m30s')).toBe(90);
+  });
+
+  it('starts the extracted services after the gateway, which creates the rule store they must read to be ready', () => {
+    for (const name of ['patient-service', 'results-service']) expect(compose.services[name]!.depends_on, name).toHaveProperty('gateway', { condition: 'service_healthy' });
+  });
+
+  it('runs Redis writing every command to disk before it answers (CDC confirms changes to the slot once Redis holds them)', () => {
+    const args = compose.services.redis!.command as string[];
+    expect(args.join(' ')).toContain('--appendonly yes');
+    expect(args.join(' ')).toContain('--appendfsync always');
   });
 
   it('starts PostgreSQL with logical decoding on', () => {

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cdcProblems, gatewayProblems, portProblems, probeProblems, schemaProblems, securityProblems, terminationProblems } from './k8s/checks-workloads.js';
+import { cdcProblems, gatewayProblems, portProblems, probeProblems, schemaProblems, securityProblems, statefulSetProblems, terminationProblems } from './k8s/checks-workloads.js';
 import { composeProblems, configValueProblems, envNameProblems, referenceProblems, secretHygieneProblems, serviceProblems, urlProblems } from './k8s/checks-wiring.js';
 import { DEPLOYABLES, K8S } from './k8s/deployables.js';
 import { kustomizationFiles, renderLite } from './k8s/kustomize-lite.js';
@@ -28,6 +28,7 @@ const CHECKS: Record<string, (objects: KObject[]) => string[]> = {
   termination: terminationProblems,
   gateway: gatewayProblems,
   cdc: cdcProblems,
+  statefulSets: statefulSetProblems,
   services: serviceProblems,
   envNames: envNameProblems,
   configValues: configValueProblems,
@@ -128,6 +129,12 @@ describe('the checks catch broken manifests', () => {
     ['a root pod', 'security', (o) => void (deployment(o, 'hl7-adapter').spec.template.spec.securityContext.runAsNonRoot = false)],
     ['the state directory moved off its emptyDir', 'security', (o) => void (configMap(o, 'hl7-adapter-config').FICUS_STATE_DIR = '/var/lib/elsewhere')],
     ['a grace period shorter than the shutdown timeout', 'termination', (o) => void (deployment(o, 'cdc').spec.template.spec.terminationGracePeriodSeconds = 10)],
+    // 5 s preStop + 10 s drain fit in 16 s; the gateway's bound (drain + 3 s) does not
+    ['a gateway grace period above preStop plus drain but not plus its shutdown bound', 'termination', (o) => void (deployment(o, 'gateway').spec.template.spec.terminationGracePeriodSeconds = 16)],
+    ['a service grace period without its entry point\'s 2 s', 'termination', (o) => void (deployment(o, 'patient-service').spec.template.spec.terminationGracePeriodSeconds = 16)],
+    ['a CDC liveness probe that gives up after 3 s', 'cdc', (o) => void ((container(o, 'cdc') as unknown as { livenessProbe: { timeoutSeconds: number } }).livenessProbe.timeoutSeconds = 3)],
+    ['a StatefulSet governed by an ordinary (ClusterIP) Service', 'statefulSets', (o) => void ((find(o, 'StatefulSet', 'postgres')!.spec as { serviceName: string }).serviceName = 'postgres')],
+    ['a StatefulSet naming no Service', 'statefulSets', (o) => void ((find(o, 'StatefulSet', 'redis')!.spec as { serviceName: string }).serviceName = 'redis-hl')],
     ['a container port no setting listens on', 'ports', (o) => void (deployment(o, 'results-service').spec.template.spec.containers[0]!.ports = [{ name: 'http', containerPort: 8080 }])],
   ];
 

@@ -71,8 +71,11 @@ describe.each([
     const port = await listeningPort(s, `"${name} listening"`);
     const base = `http://127.0.0.1:${port}`;
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'UP' });
-    // by default the system of record follows the rules; with no rule store to read, the legacy holds it (failing safe)
-    expect(await (await fetch(`${base}/readyz`)).json()).toMatchObject({ status: 'UP', database: 'UP', queues: 'UP', systemOfRecord: 'legacy', systemOfRecordFrom: { from: 'rules' } });
+    // by default the system of record follows the rules; with no rule store to read, the legacy holds it (failing safe),
+    // and the service is not ready: behind a load balancer it would refuse every write it is sent
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'DOWN', database: 'UP', queues: 'UP', systemOfRecord: 'legacy', systemOfRecordFrom: { from: 'rules', rulesVersion: null }, why: expect.stringMatching(/^the rules are unknown/) });
     const api = await fetch(`${base}${apiPath}`);
     expect([404, 400]).toContain(api.status);
     const metrics = await (await fetch(`${base}/metrics`)).text();

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import { configSchema, Env, loadConfig, withDatabase } from '@ficus/contracts';
 import { ENCODED_SLASHES, type EncodedSlashes } from './routing/request-target.js';
+import { DEFAULT_REQUEST_BUFFER_BYTES } from './proxy/request-buffer.js';
 
 const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../routing-rules', import.meta.url));
 const DEFAULT_STATE_DIR = fileURLToPath(new URL('../../.ficus/gateway', import.meta.url));
@@ -25,6 +26,7 @@ export const GatewayConfigSchema = configSchema({
   FICUS_ADMIN_ENABLED: Env.boolean(true, 'serve the admin API (rule store only)'),
   FICUS_ADMIN_HOST: Env.string('0.0.0.0', 'address the admin API listens on'),
   FICUS_ADMIN_PORT: Env.port(8081, 'admin API port'),
+  FICUS_LOG_ID_KEY: Env.optionalString('a secret shared by every gateway instance: client request ids the logs do not show as they are are logged as an HMAC under it (hmac:) instead of a plain SHA-256 (sha256:)'),
   FICUS_ADMIN_TOKEN: Env.optionalString('a first admin token, stored (hashed) when no token with this secret exists'),
   FICUS_ADMIN_TRUST_PROXY: Env.boolean(false, 'admin API: take the client address from X-Forwarded-For (behind a trusted proxy)'),
   FICUS_OIDC_ISSUER: Env.optionalString('OIDC: accept JWTs from this issuer'),
@@ -50,6 +52,11 @@ export const GatewayConfigSchema = configSchema({
     description: 'one log line per request (rule, target, status, time; never the path or query): all, errors (status >= 400 and fallbacks), off',
   }),
   FICUS_CLIENT_REQUEST_TIMEOUT_MS: Env.integer(600_000, 'longest time to receive a whole request from a client (large uploads)'),
+  FICUS_REQUEST_BUFFER_BYTES: Env.integer(
+    DEFAULT_REQUEST_BUFFER_BYTES,
+    'request bodies up to this size are read from the client before an upstream connection is taken (a slow client then holds none); larger ones stream; 0: every body streams',
+    0,
+  ),
   FICUS_DASHBOARD_DIR: Env.optionalString('the built dashboard served at /admin (default: gateway/dashboard/dist)'),
   FICUS_PARITY_FLUSH_MS: Env.integer(1_000, 'how often parity and traffic counts are written to the gateway database', 50),
   FICUS_SHUTDOWN_TIMEOUT_MS: Env.integer(10_000, 'on SIGTERM, wait this long for in-flight requests'),

@@ -9,11 +9,14 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { Authenticator, createAccessLogger, FileRuleSource, type Logger, openStore, type OpenStore, ParityRecorder, ParityStore, RULES_CHANNEL, type RuleSet, type RuleSource, StoreRuleSource } from '@ficus/contracts';
 import { buildAdminApp } from './admin/admin-app.js';
+import { keyRequestIdHashes } from './proxy/request-id.js';
 import { componentsFrom } from './admin/component-forwarder.js';
 import { ControlPlane } from './admin/control-plane.js';
 import type { InstanceView } from './admin/routes/upstream-routes.js';
 import { storeUrlOf, type GatewayConfig } from './config.js';
 import { GatewayMetrics } from './ops/metrics.js';
+import { drainTimer, LAST_ANSWERS_MS } from './ops/shutdown.js';
+import { UpgradedSockets } from './ops/upgraded-sockets.js';
 import { isOpsPath, registerOpsRoutes } from './ops/ops-routes.js';
 import { TrafficFlusher } from './ops/traffic.js';
 import { answerClientError } from './proxy/client-errors.js';
@@ -48,7 +51,7 @@ function applyRules(runtime: ProxyRuntime, upstreams: UpstreamRegistry, metrics:
 
 const routingOf = (config: GatewayConfig): RouterOptions => ({ caseInsensitivePaths: config.FICUS_PATHS_CASE_INSENSITIVE, encodedSlashes: config.FICUS_ENCODED_SLASHES });
 
-async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: ParityStore, instance: InstanceView, log: Logger): Promise<{ app: FastifyInstance; port: number; publisher: Redis | undefined }> {
+async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: ParityStore, instance: InstanceView, log: Logger, shutdown: AbortSignal): Promise<{ app: FastifyInstance; port: number; publisher: Redis | undefined }> {
   const publisher = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 200, 2_000) }) : undefined;
   publisher?.on('error', () => undefined); // the store check covers a missed announcement
   const announce = (version: number) => void publisher?.publish(RULES_CHANNEL, JSON.stringify({ version })).catch(() => undefined);
@@ -70,7 +73,7 @@ async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: Pari
     routing: routingOf(config),
     parity,
     dashboardDir: config.FICUS_DASHBOARD_DIR,
-    components: componentsFrom(config),
+    components: componentsFrom(config, shutdown),
   });
   await app.listen({ host: config.FICUS_ADMIN_HOST, port: config.FICUS_ADMIN_PORT });
   const port = (app.server.address() as AddressInfo).port;
@@ -79,6 +82,7 @@ async function startAdmin(config: GatewayConfig, opened: OpenStore, parity: Pari
 }
 
 export async function startGateway(config: GatewayConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningGateway> {
+  keyRequestIdHashes(config.FICUS_LOG_ID_KEY);
   const storeUrl = storeUrlOf(config);
   const useStore = config.FICUS_RULES_SOURCE === 'store' || (config.FICUS_RULES_SOURCE === 'auto' && storeUrl !== undefined);
   if (useStore && !storeUrl) throw new Error('FICUS_RULES_SOURCE=store needs FICUS_STORE_URL or DATABASE_URL');
@@ -91,7 +95,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
 
   const upstreams = new UpstreamRegistry(log);
   const metrics = new GatewayMetrics(() => upstreams);
-  const options = { routeHeader: config.FICUS_ROUTE_HEADER, trustForwarded: config.FICUS_TRUST_FORWARDED, proto: 'http' as const };
+  const options = { routeHeader: config.FICUS_ROUTE_HEADER, trustForwarded: config.FICUS_TRUST_FORWARDED, proto: 'http' as const, requestBufferBytes: config.FICUS_REQUEST_BUFFER_BYTES };
   const shadows = new Shadows({ upstreams, recorder, log, forwarding: { trustForwarded: options.trustForwarded, proto: options.proto } });
   metrics.addShadowMetrics(recorder, () => shadows.inflightAll());
   const runtime: ProxyRuntime = {
@@ -142,6 +146,9 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
   traffic?.start();
 
   let shuttingDown = false;
+  const upgraded = new UpgradedSockets();
+  // aborts the admin API's passthroughs at the end of the drain
+  const drained = new AbortController();
   const app = Fastify({
     logger: false,
     // what Node's parser refuses gets the gateway's problem+json, not fastify's own JSON
@@ -152,6 +159,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
         else proxyRequest(runtime, req, res);
       });
       server.on('upgrade', createUpgradeHandler(runtime, server));
+      upgraded.track(server);
       server.on('connect', refuseConnect);
       return server;
     },
@@ -159,7 +167,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
   registerOpsRoutes(app, { metrics, upstreams, rules, ruleCount: () => runtime.router.rules.length, shuttingDown: () => shuttingDown });
   await app.listen({ host: config.FICUS_GATEWAY_HOST, port: config.FICUS_GATEWAY_PORT });
   rules.start();
-  const admin = opened && parityStore && config.FICUS_ADMIN_ENABLED ? await startAdmin(config, opened, parityStore, { upstreams, served: () => ({ rules: runtime.router.rules, status: rules.status() }) }, log) : undefined;
+  const admin = opened && parityStore && config.FICUS_ADMIN_ENABLED ? await startAdmin(config, opened, parityStore, { upstreams, served: () => ({ rules: runtime.router.rules, status: rules.status() }) }, log, drained.signal) : undefined;
   const server = app.server as Server;
   const port = (server.address() as AddressInfo).port;
   log.info({ port, rules: runtime.router.rules.length, source: rules.status().kind, version: rules.status().version, upstreams: upstreams.all().map((u) => u.name) }, 'gateway listening');
@@ -174,16 +182,24 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
     async close() {
       shuttingDown = true;
       await rules.stop();
-      await admin?.app.close();
-      admin?.publisher?.disconnect();
-      const force = setTimeout(() => server.closeAllConnections(), config.FICUS_SHUTDOWN_TIMEOUT_MS);
-      force.unref();
+      const adminServer = admin?.app.server;
       // keep-alive connections whose last request finishes during shutdown are closed as soon
       // as they are idle, not when the client's keep-alive would have ended them
-      const idle = setInterval(() => server.closeIdleConnections(), 100);
+      const idle = setInterval(() => {
+        server.closeIdleConnections();
+        adminServer?.closeIdleConnections();
+      }, 100);
       idle.unref();
-      await app.close();
-      clearTimeout(force);
+      // the drain's end (shutdown.ts): what has not finished is ended
+      const drain = drainTimer(config.FICUS_SHUTDOWN_TIMEOUT_MS, () => {
+        server.closeAllConnections();
+        drained.abort();
+        void upgraded.closeAll(LAST_ANSWERS_MS);
+        if (adminServer) setTimeout(() => adminServer.closeAllConnections(), LAST_ANSWERS_MS).unref();
+      });
+      // the admin API and the data plane drain side by side, within the one bound
+      await Promise.all([admin?.app.close().then(() => admin.publisher?.disconnect()), app.close()]);
+      drain.cancel();
       clearInterval(idle);
       await upstreams.close();
       await recorder.stop().catch(() => undefined);

@@ -59,7 +59,7 @@ describe('a half-open trial whose client goes away', () => {
     const socket = connect(Number(new URL(scene.gw.url).port), '127.0.0.1');
     socket.on('error', () => undefined);
     await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write('PUT /api/records/7 HTTP/1.1\r\nHost: his.example\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n' + '{"note":"'.padEnd(100, 'x'));
+    socket.write('PUT /api/records/7 HTTP/1.1\r\nHost: his.example\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n' + '{"note":"'.padEnd(100, 'x'));
     for (let i = 0; i < 100 && !scene.fresh.received.slice(since).some((r) => r.method === 'PUT'); i++) await sleep(20);
     expect(scene.fresh.received.slice(since).map((r) => r.method)).toContain('PUT');
 

@@ -3,7 +3,6 @@
  * from the rule files when the store is empty, and a first admin token when there is none.
  * A store that is down at this point is not fatal: the gateway can serve its last good copy.
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -12,8 +11,9 @@ import { runMigrations } from '../postgres/migrate.js';
 import { loadRuleDir } from '../rules/load-files.js';
 import { formatIssue } from '../rules/validate.js';
 import { AuditLog } from './audit-log.js';
+import { firstAdminToken } from './first-admin-token.js';
 import { RuleStore } from './rule-store.js';
-import { lookupKey, TokenStore } from './token-store.js';
+import { TokenStore } from './token-store.js';
 
 export const MIGRATIONS_TABLE = 'gateway_pgmigrations';
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/gateway', import.meta.url));
@@ -44,10 +44,11 @@ export async function openStore(o: OpenStoreOptions): Promise<OpenStore> {
   pool.on('error', (err) => o.log.warn({ err: err.message }, 'rule store connection lost'));
   const store = new RuleStore(pool);
   const tokens = new TokenStore(pool);
+  const audit = new AuditLog(pool);
   const opened: OpenStore = {
     pool,
     store,
-    audit: new AuditLog(pool),
+    audit,
     tokens,
     reachable: () =>
       pool.query('SELECT 1').then(
@@ -63,33 +64,16 @@ export async function openStore(o: OpenStoreOptions): Promise<OpenStore> {
     return opened;
   }
   await seedFromFiles(store, o);
-  if (o.bootstrapToken !== false) await firstAdminToken(tokens, o);
+  if (o.bootstrapToken !== false) await firstAdminToken({ tokens, audit, adminToken: o.adminToken, stateDir: o.stateDir, log: o.log });
   return opened;
 }
 
 async function seedFromFiles(store: RuleStore, o: OpenStoreOptions): Promise<void> {
+  // the files are read only for an empty store: a rule folder broken or gone later (a bad
+  // ConfigMap) must not stop a start whose rules the store holds
   if ((await store.currentVersion()) > 0) return;
   const files = await loadRuleDir(o.rulesDir);
   if (!files.ok) throw new Error(`cannot seed the rule store from ${o.rulesDir}:\n${files.errors.map((i) => '  ' + formatIssue(i)).join('\n')}`);
   const seeded = await store.seedIfEmpty(files.ruleSet, 'seed', `initial import from ${path.basename(o.rulesDir)}/`);
   if (seeded) o.log.info({ version: seeded.version, rules: files.ruleSet.http.length }, 'rule store seeded from the rule files');
-}
-
-async function firstAdminToken(tokens: TokenStore, o: OpenStoreOptions): Promise<void> {
-  if (o.adminToken) {
-    const known = await tokens.hasLookup(lookupKey(o.adminToken));
-    if (!known) {
-      await tokens.create('first-admin', 'admin', 'FICUS_ADMIN_TOKEN', o.adminToken);
-      o.log.info('stored the admin token from FICUS_ADMIN_TOKEN');
-    }
-    return;
-  }
-  if ((await tokens.count()) > 0) return;
-  const { token } = await tokens.create('first-admin', 'admin', 'bootstrap');
-  mkdirSync(o.stateDir, { recursive: true });
-  const file = path.join(o.stateDir, 'first-admin-token');
-  writeFileSync(file, token + '\n', { mode: 0o600 });
-  chmodSync(file, 0o600);
-  // the secret goes to a file only the gateway's user can read, never to the log
-  o.log.warn({ file }, 'no admin token existed: made one and wrote it to this file (read it, then delete the file)');
 }

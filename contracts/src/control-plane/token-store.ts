@@ -99,6 +99,26 @@ function toInfo(r: Row): TokenInfo {
   };
 }
 
+/**
+ * `created_by` of the token stored from FICUS_ADMIN_TOKEN. Tokens made through the API say
+ * `token:<name>` or `jwt:<who>`, and the first token made without one says `bootstrap`, so
+ * this value marks the environment's token alone (rows stored before it was used so too).
+ */
+export const FROM_ENVIRONMENT = 'FICUS_ADMIN_TOKEN';
+
+/** What storing the environment's admin token found and did. */
+export type EnvTokenOutcome =
+  /** stored now; `replaced`: the earlier environment tokens, revoked in the same transaction */
+  | { kind: 'created'; token: TokenInfo; replaced: TokenInfo[] }
+  /** stored before and active; `replaced`: other environment tokens still active until now, revoked */
+  | { kind: 'present'; token: TokenInfo; replaced: TokenInfo[] }
+  /** the secret is a revoked token's: a revocation is never undone by a restart */
+  | { kind: 'revoked'; token: TokenInfo }
+  /** the secret is an active token's that is not an admin's (nothing is revoked for it) */
+  | { kind: 'not-admin'; token: TokenInfo }
+  /** another secret has the same lookup key (a 64-bit collision): it cannot be stored */
+  | { kind: 'collision' };
+
 /** Serialises the changes whose check reads other tokens (names, the last admin). */
 const lockTokens = (tx: Pick<pg.Pool, 'query'>) => tx.query("SELECT pg_advisory_xact_lock(hashtext('ficus:api_tokens'))");
 
@@ -122,6 +142,64 @@ export class TokenStore {
       await lockTokens(tx);
       const { rows } = await tx.query<{ id: string }>('SELECT id FROM api_tokens WHERE name = $1 AND revoked_at IS NULL ORDER BY id LIMIT 1', [name]);
       if (rows[0]) throw new TokenNameTakenError(name, Number(rows[0].id));
+      return this.insert(tx, name, role, createdBy, secret, hash);
+    });
+  }
+
+  /**
+   * Stores the environment's admin token (FICUS_ADMIN_TOKEN) unless it is stored already, and
+   * revokes every other token the environment gave earlier: replacing the secret must end the
+   * old one, or a value once committed to a repository stays an admin token. The check and the
+   * insert hold the token lock, so replicas starting together store it once. The new token
+   * comes first in the transaction, so the revoked ones are never the last admin token.
+   * `alsoInTransaction` writes the audit entries of what changed, with the change.
+   */
+  async storeEnvironmentToken(secret: string, defaultName: string, alsoInTransaction: (tx: pg.PoolClient, outcome: EnvTokenOutcome) => Promise<void>): Promise<EnvTokenOutcome> {
+    // scrypt before the lock: it is slow on purpose
+    const hash = await hashToken(secret);
+    return withTransaction(this.pool, async (tx) => {
+      await lockTokens(tx);
+      const { rows: same } = await tx.query<Row>('SELECT * FROM api_tokens WHERE lookup = $1', [lookupKey(secret)]);
+      const known = same[0];
+      let outcome: EnvTokenOutcome;
+      if (known && !(await verifyHash(secret, known.hash))) outcome = { kind: 'collision' };
+      else if (known?.revoked_at) outcome = { kind: 'revoked', token: toInfo(known) };
+      else if (known && known.role !== 'admin') outcome = { kind: 'not-admin', token: toInfo(known) };
+      else if (known) outcome = { kind: 'present', token: toInfo(known), replaced: await this.revokeEnvironmentTokens(tx, Number(known.id)) };
+      else {
+        const { rows: earlier } = await tx.query<Row>('SELECT * FROM api_tokens WHERE created_by = $1 AND revoked_at IS NULL ORDER BY id', [FROM_ENVIRONMENT]);
+        const { rows: names } = await tx.query<{ name: string }>('SELECT name FROM api_tokens WHERE revoked_at IS NULL AND created_by <> $1', [FROM_ENVIRONMENT]);
+        // the earlier token's name carries over (audit queries by name keep working); a name an
+        // unrelated active token holds gets a suffix rather than two tokens of one name
+        const base = earlier[0]?.name ?? defaultName;
+        const taken = new Set(names.map((n) => n.name));
+        let name = base;
+        for (let i = 2; taken.has(name); i++) name = `${base}-${i}`;
+        const { info } = await this.insert(tx, name, 'admin', FROM_ENVIRONMENT, secret, hash);
+        outcome = { kind: 'created', token: info, replaced: await this.revokeEnvironmentTokens(tx, info.id) };
+      }
+      await alsoInTransaction(tx, outcome);
+      return outcome;
+    });
+  }
+
+  /** Revokes the active environment tokens other than `keep` (in a transaction holding the token lock). */
+  private async revokeEnvironmentTokens(tx: pg.PoolClient, keep: number): Promise<TokenInfo[]> {
+    const { rows } = await tx.query<Row>(
+      'UPDATE api_tokens SET revoked_at = clock_timestamp(), revoked_by = $1 WHERE created_by = $1 AND revoked_at IS NULL AND id <> $2 RETURNING *',
+      [FROM_ENVIRONMENT, keep],
+    );
+    return rows.map(toInfo).sort((a, b) => a.id - b.id);
+  }
+
+  /** Makes the first token when there is none at all; undefined when there is one (another replica made it). */
+  async createFirst(name: string, role: Role, createdBy: string): Promise<{ info: TokenInfo; token: string } | undefined> {
+    const secret = newTokenSecret();
+    const hash = await hashToken(secret);
+    return withTransaction(this.pool, async (tx) => {
+      await lockTokens(tx);
+      const { rows } = await tx.query('SELECT 1 FROM api_tokens LIMIT 1');
+      if (rows.length > 0) return undefined;
       return this.insert(tx, name, role, createdBy, secret, hash);
     });
   }

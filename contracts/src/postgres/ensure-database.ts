@@ -1,10 +1,17 @@
 /**
- * Creates the legacy database when the server has none of that name, so that the defaults
- * work on a fresh development PostgreSQL without a manual CREATE DATABASE.
+ * Creates a database when the server has none of that name, so that the defaults work on a
+ * fresh PostgreSQL without a manual CREATE DATABASE. Safe when several processes start at once.
  */
 import pg from 'pg';
 
 const INVALID_CATALOG_NAME = '3D000';
+const DUPLICATE_DATABASE = '42P04';
+/**
+ * Two CREATE DATABASE of one name at the same moment (replicas starting together): the second
+ * fails on pg_database's unique index instead of with 42P04. The index waits for the first
+ * transaction to end, so by then the database exists.
+ */
+const UNIQUE_VIOLATION = '23505';
 
 export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   const probe = new pg.Client({ connectionString: databaseUrl });
@@ -23,11 +30,13 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+    return true;
   } catch (e) {
     // another instance created it meanwhile
-    if ((e as { code?: string }).code !== '42P04') throw e;
+    const code = (e as { code?: string }).code;
+    if (code !== DUPLICATE_DATABASE && code !== UNIQUE_VIOLATION) throw e;
+    return false;
   } finally {
     await admin.end();
   }
-  return true;
 }

@@ -2,7 +2,7 @@
  * Reads rule files (`*.yaml`, `*.yml`) from a folder, in name order, and validates them as one
  * rule set. Every problem comes back with its file, line and column.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { validateRuleDocuments, type DocPath, type Position, type RuleDocument, type RuleIssue, type ValidationOptions, type ValidationResult } from './validate.js';
@@ -47,12 +47,30 @@ export function parseRuleYaml(text: string, name: string): { doc: RuleDocument; 
   return { doc: { name, data, locate }, syntax };
 }
 
+/**
+ * The rule files of a folder, in name order. Dot files are left out: editors' swap files, and
+ * a Kubernetes ConfigMap volume's own entries (`..data`, `..2026_12_06_…`). A ConfigMap volume
+ * presents each key as a symbolic link (`10-http.yaml -> ..data/10-http.yaml`), so links are
+ * followed; a link to a folder is not a rule file, and a dangling one is kept so that reading
+ * it fails with its name rather than the rules loading without it.
+ */
 export async function listRuleFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile() && RULE_FILE.test(e.name) && !e.name.startsWith('.'))
-    .map((e) => path.join(dir, e.name))
-    .sort();
+  const files: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.') || !RULE_FILE.test(e.name)) continue;
+    const file = path.join(dir, e.name);
+    if (e.isFile() || (e.isSymbolicLink() && (await linkedFile(file)))) files.push(file);
+  }
+  return files.sort();
+}
+
+async function linkedFile(link: string): Promise<boolean> {
+  try {
+    return (await stat(link)).isFile();
+  } catch {
+    return true;
+  }
 }
 
 const holdsHttpRules = (data: unknown): boolean => typeof data === 'object' && data !== null && Array.isArray((data as { http?: unknown }).http) && (data as { http: unknown[] }).http.length > 0;
@@ -75,7 +93,16 @@ export async function loadRuleDir(dir: string, options: ValidationOptions = {}):
   const docs: RuleDocument[] = [];
   const syntax: RuleIssue[] = [];
   for (const file of files) {
-    const parsed = parseRuleYaml(await readFile(file, 'utf8'), displayName(file));
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      // a dangling link, or a file gone since the listing
+      syntax.push({ file: displayName(file), pointer: '', reason: `cannot read the rule file: ${(e as Error).message}` });
+      docs.push({ name: displayName(file), data: null, locate: () => ({ file: displayName(file) }) });
+      continue;
+    }
+    const parsed = parseRuleYaml(text, displayName(file));
     syntax.push(...parsed.syntax);
     docs.push(parsed.doc);
   }

@@ -25,6 +25,14 @@ export const TimeoutsSchema = Type.Object(
     connectMs: PositiveMs('TCP connect timeout; exceeded: 504', 2_000),
     responseHeadersMs: PositiveMs('time to the first response byte; exceeded: 504', 30_000),
     bodyIdleMs: PositiveMs('longest pause inside a body; exceeded: connection closed', 60_000),
+    // no fixed default: it follows connectMs (HAProxy's `timeout queue` falls back to `timeout connect` the same way)
+    queueMs: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 3_600_000,
+        description: 'longest wait for a free pooled connection while all are busy (default: connectMs); exceeded: 503 upstream-busy, or legacy for a safe request a fallback can take',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -17,7 +17,7 @@ export interface ResolvedUpstream {
 
 export const DEFAULT_UPSTREAM: Omit<ResolvedUpstream, 'url' | 'description'> = {
   preserveHost: true,
-  timeouts: { connectMs: 2_000, responseHeadersMs: 30_000, bodyIdleMs: 60_000 },
+  timeouts: { connectMs: 2_000, responseHeadersMs: 30_000, bodyIdleMs: 60_000, queueMs: 2_000 },
   pool: { connections: 128, keepAliveMs: 4_000 },
   healthCheck: { enabled: true, path: '/healthz', intervalMs: 2_000, timeoutMs: 1_000, unhealthyAfter: 2, healthyAfter: 1 },
   circuitBreaker: { failureThreshold: 5, openMs: 5_000 },
@@ -27,7 +27,8 @@ export function resolveUpstream(u: Upstream): ResolvedUpstream {
   return {
     ...u,
     preserveHost: u.preserveHost ?? DEFAULT_UPSTREAM.preserveHost,
-    timeouts: { ...DEFAULT_UPSTREAM.timeouts, ...u.timeouts },
+    // the wait for a pooled connection follows the connect timeout unless it is declared
+    timeouts: { ...DEFAULT_UPSTREAM.timeouts, queueMs: u.timeouts?.connectMs ?? DEFAULT_UPSTREAM.timeouts.queueMs, ...u.timeouts },
     pool: { ...DEFAULT_UPSTREAM.pool, ...u.pool },
     healthCheck: { ...DEFAULT_UPSTREAM.healthCheck, ...u.healthCheck },
     circuitBreaker: { ...DEFAULT_UPSTREAM.circuitBreaker, ...u.circuitBreaker },

@@ -5,7 +5,7 @@
  */
 import type { IContainer } from 'kubernetes-models/v1';
 import { containerEnv, find, resolvePort, selects, workloads, type KObject } from './objects.js';
-import { deployableOf, effective } from './deployables.js';
+import { deployableOf, effective, shutdownBoundS } from './deployables.js';
 
 type ModelClass = (new (data: unknown) => { validate(): void }) & { apiVersion?: string; kind?: string };
 
@@ -117,21 +117,23 @@ export function securityProblems(objects: KObject[]): string[] {
   return problems;
 }
 
-/** the pod gets longer than the preStop pause plus the deployable's own shutdown timeout */
+/**
+ * The pod gets longer than the preStop pause plus the deployable's shutdown bound (how long
+ * after SIGTERM its process exits at the latest: its drain timeout and what its entry point adds).
+ */
 export function terminationProblems(objects: KObject[]): string[] {
   const problems: string[] = [];
   for (const { w, c, where } of containersOf(objects)) {
     const d = deployableOf(c.image);
     if (!d) continue;
-    const timeoutVar = Object.keys(d.schema.properties).find((k) => k.endsWith('SHUTDOWN_TIMEOUT_MS'));
-    if (!timeoutVar) {
-      problems.push(`${where}: its config has no *SHUTDOWN_TIMEOUT_MS`);
+    if (!(d.shutdownVar in d.schema.properties)) {
+      problems.push(`${where}: its config has no ${d.shutdownVar}`);
       continue;
     }
-    const timeoutS = Number(effective(d, containerEnv(objects, c), timeoutVar)) / 1000;
+    const boundS = shutdownBoundS(d, containerEnv(objects, c));
     const sleep = preStopSleep(c);
     const grace = w.pod.terminationGracePeriodSeconds ?? 30;
-    if (!(grace > timeoutS + sleep)) problems.push(`${where}: terminationGracePeriodSeconds ${grace} is not above ${timeoutVar} (${timeoutS} s) + preStop (${sleep} s)`);
+    if (!(grace > boundS + sleep)) problems.push(`${where}: terminationGracePeriodSeconds ${grace} is not above its shutdown bound (${boundS} s, from ${d.shutdownVar}) + preStop (${sleep} s)`);
   }
   return problems;
 }
@@ -163,7 +165,10 @@ export function gatewayProblems(objects: KObject[]): string[] {
   return problems;
 }
 
-/** the CDC reader: one replica, replaced with Recreate (one reader of the replication slot), no HPA */
+/** a first snapshot keeps the CDC reader's event loop busy: /healthz may take seconds, which is no reason to restart it */
+export const CDC_MIN_PROBE_TIMEOUT_S = 10;
+
+/** the CDC reader: one replica, replaced with Recreate (one reader of the replication slot), no HPA, patient health probes */
 export function cdcProblems(objects: KObject[]): string[] {
   const cdc = workloads(objects).find((w) => w.kind === 'Deployment' && w.name === 'cdc');
   if (!cdc) return ['no Deployment cdc'];
@@ -171,5 +176,30 @@ export function cdcProblems(objects: KObject[]): string[] {
   if (cdc.replicas !== 1) problems.push(`cdc: ${cdc.replicas} replicas, exactly 1 expected`);
   if (cdc.strategy !== 'Recreate') problems.push(`cdc: strategy ${cdc.strategy}, Recreate expected`);
   if (find(objects, 'HorizontalPodAutoscaler', 'cdc')) problems.push('cdc: must not be autoscaled');
+  for (const c of cdc.pod.containers) {
+    for (const [name, probe] of [
+      ['livenessProbe', c.livenessProbe],
+      ['startupProbe', c.startupProbe],
+    ] as const) {
+      // the default timeout is 1 s
+      const timeout = probe?.timeoutSeconds ?? 1;
+      if (probe && timeout < CDC_MIN_PROBE_TIMEOUT_S) problems.push(`cdc: ${name} timeoutSeconds ${timeout}, at least ${CDC_MIN_PROBE_TIMEOUT_S} expected (a snapshot slows /healthz)`);
+    }
+  }
+  return problems;
+}
+
+/** a StatefulSet's serviceName names the headless Service (clusterIP None) that governs its pods' DNS names */
+export function statefulSetProblems(objects: KObject[]): string[] {
+  const problems: string[] = [];
+  for (const s of objects.filter((o) => o.kind === 'StatefulSet')) {
+    const name = (s.spec as { serviceName?: string }).serviceName;
+    const labels = ((s.spec as { template?: { metadata?: { labels?: Record<string, string> } } }).template?.metadata?.labels ?? {}) as Record<string, string>;
+    const svc = name ? find(objects, 'Service', name) : undefined;
+    const spec = svc?.spec as { clusterIP?: string; selector?: Record<string, string> } | undefined;
+    if (!svc) problems.push(`StatefulSet/${s.metadata.name}: serviceName ${String(name)} names no Service`);
+    else if (spec?.clusterIP !== 'None') problems.push(`StatefulSet/${s.metadata.name}: serviceName ${name} is not a headless Service (clusterIP: None)`);
+    else if (!selects(spec.selector, labels)) problems.push(`StatefulSet/${s.metadata.name}: its headless Service ${name} does not select its pods`);
+  }
   return problems;
 }

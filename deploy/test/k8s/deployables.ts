@@ -11,6 +11,7 @@ import { loadRuleDir, upstreamUrlOverride } from '@ficus/contracts/rules';
 import { parse } from 'yaml';
 import { envOf, imageInstructions, type Build } from '../support/dockerfile.js';
 import { GatewayConfigSchema } from '../../../gateway/src/config.js';
+import { shutdownBoundMs as gatewayShutdownBoundMs } from '../../../gateway/src/ops/shutdown.js';
 import { AdapterConfigSchema } from '../../../legacy-adapters/hl7-adapter/src/config.js';
 import { CdcConfigSchema } from '../../../legacy-adapters/cdc/src/config.js';
 import { PatientServiceConfigSchema } from '../../../extracted-services/patient-service/src/config.js';
@@ -25,6 +26,8 @@ export interface ComposeService {
   build?: Build;
   environment?: Record<string, string>;
   ports?: string[];
+  init?: boolean;
+  stop_grace_period?: string;
 }
 
 export const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, ComposeService> };
@@ -37,19 +40,35 @@ export interface Deployable {
   healthPortVar: string;
   /** reads FICUS_UPSTREAM_<NAME>_URL for the rules' upstreams (gateway/src/upstreams/registry.ts, hl7-adapter/src/adapter.ts) */
   readsUpstreamOverrides: boolean;
+  /** the variable of its shutdown timeout */
+  shutdownVar: string;
+  /** how long after SIGTERM the process exits at the latest, from that timeout: what a grace period must exceed */
+  shutdownBoundMs: (timeoutMs: number) => number;
   compose: ComposeService;
   /** the ENV of the image's last stage */
   imageEnv: Record<string, string>;
 }
 
+// the bounds as each entry point sets runDeployable's shutdownTimeoutMs
+const asIs = (ms: number) => ms;
+/** extracted-services/service-kit/src/runtime/run-service.ts: the timeout plus 2 s */
+const servicesBound = (ms: number) => ms + 2_000;
+/** examples/legacy-his: no bound in its entry point; its close cuts connections at the timeout, then ends its pool */
+const legacyHisBound = (ms: number) => ms + 2_000;
+
 const DEFINITIONS: Omit<Deployable, 'compose' | 'imageEnv'>[] = [
-  { name: 'gateway', schema: GatewayConfigSchema, healthPortVar: 'FICUS_GATEWAY_PORT', readsUpstreamOverrides: true },
-  { name: 'hl7-adapter', schema: AdapterConfigSchema, healthPortVar: 'HL7_API_PORT', readsUpstreamOverrides: true },
-  { name: 'cdc', schema: CdcConfigSchema, healthPortVar: 'CDC_API_PORT', readsUpstreamOverrides: false },
-  { name: 'patient-service', schema: PatientServiceConfigSchema, healthPortVar: 'PATIENT_SERVICE_PORT', readsUpstreamOverrides: false },
-  { name: 'results-service', schema: ResultsServiceConfigSchema, healthPortVar: 'RESULTS_SERVICE_PORT', readsUpstreamOverrides: false },
-  { name: 'legacy-his', schema: LegacyHisConfigSchema, healthPortVar: 'LEGACY_HIS_PORT', readsUpstreamOverrides: false },
+  { name: 'gateway', schema: GatewayConfigSchema, healthPortVar: 'FICUS_GATEWAY_PORT', readsUpstreamOverrides: true, shutdownVar: 'FICUS_SHUTDOWN_TIMEOUT_MS', shutdownBoundMs: (ms) => gatewayShutdownBoundMs({ FICUS_SHUTDOWN_TIMEOUT_MS: ms }) },
+  { name: 'hl7-adapter', schema: AdapterConfigSchema, healthPortVar: 'HL7_API_PORT', readsUpstreamOverrides: true, shutdownVar: 'FICUS_SHUTDOWN_TIMEOUT_MS', shutdownBoundMs: asIs },
+  { name: 'cdc', schema: CdcConfigSchema, healthPortVar: 'CDC_API_PORT', readsUpstreamOverrides: false, shutdownVar: 'FICUS_SHUTDOWN_TIMEOUT_MS', shutdownBoundMs: asIs },
+  { name: 'patient-service', schema: PatientServiceConfigSchema, healthPortVar: 'PATIENT_SERVICE_PORT', readsUpstreamOverrides: false, shutdownVar: 'SERVICE_SHUTDOWN_TIMEOUT_MS', shutdownBoundMs: servicesBound },
+  { name: 'results-service', schema: ResultsServiceConfigSchema, healthPortVar: 'RESULTS_SERVICE_PORT', readsUpstreamOverrides: false, shutdownVar: 'SERVICE_SHUTDOWN_TIMEOUT_MS', shutdownBoundMs: servicesBound },
+  { name: 'legacy-his', schema: LegacyHisConfigSchema, healthPortVar: 'LEGACY_HIS_PORT', readsUpstreamOverrides: false, shutdownVar: 'LEGACY_HIS_SHUTDOWN_TIMEOUT_MS', shutdownBoundMs: legacyHisBound },
 ];
+
+/** the shutdown bound in seconds of a deployable run with this environment */
+export function shutdownBoundS(d: Deployable, env: Map<string, string | undefined>): number {
+  return d.shutdownBoundMs(Number(effective(d, env, d.shutdownVar))) / 1000;
+}
 
 export const DEPLOYABLES: Deployable[] = DEFINITIONS.map((d) => {
   const svc = compose.services[d.name];

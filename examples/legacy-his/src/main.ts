@@ -17,4 +17,6 @@ await runDeployable({
     return his;
   },
   finishing: 'finishing in-flight requests',
+  // the server's own drain, plus time to close the database pool and the HL7 inbound
+  shutdownTimeoutMs: config.LEGACY_HIS_SHUTDOWN_TIMEOUT_MS + 2_000,
 });

@@ -24,11 +24,13 @@ export interface Component {
   url: string | undefined;
   /** for the OpenAPI document: the routes it serves under the prefix */
   routes: string;
+  /** aborted at the end of the gateway's shutdown drain: a call in flight then ends at once */
+  shutdown?: AbortSignal | undefined;
 }
 
 /** The components whose APIs the admin API passes through, and where to find them by default. */
-export function componentsFrom(env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_URL: string }): Component[] {
-  return [
+export function componentsFrom(env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_URL: string }, shutdown?: AbortSignal): Component[] {
+  const components: Component[] = [
     {
       title: 'HL7 adapter',
       tag: 'hl7',
@@ -51,6 +53,7 @@ export function componentsFrom(env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_U
         'POST /api/cdc/queues/dead-letters/replay {queue, id, reason, force} and /discard {queue, id, reason}',
     },
   ];
+  return components.map((c) => ({ ...c, shutdown }));
 }
 
 /** request headers passed on: what the component needs to authenticate, parse and log the call */
@@ -79,6 +82,7 @@ async function forward(c: Component, req: FastifyRequest, reply: FastifyReply): 
       body,
       headersTimeout: TIMEOUT_MS,
       bodyTimeout: TIMEOUT_MS,
+      signal: c.shutdown,
     });
   } catch (e) {
     return componentError(c, reply, e as Error & { code?: string });
@@ -99,6 +103,11 @@ async function forward(c: Component, req: FastifyRequest, reply: FastifyReply): 
 
 function componentError(c: Component, reply: FastifyReply, e: Error & { code?: string }): FastifyReply {
   const where = `the ${c.title} at ${c.url} (${c.env})`;
+  if (c.shutdown?.aborted) {
+    // the component may still do what was asked: the caller should look before trying again
+    void reply.header('connection', 'close');
+    return sendProblem(reply, 503, 'component-unavailable', 'The gateway is shutting down', `the call to ${where} was cut off by the gateway's shutdown; whether the ${c.title} acted on it is unknown: check before repeating it`);
+  }
   switch (e.code) {
     case 'ECONNREFUSED':
     case 'ENOTFOUND':

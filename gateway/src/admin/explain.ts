@@ -7,8 +7,9 @@ import type { RuleSet } from '@ficus/contracts';
 import { refusedRequestOutcome } from './circuit-impact.js';
 import { ECHO_DETAIL, isEchoMethod } from '../proxy/problem-response.js';
 import { decide } from '../routing/decide.js';
+import { ambiguityDetail, AMBIGUOUS_SLUG, FIRST_COPY_ONLY } from '../routing/repeated-values.js';
 import { BadTargetError, parseRequestTarget } from '../routing/request-target.js';
-import { Router, type RouterOptions } from '../routing/router.js';
+import { isAmbiguous, Router, type RouterOptions } from '../routing/router.js';
 
 export interface Explanation {
   rule: string | null;
@@ -28,7 +29,8 @@ export function explain(
 ): Explanation {
   // Node's parser takes only the methods it knows, case-sensitively: `get` never reaches a rule
   if (!METHODS.includes(method)) throw new BadTargetError(`"${method}" is not a method the gateway takes: methods are case-sensitive (GET, not get) and Node's HTTP parser knows a fixed list; the gateway answers 400 and consults no rule`);
-  // headers as the proxy sees them: a repeated name joined as Node joins it, and the raw list
+  // headers as the proxy sees them: a repeated name joined as Node joins it (or its first copy
+  // kept, for the names Node keeps one of), and the raw list
   const headers: IncomingHttpHeaders = {};
   const rawHeaders: string[] = [];
   for (const pair of headerPairs) {
@@ -38,7 +40,8 @@ export function explain(
     const value = pair.slice(colon + 1).trim();
     const lower = name.toLowerCase();
     const before = headers[lower];
-    headers[lower] = typeof before === 'string' ? `${before}${lower === 'cookie' ? '; ' : ', '}${value}` : value;
+    if (before === undefined) headers[lower] = value;
+    else if (!FIRST_COPY_ONLY.has(lower)) headers[lower] = `${before as string}${lower === 'cookie' ? '; ' : ', '}${value}`;
     rawHeaders.push(name, value);
   }
   const target = parseRequestTarget(path, routing.encodedSlashes);
@@ -46,9 +49,12 @@ export function explain(
     return { rule: null, mode: null, target: null, reason: `the gateway answers ${method} itself with 501 and consults no rule: ${ECHO_DETAIL}` };
   }
   const router = new Router(ruleSet, routing);
-  const match = router.match(method, target, headers);
+  const match = router.route(method, target, headers, rawHeaders);
   if (!match) return { rule: null, mode: null, target: null, reason: `no rule matches ${method} ${target.forwardPath}: the gateway answers 404` };
   const rule = match.rule;
+  if (isAmbiguous(match)) {
+    return { rule: rule.id, mode: rule.mode, target: null, reason: `rule "${rule.id}" (#${rule.index + 1}) cannot tell: ${ambiguityDetail(rule.id, match.ambiguous)}. The gateway answers 400 ${AMBIGUOUS_SLUG} and tries no later rule` };
+  }
   const d = decide(match, headers, target, rawHeaders);
   const upstream = d.toTarget ? rule.target! : rule.legacy;
   const where = `rule "${rule.id}" (#${rule.index + 1}) matches ${method} on ${match.pattern.pattern.source}`;

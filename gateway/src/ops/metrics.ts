@@ -59,6 +59,7 @@ export class GatewayMetrics {
   readonly refusals: RouteStats;
   readonly fallbacks: Counter<'rule' | 'reason'>;
   readonly readsAfterWrite: Counter<'rule'>;
+  readonly queueTimeouts: Counter<'upstream'>;
   readonly ruleReloads: Counter<'result'>;
   readonly rulesLoadedAt: Gauge;
   readonly rulesCount: Gauge;
@@ -82,6 +83,7 @@ export class GatewayMetrics {
     );
     this.fallbacks = new Counter({ name: 'ficus_fallbacks_total', help: 'Safe requests answered by legacy because the new service failed', labelNames: ['rule', 'reason'], registers: reg });
     this.readsAfterWrite = new Counter({ name: 'ficus_reads_after_write_total', help: 'Safe requests the rule sends to the new service, answered by legacy because the same path was just written through legacy', labelNames: ['rule'], registers: reg });
+    this.queueTimeouts = new Counter({ name: 'ficus_upstream_queue_timeouts_total', help: 'Requests that found every pooled connection of the upstream busy for its timeouts.queueMs (503 upstream-busy, or a fallback)', labelNames: ['upstream'], registers: reg });
     this.ruleReloads = new Counter({ name: 'ficus_rule_reloads_total', help: 'Rule reloads, by result (applied, refused)', labelNames: ['result'], registers: reg });
     this.rulesLoadedAt = new Gauge({ name: 'ficus_rules_loaded_timestamp_seconds', help: 'When the rules now serving were loaded', registers: reg });
     this.rulesCount = new Gauge({ name: 'ficus_rules', help: 'HTTP rules now serving', registers: reg });
@@ -119,7 +121,7 @@ export class GatewayMetrics {
     });
     new Gauge({
       name: 'ficus_upstream_connections',
-      help: 'Upstream connection pool, by state (connected, free, running, pending)',
+      help: "Upstream connection pool, by state (connected, free, running, pending; queued: waiting in the gateway's own queue for a connection)",
       labelNames: ['upstream', 'state'],
       registers: reg,
       collect() {
@@ -130,6 +132,7 @@ export class GatewayMetrics {
           this.set({ upstream: u.name, state: 'free' }, s.free);
           this.set({ upstream: u.name, state: 'running' }, s.running);
           this.set({ upstream: u.name, state: 'pending' }, s.pending);
+          this.set({ upstream: u.name, state: 'queued' }, u.gate.waiting);
         }
       },
     });

@@ -3,9 +3,11 @@
  * streams the answer back, falling back to legacy for safe requests when the new service fails.
  *
  * The Exchange object is itself the undici dispatch handler (the callback API is undici's
- * fastest path: no per-request wrapper, no header parsing). Bodies are never buffered: a
- * request body is piped from the client socket, a response body is written chunk by chunk
- * and undici is paused whenever the client cannot keep up.
+ * fastest path: no per-request wrapper, no header parsing). A small request body is read before
+ * a pooled connection is taken (request-buffer.ts); a larger one is piped from the client
+ * socket. A response body is written chunk by chunk and undici is paused whenever the client
+ * cannot keep up. Every request takes a slot of the upstream's connection gate before undici
+ * gets it, and waits there at most the upstream's `queueMs` (upstreams/connection-gate.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -16,16 +18,23 @@ import type { Logger } from '@ficus/contracts';
 import type { GatewayMetrics, RouteStats } from '../ops/metrics.js';
 import { decide } from '../routing/decide.js';
 import { BadTargetError, parseRequestTarget, type RequestTarget } from '../routing/request-target.js';
-import { isSafeMethod, type CompiledRule, type Router } from '../routing/router.js';
+import { ambiguityDetail, AMBIGUOUS_SLUG, AMBIGUOUS_TITLE } from '../routing/repeated-values.js';
+import { isAmbiguous, isSafeMethod, type CompiledRule, type Router } from '../routing/router.js';
 import { PASS, REFUSED, type CircuitState } from '../upstreams/circuit-breaker.js';
+import type { GateTicket, GateWaiter } from '../upstreams/connection-gate.js';
 import type { Upstream } from '../upstreams/upstream.js';
 import type { UpstreamRegistry } from '../upstreams/registry.js';
 import { acceptableRequestId, clientResponseHeaders, hasRepeatedHost, REPEATED_HOST_DETAIL, upstreamRequestHeaders, VIA, type ResponseFraming } from './headers.js';
 import { isEchoMethod, refuseEchoMethod, sendProblem } from './problem-response.js';
+import { recordAnswer } from './answer-record.js';
 import { recordRefusal } from './refusals.js';
+import { loggedRequestId } from './request-id.js';
 import { AFTER_WRITE, type ShadowCapture, type Shadows } from './shadow.js';
-import { classifyUpstreamError } from './upstream-errors.js';
-import { answerBeforeBody, isLingering, RequestBody } from './unread-body.js';
+import { classifyUpstreamError, failureDetail } from './upstream-errors.js';
+import { answerBeforeBody, isLingering } from './unread-body.js';
+import { OutgoingBody } from './outgoing-body.js';
+import { DEFAULT_REQUEST_BUFFER_BYTES } from './request-buffer.js';
+import { sendsTrailers, writeResponseHead } from './response-head.js';
 import { rememberWrite, writtenRecently } from './read-after-write.js';
 import type { RecentWrites } from '../routing/recent-writes.js';
 
@@ -33,6 +42,8 @@ export interface ProxyOptions {
   routeHeader: boolean;
   trustForwarded: boolean;
   proto: 'http' | 'https';
+  /** FICUS_REQUEST_BUFFER_BYTES: bodies up to this size are read before a connection is taken (0: none) */
+  requestBufferBytes?: number;
 }
 
 /** What an Exchange needs from the running gateway; `router` is swapped on every rule change. */
@@ -74,7 +85,10 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
 }
 
-class Exchange implements Dispatcher.DispatchHandler {
+/** seconds a client is asked to wait after 503 upstream-busy: a full pool frees up in moments */
+const BUSY_RETRY_AFTER = ['retry-after', '1'];
+
+class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
   private upstream: Upstream | undefined;
   private onTarget = false;
   private isFallback = false;
@@ -93,10 +107,17 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** the half-open trial this exchange holds on `trialOf` (0: none): given back if it ends without a verdict */
   private trial = 0;
   private trialOf: Upstream | undefined;
+  /** the request body, when there is one */
+  private readonly upload: OutgoingBody | undefined;
+  /** the upstream whose gate slot this exchange holds, and whether as a streaming upload */
+  private slotOf: Upstream | undefined;
+  private streaming = false;
+  /** waiting for a slot of `upstream`'s gate */
+  private ticket: GateTicket | undefined;
+  /** the client could not be given the upstream's head: not the upstream's failure */
+  private headFailed = false;
   /** mode shadow: legacy's answer is also handed here (after the client got it) */
   shadow: ShadowCapture | undefined = undefined;
-  /** what is sent as the request body: the client's request, or a tee of it (shadowed writes) */
-  body: Readable;
   /** legacy answers because the path was just written through it (the rule would send it to the target) */
   afterWrite = false;
 
@@ -110,13 +131,29 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly started: number,
     private canFallback: boolean,
   ) {
-    this.body = req;
+    this.upload = hasBody(req) ? new OutgoingBody(req, rt.options.requestBufferBytes ?? DEFAULT_REQUEST_BUFFER_BYTES) : undefined;
     res[kExchange] = this;
     res.once('close', onClientClose);
   }
 
+  /** A shadowed write's body comes through a tee (shadow.ts). */
+  useBody(tee: Readable): void {
+    this.upload?.useTee(tee);
+  }
+
+  /** Starts the exchange: a small body is read first, then the request goes to `name`. */
+  start(name: string, onTarget: boolean): void {
+    if (this.upload === undefined || !this.upload.readsFirst()) return this.send(name, onTarget);
+    // counted against where it was going, should the client leave while sending
+    this.upstream = this.rt.upstreams.get(name);
+    this.upload.readWhole((clientStayed) => {
+      // clientClosed() has counted one that left
+      if (clientStayed && !this.clientGone && !this.done) this.send(name, onTarget);
+    });
+  }
+
   /** Sends the request to `name`; `onTarget` tells whether it is the rule's new service. */
-  send(name: string, onTarget: boolean): void {
+  private send(name: string, onTarget: boolean): void {
     const upstream = this.rt.upstreams.get(name);
     this.upstream = upstream;
     this.onTarget = onTarget;
@@ -136,6 +173,35 @@ class Exchange implements Dispatcher.DispatchHandler {
         this.trialOf = upstream;
       }
     }
+    this.streaming = !this.isFallback && this.upload !== undefined && this.upload.streams;
+    if (upstream.gate.tryEnter(this.streaming)) return this.dispatch(upstream);
+    this.ticket = upstream.gate.wait(this.streaming, this);
+    if (this.streaming) this.upload!.readAhead();
+  }
+
+  /** The gate gave this exchange a slot. */
+  admitted(): void {
+    this.ticket = undefined;
+    this.upload?.endReadAhead();
+    if (this.done) return this.upstream!.gate.leave(this.streaming);
+    this.dispatch(this.upstream!);
+  }
+
+  /** No slot came free within the upstream's `queueMs`: load, not a failure (the circuit is not told). */
+  queueTimedOut(): void {
+    this.ticket = undefined;
+    this.upload?.endReadAhead();
+    const upstream = this.upstream!;
+    this.rt.metrics.queueTimeouts.inc({ upstream: upstream.name });
+    this.releaseTrial();
+    if (this.onTarget && this.canFallback) return this.fallback('upstream-busy');
+    this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream.name, reason: 'upstream-busy' }, 'no upstream connection came free in time');
+    const detail = `every connection to upstream "${upstream.name}" stayed busy for ${upstream.gate.queueMs} ms (timeouts.queueMs)`;
+    this.fail(503, 'upstream-busy', 'Upstream busy', detail, BUSY_RETRY_AFTER);
+  }
+
+  private dispatch(upstream: Upstream): void {
+    this.slotOf = upstream;
     const t = upstream.config.timeouts;
     upstream.pool.dispatch(
       {
@@ -147,12 +213,26 @@ class Exchange implements Dispatcher.DispatchHandler {
           trustForwarded: this.rt.options.trustForwarded,
           proto: this.rt.options.proto,
         }),
-        body: this.isFallback || !hasBody(this.req) ? null : this.body === this.req ? new RequestBody(this.req) : this.body,
+        body: this.isFallback || this.upload === undefined ? null : this.upload.forUndici(),
         headersTimeout: t.responseHeadersMs,
         bodyTimeout: t.bodyIdleMs,
       },
       this,
     );
+  }
+
+  /** Gives the gate slot back: the request ended at undici, whatever way. */
+  private leaveGate(): void {
+    const held = this.slotOf;
+    if (held === undefined) return;
+    this.slotOf = undefined;
+    held.gate.leave(this.streaming);
+  }
+
+  private releaseTrial(): void {
+    if (this.trial === 0) return;
+    this.trialOf!.breaker.release(this.trial);
+    this.trial = 0;
   }
 
   private routeLabel(): string {
@@ -162,7 +242,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private fallback(reason: string): void {
     this.rt.metrics.fallbacks.inc({ rule: this.rule.id, reason });
-    this.rt.log.warn({ reqId: this.requestId, rule: this.rule.id, target: this.upstream?.name, reason }, 'answered by legacy (fallback)');
+    this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: this.upstream?.name, reason }, 'answered by legacy (fallback)');
     this.canFallback = false;
     this.isFallback = true;
     this.discarding = false;
@@ -198,14 +278,19 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.rt.options.routeHeader) added.push('x-ficus-route', this.routeLabel());
     const headers = clientResponseHeaders(rawHeaders, added, this.framing, statusCode);
     // an upstream may answer before it has the whole body (a 413): its answer is the client's
-    if (hasBody(this.req)) answerBeforeBody(this.req, this.res);
+    if (this.upload !== undefined) answerBeforeBody(this.req, this.res);
     this.remaining = this.framing.contentLength;
     this.unpausable = !this.framing.chunked && this.framing.contentLength < 0;
     // the head, the body that came with it in this read and the end go out in one write (Node
     // writes the head alone otherwise): one system call less per answer, ~7 % of the throughput
     this.res.cork();
     process.nextTick(uncork, this.res);
-    this.res.writeHead(statusCode, statusText, headers);
+    try {
+      writeResponseHead(this.res, this.req.method, statusCode, statusText, headers, this.framing);
+    } catch (e) {
+      this.headFailed = true;
+      throw e;
+    }
     if (this.shadow !== undefined) this.shadow.legacyHead(statusCode, rawHeaders);
     return true;
   }
@@ -221,7 +306,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.res.destroyed || this.remaining === 0) return true;
     if (this.unpausable) {
       if (this.res.writableLength > UNPAUSABLE_BUFFER_LIMIT) {
-        this.rt.log.warn({ reqId: this.requestId, rule: this.rule.id }, 'client too slow for a connection-delimited answer; cut');
+        this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id }, 'client too slow for a connection-delimited answer; cut');
         this.res.destroy();
       }
       return true;
@@ -231,11 +316,12 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onComplete(trailers: string[] | Buffer[] | null): void {
+    this.leaveGate();
     if (this.discarding) {
       this.fallback(this.discardReason);
       return;
     }
-    if (trailers && trailers.length > 0) {
+    if (trailers && trailers.length > 0 && sendsTrailers(this.res)) {
       const t: [string, string][] = [];
       for (let i = 0; i < trailers.length; i += 2) t.push([trailers[i]!.toString(), trailers[i + 1]!.toString()]);
       this.res.addTrailers(t);
@@ -246,30 +332,32 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error & { code?: string }): void {
+    this.leaveGate();
     if (this.shadow !== undefined) this.shadow.legacyFailed(this.clientGone ? 'client-gone' : 'legacy-failed');
     if (this.done) return;
     if (this.clientGone) {
       this.finish(499);
       return;
     }
-    const failure = classifyUpstreamError(err);
+    const failure = classifyUpstreamError(err, !this.isFallback && this.upload !== undefined && this.upload.stillSending(err));
     const upstream = this.upstream;
+    // the upstream answered; the client could not be given its head: no strike against it
+    const strike = failure.upstreamFault && !this.headFailed;
     if (this.res.headersSent) {
       // the status line is gone: cut the connection so the client cannot take a short body for a whole one
-      upstream?.breaker.failure(failure.reason);
-      this.rt.log.warn({ reqId: this.requestId, rule: this.rule.id, target: upstream?.name, reason: failure.reason }, 'upstream failed mid-response');
+      if (strike) upstream?.breaker.failure(failure.reason);
+      this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream?.name, reason: failure.reason }, 'upstream failed mid-response');
       this.res.destroy(err);
       this.finish(this.status);
       return;
     }
-    if (!this.discarding) upstream?.breaker.failure(failure.reason);
+    if (!this.discarding && strike) upstream?.breaker.failure(failure.reason);
     if (this.onTarget && this.canFallback) {
       this.fallback(this.discarding ? this.discardReason : failure.reason);
       return;
     }
-    this.rt.log.warn({ reqId: this.requestId, rule: this.rule.id, target: upstream?.name, reason: failure.reason }, 'upstream request failed');
-    const detail = `upstream "${upstream?.name ?? '-'}": ${failure.reason}`;
-    this.fail(failure.status, failure.slug, failure.title, detail);
+    this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream?.name, reason: failure.reason }, 'upstream request failed');
+    this.fail(failure.status, failure.slug, failure.title, failureDetail(upstream?.name ?? '-', failure));
   }
 
   // --- end of the exchange --------------------------------------------------------------
@@ -277,15 +365,20 @@ class Exchange implements Dispatcher.DispatchHandler {
   clientClosed(): void {
     if (this.res.writableFinished) return;
     this.clientGone = true;
+    if (this.ticket !== undefined) {
+      // never sent: it leaves the queue now
+      this.upstream!.gate.cancel(this.ticket);
+      this.ticket = undefined;
+    }
     if (this.shadow !== undefined) this.shadow.legacyFailed('client-gone');
     this.abortUpstream?.(new Error('client went away'));
     if (!this.done) this.finish(499);
   }
 
-  private fail(status: number, slug: string, title: string, detail: string): void {
+  private fail(status: number, slug: string, title: string, detail: string, extraHeaders?: string[]): void {
     if (this.shadow !== undefined) this.shadow.legacyFailed('legacy-failed');
-    if (hasBody(this.req) && !this.res.headersSent) answerBeforeBody(this.req, this.res);
-    sendProblem(this.res, status, slug, title, detail, this.requestId, this.rt.options.routeHeader ? this.routeLabel() : undefined);
+    if (this.upload !== undefined && !this.res.headersSent) answerBeforeBody(this.req, this.res);
+    sendProblem(this.res, status, slug, title, detail, this.requestId, this.rt.options.routeHeader ? this.routeLabel() : undefined, extraHeaders);
     this.finish(status);
   }
 
@@ -295,17 +388,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.res[kExchange] = undefined;
     // a trial whose client went away told the breaker nothing: without this, no request would
     // be let through again (a no-op when the upstream's answer already gave the verdict)
-    if (this.trial !== 0) this.trialOf!.breaker.release(this.trial);
+    this.releaseTrial();
     const seconds = (performance.now() - this.started) / 1000;
     const target = this.upstream?.name ?? '-';
-    routeStats(this.rt.metrics, this.rule, target, this.isFallback).record(status, seconds);
+    recordAnswer(this.rt, routeStats(this.rt.metrics, this.rule, target, this.isFallback), this.requestId, this.req.method, status, seconds);
     this.rt.metrics.finished();
-    if (this.rt.accessLog && (this.rt.accessLogAll || status >= 400 || this.isFallback)) {
-      this.rt.accessLog.info(
-        { reqId: this.requestId, method: this.req.method, rule: this.rule.id, target, fallback: this.isFallback, status, ms: Math.round(seconds * 10_000) / 10 },
-        'request',
-      );
-    }
   }
 }
 
@@ -352,12 +439,16 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
     return recordRefusal(rt, req.method, 400, requestId, started);
   }
   const method = req.method ?? 'GET';
-  const match = rt.router.match(method, target, req.headers);
+  const match = rt.router.route(method, target, req.headers, req.rawHeaders);
   if (!match) {
     sendProblem(res, 404, 'no-route', 'No rule matches this request', 'no routing rule matches this method and path', requestId, undefined);
     return recordRefusal(rt, method, 404, requestId, started);
   }
   const rule = match.rule;
+  if (isAmbiguous(match)) {
+    sendProblem(res, 400, AMBIGUOUS_SLUG, AMBIGUOUS_TITLE, ambiguityDetail(rule.id, match.ambiguous), requestId, undefined);
+    return recordRefusal(rt, method, 400, requestId, started);
+  }
   rt.metrics.started();
   const decided = decide(match, req.headers, target, req.rawHeaders).toTarget;
   // one look-up serves both cases: a read the rule sends to the new service stays on legacy, and
@@ -370,7 +461,7 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
   exchange.afterWrite = afterWrite && decided;
   if (rule.shadow !== null) {
     if (afterWrite) rt.shadows.skip(rule, AFTER_WRITE);
-    else exchange.shadow = rt.shadows.begin(rule, req, target, requestId, hasBody(req), (tee) => (exchange.body = tee));
+    else exchange.shadow = rt.shadows.begin(rule, req, target, requestId, hasBody(req), (tee) => exchange.useBody(tee));
   }
-  exchange.send(toTarget ? rule.target! : rule.legacy, toTarget);
+  exchange.start(toTarget ? rule.target! : rule.legacy, toTarget);
 }

@@ -1,7 +1,7 @@
 /**
  * Errors the gateway answers itself, as RFC 9457 problem+json.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { problem, PROBLEM_CONTENT_TYPE } from '@ficus/contracts';
 
@@ -13,6 +13,8 @@ export function sendProblem(
   detail: string,
   requestId: string,
   route: string | undefined,
+  /** more headers, as name, value pairs (Retry-After) */
+  extra?: string[],
 ): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
@@ -21,7 +23,9 @@ export function sendProblem(
   const body = JSON.stringify(problem(status, slug, title, detail, { instance: `urn:ficus:request:${requestId}` }));
   const headers: string[] = ['content-type', PROBLEM_CONTENT_TYPE, 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store', 'x-request-id', requestId];
   if (route !== undefined) headers.push('x-ficus-route', route);
-  res.writeHead(status, headers);
+  if (extra !== undefined) headers.push(...extra);
+  // the reason phrase said outright: a writeHead that failed before may have left its own behind
+  res.writeHead(status, STATUS_CODES[status] ?? '', headers);
   res.end(body);
 }
 

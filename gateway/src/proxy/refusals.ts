@@ -5,15 +5,11 @@
  * with a letter or digit); as everywhere, without the path or query, which may carry an MRN.
  */
 import { performance } from 'node:perf_hooks';
+import { recordAnswer } from './answer-record.js';
 import type { ProxyRuntime } from './exchange.js';
 
 export const NO_RULE = '-';
 
 export function recordRefusal(rt: Pick<ProxyRuntime, 'metrics' | 'accessLog'>, method: string | undefined, status: number, requestId: string, started: number): void {
-  const seconds = (performance.now() - started) / 1000;
-  rt.metrics.refusals.record(status, seconds);
-  rt.accessLog?.info(
-    { reqId: requestId, method: method ?? NO_RULE, rule: NO_RULE, target: NO_RULE, fallback: false, status, ms: Math.round(seconds * 10_000) / 10 },
-    'request',
-  );
+  recordAnswer(rt, rt.metrics.refusals, requestId, method ?? NO_RULE, status, (performance.now() - started) / 1000);
 }

@@ -26,6 +26,7 @@ import { isSafeMethod, type CompiledRule } from '../routing/router.js';
 import type { Upstream } from '../upstreams/upstream.js';
 import type { UpstreamRegistry } from '../upstreams/registry.js';
 import { upstreamRequestHeaders, type ForwardingContext } from './headers.js';
+import { loggedRequestId } from './request-id.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
 export const SHADOW_HEADER = 'x-ficus-shadow';
@@ -259,7 +260,7 @@ export class Shadows {
             fields: c.fields,
             diff: redactDiff(c.diff, settings?.keepValues === true),
             redacted: settings?.keepValues !== true,
-            requestId,
+            requestId: loggedRequestId(requestId),
           })
         : undefined,
     );

@@ -27,6 +27,8 @@ export function isLingering(socket: Socket): boolean {
   return (socket as LingeringSocket)[kLingering] !== undefined;
 }
 
+export function ignoreError(): void {}
+
 /**
  * The client's body as undici gets it. undici destroys the body it was sending when the answer
  * comes first; destroying the request itself would leave the connection's parser stalled on a
@@ -45,6 +47,11 @@ export class RequestBody extends Readable {
 
   constructor(private readonly req: IncomingMessage) {
     super({ highWaterMark: 64 * 1024 });
+    // undici listens for the body's errors only once it has built its request, and a request
+    // waiting in its queue for a connection has none yet (nor after undici is done with it): a
+    // client leaving then made this 'error' unhandled and took the gateway process down. The
+    // exchange hears of the client leaving through the response's 'close'.
+    this.on('error', ignoreError);
     req.on('data', this.onData).once('end', this.onEnd).once('close', this.onClose);
   }
 

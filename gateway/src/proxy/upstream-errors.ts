@@ -1,6 +1,12 @@
 /**
  * Turns an undici error into the answer the client gets: 504 for timeouts, 502 for anything
  * else that kept the upstream from answering.
+ *
+ * A connection lost while the request body was still being sent is told apart: an upstream
+ * that refuses an upload (a body limit) closes with the rest unread, which resets the
+ * connection. The client's body provoked it; it says nothing of the upstream's health, so it is
+ * no strike against the upstream's circuit (24 oversized PUTs opened patient-service's circuit
+ * for every other client).
  */
 export interface UpstreamFailure {
   status: 502 | 504;
@@ -8,9 +14,25 @@ export interface UpstreamFailure {
   title: string;
   /** short, PHI-free reason used in logs, metrics and fallbacks */
   reason: string;
+  /** whether it counts against the upstream's circuit breaker */
+  upstreamFault: boolean;
 }
 
-export function classifyUpstreamError(err: Error & { code?: string }): UpstreamFailure {
+const LOST_WHILE_SENDING: UpstreamFailure = {
+  status: 502,
+  slug: 'upstream-connection-lost',
+  title: 'Upstream closed the connection while the request body was being sent',
+  reason: 'closed-during-upload',
+  upstreamFault: false,
+};
+
+/** `sendingBody`: the request body was not all sent when the connection was lost. */
+export function classifyUpstreamError(err: Error & { code?: string }, sendingBody = false): UpstreamFailure {
+  if (sendingBody && (err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'UND_ERR_SOCKET')) return LOST_WHILE_SENDING;
+  return { ...byCode(err), upstreamFault: true };
+}
+
+function byCode(err: Error & { code?: string }): Omit<UpstreamFailure, 'upstreamFault'> {
   switch (err.code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
       return { status: 504, slug: 'upstream-timeout', title: 'Upstream did not accept the connection in time', reason: 'connect-timeout' };
@@ -33,4 +55,10 @@ export function classifyUpstreamError(err: Error & { code?: string }): UpstreamF
     default:
       return { status: 502, slug: 'bad-gateway', title: 'Upstream request failed', reason: err.code ?? 'error' };
   }
+}
+
+/** The problem detail of a failure: PHI-free, names the upstream. */
+export function failureDetail(upstream: string, failure: UpstreamFailure): string {
+  if (!failure.upstreamFault) return `upstream "${upstream}" closed the connection while the request body was being sent (it may refuse bodies this large)`;
+  return `upstream "${upstream}": ${failure.reason}`;
 }

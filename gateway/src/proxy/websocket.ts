@@ -3,61 +3,178 @@
  * by http-proxy, which handles the upgrade handshake and the two-way pipe well. There is no
  * fallback: a WebSocket is not a safe, replayable request. Any other upgrade (h2c, TLS, a POST)
  * is not passed on: the request is served as HTTP/1.1 (h2c-upgrade.ts).
+ *
+ * An upstream may also refuse the handshake with an ordinary answer (a 400 for a bad key, a 404,
+ * a REST route's 200 and its body). http-proxy wrote that answer itself as Node had parsed it:
+ * Connection and Keep-Alive passed on, no Via, x-request-id or x-ficus-route, a chunked body
+ * unchunked under its Transfer-Encoding, counted nowhere and logged nowhere. Such an answer is
+ * now relayed here as any proxied answer is (headers.ts, answer-record.ts); a 101 is counted
+ * and logged too.
  */
 import { randomUUID } from 'node:crypto';
 import type { ClientRequest, IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { decide } from '../routing/decide.js';
+import { ambiguityDetail, AMBIGUOUS_SLUG, AMBIGUOUS_TITLE } from '../routing/repeated-values.js';
 import { BadTargetError, parseRequestTarget } from '../routing/request-target.js';
-import { acceptableRequestId, hasRepeatedHost, isAdminCredential, REPEATED_HOST_DETAIL, VIA } from './headers.js';
+import { isAmbiguous } from '../routing/router.js';
+import { recordAnswer } from './answer-record.js';
+import { acceptableRequestId, clientResponseHeaders, hasRepeatedHost, isAdminCredential, REPEATED_HOST_DETAIL, VIA } from './headers.js';
 import { sendProblemOnSocket } from './problem-response.js';
+import { loggedRequestId } from './request-id.js';
 import type { ProxyRuntime } from './exchange.js';
 import { continueAsHttp1, isWebSocketHandshake } from './h2c-upgrade.js';
+import { classifyUpstreamError } from './upstream-errors.js';
 
-function reject(socket: Duplex, status: number, reason: string): void {
-  if (socket.writable) socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+/** One handshake on its way through the gateway, kept on the request for the proxy's events. */
+interface Handshake {
+  rt: ProxyRuntime;
+  requestId: string;
+  rule: string;
+  upstream: string;
+  started: number;
+  /** the status of the head written to the client (0: none yet, a problem answer can still be sent) */
+  status: number;
+  recorded: boolean;
+}
+
+const kHandshake = Symbol('ficus.handshake');
+type HandshakeRequest = IncomingMessage & { [kHandshake]?: Handshake };
+
+function record(hs: Handshake, status: number): void {
+  if (hs.recorded) return;
+  hs.recorded = true;
+  recordAnswer(hs.rt, hs.rt.metrics.route(hs.rule, hs.upstream, false), hs.requestId, 'GET', status, (performance.now() - hs.started) / 1000);
+}
+
+/** The gateway's own answer headers, as an exchange adds them. */
+function ownHeaders(hs: Handshake): string[] {
+  const added = ['via', VIA, 'x-request-id', hs.requestId];
+  if (hs.rt.options.routeHeader) added.push('x-ficus-route', `${hs.rule}; ${hs.upstream}`);
+  return added;
+}
+
+/** A 101: the upstream's headers (its Connection and Upgrade included: they make the switch) and the gateway's. */
+function accepted(hs: Handshake, proxyRes: IncomingMessage): void {
+  hs.status = 101;
+  const h = proxyRes.headers;
+  const added = ownHeaders(hs);
+  for (let i = 0; i < added.length; i += 2) {
+    const name = added[i]!;
+    const before = h[name];
+    // an upstream's own Via or x-request-id is kept, as on any answer
+    h[name] = before === undefined ? added[i + 1]! : [...(Array.isArray(before) ? before : [before]), added[i + 1]!];
+  }
+  record(hs, 101);
+}
+
+/** Ends the client's connection so that a cut answer cannot pass for a whole one (its body is delimited by the close). */
+function cut(socket: Duplex): void {
+  const s = socket as Socket;
+  if (typeof s.resetAndDestroy === 'function' && !s.destroyed) s.resetAndDestroy();
   else socket.destroy();
+}
+
+/**
+ * Any other answer: relayed as an exchange relays one, then the connection is closed (Node has
+ * let go of its parser for an upgrade request, so no other request can follow on it). The body
+ * comes unchunked from Node and is delimited by the close.
+ */
+function refused(hs: Handshake, res: IncomingMessage, socket: Duplex): void {
+  const status = res.statusCode ?? 502;
+  if (socket.destroyed) {
+    // the client left while the upstream made up its mind
+    res.destroy();
+    return record(hs, 499);
+  }
+  hs.status = status;
+  const framing = { contentLength: -1, chunked: false };
+  const raw = res.rawHeaders.map((v) => Buffer.from(v, 'latin1'));
+  const headers = clientResponseHeaders(raw, [...ownHeaders(hs), 'connection', 'close'], framing, status);
+  let head = `HTTP/1.1 ${status} ${res.statusMessage ?? ''}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]!}: ${headers[i + 1]!}\r\n`;
+  socket.write(Buffer.from(head + '\r\n', 'latin1'));
+  res.once('end', () => record(hs, status));
+  res.once('error', () => {
+    record(hs, status);
+    cut(socket);
+  });
+  socket.once('close', () => {
+    if (res.complete) return;
+    record(hs, 499);
+    res.destroy();
+  });
+  res.pipe(socket);
 }
 
 export function createUpgradeHandler(rt: ProxyRuntime, server: Server) {
   const proxy = httpProxy.createProxyServer({ ws: true, xfwd: true });
-  proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => {
+  // emitted before http-proxy adds its own listeners: these run first
+  proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Duplex) => {
     if (isAdminCredential(req.headers.authorization)) proxyReq.removeHeader('authorization');
-    const route = (req as IncomingMessage & { ficusRoute?: string }).ficusRoute;
-    proxyReq.on('upgrade', (proxyRes: IncomingMessage) => {
-      proxyRes.headers.via = proxyRes.headers.via ? `${proxyRes.headers.via}, ${VIA}` : VIA;
-      if (route && rt.options.routeHeader) proxyRes.headers['x-ficus-route'] = route;
+    const hs = (req as HandshakeRequest)[kHandshake];
+    if (!hs) return;
+    proxyReq.on('upgrade', (proxyRes: IncomingMessage) => accepted(hs, proxyRes));
+    const relay = (res: IncomingMessage) => refused(hs, res, socket);
+    proxyReq.on('response', relay);
+    // right after this event, http-proxy adds a 'response' listener that writes any answer but a
+    // 101 itself, as Node parsed it (ws-incoming.js): it is taken off before an answer can come,
+    // as the request is sent only after this turn
+    process.nextTick(() => {
+      for (const l of proxyReq.listeners('response')) if (l !== relay) proxyReq.removeListener('response', l as (res: IncomingMessage) => void);
     });
   });
-  proxy.on('error', (err: Error, _req: IncomingMessage, socket: unknown) => {
-    rt.log.warn({ reason: (err as Error & { code?: string }).code ?? err.message }, 'websocket upstream failed');
-    if (socket && typeof (socket as Duplex).destroy === 'function') reject(socket as Duplex, 502, 'Bad Gateway');
+  proxy.on('error', (err: Error & { code?: string }, req: IncomingMessage, socket: unknown) => {
+    const hs = (req as HandshakeRequest)[kHandshake];
+    const failure = classifyUpstreamError(err);
+    rt.log.warn({ reqId: hs && loggedRequestId(hs.requestId), rule: hs?.rule, target: hs?.upstream, reason: failure.reason }, 'websocket upstream failed');
+    if (!socket || typeof (socket as Duplex).destroy !== 'function') return;
+    if (hs && hs.status !== 0) record(hs, hs.status);
+    if (!hs || hs.status !== 0) return cut(socket as Duplex);
+    hs.status = failure.status;
+    sendProblemOnSocket(socket as Duplex, failure.status, failure.status === 504 ? 'Gateway Timeout' : 'Bad Gateway', failure.slug, failure.title, `upstream "${hs.upstream}": ${failure.reason}`);
+    record(hs, failure.status);
   });
 
   return function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!isWebSocketHandshake(req)) return continueAsHttp1(server, req, socket, head);
     socket.on('error', () => socket.destroy());
-    if (hasRepeatedHost(req.rawHeaders)) return sendProblemOnSocket(socket, 400, 'Bad Request', 'bad-request', 'Bad request', REPEATED_HOST_DETAIL);
+    const started = performance.now();
+    const requestId = acceptableRequestId(req.headers['x-request-id']) ?? randomUUID();
+    const refuse = (status: number, reason: string, slug: string, title: string, detail: string) => {
+      sendProblemOnSocket(socket, status, reason, slug, title, detail);
+      recordAnswer(rt, rt.metrics.refusals, requestId, 'GET', status, (performance.now() - started) / 1000);
+    };
+    if (hasRepeatedHost(req.rawHeaders)) return refuse(400, 'Bad Request', 'bad-request', 'Bad request', REPEATED_HOST_DETAIL);
     let target;
     try {
       target = parseRequestTarget(req.url ?? '/', rt.router.encodedSlashes);
     } catch (e) {
-      if (e instanceof BadTargetError) return sendProblemOnSocket(socket, 400, 'Bad Request', 'bad-request-target', 'Bad request target', e.message);
+      if (e instanceof BadTargetError) return refuse(400, 'Bad Request', 'bad-request-target', 'Bad request target', e.message);
       throw e;
     }
-    const match = rt.router.match(req.method ?? 'GET', target, req.headers);
-    if (!match) return reject(socket, 404, 'Not Found');
+    const match = rt.router.route(req.method ?? 'GET', target, req.headers, req.rawHeaders);
+    if (!match) return refuse(404, 'Not Found', 'no-route', 'No rule matches this request', 'no routing rule matches this method and path');
     const rule = match.rule;
+    if (isAmbiguous(match)) return refuse(400, 'Bad Request', AMBIGUOUS_SLUG, AMBIGUOUS_TITLE, ambiguityDetail(rule.id, match.ambiguous));
     const toTarget = decide(match, req.headers, target, req.rawHeaders).toTarget;
     const name = toTarget ? rule.target! : rule.legacy;
+    const hs: Handshake = { rt, requestId, rule: rule.id, upstream: name, started, status: 0, recorded: false };
     const upstream = rt.upstreams.get(name);
-    if (!upstream) return reject(socket, 502, 'Bad Gateway');
-    if (toTarget && upstream.breaker.current === 'open') return reject(socket, 503, 'Service Unavailable');
-    const requestId = acceptableRequestId(req.headers['x-request-id']) ?? randomUUID();
-    (req as IncomingMessage & { ficusRoute?: string }).ficusRoute = `${rule.id}; ${name}`;
+    if (!upstream) {
+      sendProblemOnSocket(socket, 502, 'Bad Gateway', 'unknown-upstream', 'Upstream not declared', `the rules name an upstream "${name}" that is not declared`);
+      return record(hs, 502);
+    }
+    if (toTarget && upstream.breaker.current === 'open') {
+      sendProblemOnSocket(socket, 503, 'Service Unavailable', 'upstream-unavailable', 'Upstream unavailable', `the circuit of upstream "${name}" is open`);
+      return record(hs, 503);
+    }
+    (req as HandshakeRequest)[kHandshake] = hs;
     req.url = target.forwardPath;
-    rt.log.info({ reqId: requestId, rule: rule.id, target: name }, 'websocket upgrade');
+    rt.log.info({ reqId: loggedRequestId(requestId), rule: rule.id, target: name }, 'websocket upgrade');
     proxy.ws(req, socket, head, {
       target: upstream.config.url,
       changeOrigin: !upstream.config.preserveHost,

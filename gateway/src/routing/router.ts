@@ -7,6 +7,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { compileCompare, effectiveMethods, parsePathPattern, resolveShadow, rulePaths, SAFE_METHODS, DEFAULT_LEGACY_UPSTREAM, type CompiledCompare, type ResolvedShadow, type HttpMode, type HttpRule, type PathPattern, type Predicate, type RuleSet } from '@ficus/contracts';
 import { DEFAULT_SALT, stickyKeyReader, thresholdOf, type StickyKeyReader } from './canary.js';
 import { queryParam, type EncodedSlashes, type RequestTarget } from './request-target.js';
+import { AMBIGUOUS, testHeader, testQuery, type Ambiguity, type ValueTest } from './repeated-values.js';
 
 interface CompiledPattern {
   pattern: PathPattern;
@@ -14,8 +15,6 @@ interface CompiledPattern {
   /** segment index of the sticky path parameter in this pattern, or -1 */
   stickyIndex: number;
 }
-
-type ValueTest = (value: string | undefined) => boolean;
 
 export interface CompiledRule {
   id: string;
@@ -55,6 +54,14 @@ export interface RouteMatch {
   rule: CompiledRule;
   pattern: CompiledPattern;
 }
+
+/** The first rule whose path and method fit was left undecided: copies of a value it tests disagree (repeated-values.ts). */
+export interface AmbiguousRequest {
+  rule: CompiledRule;
+  ambiguous: Ambiguity;
+}
+
+export const isAmbiguous = (r: RouteMatch | AmbiguousRequest): r is AmbiguousRequest => 'ambiguous' in r;
 
 function valueTest(p: Predicate): ValueTest {
   if (p.present !== undefined) {
@@ -166,7 +173,23 @@ export class Router {
     return this.level0;
   }
 
+  /**
+   * The rule that takes a request, or the first rule the request is ambiguous for (it is then
+   * refused, not sent on to a later rule), or undefined when no rule matches.
+   */
+  route(method: string, target: RequestTarget, headers: IncomingHttpHeaders, rawHeaders: readonly string[]): RouteMatch | AmbiguousRequest | undefined {
+    return this.find(method, target, headers, rawHeaders);
+  }
+
+  /**
+   * @deprecated reads a repeated header as Node joins it and a repeated query parameter's first
+   * copy, so `x-ward: 7` sent twice passes a rule for ward 7: the proxy uses route().
+   */
   match(method: string, target: RequestTarget, headers: IncomingHttpHeaders): RouteMatch | undefined {
+    return this.find(method, target, headers, undefined) as RouteMatch | undefined;
+  }
+
+  private find(method: string, target: RequestTarget, headers: IncomingHttpHeaders, rawHeaders: readonly string[] | undefined): RouteMatch | AmbiguousRequest | undefined {
     const segments = this.caseInsensitive ? target.segments.map((s) => s.toLowerCase()) : target.segments;
     const list = this.candidates(segments);
     for (let r = 0; r < list.length; r++) {
@@ -180,12 +203,37 @@ export class Router {
         }
       }
       if (!matched) continue;
-      if (!rule.headerTests.every(([name, test]) => test(headerValue(headers, name)))) continue;
-      if (!rule.queryTests.every(([name, test]) => test(queryParam(target.query, name)))) continue;
-      return { rule, pattern: matched };
+      if (rule.headerTests.length === 0 && rule.queryTests.length === 0) return { rule, pattern: matched };
+      const verdict = rawHeaders === undefined ? joinedPredicates(rule, headers, target.query) : predicates(rule, headers, rawHeaders, target.query);
+      if (verdict === true) return { rule, pattern: matched };
+      if (verdict !== false) return { rule, ambiguous: verdict };
     }
     return undefined;
   }
+}
+
+/**
+ * Whether the request meets every header and query condition of the rule, or where its copies
+ * leave that undecided. One condition that fails settles it (the rule does not match whatever
+ * the ambiguous copies say).
+ */
+function predicates(rule: CompiledRule, headers: IncomingHttpHeaders, rawHeaders: readonly string[], query: string | undefined): boolean | Ambiguity {
+  let ambiguous: Ambiguity | undefined;
+  for (const [name, test] of rule.headerTests) {
+    const v = testHeader(test, name, headers, rawHeaders);
+    if (v === false) return false;
+    if (v === AMBIGUOUS) ambiguous ??= { in: 'header', name };
+  }
+  for (const [name, test] of rule.queryTests) {
+    const v = testQuery(test, name, query);
+    if (v === false) return false;
+    if (v === AMBIGUOUS) ambiguous ??= { in: 'query', name };
+  }
+  return ambiguous ?? true;
+}
+
+function joinedPredicates(rule: CompiledRule, headers: IncomingHttpHeaders, query: string | undefined): boolean {
+  return rule.headerTests.every(([name, test]) => test(headerValue(headers, name))) && rule.queryTests.every(([name, test]) => test(queryParam(query, name)));
 }
 
 export function isSafeMethod(method: string): boolean {

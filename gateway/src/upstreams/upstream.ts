@@ -1,12 +1,15 @@
 /**
- * One upstream as the gateway uses it: a keep-alive connection pool (undici), a circuit
- * breaker and an active health checker, all from the upstream's declaration in the rules.
+ * One upstream as the gateway uses it: a keep-alive connection pool (undici) with the gateway's
+ * queue in front of it, a circuit breaker and an active health checker, all from the upstream's
+ * declaration in the rules.
  */
 import { Pool } from 'undici';
 import type { Logger, ResolvedUpstream } from '@ficus/contracts';
 import { CircuitBreaker, type BreakerSettings, type CircuitState } from './circuit-breaker.js';
+import { ConnectionGate } from './connection-gate.js';
 import { HealthChecker, type Health } from './health-check.js';
 import { guardedConnector } from './paused-end-guard.js';
+import { readAfterResetConnector } from './reset-while-sending.js';
 
 /** A half-open trial that has had its connect and response time holds the one trial slot no longer. */
 function breakerSettings(config: ResolvedUpstream): BreakerSettings {
@@ -15,6 +18,8 @@ function breakerSettings(config: ResolvedUpstream): BreakerSettings {
 
 export class Upstream {
   readonly pool: Pool;
+  /** every proxied request takes a slot here before undici gets it (connection-gate.ts) */
+  readonly gate: ConnectionGate;
   readonly breaker: CircuitBreaker;
   readonly health: HealthChecker;
   readonly origin: URL;
@@ -33,9 +38,10 @@ export class Upstream {
       keepAliveMaxTimeout: Math.max(config.pool.keepAliveMs, 60_000),
       headersTimeout: config.timeouts.responseHeadersMs,
       bodyTimeout: config.timeouts.bodyIdleMs,
-      connect: guardedConnector({ timeout: config.timeouts.connectMs }),
+      connect: readAfterResetConnector(guardedConnector({ timeout: config.timeouts.connectMs })),
       maxHeaderSize: 64 * 1024,
     });
+    this.gate = new ConnectionGate(config.pool.connections, config.timeouts.queueMs);
     this.breaker = new CircuitBreaker(breakerSettings(config), (state: CircuitState, reason: string) =>
       log.warn({ upstream: name, circuit: state, reason }, `circuit of upstream ${name} is ${state}`),
     );
@@ -62,6 +68,7 @@ export class Upstream {
 
   reconfigure(config: ResolvedUpstream): void {
     this.config = config;
+    this.gate.queueMs = config.timeouts.queueMs;
     this.breaker.reconfigure(breakerSettings(config));
   }
 
@@ -71,11 +78,13 @@ export class Upstream {
 
   async close(): Promise<void> {
     this.health.stop();
+    this.gate.flush();
     await this.pool.close().catch(() => undefined);
   }
 
   destroy(): Promise<void> {
     this.health.stop();
+    this.gate.flush();
     return this.pool.destroy().catch(() => undefined);
   }
 }

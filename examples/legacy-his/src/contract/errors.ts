@@ -6,6 +6,7 @@
  * that replaces one of its endpoints, through this one module.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { lingerAfterEarlyAnswers } from './lingering-close.js';
 
 export interface ErrorDetail {
   /** the offending input: a body field ("address.zip"), a query parameter or a path parameter */
@@ -154,9 +155,12 @@ export const LEGACY_AJV_OPTIONS = {
  * The caller registers the error handling (registerLegacyErrors) and its routes.
  */
 export function legacyApiServer(log: FastifyBaseLogger): FastifyInstance {
-  return Fastify({
+  const app = Fastify({
     loggerInstance: log,
     logController: new LogController({ disableRequestLogging: true }),
     ajv: LEGACY_AJV_OPTIONS,
   });
+  // an early answer (a 413 from a body limit) reaches the client instead of a reset
+  lingerAfterEarlyAnswers(app);
+  return app;
 }

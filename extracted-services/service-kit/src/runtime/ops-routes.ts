@@ -1,6 +1,6 @@
 /**
- * /healthz (the process answers), /readyz (its database and Redis answer, it is not shutting
- * down) and /metrics. /healthz answers as the legacy system's does, so the gateway's health
+ * /healthz (the process answers), /readyz (its database and Redis answer, it knows who holds
+ * the record, it is not shutting down) and /metrics. /healthz answers as the legacy system's does, so the gateway's health
  * checks read both alike.
  */
 import type { FastifyInstance } from 'fastify';
@@ -36,9 +36,12 @@ export function registerOpsRoutes(app: FastifyInstance, s: OpsState): void {
   app.get('/healthz', async () => ({ status: 'UP' }));
   app.get('/readyz', async (_request, reply) => {
     const [database, queues] = await Promise.all([within(s.pool.query('SELECT 1')), s.redis ? within(s.redis.ping()) : Promise.resolve(true)]);
-    const up = database && queues && !s.shuttingDown();
+    // a service that does not know who holds the record would refuse the writes it may have to take
+    const unknown = s.systemOfRecord.unknownBecause();
+    const up = database && queues && !unknown && !s.shuttingDown();
     return reply.code(up ? 200 : 503).send({
       status: up ? 'UP' : 'DOWN',
+      ...(unknown ? { why: unknown } : {}),
       database: database ? 'UP' : 'DOWN',
       queues: s.redis ? (queues ? 'UP' : 'DOWN') : 'OFF',
       systemOfRecord: s.systemOfRecord.current(),

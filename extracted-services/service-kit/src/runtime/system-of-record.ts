@@ -32,6 +32,12 @@ export interface SystemOfRecordSource {
   /** Looks again now (a write that arrives just after a flip must not wait for the notification). */
   refresh(): Promise<SystemOfRecord>;
   describe(): Record<string, unknown>;
+  /**
+   * Undefined once the service knows who holds the record (fixed, or rules read from the store
+   * or its last good copy); else why not. Until then it is not ready (/readyz 503): current()
+   * answers `legacy` only as the safe default, which after a cutover would refuse every write.
+   */
+  unknownBecause(): string | undefined;
   /** called with the new value whenever it changes */
   onChange(listener: (now: SystemOfRecord) => void): void;
   close(): Promise<void>;
@@ -43,6 +49,7 @@ export function fixedSystemOfRecord(value: SystemOfRecord): SystemOfRecordSource
     hl7WriteBack: () => value === 'service',
     refresh: async () => value,
     describe: () => ({ systemOfRecord: value, from: 'environment' }),
+    unknownBecause: () => undefined,
     onChange: () => undefined,
     close: async () => undefined,
   };
@@ -107,6 +114,10 @@ export async function followRules(o: RuleFollowingOptions): Promise<SystemOfReco
       return state.systemOfRecord;
     },
     describe: () => ({ systemOfRecord: state.systemOfRecord, from: 'rules', rule: o.recordRule, ruleMode: state.ruleMode, rulesVersion: version ?? null, rules: source.status().state }),
+    unknownBecause: () =>
+      version === undefined
+        ? `the rules are unknown (the rule store has not answered and ${path.join(o.stateDir, `${o.service}-last-good-rules.json`)} holds no last good copy): whether ${o.service} or the legacy is the system of record is not known yet`
+        : undefined,
     onChange: (l) => void listeners.push(l),
     async close() {
       await source.stop();
