@@ -103,6 +103,10 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
   const appAcks = new AppAcks({
     log,
     lookup: (ids) => messages.authoritative(ids),
+    // in mode new, the service's own outcome (not the queue's taking the job) answers the application ACK
+    serviceOutcome: (service, partition, jobId) => publisher.outcome(service, partition, jobId),
+    recordAnswer: (messageId, target, answer) => deliveryStore.serviceAnswered(messageId, target, answer),
+    serviceWaitMs: config.HL7_SERVICE_ACK_WAIT_MS,
     sent: (code) => {
       metrics.acks.inc({ code });
       stats.count(code, 'application');
@@ -125,8 +129,10 @@ export async function startAdapter(config: AdapterConfig, log: Logger, env: Node
     idlePollMs: config.HL7_DISPATCH_POLL_MS,
     temporary: temporaryAnswers(config.HL7_LEGACY_RETRY_ON),
     settled: (d, outcome, answer) => {
+      // on a service's queue: its application ACK waits for what the service makes of it
+      if (d.target.startsWith('queue:')) appAcks.published(d.messageId, d.target, d.partition);
       // read from the text the store keeps, so an application ACK sent now and one sent later (to a resend) say the same
-      appAcks.settled(d.messageId, d.target, settledAnswer(outcome, answer ? answerText(answer) : null));
+      else appAcks.settled(d.messageId, d.target, settledAnswer(d.target, outcome, answer ? answerText(answer) : null)!);
       hl7Parity.settled(d, outcome);
     },
   });

@@ -52,6 +52,11 @@ export const AdapterConfigSchema = configSchema({
   HL7_RETENTION_DAYS: Env.integer(0, 'delete stored messages (and rejected frames) older than this many days once every delivery of theirs is done; 0: keep them all', 0),
   HL7_QUEUE_PREFIX: Env.string('bull', "BullMQ key prefix of the new services' queues (BullMQ's default); their consumers must use the same"),
   HL7_QUEUE_TIMEOUT_MS: Env.integer(10_000, 'a publish to a queue not answered within this is tried again later', 100),
+  HL7_SERVICE_ACK_WAIT_MS: Env.integer(
+    300_000,
+    "mode new, enhanced mode: how long an application ACK waits, once the message is on the service's queue, for the service to apply it (AA) or give it up (AE/AR); past it none is sent on that connection, and a resend gets it once the service has settled (well above the services' SERVICE_HL7_WAIT_FOR_KEYS_MS: an earlier message of the partition may be waiting too)",
+    1_000,
+  ),
   DATABASE_URL: Env.string('postgres://postgres@127.0.0.1:5432/postgres', 'PostgreSQL server (message store ficus_hl7; rule store, tokens and audit in ficus_gateway)'),
   FICUS_STORE_URL: Env.optionalString('the rule store database itself (default: database ficus_gateway on DATABASE_URL\'s server)'),
   REDIS_URL: Env.string('redis://127.0.0.1:6379', 'Redis: the new services\' HL7 queues (BullMQ) and rule change notifications'),

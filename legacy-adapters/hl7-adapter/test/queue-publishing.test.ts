@@ -4,7 +4,8 @@
  * order, across the partition queues; a Redis outage while publishing leads to retries and
  * loses nothing; a plain resend adds no job while a replay adds one (`replay-<deliveryId>`),
  * also when it comes while the original delivery is still pending; a merge is published only
- * after what is older in the merged-away patient's lane. The metrics follow:
+ * after what is older in the merged-away patient's lane, and holds its lanes until the service
+ * is done with it. The metrics follow:
  * messages by type, direction and outcome, ACK latency, queue depth, pending deliveries, dead
  * letters.
  */
@@ -180,7 +181,7 @@ describe('publishing to the new services\' queues', () => {
     expect(inbound.received.filter((r) => r.controlId === 'RPL-2')).toHaveLength(1);
   });
 
-  it("publishes a merge only after the older deliveries of the patient it merges away, held in that patient's lane", async () => {
+  it("publishes a merge only after the older deliveries of the patient it merges away, held in that patient's lane, and what follows it only once the service is done with it", async () => {
     let survivor = 300;
     while (laneOf(survivor) === laneOf(301)) survivor++;
     const retired = mrn(301);
@@ -210,14 +211,31 @@ describe('publishing to the new services\' queues', () => {
       ]);
       expect((await jobsOf(laneOf(survivor))).filter((j) => j.data.controlId.startsWith('QMRG-'))).toEqual([]);
 
-      // the hold ends: the update first, then the merge and what followed it
+      // the hold ends: the update is published, but the merge waits until the service has applied it (published is not applied)
       await db.query("UPDATE hl7_deliveries d SET next_attempt_at = now() FROM hl7_messages m WHERE m.id = d.message_id AND m.control_id = 'QMRG-UPD'");
-      const done = await until(async () => {
-        const rows = await queued();
-        return rows.every((r) => r.status === 'delivered') ? rows : undefined;
-      }, 'all published');
-      expect(done[0]!.delivered_at!.getTime()).toBeLessThanOrEqual(done[1]!.delivered_at!.getTime());
-      expect((await jobsOf(laneOf(survivor))).filter((j) => j.data.controlId.startsWith('QMRG-')).map((j) => j.data.controlId)).toEqual(['QMRG-A40', 'QMRG-AFTER']);
+      await until(async () => ((await jobsOf(laneOf(301))).some((j) => j.data.controlId === 'QMRG-UPD') ? true : undefined), 'the update published');
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect((await queued()).map((r) => [r.control_id, r.status])).toEqual([
+        ['QMRG-UPD', 'delivered'],
+        ['QMRG-A40', 'pending'],
+        ['QMRG-AFTER', 'pending'],
+      ]);
+      expect((await jobsOf(laneOf(survivor))).filter((j) => j.data.controlId.startsWith('QMRG-'))).toEqual([]);
+
+      // the service consumes: the update, then the merge, then (once the service is done with the merge) what followed it
+      const seen: string[] = [];
+      const workers = queues.map((q) => new Worker(q.name, async (job) => void seen.push(job.data.controlId as string), { connection: { url: redis.url }, prefix: a.queuePrefix, concurrency: 1 }));
+      try {
+        const done = await until(async () => {
+          const rows = await queued();
+          return rows.every((r) => r.status === 'delivered') ? rows : undefined;
+        }, 'all delivered');
+        expect(done[0]!.delivered_at!.getTime()).toBeLessThanOrEqual(done[1]!.delivered_at!.getTime());
+        await until(() => (seen.includes('QMRG-AFTER') ? true : undefined), 'the service took what followed the merge');
+      } finally {
+        await Promise.all(workers.map((w) => w.close()));
+      }
+      expect(seen.filter((id) => id.startsWith('QMRG-'))).toEqual(['QMRG-UPD', 'QMRG-A40', 'QMRG-AFTER']);
     } finally {
       await db.end();
     }

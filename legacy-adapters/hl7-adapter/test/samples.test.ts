@@ -2,7 +2,7 @@
  * Every public sample message is received, stored and answered, all on one kept-open
  * connection, as its own MSH-15/MSH-16 ask: original mode gets AA; enhanced mode gets CA when
  * MSH-15 asks for a commit ACK and, when MSH-16 asks, an application ACK (AA) once the system of
- * record took it. The samples reuse control ids (MSG00001): a sample that is another message
+ * record (here the new service, a stand-in that takes every message) took it. The samples reuse control ids (MSG00001): a sample that is another message
  * under a (facility, control id) already stored is refused (AR/CR 205), never taken for a resend
  * and dropped. Every ACK echoes the control id in MSA-2 and has its own MSH-10.
  */
@@ -11,17 +11,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMessage, encodeFrame } from '@ficus/hl7-protocol';
 import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from './support/adapter-harness.js';
 import { MllpTestClient } from './support/mllp-test-client.js';
+import { ServiceStandIn } from './support/service-stand-in.js';
 import { sameMessage } from '../src/store/same-message.js';
 import { sampleBytes, sampleFiles } from '../../../test-support/hl7-samples.js';
 
 const files = sampleFiles();
 
 let a: AdapterUnderTest;
+let services: ServiceStandIn;
 beforeAll(async () => {
-  // mode new: the system of record is the new service's queue (Redis), so application ACKs come quickly
-  a = await startAdapterUnderTest({ files: hl7Rules('mllp://127.0.0.1:9', 'new') });
+  // mode new: the system of record is the new service, which takes every message at once (a stand-in), so application ACKs come quickly
+  services = await ServiceStandIn.start(['patient-service', 'results-service']);
+  a = await startAdapterUnderTest({ files: hl7Rules('mllp://127.0.0.1:9', 'new'), env: { REDIS_URL: services.redis.url, HL7_QUEUE_PREFIX: 'bull' } });
 });
-afterAll(() => a?.close());
+afterAll(async () => {
+  await a?.close();
+  await services?.close();
+});
 
 describe('the public samples', () => {
   it(`stores all ${files.length} of them from one kept-open connection and answers each as it asks`, async () => {

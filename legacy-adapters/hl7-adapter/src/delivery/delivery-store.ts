@@ -124,6 +124,40 @@ export class DeliveryStore {
     return rows.length > 0;
   }
 
+  /**
+   * The pending deliveries of a target for messages of several patients (naming other lanes in
+   * after_partitions), and the newest delivery id there was when they were read (one snapshot):
+   * every such delivery up to it is in the list.
+   */
+  async multiLanePending(target: string): Promise<{ upTo: number; deliveries: { id: number; partition: number; afterPartitions: number[] }[] }> {
+    const { rows } = await this.pool.query<{ up_to: string | null; id: string | null; partition: number; after_partitions: number[] }>({
+      name: 'hl7-multi-lane-pending',
+      text: `SELECT (SELECT max(id) FROM hl7_deliveries) AS up_to, d.id, d.partition, d.after_partitions
+               FROM (SELECT 1) one LEFT JOIN hl7_deliveries d ON d.status = 'pending' AND d.target = $1 AND d.after_partitions IS NOT NULL`,
+      values: [target],
+    });
+    return {
+      upTo: Number(rows[0]?.up_to ?? 0),
+      deliveries: rows.filter((r) => r.id !== null).map((r) => ({ id: Number(r.id), partition: r.partition, afterPartitions: r.after_partitions })),
+    };
+  }
+
+  /** Which of these deliveries are still pending. */
+  async stillPending(ids: number[]): Promise<Set<number>> {
+    const { rows } = await this.pool.query<{ id: string }>("SELECT id FROM hl7_deliveries WHERE id = ANY($1::bigint[]) AND status = 'pending'", [ids]);
+    return new Set(rows.map((r) => Number(r.id)));
+  }
+
+  /** A message of several patients published to a service's queue, held until the service is done with it: says so, once. */
+  async heldForService(id: number, note: string): Promise<void> {
+    await this.pool.query('UPDATE hl7_deliveries SET attempts = attempts + 1, last_error = $2 WHERE id = $1 AND attempts = 0', [id, note]);
+  }
+
+  /** What a new service made of a message (service-answers.ts), kept with the message's first delivery to it. */
+  async serviceAnswered(messageId: number, target: string, answer: string): Promise<void> {
+    await this.pool.query('UPDATE hl7_deliveries SET answer = $3 WHERE message_id = $1 AND target = $2 AND replay_reason IS NULL', [messageId, target, answer]);
+  }
+
   /** Targets with something pending. */
   async busyTargets(): Promise<string[]> {
     // a loose index scan over the partial index: cheap however many are pending
@@ -138,7 +172,8 @@ export class DeliveryStore {
   }
 
   async delivered(ids: number[], answer: string | null): Promise<void> {
-    await this.pool.query("UPDATE hl7_deliveries SET status = 'delivered', delivered_at = clock_timestamp(), attempts = attempts + 1, answer = $2 WHERE id = ANY($1)", [ids, answer]);
+    // a service's answer may already be kept with a delivery marked late (at shutdown): never wiped
+    await this.pool.query("UPDATE hl7_deliveries SET status = 'delivered', delivered_at = clock_timestamp(), attempts = attempts + 1, answer = coalesce($2, answer) WHERE id = ANY($1)", [ids, answer]);
   }
 
   async dead(id: number, answer: string): Promise<void> {

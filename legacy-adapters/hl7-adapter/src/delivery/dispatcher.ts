@@ -2,7 +2,10 @@
  * Delivers what the store says is pending, per target and lane (partition): one query reads
  * the head of every idle lane (and marks what lanes finished as delivered); lanes are worked
  * side by side and independently (a lane waiting for a slow ACK holds no other), each strictly
- * in message order (one at a time to the legacy inbound, in bulk to a queue). A failure holds
+ * in message order (one at a time to the legacy inbound, in bulk to a queue). A message of
+ * several patients (a merge, a multi-patient ORU) travels in its first patient's lane and holds
+ * the others' (lane-order.ts): it waits for what is older in them, what is newer in them waits
+ * for it. A failure holds
  * its lane (no later message of the same patients overtakes it) and is retried with backoff, and so
  * is a refusal by legacy that says "not now" (HL7_LEGACY_RETRY_ON: legacy-answers.ts); any other
  * refusal is a dead letter, kept with its reason, and the partition moves on. Only one adapter
@@ -20,7 +23,8 @@ import { DeliveryTimeoutError, MllpClient, type AckAnswer } from './mllp-client.
 import { declaringUtf8 } from './header-edit.js';
 import { answerText, type AnswerFields } from './legacy-answers.js';
 import { askingOriginalMode } from './original-mode.js';
-import type { QueuePublisher } from './queue-publisher.js';
+import { jobIdOf, type QueuePublisher } from './queue-publisher.js';
+import { cutAtBarrier, LaneBarriers, SERVICE_HOLD_NOTE } from './lane-order.js';
 
 export interface DispatcherOptions {
   pool: pg.Pool;
@@ -188,6 +192,7 @@ export class Dispatcher {
     const busy = new Map<number, Promise<LaneRun>>();
     const lane = { busy: new Set<number>(), newWork: new Set<number>(), held: new Map<number, number>() };
     this.lanes.set(target, lane);
+    const barriers = new LaneBarriers(this.o.deliveries, target);
     const finished: LaneRun[] = [];
     let delivered: number[] = [];
     let read = true;
@@ -199,7 +204,7 @@ export class Dispatcher {
           this.again.delete(target);
           const batch = await this.o.deliveries.nextRound(target, perLane, delivered, [...busy.keys()]);
           delivered = [];
-          started = this.startLanes(target, kind, name, batch, perLane, busy, lane, finished);
+          started = this.startLanes(target, kind, name, batch, perLane, busy, lane, finished, await barriers.forRound(batch));
           // a held lane whose retry is due and that was not read has nothing due: the poll finds it if it does later
           const now = Date.now();
           for (const [p, at] of lane.held) if (at <= now && !busy.has(p)) lane.held.delete(p);
@@ -254,6 +259,7 @@ export class Dispatcher {
     busy: Map<number, Promise<LaneRun>>,
     lane: LaneState,
     finished: LaneRun[],
+    barriers: ReadonlyMap<number, number>,
   ): number {
     const now = Date.now();
     const lanes = new Map<number, PendingDelivery[]>();
@@ -266,19 +272,22 @@ export class Dispatcher {
     let soon = false;
     for (const [partition, list] of lanes) {
       lane.held.delete(partition);
+      // what follows an older message of several patients in another lane waits for it (looked at again shortly)
+      const { before, barred } = cutAtBarrier(list, barriers.get(partition));
       // a retry due later holds its lane from the first delivery not yet due
-      const cut = list.findIndex((d) => d.notBefore > now);
-      const due = cut < 0 ? list : list.slice(0, cut);
+      const cut = before.findIndex((d) => d.notBefore > now);
+      const due = cut < 0 ? before : before.slice(0, cut);
       if (due.length === 0) {
+        if (before.length === 0) lane.held.set(partition, now + this.recheckMs);
         // due by the database's clock, a moment ahead of ours
-        soon = true;
+        else soon = true;
         continue;
       }
       const full = list.length === perLane;
       const run = (kind === 'queue' ? this.toQueue(name, due) : this.toLegacy(name, due)).then(
         (o): LaneRun => {
           this.laneFailures.of(target).succeeded();
-          return { ...o, partition, full };
+          return { ...o, retryAt: o.retryAt ?? (barred ? Date.now() + this.recheckMs : undefined), partition, full };
         },
         (e: Error): LaneRun => {
           this.laneFailures.of(target).failed(e, { target });
@@ -309,28 +318,42 @@ export class Dispatcher {
     return Date.now() + delay + 20;
   }
 
+  /** How soon a lane held by a message of several patients looks again (waiting is not a failed attempt). */
+  private get recheckMs(): number {
+    return Math.min(this.o.idlePollMs, 250);
+  }
+
   /**
-   * A merge waits while an older delivery of the patient it merges away is pending in that
-   * patient's lane (to the same target): that message was sent first and is about the record
-   * the merge retires. Not a failure: no attempt is counted, the lane looks again shortly.
+   * Whether a message of several patients must wait for the others' lanes: an older delivery
+   * of theirs still pending here (to the same target), or, to a service's queue, jobs the
+   * service has not finished in their partitions (published is not applied: a job held there,
+   * its patient not known yet, say, would be applied after this message otherwise).
    */
-  private async mergeMustWait(d: PendingDelivery): Promise<boolean> {
-    return d.afterPartitions.length > 0 && (await this.o.deliveries.pendingBefore(d.target, d.afterPartitions, d.id));
+  private async othersFirst(d: PendingDelivery, service?: string): Promise<boolean> {
+    if (d.afterPartitions.length === 0) return false;
+    if (await this.o.deliveries.pendingBefore(d.target, d.afterPartitions, d.id)) return true;
+    return service !== undefined && (await this.o.publisher.unfinished(service, d.afterPartitions));
   }
 
-  /** The deliveries before the first merge that must wait, and whether one does. */
-  private async untilWaitingMerge(ds: PendingDelivery[]): Promise<{ ready: PendingDelivery[]; waits: boolean }> {
-    for (let i = 0; i < ds.length; i++) {
-      if (await this.mergeMustWait(ds[i]!)) return { ready: ds.slice(0, i), waits: true };
-    }
-    return { ready: ds, waits: false };
-  }
-
+  /**
+   * One lane's deliveries to a service's queue, in one round trip, up to and including the first
+   * message of several patients: that one is published only when the others' lanes are clear,
+   * and stays pending, holding its lanes, until the service is done with it (so that their later
+   * messages reach the service after it); the rest of the lane comes after.
+   */
   private async toQueue(service: string, all: PendingDelivery[]): Promise<PartitionOutcome> {
     const target = `queue:${service}`;
-    const { ready: ds, waits } = await this.untilWaitingMerge(all);
-    const held = waits ? Date.now() + this.o.idlePollMs : undefined;
-    if (ds.length === 0) return { delivered: [], retryAt: held };
+    const i = all.findIndex((d) => d.afterPartitions.length > 0);
+    const multi = i < 0 ? undefined : all[i]!;
+    const before = i < 0 ? all : all.slice(0, i);
+    let waits: boolean;
+    try {
+      waits = multi !== undefined && (await this.othersFirst(multi, service));
+    } catch {
+      waits = true; // the service's queues cannot be read (Redis away): looked at again shortly
+    }
+    const ds = multi && !waits ? [...before, multi] : before;
+    if (ds.length === 0) return { delivered: [], retryAt: Date.now() + this.recheckMs };
     try {
       await this.o.publisher.publish(service, ds[0]!.partition, ds);
     } catch (e) {
@@ -338,9 +361,20 @@ export class Dispatcher {
       if (head.attempts === 0 || head.attempts % 10 === 0) this.o.log.warn({ target, err: (e as Error).message, attempts: head.attempts + 1 }, 'cannot publish to the queue; will retry');
       return { delivered: [], retryAt: await this.retryLater(target, head, (e as Error).message) };
     }
-    this.o.metrics.delivered(target, 'delivered', ds);
-    for (const d of ds) this.o.settled?.(d, 'delivered', undefined);
-    return { delivered: ds.map((d) => d.id), retryAt: held };
+    let done = ds;
+    let held = waits;
+    if (multi && !waits) {
+      const finished = await this.o.publisher.outcome(service, multi.partition, jobIdOf(multi)).catch(() => undefined);
+      if (!finished) {
+        done = before;
+        held = true;
+        if (multi.attempts === 0) await this.o.deliveries.heldForService(multi.id, SERVICE_HOLD_NOTE).catch(() => undefined);
+      }
+    }
+    this.o.metrics.delivered(target, 'delivered', done);
+    for (const d of done) this.o.settled?.(d, 'delivered', undefined);
+    // held: looked at again shortly; a message of several patients done: the rest of the lane is read again at once
+    return { delivered: done.map((d) => d.id), retryAt: held ? Date.now() + this.recheckMs : multi ? Date.now() : undefined };
   }
 
   /**
@@ -354,7 +388,7 @@ export class Dispatcher {
     for (const d of ds) {
       const client = this.laneClient(upstream, d.partition);
       if (!client) return { delivered, retryAt: await this.retryLater(target, d, `no legacy inbound "${upstream}" in the current rules`) };
-      if (await this.mergeMustWait(d)) return { delivered, retryAt: Date.now() + this.o.idlePollMs };
+      if (await this.othersFirst(d)) return { delivered, retryAt: Date.now() + this.recheckMs };
       let answer: AckAnswer;
       try {
         answer = await client.send(forwardable(d), d.controlId);

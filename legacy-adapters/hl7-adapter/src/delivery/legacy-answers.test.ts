@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@ficus/contracts';
 import { loadAdapterConfig } from '../config.js';
 import { answerText, DEFAULT_LEGACY_RETRY_ON, readAnswerText, temporaryAnswers } from './legacy-answers.js';
+import { serviceAnswer, serviceAnswerText } from './service-answers.js';
 
 const answer = (code: string, ...errorCodes: string[]) => ({ code, errorCodes });
 
@@ -46,5 +47,16 @@ describe('answerText and readAnswerText', () => {
     expect(readAnswerText('AE: HL7 E42: local reason')).toEqual({ code: 'AE', why: 'HL7 E42: local reason' });
     expect(readAnswerText('AE: HL7 999: odd')).toEqual({ code: 'AE', why: 'HL7 999: odd' });
     expect(readAnswerText('AE: HL7 0: odd')).toEqual({ code: 'AE', why: 'HL7 0: odd' });
+  });
+
+  it("reads a service's reason, which names where the error is, as its dead letter gives it", () => {
+    const text = serviceAnswerText(serviceAnswer('HL7 204 at PID^1^3^1^1: PID-3: no patient with this MRN'));
+    expect(text).toBe('AE: HL7 204 at PID^1^3^1^1: PID-3: no patient with this MRN');
+    expect(readAnswerText(text)).toEqual({ code: 'AE', error: 204, location: { segment: 'PID', sequence: 1, field: 3, repetition: 1, component: 1 }, why: 'PID-3: no patient with this MRN' });
+    expect(readAnswerText('AE: HL7 102 at PID^1^7: PID-7 is not a valid HL7 date')).toEqual({ code: 'AE', error: 102, location: { segment: 'PID', sequence: 1, field: 7 }, why: 'PID-7 is not a valid HL7 date' });
+    // an unsupported event is a rejection, as legacy answers it; a reason without a code is an error
+    expect(serviceAnswerText(serviceAnswer('HL7 201: ORU^R02 is not applied by results-service'))).toBe('AR: HL7 201: ORU^R02 is not applied by results-service');
+    expect(readAnswerText(serviceAnswerText(serviceAnswer('not an HL7 job: raw is missing')))).toEqual({ code: 'AE', why: 'not an HL7 job: raw is missing' });
+    expect(serviceAnswerText({ code: 'AA' })).toBe('AA');
   });
 });

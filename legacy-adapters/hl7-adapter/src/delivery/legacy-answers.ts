@@ -8,7 +8,7 @@
  * temporary is configured (HL7_LEGACY_RETRY_ON): such an answer holds the lane and is tried
  * again with backoff, as a timeout is; any other refusal is a dead letter.
  */
-import { HL7_ERROR_TEXT, type Hl7ErrorCode } from '@ficus/hl7-protocol';
+import { HL7_ERROR_TEXT, type Hl7ErrorCode, type Hl7ErrorLocation } from '@ficus/hl7-protocol';
 import type { AckAnswer } from './mllp-client.js';
 
 /**
@@ -61,11 +61,23 @@ export function answerText(answer: Pick<AckAnswer, 'code' | 'errorCodes' | 'text
   return parts.length === 0 ? answer.code : `${answer.code}: ${parts.join(': ')}`;
 }
 
-/** A stored answer read back: MSA-1, legacy's error code when it is one of table 0357's refusals, and why. */
-export function readAnswerText(text: string): { code: string; error?: Hl7ErrorCode; why?: string } {
+/**
+ * A stored answer read back: MSA-1, the error code when it is one of table 0357's refusals, where
+ * (a service's reason names the field: `HL7 204 at PID^1^3^1^1: …`), and why.
+ */
+export function readAnswerText(text: string): { code: string; error?: Hl7ErrorCode; location?: Hl7ErrorLocation; why?: string } {
   const [, code = '', rest = text] = /^([A-Z]{2})(?:$|: )(.*)$/s.exec(text) ?? [];
-  const named = /^HL7 (\d+)(?:$|: )(.*)$/s.exec(rest);
+  const named = /^HL7 (\d+)(?: at ([A-Z][A-Z0-9]{2}(?:\^\d*)*))?(?:$|: )(.*)$/s.exec(rest);
   const error = Number(named?.[1]);
   if (!named || error === 0 || !(error in HL7_ERROR_TEXT)) return { code, ...(rest ? { why: rest } : {}) };
-  return { code, error: error as Hl7ErrorCode, ...(named[2] ? { why: named[2] } : {}) };
+  const location = named[2] === undefined ? undefined : readLocation(named[2]);
+  return { code, error: error as Hl7ErrorCode, ...(location ? { location } : {}), ...(named[3] ? { why: named[3] } : {}) };
+}
+
+/** `SEG^seq^field^rep^comp^sub` (formatLocation's form) back into its parts */
+function readLocation(text: string): Hl7ErrorLocation {
+  const [segment, ...n] = text.split('^') as [string, ...string[]];
+  const at = (i: number) => (n[i] === undefined || n[i] === '' ? undefined : Number(n[i]));
+  const parts = { field: at(1), repetition: at(2), component: at(3), subcomponent: at(4) };
+  return { segment, sequence: at(0) ?? 1, ...Object.fromEntries(Object.entries(parts).filter(([, v]) => v !== undefined)) };
 }

@@ -13,12 +13,17 @@ import { Redis } from 'ioredis';
 import type { PendingDelivery } from './delivery-store.js';
 import type { QueueDepth } from '../ops/metrics.js';
 import { hl7QueueName, type Hl7Job } from '@ficus/contracts';
+import { deadLetterQueueName, type DeadLetter } from '@ficus/contracts/queues';
+import { serviceAnswer, type ServiceAnswer } from './service-answers.js';
 
 export function jobIdOf(d: Pick<PendingDelivery, 'replay' | 'id' | 'messageId'>): string {
   return d.replay ? `replay-${d.id}` : `message-${d.messageId}`;
 }
 
 export class QueueUnavailableError extends Error {}
+
+/** the job states in which a service has not finished with a job (it waits, runs, or is tried again) */
+const UNFINISHED = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
 
 export interface QueuePublisherOptions {
   redisUrl: string;
@@ -30,6 +35,8 @@ export interface QueuePublisherOptions {
 
 export class QueuePublisher {
   private readonly queues = new Map<string, Queue<Hl7Job>>();
+  /** the services' dead-letter queues, read to learn why a service gave a job up */
+  private readonly deadQueues = new Map<string, Queue<DeadLetter<Hl7Job>>>();
   private readonly connection: Redis;
 
   constructor(private readonly o: QueuePublisherOptions) {
@@ -64,7 +71,7 @@ export class QueuePublisher {
   /** Adds the deliveries of one lane, in order, in one round trip. */
   async publish(service: string, partition: number, deliveries: PendingDelivery[]): Promise<void> {
     // a queue first used while Redis is away would wait for it inside BullMQ: refuse instead
-    if (this.connection.status !== 'ready') throw new QueueUnavailableError(`Redis is not connected (${this.connection.status})`);
+    this.ready();
     const added = this.queue(hl7QueueName(service, partition)).addBulk(
       deliveries.map((d) => ({
         name: `${d.messageType}^${d.triggerEvent}`,
@@ -92,6 +99,52 @@ export class QueuePublisher {
     }
   }
 
+  /** Refuses at once while Redis is away: BullMQ would wait for it. */
+  private ready(): void {
+    if (this.connection.status !== 'ready') throw new QueueUnavailableError(`Redis is not connected (${this.connection.status})`);
+  }
+
+  /**
+   * Whether the service still has jobs to finish in any of these partitions (waiting, running,
+   * or being tried again): a message involving their patients waits until it has none.
+   */
+  async unfinished(service: string, partitions: readonly number[]): Promise<boolean> {
+    this.ready();
+    const counts = await Promise.all(partitions.map((p) => this.queue(hl7QueueName(service, p)).getJobCounts(...UNFINISHED)));
+    return counts.some((c) => Object.values(c).some((n) => n > 0));
+  }
+
+  /**
+   * What the service made of a job: undefined while it has not finished with it; else AA (it
+   * applied it, or found it applied or stale: all taken), or AE/AR with the reason it gave up
+   * on it (its dead letter's). A job BullMQ no longer holds (completed jobs are removed after
+   * 7 days) and that is not among the dead letters was taken.
+   */
+  async outcome(service: string, partition: number, jobId: string): Promise<ServiceAnswer | undefined> {
+    this.ready();
+    const name = hl7QueueName(service, partition);
+    const q = this.queue(name);
+    const state = await q.getJobState(jobId);
+    if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return undefined;
+    // the consumer writes the dead letter before it completes the job: it is there when the job is done
+    const letter = await this.deadQueue(name).getJob(`dead-${jobId}`);
+    if (letter) return serviceAnswer(letter.data.error);
+    if (state !== 'failed') return { code: 'AA' };
+    // failed by BullMQ itself (a worker that lost its lock too often): the service did not apply it
+    const job = await q.getJob(jobId);
+    return serviceAnswer(`the service's queue failed the job: ${job?.failedReason ?? 'no reason given'}`);
+  }
+
+  private deadQueue(name: string): Queue<DeadLetter<Hl7Job>> {
+    let q = this.deadQueues.get(name);
+    if (!q) {
+      q = new Queue<DeadLetter<Hl7Job>>(deadLetterQueueName(name), { connection: this.connection, prefix: this.o.prefix });
+      q.on('error', () => undefined);
+      this.deadQueues.set(name, q);
+    }
+    return q;
+  }
+
   /**
    * Jobs per state in each queue of the given services' partitions (those seen so far
    * included): for metrics, one concurrent read per queue over the one connection.
@@ -108,7 +161,7 @@ export class QueuePublisher {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
+    await Promise.all([...this.queues.values(), ...this.deadQueues.values()].map((q) => q.close().catch(() => undefined)));
     this.connection.disconnect();
   }
 }

@@ -27,7 +27,7 @@ import type { Logger } from '@ficus/contracts';
 import type { BatchAckMode } from '../config.js';
 import type { AdapterMetrics } from '../ops/metrics.js';
 import { deliveriesFor, type Hl7Route, type Hl7Router } from '../routing/hl7-router.js';
-import { mergedPatientKeysOf, patientKeyOf, sendingFacilityKey } from '../routing/order-keys.js';
+import { otherPatientKeysOf, patientKeyOf, sendingFacilityKey } from '../routing/order-keys.js';
 import type { MessageRecord, MessageStore, StoreOutcome } from '../store/message-store.js';
 import { AppAcks, settledAnswer } from './app-acks.js';
 import { asBatch, emptyBatchAnswer, type BatchShape } from './batch-answers.js';
@@ -173,6 +173,7 @@ export class Intake {
       return { kind: 'query', m, raw, upstream: route.legacyUpstream };
     }
     const patientKey = patientKeyOf(m);
+    const commit = decideAck(h, 'accepted');
     const record: MessageRecord = {
       sendingApplication: h.sendingApplication.namespaceId,
       sendingFacility: sendingFacilityKey(h.sendingFacility),
@@ -191,8 +192,9 @@ export class Intake {
       peer,
       ruleId: route.rule.id,
       mode: route.rule.mode,
-      ackCode: decideAck(h, 'accepted').code,
-      deliveries: deliveriesFor(route, patientKey ?? `${sendingFacilityKey(h.sendingFacility)}|${h.controlId}`, this.o.partitions, mergedPatientKeysOf(m)),
+      // the ACK it is answered with once stored: none when MSH-15 (NE, ER) asks for none (until 2026-12-06 CA was kept)
+      ackCode: commit.send ? commit.code : 'none',
+      deliveries: deliveriesFor(route, patientKey ?? `${sendingFacilityKey(h.sendingFacility)}|${h.controlId}`, this.o.partitions, otherPatientKeysOf(m)),
     };
     return { kind: 'message', m, route, record };
   }
@@ -209,7 +211,7 @@ export class Intake {
 
   /** The ACKs of a message once the store has answered (or failed). */
   private answer(u: MessageUnit, outcome: StoreOutcome | Error, later: ReplyLater): Buffer[] {
-    const { m, route } = u;
+    const { m } = u;
     const h = m.header;
     const labels = { direction: 'inbound' as const, type: h.messageType, trigger: h.triggerEvent };
     if (outcome instanceof Error) {
@@ -228,14 +230,16 @@ export class Intake {
     if (commit) acks.push(commit);
     if (decideAck(h, 'accepted').mode === 'enhanced' && AppAcks.wanted(h.applicationAckType)) {
       if (outcome.kind === 'stored') {
-        // the system of record answers: legacy while it stays authoritative, else the new service's queue
-        this.o.appAcks.expect(outcome.id, m, h.applicationAckType, route.targets[0]!, later);
-      } else if (outcome.authoritative?.status === 'pending') {
-        this.o.appAcks.expect(outcome.id, m, h.applicationAckType, outcome.authoritative.target, later);
+        // the system of record answers: legacy while it stays authoritative, else the new service
+        const first = u.record.deliveries[0]!;
+        this.o.appAcks.expect(outcome.id, m, h.applicationAckType, { target: first.target, partition: first.partition, status: 'pending' }, later);
       } else if (outcome.authoritative) {
+        const a = outcome.authoritative;
+        const settled = settledAnswer(a.target, a.status, a.answer);
         // settled before: the sender missed the application ACK (a restart, a closed connection); it comes now
-        const app = this.o.appAcks.message(m, h.applicationAckType, settledAnswer(outcome.authoritative.status, outcome.authoritative.answer));
+        const app = settled && this.o.appAcks.message(m, h.applicationAckType, settled);
         if (app) acks.push(app);
+        else if (!settled) this.o.appAcks.expect(outcome.id, m, h.applicationAckType, a, later);
       }
     }
     return acks;

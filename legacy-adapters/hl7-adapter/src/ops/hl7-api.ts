@@ -45,7 +45,9 @@ const toMessage = (r: MessageRow) => ({
 
 const SELECT_MESSAGES = `
   SELECT m.id, m.received_at, m.sending_application, m.sending_facility, m.control_id, m.message_type, m.trigger_event,
-         m.rule_id, m.mode, m.ack_code,
+         m.rule_id, m.mode,
+         -- stored before 2026-12-06 as CA when MSH-15 (NE, ER) asked for no commit ACK and none was sent
+         CASE WHEN m.ack_code = 'CA' AND m.accept_ack_type IN ('NE', 'ER') THEN 'none' ELSE m.ack_code END AS ack_code,
          coalesce((SELECT json_agg(json_build_object('id', d.id, 'target', d.target, 'status', d.status, 'attempts', d.attempts,
                          'answer', d.answer, 'lastError', d.last_error, 'deliveredAt', d.delivered_at, 'replay', d.replay_reason IS NOT NULL) ORDER BY d.id)
                      FROM hl7_deliveries d WHERE d.message_id = m.id), '[]') AS deliveries
@@ -115,7 +117,7 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
       querystring: Type.Object({ raw: Type.Boolean({ default: false }) }),
     },
     handler: async (req, reply) => {
-      const { rows } = await d.pool.query<MessageRow & { raw: Buffer; charset: string }>(`${SELECT_MESSAGES.replace('m.ack_code,', 'm.ack_code, m.raw, m.charset,')} WHERE m.id = $1`, [req.params.id]);
+      const { rows } = await d.pool.query<MessageRow & { raw: Buffer; charset: string }>(`${SELECT_MESSAGES.replace('m.rule_id, m.mode,', 'm.rule_id, m.mode, m.raw, m.charset,')} WHERE m.id = $1`, [req.params.id]);
       const row = rows[0];
       if (!row) return reply.code(404).header('content-type', 'application/problem+json').send({ type: 'https://ficus.dev/problems/unknown-message', title: 'No such message', status: 404, detail: `no message ${req.params.id}` });
       if (!req.query.raw) return toMessage(row);

@@ -19,13 +19,14 @@ export const legacyTarget = (upstream: string) => `legacy:${upstream}`;
 export const queueTarget = (service: string) => `queue:${service}`;
 
 /**
- * A message's deliveries, in the lane of `orderKey` (its patient). A merge names the other
- * patients it involves too (`mergedKeys`): in each of their lanes that is not its own, the merge
- * waits for what is older, so no earlier message about a merged record reaches a target after it.
+ * A message's deliveries, in the lane of `orderKey` (its first patient). A message of several
+ * patients (a merge, a multi-patient ORU) names the others too (`otherKeys`): their lanes that are
+ * not its own wait with it (lane-order.ts), so none of its patients' messages overtakes it, or is
+ * overtaken by it, at any target.
  */
-export function deliveriesFor(route: Hl7Route, orderKey: string, partitions: number, mergedKeys: readonly string[] = []): Delivery[] {
+export function deliveriesFor(route: Hl7Route, orderKey: string, partitions: number, otherKeys: readonly string[] = []): Delivery[] {
   const partition = partitionOf(orderKey, partitions);
-  const after = [...new Set(mergedKeys.map((k) => partitionOf(k, partitions)))].filter((p) => p !== partition).sort((a, b) => a - b);
+  const after = [...new Set(otherKeys.map((k) => partitionOf(k, partitions)))].filter((p) => p !== partition).sort((a, b) => a - b);
   return route.targets.map((target) => (after.length === 0 ? { target, partition } : { target, partition, afterPartitions: after }));
 }
 

@@ -17,15 +17,18 @@ export function patientKeyOf(m: Hl7Message): string | null {
 }
 
 /**
- * The other patients of a merge, in the same form: MRG-1 (its MRN repetition) of every MRG, and
- * PID-3 of every PID after the first (an A40 may merge several pairs at once). Their earlier
- * messages travel in their own lanes, and the merge must not overtake them.
+ * The other patients a message involves, in the same form: PID-3 (its MRN repetition) of every
+ * PID after the first (an ORU may carry several patients' results, an A40 several pairs) and
+ * MRG-1 of every MRG (a merge's merged-away patients). Their earlier messages travel in their own
+ * lanes: the message must not overtake them, and their later messages must not overtake it.
+ * (Until 2026-12-06 only merges named them: a multi-patient ORU went in its first patient's lane
+ * alone, and its second patient's final result could be applied before that patient's preliminary
+ * one held in its own lane, which then showed as the newest.)
  */
-export function mergedPatientKeysOf(m: Hl7Message): string[] {
-  const merges = m.count('MRG');
-  if (merges === 0) return [];
+export function otherPatientKeysOf(m: Hl7Message): string[] {
+  const first = patientKeyOf(m);
   const keys = new Set<string>();
-  for (let n = 1; n <= merges; n++) {
+  for (let n = 1; n <= m.count('MRG'); n++) {
     const id = m.get(`MRG[${n}]-1(${mrnRepetitionOf(m, 'MRG', n, 1) || 1}).1`).trim();
     if (id !== '') keys.add(id);
   }
@@ -33,6 +36,7 @@ export function mergedPatientKeysOf(m: Hl7Message): string[] {
     const id = m.get(`PID[${n}]-3(${mrnRepetitionOf(m, 'PID', n, 3) || 1}).1`).trim();
     if (id !== '') keys.add(id);
   }
+  if (first !== null) keys.delete(first);
   return [...keys];
 }
 

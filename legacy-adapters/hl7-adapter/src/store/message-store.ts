@@ -13,7 +13,7 @@ import { sameMessage } from './same-message.js';
 export interface Delivery {
   target: string;
   partition: number;
-  /** a merge: the lanes of the other patients it merges, whose older deliveries go first */
+  /** a message of several patients (a merge, a multi-patient ORU): the lanes of the others, whose older deliveries go first and later ones after it */
   afterPartitions?: number[];
 }
 
@@ -42,6 +42,8 @@ export interface MessageRecord {
 /** Where the authoritative delivery of a stored message stands (the first one it was given). */
 export interface AuthoritativeDelivery {
   target: string;
+  /** its lane: the partition queue of a service's job */
+  partition: number;
   status: 'pending' | 'delivered' | 'dead';
   /** the target's answer, for a dead letter `AE: why` or `AR: why` */
   answer: string | null;
@@ -291,17 +293,17 @@ export class MessageStore {
 
   private async findExisting(records: MessageRecord[]): Promise<Map<string, { id: number; ackCode: string; raw: Buffer; authoritative: AuthoritativeDelivery | undefined }>> {
     if (records.length === 0) return new Map();
-    const { rows } = await this.pool.query<{ id: string; sending_facility: string; control_id: string; ack_code: string; raw: Buffer; target: string | null; status: AuthoritativeDelivery['status'] | null; answer: string | null }>(
-      `SELECT m.id, m.sending_facility, m.control_id, m.ack_code, m.raw, a.target, a.status, a.answer
+    const { rows } = await this.pool.query<{ id: string; sending_facility: string; control_id: string; ack_code: string; raw: Buffer; target: string | null; partition: number; status: AuthoritativeDelivery['status'] | null; answer: string | null }>(
+      `SELECT m.id, m.sending_facility, m.control_id, m.ack_code, m.raw, a.target, a.partition, a.status, a.answer
          FROM hl7_messages m JOIN unnest($1::text[], $2::text[]) AS k(f, c) ON m.sending_facility = k.f AND m.control_id = k.c
-         LEFT JOIN LATERAL (SELECT d.target, d.status, d.answer FROM hl7_deliveries d
+         LEFT JOIN LATERAL (SELECT d.target, d.partition, d.status, d.answer FROM hl7_deliveries d
                              WHERE d.message_id = m.id AND d.replay_reason IS NULL ORDER BY d.id LIMIT 1) a ON true`,
       [records.map((r) => r.sendingFacility), records.map((r) => r.controlId)],
     );
     return new Map(
       rows.map((r) => [
         key(r.sending_facility, r.control_id),
-        { id: Number(r.id), ackCode: r.ack_code, raw: r.raw, authoritative: r.target && r.status ? { target: r.target, status: r.status, answer: r.answer } : undefined },
+        { id: Number(r.id), ackCode: r.ack_code, raw: r.raw, authoritative: r.target && r.status ? { target: r.target, partition: r.partition, status: r.status, answer: r.answer } : undefined },
       ]),
     );
   }
@@ -309,13 +311,13 @@ export class MessageStore {
   /** Where the authoritative deliveries of these messages stand. */
   async authoritative(messageIds: number[]): Promise<Map<number, AuthoritativeDelivery>> {
     if (messageIds.length === 0) return new Map();
-    const { rows } = await this.pool.query<{ message_id: string; target: string; status: AuthoritativeDelivery['status']; answer: string | null }>(
-      `SELECT DISTINCT ON (d.message_id) d.message_id, d.target, d.status, d.answer
+    const { rows } = await this.pool.query<{ message_id: string; target: string; partition: number; status: AuthoritativeDelivery['status']; answer: string | null }>(
+      `SELECT DISTINCT ON (d.message_id) d.message_id, d.target, d.partition, d.status, d.answer
          FROM hl7_deliveries d WHERE d.message_id = ANY($1::bigint[]) AND d.replay_reason IS NULL
         ORDER BY d.message_id, d.id`,
       [messageIds],
     );
-    return new Map(rows.map((r) => [Number(r.message_id), { target: r.target, status: r.status, answer: r.answer }]));
+    return new Map(rows.map((r) => [Number(r.message_id), { target: r.target, partition: r.partition, status: r.status, answer: r.answer }]));
   }
 
   /** A frame that could not be accepted, kept for diagnosis (best effort). */
