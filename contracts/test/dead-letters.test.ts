@@ -1,7 +1,8 @@
 /**
- * Dead letters of the partitioned queues, on a real Redis and PostgreSQL: a change batch the
- * service's database refuses becomes a dead letter; the desk lists it with a summary that holds
- * no row values, replays it once the cause is mended (the consumer applies what is new and skips
+ * Dead letters of the partitioned queues, on a real Redis and PostgreSQL: the rows of a change
+ * batch the service's database refuses become dead letters, one per row (the batch's other rows
+ * applied); the desk lists them with a summary that holds no row values, replays them once the
+ * cause is mended (the consumer applies what is new and skips
  * what a later change superseded meanwhile), refuses a replay past the tombstones' retention
  * unless forced, discards, and refuses queues it does not serve.
  */
@@ -63,7 +64,7 @@ beforeAll(async () => {
   await migrateChangeConsumer(db.url);
   pool = new pg.Pool({ connectionString: db.url });
   // the service's schema refuses a value the legacy allowed: its batches cannot be applied
-  await pool.query("CREATE TABLE results (id TEXT PRIMARY KEY, value TEXT NOT NULL CONSTRAINT no_bad CHECK (value <> 'BAD-VALUE'))");
+  await pool.query("CREATE TABLE results (id TEXT PRIMARY KEY, value TEXT NOT NULL CONSTRAINT no_bad CHECK (value NOT LIKE 'BAD-%'))");
   consumer = await startChangeConsumer({
     connection: redis,
     topic,
@@ -90,32 +91,41 @@ afterAll(async () => {
 });
 
 describe('dead letters', () => {
-  it('lists a refused batch without its values, replays it once mended: new changes applied, superseded ones skipped', async () => {
-    await queue.add('refused', batch([change('create', 'KEY-R1', 'BAD-VALUE', pos(10)), change('create', 'KEY-R2', 'FIRST-VALUE', pos(11))]));
+  it('lists a refused row without its values, replays it once mended: new changes applied, superseded ones skipped', async () => {
+    // two rows the service refuses in one batch, beside one it takes: a letter per refused row, the other applied at once
+    await queue.add('refused', batch([change('create', 'KEY-R1', 'BAD-VALUE', pos(10)), change('create', 'KEY-R2', 'BAD-FIRST-VALUE', pos(11)), change('create', 'KEY-R3', 'GOOD-VALUE', pos(12))]));
     await queue.add('later', batch([change('update', 'KEY-R2', 'newer', pos(20))]));
     await until(async () => (await rows()).includes('KEY-R2:newer'), 'the later batch applied');
+    expect(await rows()).toEqual(['KEY-R2:newer', 'KEY-R3:GOOD-VALUE']);
     const listing = await desk.list({ limit: 10 });
-    expect(listing.counts).toEqual([{ prefix, count: 1 }]);
-    const [letter] = listing.deadLetters;
-    expect(letter).toMatchObject({
+    expect(listing.counts).toEqual([{ prefix, count: 2 }]);
+    const letters = listing.deadLetters.sort((a, b) => String(a.summary.firstPosition).localeCompare(String(b.summary.firstPosition)));
+    expect(letters[0]).toMatchObject({
       queue: partition0,
-      attempts: fast.attempts,
-      error: expect.stringContaining('no_bad'),
-      summary: { events: 2, ops: { create: 2 }, tables: ['legacy-pg:lab_result'], firstPosition: pos(10), lastPosition: pos(11), firstCommitAt: '2026-12-02T08:00:00.000+00:00' },
+      attempts: 1,
+      error: expect.stringMatching(new RegExp(`^the service's database refused the create of legacy-pg:lab_result at position ${pos(10).replace('/', '\\/')}, key \\(id\\): .*"no_bad" \\(23514\\)`)),
+      summary: { events: 1, ops: { create: 1 }, keys: 1, keyColumns: ['id'], tables: ['legacy-pg:lab_result'], firstPosition: pos(10), lastPosition: pos(10), firstCommitAt: '2026-12-02T08:00:00.000+00:00' },
     });
+    expect(letters[1]!.summary).toMatchObject({ events: 1, firstPosition: pos(11) });
     // identifiers only: neither the values nor the keys of the rows
-    expect(JSON.stringify(letter!.summary)).not.toMatch(/BAD-VALUE|FIRST-VALUE|KEY-R/);
-    const safeFor = Date.parse(letter!.replaySafeUntil!) - Date.parse(letter!.failedAt);
+    expect(JSON.stringify(letters.map((l) => [l.summary, l.error]))).not.toMatch(/BAD-VALUE|BAD-FIRST|KEY-R/);
+    const safeFor = Date.parse(letters[0]!.replaySafeUntil!) - Date.parse(letters[0]!.failedAt);
     expect(safeFor).toBe(RETENTION_DAYS * 86_400_000 - 3_600_000);
 
     await pool.query('ALTER TABLE results DROP CONSTRAINT no_bad');
-    const { replayedAs } = await desk.replay(partition0, letter!.id);
-    expect(replayedAs).toMatch(/-replayed-\d+$/);
-    await until(async () => (await rows()).includes('KEY-R1:BAD-VALUE'), 'the replayed batch applied');
+    for (const letter of letters) {
+      const { replayedAs } = await desk.replay(partition0, letter.id);
+      expect(replayedAs).toMatch(/-replayed-\d+$/);
+    }
+    // a batch behind them in the partition: when it is applied, so were the replayed letters
+    await queue.add('behind', batch([change('create', 'KEY-S', 'SENTINEL', pos(21))]));
+    await until(async () => (await rows()).includes('KEY-S:SENTINEL'), 'the replayed letters handled');
+    await pool.query("DELETE FROM results WHERE id = 'KEY-S'");
     // R2's change at position 11 is older than the one applied meanwhile (20): skipped
-    expect(await rows()).toEqual(['KEY-R1:BAD-VALUE', 'KEY-R2:newer']);
+    expect(await rows()).toEqual(['KEY-R1:BAD-VALUE', 'KEY-R2:newer', 'KEY-R3:GOOD-VALUE']);
+    expect(appliedPositions).not.toContain(pos(11));
     expect((await desk.list({ limit: 10 })).counts).toEqual([{ prefix, count: 0 }]);
-    await expect(desk.replay(partition0, letter!.id)).rejects.toBeInstanceOf(DeadLetterNotFoundError);
+    await expect(desk.replay(partition0, letters[0]!.id)).rejects.toBeInstanceOf(DeadLetterNotFoundError);
   });
 
   it('refuses a replay past the safe time unless forced, discards, and serves only its own queues', async () => {
@@ -130,7 +140,7 @@ describe('dead letters', () => {
     const discarded = await desk.discard(partition0, letter!.id);
     expect(discarded.summary).toMatchObject({ events: 1, ops: { update: 1 } });
     expect((await desk.list({ limit: 10 })).deadLetters).toEqual([]);
-    expect(await rows()).toEqual(['KEY-R1:BAD-VALUE', 'KEY-R2:newer']);
+    expect(await rows()).toEqual(['KEY-R1:BAD-VALUE', 'KEY-R2:newer', 'KEY-R3:GOOD-VALUE']);
 
     await expect(desk.list({ prefix: 'cdc.elsewhere', limit: 10 })).resolves.toEqual({ counts: [], deadLetters: [] });
     await expect(desk.replay(partitionQueueName(prefix, 2), 'dead-1')).rejects.toBeInstanceOf(UnknownQueueError);

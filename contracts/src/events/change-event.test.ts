@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { lastChangePerKey, netChangePerKey, type ChangeEvent } from './change-event.js';
+import { keyText, lastChangePerKey, netChangePerKey, type ChangeEvent } from './change-event.js';
+import { partitionOf } from './partition.js';
 
 let n = 0;
 const change = (op: ChangeEvent['op'], mrn: string, before: Record<string, unknown> | null, after: Record<string, unknown> | null): ChangeEvent => ({
@@ -33,5 +34,24 @@ describe('netChangePerKey', () => {
     expect(netChangePerKey([blind, seen])).toEqual([seen]);
     const deleted = change('delete', '4', { phone: 'p1' }, null);
     expect(netChangePerKey([seen, deleted])).toEqual([deleted]);
+  });
+});
+
+describe('keyText', () => {
+  it('is one text for a row whatever the JSON type of its key values (a column altered from integer to bigint)', () => {
+    // int4 arrives as a number, int8 as a string: the same row
+    expect(keyText({ admissionId: 1 })).toBe(keyText({ admissionId: '1' }));
+    expect(keyText({ admissionId: 1 })).toBe('[["admissionId","1"]]');
+    expect(partitionOf(keyText({ admissionId: 7 }), 8)).toBe(partitionOf(keyText({ admissionId: '7' }), 8));
+    // columns sorted; strings as they were, so text keys kept their partitions and positions
+    expect(keyText({ b: 2, a: 'x' })).toBe('[["a","x"],["b","2"]]');
+    expect(keyText({ mrn: '100003' })).toBe('[["mrn","100003"]]');
+    expect(keyText({ id: null })).toBe('[["id",null]]');
+  });
+
+  it('folds a row\'s changes from before and after the type change as one key', () => {
+    const before = { ...change('update', '1', null, { bed: 'OLD' }), key: { admissionId: 1 } };
+    const after = { ...change('update', '1', null, { bed: 'NEW' }), key: { admissionId: '1' } };
+    expect(lastChangePerKey([before, after])).toEqual([after]);
   });
 });

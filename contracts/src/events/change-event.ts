@@ -76,9 +76,22 @@ export interface ChangeBatch {
 /** Why a value is not a change event of this version, or undefined when it is one. */
 export const changeEventProblem = schemaCheck(ChangeEventSchema, 'a change event');
 
-/** A stable text form of a key (its columns sorted), to compare, fold and store keys by. */
+/**
+ * A stable text form of a key (its columns sorted), to compare, fold, partition and store keys
+ * by: a row's identity. Every scalar value is taken as its text (`1` and `"1"` are one key),
+ * because the envelope's JSON type follows the column's type (int4 a number, int8 a string):
+ * a DBA's `ALTER … TYPE bigint` must not turn one row into two, with its changes in two
+ * partitions and two positions, where an older change could land after a newer one.
+ * Positions stored before 2026-12 used the typed form; migrations/change-consumer/003 and
+ * migrations/cdc-writeback/002 carry them over. null stays null; objects and arrays (json key
+ * columns) stay as they are.
+ */
 export function keyText(key: Record<string, unknown>): string {
-  return JSON.stringify(Object.keys(key).sort().map((k) => [k, key[k]]));
+  return JSON.stringify(Object.keys(key).sort().map((k) => [k, keyValueText(key[k])]));
+}
+
+function keyValueText(v: unknown): unknown {
+  return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : v;
 }
 
 /** Orders positions of one source: negative, zero or positive as `a` is before, at or after `b`. */

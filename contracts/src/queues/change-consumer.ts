@@ -5,6 +5,12 @@
  * key only the last change of the job counts, and only when it is later than the last change
  * applied to that key (kept in `ficus_change_positions`). A redelivered job, or a change read
  * again after a crash, changes nothing.
+ *
+ * When the service's database refuses a row's data (a check, a value too long: no retry mends
+ * it), the job is applied again key by key (key-by-key.ts): the other rows' changes are
+ * applied and each refused key's changes become a dead letter of their own, naming the table,
+ * position and key columns. When the database is not there (down, restarting, a lock not
+ * granted), the job waits in place without using up its tries (not-now.ts).
  */
 import { fileURLToPath } from 'node:url';
 import type { Job } from 'bullmq';
@@ -15,6 +21,9 @@ import { CHANGE_EVENT_SCHEMA_VERSION, changeEventProblem, keyText, lastChangePer
 import { runMigrations } from '../postgres/migrate.js';
 import { deleteInBatches } from '../postgres/periodic-purge.js';
 import { withTransaction } from '../postgres/transaction.js';
+import { isDataRefusal, isUnavailable } from './database-errors.js';
+import { applyKeyByKey, eventsOfKey, refusalPart, refusalReason } from './key-by-key.js';
+import { NotNowWatch } from './not-now.js';
 import { PartitionedConsumer, PermanentError, type RetryPolicy } from './partitioned-consumer.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/change-consumer', import.meta.url));
@@ -53,6 +62,11 @@ export interface ChangeConsumerOptions {
    * to a row deleted since could bring it back.
    */
   tombstoneRetentionDays?: number;
+  /**
+   * the state of waiting for the service's database while it is not there (made here when not
+   * given; give one to show it on a status endpoint)
+   */
+  unavailable?: NotNowWatch;
   log: Logger;
 }
 
@@ -69,18 +83,22 @@ export function changeBatchProblem(data: unknown): string | undefined {
   return undefined;
 }
 
-/** What a listing shows of a change batch: counts, tables, positions and commit times, never a row's values or keys. */
+/** What a listing shows of a change batch: counts, tables, key columns, positions and commit times, never a row's values or keys. */
 export function changeBatchSummary(data: unknown): Record<string, unknown> {
   const problem = changeBatchProblem(data);
   if (problem) return { undecodable: problem.slice(0, 200) };
   const events = (data as ChangeBatch).events;
   const ops: Record<string, number> = {};
   for (const e of events) ops[e.op] = (ops[e.op] ?? 0) + 1;
+  const keys = new Set(events.map((e) => keyText(e.key)));
   const commits = events.flatMap((e) => (e.source.commitTime ? [e.source.commitTime] : [])).sort();
   return {
     events: events.length,
     ops,
     tables: [...new Set(events.map((e) => `${e.source.name}:${e.source.table}`))],
+    // how many rows and by which columns, never the key values: a letter of one refused row says where to look
+    keys: keys.size,
+    keyColumns: [...new Set(events.flatMap((e) => Object.keys(e.key)))].sort(),
     firstPosition: events[0]?.source.position ?? null,
     lastPosition: events.at(-1)?.source.position ?? null,
     firstCommitAt: commits[0] ?? null,
@@ -90,6 +108,65 @@ export function changeBatchSummary(data: unknown): Record<string, unknown> {
 
 export function startChangeConsumer(o: ChangeConsumerOptions): Promise<PartitionedConsumer<ChangeBatch>> {
   const ignoredNow = typeof o.ignoreOrigins === 'function' ? o.ignoreOrigins : () => (o.ignoreOrigins as readonly string[] | undefined) ?? [];
+  const watch = o.unavailable ?? new NotNowWatch({ log: o.log, what: "the service's database", fields: { topic: o.topic } });
+  // the handler may run before start() answers (workers start one by one): it waits for the consumer to dead-letter a part
+  let started!: (c: PartitionedConsumer<ChangeBatch>) => void;
+  const consumer = new Promise<PartitionedConsumer<ChangeBatch>>((resolve) => (started = resolve));
+
+  const handle = async (job: Job<ChangeBatch>, partition: number): Promise<void> => {
+    const problem = changeBatchProblem(job.data);
+    if (problem) throw new PermanentError(`not a change batch of version ${CHANGE_EVENT_SCHEMA_VERSION}: ${problem}`);
+    const ours = job.data.events.filter((e) => e.topic === o.topic);
+    const ignored = new Set(ignoredNow());
+    const echo = (e: ChangeEvent) => e.source.origin !== null && ignored.has(e.source.origin);
+    const latest = netChangePerKey(ours.filter((e) => !echo(e)));
+    const echoes = o.echoes ? lastChangePerKey(ours.filter(echo)) : [];
+    const finish = async (client: pg.PoolClient) => {
+      if (echoes.length > 0) await o.echoes!(echoes, client);
+    };
+    try {
+      const fresh = await withTransaction(o.pool, async (client) => {
+        const claimed = await claimPositions(client, o.topic, latest);
+        if (claimed.length > 0) await o.apply(claimed, client);
+        await finish(client);
+        return claimed;
+      });
+      watch.answered(partition);
+      o.applied?.({ topic: o.topic, partition, applied: fresh, skipped: job.data.events.length - fresh.length });
+    } catch (e) {
+      if (isUnavailable(e)) throw watch.notNow(partition, e);
+      watch.answered(partition);
+      if (!isDataRefusal(e)) throw e;
+      await applyAroundRefusals(job, partition, ours, latest, finish);
+    }
+  };
+
+  /** The database refused some key's data: the other keys are applied, each refused key's events become a dead letter. */
+  const applyAroundRefusals = async (job: Job<ChangeBatch>, partition: number, ours: ChangeEvent[], latest: ChangeEvent[], finish: (client: pg.PoolClient) => Promise<void>) => {
+    let outcome: Awaited<ReturnType<typeof applyKeyByKey<ChangeEvent>>>;
+    try {
+      outcome = await withTransaction(o.pool, async (client) => {
+        const r = await applyKeyByKey(client, latest, async (change) => {
+          const claimed = await claimPositions(client, o.topic, [change]);
+          if (claimed.length > 0) await o.apply(claimed, client);
+          return claimed;
+        });
+        await finish(client);
+        return r;
+      });
+    } catch (e) {
+      if (isUnavailable(e)) throw watch.notNow(partition, e);
+      throw e;
+    }
+    const c = await consumer;
+    for (const refusal of outcome.refusals) {
+      const events = eventsOfKey(ours, refusal);
+      await c.deadLetterPart(job, refusalPart(refusal), { schemaVersion: CHANGE_EVENT_SCHEMA_VERSION, events }, new Error(refusalReason("the service's database", refusal, events)));
+    }
+    const refusedEvents = outcome.refusals.reduce((n, r) => n + eventsOfKey(ours, r).length, 0);
+    o.applied?.({ topic: o.topic, partition, applied: outcome.applied, skipped: job.data.events.length - outcome.applied.length - refusedEvents });
+  };
+
   return PartitionedConsumer.start<ChangeBatch>({
     connection: o.connection,
     prefix: cdcQueuePrefix(o.topic),
@@ -97,22 +174,10 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
     retry: o.retry,
     log: o.log,
     replaySafeForMs: o.tombstoneRetentionDays ? o.tombstoneRetentionDays * 86_400_000 - 3_600_000 : undefined,
-    handle: async (job: Job<ChangeBatch>, partition) => {
-      const problem = changeBatchProblem(job.data);
-      if (problem) throw new PermanentError(`not a change batch of version ${CHANGE_EVENT_SCHEMA_VERSION}: ${problem}`);
-      const ours = job.data.events.filter((e) => e.topic === o.topic);
-      const ignored = new Set(ignoredNow());
-      const echo = (e: ChangeEvent) => e.source.origin !== null && ignored.has(e.source.origin);
-      const latest = netChangePerKey(ours.filter((e) => !echo(e)));
-      const echoes = o.echoes ? lastChangePerKey(ours.filter(echo)) : [];
-      const fresh = await withTransaction(o.pool, async (client) => {
-        const claimed = await claimPositions(client, o.topic, latest);
-        if (claimed.length > 0) await o.apply(claimed, client);
-        if (echoes.length > 0) await o.echoes!(echoes, client);
-        return claimed;
-      });
-      o.applied?.({ topic: o.topic, partition, applied: fresh, skipped: job.data.events.length - fresh.length });
-    },
+    handle,
+  }).then((c) => {
+    started(c);
+    return c;
   });
 }
 

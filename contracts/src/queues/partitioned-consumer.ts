@@ -195,6 +195,22 @@ export class PartitionedConsumer<T> {
     this.o.log.error({ queue, jobId: job.id, attempts, err: err.message.slice(0, 300) }, 'job dead-lettered; its partition moves on');
   }
 
+  /**
+   * Dead-letters a part of a job that its handler could not apply while it applied the rest
+   * (one row's changes the database refuses among other rows'). `part` names the letter
+   * within the job (no patient data: a position), so that a retry of the job writes it once.
+   */
+  async deadLetterPart(job: Job<T>, part: string, data: T, err: Error): Promise<void> {
+    const queue = job.queueName;
+    const dead = this.deadQueues.get(queue);
+    if (!dead) throw new Error(`${queue} is not a partition queue of this consumer`);
+    const now = Date.now();
+    const letter: DeadLetter<T> = { queue, jobId: `${String(job.id)}-${part}`, name: job.name, data, error: err.message.slice(0, 2_000), attempts: 1, failedAt: new Date(now).toISOString() };
+    if (this.o.replaySafeForMs !== undefined) letter.replaySafeUntil = new Date(now + this.o.replaySafeForMs).toISOString();
+    await dead.add(job.name, letter, { jobId: `dead-${letter.jobId}`, removeOnComplete: false, removeOnFail: false });
+    this.o.log.error({ queue, jobId: job.id, part, err: err.message.slice(0, 300) }, 'part of a job dead-lettered; the rest applied, its partition moves on');
+  }
+
   private sleepUnlessClosing(ms: number): Promise<boolean> {
     if (this.closing) return Promise.resolve(false);
     return new Promise((resolve) => {

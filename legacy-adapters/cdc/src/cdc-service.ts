@@ -73,6 +73,7 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
       },
       deadLetters: async () => Promise.all(deadQueues.map(async (q) => ({ queue: q.name, count: await q.queue.getWaitingCount() }))),
       held: () => publisher.held,
+      writebackWaiting: () => writer?.status().services.map((s) => ({ service: s.name, waiting: s.waiting !== null })) ?? [],
     });
 
     const publisher: Publisher = new Publisher({
@@ -137,7 +138,8 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
     if (services.length > 0 && config.CDC_SOURCE_KIND === 'postgres') {
       const url = legacyUrl(config);
       await migrateWriteback(url, log);
-      const pool = new pg.Pool({ connectionString: url, max: 4, application_name: 'ficus-legacy-writer', options: SESSION_OPTIONS } as pg.PoolConfig);
+      // a legacy database that does not answer a connection is "not now" (the writer waits and says so), not a hang
+      const pool = new pg.Pool({ connectionString: url, max: 4, application_name: 'ficus-legacy-writer', options: SESSION_OPTIONS, connectionTimeoutMillis: 10_000 } as pg.PoolConfig);
       pool.on('error', () => undefined);
       closers.push(() => pool.end());
       writer = new LegacyWriter({
@@ -146,6 +148,9 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
         tables: await checkMapping(pool, mapping),
         services,
         partitions: config.CDC_PARTITIONS,
+        fkWaitMs: config.CDC_WRITEBACK_FK_WAIT_MS,
+        lockTimeoutMs: config.CDC_WRITEBACK_LOCK_TIMEOUT_MS,
+        statementTimeoutMs: config.CDC_WRITEBACK_STATEMENT_TIMEOUT_MS,
         log,
         outcome: (o) => metrics.writeback.inc({ service: o.service, topic: o.topic, outcome: o.outcome }, o.count),
       });

@@ -11,6 +11,8 @@ export interface MetricsSources {
   queueDepth: () => Promise<{ topic: string; waiting: number }[]>;
   deadLetters: () => Promise<{ queue: string; count: number }[]>;
   held: () => number;
+  /** per write-back service: whether its jobs wait for the legacy database */
+  writebackWaiting: () => { service: string; waiting: boolean }[];
 }
 
 export class CdcMetrics {
@@ -101,6 +103,16 @@ export class CdcMetrics {
       async collect() {
         this.reset();
         for (const d of await s.deadLetters().catch(() => [])) this.set({ queue: d.queue }, d.count);
+      },
+    });
+    new Gauge({
+      name: 'ficus_cdc_writeback_waiting',
+      help: 'Write-back waiting for the legacy database (1: not available now, its jobs wait in place; the last error is in /api/cdc/status)',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of s.writebackWaiting()) this.set({ service: w.service }, w.waiting ? 1 : 0);
       },
     });
     new Gauge({ name: 'ficus_cdc_held_events', help: 'Change events in memory, read and not yet enqueued', registers, collect() { this.set(s.held()); } });

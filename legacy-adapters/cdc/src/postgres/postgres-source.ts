@@ -20,6 +20,7 @@ import type { StateStore } from '../state/state-store.js';
 import { ChangeDecoder, FatalSourceError } from './change-decoder.js';
 import { decodePgOutput, formatLsn, parseLsn, pgPosition } from './pgoutput.js';
 import { checkLogicalReplication, checkMapping, type CapturedTable } from './preflight.js';
+import { ReconnectBackoff } from './reconnect-backoff.js';
 import { quoteIdent, ReplicationConnection } from './replication-connection.js';
 import { fromText, SESSION_OPTIONS } from './values.js';
 import { RateWindow, type SourceHooks, type SourceState, type SourceStatus } from '../source.js';
@@ -62,6 +63,7 @@ export class PostgresSource {
   private readonly rate = new RateWindow();
   private resnapshot: boolean;
   private wakeRetry: (() => void) | undefined;
+  private backoff: ReconnectBackoff | undefined;
 
   constructor(private readonly o: PostgresSourceOptions) {
     this.name = o.mapping.source;
@@ -142,11 +144,13 @@ export class PostgresSource {
   }
 
   private async run(): Promise<void> {
-    let failures = 0;
+    const backoff = new ReconnectBackoff();
+    this.backoff = backoff;
     while (this.running) {
+      let pause = 0;
       try {
-        await this.runOnce();
-        failures = 0;
+        await this.runOnce(); // ends without an error only when closing
+        pause = 250;
       } catch (e) {
         if (!this.running) break;
         const err = e as Error;
@@ -159,9 +163,9 @@ export class PostgresSource {
           this.running = false;
           return;
         }
-        failures++;
+        pause = backoff.failed();
         this.state = 'error';
-        this.o.log.warn({ source: this.name, err: err.message, failures }, 'CDC source interrupted; reconnecting');
+        this.o.log.warn({ source: this.name, err: err.message, failures: backoff.count }, 'CDC source interrupted; reconnecting');
       } finally {
         await this.conn?.close();
         this.conn = undefined;
@@ -169,7 +173,7 @@ export class PostgresSource {
       }
       if (!this.running) break;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(10_000, 250 * 2 ** Math.min(failures, 6)));
+        const t = setTimeout(resolve, pause);
         this.wakeRetry = () => {
           clearTimeout(t);
           resolve();
@@ -224,6 +228,7 @@ export class PostgresSource {
     const idle = () => !decoder.inTransaction && this.o.publisher.held === 0 && this.unacked.length === 0;
     const timer = setInterval(() => conn.sendStatus(this.received > this.acked ? this.received : this.acked, this.acked, true), this.o.statusIntervalMs);
     this.state = 'streaming';
+    this.backoff?.streaming();
     this.error = undefined;
     this.o.log.info({ source: this.name, slot: this.o.slot, from: formatLsn(this.acked) }, 'streaming changes');
     try {

@@ -16,17 +16,42 @@
  *    a legacy screen's edit of another field of the same row in the meantime stays (the
  *    service takes that edit field by field from CDC: service-kit's field-merge.ts).
  *
- * Data the legacy schema refuses (a check or foreign key, a value too long) is dead-lettered
- * with the database's reason (never the row's values); anything else is tried again in place.
+ * Data the legacy schema refuses (a check, a value too long) is dead-lettered with the
+ * database's reason (never the row's values), key by key: the job's other rows are written. A
+ * foreign key's refusal is usually a parent still on its way (a patient in another partition,
+ * a result through another service's queue): the job waits in place for it, up to `fkWaitMs`,
+ * before the orphan becomes a dead letter. A legacy database that is not there now (down, not
+ * accepting connections, a row lock held past `lockTimeoutMs`) is waited for in place, without
+ * using up the job's tries, for as long as it takes, and shown (status, a gauge, one log line
+ * per change of state). Anything else is tried again in place, then dead-lettered.
  */
 import { fileURLToPath } from 'node:url';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { comparePositions, keyText, netChangePerKey, runMigrations, withTransaction, type ChangeBatch, type ChangeEvent, type Logger } from '@ficus/contracts';
-import { changeBatchProblem, PartitionedConsumer, PermanentError, WRITEBACK_ORIGIN, writebackQueuePrefix, type RetryPolicy } from '@ficus/contracts/queues';
+import { CHANGE_EVENT_SCHEMA_VERSION, comparePositions, netChangePerKey, runMigrations, withTransaction, type ChangeBatch, type ChangeEvent, type Logger } from '@ficus/contracts';
+import {
+  applyKeyByKey,
+  changeBatchProblem,
+  eventsOfKey,
+  isForeignKeyRefusal,
+  isUnavailable,
+  NotNowWatch,
+  NotYetError,
+  PartitionedConsumer,
+  PermanentError,
+  reasonWithoutValues,
+  refusalPart,
+  refusalReason,
+  sqlState,
+  WRITEBACK_ORIGIN,
+  writebackQueuePrefix,
+  type KeyRefusal,
+  type RetryPolicy,
+  type WaitingState,
+} from '@ficus/contracts/queues';
 import type { CapturedTable } from '../postgres/preflight.js';
-import { quoteIdent } from '../postgres/replication-connection.js';
+import { applyEvent, claimPositions, targetsOf, type TopicTarget } from './legacy-apply.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../../migrations/cdc-writeback', import.meta.url));
 
@@ -49,66 +74,66 @@ export interface LegacyWriterOptions {
   services: string[];
   partitions: number;
   retry?: Partial<RetryPolicy>;
+  /** how long a job whose row a foreign key refuses waits for the parent before it is dead-lettered (default 60 s) */
+  fkWaitMs?: number;
+  /** the writer's transactions: lock_timeout (a legacy row lock held longer is "not now"; default 10 s; 0 none) */
+  lockTimeoutMs?: number;
+  /** the writer's transactions: statement_timeout (default 60 s; 0 none) */
+  statementTimeoutMs?: number;
   log: Logger;
   outcome: (o: WritebackOutcome) => void;
 }
 
-interface TopicTarget {
-  table: string;
-  /** field → column (catalog names) */
-  columns: Map<string, string>;
-  key: [string, string][];
-  writeBack: boolean;
-}
-
-/** SQLSTATE classes the legacy schema uses to refuse data (22 data exception, 23 integrity): a retry cannot mend them */
-const isRefusal = (e: unknown) => /^2[23]/.test(String((e as { code?: unknown }).code ?? ''));
+/** SQLSTATE classes the legacy schema uses to refuse data (22 data exception, 23 integrity): a retry cannot mend them (a foreign key, after its wait) */
+const isRefusal = (e: unknown) => /^2[23]/.test(sqlState(e) ?? '');
 
 export class LegacyWriter {
-  private readonly consumers: PartitionedConsumer<ChangeBatch>[] = [];
-  private readonly targets = new Map<string, TopicTarget>();
+  private readonly consumers = new Map<string, PartitionedConsumer<ChangeBatch>>();
+  /** a service's consumer, for its handler (which may run before PartitionedConsumer.start answers) */
+  private readonly started = new Map<string, { consumer: Promise<PartitionedConsumer<ChangeBatch>>; resolve: (c: PartitionedConsumer<ChangeBatch>) => void }>();
+  private readonly targets: Map<string, TopicTarget>;
   private readonly applied = new Map<string, { at: string; count: number }>();
+  private readonly waits = new Map<string, NotNowWatch>();
+  /** jobs waiting for a parent row (job ids are unique per queue): since when, and what they wrote meanwhile */
+  private readonly parentWaits = new Map<string, { since: number; applied: ChangeEvent[] }>();
 
   constructor(private readonly o: LegacyWriterOptions) {
-    for (const t of o.tables) {
-      const columns = new Map(t.plan.columns.filter((c) => !c.carried).map((c) => [c.field, c.column]));
-      this.targets.set(t.mapping.topic, {
-        table: `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`,
-        columns,
-        key: t.mapping.key.map((k) => [k, columns.get(k)!]),
-        writeBack: t.mapping.writeBack,
-      });
+    this.targets = targetsOf(o.tables);
+    for (const service of o.services) {
+      this.waits.set(service, new NotNowWatch({ log: o.log, what: 'the legacy database', fields: { service } }));
+      let resolve!: (c: PartitionedConsumer<ChangeBatch>) => void;
+      const consumer = new Promise<PartitionedConsumer<ChangeBatch>>((r) => (resolve = r));
+      this.started.set(service, { consumer, resolve });
     }
   }
 
   async start(): Promise<void> {
     for (const service of this.o.services) {
-      this.consumers.push(
-        await PartitionedConsumer.start<ChangeBatch>({
-          connection: this.o.connection,
-          prefix: writebackQueuePrefix(service),
-          partitions: this.o.partitions,
-          retry: this.o.retry,
-          log: this.o.log,
-          handle: (job) => this.handle(service, job),
-        }),
-      );
+      const consumer = await PartitionedConsumer.start<ChangeBatch>({
+        connection: this.o.connection,
+        prefix: writebackQueuePrefix(service),
+        partitions: this.o.partitions,
+        retry: this.o.retry,
+        log: this.o.log,
+        handle: (job, partition) => this.handle(service, job, partition),
+      });
+      this.consumers.set(service, consumer);
+      this.started.get(service)!.resolve(consumer);
     }
   }
 
-  status(): { services: { name: string; lastAppliedAt: string | null; applied: number }[] } {
-    return { services: this.o.services.map((s) => ({ name: s, lastAppliedAt: this.applied.get(s)?.at ?? null, applied: this.applied.get(s)?.count ?? 0 })) };
+  status(): { services: { name: string; lastAppliedAt: string | null; applied: number; waiting: WaitingState | null }[] } {
+    return {
+      services: this.o.services.map((s) => ({ name: s, lastAppliedAt: this.applied.get(s)?.at ?? null, applied: this.applied.get(s)?.count ?? 0, waiting: this.waits.get(s)!.status() })),
+    };
   }
 
   async deadLetters(): Promise<number> {
-    const all = await Promise.all(this.consumers.map((c) => c.deadLetters(1000)));
+    const all = await Promise.all([...this.consumers.values()].map((c) => c.deadLetters(1000)));
     return all.reduce((n, d) => n + d.length, 0);
   }
 
-  private async handle(service: string, job: Job<ChangeBatch>): Promise<void> {
-    const problem = changeBatchProblem(job.data);
-    if (problem) throw new PermanentError(`not a change batch of version 1: ${problem}`);
-    const events = job.data.events;
+  private check(service: string, events: ChangeEvent[]): void {
     for (const e of events) {
       if (e.source.system !== 'outbox' || e.source.name !== service) throw new PermanentError(`an event from ${e.source.system} "${e.source.name}" on ${service}'s write-back queue`);
       const target = this.targets.get(e.topic);
@@ -118,90 +143,119 @@ export class LegacyWriter {
       for (const f of Object.keys(e.after ?? {})) if (!target.columns.has(f)) throw new PermanentError(`topic "${e.topic}" has no field "${f}" in the mapping`);
       for (const [k] of target.key) if (e.key[k] === undefined || e.key[k] === null) throw new PermanentError(`an event of topic "${e.topic}" without its key field "${k}"`);
     }
-    const byTopic = new Map<string, ChangeEvent[]>();
-    for (const e of events) {
-      let list = byTopic.get(e.topic);
-      if (!list) byTopic.set(e.topic, (list = []));
-      list.push(e);
-    }
-    const latest = [...byTopic.values()].flatMap((list) => netChangePerKey(list)).sort((a, b) => comparePositions(a.source.position, b.source.position));
-    let fresh: ChangeEvent[];
+  }
+
+  private async handle(service: string, job: Job<ChangeBatch>, partition: number): Promise<void> {
+    const problem = changeBatchProblem(job.data);
+    if (problem) throw new PermanentError(`not a change batch of version 1: ${problem}`);
+    const events = job.data.events;
+    this.check(service, events);
+    const topics = [...new Set(events.map((e) => e.topic))];
+    const latest = topics.flatMap((t) => netChangePerKey(events.filter((e) => e.topic === t))).sort((a, b) => comparePositions(a.source.position, b.source.position));
+    const watch = this.waits.get(service)!;
+    const waitKey = `${job.queueName}\u0000${String(job.id)}`;
+    let written: { applied: ChangeEvent[]; refusals: KeyRefusal[] };
     try {
-      fresh = await withTransaction(this.o.pool, async (client) => {
-        // first in the transaction: the CDC reader sees it before any of the changes below
-        await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [WRITEBACK_ORIGIN, service]);
-        const claimed = await this.claim(client, service, latest);
-        for (const e of claimed) await this.apply(client, this.targets.get(e.topic)!, e);
-        return claimed;
-      });
+      written = await this.write(service, latest, waitKey);
     } catch (e) {
-      if (isRefusal(e)) {
-        const topics = [...byTopic.keys()].join(', ');
-        this.o.outcome({ service, topic: topics, outcome: 'refused', count: events.length });
-        throw new PermanentError(`the legacy database refused the write-back (${(e as { code?: string }).code}): ${(e as Error).message}`);
+      if (e instanceof NotYetError) {
+        watch.answered(partition);
+        throw e;
       }
+      if (isUnavailable(e)) throw watch.notNow(partition, e);
+      watch.answered(partition);
       throw e;
     }
+    watch.answered(partition);
+    const earlier = this.parentWaits.get(waitKey)?.applied ?? [];
+    this.parentWaits.delete(waitKey);
+    await this.deadLetterRefusals(service, job, events, written.refusals);
+    this.count(service, events, written.applied, earlier, written.refusals);
+  }
+
+  /**
+   * Writes a job's changes (the last of each key) in one transaction; when some row is refused,
+   * again key by key: the others are written, and the refused rows answered (to be
+   * dead-lettered). Rows a foreign key refuses wait for their parents (NotYetError) until
+   * `fkWaitMs` is over; what could be written meanwhile is committed (a retry skips it by
+   * position), so that a parent held in this job, or a row another lane waits for, goes on.
+   */
+  private async write(service: string, latest: ChangeEvent[], waitKey: string): Promise<{ applied: ChangeEvent[]; refusals: KeyRefusal[] }> {
+    const applyClaimed = async (client: pg.PoolClient, changes: ChangeEvent[]) => {
+      const claimed = await claimPositions(client, service, changes);
+      for (const e of claimed) await applyEvent(client, this.targets.get(e.topic)!, e);
+      return claimed;
+    };
+    try {
+      return { applied: await this.transaction(service, (client) => applyClaimed(client, latest)), refusals: [] };
+    } catch (e) {
+      if (!isRefusal(e)) throw e;
+    }
+    const giveUp = this.parentWaitOver(waitKey);
+    const r = await this.transaction(service, (client) => applyKeyByKey(client, latest, (change) => applyClaimed(client, [change]), isRefusal));
+    const orphans = r.refusals.filter((x) => isForeignKeyRefusal(x.error));
+    if (orphans.length === 0 || giveUp) return r;
+    let wait = this.parentWaits.get(waitKey);
+    if (!wait) {
+      this.parentWaits.set(waitKey, (wait = { since: Date.now(), applied: [] }));
+      this.o.log.info(
+        { service, topics: [...new Set(orphans.map((x) => x.change.topic))], rows: orphans.length, waitMs: this.o.fkWaitMs ?? 60_000, err: reasonWithoutValues(orphans[0]!.error) },
+        'write-back waits for a parent row (a foreign key refused it); its partition holds',
+      );
+    }
+    wait.applied.push(...r.applied);
+    this.count(service, [], r.applied, [], []);
+    throw new NotYetError(`waiting for a parent row: ${reasonWithoutValues(orphans[0]!.error)}`);
+  }
+
+  /** One write-back transaction: bounded waits for locks, the marker first (no loop), then the work. */
+  private transaction<T>(service: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return withTransaction(this.o.pool, async (client) => {
+      // a forgotten legacy row lock must not hold a lane silently for ever: past this it is "not now", retried and shown
+      const lock = this.o.lockTimeoutMs ?? 10_000;
+      const statement = this.o.statementTimeoutMs ?? 60_000;
+      await client.query(`SET LOCAL lock_timeout = ${Math.max(0, Math.floor(lock))}; SET LOCAL statement_timeout = ${Math.max(0, Math.floor(statement))}`);
+      // first change in the transaction: the CDC reader sees it before any of the changes below
+      await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [WRITEBACK_ORIGIN, service]);
+      return work(client);
+    });
+  }
+
+  /** true once a job has waited its time for parents (the first refusal starts the clock) */
+  private parentWaitOver(waitKey: string): boolean {
+    const wait = this.o.fkWaitMs ?? 60_000;
+    const since = this.parentWaits.get(waitKey)?.since;
+    return wait <= 0 || (since !== undefined && Date.now() - since >= wait);
+  }
+
+  private async deadLetterRefusals(service: string, job: Job<ChangeBatch>, events: ChangeEvent[], refusals: KeyRefusal[]): Promise<void> {
+    if (refusals.length === 0) return;
+    const consumer = await this.started.get(service)!.consumer;
+    for (const r of refusals) {
+      const of = eventsOfKey(events, r);
+      const waited = isForeignKeyRefusal(r.error) ? `, still so after waiting ${Math.round((this.o.fkWaitMs ?? 60_000) / 1000)} s for the parent row` : '';
+      const reason = `${refusalReason('the legacy database', r, of, `topic ${r.change.topic} (legacy ${this.targets.get(r.change.topic)!.table})`)}${waited}`;
+      this.o.outcome({ service, topic: r.change.topic, outcome: 'refused', count: of.length });
+      await consumer.deadLetterPart(job, refusalPart(r), { schemaVersion: CHANGE_EVENT_SCHEMA_VERSION, events: of }, new Error(reason));
+    }
+  }
+
+  /** outcomes per topic: applied now; skipped (a redelivery), less what was refused or written by an earlier round of the job */
+  private count(service: string, events: ChangeEvent[], applied: ChangeEvent[], earlier: ChangeEvent[], refusals: KeyRefusal[]): void {
+    const notSkipped = new Set([...refusals.flatMap((r) => eventsOfKey(events, r)), ...earlier.flatMap((c) => eventsOfKey(events, { change: c, error: null }))]);
     const appliedPerTopic = new Map<string, number>();
-    for (const e of fresh) appliedPerTopic.set(e.topic, (appliedPerTopic.get(e.topic) ?? 0) + 1);
-    for (const [topic, list] of byTopic) {
+    for (const e of applied) appliedPerTopic.set(e.topic, (appliedPerTopic.get(e.topic) ?? 0) + 1);
+    for (const topic of new Set([...events, ...applied].map((e) => e.topic))) {
       const n = appliedPerTopic.get(topic) ?? 0;
+      const skipped = events.filter((e) => e.topic === topic && !notSkipped.has(e)).length - n;
       if (n > 0) this.o.outcome({ service, topic, outcome: 'applied', count: n });
-      if (list.length > n) this.o.outcome({ service, topic, outcome: 'skipped', count: list.length - n });
+      if (skipped > 0) this.o.outcome({ service, topic, outcome: 'skipped', count: skipped });
     }
     const seen = this.applied.get(service) ?? { at: '', count: 0 };
-    this.applied.set(service, { at: new Date().toISOString(), count: seen.count + fresh.length });
-  }
-
-  private async claim(client: pg.PoolClient, service: string, changes: ChangeEvent[]): Promise<ChangeEvent[]> {
-    if (changes.length === 0) return [];
-    const keys = changes.map((c) => keyText(c.key));
-    const { rows } = await client.query<{ topic: string; key: string }>(
-      `INSERT INTO ficus_writeback_positions AS p (service, topic, key, position)
-       SELECT $1, t, k, pos FROM unnest($2::text[], $3::text[], $4::text[]) AS c(t, k, pos)
-       ON CONFLICT (service, topic, key) DO UPDATE SET position = excluded.position, applied_at = clock_timestamp()
-        WHERE (length(p.position), p.position) < (length(excluded.position), excluded.position)
-       RETURNING topic, key`,
-      [service, changes.map((c) => c.topic), keys, changes.map((c) => c.source.position)],
-    );
-    const claimed = new Set(rows.map((r) => `${r.topic}\u0000${r.key}`));
-    return changes.filter((c, i) => claimed.has(`${c.topic}\u0000${keys[i]!}`));
-  }
-
-  private async apply(client: pg.PoolClient, t: TopicTarget, e: ChangeEvent): Promise<void> {
-    const where = t.key.map(([, column], i) => `${quoteIdent(column)} = $${i + 1}`).join(' AND ');
-    const keyValues = t.key.map(([field]) => e.key[field]);
-    if (e.op === 'delete') {
-      await client.query(`DELETE FROM ${t.table} WHERE ${where}`, keyValues);
-      return;
-    }
-    const fields = Object.keys(e.after!).filter((f) => !t.key.some(([k]) => k === f));
-    const changed = e.op === 'update' && e.before ? fields.filter((f) => !sameJson(e.before![f], e.after![f])) : fields;
-    if (changed.length > 0) {
-      const set = changed.map((f, i) => `${quoteIdent(t.columns.get(f)!)} = $${keyValues.length + i + 1}`).join(', ');
-      const res = await client.query(`UPDATE ${t.table} SET ${set} WHERE ${where}`, [...keyValues, ...changed.map((f) => param(e.after![f]))]);
-      if (res.rowCount! > 0) return;
-    } else {
-      const res = await client.query(`SELECT 1 FROM ${t.table} WHERE ${where}`, keyValues);
-      if (res.rowCount! > 0) return;
-    }
-    // not there yet (made by the service after the flip): insert it, whole
-    const values = fields.map((f) => param(e.after![f]));
-    const columns = [...t.key.map(([, c]) => c), ...fields.map((f) => t.columns.get(f)!)];
-    await client.query(
-      `INSERT INTO ${t.table} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
-      [...keyValues, ...values],
-    );
+    if (applied.length > 0) this.applied.set(service, { at: new Date().toISOString(), count: seen.count + applied.length });
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.consumers.map((c) => c.close()));
+    await Promise.all([...this.consumers.values()].map((c) => c.close()));
   }
-}
-
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-
-/** JSON values as query parameters: objects (json columns) as their JSON text, the rest as they are. */
-function param(v: unknown): unknown {
-  return v !== null && typeof v === 'object' ? JSON.stringify(v) : v;
 }

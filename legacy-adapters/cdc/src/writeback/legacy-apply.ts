@@ -1,0 +1,85 @@
+/**
+ * The legacy writer's SQL: the topics' legacy tables as the mapping gives them, the claim of
+ * outbox positions per service, topic and key (`ficus_writeback_positions`: an event at or
+ * before the last applied one for its key is a redelivery), and one event applied to its table.
+ */
+import type pg from 'pg';
+import { keyText, type ChangeEvent } from '@ficus/contracts';
+import type { CapturedTable } from '../postgres/preflight.js';
+import { quoteIdent } from '../postgres/replication-connection.js';
+
+export interface TopicTarget {
+  table: string;
+  /** field → column (catalog names) */
+  columns: Map<string, string>;
+  key: [string, string][];
+  writeBack: boolean;
+}
+
+export function targetsOf(tables: CapturedTable[]): Map<string, TopicTarget> {
+  const targets = new Map<string, TopicTarget>();
+  for (const t of tables) {
+    const columns = new Map(t.plan.columns.filter((c) => !c.carried).map((c) => [c.field, c.column]));
+    targets.set(t.mapping.topic, {
+      table: `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`,
+      columns,
+      key: t.mapping.key.map((k) => [k, columns.get(k)!]),
+      writeBack: t.mapping.writeBack,
+    });
+  }
+  return targets;
+}
+
+/** Claims the changes' positions where they are later than the last applied for their keys; answers the changes claimed, in their order. */
+export async function claimPositions(client: pg.ClientBase, service: string, changes: ChangeEvent[]): Promise<ChangeEvent[]> {
+  if (changes.length === 0) return [];
+  // the canonical key text: one row keeps one position whatever the JSON type of its key values
+  const keys = changes.map((c) => keyText(c.key));
+  const { rows } = await client.query<{ topic: string; key: string }>(
+    `INSERT INTO ficus_writeback_positions AS p (service, topic, key, position)
+     SELECT $1, t, k, pos FROM unnest($2::text[], $3::text[], $4::text[]) AS c(t, k, pos)
+     ON CONFLICT (service, topic, key) DO UPDATE SET position = excluded.position, applied_at = clock_timestamp()
+      WHERE (length(p.position), p.position) < (length(excluded.position), excluded.position)
+     RETURNING topic, key`,
+    [service, changes.map((c) => c.topic), keys, changes.map((c) => c.source.position)],
+  );
+  const claimed = new Set(rows.map((r) => `${r.topic}\u0000${r.key}`));
+  return changes.filter((c, i) => claimed.has(`${c.topic}\u0000${keys[i]!}`));
+}
+
+/**
+ * Applies one event: a delete; an update of the columns the service changed (all of them
+ * without a before image); or, when the row is not there (made by the service after the flip),
+ * an insert of the whole row.
+ */
+export async function applyEvent(client: pg.ClientBase, t: TopicTarget, e: ChangeEvent): Promise<void> {
+  const where = t.key.map(([, column], i) => `${quoteIdent(column)} = $${i + 1}`).join(' AND ');
+  const keyValues = t.key.map(([field]) => e.key[field]);
+  if (e.op === 'delete') {
+    await client.query(`DELETE FROM ${t.table} WHERE ${where}`, keyValues);
+    return;
+  }
+  const fields = Object.keys(e.after!).filter((f) => !t.key.some(([k]) => k === f));
+  const changed = e.op === 'update' && e.before ? fields.filter((f) => !sameJson(e.before![f], e.after![f])) : fields;
+  if (changed.length > 0) {
+    const set = changed.map((f, i) => `${quoteIdent(t.columns.get(f)!)} = $${keyValues.length + i + 1}`).join(', ');
+    const res = await client.query(`UPDATE ${t.table} SET ${set} WHERE ${where}`, [...keyValues, ...changed.map((f) => param(e.after![f]))]);
+    if (res.rowCount! > 0) return;
+  } else {
+    const res = await client.query(`SELECT 1 FROM ${t.table} WHERE ${where}`, keyValues);
+    if (res.rowCount! > 0) return;
+  }
+  const values = fields.map((f) => param(e.after![f]));
+  const columns = [...t.key.map(([, c]) => c), ...fields.map((f) => t.columns.get(f)!)];
+  await client.query(
+    `INSERT INTO ${t.table} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
+    [...keyValues, ...values],
+  );
+}
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** JSON values as query parameters: objects (json columns) as their JSON text, the rest as they are. */
+function param(v: unknown): unknown {
+  return v !== null && typeof v === 'object' ? JSON.stringify(v) : v;
+}
