@@ -50,7 +50,12 @@ export interface CdcSourceStatus {
 /** GET /api/cdc/status */
 export interface CdcStatus {
   sources: CdcSourceStatus[];
-  writeback: { enabled: boolean; services: { name: string; applied: number; lastAppliedAt: string | null }[]; deadLetters?: number | null };
+  writeback: {
+    enabled: boolean;
+    /** `waiting`: since when write-back jobs wait for the legacy database to be available again (null: they do not) */
+    services: { name: string; applied: number; lastAppliedAt: string | null; waiting?: { since: string; lastError: string; partitions: number[]; tries: number } | null }[];
+    deadLetters?: number | null;
+  };
   /**
    * Dead letters of the services' change queues (`cdc.<topic>`): change batches a service gave
    * up on, so its copy of those rows is stale until one is replayed. null when Redis did not answer.
