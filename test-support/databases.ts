@@ -3,6 +3,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { withDatabase } from '@ficus/contracts';
 
@@ -40,4 +41,23 @@ export async function createTestDatabase(serverUrl: string, prefix: string): Pro
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       }),
   };
+}
+
+/**
+ * Runs the "Up" part of a SQL migration file once more, in one transaction, as a restored backup
+ * might need: for the tests that a migration changes nothing when run again.
+ */
+export async function rerunUpMigration(pool: pg.Pool, file: string): Promise<void> {
+  const sql = readFileSync(file, 'utf8').split('-- Down Migration')[0]!;
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(sql);
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
 }

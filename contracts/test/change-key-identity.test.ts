@@ -10,7 +10,7 @@
  *   canonical text, the later position winning where a row is there twice, and does it again
  *   harmlessly.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -19,7 +19,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger, keyText, partitionOf, partitionQueueName, runMigrations, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
 import { cdcQueuePrefix, changeBatchSummary, DeadLetterDesk, deadLetterQueueName, migrateChangeConsumer, startChangeConsumer, type DeadLetter, type PartitionedConsumer } from '@ficus/contracts/queues';
-import { createTestDatabase, type TestDatabase } from '../../test-support/databases.js';
+import { createTestDatabase, rerunUpMigration, type TestDatabase } from '../../test-support/databases.js';
 import { until } from '../../test-support/until.js';
 
 const log = createLogger('key-identity-test', { level: 'silent' });
@@ -181,15 +181,7 @@ describe('the upgrade of stored positions (migrations/change-consumer/003)', () 
       expect(after.map((r) => r[1])).toContain('[["a","7"],["b","x\\"y"]]');
 
       // run again (by hand, as a restored backup might need): nothing changes
-      const sql = readFileSync(path.join(all, '003_canonical-key-text.sql'), 'utf8').split('-- Down Migration')[0]!;
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query(sql);
-        await client.query('COMMIT');
-      } finally {
-        client.release();
-      }
+      await rerunUpMigration(pool, path.join(all, '003_canonical-key-text.sql'));
       expect(await table()).toEqual(after);
     } finally {
       await pool.end();

@@ -6,7 +6,7 @@
  * ends with the later bed; and the upgrade's migration of the write-back positions
  * (migrations/cdc-writeback/002) carries typed keys over.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger, keyText, partitionQueueName, runMigrations, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
 import { cdcQueuePrefix, type PartitionedConsumer } from '@ficus/contracts/queues';
 import { createTarget, startTargetConsumers, targetTable, type MirroredTopic } from '../../../test-support/cdc-target.js';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
+import { createTestDatabase, rerunUpMigration, type TestDatabase } from '../../../test-support/databases.js';
 import { migrateWriteback } from '../src/writeback/legacy-writer.js';
 import { ROOT, startScene, until, type CdcProcess, type Scene } from './support/cdc-scene.js';
 
@@ -115,15 +115,7 @@ describe('the upgrade of stored write-back positions (migrations/cdc-writeback/0
           `results-service admissions ${keyText({ admissionId: 1 })} ${pos(3)}`,
         ].sort(),
       );
-      const sql = readFileSync(path.join(all, '002_canonical-key-text.sql'), 'utf8').split('-- Down Migration')[0]!;
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query(sql);
-        await client.query('COMMIT');
-      } finally {
-        client.release();
-      }
+      await rerunUpMigration(pool, path.join(all, '002_canonical-key-text.sql'));
       expect(await table()).toEqual(after);
     } finally {
       await pool.end();
