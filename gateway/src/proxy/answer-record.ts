@@ -7,7 +7,8 @@
  * request-id.ts shows it.
  */
 import type { Logger } from '@ficus/contracts';
-import type { RouteStats } from '../ops/metrics.js';
+import type { GatewayMetrics, RouteStats } from '../ops/metrics.js';
+import type { CompiledRule } from '../routing/router.js';
 import { loggedRequestId } from './request-id.js';
 
 export interface AnswerLog {
@@ -25,4 +26,16 @@ export function recordAnswer(rt: AnswerLog, stats: RouteStats, requestId: string
       'request',
     );
   }
+}
+
+/** Per-rule cache of stats objects, so recording a request costs no map lookup by string. */
+const statsCache = new WeakMap<CompiledRule, Map<string, RouteStats>>();
+
+export function routeStats(metrics: GatewayMetrics, rule: CompiledRule, target: string, fallback: boolean): RouteStats {
+  let byTarget = statsCache.get(rule);
+  if (!byTarget) statsCache.set(rule, (byTarget = new Map()));
+  const key = fallback ? target + '\u0000f' : target;
+  let s = byTarget.get(key);
+  if (!s) byTarget.set(key, (s = metrics.route(rule.id, target, fallback)));
+  return s;
 }

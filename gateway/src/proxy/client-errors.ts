@@ -10,7 +10,7 @@ import { maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { problem, PROBLEM_CONTENT_TYPE } from '@ficus/contracts';
-import type { ProxyRuntime } from './exchange.js';
+import type { ProxyRuntime } from './runtime.js';
 import { recordRefusal } from './refusals.js';
 
 type Answer = [status: number, slug: string, title: string, detail: string];

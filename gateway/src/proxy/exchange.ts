@@ -1,5 +1,5 @@
 /**
- * One proxied request: routes it by the current rules, streams it to the chosen upstream and
+ * One proxied request, once routed (proxy-request.ts): streams it to the chosen upstream and
  * streams the answer back, falling back to legacy for safe requests when the new service fails.
  *
  * The Exchange object is itself the undici dispatch handler (the callback API is undici's
@@ -9,58 +9,27 @@
  * cannot keep up. Every request takes a slot of the upstream's connection gate before undici
  * gets it, and waits there at most the upstream's `queueMs` (upstreams/connection-gate.ts).
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
-import type { Logger } from '@ficus/contracts';
-import type { GatewayMetrics, RouteStats } from '../ops/metrics.js';
-import { decide } from '../routing/decide.js';
-import { BadTargetError, parseRequestTarget, type RequestTarget } from '../routing/request-target.js';
-import { ambiguityDetail, AMBIGUOUS_SLUG, AMBIGUOUS_TITLE } from '../routing/repeated-values.js';
-import { isAmbiguous, isSafeMethod, type CompiledRule, type Router } from '../routing/router.js';
+import type { RequestTarget } from '../routing/request-target.js';
+import type { CompiledRule } from '../routing/router.js';
 import { PASS, REFUSED, type CircuitState } from '../upstreams/circuit-breaker.js';
 import type { GateTicket, GateWaiter } from '../upstreams/connection-gate.js';
 import type { Upstream } from '../upstreams/upstream.js';
-import type { UpstreamRegistry } from '../upstreams/registry.js';
-import { acceptableRequestId, clientResponseHeaders, hasRepeatedHost, REPEATED_HOST_DETAIL, upstreamRequestHeaders, VIA, type ResponseFraming } from './headers.js';
-import { isEchoMethod, refuseEchoMethod, sendProblem } from './problem-response.js';
-import { recordAnswer } from './answer-record.js';
-import { recordRefusal } from './refusals.js';
+import { clientResponseHeaders, upstreamRequestHeaders, VIA, type ResponseFraming } from './headers.js';
+import { sendProblem } from './problem-response.js';
+import { recordAnswer, routeStats } from './answer-record.js';
 import { loggedRequestId } from './request-id.js';
-import { AFTER_WRITE, type ShadowCapture, type Shadows } from './shadow.js';
+import type { ShadowCapture } from './shadow.js';
 import { classifyUpstreamError, failureDetail } from './upstream-errors.js';
-import { answerBeforeBody, isLingering } from './unread-body.js';
+import { answerBeforeBody } from './unread-body.js';
 import { OutgoingBody } from './outgoing-body.js';
 import { DEFAULT_REQUEST_BUFFER_BYTES } from './request-buffer.js';
 import { sendsTrailers, writeResponseHead } from './response-head.js';
-import { rememberWrite, writtenRecently } from './read-after-write.js';
-import type { RecentWrites } from '../routing/recent-writes.js';
-
-export interface ProxyOptions {
-  routeHeader: boolean;
-  trustForwarded: boolean;
-  proto: 'http' | 'https';
-  /** FICUS_REQUEST_BUFFER_BYTES: bodies up to this size are read before a connection is taken (0: none) */
-  requestBufferBytes?: number;
-}
-
-/** What an Exchange needs from the running gateway; `router` is swapped on every rule change. */
-export interface ProxyRuntime {
-  router: Router;
-  upstreams: UpstreamRegistry;
-  metrics: GatewayMetrics;
-  log: Logger;
-  /** the access log, and whether it takes every request or only failed and fallback ones */
-  accessLog: Logger | undefined;
-  accessLogAll: boolean;
-  options: ProxyOptions;
-  /** shadow traffic of rules in mode shadow */
-  shadows: Shadows;
-  /** paths just written through legacy: their reads stay on legacy a while (recent-writes.ts) */
-  recentWrites: RecentWrites;
-}
+import { rememberWrite } from './read-after-write.js';
+import type { ProxyRuntime } from './runtime.js';
 
 const kExchange = Symbol('ficus.exchange');
 type TrackedResponse = ServerResponse & { [kExchange]?: Exchange };
@@ -80,7 +49,7 @@ function uncork(res: ServerResponse): void {
   res.uncork();
 }
 
-function hasBody(req: IncomingMessage): boolean {
+export function hasBody(req: IncomingMessage): boolean {
   const len = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
 }
@@ -88,7 +57,7 @@ function hasBody(req: IncomingMessage): boolean {
 /** seconds a client is asked to wait after 503 upstream-busy: a full pool frees up in moments */
 const BUSY_RETRY_AFTER = ['retry-after', '1'];
 
-class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
+export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
   private upstream: Upstream | undefined;
   private onTarget = false;
   private isFallback = false;
@@ -400,68 +369,4 @@ function circuitDetail(name: string, state: CircuitState): string {
   return state === 'half-open'
     ? `the circuit of upstream "${name}" is half-open: its one trial request is under way, and no other is sent until that one is answered`
     : `the circuit of upstream "${name}" is open`;
-}
-
-/** Per-rule cache of stats objects, so recording a request costs no map lookup by string. */
-const statsCache = new WeakMap<CompiledRule, Map<string, RouteStats>>();
-
-function routeStats(metrics: GatewayMetrics, rule: CompiledRule, target: string, fallback: boolean): RouteStats {
-  let byTarget = statsCache.get(rule);
-  if (!byTarget) statsCache.set(rule, (byTarget = new Map()));
-  const key = fallback ? target + '\u0000f' : target;
-  let s = byTarget.get(key);
-  if (!s) byTarget.set(key, (s = metrics.route(rule.id, target, fallback)));
-  return s;
-}
-
-/** Entry point of the data plane for every request that is not the gateway's own. */
-export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse): void {
-  // a request pipelined behind a body the gateway refused to wait for: the connection is closing
-  if (isLingering(req.socket)) return void req.socket.destroy();
-  const started = performance.now();
-  const requestId = acceptableRequestId(req.headers['x-request-id']) ?? randomUUID();
-  if (isEchoMethod(req.method)) {
-    refuseEchoMethod(res, requestId);
-    return recordRefusal(rt, req.method, 501, requestId, started);
-  }
-  if (hasRepeatedHost(req.rawHeaders)) {
-    // which Host the upstream would pick is anyone's guess: no keep-alive for such a client either
-    res.shouldKeepAlive = false;
-    sendProblem(res, 400, 'bad-request', 'Bad request', REPEATED_HOST_DETAIL, requestId, undefined);
-    return recordRefusal(rt, req.method, 400, requestId, started);
-  }
-  let target: RequestTarget;
-  try {
-    target = parseRequestTarget(req.url ?? '/', rt.router.encodedSlashes);
-  } catch (e) {
-    if (!(e instanceof BadTargetError)) throw e;
-    sendProblem(res, 400, 'bad-request-target', 'Bad request target', e.message, requestId, undefined);
-    return recordRefusal(rt, req.method, 400, requestId, started);
-  }
-  const method = req.method ?? 'GET';
-  const match = rt.router.route(method, target, req.headers, req.rawHeaders);
-  if (!match) {
-    sendProblem(res, 404, 'no-route', 'No rule matches this request', 'no routing rule matches this method and path', requestId, undefined);
-    return recordRefusal(rt, method, 404, requestId, started);
-  }
-  const rule = match.rule;
-  if (isAmbiguous(match)) {
-    sendProblem(res, 400, AMBIGUOUS_SLUG, AMBIGUOUS_TITLE, ambiguityDetail(rule.id, match.ambiguous), requestId, undefined);
-    return recordRefusal(rt, method, 400, requestId, started);
-  }
-  rt.metrics.started();
-  const decided = decide(match, req.headers, target, req.rawHeaders).toTarget;
-  // one look-up serves both cases: a read the rule sends to the new service stays on legacy, and
-  // a shadowed read is not compared (the new service may not have had the write through CDC yet)
-  const afterWrite = (decided ? rule.mode !== 'retired' : rule.shadow !== null) && writtenRecently(rt, method, target);
-  const toTarget = decided && !afterWrite;
-  if (afterWrite && decided) rt.metrics.readsAfterWrite.inc({ rule: rule.id });
-  const canFallback = toTarget && rule.mode !== 'retired' && rule.fallback && isSafeMethod(method) && !hasBody(req);
-  const exchange = new Exchange(rt, req, res, rule, target, requestId, started, canFallback);
-  exchange.afterWrite = afterWrite && decided;
-  if (rule.shadow !== null) {
-    if (afterWrite) rt.shadows.skip(rule, AFTER_WRITE);
-    else exchange.shadow = rt.shadows.begin(rule, req, target, requestId, hasBody(req), (tee) => exchange.useBody(tee));
-  }
-  exchange.start(toTarget ? rule.target! : rule.legacy, toTarget);
 }

@@ -6,7 +6,7 @@
 import type { RequestTarget } from '../routing/request-target.js';
 import { parseRequestTarget } from '../routing/request-target.js';
 import { isSafeMethod } from '../routing/router.js';
-import type { ProxyRuntime } from './exchange.js';
+import type { ProxyRuntime } from './runtime.js';
 
 function pathKey(rt: ProxyRuntime, target: RequestTarget): string {
   const path = '/' + target.segments.join('/');

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { recordAnswer } from './answer-record.js';
-import type { ProxyRuntime } from './exchange.js';
+import type { ProxyRuntime } from './runtime.js';
 
 export const NO_RULE = '-';
 

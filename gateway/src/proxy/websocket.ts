@@ -25,7 +25,7 @@ import { recordAnswer } from './answer-record.js';
 import { acceptableRequestId, clientResponseHeaders, hasRepeatedHost, isAdminCredential, REPEATED_HOST_DETAIL, VIA } from './headers.js';
 import { sendProblemOnSocket } from './problem-response.js';
 import { loggedRequestId } from './request-id.js';
-import type { ProxyRuntime } from './exchange.js';
+import type { ProxyRuntime } from './runtime.js';
 import { continueAsHttp1, isWebSocketHandshake } from './h2c-upgrade.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 

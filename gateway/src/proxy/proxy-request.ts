@@ -1,0 +1,71 @@
+/**
+ * The data plane's entry point for every request that is not the gateway's own: refuses what
+ * cannot be routed safely (echo methods, a repeated Host, a bad target, no rule, an ambiguous
+ * match), decides the target by the rule (canary, recent writes) and starts an Exchange.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { decide } from '../routing/decide.js';
+import { BadTargetError, parseRequestTarget, type RequestTarget } from '../routing/request-target.js';
+import { ambiguityDetail, AMBIGUOUS_SLUG, AMBIGUOUS_TITLE } from '../routing/repeated-values.js';
+import { isAmbiguous, isSafeMethod } from '../routing/router.js';
+import { Exchange, hasBody } from './exchange.js';
+import { acceptableRequestId, hasRepeatedHost, REPEATED_HOST_DETAIL } from './headers.js';
+import { isEchoMethod, refuseEchoMethod, sendProblem } from './problem-response.js';
+import { writtenRecently } from './read-after-write.js';
+import { recordRefusal } from './refusals.js';
+import type { ProxyRuntime } from './runtime.js';
+import { AFTER_WRITE } from './shadow.js';
+import { isLingering } from './unread-body.js';
+
+export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse): void {
+  // a request pipelined behind a body the gateway refused to wait for: the connection is closing
+  if (isLingering(req.socket)) return void req.socket.destroy();
+  const started = performance.now();
+  const requestId = acceptableRequestId(req.headers['x-request-id']) ?? randomUUID();
+  if (isEchoMethod(req.method)) {
+    refuseEchoMethod(res, requestId);
+    return recordRefusal(rt, req.method, 501, requestId, started);
+  }
+  if (hasRepeatedHost(req.rawHeaders)) {
+    // which Host the upstream would pick is anyone's guess: no keep-alive for such a client either
+    res.shouldKeepAlive = false;
+    sendProblem(res, 400, 'bad-request', 'Bad request', REPEATED_HOST_DETAIL, requestId, undefined);
+    return recordRefusal(rt, req.method, 400, requestId, started);
+  }
+  let target: RequestTarget;
+  try {
+    target = parseRequestTarget(req.url ?? '/', rt.router.encodedSlashes);
+  } catch (e) {
+    if (!(e instanceof BadTargetError)) throw e;
+    sendProblem(res, 400, 'bad-request-target', 'Bad request target', e.message, requestId, undefined);
+    return recordRefusal(rt, req.method, 400, requestId, started);
+  }
+  const method = req.method ?? 'GET';
+  const match = rt.router.route(method, target, req.headers, req.rawHeaders);
+  if (!match) {
+    sendProblem(res, 404, 'no-route', 'No rule matches this request', 'no routing rule matches this method and path', requestId, undefined);
+    return recordRefusal(rt, method, 404, requestId, started);
+  }
+  const rule = match.rule;
+  if (isAmbiguous(match)) {
+    sendProblem(res, 400, AMBIGUOUS_SLUG, AMBIGUOUS_TITLE, ambiguityDetail(rule.id, match.ambiguous), requestId, undefined);
+    return recordRefusal(rt, method, 400, requestId, started);
+  }
+  rt.metrics.started();
+  const decided = decide(match, req.headers, target, req.rawHeaders).toTarget;
+  // one look-up serves both cases: a read the rule sends to the new service stays on legacy, and
+  // a shadowed read is not compared (the new service may not have had the write through CDC yet)
+  const afterWrite = (decided ? rule.mode !== 'retired' : rule.shadow !== null) && writtenRecently(rt, method, target);
+  const toTarget = decided && !afterWrite;
+  if (afterWrite && decided) rt.metrics.readsAfterWrite.inc({ rule: rule.id });
+  const canFallback = toTarget && rule.mode !== 'retired' && rule.fallback && isSafeMethod(method) && !hasBody(req);
+  const exchange = new Exchange(rt, req, res, rule, target, requestId, started, canFallback);
+  exchange.afterWrite = afterWrite && decided;
+  if (rule.shadow !== null) {
+    if (afterWrite) rt.shadows.skip(rule, AFTER_WRITE);
+    else exchange.shadow = rt.shadows.begin(rule, req, target, requestId, hasBody(req), (tee) => exchange.useBody(tee));
+  }
+  exchange.start(toTarget ? rule.target! : rule.legacy, toTarget);
+}
