@@ -23,3 +23,4 @@ export * from './parity/parity-store.js';
 export * from './parity/parity-recorder.js';
 export * from './postgres/periodic-purge.js';
 export * from './postgres/transaction.js';
+export * from './logging/logged-id.js';

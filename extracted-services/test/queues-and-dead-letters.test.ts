@@ -94,7 +94,8 @@ describe('dead letters', () => {
     await scene.sendHl7('results-service', hl7(msh('ORU^R01^ORU_R01', uniqueControlId('ORU'), { time: now() }), 'PID|1||7488888', 'OBR|1||L2', segment('OBX', { 1: '1', 2: 'NM', 3: '1-8^X^LN', 5: '1', 11: 'F' })));
     // not HL7 at all, and not an HL7 job
     const q = new Queue(hl7QueueName('patient-service', 0), { connection: scene.redis });
-    await q.add('x', { messageId: 1, controlId: 'GARBAGE', sendingFacility: 'X', messageType: 'ADT', triggerEvent: 'A01', raw: 'this is not HL7', replay: false });
+    // a control id an engine built from an MRN: the logs name the job by the adapter's message id instead
+    await q.add('x', { messageId: 1, controlId: 'MRN7400001-GARBAGE', sendingFacility: 'X', messageType: 'ADT', triggerEvent: 'A01', raw: 'this is not HL7', replay: false });
     await q.add('x', { hello: 'world' });
     await q.close();
     await scene.drain();
@@ -156,5 +157,7 @@ describe('logs', () => {
       expect(text, phi).not.toContain(phi);
     }
     expect(text).toContain('HL7 message refused: dead letter');
+    expect(logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'HL7 message refused: dead letter' && l.messageId === 1)).toMatchObject({ reason: expect.stringMatching(/^HL7 100: /) });
+    expect(text).not.toContain('"controlId"');
   });
 });

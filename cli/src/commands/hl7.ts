@@ -66,7 +66,7 @@ export function addHl7Commands(program: Command): void {
     .description('messages received, newest first (header fields and deliveries; never the message itself)')
     .option('--type <type>', 'message type, MSH-9.1 (ADT, ORU, ...)', code('message type'))
     .option('--trigger <event>', 'trigger event, MSH-9.2 (A01, R01, ...)', code('trigger event'))
-    .option('--control-id <id>', 'message control id, MSH-10')
+    .option('--control-id <id>', 'message control id, MSH-10, or as the adapter logs it (sha256:… or hmac:…)')
     .option('--facility <facility>', 'sending facility, MSH-4.1')
     .addOption(new Option('--delivery <state>', 'only messages with a delivery in this state').choices(DELIVERY_STATES))
     .option('--since <time>', 'received at or after: ISO 8601, or an age such as 30m, 2h, 7d', (v) => parse.instant(v))

@@ -38,6 +38,7 @@ import { Intake } from './intake/intake.js';
 import { IntakeStats } from './intake/intake-stats.js';
 import { startListener, type RunningListener } from './listener/mllp-listener.js';
 import { hl7Routes } from './ops/hl7-api.js';
+import { withLoggedControlIds } from './ops/logged-control-ids.js';
 import { AdapterMetrics } from './ops/metrics.js';
 import { Hl7Parity } from './parity/hl7-parity.js';
 import { Hl7Router } from './routing/hl7-router.js';
@@ -56,7 +57,9 @@ export interface RunningAdapter {
   close(): Promise<void>;
 }
 
-export async function startAdapter(config: AdapterConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningAdapter> {
+export async function startAdapter(config: AdapterConfig, given: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningAdapter> {
+  // control ids may be built from MRNs: every line below shows them hashed unless HL7_LOG_CONTROL_IDS=plain
+  const log = withLoggedControlIds(given, config);
   // this hospital's MRNs among other facilities' in PID-3 (a process-wide setting of the HL7 readers)
   if (config.HL7_MRN_AUTHORITIES) preferMrnAuthorities(config.HL7_MRN_AUTHORITIES.split(','));
   const storeUrl = messageStoreUrl(config);
@@ -233,7 +236,7 @@ async function startApi(
     return reply.code(ready ? 200 : 503).send({ status: ready ? (rules.state === 'degraded' ? 'degraded' : 'ready') : 'not-ready', messageStore: store ? 'reachable' : 'unreachable', rules });
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', d.metrics.registry.contentType).send(await d.metrics.registry.metrics()));
-  hl7Routes(app, { pool: d.pool, audit: d.control.audit, replayed: d.replayed, knownTargets: d.knownTargets, flushStats: d.flushStats });
+  hl7Routes(app, { pool: d.pool, audit: d.control.audit, replayed: d.replayed, knownTargets: d.knownTargets, flushStats: d.flushStats, logIdKey: config.FICUS_LOG_ID_KEY });
   deadLetterRoutes(app, { base: '/api/hl7', channel: 'hl7', desk: d.deadLetters, audit: d.control.audit, replayed: (queue) => d.log.info({ queue }, 'a service dead letter replayed') });
   await app.listen({ host: config.HL7_API_HOST, port: config.HL7_API_PORT });
   return { app, port: (app.server.address() as { port: number }).port };

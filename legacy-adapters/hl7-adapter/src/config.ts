@@ -69,6 +69,14 @@ export const AdapterConfigSchema = configSchema({
   FICUS_OIDC_AUDIENCE: Env.optionalString('OIDC: the audience the JWTs must name'),
   FICUS_OIDC_JWKS_URL: Env.optionalString("OIDC: the issuer's key set (JWKS) URL"),
   FICUS_OIDC_ROLE_CLAIM: Env.string('ficus_role', 'OIDC: the claim holding the role'),
+  HL7_LOG_CONTROL_IDS: Type.Unsafe<'hashed' | 'plain'>({
+    type: 'string',
+    enum: ['hashed', 'plain'],
+    default: 'hashed',
+    description:
+      'how the logs show HL7 control ids (MSH-10), which some engines build from MRNs or visit numbers: hashed, as sha256:/hmac: and 12 hex digits unless shaped like a generated id (a UUID); plain, as they are (a site whose control ids carry no patient data)',
+  }),
+  FICUS_LOG_ID_KEY: Env.optionalString('a secret shared by every component: control ids the logs do not show as they are are logged as an HMAC under it (hmac:) instead of a plain SHA-256 (sha256:); the same as the gateway\'s'),
   FICUS_SHUTDOWN_TIMEOUT_MS: Env.integer(10_000, 'on SIGTERM, wait this long for messages being stored and answered'),
   LOG_LEVEL: Env.level(),
 });

@@ -101,10 +101,11 @@ async function handleJob(o: Hl7IntakeOptions, job: Job<Hl7Job>, waitingSince: nu
     throw new PermanentError(`not an HL7 job: ${problem}`);
   }
   const data = job.data;
+  // logged by the adapter's message id (`ficus hl7 show <id>`), never by MSH-10: engines build control ids from MRNs
   const type = `${data.messageType}^${data.triggerEvent}`;
   const refused = (reason: string) => {
     o.metrics.hl7Messages.inc({ type, outcome: 'refused' });
-    o.log.warn({ queue: job.queueName, jobId: job.id, controlId: data.controlId, type, reason }, 'HL7 message refused: dead letter');
+    o.log.warn({ queue: job.queueName, jobId: job.id, messageId: data.messageId, type, reason }, 'HL7 message refused: dead letter');
     return new PermanentError(reason);
   };
   const decoded = decodeMessage(Buffer.from(data.raw, 'latin1'));
@@ -133,7 +134,7 @@ async function handleJob(o: Hl7IntakeOptions, job: Job<Hl7Job>, waitingSince: nu
     if (e instanceof Hl7Refusal && e.error.code === UNKNOWN_KEY && (waitingSince ?? Date.now()) + o.waitForKeysMs > Date.now()) {
       if (waitingSince === undefined) {
         o.metrics.hl7Messages.inc({ type, outcome: 'waiting' });
-        o.log.info({ queue: job.queueName, jobId: job.id, controlId: data.controlId, type, reason: e.reason, waitMs: o.waitForKeysMs }, 'HL7 message names what is not known yet: tried again, its partition waits');
+        o.log.info({ queue: job.queueName, jobId: job.id, messageId: data.messageId, type, reason: e.reason, waitMs: o.waitForKeysMs }, 'HL7 message names what is not known yet: tried again, its partition waits');
       }
       throw new NotYetError(e.reason);
     }
@@ -144,5 +145,5 @@ async function handleJob(o: Hl7IntakeOptions, job: Job<Hl7Job>, waitingSince: nu
     throw TRANSIENT.has(code ?? '') ? new Error(`transient database conflict (${code})`) : e;
   }
   o.metrics.hl7Messages.inc({ type, outcome });
-  o.log.debug({ controlId: data.controlId, type, outcome }, 'HL7 message taken');
+  o.log.debug({ messageId: data.messageId, type, outcome }, 'HL7 message taken');
 }

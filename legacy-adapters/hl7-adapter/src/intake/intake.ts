@@ -265,7 +265,7 @@ export class Intake {
     const h = m.header;
     this.o.metrics.messages.inc({ direction: 'inbound', type: h.messageType, trigger: h.triggerEvent, outcome: 'ack-ignored' });
     this.o.stats.count('', 'ack-ignored');
-    this.o.log.warn({ peer, controlId: h.controlId, answers: m.get('MSA-2'), code: m.get('MSA-1') }, 'an ACK came in on the HL7 listener: not stored, not answered (an ACK is never acknowledged); check what the sender thinks it answers');
+    this.o.log.warn({ peer, controlId: h.controlId, ackedControlId: m.get('MSA-2'), code: m.get('MSA-1') }, 'an ACK came in on the HL7 listener: not stored, not answered (an ACK is never acknowledged); check what the sender thinks it answers');
     return [];
   }
 

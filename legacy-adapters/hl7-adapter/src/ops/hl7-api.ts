@@ -12,6 +12,7 @@ import { auditEntry, originOf, type AuditLog, type Principal } from '@ficus/cont
 import type { Hl7DeadLettersAnswer, Hl7Stats } from '@ficus/contracts/api';
 import { detectByteOrderMark, lookupCharset } from '@ficus/hl7-protocol';
 import { DELIVERY_COUNTS, RESOLVED_BY } from '../delivery/delivery-store.js';
+import { controlIdCondition, controlIdMatch } from './logged-control-ids.js';
 
 const Since = Type.Optional(Type.String({ format: 'date-time' }));
 
@@ -62,6 +63,8 @@ export interface Hl7ApiDeps {
   knownTargets: () => string[];
   /** writes the intake counts still in memory (before /stats reads them) */
   flushStats: () => Promise<void>;
+  /** FICUS_LOG_ID_KEY: a control id the logs show as hmac: is found by it */
+  logIdKey?: string;
 }
 
 const problemBody = (status: number, slug: string, title: string, detail: string) => ({ type: `https://ficus.dev/problems/${slug}`, title, status, detail });
@@ -81,7 +84,7 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
       querystring: Type.Object({
         type: Type.Optional(Type.String({ pattern: '^[A-Z0-9]{3}$' })),
         trigger: Type.Optional(Type.String({ pattern: '^[A-Z0-9]{3}$' })),
-        controlId: Type.Optional(Type.String()),
+        controlId: Type.Optional(Type.String({ description: 'MSH-10, or as the logs show it: sha256:… or hmac:… (12 hex digits)' })),
         facility: Type.Optional(Type.String()),
         delivery: Type.Optional(Type.Unsafe<'pending' | 'delivered' | 'dead'>({ type: 'string', enum: ['pending', 'delivered', 'dead'] })),
         since: Since,
@@ -91,17 +94,20 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
         limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
       }),
     },
-    handler: async (req) => {
+    handler: async (req, reply) => {
       const q = req.query;
+      const controlId = controlIdMatch(q.controlId, d.logIdKey);
+      if (!controlId.ok) return reply.code(400).header('content-type', 'application/problem+json').send(problemBody(400, 'invalid-request', 'Invalid request', controlId.detail));
       const { rows } = await d.pool.query<MessageRow>(
         `${SELECT_MESSAGES}
           WHERE ($1::text IS NULL OR m.message_type = $1) AND ($2::text IS NULL OR m.trigger_event = $2)
-            AND ($3::text IS NULL OR m.control_id = $3) AND ($4::text IS NULL OR m.sending_facility = $4)
-            AND ($5::timestamptz IS NULL OR m.received_at >= $5) AND ($6::timestamptz IS NULL OR m.received_at < $6)
-            AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM hl7_deliveries x WHERE x.message_id = m.id AND x.status = $7))
-            AND ($9::bigint IS NULL OR m.id < $9)
-          ORDER BY m.id DESC LIMIT $8`,
-        [q.type ?? null, q.trigger ?? null, q.controlId ?? null, q.facility ?? null, q.since ?? null, q.until ?? null, q.delivery ?? null, q.limit, q.beforeId ?? null],
+            AND ($3::text IS NULL OR m.sending_facility = $3)
+            AND ($4::timestamptz IS NULL OR m.received_at >= $4) AND ($5::timestamptz IS NULL OR m.received_at < $5)
+            AND ($6::text IS NULL OR EXISTS (SELECT 1 FROM hl7_deliveries x WHERE x.message_id = m.id AND x.status = $6))
+            AND ($8::bigint IS NULL OR m.id < $8)
+            AND ${controlIdCondition('m.control_id', 9)}
+          ORDER BY m.id DESC LIMIT $7`,
+        [q.type ?? null, q.trigger ?? null, q.facility ?? null, q.since ?? null, q.until ?? null, q.delivery ?? null, q.limit, q.beforeId ?? null, ...controlId.params],
       );
       const messages = rows.map(toMessage);
       return { messages, nextBeforeId: messages.length === q.limit ? messages[messages.length - 1]!.id : null };

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import pg from 'pg';
-import { createLogger, TokenStore } from '@ficus/contracts';
+import { createLogger, TokenStore, type Logger } from '@ficus/contracts';
 import { createTestDatabase, type TestDatabase } from '../../../../test-support/databases.js';
 import { startAdapter, type RunningAdapter } from '../../src/adapter.js';
 import { loadAdapterConfig } from '../../src/config.js';
@@ -58,6 +58,8 @@ export async function startAdapterUnderTest(opts: {
   env?: Record<string, string>;
   /** a rule store shared with a gateway (its admin API): not made, not dropped */
   ruleStoreUrl?: string;
+  /** where the adapter logs (default: stdout, silent unless TEST_LOG_LEVEL) */
+  log?: Logger;
 }): Promise<AdapterUnderTest> {
   const serverUrl = inject('databaseUrl');
   const messageDb = await createTestDatabase(serverUrl, 'hl7_messages');
@@ -83,7 +85,7 @@ export async function startAdapterUnderTest(opts: {
     HL7_QUEUE_PREFIX: queuePrefix,
     ...opts.env,
   });
-  const adapter = await startAdapter(config, createLogger('hl7-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' }), {});
+  const adapter = await startAdapter(config, opts.log ?? createLogger('hl7-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' }), {});
   const tokens = new pg.Pool({ connectionString: ruleDb.url, max: 1 });
   await new TokenStore(tokens).create('hl7-test', 'admin', 'test', TEST_TOKEN);
   await tokens.end();
