@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { RequestTarget } from '../routing/request-target.js';
 import type { CompiledRule } from '../routing/router.js';
-import { PASS, REFUSED, type CircuitState } from '../upstreams/circuit-breaker.js';
+import { PASS, REFUSED } from '../upstreams/circuit-breaker.js';
 import type { GateTicket, GateWaiter } from '../upstreams/connection-gate.js';
 import type { Upstream } from '../upstreams/upstream.js';
 import { clientResponseHeaders, upstreamRequestHeaders, VIA, type ResponseFraming } from './headers.js';
@@ -23,7 +23,7 @@ import { sendProblem } from './problem-response.js';
 import { recordAnswer, routeStats } from './answer-record.js';
 import { loggedRequestId } from './request-id.js';
 import type { ShadowCapture } from './shadow.js';
-import { classifyUpstreamError, failureDetail } from './upstream-errors.js';
+import { circuitDetail, classifyUpstreamError, failureDetail } from './upstream-errors.js';
 import { answerBeforeBody } from './unread-body.js';
 import { OutgoingBody } from './outgoing-body.js';
 import { DEFAULT_REQUEST_BUFFER_BYTES } from './request-buffer.js';
@@ -363,10 +363,4 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
     recordAnswer(this.rt, routeStats(this.rt.metrics, this.rule, target, this.isFallback), this.requestId, this.req.method, status, seconds);
     this.rt.metrics.finished();
   }
-}
-
-function circuitDetail(name: string, state: CircuitState): string {
-  return state === 'half-open'
-    ? `the circuit of upstream "${name}" is half-open: its one trial request is under way, and no other is sent until that one is answered`
-    : `the circuit of upstream "${name}" is open`;
 }

@@ -8,6 +8,8 @@
  * no strike against the upstream's circuit (24 oversized PUTs opened patient-service's circuit
  * for every other client).
  */
+import type { CircuitState } from '../upstreams/circuit-breaker.js';
+
 export interface UpstreamFailure {
   status: 502 | 504;
   slug: string;
@@ -61,4 +63,11 @@ function byCode(err: Error & { code?: string }): Omit<UpstreamFailure, 'upstream
 export function failureDetail(upstream: string, failure: UpstreamFailure): string {
   if (!failure.upstreamFault) return `upstream "${upstream}" closed the connection while the request body was being sent (it may refuse bodies this large)`;
   return `upstream "${upstream}": ${failure.reason}`;
+}
+
+/** Why a target's open (or busy half-open) circuit lets a request through to no one: a 503's detail. */
+export function circuitDetail(name: string, state: CircuitState): string {
+  return state === 'half-open'
+    ? `the circuit of upstream "${name}" is half-open: its one trial request is under way, and no other is sent until that one is answered`
+    : `the circuit of upstream "${name}" is open`;
 }

@@ -1,8 +1,11 @@
 /**
  * WebSocket (and other HTTP/1.1 Upgrade) requests, routed by the same rules and passed through
- * by http-proxy, which handles the upgrade handshake and the two-way pipe well. There is no
- * fallback: a WebSocket is not a safe, replayable request. Any other upgrade (h2c, TLS, a POST)
- * is not passed on: the request is served as HTTP/1.1 (h2c-upgrade.ts).
+ * by http-proxy, which handles the upgrade handshake and the two-way pipe well. The target's
+ * circuit breaker is asked first, as for a plain request: while it lets nothing through, a rule
+ * with fallback sends the handshake to legacy, else 503. A handshake that failed is not replayed
+ * to legacy: http-proxy has ended the client's connection by then. Deadlines, the breaker's
+ * verdicts and a client leaving mid-handshake are ws-handshake.ts's. Any other upgrade (h2c,
+ * TLS, a POST) is not passed on: the request is served as HTTP/1.1 (h2c-upgrade.ts).
  *
  * An upstream may also refuse the handshake with an ordinary answer (a 400 for a bad key, a 404,
  * a REST route's 200 and its body). http-proxy wrote that answer itself as Node had parsed it:
@@ -20,46 +23,38 @@ import httpProxy from 'http-proxy';
 import { decide } from '../routing/decide.js';
 import { ambiguityDetail, AMBIGUOUS_SLUG, AMBIGUOUS_TITLE } from '../routing/repeated-values.js';
 import { BadTargetError, parseRequestTarget } from '../routing/request-target.js';
-import { isAmbiguous } from '../routing/router.js';
+import { isAmbiguous, type CompiledRule } from '../routing/router.js';
+import { PASS, REFUSED } from '../upstreams/circuit-breaker.js';
 import { recordAnswer } from './answer-record.js';
+import { hasBody } from './exchange.js';
 import { acceptableRequestId, clientResponseHeaders, hasRepeatedHost, isAdminCredential, REPEATED_HOST_DETAIL, VIA } from './headers.js';
 import { sendProblemOnSocket } from './problem-response.js';
 import { loggedRequestId } from './request-id.js';
 import type { ProxyRuntime } from './runtime.js';
 import { continueAsHttp1, isWebSocketHandshake } from './h2c-upgrade.js';
-import { classifyUpstreamError } from './upstream-errors.js';
+import { circuitDetail, classifyUpstreamError } from './upstream-errors.js';
+import { Handshake } from './ws-handshake.js';
 
-/** One handshake on its way through the gateway, kept on the request for the proxy's events. */
-interface Handshake {
-  rt: ProxyRuntime;
-  requestId: string;
-  rule: string;
-  upstream: string;
-  started: number;
-  /** the status of the head written to the client (0: none yet, a problem answer can still be sent) */
-  status: number;
-  recorded: boolean;
-}
-
+/** The handshake is kept on the request for the proxy's events. */
 const kHandshake = Symbol('ficus.handshake');
 type HandshakeRequest = IncomingMessage & { [kHandshake]?: Handshake };
-
-function record(hs: Handshake, status: number): void {
-  if (hs.recorded) return;
-  hs.recorded = true;
-  recordAnswer(hs.rt, hs.rt.metrics.route(hs.rule, hs.upstream, false), hs.requestId, 'GET', status, (performance.now() - hs.started) / 1000);
-}
 
 /** The gateway's own answer headers, as an exchange adds them. */
 function ownHeaders(hs: Handshake): string[] {
   const added = ['via', VIA, 'x-request-id', hs.requestId];
-  if (hs.rt.options.routeHeader) added.push('x-ficus-route', `${hs.rule}; ${hs.upstream}`);
+  if (hs.rt.options.routeHeader) added.push('x-ficus-route', hs.route);
   return added;
 }
 
 /** A 101: the upstream's headers (its Connection and Upgrade included: they make the switch) and the gateway's. */
-function accepted(hs: Handshake, proxyRes: IncomingMessage): void {
+function accepted(hs: Handshake, proxyRes: IncomingMessage, upstreamSocket: Duplex, client: Duplex): void {
+  hs.answered(101);
   hs.status = 101;
+  if (client.destroyed) {
+    // the client left as the answer came: nothing to pipe it to
+    upstreamSocket.destroy();
+    return hs.record(499);
+  }
   const h = proxyRes.headers;
   const added = ownHeaders(hs);
   for (let i = 0; i < added.length; i += 2) {
@@ -68,7 +63,7 @@ function accepted(hs: Handshake, proxyRes: IncomingMessage): void {
     // an upstream's own Via or x-request-id is kept, as on any answer
     h[name] = before === undefined ? added[i + 1]! : [...(Array.isArray(before) ? before : [before]), added[i + 1]!];
   }
-  record(hs, 101);
+  hs.record(101);
 }
 
 /** Ends the client's connection so that a cut answer cannot pass for a whole one (its body is delimited by the close). */
@@ -85,10 +80,11 @@ function cut(socket: Duplex): void {
  */
 function refused(hs: Handshake, res: IncomingMessage, socket: Duplex): void {
   const status = res.statusCode ?? 502;
+  hs.answered(status);
   if (socket.destroyed) {
     // the client left while the upstream made up its mind
     res.destroy();
-    return record(hs, 499);
+    return hs.record(499);
   }
   hs.status = status;
   const framing = { contentLength: -1, chunked: false };
@@ -97,14 +93,14 @@ function refused(hs: Handshake, res: IncomingMessage, socket: Duplex): void {
   let head = `HTTP/1.1 ${status} ${res.statusMessage ?? ''}\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]!}: ${headers[i + 1]!}\r\n`;
   socket.write(Buffer.from(head + '\r\n', 'latin1'));
-  res.once('end', () => record(hs, status));
+  res.once('end', () => hs.record(status));
   res.once('error', () => {
-    record(hs, status);
+    hs.record(status);
     cut(socket);
   });
   socket.once('close', () => {
     if (res.complete) return;
-    record(hs, 499);
+    hs.record(499);
     res.destroy();
   });
   res.pipe(socket);
@@ -117,7 +113,8 @@ export function createUpgradeHandler(rt: ProxyRuntime, server: Server) {
     if (isAdminCredential(req.headers.authorization)) proxyReq.removeHeader('authorization');
     const hs = (req as HandshakeRequest)[kHandshake];
     if (!hs) return;
-    proxyReq.on('upgrade', (proxyRes: IncomingMessage) => accepted(hs, proxyRes));
+    hs.watch(proxyReq, socket);
+    proxyReq.on('upgrade', (proxyRes: IncomingMessage, upstreamSocket: Duplex) => accepted(hs, proxyRes, upstreamSocket, socket));
     const relay = (res: IncomingMessage) => refused(hs, res, socket);
     proxyReq.on('response', relay);
     // right after this event, http-proxy adds a 'response' listener that writes any answer but a
@@ -129,14 +126,17 @@ export function createUpgradeHandler(rt: ProxyRuntime, server: Server) {
   });
   proxy.on('error', (err: Error & { code?: string }, req: IncomingMessage, socket: unknown) => {
     const hs = (req as HandshakeRequest)[kHandshake];
+    // the upstream request was aborted because the client left: already counted (499)
+    if (hs?.clientLeftFirst) return;
     const failure = classifyUpstreamError(err);
-    rt.log.warn({ reqId: hs && loggedRequestId(hs.requestId), rule: hs?.rule, target: hs?.upstream, reason: failure.reason }, 'websocket upstream failed');
+    hs?.failed(failure);
+    rt.log.warn({ reqId: hs && loggedRequestId(hs.requestId), rule: hs?.rule, target: hs?.upstream.name, reason: failure.reason }, 'websocket upstream failed');
     if (!socket || typeof (socket as Duplex).destroy !== 'function') return;
-    if (hs && hs.status !== 0) record(hs, hs.status);
+    if (hs && hs.status !== 0) hs.record(hs.status);
     if (!hs || hs.status !== 0) return cut(socket as Duplex);
     hs.status = failure.status;
-    sendProblemOnSocket(socket as Duplex, failure.status, failure.status === 504 ? 'Gateway Timeout' : 'Bad Gateway', failure.slug, failure.title, `upstream "${hs.upstream}": ${failure.reason}`);
-    record(hs, failure.status);
+    sendProblemOnSocket(socket as Duplex, failure.status, failure.status === 504 ? 'Gateway Timeout' : 'Bad Gateway', failure.slug, failure.title, `upstream "${hs.upstream.name}": ${failure.reason}`);
+    hs.record(failure.status);
   });
 
   return function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -161,25 +161,45 @@ export function createUpgradeHandler(rt: ProxyRuntime, server: Server) {
     const rule = match.rule;
     if (isAmbiguous(match)) return refuse(400, 'Bad Request', AMBIGUOUS_SLUG, AMBIGUOUS_TITLE, ambiguityDetail(rule.id, match.ambiguous));
     const toTarget = decide(match, req.headers, target, req.rawHeaders).toTarget;
-    const name = toTarget ? rule.target! : rule.legacy;
-    const hs: Handshake = { rt, requestId, rule: rule.id, upstream: name, started, status: 0, recorded: false };
-    const upstream = rt.upstreams.get(name);
-    if (!upstream) {
-      sendProblemOnSocket(socket, 502, 'Bad Gateway', 'unknown-upstream', 'Upstream not declared', `the rules name an upstream "${name}" that is not declared`);
-      return record(hs, 502);
-    }
-    if (toTarget && upstream.breaker.current === 'open') {
-      sendProblemOnSocket(socket, 503, 'Service Unavailable', 'upstream-unavailable', 'Upstream unavailable', `the circuit of upstream "${name}" is open`);
-      return record(hs, 503);
-    }
+    const hs = admit(rt, rule, toTarget, !hasBody(req), socket, requestId, started);
+    if (!hs) return;
     (req as HandshakeRequest)[kHandshake] = hs;
     req.url = target.forwardPath;
-    rt.log.info({ reqId: loggedRequestId(requestId), rule: rule.id, target: name }, 'websocket upgrade');
+    rt.log.info({ reqId: loggedRequestId(requestId), rule: rule.id, target: hs.upstream.name }, 'websocket upgrade');
     proxy.ws(req, socket, head, {
-      target: upstream.config.url,
-      changeOrigin: !upstream.config.preserveHost,
+      target: hs.upstream.config.url,
+      changeOrigin: !hs.upstream.config.preserveHost,
       headers: { 'x-request-id': requestId, via: req.headers.via ? `${req.headers.via}, ${VIA}` : VIA },
-      proxyTimeout: upstream.config.timeouts.responseHeadersMs,
     });
   };
+}
+
+/**
+ * The upstream a handshake goes to, as an exchange chooses it: the target's circuit breaker is
+ * asked first (a half-open circuit lets one trial through); when it refuses, a rule with
+ * fallback sends the handshake to legacy, else 503. Undefined when the gateway answered itself.
+ */
+function admit(rt: ProxyRuntime, rule: CompiledRule, toTarget: boolean, bodiless: boolean, socket: Duplex, requestId: string, started: number): Handshake | undefined {
+  const answerItself = (name: string, fallback: boolean, status: number, reason: string, slug: string, title: string, detail: string) => {
+    sendProblemOnSocket(socket, status, reason, slug, title, detail);
+    recordAnswer(rt, rt.metrics.route(rule.id, name, fallback), requestId, 'GET', status, (performance.now() - started) / 1000);
+    return undefined;
+  };
+  const undeclared = (name: string, fallback: boolean) =>
+    answerItself(name, fallback, 502, 'Bad Gateway', 'unknown-upstream', 'Upstream not declared', `the rules name an upstream "${name}" that is not declared`);
+  const name = toTarget ? rule.target! : rule.legacy;
+  const upstream = rt.upstreams.get(name);
+  if (!upstream) return undeclared(name, false);
+  if (!toTarget) return new Handshake(rt, requestId, rule.id, upstream, started, false);
+  const admitted = upstream.breaker.admit();
+  if (admitted !== REFUSED) return new Handshake(rt, requestId, rule.id, upstream, started, false, admitted);
+  // nothing has been sent: handing the handshake to legacy is safe, as for any safe request
+  if (rule.mode === 'retired' || !rule.fallback || !bodiless) {
+    return answerItself(name, false, 503, 'Service Unavailable', 'upstream-unavailable', 'Upstream unavailable', circuitDetail(name, upstream.breaker.current));
+  }
+  rt.metrics.fallbacks.inc({ rule: rule.id, reason: 'circuit-open' });
+  rt.log.warn({ reqId: loggedRequestId(requestId), rule: rule.id, target: name, reason: 'circuit-open' }, 'answered by legacy (fallback)');
+  const legacy = rt.upstreams.get(rule.legacy);
+  if (!legacy) return undeclared(rule.legacy, true);
+  return new Handshake(rt, requestId, rule.id, legacy, started, true, PASS);
 }
