@@ -162,7 +162,7 @@ export class GatewayMetrics {
       new ScrapedMetric('ficus_shadow_compared_total', 'Shadowed requests compared, by rule and result (match, mismatch)', 'counter', () => flat('ficus_shadow_compared_total', recorder.compared, 'result')) as never,
     );
     this.registry.registerMetric(
-      new ScrapedMetric('ficus_shadow_skipped_total', 'Requests of shadow rules not compared, by rule and reason (busy, write-not-shadowed, after-write, circuit-open, no-target, legacy-failed, client-gone, request-too-large)', 'counter', () =>
+      new ScrapedMetric('ficus_shadow_skipped_total', 'Requests of shadow rules not compared, by rule and reason (busy, pool-busy, preempted, write-not-shadowed, after-write, circuit-open, no-target, legacy-failed, client-gone, request-too-large)', 'counter', () =>
         flat('ficus_shadow_skipped_total', recorder.skips, 'reason'),
       ) as never,
     );

@@ -15,16 +15,22 @@
  * A read of a path just written through legacy is not copied either (`after-write`): the new
  * service learns of the write through CDC a moment later, so the two answers would differ on
  * the very fields just saved, and "save, then reopen" would count against parity.
+ *
+ * A copy uses only the spare capacity of its upstream's pool (connection-gate.ts): no slot free
+ * at once, or the shadows' share of the pool taken, and it is skipped (`pool-busy`), never queued;
+ * a real request that finds every slot taken preempts a copy (`preempted`). Before, copies went
+ * to undici without a slot and the new service's real traffic queued behind them.
  */
-import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { compareObserved, redactDiff, type Logger, type Observed, type ObservedBody, type ParityRecorder } from '@ficus/contracts';
+import { compareObserved, redactDiff, type Logger, type Observed, type ParityRecorder } from '@ficus/contracts';
 import type { RequestTarget } from '../routing/request-target.js';
 import { isSafeMethod, type CompiledRule } from '../routing/router.js';
+import type { ShadowSlot } from '../upstreams/connection-gate.js';
 import type { Upstream } from '../upstreams/upstream.js';
 import type { UpstreamRegistry } from '../upstreams/registry.js';
+import { BodyCapture, pickHeaders } from './body-capture.js';
 import { upstreamRequestHeaders, type ForwardingContext } from './headers.js';
 import { loggedRequestId } from './request-id.js';
 import { classifyUpstreamError } from './upstream-errors.js';
@@ -33,49 +39,15 @@ export const SHADOW_HEADER = 'x-ficus-shadow';
 
 /** the skip reason of a shadowed read of a path written through legacy moments ago (read-after-write.ts) */
 export const AFTER_WRITE = 'after-write';
+/** the skip reason of a copy that found no spare slot of its upstream's pool */
+export const POOL_BUSY = 'pool-busy';
+/** the skip reason of a copy aborted because a real request needed its connection */
+export const PREEMPTED = 'preempted';
 
-/** A SHA-256 of a whole body and a copy of it up to a limit. */
-class BodyCapture {
-  private readonly hash: Hash = createHash('sha256');
-  private readonly chunks: Buffer[] = [];
-  private kept = 0;
-  private total = 0;
-  private over = false;
-
-  constructor(private readonly limit: number) {}
-
-  add(chunk: Buffer): void {
-    this.hash.update(chunk);
-    this.total += chunk.length;
-    if (this.over) return;
-    if (this.kept + chunk.length > this.limit) {
-      this.over = true;
-      this.chunks.length = 0;
-      return;
-    }
-    this.chunks.push(chunk);
-    this.kept += chunk.length;
-  }
-
-  /** JSON when the content type says so and it parses, else the digest. */
-  body(contentType: string | undefined): ObservedBody {
-    if (this.total === 0) return { kind: 'none' };
-    const sha256 = this.hash.digest('hex');
-    if (!this.over && contentType && /[/+]json\b/i.test(contentType)) {
-      try {
-        return { kind: 'json', value: JSON.parse(Buffer.concat(this.chunks, this.kept).toString('utf8')) as unknown, sha256 };
-      } catch {
-        /* not JSON after all: by digest */
-      }
-    }
-    return { kind: 'bytes', sha256, bytes: this.total };
-  }
-}
-
-function pickHeaders(names: string[], get: (name: string) => string | undefined): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const n of names) out[n] = get(n);
-  return out;
+/** One copy of a request: to the rule's target, or (noise learning) to legacy again. */
+interface Copy {
+  upstream: Upstream;
+  which: 'target' | 'again';
 }
 
 /** A side that is not finished yet, or its answer. */
@@ -97,7 +69,7 @@ export class ShadowCapture {
   private legacy: Side;
   private target: Side;
   private again: Side;
-  private waitingForAgain: boolean;
+  private waitingForAgain = false;
   private legacyStatus = 0;
   private legacyHeaders: Record<string, string | undefined> = {};
   private readonly legacyBody: BodyCapture;
@@ -112,10 +84,13 @@ export class ShadowCapture {
     private readonly rule: CompiledRule,
     private readonly req: IncomingMessage,
     private readonly requestId: string,
-    learnNoise: boolean,
   ) {
     this.legacyBody = new BodyCapture(rule.shadow!.maxBodyBytes);
-    this.waitingForAgain = learnNoise;
+  }
+
+  /** compared or counted as skipped: nothing more to capture */
+  get ended(): boolean {
+    return this.settled;
   }
 
   legacyHead(status: number, rawHeaders: Buffer[]): void {
@@ -133,7 +108,7 @@ export class ShadowCapture {
   }
 
   legacyData(chunk: Buffer): void {
-    this.legacyBody.add(chunk);
+    if (this.abandoned === undefined) this.legacyBody.add(chunk);
   }
 
   legacyDone(): void {
@@ -144,15 +119,38 @@ export class ShadowCapture {
 
   /** Legacy did not answer in full (it failed, or the client went away): nothing to compare. */
   legacyFailed(reason: string): void {
-    if (this.legacy || this.abandoned) return;
+    if (this.legacy) return;
+    this.abandon(reason);
+  }
+
+  /** Nothing will be compared: the copies in flight are aborted, and the request counts as skipped. */
+  private abandon(reason: string): void {
+    if (this.abandoned || this.settled) return;
     this.abandoned = reason;
     for (const c of this.controllers) c.abort(new Error(reason));
     this.maybeCompare();
   }
 
-  /** Sends a copy to `upstream`; `body` is the request body (shadowed writes) or null. */
-  send(upstream: Upstream, target: RequestTarget, body: Buffer | null, which: 'target' | 'again'): void {
+  /**
+   * Sends the copies, each on a spare slot of its upstream's gate; when one has none, none is
+   * sent (`pool-busy`). `body` is the request body (shadowed writes) or null.
+   */
+  start(copies: Copy[], target: RequestTarget, body: Buffer | null): void {
     if (this.abandoned) return;
+    const slots: ShadowSlot[] = [];
+    for (const copy of copies) {
+      const slot = copy.upstream.gate.tryEnterShadow(() => this.abandon(PREEMPTED));
+      if (!slot) {
+        slots.forEach((s, i) => copies[i]!.upstream.gate.leaveShadow(s));
+        return this.abandon(POOL_BUSY);
+      }
+      slots.push(slot);
+    }
+    this.waitingForAgain = copies.some((c) => c.which === 'again');
+    copies.forEach((c, i) => this.send(c.upstream, slots[i]!, target, body, c.which));
+  }
+
+  private send(upstream: Upstream, slot: ShadowSlot, target: RequestTarget, body: Buffer | null, which: Copy['which']): void {
     const shadow = this.rule.shadow!;
     this.pending++;
     const controller = new AbortController();
@@ -192,6 +190,7 @@ export class ShadowCapture {
       })
       .then((observed) => {
         clearTimeout(timer);
+        upstream.gate.leaveShadow(slot);
         this.pending--;
         if (which === 'target') this.target = observed;
         else {
@@ -299,13 +298,14 @@ export class Shadows {
       return undefined;
     }
     this.inflight.set(rule.id, busy + 1);
-    const learnNoise = rule.rule.compare?.learnNoise === true && safe;
-    const capture = new ShadowCapture(this, rule, req, requestId, learnNoise);
-    const legacy = learnNoise ? this.deps.upstreams.get(rule.legacy) : undefined;
+    const copies: Copy[] = [{ upstream, which: 'target' }];
+    const legacy = rule.rule.compare?.learnNoise === true && safe ? this.deps.upstreams.get(rule.legacy) : undefined;
+    if (legacy) copies.push({ upstream: legacy, which: 'again' });
+    const capture = new ShadowCapture(this, rule, req, requestId);
     if (!hasBody) {
-      capture.send(upstream, target, null, 'target');
-      if (legacy) capture.send(legacy, target, null, 'again');
-      return capture;
+      capture.start(copies, target, null);
+      // no spare connection: counted as skipped already, and legacy's answer need not be captured
+      return capture.ended ? undefined : capture;
     }
     // a shadowed write: the body goes to legacy through a pass-through while a bounded copy is kept
     const tee = new PassThrough();
@@ -322,7 +322,7 @@ export class Shadows {
     });
     req.once('end', () => {
       if (tooLarge) capture.legacyFailed('request-too-large');
-      else capture.send(upstream, target, Buffer.concat(chunks, size), 'target');
+      else capture.start(copies, target, Buffer.concat(chunks, size));
     });
     // a client that goes away mid-upload: the tee must not wait for an end that never comes
     req.once('close', () => {

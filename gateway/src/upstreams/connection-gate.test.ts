@@ -77,4 +77,43 @@ describe('the connection gate', () => {
     expect(log).toEqual(['a in', 'b in']);
     expect(gate.waiting).toBe(0);
   });
+
+  it('lets shadow copies take only spare slots, up to an eighth of the pool, and never queues them', () => {
+    const gate = new ConnectionGate(16, 1_000);
+    expect(gate.shadowLimit).toBe(2);
+    expect(new ConnectionGate(2, 1).shadowLimit).toBe(1);
+    const a = gate.tryEnterShadow(() => undefined);
+    const b = gate.tryEnterShadow(() => undefined);
+    expect(a && b).toBeTruthy();
+    // the shadows' share is used: skipped, while real requests still get in
+    expect(gate.tryEnterShadow(() => undefined)).toBeUndefined();
+    expect(gate.tryEnter(false)).toBe(true);
+    gate.leaveShadow(a!);
+    gate.leaveShadow(a!); // once only
+    expect(gate.shadowsInUse).toBe(1);
+    expect(gate.inUse).toBe(2);
+    // a full pool, or anyone waiting: skipped
+    const full = new ConnectionGate(1, 1_000);
+    full.tryEnter(false);
+    expect(full.tryEnterShadow(() => undefined)).toBeUndefined();
+    expect(full.waiting).toBe(0);
+  });
+
+  it('a real request that finds every slot taken preempts the oldest shadow copy and gets its slot', async () => {
+    const gate = new ConnectionGate(2, 1_000);
+    const log: string[] = [];
+    const copy = gate.tryEnterShadow(() => log.push('copy preempted'))!;
+    expect(gate.tryEnter(false)).toBe(true);
+    // a slot is free for nobody else now: the copy is told at once, the request waits for its slot
+    gate.wait(false, waiter(log, 'get'));
+    expect(log).toEqual(['copy preempted']);
+    expect(copy.preempted).toBe(true);
+    gate.wait(false, waiter(log, 'second')); // no other copy to preempt: waits as ever
+    expect(log).toEqual(['copy preempted']);
+    gate.leaveShadow(copy);
+    await sleep(0);
+    expect(log).toEqual(['copy preempted', 'get in']);
+    expect(gate.shadowsInUse).toBe(0);
+    expect(gate.inUse).toBe(2);
+  });
 });

@@ -15,8 +15,15 @@
  *   proxy/request-buffer.ts) hold a connection for as long as their client takes to send, so
  *   they may hold at most half of the slots; the others stay for everyone else.
  *
- * Shadow copies and health checks use the pool without a slot: undici's own queue still holds a
- * gated request for as long as those keep a connection (each has its own short timeout).
+ * Shadow copies take a slot too, but only the spare capacity: one is let in only while a slot is
+ * free at once, nobody waits, and shadows hold fewer than `shadowLimit` (an eighth of the pool);
+ * else the copy is skipped, never queued. A real request that has to wait while shadows hold
+ * slots preempts the oldest one (aborted; its slot is the waiter's as soon as undici lets go,
+ * a few milliseconds), so a shadow never keeps real traffic waiting for its answer or for
+ * `queueMs`. The limit keeps most slots free of copies, so preempting stays rare (a preempted
+ * copy's connection is closed by the abort). Before, copies went to undici without a slot,
+ * and a gated request queued inside undici behind them for as long as they took (up to the
+ * copy's timeout). Health checks do not use the pool at all (health-check.ts).
  */
 
 /** What waits for a slot: told when it has one, or when the deadline passed first. */
@@ -32,11 +39,18 @@ export interface GateTicket {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** A shadow copy holding a slot (tryEnterShadow); `preempt` aborts it when real traffic needs it. */
+export interface ShadowSlot {
+  readonly preempt: () => void;
+  preempted: boolean;
+  left: boolean;
+}
+
 function expire(gate: ConnectionGate, ticket: GateTicket): void {
   gate.expired(ticket);
 }
 
-function oldest(set: Set<GateTicket>): GateTicket | undefined {
+function oldest<T>(set: Set<T>): T | undefined {
   for (const t of set) return t;
   return undefined;
 }
@@ -49,9 +63,14 @@ export class ConnectionGate {
   /** waiting tickets in arrival order (a Set keeps insertion order and deletes in O(1)) */
   private readonly plain = new Set<GateTicket>();
   private readonly streams = new Set<GateTicket>();
+  /** shadow copies holding a slot, oldest first; preempted ones leave the set at once */
+  private readonly shadows = new Set<ShadowSlot>();
+  private shadowActive = 0;
   private seq = 0;
   private scheduled = false;
   readonly streamingLimit: number;
+  /** most slots shadow copies may hold at once */
+  readonly shadowLimit: number;
 
   constructor(
     readonly capacity: number,
@@ -59,6 +78,12 @@ export class ConnectionGate {
     public queueMs: number,
   ) {
     this.streamingLimit = Math.max(1, Math.floor(capacity / 2));
+    this.shadowLimit = Math.max(1, Math.floor(capacity / 8));
+  }
+
+  /** slots held by shadow copies (preempted ones included until undici lets go) */
+  get shadowsInUse(): number {
+    return this.shadowActive;
   }
 
   /** requests waiting for a slot (for /metrics) */
@@ -82,12 +107,45 @@ export class ConnectionGate {
     return true;
   }
 
+  /**
+   * A slot for a shadow copy, or undefined (the copy is skipped): only a slot free at once, with
+   * nobody waiting and fewer than `shadowLimit` held by shadows. `preempt` is called (once) when
+   * a real request needs the slot; the copy must then end and `leaveShadow`.
+   */
+  tryEnterShadow(preempt: () => void): ShadowSlot | undefined {
+    if (this.active >= this.capacity || this.waiting > 0 || this.shadowActive >= this.shadowLimit) return undefined;
+    const slot: ShadowSlot = { preempt, preempted: false, left: false };
+    this.shadows.add(slot);
+    this.shadowActive++;
+    this.active++;
+    return slot;
+  }
+
+  /** A shadow copy ended (answered, failed, timed out or preempted): its slot is free. */
+  leaveShadow(slot: ShadowSlot): void {
+    if (slot.left) return;
+    slot.left = true;
+    this.shadows.delete(slot);
+    this.shadowActive--;
+    this.leave(false);
+  }
+
   /** Queues `waiter` until a slot is free (`admitted`) or `queueMs` has passed (`queueTimedOut`). */
   wait(streaming: boolean, waiter: GateWaiter): GateTicket {
     const ticket: GateTicket = { waiter, streaming, seq: ++this.seq, timer: undefined };
     ticket.timer = setTimeout(expire, this.queueMs, this, ticket);
     (streaming ? this.streams : this.plain).add(ticket);
+    // every slot is taken: one held by a shadow copy is this waiter's (each waiter frees at most one)
+    if (this.active >= this.capacity) this.preemptOldestShadow();
     return ticket;
+  }
+
+  private preemptOldestShadow(): void {
+    const slot = oldest(this.shadows);
+    if (!slot) return;
+    this.shadows.delete(slot);
+    slot.preempted = true;
+    slot.preempt();
   }
 
   /** A waiting request whose client went away: it is never sent. */

@@ -1,12 +1,22 @@
 /**
- * Active health checks: a GET of the upstream's health path every `intervalMs`, through the
- * upstream's own connection pool. `unhealthyAfter` failures in a row mark it down (and open
- * its circuit), `healthyAfter` successes mark it up again.
+ * Active health checks: a GET of the upstream's health path every `intervalMs`, on a connection
+ * of their own (healthCheckClient), not the upstream's pool. `unhealthyAfter` failures in a row
+ * mark it down (and open its circuit), `healthyAfter` successes mark it up again.
+ *
+ * Through the pool, a check queued inside undici behind real requests whenever every connection
+ * was busy with slow ones, timed out there, and opened the circuit of an upstream that was
+ * healthy but busy: every ward fell back to legacy. And a check holding a pooled connection took
+ * it from real traffic. Its own connection is neither starved nor starving.
  */
-import type { Dispatcher } from 'undici';
+import { Client, type Dispatcher } from 'undici';
 import type { HealthCheck } from '@ficus/contracts';
 
 export type Health = 'unknown' | 'healthy' | 'unhealthy';
+
+/** One connection for an upstream's health checks (kept alive between checks if the upstream lets it). */
+export function healthCheckClient(origin: string, connectMs: number, intervalMs: number): Client {
+  return new Client(origin, { pipelining: 1, connect: { timeout: connectMs }, keepAliveTimeout: intervalMs + 1_000, keepAliveMaxTimeout: intervalMs + 1_000 });
+}
 
 export class HealthChecker {
   private timer: NodeJS.Timeout | undefined;

@@ -3,11 +3,11 @@
  * queue in front of it, a circuit breaker and an active health checker, all from the upstream's
  * declaration in the rules.
  */
-import { Pool } from 'undici';
+import { Pool, type Client } from 'undici';
 import type { Logger, ResolvedUpstream } from '@ficus/contracts';
 import { CircuitBreaker, type BreakerSettings, type CircuitState } from './circuit-breaker.js';
 import { ConnectionGate } from './connection-gate.js';
-import { HealthChecker, type Health } from './health-check.js';
+import { HealthChecker, healthCheckClient, type Health } from './health-check.js';
 import { guardedConnector } from './paused-end-guard.js';
 import { readAfterResetConnector } from './reset-while-sending.js';
 
@@ -22,6 +22,8 @@ export class Upstream {
   readonly gate: ConnectionGate;
   readonly breaker: CircuitBreaker;
   readonly health: HealthChecker;
+  /** the health checks' own connection: they never wait behind, nor hold up, real traffic */
+  private readonly healthClient: Client;
   readonly origin: URL;
   /** `name (fallback)`-style labels are derived from this */
   readonly name: string;
@@ -45,7 +47,8 @@ export class Upstream {
     this.breaker = new CircuitBreaker(breakerSettings(config), (state: CircuitState, reason: string) =>
       log.warn({ upstream: name, circuit: state, reason }, `circuit of upstream ${name} is ${state}`),
     );
-    this.health = new HealthChecker(this.pool, config.healthCheck, (health: Health, detail: string) => {
+    this.healthClient = healthCheckClient(this.origin.origin, config.timeouts.connectMs, config.healthCheck.intervalMs);
+    this.health = new HealthChecker(this.healthClient, config.healthCheck, (health: Health, detail: string) => {
       const level = health === 'healthy' ? 'info' : 'warn';
       log[level]({ upstream: name, health, detail }, `upstream ${name} is ${health}`);
       if (health === 'unhealthy') this.breaker.forceOpen(`health check failed: ${detail}`);
@@ -79,12 +82,12 @@ export class Upstream {
   async close(): Promise<void> {
     this.health.stop();
     this.gate.flush();
-    await this.pool.close().catch(() => undefined);
+    await Promise.all([this.pool.close().catch(() => undefined), this.healthClient.close().catch(() => undefined)]);
   }
 
   destroy(): Promise<void> {
     this.health.stop();
     this.gate.flush();
-    return this.pool.destroy().catch(() => undefined);
+    return Promise.all([this.pool.destroy().catch(() => undefined), this.healthClient.destroy().catch(() => undefined)]).then(() => undefined);
   }
 }
