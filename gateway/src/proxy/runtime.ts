@@ -29,6 +29,6 @@ export interface ProxyRuntime {
   options: ProxyOptions;
   /** shadow traffic of rules in mode shadow */
   shadows: Shadows;
-  /** paths just written through legacy: their reads stay on legacy a while (recent-writes.ts) */
+  /** paths and records just written through legacy: their reads stay on legacy a while (recent-writes.ts) */
   recentWrites: RecentWrites;
 }

@@ -3,17 +3,20 @@
  * legacy a moment later (CDC, typically 0.1–1 s, more under load). A client that saves a chart
  * through the legacy and reopens it from a canary or `new` rule would read the old state, and
  * its next save would write that old state back over the change: a lost update no one sees.
- * So the resources written through the gateway to the legacy are remembered for a while (by
- * path: the request's, and the Location of what a POST created), and safe reads of them go to
- * the legacy meanwhile. Per gateway instance: behind several instances, a load balancer's
- * session affinity keeps a client's reads with its writes.
+ * Nor may the rest of the chart come from the new service meanwhile: a patient just registered
+ * through legacy has no encounters or results there yet (404 where legacy says "none"). So what
+ * was written through the gateway to the legacy is remembered for a while, by key: its path, the
+ * Location of what a POST created, and the record it concerns (routing/subject.ts); the proxy
+ * (proxy/read-after-write.ts) builds the keys and holds safe reads of them on the legacy
+ * meanwhile. Per gateway instance: behind several instances, a load balancer's session affinity
+ * keeps a client's reads with its writes.
  */
 
-/** how many paths are remembered at most; beyond, the oldest are forgotten first */
-const MAX_PATHS = 100_000;
+/** how many keys are remembered at most; beyond, the oldest are forgotten first */
+const MAX_KEYS = 100_000;
 
 export class RecentWrites {
-  /** path → when it stops being recent; insertion order is expiry order (one TTL for all) */
+  /** key → when it stops being recent; insertion order is expiry order (one TTL for all) */
   private readonly until = new Map<string, number>();
 
   constructor(readonly ttlMs: number) {}
@@ -22,19 +25,19 @@ export class RecentWrites {
     return this.ttlMs > 0;
   }
 
-  remember(path: string, now = Date.now()): void {
+  remember(key: string, now = Date.now()): void {
     if (!this.enabled) return;
-    this.until.delete(path);
-    this.until.set(path, now + this.ttlMs);
+    this.until.delete(key);
+    this.until.set(key, now + this.ttlMs);
     this.forget(now);
   }
 
-  isRecent(path: string, now = Date.now()): boolean {
+  isRecent(key: string, now = Date.now()): boolean {
     if (this.until.size === 0) return false;
-    const t = this.until.get(path);
+    const t = this.until.get(key);
     if (t === undefined) return false;
     if (t > now) return true;
-    this.until.delete(path);
+    this.until.delete(key);
     return false;
   }
 
@@ -43,9 +46,9 @@ export class RecentWrites {
   }
 
   private forget(now: number): void {
-    for (const [path, t] of this.until) {
-      if (t > now && this.until.size <= MAX_PATHS) break;
-      this.until.delete(path);
+    for (const [key, t] of this.until) {
+      if (t > now && this.until.size <= MAX_KEYS) break;
+      this.until.delete(key);
     }
   }
 }
