@@ -191,6 +191,9 @@ describe('publishing to the new services\' queues', () => {
       // the merged-away patient's update cannot be published now, and its lane is held (as a retry backoff would)
       await redis.stop();
       await send([[syntheticMessage({ controlId: 'QMRG-UPD', mrn: retired })]]);
+      // after its failed attempt has been recorded: that attempt's own backoff would otherwise replace the hold
+      const attempted = "SELECT d.attempts FROM hl7_deliveries d JOIN hl7_messages m ON m.id = d.message_id WHERE m.control_id = 'QMRG-UPD' AND d.target = 'queue:patient-service'";
+      await until(async () => (((await db.query<{ attempts: number }>(attempted)).rows[0]?.attempts ?? 0) > 0 ? true : undefined), 'a failed publish of the update');
       await db.query("UPDATE hl7_deliveries d SET next_attempt_at = now() + interval '1 hour' FROM hl7_messages m WHERE m.id = d.message_id AND m.control_id = 'QMRG-UPD' AND d.target = 'queue:patient-service'");
       await redis.start();
       const merge = syntheticMessage({ controlId: 'QMRG-A40', mrn: mrn(survivor), trigger: 'A40' }).replace(/PV1\|[^\r]*\r/, `MRG|${retired}^^^GENHOSP^MR\r`);
