@@ -29,8 +29,8 @@ export interface ServiceScene {
   cdc: LegacyCdc;
   redis: Redis;
   redisUrl: string;
-  /** puts one HL7 message on a service's queue as the HL7 adapter does; answers the job */
-  sendHl7(service: 'patient-service' | 'results-service', message: string, opts?: { messageId?: number }): Promise<Hl7Job>;
+  /** puts one HL7 message on a service's queue as the HL7 adapter does (`legacyToo` as the adapter sets it, default: left out); answers the job */
+  sendHl7(service: 'patient-service' | 'results-service', message: string, opts?: { messageId?: number; legacyToo?: boolean }): Promise<Hl7Job>;
   /** waits until every queue the services consume is empty and no job is being worked */
   drain(): Promise<void>;
   /** restarts a service with another system of record (same database); results-service follows patient-service's new address */
@@ -120,6 +120,7 @@ export async function startServiceScene(o: SceneOptions): Promise<ServiceScene> 
         triggerEvent: h.triggerEvent,
         raw: Buffer.from(message, 'utf8').toString('latin1'),
         replay: false,
+        ...(opts.legacyToo === undefined ? {} : { legacyToo: opts.legacyToo }),
       };
       await queue.add(`${h.messageType}^${h.triggerEvent}`, job);
       return job;

@@ -160,6 +160,17 @@ describe('patient-service following patients-write in a real rule store', () => 
     await expect.poll(() => service.systemOfRecord.hl7WriteBack(), { timeout: 5_000 }).toBe(true);
   });
 
+  it("for a job that does not say whether the legacy got it too: written back whenever no HL7 rule feeds the legacy, whoever holds the HTTP writes", async () => {
+    await commitModes({ 'patients-write': 'legacy', 'adt-patient-events': 'new' }, true);
+    await expect.poll(() => service.systemOfRecord.current(), { timeout: 5_000 }).toBe('legacy');
+    // before 6 December: false, and an A01 in mode new reached the legacy never
+    expect(service.systemOfRecord.hl7WriteBack()).toBe(true);
+    await commitModes({ 'adt-patient-events': 'dual' }, true);
+    await expect.poll(() => service.systemOfRecord.hl7WriteBack(), { timeout: 5_000 }).toBe(false);
+    await commitModes({ 'adt-patient-events': 'new' }, true);
+    await expect.poll(() => service.systemOfRecord.hl7WriteBack(), { timeout: 5_000 }).toBe(true);
+  });
+
   it('retired, the last step: takes registrations and updates, and still writes them back', async () => {
     await commitModes({ 'patients-write': 'legacy' }, true);
     await expect.poll(() => service.systemOfRecord.current(), { timeout: 5_000 }).toBe('legacy');

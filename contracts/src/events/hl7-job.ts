@@ -19,6 +19,14 @@ export const Hl7JobSchema = Type.Object({
   raw: Type.String(),
   /** delivered again by an operator's replay, not for the first time */
   replay: Type.Boolean(),
+  /**
+   * Whether the legacy inbound is a target of this message too (its HL7 rule in mode `dual`):
+   * then the legacy applies it itself, and the service must not write back what it changes
+   * (that would apply it twice); when false only the service gets it, and whatever the service
+   * changes must be written back, or the legacy never learns it. Absent from jobs queued by an
+   * adapter that predates it: the service then goes by its rules.
+   */
+  legacyToo: Type.Optional(Type.Boolean()),
 });
 
 export type Hl7Job = Static<typeof Hl7JobSchema>;

@@ -24,6 +24,7 @@ import type pg from 'pg';
 import type { SystemOfRecord } from '../runtime/service-env.js';
 import type { SystemOfRecordSource } from '../runtime/system-of-record.js';
 import type { ServiceMetrics } from '../runtime/service-metrics.js';
+import { messageRegime } from './hl7-regime.js';
 
 /** Where a message stands in the history of the rows it touches: MSH-7, then the order received. */
 export interface MessageOrder {
@@ -39,7 +40,7 @@ export interface Hl7Context {
   job: Hl7Job;
   order: MessageOrder;
   systemOfRecord: SystemOfRecord;
-  /** hand what the message changed to the outbox: this service is the system of record and the legacy does not get the message itself */
+  /** hand what the message changed to the outbox: the legacy does not get the message itself (hl7-regime.ts) */
   writeBack: boolean;
 }
 
@@ -124,7 +125,7 @@ async function handleJob(o: Hl7IntakeOptions, job: Job<Hl7Job>, waitingSince: nu
         [data.sendingFacility, data.controlId, data.messageType, data.triggerEvent, data.messageId],
       );
       if ((claimed.rowCount ?? 0) === 0) return 'duplicate';
-      const taken = await handler({ tx, message, job: data, order, systemOfRecord: o.systemOfRecord.current(), writeBack: o.systemOfRecord.hl7WriteBack() });
+      const taken = await handler({ tx, message, job: data, order, ...messageRegime(data, o.systemOfRecord) });
       if (taken === 'stale') {
         await tx.query(`UPDATE ficus_hl7_applied SET outcome = 'stale' WHERE sending_facility = $1 AND control_id = $2`, [data.sendingFacility, data.controlId]);
       }

@@ -24,9 +24,11 @@ export type SystemOfRecordSetting = SystemOfRecord | 'rules';
 export interface SystemOfRecordSource {
   current(): SystemOfRecord;
   /**
-   * Whether changes made from HL7 messages go to the outbox (and so back to the legacy):
-   * only while this service is the system of record and the legacy does not get the messages
-   * itself (no HL7 rule routes them to both, mode `dual`), or the legacy would hold them twice.
+   * For an HL7 job that does not say whether the legacy got its message too (queued by an
+   * adapter that predates `legacyToo`, hl7/hl7-regime.ts): whether what it changes goes to the
+   * outbox (and so back to the legacy). Whenever the legacy does not get this service's
+   * messages itself (no HL7 rule routes them to both, mode `dual`, or the legacy would hold them
+   * twice), whoever holds the record for the HTTP writes: else nobody gives them to the legacy.
    */
   hl7WriteBack(): boolean;
   /** Looks again now (a write that arrives just after a flip must not wait for the notification). */
@@ -108,7 +110,8 @@ export async function followRules(o: RuleFollowingOptions): Promise<SystemOfReco
   source.start();
   return {
     current: () => state.systemOfRecord,
-    hl7WriteBack: () => state.systemOfRecord === 'service' && !state.legacyGetsHl7,
+    // while the rules are unknown legacyGetsHl7 stays true: no write-back rather than a double one
+    hl7WriteBack: () => !state.legacyGetsHl7,
     async refresh() {
       await source.check();
       return state.systemOfRecord;

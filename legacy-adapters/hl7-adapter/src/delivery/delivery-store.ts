@@ -20,6 +20,8 @@ export interface PendingDelivery {
   replay: boolean;
   /** a merge: the lanes whose older pending deliveries go first (the other merged patients'); empty: none */
   afterPartitions: number[];
+  /** the message has a delivery to a legacy inbound too (mode `dual`): a service must not write back what it applies */
+  legacyToo?: boolean;
 }
 
 interface Row {
@@ -38,6 +40,7 @@ interface Row {
   replay_reason: string | null;
   after_partition: number | null;
   after_partitions: number[] | null;
+  legacy_too: boolean;
 }
 
 /** a later delivery of the same message to the same target (a replay) that went through: dead letter `d` is resolved */
@@ -84,7 +87,8 @@ export class DeliveryStore {
           WHERE lanes.partition IS NOT NULL AND lanes.partition <> ALL($4::int[])
        )
        SELECT d.id, d.message_id, d.target, d.partition, d.attempts, d.next_attempt_at, d.replay_reason, d.after_partition, d.after_partitions,
-              m.raw, m.control_id, m.message_type, m.trigger_event, m.sending_facility, m.patient_key
+              m.raw, m.control_id, m.message_type, m.trigger_event, m.sending_facility, m.patient_key,
+              EXISTS (SELECT 1 FROM hl7_deliveries l WHERE l.message_id = d.message_id AND l.target LIKE 'legacy:%') AS legacy_too
          FROM heads
         CROSS JOIN LATERAL (
               SELECT * FROM hl7_deliveries y
@@ -111,6 +115,7 @@ export class DeliveryStore {
       replay: r.replay_reason !== null,
       // a delivery stored before after_partitions existed names its one lane in after_partition
       afterPartitions: r.after_partitions ?? (r.after_partition === null ? [] : [r.after_partition]),
+      legacyToo: r.legacy_too,
     }));
   }
 

@@ -83,6 +83,8 @@ export class QueuePublisher {
           triggerEvent: d.triggerEvent,
           raw: d.raw.toString('latin1'),
           replay: d.replay,
+          // the service writes back what it applies only when the legacy does not get the message itself
+          legacyToo: d.legacyToo,
         },
         opts: { jobId: jobIdOf(d) },
       })),

@@ -1,0 +1,224 @@
+/**
+ * What a service applies from an HL7 message the legacy did not get (its HL7 rule in mode
+ * `new`: the adapter delivers it to the service's queue only, `legacyToo: false`) reaches the
+ * legacy database by write-back, whoever holds the record for the HTTP writes; a message the
+ * legacy got itself (mode `dual`, `legacyToo: true`) is not written back as well.
+ *
+ * The real path end to end: patient-service and results-service with their outbox and relay,
+ * the CDC deployable's legacy writer (the shipped mapping) on the legacy database, the legacy's
+ * own HL7 inbound for `dual`. Before 6 December an A01 in mode `new` with `patients-write` still
+ * in `legacy` was ACKed and applied by patient-service and never reached the legacy.
+ */
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, hl7QueueName, type Hl7Job } from '@ficus/contracts';
+import { loadMapping } from '../../legacy-adapters/cdc/src/mapping/mapping-file.js';
+import { checkMapping } from '../../legacy-adapters/cdc/src/postgres/preflight.js';
+import { SESSION_OPTIONS } from '../../legacy-adapters/cdc/src/postgres/values.js';
+import { LegacyWriter, migrateWriteback } from '../../legacy-adapters/cdc/src/writeback/legacy-writer.js';
+import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
+import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
+import { ask, hl7Time, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
+
+const MAPPING = fileURLToPath(new URL('../../routing-rules/cdc/legacy-his.yaml', import.meta.url));
+const log = createLogger('hl7-new-writeback-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+let scene: ServiceScene;
+let writerPool: pg.Pool;
+let writer: LegacyWriter;
+let seeded: string[];
+
+beforeAll(async () => {
+  // the scene's services hold the record from the environment: `legacy`, as with patients-write in mode legacy
+  scene = await startServiceScene({ prefix: 'svc_hl7_wb', redisDb: 1, patients: 20, seed: 7_400, hl7Inbound: true });
+  await scene.cdc.snapshot();
+  await scene.drain();
+  const legacyUrl = scene.legacy.db.url;
+  await migrateWriteback(legacyUrl, log);
+  writerPool = new pg.Pool({ connectionString: legacyUrl, max: 4, application_name: 'ficus-legacy-writer', options: SESSION_OPTIONS } as pg.PoolConfig);
+  writerPool.on('error', () => undefined);
+  writer = new LegacyWriter({
+    connection: scene.redis,
+    pool: writerPool,
+    tables: await checkMapping(writerPool, await loadMapping(MAPPING)),
+    services: ['patient-service', 'results-service'],
+    partitions: 8,
+    fkWaitMs: 15_000,
+    retry: { attempts: 3, baseMs: 20, maxMs: 50 },
+    log,
+    outcome: () => undefined,
+  });
+  await writer.start();
+  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>('SELECT PAT_MRN FROM PATIENT_MASTER ORDER BY PAT_MRN LIMIT 4');
+  seeded = rows.map((r) => r.pat_mrn);
+});
+afterAll(async () => {
+  await writer?.close();
+  await writerPool?.end();
+  await scene?.close();
+});
+
+const minutes = (n: number) => new Date(Date.now() + n * 60_000);
+const a01 = (mrn: string, family: string, visit: string, at: Date) =>
+  hl7(
+    msh('ADT^A01^ADT_A01', uniqueControlId('A01'), { time: hl7Time(at) }),
+    `EVN|A01|${hl7Time(at)}`,
+    segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, 5: `${family}^ANN`, 7: '19700102', 8: 'F' }),
+    segment('PV1', { 1: '1', 2: 'I', 3: 'MED2^^9', 19: visit, 44: '202407020900' }),
+  );
+const a08 = (mrn: string, family: string, at: Date) =>
+  hl7(msh('ADT^A08^ADT_A01', uniqueControlId('A08'), { time: hl7Time(at) }), `EVN|A08|${hl7Time(at)}`, segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, 5: `${family}^ANN` }));
+const oru = (mrn: string, order: string, value: string, status: 'F' | 'C', at: Date) =>
+  hl7(
+    msh('ORU^R01^ORU_R01', uniqueControlId('ORU'), { facility: 'CORELAB', time: hl7Time(at) }),
+    `PID|1||${mrn}`,
+    segment('OBR', { 1: '1', 3: order, 7: '20240702071500', 22: '20240702091500' }),
+    segment('OBX', { 1: '1', 2: 'NM', 3: '2823-3^POTASSIUM^LN', 5: value, 6: 'mmol/L', 7: '3.5-5.1', 11: status }),
+  );
+
+type Result = { orderNumber: string; value: string; status: string };
+const legacyJson = async (path: string) => {
+  const a = await ask(scene.legacy.base, path);
+  return a.status === 200 ? (JSON.parse(a.body) as unknown) : a.status;
+};
+const legacyCount = async (sql: string, value: string) => Number((await scene.legacy.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${sql}`, [value])).rows[0]!.n);
+const outboxRows = async (pool: pg.Pool, topic: string, mrn: string) =>
+  Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM ficus_outbox WHERE topic = $1 AND after->>'mrn' = $2", [topic, mrn])).rows[0]!.n);
+/** everything the services handed to their outboxes is published and written to the legacy */
+async function settled(): Promise<void> {
+  for (const pool of [scene.patients.pool, scene.results.pool]) {
+    await expect.poll(async () => (await pool.query('SELECT 1 FROM ficus_outbox WHERE published_at IS NULL')).rowCount, { timeout: 10_000 }).toBe(0);
+  }
+  await scene.drain();
+}
+
+/** sends a message through the real HL7 adapter (every HL7 rule in `mode`), in front of the scene's legacy inbound and services */
+async function throughAdapter(mode: 'dual' | 'new', message: string): Promise<void> {
+  let adapter: AdapterUnderTest | undefined;
+  let client: MllpClient | undefined;
+  try {
+    adapter = await startAdapterUnderTest({ files: hl7Rules(`mllp://127.0.0.1:${scene.inbound!.port}`, mode), env: { REDIS_URL: scene.redisUrl, HL7_PARTITIONS: '8', HL7_QUEUE_PREFIX: 'bull' } });
+    client = await MllpClient.connect(adapter.adapter.port);
+    expect((await client.request(message)).code).toBe('AA');
+  } finally {
+    client?.close();
+    await adapter?.close();
+  }
+}
+/** the job the adapter queued for a message, found among patient-service's completed jobs */
+async function queuedJob(controlId: string): Promise<Hl7Job | undefined> {
+  for (let p = 0; p < 8; p++) {
+    const queue = new Queue<Hl7Job>(hl7QueueName('patient-service', p), { connection: scene.redis });
+    try {
+      const job = (await queue.getJobs(['completed'])).find((j) => j.data.controlId === controlId);
+      if (job) return job.data;
+    } finally {
+      await queue.close();
+    }
+  }
+  return undefined;
+}
+const controlIdOf = (message: string) => message.split('\r')[0]!.split('|')[9]!;
+
+describe('HL7 rule in mode new, the write rule in legacy: the legacy gets what the service applied', () => {
+  it('an A01 and a later A08 reach the legacy database, the stay once, in order', async () => {
+    const mrn = '7400022';
+    await scene.sendHl7('patient-service', a01(mrn, 'NEWMODE', 'V7400022', minutes(1)), { legacyToo: false });
+    await scene.sendHl7('patient-service', a08(mrn, 'RENAMED', minutes(2)), { legacyToo: false });
+    await scene.drain();
+    expect(scene.patients.systemOfRecord.current()).toBe('legacy');
+    await expect.poll(() => legacyJson(`/api/patients/${mrn}`), { timeout: 15_000 }).toMatchObject({ mrn, lastName: 'RENAMED', firstName: 'ANN' });
+    await settled();
+    expect(await legacyCount('ADMISSION WHERE VISIT_NO = $1', 'V7400022')).toBe(1);
+    expect(await legacyCount('PATIENT_MASTER WHERE PAT_MRN = $1', mrn)).toBe(1);
+    // the service's stay is its own (not provisional: no legacy copy will come to confirm it), and the legacy holds it under the same id
+    const stay = (await scene.patients.pool.query<{ id: string; provisional: boolean }>('SELECT id, provisional FROM encounter WHERE visit_number = $1', ['V7400022'])).rows;
+    expect(stay).toEqual([{ id: expect.any(String), provisional: false }]);
+    expect(await legacyCount('ADMISSION WHERE ADM_ID::text = $1', stay[0]!.id)).toBe(1);
+    const [legacyStays, serviceStays] = await Promise.all([legacyJson(`/api/encounters?mrn=${mrn}`), ask(scene.patients.url, `/api/encounters?mrn=${mrn}`)]);
+    expect(legacyStays).toMatchObject({ mrn, total: 1 });
+    expect(legacyStays).toEqual(JSON.parse(serviceStays.body));
+  });
+
+  it('an ORU and its correction reach the legacy database, one result with the corrected value', async () => {
+    const mrn = seeded[0]!;
+    await scene.sendHl7('results-service', oru(mrn, 'L74000001', '5.9', 'F', minutes(1)), { legacyToo: false });
+    await scene.sendHl7('results-service', oru(mrn, 'L74000001', '4.2', 'C', minutes(2)), { legacyToo: false });
+    await scene.drain();
+    expect(scene.results.systemOfRecord.current()).toBe('legacy');
+    const ofOrder = async () => ((await legacyJson(`/api/results?mrn=${mrn}`)) as { items: Result[] }).items.filter((r) => r.orderNumber === 'L74000001');
+    await expect.poll(ofOrder, { timeout: 15_000 }).toEqual([expect.objectContaining({ value: '4.2', status: 'C' })]);
+    await settled();
+    expect(await ofOrder()).toHaveLength(1);
+    const service = (JSON.parse((await ask(scene.results.url, `/api/results?mrn=${mrn}`)).body) as { items: Result[] }).items.filter((r) => r.orderNumber === 'L74000001');
+    expect(await ofOrder()).toEqual(service);
+  });
+});
+
+describe('the probe, through the real HL7 adapter', () => {
+  it('mode new, the write rule in legacy: an A01 is ACKed AA, applied by patient-service and written back to the legacy', async () => {
+    const mrn = '7400044';
+    const message = a01(mrn, 'PROBE', 'V7400044', minutes(1));
+    await throughAdapter('new', message);
+    await expect.poll(() => queuedJob(controlIdOf(message)), { timeout: 10_000 }).toMatchObject({ legacyToo: false });
+    await expect.poll(() => legacyJson(`/api/patients/${mrn}`), { timeout: 15_000 }).toMatchObject({ mrn, lastName: 'PROBE' });
+    await settled();
+    expect(await legacyCount('ADMISSION WHERE VISIT_NO = $1', 'V7400044')).toBe(1);
+    expect(await legacyJson(`/api/encounters?mrn=${mrn}`)).toEqual(JSON.parse((await ask(scene.patients.url, `/api/encounters?mrn=${mrn}`)).body));
+  });
+});
+
+describe('HL7 rule in mode dual: the legacy applies the message itself, nothing is written back', () => {
+  beforeAll(async () => {
+    // the strongest case: the services hold the record, and would write back whatever they are told to
+    await scene.restart('patients', 'service');
+    await scene.restart('results', 'service');
+  });
+
+  async function toLegacyInbound(message: string): Promise<void> {
+    const client = await MllpClient.connect(scene.inbound!.port);
+    try {
+      expect((await client.request(message)).code).toBe('AA');
+    } finally {
+      client.close();
+    }
+  }
+
+  it('an A01 the legacy got too is in the legacy once, and not in the outbox', async () => {
+    const mrn = '7400033';
+    const message = a01(mrn, 'DUALMODE', 'V7400033', minutes(3));
+    await toLegacyInbound(message);
+    await scene.sendHl7('patient-service', message, { legacyToo: true });
+    await scene.drain();
+    expect((await ask(scene.patients.url, `/api/patients/${mrn}`)).status).toBe(200);
+    expect(await outboxRows(scene.patients.pool, 'patients', mrn)).toBe(0);
+    expect(await outboxRows(scene.patients.pool, 'admissions', mrn)).toBe(0);
+    await settled();
+    expect(await legacyCount('ADMISSION WHERE VISIT_NO = $1', 'V7400033')).toBe(1);
+    expect(await legacyCount('PATIENT_MASTER WHERE PAT_MRN = $1', mrn)).toBe(1);
+  });
+
+  it('through the real HL7 adapter: an A01 in mode dual is queued with legacyToo, applied by both, and in the legacy once', async () => {
+    const mrn = '7400055';
+    const message = a01(mrn, 'DUALPROBE', 'V7400055', minutes(3));
+    await throughAdapter('dual', message);
+    await expect.poll(() => queuedJob(controlIdOf(message)), { timeout: 10_000 }).toMatchObject({ legacyToo: true });
+    expect(await outboxRows(scene.patients.pool, 'patients', mrn)).toBe(0);
+    expect(await outboxRows(scene.patients.pool, 'admissions', mrn)).toBe(0);
+    await settled();
+    expect(await legacyCount('ADMISSION WHERE VISIT_NO = $1', 'V7400055')).toBe(1);
+  });
+
+  it('an ORU the legacy got too is one result in the legacy, and not in the outbox', async () => {
+    const mrn = seeded[1]!;
+    const message = oru(mrn, 'L74000002', '6.1', 'F', minutes(3));
+    await toLegacyInbound(message);
+    await scene.sendHl7('results-service', message, { legacyToo: true });
+    await scene.drain();
+    expect(await outboxRows(scene.results.pool, 'lab-results', mrn)).toBe(0);
+    await settled();
+    expect(await legacyCount('LAB_RESULT WHERE ORDER_NO = $1', 'L74000002')).toBe(1);
+  });
+});
