@@ -30,8 +30,8 @@ interface Bundle {
 }
 
 /** a FHIR answer: the content type, and the body valid against the R4 schema (counted) */
-async function fhir<T = Resource>(base: string, path: string, status = 200): Promise<T> {
-  const res = await ask(base, path);
+async function fhir<T = Resource>(base: string, path: string, status = 200, init: RequestInit = {}): Promise<T> {
+  const res = await ask(base, path, init);
   expect(res.status, path).toBe(status);
   expect(res.headers['content-type']).toBe('application/fhir+json; charset=utf-8');
   const body = JSON.parse(res.body) as T;
@@ -79,6 +79,13 @@ beforeAll(async () => {
     'results-service',
     hl7(msh('ORU^R01^ORU_R01', uniqueControlId('ORU'), { facility: 'CORELAB', time: at() }), 'PID|1||7500001', segment('OBR', { 1: '1', 3: 'L75000001', 7: '20240702071500' }), segment('OBX', { 1: '1', 2: 'NM', 3: '718-7^HEMOGLOBIN^LN', 5: '13.6', 6: 'g/dL', 7: '13.5-17.5', 11: 'C' })),
   );
+  await scene.drain();
+  // one order number at two patients (placer/filler numbers are unique per facility, not per hospital), with printed precision
+  for (const [mrn, value] of [['7500001', '4.0'], ['7500003', '1.00']]) {
+    const obr = segment('OBR', { 1: '1', 3: 'DUPORD1', 7: '20240601080000' });
+    const obx = segment('OBX', { 1: '1', 2: 'NM', 3: '6690-2^WBC^LN', 5: value!, 6: '10*3/uL', 7: '4.5-11.0', 8: 'L', 11: 'F' });
+    await scene.sendHl7('results-service', hl7(msh('ORU^R01^ORU_R01', uniqueControlId('ORU'), { facility: 'CORELAB', time: at() }), `PID|1||${mrn}`, obr, obx));
+  }
   await scene.drain();
 }, 120_000);
 afterAll(async () => {
@@ -181,7 +188,7 @@ describe('Observation and DiagnosticReport', () => {
       valueQuantity: { value: 5.9, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' },
       referenceRange: [{ low: { value: 3.5 }, high: { value: 5.1 }, text: '3.5-5.1' }],
       interpretation: [{ coding: [{ code: 'H' }] }],
-      encounter: { reference: expect.stringMatching(/^Encounter\/\d+$/) },
+      encounter: { reference: expect.stringMatching(new RegExp(`^${scene.patients.url}/fhir/Encounter/\\d+$`)) },
       effectiveDateTime: expect.stringMatching(/^2024-07-02T07:15:00[+-]\d{2}:\d{2}$/),
       issued: expect.stringMatching(/^2024-07-02T09:15:00[+-]\d{2}:\d{2}$/),
       code: { coding: [{ system: 'http://loinc.org', display: 'POTASSIUM' }] },
@@ -196,9 +203,9 @@ describe('Observation and DiagnosticReport', () => {
 
   it('one DiagnosticReport per order, whose results resolve to the Observations', async () => {
     const reports = await fhir<Bundle>(scene.results.url, '/fhir/DiagnosticReport?patient=7500001');
-    expect(reports.entry).toHaveLength(1);
-    const report = await fhir<Resource & { result: { reference: string }[] }>(scene.results.url, '/fhir/DiagnosticReport/L75000001');
-    expect(report).toMatchObject({ status: 'preliminary', identifier: [{ value: 'L75000001' }], subject: { reference: 'Patient/7500001' } });
+    expect(reports.entry.map((e) => e.resource.id)).toEqual(['7500001-L75000001', '7500001-DUPORD1']);
+    const report = await fhir<Resource & { result: { reference: string }[] }>(scene.results.url, '/fhir/DiagnosticReport/7500001-L75000001');
+    expect(report).toMatchObject({ status: 'preliminary', identifier: [{ value: 'L75000001' }], subject: { reference: `${scene.patients.url}/fhir/Patient/7500001` } });
     expect(report.result).toHaveLength(4);
     for (const r of report.result) expect((await fhir(scene.results.url, `/fhir/${r.reference}`)).resourceType).toBe('Observation');
   });
@@ -222,5 +229,98 @@ describe('errors and capabilities', () => {
     await fhir(scene.patients.url, '/fhir/metadata');
     await fhir(scene.results.url, '/fhir/metadata');
     expect(checked.resources).toBeGreaterThan(200);
+  });
+});
+
+describe("a chart shown as it is: one patient's report, the printed precision, searches that never widen", () => {
+  type Report = Resource & { subject: { reference: string }; result: { reference: string }[] };
+  const patientRef = (mrn: string) => `${scene.patients.url}/fhir/Patient/${mrn}`;
+
+  it("a DiagnosticReport holds only its own patient's results, though order numbers repeat across patients", async () => {
+    for (const mrn of ['7500001', '7500003']) {
+      const report = await fhir<Report>(scene.results.url, `/fhir/DiagnosticReport/${mrn}-DUPORD1`);
+      expect(report).toMatchObject({ id: `${mrn}-DUPORD1`, subject: { reference: patientRef(mrn) } });
+      expect(report.result).toHaveLength(1);
+      for (const r of report.result) expect(await fhir(scene.results.url, `/fhir/${r.reference}`)).toMatchObject({ subject: { reference: patientRef(mrn) } });
+    }
+    const both = await fhir<Bundle>(scene.results.url, '/fhir/DiagnosticReport?identifier=DUPORD1');
+    expect(both.entry.map((e) => [e.resource.id, (e.resource as Report).subject.reference]).sort()).toEqual([
+      ['7500001-DUPORD1', patientRef('7500001')],
+      ['7500003-DUPORD1', patientRef('7500003')],
+    ]);
+    const one = await fhir<Bundle>(scene.results.url, '/fhir/DiagnosticReport?identifier=http://hospital.example.org/fhir/sid/lab-order|DUPORD1&patient=7500003');
+    expect(one.entry.map((e) => e.resource.id)).toEqual(['7500003-DUPORD1']);
+    expect((await fhir<Bundle>(scene.results.url, '/fhir/DiagnosticReport?identifier=urn:other|DUPORD1')).total).toBe(0);
+  });
+
+  it('an old link (the order alone) is sent on to its one report, or offers the choices: never a mix', async () => {
+    const ambiguous = await fhir<Resource & { issue: { code: string; diagnostics: string }[] }>(scene.results.url, '/fhir/DiagnosticReport/DUPORD1', 300);
+    expect(ambiguous.issue[0]!.code).toBe('multiple-matches');
+    expect(ambiguous.issue[0]!.diagnostics).toContain('DiagnosticReport/7500001-DUPORD1, DiagnosticReport/7500003-DUPORD1');
+    const moved = await ask(scene.results.url, '/fhir/DiagnosticReport/L75000001', { redirect: 'manual' });
+    expect([moved.status, moved.headers.location]).toEqual([302, `${scene.results.url}/fhir/DiagnosticReport/7500001-L75000001`]);
+    await fhir(scene.results.url, '/fhir/DiagnosticReport/7500003-L75000001', 404);
+  });
+
+  it('an order number that is no FHIR id, and an MRN that is not digits, still give ids that read back', async () => {
+    const insert = 'INSERT INTO lab_result (id, mrn, order_number, test_code, test_name, value, status, collected_at) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)';
+    await scene.results.pool.query(insert, ['990000000001', '7500003', 'ORD 9/1', 'NOTE', 'SEE NOTE', 'F', '2024-05-01 08:00:00']);
+    await scene.results.pool.query(insert, ['990000000002', 'AB-1', 'ORD 9/1', 'NOTE', 'SEE NOTE', 'F', '2024-05-01 08:00:00']);
+    const found = await fhir<Bundle>(scene.results.url, `/fhir/DiagnosticReport?identifier=${encodeURIComponent('ORD 9/1')}`);
+    expect(found.entry.map((e) => e.resource.id).sort()).toEqual([expect.stringMatching(/^h-7500003-[0-9a-f]{32}$/), expect.stringMatching(/^h-[0-9a-f]{40}$/)]);
+    for (const e of found.entry) {
+      const report = await fhir<Report>(scene.results.url, `/fhir/DiagnosticReport/${e.resource.id}`);
+      expect(report.result).toEqual([{ reference: `Observation/${e.resource.id.startsWith('h-7500003') ? '990000000001' : '990000000002'}`, display: 'NOTE' }]);
+    }
+    await scene.results.pool.query('DELETE FROM lab_result WHERE id IN (990000000001, 990000000002)');
+  });
+
+  it('decimals keep the digits the laboratory printed (4.0, 1.00, 11.0), as valid JSON numbers', async () => {
+    for (const [mrn, value] of [['7500001', '4.0'], ['7500003', '1.00']]) {
+      const res = await ask(scene.results.url, `/fhir/Observation?patient=${mrn}&date=2024-06-01`);
+      expect(res.status).toBe(200);
+      expect(res.body).toContain(`"valueQuantity":{"value":${value},"unit":"10*3/uL"`);
+      expect(res.body).toContain('"low":{"value":4.5,');
+      expect(res.body).toContain('"high":{"value":11.0,');
+      expect(fhirProblems(JSON.parse(res.body))).toEqual([]);
+    }
+  });
+
+  it('a day that does not exist is a 400 OperationOutcome, not a 500', async () => {
+    await fhir(scene.patients.url, '/fhir/Patient?birthdate=1980-02-30', 400);
+    await fhir(scene.patients.url, '/fhir/Patient?birthdate=ge1900-02-29', 400);
+    await fhir(scene.results.url, '/fhir/Observation?patient=100002&date=ge2024-02-30', 400);
+    await fhir(scene.results.url, '/fhir/Observation?patient=7500001&date=ge2024-07-02T25:00', 400);
+  });
+
+  it('name searches all name parts; an unsupported parameter is refused, never ignored; two dates make a range', async () => {
+    const ids = async (path: string) => (await fhir<Bundle>(scene.patients.url, path)).entry.map((e) => e.resource.id);
+    expect(await ids('/fhir/Patient?name=m%C3%BCller')).toEqual(['7500003']);
+    // a given name found by `name` (seeded patients may share the prefix: every one found has it)
+    const felix = await fhir<Bundle>(scene.patients.url, '/fhir/Patient?name=FELI');
+    expect(felix.entry.map((e) => e.resource.id)).toContain('7500001');
+    for (const e of felix.entry) expect(JSON.stringify(e.resource.name)).toMatch(/"FELI/);
+    expect(await ids('/fhir/Patient?name=NOSUCHNAMEXYZ')).toEqual([]);
+    for (const q of ['/fhir/Patient?address=PEORIA', '/fhir/Patient?name=SMITH&phonetic=SMYTHE', '/fhir/Encounter?patient=7500001&status=finished']) {
+      expect(await fhir(scene.patients.url, q, 400), q).toMatchObject({ issue: [{ code: 'not-supported' }] });
+    }
+    expect(await fhir(scene.results.url, '/fhir/Observation?patient=7500001&code=2823-3', 400)).toMatchObject({ issue: [{ code: 'not-supported' }] });
+    const born = await fhir<Bundle>(scene.patients.url, '/fhir/Patient?birthdate=ge1979-12-31&birthdate=le1980-01-01');
+    expect(born.entry.map((e) => e.resource.id)).toContain('7500001');
+    for (const e of born.entry) expect(['1979-12-31', '1980-01-01']).toContain(e.resource.birthDate);
+    expect((await fhir<Bundle>(scene.results.url, '/fhir/Observation?patient=7500001&date=ge2024-07-01&date=le2024-07-31')).total).toBe(4);
+    const capability = await fhir<Resource & { rest: { resource: { type: string; searchParam: { name: string; type: string }[] }[] }[] }>(scene.patients.url, '/fhir/metadata');
+    const patient = capability.rest[0]!.resource.find((r) => r.type === 'Patient')!;
+    expect(Object.fromEntries(patient.searchParam.map((p) => [p.name, p.type]))).toEqual({
+      identifier: 'token', name: 'string', family: 'string', given: 'string', birthdate: 'date', _count: 'number', _offset: 'number',
+    });
+  });
+
+  it("references to patient-service's Patient and Encounter are absolute URLs that resolve", async () => {
+    type Referring = Resource & { subject: { reference: string }; encounter?: { reference: string } };
+    const observations = (await fhir<Bundle>(scene.results.url, '/fhir/Observation?patient=7500001&date=2024-07-02')).entry.map((e) => e.resource as Referring);
+    const observation = observations.find((r) => r.encounter !== undefined)!;
+    expect(await fhir('', observation.subject.reference)).toMatchObject({ resourceType: 'Patient', id: '7500001' });
+    expect(await fhir('', observation.encounter!.reference)).toMatchObject({ resourceType: 'Encounter', subject: { reference: 'Patient/7500001' } });
   });
 });

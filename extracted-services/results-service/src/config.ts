@@ -13,6 +13,9 @@ export const ResultsServiceConfigSchema = configSchema({
   RESULTS_SERVICE_SYSTEM_OF_RECORD: systemOfRecordEnv('rules', 'laboratory results', 'lab-results'),
   RESULTS_SERVICE_RECORD_RULE: Env.string('lab-results', 'the rule (HTTP or HL7) whose mode new or retired makes results-service the system of record (RESULTS_SERVICE_SYSTEM_OF_RECORD=rules)'),
   PATIENT_SERVICE_URL: Env.string('http://127.0.0.1:8101', "patient-service's HTTP API: whether a patient exists, merges, the stay of a visit number"),
+  PATIENT_SERVICE_FHIR_BASE_URL: Env.optionalString(
+    "patient-service's FHIR base as clients reach it: Observations and DiagnosticReports reference their Patient and Encounter there, by absolute URL (default: PATIENT_SERVICE_URL + /fhir)",
+  ),
   PATIENT_SERVICE_TIMEOUT_MS: Env.integer(5_000, 'longest wait for patient-service', 100),
   RESULTS_SERVICE_PROVISIONAL_CHECK_MS: Env.integer(
     10_000,

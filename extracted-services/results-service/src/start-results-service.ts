@@ -43,7 +43,12 @@ export async function startResultsService(config: ResultsServiceConfig, log: Log
     routes: (app, pool) =>
       registerResultsServiceRoutes(app, pool, {
         patients,
-        fhir: { baseUrl: config.FHIR_BASE_URL, orderSystem: config.RESULTS_SERVICE_ORDER_SYSTEM, localTestSystem: config.RESULTS_SERVICE_TEST_SYSTEM },
+        fhir: {
+          baseUrl: config.FHIR_BASE_URL,
+          patientBase: (config.PATIENT_SERVICE_FHIR_BASE_URL ?? `${config.PATIENT_SERVICE_URL.replace(/\/$/, '')}/fhir`).replace(/\/$/, ''),
+          orderSystem: config.RESULTS_SERVICE_ORDER_SYSTEM,
+          localTestSystem: config.RESULTS_SERVICE_TEST_SYSTEM,
+        },
       }),
     hl7Handlers: oruHandlers(patients, extras.outbox ?? outboxTable),
     feeds: [labResultsFeed()],

@@ -14,6 +14,7 @@ export * from './cdc/field-merge.js';
 export * from './fhir/fhir-http.js';
 export * from './fhir/fhir-time.js';
 export * from './fhir/fhir-text.js';
+export * from './fhir/fhir-decimal.js';
 export * from './runtime/queue-gauges.js';
 export * from './outbox/outbox-seam.js';
 export * from './runtime/dedup-retention.js';

@@ -1,13 +1,13 @@
 /**
- * FHIR R4 under /fhir: Patient (read by id = MRN; search by identifier, family, given,
- * birthdate, paged) and Encounter (read by id; search by patient or subject, and by
+ * FHIR R4 under /fhir: Patient (read by id = MRN; search by identifier, name, family, given,
+ * birthdate with eq/ge/gt/le/lt, paged) and Encounter (read by id; search by patient or subject, and by
  * identifier = visit number), as searchset Bundles; errors as OperationOutcome.
  */
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { capabilityStatement, FhirError, fhirBase, paging, registerFhirScope, searchset, sendFhir, single } from '@ficus/service-kit';
+import { capabilityStatement, FhirError, fhirBase, isCalendarDate, onlyParameters, paging, registerFhirScope, repeated, searchset, sendFhir, single } from '@ficus/service-kit';
 import { readFhirEncounter, searchFhirEncounters, type EncounterNaming } from './encounter-resource.js';
-import { readFhirPatient, searchFhirPatients, type FhirNaming } from './patient-resource.js';
+import { readFhirPatient, searchFhirPatients, type BirthDateFilter, type FhirNaming } from './patient-resource.js';
 
 const NAME_SEARCH = /^[\p{L}\p{M}' .-]{1,60}$/u;
 
@@ -17,7 +17,26 @@ export interface FhirOptions extends FhirNaming, EncounterNaming {
 }
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
-const DATE = /^(eq)?(\d{4}-\d{2}-\d{2})$/;
+const DATE = /^(eq|ge|gt|le|lt)?(\d{4}-\d{2}-\d{2})$/;
+
+const PATIENT_SEARCH = { identifier: 'token', name: 'string', family: 'string', given: 'string', birthdate: 'date', _count: 'number', _offset: 'number' } as const;
+const ENCOUNTER_SEARCH = { patient: 'reference', subject: 'reference', identifier: 'token' } as const;
+
+/** each `birthdate` (prefix + day) ANDed: two of them make a range */
+function birthDates(values: string[]): BirthDateFilter[] {
+  return values.map((raw) => {
+    const m = DATE.exec(raw);
+    if (!m || !isCalendarDate(m[2]!)) throw new FhirError(400, 'invalid', 'birthdate must be [eq|ge|gt|le|lt]YYYY-MM-DD, a calendar date', 'birthdate');
+    return { prefix: (m[1] ?? 'eq') as BirthDateFilter['prefix'], date: m[2]! };
+  });
+}
+
+function nameParameter(request: Parameters<typeof single>[0], name: string): string | undefined {
+  const value = single(request, name);
+  // letters of any script: HL7 and the legacy's own screens write MÜLLER and 李 as well
+  if (value !== undefined && !NAME_SEARCH.test(value)) throw new FhirError(400, 'invalid', `${name} must be letters, spaces, apostrophes, hyphens or periods`, name);
+  return value;
+}
 
 /** `Patient/123`, `123` or an absolute URL ending so: the MRN */
 function patientReference(value: string, name: string): string {
@@ -36,8 +55,8 @@ export async function registerPatientFhir(app: FastifyInstance, pool: pg.Pool, o
   await registerFhirScope(app, (fhir) => {
     fhir.get('/metadata', async (_request, reply) =>
       sendFhir(reply, capabilityStatement('Ficus patient-service', [
-        { type: 'Patient', searchParams: ['identifier', 'family', 'given', 'birthdate'] },
-        { type: 'Encounter', searchParams: ['patient', 'subject', 'identifier'] },
+        { type: 'Patient', searchParams: PATIENT_SEARCH },
+        { type: 'Encounter', searchParams: ENCOUNTER_SEARCH },
       ])),
     );
 
@@ -49,19 +68,17 @@ export async function registerPatientFhir(app: FastifyInstance, pool: pg.Pool, o
     });
 
     fhir.get('/Patient', async (request, reply) => {
-      const page = paging(request.query as Record<string, string | undefined>);
+      onlyParameters(request, Object.keys(PATIENT_SEARCH));
+      const page = paging({ _count: single(request, '_count'), _offset: single(request, '_offset') });
       const identifier = single(request, 'identifier');
-      const family = single(request, 'family');
-      const given = single(request, 'given');
-      const birthdate = single(request, 'birthdate');
-      // letters of any script: HL7 and the legacy's own screens write MÜLLER and 李 as well
-      if (family !== undefined && !NAME_SEARCH.test(family)) throw new FhirError(400, 'invalid', 'family must be letters, spaces, apostrophes, hyphens or periods', 'family');
-      if (given !== undefined && !NAME_SEARCH.test(given)) throw new FhirError(400, 'invalid', 'given must be letters, spaces, apostrophes, hyphens or periods', 'given');
-      const dob = birthdate === undefined ? undefined : DATE.exec(birthdate)?.[2];
-      if (birthdate !== undefined && (dob === undefined || Number.isNaN(Date.parse(dob)))) throw new FhirError(400, 'invalid', 'birthdate must be a date YYYY-MM-DD (optionally prefixed eq)', 'birthdate');
-      const found = await searchFhirPatients(pool, { identifier: identifier === undefined ? undefined : token(identifier), family, given, birthdate: dob, ...page }, o);
+      const [name, family, given] = ['name', 'family', 'given'].map((p) => nameParameter(request, p));
+      const birthdate = repeated(request, 'birthdate');
+      const found = await searchFhirPatients(pool, { identifier: identifier === undefined ? undefined : token(identifier), name, family, given, birthdates: birthDates(birthdate), ...page }, o);
       const base = fhirBase(request, o.baseUrl);
-      const query = new URLSearchParams(Object.entries({ identifier, family, given, birthdate }).filter((e): e is [string, string] => e[1] !== undefined));
+      const query = new URLSearchParams([
+        ...Object.entries({ identifier, name, family, given }).filter((e): e is [string, string] => e[1] !== undefined),
+        ...birthdate.map((d): [string, string] => ['birthdate', d]),
+      ]);
       const entries = found.patients.map((p) => ({ fullUrl: `${base}/Patient/${p.id}`, resource: p, search: { mode: 'match' as const } }));
       return sendFhir(reply, searchset(base, 'Patient', query, entries, found.total, page));
     });
@@ -73,6 +90,7 @@ export async function registerPatientFhir(app: FastifyInstance, pool: pg.Pool, o
     });
 
     fhir.get('/Encounter', async (request, reply) => {
+      onlyParameters(request, Object.keys(ENCOUNTER_SEARCH));
       const patient = single(request, 'patient') ?? single(request, 'subject');
       const identifier = single(request, 'identifier');
       if (patient === undefined && identifier === undefined) throw new FhirError(400, 'too-costly', 'search Encounter by patient (or subject) or identifier', 'patient');

@@ -102,12 +102,23 @@ export async function readFhirPatient(pool: pg.Pool, mrn: string, naming: FhirNa
   return rows[0] && toFhirPatient(rows[0], naming);
 }
 
+export interface BirthDateFilter {
+  prefix: 'eq' | 'ge' | 'gt' | 'le' | 'lt';
+  /** a calendar date YYYY-MM-DD */
+  date: string;
+}
+
+const DATE_OPERATOR: Record<BirthDateFilter['prefix'], string> = { eq: '=', ge: '>=', gt: '>', le: '<=', lt: '<' };
+
 export interface FhirPatientSearch {
   /** identifier token: the MRN, or another identifier's value */
   identifier?: { system: string | undefined; value: string };
+  /** FHIR `name`: a prefix of any part of the name (family, given or middle) */
+  name?: string;
   family?: string;
   given?: string;
-  birthdate?: string;
+  /** each ANDed: two make a range */
+  birthdates: BirthDateFilter[];
   count: number;
   offset: number;
 }
@@ -131,7 +142,11 @@ export async function searchFhirPatients(pool: pg.Pool, q: FhirPatientSearch, na
   }
   if (q.family) where.push(`p.family_name LIKE ${param(likePrefix(q.family))}`);
   if (q.given) where.push(`(p.given_name LIKE ${param(likePrefix(q.given))} OR p.middle_name LIKE $${values.length})`);
-  if (q.birthdate) where.push(`p.birth_date = ${param(q.birthdate)}::date`);
+  if (q.name) {
+    const v = param(likePrefix(q.name));
+    where.push(`(p.family_name LIKE ${v} OR p.given_name LIKE ${v} OR p.middle_name LIKE ${v})`);
+  }
+  for (const b of q.birthdates) where.push(`p.birth_date ${DATE_OPERATOR[b.prefix]} ${param(b.date)}::date`);
   const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
   const filterValues = [...values];
   const pageSql = `${PATIENT_FHIR_SELECT} ${filter} ORDER BY p.family_name, p.given_name, p.mrn LIMIT ${param(q.count)} OFFSET ${param(q.offset)}`;

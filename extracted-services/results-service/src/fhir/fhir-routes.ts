@@ -1,22 +1,28 @@
 /**
  * FHIR R4 under /fhir: Observation (read; search by patient or subject, optionally date on
- * the collection time with eq/ge/gt/le/lt) and DiagnosticReport (read by id = order; search by
- * patient or subject), as searchset Bundles; errors as OperationOutcome.
+ * the collection time with eq/ge/gt/le/lt) and DiagnosticReport (one per patient and order:
+ * read by id = patient + order, see report-id.ts; search by patient or subject and by
+ * identifier = order number), as searchset Bundles; errors as OperationOutcome.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pg from 'pg';
-import { capabilityStatement, FhirError, fhirBase, registerFhirScope, repeated, searchset, sendFhir, single } from '@ficus/service-kit';
-import { orderOf, queryResults, reportId, toDiagnosticReport, toObservation, type ResultFhirRow, type ResultNaming } from './observation-resource.js';
+import { capabilityStatement, FhirError, fhirBase, isCalendarDate, isTimeOfDay, onlyParameters, operationOutcome, registerFhirScope, repeated, searchset, sendFhir, single } from '@ficus/service-kit';
+import { queryResults, toDiagnosticReport, toObservation, type ResultFhirRow, type ResultNaming } from './observation-resource.js';
+import { readReport } from './report-read.js';
+import { reportId } from './report-id.js';
 
 export interface FhirOptions extends ResultNaming {
   baseUrl: string | undefined;
 }
 
-/** `Patient/123`, `123` or an absolute URL ending in Patient/123: the MRN */
-function patientOf(request: FastifyRequest): string {
+const OBSERVATION_SEARCH = { patient: 'reference', subject: 'reference', date: 'date' } as const;
+const REPORT_SEARCH = { patient: 'reference', subject: 'reference', identifier: 'token' } as const;
+
+/** `Patient/123`, `123` or an absolute URL ending in Patient/123: the MRN; undefined if neither is given */
+function patientOf(request: FastifyRequest): string | undefined {
   const name = single(request, 'patient') !== undefined ? 'patient' : 'subject';
   const value = single(request, name);
-  if (value === undefined) throw new FhirError(400, 'too-costly', 'search by patient (or subject)', 'patient');
+  if (value === undefined) return undefined;
   const m = /^(?:(?:.*\/)?Patient\/)?([A-Za-z0-9\-.]{1,64})$/.exec(value);
   if (!m) throw new FhirError(400, 'invalid', `${name} must be a Patient reference (Patient/<id>)`, name);
   return m[1]!;
@@ -24,15 +30,19 @@ function patientOf(request: FastifyRequest): string {
 
 const PREFIXES: Record<string, string> = { eq: '=', ge: '>=', gt: '>', le: '<=', lt: '<' };
 
-/** FHIR date search on the collection time: each `date` (prefix + day or dateTime) ANDed */
+/** FHIR date search on the collection time: each `date` (prefix + day or dateTime) ANDed, so two make a range */
 function dateFilters(request: FastifyRequest, values: unknown[]): string[] {
   return repeated(request, 'date').map((raw) => {
-    const m = /^(eq|ge|gt|le|lt)?(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:\d{2})?)?$/.exec(raw);
-    if (!m || Number.isNaN(Date.parse(m[2]!))) throw new FhirError(400, 'invalid', 'date must be [eq|ge|gt|le|lt]YYYY-MM-DD[Thh:mm[:ss][zone]]', 'date');
+    // an unencoded `+` of a zone arrives as a space
+    const m = /^(eq|ge|gt|le|lt)?(\d{4}-\d{2}-\d{2})(T[0-9:]+(?:Z|[+ -]\d{2}:\d{2})?)?$/.exec(raw);
+    const time = m?.[3]?.replace(' ', '+');
+    if (!m || !isCalendarDate(m[2]!) || (time !== undefined && !isTimeOfDay(time))) {
+      throw new FhirError(400, 'invalid', 'date must be [eq|ge|gt|le|lt]YYYY-MM-DD[Thh:mm[:ss][zone]], a calendar date and time', 'date');
+    }
     const prefix = m[1] ?? 'eq';
-    values.push(`${m[2]}${m[3] ?? ''}`);
+    values.push(`${m[2]}${time ?? ''}`);
     const p = `$${values.length}`;
-    if (m[3] === undefined) {
+    if (time === undefined) {
       // a day is the whole day: eq within it, ge from its start, gt after its end…
       const day = `${p}::date`;
       switch (prefix) {
@@ -53,12 +63,22 @@ function dateFilters(request: FastifyRequest, values: unknown[]): string[] {
   });
 }
 
+/** rows (newest first) as one DiagnosticReport per patient and order, newest order first */
+function reportsOf(rows: ResultFhirRow[], o: ResultNaming) {
+  const groups = new Map<string, ResultFhirRow[]>();
+  for (const r of [...rows].reverse()) {
+    const key = reportId(r.mrn, r.order_number);
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()].reverse().map((results) => toDiagnosticReport(results[0]!.order_number, results, o));
+}
+
 export async function registerResultFhir(app: FastifyInstance, pool: pg.Pool, o: FhirOptions): Promise<void> {
   await registerFhirScope(app, (fhir) => {
     fhir.get('/metadata', async (_request, reply) =>
       sendFhir(reply, capabilityStatement('Ficus results-service', [
-        { type: 'Observation', searchParams: ['patient', 'subject', 'date'] },
-        { type: 'DiagnosticReport', searchParams: ['patient', 'subject'] },
+        { type: 'Observation', searchParams: OBSERVATION_SEARCH },
+        { type: 'DiagnosticReport', searchParams: REPORT_SEARCH },
       ])),
     );
 
@@ -70,7 +90,9 @@ export async function registerResultFhir(app: FastifyInstance, pool: pg.Pool, o:
     });
 
     fhir.get('/Observation', async (request, reply) => {
+      onlyParameters(request, Object.keys(OBSERVATION_SEARCH));
       const mrn = patientOf(request);
+      if (mrn === undefined) throw new FhirError(400, 'too-costly', 'search by patient (or subject)', 'patient');
       const values: unknown[] = [mrn];
       const filters = ['r.mrn = $1', ...dateFilters(request, values)];
       const rows = await queryResults(pool, filters.join(' AND '), values);
@@ -81,21 +103,43 @@ export async function registerResultFhir(app: FastifyInstance, pool: pg.Pool, o:
     });
 
     fhir.get<{ Params: { id: string } }>('/DiagnosticReport/:id', async (request, reply) => {
-      const order = orderOf(request.params.id);
-      const rows = order === undefined ? [] : await queryResults(pool, 'r.order_number = $1', [order]);
-      if (rows.length === 0) throw new FhirError(404, 'not-found', `DiagnosticReport/${request.params.id} is not known`);
-      return sendFhir(reply, toDiagnosticReport(order!, rows.reverse(), o));
+      const read = await readReport(pool, request.params.id);
+      const base = fhirBase(request, o.baseUrl);
+      switch (read.kind) {
+        case 'found':
+          return sendFhir(reply, toDiagnosticReport(read.order, read.rows, o));
+        case 'moved':
+          // an id of the old form (the order alone) that names one patient's report: its id now
+          reply.header('location', `${base}/DiagnosticReport/${read.id}`);
+          return sendFhir(reply, operationOutcome('informational', `DiagnosticReport/${request.params.id} is now DiagnosticReport/${read.id}`), 302);
+        case 'ambiguous': {
+          const choices = read.ids.map((id) => `DiagnosticReport/${id}`).join(', ');
+          const diagnostics = `order ${read.order} has reports of ${read.ids.length} patients: read one of ${choices}, or search DiagnosticReport?identifier=${read.order}&patient=…`;
+          return sendFhir(reply, operationOutcome('multiple-matches', diagnostics), 300);
+        }
+        default:
+          throw new FhirError(404, 'not-found', `DiagnosticReport/${request.params.id} is not known`);
+      }
     });
 
     fhir.get('/DiagnosticReport', async (request, reply) => {
+      onlyParameters(request, Object.keys(REPORT_SEARCH));
       const mrn = patientOf(request);
-      const rows = await queryResults(pool, 'r.mrn = $1', [mrn]);
-      const orders = new Map<string, ResultFhirRow[]>();
-      for (const r of rows.reverse()) orders.set(r.order_number, [...(orders.get(r.order_number) ?? []), r]);
+      const identifier = single(request, 'identifier');
+      if (mrn === undefined && identifier === undefined) throw new FhirError(400, 'too-costly', 'search by patient (or subject) or identifier', 'patient');
+      const bar = identifier?.indexOf('|') ?? -1;
+      const order = identifier === undefined ? undefined : identifier.slice(bar + 1);
+      // an order number of another system is none of ours
+      const foreign = bar > 0 && identifier!.slice(0, bar) !== o.orderSystem;
+      const values: unknown[] = [];
+      const where: string[] = [];
+      if (mrn !== undefined) where.push(`r.mrn = $${values.push(mrn)}`);
+      if (order !== undefined) where.push(`r.order_number = $${values.push(order)}`);
+      const rows = foreign ? [] : await queryResults(pool, where.join(' AND '), values);
       const base = fhirBase(request, o.baseUrl);
-      const reports = [...orders.entries()].reverse().map(([order, results]) => toDiagnosticReport(order, results, o));
-      const entries = reports.map((d) => ({ fullUrl: `${base}/DiagnosticReport/${reportId(d.identifier[0]!.value)}`, resource: d, search: { mode: 'match' as const } }));
-      return sendFhir(reply, searchset(base, 'DiagnosticReport', new URLSearchParams([['patient', mrn]]), entries, entries.length));
+      const entries = reportsOf(rows, o).map((d) => ({ fullUrl: `${base}/DiagnosticReport/${d.id}`, resource: d, search: { mode: 'match' as const } }));
+      const query = new URLSearchParams(Object.entries({ patient: mrn, identifier }).filter((e): e is [string, string] => e[1] !== undefined));
+      return sendFhir(reply, searchset(base, 'DiagnosticReport', query, entries, entries.length));
     });
   });
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { toObservation, type ResultFhirRow } from './observation-resource.js';
+import { fhirJson } from '@ficus/service-kit';
+import { toDiagnosticReport, toObservation, type ResultFhirRow } from './observation-resource.js';
 
 const row = (over: Partial<ResultFhirRow>): ResultFhirRow => ({
   id: '501',
@@ -18,7 +19,7 @@ const row = (over: Partial<ResultFhirRow>): ResultFhirRow => ({
   last_updated: '2026-12-06T09:00:00+00:00',
   ...over,
 });
-const naming = { orderSystem: 'http://hospital.example.org/fhir/sid/order', localTestSystem: 'http://hospital.example.org/fhir/CodeSystem/test' };
+const naming = { orderSystem: 'http://hospital.example.org/fhir/sid/order', localTestSystem: 'http://hospital.example.org/fhir/CodeSystem/test', patientBase: 'http://patients.example.org/fhir' };
 
 describe('toObservation', () => {
   it('gives a legacy value of blanks no valueString (FHIR strings may not be whitespace only), and trims a padded one', () => {
@@ -26,6 +27,35 @@ describe('toObservation', () => {
     expect(blank).not.toHaveProperty('valueString');
     expect(blank).not.toHaveProperty('valueQuantity');
     expect(toObservation(row({ value: ' HEMOLYSED  ' }), naming)).toMatchObject({ valueString: 'HEMOLYSED' });
-    expect(toObservation(row({ value: ' 5.5 ', units: 'mmol/L' }), naming)).toMatchObject({ valueQuantity: { value: 5.5 } });
+    expect(JSON.parse(fhirJson(toObservation(row({ value: ' 5.5 ', units: 'mmol/L' }), naming)))).toMatchObject({ valueQuantity: { value: 5.5 } });
+  });
+
+  it('keeps the precision the laboratory printed: 4.0 is not 4, 1.00 not 1, a range high of 11.0 not 11', () => {
+    const json = (over: Partial<ResultFhirRow>) => fhirJson(toObservation(row(over), naming));
+    expect(json({ value: '4.0', units: '10*3/uL', reference_range: '4.5-11.0' })).toContain('"valueQuantity":{"value":4.0,');
+    expect(json({ value: '4.0', units: '10*3/uL', reference_range: '4.5-11.0' })).toContain('"high":{"value":11.0,');
+    expect(json({ value: '1.00', reference_range: '<=2.50' })).toContain('"valueQuantity":{"value":1.00}');
+    expect(json({ value: '1.00', reference_range: '<=2.50' })).toContain('"high":{"value":2.50}');
+    expect(json({ value: '>=100', reference_range: '>0.010' })).toContain('"valueQuantity":{"value":100,"comparator":">="}');
+    expect(json({ value: '>=100', reference_range: '>0.010' })).toContain('"low":{"value":0.010}');
+    // a leading zero is no JSON number: the digits that count are kept
+    expect(JSON.parse(json({ value: '007.50' }))).toMatchObject({ valueQuantity: { value: 7.5 } });
+    expect(json({ value: '007.50' })).toContain('"value":7.50');
+    expect(JSON.parse(json({ value: '4.0 x' }))).toMatchObject({ valueString: '4.0 x' });
+  });
+
+  it('references the patient and the stay at patient-service, by absolute URL', () => {
+    expect(toObservation(row({ encounter_id: '3' }), naming)).toMatchObject({
+      subject: { reference: 'http://patients.example.org/fhir/Patient/100001' },
+      encounter: { reference: 'http://patients.example.org/fhir/Encounter/3' },
+    });
+  });
+});
+
+describe('toDiagnosticReport', () => {
+  it("is one patient's: its id names patient and order, and results of two patients are refused", () => {
+    const a = row({ id: '1', mrn: '100030', order_number: 'DUPORD1' });
+    expect(toDiagnosticReport('DUPORD1', [a], naming)).toMatchObject({ id: '100030-DUPORD1', subject: { reference: 'http://patients.example.org/fhir/Patient/100030' } });
+    expect(() => toDiagnosticReport('DUPORD1', [a, row({ id: '2', mrn: '100031', order_number: 'DUPORD1' })], naming)).toThrow(/one patient/);
   });
 });

@@ -2,16 +2,20 @@
  * Laboratory results as FHIR R4: each result an Observation (valueQuantity with UCUM units for
  * a number, valueString otherwise; reference range; interpretation from the abnormal flag;
  * status final, preliminary or corrected), each order a DiagnosticReport whose `result`
- * references its Observations.
+ * references its Observations. Patients and stays are patient-service's: they are referenced by
+ * absolute URL at its FHIR base, as a relative `Patient/…` would name nothing at this service.
  */
 import type pg from 'pg';
-import { fhirText, sqlFhirDateTime } from '@ficus/service-kit';
+import { FhirDecimal, fhirText, sqlFhirDateTime } from '@ficus/service-kit';
+import { reportId } from './report-id.js';
 
 export interface ResultNaming {
   /** identifier system of order numbers */
   orderSystem: string;
   /** code system of test codes that are not LOINC */
   localTestSystem: string;
+  /** patient-service's FHIR base as clients reach it: Patient and Encounter references start with it */
+  patientBase: string;
 }
 
 export interface ResultFhirRow {
@@ -42,7 +46,7 @@ const NUMBER = /^(<=|>=|<|>)?\s*(-?\d+(?:\.\d+)?)$/;
 /** units written as UCUM codes (mmol/L, 10*3/uL, %, mg/dL); anything with spaces or ^ is not */
 const UCUM = /^[A-Za-z0-9%*/.[\]{}'-]+$/;
 
-function quantity(value: number, units: string | null, comparator?: string) {
+function quantity(value: FhirDecimal, units: string | null, comparator?: string) {
   return {
     value,
     ...(comparator ? { comparator } : {}),
@@ -50,20 +54,23 @@ function quantity(value: number, units: string | null, comparator?: string) {
   };
 }
 
+// the number patterns of this module match digits only: every match is a decimal
+const decimal = (printed: string) => FhirDecimal.parse(printed)!;
+
 function referenceRange(text: string, units: string | null) {
   const range = /^(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)$/.exec(text);
-  if (range) return { low: quantity(Number(range[1]), units), high: quantity(Number(range[2]), units), text };
+  if (range) return { low: quantity(decimal(range[1]!), units), high: quantity(decimal(range[2]!), units), text };
   const upper = /^<=?\s*(-?\d+(?:\.\d+)?)$/.exec(text);
-  if (upper) return { high: quantity(Number(upper[1]), units), text };
+  if (upper) return { high: quantity(decimal(upper[1]!), units), text };
   const lower = /^>=?\s*(-?\d+(?:\.\d+)?)$/.exec(text);
-  if (lower) return { low: quantity(Number(lower[1]), units), text };
+  if (lower) return { low: quantity(decimal(lower[1]!), units), text };
   return { text };
 }
 
 export function toObservation(r: ResultFhirRow, naming: ResultNaming) {
   const text = fhirText(r.value);
   const number = text === undefined ? null : NUMBER.exec(text);
-  const value = text === undefined ? {} : number ? { valueQuantity: quantity(Number(number[2]), r.units, number[1]) } : { valueString: text };
+  const value = text === undefined ? {} : number ? { valueQuantity: quantity(decimal(number[2]!), r.units, number[1]) } : { valueString: text };
   const interpretation = r.abnormal_flag ? INTERPRETATION[r.abnormal_flag] : undefined;
   return {
     resourceType: 'Observation',
@@ -73,8 +80,8 @@ export function toObservation(r: ResultFhirRow, naming: ResultNaming) {
     status: STATUS[r.status] ?? 'unknown',
     category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory', display: 'Laboratory' }] }],
     code: { coding: [{ system: LOINC.test(r.test_code) ? 'http://loinc.org' : naming.localTestSystem, code: r.test_code, display: r.test_name }], text: r.test_name },
-    subject: { reference: `Patient/${r.mrn}` },
-    ...(r.encounter_id ? { encounter: { reference: `Encounter/${r.encounter_id}` } } : {}),
+    subject: { reference: `${naming.patientBase}/Patient/${r.mrn}` },
+    ...(r.encounter_id ? { encounter: { reference: `${naming.patientBase}/Encounter/${r.encounter_id}` } } : {}),
     effectiveDateTime: r.collected_at,
     ...(r.resulted_at ? { issued: r.resulted_at } : {}),
     ...value,
@@ -85,19 +92,9 @@ export function toObservation(r: ResultFhirRow, naming: ResultNaming) {
   };
 }
 
-/** A DiagnosticReport's id: the order number when it is a FHIR id, else its hex form. */
-export function reportId(orderNumber: string): string {
-  return /^[A-Za-z0-9\-.]{1,64}$/.test(orderNumber) && !orderNumber.startsWith('x-') ? orderNumber : `x-${Buffer.from(orderNumber, 'utf8').toString('hex')}`.slice(0, 64);
-}
-
-export function orderOf(id: string): string | undefined {
-  if (!id.startsWith('x-')) return id;
-  const hex = id.slice(2);
-  return /^([0-9a-f]{2})+$/.test(hex) ? Buffer.from(hex, 'hex').toString('utf8') : undefined;
-}
-
-/** One order's results (oldest first) as a DiagnosticReport. */
+/** One patient's results of one order (oldest first) as a DiagnosticReport. */
 export function toDiagnosticReport(orderNumber: string, results: ResultFhirRow[], naming: ResultNaming) {
+  if (new Set(results.map((r) => r.mrn)).size !== 1) throw new Error('a DiagnosticReport holds the results of one patient');
   const first = results[0]!;
   const status = results.some((r) => r.status === 'P') ? 'preliminary' : results.some((r) => r.status === 'C') ? 'corrected' : 'final';
   const collected = results.map((r) => r.collected_at).sort()[0]!;
@@ -106,14 +103,14 @@ export function toDiagnosticReport(orderNumber: string, results: ResultFhirRow[]
   const encounter = results.find((r) => r.encounter_id !== null)?.encounter_id;
   return {
     resourceType: 'DiagnosticReport',
-    id: reportId(orderNumber),
+    id: reportId(first.mrn, orderNumber),
     meta: { lastUpdated: updated },
     identifier: [{ system: naming.orderSystem, value: orderNumber }],
     status,
     category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: 'LAB', display: 'Laboratory' }] }],
     code: { coding: [{ system: 'http://loinc.org', code: '11502-2', display: 'Laboratory report' }], text: 'Laboratory report' },
-    subject: { reference: `Patient/${first.mrn}` },
-    ...(encounter ? { encounter: { reference: `Encounter/${encounter}` } } : {}),
+    subject: { reference: `${naming.patientBase}/Patient/${first.mrn}` },
+    ...(encounter ? { encounter: { reference: `${naming.patientBase}/Encounter/${encounter}` } } : {}),
     effectiveDateTime: collected,
     ...(issued ? { issued } : {}),
     result: results.map((r) => ({ reference: `Observation/${r.id}`, display: r.test_name })),

@@ -4,11 +4,12 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { loggableError } from '@ficus/legacy-his/contract';
+import { fhirJson } from './fhir-decimal.js';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 export const FHIR_VERSION = '4.0.1';
 
-export type IssueCode = 'invalid' | 'not-found' | 'not-supported' | 'exception' | 'processing' | 'too-costly';
+export type IssueCode = 'invalid' | 'not-found' | 'not-supported' | 'exception' | 'processing' | 'too-costly' | 'multiple-matches' | 'informational';
 
 export interface OperationOutcome {
   resourceType: 'OperationOutcome';
@@ -27,11 +28,24 @@ export class FhirError extends Error {
 }
 
 export function operationOutcome(code: IssueCode, diagnostics: string, expression?: string): OperationOutcome {
-  return { resourceType: 'OperationOutcome', issue: [{ severity: code === 'exception' ? 'fatal' : 'error', code, diagnostics, ...(expression ? { expression: [expression] } : {}) }] };
+  const severity = code === 'exception' ? 'fatal' : code === 'informational' ? 'information' : 'error';
+  return { resourceType: 'OperationOutcome', issue: [{ severity, code, diagnostics, ...(expression ? { expression: [expression] } : {}) }] };
 }
 
 export function sendFhir(reply: FastifyReply, body: unknown, status = 200) {
-  return reply.code(status).type(FHIR_JSON).send(JSON.stringify(body));
+  return reply.code(status).type(FHIR_JSON).send(fhirJson(body));
+}
+
+/**
+ * Refuses a search parameter this endpoint does not implement (400 not-supported): FHIR lets a
+ * server ignore one, but ignoring `name` answered every patient to a name search, so an
+ * unsupported parameter never widens a search here.
+ */
+export function onlyParameters(request: FastifyRequest, supported: readonly string[]): void {
+  const unknown = Object.keys(request.query as Record<string, unknown>).filter((name) => !supported.includes(name));
+  if (unknown.length > 0) {
+    throw new FhirError(400, 'not-supported', `search parameter ${unknown.join(', ')} is not supported here; supported: ${supported.join(', ')}`, unknown[0]);
+  }
 }
 
 /** The base of absolute URLs (Bundle fullUrl, links): configured, else from the request. */
@@ -98,6 +112,11 @@ export async function registerFhirScope(app: FastifyInstance, routes: (fhir: Fas
       fhir.setNotFoundHandler((_request, reply) => sendFhir(reply, operationOutcome('not-found', 'no such FHIR endpoint here'), 404));
       fhir.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
         if (err instanceof FhirError) return sendFhir(reply, operationOutcome(err.code, err.diagnostics, err.expression), err.statusCode);
+        // a date or time PostgreSQL refuses (22007, 22008) is the request's fault, whatever slipped past the checks
+        const sqlState = (err as { code?: unknown }).code;
+        if (typeof sqlState === 'string' && /^2200[78]$/.test(sqlState)) {
+          return sendFhir(reply, operationOutcome('invalid', 'a date or time in the request is not valid'), 400);
+        }
         const status = err.statusCode ?? 500;
         if (err.validation || (status >= 400 && status < 500)) return sendFhir(reply, operationOutcome('invalid', 'the request is not valid'), status >= 400 && status < 500 ? status : 400);
         request.log.error({ route: request.routeOptions.url, ...loggableError(err) }, 'FHIR request failed');
@@ -109,8 +128,10 @@ export async function registerFhirScope(app: FastifyInstance, routes: (fhir: Fas
   );
 }
 
+export type SearchParamType = 'number' | 'date' | 'string' | 'token' | 'reference';
+
 /** The CapabilityStatement of what a service serves (GET /fhir/metadata). */
-export function capabilityStatement(software: string, resources: { type: string; searchParams: string[] }[]) {
+export function capabilityStatement(software: string, resources: { type: string; searchParams: Record<string, SearchParamType> }[]) {
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -125,7 +146,7 @@ export function capabilityStatement(software: string, resources: { type: string;
         resource: resources.map((r) => ({
           type: r.type,
           interaction: [{ code: 'read' }, { code: 'search-type' }],
-          searchParam: r.searchParams.map((name) => ({ name, type: name === 'date' || name === 'birthdate' ? 'date' : name === 'family' ? 'string' : name === 'identifier' ? 'token' : 'reference' })),
+          searchParam: Object.entries(r.searchParams).map(([name, type]) => ({ name, type })),
         })),
       },
     ],
