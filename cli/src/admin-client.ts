@@ -31,10 +31,18 @@ export function networkCause(e: unknown): string {
   return err.cause?.code ?? err.cause?.message ?? err.message;
 }
 
+/**
+ * How long a call waits: longer than the admin API waits for a component it passes a call
+ * through to (30 s, gateway/src/admin/component-forwarder.ts), so that a hung HL7 adapter or
+ * CDC reader is reported by name (its 504 component-timeout) rather than as an admin API that
+ * does not answer.
+ */
+export const CALL_TIMEOUT_MS = 45_000;
+
 export class AdminClient {
   constructor(
     readonly conn: Connection,
-    private readonly timeoutMs = 30_000,
+    private readonly timeoutMs = CALL_TIMEOUT_MS,
   ) {}
 
   get<T>(path: string, query: Record<string, QueryValue> = {}): Promise<T> {

@@ -16,10 +16,14 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
 export const version = integer(1);
 export const baseVersion = integer(0);
 
-/** A canary percent, 0-100 in steps of 0.01 (the rule model's resolution). */
+/**
+ * A canary percent, 0-100 in steps of 0.01 (the rule model's resolution), written as a plain
+ * decimal ("20", "12.5", "20%"): Number() alone would take 0x10 as 16 and 1e1 as 10.
+ */
 export function percent(value: string): number {
-  const n = Number(value.trim().replace(/%$/, ''));
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError(`"${value}" is not a percent between 0 and 100`);
+  const digits = /^(\d+(?:\.\d+)?)%?$/.exec(value.trim())?.[1];
+  const n = Number(digits);
+  if (digits === undefined || n > 100) throw new InvalidArgumentError(`"${value}" is not a percent between 0 and 100 (a plain decimal number such as 20 or 12.5)`);
   if (Math.abs(Math.round(n * 100) - n * 100) > 1e-9) throw new InvalidArgumentError('a percent has at most two decimals');
   return n;
 }

@@ -4,11 +4,13 @@
  * (the API's answer as it came), --strict, and refusals without or with a bad token.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type Server, type Socket } from 'node:net';
 import { Queue } from 'bullmq';
 import { partitionQueueName } from '@ficus/contracts';
 import { cdcQueuePrefix, deadLetterQueueName } from '@ficus/contracts/queues';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startScene, VIEWER_TOKEN, type CdcProcess, type Scene } from '../../legacy-adapters/cdc/test/support/cdc-scene.js';
+import { startStoreGateway } from '../../gateway/test/support/store-gateway.js';
 import { REPO_ROOT, SHIM } from './support/cli-scene.js';
 
 let s: Scene;
@@ -105,4 +107,33 @@ describe('ficus cdc status', () => {
     }
     throw new Error('the source did not stop');
   });
+});
+
+describe('through the admin API, with the HL7 adapter hung (it accepts connections and never answers, as under kill -STOP)', () => {
+  it("the CLI waits for the admin API's 504 and names the hung component; queues dead-letters lists the CDC letters all the same", async () => {
+    const held: Socket[] = [];
+    const hung: Server = createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const hungUrl = `http://127.0.0.1:${(hung.address() as { port: number }).port}`;
+    const gw = await startStoreGateway({ storeUrl: s.store.url, files: {}, env: { FICUS_HL7_API_URL: hungUrl, FICUS_CDC_API_URL: cdc.url } });
+    const queue = partitionQueueName(cdcQueuePrefix(s.topics[0]!.topic), 1);
+    const dead = new Queue(deadLetterQueueName(queue), { connection: s.redis });
+    await dead.add('batch', { queue, jobId: 'batch-hung', name: 'batch', data: { version: 1, events: [] }, error: 'a check constraint refused the row', attempts: 1, failedAt: new Date().toISOString() }, { jobId: 'dead-batch-hung' });
+    try {
+      const env = { FICUS_ADMIN_URL: gw.adminUrl, FICUS_CONFIG: undefined, HOME: s.env.FICUS_STATE_DIR! };
+      const [messages, letters] = await Promise.all([ficus(['hl7', 'messages'], env), ficus(['queues', 'dead-letters'], env)]);
+      expect(messages.code).toBe(1);
+      expect(messages.stderr).toContain('refused (504): The HL7 adapter did not answer in time');
+      expect(messages.stderr).not.toContain('cannot reach the admin API');
+      expect(letters.code, letters.stderr).toBe(0);
+      expect(letters.stderr).toContain('hl7: refused (504): The HL7 adapter did not answer in time');
+      expect(letters.stdout).toMatch(new RegExp(`^${queue.replaceAll('.', '\\.')}\\s+dead-batch-hung\\s`, 'm'));
+    } finally {
+      await dead.obliterate({ force: true });
+      await dead.close();
+      await gw.close();
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => hung.close(resolve));
+    }
+  }, 90_000);
 });

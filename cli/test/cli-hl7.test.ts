@@ -188,6 +188,17 @@ describe('ficus hl7 replay', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('refused (422): No such target');
     expect(unknown.stderr).toContain('the current rules have no target "queue:billing-service"');
+    // a message named by id that is not there is a failure, as `hl7 show` of it is; an empty time range is an answer
+    const [missing, missingJson, empty] = await Promise.all([
+      ficus(['hl7', 'replay', '--message', '999999', '--reason', 'x']),
+      ficus(['hl7', 'replay', '--message', String(ids['CLI-1']), '--type', 'ORU', '--reason', 'x', '--json']),
+      ficus(['hl7', 'replay', '--from', '2000-01-01T00:00:00Z', '--to', '2000-01-02T00:00:00Z', '--reason', 'x']),
+    ]);
+    expect([missing.code, missingJson.code, (await ficus(['hl7', 'show', '999999'])).code]).toEqual([1, 1, 1]);
+    expect(missing.stderr).toContain('no stored message 999999: nothing replayed');
+    expect(missingJson.stdout).toBe('');
+    expect(JSON.parse(missingJson.stderr)).toMatchObject({ title: `no stored message ${ids['CLI-1']} of that --type/--trigger: nothing replayed`, messages: 0 });
+    expect([empty.code, empty.stdout.trim()]).toEqual([0, 'no stored message in that time range matches: nothing replayed']);
   });
 });
 

@@ -111,8 +111,8 @@ describe('docker-compose.yml', () => {
     expect(args.join(' ')).toContain('--appendfsync always');
   });
 
-  it('starts PostgreSQL with logical decoding on', () => {
-    expect(compose.services.postgres!.command).toEqual(expect.arrayContaining(['wal_level=logical']));
+  it('starts PostgreSQL with logical decoding on, logging no row values', () => {
+    expect(compose.services.postgres!.command).toEqual(expect.arrayContaining(['wal_level=logical', 'log_error_verbosity=terse', 'log_min_error_statement=panic']));
   });
 
   it('waits for healthy dependencies, and names only services that exist', () => {

@@ -81,11 +81,11 @@ describe(`deploy/k8s rendered with ${demo.renderer}`, () => {
     expect(find(demo.objects, 'HorizontalPodAutoscaler', 'gateway')?.apiVersion).toBe('autoscaling/v2');
   });
 
-  it('the CDC reader: exactly 1 replica, strategy Recreate; PostgreSQL starts with wal_level=logical', () => {
+  it('the CDC reader: exactly 1 replica, strategy Recreate; PostgreSQL starts with wal_level=logical and logs no row values', () => {
     const cdc = workloads(demo.objects).find((w) => w.name === 'cdc')!;
     expect([cdc.replicas, cdc.strategy]).toEqual([1, 'Recreate']);
     const pg = workloads(demo.objects).find((w) => w.name === 'postgres')!;
-    expect(pg.pod.containers[0]!.args).toEqual(expect.arrayContaining(['wal_level=logical']));
+    expect(pg.pod.containers[0]!.args).toEqual(expect.arrayContaining(['wal_level=logical', 'log_error_verbosity=terse', 'log_min_error_statement=panic']));
   });
 
   it('the HL7 adapter: MLLP (TCP 2575) and its API in ClusterIP Services; the demo exposes MLLP alone on a NodePort', () => {

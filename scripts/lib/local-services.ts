@@ -130,6 +130,14 @@ export interface PrivatePostgres {
   start(): Promise<void>;
 }
 
+/**
+ * Keeps patients' data out of postgres.log: by default a refused row logs its values
+ * ("DETAIL: Failing row contains (100020, COOPER, …)") and the failing statement with its
+ * literals ("STATEMENT: INSERT … VALUES …"). terse drops DETAIL/HINT/CONTEXT lines; panic logs
+ * no statement for an ordinary error; bind parameters are never added to error lines.
+ */
+export const NO_VALUES_IN_LOG = ['-c log_error_verbosity=terse', '-c log_min_error_statement=panic', '-c log_parameter_max_length_on_error=0'];
+
 /** A PostgreSQL server of its own in `dir` (initialised on first use), on a spare port. */
 export async function startPostgres(dir: string, log: (l: string) => void, options: { avoidPorts?: ReadonlySet<number> } = {}): Promise<PrivatePostgres> {
   const bin = pgBinDir();
@@ -166,6 +174,7 @@ export async function startPostgres(dir: string, log: (l: string) => void, optio
     '-c max_replication_slots=20',
     '-c max_connections=300',
     '-c shared_buffers=128MB',
+    ...NO_VALUES_IN_LOG,
   ].join(' ');
   const start = async () => run(path.join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', settings, '-w', '-t', '60', 'start'], logFile);
   await start();

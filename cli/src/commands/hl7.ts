@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { Hl7DeadLetter, Hl7Delivery, Hl7MessageInfo, Hl7ReplayAnswer, Hl7Stats } from '../api-types.js';
 import { contextOf } from '../context.js';
-import { UsageFailure } from '../failures.js';
+import { CliFailure, UsageFailure } from '../failures.js';
 import * as parse from '../option-parsers.js';
 import { fields, printLines, printResult, table } from '../output.js';
 
@@ -154,8 +154,13 @@ export function addHl7Commands(program: Command): void {
       const ctx = contextOf(cmd);
       const body = { messageId: opts.message, from: opts.from, to: opts.to, type: opts.type, trigger: opts.trigger, target: opts.target, reason: opts.reason, max: opts.max };
       const r = await ctx.client().post<Hl7ReplayAnswer>('/api/hl7/replay', body);
+      // a message named by id that is not there is a failed command (as `hl7 show` of it is); an empty time range is an answer
+      if (byMessage && r.messages === 0) {
+        const filters = opts.type !== undefined || opts.trigger !== undefined;
+        throw new CliFailure(`no stored message ${opts.message}${filters ? ' of that --type/--trigger' : ''}: nothing replayed`, ['`ficus hl7 messages` lists the stored messages and their ids'], { messages: 0, deliveries: 0 });
+      }
       printResult(ctx.json, r, () =>
-        r.messages === 0 ? 'no stored message matches: nothing replayed' : `replayed ${r.messages} message${r.messages === 1 ? '' : 's'}: ${r.deliveries} deliver${r.deliveries === 1 ? 'y' : 'ies'} added (${opts.target ?? 'their own targets'})`,
+        r.messages === 0 ? 'no stored message in that time range matches: nothing replayed' : `replayed ${r.messages} message${r.messages === 1 ? '' : 's'}: ${r.deliveries} deliver${r.deliveries === 1 ? 'y' : 'ies'} added (${opts.target ?? 'their own targets'})`,
       );
     });
 

@@ -36,15 +36,18 @@ export function addQueueCommands(program: Command): void {
     .action(async (opts: { channel?: Channel; prefix?: string; limit: number }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const channels: Channel[] = opts.channel ? [opts.channel] : opts.prefix ? [channelOf(opts.prefix)] : ['hl7', 'cdc'];
-      const answers: (QueueDeadLetters & { channel: Channel })[] = [];
-      for (const channel of channels) {
-        try {
-          answers.push({ channel, ...(await ctx.client().get<QueueDeadLetters>(`${CHANNELS[channel]}/queues/dead-letters`, { prefix: opts.prefix, limit: opts.limit })) });
-        } catch (e) {
-          // both asked for: one component not running is said, not fatal
-          if (channels.length === 1 || !(e instanceof ApiFailure) || ![502, 503, 504].includes(e.status)) throw e;
-          note(`${channel}: ${e.message}`);
+      // asked together: a hung component costs its timeout once, not before the other is asked
+      const settled = await Promise.allSettled(channels.map((channel) => ctx.client().get<QueueDeadLetters>(`${CHANNELS[channel]}/queues/dead-letters`, { prefix: opts.prefix, limit: opts.limit })));
+      const answers: QueueDeadLetters[] = [];
+      for (const [i, s] of settled.entries()) {
+        if (s.status === 'fulfilled') {
+          answers.push(s.value);
+          continue;
         }
+        const e: unknown = s.reason;
+        // both asked for: one component not running (or hung) is said, not fatal
+        if (channels.length === 1 || !(e instanceof ApiFailure) || ![502, 503, 504].includes(e.status)) throw e;
+        note(`${channels[i]}: ${e.message}`);
       }
       const letters = answers.flatMap((a) => a.deadLetters).sort((a, b) => b.failedAt.localeCompare(a.failedAt)).slice(0, opts.limit);
       const counts = answers.flatMap((a) => a.counts);

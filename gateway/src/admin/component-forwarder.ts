@@ -60,6 +60,7 @@ export function componentsFrom(env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_U
 const PASSED = ['authorization', 'content-type', 'accept', 'user-agent', 'x-request-id'];
 /** answer headers passed back */
 const RETURNED = ['content-type', 'www-authenticate', 'retry-after', 'location'];
+// the CLI waits 45 s (cli/src/admin-client.ts): it must hear this API's 504 before it gives up itself
 const TIMEOUT_MS = 30_000;
 
 async function forward(c: Component, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {

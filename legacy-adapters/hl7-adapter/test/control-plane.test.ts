@@ -97,6 +97,12 @@ describe('the admin API passes /api/hl7 through to the adapter', () => {
       ['token:ward-viewer', 'hl7.replay', 'denied', 'viewer tries'],
     ]);
     expect(audit.body.entries[0]!.sourceIp).toMatch(/127\.0\.0\.1$/);
+    // the replay's entry says what was chosen and where it went, not only how much
+    const replayed = await admin.get<{ entries: { detail: Record<string, unknown> }[] }>('/api/audit?action=hl7.replay&outcome=ok');
+    expect(replayed.body.entries[0]!.detail).toEqual({ messageId: all.body.messages[0]!.id, target: 'their own targets', max: 10_000, messages: 1, deliveries: 1 });
+    // a viewer's look at the message itself, refused, is on the record too
+    const views = await admin.get<{ entries: { actor: string; outcome: string; status: number; target: string }[] }>('/api/audit?action=hl7.view');
+    expect(views.body.entries.map((e) => [e.actor, e.outcome, e.status, e.target])).toEqual([['token:ward-viewer', 'denied', 403, `message ${all.body.messages[0]!.id}`]]);
     // the replay is delivered (before the next test counts deliveries)
     await until(async () => {
       const d = (await listed('?controlId=CP-1'))[0]!.deliveries;

@@ -127,7 +127,11 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
       const row = rows[0];
       if (!row) return reply.code(404).header('content-type', 'application/problem+json').send({ type: 'https://ficus.dev/problems/unknown-message', title: 'No such message', status: 404, detail: `no message ${req.params.id}` });
       if (!req.query.raw) return toMessage(row);
-      if (req.principal?.role === 'viewer') return reply.code(403).header('content-type', 'application/problem+json').send({ type: 'https://ficus.dev/problems/forbidden', title: 'Not allowed', status: 403, detail: 'the message itself holds patient data: this needs the role "operator"' });
+      if (req.principal?.role === 'viewer') {
+        // every look at a message's content is on the record, a refused one too (as the admin API audits a denied call)
+        await d.audit.append(auditEntry(req.principal, originOf(req), { action: 'hl7.view', target: `message ${row.id}`, outcome: 'denied', status: 403, detail: { need: 'operator', controlId: row.control_id } }));
+        return reply.code(403).header('content-type', 'application/problem+json').send({ type: 'https://ficus.dev/problems/forbidden', title: 'Not allowed', status: 403, detail: 'the message itself holds patient data: this needs the role "operator"' });
+      }
       await record(d, req.principal, req, 'hl7.view', `message ${row.id}`, undefined, { controlId: row.control_id });
       return { ...toMessage(row), charset: row.charset, raw: row.raw.toString('latin1'), text: storedText(row.raw, row.charset) };
     },
@@ -279,7 +283,10 @@ export function hl7Routes(app: FastifyInstance, d: Hl7ApiDeps): void {
         [b.messageId ?? null, b.from ?? null, b.to ?? null, b.type ?? null, b.trigger ?? null, b.target ?? null, b.max, b.reason],
       );
       const result = { messages: Number(rows[0]!.messages), deliveries: Number(rows[0]!.deliveries) };
-      await record(d, req.principal, req, 'hl7.replay', req.auditTarget, b.reason, result);
+      // what was chosen, not only how much: the audit must say what a replay sent where
+      const chosen = { messageId: b.messageId, from: b.from, to: b.to, type: b.type, trigger: b.trigger, max: b.max };
+      const asked = { target: b.target ?? 'their own targets', ...Object.fromEntries(Object.entries(chosen).filter(([, v]) => v !== undefined)) };
+      await record(d, req.principal, req, 'hl7.replay', req.auditTarget, b.reason, { ...asked, ...result });
       req.audited = true;
       d.replayed();
       return result;
