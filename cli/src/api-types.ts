@@ -202,3 +202,17 @@ export interface Hl7ReplayAnswer {
 
 /** GET /api/hl7/dead-letters and /api/hl7/stats: the adapter's own types (the dashboard reads them too) */
 export type { Hl7DeadLetter, Hl7Stats } from '@ficus/contracts/api';
+
+/** GET /api/upstreams (the gateway's upstream-routes.ts), the part the CLI reads */
+export interface UpstreamsView {
+  instance: { hostname: string; pid: number; startedAt: string };
+  rules: { source: 'store' | 'files'; version: number | null; state: string };
+  upstreams: {
+    name: string;
+    url: string;
+    health: 'unknown' | 'healthy' | 'unhealthy';
+    circuit: { state: 'closed' | 'half-open' | 'open'; since: string; reason: string | null };
+    lastError: string | null;
+    warnings: { rule: string; text: string }[];
+  }[];
+}

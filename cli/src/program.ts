@@ -12,6 +12,7 @@ import { addQueueCommands } from './commands/queues.js';
 import { addRuleFileCommands } from './commands/rule-files.js';
 import { addRuleCommands } from './commands/rules.js';
 import { addTokenCommands } from './commands/tokens.js';
+import { addUpstreamsCommand } from './commands/upstreams.js';
 import { addVersionCommands } from './commands/versions.js';
 
 const HELP_FOOTER = `
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   addTokenCommands(program);
   addCdcCommands(program);
   addQueueCommands(program);
+  addUpstreamsCommand(program);
   addReconcileCommands(program);
   return program;
 }

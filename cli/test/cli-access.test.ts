@@ -119,6 +119,26 @@ describe('ficus: a URL that is not the admin API', () => {
   });
 });
 
+describe('ficus upstreams', () => {
+  it("lists the answering instance's upstreams with the address it uses, health and circuit", async () => {
+    const [text, json] = await Promise.all([s.ficus(['upstreams']), s.ficus(['upstreams', '--json'])]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^gateway instance .* \(pid \d+\), rules store version \d+/);
+    const lineOf = (name: string) => text.stdout.split('\n').find((l) => l.startsWith(`${name} `)) ?? '';
+    expect(lineOf('legacy')).toContain(new URL(s.legacy.url).host);
+    expect(lineOf('patient-service')).toContain(new URL(s.fresh.url).host);
+    expect(lineOf('patient-service')).toContain('closed since');
+    expect(json.code, json.stderr).toBe(0);
+    const answer = JSON.parse(json.stdout) as { upstreams: { name: string; url: string }[] };
+    expect(answer.upstreams.map((u) => [u.name, new URL(u.url).host]).sort()).toEqual(
+      [
+        ['legacy', new URL(s.legacy.url).host],
+        ['patient-service', new URL(s.fresh.url).host],
+      ].sort(),
+    );
+  });
+});
+
 describe('ficus audit', () => {
   it('filters by actor, action, outcome, target and time', async () => {
     // one change that lands and one that is refused as stale

@@ -21,9 +21,10 @@ const answer: Read = {
   at,
   rules: { source: 'store', version: 7, state: 'ready' },
   upstreams: [
-    { name: 'legacy', health: 'healthy', healthChecks: { enabled: true, intervalMs: 2000 }, circuit: { state: 'closed', since: at, reason: null }, lastError: null, rules: [], warnings: [] },
+    { name: 'legacy', url: 'http://127.0.0.1:8000/', health: 'healthy', healthChecks: { enabled: true, intervalMs: 2000 }, circuit: { state: 'closed', since: at, reason: null }, lastError: null, rules: [], warnings: [] },
     {
       name: 'patient-service',
+      url: 'http://127.0.0.1:8101/',
       health: 'unhealthy',
       healthChecks: { enabled: true, intervalMs: 2000 },
       circuit: { state: 'open', since: at, reason: 'health check failed: connect ECONNREFUSED 127.0.0.1:8101' },

@@ -38,7 +38,7 @@ function rulesText(r: CurrentRules): string[] {
     r.rules.map((rule, i) => [i + 1, rule.id, describeMatch(rule), rule.mode, rule.mode === 'canary' ? rule.percent : '', rule.target, describeSticky(rule)]),
   );
   const upstreams = table(
-    ['upstream', 'url'],
+    ['upstream', 'declared url'],
     Object.entries(r.upstreams).map(([name, u]) => [name, u.url]),
   );
   const hl7 = r.hl7?.length
@@ -54,7 +54,7 @@ function rulesText(r: CurrentRules): string[] {
         ),
       ]
     : [];
-  return [versionLine(r), '', rules, ...hl7, '', upstreams];
+  return [versionLine(r), '', rules, ...hl7, '', upstreams, '(as the rule set declares them: `ficus upstreams` shows the address a gateway instance uses, FICUS_UPSTREAM_<NAME>_URL included)'];
 }
 
 export function addRuleCommands(rules: Command): void {

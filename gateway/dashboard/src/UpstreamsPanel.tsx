@@ -45,7 +45,12 @@ function Row({ u }: { u: UpstreamState }) {
   const health = healthLabel(u);
   return (
     <tr data-upstream={u.name}>
-      <th scope="row">{u.name}</th>
+      <th scope="row">
+        {u.name}
+        <div class="small muted" data-testid="url">
+          {u.url}
+        </div>
+      </th>
       <td data-testid="health" class={health.tone}>
         {health.text}
       </td>

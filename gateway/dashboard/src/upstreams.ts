@@ -21,6 +21,8 @@ export interface RuleOnUpstream {
 
 export interface UpstreamState {
   name: string;
+  /** where this gateway instance sends its requests (an environment override included) */
+  url: string;
   health: Health;
   healthChecks: { enabled: boolean; intervalMs: number };
   circuit: { state: CircuitState; since: string; reason: string | null };

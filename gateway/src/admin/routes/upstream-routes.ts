@@ -42,6 +42,7 @@ const RuleOnUpstreamSchema = Type.Object({
 
 const UpstreamStateSchema = Type.Object({
   name: Type.String(),
+  url: Type.String({ description: "where this instance sends the upstream's requests: the rule set's URL, or FICUS_UPSTREAM_<NAME>_URL where the instance's environment sets one (user and password never shown)" }),
   health: Enum(HEALTHS, 'from the active health checks; unknown until the first verdict, or when checks are off'),
   healthChecks: Type.Object({ enabled: Type.Boolean(), intervalMs: Type.Integer() }),
   circuit: Type.Object({
@@ -84,6 +85,18 @@ export function shortText(s: string | undefined): string | null {
   return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 }
 
+/** An upstream's URL as shown: without the user and password a URL may carry. */
+export function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
 /** Does the rule send anything to its legacy side in its current mode? (fallbacks count) */
 const sendsToLegacy = (rule: CompiledRule): boolean => rule.mode === 'legacy' || rule.mode === 'shadow' || (rule.mode === 'canary' && (rule.rule.percent ?? 0) < 100) || (rule.mode === 'new' && rule.fallback);
 
@@ -114,6 +127,7 @@ export function upstreamsOf(view: InstanceView, now = Date.now()): UpstreamsAnsw
       }
       return {
         name: u.name,
+        url: shownUrl(u.config.url),
         health: u.health.health,
         healthChecks: { enabled: u.config.healthCheck.enabled, intervalMs: u.config.healthCheck.intervalMs },
         circuit: { state: circuit.state, since: new Date(circuit.since).toISOString(), reason: shortText(circuit.reason) },
