@@ -7,7 +7,7 @@
 # files (without Docker) and checks its health check.
 
 # ---- the workspaces' manifests: npm ci refuses a lockfile whose workspaces are missing
-FROM node:20-bookworm-slim AS manifests
+FROM node:24-bookworm-slim AS manifests
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY contracts/package.json contracts/

@@ -198,7 +198,7 @@ describe('docker-compose.yml', () => {
       const dockerfile = path.join(ROOT, svc.build.context, svc.build.dockerfile);
       expect(existsSync(dockerfile), `${name}: ${svc.build.dockerfile}`).toBe(true);
       const ops = image(svc);
-      expect(ops[0]).toMatchObject({ op: 'FROM', args: expect.stringMatching(/^node:20[\w.-]*-slim/) });
+      expect(ops[0]).toMatchObject({ op: 'FROM', args: expect.stringMatching(/^node:24[\w.-]*-slim/) });
       for (const copy of ops.filter((o) => o.op === 'COPY' && !o.args.startsWith('--from'))) {
         const sources = copy.args.split(/\s+/).slice(0, -1);
         for (const src of sources) expect(existsSync(path.join(ROOT, svc.build.context, src)), `${name}: COPY ${src}`).toBe(true);
