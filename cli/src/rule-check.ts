@@ -6,7 +6,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { loadRuleDir, parseRuleYaml, validateRuleDocuments, type RuleDocument, type RuleIssue, type ValidationOptions } from '@ficus/contracts/rules';
+import { loadRuleDir, parseRuleYaml, validateRuleDocuments, type RuleDocument, type RuleIssue, type RuleSet, type ValidationOptions } from '@ficus/contracts/rules';
 import type { CurrentRules } from './api-types.js';
 import { CliFailure } from './failures.js';
 
@@ -28,14 +28,23 @@ export function displayName(file: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.resolve(file);
 }
 
+/** The rule set the admin API serves, as the validation compares with it. */
+export function servedRuleSet(r: CurrentRules): RuleSet {
+  return { upstreams: r.upstreams, http: r.rules, ...(r.hl7.length > 0 ? { hl7: r.hl7 } : {}) };
+}
+
+/** What a person reads under issues that are routing a change would drop. */
+export const REMOVAL_NOTE = 'the folder drops routing the current rules have; if that is meant, an admin applies it with `ficus rules import --allow-removal`';
+
 function sections(data: unknown): { upstreams: boolean; http: boolean } {
   const obj = typeof data === 'object' && data !== null ? (data as Record<string, unknown>) : {};
   return { upstreams: obj.upstreams !== undefined, http: obj.http !== undefined };
 }
 
 /**
- * Checks a rule file, or a whole rule folder. `current` fetches the current rule set; it is
- * called only for a file with one section, and if it fails the file is checked alone.
+ * Checks a rule file, or a whole rule folder. `current` fetches the current rule set: a file with
+ * one section is checked with its other section, a folder is compared with it (routing-guard.ts);
+ * if it fails, the file or folder is checked alone.
  */
 export async function checkRules(target: string, current: () => Promise<CurrentRules>, options: ValidationOptions = {}): Promise<CheckResult> {
   const name = displayName(target);
@@ -46,8 +55,18 @@ export async function checkRules(target: string, current: () => Promise<CurrentR
     throw new CliFailure(`cannot read ${name}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (e as Error).message}`);
   }
   if (isDir) {
-    const r = await loadRuleDir(target, options);
-    return { valid: r.ok, file: name, checkedAgainst: null, errors: r.ok ? [] : r.errors, warnings: r.warnings, notes: [`checked the folder as a whole rule set (${r.files.length} files)`] };
+    // a folder is what an import applies: compare it with the rules serving now, as the gateway will
+    const notes: string[] = [];
+    let served: CurrentRules | undefined;
+    try {
+      served = await current();
+    } catch (e) {
+      notes.push(`could not fetch the current rules (${(e as Error).message}): not compared with them`);
+    }
+    const r = await loadRuleDir(target, served ? { ...options, servingNow: servedRuleSet(served) } : options);
+    notes.unshift(`checked the folder as a whole rule set (${r.files.length} files)${served ? `, compared with the current rule set, version ${served.version}` : ''}`);
+    if (!r.ok && r.errors.some((e) => e.loss)) notes.push(REMOVAL_NOTE);
+    return { valid: r.ok, file: name, checkedAgainst: served?.version ?? null, errors: r.ok ? [] : r.errors, warnings: r.warnings, notes };
   }
 
   let text: string;

@@ -8,7 +8,7 @@ import { contextOf } from '../context.js';
 import { CliFailure, ReportedFailure } from '../failures.js';
 import * as parse from '../option-parsers.js';
 import { note, printLines, printResult } from '../output.js';
-import { checkRules, displayName } from '../rule-check.js';
+import { checkRules, displayName, REMOVAL_NOTE, servedRuleSet } from '../rule-check.js';
 import { exportTexts, HL7_FILE, HTTP_FILE, UPSTREAMS_FILE, writeExport } from '../rule-export.js';
 
 export function addRuleFileCommands(rules: Command): void {
@@ -19,7 +19,7 @@ export function addRuleFileCommands(rules: Command): void {
     .option('--paths-case-insensitive', 'also warn about rules that can never match on a gateway run with FICUS_PATHS_CASE_INSENSITIVE=true')
     .addHelpText(
       'after',
-      '\nA file with only `http:` rules is checked against the upstreams of the current rule set\n(and one with only `upstreams:` against its rules), fetched from the admin API; if that\nfails, the file is checked alone and the output says so. Exit 1 when invalid.',
+      '\nA file with only `http:` rules is checked against the upstreams of the current rule set\n(and one with only `upstreams:` against its rules), fetched from the admin API; if that\nfails, the file is checked alone and the output says so. A folder is compared with the current\nrule set: one that leaves no HTTP rules, no HL7 rules, or no catch-all where the current rules\nhave them is invalid, as the gateway would refuse it. Exit 1 when invalid.',
     )
     .action(async (file: string, opts: { pathsCaseInsensitive?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
@@ -44,17 +44,22 @@ export function addRuleFileCommands(rules: Command): void {
     .argument('<dir>', 'the rule folder (every *.yaml in it, in name order)')
     .requiredOption('--reason <text>', 'why (kept in the version history and the audit log)', parse.reason)
     .option('--base <version>', 'the version this change starts from (default: the current one)', parse.baseVersion)
-    .action(async (dir: string, opts: { reason: string; base?: number }, cmd: Command) => {
+    .option('--allow-removal', 'apply even though the folder leaves no HTTP rules, no HL7 rules, or no catch-all where the current rules have them (role admin; recorded on the version and in the audit log)')
+    .action(async (dir: string, opts: { reason: string; base?: number; allowRemoval?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
+      const client = ctx.client();
+      const served = await client.get<CurrentRules>('/api/rules');
+      const allowRemoval = opts.allowRemoval === true;
       // the import goes through the parity gate: what it would say about a canary past it is the gate's to say
-      const loaded = await loadRuleDir(dir, { parityGated: true });
+      const loaded = await loadRuleDir(dir, { parityGated: true, servingNow: servedRuleSet(served), allowRemoval });
       if (!loaded.ok) {
-        throw new CliFailure(`the rule folder ${displayName(dir)} is invalid; nothing was sent`, loaded.errors.map(formatIssue), { errors: loaded.errors });
+        const lines = [...loaded.errors.map(formatIssue), ...(loaded.errors.some((e) => e.loss) ? [REMOVAL_NOTE] : [])];
+        throw new CliFailure(`the rule folder ${displayName(dir)} is invalid; nothing was sent`, lines, { errors: loaded.errors });
       }
       for (const w of loaded.warnings) note(`warning: ${formatIssue(w)}`);
-      const client = ctx.client();
-      const baseVersion = opts.base ?? (await client.currentVersion());
-      const r = await client.put<ApplyAnswer>('/api/rules', { ruleSet: loaded.ruleSet, reason: opts.reason, baseVersion, kind: 'import' });
+      const baseVersion = opts.base ?? served.version;
+      const body = { ruleSet: loaded.ruleSet, reason: opts.reason, baseVersion, kind: 'import', ...(allowRemoval ? { allowRemoval } : {}) };
+      const r = await client.put<ApplyAnswer>('/api/rules', body);
       printResult(ctx.json, r, () =>
         r.changed ? `version ${r.version}: ${r.change.summary} (from version ${baseVersion})` : `no change: ${displayName(dir)} routes as version ${r.version} does`,
       );

@@ -62,15 +62,16 @@ export function addVersionCommands(rules: Command): void {
     .requiredOption('--reason <text>', 'why (kept in the version history and the audit log)', parse.reason)
     .option('--base <version>', 'the version this change starts from (default: the current one)', parse.baseVersion)
     .option('--force', 'go past a closed parity gate (role admin; the reason says why, and the audit log marks it as forced)')
+    .option('--allow-removal', 'go back even though the version has no HTTP rules, no HL7 rules, or no catch-all where the current rules have them (role admin; recorded on the version and in the audit log)')
     .addHelpText(
       'after',
       '\nA rule the rollback moves toward the new service (to new, or a canary above its gated percent)\nneeds its parity gate, as `rules flip` does; moving rules back toward legacy never does.',
     )
-    .action(async (version: number, opts: { reason: string; base?: number; force?: boolean }, cmd: Command) => {
+    .action(async (version: number, opts: { reason: string; base?: number; force?: boolean; allowRemoval?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const client = ctx.client();
       const baseVersion = opts.base ?? (await client.currentVersion());
-      const r = await client.post<RollbackAnswer>('/api/rollback', { version, reason: opts.reason, baseVersion, ...(opts.force ? { force: true } : {}) });
+      const r = await client.post<RollbackAnswer>('/api/rollback', { version, reason: opts.reason, baseVersion, ...(opts.force ? { force: true } : {}), ...(opts.allowRemoval ? { allowRemoval: true } : {}) });
       printResult(ctx.json, r, () =>
         r.changed ? `version ${r.version}: ${r.change.summary} (from version ${baseVersion})` : `no change: version ${r.version} already routes as version ${version} did`,
       );

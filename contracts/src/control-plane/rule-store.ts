@@ -32,6 +32,8 @@ export interface ChangeRecord {
   forced?: boolean;
   /** parity gates the change removed or loosened (an admin's decision) */
   weakenedGates?: WeakenedGate[];
+  /** routing serving before that the change dropped (a section emptied, the catch-all): an admin allowed it */
+  removedRouting?: string[];
 }
 
 export interface VersionInfo {

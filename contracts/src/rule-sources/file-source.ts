@@ -1,32 +1,40 @@
 /**
  * Keeps the gateway's rules in step with the rule folder. Changes are picked up by file
  * watching and, as a safety net (network volumes, Kubernetes ConfigMap symlink swaps), by a
- * periodic re-read. An invalid change is refused with file, line and reason, and the rules
- * already serving stay in place. So is one that leaves no HTTP rules where there were some: a
- * deleted or truncated file (a bad ConfigMap, `: > 10-http.yaml`) is valid YAML, and would
- * answer every request 404.
+ * periodic re-read. A change is read once the files have stopped changing for a settle
+ * period, so a file written in several steps is not applied half-written. An invalid change is
+ * refused with file, line and reason, and the rules already serving stay in place. So is one
+ * that drops routing the rules serving now have (routing-guard.ts): a deleted or truncated
+ * file (a bad ConfigMap, `: > 10-http.yaml`) is valid YAML, and would answer every request 404
+ * or refuse every HL7 message. Removing them on purpose takes a restart: the first load of a
+ * folder compares with nothing.
  */
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from '../logger.js';
-import { displayName, listRuleFiles, loadRuleDir } from '../rules/load-files.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { displayName, listRuleFiles, loadRuleDir, type RuleDirPlaces } from '../rules/load-files.js';
 import type { RuleSet } from '../rules/model.js';
 import { formatIssue, type RuleIssue, type ValidationOptions } from '../rules/validate.js';
 import { RuleLoadError, type RuleSource, type RuleSourceStatus } from './rule-source.js';
 
 interface FilesStatus {
   loadedAt: Date | undefined;
-  files: string[];
-  /** the files that held the HTTP rules serving now, and how many */
-  httpFiles: string[];
-  httpRules: number;
+  /** the files of the rules serving now, and where their sections are (for refusals that name them) */
+  places: RuleDirPlaces;
+  /** the rules serving now */
+  served: RuleSet | undefined;
   /** the last refused change, until a valid one replaces it */
   lastError: { at: Date; issues: string[] } | undefined;
 }
 
+/** How long the files must stay unchanged before a change is read, and how long to wait at most. */
+export const RULE_FILES_SETTLE_MS = 300;
+const SETTLE_GIVE_UP_FACTOR = 30;
+
 export class FileRuleSource implements RuleSource {
-  private readonly state: FilesStatus = { loadedAt: undefined, files: [], httpFiles: [], httpRules: 0, lastError: undefined };
+  private readonly state: FilesStatus = { loadedAt: undefined, places: { files: [], httpFiles: [], hl7Files: [] }, served: undefined, lastError: undefined };
   private fingerprint = '';
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -40,6 +48,7 @@ export class FileRuleSource implements RuleSource {
     private readonly apply: (ruleSet: RuleSet) => void,
     private readonly onRefused: (issues: RuleIssue[]) => void = () => {},
     private readonly validation: ValidationOptions = {},
+    private readonly settleMs = RULE_FILES_SETTLE_MS,
   ) {}
 
   status(): RuleSourceStatus {
@@ -49,7 +58,7 @@ export class FileRuleSource implements RuleSource {
       state: s.loadedAt === undefined ? 'starting' : s.lastError ? 'degraded' : 'ready',
       ...(s.loadedAt ? { loadedAt: s.loadedAt.toISOString() } : {}),
       detail: {
-        files: s.files,
+        files: s.places.files,
         ...(s.lastError ? { lastRefusedChange: { at: s.lastError.at.toISOString(), issues: s.lastError.issues } } : {}),
       },
     };
@@ -65,11 +74,11 @@ export class FileRuleSource implements RuleSource {
     this.applied(result);
   }
 
-  private applied(result: { files: string[]; httpFiles: string[]; ruleSet: RuleSet }): void {
+  private applied(result: RuleDirPlaces & { ruleSet: RuleSet }): void {
+    const { ruleSet, files, httpFiles, hl7Files, catchAllAt } = result;
     this.state.loadedAt = new Date();
-    this.state.files = result.files;
-    this.state.httpFiles = result.httpFiles;
-    this.state.httpRules = result.ruleSet.http.length;
+    this.state.places = { files, httpFiles, hl7Files, ...(catchAllAt ? { catchAllAt } : {}) };
+    this.state.served = ruleSet;
     this.state.lastError = undefined;
     this.apply(result.ruleSet);
   }
@@ -105,21 +114,53 @@ export class FileRuleSource implements RuleSource {
   }
 
   private async doReload(): Promise<void> {
-    let fingerprint: string;
+    let fingerprint: string | undefined;
     try {
-      fingerprint = await this.readFingerprint();
+      fingerprint = await this.settledFingerprint();
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'cannot read the rule folder; keeping the rules in place');
       return;
     }
-    if (fingerprint === this.fingerprint) return;
-    const result = await loadRuleDir(this.dir, this.validation);
-    if (!result.ok) return this.refuse(fingerprint, result.errors);
-    if (result.ruleSet.http.length === 0 && this.state.httpRules > 0) return this.refuse(fingerprint, this.httpRulesGone(result.files));
+    if (fingerprint === undefined || fingerprint === this.fingerprint) return;
+    const served = this.state.served;
+    const result = await loadRuleDir(this.dir, { ...this.validation, ...(served ? { servingNow: served } : {}) });
+    if (!result.ok) return this.refuse(fingerprint, result.errors.flatMap((e) => this.placed(e, result.files)));
     for (const w of result.warnings) this.log.warn({ rules: formatIssue(w) }, 'rule warning');
     this.fingerprint = fingerprint;
     this.applied(result);
     this.log.info({ rules: result.ruleSet.http.length, files: result.files.length }, 'rules reloaded');
+  }
+
+  /**
+   * The folder's fingerprint once it has stayed the same for the settle period (a writer that
+   * pauses mid-file is not read half-way); undefined while it keeps changing: the next event or
+   * poll tries again, and the rules serving stay.
+   */
+  private async settledFingerprint(): Promise<string | undefined> {
+    let seen = await this.readFingerprint();
+    if (seen === this.fingerprint) return seen;
+    const giveUp = Date.now() + this.settleMs * SETTLE_GIVE_UP_FACTOR;
+    for (;;) {
+      await sleep(this.settleMs);
+      const now = await this.readFingerprint();
+      if (now === seen) return now;
+      if (Date.now() > giveUp) {
+        this.log.warn({ settleMs: this.settleMs }, 'the rule files are still changing; not reading them yet');
+        return undefined;
+      }
+      seen = now;
+    }
+  }
+
+  /** A lost section, named by the files that held it (deleted or emptied); a removed catch-all, by where it was. */
+  private placed(e: RuleIssue, files: string[]): RuleIssue[] {
+    const places = this.state.places;
+    if (e.loss === 'http-rules' || e.loss === 'hl7-rules') {
+      const [held, what] = e.loss === 'http-rules' ? [places.httpFiles, 'HTTP'] : [places.hl7Files, 'HL7'];
+      return held.map((file) => ({ file: displayName(file), pointer: '', loss: e.loss, reason: `${files.includes(file) ? `holds no ${what} rules any more` : 'deleted'}: ${e.reason}` }));
+    }
+    if (e.loss === 'catch-all' && !e.line && places.catchAllAt) return [{ ...e, ...places.catchAllAt }];
+    return [e];
   }
 
   private refuse(fingerprint: string, errors: RuleIssue[]): void {
@@ -131,17 +172,12 @@ export class FileRuleSource implements RuleSource {
     this.onRefused(errors);
   }
 
-  /** Where the HTTP rules went: each file that held them, deleted or emptied. */
-  private httpRulesGone(files: string[]): RuleIssue[] {
-    const n = this.state.httpRules;
-    const why = `the change leaves no HTTP rules (${n} serve now): every request would get 404`;
-    return this.state.httpFiles.map((file) => ({ file: displayName(file), pointer: '', reason: `${files.includes(file) ? 'holds no HTTP rules any more' : 'deleted'}: ${why}` }));
-  }
-
   private async readFingerprint(): Promise<string> {
     const hash = createHash('sha256');
     for (const file of await listRuleFiles(this.dir)) {
-      hash.update(file).update('\0').update(await readFile(file)).update('\0');
+      // size and mtime too: a writer that rewrites the same bytes is still writing
+      const { size, mtimeMs } = await stat(file);
+      hash.update(file).update('\0').update(`${size}:${mtimeMs}`).update('\0').update(await readFile(file)).update('\0');
     }
     return hash.digest('hex');
   }

@@ -8,3 +8,4 @@ export { FIELD_REFERENCE, hl7Covers } from './validate-hl7.js';
 export * from './rule-coverage.js';
 export * from './upstream-defaults.js';
 export * from './load-files.js';
+export * from './routing-guard.js';

@@ -4,7 +4,9 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Node } from 'yaml';
+import type { RuleSet } from './model.js';
+import { isCatchAll } from './routing-guard.js';
 import { validateRuleDocuments, type DocPath, type Position, type RuleDocument, type RuleIssue, type ValidationOptions, type ValidationResult } from './validate.js';
 
 export const RULE_FILE = /\.ya?ml$/i;
@@ -43,7 +45,18 @@ export function parseRuleYaml(text: string, name: string): { doc: RuleDocument; 
     const pos = lineCounter.linePos(offset);
     return { file: name, line: pos.line, column: pos.col };
   };
-  const data = syntax.length > 0 ? null : (yamlDoc.toJS({ maxAliasCount: 100 }) as unknown);
+  let data: unknown = null;
+  if (syntax.length === 0) {
+    try {
+      data = yamlDoc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // an alias bomb ("Excessive alias count …"): refused as the file's error, at its first alias
+      let at = 0;
+      visit(yamlDoc, { Alias: (_, node) => ((at = node.range?.[0] ?? 0), visit.BREAK) });
+      const pos = lineCounter.linePos(at);
+      syntax.push({ file: name, line: pos.line, column: pos.col, pointer: '', reason: `YAML: ${(e as Error).message.split('\n')[0]}` });
+    }
+  }
   return { doc: { name, data, locate }, syntax };
 }
 
@@ -73,22 +86,42 @@ async function linkedFile(link: string): Promise<boolean> {
   }
 }
 
-const holdsHttpRules = (data: unknown): boolean => typeof data === 'object' && data !== null && Array.isArray((data as { http?: unknown }).http) && (data as { http: unknown[] }).http.length > 0;
+const rulesIn = (data: unknown, section: 'http' | 'hl7'): unknown[] => {
+  const list = typeof data === 'object' && data !== null ? (data as Record<string, unknown>)[section] : undefined;
+  return Array.isArray(list) ? list : [];
+};
 
-/**
- * Reads and validates every rule file in `dir`. A missing folder is an error, not an empty set.
- * `httpFiles`: the files that hold HTTP rules.
- */
-export async function loadRuleDir(dir: string, options: ValidationOptions = {}): Promise<ValidationResult & { files: string[]; httpFiles: string[] }> {
+/** Where the HTTP catch-all is (file:line), for a refusal that removes it after the file changed. */
+function catchAllIn(docs: RuleDocument[], ruleSet: RuleSet): Position | undefined {
+  const rule = ruleSet.http.find(isCatchAll);
+  if (!rule) return undefined;
+  for (const doc of docs) {
+    const index = rulesIn(doc.data, 'http').findIndex((r) => (r as { id?: unknown }).id === rule.id);
+    if (index >= 0) return doc.locate?.(['http', index]) ?? { file: doc.name };
+  }
+  return undefined;
+}
+
+export interface RuleDirPlaces {
+  files: string[];
+  /** the files that hold HTTP rules, and HL7 rules */
+  httpFiles: string[];
+  hl7Files: string[];
+  /** where the HTTP catch-all is, when the rules are valid and have one */
+  catchAllAt?: Position;
+}
+
+/** Reads and validates every rule file in `dir`. A missing folder is an error, not an empty set. */
+export async function loadRuleDir(dir: string, options: ValidationOptions = {}): Promise<ValidationResult & RuleDirPlaces> {
   let files: string[];
   try {
     files = await listRuleFiles(dir);
   } catch (e) {
     const reason = `cannot read the rule folder: ${(e as Error).message}`;
-    return { ok: false, errors: [{ file: displayName(dir), pointer: '', reason }], warnings: [], files: [], httpFiles: [] };
+    return { ok: false, errors: [{ file: displayName(dir), pointer: '', reason }], warnings: [], files: [], httpFiles: [], hl7Files: [] };
   }
   if (files.length === 0) {
-    return { ok: false, errors: [{ file: displayName(dir), pointer: '', reason: 'no rule files (*.yaml) in this folder' }], warnings: [], files, httpFiles: [] };
+    return { ok: false, errors: [{ file: displayName(dir), pointer: '', reason: 'no rule files (*.yaml) in this folder' }], warnings: [], files, httpFiles: [], hl7Files: [] };
   }
   const docs: RuleDocument[] = [];
   const syntax: RuleIssue[] = [];
@@ -106,7 +139,10 @@ export async function loadRuleDir(dir: string, options: ValidationOptions = {}):
     syntax.push(...parsed.syntax);
     docs.push(parsed.doc);
   }
-  const httpFiles = files.filter((_, i) => holdsHttpRules(docs[i]!.data));
-  if (syntax.length > 0) return { ok: false, errors: syntax, warnings: [], files, httpFiles };
-  return { ...validateRuleDocuments(docs, options), files, httpFiles };
+  const httpFiles = files.filter((_, i) => rulesIn(docs[i]!.data, 'http').length > 0);
+  const hl7Files = files.filter((_, i) => rulesIn(docs[i]!.data, 'hl7').length > 0);
+  if (syntax.length > 0) return { ok: false, errors: syntax, warnings: [], files, httpFiles, hl7Files };
+  const result = validateRuleDocuments(docs, options);
+  const catchAllAt = result.ok ? catchAllIn(docs, result.ruleSet) : undefined;
+  return { ...result, files, httpFiles, hl7Files, ...(catchAllAt ? { catchAllAt } : {}) };
 }

@@ -3,6 +3,7 @@
  * a file, a JSON pointer always, and the rule id and field when there is one.
  */
 import type { ErrorObject } from 'ajv';
+import type { RoutingLossKind } from './routing-guard.js';
 
 export type DocPath = (string | number)[];
 
@@ -18,6 +19,8 @@ export interface RuleIssue extends Position {
   ruleId?: string;
   field?: string;
   reason: string;
+  /** set when the issue is routing the change would lose (routing-guard.ts) */
+  loss?: RoutingLossKind;
 }
 
 export interface RuleDocument {

@@ -2,9 +2,11 @@
  * The checks of HTTP rules by meaning: paths, predicates, upstreams, canary settings, rules that
  * can never match, and the catch-all at the end.
  */
-import { DEFAULT_LEGACY_UPSTREAM, isHttpUpstream, SAFE_METHODS, type HttpRule, type Upstream } from './model.js';
+import { DEFAULT_LEGACY_UPSTREAM, isHttpUpstream, SAFE_METHODS, type HttpRule, type RuleSet, type Upstream } from './model.js';
 import { parsePathPattern, PatternError, type PathPattern } from './path-pattern.js';
-import { effectiveMethods, ruleCovers } from './rule-coverage.js';
+import { firstCoveringRules } from './coverage-index.js';
+import { isCatchAll } from './routing-guard.js';
+import { effectiveMethods } from './rule-coverage.js';
 import { issue, placeOf, type Collector, type DocPath, type RuleDocument } from './rule-issues.js';
 
 export interface PlacedRule {
@@ -151,14 +153,19 @@ export interface ValidationOptions {
   caseInsensitivePaths?: boolean;
   /** the rules arrive through the control plane, which holds every move toward the new service to its parity gate */
   parityGated?: boolean;
+  /** the rules serving now: a change that stops routing what they route (routing-guard.ts) is an error */
+  servingNow?: RuleSet;
+  /** an admin's decision to apply such a change anyway: then it is a warning */
+  allowRemoval?: boolean;
 }
 
 /** Every check of the HTTP rules, in order; ids are checked by the caller (one namespace). */
 export function checkHttpRules(c: Collector, placed: PlacedRule[], upstreams: Record<string, Upstream>, options: ValidationOptions = {}): void {
   for (const p of placed) checkRule(c, p, upstreams, options);
+  const covering = firstCoveringRules(placed);
+  const folded = options.caseInsensitivePaths ? firstCoveringRules(placed, true) : undefined;
   placed.forEach((later, j) => {
-    const before = placed.slice(0, j);
-    const earlier = before.find((e) => ruleCovers(e, later));
+    const earlier = placed[covering[j]!];
     if (earlier) {
       c.errors.push(
         issue(
@@ -171,22 +178,20 @@ export function checkHttpRules(c: Collector, placed: PlacedRule[], upstreams: Re
       return;
     }
     // a warning, not an error: the same rule set may serve gateways with and without the setting
-    const folded = options.caseInsensitivePaths ? before.find((e) => ruleCovers(e, later, true)) : undefined;
-    if (folded) {
+    const foldedBy = folded ? placed[folded[j]!] : undefined;
+    if (foldedBy) {
       c.warnings.push(
         issue(
           later.doc,
           ['http', later.index, 'match'],
-          `can never match while paths compare regardless of case (FICUS_PATHS_CASE_INSENSITIVE): rule "${folded.rule.id}"${placeOf(folded.doc, 'http', folded.index)} comes first and takes every request this one matches`,
+          `can never match while paths compare regardless of case (FICUS_PATHS_CASE_INSENSITIVE): rule "${foldedBy.rule.id}"${placeOf(foldedBy.doc, 'http', foldedBy.index)} comes first and takes every request this one matches`,
           later.rule.id,
         ),
       );
     }
   });
   const last = placed[placed.length - 1];
-  const catchAll = (p: PlacedRule) =>
-    p.patterns.some((pp) => pp.segments.length === 1 && pp.open) && !p.rule.match.methods && !p.rule.match.headers && !p.rule.match.query;
-  if (last && !catchAll(last)) {
+  if (last && !isCatchAll(last.rule)) {
     c.warnings.push(issue(last.doc, ['http', last.index], 'the last rule is not a catch-all ("/**" for every method): unmatched requests get 404', last.rule.id));
   }
 }

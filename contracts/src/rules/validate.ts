@@ -8,6 +8,7 @@ import { RuleFileSchema, type Hl7Rule, type RuleFile, type RuleSet, type Upstrea
 import { describe, issue, placeOf, ruleIdAt, type Collector, type RuleDocument, type RuleIssue } from './rule-issues.js';
 import { checkHl7Rules, type PlacedHl7Rule } from './validate-hl7.js';
 import { checkHttpRules, type PlacedRule, type ValidationOptions } from './validate-http.js';
+import { routingLosses } from './routing-guard.js';
 
 export * from './rule-issues.js';
 export { rulePaths, type ValidationOptions } from './validate-http.js';
@@ -67,10 +68,29 @@ export function validateRuleDocuments(docs: RuleDocument[], options: ValidationO
   }
   checkHttpRules(c, http, upstreams, options);
   checkHl7Rules(c, hl7, upstreams);
-  if (http.length === 0) c.warnings.push(issue(docs[0] ?? { data: null }, [], 'no HTTP rules: every request gets 404'));
 
   if (c.errors.length > 0) return { ok: false, errors: c.errors, warnings: c.warnings };
   const ruleSet: RuleSet = { upstreams, http: http.map((p) => p.rule) };
   if (hasHl7Section) ruleSet.hl7 = hl7.map((p) => p.rule as Hl7Rule);
+  const lost = options.servingNow ? guardRouting(c, options.servingNow, ruleSet, http, options.allowRemoval === true) : false;
+  if (http.length === 0 && !lost) c.warnings.push(issue(docs[0] ?? { data: null }, [], 'no HTTP rules: every request gets 404'));
+  if (c.errors.length > 0) return { ok: false, errors: c.errors, warnings: c.warnings };
   return { ok: true, ruleSet, warnings: c.warnings };
+}
+
+/**
+ * What the change stops routing, compared with the rules serving now: an error, or a warning
+ * when an admin allowed it. Located at the rule when it is still there (a narrowed catch-all),
+ * else at the section. true when the HTTP rules are all gone (said once, not twice).
+ */
+function guardRouting(c: Collector, servingNow: RuleSet, after: RuleSet, http: PlacedRule[], allowed: boolean): boolean {
+  const losses = routingLosses(servingNow, after);
+  const nowhere: RuleDocument = { data: null };
+  for (const loss of losses) {
+    const still = loss.ruleId === undefined ? undefined : http.find((p) => p.rule.id === loss.ruleId);
+    const found = still ? issue(still.doc, ['http', still.index, 'match'], loss.reason, loss.ruleId) : issue(nowhere, [loss.kind === 'hl7-rules' ? 'hl7' : 'http'], loss.reason, loss.ruleId);
+    delete found.field;
+    (allowed ? c.warnings : c.errors).push({ ...found, loss: loss.kind });
+  }
+  return losses.some((l) => l.kind === 'http-rules');
 }

@@ -2,6 +2,7 @@
  * How the gateway's admin API answers what its control plane throws (the shared request
  * plumbing, roles and audit hooks are in @ficus/contracts: admin-auth).
  */
+import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { originOf, reasonOf, sendProblem, StaleVersionError } from '@ficus/contracts';
 import { BadTargetError } from '../routing/request-target.js';
@@ -59,6 +60,17 @@ export async function refusedOnRecord<T>(cp: ControlPlane, req: FastifyRequest, 
 export function forceRefused(req: FastifyRequest, reply: FastifyReply, force: boolean | undefined, what: 'flip' | 'rollback'): FastifyReply | undefined {
   if (!force || req.principal!.role === 'admin') return undefined;
   return sendProblem(reply, 403, 'forbidden', 'Not allowed', `forcing a ${what} past the parity gate needs the role "admin"`);
+}
+
+/** The body field by which an admin lets a change drop routing that serves now (routing-guard.ts). */
+export const AllowRemoval = Type.Optional(
+  Type.Boolean({ description: 'apply even though the change leaves no HTTP rules, no HL7 rules, or no catch-all where the current rules have them (role admin; recorded on the version and in the audit log)' }),
+);
+
+/** Dropping routing that serves now (a section emptied, the catch-all) is an admin's decision too. */
+export function removalRefused(req: FastifyRequest, reply: FastifyReply, allowRemoval: boolean | undefined): FastifyReply | undefined {
+  if (!allowRemoval || req.principal!.role === 'admin') return undefined;
+  return sendProblem(reply, 403, 'forbidden', 'Not allowed', 'allowing a change to drop routing that serves now ("allowRemoval") needs the role "admin"');
 }
 
 export { originOf, outcomeOf, reasonOf, sendProblem } from '@ficus/contracts';

@@ -3,7 +3,7 @@
  * it as a new version on top of the version the admin started from, records the change in the
  * audit log in the same transaction, and announces it to every gateway instance.
  */
-import { auditEntry, describeRule, StaleVersionError, validateRuleDocuments, type ParityStore, type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Origin, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion, type ValidationOptions, type WeakenedGate } from '@ficus/contracts';
+import { ALLOW_REMOVAL_HINT, auditEntry, describeRule, StaleVersionError, validateRuleDocuments, type ParityStore, type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Origin, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion, type ValidationOptions, type WeakenedGate } from '@ficus/contracts';
 import { GateWeakeningError, weakenedGates } from './gate-weakening.js';
 import { checkGates, evidenceMinutes, gatedMoves, ParityGateError, type GateFigures } from './parity-gate.js';
 import { applyFlip, type Flip } from './rule-changes.js';
@@ -71,11 +71,14 @@ export class ControlPlane {
     return weakened;
   }
 
-  /** Schema and meaning; the issues name rule id, field and reason. */
-  check(ruleSet: unknown): { ruleSet: RuleSet; warnings: RuleIssue[] } {
-    const result = validateRuleDocuments([{ data: ruleSet }], { ...this.validation, parityGated: true });
-    if (!result.ok) throw new InvalidRuleSetError(result.errors);
-    return { ruleSet: result.ruleSet, warnings: result.warnings };
+  /**
+   * Schema and meaning; the issues name rule id, field and reason. Given the rules serving now,
+   * also what the change would stop routing (routing-guard.ts): refused unless an admin allows it.
+   */
+  check(ruleSet: unknown, servingNow?: RuleSet, allowRemoval = false): { ruleSet: RuleSet; warnings: RuleIssue[]; lost: RuleIssue[] } {
+    const result = validateRuleDocuments([{ data: ruleSet }], { ...this.validation, parityGated: true, ...(servingNow ? { servingNow, allowRemoval } : {}) });
+    if (!result.ok) throw new InvalidRuleSetError(result.errors.map((e) => (e.loss ? { ...e, reason: `${e.reason}; ${ALLOW_REMOVAL_HINT}` } : e)));
+    return { ruleSet: result.ruleSet, warnings: result.warnings, lost: result.warnings.filter((w) => w.loss) };
   }
 
   async current(): Promise<RuleVersion> {
@@ -93,7 +96,8 @@ export class ControlPlane {
   async flip(who: Principal, origin: Origin, ruleId: string, flip: Flip, reason: string, base: number, force = false): Promise<ChangeResult> {
     const current = await this.current();
     const { ruleSet, before, after } = applyFlip(current.ruleSet, ruleId, flip);
-    const { ruleSet: checked, warnings } = this.check(ruleSet);
+    // a flip cannot empty a section or drop a catch-all's match, but the guard is the same for every change
+    const { ruleSet: checked, warnings } = this.check(ruleSet, current.ruleSet);
     // a flip to what the rule already does makes no version: the history shows only real moves
     if (base === current.version && sameRouting(before, after)) {
       await this.record(who, origin, { action: 'rules.flip', target: ruleId, reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false, now: describeRule(before) } });
@@ -111,10 +115,14 @@ export class ControlPlane {
     return withWarnings(result, warnings.filter((w) => w.ruleId === ruleId));
   }
 
-  /** A whole rule set (PUT /api/rules, `ficus import`). An identical one makes no version. */
-  async apply(who: Principal, origin: Origin, ruleSet: unknown, reason: string, base: number, kind: Extract<ChangeKind, 'apply' | 'import'>, force = false): Promise<ChangeResult> {
-    const { ruleSet: checked, warnings } = this.check(ruleSet);
+  /**
+   * A whole rule set (PUT /api/rules, `ficus import`). An identical one makes no version. One that
+   * drops routing serving now needs `allowRemoval` (the route lets only an admin make a change
+   * like this), and the version records what it dropped.
+   */
+  async apply(who: Principal, origin: Origin, ruleSet: unknown, reason: string, base: number, kind: Extract<ChangeKind, 'apply' | 'import'>, force = false, allowRemoval = false): Promise<ChangeResult> {
     const current = await this.current();
+    const { ruleSet: checked, warnings, lost } = this.check(ruleSet, current.ruleSet, allowRemoval);
     const weakened = this.gatesLoosened(who, current.ruleSet, checked, `the ${kind}`);
     const gates = await this.gate(current.ruleSet, checked, force);
     const diff = diffRuleSets(current.ruleSet, checked);
@@ -136,7 +144,7 @@ export class ControlPlane {
     // an import of files made before live flips puts their modes back: the summary says which
     const moves = routingMoves(current.ruleSet, checked);
     const said = (summary || 'no change in behaviour') + (moves.length > 0 ? ` (${moves.join('; ')})` : '');
-    const result = await this.commit(who, origin, `rules.${kind}`, 'rule-set', checked, reason, base, withWeakened(withGates({ kind, summary: said }, gates), weakened));
+    const result = await this.commit(who, origin, `rules.${kind}`, 'rule-set', checked, reason, base, withRemoved(withWeakened(withGates({ kind, summary: said }, gates), weakened), lost));
     return withWarnings(result, warnings);
   }
 
@@ -147,10 +155,11 @@ export class ControlPlane {
    * version without a gate the rule has now (or with a looser one) needs an admin, or the next
    * flip would pass ungated.
    */
-  async rollback(who: Principal, origin: Origin, to: number, reason: string, base: number, force = false): Promise<ChangeResult> {
+  async rollback(who: Principal, origin: Origin, to: number, reason: string, base: number, force = false, allowRemoval = false): Promise<ChangeResult> {
     const target = await this.version(to);
-    const { ruleSet } = this.check(target.ruleSet);
     const current = await this.current();
+    // an old version may predate the HL7 rules or the catch-all: guarded as an import is
+    const { ruleSet, lost } = this.check(target.ruleSet, current.ruleSet, allowRemoval);
     if (base === current.version && diffRuleSets(current.ruleSet, ruleSet).identical) {
       await this.record(who, origin, { action: 'rules.rollback', target: `version ${to}`, reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false } });
       return { version: current, changed: false };
@@ -159,7 +168,7 @@ export class ControlPlane {
     const gates = await this.gate(current.ruleSet, ruleSet, force, true);
     const moves = routingMoves(current.ruleSet, ruleSet);
     const summary = `rollback to version ${to}${moves.length > 0 ? `: ${moves.join('; ')}` : ''}`;
-    return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, withWeakened(withGates({ kind: 'rollback', rollbackTo: to, summary }, gates), weakened));
+    return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, withRemoved(withWeakened(withGates({ kind: 'rollback', rollbackTo: to, summary }, gates), weakened), lost));
   }
 
   /** Audit entry for a write that made no version (refused, denied, tokens). */
@@ -204,6 +213,13 @@ function withGates(change: ChangeRecord, gates: GateFigures[]): ChangeRecord {
   if (gates.length === 0) return change;
   const forced = gates.some((g) => !g.open);
   return { ...change, gates, ...(forced ? { forced: true, summary: `${change.summary} (forced past the parity gate)` } : {}) };
+}
+
+/** Routing an admin allowed the change to drop, on the version and in the audit log. */
+function withRemoved(change: ChangeRecord, lost: RuleIssue[]): ChangeRecord {
+  if (lost.length === 0) return change;
+  const removedRouting = lost.map((l) => `${l.ruleId ? `rule "${l.ruleId}": ` : ''}${l.reason}`);
+  return { ...change, removedRouting, summary: `${change.summary} (routing removed, allowed by an admin: ${removedRouting.join('; ')})` };
 }
 
 function withWeakened(change: ChangeRecord, weakened: WeakenedGate[]): ChangeRecord {

@@ -7,7 +7,7 @@ import { HL7_MODES, HTTP_MODES, type RuleIssue } from '@ficus/contracts';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { ControlPlane } from '../control-plane.js';
 import { explain } from '../explain.js';
-import { forceRefused, originOf, refusedOnRecord } from '../admin-http.js';
+import { AllowRemoval, forceRefused, originOf, refusedOnRecord } from '../admin-http.js';
 import { UnknownRuleError } from '../rule-changes.js';
 import type { RouterOptions } from '../../routing/router.js';
 
@@ -19,6 +19,7 @@ const RuleSetDoc = Type.Unsafe<Record<string, unknown>>({
 const Reason = Type.String({ minLength: 1, maxLength: 500, description: 'why: kept in the version history and the audit log' });
 const BaseVersion = Type.Integer({ minimum: 0, description: 'the version this change starts from; a stale one gets 409' });
 const Loose = { additionalProperties: true };
+
 
 export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (upstream: string) => string | undefined, routing: RouterOptions = {}): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -107,14 +108,17 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
           baseVersion: BaseVersion,
           kind: Type.Optional(Type.Unsafe<'apply' | 'import'>({ type: 'string', enum: ['apply', 'import'] })),
           force: Type.Optional(Type.Boolean({ description: 'go past closed parity gates (audited as forced)' })),
+          allowRemoval: AllowRemoval,
         },
         { additionalProperties: false },
       ),
     },
     handler: async (req) => {
       req.auditTarget = 'rule-set';
-      const { ruleSet, reason, baseVersion, kind, force } = req.body;
-      const { version, changed, warnings } = await refusedOnRecord(cp, req, () => cp.apply(req.principal!, originOf(req), ruleSet, reason, baseVersion, kind ?? 'apply', force === true));
+      const { ruleSet, reason, baseVersion, kind, force, allowRemoval } = req.body;
+      const { version, changed, warnings } = await refusedOnRecord(cp, req, () =>
+        cp.apply(req.principal!, originOf(req), ruleSet, reason, baseVersion, kind ?? 'apply', force === true, allowRemoval === true),
+      );
       req.audited = true;
       return changed ? { version: version.version, changed, change: version.change, ...warningsOf(warnings) } : { version: version.version, changed, ...warningsOf(warnings) };
     },
@@ -122,9 +126,13 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
 
   r.post('/api/rules/validate', {
     config: { role: 'viewer' },
-    schema: { tags: ['rules'], summary: 'Check a rule set without applying it (422 with every issue when invalid)', body: Type.Object({ ruleSet: RuleSetDoc }, { additionalProperties: false }) },
+    schema: {
+      tags: ['rules'],
+      summary: 'Check a rule set without applying it (422 with every issue when invalid, including routing it would drop from the current rules)',
+      body: Type.Object({ ruleSet: RuleSetDoc, allowRemoval: AllowRemoval }, { additionalProperties: false }),
+    },
     handler: async (req) => {
-      const { warnings } = cp.check(req.body.ruleSet);
+      const { warnings } = cp.check(req.body.ruleSet, (await cp.current()).ruleSet, req.body.allowRemoval === true);
       return { valid: true, warnings: warningsOf(warnings).warnings ?? [] };
     },
   });

@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { RuleStore } from '@ficus/contracts';
-import { forceRefused, originOf, refusedOnRecord } from '../admin-http.js';
+import { AllowRemoval, forceRefused, originOf, refusedOnRecord, removalRefused } from '../admin-http.js';
 import type { ControlPlane } from '../control-plane.js';
 import { diffRuleSets } from '../rule-diff.js';
 
@@ -49,16 +49,19 @@ export function versionRoutes(app: FastifyInstance, cp: ControlPlane, store: Rul
           reason: Type.String({ minLength: 1, maxLength: 500 }),
           baseVersion: Type.Integer({ minimum: 0 }),
           force: Type.Optional(Type.Boolean({ description: 'go past a closed parity gate (role admin; audited as forced)' })),
+          allowRemoval: AllowRemoval,
         },
         { additionalProperties: false },
       ),
     },
     handler: async (req, reply) => {
       req.auditTarget = `version ${req.body.version}`;
-      const { force } = req.body;
-      const denied = forceRefused(req, reply, force, 'rollback');
+      const { force, allowRemoval } = req.body;
+      const denied = forceRefused(req, reply, force, 'rollback') ?? removalRefused(req, reply, allowRemoval);
       if (denied) return denied;
-      const { version, changed } = await refusedOnRecord(cp, req, () => cp.rollback(req.principal!, originOf(req), req.body.version, req.body.reason, req.body.baseVersion, force === true));
+      const { version, changed } = await refusedOnRecord(cp, req, () =>
+        cp.rollback(req.principal!, originOf(req), req.body.version, req.body.reason, req.body.baseVersion, force === true, allowRemoval === true),
+      );
       req.audited = true;
       return changed ? { version: version.version, changed, change: version.change } : { version: version.version, changed };
     },
