@@ -71,6 +71,27 @@ export type ChangeEvent = Static<typeof ChangeEventSchema>;
 export interface ChangeBatch {
   schemaVersion: typeof CHANGE_EVENT_SCHEMA_VERSION;
   events: ChangeEvent[];
+  /**
+   * A heartbeat job carries no events and this: the CDC reader had read, and enqueued ahead of
+   * this job, every change its source committed before `at`. A consumer that reaches it is
+   * caught up to `at` on this partition. A consumer that does not know the field sees an empty
+   * batch and applies nothing, so versions need not match.
+   */
+  heartbeat?: FeedHeartbeat;
+}
+
+export interface FeedHeartbeat {
+  /** the CDC source's name */
+  source: string;
+  /** ISO 8601: caught up to this time (the CDC reader's clock) */
+  at: string;
+}
+
+/** The time a heartbeat batch says its partition is caught up to (ms), or undefined when it is not one. */
+export function heartbeatTime(batch: ChangeBatch): number | undefined {
+  if (batch.events.length > 0 || typeof batch.heartbeat?.at !== 'string') return undefined;
+  const at = Date.parse(batch.heartbeat.at);
+  return Number.isFinite(at) ? at : undefined;
 }
 
 /** Why a value is not a change event of this version, or undefined when it is one. */

@@ -17,7 +17,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { CHANGE_EVENT_SCHEMA_VERSION, changeEventProblem, keyText, lastChangePerKey, netChangePerKey, type ChangeBatch, type ChangeEvent } from '../events/change-event.js';
+import { CHANGE_EVENT_SCHEMA_VERSION, changeEventProblem, heartbeatTime, keyText, lastChangePerKey, netChangePerKey, type ChangeBatch, type ChangeEvent } from '../events/change-event.js';
 import { runMigrations } from '../postgres/migrate.js';
 import { deleteInBatches } from '../postgres/periodic-purge.js';
 import { withTransaction } from '../postgres/transaction.js';
@@ -67,6 +67,11 @@ export interface ChangeConsumerOptions {
    * given; give one to show it on a status endpoint)
    */
   unavailable?: NotNowWatch;
+  /**
+   * told when a partition reaches a heartbeat of the CDC reader (no events, nothing written):
+   * every change committed at the source before `atMs` is applied on that partition
+   */
+  heartbeat?: (r: { topic: string; partition: number; atMs: number }) => void;
   log: Logger;
 }
 
@@ -116,6 +121,12 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
   const handle = async (job: Job<ChangeBatch>, partition: number): Promise<void> => {
     const problem = changeBatchProblem(job.data);
     if (problem) throw new PermanentError(`not a change batch of version ${CHANGE_EVENT_SCHEMA_VERSION}: ${problem}`);
+    const caughtUpTo = heartbeatTime(job.data);
+    if (caughtUpTo !== undefined) {
+      // the jobs before it on this partition are done: no transaction, no position, nothing stored
+      o.heartbeat?.({ topic: o.topic, partition, atMs: caughtUpTo });
+      return;
+    }
     const ours = job.data.events.filter((e) => e.topic === o.topic);
     const ignored = new Set(ignoredNow());
     const echo = (e: ChangeEvent) => e.source.origin !== null && ignored.has(e.source.origin);

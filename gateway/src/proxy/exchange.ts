@@ -49,6 +49,17 @@ function uncork(res: ServerResponse): void {
   res.uncork();
 }
 
+/** an extracted service's mark on an answer it refuses because its data is not fresh (service-kit stale-reads.ts) */
+const STALE_HEADER = 'x-ficus-stale';
+
+function staleMarked(rawHeaders: Buffer[]): boolean {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === STALE_HEADER.length && name.toString('latin1').toLowerCase() === STALE_HEADER) return true;
+  }
+  return false;
+}
+
 export function hasBody(req: IncomingMessage): boolean {
   const len = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
@@ -228,7 +239,15 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     const upstream = this.upstream!;
-    if (statusCode >= 500) {
+    if (statusCode >= 500 && this.onTarget && staleMarked(rawHeaders)) {
+      // the service is up and says its copy is behind its feed: not a failure of its, and for
+      // a safe request the legacy has the fresh answer (no fallback: its honest 503 is relayed)
+      if (this.canFallback) {
+        this.discarding = true;
+        this.discardReason = 'stale-feed';
+        return true;
+      }
+    } else if (statusCode >= 500) {
       upstream.breaker.failure(`status ${statusCode}`);
       if (this.onTarget && this.canFallback) {
         // drain the small error body so the connection stays reusable, then ask legacy

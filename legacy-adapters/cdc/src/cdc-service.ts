@@ -28,6 +28,8 @@ export interface CdcSource {
   start(): Promise<void>;
   status(): SourceStatus;
   slotLagBytes(): Promise<number | null>;
+  /** every change committed at the source before this time (ms) has been handed to the publisher; null while not streaming */
+  caughtUpAtMs(): number | null;
   enqueued(ack: bigint | undefined, changes: number): void;
   close(): Promise<void>;
 }
@@ -82,6 +84,8 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
       maxEventsPerJob: config.CDC_MAX_EVENTS_PER_JOB,
       highWater: config.CDC_MAX_HELD_EVENTS,
       lingerMs: config.CDC_LINGER_MS,
+      topics: config.CDC_HEARTBEAT_MS > 0 ? topics : [],
+      source: mapping.source,
       log,
       flushed: ({ boundary, perTopic, commitTimesMs, enqueuedAtMs }) => {
         let n = 0;
@@ -134,6 +138,14 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
     }
     await source.start();
     closers.push(() => source.close());
+    if (config.CDC_HEARTBEAT_MS > 0) {
+      // the services measure how fresh their copy is by these; a stopped or stuck reader stops them
+      const beat = setInterval(() => {
+        const at = source?.caughtUpAtMs();
+        if (at != null) publisher.heartbeat(at);
+      }, config.CDC_HEARTBEAT_MS);
+      closers.push(async () => clearInterval(beat));
+    }
 
     if (services.length > 0 && config.CDC_SOURCE_KIND === 'postgres') {
       const url = legacyUrl(config);

@@ -28,6 +28,7 @@ export const CdcConfigSchema = configSchema({
   CDC_MAX_EVENTS_PER_JOB: Env.integer(500, 'most change events in one queue job', 1),
   CDC_LINGER_MS: Env.integer(100, 'how long the first change of a batch waits for more before they are enqueued: bigger jobs, fewer consumer transactions', 0),
   CDC_MAX_HELD_EVENTS: Env.integer(50_000, 'change events held in memory (read, not yet enqueued) before the source stops reading', 100),
+  CDC_HEARTBEAT_MS: Env.integer(1_000, 'time between two heartbeats put on every partition queue of every topic, behind the changes, saying up to when the source has been read: the services\' SERVICE_MAX_FEED_LAG_MS measures by them (0: none)', 0),
   CDC_STATUS_INTERVAL_MS: Env.integer(1_000, 'PostgreSQL: time between two standby status updates', 100),
   CDC_SNAPSHOT_FETCH_ROWS: Env.integer(5_000, 'rows per fetch while taking the snapshot', 1),
   CDC_WRITEBACK_SERVICES: Env.string('patient-service,results-service', 'services whose write-back queues the legacy writer reads (comma-separated; empty: no write-back)'),

@@ -16,6 +16,7 @@ import type pg from 'pg';
 import type { SystemOfRecord } from '../runtime/service-env.js';
 import type { SystemOfRecordSource } from '../runtime/system-of-record.js';
 import type { ServiceMetrics } from '../runtime/service-metrics.js';
+import type { FeedFreshness } from './feed-freshness.js';
 
 /** changes Ficus wrote to the legacy database itself (write-back): never applied again */
 export const WRITEBACK_ORIGIN = 'ficus-writeback';
@@ -48,6 +49,8 @@ export interface ChangeFeedsOptions {
   retry?: Partial<RetryPolicy>;
   /** SERVICE_DEDUP_RETENTION_DAYS: how long tombstones last, and so how long a dead letter is safe to replay */
   tombstoneRetentionDays: number;
+  /** told of the CDC reader's heartbeats as each partition reaches them */
+  freshness?: FeedFreshness;
 }
 
 export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<PartitionedConsumer<ChangeBatch>[]> {
@@ -66,6 +69,7 @@ export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<Partition
           echoes: feed.echoes && ((changes, tx) => feed.echoes!(changes, { tx, systemOfRecord: o.systemOfRecord.current() })),
           retry: o.retry,
           tombstoneRetentionDays: o.tombstoneRetentionDays,
+          heartbeat: o.freshness && ((h) => o.freshness!.heard(h.topic, h.partition, h.atMs)),
           log: o.log,
           apply: async (changes, tx) => {
             const report = await feed.apply(changes, { tx, systemOfRecord: o.systemOfRecord.current() });

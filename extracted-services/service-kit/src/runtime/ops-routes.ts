@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import { staleBecause, type StaleReadGuard } from '../cdc/stale-reads.js';
 import type { ServiceMetrics } from './service-metrics.js';
 import type { SystemOfRecordSource } from './system-of-record.js';
 
@@ -30,6 +31,8 @@ export interface OpsState {
   systemOfRecord: SystemOfRecordSource;
   /** true from SIGTERM on: the load balancer stops sending */
   shuttingDown(): boolean;
+  /** how fresh the CDC feed is, and whether reads are refused for it (with the consumers on) */
+  staleReads?: StaleReadGuard;
 }
 
 export function registerOpsRoutes(app: FastifyInstance, s: OpsState): void {
@@ -46,9 +49,17 @@ export function registerOpsRoutes(app: FastifyInstance, s: OpsState): void {
       queues: s.redis ? (queues ? 'UP' : 'DOWN') : 'OFF',
       systemOfRecord: s.systemOfRecord.current(),
       systemOfRecordFrom: s.systemOfRecord.describe(),
+      // not a reason to be unready: writes and fresh-enough reads go on; stale reads are refused one by one
+      ...(s.staleReads ? { feed: feedDetail(s.staleReads) } : {}),
     });
   });
   app.get('/metrics', async (_request, reply) => reply.header('content-type', s.metrics.registry.contentType).send(await s.metrics.registry.metrics()));
+}
+
+function feedDetail(g: StaleReadGuard): Record<string, unknown> {
+  const lag = g.freshness.lag();
+  const why = staleBecause(g);
+  return { lagMs: lag.lagMs, caughtUpTo: lag.caughtUpTo, slowest: lag.slowest, maxLagMs: g.maxLagMs, reads: why ? 'REFUSED' : 'SERVED', ...(why ? { why } : {}) };
 }
 
 /** Counts every answer by route pattern (never the path: it holds MRNs). */

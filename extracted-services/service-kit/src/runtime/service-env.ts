@@ -39,6 +39,11 @@ export const commonServiceEnv = {
     0,
   ),
   SERVICE_DEDUP_RETENTION_DAYS: Env.integer(30, 'HL7 messages applied and positions of deleted rows, kept to recognise a redelivery or replay, are deleted after this many days (0: kept for ever)', 0),
+  SERVICE_MAX_FEED_LAG_MS: Env.integer(
+    5_000,
+    "while the legacy system holds the record: once the CDC feed is further behind the legacy database than this (by the CDC reader's heartbeats), reads are answered 503 with x-ficus-stale: feed-lag, which the gateway answers from the legacy instead (0: never)",
+    0,
+  ),
   SERVICE_SHUTDOWN_TIMEOUT_MS: Env.integer(10_000, 'on SIGTERM, time given to in-flight requests and queue jobs'),
   LOG_LEVEL: Env.level(),
 };

@@ -15,6 +15,8 @@ import { hl7QueuePrefix, withDatabase, type Logger } from '@ficus/contracts';
 import { cdcQueuePrefix, migrateOutbox, OutboxRelay, type RetryPolicy } from '@ficus/contracts/queues';
 import { legacyApiServer, registerLegacyErrors } from '@ficus/legacy-his/contract';
 import { startChangeFeeds, type ChangeFeed } from '../cdc/change-feeds.js';
+import { FeedFreshness } from '../cdc/feed-freshness.js';
+import { refuseStaleReads } from '../cdc/stale-reads.js';
 import { startHl7Intake, type Hl7Handlers } from '../hl7/hl7-intake.js';
 import { migrateService } from './migrate-service.js';
 import { startDedupRetention } from './dedup-retention.js';
@@ -75,6 +77,7 @@ export async function buildServiceApp(log: Logger, ops: OpsState, routes: (app: 
   registerLegacyErrors(app);
   countRequests(app, ops.metrics);
   registerOpsRoutes(app, ops);
+  if (ops.staleReads) refuseStaleReads(app, ops.staleReads);
   await routes(app);
   await app.ready();
   return app;
@@ -116,13 +119,20 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
       redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
       redis.on('error', () => undefined); // BullMQ reconnects; /readyz shows it
     }
-    const app = await buildServiceApp(log, { pool, redis, metrics, systemOfRecord, shuttingDown: () => shuttingDown }, (a) => d.routes(a, pool, systemOfRecord));
+    // only a service that consumes the feed can tell how fresh it is
+    const freshness = redis ? new FeedFreshness(d.feeds.map((f) => f.topic), config.CDC_PARTITIONS) : undefined;
+    const staleReads = freshness && { freshness, systemOfRecord, maxLagMs: config.SERVICE_MAX_FEED_LAG_MS };
+    if (freshness) metrics.gauge('ficus_service_cdc_feed_lag_seconds', 'How far behind the legacy database the CDC feed is, by the CDC reader\'s heartbeats (its least fresh partition); absent until the first heartbeat', [], async () => {
+      const { lagMs } = freshness.lag();
+      return lagMs === null ? [] : [{ labels: {}, value: lagMs / 1000 }];
+    });
+    const app = await buildServiceApp(log, { pool, redis, metrics, systemOfRecord, shuttingDown: () => shuttingDown, staleReads }, (a) => d.routes(a, pool, systemOfRecord));
     stops.push(() => app.close());
     if (redis) {
       const consumed = { connection: redis, pool, systemOfRecord, metrics, log, retry: d.retry };
       const hl7 = await startHl7Intake({ ...consumed, service: name, partitions: config.HL7_PARTITIONS, handlers: d.hl7Handlers, waitForKeysMs: config.SERVICE_HL7_WAIT_FOR_KEYS_MS });
       stops.push(() => hl7.close());
-      const feeds = await startChangeFeeds({ ...consumed, partitions: config.CDC_PARTITIONS, feeds: d.feeds, tombstoneRetentionDays: config.SERVICE_DEDUP_RETENTION_DAYS });
+      const feeds = await startChangeFeeds({ ...consumed, partitions: config.CDC_PARTITIONS, feeds: d.feeds, tombstoneRetentionDays: config.SERVICE_DEDUP_RETENTION_DAYS, freshness });
       stops.push(() => Promise.all(feeds.map((f) => f.close())).then(() => undefined));
       const gauges = new QueueGauges(
         redis,

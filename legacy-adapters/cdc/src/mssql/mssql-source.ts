@@ -53,6 +53,7 @@ export class MssqlSource {
   private running = false;
   private loop: Promise<void> | undefined;
   private lastCommitAt: string | null = null;
+  private caughtUpAt: number | null = null;
   private readonly rate = new RateWindow();
 
   constructor(private readonly o: MssqlSourceOptions) {
@@ -131,7 +132,13 @@ export class MssqlSource {
       lastCommitAt: this.lastCommitAt,
       changesPerSecond: this.rate.perSecond(),
       ...(this.error ? { error: this.error } : {}),
+      caughtUpAt: this.caughtUpAt === null ? null : new Date(this.caughtUpAt).toISOString(),
     };
+  }
+
+  /** Every change committed before this time has been handed to the publisher: the start of the last poll that read to the end. */
+  caughtUpAtMs(): number | null {
+    return this.state === 'streaming' ? this.caughtUpAt : null;
   }
 
   slotLagBytes(): Promise<number | null> {
@@ -199,6 +206,7 @@ export class MssqlSource {
 
   /** One window over every capture instance; answers the number of changes enqueued. */
   private async pollOnce(): Promise<number> {
+    const startedAt = Date.now();
     const max = await this.maxLsn();
     const rows: { row: MssqlChangeRow; t: CapturedMssqlTable; types: Map<string, string> }[] = [];
     for (const t of this.tables) {
@@ -229,6 +237,8 @@ export class MssqlSource {
       this.stored = max;
       if (n > 0) this.lastCommitAt = new Date().toISOString();
     }
+    // everything committed before this poll began is at most `max`, and has been handed to the publisher
+    this.caughtUpAt = startedAt;
     return n;
   }
 

@@ -58,6 +58,8 @@ export class PostgresSource {
   private paused = false;
   private lastPosition: string | null = null;
   private lastCommitAtMs: number | null = null;
+  /** when the server (its clock) last said it had sent everything, read while no transaction was half read (see caughtUpAtMs) */
+  private caughtUpAt: number | null = null;
   /** commit times of transactions read and not yet acknowledged, oldest first */
   private readonly unacked: { ack: bigint; commitTimeMs: number }[] = [];
   private readonly rate = new RateWindow();
@@ -92,6 +94,18 @@ export class PostgresSource {
     this.conn?.sendStatus(this.received > ack ? this.received : ack, ack);
   }
 
+  /**
+   * Every change committed before this time (the server's clock, as commit times are) has been
+   * handed to the publisher: the sending time of the last keepalive read between two
+   * transactions while reading was not paused. The server sends one each status interval (the
+   * status updates ask for it) behind what it has sent, so a stopped, paused or stuck reader
+   * stops moving it. A server whose walsender is itself behind its WAL (a backlog it is still
+   * decoding) vouches for what it has sent: the CDC's lag metric shows such a backlog.
+   */
+  caughtUpAtMs(): number | null {
+    return this.state === 'streaming' ? this.caughtUpAt : null;
+  }
+
   status(): SourceStatus {
     const oldest = this.unacked[0];
     return {
@@ -110,6 +124,7 @@ export class PostgresSource {
       receivedLsn: this.received > 0n ? formatLsn(this.received) : null,
       paused: this.paused,
       heldEvents: this.o.publisher.held,
+      caughtUpAt: this.caughtUpAt === null ? null : new Date(this.caughtUpAt).toISOString(),
     };
   }
 
@@ -243,8 +258,11 @@ export class PostgresSource {
               conn.pause();
             }
           },
-          keepalive: (walEnd, replyRequested) => {
+          keepalive: (walEnd, replyRequested, sentAtMs) => {
             if (walEnd > this.received) this.received = walEnd;
+            // the server's sending time, not ours: a keepalive read late (this process stopped
+            // a while) vouches only for what the server had sent when it wrote it
+            if (!decoder.inTransaction && !this.paused) this.caughtUpAt = sentAtMs;
             // nothing in hand: everything the server sent before this point is enqueued, so the slot may move on
             if (idle() && walEnd > this.acked) this.acked = walEnd;
             if (replyRequested || idle()) conn.sendStatus(this.received, this.acked);

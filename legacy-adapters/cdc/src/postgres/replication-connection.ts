@@ -17,11 +17,14 @@ import pg from 'pg';
 import { dateToPgTime, formatLsn } from './pgoutput.js';
 import { SESSION_OPTIONS } from './values.js';
 
+/** the server's clock in the protocol counts microseconds from 2000-01-01 UTC */
+const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
+
 export interface StreamHandlers {
   /** an XLogData message: its WAL start, the server's WAL end, and the pgoutput payload */
   data(walStart: bigint, walEnd: bigint, payload: Buffer): void;
-  /** a primary keepalive: the server's WAL end, and whether it wants an answer now */
-  keepalive(walEnd: bigint, replyRequested: boolean): void;
+  /** a primary keepalive: the server's WAL end, whether it wants an answer now, and when the server sent it (its clock, ms) */
+  keepalive(walEnd: bigint, replyRequested: boolean, sentAtMs: number): void;
 }
 
 interface RawConnection {
@@ -69,7 +72,7 @@ export class ReplicationConnection {
       if (kind === 0x77 /* w */) {
         h.data(chunk.readBigUInt64BE(1), chunk.readBigUInt64BE(9), chunk.subarray(25));
       } else if (kind === 0x6b /* k */) {
-        h.keepalive(chunk.readBigUInt64BE(1), chunk[17] === 1);
+        h.keepalive(chunk.readBigUInt64BE(1), chunk[17] === 1, PG_EPOCH_MS + Number(chunk.readBigInt64BE(9) / 1000n));
       }
     });
     const sql = `START_REPLICATION SLOT ${quoteIdent(slot)} LOGICAL ${formatLsn(startLsn)} (proto_version '1', publication_names ${quoteLiteral(publication)}, messages 'true')`;

@@ -34,13 +34,23 @@ export interface PublisherOptions {
   flushed: (r: { boundary: Boundary | undefined; perTopic: Map<string, number>; commitTimesMs: number[]; enqueuedAtMs: number }) => void;
   /** how long a first event waits for company before a flush starts (ms) */
   lingerMs?: number;
+  /** the topics fed: a heartbeat goes to every partition of each */
+  topics?: readonly string[];
+  /** the source's name, in heartbeats */
+  source?: string;
 }
+
+type Job = { name: string; data: ChangeBatch; opts?: { removeOnComplete: boolean } };
 
 export class Publisher {
   private readonly queues = new Map<string, Queue<ChangeBatch>>();
   private buffers = new Map<string, ChangeEvent[]>();
   private boundary: Boundary | undefined;
   private commitTimes: number[] = [];
+  /** a heartbeat to enqueue behind the events gathered so far (ms), if any */
+  private heartbeatAt: number | undefined;
+  /** the latest heartbeat time taken: one not later says nothing new */
+  private lastHeartbeatAt = -Infinity;
   private gathered = 0;
   private inFlight = 0;
   private flushing: Promise<void> | undefined;
@@ -78,6 +88,19 @@ export class Publisher {
     this.schedule();
   }
 
+  /**
+   * Every change the source committed before `atMs` has been added: a heartbeat saying so goes
+   * to every partition queue of every topic, behind the events gathered so far (one flush keeps
+   * each queue's order), so a consumer that reaches it has applied them all.
+   */
+  heartbeat(atMs: number): void {
+    if (!this.o.topics?.length) return;
+    if (atMs <= this.lastHeartbeatAt) return;
+    this.lastHeartbeatAt = atMs;
+    this.heartbeatAt = atMs;
+    this.schedule();
+  }
+
   /** Resolves when fewer than half the high-water mark are held. */
   async belowLowWater(): Promise<void> {
     while (this.held >= this.o.highWater / 2 && !this.closed) await new Promise<void>((r) => this.waiters.push(r));
@@ -93,7 +116,7 @@ export class Publisher {
 
   private schedule(): void {
     if (this.flushing || this.closed) return;
-    if (this.gathered === 0 && !this.boundary) return;
+    if (this.gathered === 0 && !this.boundary && this.heartbeatAt === undefined) return;
     // a full job's worth for every partition goes at once; less waits for company, up to the linger
     if (this.gathered >= this.o.maxEventsPerJob * this.o.partitions) {
       clearTimeout(this.timer);
@@ -126,6 +149,8 @@ export class Publisher {
     const boundary = this.boundary;
     const commitTimes = this.commitTimes;
     const count = this.gathered;
+    const heartbeatAt = this.heartbeatAt;
+    this.heartbeatAt = undefined;
     this.buffers = new Map();
     this.boundary = undefined;
     this.commitTimes = [];
@@ -136,10 +161,12 @@ export class Publisher {
       const topic = events[0]!.topic;
       perTopic.set(topic, (perTopic.get(topic) ?? 0) + events.length);
     }
+    const jobs = new Map([...buffers].map(([queue, events]) => [queue, this.jobs(events)]));
+    if (heartbeatAt !== undefined) this.addHeartbeats(jobs, heartbeatAt);
     for (let attempt = 1; ; attempt++) {
       try {
         // different queues side by side; within one queue the jobs keep their order (one addBulk)
-        await Promise.all([...buffers].map(([queue, events]) => this.queue(queue).addBulk(this.jobs(events))));
+        await Promise.all([...jobs].map(([queue, list]) => this.queue(queue).addBulk(list)));
         break;
       } catch (e) {
         if (this.closed) throw e;
@@ -153,8 +180,22 @@ export class Publisher {
     this.o.flushed({ boundary, perTopic, commitTimesMs: commitTimes, enqueuedAtMs: Date.now() });
   }
 
-  private jobs(events: ChangeEvent[]): { name: string; data: ChangeBatch }[] {
-    const jobs: { name: string; data: ChangeBatch }[] = [];
+  /** a heartbeat job at the end of every partition queue's list (a redelivered one is harmless: it says nothing new) */
+  private addHeartbeats(jobs: Map<string, Job[]>, atMs: number): void {
+    const heartbeat = { source: this.o.source ?? '', at: new Date(atMs).toISOString() };
+    for (const topic of this.o.topics ?? []) {
+      for (let p = 0; p < this.o.partitions; p++) {
+        const queue = partitionQueueName(cdcQueuePrefix(topic), p);
+        let list = jobs.get(queue);
+        if (!list) jobs.set(queue, (list = []));
+        // not kept once done: sixteen a second would crowd the change jobs out of the completed list
+        list.push({ name: 'heartbeat', data: { schemaVersion: CHANGE_EVENT_SCHEMA_VERSION, events: [], heartbeat }, opts: { removeOnComplete: true } });
+      }
+    }
+  }
+
+  private jobs(events: ChangeEvent[]): Job[] {
+    const jobs: Job[] = [];
     for (let i = 0; i < events.length; i += this.o.maxEventsPerJob) {
       const slice = events.slice(i, i + this.o.maxEventsPerJob);
       jobs.push({ name: 'changes', data: { schemaVersion: CHANGE_EVENT_SCHEMA_VERSION, events: slice } });
