@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { RequestTarget } from '../routing/request-target.js';
-import type { CompiledRule } from '../routing/router.js';
+import type { CompiledRule, RouteMatch } from '../routing/router.js';
 import { PASS, REFUSED } from '../upstreams/circuit-breaker.js';
 import type { GateTicket, GateWaiter } from '../upstreams/connection-gate.js';
 import type { Upstream } from '../upstreams/upstream.js';
@@ -96,6 +96,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
   private ticket: GateTicket | undefined;
   /** the client could not be given the upstream's head: not the upstream's failure */
   private headFailed = false;
+  private readonly rule: CompiledRule;
   /** mode shadow: legacy's answer is also handed here (after the client got it) */
   shadow: ShadowCapture | undefined = undefined;
   /** legacy answers because the path was just written through it (the rule would send it to the target) */
@@ -105,12 +106,13 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
     private readonly rt: ProxyRuntime,
     private readonly req: IncomingMessage,
     private readonly res: TrackedResponse,
-    private readonly rule: CompiledRule,
+    private readonly match: RouteMatch,
     private readonly target: RequestTarget,
     private readonly requestId: string,
     private readonly started: number,
     private canFallback: boolean,
   ) {
+    this.rule = match.rule;
     this.upload = hasBody(req) ? new OutgoingBody(req, rt.options.requestBufferBytes ?? DEFAULT_REQUEST_BUFFER_BYTES) : undefined;
     res[kExchange] = this;
     res.once('close', onClientClose);
@@ -260,7 +262,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
     }
     if (statusCode < 200) return true; // 1xx interim answers are not relayed
     this.status = statusCode;
-    if (!this.onTarget && statusCode < 300) rememberWrite(this.rt, this.req.method, this.target, rawHeaders);
+    if (!this.onTarget && statusCode < 300) rememberWrite(this.rt, this.req, this.match, this.target, rawHeaders);
     this.resume = resume;
     const added = ['via', VIA, 'x-request-id', this.requestId];
     if (this.rt.options.routeHeader) added.push('x-ficus-route', this.routeLabel());

@@ -13,7 +13,7 @@ import { isAmbiguous, isSafeMethod } from '../routing/router.js';
 import { Exchange, hasBody } from './exchange.js';
 import { acceptableRequestId, hasRepeatedHost, REPEATED_HOST_DETAIL } from './headers.js';
 import { isEchoMethod, refuseEchoMethod, sendProblem } from './problem-response.js';
-import { noteWrite, writtenRecently } from './read-after-write.js';
+import { writtenRecently } from './read-after-write.js';
 import { recordRefusal } from './refusals.js';
 import type { ProxyRuntime } from './runtime.js';
 import { AFTER_WRITE } from './shadow.js';
@@ -59,10 +59,9 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
   // a shadowed read is not compared (the new service may not have had the write through CDC yet)
   const afterWrite = (decided ? rule.mode !== 'retired' : rule.shadow !== null) && writtenRecently(rt, method, match, target);
   const toTarget = decided && !afterWrite;
-  if (!toTarget) noteWrite(rt, method, match, target, req);
   if (afterWrite && decided) rt.metrics.readsAfterWrite.inc({ rule: rule.id });
   const canFallback = toTarget && rule.mode !== 'retired' && rule.fallback && isSafeMethod(method) && !hasBody(req);
-  const exchange = new Exchange(rt, req, res, rule, target, requestId, started, canFallback);
+  const exchange = new Exchange(rt, req, res, match, target, requestId, started, canFallback);
   exchange.afterWrite = afterWrite && decided;
   if (rule.shadow !== null) {
     if (afterWrite) rt.shadows.skip(rule, AFTER_WRITE);

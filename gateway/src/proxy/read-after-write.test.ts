@@ -4,7 +4,7 @@ import type { HttpRule } from '@ficus/contracts';
 import { RecentWrites } from '../routing/recent-writes.js';
 import { parseRequestTarget, type RequestTarget } from '../routing/request-target.js';
 import { Router, type RouteMatch } from '../routing/router.js';
-import { noteWrite, rememberWrite, writtenRecently } from './read-after-write.js';
+import { rememberWrite, writtenRecently } from './read-after-write.js';
 import type { ProxyRuntime } from './runtime.js';
 
 const rules: HttpRule[] = [
@@ -23,8 +23,7 @@ const req = { headers: {}, rawHeaders: [] } as unknown as IncomingMessage;
 
 function write(rt: ProxyRuntime, method: string, url: string, location?: string): void {
   const target = parseRequestTarget(url);
-  noteWrite(rt, method, rt.router.route(method, target, {}, []) as RouteMatch, target, req);
-  rememberWrite(rt, method, target, location === undefined ? [] : [Buffer.from('Location'), Buffer.from(location)]);
+  rememberWrite(rt, { ...req, method } as IncomingMessage, rt.router.route(method, target, {}, []) as RouteMatch, target, location === undefined ? [] : [Buffer.from('Location'), Buffer.from(location)]);
 }
 
 function held(rt: ProxyRuntime, url: string): boolean {

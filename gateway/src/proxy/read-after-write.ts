@@ -31,29 +31,18 @@ export function writtenRecently(rt: ProxyRuntime, method: string, match: RouteMa
 }
 
 /**
- * The writes sent to legacy and not yet answered, by their target: the exchange hands
- * rememberWrite the target alone, and the subject of a write is read from the rule it matched
- * (and a Location is routed with the writer's headers). Gone with the exchange.
+ * After legacy answered `req` (which `match` routed, to `target`) with a 2xx whose headers are
+ * `rawHeaders`: a write's path, its record and those of its Location are remembered.
  */
-const pending = new WeakMap<RequestTarget, { match: RouteMatch; req: IncomingMessage }>();
-
-/** Before a request that `match` sends to legacy: a write among them may be remembered when it is answered. */
-export function noteWrite(rt: ProxyRuntime, method: string, match: RouteMatch, target: RequestTarget, req: IncomingMessage): void {
-  if (rt.recentWrites.enabled && !isSafeMethod(method)) pending.set(target, { match, req });
-}
-
-/** After legacy answered `method` on `target` with a 2xx whose headers are `rawHeaders`. */
-export function rememberWrite(rt: ProxyRuntime, method: string | undefined, target: RequestTarget, rawHeaders: Buffer[]): void {
-  if (!rt.recentWrites.enabled || isSafeMethod(method ?? 'GET')) return;
+export function rememberWrite(rt: ProxyRuntime, req: IncomingMessage, match: RouteMatch, target: RequestTarget, rawHeaders: Buffer[]): void {
+  if (!rt.recentWrites.enabled || isSafeMethod(req.method ?? 'GET')) return;
   const recent = rt.recentWrites;
   const remember = (kind: string, value: string): boolean => {
     recent.remember(subjectKey(rt, kind, value));
     return false;
   };
-  const write = pending.get(target);
-  pending.delete(target);
   recent.remember(pathKey(rt, target));
-  if (write !== undefined) anySubject(write.match, target, remember);
+  anySubject(match, target, remember);
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.length !== 8 || rawHeaders[i]!.toString('latin1').toLowerCase() !== 'location') continue;
     let created: RequestTarget;
@@ -66,7 +55,7 @@ export function rememberWrite(rt: ProxyRuntime, method: string | undefined, targ
     }
     recent.remember(pathKey(rt, created));
     // a POST's own target names no record yet: the rule that would read what it created does
-    const read = rt.router.route('GET', created, write?.req.headers ?? {}, write?.req.rawHeaders ?? []);
+    const read = rt.router.route('GET', created, req.headers, req.rawHeaders);
     if (read !== undefined && !isAmbiguous(read)) anySubject(read, created, remember);
   }
 }
