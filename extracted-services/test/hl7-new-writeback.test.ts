@@ -12,8 +12,9 @@
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createLogger, hl7QueueName, type Hl7Job } from '@ficus/contracts';
+import { patientTopicRow } from '@ficus/patient-service';
 import { loadMapping } from '../../legacy-adapters/cdc/src/mapping/mapping-file.js';
 import { checkMapping } from '../../legacy-adapters/cdc/src/postgres/preflight.js';
 import { SESSION_OPTIONS } from '../../legacy-adapters/cdc/src/postgres/values.js';
@@ -39,7 +40,13 @@ beforeAll(async () => {
   await migrateWriteback(legacyUrl, log);
   writerPool = new pg.Pool({ connectionString: legacyUrl, max: 4, application_name: 'ficus-legacy-writer', options: SESSION_OPTIONS } as pg.PoolConfig);
   writerPool.on('error', () => undefined);
-  writer = new LegacyWriter({
+  writer = await startWriter();
+  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>('SELECT PAT_MRN FROM PATIENT_MASTER ORDER BY PAT_MRN LIMIT 5');
+  seeded = rows.map((r) => r.pat_mrn);
+});
+/** the CDC deployable's legacy writer on the scene's legacy database (the shipped mapping) */
+async function startWriter(): Promise<LegacyWriter> {
+  const w = new LegacyWriter({
     connection: scene.redis,
     pool: writerPool,
     tables: await checkMapping(writerPool, await loadMapping(MAPPING)),
@@ -50,10 +57,9 @@ beforeAll(async () => {
     log,
     outcome: () => undefined,
   });
-  await writer.start();
-  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>('SELECT PAT_MRN FROM PATIENT_MASTER ORDER BY PAT_MRN LIMIT 4');
-  seeded = rows.map((r) => r.pat_mrn);
-});
+  await w.start();
+  return w;
+}
 afterAll(async () => {
   await writer?.close();
   await writerPool?.end();
@@ -167,6 +173,116 @@ describe('the probe, through the real HL7 adapter', () => {
     await settled();
     expect(await legacyCount('ADMISSION WHERE VISIT_NO = $1', 'V7400044')).toBe(1);
     expect(await legacyJson(`/api/encounters?mrn=${mrn}`)).toEqual(JSON.parse((await ask(scene.patients.url, `/api/encounters?mrn=${mrn}`)).body));
+  });
+});
+
+describe('a legacy screen\'s edit reaching the service before the write-back of an HL7 change has landed (the write rule in legacy)', () => {
+  type Patient = { mrn: string; lastName: string; phone: string | null } & Record<string, unknown>;
+  const servicePatient = async (mrn: string) => JSON.parse((await ask(scene.patients.url, `/api/patients/${mrn}`)).body) as Patient;
+  const legacyPatient = async (mrn: string) => (await legacyJson(`/api/patients/${mrn}`)) as Patient;
+  const published = async (mrn: string) =>
+    (await scene.patients.pool.query("SELECT 1 FROM ficus_outbox WHERE topic = 'patients' AND after->>'mrn' = $1 AND published_at IS NULL", [mrn])).rowCount === 0;
+  const conflictsOf = async (mrn: string) =>
+    (await scene.patients.pool.query<{ reason: string }>('SELECT reason FROM ficus_change_conflicts WHERE key = $1 ORDER BY id', [JSON.stringify({ mrn })])).rows.map((r) => r.reason);
+  const pending = async (mrn: string) => (await scene.patients.pool.query<{ f: string[] | null }>('SELECT local_changed_fields AS f FROM patient WHERE mrn = $1', [mrn])).rows[0]!.f;
+
+  beforeAll(async () => {
+    // what the tests above wrote back, as the CDC reader brings it (CDC_WRITEBACK_ECHO=tag): both sides alike before the races
+    await scene.cdc.sync(['patients', 'admissions', 'lab-results'], { origin: 'ficus-writeback' });
+    await scene.drain();
+  });
+
+  /**
+   * The race: the legacy writer held, an A08 in mode new renames the patient in the service; a
+   * legacy screen, not knowing the message, saves `edit`, and CDC brings it to the service
+   * first; answers the service's patient then, and a function that lets the writer go (the
+   * A08's change lands in the legacy after the screen's edit).
+   */
+  async function race(mrn: string, edit: Partial<Patient>): Promise<{ meanwhile: Patient; release: () => Promise<void> }> {
+    await settled();
+    expect(await servicePatient(mrn)).toEqual(await legacyPatient(mrn));
+    await writer.close();
+    let held = true;
+    const release = async () => {
+      if (!held) return;
+      held = false;
+      writer = await startWriter();
+      await expect.poll(async () => (await legacyPatient(mrn)).lastName, { timeout: 15_000 }).toBe('FROMADT');
+      await settled();
+    };
+    onTestFinished(release);
+    await scene.sendHl7('patient-service', a08(mrn, 'FROMADT', minutes(4)), { legacyToo: false });
+    // (scene.drain() would wait for the held write-back queue too)
+    await expect.poll(async () => (await servicePatient(mrn)).lastName, { timeout: 10_000 }).toBe('FROMADT');
+    expect(scene.patients.systemOfRecord.current()).toBe('legacy');
+    await expect.poll(() => published(mrn), { timeout: 10_000 }).toBe(true);
+    const screen = await legacyPatient(mrn);
+    expect(screen.lastName).not.toBe('FROMADT');
+    const put = await fetch(`${scene.legacy.base}/api/patients/${mrn}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...screen, ...edit }) });
+    expect(put.status).toBe(200);
+    await scene.cdc.sync(['patients']);
+    await waitForFeed();
+    return { meanwhile: await servicePatient(mrn), release };
+  }
+  /** the patients feed has taken what the stand-in CDC published (the write-back queue may be held) */
+  async function waitForFeed(): Promise<void> {
+    const busy = async () => {
+      let n = 0;
+      for (const k of await scene.redis.keys('bull:cdc.patients.*:meta')) {
+        const q = k.slice(0, -'meta'.length);
+        n += (await scene.redis.llen(`${q}wait`)) + (await scene.redis.llen(`${q}active`)) + (await scene.redis.zcard(`${q}prioritized`));
+      }
+      return n;
+    };
+    await expect.poll(busy, { timeout: 10_000 }).toBe(0);
+  }
+
+  it('a screen\'s edit of another field: the service keeps the A08\'s change meanwhile, and with the write-back\'s echo both sides end with both edits', async () => {
+    const mrn = seeded[2]!;
+    const { meanwhile, release } = await race(mrn, { phone: '555-0199' });
+    // before 6 December the screen's row replaced the service's whole: the A08's name was gone until the echo came back
+    expect(meanwhile).toMatchObject({ lastName: 'FROMADT', phone: '555-0199' });
+    expect(await pending(mrn)).toContain('lastName');
+    await release();
+    await scene.cdc.sync(['patients'], { origin: 'ficus-writeback' });
+    await scene.drain();
+    const legacy = await legacyPatient(mrn);
+    expect(legacy).toMatchObject({ lastName: 'FROMADT', phone: '555-0199' });
+    expect(await servicePatient(mrn)).toEqual(legacy);
+    expect(await pending(mrn)).toBeNull(); // the echo confirmed the write-back: whole rows again
+    expect(await conflictsOf(mrn)).toEqual([]);
+  });
+
+  it('with CDC_WRITEBACK_ECHO=drop (no echo comes back) both sides still end with both edits, and a later informed screen edit is taken', async () => {
+    const mrn = seeded[3]!;
+    const { release } = await race(mrn, { phone: '555-0177' });
+    await release();
+    // the echo is dropped at the source: nothing more reaches the service
+    await scene.drain();
+    const legacy = await legacyPatient(mrn);
+    expect(legacy).toMatchObject({ lastName: 'FROMADT', phone: '555-0177' });
+    expect(await servicePatient(mrn)).toEqual(legacy);
+    // the screen's next save, on top of the A08's name, as CDC brings it (the stand-in's own diff would start before the dropped echo)
+    const put = await fetch(`${scene.legacy.base}/api/patients/${mrn}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...legacy, lastName: 'INFORMED' }) });
+    expect(put.status).toBe(200);
+    await scene.cdc.publish([scene.cdc.event('patients', 'update', { mrn }, patientTopicRow(legacy as never), patientTopicRow((await legacyPatient(mrn)) as never))]);
+    await scene.drain();
+    expect(await servicePatient(mrn)).toEqual(await legacyPatient(mrn));
+    expect((await servicePatient(mrn)).lastName).toBe('INFORMED');
+    expect(await conflictsOf(mrn)).toEqual([]);
+  });
+
+  it('a screen\'s edit of the same field, made without the A08\'s value: the service keeps it (the write-back gives the legacy the same), a conflict naming the field', async () => {
+    const mrn = seeded[4]!;
+    const { meanwhile, release } = await race(mrn, { lastName: 'SCREENNAME', phone: '555-0166' });
+    expect(meanwhile).toMatchObject({ lastName: 'FROMADT', phone: '555-0166' });
+    expect(await conflictsOf(mrn)).toEqual([expect.stringContaining('kept its own lastName')]);
+    await release();
+    await scene.cdc.sync(['patients'], { origin: 'ficus-writeback' });
+    await scene.drain();
+    const legacy = await legacyPatient(mrn);
+    expect(legacy).toMatchObject({ lastName: 'FROMADT', phone: '555-0166' });
+    expect(await servicePatient(mrn)).toEqual(legacy);
   });
 });
 

@@ -5,7 +5,9 @@
  * from HL7 before the legacy's CDC (provisional: a service id) take the legacy's id when their
  * change arrives. While the service is the system of record, a change older than the row's
  * last local change is recorded as a conflict instead (cdcMayOverwrite), unless it can be
- * merged field by field with the service's own changes (patient-merge.ts).
+ * merged field by field with the service's own changes (patient-merge.ts); while the legacy
+ * holds it, a change of a patient whose HL7 change here is still being written back merges
+ * the same way.
  */
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
@@ -40,7 +42,7 @@ export function patientsFeed(mrns: MrnBlock): ChangeFeed {
     async apply(changes, ctx) {
       const { upserts: incoming, deletes } = split(changes);
       const notApplied = await deleteRows(ctx, deletes, 'patient', 'mrn', 'mrn', 'text');
-      const merge: MergeOutcome = ctx.systemOfRecord === 'legacy' ? { merged: [], conflicts: [] } : await mergePatientChanges(ctx.tx, incoming);
+      const merge: MergeOutcome = await mergePatientChanges(ctx.tx, incoming, ctx.systemOfRecord);
       const upserts = incoming.filter((c) => !merge.merged.includes(c));
       if (upserts.length > 0) {
         const f = (name: string) => column(upserts, name);

@@ -1,14 +1,21 @@
 /**
- * A legacy change to a patient the service has changed itself, while the service is the system
- * of record, merged field by field (service-kit's field-merge.ts) instead of replacing the row
- * or being refused whole. It needs the change's before image and to know which fields the
- * service changed (local_changed_fields, kept by API writes); other changes go the whole-row
- * way of patient-feeds.ts.
+ * A legacy change to a patient the service has changed itself, merged field by field
+ * (service-kit's field-merge.ts) instead of replacing the row or being refused whole. It needs
+ * the change's before image and to know which fields the service changed (local_changed_fields,
+ * kept by API writes and by HL7 messages written back); other changes go the whole-row way of
+ * patient-feeds.ts.
+ *
+ * While the service is the system of record every such change merges. While the legacy holds it,
+ * only a change of a row with fields still pending does: an HL7 message the legacy did not get
+ * (mode `new`) was applied here and its write-back has not been seen to land. A whole row then
+ * would drop the message's change from the service until the write-back's echo came back (and
+ * for good with CDC_WRITEBACK_ECHO=drop). The echo itself (origin ficus-writeback) is the
+ * legacy's state after the write-back and is applied whole, which ends the pending state.
  */
 import type pg from 'pg';
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp, patientJson, type PatientRecord } from '@ficus/legacy-his/contract';
-import { keyValue, mergeFields, samePadded, sameValue } from '@ficus/service-kit';
+import { keyValue, mergeFields, samePadded, sameValue, WRITEBACK_ORIGIN, type SystemOfRecord } from '@ficus/service-kit';
 import { PATIENT_COLUMNS } from '../patients/patient-columns.js';
 import { LOCAL_CHANGES, type LocalChanges } from '../patients/local-changes.js';
 import { PATIENT_DATA_FIELDS, PATIENT_MERGED_FIELDS, patientTopicRow } from './patient-topic.js';
@@ -43,12 +50,14 @@ export interface MergeOutcome {
  * Merges the changes it can (updates with a before image, of rows whose own changes are known
  * by field) in the consumer's transaction; answers which, and the conflicts among them.
  */
-export async function mergePatientChanges(tx: pg.PoolClient, upserts: readonly ChangeEvent[]): Promise<MergeOutcome> {
-  const candidates = upserts.filter((c) => c.op === 'update' && c.before !== null && c.after !== null);
+export async function mergePatientChanges(tx: pg.PoolClient, upserts: readonly ChangeEvent[], regime: SystemOfRecord): Promise<MergeOutcome> {
+  const legacyHoldsRecord = regime === 'legacy';
+  const candidates = upserts.filter((c) => c.op === 'update' && c.before !== null && c.after !== null && !(legacyHoldsRecord && c.source.origin === WRITEBACK_ORIGIN));
   if (candidates.length === 0) return { merged: [], conflicts: [] };
   // one change per key here (the consumer nets a job's changes of a key into one)
   const { rows } = await tx.query<PatientRecord & LocalChanges>(
-    `SELECT ${PATIENT_COLUMNS}, ${LOCAL_CHANGES} FROM patient p WHERE p.mrn = ANY($1::text[]) ORDER BY p.mrn FOR UPDATE`,
+    `SELECT ${PATIENT_COLUMNS}, ${LOCAL_CHANGES} FROM patient p WHERE p.mrn = ANY($1::text[])
+        ${legacyHoldsRecord ? 'AND cardinality(p.local_changed_fields) > 0' : ''} ORDER BY p.mrn FOR UPDATE`,
     [candidates.map((c) => keyValue(c, 'mrn'))],
   );
   const current = new Map(rows.filter((r) => r.known).map((r) => [r.mrn, r]));
@@ -57,7 +66,7 @@ export async function mergePatientChanges(tx: pg.PoolClient, upserts: readonly C
     const row = current.get(keyValue(change, 'mrn'));
     if (!row) continue;
     const ours = patientTopicRow(patientJson(row));
-    const m = mergeFields({ before: change.before!, after: change.after!, ours, pending: new Set(row.pending ?? []), fields: PATIENT_MERGED_FIELDS });
+    const m = mergeFields({ before: change.before!, after: change.after!, ours, pending: new Set(row.pending ?? []), fields: PATIENT_MERGED_FIELDS, legacyHoldsRecord });
     await applyMerge(tx, change, m.take, m.pending);
     outcome.merged.push(change);
     const conflicts = m.conflicts.filter((f) => PATIENT_DATA_FIELDS.includes(f));

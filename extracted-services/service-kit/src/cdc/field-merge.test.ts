@@ -79,6 +79,20 @@ describe('field-by-field merge of a legacy change into the service\'s own', () =
     expect(mergeFields({ before: base, after: { ...base, city: 'Y' }, ours: { ...base, city: 'Y' }, pending: new Set(['city']), fields: ['city'] }).pending).toEqual([]);
   });
 
+  it('while the legacy holds the record, fields not pending take the legacy\'s value, changed by this change or not; pending ones merge as above', () => {
+    const base = { lastName: 'OLD', phone: '555-0100', city: 'X' };
+    const m = mergeFields({
+      before: base,
+      after: { ...base, phone: '555-0199' },
+      // the service's city drifted (a change it missed): the legacy's committed state is the truth
+      ours: { ...base, lastName: 'FROMADT', city: 'DRIFT' },
+      pending: new Set(['lastName']),
+      fields: ['lastName', 'phone', 'city'],
+      legacyHoldsRecord: true,
+    });
+    expect(m).toEqual({ take: ['phone', 'city'], conflicts: [], pending: ['lastName'] });
+  });
+
   it('compares as text; trailing blanks count, except in telling whether the legacy saw the service\'s value (CHAR padding)', () => {
     expect(sameValue(7, '7')).toBe(true);
     expect(sameValue(null, undefined)).toBe(true);

@@ -14,6 +14,11 @@
  *   end alike. A legacy change made on top of the service's value is a later, informed edit and
  *   is taken.
  *
+ * While the legacy holds the record (`legacyHoldsRecord`: an HL7 message the legacy did not get,
+ * applied here and not yet seen written back), the same rule keeps the service's pending fields,
+ * and every other field takes the legacy's value, changed by this change or not: the legacy's
+ * committed state is the truth there, as a whole-row apply would make it.
+ *
  * Values are compared as text. Whether the legacy changed a field, and whether the service
  * already holds the legacy's new value, are exact comparisons (trailing blanks count in a
  * VARCHAR); whether the legacy's old value was the service's compares across the two stores'
@@ -31,6 +36,8 @@ export interface FieldMergeInput {
   pending: ReadonlySet<string>;
   /** the data fields to merge (key and bookkeeping fields left out) */
   fields: readonly string[];
+  /** the legacy holds the record: fields not pending take the legacy's value even where this change did not change them */
+  legacyHoldsRecord?: boolean;
 }
 
 export interface FieldMerge {
@@ -64,6 +71,7 @@ export function mergeFields(i: FieldMergeInput): FieldMerge {
     if (alike) continue; // nothing to take, and the legacy now holds the service's value
     if (!legacyChanged) {
       if (i.pending.has(f)) pending.push(f);
+      else if (i.legacyHoldsRecord) take.push(f);
       continue;
     }
     if (i.pending.has(f) && !samePadded(i.ours[f], i.before[f])) {
