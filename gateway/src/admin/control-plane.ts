@@ -166,7 +166,12 @@ export class ControlPlane {
     }
     const weakened = this.gatesLoosened(who, current.ruleSet, ruleSet, `the rollback to version ${to}`);
     const gates = await this.gate(current.ruleSet, ruleSet, force, true);
-    const moves = routingMoves(current.ruleSet, ruleSet);
+    // what the rollback puts back or takes away besides modes: an audit reader sees every rule it touches
+    const diff = diffRuleSets(current.ruleSet, ruleSet);
+    const ids = (list: { id: string }[]) => list.map((x) => x.id).join(', ');
+    const added = [...diff.rules.added, ...diff.hl7.added];
+    const removed = [...diff.rules.removed, ...diff.hl7.removed];
+    const moves = [...routingMoves(current.ruleSet, ruleSet), added.length > 0 && `added ${ids(added)}`, removed.length > 0 && `removed ${ids(removed)}`].filter((x): x is string => typeof x === 'string');
     const summary = `rollback to version ${to}${moves.length > 0 ? `: ${moves.join('; ')}` : ''}`;
     return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, withRemoved(withWeakened(withGates({ kind: 'rollback', rollbackTo: to, summary }, gates), weakened), lost));
   }

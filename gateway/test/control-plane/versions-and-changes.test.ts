@@ -135,6 +135,20 @@ describe('versions', () => {
     expect(read.body.warnings).toBeUndefined();
   });
 
+  it('a rollback names the rules it puts back and takes away, not only the modes it moves', async () => {
+    const base = await current();
+    const files = (await admin.get<{ rules: { id: string }[]; upstreams: unknown }>('/api/rules')).body;
+    const extra = { id: 'reports-read', match: { methods: ['GET'], path: '/api/reports/:id' }, mode: 'legacy', target: 'patient-service' };
+    const withExtra = [...files.rules.slice(0, -1), extra, files.rules.at(-1)];
+    const added = await admin.put<{ version: number }>('/api/rules', { ruleSet: { upstreams: files.upstreams, http: withExtra }, reason: 'reports route', baseVersion: base });
+    expect(added.status, JSON.stringify(added.body)).toBe(200);
+    const back = await admin.post<{ change: { summary: string } }>('/api/rollback', { version: base, reason: 'not yet', baseVersion: base + 1 });
+    expect(back.status, JSON.stringify(back.body)).toBe(200);
+    expect(back.body.change.summary).toBe(`rollback to version ${base}: removed reports-read`);
+    const again = await admin.post<{ change: { summary: string } }>('/api/rollback', { version: base + 1, reason: 'now', baseVersion: base + 2 });
+    expect(again.body.change.summary).toBe(`rollback to version ${base + 1}: added reports-read`);
+  });
+
   it('an identical rule set makes no new version', async () => {
     const base = await current();
     const rules = (await admin.get<{ rules: unknown[]; upstreams: unknown }>('/api/rules')).body;
