@@ -2,7 +2,7 @@
  * The dashboard's Upstreams panel, its pure part: health and circuit labels, since when, the
  * warnings of every upstream in one list; and, checked by the type checker, that the page's
  * types read what GET /api/upstreams serves (the page is built apart from the gateway and keeps
- * its own copy). The panel in a browser: dashboard.browser.test.ts.
+ * its own copy). The panel in a browser: dashboard-panels.browser.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import type { UpstreamsAnswer as Served } from '../src/admin/routes/upstream-routes.js';
