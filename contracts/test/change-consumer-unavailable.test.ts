@@ -110,6 +110,9 @@ describe("the service's database away", () => {
   it('tells an outage from a refusal', () => {
     expect(isUnavailable(Object.assign(new Error('database "x" is not currently accepting connections'), { code: '55000' }))).toBe(true);
     expect(isUnavailable(Object.assign(new Error('cannot delete from table "x" because it does not have a replica identity'), { code: '55000' }))).toBe(false);
+    // a server whose lc_messages is German: the words differ, the routine (what PostgreSQL 15 sends, seen on a real one) does not
+    expect(isUnavailable(Object.assign(new Error('Datenbank »x« akzeptiert gegenwärtig keine Verbindungen'), { code: '55000', routine: 'CheckMyDatabase' }))).toBe(true);
+    expect(isUnavailable(Object.assign(new Error('kann nicht aus Tabelle »x« löschen'), { code: '55000', routine: 'CheckCmdReplicaIdentity' }))).toBe(false);
     expect(isUnavailable(Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }))).toBe(true);
     expect(isUnavailable(Object.assign(new Error('the database system is starting up'), { code: '57P03' }))).toBe(true);
     expect(isUnavailable(Object.assign(new Error('sorry, too many clients already'), { code: '53300' }))).toBe(true);

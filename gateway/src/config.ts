@@ -44,7 +44,7 @@ export const GatewayConfigSchema = configSchema({
   }),
   FICUS_ROUTE_HEADER: Env.boolean(true, 'add x-ficus-route to every proxied answer'),
   FICUS_READ_AFTER_WRITE_MS: Env.integer(10_000, 'after a write answered by legacy, safe reads of the same path, of what a POST created and of the same record (the value of a sticky `param`/`query` of the same name, e.g. `mrn`) go to legacy this long, whatever the rule says (not in mode retired); 0: off'),
-  FICUS_TRUST_FORWARDED: Env.boolean(false, 'keep X-Forwarded-Proto/Host from a trusted load balancer in front'),
+  FICUS_TRUST_FORWARDED: Env.boolean(false, 'keep X-Forwarded-Proto/Host, Forwarded and X-Real-IP from a trusted load balancer in front'),
   FICUS_ACCESS_LOG: Type.Unsafe<'all' | 'errors' | 'off'>({
     type: 'string',
     enum: ['all', 'errors', 'off'],

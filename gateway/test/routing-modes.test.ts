@@ -170,7 +170,9 @@ describe('routing modes', () => {
 
   it('sets forwarding headers and passes the request id', async () => {
     const before = fresh.received.length;
-    const r = await get('/new/headers', { headers: { 'x-request-id': 'req-123', 'x-forwarded-for': '10.1.2.3' } });
+    const r = await get('/new/headers', {
+      headers: { 'x-request-id': 'req-123', 'x-forwarded-for': '10.1.2.3', 'x-real-ip': '10.9.9.9', forwarded: 'for=10.9.9.9;proto=https' },
+    });
     expect(r.headers.get('x-request-id')).toBe('req-123');
     const seen = receivedFor(fresh, '/new/headers', before);
     expect(seen.headers['x-request-id']).toBe('req-123');
@@ -179,6 +181,21 @@ describe('routing modes', () => {
     expect(seen.headers['x-forwarded-host']).toBe(new URL(gw.url).host);
     expect(seen.headers.via).toBe('1.1 ficus');
     expect(r.headers.get('via')).toContain('1.1 ficus');
+    // no load balancer vouches for this client: what it claims of its address does not reach the upstream's audit
+    expect(seen.headers['x-real-ip']).toBe('127.0.0.1');
+    expect(seen.headers.forwarded).toBeUndefined();
+  });
+
+  it('keeps what a trusted load balancer says of the client', async () => {
+    const trusting = await startGatewayUnderTest({ 'a.yaml': upstreamsYaml({ legacy: legacy.url, 'new-svc': fresh.url }), 'b.yaml': rules }, { FICUS_TRUST_FORWARDED: 'true' });
+    try {
+      const before = fresh.received.length;
+      await fetch(`${trusting.url}/new/behind-lb`, { headers: { 'x-forwarded-proto': 'https', 'x-real-ip': '10.9.9.9', forwarded: 'for=10.9.9.9;proto=https' } });
+      const seen = receivedFor(fresh, '/new/behind-lb', before);
+      expect(seen.headers).toMatchObject({ 'x-forwarded-proto': 'https', 'x-real-ip': '10.9.9.9', forwarded: 'for=10.9.9.9;proto=https' });
+    } finally {
+      await trusting.close();
+    }
   });
 
   it('makes a request id when the client sends none', async () => {

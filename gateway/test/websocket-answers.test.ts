@@ -188,6 +188,14 @@ describe('answers to WebSocket handshakes', () => {
     expect(logged.slice(since)).toMatchObject([{ rule: '-', status: 400 }]);
   });
 
+  it('does not pass on what the client claims of its address', async () => {
+    await rawExchange(gw.url, handshake('/api/results?mrn=100002', 'X-Real-IP: 10.9.9.9\r\nForwarded: for=10.9.9.9\r\n'));
+    const seen = rest.received.at(-1)!;
+    expect(seen.url).toBe('/api/results?mrn=100002');
+    expect(seen.headers).toMatchObject({ 'x-real-ip': '127.0.0.1' });
+    expect(seen.headers.forwarded).toBeUndefined();
+  });
+
   it('logs a client request id that is not a generated one as its hash, and passes it on unchanged', async () => {
     const since = logged.length;
     const got = parse(await rawExchange(gw.url, handshake('/api/results?mrn=100001', 'X-Request-Id: ORU-100001-0042\r\n')));

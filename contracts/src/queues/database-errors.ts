@@ -20,7 +20,7 @@ const DRIVER_MESSAGES = /Connection terminated|timeout exceeded when trying to c
 /**
  * The database cannot take the work now, though the work is right: connection failures (class
  * 08), an administrator's shutdown or a server starting (57P01-57P03), a database not accepting
- * connections (55000 with those words), too many connections, disk or memory (class 53), a
+ * connections (55000 from the server's CheckMyDatabase), too many connections, disk or memory (class 53), a
  * serialization failure or a deadlock (40001, 40P01), a lock not granted in time (55P03), a
  * statement cancelled by its timeout (57014), a standby that cannot write (25006, during a
  * failover), or the socket itself.
@@ -30,7 +30,8 @@ export function isUnavailable(e: unknown): boolean {
   if (state) {
     if (state.startsWith('08') || state.startsWith('53')) return true;
     if (['57P01', '57P02', '57P03', '40001', '40P01', '55P03', '57014', '25006'].includes(state)) return true;
-    return state === '55000' && /not currently accepting connections/i.test(String((e as Error).message));
+    // the server's function name, not its words: a server whose lc_messages is not English says it otherwise
+    return state === '55000' && ((e as { routine?: unknown }).routine === 'CheckMyDatabase' || /not currently accepting connections/i.test(String((e as Error).message)));
   }
   const code = (e as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;

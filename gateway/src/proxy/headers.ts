@@ -13,6 +13,15 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
  */
 const REWRITTEN_ON_REQUEST = new Set(['host', 'expect', 'via', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'trailer']);
 
+/**
+ * Headers that name the client's address to the upstream, which a legacy system may write to
+ * its access audit (who opened a chart from where): from a client that no trusted load balancer
+ * vouches for they are whatever the client wrote, so they are dropped and X-Real-IP is set to
+ * the address the gateway saw. X-Forwarded-For is appended to instead, as every proxy does (the
+ * last entry is the one the gateway vouches for).
+ */
+const CLIENT_ADDRESS_CLAIMS = new Set(['forwarded', 'x-real-ip']);
+
 export const VIA = '1.1 ficus';
 
 /**
@@ -42,7 +51,7 @@ function connectionTokens(value: string | undefined): Set<string> | null {
 export interface ForwardingContext {
   requestId: string;
   preserveHost: boolean;
-  /** keep X-Forwarded-Proto/Host from the client (set when a trusted load balancer is in front) */
+  /** keep X-Forwarded-Proto/Host, Forwarded and X-Real-IP from the client (set when a trusted load balancer is in front) */
   trustForwarded: boolean;
   proto: 'http' | 'https';
 }
@@ -55,6 +64,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardingCont
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || REWRITTEN_ON_REQUEST.has(lower) || extra?.has(lower)) continue;
+    if (!ctx.trustForwarded && CLIENT_ADDRESS_CLAIMS.has(lower)) continue;
     if (lower === 'authorization' && isAdminCredential(raw[i + 1])) continue;
     out.push(name, raw[i + 1]!);
   }
@@ -69,6 +79,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, ctx: ForwardingCont
   const fwdHost = ctx.trustForwarded ? h['x-forwarded-host'] : undefined;
   if (typeof fwdHost === 'string') out.push('x-forwarded-host', fwdHost);
   else if (host) out.push('x-forwarded-host', host);
+  if (!ctx.trustForwarded) out.push('x-real-ip', clientIp);
   const via = h.via;
   out.push('via', via ? `${via}, ${VIA}` : VIA);
   out.push('x-request-id', ctx.requestId);

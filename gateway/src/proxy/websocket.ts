@@ -111,6 +111,11 @@ export function createUpgradeHandler(rt: ProxyRuntime, server: Server) {
   // emitted before http-proxy adds its own listeners: these run first
   proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Duplex) => {
     if (isAdminCredential(req.headers.authorization)) proxyReq.removeHeader('authorization');
+    if (!rt.options.trustForwarded) {
+      // as headers.ts does for any request: what an unvouched client says of its address does not reach the upstream
+      proxyReq.removeHeader('forwarded');
+      proxyReq.setHeader('x-real-ip', req.socket.remoteAddress ?? '');
+    }
     const hs = (req as HandshakeRequest)[kHandshake];
     if (!hs) return;
     hs.watch(proxyReq, socket);
