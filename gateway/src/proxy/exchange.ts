@@ -23,9 +23,10 @@ import { sendProblem } from './problem-response.js';
 import { recordAnswer, routeStats } from './answer-record.js';
 import { loggedRequestId } from './request-id.js';
 import type { ShadowCapture } from './shadow.js';
-import { circuitDetail, classifyUpstreamError, failureDetail } from './upstream-errors.js';
+import { staleMarked } from './stale-mark.js';
+import { busyDetail, BUSY_RETRY_AFTER, circuitDetail, classifyUpstreamError, failureDetail } from './upstream-errors.js';
 import { answerBeforeBody } from './unread-body.js';
-import { OutgoingBody } from './outgoing-body.js';
+import { hasBody, OutgoingBody } from './outgoing-body.js';
 import { DEFAULT_REQUEST_BUFFER_BYTES } from './request-buffer.js';
 import { sendsTrailers, writeResponseHead } from './response-head.js';
 import { rememberWrite } from './read-after-write.js';
@@ -48,25 +49,6 @@ export const UNPAUSABLE_BUFFER_LIMIT = 64 * 1024 * 1024;
 function uncork(res: ServerResponse): void {
   res.uncork();
 }
-
-/** an extracted service's mark on an answer it refuses because its data is not fresh (service-kit stale-reads.ts) */
-const STALE_HEADER = 'x-ficus-stale';
-
-function staleMarked(rawHeaders: Buffer[]): boolean {
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!;
-    if (name.length === STALE_HEADER.length && name.toString('latin1').toLowerCase() === STALE_HEADER) return true;
-  }
-  return false;
-}
-
-export function hasBody(req: IncomingMessage): boolean {
-  const len = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
-}
-
-/** seconds a client is asked to wait after 503 upstream-busy: a full pool frees up in moments */
-const BUSY_RETRY_AFTER = ['retry-after', '1'];
 
 export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
   private upstream: Upstream | undefined;
@@ -178,8 +160,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
     this.releaseTrial();
     if (this.onTarget && this.canFallback) return this.fallback('upstream-busy');
     this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream.name, reason: 'upstream-busy' }, 'no upstream connection came free in time');
-    const detail = `every connection to upstream "${upstream.name}" stayed busy for ${upstream.gate.queueMs} ms (timeouts.queueMs)`;
-    this.fail(503, 'upstream-busy', 'Upstream busy', detail, BUSY_RETRY_AFTER);
+    this.fail(503, 'upstream-busy', 'Upstream busy', busyDetail(upstream.name, upstream.gate.queueMs), BUSY_RETRY_AFTER);
   }
 
   private dispatch(upstream: Upstream): void {

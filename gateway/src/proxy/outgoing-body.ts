@@ -1,6 +1,6 @@
 /**
  * The request body an exchange sends upstream, and how far it got. Only requests with a body
- * have one, so a GET pays nothing for it.
+ * (`hasBody`) have one, so a GET pays nothing for it.
  *
  * A body within the buffer limit is read whole before a connection is taken; a larger one is
  * handed to undici as a stream (request-buffer.ts), and read ahead up to the same limit while it
@@ -11,6 +11,12 @@ import type { Readable } from 'node:stream';
 import { cutWhileSending } from '../upstreams/reset-while-sending.js';
 import { readSmallBody, worthBuffering, type BufferOutcome } from './request-buffer.js';
 import { ignoreError, RequestBody } from './unread-body.js';
+
+/** Whether the request has a body at all (a declared length other than 0, or chunked). */
+export function hasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (len !== undefined && len !== '0');
+}
 
 export class OutgoingBody {
   /** what the body is read from: the request, or the tee a shadowed write is copied through */

@@ -7,6 +7,9 @@
  * connection. The client's body provoked it; it says nothing of the upstream's health, so it is
  * no strike against the upstream's circuit (24 oversized PUTs opened patient-service's circuit
  * for every other client).
+ *
+ * Also the details of the 503s given when no request went to the upstream: its circuit open,
+ * or no connection of its pool free in time.
  */
 import type { CircuitState } from '../upstreams/circuit-breaker.js';
 
@@ -63,6 +66,14 @@ function byCode(err: Error & { code?: string }): Omit<UpstreamFailure, 'upstream
 export function failureDetail(upstream: string, failure: UpstreamFailure): string {
   if (!failure.upstreamFault) return `upstream "${upstream}" closed the connection while the request body was being sent (it may refuse bodies this large)`;
   return `upstream "${upstream}": ${failure.reason}`;
+}
+
+/** seconds a client is asked to wait after 503 upstream-busy: a full pool frees up in moments */
+export const BUSY_RETRY_AFTER = ['retry-after', '1'];
+
+/** Why a request waited for a connection in vain: the 503 upstream-busy's detail. */
+export function busyDetail(name: string, queueMs: number): string {
+  return `every connection to upstream "${name}" stayed busy for ${queueMs} ms (timeouts.queueMs)`;
 }
 
 /** Why a target's open (or busy half-open) circuit lets a request through to no one: a 503's detail. */

@@ -26,8 +26,8 @@ import { BadTargetError, parseRequestTarget } from '../routing/request-target.js
 import { isAmbiguous, type CompiledRule } from '../routing/router.js';
 import { PASS, REFUSED } from '../upstreams/circuit-breaker.js';
 import { recordAnswer } from './answer-record.js';
-import { hasBody } from './exchange.js';
 import { acceptableRequestId, clientResponseHeaders, hasRepeatedHost, isAdminCredential, REPEATED_HOST_DETAIL, VIA } from './headers.js';
+import { hasBody } from './outgoing-body.js';
 import { sendProblemOnSocket } from './problem-response.js';
 import { loggedRequestId } from './request-id.js';
 import type { ProxyRuntime } from './runtime.js';

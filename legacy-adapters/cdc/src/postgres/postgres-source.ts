@@ -10,6 +10,10 @@
  * Errors that a retry can mend (a connection lost, the slot held by a reader that is still
  * stopping) reconnect with backoff. Errors that need a person (a schema change the mapping
  * refuses, a TRUNCATE, a missing slot) stop the source: state "error", readiness false.
+ *
+ * This module decides when a slot or snapshot is needed, streams and acknowledges; the SQL of
+ * the publication, the slot and the snapshot is in publication.ts, replication-slot.ts and
+ * table-snapshot.ts.
  */
 import pg from 'pg';
 import type { Logger } from '@ficus/contracts';
@@ -20,9 +24,12 @@ import type { StateStore } from '../state/state-store.js';
 import { ChangeDecoder, FatalSourceError } from './change-decoder.js';
 import { decodePgOutput, formatLsn, parseLsn, pgPosition } from './pgoutput.js';
 import { checkLogicalReplication, checkMapping, type CapturedTable } from './preflight.js';
+import { ensurePublication } from './publication.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
-import { quoteIdent, ReplicationConnection } from './replication-connection.js';
-import { fromText, SESSION_OPTIONS } from './values.js';
+import { ReplicationConnection } from './replication-connection.js';
+import { createSlot, dropSlot, heldWalBytes, readSlot, type SlotRow } from './replication-slot.js';
+import { snapshotTables } from './table-snapshot.js';
+import { SESSION_OPTIONS } from './values.js';
 import { RateWindow, type SourceHooks, type SourceState, type SourceStatus } from '../source.js';
 
 export interface PostgresSourceOptions {
@@ -79,7 +86,7 @@ export class PostgresSource {
     await checkLogicalReplication(this.pool);
     this.tables = await checkMapping(this.pool, this.o.mapping);
     this.database = (await this.pool.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
-    await this.ensurePublication();
+    await ensurePublication(this.pool, this.o.publication, this.tables, this.o.log);
     this.running = true;
     this.state = 'starting';
     this.loop = this.run();
@@ -129,33 +136,8 @@ export class PostgresSource {
   }
 
   /** Bytes of WAL the slot holds beyond what is acknowledged (null when unknown). */
-  async slotLagBytes(): Promise<number | null> {
-    try {
-      const { rows } = await this.pool.query<{ lag: string | null }>(
-        'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag FROM pg_replication_slots WHERE slot_name = $1',
-        [this.o.slot],
-      );
-      return rows[0]?.lag == null ? null : Math.max(0, Number(rows[0].lag));
-    } catch {
-      return null;
-    }
-  }
-
-  private async ensurePublication(): Promise<void> {
-    const names = this.tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
-    const { rows } = await this.pool.query<{ schemaname: string; tablename: string }>('SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1', [this.o.publication]);
-    const exists = (await this.pool.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [this.o.publication])).rowCount! > 0;
-    if (!exists) {
-      await this.pool.query(`CREATE PUBLICATION ${quoteIdent(this.o.publication)} FOR TABLE ${names.join(', ')}`);
-      this.o.log.info({ publication: this.o.publication, tables: this.tables.length }, 'publication created');
-      return;
-    }
-    const have = new Set(rows.map((r) => `${r.schemaname}.${r.tablename}`));
-    const want = new Set(this.tables.map((t) => `${t.schema}.${t.name}`));
-    if (have.size !== want.size || [...want].some((t) => !have.has(t))) {
-      await this.pool.query(`ALTER PUBLICATION ${quoteIdent(this.o.publication)} SET TABLE ${names.join(', ')}`);
-      this.o.log.info({ publication: this.o.publication, tables: this.tables.length }, 'publication changed to the mapped tables');
-    }
+  slotLagBytes(): Promise<number | null> {
+    return heldWalBytes(this.pool, this.o.slot);
   }
 
   private async run(): Promise<void> {
@@ -210,7 +192,7 @@ export class PostgresSource {
     if (slot?.active) throw new Error(`replication slot ${this.o.slot} is in use by process ${slot.active_pid} (another reader, or one still stopping)`);
     if (slot && (this.resnapshot || state.snapshotState === 'pending')) {
       this.o.log.warn({ source: this.name, slot: this.o.slot, reason: this.resnapshot ? 'CDC_RESNAPSHOT' : 'the last snapshot did not finish' }, 'dropping the slot to take a new snapshot');
-      await this.pool.query('SELECT pg_drop_replication_slot($1)', [this.o.slot]);
+      await dropSlot(this.pool, this.o.slot);
     } else if (!slot && state.snapshotState !== 'pending' && !this.resnapshot) {
       throw new FatalSourceError(
         `replication slot ${this.o.slot} is gone (dropped, or the server was replaced) although this source read from it: changes made since may be lost. ` +
@@ -288,13 +270,9 @@ export class PostgresSource {
     });
   }
 
-  private async slotRow(): Promise<{ active: boolean; active_pid: number | null; confirmed_flush_lsn: string | null } | undefined> {
-    const { rows } = await this.pool.query<{ active: boolean; active_pid: number | null; confirmed_flush_lsn: string | null; database: string | null }>(
-      'SELECT active, active_pid, confirmed_flush_lsn::text, database FROM pg_replication_slots WHERE slot_name = $1',
-      [this.o.slot],
-    );
-    const r = rows[0];
-    if (r && r.database !== this.database) throw new FatalSourceError(`replication slot ${this.o.slot} belongs to database ${r.database ?? '(physical)'}, not ${this.database}: set CDC_SLOT to another name`);
+  /** The slot's row; what it has confirmed counts as acknowledged. */
+  private async slotRow(): Promise<SlotRow | undefined> {
+    const r = await readSlot(this.pool, this.o.slot, this.database);
     if (r?.confirmed_flush_lsn) {
       const confirmed = parseLsn(r.confirmed_flush_lsn);
       if (confirmed > this.acked) this.acked = confirmed;
@@ -304,67 +282,33 @@ export class PostgresSource {
 
   /** Creates the slot; with the snapshot on, reads the tables as of the slot's start and enqueues them. */
   private async createSlotAndSnapshot(conn: ReplicationConnection): Promise<void> {
-    const exportIt = this.o.snapshot ? 'EXPORT_SNAPSHOT' : 'NOEXPORT_SNAPSHOT';
-    const [created] = await conn.command<{ consistent_point: string; snapshot_name: string | null }>(`CREATE_REPLICATION_SLOT ${quoteIdent(this.o.slot)} LOGICAL pgoutput ${exportIt}`);
-    const start = parseLsn(created!.consistent_point);
+    const created = await createSlot(conn, this.o.slot, this.o.snapshot);
+    const start = parseLsn(created.consistent_point);
     this.acked = start;
     const position = pgPosition(start, 0);
     await this.o.state.snapshotStarted(this.name, this.o.slot, position);
     if (!this.o.snapshot) {
       await this.o.state.snapshotFinished(this.name, 'skipped', 0, null);
-      this.o.log.info({ source: this.name, slot: this.o.slot, at: created!.consistent_point }, 'slot created; no snapshot (CDC_SNAPSHOT=false)');
+      this.o.log.info({ source: this.name, slot: this.o.slot, at: created.consistent_point }, 'slot created; no snapshot (CDC_SNAPSHOT=false)');
       return;
     }
     this.state = 'snapshot';
-    this.o.log.info({ source: this.name, slot: this.o.slot, at: created!.consistent_point, tables: this.tables.length }, 'slot created; taking the snapshot');
-    const reader = new pg.Client({ connectionString: this.o.databaseUrl, options: SESSION_OPTIONS } as pg.ClientConfig);
-    reader.on('error', () => undefined);
-    await reader.connect();
-    let rows = 0;
-    try {
-      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await reader.query(`SET TRANSACTION SNAPSHOT '${created!.snapshot_name!.replace(/'/g, "''")}'`);
-      for (const t of this.tables) rows += await this.snapshotTable(reader, t, position);
-      await reader.query('COMMIT');
-    } finally {
-      await reader.end().catch(() => undefined);
-    }
+    this.o.log.info({ source: this.name, slot: this.o.slot, at: created.consistent_point, tables: this.tables.length }, 'slot created; taking the snapshot');
+    const rows = await snapshotTables({
+      databaseUrl: this.o.databaseUrl,
+      snapshotName: created.snapshot_name!,
+      tables: this.tables,
+      position,
+      fetchRows: this.o.snapshotFetchRows,
+      source: this.name,
+      database: this.database,
+      publisher: this.o.publisher,
+      hooks: this.o.hooks,
+    });
     await this.o.publisher.drain();
     await this.o.state.snapshotFinished(this.name, 'done', rows, null);
     this.lastPosition = position;
     this.o.log.info({ source: this.name, rows }, 'snapshot enqueued');
-  }
-
-  private async snapshotTable(reader: pg.Client, t: CapturedTable, position: string): Promise<number> {
-    const cols = t.plan.columns;
-    const select = cols.map((c) => `${quoteIdent(c.column)}::text`).join(', ');
-    await reader.query(`DECLARE ficus_snapshot NO SCROLL CURSOR FOR SELECT ${select} FROM ${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
-    let n = 0;
-    for (;;) {
-      const res = await reader.query<string[]>({ text: `FETCH ${this.o.snapshotFetchRows} FROM ficus_snapshot`, rowMode: 'array' });
-      for (const values of res.rows) {
-        const row: Record<string, unknown> = {};
-        for (let i = 0; i < cols.length; i++) row[cols[i]!.field] = fromText(cols[i]!.type as number, values[i] ?? null);
-        const key: Record<string, unknown> = {};
-        for (const [field] of t.plan.key) key[field] = row[field];
-        const e = {
-          schemaVersion: 1 as const,
-          topic: t.mapping.topic,
-          op: 'snapshot' as const,
-          key,
-          before: null,
-          after: row,
-          source: { system: 'postgres' as const, name: this.name, database: this.database, schema: t.schema, table: t.name, position, txId: null, commitTime: null, origin: null },
-        };
-        this.o.hooks.read(e);
-        this.o.publisher.add(e);
-      }
-      n += res.rows.length;
-      if (this.o.publisher.pressure) await this.o.publisher.belowLowWater();
-      if (res.rows.length < this.o.snapshotFetchRows) break;
-    }
-    await reader.query('CLOSE ficus_snapshot');
-    return n;
   }
 
   async close(): Promise<void> {
