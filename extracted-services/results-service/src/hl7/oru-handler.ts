@@ -7,7 +7,8 @@
  * result this message wrote (two OBX of one test in one order, two organisms of one culture,
  * are two results). Besides, every version replaced or withdrawn is kept (lab_result_version),
  * and each change follows the conflict rule (hl7MayOverwrite). Patients and stays are
- * patient-service's: asked of its API.
+ * patient-service's: asked of its API. What a message the legacy did not get changed is written
+ * back (result-write-back.ts), each result with its row as it was before the message.
  */
 import {
   finalized,
@@ -20,37 +21,23 @@ import {
   type FinalStatus,
   type LabResultValues,
 } from '@ficus/hl7-protocol';
-import { localTimestamp, sqlTimestamp } from '@ficus/legacy-his/contract';
+import { localTimestamp } from '@ficus/legacy-his/contract';
 import { hl7MayOverwrite, lockEarlyCopies, type Hl7Context, type HandlerOutcome, type Hl7Handlers, type OutboxSeam, type OutgoingChange } from '@ficus/service-kit';
 import type { PatientDirectory } from '../patient-directory.js';
+import { beforeLocalChange, type BeforeLocalChange } from '../results/local-changes.js';
+import { resultChanged } from './result-write-back.js';
 
 interface Scope {
   ctx: Hl7Context;
   /** the results this message created, replaced or withdrew, for the outbox */
   changed: Map<string, OutgoingChange['op']>;
+  /** each result it replaced as it was before (written back only) */
+  before: Map<string, BeforeLocalChange>;
   /** the results this message wrote, or found already written by the legacy: not earlier results for its later OBX */
   written: Set<string>;
   mrn: string;
   encounterId: number | null;
   orderNo: string;
-}
-
-/** the `lab-results` topic's row (CDC-TOPICS.md names, the legacy's values) of a result */
-async function toOutbox(ctx: Hl7Context, outbox: OutboxSeam, changed: Map<string, OutgoingChange['op']>): Promise<void> {
-  for (const [id, op] of changed) {
-    if (op === 'delete') {
-      await outbox(ctx.tx, { topic: 'lab-results', op, key: { resultId: id }, before: null, after: null });
-      continue;
-    }
-    const { rows } = await ctx.tx.query<Record<string, unknown>>(
-      `SELECT id::text AS "resultId", mrn, encounter_id::int AS "admissionId", order_number AS "orderNumber", test_code AS "testCode", test_name AS "testName",
-              value, units, reference_range AS "referenceRange", abnormal_flag AS "abnormalFlag", status, ${sqlTimestamp('collected_at')} AS "collectedDate",
-              ${sqlTimestamp('resulted_at')} AS "resultDate", ${sqlTimestamp('updated_at')} AS "lastUpdated"
-         FROM lab_result WHERE id = $1`,
-      [id],
-    );
-    if (rows[0]) await outbox(ctx.tx, { topic: 'lab-results', op, key: { resultId: id }, before: null, after: rows[0] });
-  }
 }
 
 export function oruHandlers(patients: PatientDirectory, outbox: OutboxSeam): Hl7Handlers {
@@ -61,6 +48,7 @@ export function oruHandlers(patients: PatientDirectory, outbox: OutboxSeam): Hl7
         const { patients: groups, messageTime } = readResultMessage(message);
         const outcomes: HandlerOutcome[] = [];
         const changed = new Map<string, OutgoingChange['op']>();
+        const before = new Map<string, BeforeLocalChange>();
         const written = new Set<string>();
         const mrns: string[] = [];
         for (const group of groups) {
@@ -77,7 +65,7 @@ export function oruHandlers(patients: PatientDirectory, outbox: OutboxSeam): Hl7
             const order = readOrder(message, orderGroup, messageTime);
             for (const obx of orderGroup.observations) {
               const observation = readObservation(message, obx, order);
-              const scope = { ctx, changed, written, mrn, encounterId, orderNo: order.orderNo };
+              const scope = { ctx, changed, before, written, mrn, encounterId, orderNo: order.orderNo };
               if (observation.kind === 'skip') outcomes.push('applied');
               else if (observation.kind === 'withdraw') outcomes.push(await withdrawResults(scope, observation.testCode));
               else if (observation.kind === 'finalize') outcomes.push(await finalizeResult(scope, observation.testCode, observation.change, observation.asFinal, obx));
@@ -85,7 +73,7 @@ export function oruHandlers(patients: PatientDirectory, outbox: OutboxSeam): Hl7
             }
           }
         }
-        if (ctx.writeBack) await toOutbox(ctx, outbox, changed);
+        if (ctx.writeBack) for (const [id, op] of changed) await resultChanged(outbox, ctx.tx, id, op, before.get(id));
         return outcomes.length === 0 || outcomes.includes('applied') ? 'applied' : 'stale';
       },
     },
@@ -119,6 +107,10 @@ async function withdrawResults(s: Scope, testCode: string): Promise<HandlerOutco
 async function replaceResult(s: Scope, id: string, testCode: string, r: LabResultValues, encounter = '$6'): Promise<void> {
   const { tx, systemOfRecord } = s.ctx;
   const stamp = `hl7_time = ${localTimestamp('$4')}, hl7_seq = $5::bigint${systemOfRecord === 'service' ? ', local_changed_at = clock_timestamp()' : ''}`;
+  if (s.ctx.writeBack && !s.before.has(id)) {
+    const before = await beforeLocalChange(tx, id);
+    if (before) s.before.set(id, before);
+  }
   await tx.query(`${keepVersion(`hl7:ORU^R01`)} WHERE id = $1`, [id]);
   await tx.query(
     `UPDATE lab_result SET encounter_id = ${encounter}, test_name = $7, value = $8, units = $9, reference_range = $10, abnormal_flag = $11, status = $12,

@@ -1,0 +1,49 @@
+/**
+ * Which fields of a result the service changed itself that the legacy has not yet been seen to
+ * hold: `local_changed_fields`, valid while `local_fields_at` equals `local_changed_at` (a local
+ * change that did not say which fields it made leaves them unknown, and the row keeps the
+ * whole-row rule). Noted for every ORU the legacy did not get (written back), whoever holds the
+ * record; result-merge.ts merges a legacy change with them.
+ */
+import type pg from 'pg';
+import { changedFields, RESULT_MERGED_FIELDS, RESULT_TOPIC_COLUMNS, type ResultTopicRow } from './result-topic.js';
+
+/** what the row says of the service's own changes, read with the row */
+export interface LocalChanges {
+  pending: string[] | null;
+  known: boolean;
+  local: boolean;
+}
+
+export const LOCAL_CHANGES = `r.local_changed_fields AS pending, (r.local_changed_at IS NOT NULL AND r.local_fields_at = r.local_changed_at) AS known,
+  r.local_changed_at IS NOT NULL AS local`;
+
+/** A result's row before a local change: its topic row and what was pending then. */
+export interface BeforeLocalChange {
+  row: ResultTopicRow;
+  earlier: LocalChanges;
+}
+
+/** Reads (and locks) the result before a local change; undefined when there is none. */
+export async function beforeLocalChange(tx: pg.PoolClient, id: string): Promise<BeforeLocalChange | undefined> {
+  const { rows } = await tx.query<ResultTopicRow & LocalChanges>(`SELECT ${RESULT_TOPIC_COLUMNS}, ${LOCAL_CHANGES} FROM lab_result r WHERE r.id = $1 FOR UPDATE`, [id]);
+  const r = rows[0];
+  if (!r) return undefined;
+  const { pending, known, local, ...row } = r;
+  return { row, earlier: { pending, known, local } };
+}
+
+/**
+ * Records the fields a local change made, after it (local_changed_at stamped): added to those
+ * still pending; an earlier local change that did not say which counts as all of them. A new
+ * result (no before) has nothing pending: the legacy gets it whole.
+ */
+export async function noteLocalChange(tx: pg.PoolClient, id: string, before: BeforeLocalChange | null, after: ResultTopicRow): Promise<void> {
+  let pending: string[] = [];
+  if (before) {
+    const e = before.earlier;
+    const earlier = e.known ? (e.pending ?? []) : e.local ? RESULT_MERGED_FIELDS : [];
+    pending = [...new Set([...earlier, ...changedFields(before.row, after)])];
+  }
+  await tx.query('UPDATE lab_result SET local_changed_fields = $2::text[], local_fields_at = local_changed_at WHERE id = $1', [id, pending]);
+}
