@@ -134,6 +134,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
       (ruleSet) => applyRules(runtime, upstreams, metrics, env, routingOf(config), ruleSet),
       () => metrics.ruleReloads.inc({ result: 'refused' }),
       routingOf(config),
+      config.FICUS_RULES_SETTLE_MS,
     );
   }
   try {

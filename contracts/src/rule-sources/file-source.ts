@@ -59,6 +59,7 @@ export class FileRuleSource implements RuleSource {
       ...(s.loadedAt ? { loadedAt: s.loadedAt.toISOString() } : {}),
       detail: {
         files: s.places.files,
+        settleMs: this.settleMs,
         ...(s.lastError ? { lastRefusedChange: { at: s.lastError.at.toISOString(), issues: s.lastError.issues } } : {}),
       },
     };

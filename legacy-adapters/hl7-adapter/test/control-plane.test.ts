@@ -10,6 +10,7 @@
  * proven on changes made through the admin API, and on the running adapter.)
  */
 import { Queue } from 'bullmq';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
 import { adminClient, startStoreGateway, type StoreGateway } from '../../../gateway/test/support/store-gateway.js';
@@ -108,6 +109,35 @@ describe('the admin API passes /api/hl7 through to the adapter', () => {
       const d = (await listed('?controlId=CP-1'))[0]!.deliveries;
       return d.length === 2 && d.every((x) => x.status === 'delivered') ? true : undefined;
     }, 'the replay delivered');
+  });
+
+  it('a replay of a message id not stored answers 404 naming it, adds nothing and is audited as refused; filters that match nothing answer 200 with 0', async () => {
+    const messages = new pg.Pool({ connectionString: a.messageDb.url, max: 1 });
+    try {
+      const count = async (sql: string) => Number((await messages.query<{ n: string }>(sql)).rows[0]!.n);
+      const missing = (await count('SELECT coalesce(max(id), 0) AS n FROM hl7_messages')) + 1000;
+      const deliveriesBefore = await count('SELECT count(*) AS n FROM hl7_deliveries');
+      const unknown = await admin.post<{ type: string; title: string; status: number; detail: string }>('/api/hl7/replay', { messageId: missing, type: 'ADT', reason: 'legacy lost it' });
+      expect(unknown.status).toBe(404);
+      expect(unknown.type).toMatch(/^application\/problem\+json/);
+      expect(unknown.body).toEqual({ type: 'https://ficus.dev/problems/unknown-message', title: 'No such message', status: 404, detail: `no stored message ${missing}: nothing replayed` });
+      // a stored message the type filter leaves out, and a time range with nothing in it: answers, not errors
+      const [cp1] = await listed('?controlId=CP-1');
+      const otherType = await admin.post('/api/hl7/replay', { messageId: cp1!.id, type: 'ORU', reason: 'only results' });
+      expect([otherType.status, otherType.body]).toEqual([200, { messages: 0, deliveries: 0 }]);
+      const range = { from: '2000-01-01T00:00:00.000Z', to: '2000-01-02T00:00:00.000Z' };
+      const empty = await admin.post('/api/hl7/replay', { ...range, reason: 'nothing then' });
+      expect([empty.status, empty.body]).toEqual([200, { messages: 0, deliveries: 0 }]);
+      expect(await count('SELECT count(*) AS n FROM hl7_deliveries')).toBe(deliveriesBefore);
+      const audit = await admin.get<{ entries: { target: string; outcome: string; status: number; reason: string; detail: Record<string, unknown> }[] }>('/api/audit?action=hl7.replay&limit=3');
+      expect(audit.body.entries.map((e) => [e.target, e.outcome, e.status, e.reason, e.detail])).toEqual([
+        [`messages ${range.from} to ${range.to}`, 'ok', 200, 'nothing then', { ...range, target: 'their own targets', max: 10_000, messages: 0, deliveries: 0 }],
+        [`message ${cp1!.id}`, 'ok', 200, 'only results', { messageId: cp1!.id, type: 'ORU', target: 'their own targets', max: 10_000, messages: 0, deliveries: 0 }],
+        [`message ${missing}`, 'refused', 404, 'legacy lost it', { messageId: missing, type: 'ADT', target: 'their own targets', max: 10_000, why: 'no stored message' }],
+      ]);
+    } finally {
+      await messages.end();
+    }
   });
 
   it('/api/hl7/stats: messages by type and event, ACKs by code, refusals, and deliveries per target, in exactly that shape', async () => {
