@@ -147,6 +147,19 @@ describe('docker-compose.yml', () => {
     expect(gateway!.environment).toMatchObject({ FICUS_UPSTREAM_PATIENT_SERVICE_URL: 'http://patient-service:8101', FICUS_UPSTREAM_RESULTS_SERVICE_URL: 'http://results-service:8102' });
   });
 
+  it("gives both services one public FHIR base, the gateway's published /fhir, which the operator sets (FICUS_FHIR_BASE_URL)", () => {
+    const { gateway, 'patient-service': patients, 'results-service': results } = compose.services;
+    const values = [patients!.environment!.FHIR_BASE_URL, results!.environment!.FHIR_BASE_URL, results!.environment!.PATIENT_SERVICE_FHIR_BASE_URL];
+    expect(new Set(values).size).toBe(1);
+    const dflt = /^\$\{FICUS_FHIR_BASE_URL:-(.+)\}$/.exec(values[0] ?? '')?.[1];
+    expect(dflt, values[0]).toBeDefined();
+    // by default the gateway as Compose publishes it on the host, not a container's name
+    const url = new URL(dflt!);
+    expect([url.hostname, url.pathname]).toEqual(['localhost', '/fhir']);
+    expect(gateway!.ports).toContain(`${url.port}:${gateway!.environment!.FICUS_GATEWAY_PORT}`);
+    expect(Object.keys(compose.services)).not.toContain(url.hostname);
+  });
+
   it('runs the CDC deployable on the legacy database, and SQL Server 2022 with its agent for CDC from SQL Server (profile mssql)', () => {
     const cdc = compose.services.cdc!;
     expect(cdc.build).toMatchObject({ dockerfile: 'Dockerfile', target: 'cdc' });

@@ -9,10 +9,10 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cdcProblems, gatewayProblems, portProblems, probeProblems, schemaProblems, securityProblems, statefulSetProblems, terminationProblems } from './k8s/checks-workloads.js';
-import { composeProblems, configValueProblems, envNameProblems, referenceProblems, secretHygieneProblems, serviceProblems, urlProblems } from './k8s/checks-wiring.js';
+import { composeProblems, configValueProblems, envNameProblems, publicFhirBaseProblems, referenceProblems, secretHygieneProblems, serviceProblems, urlProblems } from './k8s/checks-wiring.js';
 import { DEPLOYABLES, K8S } from './k8s/deployables.js';
 import { kustomizationFiles, renderLite } from './k8s/kustomize-lite.js';
-import { byKind, find, kubectlPath, render, renderWithKubectl, secretData, workloads, type KObject } from './k8s/objects.js';
+import { byKind, containerEnv, find, kubectlPath, render, renderWithKubectl, secretData, workloads, type KObject } from './k8s/objects.js';
 
 const BASE = path.join(K8S, 'base');
 const DEMO = path.join(K8S, 'overlays/demo');
@@ -34,6 +34,7 @@ const CHECKS: Record<string, (objects: KObject[]) => string[]> = {
   configValues: configValueProblems,
   compose: composeProblems,
   secretHygiene: secretHygieneProblems,
+  publicFhirBase: publicFhirBaseProblems,
 };
 
 describe(`deploy/k8s rendered with ${demo.renderer}`, () => {
@@ -88,6 +89,20 @@ describe(`deploy/k8s rendered with ${demo.renderer}`, () => {
     expect(pg.pod.containers[0]!.args).toEqual(expect.arrayContaining(['wal_level=logical', 'log_error_verbosity=terse', 'log_min_error_statement=panic']));
   });
 
+  it("the services' public FHIR base: one value for both (ConfigMap fhir-config), a placeholder in the base, the port-forwarded gateway in the demo", () => {
+    const bases = (objects: KObject[]) =>
+      workloads(objects)
+        .filter((w) => w.name === 'patient-service' || w.name === 'results-service')
+        .flatMap((w) => [...containerEnv(objects, w.pod.containers[0]!)].filter(([k]) => /FHIR_BASE_URL$/.test(k)).map(([k, v]) => `${w.name} ${k}=${v}`))
+        .sort();
+    expect(bases(base.objects)).toEqual([
+      'patient-service FHIR_BASE_URL=https://ficus.hospital.example/fhir',
+      'results-service FHIR_BASE_URL=https://ficus.hospital.example/fhir',
+      'results-service PATIENT_SERVICE_FHIR_BASE_URL=https://ficus.hospital.example/fhir',
+    ]);
+    expect(bases(demo.objects).map((b) => b.split('=')[1])).toEqual(Array<string>(3).fill('http://localhost:8080/fhir'));
+  });
+
   it('the HL7 adapter: MLLP (TCP 2575) and its API in ClusterIP Services; the demo exposes MLLP alone on a NodePort', () => {
     const ports = (o: KObject | undefined) => (o?.spec as { type: string; ports: { port: number; protocol: string; nodePort?: number }[] }) ?? {};
     expect(ports(find(base.objects, 'Service', 'hl7-adapter')).ports.map((p) => p.port).sort()).toEqual([2575, 8091]);
@@ -107,6 +122,11 @@ describe('the checks catch broken manifests', () => {
   type Breakage = [what: string, check: string, brk: (objects: KObject[]) => void];
   const deployment = (objects: KObject[], name: string) => find(objects, 'Deployment', name) as KObject & { spec: { replicas: number; strategy: { type: string }; template: { spec: { containers: Record<string, unknown>[]; securityContext: Record<string, unknown>; terminationGracePeriodSeconds: number } } } };
   const container = (objects: KObject[], name: string) => deployment(objects, name).spec.template.spec.containers[0] as { readinessProbe: { httpGet: { path: string; port: string } }; env: { name: string; value?: string }[]; image: string };
+  /** a container's variable given as a literal value instead (undefined: taken away) */
+  const literalEnv = (objects: KObject[], name: string, variable: string, value: string | undefined) => {
+    const env = container(objects, name).env;
+    env.splice(env.findIndex((e) => e.name === variable), 1, ...(value === undefined ? [] : [{ name: variable, value }]));
+  };
   const configMap = (objects: KObject[], prefix: string) => byKind(objects, 'ConfigMap').find((c) => c.metadata.name.startsWith(prefix))!.data as Record<string, string>;
   const breakages: Breakage[] = [
     ['readiness probe on /ready', 'probes', (o) => void (container(o, 'gateway').readinessProbe.httpGet.path = '/ready')],
@@ -135,6 +155,11 @@ describe('the checks catch broken manifests', () => {
     ['a CDC liveness probe that gives up after 3 s', 'cdc', (o) => void ((container(o, 'cdc') as unknown as { livenessProbe: { timeoutSeconds: number } }).livenessProbe.timeoutSeconds = 3)],
     ['a StatefulSet governed by an ordinary (ClusterIP) Service', 'statefulSets', (o) => void ((find(o, 'StatefulSet', 'postgres')!.spec as { serviceName: string }).serviceName = 'postgres')],
     ['a StatefulSet naming no Service', 'statefulSets', (o) => void ((find(o, 'StatefulSet', 'redis')!.spec as { serviceName: string }).serviceName = 'redis-hl')],
+    ['results referring to patients by the in-cluster name', 'publicFhirBase', (o) => literalEnv(o, 'results-service', 'PATIENT_SERVICE_FHIR_BASE_URL', 'http://patient-service:8101/fhir')],
+    ['the base at a Service\'s cluster DNS name', 'publicFhirBase', (o) => literalEnv(o, 'patient-service', 'FHIR_BASE_URL', 'http://gateway.ficus-demo.svc.cluster.local:8080/fhir')],
+    ['a base that is not /fhir', 'publicFhirBase', (o) => literalEnv(o, 'results-service', 'FHIR_BASE_URL', 'http://localhost:8080/')],
+    ['a service left without the public FHIR base', 'publicFhirBase', (o) => literalEnv(o, 'patient-service', 'FHIR_BASE_URL', undefined)],
+    ['two public FHIR bases', 'publicFhirBase', (o) => literalEnv(o, 'results-service', 'FHIR_BASE_URL', 'https://other.hospital.example/fhir')],
     ['a container port no setting listens on', 'ports', (o) => void (deployment(o, 'results-service').spec.template.spec.containers[0]!.ports = [{ name: 'http', containerPort: 8080 }])],
   ];
 

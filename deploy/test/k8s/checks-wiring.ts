@@ -166,12 +166,20 @@ export function secretHygieneProblems(objects: KObject[]): string[] {
   return problems;
 }
 
-/** every URL a container is given (ConfigMaps and Secrets alike) names a Service and one of its ports */
+/** the variables holding the public FHIR base, per deployable: an address outside the cluster, by design */
+export const PUBLIC_FHIR_BASE: Record<string, string[]> = {
+  'patient-service': ['FHIR_BASE_URL'],
+  'results-service': ['FHIR_BASE_URL', 'PATIENT_SERVICE_FHIR_BASE_URL'],
+};
+
+/** every in-cluster URL a container is given (ConfigMaps and Secrets alike) names a Service and one of its ports */
 export function urlProblems(objects: KObject[]): string[] {
   const problems: string[] = [];
   for (const w of workloads(objects)) {
     for (const c of w.pod.containers) {
+      const publicNames = PUBLIC_FHIR_BASE[deployableOf(c.image)?.name ?? ''] ?? [];
       for (const [name, value] of containerEnv(objects, c)) {
+        if (publicNames.includes(name)) continue;
         const m = /^[a-z]+:\/\/(?:[^@/]*@)?([a-z0-9-]+)(?::(\d+))?(?:[/?]|$)/.exec(value ?? '');
         if (!m) continue;
         const svc = find(objects, 'Service', m[1]!);
@@ -181,5 +189,45 @@ export function urlProblems(objects: KObject[]): string[] {
       }
     }
   }
+  return problems;
+}
+
+/**
+ * The FHIR base the services start Bundle links with, and results-service the absolute Patient
+ * and Encounter references of its results, is one address a client outside the cluster can
+ * follow: given to both services (all three variables), the same value everywhere, an absolute
+ * http(s) URL of the gateway's /fhir, naming no Service of the cluster (results referred to
+ * http://patient-service:8101/fhir/Patient/…, a name only the cluster resolves).
+ */
+export function publicFhirBaseProblems(objects: KObject[]): string[] {
+  const problems: string[] = [];
+  const services = new Set(objects.filter((o) => o.kind === 'Service').map((o) => o.metadata.name));
+  const values = new Set<string>();
+  for (const w of workloads(objects)) {
+    for (const c of w.pod.containers) {
+      const env = containerEnv(objects, c);
+      for (const name of PUBLIC_FHIR_BASE[deployableOf(c.image)?.name ?? ''] ?? []) {
+        const where = `${w.kind}/${w.name} ${name}`;
+        const value = env.get(name);
+        if (value === undefined) {
+          problems.push(`${where}: not set (the public FHIR base: the gateway's /fhir as clients reach it)`);
+          continue;
+        }
+        values.add(value);
+        let url: URL;
+        try {
+          url = new URL(value);
+        } catch {
+          problems.push(`${where}: ${value} is no absolute URL`);
+          continue;
+        }
+        if (!/^https?:$/.test(url.protocol) || url.pathname !== '/fhir' || url.search || url.hash) problems.push(`${where}: ${value} is not an http(s) URL of a /fhir base`);
+        if (services.has(url.hostname.split('.')[0]!) && (!url.hostname.includes('.') || /\.svc(\.|$)/.test(url.hostname))) {
+          problems.push(`${where}: ${value} names Service ${url.hostname.split('.')[0]}, which clients outside the cluster cannot reach`);
+        }
+      }
+    }
+  }
+  if (values.size > 1) problems.push(`the public FHIR base differs between variables: ${[...values].join(', ')}`);
   return problems;
 }

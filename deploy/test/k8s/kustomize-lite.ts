@@ -1,7 +1,8 @@
 /**
  * A small kustomize for machines without kubectl: it renders exactly the features the Ficus
  * kustomizations use (resources, namespace, configMap/secret generators from literals and env
- * files, images, inline JSON 6902 patches) and refuses any other key, so a kustomization that
+ * files, an overlay's configMap generator merged into the base's, images, inline JSON 6902
+ * patches) and refuses any other key, so a kustomization that
  * grows a feature fails here loudly instead of rendering differently. Generated names get no
  * hash suffix (kustomize's would be rewritten in every reference anyway); where kubectl is
  * present, kubernetes.test.ts checks that both render the same objects.
@@ -13,6 +14,8 @@ import type { KObject } from './objects.js';
 
 interface Generator {
   name: string;
+  /** an overlay's generator of a name the base generates too: add its keys (merge) or take its place (replace) */
+  behavior?: 'create' | 'merge' | 'replace';
   literals?: string[];
   envs?: string[];
 }
@@ -59,7 +62,14 @@ export function renderLite(dir: string): KObject[] {
     const p = path.resolve(dir, r);
     out.push(...(statSync(p).isDirectory() ? renderLite(p) : readObjects(p)));
   }
-  for (const g of k.configMapGenerator ?? []) out.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: g.name }, data: generatorData(dir, g) });
+  for (const g of k.configMapGenerator ?? []) {
+    const data = generatorData(dir, g);
+    const earlier = out.find((o) => o.kind === 'ConfigMap' && o.metadata.name === g.name);
+    if ((g.behavior === 'merge' || g.behavior === 'replace') && !earlier) throw new Error(`configMapGenerator ${g.name}: behavior ${g.behavior}, but no resource generates it`);
+    if (earlier && g.behavior !== 'merge' && g.behavior !== 'replace') throw new Error(`configMapGenerator ${g.name}: generated twice (give the overlay's behavior: merge or replace)`);
+    if (earlier) earlier.data = g.behavior === 'merge' ? { ...(earlier.data as Record<string, string>), ...data } : data;
+    else out.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: g.name }, data });
+  }
   for (const g of k.secretGenerator ?? []) {
     const data = Object.fromEntries(Object.entries(generatorData(dir, g)).map(([key, v]) => [key, Buffer.from(v).toString('base64')]));
     out.push({ apiVersion: 'v1', kind: 'Secret', type: 'Opaque', metadata: { name: g.name }, data });

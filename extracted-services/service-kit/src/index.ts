@@ -12,6 +12,7 @@ export * from './cdc/change-feeds.js';
 export * from './cdc/change-rows.js';
 export * from './cdc/field-merge.js';
 export * from './fhir/fhir-http.js';
+export * from './fhir/fhir-paging.js';
 export * from './fhir/fhir-time.js';
 export * from './fhir/fhir-text.js';
 export * from './fhir/fhir-decimal.js';

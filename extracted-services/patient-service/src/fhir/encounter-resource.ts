@@ -4,7 +4,7 @@
  * transfer history (which the legacy API does not show), and the discharge disposition.
  */
 import type pg from 'pg';
-import { sqlFhirDateTime } from '@ficus/service-kit';
+import { pageOfRows, pageSql, sqlFhirDateTime, totalBesidesEmptyPage, type Page, type PageOf, type SortKey } from '@ficus/service-kit';
 
 export interface EncounterNaming {
   /** the FHIR identifier system of visit numbers (PV1-19) */
@@ -46,14 +46,14 @@ const DISPOSITION: Record<string, { display: string; hl7?: { code: string; displ
   '20': { display: 'Expired', hl7: { code: 'exp', display: 'Expired' } },
 };
 
-const SELECT = `
-  SELECT e.id, e.mrn, e.encounter_class, e.ward_code, COALESCE(w.description, e.ward_code) AS ward_description, e.bed, e.attending_doctor_id,
+const COLUMNS = `e.id, e.mrn, e.encounter_class, e.ward_code, COALESCE(w.description, e.ward_code) AS ward_description, e.bed, e.attending_doctor_id,
          ${sqlFhirDateTime('e.admitted_at')} AS admitted_at, ${sqlFhirDateTime('e.discharged_at')} AS discharged_at, e.discharge_disposition,
          e.visit_number, ${sqlFhirDateTime('e.updated_at')} AS last_updated,
          COALESCE((SELECT json_agg(json_build_object('from_ward', t.from_ward_code, 'from_desc', fw.description, 'from_bed', t.from_bed,
                                                      'at', ${sqlFhirDateTime('t.transferred_at')}) ORDER BY t.transferred_at, t.id)
-                     FROM encounter_transfer t LEFT JOIN ward fw ON fw.code = t.from_ward_code WHERE t.encounter_id = e.id), '[]') AS transfers
-    FROM encounter e LEFT JOIN ward w ON w.code = e.ward_code`;
+                     FROM encounter_transfer t LEFT JOIN ward fw ON fw.code = t.from_ward_code WHERE t.encounter_id = e.id), '[]') AS transfers`;
+const FROM = 'encounter e LEFT JOIN ward w ON w.code = e.ward_code';
+const SELECT = `SELECT ${COLUMNS} FROM ${FROM}`;
 
 function place(naming: EncounterNaming, ward: string, description: string, bed: string | null) {
   const wardRef = {
@@ -130,17 +130,30 @@ export async function readFhirEncounter(pool: pg.Pool, id: string, naming: Encou
   return rows[0] && toFhirEncounter(rows[0], naming);
 }
 
-export async function searchFhirEncounters(pool: pg.Pool, q: { mrn?: string; visitNumber?: string }, naming: EncounterNaming): Promise<FhirEncounter[]> {
+/** a patient's stays newest first (index encounter_patient_ix) */
+export const ENCOUNTER_ORDER: SortKey = { columns: [{ sql: 'e.admitted_at', type: 'timestamp' }, { sql: 'e.id', type: 'bigint' }], descending: true };
+
+/** One page of a search (a patient's stays, or the stay of a visit number), with its total from the same statement. */
+export async function searchFhirEncounters(
+  pool: pg.Pool,
+  q: { mrn?: string; visitNumber?: string },
+  page: Page,
+  naming: EncounterNaming,
+): Promise<{ total: number; found: PageOf<FhirEncounter> }> {
   const where: string[] = [];
   const values: unknown[] = [];
-  if (q.mrn !== undefined) {
-    values.push(q.mrn);
-    where.push(`e.mrn = $${values.length}`);
-  }
-  if (q.visitNumber !== undefined) {
-    values.push(q.visitNumber);
-    where.push(`e.visit_number = $${values.length}`);
-  }
-  const { rows } = await pool.query<EncounterFhirRow>(`${SELECT} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.admitted_at DESC, e.id DESC LIMIT 1000`, values);
-  return rows.map((r) => toFhirEncounter(r, naming));
+  if (q.mrn !== undefined) where.push(`e.mrn = $${values.push(q.mrn)}`);
+  if (q.visitNumber !== undefined) where.push(`e.visit_number = $${values.push(q.visitNumber)}`);
+  const filter = where.length > 0 ? where.join(' AND ') : 'TRUE';
+  const filterValues = [...values];
+  const sql = pageSql(ENCOUNTER_ORDER, page, (v) => `$${values.push(v)}`);
+  const countSql = `SELECT count(*)::int AS total FROM encounter e WHERE ${filter}`;
+  const { rows } = await pool.query<EncounterFhirRow & { page_key: string[]; total: number }>(
+    `SELECT ${COLUMNS}, ARRAY[e.admitted_at::text, e.id::text] AS page_key, (${countSql}) AS total
+       FROM ${FROM} WHERE ${filter}${sql.where ? ` AND ${sql.where}` : ''} ORDER BY ${sql.orderBy} ${sql.limit}`,
+    values,
+  );
+  const total = rows[0]?.total ?? (await totalBesidesEmptyPage(page, async () => (await pool.query<{ total: number }>(countSql, filterValues)).rows[0]!.total));
+  const found = pageOfRows(rows, (r) => r.page_key, page);
+  return { total, found: { ...found, items: found.items.map((r) => toFhirEncounter(r, naming)) } };
 }

@@ -1,13 +1,14 @@
 /**
  * FHIR R4 under /fhir: Patient (read by id = MRN; search by identifier, name, family, given,
- * birthdate with eq/ge/gt/le/lt, paged) and Encounter (read by id; search by patient or subject, and by
- * identifier = visit number), as searchset Bundles; errors as OperationOutcome.
+ * birthdate with eq/ge/gt/le/lt) and Encounter (read by id; search by patient or subject, and by
+ * identifier = visit number), as searchset Bundles paged by `_count` and `next`/`previous` links
+ * (fhir-paging.ts); errors as OperationOutcome.
  */
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { capabilityStatement, FhirError, fhirBase, isCalendarDate, onlyParameters, paging, registerFhirScope, repeated, searchset, sendFhir, single } from '@ficus/service-kit';
-import { readFhirEncounter, searchFhirEncounters, type EncounterNaming } from './encounter-resource.js';
-import { readFhirPatient, searchFhirPatients, type BirthDateFilter, type FhirNaming } from './patient-resource.js';
+import { capabilityStatement, FhirError, fhirBase, isCalendarDate, onlyParameters, registerFhirScope, repeated, requestedPage, searchsetBundle, sendFhir, single } from '@ficus/service-kit';
+import { ENCOUNTER_ORDER, readFhirEncounter, searchFhirEncounters, type EncounterNaming } from './encounter-resource.js';
+import { PATIENT_ORDER, readFhirPatient, searchFhirPatients, type BirthDateFilter, type FhirNaming } from './patient-resource.js';
 
 const NAME_SEARCH = /^[\p{L}\p{M}' .-]{1,60}$/u;
 
@@ -20,7 +21,9 @@ const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const DATE = /^(eq|ge|gt|le|lt)?(\d{4}-\d{2}-\d{2})$/;
 
 const PATIENT_SEARCH = { identifier: 'token', name: 'string', family: 'string', given: 'string', birthdate: 'date', _count: 'number', _offset: 'number' } as const;
-const ENCOUNTER_SEARCH = { patient: 'reference', subject: 'reference', identifier: 'token' } as const;
+const ENCOUNTER_SEARCH = { patient: 'reference', subject: 'reference', identifier: 'token', _count: 'number' } as const;
+/** accepted beside the search parameters: where a `next` or `previous` link leads (opaque) */
+const CURSOR = '_cursor';
 
 /** each `birthdate` (prefix + day) ANDed: two of them make a range */
 function birthDates(values: string[]): BirthDateFilter[] {
@@ -68,19 +71,20 @@ export async function registerPatientFhir(app: FastifyInstance, pool: pg.Pool, o
     });
 
     fhir.get('/Patient', async (request, reply) => {
-      onlyParameters(request, Object.keys(PATIENT_SEARCH));
-      const page = paging({ _count: single(request, '_count'), _offset: single(request, '_offset') });
+      onlyParameters(request, [...Object.keys(PATIENT_SEARCH), CURSOR]);
+      // _offset stays for clients that used it; the links page by cursor
+      const page = requestedPage(request, PATIENT_ORDER, { offset: true });
       const identifier = single(request, 'identifier');
       const [name, family, given] = ['name', 'family', 'given'].map((p) => nameParameter(request, p));
       const birthdate = repeated(request, 'birthdate');
-      const found = await searchFhirPatients(pool, { identifier: identifier === undefined ? undefined : token(identifier), name, family, given, birthdates: birthDates(birthdate), ...page }, o);
+      const { found, total } = await searchFhirPatients(pool, { identifier: identifier === undefined ? undefined : token(identifier), name, family, given, birthdates: birthDates(birthdate) }, page, o);
       const base = fhirBase(request, o.baseUrl);
       const query = new URLSearchParams([
         ...Object.entries({ identifier, name, family, given }).filter((e): e is [string, string] => e[1] !== undefined),
         ...birthdate.map((d): [string, string] => ['birthdate', d]),
       ]);
-      const entries = found.patients.map((p) => ({ fullUrl: `${base}/Patient/${p.id}`, resource: p, search: { mode: 'match' as const } }));
-      return sendFhir(reply, searchset(base, 'Patient', query, entries, found.total, page));
+      const entries = { ...found, items: found.items.map((p) => ({ fullUrl: `${base}/Patient/${p.id}`, resource: p, search: { mode: 'match' as const } })) };
+      return sendFhir(reply, searchsetBundle({ base, type: 'Patient', query, page, found: entries, total }));
     });
 
     fhir.get<{ Params: { id: string } }>('/Encounter/:id', async (request, reply) => {
@@ -90,17 +94,18 @@ export async function registerPatientFhir(app: FastifyInstance, pool: pg.Pool, o
     });
 
     fhir.get('/Encounter', async (request, reply) => {
-      onlyParameters(request, Object.keys(ENCOUNTER_SEARCH));
+      onlyParameters(request, [...Object.keys(ENCOUNTER_SEARCH), CURSOR]);
       const patient = single(request, 'patient') ?? single(request, 'subject');
       const identifier = single(request, 'identifier');
       if (patient === undefined && identifier === undefined) throw new FhirError(400, 'too-costly', 'search Encounter by patient (or subject) or identifier', 'patient');
+      const page = requestedPage(request, ENCOUNTER_ORDER);
       const mrn = patient === undefined ? undefined : patientReference(patient, single(request, 'patient') !== undefined ? 'patient' : 'subject');
       const visit = identifier === undefined ? undefined : token(identifier).value;
-      const encounters = await searchFhirEncounters(pool, { mrn, visitNumber: visit }, o);
+      const { found, total } = await searchFhirEncounters(pool, { mrn, visitNumber: visit }, page, o);
       const base = fhirBase(request, o.baseUrl);
       const query = new URLSearchParams(Object.entries({ patient: mrn, identifier }).filter((e): e is [string, string] => e[1] !== undefined));
-      const entries = encounters.map((e) => ({ fullUrl: `${base}/Encounter/${e.id}`, resource: e, search: { mode: 'match' as const } }));
-      return sendFhir(reply, searchset(base, 'Encounter', query, entries, encounters.length));
+      const entries = { ...found, items: found.items.map((e) => ({ fullUrl: `${base}/Encounter/${e.id}`, resource: e, search: { mode: 'match' as const } })) };
+      return sendFhir(reply, searchsetBundle({ base, type: 'Encounter', query, page, found: entries, total }));
     });
   });
 }

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { sqlDate } from '@ficus/legacy-his/contract';
-import { fhirText, sqlFhirDateTime } from '@ficus/service-kit';
+import { fhirText, pageOfRows, pageSql, sqlFhirDateTime, totalBesidesEmptyPage, type Page, type PageOf, type SortKey } from '@ficus/service-kit';
 
 export interface FhirNaming {
   /** the FHIR identifier system of the hospital's MRNs */
@@ -44,14 +44,14 @@ const MARITAL: Record<string, { system: string; code: string; display: string }>
   U: { system: 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor', code: 'UNK', display: 'unknown' },
 };
 
-export const PATIENT_FHIR_SELECT = `
-  SELECT p.mrn, p.family_name, p.given_name, p.middle_name, ${sqlDate('p.birth_date')} AS birth_date, p.sex, p.address_line, p.city, p.state,
+export const PATIENT_FHIR_COLUMNS = `p.mrn, p.family_name, p.given_name, p.middle_name, ${sqlDate('p.birth_date')} AS birth_date, p.sex, p.address_line, p.city, p.state,
          p.postal_code, p.phone, p.marital_status, p.active, ${sqlFhirDateTime('p.updated_at')} AS last_updated,
          COALESCE((SELECT json_agg(json_build_object('authority', i.authority, 'type_code', i.type_code, 'value', i.value) ORDER BY i.authority, i.type_code, i.value)
                      FROM patient_identifier i WHERE i.mrn = p.mrn), '[]') AS identifiers,
          (SELECT m.survivor_mrn FROM patient_merge m WHERE m.merged_mrn = p.mrn ORDER BY m.merged_at DESC, m.id DESC LIMIT 1) AS replaced_by,
-         ARRAY(SELECT DISTINCT m.merged_mrn FROM patient_merge m WHERE m.survivor_mrn = p.mrn ORDER BY 1) AS replaces
-    FROM patient p`;
+         ARRAY(SELECT DISTINCT m.merged_mrn FROM patient_merge m WHERE m.survivor_mrn = p.mrn ORDER BY 1) AS replaces`;
+
+export const PATIENT_FHIR_SELECT = `SELECT ${PATIENT_FHIR_COLUMNS} FROM patient p`;
 
 export function toFhirPatient(r: PatientFhirRow, naming: FhirNaming) {
   const [line, city, state, postalCode] = [r.address_line, r.city, r.state, r.postal_code].map(fhirText);
@@ -119,19 +119,23 @@ export interface FhirPatientSearch {
   given?: string;
   /** each ANDed: two make a range */
   birthdates: BirthDateFilter[];
-  count: number;
-  offset: number;
 }
+
+/** the patient list's order (index patient_name_ix), as the legacy lists patients */
+export const PATIENT_ORDER: SortKey = {
+  columns: [
+    { sql: 'p.family_name', type: 'text' },
+    { sql: 'p.given_name', type: 'text' },
+    { sql: 'p.mrn', type: 'text' },
+  ],
+  descending: false,
+};
 
 const likePrefix = (s: string) => s.toUpperCase().replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
 
-export async function searchFhirPatients(pool: pg.Pool, q: FhirPatientSearch, naming: FhirNaming): Promise<{ total: number; patients: FhirPatient[] }> {
+function searchFilter(q: FhirPatientSearch, naming: FhirNaming, values: unknown[]): string {
   const where: string[] = [];
-  const values: unknown[] = [];
-  const param = (v: unknown) => {
-    values.push(v);
-    return `$${values.length}`;
-  };
+  const param = (v: unknown) => `$${values.push(v)}`;
   if (q.identifier) {
     if (q.identifier.system === undefined) {
       const v = param(q.identifier.value);
@@ -147,12 +151,22 @@ export async function searchFhirPatients(pool: pg.Pool, q: FhirPatientSearch, na
     where.push(`(p.family_name LIKE ${v} OR p.given_name LIKE ${v} OR p.middle_name LIKE ${v})`);
   }
   for (const b of q.birthdates) where.push(`p.birth_date ${DATE_OPERATOR[b.prefix]} ${param(b.date)}::date`);
-  const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+  return where.length > 0 ? where.join(' AND ') : 'TRUE';
+}
+
+/** One page of a search, with the total read in the same statement (one snapshot). */
+export async function searchFhirPatients(pool: pg.Pool, q: FhirPatientSearch, page: Page, naming: FhirNaming): Promise<{ total: number; found: PageOf<FhirPatient> }> {
+  const values: unknown[] = [];
+  const filter = searchFilter(q, naming, values);
   const filterValues = [...values];
-  const pageSql = `${PATIENT_FHIR_SELECT} ${filter} ORDER BY p.family_name, p.given_name, p.mrn LIMIT ${param(q.count)} OFFSET ${param(q.offset)}`;
-  const [count, page] = await Promise.all([
-    pool.query<{ total: number }>(`SELECT count(*)::int AS total FROM patient p ${filter}`, filterValues),
-    pool.query<PatientFhirRow>(pageSql, values),
-  ]);
-  return { total: count.rows[0]?.total ?? 0, patients: page.rows.map((r) => toFhirPatient(r, naming)) };
+  const sql = pageSql(PATIENT_ORDER, page, (v) => `$${values.push(v)}`);
+  const countSql = `SELECT count(*)::int AS total FROM patient p WHERE ${filter}`;
+  const { rows } = await pool.query<PatientFhirRow & { page_key: string[]; total: number }>(
+    `SELECT ${PATIENT_FHIR_COLUMNS}, ARRAY[p.family_name, p.given_name, p.mrn::text] AS page_key, (${countSql}) AS total
+       FROM patient p WHERE ${filter}${sql.where ? ` AND ${sql.where}` : ''} ORDER BY ${sql.orderBy} ${sql.limit}`,
+    values,
+  );
+  const total = rows[0]?.total ?? (await totalBesidesEmptyPage(page, async () => (await pool.query<{ total: number }>(countSql, filterValues)).rows[0]!.total));
+  const found = pageOfRows(rows, (r) => r.page_key, page);
+  return { total, found: { ...found, items: found.items.map((r) => toFhirPatient(r, naming)) } };
 }

@@ -2,21 +2,24 @@
  * FHIR R4 under /fhir: Observation (read; search by patient or subject, optionally date on
  * the collection time with eq/ge/gt/le/lt) and DiagnosticReport (one per patient and order:
  * read by id = patient + order, see report-id.ts; search by patient or subject and by
- * identifier = order number), as searchset Bundles; errors as OperationOutcome.
+ * identifier = order number), as searchset Bundles paged by `_count` and `next`/`previous` links
+ * (fhir-paging.ts); errors as OperationOutcome.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pg from 'pg';
-import { capabilityStatement, FhirError, fhirBase, isCalendarDate, isTimeOfDay, onlyParameters, operationOutcome, registerFhirScope, repeated, searchset, sendFhir, single } from '@ficus/service-kit';
-import { queryResults, toDiagnosticReport, toObservation, type ResultFhirRow, type ResultNaming } from './observation-resource.js';
+import { capabilityStatement, FhirError, fhirBase, isCalendarDate, isTimeOfDay, onlyParameters, operationOutcome, registerFhirScope, repeated, requestedPage, searchsetBundle, sendFhir, single } from '@ficus/service-kit';
+import { queryResults, toDiagnosticReport, toObservation, type ResultNaming } from './observation-resource.js';
 import { readReport } from './report-read.js';
-import { reportId } from './report-id.js';
+import { OBSERVATION_ORDER, REPORT_ORDER, searchObservations, searchReports } from './result-search.js';
 
 export interface FhirOptions extends ResultNaming {
   baseUrl: string | undefined;
 }
 
-const OBSERVATION_SEARCH = { patient: 'reference', subject: 'reference', date: 'date' } as const;
-const REPORT_SEARCH = { patient: 'reference', subject: 'reference', identifier: 'token' } as const;
+const OBSERVATION_SEARCH = { patient: 'reference', subject: 'reference', date: 'date', _count: 'number' } as const;
+const REPORT_SEARCH = { patient: 'reference', subject: 'reference', identifier: 'token', _count: 'number' } as const;
+/** accepted beside the search parameters: where a `next` or `previous` link leads (opaque) */
+const CURSOR = '_cursor';
 
 /** `Patient/123`, `123` or an absolute URL ending in Patient/123: the MRN; undefined if neither is given */
 function patientOf(request: FastifyRequest): string | undefined {
@@ -63,16 +66,6 @@ function dateFilters(request: FastifyRequest, values: unknown[]): string[] {
   });
 }
 
-/** rows (newest first) as one DiagnosticReport per patient and order, newest order first */
-function reportsOf(rows: ResultFhirRow[], o: ResultNaming) {
-  const groups = new Map<string, ResultFhirRow[]>();
-  for (const r of [...rows].reverse()) {
-    const key = reportId(r.mrn, r.order_number);
-    groups.set(key, [...(groups.get(key) ?? []), r]);
-  }
-  return [...groups.values()].reverse().map((results) => toDiagnosticReport(results[0]!.order_number, results, o));
-}
-
 export async function registerResultFhir(app: FastifyInstance, pool: pg.Pool, o: FhirOptions): Promise<void> {
   await registerFhirScope(app, (fhir) => {
     fhir.get('/metadata', async (_request, reply) =>
@@ -90,16 +83,17 @@ export async function registerResultFhir(app: FastifyInstance, pool: pg.Pool, o:
     });
 
     fhir.get('/Observation', async (request, reply) => {
-      onlyParameters(request, Object.keys(OBSERVATION_SEARCH));
+      onlyParameters(request, [...Object.keys(OBSERVATION_SEARCH), CURSOR]);
       const mrn = patientOf(request);
       if (mrn === undefined) throw new FhirError(400, 'too-costly', 'search by patient (or subject)', 'patient');
+      const page = requestedPage(request, OBSERVATION_ORDER);
       const values: unknown[] = [mrn];
       const filters = ['r.mrn = $1', ...dateFilters(request, values)];
-      const rows = await queryResults(pool, filters.join(' AND '), values);
+      const { found, total } = await searchObservations(pool, { where: filters.join(' AND '), values }, page);
       const base = fhirBase(request, o.baseUrl);
       const query = new URLSearchParams([['patient', mrn], ...repeated(request, 'date').map((d): [string, string] => ['date', d])]);
-      const entries = rows.map((r) => ({ fullUrl: `${base}/Observation/${r.id}`, resource: toObservation(r, o), search: { mode: 'match' as const } }));
-      return sendFhir(reply, searchset(base, 'Observation', query, entries, entries.length));
+      const entries = { ...found, items: found.items.map((r) => ({ fullUrl: `${base}/Observation/${r.id}`, resource: toObservation(r, o), search: { mode: 'match' as const } })) };
+      return sendFhir(reply, searchsetBundle({ base, type: 'Observation', query, page, found: entries, total }));
     });
 
     fhir.get<{ Params: { id: string } }>('/DiagnosticReport/:id', async (request, reply) => {
@@ -123,10 +117,11 @@ export async function registerResultFhir(app: FastifyInstance, pool: pg.Pool, o:
     });
 
     fhir.get('/DiagnosticReport', async (request, reply) => {
-      onlyParameters(request, Object.keys(REPORT_SEARCH));
+      onlyParameters(request, [...Object.keys(REPORT_SEARCH), CURSOR]);
       const mrn = patientOf(request);
       const identifier = single(request, 'identifier');
       if (mrn === undefined && identifier === undefined) throw new FhirError(400, 'too-costly', 'search by patient (or subject) or identifier', 'patient');
+      const page = requestedPage(request, REPORT_ORDER);
       const bar = identifier?.indexOf('|') ?? -1;
       const order = identifier === undefined ? undefined : identifier.slice(bar + 1);
       // an order number of another system is none of ours
@@ -135,11 +130,12 @@ export async function registerResultFhir(app: FastifyInstance, pool: pg.Pool, o:
       const where: string[] = [];
       if (mrn !== undefined) where.push(`r.mrn = $${values.push(mrn)}`);
       if (order !== undefined) where.push(`r.order_number = $${values.push(order)}`);
-      const rows = foreign ? [] : await queryResults(pool, where.join(' AND '), values);
+      const { found, total } = foreign ? { found: { items: [] }, total: 0 } : await searchReports(pool, { where: where.join(' AND '), values }, page);
       const base = fhirBase(request, o.baseUrl);
-      const entries = reportsOf(rows, o).map((d) => ({ fullUrl: `${base}/DiagnosticReport/${d.id}`, resource: d, search: { mode: 'match' as const } }));
+      const reports = found.items.map((results) => toDiagnosticReport(results[0]!.order_number, results, o));
+      const entries = { ...found, items: reports.map((d) => ({ fullUrl: `${base}/DiagnosticReport/${d.id}`, resource: d, search: { mode: 'match' as const } })) };
       const query = new URLSearchParams(Object.entries({ patient: mrn, identifier }).filter((e): e is [string, string] => e[1] !== undefined));
-      return sendFhir(reply, searchset(base, 'DiagnosticReport', query, entries, entries.length));
+      return sendFhir(reply, searchsetBundle({ base, type: 'DiagnosticReport', query, page, found: entries, total }));
     });
   });
 }

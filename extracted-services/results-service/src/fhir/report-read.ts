@@ -6,7 +6,7 @@
  */
 import type pg from 'pg';
 import { queryResults, type ResultFhirRow } from './observation-resource.js';
-import { legacyOrderOf, orderHash, parseReportId, reportHash, reportId } from './report-id.js';
+import { legacyOrderOf, parseReportId, reportHash, reportId } from './report-id.js';
 
 export type ReportRead =
   | { kind: 'found'; order: string; rows: ResultFhirRow[] }
@@ -20,7 +20,8 @@ async function currentForm(pool: pg.Pool, id: string): Promise<ResultFhirRow[]> 
   if (!key) return [];
   let rows: ResultFhirRow[];
   if ('order' in key) rows = await queryResults(pool, 'r.mrn = $1 AND r.order_number = $2', [key.mrn, key.order]);
-  else if ('orderHash' in key) rows = (await queryResults(pool, 'r.mrn = $1', [key.mrn])).filter((r) => orderHash(r.order_number) === key.orderHash);
+  // the hash in SQL: reading all of a patient's results to hash them here stopped at the first 5,000
+  else if ('orderHash' in key) rows = await queryResults(pool, `r.mrn = $1 AND left(encode(sha256(convert_to(r.order_number, 'UTF8')), 'hex'), 32) = $2`, [key.mrn, key.orderHash]);
   // only an MRN that is not digits gets this form (none, by the contract): a scan is acceptable
   else rows = await queryResults(pool, `left(encode(sha256(convert_to(r.mrn || E'\\n' || r.order_number, 'UTF8')), 'hex'), 40) = $1`, [key.hash]);
   // the hashed forms are checked against the id itself: a hash prefix could, in principle, name two

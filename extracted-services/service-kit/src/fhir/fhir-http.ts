@@ -1,6 +1,6 @@
 /**
  * FHIR R4 over HTTP for the services' `/fhir/` endpoints: `application/fhir+json`, errors as
- * OperationOutcome (never the legacy error shape), searchset Bundles with paging links.
+ * OperationOutcome (never the legacy error shape); searchset Bundles and paging are fhir-paging.ts.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { loggableError } from '@ficus/legacy-his/contract';
@@ -59,33 +59,6 @@ export interface BundleEntry {
   fullUrl: string;
   resource: object;
   search: { mode: 'match' | 'include' };
-}
-
-export function searchset(base: string, path: string, query: URLSearchParams, entries: BundleEntry[], total: number, page?: { offset: number; count: number }) {
-  const self = (q: URLSearchParams) => `${base}/${path}${q.size > 0 ? `?${q.toString()}` : ''}`;
-  const link = [{ relation: 'self', url: self(query) }];
-  if (page && page.offset + page.count < total) {
-    const next = new URLSearchParams(query);
-    next.set('_offset', String(page.offset + page.count));
-    next.set('_count', String(page.count));
-    link.push({ relation: 'next', url: self(next) });
-  }
-  if (page && page.offset > 0) {
-    const prev = new URLSearchParams(query);
-    prev.set('_offset', String(Math.max(0, page.offset - page.count)));
-    prev.set('_count', String(page.count));
-    link.push({ relation: 'previous', url: self(prev) });
-  }
-  return { resourceType: 'Bundle', type: 'searchset', total, link, entry: entries };
-}
-
-/** FHIR's _count and _offset: 1–100 (default 20) and ≥ 0 (default 0); anything else is a 400. */
-export function paging(query: Record<string, string | undefined>): { count: number; offset: number } {
-  const count = query._count === undefined ? 20 : Number(query._count);
-  const offset = query._offset === undefined ? 0 : Number(query._offset);
-  if (!Number.isInteger(count) || count < 1 || count > 100) throw new FhirError(400, 'invalid', '_count must be a whole number from 1 to 100', '_count');
-  if (!Number.isInteger(offset) || offset < 0 || offset > 1_000_000) throw new FhirError(400, 'invalid', '_offset must be a whole number from 0', '_offset');
-  return { count, offset };
 }
 
 /** A query parameter given once, or undefined; a repeated one is refused where it makes no sense. */
