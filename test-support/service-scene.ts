@@ -42,6 +42,8 @@ export interface SceneOptions {
   prefix: string;
   /** a Redis database of its own, 1–15, distinct for every test file */
   redisDb: number;
+  /** a Redis of the file's own instead (every database of the shared one is some other file's); `redisDb` is then its database */
+  redisUrl?: string;
   patients?: number;
   seed?: number;
   systemOfRecord?: SystemOfRecord;
@@ -60,7 +62,7 @@ let messageIds = 1;
 
 export async function startServiceScene(o: SceneOptions): Promise<ServiceScene> {
   const serverUrl = inject('databaseUrl');
-  const redisUrl = `${inject('redisUrl')}/${o.redisDb}`;
+  const redisUrl = `${o.redisUrl ?? inject('redisUrl')}/${o.redisDb}`;
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   await redis.flushdb();
   const legacy = await startHarness(`${o.prefix}_legacy`, { patients: o.patients ?? 200, seed: o.seed ?? 20_240_701 });

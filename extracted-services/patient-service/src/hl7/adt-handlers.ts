@@ -2,10 +2,11 @@
  * The ADT events patient-service applies, each inside the message's transaction (the kit's
  * HL7 intake): A01 admit, A04 register, A08 update, A02 transfer, A03 discharge, A40 merge.
  * A01/A04/A08/A03/A40 have the legacy inbound's effect (so that both APIs answer alike after
- * the same message); A02, which the legacy does not apply, moves the stay and keeps the
- * transfer.
+ * the same message), except that a patient or stay already held is updated by HL7's rule for
+ * updates, field by field (sent-fields.ts), which the legacy inbound does not follow; A02,
+ * which the legacy does not apply, moves the stay and keeps the transfer.
  */
-import { at, describesVisit, dischargedBeforeAdmission, eventTime, facilityKey, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, patientMrn, readDemographics, readDischarge, readVisit, refuse, requireSegment, unknownPatient, visitNumber, type AdmissionType } from '@ficus/hl7-protocol';
+import { at, describesVisit, dischargedBeforeAdmission, eventTime, facilityKey, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, patientMrn, readDischarge, readVisit, refuse, requireSegment, unknownPatient, visitNumber, type AdmissionType } from '@ficus/hl7-protocol';
 import { ADT_USER, localTimestamp } from '@ficus/legacy-his/contract';
 import { hl7MayOverwrite, hl7Stamp, lockEarlyCopies, type Hl7Context, type HandlerOutcome, type Hl7Handler, type Hl7Handlers } from '@ficus/service-kit';
 import { dropEarlyStaysTheSurvivorHolds } from '../encounters/early-stays.js';
@@ -52,13 +53,13 @@ export function adtHandlers(mrns: MrnBlock, outbox: OutboxSeam): Hl7Handlers {
       A04: registerAndVisit('O', false),
       A08: async (ctx) => {
         const mrn = await knownPatient(ctx);
-        const outcome = await updatePatient(ctx, mrn, readDemographics(ctx.message));
+        const outcome = await updatePatient(ctx, mrn);
         if (ctx.message.count('PV1') === 0) return outcome;
         const visitNo = visitNumber(ctx.message);
         if (visitNo === undefined) return outcome;
         const stay = await stayByVisit(ctx.tx, visitNo);
         if (!stay || stay.mrn !== mrn) return outcome;
-        return combine(outcome, await updateVisit(ctx, stay.id, readVisit(ctx.message)));
+        return combine(outcome, await updateVisit(ctx, stay.id));
       },
       A02: transfer,
       A03: discharge,

@@ -1,15 +1,17 @@
 /**
- * The patient of a PID segment, read as @ficus/hl7-protocol reads it for the legacy inbound
- * too (demographics, `""` clearing a value, an empty field keeping it, PID-30 `Y` closing the
- * record), written to patient-service's table with merges followed. Besides, the other PID-3
+ * The patient of a PID segment, written to patient-service's table with merges followed: a new
+ * patient registered with the demographics sent, a known one updated by HL7's rule for updates
+ * (patient-update.ts: an empty field keeps a value, `""` deletes the whole field, a field sent
+ * replaces the whole field; PID-30 `Y` closes the record). Besides, the other PID-3
  * identifiers are kept, and each change of a row follows the conflict rule (hl7MayOverwrite).
  */
-import { demographicChanges, followMerges, otherIdentifiers, patientMrn, readDemographics, registration, type Demographics, type OtherIdentifier } from '@ficus/hl7-protocol';
+import { followMerges, otherIdentifiers, patientMrn, type OtherIdentifier } from '@ficus/hl7-protocol';
 import { ADT_USER, changingWrite, insertedColumns, localTimestamp } from '@ficus/legacy-his/contract';
 import { hl7MayOverwrite, hl7Stamp, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
 import type pg from 'pg';
 import type { MrnBlock } from '../patients/mrn-block.js';
 import { patientWrites } from '../patients/patient-store.js';
+import { patientRegistration, patientUpdate } from './patient-update.js';
 import { snapshotPatient, touchPatient } from './touched.js';
 
 /** The patient an MRN means now: itself, or the survivor it was merged into, to the end of a chain. */
@@ -33,10 +35,9 @@ export async function lockPatient(tx: pg.PoolClient, mrn: string): Promise<boole
 export async function registerOrUpdate(ctx: Hl7Context, mrns: MrnBlock, pid = 1): Promise<{ mrn: string; outcome: HandlerOutcome }> {
   const { tx, message, order, systemOfRecord } = ctx;
   const sent = patientMrn(message, pid);
-  const d = readDemographics(message, pid);
   const mrn = await survivorOf(tx, sent);
-  if (await lockPatient(tx, mrn)) return { mrn, outcome: await updatePatient(ctx, mrn, d, pid) };
-  const w = insertedColumns(patientWrites(registration(d, pid)), 2);
+  if (await lockPatient(tx, mrn)) return { mrn, outcome: await updatePatient(ctx, mrn, pid) };
+  const w = insertedColumns(patientWrites(patientRegistration(message, pid)), 2);
   const [user, time, seq] = [w.values.length + 2, w.values.length + 3, w.values.length + 4];
   const created = await tx.query(
     `INSERT INTO patient (mrn, ${w.columns}, updated_by, ${hl7Columns(systemOfRecord)})
@@ -46,7 +47,7 @@ export async function registerOrUpdate(ctx: Hl7Context, mrns: MrnBlock, pid = 1)
   );
   if ((created.rowCount ?? 0) === 0) {
     await lockPatient(tx, mrn);
-    return { mrn, outcome: await updatePatient(ctx, mrn, d, pid) };
+    return { mrn, outcome: await updatePatient(ctx, mrn, pid) };
   }
   await mrns.learn(tx, [mrn]);
   await keepIdentifiers(tx, mrn, otherIdentifiers(message, pid));
@@ -58,11 +59,11 @@ const hl7Columns = (regime: string) => `hl7_time, hl7_seq${regime === 'service' 
 const hl7Values = (time: string, seq: string, regime: string) => `${localTimestamp(time)}, ${seq}::bigint${regime === 'service' ? ', clock_timestamp()' : ''}`;
 
 /**
- * Writes the demographics the message sends (demographicChanges), when the message is newer
- * than the row's history (else `stale`, nothing written). A message that changes no value
- * writes nothing the API shows: lastUpdated and the ETag stay.
+ * Writes what the n-th PID changes (patientUpdate), when the message is newer than the row's
+ * history (else `stale`, nothing written). A message that changes no value writes nothing the
+ * API shows: lastUpdated and the ETag stay.
  */
-export async function updatePatient(ctx: Hl7Context, mrn: string, d: Demographics, pid = 1): Promise<HandlerOutcome> {
+export async function updatePatient(ctx: Hl7Context, mrn: string, pid = 1): Promise<HandlerOutcome> {
   const { tx, order, systemOfRecord } = ctx;
   const { rows } = await tx.query<{ newer: boolean }>(`SELECT ${hl7MayOverwrite('patient', '$2', '$3', systemOfRecord)} AS newer FROM patient WHERE mrn = $1`, [
     mrn,
@@ -70,7 +71,7 @@ export async function updatePatient(ctx: Hl7Context, mrn: string, d: Demographic
     order.seq,
   ]);
   if (!rows[0]?.newer) return 'stale';
-  const w = changingWrite(patientWrites(demographicChanges(d)), 2);
+  const w = changingWrite(patientWrites(patientUpdate(ctx.message, pid)), 2);
   let changedAny = false;
   if (w.values.length > 0) {
     await snapshotPatient(ctx, mrn);

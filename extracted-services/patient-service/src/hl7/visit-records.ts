@@ -1,14 +1,16 @@
 /**
- * The stay of a PV1 segment, read as @ficus/hl7-protocol reads it for the legacy inbound too,
- * written to patient-service's encounter table: the visit number (PV1-19) finds a stay again,
- * the point of care is a ward code, else a ward alias, else UNK. Besides, each change follows
- * the conflict rule, and every change of ward or bed is kept as a transfer.
+ * The stay of a PV1 segment, written to patient-service's encounter table: a new stay read as
+ * @ficus/hl7-protocol reads it for the legacy inbound too, a stay already held updated by
+ * HL7's rule for updates (visit-update.ts). The visit number (PV1-19) finds a stay again, the
+ * point of care is a ward code, else a ward alias, else UNK. Besides, each change follows the
+ * conflict rule, and every change of ward or bed is kept as a transfer.
  */
-import { admissionTime, admittedAfterDischarge, eventTime, readVisit, visitChanges, visitOfAnotherPatient, UNKNOWN_WARD, type AdmissionType, type VisitChange, type VisitFields } from '@ficus/hl7-protocol';
+import { admissionTime, admittedAfterDischarge, eventTime, readVisit, visitOfAnotherPatient, UNKNOWN_WARD, type AdmissionType, type VisitChange } from '@ficus/hl7-protocol';
 import { changingWrite, localTimestamp, sqlCast, type ColumnWrite } from '@ficus/legacy-his/contract';
 import { hl7MayOverwrite, hl7Stamp, lockEarlyCopies, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
 import type pg from 'pg';
 import { touchStay } from './touched.js';
+import { stayChanges, stayUpdate } from './visit-update.js';
 
 /** SQL for a PV1-3.1 parameter as a ward code: the code itself, its alias, or UNK */
 export function wardSql(param: string): string {
@@ -56,7 +58,7 @@ export async function admitOrUpdate(ctx: Hl7Context, mrn: string, fallbackType: 
   if (visit.visitNo !== undefined) {
     const existing = await stayByVisit(tx, visit.visitNo);
     if (existing && existing.mrn !== mrn) throw visitOfAnotherPatient(pv1);
-    if (existing) return updateVisit(ctx, existing.id, visit, pv1);
+    if (existing) return updateVisit(ctx, existing.id, pv1);
   }
   const admitted = admissionTime(message, visit, pv1);
   if (visit.visitNo === undefined && !service) {
@@ -64,7 +66,7 @@ export async function admitOrUpdate(ctx: Hl7Context, mrn: string, fallbackType: 
       `SELECT id FROM encounter WHERE mrn = $1 AND visit_number IS NULL AND admitted_at = ${localTimestamp('$2')} AND NOT provisional ORDER BY id LIMIT 1 FOR UPDATE`,
       [mrn, admitted],
     );
-    if (rows[0]) return updateVisit(ctx, rows[0].id, visit, pv1);
+    if (rows[0]) return updateVisit(ctx, rows[0].id, pv1);
   }
   const created = await tx.query<{ id: string }>(
     `INSERT INTO encounter (id, provisional, mrn, admitted_at, ward_code, bed, encounter_class, attending_doctor_id, visit_number, hl7_time, hl7_seq${service ? ', local_changed_at' : ''})
@@ -77,19 +79,20 @@ export async function admitOrUpdate(ctx: Hl7Context, mrn: string, fallbackType: 
 }
 
 /**
- * Updates the stay with what the PV1 sends (visitChanges), when the
- * message is newer than the stay's history. An admit time after the stay's discharge is
- * refused (102). A move of ward or bed is kept as a transfer.
+ * Updates the stay with what the n-th PV1 changes (visit-update.ts: HL7's rule for updates,
+ * field by field), when the message is newer than the stay's history. An admit time after the
+ * stay's discharge is refused (102). A move of ward or bed is kept as a transfer.
  */
-export async function updateVisit(ctx: Hl7Context, id: string, visit: VisitFields, pv1 = 1): Promise<HandlerOutcome> {
+export async function updateVisit(ctx: Hl7Context, id: string, pv1 = 1): Promise<HandlerOutcome> {
   const { tx, order, systemOfRecord, job } = ctx;
-  const { rows } = await tx.query<{ newer: boolean; after: boolean | null }>(
-    `SELECT ${hl7MayOverwrite('encounter', '$2', '$3', systemOfRecord)} AS newer, discharged_at < ${localTimestamp('$4')} AS after FROM encounter WHERE id = $1`,
-    [id, order.time, order.seq, visit.admitted ?? null],
+  const update = stayUpdate(ctx.message, pv1);
+  const { rows } = await tx.query<{ newer: boolean; after: boolean | null; encounter_class: AdmissionType }>(
+    `SELECT ${hl7MayOverwrite('encounter', '$2', '$3', systemOfRecord)} AS newer, discharged_at < ${localTimestamp('$4')} AS after, encounter_class FROM encounter WHERE id = $1`,
+    [id, order.time, order.seq, update.admitted ?? null],
   );
   if (!rows[0]?.newer) return 'stale';
-  if (visit.admitted !== undefined && rows[0].after) throw admittedAfterDischarge(pv1);
-  const w = changingWrite(visitChanges(visit).map((c) => ({ ...COLUMNS[c.field], value: c.value })), 2);
+  if (update.admitted !== undefined && rows[0].after) throw admittedAfterDischarge(pv1);
+  const w = changingWrite(stayChanges(rows[0].encounter_class, update).map((c) => ({ ...COLUMNS[c.field], value: c.value })), 2);
   if (w.values.length > 0) {
     const moved = await tx.query<{ ward_code: string; bed: string | null }>(`SELECT ward_code, bed FROM encounter WHERE id = $1`, [id]);
     const updated = await tx.query<{ ward_code: string; bed: string | null }>(
