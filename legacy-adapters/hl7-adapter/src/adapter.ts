@@ -26,7 +26,7 @@ import {
   type RuleSet,
   type RuleSource,
 } from '@ficus/contracts';
-import { messageStoreUrl, ruleStoreUrl, tlsOptions, type AdapterConfig } from './config.js';
+import { messageStoreUrl, processingIds, ruleStoreUrl, tlsOptions, type AdapterConfig } from './config.js';
 import { DeliveryStore } from './delivery/delivery-store.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { answerText, temporaryAnswers } from './delivery/legacy-answers.js';
@@ -144,7 +144,18 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
     connectTimeoutMs: config.HL7_LEGACY_CONNECT_TIMEOUT_MS,
     answerTimeoutMs: config.HL7_LEGACY_ACK_TIMEOUT_MS,
   });
-  const intake = new Intake({ store: messages, router: () => router, partitions: config.HL7_PARTITIONS, metrics, log, appAcks, stats, queries, batchAcks: config.HL7_BATCH_ACK });
+  const intake = new Intake({
+    store: messages,
+    router: () => router,
+    partitions: config.HL7_PARTITIONS,
+    metrics,
+    log,
+    appAcks,
+    stats,
+    queries,
+    batchAcks: config.HL7_BATCH_ACK,
+    policy: { processingIds: processingIds(config), mrnAuthoritiesNamed: config.HL7_MRN_AUTHORITIES.split(',').some((a) => a.trim() !== '') },
+  });
   stats.start();
   appAcks.start();
 

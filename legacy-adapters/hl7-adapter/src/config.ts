@@ -16,6 +16,9 @@ const DEFAULT_STATE_DIR = fileURLToPath(new URL('../../../.ficus/hl7-adapter', i
 export const BATCH_ACK_MODES = ['frames', 'batch'] as const;
 export type BatchAckMode = (typeof BATCH_ACK_MODES)[number];
 
+/** HL7_PROCESSING_IDS as the schema checks it: one or more of P, D, T (table 0103), comma-separated */
+const PROCESSING_IDS_PATTERN = '^\\s*[PDT](?:\\s*,\\s*[PDT])*\\s*$';
+
 export const AdapterConfigSchema = configSchema({
   HL7_HOST: Env.string('0.0.0.0', 'address the MLLP listener listens on'),
   HL7_PORT: Env.port(2575, 'MLLP listener port'),
@@ -31,6 +34,12 @@ export const AdapterConfigSchema = configSchema({
     enum: [...BATCH_ACK_MODES],
     default: 'frames',
     description: 'a batch frame (FHS/BHS) is answered: frames, one frame per ACK in order; batch, one frame with the ACKs inside an envelope like the sender\'s (BHS … BTS), for senders that read one answer per batch',
+  }),
+  HL7_PROCESSING_IDS: Type.String({
+    default: 'P',
+    pattern: PROCESSING_IDS_PATTERN,
+    description:
+      'the MSH-11 processing ids this adapter takes, comma-separated: P production, D debugging, T training; a message with another is refused AR (error 202) and not stored (an empty MSH-11 counts as P). A production adapter takes P only: a training message must not change a real chart',
   }),
   HL7_PARTITIONS: Env.integer(8, 'delivery partitions (a hash of the patient id): order holds within one; do not change while deliveries are pending', 1),
   HL7_MRN_AUTHORITIES: Env.string('', "this hospital's MRN assigning authorities (PID-3/MRG-1 CX-4 namespace or universal id), comma-separated: a list with other facilities' MRs (an HIE feed) takes ours, and one with only theirs is refused; empty: the repetition typed MR, whatever its authority"),
@@ -89,6 +98,8 @@ export function loadAdapterConfig(env: NodeJS.ProcessEnv = process.env): Adapter
 
 export const messageStoreUrl = (c: AdapterConfig) => c.HL7_DATABASE_URL ?? withDatabase(c.DATABASE_URL, 'ficus_hl7');
 export const ruleStoreUrl = (c: AdapterConfig) => c.FICUS_STORE_URL ?? withDatabase(c.DATABASE_URL, 'ficus_gateway');
+/** The processing ids HL7_PROCESSING_IDS names. */
+export const processingIds = (c: AdapterConfig): ReadonlySet<string> => new Set(c.HL7_PROCESSING_IDS.split(',').map((id) => id.trim()));
 
 export function tlsOptions(c: AdapterConfig): TlsOptions | undefined {
   if (!c.HL7_TLS_CERT_FILE || !c.HL7_TLS_KEY_FILE) return undefined;

@@ -100,7 +100,8 @@ describe("legacy's refusals", () => {
         return d && d.attempts >= 2 ? d : undefined;
       }, 'the first update refused and tried again');
       expect(held.status).toBe('pending');
-      expect(held.last_error).toMatch(/^legacy answered AE: HL7 207: Application internal error \(temporary by HL7_LEGACY_RETRY_ON\)$/);
+      // before v2.5 legacy's reason comes in MSA-3 (ERR-1 holds only the code and its table text)
+      expect(held.last_error).toMatch(/^legacy answered AE: HL7 207: the legacy system could not apply the message; send it again later; Application internal error \(temporary by HL7_LEGACY_RETRY_ON\)$/);
       // the later update of the same patient waits behind it, untried
       expect(await delivery('TMP-2')).toMatchObject({ status: 'pending', attempts: 0 });
       const dead = await api<{ deadLetters: DeadLetter[] }>(a.apiUrl, 'GET', '/api/hl7/dead-letters');

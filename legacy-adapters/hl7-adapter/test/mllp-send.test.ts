@@ -31,7 +31,8 @@ beforeAll(async () => {
   ensureTools({ [MLLP_SEND]: 'python3-hl7' }, (l) => console.log(`[mllp_send test] ${l}`));
   inbound = new TestInbound();
   await inbound.start();
-  a = await startAdapterUnderTest({ files: hl7Rules(inbound.url, 'legacy') });
+  // ADT04-251, LAB-ORU-1 and ORU-R01-01 are training messages (MSH-11 T): taken here on purpose, as a test system would
+  a = await startAdapterUnderTest({ files: hl7Rules(inbound.url, 'legacy'), env: { HL7_PROCESSING_IDS: 'P,T' } });
   dir = mkdtempSync(path.join(tmpdir(), 'ficus-mllp-send-'));
 });
 afterAll(async () => {

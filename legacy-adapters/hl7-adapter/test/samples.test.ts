@@ -22,7 +22,8 @@ let services: ServiceStandIn;
 beforeAll(async () => {
   // mode new: the system of record is the new service, which takes every message at once (a stand-in), so application ACKs come quickly
   services = await ServiceStandIn.start(['patient-service', 'results-service']);
-  a = await startAdapterUnderTest({ files: hl7Rules('mllp://127.0.0.1:9', 'new'), env: { REDIS_URL: services.redis.url, HL7_QUEUE_PREFIX: 'bull' } });
+  // three samples are training messages (MSH-11 T): taken here on purpose, as a test system would
+  a = await startAdapterUnderTest({ files: hl7Rules('mllp://127.0.0.1:9', 'new'), env: { REDIS_URL: services.redis.url, HL7_QUEUE_PREFIX: 'bull', HL7_PROCESSING_IDS: 'P,T' } });
 });
 afterAll(async () => {
   await a?.close();

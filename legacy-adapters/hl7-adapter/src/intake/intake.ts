@@ -1,12 +1,14 @@
 /**
  * From a received frame to its acknowledgements: decode (a batch is split into its messages),
  * route by the HL7 rules, store with the deliveries the route asks for, and only then answer.
- * A frame that cannot be decoded gets AR/CR with an ERR segment; a message no rule takes gets
- * AR/CR (error 200/201); a store failure gets AE/CE; a resend gets the positive ACK again and
- * is not processed again (and, in enhanced mode, the application ACK it asks for, once the
- * first copy's authoritative delivery has settled). A query is not stored: it goes to the legacy
- * inbound at once and its answer (with the data) goes back (QueryRelay). Every answer is counted:
- * metrics, and the per-minute intake counts behind /api/hl7/stats.
+ * A frame that cannot be decoded gets AR/CR with an ERR segment; so does a message this adapter
+ * must not take (message-checks.ts), each message of a batch whose counts disagree with what
+ * came (batch-counts.ts), and a message no rule takes (error 200/201); a store failure gets
+ * AE/CE; a resend gets the positive ACK again and is not processed again (and, in enhanced
+ * mode, the application ACK it asks for, once the first copy's authoritative delivery has
+ * settled). A query is not stored: it goes to the legacy inbound at once and its answer (with
+ * the data) goes back (QueryRelay). Every answer is counted: metrics, and the per-minute intake
+ * counts behind /api/hl7/stats.
  */
 import {
   buildAck,
@@ -31,6 +33,8 @@ import { otherPatientKeysOf, patientKeyOf, sendingFacilityKey } from '../routing
 import type { MessageRecord, MessageStore, StoreOutcome } from '../store/message-store.js';
 import { AppAcks, settledAnswer } from './app-acks.js';
 import { asBatch, emptyBatchAnswer, type BatchShape } from './batch-answers.js';
+import { batchCountRefusal } from './batch-counts.js';
+import { ambiguousMrnRefusal, headerRefusal, PRODUCTION_ONLY, type IntakePolicy } from './message-checks.js';
 import type { QueryRelay } from './query-relay.js';
 import type { IntakeOutcome, IntakeStats } from './intake-stats.js';
 
@@ -72,6 +76,8 @@ export interface IntakeOptions {
   queries: QueryRelay;
   /** default `frames` */
   batchAcks?: BatchAckMode;
+  /** what is taken (HL7_PROCESSING_IDS, HL7_MRN_AUTHORITIES); default production only, no authority named */
+  policy?: IntakePolicy;
 }
 
 /** Refused frames kept for diagnosis per minute: a sender spewing garbage must not fill the store. */
@@ -138,11 +144,17 @@ export class Intake {
       const decoded = decodeBatch(payload);
       if (!decoded.ok) return { units: [{ kind: 'refuse', subject: undefined, error: decoded.error, raw: payload }] };
       const { batch } = decoded;
+      const miscounted = batchCountRefusal(batch);
+      if (miscounted) this.o.log.warn({ peer, messages: batch.messages.length, reason: miscounted.message }, 'HL7 batch refused: its count disagrees with the messages received');
+      // nothing in it to answer: the refusal is answered as an unreadable batch's is
+      if (miscounted && batch.messages.length === 0) return { units: [{ kind: 'refuse', subject: undefined, error: miscounted, raw: payload }] };
       // each message of a batch is stored and answered on its own, in order; one may fail alone
-      const units = batch.messages.map(
-        (member): Unit =>
-          member.ok ? this.messageUnit(member.message, encodeMessageBytes(member.message.text, member.message.charset), peer) : { kind: 'refuse', subject: member.received, error: member.error, raw: payload },
-      );
+      const units = batch.messages.map((member): Unit => {
+        if (!member.ok) return { kind: 'refuse', subject: member.received, error: member.error, raw: payload };
+        const raw = encodeMessageBytes(member.message.text, member.message.charset);
+        if (miscounted && member.message.header.messageType !== 'ACK') return { kind: 'refuse', subject: member.message, error: miscounted, raw };
+        return this.messageUnit(member.message, raw, peer);
+      });
       const groupOf = batch.batches.flatMap((g, i) => g.messages.map(() => i));
       const first = batch.messages.find((m) => m.ok);
       return { units, batch: { fileHeader: batch.fileHeader, groups: batch.batches.map((g) => g.header), groupOf, charset: first?.ok ? first.message.charset : undefined } };
@@ -156,6 +168,9 @@ export class Intake {
     const h = m.header;
     // an acknowledgement is never acknowledged (HL7 v2 2.9.2): two systems that ACK ACKs ping-pong forever
     if (h.messageType === 'ACK') return { kind: 'unanswered-ack', m };
+    const policy = this.o.policy ?? PRODUCTION_ONLY;
+    const refused = headerRefusal(m, policy);
+    if (refused) return { kind: 'refuse', subject: m, error: refused, raw };
     const route = this.o.router().route(h);
     if (!route) {
       const known = this.o.router().rules.some((r) => !r.match.messageTypes || r.match.messageTypes.includes(h.messageType));
@@ -172,6 +187,8 @@ export class Intake {
       }
       return { kind: 'query', m, raw, upstream: route.legacyUpstream };
     }
+    const ambiguous = ambiguousMrnRefusal(m, policy);
+    if (ambiguous) return { kind: 'refuse', subject: m, error: ambiguous, raw };
     const patientKey = patientKeyOf(m);
     const commit = decideAck(h, 'accepted');
     const record: MessageRecord = {

@@ -17,7 +17,10 @@ export type EnhancedAckCode = 'CA' | 'CE' | 'CR';
 export type AckCode = OriginalAckCode | EnhancedAckCode;
 
 export interface BuildAckOptions {
-  /** Written as one ERR segment each (v2.5+), or as repetitions of ERR-1 (before v2.5). */
+  /**
+   * Written as one ERR segment each (v2.5+), or as repetitions of ERR-1 (before v2.5, when their
+   * messages go in MSA-3, joined by "; ").
+   */
   readonly error?: Hl7Error | readonly Hl7Error[];
   /** Makes MSH-10 of the ACK; default `newControlId`. */
   readonly controlId?: () => string;
@@ -107,10 +110,14 @@ function ackText(
     '',
     w.value(characterSet),
   ];
-  const segments = [trimEmpty(msh).join(d.field), ['MSA', w.value(code), w.value(h.controlId ?? '')].join(d.field)];
   const errors: readonly Hl7Error[] = options.error === undefined ? [] : isErrorList(options.error) ? options.error : [options.error];
+  const errSegments = atLeast(version, [2, 5]);
+  // before v2.5, ERR-1 holds only a location and a code: the reason a person reads is MSA-3 (text message)
+  const text = errSegments ? '' : errors.map((e) => e.message).join('; ');
+  const msa = ['MSA', w.value(code), w.value(h.controlId ?? ''), ...(text === '' ? [] : [w.value(text)])];
+  const segments = [trimEmpty(msh).join(d.field), msa.join(d.field)];
   if (errors.length > 0) {
-    if (atLeast(version, [2, 5])) {
+    if (errSegments) {
       for (const e of errors) segments.push(trimEmpty(['ERR', '', w.location(e.location), w.errorCode(e), e.severity ?? 'E', '', '', '', w.value(e.message)]).join(d.field));
     } else {
       segments.push(['ERR', errors.map((e) => w.legacyErrorLocation(e)).join(d.repetition)].join(d.field));
