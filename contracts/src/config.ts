@@ -94,6 +94,18 @@ export const Env = {
   optionalString: (description: string) => Type.Optional(Type.String({ description })),
   boolean: (dflt: boolean, description: string) => Type.Boolean({ default: dflt, description }),
   integer: (dflt: number, description: string, minimum = 0) => Type.Integer({ default: dflt, minimum, description }),
+  /**
+   * FICUS_RULES_SETTLE_MS of every deployable that reads rule files: the default is the file
+   * source's; the maximum also bounds the wait for a folder that keeps changing (30 times it),
+   * where minutes would leave a fix unread that long.
+   */
+  ruleFilesSettleMs: (dflt: number) =>
+    Type.Integer({
+      default: dflt,
+      minimum: 50,
+      maximum: 10_000,
+      description: 'files: a change is read once the rule folder has stayed the same this long (a file written in steps is not applied half-written)',
+    }),
   level: () =>
     Type.Unsafe<'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'>({
       type: 'string',

@@ -18,13 +18,7 @@ export const GatewayConfigSchema = configSchema({
     description: 'where the rules come from: the rule store, the rule files, or auto (the store when a database is configured)',
   }),
   FICUS_RULES_POLL_MS: Env.integer(5_000, 'files: safety-net re-read of the rule folder, besides file watching', 100),
-  FICUS_RULES_SETTLE_MS: Type.Integer({
-    default: RULE_FILES_SETTLE_MS,
-    minimum: 50,
-    // it also bounds the wait for a folder that keeps changing (30 times it): minutes would leave a fix unread that long
-    maximum: 10_000,
-    description: 'files: a change is read once the rule folder has stayed the same this long (a file written in steps is not applied half-written)',
-  }),
+  FICUS_RULES_SETTLE_MS: Env.ruleFilesSettleMs(RULE_FILES_SETTLE_MS),
   FICUS_RULES_CHECK_MS: Env.integer(2_000, 'store: safety-net check of the store version, besides Redis notifications', 100),
   DATABASE_URL: Env.optionalString('PostgreSQL server; the rule store lives in its database "ficus_gateway"'),
   FICUS_STORE_URL: Env.optionalString('the rule store database itself (overrides DATABASE_URL)'),

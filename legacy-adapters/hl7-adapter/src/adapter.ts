@@ -88,7 +88,7 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
           log,
           apply: (applied) => apply(applied.ruleSet),
         })
-      : new FileRuleSource(config.FICUS_RULES_DIR, config.FICUS_RULES_POLL_MS, log, apply);
+      : new FileRuleSource(config.FICUS_RULES_DIR, config.FICUS_RULES_POLL_MS, log, apply, undefined, undefined, config.FICUS_RULES_SETTLE_MS);
   await rules.load();
   rules.start();
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { TlsOptions } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
-import { configSchema, Env, loadConfig, withDatabase } from '@ficus/contracts';
+import { configSchema, Env, loadConfig, RULE_FILES_SETTLE_MS, withDatabase } from '@ficus/contracts';
 import { DEFAULT_LEGACY_RETRY_ON, RETRY_ON_PATTERN } from './delivery/legacy-answers.js';
 
 const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../../routing-rules', import.meta.url));
@@ -73,6 +73,7 @@ export const AdapterConfigSchema = configSchema({
   FICUS_RULES_DIR: Env.string(DEFAULT_RULES_DIR, 'rule files: the store\'s first version, or the rules themselves in files mode'),
   FICUS_RULES_CHECK_MS: Env.integer(2_000, 'safety-net check of the rule store\'s version', 100),
   FICUS_RULES_POLL_MS: Env.integer(5_000, 'files mode: safety-net re-read of the rule folder', 100),
+  FICUS_RULES_SETTLE_MS: Env.ruleFilesSettleMs(RULE_FILES_SETTLE_MS),
   FICUS_STATE_DIR: Env.string(DEFAULT_STATE_DIR, 'where the last good copy of the rules is kept'),
   FICUS_OIDC_ISSUER: Env.optionalString('OIDC: accept JWTs from this issuer'),
   FICUS_OIDC_AUDIENCE: Env.optionalString('OIDC: the audience the JWTs must name'),
