@@ -11,6 +11,7 @@ export { preferMrnAuthorities } from './hl7/header.js';
 export type { FieldPath } from './hl7/field-path.js';
 export { DEFAULT_DELIMITERS, encodingCharacters, type Hl7Delimiters } from './hl7/delimiters.js';
 export { escapeValue } from './hl7/escape.js';
+export { readableText } from './hl7/formatted-text.js';
 export { HL7_ERROR_TEXT, hl7Error, formatLocation, type Hl7Error, type Hl7ErrorCode, type Hl7ErrorLocation, type Hl7ErrorSeverity } from './hl7/errors.js';
 export { DEFAULT_CHARSET, encodeMessageBytes, lookupCharset, type Charset, type CharsetLookup } from './hl7/charset.js';
 

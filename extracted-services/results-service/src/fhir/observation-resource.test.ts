@@ -17,6 +17,7 @@ const row = (over: Partial<ResultFhirRow>): ResultFhirRow => ({
   collected_at: '2026-12-06T08:00:00+00:00',
   resulted_at: null,
   last_updated: '2026-12-06T09:00:00+00:00',
+  comments: null,
   ...over,
 });
 const naming = { orderSystem: 'http://hospital.example.org/fhir/sid/order', localTestSystem: 'http://hospital.example.org/fhir/CodeSystem/test', patientBase: 'http://patients.example.org/fhir' };

@@ -6,6 +6,7 @@
  * absolute URL at its FHIR base, as a relative `Patient/…` would name nothing at this service.
  */
 import type pg from 'pg';
+import { readableText } from '@ficus/hl7-protocol';
 import { FhirDecimal, fhirText, sqlFhirDateTime } from '@ficus/service-kit';
 import { reportId } from './report-id.js';
 
@@ -33,9 +34,11 @@ export interface ResultFhirRow {
   collected_at: string;
   resulted_at: string | null;
   last_updated: string;
+  /** the laboratory's NTE comments (results-service's own: the legacy keeps none) */
+  comments: string[] | null;
 }
 
-export const RESULT_FHIR_COLUMNS = `r.id, r.mrn, r.encounter_id, r.order_number, r.test_code, r.test_name, r.value, r.units, r.reference_range, r.abnormal_flag, r.status,
+export const RESULT_FHIR_COLUMNS = `r.id, r.mrn, r.encounter_id, r.order_number, r.test_code, r.test_name, r.value, r.units, r.reference_range, r.abnormal_flag, r.status, r.comments,
   ${sqlFhirDateTime('r.collected_at')} AS collected_at, ${sqlFhirDateTime('r.resulted_at')} AS resulted_at, ${sqlFhirDateTime('r.updated_at')} AS last_updated`;
 
 const STATUS: Record<string, string> = { F: 'final', P: 'preliminary', C: 'corrected' };
@@ -70,7 +73,8 @@ function referenceRange(text: string, units: string | null) {
 export function toObservation(r: ResultFhirRow, naming: ResultNaming) {
   const text = fhirText(r.value);
   const number = text === undefined ? null : NUMBER.exec(text);
-  const value = text === undefined ? {} : number ? { valueQuantity: quantity(decimal(number[2]!), r.units, number[1]) } : { valueString: text };
+  // the value is stored as the legacy holds it (FT's `\.br\` as written): a reader gets line breaks
+  const value = text === undefined ? {} : number ? { valueQuantity: quantity(decimal(number[2]!), r.units, number[1]) } : { valueString: readableText(text) };
   const interpretation = r.abnormal_flag ? INTERPRETATION[r.abnormal_flag] : undefined;
   return {
     resourceType: 'Observation',
@@ -89,6 +93,7 @@ export function toObservation(r: ResultFhirRow, naming: ResultNaming) {
       ? { interpretation: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: r.abnormal_flag!, display: interpretation }] }] }
       : {}),
     ...(r.reference_range ? { referenceRange: [referenceRange(r.reference_range, r.units)] } : {}),
+    ...(r.comments?.length ? { note: r.comments.map((text) => ({ text })) } : {}),
   };
 }
 
@@ -117,7 +122,8 @@ export function toDiagnosticReport(orderNumber: string, results: ResultFhirRow[]
   };
 }
 
+/** The results of a read (one Observation, one report's): newest first. Searches page (result-search.ts). */
 export async function queryResults(pool: pg.Pool, where: string, values: unknown[]): Promise<ResultFhirRow[]> {
-  const { rows } = await pool.query<ResultFhirRow>(`SELECT ${RESULT_FHIR_COLUMNS} FROM lab_result r WHERE ${where} ORDER BY r.collected_at DESC, r.id DESC LIMIT 5000`, values);
+  const { rows } = await pool.query<ResultFhirRow>(`SELECT ${RESULT_FHIR_COLUMNS} FROM lab_result r WHERE ${where} ORDER BY r.collected_at DESC, r.id DESC`, values);
   return rows;
 }
