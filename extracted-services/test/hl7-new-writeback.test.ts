@@ -286,6 +286,129 @@ describe('a legacy screen\'s edit reaching the service before the write-back of 
   });
 });
 
+describe('a legacy screen\'s edit of a result reaching results-service before the write-back of an ORU has landed (the write rule in legacy)', () => {
+  type LabResult = { resultId: number; orderNumber: string; value: string | null; referenceRange: string | null; status: string; lastUpdated: string } & Record<string, unknown>;
+  const resultOf = (list: unknown, order: string) => (list as { items: LabResult[] }).items.find((r) => r.orderNumber === order)!;
+  const serviceResult = async (mrn: string, order: string) => resultOf(JSON.parse((await ask(scene.results.url, `/api/results?mrn=${mrn}`)).body), order);
+  const legacyResult = async (mrn: string, order: string) => resultOf(await legacyJson(`/api/results?mrn=${mrn}`), order);
+  /** the result but its stamp (the legacy's trigger stamps a write-back whose stamp equals the old one: only the echo brings that) */
+  const data = ({ lastUpdated: _, ...rest }: LabResult) => rest;
+  const q = async <T extends pg.QueryResultRow>(sql: string, id: number) => (await scene.results.pool.query<T>(sql, [String(id)])).rows;
+  const conflictsOf = async (id: number) =>
+    (await q<{ reason: string }>("SELECT reason FROM ficus_change_conflicts WHERE topic = 'lab-results' AND key::jsonb->>'resultId' = $1 ORDER BY id", id)).map((r) => r.reason);
+  const pending = async (id: number) => (await q<{ f: string[] | null }>('SELECT local_changed_fields AS f FROM lab_result WHERE id = $1', id))[0]!.f;
+  const versions = (id: number) => q('SELECT value, status, reference_range AS "referenceRange", replaced_by AS "replacedBy" FROM lab_result_version WHERE result_id = $1 ORDER BY id', id);
+  const published = async (order: string) =>
+    (await scene.results.pool.query("SELECT 1 FROM ficus_outbox WHERE topic = 'lab-results' AND after->>'orderNumber' = $1 AND published_at IS NULL", [order])).rowCount === 0;
+  /** the lab-results feed has taken what the stand-in CDC published (the write-back queue may be held) */
+  async function feedTaken(): Promise<void> {
+    const busy = async () => {
+      let n = 0;
+      for (const k of await scene.redis.keys('bull:cdc.lab-results.*:meta')) {
+        const queue = k.slice(0, -'meta'.length);
+        n += (await scene.redis.llen(`${queue}wait`)) + (await scene.redis.llen(`${queue}active`)) + (await scene.redis.zcard(`${queue}prioritized`));
+      }
+      return n;
+    };
+    await expect.poll(busy, { timeout: 10_000 }).toBe(0);
+  }
+
+  /**
+   * The race: an ORU in mode new files a potassium of 5.9, written back (both sides alike); then,
+   * the legacy writer held, its correction to 4.2 is applied by results-service; a legacy screen,
+   * not knowing it, saves `edit` (LAB_RESULT columns) on the result, and CDC brings it to the
+   * service first. Answers the result's id, the service's result then, and a function that lets
+   * the writer go (the correction lands in the legacy after the screen's edit).
+   */
+  async function race(mrn: string, order: string, edit: Record<string, string>): Promise<{ id: number; meanwhile: LabResult; release: () => Promise<void> }> {
+    await scene.sendHl7('results-service', oru(mrn, order, '5.9', 'F', minutes(5)), { legacyToo: false });
+    await expect.poll(async () => (await legacyResult(mrn, order))?.value, { timeout: 15_000 }).toBe('5.9');
+    await settled();
+    await scene.cdc.sync(['lab-results'], { origin: 'ficus-writeback' });
+    await scene.drain();
+    const filed = await legacyResult(mrn, order);
+    expect(await serviceResult(mrn, order)).toEqual(filed);
+    await writer.close();
+    let held = true;
+    const release = async () => {
+      if (!held) return;
+      held = false;
+      writer = await startWriter();
+      await expect.poll(async () => (await legacyResult(mrn, order)).status, { timeout: 15_000 }).toBe('C');
+      await settled();
+    };
+    onTestFinished(release);
+    await scene.sendHl7('results-service', oru(mrn, order, '4.2', 'C', minutes(6)), { legacyToo: false });
+    await expect.poll(async () => (await serviceResult(mrn, order)).value, { timeout: 10_000 }).toBe('4.2');
+    await expect.poll(() => published(order), { timeout: 10_000 }).toBe(true);
+    expect((await legacyResult(mrn, order)).value).toBe('5.9');
+    const set = Object.keys(edit).map((column, i) => `${column} = $${i + 2}`);
+    await scene.legacy.pool.query(`UPDATE LAB_RESULT SET ${set.join(', ')} WHERE RESULT_ID = $1`, [filed.resultId, ...Object.values(edit)]);
+    await scene.cdc.sync(['lab-results']);
+    await feedTaken();
+    return { id: filed.resultId, meanwhile: await serviceResult(mrn, order), release };
+  }
+
+  it('a screen\'s edit of another field: the service keeps the correction meanwhile, the write-back leaves the screen\'s edit in the legacy, both sides end with both', async () => {
+    const mrn = seeded[0]!;
+    expect(scene.results.systemOfRecord.current()).toBe('legacy');
+    const { id, meanwhile, release } = await race(mrn, 'L74000003', { REF_RANGE: '3.4-5.3' });
+    // before 7 December the screen's row replaced the service's whole: the correction was gone until the echo came back
+    expect(meanwhile).toMatchObject({ value: '4.2', status: 'C', referenceRange: '3.4-5.3' });
+    expect(await pending(id)).toEqual(expect.arrayContaining(['value', 'status']));
+    await release();
+    // the write-back set only what the correction changed (before 7 December the whole row: the screen's range gone from both sides)
+    expect(await legacyResult(mrn, 'L74000003')).toMatchObject({ value: '4.2', status: 'C', referenceRange: '3.4-5.3' });
+    // with CDC_WRITEBACK_ECHO=drop nothing more comes: both sides already hold both edits
+    expect(data(await serviceResult(mrn, 'L74000003'))).toEqual(data(await legacyResult(mrn, 'L74000003')));
+    await scene.cdc.sync(['lab-results'], { origin: 'ficus-writeback' });
+    await scene.drain();
+    expect(await serviceResult(mrn, 'L74000003')).toEqual(await legacyResult(mrn, 'L74000003'));
+    expect(await pending(id)).toBeNull(); // the echo confirmed the write-back: whole rows again
+    expect(await conflictsOf(id)).toEqual([]);
+    // the first value replaced by the correction, the correction's by the screen's range: no version of a row that never was
+    expect(await versions(id)).toEqual([
+      { value: '5.9', status: 'F', referenceRange: '3.5-5.1', replacedBy: 'hl7:ORU^R01' },
+      { value: '4.2', status: 'C', referenceRange: '3.5-5.1', replacedBy: 'cdc' },
+    ]);
+  });
+
+  it('a screen\'s edit of the value, made without the correction\'s: the service keeps the correction (the write-back gives the legacy the same), a conflict naming the value', async () => {
+    // (seeded[1] is the dual ORU's below, which counts its patient's outbox rows)
+    const mrn = seeded[0]!;
+    const { id, meanwhile, release } = await race(mrn, 'L74000004', { RESULT_VAL: '6.3', REF_RANGE: '3.3-5.4' });
+    expect(meanwhile).toMatchObject({ value: '4.2', status: 'C', referenceRange: '3.3-5.4' });
+    expect(await conflictsOf(id)).toEqual([expect.stringContaining('kept its own value')]);
+    await release();
+    await scene.cdc.sync(['lab-results'], { origin: 'ficus-writeback' });
+    await scene.drain();
+    const legacy = await legacyResult(mrn, 'L74000004');
+    expect(legacy).toMatchObject({ value: '4.2', status: 'C', referenceRange: '3.3-5.4' });
+    expect(await serviceResult(mrn, 'L74000004')).toEqual(legacy);
+  });
+
+  describe('results-service holding the record (RESULTS_SERVICE_SYSTEM_OF_RECORD=service): the echo is not applied, it ends the pending state', () => {
+    beforeAll(() => scene.restart('results', 'service'));
+    afterAll(() => scene.restart('results', 'legacy'));
+
+    it('a screen\'s edit of the value and the range, committed after the correction: the range taken, the correction\'s value kept (a conflict); both sides end alike', async () => {
+      const mrn = seeded[0]!;
+      expect(scene.results.systemOfRecord.current()).toBe('service');
+      const { id, meanwhile, release } = await race(mrn, 'L74000005', { RESULT_VAL: '6.3', REF_RANGE: '3.3-5.4' });
+      // before 7 December the screen's row, committed after the correction, replaced it whole: 6.3 in the service, 4.2 in the legacy once written back
+      expect(meanwhile).toMatchObject({ value: '4.2', status: 'C', referenceRange: '3.3-5.4' });
+      expect(await conflictsOf(id)).toEqual([expect.stringContaining('kept its own value')]);
+      await release();
+      await scene.cdc.sync(['lab-results'], { origin: 'ficus-writeback' });
+      await scene.drain();
+      const legacy = await legacyResult(mrn, 'L74000005');
+      expect(legacy).toMatchObject({ value: '4.2', status: 'C', referenceRange: '3.3-5.4' });
+      expect(await serviceResult(mrn, 'L74000005')).toEqual(legacy);
+      expect(await pending(id)).toEqual([]);
+    });
+  });
+});
+
 describe('HL7 rule in mode dual: the legacy applies the message itself, nothing is written back', () => {
   beforeAll(async () => {
     // the strongest case: the services hold the record, and would write back whatever they are told to

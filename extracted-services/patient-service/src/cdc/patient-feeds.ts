@@ -7,7 +7,8 @@
  * last local change is recorded as a conflict instead (cdcMayOverwrite), unless it can be
  * merged field by field with the service's own changes (patient-merge.ts); while the legacy
  * holds it, a change of a patient whose HL7 change here is still being written back merges
- * the same way.
+ * the same way, and the echo of an older write-back keeps what the service changed since
+ * (writeback-echoes.ts).
  */
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
@@ -16,6 +17,7 @@ import { dropEarlyStaysLegacyRowsHold } from '../encounters/early-stays.js';
 import { claimVisitNumbers } from '../encounters/visit-numbers.js';
 import type { MrnBlock } from '../patients/mrn-block.js';
 import { mergePatientChanges, takeEchoStamps, type MergeOutcome } from './patient-merge.js';
+import { mergeWritebackEchoes } from './writeback-echoes.js';
 
 const split = (changes: ChangeEvent[]) => ({ upserts: changes.filter((c) => c.op !== 'delete'), deletes: changes.filter((c) => c.op === 'delete') });
 const commitTimes = (changes: ChangeEvent[]) => changes.map((c) => c.source.commitTime);
@@ -43,7 +45,9 @@ export function patientsFeed(mrns: MrnBlock): ChangeFeed {
       const { upserts: incoming, deletes } = split(changes);
       const notApplied = await deleteRows(ctx, deletes, 'patient', 'mrn', 'mrn', 'text');
       const merge: MergeOutcome = await mergePatientChanges(ctx.tx, incoming, ctx.systemOfRecord);
-      const upserts = incoming.filter((c) => !merge.merged.includes(c));
+      // (while the service holds the record its echoes do not come here: see `echoes` below)
+      const echoed = ctx.systemOfRecord === 'legacy' ? await mergeWritebackEchoes(ctx.tx, incoming) : [];
+      const upserts = incoming.filter((c) => !merge.merged.includes(c) && !echoed.includes(c));
       if (upserts.length > 0) {
         const f = (name: string) => column(upserts, name);
         const { rows } = await ctx.tx.query<{ mrn: string }>(

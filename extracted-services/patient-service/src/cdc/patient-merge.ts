@@ -10,7 +10,8 @@
  * (mode `new`) was applied here and its write-back has not been seen to land. A whole row then
  * would drop the message's change from the service until the write-back's echo came back (and
  * for good with CDC_WRITEBACK_ECHO=drop). The echo itself (origin ficus-writeback) is the
- * legacy's state after the write-back and is applied whole, which ends the pending state.
+ * legacy's state after the write-back: the latest write-back's is applied whole, which ends the
+ * pending state, and an older one's keeps the changes made since (writeback-echoes.ts).
  */
 import type pg from 'pg';
 import type { ChangeEvent } from '@ficus/contracts';
@@ -75,7 +76,8 @@ export async function mergePatientChanges(tx: pg.PoolClient, upserts: readonly C
   return outcome;
 }
 
-async function applyMerge(tx: pg.PoolClient, change: ChangeEvent, take: string[], pending: string[]): Promise<void> {
+/** Takes the fields `take` from the change, records it as the legacy's committed state, and leaves `pending` pending. */
+export async function applyMerge(tx: pg.PoolClient, change: ChangeEvent, take: readonly string[], pending: readonly string[]): Promise<void> {
   const after = change.after!;
   const values: unknown[] = [keyValue(change, 'mrn'), change.source.position, after.lastUpdated ?? null, change.source.commitTime, pending];
   const set = take.map((f) => {

@@ -3,6 +3,8 @@
  * system of record) that the legacy has not yet been seen to hold: `local_changed_fields`,
  * valid while `local_fields_at` equals `local_changed_at` (a local change that did not say
  * which fields it made leaves them unknown). patient-merge.ts merges a legacy change with them.
+ * Besides, the fields of the latest such change (`local_last_fields`, what its write-back
+ * writes): cdc/writeback-echoes.ts tells the echo of that write-back from an older one's.
  */
 import type pg from 'pg';
 import { patientJson, type PatientRecord } from '@ficus/legacy-his/contract';
@@ -14,10 +16,12 @@ export interface LocalChanges {
   pending: string[] | null;
   known: boolean;
   local: boolean;
+  /** the fields of the latest local change (null: not recorded, rows changed before migration 003) */
+  latest: string[] | null;
 }
 
 export const LOCAL_CHANGES = `p.local_changed_fields AS pending, (p.local_changed_at IS NOT NULL AND p.local_fields_at = p.local_changed_at) AS known,
-  p.local_changed_at IS NOT NULL AS local`;
+  p.local_changed_at IS NOT NULL AS local, p.local_last_fields AS latest`;
 
 /** A patient's row before a local change: its topic row and what was pending then. */
 export interface BeforeLocalChange {
@@ -29,20 +33,26 @@ export interface BeforeLocalChange {
 export async function beforeLocalChange(tx: pg.PoolClient, mrn: string): Promise<BeforeLocalChange | undefined> {
   const { rows } = await tx.query<PatientRecord & LocalChanges>(`SELECT ${PATIENT_COLUMNS}, ${LOCAL_CHANGES} FROM patient p WHERE p.mrn = $1 FOR UPDATE`, [mrn]);
   const r = rows[0];
-  return r && { row: patientTopicRow(patientJson(r)), earlier: { pending: r.pending, known: r.known, local: r.local } };
+  return r && { row: patientTopicRow(patientJson(r)), earlier: { pending: r.pending, known: r.known, local: r.local, latest: r.latest } };
 }
 
 /**
  * Records the fields a local change made, after it (local_changed_at stamped): added to those
- * still pending; an earlier local change that did not say which counts as all of them. A new
- * row (no before) has nothing pending: the legacy gets it whole.
+ * still pending, and as the latest change's; an earlier local change that did not say which
+ * counts as all of them. A new row (no before) has nothing pending: the legacy gets it whole.
  */
 export async function noteLocalChange(tx: pg.PoolClient, mrn: string, before: BeforeLocalChange | null, after: PatientTopicRow): Promise<void> {
   let pending: string[] = [];
+  let latest: string[] = [];
   if (before) {
     const e = before.earlier;
     const earlier = e.known ? (e.pending ?? []) : e.local ? PATIENT_MERGED_FIELDS : [];
-    pending = [...new Set([...earlier, ...changedFields(before.row, after)])];
+    latest = changedFields(before.row, after);
+    pending = [...new Set([...earlier, ...latest])];
   }
-  await tx.query('UPDATE patient SET local_changed_fields = $2::text[], local_fields_at = local_changed_at WHERE mrn = $1', [mrn, pending]);
+  // a change of nothing writes nothing back (no echo): the latest write-back stays the one before
+  await tx.query(
+    "UPDATE patient SET local_changed_fields = $2::text[], local_fields_at = local_changed_at, local_last_fields = COALESCE(NULLIF($3::text[], '{}'), local_last_fields) WHERE mrn = $1",
+    [mrn, pending, latest],
+  );
 }
