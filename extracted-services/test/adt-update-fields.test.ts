@@ -11,60 +11,19 @@
  * PV1-2 I, PV1-4 E) an inpatient one (FHIR class EMER became IMP, the legacy's too by
  * write-back), and `""` in PID-11 deleted the street and kept city, state and ZIP code.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '@ficus/contracts';
-import { loadMapping } from '../../legacy-adapters/cdc/src/mapping/mapping-file.js';
-import { checkMapping } from '../../legacy-adapters/cdc/src/postgres/preflight.js';
-import { SESSION_OPTIONS } from '../../legacy-adapters/cdc/src/postgres/values.js';
-import { LegacyWriter, migrateWriteback } from '../../legacy-adapters/cdc/src/writeback/legacy-writer.js';
 import { hl7, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
-import { startPrivateRedis, type PrivateRedis } from '../../scripts/lib/local-services.js';
-import { ask, hl7Time, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
+import { ask, hl7Time, type ServiceScene } from '../../test-support/service-scene.js';
+import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
 
-const MAPPING = fileURLToPath(new URL('../../routing-rules/cdc/legacy-his.yaml', import.meta.url));
-const log = createLogger('adt-update-fields-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-
-let redisDir: string;
-let ownRedis: PrivateRedis;
+let wb: WritebackScene;
 let scene: ServiceScene;
-let writerPool: pg.Pool;
-let writer: LegacyWriter;
 
 beforeAll(async () => {
-  // a Redis of this file's own: every database of the shared one is some other file's
-  redisDir = mkdtempSync(path.join(tmpdir(), 'ficus-adt-fields-'));
-  ownRedis = await startPrivateRedis(redisDir, () => undefined);
-  scene = await startServiceScene({ prefix: 'svc_adt_fields', redisUrl: ownRedis.url, redisDb: 0, patients: 10, seed: 7_730 });
-  await scene.cdc.snapshot(); // the wards
-  await scene.drain();
-  await migrateWriteback(scene.legacy.db.url, log);
-  writerPool = new pg.Pool({ connectionString: scene.legacy.db.url, max: 4, application_name: 'ficus-legacy-writer', options: SESSION_OPTIONS } as pg.PoolConfig);
-  writerPool.on('error', () => undefined);
-  writer = new LegacyWriter({
-    connection: scene.redis,
-    pool: writerPool,
-    tables: await checkMapping(writerPool, await loadMapping(MAPPING)),
-    services: ['patient-service'],
-    partitions: 8,
-    fkWaitMs: 15_000,
-    retry: { attempts: 3, baseMs: 20, maxMs: 50 },
-    log,
-    outcome: () => undefined,
-  });
-  await writer.start();
+  wb = await startWritebackScene({ prefix: 'svc_adt_fields', redis: 'own', services: ['patient-service'], patients: 10, seed: 7_730 });
+  scene = wb.scene;
 });
-afterAll(async () => {
-  await writer?.close();
-  await writerPool?.end();
-  await scene?.close();
-  await ownRedis?.stop();
-  if (redisDir) rmSync(redisDir, { recursive: true, force: true });
-});
+afterAll(() => wb?.close());
 
 let clock = 0;
 /** MSH-7 and EVN-2 of the next message: each a minute after the one before, all after now */

@@ -12,70 +12,26 @@
  * the stand-in (test-support/legacy-cdc.ts), so each echo arrives exactly when the test reads it.
  * A Redis of this file's own: every database of the shared one is some other file's.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createLogger, keyText, partitionOf, partitionQueueName, type ChangeBatch } from '@ficus/contracts';
+import { keyText, partitionOf, partitionQueueName, type ChangeBatch } from '@ficus/contracts';
 import { writebackQueuePrefix } from '@ficus/contracts/queues';
-import { loadMapping } from '../../legacy-adapters/cdc/src/mapping/mapping-file.js';
-import { checkMapping } from '../../legacy-adapters/cdc/src/postgres/preflight.js';
-import { SESSION_OPTIONS } from '../../legacy-adapters/cdc/src/postgres/values.js';
-import { LegacyWriter, migrateWriteback } from '../../legacy-adapters/cdc/src/writeback/legacy-writer.js';
 import { hl7, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
-import { startPrivateRedis, type PrivateRedis } from '../../scripts/lib/local-services.js';
-import { ask, hl7Time, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
+import { ask, hl7Time, type ServiceScene } from '../../test-support/service-scene.js';
+import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
 
-const MAPPING = fileURLToPath(new URL('../../routing-rules/cdc/legacy-his.yaml', import.meta.url));
-const log = createLogger('hl7-new-writeback-echoes-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-
-let redisDir: string;
-let ownRedis: PrivateRedis;
+let wb: WritebackScene;
 let scene: ServiceScene;
-let writerPool: pg.Pool;
-let writer: LegacyWriter;
 let mrns: string[];
 
 beforeAll(async () => {
-  redisDir = mkdtempSync(path.join(tmpdir(), 'ficus-wb-echoes-'));
-  ownRedis = await startPrivateRedis(redisDir, () => undefined);
   // the services hold the record from the environment: `legacy`, as with patients-write in mode legacy
-  scene = await startServiceScene({ prefix: 'svc_wb_echoes', redisUrl: ownRedis.url, redisDb: 0, patients: 10, seed: 7_450 });
-  await scene.cdc.snapshot();
-  await scene.drain();
-  await migrateWriteback(scene.legacy.db.url, log);
-  writerPool = new pg.Pool({ connectionString: scene.legacy.db.url, max: 4, application_name: 'ficus-legacy-writer', options: SESSION_OPTIONS } as pg.PoolConfig);
-  writerPool.on('error', () => undefined);
-  writer = await startWriter();
+  wb = await startWritebackScene({ prefix: 'svc_wb_echoes', redis: 'own', services: ['patient-service'], patients: 10, seed: 7_450 });
+  scene = wb.scene;
   const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>('SELECT PAT_MRN FROM PATIENT_MASTER ORDER BY PAT_MRN LIMIT 3');
   mrns = rows.map((r) => r.pat_mrn);
 });
-/** the CDC deployable's legacy writer on the scene's legacy database (the shipped mapping) */
-async function startWriter(): Promise<LegacyWriter> {
-  const w = new LegacyWriter({
-    connection: scene.redis,
-    pool: writerPool,
-    tables: await checkMapping(writerPool, await loadMapping(MAPPING)),
-    services: ['patient-service'],
-    partitions: 8,
-    fkWaitMs: 15_000,
-    retry: { attempts: 3, baseMs: 20, maxMs: 50 },
-    log,
-    outcome: () => undefined,
-  });
-  await w.start();
-  return w;
-}
-afterAll(async () => {
-  await writer?.close();
-  await writerPool?.end();
-  await scene?.close();
-  await ownRedis?.stop();
-  if (redisDir) rmSync(redisDir, { recursive: true, force: true });
-});
+afterAll(() => wb?.close());
 
 const minutes = (n: number) => new Date(Date.now() + n * 60_000);
 const a01 = (mrn: string, family: string, visit: string, at: Date) =>
@@ -138,12 +94,12 @@ describe('the echo of the first write-back read after the second message was app
     await scene.sendHl7('patient-service', first, { legacyToo: false });
     await scene.drain(); // applied, its outbox row written
     await settled(); // published and written to the legacy
-    await writer.close();
+    await wb.stopWriter();
     let held = true;
     const release = async (landed = shows) => {
       if (!held) return;
       held = false;
-      writer = await startWriter();
+      await wb.startWriter();
       await expect.poll(async () => landed(await legacyPatient(mrn)), { timeout: 15_000 }).toBe(true);
       await settled();
     };

@@ -9,62 +9,28 @@
  * own HL7 inbound for `dual`. Before 6 December an A01 in mode `new` with `patients-write` still
  * in `legacy` was ACKed and applied by patient-service and never reached the legacy.
  */
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createLogger, hl7QueueName, type Hl7Job } from '@ficus/contracts';
+import { hl7QueueName, type Hl7Job } from '@ficus/contracts';
 import { patientTopicRow } from '@ficus/patient-service';
-import { loadMapping } from '../../legacy-adapters/cdc/src/mapping/mapping-file.js';
-import { checkMapping } from '../../legacy-adapters/cdc/src/postgres/preflight.js';
-import { SESSION_OPTIONS } from '../../legacy-adapters/cdc/src/postgres/values.js';
-import { LegacyWriter, migrateWriteback } from '../../legacy-adapters/cdc/src/writeback/legacy-writer.js';
 import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
 import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
-import { ask, hl7Time, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
+import { ask, hl7Time, type ServiceScene } from '../../test-support/service-scene.js';
+import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
 
-const MAPPING = fileURLToPath(new URL('../../routing-rules/cdc/legacy-his.yaml', import.meta.url));
-const log = createLogger('hl7-new-writeback-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-
+let wb: WritebackScene;
 let scene: ServiceScene;
-let writerPool: pg.Pool;
-let writer: LegacyWriter;
 let seeded: string[];
 
 beforeAll(async () => {
   // the scene's services hold the record from the environment: `legacy`, as with patients-write in mode legacy
-  scene = await startServiceScene({ prefix: 'svc_hl7_wb', redisDb: 1, patients: 20, seed: 7_400, hl7Inbound: true });
-  await scene.cdc.snapshot();
-  await scene.drain();
-  const legacyUrl = scene.legacy.db.url;
-  await migrateWriteback(legacyUrl, log);
-  writerPool = new pg.Pool({ connectionString: legacyUrl, max: 4, application_name: 'ficus-legacy-writer', options: SESSION_OPTIONS } as pg.PoolConfig);
-  writerPool.on('error', () => undefined);
-  writer = await startWriter();
+  wb = await startWritebackScene({ prefix: 'svc_hl7_wb', redis: { db: 1 }, services: ['patient-service', 'results-service'], patients: 20, seed: 7_400, hl7Inbound: true });
+  scene = wb.scene;
   const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>('SELECT PAT_MRN FROM PATIENT_MASTER ORDER BY PAT_MRN LIMIT 5');
   seeded = rows.map((r) => r.pat_mrn);
 });
-/** the CDC deployable's legacy writer on the scene's legacy database (the shipped mapping) */
-async function startWriter(): Promise<LegacyWriter> {
-  const w = new LegacyWriter({
-    connection: scene.redis,
-    pool: writerPool,
-    tables: await checkMapping(writerPool, await loadMapping(MAPPING)),
-    services: ['patient-service', 'results-service'],
-    partitions: 8,
-    fkWaitMs: 15_000,
-    retry: { attempts: 3, baseMs: 20, maxMs: 50 },
-    log,
-    outcome: () => undefined,
-  });
-  await w.start();
-  return w;
-}
-afterAll(async () => {
-  await writer?.close();
-  await writerPool?.end();
-  await scene?.close();
-});
+afterAll(() => wb?.close());
 
 const minutes = (n: number) => new Date(Date.now() + n * 60_000);
 const a01 = (mrn: string, family: string, visit: string, at: Date) =>
@@ -214,12 +180,12 @@ describe('a legacy screen\'s edit reaching the service before the write-back of 
   async function race(mrn: string, edit: Partial<Patient>): Promise<{ meanwhile: Patient; release: () => Promise<void> }> {
     await settled();
     expect(await servicePatient(mrn)).toEqual(await legacyPatient(mrn));
-    await writer.close();
+    await wb.stopWriter();
     let held = true;
     const release = async () => {
       if (!held) return;
       held = false;
-      writer = await startWriter();
+      await wb.startWriter();
       await expect.poll(async () => (await legacyPatient(mrn)).lastName, { timeout: 15_000 }).toBe('FROMADT');
       await settled();
     };
@@ -341,12 +307,12 @@ describe('a legacy screen\'s edit of a result reaching results-service before th
     await scene.drain();
     const filed = await legacyResult(mrn, order);
     expect(await serviceResult(mrn, order)).toEqual(filed);
-    await writer.close();
+    await wb.stopWriter();
     let held = true;
     const release = async () => {
       if (!held) return;
       held = false;
-      writer = await startWriter();
+      await wb.startWriter();
       await expect.poll(async () => (await legacyResult(mrn, order)).status, { timeout: 15_000 }).toBe('C');
       await settled();
     };

@@ -9,67 +9,27 @@
  * - the NTE comments of an observation ("Corrected: decimal place error") were dropped on every
  *   path; they are kept and served as FHIR Observation.note (the legacy API has no such field).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '@ficus/contracts';
-import { loadMapping } from '../../legacy-adapters/cdc/src/mapping/mapping-file.js';
-import { checkMapping } from '../../legacy-adapters/cdc/src/postgres/preflight.js';
-import { SESSION_OPTIONS } from '../../legacy-adapters/cdc/src/postgres/values.js';
-import { LegacyWriter, migrateWriteback } from '../../legacy-adapters/cdc/src/writeback/legacy-writer.js';
 import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
-import { startPrivateRedis, type PrivateRedis } from '../../scripts/lib/local-services.js';
 import { fhirProblems } from '../../test-support/fhir-schema.js';
-import { ask, hl7Time, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
+import { ask, hl7Time, type ServiceScene } from '../../test-support/service-scene.js';
+import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
 
-const MAPPING = fileURLToPath(new URL('../../routing-rules/cdc/legacy-his.yaml', import.meta.url));
-const log = createLogger('oru-resend-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-
-let redisDir: string;
-let ownRedis: PrivateRedis;
+let wb: WritebackScene;
 let scene: ServiceScene;
 let client: MllpClient;
-let writerPool: pg.Pool;
-let writer: LegacyWriter;
 let seeded: string[];
 
 beforeAll(async () => {
-  // a Redis of this file's own: every database of the shared one is some other file's
-  redisDir = mkdtempSync(path.join(tmpdir(), 'ficus-oru-resend-'));
-  ownRedis = await startPrivateRedis(redisDir, () => undefined);
-  scene = await startServiceScene({ prefix: 'svc_oru_resend', redisUrl: ownRedis.url, redisDb: 0, patients: 10, seed: 7_741, hl7Inbound: true });
-  await scene.cdc.snapshot();
-  await scene.drain();
+  wb = await startWritebackScene({ prefix: 'svc_oru_resend', redis: 'own', services: ['results-service'], patients: 10, seed: 7_741, hl7Inbound: true });
+  scene = wb.scene;
   client = await MllpClient.connect(scene.inbound!.port);
-  // the CDC deployable's legacy writer: what the service applies in mode new is written back
-  await migrateWriteback(scene.legacy.db.url, log);
-  writerPool = new pg.Pool({ connectionString: scene.legacy.db.url, max: 4, application_name: 'ficus-legacy-writer', options: SESSION_OPTIONS } as pg.PoolConfig);
-  writerPool.on('error', () => undefined);
-  writer = new LegacyWriter({
-    connection: scene.redis,
-    pool: writerPool,
-    tables: await checkMapping(writerPool, await loadMapping(MAPPING)),
-    services: ['results-service'],
-    partitions: 8,
-    fkWaitMs: 15_000,
-    retry: { attempts: 3, baseMs: 20, maxMs: 50 },
-    log,
-    outcome: () => undefined,
-  });
-  await writer.start();
   const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>(`SELECT PAT_MRN FROM PATIENT_MASTER WHERE ACTIVE_FLG = 'Y' ORDER BY PAT_MRN LIMIT 4`);
   seeded = rows.map((r) => r.pat_mrn);
 });
 afterAll(async () => {
   client?.close();
-  await writer?.close();
-  await writerPool?.end();
-  await scene?.close();
-  await ownRedis?.stop();
-  if (redisDir) rmSync(redisDir, { recursive: true, force: true });
+  await wb?.close();
 });
 
 let clock = 0;
