@@ -147,6 +147,24 @@ describe('an entity tally', () => {
     expect(feed([5, 9, 3])).toEqual(a);
   });
 
+  it('a record filed under another patient on one side (a merge that moved it there only) is one record differing in mrn, not one missing on each side', () => {
+    const result = (mrn: string, id: number) => ({ resultId: id, mrn, value: '4.4' });
+    const t = new EntityTally('results', ignoreSpec([]), 10);
+    // the survivor first or the merged-away patient first: the pairing waits for both
+    t.addAll('7710001', 'resultId', [result('7710001', 7), result('7710001', 8)], [result('7710001', 8)]);
+    t.addAll('7710002', 'resultId', [], [result('7710002', 7)]);
+    t.addAll('7710003', 'resultId', [result('7710003', 9)], []);
+    const f = t.figures();
+    expect(f).toMatchObject({ identical: 1, differing: 1, onlyInLegacy: 1, onlyInService: 0, differingFields: { mrn: 1 } });
+    expect(f.legacy.count).toBe(3);
+    expect(f.service.count).toBe(2);
+    expect(f.samples.map((s) => [s.kind, s.key, s.values])).toEqual([
+      ['differs', { mrn: '7710001', id: '7' }, [{ path: 'mrn', legacy: '7710001', service: '7710002' }]],
+      ['missing-in-service', { mrn: '7710003', id: '9' }, []],
+    ]);
+    expect(t.figures()).toEqual(f);
+  });
+
   it('keeps no samples with a sample size of 0, and still counts', () => {
     const t = new EntityTally('patients', ignoreSpec([]), 0);
     t.add({ mrn: '1000001' }, patient(), undefined);

@@ -4,6 +4,11 @@
  * order-independent checksum per side, and a few sample differences. Samples are the first
  * `sample` in record order (MRN, then id), not in the order answers came back, so that two
  * runs over the same data show the same samples.
+ *
+ * Stays and results have ids of their own, across patients: one that a patient holds on one
+ * side and another patient on the other (a merge that moved it on one side only: the
+ * merged-away patient still holding it there) is one record that differs in `mrn`, not a record
+ * missing on each side.
  */
 import { recordHash, withoutIgnored, type IgnoreSpec, type Json } from './canonical.js';
 import { SideChecksum } from './checksum.js';
@@ -40,6 +45,19 @@ export interface EntityFigures {
   samples: Sample[];
 }
 
+/** one-sided records held per side for pairing across patients: beyond, a divergence that large (a side not fed at all) is told record by record as missing */
+const MAX_HELD_ONE_SIDED = 100_000;
+
+interface Counted {
+  /** without the ignored fields */
+  record: Json;
+  hash: string;
+}
+
+interface OneSided extends Counted {
+  key: RecordKey;
+}
+
 // MRNs are digits of varying length and ids numbers: pad both so text order is numeric order
 const orderOf = (k: RecordKey) => `${k.mrn.padStart(20, '0')}\u0000${(k.id ?? '').padStart(20, '0')}`;
 
@@ -52,6 +70,8 @@ export class EntityTally {
   private identical = 0;
   private readonly fieldCounts = new Map<string, number>();
   private readonly samples: { order: string; sample: Sample }[] = [];
+  /** records of `addAll` found on one side only so far, by id: settled once every patient is in */
+  private readonly oneSided = { legacy: new Map<string, OneSided>(), service: new Map<string, OneSided>() };
 
   constructor(
     readonly entity: string,
@@ -61,12 +81,22 @@ export class EntityTally {
 
   /** One record as each side has it (undefined: that side does not have it). */
   add(key: RecordKey, legacyRecord: Json | undefined, serviceRecord: Json | undefined): void {
-    const a = legacyRecord === undefined ? undefined : withoutIgnored(legacyRecord, this.ignore);
-    const b = serviceRecord === undefined ? undefined : withoutIgnored(serviceRecord, this.ignore);
-    const ha = a === undefined ? undefined : recordHash(a);
-    const hb = b === undefined ? undefined : recordHash(b);
-    if (ha) this.legacy.add(ha);
-    if (hb) this.service.add(hb);
+    const a = legacyRecord === undefined ? undefined : this.counted(this.legacy, legacyRecord);
+    const b = serviceRecord === undefined ? undefined : this.counted(this.service, serviceRecord);
+    this.compare(key, a, b);
+  }
+
+  /** the record without its ignored fields, and its hash, counted in its side's checksum */
+  private counted(side: SideChecksum, record: Json): Counted {
+    const r = withoutIgnored(record, this.ignore);
+    const hash = recordHash(r);
+    side.add(hash);
+    return { record: r, hash };
+  }
+
+  private compare(key: RecordKey, x: Counted | undefined, y: Counted | undefined): void {
+    const a = x?.record;
+    const b = y?.record;
     if (a === undefined && b === undefined) return;
     if (b === undefined) {
       this.onlyInLegacy++;
@@ -74,7 +104,7 @@ export class EntityTally {
     } else if (a === undefined) {
       this.onlyInService++;
       this.keep({ kind: 'missing-in-legacy', key, fields: [], values: [] });
-    } else if (ha === hb) {
+    } else if (x!.hash === y!.hash) {
       this.identical++;
     } else {
       this.differing++;
@@ -85,12 +115,38 @@ export class EntityTally {
     }
   }
 
-  /** Every record of one patient on each side, matched by `idField`. */
+  /** Every record of one patient on each side, matched by `idField`; one on one side only waits for the other side's under another patient. */
   addAll(mrn: string, idField: string, legacyRecords: readonly Json[], serviceRecords: readonly Json[]): void {
     const byId = (records: readonly Json[]) => new Map(records.map((r) => [String((r as Record<string, Json>)[idField]), r]));
     const a = byId(legacyRecords);
     const b = byId(serviceRecords);
-    for (const id of new Set([...a.keys(), ...b.keys()])) this.add({ mrn, id }, a.get(id), b.get(id));
+    for (const id of new Set([...a.keys(), ...b.keys()])) {
+      const x = a.has(id) ? this.counted(this.legacy, a.get(id)!) : undefined;
+      const y = b.has(id) ? this.counted(this.service, b.get(id)!) : undefined;
+      if (x && y) this.compare({ mrn, id }, x, y);
+      else if (x) this.hold(this.oneSided.legacy, { key: { mrn, id }, ...x }, (o) => this.compare(o.key, o, undefined));
+      else if (y) this.hold(this.oneSided.service, { key: { mrn, id }, ...y }, (o) => this.compare(o.key, undefined, o));
+    }
+  }
+
+  /** holds a one-sided record to be paired later; past the limit (memory), or an id seen twice on one side, it is settled at once */
+  private hold(held: Map<string, OneSided>, o: OneSided, settle: (o: OneSided) => void): void {
+    const id = o.key.id!;
+    if (held.has(id) || held.size >= MAX_HELD_ONE_SIDED) return settle(o);
+    held.set(id, o);
+  }
+
+  /** the records seen on one side only: the same id under two patients is one record (named by the legacy's patient) */
+  private settle(): void {
+    const { legacy, service } = this.oneSided;
+    for (const [id, x] of legacy) {
+      const y = service.get(id);
+      service.delete(id);
+      this.compare(x.key, x, y);
+    }
+    for (const y of service.values()) this.compare(y.key, undefined, y);
+    legacy.clear();
+    service.clear();
   }
 
   private keep(sample: Sample): void {
@@ -106,6 +162,7 @@ export class EntityTally {
   }
 
   figures(): EntityFigures {
+    this.settle();
     const legacy = { count: this.legacy.count, checksum: this.legacy.digest() };
     const service = { count: this.service.count, checksum: this.service.digest() };
     const differingFields = Object.fromEntries([...this.fieldCounts].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)));

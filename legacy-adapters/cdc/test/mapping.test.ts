@@ -42,6 +42,19 @@ describe('the shipped mapping', () => {
     expect(m.topics.every((t) => t.onNewColumn === 'refuse')).toBe(true);
   });
 
+  it('records a merge written back as the legacy records its own A40: stays and results moved, the results\' move as the legacy\'s own change', async () => {
+    const m = await loadMapping(SHIPPED_MAPPING);
+    expect(m.topics.find((t) => t.topic === 'patient-merges')!.merge).toEqual({
+      survivor: 'survivorMrn',
+      merged: 'mergedMrn',
+      moves: [
+        { table: 'ADMISSION', column: 'PAT_MRN', count: 'admissionCount', asLegacyChange: false },
+        { table: 'LAB_RESULT', column: 'PAT_MRN', count: 'resultCount', asLegacyChange: true },
+      ],
+    });
+    expect(m.topics.filter((t) => t.merge).map((t) => t.topic)).toEqual(['patient-merges']);
+  });
+
   it('is not read by the routing rule loaders, which still load their folder', async () => {
     const rulesDir = `${ROOT}/routing-rules`;
     expect((await listRuleFiles(rulesDir)).some((f) => f.includes('cdc'))).toBe(false);
@@ -66,6 +79,20 @@ describe('an invalid mapping', () => {
       expect.stringMatching(/^m\.yaml:16:3: field "onNewColumn": must be one of refuse, ignore, carry$/),
     ].sort());
     expect(issuesOf(() => parseMapping('cdc: [', 'm.yaml'))[0]).toMatch(/^m\.yaml:1:\d+: YAML: /);
+  });
+
+  it('refuses a writeBackMerge that names what the mapping does not have, each issue located', () => {
+    const broken = shipped
+      .replace('survivor: survivorMrn', 'survivor: survivor')
+      .replace('{ table: ADMISSION, column: PAT_MRN, count: admissionCount }', '{ table: ADMISSIONS, column: PAT_MRN, count: admissionCount }')
+      .replace('{ table: LAB_RESULT, column: PAT_MRN, count: resultCount, asLegacyChange: true }', '{ table: LAB_RESULT, column: PATIENT, count: results, asLegacyChange: true }');
+    expect(issuesOf(() => parseMapping(broken, 'm.yaml'))).toEqual([
+      expect.stringMatching(/^m\.yaml:\d+:\d+: field "survivor": "survivor" is not one of the topic's fields$/),
+      expect.stringMatching(/^m\.yaml:\d+:\d+: field "table": table ADMISSIONS is not the table of another topic of the mapping: a move the capture does not see would reach no service$/),
+      expect.stringMatching(/^m\.yaml:\d+:\d+: field "count": "results" is not one of the topic's fields$/),
+      expect.stringMatching(/^m\.yaml:\d+:\d+: field "column": column PATIENT is not mapped by the topic of table LAB_RESULT$/),
+    ]);
+    expect(issuesOf(() => parseMapping(shipped.replace('asLegacyChange: true', 'asLegacyChange: yes please'), 'm.yaml'))).toEqual([expect.stringMatching(/field "asLegacyChange": must be boolean$/)]);
   });
 });
 

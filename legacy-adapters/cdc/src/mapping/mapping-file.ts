@@ -10,10 +10,10 @@ import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import { describe, formatIssue, issue, parseRuleYaml, type DocPath, type RuleDocument, type RuleIssue } from '@ficus/contracts';
+import { checkMergeMapping, WriteBackMergeSchema, type MergeMapping } from './merge-mapping.js';
+import { FieldName, SqlName } from './names.js';
 
 const Topic = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'lower-case letters, digits and dashes' });
-const FieldName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$', description: 'a field name: letters, digits, underscore' });
-const SqlName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_$#]{0,127}$', description: 'a table or column name as the legacy schema writes it' });
 const NewColumnPolicy = Type.Unsafe<'refuse' | 'ignore' | 'carry'>({ type: 'string', enum: ['refuse', 'ignore', 'carry'] });
 
 const TopicSchema = Type.Object(
@@ -30,6 +30,8 @@ const TopicSchema = Type.Object(
     onNewColumn: Type.Optional(NewColumnPolicy),
     /** write-back events of this topic may change the legacy table (default true) */
     writeBack: Type.Optional(Type.Boolean()),
+    /** how the legacy records a merge besides this topic's row (merge-mapping.ts) */
+    writeBackMerge: Type.Optional(WriteBackMergeSchema),
   },
   { additionalProperties: false },
 );
@@ -63,6 +65,8 @@ export interface TopicMapping {
   ignore: string[];
   onNewColumn: NewColumnPolicy;
   writeBack: boolean;
+  /** what the legacy does besides this topic's row when a merge is written back */
+  merge: MergeMapping | undefined;
   /** index in the file's topic list, to locate issues */
   index: number;
 }
@@ -136,8 +140,14 @@ export function parseMapping(text: string, name: string): CdcMapping {
       ignore: t.ignore ?? [],
       onNewColumn: t.onNewColumn ?? data.cdc.onNewColumn ?? 'refuse',
       writeBack: t.writeBack ?? true,
+      merge: undefined,
       index: i,
     });
+  }
+  // the moved tables are other topics': checked once every topic is known
+  const facts = data.cdc.topics.map((t) => ({ table: t.table, fields: Object.entries(t.fields) }));
+  for (const [i, t] of data.cdc.topics.entries()) {
+    if (t.writeBackMerge) topics[i]!.merge = checkMergeMapping(t.writeBackMerge, facts[i]!, facts, ['cdc', 'topics', i, 'writeBackMerge'], at);
   }
   if (errors.length > 0) throw new MappingError(errors);
   return { source: data.cdc.source, schema: data.cdc.schema, topics, doc };

@@ -4,10 +4,12 @@
  * column added or dropped), numbers each change within its transaction, fills unchanged large
  * values from the old row, and recognises the write-back marker (a transactional logical
  * message with the prefix `ficus-writeback`, written first in the legacy writer's
- * transaction), whose transaction's changes are tagged (or dropped).
+ * transaction), whose transaction's changes are tagged (or dropped), except those the writer
+ * marks as the legacy's own effect (writeback/origin-marks.ts).
  */
 import { CHANGE_EVENT_SCHEMA_VERSION, keyText, type ChangeEvent } from '@ficus/contracts';
 import { WRITEBACK_ORIGIN } from '@ficus/contracts/queues';
+import { LEGACY_EFFECT_PREFIX } from '../writeback/origin-marks.js';
 import type { TopicMapping } from '../mapping/mapping-file.js';
 import { keyOf, planTable, rowOf, type TablePlan } from '../mapping/table-plan.js';
 import { pgPosition, pgTimeToDate, UNCHANGED, type PgOutputMessage, type Relation, type TupleValue } from './pgoutput.js';
@@ -23,7 +25,10 @@ interface OpenTransaction {
   commitTime: string;
   commitTimeMs: number;
   index: number;
+  /** the origin of the changes from here on */
   origin: string | null;
+  /** the legacy writer's transaction */
+  writeback: boolean;
 }
 
 export interface DecoderOptions {
@@ -56,7 +61,7 @@ export class ChangeDecoder {
     switch (m.tag) {
       case 'begin': {
         const at = pgTimeToDate(m.commitTime);
-        this.txn = { commitLsn: m.finalLsn, xid: m.xid, commitTime: at.toISOString(), commitTimeMs: at.getTime(), index: 0, origin: null };
+        this.txn = { commitLsn: m.finalLsn, xid: m.xid, commitTime: at.toISOString(), commitTimeMs: at.getTime(), index: 0, origin: null, writeback: false };
         this.changes = 0;
         this.lastPosition = null;
         return;
@@ -64,14 +69,21 @@ export class ChangeDecoder {
       case 'commit': {
         const t = this.txn;
         this.txn = undefined;
-        this.o.committed({ commitLsn: m.commitLsn, endLsn: m.endLsn, commitTimeMs: t?.commitTimeMs ?? pgTimeToDate(m.commitTime).getTime(), lastPosition: this.lastPosition, changes: this.changes, echo: t?.origin === WRITEBACK_ORIGIN });
+        this.o.committed({ commitLsn: m.commitLsn, endLsn: m.endLsn, commitTimeMs: t?.commitTimeMs ?? pgTimeToDate(m.commitTime).getTime(), lastPosition: this.lastPosition, changes: this.changes, echo: t?.writeback === true });
         return;
       }
       case 'relation':
         this.describe(m.relation);
         return;
       case 'message':
-        if (m.transactional && m.prefix === WRITEBACK_ORIGIN && this.txn) this.txn.origin = WRITEBACK_ORIGIN;
+        if (!m.transactional || !this.txn) return;
+        if (m.prefix === WRITEBACK_ORIGIN) {
+          this.txn.origin = WRITEBACK_ORIGIN;
+          this.txn.writeback = true;
+        } else if (m.prefix === LEGACY_EFFECT_PREFIX) {
+          // what the legacy makes of the write for another service's records: that service must see it
+          this.txn.origin = null;
+        }
         return;
       case 'insert':
         this.change(m.relationOid, 'create', null, m.after);

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { keyText, type ChangeEvent } from '@ficus/contracts';
 import type { CapturedTable } from '../postgres/preflight.js';
 import { quoteIdent } from '../postgres/replication-connection.js';
+import { followMerge, mergeTargetOf, recordMerge, type MergeFollower, type MergeTarget } from './merge-record.js';
 
 export interface TopicTarget {
   table: string;
@@ -14,6 +15,10 @@ export interface TopicTarget {
   columns: Map<string, string>;
   key: [string, string][];
   writeBack: boolean;
+  /** a merge topic: what the legacy does besides its row (merge-record.ts) */
+  merge: MergeTarget | undefined;
+  /** another service's rows, which a merge moves as the legacy's own change: written back, they follow merges (merge-record.ts) */
+  followsMerges: MergeFollower | undefined;
 }
 
 export function targetsOf(tables: CapturedTable[]): Map<string, TopicTarget> {
@@ -25,7 +30,15 @@ export function targetsOf(tables: CapturedTable[]): Map<string, TopicTarget> {
       columns,
       key: t.mapping.key.map((k) => [k, columns.get(k)!]),
       writeBack: t.mapping.writeBack,
+      merge: t.mapping.merge && mergeTargetOf(t.mapping.merge, t, tables),
+      followsMerges: undefined,
     });
+  }
+  for (const { merge } of targets.values()) {
+    for (const move of merge?.moves ?? []) {
+      const moved = [...targets.values()].find((t) => t.table === move.table)!;
+      if (move.asLegacyChange) moved.followsMerges = { merge: merge!, column: move.column };
+    }
   }
   return targets;
 }
@@ -48,17 +61,24 @@ export async function claimPositions(client: pg.ClientBase, service: string, cha
 }
 
 /**
- * Applies one event: a delete; an update of the columns the service changed (all of them
- * without a before image); or, when the row is not there (made by the service after the flip),
- * an insert of the whole row.
+ * Applies one event of `service`: a delete; an update of the columns the service changed (all
+ * of them without a before image); or, when the row is not there (made by the service after the
+ * flip), an insert of the whole row, and for a merge what the legacy does besides.
  */
-export async function applyEvent(client: pg.ClientBase, t: TopicTarget, e: ChangeEvent): Promise<void> {
+export async function applyEvent(client: pg.ClientBase, service: string, t: TopicTarget, change: ChangeEvent): Promise<void> {
   const where = t.key.map(([, column], i) => `${quoteIdent(column)} = $${i + 1}`).join(' AND ');
-  const keyValues = t.key.map(([field]) => e.key[field]);
-  if (e.op === 'delete') {
+  const keyValues = t.key.map(([field]) => change.key[field]);
+  if (change.op === 'delete') {
     await client.query(`DELETE FROM ${t.table} WHERE ${where}`, keyValues);
     return;
   }
+  const e = t.merge ? await recordMerge(client, service, t.merge, where, keyValues, change) : change;
+  await writeRow(client, t, e, where, keyValues);
+  if (t.followsMerges) await followMerge(client, service, t.followsMerges, t.table, where, keyValues);
+}
+
+/** An update of the columns the service changed (all of them without a before image), or an insert when the row is not there. */
+async function writeRow(client: pg.ClientBase, t: TopicTarget, e: ChangeEvent, where: string, keyValues: unknown[]): Promise<void> {
   const fields = Object.keys(e.after!).filter((f) => !t.key.some(([k]) => k === f));
   const changed = e.op === 'update' && e.before ? fields.filter((f) => !sameJson(e.before![f], e.after![f])) : fields;
   if (changed.length > 0) {

@@ -14,7 +14,8 @@
  *    and applies create, update and delete, in outbox order. An update that carries its
  *    `before` writes only the fields the service changed (over the job's changes of the key):
  *    a legacy screen's edit of another field of the same row in the meantime stays (the
- *    service takes that edit field by field from CDC: service-kit's field-merge.ts).
+ *    service takes that edit field by field from CDC: service-kit's field-merge.ts). A new
+ *    merge is recorded as the legacy records its own (merge-record.ts).
  *
  * Data the legacy schema refuses (a check, a value too long) is dead-lettered with the
  * database's reason (never the row's values), key by key: the job's other rows are written. A
@@ -44,7 +45,6 @@ import {
   refusalPart,
   refusalReason,
   sqlState,
-  WRITEBACK_ORIGIN,
   writebackQueuePrefix,
   type KeyRefusal,
   type RetryPolicy,
@@ -52,6 +52,7 @@ import {
 } from '@ficus/contracts/queues';
 import type { CapturedTable } from '../postgres/preflight.js';
 import { applyEvent, claimPositions, targetsOf, type TopicTarget } from './legacy-apply.js';
+import { markWriteback } from './origin-marks.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../../migrations/cdc-writeback', import.meta.url));
 
@@ -183,7 +184,7 @@ export class LegacyWriter {
   private async write(service: string, latest: ChangeEvent[], waitKey: string): Promise<{ applied: ChangeEvent[]; refusals: KeyRefusal[] }> {
     const applyClaimed = async (client: pg.PoolClient, changes: ChangeEvent[]) => {
       const claimed = await claimPositions(client, service, changes);
-      for (const e of claimed) await applyEvent(client, this.targets.get(e.topic)!, e);
+      for (const e of claimed) await applyEvent(client, service, this.targets.get(e.topic)!, e);
       return claimed;
     };
     try {
@@ -216,7 +217,7 @@ export class LegacyWriter {
       const statement = this.o.statementTimeoutMs ?? 60_000;
       await client.query(`SET LOCAL lock_timeout = ${Math.max(0, Math.floor(lock))}; SET LOCAL statement_timeout = ${Math.max(0, Math.floor(statement))}`);
       // first change in the transaction: the CDC reader sees it before any of the changes below
-      await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [WRITEBACK_ORIGIN, service]);
+      await markWriteback(client, service);
       return work(client);
     });
   }
