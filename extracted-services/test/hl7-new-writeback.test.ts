@@ -65,9 +65,9 @@ const outboxRows = async (pool: pg.Pool, topic: string, mrn: string) =>
  * second) with the time of the write, so its `lastUpdated` may be later than the service's, by
  * the write-back's delay; every other field is the same.
  */
-function expectSameButStamp<T extends { lastUpdated?: unknown }>(legacy: T[] | T, service: T[] | T): void {
-  const [l, s] = [legacy, service].map((x) => (Array.isArray(x) ? x : [x]));
-  const without = (rows: T[]) => rows.map(({ lastUpdated: _, ...rest }) => rest);
+function expectSameButStamp(legacy: object[] | object, service: object[] | object): void {
+  const [l, s] = [legacy, service].map((x) => (Array.isArray(x) ? x : [x]) as { lastUpdated?: unknown }[]);
+  const without = (rows: { lastUpdated?: unknown }[]) => rows.map(({ lastUpdated: _, ...rest }) => rest);
   expect(without(l!)).toEqual(without(s!));
   l!.forEach((row, i) => expect(String(row.lastUpdated) >= String(s![i]!.lastUpdated)).toBe(true));
 }
