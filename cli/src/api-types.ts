@@ -172,6 +172,10 @@ export interface Hl7Delivery {
   lastError: string | null;
   deliveredAt: string | null;
   replay: boolean;
+  /** a queue delivery whose job the service then gave up on (dead-lettered; `ficus queues dead-letters`), with its reason */
+  gaveUp?: { error: string; at: string | null } | null;
+  /** a pending delivery that waits: why (a message of several patients, its lanes, the service's unfinished jobs) */
+  held?: string | null;
 }
 
 /** GET /api/hl7/messages (newest first), GET /api/hl7/messages/{id} (with ?raw=true also `raw` and `charset`) */
@@ -187,11 +191,29 @@ export interface Hl7MessageInfo {
   mode: string;
   ackCode: string;
   deliveries: Hl7Delivery[];
+  /** set when the services' dead letters could not be read (gaveUp then unknown) */
+  serviceDeadLetters?: string;
   /** the message's bytes as a latin1 string, one character per byte (operators, ?raw=true) */
   raw?: string;
   /** the message decoded by its charset (operators, ?raw=true) */
   text?: string;
   charset?: string;
+}
+
+/** GET /api/hl7/rejects (newest first), GET /api/hl7/rejects/{id} (with ?raw=true, operators, also `raw`) */
+export interface Hl7RejectInfo {
+  id: number;
+  receivedAt: string;
+  peer: string | null;
+  /** MSH-3.1 / MSH-4.1 (BHS/FHS for a batch) as the frame has them; null when it does not begin with a header */
+  sendingApplication: string | null;
+  sendingFacility: string | null;
+  controlId: string | null;
+  errorCode: number;
+  error: string;
+  bytes: number;
+  /** the frame's bytes as a latin1 string, one character per byte */
+  raw?: string;
 }
 
 /** POST /api/hl7/replay */

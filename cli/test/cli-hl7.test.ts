@@ -129,10 +129,41 @@ describe('ficus hl7: reading', () => {
     expect(stats.stdout).toMatch(/^ADT\s+A08\s+2$/m);
     expect(stats.stdout).toMatch(/^ORU\s+R01\s+1$/m);
     expect(stats.stdout).toMatch(/^AA\s+\d+$/m);
-    expect(stats.stdout).toMatch(/^legacy:legacy-hl7\s+0\s+1\s+3$/m);
+    expect(stats.stdout).toMatch(/^legacy:legacy-hl7\s+0\s+1\s+3\s+-$/m);
     const s = parse<{ since: string; deliveries: { target: string; dead: number }[] }>(statsJson);
     expect(Object.keys(s)).toEqual(['since', 'messages', 'acks', 'rejected', 'deliveries']);
     expect(s.deliveries.find((d) => d.target === 'legacy:legacy-hl7')?.dead).toBe(1);
+  });
+});
+
+describe('ficus hl7 rejects', () => {
+  it('lists the frames refused at intake with why (table and JSON), one by id, and the frame itself only with --raw to an operator', async () => {
+    const client = await MllpTestClient.open(a.adapter.port);
+    const training = syntheticMessage({ controlId: 'CLI-REJ-1', mrn: 'P9', facility: 'WESTWING' }).replace('|P|2.5|', '|T|2.5|');
+    expect((await client.send(training)).get('MSA-1')).toBe('AR');
+    client.close();
+    const [list, json, none] = await Promise.all([ficus(['hl7', 'rejects']), ficus(['hl7', 'rejects', '--facility', 'WESTWING', '--json']), ficus(['hl7', 'rejects', '--application', 'NOSUCHAPP'])]);
+    for (const r of [list, json, none]) expect(r.code, r.stderr).toBe(0);
+    expect(list.stdout.split('\n')[0]).toMatch(/^ID\s+RECEIVED\s+APPLICATION\s+FACILITY\s+CONTROL ID\s+PEER\s+ERROR$/);
+    expect(list.stdout).toMatch(/^\d+\s+\S+\s+REGSYS\s+WESTWING\s+CLI-REJ-1\s+\S+\s+202 MSH-11 \(processing id\) is T/m);
+    const listed = parse<{ rejects: { id: number; controlId: string; errorCode: number }[] }>(json);
+    expect(listed).toEqual((await admin.get('/api/hl7/rejects?facility=WESTWING')).body);
+    expect(listed.rejects.map((r) => [r.controlId, r.errorCode])).toEqual([['CLI-REJ-1', 202]]);
+    expect(none.stdout.trim()).toBe('no refused frames match');
+    for (const r of [list, json]) expect(r.stdout).not.toContain('TESTPATIENT');
+
+    const id = String(listed.rejects[0]!.id);
+    const [one, raw, rawNoId] = await Promise.all([ficus(['hl7', 'rejects', id]), ficus(['hl7', 'rejects', id, '--raw']), ficus(['hl7', 'rejects', '--raw'])]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toMatch(/^error:\s+202 .*HL7_PROCESSING_IDS/m);
+    expect(one.stdout).not.toContain('TESTPATIENT');
+    expect(raw.code, raw.stderr).toBe(0);
+    expect(raw.stdout).toMatch(/^PID\|1\|\|P9\^\^\^GENHOSP\^MR\|\|TESTPATIENT/m);
+    expect(rawNoId.code).toBe(2);
+    const viewer = await admin.post<{ token: string }>('/api/tokens', { name: 'cli-hl7-rejects-viewer', role: 'viewer', reason: 'test' });
+    const denied = await ficus(['hl7', 'rejects', id, '--raw'], { env: { FICUS_TOKEN: viewer.body.token } });
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain('refused (403)');
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * `ficus hl7 messages | show | dead-letters | replay | stats`: the HL7 adapter's messages,
+ * `ficus hl7 messages | show | rejects | dead-letters | replay | stats`: the HL7 adapter's messages,
  * their deliveries and dead letters, replays, and the counts a dashboard shows, over the admin
  * API (which passes /api/hl7 through to the adapter). Listings carry header fields only; the
  * message itself (patient data) takes `show --raw` and the operator role, and is on the record.
@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { Hl7DeadLetter, Hl7Delivery, Hl7MessageInfo, Hl7ReplayAnswer, Hl7Stats } from '../api-types.js';
 import { contextOf } from '../context.js';
+import { addHl7RejectsCommand } from './hl7-rejects.js';
 import { CliFailure, UsageFailure } from '../failures.js';
 import * as parse from '../option-parsers.js';
 import { fields, printLines, printResult, table } from '../output.js';
@@ -28,7 +29,10 @@ function target(value: string): string {
   return value;
 }
 
-const deliverySummary = (ds: Hl7Delivery[]) => ds.map((d) => `${d.target} ${d.status}${d.replay ? ' (replay)' : ''}`).join('; ');
+/** a queue delivery's job the service gave up on is `delivered` for the adapter, and said so; a pending one that waits, held (`show` says why) */
+const statusOf = (d: Hl7Delivery) => (d.gaveUp ? `${d.status}, service gave up` : d.held ? `${d.status} (held)` : d.status);
+
+const deliverySummary = (ds: Hl7Delivery[]) => ds.map((d) => `${d.target} ${statusOf(d)}${d.replay ? ' (replay)' : ''}`).join('; ');
 
 /** The message as the adapter decoded it (its charset), segments one per line. */
 function messageText(m: Hl7MessageInfo): string {
@@ -76,14 +80,14 @@ export function addHl7Commands(program: Command): void {
     .action(async (opts: MessagesOptions, cmd: Command) => {
       const ctx = contextOf(cmd);
       const { type, trigger, controlId, facility, delivery, since, until, beforeId, limit } = opts;
-      const r = await ctx.client().get<{ messages: Hl7MessageInfo[]; nextBeforeId?: number | null }>('/api/hl7/messages', { type, trigger, controlId, facility, delivery, since, until, beforeId, limit });
+      const r = await ctx.client().get<{ messages: Hl7MessageInfo[]; nextBeforeId?: number | null; serviceDeadLetters?: string }>('/api/hl7/messages', { type, trigger, controlId, facility, delivery, since, until, beforeId, limit });
       printResult(ctx.json, r, () =>
         r.messages.length === 0
           ? 'no HL7 messages match'
           : table(
               ['id', 'received', 'type', 'control id', 'facility', 'rule', 'mode', 'ack', 'deliveries'],
               r.messages.map((m) => [m.id, m.receivedAt, `${m.type}^${m.trigger}`, m.controlId, m.sendingFacility, m.ruleId, m.mode, m.ackCode, deliverySummary(m.deliveries)]),
-            ) + (r.nextBeforeId ? `\nmore: --before-id ${r.nextBeforeId}` : ''),
+            ) + (r.nextBeforeId ? `\nmore: --before-id ${r.nextBeforeId}` : '') + (r.serviceDeadLetters ? `\nnote: ${r.serviceDeadLetters}` : ''),
       );
     });
 
@@ -107,12 +111,15 @@ export function addHl7Commands(program: Command): void {
         ]),
         '',
         table(
-          ['delivery', 'target', 'status', 'attempts', 'delivered', 'answer / last error'],
-          m.deliveries.map((d) => [`${d.id}${d.replay ? ' (replay)' : ''}`, d.target, d.status, d.attempts, d.deliveredAt, d.answer ?? d.lastError]),
+          ['delivery', 'target', 'status', 'attempts', 'delivered', 'answer / last error / why held'],
+          m.deliveries.map((d) => [`${d.id}${d.replay ? ' (replay)' : ''}`, d.target, statusOf(d), d.attempts, d.deliveredAt, d.gaveUp?.error ?? d.held ?? d.answer ?? d.lastError]),
         ),
+        ...(m.serviceDeadLetters ? ['', `note: ${m.serviceDeadLetters}`] : []),
         ...(opts.raw ? ['', messageText(m)] : []),
       ]);
     });
+
+  addHl7RejectsCommand(hl7);
 
   hl7
     .command('dead-letters')
@@ -183,7 +190,8 @@ export function addHl7Commands(program: Command): void {
         r.acks.length ? table(['ack', 'sent'], r.acks.map((a) => [a.code, a.count])) : 'no ACKs sent',
         `refused: ${r.rejected}`,
         '',
-        table(['target', 'pending', 'dead', 'delivered'], r.deliveries.map((d) => [d.target, d.pending, d.dead, d.delivered])),
+        // gave up: jobs the service dead-lettered after the queue took them (delivered, for the adapter)
+        table(['target', 'pending', 'dead', 'delivered', 'service gave up'], r.deliveries.map((d) => [d.target, d.pending, d.dead, d.delivered, d.gaveUp])),
       ]);
     });
 }

@@ -31,7 +31,8 @@ export interface Hl7Stats {
   messages: { type: string; trigger: string; count: number }[];
   acks: { code: string; count: number }[];
   rejected: number;
-  deliveries: { target: string; pending: number; dead: number; delivered: number }[];
+  /** gaveUp (a service's queue): the jobs its service dead-lettered and still holds; null for legacy, or when they could not be read */
+  deliveries: { target: string; pending: number; dead: number; delivered: number; gaveUp?: number | null }[];
 }
 
 /** one source of GET /api/cdc/status */

@@ -115,6 +115,45 @@ export class DeadLetterDesk {
     return this.bounded(this.countsNow(prefix));
   }
 
+  /**
+   * The ids of the dead letters every partition of the families (or of the one named by
+   * `prefix`) holds: ids only, in one round trip. A listing of another kind (the HL7 adapter's
+   * messages) marks what a service gave up on with it once per page, not once per row.
+   */
+  letterIds(prefix?: string): Promise<{ queue: string; id: string }[]> {
+    return this.bounded(this.letterIdsNow(prefix));
+  }
+
+  /** These dead letters (`queue`: the partition queue), in one round trip; those no longer there are left out. */
+  letters(wanted: { queue: string; id: string }[]): Promise<DeadLetterEntry[]> {
+    return this.bounded(this.lettersNow(wanted));
+  }
+
+  private async letterIdsNow(prefix: string | undefined): Promise<{ queue: string; id: string }[]> {
+    const queues = this.families(prefix).flatMap((f) => Array.from({ length: f.partitions }, (_, p) => partitionQueueName(f.prefix, p)));
+    if (queues.length === 0) return [];
+    const pipeline = this.o.connection.pipeline();
+    for (const q of queues) pipeline.lrange(this.queue(deadLetterQueueName(q)).keys.wait!, 0, -1);
+    const answers = (await pipeline.exec()) ?? [];
+    return queues.flatMap((queue, i) => {
+      const [err, ids] = answers[i] ?? [new Error('no answer')];
+      if (err) throw err;
+      return (ids as string[]).map((id) => ({ queue, id }));
+    });
+  }
+
+  private async lettersNow(wanted: { queue: string; id: string }[]): Promise<DeadLetterEntry[]> {
+    if (wanted.length === 0) return [];
+    const pipeline = this.o.connection.pipeline();
+    for (const w of wanted) pipeline.hget(this.queue(deadLetterQueueName(w.queue)).toKey(w.id), 'data');
+    const answers = (await pipeline.exec()) ?? [];
+    return wanted.flatMap((w, i) => {
+      const [err, data] = answers[i] ?? [new Error('no answer')];
+      if (err) throw err;
+      return typeof data === 'string' ? [this.entry(this.familyOf(w.queue), w.id, JSON.parse(data) as DeadLetter<unknown>)] : [];
+    });
+  }
+
   private deadQueues(f: QueueFamily): Queue[] {
     return Array.from({ length: f.partitions }, (_, p) => this.queue(deadLetterQueueName(partitionQueueName(f.prefix, p))));
   }

@@ -169,6 +169,7 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
     knownTargets: () => router.targets(),
     flushStats: () => stats.flush(),
     deadLetters,
+    serviceUnfinished: (service, partitions) => publisher.unfinished(service, partitions),
   });
   const listener: RunningListener = await startListener(config.HL7_HOST, config.HL7_PORT, {
     intake,
@@ -223,6 +224,7 @@ async function startApi(
     knownTargets: () => string[];
     flushStats: () => Promise<void>;
     deadLetters: DeadLetterDesk;
+    serviceUnfinished: (service: string, partitions: readonly number[]) => Promise<boolean>;
   },
 ): Promise<{ app: FastifyInstance; port: number }> {
   const app = Fastify({ logger: false, trustProxy: config.HL7_API_TRUSTED_PROXIES.trim() === '' ? false : config.HL7_API_TRUSTED_PROXIES });
@@ -247,7 +249,7 @@ async function startApi(
     return reply.code(ready ? 200 : 503).send({ status: ready ? (rules.state === 'degraded' ? 'degraded' : 'ready') : 'not-ready', messageStore: store ? 'reachable' : 'unreachable', rules });
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', d.metrics.registry.contentType).send(await d.metrics.registry.metrics()));
-  hl7Routes(app, { pool: d.pool, audit: d.control.audit, replayed: d.replayed, knownTargets: d.knownTargets, flushStats: d.flushStats, logIdKey: config.FICUS_LOG_ID_KEY });
+  hl7Routes(app, { pool: d.pool, audit: d.control.audit, replayed: d.replayed, knownTargets: d.knownTargets, flushStats: d.flushStats, serviceDeadLetters: d.deadLetters, serviceUnfinished: d.serviceUnfinished, logIdKey: config.FICUS_LOG_ID_KEY });
   deadLetterRoutes(app, { base: '/api/hl7', channel: 'hl7', desk: d.deadLetters, audit: d.control.audit, replayed: (queue) => d.log.info({ queue }, 'a service dead letter replayed') });
   await app.listen({ host: config.HL7_API_HOST, port: config.HL7_API_PORT });
   return { app, port: (app.server.address() as { port: number }).port };

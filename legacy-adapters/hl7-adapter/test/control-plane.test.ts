@@ -170,9 +170,9 @@ describe('the admin API passes /api/hl7 through to the adapter', () => {
       ],
       rejected: before.rejected + 1,
       deliveries: [
-        { target: 'legacy:legacy-hl7', pending: 0, dead: 0, delivered: 3 },
-        { target: 'queue:patient-service', pending: 0, dead: 0, delivered: 0 },
-        { target: 'queue:results-service', pending: 0, dead: 0, delivered: 0 },
+        { target: 'legacy:legacy-hl7', pending: 0, dead: 0, delivered: 3, gaveUp: null },
+        { target: 'queue:patient-service', pending: 0, dead: 0, delivered: 0, gaveUp: 0 },
+        { target: 'queue:results-service', pending: 0, dead: 0, delivered: 0, gaveUp: 0 },
       ],
     });
     // the default window is the last hour; a window in the future counts nothing yet

@@ -5,11 +5,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { hl7QueuePrefix } from '@ficus/contracts';
 import type { Hl7DeadLettersAnswer, Hl7Stats } from '@ficus/contracts/api';
 import { DELIVERY_COUNTS, RESOLVED_BY } from '../delivery/delivery-store.js';
 import { Since, type Hl7ApiDeps } from './route-support.js';
 
-export function deliveryRoutes(app: FastifyInstance, d: Pick<Hl7ApiDeps, 'pool' | 'knownTargets' | 'flushStats'>): void {
+export function deliveryRoutes(app: FastifyInstance, d: Pick<Hl7ApiDeps, 'pool' | 'knownTargets' | 'flushStats' | 'serviceDeadLetters'>): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get('/api/hl7/dead-letters', {
@@ -55,13 +56,15 @@ export function deliveryRoutes(app: FastifyInstance, d: Pick<Hl7ApiDeps, 'pool' 
     config: { role: 'viewer' },
     schema: {
       tags: ['hl7'],
-      summary: 'Counts since a time (default: an hour ago): messages stored by type and event, ACKs sent by code, messages refused, and per target the deliveries pending, dead (not yet resolved by a replay) and delivered',
+      summary:
+        'Counts since a time (default: an hour ago): messages stored by type and event, ACKs sent by code, messages refused, and per target the deliveries pending, dead (not yet resolved by a replay) and delivered; ' +
+        "for a service's queue also gaveUp: the jobs its service dead-lettered and still holds (null: not a queue, or the dead letters could not be read)",
       querystring: Type.Object({ since: Since }),
     },
     handler: async (req) => {
       const since = req.query.since ? new Date(req.query.since) : new Date(Date.now() - 3_600_000);
       await d.flushStats().catch(() => undefined);
-      const [messages, acks, rejected, open, delivered] = await Promise.all([
+      const [messages, acks, rejected, open, delivered, gaveUp] = await Promise.all([
         d.pool.query<{ type: string; trigger: string; count: string }>(
           `SELECT message_type AS type, trigger_event AS trigger, count(*) AS count FROM hl7_messages
             WHERE received_at >= $1 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`,
@@ -81,11 +84,17 @@ export function deliveryRoutes(app: FastifyInstance, d: Pick<Hl7ApiDeps, 'pool' 
           `SELECT target, count(*) AS count FROM hl7_deliveries WHERE status = 'delivered' AND delivered_at >= $1 GROUP BY target`,
           [since],
         ),
+        // the adapter's 'delivered' is the queue's taking the job: what the service then gave up on is in its dead letters
+        d.serviceDeadLetters.counts().then(
+          (counts) => new Map(counts.map((c) => [c.prefix, c.count])),
+          () => undefined,
+        ),
       ]);
-      const targets = new Map<string, { target: string; pending: number; dead: number; delivered: number }>();
+      const targets = new Map<string, { target: string; pending: number; dead: number; delivered: number; gaveUp: number | null }>();
       const at = (target: string) => {
         let t = targets.get(target);
-        if (!t) targets.set(target, (t = { target, pending: 0, dead: 0, delivered: 0 }));
+        const service = target.startsWith('queue:') ? target.slice('queue:'.length) : undefined;
+        if (!t) targets.set(target, (t = { target, pending: 0, dead: 0, delivered: 0, gaveUp: service && gaveUp ? (gaveUp.get(hl7QueuePrefix(service)) ?? 0) : null }));
         return t;
       };
       for (const t of d.knownTargets()) at(t);

@@ -5,6 +5,8 @@
 import { Type } from '@sinclair/typebox';
 import type pg from 'pg';
 import { auditEntry, originOf, type AuditLog, type AuditOutcome, type Principal } from '@ficus/contracts';
+import type { ServiceUnfinished } from './held-deliveries.js';
+import type { ServiceDeadLetters } from './service-gave-up.js';
 
 export interface Hl7ApiDeps {
   pool: pg.Pool;
@@ -15,6 +17,10 @@ export interface Hl7ApiDeps {
   knownTargets: () => string[];
   /** writes the intake counts still in memory (before /stats reads them) */
   flushStats: () => Promise<void>;
+  /** the services' dead letters of what this adapter queued for them: a queue delivery the service gave up on is shown so */
+  serviceDeadLetters: ServiceDeadLetters;
+  /** whether a service still has jobs to finish on partitions of its queue: why a message of several patients waits */
+  serviceUnfinished: ServiceUnfinished;
   /** FICUS_LOG_ID_KEY: a control id the logs show as hmac: is found by it */
   logIdKey?: string;
 }
