@@ -115,7 +115,7 @@ describe('through the admin API, with the HL7 adapter hung (it accepts connectio
     const hung: Server = createServer((socket) => void held.push(socket));
     await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
     const hungUrl = `http://127.0.0.1:${(hung.address() as { port: number }).port}`;
-    const gw = await startStoreGateway({ storeUrl: s.store.url, files: {}, env: { FICUS_HL7_API_URL: hungUrl, FICUS_CDC_API_URL: cdc.url } });
+    const gw = await startStoreGateway({ storeUrl: s.store.url, files: {}, env: { FICUS_HL7_API_URL: hungUrl, FICUS_CDC_API_URL: cdc.url, FICUS_COMPONENT_TIMEOUT_MS: '3000' } });
     const queue = partitionQueueName(cdcQueuePrefix(s.topics[0]!.topic), 1);
     const dead = new Queue(deadLetterQueueName(queue), { connection: s.redis });
     await dead.add('batch', { queue, jobId: 'batch-hung', name: 'batch', data: { version: 1, events: [] }, error: 'a check constraint refused the row', attempts: 1, failedAt: new Date().toISOString() }, { jobId: 'dead-batch-hung' });
@@ -124,6 +124,7 @@ describe('through the admin API, with the HL7 adapter hung (it accepts connectio
       const [messages, letters] = await Promise.all([ficus(['hl7', 'messages'], env), ficus(['queues', 'dead-letters'], env)]);
       expect(messages.code).toBe(1);
       expect(messages.stderr).toContain('refused (504): The HL7 adapter did not answer in time');
+      expect(messages.stderr).toContain('did not answer within 3 s');
       expect(messages.stderr).not.toContain('cannot reach the admin API');
       expect(letters.code, letters.stderr).toBe(0);
       expect(letters.stderr).toContain('hl7: refused (504): The HL7 adapter did not answer in time');

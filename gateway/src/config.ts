@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import { configSchema, Env, loadConfig, RULE_FILES_SETTLE_MS, withDatabase } from '@ficus/contracts';
+import { COMPONENT_TIMEOUT_MAX_MS, COMPONENT_TIMEOUT_MS } from './admin/component-forwarder.js';
 import { ENCODED_SLASHES, type EncodedSlashes } from './routing/request-target.js';
 import { DEFAULT_REQUEST_BUFFER_BYTES } from './proxy/request-buffer.js';
 
@@ -36,6 +37,12 @@ export const GatewayConfigSchema = configSchema({
   FICUS_OIDC_ROLE_CLAIM: Env.string('ficus_role', 'OIDC: the claim holding the role (viewer, operator, admin; a string or a list)'),
   FICUS_HL7_API_URL: Env.string('http://127.0.0.1:8091', "the HL7 adapter's API: the admin API passes /api/hl7/* through to it"),
   FICUS_CDC_API_URL: Env.string('http://127.0.0.1:8092', "the CDC reader's API: the admin API passes /api/cdc/* through to it"),
+  FICUS_COMPONENT_TIMEOUT_MS: Type.Integer({
+    default: COMPONENT_TIMEOUT_MS,
+    minimum: 1_000,
+    maximum: COMPONENT_TIMEOUT_MAX_MS,
+    description: "admin API: how long the HL7 adapter's or CDC reader's API is waited for before a 504 (below the CLI's 45 s, so the CLI hears it)",
+  }),
   FICUS_PATHS_CASE_INSENSITIVE: Env.boolean(false, 'match literal path segments regardless of case (set it when the legacy server reads paths so, as IIS does)'),
   FICUS_ENCODED_SLASHES: Type.Unsafe<EncodedSlashes>({
     type: 'string',

@@ -26,10 +26,12 @@ export interface Component {
   routes: string;
   /** aborted at the end of the gateway's shutdown drain: a call in flight then ends at once */
   shutdown?: AbortSignal | undefined;
+  /** how long its answer is waited for before a 504 (FICUS_COMPONENT_TIMEOUT_MS) */
+  timeoutMs?: number;
 }
 
 /** The components whose APIs the admin API passes through, and where to find them by default. */
-export function componentsFrom(env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_URL: string }, shutdown?: AbortSignal): Component[] {
+export function componentsFrom(env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_URL: string; FICUS_COMPONENT_TIMEOUT_MS?: number }, shutdown?: AbortSignal): Component[] {
   const components: Component[] = [
     {
       title: 'HL7 adapter',
@@ -54,7 +56,7 @@ export function componentsFrom(env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_U
         'POST /api/cdc/queues/dead-letters/replay {queue, id, reason, force} and /discard {queue, id, reason}',
     },
   ];
-  return components.map((c) => ({ ...c, shutdown }));
+  return components.map((c) => ({ ...c, shutdown, timeoutMs: env.FICUS_COMPONENT_TIMEOUT_MS ?? COMPONENT_TIMEOUT_MS }));
 }
 
 /** request headers passed on: what the component needs to authenticate, parse and log the call */
@@ -62,7 +64,8 @@ const PASSED = ['authorization', 'content-type', 'accept', 'user-agent', 'x-requ
 /** answer headers passed back */
 const RETURNED = ['content-type', 'www-authenticate', 'retry-after', 'location'];
 // the CLI waits 45 s (cli/src/admin-client.ts): it must hear this API's 504 before it gives up itself
-const TIMEOUT_MS = 30_000;
+export const COMPONENT_TIMEOUT_MS = 30_000;
+export const COMPONENT_TIMEOUT_MAX_MS = 40_000;
 
 async function forward(c: Component, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   if (!c.url) return sendProblem(reply, 503, 'component-unavailable', `The ${c.title} is not configured`, `set ${c.env} to the ${c.title}'s API`);
@@ -82,8 +85,8 @@ async function forward(c: Component, req: FastifyRequest, reply: FastifyReply): 
       method: req.method as 'GET',
       headers,
       body,
-      headersTimeout: TIMEOUT_MS,
-      bodyTimeout: TIMEOUT_MS,
+      headersTimeout: c.timeoutMs ?? COMPONENT_TIMEOUT_MS,
+      bodyTimeout: c.timeoutMs ?? COMPONENT_TIMEOUT_MS,
       signal: c.shutdown,
     });
   } catch (e) {
@@ -120,7 +123,7 @@ function componentError(c: Component, reply: FastifyReply, e: Error & { code?: s
       return sendProblem(reply, 503, 'component-unavailable', `The ${c.title} is unavailable`, `${where} does not answer (${e.code}); is it running?`);
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':
-      return sendProblem(reply, 504, 'component-timeout', `The ${c.title} did not answer in time`, `${where} did not answer within ${TIMEOUT_MS / 1000} s`);
+      return sendProblem(reply, 504, 'component-timeout', `The ${c.title} did not answer in time`, `${where} did not answer within ${(c.timeoutMs ?? COMPONENT_TIMEOUT_MS) / 1000} s`);
     default:
       return sendProblem(reply, 502, 'bad-component-response', `The ${c.title} answered badly`, `${where}: ${e.code ?? e.message}`);
   }
