@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { constantRate } from '../../../bench/lib/constant-rate.js';
+import { constantRate, type RateResult } from '../../../bench/lib/constant-rate.js';
 import { freePort } from '../../../scripts/lib/local-services.js';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
@@ -52,26 +52,35 @@ describe('flips under load', () => {
   it('20 flips between legacy and canary at 1,200 req/s: zero failed requests', async () => {
     const admin = adminClient(adminUrl);
     const mrn = () => `/api/patients/${100_000 + Math.floor(Math.random() * 100_000)}`;
-    const load = constantRate(gw.url, mrn, 1_200, 8, 64);
-    let loadEnded = false;
-    void load.then(() => (loadEnded = true));
+    // the load runs in 2-second runs until the last flip is made: every flip lands under load,
+    // however long the flips take on a busy machine (a rate is for benchmarks, not asserted here)
+    let flipping = true;
+    const runs: RateResult[] = [];
+    const load = (async () => {
+      do runs.push(await constantRate(gw.url, mrn, 1_200, 2, 64));
+      while (flipping);
+    })();
     const flips: number[] = [];
     await sleep(500);
-    for (let i = 0; i < 20; i++) {
-      const base = (await admin.get<{ version: number }>('/api/rules')).body.version;
-      const body = i % 2 === 0 ? { mode: 'canary', percent: 50, reason: `load flip ${i}`, baseVersion: base } : { mode: 'legacy', reason: `load flip ${i}`, baseVersion: base };
-      const r = await admin.post<{ version: number }>('/api/rules/patients-read/flip', body);
-      expect(r.status).toBe(200);
-      flips.push(r.body.version);
-      await sleep(300);
+    try {
+      for (let i = 0; i < 20; i++) {
+        const base = (await admin.get<{ version: number }>('/api/rules')).body.version;
+        const body = i % 2 === 0 ? { mode: 'canary', percent: 50, reason: `load flip ${i}`, baseVersion: base } : { mode: 'legacy', reason: `load flip ${i}`, baseVersion: base };
+        const r = await admin.post<{ version: number }>('/api/rules/patients-read/flip', body);
+        expect(r.status).toBe(200);
+        flips.push(r.body.version);
+        await sleep(300);
+      }
+    } finally {
+      flipping = false;
+      await load;
     }
-    // every flip landed while requests were being sent (a rate is for benchmarks, not asserted here)
-    const flippedUnderLoad = !loadEnded;
-    const result = await load;
-    console.log(`[measured] ${result.sent} requests at ${result.achievedRps.toFixed(0)} req/s during 20 flips: ${result.errors} failed, p99 ${result.p99.toFixed(2)} ms`);
+    const result = { sent: 0, ok: 0, errors: 0 };
+    for (const run of runs) for (const k of ['sent', 'ok', 'errors'] as const) result[k] += run[k];
+    console.log(`[measured] ${result.sent} requests in ${runs.length} runs of 2 s at 1,200 req/s during 20 flips: ${result.errors} failed, p99 ${Math.max(...runs.map((r) => r.p99)).toFixed(2)} ms`);
     expect(flips).toHaveLength(20);
-    expect(result.sent).toBe(9_600);
-    expect(flippedUnderLoad).toBe(true);
+    // 20 flips take 6.5 s at least: four runs or more
+    expect(result.sent).toBeGreaterThanOrEqual(9_600);
     expect(result.errors).toBe(0);
     expect(result.ok).toBe(result.sent);
     // both sides really served during the run
