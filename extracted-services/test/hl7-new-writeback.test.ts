@@ -17,6 +17,7 @@ import { patientTopicRow } from '@ficus/patient-service';
 import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
 import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
 import { ask, hl7Time, type ServiceScene } from '../../test-support/service-scene.js';
+import { a01, a08, minutes } from './support/writeback-messages.js';
 import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
 
 let wb: WritebackScene;
@@ -32,16 +33,6 @@ beforeAll(async () => {
 });
 afterAll(() => wb?.close());
 
-const minutes = (n: number) => new Date(Date.now() + n * 60_000);
-const a01 = (mrn: string, family: string, visit: string, at: Date) =>
-  hl7(
-    msh('ADT^A01^ADT_A01', uniqueControlId('A01'), { time: hl7Time(at) }),
-    `EVN|A01|${hl7Time(at)}`,
-    segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, 5: `${family}^ANN`, 7: '19700102', 8: 'F' }),
-    segment('PV1', { 1: '1', 2: 'I', 3: 'MED2^^9', 19: visit, 44: '202407020900' }),
-  );
-const a08 = (mrn: string, family: string, at: Date) =>
-  hl7(msh('ADT^A08^ADT_A01', uniqueControlId('A08'), { time: hl7Time(at) }), `EVN|A08|${hl7Time(at)}`, segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, 5: `${family}^ANN` }));
 const oru = (mrn: string, order: string, value: string, status: 'F' | 'C', at: Date) =>
   hl7(
     msh('ORU^R01^ORU_R01', uniqueControlId('ORU'), { facility: 'CORELAB', time: hl7Time(at) }),
