@@ -112,6 +112,10 @@ describe('npm start on a fresh copy', () => {
       expect(patient.mrn).toBe('100001');
       expect(patient.lastName).toMatch(/^[A-Z' -]+$/);
       expect(existsSync(path.join(copy, 'node_modules'))).toBe(true);
+      // FHIR at the gateway's /fhir: what the services answer names that base, not their own ports
+      const capability = (await (await fetch(`${gw}/fhir/metadata`)).json()) as { implementation?: { url: string }; rest: { resource: { type: string }[] }[] };
+      expect(capability.implementation?.url).toBe(`http://localhost:${ports.gateway}/fhir`);
+      expect(capability.rest[0]!.resource.map((r) => r.type)).toContain('Observation');
 
       // HL7: stored and acknowledged by the adapter, then applied by the legacy system's HL7 inbound
       const ack = readAck(await sendHl7(ports.hl7, readFileSync(path.join(copy, 'examples/hl7/ADT-A01-admit.hl7'))));

@@ -22,6 +22,7 @@ import { MissingBinaryError, REPO_ROOT, STATE_DIR, startLocalServices, type Loca
 
 const env = process.env;
 const ports = demoPorts(env);
+const fhirBase = env.FICUS_FHIR_BASE_URL ?? `http://localhost:${ports.gateway}/fhir`;
 const DEMO_NAME = env.FICUS_DEMO_NAME ?? 'demo';
 const DEMO_DIR = path.join(STATE_DIR, DEMO_NAME);
 
@@ -163,6 +164,10 @@ async function main(): Promise<void> {
         REDIS_URL: services.redisUrl,
         [`${svc.toUpperCase()}_SERVICE_PORT`]: String(svc === 'patient' ? ports.patientService : ports.resultsService),
         PATIENT_SERVICE_URL: `http://127.0.0.1:${ports.patientService}`,
+        // one public FHIR base, the gateway's /fhir (routing-rules/05-fhir.yaml), as compose and k8s
+        // set it: Bundle links, references and the CapabilityStatement name it, not the services
+        FHIR_BASE_URL: fhirBase,
+        PATIENT_SERVICE_FHIR_BASE_URL: fhirBase,
         // the system of record follows the rules (patients-write, lab-results): flips need no restart
         FICUS_STATE_DIR: path.join(DEMO_DIR, `${svc}-service`),
       },
@@ -295,7 +300,7 @@ async function main(): Promise<void> {
   say(`Change-data capture (legacy_his → cdc.<topic>.p<n> queues): npx ficus cdc status ; curl -s http://127.0.0.1:${ports.cdc}/readyz`);
   say('What a new service gave up on (its queues\' dead letters): npx ficus queues dead-letters ; npx ficus queues replay <queue> <id> --reason "..."');
   say(`legacy HIS directly: http://127.0.0.1:${ports.legacy}  HL7 adapter API: http://127.0.0.1:${ports.hl7Api}  PostgreSQL: ${services.databaseUrl}  Redis: ${services.redisUrl}`);
-  say(`patient-service: http://127.0.0.1:${ports.patientService} (FHIR: /fhir/metadata)  results-service: http://127.0.0.1:${ports.resultsService}`);
+  say(`FHIR R4 (patient-service and results-service through the gateway): ${fhirBase}/metadata  patient-service: http://127.0.0.1:${ports.patientService}  results-service: http://127.0.0.1:${ports.resultsService}`);
   say('Ctrl-C stops everything.');
 }
 

@@ -74,6 +74,26 @@ describe('the FHIR APIs through the gateway (shipped rules)', () => {
     expect((await get(`${gw.url}/api/patients/100001`)).route).toBe('patients-read; legacy');
   });
 
+  it("the base's CapabilityStatement states every resource the base serves, and each is searchable there", async () => {
+    type Capability = { resourceType: string; implementation?: { url: string }; rest: { resource: { type: string; searchParam: { name: string }[] }[] }[] };
+    const capability = await get<Capability>(`${fhirBase}/metadata`);
+    expect(capability).toMatchObject({ status: 200, route: 'fhir-patients; patient-service', body: { resourceType: 'CapabilityStatement', implementation: { url: fhirBase } } });
+    expect(fhirProblems(capability.body)).toEqual([]);
+    // before 2026-12-07 it listed patient-service's Patient and Encounter only: a client reading
+    // it learnt that the base has no Observation, and never asked for results
+    const resources = capability.body.rest[0]!.resource;
+    expect(resources.map((r) => r.type).sort()).toEqual(['DiagnosticReport', 'Encounter', 'Observation', 'Patient']);
+    for (const r of resources) {
+      const byPatient = r.searchParam.some((p) => p.name === 'patient') ? `patient=${MRN}` : `identifier=${MRN}`;
+      const search = await get<{ resourceType: string; type: string; total: number }>(`${fhirBase}/${r.type}?${byPatient}`);
+      expect(search, r.type).toMatchObject({ status: 200, body: { resourceType: 'Bundle', type: 'searchset' } });
+      expect(search.body.total, r.type).toBeGreaterThan(0);
+    }
+    // results-service, told the same base, states the same
+    const direct = await get<Capability>(`${scene.results.url}/fhir/metadata`);
+    expect(direct.body.rest[0]!.resource.map((r) => r.type).sort()).toEqual(['DiagnosticReport', 'Encounter', 'Observation', 'Patient']);
+  });
+
   it('an Observation search pages by next links at the gateway, and every reference resolves there', async () => {
     const ids: string[] = [];
     let page = await get<Bundle>(`${fhirBase}/Observation?patient=${MRN}&_count=50`);

@@ -328,6 +328,8 @@ describe("a chart shown as it is: one patient's report, the printed precision, s
     for (const e of born.entry) expect(['1979-12-31', '1980-01-01']).toContain(e.resource.birthDate);
     expect((await fhir<Bundle>(scene.results.url, '/fhir/Observation?patient=7500001&date=ge2024-07-01&date=le2024-07-31')).total).toBe(4);
     const capability = await fhir<Resource & { rest: { resource: { type: string; searchParam: { name: string; type: string }[] }[] }[] }>(scene.patients.url, '/fhir/metadata');
+    // reached directly, told no public base: its own resources only
+    expect(capability.rest[0]!.resource.map((r) => r.type)).toEqual(['Patient', 'Encounter']);
     const patient = capability.rest[0]!.resource.find((r) => r.type === 'Patient')!;
     expect(Object.fromEntries(patient.searchParam.map((p) => [p.name, p.type]))).toEqual({
       identifier: 'token', name: 'string', family: 'string', given: 'string', birthdate: 'date', _count: 'number', _offset: 'number',

@@ -16,6 +16,7 @@ export * from './fhir/fhir-paging.js';
 export * from './fhir/fhir-time.js';
 export * from './fhir/fhir-text.js';
 export * from './fhir/fhir-decimal.js';
+export * from './fhir/fhir-base-capabilities.js';
 export * from './runtime/queue-gauges.js';
 export * from './outbox/outbox-seam.js';
 export * from './runtime/dedup-retention.js';

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { capabilityStatement, FhirError, fhirBase, isCalendarDate, onlyParameters, registerFhirScope, repeated, requestedPage, searchsetBundle, sendFhir, single } from '@ficus/service-kit';
+import { ENCOUNTER_SEARCH, FhirError, ficusCapabilityStatement, fhirBase, isCalendarDate, onlyParameters, registerFhirScope, PATIENT_SEARCH, repeated, requestedPage, searchsetBundle, sendFhir, single } from '@ficus/service-kit';
 import { ENCOUNTER_ORDER, readFhirEncounter, searchFhirEncounters, type EncounterNaming } from './encounter-resource.js';
 import { PATIENT_ORDER, readFhirPatient, searchFhirPatients, type BirthDateFilter, type FhirNaming } from './patient-resource.js';
 
@@ -20,8 +20,6 @@ export interface FhirOptions extends FhirNaming, EncounterNaming {
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const DATE = /^(eq|ge|gt|le|lt)?(\d{4}-\d{2}-\d{2})$/;
 
-const PATIENT_SEARCH = { identifier: 'token', name: 'string', family: 'string', given: 'string', birthdate: 'date', _count: 'number', _offset: 'number' } as const;
-const ENCOUNTER_SEARCH = { patient: 'reference', subject: 'reference', identifier: 'token', _count: 'number' } as const;
 /** accepted beside the search parameters: where a `next` or `previous` link leads (opaque) */
 const CURSOR = '_cursor';
 
@@ -56,12 +54,7 @@ function token(value: string): { system: string | undefined; value: string } {
 
 export async function registerPatientFhir(app: FastifyInstance, pool: pg.Pool, o: FhirOptions): Promise<void> {
   await registerFhirScope(app, (fhir) => {
-    fhir.get('/metadata', async (_request, reply) =>
-      sendFhir(reply, capabilityStatement('Ficus patient-service', [
-        { type: 'Patient', searchParams: PATIENT_SEARCH },
-        { type: 'Encounter', searchParams: ENCOUNTER_SEARCH },
-      ])),
-    );
+    fhir.get('/metadata', async (_request, reply) => sendFhir(reply, ficusCapabilityStatement('patient-service', o.baseUrl)));
 
     fhir.get<{ Params: { id: string } }>('/Patient/:id', async (request, reply) => {
       const { id } = request.params;

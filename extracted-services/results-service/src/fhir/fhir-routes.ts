@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pg from 'pg';
-import { capabilityStatement, FhirError, fhirBase, isCalendarDate, isTimeOfDay, onlyParameters, operationOutcome, registerFhirScope, repeated, requestedPage, searchsetBundle, sendFhir, single } from '@ficus/service-kit';
+import { FhirError, ficusCapabilityStatement, fhirBase, isCalendarDate, isTimeOfDay, OBSERVATION_SEARCH, onlyParameters, operationOutcome, registerFhirScope, repeated, REPORT_SEARCH, requestedPage, searchsetBundle, sendFhir, single } from '@ficus/service-kit';
 import { queryResults, toDiagnosticReport, toObservation, type ResultNaming } from './observation-resource.js';
 import { readReport } from './report-read.js';
 import { OBSERVATION_ORDER, REPORT_ORDER, searchObservations, searchReports } from './result-search.js';
@@ -16,8 +16,6 @@ export interface FhirOptions extends ResultNaming {
   baseUrl: string | undefined;
 }
 
-const OBSERVATION_SEARCH = { patient: 'reference', subject: 'reference', date: 'date', _count: 'number' } as const;
-const REPORT_SEARCH = { patient: 'reference', subject: 'reference', identifier: 'token', _count: 'number' } as const;
 /** accepted beside the search parameters: where a `next` or `previous` link leads (opaque) */
 const CURSOR = '_cursor';
 
@@ -68,12 +66,7 @@ function dateFilters(request: FastifyRequest, values: unknown[]): string[] {
 
 export async function registerResultFhir(app: FastifyInstance, pool: pg.Pool, o: FhirOptions): Promise<void> {
   await registerFhirScope(app, (fhir) => {
-    fhir.get('/metadata', async (_request, reply) =>
-      sendFhir(reply, capabilityStatement('Ficus results-service', [
-        { type: 'Observation', searchParams: OBSERVATION_SEARCH },
-        { type: 'DiagnosticReport', searchParams: REPORT_SEARCH },
-      ])),
-    );
+    fhir.get('/metadata', async (_request, reply) => sendFhir(reply, ficusCapabilityStatement('results-service', o.baseUrl)));
 
     fhir.get<{ Params: { id: string } }>('/Observation/:id', async (request, reply) => {
       const { id } = request.params;
