@@ -1,6 +1,7 @@
 /**
- * ADT events: A01 admit, A04 register, A08 update patient information, A03 discharge, A40
- * merge patients. Each runs inside the message's transaction (see inbound-processor.ts).
+ * ADT events: A01 admit, A04 register, A08 update patient information, A31 update person
+ * information, A03 discharge, A40 merge patients (the cancellations A11 and A13 are in
+ * adt-cancels.ts). Each runs inside the message's transaction (see inbound-processor.ts).
  */
 import { describesVisit, dischargedBeforeAdmission, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, patientMrn, readDemographics, readDischarge, readVisit, requireSegment, unknownPatient, visitNumber, type Hl7Message } from '@ficus/hl7-protocol';
 import type pg from 'pg';
@@ -10,7 +11,7 @@ import { lockPatient, registerOrUpdate, survivorOf, updatePatient } from './pati
 import { admissionByVisit, admitOrUpdate, openAdmissionOf, updateVisit } from './visit-records.js';
 
 /** The patient the message names (or the survivor of a merge), locked; AE 204 when unknown. */
-async function knownPatient(tx: pg.PoolClient, m: Hl7Message): Promise<string> {
+export async function knownPatient(tx: pg.PoolClient, m: Hl7Message): Promise<string> {
   requireSegment(m, 'PID', 'it names the patient');
   const mrn = await survivorOf(tx, patientMrn(m));
   if (!(await lockPatient(tx, mrn))) throw unknownPatient();
@@ -45,6 +46,15 @@ export async function updatePatientInformation({ tx, message }: MessageContext):
   if (visitNo === undefined) return;
   const stay = await admissionByVisit(tx, visitNo);
   if (stay && stay.mrn === mrn) await updateVisit(tx, stay.admId, readVisit(message));
+}
+
+/**
+ * ADT^A31: the demographics of a known patient, as an A08 updates them (a person's record, from
+ * a master patient index: no stay is touched, whatever PV1 it carries).
+ */
+export async function updatePersonInformation({ tx, message }: MessageContext): Promise<void> {
+  const mrn = await knownPatient(tx, message);
+  await updatePatient(tx, mrn, readDemographics(message));
 }
 
 /**

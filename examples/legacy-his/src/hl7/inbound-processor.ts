@@ -8,14 +8,24 @@ import { createHash } from 'node:crypto';
 import { buildAck, decideAck, facilityKey, hl7Error, Hl7Refusal, refuse, type Hl7Ack, type Hl7Error, type Hl7Message, type RefusalKind } from '@ficus/hl7-protocol';
 import type pg from 'pg';
 import { withTransaction, type Logger } from '@ficus/contracts';
-import { admitPatient, dischargePatient, mergePatients, registerPatient, updatePatientInformation } from './adt-handlers.js';
+import { cancelAdmission, cancelDischarge } from './adt-cancels.js';
+import { admitPatient, dischargePatient, mergePatients, registerPatient, updatePatientInformation, updatePersonInformation } from './adt-handlers.js';
 import type { MessageHandler } from './message-context.js';
 import { storeResults } from './oru-handler.js';
 import { answerQuery } from './patient-query.js';
 
 /** The message types and events the legacy inbound applies */
 export const HANDLERS: Readonly<Record<string, Readonly<Record<string, MessageHandler>>>> = {
-  ADT: { A01: admitPatient, A04: registerPatient, A08: updatePatientInformation, A03: dischargePatient, A40: mergePatients },
+  ADT: {
+    A01: admitPatient,
+    A04: registerPatient,
+    A08: updatePatientInformation,
+    A31: updatePersonInformation,
+    A03: dischargePatient,
+    A13: cancelDischarge,
+    A11: cancelAdmission,
+    A40: mergePatients,
+  },
   ORU: { R01: storeResults },
 };
 

@@ -42,6 +42,15 @@ export async function openAdmissionOf(tx: pg.PoolClient, mrn: string): Promise<n
   return rows[0]?.adm_id;
 }
 
+/** The patient's stay discharged last (an A13 without a visit number cancels that discharge), locked for the transaction */
+export async function newestDischargedAdmissionOf(tx: pg.PoolClient, mrn: string): Promise<number | undefined> {
+  const { rows } = await tx.query<{ adm_id: number }>(
+    'SELECT ADM_ID FROM ADMISSION WHERE PAT_MRN = $1 AND DSCH_DT IS NOT NULL ORDER BY DSCH_DT DESC, ADM_DT DESC, ADM_ID DESC LIMIT 1 FOR UPDATE',
+    [mrn],
+  );
+  return rows[0]?.adm_id;
+}
+
 /**
  * An admission (A01) or a registered visit (A04): a new ADMISSION row, or, when the visit
  * number is already the patient's, that row updated. A visit number of another patient is

@@ -46,4 +46,9 @@ export {
   noSurvivor,
   noPatientToMerge,
   noResultToFinalize,
+  noDischargedStay,
+  stayNotDischarged,
+  noVisitToCancel,
+  cancelOfDischargedStay,
+  resultsFiledUnderStay,
 } from './record-refusals.js';

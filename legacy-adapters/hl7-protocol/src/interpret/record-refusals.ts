@@ -35,3 +35,24 @@ export const noPatientToMerge = (pair: number): Hl7Refusal => refuse(204, 'MRG-1
 /** 204: an OBX-11 U makes final a result sent before, and the order has no result of this test (final-status.ts) */
 export const noResultToFinalize = (obx: number): Hl7Refusal =>
   refuse(204, 'OBX-11 is U (make final the result sent before) but the order has no result of this OBX-3 test', at('OBX', obx, 3, 1));
+
+/** 204: an A13 without PV1-19, and the patient has no discharged stay whose discharge it could cancel */
+export const noDischargedStay = (): Hl7Refusal => refuse(204, 'PV1-19 is empty and the patient has no discharged stay', at('PV1', 1, 19, 1));
+
+/** 207: an A13 names a stay that is not discharged: there is no discharge to cancel */
+export const stayNotDischarged = (): Hl7Refusal => refuse(207, 'the stay of PV1-19 is not discharged: there is no discharge to cancel', at('PV1', 1, 19, 1));
+
+/** 101: an A11 withdraws a stay only by its visit number, never by a guess at which stay was meant */
+export const noVisitToCancel = (): Hl7Refusal => refuse(101, 'PV1-19 (the visit number of the admission to cancel) is missing', at('PV1', 1, 19, 1));
+
+/** 207: an A11 names a discharged stay: its discharge is cancelled first (A13) */
+export const cancelOfDischargedStay = (): Hl7Refusal =>
+  refuse(207, 'the stay of PV1-19 is discharged: cancel the discharge (A13) before the admission', at('PV1', 1, 19, 1));
+
+/**
+ * 207: an A11 names a stay that results are filed under. Withdrawing the stay would leave them
+ * on no stay, or (an admission entered on the wrong patient) on the wrong chart unnoticed: a
+ * person moves them first, then the A11 is sent again.
+ */
+export const resultsFiledUnderStay = (): Hl7Refusal =>
+  refuse(207, 'results are filed under the stay of PV1-19: the admission is not cancelled until they are moved', at('PV1', 1, 19, 1));
