@@ -14,10 +14,10 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { hl7QueueName, type Hl7Job } from '@ficus/contracts';
 import { patientTopicRow } from '@ficus/patient-service';
-import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
+import { MllpClient } from '../../examples/legacy-his/test/support/mllp-client.js';
 import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
-import { ask, hl7Time, type ServiceScene } from '../../test-support/service-scene.js';
-import { a01, a08, minutes } from './support/writeback-messages.js';
+import { ask, type ServiceScene } from '../../test-support/service-scene.js';
+import { a01, a08, minutes, oru } from './support/writeback-messages.js';
 import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
 
 let wb: WritebackScene;
@@ -32,14 +32,6 @@ beforeAll(async () => {
   seeded = rows.map((r) => r.pat_mrn);
 });
 afterAll(() => wb?.close());
-
-const oru = (mrn: string, order: string, value: string, status: 'F' | 'C', at: Date) =>
-  hl7(
-    msh('ORU^R01^ORU_R01', uniqueControlId('ORU'), { facility: 'CORELAB', time: hl7Time(at) }),
-    `PID|1||${mrn}`,
-    segment('OBR', { 1: '1', 3: order, 7: '20240702071500', 22: '20240702091500' }),
-    segment('OBX', { 1: '1', 2: 'NM', 3: '2823-3^POTASSIUM^LN', 5: value, 6: 'mmol/L', 7: '3.5-5.1', 11: status }),
-  );
 
 type Result = { orderNumber: string; value: string; status: string };
 const legacyJson = async (path: string) => {

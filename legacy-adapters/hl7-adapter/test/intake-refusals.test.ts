@@ -166,7 +166,8 @@ describe('refusals before v2.5', () => {
 
     const training = await client.send(a08('V23-T-1', { processingId: 'T', version: '2.3' }));
     expect(training.get('MSA-1')).toBe('AR');
-    expect(training.get('MSA-3')).toContain('HL7_PROCESSING_IDS');
+    // MSA-3 is ST 80: the reason's start (the setting it names, past 80, is in the refused frames' record)
+    expect(training.get('MSA-3')).toBe('MSH-11 (processing id) is T (training): this receiver takes P (production) only');
     expect(eld(training)).toBe('MSH^1^11^202&Unsupported processing id&HL70357');
 
     // from v2.5 the reason is in ERR-8, and MSA-3 (deprecated there) stays empty

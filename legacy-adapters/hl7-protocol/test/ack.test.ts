@@ -76,6 +76,54 @@ describe('buildAck', () => {
     expect(a.get('ERR-1(2).4.1')).toBe('207');
   });
 
+  describe('MSA-3 before v2.5: ST, at most 80 characters', () => {
+    const v = (version: string) => decoded(hl7(`MSH|^~\\&|LAB|NORTH|ADT|SOUTH|20240102||ADT^A01|C9|P|${version}`));
+    const msa3 = (ack: { text: string }) => ack.text.split('\r')[1]!.split('|')[3] ?? '';
+    const long = 'BTS-1 counts 5 messages, the batch holds 1: messages were lost on the way, or the count is wrong; no message of the batch is stored: send the whole batch again';
+
+    it.each(['2.1', '2.2', '2.3', '2.3.1', '2.4'])('v%s: cut after the last clause that fits, nothing added; a reason that fits is whole', (version) => {
+      expect(msa3(buildAck(v(version), 'AR', { ...fixed, error: hl7Error(100, long) }))).toBe('BTS-1 counts 5 messages, the batch holds 1');
+      const fits = 'x'.repeat(80);
+      expect(msa3(buildAck(v(version), 'AR', { ...fixed, error: hl7Error(100, fits) }))).toBe(fits);
+    });
+
+    it('cut after a word when no clause ends in its second half, else where the text stops fitting', () => {
+      const words = 'a '.repeat(30) + 'reason that goes on beyond the eighty characters of the field';
+      // the 80th character is the space after "on", the 81st the "b" of "beyond"
+      expect(msa3(buildAck(v('2.3'), 'AR', { ...fixed, error: hl7Error(100, words) }))).toBe(`${'a '.repeat(30)}reason that goes on`);
+      expect(msa3(buildAck(v('2.3'), 'AR', { ...fixed, error: hl7Error(100, 'y'.repeat(100)) }))).toBe('y'.repeat(80));
+    });
+
+    it('never splits an escape sequence or a character beyond U+FFFF', () => {
+      // 78 characters, then | (\F\ as written: 81 in all)
+      const escaped = msa3(buildAck(v('2.3'), 'AR', { ...fixed, error: hl7Error(100, `${'x'.repeat(78)}|yyyy`) }));
+      expect(escaped).toBe('x'.repeat(78));
+      const astral = msa3(buildAck(v('2.3'), 'AR', { ...fixed, error: hl7Error(100, `${'x'.repeat(79)}😀`) }));
+      expect(astral).toBe('x'.repeat(79));
+    });
+
+    it('any reason: MSA-3 as written is at most 80 characters, and reads back as the start of the reason (property)', () => {
+      const piece = fc.constantFrom('|', '^', '~', '\\', '&', '\r', ' ', '; ', ': ', ',', 'é', '😀', 'word', 'A');
+      fc.assert(
+        // padded so that the cut falls anywhere among the pieces (fast-check keeps arrays short by default)
+        fc.property(fc.integer({ min: 0, max: 80 }), fc.array(piece, { maxLength: 40, size: 'max' }), (pad, parts) => {
+          const reason = 'r'.repeat(pad) + parts.join('') + 'end';
+          const ack = buildAck(v('2.3'), 'AR', { ...fixed, error: hl7Error(100, reason) });
+          expect(msa3(ack).length).toBeLessThanOrEqual(80);
+          const read = decoded(encodeMessageBytes(ack.text, ack.charset)).get('MSA-3');
+          expect(reason.startsWith(read)).toBe(true);
+        }),
+        { numRuns: 500 },
+      );
+    });
+
+    it('from v2.5 MSA-3 is not written and ERR-8 carries the reason whole', () => {
+      const ack = buildAck(v('2.5'), 'AR', { ...fixed, error: hl7Error(100, long) });
+      expect(msa3(ack)).toBe('');
+      expect(decoded(Buffer.from(ack.text)).get('ERR-8')).toBe(long);
+    });
+  });
+
   it(`escapes every value with the message's own delimiters: ${NASTY} round-trips`, () => {
     const delimiterSets = ['|^~\\&', '#$%\\&', '!@*?+'];
     for (const set of delimiterSets) {

@@ -10,13 +10,14 @@
  * HL7 rule in `new`) was applied here and its write-back has not been seen to land. A whole row
  * then would drop the ORU's value, status and flag from the service until the write-back's echo
  * came back (and for good with CDC_WRITEBACK_ECHO=drop). The echo itself (origin
- * ficus-writeback) is the legacy's state after the write-back and is applied whole, which ends
- * the pending state.
+ * ficus-writeback) is the legacy's state after the write-back: the latest write-back's is
+ * applied whole, which ends the pending state, and an older one's keeps the ORU's changes made
+ * since (writeback-echoes.ts).
  */
 import type pg from 'pg';
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
-import { keyValue, mergeFields, samePadded, sameValue, WRITEBACK_ORIGIN, type FieldMerge, type SystemOfRecord } from '@ficus/service-kit';
+import { keyValue, mergeFields, samePadded, sameValue, WRITEBACK_ORIGIN, type SystemOfRecord } from '@ficus/service-kit';
 import { LOCAL_CHANGES, type LocalChanges } from '../results/local-changes.js';
 import { RESULT_DATA_FIELDS, RESULT_MERGED_FIELDS, RESULT_PLACE_FIELDS, RESULT_TOPIC_COLUMNS, RESULT_VERSIONED_FIELDS, type ResultTopicRow } from '../results/result-topic.js';
 
@@ -66,7 +67,7 @@ export async function mergeResultChanges(tx: pg.PoolClient, upserts: readonly Ch
     const row = current.get(keyValue(change, 'resultId'));
     if (!row) continue;
     const m = mergeFields({ before: change.before!, after: change.after!, ours: row, pending: new Set(row.pending ?? []), fields: RESULT_MERGED_FIELDS, legacyHoldsRecord });
-    await applyMerge(tx, change, m);
+    await applyMerge(tx, change, m.take, m.pending);
     outcome.merged.push(change);
     if (!RESULT_PLACE_FIELDS.some((f) => m.pending.includes(f))) outcome.filedAsChanged.push(keyValue(change, 'resultId'));
     const conflicts = m.conflicts.filter((f) => RESULT_DATA_FIELDS.includes(f));
@@ -75,19 +76,20 @@ export async function mergeResultChanges(tx: pg.PoolClient, upserts: readonly Ch
   return outcome;
 }
 
-async function applyMerge(tx: pg.PoolClient, change: ChangeEvent, m: FieldMerge): Promise<void> {
+/** Takes the fields `take` from the change (the version it replaces kept), records it as the legacy's committed state, and leaves `pending` pending. */
+export async function applyMerge(tx: pg.PoolClient, change: ChangeEvent, take: readonly string[], pending: readonly string[]): Promise<void> {
   const after = change.after!;
   const id = keyValue(change, 'resultId');
   // the version the merge replaces is kept, as a whole-row change keeps it
-  if (m.take.some((f) => RESULT_VERSIONED_FIELDS.includes(f))) {
+  if (take.some((f) => RESULT_VERSIONED_FIELDS.includes(f))) {
     await tx.query(
       `INSERT INTO lab_result_version (result_id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at, replaced_by)
        SELECT id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at, 'cdc' FROM lab_result WHERE id = $1`,
       [id],
     );
   }
-  const values: unknown[] = [id, change.source.position, after.lastUpdated ?? null, change.source.commitTime, m.pending];
-  const set = m.take.map((f) => {
+  const values: unknown[] = [id, change.source.position, after.lastUpdated ?? null, change.source.commitTime, pending];
+  const set = take.map((f) => {
     values.push(after[f] ?? null);
     return `${COLUMN_OF[f]!.column} = ${COLUMN_OF[f]!.sql(`$${values.length}`)}`;
   });

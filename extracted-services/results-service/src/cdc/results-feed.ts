@@ -5,7 +5,8 @@
  * version the change replaces is kept; while the service is the system of record, a change
  * older than the row's last local change is recorded as a conflict instead, unless it can be
  * merged field by field with the service's own changes (result-merge.ts); while the legacy holds
- * it, a change of a result whose ORU here is still being written back merges the same way.
+ * it, a change of a result whose ORU here is still being written back merges the same way, and
+ * the echo of an older write-back keeps what the ORUs changed since (writeback-echoes.ts).
  */
 import type pg from 'pg';
 import type { ChangeEvent } from '@ficus/contracts';
@@ -13,6 +14,7 @@ import { localTimestamp } from '@ficus/legacy-his/contract';
 import { cdcMayDelete, cdcMayOverwrite, column, keyValue, lockEarlyCopies, recordConflicts, type ChangeFeed, type SystemOfRecord } from '@ficus/service-kit';
 import { dropCopiesOfMovedRows, findEarlyPartners, giveLegacyIds } from './early-partners.js';
 import { mergeResultChanges, takeEchoes } from './result-merge.js';
+import { mergeWritebackEchoes } from './writeback-echoes.js';
 
 const VERSIONED = `INSERT INTO lab_result_version (result_id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at, replaced_by)
                    SELECT id, value, units, reference_range, abnormal_flag, status, resulted_at, updated_at`;
@@ -32,13 +34,15 @@ export function labResultsFeed(): ChangeFeed {
         const partners = await findEarlyPartners(tx, upserts);
         await giveLegacyIds(tx, partners);
         const merge = await mergeResultChanges(tx, upserts, systemOfRecord);
-        const whole = upserts.filter((c) => !merge.merged.includes(c));
+        // (while the service holds the record its echoes do not come here: see `echoes` below)
+        const echoed = systemOfRecord === 'legacy' ? await mergeWritebackEchoes(tx, upserts) : { merged: [], filedAsChanged: [] };
+        const whole = upserts.filter((c) => !merge.merged.includes(c) && !echoed.merged.includes(c));
         const applied = await upsertWholeRows(tx, whole, systemOfRecord);
         notApplied.push(...whole.filter((c) => !applied.has(keyValue(c, 'resultId'))));
         // a legacy row the legacy moved beside an early copy is that result: the legacy filed it
         // under a patient it merged afterwards, while this service had followed patient-service's
         // merge already
-        await dropCopiesOfMovedRows(tx, partners, new Set([...applied, ...merge.filedAsChanged]));
+        await dropCopiesOfMovedRows(tx, partners, new Set([...applied, ...merge.filedAsChanged, ...echoed.filedAsChanged]));
         for (const { change, fields } of merge.conflicts) {
           conflicts += await recordConflicts(tx, [change], `results-service kept its own ${fields.join(', ')}: changed here and, without this value, in the legacy (the rest of the change was applied)`);
         }

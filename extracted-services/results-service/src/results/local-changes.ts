@@ -3,7 +3,9 @@
  * hold: `local_changed_fields`, valid while `local_fields_at` equals `local_changed_at` (a local
  * change that did not say which fields it made leaves them unknown, and the row keeps the
  * whole-row rule). Noted for every ORU the legacy did not get (written back), whoever holds the
- * record; result-merge.ts merges a legacy change with them.
+ * record; result-merge.ts merges a legacy change with them. Besides, the fields of the latest
+ * such change (`local_last_fields`, what its write-back writes): cdc/writeback-echoes.ts tells
+ * the echo of that write-back from an older one's.
  */
 import type pg from 'pg';
 import { changedFields, RESULT_MERGED_FIELDS, RESULT_TOPIC_COLUMNS, type ResultTopicRow } from './result-topic.js';
@@ -13,10 +15,12 @@ export interface LocalChanges {
   pending: string[] | null;
   known: boolean;
   local: boolean;
+  /** the fields of the latest local change (null: not recorded, results changed before migration 005 or only created) */
+  latest: string[] | null;
 }
 
 export const LOCAL_CHANGES = `r.local_changed_fields AS pending, (r.local_changed_at IS NOT NULL AND r.local_fields_at = r.local_changed_at) AS known,
-  r.local_changed_at IS NOT NULL AS local`;
+  r.local_changed_at IS NOT NULL AS local, r.local_last_fields AS latest`;
 
 /** A result's row before a local change: its topic row and what was pending then. */
 export interface BeforeLocalChange {
@@ -29,21 +33,27 @@ export async function beforeLocalChange(tx: pg.PoolClient, id: string): Promise<
   const { rows } = await tx.query<ResultTopicRow & LocalChanges>(`SELECT ${RESULT_TOPIC_COLUMNS}, ${LOCAL_CHANGES} FROM lab_result r WHERE r.id = $1 FOR UPDATE`, [id]);
   const r = rows[0];
   if (!r) return undefined;
-  const { pending, known, local, ...row } = r;
-  return { row, earlier: { pending, known, local } };
+  const { pending, known, local, latest, ...row } = r;
+  return { row, earlier: { pending, known, local, latest } };
 }
 
 /**
  * Records the fields a local change made, after it (local_changed_at stamped): added to those
- * still pending; an earlier local change that did not say which counts as all of them. A new
- * result (no before) has nothing pending: the legacy gets it whole.
+ * still pending, and as the latest change's; an earlier local change that did not say which
+ * counts as all of them. A new result (no before) has nothing pending: the legacy gets it whole.
  */
 export async function noteLocalChange(tx: pg.PoolClient, id: string, before: BeforeLocalChange | null, after: ResultTopicRow): Promise<void> {
   let pending: string[] = [];
+  let latest: string[] = [];
   if (before) {
     const e = before.earlier;
     const earlier = e.known ? (e.pending ?? []) : e.local ? RESULT_MERGED_FIELDS : [];
-    pending = [...new Set([...earlier, ...changedFields(before.row, after)])];
+    latest = changedFields(before.row, after);
+    pending = [...new Set([...earlier, ...latest])];
   }
-  await tx.query('UPDATE lab_result SET local_changed_fields = $2::text[], local_fields_at = local_changed_at WHERE id = $1', [id, pending]);
+  // a change of nothing writes nothing back (no echo): the latest write-back stays the one before
+  await tx.query(
+    "UPDATE lab_result SET local_changed_fields = $2::text[], local_fields_at = local_changed_at, local_last_fields = COALESCE(NULLIF($3::text[], '{}'), local_last_fields) WHERE id = $1",
+    [id, pending, latest],
+  );
 }

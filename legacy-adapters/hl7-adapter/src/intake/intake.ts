@@ -3,12 +3,12 @@
  * route by the HL7 rules, store with the deliveries the route asks for, and only then answer.
  * A frame that cannot be decoded gets AR/CR with an ERR segment; so does a message this adapter
  * must not take (message-checks.ts), each message of a batch whose counts disagree with what
- * came (batch-counts.ts), and a message no rule takes (error 200/201); a store failure gets
- * AE/CE; a resend gets the positive ACK again and is not processed again (and, in enhanced
- * mode, the application ACK it asks for, once the first copy's authoritative delivery has
- * settled). A query is not stored: it goes to the legacy inbound at once and its answer (with
- * the data) goes back (QueryRelay). Every answer is counted: metrics, and the per-minute intake
- * counts behind /api/hl7/stats.
+ * came or cannot be checked (batch-counts.ts), and a message no rule takes (error 200/201); a
+ * store failure gets AE/CE; a resend gets the positive ACK again and is not processed again
+ * (and, in enhanced mode, the application ACK it asks for, once the first copy's authoritative
+ * delivery has settled). A query is not stored: it goes to the legacy inbound at once and its
+ * answer (with the data) goes back (QueryRelay). Every answer is counted: metrics, and the
+ * per-minute intake counts behind /api/hl7/stats.
  */
 import {
   buildAck,
@@ -145,7 +145,7 @@ export class Intake {
       if (!decoded.ok) return { units: [{ kind: 'refuse', subject: undefined, error: decoded.error, raw: payload }] };
       const { batch } = decoded;
       const miscounted = batchCountRefusal(batch);
-      if (miscounted) this.o.log.warn({ peer, messages: batch.messages.length, reason: miscounted.message }, 'HL7 batch refused: its count disagrees with the messages received');
+      if (miscounted) this.o.log.warn({ peer, messages: batch.messages.length, reason: miscounted.message }, 'HL7 batch refused: its counts or trailers do not show that every message came');
       // nothing in it to answer: the refusal is answered as an unreadable batch's is
       if (miscounted && batch.messages.length === 0) return { units: [{ kind: 'refuse', subject: undefined, error: miscounted, raw: payload }] };
       // each message of a batch is stored and answered on its own, in order; one may fail alone

@@ -19,7 +19,7 @@ export type AckCode = OriginalAckCode | EnhancedAckCode;
 export interface BuildAckOptions {
   /**
    * Written as one ERR segment each (v2.5+), or as repetitions of ERR-1 (before v2.5, when their
-   * messages go in MSA-3, joined by "; ").
+   * messages go in MSA-3, joined by "; " and cut to its 80 characters).
    */
   readonly error?: Hl7Error | readonly Hl7Error[];
   /** Makes MSH-10 of the ACK; default `newControlId`. */
@@ -48,6 +48,12 @@ export interface Hl7Ack {
 }
 
 const FALLBACK_VERSION = '2.5';
+/**
+ * MSA-3 is ST of at most 80 characters in every version it is written in here (2.1 to 2.4):
+ * strict receivers (older interface engines) reject an ACK with a longer field, or cut it
+ * themselves. Whoever needs the whole reason has it where the caller keeps it.
+ */
+const MSA_TEXT_LENGTH = 80;
 const EMPTY_HD: HierarchicDesignator = { namespaceId: '', universalId: '', universalIdType: '' };
 
 /**
@@ -114,7 +120,7 @@ function ackText(
   const errSegments = atLeast(version, [2, 5]);
   // before v2.5, ERR-1 holds only a location and a code: the reason a person reads is MSA-3 (text message)
   const text = errSegments ? '' : errors.map((e) => e.message).join('; ');
-  const msa = ['MSA', w.value(code), w.value(h.controlId ?? ''), ...(text === '' ? [] : [w.value(text)])];
+  const msa = ['MSA', w.value(code), w.value(h.controlId ?? ''), ...(text === '' ? [] : [w.text(text, MSA_TEXT_LENGTH)])];
   const segments = [trimEmpty(msh).join(d.field), msa.join(d.field)];
   if (errors.length > 0) {
     if (errSegments) {

@@ -15,6 +15,29 @@ export class FieldWriter {
     return escapeValue(v, this.d);
   }
 
+  /**
+   * Text for a field of at most `max` characters as written (escapes counted: a receiver that
+   * checks lengths sees those): cut, when it is longer, after the last clause (`; `, `: `) or
+   * word that fits in the second half, else where it stops fitting. An escape sequence or a
+   * character beyond U+FFFF is never split, and nothing is added: an ellipsis is not ASCII, and
+   * the v2.7 truncation character means nothing to the versions that have such limits.
+   */
+  text(v: string, max: number): string {
+    let fits = 0;
+    let written = 0;
+    for (const ch of v) {
+      written += escapeValue(ch, this.d).length;
+      if (written > max) break;
+      fits += ch.length;
+    }
+    if (fits === v.length) return escapeValue(v, this.d);
+    const kept = v.slice(0, fits);
+    const clause = Math.max(kept.lastIndexOf('; '), kept.lastIndexOf(': '));
+    const word = /\s/.test(v.charAt(fits)) ? fits : kept.lastIndexOf(' ');
+    const end = clause >= max / 2 ? clause : word >= max / 2 ? word : fits;
+    return escapeValue(kept.slice(0, end).replace(/[\s,;:]+$/, ''), this.d);
+  }
+
   components(values: readonly string[]): string {
     return trimEmpty(values.map((v) => this.value(v))).join(this.d.component);
   }
