@@ -5,7 +5,7 @@
  * replaces the whole field; PID-30 `Y` closes the record). Besides, the other PID-3
  * identifiers are kept, and each change of a row follows the conflict rule (hl7MayOverwrite).
  */
-import { followMerges, otherIdentifiers, patientMrn, type OtherIdentifier } from '@ficus/hl7-protocol';
+import { followMerges, otherIdentifiers, patientMrn, requireSegment, unknownPatient, type OtherIdentifier } from '@ficus/hl7-protocol';
 import { ADT_USER, changingWrite, insertedColumns, localTimestamp } from '@ficus/legacy-his/contract';
 import { hl7MayOverwrite, hl7Stamp, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
 import type pg from 'pg';
@@ -26,6 +26,14 @@ export function survivorOf(tx: pg.PoolClient, mrn: string): Promise<string> {
 export async function lockPatient(tx: pg.PoolClient, mrn: string): Promise<boolean> {
   const { rowCount } = await tx.query('SELECT 1 FROM patient WHERE mrn = $1 FOR UPDATE', [mrn]);
   return (rowCount ?? 0) > 0;
+}
+
+/** The patient the message names (or the survivor of a merge), locked; 204 when unknown. */
+export async function knownPatient(ctx: Hl7Context): Promise<string> {
+  requireSegment(ctx.message, 'PID', 'it names the patient');
+  const mrn = await survivorOf(ctx.tx, patientMrn(ctx.message));
+  if (!(await lockPatient(ctx.tx, mrn))) throw unknownPatient();
+  return mrn;
 }
 
 /**

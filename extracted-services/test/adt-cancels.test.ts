@@ -1,0 +1,215 @@
+/**
+ * ADT^A13 (cancel discharge), ADT^A31 (update person information) and ADT^A11 (cancel admit)
+ * in patient-service, beside the legacy inbound, on the real path: the legacy's HL7 inbound over
+ * MLLP, patient-service's queue as the HL7 adapter fills it, the legacy's CDC, the outbox and the
+ * CDC deployable's legacy writer (the shipped mapping).
+ *
+ * In mode `dual` (the message to both, `legacyToo`) both APIs end alike, as hl7-parity.test.ts
+ * checks it: early (the service's copy from the message alone), then byte for byte once the
+ * legacy's CDC came. In mode `new` (`legacyToo: false`) the legacy gets the change by write-back,
+ * except A11, which patient-service refuses there (a dead letter): the stay's withdrawal would be
+ * a delete the legacy refuses while results are filed under the stay.
+ *
+ * Before 8 December patient-service had no handler for the three (a dead letter, HL7 201) and the
+ * shipped rule sent them to the legacy only, which refused them too (AR 201).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
+import { ask, deadLetters, hl7Time, type Answer, type ServiceScene } from '../../test-support/service-scene.js';
+import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
+
+let wb: WritebackScene;
+let scene: ServiceScene;
+let client: MllpClient;
+let seeded: string[];
+
+beforeAll(async () => {
+  wb = await startWritebackScene({ prefix: 'svc_adt_cancels', redis: 'own', services: ['patient-service'], patients: 20, seed: 7_750, hl7Inbound: true });
+  scene = wb.scene;
+  client = await MllpClient.connect(scene.inbound!.port);
+  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>(`SELECT PAT_MRN FROM PATIENT_MASTER WHERE ACTIVE_FLG = 'Y' ORDER BY PAT_MRN LIMIT 4`);
+  seeded = rows.map((r) => r.pat_mrn);
+});
+afterAll(async () => {
+  client?.close();
+  await wb?.close();
+});
+
+let clock = 0;
+/** MSH-7 and EVN-2 of the next message: each a minute after the one before, all after now (newer than anything the legacy committed) */
+const next = () => hl7Time(new Date(Date.now() + ++clock * 60_000));
+const adt = (event: string, ...segments: string[]) => {
+  const at = next();
+  return hl7(msh(`ADT^${event}^ADT_${event}`, uniqueControlId(event), { time: at }), `EVN|${event}|${at}`, ...segments);
+};
+const pid = (mrn: string, fields: Record<number, string> = {}) => segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, ...fields });
+const pv1 = (fields: Record<number, string>) => segment('PV1', { 1: '1', ...fields });
+const a01 = (mrn: string, visit: string, admitted = '202407011030') => adt('A01', pid(mrn, { 5: 'cancel^carla', 7: '19800215', 8: 'F' }), pv1({ 2: 'I', 3: 'MED1^^3', 19: visit, 44: admitted }));
+const a03 = (mrn: string, visit: string, at: string) => adt('A03', pid(mrn), pv1({ 19: visit, 36: '01', 45: at }));
+
+/** the message to the legacy inbound (its ACK answered) and to patient-service's queue, as the adapter does in mode dual */
+async function toBoth(message: string, ack = 'AA'): Promise<string[]> {
+  const answer = await client.request(message);
+  expect(answer.code, `legacy ACK ${answer.errorCodes.join(',')}`).toBe(ack);
+  await scene.sendHl7('patient-service', message, { legacyToo: true });
+  await scene.drain();
+  return answer.errorCodes;
+}
+
+const paths = (mrn: string) => [`/api/patients/${mrn}`, `/api/encounters?mrn=${mrn}`];
+/** what a provisional copy cannot know yet: the legacy's ids and commit times */
+function provisional(a: Answer): unknown {
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => !['created', 'lastUpdated', 'admissionId'].includes(k)).map(([k, x]) => [k, strip(x)]));
+    return v;
+  };
+  return { status: a.status, body: strip(a.body ? (JSON.parse(a.body) as unknown) : null) };
+}
+async function answers(mrns: string[]): Promise<{ legacy: Answer[]; service: Answer[] }> {
+  const list = mrns.flatMap(paths);
+  return { legacy: await Promise.all(list.map((p) => ask(scene.legacy.base, p))), service: await Promise.all(list.map((p) => ask(scene.patients.url, p))) };
+}
+async function expectSameEarly(...mrns: string[]): Promise<void> {
+  const a = await answers(mrns);
+  expect(a.service.map(provisional)).toEqual(a.legacy.map(provisional));
+}
+async function expectSameConfirmed(...mrns: string[]): Promise<void> {
+  await scene.cdc.sync();
+  await scene.drain();
+  const a = await answers(mrns);
+  expect(a.service).toEqual(a.legacy);
+}
+
+type Stay = { admissionId: number; status: string; dischargeDate: string | null; dischargeDisposition: string | null; ward: { code: string }; bed: string | null };
+const stays = async (base: string, mrn: string) => (JSON.parse((await ask(base, `/api/encounters?mrn=${mrn}`)).body) as { items: Stay[] }).items;
+/** the service's stay of a visit number (the API shows none), by its id */
+async function serviceStayId(visit: string): Promise<string | undefined> {
+  return (await scene.patients.pool.query<{ id: string }>('SELECT id FROM encounter WHERE visit_number = $1', [visit])).rows[0]?.id;
+}
+const legacyVisits = async (mrn: string) => (await scene.legacy.pool.query<{ visit_no: string }>('SELECT VISIT_NO FROM ADMISSION WHERE PAT_MRN = $1 ORDER BY VISIT_NO', [mrn])).rows.map((r) => r.visit_no);
+const serviceDeadLetters = async () => (await deadLetters(scene.redis)).filter((d) => d.queue.startsWith('hl7.patient-service')).map((d) => d.error);
+
+describe('mode dual: both sides end alike', () => {
+  it('A13 opens the stay of PV1-19 again, and without PV1-19 the stay discharged last', async () => {
+    const [mrn, other] = ['7750001', '7750002'];
+    await toBoth(a01(mrn, 'V7750001'));
+    await toBoth(a03(mrn, 'V7750001', '202407031200'));
+    await toBoth(a01(other, 'V7750002A', '202406010800'));
+    await toBoth(a01(other, 'V7750002B', '202406100800'));
+    await toBoth(a03(other, 'V7750002B', '202406120900'));
+    await toBoth(a03(other, 'V7750002A', '202406150900'));
+    await expectSameConfirmed(mrn, other);
+
+    await toBoth(adt('A13', pid(mrn), pv1({ 2: 'I', 19: 'V7750001' })));
+    await toBoth(adt('A13', pid(other), pv1({ 2: 'I' })));
+    await expectSameEarly(mrn, other);
+    await expectSameConfirmed(mrn, other);
+    expect((await stays(scene.patients.url, mrn)).map((s) => [s.status, s.dischargeDate, s.dischargeDisposition])).toEqual([['ADMITTED', null, null]]);
+    expect((await stays(scene.patients.url, other)).map((s) => s.status).sort()).toEqual(['ADMITTED', 'DISCHARGED']);
+  });
+
+  it('A13 of a stay that is not discharged is refused alike: the legacy AE 207, the service a dead letter with the same error; nothing changes', async () => {
+    const mrn = '7750001';
+    const codes = await toBoth(adt('A13', pid(mrn), pv1({ 19: 'V7750001' })), 'AE');
+    expect(codes).toEqual(['207']);
+    expect(await serviceDeadLetters()).toContainEqual('HL7 207 at PV1^1^19^1^1: the stay of PV1-19 is not discharged: there is no discharge to cancel');
+    await expectSameConfirmed(mrn);
+  });
+
+  it('A31 updates the demographics as A08 does and touches no stay, whatever its PV1 says', async () => {
+    const mrn = '7750001';
+    const before = await stays(scene.patients.url, mrn);
+    await toBoth(adt('A31', pid(mrn, { 5: 'renamed^carla^m', 13: '""', 16: 'M' }), pv1({ 2: 'O', 3: 'ICU^^9', 19: 'V7750001', 36: '01', 45: '202407091200' })));
+    await toBoth(adt('A31', pid(seeded[0]!, { 5: 'person^from^mpi', 8: 'X' })));
+    await expectSameEarly(mrn, seeded[0]!);
+    await expectSameConfirmed(mrn, seeded[0]!);
+    expect(JSON.parse((await ask(scene.patients.url, `/api/patients/${mrn}`)).body)).toMatchObject({ lastName: 'RENAMED', firstName: 'CARLA', middleName: 'M', phone: null, maritalStatus: 'M' });
+    expect(await stays(scene.patients.url, mrn)).toEqual(before);
+  });
+
+  it('A11 withdraws the stay: an early copy at once, a stay the legacy confirmed with the legacy’s delete (CDC)', async () => {
+    const mrn = '7750003';
+    await toBoth(a01(mrn, 'V7750003A', '202406010800'));
+    await toBoth(a01(mrn, 'V7750003B', '202407010800'));
+    await expectSameConfirmed(mrn);
+    // a stay the legacy holds: its decision (only it knows the results filed under it) comes through CDC
+    await toBoth(adt('A11', pid(mrn), pv1({ 2: 'I', 19: 'V7750003B' })));
+    expect(await serviceStayId('V7750003B')).toBeDefined();
+    await expectSameConfirmed(mrn);
+    expect(await serviceStayId('V7750003B')).toBeUndefined();
+    expect(await legacyVisits(mrn)).toEqual(['V7750003A']);
+
+    // admitted and cancelled before the legacy's CDC: the early copy goes at once, and the legacy's insert and delete leave nothing behind
+    await toBoth(a01(mrn, 'V7750003C', '202407020800'));
+    await toBoth(adt('A11', pid(mrn), pv1({ 2: 'I', 19: 'V7750003C' })));
+    expect(await serviceStayId('V7750003C')).toBeUndefined();
+    await expectSameEarly(mrn);
+    await expectSameConfirmed(mrn);
+    expect(await legacyVisits(mrn)).toEqual(['V7750003A']);
+  });
+
+  it('A11 of a stay results are filed under: the legacy refuses it (AE 207), and the stay stays on both', async () => {
+    const mrn = '7750003';
+    const oru = hl7(
+      msh('ORU^R01^ORU_R01', uniqueControlId('ORU'), { application: 'LABSYS', facility: 'CORELAB', time: next() }),
+      `PID|1||${mrn}`,
+      pv1({ 19: 'V7750003A' }),
+      segment('OBR', { 1: '1', 3: 'L77500031', 4: 'K^K', 7: '20240601090000' }),
+      segment('OBX', { 1: '1', 2: 'NM', 3: '2823-3^POTASSIUM^LN', 5: '6.1', 6: 'mmol/L', 7: '3.5-5.1', 8: 'H', 11: 'F' }),
+    );
+    expect((await client.request(oru)).code).toBe('AA');
+    await scene.sendHl7('results-service', oru, { legacyToo: true });
+    await expectSameConfirmed(mrn);
+    expect(await toBoth(adt('A11', pid(mrn), pv1({ 19: 'V7750003A' })), 'AE')).toEqual(['207']);
+    await expectSameConfirmed(mrn);
+    expect(await legacyVisits(mrn)).toEqual(['V7750003A']);
+    expect(await serviceStayId('V7750003A')).toBeDefined();
+    const results = JSON.parse((await ask(scene.results.url, `/api/results?mrn=${mrn}`)).body) as { items: { orderNumber: string; admissionId: number | null }[] };
+    expect(results.items.filter((r) => r.orderNumber === 'L77500031')).toEqual([expect.objectContaining({ admissionId: Number(await serviceStayId('V7750003A')) })]);
+  });
+});
+
+/** applied by patient-service alone (mode new), its write-back published and landed in the legacy */
+async function inModeNew(message: string): Promise<void> {
+  await scene.sendHl7('patient-service', message, { legacyToo: false });
+  await scene.drain();
+  await expect.poll(async () => (await scene.patients.pool.query('SELECT 1 FROM ficus_outbox WHERE published_at IS NULL')).rowCount, { timeout: 10_000 }).toBe(0);
+  await scene.drain();
+}
+/** the legacy's API answers the patient and their stays as the service does, but for the stamps the legacy writes itself */
+async function expectLegacyGotIt(mrn: string): Promise<void> {
+  const strip = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (k, x: unknown) => (k === 'lastUpdated' || k === 'lastUpdatedBy' || k === 'created' ? undefined : x)));
+  const service = await Promise.all(paths(mrn).map(async (p) => strip(JSON.parse((await ask(scene.patients.url, p)).body))));
+  await expect.poll(async () => Promise.all(paths(mrn).map(async (p) => strip(JSON.parse((await ask(scene.legacy.base, p)).body)))), { timeout: 15_000 }).toEqual(service);
+}
+
+describe('mode new: the legacy gets the change by write-back', () => {
+  const mrn = '7750010';
+
+  it('A13 opens the stay again in the legacy too', async () => {
+    await inModeNew(a01(mrn, 'V7750010'));
+    await inModeNew(a03(mrn, 'V7750010', '202407031200'));
+    await expectLegacyGotIt(mrn);
+    expect((await stays(scene.legacy.base, mrn))[0]).toMatchObject({ status: 'DISCHARGED' });
+    await inModeNew(adt('A13', pid(mrn), pv1({ 19: 'V7750010' })));
+    expect((await stays(scene.patients.url, mrn))[0]).toMatchObject({ status: 'ADMITTED', dischargeDate: null, dischargeDisposition: null });
+    await expectLegacyGotIt(mrn);
+    expect((await stays(scene.legacy.base, mrn))[0]).toMatchObject({ status: 'ADMITTED', dischargeDate: null, dischargeDisposition: null });
+  });
+
+  it('A31 changes the demographics in the legacy too, and no stay', async () => {
+    await inModeNew(adt('A31', pid(mrn, { 5: 'mpi^name^""', 11: '9 new way^^boston^ma^02110' }), pv1({ 3: 'ICU^^9', 19: 'V7750010' })));
+    expect(JSON.parse((await ask(scene.patients.url, `/api/patients/${mrn}`)).body)).toMatchObject({ lastName: 'MPI', firstName: 'NAME', middleName: null, address: { line1: '9 NEW WAY', city: 'BOSTON', state: 'MA', zip: '02110' } });
+    await expectLegacyGotIt(mrn);
+    expect((await stays(scene.legacy.base, mrn))[0]).toMatchObject({ ward: { code: 'MED1' }, bed: '3' });
+  });
+
+  it('A11 is refused (a dead letter saying why): nothing is withdrawn on either side', async () => {
+    await inModeNew(adt('A11', pid(mrn), pv1({ 19: 'V7750010' })));
+    expect(await serviceDeadLetters()).toContainEqual(expect.stringMatching(/^HL7 207: an admission is not cancelled here when the legacy does not get the A11/));
+    expect(await serviceStayId('V7750010')).toBeDefined();
+    await expectLegacyGotIt(mrn);
+    expect(await legacyVisits(mrn)).toEqual(['V7750010']);
+  });
+});
