@@ -128,6 +128,7 @@ export interface TokenInfo {
   revokedAt?: string;
   revokedBy?: string;
   lastUsedAt?: string;
+  expiresAt?: string;
 }
 
 /** POST /api/tokens: the one answer that holds a token's secret */

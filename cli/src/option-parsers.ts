@@ -67,3 +67,17 @@ export function instant(value: string, now: () => number = Date.now): string {
   }
   throw new InvalidArgumentError(`"${value}" is neither an ISO 8601 time (2026-11-25, 2026-11-25T08:00:00Z) nor an age (30m, 2h, 7d)`);
 }
+
+/** A token's end for --expires: an ISO 8601 time, or a lifetime from now such as `12h`, `30d`, `12w`. */
+export function expiry(value: string, now: () => number = Date.now): string {
+  const rel = RELATIVE.exec(value.trim());
+  if (rel) {
+    if (Number(rel[1]) === 0) throw new InvalidArgumentError('a lifetime of 0 would make a token that never works');
+    return new Date(now() + Number(rel[1]) * UNIT_MS[rel[2]!]!).toISOString();
+  }
+  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(value.trim())) {
+    const t = Date.parse(value.trim());
+    if (!Number.isNaN(t)) return new Date(t).toISOString();
+  }
+  throw new InvalidArgumentError(`"${value}" is neither an ISO 8601 time (2027-01-31, 2027-01-31T18:00:00Z) nor a lifetime (12h, 30d, 12w)`);
+}

@@ -180,7 +180,10 @@ describe('ficus tokens', () => {
     const token = parse<{ id: number; name: string; role: string; token: string }>(created);
     expect(token).toMatchObject({ name: 'ward7-dashboard', role: 'viewer', token: expect.stringMatching(/^ficus_/) });
 
-    const human = await s.ficus(['tokens', 'create', 'ci-bot', '--role', 'operator']);
+    const human = await s.ficus(['tokens', 'create', 'ci-bot', '--role', 'operator', '--expires', '30d']);
+    const badEnd = await s.ficus(['tokens', 'create', 'ci-bot-2', '--role', 'operator', '--expires', 'next week']);
+    expect(badEnd.code).toBe(2);
+    expect(badEnd.stderr).toContain('nor a lifetime (12h, 30d, 12w)');
     const [list, listJson, asViewer, viewerFlip] = await Promise.all([
       s.ficus(['tokens', 'list']),
       s.ficus(['tokens', 'list', '--json']),
@@ -190,6 +193,10 @@ describe('ficus tokens', () => {
     expect(human.code).toBe(0);
     expect(human.stderr).toContain('shown this once');
     expect(human.stdout).toMatch(/^token:\s+ficus_\S+$/m);
+    // an end 30 days from now, kept by the API and shown in the list
+    const end = /^expires:\s+(\S+)$/m.exec(human.stdout)?.[1];
+    expect(Math.abs(Date.parse(end ?? '') - (Date.now() + 30 * 86_400_000))).toBeLessThan(120_000);
+    expect(list.stdout).toMatch(new RegExp(`\\sci-bot\\s+operator\\s.*${end!.replace(/[.]/g, '\\.')}`, 'm'));
     expect(list.stdout).toMatch(new RegExp(`^${token.id}\\s+ward7-dashboard\\s+viewer\\s`, 'm'));
     expect(list.stdout + listJson.stdout).not.toContain(token.token);
     // the API's own answer (lastUsedAt moves with every call, so it is left out of the comparison)
@@ -209,7 +216,7 @@ describe('ficus tokens', () => {
       s.ficus(['tokens', 'revoke', String(token.id)]),
     ]);
     expect(afterRevoke.code).toBe(1);
-    expect(afterRevoke.stderr).toContain('refused (401): Authentication required: unknown or revoked token');
+    expect(afterRevoke.stderr).toContain('refused (401): Authentication required: the token was revoked: ask an admin for a new one');
     expect(afterRevoke.stderr).toContain('the admin API did not accept the token from FICUS_TOKEN');
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('refused (404)');

@@ -9,6 +9,9 @@ import { fields, note, printResult, table } from '../output.js';
 
 const ROLES = ['viewer', 'operator', 'admin'] as const;
 
+/** an end already past says so: such a token is refused like a revoked one */
+const expiresCell = (t: TokenInfo, now = Date.now()) => (t.expiresAt === undefined ? '' : Date.parse(t.expiresAt) <= now ? `${t.expiresAt} (expired)` : t.expiresAt);
+
 export function addTokenCommands(program: Command): void {
   const tokens = program.command('tokens').description('bearer tokens of the admin API (needs the admin role)');
 
@@ -17,12 +20,13 @@ export function addTokenCommands(program: Command): void {
     .description('make a token; its secret is printed this once and cannot be shown again')
     .argument('<name>', 'who or what uses it (letters, digits, . _ @ -; at most 64)')
     .addOption(new Option('--role <role>', 'viewer: read; operator: flip and roll back; admin: everything').choices(ROLES).makeOptionMandatory())
+    .option('--expires <when>', 'when it stops working by itself: a lifetime (12h, 30d, 12w) or an ISO 8601 time; default: only a revocation ends it', (v) => parse.expiry(v))
     .option('--reason <text>', 'why (kept in the audit log)', parse.reason)
-    .action(async (name: string, opts: { role: string; reason?: string }, cmd: Command) => {
+    .action(async (name: string, opts: { role: string; reason?: string; expires?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const r = await ctx.client().post<NewToken>('/api/tokens', { name, role: opts.role, reason: opts.reason });
+      const r = await ctx.client().post<NewToken>('/api/tokens', { name, role: opts.role, reason: opts.reason, ...(opts.expires ? { expiresAt: opts.expires } : {}) });
       if (!ctx.json) note('The secret below is shown this once: store it now (FICUS_TOKEN, or "token" in the config file).');
-      printResult(ctx.json, r, () => fields([['id', r.id], ['name', r.name], ['role', r.role], ['token', r.token]]));
+      printResult(ctx.json, r, () => fields([['id', r.id], ['name', r.name], ['role', r.role], ['expires', r.expiresAt ?? 'never (until revoked)'], ['token', r.token]]));
     });
 
   tokens
@@ -33,8 +37,8 @@ export function addTokenCommands(program: Command): void {
       const r = await ctx.client().get<{ tokens: TokenInfo[] }>('/api/tokens');
       printResult(ctx.json, r, () =>
         table(
-          ['id', 'name', 'role', 'created', 'created by', 'last used', 'revoked'],
-          r.tokens.map((t) => [t.id, t.name, t.role, t.createdAt, t.createdBy, t.lastUsedAt, t.revokedAt ? `${t.revokedAt} by ${t.revokedBy ?? '?'}` : '']),
+          ['id', 'name', 'role', 'created', 'created by', 'last used', 'expires', 'revoked'],
+          r.tokens.map((t) => [t.id, t.name, t.role, t.createdAt, t.createdBy, t.lastUsedAt, expiresCell(t), t.revokedAt ? `${t.revokedAt} by ${t.revokedBy ?? '?'}` : '']),
         ),
       );
     });

@@ -4,7 +4,7 @@
  * a claim). Anything else is anonymous.
  */
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
-import { ROLES, roleAtLeast, type Role, type TokenStore } from './token-store.js';
+import { ROLES, roleAtLeast, type Role, type TokenRefusal, type TokenStore } from './token-store.js';
 
 export interface Principal {
   actor: string;
@@ -33,6 +33,12 @@ function highestRole(claim: unknown): Role | undefined {
   return best;
 }
 
+const REFUSALS: Record<TokenRefusal, string> = {
+  unknown: 'unknown or revoked token',
+  revoked: 'the token was revoked: ask an admin for a new one',
+  expired: 'the token has expired: ask an admin for a new one',
+};
+
 export class Authenticator {
   private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
 
@@ -48,8 +54,9 @@ export class Authenticator {
     if (!match) return { ok: false, reason: authorization ? 'the Authorization header is not "Bearer <token>"' : 'no bearer token' };
     const credential = match[1]!;
     if (credential.split('.').length === 3 && !credential.startsWith('ficus_')) return this.verifyJwt(credential);
-    const token = await this.tokens.verify(credential);
-    if (!token) return { ok: false, reason: 'unknown or revoked token' };
+    const checked = await this.tokens.check(credential);
+    if (!checked.ok) return { ok: false, reason: REFUSALS[checked.refusal] };
+    const token = checked.info;
     return { ok: true, principal: { actor: `token:${token.name}`, role: token.role, auth: 'token', tokenId: token.id } };
   }
 

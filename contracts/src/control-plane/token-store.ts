@@ -4,7 +4,8 @@
  * non-secret lookup key (a prefix of the token's SHA-256); the hash is then checked in
  * constant time. A verified hash is remembered in memory so that scrypt's deliberate cost is
  * paid once per token and process, while revocation, read from the row on every request,
- * takes effect at once.
+ * takes effect at once. A token may be made with an end (`expires_at`): past it, it is refused
+ * as a revoked one is, and it no longer counts as an active token (names, the last admin).
  */
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type pg from 'pg';
@@ -26,7 +27,12 @@ export interface TokenInfo {
   revokedAt?: string;
   revokedBy?: string;
   lastUsedAt?: string;
+  /** when it stops working by itself; absent: only a revocation ends it */
+  expiresAt?: string;
 }
+
+/** Why a presented token is refused (the 401's reason). */
+export type TokenRefusal = 'unknown' | 'revoked' | 'expired';
 
 /** A name an active token already has: the audit log names tokens by name, so two would be one. */
 export class TokenNameTakenError extends Error {
@@ -85,6 +91,7 @@ interface Row {
   revoked_at: Date | null;
   revoked_by: string | null;
   last_used_at: Date | null;
+  expires_at: Date | null;
 }
 
 function toInfo(r: Row): TokenInfo {
@@ -96,6 +103,7 @@ function toInfo(r: Row): TokenInfo {
     createdBy: r.created_by,
     ...(r.revoked_at ? { revokedAt: r.revoked_at.toISOString(), revokedBy: r.revoked_by ?? undefined } : {}),
     ...(r.last_used_at ? { lastUsedAt: r.last_used_at.toISOString() } : {}),
+    ...(r.expires_at ? { expiresAt: r.expires_at.toISOString() } : {}),
   };
 }
 
@@ -122,6 +130,9 @@ export type EnvTokenOutcome =
 /** Serialises the changes whose check reads other tokens (names, the last admin). */
 const lockTokens = (tx: Pick<pg.Pool, 'query'>) => tx.query("SELECT pg_advisory_xact_lock(hashtext('ficus:api_tokens'))");
 
+/** A token that works now: neither revoked nor past its end (SQL, over api_tokens' columns). */
+const ACTIVE = '(revoked_at IS NULL AND (expires_at IS NULL OR expires_at > clock_timestamp()))';
+
 export class TokenStore {
   /** sha256(token) of tokens whose hash already verified in this process */
   private readonly verified = new Map<string, string>();
@@ -129,20 +140,20 @@ export class TokenStore {
   constructor(private readonly pool: pg.Pool) {}
 
   /** Makes a token (or stores the given secret); answers the row and the secret, shown once. */
-  async create(name: string, role: Role, createdBy: string, secret = newTokenSecret()): Promise<{ info: TokenInfo; token: string }> {
-    return this.insert(this.pool, name, role, createdBy, secret, await hashToken(secret));
+  async create(name: string, role: Role, createdBy: string, secret = newTokenSecret(), expiresAt?: Date): Promise<{ info: TokenInfo; token: string }> {
+    return this.insert(this.pool, name, role, createdBy, secret, await hashToken(secret), expiresAt);
   }
 
   /** As create, refused (TokenNameTakenError) when an active token has the name already. */
-  async createUnique(name: string, role: Role, createdBy: string): Promise<{ info: TokenInfo; token: string }> {
+  async createUnique(name: string, role: Role, createdBy: string, expiresAt?: Date): Promise<{ info: TokenInfo; token: string }> {
     const secret = newTokenSecret();
     // scrypt before the lock: it is slow on purpose
     const hash = await hashToken(secret);
     return withTransaction(this.pool, async (tx) => {
       await lockTokens(tx);
-      const { rows } = await tx.query<{ id: string }>('SELECT id FROM api_tokens WHERE name = $1 AND revoked_at IS NULL ORDER BY id LIMIT 1', [name]);
+      const { rows } = await tx.query<{ id: string }>(`SELECT id FROM api_tokens WHERE name = $1 AND ${ACTIVE} ORDER BY id LIMIT 1`, [name]);
       if (rows[0]) throw new TokenNameTakenError(name, Number(rows[0].id));
-      return this.insert(tx, name, role, createdBy, secret, hash);
+      return this.insert(tx, name, role, createdBy, secret, hash, expiresAt);
     });
   }
 
@@ -168,7 +179,7 @@ export class TokenStore {
       else if (known) outcome = { kind: 'present', token: toInfo(known), replaced: await this.revokeEnvironmentTokens(tx, Number(known.id)) };
       else {
         const { rows: earlier } = await tx.query<Row>('SELECT * FROM api_tokens WHERE created_by = $1 AND revoked_at IS NULL ORDER BY id', [FROM_ENVIRONMENT]);
-        const { rows: names } = await tx.query<{ name: string }>('SELECT name FROM api_tokens WHERE revoked_at IS NULL AND created_by <> $1', [FROM_ENVIRONMENT]);
+        const { rows: names } = await tx.query<{ name: string }>(`SELECT name FROM api_tokens WHERE ${ACTIVE} AND created_by <> $1`, [FROM_ENVIRONMENT]);
         // the earlier token's name carries over (audit queries by name keep working); a name an
         // unrelated active token holds gets a suffix rather than two tokens of one name
         const base = earlier[0]?.name ?? defaultName;
@@ -204,8 +215,15 @@ export class TokenStore {
     });
   }
 
-  private async insert(db: Pick<pg.Pool, 'query'>, name: string, role: Role, createdBy: string, secret: string, hash: string): Promise<{ info: TokenInfo; token: string }> {
-    const { rows } = await db.query<Row>('INSERT INTO api_tokens (name, role, lookup, hash, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING *', [name, role, lookupKey(secret), hash, createdBy]);
+  private async insert(db: Pick<pg.Pool, 'query'>, name: string, role: Role, createdBy: string, secret: string, hash: string, expiresAt?: Date): Promise<{ info: TokenInfo; token: string }> {
+    const { rows } = await db.query<Row>('INSERT INTO api_tokens (name, role, lookup, hash, created_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *', [
+      name,
+      role,
+      lookupKey(secret),
+      hash,
+      createdBy,
+      expiresAt ?? null,
+    ]);
     return { info: toInfo(rows[0]!), token: secret };
   }
 
@@ -230,26 +248,41 @@ export class TokenStore {
     return withTransaction(this.pool, async (tx) => {
       // two admins revoking each other at once must not both succeed
       await lockTokens(tx);
-      const { rows: active } = await tx.query<{ id: string; role: Role }>("SELECT id, role FROM api_tokens WHERE revoked_at IS NULL AND (id = $1 OR role = 'admin')", [id]);
-      const token = active.find((t) => Number(t.id) === id);
+      // an expired token may still be revoked (its row then says who ended it); it is no admin to keep
+      const { rows: open } = await tx.query<{ id: string; role: Role; active: boolean }>(
+        `SELECT id, role, ${ACTIVE} AS active FROM api_tokens WHERE revoked_at IS NULL AND (id = $1 OR role = 'admin')`,
+        [id],
+      );
+      const token = open.find((t) => Number(t.id) === id);
       if (!token) return undefined;
-      if (token.role === 'admin' && !active.some((t) => t.role === 'admin' && Number(t.id) !== id)) throw new LastAdminTokenError(id);
+      if (token.active && token.role === 'admin' && !open.some((t) => t.active && t.role === 'admin' && Number(t.id) !== id)) throw new LastAdminTokenError(id);
       const { rows } = await tx.query<Row>('UPDATE api_tokens SET revoked_at = clock_timestamp(), revoked_by = $2 WHERE id = $1 RETURNING *', [id, by]);
       return toInfo(rows[0]!);
     });
   }
 
-  /** The token's row when the token is known, its hash matches and it is not revoked. */
+  /** The token's row when the token is known, its hash matches, it is not revoked and has not expired. */
   async verify(token: string): Promise<TokenInfo | undefined> {
-    const { rows } = await this.pool.query<Row>('SELECT * FROM api_tokens WHERE lookup = $1', [lookupKey(token)]);
+    const checked = await this.check(token);
+    return checked.ok ? checked.info : undefined;
+  }
+
+  /**
+   * As verify, with why a token is refused. Revoked and expired are told only for a token whose
+   * hash matches: anyone else learns nothing about which tokens exist.
+   */
+  async check(token: string): Promise<{ ok: true; info: TokenInfo } | { ok: false; refusal: TokenRefusal }> {
+    const { rows } = await this.pool.query<Row & { expired: boolean }>('SELECT *, expires_at <= clock_timestamp() AS expired FROM api_tokens WHERE lookup = $1', [lookupKey(token)]);
     const row = rows[0];
-    if (!row || row.revoked_at) return undefined;
+    if (!row) return { ok: false, refusal: 'unknown' };
     const digest = sha256(token);
     if (this.verified.get(digest) !== row.hash) {
-      if (!(await verifyHash(token, row.hash))) return undefined;
+      if (!(await verifyHash(token, row.hash))) return { ok: false, refusal: 'unknown' };
       this.verified.set(digest, row.hash);
     }
+    if (row.revoked_at) return { ok: false, refusal: 'revoked' };
+    if (row.expired) return { ok: false, refusal: 'expired' };
     void this.pool.query('UPDATE api_tokens SET last_used_at = clock_timestamp() WHERE id = $1', [row.id]).catch(() => undefined);
-    return toInfo(row);
+    return { ok: true, info: toInfo(row) };
   }
 }

@@ -51,6 +51,16 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** moves a token's end to the past, as the clock would */
+async function expire(id: number): Promise<void> {
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  try {
+    await pool.query("UPDATE api_tokens SET expires_at = clock_timestamp() - interval '1 second' WHERE id = $1", [id]);
+  } finally {
+    await pool.end();
+  }
+}
+
 const flipBody = (reason: string) => ({ mode: 'canary', percent: 5, reason, baseVersion: 1 });
 
 async function auditFor(reason: string) {
@@ -122,9 +132,42 @@ describe('authentication, roles and audit', () => {
     const current = (await admin.get<{ version: number }>('/api/rules')).body.version;
     const refused = await t.post('/api/rules/patients-read/flip', { mode: 'legacy', reason: 'revoked tries', baseVersion: current });
     expect(refused.status).toBe(401);
-    expect(await auditFor('revoked tries')).toEqual([expect.objectContaining({ outcome: 'denied', status: 401, detail: { why: 'unknown or revoked token' } })]);
+    expect(await auditFor('revoked tries')).toEqual([expect.objectContaining({ outcome: 'denied', status: 401, detail: { why: 'the token was revoked: ask an admin for a new one' } })]);
     const revocations = await admin.get<{ entries: Record<string, unknown>[] }>('/api/audit?action=tokens.revoke');
     expect(revocations.body.entries[0]).toMatchObject({ actor: 'token:first-admin', target: `token ${made.body.id}`, outcome: 'ok', detail: { name: 'temp-contractor' } });
+  });
+
+  it('ends a token made with an end by itself: 401 saying it expired, its name free again, and it is no admin to keep', async () => {
+    const admin = adminClient(gw.adminUrl);
+    const inOneHour = new Date(Date.now() + 3_600_000).toISOString();
+    const made = await admin.post<{ token: string; id: number; expiresAt: string }>('/api/tokens', { name: 'week-contractor', role: 'operator', reason: 'migration week', expiresAt: inOneHour });
+    expect(made.status).toBe(201);
+    expect(made.body.expiresAt).toBe(inOneHour);
+    const contractor = adminClient(gw.adminUrl, made.body.token);
+    expect((await contractor.get('/api/rules')).status).toBe(200);
+    // the week ends (the row's end moved to the past, as the clock would)
+    await expire(made.body.id);
+    const after = await contractor.get<{ detail: string }>('/api/rules');
+    expect(after.status).toBe(401);
+    expect(after.body.detail).toContain('the token has expired');
+    const listed = (await admin.get<{ tokens: { id: number; expiresAt?: string; revokedAt?: string }[] }>('/api/tokens')).body.tokens.find((t) => t.id === made.body.id);
+    expect(listed).toMatchObject({ expiresAt: expect.any(String) as unknown });
+    expect(listed?.revokedAt).toBeUndefined();
+    // an expired token no longer holds its name
+    const again = await admin.post<{ id: number }>('/api/tokens', { name: 'week-contractor', role: 'viewer', reason: 'next week' });
+    expect(again.status).toBe(201);
+    // an end in the past makes a token that never works: refused, and audited
+    const past = await admin.post<{ detail: string }>('/api/tokens', { name: 'never-works', role: 'viewer', reason: 'typo in the date', expiresAt: '2020-01-01T00:00:00Z' });
+    expect(past.status).toBe(400);
+    expect(past.body.detail).toContain('is not in the future');
+    expect(await auditFor('typo in the date')).toEqual([expect.objectContaining({ action: 'tokens.create', outcome: 'refused', status: 400 })]);
+    // an expired admin token is no admin to keep: the last active one stays protected
+    const temp = await admin.post<{ token: string; id: number }>('/api/tokens', { name: 'temp-admin', role: 'admin', expiresAt: inOneHour });
+    await expire(temp.body.id);
+    const firstAdmin = (await admin.get<{ tokens: { id: number; name: string }[] }>('/api/tokens')).body.tokens.find((t) => t.name === 'first-admin')!;
+    expect((await admin.del(`/api/tokens/${firstAdmin.id}`)).status).toBe(409);
+    // an expired token may still be revoked (its row then says who ended it)
+    expect((await admin.del(`/api/tokens/${temp.body.id}`)).status).toBe(200);
   });
 
   it('refuses a second active token of the same name (409), and names the token that acted in the audit log', async () => {

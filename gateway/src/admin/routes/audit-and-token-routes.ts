@@ -38,13 +38,27 @@ export function tokenRoutes(app: FastifyInstance, tokens: TokenStore, cp: Contro
     schema: {
       tags: ['tokens'],
       summary: 'Make a bearer token (its secret is shown in this answer only)',
-      body: Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9._@-]{1,64}$' }), role: RoleSchema, reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+      body: Type.Object(
+        {
+          name: Type.String({ pattern: '^[A-Za-z0-9._@-]{1,64}$' }),
+          role: RoleSchema,
+          reason: Type.Optional(Type.String({ maxLength: 500 })),
+          expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'when the token stops working by itself (absent: only a revocation ends it)' })),
+        },
+        { additionalProperties: false },
+      ),
     },
     handler: async (req, reply) => {
       req.auditTarget = `token ${req.body.name}`;
+      const expiresAt = req.body.expiresAt === undefined ? undefined : new Date(req.body.expiresAt);
+      if (expiresAt !== undefined && expiresAt.getTime() <= Date.now()) {
+        await cp.record(req.principal, originOf(req), { action: 'tokens.create', target: req.auditTarget, reason: req.body.reason, outcome: 'refused', status: 400, detail: { why: 'expiresAt in the past' } });
+        req.audited = true;
+        return sendProblem(reply, 400, 'invalid-request', 'Invalid request', `expiresAt ${req.body.expiresAt} is not in the future: the token would never work`);
+      }
       let made;
       try {
-        made = await tokens.createUnique(req.body.name, req.body.role, req.principal!.actor);
+        made = await tokens.createUnique(req.body.name, req.body.role, req.principal!.actor, expiresAt);
       } catch (e) {
         if (!(e instanceof TokenNameTakenError)) throw e;
         await cp.record(req.principal, originOf(req), { action: 'tokens.create', target: req.auditTarget, reason: req.body.reason, outcome: 'conflict', status: 409, detail: { why: 'name taken', holder: e.holder } });
@@ -52,7 +66,14 @@ export function tokenRoutes(app: FastifyInstance, tokens: TokenStore, cp: Contro
         return sendProblem(reply, 409, 'token-name-taken', 'Token name taken', e.message, { holder: e.holder });
       }
       const { info, token } = made;
-      await cp.record(req.principal, originOf(req), { action: 'tokens.create', target: `token ${info.name}`, reason: req.body.reason, outcome: 'ok', status: 201, detail: { id: info.id, role: info.role } });
+      await cp.record(req.principal, originOf(req), {
+        action: 'tokens.create',
+        target: `token ${info.name}`,
+        reason: req.body.reason,
+        outcome: 'ok',
+        status: 201,
+        detail: { id: info.id, role: info.role, ...(info.expiresAt ? { expiresAt: info.expiresAt } : {}) },
+      });
       req.audited = true;
       return reply.code(201).send({ ...info, token });
     },
