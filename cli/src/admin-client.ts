@@ -109,7 +109,16 @@ export class AdminClient {
   /** The version that got in first, in one line: who, when, why (from the 409 itself, else asked). */
   private async whoWon(problem: Problem): Promise<string[]> {
     const version = problem.currentVersion as number;
-    const current = problem.current as { version: number; author: string; createdAt: string; reason: string; summary: string } | undefined;
+    type Made = { version: number; author: string; createdAt: string; reason: string; summary: string };
+    const current = problem.current as Made | undefined;
+    const since = problem.changesSince as Made[] | undefined;
+    // more than one change in between: each one, since any of them would be undone
+    if (current && since && since.length > 1) {
+      return [
+        `changes since version ${String(problem.baseVersion)}:`,
+        ...since.map((v) => `  version ${v.version}${v.version === version ? ' (current)' : ''}, by ${v.author} at ${v.createdAt}: "${v.reason}" (${v.summary})`),
+      ];
+    }
     if (current) return [`current version: ${current.version}, by ${current.author} at ${current.createdAt}: "${current.reason}" (${current.summary})`];
     try {
       const v = await this.get<VersionDetail>(`/api/versions/${version}`);

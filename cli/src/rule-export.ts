@@ -36,6 +36,20 @@ export function exportTexts(r: CurrentRules, adminUrl: string): Record<string, s
   };
 }
 
+/**
+ * The version a folder of exported files was made from: the oldest one their headers name (a
+ * folder exported twice may keep a file of the first export). Undefined when no file has the
+ * header (written by a person).
+ */
+export async function exportedFrom(files: string[]): Promise<number | undefined> {
+  const versions: number[] = [];
+  for (const file of files) {
+    const m = /^# ficus export: .* of rule set version (\d+),/.exec((await firstLine(file)) ?? '');
+    if (m) versions.push(Number(m[1]));
+  }
+  return versions.length > 0 ? Math.min(...versions) : undefined;
+}
+
 async function firstLine(file: string): Promise<string | undefined> {
   try {
     return (await readFile(file, 'utf8')).split('\n', 1)[0];

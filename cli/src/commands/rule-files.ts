@@ -5,11 +5,11 @@ import type { Command } from 'commander';
 import { formatIssue, loadRuleDir } from '@ficus/contracts/rules';
 import type { ApplyAnswer, CurrentRules } from '../api-types.js';
 import { contextOf } from '../context.js';
-import { CliFailure, ReportedFailure } from '../failures.js';
+import { ApiFailure, CliFailure, ReportedFailure } from '../failures.js';
 import * as parse from '../option-parsers.js';
 import { note, printLines, printResult } from '../output.js';
 import { checkRules, displayName, REMOVAL_NOTE, servedRuleSet } from '../rule-check.js';
-import { exportTexts, HL7_FILE, HTTP_FILE, UPSTREAMS_FILE, writeExport } from '../rule-export.js';
+import { exportedFrom, exportTexts, HL7_FILE, HTTP_FILE, UPSTREAMS_FILE, writeExport } from '../rule-export.js';
 
 export function addRuleFileCommands(rules: Command): void {
   rules
@@ -43,8 +43,12 @@ export function addRuleFileCommands(rules: Command): void {
     .description('apply a folder of rule files as the new rule set (checked locally first: nothing is sent if it is invalid)')
     .argument('<dir>', 'the rule folder (every *.yaml in it, in name order)')
     .requiredOption('--reason <text>', 'why (kept in the version history and the audit log)', parse.reason)
-    .option('--base <version>', 'the version this change starts from (default: the current one)', parse.baseVersion)
+    .option('--base <version>', 'the version this change starts from (default: the version the export header names, else the current one)', parse.baseVersion)
     .option('--allow-removal', 'apply even though the folder leaves no HTTP rules, no HL7 rules, or no catch-all where the current rules have them (role admin; recorded on the version and in the audit log)')
+    .addHelpText(
+      'after',
+      '\nFiles written by `ficus rules export` name the version they were exported from; the import\nstarts from that version, so if the rules changed since (a flip, a rollback in an incident) it\nis refused (409) with those changes, instead of silently undoing them. To apply the files over\nthe later version anyway, pass --base <current version> (recorded on the version and in the\naudit log). Files without the header start from the current version.',
+    )
     .action(async (dir: string, opts: { reason: string; base?: number; allowRemoval?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const client = ctx.client();
@@ -57,9 +61,17 @@ export function addRuleFileCommands(rules: Command): void {
         throw new CliFailure(`the rule folder ${displayName(dir)} is invalid; nothing was sent`, lines, { errors: loaded.errors });
       }
       for (const w of loaded.warnings) note(`warning: ${formatIssue(w)}`);
-      const baseVersion = opts.base ?? served.version;
-      const body = { ruleSet: loaded.ruleSet, reason: opts.reason, baseVersion, kind: 'import', ...(allowRemoval ? { allowRemoval } : {}) };
-      const r = await client.put<ApplyAnswer>('/api/rules', body);
+      // an export is a copy of one version: applied over a later one it would undo what changed since
+      const exported = await exportedFrom(loaded.files);
+      const baseVersion = opts.base ?? exported ?? served.version;
+      const body = { ruleSet: loaded.ruleSet, reason: opts.reason, baseVersion, kind: 'import', ...(allowRemoval ? { allowRemoval } : {}), ...(exported !== undefined ? { exportedFrom: exported } : {}) };
+      const r = await client.put<ApplyAnswer>('/api/rules', body).catch((e: unknown) => {
+        if (e instanceof ApiFailure && e.status === 409 && opts.base === undefined && exported !== undefined) {
+          const current = typeof e.problem.currentVersion === 'number' ? e.problem.currentVersion : 'the current version';
+          e.details.splice(-1, 1, `${displayName(dir)} was exported from version ${exported}: importing it would undo those changes. Export version ${current} and make your edit there, or, to undo them on purpose, pass --base ${current}`);
+        }
+        throw e;
+      });
       printResult(ctx.json, r, () =>
         r.changed ? `version ${r.version}: ${r.change.summary} (from version ${baseVersion})` : `no change: ${displayName(dir)} routes as version ${r.version} does`,
       );

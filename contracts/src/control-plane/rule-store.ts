@@ -12,8 +12,8 @@ export type ChangeKind = 'seed' | 'flip' | 'apply' | 'import' | 'rollback';
 /** A rule's parity gate before and after a change that removed (`to` absent) or loosened it. */
 export interface WeakenedGate {
   rule: string;
-  from: { threshold: number; minCompared: number; window: string; gateAbovePercent?: number };
-  to?: { threshold: number; minCompared: number; window: string; gateAbovePercent?: number };
+  from: { threshold: number; minCompared: number; minKeys?: number; window: string; gateAbovePercent?: number };
+  to?: { threshold: number; minCompared: number; minKeys?: number; window: string; gateAbovePercent?: number };
   /** in words: "removed", "threshold 0.99 → 0.9" */
   what: string;
 }
@@ -27,13 +27,32 @@ export interface ChangeRecord {
   to?: unknown;
   rollbackTo?: number;
   /** the parity gates the change went through (figures at the time) */
-  gates?: { rule: string; move: string; parity: number | null; compared: number; mismatches: number; threshold: number; minCompared: number; window: string; open: boolean; target?: string; countedMinutes?: number }[];
+  gates?: {
+    rule: string;
+    move: string;
+    parity: number | null;
+    compared: number;
+    mismatches: number;
+    /** the gate's breadth; versions stored before it counted keys have none (read them as possibly absent) */
+    keys: number;
+    mismatchedKeys: number;
+    keyParity: number | null;
+    threshold: number;
+    minCompared: number;
+    minKeys: number;
+    window: string;
+    open: boolean;
+    target?: string;
+    countedMinutes?: number;
+  }[];
   /** an admin went past a closed gate */
   forced?: boolean;
   /** parity gates the change removed or loosened (an admin's decision) */
   weakenedGates?: WeakenedGate[];
   /** routing serving before that the change dropped (a section emptied, the catch-all): an admin allowed it */
   removedRouting?: string[];
+  /** an import of files exported from this version (its header says so), applied over a later one on purpose */
+  exportedFrom?: number;
 }
 
 export interface VersionInfo {
@@ -51,6 +70,10 @@ export interface RuleVersion extends VersionInfo {
 export class StaleVersionError extends Error {
   /** the version that got there first, when known */
   winner?: VersionInfo;
+  /** the versions made since `base`, oldest first (the latest ones when there are many) */
+  since?: VersionInfo[];
+  /** the rules whose definition differs between `base` and the current version */
+  rulesChanged?: string[];
 
   constructor(
     readonly base: number,

@@ -20,8 +20,12 @@ export function answerError(reply: FastifyReply, err: Error & { validation?: unk
     return sendProblem(reply, 422, 'invalid-rule-set', 'The rule set is invalid; nothing was changed', detail, { errors });
   }
   if (err instanceof StaleVersionError) {
-    const winner = err.winner ? { current: { version: err.winner.version, author: err.winner.author, createdAt: err.winner.createdAt, reason: err.winner.reason, summary: err.winner.change.summary } } : {};
-    return sendProblem(reply, 409, 'stale-version', 'Someone changed the rules first', err.message, { baseVersion: err.base, currentVersion: err.current, ...winner });
+    const shown = (v: NonNullable<typeof err.winner>) => ({ version: v.version, author: v.author, createdAt: v.createdAt, reason: v.reason, summary: v.change.summary });
+    const winner = err.winner ? { current: shown(err.winner) } : {};
+    const since = err.since ? { changesSince: err.since.map(shown) } : {};
+    const rules = err.rulesChanged ? { rulesChanged: err.rulesChanged } : {};
+    const detail = err.rulesChanged?.length ? `${err.message}; changed since version ${err.base}: ${err.rulesChanged.map((r) => `rule "${r}"`).join(', ')}` : err.message;
+    return sendProblem(reply, 409, 'stale-version', 'Someone changed the rules first', detail, { baseVersion: err.base, currentVersion: err.current, ...winner, ...since, ...rules });
   }
   if (err instanceof ParityGateError) {
     const detail = `${err.refused.map(describeGate).join('; ')}. An admin may force it with "force": true and a reason (audited).`;

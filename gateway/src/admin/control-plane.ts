@@ -120,7 +120,18 @@ export class ControlPlane {
    * drops routing serving now needs `allowRemoval` (the route lets only an admin make a change
    * like this), and the version records what it dropped.
    */
-  async apply(who: Principal, origin: Origin, ruleSet: unknown, reason: string, base: number, kind: Extract<ChangeKind, 'apply' | 'import'>, force = false, allowRemoval = false): Promise<ChangeResult> {
+  async apply(
+    who: Principal,
+    origin: Origin,
+    ruleSet: unknown,
+    reason: string,
+    base: number,
+    kind: Extract<ChangeKind, 'apply' | 'import'>,
+    force = false,
+    allowRemoval = false,
+    /** the version the imported files were exported from, when their header says */
+    exportedFrom?: number,
+  ): Promise<ChangeResult> {
     const current = await this.current();
     const { ruleSet: checked, warnings, lost } = this.check(ruleSet, current.ruleSet, allowRemoval);
     const weakened = this.gatesLoosened(who, current.ruleSet, checked, `the ${kind}`);
@@ -144,7 +155,9 @@ export class ControlPlane {
     // an import of files made before live flips puts their modes back: the summary says which
     const moves = routingMoves(current.ruleSet, checked);
     const said = (summary || 'no change in behaviour') + (moves.length > 0 ? ` (${moves.join('; ')})` : '');
-    const result = await this.commit(who, origin, `rules.${kind}`, 'rule-set', checked, reason, base, withRemoved(withWeakened(withGates({ kind, summary: said }, gates), weakened), lost));
+    // files exported before later changes, applied over them on purpose: the record says so
+    const over = exportedFrom !== undefined && exportedFrom !== base ? { exportedFrom, summary: `${said} (files exported from version ${exportedFrom}, applied over version ${base})` } : { summary: said };
+    const result = await this.commit(who, origin, `rules.${kind}`, 'rule-set', checked, reason, base, withRemoved(withWeakened(withGates({ kind, ...over }, gates), weakened), lost));
     return withWarnings(result, warnings);
   }
 
@@ -176,6 +189,24 @@ export class ControlPlane {
     return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, withRemoved(withWeakened(withGates({ kind: 'rollback', rollbackTo: to, summary }, gates), weakened), lost));
   }
 
+  /**
+   * Says who got there first and what changed since the base, so the loser can decide without
+   * another call: an old export imported as it is would undo every one of those changes.
+   */
+  private async explainStale(e: StaleVersionError): Promise<StaleVersionError> {
+    const recent = await this.store.list(STALE_VERSIONS_SHOWN);
+    e.winner = recent[0];
+    if (e.base >= e.current) return e;
+    e.since = recent.filter((v) => v.version > e.base).reverse();
+    const [from, to] = await Promise.all([this.store.get(e.base), this.store.get(e.current)]);
+    if (from && to) {
+      const d = diffRuleSets(from.ruleSet, to.ruleSet);
+      const ids = [d.rules, d.hl7].flatMap((r) => [...r.added, ...r.removed, ...r.changed, ...r.moved].map((x) => x.id));
+      e.rulesChanged = [...new Set(ids)];
+    }
+    return e;
+  }
+
   /** Audit entry for a write that made no version (refused, denied, tokens). */
   async record(who: Principal | undefined, origin: Origin, e: Omit<AuditEntry, 'actor' | 'tokenId' | 'role' | 'auth' | 'sourceIp' | 'userAgent'>, db?: Parameters<AuditLog['append']>[1]): Promise<void> {
     await this.audit.append(auditEntry(who, origin, e), db);
@@ -190,8 +221,7 @@ export class ControlPlane {
         this.record(who, origin, { action, target, reason, outcome: 'ok', status: 200, version: v.version, detail: forced ? { change, forced: true, gates: change.gates } : { change } }, client),
       );
     } catch (e) {
-      // say who got there first, so the loser can decide without another call
-      if (e instanceof StaleVersionError) e.winner = (await this.store.list(1))[0];
+      if (e instanceof StaleVersionError) throw await this.explainStale(e);
       throw e;
     }
     this.log.info({ version: version.version, actor: who.actor, action, summary: change.summary, forced }, forced ? 'rule set changed past a closed parity gate (forced)' : 'rule set changed');
@@ -199,6 +229,9 @@ export class ControlPlane {
     return { version, changed: true, ...(change.gates ? { gates: change.gates } : {}) };
   }
 }
+
+/** how many of the versions made since a stale base a 409 lists (the latest) */
+const STALE_VERSIONS_SHOWN = 20;
 
 const sameRouting = (a: { mode: string; target?: string }, b: { mode: string; target?: string }): boolean =>
   a.mode === b.mode && a.target === b.target && ('percent' in a ? a.percent : undefined) === ('percent' in b ? b.percent : undefined);

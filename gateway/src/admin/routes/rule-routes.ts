@@ -109,15 +109,18 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
           kind: Type.Optional(Type.Unsafe<'apply' | 'import'>({ type: 'string', enum: ['apply', 'import'] })),
           force: Type.Optional(Type.Boolean({ description: 'go past closed parity gates (audited as forced)' })),
           allowRemoval: AllowRemoval,
+          exportedFrom: Type.Optional(
+            Type.Integer({ minimum: 1, description: 'kind import: the version the files were exported from (`ficus rules export` writes it in their header); recorded when the base is a later version' }),
+          ),
         },
         { additionalProperties: false },
       ),
     },
     handler: async (req) => {
       req.auditTarget = 'rule-set';
-      const { ruleSet, reason, baseVersion, kind, force, allowRemoval } = req.body;
+      const { ruleSet, reason, baseVersion, kind, force, allowRemoval, exportedFrom } = req.body;
       const { version, changed, warnings } = await refusedOnRecord(cp, req, () =>
-        cp.apply(req.principal!, originOf(req), ruleSet, reason, baseVersion, kind ?? 'apply', force === true, allowRemoval === true),
+        cp.apply(req.principal!, originOf(req), ruleSet, reason, baseVersion, kind ?? 'apply', force === true, allowRemoval === true, exportedFrom),
       );
       req.audited = true;
       return changed ? { version: version.version, changed, change: version.change, ...warningsOf(warnings) } : { version: version.version, changed, ...warningsOf(warnings) };
