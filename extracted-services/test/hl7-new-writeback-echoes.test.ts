@@ -29,7 +29,7 @@ beforeAll(async () => {
   // the services hold the record from the environment: `legacy`, as with patients-write in mode legacy
   wb = await startWritebackScene({ prefix: 'svc_wb_echoes', redis: 'own', services: ['patient-service'], patients: 10, seed: 7_450 });
   scene = wb.scene;
-  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>('SELECT PAT_MRN FROM PATIENT_MASTER ORDER BY PAT_MRN LIMIT 3');
+  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>('SELECT PAT_MRN FROM PATIENT_MASTER ORDER BY PAT_MRN LIMIT 4');
   mrns = rows.map((r) => r.pat_mrn);
 });
 afterAll(() => wb?.close());
@@ -155,7 +155,26 @@ describe('the echo of the first write-back read after the second message was app
     expect(await pending(mrn)).toBeNull();
   });
 
-  it('a write-back that never lands (dead-lettered for good; here its job taken off the held queue): the service keeps its change until the echo of a later write-back shows the legacy\'s', async () => {
+  it('a screen\'s edit of the renamed name, made after the rename landed and before its echo was read, stays when a later write-back leaves the name out', async () => {
+    const mrn = mrns[3]!;
+    const release = await secondHeld(mrn, a08(mrn, 'ECHOLANDED', minutes(5)), phoneA08(mrn, '555-0144', minutes(6)), (p) => p.phone === '555-0144');
+    // the phone's write-back left the name out (pending: the rename's echo not read when it was made)
+    await echo();
+    const screen = await legacyPatient(mrn);
+    expect(screen.lastName).toBe('ECHOLANDED');
+    const put = await fetch(`${scene.legacy.base}/api/patients/${mrn}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...screen, lastName: 'SCREENFIXED' }) });
+    expect(put.status).toBe(200);
+    await synced();
+    await release();
+    await echo();
+    // the writer finds the screen's name where it wrote the rename: it leaves it
+    const legacy = await legacyPatient(mrn);
+    expect(legacy).toMatchObject({ lastName: 'SCREENFIXED', phone: '555-0144' });
+    expect(await servicePatient(mrn)).toEqual(legacy);
+    expect(await pending(mrn)).toBeNull();
+  });
+
+  it('a write-back that never lands (dead-lettered for good; here its job taken off the held queue): the service keeps its change, and a later message\'s write-back writes it too (the phone on both sides)', async () => {
     const mrn = mrns[2]!;
     const before = await legacyPatient(mrn);
     const release = await secondHeld(mrn, a08(mrn, 'ECHOKEPT', minutes(5)), phoneA08(mrn, '555-0143', minutes(6)), (p) => p.phone === '555-0143');
@@ -171,12 +190,14 @@ describe('the echo of the first write-back read after the second message was app
     // the rename's echo: the phone (its write-back not landed) stays the service's, pending
     expect(await servicePatient(mrn)).toMatchObject({ lastName: 'ECHOKEPT', phone: '555-0143' });
     expect(await pending(mrn)).toContain('phone');
-    // a later message's write-back lands; its echo is the legacy's state after everything written back before it: the legacy holds the record, both sides alike
+    // a later message's write-back writes what is still pending (the phone) with its own change, and lands
     await scene.sendHl7('patient-service', a08(mrn, 'ECHOLATER', minutes(7)), { legacyToo: false });
     await release((p) => p.lastName === 'ECHOLATER');
     await echo();
     const legacy = await legacyPatient(mrn);
-    expect(legacy).toMatchObject({ lastName: 'ECHOLATER', phone: before.phone });
+    // before 7 December it wrote the name alone: the legacy kept the old phone, and the later echo, applied whole, reverted the service's phone too
+    expect(before.phone).not.toBe('555-0143');
+    expect(legacy).toMatchObject({ lastName: 'ECHOLATER', phone: '555-0143' });
     expect(await servicePatient(mrn)).toEqual(legacy);
     expect(await pending(mrn)).toBeNull();
   });

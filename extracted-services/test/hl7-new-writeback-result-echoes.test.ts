@@ -139,7 +139,7 @@ describe('the echo of the first write-back of a result read after the second ORU
     ]);
   });
 
-  it('a write-back that never lands (dead-lettered for good; here its job taken off the held queue): the service keeps the final until the echo of a later write-back shows the legacy\'s', async () => {
+  it('a write-back that never lands (dead-lettered for good; here its job taken off the held queue): the service keeps the final, and a later correction\'s write-back writes what the lost one would have (no flag on either side)', async () => {
     const mrn = mrns[2]!;
     const { id, release } = await finalHeld(mrn, 'L74600003');
     const queue = new Queue<ChangeBatch>(partitionQueueName(writebackQueuePrefix('results-service'), partitionOf(keyText({ resultId: String(id) }), 8)), { connection: scene.redis });
@@ -153,12 +153,13 @@ describe('the echo of the first write-back of a result read after the second ORU
     await echo();
     expect(await serviceResult(mrn, 'L74600003')).toMatchObject({ value: '4.2', status: 'F' });
     expect(await pending(id)).toEqual(expect.arrayContaining(['value', 'status']));
-    // a correction's write-back lands; its echo is the legacy's state after everything written back before it: the legacy holds the record, both sides alike
+    // a correction with no flag either: its write-back writes what is still pending (the final's flag cleared) with its own value and status
     await scene.sendHl7('results-service', oru(mrn, 'L74600003', '4.4', 'C', minutes(7)), { legacyToo: false });
     await release((r) => r.status === 'C');
     await echo();
     const legacy = await legacyResult(mrn, 'L74600003');
-    expect(legacy).toMatchObject({ value: '4.4', status: 'C' });
+    // before 7 December it wrote the value and status alone: the legacy kept the preliminary's H, and the correction's echo, applied whole, gave the service 4.4 C H too
+    expect(legacy).toMatchObject({ value: '4.4', status: 'C', abnormalFlag: null });
     expect(await serviceResult(mrn, 'L74600003')).toEqual(legacy);
     expect(await pending(id)).toBeNull();
   });

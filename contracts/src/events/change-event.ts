@@ -55,7 +55,12 @@ export const ChangeEventSchema = Type.Object(
     op: Type.Unsafe<ChangeOp>({ type: 'string', enum: [...CHANGE_OPS] }),
     /** the row's key columns and values (topic names) */
     key: Row,
-    /** the row before the change: on update and delete when the source has it, else null */
+    /**
+     * the row before the change: on update and delete when the source has it, else null. An
+     * outbox's update may leave out a field whose legacy value the service does not know (an
+     * earlier write-back of it not seen to land): the legacy writer writes it where the legacy
+     * still holds what the writer last wrote there.
+     */
     before: Type.Union([Row, Type.Null()]),
     /** the row after the change: on create, update and snapshot; null on delete */
     after: Type.Union([Row, Type.Null()]),

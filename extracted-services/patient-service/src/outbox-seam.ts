@@ -14,15 +14,16 @@ export { noOutbox, outboxTable, type OutboxSeam, type OutgoingChange } from '@fi
 
 /**
  * Hands a patient changed by an HL7 message to the outbox: with `before` (the row before the
- * message, hl7/touched.ts) an update carries what it changed, and the fields are noted as the
- * service's own (patients/local-changes.ts); without it, the whole row.
+ * message, hl7/touched.ts) an update carries what it changed and what is still pending from
+ * earlier changes, and the fields are noted as the service's own (patients/local-changes.ts);
+ * without it, the whole row.
  */
 export async function patientChanged(outbox: OutboxSeam, tx: pg.PoolClient, mrn: string, op: OutgoingChange['op'], before: BeforeLocalChange | null = null): Promise<void> {
   const { rows } = await tx.query<PatientRecord>(`SELECT ${PATIENT_COLUMNS} FROM patient p WHERE p.mrn = $1`, [mrn]);
   if (!rows[0]) return;
   const after = patientTopicRow(patientJson(rows[0]));
-  if (op === 'create' || before) await noteLocalChange(tx, mrn, before, after);
-  await outbox(tx, { topic: 'patients', op, key: { mrn }, before: before?.row ?? null, after });
+  const image = op === 'create' || before ? await noteLocalChange(tx, mrn, before, after) : null;
+  await outbox(tx, { topic: 'patients', op, key: { mrn }, before: image, after });
 }
 
 export async function stayChanged(outbox: OutboxSeam, tx: pg.PoolClient, id: string, op: OutgoingChange['op']): Promise<void> {

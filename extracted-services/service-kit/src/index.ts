@@ -20,5 +20,6 @@ export * from './fhir/fhir-decimal.js';
 export * from './fhir/fhir-base-capabilities.js';
 export * from './runtime/queue-gauges.js';
 export * from './outbox/outbox-seam.js';
+export * from './outbox/write-back-image.js';
 export * from './runtime/dedup-retention.js';
 export * from './runtime/early-copy-locks.js';

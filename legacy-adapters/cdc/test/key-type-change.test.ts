@@ -105,7 +105,7 @@ describe('the upgrade of stored write-back positions (migrations/cdc-writeback/0
         (await pool.query<{ service: string; topic: string; key: string; position: string }>('SELECT service, topic, key, position FROM ficus_writeback_positions')).rows
           .map((r) => `${r.service} ${r.topic} ${r.key} ${r.position}`)
           .sort();
-      expect(await migrateWriteback(db.url, log)).toEqual(['002_canonical-key-text']);
+      expect(await migrateWriteback(db.url, log)).toEqual(['002_canonical-key-text', '003_written-values']);
       const after = await table();
       expect(after).toEqual(
         [

@@ -104,8 +104,8 @@ export class PatientStore implements PatientRepository {
       const changed = updated.rows[0];
       if (!changed) return { kind: 'updated', patient: before };
       const patient = patientJson(changed);
-      await noteLocalChange(tx, mrn, { row: patientTopicRow(before), earlier: row }, patientTopicRow(patient));
-      await this.outbox(tx, { topic: 'patients', op: 'update', key: { mrn }, before: patientTopicRow(before), after: patientTopicRow(patient) });
+      const image = await noteLocalChange(tx, mrn, { row: patientTopicRow(before), earlier: row }, patientTopicRow(patient));
+      await this.outbox(tx, { topic: 'patients', op: 'update', key: { mrn }, before: image, after: patientTopicRow(patient) });
       return { kind: 'updated', patient };
     });
   }

@@ -4,10 +4,11 @@
  * change that did not say which fields it made leaves them unknown, and the row keeps the
  * whole-row rule). Noted for every ORU the legacy did not get (written back), whoever holds the
  * record; result-merge.ts merges a legacy change with them. Besides, the fields of the latest
- * such change (`local_last_fields`, what its write-back writes): cdc/writeback-echoes.ts tells
- * the echo of that write-back from an older one's.
+ * such change (`local_last_fields`, what its write-back writes whatever the legacy holds):
+ * cdc/writeback-echoes.ts tells the echo of that write-back from an older one's.
  */
 import type pg from 'pg';
+import { writeBackImage } from '@ficus/service-kit';
 import { changedFields, RESULT_MERGED_FIELDS, RESULT_TOPIC_COLUMNS, type ResultTopicRow } from './result-topic.js';
 
 /** what the row says of the service's own changes, read with the row */
@@ -40,20 +41,20 @@ export async function beforeLocalChange(tx: pg.PoolClient, id: string): Promise<
 /**
  * Records the fields a local change made, after it (local_changed_at stamped): added to those
  * still pending, and as the latest change's; an earlier local change that did not say which
- * counts as all of them. A new result (no before) has nothing pending: the legacy gets it whole.
+ * counts as all of them. Answers the before image for the outbox: without the pending fields the
+ * change did not make, which the write-back writes too where the legacy still holds what the
+ * writer last wrote (service-kit's outbox/write-back-image.ts). A new result (no
+ * before) has nothing pending: the legacy gets it whole.
  */
-export async function noteLocalChange(tx: pg.PoolClient, id: string, before: BeforeLocalChange | null, after: ResultTopicRow): Promise<void> {
-  let pending: string[] = [];
-  let latest: string[] = [];
-  if (before) {
-    const e = before.earlier;
-    const earlier = e.known ? (e.pending ?? []) : e.local ? RESULT_MERGED_FIELDS : [];
-    latest = changedFields(before.row, after);
-    pending = [...new Set([...earlier, ...latest])];
-  }
+export async function noteLocalChange(tx: pg.PoolClient, id: string, before: BeforeLocalChange | null, after: ResultTopicRow): Promise<Record<string, unknown> | null> {
+  const e = before?.earlier;
+  const earlier = !e ? [] : e.known ? (e.pending ?? []) : e.local ? RESULT_MERGED_FIELDS : [];
+  const latest = before ? changedFields(before.row, after) : [];
+  const image = before && writeBackImage(before.row, earlier, latest);
   // a change of nothing writes nothing back (no echo): the latest write-back stays the one before
   await tx.query(
     "UPDATE lab_result SET local_changed_fields = $2::text[], local_fields_at = local_changed_at, local_last_fields = COALESCE(NULLIF($3::text[], '{}'), local_last_fields) WHERE id = $1",
-    [id, pending, latest],
+    [id, image?.pending ?? [], latest],
   );
+  return image?.before ?? null;
 }

@@ -13,7 +13,7 @@ export interface OutgoingChange {
   topic: string;
   op: 'create' | 'update' | 'delete';
   key: Record<string, unknown>;
-  /** the row before the change, when the writer had it at hand (API writes), else null */
+  /** the row before the change, when the writer had it at hand (API writes), else null; less the fields whose legacy value it does not know (write-back-image.ts) */
   before: Record<string, unknown> | null;
   /** the row after the change; null for a delete */
   after: Record<string, unknown> | null;

@@ -8,6 +8,7 @@ import { keyText, type ChangeEvent } from '@ficus/contracts';
 import type { CapturedTable } from '../postgres/preflight.js';
 import { quoteIdent } from '../postgres/replication-connection.js';
 import { followMerge, mergeTargetOf, recordMerge, type MergeFollower, type MergeTarget } from './merge-record.js';
+import { fieldsStillOurs, forgetWritten, param, rememberWritten } from './written-values.js';
 
 export interface TopicTarget {
   table: string;
@@ -62,32 +63,42 @@ export async function claimPositions(client: pg.ClientBase, service: string, cha
 
 /**
  * Applies one event of `service`: a delete; an update of the columns the service changed (all
- * of them without a before image); or, when the row is not there (made by the service after the
- * flip), an insert of the whole row, and for a merge what the legacy does besides.
+ * of them without a before image, and those its before image leaves out where the legacy still
+ * holds what the writer last wrote: written-values.ts); or, when the row is not there (made by
+ * the service after the flip), an insert of the whole row, and for a merge what the legacy does
+ * besides.
  */
 export async function applyEvent(client: pg.ClientBase, service: string, t: TopicTarget, change: ChangeEvent): Promise<void> {
   const where = t.key.map(([, column], i) => `${quoteIdent(column)} = $${i + 1}`).join(' AND ');
   const keyValues = t.key.map(([field]) => change.key[field]);
   if (change.op === 'delete') {
     await client.query(`DELETE FROM ${t.table} WHERE ${where}`, keyValues);
+    await forgetWritten(client, service, change);
     return;
   }
   const e = t.merge ? await recordMerge(client, service, t.merge, where, keyValues, change) : change;
-  await writeRow(client, t, e, where, keyValues);
+  await rememberWritten(client, service, e, await writeRow(client, service, t, e, where, keyValues));
   if (t.followsMerges) await followMerge(client, service, t.followsMerges, t.table, where, keyValues);
 }
 
-/** An update of the columns the service changed (all of them without a before image), or an insert when the row is not there. */
-async function writeRow(client: pg.ClientBase, t: TopicTarget, e: ChangeEvent, where: string, keyValues: unknown[]): Promise<void> {
+/**
+ * An update of the columns the service changed (all of them without a before image, and the
+ * left-out ones still the writer's), or an insert when the row is not there. Answers the fields
+ * written.
+ */
+async function writeRow(client: pg.ClientBase, service: string, t: TopicTarget, e: ChangeEvent, where: string, keyValues: unknown[]): Promise<string[]> {
   const fields = Object.keys(e.after!).filter((f) => !t.key.some(([k]) => k === f));
-  const changed = e.op === 'update' && e.before ? fields.filter((f) => !sameJson(e.before![f], e.after![f])) : fields;
+  const before = e.op === 'update' ? e.before : null;
+  const unknown = before ? fields.filter((f) => !Object.hasOwn(before, f)) : [];
+  const changed = before ? fields.filter((f) => Object.hasOwn(before, f) && !sameJson(before[f], e.after![f])) : fields;
+  changed.push(...(await fieldsStillOurs(client, service, e, t.columns, t.table, where, keyValues, unknown)));
   if (changed.length > 0) {
     const set = changed.map((f, i) => `${quoteIdent(t.columns.get(f)!)} = $${keyValues.length + i + 1}`).join(', ');
     const res = await client.query(`UPDATE ${t.table} SET ${set} WHERE ${where}`, [...keyValues, ...changed.map((f) => param(e.after![f]))]);
-    if (res.rowCount! > 0) return;
+    if (res.rowCount! > 0) return changed;
   } else {
     const res = await client.query(`SELECT 1 FROM ${t.table} WHERE ${where}`, keyValues);
-    if (res.rowCount! > 0) return;
+    if (res.rowCount! > 0) return [];
   }
   const values = fields.map((f) => param(e.after![f]));
   const columns = [...t.key.map(([, c]) => c), ...fields.map((f) => t.columns.get(f)!)];
@@ -95,11 +106,7 @@ async function writeRow(client: pg.ClientBase, t: TopicTarget, e: ChangeEvent, w
     `INSERT INTO ${t.table} (${columns.map(quoteIdent).join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
     [...keyValues, ...values],
   );
+  return fields;
 }
 
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-
-/** JSON values as query parameters: objects (json columns) as their JSON text, the rest as they are. */
-function param(v: unknown): unknown {
-  return v !== null && typeof v === 'object' ? JSON.stringify(v) : v;
-}

@@ -12,7 +12,8 @@
  *    applied one for its key is a redelivery and is skipped;
  * 3. maps the topic's fields back to the legacy columns through the same mapping as the capture,
  *    and applies create, update and delete, in outbox order. An update that carries its
- *    `before` writes only the fields the service changed (over the job's changes of the key):
+ *    `before` writes only the fields the service changed (over the job's changes of the key)
+ *    and those its `before` leaves out (their legacy value unknown to the service):
  *    a legacy screen's edit of another field of the same row in the meantime stays (the
  *    service takes that edit field by field from CDC: service-kit's field-merge.ts). A new
  *    merge is recorded as the legacy records its own (merge-record.ts).
