@@ -28,6 +28,8 @@ export function describeProblem(status: number, p: Problem, tokenSource: string 
       details.push(`the admin API did not accept the token from ${tokenSource ?? 'nowhere'}: it is unknown, revoked, or not a Ficus token`);
       break;
     case 403:
+      // a refusal that says what the caller may do instead: that first, then the role
+      if (Array.isArray(p.instead) && p.instead.length > 0) details.push('what you may do instead:', ...p.instead.map((c) => `  ${String(c)}`));
       details.push('ask an admin for a token with that role');
       break;
     case 409:

@@ -51,6 +51,8 @@ export interface ChangeRecord {
   weakenedGates?: WeakenedGate[];
   /** routing serving before that the change dropped (a section emptied, the catch-all): an admin allowed it */
   removedRouting?: string[];
+  /** parity gates an operator's rollback kept as they were, where the version's would have loosened them */
+  keptGates?: WeakenedGate[];
   /** an import of files exported from this version (its header says so), applied over a later one on purpose */
   exportedFrom?: number;
 }

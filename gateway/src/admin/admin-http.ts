@@ -31,7 +31,7 @@ export function answerError(reply: FastifyReply, err: Error & { validation?: unk
     const detail = `${err.refused.map(describeGate).join('; ')}. An admin may force it with "force": true and a reason (audited).`;
     return sendProblem(reply, 422, 'parity-gate', 'Parity gate closed: not enough evidence that the new service answers like legacy', detail, { gates: err.refused });
   }
-  if (err instanceof GateWeakeningError) return sendProblem(reply, 403, 'forbidden', 'Not allowed', err.message, { weakenedGates: err.weakened });
+  if (err instanceof GateWeakeningError) return sendProblem(reply, 403, 'forbidden', 'Not allowed', err.message, { weakenedGates: err.weakened, ...(err.instead.length > 0 ? { instead: err.instead } : {}) });
   if (err instanceof UnknownRuleError) return sendProblem(reply, 404, 'unknown-rule', 'No such rule', err.message);
   if (err instanceof UnknownVersionError) return sendProblem(reply, 404, 'unknown-version', 'No such version', err.message);
   if (err instanceof BadTargetError) return sendProblem(reply, 400, 'invalid-request', 'Invalid request', err.message);

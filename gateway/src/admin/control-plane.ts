@@ -4,7 +4,7 @@
  * audit log in the same transaction, and announces it to every gateway instance.
  */
 import { ALLOW_REMOVAL_HINT, auditEntry, describeRule, StaleVersionError, validateRuleDocuments, type ParityStore, type AuditEntry, type AuditLog, type ChangeKind, type ChangeRecord, type Logger, type Origin, type Principal, type RuleIssue, type RuleSet, type RuleStore, type RuleVersion, type ValidationOptions, type WeakenedGate } from '@ficus/contracts';
-import { GateWeakeningError, weakenedGates } from './gate-weakening.js';
+import { flipsToLegacy, GateWeakeningError, keepGates, weakenedGates } from './gate-weakening.js';
 import { checkGates, evidenceMinutes, gatedMoves, ParityGateError, type GateFigures } from './parity-gate.js';
 import { applyFlip, type Flip } from './rule-changes.js';
 import { diffRuleSets } from './rule-diff.js';
@@ -65,9 +65,9 @@ export class ControlPlane {
   }
 
   /** Removing or loosening a parity gate is an admin's decision; answers what it removes or loosens. */
-  private gatesLoosened(who: Principal, before: RuleSet, after: RuleSet, change: string): WeakenedGate[] {
+  private gatesLoosened(who: Principal, before: RuleSet, after: RuleSet, change: string, instead: string[] = []): WeakenedGate[] {
     const weakened = weakenedGates(before, after);
-    if (weakened.length > 0 && who.role !== 'admin') throw new GateWeakeningError(weakened, change);
+    if (weakened.length > 0 && who.role !== 'admin') throw new GateWeakeningError(weakened, change, instead);
     return weakened;
   }
 
@@ -164,20 +164,23 @@ export class ControlPlane {
   /**
    * A new version whose rules are those of an earlier one. Gated as an import: a rule it moves
    * further toward the new service needs its gate (the one in force now, else the version's), so
-   * an old version is no way past a closed gate. Back toward legacy it is never held; but a
-   * version without a gate the rule has now (or with a looser one) needs an admin, or the next
-   * flip would pass ungated.
+   * an old version is no way past a closed gate. Back toward legacy it is never held. A version
+   * without a gate a rule has now (or with a looser one) would let the next flip pass ungated:
+   * an admin's rollback restores it (on the record); an operator's keeps the gate in force, so
+   * an operator can always roll routing back in an incident. Only a rollback that drops a gated
+   * rule altogether still needs an admin; the refusal names the flips an operator may make.
    */
   async rollback(who: Principal, origin: Origin, to: number, reason: string, base: number, force = false, allowRemoval = false): Promise<ChangeResult> {
     const target = await this.version(to);
     const current = await this.current();
+    const { ruleSet: restored, kept } = who.role === 'admin' ? { ruleSet: target.ruleSet, kept: [] } : keepGates(current.ruleSet, target.ruleSet);
     // an old version may predate the HL7 rules or the catch-all: guarded as an import is
-    const { ruleSet, lost } = this.check(target.ruleSet, current.ruleSet, allowRemoval);
+    const { ruleSet, lost } = this.check(restored, current.ruleSet, allowRemoval);
     if (base === current.version && diffRuleSets(current.ruleSet, ruleSet).identical) {
       await this.record(who, origin, { action: 'rules.rollback', target: `version ${to}`, reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false } });
       return { version: current, changed: false };
     }
-    const weakened = this.gatesLoosened(who, current.ruleSet, ruleSet, `the rollback to version ${to}`);
+    const weakened = this.gatesLoosened(who, current.ruleSet, ruleSet, `the rollback to version ${to}`, flipsToLegacy(current.ruleSet, ruleSet));
     const gates = await this.gate(current.ruleSet, ruleSet, force, true);
     // what the rollback puts back or takes away besides modes: an audit reader sees every rule it touches
     const diff = diffRuleSets(current.ruleSet, ruleSet);
@@ -186,7 +189,8 @@ export class ControlPlane {
     const removed = [...diff.rules.removed, ...diff.hl7.removed];
     const moves = [...routingMoves(current.ruleSet, ruleSet), added.length > 0 && `added ${ids(added)}`, removed.length > 0 && `removed ${ids(removed)}`].filter((x): x is string => typeof x === 'string');
     const summary = `rollback to version ${to}${moves.length > 0 ? `: ${moves.join('; ')}` : ''}`;
-    return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, withRemoved(withWeakened(withGates({ kind: 'rollback', rollbackTo: to, summary }, gates), weakened), lost));
+    const change = withKept(withGates({ kind: 'rollback', rollbackTo: to, summary }, gates), kept, to);
+    return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, withRemoved(withWeakened(change, weakened), lost));
   }
 
   /**
@@ -258,6 +262,12 @@ function withRemoved(change: ChangeRecord, lost: RuleIssue[]): ChangeRecord {
   if (lost.length === 0) return change;
   const removedRouting = lost.map((l) => `${l.ruleId ? `rule "${l.ruleId}": ` : ''}${l.reason}`);
   return { ...change, removedRouting, summary: `${change.summary} (routing removed, allowed by an admin: ${removedRouting.join('; ')})` };
+}
+
+/** Gates an operator's rollback kept in force: the version's rules are not quite the rolled-back version's, and the record says where. */
+function withKept(change: ChangeRecord, kept: WeakenedGate[], to: number): ChangeRecord {
+  if (kept.length === 0) return change;
+  return { ...change, keptGates: kept, summary: `${change.summary} (parity gate kept as in force, version ${to}'s would loosen it: ${kept.map((k) => `${k.rule}, ${k.what}`).join('; ')})` };
 }
 
 function withWeakened(change: ChangeRecord, weakened: WeakenedGate[]): ChangeRecord {

@@ -9,9 +9,41 @@ export class GateWeakeningError extends Error {
   constructor(
     readonly weakened: WeakenedGate[],
     change: string,
+    /** what the caller may do instead (an operator in an incident: flip each rule back to legacy) */
+    readonly instead: string[] = [],
   ) {
-    super(`${change} loosens the parity gate of ${weakened.map((w) => `rule "${w.rule}" (${w.what})`).join(', ')}: removing or loosening a parity gate needs the role "admin"`);
+    const loosens = `${change} loosens the parity gate of ${weakened.map((w) => `rule "${w.rule}" (${w.what})`).join(', ')}: removing or loosening a parity gate needs the role "admin"`;
+    super(instead.length > 0 ? `${loosens}. To send the rules back to legacy, an operator may run: ${instead.join('; ')}` : loosens);
   }
+}
+
+/** The flips that take each rule `after` moves or drops back to legacy: what an operator may always do. */
+export function flipsToLegacy(before: RuleSet, after: RuleSet): string[] {
+  const next = new Map(rulesOf(after).map((r) => [r.id, r]));
+  return rulesOf(before)
+    .filter((r) => {
+      const n = next.get(r.id);
+      return r.mode !== 'legacy' && (!n || n.mode !== r.mode || n.target !== r.target || ('percent' in n ? n.percent : undefined) !== ('percent' in r ? r.percent : undefined));
+    })
+    .map((r) => `ficus rules flip ${r.id} --mode legacy --reason "..."`);
+}
+
+/**
+ * `after` with the gates of `before` kept wherever `after`'s would remove or loosen them, and
+ * the gates kept. A rule `after` drops takes its gate with it: that one is left to say.
+ */
+export function keepGates(before: RuleSet, after: RuleSet): { ruleSet: RuleSet; kept: WeakenedGate[] } {
+  const http = new Map(before.http.map((r) => [r.id, r]));
+  const hl7 = new Map((before.hl7 ?? []).map((r) => [r.id, r]));
+  const kept: WeakenedGate[] = [];
+  const keep = <R extends HttpRule | Hl7Rule>(r: R, was: R | undefined): R => {
+    const w = was && weakenedGate(was, r);
+    if (!w) return r;
+    kept.push(w);
+    return { ...r, parity: was.parity };
+  };
+  const ruleSet: RuleSet = { ...after, http: after.http.map((r) => keep(r, http.get(r.id))), ...(after.hl7 ? { hl7: after.hl7.map((r) => keep(r, hl7.get(r.id))) } : {}) };
+  return { ruleSet, kept };
 }
 
 const rulesOf = (s: RuleSet): (HttpRule | Hl7Rule)[] => [...s.http, ...(s.hl7 ?? [])];
@@ -30,22 +62,19 @@ function loosened(was: ResolvedGate, now: ResolvedGate): string[] {
   return out;
 }
 
+/** How `successor` (absent: the rule removed) removes or loosens the gate of `rule`, if it does. */
+function weakenedGate(rule: HttpRule | Hl7Rule, successor: HttpRule | Hl7Rule | undefined): WeakenedGate | undefined {
+  const was = resolveGate(rule.parity);
+  if (!was) return undefined;
+  const now = resolveGate(successor?.parity);
+  // a rule removed now can come back later without its gate
+  if (!now) return { rule: rule.id, from: shown(was), what: successor ? 'gate removed' : 'rule removed, with its gate' };
+  const how = loosened(was, now);
+  return how.length > 0 ? { rule: rule.id, from: shown(was), to: shown(now), what: how.join(', ') } : undefined;
+}
+
 /** The gates of `before` that `after` removes (with the rule or alone) or loosens. */
 export function weakenedGates(before: RuleSet, after: RuleSet): WeakenedGate[] {
   const next = new Map(rulesOf(after).map((r) => [r.id, r]));
-  const out: WeakenedGate[] = [];
-  for (const rule of rulesOf(before)) {
-    const was = resolveGate(rule.parity);
-    if (!was) continue;
-    const successor = next.get(rule.id);
-    const now = resolveGate(successor?.parity);
-    if (!now) {
-      // a rule removed now can come back later without its gate
-      out.push({ rule: rule.id, from: shown(was), what: successor ? 'gate removed' : 'rule removed, with its gate' });
-      continue;
-    }
-    const how = loosened(was, now);
-    if (how.length > 0) out.push({ rule: rule.id, from: shown(was), to: shown(now), what: how.join(', ') });
-  }
-  return out;
+  return rulesOf(before).flatMap((rule) => weakenedGate(rule, next.get(rule.id)) ?? []);
 }

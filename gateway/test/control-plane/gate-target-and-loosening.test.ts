@@ -118,7 +118,7 @@ describe('a change of target through the parity gate', () => {
 });
 
 describe('removing or loosening a parity gate', () => {
-  it('takes an admin, by import or by rollback; an operator gets 403 with the reason, on the record', async () => {
+  it('takes an admin, by import or by rollback; an operator\'s rollback keeps the gate in force', async () => {
     const now = await rules();
     const withParity = (parity: Record<string, unknown> | undefined) => ({
       upstreams: now.upstreams,
@@ -134,20 +134,16 @@ describe('removing or loosening a parity gate', () => {
     const gated = await admin.put<{ version: number }>('/api/rules', { ruleSet: withParity({ threshold: 0.95, minCompared: 10, window: '1h' }), reason: 'gate again', baseVersion: looser.body.version, kind: 'import' });
     expect(gated.status).toBe(200);
 
-    // the probe's two steps: a rollback to the version without the gate, then a free flip
-    const denied = await operator.post<{ status: number; detail: string; weakenedGates: unknown[] }>('/api/rollback', { version: ungated.body.version, reason: 'step one', baseVersion: gated.body.version });
-    expect(denied.status).toBe(403);
-    expect(denied.body.detail).toBe(`the rollback to version ${ungated.body.version} loosens the parity gate of rule "patients-read" (gate removed): removing or loosening a parity gate needs the role "admin"`);
-    expect(denied.body.weakenedGates).toMatchObject([{ rule: 'patients-read', what: 'gate removed' }]);
-    const looserDenied = await operator.post<{ detail: string }>('/api/rollback', { version: looser.body.version, reason: 'step one, looser', baseVersion: gated.body.version });
-    expect(looserDenied.status).toBe(403);
-    expect(looserDenied.body.detail).toContain('(threshold 0.95 → 0.5)');
+    // the probe's two steps: a rollback to the version without the gate, then a free flip; an
+    // operator's rollback keeps the gate in force (here the routing is the same: no change at all)
+    const kept = await operator.post<{ changed: boolean }>('/api/rollback', { version: ungated.body.version, reason: 'step one', baseVersion: gated.body.version });
+    expect(kept.status).toBe(200);
+    expect(kept.body.changed).toBe(false);
+    const looserKept = await operator.post<{ changed: boolean }>('/api/rollback', { version: looser.body.version, reason: 'step one, looser', baseVersion: gated.body.version });
+    expect(looserKept.body.changed).toBe(false);
     expect((await ruleOf()).parity).toEqual({ threshold: 0.95, minCompared: 10, window: '1h' });
     const flip = await operator.post('/api/rules/patients-read/flip', { mode: 'new', target: 'results-service', reason: 'step two', baseVersion: gated.body.version });
     expect(flip.status).toBe(422);
-
-    const audit = (await admin.get<{ entries: { reason: string; outcome: string; status: number; actor: string; detail: Record<string, unknown> }[] }>('/api/audit?action=rules.rollback&outcome=denied')).body.entries;
-    expect(audit.find((e) => e.reason === 'step one')).toMatchObject({ actor: 'token:gate-operator', status: 403, detail: { weakenedGates: [{ rule: 'patients-read', what: 'gate removed' }] } });
 
     // an admin may, on the record
     const byAdmin = await admin.post<{ change: { weakenedGates: unknown[] } }>('/api/rollback', { version: ungated.body.version, reason: 'the ward accepts it', baseVersion: gated.body.version });
@@ -155,5 +151,41 @@ describe('removing or loosening a parity gate', () => {
     expect(byAdmin.body.change.weakenedGates).toMatchObject([{ rule: 'patients-read', what: 'gate removed' }]);
     const ok = (await admin.get<{ entries: { detail: { change: { weakenedGates?: unknown[] } } }[] }>('/api/audit?action=rules.rollback&outcome=ok')).body.entries;
     expect(ok[0]!.detail.change.weakenedGates).toHaveLength(1);
+  });
+});
+
+describe('an operator rolling back in an incident, after an admin added a gate', () => {
+  it('rolls routing back and keeps the gate in force, on the record', async () => {
+    const now = await rules();
+    const ungatedHttp = now.rules.map((r): Record<string, unknown> => (r.id === 'patients-read' ? { ...Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'parity')), mode: 'shadow', target: 'patient-service' } : { ...r }));
+    const before = await admin.put<{ version: number }>('/api/rules', { ruleSet: { upstreams: now.upstreams, http: ungatedHttp }, reason: 'shadow, no gate yet', baseVersion: now.version, kind: 'import' });
+    expect(before.status).toBe(200);
+    // the admin gates it, and sends it to new past the closed gate
+    const gate = { threshold: 0.99, minCompared: 10, window: '1h' };
+    const gatedNew = ungatedHttp.map((r) => (r.id === 'patients-read' ? { ...r, mode: 'new', parity: gate } : r));
+    const live = await admin.put<{ version: number }>('/api/rules', { ruleSet: { upstreams: now.upstreams, http: gatedNew }, reason: 'go live', baseVersion: before.body.version, kind: 'import', force: true });
+    expect(live.status).toBe(200);
+
+    const r = await operator.post<{ version: number; change: { summary: string; keptGates?: unknown[] } }>('/api/rollback', { version: before.body.version, reason: 'INCIDENT: wrong charts', baseVersion: live.body.version });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.change.summary).toBe(
+      `rollback to version ${before.body.version}: patients-read: new (patient-service) → shadow (patient-service) (parity gate kept as in force, version ${before.body.version}'s would loosen it: patients-read, gate removed)`,
+    );
+    expect(r.body.change.keptGates).toMatchObject([{ rule: 'patients-read', what: 'gate removed' }]);
+    expect(await ruleOf()).toMatchObject({ mode: 'shadow', parity: gate });
+  });
+
+  it('refuses one that drops a gated rule, naming the flips an operator may make instead', async () => {
+    const now = await rules();
+    const withResults = [{ id: 'results-read', match: { methods: ['GET'], path: '/api/results/:mrn' }, mode: 'new', target: 'results-service', parity: { threshold: 0.99, minCompared: 10, window: '1h' } }, ...now.rules];
+    const added = await admin.put<{ version: number }>('/api/rules', { ruleSet: { upstreams: now.upstreams, http: withResults }, reason: 'results live', baseVersion: now.version, kind: 'import', force: true });
+    expect(added.status).toBe(200);
+    const r = await operator.post<{ detail: string; instead: string[] }>('/api/rollback', { version: now.version, reason: 'INCIDENT', baseVersion: added.body.version });
+    expect(r.status).toBe(403);
+    expect(r.body.detail).toContain(`the rollback to version ${now.version} loosens the parity gate of rule "results-read" (rule removed, with its gate)`);
+    expect(r.body.detail).toContain('To send the rules back to legacy, an operator may run: ficus rules flip results-read --mode legacy --reason "..."');
+    expect(r.body.instead).toEqual(['ficus rules flip results-read --mode legacy --reason "..."']);
+    const flip = await operator.post('/api/rules/results-read/flip', { mode: 'legacy', reason: 'INCIDENT', baseVersion: added.body.version });
+    expect(flip.status).toBe(200);
   });
 });
