@@ -146,10 +146,14 @@ export interface ParityFigures {
   skipped: number;
   /** 0..1; null when nothing was compared */
   parity: number | null;
+  /** distinct keys (patients) compared in the window, those with a mismatch, and their parity (null: none) */
+  keys: number;
+  mismatchedKeys: number;
+  keyParity: number | null;
   window: string;
   topFields: { field: string; count: number }[];
   total: { compared: number; mismatches: number; skipped: number; parity: number | null; since: string | null };
-  gate: { threshold: number; minCompared: number; window: string; gateAbovePercent: number | null; open: boolean | null } | null;
+  gate: { threshold: number; minCompared: number; minKeys: number; window: string; gateAbovePercent: number | null; open: boolean | null } | null;
 }
 
 export interface ParityAnswer {

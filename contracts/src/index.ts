@@ -20,6 +20,7 @@ export * from './parity/settings.js';
 export * from './parity/compare.js';
 export * from './parity/json-paths.js';
 export * from './parity/parity-store.js';
+export * from './parity/parity-keys.js';
 export * from './parity/parity-recorder.js';
 export * from './postgres/periodic-purge.js';
 export * from './postgres/transaction.js';

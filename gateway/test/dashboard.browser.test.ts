@@ -35,6 +35,9 @@ describe('the dashboard', () => {
     const parityCell = () => row(page, 'patients-read').locator('td').nth(4).textContent();
     await eventually(parityCell).toContain('75.00 %');
     expect(await parityCell()).toContain('(6/8 in 1h)');
+    // eight patients, one request each: the same by key, beside the requests
+    expect(await parityCell()).toContain('by key: 75.00 % (6/8 keys)');
+    expect(await parityCell()).toContain('needs 99.00 % over 5 requests and 5 keys');
     expect(await parityCell()).toContain('gate closed');
     expect(await row(page, 'patients-read').locator('td').nth(2).textContent()).toContain('legacy: 100 %');
     // the kept mismatches, redacted, as a readable diff

@@ -1,6 +1,7 @@
 /**
  * `ficus parity [rule]`: how well each new service answers like legacy (compared requests,
- * mismatches, parity 0..1, the most differing fields) and whether the flip gate is open.
+ * mismatches, parity 0..1; the same by key: distinct patients, those with a mismatch; the most
+ * differing fields) and whether the flip gate is open.
  */
 import type { Command } from 'commander';
 import type { ParityAnswer, ParityFigures, RuleParity } from '../api-types.js';
@@ -15,7 +16,7 @@ function percent(p: number | null): string {
 
 function gateText(f: ParityFigures): string {
   if (!f.gate) return 'not gated';
-  const need = `needs ${percent(f.gate.threshold)} over ${f.gate.minCompared} in ${f.gate.window}`;
+  const need = `needs ${percent(f.gate.threshold)} over ${f.gate.minCompared} requests and ${f.gate.minKeys} keys in ${f.gate.window}`;
   if (f.gate.open === null) return need;
   return `${f.gate.open ? 'open' : 'closed'} (${need})`;
 }
@@ -30,7 +31,7 @@ export function addParityCommand(program: Command): void {
       return v;
     })
     .option('--samples <n>', 'recent mismatch samples to show for one rule', (v) => Number(v), 5)
-    .addHelpText('after', '\nParity is (compared - mismatches) / compared, 0..1; with nothing compared it is null (shown as -).\n\nExamples:\n  ficus parity\n  ficus parity patients-read --window 24h --json')
+    .addHelpText('after', '\nParity is (compared - mismatches) / compared, 0..1; with nothing compared it is null (shown as -).\nParity by key is the same over distinct keys (patients): a key with any mismatch in the window counts as one mismatch.\n\nExamples:\n  ficus parity\n  ficus parity patients-read --window 24h --json')
     .action(async (rule: string | undefined, opts: { window?: string; samples: number }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const client = ctx.client();
@@ -43,6 +44,8 @@ export function addParityCommand(program: Command): void {
             [`compared (${r.window})`, r.compared],
             ['mismatches', r.mismatches],
             ['parity', percent(r.parity)],
+            ['keys', `${r.keys} distinct, ${r.mismatchedKeys} with a mismatch`],
+            ['parity by key', percent(r.keyParity)],
             ['skipped', r.skipped],
             ['in total', `${r.total.compared} compared, ${r.total.mismatches} mismatches, ${percent(r.total.parity)}`],
             ['gate', gateText(r)],
@@ -59,8 +62,8 @@ export function addParityCommand(program: Command): void {
         r.rules.length === 0
           ? 'no rule is shadowed or gated yet'
           : table(
-              ['rule', 'mode', 'window', 'compared', 'mismatches', 'parity', 'top field', 'gate'],
-              r.rules.map((f) => [f.rule, f.mode, f.window, f.compared, f.mismatches, percent(f.parity), f.topFields[0] ? `${f.topFields[0].field} (${f.topFields[0].count})` : '', gateText(f)]),
+              ['rule', 'mode', 'window', 'compared', 'mismatches', 'parity', 'keys', 'mismatched keys', 'parity by key', 'top field', 'gate'],
+              r.rules.map((f) => [f.rule, f.mode, f.window, f.compared, f.mismatches, percent(f.parity), f.keys, f.mismatchedKeys, percent(f.keyParity), f.topFields[0] ? `${f.topFields[0].field} (${f.topFields[0].count})` : '', gateText(f)]),
             ),
       );
     });

@@ -1,13 +1,21 @@
 /**
- * Counts comparisons in memory (rule, minute, compared, mismatches, fields) and flushes them
- * to the parity store about every second, so that several instances add up in one place. The
+ * Counts comparisons in memory (rule, minute, compared, mismatches, fields; the keys compared)
+ * and flushes them to the parity store about every second, so that several instances add up in one place. The
  * instance's own running totals stay here for its metrics. A flush that fails keeps its counts
  * for the next one (bounded: past `maxPendingBuckets` the oldest are dropped and counted).
  */
 import { FailureStreak } from '../failure-streak.js';
 import type { Logger } from '../logger.js';
 import type { Comparison } from './compare.js';
+import { mergeSeen, seenId, type KeySeen } from './parity-keys.js';
 import type { ParityBucket, ParitySample, ParityStore } from './parity-store.js';
+
+/** Which record a comparison was about, and against which upstream. */
+export interface ComparedKey {
+  target: string;
+  /** the rule's sticky key, else the request's path parameters (an MRN): hashed before it is stored */
+  key: string;
+}
 
 export type ComparisonResult = 'match' | 'mismatch';
 
@@ -20,6 +28,8 @@ export interface ParityRecorderOptions {
   maxPendingBuckets?: number;
   /** distinct fields counted per bucket; more are counted as "(other fields)" */
   maxFieldsPerBucket?: number;
+  /** distinct keys held between two flushes; past it a key that matched is not kept (see recordKey) */
+  maxPendingKeys?: number;
 }
 
 const minuteOf = (ms: number) => ms - (ms % 60_000);
@@ -27,12 +37,17 @@ const minuteOf = (ms: number) => ms - (ms % 60_000);
 export class ParityRecorder {
   private buckets = new Map<string, ParityBucket>();
   private samples: ParitySample[] = [];
+  private keys = new Map<string, KeySeen>();
+  /** how many of `keys` never differed: the ones a mismatch may displace */
+  private matchedKeys = 0;
   private readonly samplesByRule = new Map<string, number>();
   /** this instance's totals since it started, for /metrics: rule → result → count */
   readonly compared = new Map<string, Map<ComparisonResult, number>>();
   /** rule → reason → count */
   readonly skips = new Map<string, Map<string, number>>();
   droppedBuckets = 0;
+  /** keys not kept because too many were pending (each one counted for breadth could only understate it) */
+  droppedKeys = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private lastPrune = 0;
@@ -65,12 +80,13 @@ export class ParityRecorder {
   }
 
   /** One comparison; `sample` is kept when it is a mismatch and the sample budget allows. */
-  record(rule: string, c: Pick<Comparison, 'match' | 'fields'>, sample?: () => ParitySample): void {
+  record(rule: string, c: Pick<Comparison, 'match' | 'fields'>, sample?: () => ParitySample, key?: ComparedKey): void {
     this.count(this.compared, rule, c.match ? 'match' : 'mismatch');
     // without a store (file mode) only this instance's metrics count
     if (!this.o.store) return;
     const b = this.bucket(rule);
     b.compared++;
+    if (key) this.recordKey({ rule, target: key.target, key: key.key, compared: b.minute, mismatch: c.match ? undefined : b.minute });
     if (c.match) return;
     b.mismatches++;
     const max = this.o.maxFieldsPerBucket ?? 200;
@@ -85,6 +101,31 @@ export class ParityRecorder {
         this.samples.push(sample());
       }
     }
+  }
+
+  /**
+   * Past the bound, a key that differed takes the place of one that did not: a lost match only
+   * understates breadth (the gate holds longer), a lost mismatch would hide a patient who differs.
+   */
+  private recordKey(seen: KeySeen): void {
+    const id = seenId(seen);
+    const mine = this.keys.get(id);
+    if (mine) {
+      if (mine.mismatch === undefined && seen.mismatch !== undefined) this.matchedKeys--;
+      return mergeSeen(mine, seen);
+    }
+    if (this.keys.size >= (this.o.maxPendingKeys ?? 50_000)) {
+      this.droppedKeys++;
+      if (seen.mismatch === undefined || this.matchedKeys === 0) return;
+      for (const [k, v] of this.keys) {
+        if (v.mismatch !== undefined) continue;
+        this.keys.delete(k);
+        this.matchedKeys--;
+        break;
+      }
+    }
+    this.keys.set(id, seen);
+    if (seen.mismatch === undefined) this.matchedKeys++;
   }
 
   /** A request that was not compared (busy, too large, not shadowed method, legacy failed...). */
@@ -111,12 +152,16 @@ export class ParityRecorder {
   private async doFlush(store: ParityStore): Promise<void> {
     const buckets = [...this.buckets.values()];
     const samples = this.samples;
+    const keys = [...this.keys.values()];
     this.buckets = new Map();
     this.samples = [];
+    this.keys = new Map();
+    this.matchedKeys = 0;
     this.samplesByRule.clear();
     try {
-      await store.add(buckets, samples);
+      await store.add(buckets, samples, keys);
     } catch (e) {
+      for (const k of keys) this.recordKey(k);
       // keep the counts for the next flush (samples are expendable)
       for (const b of buckets) {
         const key = `${b.rule}\u0000${b.minute}`;

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { DiffEntry } from './compare.js';
 import { withTransaction } from '../postgres/transaction.js';
+import { ParityKeys, type KeyFigures, type KeySeen } from './parity-keys.js';
 
 /** Counts of one rule in one minute, as an instance accumulated them. */
 export interface ParityBucket {
@@ -52,6 +53,11 @@ export interface ParityFigures {
   skipped: number;
   /** (compared - mismatches) / compared, 0..1; null when nothing was compared */
   parity: number | null;
+  /** distinct keys (patients) compared in the window, and those that differed at least once in it */
+  keys: number;
+  mismatchedKeys: number;
+  /** (keys - mismatchedKeys) / keys; null when no key was compared */
+  keyParity: number | null;
   window: string;
   topFields: FieldCount[];
   total: { compared: number; mismatches: number; skipped: number; parity: number | null; since: string | null };
@@ -78,11 +84,15 @@ export const parityOf = (compared: number, mismatches: number): number | null =>
 const n = (v: string | number | null | undefined) => Number(v ?? 0);
 
 export class ParityStore {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly keys: ParityKeys;
 
-  /** Adds the buckets and samples of one flush (one transaction). */
-  async add(unordered: ParityBucket[], samples: ParitySample[]): Promise<void> {
-    if (unordered.length === 0 && samples.length === 0) return;
+  constructor(private readonly pool: pg.Pool) {
+    this.keys = new ParityKeys(pool);
+  }
+
+  /** Adds the buckets, samples and keys of one flush (one transaction). */
+  async add(unordered: ParityBucket[], samples: ParitySample[], keys: KeySeen[] = []): Promise<void> {
+    if (unordered.length === 0 && samples.length === 0 && keys.length === 0) return;
     // every instance upserts the same rows in the same order, so concurrent flushes queue instead of deadlocking
     const buckets = [...unordered].sort((a, b) => (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : a.minute - b.minute));
     await withTransaction(this.pool, async (client) => {
@@ -148,6 +158,7 @@ export class ParityStore {
           );
         }
       }
+      await this.keys.add(client, keys);
       for (const s of samples) {
         await client.query(
           `INSERT INTO parity_samples (rule, method, route, legacy_status, target_status, fields, diff, redacted, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
@@ -184,6 +195,7 @@ export class ParityStore {
     await this.pool.query(`DELETE FROM parity_counts WHERE minute < now() - make_interval(mins => $1)`, [MINUTES_KEPT]);
     await this.pool.query(`DELETE FROM parity_fields WHERE minute < now() - make_interval(mins => $1)`, [MINUTES_KEPT]);
     await this.pool.query(`DELETE FROM traffic_counts WHERE minute < now() - make_interval(mins => $1)`, [MINUTES_KEPT]);
+    await this.keys.prune(MINUTES_KEPT);
     await this.pool.query(
       `DELETE FROM parity_samples s USING (
          SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY rule ORDER BY id DESC) AS k FROM parity_samples) r WHERE k > $1
@@ -199,7 +211,7 @@ export class ParityStore {
   async figures(windowMinutes: number, window: string, rules?: string[], topN = 5): Promise<ParityFigures[]> {
     const filter = rules ?? null;
     const since = `date_trunc('minute', now()) - make_interval(mins => $1 - 1)`;
-    const [w, t, f] = await Promise.all([
+    const [w, t, f, k] = await Promise.all([
       this.pool.query<{ rule: string; compared: string; mismatches: string; skipped: string }>(
         `SELECT rule, sum(compared) AS compared, sum(mismatches) AS mismatches, sum(skipped) AS skipped FROM parity_counts
           WHERE minute >= ${since} AND ($2::text[] IS NULL OR rule = ANY($2)) GROUP BY rule`,
@@ -215,6 +227,7 @@ export class ParityStore {
           GROUP BY rule, field ORDER BY rule, sum(count) DESC, field <> 'status', field`,
         [windowMinutes, filter],
       ),
+      this.keys.figures(windowMinutes, filter),
     ]);
     const names = new Set([...(rules ?? []), ...w.rows.map((r) => r.rule), ...t.rows.map((r) => r.rule)]);
     const byRule = <R extends { rule: string }>(rows: R[]) => new Map(rows.map((r) => [r.rule, r]));
@@ -225,12 +238,16 @@ export class ParityStore {
       const b = tot.get(rule);
       const compared = n(a?.compared);
       const mismatches = n(a?.mismatches);
+      const keys = k.get(rule);
       return {
         rule,
         compared,
         mismatches,
         skipped: n(a?.skipped),
         parity: parityOf(compared, mismatches),
+        keys: keys?.keys ?? 0,
+        mismatchedKeys: keys?.mismatchedKeys ?? 0,
+        keyParity: parityOf(keys?.keys ?? 0, keys?.mismatchedKeys ?? 0),
         window,
         topFields: f.rows
           .filter((r) => r.rule === rule)
@@ -245,6 +262,11 @@ export class ParityStore {
         },
       };
     });
+  }
+
+  /** Distinct and mismatched keys of one rule over the last `windowMinutes` minutes, compared against `target` when given. */
+  async keyFigures(windowMinutes: number, rule: string, target?: string): Promise<KeyFigures> {
+    return (await this.keys.figures(windowMinutes, [rule], target)).get(rule) ?? { rule, keys: 0, mismatchedKeys: 0 };
   }
 
   /** The most differing fields since the beginning. */

@@ -191,6 +191,9 @@ const Duration = Type.String({ pattern: '^[1-9][0-9]{0,5}[mhd]$', description: '
 const gateProperties = {
   threshold: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'least parity (0..1) for the gate to open (default 0.99)' })),
   minCompared: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'least compared requests in the window (default 100)' })),
+  minKeys: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'least distinct keys (patients: the sticky key, else the path parameters) compared in the window (default: minCompared, at most 100)' }),
+  ),
   window: Type.Optional(Duration),
 };
 

@@ -104,10 +104,16 @@ function ParityCell({ p }: { p: Parity | undefined }) {
       <span class="muted">
         ({p.compared - p.mismatches}/{p.compared} in {p.window})
       </span>
+      <div class="small">
+        by key: <strong>{pct(p.keyParity, 2)}</strong>{' '}
+        <span class="muted">
+          ({p.keys - p.mismatchedKeys}/{p.keys} keys)
+        </span>
+      </div>
       {p.topFields[0] && <div class="muted small">most differing: {p.topFields.map((f) => `${f.field} (${f.count})`).slice(0, 3).join(', ')}</div>}
       {gate && (
         <div class={`gate ${gate.open ? 'open' : 'closed'}`}>
-          gate {gate.open ? 'open' : 'closed'}: needs {pct(gate.threshold, 2)} over {gate.minCompared}
+          gate {gate.open ? 'open' : 'closed'}: needs {pct(gate.threshold, 2)} over {gate.minCompared} requests and {gate.minKeys} keys
         </div>
       )}
       {p.mismatches > 0 && <Samples rule={p.rule} />}

@@ -40,6 +40,11 @@ interface Gate {
   threshold: number;
   minCompared: number;
   window: string;
+  /** absent from refusals made before the gate counted keys */
+  keys?: number;
+  mismatchedKeys?: number;
+  keyParity?: number | null;
+  minKeys?: number;
 }
 
 const isGate = (g: unknown): g is Gate => typeof g === 'object' && g !== null && typeof (g as Gate).rule === 'string' && typeof (g as Gate).compared === 'number';
@@ -56,7 +61,8 @@ export function gateRefusal(p: ProblemBody, canForce: boolean): string | null {
     ? gates
         .map((g) => {
           const measured = g.parity === null ? 'nothing compared' : `parity ${g.parity.toFixed(4)} over ${g.compared} compared requests`;
-          return `rule "${g.rule}" ${g.move}: ${measured} in the last ${g.window}; the gate needs parity ≥ ${g.threshold} over ≥ ${g.minCompared} compared requests`;
+          const byKey = g.minKeys === undefined ? '' : `; by key: ${g.keyParity == null ? 'no key compared' : `parity ${g.keyParity.toFixed(4)} over ${g.keys ?? 0} distinct keys, ${g.mismatchedKeys ?? 0} with a mismatch`}, the gate needs as much over ≥ ${g.minKeys} distinct keys`;
+          return `rule "${g.rule}" ${g.move}: ${measured} in the last ${g.window}; the gate needs parity ≥ ${g.threshold} over ≥ ${g.minCompared} compared requests${byKey}`;
         })
         .join('; ')
     : (p.detail ?? '').replace(/\s*An admin may force it\b.*$/s, '');

@@ -27,9 +27,13 @@ export interface Parity {
   compared: number;
   mismatches: number;
   parity: number | null;
+  /** distinct keys (patients) compared, those with a mismatch, and their parity */
+  keys: number;
+  mismatchedKeys: number;
+  keyParity: number | null;
   window: string;
   topFields: { field: string; count: number }[];
-  gate: { threshold: number; minCompared: number; window: string; gateAbovePercent: number | null; open: boolean | null } | null;
+  gate: { threshold: number; minCompared: number; minKeys: number; window: string; gateAbovePercent: number | null; open: boolean | null } | null;
 }
 
 export interface Traffic {

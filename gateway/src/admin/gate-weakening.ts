@@ -55,6 +55,7 @@ function loosened(was: ResolvedGate, now: ResolvedGate): string[] {
   const out: string[] = [];
   if (now.threshold < was.threshold) out.push(`threshold ${was.threshold} → ${now.threshold}`);
   if (now.minCompared < was.minCompared) out.push(`minCompared ${was.minCompared} → ${now.minCompared}`);
+  if (now.minKeys < was.minKeys) out.push(`minKeys ${was.minKeys} → ${now.minKeys}`);
   if (now.window !== was.window) out.push(`window ${was.window} → ${now.window}`);
   if (was.gateAbovePercent !== undefined && (now.gateAbovePercent === undefined || now.gateAbovePercent > was.gateAbovePercent)) {
     out.push(`gateAbovePercent ${was.gateAbovePercent} → ${now.gateAbovePercent ?? 'none (any canary ungated)'}`);

@@ -1,15 +1,18 @@
 /**
  * The flip gate: a rule with a `parity` section cannot go to `new` (or `retired`), nor a canary
  * above its `gateAbovePercent`, unless the parity measured over its window is at least its
- * threshold over at least `minCompared` compared requests. A rule without a `parity` section is
+ * threshold over at least `minCompared` compared requests, and the parity by key (a patient who
+ * differed once counts as differing) at least the same over at least `minKeys` distinct keys:
+ * one good patient read 450 times is no evidence for the others. A rule without a `parity` section is
  * not gated (the rule files shipped before shadowing existed keep working as they did). Flips,
  * imports and rollbacks all go through it; a move back toward legacy never does.
  *
  * Parity is counted per rule id, not per target, yet a comparison says how one service answered:
  * so the figures count only the minutes in which the rule compared against the target the change
- * sends it to, and a change of target starts the rule's exposure from nothing.
+ * sends it to, and a change of target starts the rule's exposure from nothing. Keys are kept per
+ * target: only those compared against the move's target count.
  */
-import { parityOf, resolveGate, type Hl7Rule, type HttpRule, type ParityStore, type ResolvedGate, type RuleSet, type RuleVersion } from '@ficus/contracts';
+import { gateOpen, parityOf, resolveGate, type Hl7Rule, type HttpRule, type ParityStore, type ResolvedGate, type RuleSet, type RuleVersion } from '@ficus/contracts';
 
 export interface GateFigures {
   rule: string;
@@ -18,8 +21,13 @@ export interface GateFigures {
   parity: number | null;
   compared: number;
   mismatches: number;
+  /** distinct keys compared against the move's target in the window, those that differed, and their parity */
+  keys: number;
+  mismatchedKeys: number;
+  keyParity: number | null;
   threshold: number;
   minCompared: number;
+  minKeys: number;
   window: string;
   open: boolean;
   /** the upstream the move sends traffic to, when only some minutes of the window compared against it */
@@ -145,16 +153,22 @@ export async function checkGates(moves: (GatedMove & { minutes?: MinuteRange[] |
     const compared = f?.compared ?? 0;
     const mismatches = f?.mismatches ?? 0;
     const p = parityOf(compared, mismatches);
+    const k = await parity.keyFigures(m.gate.windowMinutes, m.rule, m.target);
+    const keyParity = parityOf(k.keys, k.mismatchedKeys);
     out.push({
       rule: m.rule,
       move: m.move,
       parity: p,
       compared,
       mismatches,
+      keys: k.keys,
+      mismatchedKeys: k.mismatchedKeys,
+      keyParity,
       threshold: m.gate.threshold,
       minCompared: m.gate.minCompared,
+      minKeys: m.gate.minKeys,
       window: m.gate.window,
-      open: compared >= m.gate.minCompared && p !== null && p >= m.gate.threshold,
+      open: gateOpen({ compared, parity: p, keys: k.keys, keyParity }, m.gate),
       ...(m.minutes ? { target: m.target ?? 'none', countedMinutes: m.minutes.reduce((n, r) => n + r.to - r.from + 1, 0) } : {}),
     });
   }
@@ -164,5 +178,6 @@ export async function checkGates(moves: (GatedMove & { minutes?: MinuteRange[] |
 export function describeGate(g: GateFigures): string {
   const measured = g.parity === null ? 'nothing compared' : `parity ${g.parity.toFixed(4)} over ${g.compared} compared requests`;
   const counted = g.countedMinutes !== undefined ? `, counting only the ${g.countedMinutes} minutes in which it compared against "${g.target}"` : '';
-  return `rule "${g.rule}" ${g.move}: ${measured} in the last ${g.window}${counted}; the gate needs parity ≥ ${g.threshold} over ≥ ${g.minCompared} compared requests`;
+  const byKey = g.keyParity === null ? 'no key compared' : `parity ${g.keyParity.toFixed(4)} over ${g.keys} distinct keys, ${g.mismatchedKeys} with a mismatch`;
+  return `rule "${g.rule}" ${g.move}: ${measured} in the last ${g.window}${counted}; the gate needs parity ≥ ${g.threshold} over ≥ ${g.minCompared} compared requests; by key: ${byKey}, the gate needs as much over ≥ ${g.minKeys} distinct keys`;
 }

@@ -13,6 +13,7 @@ import { isAmbiguous, isSafeMethod } from '../routing/router.js';
 import { Exchange } from './exchange.js';
 import { acceptableRequestId, hasRepeatedHost, REPEATED_HOST_DETAIL } from './headers.js';
 import { hasBody } from './outgoing-body.js';
+import { comparedKey } from './parity-key.js';
 import { isEchoMethod, refuseEchoMethod, sendProblem } from './problem-response.js';
 import { writtenRecently } from './read-after-write.js';
 import { recordRefusal } from './refusals.js';
@@ -66,7 +67,7 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
   exchange.afterWrite = afterWrite && decided;
   if (rule.shadow !== null) {
     if (afterWrite) rt.shadows.skip(rule, AFTER_WRITE);
-    else exchange.shadow = rt.shadows.begin(rule, req, target, requestId, hasBody(req), (tee) => exchange.useBody(tee));
+    else exchange.shadow = rt.shadows.begin(rule, req, target, comparedKey(match, req, target), requestId, hasBody(req), (tee) => exchange.useBody(tee));
   }
   exchange.start(toTarget ? rule.target! : rule.legacy, toTarget);
 }

@@ -84,6 +84,7 @@ export class ShadowCapture {
     private readonly rule: CompiledRule,
     private readonly req: IncomingMessage,
     private readonly requestId: string,
+    private readonly key: string,
   ) {
     this.legacyBody = new BodyCapture(rule.shadow!.maxBodyBytes);
   }
@@ -218,7 +219,7 @@ export class ShadowCapture {
     const target = this.target;
     const again = this.again;
     // parsing and diffing happen after the client's answer is on its way
-    setImmediate(() => this.shadows.compare(this.rule, this.req.method ?? 'GET', legacy, target, again, this.requestId));
+    setImmediate(() => this.shadows.compare(this.rule, this.req.method ?? 'GET', legacy, target, again, this.requestId, this.key));
   }
 }
 
@@ -241,7 +242,8 @@ export class Shadows {
     return this.inflight.get(rule) ?? 0;
   }
 
-  compare(rule: CompiledRule, method: string, legacy: Observed, target: Observed, again: Observed | undefined, requestId: string): void {
+  /** `key`: the record the request was about (parity-key.ts), counted for the gate's breadth */
+  compare(rule: CompiledRule, method: string, legacy: Observed, target: Observed, again: Observed | undefined, requestId: string, key: string): void {
     const c = compareObserved(legacy, target, rule.compare!, again);
     const settings = rule.rule.compare;
     const rate = settings?.sampleRate ?? 0.1;
@@ -262,6 +264,7 @@ export class Shadows {
             requestId: loggedRequestId(requestId),
           })
         : undefined,
+      { target: rule.target!, key },
     );
   }
 
@@ -274,7 +277,7 @@ export class Shadows {
    * Starts shadowing a request, or says why not (counted as skipped). `setBody` replaces the
    * body the exchange sends to legacy when the request body has to be copied (shadowed writes).
    */
-  begin(rule: CompiledRule, req: IncomingMessage, target: RequestTarget, requestId: string, hasBody: boolean, setBody: (s: Readable) => void): ShadowCapture | undefined {
+  begin(rule: CompiledRule, req: IncomingMessage, target: RequestTarget, key: string, requestId: string, hasBody: boolean, setBody: (s: Readable) => void): ShadowCapture | undefined {
     const shadow = rule.shadow!;
     const recorder = this.deps.recorder;
     const method = req.method ?? 'GET';
@@ -301,7 +304,7 @@ export class Shadows {
     const copies: Copy[] = [{ upstream, which: 'target' }];
     const legacy = rule.rule.compare?.learnNoise === true && safe ? this.deps.upstreams.get(rule.legacy) : undefined;
     if (legacy) copies.push({ upstream: legacy, which: 'again' });
-    const capture = new ShadowCapture(this, rule, req, requestId);
+    const capture = new ShadowCapture(this, rule, req, requestId, key);
     if (!hasBody) {
       capture.start(copies, target, null);
       // no spare connection: counted as skipped already, and legacy's answer need not be captured

@@ -142,7 +142,7 @@ describe('flip gate', () => {
     const r = await admin.post<{ type: string; detail: string; gates: unknown[] }>('/api/rules/patients-read/flip', { mode: 'new', reason: 'go live', baseVersion: 1 });
     expect(r.status).toBe(422);
     expect(r.body.type).toBe('https://ficus.dev/problems/parity-gate');
-    expect(r.body.gates).toEqual([{ rule: 'patients-read', move: 'to new', parity: 0.6, compared: 20, mismatches: 8, threshold: 0.9, minCompared: 10, window: '1h', open: false }]);
+    expect(r.body.gates).toEqual([{ rule: 'patients-read', move: 'to new', parity: 0.6, compared: 20, mismatches: 8, keys: 20, mismatchedKeys: 8, keyParity: 0.6, threshold: 0.9, minCompared: 10, minKeys: 10, window: '1h', open: false }]);
     expect(r.body.detail).toContain('parity 0.6000 over 20 compared requests in the last 1h; the gate needs parity ≥ 0.9 over ≥ 10 compared requests');
     const nothing = await admin.post<{ detail: string }>('/api/rules/encounters-read/flip', { mode: 'new', reason: 'go live', baseVersion: 1 });
     expect(nothing.status).toBe(422);

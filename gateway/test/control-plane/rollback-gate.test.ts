@@ -94,7 +94,7 @@ describe('rollback through the parity gate', () => {
     const rollback = await operator.post<{ type: string; detail: string; gates: Gate[] }>('/api/rollback', { version: toNew, reason: 'go live again', baseVersion: inShadow });
     expect(rollback.status).toBe(422);
     expect(rollback.body.type).toBe('https://ficus.dev/problems/parity-gate');
-    expect(rollback.body.gates).toEqual([{ rule: 'patients-read', move: 'to new', parity: 10 / 11, compared: 11, mismatches: 1, threshold: 0.95, minCompared: 10, window: '1h', open: false }]);
+    expect(rollback.body.gates).toEqual([{ rule: 'patients-read', move: 'to new', parity: 10 / 11, compared: 11, mismatches: 1, keys: 11, mismatchedKeys: 1, keyParity: 10 / 11, threshold: 0.95, minCompared: 10, minKeys: 10, window: '1h', open: false }]);
     expect(rollback.body.detail).toContain('rule "patients-read" to new: parity 0.9091 over 11 compared requests in the last 1h; the gate needs parity ≥ 0.95 over ≥ 10 compared requests');
     expect(await current()).toBe(inShadow);
     expect((await modeOf('patients-read')).mode).toBe('shadow');

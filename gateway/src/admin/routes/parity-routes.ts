@@ -6,7 +6,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { durationMinutes, formatDiff, resolveGate, type Hl7Rule, type HttpRule, type ParityFigures, type ParityStore, type RuleSet } from '@ficus/contracts';
+import { durationMinutes, formatDiff, gateOpen, resolveGate, type Hl7Rule, type HttpRule, type ParityFigures, type ParityStore, type RuleSet } from '@ficus/contracts';
 import { sendProblem } from '../admin-http.js';
 import type { ControlPlane } from '../control-plane.js';
 import { UnknownRuleError } from '../rule-changes.js';
@@ -34,10 +34,12 @@ function withGate(f: ParityFigures, rule: AnyRule | undefined) {
       ? {
           threshold: gate.threshold,
           minCompared: gate.minCompared,
+          minKeys: gate.minKeys,
           window: gate.window,
           gateAbovePercent: gate.gateAbovePercent ?? null,
           // figures over the gate's own window decide; a different query window is for reading only
-          open: f.window === gate.window ? f.compared >= gate.minCompared && f.parity !== null && f.parity >= gate.threshold : null,
+          // (keys of every target count here; a flip counts those of its target: parity-gate.ts)
+          open: f.window === gate.window ? gateOpen(f, gate) : null,
         }
       : null,
   };

@@ -197,6 +197,8 @@ export class Hl7Parity {
             redacted: rule.compare?.keepValues !== true,
           })
         : undefined,
+      // the records read are the key: the gate's breadth counts patients, not messages
+      { target: rule.target ?? lookups[0]!.target ?? 'none', key: paths.join('\u0000') },
     );
   }
 
