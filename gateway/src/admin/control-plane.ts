@@ -95,11 +95,12 @@ export class ControlPlane {
 
   async flip(who: Principal, origin: Origin, ruleId: string, flip: Flip, reason: string, base: number, force = false): Promise<ChangeResult> {
     const current = await this.current();
+    await this.notStale(base, current);
     const { ruleSet, before, after } = applyFlip(current.ruleSet, ruleId, flip);
     // a flip cannot empty a section or drop a catch-all's match, but the guard is the same for every change
     const { ruleSet: checked, warnings } = this.check(ruleSet, current.ruleSet);
     // a flip to what the rule already does makes no version: the history shows only real moves
-    if (base === current.version && sameRouting(before, after)) {
+    if (sameRouting(before, after)) {
       await this.record(who, origin, { action: 'rules.flip', target: ruleId, reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false, now: describeRule(before) } });
       return { version: current, changed: false };
     }
@@ -133,11 +134,12 @@ export class ControlPlane {
     exportedFrom?: number,
   ): Promise<ChangeResult> {
     const current = await this.current();
+    await this.notStale(base, current);
     const { ruleSet: checked, warnings, lost } = this.check(ruleSet, current.ruleSet, allowRemoval);
     const weakened = this.gatesLoosened(who, current.ruleSet, checked, `the ${kind}`);
     const gates = await this.gate(current.ruleSet, checked, force);
     const diff = diffRuleSets(current.ruleSet, checked);
-    if (diff.identical && base === current.version) {
+    if (diff.identical) {
       await this.record(who, origin, { action: `rules.${kind}`, target: 'rule-set', reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false } });
       return withWarnings({ version: current, changed: false }, warnings);
     }
@@ -173,10 +175,11 @@ export class ControlPlane {
   async rollback(who: Principal, origin: Origin, to: number, reason: string, base: number, force = false, allowRemoval = false): Promise<ChangeResult> {
     const target = await this.version(to);
     const current = await this.current();
+    await this.notStale(base, current);
     const { ruleSet: restored, kept } = who.role === 'admin' ? { ruleSet: target.ruleSet, kept: [] } : keepGates(current.ruleSet, target.ruleSet);
     // an old version may predate the HL7 rules or the catch-all: guarded as an import is
     const { ruleSet, lost } = this.check(restored, current.ruleSet, allowRemoval);
-    if (base === current.version && diffRuleSets(current.ruleSet, ruleSet).identical) {
+    if (diffRuleSets(current.ruleSet, ruleSet).identical) {
       await this.record(who, origin, { action: 'rules.rollback', target: `version ${to}`, reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false } });
       return { version: current, changed: false };
     }
@@ -191,6 +194,16 @@ export class ControlPlane {
     const summary = `rollback to version ${to}${moves.length > 0 ? `: ${moves.join('; ')}` : ''}`;
     const change = withKept(withGates({ kind: 'rollback', rollbackTo: to, summary }, gates), kept, to);
     return this.commit(who, origin, 'rules.rollback', `version ${to}`, ruleSet, reason, base, withRemoved(withWeakened(change, weakened), lost));
+  }
+
+  /**
+   * A change made on an out-of-date view is refused as such before anything else is said about
+   * it (a closed gate, an invalid rule): "someone changed the rules meanwhile" is what its
+   * author must learn first, and the gate's figures were for rules that are no longer there.
+   * The store checks the base again when it commits, for a change that lands in between.
+   */
+  private async notStale(base: number, current: RuleVersion): Promise<void> {
+    if (base !== current.version) throw await this.explainStale(new StaleVersionError(base, current.version));
   }
 
   /**
