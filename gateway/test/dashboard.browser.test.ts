@@ -327,4 +327,35 @@ describe('the dashboard', () => {
     expect(flips[1]).toEqual(expect.not.objectContaining({ percent: expect.anything() }));
     await page.close();
   });
+
+  it('pages in older versions back to version 1, the all-legacy baseline, and rolls back to it', async () => {
+    const admin = adminClient(s.gw.adminUrl);
+    const current = async () => (await admin.get<{ version: number }>('/api/rules')).body.version;
+    // a dozen changes more, encounters-read left in shadow: version 1 is far past the ten newest
+    for (let i = 0; i < 13; i++) {
+      const r = await admin.post('/api/rules/encounters-read/flip', { mode: i % 2 === 0 ? 'shadow' : 'legacy', reason: `change ${i}`, baseVersion: await current() });
+      expect(r.status).toBe(200);
+    }
+    const page = await s.context.newPage();
+    await logIn(s, page, s.operatorToken);
+    const toBaseline = page.getByRole('button', { name: 'Roll back to version 1', exact: true });
+    await eventually(() => page.getByRole('button', { name: /^Older versions/ }).count()).toBe(1);
+    expect(await toBaseline.count()).toBe(0);
+    for (let i = 0; i < 10 && (await toBaseline.count()) === 0; i++) {
+      await page.getByRole('button', { name: /^Older versions/ }).click();
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // every version once, none skipped, and no more paging past version 1
+    const listed = await page.locator('#changes table').first().locator('tbody th[scope=row]').allTextContents();
+    const newest = await current();
+    expect(listed.map(Number)).toEqual(Array.from({ length: newest }, (_, i) => newest - i));
+    expect(await page.getByRole('button', { name: /^Older versions/ }).count()).toBe(0);
+    await toBaseline.click();
+    const dialog = page.getByRole('dialog', { name: 'Roll back to version 1' });
+    await dialog.getByRole('textbox', { name: /reason/i }).fill('back to the baseline');
+    await dialog.getByRole('button', { name: 'Roll back' }).click();
+    await eventually(() => row(page, 'encounters-read').getByTestId('mode').textContent()).toBe('legacy');
+    await eventually(() => page.getByRole('status').first().textContent()).toContain('rolled back to version 1');
+    await page.close();
+  });
 });

@@ -1,5 +1,9 @@
-/** Recent versions (who, why, when) with rollback for operators, and the latest audit entries. */
-import { useEffect, useState } from 'preact/hooks';
+/**
+ * Recent versions (who, why, when) with rollback for operators, and the latest audit entries.
+ * Older versions page in on request, back to version 1 (the all-legacy baseline): a rollback
+ * target must not fall out of reach after ten changes.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { canOperate, get, post, refusalText, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ago, when } from './format';
@@ -7,9 +11,17 @@ import { refusal } from './Refusal';
 import { usePoll } from './usePoll';
 import type { AuditEntry, Version } from './types';
 
-async function load() {
-  const [versions, audit] = await Promise.all([get<{ versions: Version[] }>('/api/versions?limit=10'), get<{ entries: AuditEntry[] }>('/api/audit?limit=10')]);
-  return { versions: versions.versions, audit: audit.entries };
+const PAGE = 10;
+
+/** `olderTop`: the newest of the older versions paged in; versions made since are read too, so the list has no gap */
+async function load(olderTop: number | undefined) {
+  const [versions, audit] = await Promise.all([get<{ versions: Version[] }>(`/api/versions?limit=${PAGE}`), get<{ entries: AuditEntry[] }>('/api/audit?limit=10')]);
+  let list = versions.versions;
+  const last = list.at(-1)?.version;
+  if (olderTop !== undefined && last !== undefined && last - 1 > olderTop) {
+    list = [...list, ...(await get<{ versions: Version[] }>(`/api/versions?limit=${Math.min(500, last - 1 - olderTop)}&before=${last}`)).versions];
+  }
+  return { versions: list, audit: audit.entries };
 }
 
 /** a rollback dialog: where to, and the version that was current when it was opened */
@@ -20,7 +32,11 @@ interface RollingBack {
 }
 
 export function ChangesPanel({ role, onPolled }: { role: Role; onPolled: (error: unknown) => void }) {
-  const polled = usePoll(load);
+  // versions never change once made: older pages are read once
+  const [older, setOlder] = useState<Version[]>([]);
+  const olderRef = useRef(older);
+  olderRef.current = older;
+  const polled = usePoll(() => load(olderRef.current[0]?.version));
   const [rollingBack, setRollingBack] = useState<RollingBack | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const [failed, setFailed] = useState<string | null>(null);
@@ -31,6 +47,24 @@ export function ChangesPanel({ role, onPolled }: { role: Role; onPolled: (error:
   const canRollBack = canOperate(role);
   const data = polled.data;
   const current = data?.versions[0]?.version;
+  const newest = data?.versions ?? [];
+  const shown = [...newest, ...older.filter((v) => v.version < (newest.at(-1)?.version ?? Infinity))];
+  const lowest = shown.at(-1)?.version;
+  const [paging, setPaging] = useState(false);
+  const showOlder = async () => {
+    if (lowest === undefined) return;
+    setPaging(true);
+    try {
+      const page = (await get<{ versions: Version[] }>(`/api/versions?limit=${PAGE}&before=${lowest}`)).versions;
+      // the newest shown keep their place in `older`, so a poll that moves on leaves no gap
+      const kept = new Map([...older, ...newest, ...page].map((v) => [v.version, v]));
+      setOlder([...kept.values()].filter((v) => v.version < (newest[0]?.version ?? Infinity)).sort((a, b) => b.version - a.version));
+    } catch (e) {
+      setFailed(`Cannot read older versions: ${refusalText(e)}`);
+    } finally {
+      setPaging(false);
+    }
+  };
 
   // the base is the version current when the dialog opened, as for a flip: a later one would
   // roll back over a change the operator never saw
@@ -99,7 +133,7 @@ export function ChangesPanel({ role, onPolled }: { role: Role; onPolled: (error:
               </tr>
             </thead>
             <tbody>
-              {data.versions.map((v) => (
+              {shown.map((v) => (
                 <tr key={v.version}>
                   <th scope="row">{v.version}</th>
                   <td title={when(v.createdAt)}>{ago(v.createdAt)}</td>
@@ -120,6 +154,17 @@ export function ChangesPanel({ role, onPolled }: { role: Role; onPolled: (error:
                 </tr>
               ))}
             </tbody>
+            {lowest !== undefined && lowest > 1 && (
+              <tfoot>
+                <tr>
+                  <td colSpan={canRollBack ? 6 : 5}>
+                    <button type="button" onClick={() => void showOlder()} disabled={paging}>
+                      Older versions (before {lowest})
+                    </button>
+                  </td>
+                </tr>
+              </tfoot>
+            )}
           </table>
           <table>
             <caption>Audit log, newest first (refused and denied attempts included)</caption>
