@@ -22,9 +22,21 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** the least role that may call the route; none: public */
     role?: Role;
-    /** the audit action of a write route */
-    audit?: string;
+    /** the audit action of a write route; given the request when the body says which operation it is */
+    audit?: string | ((request: FastifyRequest) => string);
+    /** the audit target when neither the handler nor the path names one (a denied call never reaches the handler) */
+    auditTarget?: string;
   }
+}
+
+/** One action name per operation, whatever the outcome: a denied import is `rules.import` as a successful one is. */
+export function auditActionOf(request: FastifyRequest): string | undefined {
+  const action = request.routeOptions.config?.audit;
+  return typeof action === 'function' ? action(request) : action;
+}
+
+function auditTargetOf(request: FastifyRequest): string | undefined {
+  return request.auditTarget ?? request.routeOptions.config?.auditTarget ?? (request.params as { id?: string } | undefined)?.id;
 }
 
 /**
@@ -86,8 +98,8 @@ export function installAdminAuth(app: FastifyInstance, auth: Authenticator, audi
     const need = request.routeOptions.config.role;
     if (!need) return;
     const result = await auth.authenticate(request.headers.authorization);
-    const action = request.routeOptions.config.audit;
-    const target = (request.params as { id?: string } | undefined)?.id;
+    const action = auditActionOf(request);
+    const target = auditTargetOf(request);
     if (!result.ok) {
       if (action) {
         request.audited = true;
@@ -108,13 +120,13 @@ export function installAdminAuth(app: FastifyInstance, auth: Authenticator, audi
 
   // writes that ended without their own audit entry (refused, conflicting, failed) are on the record too
   app.addHook('onResponse', async (request, reply) => {
-    const action = request.routeOptions.config?.audit;
+    const action = auditActionOf(request);
     if (!action || request.audited) return;
     // a body refused before the caller was checked (malformed JSON, a wrong content type): still name who sent it
     const who = request.principal ?? (await auth.authenticate(request.headers.authorization).then((r) => (r.ok ? r.principal : undefined), () => undefined));
     await record(who, request, {
       action,
-      target: request.auditTarget ?? (request.params as { id?: string } | undefined)?.id,
+      target: auditTargetOf(request),
       reason: reasonOf(request),
       outcome: outcomeOf(reply.statusCode),
       status: reply.statusCode,

@@ -4,7 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { originOf, reasonOf, sendProblem, StaleVersionError } from '@ficus/contracts';
+import { auditActionOf, originOf, reasonOf, sendProblem, StaleVersionError } from '@ficus/contracts';
 import { BadTargetError } from '../routing/request-target.js';
 import { InvalidRuleSetError, UnknownVersionError, type ControlPlane } from './control-plane.js';
 import { GateWeakeningError } from './gate-weakening.js';
@@ -47,12 +47,12 @@ export async function refusedOnRecord<T>(cp: ControlPlane, req: FastifyRequest, 
     return await change();
   } catch (e) {
     if (e instanceof ParityGateError) {
-      const action = req.routeOptions.config.audit ?? 'rules.change';
+      const action = auditActionOf(req) ?? 'rules.change';
       await cp.record(req.principal, originOf(req), { action, target: req.auditTarget, reason: reasonOf(req), outcome: 'refused', status: 422, detail: { parityGate: e.refused } });
       req.audited = true;
     }
     if (e instanceof GateWeakeningError) {
-      const action = req.routeOptions.config.audit ?? 'rules.change';
+      const action = auditActionOf(req) ?? 'rules.change';
       await cp.record(req.principal, originOf(req), { action, target: req.auditTarget, reason: reasonOf(req), outcome: 'denied', status: 403, detail: { weakenedGates: e.weakened } });
       req.audited = true;
     }

@@ -97,7 +97,8 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
   });
 
   r.put('/api/rules', {
-    config: { role: 'admin', audit: 'rules.apply' },
+    // an import is audited as one whether it is made, refused or denied (`ficus audit --action rules.import` finds them all)
+    config: { role: 'admin', audit: (req) => ((req.body as { kind?: unknown } | undefined)?.kind === 'import' ? 'rules.import' : 'rules.apply'), auditTarget: 'rule-set' },
     schema: {
       tags: ['rules'],
       summary: 'Replace the whole rule set (an import from files does this too)',
@@ -117,7 +118,6 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
       ),
     },
     handler: async (req) => {
-      req.auditTarget = 'rule-set';
       const { ruleSet, reason, baseVersion, kind, force, allowRemoval, exportedFrom } = req.body;
       const { version, changed, warnings } = await refusedOnRecord(cp, req, () =>
         cp.apply(req.principal!, originOf(req), ruleSet, reason, baseVersion, kind ?? 'apply', force === true, allowRemoval === true, exportedFrom),
