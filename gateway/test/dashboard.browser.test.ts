@@ -27,6 +27,23 @@ describe('the dashboard', () => {
     await page.close();
   });
 
+  it('says why the page went back to the login when the token is revoked while it is open', async () => {
+    const api = adminClient(s.gw.adminUrl, ADMIN_TOKEN);
+    const made = (await api.post<{ token: string; id: number }>('/api/tokens', { name: 'night-viewer', role: 'viewer', reason: 'dashboard test' })).body;
+    const page = await s.context.newPage();
+    await logIn(s, page, made.token);
+    await eventually(() => page.getByTestId('role').textContent()).toBe('viewer');
+    expect((await api.del(`/api/tokens/${made.id}`)).status).toBe(200);
+    // before 2026-12-07 the page fell back to the login without a word
+    await eventually(() => page.getByTestId('signed-out').textContent()).toContain('the token was revoked');
+    await expect.poll(() => page.getByLabel('Admin token').isVisible()).toBe(true);
+    // signing in again clears it
+    await logIn(s, page, s.operatorToken);
+    await eventually(() => page.getByTestId('role').textContent()).toBe('operator');
+    expect(await page.getByTestId('signed-out').count()).toBe(0);
+    await page.close();
+  });
+
   it('shows the rules with traffic and parity; an operator flips one with confirmation, and the gateway follows', async () => {
     const page = await s.context.newPage();
     await logIn(s, page, s.operatorToken);

@@ -23,11 +23,11 @@ interface Failing {
  * rules and the changes decide; the HL7, CDC and queue panels read other components through the
  * API and say so themselves.
  */
-function useApiHealth(onUnauthorized: () => void) {
+function useApiHealth(onUnauthorized: (e: ApiError) => void) {
   const [failing, setFailing] = useState<Record<string, Failing>>({});
   const polled = (source: string) => (e: unknown) => {
     // a token revoked while the page is open: back to the login page
-    if (e instanceof ApiError && e.status === 401) return onUnauthorized();
+    if (e instanceof ApiError && e.status === 401) return onUnauthorized(e);
     setFailing((f) => {
       if (e === undefined) {
         if (!(source in f)) return f;
@@ -55,7 +55,7 @@ function StaleBanner({ failing }: { failing: Failing }) {
   );
 }
 
-export function Dashboard({ me, onLogout, onUnauthorized }: { me: WhoAmI; onLogout: () => void; onUnauthorized: () => void }) {
+export function Dashboard({ me, onLogout, onUnauthorized }: { me: WhoAmI; onLogout: () => void; onUnauthorized: (e: ApiError) => void }) {
   useEffect(() => {
     document.title = 'Ficus migration dashboard';
     document.querySelector<HTMLElement>('h1')?.focus();

@@ -1,7 +1,7 @@
 /** The login page: a Ficus token or an identity provider's JWT, pasted. */
 import { useEffect, useRef, useState } from 'preact/hooks';
 
-export function Login({ onLogin }: { onLogin: (token: string) => Promise<string | null> }) {
+export function Login({ onLogin, notice }: { onLogin: (token: string) => Promise<string | null>; notice?: string | null }) {
   const [token, setToken] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -18,6 +18,11 @@ export function Login({ onLogin }: { onLogin: (token: string) => Promise<string 
   return (
     <main class="login">
       <h1>Ficus migration dashboard</h1>
+      {notice && (
+        <p role="status" class="signed-out" data-testid="signed-out">
+          {notice}
+        </p>
+      )}
       <form onSubmit={submit} aria-describedby="login-help">
         <label for="token">Admin token</label>
         <input id="token" ref={input} type="password" autocomplete="off" required value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} aria-invalid={error ? 'true' : undefined} aria-errormessage={error ? 'login-error' : undefined} />
