@@ -48,7 +48,7 @@ describe('ficus cdc status', () => {
     const [head, row] = r.stdout.split('\n');
     expect(head).toMatch(/^SOURCE\s+KIND\s+STATE\s+LAG\s+LAG MS\s+LAST POSITION\s+LAST COMMIT\s+CHANGES\/S$/);
     expect(row).toMatch(/^legacy-pg\s+postgres\s+streaming\s+\d+(\.\d)? (B|KiB|MiB)\s+\d+\s+[0-9A-F]{16}\/[0-9A-F]{8}\s+/);
-    expect(r.stdout).toMatch(new RegExp(`WRITE-BACK FROM\\s+APPLIED\\s+LAST APPLIED\\n${s.service}\\s+0\\s+-`));
+    expect(r.stdout).toMatch(new RegExp(`WRITE-BACK FROM\\s+APPLIED SINCE START\\s+LAST APPLIED\\n${s.service}\\s+0\\s+none since start`));
   });
 
   it('prints the API\'s JSON with --json, and --strict exits 0 while every source streams', async () => {

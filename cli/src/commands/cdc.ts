@@ -9,6 +9,8 @@ import { CliFailure } from '../failures.js';
 import { printResult, table } from '../output.js';
 import type { CdcStatus } from '@ficus/contracts/api';
 
+const NONE_YET = 'none since start';
+
 const bytes = (n: number | null) => (n === null ? null : n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
 
 /** What the services did with the changes: a batch one gave up on leaves its copy of those rows stale. */
@@ -52,13 +54,14 @@ export function addCdcCommands(program: Command): void {
         const lines = [
           table(
             ['source', 'kind', 'state', 'lag', 'lag ms', 'last position', 'last commit', 'changes/s'],
-            r.sources.map((s) => [s.name, s.kind, s.state, bytes(s.lagBytes), s.lagMs, s.lastPosition, s.lastCommitAt, s.changesPerSecond]),
+            // a restarted CDC knows its place (the slot) but has read no change yet: not a blank
+            r.sources.map((s) => [s.name, s.kind, s.state, bytes(s.lagBytes), s.lagMs, s.lastPosition ?? NONE_YET, s.lastCommitAt ?? NONE_YET, s.changesPerSecond]),
           ),
         ];
         for (const s of r.sources) if (s.error) lines.push(`${s.name}: ${s.error}`);
         const wb = r.writeback;
         if (wb?.enabled) {
-          lines.push('', table(['write-back from', 'applied', 'last applied'], wb.services.map((s) => [s.name, s.applied, s.lastAppliedAt])));
+          lines.push('', table(['write-back from', 'applied since start', 'last applied'], wb.services.map((s) => [s.name, s.applied, s.lastAppliedAt ?? NONE_YET])));
           if (wb.deadLetters) lines.push(`${wb.deadLetters} write-back job(s) dead-lettered: the legacy database refused them (ficus queues dead-letters --channel cdc)`);
         } else if (wb) {
           lines.push('', 'write-back: off');
