@@ -10,6 +10,7 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_DIFFERENCES = 3;
+export const EXIT_INCOMPLETE = 4;
 
 /** An RFC 9457 problem body, as the admin API answers errors. */
 export interface Problem {
@@ -94,6 +95,11 @@ export class ReportedFailure extends CliFailure {}
 /** `ficus reconcile` printed its report, and the two sides differ: exit 3, print nothing more. */
 export class DifferencesFound extends ReportedFailure {
   override readonly exitCode: number = EXIT_DIFFERENCES;
+}
+
+/** The command printed what it could read, but a source of it did not answer (a component down): exit 4, print nothing more. */
+export class IncompleteResult extends ReportedFailure {
+  override readonly exitCode: number = EXIT_INCOMPLETE;
 }
 
 /** A system other than the admin API (legacy, a new service) could not be reached, or answered nonsense. */

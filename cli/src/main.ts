@@ -1,6 +1,7 @@
 /**
  * Entry point of `ficus` (started by bin/ficus.js): runs the command and turns how it ended
- * into the exit code: 0 ok, 1 refused or failed, 2 usage error, 3 differences found (reconcile).
+ * into the exit code: 0 ok, 1 refused or failed, 2 usage error, 3 differences found (reconcile),
+ * 4 a listing printed without a component that did not answer (queues dead-letters).
  */
 import { CommanderError } from 'commander';
 import { CliFailure, EXIT_FAILED, EXIT_OK, EXIT_USAGE, ReportedFailure } from './failures.js';

@@ -22,7 +22,8 @@ Environment:
   FICUS_CONFIG     the config file (default $XDG_CONFIG_HOME/ficus/config.json or
                    ~/.config/ficus/config.json): { "adminUrl"?: string, "token"?: string }
 
-Exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 \`reconcile\` found differences.`;
+Exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 \`reconcile\` found differences,
+4 \`queues dead-letters\` printed without a component that did not answer.`;
 
 export function buildProgram(): Command {
   const program = new Command('ficus')

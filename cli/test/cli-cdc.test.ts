@@ -110,7 +110,7 @@ describe('ficus cdc status', () => {
 });
 
 describe('through the admin API, with the HL7 adapter hung (it accepts connections and never answers, as under kill -STOP)', () => {
-  it("the CLI waits for the admin API's 504 and names the hung component; queues dead-letters lists the CDC letters all the same", async () => {
+  it("the CLI waits for the admin API's 504 and names the hung component; queues dead-letters lists the CDC letters all the same, the HL7 queues unavailable (exit 4)", async () => {
     const held: Socket[] = [];
     const hung: Server = createServer((socket) => void held.push(socket));
     await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
@@ -126,8 +126,9 @@ describe('through the admin API, with the HL7 adapter hung (it accepts connectio
       expect(messages.stderr).toContain('refused (504): The HL7 adapter did not answer in time');
       expect(messages.stderr).toContain('did not answer within 3 s');
       expect(messages.stderr).not.toContain('cannot reach the admin API');
-      expect(letters.code, letters.stderr).toBe(0);
+      expect(letters.code, letters.stderr).toBe(4);
       expect(letters.stderr).toContain('hl7: refused (504): The HL7 adapter did not answer in time');
+      expect(letters.stdout).toMatch(/^hl7\.\*\s+unavailable \(The HL7 adapter did not answer in time\)$/m);
       expect(letters.stdout).toMatch(new RegExp(`^${queue.replaceAll('.', '\\.')}\\s+dead-batch-hung\\s`, 'm'));
     } finally {
       await dead.obliterate({ force: true });

@@ -256,7 +256,7 @@ describe('ficus rules flip on an HL7 rule', () => {
 });
 
 describe('ficus queues: the services\' dead letters', () => {
-  it('lists, replays and refuses a second replay; the CDC side unavailable is said, not fatal; audited', async () => {
+  it('lists, replays and refuses a second replay; the CDC side unavailable is shown as such, exit 4; audited', async () => {
     // patient-service gave up on the backfilled CLI-1 (a dead letter as its consumer writes one)
     const lane = partitionOf('P1', 8);
     const queueName = `hl7.patient-service.p${lane}`;
@@ -269,10 +269,15 @@ describe('ficus queues: the services\' dead letters', () => {
       const letter = { queue: queueName, jobId: job!.id, name: job!.name, data: job!.data, error: 'HL7 204 at PID^1^3^1^1: PID-3: no patient with this MRN', attempts: 1, failedAt: new Date().toISOString() };
       await dead.add(job!.name, letter, { jobId: `dead-${job!.id}` });
 
-      const list = await ficus(['queues', 'dead-letters']);
-      expect(list.code, list.stderr).toBe(0);
+      // the CDC deployable is not running: its queues are shown unavailable, exit 4, not left out
+      const [list, listJson] = await Promise.all([ficus(['queues', 'dead-letters']), ficus(['queues', 'dead-letters', '--json'])]);
+      expect(list.code, list.stderr).toBe(4);
       expect(list.stderr).toContain('cdc: refused (503): The CDC reader is unavailable');
       expect(list.stdout).toMatch(/^hl7\.patient-service\.p\*\s+1$/m);
+      expect(list.stdout).toMatch(/^cdc\.\*\s+unavailable \(The CDC reader is unavailable\)$/m);
+      expect(listJson.code).toBe(4);
+      expect(parse<{ unavailable: unknown[] }>(listJson).unavailable).toEqual([expect.objectContaining({ channel: 'cdc', queues: 'cdc.*', status: 503, title: 'The CDC reader is unavailable' })]);
+      expect(JSON.parse(listJson.stderr)).toMatchObject({ status: 503, channel: 'cdc', title: 'cdc: The CDC reader is unavailable' });
       expect(list.stdout).toMatch(new RegExp(`^${queueName.replaceAll('.', '\\.')}\\s+dead-${job!.id}\\s+\\S+\\s+1\\s+HL7 204 at PID.*\\s+messageId=${ids['CLI-1']} controlId=CLI-1 sendingFacility=GENHOSP`, 'm'));
       const cdcOnly = await ficus(['queues', 'dead-letters', '--channel', 'cdc']);
       expect(cdcOnly.code).toBe(1);

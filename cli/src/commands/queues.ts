@@ -8,7 +8,7 @@
 import { Option, type Command } from 'commander';
 import type { QueueDeadLetterAction, QueueDeadLetters, QueueDeadLettersReplayed } from '@ficus/contracts/api';
 import { contextOf } from '../context.js';
-import { ApiFailure } from '../failures.js';
+import { ApiFailure, EXIT_INCOMPLETE, IncompleteResult } from '../failures.js';
 import * as parse from '../option-parsers.js';
 import { note, printResult, table } from '../output.js';
 
@@ -17,6 +17,15 @@ type Channel = keyof typeof CHANNELS;
 
 /** the component that serves a queue's dead letters: the HL7 adapter its `hl7.` queues, the CDC deployable the rest */
 const channelOf = (queue: string): Channel => (queue.startsWith('hl7.') ? 'hl7' : 'cdc');
+
+/** a component that did not answer: its queues are not in the listing */
+interface Unavailable {
+  channel: Channel;
+  queues: string;
+  status: number;
+  title: string;
+  detail?: string;
+}
 
 const summaryText = (s: Record<string, unknown>) =>
   Object.entries(s)
@@ -33,35 +42,47 @@ export function addQueueCommands(program: Command): void {
     .addOption(new Option('--channel <channel>', 'only the HL7 queues or only the CDC and write-back queues').choices(Object.keys(CHANNELS)))
     .option('--prefix <prefix>', 'only one family of queues (hl7.results-service, cdc.lab-results, writeback.patient-service)')
     .option('--limit <n>', 'how many (1-1000)', parse.integer(1, 1000), 100)
+    .addHelpText(
+      'after',
+      `\nWithout --channel both components are asked. One that does not answer (the HL7 adapter or the\nCDC deployable down or hung) is shown as unavailable, in the table and in --json ("unavailable"),\nwith a note on stderr (one line of JSON with --json), and the exit code is ${EXIT_INCOMPLETE}: its queues\nmay hold dead letters nobody sees. With --channel, a component that does not answer is exit 1.`,
+    )
     .action(async (opts: { channel?: Channel; prefix?: string; limit: number }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const channels: Channel[] = opts.channel ? [opts.channel] : opts.prefix ? [channelOf(opts.prefix)] : ['hl7', 'cdc'];
       // asked together: a hung component costs its timeout once, not before the other is asked
       const settled = await Promise.allSettled(channels.map((channel) => ctx.client().get<QueueDeadLetters>(`${CHANNELS[channel]}/queues/dead-letters`, { prefix: opts.prefix, limit: opts.limit })));
       const answers: QueueDeadLetters[] = [];
+      const unavailable: Unavailable[] = [];
       for (const [i, s] of settled.entries()) {
         if (s.status === 'fulfilled') {
           answers.push(s.value);
           continue;
         }
         const e: unknown = s.reason;
-        // both asked for: one component not running (or hung) is said, not fatal
+        // both asked for: the other component's letters are still worth printing, but the listing is not whole
         if (channels.length === 1 || !(e instanceof ApiFailure) || ![502, 503, 504].includes(e.status)) throw e;
-        note(`${channels[i]}: ${e.message}`);
+        const channel = channels[i]!;
+        unavailable.push({ channel, queues: `${channel}.*`, status: e.status, title: e.problem.title ?? e.message, ...(e.problem.detail ? { detail: e.problem.detail } : {}) });
+        if (ctx.json) note(JSON.stringify({ type: e.problem.type ?? 'about:blank', title: `${channel}: ${e.problem.title ?? e.message}`, status: e.status, ...(e.problem.detail ? { detail: e.problem.detail } : {}), channel }));
+        else note(`${channel}: ${e.message}`);
       }
       const letters = answers.flatMap((a) => a.deadLetters).sort((a, b) => b.failedAt.localeCompare(a.failedAt)).slice(0, opts.limit);
       const counts = answers.flatMap((a) => a.counts);
-      printResult(ctx.json, { counts, deadLetters: letters }, () => [
-        counts.length === 0 ? 'no queues served' : table(['queues', 'dead letters'], counts.map((c) => [`${c.prefix}.p*`, c.count])),
+      const rows = [...counts.map((c) => [`${c.prefix}.p*`, c.count]), ...unavailable.map((u) => [u.queues, `unavailable (${u.title})`])];
+      printResult(ctx.json, { counts, deadLetters: letters, ...(unavailable.length > 0 ? { unavailable } : {}) }, () => [
+        rows.length === 0 ? 'no queues served' : table(['queues', 'dead letters'], rows),
         '',
         letters.length === 0
-          ? 'no dead letters'
+          ? unavailable.length > 0
+            ? `no dead letters in the queues that answered; ${unavailable.map((u) => u.queues).join(', ')} unavailable`
+            : 'no dead letters'
           : table(
               ['queue', 'id', 'failed at', 'attempts', 'error', 'what'],
               letters.map((l) => [l.queue, l.id, l.failedAt, l.attempts, l.error, summaryText(l.summary)]),
             ),
         ...(letters.some((l) => l.replaySafeUntil && Date.parse(l.replaySafeUntil) < Date.now()) ? ['', 'some are past their safe replay time: replay them only with --force, after checking their rows'] : []),
       ]);
+      if (unavailable.length > 0) throw new IncompleteResult(`${unavailable.map((u) => u.channel).join(', ')} unavailable`);
     });
 
   queues
