@@ -81,3 +81,9 @@ export function expiry(value: string, now: () => number = Date.now): string {
   }
   throw new InvalidArgumentError(`"${value}" is neither an ISO 8601 time (2027-01-31, 2027-01-31T18:00:00Z) nor a lifetime (12h, 30d, 12w)`);
 }
+
+/** A parity window as the admin API takes it: a whole number (1-999999) of minutes, hours or days. */
+export function window(value: string): string {
+  if (!/^[1-9][0-9]{0,5}[mhd]$/.test(value)) throw new InvalidArgumentError(`"${value}" is not a window: a whole number (1-999999) and m, h or d, as 15m, 2h, 24h, 7d`);
+  return value;
+}

@@ -319,6 +319,22 @@ describe('ficus queues: the services\' dead letters', () => {
   });
 });
 
+describe('ficus hl7 show of a message without a sending facility', () => {
+  it('names the sender without a dangling "@"', async () => {
+    const client = await MllpTestClient.open(a.adapter.port);
+    try {
+      expect((await client.send(syntheticMessage({ controlId: 'CLI-NOFAC', mrn: 'P1', facility: '' }))).get('MSA-1')).toBe('AA');
+    } finally {
+      client.close();
+    }
+    const listed = await admin.get<{ messages: { id: number }[] }>('/api/hl7/messages?control-id=CLI-NOFAC');
+    const id = listed.body.messages[0]?.id ?? (await admin.get<{ messages: { id: number; controlId: string }[] }>('/api/hl7/messages')).body.messages.find((m) => m.controlId === 'CLI-NOFAC')!.id;
+    const shown = await ficus(['hl7', 'show', String(id)]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^sender:\s+REGSYS \(no facility: MSH-4 empty\)$/m);
+  });
+});
+
 describe('ficus hl7 with the adapter away', () => {
   it('says the adapter is unavailable, with exit 1', async () => {
     await a.close();

@@ -97,6 +97,25 @@ describe('rule files', () => {
     expect(((await (await fetch(gw.url + '/readyz')).json()) as Ready).status).toBe('ready');
   });
 
+  it('says a file holding the catch-all was deleted, when other files still hold HTTP rules', async () => {
+    type Ready = { status: string; rules: { detail: { lastRefusedChange?: { issues: string[] } } } };
+    const ready = async () => (await (await fetch(gw.url + '/readyz')).json()) as Ready;
+    gw.writeRules('05-fhir.yaml', 'http:\n  - id: fhir-read\n    match: { methods: [GET], path: /fhir/** }\n    mode: legacy\n    target: patient-service\n');
+    for (let i = 0; i < 100 && (await (await fetch(gw.url + '/fhir/Patient/1')).headers.get('x-ficus-route')) !== 'fhir-read; legacy'; i++) await sleep(20);
+    rmSync(path.join(gw.rulesDir, '10-http.yaml'));
+    let issues: string[] | undefined;
+    for (let i = 0; i < 100 && !issues; i++) {
+      issues = (await ready()).rules.detail.lastRefusedChange?.issues;
+      if (!issues) await sleep(20);
+    }
+    expect(issues).toEqual([expect.stringMatching(/10-http\.yaml:\d+:\d+: rule "legacy-default": the file was deleted: the change removes the catch-all \("\/\*\*" for every method\) that serves now/)]);
+    expect(await route()).toBe('patients-read; legacy');
+    gw.writeRules('10-http.yaml', rulesWith('legacy'));
+    rmSync(path.join(gw.rulesDir, '05-fhir.yaml'));
+    for (let i = 0; i < 100 && (await ready()).status !== 'ready'; i++) await sleep(20);
+    expect((await ready()).status).toBe('ready');
+  });
+
   it('refuses to start on invalid rules, saying where and why', async () => {
     const err = await startGatewayUnderTest({ 'a.yaml': upstreamsYaml({ legacy: legacy.url }), 'b.yaml': rulesWith('legacy') }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RuleLoadError);

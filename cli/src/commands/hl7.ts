@@ -62,6 +62,14 @@ interface ReplayOptions {
   max?: number;
 }
 
+/** MSH-3 @ MSH-4, saying which is empty rather than printing a dangling "@" */
+function senderOf(application: string | null | undefined, facility: string | null | undefined): string {
+  if (application && facility) return `${application} @ ${facility}`;
+  if (application) return `${application} (no facility: MSH-4 empty)`;
+  if (facility) return `(no application: MSH-3 empty) @ ${facility}`;
+  return '- (MSH-3 and MSH-4 empty)';
+}
+
 export function addHl7Commands(program: Command): void {
   const hl7 = program.command('hl7').description("the HL7 adapter: messages received, deliveries, dead letters, replay (through the admin API's /api/hl7)");
 
@@ -105,7 +113,7 @@ export function addHl7Commands(program: Command): void {
           ['received', m.receivedAt],
           ['type', `${m.type}^${m.trigger}`],
           ['control id', m.controlId],
-          ['sender', `${m.sendingApplication} @ ${m.sendingFacility}`],
+          ['sender', senderOf(m.sendingApplication, m.sendingFacility)],
           ['rule', `${m.ruleId} (${m.mode})`],
           ['ack', m.ackCode],
         ]),

@@ -6,9 +6,8 @@
 import type { Command } from 'commander';
 import type { ParityAnswer, ParityFigures, RuleParity } from '../api-types.js';
 import { contextOf } from '../context.js';
+import * as parse from '../option-parsers.js';
 import { fields, printResult, table } from '../output.js';
-
-const WINDOW = /^[1-9][0-9]{0,5}[mhd]$/;
 
 function percent(p: number | null): string {
   return p === null ? '-' : `${(p * 100).toFixed(2)} %`;
@@ -26,12 +25,9 @@ export function addParityCommand(program: Command): void {
     .command('parity')
     .description('parity between legacy and the new services, per rule (shadow mode and HL7 dual mode), and the flip gate')
     .argument('[rule]', 'one rule: its figures, top differing fields and recent mismatch samples')
-    .option('--window <window>', "the window: 15m, 1h, 7d (default: each rule's gate window, else 1h)", (v) => {
-      if (!WINDOW.test(v)) throw new Error('a window is a number and m, h or d: 15m, 1h, 7d');
-      return v;
-    })
+    .option('--window <window>', "the window: any whole number of minutes, hours or days, as 15m, 2h, 24h, 7d (default: each rule's gate window, else 1h); the gate is open or closed only over its own window", parse.window)
     .option('--samples <n>', 'recent mismatch samples to show for one rule', (v) => Number(v), 5)
-    .addHelpText('after', '\nParity is (compared - mismatches) / compared, 0..1; with nothing compared it is null (shown as -).\nParity by key is the same over distinct keys (patients): a key with any mismatch in the window counts as one mismatch.\n\nExamples:\n  ficus parity\n  ficus parity patients-read --window 24h --json')
+    .addHelpText('after', '\nParity is (compared - mismatches) / compared, 0..1; with nothing compared it is null (shown as -).\nParity by key is the same over distinct keys (patients): a key with any mismatch in the window counts as one mismatch.\n\nExamples:\n  ficus parity\n  ficus parity patients-read --window 2h\n  ficus parity patients-read --window 24h --json')
     .action(async (rule: string | undefined, opts: { window?: string; samples: number }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const client = ctx.client();

@@ -160,7 +160,11 @@ export class FileRuleSource implements RuleSource {
       const [held, what] = e.loss === 'http-rules' ? [places.httpFiles, 'HTTP'] : [places.hl7Files, 'HL7'];
       return held.map((file) => ({ file: displayName(file), pointer: '', loss: e.loss, reason: `${files.includes(file) ? `holds no ${what} rules any more` : 'deleted'}: ${e.reason}` }));
     }
-    if (e.loss === 'catch-all' && !e.line && places.catchAllAt) return [{ ...e, ...places.catchAllAt }];
+    if (e.loss === 'catch-all' && !e.line && places.catchAllAt) {
+      // the catch-all went with its file (other files still hold HTTP rules): say the file is gone, not only the rule
+      const gone = !files.some((f) => displayName(f) === places.catchAllAt!.file);
+      return [{ ...e, ...places.catchAllAt, ...(gone ? { reason: `the file was deleted: ${e.reason}` } : {}) }];
+    }
     return [e];
   }
 

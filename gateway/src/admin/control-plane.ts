@@ -155,7 +155,7 @@ export class ControlPlane {
       .filter(Boolean)
       .join('; ');
     // an import of files made before live flips puts their modes back: the summary says which
-    const moves = routingMoves(current.ruleSet, checked);
+    const moves = [...routingMoves(current.ruleSet, checked), ...gateChanges(current.ruleSet, checked)];
     const said = (summary || 'no change in behaviour') + (moves.length > 0 ? ` (${moves.join('; ')})` : '');
     // files exported before later changes, applied over them on purpose: the record says so
     const over = exportedFrom !== undefined && exportedFrom !== base ? { exportedFrom, summary: `${said} (files exported from version ${exportedFrom}, applied over version ${base})` } : { summary: said };
@@ -253,12 +253,33 @@ const STALE_VERSIONS_SHOWN = 20;
 const sameRouting = (a: { mode: string; target?: string }, b: { mode: string; target?: string }): boolean =>
   a.mode === b.mode && a.target === b.target && ('percent' in a ? a.percent : undefined) === ('percent' in b ? b.percent : undefined);
 
-/** What a rule set does to the routing of the rules the one before has too, in words (`patients-read: shadow (patient-service) → legacy`). */
+/**
+ * What a rule set does to the routing of the rules the one before has too, in words
+ * (`patients-read: shadow (patient-service) → legacy`). A rule in legacy sends nothing to its
+ * target: a target set or changed there moves no request, and is no move.
+ */
 function routingMoves(before: RuleSet, after: RuleSet): string[] {
   const was = new Map<string, { mode: string; target?: string; percent?: number }>([...before.http, ...(before.hl7 ?? [])].map((r) => [r.id, r]));
   return [...after.http, ...(after.hl7 ?? [])].flatMap((r) => {
     const b = was.get(r.id);
-    return b && !sameRouting(b, r) ? [`${r.id}: ${describeRule(b)} → ${describeRule(r)}`] : [];
+    return b && !sameRouting(b, r) && describeRule(b) !== describeRule(r) ? [`${r.id}: ${describeRule(b)} → ${describeRule(r)}`] : [];
+  });
+}
+
+const gateText = (parity: object): string =>
+  Object.entries(parity)
+    .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(', ');
+
+/** The parity gates a rule set adds, removes or changes on the rules the one before has too, in words. */
+function gateChanges(before: RuleSet, after: RuleSet): string[] {
+  const was = new Map<string, { parity?: object }>([...before.http, ...(before.hl7 ?? [])].map((r) => [r.id, r]));
+  return [...after.http, ...(after.hl7 ?? [])].flatMap((r) => {
+    const b = was.get(r.id);
+    if (!b || JSON.stringify(b.parity) === JSON.stringify(r.parity)) return [];
+    if (!b.parity) return [`${r.id}: parity gate added (${gateText(r.parity!)})`];
+    if (!r.parity) return [`${r.id}: parity gate removed`];
+    return [`${r.id}: parity gate ${gateText(b.parity)} → ${gateText(r.parity)}`];
   });
 }
 
