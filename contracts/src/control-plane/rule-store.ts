@@ -19,6 +19,32 @@ export interface WeakenedGate {
 }
 
 /** What a version changed, in a form people and the dashboard can read. */
+/** A parity gate's figures when a change went through it (or was refused by it). */
+export interface GateFigures {
+  rule: string;
+  /** what the change does: "to new", "canary 20 % > 10 %" */
+  move: string;
+  parity: number | null;
+  compared: number;
+  mismatches: number;
+  /**
+   * distinct keys compared against the move's target in the window, those that differed, and
+   * their parity (versions stored before keys were counted have none: read them as possibly absent)
+   */
+  keys: number;
+  mismatchedKeys: number;
+  keyParity: number | null;
+  threshold: number;
+  minCompared: number;
+  minKeys: number;
+  window: string;
+  open: boolean;
+  /** the upstream the move sends traffic to, when only some minutes of the window compared against it */
+  target?: string;
+  /** those minutes (the others compared against another target, or had just changed target): only their comparisons count */
+  countedMinutes?: number;
+}
+
 export interface ChangeRecord {
   kind: ChangeKind;
   summary: string;
@@ -27,24 +53,7 @@ export interface ChangeRecord {
   to?: unknown;
   rollbackTo?: number;
   /** the parity gates the change went through (figures at the time) */
-  gates?: {
-    rule: string;
-    move: string;
-    parity: number | null;
-    compared: number;
-    mismatches: number;
-    /** the gate's breadth; versions stored before it counted keys have none (read them as possibly absent) */
-    keys: number;
-    mismatchedKeys: number;
-    keyParity: number | null;
-    threshold: number;
-    minCompared: number;
-    minKeys: number;
-    window: string;
-    open: boolean;
-    target?: string;
-    countedMinutes?: number;
-  }[];
+  gates?: GateFigures[];
   /** an admin went past a closed gate */
   forced?: boolean;
   /** parity gates the change removed or loosened (an admin's decision) */

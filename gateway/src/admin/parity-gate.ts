@@ -12,29 +12,9 @@
  * sends it to, and a change of target starts the rule's exposure from nothing. Keys are kept per
  * target: only those compared against the move's target count.
  */
-import { gateOpen, parityOf, resolveGate, type Hl7Rule, type HttpRule, type ParityStore, type ResolvedGate, type RuleSet, type RuleVersion } from '@ficus/contracts';
+import { gateOpen, parityOf, resolveGate, type GateFigures, type Hl7Rule, type HttpRule, type ParityStore, type ResolvedGate, type RuleSet, type RuleVersion } from '@ficus/contracts';
 
-export interface GateFigures {
-  rule: string;
-  /** what the change does: "to new", "canary 20 % > 10 %" */
-  move: string;
-  parity: number | null;
-  compared: number;
-  mismatches: number;
-  /** distinct keys compared against the move's target in the window, those that differed, and their parity */
-  keys: number;
-  mismatchedKeys: number;
-  keyParity: number | null;
-  threshold: number;
-  minCompared: number;
-  minKeys: number;
-  window: string;
-  open: boolean;
-  /** the upstream the move sends traffic to, when only some minutes of the window compared against it */
-  target?: string;
-  /** those minutes (the others compared against another target, or had just changed target): only their comparisons count */
-  countedMinutes?: number;
-}
+export type { GateFigures };
 
 export class ParityGateError extends Error {
   constructor(readonly refused: GateFigures[]) {
