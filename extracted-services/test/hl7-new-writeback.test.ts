@@ -12,7 +12,7 @@
 import { Queue } from 'bullmq';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { hl7QueueName, type Hl7Job } from '@ficus/contracts';
+import { hl7QueueName, keyText, type Hl7Job } from '@ficus/contracts';
 import { patientTopicRow } from '@ficus/patient-service';
 import { MllpClient } from '../../examples/legacy-his/test/support/mllp-client.js';
 import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
@@ -163,13 +163,16 @@ describe('a legacy screen\'s edit reaching the service before the write-back of 
   async function race(mrn: string, edit: Partial<Patient>): Promise<{ meanwhile: Patient; release: () => Promise<void> }> {
     await settled();
     expect(await servicePatient(mrn)).toEqual(await legacyPatient(mrn));
+    const positionOf = async () => (await scene.legacy.pool.query<{ p: string }>("SELECT position AS p FROM ficus_writeback_positions WHERE service = 'patient-service' AND topic = 'patients' AND key = $1", [keyText({ mrn })])).rows[0]?.p;
+    const was = await positionOf();
     await wb.stopWriter();
     let held = true;
     const release = async () => {
       if (!held) return;
       held = false;
       await wb.startWriter();
-      await expect.poll(async () => (await legacyPatient(mrn)).lastName, { timeout: 15_000 }).toBe('FROMADT');
+      // the writer took the A08's write-back (whatever it left as the legacy has it)
+      await expect.poll(async () => (await positionOf()) !== was, { timeout: 15_000 }).toBe(true);
       await settled();
     };
     onTestFinished(release);
@@ -234,17 +237,20 @@ describe('a legacy screen\'s edit reaching the service before the write-back of 
     expect(await conflictsOf(mrn)).toEqual([]);
   });
 
-  it('a screen\'s edit of the same field, made without the A08\'s value: the service keeps it (the write-back gives the legacy the same), a conflict naming the field', async () => {
+  it('a screen\'s edit of the same field, made without the A08\'s value: the legacy, holding the record, keeps it on both sides (the write-back leaves it), a conflict naming the field', async () => {
     const mrn = seeded[4]!;
     const { meanwhile, release } = await race(mrn, { lastName: 'SCREENNAME', phone: '555-0166' });
-    expect(meanwhile).toMatchObject({ lastName: 'FROMADT', phone: '555-0166' });
-    expect(await conflictsOf(mrn)).toEqual([expect.stringContaining('kept its own lastName')]);
+    // until 7 December the service kept FROMADT and the write-back wrote it over the screen's save
+    expect(meanwhile).toMatchObject({ lastName: 'SCREENNAME', phone: '555-0166' });
+    expect(await conflictsOf(mrn)).toEqual([expect.stringContaining('the legacy, which holds the record, kept its own lastName')]);
+    expect(await pending(mrn)).not.toContain('lastName');
     await release();
     await scene.cdc.sync(['patients'], { origin: 'ficus-writeback' });
     await scene.drain();
     const legacy = await legacyPatient(mrn);
-    expect(legacy).toMatchObject({ lastName: 'FROMADT', phone: '555-0166' });
+    expect(legacy).toMatchObject({ lastName: 'SCREENNAME', phone: '555-0166' });
     expect(await servicePatient(mrn)).toEqual(legacy);
+    expect(await pending(mrn) ?? []).toEqual([]);
   });
 });
 
@@ -335,17 +341,18 @@ describe('a legacy screen\'s edit of a result reaching results-service before th
     ]);
   });
 
-  it('a screen\'s edit of the value, made without the correction\'s: the service keeps the correction (the write-back gives the legacy the same), a conflict naming the value', async () => {
+  it('a screen\'s edit of the value, made without the correction\'s: the legacy, holding the record, keeps its value on both sides (the write-back leaves it, writes the status), a conflict naming the value', async () => {
     // (seeded[1] is the dual ORU's below, which counts its patient's outbox rows)
     const mrn = seeded[0]!;
     const { id, meanwhile, release } = await race(mrn, 'L74000004', { RESULT_VAL: '6.3', REF_RANGE: '3.3-5.4' });
-    expect(meanwhile).toMatchObject({ value: '4.2', status: 'C', referenceRange: '3.3-5.4' });
-    expect(await conflictsOf(id)).toEqual([expect.stringContaining('kept its own value')]);
+    // until 7 December the service kept 4.2 and the write-back wrote it over the screen's save
+    expect(meanwhile).toMatchObject({ value: '6.3', status: 'C', referenceRange: '3.3-5.4' });
+    expect(await conflictsOf(id)).toEqual([expect.stringContaining('the legacy, which holds the record, kept its own value')]);
     await release();
     await scene.cdc.sync(['lab-results'], { origin: 'ficus-writeback' });
     await scene.drain();
     const legacy = await legacyResult(mrn, 'L74000004');
-    expect(legacy).toMatchObject({ value: '4.2', status: 'C', referenceRange: '3.3-5.4' });
+    expect(legacy).toMatchObject({ value: '6.3', status: 'C', referenceRange: '3.3-5.4' });
     expect(await serviceResult(mrn, 'L74000004')).toEqual(legacy);
   });
 

@@ -15,6 +15,7 @@ import { loadMapping } from '../../../legacy-adapters/cdc/src/mapping/mapping-fi
 import { checkMapping } from '../../../legacy-adapters/cdc/src/postgres/preflight.js';
 import { SESSION_OPTIONS } from '../../../legacy-adapters/cdc/src/postgres/values.js';
 import { LegacyWriter, migrateWriteback } from '../../../legacy-adapters/cdc/src/writeback/legacy-writer.js';
+import type { RecordHolders } from '../../../legacy-adapters/cdc/src/writeback/record-holder.js';
 import { startPrivateRedis, type PrivateRedis } from '../../../scripts/lib/local-services.js';
 import { FAST_RETRY, startServiceScene, type SceneOptions, type ServiceScene } from '../../../test-support/service-scene.js';
 
@@ -33,6 +34,11 @@ export interface WritebackSceneOptions extends Omit<SceneOptions, 'redisDb' | 'r
   services: string[];
   /** a database of the shared Redis (1–15, distinct for every file), or the file's own Redis */
   redis: { db: number } | 'own';
+  /**
+   * who the writer finds holds each service's record (CDC_WRITEBACK_RECORD_RULES); by default
+   * the scene's services' own regime, as `patient-service=legacy` or `=service` where fixed
+   */
+  recordHolders?: RecordHolders;
 }
 
 /** Starts the scene, takes the legacy's snapshot through the stand-in CDC, and starts the writer. */
@@ -55,7 +61,7 @@ export async function startWritebackScene(o: WritebackSceneOptions): Promise<Wri
       redisDir = mkdtempSync(path.join(tmpdir(), `ficus-${o.prefix}-`));
       ownRedis = await startPrivateRedis(redisDir, () => undefined);
     }
-    const { services, redis, ...sceneOptions } = o;
+    const { services, redis, recordHolders, ...sceneOptions } = o;
     scene = await startServiceScene({ ...sceneOptions, redisDb: redis === 'own' ? 0 : redis.db, redisUrl: ownRedis?.url });
     await scene.cdc.snapshot();
     await scene.drain();
@@ -63,8 +69,9 @@ export async function startWritebackScene(o: WritebackSceneOptions): Promise<Wri
     pool = new pg.Pool({ connectionString: scene.legacy.db.url, max: 4, application_name: 'ficus-legacy-writer', options: SESSION_OPTIONS } as pg.PoolConfig);
     pool.on('error', () => undefined);
     const tables = await checkMapping(pool, await loadMapping(MAPPING));
+    const holders: RecordHolders = recordHolders ?? { of: async (s) => (s === 'results-service' ? scene!.results : scene!.patients).systemOfRecord.current() };
     const startWriter = async () => {
-      const w = new LegacyWriter({ connection: scene!.redis, pool: pool!, tables, services, partitions: 8, fkWaitMs: 15_000, retry: FAST_RETRY, log, outcome: () => undefined });
+      const w = new LegacyWriter({ connection: scene!.redis, pool: pool!, tables, services, partitions: 8, fkWaitMs: 15_000, retry: FAST_RETRY, recordHolders: holders, log, outcome: () => undefined });
       await w.start();
       writer = w;
     };

@@ -21,6 +21,7 @@ import { Publisher } from './publish/publisher.js';
 import type { SourceHooks, SourceStatus } from './source.js';
 import { StateStore } from './state/state-store.js';
 import { LegacyWriter, migrateWriteback } from './writeback/legacy-writer.js';
+import { parseRecordRules, recordHoldersFromStore } from './writeback/record-holder.js';
 
 export interface CdcSource {
   readonly name: string;
@@ -147,6 +148,9 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
       closers.push(async () => clearInterval(beat));
     }
 
+    const control: OpenStore = await openStore({ url: ruleStoreUrl(config), rulesDir: config.FICUS_RULES_DIR, stateDir: config.FICUS_STATE_DIR, adminToken: undefined, bootstrapToken: false, log });
+    closers.push(() => control.close());
+
     if (services.length > 0 && config.CDC_SOURCE_KIND === 'postgres') {
       const url = legacyUrl(config);
       await migrateWriteback(url, log);
@@ -163,6 +167,7 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
         fkWaitMs: config.CDC_WRITEBACK_FK_WAIT_MS,
         lockTimeoutMs: config.CDC_WRITEBACK_LOCK_TIMEOUT_MS,
         statementTimeoutMs: config.CDC_WRITEBACK_STATEMENT_TIMEOUT_MS,
+        recordHolders: recordHoldersFromStore(control.store, parseRecordRules(config.CDC_WRITEBACK_RECORD_RULES)),
         log,
         outcome: (o) => metrics.writeback.inc({ service: o.service, topic: o.topic, outcome: o.outcome }, o.count),
       });
@@ -181,8 +186,6 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
     });
     closers.push(() => deadLetters.close());
 
-    const control: OpenStore = await openStore({ url: ruleStoreUrl(config), rulesDir: config.FICUS_RULES_DIR, stateDir: config.FICUS_STATE_DIR, adminToken: undefined, bootstrapToken: false, log });
-    closers.push(() => control.close());
     const api: RunningApi = await startCdcApi(config, { control, metrics, log, source, writer, deadLetters, topics: () => metrics.totals() });
     closers.push(() => api.app.close());
     log.info({ apiPort: api.port, source: source.name, kind: source.kind, topics, writeback: writer ? services : [] }, 'CDC started');

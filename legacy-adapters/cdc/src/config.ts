@@ -35,6 +35,10 @@ export const CdcConfigSchema = configSchema({
   CDC_WRITEBACK_FK_WAIT_MS: Env.integer(60_000, 'write-back: how long a row the legacy database refuses for a foreign key (its parent not there yet: a patient in another partition, a result through another service) is tried again, its partition waiting, before it is dead-lettered; 0 at once'),
   CDC_WRITEBACK_LOCK_TIMEOUT_MS: Env.integer(10_000, 'write-back: lock_timeout of the legacy writer\'s transactions; a legacy row lock held longer makes the job wait and try again, shown in /api/cdc/status (0: wait for ever)'),
   CDC_WRITEBACK_STATEMENT_TIMEOUT_MS: Env.integer(60_000, 'write-back: statement_timeout of the legacy writer\'s transactions; a statement that runs longer is cancelled and tried again (0: none)'),
+  CDC_WRITEBACK_RECORD_RULES: Env.string(
+    'patient-service=patients-write,results-service=lab-results',
+    'write-back: each service\'s record rule (service=rule, comma-separated, as its *_RECORD_RULE; service=legacy or service=service where its *_SYSTEM_OF_RECORD is fixed): while the legacy holds the record, a field the legacy changed since the service read it keeps the legacy\'s value; a service not named gets its value written',
+  ),
   CDC_WRITEBACK_ECHO: Type.Unsafe<'tag' | 'drop'>({ type: 'string', enum: ['tag', 'drop'], default: 'tag', description: 'changes of the legacy writer\'s own transactions: published with origin ficus-writeback (tag) or not at all (drop)' }),
   FICUS_RULES_DIR: Env.string(DEFAULT_RULES_DIR, 'rule files (the rule store\'s first version when it is empty)'),
   FICUS_STATE_DIR: Env.string(DEFAULT_STATE_DIR, 'local state'),

@@ -41,10 +41,11 @@ async function deleteRows(ctx: ApplyContext, deletes: ChangeEvent[], table: stri
 export function patientsFeed(mrns: MrnBlock): ChangeFeed {
   return {
     topic: 'patients',
-    async apply(changes, ctx) {
+    async apply(changes, given) {
       const { upserts: incoming, deletes } = split(changes);
+      const merge: MergeOutcome = await mergePatientChanges(given.tx, incoming, given.systemOfRecord, given.recheck);
+      const ctx: ApplyContext = { ...given, systemOfRecord: merge.regime };
       const notApplied = await deleteRows(ctx, deletes, 'patient', 'mrn', 'mrn', 'text');
-      const merge: MergeOutcome = await mergePatientChanges(ctx.tx, incoming, ctx.systemOfRecord);
       // (while the service holds the record its echoes do not come here: see `echoes` below)
       const echoed = ctx.systemOfRecord === 'legacy' ? await mergeWritebackEchoes(ctx.tx, incoming) : [];
       const upserts = incoming.filter((c) => !merge.merged.includes(c) && !echoed.includes(c));
@@ -94,6 +95,13 @@ export function patientsFeed(mrns: MrnBlock): ChangeFeed {
       let conflicts = await recordConflicts(ctx.tx, notApplied, 'the patient was changed in patient-service after this legacy change');
       for (const { change, fields } of merge.conflicts) {
         conflicts += await recordConflicts(ctx.tx, [change], `patient-service kept its own ${fields.join(', ')}: changed here and, without this value, in the legacy (the rest of the change was applied)`);
+      }
+      for (const { change, fields } of merge.yielded) {
+        conflicts += await recordConflicts(
+          ctx.tx,
+          [change],
+          `the legacy, which holds the record, kept its own ${fields.join(', ')}: changed there without patient-service's value, which is not written back over it (patient-service took the legacy's; the whole change was applied)`,
+        );
       }
       return { conflicts };
     },

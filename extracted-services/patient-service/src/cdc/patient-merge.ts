@@ -11,7 +11,14 @@
  * would drop the message's change from the service until the write-back's echo came back (and
  * for good with CDC_WRITEBACK_ECHO=drop). The echo itself (origin ficus-writeback) is the
  * legacy's state after the write-back: the latest write-back's is applied whole, which ends the
- * pending state, and an older one's keeps the changes made since (writeback-echoes.ts).
+ * pending state, and an older one's keeps the changes made since (writeback-echoes.ts). A pending
+ * field the legacy changed without the service's value then takes the legacy's (field-merge.ts,
+ * `yielded`): the legacy writer does not write it over the legacy's edit either.
+ *
+ * The regime decides who wins a field both changed, so it must be the one the legacy writer goes
+ * by, which reads the rule store as it writes. A change with such a field looks at the store
+ * first: a legacy save acknowledged after a rollback is committed after the rollback, so its
+ * change never meets a service still going by the flip before it.
  */
 import type pg from 'pg';
 import type { ChangeEvent } from '@ficus/contracts';
@@ -45,16 +52,20 @@ export interface MergeOutcome {
   merged: ChangeEvent[];
   /** merged changes in which a field both sides changed kept the service's value, with those fields */
   conflicts: { change: ChangeEvent; fields: string[] }[];
+  /** merged changes in which a field both sides changed took the legacy's value (the legacy holding the record), with those fields */
+  yielded: { change: ChangeEvent; fields: string[] }[];
+  /** the regime the changes were merged in (the store's, when it was looked at again) */
+  regime: SystemOfRecord;
 }
 
 /**
  * Merges the changes it can (updates with a before image, of rows whose own changes are known
  * by field) in the consumer's transaction; answers which, and the conflicts among them.
  */
-export async function mergePatientChanges(tx: pg.PoolClient, upserts: readonly ChangeEvent[], regime: SystemOfRecord): Promise<MergeOutcome> {
+export async function mergePatientChanges(tx: pg.PoolClient, upserts: readonly ChangeEvent[], regime: SystemOfRecord, recheck?: () => Promise<SystemOfRecord>): Promise<MergeOutcome> {
   const legacyHoldsRecord = regime === 'legacy';
   const candidates = upserts.filter((c) => c.op === 'update' && c.before !== null && c.after !== null && !(legacyHoldsRecord && c.source.origin === WRITEBACK_ORIGIN));
-  if (candidates.length === 0) return { merged: [], conflicts: [] };
+  if (candidates.length === 0) return { merged: [], conflicts: [], yielded: [], regime };
   // one change per key here (the consumer nets a job's changes of a key into one)
   const { rows } = await tx.query<PatientRecord & LocalChanges>(
     `SELECT ${PATIENT_COLUMNS}, ${LOCAL_CHANGES} FROM patient p WHERE p.mrn = ANY($1::text[])
@@ -62,16 +73,24 @@ export async function mergePatientChanges(tx: pg.PoolClient, upserts: readonly C
     [candidates.map((c) => keyValue(c, 'mrn'))],
   );
   const current = new Map(rows.filter((r) => r.known).map((r) => [r.mrn, r]));
-  const outcome: MergeOutcome = { merged: [], conflicts: [] };
-  for (const change of candidates) {
+  const merges = candidates.flatMap((change) => {
     const row = current.get(keyValue(change, 'mrn'));
-    if (!row) continue;
+    if (!row) return [];
     const ours = patientTopicRow(patientJson(row));
-    const m = mergeFields({ before: change.before!, after: change.after!, ours, pending: new Set(row.pending ?? []), fields: PATIENT_MERGED_FIELDS, legacyHoldsRecord });
+    return [{ change, m: mergeFields({ before: change.before!, after: change.after!, ours, pending: new Set(row.pending ?? []), fields: PATIENT_MERGED_FIELDS, legacyHoldsRecord }) }];
+  });
+  if (recheck && merges.some(({ m }) => m.conflicts.length + m.yielded.length > 0)) {
+    const now = await recheck();
+    if (now !== regime) return mergePatientChanges(tx, upserts, now);
+  }
+  const outcome: MergeOutcome = { merged: [], conflicts: [], yielded: [], regime };
+  for (const { change, m } of merges) {
     await applyMerge(tx, change, m.take, m.pending);
     outcome.merged.push(change);
     const conflicts = m.conflicts.filter((f) => PATIENT_DATA_FIELDS.includes(f));
     if (conflicts.length > 0) outcome.conflicts.push({ change, fields: conflicts });
+    const yielded = m.yielded.filter((f) => PATIENT_DATA_FIELDS.includes(f));
+    if (yielded.length > 0) outcome.yielded.push({ change, fields: yielded });
   }
   return outcome;
 }

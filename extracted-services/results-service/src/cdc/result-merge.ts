@@ -43,6 +43,8 @@ export interface MergeOutcome {
   merged: ChangeEvent[];
   /** merged changes in which a field both sides changed kept the service's value, with those fields */
   conflicts: { change: ChangeEvent; fields: string[] }[];
+  /** merged changes in which a field both sides changed took the legacy's value (the legacy holding the record: field-merge.ts), with those fields */
+  yielded: { change: ChangeEvent; fields: string[] }[];
   /** the results merged to where their change files them (patient, order, test): a move the legacy made is applied */
   filedAsChanged: string[];
 }
@@ -52,7 +54,7 @@ export interface MergeOutcome {
  * by field) in the consumer's transaction; answers which, and the conflicts among them.
  */
 export async function mergeResultChanges(tx: pg.PoolClient, upserts: readonly ChangeEvent[], regime: SystemOfRecord): Promise<MergeOutcome> {
-  const outcome: MergeOutcome = { merged: [], conflicts: [], filedAsChanged: [] };
+  const outcome: MergeOutcome = { merged: [], conflicts: [], yielded: [], filedAsChanged: [] };
   const legacyHoldsRecord = regime === 'legacy';
   const candidates = upserts.filter((c) => c.op === 'update' && c.before !== null && c.after !== null && !(legacyHoldsRecord && c.source.origin === WRITEBACK_ORIGIN));
   if (candidates.length === 0) return outcome;
@@ -72,6 +74,8 @@ export async function mergeResultChanges(tx: pg.PoolClient, upserts: readonly Ch
     if (!RESULT_PLACE_FIELDS.some((f) => m.pending.includes(f))) outcome.filedAsChanged.push(keyValue(change, 'resultId'));
     const conflicts = m.conflicts.filter((f) => RESULT_DATA_FIELDS.includes(f));
     if (conflicts.length > 0) outcome.conflicts.push({ change, fields: conflicts });
+    const yielded = m.yielded.filter((f) => RESULT_DATA_FIELDS.includes(f));
+    if (yielded.length > 0) outcome.yielded.push({ change, fields: yielded });
   }
   return outcome;
 }

@@ -46,6 +46,13 @@ export function labResultsFeed(): ChangeFeed {
         for (const { change, fields } of merge.conflicts) {
           conflicts += await recordConflicts(tx, [change], `results-service kept its own ${fields.join(', ')}: changed here and, without this value, in the legacy (the rest of the change was applied)`);
         }
+        for (const { change, fields } of merge.yielded) {
+          conflicts += await recordConflicts(
+            tx,
+            [change],
+            `the legacy, which holds the record, kept its own ${fields.join(', ')}: changed there without results-service's value, which is not written back over it (results-service took the legacy's; the whole change was applied)`,
+          );
+        }
       }
       conflicts += await recordConflicts(tx, notApplied, 'the result was changed in results-service after this legacy change');
       return { conflicts };

@@ -24,6 +24,8 @@ export const WRITEBACK_ORIGIN = 'ficus-writeback';
 export interface ApplyContext {
   tx: pg.PoolClient;
   systemOfRecord: SystemOfRecord;
+  /** looks at the rule store again now: for a decision that must agree with the legacy writer's, which reads the store as it writes */
+  recheck?: () => Promise<SystemOfRecord>;
 }
 
 export interface FeedReport {
@@ -72,7 +74,7 @@ export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<Partition
           heartbeat: o.freshness && ((h) => o.freshness!.heard(h.topic, h.partition, h.atMs)),
           log: o.log,
           apply: async (changes, tx) => {
-            const report = await feed.apply(changes, { tx, systemOfRecord: o.systemOfRecord.current() });
+            const report = await feed.apply(changes, { tx, systemOfRecord: o.systemOfRecord.current(), recheck: () => o.systemOfRecord.refresh() });
             if (report.conflicts > 0) {
               o.metrics.conflicts.inc({ topic: feed.topic }, report.conflicts);
               o.metrics.changes.inc({ topic: feed.topic, outcome: 'conflict' }, report.conflicts);

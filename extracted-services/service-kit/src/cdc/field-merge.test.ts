@@ -74,7 +74,7 @@ describe('field-by-field merge of a legacy change into the service\'s own', () =
       pending: new Set(['lastName', 'city']),
       fields: ['lastName', 'phone', 'city'],
     });
-    expect(m).toEqual({ take: ['phone'], conflicts: ['lastName'], pending: ['lastName', 'city'] });
+    expect(m).toEqual({ take: ['phone'], conflicts: ['lastName'], yielded: [], pending: ['lastName', 'city'] });
     // the legacy now holds the service's city (written back): no longer pending
     expect(mergeFields({ before: base, after: { ...base, city: 'Y' }, ours: { ...base, city: 'Y' }, pending: new Set(['city']), fields: ['city'] }).pending).toEqual([]);
   });
@@ -90,7 +90,18 @@ describe('field-by-field merge of a legacy change into the service\'s own', () =
       fields: ['lastName', 'phone', 'city'],
       legacyHoldsRecord: true,
     });
-    expect(m).toEqual({ take: ['phone', 'city'], conflicts: [], pending: ['lastName'] });
+    expect(m).toEqual({ take: ['phone', 'city'], conflicts: [], yielded: [], pending: ['lastName'] });
+  });
+
+  it('while the legacy holds the record, a pending field the legacy changed without the service\'s value takes the legacy\'s, and is pending no more', () => {
+    // a PUT's phone (5001) not yet written back when a rollback gave the record to the legacy, whose screen saved 5002
+    const base = { lastName: 'OLD', phone: '217-555-5000', city: 'X' };
+    const ours = { ...base, phone: '217-555-5001', lastName: 'FROMADT' };
+    const m = mergeFields({ before: base, after: { ...base, phone: '217-555-5002' }, ours, pending: new Set(['phone', 'lastName']), fields: ['lastName', 'phone', 'city'], legacyHoldsRecord: true });
+    expect(m).toEqual({ take: ['phone'], conflicts: [], yielded: ['phone'], pending: ['lastName'] });
+    // an edit made on top of the service's value (its write-back landed) is taken as before, yielding nothing
+    const informed = mergeFields({ before: ours, after: { ...ours, phone: '217-555-5003' }, ours, pending: new Set(['phone']), fields: ['phone'], legacyHoldsRecord: true });
+    expect(informed).toEqual({ take: ['phone'], conflicts: [], yielded: [], pending: [] });
   });
 
   it('compares as text; trailing blanks count, except in telling whether the legacy saw the service\'s value (CHAR padding)', () => {
@@ -105,6 +116,6 @@ describe('field-by-field merge of a legacy change into the service\'s own', () =
     expect(mergeFields({ ...city, pending: new Set(['city']) }).take).toEqual(['city']);
     // the service wrote 'I' to a CHAR(2) column, which holds 'I ': a later legacy edit was made on top of it
     const state = { before: { state: 'I ' }, after: { state: 'IL' }, ours: { state: 'I' }, fields: ['state'] };
-    expect(mergeFields({ ...state, pending: new Set(['state']) })).toEqual({ take: ['state'], conflicts: [], pending: [] });
+    expect(mergeFields({ ...state, pending: new Set(['state']) })).toEqual({ take: ['state'], conflicts: [], yielded: [], pending: [] });
   });
 });

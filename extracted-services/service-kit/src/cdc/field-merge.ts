@@ -15,9 +15,15 @@
  *   is taken.
  *
  * While the legacy holds the record (`legacyHoldsRecord`: an HL7 message the legacy did not get,
- * applied here and not yet seen written back), the same rule keeps the service's pending fields,
- * and every other field takes the legacy's value, changed by this change or not: the legacy's
- * committed state is the truth there, as a whole-row apply would make it.
+ * applied here and not yet seen written back, or an API write made before a rollback), a pending
+ * field keeps the service's value while the legacy has not changed it, and every other field
+ * takes the legacy's value, changed by this change or not: the legacy's committed state is the
+ * truth there, as a whole-row apply would make it. A pending field the legacy changed without
+ * the service's value takes the legacy's too (`yielded`): the system of record wins, and the
+ * legacy writer, finding there no longer the value the write-back's before image names, leaves
+ * the field as the legacy has it (legacy-adapters/cdc writeback/legacy-apply.ts), so both sides
+ * end with the legacy's value and the field is no longer pending. Kept pending, every later
+ * legacy edit of it would be refused here for good.
  *
  * Values are compared as text. Whether the legacy changed a field, and whether the service
  * already holds the legacy's new value, are exact comparisons (trailing blanks count in a
@@ -43,8 +49,10 @@ export interface FieldMergeInput {
 export interface FieldMerge {
   /** fields to take from the legacy's `after` */
   take: string[];
-  /** fields both sides changed: the service's value is kept */
+  /** fields both sides changed, the service holding the record: the service's value is kept */
   conflicts: string[];
+  /** fields both sides changed, the legacy holding the record: the legacy's value is taken (they are in `take` too) */
+  yielded: string[];
   /** the service's changes still pending after this change */
   pending: string[];
 }
@@ -64,6 +72,7 @@ export function samePadded(a: unknown, b: unknown): boolean {
 export function mergeFields(i: FieldMergeInput): FieldMerge {
   const take: string[] = [];
   const conflicts: string[] = [];
+  const yielded: string[] = [];
   const pending: string[] = [];
   for (const f of i.fields) {
     const legacyChanged = !sameValue(i.before[f], i.after[f]);
@@ -75,11 +84,16 @@ export function mergeFields(i: FieldMergeInput): FieldMerge {
       continue;
     }
     if (i.pending.has(f) && !samePadded(i.ours[f], i.before[f])) {
-      conflicts.push(f);
-      pending.push(f);
+      if (i.legacyHoldsRecord) {
+        take.push(f);
+        yielded.push(f);
+      } else {
+        conflicts.push(f);
+        pending.push(f);
+      }
     } else {
       take.push(f);
     }
   }
-  return { take, conflicts, pending };
+  return { take, conflicts, yielded, pending };
 }

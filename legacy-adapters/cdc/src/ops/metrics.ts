@@ -116,7 +116,7 @@ export class CdcMetrics {
       },
     });
     new Gauge({ name: 'ficus_cdc_held_events', help: 'Change events in memory, read and not yet enqueued', registers, collect() { this.set(s.held()); } });
-    this.writeback = new Counter({ name: 'ficus_cdc_writeback_total', help: 'Write-back events by service, topic and outcome (applied, skipped as redelivered, refused)', labelNames: ['service', 'topic', 'outcome'], registers });
+    this.writeback = new Counter({ name: 'ficus_cdc_writeback_total', help: 'Write-back events by service, topic and outcome (applied, skipped as redelivered, refused; legacy-kept: applied but for fields a legacy edit made meanwhile, kept while the legacy holds the record)', labelNames: ['service', 'topic', 'outcome'], registers });
     this.echoes = new Counter({ name: 'ficus_cdc_writeback_echo_transactions_total', help: 'Legacy transactions recognised as Ficus\'s own write-back (tagged or dropped, never fed back as legacy changes)', labelNames: ['source'], registers });
     this.backPressure = new Counter({ name: 'ficus_cdc_backpressure_total', help: 'Times the source stopped reading because too many events waited for the queues', labelNames: ['source'], registers });
     this.schemaChanges = new Counter({ name: 'ficus_cdc_schema_changes_total', help: 'Captured tables whose columns no longer match the mapping: refused (the source stops), ignored or carried', labelNames: ['source', 'table', 'outcome'], registers });

@@ -15,8 +15,10 @@
  *    `before` writes only the fields the service changed (over the job's changes of the key)
  *    and those its `before` leaves out (their legacy value unknown to the service):
  *    a legacy screen's edit of another field of the same row in the meantime stays (the
- *    service takes that edit field by field from CDC: service-kit's field-merge.ts). A new
- *    merge is recorded as the legacy records its own (merge-record.ts).
+ *    service takes that edit field by field from CDC: service-kit's field-merge.ts). While the
+ *    legacy holds the record (record-holder.ts), a screen's edit of a field the service changed
+ *    too stays as well, and is counted and logged (outcome `legacy-kept`, the fields named). A
+ *    new merge is recorded as the legacy records its own (merge-record.ts).
  *
  * Data the legacy schema refuses (a check, a value too long) is dead-lettered with the
  * database's reason (never the row's values), key by key: the job's other rows are written. A
@@ -54,6 +56,7 @@ import {
 import type { CapturedTable } from '../postgres/preflight.js';
 import { applyEvent, claimPositions, targetsOf, type TopicTarget } from './legacy-apply.js';
 import { markWriteback } from './origin-marks.js';
+import type { RecordHolders } from './record-holder.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../../migrations/cdc-writeback', import.meta.url));
 
@@ -65,7 +68,8 @@ export function migrateWriteback(legacyUrl: string, log: Logger): Promise<string
 export interface WritebackOutcome {
   service: string;
   topic: string;
-  outcome: 'applied' | 'skipped' | 'refused';
+  /** legacy-kept: changes applied but for fields a legacy edit made meanwhile, kept while the legacy holds the record */
+  outcome: 'applied' | 'skipped' | 'refused' | 'legacy-kept';
   count: number;
 }
 
@@ -82,8 +86,17 @@ export interface LegacyWriterOptions {
   lockTimeoutMs?: number;
   /** the writer's transactions: statement_timeout (default 60 s; 0 none) */
   statementTimeoutMs?: number;
+  /** who holds each service's record (the rule store); without it the service's value is always written */
+  recordHolders?: RecordHolders;
   log: Logger;
   outcome: (o: WritebackOutcome) => void;
+}
+
+interface Written {
+  applied: ChangeEvent[];
+  refusals: KeyRefusal[];
+  /** fields a legacy edit kept (the legacy holding the record), per change */
+  kept: { change: ChangeEvent; fields: string[] }[];
 }
 
 /** SQLSTATE classes the legacy schema uses to refuse data (22 data exception, 23 integrity): a retry cannot mend them (a foreign key, after its wait) */
@@ -156,7 +169,7 @@ export class LegacyWriter {
     const latest = topics.flatMap((t) => netChangePerKey(events.filter((e) => e.topic === t))).sort((a, b) => comparePositions(a.source.position, b.source.position));
     const watch = this.waits.get(service)!;
     const waitKey = `${job.queueName}\u0000${String(job.id)}`;
-    let written: { applied: ChangeEvent[]; refusals: KeyRefusal[] };
+    let written: Written;
     try {
       written = await this.write(service, latest, waitKey);
     } catch (e) {
@@ -173,6 +186,18 @@ export class LegacyWriter {
     this.parentWaits.delete(waitKey);
     await this.deadLetterRefusals(service, job, events, written.refusals);
     this.count(service, events, written.applied, earlier, written.refusals);
+    this.reportKept(service, written.kept);
+  }
+
+  /** what the legacy kept over the service's value: operators see it, without values */
+  private reportKept(service: string, kept: Written['kept']): void {
+    for (const { change, fields } of kept) {
+      this.o.outcome({ service, topic: change.topic, outcome: 'legacy-kept', count: 1 });
+      this.o.log.info(
+        { service, topic: change.topic, position: change.source.position, fields },
+        'write-back left fields as the legacy has them: edited there meanwhile, and the legacy holds the record',
+      );
+    }
   }
 
   /**
@@ -182,21 +207,34 @@ export class LegacyWriter {
    * `fkWaitMs` is over; what could be written meanwhile is committed (a retry skips it by
    * position), so that a parent held in this job, or a row another lane waits for, goes on.
    */
-  private async write(service: string, latest: ChangeEvent[], waitKey: string): Promise<{ applied: ChangeEvent[]; refusals: KeyRefusal[] }> {
+  private async write(service: string, latest: ChangeEvent[], waitKey: string): Promise<Written> {
+    let kept: Written['kept'] = [];
     const applyClaimed = async (client: pg.PoolClient, changes: ChangeEvent[]) => {
       const claimed = await claimPositions(client, service, changes);
-      for (const e of claimed) await applyEvent(client, service, this.targets.get(e.topic)!, e);
+      for (const e of claimed) {
+        const fields = await applyEvent(client, service, this.targets.get(e.topic)!, e, this.o.recordHolders);
+        if (fields.length > 0) kept.push({ change: e, fields });
+      }
       return claimed;
     };
     try {
-      return { applied: await this.transaction(service, (client) => applyClaimed(client, latest)), refusals: [] };
+      const applied = await this.transaction(service, (client) => {
+        kept = [];
+        return applyClaimed(client, latest);
+      });
+      return { applied, refusals: [], kept };
     } catch (e) {
       if (!isRefusal(e)) throw e;
     }
     const giveUp = this.parentWaitOver(waitKey);
-    const r = await this.transaction(service, (client) => applyKeyByKey(client, latest, (change) => applyClaimed(client, [change]), isRefusal));
+    const r = await this.transaction(service, (client) => {
+      kept = [];
+      return applyKeyByKey(client, latest, (change) => applyClaimed(client, [change]), isRefusal);
+    });
+    // a key refused rolled back what it kept too
+    const keptOf = (applied: ChangeEvent[]) => kept.filter((k) => applied.includes(k.change));
     const orphans = r.refusals.filter((x) => isForeignKeyRefusal(x.error));
-    if (orphans.length === 0 || giveUp) return r;
+    if (orphans.length === 0 || giveUp) return { ...r, kept: keptOf(r.applied) };
     let wait = this.parentWaits.get(waitKey);
     if (!wait) {
       this.parentWaits.set(waitKey, (wait = { since: Date.now(), applied: [] }));
@@ -207,6 +245,7 @@ export class LegacyWriter {
     }
     wait.applied.push(...r.applied);
     this.count(service, [], r.applied, [], []);
+    this.reportKept(service, keptOf(r.applied));
     throw new NotYetError(`waiting for a parent row: ${reasonWithoutValues(orphans[0]!.error)}`);
   }
 

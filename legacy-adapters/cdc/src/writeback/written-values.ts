@@ -23,6 +23,12 @@ export function param(v: unknown): unknown {
   return v !== null && typeof v === 'object' ? JSON.stringify(v) : v;
 }
 
+/** What the writer last wrote to the row's fields; null when not known (a row claimed before migration 003) or never claimed. */
+export async function writtenTo(client: pg.ClientBase, service: string, e: ChangeEvent): Promise<Row | null> {
+  const { rows } = await client.query<{ written: Row | null }>(`SELECT written FROM ficus_writeback_positions WHERE ${POSITION}`, positionOf(service, e));
+  return rows[0]?.written ?? null;
+}
+
 /**
  * The left-out fields (`unknown`) to write now: those the legacy row (locked) holds as the writer
  * last wrote them, or that it never wrote, and that differ from the change's value. None when
@@ -30,8 +36,7 @@ export function param(v: unknown): unknown {
  */
 export async function fieldsStillOurs(client: pg.ClientBase, service: string, e: ChangeEvent, columns: Map<string, string>, table: string, where: string, keyValues: unknown[], unknown: string[]): Promise<string[]> {
   if (unknown.length === 0) return [];
-  const { rows } = await client.query<{ written: Row | null }>(`SELECT written FROM ficus_writeback_positions WHERE ${POSITION}`, positionOf(service, e));
-  const written = rows[0]?.written;
+  const written = await writtenTo(client, service, e);
   if (!written) return [];
   const params: unknown[] = [...keyValues];
   const at = (v: unknown) => `$${params.push(param(v))}`;

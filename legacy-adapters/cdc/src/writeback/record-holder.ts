@@ -1,0 +1,64 @@
+/**
+ * Who holds the record of a service's rows at the moment the legacy writer applies a write-back
+ * that meets a legacy edit it did not carry (legacy-apply.ts). While the service holds it, the
+ * service's value is written (the legacy edit is a recorded conflict in the service); while the
+ * legacy holds it (the record rule rolled back, or an HL7 message in mode `new` applied by the
+ * service while the write rule is in `legacy`), the legacy's edit stays.
+ *
+ * Asked with the legacy row locked, and read from the rule store each time (its version first,
+ * the rule set only when that moved): a legacy save acknowledged after a rollback is committed
+ * after the rollback, so a write-back that meets it always sees the rollback. A cached copy
+ * (the services' notification) could still say `new` and write an older value over that save.
+ * The services decide the same field the same way (service-kit's field-merge.ts), looking at
+ * the store again when they do.
+ */
+import type { RuleSet, RuleStore } from '@ficus/contracts';
+
+export type RecordHolder = 'legacy' | 'service';
+
+export interface RecordHolders {
+  /** who holds the record of `service`'s rows now; throws when the rule store does not answer (the job is tried again) */
+  of(service: string): Promise<RecordHolder>;
+}
+
+/** The record rule's modes in which the service holds the record (as the services read them: system-of-record.ts). */
+const SERVICE_RECORD_MODES: readonly string[] = ['new', 'retired'];
+
+/**
+ * `CDC_WRITEBACK_RECORD_RULES`: `service=rule` pairs, comma-separated, as each service's
+ * `*_RECORD_RULE`; `service=legacy` or `service=service` for one whose `*_SYSTEM_OF_RECORD` is
+ * fixed. A service not named holds the record (the service's value is written, as before).
+ */
+export function parseRecordRules(text: string): Map<string, string> {
+  const rules = new Map<string, string>();
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [service, rule, ...rest] = part.split('=').map((p) => p.trim());
+    if (!service || !rule || rest.length > 0) throw new Error(`CDC_WRITEBACK_RECORD_RULES: "${part}" is not service=rule`);
+    rules.set(service, rule);
+  }
+  return rules;
+}
+
+export function holderIn(ruleSet: RuleSet, recordRule: string): RecordHolder {
+  const rule = [...ruleSet.http, ...(ruleSet.hl7 ?? [])].find((r) => r.id === recordRule);
+  return rule && SERVICE_RECORD_MODES.includes(rule.mode) ? 'service' : 'legacy';
+}
+
+export function recordHoldersFromStore(store: RuleStore, recordRules: Map<string, string>): RecordHolders {
+  let known: { version: number; ruleSet: RuleSet } | undefined;
+  return {
+    async of(service) {
+      const rule = recordRules.get(service);
+      if (rule === undefined || rule === 'service') return 'service';
+      if (rule === 'legacy') return 'legacy';
+      const version = await store.currentVersion();
+      if (known?.version !== version) {
+        const current = await store.current();
+        // no rules at all: nobody flipped anything, the legacy holds the record (as the services fail safe)
+        if (!current) return 'legacy';
+        known = { version: current.version, ruleSet: current.ruleSet };
+      }
+      return holderIn(known.ruleSet, rule);
+    },
+  };
+}
