@@ -289,7 +289,7 @@ describe('ficus rules: files', () => {
     const list = parse(r) as { rule: string; compared: number; mismatches: number; parity: number | null }[];
     expect(list).toContainEqual(expect.objectContaining({ rule: 'encounters-shadow', compared: 0, mismatches: 0, parity: null, window: '2h' }));
     const one = await s.ficus(['parity', 'encounters-shadow']);
-    expect(one.stdout).toMatch(/^gate:\s+closed \(needs 99\.50 % over 200 in 2h\)$/m);
+    expect(one.stdout).toMatch(/^gate:\s+closed \(needs 99\.50 % over 200 requests and 100 keys in 2h\)$/m);
     const refused = await s.ficus(['rules', 'flip', 'encounters-shadow', '--mode', 'new', '--reason', 'go live']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/refused \(422\): Parity gate closed/);

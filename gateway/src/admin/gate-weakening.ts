@@ -51,11 +51,12 @@ const rulesOf = (s: RuleSet): (HttpRule | Hl7Rule)[] => [...s.http, ...(s.hl7 ??
 const shown = (g: ResolvedGate): WeakenedGate['from'] => ({ threshold: g.threshold, minCompared: g.minCompared, window: g.window, ...(g.gateAbovePercent !== undefined ? { gateAbovePercent: g.gateAbovePercent } : {}) });
 
 /** What makes `now` open where `was` may hold: less evidence, a canary let further, another window (either way it counts other requests). */
-function loosened(was: ResolvedGate, now: ResolvedGate): string[] {
+function loosened(was: ResolvedGate, now: ResolvedGate, keysSet: boolean): string[] {
   const out: string[] = [];
   if (now.threshold < was.threshold) out.push(`threshold ${was.threshold} → ${now.threshold}`);
   if (now.minCompared < was.minCompared) out.push(`minCompared ${was.minCompared} → ${now.minCompared}`);
-  if (now.minKeys < was.minKeys) out.push(`minKeys ${was.minKeys} → ${now.minKeys}`);
+  // minKeys left out follows minCompared: said once, as minCompared's change
+  if (now.minKeys < was.minKeys && keysSet) out.push(`minKeys ${was.minKeys} → ${now.minKeys}`);
   if (now.window !== was.window) out.push(`window ${was.window} → ${now.window}`);
   if (was.gateAbovePercent !== undefined && (now.gateAbovePercent === undefined || now.gateAbovePercent > was.gateAbovePercent)) {
     out.push(`gateAbovePercent ${was.gateAbovePercent} → ${now.gateAbovePercent ?? 'none (any canary ungated)'}`);
@@ -70,7 +71,7 @@ function weakenedGate(rule: HttpRule | Hl7Rule, successor: HttpRule | Hl7Rule | 
   const now = resolveGate(successor?.parity);
   // a rule removed now can come back later without its gate
   if (!now) return { rule: rule.id, from: shown(was), what: successor ? 'gate removed' : 'rule removed, with its gate' };
-  const how = loosened(was, now);
+  const how = loosened(was, now, rule.parity?.minKeys !== undefined || successor?.parity?.minKeys !== undefined);
   return how.length > 0 ? { rule: rule.id, from: shown(was), to: shown(now), what: how.join(', ') } : undefined;
 }
 

@@ -62,5 +62,7 @@ describe('weakenedGates', () => {
     ]);
     expect(weakenedGates(gated, set(rule({ parity: { threshold: 0.99, minCompared: 100, window: '1h', gateAbovePercent: 5 } })))).toEqual([]);
     expect(weakenedGates(set(rule({ parity: undefined })), gated)).toEqual([]);
+    // fewer keys asked for, the requests as they were: loosened too
+    expect(weakenedGates(set(rule({ parity: { ...parity, minKeys: 10 } })), set(rule({ parity: { ...parity, minKeys: 3 } })))).toMatchObject([{ rule: 'patients-read', what: 'minKeys 10 → 3' }]);
   });
 });
