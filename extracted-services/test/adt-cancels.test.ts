@@ -10,7 +10,7 @@
  * except A11, which patient-service refuses there (a dead letter): the stay's withdrawal would be
  * a delete the legacy refuses while results are filed under the stay.
  *
- * Before 8 December patient-service had no handler for the three (a dead letter, HL7 201) and the
+ * Before 7 December patient-service had no handler for the three (a dead letter, HL7 201) and the
  * shipped rule sent them to the legacy only, which refused them too (AR 201).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

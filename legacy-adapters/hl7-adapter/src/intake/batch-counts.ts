@@ -5,7 +5,7 @@
  * counts wrong: either way a person at the sending side must look. The whole batch is refused
  * (each message AR, none stored), which every sender shows as it shows any refusal; the
  * messages are then sent again whole, and any stored before are recognised as resends. (Until
- * 2026-12-08 the counts were not looked at: a BTS-1 of 5 over one message got one AA, and the
+ * 2026-12-07 the counts were not looked at: a BTS-1 of 5 over one message got one AA, and the
  * sender never learnt that four were missing.)
  *
  * An envelope that cannot be checked is refused the same way, since it is how a cut-short file
