@@ -56,6 +56,13 @@ export interface SceneOptions {
   waitForKeysMs?: number;
   /** RESULTS_SERVICE_PROVISIONAL_CHECK_MS (default: the service's) */
   provisionalCheckMs?: number;
+  /**
+   * the services follow the rules of this store (`*_SYSTEM_OF_RECORD=rules`, as shipped) instead
+   * of `systemOfRecord`, checking it every `checkMs` besides the change notifications on the
+   * scene's Redis (a long `checkMs` makes a commit to the store that is not announced one the
+   * services have not seen yet); `restart` still gives a fixed regime
+   */
+  rules?: { storeUrl: string; stateDir: string; checkMs: number };
 }
 
 let messageIds = 1;
@@ -70,17 +77,18 @@ export async function startServiceScene(o: SceneOptions): Promise<ServiceScene> 
   const dbs: TestDatabase[] = [await createTestDatabase(serverUrl, `${o.prefix}_patients`), await createTestDatabase(serverUrl, `${o.prefix}_results`)];
   const log = o.log ?? createLogger('service-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const common = { DATABASE_URL: serverUrl, REDIS_URL: redisUrl, SERVICE_SHUTDOWN_TIMEOUT_MS: '3000', SERVICE_HL7_WAIT_FOR_KEYS_MS: String(o.waitForKeysMs ?? 0) };
-  const regime = o.systemOfRecord ?? 'legacy';
-  const startPatients = (r: SystemOfRecord) =>
+  const regime: SystemOfRecord | 'rules' = o.rules ? 'rules' : (o.systemOfRecord ?? 'legacy');
+  const rules = o.rules ? { FICUS_STORE_URL: o.rules.storeUrl, FICUS_STATE_DIR: o.rules.stateDir, FICUS_RULES_CHECK_MS: String(o.rules.checkMs) } : {};
+  const startPatients = (r: SystemOfRecord | 'rules') =>
     startPatientService(
-      loadPatientServiceConfig({ ...common, PATIENT_SERVICE_HOST: '127.0.0.1', PATIENT_SERVICE_PORT: '0', PATIENT_SERVICE_DATABASE_URL: dbs[0]!.url, PATIENT_SERVICE_SYSTEM_OF_RECORD: r }),
+      loadPatientServiceConfig({ ...common, ...rules, PATIENT_SERVICE_HOST: '127.0.0.1', PATIENT_SERVICE_PORT: '0', PATIENT_SERVICE_DATABASE_URL: dbs[0]!.url, PATIENT_SERVICE_SYSTEM_OF_RECORD: r }),
       log,
       { retry: FAST_RETRY, outbox: o.outbox?.patients },
     );
   const provisionalCheck = o.provisionalCheckMs === undefined ? {} : { RESULTS_SERVICE_PROVISIONAL_CHECK_MS: String(o.provisionalCheckMs) };
-  const startResults = (r: SystemOfRecord, patientUrl: string) =>
+  const startResults = (r: SystemOfRecord | 'rules', patientUrl: string) =>
     startResultsService(
-      loadResultsServiceConfig({ ...common, ...provisionalCheck, RESULTS_SERVICE_HOST: '127.0.0.1', RESULTS_SERVICE_PORT: '0', RESULTS_SERVICE_DATABASE_URL: dbs[1]!.url, RESULTS_SERVICE_SYSTEM_OF_RECORD: r, PATIENT_SERVICE_URL: patientUrl }),
+      loadResultsServiceConfig({ ...common, ...rules, ...provisionalCheck, RESULTS_SERVICE_HOST: '127.0.0.1', RESULTS_SERVICE_PORT: '0', RESULTS_SERVICE_DATABASE_URL: dbs[1]!.url, RESULTS_SERVICE_SYSTEM_OF_RECORD: r, PATIENT_SERVICE_URL: patientUrl }),
       log,
       { retry: FAST_RETRY, outbox: o.outbox?.results },
     );

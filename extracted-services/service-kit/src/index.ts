@@ -11,6 +11,7 @@ export * from './hl7/message-order.js';
 export * from './cdc/change-feeds.js';
 export * from './cdc/change-rows.js';
 export * from './cdc/field-merge.js';
+export * from './cdc/merge-regime.js';
 export * from './cdc/echo-merge.js';
 export * from './fhir/fhir-http.js';
 export * from './fhir/fhir-paging.js';

@@ -52,6 +52,8 @@ export async function startStoreGateway(opts: {
   files: Record<string, string>;
   env?: Record<string, string>;
   stateDir?: string;
+  /** FICUS_UPSTREAM_<NAME>_URL, as in production: for upstreams whose address is known only once they listen */
+  upstreamEnv?: Record<string, string>;
 }): Promise<StoreGateway> {
   const rulesDir = mkdtempSync(path.join(tmpdir(), 'ficus-seed-'));
   for (const [f, yaml] of Object.entries(opts.files)) writeFileSync(path.join(rulesDir, f), yaml);
@@ -75,7 +77,7 @@ export async function startStoreGateway(opts: {
     ...opts.env,
   });
   const log = createLogger('gateway-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const gateway = await startGateway(config, log, {});
+  const gateway = await startGateway(config, log, opts.upstreamEnv ?? {});
   return {
     url: `http://127.0.0.1:${gateway.port}`,
     adminUrl: `http://127.0.0.1:${gateway.adminPort}`,

@@ -16,14 +16,12 @@
  * `yielded`): the legacy writer does not write it over the legacy's edit either.
  *
  * The regime decides who wins a field both changed, so it must be the one the legacy writer goes
- * by, which reads the rule store as it writes. A change with such a field looks at the store
- * first: a legacy save acknowledged after a rollback is committed after the rollback, so its
- * change never meets a service still going by the flip before it.
+ * by: a change with such a field looks at the rule store first (service-kit's merge-regime.ts).
  */
 import type pg from 'pg';
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp, patientJson, type PatientRecord } from '@ficus/legacy-his/contract';
-import { keyValue, mergeFields, samePadded, sameValue, WRITEBACK_ORIGIN, type SystemOfRecord } from '@ficus/service-kit';
+import { keyValue, mergeFields, mergeInRecordRegime, samePadded, sameValue, WRITEBACK_ORIGIN, type FieldMerge, type SystemOfRecord } from '@ficus/service-kit';
 import { PATIENT_COLUMNS } from '../patients/patient-columns.js';
 import { LOCAL_CHANGES, type LocalChanges } from '../patients/local-changes.js';
 import { PATIENT_DATA_FIELDS, PATIENT_MERGED_FIELDS, patientTopicRow } from './patient-topic.js';
@@ -62,27 +60,8 @@ export interface MergeOutcome {
  * Merges the changes it can (updates with a before image, of rows whose own changes are known
  * by field) in the consumer's transaction; answers which, and the conflicts among them.
  */
-export async function mergePatientChanges(tx: pg.PoolClient, upserts: readonly ChangeEvent[], regime: SystemOfRecord, recheck?: () => Promise<SystemOfRecord>): Promise<MergeOutcome> {
-  const legacyHoldsRecord = regime === 'legacy';
-  const candidates = upserts.filter((c) => c.op === 'update' && c.before !== null && c.after !== null && !(legacyHoldsRecord && c.source.origin === WRITEBACK_ORIGIN));
-  if (candidates.length === 0) return { merged: [], conflicts: [], yielded: [], regime };
-  // one change per key here (the consumer nets a job's changes of a key into one)
-  const { rows } = await tx.query<PatientRecord & LocalChanges>(
-    `SELECT ${PATIENT_COLUMNS}, ${LOCAL_CHANGES} FROM patient p WHERE p.mrn = ANY($1::text[])
-        ${legacyHoldsRecord ? 'AND cardinality(p.local_changed_fields) > 0' : ''} ORDER BY p.mrn FOR UPDATE`,
-    [candidates.map((c) => keyValue(c, 'mrn'))],
-  );
-  const current = new Map(rows.filter((r) => r.known).map((r) => [r.mrn, r]));
-  const merges = candidates.flatMap((change) => {
-    const row = current.get(keyValue(change, 'mrn'));
-    if (!row) return [];
-    const ours = patientTopicRow(patientJson(row));
-    return [{ change, m: mergeFields({ before: change.before!, after: change.after!, ours, pending: new Set(row.pending ?? []), fields: PATIENT_MERGED_FIELDS, legacyHoldsRecord }) }];
-  });
-  if (recheck && merges.some(({ m }) => m.conflicts.length + m.yielded.length > 0)) {
-    const now = await recheck();
-    if (now !== regime) return mergePatientChanges(tx, upserts, now);
-  }
+export async function mergePatientChanges(tx: pg.PoolClient, upserts: readonly ChangeEvent[], given: SystemOfRecord, recheck?: () => Promise<SystemOfRecord>): Promise<MergeOutcome> {
+  const { regime, merges } = await mergeInRecordRegime(given, recheck, (r) => planMerges(tx, upserts, r));
   const outcome: MergeOutcome = { merged: [], conflicts: [], yielded: [], regime };
   for (const { change, m } of merges) {
     await applyMerge(tx, change, m.take, m.pending);
@@ -93,6 +72,26 @@ export async function mergePatientChanges(tx: pg.PoolClient, upserts: readonly C
     if (yielded.length > 0) outcome.yielded.push({ change, fields: yielded });
   }
   return outcome;
+}
+
+/** The merges of the changes it can merge in `regime` (their rows locked), nothing written yet. */
+async function planMerges(tx: pg.PoolClient, upserts: readonly ChangeEvent[], regime: SystemOfRecord): Promise<{ change: ChangeEvent; m: FieldMerge }[]> {
+  const legacyHoldsRecord = regime === 'legacy';
+  const candidates = upserts.filter((c) => c.op === 'update' && c.before !== null && c.after !== null && !(legacyHoldsRecord && c.source.origin === WRITEBACK_ORIGIN));
+  if (candidates.length === 0) return [];
+  // one change per key here (the consumer nets a job's changes of a key into one)
+  const { rows } = await tx.query<PatientRecord & LocalChanges>(
+    `SELECT ${PATIENT_COLUMNS}, ${LOCAL_CHANGES} FROM patient p WHERE p.mrn = ANY($1::text[])
+        ${legacyHoldsRecord ? 'AND cardinality(p.local_changed_fields) > 0' : ''} ORDER BY p.mrn FOR UPDATE`,
+    [candidates.map((c) => keyValue(c, 'mrn'))],
+  );
+  const current = new Map(rows.filter((r) => r.known).map((r) => [r.mrn, r]));
+  return candidates.flatMap((change) => {
+    const row = current.get(keyValue(change, 'mrn'));
+    if (!row) return [];
+    const ours = patientTopicRow(patientJson(row));
+    return [{ change, m: mergeFields({ before: change.before!, after: change.after!, ours, pending: new Set(row.pending ?? []), fields: PATIENT_MERGED_FIELDS, legacyHoldsRecord }) }];
+  });
 }
 
 /** Takes the fields `take` from the change, records it as the legacy's committed state, and leaves `pending` pending. */

@@ -17,7 +17,7 @@
 import type pg from 'pg';
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
-import { keyValue, mergeFields, samePadded, sameValue, WRITEBACK_ORIGIN, type SystemOfRecord } from '@ficus/service-kit';
+import { keyValue, mergeFields, mergeInRecordRegime, samePadded, sameValue, WRITEBACK_ORIGIN, type FieldMerge, type SystemOfRecord } from '@ficus/service-kit';
 import { LOCAL_CHANGES, type LocalChanges } from '../results/local-changes.js';
 import { RESULT_DATA_FIELDS, RESULT_MERGED_FIELDS, RESULT_PLACE_FIELDS, RESULT_TOPIC_COLUMNS, RESULT_VERSIONED_FIELDS, type ResultTopicRow } from '../results/result-topic.js';
 
@@ -47,28 +47,20 @@ export interface MergeOutcome {
   yielded: { change: ChangeEvent; fields: string[] }[];
   /** the results merged to where their change files them (patient, order, test): a move the legacy made is applied */
   filedAsChanged: string[];
+  /** the regime the changes were merged in (the store's, when it was looked at again) */
+  regime: SystemOfRecord;
 }
 
 /**
  * Merges the changes it can (updates with a before image, of results whose own changes are known
- * by field) in the consumer's transaction; answers which, and the conflicts among them.
+ * by field) in the consumer's transaction; answers which, and the conflicts among them. A merge
+ * with a field both sides changed looks at the rule store first (`recheck`: service-kit's
+ * merge-regime.ts), as patient-service's does.
  */
-export async function mergeResultChanges(tx: pg.PoolClient, upserts: readonly ChangeEvent[], regime: SystemOfRecord): Promise<MergeOutcome> {
-  const outcome: MergeOutcome = { merged: [], conflicts: [], yielded: [], filedAsChanged: [] };
-  const legacyHoldsRecord = regime === 'legacy';
-  const candidates = upserts.filter((c) => c.op === 'update' && c.before !== null && c.after !== null && !(legacyHoldsRecord && c.source.origin === WRITEBACK_ORIGIN));
-  if (candidates.length === 0) return outcome;
-  // one change per key here (the consumer nets a job's changes of a key into one)
-  const { rows } = await tx.query<ResultTopicRow & LocalChanges>(
-    `SELECT ${RESULT_TOPIC_COLUMNS}, ${LOCAL_CHANGES} FROM lab_result r WHERE r.id = ANY($1::bigint[])
-        ${legacyHoldsRecord ? 'AND cardinality(r.local_changed_fields) > 0' : ''} ORDER BY r.id FOR UPDATE`,
-    [candidates.map((c) => keyValue(c, 'resultId'))],
-  );
-  const current = new Map(rows.filter((r) => r.known).map((r) => [String(r.resultId), r]));
-  for (const change of candidates) {
-    const row = current.get(keyValue(change, 'resultId'));
-    if (!row) continue;
-    const m = mergeFields({ before: change.before!, after: change.after!, ours: row, pending: new Set(row.pending ?? []), fields: RESULT_MERGED_FIELDS, legacyHoldsRecord });
+export async function mergeResultChanges(tx: pg.PoolClient, upserts: readonly ChangeEvent[], given: SystemOfRecord, recheck?: () => Promise<SystemOfRecord>): Promise<MergeOutcome> {
+  const { regime, merges } = await mergeInRecordRegime(given, recheck, (r) => planMerges(tx, upserts, r));
+  const outcome: MergeOutcome = { merged: [], conflicts: [], yielded: [], filedAsChanged: [], regime };
+  for (const { change, m } of merges) {
     await applyMerge(tx, change, m.take, m.pending);
     outcome.merged.push(change);
     if (!RESULT_PLACE_FIELDS.some((f) => m.pending.includes(f))) outcome.filedAsChanged.push(keyValue(change, 'resultId'));
@@ -78,6 +70,25 @@ export async function mergeResultChanges(tx: pg.PoolClient, upserts: readonly Ch
     if (yielded.length > 0) outcome.yielded.push({ change, fields: yielded });
   }
   return outcome;
+}
+
+/** The merges of the changes it can merge in `regime` (their rows locked), nothing written yet. */
+async function planMerges(tx: pg.PoolClient, upserts: readonly ChangeEvent[], regime: SystemOfRecord): Promise<{ change: ChangeEvent; m: FieldMerge }[]> {
+  const legacyHoldsRecord = regime === 'legacy';
+  const candidates = upserts.filter((c) => c.op === 'update' && c.before !== null && c.after !== null && !(legacyHoldsRecord && c.source.origin === WRITEBACK_ORIGIN));
+  if (candidates.length === 0) return [];
+  // one change per key here (the consumer nets a job's changes of a key into one)
+  const { rows } = await tx.query<ResultTopicRow & LocalChanges>(
+    `SELECT ${RESULT_TOPIC_COLUMNS}, ${LOCAL_CHANGES} FROM lab_result r WHERE r.id = ANY($1::bigint[])
+        ${legacyHoldsRecord ? 'AND cardinality(r.local_changed_fields) > 0' : ''} ORDER BY r.id FOR UPDATE`,
+    [candidates.map((c) => keyValue(c, 'resultId'))],
+  );
+  const current = new Map(rows.filter((r) => r.known).map((r) => [String(r.resultId), r]));
+  return candidates.flatMap((change) => {
+    const row = current.get(keyValue(change, 'resultId'));
+    if (!row) return [];
+    return [{ change, m: mergeFields({ before: change.before!, after: change.after!, ours: row, pending: new Set(row.pending ?? []), fields: RESULT_MERGED_FIELDS, legacyHoldsRecord }) }];
+  });
 }
 
 /** Takes the fields `take` from the change (the version it replaces kept), records it as the legacy's committed state, and leaves `pending` pending. */

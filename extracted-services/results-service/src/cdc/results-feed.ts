@@ -23,17 +23,20 @@ export function labResultsFeed(): ChangeFeed {
   return {
     topic: 'lab-results',
     async apply(changes, ctx) {
-      const { tx, systemOfRecord } = ctx;
+      const { tx } = ctx;
       // not beside an HL7 message making an early copy of one of these results (it would be kept twice); first, before any row lock
       await lockEarlyCopies(tx, 'lab-result', column(changes, 'mrn'), 'feed');
       const upserts = changes.filter((c) => c.op !== 'delete');
-      const notApplied = await deleteResults(tx, changes.filter((c) => c.op === 'delete'), systemOfRecord);
+      // the merge may look at the rule store again (result-merge.ts): the rest goes by what it found
+      let systemOfRecord = ctx.systemOfRecord;
+      const notApplied: ChangeEvent[] = [];
       let conflicts = 0;
       if (upserts.length > 0) {
         // results taken from HL7 before the legacy's CDC take the legacy's id, one early copy per legacy row
         const partners = await findEarlyPartners(tx, upserts);
         await giveLegacyIds(tx, partners);
-        const merge = await mergeResultChanges(tx, upserts, systemOfRecord);
+        const merge = await mergeResultChanges(tx, upserts, systemOfRecord, ctx.recheck);
+        systemOfRecord = merge.regime;
         // (while the service holds the record its echoes do not come here: see `echoes` below)
         const echoed = systemOfRecord === 'legacy' ? await mergeWritebackEchoes(tx, upserts) : { merged: [], filedAsChanged: [] };
         const whole = upserts.filter((c) => !merge.merged.includes(c) && !echoed.merged.includes(c));
@@ -54,6 +57,8 @@ export function labResultsFeed(): ChangeFeed {
           );
         }
       }
+      // (a job's changes of one key are netted into one: no delete here is of a result merged above)
+      notApplied.push(...(await deleteResults(tx, changes.filter((c) => c.op === 'delete'), systemOfRecord)));
       conflicts += await recordConflicts(tx, notApplied, 'the result was changed in results-service after this legacy change');
       return { conflicts };
     },
