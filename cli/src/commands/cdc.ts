@@ -62,11 +62,13 @@ export function addCdcCommands(program: Command): void {
         const wb = r.writeback;
         if (wb?.enabled) {
           lines.push('', table(['write-back from', 'applied since start', 'last applied'], wb.services.map((s) => [s.name, s.applied, s.lastAppliedAt ?? NONE_YET])));
-          if (wb.deadLetters) lines.push(`${wb.deadLetters} write-back job(s) dead-lettered: the legacy database refused them (ficus queues dead-letters --channel cdc)`);
+          if (wb.deadLetters === null) lines.push('write-back dead letters: unknown (Redis did not answer)');
+          else if (wb.deadLetters) lines.push(`${wb.deadLetters} write-back job(s) dead-lettered: the legacy database refused them (ficus queues dead-letters --channel cdc)`);
         } else if (wb) {
           lines.push('', 'write-back: off');
         }
         lines.push(...consumerLines(r));
+        if (r.warnings?.length) lines.push('', ...r.warnings.map((w) => `warning: ${w}`));
         return lines;
       });
       if (!opts.strict) return;

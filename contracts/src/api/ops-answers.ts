@@ -63,6 +63,8 @@ export interface CdcStatus {
    */
   consumerDeadLetters?: { prefix: string; count: number }[] | null;
   topics?: unknown;
+  /** what the operator should know and tidy: Redis not answering, mapping entries that name no column (with file:line) */
+  warnings?: string[];
 }
 
 /** one dead letter of GET /api/hl7/queues/dead-letters and /api/cdc/queues/dead-letters */

@@ -12,6 +12,7 @@ import { cdcQueuePrefix, deadLetterRoutes, type DeadLetterDesk } from '@ficus/co
 import type { CdcSource } from '../cdc-service.js';
 import type { CdcConfig } from '../config.js';
 import type { LegacyWriter } from '../writeback/legacy-writer.js';
+import { boundedRead, STATUS_REDIS_WAIT_MS } from './bounded-read.js';
 import type { CdcMetrics } from './metrics.js';
 
 export interface RunningApi {
@@ -61,15 +62,21 @@ export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<Run
     });
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', d.metrics.registry.contentType).send(await d.metrics.registry.metrics()));
-  app.get('/api/cdc/status', { config: { role: 'viewer' } }, async (): Promise<CdcStatus> => ({
-    sources: [await sourceStatus()],
-    writeback: d.writer ? { enabled: true, ...d.writer.status(), deadLetters: await d.writer.deadLetters().catch(() => null) } : { enabled: false, services: [] },
-    consumerDeadLetters: await d.deadLetters
-      .counts()
-      .then((counts) => counts.filter((c) => c.prefix.startsWith(cdcQueuePrefix(''))))
-      .catch(() => null),
-    topics: d.topics(),
-  }));
+  const writebackDeadLetters = boundedRead(() => (d.writer ? d.writer.deadLetters() : Promise.resolve(0)));
+  const consumerDeadLetters = boundedRead(() => d.deadLetters.counts().then((counts) => counts.filter((c) => c.prefix.startsWith(cdcQueuePrefix('')))));
+  app.get('/api/cdc/status', { config: { role: 'viewer' } }, async (): Promise<CdcStatus> => {
+    // both Redis reads at once: the answer waits at most one bound, not two
+    const [wbDead, consumerDead] = await Promise.all([writebackDeadLetters(), consumerDeadLetters()]);
+    const warnings: string[] = [];
+    if (consumerDead === null || (d.writer && wbDead === null)) warnings.push(`Redis did not answer within ${STATUS_REDIS_WAIT_MS} ms: dead letter counts unknown`);
+    return {
+      sources: [await sourceStatus()],
+      writeback: d.writer ? { enabled: true, ...d.writer.status(), deadLetters: wbDead } : { enabled: false, services: [] },
+      consumerDeadLetters: consumerDead,
+      topics: d.topics(),
+      warnings,
+    };
+  });
 
   deadLetterRoutes(app, { base: '/api/cdc', channel: 'cdc', desk: d.deadLetters, audit: d.control.audit, replayed: (queue) => d.log.info({ queue }, 'a dead letter replayed') });
 
