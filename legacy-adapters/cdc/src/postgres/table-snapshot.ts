@@ -4,6 +4,10 @@
  * slot exported (valid while the replication connection that created the slot waits). Every
  * row is published as a `snapshot` event at the slot's start position; between fetches the
  * reading waits while too many events wait for the queues.
+ *
+ * Values are read as the server's text output of each column's type, untouched by the driver:
+ * that is what pgoutput sends, so a re-snapshot gives the streamed value. A `::text` cast
+ * would not: it trims CHAR(n)'s padding, adds inet's /32 and spells booleans `true`.
  */
 import pg from 'pg';
 import type { Publisher } from '../publish/publisher.js';
@@ -44,13 +48,16 @@ export async function snapshotTables(s: TableSnapshot): Promise<number> {
   return rows;
 }
 
+/** every type's text as the server wrote it (no Date, Buffer or array parsing) */
+const AS_SENT = { getTypeParser: () => (text: string) => text } as unknown as pg.CustomTypesConfig;
+
 async function snapshotTable(reader: pg.Client, t: CapturedTable, s: TableSnapshot): Promise<number> {
   const cols = t.plan.columns;
-  const select = cols.map((c) => `${quoteIdent(c.column)}::text`).join(', ');
+  const select = cols.map((c) => quoteIdent(c.column)).join(', ');
   await reader.query(`DECLARE ficus_snapshot NO SCROLL CURSOR FOR SELECT ${select} FROM ${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
   let n = 0;
   for (;;) {
-    const res = await reader.query<string[]>({ text: `FETCH ${s.fetchRows} FROM ficus_snapshot`, rowMode: 'array' });
+    const res = await reader.query<(string | null)[]>({ text: `FETCH ${s.fetchRows} FROM ficus_snapshot`, rowMode: 'array', types: AS_SENT });
     for (const values of res.rows) {
       const row: Record<string, unknown> = {};
       for (let i = 0; i < cols.length; i++) row[cols[i]!.field] = fromText(cols[i]!.type as number, values[i] ?? null);

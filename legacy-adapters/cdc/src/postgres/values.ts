@@ -1,8 +1,8 @@
 /**
- * PostgreSQL values, from their text form (what pgoutput sends, and what the snapshot reads
- * with `::text`), to the envelope's JSON values: the same function for both, so a row read by
- * the snapshot and the same row streamed later look alike. The sessions that produce the text
- * run with DateStyle ISO and TimeZone UTC (see SESSION_OPTIONS).
+ * PostgreSQL values, from their text form (the type's output: what pgoutput sends, and what the
+ * snapshot reads, uncast), to the envelope's JSON values: the same function for both, so a row
+ * read by the snapshot and the same row streamed later look alike. The sessions that produce
+ * the text run with DateStyle ISO and TimeZone UTC (see SESSION_OPTIONS).
  */
 
 /** startup options for every connection whose text output is converted here */
@@ -25,7 +25,7 @@ export function fromText(typeOid: number, text: string | null): unknown {
   if (text === null) return null;
   switch (typeOid) {
     case BOOL:
-      return text === 't' || text === 'true'; // boolout says t; the bool → text cast (snapshot) says true
+      return text === 't' || text === 'true'; // boolout says t; true is a bool → text cast's spelling
     case INT2:
     case INT4:
     case OID:
