@@ -9,7 +9,8 @@
  *
  * Errors that a retry can mend (a connection lost, the slot held by a reader that is still
  * stopping) reconnect with backoff. Errors that need a person (a schema change the mapping
- * refuses, a TRUNCATE, a missing slot) stop the source: state "error", readiness false.
+ * refuses, a TRUNCATE, a missing slot, a slot the server invalidated) stop the source: state
+ * "error", readiness false.
  *
  * This module decides when a slot or snapshot is needed, streams and acknowledges; the SQL of
  * the publication, the slot and the snapshot is in publication.ts, replication-slot.ts and
@@ -27,7 +28,7 @@ import { checkLogicalReplication, checkMapping, type CapturedTable } from './pre
 import { ensurePublication } from './publication.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 import { ReplicationConnection } from './replication-connection.js';
-import { createSlot, dropSlot, heldWalBytes, readSlot, type SlotRow } from './replication-slot.js';
+import { createSlot, dropSlot, heldWalBytes, invalidatedSlotError, readSlot, slotInvalidation, type SlotRow } from './replication-slot.js';
 import { snapshotTables } from './table-snapshot.js';
 import { SESSION_OPTIONS } from './values.js';
 import { RateWindow, type SourceHooks, type SourceState, type SourceStatus } from '../source.js';
@@ -198,6 +199,9 @@ export class PostgresSource {
         `replication slot ${this.o.slot} is gone (dropped, or the server was replaced) although this source read from it: changes made since may be lost. ` +
           'Restart with CDC_RESNAPSHOT=true to take a new snapshot',
       );
+    } else if (slot) {
+      const why = slotInvalidation(slot);
+      if (why) throw invalidatedSlotError(this.o.slot, why);
     }
     if (!slot || this.resnapshot || state.snapshotState === 'pending') await this.createSlotAndSnapshot(conn);
     this.resnapshot = false;
@@ -253,6 +257,15 @@ export class PostgresSource {
         broken,
       ]);
       if (this.running) throw new Error('the server ended the replication stream');
+    } catch (e) {
+      // invalidated between the check above and START_REPLICATION: the server refuses with 55000,
+      // which other states share, so the slot's row decides
+      if ((e as { code?: unknown }).code === '55000') {
+        const now = await readSlot(this.pool, this.o.slot, this.database).catch(() => undefined);
+        const why = now && slotInvalidation(now);
+        if (why) throw invalidatedSlotError(this.o.slot, why);
+      }
+      throw e;
     } finally {
       clearInterval(timer);
     }

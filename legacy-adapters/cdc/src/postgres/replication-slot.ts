@@ -12,17 +12,42 @@ export interface SlotRow {
   active: boolean;
   active_pid: number | null;
   confirmed_flush_lsn: string | null;
+  /** 'lost': the server removed WAL the slot still needed (max_slot_wal_keep_size); it can never be read again */
+  wal_status: string | null;
+  /** PostgreSQL 17+: why the server invalidated the slot (older servers: null, wal_status tells) */
+  invalidation_reason: string | null;
 }
 
 /** The slot's row (undefined: there is none); a slot of another database is refused, as no reader of this one may use it. */
 export async function readSlot(pool: pg.Pool, slot: string, database: string): Promise<SlotRow | undefined> {
+  // invalidation_reason through to_jsonb: the column exists only from PostgreSQL 17 on
   const { rows } = await pool.query<SlotRow & { database: string | null }>(
-    'SELECT active, active_pid, confirmed_flush_lsn::text, database FROM pg_replication_slots WHERE slot_name = $1',
+    `SELECT active, active_pid, confirmed_flush_lsn::text, database, wal_status, to_jsonb(s) ->> 'invalidation_reason' AS invalidation_reason
+       FROM pg_replication_slots s WHERE slot_name = $1`,
     [slot],
   );
   const r = rows[0];
   if (r && r.database !== database) throw new FatalSourceError(`replication slot ${slot} belongs to database ${r.database ?? '(physical)'}, not ${database}: set CDC_SLOT to another name`);
   return r;
+}
+
+/**
+ * Why the server invalidated the slot, undefined while it is usable. An invalidated slot is
+ * refused by every START_REPLICATION (55000, "cannot read from logical replication slot" on 15,
+ * "can no longer get changes from replication slot" on 16+): retrying cannot mend it.
+ */
+export function slotInvalidation(r: SlotRow): string | undefined {
+  if (r.invalidation_reason) return r.invalidation_reason === 'wal_removed' ? 'it exceeded max_slot_wal_keep_size' : `reason ${r.invalidation_reason}`;
+  if (r.wal_status === 'lost') return 'it exceeded max_slot_wal_keep_size';
+  return undefined;
+}
+
+/** The stop of a source whose slot the server invalidated: the WAL it needed is gone, so only a new snapshot recovers. */
+export function invalidatedSlotError(slot: string, why: string): FatalSourceError {
+  return new FatalSourceError(
+    `replication slot ${slot} was invalidated by the server (${why}): the changes it held back are lost. ` +
+      'Restart with CDC_RESNAPSHOT=true to take a new snapshot',
+  );
 }
 
 export interface CreatedSlot {

@@ -72,11 +72,13 @@ export interface SceneOptions {
   mapping?: (topics: MappingTopicYaml[]) => MappingTopicYaml[];
   /** SQL run on the legacy database after the migrations (test tables) */
   legacySql?: string;
+  /** a PostgreSQL server of the test's own (one whose settings it changes), instead of the run's */
+  server?: string;
 }
 
 export async function startScene(o: SceneOptions): Promise<Scene> {
   const id = randomBytes(3).toString('hex');
-  const server = inject('databaseUrl');
+  const server = o.server ?? inject('databaseUrl');
   const legacy = await createTestDatabase(server, `cdc_${o.name}_legacy`);
   const state = await createTestDatabase(server, `cdc_${o.name}_state`);
   const store = await createTestDatabase(server, `cdc_${o.name}_store`);
