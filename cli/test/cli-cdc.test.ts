@@ -17,7 +17,8 @@ let s: Scene;
 let cdc: CdcProcess;
 
 beforeAll(async () => {
-  s = await startScene({ name: 'cli', seedPatients: 5 });
+  // an ignored column the table does not have (dropped after it was ignored): a warning to show
+  s = await startScene({ name: 'cli', seedPatients: 5, mapping: (topics) => topics.map((t) => (t.table === 'WARD' ? { ...t, ignore: [...(t.ignore ?? []), 'WARD_FAX'] } : t)) });
   cdc = await s.start();
 });
 afterAll(async () => {
@@ -49,6 +50,7 @@ describe('ficus cdc status', () => {
     expect(head).toMatch(/^SOURCE\s+KIND\s+STATE\s+LAG\s+LAG MS\s+LAST POSITION\s+LAST COMMIT\s+CHANGES\/S$/);
     expect(row).toMatch(/^legacy-pg\s+postgres\s+streaming\s+\d+(\.\d)? (B|KiB|MiB)\s+\d+\s+[0-9A-F]{16}\/[0-9A-F]{8}\s+/);
     expect(r.stdout).toMatch(new RegExp(`WRITE-BACK FROM\\s+APPLIED SINCE START\\s+LAST APPLIED\\n${s.service}\\s+0\\s+none since start`));
+    expect(r.stdout).toMatch(/\nwarning: \S+mapping\.yaml:\d+:\d+: field "ignore": table WARD has no column WARD_FAX: remove it from ignore\n/);
   });
 
   it('prints the API\'s JSON with --json, and --strict exits 0 while every source streams', async () => {

@@ -6,7 +6,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { openStore, partitionQueueName, type Logger, type OpenStore } from '@ficus/contracts';
+import { formatIssue, openStore, partitionQueueName, type Logger, type OpenStore } from '@ficus/contracts';
 import { cdcQueuePrefix, changeBatchSummary, DeadLetterDesk, deadLetterQueueName, writebackQueuePrefix } from '@ficus/contracts/queues';
 import { legacyUrl, publicationOf, ruleStoreUrl, slotOf, stateUrl, writebackServices, type CdcConfig } from './config.js';
 import { loadMapping, type CdcMapping } from './mapping/mapping-file.js';
@@ -15,7 +15,7 @@ import { MssqlSource } from './mssql/mssql-source.js';
 import { startCdcApi, type RunningApi } from './ops/cdc-api.js';
 import { CdcMetrics } from './ops/metrics.js';
 import { PostgresSource } from './postgres/postgres-source.js';
-import { checkMapping } from './postgres/preflight.js';
+import { checkMapping, mappingWarnings } from './postgres/preflight.js';
 import { SESSION_OPTIONS } from './postgres/values.js';
 import { Publisher } from './publish/publisher.js';
 import type { SourceHooks, SourceStatus } from './source.js';
@@ -139,6 +139,8 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
     }
     await source.start();
     closers.push(() => source.close());
+    const mappingNotes = mappingWarnings(mapping).map(formatIssue);
+    for (const w of mappingNotes) log.warn({ mapping: w }, 'the CDC mapping has an entry to tidy');
     if (config.CDC_HEARTBEAT_MS > 0) {
       // the services measure how fresh their copy is by these; a stopped or stuck reader stops them
       const beat = setInterval(() => {
@@ -186,7 +188,7 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
     });
     closers.push(() => deadLetters.close());
 
-    const api: RunningApi = await startCdcApi(config, { control, metrics, log, source, writer, deadLetters, topics: () => metrics.totals() });
+    const api: RunningApi = await startCdcApi(config, { control, metrics, log, source, writer, deadLetters, topics: () => metrics.totals(), warnings: () => mappingNotes });
     closers.push(() => api.app.close());
     log.info({ apiPort: api.port, source: source.name, kind: source.kind, topics, writeback: writer ? services : [] }, 'CDC started');
 

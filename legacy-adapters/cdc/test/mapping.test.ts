@@ -11,7 +11,7 @@ import { formatIssue, listRuleFiles, loadRuleDir } from '@ficus/contracts';
 import { migrateLegacy } from '@ficus/legacy-his';
 import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
 import { loadMapping, MappingError, parseMapping } from '../src/mapping/mapping-file.js';
-import { checkLogicalReplication, checkMapping } from '../src/postgres/preflight.js';
+import { checkLogicalReplication, checkMapping, mappingWarnings } from '../src/postgres/preflight.js';
 import { ROOT, SHIPPED_MAPPING } from './support/cdc-scene.js';
 
 const issuesOf = (fn: () => unknown) => {
@@ -136,6 +136,17 @@ describe('the mapping against the database', () => {
     } finally {
       await pool.query('ALTER TABLE PATIENT_MERGE REPLICA IDENTITY FULL');
     }
+  });
+
+  it('takes an ignored column the table does not have as a warning located in the file, not a refusal', async () => {
+    const shipped = readFileSync(SHIPPED_MAPPING, 'utf8');
+    const m = parseMapping(shipped.replace('ignore: [PAT_ID]', 'ignore: [PAT_ID, EMAIL_ADDR]'), 'routing-rules/cdc/legacy-his.yaml');
+    const tables = await checkMapping(pool, m);
+    expect(tables[0]!.plan.ignored).toEqual(['pat_id']);
+    expect(mappingWarnings(m).map(formatIssue)).toEqual([
+      expect.stringMatching(/^routing-rules\/cdc\/legacy-his\.yaml:\d+:\d+: field "ignore": table PATIENT_MASTER has no column EMAIL_ADDR: remove it from ignore$/),
+    ]);
+    expect(mappingWarnings(await loadMapping(SHIPPED_MAPPING))).toEqual([]);
   });
 
   it('refuses a server without logical replication, naming the setting', async () => {

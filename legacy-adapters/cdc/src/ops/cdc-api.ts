@@ -30,6 +30,8 @@ export interface CdcApiDeps {
   writer: LegacyWriter | undefined;
   deadLetters: DeadLetterDesk;
   topics: () => Record<string, { read: number; published: number }>;
+  /** what the operator should tidy (the mapping's entries that name nothing, with file:line) */
+  warnings?: () => string[];
 }
 
 export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<RunningApi> {
@@ -67,7 +69,7 @@ export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<Run
   app.get('/api/cdc/status', { config: { role: 'viewer' } }, async (): Promise<CdcStatus> => {
     // both Redis reads at once: the answer waits at most one bound, not two
     const [wbDead, consumerDead] = await Promise.all([writebackDeadLetters(), consumerDeadLetters()]);
-    const warnings: string[] = [];
+    const warnings = [...(d.warnings?.() ?? [])];
     if (consumerDead === null || (d.writer && wbDead === null)) warnings.push(`Redis did not answer within ${STATUS_REDIS_WAIT_MS} ms: dead letter counts unknown`);
     return {
       sources: [await sourceStatus()],

@@ -1,8 +1,9 @@
 /**
  * What a PostgreSQL source checks before it reads anything: the server can do logical
  * replication (naming the setting when it cannot), and the mapping fits the database (every
- * table and column it names exists, every column of a captured table is mapped or ignored,
- * updates carry whole old rows). Problems come back located in the mapping file.
+ * table and mapped column it names exists, every column of a captured table is mapped or ignored,
+ * updates carry whole old rows). Problems come back located in the mapping file; an ignored
+ * column that is not there is a warning (mappingWarnings), not a problem.
  */
 import type pg from 'pg';
 import type { RuleIssue } from '@ficus/contracts';
@@ -48,10 +49,22 @@ interface ColumnRow {
   atttypid: number | null;
 }
 
+/**
+ * What the last checkMapping of a mapping found untidy but harmless, located in the file. Kept
+ * beside the mapping rather than returned so that each caller of checkMapping (the source, the
+ * writer) keeps its signature, and the deployable reads them once for its log and status.
+ */
+const warningsOf = new WeakMap<CdcMapping, RuleIssue[]>();
+
+export function mappingWarnings(m: CdcMapping): RuleIssue[] {
+  return warningsOf.get(m) ?? [];
+}
+
 /** Checks the mapping against the database; answers the captured tables, or throws MappingError. */
 export async function checkMapping(pool: pg.Pool, m: CdcMapping): Promise<CapturedTable[]> {
   const schema = m.schema ?? 'public';
   const issues: RuleIssue[] = [];
+  const warnings: RuleIssue[] = [];
   const tables: CapturedTable[] = [];
   for (const t of m.topics) {
     const here = ['cdc', 'topics', t.index];
@@ -71,7 +84,11 @@ export async function checkMapping(pool: pg.Pool, m: CdcMapping): Promise<Captur
     const has = new Set(columns.map((c) => c.name.toLowerCase()));
     const before = issues.length;
     for (const [field, column] of t.fields) if (!has.has(column.toLowerCase())) issues.push(mappingIssue(m, [...here, 'fields', field], `table ${t.table} has no column ${column}`));
-    for (const [k, column] of t.ignore.entries()) if (!has.has(column.toLowerCase())) issues.push(mappingIssue(m, [...here, 'ignore', k], `table ${t.table} has no column ${column}`));
+    // a column dropped after it was ignored takes nothing from the topic: refusing to start for it
+    // turned a tidy-up into an outage at the next deploy. A mapped column missing is still refused.
+    for (const [k, column] of t.ignore.entries()) {
+      if (!has.has(column.toLowerCase())) warnings.push(mappingIssue(m, [...here, 'ignore', k], `table ${t.table} has no column ${column}: remove it from ignore`));
+    }
     if (rows[0]!.relreplident !== 'f') {
       issues.push(
         mappingIssue(m, [...here, 'table'], `table ${t.table} does not have REPLICA IDENTITY FULL, so updates and deletes would not carry the whole old row: ALTER TABLE ${t.table} REPLICA IDENTITY FULL (legacy-his migration 006)`),
@@ -86,5 +103,6 @@ export async function checkMapping(pool: pg.Pool, m: CdcMapping): Promise<Captur
     }
   }
   if (issues.length > 0) throw new MappingError(issues);
+  warningsOf.set(m, warnings);
   return tables;
 }
