@@ -62,5 +62,13 @@ describe('CDC status while Redis is down', () => {
       expect(during.body.consumerDeadLetters).toBeNull();
       expect(during.body.warnings).toEqual([expect.stringMatching(/^Redis did not answer/)]);
     }
+    // a Prometheus scrape too: answered within the bound, without the queue series Redis holds
+    const started = Date.now();
+    const scrape = await fetch(`${cdc.url}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    const text = await scrape.text();
+    expect(scrape.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(text).toContain('ficus_cdc_source_streaming');
+    expect(text).not.toMatch(/^ficus_cdc_queue_depth\{/m);
   }, 60_000);
 });

@@ -4,6 +4,7 @@
  * prom-client at scrape time.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { boundedRead } from './bounded-read.js';
 
 export interface MetricsSources {
   slotLagBytes: () => Promise<{ source: string; bytes: number | null }[]>;
@@ -30,6 +31,9 @@ export class CdcMetrics {
   constructor(s: MetricsSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'ficus_cdc_process_' });
     const registers = [this.registry];
+    // Redis reads retry for as long as Redis is away (BullMQ's connections): a scrape waits for them only so long
+    const queueDepth = boundedRead(s.queueDepth);
+    const deadLetters = boundedRead(s.deadLetters);
     const read = this.readCounts;
     const published = this.publishedCounts;
     new Counter({
@@ -92,7 +96,8 @@ export class CdcMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const d of await s.queueDepth().catch(() => [])) this.set({ topic: d.topic }, d.waiting);
+        // bounded: an unbounded read held the whole scrape for a Redis outage (its series are absent meanwhile)
+        for (const d of (await queueDepth()) ?? []) this.set({ topic: d.topic }, d.waiting);
       },
     });
     new Gauge({
@@ -102,7 +107,7 @@ export class CdcMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const d of await s.deadLetters().catch(() => [])) this.set({ queue: d.queue }, d.count);
+        for (const d of (await deadLetters()) ?? []) this.set({ queue: d.queue }, d.count);
       },
     });
     new Gauge({
