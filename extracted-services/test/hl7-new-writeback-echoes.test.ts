@@ -19,7 +19,7 @@ import { writebackQueuePrefix } from '@ficus/contracts/queues';
 import { hl7, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
 import { ask, hl7Time, type ServiceScene } from '../../test-support/service-scene.js';
 import { a01, a08, minutes } from './support/writeback-messages.js';
-import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
+import { startWritebackScene, syncedInto, type WritebackScene } from './support/writeback-scene.js';
 
 let wb: WritebackScene;
 let scene: ServiceScene;
@@ -57,17 +57,7 @@ async function settled(): Promise<void> {
 
 describe('the echo of the first write-back read after the second message was applied (HL7 rule in new, the write rule in legacy)', () => {
   /** what the legacy committed since the last sync reaches the service and is applied (each change's position taken) */
-  const synced = async (o: { origin?: string } = {}) => {
-    const events = await scene.cdc.sync(['patients'], o);
-    const taken = async () => {
-      const { rows } = await scene.patients.pool.query<{ key: string; position: string }>("SELECT key, position FROM ficus_change_positions WHERE topic = 'patients' AND key = ANY($1::text[])", [
-        events.map((e) => keyText(e.key)),
-      ]);
-      const at = new Map(rows.map((r) => [r.key, r.position]));
-      return events.every((e) => at.get(keyText(e.key)) === e.source.position);
-    };
-    await expect.poll(taken, { timeout: 10_000 }).toBe(true);
-  };
+  const synced = (o: { origin?: string } = {}) => syncedInto(scene, 'patients', scene.patients.pool, o);
   /** what the legacy writer made of the write-backs so far, as the CDC reader brings it (CDC_WRITEBACK_ECHO=tag) */
   const echo = () => synced({ origin: 'ficus-writeback' });
 

@@ -19,7 +19,7 @@ import { keyText, partitionOf, partitionQueueName, type ChangeBatch } from '@fic
 import { writebackQueuePrefix } from '@ficus/contracts/queues';
 import { ask, type ServiceScene } from '../../test-support/service-scene.js';
 import { minutes, oru } from './support/writeback-messages.js';
-import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
+import { startWritebackScene, syncedInto, type WritebackScene } from './support/writeback-scene.js';
 
 let wb: WritebackScene;
 let scene: ServiceScene;
@@ -57,17 +57,7 @@ async function settled(): Promise<void> {
 
 describe('the echo of the first write-back of a result read after the second ORU was applied (HL7 rule in new, the write rule in legacy)', () => {
   /** what the legacy committed since the last sync reaches the service and is applied (each change's position taken) */
-  const synced = async (o: { origin?: string } = {}) => {
-    const events = await scene.cdc.sync(['lab-results'], o);
-    const taken = async () => {
-      const { rows } = await scene.results.pool.query<{ key: string; position: string }>("SELECT key, position FROM ficus_change_positions WHERE topic = 'lab-results' AND key = ANY($1::text[])", [
-        events.map((e) => keyText(e.key)),
-      ]);
-      const at = new Map(rows.map((r) => [r.key, r.position]));
-      return events.every((e) => at.get(keyText(e.key)) === e.source.position);
-    };
-    await expect.poll(taken, { timeout: 10_000 }).toBe(true);
-  };
+  const synced = (o: { origin?: string } = {}) => syncedInto(scene, 'lab-results', scene.results.pool, o);
   /** what the legacy writer made of the write-backs so far, as the CDC reader brings it (CDC_WRITEBACK_ECHO=tag) */
   const echo = () => synced({ origin: 'ficus-writeback' });
 

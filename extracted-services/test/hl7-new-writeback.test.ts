@@ -62,6 +62,19 @@ async function settled(): Promise<void> {
   await scene.drain();
 }
 
+/** a topic's feed has taken what the stand-in CDC published (the write-back queue may be held, so not scene.drain()) */
+async function feedTaken(topic: string): Promise<void> {
+  const busy = async () => {
+    let n = 0;
+    for (const k of await scene.redis.keys(`bull:cdc.${topic}.*:meta`)) {
+      const queue = k.slice(0, -'meta'.length);
+      n += (await scene.redis.llen(`${queue}wait`)) + (await scene.redis.llen(`${queue}active`)) + (await scene.redis.zcard(`${queue}prioritized`));
+    }
+    return n;
+  };
+  await expect.poll(busy, { timeout: 10_000 }).toBe(0);
+}
+
 /** sends a message through the real HL7 adapter (every HL7 rule in `mode`), in front of the scene's legacy inbound and services */
 async function throughAdapter(mode: 'dual' | 'new', message: string): Promise<void> {
   let adapter: AdapterUnderTest | undefined;
@@ -186,20 +199,8 @@ describe('a legacy screen\'s edit reaching the service before the write-back of 
     const put = await fetch(`${scene.legacy.base}/api/patients/${mrn}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...screen, ...edit }) });
     expect(put.status).toBe(200);
     await scene.cdc.sync(['patients']);
-    await waitForFeed();
+    await feedTaken('patients');
     return { meanwhile: await servicePatient(mrn), release };
-  }
-  /** the patients feed has taken what the stand-in CDC published (the write-back queue may be held) */
-  async function waitForFeed(): Promise<void> {
-    const busy = async () => {
-      let n = 0;
-      for (const k of await scene.redis.keys('bull:cdc.patients.*:meta')) {
-        const q = k.slice(0, -'meta'.length);
-        n += (await scene.redis.llen(`${q}wait`)) + (await scene.redis.llen(`${q}active`)) + (await scene.redis.zcard(`${q}prioritized`));
-      }
-      return n;
-    };
-    await expect.poll(busy, { timeout: 10_000 }).toBe(0);
   }
 
   it('a screen\'s edit of another field: the service keeps the A08\'s change meanwhile, and with the write-back\'s echo both sides end with both edits', async () => {
@@ -268,18 +269,6 @@ describe('a legacy screen\'s edit of a result reaching results-service before th
   const versions = (id: number) => q('SELECT value, status, reference_range AS "referenceRange", replaced_by AS "replacedBy" FROM lab_result_version WHERE result_id = $1 ORDER BY id', id);
   const published = async (order: string) =>
     (await scene.results.pool.query("SELECT 1 FROM ficus_outbox WHERE topic = 'lab-results' AND after->>'orderNumber' = $1 AND published_at IS NULL", [order])).rowCount === 0;
-  /** the lab-results feed has taken what the stand-in CDC published (the write-back queue may be held) */
-  async function feedTaken(): Promise<void> {
-    const busy = async () => {
-      let n = 0;
-      for (const k of await scene.redis.keys('bull:cdc.lab-results.*:meta')) {
-        const queue = k.slice(0, -'meta'.length);
-        n += (await scene.redis.llen(`${queue}wait`)) + (await scene.redis.llen(`${queue}active`)) + (await scene.redis.zcard(`${queue}prioritized`));
-      }
-      return n;
-    };
-    await expect.poll(busy, { timeout: 10_000 }).toBe(0);
-  }
 
   /**
    * The race: an ORU in mode new files a potassium of 5.9, written back (both sides alike); then,
@@ -313,7 +302,7 @@ describe('a legacy screen\'s edit of a result reaching results-service before th
     const set = Object.keys(edit).map((column, i) => `${column} = $${i + 2}`);
     await scene.legacy.pool.query(`UPDATE LAB_RESULT SET ${set.join(', ')} WHERE RESULT_ID = $1`, [filed.resultId, ...Object.values(edit)]);
     await scene.cdc.sync(['lab-results']);
-    await feedTaken();
+    await feedTaken('lab-results');
     return { id: filed.resultId, meanwhile: await serviceResult(mrn, order), release };
   }
 

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { createLogger } from '@ficus/contracts';
+import { expect } from 'vitest';
+import { createLogger, keyText } from '@ficus/contracts';
 import { loadMapping } from '../../../legacy-adapters/cdc/src/mapping/mapping-file.js';
 import { checkMapping } from '../../../legacy-adapters/cdc/src/postgres/preflight.js';
 import { SESSION_OPTIONS } from '../../../legacy-adapters/cdc/src/postgres/values.js';
@@ -89,4 +90,22 @@ export async function startWritebackScene(o: WritebackSceneOptions): Promise<Wri
     await close();
     throw e;
   }
+}
+
+/**
+ * What the legacy committed since the scene's last CDC sync of `topic` (`origin`: only what the
+ * legacy writer wrote, tagged as CDC_WRITEBACK_ECHO=tag does) reaches the service whose database
+ * is `pool` and is applied: each change's position taken there.
+ */
+export async function syncedInto(scene: ServiceScene, topic: string, pool: pg.Pool, o: { origin?: string } = {}): Promise<void> {
+  const events = await scene.cdc.sync([topic], o);
+  const taken = async () => {
+    const { rows } = await pool.query<{ key: string; position: string }>('SELECT key, position FROM ficus_change_positions WHERE topic = $1 AND key = ANY($2::text[])', [
+      topic,
+      events.map((e) => keyText(e.key)),
+    ]);
+    const at = new Map(rows.map((r) => [r.key, r.position]));
+    return events.every((e) => at.get(keyText(e.key)) === e.source.position);
+  };
+  await expect.poll(taken, { timeout: 10_000 }).toBe(true);
 }
