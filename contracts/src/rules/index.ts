@@ -9,3 +9,4 @@ export * from './rule-coverage.js';
 export * from './upstream-defaults.js';
 export * from './load-files.js';
 export * from './routing-guard.js';
+export * from './record-holder.js';

@@ -16,7 +16,7 @@
  */
 import path from 'node:path';
 import pg from 'pg';
-import { RuleStore, StoreRuleSource, type Logger, type RuleSet } from '@ficus/contracts';
+import { recordHolderIn, RuleStore, StoreRuleSource, type Logger, type RuleSet } from '@ficus/contracts';
 import type { SystemOfRecord } from './service-env.js';
 
 export type SystemOfRecordSetting = SystemOfRecord | 'rules';
@@ -57,14 +57,11 @@ export function fixedSystemOfRecord(value: SystemOfRecord): SystemOfRecordSource
   };
 }
 
-/** The record rule's modes in which this service holds the record: every mode that sends all its writes here. */
-const SERVICE_RECORD_MODES: readonly string[] = ['new', 'retired'];
-
 /** What a rule set says: the record rule's mode, and whether the legacy also gets this service's HL7 messages. */
 export function readRules(ruleSet: RuleSet, service: string, recordRule: string): { systemOfRecord: SystemOfRecord; legacyGetsHl7: boolean; ruleMode: string | null } {
-  const rule = [...ruleSet.http, ...(ruleSet.hl7 ?? [])].find((r) => r.id === recordRule);
+  const { holder, mode } = recordHolderIn(ruleSet, recordRule);
   const legacyGetsHl7 = (ruleSet.hl7 ?? []).some((r) => r.target === service && r.mode === 'dual');
-  return { systemOfRecord: rule && SERVICE_RECORD_MODES.includes(rule.mode) ? 'service' : 'legacy', legacyGetsHl7, ruleMode: rule?.mode ?? null };
+  return { systemOfRecord: holder, legacyGetsHl7, ruleMode: mode };
 }
 
 export interface RuleFollowingOptions {

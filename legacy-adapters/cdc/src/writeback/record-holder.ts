@@ -12,17 +12,14 @@
  * The services decide the same field the same way (service-kit's field-merge.ts), looking at
  * the store again when they do.
  */
-import type { RuleSet, RuleStore } from '@ficus/contracts';
+import { recordHolderIn, type RecordHolder, type RuleSet, type RuleStore } from '@ficus/contracts';
 
-export type RecordHolder = 'legacy' | 'service';
+export type { RecordHolder };
 
 export interface RecordHolders {
   /** who holds the record of `service`'s rows now; throws when the rule store does not answer (the job is tried again) */
   of(service: string): Promise<RecordHolder>;
 }
-
-/** The record rule's modes in which the service holds the record (as the services read them: system-of-record.ts). */
-const SERVICE_RECORD_MODES: readonly string[] = ['new', 'retired'];
 
 /**
  * `CDC_WRITEBACK_RECORD_RULES`: `service=rule` pairs, comma-separated, as each service's
@@ -39,9 +36,9 @@ export function parseRecordRules(text: string): Map<string, string> {
   return rules;
 }
 
+/** as the services read it (contracts' recordHolderIn) */
 export function holderIn(ruleSet: RuleSet, recordRule: string): RecordHolder {
-  const rule = [...ruleSet.http, ...(ruleSet.hl7 ?? [])].find((r) => r.id === recordRule);
-  return rule && SERVICE_RECORD_MODES.includes(rule.mode) ? 'service' : 'legacy';
+  return recordHolderIn(ruleSet, recordRule).holder;
 }
 
 export function recordHoldersFromStore(store: RuleStore, recordRules: Map<string, string>): RecordHolders {
