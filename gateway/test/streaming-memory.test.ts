@@ -1,5 +1,5 @@
 /**
- * 100 MB uploads and downloads stream through the gateway without being buffered: the gateway
+ * 100 MB downloads and a 256 MB upload stream through the gateway without being buffered: the gateway
  * process's resident memory is sampled during each transfer and its growth is bounded far
  * below the size of what passes.
  */
@@ -17,6 +17,16 @@ import { SHIPPED_RULES_DIR } from './support/gateway-harness.js';
 const MB = 1024 * 1024;
 const SIZE = 100 * MB;
 const MAX_GROWTH = 48 * MB;
+/**
+ * An upload's chunks are Buffers the gateway reads from the client and hands on: memory outside
+ * the JS heap, given back only when a collection finds their wrappers dead, and V8 forces one
+ * for such memory only past its soft limit of 64 MB. How much garbage waits for that depends on
+ * how the machine shares its cores (3.6 to 52.7 MB seen for 100 MB, the most with other test
+ * files running), not on what is held. So the upload passes 256 MB and is bounded at 96 MB:
+ * above V8's own threshold, far below what buffering even half of it would take.
+ */
+const UPLOAD_SIZE = 256 * MB;
+const MAX_UPLOAD_GROWTH = 96 * MB;
 
 let his: Harness;
 let gw: GatewayProcess;
@@ -97,8 +107,8 @@ describe('streaming through the gateway', () => {
     expect(growth).toBeLessThan(MAX_GROWTH);
   });
 
-  it('uploads 100 MB byte for byte with bounded gateway memory', async () => {
-    const expected = await sha256Of(pseudoRandomStream(SIZE, 7));
+  it('uploads 256 MB byte for byte with bounded gateway memory', async () => {
+    const expected = await sha256Of(pseudoRandomStream(UPLOAD_SIZE, 7));
     let answer: { bytes: number; sha256: string } | undefined;
     const growth = await peakGrowth(async () => {
       answer = await new Promise((resolve, reject) => {
@@ -108,11 +118,11 @@ describe('streaming through the gateway', () => {
           res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString()) as { bytes: number; sha256: string }));
         });
         req.on('error', reject);
-        pipeline(pseudoRandomStream(SIZE, 7), req).catch(reject);
+        pipeline(pseudoRandomStream(UPLOAD_SIZE, 7), req).catch(reject);
       });
     });
-    expect(answer).toEqual({ bytes: SIZE, sha256: expected });
-    report('a 100 MB upload', growth);
-    expect(growth).toBeLessThan(MAX_GROWTH);
+    expect(answer).toEqual({ bytes: UPLOAD_SIZE, sha256: expected });
+    console.log(`[measured] gateway RSS growth during a 256 MB upload: ${(growth / MB).toFixed(1)} MB (limit ${MAX_UPLOAD_GROWTH / MB} MB)`);
+    expect(growth).toBeLessThan(MAX_UPLOAD_GROWTH);
   });
 });
