@@ -1,6 +1,6 @@
 /**
- * ADT^A13 (cancel discharge), ADT^A31 (update person information) and ADT^A11 (cancel admit)
- * in patient-service, beside the legacy inbound, on the real path: the legacy's HL7 inbound over
+ * ADT^A13 (cancel discharge), ADT^A28 (add person information), ADT^A31 (update person
+ * information) and ADT^A11 (cancel admit) in patient-service, beside the legacy inbound, on the real path: the legacy's HL7 inbound over
  * MLLP, patient-service's queue as the HL7 adapter fills it, the legacy's CDC, the outbox and the
  * CDC deployable's legacy writer (the shipped mapping).
  *
@@ -10,8 +10,8 @@
  * except A11, which patient-service refuses there (a dead letter): the stay's withdrawal would be
  * a delete the legacy refuses while results are filed under the stay.
  *
- * Before 7 December patient-service had no handler for the three (a dead letter, HL7 201) and the
- * shipped rule sent them to the legacy only, which refused them too (AR 201).
+ * Before 7 December patient-service had no handler for any of the four (a dead letter, HL7 201)
+ * and the shipped rule sent them to the legacy only, which refused them too (AR 201).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
@@ -128,6 +128,17 @@ describe('mode dual: both sides end alike', () => {
     expect(await stays(scene.patients.url, mrn)).toEqual(before);
   });
 
+  it('A28 registers the person (or updates a known one) and makes no stay, whatever its PV1 says', async () => {
+    const mrn = '7750005';
+    await toBoth(adt('A28', pid(mrn, { 5: 'person^new^q', 7: '19910304', 8: 'F', 13: '(217)555-0199' }), pv1({ 2: 'I', 3: 'ICU^^9', 19: 'V7750005', 44: '202407011030' })));
+    await toBoth(adt('A28', pid(seeded[1]!, { 5: 'person^again', 13: '""' })));
+    await expectSameEarly(mrn, seeded[1]!);
+    await expectSameConfirmed(mrn, seeded[1]!);
+    expect(JSON.parse((await ask(scene.patients.url, `/api/patients/${mrn}`)).body)).toMatchObject({ lastName: 'PERSON', firstName: 'NEW', middleName: 'Q', dateOfBirth: '1991-03-04', sex: 'F' });
+    expect(await stays(scene.patients.url, mrn)).toEqual([]);
+    expect(JSON.parse((await ask(scene.patients.url, `/api/patients/${seeded[1]!}`)).body)).toMatchObject({ lastName: 'PERSON', firstName: 'AGAIN', phone: null });
+  });
+
   it('A11 withdraws the stay: an early copy at once, a stay the legacy confirmed with the legacy’s delete (CDC)', async () => {
     const mrn = '7750003';
     await toBoth(a01(mrn, 'V7750003A', '202406010800'));
@@ -203,6 +214,14 @@ describe('mode new: the legacy gets the change by write-back', () => {
     expect(JSON.parse((await ask(scene.patients.url, `/api/patients/${mrn}`)).body)).toMatchObject({ lastName: 'MPI', firstName: 'NAME', middleName: null, address: { line1: '9 NEW WAY', city: 'BOSTON', state: 'MA', zip: '02110' } });
     await expectLegacyGotIt(mrn);
     expect((await stays(scene.legacy.base, mrn))[0]).toMatchObject({ ward: { code: 'MED1' }, bed: '3' });
+  });
+
+  it('A28 registers a new person in the legacy too, with no stay', async () => {
+    const person = '7750011';
+    await inModeNew(adt('A28', pid(person, { 5: 'mpi^added', 7: '19750101', 8: 'M' }), pv1({ 2: 'I', 19: 'V7750011' })));
+    expect(JSON.parse((await ask(scene.patients.url, `/api/patients/${person}`)).body)).toMatchObject({ mrn: person, lastName: 'MPI', firstName: 'ADDED', dateOfBirth: '1975-01-01', sex: 'M' });
+    await expectLegacyGotIt(person);
+    expect(await stays(scene.legacy.base, person)).toEqual([]);
   });
 
   it('A11 is refused (a dead letter saying why): nothing is withdrawn on either side', async () => {

@@ -1,9 +1,10 @@
 /**
- * The HL7 inbound's ADT^A13 (cancel discharge), ADT^A31 (update person information) and
- * ADT^A11 (cancel admit), over real MLLP connections, proven by what the legacy HTTP API and
- * database hold afterwards. Before 8 December the inbound refused all three (AR 201): a
- * discharge sent in error stayed on the chart after its A13, an MPI's A31 was lost, and an
- * admission cancelled by A11 stayed.
+ * The HL7 inbound's ADT^A13 (cancel discharge), ADT^A28 (add person information), ADT^A31
+ * (update person information) and ADT^A11 (cancel admit), over real MLLP connections, proven by
+ * what the legacy HTTP API and database hold afterwards. Before 8 December the inbound refused
+ * A13, A31 and A11 (AR 201): a discharge sent in error stayed on the chart after its A13, an MPI's
+ * A31 was lost, and an admission cancelled by A11 stayed; A28 until 7 December (AR 201: an MPI's
+ * new person was never registered).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EncounterList, LegacyPatient } from '../src/index.js';
@@ -100,6 +101,33 @@ describe('ADT^A31 (update person information)', () => {
   });
 });
 
+describe('ADT^A28 (add person information)', () => {
+  const mrn = '7100005';
+
+  it('registers the person and makes no stay, whatever its PV1 says', async () => {
+    const ack = await send(adt('A28', pid(mrn, { 5: 'person^new^q', 7: '19910304', 8: 'F', 13: '(217)555-0199' }), pv1({ 2: 'I', 3: 'ICU^^9', 19: 'V7100005', 44: '202407011030' })));
+    expect(ack.code).toBe('AA');
+    expect(await patient(mrn)).toMatchObject({ mrn, lastName: 'PERSON', firstName: 'NEW', middleName: 'Q', dateOfBirth: '1991-03-04', sex: 'F', phone: '(217)555-0199', active: true });
+    expect(await stays(mrn)).toEqual([]);
+    expect(await count("ADMISSION WHERE VISIT_NO = 'V7100005'")).toBe(0);
+  });
+
+  it('sent again for a known patient, updates them as A04 does ("" clears, empty keeps), stays untouched', async () => {
+    await admit(mrn, 'V7100005B');
+    const stayBefore = await stayOf(mrn, 'V7100005B');
+    expect((await send(adt('A28', pid(mrn, { 5: 'person^renamed', 13: '""' })))).code).toBe('AA');
+    expect(await patient(mrn)).toMatchObject({ lastName: 'PERSON', firstName: 'RENAMED', dateOfBirth: '1980-02-15', phone: null });
+    expect(await stayOf(mrn, 'V7100005B')).toEqual(stayBefore);
+  });
+
+  it('refuses a message without PID (AE 101, as every event that names a patient) and a PID-3 that is not an MRN (AE 102): nobody registered', async () => {
+    const before = await count('PATIENT_MASTER');
+    expect(await send(adt('A28', pv1({ 19: 'V7100006' })))).toMatchObject({ code: 'AE', errorCodes: ['101'] });
+    expect(await send(adt('A28', pid('ABC12', { 5: 'not^an^mrn' })))).toMatchObject({ code: 'AE', errorCodes: ['102'] });
+    expect(await count('PATIENT_MASTER')).toBe(before);
+  });
+});
+
 describe('ADT^A11 (cancel admit)', () => {
   const mrn = '7100003';
 
@@ -160,6 +188,14 @@ describe('the public samples (their MRN PATID1234 made a legacy MRN)', () => {
     expect(await send(fromSample('ADT-A31-01', 'A31-SAMPLE-1'))).toMatchObject({ code: 'AA', acked: 'A31-SAMPLE-1' });
     expect(await patient(mrn)).toMatchObject({ lastName: 'EVERYMAN', firstName: 'ADAM', middleName: 'A', dateOfBirth: '1988-08-18', sex: 'M', active: false });
     expect(await stayOf(mrn, visit)).toEqual(stayBefore);
+  });
+
+  it('ADT-A28-01 registers its person (a new MRN) with the demographics of its PID, and no stay', async () => {
+    const person = '7100101';
+    const message = sample('ADT-A28-01').replace('|PATID1234^', `|${person}^`).replace('MSG00001', 'A28-SAMPLE-1');
+    expect(await send(message)).toMatchObject({ code: 'AA', acked: 'A28-SAMPLE-1' });
+    expect(await patient(person)).toMatchObject({ mrn: person, lastName: 'EVERYMAN', firstName: 'ADAM', middleName: 'A', dateOfBirth: '1988-08-18', sex: 'M' });
+    expect(await stays(person)).toEqual([]);
   });
 
   it('ADT-A11-01 withdraws the stay of its visit number', async () => {

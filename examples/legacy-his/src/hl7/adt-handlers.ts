@@ -1,6 +1,6 @@
 /**
- * ADT events: A01 admit, A04 register, A08 update patient information, A31 update person
- * information, A03 discharge, A40 merge patients (the cancellations A11 and A13 are in
+ * ADT events: A01 admit, A04 register, A08 update patient information, A28 add person
+ * information, A31 update person information, A03 discharge, A40 merge patients (the cancellations A11 and A13 are in
  * adt-cancels.ts). Each runs inside the message's transaction (see inbound-processor.ts).
  */
 import { describesVisit, dischargedBeforeAdmission, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, patientMrn, readDemographics, readDischarge, readVisit, requireSegment, unknownPatient, visitNumber, type Hl7Message } from '@ficus/hl7-protocol';
@@ -46,6 +46,16 @@ export async function updatePatientInformation({ tx, message }: MessageContext):
   if (visitNo === undefined) return;
   const stay = await admissionByVisit(tx, visitNo);
   if (stay && stay.mrn === mrn) await updateVisit(tx, stay.admId, readVisit(message));
+}
+
+/**
+ * ADT^A28: a person a master patient index added (or sent again): registered, or updated as
+ * A04 updates a known patient. No stay is made or touched, whatever PV1 it carries: a person
+ * is not a visit.
+ */
+export async function addPersonInformation({ tx, message }: MessageContext): Promise<void> {
+  requireSegment(message, 'PID', 'it names the patient');
+  await registerOrUpdate(tx, message);
 }
 
 /**

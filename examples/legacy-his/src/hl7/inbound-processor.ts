@@ -9,7 +9,7 @@ import { buildAck, decideAck, facilityKey, hl7Error, Hl7Refusal, refuse, type Hl
 import type pg from 'pg';
 import { withTransaction, type Logger } from '@ficus/contracts';
 import { cancelAdmission, cancelDischarge } from './adt-cancels.js';
-import { admitPatient, dischargePatient, mergePatients, registerPatient, updatePatientInformation, updatePersonInformation } from './adt-handlers.js';
+import { addPersonInformation, admitPatient, dischargePatient, mergePatients, registerPatient, updatePatientInformation, updatePersonInformation } from './adt-handlers.js';
 import type { MessageHandler } from './message-context.js';
 import { storeResults } from './oru-handler.js';
 import { answerQuery } from './patient-query.js';
@@ -20,6 +20,7 @@ export const HANDLERS: Readonly<Record<string, Readonly<Record<string, MessageHa
     A01: admitPatient,
     A04: registerPatient,
     A08: updatePatientInformation,
+    A28: addPersonInformation,
     A31: updatePersonInformation,
     A03: dischargePatient,
     A13: cancelDischarge,

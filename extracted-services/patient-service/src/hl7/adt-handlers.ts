@@ -1,8 +1,8 @@
 /**
  * The ADT events patient-service applies, each inside the message's transaction (the kit's
- * HL7 intake): A01 admit, A04 register, A08 update, A31 update person, A02 transfer, A03
+ * HL7 intake): A01 admit, A04 register, A08 update, A28 add person, A31 update person, A02 transfer, A03
  * discharge, A13 cancel discharge, A11 cancel admit (stay-cancels.ts), A40 merge.
- * A01/A04/A08/A31/A03/A13/A40 have the legacy inbound's effect (so that both APIs answer alike
+ * A01/A04/A08/A28/A31/A03/A13/A40 have the legacy inbound's effect (so that both APIs answer alike
  * after the same message), except that a patient or stay already held is updated by HL7's rule
  * for updates, field by field (sent-fields.ts), which the legacy inbound does not follow; A02,
  * which the legacy does not apply, moves the stay and keeps the transfer; A11 leaves to the
@@ -56,6 +56,11 @@ export function adtHandlers(mrns: MrnBlock, outbox: OutboxSeam): Hl7Handlers {
         const stay = await stayByVisit(ctx.tx, visitNo);
         if (!stay || stay.mrn !== mrn) return outcome;
         return combine(outcome, await updateVisit(ctx, stay.id));
+      },
+      // a person a master patient index added: A04's patient part, no stay made or touched
+      A28: async (ctx) => {
+        requireSegment(ctx.message, 'PID', 'it names the patient');
+        return (await registerOrUpdate(ctx, mrns)).outcome;
       },
       // a person's demographics (a master patient index's message): A08's patient part, no stay touched
       A31: async (ctx) => updatePatient(ctx, await knownPatient(ctx)),
