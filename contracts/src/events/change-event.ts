@@ -83,6 +83,34 @@ export interface ChangeBatch {
    * batch and applies nothing, so versions need not match.
    */
   heartbeat?: FeedHeartbeat;
+  /**
+   * A snapshot's end carries no events and this: every row the table(s) of `topic` held at the
+   * source's `position` (a snapshot's consistent point) was enqueued, as `snapshot` events, ahead
+   * of this job on this partition. The CDC sends one to every partition of the topic; a consumer
+   * that has seen it on all `partitions` has every row the source had at `position`, so a row
+   * of the topic from that source whose last change is older than `position` is no longer in
+   * the source (deleted while its changes were lost). An older consumer sees an empty batch and
+   * applies nothing, as with a heartbeat.
+   */
+  snapshotEnd?: SnapshotEnd;
+}
+
+export interface SnapshotEnd {
+  /** the CDC source's name (the events' `source.name`) */
+  source: string;
+  topic: string;
+  /** the snapshot's position: that of its `snapshot` events */
+  position: string;
+  /** how many partitions the topic's markers went to (the producer's partition count) */
+  partitions: number;
+}
+
+/** The snapshot end a batch carries, or undefined when it is not one (events, or a malformed marker). */
+export function snapshotEndOf(batch: ChangeBatch): SnapshotEnd | undefined {
+  const m = batch.snapshotEnd;
+  if (batch.events.length > 0 || typeof m !== 'object' || m === null) return undefined;
+  const ok = typeof m.source === 'string' && m.source !== '' && typeof m.topic === 'string' && typeof m.position === 'string' && m.position !== '' && Number.isInteger(m.partitions) && m.partitions > 0;
+  return ok ? { source: m.source, topic: m.topic, position: m.position, partitions: m.partitions } : undefined;
 }
 
 export interface FeedHeartbeat {

@@ -11,13 +11,16 @@
  * applied and each refused key's changes become a dead letter of their own, naming the table,
  * position and key columns. When the database is not there (down, restarting, a lock not
  * granted), the job waits in place without using up its tries (not-now.ts).
+ *
+ * A re-snapshot's end (a marker on every partition) withdraws, through the same path as a
+ * delete, the rows the snapshot did not bring (snapshot-ends.ts), when `withdrawals` is given.
  */
 import { fileURLToPath } from 'node:url';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { CHANGE_EVENT_SCHEMA_VERSION, changeEventProblem, heartbeatTime, keyText, lastChangePerKey, netChangePerKey, type ChangeBatch, type ChangeEvent } from '../events/change-event.js';
+import { CHANGE_EVENT_SCHEMA_VERSION, changeEventProblem, heartbeatTime, keyText, lastChangePerKey, netChangePerKey, snapshotEndOf, type ChangeBatch, type ChangeEvent, type SnapshotEnd } from '../events/change-event.js';
 import { runMigrations } from '../postgres/migrate.js';
 import { deleteInBatches } from '../postgres/periodic-purge.js';
 import { withTransaction } from '../postgres/transaction.js';
@@ -25,6 +28,7 @@ import { isDataRefusal, isUnavailable } from './database-errors.js';
 import { applyKeyByKey, eventsOfKey, refusalPart, refusalReason } from './key-by-key.js';
 import { NotNowWatch } from './not-now.js';
 import { PartitionedConsumer, PermanentError, type RetryPolicy } from './partitioned-consumer.js';
+import { decideAllowed, noteRefusedSnapshotRows, reachSnapshotEnd, type WithdrawalOptions } from './snapshot-ends.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/change-consumer', import.meta.url));
 
@@ -72,6 +76,11 @@ export interface ChangeConsumerOptions {
    * every change committed at the source before `atMs` is applied on that partition
    */
   heartbeat?: (r: { topic: string; partition: number; atMs: number }) => void;
+  /**
+   * withdraw, once a re-snapshot's end has reached every partition, the rows of the topic the
+   * snapshot did not bring (snapshot-ends.ts); unset: the ends are passed over like heartbeats
+   */
+  withdrawals?: WithdrawalOptions;
   log: Logger;
 }
 
@@ -127,6 +136,11 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
       o.heartbeat?.({ topic: o.topic, partition, atMs: caughtUpTo });
       return;
     }
+    const end = snapshotEndOf(job.data);
+    if (end) {
+      if (o.withdrawals && end.topic === o.topic) await reachEnd(end, partition);
+      return;
+    }
     const ours = job.data.events.filter((e) => e.topic === o.topic);
     const ignored = new Set(ignoredNow());
     const echo = (e: ChangeEvent) => e.source.origin !== null && ignored.has(e.source.origin);
@@ -152,6 +166,32 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
     }
   };
 
+  /** the consumer's own path for the deletes of withdrawn rows: positions claimed at the snapshot's, then the topic's apply */
+  const applyWithdrawals = async (deletes: ChangeEvent[], client: pg.PoolClient): Promise<ChangeEvent[]> => {
+    const claimed = await claimPositions(client, o.topic, deletes);
+    if (claimed.length > 0) await o.apply(claimed, client);
+    return claimed;
+  };
+
+  const reachEnd = async (end: SnapshotEnd, partition: number) => {
+    let withdrawn: ChangeEvent[] = [];
+    try {
+      await withTransaction(o.pool, async (client) => {
+        withdrawn = [];
+        await reachSnapshotEnd(client, end, partition, o.withdrawals!, async (deletes, c) => {
+          const claimed = await applyWithdrawals(deletes, c);
+          withdrawn.push(...claimed);
+          return claimed;
+        }, o.log);
+      });
+    } catch (e) {
+      if (isUnavailable(e)) throw watch.notNow(partition, e);
+      throw e;
+    }
+    watch.answered(partition);
+    if (withdrawn.length > 0) o.applied?.({ topic: o.topic, partition, applied: withdrawn, skipped: 0 });
+  };
+
   /** The database refused some key's data: the other keys are applied, each refused key's events become a dead letter. */
   const applyAroundRefusals = async (job: Job<ChangeBatch>, partition: number, ours: ChangeEvent[], latest: ChangeEvent[], finish: (client: pg.PoolClient) => Promise<void>) => {
     let outcome: Awaited<ReturnType<typeof applyKeyByKey<ChangeEvent>>>;
@@ -162,6 +202,8 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
           if (claimed.length > 0) await o.apply(claimed, client);
           return claimed;
         });
+        // a refused snapshot row is one the source has: no snapshot end may withdraw it
+        if (o.withdrawals) for (const refusal of r.refusals) await noteRefusedSnapshotRows(client, eventsOfKey(ours, refusal));
         await finish(client);
         return r;
       });
@@ -186,8 +228,21 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
     log: o.log,
     replaySafeForMs: o.tombstoneRetentionDays ? o.tombstoneRetentionDays * 86_400_000 - 3_600_000 : undefined,
     handle,
-  }).then((c) => {
+    // a snapshot job left unapplied holds rows the source has: no snapshot end may withdraw them
+    deadLettering: o.withdrawals
+      ? async (job) => {
+          const events = changeBatchProblem(job.data) ? [] : job.data.events.filter((e) => e.topic === o.topic);
+          if (events.some((e) => e.op === 'snapshot')) await withTransaction(o.pool, (client) => noteRefusedSnapshotRows(client, events));
+        }
+      : undefined,
+  }).then(async (c) => {
     started(c);
+    if (o.withdrawals?.allowed.length) {
+      // snapshots held by the bound and allowed since (SERVICE_SNAPSHOT_WITHDRAW_ALLOW): their ends came before this start
+      await decideAllowed(o.pool, o.topic, o.withdrawals, applyWithdrawals, o.log, (work) => withTransaction(o.pool, work)).catch((e: unknown) =>
+        o.log.error({ topic: o.topic, err: (e as Error).message }, 'could not withdraw the rows of an allowed re-snapshot; they are tried again at the next start'),
+      );
+    }
     return c;
   });
 }

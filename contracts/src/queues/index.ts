@@ -8,3 +8,4 @@ export * from './dead-letter-routes.js';
 export * from './database-errors.js';
 export * from './not-now.js';
 export * from './key-by-key.js';
+export * from './snapshot-ends.js';

@@ -37,6 +37,11 @@ export interface PartitionedConsumerOptions<T> {
   permanent?: (err: Error) => boolean;
   /** told of every outcome (metrics) */
   outcome?: (outcome: 'done' | 'retried' | 'dead', partition: number) => void;
+  /**
+   * told before a whole job becomes a dead letter (what it carried will not be applied): an
+   * error here is logged, and the job is dead-lettered all the same
+   */
+  deadLettering?: (job: Job<T>, partition: number) => Promise<void>;
   /** how long after failing a dead letter can be replayed safely (the consumer's deduplication state lasts that long); unset: always */
   replaySafeForMs?: number;
   log: Logger;
@@ -169,6 +174,7 @@ export class PartitionedConsumer<T> {
         } else {
           const permanent = err instanceof PermanentError || this.o.permanent?.(err) === true;
           if (permanent || attempt >= this.retry.attempts) {
+            await this.o.deadLettering?.(job, partition).catch((h: unknown) => this.o.log.error({ queue, jobId: job.id, err: (h as Error).message }, 'could not note a job about to be dead-lettered'));
             await this.deadLetter(job, queue, err, attempt + waits);
             this.o.outcome?.('dead', partition);
             return;

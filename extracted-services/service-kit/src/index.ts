@@ -24,3 +24,4 @@ export * from './outbox/outbox-seam.js';
 export * from './outbox/write-back-image.js';
 export * from './runtime/dedup-retention.js';
 export * from './runtime/early-copy-locks.js';
+export * from './cdc/pending-local.js';

@@ -12,7 +12,7 @@
  */
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
-import { cdcMayDelete, cdcMayOverwrite, column, keyValue, lockEarlyCopies, recordConflicts, type ApplyContext, type ChangeFeed, type FeedReport } from '@ficus/service-kit';
+import { cdcMayDelete, cdcMayOverwrite, column, keyValue, lockEarlyCopies, pendingLocal, recordConflicts, type ApplyContext, type ChangeFeed, type FeedReport } from '@ficus/service-kit';
 import { dropEarlyStaysLegacyRowsHold } from '../encounters/early-stays.js';
 import { claimVisitNumbers } from '../encounters/visit-numbers.js';
 import type { MrnBlock } from '../patients/mrn-block.js';
@@ -106,6 +106,7 @@ export function patientsFeed(mrns: MrnBlock): ChangeFeed {
       return { conflicts };
     },
     echoes: (changes, ctx) => takeEchoStamps(ctx.tx, changes),
+    pendingLocal: pendingLocal('patients', { table: 'patient', keyColumn: 'mrn', keyField: 'mrn', keyType: 'text', notesFields: true }),
   };
 }
 
@@ -194,6 +195,7 @@ export function admissionsFeed(): ChangeFeed {
       }
       return { conflicts: await recordConflicts(ctx.tx, notApplied, 'the stay was changed in patient-service after this legacy change') };
     },
+    pendingLocal: pendingLocal('admissions', { table: 'encounter', keyColumn: 'id', keyField: 'admissionId', keyType: 'bigint', notesFields: false }),
   };
 }
 

@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
-import { cdcMayDelete, cdcMayOverwrite, column, keyValue, lockEarlyCopies, recordConflicts, type ChangeFeed, type SystemOfRecord } from '@ficus/service-kit';
+import { cdcMayDelete, cdcMayOverwrite, column, keyValue, lockEarlyCopies, pendingLocal, recordConflicts, type ChangeFeed, type SystemOfRecord } from '@ficus/service-kit';
 import { dropCopiesOfMovedRows, findEarlyPartners, giveLegacyIds } from './early-partners.js';
 import { mergeResultChanges, takeEchoes } from './result-merge.js';
 import { mergeWritebackEchoes } from './writeback-echoes.js';
@@ -63,6 +63,7 @@ export function labResultsFeed(): ChangeFeed {
       return { conflicts };
     },
     echoes: (changes, ctx) => takeEchoes(ctx.tx, changes),
+    pendingLocal: pendingLocal('lab-results', { table: 'lab_result', keyColumn: 'id', keyField: 'resultId', keyType: 'bigint', notesFields: true }),
   };
 }
 

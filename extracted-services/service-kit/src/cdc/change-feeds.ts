@@ -17,6 +17,7 @@ import type { SystemOfRecord } from '../runtime/service-env.js';
 import type { SystemOfRecordSource } from '../runtime/system-of-record.js';
 import type { ServiceMetrics } from '../runtime/service-metrics.js';
 import type { FeedFreshness } from './feed-freshness.js';
+import { pendingLocal, type PendingLocal } from './pending-local.js';
 
 /** changes Ficus wrote to the legacy database itself (write-back): never applied again */
 export const WRITEBACK_ORIGIN = 'ficus-writeback';
@@ -38,6 +39,15 @@ export interface ChangeFeed {
   apply(changes: ChangeEvent[], ctx: ApplyContext): Promise<FeedReport>;
   /** the service's own write-backs as the legacy database holds them (see startChangeConsumer's `echoes`) */
   echoes?(changes: ChangeEvent[], ctx: ApplyContext): Promise<void>;
+  /** the keys among these with a change of the service's own not yet written back (pending-local.ts); unset: the outbox only */
+  pendingLocal?: PendingLocal;
+}
+
+/** what a re-snapshot may withdraw (SERVICE_SNAPSHOT_WITHDRAW_*; contracts' snapshot-ends.ts) */
+export interface SnapshotWithdrawals {
+  maxPercent: number;
+  /** `<topic>@<position>` of snapshots allowed past the bound once */
+  allowed: readonly string[];
 }
 
 export interface ChangeFeedsOptions {
@@ -53,6 +63,8 @@ export interface ChangeFeedsOptions {
   tombstoneRetentionDays: number;
   /** told of the CDC reader's heartbeats as each partition reaches them */
   freshness?: FeedFreshness;
+  /** withdraw what a re-snapshot did not bring; unset: its ends are passed over */
+  withdrawals?: SnapshotWithdrawals;
 }
 
 export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<PartitionedConsumer<ChangeBatch>[]> {
@@ -72,6 +84,15 @@ export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<Partition
           retry: o.retry,
           tombstoneRetentionDays: o.tombstoneRetentionDays,
           heartbeat: o.freshness && ((h) => o.freshness!.heard(h.topic, h.partition, h.atMs)),
+          withdrawals: o.withdrawals && {
+            ...o.withdrawals,
+            pendingLocal: feed.pendingLocal ?? pendingLocal(feed.topic),
+            decided: (r) => {
+              if (r.state === 'held') return; // shown by the held gauge and /readyz, from the database
+              o.metrics.withdrawals.inc({ topic: r.topic, outcome: 'withdrawn' }, r.withdrawn);
+              o.metrics.withdrawals.inc({ topic: r.topic, outcome: 'kept' }, r.kept + r.refused);
+            },
+          },
           log: o.log,
           apply: async (changes, tx) => {
             const report = await feed.apply(changes, { tx, systemOfRecord: o.systemOfRecord.current(), recheck: () => o.systemOfRecord.refresh() });

@@ -44,6 +44,12 @@ export const commonServiceEnv = {
     "while the legacy system holds the record: once the CDC feed is further behind the legacy database than this (by the CDC reader's heartbeats), reads are answered 503 with x-ficus-stale: feed-lag, which the gateway answers from the legacy instead (0: never)",
     0,
   ),
+  SERVICE_SNAPSHOT_WITHDRAW_MAX_PERCENT: Env.integer(
+    10,
+    "a complete re-snapshot of the legacy (CDC_RESNAPSHOT) withdraws the rows it did not bring; when that is more than this percentage of the topic's rows, it withdraws nothing, logs an error and shows it (/readyz snapshotWithdrawals, ficus_service_snapshot_withdrawals_held) until allowed (0: any withdrawal is held)",
+    0,
+  ),
+  SERVICE_SNAPSHOT_WITHDRAW_ALLOW: Env.string('', 'held re-snapshots to withdraw all the same, once, at start: <topic>@<position> as the error and /readyz name them, comma-separated'),
   SERVICE_SHUTDOWN_TIMEOUT_MS: Env.integer(10_000, 'on SIGTERM, time given to in-flight requests and queue jobs'),
   LOG_LEVEL: Env.level(),
 };

@@ -18,6 +18,7 @@ export class ServiceMetrics {
   readonly conflicts: Counter<'topic'>;
   readonly systemOfRecord: Gauge;
   readonly purged: Counter<'what'>;
+  readonly withdrawals: Counter<'topic' | 'outcome'>;
 
   constructor(readonly service: string, regime: SystemOfRecord) {
     this.registry.setDefaultLabels({ service });
@@ -45,6 +46,12 @@ export class ServiceMetrics {
     });
     this.conflicts = new Counter({ name: 'ficus_service_conflicts_total', help: 'Changes recorded as conflicts for review (ficus_change_conflicts)', labelNames: ['topic'], registers });
     this.purged = new Counter({ name: 'ficus_service_dedup_purged_total', help: 'Rows of deduplication state deleted after SERVICE_DEDUP_RETENTION_DAYS: hl7-applied, tombstones', labelNames: ['what'], registers });
+    this.withdrawals = new Counter({
+      name: 'ficus_service_snapshot_rows_total',
+      help: "Rows a complete re-snapshot did not bring, by topic and outcome: withdrawn (deleted as the legacy's delete would), kept (a change of the service's own still to be written back, or the snapshot row refused)",
+      labelNames: ['topic', 'outcome'],
+      registers,
+    });
     this.systemOfRecord = new Gauge({ name: 'ficus_service_system_of_record', help: '1 while this service is the system of record for its entities, 0 while the legacy system is', registers });
     this.systemOfRecord.set(regime === 'service' ? 1 : 0);
   }

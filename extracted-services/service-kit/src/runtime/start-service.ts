@@ -12,7 +12,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { hl7QueuePrefix, withDatabase, type Logger } from '@ficus/contracts';
-import { cdcQueuePrefix, migrateOutbox, OutboxRelay, type RetryPolicy } from '@ficus/contracts/queues';
+import { cdcQueuePrefix, heldSnapshotEnds, migrateOutbox, OutboxRelay, type RetryPolicy } from '@ficus/contracts/queues';
 import { legacyApiServer, registerLegacyErrors } from '@ficus/legacy-his/contract';
 import { startChangeFeeds, type ChangeFeed } from '../cdc/change-feeds.js';
 import { FeedFreshness } from '../cdc/feed-freshness.js';
@@ -122,6 +122,14 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
     // only a service that consumes the feed can tell how fresh it is
     const freshness = redis ? new FeedFreshness(d.feeds.map((f) => f.topic), config.CDC_PARTITIONS) : undefined;
     const staleReads = freshness && { freshness, systemOfRecord, maxLagMs: config.SERVICE_MAX_FEED_LAG_MS };
+    if (redis) {
+      metrics.gauge('ficus_service_snapshot_withdrawals_held', "Re-snapshots of a topic held by SERVICE_SNAPSHOT_WITHDRAW_MAX_PERCENT: nothing withdrawn, waiting for a person (SERVICE_SNAPSHOT_WITHDRAW_ALLOW)", ['topic'], async () => {
+        const held = await heldSnapshotEnds(pool);
+        const per = new Map<string, number>();
+        for (const h of held) per.set(h.topic, (per.get(h.topic) ?? 0) + 1);
+        return [...per].map(([topic, value]) => ({ labels: { topic }, value }));
+      });
+    }
     if (freshness) metrics.gauge('ficus_service_cdc_feed_lag_seconds', 'How far behind the legacy database the CDC feed is, by the CDC reader\'s heartbeats (its least fresh partition); absent until the first heartbeat', [], async () => {
       const { lagMs } = freshness.lag();
       return lagMs === null ? [] : [{ labels: {}, value: lagMs / 1000 }];
@@ -132,7 +140,8 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
       const consumed = { connection: redis, pool, systemOfRecord, metrics, log, retry: d.retry };
       const hl7 = await startHl7Intake({ ...consumed, service: name, partitions: config.HL7_PARTITIONS, handlers: d.hl7Handlers, waitForKeysMs: config.SERVICE_HL7_WAIT_FOR_KEYS_MS });
       stops.push(() => hl7.close());
-      const feeds = await startChangeFeeds({ ...consumed, partitions: config.CDC_PARTITIONS, feeds: d.feeds, tombstoneRetentionDays: config.SERVICE_DEDUP_RETENTION_DAYS, freshness });
+      const withdrawals = { maxPercent: config.SERVICE_SNAPSHOT_WITHDRAW_MAX_PERCENT, allowed: config.SERVICE_SNAPSHOT_WITHDRAW_ALLOW.split(',').map((a) => a.trim()).filter(Boolean) };
+      const feeds = await startChangeFeeds({ ...consumed, partitions: config.CDC_PARTITIONS, feeds: d.feeds, tombstoneRetentionDays: config.SERVICE_DEDUP_RETENTION_DAYS, freshness, withdrawals });
       stops.push(() => Promise.all(feeds.map((f) => f.close())).then(() => undefined));
       const gauges = new QueueGauges(
         redis,

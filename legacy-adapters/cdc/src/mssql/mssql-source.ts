@@ -3,7 +3,8 @@
  * (CDC enabled by migrations/legacy-mssql), polling `cdc.fn_cdc_get_all_changes_<instance>`
  * between the stored LSN and `sys.fn_cdc_get_max_lsn()`. The stored LSN (state database)
  * moves only after the window's events are enqueued. The first time, the mapped tables are read
- * as a snapshot at the then maximum LSN; changes after it replay on top (idempotent by position).
+ * as a snapshot at the then maximum LSN, each topic ending with its snapshot end (mssql-snapshot.ts);
+ * changes after it replay on top (idempotent by position).
  *
  * Kept thin on purpose: the window logic and the row mapping are pure functions
  * (lsn-window.ts, change-rows.ts) with unit tests; this file only talks to the server. It has
@@ -18,7 +19,8 @@ import { planTable, SchemaChangeError, type TablePlan } from '../mapping/table-p
 import type { Publisher } from '../publish/publisher.js';
 import { RateWindow, type SourceHooks, type SourceState, type SourceStatus } from '../source.js';
 import type { StateStore } from '../state/state-store.js';
-import { eventOfRow, mssqlValue, type MssqlChangeRow } from './change-rows.js';
+import { eventOfRow, type MssqlChangeRow } from './change-rows.js';
+import { publishMssqlSnapshot } from './mssql-snapshot.js';
 import { compareChangeRows, lsnBuffer, lsnHex, LsnBelowMinimumError, mssqlPosition, nextWindow } from './lsn-window.js';
 
 export interface MssqlSourceOptions {
@@ -183,22 +185,18 @@ export class MssqlSource {
     const at = (await this.maxLsn()) ?? '0'.repeat(20);
     const position = mssqlPosition(at, '0', 0);
     await this.o.state.snapshotStarted(this.name, null, position);
-    let rows = 0;
-    for (const t of this.tables) {
-      const cols = t.plan.columns.map((c) => bracket(c.column)).join(', ');
-      const result = await this.pool!.request().query<Record<string, unknown>>(`SELECT ${cols} FROM ${bracket(t.schema)}.${bracket(t.table)}`);
-      for (const r of result.recordset) {
-        const after: Record<string, unknown> = {};
-        for (const c of t.plan.columns) after[c.field] = mssqlValue(r[c.column], String(c.type));
-        const key: Record<string, unknown> = {};
-        for (const [f] of t.plan.key) key[f] = after[f];
-        const e = { schemaVersion: 1 as const, topic: t.mapping.topic, op: 'snapshot' as const, key, before: null, after, source: { system: 'mssql' as const, name: this.name, database: this.database, schema: t.schema, table: t.table, position, txId: null, commitTime: null, origin: null } };
-        this.o.hooks.read(e);
-        this.o.publisher.add(e);
-        rows++;
-        if (this.o.publisher.pressure) await this.o.publisher.belowLowWater();
-      }
-    }
+    const rows = await publishMssqlSnapshot({
+      tables: this.tables,
+      position,
+      source: this.name,
+      database: this.database,
+      read: async (t) => {
+        const cols = t.plan.columns.map((c) => bracket(c.column)).join(', ');
+        return (await this.pool!.request().query<Record<string, unknown>>(`SELECT ${cols} FROM ${bracket(t.schema)}.${bracket(t.table)}`)).recordset;
+      },
+      publisher: this.o.publisher,
+      hooks: this.o.hooks,
+    });
     await this.o.publisher.drain();
     await this.o.state.snapshotFinished(this.name, 'done', rows, at);
     this.stored = at;

@@ -2,8 +2,9 @@
  * The first snapshot of a PostgreSQL source: the mapped tables read as of the slot's start,
  * in a REPEATABLE READ transaction of a connection of their own that takes the snapshot the
  * slot exported (valid while the replication connection that created the slot waits). Every
- * row is published as a `snapshot` event at the slot's start position; between fetches the
- * reading waits while too many events wait for the queues.
+ * row is published as a `snapshot` event at the slot's start position, then each topic's
+ * snapshot end (a marker on every partition: the services withdraw what it did not bring);
+ * between fetches the reading waits while too many events wait for the queues.
  *
  * Values are read as the server's text output of each column's type, untouched by the driver:
  * that is what pgoutput sends, so a re-snapshot gives the streamed value. A `::text` cast
@@ -42,6 +43,9 @@ export async function snapshotTables(s: TableSnapshot): Promise<number> {
     await reader.query(`SET TRANSACTION SNAPSHOT '${s.snapshotName.replace(/'/g, "''")}'`);
     for (const t of s.tables) rows += await snapshotTable(reader, t, s);
     await reader.query('COMMIT');
+    // only once every table is read: a topic's end says the service has all its rows, and a
+    // snapshot cut short by a crash is taken again (a new slot, a new position) before any end goes
+    for (const topic of new Set(s.tables.map((t) => t.mapping.topic))) s.publisher.snapshotEnd(topic, s.position);
   } finally {
     await reader.end().catch(() => undefined);
   }

@@ -51,6 +51,8 @@ export class Publisher {
   private heartbeatAt: number | undefined;
   /** the latest heartbeat time taken: one not later says nothing new */
   private lastHeartbeatAt = -Infinity;
+  /** snapshot ends to enqueue behind the events gathered so far, in the order given */
+  private snapshotEnds: { topic: string; position: string }[] = [];
   private gathered = 0;
   private inFlight = 0;
   private flushing: Promise<void> | undefined;
@@ -101,6 +103,16 @@ export class Publisher {
     this.schedule();
   }
 
+  /**
+   * Every row of `topic` as of `position` has been added (as `snapshot` events): a marker saying
+   * so goes to every partition queue of the topic, behind those events (one flush keeps each
+   * queue's order), so a consumer that has reached it on every partition has the whole snapshot.
+   */
+  snapshotEnd(topic: string, position: string): void {
+    this.snapshotEnds.push({ topic, position });
+    this.schedule();
+  }
+
   /** Resolves when fewer than half the high-water mark are held. */
   async belowLowWater(): Promise<void> {
     while (this.held >= this.o.highWater / 2 && !this.closed) await new Promise<void>((r) => this.waiters.push(r));
@@ -108,7 +120,7 @@ export class Publisher {
 
   /** Resolves when everything added so far is enqueued. */
   async drain(): Promise<void> {
-    while ((this.held > 0 || this.boundary || this.flushing) && !this.closed) {
+    while ((this.held > 0 || this.boundary || this.flushing || this.snapshotEnds.length > 0) && !this.closed) {
       this.schedule();
       await new Promise<void>((r) => this.drainWaiters.push(r));
     }
@@ -116,7 +128,7 @@ export class Publisher {
 
   private schedule(): void {
     if (this.flushing || this.closed) return;
-    if (this.gathered === 0 && !this.boundary && this.heartbeatAt === undefined) return;
+    if (this.gathered === 0 && !this.boundary && this.heartbeatAt === undefined && this.snapshotEnds.length === 0) return;
     // a full job's worth for every partition goes at once; less waits for company, up to the linger
     if (this.gathered >= this.o.maxEventsPerJob * this.o.partitions) {
       clearTimeout(this.timer);
@@ -141,7 +153,7 @@ export class Publisher {
 
   private wake(): void {
     if (this.held < this.o.highWater / 2) for (const w of this.waiters.splice(0)) w();
-    if (this.held === 0 && !this.boundary) for (const w of this.drainWaiters.splice(0)) w();
+    if (this.held === 0 && !this.boundary && this.snapshotEnds.length === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
   private async flush(): Promise<void> {
@@ -151,6 +163,8 @@ export class Publisher {
     const count = this.gathered;
     const heartbeatAt = this.heartbeatAt;
     this.heartbeatAt = undefined;
+    const snapshotEnds = this.snapshotEnds;
+    this.snapshotEnds = [];
     this.buffers = new Map();
     this.boundary = undefined;
     this.commitTimes = [];
@@ -162,6 +176,7 @@ export class Publisher {
       perTopic.set(topic, (perTopic.get(topic) ?? 0) + events.length);
     }
     const jobs = new Map([...buffers].map(([queue, events]) => [queue, this.jobs(events)]));
+    for (const end of snapshotEnds) this.addSnapshotEnd(jobs, end.topic, end.position);
     if (heartbeatAt !== undefined) this.addHeartbeats(jobs, heartbeatAt);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -191,6 +206,17 @@ export class Publisher {
         // not kept once done: sixteen a second would crowd the change jobs out of the completed list
         list.push({ name: 'heartbeat', data: { schemaVersion: CHANGE_EVENT_SCHEMA_VERSION, events: [], heartbeat }, opts: { removeOnComplete: true } });
       }
+    }
+  }
+
+  /** a snapshot end at the end of every partition queue's list of the topic (kept once done, like change jobs: there are few) */
+  private addSnapshotEnd(jobs: Map<string, Job[]>, topic: string, position: string): void {
+    const snapshotEnd = { source: this.o.source ?? '', topic, position, partitions: this.o.partitions };
+    for (let p = 0; p < this.o.partitions; p++) {
+      const queue = partitionQueueName(cdcQueuePrefix(topic), p);
+      let list = jobs.get(queue);
+      if (!list) jobs.set(queue, (list = []));
+      list.push({ name: 'snapshot-end', data: { schemaVersion: CHANGE_EVENT_SCHEMA_VERSION, events: [], snapshotEnd } });
     }
   }
 
