@@ -21,7 +21,8 @@ type ParserLike = { paused?: boolean };
 
 let parserSymbol: symbol | undefined;
 
-function parserOf(socket: Socket): ParserLike | undefined {
+/** undici's parser of an upstream connection (once undici has set it up), or undefined. */
+export function parserOf(socket: Socket): ParserLike | undefined {
   parserSymbol ??= Object.getOwnPropertySymbols(socket).find((s) => s.description === 'parser');
   return parserSymbol ? ((socket as unknown as Record<symbol, ParserLike | null>)[parserSymbol] ?? undefined) : undefined;
 }

@@ -9,6 +9,7 @@ import { CircuitBreaker, type BreakerSettings, type CircuitState } from './circu
 import { ConnectionGate } from './connection-gate.js';
 import { HealthChecker, healthCheckClient, type Health } from './health-check.js';
 import { guardedConnector } from './paused-end-guard.js';
+import { lenientAnswersConnector } from './lenient-answers.js';
 import { readAfterResetConnector } from './reset-while-sending.js';
 
 /** A half-open trial that has had its connect and response time holds the one trial slot no longer. */
@@ -40,7 +41,7 @@ export class Upstream {
       keepAliveMaxTimeout: Math.max(config.pool.keepAliveMs, 60_000),
       headersTimeout: config.timeouts.responseHeadersMs,
       bodyTimeout: config.timeouts.bodyIdleMs,
-      connect: readAfterResetConnector(guardedConnector({ timeout: config.timeouts.connectMs })),
+      connect: lenientAnswersConnector(readAfterResetConnector(guardedConnector({ timeout: config.timeouts.connectMs }))),
       maxHeaderSize: 64 * 1024,
     });
     this.gate = new ConnectionGate(config.pool.connections, config.timeouts.queueMs);
