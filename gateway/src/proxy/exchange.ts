@@ -28,7 +28,7 @@ import { busyDetail, BUSY_RETRY_AFTER, circuitDetail, classifyUpstreamError, fai
 import { answerBeforeBody } from './unread-body.js';
 import { hasBody, OutgoingBody } from './outgoing-body.js';
 import { DEFAULT_REQUEST_BUFFER_BYTES } from './request-buffer.js';
-import { sendsTrailers, writeResponseHead } from './response-head.js';
+import { cutAnswer, sendsTrailers, writeResponseHead } from './response-head.js';
 import { rememberWrite } from './read-after-write.js';
 import type { ProxyRuntime } from './runtime.js';
 
@@ -278,7 +278,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
     if (this.unpausable) {
       if (this.res.writableLength > UNPAUSABLE_BUFFER_LIMIT) {
         this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id }, 'client too slow for a connection-delimited answer; cut');
-        this.res.destroy();
+        cutAnswer(this.res, this.framing);
       }
       return true;
     }
@@ -318,7 +318,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
       // the status line is gone: cut the connection so the client cannot take a short body for a whole one
       if (strike) upstream?.breaker.failure(failure.reason);
       this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream?.name, reason: failure.reason }, 'upstream failed mid-response');
-      this.res.destroy(err);
+      cutAnswer(this.res, this.framing, err);
       this.finish(this.status);
       return;
     }

@@ -34,6 +34,20 @@ export function writeResponseHead(res: ServerResponse, method: string | undefine
   }
 }
 
+/**
+ * Ends a client connection in the middle of an answer the upstream failed to finish. An answer
+ * whose end the client can check (a Content-Length, a chunked body's last chunk) is cut as it
+ * is. One delimited by the connection's end (an HTTP/1.0 client, or an upstream that sent
+ * neither) would end as a whole one does: a FIN after the last byte, and curl, wget and Python
+ * took the truncated file as complete. So that connection is reset (RST), which every client
+ * reports as a failed transfer.
+ */
+export function cutAnswer(res: ServerResponse, framing: ResponseFraming, err?: Error): void {
+  const socket = res.socket;
+  if (framing.contentLength < 0 && !res.chunkedEncoding && socket && !socket.destroyed) socket.resetAndDestroy();
+  else res.destroy(err);
+}
+
 /** Trailers reach the client only on a chunked answer; on any other Node would drop them anyway. */
 export function sendsTrailers(res: ServerResponse): boolean {
   return res.chunkedEncoding;
