@@ -1,7 +1,8 @@
 /**
  * Requests a proxy must not pass on as they came: two Host headers (RFC 9112 §3.2: 400, on
- * plain requests and on WebSocket upgrades alike), and a chunked request's `Trailer` header,
- * which would announce fields undici never sends upstream.
+ * plain requests and on WebSocket upgrades alike), a chunked request's `Trailer` header,
+ * which would announce fields undici never sends upstream, and a transfer coding besides
+ * chunked (501, RFC 9112 §6.1), which reached the upstream as plain bytes without its header.
  */
 import { rawExchange } from './support/raw-http.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,5 +55,23 @@ describe("a chunked request's trailers", () => {
     const r = receivedFor(scene.legacy, '/upload', since);
     expect(r.bodyBytes).toBe(11);
     expect(r.headers.trailer).toBeUndefined();
+  });
+});
+
+describe('a request body with a transfer coding besides chunked', () => {
+  it('is refused with 501 and never reaches an upstream (it got the gzip bytes as plain ones)', async () => {
+    const since = scene.legacy.received.length;
+    const got = await exchange('POST /upload-coded HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    expect(got).toMatch(/^HTTP\/1\.1 501 Not Implemented\r\n/);
+    expect(got).toMatch(/\r\ncontent-type: application\/problem\+json/i);
+    expect(got).toMatch(/transfer-coding-not-implemented/);
+    expect(scene.legacy.received.slice(since).map((r) => r.url)).not.toContain('/upload-coded');
+  });
+
+  it('while chunked alone, in any case, is relayed', async () => {
+    const since = scene.legacy.received.length;
+    const got = await exchange('POST /upload-plain HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    expect(got).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(receivedFor(scene.legacy, '/upload-plain', since).bodyBytes).toBe(3);
   });
 });

@@ -140,6 +140,17 @@ export function hasRepeatedHost(rawHeaders: string[]): boolean {
   return false;
 }
 
+/**
+ * A request body with a transfer coding besides chunked (`gzip, chunked`): Node's parser takes
+ * it and unchunks it, and the upstream got the still-compressed bytes as plain ones (the
+ * header is connection-specific and cannot go on). Refused 501, as RFC 9112 §6.1 says and nginx does.
+ */
+export function hasUnknownTransferCoding(value: string | undefined): boolean {
+  return value !== undefined && value.trim().toLowerCase() !== 'chunked';
+}
+
+export const UNKNOWN_TRANSFER_CODING_DETAIL = 'the request body has a transfer coding other than chunked, which the gateway does not implement (RFC 9112 §6.1): send it chunked alone, with any compression as Content-Encoding';
+
 export const REPEATED_HOST_DETAIL = 'the request has more than one Host header (RFC 9112 §3.2)';
 
 const REQUEST_ID = /^[A-Za-z0-9._:/+=-]{1,200}$/;

@@ -1,7 +1,8 @@
 /**
  * The data plane's entry point for every request that is not the gateway's own: refuses what
- * cannot be routed safely (echo methods, a repeated Host, a bad target, no rule, an ambiguous
- * match), decides the target by the rule (canary, recent writes) and starts an Exchange.
+ * cannot be routed safely (echo methods, a repeated Host, a transfer coding it cannot pass, a bad
+ * target, no rule, an ambiguous match), decides the target by the rule (canary, recent writes)
+ * and starts an Exchange.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,7 +12,7 @@ import { BadTargetError, parseRequestTarget, type RequestTarget } from '../routi
 import { ambiguityDetail, AMBIGUOUS_SLUG, AMBIGUOUS_TITLE } from '../routing/repeated-values.js';
 import { isAmbiguous, isSafeMethod } from '../routing/router.js';
 import { Exchange } from './exchange.js';
-import { acceptableRequestId, hasRepeatedHost, REPEATED_HOST_DETAIL } from './headers.js';
+import { acceptableRequestId, hasRepeatedHost, hasUnknownTransferCoding, REPEATED_HOST_DETAIL, UNKNOWN_TRANSFER_CODING_DETAIL } from './headers.js';
 import { hasBody } from './outgoing-body.js';
 import { comparedKey } from './parity-key.js';
 import { isEchoMethod, refuseEchoMethod, sendProblem } from './problem-response.js';
@@ -35,6 +36,11 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
     res.shouldKeepAlive = false;
     sendProblem(res, 400, 'bad-request', 'Bad request', REPEATED_HOST_DETAIL, requestId, undefined);
     return recordRefusal(rt, req.method, 400, requestId, started);
+  }
+  if (hasUnknownTransferCoding(req.headers['transfer-encoding'])) {
+    res.shouldKeepAlive = false;
+    sendProblem(res, 501, 'transfer-coding-not-implemented', 'Transfer coding not implemented', UNKNOWN_TRANSFER_CODING_DETAIL, requestId, undefined);
+    return recordRefusal(rt, req.method, 501, requestId, started);
   }
   let target: RequestTarget;
   try {
