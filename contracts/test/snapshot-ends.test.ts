@@ -5,7 +5,8 @@
  * not bring the row back); a row with no position from the source, a row with a change of the
  * service's own waiting, and a row whose snapshot event the database refused are kept; an end
  * delivered twice does nothing more; beyond the bound nothing is withdrawn until that snapshot
- * is allowed, once.
+ * is allowed, once. A snapshot job dead-lettered whole keeps its rows, even one that is not a
+ * valid batch, and even when noting them fails at first (the job then waits, it is not let go).
  */
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
@@ -107,6 +108,8 @@ async function topicOf(label: string): Promise<Topic> {
         },
         apply: async (changes, client) => {
           for (const c of changes) {
+            // an error that is neither the data's nor an outage: tried again, then the whole job dead-lettered
+            if (c.after?.value === 'BOOM') throw new Error('the feed could not apply this job');
             if (c.op === 'delete') await client.query(`DELETE FROM ${table} WHERE mrn = $1`, [c.key.mrn]);
             else await client.query(`INSERT INTO ${table} VALUES ($1, $2) ON CONFLICT (mrn) DO UPDATE SET value = excluded.value`, [c.key.mrn, c.after!.value]);
           }
@@ -222,5 +225,56 @@ describe('the bound', () => {
     expect(t.decisions[2]).toMatchObject({ state: 'withdrawn', withdrawn: 15 });
     expect(Object.keys(await t.rows()).sort()).toEqual([...all.slice(0, 5), 'M900']);
     expect((await heldSnapshotEnds(pool)).filter((h) => h.topic === t.name)).toEqual([]);
+  });
+});
+
+describe('a snapshot job dead-lettered whole', () => {
+  it('keeps its rows when the batch is not a valid one (one event of another shape)', async () => {
+    const t = await topicOf('undecodable');
+    await t.start();
+    const all = mrns(12);
+    await t.send(all.map((m) => t.change(m, 'snapshot', P0)));
+    await t.end(P0);
+    await until(async () => (t.decisions.length === 1 ? true : undefined), 'the first snapshot decided');
+    // the re-snapshot's job on M004's partition carries one event the consumer does not take (a
+    // source field it does not know): the whole job is a dead letter, its rows the legacy has
+    const odd = 'M004';
+    const inJob = all.filter((m) => ofPartition(m) === ofPartition(odd));
+    const events = all.map((m) => (m === odd ? { ...t.change(m, 'snapshot', P), source: { ...t.change(m, 'snapshot', P).source, lsn: 'x' } } : t.change(m, 'snapshot', P, 'v2')));
+    await t.send(events as ChangeEvent[]);
+    await t.end(P);
+    await until(async () => (t.decisions.length === 2 ? true : undefined), 'the re-snapshot decided');
+    expect(t.decisions[1]).toMatchObject({ state: 'withdrawn', withdrawn: 0, refused: inJob.length });
+    expect(Object.keys(await t.rows()).sort()).toEqual(all);
+  });
+
+  it('does not let the job go while noting its rows fails, and keeps them once noted', async () => {
+    const t = await topicOf('note-fails');
+    await t.start();
+    const all = mrns(12);
+    await t.send(all.map((m) => t.change(m, 'snapshot', P0)));
+    await t.end(P0);
+    await until(async () => (t.decisions.length === 1 ? true : undefined), 'the first snapshot decided');
+    // the note of this topic's refused rows fails (as a database going away at that moment would)
+    const seq = `s_${t.name.replace(/-/g, '_')}`;
+    await pool.query(`CREATE SEQUENCE ${seq}`);
+    await pool.query(
+      `CREATE FUNCTION ${seq}_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+         IF NEW.topic = '${t.name}' THEN PERFORM nextval('${seq}'); RAISE EXCEPTION 'no note now'; END IF; RETURN NEW; END $$`,
+    );
+    await pool.query(`CREATE TRIGGER ${seq}_t BEFORE INSERT ON ficus_snapshot_refusals FOR EACH ROW EXECUTE FUNCTION ${seq}_f()`);
+    // M005's job cannot be applied: dead-lettered whole once its tries are used up
+    const inJob = all.filter((m) => ofPartition(m) === ofPartition('M005'));
+    await t.send(all.map((m) => t.change(m, 'snapshot', P, m === 'M005' ? 'BOOM' : 'v2')));
+    await t.end(P);
+    const tries = async () => (await pool.query<{ n: number }>(`SELECT last_value::int AS n FROM ${seq}`)).rows[0]!.n;
+    await until(async () => ((await tries()) >= 3 || t.decisions.length > 1 ? true : undefined), 'the note tried three times');
+    // the partition holds: its end is not reached, nothing is decided, nothing withdrawn
+    expect(t.decisions).toHaveLength(1);
+    expect(Object.keys(await t.rows())).toHaveLength(12);
+    await pool.query(`DROP TRIGGER ${seq}_t ON ficus_snapshot_refusals`);
+    await until(async () => (t.decisions.length === 2 ? true : undefined), 'the re-snapshot decided');
+    expect(t.decisions[1]).toMatchObject({ state: 'withdrawn', withdrawn: 0, refused: inJob.length });
+    expect(Object.keys(await t.rows()).sort()).toEqual(all);
   });
 });

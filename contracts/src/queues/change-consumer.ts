@@ -229,10 +229,11 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
     replaySafeForMs: o.tombstoneRetentionDays ? o.tombstoneRetentionDays * 86_400_000 - 3_600_000 : undefined,
     handle,
     // a snapshot job left unapplied holds rows the source has: no snapshot end may withdraw them
+    // (a failure to note them keeps the job, its partition and so the end waiting)
     deadLettering: o.withdrawals
       ? async (job) => {
-          const events = changeBatchProblem(job.data) ? [] : job.data.events.filter((e) => e.topic === o.topic);
-          if (events.some((e) => e.op === 'snapshot')) await withTransaction(o.pool, (client) => noteRefusedSnapshotRows(client, events));
+          const events = snapshotEventsIn(job.data, o.topic);
+          if (events.length > 0) await withTransaction(o.pool, (client) => noteRefusedSnapshotRows(client, events));
         }
       : undefined,
   }).then(async (c) => {
@@ -244,6 +245,24 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
       );
     }
     return c;
+  });
+}
+
+/**
+ * The snapshot events of `topic` in a job's data, whether or not the whole is a batch this
+ * consumer takes: a batch refused for one odd event still carries rows the source has, and each
+ * needs only its key and source to be noted.
+ */
+function snapshotEventsIn(data: unknown, topic: string): ChangeEvent[] {
+  const events = (data as { events?: unknown } | null)?.events;
+  if (!Array.isArray(events)) return [];
+  return events.filter((e): e is ChangeEvent => {
+    const c = e as Partial<ChangeEvent> | null;
+    const source = c?.source as Partial<ChangeEvent['source']> | undefined;
+    return (
+      c?.op === 'snapshot' && c.topic === topic && typeof c.key === 'object' && c.key !== null &&
+      typeof source?.name === 'string' && source.name !== '' && typeof source.position === 'string' && source.position !== ''
+    );
   });
 }
 

@@ -38,8 +38,10 @@ export interface PartitionedConsumerOptions<T> {
   /** told of every outcome (metrics) */
   outcome?: (outcome: 'done' | 'retried' | 'dead', partition: number) => void;
   /**
-   * told before a whole job becomes a dead letter (what it carried will not be applied): an
-   * error here is logged, and the job is dead-lettered all the same
+   * told before a whole job becomes a dead letter (what it carried will not be applied). An
+   * error here keeps the job: it is tried again in place after the longest pause, its partition
+   * holding, because what the hook notes may be what makes letting the job go safe (a CDC
+   * consumer's snapshot rows, which a snapshot end would otherwise withdraw)
    */
   deadLettering?: (job: Job<T>, partition: number) => Promise<void>;
   /** how long after failing a dead letter can be replayed safely (the consumer's deduplication state lasts that long); unset: always */
@@ -174,14 +176,18 @@ export class PartitionedConsumer<T> {
         } else {
           const permanent = err instanceof PermanentError || this.o.permanent?.(err) === true;
           if (permanent || attempt >= this.retry.attempts) {
-            await this.o.deadLettering?.(job, partition).catch((h: unknown) => this.o.log.error({ queue, jobId: job.id, err: (h as Error).message }, 'could not note a job about to be dead-lettered'));
-            await this.deadLetter(job, queue, err, attempt + waits);
-            this.o.outcome?.('dead', partition);
-            return;
+            if (await this.noted(job, partition, queue)) {
+              await this.deadLetter(job, queue, err, attempt + waits);
+              this.o.outcome?.('dead', partition);
+              return;
+            }
+            // not noted: the job stays; tried again (the handler first, it may go through now)
+            delay = this.retry.maxMs;
+          } else {
+            if (attempt === 1 || attempt % 5 === 0) this.o.log.warn({ queue, jobId: job.id, attempt, err: err.message }, 'job failed; trying again, its partition waits');
+            delay = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** (attempt - 1));
+            attempt++;
           }
-          if (attempt === 1 || attempt % 5 === 0) this.o.log.warn({ queue, jobId: job.id, attempt, err: err.message }, 'job failed; trying again, its partition waits');
-          delay = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** (attempt - 1));
-          attempt++;
         }
         this.o.outcome?.('retried', partition);
         if (!(await this.sleepUnlessClosing(delay))) {
@@ -190,6 +196,17 @@ export class PartitionedConsumer<T> {
           throw new WaitingError();
         }
       }
+    }
+  }
+
+  /** the deadLettering hook has run (or there is none); its failure is logged and answers false */
+  private async noted(job: Job<T>, partition: number, queue: string): Promise<boolean> {
+    try {
+      await this.o.deadLettering?.(job, partition);
+      return true;
+    } catch (h) {
+      this.o.log.error({ queue, jobId: job.id, err: (h as Error).message }, 'could not note a job about to be dead-lettered; it is kept and tried again, its partition waits');
+      return false;
     }
   }
 
