@@ -46,6 +46,10 @@ export interface PartitionedConsumerOptions<T> {
   deadLettering?: (job: Job<T>, partition: number) => Promise<void>;
   /** how long after failing a dead letter can be replayed safely (the consumer's deduplication state lasts that long); unset: always */
   replaySafeForMs?: number;
+  /** how long a worker's hold on its job lasts unrenewed (BullMQ renews it while the job runs); 60 s by default */
+  lockDurationMs?: number;
+  /** how often the workers look for jobs whose worker stopped under them (BullMQ's stalled check); 30 s by default */
+  stalledIntervalMs?: number;
   log: Logger;
 }
 
@@ -85,6 +89,17 @@ export class NotYetError extends Error {
 /** the longest pause between two tries of a job that is not applicable yet */
 const NOT_YET_MAX_PAUSE_MS = 5_000;
 
+/**
+ * A job whose worker stopped under it (killed, out of memory, crashed, or blocked past its lock)
+ * is "stalled": BullMQ hands it back at the head of its partition and it is tried again, since
+ * one stop is usually the process's, not the job's. A job that stops its worker every time would
+ * crash-loop its service for ever, its partition held; after this many stops it becomes a dead
+ * letter, as a permanent failure does. BullMQ's own limit is never reached (see the workers'
+ * maxStalledCount): it fails the job outside our processor, so no dead letter, no deadLettering
+ * note, and the job is lost.
+ */
+export const STALLS_BEFORE_DEAD_LETTER = 3;
+
 export const deadLetterQueueName = (queue: string) => `${queue}.dead`;
 
 export class PartitionedConsumer<T> {
@@ -118,7 +133,10 @@ export class PartitionedConsumer<T> {
           connection: o.connection,
           concurrency: 1,
           // a job held by in-place retries keeps its lock; BullMQ renews it while it runs
-          lockDuration: 60_000,
+          lockDuration: o.lockDurationMs ?? 60_000,
+          stalledInterval: o.stalledIntervalMs ?? 30_000,
+          // stalls are counted and dead-lettered by process() (STALLS_BEFORE_DEAD_LETTER)
+          maxStalledCount: Number.MAX_SAFE_INTEGER,
         }),
       );
     }
@@ -162,6 +180,9 @@ export class PartitionedConsumer<T> {
   }
 
   private async process(job: Job<T>, token: string | undefined, partition: number, queue: string): Promise<void> {
+    const stalls = job.stalledCounter;
+    if (stalls >= STALLS_BEFORE_DEAD_LETTER) return this.deadLetterStalled(job, token, partition, queue, stalls);
+    if (stalls > 0) this.o.log.warn({ queue, jobId: job.id, stalls }, 'job taken again: its worker stopped while processing it');
     for (let attempt = 1, waits = 0; ; ) {
       try {
         await this.o.handle(job, partition);
@@ -197,6 +218,20 @@ export class PartitionedConsumer<T> {
         }
       }
     }
+  }
+
+  /** not run again: it may stop this worker too. Noted first, as any job becoming a dead letter */
+  private async deadLetterStalled(job: Job<T>, token: string | undefined, partition: number, queue: string, stalls: number): Promise<void> {
+    while (!(await this.noted(job, partition, queue))) {
+      this.o.outcome?.('retried', partition);
+      if (!(await this.sleepUnlessClosing(this.retry.maxMs))) {
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+    }
+    const reason = `the worker stopped ${stalls} times while processing this job (a crash, a kill, or the process blocked past its lock); it was not applied`;
+    await this.deadLetter(job, queue, new Error(reason), stalls);
+    this.o.outcome?.('dead', partition);
   }
 
   /** the deadLettering hook has run (or there is none); its failure is logged and answers false */
