@@ -102,6 +102,9 @@ export const STALLS_BEFORE_DEAD_LETTER = 3;
 
 export const deadLetterQueueName = (queue: string) => `${queue}.dead`;
 
+/** failed jobs per partition moved to the dead letters at start (more: at the next start) */
+const RESCUE_AT_START = 10_000;
+
 export class PartitionedConsumer<T> {
   private readonly workers: Worker<T>[] = [];
   private readonly queues: Queue[] = [];
@@ -140,6 +143,13 @@ export class PartitionedConsumer<T> {
         }),
       );
     }
+    // a job BullMQ fails itself never reached process(), which dead-letters instead of failing
+    for (const [p, w] of c.workers.entries()) {
+      w.on('failed', (job) => {
+        if (job) void c.rescue(job, p, w.name);
+      });
+    }
+    await c.rescueFailed();
     // with Redis away every worker reports every reconnect attempt: one line per consumer every 10 s says it
     let lastLogged = 0;
     let unlogged = 0;
@@ -232,6 +242,36 @@ export class PartitionedConsumer<T> {
     const reason = `the worker stopped ${stalls} times while processing this job (a crash, a kill, or the process blocked past its lock); it was not applied`;
     await this.deadLetter(job, queue, new Error(reason), stalls);
     this.o.outcome?.('dead', partition);
+  }
+
+  /**
+   * Jobs BullMQ failed on its own, outside process(): those an older version let BullMQ fail at
+   * their second stall ("job stalled more than allowable limit"), and those it marked so and a
+   * worker then took. Neither was applied, and a failed job is in no list a person reads: each
+   * goes to the dead letters, noted first, where it can be seen and replayed. Those whose note
+   * fails stay failed and are looked at again at the next start.
+   */
+  private async rescueFailed(): Promise<void> {
+    for (const [p, queue] of this.queues.entries()) {
+      const failed = await queue.getJobs(['failed'], 0, RESCUE_AT_START - 1);
+      let rescued = 0;
+      for (const job of failed) if (await this.rescue(job, p, queue.name)) rescued++;
+      if (rescued > 0) this.o.log.warn({ queue: queue.name, rescued }, 'jobs the queue library had failed outside this consumer (never applied) moved to the dead letters');
+    }
+  }
+
+  private async rescue(job: Job<T>, partition: number, queue: string): Promise<boolean> {
+    try {
+      if (!(await this.noted(job, partition, queue))) return false;
+      const why = job.failedReason ? `: ${job.failedReason}` : '';
+      await this.deadLetter(job, queue, new Error(`failed by the queue library outside the consumer${why}; it was not applied`), Math.max(job.attemptsMade, job.stalledCounter, 1));
+      this.o.outcome?.('dead', partition);
+      await job.remove();
+      return true;
+    } catch (e) {
+      this.o.log.error({ queue, jobId: job.id, err: (e as Error).message }, 'could not move a job the queue library failed to the dead letters; it stays failed until the next start');
+      return false;
+    }
   }
 
   /** the deadLettering hook has run (or there is none); its failure is logged and answers false */
