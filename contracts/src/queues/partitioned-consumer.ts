@@ -17,6 +17,9 @@ import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { partitionQueueName } from '../events/partition.js';
+import { DeadLetterQueues, type DeadLetter } from './dead-letter-queues.js';
+
+export { deadLetterQueueName, type DeadLetter } from './dead-letter-queues.js';
 
 export interface RetryPolicy {
   /** tries in all, the first included */
@@ -53,21 +56,6 @@ export interface PartitionedConsumerOptions<T> {
   log: Logger;
 }
 
-export interface DeadLetter<T> {
-  queue: string;
-  jobId: string;
-  name: string;
-  data: T;
-  error: string;
-  attempts: number;
-  failedAt: string;
-  /**
-   * After this a replay may do harm: the consumer forgets what it deduplicates by (a CDC
-   * consumer's tombstones of deleted rows), and a replayed change could bring such a row back.
-   */
-  replaySafeUntil?: string;
-}
-
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseMs: 500, maxMs: 30_000 };
 
 /** An error marked as one no retry can mend. */
@@ -100,21 +88,20 @@ const NOT_YET_MAX_PAUSE_MS = 5_000;
  */
 export const STALLS_BEFORE_DEAD_LETTER = 3;
 
-export const deadLetterQueueName = (queue: string) => `${queue}.dead`;
-
 /** failed jobs per partition moved to the dead letters at start (more: at the next start) */
 const RESCUE_AT_START = 10_000;
 
 export class PartitionedConsumer<T> {
   private readonly workers: Worker<T>[] = [];
   private readonly queues: Queue[] = [];
-  private readonly deadQueues = new Map<string, Queue<DeadLetter<T>>>();
+  private readonly dead: DeadLetterQueues<T>;
   private readonly retry: RetryPolicy;
   private closing = false;
   private readonly wakeOnClose = new Set<() => void>();
 
   private constructor(private readonly o: PartitionedConsumerOptions<T>) {
     this.retry = { ...DEFAULT_RETRY, ...o.retry };
+    this.dead = new DeadLetterQueues<T>(o.connection, o.log, o.replaySafeForMs);
   }
 
   static async start<T>(o: PartitionedConsumerOptions<T>): Promise<PartitionedConsumer<T>> {
@@ -128,9 +115,7 @@ export class PartitionedConsumer<T> {
       queue.on('error', () => undefined);
       await queue.setGlobalConcurrency(1);
       c.queues.push(queue);
-      const dead = new Queue<DeadLetter<T>>(deadLetterQueueName(name), { connection: o.connection });
-      dead.on('error', () => undefined);
-      c.deadQueues.set(name, dead);
+      c.dead.open(name);
       c.workers.push(
         new Worker<T>(name, (job, token) => c.process(job, token, p, name), {
           connection: o.connection,
@@ -208,7 +193,7 @@ export class PartitionedConsumer<T> {
           const permanent = err instanceof PermanentError || this.o.permanent?.(err) === true;
           if (permanent || attempt >= this.retry.attempts) {
             if (await this.noted(job, partition, queue)) {
-              await this.deadLetter(job, queue, err, attempt + waits);
+              await this.dead.add(job, queue, err, attempt + waits);
               this.o.outcome?.('dead', partition);
               return;
             }
@@ -240,7 +225,7 @@ export class PartitionedConsumer<T> {
       }
     }
     const reason = `the worker stopped ${stalls} times while processing this job (a crash, a kill, or the process blocked past its lock); it was not applied`;
-    await this.deadLetter(job, queue, new Error(reason), stalls);
+    await this.dead.add(job, queue, new Error(reason), stalls);
     this.o.outcome?.('dead', partition);
   }
 
@@ -264,7 +249,7 @@ export class PartitionedConsumer<T> {
     try {
       if (!(await this.noted(job, partition, queue))) return false;
       const why = job.failedReason ? `: ${job.failedReason}` : '';
-      await this.deadLetter(job, queue, new Error(`failed by the queue library outside the consumer${why}; it was not applied`), Math.max(job.attemptsMade, job.stalledCounter, 1));
+      await this.dead.add(job, queue, new Error(`failed by the queue library outside the consumer${why}; it was not applied`), Math.max(job.attemptsMade, job.stalledCounter, 1));
       this.o.outcome?.('dead', partition);
       await job.remove();
       return true;
@@ -285,28 +270,13 @@ export class PartitionedConsumer<T> {
     }
   }
 
-  private async deadLetter(job: Job<T>, queue: string, err: Error, attempts: number): Promise<void> {
-    const now = Date.now();
-    const letter: DeadLetter<T> = { queue, jobId: String(job.id), name: job.name, data: job.data, error: err.message.slice(0, 2_000), attempts, failedAt: new Date(now).toISOString() };
-    if (this.o.replaySafeForMs !== undefined) letter.replaySafeUntil = new Date(now + this.o.replaySafeForMs).toISOString();
-    await this.deadQueues.get(queue)!.add(job.name, letter, { jobId: `dead-${job.id}`, removeOnComplete: false, removeOnFail: false });
-    this.o.log.error({ queue, jobId: job.id, attempts, err: err.message.slice(0, 300) }, 'job dead-lettered; its partition moves on');
-  }
-
   /**
    * Dead-letters a part of a job that its handler could not apply while it applied the rest
    * (one row's changes the database refuses among other rows'). `part` names the letter
    * within the job (no patient data: a position), so that a retry of the job writes it once.
    */
   async deadLetterPart(job: Job<T>, part: string, data: T, err: Error): Promise<void> {
-    const queue = job.queueName;
-    const dead = this.deadQueues.get(queue);
-    if (!dead) throw new Error(`${queue} is not a partition queue of this consumer`);
-    const now = Date.now();
-    const letter: DeadLetter<T> = { queue, jobId: `${String(job.id)}-${part}`, name: job.name, data, error: err.message.slice(0, 2_000), attempts: 1, failedAt: new Date(now).toISOString() };
-    if (this.o.replaySafeForMs !== undefined) letter.replaySafeUntil = new Date(now + this.o.replaySafeForMs).toISOString();
-    await dead.add(job.name, letter, { jobId: `dead-${letter.jobId}`, removeOnComplete: false, removeOnFail: false });
-    this.o.log.error({ queue, jobId: job.id, part, err: err.message.slice(0, 300) }, 'part of a job dead-lettered; the rest applied, its partition moves on');
+    await this.dead.addPart(job, part, data, err);
   }
 
   private sleepUnlessClosing(ms: number): Promise<boolean> {
@@ -326,13 +296,8 @@ export class PartitionedConsumer<T> {
   }
 
   /** Dead letters of every partition, newest first. */
-  async deadLetters(limit = 100): Promise<DeadLetter<T>[]> {
-    const all = await Promise.all([...this.deadQueues.values()].map((q) => q.getJobs(['waiting'], 0, limit - 1)));
-    return all
-      .flat()
-      .map((j) => j.data)
-      .sort((a, b) => b.failedAt.localeCompare(a.failedAt))
-      .slice(0, limit);
+  deadLetters(limit = 100): Promise<DeadLetter<T>[]> {
+    return this.dead.list(limit);
   }
 
   /** Jobs waiting, per partition (a gauge for metrics and readiness). */
@@ -345,6 +310,6 @@ export class PartitionedConsumer<T> {
     this.closing = true;
     for (const wake of [...this.wakeOnClose]) wake();
     await Promise.all(this.workers.map((w) => w.close()));
-    await Promise.all([...this.queues, ...this.deadQueues.values()].map((q) => q.close()));
+    await Promise.all([...this.queues.map((q) => q.close()), this.dead.close()]);
   }
 }
