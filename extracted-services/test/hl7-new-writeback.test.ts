@@ -38,6 +38,10 @@ const legacyJson = async (path: string) => {
   const a = await ask(scene.legacy.base, path);
   return a.status === 200 ? (JSON.parse(a.body) as unknown) : a.status;
 };
+const serviceJson = async (path: string) => {
+  const a = await ask(scene.patients.url, path);
+  return a.status === 200 ? (JSON.parse(a.body) as unknown) : a.status;
+};
 const legacyCount = async (sql: string, value: string) => Number((await scene.legacy.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${sql}`, [value])).rows[0]!.n);
 const outboxRows = async (pool: pg.Pool, topic: string, mrn: string) =>
   Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM ficus_outbox WHERE topic = $1 AND after->>'mrn' = $2", [topic, mrn])).rows[0]!.n);
@@ -395,6 +399,24 @@ describe('HL7 rule in mode dual: the legacy applies the message itself, nothing 
     await settled();
     expect(await legacyCount('ADMISSION WHERE VISIT_NO = $1', 'V7400033')).toBe(1);
     expect(await legacyCount('PATIENT_MASTER WHERE PAT_MRN = $1', mrn)).toBe(1);
+  });
+
+  it("an A01 the legacy got too is one stay in patient-service once the legacy's CDC comes, the service holding the record", async () => {
+    // the service's copy is an early one the legacy's CDC takes over; applied as the service's own
+    // (a service id, not provisional), the legacy's stay came beside it (a chaos probe, 7 December:
+    // 650 of 800 stays twice, one without its visit number)
+    const mrn = '7400034';
+    const message = a01(mrn, 'DUALSTAY', 'V7400034', minutes(3));
+    await toLegacyInbound(message);
+    await scene.sendHl7('patient-service', message, { legacyToo: true });
+    await scene.drain();
+    await scene.cdc.sync(['patients', 'admissions']);
+    await scene.drain();
+    const { rows } = await scene.patients.pool.query<{ id: string; visit_number: string | null }>('SELECT id, visit_number FROM encounter WHERE mrn = $1', [mrn]);
+    const legacyStay = (await scene.legacy.pool.query<{ adm_id: number }>('SELECT ADM_ID FROM ADMISSION WHERE VISIT_NO = $1', ['V7400034'])).rows[0]!;
+    expect(rows).toEqual([{ id: String(legacyStay.adm_id), visit_number: 'V7400034' }]);
+    expect(await serviceJson(`/api/encounters?mrn=${mrn}`)).toEqual(await legacyJson(`/api/encounters?mrn=${mrn}`));
+    expect(await serviceJson(`/api/patients/${mrn}`)).toEqual(await legacyJson(`/api/patients/${mrn}`));
   });
 
   it('through the real HL7 adapter: an A01 in mode dual is queued with legacyToo, applied by both, and in the legacy once', async () => {

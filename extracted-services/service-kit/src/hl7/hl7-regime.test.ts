@@ -7,9 +7,9 @@ describe('the regime of one HL7 message', () => {
     expect(messageRegime({ legacyToo: false }, fixedSystemOfRecord('legacy'))).toEqual({ systemOfRecord: 'service', writeBack: true });
     expect(messageRegime({ legacyToo: false }, fixedSystemOfRecord('service'))).toEqual({ systemOfRecord: 'service', writeBack: true });
   });
-  it('a message the legacy got too (mode dual) is never written back', () => {
+  it('a message the legacy got too (mode dual) is never written back, and is an early copy of the legacy\'s, whoever holds the HTTP writes', () => {
     expect(messageRegime({ legacyToo: true }, fixedSystemOfRecord('legacy'))).toEqual({ systemOfRecord: 'legacy', writeBack: false });
-    expect(messageRegime({ legacyToo: true }, fixedSystemOfRecord('service'))).toEqual({ systemOfRecord: 'service', writeBack: false });
+    expect(messageRegime({ legacyToo: true }, fixedSystemOfRecord('service'))).toEqual({ systemOfRecord: 'legacy', writeBack: false });
   });
   it('a job that does not say (an older adapter) goes by the service', () => {
     expect(messageRegime({}, fixedSystemOfRecord('legacy'))).toEqual({ systemOfRecord: 'legacy', writeBack: false });

@@ -13,6 +13,13 @@
  * holds the record for the HTTP writes: the legacy never applies it itself, so there is no
  * legacy copy to wait for or to defer to, and a provisional row would stay provisional for ever.
  *
+ * A message the legacy got too is the legacy's to apply, whoever holds the record for the HTTP
+ * writes: the service's copy is an early one (provisional, held against the legacy's committed
+ * state) that the legacy's CDC takes over under the legacy's id. Applied as the service's own
+ * while the service held the HTTP writes, it kept a service id and its visit number, and the
+ * legacy's stay of the same admission came through CDC beside it: every stay twice (a chaos
+ * probe, 7 December, ADT in `dual` with `patients-write` in `new`).
+ *
  * A job queued by an adapter that predates `legacyToo` goes by the service's rules instead
  * (SystemOfRecordSource.hl7WriteBack): a guess from the modes now, not those it was routed under.
  */
@@ -27,5 +34,6 @@ export interface MessageRegime {
 
 export function messageRegime(job: Pick<Hl7Job, 'legacyToo'>, source: Pick<SystemOfRecordSource, 'current' | 'hl7WriteBack'>): MessageRegime {
   const writeBack = job.legacyToo === undefined ? source.hl7WriteBack() : !job.legacyToo;
-  return { systemOfRecord: writeBack ? 'service' : source.current(), writeBack };
+  if (writeBack) return { systemOfRecord: 'service', writeBack };
+  return { systemOfRecord: job.legacyToo === true ? 'legacy' : source.current(), writeBack };
 }
