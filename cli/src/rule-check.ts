@@ -46,7 +46,9 @@ function sections(data: unknown): { upstreams: boolean; http: boolean } {
  * one section is checked with its other section, a folder is compared with it (routing-guard.ts);
  * if it fails, the file or folder is checked alone.
  */
-export async function checkRules(target: string, current: () => Promise<CurrentRules>, options: ValidationOptions = {}): Promise<CheckResult> {
+export async function checkRules(target: string, current: () => Promise<CurrentRules>, given: ValidationOptions = {}): Promise<CheckResult> {
+  // upstreams' certificate files are where the deployables run, not here: they check them when they apply the rules
+  const options: ValidationOptions = { tlsFiles: false, ...given };
   const name = displayName(target);
   let isDir: boolean;
   try {

@@ -55,7 +55,7 @@ export function addRuleFileCommands(rules: Command): void {
       const served = await client.get<CurrentRules>('/api/rules');
       const allowRemoval = opts.allowRemoval === true;
       // the import goes through the parity gate: what it would say about a canary past it is the gate's to say
-      const loaded = await loadRuleDir(dir, { parityGated: true, servingNow: servedRuleSet(served), allowRemoval });
+      const loaded = await loadRuleDir(dir, { parityGated: true, servingNow: servedRuleSet(served), allowRemoval, tlsFiles: false });
       if (!loaded.ok) {
         const lines = [...loaded.errors.map(formatIssue), ...(loaded.errors.some((e) => e.loss) ? [REMOVAL_NOTE] : [])];
         throw new CliFailure(`the rule folder ${displayName(dir)} is invalid; nothing was sent`, lines, { errors: loaded.errors });

@@ -16,6 +16,7 @@ import type { Logger } from '../logger.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { displayName, listRuleFiles, loadRuleDir, type RuleDirPlaces } from '../rules/load-files.js';
 import type { RuleSet } from '../rules/model.js';
+import { tlsFiles } from '../rules/upstream-tls.js';
 import { formatIssue, type RuleIssue, type ValidationOptions } from '../rules/validate.js';
 import { RuleLoadError, type RuleSource, type RuleSourceStatus } from './rule-source.js';
 
@@ -71,7 +72,7 @@ export class FileRuleSource implements RuleSource {
     const result = await loadRuleDir(this.dir, this.validation);
     for (const w of result.warnings) this.log.warn({ rules: formatIssue(w) }, 'rule warning');
     if (!result.ok) throw new RuleLoadError(result.errors);
-    this.fingerprint = fingerprint;
+    this.fingerprint = await this.withTlsFiles(fingerprint, result.ruleSet);
     this.applied(result);
   }
 
@@ -127,7 +128,7 @@ export class FileRuleSource implements RuleSource {
     const result = await loadRuleDir(this.dir, { ...this.validation, ...(served ? { servingNow: served } : {}) });
     if (!result.ok) return this.refuse(fingerprint, result.errors.flatMap((e) => this.placed(e, result.files)));
     for (const w of result.warnings) this.log.warn({ rules: formatIssue(w) }, 'rule warning');
-    this.fingerprint = fingerprint;
+    this.fingerprint = await this.withTlsFiles(fingerprint, result.ruleSet);
     this.applied(result);
     this.log.info({ rules: result.ruleSet.http.length, files: result.files.length }, 'rules reloaded');
   }
@@ -178,6 +179,30 @@ export class FileRuleSource implements RuleSource {
   }
 
   private async readFingerprint(): Promise<string> {
+    return this.withTlsFiles(await this.ruleFilesFingerprint(), this.state.served);
+  }
+
+  /**
+   * The certificate and key files the rules name (upstreams' tls) count as rule files: a rotated
+   * certificate (a Secret's files replaced) reloads the rules, which reads it again.
+   */
+  private async withTlsFiles(ruleFiles: string, ruleSet: RuleSet | undefined): Promise<string> {
+    const files = [...new Set(Object.values(ruleSet?.upstreams ?? {}).flatMap((u) => tlsFiles(u.tls)))].sort();
+    if (files.length === 0) return ruleFiles.split(':')[0]!;
+    const hash = createHash('sha256');
+    for (const file of files) {
+      hash.update(file).update('\0');
+      try {
+        hash.update(await readFile(file));
+      } catch (e) {
+        hash.update(`unreadable ${(e as NodeJS.ErrnoException).code ?? ''}`);
+      }
+      hash.update('\0');
+    }
+    return `${ruleFiles.split(':')[0]!}:${hash.digest('hex')}`;
+  }
+
+  private async ruleFilesFingerprint(): Promise<string> {
     const hash = createHash('sha256');
     for (const file of await listRuleFiles(this.dir)) {
       // size and mtime too: a writer that rewrites the same bytes is still writing

@@ -7,6 +7,7 @@ export * from './validate.js';
 export { FIELD_REFERENCE, hl7Covers } from './validate-hl7.js';
 export * from './rule-coverage.js';
 export * from './upstream-defaults.js';
+export * from './upstream-tls.js';
 export * from './load-files.js';
 export * from './routing-guard.js';
 export * from './record-holder.js';

@@ -72,6 +72,28 @@ export const CircuitBreakerSchema = Type.Object(
   { additionalProperties: false },
 );
 
+// absolute paths, never the PEM itself (validate-tls.ts says why when it refuses one)
+const PemFile = (description: string) =>
+  Type.Optional(Type.String({ minLength: 1, description: `${description} (an absolute path to a PEM file, never the PEM itself)` }));
+
+export const UpstreamTlsSchema = Type.Object(
+  {
+    caFile: PemFile("the CA certificate(s) the upstream's certificate must chain to, instead of the system's trusted CAs"),
+    certFile: PemFile('the client certificate (and its chain) presented to an upstream that asks for one; with keyFile'),
+    keyFile: PemFile("certFile's private key"),
+    passphraseEnv: Type.Optional(
+      Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: "the environment variable holding keyFile's passphrase, when it is encrypted" }),
+    ),
+    serverName: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$',
+        description: "a host name: the name the upstream's certificate must carry and the SNI sent (default: the URL's host)",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const UpstreamSchema = Type.Object(
   {
     url: Type.String({
@@ -89,6 +111,7 @@ export const UpstreamSchema = Type.Object(
     pool: Type.Optional(PoolSchema),
     healthCheck: Type.Optional(HealthCheckSchema),
     circuitBreaker: Type.Optional(CircuitBreakerSchema),
+    tls: Type.Optional(UpstreamTlsSchema),
   },
   { additionalProperties: false },
 );
@@ -291,6 +314,7 @@ export type PoolOptions = Static<typeof PoolSchema>;
 export type HealthCheck = Static<typeof HealthCheckSchema>;
 export type CircuitBreakerOptions = Static<typeof CircuitBreakerSchema>;
 export type Upstream = Static<typeof UpstreamSchema>;
+export type UpstreamTls = Static<typeof UpstreamTlsSchema>;
 export type Predicate = Static<typeof PredicateSchema>;
 export type HttpMatch = Static<typeof HttpMatchSchema>;
 export type Sticky = Static<typeof StickySchema>;

@@ -3,6 +3,7 @@
  * works with complete settings.
  */
 import type { CircuitBreakerOptions, HealthCheck, PoolOptions, Timeouts, Upstream } from './model.js';
+import { loadUpstreamTls, tlsAllowed, type UpstreamTlsMaterial } from './upstream-tls.js';
 
 /** An upstream with every default filled in. */
 export interface ResolvedUpstream {
@@ -13,9 +14,11 @@ export interface ResolvedUpstream {
   pool: Required<PoolOptions>;
   healthCheck: Required<HealthCheck>;
   circuitBreaker: Required<CircuitBreakerOptions>;
+  /** the files `tls` names, read when the rules were compiled (https:// only) */
+  tls?: UpstreamTlsMaterial;
 }
 
-export const DEFAULT_UPSTREAM: Omit<ResolvedUpstream, 'url' | 'description'> = {
+export const DEFAULT_UPSTREAM: Omit<ResolvedUpstream, 'url' | 'description' | 'tls'> = {
   preserveHost: true,
   timeouts: { connectMs: 2_000, responseHeadersMs: 30_000, bodyIdleMs: 60_000, queueMs: 2_000 },
   pool: { connections: 128, keepAliveMs: 4_000 },
@@ -23,9 +26,14 @@ export const DEFAULT_UPSTREAM: Omit<ResolvedUpstream, 'url' | 'description'> = {
   circuitBreaker: { failureThreshold: 5, openMs: 5_000 },
 };
 
-export function resolveUpstream(u: Upstream): ResolvedUpstream {
+/** Reads the TLS files it names (throws when one has gone since the rules were checked). */
+export function resolveUpstream(declared: Upstream, env: NodeJS.ProcessEnv = process.env): ResolvedUpstream {
+  const { tls, ...u } = declared;
+  // an environment override to http:// (a test bench) has no use for them
+  const material = tlsAllowed(u.url) ? loadUpstreamTls(tls, env) : undefined;
   return {
     ...u,
+    ...(material ? { tls: material } : {}),
     preserveHost: u.preserveHost ?? DEFAULT_UPSTREAM.preserveHost,
     // the wait for a pooled connection follows the connect timeout unless it is declared
     timeouts: { ...DEFAULT_UPSTREAM.timeouts, queueMs: u.timeouts?.connectMs ?? DEFAULT_UPSTREAM.timeouts.queueMs, ...u.timeouts },

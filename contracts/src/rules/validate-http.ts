@@ -157,6 +157,11 @@ export interface ValidationOptions {
   servingNow?: RuleSet;
   /** an admin's decision to apply such a change anyway: then it is a warning */
   allowRemoval?: boolean;
+  /**
+   * read the certificate and key files upstreams' `tls` names (default true): the deployables that
+   * connect with them do; a tool run elsewhere (the CLI on a workstation) does not have them
+   */
+  tlsFiles?: boolean;
 }
 
 /** Every check of the HTTP rules, in order; ids are checked by the caller (one namespace). */

@@ -9,6 +9,7 @@ import { describe, issue, placeOf, ruleIdAt, type Collector, type RuleDocument, 
 import { checkHl7Rules, type PlacedHl7Rule } from './validate-hl7.js';
 import { checkHttpRules, type PlacedRule, type ValidationOptions } from './validate-http.js';
 import { routingLosses } from './routing-guard.js';
+import { checkUpstreamsTls } from './validate-tls.js';
 
 export * from './rule-issues.js';
 export { rulePaths, type ValidationOptions } from './validate-http.js';
@@ -68,6 +69,7 @@ export function validateRuleDocuments(docs: RuleDocument[], options: ValidationO
   }
   checkHttpRules(c, http, upstreams, options);
   checkHl7Rules(c, hl7, upstreams);
+  checkUpstreamsTls(c, upstreams, (name) => upstreamOrigin.get(name)!, options.tlsFiles !== false);
 
   if (c.errors.length > 0) return { ok: false, errors: c.errors, warnings: c.warnings };
   const ruleSet: RuleSet = { upstreams, http: http.map((p) => p.rule) };

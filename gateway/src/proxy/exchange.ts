@@ -179,6 +179,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
         body: this.isFallback || this.upload === undefined ? null : this.upload.forUndici(),
         headersTimeout: t.responseHeadersMs,
         bodyTimeout: t.bodyIdleMs,
+        ...(upstream.servername !== undefined ? { servername: upstream.servername } : {}),
       },
       this,
     );
@@ -317,7 +318,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
     if (this.res.headersSent) {
       // the status line is gone: cut the connection so the client cannot take a short body for a whole one
       if (strike) upstream?.breaker.failure(failure.reason);
-      this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream?.name, reason: failure.reason }, 'upstream failed mid-response');
+      this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream?.name, reason: failure.reason, ...(failure.tlsCode ? { tls: failure.tlsCode } : {}) }, 'upstream failed mid-response');
       cutAnswer(this.res, this.framing, err);
       this.finish(this.status);
       return;
@@ -327,7 +328,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
       this.fallback(this.discarding ? this.discardReason : failure.reason);
       return;
     }
-    this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream?.name, reason: failure.reason }, 'upstream request failed');
+    this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream?.name, reason: failure.reason, ...(failure.tlsCode ? { tls: failure.tlsCode } : {}) }, 'upstream request failed');
     this.fail(failure.status, failure.slug, failure.title, failureDetail(upstream?.name ?? '-', failure));
   }
 

@@ -176,6 +176,7 @@ export class ShadowCapture {
         signal: controller.signal,
         headersTimeout: shadow.timeoutMs,
         bodyTimeout: shadow.timeoutMs,
+        ...(upstream.servername !== undefined ? { servername: upstream.servername } : {}),
       })
       .then(async (res) => {
         for await (const chunk of res.body) capture.add(chunk as Buffer);

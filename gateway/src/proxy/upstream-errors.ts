@@ -21,6 +21,10 @@ export interface UpstreamFailure {
   reason: string;
   /** whether it counts against the upstream's circuit breaker */
   upstreamFault: boolean;
+  /** a TLS failure: OpenSSL's or Node's code, for the log line */
+  tlsCode?: string;
+  /** what an operator does about it, in the problem's detail */
+  hint?: string;
 }
 
 const LOST_WHILE_SENDING: UpstreamFailure = {
@@ -34,7 +38,63 @@ const LOST_WHILE_SENDING: UpstreamFailure = {
 /** `sendingBody`: the request body was not all sent when the connection was lost. */
 export function classifyUpstreamError(err: Error & { code?: string }, sendingBody = false): UpstreamFailure {
   if (sendingBody && (err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.code === 'UND_ERR_SOCKET')) return LOST_WHILE_SENDING;
+  // upstream-tls.ts gives one TLS failure a code of its own, and keeps Node's as tlsCode
+  const code = (err as { tlsCode?: string }).tlsCode ?? err.code;
+  const tls = code === undefined ? undefined : tlsFailure(code);
+  if (tls) return { status: 502, slug: 'upstream-tls-failed', ...tls, upstreamFault: true, tlsCode: code };
   return { ...byCode(err), upstreamFault: true };
+}
+
+type TlsFailure = Pick<UpstreamFailure, 'title' | 'reason' | 'hint'>;
+
+const UNTRUSTED: TlsFailure = {
+  title: "Upstream's certificate is not signed by a trusted CA",
+  reason: 'tls-untrusted-certificate',
+  hint: "its certificate does not chain to the CA in the upstream's tls.caFile (or a system CA without one)",
+};
+const CLIENT_REFUSED: TlsFailure = {
+  title: 'Upstream refused the gateway\'s client certificate',
+  reason: 'tls-client-certificate-refused',
+  hint: "it wants a client certificate it trusts: the upstream's tls.certFile and tls.keyFile",
+};
+
+/**
+ * TLS failures by the code Node or OpenSSL gives them: a bounded set of reasons (they are metric
+ * labels), the code itself goes to the log. Never a certificate's contents.
+ */
+function tlsFailure(code: string): TlsFailure | undefined {
+  switch (code) {
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'CERT_UNTRUSTED':
+    case 'CERT_SIGNATURE_FAILURE':
+    case 'CERT_CHAIN_TOO_LONG':
+    case 'INVALID_CA':
+      return UNTRUSTED;
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return { title: "Upstream's certificate is not for its host name", reason: 'tls-hostname-mismatch', hint: "its certificate names neither the URL's host nor the upstream's tls.serverName" };
+    case 'CERT_HAS_EXPIRED':
+    case 'CERT_NOT_YET_VALID':
+      return { title: "Upstream's certificate is out of its validity dates", reason: 'tls-certificate-expired', hint: 'expired or not yet valid (or this host\'s clock is wrong)' };
+    case 'CERT_REVOKED':
+      return { title: "Upstream's certificate is revoked", reason: 'tls-certificate-revoked', hint: 'its certificate was revoked' };
+    case 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED':
+    case 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE':
+    case 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN':
+    case 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED':
+    case 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED':
+    case 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA':
+    case 'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED':
+      return CLIENT_REFUSED;
+    default:
+      if (code.startsWith('ERR_SSL_') || code === 'EPROTO' || code.startsWith('ERR_TLS_')) {
+        return { title: 'TLS handshake with the upstream failed', reason: 'tls-handshake-failed', hint: 'no protocol version or cipher in common, or it wants a client certificate (tls.certFile)' };
+      }
+      return undefined;
+  }
 }
 
 function byCode(err: Error & { code?: string }): Omit<UpstreamFailure, 'upstreamFault'> {
@@ -65,7 +125,7 @@ function byCode(err: Error & { code?: string }): Omit<UpstreamFailure, 'upstream
 /** The problem detail of a failure: PHI-free, names the upstream. */
 export function failureDetail(upstream: string, failure: UpstreamFailure): string {
   if (!failure.upstreamFault) return `upstream "${upstream}" closed the connection while the request body was being sent (it may refuse bodies this large)`;
-  return `upstream "${upstream}": ${failure.reason}`;
+  return `upstream "${upstream}": ${failure.reason}${failure.hint ? ` (${failure.hint})` : ''}`;
 }
 
 /** seconds a client is asked to wait after 503 upstream-busy: a full pool frees up in moments */

@@ -32,7 +32,7 @@ import { sendProblemOnSocket } from './problem-response.js';
 import { loggedRequestId } from './request-id.js';
 import type { ProxyRuntime } from './runtime.js';
 import { continueAsHttp1, isWebSocketHandshake } from './h2c-upgrade.js';
-import { circuitDetail, classifyUpstreamError } from './upstream-errors.js';
+import { circuitDetail, classifyUpstreamError, failureDetail } from './upstream-errors.js';
 import { Handshake } from './ws-handshake.js';
 
 /** The handshake is kept on the request for the proxy's events. */
@@ -135,12 +135,12 @@ export function createUpgradeHandler(rt: ProxyRuntime, server: Server) {
     if (hs?.clientLeftFirst) return;
     const failure = classifyUpstreamError(err);
     hs?.failed(failure);
-    rt.log.warn({ reqId: hs && loggedRequestId(hs.requestId), rule: hs?.rule, target: hs?.upstream.name, reason: failure.reason }, 'websocket upstream failed');
+    rt.log.warn({ reqId: hs && loggedRequestId(hs.requestId), rule: hs?.rule, target: hs?.upstream.name, reason: failure.reason, ...(failure.tlsCode ? { tls: failure.tlsCode } : {}) }, 'websocket upstream failed');
     if (!socket || typeof (socket as Duplex).destroy !== 'function') return;
     if (hs && hs.status !== 0) hs.record(hs.status);
     if (!hs || hs.status !== 0) return cut(socket as Duplex);
     hs.status = failure.status;
-    sendProblemOnSocket(socket as Duplex, failure.status, failure.status === 504 ? 'Gateway Timeout' : 'Bad Gateway', failure.slug, failure.title, `upstream "${hs.upstream.name}": ${failure.reason}`);
+    sendProblemOnSocket(socket as Duplex, failure.status, failure.status === 504 ? 'Gateway Timeout' : 'Bad Gateway', failure.slug, failure.title, failureDetail(hs.upstream.name, failure));
     hs.record(failure.status);
   });
 
@@ -174,6 +174,8 @@ export function createUpgradeHandler(rt: ProxyRuntime, server: Server) {
     proxy.ws(req, socket, head, {
       target: hs.upstream.config.url,
       changeOrigin: !hs.upstream.config.preserveHost,
+      // https://: the upstream's TLS settings and server name (else Node took the name from the client's Host)
+      ...(hs.upstream.wsAgent ? { agent: hs.upstream.wsAgent } : {}),
       headers: { 'x-request-id': requestId, via: req.headers.via ? `${req.headers.via}, ${VIA}` : VIA },
     });
   };

@@ -8,14 +8,16 @@
  * healthy but busy: every ward fell back to legacy. And a check holding a pooled connection took
  * it from real traffic. Its own connection is neither starved nor starving.
  */
-import { Client, type Dispatcher } from 'undici';
+import { buildConnector, Client, type Dispatcher } from 'undici';
+import { upstreamConnector } from './upstream-tls.js';
 import type { HealthCheck } from '@ficus/contracts';
 
 export type Health = 'unknown' | 'healthy' | 'unhealthy';
 
 /** One connection for an upstream's health checks (kept alive between checks if the upstream lets it). */
-export function healthCheckClient(origin: string, connectMs: number, intervalMs: number): Client {
-  return new Client(origin, { pipelining: 1, connect: { timeout: connectMs }, keepAliveTimeout: intervalMs + 1_000, keepAliveMaxTimeout: intervalMs + 1_000 });
+export function healthCheckClient(origin: string, connectMs: number, intervalMs: number, tls: buildConnector.BuildOptions = {}): Client {
+  // the pool's TLS settings: a check that trusted other CAs than real traffic would say nothing of it
+  return new Client(origin, { pipelining: 1, connect: upstreamConnector(buildConnector({ ...tls, timeout: connectMs })), keepAliveTimeout: intervalMs + 1_000, keepAliveMaxTimeout: intervalMs + 1_000 });
 }
 
 export class HealthChecker {

@@ -3,6 +3,7 @@
  * queue in front of it, a circuit breaker and an active health checker, all from the upstream's
  * declaration in the rules.
  */
+import { Agent as HttpsAgent } from 'node:https';
 import { Pool, type Client } from 'undici';
 import type { Logger, ResolvedUpstream } from '@ficus/contracts';
 import { CircuitBreaker, type BreakerSettings, type CircuitState } from './circuit-breaker.js';
@@ -11,6 +12,7 @@ import { HealthChecker, healthCheckClient, type Health } from './health-check.js
 import { guardedConnector } from './paused-end-guard.js';
 import { lenientAnswersConnector } from './lenient-answers.js';
 import { readAfterResetConnector } from './reset-while-sending.js';
+import { upstreamConnector, tlsConnectOptions, upstreamServerName } from './upstream-tls.js';
 
 /** A half-open trial that has had its connect and response time holds the one trial slot no longer. */
 function breakerSettings(config: ResolvedUpstream): BreakerSettings {
@@ -29,11 +31,23 @@ export class Upstream {
   /** `name (fallback)`-style labels are derived from this */
   readonly name: string;
   config: ResolvedUpstream;
+  /**
+   * the TLS server name each request carries (https:// only). undici takes it from the Host
+   * header otherwise, which is the client's with preserveHost: the certificate was checked
+   * against the gateway's own name, and a new Host closed the pooled connections.
+   */
+  readonly servername: string | undefined;
+  /** the WebSocket pass-through's connections (http-proxy), with the same TLS settings as the pool */
+  readonly wsAgent: HttpsAgent | undefined;
 
   constructor(name: string, config: ResolvedUpstream, log: Logger) {
     this.name = name;
     this.config = config;
     this.origin = new URL(config.url);
+    const https = this.origin.protocol === 'https:';
+    this.servername = https ? upstreamServerName(this.origin, config.tls) : undefined;
+    const tls = https ? tlsConnectOptions(this.origin, config.tls) : {};
+    this.wsAgent = https ? new HttpsAgent({ ...tls, keepAlive: false }) : undefined;
     this.pool = new Pool(this.origin.origin, {
       connections: config.pool.connections,
       pipelining: 1,
@@ -41,14 +55,14 @@ export class Upstream {
       keepAliveMaxTimeout: Math.max(config.pool.keepAliveMs, 60_000),
       headersTimeout: config.timeouts.responseHeadersMs,
       bodyTimeout: config.timeouts.bodyIdleMs,
-      connect: lenientAnswersConnector(readAfterResetConnector(guardedConnector({ timeout: config.timeouts.connectMs }))),
+      connect: lenientAnswersConnector(readAfterResetConnector(upstreamConnector(guardedConnector({ ...tls, timeout: config.timeouts.connectMs })))),
       maxHeaderSize: 64 * 1024,
     });
     this.gate = new ConnectionGate(config.pool.connections, config.timeouts.queueMs);
     this.breaker = new CircuitBreaker(breakerSettings(config), (state: CircuitState, reason: string) =>
       log.warn({ upstream: name, circuit: state, reason }, `circuit of upstream ${name} is ${state}`),
     );
-    this.healthClient = healthCheckClient(this.origin.origin, config.timeouts.connectMs, config.healthCheck.intervalMs);
+    this.healthClient = healthCheckClient(this.origin.origin, config.timeouts.connectMs, config.healthCheck.intervalMs, tls);
     this.health = new HealthChecker(this.healthClient, config.healthCheck, (health: Health, detail: string) => {
       const level = health === 'healthy' ? 'info' : 'warn';
       log[level]({ upstream: name, health, detail }, `upstream ${name} is ${health}`);
@@ -66,6 +80,8 @@ export class Upstream {
       a.pool.connections === config.pool.connections &&
       a.pool.keepAliveMs === config.pool.keepAliveMs &&
       a.timeouts.connectMs === config.timeouts.connectMs &&
+      // a rotated certificate (the files' contents changed) takes new connections
+      a.tls?.fingerprint === config.tls?.fingerprint &&
       JSON.stringify(a.healthCheck) === JSON.stringify(config.healthCheck)
     );
   }
@@ -82,12 +98,14 @@ export class Upstream {
 
   async close(): Promise<void> {
     this.health.stop();
+    this.wsAgent?.destroy();
     this.gate.flush();
     await Promise.all([this.pool.close().catch(() => undefined), this.healthClient.close().catch(() => undefined)]);
   }
 
   destroy(): Promise<void> {
     this.health.stop();
+    this.wsAgent?.destroy();
     this.gate.flush();
     return Promise.all([this.pool.destroy().catch(() => undefined), this.healthClient.destroy().catch(() => undefined)]).then(() => undefined);
   }

@@ -14,6 +14,7 @@ import {
   hl7JobSummary,
   hl7QueuePrefix,
   installAdminAuth,
+  loadUpstreamTls,
   openStore,
   ParityRecorder,
   ParityStore,
@@ -25,6 +26,7 @@ import {
   type OpenStore,
   type RuleSet,
   type RuleSource,
+  type UpstreamTlsMaterial,
 } from '@ficus/contracts';
 import { messageStoreUrl, processingIds, ruleStoreUrl, tlsOptions, type AdapterConfig } from './config.js';
 import { DeliveryStore } from './delivery/delivery-store.js';
@@ -71,12 +73,21 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
   // the rules: the HL7 section, and the legacy inbounds' addresses
   let ruleSet: RuleSet = { upstreams: {}, http: [] };
   let router = new Hl7Router(ruleSet);
+  /** the mllps:// inbounds' certificates, read when the rules are applied (a rule reload reads them again) */
+  let legacyTls = new Map<string, UpstreamTlsMaterial>();
   const apply = (r: RuleSet) => {
+    const tls = new Map<string, UpstreamTlsMaterial>();
+    for (const [name, u] of Object.entries(r.upstreams)) {
+      const material = u.tls && /^mllps:/i.test(upstreamUrlOverride(name, env) ?? u.url) ? loadUpstreamTls(u.tls, env) : undefined;
+      if (material) tls.set(name, material);
+    }
     ruleSet = r;
     router = new Hl7Router(r);
+    legacyTls = tls;
   };
   /** an upstream's address: the environment's override, else the current rules' */
   const upstreamUrl = (upstream: string) => upstreamUrlOverride(upstream, env) ?? ruleSet.upstreams[upstream]?.url;
+  const upstreamTls = (upstream: string) => legacyTls.get(upstream);
   const control: OpenStore = await openStore({ url: ruleStoreUrl(config), rulesDir: config.FICUS_RULES_DIR, stateDir: config.FICUS_STATE_DIR, adminToken: undefined, bootstrapToken: false, log });
   const rules: RuleSource =
     config.FICUS_RULES_SOURCE === 'store'
@@ -124,6 +135,7 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
     deliveries: deliveryStore,
     publisher,
     legacyUrl: upstreamUrl,
+    legacyTls: upstreamTls,
     metrics,
     log,
     connectTimeoutMs: config.HL7_LEGACY_CONNECT_TIMEOUT_MS,
@@ -141,6 +153,7 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
   });
   const queries = new QueryRelay({
     legacyUrl: upstreamUrl,
+    legacyTls: upstreamTls,
     connectTimeoutMs: config.HL7_LEGACY_CONNECT_TIMEOUT_MS,
     answerTimeoutMs: config.HL7_LEGACY_ACK_TIMEOUT_MS,
   });

@@ -14,7 +14,7 @@
  * that loses the lock stops after the round in hand.
  */
 import type pg from 'pg';
-import { FailureStreaks, type Logger } from '@ficus/contracts';
+import { FailureStreaks, type Logger, type UpstreamTlsMaterial } from '@ficus/contracts';
 import type { AdapterMetrics } from '../ops/metrics.js';
 import type { DeliveryStore, PendingDelivery } from './delivery-store.js';
 import { DispatcherLock } from './dispatcher-lock.js';
@@ -30,6 +30,8 @@ export interface DispatcherOptions {
   publisher: QueuePublisher;
   /** mllp:// URL of a legacy inbound upstream, by name (from the current rules) */
   legacyUrl: (upstream: string) => string | undefined;
+  /** an mllps:// legacy inbound's TLS settings, from the current rules */
+  legacyTls?: (upstream: string) => UpstreamTlsMaterial | undefined;
   metrics: AdapterMetrics;
   log: Logger;
   connectTimeoutMs: number;

@@ -148,12 +148,15 @@ export class LaneSenders {
     const url = this.o.legacyUrl(upstream);
     if (!url) return undefined;
     const key = `${upstream}#${partition}`;
+    const tls = this.o.legacyTls?.(upstream);
+    // a rotated certificate (a rule reload read other files) counts as a move: connect again with it
+    const where = `${url}#${tls?.fingerprint ?? ''}`;
     const known = this.clients.get(key);
-    if (known?.url === url) return known.client;
+    if (known?.url === where) return known.client;
     // the rules moved the inbound: the old connection goes
     known?.client.close();
-    const client = new MllpClient(new URL(url), { connectMs: this.o.connectTimeoutMs, ackMs: this.o.ackTimeoutMs });
-    this.clients.set(key, { url, client });
+    const client = new MllpClient(new URL(url), { connectMs: this.o.connectTimeoutMs, ackMs: this.o.ackTimeoutMs }, tls);
+    this.clients.set(key, { url: where, client });
     return client;
   }
 }

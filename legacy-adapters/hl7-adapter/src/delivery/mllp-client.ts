@@ -3,8 +3,9 @@
  * whose MSA-2 names it. An ACK naming something else (a late answer to a message that timed
  * out) is skipped, never taken as this message's answer.
  */
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import type { UpstreamTlsMaterial } from '@ficus/contracts';
 import { encodeFrame, MllpDecoder, readAck } from '@ficus/hl7-protocol';
 
 export interface AckAnswer {
@@ -28,14 +29,33 @@ export class MllpClient {
   constructor(
     private readonly url: URL,
     private readonly timeouts: { connectMs: number; ackMs: number },
+    /** an mllps:// inbound's CA, client certificate and server name (the rules' `tls`, read when they were applied) */
+    private readonly tls?: UpstreamTlsMaterial,
   ) {}
+
+  /** An mllps:// connection: the upstream's certificate always verified, against the rules' CA when given. */
+  private secureConnect(host: string, port: number): Socket {
+    const t = this.tls;
+    const servername = t?.servername ?? (isIP(host) ? undefined : host);
+    return tlsConnect({
+      host,
+      port,
+      // an IP is sent no SNI (RFC 6066); the certificate is checked against it
+      ...(servername ? { servername } : {}),
+      ...(t?.ca ? { ca: t.ca } : {}),
+      ...(t?.cert ? { cert: t.cert } : {}),
+      ...(t?.key ? { key: t.key } : {}),
+      ...(t?.passphrase !== undefined ? { passphrase: t.passphrase } : {}),
+      rejectUnauthorized: true,
+    });
+  }
 
   private connect(): Promise<Socket> {
     if (this.socket && !this.socket.destroyed) return Promise.resolve(this.socket);
     return new Promise((resolve, reject) => {
       const port = Number(this.url.port || 2575);
       const host = this.url.hostname;
-      const socket = this.url.protocol === 'mllps:' ? tlsConnect({ host, port, servername: host }) : tcpConnect({ host, port });
+      const socket = this.url.protocol === 'mllps:' ? this.secureConnect(host, port) : tcpConnect({ host, port });
       const timer = setTimeout(() => socket.destroy(new DeliveryTimeoutError(`no connection to ${this.url.host} within ${this.timeouts.connectMs} ms`)), this.timeouts.connectMs);
       socket.once(this.url.protocol === 'mllps:' ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);

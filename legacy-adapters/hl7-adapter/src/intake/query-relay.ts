@@ -7,6 +7,7 @@
  * not yet delivered to it is not in its answer.
  */
 import { hl7Error, type Hl7Error } from '@ficus/hl7-protocol';
+import type { UpstreamTlsMaterial } from '@ficus/contracts';
 import { MllpClient } from '../delivery/mllp-client.js';
 
 export type QueryOutcome = { kind: 'answered'; code: string; payload: Buffer } | { kind: 'failed'; error: Hl7Error };
@@ -14,6 +15,8 @@ export type QueryOutcome = { kind: 'answered'; code: string; payload: Buffer } |
 export interface QueryRelayOptions {
   /** the MLLP address of a legacy upstream (rules name it; environment may override) */
   legacyUrl: (upstream: string) => string | undefined;
+  /** an mllps:// legacy inbound's TLS settings, from the current rules */
+  legacyTls?: (upstream: string) => UpstreamTlsMaterial | undefined;
   connectTimeoutMs: number;
   answerTimeoutMs: number;
   /** connections kept per legacy inbound; more queries at once wait for one */
@@ -80,10 +83,12 @@ export class QueryRelay {
     const url = this.o.legacyUrl(upstream);
     if (!url) return { kind: 'failed', error: hl7Error(207, `the legacy inbound "${upstream}" has no address; the query cannot be answered`) };
     let entry = this.upstreams.get(upstream);
-    if (!entry || entry.url !== url) {
+    const tls = this.o.legacyTls?.(upstream);
+    const where = `${url}#${tls?.fingerprint ?? ''}`;
+    if (!entry || entry.url !== where) {
       entry?.connections.close();
       const target = new URL(url);
-      entry = { url, connections: new Connections(() => new MllpClient(target, { connectMs: this.o.connectTimeoutMs, ackMs: this.o.answerTimeoutMs }), this.o.connectionsPerUpstream ?? 4) };
+      entry = { url: where, connections: new Connections(() => new MllpClient(target, { connectMs: this.o.connectTimeoutMs, ackMs: this.o.answerTimeoutMs }, tls), this.o.connectionsPerUpstream ?? 4) };
       this.upstreams.set(upstream, entry);
     }
     try {

@@ -21,6 +21,8 @@ export interface AdapterUnderTest {
   messageDb: TestDatabase;
   ruleDb: TestDatabase;
   apiUrl: string;
+  /** the rule folder the adapter reads (a test may rewrite its files) */
+  rulesDir: string;
   /** the BullMQ key prefix of this adapter's queues (each test adapter has its own on the shared Redis) */
   queuePrefix: string;
   /** closes the adapter (once), as a SIGTERM does; the databases stay for what the test checks */
@@ -96,6 +98,7 @@ export async function startAdapterUnderTest(opts: {
     messageDb,
     ruleDb,
     apiUrl: `http://127.0.0.1:${adapter.apiPort}`,
+    rulesDir: dir,
     queuePrefix,
     stop,
     async close() {
