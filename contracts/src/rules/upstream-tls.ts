@@ -66,6 +66,19 @@ export function pemPrivateKey(pem: Buffer, passphrase: string | undefined): KeyO
   }
 }
 
+export type TlsFileField = 'caFile' | 'certFile' | 'keyFile';
+
+/** The file a `tls` field names (undefined when it names none); throws `<file>: <why it cannot be read>`. */
+export function readTlsFile(tls: UpstreamTls, field: TlsFileField): Buffer | undefined {
+  const file = tls[field];
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new Error(`${file}: ${unreadable(e as NodeJS.ErrnoException)}`);
+  }
+}
+
 /**
  * Reads the files an upstream's `tls` names, for connections. Throws (with the field and the
  * reason) if one cannot be read; the rules were checked just before, so that is a file removed
@@ -73,13 +86,11 @@ export function pemPrivateKey(pem: Buffer, passphrase: string | undefined): KeyO
  */
 export function loadUpstreamTls(tls: UpstreamTls | undefined, env: NodeJS.ProcessEnv = process.env): UpstreamTlsMaterial | undefined {
   if (!tls) return undefined;
-  const read = (field: 'caFile' | 'certFile' | 'keyFile'): Buffer | undefined => {
-    const file = tls[field];
-    if (file === undefined) return undefined;
+  const read = (field: TlsFileField): Buffer | undefined => {
     try {
-      return readFileSync(file);
+      return readTlsFile(tls, field);
     } catch (e) {
-      throw new Error(`tls.${field} ${file}: ${unreadable(e as NodeJS.ErrnoException)}`);
+      throw new Error(`tls.${field} ${(e as Error).message}`);
     }
   };
   const ca = read('caFile');

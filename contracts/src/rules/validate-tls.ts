@@ -4,13 +4,12 @@
  * there and holds what it should, so a missing or wrong certificate refuses the rules with
  * file:line rather than failing every connection after they were applied.
  */
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { X509Certificate } from 'node:crypto';
 import type { Upstream, UpstreamTls } from './model.js';
 import { issue, type Collector, type RuleDocument } from './rule-issues.js';
-import { pemCertificates, pemPrivateKey, tlsAllowed, unreadable } from './upstream-tls.js';
+import { pemCertificates, pemPrivateKey, readTlsFile, tlsAllowed, type TlsFileField } from './upstream-tls.js';
 
 type Field = keyof UpstreamTls;
 
@@ -51,13 +50,11 @@ function checkOne(url: string, tls: UpstreamTls, refuse: (field: Field | undefin
   }
   if (!readFiles || refused) return;
 
-  const read = (field: 'caFile' | 'certFile' | 'keyFile'): Buffer | undefined => {
-    const file = tls[field];
-    if (file === undefined) return undefined;
+  const read = (field: TlsFileField): Buffer | undefined => {
     try {
-      return readFileSync(file);
+      return readTlsFile(tls, field);
     } catch (e) {
-      fail(field, `${file}: ${unreadable(e as NodeJS.ErrnoException)}`);
+      fail(field, (e as Error).message);
       return undefined;
     }
   };
