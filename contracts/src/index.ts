@@ -24,4 +24,5 @@ export * from './parity/parity-keys.js';
 export * from './parity/parity-recorder.js';
 export * from './postgres/periodic-purge.js';
 export * from './postgres/transaction.js';
+export * from './postgres/database-errors.js';
 export * from './logging/logged-id.js';

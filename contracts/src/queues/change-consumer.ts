@@ -24,7 +24,7 @@ import { CHANGE_EVENT_SCHEMA_VERSION, changeEventProblem, heartbeatTime, keyText
 import { runMigrations } from '../postgres/migrate.js';
 import { deleteInBatches } from '../postgres/periodic-purge.js';
 import { withTransaction } from '../postgres/transaction.js';
-import { isDataRefusal, isUnavailable } from './database-errors.js';
+import { isDataRefusal, isUnavailable } from '../postgres/database-errors.js';
 import { applyKeyByKey, eventsOfKey, refusalPart, refusalReason } from './key-by-key.js';
 import { NotNowWatch } from './not-now.js';
 import { PartitionedConsumer, PermanentError, type RetryPolicy } from './partitioned-consumer.js';

@@ -5,7 +5,7 @@ export * from './change-consumer.js';
 export * from './outbox.js';
 export * from './dead-letters.js';
 export * from './dead-letter-routes.js';
-export * from './database-errors.js';
+export * from '../postgres/database-errors.js';
 export * from './not-now.js';
 export * from './key-by-key.js';
 export * from './snapshot-ends.js';

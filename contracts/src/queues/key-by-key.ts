@@ -8,7 +8,7 @@
  */
 import type pg from 'pg';
 import { keyText, type ChangeEvent } from '../events/change-event.js';
-import { isDataRefusal, reasonWithoutValues } from './database-errors.js';
+import { isDataRefusal, reasonWithoutValues } from '../postgres/database-errors.js';
 
 export interface KeyRefusal {
   /** the key's change that was refused (its last in the job) */

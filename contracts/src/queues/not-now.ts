@@ -7,7 +7,7 @@
  * (never one per try), and the state (since when, the last error) for status endpoints.
  */
 import type { Logger } from 'pino';
-import { sqlState } from './database-errors.js';
+import { sqlState } from '../postgres/database-errors.js';
 import { NotYetError } from './partitioned-consumer.js';
 
 export interface WaitingState {

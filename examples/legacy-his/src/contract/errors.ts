@@ -6,6 +6,7 @@
  * that replaces one of its endpoints, through this one module.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { isUnavailable } from '@ficus/contracts';
 import { lingerAfterEarlyAnswers } from './lingering-close.js';
 
 export interface ErrorDetail {
@@ -116,6 +117,9 @@ export function loggableError(err: unknown): Record<string, unknown> {
   return { errName: e.name, errCode: e.code, constraint: e.constraint, routine: e.routine };
 }
 
+/** seconds a client is asked to wait after a 503 for a database outage */
+const UNAVAILABLE_RETRY_AFTER_S = 5;
+
 /** The legacy error handling for a scope (the whole app, or the legacy API's part of it). */
 export function registerLegacyErrors(app: FastifyInstance) {
   app.setNotFoundHandler((request, reply) => sendLegacyError(request, reply, 404, 'No such resource'));
@@ -132,6 +136,13 @@ export function registerLegacyErrors(app: FastifyInstance) {
       // fastify's own client errors: bad JSON (SyntaxError carries a fragment of the body), wrong media type, too large
       const message = (err.code && CLIENT_ERROR_MESSAGES[err.code]) ?? (err instanceof SyntaxError ? 'Request body is not valid JSON' : 'Bad request');
       return sendLegacyError(request, reply, status, message);
+    }
+    if (isUnavailable(err)) {
+      // the database away (down, restarting, a failover, a deadlock): nothing was written, and
+      // a client may send it again; 500 told it the request itself was at fault
+      request.log.warn({ route: request.routeOptions.url, ...loggableError(err) }, 'request refused: the database is not available');
+      void reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_S));
+      return sendLegacyError(request, reply, 503, 'Service temporarily unavailable; try again shortly');
     }
     request.log.error({ route: request.routeOptions.url, ...loggableError(err) }, 'request failed');
     return sendLegacyError(request, reply, 500, 'Internal error');
