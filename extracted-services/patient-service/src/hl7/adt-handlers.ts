@@ -1,14 +1,15 @@
 /**
  * The ADT events patient-service applies, each inside the message's transaction (the kit's
- * HL7 intake): A01 admit, A04 register, A08 update, A28 add person, A31 update person, A02 transfer, A03
- * discharge, A13 cancel discharge, A11 cancel admit (stay-cancels.ts), A40 merge.
+ * HL7 intake): A01 admit, A04 register, A08 update, A28 add person, A31 update person, A02 transfer,
+ * A12 cancel transfer (transfer-cancel.ts), A03 discharge, A13 cancel discharge, A11 cancel admit
+ * (stay-cancels.ts), A40 merge.
  * A01/A04/A08/A28/A31/A03/A13/A40 have the legacy inbound's effect (so that both APIs answer alike
  * after the same message), except that a patient or stay already held is updated by HL7's rule
- * for updates, field by field (sent-fields.ts), which the legacy inbound does not follow; A02,
- * which the legacy does not apply, moves the stay and keeps the transfer; A11 leaves to the
+ * for updates, field by field (sent-fields.ts), which the legacy inbound does not follow; A02 and
+ * A12, which the legacy does not apply, move the stay and keep (or withdraw) the transfer; A11 leaves to the
  * legacy what only the legacy can decide (stay-cancels.ts).
  */
-import { at, describesVisit, dischargedBeforeAdmission, eventTime, facilityKey, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, readDischarge, readVisit, refuse, requireSegment, visitNumber, type AdmissionType } from '@ficus/hl7-protocol';
+import { at, describesVisit, dischargedBeforeAdmission, eventTime, facilityKey, mergeIntoItself, mergePairs, noPatientToMerge, noSurvivor, readDischarge, readVisit, refuse, requireSegment, visitNumber, type AdmissionType } from '@ficus/hl7-protocol';
 import { ADT_USER, localTimestamp } from '@ficus/legacy-his/contract';
 import { hl7MayOverwrite, hl7Stamp, lockEarlyCopies, type Hl7Context, type HandlerOutcome, type Hl7Handler, type Hl7Handlers } from '@ficus/service-kit';
 import { dropEarlyStaysTheSurvivorHolds } from '../encounters/early-stays.js';
@@ -16,24 +17,12 @@ import type { MrnBlock } from '../patients/mrn-block.js';
 import type { OutboxSeam } from '../outbox-seam.js';
 import { knownPatient, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
 import { cancelAdmission, cancelDischarge } from './stay-cancels.js';
+import { cancelTransfer } from './transfer-cancel.js';
 import { snapshotPatient, touchMerge, touchPatient, touchStay, withOutbox } from './touched.js';
-import { admitOrUpdate, openStayOf, recordTransfer, stayByVisit, updateVisit, wardSql } from './visit-records.js';
+import { admitOrUpdate, namedStay, recordTransfer, stayByVisit, updateVisit, wardSql } from './visit-records.js';
 
 /** both outcomes of an event that touches two rows: stale only when nothing was applied */
 const combine = (...outcomes: HandlerOutcome[]): HandlerOutcome => (outcomes.includes('applied') ? 'applied' : 'stale');
-
-/** The stay PV1-19 names (it must be the patient's), else the patient's newest open stay. */
-async function namedStay(ctx: Hl7Context, mrn: string): Promise<string> {
-  const visitNo = visitNumber(ctx.message);
-  if (visitNo !== undefined) {
-    const stay = await stayByVisit(ctx.tx, visitNo);
-    if (!stay || stay.mrn !== mrn) throw noStayWithVisitNumber();
-    return stay.id;
-  }
-  const open = await openStayOf(ctx.tx, mrn);
-  if (open === undefined) throw noOpenStay();
-  return open;
-}
 
 export function adtHandlers(mrns: MrnBlock, outbox: OutboxSeam): Hl7Handlers {
   const registerAndVisit = (fallback: AdmissionType, visitRequired: boolean) => async (ctx: Hl7Context) => {
@@ -65,6 +54,7 @@ export function adtHandlers(mrns: MrnBlock, outbox: OutboxSeam): Hl7Handlers {
       // a person's demographics (a master patient index's message): A08's patient part, no stay touched
       A31: async (ctx) => updatePatient(ctx, await knownPatient(ctx)),
       A02: transfer,
+      A12: cancelTransfer,
       A03: discharge,
       A13: cancelDischarge,
       A11: cancelAdmission,

@@ -5,7 +5,7 @@
  * point of care is a ward code, else a ward alias, else UNK. Besides, each change follows the
  * conflict rule, and every change of ward or bed is kept as a transfer.
  */
-import { admissionTime, admittedAfterDischarge, eventTime, readVisit, visitOfAnotherPatient, UNKNOWN_WARD, type AdmissionType, type VisitChange } from '@ficus/hl7-protocol';
+import { admissionTime, admittedAfterDischarge, eventTime, noOpenStay, noStayWithVisitNumber, readVisit, visitNumber, visitOfAnotherPatient, UNKNOWN_WARD, type AdmissionType, type VisitChange } from '@ficus/hl7-protocol';
 import { changingWrite, localTimestamp, sqlCast, type ColumnWrite } from '@ficus/legacy-his/contract';
 import { hl7MayOverwrite, hl7Stamp, lockEarlyCopies, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
 import type pg from 'pg';
@@ -41,6 +41,19 @@ export async function stayByVisit(tx: pg.PoolClient, visitNo: string): Promise<F
 export async function openStayOf(tx: pg.PoolClient, mrn: string): Promise<string | undefined> {
   const { rows } = await tx.query<{ id: string }>('SELECT id FROM encounter WHERE mrn = $1 AND discharged_at IS NULL ORDER BY admitted_at DESC, id DESC LIMIT 1 FOR UPDATE', [mrn]);
   return rows[0]?.id;
+}
+
+/** The stay PV1-19 names (it must be the patient's), else the patient's newest open stay. */
+export async function namedStay(ctx: Hl7Context, mrn: string): Promise<string> {
+  const visitNo = visitNumber(ctx.message);
+  if (visitNo !== undefined) {
+    const stay = await stayByVisit(ctx.tx, visitNo);
+    if (!stay || stay.mrn !== mrn) throw noStayWithVisitNumber();
+    return stay.id;
+  }
+  const open = await openStayOf(ctx.tx, mrn);
+  if (open === undefined) throw noOpenStay();
+  return open;
 }
 
 /**
@@ -113,7 +126,7 @@ export async function updateVisit(ctx: Hl7Context, id: string, pv1 = 1): Promise
 export async function recordTransfer(
   tx: pg.PoolClient,
   id: string,
-  from: { ward_code: string; bed: string | null },
+  from: { ward_code: string | null; bed: string | null },
   to: { ward_code: string; bed: string | null },
   at: string | null,
   source: string,
