@@ -17,13 +17,21 @@ export function displayName(file: string): string {
   return rel.startsWith('..') ? file : rel;
 }
 
+/** The parser's message, in the terms of a rule file where the parser speaks to a programmer. */
+function syntaxReason(code: string, message: string): string {
+  if (code === 'MULTIPLE_DOCS') return 'a second document ("---") in one file: a rule file holds one document; put the second in a file of its own';
+  return message.split('\n')[0]!;
+}
+
 /** Parses one YAML text into a rule document that can locate paths, or into syntax issues. */
 export function parseRuleYaml(text: string, name: string): { doc: RuleDocument; syntax: RuleIssue[] } {
   const lineCounter = new LineCounter();
-  const yamlDoc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  // merge keys (`<<: *defaults`) are YAML 1.1, but Kubernetes and Compose files use them, and
+  // the people who write rule files write those too: without them, "<<" was an unknown field
+  const yamlDoc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: true });
   const syntax: RuleIssue[] = yamlDoc.errors.map((e) => {
     const pos = lineCounter.linePos(e.pos[0]);
-    return { file: name, line: pos.line, column: pos.col, pointer: '', reason: `YAML: ${e.message.split('\n')[0]}` };
+    return { file: name, line: pos.line, column: pos.col, pointer: '', reason: `YAML: ${syntaxReason(e.code, e.message)}` };
   });
 
   const locate = (docPath: DocPath): Position => {

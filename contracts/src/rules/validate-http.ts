@@ -8,6 +8,7 @@ import { firstCoveringRules } from './coverage-index.js';
 import { isCatchAll } from './routing-guard.js';
 import { effectiveMethods } from './rule-coverage.js';
 import { issue, placeOf, type Collector, type DocPath, type RuleDocument } from './rule-issues.js';
+import { catastrophicBacktracking } from './regex-safety.js';
 
 export interface PlacedRule {
   rule: HttpRule;
@@ -22,13 +23,47 @@ export function rulePaths(rule: HttpRule): string[] {
   return rule.match.paths ?? (rule.match.path !== undefined ? [rule.match.path] : []);
 }
 
+/**
+ * Request paths are matched percent-decoded, so a pattern holding an escape (`%69`, `%2F`) or
+ * white space at a segment's edge (a quoted path's stray space) could only match a request that
+ * spells it otherwise (`%2569`, `%20`): the rule would silently never take what it names. Checked
+ * here rather than in parsePathPattern, so that the router still compiles rules stored before.
+ */
+function writtenAsDecoded(source: string): string | undefined {
+  if (/%2f/i.test(source)) {
+    return `"%2F": an escaped slash cannot be matched by a pattern (FICUS_ENCODED_SLASHES says whether a request's is a separator or data); write the path with "/"`;
+  }
+  const escape = /(?:%[0-9a-f]{2})+/i.exec(source)?.[0];
+  if (escape) return `"${escape}": paths are compared percent-decoded; write the character itself${decoded(escape)}`;
+  // eslint-disable-next-line no-control-regex
+  const spaced = source.split('/').find((seg) => seg !== seg.trim() || /[\x00-\x1f\x7f]/.test(seg));
+  if (spaced !== undefined) return `segment ${JSON.stringify(spaced)} has white space at its start or end, or a control character (a stray space in a quoted path?)`;
+  return undefined;
+}
+
+function decoded(escape: string): string {
+  try {
+    return ` ("${decodeURIComponent(escape)}")`;
+  } catch {
+    return '';
+  }
+}
+
 function checkPredicates(c: Collector, p: PlacedRule, section: 'headers' | 'query') {
   for (const [key, pred] of Object.entries(p.rule.match[section] ?? {})) {
     if (pred.regex === undefined) continue;
+    const at = ['http', p.index, 'match', section, key, 'regex'];
     try {
       new RegExp(pred.regex);
     } catch (e) {
-      c.errors.push(issue(p.doc, ['http', p.index, 'match', section, key, 'regex'], `invalid regular expression: ${(e as Error).message}`, p.rule.id));
+      c.errors.push(issue(p.doc, at, `invalid regular expression: ${(e as Error).message}`, p.rule.id));
+      continue;
+    }
+    const nested = catastrophicBacktracking(pred.regex);
+    if (nested) {
+      c.errors.push(
+        issue(p.doc, at, `${nested}: a repetition inside a repetition can take exponential time on a value a client sends, holding the gateway (ReDoS), and which ones do is not told apart; write it without one (e.g. "^a+$" for "^(a+)+$", "^[a-z-]+$" for "^[a-z]+(-[a-z]+)*$")`, p.rule.id),
+      );
     }
   }
 }
@@ -45,6 +80,8 @@ function checkRule(c: Collector, p: PlacedRule, upstreams: Record<string, Upstre
   rulePaths(rule).forEach((source, i) => {
     try {
       patterns.push(parsePathPattern(source));
+      const literal = writtenAsDecoded(source);
+      if (literal) fail(rule.match.paths ? at('match', 'paths', i) : at('match', 'path'), literal);
     } catch (e) {
       if (!(e instanceof PatternError)) throw e;
       fail(rule.match.paths ? at('match', 'paths', i) : at('match', 'path'), e.message);
