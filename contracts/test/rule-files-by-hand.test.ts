@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatIssue, loadRuleDir } from '../src/index.js';
+import { formatIssue, loadRuleDir, validateRuleDocuments } from '../src/index.js';
 
 const UPSTREAMS = 'upstreams:\n  legacy: { url: http://127.0.0.1:8000 }\n  patient-service: { url: http://127.0.0.1:8101 }\n';
 const TAIL = '  - id: legacy-default\n    match: { path: /** }\n    mode: legacy\n';
@@ -89,5 +89,34 @@ ${TAIL}`);
     const canary = (p: string) => `http:\n  - id: c\n    match: { path: /c/:mrn }\n    mode: canary\n    percent: ${p}\n    target: patient-service\n    sticky: { param: mrn }\n${TAIL}`;
     expect((await load(canary('"20"'))).issues).toEqual(['10-http.yaml:5:5: rule "c", field "percent": must be number']);
     expect((await load(canary('1e1'))).ok).toBe(true);
+  });
+});
+
+describe('checks added after rules were applied', () => {
+  const ruleSet = (regex: string, path = '/api/**') => ({
+    upstreams: { legacy: { url: 'http://127.0.0.1:8000' }, 'patient-service': { url: 'http://127.0.0.1:8101' } },
+    http: [
+      { id: 'ward', match: { path, headers: { 'x-ward': { regex } } }, mode: 'retired', target: 'patient-service' },
+      { id: 'legacy-default', match: { path: '/**' }, mode: 'legacy' },
+    ],
+  });
+  const validate = (data: unknown, options: Parameters<typeof validateRuleDocuments>[1] = {}) => {
+    const r = validateRuleDocuments([{ data }], options);
+    return { ok: r.ok, errors: r.ok ? [] : r.errors.map((e) => e.reason), warnings: r.warnings.map((w) => w.reason) };
+  };
+  const hazard = '^[a-z]+(-[a-z]+)*$';
+
+  it('warn, not refuse, on a stored version (the gateway starts with what it served before the upgrade)', () => {
+    expect(validate(ruleSet(hazard))).toMatchObject({ ok: false, errors: [expect.stringMatching(/repeats inside/)] });
+    expect(validate(ruleSet(hazard), { stored: true })).toEqual({ ok: true, errors: [], warnings: [expect.stringMatching(/repeats inside .*\(kept: it was serving before this check; change it\)$/)] });
+    expect(validate(ruleSet('^ok$', '/api/%69cu/**'), { stored: true })).toMatchObject({ ok: true, warnings: [expect.stringMatching(/paths are compared percent-decoded/)] });
+  });
+
+  it('warn on a change that keeps a rule serving as it was (a flip, a rollback), and refuse one that brings the pattern', () => {
+    const serving = validateRuleDocuments([{ data: ruleSet(hazard) }], { stored: true });
+    if (!serving.ok) throw new Error('the serving rules should load');
+    const flipped = { ...ruleSet(hazard), http: ruleSet(hazard).http.map((r) => (r.id === 'ward' ? { ...r, mode: 'legacy' } : r)) };
+    expect(validate(flipped, { servingNow: serving.ruleSet })).toMatchObject({ ok: true, warnings: [expect.stringMatching(/kept: it was serving/)] });
+    expect(validate(ruleSet('^(b+)+$'), { servingNow: serving.ruleSet })).toMatchObject({ ok: false, errors: [expect.stringMatching(/repeats inside/)] });
   });
 });

@@ -146,8 +146,11 @@ export class StoreRuleSource implements RuleSource {
   }
 
   private use(v: RuleVersion): void {
-    const checked = validateRuleDocuments([{ name: `rule set version ${v.version}`, data: v.ruleSet }]);
+    const checked = validateRuleDocuments([{ name: `rule set version ${v.version}`, data: v.ruleSet }], { stored: true });
     if (!checked.ok) throw new RuleLoadError(checked.errors);
+    if (checked.warnings.length > 0) {
+      this.o.log.warn({ version: v.version, warnings: checked.warnings.slice(0, 5).map((w) => `${w.ruleId ?? w.pointer}: ${w.reason}`) }, 'the stored rule version serves with warnings');
+    }
     const rules: AppliedRules = { version: v.version, ruleSet: checked.ruleSet, committedAt: v.createdAt };
     const previous = this.applied?.version;
     this.install(rules, 'store');
@@ -176,7 +179,7 @@ export class StoreRuleSource implements RuleSource {
   private readCache(): CachedRules | undefined {
     try {
       const cached = JSON.parse(readFileSync(this.o.cacheFile, 'utf8')) as CachedRules;
-      const checked = validateRuleDocuments([{ name: this.o.cacheFile, data: cached.ruleSet }]);
+      const checked = validateRuleDocuments([{ name: this.o.cacheFile, data: cached.ruleSet }], { stored: true });
       if (!checked.ok) {
         this.o.log.error({ cacheFile: this.o.cacheFile }, 'the last good copy on disk is invalid; not using it');
         return undefined;

@@ -49,7 +49,24 @@ function decoded(escape: string): string {
   }
 }
 
-function checkPredicates(c: Collector, p: PlacedRule, section: 'headers' | 'query') {
+/**
+ * Checks added after rules were already in use (a regex that may backtrack exponentially, a path
+ * written percent-encoded) refuse what a change brings, not what already serves: the rule store's
+ * versions and its last good copy (`stored`), and a rule that served the same regex or path
+ * before the change (`servingNow`). Otherwise an upgrade would refuse the stored rules at the
+ * gateway's start, and every flip or rollback of a rule set holding one (in an incident) would be
+ * refused until someone rewrote a rule nobody is changing. Kept, they are warnings.
+ */
+function laterCheck(c: Collector, p: PlacedRule, options: ValidationOptions, path: DocPath, reason: string, servedBefore: (before: HttpRule) => boolean): void {
+  const before = options.servingNow?.http?.find((r) => r.id === p.rule.id);
+  if (options.stored || (before !== undefined && servedBefore(before))) {
+    c.warnings.push(issue(p.doc, path, `${reason} (kept: it was serving before this check; change it)`, p.rule.id));
+  } else {
+    c.errors.push(issue(p.doc, path, reason, p.rule.id));
+  }
+}
+
+function checkPredicates(c: Collector, p: PlacedRule, section: 'headers' | 'query', options: ValidationOptions) {
   for (const [key, pred] of Object.entries(p.rule.match[section] ?? {})) {
     if (pred.regex === undefined) continue;
     const at = ['http', p.index, 'match', section, key, 'regex'];
@@ -61,9 +78,8 @@ function checkPredicates(c: Collector, p: PlacedRule, section: 'headers' | 'quer
     }
     const nested = catastrophicBacktracking(pred.regex);
     if (nested) {
-      c.errors.push(
-        issue(p.doc, at, `${nested}: a repetition inside a repetition can take exponential time on a value a client sends, holding the gateway (ReDoS), and which ones do is not told apart; write it without one (e.g. "^a+$" for "^(a+)+$", "^[a-z-]+$" for "^[a-z]+(-[a-z]+)*$")`, p.rule.id),
-      );
+      const reason = `${nested}: a repetition inside a repetition can take exponential time on a value a client sends, holding the gateway (ReDoS), and which ones do is not told apart; write it without one (e.g. "^a+$" for "^(a+)+$", "^[a-z-]+$" for "^[a-z]+(-[a-z]+)*$")`;
+      laterCheck(c, p, options, at, reason, (before) => before.match[section]?.[key]?.regex === pred.regex);
     }
   }
 }
@@ -81,15 +97,15 @@ function checkRule(c: Collector, p: PlacedRule, upstreams: Record<string, Upstre
     try {
       patterns.push(parsePathPattern(source));
       const literal = writtenAsDecoded(source);
-      if (literal) fail(rule.match.paths ? at('match', 'paths', i) : at('match', 'path'), literal);
+      if (literal) laterCheck(c, p, options, rule.match.paths ? at('match', 'paths', i) : at('match', 'path'), literal, (before) => rulePaths(before).includes(source));
     } catch (e) {
       if (!(e instanceof PatternError)) throw e;
       fail(rule.match.paths ? at('match', 'paths', i) : at('match', 'path'), e.message);
     }
   });
   if (patterns.length === rulePaths(rule).length) p.patterns = patterns;
-  checkPredicates(c, p, 'headers');
-  checkPredicates(c, p, 'query');
+  checkPredicates(c, p, 'headers', options);
+  checkPredicates(c, p, 'query', options);
 
   const legacy = rule.legacy ?? DEFAULT_LEGACY_UPSTREAM;
   const declared = Object.keys(upstreams).filter((n) => isHttpUpstream(upstreams[n]!));
@@ -194,6 +210,11 @@ export interface ValidationOptions {
   servingNow?: RuleSet;
   /** an admin's decision to apply such a change anyway: then it is a warning */
   allowRemoval?: boolean;
+  /**
+   * rules already applied (a rule store's version, its last good copy on disk): checks added
+   * since they were applied are warnings, not refusals (laterCheck)
+   */
+  stored?: boolean;
   /**
    * read the certificate and key files upstreams' `tls` names (default true): the deployables that
    * connect with them do; a tool run elsewhere (the CLI on a workstation) does not have them

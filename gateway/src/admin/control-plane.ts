@@ -75,8 +75,8 @@ export class ControlPlane {
    * Schema and meaning; the issues name rule id, field and reason. Given the rules serving now,
    * also what the change would stop routing (routing-guard.ts): refused unless an admin allows it.
    */
-  check(ruleSet: unknown, servingNow?: RuleSet, allowRemoval = false): { ruleSet: RuleSet; warnings: RuleIssue[]; lost: RuleIssue[] } {
-    const result = validateRuleDocuments([{ data: ruleSet }], { ...this.validation, parityGated: true, ...(servingNow ? { servingNow, allowRemoval } : {}) });
+  check(ruleSet: unknown, servingNow?: RuleSet, allowRemoval = false, stored = false): { ruleSet: RuleSet; warnings: RuleIssue[]; lost: RuleIssue[] } {
+    const result = validateRuleDocuments([{ data: ruleSet }], { ...this.validation, parityGated: true, stored, ...(servingNow ? { servingNow, allowRemoval } : {}) });
     if (!result.ok) throw new InvalidRuleSetError(result.errors.map((e) => (e.loss ? { ...e, reason: `${e.reason}; ${ALLOW_REMOVAL_HINT}` } : e)));
     return { ruleSet: result.ruleSet, warnings: result.warnings, lost: result.warnings.filter((w) => w.loss) };
   }
@@ -178,7 +178,8 @@ export class ControlPlane {
     await this.notStale(base, current);
     const { ruleSet: restored, kept } = who.role === 'admin' ? { ruleSet: target.ruleSet, kept: [] } : keepGates(current.ruleSet, target.ruleSet);
     // an old version may predate the HL7 rules or the catch-all: guarded as an import is
-    const { ruleSet, lost } = this.check(restored, current.ruleSet, allowRemoval);
+    // rules that were applied once: a check added since warns, it does not hold a rollback (an incident's way back)
+    const { ruleSet, lost } = this.check(restored, current.ruleSet, allowRemoval, true);
     if (diffRuleSets(current.ruleSet, ruleSet).identical) {
       await this.record(who, origin, { action: 'rules.rollback', target: `version ${to}`, reason, outcome: 'ok', status: 200, version: current.version, detail: { changed: false } });
       return { version: current, changed: false };
