@@ -162,7 +162,8 @@ describe('the upgrade of stored positions (migrations/change-consumer/003)', () 
           .map((r) => [r.topic, r.key, r.position, r.deleted])
           .sort(byTopicAndKey);
 
-      expect(await migrateChangeConsumer(db.url)).toEqual(['003_canonical-key-text']);
+      // 003 carries the keys over; the later ones (004 snapshot ends) leave the positions alone
+      expect((await migrateChangeConsumer(db.url))[0]).toBe('003_canonical-key-text');
       const after = await table();
       expect(after).toEqual(
         [
