@@ -27,8 +27,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '@ficus/contracts';
 import { buildLegacyHis } from '@ficus/legacy-his';
-import { loadPatientServiceConfig, startPatientService, type RunningPatientService } from '@ficus/patient-service';
-import { loadResultsServiceConfig, startResultsService, type RunningResultsService } from '@ficus/results-service';
+import type { RunningPatientService } from '@ficus/patient-service';
+import type { RunningResultsService } from '@ficus/results-service';
 import type { SystemOfRecord } from '@ficus/service-kit';
 import { ignoreSpec } from '../../cli/src/reconcile/canonical.js';
 import { ContractClient } from '../../cli/src/reconcile/contract-client.js';
@@ -37,7 +37,8 @@ import { startScene, until, type CdcProcess, type Scene } from '../../legacy-ada
 import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
 import { MllpClient } from '../../examples/legacy-his/test/support/mllp-client.js';
 import { createTestDatabase, type TestDatabase } from '../../test-support/databases.js';
-import { deadLetters, FAST_RETRY, hl7Time } from '../../test-support/service-scene.js';
+import { startServicePair } from './support/service-pair.js';
+import { deadLetters, hl7Time } from '../../test-support/service-scene.js';
 import { startPrivateRedis, type PrivateRedis } from '../../scripts/lib/local-services.js';
 
 const log = createLogger('merge-writeback-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -56,17 +57,8 @@ let adapter: AdapterUnderTest;
 
 async function startServices(patientRecord: SystemOfRecord): Promise<void> {
   const common = { DATABASE_URL: inject('databaseUrl'), REDIS_URL: ownRedis.url, SERVICE_SHUTDOWN_TIMEOUT_MS: '3000', SERVICE_HL7_WAIT_FOR_KEYS_MS: '30000', HL7_MRN_AUTHORITIES: 'GENHOSP' };
-  patients = await startPatientService(
-    loadPatientServiceConfig({ ...common, PATIENT_SERVICE_HOST: '127.0.0.1', PATIENT_SERVICE_PORT: '0', PATIENT_SERVICE_DATABASE_URL: dbs[0]!.url, PATIENT_SERVICE_SYSTEM_OF_RECORD: patientRecord }),
-    log,
-    { retry: FAST_RETRY },
-  );
   // lab-results in `new`: results-service holds the results' record
-  results = await startResultsService(
-    loadResultsServiceConfig({ ...common, RESULTS_SERVICE_HOST: '127.0.0.1', RESULTS_SERVICE_PORT: '0', RESULTS_SERVICE_DATABASE_URL: dbs[1]!.url, RESULTS_SERVICE_SYSTEM_OF_RECORD: 'service', PATIENT_SERVICE_URL: patients.url }),
-    log,
-    { retry: FAST_RETRY },
-  );
+  ({ patients, results } = await startServicePair({ common, databases: { patients: dbs[0]!, results: dbs[1]! }, systemOfRecord: { patients: patientRecord, results: 'service' }, log }));
 }
 async function stopServices(): Promise<void> {
   await results?.close();

@@ -23,12 +23,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createLogger, hl7QueueName, keyText, partitionOf, type ChangeBatch, type Hl7Job } from '@ficus/contracts';
 import { cdcQueuePrefix } from '@ficus/contracts/queues';
-import { loadPatientServiceConfig, startPatientService, type RunningPatientService } from '@ficus/patient-service';
-import { loadResultsServiceConfig, startResultsService, type RunningResultsService } from '@ficus/results-service';
+import type { RunningPatientService } from '@ficus/patient-service';
+import type { RunningResultsService } from '@ficus/results-service';
 import { hl7, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
 import { startScene, until, type CdcProcess, type Scene } from '../../legacy-adapters/cdc/test/support/cdc-scene.js';
 import { createTestDatabase, type TestDatabase } from '../../test-support/databases.js';
-import { deadLetters, FAST_RETRY, hl7Time } from '../../test-support/service-scene.js';
+import { startServicePair } from './support/service-pair.js';
+import { deadLetters, hl7Time } from '../../test-support/service-scene.js';
 import { startPrivateRedis, type PrivateRedis } from '../../scripts/lib/local-services.js';
 
 const log = createLogger('resnapshot-withdrawal-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -53,16 +54,7 @@ beforeAll(async () => {
   cdc = await s.start({ REDIS_URL: ownRedis.url, CDC_WRITEBACK_SERVICES: 'nobody', LOG_LEVEL: 'warn' });
   dbs = [await createTestDatabase(inject('databaseUrl'), 'resnap_wd_patients'), await createTestDatabase(inject('databaseUrl'), 'resnap_wd_results')];
   const common = { DATABASE_URL: inject('databaseUrl'), REDIS_URL: ownRedis.url, SERVICE_SHUTDOWN_TIMEOUT_MS: '3000', SERVICE_SNAPSHOT_WITHDRAW_MAX_PERCENT: '50', HL7_MRN_AUTHORITIES: 'GENHOSP' };
-  patients = await startPatientService(
-    loadPatientServiceConfig({ ...common, PATIENT_SERVICE_HOST: '127.0.0.1', PATIENT_SERVICE_PORT: '0', PATIENT_SERVICE_DATABASE_URL: dbs[0]!.url, PATIENT_SERVICE_SYSTEM_OF_RECORD: 'service' }),
-    log,
-    { retry: FAST_RETRY },
-  );
-  results = await startResultsService(
-    loadResultsServiceConfig({ ...common, RESULTS_SERVICE_HOST: '127.0.0.1', RESULTS_SERVICE_PORT: '0', RESULTS_SERVICE_DATABASE_URL: dbs[1]!.url, RESULTS_SERVICE_SYSTEM_OF_RECORD: 'legacy', PATIENT_SERVICE_URL: patients.url }),
-    log,
-    { retry: FAST_RETRY },
-  );
+  ({ patients, results } = await startServicePair({ common, databases: { patients: dbs[0]!, results: dbs[1]! }, systemOfRecord: { patients: 'service', results: 'legacy' }, log }));
   patientDb = new pg.Pool({ connectionString: dbs[0]!.url, max: 2 });
   resultDb = new pg.Pool({ connectionString: dbs[1]!.url, max: 2 });
 });
