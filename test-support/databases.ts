@@ -29,18 +29,23 @@ export async function createTestDatabase(serverUrl: string, prefix: string): Pro
   return {
     url: withDatabase(serverUrl, name),
     name,
-    drop: () =>
-      admin(serverUrl, async (c) => {
-        // pool.end() resolves before its clients' sessions are gone; FORCE would kill a session
-        // still ending, and its client (with the pool's idle listener) raise an unheard error
-        for (let i = 0; i < 25; i++) {
-          const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
-          if (rows[0]!.n === 0) break;
-          await sleep(20);
-        }
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      }),
+    drop: () => admin(serverUrl, (c) => dropDatabase(c, name)),
   };
+}
+
+/**
+ * Drops a database once its sessions have gone (up to half a second), then by force. A client
+ * that has just ended (pool.end(), a migration library's own client) resolves before its session
+ * is gone; FORCE would kill that session still ending, and its client raise an error nobody
+ * listens to any more (an uncaught exception in the test run).
+ */
+export async function dropDatabase(c: Pick<pg.ClientBase, 'query'>, name: string): Promise<void> {
+  for (let i = 0; i < 25; i++) {
+    const { rows } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+    if (rows[0]!.n === 0) break;
+    await sleep(20);
+  }
+  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 }
 
 /**

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { ensureDatabase } from '../src/postgres/ensure-database.js';
 import { runMigrations, withDatabase } from '../src/postgres/migrate.js';
+import { dropDatabase } from '../../test-support/databases.js';
 import { MIGRATIONS_TABLE } from '../src/control-plane/open-store.js';
 
 const GATEWAY_MIGRATIONS = fileURLToPath(new URL('../../migrations/gateway', import.meta.url));
@@ -19,7 +20,7 @@ afterEach(async () => {
   const admin = new pg.Client({ connectionString: withDatabase(inject('databaseUrl'), 'postgres') });
   await admin.connect();
   try {
-    for (const name of made.splice(0)) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    for (const name of made.splice(0)) await dropDatabase(admin, name);
   } finally {
     await admin.end();
   }

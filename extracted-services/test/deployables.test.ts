@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { withDatabase } from '@ficus/contracts';
+import { dropDatabase } from '../../test-support/databases.js';
 import pg from 'pg';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -17,7 +18,7 @@ afterAll(async () => {
   for (const child of running) if (child.exitCode === null) child.kill('SIGKILL');
   const admin = new pg.Client({ connectionString: withDatabase(inject('databaseUrl'), 'postgres') });
   await admin.connect();
-  for (const db of databases) await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  for (const db of databases) await dropDatabase(admin, db);
   await admin.end();
 });
 

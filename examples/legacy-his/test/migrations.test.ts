@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../test-support/databases.js';
+import { createTestDatabase, dropDatabase, type TestDatabase } from '../../../test-support/databases.js';
 import { MIGRATIONS_TABLE, migrateLegacy } from '../src/index.js';
 import { sqlValue } from '../../../test-support/legacy-his.js';
 
@@ -42,7 +42,7 @@ describe('migrateLegacy', () => {
     try {
       expect(await migrateLegacy(url.toString())).toHaveLength(6);
     } finally {
-      await pool.query(`DROP DATABASE IF EXISTS ${db.name}_new WITH (FORCE)`);
+      await dropDatabase(pool, `${db.name}_new`);
     }
   });
 
