@@ -117,7 +117,11 @@ describe("legacy's refusals", () => {
     await until(async () => ((await pendingCount()) === 0 ? true : undefined), 'nothing pending once the database is back', 30_000);
     const dead = await api<{ deadLetters: DeadLetter[] }>(a.apiUrl, 'GET', '/api/hl7/dead-letters');
     expect(dead.body.deadLetters).toEqual([]);
-    expect(await applied('TMP-')).toEqual(['TMP-0', 'TMP-1', 'TMP-2'].map((control_id) => ({ control_id, outcome: 'APPLIED', attempt_cnt: 1 })));
+    // legacy counts its own tries of TMP-1: a refusal it managed to log as the database came back is one more
+    const log = await applied('TMP-');
+    expect(log.map((r) => [r.control_id, r.outcome])).toEqual(['TMP-0', 'TMP-1', 'TMP-2'].map((id) => [id, 'APPLIED']));
+    expect([log[0]!.attempt_cnt, log[2]!.attempt_cnt]).toEqual([1, 1]);
+    expect(log[1]!.attempt_cnt).toBeGreaterThanOrEqual(1);
     const patient = await legacy.pool.query<{ pat_mid_nm: string }>('SELECT PAT_MID_NM FROM PATIENT_MASTER WHERE PAT_MRN = $1', [MRN]);
     expect(patient.rows[0]!.pat_mid_nm).toBe('S2');
   });
