@@ -3,7 +3,9 @@
  * older Ficus let BullMQ fail at its second stall, and a job BullMQ had marked to fail that a
  * worker then takes (it fails it without running the processor). Neither was applied, and a
  * failed job sat in a list nobody reads: until 2026-12-07 both were lost without a dead letter.
- * Now each is moved to the dead letters, noted first, where `ficus queues dead-letters` shows it.
+ * Now each is moved to the dead letters, noted first, where `ficus queues dead-letters` shows it,
+ * at start, when it fails, and by a sweep while the consumer runs (a rescue that failed when the
+ * job did is not left until the next start).
  */
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
@@ -81,6 +83,44 @@ describe('a job BullMQ failed outside the consumer', () => {
       expect((await c.deadLetters()).map((l) => ({ jobId: l.jobId, error: l.error }))).toEqual([
         { jobId: marked!.id, error: 'failed by the queue library outside the consumer: job stalled more than allowable limit; it was not applied' },
       ]);
+      expect(await queue.getFailedCount()).toBe(0);
+      expect(await next!.getState()).toBe('completed');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('whose rescue failed when it failed (the note away): moved by the next sweep, without a restart', async () => {
+    const { prefix, queue } = partitionQueue();
+    const [marked, next] = await queue.addBulk([{ name: 'x', data: { id: 'marked' } }, { name: 'x', data: { id: 'next' } }]);
+    await redis.hset(`bull:${queue.name}:${marked!.id}`, 'defa', 'job stalled more than allowable limit', 'stc', 2);
+    const journal: string[] = [];
+    let noteAway = true;
+    const c = await PartitionedConsumer.start<{ id: string }>({
+      connection: redis,
+      prefix,
+      partitions: 1,
+      retry: { maxMs: 50 },
+      rescueIntervalMs: 200,
+      log,
+      handle: async (job) => void journal.push(`applied:${job.data.id}`),
+      deadLettering: async (job) => {
+        if (noteAway) throw new Error('the note store is away');
+        journal.push(`noted:${job.data.id}`);
+      },
+    });
+    try {
+      await until(async () => journal.includes('applied:next') && (await marked!.getState()) === 'failed', 'the next job applied, the marked one failed');
+      // a few sweeps while the note is away: the job stays failed, no letter
+      await new Promise((r) => setTimeout(r, 600));
+      expect(await c.deadLetters()).toEqual([]);
+      expect(await marked!.getState()).toBe('failed');
+      noteAway = false;
+      await until(async () => ((await c.deadLetters()).length === 1 ? true : undefined), 'the failed job dead-lettered by a sweep');
+      expect((await c.deadLetters()).map((l) => ({ jobId: l.jobId, error: l.error }))).toEqual([
+        { jobId: marked!.id, error: 'failed by the queue library outside the consumer: job stalled more than allowable limit; it was not applied' },
+      ]);
+      expect(journal).toEqual(['applied:next', 'noted:marked']);
       expect(await queue.getFailedCount()).toBe(0);
       expect(await next!.getState()).toBe('completed');
     } finally {

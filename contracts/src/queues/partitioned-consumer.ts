@@ -53,6 +53,12 @@ export interface PartitionedConsumerOptions<T> {
   lockDurationMs?: number;
   /** how often the workers look for jobs whose worker stopped under them (BullMQ's stalled check); 30 s by default */
   stalledIntervalMs?: number;
+  /**
+   * how often failed jobs (BullMQ's failed list) are looked for again and moved to the dead
+   * letters: those a rescue could not move when they failed (Redis or the note away then); 60 s
+   * by default
+   */
+  rescueIntervalMs?: number;
   log: Logger;
 }
 
@@ -88,7 +94,7 @@ const NOT_YET_MAX_PAUSE_MS = 5_000;
  */
 export const STALLS_BEFORE_DEAD_LETTER = 3;
 
-/** failed jobs per partition moved to the dead letters at start (more: at the next start) */
+/** failed jobs per partition moved to the dead letters in one sweep (more: at the next sweep) */
 const RESCUE_AT_START = 10_000;
 
 export class PartitionedConsumer<T> {
@@ -98,6 +104,9 @@ export class PartitionedConsumer<T> {
   private readonly retry: RetryPolicy;
   private closing = false;
   private readonly wakeOnClose = new Set<() => void>();
+  private rescueTimer: NodeJS.Timeout | undefined;
+  private rescuing: Promise<void> | undefined;
+  private readonly inRescue = new Set<string>();
 
   private constructor(private readonly o: PartitionedConsumerOptions<T>) {
     this.retry = { ...DEFAULT_RETRY, ...o.retry };
@@ -135,6 +144,14 @@ export class PartitionedConsumer<T> {
       });
     }
     await c.rescueFailed();
+    c.rescueTimer = setInterval(() => {
+      if (c.closing || c.rescuing) return;
+      c.rescuing = c
+        .rescueFailed()
+        .catch((e: Error) => o.log.warn({ prefix: o.prefix, err: e.message }, 'could not look for failed jobs; looked for again later'))
+        .finally(() => (c.rescuing = undefined));
+    }, o.rescueIntervalMs ?? 60_000);
+    c.rescueTimer.unref();
     // with Redis away every worker reports every reconnect attempt: one line per consumer every 10 s says it
     let lastLogged = 0;
     let unlogged = 0;
@@ -233,19 +250,28 @@ export class PartitionedConsumer<T> {
    * Jobs BullMQ failed on its own, outside process(): those an older version let BullMQ fail at
    * their second stall ("job stalled more than allowable limit"), and those it marked so and a
    * worker then took. Neither was applied, and a failed job is in no list a person reads: each
-   * goes to the dead letters, noted first, where it can be seen and replayed. Those whose note
-   * fails stay failed and are looked at again at the next start.
+   * goes to the dead letters, noted first, where it can be seen and replayed. Done at start and
+   * every rescueIntervalMs: a job whose rescue failed when it failed (its note, or Redis, away)
+   * stays failed only until the next sweep, not until the service restarts.
    */
   private async rescueFailed(): Promise<void> {
     for (const [p, queue] of this.queues.entries()) {
       const failed = await queue.getJobs(['failed'], 0, RESCUE_AT_START - 1);
       let rescued = 0;
-      for (const job of failed) if (await this.rescue(job, p, queue.name)) rescued++;
+      for (const job of failed) {
+        // moved meanwhile by the 'failed' event's rescue (or another instance's sweep)
+        if ((await job.getState()) !== 'failed') continue;
+        if (await this.rescue(job, p, queue.name)) rescued++;
+      }
       if (rescued > 0) this.o.log.warn({ queue: queue.name, rescued }, 'jobs the queue library had failed outside this consumer (never applied) moved to the dead letters');
     }
   }
 
   private async rescue(job: Job<T>, partition: number, queue: string): Promise<boolean> {
+    // the 'failed' event and a sweep may find the same job
+    const key = `${queue}/${job.id}`;
+    if (this.inRescue.has(key)) return false;
+    this.inRescue.add(key);
     try {
       if (!(await this.noted(job, partition, queue))) return false;
       const why = job.failedReason ? `: ${job.failedReason}` : '';
@@ -254,8 +280,10 @@ export class PartitionedConsumer<T> {
       await job.remove();
       return true;
     } catch (e) {
-      this.o.log.error({ queue, jobId: job.id, err: (e as Error).message }, 'could not move a job the queue library failed to the dead letters; it stays failed until the next start');
+      this.o.log.error({ queue, jobId: job.id, err: (e as Error).message }, 'could not move a job the queue library failed to the dead letters; it stays failed until the next sweep');
       return false;
+    } finally {
+      this.inRescue.delete(key);
     }
   }
 
@@ -308,7 +336,9 @@ export class PartitionedConsumer<T> {
   /** Stops taking jobs; the jobs being worked finish (or, waiting for a retry, go back). */
   async close(): Promise<void> {
     this.closing = true;
+    clearInterval(this.rescueTimer);
     for (const wake of [...this.wakeOnClose]) wake();
+    await this.rescuing;
     await Promise.all(this.workers.map((w) => w.close()));
     await Promise.all([...this.queues.map((q) => q.close()), this.dead.close()]);
   }
