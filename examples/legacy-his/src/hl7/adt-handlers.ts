@@ -1,14 +1,15 @@
 /**
  * ADT events: A01 admit, A04 register, A08 update patient information, A28 add person
- * information, A31 update person information, A03 discharge, A40 merge patients (the cancellations A11 and A13 are in
+ * information, A31 update person information, A06/A07 change an outpatient to an inpatient and
+ * back, A03 discharge, A40 merge patients (the cancellations A11 and A13 are in
  * adt-cancels.ts). Each runs inside the message's transaction (see inbound-processor.ts).
  */
 import { describesVisit, dischargedBeforeAdmission, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, patientMrn, readDemographics, readDischarge, readVisit, requireSegment, unknownPatient, visitNumber, type Hl7Message } from '@ficus/hl7-protocol';
 import type pg from 'pg';
-import { ADT_USER, localTimestamp } from '../contract/index.js';
-import type { MessageContext } from './message-context.js';
+import { ADT_USER, classChangeOfDischargedStay, localTimestamp, readClassChange, stayToChange, type ClassChangeEvent } from '../contract/index.js';
+import type { MessageContext, MessageHandler } from './message-context.js';
 import { lockPatient, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
-import { admissionByVisit, admitOrUpdate, openAdmissionOf, updateVisit } from './visit-records.js';
+import { admissionByVisit, admitOrUpdate, isDischarged, openAdmissionOf, updateVisit, writeVisit } from './visit-records.js';
 
 /** The patient the message names (or the survivor of a merge), locked; AE 204 when unknown. */
 export async function knownPatient(tx: pg.PoolClient, m: Hl7Message): Promise<string> {
@@ -66,6 +67,29 @@ export async function updatePersonInformation({ tx, message }: MessageContext): 
   const mrn = await knownPatient(tx, message);
   await updatePatient(tx, mrn, readDemographics(message));
 }
+
+/**
+ * ADT^A06 (an outpatient or emergency visit becomes an inpatient stay) and ADT^A07 (the
+ * reverse): the visit the message names changes class, location, doctor and admit time as
+ * the contract's visit-class-change.ts reads them, and takes PV1-19 as its number when MRG-5
+ * named it. Never a new stay: a message naming no open visit of the patient is refused.
+ */
+export const changePatientClass =
+  (event: ClassChangeEvent): MessageHandler =>
+  async ({ tx, message }) => {
+    const mrn = await knownPatient(tx, message);
+    requireSegment(message, 'PV1', 'it names the visit');
+    const change = readClassChange(message, event);
+    const { stay, namedBy, renumber } = await stayToChange(change, mrn, {
+      byVisit: (visitNo) => admissionByVisit(tx, visitNo),
+      newestOpen: async () => {
+        const admId = await openAdmissionOf(tx, mrn);
+        return admId === undefined ? undefined : { admId, mrn };
+      },
+    });
+    if (await isDischarged(tx, stay.admId)) throw classChangeOfDischargedStay(event, namedBy);
+    await writeVisit(tx, stay.admId, change.changes, renumber);
+  };
 
 /**
  * ADT^A03: discharge the stay of PV1-19 (or, without one, the patient's newest open stay):

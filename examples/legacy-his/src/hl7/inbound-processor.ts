@@ -9,7 +9,7 @@ import { buildAck, decideAck, facilityKey, hl7Error, Hl7Refusal, refuse, type Hl
 import type pg from 'pg';
 import { withTransaction, type Logger } from '@ficus/contracts';
 import { cancelAdmission, cancelDischarge } from './adt-cancels.js';
-import { addPersonInformation, admitPatient, dischargePatient, mergePatients, registerPatient, updatePatientInformation, updatePersonInformation } from './adt-handlers.js';
+import { addPersonInformation, admitPatient, changePatientClass, dischargePatient, mergePatients, registerPatient, updatePatientInformation, updatePersonInformation } from './adt-handlers.js';
 import type { MessageHandler } from './message-context.js';
 import { storeResults } from './oru-handler.js';
 import { answerQuery } from './patient-query.js';
@@ -22,6 +22,8 @@ export const HANDLERS: Readonly<Record<string, Readonly<Record<string, MessageHa
     A08: updatePatientInformation,
     A28: addPersonInformation,
     A31: updatePersonInformation,
+    A06: changePatientClass('A06'),
+    A07: changePatientClass('A07'),
     A03: dischargePatient,
     A13: cancelDischarge,
     A11: cancelAdmission,

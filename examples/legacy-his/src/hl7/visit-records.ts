@@ -78,8 +78,8 @@ export async function admitOrUpdate(tx: pg.PoolClient, m: Hl7Message, mrn: strin
  * discharge is refused (102). A change that changes nothing writes nothing.
  */
 export async function updateVisit(tx: pg.PoolClient, admId: number, visit: VisitFields, pv1 = 1): Promise<void> {
-  const w = changingWrite(visitChanges(visit).map((c) => ({ ...COLUMNS[c.field], value: c.value })), 2);
-  if (w.values.length === 0) return;
+  const changes = visitChanges(visit);
+  if (changes.length === 0) return;
   if (visit.admitted !== undefined) {
     const { rows } = await tx.query<{ after: boolean }>(
       `SELECT DSCH_DT < ${localTimestamp('$2')} AS AFTER FROM ADMISSION WHERE ADM_ID = $1`,
@@ -87,5 +87,20 @@ export async function updateVisit(tx: pg.PoolClient, admId: number, visit: Visit
     );
     if (rows[0]?.after) throw admittedAfterDischarge(pv1);
   }
+  await writeVisit(tx, admId, changes);
+}
+
+/** Writes the changes, and a new visit number when given, to the stay; a write that changes nothing writes nothing. */
+export async function writeVisit(tx: pg.PoolClient, admId: number, changes: VisitChange[], visitNo?: string): Promise<void> {
+  const writes: ColumnWrite[] = changes.map((c) => ({ ...COLUMNS[c.field], value: c.value }));
+  if (visitNo !== undefined) writes.push({ column: 'VISIT_NO', sql: sqlCast('text'), value: visitNo });
+  const w = changingWrite(writes, 2);
+  if (w.values.length === 0) return;
   await tx.query(`UPDATE ADMISSION SET ${w.set} WHERE ADM_ID = $1 AND ${w.changes}`, [admId, ...w.values]);
+}
+
+/** Whether the stay is discharged (its row locked by the caller) */
+export async function isDischarged(tx: pg.PoolClient, admId: number): Promise<boolean> {
+  const { rows } = await tx.query<{ discharged: boolean }>('SELECT DSCH_DT IS NOT NULL AS DISCHARGED FROM ADMISSION WHERE ADM_ID = $1', [admId]);
+  return rows[0]?.discharged === true;
 }

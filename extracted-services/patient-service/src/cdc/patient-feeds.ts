@@ -13,7 +13,7 @@
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
 import { cdcMayDelete, cdcMayOverwrite, column, keyValue, lockEarlyCopies, pendingLocal, recordConflicts, type ApplyContext, type ChangeFeed, type FeedReport } from '@ficus/service-kit';
-import { dropEarlyStaysLegacyRowsHold } from '../encounters/early-stays.js';
+import { dropEarlyStaysLegacyRowsHold, dropEarlyStaysRenumbered } from '../encounters/early-stays.js';
 import { claimVisitNumbers } from '../encounters/visit-numbers.js';
 import type { MrnBlock } from '../patients/mrn-block.js';
 import { mergePatientChanges, takeEchoStamps, type MergeOutcome } from './patient-merge.js';
@@ -155,6 +155,7 @@ export function admissionsFeed(): ChangeFeed {
            UPDATE encounter e SET id = m.new_id, provisional = false FROM m WHERE e.id = m.old_id`,
           [ids, f('visitNumber'), f('mrn'), f('admitDate')],
         );
+        await dropEarlyStaysRenumbered(ctx.tx, ids, f('visitNumber'), f('mrn'));
         const before = await ctx.tx.query<{ id: string; ward_code: string; bed: string | null }>('SELECT id, ward_code, bed FROM encounter WHERE id = ANY($1::bigint[]) FOR UPDATE', [ids]);
         const visits = await claimVisitNumbers(ctx.tx, upserts, ctx.systemOfRecord);
         const { rows } = await ctx.tx.query<{ id: string; ward_code: string; bed: string | null; updated: string }>(

@@ -15,6 +15,11 @@
  * In both, the early copy of a stay a committed row holds is that stay: its transfers (which the
  * legacy does not keep) go to the committed row, and the copy is dropped. Callers hold the
  * encounter lock of the patients (lockEarlyCopies).
+ *
+ * A stay renumbered by an A06/A07 (MRG-5, the prior visit number) meets the same: the early copy
+ * takes the new number at once, and the legacy's row of the stay, when it comes through CDC
+ * under its old number before the legacy's renumbering does, matches no copy and is added beside
+ * it; the renumbering then finds the copy holding its number (dropEarlyStaysRenumbered).
  */
 import type pg from 'pg';
 
@@ -53,6 +58,25 @@ export async function dropEarlyStaysLegacyRowsHold(tx: pg.PoolClient, ids: strin
       WHERE c.id = ANY($1::bigint[]) AND NOT c.provisional AND c.visit_number IS NULL
       ORDER BY p.id, c.id`,
     [ids],
+  );
+  await dropEarlyCopies(tx, rows);
+}
+
+/**
+ * before the legacy's stays of `changes` are applied: an early copy holding the visit number a
+ * legacy stay of the same patient, already held here, now carries is that stay's copy,
+ * renumbered here first (above). Were the number merely taken from it (visit-numbers.ts), the
+ * copy would stay beside the stay for good, numberless.
+ */
+export async function dropEarlyStaysRenumbered(tx: pg.PoolClient, ids: string[], visits: (string | null)[], mrns: (string | null)[]): Promise<void> {
+  if (visits.every((v) => v === null)) return;
+  const { rows } = await tx.query<EarlyCopy>(
+    `SELECT DISTINCT ON (p.id) p.id AS early, c.id AS kept
+       FROM unnest($1::bigint[], $2::text[], $3::text[]) AS c(id, visit, mrn)
+       JOIN encounter p ON p.provisional AND p.visit_number = c.visit AND p.mrn = c.mrn AND p.id <> c.id
+      WHERE EXISTS (SELECT 1 FROM encounter x WHERE x.id = c.id)
+      ORDER BY p.id, c.id`,
+    [ids, visits, mrns],
   );
   await dropEarlyCopies(tx, rows);
 }

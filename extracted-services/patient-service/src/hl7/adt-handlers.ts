@@ -1,9 +1,9 @@
 /**
  * The ADT events patient-service applies, each inside the message's transaction (the kit's
  * HL7 intake): A01 admit, A04 register, A08 update, A28 add person, A31 update person, A02 transfer,
- * A12 cancel transfer (transfer-cancel.ts), A03 discharge, A13 cancel discharge, A11 cancel admit
- * (stay-cancels.ts), A40 merge.
- * A01/A04/A08/A28/A31/A03/A13/A40 have the legacy inbound's effect (so that both APIs answer alike
+ * A12 cancel transfer (transfer-cancel.ts), A06/A07 change an outpatient to an inpatient and back
+ * (class-change.ts), A03 discharge, A13 cancel discharge, A11 cancel admit (stay-cancels.ts), A40 merge.
+ * A01/A04/A08/A28/A31/A06/A07/A03/A13/A40 have the legacy inbound's effect (so that both APIs answer alike
  * after the same message), except that a patient or stay already held is updated by HL7's rule
  * for updates, field by field (sent-fields.ts), which the legacy inbound does not follow; A02 and
  * A12, which the legacy does not apply, move the stay and keep (or withdraw) the transfer; A11 leaves to the
@@ -16,6 +16,7 @@ import { dropEarlyStaysTheSurvivorHolds } from '../encounters/early-stays.js';
 import type { MrnBlock } from '../patients/mrn-block.js';
 import type { OutboxSeam } from '../outbox-seam.js';
 import { knownPatient, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
+import { changeClass } from './class-change.js';
 import { cancelAdmission, cancelDischarge } from './stay-cancels.js';
 import { cancelTransfer } from './transfer-cancel.js';
 import { snapshotPatient, touchMerge, touchPatient, touchStay, withOutbox } from './touched.js';
@@ -55,6 +56,8 @@ export function adtHandlers(mrns: MrnBlock, outbox: OutboxSeam): Hl7Handlers {
       A31: async (ctx) => updatePatient(ctx, await knownPatient(ctx)),
       A02: transfer,
       A12: cancelTransfer,
+      A06: changeClass('A06'),
+      A07: changeClass('A07'),
       A03: discharge,
       A13: cancelDischarge,
       A11: cancelAdmission,

@@ -97,7 +97,7 @@ export async function admitOrUpdate(ctx: Hl7Context, mrn: string, fallbackType: 
  * stay's discharge is refused (102). A move of ward or bed is kept as a transfer.
  */
 export async function updateVisit(ctx: Hl7Context, id: string, pv1 = 1): Promise<HandlerOutcome> {
-  const { tx, order, systemOfRecord, job } = ctx;
+  const { tx, order, systemOfRecord } = ctx;
   const update = stayUpdate(ctx.message, pv1);
   const { rows } = await tx.query<{ newer: boolean; after: boolean | null; encounter_class: AdmissionType }>(
     `SELECT ${hl7MayOverwrite('encounter', '$2', '$3', systemOfRecord)} AS newer, discharged_at < ${localTimestamp('$4')} AS after, encounter_class FROM encounter WHERE id = $1`,
@@ -105,22 +105,32 @@ export async function updateVisit(ctx: Hl7Context, id: string, pv1 = 1): Promise
   );
   if (!rows[0]?.newer) return 'stale';
   if (update.admitted !== undefined && rows[0].after) throw admittedAfterDischarge(pv1);
-  const w = changingWrite(stayChanges(rows[0].encounter_class, update).map((c) => ({ ...COLUMNS[c.field], value: c.value })), 2);
-  if (w.values.length > 0) {
-    const moved = await tx.query<{ ward_code: string; bed: string | null }>(`SELECT ward_code, bed FROM encounter WHERE id = $1`, [id]);
-    const updated = await tx.query<{ ward_code: string; bed: string | null }>(
-      `UPDATE encounter SET ${w.set}, updated_at = LOCALTIMESTAMP(0) WHERE id = $1 AND ${w.changes} RETURNING ward_code, bed`,
-      [id, ...w.values],
-    );
-    const before = moved.rows[0];
-    const after = updated.rows[0];
-    if (after) touchStay(ctx, id, 'update');
-    if (before && after && (before.ward_code !== after.ward_code || before.bed !== after.bed)) {
-      await recordTransfer(tx, id, before, after, eventTime(ctx.message)?.timestamp ?? null, `hl7:${job.messageType}^${job.triggerEvent}`);
-    }
-  }
+  await writeStay(ctx, id, stayChanges(rows[0].encounter_class, update));
   await tx.query(`UPDATE encounter SET ${hl7Stamp('$2', '$3', systemOfRecord)} WHERE id = $1`, [id, order.time, order.seq]);
   return 'applied';
+}
+
+/**
+ * Writes the changes, and a new visit number when given, to the stay (a write that changes
+ * nothing writes nothing); a move of ward or bed is kept as a transfer by the message.
+ */
+export async function writeStay(ctx: Hl7Context, id: string, changes: VisitChange[], visitNo?: string): Promise<void> {
+  const { tx, job } = ctx;
+  const writes: ColumnWrite[] = changes.map((c) => ({ ...COLUMNS[c.field], value: c.value }));
+  if (visitNo !== undefined) writes.push({ column: 'visit_number', sql: sqlCast('text'), value: visitNo });
+  const w = changingWrite(writes, 2);
+  if (w.values.length === 0) return;
+  const moved = await tx.query<{ ward_code: string; bed: string | null }>(`SELECT ward_code, bed FROM encounter WHERE id = $1`, [id]);
+  const updated = await tx.query<{ ward_code: string; bed: string | null }>(
+    `UPDATE encounter SET ${w.set}, updated_at = LOCALTIMESTAMP(0) WHERE id = $1 AND ${w.changes} RETURNING ward_code, bed`,
+    [id, ...w.values],
+  );
+  const before = moved.rows[0];
+  const after = updated.rows[0];
+  if (after) touchStay(ctx, id, 'update');
+  if (before && after && (before.ward_code !== after.ward_code || before.bed !== after.bed)) {
+    await recordTransfer(tx, id, before, after, eventTime(ctx.message)?.timestamp ?? null, `hl7:${job.messageType}^${job.triggerEvent}`);
+  }
 }
 
 export async function recordTransfer(
