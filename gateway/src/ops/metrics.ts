@@ -60,6 +60,7 @@ export class GatewayMetrics {
   readonly fallbacks: Counter<'rule' | 'reason'>;
   readonly readsAfterWrite: Counter<'rule'>;
   readonly queueTimeouts: Counter<'upstream'>;
+  readonly upstreamRetries: Counter<'upstream' | 'reason'>;
   readonly ruleReloads: Counter<'result'>;
   readonly rulesLoadedAt: Gauge;
   readonly rulesCount: Gauge;
@@ -84,6 +85,7 @@ export class GatewayMetrics {
     this.fallbacks = new Counter({ name: 'ficus_fallbacks_total', help: 'Safe requests answered by legacy because the new service failed', labelNames: ['rule', 'reason'], registers: reg });
     this.readsAfterWrite = new Counter({ name: 'ficus_reads_after_write_total', help: 'Safe requests the rule sends to the new service, answered by legacy because the same path was just written through legacy', labelNames: ['rule'], registers: reg });
     this.queueTimeouts = new Counter({ name: 'ficus_upstream_queue_timeouts_total', help: 'Requests that found every pooled connection of the upstream busy for its timeouts.queueMs (503 upstream-busy, or a fallback)', labelNames: ['upstream'], registers: reg });
+    this.upstreamRetries = new Counter({ name: 'ficus_upstream_retries_total', help: 'Idempotent requests sent once more on a new connection because the upstream closed (reused-connection-closed) or reset (reused-connection-reset) the reused keep-alive connection they went out on before any byte of an answer', labelNames: ['upstream', 'reason'], registers: reg });
     this.ruleReloads = new Counter({ name: 'ficus_rule_reloads_total', help: 'Rule reloads, by result (applied, refused)', labelNames: ['result'], registers: reg });
     this.rulesLoadedAt = new Gauge({ name: 'ficus_rules_loaded_timestamp_seconds', help: 'When the rules now serving were loaded', registers: reg });
     this.rulesCount = new Gauge({ name: 'ficus_rules', help: 'HTTP rules now serving', registers: reg });

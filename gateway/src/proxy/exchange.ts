@@ -8,6 +8,8 @@
  * socket. A response body is written chunk by chunk and undici is paused whenever the client
  * cannot keep up. Every request takes a slot of the upstream's connection gate before undici
  * gets it, and waits there at most the upstream's `queueMs` (upstreams/connection-gate.ts).
+ * A request an upstream lost on a reused keep-alive connection before any byte of an answer is
+ * sent once more, in the same slot, where that is safe (resend.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -30,6 +32,7 @@ import { hasBody, OutgoingBody } from './outgoing-body.js';
 import { DEFAULT_REQUEST_BUFFER_BYTES } from './request-buffer.js';
 import { cutAnswer, sendsTrailers, writeResponseHead } from './response-head.js';
 import { rememberWrite } from './read-after-write.js';
+import { resendReason } from './resend.js';
 import type { ProxyRuntime } from './runtime.js';
 
 const kExchange = Symbol('ficus.exchange');
@@ -49,6 +52,8 @@ export const UNPAUSABLE_BUFFER_LIMIT = 64 * 1024 * 1024;
 function uncork(res: ServerResponse): void {
   res.uncork();
 }
+
+function ignore(): void {}
 
 export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
   private upstream: Upstream | undefined;
@@ -78,6 +83,10 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
   private ticket: GateTicket | undefined;
   /** the client could not be given the upstream's head: not the upstream's failure */
   private headFailed = false;
+  /** a byte of the upstream's answer came (undici's onResponseStarted) */
+  private answerStarted = false;
+  /** sent once more after a reused connection was lost (resend.ts): never a third time */
+  private resent = false;
   private readonly rule: CompiledRule;
   /** mode shadow: legacy's answer is also handed here (after the client got it) */
   shadow: ShadowCapture | undefined = undefined;
@@ -163,10 +172,10 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
     this.fail(503, 'upstream-busy', 'Upstream busy', busyDetail(upstream.name, upstream.gate.queueMs), BUSY_RETRY_AFTER);
   }
 
-  private dispatch(upstream: Upstream): void {
+  private dispatch(upstream: Upstream, via: Dispatcher = upstream.pool): void {
     this.slotOf = upstream;
     const t = upstream.config.timeouts;
-    upstream.pool.dispatch(
+    via.dispatch(
       {
         path: this.target.forwardPath,
         method: this.req.method as Dispatcher.HttpMethod,
@@ -219,6 +228,10 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
     if (this.clientGone) abort(new Error('client went away'));
+  }
+
+  onResponseStarted(): void {
+    this.answerStarted = true;
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
@@ -304,6 +317,10 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
   }
 
   onError(err: Error & { code?: string }): void {
+    if (!this.resent && !this.answerStarted && !this.clientGone && !this.done && this.slotOf !== undefined) {
+      const reason = resendReason(err, this.req.method, this.isFallback || this.upload === undefined || !this.upload.streams);
+      if (reason !== undefined) return this.resend(this.slotOf, reason);
+    }
     this.leaveGate();
     if (this.shadow !== undefined) this.shadow.legacyFailed(this.clientGone ? 'client-gone' : 'legacy-failed');
     if (this.done) return;
@@ -330,6 +347,18 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
     }
     this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream?.name, reason: failure.reason, ...(failure.tlsCode ? { tls: failure.tlsCode } : {}) }, 'upstream request failed');
     this.fail(failure.status, failure.slug, failure.title, failureDetail(upstream?.name ?? '-', failure));
+  }
+
+  /** The keep-alive race lost this attempt (resend.ts): the same request, in the same gate slot, on a new connection. */
+  private resend(upstream: Upstream, reason: string): void {
+    this.resent = true;
+    this.abortUpstream = undefined;
+    this.rt.metrics.upstreamRetries.inc({ upstream: upstream.name, reason });
+    this.rt.log.info({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream.name, reason }, 'upstream closed a reused connection before answering; sent once more on a new connection');
+    const fresh = upstream.freshConnection();
+    this.dispatch(upstream, fresh);
+    // ends the connection once that one request is done
+    fresh.close(ignore);
   }
 
   // --- end of the exchange --------------------------------------------------------------

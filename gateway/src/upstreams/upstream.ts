@@ -4,7 +4,7 @@
  * declaration in the rules.
  */
 import { Agent as HttpsAgent } from 'node:https';
-import { Pool, type Client } from 'undici';
+import { Client, Pool } from 'undici';
 import type { Logger, ResolvedUpstream } from '@ficus/contracts';
 import { CircuitBreaker, type BreakerSettings, type CircuitState } from './circuit-breaker.js';
 import { ConnectionGate } from './connection-gate.js';
@@ -12,6 +12,7 @@ import { HealthChecker, healthCheckClient, type Health } from './health-check.js
 import { guardedConnector } from './paused-end-guard.js';
 import { lenientAnswersConnector } from './lenient-answers.js';
 import { readAfterResetConnector } from './reset-while-sending.js';
+import { reusedConnectionsConnector } from './reused-connections.js';
 import { upstreamConnector, tlsConnectOptions, upstreamServerName } from './upstream-tls.js';
 
 /** A half-open trial that has had its connect and response time holds the one trial slot no longer. */
@@ -39,6 +40,8 @@ export class Upstream {
   readonly servername: string | undefined;
   /** the WebSocket pass-through's connections (http-proxy), with the same TLS settings as the pool */
   readonly wsAgent: HttpsAgent | undefined;
+  /** what each pooled connection is opened and run with */
+  private readonly connection: Client.Options;
 
   constructor(name: string, config: ResolvedUpstream, log: Logger) {
     this.name = name;
@@ -48,16 +51,16 @@ export class Upstream {
     this.servername = https ? upstreamServerName(this.origin, config.tls) : undefined;
     const tls = https ? tlsConnectOptions(this.origin, config.tls) : {};
     this.wsAgent = https ? new HttpsAgent({ ...tls, keepAlive: false }) : undefined;
-    this.pool = new Pool(this.origin.origin, {
-      connections: config.pool.connections,
+    this.connection = {
       pipelining: 1,
       keepAliveTimeout: config.pool.keepAliveMs,
       keepAliveMaxTimeout: Math.max(config.pool.keepAliveMs, 60_000),
       headersTimeout: config.timeouts.responseHeadersMs,
       bodyTimeout: config.timeouts.bodyIdleMs,
-      connect: lenientAnswersConnector(readAfterResetConnector(upstreamConnector(guardedConnector({ ...tls, timeout: config.timeouts.connectMs })))),
+      connect: reusedConnectionsConnector(lenientAnswersConnector(readAfterResetConnector(upstreamConnector(guardedConnector({ ...tls, timeout: config.timeouts.connectMs }))))),
       maxHeaderSize: 64 * 1024,
-    });
+    };
+    this.pool = new Pool(this.origin.origin, { ...this.connection, connections: config.pool.connections });
     this.gate = new ConnectionGate(config.pool.connections, config.timeouts.queueMs);
     this.breaker = new CircuitBreaker(breakerSettings(config), (state: CircuitState, reason: string) =>
       log.warn({ upstream: name, circuit: state, reason }, `circuit of upstream ${name} is ${state}`),
@@ -70,6 +73,15 @@ export class Upstream {
       else this.breaker.forceClose('health check passed');
     }, (detail: string) => this.breaker.forceOpen(`health check failed: ${detail}`));
     // while checks keep failing the circuit stays open: no nurse's request is spent as a trial
+  }
+
+  /**
+   * One new connection, as the pool's are, outside the pool: for a request sent again after a
+   * pooled connection was lost to the keep-alive race (proxy/resend.ts), since another pooled one
+   * may be as stale. The caller closes it once it has dispatched (it ends after that request).
+   */
+  freshConnection(): Client {
+    return new Client(this.origin.origin, this.connection);
   }
 
   /** true when a new declaration can reuse this upstream's pool */
