@@ -30,7 +30,7 @@ describe('compareObserved', () => {
   });
 
   it('names status, header and body fields', () => {
-    const r = compareObserved(json({ name: 'SMITH', ids: [{ id: 1 }, { id: 2 }] }), json({ name: 'SMYTH', ids: [{ id: 1 }, { id: 3 }], extra: true }, 200, { 'content-type': 'application/json; charset=utf-8' }), cc);
+    const r = compareObserved(json({ name: 'SMITH', ids: [{ id: 1 }, { id: 2 }] }), json({ name: 'SMYTH', ids: [{ id: 1 }, { id: 3 }], extra: true }, 200, { 'content-type': 'text/plain; charset=utf-8' }), cc);
     expect(r.match).toBe(false);
     expect(r.fields).toEqual(['header:content-type', '/extra', '/ids/*/id', '/name']);
     expect(r.diff.find((d) => d.path === '/extra')).toEqual({ path: '/extra', kind: 'added', target: true });
@@ -84,6 +84,50 @@ describe('compareObserved', () => {
   });
 });
 
+describe('compareObserved: what a probe of the demo stack found (2026-12-07)', () => {
+  const cc = compileCompare(undefined);
+  const typed = (contentType: string, value: unknown = { a: 1 }) => json(value, 200, { 'content-type': contentType });
+
+  it('compares a content type by its meaning, not its spelling', () => {
+    const same = (a: string, b: string) => compareObserved(typed(a), typed(b), cc).match;
+    expect(same('application/json; charset=utf-8', 'application/json;charset=UTF-8')).toBe(true);
+    expect(same('Application/JSON; Charset="utf-8"', 'application/json')).toBe(true);
+    expect(same('application/fhir+json;charset=utf-8', 'application/fhir+json')).toBe(true);
+    expect(same('text/plain; charset=utf-8; format=flowed', 'text/plain;format=flowed;charset=UTF-8')).toBe(true);
+    // a charset means something outside JSON; another type or parameter is another content type
+    expect(same('text/plain; charset=utf-8', 'text/plain')).toBe(false);
+    expect(same('text/html; charset=iso-8859-1', 'text/html; charset=utf-8')).toBe(false);
+    expect(same('application/json; charset=utf-8', 'text/plain; charset=utf-8')).toBe(false);
+    expect(same('application/fhir+json', 'application/json')).toBe(false);
+    expect(same('application/json; charset=utf-16', 'application/json')).toBe(false);
+  });
+
+  it('names the item a list lacks or adds, wherever it is, and compares the others with their equals', () => {
+    const r = (id: number, units = 'mg/dL') => ({ id, units });
+    const legacy = json({ items: [r(5), r(4), r(3), r(2), r(1)] });
+    // a result only the new service has, in the middle
+    const extra = compareObserved(legacy, json({ items: [r(5), r(4), r(9), r(3), r(2), r(1)] }), cc);
+    expect(extra.diff).toEqual([{ path: '/items/2', kind: 'added', target: r(9) }]);
+    // the newest missing: that one; and with another changed further down: both, nothing else
+    expect(compareObserved(legacy, json({ items: [r(4), r(3), r(2), r(1)] }), cc).diff).toEqual([{ path: '/items/0', kind: 'removed', legacy: r(5) }]);
+    const missing = compareObserved(legacy, json({ items: [r(4), r(3, 'mmol/L'), r(2), r(1)] }), cc);
+    expect(missing.diff).toEqual([
+      { path: '/items/0', kind: 'removed', legacy: r(5) },
+      { path: '/items/2/units', kind: 'changed', legacy: 'mg/dL', target: 'mmol/L' },
+    ]);
+    // a page shifted by one row (a patient the service lacks): one row out, one in, not every field of every row
+    expect(compareObserved(legacy, json({ items: [r(4), r(3), r(2), r(1), r(0)] }), cc).diff).toEqual([
+      { path: '/items/0', kind: 'removed', legacy: r(5) },
+      { path: '/items/4', kind: 'added', target: r(0) },
+    ]);
+    // the same items in another order still differ: one moved
+    expect(compareObserved(legacy, json({ items: [r(4), r(5), r(3), r(2), r(1)] }), cc).diff).toEqual([
+      { path: '/items/0', kind: 'added', target: r(4) },
+      { path: '/items/1', kind: 'removed', legacy: r(4) },
+    ]);
+  });
+});
+
 describe('compareObserved (properties)', () => {
   const value = fc.jsonValue({ maxDepth: 4 });
   it('an answer always matches itself, and differing fields are the same both ways', () => {
@@ -97,11 +141,14 @@ describe('compareObserved (properties)', () => {
       }),
     );
   });
+  // the fields as the figures show them (indexes folded), as a rule's ignore list names them: a
+  // list item ignored by its index is that index on both sides, and lists of different lengths
+  // are no longer paired by index (a missing item is that item)
   it('ignoring every differing field leaves a match', () => {
     fc.assert(
       fc.property(value, value, (a, b) => {
         const first = compareObserved(json(a), json(b), compileCompare(undefined));
-        const paths = first.diff.map((d) => d.path).filter((p) => p.startsWith('/') || p === '');
+        const paths = first.fields.filter((p) => p.startsWith('/') || p === '');
         fc.pre(paths.every((p) => p !== ''));
         const again = compareObserved(json(a), json(b), compileCompare({ ignore: paths }));
         expect(again.match).toBe(true);

@@ -8,7 +8,9 @@
  * up into "top differing fields".
  */
 import type { CompareNormalizer, CompareSettings } from '../rules/model.js';
+import { alignItems } from './array-alignment.js';
 import { compilePath, compilePaths, escapeSegment, fieldOf, type PathMatcher } from './json-paths.js';
+import { sameHeader } from './header-values.js';
 import { DEFAULT_COMPARED_HEADERS } from './settings.js';
 
 export type ObservedBody =
@@ -65,6 +67,27 @@ export function compileCompare(s: CompareSettings | undefined): CompiledCompare 
     normalizers: (s?.normalize ?? []).map((n) => (typeof n === 'string' ? { kind: n, where: null } : { kind: n.kind, where: compilePaths(n.paths) })),
     arrayKeys: Object.entries(s?.arrayKeys ?? {}).map(([path, key]) => ({ where: compilePath(path), key })),
   };
+}
+
+/**
+ * What stands for the body in an answer to HEAD, which has none: compared besides the rule's
+ * headers. Status and content type alone made a HEAD of a patient whose birth date differed a
+ * match, counted as evidence for the flip; the services serve the legacy's ETag (a hash of the
+ * exact bytes), so equal bodies have equal tags and lengths.
+ */
+export const HEAD_BODY_HEADERS = ['content-length', 'etag'];
+
+const forHead = new WeakMap<CompiledCompare, CompiledCompare>();
+
+/** The comparison of the answers to one request: for HEAD, the rule's plus HEAD_BODY_HEADERS. */
+export function compareForMethod(cc: CompiledCompare, method: string): CompiledCompare {
+  if (method !== 'HEAD') return cc;
+  let head = forHead.get(cc);
+  if (!head) {
+    head = { ...cc, headers: [...new Set([...cc.headers, ...HEAD_BODY_HEADERS])] };
+    forHead.set(cc, head);
+  }
+  return head;
 }
 
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$/;
@@ -126,20 +149,39 @@ export function normalizeJson(value: unknown, cc: CompiledCompare, segments: str
 /** Stands for an ignored array element: position kept, value not compared. */
 const IGNORED = Symbol('ignored');
 
-/** Leaf-level differences between two normalized JSON values. */
+/** Whether two normalized JSON values have no difference (diffJson would find none). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === IGNORED || b === IGNORED) return true;
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  if (isObject(a) && isObject(b)) {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && sameJson(a[k], b[k]));
+  }
+  return a === b || (Number.isNaN(a) && Number.isNaN(b));
+}
+
+/**
+ * Leaf-level differences between two normalized JSON values. Array items are paired with their
+ * equals (array-alignment.ts); a path names legacy's index, the new service's for an item only
+ * it has.
+ */
 export function diffJson(a: unknown, b: unknown, path = ''): DiffEntry[] {
   if (a === IGNORED || b === IGNORED) return [];
   if (Array.isArray(a) && Array.isArray(b)) {
     const out: DiffEntry[] = [];
-    const n = Math.max(a.length, b.length);
-    for (let i = 0; i < n; i++) {
-      const p = `${path}/${i}`;
-      if (i >= a.length) {
-        if (b[i] !== IGNORED) out.push({ path: p, kind: 'added', target: b[i] });
-      } else if (i >= b.length) {
-        if (a[i] !== IGNORED) out.push({ path: p, kind: 'removed', legacy: a[i] });
-      }
-      else out.push(...diffJson(a[i], b[i], p));
+    // the equal items at either end set aside, the rest aligned on their equals: a stay missing
+    // at the top read as every field of every stay changed, a page shifted by one patient as
+    // every field of every row
+    let head = 0;
+    while (head < a.length && head < b.length && sameJson(a[head], b[head])) head++;
+    let tail = 0;
+    while (tail < a.length - head && tail < b.length - head && sameJson(a[a.length - 1 - tail], b[b.length - 1 - tail])) tail++;
+    for (const step of alignItems(a, b, head, a.length - tail, b.length - tail)) {
+      if (step.kind === 'added') {
+        if (b[step.target] !== IGNORED) out.push({ path: `${path}/${step.target}`, kind: 'added', target: b[step.target] });
+      } else if (step.kind === 'removed') {
+        if (a[step.legacy] !== IGNORED) out.push({ path: `${path}/${step.legacy}`, kind: 'removed', legacy: a[step.legacy] });
+      } else out.push(...diffJson(a[step.legacy], b[step.target], `${path}/${step.legacy}`));
     }
     return out;
   }
@@ -169,14 +211,16 @@ function bodyDiff(a: ObservedBody, b: ObservedBody, cc: CompiledCompare): DiffEn
 
 /** Every difference of two answers, unfiltered. */
 export function diffObserved(a: Observed, b: Observed, cc: CompiledCompare): DiffEntry[] {
-  const out: DiffEntry[] = [];
+  // a 404 against a 200 is that, not also every field of the record against the error's: those
+  // crowded the top differing fields with fields that did not differ
   if (a.status !== b.status || a.error !== b.error) {
-    out.push({ path: 'status', kind: 'changed', legacy: a.error ?? a.status, target: b.error ?? b.status });
+    return [{ path: 'status', kind: 'changed', legacy: a.error ?? a.status, target: b.error ?? b.status }];
   }
+  const out: DiffEntry[] = [];
   // an answer that is not there has no headers or body to compare
-  if (a.status === 0 || b.status === 0) return out;
+  if (a.status === 0) return out;
   for (const h of cc.headers) {
-    if (a.headers[h] !== b.headers[h]) {
+    if (!sameHeader(h, a.headers[h], b.headers[h])) {
       const kind = a.headers[h] === undefined ? 'added' : b.headers[h] === undefined ? 'removed' : 'changed';
       out.push({ path: `header:${h}`, kind, legacy: a.headers[h], target: b.headers[h] });
     }

@@ -24,7 +24,7 @@
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { compareObserved, redactDiff, type Logger, type Observed, type ParityRecorder } from '@ficus/contracts';
+import { compareForMethod, compareObserved, redactDiff, type CompiledCompare, type Logger, type Observed, type ParityRecorder } from '@ficus/contracts';
 import type { RequestTarget } from '../routing/request-target.js';
 import { isSafeMethod, type CompiledRule } from '../routing/router.js';
 import type { ShadowSlot } from '../upstreams/connection-gate.js';
@@ -78,6 +78,8 @@ export class ShadowCapture {
   /** copies sent and not ended yet */
   private pending = 0;
   private settled = false;
+  /** the rule's comparison, as it applies to this request's method */
+  private readonly cc: CompiledCompare;
 
   constructor(
     private readonly shadows: Shadows,
@@ -87,6 +89,7 @@ export class ShadowCapture {
     private readonly key: string,
   ) {
     this.legacyBody = new BodyCapture(rule.shadow!.maxBodyBytes);
+    this.cc = compareForMethod(rule.compare!, req.method ?? 'GET');
   }
 
   /** compared or counted as skipped: nothing more to capture */
@@ -96,7 +99,7 @@ export class ShadowCapture {
 
   legacyHead(status: number, rawHeaders: Buffer[]): void {
     this.legacyStatus = status;
-    const names = this.rule.compare!.headers;
+    const names = this.cc.headers;
     const found: Record<string, string | undefined> = {};
     for (let i = 0; i < rawHeaders.length; i += 2) {
       const lower = rawHeaders[i]!.toString('latin1').toLowerCase();
@@ -166,7 +169,7 @@ export class ShadowCapture {
       headers.push('content-length', String(body.length));
     }
     const capture = new BodyCapture(shadow.maxBodyBytes);
-    const names = this.rule.compare!.headers;
+    const names = this.cc.headers;
     upstream.pool
       .request({
         path: target.forwardPath,
@@ -245,7 +248,7 @@ export class Shadows {
 
   /** `key`: the record the request was about (parity-key.ts), counted for the gate's breadth */
   compare(rule: CompiledRule, method: string, legacy: Observed, target: Observed, again: Observed | undefined, requestId: string, key: string): void {
-    const c = compareObserved(legacy, target, rule.compare!, again);
+    const c = compareObserved(legacy, target, compareForMethod(rule.compare!, method), again);
     const settings = rule.rule.compare;
     const rate = settings?.sampleRate ?? 0.1;
     const keep = !c.match && rate > 0 && Math.random() < rate;
