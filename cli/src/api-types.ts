@@ -9,6 +9,8 @@ export interface ChangeRecord {
   summary: string;
   rule?: string;
   rollbackTo?: number;
+  /** made past a closed parity gate by an admin */
+  forced?: boolean;
 }
 
 export interface VersionInfo {

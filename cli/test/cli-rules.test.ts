@@ -297,6 +297,10 @@ describe('ficus rules: files', () => {
     const forced = await s.ficus(['rules', 'flip', 'encounters-shadow', '--mode', 'new', '--force', '--reason', 'accepted by the ward']);
     expect(forced.code, forced.stderr).toBe(0);
     expect(forced.stdout).toContain('forced past the parity gate');
+    // the tables say so too (the summary, where it was, is cut to the column's width)
+    const [audit, versions] = await Promise.all([s.ficus(['audit', '--action', 'rules.flip', '--target', 'encounters-shadow', '--limit', '1']), s.ficus(['rules', 'versions', '--limit', '1'])]);
+    expect(audit.stdout).toMatch(/rules\.flip\s+encounters-shadow\s+ok, forced\s+200/);
+    expect(versions.stdout).toMatch(/\sflip, forced\s/);
   });
 
   it('does not overwrite a rule file that an export did not write', async () => {

@@ -39,11 +39,14 @@ export function addAuditCommand(program: Command): void {
           ? 'no audit entries match'
           : table(
               ['id', 'at', 'actor', 'action', 'target', 'outcome', 'status', 'version', 'reason'],
-              r.entries.map((e) => [e.id, e.at, actorOf(e), e.action, e.target, e.outcome, e.status, e.version, e.reason]),
+              r.entries.map((e) => [e.id, e.at, actorOf(e), e.action, e.target, outcomeOf(e), e.status, e.version, e.reason]),
             ),
       );
     });
 }
+
+/** A change an admin forced past a closed parity gate reads `ok, forced`: before, only --json told it from any other. */
+const outcomeOf = (e: AuditRecord): string => (e.detail?.forced === true ? `${e.outcome}, forced` : e.outcome);
 
 /** A token's name may have been another token's before: the table says which one acted, as `token:<name>#<id>`. */
 const actorOf = (e: AuditRecord): string => (e.tokenId === undefined ? e.actor : `${e.actor}#${e.tokenId}`);

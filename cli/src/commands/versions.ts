@@ -39,7 +39,7 @@ export function addVersionCommands(rules: Command): void {
       printResult(ctx.json, r, () =>
         table(
           ['version', 'created', 'author', 'kind', 'summary', 'reason'],
-          r.versions.map((v) => [`${v.version}${v.version === r.current ? ' *' : ''}`, v.createdAt, v.author, v.change.kind, v.change.summary, v.reason]),
+          r.versions.map((v) => [`${v.version}${v.version === r.current ? ' *' : ''}`, v.createdAt, v.author, v.change.forced ? `${v.change.kind}, forced` : v.change.kind, v.change.summary, v.reason]),
         ),
       );
     });
