@@ -8,7 +8,8 @@
  * checks it: early (the service's copy from the message alone), then byte for byte once the
  * legacy's CDC came. In mode `new` (`legacyToo: false`) the legacy gets the change by write-back,
  * except A11, which patient-service refuses there (a dead letter): the stay's withdrawal would be
- * a delete the legacy refuses while results are filed under the stay.
+ * a delete the legacy refuses while results are filed under the stay. And in `dual` a copy the
+ * legacy's CDC overtook (A13, A11, and an A03 between them) is stale before any refusal.
  *
  * Before 7 December patient-service had no handler for any of the four (a dead letter, HL7 201)
  * and the shipped rule sent them to the legacy only, which refused them too (AR 201).
@@ -38,22 +39,25 @@ afterAll(async () => {
 let clock = 0;
 /** MSH-7 and EVN-2 of the next message: each a minute after the one before, all after now (newer than anything the legacy committed) */
 const next = () => hl7Time(new Date(Date.now() + ++clock * 60_000));
-const adt = (event: string, ...segments: string[]) => {
-  const at = next();
-  return hl7(msh(`ADT^${event}^ADT_${event}`, uniqueControlId(event), { time: at }), `EVN|${event}|${at}`, ...segments);
-};
+const adtAt = (at: string, event: string, ...segments: string[]) => hl7(msh(`ADT^${event}^ADT_${event}`, uniqueControlId(event), { time: at }), `EVN|${event}|${at}`, ...segments);
+const adt = (event: string, ...segments: string[]) => adtAt(next(), event, ...segments);
 const pid = (mrn: string, fields: Record<number, string> = {}) => segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, ...fields });
 const pv1 = (fields: Record<number, string>) => segment('PV1', { 1: '1', ...fields });
 const a01 = (mrn: string, visit: string, admitted = '202407011030') => adt('A01', pid(mrn, { 5: 'cancel^carla', 7: '19800215', 8: 'F' }), pv1({ 2: 'I', 3: 'MED1^^3', 19: visit, 44: admitted }));
 const a03 = (mrn: string, visit: string, at: string) => adt('A03', pid(mrn), pv1({ 19: visit, 36: '01', 45: at }));
 
-/** the message to the legacy inbound (its ACK answered) and to patient-service's queue, as the adapter does in mode dual */
-async function toBoth(message: string, ack = 'AA'): Promise<string[]> {
+/** the message to the legacy inbound alone, its ACK answered */
+async function toLegacy(message: string, ack = 'AA'): Promise<string[]> {
   const answer = await client.request(message);
   expect(answer.code, `legacy ACK ${answer.errorCodes.join(',')}`).toBe(ack);
+  return answer.errorCodes;
+}
+/** the message to the legacy inbound (its ACK answered) and to patient-service's queue, as the adapter does in mode dual */
+async function toBoth(message: string, ack = 'AA'): Promise<string[]> {
+  const codes = await toLegacy(message, ack);
   await scene.sendHl7('patient-service', message, { legacyToo: true });
   await scene.drain();
-  return answer.errorCodes;
+  return codes;
 }
 
 const paths = (mrn: string) => [`/api/patients/${mrn}`, `/api/encounters?mrn=${mrn}`];
@@ -178,6 +182,85 @@ describe('mode dual: both sides end alike', () => {
     expect(await serviceStayId('V7750003A')).toBeDefined();
     const results = JSON.parse((await ask(scene.results.url, `/api/results?mrn=${mrn}`)).body) as { items: { orderNumber: string; admissionId: number | null }[] };
     expect(results.items.filter((r) => r.orderNumber === 'L77500031')).toEqual([expect.objectContaining({ admissionId: Number(await serviceStayId('V7750003A')) })]);
+  });
+});
+
+/**
+ * The legacy applied the message and changed the stay again since; its CDC of that later change
+ * reached patient-service before patient-service's copy of the message (its queue behind). The
+ * copy is older than the legacy's committed state of the stay: stale, whatever that state would
+ * make of it. As first written, each handler refused it on that newer state (HL7 207 or 102, a
+ * dead letter where nothing was wrong). Every message here carries a time in the past, as the
+ * late copy's would: the legacy's commits are newer.
+ */
+describe('mode dual, the legacy’s CDC of a later change of the stay before the service’s copy of the message: stale, not refused', () => {
+  /** MSH-7 and EVN-2 `minutes` before now, in order, all before the legacy's commits */
+  const ago = (minutes: number) => hl7Time(new Date(Date.now() - minutes * 60_000));
+  /** the copy to patient-service, late; what it recorded (none when it was refused) */
+  async function lateCopy(message: string): Promise<string | undefined> {
+    const job = await scene.sendHl7('patient-service', message, { legacyToo: true });
+    await scene.drain();
+    return (await scene.patients.pool.query<{ outcome: string }>('SELECT outcome FROM ficus_hl7_applied WHERE control_id = $1', [job.controlId])).rows[0]?.outcome;
+  }
+  const legacyChanges = async () => {
+    await scene.cdc.sync();
+    await scene.drain();
+  };
+
+  it('A13 of a stay the legacy opened again and moved since: stale, not 207 (not discharged)', async () => {
+    const mrn = '7750020';
+    await toBoth(adtAt(ago(50), 'A01', pid(mrn, { 5: 'late^lena', 7: '19800215', 8: 'F' }), pv1({ 2: 'I', 3: 'MED1^^3', 19: 'V7750020', 44: '202407011030' })));
+    await toBoth(adtAt(ago(40), 'A03', pid(mrn), pv1({ 19: 'V7750020', 36: '01', 45: '202407031200' })));
+    await expectSameConfirmed(mrn);
+    const a13 = adtAt(ago(30), 'A13', pid(mrn), pv1({ 19: 'V7750020' }));
+    await toLegacy(a13);
+    await toLegacy(adtAt(ago(20), 'A08', pid(mrn), pv1({ 3: 'MED1^^5', 19: 'V7750020' })));
+    await legacyChanges();
+    const letters = (await serviceDeadLetters()).length;
+    expect(await lateCopy(a13)).toBe('stale');
+    expect(await serviceDeadLetters()).toHaveLength(letters);
+    await expectSameConfirmed(mrn);
+    expect((await stays(scene.patients.url, mrn)).map((s) => [s.status, s.bed])).toEqual([['ADMITTED', '5']]);
+  });
+
+  it('A11 the legacy refused (results filed under the stay), the stay discharged since: stale, not 207 (discharged)', async () => {
+    const mrn = '7750021';
+    await toBoth(adtAt(ago(50), 'A01', pid(mrn, { 5: 'late^luis', 7: '19700101', 8: 'M' }), pv1({ 2: 'I', 3: 'MED1^^4', 19: 'V7750021', 44: '202407011030' })));
+    await toLegacy(
+      hl7(
+        msh('ORU^R01^ORU_R01', uniqueControlId('ORU'), { application: 'LABSYS', facility: 'CORELAB', time: ago(45) }),
+        `PID|1||${mrn}`,
+        pv1({ 19: 'V7750021' }),
+        segment('OBR', { 1: '1', 3: 'L77500211', 4: 'K^K', 7: '20240701120000' }),
+        segment('OBX', { 1: '1', 2: 'NM', 3: '2823-3^POTASSIUM^LN', 5: '4.1', 6: 'mmol/L', 11: 'F' }),
+      ),
+    );
+    await expectSameConfirmed(mrn);
+    const a11 = adtAt(ago(40), 'A11', pid(mrn), pv1({ 19: 'V7750021' }));
+    expect(await toLegacy(a11, 'AE')).toEqual(['207']);
+    await toLegacy(adtAt(ago(30), 'A03', pid(mrn), pv1({ 19: 'V7750021', 36: '01', 45: '202407031200' })));
+    await legacyChanges();
+    const letters = (await serviceDeadLetters()).length;
+    expect(await lateCopy(a11)).toBe('stale');
+    expect(await serviceDeadLetters()).toHaveLength(letters);
+    await expectSameConfirmed(mrn);
+    expect((await stays(scene.patients.url, mrn)).map((s) => s.status)).toEqual(['DISCHARGED']);
+  });
+
+  it('A03 whose discharge the legacy cancelled, the admission time corrected to after it since: stale, not 102 (discharged before the admission)', async () => {
+    const mrn = '7750022';
+    await toBoth(adtAt(ago(50), 'A01', pid(mrn, { 5: 'late^lou', 7: '19900101', 8: 'F' }), pv1({ 2: 'I', 3: 'MED1^^6', 19: 'V7750022', 44: '202407010800' })));
+    await expectSameConfirmed(mrn);
+    const a03 = adtAt(ago(40), 'A03', pid(mrn), pv1({ 19: 'V7750022', 36: '01', 45: '202407011000' }));
+    await toLegacy(a03);
+    await toLegacy(adtAt(ago(30), 'A13', pid(mrn), pv1({ 19: 'V7750022' })));
+    await toLegacy(adtAt(ago(20), 'A08', pid(mrn), pv1({ 19: 'V7750022', 44: '202407011100' })));
+    await legacyChanges();
+    const letters = (await serviceDeadLetters()).length;
+    expect(await lateCopy(a03)).toBe('stale');
+    expect(await serviceDeadLetters()).toHaveLength(letters);
+    await expectSameConfirmed(mrn);
+    expect((await stays(scene.patients.url, mrn)).map((s) => [s.status, s.dischargeDate])).toEqual([['ADMITTED', null]]);
   });
 });
 

@@ -77,8 +77,9 @@ async function discharge(ctx: Hl7Context): Promise<HandlerOutcome> {
     `SELECT ${localTimestamp('$2')} < admitted_at AS before, ${hl7MayOverwrite('encounter', '$3', '$4', systemOfRecord)} AS newer FROM encounter WHERE id = $1`,
     [id, discharged, order.time, order.seq],
   );
-  if (rows[0]?.before) throw dischargedBeforeAdmission();
+  // stale first: the legacy's newer state (its discharge cancelled, the admission time corrected since) is no refusal of this copy's
   if (!rows[0]?.newer) return 'stale';
+  if (rows[0].before) throw dischargedBeforeAdmission();
   const changed = await tx.query(
     `UPDATE encounter SET discharged_at = ${localTimestamp('$2')}, discharge_disposition = $3, updated_at = LOCALTIMESTAMP(0)
       WHERE id = $1 AND ROW(discharged_at, discharge_disposition) IS DISTINCT FROM ROW(${localTimestamp('$2')}, $3::text)`,

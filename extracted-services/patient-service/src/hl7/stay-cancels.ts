@@ -59,15 +59,12 @@ export async function cancelDischarge(ctx: Hl7Context): Promise<HandlerOutcome> 
   const mrn = await knownPatient(ctx);
   requireSegment(message, 'PV1', 'it names the stay');
   const visitNo = visitNumber(message);
-  let stay: StayState | undefined;
-  if (visitNo !== undefined) {
-    stay = await patientsStay(ctx, mrn, visitNo);
-    if (!stay.discharged) throw stayNotDischarged();
-  } else {
-    stay = await newestDischargedStay(ctx, mrn);
-    if (!stay) throw noDischargedStay();
-  }
+  const stay = visitNo !== undefined ? await patientsStay(ctx, mrn, visitNo) : await newestDischargedStay(ctx, mrn);
+  if (!stay) throw noDischargedStay();
+  // stale before the stay's state is judged: in `dual` the legacy's CDC of a later change (the
+  // stay open again and changed since) may be here before this copy, which 207 would dead-letter
   if (!stay.newer) return 'stale';
+  if (!stay.discharged) throw stayNotDischarged();
   const changed = await tx.query(
     'UPDATE encounter SET discharged_at = NULL, discharge_disposition = NULL, updated_at = LOCALTIMESTAMP(0) WHERE id = $1 AND discharged_at IS NOT NULL',
     [stay.id],
@@ -91,9 +88,11 @@ export async function cancelAdmission(ctx: Hl7Context): Promise<HandlerOutcome> 
   // before the stay's row lock, as the CDC feed takes them (it may be giving an early copy the legacy's id)
   await lockEarlyCopies(tx, 'encounter', [mrn], 'handler');
   const stay = await patientsStay(ctx, mrn, visitNo);
-  if (stay.discharged) throw cancelOfDischargedStay();
-  if (ctx.writeBack) throw cancelNotWrittenBack();
+  // without the legacy, refused whatever its age: nobody else applies it, and the dead letter says what to do
+  if (ctx.writeBack) throw stay.discharged ? cancelOfDischargedStay() : cancelNotWrittenBack();
+  // with it, stale first (as A13): the legacy may have kept the stay (results under it) and discharged it since
   if (!stay.newer) return 'stale';
+  if (stay.discharged) throw cancelOfDischargedStay();
   if (stay.provisional) await tx.query('DELETE FROM encounter WHERE id = $1', [stay.id]);
   return 'applied';
 }
