@@ -157,7 +157,11 @@ export async function checkGates(moves: (GatedMove & { minutes?: MinuteRange[] |
 
 export function describeGate(g: GateFigures): string {
   const measured = g.parity === null ? 'nothing compared' : `parity ${g.parity.toFixed(4)} over ${g.compared} compared requests`;
-  const counted = g.countedMinutes !== undefined ? `, counting only the ${g.countedMinutes} minutes in which it compared against "${g.target}"` : '';
+  // keys are kept by target, so they count from the change on; requests only from the minute after the next
+  const counted =
+    g.countedMinutes !== undefined
+      ? `, counting only the ${g.countedMinutes} ${g.countedMinutes === 1 ? 'minute' : 'minutes'} in which it compared against "${g.target}" (not the minute of the change of target, nor the next)`
+      : '';
   const byKey = g.keyParity === null ? 'no key compared' : `parity ${g.keyParity.toFixed(4)} over ${g.keys} distinct keys, ${g.mismatchedKeys} with a mismatch`;
   return `rule "${g.rule}" ${g.move}: ${measured} in the last ${g.window}${counted}; the gate needs parity ≥ ${g.threshold} over ≥ ${g.minCompared} compared requests; by key: ${byKey}, the gate needs as much over ≥ ${g.minKeys} distinct keys`;
 }

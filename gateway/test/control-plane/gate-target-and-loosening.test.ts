@@ -85,7 +85,7 @@ describe('a change of target through the parity gate', () => {
     expect(r.body.gates).toEqual([
       { rule: 'patients-read', move: 'to new (target patient-service → results-service)', parity: null, compared: 0, mismatches: 0, keys: 0, mismatchedKeys: 0, keyParity: null, threshold: 0.95, minCompared: 10, minKeys: 10, window: '1h', open: false, target: 'results-service', countedMinutes: 0 },
     ]);
-    expect(r.body.detail).toContain('counting only the 0 minutes in which it compared against "results-service"');
+    expect(r.body.detail).toContain('counting only the 0 minutes in which it compared against "results-service" (not the minute of the change of target, nor the next)');
     expect(await ruleOf()).toMatchObject({ mode: 'shadow', target: 'patient-service' });
   });
 
