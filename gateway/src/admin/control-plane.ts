@@ -267,17 +267,24 @@ function routingMoves(before: RuleSet, after: RuleSet): string[] {
   });
 }
 
+/** the order a gate's fields are named in, whatever order its file or request wrote them in */
+const GATE_FIELDS = ['threshold', 'minCompared', 'minKeys', 'window', 'gateAbovePercent'];
+const fieldRank = (k: string) => (GATE_FIELDS.includes(k) ? GATE_FIELDS.indexOf(k) : GATE_FIELDS.length);
+
 const gateText = (parity: object): string =>
   Object.entries(parity)
+    .sort(([a], [b]) => fieldRank(a) - fieldRank(b) || a.localeCompare(b))
     .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
     .join(', ');
+
+const sameGate = (a: object | undefined, b: object | undefined): boolean => (a === undefined || b === undefined ? a === b : gateText(a) === gateText(b));
 
 /** The parity gates a rule set adds, removes or changes on the rules the one before has too, in words. */
 function gateChanges(before: RuleSet, after: RuleSet): string[] {
   const was = new Map<string, { parity?: object }>([...before.http, ...(before.hl7 ?? [])].map((r) => [r.id, r]));
   return [...after.http, ...(after.hl7 ?? [])].flatMap((r) => {
     const b = was.get(r.id);
-    if (!b || JSON.stringify(b.parity) === JSON.stringify(r.parity)) return [];
+    if (!b || sameGate(b.parity, r.parity)) return [];
     if (!b.parity) return [`${r.id}: parity gate added (${gateText(r.parity!)})`];
     if (!r.parity) return [`${r.id}: parity gate removed`];
     return [`${r.id}: parity gate ${gateText(b.parity)} → ${gateText(r.parity)}`];

@@ -30,4 +30,22 @@ describe('the summary of an import', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.change.summary).toBe('changed patients-read (patients-read: parity gate added (threshold 0.99, minCompared 100, window 1h))');
   });
+
+  it('reads a gate by its fields, not their order: the same gate written in another order is no change, a changed one is named field by field in one order', async () => {
+    const now = (await s.admin.get<{ version: number; rules: { id: string; parity?: object }[]; upstreams: unknown }>('/api/rules')).body;
+    const gated = (parity: object) => now.rules.map((r) => (r.id === 'patients-read' ? { ...r, parity } : r));
+    const put = (parity: object, baseVersion: number) =>
+      s.admin.put<{ version: number; changed?: boolean; change?: { summary: string } }>('/api/rules', { ruleSet: { upstreams: now.upstreams, http: gated(parity) }, reason: 'gate', baseVersion, kind: 'import' });
+    const first = await put({ threshold: 0.99, minCompared: 100, minKeys: 20, window: '1h' }, now.version);
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    // as another editor (or a YAML round trip) writes the same gate
+    const same = await put({ window: '1h', minKeys: 20, minCompared: 100, threshold: 0.99 }, first.body.version);
+    expect(same.status, JSON.stringify(same.body)).toBe(200);
+    expect(same.body.change?.summary ?? '').not.toContain('parity gate');
+    const changed = await put({ window: '1h', gateAbovePercent: 10, minKeys: 20, threshold: 0.99, minCompared: 100 }, same.body.version);
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    expect(changed.body.change!.summary).toBe(
+      'changed patients-read (patients-read: parity gate threshold 0.99, minCompared 100, minKeys 20, window 1h → threshold 0.99, minCompared 100, minKeys 20, window 1h, gateAbovePercent 10)',
+    );
+  });
 });
