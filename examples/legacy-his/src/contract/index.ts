@@ -5,8 +5,6 @@
  * normalisation, the query rules and the routes over a store. The stand-in serves it, and so
  * does every service that takes one of its endpoints over (`@ficus/legacy-his/contract`): a
  * change to the contract happens here, once. Nothing here knows how anything is stored.
- * Besides, the legacy HL7 inbound's reading of the events a service must apply with the same
- * effect and refusals and that the shared interpretation (@ficus/hl7-protocol) does not give.
  */
 export * from './errors.js';
 export * from './etag.js';
@@ -17,4 +15,3 @@ export * from './patient-input.js';
 export * from './patient-routes.js';
 export * from './clinical-records.js';
 export * from './clinical-routes.js';
-export * from './visit-class-change.js';

@@ -4,9 +4,9 @@
  * back, A03 discharge, A40 merge patients (the cancellations A11 and A13 are in
  * adt-cancels.ts). Each runs inside the message's transaction (see inbound-processor.ts).
  */
-import { describesVisit, dischargedBeforeAdmission, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, patientMrn, readDemographics, readDischarge, readVisit, requireSegment, unknownPatient, visitNumber, type Hl7Message } from '@ficus/hl7-protocol';
+import { classChangeOfDischargedStay, describesVisit, dischargedBeforeAdmission, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, patientMrn, readClassChange, readDemographics, readDischarge, readVisit, requireSegment, stayToChange, unknownPatient, visitNumber, type ClassChangeEvent, type Hl7Message } from '@ficus/hl7-protocol';
 import type pg from 'pg';
-import { ADT_USER, classChangeOfDischargedStay, localTimestamp, readClassChange, stayToChange, type ClassChangeEvent } from '../contract/index.js';
+import { ADT_USER, localTimestamp } from '../contract/index.js';
 import type { MessageContext, MessageHandler } from './message-context.js';
 import { lockPatient, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
 import { admissionByVisit, admitOrUpdate, isDischarged, openAdmissionOf, updateVisit, writeVisit } from './visit-records.js';
@@ -71,7 +71,7 @@ export async function updatePersonInformation({ tx, message }: MessageContext): 
 /**
  * ADT^A06 (an outpatient or emergency visit becomes an inpatient stay) and ADT^A07 (the
  * reverse): the visit the message names changes class, location, doctor and admit time as
- * the contract's visit-class-change.ts reads them, and takes PV1-19 as its number when MRG-5
+ * @ficus/hl7-protocol's class-change.ts reads them, and takes PV1-19 as its number when MRG-5
  * named it. Never a new stay: a message naming no open visit of the patient is refused.
  */
 export const changePatientClass =

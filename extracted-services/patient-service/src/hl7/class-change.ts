@@ -1,6 +1,6 @@
 /**
  * ADT^A06 (an outpatient or emergency visit becomes an inpatient stay) and ADT^A07 (the
- * reverse), with the legacy inbound's effect and refusals: the contract's visit-class-change.ts
+ * reverse), with the legacy inbound's effect and refusals: @ficus/hl7-protocol's class-change.ts
  * reads the message for both, so the same stay changes the same way, and the same message is
  * refused in the same words (the legacy's ERR, the service's dead letter).
  *
@@ -16,8 +16,7 @@
  * stay comes through CDC carrying it; when that row came first under its old number, the legacy's
  * renumbering drops the copy then (early-stays.ts).
  */
-import { requireSegment } from '@ficus/hl7-protocol';
-import { classChangeOfDischargedStay, readClassChange, stayToChange, type ClassChangeEvent } from '@ficus/legacy-his/contract';
+import { classChangeOfDischargedStay, readClassChange, requireSegment, stayToChange, type ClassChangeEvent } from '@ficus/hl7-protocol';
 import { hl7MayOverwrite, hl7Stamp, lockEarlyCopies, type Hl7Context, type HandlerOutcome, type Hl7Handler } from '@ficus/service-kit';
 import { knownPatient } from './patient-records.js';
 import { openStayOf, stayByVisit, writeStay } from './visit-records.js';

@@ -1,7 +1,7 @@
 /**
  * What HL7 v2 messages mean to the hospital's records, read into neutral objects: a PID's
  * demographics (HL7's "empty keeps, `""` clears" rule), a PV1's stay, an A03's discharge, an
- * A40's merge pairs, an ORU's results with their fallbacks, and the refusals, worded alike
+ * A06/A07's change of class, an A40's merge pairs, an ORU's results with their fallbacks, and the refusals, worded alike
  * everywhere. The stand-in legacy system's HL7 inbound and the new services read messages
  * through it, each then writing its own storage, so that one message has one effect.
  * Nothing here does I/O.
@@ -22,6 +22,7 @@ export {
 } from './demographics.js';
 export { UNKNOWN_WARD, visitNumber, readVisit, describesVisit, admissionTime, visitChanges, readDischarge, type VisitFields, type VisitChange, type Discharge } from './visit.js';
 export { mergePairs, followMerges, type MergePair } from './merge.js';
+export { readClassChange, stayToChange, classChangeOfDischargedStay, type ClassChangeEvent, type ClassChange, type NamedBy, type StayToChange, type StayLookups } from './class-change.js';
 export {
   readResultMessage,
   readOrder,

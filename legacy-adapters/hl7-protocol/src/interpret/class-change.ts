@@ -1,10 +1,9 @@
 /**
  * ADT^A06 (an outpatient or emergency visit becomes an inpatient stay: the emergency patient who
  * is admitted) and ADT^A07 (an inpatient stay becomes an outpatient visit), HL7 v2.5.1 3.3.6 and
- * 3.3.7, as the legacy inbound reads them: which stay changes, what it becomes, and the
- * refusals. patient-service applies both with the same effect and must refuse them in the same
- * words (its dead letter beside the legacy's ERR), so the reading is here, beside the rest of
- * what the service reproduces of the legacy; each side then writes its own tables.
+ * 3.3.7: which stay changes, what it becomes, and the refusals, for the legacy inbound and
+ * patient-service alike (the same effect, the legacy's ERR and the service's dead letter in the
+ * same words); each then finds the stays in its own tables (StayLookups) and writes them.
  *
  * The stay is the visit being changed, never a new one: the visit of MRG-5 (the prior visit
  * number) when it differs from PV1-19, which then takes PV1-19 as its number; else the visit of
@@ -14,21 +13,12 @@
  * PV1-3 when it names one, as a whole (no bed in PV1-3 is no bed: the patient moved, as in an
  * A02); the attending doctor of PV1-7 and the admit time of PV1-44 when sent.
  */
-import {
-  admissionType,
-  at,
-  HL7_NULL,
-  noOpenStay,
-  noStayWithVisitNumber,
-  readVisit,
-  refuse,
-  visitNumber,
-  type AdmissionType,
-  type Hl7ErrorLocation,
-  type Hl7Message,
-  type Hl7Refusal,
-  type VisitChange,
-} from '@ficus/hl7-protocol';
+import type { Hl7ErrorLocation } from '../hl7/errors.js';
+import type { Hl7Message } from '../hl7/message.js';
+import { admissionType, HL7_NULL, type AdmissionType } from '../hl7/values.js';
+import { noOpenStay, noStayWithVisitNumber } from './record-refusals.js';
+import { at, refuse, type Hl7Refusal } from './refusal.js';
+import { readVisit, visitNumber, type VisitChange } from './visit.js';
 
 export type ClassChangeEvent = 'A06' | 'A07';
 
