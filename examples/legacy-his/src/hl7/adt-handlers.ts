@@ -2,7 +2,8 @@
  * ADT events: A01 admit, A04 register, A08 update patient information, A28 add person
  * information, A31 update person information, A06/A07 change an outpatient to an inpatient and
  * back, A03 discharge, A40 merge patients (the cancellations A11 and A13 are in
- * adt-cancels.ts). Each runs inside the message's transaction (see inbound-processor.ts).
+ * adt-cancels.ts, A47's change of identifier in identifier-change.ts). Each runs inside the
+ * message's transaction (see inbound-processor.ts).
  */
 import { classChangeOfDischargedStay, describesVisit, dischargedBeforeAdmission, mergeIntoItself, mergePairs, noOpenStay, noPatientToMerge, noStayWithVisitNumber, noSurvivor, patientMrn, readClassChange, readDemographics, readDischarge, readVisit, requireSegment, stayToChange, unknownPatient, visitNumber, type ClassChangeEvent, type Hl7Message } from '@ficus/hl7-protocol';
 import type pg from 'pg';
@@ -135,13 +136,21 @@ export async function mergePatients({ tx, message, facility, controlId }: Messag
     const found = new Set(rows.map((r) => r.pat_mrn));
     if (!found.has(survivor)) throw noSurvivor(pair);
     if (!found.has(merged)) throw noPatientToMerge(pair);
-
-    const admissions = await tx.query('UPDATE ADMISSION SET PAT_MRN = $1 WHERE PAT_MRN = $2', [survivor, merged]);
-    const results = await tx.query('UPDATE LAB_RESULT SET PAT_MRN = $1 WHERE PAT_MRN = $2', [survivor, merged]);
-    await tx.query(`UPDATE PATIENT_MASTER SET ACTIVE_FLG = 'N', LAST_UPD_USER = $2 WHERE PAT_MRN = $1 AND ACTIVE_FLG <> 'N'`, [merged, ADT_USER]);
-    await tx.query(
-      `INSERT INTO PATIENT_MERGE (SURVIVOR_MRN, MERGED_MRN, ADM_CNT, RESULT_CNT, SEND_FACILITY, CONTROL_ID) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [survivor, merged, admissions.rowCount ?? 0, results.rowCount ?? 0, facility, controlId],
-    );
+    await mergeLockedPatients(tx, survivor, merged, facility, controlId);
   }
+}
+
+/**
+ * What a merge does once both patients' rows are locked (A40, and A47's change of MRN): the
+ * merged patient's stays and results move to the survivor, the record is closed, and the merge
+ * is recorded with the message that made it.
+ */
+export async function mergeLockedPatients(tx: pg.PoolClient, survivor: string, merged: string, facility: string, controlId: string): Promise<void> {
+  const admissions = await tx.query('UPDATE ADMISSION SET PAT_MRN = $1 WHERE PAT_MRN = $2', [survivor, merged]);
+  const results = await tx.query('UPDATE LAB_RESULT SET PAT_MRN = $1 WHERE PAT_MRN = $2', [survivor, merged]);
+  await tx.query(`UPDATE PATIENT_MASTER SET ACTIVE_FLG = 'N', LAST_UPD_USER = $2 WHERE PAT_MRN = $1 AND ACTIVE_FLG <> 'N'`, [merged, ADT_USER]);
+  await tx.query(
+    `INSERT INTO PATIENT_MERGE (SURVIVOR_MRN, MERGED_MRN, ADM_CNT, RESULT_CNT, SEND_FACILITY, CONTROL_ID) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [survivor, merged, admissions.rowCount ?? 0, results.rowCount ?? 0, facility, controlId],
+  );
 }

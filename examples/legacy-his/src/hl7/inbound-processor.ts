@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { withTransaction, type Logger } from '@ficus/contracts';
 import { cancelAdmission, cancelDischarge } from './adt-cancels.js';
 import { addPersonInformation, admitPatient, changePatientClass, dischargePatient, mergePatients, registerPatient, updatePatientInformation, updatePersonInformation } from './adt-handlers.js';
+import { changePatientIdentifiers } from './identifier-change.js';
 import type { MessageHandler } from './message-context.js';
 import { storeResults } from './oru-handler.js';
 import { answerQuery } from './patient-query.js';
@@ -28,6 +29,7 @@ export const HANDLERS: Readonly<Record<string, Readonly<Record<string, MessageHa
     A13: cancelDischarge,
     A11: cancelAdmission,
     A40: mergePatients,
+    A47: changePatientIdentifiers,
   },
   ORU: { R01: storeResults },
 };

@@ -63,7 +63,7 @@ export async function updatePatient(tx: pg.PoolClient, mrn: string, d: Demograph
  * An MRN given by a sending system must never be handed out again by the registration screen
  * (POST /api/patients takes the next PAT_MRN_SEQ value): the sequence is moved past it.
  */
-async function keepMrnSequenceAhead(tx: pg.PoolClient, mrn: string): Promise<void> {
+export async function keepMrnSequenceAhead(tx: pg.PoolClient, mrn: string): Promise<void> {
   // serialises the read-and-set with other registrations of this kind until commit
   await tx.query(`SELECT pg_advisory_xact_lock(hashtext('PAT_MRN_SEQ'))`);
   await tx.query(`SELECT setval('PAT_MRN_SEQ', $1::bigint) FROM PAT_MRN_SEQ WHERE last_value < $1::bigint`, [mrn]);

@@ -23,6 +23,7 @@ export {
 export { UNKNOWN_WARD, visitNumber, readVisit, describesVisit, admissionTime, visitChanges, readDischarge, type VisitFields, type VisitChange, type Discharge } from './visit.js';
 export { mergePairs, followMerges, type MergePair } from './merge.js';
 export { readClassChange, stayToChange, classChangeOfDischargedStay, type ClassChangeEvent, type ClassChange, type NamedBy, type StayToChange, type StayLookups } from './class-change.js';
+export { readIdentifierChange, noPatientToRenumber, mrnTaken, type IdentifierChange, type OtherIdentifierChange } from './identifier-change.js';
 export {
   readResultMessage,
   readOrder,
