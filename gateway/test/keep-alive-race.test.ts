@@ -10,6 +10,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startGatewayUnderTest, type GatewayUnderTest } from './support/gateway-harness.js';
 import { header, rawRequest } from './support/raw-http.js';
+import { settled } from './support/shadow-scene.js';
 
 interface Seen {
   connection: number;
@@ -105,11 +106,12 @@ beforeAll(async () => {
   const declare = (name: string) =>
     `  ${name}: { url: "${url}", healthCheck: { enabled: false }, pool: { connections: 1 }, circuitBreaker: { failureThreshold: 1, openMs: 60000 } }\n`;
   gw = await startGatewayUnderTest({
-    'u.yaml': 'upstreams:\n' + declare('legacy') + declare('cold') + declare('svc'),
+    'u.yaml': 'upstreams:\n' + declare('legacy') + declare('cold') + declare('svc') + declare('mirror'),
     'r.yaml':
       'http:\n' +
       '  - { id: cold, match: { path: /cold/** }, mode: legacy, legacy: cold }\n' +
       '  - { id: svc-new, match: { path: /svc/** }, mode: new, target: svc }\n' +
+      '  - { id: shadowed, match: { path: /shadowed/** }, mode: shadow, target: mirror }\n' +
       '  - { id: all, match: { path: /** }, mode: legacy }\n',
   });
 });
@@ -118,7 +120,7 @@ afterAll(async () => {
   await new Promise<void>((resolve) => upstream.close(() => resolve()));
 });
 beforeEach(() => {
-  for (const name of ['legacy', 'cold', 'svc']) breaker(name).forceClose('next test');
+  for (const name of ['legacy', 'cold', 'svc', 'mirror']) breaker(name).forceClose('next test');
 });
 
 describe('an idempotent request on a reused connection the upstream drops without answering', () => {
@@ -228,5 +230,21 @@ describe('never sent again', () => {
     const r = await rawRequest(gw.url, 'GET', '/status-line-then-cut-when-reused');
     expect(r.status).toBe(502);
     expect(seenFor('/status-line-then-cut-when-reused')).toHaveLength(1);
+  });
+});
+
+describe('a shadow copy the keep-alive race lost', () => {
+  it('is sent once more, so parity counts the answer the service gives, not a connection it never dropped on purpose', async () => {
+    const compared = () => Object.fromEntries(gw.gateway.recorder.compared.get('shadowed') ?? []);
+    // the first copy opens the target's only connection; the second goes out on it, reused, and is dropped
+    expect((await rawRequest(gw.url, 'GET', '/shadowed/warm')).status).toBe(200);
+    await settled(gw.gateway, 'shadowed', 1);
+    const before = await retries('mirror', 'reused-connection-closed');
+    expect((await rawRequest(gw.url, 'GET', '/shadowed/lost-when-reused/fin')).status).toBe(200);
+    await settled(gw.gateway, 'shadowed', 2);
+    expect(compared()).toEqual({ match: 2 });
+    // the client's request to legacy and the copy to the target were each seen twice
+    expect(seenFor('/shadowed/lost-when-reused/fin')).toHaveLength(4);
+    expect(await retries('mirror', 'reused-connection-closed')).toBe(before);
   });
 });

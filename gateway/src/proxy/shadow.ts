@@ -33,6 +33,7 @@ import type { UpstreamRegistry } from '../upstreams/registry.js';
 import { BodyCapture, pickHeaders } from './body-capture.js';
 import { upstreamRequestHeaders, type ForwardingContext } from './headers.js';
 import { loggedRequestId } from './request-id.js';
+import { resendReason } from './resend.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
 export const SHADOW_HEADER = 'x-ficus-shadow';
@@ -170,16 +171,25 @@ export class ShadowCapture {
     }
     const capture = new BodyCapture(shadow.maxBodyBytes);
     const names = this.cc.headers;
-    upstream.pool
-      .request({
+    const method = this.req.method as Dispatcher.HttpMethod;
+    const request = (via: Dispatcher) =>
+      via.request({
         path: target.forwardPath,
-        method: this.req.method as Dispatcher.HttpMethod,
+        method,
         headers,
         body,
         signal: controller.signal,
         headersTimeout: shadow.timeoutMs,
         bodyTimeout: shadow.timeoutMs,
         ...(upstream.servername !== undefined ? { servername: upstream.servername } : {}),
+      });
+    request(upstream.pool)
+      // a copy the keep-alive race lost is sent once more, as a client's request is (resend.ts):
+      // counted as the target failing, it would be a mismatch the service never made
+      .catch((e: Error & { code?: string }) => {
+        if (resendReason(e, method, true) === undefined) throw e;
+        const fresh = upstream.freshConnection();
+        return request(fresh).finally(() => void fresh.close().catch(() => undefined));
       })
       .then(async (res) => {
         for await (const chunk of res.body) capture.add(chunk as Buffer);
