@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareObserved, compileCompare, formatDiff, redactDiff, type Observed } from '../src/parity/compare.js';
+import { compareForMethod, compareObserved, compileCompare, formatDiff, redactDiff, type Observed } from '../src/parity/compare.js';
 import { compilePath, fieldOf } from '../src/parity/json-paths.js';
 
 const json = (value: unknown, status = 200, headers: Record<string, string> = { 'content-type': 'application/json' }): Observed => ({
@@ -154,5 +154,21 @@ describe('compareObserved (properties)', () => {
         expect(again.match).toBe(true);
       }),
     );
+  });
+});
+
+describe('an answer to HEAD', () => {
+  const head = (etag: string, length = '120'): Observed => ({ status: 200, headers: { 'content-type': 'application/json', 'content-length': length, etag }, body: { kind: 'none' } });
+
+  it('is compared by its length and ETag, or by what the rule names instead (a service with ETags of its own)', () => {
+    const byDefault = compareForMethod(compileCompare(undefined), 'HEAD');
+    expect(compareObserved(head('"a"'), head('"b"'), byDefault).fields).toEqual(['header:etag']);
+    expect(compareObserved(head('"a"'), head('"a"', '121'), byDefault).fields).toEqual(['header:content-length']);
+    const lengthOnly = compareForMethod(compileCompare({ headHeaders: ['Content-Length'] }), 'HEAD');
+    expect(compareObserved(head('"a"'), head('"b"'), lengthOnly).match).toBe(true);
+    expect(compareObserved(head('"a"'), head('"b"', '121'), lengthOnly).fields).toEqual(['header:content-length']);
+    // GET compares neither unless the rule's headers name them
+    const get = compareForMethod(compileCompare(undefined), 'GET');
+    expect(get.headers).toEqual(['content-type']);
   });
 });

@@ -55,6 +55,8 @@ interface Normalizer {
 
 export interface CompiledCompare {
   headers: string[];
+  /** compared too in an answer to HEAD (HEAD_BODY_HEADERS unless the rule says) */
+  headHeaders: string[];
   ignore: PathMatcher;
   normalizers: Normalizer[];
   arrayKeys: { where: PathMatcher; key: string }[];
@@ -63,6 +65,7 @@ export interface CompiledCompare {
 export function compileCompare(s: CompareSettings | undefined): CompiledCompare {
   return {
     headers: (s?.headers ?? DEFAULT_COMPARED_HEADERS).map((h) => h.toLowerCase()),
+    headHeaders: (s?.headHeaders ?? HEAD_BODY_HEADERS).map((h) => h.toLowerCase()),
     ignore: s?.ignore?.length ? compilePaths(s.ignore) : () => false,
     normalizers: (s?.normalize ?? []).map((n) => (typeof n === 'string' ? { kind: n, where: null } : { kind: n.kind, where: compilePaths(n.paths) })),
     arrayKeys: Object.entries(s?.arrayKeys ?? {}).map(([path, key]) => ({ where: compilePath(path), key })),
@@ -73,18 +76,19 @@ export function compileCompare(s: CompareSettings | undefined): CompiledCompare 
  * What stands for the body in an answer to HEAD, which has none: compared besides the rule's
  * headers. Status and content type alone made a HEAD of a patient whose birth date differed a
  * match, counted as evidence for the flip; the services serve the legacy's ETag (a hash of the
- * exact bytes), so equal bodies have equal tags and lengths.
+ * exact bytes), so equal bodies have equal tags and lengths. A service with ETags of its own
+ * would mismatch on every HEAD: its rule names less (`compare.headHeaders`).
  */
 export const HEAD_BODY_HEADERS = ['content-length', 'etag'];
 
 const forHead = new WeakMap<CompiledCompare, CompiledCompare>();
 
-/** The comparison of the answers to one request: for HEAD, the rule's plus HEAD_BODY_HEADERS. */
+/** The comparison of the answers to one request: for HEAD, the rule's headers and its headHeaders. */
 export function compareForMethod(cc: CompiledCompare, method: string): CompiledCompare {
   if (method !== 'HEAD') return cc;
   let head = forHead.get(cc);
   if (!head) {
-    head = { ...cc, headers: [...new Set([...cc.headers, ...HEAD_BODY_HEADERS])] };
+    head = { ...cc, headers: [...new Set([...cc.headers, ...cc.headHeaders])] };
     forHead.set(cc, head);
   }
   return head;

@@ -179,6 +179,12 @@ export const CompareSchema = Type.Object(
     headers: Type.Optional(
       Type.Array(Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }), { uniqueItems: true, description: 'response headers compared (default: content-type)' }),
     ),
+    headHeaders: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }), {
+        uniqueItems: true,
+        description: 'what stands for the body of an answer to HEAD, compared besides headers (default: content-length, etag; [content-length] for a service with ETags of its own)',
+      }),
+    ),
     ignore: Type.Optional(Type.Array(JsonPath, { description: 'JSON paths never compared (generated ids, server times)' })),
     normalize: Type.Optional(
       Type.Array(
