@@ -2,24 +2,26 @@
  * The ADT events patient-service applies, each inside the message's transaction (the kit's
  * HL7 intake): A01 admit, A04 register, A08 update, A28 add person, A31 update person, A02 transfer,
  * A12 cancel transfer (transfer-cancel.ts), A06/A07 change an outpatient to an inpatient and back
- * (class-change.ts), A03 discharge, A13 cancel discharge, A11 cancel admit (stay-cancels.ts), A40 merge.
- * A01/A04/A08/A28/A31/A06/A07/A03/A13/A40 have the legacy inbound's effect (so that both APIs answer alike
+ * (class-change.ts), A03 discharge, A13 cancel discharge, A11 cancel admit (stay-cancels.ts), A40 merge
+ * (merges.ts), A47 change of identifier (identifier-change.ts).
+ * A01/A04/A08/A28/A31/A06/A07/A03/A13/A40/A47 have the legacy inbound's effect (so that both APIs answer alike
  * after the same message), except that a patient or stay already held is updated by HL7's rule
  * for updates, field by field (sent-fields.ts), which the legacy inbound does not follow; A02 and
  * A12, which the legacy does not apply, move the stay and keep (or withdraw) the transfer; A11 leaves to the
  * legacy what only the legacy can decide (stay-cancels.ts).
  */
-import { at, describesVisit, dischargedBeforeAdmission, eventTime, facilityKey, mergeIntoItself, mergePairs, noPatientToMerge, noSurvivor, readDischarge, readVisit, refuse, requireSegment, visitNumber, type AdmissionType } from '@ficus/hl7-protocol';
-import { ADT_USER, localTimestamp } from '@ficus/legacy-his/contract';
-import { hl7MayOverwrite, hl7Stamp, lockEarlyCopies, type Hl7Context, type HandlerOutcome, type Hl7Handler, type Hl7Handlers } from '@ficus/service-kit';
-import { dropEarlyStaysTheSurvivorHolds } from '../encounters/early-stays.js';
+import { at, describesVisit, dischargedBeforeAdmission, eventTime, readDischarge, readVisit, refuse, requireSegment, visitNumber, type AdmissionType } from '@ficus/hl7-protocol';
+import { localTimestamp } from '@ficus/legacy-his/contract';
+import { hl7MayOverwrite, hl7Stamp, type Hl7Context, type HandlerOutcome, type Hl7Handler, type Hl7Handlers } from '@ficus/service-kit';
 import type { MrnBlock } from '../patients/mrn-block.js';
 import type { OutboxSeam } from '../outbox-seam.js';
-import { knownPatient, registerOrUpdate, survivorOf, updatePatient } from './patient-records.js';
+import { knownPatient, registerOrUpdate, updatePatient } from './patient-records.js';
 import { changeClass } from './class-change.js';
+import { changeIdentifiers } from './identifier-change.js';
+import { merge } from './merges.js';
 import { cancelAdmission, cancelDischarge } from './stay-cancels.js';
 import { cancelTransfer } from './transfer-cancel.js';
-import { snapshotPatient, touchMerge, touchPatient, touchStay, withOutbox } from './touched.js';
+import { touchStay, withOutbox } from './touched.js';
 import { admitOrUpdate, namedStay, recordTransfer, stayByVisit, updateVisit, wardSql } from './visit-records.js';
 
 /** both outcomes of an event that touches two rows: stale only when nothing was applied */
@@ -62,6 +64,7 @@ export function adtHandlers(mrns: MrnBlock, outbox: OutboxSeam): Hl7Handlers {
       A13: cancelDischarge,
       A11: cancelAdmission,
       A40: merge,
+      A47: changeIdentifiers(mrns),
   };
   return { ADT: Object.fromEntries(Object.entries(handlers).map(([event, h]) => [event, (ctx: Hl7Context) => withOutbox(ctx, outbox, () => h(ctx))])) };
 }
@@ -117,52 +120,5 @@ async function transfer(ctx: Hl7Context): Promise<HandlerOutcome> {
   if (after) touchStay(ctx, id, 'update');
   if (after) await recordTransfer(tx, id, before, after, eventTime(message)?.timestamp ?? null, `hl7:${job.messageType}^${job.triggerEvent}`);
   await tx.query(`UPDATE encounter SET ${hl7Stamp('$2', '$3', systemOfRecord)} WHERE id = $1`, [id, order.time, order.seq]);
-  return 'applied';
-}
-
-/**
- * ADT^A40: for each PID/MRG pair, the patient of MRG-1 is merged into the patient of PID-3:
- * their stays move to the survivor, their record is closed, the merge is recorded (and later
- * messages naming the merged-away MRN mean the survivor). The survivor's demographics are not
- * taken from the A40.
- */
-async function merge(ctx: Hl7Context): Promise<HandlerOutcome> {
-  const { tx, message, systemOfRecord } = ctx;
-  const service = systemOfRecord === 'service';
-  for (const { pair, survivorMrn, mergedMrn: merged } of mergePairs(message)) {
-    const survivor = await survivorOf(tx, survivorMrn);
-    if (survivor === merged) throw mergeIntoItself(pair);
-    // before any row lock, as the CDC feeds take them
-    await lockEarlyCopies(tx, 'patient-merge', [merged], 'handler');
-    if (!service) await lockEarlyCopies(tx, 'encounter', [merged, survivor], 'handler');
-    const { rows } = await tx.query<{ mrn: string }>('SELECT mrn FROM patient WHERE mrn IN ($1, $2) ORDER BY mrn FOR UPDATE', [survivor, merged]);
-    const found = new Set(rows.map((r) => r.mrn));
-    if (!found.has(survivor)) throw noSurvivor(pair);
-    if (!found.has(merged)) throw noPatientToMerge(pair);
-    if (!service) await dropEarlyStaysTheSurvivorHolds(tx, merged, survivor);
-    const moved = await tx.query<{ id: string }>(
-      `UPDATE encounter SET mrn = $1, updated_at = LOCALTIMESTAMP(0)${service ? ', local_changed_at = clock_timestamp()' : ''} WHERE mrn = $2 RETURNING id`,
-      [survivor, merged],
-    );
-    for (const stay of moved.rows) touchStay(ctx, stay.id, 'update');
-    await snapshotPatient(ctx, merged);
-    const closed = await tx.query(
-      `UPDATE patient SET active = false, updated_by = $2, updated_at = LOCALTIMESTAMP(0)${service ? ', local_changed_at = clock_timestamp()' : ''} WHERE mrn = $1 AND active`,
-      [merged, ADT_USER],
-    );
-    if ((closed.rowCount ?? 0) > 0) touchPatient(ctx, merged, 'update');
-    const facility = facilityKey(message.header.sendingFacility);
-    if (!service) {
-      // the legacy's record of this very merge came first through CDC (as CDC matches them): not recorded twice
-      const known = await tx.query('SELECT 1 FROM patient_merge WHERE sending_facility = $1 AND control_id = $2 AND merged_mrn = $3 AND NOT provisional', [facility, message.header.controlId, merged]);
-      if ((known.rowCount ?? 0) > 0) continue;
-    }
-    const recorded = await tx.query<{ id: string }>(
-      `INSERT INTO patient_merge (id, provisional, survivor_mrn, merged_mrn, encounter_count, sending_facility, control_id)
-       VALUES (nextval('patient_merge_id_seq'), $1, $2, $3, $4, $5, $6) RETURNING id`,
-      [!service, survivor, merged, moved.rowCount ?? 0, facility, message.header.controlId],
-    );
-    touchMerge(ctx, recorded.rows[0]!.id);
-  }
   return 'applied';
 }

@@ -97,7 +97,8 @@ export async function updatePatient(ctx: Hl7Context, mrn: string, pid = 1): Prom
   return 'applied';
 }
 
-async function keepIdentifiers(tx: pg.PoolClient, mrn: string, ids: OtherIdentifier[]): Promise<void> {
+/** Adds the identifiers besides the MRN (otherIdentifiers) the patient does not hold yet. */
+export async function keepIdentifiers(tx: pg.PoolClient, mrn: string, ids: OtherIdentifier[]): Promise<void> {
   if (ids.length === 0) return;
   await tx.query(
     `INSERT INTO patient_identifier (mrn, authority, type_code, value)
