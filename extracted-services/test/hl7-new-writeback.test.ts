@@ -1,50 +1,35 @@
 /**
  * What a service applies from an HL7 message the legacy did not get (its HL7 rule in mode
  * `new`: the adapter delivers it to the service's queue only, `legacyToo: false`) reaches the
- * legacy database by write-back, whoever holds the record for the HTTP writes; a message the
- * legacy got itself (mode `dual`, `legacyToo: true`) is not written back as well.
+ * legacy database by write-back, whoever holds the record for the HTTP writes (a message the
+ * legacy got itself, mode `dual`, is not written back as well: hl7-dual-no-writeback.test.ts).
  *
  * The real path end to end: patient-service and results-service with their outbox and relay,
- * the CDC deployable's legacy writer (the shipped mapping) on the legacy database, the legacy's
- * own HL7 inbound for `dual`. Before 6 December an A01 in mode `new` with `patients-write` still
+ * the CDC deployable's legacy writer (the shipped mapping) on the legacy database
+ * (support/hl7-writeback.ts). Before 6 December an A01 in mode `new` with `patients-write` still
  * in `legacy` was ACKed and applied by patient-service and never reached the legacy.
  */
-import { Queue } from 'bullmq';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { hl7QueueName, keyText, type Hl7Job } from '@ficus/contracts';
+import { keyText } from '@ficus/contracts';
 import { patientTopicRow } from '@ficus/patient-service';
-import { MllpClient } from '../../examples/legacy-his/test/support/mllp-client.js';
-import { hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
 import { ask, type ServiceScene } from '../../test-support/service-scene.js';
+import { controlIdOf, hl7WritebackReads, startHl7WritebackScene } from './support/hl7-writeback.js';
 import { a01, a08, minutes, oru } from './support/writeback-messages.js';
-import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
+import type { WritebackScene } from './support/writeback-scene.js';
 
 let wb: WritebackScene;
 let scene: ServiceScene;
 let seeded: string[];
 
 beforeAll(async () => {
-  // the scene's services hold the record from the environment: `legacy`, as with patients-write in mode legacy
-  wb = await startWritebackScene({ prefix: 'svc_hl7_wb', redis: { db: 1 }, services: ['patient-service', 'results-service'], patients: 20, seed: 7_400, hl7Inbound: true });
-  scene = wb.scene;
-  const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>('SELECT PAT_MRN FROM PATIENT_MASTER ORDER BY PAT_MRN LIMIT 5');
-  seeded = rows.map((r) => r.pat_mrn);
+  ({ wb, scene, seeded } = await startHl7WritebackScene({ prefix: 'svc_hl7_wb', redis: { db: 1 } }));
 });
 afterAll(() => wb?.close());
 
+const { legacyJson, legacyCount, settled, feedTaken, throughAdapter, queuedJob } = hl7WritebackReads(() => scene);
+
 type Result = { orderNumber: string; value: string; status: string };
-const legacyJson = async (path: string) => {
-  const a = await ask(scene.legacy.base, path);
-  return a.status === 200 ? (JSON.parse(a.body) as unknown) : a.status;
-};
-const serviceJson = async (path: string) => {
-  const a = await ask(scene.patients.url, path);
-  return a.status === 200 ? (JSON.parse(a.body) as unknown) : a.status;
-};
-const legacyCount = async (sql: string, value: string) => Number((await scene.legacy.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${sql}`, [value])).rows[0]!.n);
-const outboxRows = async (pool: pg.Pool, topic: string, mrn: string) =>
-  Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM ficus_outbox WHERE topic = $1 AND after->>'mrn' = $2", [topic, mrn])).rows[0]!.n);
 /**
  * A record as the legacy shows it beside the service's, with no echo to carry the legacy's stamp
  * back (the scene's CDC runs only when a test syncs it, as with CDC_WRITEBACK_ECHO=drop): the
@@ -58,54 +43,6 @@ function expectSameButStamp(legacy: object[] | object, service: object[] | objec
   expect(without(l!)).toEqual(without(s!));
   l!.forEach((row, i) => expect(String(row.lastUpdated) >= String(s![i]!.lastUpdated)).toBe(true));
 }
-/** everything the services handed to their outboxes is published and written to the legacy */
-async function settled(): Promise<void> {
-  for (const pool of [scene.patients.pool, scene.results.pool]) {
-    await expect.poll(async () => (await pool.query('SELECT 1 FROM ficus_outbox WHERE published_at IS NULL')).rowCount, { timeout: 10_000 }).toBe(0);
-  }
-  await scene.drain();
-}
-
-/** a topic's feed has taken what the stand-in CDC published (the write-back queue may be held, so not scene.drain()) */
-async function feedTaken(topic: string): Promise<void> {
-  const busy = async () => {
-    let n = 0;
-    for (const k of await scene.redis.keys(`bull:cdc.${topic}.*:meta`)) {
-      const queue = k.slice(0, -'meta'.length);
-      n += (await scene.redis.llen(`${queue}wait`)) + (await scene.redis.llen(`${queue}active`)) + (await scene.redis.zcard(`${queue}prioritized`));
-    }
-    return n;
-  };
-  await expect.poll(busy, { timeout: 10_000 }).toBe(0);
-}
-
-/** sends a message through the real HL7 adapter (every HL7 rule in `mode`), in front of the scene's legacy inbound and services */
-async function throughAdapter(mode: 'dual' | 'new', message: string): Promise<void> {
-  let adapter: AdapterUnderTest | undefined;
-  let client: MllpClient | undefined;
-  try {
-    adapter = await startAdapterUnderTest({ files: hl7Rules(`mllp://127.0.0.1:${scene.inbound!.port}`, mode), env: { REDIS_URL: scene.redisUrl, HL7_PARTITIONS: '8', HL7_QUEUE_PREFIX: 'bull' } });
-    client = await MllpClient.connect(adapter.adapter.port);
-    expect((await client.request(message)).code).toBe('AA');
-  } finally {
-    client?.close();
-    await adapter?.close();
-  }
-}
-/** the job the adapter queued for a message, found among patient-service's completed jobs */
-async function queuedJob(controlId: string): Promise<Hl7Job | undefined> {
-  for (let p = 0; p < 8; p++) {
-    const queue = new Queue<Hl7Job>(hl7QueueName('patient-service', p), { connection: scene.redis });
-    try {
-      const job = (await queue.getJobs(['completed'])).find((j) => j.data.controlId === controlId);
-      if (job) return job.data;
-    } finally {
-      await queue.close();
-    }
-  }
-  return undefined;
-}
-const controlIdOf = (message: string) => message.split('\r')[0]!.split('|')[9]!;
 
 describe('HL7 rule in mode new, the write rule in legacy: the legacy gets what the service applied', () => {
   it('an A01 and a later A08 reach the legacy database, the stay once, in order', async () => {
@@ -335,7 +272,6 @@ describe('a legacy screen\'s edit of a result reaching results-service before th
   });
 
   it('a screen\'s edit of the value, made without the correction\'s: the legacy, holding the record, keeps its value on both sides (the write-back leaves it, writes the status), a conflict naming the value', async () => {
-    // (seeded[1] is the dual ORU's below, which counts its patient's outbox rows)
     const mrn = seeded[0]!;
     const { id, meanwhile, release } = await race(mrn, 'L74000004', { RESULT_VAL: '6.3', REF_RANGE: '3.3-5.4' });
     // until 7 December the service kept 4.2 and the write-back wrote it over the screen's save
@@ -368,76 +304,5 @@ describe('a legacy screen\'s edit of a result reaching results-service before th
       expect(await serviceResult(mrn, 'L74000005')).toEqual(legacy);
       expect(await pending(id)).toEqual([]);
     });
-  });
-});
-
-describe('HL7 rule in mode dual: the legacy applies the message itself, nothing is written back', () => {
-  beforeAll(async () => {
-    // the strongest case: the services hold the record, and would write back whatever they are told to
-    await scene.restart('patients', 'service');
-    await scene.restart('results', 'service');
-  });
-
-  async function toLegacyInbound(message: string): Promise<void> {
-    const client = await MllpClient.connect(scene.inbound!.port);
-    try {
-      expect((await client.request(message)).code).toBe('AA');
-    } finally {
-      client.close();
-    }
-  }
-
-  it('an A01 the legacy got too is in the legacy once, and not in the outbox', async () => {
-    const mrn = '7400033';
-    const message = a01(mrn, 'DUALMODE', 'V7400033', minutes(3));
-    await toLegacyInbound(message);
-    await scene.sendHl7('patient-service', message, { legacyToo: true });
-    await scene.drain();
-    expect((await ask(scene.patients.url, `/api/patients/${mrn}`)).status).toBe(200);
-    expect(await outboxRows(scene.patients.pool, 'patients', mrn)).toBe(0);
-    expect(await outboxRows(scene.patients.pool, 'admissions', mrn)).toBe(0);
-    await settled();
-    expect(await legacyCount('ADMISSION WHERE VISIT_NO = $1', 'V7400033')).toBe(1);
-    expect(await legacyCount('PATIENT_MASTER WHERE PAT_MRN = $1', mrn)).toBe(1);
-  });
-
-  it("an A01 the legacy got too is one stay in patient-service once the legacy's CDC comes, the service holding the record", async () => {
-    // the service's copy is an early one the legacy's CDC takes over; applied as the service's own
-    // (a service id, not provisional), the legacy's stay came beside it (a chaos probe, 7 December:
-    // 650 of 800 stays twice, one without its visit number)
-    const mrn = '7400034';
-    const message = a01(mrn, 'DUALSTAY', 'V7400034', minutes(3));
-    await toLegacyInbound(message);
-    await scene.sendHl7('patient-service', message, { legacyToo: true });
-    await scene.drain();
-    await scene.cdc.sync(['patients', 'admissions']);
-    await scene.drain();
-    const { rows } = await scene.patients.pool.query<{ id: string; visit_number: string | null }>('SELECT id, visit_number FROM encounter WHERE mrn = $1', [mrn]);
-    const legacyStay = (await scene.legacy.pool.query<{ adm_id: number }>('SELECT ADM_ID FROM ADMISSION WHERE VISIT_NO = $1', ['V7400034'])).rows[0]!;
-    expect(rows).toEqual([{ id: String(legacyStay.adm_id), visit_number: 'V7400034' }]);
-    expect(await serviceJson(`/api/encounters?mrn=${mrn}`)).toEqual(await legacyJson(`/api/encounters?mrn=${mrn}`));
-    expect(await serviceJson(`/api/patients/${mrn}`)).toEqual(await legacyJson(`/api/patients/${mrn}`));
-  });
-
-  it('through the real HL7 adapter: an A01 in mode dual is queued with legacyToo, applied by both, and in the legacy once', async () => {
-    const mrn = '7400055';
-    const message = a01(mrn, 'DUALPROBE', 'V7400055', minutes(3));
-    await throughAdapter('dual', message);
-    await expect.poll(() => queuedJob(controlIdOf(message)), { timeout: 10_000 }).toMatchObject({ legacyToo: true });
-    expect(await outboxRows(scene.patients.pool, 'patients', mrn)).toBe(0);
-    expect(await outboxRows(scene.patients.pool, 'admissions', mrn)).toBe(0);
-    await settled();
-    expect(await legacyCount('ADMISSION WHERE VISIT_NO = $1', 'V7400055')).toBe(1);
-  });
-
-  it('an ORU the legacy got too is one result in the legacy, and not in the outbox', async () => {
-    const mrn = seeded[1]!;
-    const message = oru(mrn, 'L74000002', '6.1', 'F', minutes(3));
-    await toLegacyInbound(message);
-    await scene.sendHl7('results-service', message, { legacyToo: true });
-    await scene.drain();
-    expect(await outboxRows(scene.results.pool, 'lab-results', mrn)).toBe(0);
-    await settled();
-    expect(await legacyCount('LAB_RESULT WHERE ORDER_NO = $1', 'L74000002')).toBe(1);
   });
 });
