@@ -99,11 +99,12 @@ describe('shadow mode', () => {
     await settled(gw.gateway, 'patients-read', sent);
     expect(compared('patients-read', 'match')).toBe(1);
     expect(compared('patients-read', 'mismatch')).toBe(3);
-    // the copies were marked as such, with the client's request id
+    // the copies were marked as such, with the client's request id; the one dropped without an
+    // answer on a reused connection looks like the keep-alive race, so it went once more on a new one
     const copies = fresh.received.filter((r) => r.url.startsWith('/api/patients/'));
-    expect(copies).toHaveLength(4);
+    expect(copies).toHaveLength(5);
     expect(copies.every((r) => r.headers['x-ficus-shadow'] === '1')).toBe(true);
-    expect(copies.map((r) => r.headers['x-request-id'])).toEqual(['req-100', 'req-101', 'req-102', 'req-103']);
+    expect(copies.map((r) => r.headers['x-request-id'])).toEqual(['req-100', 'req-101', 'req-102', 'req-103', 'req-103']);
   });
 
   it('answers from a refusing new service without delay, and counts it as a mismatch', async () => {
