@@ -33,6 +33,7 @@ import { DeliveryStore } from './delivery/delivery-store.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { answerText, temporaryAnswers } from './delivery/legacy-answers.js';
 import { Retention } from './store/retention.js';
+import { HttpsAgents } from './parity/https-agents.js';
 import { QueuePublisher } from './delivery/queue-publisher.js';
 import { QueryRelay } from './intake/query-relay.js';
 import { AppAcks, settledAnswer } from './intake/app-acks.js';
@@ -75,12 +76,15 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
   let router = new Hl7Router(ruleSet);
   /** the mllps:// inbounds' certificates, read when the rules are applied (a rule reload reads them again) */
   let legacyTls = new Map<string, UpstreamTlsMaterial>();
+  /** the https:// services' certificates, for the parity lookups */
+  const httpsAgents = new HttpsAgents(log);
   const apply = (r: RuleSet) => {
     const tls = new Map<string, UpstreamTlsMaterial>();
     for (const [name, u] of Object.entries(r.upstreams)) {
       const material = u.tls && /^mllps:/i.test(upstreamUrlOverride(name, env) ?? u.url) ? loadUpstreamTls(u.tls, env) : undefined;
       if (material) tls.set(name, material);
     }
+    httpsAgents.apply(r, env);
     ruleSet = r;
     router = new Hl7Router(r);
     legacyTls = tls;
@@ -129,7 +133,7 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
   // mode dual with parity lookups: compare what legacy and the new service hold after a message
   const parityRecorder = new ParityRecorder({ store: new ParityStore(control.pool), log });
   parityRecorder.start();
-  const hl7Parity = new Hl7Parity({ pool, recorder: parityRecorder, rules: () => ruleSet, upstreamUrl, log });
+  const hl7Parity = new Hl7Parity({ pool, recorder: parityRecorder, rules: () => ruleSet, upstreamUrl, dispatcherFor: (u) => httpsAgents.for(u), log });
   const dispatcher = new Dispatcher({
     pool,
     deliveries: deliveryStore,
@@ -214,6 +218,7 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
       appAcks.stop();
       await stats.stop();
       await hl7Parity.stop();
+      await httpsAgents.close();
       await parityRecorder.stop();
       await rules.stop();
       await api.app.close();

@@ -13,6 +13,8 @@
 import { createHash } from 'node:crypto';
 import { decodeMessage } from '@ficus/hl7-protocol';
 import type pg from 'pg';
+// undici's own fetch: it takes an undici Agent (https-agents.ts) as its dispatcher
+import { fetch, type Dispatcher } from 'undici';
 import {
   compareObserved,
   compileCompare,
@@ -34,6 +36,8 @@ export interface Hl7ParityOptions {
   rules: () => RuleSet;
   /** an upstream's base URL (an environment override, or the rules' own) */
   upstreamUrl: (name: string) => string | undefined;
+  /** the connections to an https:// upstream with a `tls` of its own (https-agents.ts); undefined: the default */
+  dispatcherFor?: (name: string) => Dispatcher | undefined;
   log: Logger;
   /** messages waiting for their second delivery, at most */
   maxTracked?: number;
@@ -212,7 +216,8 @@ export class Hl7Parity {
     const base = this.o.upstreamUrl(upstream);
     if (!base) return { status: 0, error: 'unknown-upstream', headers: {}, body: { kind: 'none' } };
     try {
-      const res = await fetch(new URL(path, base), { headers: { 'x-ficus-parity': '1' }, signal: AbortSignal.timeout(this.o.fetchTimeoutMs ?? 5_000) });
+      const dispatcher = this.o.dispatcherFor?.(upstream);
+      const res = await fetch(new URL(path, base), { headers: { 'x-ficus-parity': '1' }, signal: AbortSignal.timeout(this.o.fetchTimeoutMs ?? 5_000), ...(dispatcher ? { dispatcher } : {}) });
       const bytes = Buffer.from(await res.arrayBuffer());
       const picked = Object.fromEntries(headers.map((h) => [h, res.headers.get(h) ?? undefined]));
       const sha256 = createHash('sha256').update(bytes).digest('hex');
