@@ -25,6 +25,9 @@ export const GatewayConfigSchema = configSchema({
   FICUS_STORE_URL: Env.optionalString('the rule store database itself (overrides DATABASE_URL)'),
   REDIS_URL: Env.optionalString('Redis for rule change notifications'),
   FICUS_STATE_DIR: Env.string(DEFAULT_STATE_DIR, 'where the last good copy of the rules and the first admin token are kept'),
+  FICUS_EMERGENCY_FILE: Env.optionalString(
+    'the emergency override file (default: $FICUS_STATE_DIR/emergency-legacy.yaml): `rules: [id, …]` or `rules: all` go to legacy whatever the rule store serves, until it is removed',
+  ),
   FICUS_ADMIN_ENABLED: Env.boolean(true, 'serve the admin API (rule store only)'),
   FICUS_ADMIN_HOST: Env.string('0.0.0.0', 'address the admin API listens on'),
   FICUS_ADMIN_PORT: Env.port(8081, 'admin API port'),

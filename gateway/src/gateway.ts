@@ -14,6 +14,7 @@ import { componentsFrom } from './admin/component-forwarder.js';
 import { ControlPlane } from './admin/control-plane.js';
 import type { InstanceView } from './admin/routes/upstream-routes.js';
 import { storeUrlOf, type GatewayConfig } from './config.js';
+import { EMERGENCY_FILE_NAME, EmergencyFile } from './ops/emergency-file.js';
 import { GatewayMetrics } from './ops/metrics.js';
 import { drainTimer, LAST_ANSWERS_MS } from './ops/shutdown.js';
 import { UpgradedSockets } from './ops/upgraded-sockets.js';
@@ -41,10 +42,10 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-function applyRules(runtime: ProxyRuntime, upstreams: UpstreamRegistry, metrics: GatewayMetrics, env: NodeJS.ProcessEnv, routing: RouterOptions, ruleSet: RuleSet): void {
+function applyRules(runtime: ProxyRuntime, upstreams: UpstreamRegistry, metrics: GatewayMetrics, env: NodeJS.ProcessEnv, routing: RouterOptions, ruleSet: RuleSet, pinned: ReadonlySet<string>): void {
   // upstreams first, so the new router never names a pool that does not exist yet
   upstreams.apply(resolveUpstreams(ruleSet, env));
-  runtime.router = new Router(ruleSet, routing);
+  runtime.router = new Router(ruleSet, routing, pinned);
   metrics.ruleReloads.inc({ result: 'applied' });
   metrics.rulesCount.set(ruleSet.http.length);
   metrics.rulesLoadedAt.set(Date.now() / 1000);
@@ -111,6 +112,16 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
     recentWrites: new RecentWrites(config.FICUS_READ_AFTER_WRITE_MS),
   };
 
+  // read before the first rules apply: an instance restarted mid-incident starts with it
+  const emergency = new EmergencyFile({
+    file: config.FICUS_EMERGENCY_FILE ?? path.join(config.FICUS_STATE_DIR, EMERGENCY_FILE_NAME),
+    log,
+    metrics,
+    install: (ruleSet, pinned) => applyRules(runtime, upstreams, metrics, env, routingOf(config), ruleSet, pinned),
+    ...(opened ? { audit: opened.audit } : {}),
+  });
+  await emergency.load();
+
   let rules: RuleSource;
   if (opened) {
     rules = new StoreRuleSource({
@@ -120,7 +131,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
       checkMs: config.FICUS_RULES_CHECK_MS,
       log,
       apply: (applied) => {
-        applyRules(runtime, upstreams, metrics, env, routingOf(config), applied.ruleSet);
+        emergency.serve(applied.ruleSet);
         metrics.rulesVersion.set(applied.version);
         metrics.rulesPropagation.set(Math.max(0, (Date.now() - Date.parse(applied.committedAt)) / 1000));
       },
@@ -131,7 +142,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
       config.FICUS_RULES_DIR,
       config.FICUS_RULES_POLL_MS,
       log,
-      (ruleSet) => applyRules(runtime, upstreams, metrics, env, routingOf(config), ruleSet),
+      (ruleSet) => emergency.serve(ruleSet),
       () => metrics.ruleReloads.inc({ result: 'refused' }),
       routingOf(config),
       config.FICUS_RULES_SETTLE_MS,
@@ -166,10 +177,11 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
       return server;
     },
   });
-  registerOpsRoutes(app, { metrics, upstreams, rules, ruleCount: () => runtime.router.rules.length, shuttingDown: () => shuttingDown });
+  registerOpsRoutes(app, { metrics, upstreams, rules, emergency, ruleCount: () => runtime.router.rules.length, shuttingDown: () => shuttingDown });
   await app.listen({ host: config.FICUS_GATEWAY_HOST, port: config.FICUS_GATEWAY_PORT });
   rules.start();
-  const admin = opened && parityStore && config.FICUS_ADMIN_ENABLED ? await startAdmin(config, opened, parityStore, { upstreams, served: () => ({ rules: runtime.router.rules, status: rules.status() }) }, log, drained.signal) : undefined;
+  emergency.start();
+  const admin = opened && parityStore && config.FICUS_ADMIN_ENABLED ? await startAdmin(config, opened, parityStore, { upstreams, served: () => ({ rules: runtime.router.rules, status: rules.status() }), emergency }, log, drained.signal) : undefined;
   const server = app.server as Server;
   const port = (server.address() as AddressInfo).port;
   log.info({ port, rules: runtime.router.rules.length, source: rules.status().kind, version: rules.status().version, upstreams: upstreams.all().map((u) => u.name) }, 'gateway listening');
@@ -184,6 +196,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
     async close() {
       shuttingDown = true;
       await rules.stop();
+      await emergency.stop();
       const adminServer = admin?.app.server;
       // keep-alive connections whose last request finishes during shutdown are closed as soon
       // as they are idle, not when the client's keep-alive would have ended them

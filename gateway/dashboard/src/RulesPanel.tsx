@@ -26,7 +26,7 @@ async function load() {
     ...rules.rules.map((rule) => ({ rule, kind: 'http' as const, parity: p.get(rule.id), traffic: t.get(rule.id) })),
     ...rules.hl7.map((rule) => ({ rule, kind: 'hl7' as const, parity: p.get(rule.id), traffic: undefined })),
   ];
-  return { version: rules.version, rows };
+  return { version: rules.version, rows, emergency: rules.emergency };
 }
 
 function Split({ t }: { t: Traffic | undefined }) {
@@ -251,7 +251,15 @@ export function RulesPanel({ role, onPolled }: { role: Role; onPolled: (error: u
                 <th scope="row">
                   {row.rule.id} {row.kind === 'hl7' && <span class="badge">HL7</span>}
                 </th>
-                <td data-testid="mode">{describeMode(row.rule)}</td>
+                <td data-testid="mode">
+                  {describeMode(row.rule)}
+                  {row.kind === 'http' && data.emergency?.pinned.includes(row.rule.id) && ' '}
+                  {row.kind === 'http' && data.emergency?.pinned.includes(row.rule.id) && (
+                    <span class="badge warn" data-testid="emergency" title={`held in legacy by ${data.emergency.file} since ${data.emergency.since}${data.emergency.by ? ` (${data.emergency.by})` : ''}${data.emergency.reason ? `: ${data.emergency.reason}` : ''}`}>
+                      legacy (emergency)
+                    </span>
+                  )}
+                </td>
                 <td>{row.rule.target ?? '–'}</td>
                 <td>{row.kind === 'http' ? <Split t={row.traffic} /> : <span class="muted">see HL7</span>}</td>
                 <td>{row.kind === 'http' ? <Errors t={row.traffic} /> : '–'}</td>

@@ -20,6 +20,8 @@ export interface RulesAnswer {
   version: number;
   rules: Rule[];
   hl7: Rule[];
+  /** this instance's emergency override file, when one is in force: its rules serve from legacy */
+  emergency?: { pinned: string[]; reason?: string; by?: string; since: string; file: string };
 }
 
 export interface Parity {

@@ -68,7 +68,7 @@ export async function buildAdminApp(d: AdminDeps): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  ruleRoutes(app, d.cp, (name) => d.instance.upstreams.get(name)?.breaker.current, d.routing);
+  ruleRoutes(app, d.cp, (name) => d.instance.upstreams.get(name)?.breaker.current, d.routing, d.instance.emergency);
   versionRoutes(app, d.cp, d.store);
   auditRoutes(app, d.audit);
   tokenRoutes(app, d.tokens, d.cp);

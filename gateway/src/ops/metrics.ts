@@ -67,6 +67,7 @@ export class GatewayMetrics {
   readonly inflight: Gauge;
   readonly rulesVersion: Gauge;
   readonly ruleStoreUp: Gauge;
+  readonly emergencyOverride: Gauge<'rule'>;
   readonly rulesPropagation: Gauge;
   private inflightCount = 0;
 
@@ -91,6 +92,7 @@ export class GatewayMetrics {
     this.rulesCount = new Gauge({ name: 'ficus_rules', help: 'HTTP rules now serving', registers: reg });
     this.rulesVersion = new Gauge({ name: 'ficus_rules_version', help: 'Version of the rule set now serving (rule store)', registers: reg });
     this.ruleStoreUp = new Gauge({ name: 'ficus_rule_store_up', help: 'Rule store reachable at the last check: 1 yes, 0 no (serving the last good rules)', registers: reg });
+    this.emergencyOverride = new Gauge({ name: 'ficus_emergency_override', help: "1 for each rule this instance's emergency override file holds in legacy, whatever the rule store serves", labelNames: ['rule'], registers: reg });
     this.rulesPropagation = new Gauge({ name: 'ficus_rules_propagation_seconds', help: 'From the commit of the rule version now serving to its use here', registers: reg });
     const inflightNow = () => this.inflightCount;
     this.inflight = new Gauge({

@@ -4,6 +4,7 @@
  * /metrics (Prometheus).
  */
 import type { FastifyInstance } from 'fastify';
+import type { EmergencyFile } from './emergency-file.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { RuleSource } from '@ficus/contracts';
 import type { UpstreamRegistry } from '../upstreams/registry.js';
@@ -21,6 +22,7 @@ export interface OpsState {
   metrics: GatewayMetrics;
   upstreams: UpstreamRegistry;
   rules: RuleSource;
+  emergency: Pick<EmergencyFile, 'status'>;
   ruleCount: () => number;
   shuttingDown: () => boolean;
 }
@@ -31,11 +33,14 @@ export function registerOpsRoutes(app: FastifyInstance, state: OpsState): void {
   app.get('/readyz', async (_req, reply) => {
     const rules = state.rules.status();
     const status = state.shuttingDown() ? 'shutting-down' : rules.state;
-    // degraded still serves (the last good rules): only starting and stopping take it out of rotation
+    // degraded still serves (the last good rules): only starting and stopping take it out of rotation;
+    // an emergency override is said, not a reason to stop serving (it is how the instance serves well)
     const ready = status === 'ready' || status === 'degraded';
+    const emergency = state.emergency.status();
     return reply.code(ready ? 200 : 503).send({
       status,
       rules: { ...rules, count: state.ruleCount() },
+      ...(emergency.override || emergency.lastRefused ? { emergency } : {}),
       upstreams: state.upstreams.all().map((u) => ({ name: u.name, health: u.health.health, circuit: u.breaker.current, lastError: u.health.lastError })),
     });
   });

@@ -210,6 +210,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
 
   private routeLabel(): string {
     const name = this.upstream?.name ?? '-';
+    if (this.rule.emergency) return `${this.rule.id}; ${name} (emergency)`;
     return this.isFallback ? `${this.rule.id}; ${name} (fallback)` : this.afterWrite ? `${this.rule.id}; ${name} (after a write)` : `${this.rule.id}; ${name}`;
   }
 

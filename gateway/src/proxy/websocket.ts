@@ -197,7 +197,7 @@ function admit(rt: ProxyRuntime, rule: CompiledRule, toTarget: boolean, bodiless
   const name = toTarget ? rule.target! : rule.legacy;
   const upstream = rt.upstreams.get(name);
   if (!upstream) return undeclared(name, false);
-  if (!toTarget) return new Handshake(rt, requestId, rule.id, upstream, started, false);
+  if (!toTarget) return new Handshake(rt, requestId, rule.id, upstream, started, false, PASS, rule.emergency);
   const admitted = upstream.breaker.admit();
   if (admitted !== REFUSED) return new Handshake(rt, requestId, rule.id, upstream, started, false, admitted);
   // nothing has been sent: handing the handshake to legacy is safe, as for any safe request

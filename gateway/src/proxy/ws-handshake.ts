@@ -53,11 +53,14 @@ export class Handshake {
     readonly fallback: boolean,
     /** what breaker.admit() answered for the target (PASS when it was not asked) */
     admitted: number = PASS,
+    /** the rule is held in legacy by the emergency override */
+    readonly emergency = false,
   ) {
     if (admitted !== PASS) this.trial = admitted;
   }
 
   get route(): string {
+    if (this.emergency) return `${this.rule}; ${this.upstream.name} (emergency)`;
     return this.fallback ? `${this.rule}; ${this.upstream.name} (fallback)` : `${this.rule}; ${this.upstream.name}`;
   }
 

@@ -21,6 +21,8 @@ export interface CompiledRule {
   index: number;
   rule: HttpRule;
   mode: HttpMode;
+  /** held in legacy by the emergency override file (ops/emergency-file.ts): its answers say so */
+  emergency: boolean;
   legacy: string;
   target: string | undefined;
   /** canary: keys whose bucket is below this go to the target */
@@ -85,7 +87,7 @@ function lowerLiterals(pattern: PathPattern): PathPattern {
   return { ...pattern, segments: pattern.segments.map((s) => (s.kind === 'literal' ? { kind: 'literal', value: s.value.toLowerCase() } : s)) };
 }
 
-function compileRule(rule: HttpRule, index: number, caseInsensitive: boolean): CompiledRule {
+function compileRule(rule: HttpRule, index: number, caseInsensitive: boolean, emergency: boolean): CompiledRule {
   const methods = effectiveMethods(rule);
   const stickyParam = rule.sticky?.param;
   return {
@@ -93,6 +95,7 @@ function compileRule(rule: HttpRule, index: number, caseInsensitive: boolean): C
     index,
     rule,
     mode: rule.mode,
+    emergency,
     legacy: rule.legacy ?? DEFAULT_LEGACY_UPSTREAM,
     target: rule.target,
     threshold: rule.mode === 'canary' ? thresholdOf(rule.percent ?? 0) : 0,
@@ -144,10 +147,11 @@ export class Router {
   /** how requests are read into the targets this router matches (parseRequestTarget) */
   readonly encodedSlashes: EncodedSlashes;
 
-  constructor(ruleSet: RuleSet, options: RouterOptions = {}) {
+  /** `emergency`: the rules the emergency override holds in legacy (ruleSet already has them so) */
+  constructor(ruleSet: RuleSet, options: RouterOptions = {}, emergency: ReadonlySet<string> = new Set()) {
     this.caseInsensitive = options.caseInsensitivePaths === true;
     this.encodedSlashes = options.encodedSlashes ?? 'keep';
-    this.rules = ruleSet.http.map((rule, i) => compileRule(rule, i, this.caseInsensitive));
+    this.rules = ruleSet.http.map((rule, i) => compileRule(rule, i, this.caseInsensitive, emergency.has(rule.id)));
     this.byId = new Map(this.rules.map((r) => [r.id, r]));
     const literalsAt = (i: number) =>
       new Set(this.rules.flatMap((r) => r.patterns.flatMap((p) => (p.pattern.segments[i]?.kind === 'literal' && i < p.fixed ? [(p.pattern.segments[i] as { value: string }).value] : []))));

@@ -10,6 +10,7 @@ import { explain } from '../explain.js';
 import { AllowRemoval, forceRefused, originOf, refusedOnRecord } from '../admin-http.js';
 import { UnknownRuleError } from '../rule-changes.js';
 import type { RouterOptions } from '../../routing/router.js';
+import type { EmergencyFile } from '../../ops/emergency-file.js';
 
 const RuleSetDoc = Type.Unsafe<Record<string, unknown>>({
   type: 'object',
@@ -21,15 +22,26 @@ const BaseVersion = Type.Integer({ minimum: 0, description: 'the version this ch
 const Loose = { additionalProperties: true };
 
 
-export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (upstream: string) => string | undefined, routing: RouterOptions = {}): void {
+export function ruleRoutes(
+  app: FastifyInstance,
+  cp: ControlPlane,
+  circuitOf: (upstream: string) => string | undefined,
+  routing: RouterOptions = {},
+  emergency?: Pick<EmergencyFile, 'status' | 'pins'>,
+): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  // this instance's override, beside the stored rules (never inside them: an export of the rules must not carry it)
+  const emergencyNow = () => {
+    const o = emergency?.status().override;
+    return o ? { emergency: { ...o, file: emergency!.status().file, scope: 'instance' } } : {};
+  };
 
   r.get('/api/rules', {
     config: { role: 'viewer' },
     schema: { tags: ['rules'], summary: 'The current rule set', response: { 200: Type.Object({ version: Type.Integer(), rules: Type.Array(Type.Object({}, Loose)), upstreams: Type.Object({}, Loose) }, Loose) } },
     handler: async () => {
       const v = await cp.current();
-      return { version: v.version, createdAt: v.createdAt, author: v.author, reason: v.reason, rules: v.ruleSet.http, hl7: v.ruleSet.hl7 ?? [], upstreams: v.ruleSet.upstreams };
+      return { version: v.version, createdAt: v.createdAt, author: v.author, reason: v.reason, rules: v.ruleSet.http, hl7: v.ruleSet.hl7 ?? [], upstreams: v.ruleSet.upstreams, ...emergencyNow() };
     },
   });
 
@@ -92,7 +104,9 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
       req.audited = true;
       const rule = version.ruleSet.http.find((x) => x.id === req.params.id) ?? version.ruleSet.hl7?.find((x) => x.id === req.params.id);
       // no change: no `change`, as PUT /api/rules and rollback answer
-      return changed ? { version: version.version, changed, change: version.change, rule, ...warningsOf(warnings) } : { version: version.version, changed, rule };
+      const pinned = emergency?.pins(version.ruleSet, req.params.id) === true;
+      const all = pinned ? [...(warnings ?? []), pinnedWarning(req.params.id, emergency!.status().file)] : warnings;
+      return changed ? { version: version.version, changed, change: version.change, rule, ...warningsOf(all) } : { version: version.version, changed, rule, ...warningsOf(pinned ? all : undefined) };
     },
   });
 
@@ -139,6 +153,16 @@ export function ruleRoutes(app: FastifyInstance, cp: ControlPlane, circuitOf: (u
       return { valid: true, warnings: warningsOf(warnings).warnings ?? [] };
     },
   });
+}
+
+/** The flip is stored, but this instance serves the rule from legacy while its override file says so. */
+function pinnedWarning(ruleId: string, file: string): RuleIssue {
+  return {
+    ruleId,
+    field: 'mode',
+    pointer: '',
+    reason: `an emergency override (${file} on this instance) holds this rule in legacy: the change is stored and serves once the file is removed`,
+  };
 }
 
 /** Warnings as the API gives them (none: no field) */

@@ -16,6 +16,7 @@ import type { CompiledRule } from '../../routing/router.js';
 import type { CircuitState } from '../../upstreams/circuit-breaker.js';
 import type { Health } from '../../upstreams/health-check.js';
 import type { UpstreamRegistry } from '../../upstreams/registry.js';
+import type { EmergencyFile } from '../../ops/emergency-file.js';
 
 /** What the admin API reads of the instance it runs in. */
 export interface InstanceView {
@@ -23,6 +24,8 @@ export interface InstanceView {
   upstreams: UpstreamRegistry;
   /** the HTTP rules the instance serves now (its router's), and where they come from */
   served: () => { rules: readonly CompiledRule[]; status: RuleSourceStatus };
+  /** the instance's emergency override file (ops/emergency-file.ts) */
+  emergency?: Pick<EmergencyFile, 'status' | 'pins'>;
 }
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
