@@ -14,6 +14,7 @@ import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
 import { cdcMayDelete, cdcMayOverwrite, column, keyValue, lockEarlyCopies, pendingLocal, recordConflicts, type ApplyContext, type ChangeFeed, type FeedReport } from '@ficus/service-kit';
 import { dropEarlyStaysLegacyRowsHold, dropEarlyStaysRenumbered } from '../encounters/early-stays.js';
+import { RECORD_LEGACY_STAY_DELETES } from '../encounters/legacy-stay-changes.js';
 import { claimVisitNumbers } from '../encounters/visit-numbers.js';
 import type { MrnBlock } from '../patients/mrn-block.js';
 import { mergePatientChanges, takeEchoStamps, type MergeOutcome } from './patient-merge.js';
@@ -24,12 +25,18 @@ const commitTimes = (changes: ChangeEvent[]) => changes.map((c) => c.source.comm
 const positions = (changes: ChangeEvent[]) => changes.map((c) => c.source.position);
 const NO_CONFLICT: FeedReport = { conflicts: 0 };
 
-/** Deletes rows by key where the rule allows; answers the changes it did not apply. */
-async function deleteRows(ctx: ApplyContext, deletes: ChangeEvent[], table: string, keyColumn: string, keyField: string, keyType: string): Promise<ChangeEvent[]> {
+/**
+ * Deletes rows by key where the rule allows; answers the changes it did not apply. `then`, when
+ * given, is a statement over the deleted rows (the CTE `gone`: each row's columns and the
+ * delete's `deleted_commit_time`).
+ */
+async function deleteRows(ctx: ApplyContext, deletes: ChangeEvent[], table: string, keyColumn: string, keyField: string, keyType: string, then = 'SELECT 1'): Promise<ChangeEvent[]> {
   if (deletes.length === 0) return [];
   const keys = deletes.map((c) => keyValue(c, keyField));
   await ctx.tx.query(
-    `DELETE FROM ${table} t USING unnest($1::${keyType}[], $2::text[]) AS d(k, ct) WHERE t.${keyColumn} = d.k AND ${cdcMayDelete('t', 'd.ct', ctx.systemOfRecord)}`,
+    `WITH gone AS (DELETE FROM ${table} t USING unnest($1::${keyType}[], $2::text[]) AS d(k, ct) WHERE t.${keyColumn} = d.k AND ${cdcMayDelete('t', 'd.ct', ctx.systemOfRecord)}
+                   RETURNING t.*, d.ct AS deleted_commit_time)
+     ${then}`,
     [keys, commitTimes(deletes)],
   );
   if (ctx.systemOfRecord === 'legacy') return [];
@@ -138,7 +145,8 @@ export function admissionsFeed(): ChangeFeed {
       // not beside an HL7 message making an early copy of one of these stays; first, before any row lock
       await lockEarlyCopies(ctx.tx, 'encounter', column(changes, 'mrn'), 'feed');
       const { upserts, deletes } = split(changes);
-      const notApplied = await deleteRows(ctx, deletes, 'encounter', 'id', 'admissionId', 'bigint');
+      // a deleted stay leaves no legacy state behind for an HL7 copy to be judged against: kept per patient
+      const notApplied = await deleteRows(ctx, deletes, 'encounter', 'id', 'admissionId', 'bigint', RECORD_LEGACY_STAY_DELETES);
       if (upserts.length > 0) {
         const f = (name: string) => column(upserts, name);
         const ids = upserts.map((c) => keyValue(c, 'admissionId'));

@@ -76,6 +76,7 @@ async function discharge(ctx: Hl7Context): Promise<HandlerOutcome> {
   requireSegment(message, 'PV1', 'it names the stay');
   const id = await namedStay(ctx, mrn);
   const { disposition, discharged } = readDischarge(message);
+  if (id === 'stale') return 'stale';
   const { rows } = await tx.query<{ before: boolean; newer: boolean }>(
     `SELECT ${localTimestamp('$2')} < admitted_at AS before, ${hl7MayOverwrite('encounter', '$3', '$4', systemOfRecord)} AS newer FROM encounter WHERE id = $1`,
     [id, discharged, order.time, order.seq],
@@ -104,6 +105,7 @@ async function transfer(ctx: Hl7Context): Promise<HandlerOutcome> {
   const id = await namedStay(ctx, mrn);
   const visit = readVisit(message);
   if (visit.pointOfCare === undefined) throw refuse(101, 'PV1-3 (the new location) is missing', at('PV1', 1, 3, 1));
+  if (id === 'stale') return 'stale';
   const { rows } = await tx.query<{ newer: boolean; ward_code: string; bed: string | null }>(
     `SELECT ${hl7MayOverwrite('encounter', '$2', '$3', systemOfRecord)} AS newer, ward_code, bed FROM encounter WHERE id = $1`,
     [id, order.time, order.seq],

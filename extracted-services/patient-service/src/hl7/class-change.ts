@@ -8,7 +8,9 @@
  * history is stale before anything else is judged. In `dual` the legacy's copy of this very
  * change may come through CDC first; the stay then holds the legacy's newer state (and its new
  * number, which the stay is then found by): the message is stale, where judging it first would
- * have found the visit already renumbered or, discharged since, refused it. A move of ward or bed
+ * have found the visit already renumbered or, discharged since, refused it. A visit named by
+ * state (no PV1-19, no MRG-5: the newest open one) or by a number the service has no stay of is
+ * judged against all the patient's stays first (stay-by-state.ts). A move of ward or bed
  * is kept as a transfer, and in `new` the stay's new state is written back whole, its class and
  * number with it.
  *
@@ -19,6 +21,7 @@
 import { classChangeOfDischargedStay, readClassChange, requireSegment, stayToChange, type ClassChangeEvent } from '@ficus/hl7-protocol';
 import { hl7MayOverwrite, hl7Stamp, lockEarlyCopies, type Hl7Context, type HandlerOutcome, type Hl7Handler } from '@ficus/service-kit';
 import { knownPatient } from './patient-records.js';
+import { stayOrStale } from './stay-by-state.js';
 import { openStayOf, stayByVisit, writeStay } from './visit-records.js';
 
 export const changeClass =
@@ -30,13 +33,18 @@ export const changeClass =
     const change = readClassChange(message, event);
     // before the stays' row locks, as the CDC feed takes them (it may be giving an early copy the legacy's id)
     await lockEarlyCopies(tx, 'encounter', [mrn], 'handler');
-    const { stay, namedBy, renumber } = await stayToChange(change, mrn, {
-      byVisit: (visitNo) => stayByVisit(tx, visitNo),
-      newestOpen: async () => {
-        const id = await openStayOf(tx, mrn);
-        return id === undefined ? undefined : { id, mrn };
-      },
-    });
+    const byState = change.visitNo === undefined && change.priorVisitNo === undefined;
+    const found = await stayOrStale(ctx, mrn, byState, () =>
+      stayToChange(change, mrn, {
+        byVisit: (visitNo) => stayByVisit(tx, visitNo),
+        newestOpen: async () => {
+          const id = await openStayOf(tx, mrn);
+          return id === undefined ? undefined : { id, mrn };
+        },
+      }),
+    );
+    if (found === 'stale') return 'stale';
+    const { stay, namedBy, renumber } = found;
     const { rows } = await tx.query<{ newer: boolean; discharged: boolean }>(
       `SELECT ${hl7MayOverwrite('encounter', '$2', '$3', systemOfRecord)} AS newer, discharged_at IS NOT NULL AS discharged FROM encounter WHERE id = $1`,
       [stay.id, order.time, order.seq],

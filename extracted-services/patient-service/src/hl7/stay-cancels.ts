@@ -18,6 +18,7 @@
 import { cancelOfDischargedStay, noDischargedStay, noStayWithVisitNumber, noVisitToCancel, refuse, requireSegment, stayNotDischarged, visitNumber } from '@ficus/hl7-protocol';
 import { hl7MayOverwrite, hl7Stamp, lockEarlyCopies, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
 import { knownPatient } from './patient-records.js';
+import { stayOrStale } from './stay-by-state.js';
 import { touchStay } from './touched.js';
 import { stayByVisit } from './visit-records.js';
 
@@ -59,8 +60,12 @@ export async function cancelDischarge(ctx: Hl7Context): Promise<HandlerOutcome> 
   const mrn = await knownPatient(ctx);
   requireSegment(message, 'PV1', 'it names the stay');
   const visitNo = visitNumber(message);
-  const stay = visitNo !== undefined ? await patientsStay(ctx, mrn, visitNo) : await newestDischargedStay(ctx, mrn);
-  if (!stay) throw noDischargedStay();
+  const stay = await stayOrStale(ctx, mrn, visitNo === undefined, async () => {
+    const named = visitNo !== undefined ? await patientsStay(ctx, mrn, visitNo) : await newestDischargedStay(ctx, mrn);
+    if (!named) throw noDischargedStay();
+    return named;
+  });
+  if (stay === 'stale') return 'stale';
   // stale before the stay's state is judged: in `dual` the legacy's CDC of a later change (the
   // stay open again and changed since) may be here before this copy, which 207 would dead-letter
   if (!stay.newer) return 'stale';
@@ -87,7 +92,9 @@ export async function cancelAdmission(ctx: Hl7Context): Promise<HandlerOutcome> 
   if (visitNo === undefined) throw noVisitToCancel();
   // before the stay's row lock, as the CDC feed takes them (it may be giving an early copy the legacy's id)
   await lockEarlyCopies(tx, 'encounter', [mrn], 'handler');
-  const stay = await patientsStay(ctx, mrn, visitNo);
+  // a stay the legacy deleted (its CDC first) is no longer here: stale, not 204 (stay-by-state.ts)
+  const stay = await stayOrStale(ctx, mrn, false, () => patientsStay(ctx, mrn, visitNo));
+  if (stay === 'stale') return 'stale';
   // without the legacy, refused whatever its age: nobody else applies it, and the dead letter says what to do
   if (ctx.writeBack) throw stay.discharged ? cancelOfDischargedStay() : cancelNotWrittenBack();
   // with it, stale first (as A13): the legacy may have kept the stay (results under it) and discharged it since

@@ -44,6 +44,7 @@ export async function cancelTransfer(ctx: Hl7Context): Promise<HandlerOutcome> {
   const mrn = await knownPatient(ctx);
   requireSegment(message, 'PV1', 'it names the stay');
   const id = await namedStay(ctx, mrn);
+  if (id === 'stale') return 'stale';
   const { rows } = await tx.query<{ newer: boolean }>(`SELECT ${hl7MayOverwrite('encounter', '$2', '$3', systemOfRecord)} AS newer FROM encounter WHERE id = $1`, [
     id,
     order.time,

@@ -9,6 +9,7 @@ import { admissionTime, admittedAfterDischarge, eventTime, noOpenStay, noStayWit
 import { changingWrite, localTimestamp, sqlCast, type ColumnWrite } from '@ficus/legacy-his/contract';
 import { hl7MayOverwrite, hl7Stamp, lockEarlyCopies, type Hl7Context, type HandlerOutcome } from '@ficus/service-kit';
 import type pg from 'pg';
+import { stayOrStale } from './stay-by-state.js';
 import { touchStay } from './touched.js';
 import { stayChanges, stayUpdate } from './visit-update.js';
 
@@ -43,17 +44,23 @@ export async function openStayOf(tx: pg.PoolClient, mrn: string): Promise<string
   return rows[0]?.id;
 }
 
-/** The stay PV1-19 names (it must be the patient's), else the patient's newest open stay. */
-export async function namedStay(ctx: Hl7Context, mrn: string): Promise<string> {
+/**
+ * The stay PV1-19 names (it must be the patient's), else the patient's newest open stay; or,
+ * while the legacy holds the record, `stale` when that choice is no longer the legacy's
+ * (stay-by-state.ts).
+ */
+export async function namedStay(ctx: Hl7Context, mrn: string): Promise<string | 'stale'> {
   const visitNo = visitNumber(ctx.message);
-  if (visitNo !== undefined) {
-    const stay = await stayByVisit(ctx.tx, visitNo);
-    if (!stay || stay.mrn !== mrn) throw noStayWithVisitNumber();
-    return stay.id;
-  }
-  const open = await openStayOf(ctx.tx, mrn);
-  if (open === undefined) throw noOpenStay();
-  return open;
+  return stayOrStale(ctx, mrn, visitNo === undefined, async () => {
+    if (visitNo !== undefined) {
+      const stay = await stayByVisit(ctx.tx, visitNo);
+      if (!stay || stay.mrn !== mrn) throw noStayWithVisitNumber();
+      return stay.id;
+    }
+    const open = await openStayOf(ctx.tx, mrn);
+    if (open === undefined) throw noOpenStay();
+    return open;
+  });
 }
 
 /**
