@@ -7,10 +7,9 @@
  * new person was never registered).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EncounterList, LegacyPatient } from '../src/index.js';
-import { getJson, sqlValue } from '../../../test-support/legacy-his.js';
+import { legacyAdtReads, pid, pv1 } from './support/adt-messages.js';
 import { startHl7Harness, type Hl7Harness } from './support/hl7-harness.js';
-import { hl7, msh, sample, segment, uniqueControlId, type Ack, type MllpClient } from './support/mllp-client.js';
+import { hl7, msh, sample, segment, uniqueControlId, type MllpClient } from './support/mllp-client.js';
 
 let his: Hl7Harness;
 let client: MllpClient;
@@ -22,28 +21,13 @@ afterAll(async () => {
   await his?.close();
 });
 
-const patient = async (mrn: string) => (await getJson<LegacyPatient>(`${his.base}/api/patients/${mrn}`)).body;
-const stays = async (mrn: string) => (await getJson<EncounterList>(`${his.base}/api/encounters?mrn=${mrn}`)).body.items;
-/** the stay of a visit number as the API shows it (the API does not show visit numbers) */
-async function stayOf(mrn: string, visit: string) {
-  const { rows } = await his.pool.query<{ adm_id: number }>('SELECT ADM_ID FROM ADMISSION WHERE VISIT_NO = $1', [visit]);
-  return (await stays(mrn)).find((s) => s.admissionId === rows[0]?.adm_id);
-}
-const visitsOf = async (mrn: string) => (await his.pool.query<{ visit_no: string }>('SELECT VISIT_NO FROM ADMISSION WHERE PAT_MRN = $1 ORDER BY VISIT_NO', [mrn])).rows.map((r) => r.visit_no);
-const count = (sql: string, params: unknown[] = []) => sqlValue<number>(his.pool, `SELECT count(*)::int AS v FROM ${sql}`, params);
-const pid = (mrn: string, fields: Record<number, string> = {}) => segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, ...fields });
-const pv1 = (fields: Record<number, string>) => segment('PV1', { 1: '1', ...fields });
-const adt = (event: string, ...segments: string[]) => hl7(msh(`ADT^${event}^ADT_${event}`, uniqueControlId(event)), `EVN|${event}|20240705120000`, ...segments);
-const send = (message: string) => client.request(message);
-/** ERR-8 (the user message) of the first ERR */
-const errText = (ack: Ack) => ack.message.get('ERR-8');
+const reads = legacyAdtReads(() => his, () => client);
+const { adt, stays, stayOf, visitsOf, count, send, errText, discharge } = reads;
+const patient = async (mrn: string) => (await reads.patient(mrn)).body;
 
 async function admit(mrn: string, visit: string, admitted = '202407011030'): Promise<void> {
   const ack = await send(adt('A01', pid(mrn, { 5: 'cancel^carla', 7: '19800215', 8: 'F', 13: '(217)555-0101' }), pv1({ 2: 'I', 3: 'MED1^^3', 19: visit, 44: admitted })));
   expect(ack.code).toBe('AA');
-}
-async function discharge(mrn: string, visit: string, at: string): Promise<void> {
-  expect((await send(adt('A03', pid(mrn), pv1({ 19: visit, 36: '01', 45: at })))).code).toBe('AA');
 }
 
 describe('ADT^A13 (cancel discharge)', () => {

@@ -5,10 +5,9 @@
  * patient who was admitted stayed an emergency visit in the emergency department on the chart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EncounterList, LegacyEncounter } from '../src/index.js';
-import { getJson, sqlValue } from '../../../test-support/legacy-his.js';
+import { legacyAdtReads, mrg, pid, pv1 } from './support/adt-messages.js';
 import { startHl7Harness, type Hl7Harness } from './support/hl7-harness.js';
-import { hl7, msh, sample, segment, uniqueControlId, type Ack, type MllpClient } from './support/mllp-client.js';
+import { sample, type MllpClient } from './support/mllp-client.js';
 
 let his: Hl7Harness;
 let client: MllpClient;
@@ -20,20 +19,7 @@ afterAll(async () => {
   await his?.close();
 });
 
-const stays = async (mrn: string) => (await getJson<EncounterList>(`${his.base}/api/encounters?mrn=${mrn}`)).body.items;
-/** the stay of a visit number as the API shows it (the API does not show visit numbers) */
-async function stayOf(mrn: string, visit: string): Promise<LegacyEncounter | undefined> {
-  const { rows } = await his.pool.query<{ adm_id: number }>('SELECT ADM_ID FROM ADMISSION WHERE VISIT_NO = $1', [visit]);
-  return (await stays(mrn)).find((s) => s.admissionId === rows[0]?.adm_id);
-}
-const visitsOf = async (mrn: string) => (await his.pool.query<{ visit_no: string }>('SELECT VISIT_NO FROM ADMISSION WHERE PAT_MRN = $1 ORDER BY VISIT_NO', [mrn])).rows.map((r) => r.visit_no);
-const count = (sql: string, params: unknown[] = []) => sqlValue<number>(his.pool, `SELECT count(*)::int AS v FROM ${sql}`, params);
-const pid = (mrn: string, fields: Record<number, string> = {}) => segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, ...fields });
-const pv1 = (fields: Record<number, string>) => segment('PV1', { 1: '1', ...fields });
-const mrg = (priorVisit: string) => segment('MRG', { 5: priorVisit });
-const adt = (event: string, ...segments: string[]) => hl7(msh(`ADT^${event}^ADT_${event}`, uniqueControlId(event)), `EVN|${event}|20240705120000`, ...segments);
-const send = (message: string) => client.request(message);
-const errText = (ack: Ack) => ack.message.get('ERR-8');
+const { adt, stays, stayOf, visitsOf, count, send, errText, discharge } = legacyAdtReads(() => his, () => client);
 
 /** an emergency department visit (A04, PV1-2 E) */
 async function emergencyVisit(mrn: string, visit: string, arrived = '202407011030'): Promise<void> {
@@ -42,9 +28,6 @@ async function emergencyVisit(mrn: string, visit: string, arrived = '20240701103
 }
 async function admit(mrn: string, visit: string, admitted = '202407011030'): Promise<void> {
   expect((await send(adt('A01', pid(mrn, { 5: 'class^chris', 7: '19750310', 8: 'M' }), pv1({ 2: 'I', 3: 'MED1^^3', 7: 'WARDDOC', 19: visit, 44: admitted })))).code).toBe('AA');
-}
-async function discharge(mrn: string, visit: string, at: string): Promise<void> {
-  expect((await send(adt('A03', pid(mrn), pv1({ 19: visit, 36: '01', 45: at })))).code).toBe('AA');
 }
 
 describe('ADT^A06 (change an outpatient to an inpatient)', () => {

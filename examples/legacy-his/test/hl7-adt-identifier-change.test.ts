@@ -6,8 +6,8 @@
  * the MRN the master patient index had corrected.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EncounterList, LegacyPatient, ResultList } from '../src/index.js';
-import { getJson, sqlValue } from '../../../test-support/legacy-his.js';
+import { sqlValue } from '../../../test-support/legacy-his.js';
+import { adtMessage, LEGACY_RECORDED, legacyAdtReads, pid } from './support/adt-messages.js';
 import { startHl7Harness, type Hl7Harness } from './support/hl7-harness.js';
 import { hl7, msh, sample, segment, uniqueControlId, type MllpClient } from './support/mllp-client.js';
 
@@ -21,15 +21,10 @@ afterAll(async () => {
   await his?.close();
 });
 
-const patient = (mrn: string) => getJson<LegacyPatient>(`${his.base}/api/patients/${mrn}`);
-const encounters = async (mrn: string) => (await getJson<EncounterList>(`${his.base}/api/encounters?mrn=${mrn}`)).body;
-const results = async (mrn: string) => (await getJson<ResultList>(`${his.base}/api/results?mrn=${mrn}`)).body;
-const count = (sql: string, params: unknown[] = []) => sqlValue<number>(his.pool, `SELECT count(*)::int AS v FROM ${sql}`, params);
-const pid = (mrn: string, fields: Record<number, string> = {}) => segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, ...fields });
-const adt = (event: string, controlId: string, ...segments: string[]) => hl7(msh(`ADT^${event}^ADT_A30`, controlId), `EVN|${event}|20240705120000`, ...segments);
+const { patient, encounters, results, count, send } = legacyAdtReads(() => his, () => client);
+const adt = (event: string, controlId: string, ...segments: string[]) => adtMessage(event, { structure: 'ADT_A30', controlId, recorded: LEGACY_RECORDED }, ...segments);
 const a47 = (correct: string, incorrect: string, controlId = uniqueControlId('A47'), pidFields: Record<number, string> = {}) =>
   adt('A47', controlId, pid(correct, pidFields), `MRG|${incorrect}^^^GENHOSP^MR`);
-const send = (message: string) => client.request(message);
 /** every row an A47 could change */
 const rows = async () => ({
   patients: (await his.pool.query('SELECT * FROM PATIENT_MASTER ORDER BY PAT_ID')).rows,
