@@ -15,75 +15,29 @@
  * and the shipped rule sent them to the legacy only, which refused them too (AR 201).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
-import { ask, deadLetters, hl7Time, type Answer, type ServiceScene } from '../../test-support/service-scene.js';
-import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
+import { hl7, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
+import { pid, pv1 } from '../../examples/legacy-his/test/support/adt-messages.js';
+import { ask, type ServiceScene } from '../../test-support/service-scene.js';
+import { ago, dualHl7, startDualScene, type DualScene } from './support/dual-hl7.js';
 
-let wb: WritebackScene;
+let dual: DualScene;
 let scene: ServiceScene;
-let client: MllpClient;
 let seeded: string[];
 
 beforeAll(async () => {
-  wb = await startWritebackScene({ prefix: 'svc_adt_cancels', redis: 'own', services: ['patient-service'], patients: 20, seed: 7_750, hl7Inbound: true });
-  scene = wb.scene;
-  client = await MllpClient.connect(scene.inbound!.port);
+  dual = await startDualScene({ prefix: 'svc_adt_cancels', patients: 20, seed: 7_750 });
+  scene = dual.scene;
   const { rows } = await scene.legacy.pool.query<{ pat_mrn: string }>(`SELECT PAT_MRN FROM PATIENT_MASTER WHERE ACTIVE_FLG = 'Y' ORDER BY PAT_MRN LIMIT 4`);
   seeded = rows.map((r) => r.pat_mrn);
 });
 afterAll(async () => {
-  client?.close();
-  await wb?.close();
+  await dual?.close();
 });
 
-let clock = 0;
-/** MSH-7 and EVN-2 of the next message: each a minute after the one before, all after now (newer than anything the legacy committed) */
-const next = () => hl7Time(new Date(Date.now() + ++clock * 60_000));
-const adtAt = (at: string, event: string, ...segments: string[]) => hl7(msh(`ADT^${event}^ADT_${event}`, uniqueControlId(event), { time: at }), `EVN|${event}|${at}`, ...segments);
-const adt = (event: string, ...segments: string[]) => adtAt(next(), event, ...segments);
-const pid = (mrn: string, fields: Record<number, string> = {}) => segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, ...fields });
-const pv1 = (fields: Record<number, string>) => segment('PV1', { 1: '1', ...fields });
+const { next, adt, adtAt, a03, toLegacy, toBoth, synced: legacyChanges, lateCopy, inModeNew, expectSameEarly, expectSameConfirmed, expectLegacyGotIt, legacyVisits, serviceDeadLetters } = dualHl7(() => dual, {
+  legacyStamps: ['lastUpdated', 'lastUpdatedBy', 'created'],
+});
 const a01 = (mrn: string, visit: string, admitted = '202407011030') => adt('A01', pid(mrn, { 5: 'cancel^carla', 7: '19800215', 8: 'F' }), pv1({ 2: 'I', 3: 'MED1^^3', 19: visit, 44: admitted }));
-const a03 = (mrn: string, visit: string, at: string) => adt('A03', pid(mrn), pv1({ 19: visit, 36: '01', 45: at }));
-
-/** the message to the legacy inbound alone, its ACK answered */
-async function toLegacy(message: string, ack = 'AA'): Promise<string[]> {
-  const answer = await client.request(message);
-  expect(answer.code, `legacy ACK ${answer.errorCodes.join(',')}`).toBe(ack);
-  return answer.errorCodes;
-}
-/** the message to the legacy inbound (its ACK answered) and to patient-service's queue, as the adapter does in mode dual */
-async function toBoth(message: string, ack = 'AA'): Promise<string[]> {
-  const codes = await toLegacy(message, ack);
-  await scene.sendHl7('patient-service', message, { legacyToo: true });
-  await scene.drain();
-  return codes;
-}
-
-const paths = (mrn: string) => [`/api/patients/${mrn}`, `/api/encounters?mrn=${mrn}`];
-/** what a provisional copy cannot know yet: the legacy's ids and commit times */
-function provisional(a: Answer): unknown {
-  const strip = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(strip);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => !['created', 'lastUpdated', 'admissionId'].includes(k)).map(([k, x]) => [k, strip(x)]));
-    return v;
-  };
-  return { status: a.status, body: strip(a.body ? (JSON.parse(a.body) as unknown) : null) };
-}
-async function answers(mrns: string[]): Promise<{ legacy: Answer[]; service: Answer[] }> {
-  const list = mrns.flatMap(paths);
-  return { legacy: await Promise.all(list.map((p) => ask(scene.legacy.base, p))), service: await Promise.all(list.map((p) => ask(scene.patients.url, p))) };
-}
-async function expectSameEarly(...mrns: string[]): Promise<void> {
-  const a = await answers(mrns);
-  expect(a.service.map(provisional)).toEqual(a.legacy.map(provisional));
-}
-async function expectSameConfirmed(...mrns: string[]): Promise<void> {
-  await scene.cdc.sync();
-  await scene.drain();
-  const a = await answers(mrns);
-  expect(a.service).toEqual(a.legacy);
-}
 
 type Stay = { admissionId: number; status: string; dischargeDate: string | null; dischargeDisposition: string | null; ward: { code: string }; bed: string | null };
 const stays = async (base: string, mrn: string) => (JSON.parse((await ask(base, `/api/encounters?mrn=${mrn}`)).body) as { items: Stay[] }).items;
@@ -91,8 +45,6 @@ const stays = async (base: string, mrn: string) => (JSON.parse((await ask(base, 
 async function serviceStayId(visit: string): Promise<string | undefined> {
   return (await scene.patients.pool.query<{ id: string }>('SELECT id FROM encounter WHERE visit_number = $1', [visit])).rows[0]?.id;
 }
-const legacyVisits = async (mrn: string) => (await scene.legacy.pool.query<{ visit_no: string }>('SELECT VISIT_NO FROM ADMISSION WHERE PAT_MRN = $1 ORDER BY VISIT_NO', [mrn])).rows.map((r) => r.visit_no);
-const serviceDeadLetters = async () => (await deadLetters(scene.redis)).filter((d) => d.queue.startsWith('hl7.patient-service')).map((d) => d.error);
 
 describe('mode dual: both sides end alike', () => {
   it('A13 opens the stay of PV1-19 again, and without PV1-19 the stay discharged last', async () => {
@@ -115,8 +67,8 @@ describe('mode dual: both sides end alike', () => {
 
   it('A13 of a stay that is not discharged is refused alike: the legacy AE 207, the service a dead letter with the same error; nothing changes', async () => {
     const mrn = '7750001';
-    const codes = await toBoth(adt('A13', pid(mrn), pv1({ 19: 'V7750001' })), 'AE');
-    expect(codes).toEqual(['207']);
+    const ack = await toBoth(adt('A13', pid(mrn), pv1({ 19: 'V7750001' })), 'AE');
+    expect(ack.errorCodes).toEqual(['207']);
     expect(await serviceDeadLetters()).toContainEqual('HL7 207 at PV1^1^19^1^1: the stay of PV1-19 is not discharged: there is no discharge to cancel');
     await expectSameConfirmed(mrn);
   });
@@ -173,10 +125,10 @@ describe('mode dual: both sides end alike', () => {
       segment('OBR', { 1: '1', 3: 'L77500031', 4: 'K^K', 7: '20240601090000' }),
       segment('OBX', { 1: '1', 2: 'NM', 3: '2823-3^POTASSIUM^LN', 5: '6.1', 6: 'mmol/L', 7: '3.5-5.1', 8: 'H', 11: 'F' }),
     );
-    expect((await client.request(oru)).code).toBe('AA');
+    expect((await dual.client.request(oru)).code).toBe('AA');
     await scene.sendHl7('results-service', oru, { legacyToo: true });
     await expectSameConfirmed(mrn);
-    expect(await toBoth(adt('A11', pid(mrn), pv1({ 19: 'V7750003A' })), 'AE')).toEqual(['207']);
+    expect((await toBoth(adt('A11', pid(mrn), pv1({ 19: 'V7750003A' })), 'AE')).errorCodes).toEqual(['207']);
     await expectSameConfirmed(mrn);
     expect(await legacyVisits(mrn)).toEqual(['V7750003A']);
     expect(await serviceStayId('V7750003A')).toBeDefined();
@@ -194,19 +146,6 @@ describe('mode dual: both sides end alike', () => {
  * late copy's would: the legacy's commits are newer.
  */
 describe('mode dual, the legacy’s CDC of a later change of the stay before the service’s copy of the message: stale, not refused', () => {
-  /** MSH-7 and EVN-2 `minutes` before now, in order, all before the legacy's commits */
-  const ago = (minutes: number) => hl7Time(new Date(Date.now() - minutes * 60_000));
-  /** the copy to patient-service, late; what it recorded (none when it was refused) */
-  async function lateCopy(message: string): Promise<string | undefined> {
-    const job = await scene.sendHl7('patient-service', message, { legacyToo: true });
-    await scene.drain();
-    return (await scene.patients.pool.query<{ outcome: string }>('SELECT outcome FROM ficus_hl7_applied WHERE control_id = $1', [job.controlId])).rows[0]?.outcome;
-  }
-  const legacyChanges = async () => {
-    await scene.cdc.sync();
-    await scene.drain();
-  };
-
   it('A13 of a stay the legacy opened again and moved since: stale, not 207 (not discharged)', async () => {
     const mrn = '7750020';
     await toBoth(adtAt(ago(50), 'A01', pid(mrn, { 5: 'late^lena', 7: '19800215', 8: 'F' }), pv1({ 2: 'I', 3: 'MED1^^3', 19: 'V7750020', 44: '202407011030' })));
@@ -237,7 +176,7 @@ describe('mode dual, the legacy’s CDC of a later change of the stay before the
     );
     await expectSameConfirmed(mrn);
     const a11 = adtAt(ago(40), 'A11', pid(mrn), pv1({ 19: 'V7750021' }));
-    expect(await toLegacy(a11, 'AE')).toEqual(['207']);
+    expect((await toLegacy(a11, 'AE')).errorCodes).toEqual(['207']);
     await toLegacy(adtAt(ago(30), 'A03', pid(mrn), pv1({ 19: 'V7750021', 36: '01', 45: '202407031200' })));
     await legacyChanges();
     const letters = (await serviceDeadLetters()).length;
@@ -263,20 +202,6 @@ describe('mode dual, the legacy’s CDC of a later change of the stay before the
     expect((await stays(scene.patients.url, mrn)).map((s) => [s.status, s.dischargeDate])).toEqual([['ADMITTED', null]]);
   });
 });
-
-/** applied by patient-service alone (mode new), its write-back published and landed in the legacy */
-async function inModeNew(message: string): Promise<void> {
-  await scene.sendHl7('patient-service', message, { legacyToo: false });
-  await scene.drain();
-  await expect.poll(async () => (await scene.patients.pool.query('SELECT 1 FROM ficus_outbox WHERE published_at IS NULL')).rowCount, { timeout: 10_000 }).toBe(0);
-  await scene.drain();
-}
-/** the legacy's API answers the patient and their stays as the service does, but for the stamps the legacy writes itself */
-async function expectLegacyGotIt(mrn: string): Promise<void> {
-  const strip = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (k, x: unknown) => (k === 'lastUpdated' || k === 'lastUpdatedBy' || k === 'created' ? undefined : x)));
-  const service = await Promise.all(paths(mrn).map(async (p) => strip(JSON.parse((await ask(scene.patients.url, p)).body))));
-  await expect.poll(async () => Promise.all(paths(mrn).map(async (p) => strip(JSON.parse((await ask(scene.legacy.base, p)).body)))), { timeout: 15_000 }).toEqual(service);
-}
 
 describe('mode new: the legacy gets the change by write-back', () => {
   const mrn = '7750010';

@@ -17,90 +17,33 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hl7, MllpClient, msh, sample, segment, uniqueControlId, type Ack } from '../../examples/legacy-his/test/support/mllp-client.js';
+import { hl7, MllpClient, msh, sample, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
+import { mrg, pid, pv1 } from '../../examples/legacy-his/test/support/adt-messages.js';
 import { hl7Rules, startAdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
-import { ask, deadLetters, hl7Time, type Answer, type ServiceScene } from '../../test-support/service-scene.js';
-import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
+import { ask, deadLetters, type ServiceScene } from '../../test-support/service-scene.js';
+import { dualHl7, startDualScene, type DualScene } from './support/dual-hl7.js';
 
 const SHIPPED_HL7_RULES = fileURLToPath(new URL('../../routing-rules/20-hl7.yaml', import.meta.url));
 
-let wb: WritebackScene;
+let dual: DualScene;
 let scene: ServiceScene;
-let client: MllpClient;
 
 beforeAll(async () => {
-  wb = await startWritebackScene({ prefix: 'svc_adt_class', redis: 'own', services: ['patient-service'], patients: 10, seed: 7_760, hl7Inbound: true });
-  scene = wb.scene;
-  client = await MllpClient.connect(scene.inbound!.port);
+  dual = await startDualScene({ prefix: 'svc_adt_class', patients: 10, seed: 7_760 });
+  scene = dual.scene;
 });
 afterAll(async () => {
-  client?.close();
-  await wb?.close();
+  await dual?.close();
 });
 
-let clock = 0;
-/** MSH-7 and EVN-2 of the next message: each a minute after the one before, all after now (newer than anything the legacy committed) */
-const next = () => hl7Time(new Date(Date.now() + ++clock * 60_000));
-const adt = (event: string, ...segments: string[]) => {
-  const at = next();
-  return hl7(msh(`ADT^${event}^ADT_${event}`, uniqueControlId(event), { time: at }), `EVN|${event}|${at}`, ...segments);
-};
-const pid = (mrn: string, fields: Record<number, string> = {}) => segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, ...fields });
-const pv1 = (fields: Record<number, string>) => segment('PV1', { 1: '1', ...fields });
-const mrg = (priorVisit: string) => segment('MRG', { 5: priorVisit });
+const { adt, a03, toLegacy, toService, toBoth, synced, inModeNew, expectSameEarly, expectSameConfirmed, legacyVisits, serviceDeadLetters } = dualHl7(() => dual);
 /** an emergency department visit */
 const a04 = (mrn: string, visit: string, arrived = '202407011030') => adt('A04', pid(mrn, { 5: 'class^chris', 7: '19750310', 8: 'M' }), pv1({ 2: 'E', 3: 'ED^^4', 7: 'EDDOC', 19: visit, 44: arrived }));
-const a03 = (mrn: string, visit: string, at: string) => adt('A03', pid(mrn), pv1({ 19: visit, 36: '01', 45: at }));
-
-const toLegacy = async (message: string, ack = 'AA'): Promise<Ack> => {
-  const answer = await client.request(message);
-  expect(answer.code, `legacy ACK ${answer.errorCodes.join(',')}`).toBe(ack);
-  return answer;
-};
-const toService = async (message: string, legacyToo: boolean) => {
-  await scene.sendHl7('patient-service', message, { legacyToo });
-  await scene.drain();
-};
-/** the message to the legacy inbound (its ACK answered) and to patient-service's queue, as the adapter does in mode dual */
-async function toBoth(message: string, ack = 'AA'): Promise<Ack> {
-  const answer = await toLegacy(message, ack);
-  await toService(message, true);
-  return answer;
-}
-const synced = async () => {
-  await scene.cdc.sync();
-  await scene.drain();
-};
-
-const paths = (mrn: string) => [`/api/patients/${mrn}`, `/api/encounters?mrn=${mrn}`];
-/** what a provisional copy cannot know yet: the legacy's ids and commit times */
-function provisional(a: Answer): unknown {
-  const strip = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(strip);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => !['created', 'lastUpdated', 'admissionId'].includes(k)).map(([k, x]) => [k, strip(x)]));
-    return v;
-  };
-  return { status: a.status, body: strip(a.body ? (JSON.parse(a.body) as unknown) : null) };
-}
-async function answers(mrn: string): Promise<{ legacy: Answer[]; service: Answer[] }> {
-  return { legacy: await Promise.all(paths(mrn).map((p) => ask(scene.legacy.base, p))), service: await Promise.all(paths(mrn).map((p) => ask(scene.patients.url, p))) };
-}
-async function expectSameEarly(mrn: string): Promise<void> {
-  const a = await answers(mrn);
-  expect(a.service.map(provisional)).toEqual(a.legacy.map(provisional));
-}
-async function expectSameConfirmed(mrn: string): Promise<void> {
-  await synced();
-  const a = await answers(mrn);
-  expect(a.service).toEqual(a.legacy);
-}
 
 type Stay = { admissionId: number; status: string; admitDate: string; admissionType: string; ward: { code: string }; bed: string | null; attendingDoctorId: string | null };
 const stays = async (base: string, mrn: string) => (JSON.parse((await ask(base, `/api/encounters?mrn=${mrn}`)).body) as { items: Stay[] }).items;
 const serviceVisits = async (mrn: string) =>
   (await scene.patients.pool.query<{ visit_number: string; provisional: boolean }>('SELECT visit_number, provisional FROM encounter WHERE mrn = $1 ORDER BY visit_number', [mrn])).rows;
-const legacyVisits = async (mrn: string) => (await scene.legacy.pool.query<{ visit_no: string }>('SELECT VISIT_NO FROM ADMISSION WHERE PAT_MRN = $1 ORDER BY VISIT_NO', [mrn])).rows.map((r) => r.visit_no);
-const serviceDeadLetters = async () => (await deadLetters(scene.redis)).filter((d) => d.queue.startsWith('hl7.patient-service')).map((d) => d.error);
 /** the FHIR Encounter classes (v3 ActCode) of the patient's stays */
 const fhirClasses = async (mrn: string) =>
   (JSON.parse((await ask(scene.patients.url, `/fhir/Encounter?patient=${mrn}`)).body) as { entry?: { resource: { class: { code: string } } }[] }).entry?.map((e) => e.resource.class.code);
@@ -180,13 +123,7 @@ describe('mode dual: both sides end alike', () => {
   });
 });
 
-/** applied by patient-service alone (mode new), its write-back published and landed in the legacy */
-async function inModeNew(message: string): Promise<void> {
-  await toService(message, false);
-  await expect.poll(async () => (await scene.patients.pool.query('SELECT 1 FROM ficus_outbox WHERE published_at IS NULL')).rowCount, { timeout: 10_000 }).toBe(0);
-  await scene.drain();
-}
-/** the legacy's API answers the patient's stays as the service does, but for the stamps the legacy writes itself */
+/** the legacy's API answers the patient's stays (the stays alone) as the service does, but for the stamps the legacy writes itself */
 async function expectLegacyGotIt(mrn: string): Promise<void> {
   const strip = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (k, x: unknown) => (k === 'lastUpdated' ? undefined : x)));
   const service = strip(await stays(scene.patients.url, mrn));

@@ -17,84 +17,31 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hl7, MllpClient, msh, sample, segment, uniqueControlId, type Ack } from '../../examples/legacy-his/test/support/mllp-client.js';
+import { hl7, MllpClient, msh, sample, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
+import { pid, pv1 } from '../../examples/legacy-his/test/support/adt-messages.js';
 import { hl7Rules, startAdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
-import { ask, deadLetters, hl7Time, type Answer, type ServiceScene } from '../../test-support/service-scene.js';
-import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
+import { ask, type ServiceScene } from '../../test-support/service-scene.js';
+import { dualHl7, startDualScene, type DualScene } from './support/dual-hl7.js';
 
 const SHIPPED_HL7_RULES = fileURLToPath(new URL('../../routing-rules/20-hl7.yaml', import.meta.url));
 
-let wb: WritebackScene;
+let dual: DualScene;
 let scene: ServiceScene;
-let client: MllpClient;
 
 beforeAll(async () => {
-  wb = await startWritebackScene({ prefix: 'svc_adt_a47', redis: 'own', services: ['patient-service'], patients: 10, seed: 7_470, hl7Inbound: true });
-  scene = wb.scene;
-  client = await MllpClient.connect(scene.inbound!.port);
+  dual = await startDualScene({ prefix: 'svc_adt_a47', patients: 10, seed: 7_470 });
+  scene = dual.scene;
 });
 afterAll(async () => {
-  client?.close();
-  await wb?.close();
+  await dual?.close();
 });
 
-let clock = 0;
-/** MSH-7 and EVN-2 of the next message: each a minute after the one before, all after now (newer than anything the legacy committed) */
-const next = () => hl7Time(new Date(Date.now() + ++clock * 60_000));
-const adt = (event: string, ...segments: string[]) => {
-  const at = next();
-  return hl7(msh(`ADT^${event}^ADT_A30`, uniqueControlId(event), { time: at }), `EVN|${event}|${at}`, ...segments);
-};
-const pid = (mrn: string, fields: Record<number, string> = {}) => segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, ...fields });
-const pv1 = (fields: Record<number, string>) => segment('PV1', { 1: '1', ...fields });
+const { adt, toLegacy, toService, toBoth, synced, inModeNew, expectSameEarly, expectSameConfirmed, expectLegacyGotIt, serviceDeadLetters } = dualHl7(() => dual, { structure: 'ADT_A30' });
 /** a registration with a visit */
 const a04 = (mrn: string, visit: string) =>
   adt('A04', pid(mrn, { 5: 'renumber^rita', 7: '19750310', 8: 'F', 11: '1 OLD ROAD^^SPRINGFIELD^IL^62701', 13: '217-555-0101' }), pv1({ 2: 'O', 3: 'OPD', 19: visit, 44: '202407011030' }));
 /** PID-3 the correct MRN, MRG-1 the incorrect one; PID-13 a new phone */
 const a47 = (correct: string, incorrect: string, pidFields: Record<number, string> = { 13: '217-555-0199' }) => adt('A47', pid(correct, pidFields), `MRG|${incorrect}^^^GENHOSP^MR`);
-
-const toLegacy = async (message: string, ack = 'AA'): Promise<Ack> => {
-  const answer = await client.request(message);
-  expect(answer.code, `legacy ACK ${answer.errorCodes.join(',')}`).toBe(ack);
-  return answer;
-};
-const toService = async (message: string, legacyToo: boolean) => {
-  await scene.sendHl7('patient-service', message, { legacyToo });
-  await scene.drain();
-};
-/** the message to the legacy inbound (its ACK answered) and to patient-service's queue, as the adapter does in mode dual */
-async function toBoth(message: string, ack = 'AA'): Promise<Ack> {
-  const answer = await toLegacy(message, ack);
-  await toService(message, true);
-  return answer;
-}
-const synced = async () => {
-  await scene.cdc.sync();
-  await scene.drain();
-};
-
-const paths = (mrns: string[]) => mrns.flatMap((mrn) => [`/api/patients/${mrn}`, `/api/encounters?mrn=${mrn}`]);
-/** what a provisional copy cannot know yet: the legacy's ids and stamps */
-function provisional(a: Answer): unknown {
-  const strip = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(strip);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => !['created', 'lastUpdated', 'admissionId'].includes(k)).map(([k, x]) => [k, strip(x)]));
-    return v;
-  };
-  return { status: a.status, body: strip(a.body ? (JSON.parse(a.body) as unknown) : null) };
-}
-async function answers(mrns: string[]): Promise<{ legacy: Answer[]; service: Answer[] }> {
-  return { legacy: await Promise.all(paths(mrns).map((p) => ask(scene.legacy.base, p))), service: await Promise.all(paths(mrns).map((p) => ask(scene.patients.url, p))) };
-}
-async function expectSameEarly(...mrns: string[]): Promise<void> {
-  const a = await answers(mrns);
-  expect(a.service.map(provisional)).toEqual(a.legacy.map(provisional));
-}
-async function expectSameConfirmed(...mrns: string[]): Promise<void> {
-  await synced();
-  const a = await answers(mrns);
-  expect(a.service).toEqual(a.legacy);
-}
 
 type Patient = { mrn: string; active: boolean; phone: string | null; created: string };
 type Stay = { admissionId: number; mrn: string; ward: { code: string } };
@@ -107,7 +54,6 @@ const serviceMerges = async (merged: string) =>
   (await scene.patients.pool.query<{ survivor_mrn: string; provisional: boolean }>('SELECT survivor_mrn, provisional FROM patient_merge WHERE merged_mrn = $1', [merged])).rows;
 const legacyMerges = async (merged: string) =>
   (await scene.legacy.pool.query<{ survivor_mrn: string; adm_cnt: number; result_cnt: number }>('SELECT SURVIVOR_MRN, ADM_CNT, RESULT_CNT FROM PATIENT_MERGE WHERE MERGED_MRN = $1', [merged])).rows;
-const serviceDeadLetters = async () => (await deadLetters(scene.redis)).filter((d) => d.queue.startsWith('hl7.patient-service')).map((d) => d.error);
 /** who the FHIR Patient of an MRN links to */
 const fhirLinks = async (mrn: string) =>
   (JSON.parse((await ask(scene.patients.url, `/fhir/Patient/${mrn}`)).body) as { link?: { type: string; other: { reference: string } }[] }).link?.map((l) => `${l.type} ${l.other.reference}`);
@@ -182,19 +128,6 @@ describe('mode dual: both sides end alike', () => {
     expect(await serviceDeadLetters()).toHaveLength(2);
   });
 });
-
-/** applied by patient-service alone (mode new), its write-back published and landed in the legacy */
-async function inModeNew(message: string): Promise<void> {
-  await toService(message, false);
-  await expect.poll(async () => (await scene.patients.pool.query('SELECT 1 FROM ficus_outbox WHERE published_at IS NULL')).rowCount, { timeout: 10_000 }).toBe(0);
-  await scene.drain();
-}
-/** the legacy's API answers the patients and their stays as the service does, but for the stamps the legacy writes itself */
-async function expectLegacyGotIt(...mrns: string[]): Promise<void> {
-  const strip = (a: Answer) => JSON.parse(a.body, (k, x: unknown) => (k === 'lastUpdated' ? undefined : x)) as unknown;
-  const service = (await answers(mrns)).service.map(strip);
-  await expect.poll(async () => (await answers(mrns)).legacy.map(strip), { timeout: 15_000 }).toEqual(service);
-}
 
 describe('mode new: the legacy gets the change by write-back', () => {
   it('the new record, the stay moved, the old record closed, and the merge recorded as the legacy records its own', async () => {

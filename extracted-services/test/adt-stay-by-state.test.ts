@@ -13,51 +13,24 @@
  * one of them changed by the legacy at or after the message's time makes it `stale`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hl7, MllpClient, msh, segment, uniqueControlId } from '../../examples/legacy-his/test/support/mllp-client.js';
-import { ask, deadLetters, hl7Time, type Answer, type ServiceScene } from '../../test-support/service-scene.js';
-import { startWritebackScene, type WritebackScene } from './support/writeback-scene.js';
+import { pid, pv1 } from '../../examples/legacy-his/test/support/adt-messages.js';
+import { ask, hl7Time, type ServiceScene } from '../../test-support/service-scene.js';
+import { ago, dualHl7, startDualScene, type DualScene } from './support/dual-hl7.js';
 
-let wb: WritebackScene;
+let dual: DualScene;
 let scene: ServiceScene;
-let client: MllpClient;
 
 beforeAll(async () => {
-  wb = await startWritebackScene({ prefix: 'svc_adt_by_state', redis: 'own', services: ['patient-service'], patients: 6, seed: 7_790, hl7Inbound: true });
-  scene = wb.scene;
-  client = await MllpClient.connect(scene.inbound!.port);
+  dual = await startDualScene({ prefix: 'svc_adt_by_state', patients: 6, seed: 7_790 });
+  scene = dual.scene;
 });
 afterAll(async () => {
-  client?.close();
-  await wb?.close();
+  await dual?.close();
 });
 
-/** MSH-7 and EVN-2 `minutes` before now: the stays' set-up, older than the late message */
-const ago = (minutes: number) => hl7Time(new Date(Date.now() - minutes * 60_000));
-const adtAt = (at: string, event: string, ...segments: string[]) => hl7(msh(`ADT^${event}^ADT_${event}`, uniqueControlId(event), { time: at }), `EVN|${event}|${at}`, ...segments);
-const pid = (mrn: string, fields: Record<number, string> = {}) => segment('PID', { 1: '1', 3: `${mrn}^^^GENHOSP^MR`, ...fields });
-const pv1 = (fields: Record<number, string>) => segment('PV1', { 1: '1', ...fields });
+const { adtAt, toLegacy, toBoth, synced: legacyChanges, lateCopy, expectSameConfirmed, serviceDeadLetters } = dualHl7(() => dual);
 const admit = (at: string, mrn: string, visit: string, admitted: string, cls = 'I') =>
   adtAt(at, cls === 'E' ? 'A04' : 'A01', pid(mrn, { 5: 'state^stan', 7: '19800215', 8: 'M' }), pv1({ 2: cls, 3: cls === 'E' ? 'ED^^1' : 'MED1^^3', 19: visit, 44: admitted }));
-
-async function toLegacy(message: string, ack = 'AA'): Promise<void> {
-  const answer = await client.request(message);
-  expect(answer.code, `legacy ACK ${answer.errorCodes.join(',')}`).toBe(ack);
-}
-async function toBoth(message: string): Promise<void> {
-  await toLegacy(message);
-  await scene.sendHl7('patient-service', message, { legacyToo: true });
-  await scene.drain();
-}
-async function legacyChanges(): Promise<void> {
-  await scene.cdc.sync();
-  await scene.drain();
-}
-/** the copy to patient-service, late; what it recorded (none when it was refused) */
-async function lateCopy(message: string): Promise<string | undefined> {
-  const job = await scene.sendHl7('patient-service', message, { legacyToo: true });
-  await scene.drain();
-  return (await scene.patients.pool.query<{ outcome: string }>('SELECT outcome FROM ficus_hl7_applied WHERE control_id = $1', [job.controlId])).rows[0]?.outcome;
-}
 
 /**
  * An MSH-7 a second after the legacy's last change of the patient's stays as the service holds
@@ -85,20 +58,12 @@ const plus = (t: string, seconds: number) => {
   return hl7Time(d);
 };
 
-const paths = (mrn: string) => [`/api/patients/${mrn}`, `/api/encounters?mrn=${mrn}`];
-async function expectSameConfirmed(mrn: string): Promise<void> {
-  await legacyChanges();
-  const service: Answer[] = await Promise.all(paths(mrn).map((p) => ask(scene.patients.url, p)));
-  const legacy: Answer[] = await Promise.all(paths(mrn).map((p) => ask(scene.legacy.base, p)));
-  expect(service).toEqual(legacy);
-}
 type Stay = { admitDate: string; status: string; admissionType: string; ward: { code: string }; bed: string | null };
 /** the service's stays, by admission day (the API shows no visit number) */
 const stays = async (mrn: string) =>
   (JSON.parse((await ask(scene.patients.url, `/api/encounters?mrn=${mrn}`)).body) as { items: Stay[] }).items
     .map((s) => ({ admitted: s.admitDate.slice(0, 10), status: s.status, type: s.admissionType, ward: s.ward.code, bed: s.bed }))
     .sort((a, b) => a.admitted.localeCompare(b.admitted));
-const serviceDeadLetters = async () => (await deadLetters(scene.redis)).filter((d) => d.queue.startsWith('hl7.patient-service')).map((d) => d.error);
 
 /** the late copy is stale: recorded so, no dead letter, and the service ends as the legacy */
 async function expectStale(message: string, mrn: string): Promise<void> {
