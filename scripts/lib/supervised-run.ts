@@ -20,6 +20,11 @@ export interface Command {
   command: string;
   args: string[];
   env?: NodeJS.ProcessEnv;
+  /**
+   * hold its output and write it in one piece when it ends: for commands run side by side, whose
+   * lines would otherwise interleave
+   */
+  heldOutput?: boolean;
 }
 
 export interface Supervisor {
@@ -45,15 +50,17 @@ export async function supervise(main: (s: Supervisor) => Promise<number>, option
   const say = options.say ?? ((line: string) => process.stderr.write(`${line}\n`));
   const cleanUps: (() => Promise<void>)[] = [];
   let stoppedBy: NodeJS.Signals | undefined;
-  let running: { name: string; group: number } | undefined;
-  let groupStopped: Promise<void> = Promise.resolve();
+  // process group -> the command's name: several when commands run side by side
+  const running = new Map<number, string>();
+  let groupsStopped: Promise<unknown> = Promise.resolve();
 
   const stop = (signal: NodeJS.Signals) => {
     // several signals for one stop are usual: `timeout` signals npm and its group, and npm passes it on
     if (stoppedBy) return;
     stoppedBy = signal;
-    say(`${signal}: stopping${running ? ` ${running.name} (process group ${running.group})` : ''} and cleaning up`);
-    if (running) groupStopped = stopGroup(running.group, graceMs, say);
+    const names = [...running].map(([group, name]) => ` ${name} (process group ${group})`).join(' and');
+    say(`${signal}:${names ? ` stopping${names} and` : ''} cleaning up`);
+    groupsStopped = Promise.all([...running.keys()].map((group) => stopGroup(group, graceMs, say)));
   };
   const onSignal = (signal: NodeJS.Signals) => stop(signal);
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
@@ -65,20 +72,27 @@ export async function supervise(main: (s: Supervisor) => Promise<number>, option
     async run(c) {
       if (stoppedBy) throw new Stopped();
       // stdin closed: a process group of its own is not the terminal's foreground, and reading it would stop it
-      const child = spawn(c.command, c.args, { stdio: ['ignore', 'inherit', 'inherit'], env: c.env ?? process.env, detached: true });
+      const output = c.heldOutput ? 'pipe' : 'inherit';
+      const child = spawn(c.command, c.args, { stdio: ['ignore', output, output], env: c.env ?? process.env, detached: true });
+      const held: Buffer[] = [];
+      child.stdout?.on('data', (chunk: Buffer) => held.push(chunk));
+      child.stderr?.on('data', (chunk: Buffer) => held.push(chunk));
       const exited = new Promise<number>((resolve, reject) => {
         child.once('error', reject);
-        child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+        // 'close' once its output is read to the end too, where it is held
+        child.once(c.heldOutput ? 'close' : 'exit', (code: number | null, signal: NodeJS.Signals | null) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
       });
       if (child.pid === undefined) return exited; // it did not start: the spawn error
-      running = { name: c.name, group: child.pid };
+      const group = child.pid;
+      running.set(group, c.name);
       try {
         const code = await exited;
+        if (held.length > 0) process.stdout.write(Buffer.concat(held));
         if (!stoppedBy) return code;
-        await groupStopped;
+        await groupsStopped;
         throw new Stopped();
       } finally {
-        running = undefined;
+        running.delete(group);
       }
     },
     atEnd: (cleanUp) => void cleanUps.push(cleanUp),

@@ -6,9 +6,9 @@
  * gone, and the run ends non-zero (128 + the signal's number).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { constants } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, type ExpectStatic, it } from 'vitest';
@@ -36,12 +36,13 @@ function fixtureEnv(): NodeJS.ProcessEnv {
  * Starts the runner, directly or (`parent: true`) under a node process of its own that the test
  * can kill outright, as npm can be.
  */
-function startRun(mode: string, opts: { parent?: boolean } = {}) {
+function startRun(mode: string, opts: { parent?: boolean; marks?: string } = {}) {
   const servicesName = `test-run-${process.pid}-${++runs}`;
+  const env = { ...fixtureEnv(), FICUS_TEST_RUN_MARKS: opts.marks ?? '' };
   const args = ['--import', 'tsx', FIXTURE, servicesName, mode];
   const child: ChildProcess = opts.parent
-    ? spawn(process.execPath, ['-e', `require('node:child_process').spawn(process.execPath, ${JSON.stringify(args)}, { stdio: 'inherit' }); setInterval(() => {}, 1000);`], { cwd: REPO_ROOT, env: fixtureEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, args, { cwd: REPO_ROOT, env: fixtureEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    ? spawn(process.execPath, ['-e', `require('node:child_process').spawn(process.execPath, ${JSON.stringify(args)}, { stdio: 'inherit' }); setInterval(() => {}, 1000);`], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -128,5 +129,44 @@ describe('npm test not stopped', () => {
     expect(await run.closed, run.output()).toBe(2);
     expect(run.output()).not.toContain('{"tests"');
     expect(existsSync(run.folder)).toBe(false);
+  });
+});
+
+describe('npm test with two checks (type check and lint)', () => {
+  const marks = () => mkdtempSync(path.join(tmpdir(), 'ficus-test-run-'));
+
+  it('runs them side by side, writes the output of each whole, and ends with the failed one\'s code before any server', async ({ expect }) => {
+    const dir = marks();
+    try {
+      const run = startRun('checks-meet', { marks: dir });
+      // one after the other, the first would wait for the second in vain and end with 9
+      expect(await run.closed, run.output()).toBe(3);
+      expect(run.output()).toContain('one met two');
+      expect(run.output()).toContain('two met one');
+      expect(run.output()).toContain('one, two: side by side');
+      expect(run.output()).not.toContain('{"tests"');
+      expect(existsSync(run.folder)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stopped while both run: both end (one ignoring SIGTERM), exit 143', async ({ expect }) => {
+    const dir = marks();
+    try {
+      const run = startRun('checks-wait', { marks: dir });
+      const pidOf = (name: string) => (existsSync(path.join(dir, `${name}.pid`)) ? Number(readFileSync(path.join(dir, `${name}.pid`), 'utf8')) : undefined);
+      // one after the other, the second would never start
+      for (const end = Date.now() + 15_000; pidOf('one') === undefined || pidOf('two') === undefined; ) {
+        if (run.child.exitCode !== null || Date.now() > end) throw new Error(`both checks did not start:\n${run.output()}`);
+        await sleep(50);
+      }
+      run.child.kill('SIGTERM');
+      expect(await run.closed, run.output()).toBe(128 + constants.signals.SIGTERM);
+      expect([gone(pidOf('one')!), gone(pidOf('two')!)], run.output()).toEqual([true, true]);
+      expect(run.output()).toMatch(/SIGTERM: stopping one \(process group \d+\) and two \(process group \d+\) and cleaning up/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

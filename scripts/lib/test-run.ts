@@ -9,7 +9,11 @@ import { startLocalServices } from './local-services.js';
 import { supervise, type Command, type SuperviseOptions } from './supervised-run.js';
 
 export interface TestRunPlan {
-  /** run first, in order; the first that fails ends the run with its exit code */
+  /**
+   * run first, side by side (each is one single-threaded process, and the tests wait for all);
+   * each one's output is written when it ends; if any fails, the run ends with the exit code of
+   * the first of them in this list that failed, after all have ended
+   */
   checks: Command[];
   /** the tests, run with the private servers' addresses in FICUS_TEST_DATABASE_URL / FICUS_TEST_REDIS_URL */
   tests: Command;
@@ -19,10 +23,15 @@ export interface TestRunPlan {
 
 export function runTests(plan: TestRunPlan, options: SuperviseOptions = {}): Promise<number> {
   return supervise(async (s) => {
-    for (const check of plan.checks) {
-      const code = await s.run(check);
-      if (code !== 0) return code;
-    }
+    const heldOutput = plan.checks.length > 1;
+    if (heldOutput) (options.say ?? ((line: string) => process.stderr.write(`${line}\n`)))(`${plan.checks.map((c) => c.name).join(', ')}: side by side, the output of each when it ends`);
+    const ended = await Promise.allSettled(plan.checks.map((check) => s.run({ ...check, heldOutput })));
+    const codes = ended.map((end) => {
+      if (end.status === 'rejected') throw end.reason;
+      return end.value;
+    });
+    const failed = codes.find((code) => code !== 0);
+    if (failed !== undefined) return failed;
     // DATABASE_URL / REDIS_URL, when set, are used as they are and nothing is started
     const services = await startLocalServices({ name: plan.servicesName, ephemeral: true });
     s.atEnd(() => services.stop());
