@@ -171,6 +171,10 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
         if (isOpsPath(req.url ?? '')) opsHandler(req, res);
         else proxyRequest(runtime, req, res);
       });
+      // no count of its own: Node kept the first 1,000 or so headers and dropped the rest unseen,
+      // a Content-Length among them (the upstream got a POST without its body); the head's
+      // 16 KiB bounds it, and a head over that is refused 431
+      server.maxHeadersCount = 0;
       server.on('upgrade', createUpgradeHandler(runtime, server));
       upgraded.track(server);
       server.on('connect', refuseConnect);

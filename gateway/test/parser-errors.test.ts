@@ -3,7 +3,9 @@
  * non-ASCII byte in the target, two Content-Lengths, a head too large) are answered like the
  * gateway's own errors: problem+json, `Connection: close`, the connection closed after the
  * answer (nginx's way), and counted under rule "-". They came back as fastify's
- * `{"error":"Bad Request","message":"Client Error"}`.
+ * `{"error":"Bad Request","message":"Client Error"}`. Pipelined behind whole requests, the
+ * refusal comes after their answers, in order; bytes after a request that closes the connection
+ * get no answer at all (both went out first, in place of the answers owed, a POST's included).
  */
 import { rawExchange } from './support/raw-http.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,5 +69,30 @@ describe('a request the HTTP parser refuses', () => {
     expect(JSON.stringify(logged.slice(since))).not.toMatch(/100001|Jos|patients/);
     // and the gateway serves the next client as usual
     expect((await fetch(scene.gw.url + '/api/patients/100001')).status).toBe(200);
+  });
+});
+
+describe('bytes the parser refuses, pipelined behind whole requests', () => {
+  const statuses = (got: string) => [...got.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+
+  it('are answered after the requests before them, each of which is answered in order', async () => {
+    const since = scene.legacy.received.length;
+    const got = await exchange(
+      'POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi' +
+        'GET /second HTTP/1.1\r\nHost: a\r\n\r\n' +
+        'POST /third HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+    );
+    expect(statuses(got)).toEqual(['200', '200', '400']);
+    expect(got).toMatch(/\r\nconnection: close\r\n\r\n\{[^}]*Content-Length repeated/);
+    expect(scene.legacy.received.slice(since).map((r) => r.url).sort()).toEqual(['/first', '/second']);
+  });
+
+  it('after a request that closes the connection: that request is answered, and nothing more', async () => {
+    for (const closing of ['POST /closing HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi', 'GET /closing HTTP/1.0\r\nHost: a\r\n\r\n']) {
+      const got = await exchange(`${closing}GET /more HTTP/1.1\r\nHost: a\r\n\r\n`);
+      expect(statuses(got), closing).toEqual(['200']);
+      // the whole answer: chunked to HTTP/1.1, delimited by the close to HTTP/1.0
+      expect(got, closing).toMatch(/\r\n\r\n(6\r\nlegacy\r\n0\r\n\r\n|legacy)$/);
+    }
   });
 });

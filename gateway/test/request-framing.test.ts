@@ -1,13 +1,17 @@
 /**
  * Requests a proxy must not pass on as they came: two Host headers (RFC 9112 §3.2: 400, on
  * plain requests and on WebSocket upgrades alike), a chunked request's `Trailer` header,
- * which would announce fields undici never sends upstream, and a transfer coding besides
- * chunked (501, RFC 9112 §6.1), which reached the upstream as plain bytes without its header.
+ * which would announce fields undici never sends upstream, a transfer coding besides
+ * chunked (501, RFC 9112 §6.1), which reached the upstream as plain bytes without its header,
+ * and a chunked HTTP/1.0 request (400, as nginx). Such a refusal closes the connection, and a
+ * request pipelined behind it never reaches an upstream (it did, a POST carried out unanswered).
+ * A Content-Length behind a thousand headers still frames the body (Node dropped it unseen).
  */
 import { rawExchange } from './support/raw-http.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { legacyDefaultOnly, startLegacyAndNew, type TwoUpstreams } from './support/gateway-harness.js';
 import { receivedFor } from './support/test-upstream.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 let scene: TwoUpstreams;
 
@@ -73,5 +77,37 @@ describe('a request body with a transfer coding besides chunked', () => {
     const got = await exchange('POST /upload-plain HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
     expect(got).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(receivedFor(scene.legacy, '/upload-plain', since).bodyBytes).toBe(3);
+  });
+});
+
+describe('a request pipelined behind one the gateway refuses and closes the connection after', () => {
+  const behind = (path: string) => `POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi`;
+  const refusals: [name: string, bytes: string, status: string][] = [
+    ['two Hosts', 'GET /refused HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n' + behind('/behind-two-hosts'), '400 Bad Request'],
+    ['a transfer coding besides chunked', 'POST /refused HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n' + behind('/behind-gzip'), '501 Not Implemented'],
+    ['HTTP/1.0 with Transfer-Encoding', 'POST /refused HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n' + behind('/behind-http10'), '400 Bad Request'],
+  ];
+  it('is never sent upstream: its answer could never be read', async () => {
+    const since = scene.legacy.received.length;
+    for (const [name, bytes, status] of refusals) {
+      const got = await exchange(bytes);
+      expect(got, name).toMatch(new RegExp(`^HTTP/1\\.1 ${status}\r\n`));
+      // one answer, and the connection closed after it
+      expect(got.match(/HTTP\/1\.1 \d{3}/g), name).toHaveLength(1);
+    }
+    // what went upstream got there long before this; the refused requests never go
+    await sleep(200);
+    expect(scene.legacy.received.slice(since).map((r) => r.url)).toEqual([]);
+  });
+});
+
+describe('a request with more than a thousand headers', () => {
+  it('reaches the upstream with the body its Content-Length frames', async () => {
+    const since = scene.legacy.received.length;
+    const pad = 'X-Pad: 1\r\n'.repeat(1500);
+    const got = await exchange(`POST /many-headers HTTP/1.1\r\nHost: a\r\nConnection: close\r\n${pad}Content-Length: 5\r\n\r\nhello`);
+    expect(got).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    const r = receivedFor(scene.legacy, '/many-headers', since);
+    expect(r.bodyBytes).toBe(5);
   });
 });

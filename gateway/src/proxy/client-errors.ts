@@ -4,9 +4,17 @@
  * a head too large. They are answered like the gateway's own errors, problem+json, with
  * `Connection: close` and the connection closed after the answer, as nginx does (fastify's
  * default answered `{"error":"Bad Request","message":"Client Error"}`).
+ *
+ * Bytes that fail to parse after a whole request on a keep-alive connection are a new request:
+ * the answers owed to the requests before them go out first, in order, and the refusal after
+ * them, as nginx does. Written at once, the refusal went out ahead of those answers and the
+ * connection was closed under them: a client that pipelined a POST and then something malformed
+ * got a 400 for a POST the upstream had carried out. After a request that closes the connection
+ * (`Connection: close`, HTTP/1.0 without keep-alive) nothing more is read (RFC 9112 §9.6): its
+ * answer ends the connection, and what followed it is not answered at all.
  */
 import { randomUUID } from 'node:crypto';
-import { maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
+import { maxHeaderSize, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { problem, PROBLEM_CONTENT_TYPE } from '@ficus/contracts';
@@ -38,15 +46,41 @@ const LINGER_MS = 5_000;
 
 const answered = new WeakSet<Socket>();
 
+/** Node's own fields of a server connection: the answer being written, and its parser's last request. */
+type ServerSocket = Socket & { _httpMessage?: ServerResponse | null; parser?: { incoming?: IncomingMessage | null } | null };
+
+/**
+ * Calls `then` once every answer owed on this connection has been written: Node queues the
+ * answers of pipelined requests and gives the connection to the next as each one finishes (its
+ * own 'finish' listener, added before this one, has done so when this one runs). Never called
+ * when an answer is cut instead: the connection goes with it.
+ */
+export function afterAnswersOwed(socket: Socket, then: () => void): void {
+  const owed = (socket as ServerSocket)._httpMessage;
+  if (!owed) return then();
+  owed.once('finish', () => afterAnswersOwed(socket, then));
+}
+
 /** The server's clientError handler. */
 export function answerClientError(rt: Pick<ProxyRuntime, 'metrics' | 'accessLog'>, err: Error & { code?: string }, socket: Socket): void {
   // the parser repeats its error for every later read of the connection: one answer
   if (answered.has(socket)) return;
   if (err.code === 'ECONNRESET' || socket.destroyed) return void socket.destroy();
   answered.add(socket);
-  // as Node does: no answer in the middle of one already started on this connection
-  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (!socket.writable || inFlight?.headersSent) return void socket.destroy();
+  const inFlight = (socket as ServerSocket)._httpMessage;
+  // bytes after a request that closes the connection: its answer, still owed or not, ends it
+  if (err.code === 'HPE_CLOSED_CONNECTION') return void (inFlight ? undefined : socket.destroySoon());
+  // the error is in what follows a whole request: a request of its own, answered in its turn
+  if (inFlight && (socket as ServerSocket).parser?.incoming?.complete === true) return afterAnswersOwed(socket, () => refuse(rt, err, socket, true));
+  // as Node does: no answer in the middle of one already started on this connection (the
+  // error is in the body of the request being answered, or its time ran out)
+  if (inFlight?.headersSent) return void socket.destroy();
+  // a request whose exchange had begun is counted when that exchange ends
+  refuse(rt, err, socket, !inFlight);
+}
+
+function refuse(rt: Pick<ProxyRuntime, 'metrics' | 'accessLog'>, err: Error & { code?: string }, socket: Socket, counted: boolean): void {
+  if (!socket.writable) return void socket.destroy();
   const [status, slug, title, detail] = answerOf(err.code);
   const requestId = randomUUID();
   const body = JSON.stringify(problem(status, slug, title, detail, { instance: `urn:ficus:request:${requestId}` }));
@@ -57,6 +91,5 @@ export function answerClientError(rt: Pick<ProxyRuntime, 'metrics' | 'accessLog'
   // what the client still sends is read (and dropped by the failed parser) until it closes, so
   // that closing on unread bytes does not reset the connection and the answer with it
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
-  // a request whose exchange had begun is counted when that exchange ends
-  if (!inFlight) recordRefusal(rt, undefined, status, requestId, performance.now());
+  if (counted) recordRefusal(rt, undefined, status, requestId, performance.now());
 }

@@ -151,6 +151,8 @@ export function hasUnknownTransferCoding(value: string | undefined): boolean {
 
 export const UNKNOWN_TRANSFER_CODING_DETAIL = 'the request body has a transfer coding other than chunked, which the gateway does not implement (RFC 9112 §6.1): send it chunked alone, with any compression as Content-Encoding';
 
+export const HTTP10_TRANSFER_CODING_DETAIL = 'an HTTP/1.0 request cannot carry Transfer-Encoding (RFC 9112 §6.1): its body length is unreliable; send it with a Content-Length, or as HTTP/1.1';
+
 export const REPEATED_HOST_DETAIL = 'the request has more than one Host header (RFC 9112 §3.2)';
 
 const REQUEST_ID = /^[A-Za-z0-9._:/+=-]{1,200}$/;

@@ -6,13 +6,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { decide } from '../routing/decide.js';
 import { BadTargetError, parseRequestTarget, type RequestTarget } from '../routing/request-target.js';
 import { ambiguityDetail, AMBIGUOUS_SLUG, AMBIGUOUS_TITLE } from '../routing/repeated-values.js';
 import { isAmbiguous, isSafeMethod } from '../routing/router.js';
 import { Exchange } from './exchange.js';
-import { acceptableRequestId, hasRepeatedHost, hasUnknownTransferCoding, REPEATED_HOST_DETAIL, UNKNOWN_TRANSFER_CODING_DETAIL } from './headers.js';
+import { acceptableRequestId, hasRepeatedHost, hasUnknownTransferCoding, HTTP10_TRANSFER_CODING_DETAIL, REPEATED_HOST_DETAIL, UNKNOWN_TRANSFER_CODING_DETAIL } from './headers.js';
 import { hasBody } from './outgoing-body.js';
 import { comparedKey } from './parity-key.js';
 import { isEchoMethod, refuseEchoMethod, sendProblem } from './problem-response.js';
@@ -22,9 +23,24 @@ import type { ProxyRuntime } from './runtime.js';
 import { AFTER_WRITE } from './shadow.js';
 import { isLingering } from './unread-body.js';
 
+const kClosing = Symbol('ficus.closing');
+type ClosingSocket = Socket & { [kClosing]?: true };
+
+/**
+ * The gateway's answer ends the connection, and no request read after it is served (RFC 9112
+ * §9.6): Node has parsed and handed on the requests a client pipelined behind it, and they went
+ * to the upstream, a POST carried out whose answer no one would ever read (nginx reads no further).
+ */
+function closeAfter(req: IncomingMessage, res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+  (req.socket as ClosingSocket)[kClosing] = true;
+}
+
 export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse): void {
   // a request pipelined behind a body the gateway refused to wait for: the connection is closing
   if (isLingering(req.socket)) return void req.socket.destroy();
+  // pipelined behind an answer that closes the connection: never answered, so never sent
+  if ((req.socket as ClosingSocket)[kClosing]) return;
   const started = performance.now();
   const requestId = acceptableRequestId(req.headers['x-request-id']) ?? randomUUID();
   if (isEchoMethod(req.method)) {
@@ -33,12 +49,19 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
   }
   if (hasRepeatedHost(req.rawHeaders)) {
     // which Host the upstream would pick is anyone's guess: no keep-alive for such a client either
-    res.shouldKeepAlive = false;
+    closeAfter(req, res);
     sendProblem(res, 400, 'bad-request', 'Bad request', REPEATED_HOST_DETAIL, requestId, undefined);
     return recordRefusal(rt, req.method, 400, requestId, started);
   }
-  if (hasUnknownTransferCoding(req.headers['transfer-encoding'])) {
-    res.shouldKeepAlive = false;
+  const codings = req.headers['transfer-encoding'];
+  if (codings !== undefined && req.httpVersionMinor === 0) {
+    // RFC 9112 §6.1: framing an HTTP/1.0 peer cannot have meant; whoever passed it on may have read another body
+    closeAfter(req, res);
+    sendProblem(res, 400, 'bad-request', 'Bad request', HTTP10_TRANSFER_CODING_DETAIL, requestId, undefined);
+    return recordRefusal(rt, req.method, 400, requestId, started);
+  }
+  if (hasUnknownTransferCoding(codings)) {
+    closeAfter(req, res);
     sendProblem(res, 501, 'transfer-coding-not-implemented', 'Transfer coding not implemented', UNKNOWN_TRANSFER_CODING_DETAIL, requestId, undefined);
     return recordRefusal(rt, req.method, 501, requestId, started);
   }
