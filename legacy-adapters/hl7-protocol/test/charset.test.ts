@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeMessage, encodeMessageBytes, lookupCharset } from '../src/index.js';
+import { decodeMessage, decodeMessageText, encodeMessageBytes, lookupCharset } from '../src/index.js';
 
 describe('encodeMessageBytes', () => {
   it('writes UTF-8 by default and when MSH-18 is empty', () => {
@@ -59,3 +59,34 @@ function lookupOk(name: string, byte: number): boolean {
 function escapeFree(bytes: Buffer): Buffer {
   return Buffer.from([...bytes].filter((b) => !'|^~\\&\r\n'.includes(String.fromCharCode(b)) && b >= 0x20));
 }
+
+describe('hex escapes (\\Xhh..\\) are bytes of the message\'s charset', () => {
+  const MSH = 'MSH|^~\\&|A|B|C|D|2024||ADT^A01^ADT_A01|C1|P|2.5';
+  const decoded = (charset: string, name: string) => {
+    const r = decodeMessage(Buffer.from(`${MSH}||||||${charset}\rPID|1||7700001^^^GENHOSP^MR||${name}^ANN\rNTE|1||${name}\r`, 'latin1'));
+    return r.ok ? { family: r.message.get('PID-5.1'), note: r.message.get('NTE-3') } : r.error;
+  };
+
+  it('UTF-8: \\XC39C\\ is Ü, whether written as one sequence or one per byte (they were read as the characters Ã and U+009C)', () => {
+    expect(decoded('UNICODE UTF-8', 'M\\XC39C\\LLER')).toEqual({ family: 'MÜLLER', note: 'MÜLLER' });
+    expect(decoded('', 'M\\XC3\\\\X9C\\LLER')).toEqual({ family: 'MÜLLER', note: 'MÜLLER' });
+    expect(decoded('UNICODE UTF-8', '\\XF0A0AEB7\\')).toEqual({ family: '𠮷', note: '𠮷' });
+  });
+
+  it('single-byte charsets read each byte as that charset does; structure characters and line breaks stay data', () => {
+    expect(decoded('8859/1', 'M\\XDC\\LLER')).toEqual({ family: 'MÜLLER', note: 'MÜLLER' });
+    expect(decoded('8859/15', '5 \\XA4\\')).toEqual({ family: '5 €', note: '5 €' });
+    expect(decoded('UNICODE UTF-8', 'A\\X7C5E265C7E\\B')).toEqual({ family: 'A|^&\\~B', note: 'A|^&\\~B' });
+    expect(decoded('UNICODE UTF-8', 'A\\X0D0A\\B')).toEqual({ family: 'A\r\nB', note: 'A\r\nB' });
+  });
+
+  it('bytes that are not valid in the charset are refused where they are, as raw bytes are (102), never read as other characters', () => {
+    expect(decoded('UNICODE UTF-8', 'M\\XDC\\LLER')).toMatchObject({ code: 102, location: { segment: 'PID', sequence: 1, field: 5 } });
+    expect(decoded('', 'M\\XC3\\LLER')).toMatchObject({ code: 102, message: expect.stringMatching(/PID-5 .*not valid UNICODE UTF-8/) });
+  });
+
+  it('the message text keeps the sequences as sent; decodeMessageText reads them in the charset it is given', () => {
+    const r = decodeMessageText(`${MSH}\rNTE|1||M\\XDC\\LLER\r`, '8859/1');
+    expect(r.ok && [r.message.get('NTE-3'), r.message.text.includes('M\\XDC\\LLER')]).toEqual(['MÜLLER', true]);
+  });
+});

@@ -168,6 +168,10 @@ describe('decodeMessage', () => {
     expect(m.delimiters.truncation).toBe('#');
     expect(m.get('MSH-3')).toBe('A');
     expect(m.get('NTE-3')).toBe('x#y');
+    // \P\ is the truncation character as data (O#NEIL was read, and stored, as O\P\NEIL); without one declared it stays as written
+    const escaped = ok(decodeMessage(hl7('MSH|^~\\&#|A|B|C|D|2024||ADT^A01^ADT_A01|C1|P|2.7', 'PID|1||7700001^^^GENHOSP^MR||O\\P\\NEIL', 'NTE|1||x\\P\\y')));
+    expect([escaped.get('PID-5.1'), escaped.get('NTE-3')]).toEqual(['O#NEIL', 'x#y']);
+    expect(ok(decodeMessage(hl7(MSH, 'NTE|1||x\\P\\y'))).get('NTE-3')).toBe('x\\P\\y');
   });
 
   it('decodeMessageText takes text that is already decoded', () => {

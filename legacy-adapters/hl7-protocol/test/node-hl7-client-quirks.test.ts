@@ -57,7 +57,7 @@ describe('node-hl7-client 2.3.1, as installed', () => {
     expect(new Message({ text: m.toString() }).get('PID.5.1').toString()).toBe('SMITH|JONES^A&B~C\\D');
   });
 
-  it('left alone: \\Xhh\\ is read byte by byte as character codes, and \\P\\ (truncation) is not unescaped', () => {
+  it('\\Xhh\\ is read byte by byte as character codes, and \\P\\ (truncation) is not unescaped (decoding resolves both before the library reads: message-escapes.ts)', () => {
     const m = new Message({ text: `${MSH}\rNTE|1||\\XC3A9\\|a\\P\\b` });
     expect(m.get('NTE.3').toString()).toBe('\u00C3\u00A9');
     expect(m.get('NTE.4').toString()).toBe('a\\P\\b');

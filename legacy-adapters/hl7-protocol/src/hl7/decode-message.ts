@@ -9,6 +9,7 @@ import { hl7Error, type Hl7Error, type Hl7ErrorLocation } from './errors.js';
 import { BOM_LENGTH, detectByteOrderMark, sniffDeclaredCharset, splitByteLines } from './frame-bytes.js';
 import { checkMessageHeader, readHeaderLoosely, readMessageHeader } from './header.js';
 import { LibraryMessageReader } from './library-reader.js';
+import { resolveMessageEscapes } from './message-escapes.js';
 import { Hl7Message, type AckSubject } from './message.js';
 import { segmentValue } from './segment-values.js';
 import { isHeaderId, segmentId, splitSegments, wellFormedSegmentId } from './segments.js';
@@ -69,7 +70,8 @@ export function decodeMessage(frame: Uint8Array, options: DecodeOptions = {}): M
 
 /**
  * Decodes message text that is already a string (bytes decoded by the caller). `charset` is
- * only recorded, as the charset the answer should be written in.
+ * recorded, as the charset the answer should be written in, and is the one hex data (\X..\)
+ * is read in.
  */
 export function decodeMessageText(text: string, charset: string = DEFAULT_CHARSET): MessageDecodeResult {
   const segments = splitSegments(text);
@@ -106,14 +108,17 @@ export function decodeMessageText(text: string, charset: string = DEFAULT_CHARSE
     }
   }
 
+  // hex data in the message's charset, \P\ as its truncation character: for the readers only
+  const resolved = resolveMessageEscapes(segments, d, charset);
+  if (!resolved.ok) return failure(resolved.error, first, charset);
   let reader: LibraryMessageReader;
   try {
-    reader = new LibraryMessageReader(segments, d);
+    reader = new LibraryMessageReader(resolved.segments, d);
   } catch {
     // the library's own message is not passed on: it may quote message content
     return failure(hl7Error(207, 'the HL7 parser could not read the message'), first, charset);
   }
-  const message = new Hl7Message(segments.join('\r') + '\r', d, charset, reader, segments);
+  const message = new Hl7Message(segments.join('\r') + '\r', d, charset, reader, resolved.segments);
   const problem = checkMessageHeader(message.header);
   if (problem) return { ok: false, error: problem, received: { delimiters: d, header: message.header, charset } };
   return { ok: true, message };
