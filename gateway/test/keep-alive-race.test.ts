@@ -194,8 +194,11 @@ describe('never sent again', () => {
       const r = await rawRequest(gw.url, method, path, { 'content-type': 'application/json', 'content-length': '2' }, '{}');
       expect(r.status).toBe(502);
       expect(r.body.toString()).toMatch(/upstream-connection-lost/);
+      // it was written: the upstream may have acted on it, and the client is not told otherwise
+      expect(r.body.toString()).not.toMatch(/not sent/);
       expect(seenFor(path)).toHaveLength(1);
       expect(await retries('legacy', 'reused-connection-closed')).toBe(before);
+      expect(await retries('legacy', 'reused-connection-lost-unsent')).toBe(0);
     }
   });
 

@@ -9,7 +9,8 @@
  * cannot keep up. Every request takes a slot of the upstream's connection gate before undici
  * gets it, and waits there at most the upstream's `queueMs` (upstreams/connection-gate.ts).
  * A request an upstream lost on a reused keep-alive connection before any byte of an answer is
- * sent once more, in the same slot, where that is safe (resend.ts).
+ * sent once more, in the same slot, where that is safe (resend.ts): always when undici had not
+ * begun to write it (no onConnect yet).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -32,7 +33,7 @@ import { hasBody, OutgoingBody } from './outgoing-body.js';
 import { DEFAULT_REQUEST_BUFFER_BYTES } from './request-buffer.js';
 import { cutAnswer, sendsTrailers, writeResponseHead } from './response-head.js';
 import { rememberWrite } from './read-after-write.js';
-import { resendReason } from './resend.js';
+import { LOST_UNSENT, resendReason, type ResendReason } from './resend.js';
 import type { ProxyRuntime } from './runtime.js';
 
 const kExchange = Symbol('ficus.exchange');
@@ -59,6 +60,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
   private upstream: Upstream | undefined;
   private onTarget = false;
   private isFallback = false;
+  /** set by onConnect, which undici calls just before it writes the request: unset, no byte of this attempt was written */
   private abortUpstream: ((err: Error) => void) | undefined;
   private resume: (() => void) | undefined;
   private discarding = false;
@@ -85,8 +87,8 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
   private headFailed = false;
   /** a byte of the upstream's answer came (undici's onResponseStarted) */
   private answerStarted = false;
-  /** sent once more after a reused connection was lost (resend.ts): never a third time */
-  private resent = false;
+  /** why it was sent once more after a reused connection was lost (resend.ts): never a third time */
+  private resent: ResendReason | undefined;
   private readonly rule: CompiledRule;
   /** mode shadow: legacy's answer is also handed here (after the client got it) */
   shadow: ShadowCapture | undefined = undefined;
@@ -318,8 +320,9 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
   }
 
   onError(err: Error & { code?: string }): void {
-    if (!this.resent && !this.answerStarted && !this.clientGone && !this.done && this.slotOf !== undefined) {
-      const reason = resendReason(err, this.req.method, this.isFallback || this.upload === undefined || !this.upload.streams);
+    const written = this.abortUpstream !== undefined;
+    if (this.resent === undefined && !this.answerStarted && !this.clientGone && !this.done && this.slotOf !== undefined) {
+      const reason = resendReason(err, this.req.method, this.isFallback || this.upload === undefined || !this.upload.streams, written);
       if (reason !== undefined) return this.resend(this.slotOf, reason);
     }
     this.leaveGate();
@@ -329,7 +332,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
       this.finish(499);
       return;
     }
-    const failure = classifyUpstreamError(err, !this.isFallback && this.upload !== undefined && this.upload.stillSending(err));
+    const failure = classifyUpstreamError(err, written && !this.isFallback && this.upload !== undefined && this.upload.stillSending(err));
     const upstream = this.upstream;
     // the upstream answered; the client could not be given its head: no strike against it
     const strike = failure.upstreamFault && !this.headFailed;
@@ -347,15 +350,18 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
       return;
     }
     this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream?.name, reason: failure.reason, ...(failure.tlsCode ? { tls: failure.tlsCode } : {}) }, 'upstream request failed');
-    this.fail(failure.status, failure.slug, failure.title, failureDetail(upstream?.name ?? '-', failure));
+    // no attempt was written (a fallback's target may have had one): the client may know nothing acted on it
+    const unsent = !written && !this.isFallback && (this.resent === undefined || this.resent === LOST_UNSENT);
+    this.fail(failure.status, failure.slug, failure.title, failureDetail(upstream?.name ?? '-', failure, unsent));
   }
 
   /** The keep-alive race lost this attempt (resend.ts): the same request, in the same gate slot, on a new connection. */
-  private resend(upstream: Upstream, reason: string): void {
-    this.resent = true;
+  private resend(upstream: Upstream, reason: ResendReason): void {
+    this.resent = reason;
     this.abortUpstream = undefined;
     this.rt.metrics.upstreamRetries.inc({ upstream: upstream.name, reason });
-    this.rt.log.info({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream.name, reason }, 'upstream closed a reused connection before answering; sent once more on a new connection');
+    const what = reason === LOST_UNSENT ? 'lost a reused connection before the request was written' : 'closed a reused connection before answering';
+    this.rt.log.info({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream.name, reason }, `upstream ${what}; sent once more on a new connection`);
     const fresh = upstream.freshConnection();
     this.dispatch(upstream, fresh);
     // ends the connection once that one request is done

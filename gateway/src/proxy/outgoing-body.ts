@@ -72,10 +72,10 @@ export class OutgoingBody {
     this.stopReadAhead = undefined;
   }
 
-  /** The body as undici is given it. */
+  /** The body as undici is given it: the same stream again for an attempt undici never wrote (resend.ts). */
   forUndici(): Buffer | Readable {
     if (this.buffered !== undefined) return this.buffered;
-    this.streamed = this.src === this.req ? new RequestBody(this.req) : this.src;
+    this.streamed ??= this.src === this.req ? new RequestBody(this.req) : this.src;
     return this.streamed;
   }
 

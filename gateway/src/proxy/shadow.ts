@@ -187,7 +187,8 @@ export class ShadowCapture {
       // a copy the keep-alive race lost is sent once more, as a client's request is (resend.ts):
       // counted as the target failing, it would be a mismatch the service never made
       .catch((e: Error & { code?: string }) => {
-        if (resendReason(e, method, true) === undefined) throw e;
+        // the promise API does not say whether undici began to write it: taken as written
+        if (resendReason(e, method, true, true) === undefined) throw e;
         const fresh = upstream.freshConnection();
         return request(fresh).finally(() => void fresh.close().catch(() => undefined));
       })

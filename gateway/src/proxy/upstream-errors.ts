@@ -122,10 +122,15 @@ function byCode(err: Error & { code?: string }): Omit<UpstreamFailure, 'upstream
   }
 }
 
-/** The problem detail of a failure: PHI-free, names the upstream. */
-export function failureDetail(upstream: string, failure: UpstreamFailure): string {
+/**
+ * The problem detail of a failure: PHI-free, names the upstream. `unsent`: no byte of the
+ * request was written to it (proxy/resend.ts), which a client deciding whether to send a POST
+ * again needs to know.
+ */
+export function failureDetail(upstream: string, failure: UpstreamFailure, unsent = false): string {
   if (!failure.upstreamFault) return `upstream "${upstream}" closed the connection while the request body was being sent (it may refuse bodies this large)`;
-  return `upstream "${upstream}": ${failure.reason}${failure.hint ? ` (${failure.hint})` : ''}`;
+  const detail = `upstream "${upstream}": ${failure.reason}${failure.hint ? ` (${failure.hint})` : ''}`;
+  return unsent ? `${detail}; the request was not sent: no byte of it reached the upstream` : detail;
 }
 
 /** seconds a client is asked to wait after 503 upstream-busy: a full pool frees up in moments */
