@@ -4,6 +4,7 @@
  * Content-Length (RFC 9110 §8.6 allows it on a 304). Before, the first got 502
  * `upstream-connection-lost` and the second a connection cut after the head; both counted
  * against the upstream's circuit, so a few ETag revalidations opened it for every client.
+ * And lines ended by a bare LF (RFC 9112 §2.2 lets a recipient take them, as nginx does): 502.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,8 @@ function answerFor(method: string, path: string): string {
       return 'HTTP/1.1 204 No Content\r\nx-saved: yes\r\ncontent-length: 0\r\n\r\n';
     case '/no-content-with-length':
       return 'HTTP/1.1 204 No Content\r\ncontent-length: 17\r\n\r\n';
+    case '/bare-lf-length':
+      return 'HTTP/1.1 200 OK\nx-old: yes\ncontent-length: 4\n\nbare';
     default:
       return `HTTP/1.1 200 OK\r\ncontent-length: ${method.length}\r\n\r\n${method}`;
   }
@@ -60,7 +63,7 @@ beforeAll(async () => {
     // a circuit that two failures open: an answer taken for a failure shows at once
     'u.yaml':
       'upstreams:\n' +
-      `  legacy: { url: "${url}", healthCheck: { enabled: false } }\n` +
+      `  legacy: { url: "${url}", healthCheck: { enabled: false, path: /bare-lf-length } }\n` +
       `  svc: { url: "${url}", healthCheck: { enabled: false }, circuitBreaker: { failureThreshold: 2, openMs: 60000 } }\n`,
     'r.yaml': 'http:\n  - { id: svc-all, match: { path: /** }, mode: new, target: svc, fallback: false }\n',
   });
@@ -118,5 +121,18 @@ describe('a bodiless answer with a Content-Length', () => {
     ];
     expect(got.map((g) => statuses(g)[0])).toEqual([304, 201, 200, 200]);
     expect(gw.gateway.runtime.upstreams.get('svc')!.breaker.current).toBe('closed');
+  });
+});
+
+describe('an answer whose lines end in a bare LF', () => {
+  it('is relayed, and the upstream connection serves the next', async () => {
+    const get = 'GET /bare-lf-length HTTP/1.1\r\nHost: h\r\n\r\n';
+    const got = await onOneConnection(get, get);
+    expect(statuses(got)).toEqual([200, 200, 200]);
+    expect(got.match(/\r\nx-old: yes\r\n[^]*?\r\n\r\nbare/g)).toHaveLength(2);
+  });
+
+  it('passes a health check, which reads answers as real traffic does', async () => {
+    expect(await gw.gateway.runtime.upstreams.get('legacy')!.health.check()).toBe('healthy');
   });
 });

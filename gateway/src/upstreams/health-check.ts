@@ -9,6 +9,7 @@
  * it from real traffic. Its own connection is neither starved nor starving.
  */
 import { buildConnector, Client, type Dispatcher } from 'undici';
+import { lenientAnswersConnector } from './lenient-answers.js';
 import { upstreamConnector } from './upstream-tls.js';
 import type { HealthCheck } from '@ficus/contracts';
 
@@ -16,8 +17,8 @@ export type Health = 'unknown' | 'healthy' | 'unhealthy';
 
 /** One connection for an upstream's health checks (kept alive between checks if the upstream lets it). */
 export function healthCheckClient(origin: string, connectMs: number, intervalMs: number, tls: buildConnector.BuildOptions = {}): Client {
-  // the pool's TLS settings: a check that trusted other CAs than real traffic would say nothing of it
-  return new Client(origin, { pipelining: 1, connect: upstreamConnector(buildConnector({ ...tls, timeout: connectMs })), keepAliveTimeout: intervalMs + 1_000, keepAliveMaxTimeout: intervalMs + 1_000 });
+  // the pool's TLS settings and the answers it takes: a check that judged otherwise than real traffic would say nothing of it
+  return new Client(origin, { pipelining: 1, connect: lenientAnswersConnector(upstreamConnector(buildConnector({ ...tls, timeout: connectMs }))), keepAliveTimeout: intervalMs + 1_000, keepAliveMaxTimeout: intervalMs + 1_000 });
 }
 
 export class HealthChecker {

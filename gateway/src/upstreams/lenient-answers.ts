@@ -11,6 +11,9 @@
  *   rightly reads no body, then undici compares the bytes read with the header and destroys
  *   the connection (`UND_ERR_RES_CONTENT_LENGTH_MISMATCH`) after the head had gone to the
  *   client: the client's connection was cut, an ETag revalidation failed outright.
+ * - lines ended by a bare LF instead of CRLF. RFC 9112 §2.2 lets a recipient take one; nginx
+ *   and browsers do, and an old server that writes them (a hand-written CGI, an embedded system)
+ *   got 502 `bad-gateway` for every answer. Its llhttp flag is set on undici's parser.
  *
  * Both are fixed on undici's parser object of each upstream connection: an unasked 100 goes on
  * as another interim status (the exchange, like every undici handler, skips interim answers),
@@ -25,6 +28,9 @@ import { parserOf } from './paused-end-guard.js';
 
 interface LenientParser {
   contentLength: string;
+  /** undici's llhttp (WebAssembly) and this connection's parser in it */
+  llhttp?: { llhttp_set_lenient_optional_cr_before_lf?: (ptr: number, on: number) => void };
+  ptr?: number;
   onHeadersComplete(statusCode: number, upgrade: boolean, shouldKeepAlive: boolean): number;
   [kLenient]?: true;
 }
@@ -44,6 +50,7 @@ function bodiless(statusCode: number): boolean {
 function makeLenient(parser: LenientParser): void {
   if (parser[kLenient]) return;
   parser[kLenient] = true;
+  if (parser.ptr !== undefined) parser.llhttp?.llhttp_set_lenient_optional_cr_before_lf?.(parser.ptr, 1);
   const headersComplete = parser.onHeadersComplete;
   parser.onHeadersComplete = function (this: LenientParser, statusCode, upgrade, shouldKeepAlive) {
     const ret = headersComplete.call(this, statusCode === 100 ? UNASKED_CONTINUE : statusCode, upgrade, shouldKeepAlive);
