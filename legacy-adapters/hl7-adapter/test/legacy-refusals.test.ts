@@ -132,8 +132,8 @@ describe("legacy's refusals", () => {
     const dead = await api<{ deadLetters: DeadLetter[] }>(a.apiUrl, 'GET', '/api/hl7/dead-letters');
     const letters = new Map(dead.body.deadLetters.filter((d) => d.controlId.startsWith('REF-')).map((d) => [d.controlId, d.answer]));
     expect([...letters.keys()].sort()).toEqual(['REF-1', 'REF-2']);
-    expect(letters.get('REF-1')).toMatch(/^AE: HL7 204: PID-3: no patient with this MRN/);
-    expect(letters.get('REF-2')).toMatch(/^AR: HL7 201: /);
+    expect(letters.get('REF-1')).toMatch(/^AE: HL7 204 at PID\^1\^3\^1\^1: PID-3: no patient with this MRN/);
+    expect(letters.get('REF-2')).toMatch(/^AR: HL7 201 at MSH\^1\^9\^1\^2: /);
     expect(await delivery('REF-1')).toMatchObject({ status: 'dead', attempts: 1 });
     // the registration after the refused update of the same patient went through
     expect((await applied('REF-3')).map((r) => r.outcome)).toEqual(['APPLIED']);
@@ -146,9 +146,12 @@ describe("legacy's refusals", () => {
     const app = await client.next(20_000);
     expect([app.get('MSA-1'), app.get('MSA-2'), app.get('ERR-3.1'), app.get('ERR-3.2')]).toEqual(['AE', 'APPREF-1', '204', 'Unknown key identifier']);
     expect(app.get('ERR-8')).toContain('PID-3: no patient with this MRN');
+    // and where, as legacy named it (ERR-2 was empty: the sender learnt what, not where)
+    const where = (ack: typeof app) => [1, 2, 3, 4, 5].map((c) => ack.get(`ERR-2.${c}`)).join('^');
+    expect(where(app)).toBe('PID^1^3^1^1');
     client.write(encodeFrame(m));
     const [commit, again] = [await client.next(), await client.next()];
-    expect([commit.get('MSA-1'), again.get('MSA-1'), again.get('ERR-3.1')]).toEqual(['CA', 'AE', '204']);
+    expect([commit.get('MSA-1'), again.get('MSA-1'), again.get('ERR-3.1'), where(again)]).toEqual(['CA', 'AE', '204', 'PID^1^3^1^1']);
     expect(again.get('ERR-8')).toBe(app.get('ERR-8'));
     client.close();
   });

@@ -36,6 +36,20 @@ describe('readAck', () => {
     expect(readAck(Buffer.from('MSH|^~\\&|A|B|C|D|2024||ACK|1|P|2.3\rMSA|AR|X|down\r'))?.errorCodes).toEqual([]);
   });
 
+  it('reads where the first error is, from ERR-2 (v2.5+) and from ERR-1 (before v2.5), so that the sender of the message can be told', () => {
+    const error = hl7Error(102, 'PID-3 is not an MRN', { segment: 'PID', sequence: 1, field: 3, repetition: 1, component: 1 });
+    for (const version of ['2.5', '2.3']) {
+      const decoded = decodeMessage(Buffer.from(MESSAGE.replace('|P|2.5', `|P|${version}`)));
+      if (!decoded.ok) throw new Error(decoded.error.message);
+      const where = version === '2.5' ? error.location : { segment: 'PID', sequence: 1, field: 3 };
+      expect(readAck(buildAck(decoded.message, 'AE', { error }).bytes)?.location).toEqual(where);
+    }
+    expect(readAck(Buffer.from('MSH|^~\\&|A|B|C|D|2024||ACK|1|P|2.5\rMSA|AE|X\rERR||OBX^2^5|102\r'))?.location).toEqual({ segment: 'OBX', sequence: 2, field: 5 });
+    // no place named, or none that reads as one: none
+    expect(readAck(Buffer.from('MSH|^~\\&|A|B|C|D|2024||ACK|1|P|2.5\rMSA|AE|X\rERR|||207\r'))).not.toHaveProperty('location');
+    expect(readAck(Buffer.from('MSH|^~\\&|A|B|C|D|2024||ACK|1|P|2.5\rMSA|AE|X\rERR||somewhere|207\r'))).not.toHaveProperty('location');
+  });
+
   it('reads nothing from what is not an ACK', () => {
     expect(readAck(Buffer.from(MESSAGE))).toBeUndefined();
     expect(readAck(Buffer.from('hello'))).toBeUndefined();

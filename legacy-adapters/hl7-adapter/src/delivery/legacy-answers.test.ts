@@ -40,6 +40,10 @@ describe('answerText and readAnswerText', () => {
     expect(answerText({ code: 'AR', errorCodes: [], text: '' })).toBe('AR');
     expect(readAnswerText('AR')).toEqual({ code: 'AR' });
     expect(readAnswerText(answerText({ code: 'AE', errorCodes: ['207'], text: '' }))).toEqual({ code: 'AE', error: 207 });
+    // and where legacy said the error is, in a service's reason's form
+    const located = answerText({ code: 'AE', errorCodes: ['102'], text: 'PID-3 is not an MRN', location: { segment: 'PID', sequence: 1, field: 3, repetition: 1, component: 1 } });
+    expect(located).toBe('AE: HL7 102 at PID^1^3^1^1: PID-3 is not an MRN');
+    expect(readAnswerText(located)).toEqual({ code: 'AE', error: 102, location: { segment: 'PID', sequence: 1, field: 3, repetition: 1, component: 1 }, why: 'PID-3 is not an MRN' });
   });
 
   it('reads answers stored before codes were kept, and codes outside table 0357, as text', () => {

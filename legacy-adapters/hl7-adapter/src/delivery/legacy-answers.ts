@@ -8,7 +8,7 @@
  * temporary is configured (HL7_LEGACY_RETRY_ON): such an answer holds the lane and is tried
  * again with backoff, as a timeout is; any other refusal is a dead letter.
  */
-import { HL7_ERROR_TEXT, type Hl7ErrorCode, type Hl7ErrorLocation } from '@ficus/hl7-protocol';
+import { formatLocation, HL7_ERROR_TEXT, type Hl7ErrorCode, type Hl7ErrorLocation } from '@ficus/hl7-protocol';
 import type { AckAnswer } from './mllp-client.js';
 
 /**
@@ -53,11 +53,14 @@ export function temporaryAnswers(retryOn: string): (answer: AnswerFields) => boo
 
 /**
  * An answer as the store keeps it (a dead letter's, a held delivery's last error): `AE: why`,
- * `AE: HL7 204: why` when it names an error code, so that the application ACK sent for it
- * later (after a restart, to a resend) can pass legacy's code on.
+ * `AE: HL7 204: why` when it names an error code, `AE: HL7 204 at PID^1^3^1^1: why` when it
+ * says where too (as a service's reason does), so that the application ACK sent for it later
+ * (after a restart, to a resend) can pass legacy's code and location on.
  */
-export function answerText(answer: Pick<AckAnswer, 'code' | 'errorCodes' | 'text'>): string {
-  const parts = [answer.errorCodes[0] === undefined ? '' : `HL7 ${answer.errorCodes[0]}`, answer.text].filter((p) => p !== '');
+export function answerText(answer: Pick<AckAnswer, 'code' | 'errorCodes' | 'text' | 'location'>): string {
+  const first = answer.errorCodes[0];
+  const named = first === undefined ? '' : `HL7 ${first}${answer.location ? ` at ${formatLocation(answer.location)}` : ''}`;
+  const parts = [named, answer.text].filter((p) => p !== '');
   return parts.length === 0 ? answer.code : `${answer.code}: ${parts.join(': ')}`;
 }
 

@@ -6,7 +6,7 @@
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { UpstreamTlsMaterial } from '@ficus/contracts';
-import { encodeFrame, MllpDecoder, readAck } from '@ficus/hl7-protocol';
+import { encodeFrame, MllpDecoder, readAck, type Hl7ErrorLocation } from '@ficus/hl7-protocol';
 
 export interface AckAnswer {
   /** MSA-1: AA, AE, AR (or CA, CE, CR) */
@@ -15,6 +15,8 @@ export interface AckAnswer {
   text: string;
   /** the error code of each ERR (ERR-3.1, or ERR-1's before v2.5): whether a refusal is temporary depends on them */
   errorCodes: string[];
+  /** where the first error is (ERR-2, or ERR-1 before v2.5), when the answer says */
+  location?: Hl7ErrorLocation;
   /** the whole answer as received (a query's answer carries its data) */
   payload: Buffer;
 }
@@ -88,7 +90,7 @@ export class MllpClient {
       if (!ack || ack.controlId !== this.waiting.controlId) continue; // not an ACK, or a late answer to an earlier try
       const w = this.waiting;
       this.waiting = undefined;
-      w.resolve({ code: ack.code, text: ack.text, errorCodes: ack.errorCodes, payload: e.payload });
+      w.resolve({ code: ack.code, text: ack.text, errorCodes: ack.errorCodes, ...(ack.location ? { location: ack.location } : {}), payload: e.payload });
     }
   }
 

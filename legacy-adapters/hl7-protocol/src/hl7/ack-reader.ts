@@ -1,10 +1,11 @@
 /**
  * Reading an acknowledgement quickly: a sender waits for thousands of them a second, and needs
- * only MSA-1, MSA-2, why (MSA-3, ERR-8, ERR-3.2) and the error codes (whether to send again
- * depends on them). Values are unescaped; anything that is not a well-formed ACK reads as
+ * only MSA-1, MSA-2, why (MSA-3, ERR-8, ERR-3.2), the error codes (whether to send again
+ * depends on them) and where the first error is (passed on to the sender of the message). Values are unescaped; anything that is not a well-formed ACK reads as
  * undefined (the caller then decodes it fully, or gives up).
  */
 import { readDelimiters, type Hl7Delimiters } from './delimiters.js';
+import type { Hl7ErrorLocation } from './errors.js';
 import { splitSegments } from './segments.js';
 
 export interface AckFields {
@@ -16,6 +17,8 @@ export interface AckFields {
    * in ERR-1.4 (ELD, before v2.5) of each repetition; empty when the ACK names none.
    */
   errorCodes: string[];
+  /** Where the first ERR says the error is: ERR-2 (v2.5+), else ERR-1's first three components; absent when it names no place. */
+  location?: Hl7ErrorLocation;
 }
 
 function unescape(value: string, d: Hl7Delimiters): string {
@@ -57,7 +60,18 @@ export function readAck(frame: Uint8Array): AckFields | undefined {
   // the code's text: ERR-3.2, or before v2.5 (no ERR-3) the text beside the code in ERR-1's ELD-4
   const codeText = field(err, 3).split(d.component)[1] ?? (field(err, 1).split(d.component)[3] ?? '').split(d.subcomponent)[1] ?? '';
   const why = [field(msa, 3), field(err, 8), codeText].map((v) => unescape(v, d)).filter(Boolean);
-  return { code, controlId: unescape(field(msa, 2), d), text: why.join('; '), errorCodes: errs.flatMap((s) => errorCodesOf(s, d)) };
+  const location = err === undefined ? undefined : (locationOf(field(err, 2), 6, d) ?? locationOf(field(err, 1).split(d.repetition)[0] ?? '', 3, d));
+  return { code, controlId: unescape(field(msa, 2), d), text: why.join('; '), errorCodes: errs.flatMap((s) => errorCodesOf(s, d)), ...(location ? { location } : {}) };
+}
+
+/** An ERL (`SEG^seq^field^rep^comp^sub`) or the first `parts` components of an ELD, when it names a segment and its occurrence. */
+function locationOf(value: string, parts: number, d: Hl7Delimiters): Hl7ErrorLocation | undefined {
+  const [segment = '', ...numbers] = value.split(d.component).slice(0, parts).map((v) => unescape(v, d).trim());
+  if (!/^[A-Z][A-Z0-9]{2}$/.test(segment)) return undefined;
+  const n = numbers.map((v) => (/^[1-9]\d{0,5}$/.test(v) ? Number(v) : undefined));
+  if (n[0] === undefined) return undefined;
+  const named = (['field', 'repetition', 'component', 'subcomponent'] as const).flatMap((k, i) => (n[i + 1] === undefined ? [] : [[k, n[i + 1]] as const]));
+  return { segment, sequence: n[0], ...Object.fromEntries(named) };
 }
 
 /** An ERR segment's codes: ERR-3.1, or (a pre-2.5 receiver, which writes no ERR-3) each ERR-1 repetition's ELD-4.1. */
