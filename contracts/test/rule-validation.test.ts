@@ -126,7 +126,7 @@ ${TAIL}`);
     ]);
   });
 
-  it('warns, with FICUS_PATHS_CASE_INSENSITIVE, about a rule covered only when case is folded', () => {
+  it('warns, with FICUS_PATHS_CASE_INSENSITIVE, about a rule covered only when case is folded (of a path or a query name)', () => {
     const yaml = `http:
   - id: patients-read
     match: { methods: [GET], path: /api/patients/:mrn }
@@ -138,6 +138,8 @@ ${TAIL}`);
   - id: other-case-other-path
     match: { methods: [GET], path: /API/Results/:mrn }
     mode: legacy
+  - { id: encounters-read, match: { methods: [GET], path: /api/encounters, query: { mrn: { present: true } } }, mode: legacy }
+  - { id: encounters-iis, match: { methods: [GET], path: /api/encounters, query: { MRN: { equals: "100001" } } }, mode: new, target: patient-service }
 ${TAIL}`;
     const a = parseRuleYaml(UPSTREAMS, 'upstreams.yaml');
     const b = parseRuleYaml(yaml, 'http.yaml');
@@ -149,12 +151,13 @@ ${TAIL}`;
     expect(folded.ok).toBe(true);
     expect(folded.warnings.map(formatIssue)).toEqual([
       'http.yaml:6:5: rule "iis-spelling", field "match": can never match while paths compare regardless of case (FICUS_PATHS_CASE_INSENSITIVE): rule "patients-read" (http.yaml:2) comes first and takes every request this one matches',
+      'http.yaml:13:27: rule "encounters-iis", field "match": can never match while paths compare regardless of case (FICUS_PATHS_CASE_INSENSITIVE): rule "encounters-read" (http.yaml:12) comes first and takes every request this one matches',
     ]);
     // a rule covered whatever the case stays an error, reported once
     const covered = validateRuleDocuments([a.doc, parseRuleYaml(yaml.replace('/API/Patients/:mrn', '/api/patients/:id'), 'http.yaml').doc], { caseInsensitivePaths: true });
     expect(covered.ok).toBe(false);
     expect(covered.ok ? [] : covered.errors.map((e) => e.ruleId)).toEqual(['iis-spelling']);
-    expect(covered.warnings).toEqual([]);
+    expect(covered.warnings.map((w) => w.ruleId)).toEqual(['encounters-iis']);
   });
 
   it('does not call narrower or disjoint rules shadowed', () => {

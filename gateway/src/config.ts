@@ -46,7 +46,7 @@ export const GatewayConfigSchema = configSchema({
     maximum: COMPONENT_TIMEOUT_MAX_MS,
     description: "admin API: how long the HL7 adapter's or CDC reader's API is waited for before a 504 (below the CLI's 45 s, so the CLI hears it)",
   }),
-  FICUS_PATHS_CASE_INSENSITIVE: Env.boolean(false, 'match literal path segments regardless of case (set it when the legacy server reads paths so, as IIS does)'),
+  FICUS_PATHS_CASE_INSENSITIVE: Env.boolean(false, 'match literal path segments and query parameter names regardless of case (set it when the legacy server reads them so, as IIS and ASP.NET do)'),
   FICUS_ENCODED_SLASHES: Type.Unsafe<EncodedSlashes>({
     type: 'string',
     enum: [...ENCODED_SLASHES],

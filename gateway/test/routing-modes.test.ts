@@ -36,6 +36,16 @@ http:
     match: { path: /api/**, query: { beta: { present: true } } }
     mode: new
     target: new-svc
+  - id: r-retired-query
+    match: { methods: [GET], path: /census, query: { mrn: { present: true } } }
+    mode: retired
+    target: new-svc
+  - id: r-canary-query
+    match: { methods: [GET], path: /results }
+    mode: canary
+    percent: 50
+    target: new-svc
+    sticky: { query: mrn }
   - id: everything-else
     match: { path: /** }
     mode: legacy
@@ -128,8 +138,9 @@ describe('routing modes', () => {
     for (let i = 0; i < 20; i++) expect((await raw(`/canary;v=2/P${i};x=1`)).route, `P${i}`).toBe((await raw(`/canary/P${i}`)).route);
   });
 
-  it('with FICUS_PATHS_CASE_INSENSITIVE, a path in other case takes the rule, as an IIS legacy would read it', async () => {
+  it('with FICUS_PATHS_CASE_INSENSITIVE, a path or a query name in other case takes the rule, as an IIS legacy would read it', async () => {
     expect(await raw('/RETIRED/x')).toMatchObject({ route: 'everything-else; legacy' });
+    expect(await raw('/census?MRN=100001')).toMatchObject({ route: 'everything-else; legacy' });
     const ci = await startGatewayUnderTest({ 'a.yaml': upstreamsYaml({ legacy: legacy.url, 'new-svc': fresh.url }), 'b.yaml': rules }, { FICUS_PATHS_CASE_INSENSITIVE: 'true' });
     try {
       const before = fresh.received.length;
@@ -140,6 +151,21 @@ describe('routing modes', () => {
         const [upper, lower] = await Promise.all([fetch(`${ci.url}/CANARY/P${i}`), fetch(`${ci.url}/canary/P${i}`)]);
         expect(upper.headers.get('x-ficus-route'), `P${i}`).toBe(lower.headers.get('x-ficus-route'));
       }
+      // ASP.NET reads ?MRN= as ?mrn=: a retired rule that needs mrn is not bypassed by its case
+      const legacyBefore = legacy.received.length;
+      const freshBefore = fresh.received.length;
+      for (const q of ['MRN=100001', 'Mrn=100001', 'from=2026&mRn=100001']) expect((await fetch(`${ci.url}/census?${q}`)).headers.get('x-ficus-route'), q).toBe('r-retired-query; new-svc');
+      expect(legacy.received.slice(legacyBefore).filter((r) => r.url.includes('census'))).toEqual([]);
+      // forwarded as the client wrote it
+      expect(receivedFor(fresh, '/census?MRN=100001', freshBefore).method).toBe('GET');
+      // one patient, one side, whatever the case of the sticky key's name; its value as written
+      const sides = new Set<string | null>();
+      for (let i = 0; i < 20; i++) {
+        const [upper, lower] = await Promise.all([fetch(`${ci.url}/results?MRN=P${i}`), fetch(`${ci.url}/results?mrn=P${i}`)]);
+        expect(upper.headers.get('x-ficus-route'), `P${i}`).toBe(lower.headers.get('x-ficus-route'));
+        sides.add(lower.headers.get('x-ficus-route'));
+      }
+      expect([...sides].sort()).toEqual(['r-canary-query; legacy', 'r-canary-query; new-svc']);
     } finally {
       await ci.close();
     }

@@ -40,7 +40,8 @@ function predicatesCover(a: Record<string, Predicate> | undefined, b: Record<str
 
 /**
  * true when rule `a`, placed before `b`, takes every request `b` would match; `foldCase`: as a
- * gateway with FICUS_PATHS_CASE_INSENSITIVE matches
+ * gateway with FICUS_PATHS_CASE_INSENSITIVE matches (literal path segments and query parameter
+ * names regardless of case: `MRN` and `mrn` are one parameter there)
  */
 export function ruleCovers(a: CoverageInput, b: CoverageInput, foldCase = false): boolean {
   if (a.patterns.length === 0 || b.patterns.length === 0) return false;
@@ -50,6 +51,6 @@ export function ruleCovers(a: CoverageInput, b: CoverageInput, foldCase = false)
   if (ma && (!mb || [...mb].some((m) => !ma.has(m)))) return false;
   return (
     predicatesCover(a.rule.match.headers, b.rule.match.headers, true) &&
-    predicatesCover(a.rule.match.query, b.rule.match.query, false)
+    predicatesCover(a.rule.match.query, b.rule.match.query, foldCase)
   );
 }

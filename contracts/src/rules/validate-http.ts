@@ -202,7 +202,7 @@ function checkShadow(c: Collector, p: PlacedRule, methods: Set<string> | null, o
 }
 
 export interface ValidationOptions {
-  /** the gateway compares literal path segments regardless of case (FICUS_PATHS_CASE_INSENSITIVE) */
+  /** the gateway compares literal path segments and query parameter names regardless of case (FICUS_PATHS_CASE_INSENSITIVE) */
   caseInsensitivePaths?: boolean;
   /** the rules arrive through the control plane, which holds every move toward the new service to its parity gate */
   parityGated?: boolean;

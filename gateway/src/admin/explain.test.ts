@@ -33,6 +33,9 @@ describe('explain', () => {
   it('follows the gateway: literal segments regardless of case only when it is so configured', () => {
     expect(explain(ruleSet, 'GET', '/API/Patients/100042', [])).toMatchObject({ rule: 'legacy-default', target: 'legacy' });
     expect(explain(ruleSet, 'GET', '/API/Patients/100042', [], undefined, { caseInsensitivePaths: true })).toMatchObject({ rule: 'patients-read', target: 'svc' });
+    // and query names: ASP.NET reads ?MRN= as ?mrn=
+    expect(explain(canarySet, 'GET', '/api/results?MRN=100042', [])).toMatchObject({ rule: 'legacy-default', target: 'legacy' });
+    expect(explain(canarySet, 'GET', '/api/results?MRN=100042', [], undefined, { caseInsensitivePaths: true })).toMatchObject({ rule: 'results-read', target: 'svc' });
   });
 
   it('follows the gateway: escaped slashes as FICUS_ENCODED_SLASHES reads them', () => {

@@ -8,7 +8,7 @@ import type { RequestTarget } from '../routing/request-target.js';
 import type { RouteMatch } from '../routing/router.js';
 
 export function comparedKey(match: RouteMatch, req: IncomingMessage, target: RequestTarget): string {
-  const sticky = match.rule.stickyKey?.(req.headers, target.segments, target.query, match.pattern.stickyIndex, req.rawHeaders);
+  const sticky = match.rule.stickyKey?.(req.headers, target, match.pattern.stickyIndex, req.rawHeaders);
   if (sticky !== undefined) return `sticky\u0000${sticky}`;
   const params: string[] = [];
   match.pattern.pattern.segments.forEach((s, i) => {

@@ -53,6 +53,18 @@ describe('read after write, by subject', () => {
     expect(held(rt, '/api/results?mrn=ABC')).toBe(true);
   });
 
+  it('with paths read regardless of case, query names are too: `?MRN=` names the patient written', () => {
+    const rt = runtime(true);
+    write(rt, 'PUT', '/api/patients/100001');
+    expect(held(rt, '/api/results?MRN=100001')).toBe(true);
+    expect(held(rt, '/api/results?from=1&Mrn=100001')).toBe(true);
+    write(rt, 'POST', '/api/lab-orders', '/api/results?MRN=200002');
+    expect(held(rt, '/api/patients/200002')).toBe(true);
+    const plain = runtime();
+    write(plain, 'PUT', '/api/patients/100001');
+    expect(held(plain, '/api/results?MRN=100001')).toBe(false);
+  });
+
   it('builds no key while nothing is remembered (the hot path)', () => {
     const rt = runtime();
     const target = parseRequestTarget('/api/results?mrn=1');

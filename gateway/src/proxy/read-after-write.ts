@@ -19,8 +19,9 @@ function pathKey(rt: ProxyRuntime, target: RequestTarget): string {
 }
 
 function subjectKey(rt: ProxyRuntime, kind: string, value: string): string {
-  // as the path key: a legacy server that reads paths regardless of case reads its ids so too
-  return '\u0000' + kind + '\u0000' + (rt.router.caseInsensitive ? value.toLowerCase() : value);
+  // as the path key: a legacy server that reads paths regardless of case reads its ids so too,
+  // and its query names (a rule's `?MRN=` and another's `:mrn` name one kind of record)
+  return rt.router.caseInsensitive ? ('\u0000' + kind + '\u0000' + value).toLowerCase() : '\u0000' + kind + '\u0000' + value;
 }
 
 export function writtenRecently(rt: ProxyRuntime, method: string, match: RouteMatch, target: RequestTarget): boolean {

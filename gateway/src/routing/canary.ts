@@ -6,7 +6,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Sticky } from '@ficus/contracts';
-import { cookieValue, queryParam } from './request-target.js';
+import { cookieValue, foldedQuery, queryParam, type RequestTarget } from './request-target.js';
 
 export const BUCKETS = 10_000;
 export const DEFAULT_SALT = 'ficus';
@@ -57,7 +57,7 @@ export function thresholdOf(percent: number): number {
   return Math.round(percent * 100);
 }
 
-export type StickyKeyReader = (headers: IncomingHttpHeaders, segments: string[], query: string | undefined, paramIndex: number, rawHeaders: readonly string[]) => string | undefined;
+export type StickyKeyReader = (headers: IncomingHttpHeaders, target: RequestTarget, paramIndex: number, rawHeaders: readonly string[]) => string | undefined;
 
 function nonEmpty(s: string | undefined): string | undefined {
   return s === undefined || s === '' ? undefined : s;
@@ -85,16 +85,24 @@ function headerKey(headers: IncomingHttpHeaders, name: string, rawHeaders: reado
   return nonEmpty(key ?? joined);
 }
 
-/** Builds the function that reads a rule's sticky key from a request. */
-export function stickyKeyReader(sticky: Sticky): StickyKeyReader {
+/**
+ * Builds the function that reads a rule's sticky key from a request; `foldQueryNames`: a query
+ * key's name regardless of case (foldedQuery), as the legacy reads it, or `?MRN=` would be no
+ * key and that patient's requests would go to legacy and `?mrn=` ones maybe not.
+ */
+export function stickyKeyReader(sticky: Sticky, foldQueryNames = false): StickyKeyReader {
   if (sticky.header !== undefined) {
     const name = sticky.header.toLowerCase();
-    return (headers, _s, _q, _p, rawHeaders) => headerKey(headers, name, rawHeaders);
+    return (headers, _t, _p, rawHeaders) => headerKey(headers, name, rawHeaders);
   }
-  if (sticky.param !== undefined) return (_h, segments, _q, paramIndex) => (paramIndex < 0 ? undefined : nonEmpty(segments[paramIndex]));
+  if (sticky.param !== undefined) return (_h, target, paramIndex) => (paramIndex < 0 ? undefined : nonEmpty(target.segments[paramIndex]));
   if (sticky.query !== undefined) {
+    if (foldQueryNames) {
+      const folded = sticky.query.toLowerCase();
+      return (_h, target) => nonEmpty(queryParam(foldedQuery(target), folded));
+    }
     const name = sticky.query;
-    return (_h, _s, query) => nonEmpty(queryParam(query, name));
+    return (_h, target) => nonEmpty(queryParam(target.query, name));
   }
   const name = sticky.cookie ?? '';
   return (headers) => nonEmpty(cookieValue(headers.cookie, name));

@@ -26,7 +26,7 @@ export function decide(match: RouteMatch, headers: IncomingHttpHeaders, target: 
     case 'retired':
       return { toTarget: true };
     case 'canary': {
-      const key = rule.stickyKey?.(headers, target.segments, target.query, match.pattern.stickyIndex, rawHeaders);
+      const key = rule.stickyKey?.(headers, target, match.pattern.stickyIndex, rawHeaders);
       if (key === undefined) return { toTarget: false };
       // at 0 % nobody moves: skip the hash
       if (rule.threshold === 0) return { toTarget: false, key };

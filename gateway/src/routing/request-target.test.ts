@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BadTargetError, parseRequestTarget, queryParam } from './request-target.js';
+import { BadTargetError, foldedQuery, parseRequestTarget, queryParam } from './request-target.js';
 
 const seg = (url: string) => parseRequestTarget(url).segments;
 
@@ -63,5 +63,20 @@ describe('parseRequestTarget', () => {
     expect(queryParam('mrn=1&a+b=c+d', 'a b')).toBe('c d');
     expect(queryParam('flag', 'flag')).toBe('');
     expect(queryParam(undefined, 'x')).toBeUndefined();
+  });
+
+  it('folds query names to lower case for a legacy that reads them so, decoded as queryParam reads them, values as written', () => {
+    const folded = (url: string) => foldedQuery(parseRequestTarget(url));
+    expect(folded('/r?MRN=Ab%43&from=2026')).toBe('mrn=Ab%43&from=2026');
+    expect(folded('/r?mrn=x&y')).toBe('mrn=x&y');
+    expect(folded('/r')).toBeUndefined();
+    // a name whose capitals are escaped, or that decodes to "&", "=", "+" or "%": each reads back as its folded self
+    for (const [name, want] of [['%4Drn', 'mrn'], ['A%26B', 'a&b'], ['A%3DB', 'a=b'], ['A%2BB', 'a+b'], ['A+B', 'a b'], ['A%25B', 'a%b'], ['A%ZZ', 'a%zz'], ['%C3%9CBER', 'über']] as const) {
+      expect(queryParam(folded(`/r?${name}=V&z=1`), want), name).toBe('V');
+    }
+    const target = parseRequestTarget('/r?MRN=1');
+    foldedQuery(target);
+    // kept for the rest of the request; what is forwarded is what the client wrote
+    expect(target).toMatchObject({ query: 'MRN=1', forwardPath: '/r?MRN=1', foldedQuery: 'mrn=1' });
   });
 });

@@ -16,6 +16,8 @@ export interface RequestTarget {
   segments: string[];
   /** raw query string without "?", or undefined */
   query: string | undefined;
+  /** the query with its names folded to lower case, once foldedQuery made it */
+  foldedQuery?: string;
 }
 
 export class BadTargetError extends Error {}
@@ -110,6 +112,35 @@ export function queryParam(query: string | undefined, name: string): string | un
     if (decodeQueryComponent(key) === name) return eq === -1 ? '' : decodeQueryComponent(pair.slice(eq + 1));
   }
   return undefined;
+}
+
+/**
+ * The query as a server that reads parameter names regardless of case reads it (ASP.NET on IIS,
+ * the legacy FICUS_PATHS_CASE_INSENSITIVE is set for): each name decoded and lower-cased, so
+ * `MRN`, `Mrn` and `%4Drn` all read as `mrn`, and values as written (an MRN or a code may be
+ * case-significant). `mrn=1&MRN=2`, which ASP.NET reads as one parameter "1,2", becomes a
+ * parameter given twice, which repeated-values.ts reads as any repeat. Made at most once per
+ * request, by the first rule that reads the query on such a gateway; never forwarded.
+ */
+export function foldedQuery(target: RequestTarget): string | undefined {
+  if (target.query === undefined) return undefined;
+  return (target.foldedQuery ??= foldNames(target.query));
+}
+
+function foldNames(query: string): string {
+  // no capital and no escape that could hide one: nothing to fold (the usual query)
+  if (!query.includes('%') && query.toLowerCase() === query) return query;
+  return query
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = decodeQueryComponent(eq === -1 ? pair : pair.slice(0, eq));
+      const folded = name.toLowerCase();
+      if (folded === name) return pair;
+      // written back so that queryParam decodes it to exactly the folded name
+      return folded.replace(/[%&=+]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()) + (eq === -1 ? '' : pair.slice(eq));
+    })
+    .join('&');
 }
 
 function decodeQueryComponent(s: string): string {

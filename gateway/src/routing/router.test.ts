@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { HttpRule, RuleSet } from '@ficus/contracts';
+import { decide } from './decide.js';
 import { parseRequestTarget } from './request-target.js';
-import { Router, type CompiledRule } from './router.js';
+import { isAmbiguous, Router, type CompiledRule, type RouteMatch } from './router.js';
 
 const upstreams = { legacy: { url: 'http://127.0.0.1:1' }, svc: { url: 'http://127.0.0.1:2' } };
 const rule = (id: string, path: string | string[], extra: Partial<HttpRule> = {}): HttpRule => ({
@@ -68,6 +69,61 @@ describe('router', () => {
     const target = parseRequestTarget('/API/Patients/Ab12');
     ci.match('GET', target, {});
     expect(target.segments).toEqual(['API', 'Patients', 'Ab12']);
+  });
+
+  describe('query parameter names, with caseInsensitivePaths (ASP.NET reads them regardless of case)', () => {
+    const http = [
+      rule('census', '/reports/census', { mode: 'retired', target: 'svc', match: { path: '/reports/census', query: { Ward: { equals: 'ICU' } } } }),
+      rule('encounters', '/api/encounters', { mode: 'retired', target: 'svc', match: { path: '/api/encounters', query: { mrn: { present: true } } } }),
+      rule('results', '/api/results', { mode: 'canary', percent: 50, target: 'svc', sticky: { query: 'mrn' } }),
+      rule('catch-all', '/**'),
+    ];
+    const ci = new Router({ upstreams, http }, { caseInsensitivePaths: true });
+    const plain = new Router({ upstreams, http });
+    const routed = (r: Router, url: string) => {
+      const m = r.route('GET', parseRequestTarget(url), {}, []);
+      return m && (isAmbiguous(m) ? `refused by ${m.rule.id}: ${m.ambiguous.name}` : m.rule.id);
+    };
+    const stickyKey = (r: Router, url: string) => {
+      const target = parseRequestTarget(url);
+      return decide(r.route('GET', target, {}, []) as RouteMatch, {}, target, []).key;
+    };
+
+    it('a predicate takes the name in any case, escaped or not; values keep theirs', () => {
+      for (const q of ['mrn=100001', 'MRN=100001', 'Mrn=100001', '%4Drn=100001', '%4drn=1', 'x=Y&MRN']) expect(routed(ci, `/api/encounters?${q}`), q).toBe('encounters');
+      expect(routed(ci, '/API/Encounters?MRN=100001')).toBe('encounters');
+      expect(routed(ci, '/reports/census?WARD=ICU')).toBe('census');
+      expect(routed(ci, '/reports/census?ward=icu')).toBe('catch-all');
+      expect(routed(ci, '/api/encounters?MRNX=1')).toBe('catch-all');
+      // without the setting, as before
+      expect(routed(plain, '/api/encounters?MRN=100001')).toBe('catch-all');
+      expect(routed(plain, '/reports/census?ward=ICU')).toBe('catch-all');
+    });
+
+    it('a name sent twice in different cases is a repeated parameter: refused when its copies disagree', () => {
+      expect(routed(ci, '/reports/census?ward=ICU&WARD=ER')).toBe('refused by census: ward');
+      expect(routed(ci, '/reports/census?ward=ICU&WARD=ICU')).toBe('census');
+      expect(routed(ci, '/reports/census?ward=ER&WARD=CCU')).toBe('catch-all');
+      expect(routed(ci, '/api/encounters?mrn=1&MRN=2')).toBe('encounters');
+    });
+
+    it('the sticky query key is read whatever the case of its name, its value as written', () => {
+      expect(stickyKey(ci, '/api/results?MRN=Ab1')).toBe('Ab1');
+      expect(stickyKey(ci, '/api/results?from=2026&Mrn=Ab1')).toBe('Ab1');
+      expect(stickyKey(plain, '/api/results?MRN=Ab1')).toBeUndefined();
+    });
+
+    it('folds the query only where a rule reads it, and keeps it for the rest of the request', () => {
+      const target = parseRequestTarget('/api/results?MRN=1');
+      ci.route('GET', target, {}, []);
+      expect(target.foldedQuery).toBeUndefined();
+      const read = parseRequestTarget('/api/encounters?MRN=1');
+      ci.route('GET', read, {}, []);
+      expect(read.foldedQuery).toBe('mrn=1');
+      const off = parseRequestTarget('/api/encounters?MRN=1');
+      plain.route('GET', off, {}, []);
+      expect(off.foldedQuery).toBeUndefined();
+    });
   });
 
   // the candidate index must never change which rule wins: compare with a plain first-match scan

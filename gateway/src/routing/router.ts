@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { compileCompare, effectiveMethods, parsePathPattern, resolveShadow, rulePaths, SAFE_METHODS, DEFAULT_LEGACY_UPSTREAM, type CompiledCompare, type ResolvedShadow, type HttpMode, type HttpRule, type PathPattern, type Predicate, type RuleSet } from '@ficus/contracts';
 import { DEFAULT_SALT, stickyKeyReader, thresholdOf, type StickyKeyReader } from './canary.js';
-import { queryParam, type EncodedSlashes, type RequestTarget } from './request-target.js';
+import { foldedQuery, queryParam, type EncodedSlashes, type RequestTarget } from './request-target.js';
 import { AMBIGUOUS, testHeader, testQuery, type Ambiguity, type ValueTest } from './repeated-values.js';
 
 interface CompiledPattern {
@@ -38,14 +38,19 @@ export interface CompiledRule {
   compare: CompiledCompare | null;
   patterns: CompiledPattern[];
   headerTests: [string, ValueTest][];
+  /** by the parameter's name, in lower case when foldQueryNames */
   queryTests: [string, ValueTest][];
+  /** query parameter names are read regardless of case (caseInsensitivePaths): read them from foldedQuery */
+  foldQueryNames: boolean;
 }
 
 export interface RouterOptions {
   /**
    * compare literal path segments regardless of case, as a legacy server on IIS reads paths:
    * there, `/API/Patients/1` is `/api/patients/1`, and a case-sensitive rule would send it to
-   * legacy past a retired rule. Parameters keep the case the client wrote.
+   * legacy past a retired rule. Parameters keep the case the client wrote. Query parameter
+   * names are read so too, as ASP.NET reads them (`?MRN=` is `?mrn=`), by every rule's query
+   * predicates and sticky key; their values keep their case.
    */
   caseInsensitivePaths?: boolean;
   /** what an escaped slash in a path is (see EncodedSlashes); `keep` when not given */
@@ -100,7 +105,7 @@ function compileRule(rule: HttpRule, index: number, caseInsensitive: boolean, em
     target: rule.target,
     threshold: rule.mode === 'canary' ? thresholdOf(rule.percent ?? 0) : 0,
     salt: rule.sticky?.salt ?? DEFAULT_SALT,
-    stickyKey: rule.sticky ? stickyKeyReader(rule.sticky) : null,
+    stickyKey: rule.sticky ? stickyKeyReader(rule.sticky, caseInsensitive) : null,
     fallback: rule.fallback ?? true,
     methods,
     shadow: rule.mode === 'shadow' ? resolveShadow(rule.shadow) : null,
@@ -113,7 +118,8 @@ function compileRule(rule: HttpRule, index: number, caseInsensitive: boolean, em
       return { pattern, fixed: pattern.open ? pattern.segments.length - 1 : pattern.segments.length, stickyIndex };
     }),
     headerTests: Object.entries(rule.match.headers ?? {}).map(([k, p]) => [k.toLowerCase(), valueTest(p)]),
-    queryTests: Object.entries(rule.match.query ?? {}).map(([k, p]) => [k, valueTest(p)]),
+    queryTests: Object.entries(rule.match.query ?? {}).map(([k, p]) => [caseInsensitive ? k.toLowerCase() : k, valueTest(p)]),
+    foldQueryNames: caseInsensitive,
   };
 }
 
@@ -208,7 +214,9 @@ export class Router {
       }
       if (!matched) continue;
       if (rule.headerTests.length === 0 && rule.queryTests.length === 0) return { rule, pattern: matched };
-      const verdict = rawHeaders === undefined ? joinedPredicates(rule, headers, target.query) : predicates(rule, headers, rawHeaders, target.query);
+      // folded once per request (cached on the target), and only when a rule reads the query
+      const query = rule.foldQueryNames && rule.queryTests.length > 0 ? foldedQuery(target) : target.query;
+      const verdict = rawHeaders === undefined ? joinedPredicates(rule, headers, query) : predicates(rule, headers, rawHeaders, query);
       if (verdict === true) return { rule, pattern: matched };
       if (verdict !== false) return { rule, ambiguous: verdict };
     }

@@ -7,7 +7,7 @@
  * at worst, a read is held on legacy that did not need to be. A sticky header or cookie names the
  * client (a user, a session), not a record: no subject.
  */
-import { queryParam, type RequestTarget } from './request-target.js';
+import { foldedQuery, queryParam, type RequestTarget } from './request-target.js';
 import type { RouteMatch } from './router.js';
 
 /** `kind` is the parameter's name in the rule; return true to stop */
@@ -16,7 +16,8 @@ export type SubjectVisitor = (kind: string, value: string) => boolean;
 /**
  * Calls `visit` with each subject of the request until it returns true, and says whether it did.
  * A repeated query parameter names each of its copies: which one an upstream reads is its own
- * business, so every one of them counts.
+ * business, so every one of them counts. On a gateway that reads query names regardless of case,
+ * `?MRN=` names the subject as `?mrn=` does (and `?mrn=1&MRN=2` names both).
  */
 export function anySubject(match: RouteMatch, target: RequestTarget, visit: SubjectVisitor): boolean {
   const sticky = match.rule.rule.sticky;
@@ -26,12 +27,13 @@ export function anySubject(match: RouteMatch, target: RequestTarget, visit: Subj
     return value !== undefined && value !== '' && visit(sticky.param, value);
   }
   if (sticky.query === undefined) return false;
-  const name = sticky.query;
-  const first = queryParam(target.query, name);
+  const name = match.rule.foldQueryNames ? sticky.query.toLowerCase() : sticky.query;
+  const query = match.rule.foldQueryNames ? foldedQuery(target) : target.query;
+  const first = queryParam(query, name);
   if (first === undefined) return false;
   if (first !== '' && visit(name, first)) return true;
-  if (!target.query!.includes('&')) return false;
-  for (const pair of target.query!.split('&')) {
+  if (!query!.includes('&')) return false;
+  for (const pair of query!.split('&')) {
     // one pair read alone: decoded as queryParam decodes it
     const value = queryParam(pair, name);
     if (value !== undefined && value !== '' && value !== first && visit(name, value)) return true;
