@@ -4,7 +4,8 @@
  * filtered by sending application and facility (read from MSH, or BHS for a batch), time,
  * control id, paged; the listing never carries the frame; the frame itself (patient data) only
  * to an operator, one at a time, on the record, and a viewer's try on the record as refused.
- * (On 2026-12-07 a probe of the demo found refusals counted but answered by no route: only psql.)
+ * (On 2026-12-07 a probe of the demo found refusals counted but answered by no route: only psql;
+ * and, once there was one, a refused frame with a NUL byte in its header made it fail.)
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,5 +116,21 @@ describe('GET /api/hl7/rejects', () => {
     } finally {
       await db.end();
     }
+  });
+
+  it('lists frames that hold NUL bytes (NUL padding, UTF-16 without a byte order mark) with the others: one made the listing fail (500) on every page that held it', async () => {
+    const client = await MllpTestClient.open(a.adapter.port);
+    const padded = Buffer.concat([Buffer.from(a08('PADDER', 'WESTWING', 'REJ-NUL-1', 'P')), Buffer.alloc(4)]);
+    expect((await client.send(padded)).get('MSA-1')).toBe('AR');
+    expect((await client.send(Buffer.from(a08('WIDE', 'UTF16LAND', 'REJ-U16-1', 'P'), 'utf16le'))).get('MSA-1')).toBe('AR');
+    client.close();
+    const listed = await get<{ rejects: Reject[] }>('/api/hl7/rejects?limit=2');
+    expect(listed.status).toBe(200);
+    // the header before the NULs is read as for any frame; a frame whose first NUL comes before it has none
+    expect(listed.body.rejects.map((r) => [r.sendingApplication, r.sendingFacility, r.controlId, r.errorCode])).toEqual([
+      [null, null, null, 100],
+      ['PADDER', 'WESTWING', 'REJ-NUL-1', 100],
+    ]);
+    expect((await get<Reject>(`/api/hl7/rejects/${listed.body.rejects[1]!.id}`)).body.sendingApplication).toBe('PADDER');
   });
 });

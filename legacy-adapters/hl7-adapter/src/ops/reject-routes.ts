@@ -17,8 +17,10 @@ import { problemBody, record, Since, type Hl7ApiDeps } from './route-support.js'
  * table keeps no header fields of its own, and a refused frame may not have parsed at all.
  */
 function headerField(n: 3 | 4): string {
-  // the header is in the first kilobyte; latin1 reads any bytes
-  const t = `convert_from(substring(r.raw from 1 for 1024), 'LATIN1')`;
+  // the header is in the first kilobyte, before any NUL: latin1 reads any other byte, but text
+  // holds no NUL, and one (NUL padding, UTF-16) made convert_from fail the whole listing
+  const head = `substring(r.raw from 1 for 1024)`;
+  const t = `convert_from(substring(${head} from 1 for coalesce(nullif(position('\\x00'::bytea in ${head}), 0) - 1, 1024)), 'LATIN1')`;
   const segment = `split_part(replace(${t}, E'\\n', E'\\r'), E'\\r', 1)`;
   return `CASE WHEN left(${t}, 3) IN ('MSH', 'FHS', 'BHS') AND length(${t}) >= 5
             THEN nullif(split_part(split_part(${segment}, substr(${t}, 4, 1), ${n}), substr(${t}, 5, 1), 1), '') END`;
