@@ -226,11 +226,13 @@ describe('MLLP framing on a live connection', () => {
     client.close();
   });
 
-  it('keeps a header value holding a NUL character (which PostgreSQL text cannot hold) with U+FFFD in its place', async () => {
+  it('refuses a header value holding a NUL character, stores nothing, and answers the next frame (intake-refusals.test.ts: AR 102)', async () => {
+    // it was taken with U+FFFD in its place, and neither legacy nor a service could ever apply it
     const client = await MllpTestClient.open(a.adapter.port);
-    const ack = await client.send(syntheticMessage({ controlId: 'NUL\u0000-1', mrn: 'N1' }));
-    expect(ack.get('MSA-1')).toBe('AA');
-    expect(await stored('NUL')).toEqual(['NUL\uFFFD-1']);
+    client.write(encodeFrame(syntheticMessage({ controlId: 'NUL\u0000-1', mrn: 'N1' })));
+    // its AR echoes the NUL in MSA-2, which this client's decoder refuses: answers come in order, so the next one's says it was answered
+    expect((await client.send(syntheticMessage({ controlId: 'AFTER-NUL-1', mrn: 'N1' }))).get('MSA-2')).toBe('AFTER-NUL-1');
+    expect(await stored('NUL')).toEqual([]);
     client.close();
   });
 

@@ -3,7 +3,7 @@
  * the refused frames) before anything is stored for delivery, over real MLLP connections: a
  * processing id (MSH-11) this adapter does not serve (HL7_PROCESSING_IDS), a PID-3 listing MRs
  * of several assigning authorities with none named as ours (HL7_MRN_AUTHORITIES empty), bytes
- * beyond ASCII under MSH-18 ASCII, an MSH-9 with no trigger event, and a batch whose BTS-1 or
+ * beyond ASCII under MSH-18 ASCII, a NUL character, an MSH-9 with no trigger event, and a batch whose BTS-1 or
  * FTS-1 count disagrees with what came. Refusals of messages before v2.5 carry their reason in
  * MSA-3 too. (Each was answered AA, or AR without a reason a person could read, by a probe of
  * the demo on 2026-12-08.)
@@ -11,7 +11,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBatch, encodeFrame, preferMrnAuthorities, type Hl7Message } from '@ficus/hl7-protocol';
-import { api, hl7Rules, startAdapterUnderTest, type AdapterUnderTest } from './support/adapter-harness.js';
+import { api, hl7Rules, startAdapterUnderTest, until, type AdapterUnderTest } from './support/adapter-harness.js';
 import { MllpTestClient } from './support/mllp-test-client.js';
 import { TestInbound } from './support/test-inbound.js';
 
@@ -135,6 +135,22 @@ describe('MSH-18 ASCII', () => {
     expect(verdict(invalidUtf8)).toEqual(['AR', 'UTF8-BAD-1', 'MSH^1^18', '102']);
     for (const id of ['ASCII-1', 'ASCII-2']) expect(await storedCount(a, id)).toBe(0);
     expect(verdict(await client.send(Buffer.from(body('ASCII-3', 'SMITH'), 'latin1')))).toEqual(['AA', 'ASCII-3', '', '']);
+  });
+});
+
+describe('NUL characters', () => {
+  it('refuses a NUL in a field (raw, or as hex data \\X00\\) AR 102 where it is, keeps it with the refused frames: it was AA, and legacy answered AE 207 for ever, holding the patient\'s lane', async () => {
+    const named = (controlId: string, name: string) => seg(msh({ type: 'ADT^A08^ADT_A01', controlId }), 'EVN|A08|20261208070100', `PID|1||7710003^^^GENHOSP^MR||${name}^ANNA||20000229|F`);
+    expect(verdict(await client.send(named('NUL-1', 'SM\0ITH')))).toEqual(['AR', 'NUL-1', 'PID^1^5', '102']);
+    expect(verdict(await client.send(named('NUL-2', 'SM\\X00\\ITH')))).toEqual(['AR', 'NUL-2', 'PID^1^5', '102']);
+    expect((await rejects(a, 'NUL-1')).map((r) => r.error_code)).toEqual([102]);
+    // in the control id too (its ACK echoes it as sent, on a connection of its own); PostgreSQL text
+    // holds no NUL, so the refused frame is kept with U+FFFD in its control id's place
+    const own = await MllpTestClient.open(a.adapter.port);
+    own.write(encodeFrame(named('NUL\0-3', 'SMITH')));
+    expect(await until(async () => (await rejects(a, 'NUL\uFFFD-3'))[0]?.error_code, 'the refused frame kept', 5_000)).toBe(102);
+    own.close();
+    for (const c of ['NUL-1', 'NUL-2', 'NUL\uFFFD-3']) expect(await storedCount(a, c)).toBe(0);
   });
 });
 

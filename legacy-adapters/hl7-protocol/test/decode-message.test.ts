@@ -213,6 +213,12 @@ describe('decode errors carry an HL7 error code and a location', () => {
     expect(e.message.length).toBeGreaterThan(10);
   });
 
+  it('a NUL character is 102 where it is, raw or as hex data: no text column holds one, and a receiver that took it failed for ever', () => {
+    expect(err(decodeMessage(hl7(MSH, 'PID|1||7700001^^^GENHOSP^MR||SM\0ITH')))).toMatchObject({ code: 102, location: { segment: 'PID', sequence: 1, field: 5 } });
+    expect(err(decodeMessage(hl7(MSH.replace('CTRL-1', 'CTRL\0-1'))))).toMatchObject({ code: 102, location: { segment: 'MSH', sequence: 1, field: 10 } });
+    expect(err(decodeMessage(hl7(MSH, 'NTE|1||a', 'NTE|2||b\\X4100\\c')))).toMatchObject({ code: 102, location: { segment: 'NTE', sequence: 2, field: 3 } });
+  });
+
   it('says what is wrong with the encoding characters, not only how many it counted', () => {
     const message = (bytes: Buffer) => err(decodeMessage(bytes)).message;
     expect(message(hl7('MSH|^^\\&|A|B|C|D|2024||ADT^A01|C1|P|2.5'))).toBe('MSH-2 (encoding characters) uses "^" for two separators; each must be a different character');

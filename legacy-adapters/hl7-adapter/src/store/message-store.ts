@@ -320,8 +320,9 @@ export class MessageStore {
     return new Map(rows.map((r) => [Number(r.message_id), { target: r.target, partition: r.partition, status: r.status, answer: r.answer }]));
   }
 
-  /** A frame that could not be accepted, kept for diagnosis (best effort). */
+  /** A frame that could not be accepted, kept for diagnosis (best effort); a NUL in its control id (refused for it) as in storable. */
   async reject(peer: string | null, code: number, text: string, controlId: string | undefined, raw: Buffer): Promise<void> {
-    await this.pool.query('INSERT INTO hl7_rejects (peer, error_code, error_text, control_id, raw) VALUES ($1, $2, $3, $4, $5)', [peer, code, text, controlId ?? null, raw]);
+    const id = controlId?.replaceAll('\u0000', '\uFFFD') ?? null;
+    await this.pool.query('INSERT INTO hl7_rejects (peer, error_code, error_text, control_id, raw) VALUES ($1, $2, $3, $4, $5)', [peer, code, text, id, raw]);
   }
 }

@@ -4,7 +4,7 @@
  * can echo the control id).
  */
 import { DEFAULT_CHARSET, lookupCharset, type Charset } from './charset.js';
-import { readDelimiters, readFieldSeparator } from './delimiters.js';
+import { readDelimiters, readFieldSeparator, type Hl7Delimiters } from './delimiters.js';
 import { hl7Error, type Hl7Error, type Hl7ErrorLocation } from './errors.js';
 import { BOM_LENGTH, detectByteOrderMark, sniffDeclaredCharset, splitByteLines } from './frame-bytes.js';
 import { checkMessageHeader, readHeaderLoosely, readMessageHeader } from './header.js';
@@ -108,6 +108,11 @@ export function decodeMessageText(text: string, charset: string = DEFAULT_CHARSE
     }
   }
 
+  const nul = text.includes('\0') ? nulLocation(segments, d) : undefined;
+  if (nul) {
+    const where = nul.field === undefined ? `segment ${nul.segment}` : `${nul.segment}-${nul.field}`;
+    return failure(hl7Error(102, `${where} holds a NUL character (0x00), which HL7 text cannot hold`, nul), first, charset);
+  }
   // hex data in the message's charset, \P\ as its truncation character: for the readers only
   const resolved = resolveMessageEscapes(segments, d, charset);
   if (!resolved.ok) return failure(resolved.error, first, charset);
@@ -122,6 +127,28 @@ export function decodeMessageText(text: string, charset: string = DEFAULT_CHARSE
   const problem = checkMessageHeader(message.header);
   if (problem) return { ok: false, error: problem, received: { delimiters: d, header: message.header, charset } };
   return { ok: true, message };
+}
+
+/**
+ * Where the first NUL character is. No text column (PostgreSQL's, so the legacy's and the
+ * services') holds one: taken, a NUL in a name made every try to apply the message fail, and
+ * the patient's later messages waited behind it for ever.
+ */
+function nulLocation(segments: readonly string[], d: Hl7Delimiters): Hl7ErrorLocation | undefined {
+  const occurrences = new Map<string, number>();
+  for (const segment of segments) {
+    const id = segment.slice(0, 3);
+    const sequence = (occurrences.get(id) ?? 0) + 1;
+    occurrences.set(id, sequence);
+    const at = segment.indexOf('\0');
+    if (at === -1) continue;
+    let separators = 0;
+    for (let i = segment.indexOf(d.field); i !== -1 && i < at; i = segment.indexOf(d.field, i + 1)) separators++;
+    // MSH-1 is the field separator itself, so MSH-n follows n-1 of them
+    const field = isHeaderId(id) ? separators + 1 : separators;
+    return field === 0 ? { segment: id, sequence } : { segment: id, sequence, field };
+  }
+  return undefined;
 }
 
 function notMsh(id: string, looksUtf16: boolean): Hl7Error {
