@@ -70,8 +70,9 @@ class PatternTree {
 /**
  * For each rule (by position), the position of the first earlier rule that takes every request
  * it matches, or -1; `foldCase`: as a gateway that compares literal segments regardless of case.
+ * `work.comparisons` counts the pairs compared: what makes the check scale, countable in a test.
  */
-export function firstCoveringRules(rules: CoverageInput[], foldCase = false): number[] {
+export function firstCoveringRules(rules: CoverageInput[], foldCase = false, work?: { comparisons: number }): number[] {
   const tree = new PatternTree(foldCase);
   const candidates: number[] = [];
   return rules.map((later, j) => {
@@ -84,6 +85,7 @@ export function firstCoveringRules(rules: CoverageInput[], foldCase = false): nu
       for (let i = 0; i < candidates.length; i++) {
         const e = candidates[i]!;
         if (i > 0 && e === candidates[i - 1]) continue;
+        if (work) work.comparisons++;
         if (ruleCovers(rules[e]!, later, foldCase)) {
           found = e;
           break;
