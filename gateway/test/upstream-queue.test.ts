@@ -11,23 +11,27 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../../test-support/until.js';
 import { startGatewayUnderTest, type GatewayUnderTest } from './support/gateway-harness.js';
+import { HeldAnswers } from './support/held-answers.js';
 import { startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 
 let legacy: TestUpstream;
 let fresh: TestUpstream;
 let gw: GatewayUnderTest;
+// `/slow` requests are answered when the test says so: every connection busy for as long as it needs
+const legacyHeld = new HeldAnswers();
+const freshHeld = new HeldAnswers();
 
-const slowly = (name: string) => (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
-  if (req.url?.includes('/slow')) return void setTimeout(() => res.end(`${name} slow`), 1_500);
+const slowly = (name: string, held: HeldAnswers) => (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+  if (req.url?.includes('/slow')) return held.hold(() => res.end(`${name} slow`));
   res.end(`${name} ${body.length}`);
 };
 
 beforeAll(async () => {
-  legacy = await startTestUpstream('legacy', slowly('legacy'));
-  fresh = await startTestUpstream('new', slowly('new'));
+  legacy = await startTestUpstream('legacy', slowly('legacy', legacyHeld));
+  fresh = await startTestUpstream('new', slowly('new', freshHeld));
   const upstreams = `
 upstreams:
   legacy:
@@ -56,6 +60,8 @@ http:
   gw = await startGatewayUnderTest({ 'u.yaml': upstreams, 'r.yaml': rules });
 });
 afterAll(async () => {
+  legacyHeld.release();
+  freshHeld.release();
   await gw?.close();
   await legacy?.close();
   await fresh?.close();
@@ -85,6 +91,11 @@ function trickle(path: string, declared: number, everyMs: number) {
   }, everyMs);
   return {
     answer: () => answer,
+    /** the whole answer, once its head and Content-Length bytes of body are in */
+    async settled(): Promise<string> {
+      await until(() => whole(answer), `an answer to ${path}`, 15_000);
+      return answer;
+    },
     /** sends the rest at once */
     finish() {
       clearInterval(timer);
@@ -97,26 +108,40 @@ function trickle(path: string, declared: number, everyMs: number) {
   };
 }
 
-async function timedGet(path: string, ms = 1_500) {
+function whole(answer: string): boolean {
+  const split = answer.indexOf('\r\n\r\n');
+  const length = /\r\ncontent-length: *(\d+)/i.exec(answer.slice(0, split))?.[1];
+  return split >= 0 && length !== undefined && answer.length - split - 4 >= Number(length);
+}
+
+async function timedGet(path: string) {
   const started = Date.now();
-  const res = await fetch(gw.url + path, { signal: AbortSignal.timeout(ms) });
+  // a guard against a hang, not a bound the test asserts
+  const res = await fetch(gw.url + path, { signal: AbortSignal.timeout(15_000) });
   return { status: res.status, text: await res.text(), headers: res.headers, ms: Date.now() - started };
 }
+
+const gate = (upstream: string) => gw.gateway.runtime.upstreams.get(upstream)!.gate;
+const inflight = () => metric('ficus_http_inflight_requests');
 
 describe('a deadline for a free connection', () => {
   it('answers 503 upstream-busy with Retry-After when every connection stays busy past queueMs, and leaves the circuit closed', async () => {
     const timeoutsBefore = await metric('ficus_upstream_queue_timeouts_total{upstream="legacy"}');
     const slow = [fetch(gw.url + '/slow/1'), fetch(gw.url + '/slow/2')];
-    await sleep(200);
+    // both connections stay busy until the test releases them, however late the next request comes
+    await legacyHeld.arrived(2, 'both slow requests at legacy');
     const r = await timedGet('/waits');
     expect(r.status).toBe(503);
     expect(r.headers.get('retry-after')).toBe('1');
     expect(r.headers.get('content-type')).toBe('application/problem+json');
     const problem = JSON.parse(r.text) as { type: string; detail: string };
     expect(problem.type).toMatch(/upstream-busy$/);
-    expect(problem.detail).toContain('"legacy"');
+    expect(problem.detail).toBe('every connection to upstream "legacy" stayed busy for 400 ms (timeouts.queueMs)');
+    // it waited its queueMs (a lower bound: load only makes the wait longer)...
     expect(r.ms).toBeGreaterThanOrEqual(350);
-    expect(r.ms).toBeLessThan(1_400);
+    // ...and not for a connection to come free: both answers are still held
+    expect(legacyHeld.held).toBe(2);
+    legacyHeld.release();
     expect((await Promise.all(slow)).map((x) => x.status)).toEqual([200, 200]);
     expect(await metric('ficus_upstream_queue_timeouts_total{upstream="legacy"}')).toBe(timeoutsBefore + 1);
     // a full pool is load, not a broken upstream (the threshold here is one failure)
@@ -127,11 +152,13 @@ describe('a deadline for a free connection', () => {
   it('a safe request to a busy new service falls back to legacy (reason upstream-busy)', async () => {
     const before = await metric('ficus_fallbacks_total{rule="moved",reason="upstream-busy"}');
     const holding = fetch(gw.url + '/moved/slow');
-    await sleep(200);
+    await freshHeld.arrived(1, 'the slow request at the new service');
     const r = await timedGet('/moved/1');
     expect(r.status).toBe(200);
     expect(r.text).toBe('legacy 0');
     expect(r.headers.get('x-ficus-route')).toBe('moved; legacy (fallback)');
+    expect(freshHeld.held).toBe(1);
+    freshHeld.release();
     expect((await holding).status).toBe(200);
     expect(await metric('ficus_fallbacks_total{rule="moved",reason="upstream-busy"}')).toBe(before + 1);
     expect(await metric('ficus_circuit_state{upstream="new-svc"}')).toBe(0);
@@ -140,40 +167,52 @@ describe('a deadline for a free connection', () => {
 
 describe('slow uploaders', () => {
   it('of small bodies hold no upstream connection while they send: other requests pass at once', async () => {
+    const base = await inflight();
     const uploads = [1, 2, 3, 4].map((i) => trickle(`/upload/${i}`, 1_000, 100));
     try {
-      await sleep(300);
+      // the gateway has all four, each still sending its body (they send until finish())...
+      await until(async () => (await inflight()) >= base + 4, 'the four uploads at the gateway', 15_000);
+      // ...and none of them holds a connection to legacy
+      expect(gate('legacy').inUse).toBe(0);
       for (let i = 0; i < 3; i++) {
+        // queued behind uploads holding both connections, each would be 503 after queueMs
         const r = await timedGet(`/meanwhile/${i}`);
         expect(r.status).toBe(200);
-        expect(r.ms).toBeLessThan(1_000);
+        expect(r.text).toBe('legacy 0');
       }
+      expect(legacy.received.some((x) => x.url.startsWith('/upload/'))).toBe(false);
       for (const u of uploads) u.finish();
-      await sleep(300);
-      for (const u of uploads) expect(u.answer()).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*legacy 1000$/);
+      for (const u of uploads) expect(await u.settled()).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*legacy 1000$/);
     } finally {
       for (const u of uploads) u.close();
     }
   });
 
   it('of large (streamed) bodies hold at most half of the connections: the rest wait under queueMs, others pass', async () => {
+    const timeoutsBefore = await metric('ficus_upstream_queue_timeouts_total{upstream="legacy"}');
+    const base = await inflight();
     const first = trickle('/large/1', 900_000, 100);
-    await sleep(200);
-    const second = trickle('/large/2', 900_000, 100);
+    let second: ReturnType<typeof trickle> | undefined;
     try {
-      // the bulkhead keeps the second from the last free connection...
+      // the first streams to legacy on one connection, for as long as the test lets it
+      await until(() => legacy.received.some((x) => x.url === '/large/1'), 'the first upload at legacy', 15_000);
+      second = trickle('/large/2', 900_000, 100);
+      // the second is at the gateway: waiting for a connection, or already refused after queueMs
+      const s = second;
+      await until(async () => s.answer() !== '' || (await inflight()) >= base + 2, 'the second upload at the gateway', 15_000);
+      // the bulkhead keeps it from the last free connection...
       const r = await timedGet('/meanwhile/large');
       expect(r.status).toBe(200);
-      expect(r.ms).toBeLessThan(1_000);
-      // ...where it waits no longer than queueMs
-      await sleep(600);
-      expect(second.answer()).toMatch(/^HTTP\/1\.1 503 Service Unavailable[\s\S]*upstream-busy/);
+      expect(r.text).toBe('legacy 0');
+      // ...where it waits no longer than queueMs, while the first still sends
+      expect(await second.settled()).toMatch(/^HTTP\/1\.1 503 Service Unavailable[\s\S]*upstream-busy/);
+      expect(await metric('ficus_upstream_queue_timeouts_total{upstream="legacy"}')).toBe(timeoutsBefore + 1);
+      expect(legacy.received.some((x) => x.url === '/large/2')).toBe(false);
       first.finish();
-      await sleep(500);
-      expect(first.answer()).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*legacy 900000$/);
+      expect(await first.settled()).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*legacy 900000$/);
     } finally {
       first.close();
-      second.close();
+      second?.close();
     }
   });
 });
