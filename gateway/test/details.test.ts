@@ -5,11 +5,12 @@
  */
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../../test-support/until.js';
 import { bucketOf } from '../src/routing/canary.js';
 import { startLegacyAndNew, type GatewayUnderTest, type TwoUpstreams } from './support/gateway-harness.js';
 import { startGatewayProcess } from './support/gateway-process.js';
+import { HeldAnswers } from './support/held-answers.js';
 import { header, rawRequest } from './support/raw-http.js';
 import { answer, receivedFor, startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -225,9 +226,23 @@ describe('canary keys', () => {
   });
 });
 
+/** Whether the server at `url` accepts a new connection (a draining gateway has closed its port). */
+function accepts(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 describe('the gateway as a process', () => {
   it('omits x-ficus-route when switched off, finishes in-flight requests on SIGTERM, and logs no PHI', async () => {
-    const slow = await startTestUpstream('slow', (_req, res) => setTimeout(() => res.end('report done'), 800));
+    // the long report is answered only once the gateway is draining: in flight when SIGTERM came, whatever the load
+    const held = new HeldAnswers();
+    const slow = await startTestUpstream('slow', (req, res) => (req.url === '/reports/long' ? held.hold(() => res.end('report done')) : res.end('report done')));
     const dir = mkdtempSync(path.join(tmpdir(), 'ficus-rules-'));
     writeFileSync(path.join(dir, 'u.yaml'), `upstreams:\n  legacy: { url: "${slow.url}" }\n`);
     writeFileSync(path.join(dir, 'r.yaml'), 'http:\n  - id: patients-read\n    match: { path: /api/patients/:mrn }\n    mode: legacy\n  - id: legacy-default\n    match: { path: /** }\n    mode: legacy\n');
@@ -242,11 +257,14 @@ describe('the gateway as a process', () => {
 
       // a request in flight when SIGTERM arrives is still answered
       const inFlight = fetch(`${proc.url}/reports/long`).then(async (r) => ({ status: r.status, body: await r.text() }));
-      await sleep(200);
+      await held.arrived(1, 'the long report at the upstream');
       const code = proc.stop();
+      await until(async () => !(await accepts(proc.url)), 'the gateway draining (its port closed)', 15_000);
+      held.release();
       expect(await inFlight).toEqual({ status: 200, body: 'report done' });
       expect(await code).toBe(0);
     } finally {
+      held.release();
       await proc.stop();
       await slow.close();
       rmSync(dir, { recursive: true, force: true });

@@ -11,14 +11,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until as untilTrue } from '../../test-support/until.js';
 import { startGatewayUnderTest, type GatewayUnderTest } from './support/gateway-harness.js';
+import { HeldAnswers } from './support/held-answers.js';
 import { rawRequest } from './support/raw-http.js';
 import { startTestUpstream, type TestUpstream } from './support/test-upstream.js';
 
-/** how long the new service holds a `/slow` request */
-const SLOW_MS = 2_000;
-let shadowHoldMs = 0;
-let healthDelayMs = 0;
+// the new service's slow answers wait for the test, so every "still busy" holds however loaded the machine
+const slowHeld = new HeldAnswers();
+const shadowHeld = new HeldAnswers();
+const checkHeld = new HeldAnswers();
+let holdShadows = false;
+let holdChecks = false;
 
 let legacy: TestUpstream;
 let fresh: TestUpstream;
@@ -27,9 +31,9 @@ let gw: GatewayUnderTest;
 function newService(req: IncomingMessage, res: ServerResponse): void {
   const url = req.url ?? '';
   // not /healthz: the test upstream answers that one itself, at once
-  if (url === '/checkz') return void setTimeout(() => res.end('ok'), healthDelayMs);
-  if (req.headers['x-ficus-shadow']) return void setTimeout(() => res.end('legacy'), shadowHoldMs);
-  if (url.includes('/slow')) return void setTimeout(() => res.end('new slow'), SLOW_MS);
+  if (url === '/checkz') return holdChecks ? checkHeld.hold(() => res.end('ok')) : void res.end('ok');
+  if (req.headers['x-ficus-shadow']) return holdShadows ? shadowHeld.hold(() => res.end('legacy')) : void res.end('legacy');
+  if (url.includes('/slow')) return slowHeld.hold(() => res.end('new slow'));
   res.end('new');
 }
 
@@ -44,8 +48,8 @@ upstreams:
   new-svc:
     url: ${fresh.url}
     pool: { connections: 2 }
-    timeouts: { connectMs: 500, responseHeadersMs: 5000, bodyIdleMs: 10000, queueMs: 400 }
-    healthCheck: { path: /checkz, intervalMs: 600000, timeoutMs: 1000, unhealthyAfter: 1, healthyAfter: 1 }
+    timeouts: { connectMs: 500, responseHeadersMs: 30000, bodyIdleMs: 30000, queueMs: 10000 }
+    healthCheck: { path: /checkz, intervalMs: 600000, timeoutMs: 10000, unhealthyAfter: 1, healthyAfter: 1 }
     circuitBreaker: { failureThreshold: 1, openMs: 60000 }
 `;
   const rules = `
@@ -71,6 +75,7 @@ http:
   gw = await startGatewayUnderTest({ 'u.yaml': upstreams, 'r.yaml': rules });
 });
 afterAll(async () => {
+  for (const held of [slowHeld, shadowHeld, checkHeld]) held.release();
   await gw?.close();
   await legacy?.close();
   await fresh?.close();
@@ -81,17 +86,12 @@ const skips = (rule: string, reason: string) => gw.gateway.recorder.skips.get(ru
 const compared = (rule: string) => [...(gw.gateway.recorder.compared.get(rule)?.values() ?? [])].reduce((a, b) => a + b, 0);
 const shadowsReceived = (since: number) => fresh.received.slice(since).filter((r) => r.headers['x-ficus-shadow']).length;
 
-async function until(what: string, ok: () => boolean, ms = 2_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`still not: ${what}`);
-    await sleep(10);
-  }
-}
+/** A wait for a state that stays once reached; the deadline only turns a hang into a failure. */
+const until = (what: string, ok: () => boolean) => untilTrue(ok, what, 15_000);
 
 async function timedGet(path: string) {
   const started = Date.now();
-  const res = await fetch(gw.url + path, { signal: AbortSignal.timeout(5_000) });
+  const res = await fetch(gw.url + path, { signal: AbortSignal.timeout(30_000) });
   return { status: res.status, text: await res.text(), route: res.headers.get('x-ficus-route'), ms: Date.now() - started };
 }
 
@@ -105,13 +105,15 @@ describe('shadow copies use only the spare capacity of the pool', () => {
   it('are skipped (pool-busy), never queued, while real requests hold every connection', async () => {
     const since = fresh.received.length;
     const slow = [timedGet('/moved/slow/1'), timedGet('/moved/slow/2')];
-    await until('both slow requests at the new service', () => fresh.received.length >= since + 2);
+    await slowHeld.arrived(2, 'both slow requests at the new service');
     for (let i = 0; i < 3; i++) {
       const r = await timedGet(`/mirror/a${i}`);
       expect(r.status).toBe(200);
       expect(r.text).toBe('legacy');
     }
-    await until('three copies skipped as pool-busy', () => skips('mirror', 'pool-busy') === 3, 1_000);
+    await until('three copies skipped as pool-busy', () => skips('mirror', 'pool-busy') === 3);
+    expect(slowHeld.held).toBe(2);
+    slowHeld.release();
     expect((await Promise.all(slow)).map((r) => r.text)).toEqual(['new slow', 'new slow']);
     // nothing was left queued to be sent once the pool had room again
     await sleep(300);
@@ -121,28 +123,35 @@ describe('shadow copies use only the spare capacity of the pool', () => {
   });
 
   it('hold at most their share of the pool, and a real request that needs the connection preempts the copy', async () => {
-    shadowHoldMs = 3_000;
-    const since = fresh.received.length;
-    const busyBefore = skips('mirror', 'pool-busy');
-    // the share of a 2-connection pool is one copy: the second is skipped
-    expect((await timedGet('/mirror/b1')).text).toBe('legacy');
-    expect((await timedGet('/mirror/b2')).text).toBe('legacy');
-    await until('one copy at the new service', () => shadowsReceived(since) === 1);
-    expect(skips('mirror', 'pool-busy')).toBe(busyBefore + 1);
-    // a real request on the other connection, then one that finds every slot taken
-    const slow = timedGet('/moved/slow/3');
-    await until('the slow request at the new service', () => fresh.received.length >= since + 2);
-    const r = await timedGet('/moved/fast');
-    expect(r.status).toBe(200);
-    expect(r.text).toBe('new');
-    expect(r.route).not.toContain('fallback');
-    // not behind the 3 s copy: queued for queueMs (400 ms) it would have fallen back to legacy
-    await until('the copy counted as preempted', () => skips('mirror', 'preempted') === 1, 1_000);
-    expect(compared('mirror')).toBe(0);
-    expect((await slow).text).toBe('new slow');
-    expect(newSvc().gate.inUse).toBe(0);
-    expect(newSvc().gate.shadowsInUse).toBe(0);
-    shadowHoldMs = 0;
+    holdShadows = true;
+    try {
+      const since = fresh.received.length;
+      const busyBefore = skips('mirror', 'pool-busy');
+      // the share of a 2-connection pool is one copy: the second is skipped
+      expect((await timedGet('/mirror/b1')).text).toBe('legacy');
+      await shadowHeld.arrived(1, 'the first copy at the new service');
+      expect((await timedGet('/mirror/b2')).text).toBe('legacy');
+      await until('the second copy skipped', () => skips('mirror', 'pool-busy') === busyBefore + 1);
+      expect(shadowsReceived(since)).toBe(1);
+      // a real request on the other connection, then one that finds every slot taken
+      const slow = timedGet('/moved/slow/3');
+      await slowHeld.arrived(1, 'the slow request at the new service');
+      const r = await timedGet('/moved/fast');
+      expect(r.status).toBe(200);
+      expect(r.text).toBe('new');
+      expect(r.route).not.toContain('fallback');
+      // not behind the copy, which is still held: queued behind it, the request would have waited for it
+      await until('the copy counted as preempted', () => skips('mirror', 'preempted') === 1);
+      expect(shadowHeld.held).toBe(1);
+      expect(compared('mirror')).toBe(0);
+      slowHeld.release();
+      expect((await slow).text).toBe('new slow');
+      expect(newSvc().gate.inUse).toBe(0);
+      expect(newSvc().gate.shadowsInUse).toBe(0);
+    } finally {
+      holdShadows = false;
+      shadowHeld.release();
+    }
   });
 
   it('a shadowed GET with a body on a noise-learning rule is compared (it used to wait for ever)', async () => {
@@ -158,35 +167,40 @@ describe('health checks have a connection of their own', () => {
   beforeAll(() => until('the first health verdict', () => newSvc().health.health === 'healthy'));
 
   it('a check while slow real requests hold every pooled connection passes, and the circuit stays closed', async () => {
-    const since = fresh.received.length;
     const slow = [timedGet('/moved/slow/4'), timedGet('/moved/slow/5')];
-    await until('both slow requests at the new service', () => fresh.received.length >= since + 2);
-    // behind the 2 s requests the check would time out (timeoutMs 1000)
+    await slowHeld.arrived(2, 'both slow requests at the new service');
+    // behind the held requests the check would time out (timeoutMs)
     expect(await newSvc().health.check()).toBe('healthy');
+    expect(slowHeld.held).toBe(2);
     expect(newSvc().breaker.current).toBe('closed');
     expect(await metric('ficus_circuit_state{upstream="new-svc"}')).toBe(0);
+    slowHeld.release();
     expect((await Promise.all(slow)).map((r) => r.route)).toEqual(['moved; new-svc', 'moved; new-svc']);
   });
 
   it('a slow check holds no pooled connection: real requests pass at once', async () => {
-    healthDelayMs = 700;
-    const since = fresh.received.length;
+    holdChecks = true;
     try {
       const slow = timedGet('/moved/slow/6');
-      await until('the slow request at the new service', () => fresh.received.length >= since + 1);
+      await slowHeld.arrived(1, 'the slow request at the new service');
       const check = newSvc().health.check();
-      await until('the check at the new service', () => fresh.received.slice(since).some((r) => r.url === '/checkz'));
-      // behind the 700 ms check on a pooled connection, the request would be answered after it
+      await checkHeld.arrived(1, 'the check at the new service');
+      // behind the held check on a pooled connection, the request would wait for it (and fall back after queueMs)
       const order: string[] = [];
       const request = timedGet('/moved/fast').then((r) => (order.push('request'), r));
       const checked = check.then((h) => (order.push('check'), h));
       const r = await request;
       expect(r.text).toBe('new');
+      expect(r.route).toBe('moved; new-svc');
+      checkHeld.release();
       expect(await checked).toBe('healthy');
       expect(order).toEqual(['request', 'check']);
+      slowHeld.release();
       expect((await slow).text).toBe('new slow');
     } finally {
-      healthDelayMs = 0;
+      holdChecks = false;
+      checkHeld.release();
+      slowHeld.release();
     }
   });
 });
