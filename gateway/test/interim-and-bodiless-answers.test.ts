@@ -9,7 +9,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatewayUnderTest, type GatewayUnderTest } from './support/gateway-harness.js';
-import { rawExchange } from './support/raw-http.js';
+import { onRawRequests, rawExchange } from './support/raw-http.js';
 
 let upstream: Server;
 let gw: GatewayUnderTest;
@@ -38,21 +38,7 @@ function answerFor(method: string, path: string): string {
 
 /** A keep-alive upstream written as bytes (Node's own server sends no unasked 100). */
 function serve(socket: Socket): void {
-  let got = Buffer.alloc(0);
-  socket.on('error', () => undefined);
-  socket.on('data', (d: Buffer) => {
-    got = Buffer.concat([got, d]);
-    for (;;) {
-      const end = got.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const head = got.subarray(0, end).toString('latin1');
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-      if (got.length < end + 4 + length) return;
-      got = got.subarray(end + 4 + length);
-      const [method, path] = head.split(' ');
-      socket.write(answerFor(method!, path!));
-    }
-  });
+  onRawRequests(socket, ({ method, path }) => socket.write(answerFor(method, path)));
 }
 
 beforeAll(async () => {

@@ -10,7 +10,7 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startGatewayUnderTest, type GatewayUnderTest } from './support/gateway-harness.js';
-import { rawRequest } from './support/raw-http.js';
+import { onRawRequests, rawRequest } from './support/raw-http.js';
 
 interface Arrival {
   connection: number;
@@ -26,23 +26,11 @@ let connections = 0;
 
 function serve(socket: Socket): void {
   const connection = ++connections;
-  let got = Buffer.alloc(0);
-  socket.on('error', () => undefined);
-  socket.on('data', (d: Buffer) => {
-    got = Buffer.concat([got, d]);
-    for (;;) {
-      const end = got.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const head = got.subarray(0, end).toString('latin1');
-      const [method, path] = head.split(' ') as [string, string];
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-      if (got.length < end + 4 + length) return; // the whole body first
-      got = got.subarray(end + 4 + length);
-      arrived.push({ connection, method, path, length });
-      pooled.set(path.split('/')[1]!, socket);
-      const answer = `${method} ${path} ${length}`;
-      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${answer.length}\r\n\r\n${answer}`);
-    }
+  onRawRequests(socket, ({ method, path, length }) => {
+    arrived.push({ connection, method, path, length });
+    pooled.set(path.split('/')[1]!, socket);
+    const answer = `${method} ${path} ${length}`;
+    socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${answer.length}\r\n\r\n${answer}`);
   });
 }
 

@@ -3,7 +3,7 @@
  * text, and the body exactly as sent (no decoding, no normalisation of the path).
  */
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 export interface RawResponse {
   status: number;
@@ -39,5 +39,36 @@ export function rawExchange(base: string, bytes: string | Buffer): Promise<strin
     socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
     socket.on('end', () => resolve(got));
     socket.on('error', reject);
+  });
+}
+
+export interface RawRequestHead {
+  method: string;
+  path: string;
+  /** the head as sent, request line to the last header line */
+  head: string;
+  /** its Content-Length (0 without one); the body has arrived whole when this is called */
+  length: number;
+}
+
+/**
+ * A keep-alive upstream written as bytes: each request read off `socket` (heads and
+ * Content-Length bodies; no chunked ones) is handed to `onRequest` once its body is in.
+ */
+export function onRawRequests(socket: Socket, onRequest: (r: RawRequestHead) => void): void {
+  let got = Buffer.alloc(0);
+  socket.on('error', () => undefined);
+  socket.on('data', (d: Buffer) => {
+    got = Buffer.concat([got, d]);
+    for (;;) {
+      const end = got.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = got.subarray(0, end).toString('latin1');
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (got.length < end + 4 + length) return; // the whole body first
+      got = got.subarray(end + 4 + length);
+      const [method, path] = head.split(' ') as [string, string];
+      onRequest({ method, path, head, length });
+    }
   });
 }
