@@ -1,7 +1,8 @@
 /**
  * Private PostgreSQL and Redis for the demo stack and the test suite, started from the
  * binaries on the machine on spare ports, with data under .ficus/ (git-ignored), and stopped
- * on exit. DATABASE_URL / REDIS_URL, when set, are used instead and nothing is started.
+ * on exit. DATABASE_URL / REDIS_URL, when set, are used instead and nothing is started. Each
+ * server dies with the process that started it, however that ends (owner-watchdog.ts).
  *
  * PostgreSQL runs with wal_level=logical (change-data capture needs it). initdb and the server
  * refuse to run as root, so as root they run as the "postgres" user.
@@ -11,6 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { createConnection, createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { guard, processStartTime, type Guard } from './owner-watchdog.js';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const STATE_DIR = path.join(REPO_ROOT, '.ficus');
@@ -176,7 +178,13 @@ export async function startPostgres(dir: string, log: (l: string) => void, optio
     '-c shared_buffers=128MB',
     ...NO_VALUES_IN_LOG,
   ].join(' ');
-  const start = async () => run(path.join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', settings, '-w', '-t', '60', 'start'], logFile);
+  const stopArgs = ['-D', data, 'stop', '-m', 'fast', '-w', '-t', '60'];
+  let stopDuty: Guard | undefined;
+  const start = async () => {
+    // taken before the start: an owner killed while pg_ctl waits for the server leaves it running otherwise
+    stopDuty ??= guard({ command: pgCommand(path.join(bin, 'pg_ctl'), stopArgs).flat() });
+    run(path.join(bin, 'pg_ctl'), ['-D', data, '-l', logFile, '-o', settings, '-w', '-t', '60', 'start'], logFile);
+  };
   await start();
   log(`private PostgreSQL on 127.0.0.1:${port} (wal_level=logical)`);
   return {
@@ -184,7 +192,9 @@ export async function startPostgres(dir: string, log: (l: string) => void, optio
     port,
     start,
     stop: async () => {
-      run(path.join(bin, 'pg_ctl'), ['-D', data, 'stop', '-m', 'fast', '-w', '-t', '60']);
+      run(path.join(bin, 'pg_ctl'), stopArgs);
+      stopDuty?.release();
+      stopDuty = undefined;
     },
   };
 }
@@ -245,6 +255,10 @@ export async function startPrivateRedis(dir: string, log: (l: string) => void, o
     });
     c.unref();
     child = c;
+    if (c.pid !== undefined) {
+      const duty = guard({ signal: 'SIGTERM', pid: c.pid, startTime: processStartTime(c.pid) });
+      c.once('exit', () => duty.release());
+    }
     writeFileSync(pidFile, String(c.pid));
     await waitForPort(port, c, 'redis-server');
   };
@@ -273,6 +287,8 @@ export async function startLocalServices(options: StartOptions): Promise<LocalSe
   let redisUrl = process.env.REDIS_URL;
   const started = { postgres: false, redis: false };
   const avoidPorts = new Set(options.avoidPorts ?? []);
+  // taken before the servers' duties, so carried out after them
+  const removal = options.ephemeral ? guard({ remove: dir }) : undefined;
   try {
     if (!databaseUrl) {
       const pg = await startPostgres(dir, log, { avoidPorts });
@@ -288,6 +304,7 @@ export async function startLocalServices(options: StartOptions): Promise<LocalSe
     }
   } catch (e) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    removal?.release();
     throw e;
   }
   let stopped = false;
@@ -300,6 +317,7 @@ export async function startLocalServices(options: StartOptions): Promise<LocalSe
       stopped = true;
       for (const stop of stops.reverse()) await stop().catch((e: Error) => log(`stop failed: ${e.message}`));
       if (options.ephemeral) rmSync(dir, { recursive: true, force: true });
+      removal?.release();
     },
   };
 }
