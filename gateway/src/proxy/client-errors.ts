@@ -1,7 +1,8 @@
 /**
  * Requests Node's HTTP parser refuses before the gateway sees them: a method it does not know
  * (`get`: methods are case-sensitive), a byte a target cannot hold, a repeated Content-Length,
- * a head too large. They are answered like the gateway's own errors, problem+json, with
+ * a head too large (431, or 414 when the request line alone is), an HTTP version it does not
+ * take (505: request-line.ts). They are answered like the gateway's own errors, problem+json, with
  * `Connection: close` and the connection closed after the answer, as nginx does (fastify's
  * default answered `{"error":"Bad Request","message":"Client Error"}`).
  *
@@ -20,8 +21,12 @@ import { performance } from 'node:perf_hooks';
 import { problem, PROBLEM_CONTENT_TYPE } from '@ficus/contracts';
 import type { ProxyRuntime } from './runtime.js';
 import { recordRefusal } from './refusals.js';
+import { namesOtherVersion, requestLineOverLimit, URI_TOO_LONG_DETAIL, VERSION_NOT_SUPPORTED_DETAIL } from './request-line.js';
 
 type Answer = [status: number, slug: string, title: string, detail: string];
+
+/** Node's parse error: its code, and the bytes of the read it failed in, up to where it stopped. */
+type ParseError = Error & { code?: string; rawPacket?: Buffer; bytesParsed?: number };
 
 const AMBIGUOUS_LENGTH: Answer = [400, 'bad-request', 'Bad request', 'the length of the request body is ambiguous: Content-Length repeated or invalid, or sent with Transfer-Encoding (RFC 9112 §6.3)'];
 
@@ -37,7 +42,13 @@ const ANSWERS: Record<string, Answer> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'request-timeout', 'Request timeout', 'the request was not received in full in time (FICUS_CLIENT_REQUEST_TIMEOUT_MS)'],
 };
 
-function answerOf(code: string | undefined): Answer {
+const URI_TOO_LONG: Answer = [414, 'uri-too-long', 'URI too long', URI_TOO_LONG_DETAIL];
+const VERSION_NOT_SUPPORTED: Answer = [505, 'http-version-not-supported', 'HTTP version not supported', VERSION_NOT_SUPPORTED_DETAIL];
+
+function answerOf(err: ParseError): Answer {
+  const code = err.code;
+  if (code === 'HPE_HEADER_OVERFLOW' && requestLineOverLimit(err.rawPacket, err.bytesParsed)) return URI_TOO_LONG;
+  if (code === 'HPE_INVALID_VERSION' && namesOtherVersion(err.rawPacket, err.bytesParsed)) return VERSION_NOT_SUPPORTED;
   return (code !== undefined && ANSWERS[code]) || [400, 'bad-request', 'Bad request', `the request is not valid HTTP/1.1${code !== undefined && /^[A-Z0-9_]{1,40}$/.test(code) ? ` (${code})` : ''}`];
 }
 
@@ -62,7 +73,7 @@ export function afterAnswersOwed(socket: Socket, then: () => void): void {
 }
 
 /** The server's clientError handler. */
-export function answerClientError(rt: Pick<ProxyRuntime, 'metrics' | 'accessLog'>, err: Error & { code?: string }, socket: Socket): void {
+export function answerClientError(rt: Pick<ProxyRuntime, 'metrics' | 'accessLog'>, err: ParseError, socket: Socket): void {
   // the parser repeats its error for every later read of the connection: one answer
   if (answered.has(socket)) return;
   if (err.code === 'ECONNRESET' || socket.destroyed) return void socket.destroy();
@@ -79,9 +90,9 @@ export function answerClientError(rt: Pick<ProxyRuntime, 'metrics' | 'accessLog'
   refuse(rt, err, socket, !inFlight);
 }
 
-function refuse(rt: Pick<ProxyRuntime, 'metrics' | 'accessLog'>, err: Error & { code?: string }, socket: Socket, counted: boolean): void {
+function refuse(rt: Pick<ProxyRuntime, 'metrics' | 'accessLog'>, err: ParseError, socket: Socket, counted: boolean): void {
   if (!socket.writable) return void socket.destroy();
-  const [status, slug, title, detail] = answerOf(err.code);
+  const [status, slug, title, detail] = answerOf(err);
   const requestId = randomUUID();
   const body = JSON.stringify(problem(status, slug, title, detail, { instance: `urn:ficus:request:${requestId}` }));
   socket.end(

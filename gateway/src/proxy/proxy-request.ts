@@ -1,8 +1,8 @@
 /**
  * The data plane's entry point for every request that is not the gateway's own: refuses what
- * cannot be routed safely (echo methods, a repeated Host, a transfer coding it cannot pass, a bad
- * target, no rule, an ambiguous match), decides the target by the rule (canary, recent writes)
- * and starts an Exchange.
+ * cannot be routed safely (an HTTP version other than 1.x, echo methods, a repeated or invalid
+ * Host, a transfer coding it cannot pass, a bad target, no rule, an ambiguous match), decides
+ * the target by the rule (canary, recent writes) and starts an Exchange.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -13,12 +13,14 @@ import { BadTargetError, parseRequestTarget, type RequestTarget } from '../routi
 import { ambiguityDetail, AMBIGUOUS_SLUG, AMBIGUOUS_TITLE } from '../routing/repeated-values.js';
 import { isAmbiguous, isSafeMethod } from '../routing/router.js';
 import { Exchange } from './exchange.js';
-import { acceptableRequestId, hasRepeatedHost, hasUnknownTransferCoding, HTTP10_TRANSFER_CODING_DETAIL, REPEATED_HOST_DETAIL, UNKNOWN_TRANSFER_CODING_DETAIL } from './headers.js';
+import { acceptableRequestId, hasUnknownTransferCoding, HTTP10_TRANSFER_CODING_DETAIL, UNKNOWN_TRANSFER_CODING_DETAIL } from './headers.js';
+import { hostDefect } from './host-header.js';
 import { hasBody } from './outgoing-body.js';
 import { comparedKey } from './parity-key.js';
 import { isEchoMethod, refuseEchoMethod, sendProblem } from './problem-response.js';
 import { writtenRecently } from './read-after-write.js';
 import { recordRefusal } from './refusals.js';
+import { VERSION_NOT_SUPPORTED_DETAIL } from './request-line.js';
 import type { ProxyRuntime } from './runtime.js';
 import { AFTER_WRITE } from './shadow.js';
 import { isLingering } from './unread-body.js';
@@ -43,14 +45,22 @@ export function proxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: Server
   if ((req.socket as ClosingSocket)[kClosing]) return;
   const started = performance.now();
   const requestId = acceptableRequestId(req.headers['x-request-id']) ?? randomUUID();
+  if (req.httpVersionMajor !== 1) {
+    // HTTP/2.0 and 0.9 request lines, which Node's parser takes: what else the client sends is
+    // not HTTP/1.1 either
+    closeAfter(req, res);
+    sendProblem(res, 505, 'http-version-not-supported', 'HTTP version not supported', VERSION_NOT_SUPPORTED_DETAIL, requestId, undefined);
+    return recordRefusal(rt, req.method, 505, requestId, started);
+  }
   if (isEchoMethod(req.method)) {
     refuseEchoMethod(res, requestId);
     return recordRefusal(rt, req.method, 501, requestId, started);
   }
-  if (hasRepeatedHost(req.rawHeaders)) {
-    // which Host the upstream would pick is anyone's guess: no keep-alive for such a client either
+  const badHost = hostDefect(req);
+  if (badHost !== undefined) {
+    // which origin the client meant is anyone's guess: no keep-alive for such a client either
     closeAfter(req, res);
-    sendProblem(res, 400, 'bad-request', 'Bad request', REPEATED_HOST_DETAIL, requestId, undefined);
+    sendProblem(res, 400, 'bad-request', 'Bad request', badHost, requestId, undefined);
     return recordRefusal(rt, req.method, 400, requestId, started);
   }
   const codings = req.headers['transfer-encoding'];

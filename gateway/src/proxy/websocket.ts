@@ -26,10 +26,12 @@ import { BadTargetError, parseRequestTarget } from '../routing/request-target.js
 import { isAmbiguous, type CompiledRule } from '../routing/router.js';
 import { PASS, REFUSED } from '../upstreams/circuit-breaker.js';
 import { recordAnswer } from './answer-record.js';
-import { acceptableRequestId, clientResponseHeaders, hasRepeatedHost, isAdminCredential, REPEATED_HOST_DETAIL, VIA } from './headers.js';
+import { acceptableRequestId, clientResponseHeaders, isAdminCredential, VIA } from './headers.js';
+import { hostDefect } from './host-header.js';
 import { hasBody } from './outgoing-body.js';
 import { sendProblemOnSocket } from './problem-response.js';
 import { loggedRequestId } from './request-id.js';
+import { VERSION_NOT_SUPPORTED_DETAIL } from './request-line.js';
 import type { ProxyRuntime } from './runtime.js';
 import { continueAsHttp1, isWebSocketHandshake } from './h2c-upgrade.js';
 import { circuitDetail, classifyUpstreamError, failureDetail } from './upstream-errors.js';
@@ -153,7 +155,9 @@ export function createUpgradeHandler(rt: ProxyRuntime, server: Server) {
       sendProblemOnSocket(socket, status, reason, slug, title, detail);
       recordAnswer(rt, rt.metrics.refusals, requestId, 'GET', status, (performance.now() - started) / 1000);
     };
-    if (hasRepeatedHost(req.rawHeaders)) return refuse(400, 'Bad Request', 'bad-request', 'Bad request', REPEATED_HOST_DETAIL);
+    if (req.httpVersionMajor !== 1) return refuse(505, 'HTTP Version Not Supported', 'http-version-not-supported', 'HTTP version not supported', VERSION_NOT_SUPPORTED_DETAIL);
+    const badHost = hostDefect(req);
+    if (badHost !== undefined) return refuse(400, 'Bad Request', 'bad-request', 'Bad request', badHost);
     let target;
     try {
       target = parseRequestTarget(req.url ?? '/', rt.router.encodedSlashes);
