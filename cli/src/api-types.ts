@@ -166,7 +166,7 @@ export interface ParityAnswer {
 /** GET /api/parity/{rule} */
 export interface RuleParity extends ParityFigures {
   totalTopFields: { field: string; count: number }[];
-  samples: { id: number; at: string; method?: string; route?: string; legacyStatus?: number; targetStatus?: number; fields: string[]; diff: { path: string; kind: string; legacy?: unknown; target?: unknown }[]; redacted: boolean }[];
+  samples: { id: number; at: string; method?: string; route?: string; legacyStatus?: number; targetStatus?: number; fields: string[]; diff: { path: string; kind: string; legacy?: unknown; target?: unknown }[]; text: string; redacted: boolean }[];
 }
 
 /** One delivery of an HL7 message: to the legacy inbound (`legacy:<upstream>`) or a queue (`queue:<service>`) */

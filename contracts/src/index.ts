@@ -18,6 +18,8 @@ export * from './control-plane/admin-auth.js';
 export * from './events/index.js';
 export * from './parity/settings.js';
 export * from './parity/compare.js';
+export * from './parity/exact-values.js';
+export * from './parity/json-body.js';
 export * from './parity/json-paths.js';
 export * from './parity/parity-store.js';
 export * from './parity/parity-keys.js';

@@ -48,7 +48,9 @@ export function addParityCommand(program: Command): void {
           ]),
           '',
           r.topFields.length ? table(['differing field', 'count'], r.topFields.map((f) => [f.field, f.count])) : 'no differing fields in the window',
-          ...r.samples.flatMap((s) => ['', `# ${s.at} ${s.method ?? ''} ${s.route ?? ''} legacy ${s.legacyStatus ?? '-'} / new ${s.targetStatus ?? '-'}${s.redacted ? ' (values redacted)' : ''}`, ...s.diff.map(diffLine)]),
+          // each diff as the gateway writes it (formatDiff), as the dashboard shows it: a number no
+          // double holds as its digits, a repeated key with each of its values
+          ...r.samples.flatMap((s) => ['', `# ${s.at} ${s.method ?? ''} ${s.route ?? ''} legacy ${s.legacyStatus ?? '-'} / new ${s.targetStatus ?? '-'}${s.redacted ? ' (values redacted)' : ''}`, ...s.text.split('\n')]),
         ]);
         return;
       }
@@ -63,11 +65,4 @@ export function addParityCommand(program: Command): void {
             ),
       );
     });
-}
-
-function diffLine(d: { path: string; kind: string; legacy?: unknown; target?: unknown }): string {
-  const show = (v: unknown) => (typeof v === 'string' && v.startsWith('‹') ? v : JSON.stringify(v));
-  if (d.kind === 'added') return `+ ${d.path}: ${show(d.target)}`;
-  if (d.kind === 'removed') return `- ${d.path}: ${show(d.legacy)}`;
-  return `~ ${d.path}: ${show(d.legacy)} → ${show(d.target)}`;
 }

@@ -11,6 +11,8 @@
  * depends on the items, not on which side is legacy, so a difference reads the same both ways.
  */
 
+import { ExactNumber, isJsonObject as isObject, RepeatedKey } from './exact-values.js';
+
 export type ItemStep =
   /** an item of each side, compared field by field */
   | { kind: 'pair'; legacy: number; target: number }
@@ -20,11 +22,12 @@ export type ItemStep =
 /** Past this many cells (legacy items × target items, equal ends set aside), items are paired by index. */
 export const ALIGN_MAX_CELLS = 250_000;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** A text equal for equal JSON values whatever their key order (objects are compared by key). */
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  // a number by its value (9007199254740993.0 is 9007199254740993); never the text of a plain value
+  if (v instanceof ExactNumber) return `#${v.canonical}`;
+  if (v instanceof RepeatedKey) return `#[${v.values.map(canonical).join(',')}]`;
   if (isObject(v)) {
     return `{${Object.keys(v)
       .sort()

@@ -5,16 +5,18 @@
  * gateway and the records read after an HL7 message in the adapter.
  *
  * The answer names every differing path; `fieldOf` folds array indexes so that the paths add
- * up into "top differing fields".
+ * up into "top differing fields". A body's numbers compare by their exact value and a key given
+ * twice with different values is a difference at its path (exact-values.ts, json-body.ts).
  */
 import type { CompareNormalizer, CompareSettings } from '../rules/model.js';
 import { alignItems } from './array-alignment.js';
+import { ExactNumber, isJsonObject as isObject, numberOf, RepeatedKey, sameLeaf, showValue } from './exact-values.js';
 import { compilePath, compilePaths, escapeSegment, fieldOf, type PathMatcher } from './json-paths.js';
 import { sameHeader } from './header-values.js';
 import { DEFAULT_COMPARED_HEADERS } from './settings.js';
 
 export type ObservedBody =
-  /** parsed JSON (the whole body was within the limit) */
+  /** parsed JSON (the whole body was within the limit), by parseComparedJson */
   | { kind: 'json'; value: unknown; sha256: string }
   /** any other body, or one over the limit: its digest only */
   | { kind: 'bytes'; sha256: string; bytes: number }
@@ -35,6 +37,7 @@ export interface DiffEntry {
   /** `status`, `header:content-type`, `body` (by digest) or a JSON pointer into the body (`""` is the root) */
   path: string;
   kind: 'changed' | 'added' | 'removed';
+  /** as parsed: an ExactNumber or a RepeatedKey serializes as `‹digits›` or `{"‹repeated key›": [...]}` */
   legacy?: unknown;
   target?: unknown;
 }
@@ -110,7 +113,7 @@ function normalizeLeaf(v: unknown, segments: readonly string[], normalizers: Nor
         if (typeof out === 'string' && UUID.test(out)) out = '<uuid>';
         break;
       case 'numbers-as-strings':
-        if (typeof out === 'string' && NUMERIC.test(out)) out = Number(out);
+        if (typeof out === 'string' && NUMERIC.test(out)) out = numberOf(out);
         break;
       case 'trim':
         if (typeof out === 'string') out = out.trim();
@@ -123,15 +126,19 @@ function normalizeLeaf(v: unknown, segments: readonly string[], normalizers: Nor
   return out;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function sortKey(v: unknown, key: string): string {
   const k = isObject(v) ? v[key] : undefined;
+  if (k instanceof ExactNumber) return k.canonical;
   return k === undefined ? '\uffff' : JSON.stringify(k);
 }
 
 /** A copy with ignored paths removed, normalizers applied and keyed arrays sorted. */
 export function normalizeJson(value: unknown, cc: CompiledCompare, segments: string[] = []): unknown {
+  if (value instanceof RepeatedKey) {
+    // values the rule deems equal (trimmed, a timestamp...) read the same whichever a client takes
+    const values = value.values.map((v) => normalizeJson(v, cc, segments));
+    return values.every((v) => sameJson(v, values[0])) ? values[0] : new RepeatedKey(values);
+  }
   if (Array.isArray(value)) {
     let items = value.map((v, i) => (cc.ignore([...segments, String(i)]) ? IGNORED : normalizeJson(v, cc, [...segments, String(i)])));
     const keyed = cc.arrayKeys.find((a) => a.where(segments));
@@ -161,7 +168,10 @@ function sameJson(a: unknown, b: unknown): boolean {
     const keys = Object.keys(a);
     return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && sameJson(a[k], b[k]));
   }
-  return a === b || (Number.isNaN(a) && Number.isNaN(b));
+  if (a instanceof RepeatedKey || b instanceof RepeatedKey) {
+    return a instanceof RepeatedKey && b instanceof RepeatedKey && a.values.length === b.values.length && a.values.every((x, i) => sameJson(x, b.values[i]));
+  }
+  return sameLeaf(a, b);
 }
 
 /**
@@ -200,7 +210,7 @@ export function diffJson(a: unknown, b: unknown, path = ''): DiffEntry[] {
     }
     return out;
   }
-  if (a === b || (Number.isNaN(a) && Number.isNaN(b))) return [];
+  if (sameJson(a, b)) return [];
   return [{ path, kind: 'changed', legacy: a, target: b }];
 }
 
@@ -253,6 +263,8 @@ export function compareObserved(legacy: Observed, target: Observed, cc: Compiled
 
 /** The shape of a value with every leaf replaced by its type: what a sample keeps by default. */
 export function shapeOf(v: unknown): unknown {
+  if (v instanceof ExactNumber) return '‹number›';
+  if (v instanceof RepeatedKey) return new RepeatedKey(v.values.map(shapeOf));
   if (Array.isArray(v)) return v.slice(0, 20).map(shapeOf);
   if (isObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shapeOf(x)]));
   if (v === null) return '‹null›';
@@ -273,18 +285,14 @@ export function redactDiff(diff: DiffEntry[], keepValues: boolean): DiffEntry[] 
   });
 }
 
-function show(v: unknown): string {
-  return typeof v === 'string' && v.startsWith('‹') ? v : JSON.stringify(v);
-}
-
-/** A diff for people, one line per difference: `~ /name: "‹string›" → "‹string›"`. */
+/** A diff for people, one line per difference: `~ /name: ‹string› → ‹string›`, `~ /acct: 9007199254740993 → 9007199254740992`. */
 export function formatDiff(diff: DiffEntry[]): string {
   return diff
     .map((d) => {
       const at = d.path === '' ? '(body)' : d.path;
-      if (d.kind === 'added') return `+ ${at}: ${show(d.target)} (only in the new service)`;
-      if (d.kind === 'removed') return `- ${at}: ${show(d.legacy)} (only in legacy)`;
-      return `~ ${at}: ${show(d.legacy)} → ${show(d.target)}`;
+      if (d.kind === 'added') return `+ ${at}: ${showValue(d.target)} (only in the new service)`;
+      if (d.kind === 'removed') return `- ${at}: ${showValue(d.legacy)} (only in legacy)`;
+      return `~ ${at}: ${showValue(d.legacy)} → ${showValue(d.target)}`;
     })
     .join('\n');
 }

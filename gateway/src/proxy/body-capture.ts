@@ -3,7 +3,7 @@
  * and, up to a limit, a copy to compare JSON by structure; and the chosen response headers.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { ObservedBody } from '@ficus/contracts';
+import { parseComparedJson, type ObservedBody } from '@ficus/contracts';
 
 /** A SHA-256 of a whole body and a copy of it up to a limit. */
 export class BodyCapture {
@@ -28,13 +28,13 @@ export class BodyCapture {
     this.kept += chunk.length;
   }
 
-  /** JSON when the content type says so and it parses, else the digest. */
+  /** JSON when the content type says so and it parses (numbers exact, repeated keys seen), else the digest. */
   body(contentType: string | undefined): ObservedBody {
     if (this.total === 0) return { kind: 'none' };
     const sha256 = this.hash.digest('hex');
     if (!this.over && contentType && /[/+]json\b/i.test(contentType)) {
       try {
-        return { kind: 'json', value: JSON.parse(Buffer.concat(this.chunks, this.kept).toString('utf8')) as unknown, sha256 };
+        return { kind: 'json', value: parseComparedJson(Buffer.concat(this.chunks, this.kept).toString('utf8')), sha256 };
       } catch {
         /* not JSON after all: by digest */
       }

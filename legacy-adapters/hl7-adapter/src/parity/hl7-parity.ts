@@ -19,6 +19,7 @@ import {
   compareObserved,
   compileCompare,
   FIELD_REFERENCE,
+  parseComparedJson,
   redactDiff,
   type Comparison,
   type Hl7Lookup,
@@ -225,7 +226,7 @@ export class Hl7Parity {
       if (bytes.length === 0) return { status: res.status, headers: picked, body: { kind: 'none' } };
       if (/[/+]json\b/i.test(type)) {
         try {
-          return { status: res.status, headers: picked, body: { kind: 'json', value: JSON.parse(bytes.toString('utf8')) as unknown, sha256 } };
+          return { status: res.status, headers: picked, body: { kind: 'json', value: parseComparedJson(bytes.toString('utf8')), sha256 } };
         } catch {
           /* by digest */
         }
