@@ -89,10 +89,11 @@ export class ChangeDecoder {
         this.change(m.relationOid, 'create', null, m.after);
         return;
       case 'update':
-        this.change(m.relationOid, 'update', m.before, m.after);
+        // a key-only old row ('K') is no old row: without FULL the topic's key may not be in it
+        this.change(m.relationOid, 'update', m.beforeIsKeyOnly ? null : m.before, m.after);
         return;
       case 'delete':
-        this.change(m.relationOid, 'delete', m.before, null);
+        this.change(m.relationOid, 'delete', m.beforeIsKeyOnly ? null : m.before, null);
         return;
       case 'truncate': {
         const names = m.relationOids.map((oid) => this.relations.get(oid)?.relation.name ?? `oid ${oid}`);
@@ -129,11 +130,11 @@ export class ChangeDecoder {
     if (described === undefined) throw new Error(`pgoutput: a change of relation ${oid}, which the server did not describe`);
     if (described === null) return;
     const { relation, plan } = described;
+    if (op !== 'create' && before === null) throw new FatalSourceError(withoutOldRow(relation, op));
     const beforeValues = before ? convert(relation, before, null) : null;
     const afterValues = after ? convert(relation, after, beforeValues) : null;
     const beforeRow = beforeValues ? rowOf(plan, beforeValues) : null;
     const afterRow = afterValues ? rowOf(plan, afterValues) : null;
-    if (op !== 'create' && beforeRow === null) throw new FatalSourceError(`table ${relation.name} sent an ${op} without the old row: its REPLICA IDENTITY must be FULL`);
     const keyAfter = afterRow ? keyOf(plan, afterRow) : null;
     const keyBefore = beforeRow ? keyOf(plan, beforeRow) : null;
     if (op === 'update' && keyBefore && keyAfter && keyText(keyBefore) !== keyText(keyAfter)) {
@@ -161,6 +162,21 @@ export class ChangeDecoder {
       source: { system: 'postgres', name: this.o.source, database: this.o.database, schema: relation.schema, table: relation.name, position, txId: String(t.xid), commitTime: t.commitTime, origin: t.origin },
     });
   }
+}
+
+const IDENTITY_NAMES: Record<Relation['replicaIdentity'], string> = { d: 'DEFAULT', i: 'USING INDEX', n: 'NOTHING', f: 'FULL' };
+
+/**
+ * The WAL of a change made while the table's REPLICA IDENTITY was not FULL holds no whole old
+ * row, and never will: restarting reads the same record again. Only a new snapshot mends it.
+ */
+function withoutOldRow(r: Relation, op: 'update' | 'delete'): string {
+  const identity = IDENTITY_NAMES[r.replicaIdentity] ?? r.replicaIdentity;
+  return (
+    `table ${r.name} sent ${op === 'update' ? 'an' : 'a'} ${op} without its whole old row (its REPLICA IDENTITY was ${identity} when the change was made; it must be FULL): the topic's key and the old values may not be in it, ` +
+    `so nothing past this change is passed on. The change cannot be read whole again: set it back (ALTER TABLE ${r.schema}.${r.name} REPLICA IDENTITY FULL) ` +
+    'and restart with CDC_RESNAPSHOT=true to take a new snapshot'
+  );
 }
 
 function convert(r: Relation, values: TupleValue[], old: unknown[] | null): unknown[] {
