@@ -14,6 +14,8 @@ export * from './control-plane/open-store.js';
 export * from './rule-sources/rule-source.js';
 export * from './rule-sources/file-source.js';
 export * from './rule-sources/store-source.js';
+export * from './rule-sources/emergency-override.js';
+export * from './rule-sources/emergency-file.js';
 export * from './control-plane/admin-auth.js';
 export * from './events/index.js';
 export * from './parity/settings.js';

@@ -9,7 +9,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { imageInstructions, type Build } from './support/dockerfile.js';
-import { deployableOf, shutdownBoundS } from './k8s/deployables.js';
+import { deployableOf, effective, shutdownBoundS } from './k8s/deployables.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -189,6 +189,20 @@ describe('docker-compose.yml', () => {
     expect(compose.services['legacy-his']!.environment?.LEGACY_HIS_HL7_PORT).toBe('2576');
     expect(compose.services.gateway!.environment).toMatchObject({ FICUS_HL7_API_URL: 'http://hl7-adapter:8091', FICUS_CDC_API_URL: 'http://cdc:8092' });
     expect(hl7.healthcheck?.test.join(' ')).toContain('127.0.0.1:8091/readyz');
+  });
+
+  it('keeps the emergency override file of the gateway and of the HL7 adapter on its writable state volume, where the README\'s break-glass lines write it', () => {
+    for (const name of ['gateway', 'hl7-adapter']) {
+      const svc = compose.services[name]!;
+      const d = deployableOf(svc.image)!;
+      expect('FICUS_EMERGENCY_FILE' in d.schema.properties, `${name} reads FICUS_EMERGENCY_FILE`).toBe(true);
+      const env = new Map(Object.entries(svc.environment ?? {}));
+      // unset, it is emergency-legacy.yaml in FICUS_STATE_DIR
+      const file = effective(d, env, 'FICUS_EMERGENCY_FILE') ?? `${effective(d, env, 'FICUS_STATE_DIR')}/emergency-legacy.yaml`;
+      expect(file, name).toBe('/var/lib/ficus/emergency-legacy.yaml');
+      const mount = svc.volumes?.find((v) => v.split(':')[1] === path.posix.dirname(file));
+      expect(mount, `${name}: a named volume, writable, on ${path.posix.dirname(file)}`).toMatch(/^[a-z0-9-]+:\/var\/lib\/ficus$/);
+    }
   });
 
   it('copies every workspace\'s package.json before each npm ci (npm ci refuses a lockfile whose workspaces are missing)', () => {

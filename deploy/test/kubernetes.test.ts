@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cdcProblems, gatewayProblems, portProblems, probeProblems, schemaProblems, securityProblems, statefulSetProblems, terminationProblems } from './k8s/checks-workloads.js';
+import { cdcProblems, emergencyProblems, gatewayProblems, portProblems, probeProblems, schemaProblems, securityProblems, statefulSetProblems, terminationProblems } from './k8s/checks-workloads.js';
 import { composeProblems, configValueProblems, envNameProblems, publicFhirBaseProblems, referenceProblems, secretHygieneProblems, serviceProblems, urlProblems } from './k8s/checks-wiring.js';
 import { DEPLOYABLES, K8S } from './k8s/deployables.js';
 import { kustomizationFiles, renderLite } from './k8s/kustomize-lite.js';
@@ -28,6 +28,7 @@ const CHECKS: Record<string, (objects: KObject[]) => string[]> = {
   termination: terminationProblems,
   gateway: gatewayProblems,
   cdc: cdcProblems,
+  emergency: emergencyProblems,
   statefulSets: statefulSetProblems,
   services: serviceProblems,
   envNames: envNameProblems,
@@ -120,7 +121,7 @@ describe(`deploy/k8s rendered with ${demo.renderer}`, () => {
 
 describe('the checks catch broken manifests', () => {
   type Breakage = [what: string, check: string, brk: (objects: KObject[]) => void];
-  const deployment = (objects: KObject[], name: string) => find(objects, 'Deployment', name) as KObject & { spec: { replicas: number; strategy: { type: string }; template: { spec: { containers: Record<string, unknown>[]; securityContext: Record<string, unknown>; terminationGracePeriodSeconds: number } } } };
+  const deployment = (objects: KObject[], name: string) => find(objects, 'Deployment', name) as KObject & { spec: { replicas: number; strategy: { type: string }; template: { spec: { containers: Record<string, unknown>[]; securityContext: Record<string, unknown>; terminationGracePeriodSeconds: number; volumes: { name: string; configMap?: { optional?: boolean } }[] } } } };
   const container = (objects: KObject[], name: string) => deployment(objects, name).spec.template.spec.containers[0] as { readinessProbe: { httpGet: { path: string; port: string } }; env: { name: string; value?: string }[]; image: string };
   /** a container's variable given as a literal value instead (undefined: taken away) */
   const literalEnv = (objects: KObject[], name: string, variable: string, value: string | undefined) => {
@@ -134,6 +135,9 @@ describe('the checks catch broken manifests', () => {
     ['the health port moved in the ConfigMap only', 'probes', (o) => void (configMap(o, 'patient-service-config').PATIENT_SERVICE_PORT = '9101')],
     ['one gateway replica', 'gateway', (o) => void (deployment(o, 'gateway').spec.replicas = 1)],
     ['a PodDisruptionBudget selecting other pods', 'gateway', (o) => void ((find(o, 'PodDisruptionBudget', 'gateway')!.spec as { selector: unknown }).selector = { matchLabels: { 'app.kubernetes.io/name': 'gw' } })],
+    ['the HL7 adapter without the emergency ConfigMap', 'emergency', (o) => void deployment(o, 'hl7-adapter').spec.template.spec.volumes.splice(1)],
+    ['the gateway\'s emergency file outside the ConfigMap', 'emergency', (o) => void (configMap(o, 'gateway-config').FICUS_EMERGENCY_FILE = '/var/lib/ficus/emergency-legacy.yaml')],
+    ['the emergency ConfigMap required', 'emergency', (o) => void (deployment(o, 'hl7-adapter').spec.template.spec.volumes.find((v) => v.configMap)!.configMap!.optional = false)],
     ['cdc rolling', 'cdc', (o) => void (deployment(o, 'cdc').spec.strategy = { type: 'RollingUpdate' })],
     ['two cdc replicas', 'cdc', (o) => void (deployment(o, 'cdc').spec.replicas = 2)],
     ['a Service selector typo', 'services', (o) => void ((find(o, 'Service', 'results-service')!.spec as { selector: unknown }).selector = { 'app.kubernetes.io/name': 'result-service' })],

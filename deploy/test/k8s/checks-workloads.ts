@@ -203,3 +203,32 @@ export function statefulSetProblems(objects: KObject[]): string[] {
   }
   return problems;
 }
+
+/** the ConfigMap that holds the emergency override file (README "Break glass") on every replica */
+export const EMERGENCY_CONFIG_MAP = 'ficus-emergency';
+
+/**
+ * Break glass: every deployable that reads FICUS_EMERGENCY_FILE (the gateway, the HL7 adapter)
+ * points it into a read-only mount of the optional ConfigMap ficus-emergency, so that one
+ * `kubectl create configmap` reaches every replica of both, those started later included, and
+ * with no incident (no such ConfigMap) every pod still starts.
+ */
+export function emergencyProblems(objects: KObject[]): string[] {
+  const problems: string[] = [];
+  for (const { w, c, where } of containersOf(objects)) {
+    const d = deployableOf(c.image);
+    if (!d || !('FICUS_EMERGENCY_FILE' in d.schema.properties)) continue;
+    const file = effective(d, containerEnv(objects, c), 'FICUS_EMERGENCY_FILE');
+    if (!file) {
+      problems.push(`${where}: FICUS_EMERGENCY_FILE not set (the file would be in the pod's own state directory, out of reach of a ConfigMap)`);
+      continue;
+    }
+    const dir = file.slice(0, file.lastIndexOf('/'));
+    const mount = c.volumeMounts?.find((m) => m.mountPath === dir);
+    const volume = w.pod.volumes?.find((v) => v.name === mount?.name);
+    if (volume?.configMap?.name !== EMERGENCY_CONFIG_MAP) problems.push(`${where}: ${dir} (FICUS_EMERGENCY_FILE's folder) is not a mount of ConfigMap ${EMERGENCY_CONFIG_MAP}`);
+    else if (volume.configMap.optional !== true) problems.push(`${where}: ConfigMap ${EMERGENCY_CONFIG_MAP} is not optional (no pod would start without an incident)`);
+    else if (mount?.readOnly !== true || mount.subPath) problems.push(`${where}: ${dir} is not a read-only mount of the whole ConfigMap (a subPath mount is never updated)`);
+  }
+  return problems;
+}

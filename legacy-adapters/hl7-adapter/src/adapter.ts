@@ -28,7 +28,7 @@ import {
   type RuleSource,
   type UpstreamTlsMaterial,
 } from '@ficus/contracts';
-import { messageStoreUrl, processingIds, ruleStoreUrl, tlsOptions, type AdapterConfig } from './config.js';
+import { emergencyFile, messageStoreUrl, processingIds, ruleStoreUrl, tlsOptions, type AdapterConfig } from './config.js';
 import { DeliveryStore } from './delivery/delivery-store.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { answerText, temporaryAnswers } from './delivery/legacy-answers.js';
@@ -44,6 +44,7 @@ import { hl7Routes } from './ops/hl7-api.js';
 import { withLoggedControlIds } from './ops/logged-control-ids.js';
 import { AdapterMetrics } from './ops/metrics.js';
 import { Hl7Parity } from './parity/hl7-parity.js';
+import { openHl7Emergency, type Hl7EmergencyFile } from './routing/hl7-emergency.js';
 import { Hl7Router } from './routing/hl7-router.js';
 import { MessageStore } from './store/message-store.js';
 import { preferMrnAuthorities } from '@ficus/hl7-protocol';
@@ -78,7 +79,8 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
   let legacyTls = new Map<string, UpstreamTlsMaterial>();
   /** the https:// services' certificates, for the parity lookups */
   const httpsAgents = new HttpsAgents(log);
-  const apply = (r: RuleSet) => {
+  /** the rules as served: the source's, with the emergency override on top (pinned: held in legacy by it) */
+  const install = (r: RuleSet, pinned: ReadonlySet<string>) => {
     const tls = new Map<string, UpstreamTlsMaterial>();
     for (const [name, u] of Object.entries(r.upstreams)) {
       const material = u.tls && /^mllps:/i.test(upstreamUrlOverride(name, env) ?? u.url) ? loadUpstreamTls(u.tls, env) : undefined;
@@ -86,13 +88,17 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
     }
     httpsAgents.apply(r, env);
     ruleSet = r;
-    router = new Hl7Router(r);
+    router = new Hl7Router(r, pinned);
     legacyTls = tls;
   };
   /** an upstream's address: the environment's override, else the current rules' */
   const upstreamUrl = (upstream: string) => upstreamUrlOverride(upstream, env) ?? ruleSet.upstreams[upstream]?.url;
   const upstreamTls = (upstream: string) => legacyTls.get(upstream);
   const control: OpenStore = await openStore({ url: ruleStoreUrl(config), rulesDir: config.FICUS_RULES_DIR, stateDir: config.FICUS_STATE_DIR, adminToken: undefined, bootstrapToken: false, log });
+  // read before the first rules apply: an instance restarted mid-incident starts with it
+  const emergency = openHl7Emergency({ file: emergencyFile(config), log, install, audit: control.audit });
+  await emergency.load();
+  const apply = (r: RuleSet) => emergency.serve(r);
   const rules: RuleSource =
     config.FICUS_RULES_SOURCE === 'store'
       ? new StoreRuleSource({
@@ -106,10 +112,11 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
       : new FileRuleSource(config.FICUS_RULES_DIR, config.FICUS_RULES_POLL_MS, log, apply, undefined, undefined, config.FICUS_RULES_SETTLE_MS);
   await rules.load();
   rules.start();
+  emergency.start();
 
   const publisher = new QueuePublisher({ redisUrl: config.REDIS_URL, prefix: config.HL7_QUEUE_PREFIX, timeoutMs: config.HL7_QUEUE_TIMEOUT_MS });
   const services = () => router.targets().flatMap((t) => (t.startsWith('queue:') ? [t.slice('queue:'.length)] : []));
-  const metrics = new AdapterMetrics({ deliveryCounts: () => deliveryStore.counts(), queueDepths: () => publisher.depths(services(), config.HL7_PARTITIONS) });
+  const metrics = new AdapterMetrics({ deliveryCounts: () => deliveryStore.counts(), queueDepths: () => publisher.depths(services(), config.HL7_PARTITIONS), emergencyPinned: () => emergency.pinned() });
   // the services' dead letters of what this adapter queued for them (listed, replayed, discarded through the API)
   const deadLetters = DeadLetterDesk.open(config.REDIS_URL, {
     bullPrefix: config.HL7_QUEUE_PREFIX,
@@ -181,6 +188,7 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
     control,
     metrics,
     rules,
+    emergency,
     log,
     replayed: () => dispatcher.nudge(),
     knownTargets: () => router.targets(),
@@ -221,6 +229,7 @@ export async function startAdapter(config: AdapterConfig, given: Logger, env: No
       await httpsAgents.close();
       await parityRecorder.stop();
       await rules.stop();
+      await emergency.stop();
       await api.app.close();
       await deadLetters.close();
       await publisher.close();
@@ -237,6 +246,7 @@ async function startApi(
     control: OpenStore;
     metrics: AdapterMetrics;
     rules: RuleSource;
+    emergency: Pick<Hl7EmergencyFile, 'status'>;
     log: Logger;
     replayed: () => void;
     knownTargets: () => string[];
@@ -264,7 +274,14 @@ async function startApi(
     );
     const rules = d.rules.status();
     const ready = store && rules.state !== 'starting';
-    return reply.code(ready ? 200 : 503).send({ status: ready ? (rules.state === 'degraded' ? 'degraded' : 'ready') : 'not-ready', messageStore: store ? 'reachable' : 'unreachable', rules });
+    // an emergency override is said, not a reason to stop taking messages (it is how the adapter serves well)
+    const emergency = d.emergency.status();
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? (rules.state === 'degraded' ? 'degraded' : 'ready') : 'not-ready',
+      messageStore: store ? 'reachable' : 'unreachable',
+      rules,
+      ...(emergency.override || emergency.lastRefused ? { emergency } : {}),
+    });
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', d.metrics.registry.contentType).send(await d.metrics.registry.metrics()));
   hl7Routes(app, { pool: d.pool, audit: d.control.audit, replayed: d.replayed, knownTargets: d.knownTargets, flushStats: d.flushStats, serviceDeadLetters: d.deadLetters, serviceUnfinished: d.serviceUnfinished, logIdKey: config.FICUS_LOG_ID_KEY });

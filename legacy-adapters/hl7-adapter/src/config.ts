@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { TlsOptions } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
-import { configSchema, Env, loadConfig, RULE_FILES_SETTLE_MS, withDatabase } from '@ficus/contracts';
+import { configSchema, EMERGENCY_FILE_NAME, Env, loadConfig, RULE_FILES_SETTLE_MS, withDatabase } from '@ficus/contracts';
 import { DEFAULT_LEGACY_RETRY_ON, RETRY_ON_PATTERN } from './delivery/legacy-answers.js';
 
 const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../../routing-rules', import.meta.url));
@@ -75,6 +76,9 @@ export const AdapterConfigSchema = configSchema({
   FICUS_RULES_POLL_MS: Env.integer(5_000, 'files mode: safety-net re-read of the rule folder', 100),
   FICUS_RULES_SETTLE_MS: Env.ruleFilesSettleMs(RULE_FILES_SETTLE_MS),
   FICUS_STATE_DIR: Env.string(DEFAULT_STATE_DIR, 'where the last good copy of the rules is kept'),
+  FICUS_EMERGENCY_FILE: Env.optionalString(
+    'the emergency override file (default: $FICUS_STATE_DIR/emergency-legacy.yaml), the gateway\'s format: the HL7 rules it names (`rules: [id, …]` or `rules: all`) go to the legacy inbound only whatever the rule store serves, until it is removed',
+  ),
   FICUS_OIDC_ISSUER: Env.optionalString('OIDC: accept JWTs from this issuer'),
   FICUS_OIDC_AUDIENCE: Env.optionalString('OIDC: the audience the JWTs must name'),
   FICUS_OIDC_JWKS_URL: Env.optionalString("OIDC: the issuer's key set (JWKS) URL"),
@@ -99,6 +103,7 @@ export function loadAdapterConfig(env: NodeJS.ProcessEnv = process.env): Adapter
 
 export const messageStoreUrl = (c: AdapterConfig) => c.HL7_DATABASE_URL ?? withDatabase(c.DATABASE_URL, 'ficus_hl7');
 export const ruleStoreUrl = (c: AdapterConfig) => c.FICUS_STORE_URL ?? withDatabase(c.DATABASE_URL, 'ficus_gateway');
+export const emergencyFile = (c: AdapterConfig) => c.FICUS_EMERGENCY_FILE ?? path.join(c.FICUS_STATE_DIR, EMERGENCY_FILE_NAME);
 /** The processing ids HL7_PROCESSING_IDS names. */
 export const processingIds = (c: AdapterConfig): ReadonlySet<string> => new Set(c.HL7_PROCESSING_IDS.split(',').map((id) => id.trim()));
 

@@ -209,6 +209,7 @@ export class Intake {
       peer,
       ruleId: route.rule.id,
       mode: route.rule.mode,
+      emergency: route.emergency,
       // the ACK it is answered with once stored: none when MSH-15 (NE, ER) asks for none (until 2026-12-06 CA was kept)
       ackCode: commit.send ? commit.code : 'none',
       deliveries: deliveriesFor(route, patientKey ?? `${sendingFacilityKey(h.sendingFacility)}|${h.controlId}`, this.o.partitions, otherPatientKeysOf(m)),

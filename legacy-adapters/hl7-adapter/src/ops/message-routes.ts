@@ -22,6 +22,7 @@ interface MessageRow {
   trigger_event: string;
   rule_id: string;
   mode: string;
+  emergency: boolean;
   ack_code: string;
   deliveries: { id: number; target: string; status: string; attempts: number; answer: string | null; lastError: string | null; deliveredAt: string | null; replay: boolean; heldBehind: HeldBehind | null }[];
 }
@@ -36,6 +37,8 @@ const toMessage = (r: MessageRow, gaveUp: Map<number, GaveUp> = new Map(), held:
   trigger: r.trigger_event,
   ruleId: r.rule_id,
   mode: r.mode,
+  // routed by the emergency override file: mode legacy whatever the rule store said
+  emergency: r.emergency,
   ackCode: r.ack_code,
   // gaveUp: a queue delivery whose job the service then dead-lettered (its status stays the adapter's: delivered)
   // held: why a pending delivery waits (held-deliveries.ts)
@@ -55,7 +58,7 @@ async function marked(d: Pick<Hl7ApiDeps, 'serviceDeadLetters' | 'serviceUnfinis
 
 const SELECT_MESSAGES = `
   SELECT m.id, m.received_at, m.sending_application, m.sending_facility, m.control_id, m.message_type, m.trigger_event,
-         m.rule_id, m.mode,
+         m.rule_id, m.mode, m.emergency,
          -- stored before 2026-12-06 as CA when MSH-15 (NE, ER) asked for no commit ACK and none was sent
          CASE WHEN m.ack_code = 'CA' AND m.accept_ack_type IN ('NE', 'ER') THEN 'none' ELSE m.ack_code END AS ack_code,
          coalesce((SELECT json_agg(json_build_object('id', d.id, 'target', d.target, 'status', d.status, 'attempts', d.attempts,

@@ -21,6 +21,8 @@ export interface QueueDepth {
 export interface MetricSources {
   deliveryCounts: () => Promise<DeliveryCounts[]>;
   queueDepths: () => Promise<QueueDepth[]>;
+  /** the HL7 rules the emergency override file holds in legacy now */
+  emergencyPinned: () => Iterable<string>;
 }
 
 /** how long a scrape waits for the store or Redis before it leaves their figures out */
@@ -55,6 +57,7 @@ export class AdapterMetrics {
   readonly dead: Gauge<'target'>;
   readonly queueJobs: Gauge<'queue' | 'state'>;
   readonly purged: Counter<'what'>;
+  readonly emergencyOverride: Gauge<'rule'>;
 
   constructor(sources: MetricSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'ficus_hl7_adapter_' });
@@ -77,6 +80,17 @@ export class AdapterMetrics {
     this.connections = new Gauge({ name: 'ficus_hl7_connections', help: 'Open MLLP connections', registers });
     this.backPressure = new Counter({ name: 'ficus_hl7_backpressure_total', help: 'Times a connection stopped being read: its messages wait for the store, or its sender does not read its ACKs', registers });
     this.deliveries = new Counter({ name: 'ficus_hl7_deliveries_total', help: 'Delivery attempts, by target and outcome (delivered, dead, retry)', labelNames: ['target', 'outcome'], registers });
+
+    this.emergencyOverride = new Gauge({
+      name: 'ficus_hl7_emergency_override',
+      help: "1 for each HL7 rule this instance's emergency override file holds in legacy (the legacy inbound only), whatever the rule store serves",
+      labelNames: ['rule'],
+      registers,
+      collect() {
+        this.reset();
+        for (const rule of sources.emergencyPinned()) this.set({ rule }, 1);
+      },
+    });
 
     const counts = perScrape(sources.deliveryCounts, [] as DeliveryCounts[]);
     this.pending = new Gauge({

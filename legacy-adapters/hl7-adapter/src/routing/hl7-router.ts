@@ -13,6 +13,8 @@ export interface Hl7Route {
   targets: string[];
   /** the legacy inbound (an upstream's name) when legacy is one of the targets: the one that answers queries */
   legacyUpstream: string | undefined;
+  /** held in legacy by the emergency override file (routing/hl7-emergency.ts): its stored message says so */
+  emergency: boolean;
 }
 
 export const legacyTarget = (upstream: string) => `legacy:${upstream}`;
@@ -33,7 +35,11 @@ export function deliveriesFor(route: Hl7Route, orderKey: string, partitions: num
 export class Hl7Router {
   readonly rules: Hl7Rule[];
 
-  constructor(ruleSet: RuleSet) {
+  /** `emergency`: the rules the emergency override holds in legacy (ruleSet already has them so) */
+  constructor(
+    ruleSet: RuleSet,
+    private readonly emergency: ReadonlySet<string> = new Set(),
+  ) {
     this.rules = ruleSet.hl7 ?? [];
   }
 
@@ -64,6 +70,6 @@ export class Hl7Router {
     const upstream = rule.legacy ?? DEFAULT_LEGACY_HL7_UPSTREAM;
     const legacy = legacyTarget(upstream);
     const targets = rule.mode === 'legacy' ? [legacy] : rule.mode === 'dual' ? [legacy, queueTarget(rule.target!)] : [queueTarget(rule.target!)];
-    return { rule, targets, legacyUpstream: rule.mode === 'new' ? undefined : upstream };
+    return { rule, targets, legacyUpstream: rule.mode === 'new' ? undefined : upstream, emergency: this.emergency.has(rule.id) };
   }
 }

@@ -35,6 +35,8 @@ export interface MessageRecord {
   peer: string | null;
   ruleId: string;
   mode: string;
+  /** routed by the emergency override file (mode legacy whatever the rule store said); default false */
+  emergency?: boolean;
   ackCode: string;
   deliveries: Delivery[];
 }
@@ -220,17 +222,17 @@ export class MessageStore {
       name: 'hl7-store-messages',
       text: `WITH input AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-                              $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::text[], $16::text[], $17::text[], $18::text[])
+                              $10::text[], $11::text[], $12::text[], $13::text[], $14::bytea[], $15::text[], $16::text[], $17::text[], $18::text[], $24::boolean[])
            WITH ORDINALITY AS t(sending_application, sending_facility, receiving_application, receiving_facility, control_id,
                                 message_type, trigger_event, version, processing_id, accept_ack_type, application_ack_type,
-                                patient_key, charset, raw, peer, rule_id, mode, ack_code, ord)
+                                patient_key, charset, raw, peer, rule_id, mode, ack_code, emergency, ord)
        ), ins AS (
          INSERT INTO hl7_messages (sending_application, sending_facility, receiving_application, receiving_facility, control_id,
                                    message_type, trigger_event, version, processing_id, accept_ack_type, application_ack_type,
-                                   patient_key, charset, raw, peer, rule_id, mode, ack_code)
+                                   patient_key, charset, raw, peer, rule_id, mode, ack_code, emergency)
          SELECT sending_application, sending_facility, receiving_application, receiving_facility, control_id,
                 message_type, trigger_event, version, processing_id, accept_ack_type, application_ack_type,
-                patient_key, charset, raw, peer, rule_id, mode, ack_code
+                patient_key, charset, raw, peer, rule_id, mode, ack_code, emergency
            FROM input ORDER BY ord
          ON CONFLICT ON CONSTRAINT hl7_messages_once DO NOTHING
          RETURNING id, sending_facility, control_id
@@ -267,6 +269,7 @@ export class MessageStore {
         dPartition,
         dAfter,
         dAfterAll,
+        rows.map((r) => r.emergency === true),
       ],
     });
     const stored = new Map(inserted.map((r) => [key(r.sending_facility, r.control_id), Number(r.id)]));
