@@ -93,6 +93,8 @@ describe('the HL7 emergency override with the rule store down', () => {
     expect(r.body.emergency?.override?.pinned).toEqual(['adt-patient-events']);
     await admit('OUT-3', 'O3');
     await until(() => (atLegacy('OUT-3') ? true : undefined), 'OUT-3 at the legacy inbound');
+    // legacy has it once it answers; the adapter marks the delivery done a moment later
+    await until(async () => ((await stored('OUT-3')).deliveries[0]?.endsWith(' delivered') ? true : undefined), 'OUT-3 marked delivered');
     expect(await stored('OUT-3')).toEqual({ mode: 'legacy', emergency: true, deliveries: ['legacy:legacy-hl7 delivered'] });
     expect(await overrideMetric(a.apiUrl, 'adt-patient-events')).toBe(1);
   });
