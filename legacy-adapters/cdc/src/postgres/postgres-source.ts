@@ -26,6 +26,7 @@ import { ChangeDecoder, FatalSourceError } from './change-decoder.js';
 import { decodePgOutput, formatLsn, parseLsn, pgPosition } from './pgoutput.js';
 import { checkLogicalReplication, checkMapping, type CapturedTable } from './preflight.js';
 import { ensurePublication } from './publication.js';
+import { PUBLICATION_CHECK_MS, publicationRefusal, readPublication, type PublicationSeen } from './publication-watch.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 import { ReplicationConnection } from './replication-connection.js';
 import { createSlot, dropSlot, heldWalBytes, invalidatedSlotError, readSlot, slotInvalidation, type SlotRow } from './replication-slot.js';
@@ -203,8 +204,12 @@ export class PostgresSource {
       const why = slotInvalidation(slot);
       if (why) throw invalidatedSlotError(this.o.slot, why);
     }
-    if (!slot || this.resnapshot || state.snapshotState === 'pending') await this.createSlotAndSnapshot(conn);
+    const fresh = !slot || this.resnapshot || state.snapshotState === 'pending';
+    // what the publication published when CDC last read through it (changes it did not publish are lost)
+    const published = await this.checkPublication(state.publicationSeen, fresh);
+    if (fresh) await this.createSlotAndSnapshot(conn);
     this.resnapshot = false;
+    await this.o.state.savePublication(this.name, published);
 
     // streaming, from where the slot stands (its confirmed position)
     const decoder = new ChangeDecoder({
@@ -228,6 +233,13 @@ export class PostgresSource {
     });
     const idle = () => !decoder.inTransaction && this.o.publisher.held === 0 && this.unacked.length === 0;
     const timer = setInterval(() => conn.sendStatus(this.received > this.acked ? this.received : this.acked, this.acked, true), this.o.statusIntervalMs);
+    const watch = setInterval(() => {
+      this.checkPublication(published, false).catch((e: unknown) => {
+        if (!(e instanceof FatalSourceError)) return; // a failed look (the database away) is the stream's to notice
+        failed(e);
+        conn.pause();
+      });
+    }, PUBLICATION_CHECK_MS);
     this.state = 'streaming';
     this.backoff?.streaming();
     this.error = undefined;
@@ -268,7 +280,18 @@ export class PostgresSource {
       throw e;
     } finally {
       clearInterval(timer);
+      clearInterval(watch);
     }
+  }
+
+  /** What the publication publishes now; throws when it does not publish what CDC reads, or changed so since `before`. */
+  private async checkPublication(before: PublicationSeen | null, fresh: boolean): Promise<PublicationSeen> {
+    const now = await readPublication(this.pool, this.o.publication, this.tables);
+    const refusal = publicationRefusal(this.o.publication, this.tables, before, now, fresh);
+    if (!refusal) return now!;
+    // what was lost stays lost once the publication is mended: every start says so until a new snapshot
+    if (!fresh) await this.o.state.savePublication(this.name, { ...(before ?? { actions: [], tables: {} }), lost: refusal });
+    throw new FatalSourceError(refusal);
   }
 
   private pauseReading(conn: ReplicationConnection): void {

@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runMigrations, type Logger } from '@ficus/contracts';
+import type { PublicationSeen } from '../postgres/publication-watch.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../../migrations/cdc', import.meta.url));
 
@@ -16,6 +17,8 @@ export interface SourceState {
   snapshotPosition: string | null;
   snapshotRows: number | null;
   position: string | null;
+  /** PostgreSQL: what the publication published when streaming last started (null: not known) */
+  publicationSeen: PublicationSeen | null;
 }
 
 export class StateStore {
@@ -33,13 +36,13 @@ export class StateStore {
 
   async get(name: string, kind: SourceState['kind']): Promise<SourceState> {
     await this.pool.query('INSERT INTO cdc_sources (name, kind) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, kind]);
-    const { rows } = await this.pool.query<{ name: string; kind: SourceState['kind']; slot: string | null; snapshot_state: SourceState['snapshotState']; snapshot_position: string | null; snapshot_rows: string | null; position: string | null }>(
-      'SELECT name, kind, slot, snapshot_state, snapshot_position, snapshot_rows, position FROM cdc_sources WHERE name = $1',
+    const { rows } = await this.pool.query<{ name: string; kind: SourceState['kind']; slot: string | null; snapshot_state: SourceState['snapshotState']; snapshot_position: string | null; snapshot_rows: string | null; position: string | null; publication_seen: PublicationSeen | null }>(
+      'SELECT name, kind, slot, snapshot_state, snapshot_position, snapshot_rows, position, publication_seen FROM cdc_sources WHERE name = $1',
       [name],
     );
     const r = rows[0]!;
     if (r.kind !== kind) throw new Error(`source "${name}" was a ${r.kind} source and is now configured as ${kind}: give it another name`);
-    return { name: r.name, kind: r.kind, slot: r.slot, snapshotState: r.snapshot_state, snapshotPosition: r.snapshot_position, snapshotRows: r.snapshot_rows === null ? null : Number(r.snapshot_rows), position: r.position };
+    return { name: r.name, kind: r.kind, slot: r.slot, snapshotState: r.snapshot_state, snapshotPosition: r.snapshot_position, snapshotRows: r.snapshot_rows === null ? null : Number(r.snapshot_rows), position: r.position, publicationSeen: r.publication_seen };
   }
 
   async snapshotStarted(name: string, slot: string | null, position: string | null): Promise<void> {
@@ -59,6 +62,10 @@ export class StateStore {
 
   async savePosition(name: string, position: string): Promise<void> {
     await this.pool.query('UPDATE cdc_sources SET position = $2, updated_at = clock_timestamp() WHERE name = $1', [name, position]);
+  }
+
+  async savePublication(name: string, seen: PublicationSeen): Promise<void> {
+    await this.pool.query('UPDATE cdc_sources SET publication_seen = $2, updated_at = clock_timestamp() WHERE name = $1', [name, JSON.stringify(seen)]);
   }
 
   close(): Promise<void> {
