@@ -45,7 +45,8 @@ export async function readPublication(pool: pg.Pool, publication: string, tables
   const { rows } = await pool.query<PublicationRow>(
     `SELECT p.puballtables, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate,
             (SELECT json_agg(json_build_object('table', t.schemaname || '.' || t.tablename, 'rowfilter', to_jsonb(t) ->> 'rowfilter',
-                    'rel', (SELECT r.oid::text FROM pg_publication_rel r WHERE r.prpubid = p.oid AND r.prrelid = format('%I.%I', t.schemaname, t.tablename)::regclass)))
+                    'rel', (SELECT r.oid::text FROM pg_publication_rel r JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                             WHERE r.prpubid = p.oid AND n.nspname = t.schemaname AND c.relname = t.tablename)))
                FROM pg_publication_tables t WHERE t.pubname = p.pubname) AS tables
        FROM pg_publication p WHERE p.pubname = $1`,
     [publication],
