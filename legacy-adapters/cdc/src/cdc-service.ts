@@ -52,7 +52,7 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
     const state = await StateStore.open(stateUrl(config), log);
     closers.push(() => state.close());
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
-    redis.on('error', () => undefined); // enqueues are retried; the publisher logs it
+    redis.on('error', () => undefined); // an enqueue waits for the connection; the publisher says so when it waits long
     closers.push(async () => redis.disconnect());
 
     let source: CdcSource | undefined;

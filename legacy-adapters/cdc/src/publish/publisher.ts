@@ -42,6 +42,13 @@ export interface PublisherOptions {
 
 type Job = { name: string; data: ChangeBatch; opts?: { removeOnComplete: boolean } };
 
+/**
+ * A flush Redis has not taken after this long is said in the log, and every six times as long:
+ * the connection retries for ever (maxRetriesPerRequest null), so an enqueue during an outage
+ * waits instead of failing, and nothing else would say why the changes stopped.
+ */
+export const SLOW_FLUSH_WARN_MS = 5_000;
+
 export class Publisher {
   private readonly queues = new Map<string, Queue<ChangeBatch>>();
   private buffers = new Map<string, ChangeEvent[]>();
@@ -178,18 +185,33 @@ export class Publisher {
     const jobs = new Map([...buffers].map(([queue, events]) => [queue, this.jobs(events)]));
     for (const end of snapshotEnds) this.addSnapshotEnd(jobs, end.topic, end.position);
     if (heartbeatAt !== undefined) this.addHeartbeats(jobs, heartbeatAt);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        // different queues side by side; within one queue the jobs keep their order (one addBulk)
-        await Promise.all([...jobs].map(([queue, list]) => this.queue(queue).addBulk(list)));
-        break;
-      } catch (e) {
-        if (this.closed) throw e;
-        this.failing = (e as Error).message;
-        if (attempt === 1 || attempt % 20 === 0) this.o.log.warn({ err: this.failing, attempt, events: count }, 'cannot enqueue change events; trying again (nothing is acknowledged meanwhile)');
-        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** Math.min(attempt, 6))));
+    const startedAt = Date.now();
+    let ticks = 0;
+    const slow = setInterval(() => {
+      this.failing ??= `Redis has not taken the change events (connection ${this.o.connection.status})`;
+      if (++ticks % 6 !== 1) return; // after 5 s, then every 30 s
+      this.o.log.warn(
+        { events: count, waitedMs: Date.now() - startedAt, redis: this.o.connection.status },
+        'change events wait for Redis, which does not take them; reading stops at CDC_MAX_HELD_EVENTS (nothing is acknowledged meanwhile)',
+      );
+    }, SLOW_FLUSH_WARN_MS);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          // different queues side by side; within one queue the jobs keep their order (one addBulk)
+          await Promise.all([...jobs].map(([queue, list]) => this.queue(queue).addBulk(list)));
+          break;
+        } catch (e) {
+          if (this.closed) throw e;
+          this.failing = (e as Error).message;
+          if (attempt === 1 || attempt % 20 === 0) this.o.log.warn({ err: this.failing, attempt, events: count }, 'cannot enqueue change events; trying again (nothing is acknowledged meanwhile)');
+          await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** Math.min(attempt, 6))));
+        }
       }
+    } finally {
+      clearInterval(slow);
     }
+    if (this.failing !== undefined) this.o.log.info({ events: count, waitedMs: Date.now() - startedAt }, 'change events enqueued again');
     this.failing = undefined;
     this.inFlight -= count;
     this.o.flushed({ boundary, perTopic, commitTimesMs: commitTimes, enqueuedAtMs: Date.now() });
