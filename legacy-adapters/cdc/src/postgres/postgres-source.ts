@@ -26,7 +26,8 @@ import { ChangeDecoder, FatalSourceError } from './change-decoder.js';
 import { decodePgOutput, formatLsn, parseLsn, pgPosition } from './pgoutput.js';
 import { checkLogicalReplication, checkMapping, type CapturedTable } from './preflight.js';
 import { ensurePublication } from './publication.js';
-import { PUBLICATION_CHECK_MS, publicationRefusal, readPublication, type PublicationSeen } from './publication-watch.js';
+import { snapshotAddedTables } from './added-tables.js';
+import { checkPublication, PUBLICATION_CHECK_MS } from './publication-watch.js';
 import { ReconnectBackoff } from './reconnect-backoff.js';
 import { ReplicationConnection } from './replication-connection.js';
 import { createSlot, dropSlot, heldWalBytes, invalidatedSlotError, readSlot, slotInvalidation, type SlotRow } from './replication-slot.js';
@@ -92,6 +93,11 @@ export class PostgresSource {
     this.running = true;
     this.state = 'starting';
     this.loop = this.run();
+  }
+
+  /** what checkPublication needs */
+  private get watched() {
+    return { pool: this.pool, publication: this.o.publication, tables: this.tables, state: this.o.state, source: this.name };
   }
 
   /** Called by the publisher after each flush (see CdcService). */
@@ -206,8 +212,12 @@ export class PostgresSource {
     }
     const fresh = !slot || this.resnapshot || state.snapshotState === 'pending';
     // what the publication published when CDC last read through it (changes it did not publish are lost)
-    const published = await this.checkPublication(state.publicationSeen, fresh);
+    const published = await checkPublication(this.watched, state.publicationSeen, fresh);
     if (fresh) await this.createSlotAndSnapshot(conn);
+    else if (this.o.snapshot) {
+      const { databaseUrl, slot, publisher, hooks, log, snapshotFetchRows: fetchRows } = this.o;
+      await snapshotAddedTables({ databaseUrl, slot, publisher, hooks, log, fetchRows, tables: this.tables, seen: state.publicationSeen, source: this.name, database: this.database });
+    }
     this.resnapshot = false;
     await this.o.state.savePublication(this.name, published);
 
@@ -234,7 +244,7 @@ export class PostgresSource {
     const idle = () => !decoder.inTransaction && this.o.publisher.held === 0 && this.unacked.length === 0;
     const timer = setInterval(() => conn.sendStatus(this.received > this.acked ? this.received : this.acked, this.acked, true), this.o.statusIntervalMs);
     const watch = setInterval(() => {
-      this.checkPublication(published, false).catch((e: unknown) => {
+      checkPublication(this.watched, published, false).catch((e: unknown) => {
         if (!(e instanceof FatalSourceError)) return; // a failed look (the database away) is the stream's to notice
         failed(e);
         conn.pause();
@@ -282,16 +292,6 @@ export class PostgresSource {
       clearInterval(timer);
       clearInterval(watch);
     }
-  }
-
-  /** What the publication publishes now; throws when it does not publish what CDC reads, or changed so since `before`. */
-  private async checkPublication(before: PublicationSeen | null, fresh: boolean): Promise<PublicationSeen> {
-    const now = await readPublication(this.pool, this.o.publication, this.tables);
-    const refusal = publicationRefusal(this.o.publication, this.tables, before, now, fresh);
-    if (!refusal) return now!;
-    // what was lost stays lost once the publication is mended: every start says so until a new snapshot
-    if (!fresh) await this.o.state.savePublication(this.name, { ...(before ?? { actions: [], tables: {} }), lost: refusal });
-    throw new FatalSourceError(refusal);
   }
 
   private pauseReading(conn: ReplicationConnection): void {

@@ -12,6 +12,8 @@
  * another row. Publish flags taken away and given back between two looks are not seen.
  */
 import type pg from 'pg';
+import type { StateStore } from '../state/state-store.js';
+import { FatalSourceError } from './change-decoder.js';
 import type { CapturedTable } from './preflight.js';
 import { quoteIdent } from './replication-connection.js';
 
@@ -114,4 +116,23 @@ export function publicationRefusal(publication: string, tables: CapturedTable[],
     `${what}. The server never sends a change the publication did not publish when the change was made, so changes may be lost to CDC: ` +
     `${statements.length > 0 ? `${statements.join('; ')}, then ` : ''}restart with CDC_RESNAPSHOT=true to take a new snapshot`
   );
+}
+
+export interface WatchedPublication {
+  pool: pg.Pool;
+  publication: string;
+  tables: CapturedTable[];
+  state: StateStore;
+  /** the source's name in the state database */
+  source: string;
+}
+
+/** What the publication publishes now; throws FatalSourceError when it does not publish what CDC reads, or changed so since `before`. */
+export async function checkPublication(w: WatchedPublication, before: PublicationSeen | null, fresh: boolean): Promise<PublicationSeen> {
+  const now = await readPublication(w.pool, w.publication, w.tables);
+  const refusal = publicationRefusal(w.publication, w.tables, before, now, fresh);
+  if (!refusal) return now!;
+  // what was lost stays lost once the publication is mended: every start says so until a new snapshot
+  if (!fresh) await w.state.savePublication(w.source, { ...(before ?? { actions: [], tables: {} }), lost: refusal });
+  throw new FatalSourceError(refusal);
 }
