@@ -107,10 +107,11 @@ function fixes(publication: string, tables: CapturedTable[], now: PublicationSee
  */
 export function publicationRefusal(publication: string, tables: CapturedTable[], before: PublicationSeen | null, now: PublicationSeen | null, fresh: boolean): string | undefined {
   if (!fresh && before?.lost) return before.lost;
-  const found = now ? [...(before && !fresh ? changes(before, now) : []), ...problems(now)] : [before && !fresh ? 'it was dropped' : 'it does not exist'];
+  const changed = !before || fresh ? [] : now ? changes(before, now) : ['it was dropped'];
+  const found = [...changed, ...(now ? problems(now) : changed.length > 0 ? [] : ['it does not exist'])];
   if (found.length === 0) return undefined;
   const statements = fixes(publication, tables, now);
-  const what = `publication ${publication} does not publish what CDC reads: ${found.join('; ')}`;
+  const what = `publication ${publication} ${changed.length > 0 ? 'changed while CDC read through it' : 'does not publish what CDC reads'}: ${found.join('; ')}`;
   if (fresh) return `${what}. Make it do so (${statements.join('; ')}) and start again`;
   return (
     `${what}. The server never sends a change the publication did not publish when the change was made, so changes may be lost to CDC: ` +
