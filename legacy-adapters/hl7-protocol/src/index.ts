@@ -4,7 +4,7 @@ export { encodeFrame, START_BLOCK, END_BLOCK, CARRIAGE_RETURN } from './mllp/fra
 
 // HL7 v2 messages
 export { decodeMessage, decodeMessageText, type DecodeOptions, type MessageDecodeResult } from './hl7/decode-message.js';
-export { detectByteOrderMark, type ByteOrderMark } from './hl7/frame-bytes.js';
+export { detectByteOrderMark, withoutLeadingWhitespace, type ByteOrderMark } from './hl7/frame-bytes.js';
 export { Hl7Message, type AckSubject } from './hl7/message.js';
 export type { MessageHeader, HierarchicDesignator, PatientIdentifier } from './hl7/header.js';
 export { preferMrnAuthorities } from './hl7/header.js';

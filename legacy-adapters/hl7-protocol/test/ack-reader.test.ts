@@ -23,6 +23,23 @@ describe('readAck', () => {
     }
   });
 
+  it("reads an ACK's text in the charset its MSH-18 names, as a message is read (it was read as Latin-1 whatever MSH-18 said)", () => {
+    const decoded = decodeMessage(Buffer.from(MESSAGE));
+    if (!decoded.ok) throw new Error(decoded.error.message);
+    const refusal = hl7Error(204, 'no patient MÜLLER, ZOË with this MRN');
+    // UTF-8 named in MSH-18, UTF-8 by default (MSH-18 empty), Latin-1 and Latin-9 named: each reads back as written
+    for (const charset of ['UNICODE UTF-8', '', '8859/1', '8859/15']) {
+      const subject = { ...decoded.message, header: { ...decoded.message.header, characterSet: charset }, charset: charset || 'UNICODE UTF-8' };
+      const ack = buildAck(subject, 'AE', { error: refusal });
+      expect(readAck(ack.bytes)?.text, charset).toContain('no patient MÜLLER, ZOË with this MRN');
+    }
+    // a UTF-8 byte order mark outweighs MSH-18, as it does for a message
+    const marked = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('MSH|^~\\&|A|B|C|D|2024||ACK|1|P|2.5||||||8859/1\rMSA|AE|X|MÜLLER\r')]);
+    expect(readAck(marked)?.text).toBe('MÜLLER');
+    // bytes not valid in the charset (Latin-1 under an empty MSH-18) are still read, one character a byte
+    expect(readAck(Buffer.from('MSH|^~\\&|A|B|C|D|2024||ACK|1|P|2.5\rMSA|AE|X|M\xdcLLER\r', 'latin1'))).toMatchObject({ code: 'AE', controlId: 'X', text: 'MÜLLER' });
+  });
+
   it('reads the error code of every ERR, from ERR-3 (v2.5+) and from ERR-1 (before v2.5), whether to send again depends on it', () => {
     const errors = [hl7Error(207, 'database away'), hl7Error(102, 'bad date')];
     for (const version of ['2.5', '2.3', '2.4']) {

@@ -96,6 +96,17 @@ describe('decodeBatch', () => {
     expect(controlIds(ok(decodeBatch(withBom)).messages)).toEqual(['L1', 'L2']);
   });
 
+  it('line breaks, spaces and tabs before the batch header are skipped, as before a message', () => {
+    const lines = ['BHS|^~\\&', msh('W1'), msh('W2'), 'BTS|2'];
+    for (const lead of ['\r\n', '\n\n', ' \t']) {
+      for (const ending of ['\r', '\n']) {
+        const bytes = Buffer.from(lead + lines.join(ending) + ending);
+        expect(isBatch(bytes), JSON.stringify([lead, ending])).toBe(true);
+        expect(controlIds(ok(decodeBatch(bytes)).messages)).toEqual(['W1', 'W2']);
+      }
+    }
+  });
+
   it('each message is decoded in its own MSH-18', () => {
     const bytes = Buffer.concat([
       hl7('BHS|^~\\&'),

@@ -81,6 +81,38 @@ describe('decodeMessage', () => {
     expect(ok(decodeMessage(Buffer.from(`\n${MSH}\n\n${PID}\n   \nOBX|1|ST|A||v`))).text).toBe(expected.text);
   });
 
+  it('line breaks, spaces and tabs before MSH are skipped, as interface engines skip them (they were refused "the first segment is not MSH")', () => {
+    const segments = [MSH, PID, 'OBX|1|ST|A||v'];
+    const expected = ok(decodeMessage(hl7(...segments)));
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    for (const lead of ['\r\n', '\n\n', '\r\r\n', '  ', '\t', ' \r\n\t ']) {
+      for (const ending of ['\r', '\n', '\r\n']) {
+        for (const mark of [Buffer.alloc(0), bom]) {
+          const m = ok(decodeMessage(Buffer.concat([mark, Buffer.from(lead + segments.join(ending) + ending)])));
+          expect(m.text, JSON.stringify([lead, ending, mark.length])).toBe(expected.text);
+          expect(m.segmentIds).toEqual(['MSH', 'PID', 'OBX']);
+          expect(m.header.controlId).toBe('CTRL-1');
+        }
+      }
+    }
+    // what is not HL7 stays refused as it was, whatever precedes it
+    expect(err(decodeMessage(Buffer.from(`\r\nXYZ|1\r${MSH}\r`))).message).toContain('the first segment is not MSH');
+    expect(err(decodeMessage(Buffer.from(' \r\n'))).message).toContain('empty');
+  });
+
+  it('a CR or CRLF after LF-ended segments ends none of them (the message was read as one segment, and taken)', () => {
+    const segments = [MSH, PID, 'OBX|1|ST|A||v'];
+    const expected = ok(decodeMessage(hl7(...segments)));
+    for (const tail of ['\r\n', '\r', '\n\r\n', '\r\n\r\n', '\r \r']) {
+      const m = ok(decodeMessage(Buffer.from(segments.join('\n') + tail)));
+      expect(m.segmentIds, JSON.stringify(tail)).toEqual(['MSH', 'PID', 'OBX']);
+      expect(m.text).toBe(expected.text);
+      expect(m.patientId?.id).toBe('123456');
+    }
+    // trailing spaces of the last field are data, as in any other segment
+    expect(ok(decodeMessage(Buffer.from(`${MSH}\nOBX|1|ST|A||v  \r\n`))).get('OBX-5')).toBe('v  ');
+  });
+
   it('in a CR-terminated message a lone LF is data, kept inside its field', () => {
     const m = ok(decodeMessage(hl7(MSH, 'OBX|1|TX|A||line one\nline two', 'NTE|1')));
     expect(m.get('OBX-5')).toBe('line one\nline two');

@@ -24,6 +24,7 @@ import {
   type AckSubject,
   type Hl7Error,
   type Hl7Message,
+  withoutLeadingWhitespace,
 } from '@ficus/hl7-protocol';
 import type { Logger } from '@ficus/contracts';
 import type { BatchAckMode } from '../config.js';
@@ -138,8 +139,13 @@ export class Intake {
     return answers;
   }
 
-  /** What one frame holds: one message, or a batch's messages; each to store, or to refuse. */
-  private units(payload: Buffer, peer: string | null): FrameUnits {
+  /**
+   * What one frame holds: one message, or a batch's messages; each to store, or to refuse. Line
+   * breaks, spaces and tabs in front of its first segment are no part of it: the message is
+   * stored, passed on and kept with the refused frames without them.
+   */
+  private units(received: Buffer, peer: string | null): FrameUnits {
+    const payload = withoutLeadingWhitespace(received);
     if (isBatch(payload)) {
       const decoded = decodeBatch(payload);
       if (!decoded.ok) return { units: [{ kind: 'refuse', subject: undefined, error: decoded.error, raw: payload }] };

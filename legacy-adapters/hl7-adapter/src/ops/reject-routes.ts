@@ -19,7 +19,8 @@ import { problemBody, record, Since, type Hl7ApiDeps } from './route-support.js'
 function headerField(n: 3 | 4): string {
   // the header is in the first kilobyte, before any NUL: latin1 reads any other byte, but text
   // holds no NUL, and one (NUL padding, UTF-16) made convert_from fail the whole listing
-  const head = `substring(r.raw from 1 for 1024)`;
+  // a UTF-8 byte order mark before the header is skipped (it is kept with the frame: it names the charset)
+  const head = `substring(r.raw from (CASE WHEN substring(r.raw from 1 for 3) = '\\xefbbbf'::bytea THEN 4 ELSE 1 END) for 1024)`;
   const t = `convert_from(substring(${head} from 1 for coalesce(nullif(position('\\x00'::bytea in ${head}), 0) - 1, 1024)), 'LATIN1')`;
   const segment = `split_part(replace(${t}, E'\\n', E'\\r'), E'\\r', 1)`;
   return `CASE WHEN left(${t}, 3) IN ('MSH', 'FHS', 'BHS') AND length(${t}) >= 5

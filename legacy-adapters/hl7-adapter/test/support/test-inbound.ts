@@ -4,7 +4,7 @@
  * interface engine does, and can be stopped and started on the same port.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { buildAck, decodeMessage, encodeFrame, MllpDecoder, type Hl7Message } from '@ficus/hl7-protocol';
+import { buildAck, decodeMessage, encodeFrame, MllpDecoder, type Hl7Error, type Hl7Message } from '@ficus/hl7-protocol';
 
 export interface Received {
   controlId: string;
@@ -33,9 +33,13 @@ export class TestInbound {
   readonly received: Received[] = [];
   /** every frame, resends included */
   frames = 0;
+  /** the bytes of every frame, as received, resends included */
+  readonly payloads: Buffer[] = [];
   private readonly applied = new Set<string>();
   /** the answer to a message not applied before; 'none' sends nothing (an inbound that hangs on it) */
   answer: (m: Hl7Message) => 'AA' | 'AE' | 'AR' | 'none' = () => 'AA';
+  /** the ERR of a refusal (AE, AR), as a receiver names what is wrong; none by default */
+  refusal: (m: Hl7Message) => Hl7Error | undefined = () => undefined;
   /** answer a message with MSH-15 valued as an enhanced-mode receiver does: a commit ACK as MSH-15 asks, or nothing */
   enhanced = false;
   private server: Server | undefined;
@@ -52,6 +56,7 @@ export class TestInbound {
         for (const e of decoder.push(chunk)) {
           if (e.type !== 'frame') continue;
           this.frames++;
+          this.payloads.push(e.payload);
           const d = decodeMessage(e.payload);
           if (!d.ok) {
             socket.write(encodeFrame(buildAck(d.received, 'AR', { error: d.error }).bytes));
@@ -70,7 +75,8 @@ export class TestInbound {
             if (commit) socket.write(encodeFrame(buildAck(m, commit).bytes));
             continue;
           }
-          socket.write(encodeFrame(buildAck(m, code).bytes));
+          const error = code === 'AA' ? undefined : this.refusal(m);
+          socket.write(encodeFrame(buildAck(m, code, error ? { error } : {}).bytes));
         }
       });
     });

@@ -6,6 +6,8 @@
  */
 import { readDelimiters, type Hl7Delimiters } from './delimiters.js';
 import type { Hl7ErrorLocation } from './errors.js';
+import { BOM_LENGTH, detectByteOrderMark } from './frame-bytes.js';
+import { latin1, readFrameText } from './frame-text.js';
 import { splitSegments } from './segments.js';
 
 export interface AckFields {
@@ -42,9 +44,16 @@ function unescape(value: string, d: Hl7Delimiters): string {
   });
 }
 
+/**
+ * The fields of an ACK, its text read in its charset as a message is (a UTF-8 byte order mark,
+ * else MSH-18, else UTF-8): read as Latin-1 whatever MSH-18 said, a legacy refusal naming
+ * `MÜLLER` reached the dead letters as `MÃ\u009cLLER`. An ACK whose bytes are not valid in
+ * that charset is still read, one character a byte: its codes and ids are ASCII.
+ */
 export function readAck(frame: Uint8Array): AckFields | undefined {
-  const text = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('latin1');
-  const segments = splitSegments(text.charCodeAt(0) === 0xef ? text.slice(3) : text);
+  const read = readFrameText(frame);
+  const text = read.ok ? read.text : latin1(detectByteOrderMark(frame) === 'utf-8' ? frame.subarray(BOM_LENGTH['utf-8']) : frame);
+  const segments = splitSegments(text);
   const msh = segments[0];
   if (!msh?.startsWith('MSH')) return undefined;
   const delimiters = readDelimiters(msh);

@@ -8,7 +8,7 @@ import { EnvelopeReader, type BatchHeader, type BatchTrailer } from './batch-env
 import { DEFAULT_CHARSET, lookupCharset, type Charset } from './charset.js';
 import { decodeMessage, type DecodeOptions, type MessageDecodeResult } from './decode-message.js';
 import { hl7Error, type Hl7Error } from './errors.js';
-import { BOM_LENGTH, detectByteOrderMark, sniffDeclaredCharset, splitByteLines, type ByteLine } from './frame-bytes.js';
+import { BOM_LENGTH, detectByteOrderMark, sniffDeclaredCharset, splitByteLines, withoutLeadingWhitespace, type ByteLine } from './frame-bytes.js';
 import { segmentId } from './segments.js';
 
 export type { BatchHeader, BatchTrailer } from './batch-envelope.js';
@@ -44,7 +44,8 @@ const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** Whether the frame is a batch (starts with FHS or BHS), and so for decodeBatch. */
 export function isBatch(frame: Uint8Array): boolean {
   const bom = detectByteOrderMark(frame);
-  const bytes = bom === undefined ? frame : frame.subarray(BOM_LENGTH[bom]);
+  const trimmed = withoutLeadingWhitespace(frame);
+  const bytes = bom === undefined ? trimmed : trimmed.subarray(BOM_LENGTH[bom]);
   const first = splitByteLines(bytes)[0];
   if (first === undefined) return false;
   const id = lineId(bytes, first);
@@ -56,7 +57,8 @@ export function decodeBatch(frame: Uint8Array, options: DecodeOptions = {}): Bat
   if (bom !== undefined && bom !== 'utf-8') {
     return { ok: false, error: hl7Error(103, `${bom.toUpperCase()} (byte order mark) cannot be carried in MLLP byte framing; send UNICODE UTF-8`) };
   }
-  const bytes = bom === 'utf-8' ? frame.subarray(BOM_LENGTH[bom]) : frame;
+  const trimmed = withoutLeadingWhitespace(frame);
+  const bytes = bom === 'utf-8' ? trimmed.subarray(BOM_LENGTH[bom]) : trimmed;
   const lines = splitByteLines(bytes);
   const envelopeCharset = charsetOfFirstMessage(bytes, lines, bom === 'utf-8', options);
   if (!envelopeCharset.ok) return envelopeCharset;

@@ -3,10 +3,10 @@
  * where, together with whatever of the header could still be read (so that the AR/CR answer
  * can echo the control id).
  */
-import { DEFAULT_CHARSET, lookupCharset, type Charset } from './charset.js';
+import { DEFAULT_CHARSET } from './charset.js';
 import { readDelimiters, readFieldSeparator, type Hl7Delimiters } from './delimiters.js';
 import { hl7Error, type Hl7Error, type Hl7ErrorLocation } from './errors.js';
-import { BOM_LENGTH, detectByteOrderMark, sniffDeclaredCharset, splitByteLines } from './frame-bytes.js';
+import { notMsh, readFrameText, type DecodeOptions } from './frame-text.js';
 import { checkMessageHeader, readHeaderLoosely, readMessageHeader } from './header.js';
 import { LibraryMessageReader } from './library-reader.js';
 import { resolveMessageEscapes } from './message-escapes.js';
@@ -15,57 +15,20 @@ import { segmentValue } from './segment-values.js';
 import { isHeaderId, segmentId, splitSegments, wellFormedSegmentId } from './segments.js';
 import { toValueAddress } from './field-path.js';
 
-export interface DecodeOptions {
-  /**
-   * The charset of messages whose MSH-18 is empty, as an HL7 name (default `UNICODE UTF-8`).
-   * A feed known to send Latin-1 without saying so can be read with `8859/1`.
-   */
-  readonly defaultCharset?: string;
-}
+export type { DecodeOptions } from './frame-text.js';
 
 export type MessageDecodeResult =
   | { readonly ok: true; readonly message: Hl7Message }
   | { readonly ok: false; readonly error: Hl7Error; readonly received: AckSubject };
 
-const MSH18: Hl7ErrorLocation = { segment: 'MSH', sequence: 1, field: 18 };
-
+/**
+ * Decodes a frame: its bytes read in their charset (readFrameText), then its segments. Line
+ * breaks, spaces and tabs in front of MSH are skipped, as interface engines skip them.
+ */
 export function decodeMessage(frame: Uint8Array, options: DecodeOptions = {}): MessageDecodeResult {
-  const bom = detectByteOrderMark(frame);
-  if (bom === 'utf-16le' || bom === 'utf-16be') {
-    // refused, but read far enough to echo the control id in the rejection
-    const text = new TextDecoder(bom).decode(frame.subarray(BOM_LENGTH[bom]));
-    return failure(hl7Error(103, 'UTF-16 (byte order mark) cannot be carried in MLLP byte framing; send UNICODE UTF-8', MSH18), text);
-  }
-  if (bom === 'utf-32le' || bom === 'utf-32be') {
-    return failure(hl7Error(103, 'UTF-32 (byte order mark) cannot be carried in MLLP byte framing; send UNICODE UTF-8', MSH18));
-  }
-  const bytes = bom === 'utf-8' ? frame.subarray(BOM_LENGTH[bom]) : frame;
-
-  const first = splitByteLines(bytes)[0];
-  if (first === undefined) return failure(hl7Error(100, 'the message is empty: MSH expected', { segment: 'MSH', sequence: 1 }));
-  const firstId = String.fromCharCode(...bytes.subarray(first.start, first.start + 3));
-  if (firstId !== 'MSH') return failure(notMsh(firstId, bytes[first.start + 1] === 0));
-
-  // A UTF-8 byte order mark outweighs MSH-18: a Latin-1 message cannot start with one, so the
-  // bytes are UTF-8 whatever the header says (typically a file re-saved by an editor).
-  let charset: Charset;
-  if (bom === 'utf-8') {
-    charset = lookupUtf8();
-  } else {
-    const declared = sniffDeclaredCharset(bytes, first);
-    const found = lookupCharset(declared === '' ? (options.defaultCharset ?? DEFAULT_CHARSET) : declared);
-    if (!found.ok) {
-      return failure(hl7Error(103, `MSH-18 (character set) ${JSON.stringify(declared)} ${found.reason}`, MSH18), latin1(bytes));
-    }
-    charset = found.charset;
-  }
-  let text: string;
-  try {
-    text = charset.decode(bytes);
-  } catch {
-    return failure(hl7Error(102, `the message bytes are not valid ${charset.hl7Name} (MSH-18 or the receiver's default)`, MSH18), latin1(bytes));
-  }
-  return decodeMessageText(text, charset.hl7Name);
+  const read = readFrameText(frame, options);
+  if (!read.ok) return failure(read.error, read.text);
+  return decodeMessageText(read.text, read.charset.hl7Name);
 }
 
 /**
@@ -151,13 +114,6 @@ function nulLocation(segments: readonly string[], d: Hl7Delimiters): Hl7ErrorLoc
   return undefined;
 }
 
-function notMsh(id: string, looksUtf16: boolean): Hl7Error {
-  const location = { segment: 'MSH', sequence: 1 };
-  if (id === 'FHS' || id === 'BHS') return hl7Error(100, `the first segment is ${id}: this is a batch, decoded with decodeBatch`, location);
-  if (looksUtf16) return hl7Error(100, 'the first segment is not MSH (the bytes look like UTF-16 without a byte order mark)', location);
-  return hl7Error(100, 'the first segment is not MSH: this is not an HL7 v2 message', location);
-}
-
 /**
  * A failure, with the header fields that could still be read from `text` (or from its first
  * segment when only that is given), so that the rejection echoes the sender's control id.
@@ -178,15 +134,4 @@ function readWhatCanBeRead(text: string): AckSubject {
   }
   const d = delimiters.delimiters;
   return { delimiters: d, header: readMessageHeader((p) => segmentValue(msh, d, toValueAddress(p))) };
-}
-
-function lookupUtf8(): Charset {
-  const found = lookupCharset(DEFAULT_CHARSET);
-  if (!found.ok) throw new Error('UTF-8 is always supported');
-  return found.charset;
-}
-
-/** Every byte maps to one character: enough to read an ASCII header from bytes of any charset. */
-function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }

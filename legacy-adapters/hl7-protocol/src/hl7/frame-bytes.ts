@@ -34,19 +34,25 @@ export interface ByteLine {
 
 /**
  * Splits bytes into lines the way message text is split into segments (see `splitSegments`):
- * when the bytes hold a CR, CR ends a line and an LF next to it belongs to the terminator (CRLF
- * or LFCR) while a lone LF is data; without any CR, LF ends a line. Blank lines are dropped.
+ * when the bytes hold a CR between their first and last non-blank byte, CR ends a line and an LF
+ * next to it belongs to the terminator (CRLF or LFCR) while a lone LF is data; otherwise LF ends
+ * a line (a CR before the first line or after the last, a CRLF appended to LF-ended segments,
+ * is no terminator of theirs). Blank lines are dropped.
  */
 export function splitByteLines(bytes: Uint8Array): ByteLine[] {
-  const terminator = bytes.indexOf(CR) === -1 ? LF : CR;
+  const crStyle = holdsInnerCr(bytes);
   const lines: ByteLine[] = [];
+  // without an inner CR, a CR is only in the blank lines before or after the segments: it ends a line too
+  let nextCr = crStyle ? -1 : bytes.indexOf(CR);
   let start = 0;
   while (start <= bytes.length) {
-    let end = bytes.indexOf(terminator, start);
+    let end = bytes.indexOf(crStyle ? CR : LF, start);
     if (end === -1) end = bytes.length;
+    if (nextCr !== -1 && nextCr < start) nextCr = bytes.indexOf(CR, start);
+    if (nextCr !== -1 && nextCr < end) end = nextCr;
     let s = start;
     let e = end;
-    if (terminator === CR) {
+    if (crStyle) {
       if (bytes[s] === LF) s++;
       if (e > s && bytes[e - 1] === LF) e--;
     }
@@ -56,13 +62,49 @@ export function splitByteLines(bytes: Uint8Array): ByteLine[] {
   return lines;
 }
 
+/** Whether a CR occurs between the first and the last non-blank byte. */
+function holdsInnerCr(bytes: Uint8Array): boolean {
+  let first = 0;
+  while (first < bytes.length && isBlankByte(bytes[first] as number)) first++;
+  let last = bytes.length - 1;
+  while (last > first && isBlankByte(bytes[last] as number)) last--;
+  const cr = bytes.indexOf(CR, first);
+  return cr !== -1 && cr < last;
+}
+
+function isBlankByte(b: number): boolean {
+  return b === 0x20 || b === 0x09 || b === CR || b === LF || b === 0x0b || b === 0x0c;
+}
+
 function isBlank(bytes: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
-    const b = bytes[i] as number;
-    if (b !== 0x20 && b !== 0x09 && b !== CR && b !== LF && b !== 0x0b && b !== 0x0c) return false;
+    if (!isBlankByte(bytes[i] as number)) return false;
   }
   return true;
 }
+
+/** What a sender may put before the first segment: CR, LF, space, tab. */
+function isLeadingSpace(b: number | undefined): boolean {
+  return b === CR || b === LF || b === 0x20 || b === 0x09;
+}
+
+/**
+ * The frame without the line breaks, spaces and tabs some senders put in front of its first
+ * segment (a file feed's blank first line, a CRLF an interface engine or a Windows editor adds),
+ * when a header segment (MSH, or FHS/BHS for a batch) follows them; a UTF-8 byte order mark in
+ * front of them is kept, as it tells the charset. Any other frame is returned unchanged: what is
+ * not HL7 is refused as it came.
+ */
+export function withoutLeadingWhitespace(frame: Uint8Array): Buffer {
+  const buffer = Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  const bom = detectByteOrderMark(buffer) === 'utf-8' ? BOM_LENGTH['utf-8'] : 0;
+  let at = bom;
+  while (isLeadingSpace(buffer[at])) at++;
+  if (at === bom || !HEADER_IDS.has(buffer.toString('latin1', at, at + 3))) return buffer;
+  return bom === 0 ? buffer.subarray(at) : Buffer.concat([buffer.subarray(0, bom), buffer.subarray(at)]);
+}
+
+const HEADER_IDS = new Set(['MSH', 'FHS', 'BHS']);
 
 /**
  * MSH-18 (first repetition, first component) read from the raw bytes of an MSH line, where the

@@ -1,11 +1,14 @@
 /**
  * Segment boundaries in decoded text. HL7 ends segments with CR; files and some senders use LF
- * or CRLF. When the text holds a CR, CR is the terminator and a lone LF is kept as data (some
- * senders put raw line breaks in OBX text); without any CR, LF is the terminator.
+ * or CRLF. When the text holds a CR between its first and last non-blank character, CR is the
+ * terminator and a lone LF is kept as data (some senders put raw line breaks in OBX text);
+ * otherwise LF is: a CR only in front of the first segment or after the last (LF-ended segments
+ * followed by a CRLF) ends none of them, where it once made the whole message one segment.
  */
 export function splitSegments(text: string): string[] {
-  const crStyle = text.includes('\r');
-  const pieces = text.split(crStyle ? '\r' : '\n');
+  const crStyle = holdsInnerCr(text);
+  // without an inner CR, a CR is only in the blank lines before or after the segments
+  const pieces = crStyle ? text.split('\r') : text.split(/[\r\n]/);
   const segments: string[] = [];
   for (let piece of pieces) {
     if (crStyle) {
@@ -16,6 +19,19 @@ export function splitSegments(text: string): string[] {
   }
   return segments;
 }
+
+/** Whether a CR occurs between the first and the last non-blank character (blank as `splitByteLines` counts it). */
+function holdsInnerCr(text: string): boolean {
+  let first = 0;
+  while (first < text.length && BLANK.has(text.charCodeAt(first))) first++;
+  let last = text.length - 1;
+  while (last > first && BLANK.has(text.charCodeAt(last))) last--;
+  const cr = text.indexOf('\r', first);
+  return cr !== -1 && cr < last;
+}
+
+/** space, tab, CR, LF, VT, FF */
+const BLANK = new Set([0x20, 0x09, 0x0d, 0x0a, 0x0b, 0x0c]);
 
 /** A segment id: three characters, an upper-case letter then upper-case letters or digits. */
 export function segmentId(segment: string): string | undefined {
