@@ -130,6 +130,21 @@ describe('blanks before the first segment and around the segments', () => {
     }
   });
 
+  it('a message stored with CRs before MSH (taken so before 2026-12-07) reaches legacy without them, asking for original mode', async () => {
+    // what an upgrade finds pending: the stored bytes start with the CRs the old intake kept
+    const body = segments('LEAD-STORED', '7730601').join('\r').replace('|P|2.5', '|P|2.5|||AL|NE') + '\r';
+    const { rows } = await db.query<{ id: string }>(
+      `INSERT INTO hl7_messages (sending_application, sending_facility, receiving_application, receiving_facility, control_id, message_type, trigger_event,
+                                 version, processing_id, accept_ack_type, application_ack_type, patient_key, charset, raw, rule_id, mode, ack_code)
+       VALUES ('FILEFEED', 'WESTCLINIC', 'HIS', 'GENHOSP', 'LEAD-STORED', 'ADT', 'A08', '2.5', 'P', 'AL', 'NE', '7730601^GENHOSP', 'UNICODE UTF-8', $1, 'adt', 'legacy', 'CA')
+       RETURNING id`,
+      [Buffer.from(`\r\r${body}`)],
+    );
+    await db.query(`INSERT INTO hl7_deliveries (message_id, target, partition) VALUES ($1, 'legacy:legacy-hl7', 0)`, [rows[0]!.id]);
+    expect((await atLegacy('LEAD-STORED')).ackTypes).toEqual(['', '']);
+    expect(forwarded('LEAD-STORED')?.toString('latin1')).toBe(body.replace('|AL|NE', '||'));
+  });
+
   it('a frame with only blanks, or blanks before something that is not HL7, is still refused as sent', async () => {
     const client = await MllpTestClient.open(a.adapter.port);
     for (const frame of [' \r\n', '\r\nHELLO|1\r']) {

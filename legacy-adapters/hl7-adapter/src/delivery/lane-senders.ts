@@ -163,11 +163,19 @@ export class LaneSenders {
 
 /** The message as legacy gets it: its text with CR segment ends, in its own charset, no BOM, asking for original-mode ACKs. */
 function forwardable(d: PendingDelivery): Buffer {
-  // the usual case, already so: send the stored bytes as they are
-  if (d.raw[0] !== 0xef && d.raw[0] !== 0xfe && d.raw[0] !== 0xff && !d.raw.includes(0x0a)) return askingOriginalMode(d.raw);
+  // the usual case, already so: send the stored bytes as they are. Only when they start with MSH:
+  // a byte order mark must go, and so must the CRs before MSH that were stored before the intake
+  // dropped them (the header edit would find no MSH behind them either)
+  if (startsWithMsh(d.raw) && !d.raw.includes(0x0a)) return askingOriginalMode(d.raw);
   const decoded = decodeMessage(d.raw);
   if (!decoded.ok) return askingOriginalMode(d.raw);
   const bytes = encodeMessageBytes(decoded.message.text, decoded.message.charset);
   // a byte order mark outweighed MSH-18 here; legacy, which gets no mark, must be told in MSH-18
   return askingOriginalMode(detectByteOrderMark(d.raw) === 'utf-8' ? declaringUtf8(bytes) : bytes);
+}
+
+const MSH = Buffer.from('MSH', 'latin1');
+
+function startsWithMsh(raw: Buffer): boolean {
+  return raw.subarray(0, 3).equals(MSH);
 }
