@@ -196,6 +196,8 @@ export interface Hl7MessageInfo {
   trigger: string;
   ruleId: string;
   mode: string;
+  /** routed by the emergency override file (mode legacy whatever the rule said); absent from adapters before it */
+  emergency?: boolean;
   ackCode: string;
   deliveries: Hl7Delivery[];
   /** set when the services' dead letters could not be read (gaveUp then unknown) */

@@ -5,7 +5,7 @@
  * replays (one message, a time range to a new target), stats, an HL7 rule flipped with
  * `ficus rules flip`, usage errors (exit 2), refusals (exit 1), and an adapter that is away.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -14,6 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../../test-support/databa
 import { adminClient, startStoreGateway, type StoreGateway } from '../../gateway/test/support/store-gateway.js';
 import { hl7Rules, startAdapterUnderTest, until, type AdapterUnderTest } from '../../legacy-adapters/hl7-adapter/test/support/adapter-harness.js';
 import { MllpTestClient, syntheticMessage } from '../../legacy-adapters/hl7-adapter/test/support/mllp-test-client.js';
+import { readyz } from '../../legacy-adapters/hl7-adapter/test/support/emergency-scene.js';
 import { TestInbound } from '../../legacy-adapters/hl7-adapter/test/support/test-inbound.js';
 import { partitionOf } from '@ficus/contracts';
 import { ficusRunner, parse, type Ficus, type Run } from './support/cli-scene.js';
@@ -24,6 +25,8 @@ let a: AdapterUnderTest;
 let gw: StoreGateway;
 let admin: ReturnType<typeof adminClient>;
 let dir: string;
+/** the adapter's emergency override file (break glass), absent but for one test */
+let emergencyFile: string;
 let ficus: Ficus;
 let adapterClosed = false;
 const runs: Run[] = [];
@@ -41,10 +44,11 @@ beforeAll(async () => {
     return 'AE';
   };
   const files = hl7Rules(inbound.url, 'legacy');
-  a = await startAdapterUnderTest({ files, ruleStoreUrl: store.url, env: { FICUS_RULES_SOURCE: 'store', FICUS_RULES_CHECK_MS: '300' } });
+  dir = mkdtempSync(path.join(tmpdir(), 'ficus-cli-hl7-'));
+  emergencyFile = path.join(dir, 'emergency-legacy.yaml');
+  a = await startAdapterUnderTest({ files, ruleStoreUrl: store.url, env: { FICUS_RULES_SOURCE: 'store', FICUS_RULES_CHECK_MS: '300', FICUS_EMERGENCY_FILE: emergencyFile } });
   gw = await startStoreGateway({ storeUrl: store.url, redisUrl: inject('redisUrl'), files, env: { FICUS_HL7_API_URL: a.apiUrl } });
   admin = adminClient(gw.adminUrl);
-  dir = mkdtempSync(path.join(tmpdir(), 'ficus-cli-hl7-'));
   ficus = ficusRunner(gw.adminUrl, dir, runs);
 
   const client = await MllpTestClient.open(a.adapter.port);
@@ -332,6 +336,37 @@ describe('ficus hl7 show of a message without a sending facility', () => {
     const shown = await ficus(['hl7', 'show', String(id)]);
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toMatch(/^sender:\s+REGSYS \(no facility: MSH-4 empty\)$/m);
+  });
+});
+
+describe('ficus hl7 of a message the emergency override sent to legacy', () => {
+  it('says its mode is legacy (emergency), in the listing and in show', async () => {
+    const pinned = async () => (await readyz(a.apiUrl)).body.emergency?.override?.pinned;
+    writeFileSync(emergencyFile, 'rules: [adt]\nreason: cli test\n');
+    try {
+      await until(async () => ((p) => (p?.includes('adt') ? true : undefined))(await pinned()), 'the override in force', 5_000);
+      const client = await MllpTestClient.open(a.adapter.port);
+      try {
+        expect((await client.send(syntheticMessage({ controlId: 'CLI-EMERGENCY', mrn: 'P4', trigger: 'A01' }))).get('MSA-1')).toBe('AA');
+      } finally {
+        client.close();
+      }
+    } finally {
+      // the later tests route by the rules alone
+      unlinkSync(emergencyFile);
+      await until(async () => ((await pinned()) === undefined ? true : undefined), 'the override lifted', 5_000);
+    }
+    const stored = await until(async () => {
+      const r = await admin.get<{ messages: { id: number; emergency: boolean; deliveries: { status: string }[] }[] }>('/api/hl7/messages?controlId=CLI-EMERGENCY');
+      const m = r.body.messages[0];
+      return m?.deliveries.every((d) => d.status === 'delivered') ? m : undefined;
+    }, 'CLI-EMERGENCY delivered');
+    expect(stored.emergency).toBe(true);
+    const [listed, shown] = await Promise.all([ficus(['hl7', 'messages', '--control-id', 'CLI-EMERGENCY']), ficus(['hl7', 'show', String(stored.id)])]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/CLI-EMERGENCY\s+GENHOSP\s+adt\s+legacy \(emergency\)\s+AA\s+legacy:legacy-hl7 delivered$/m);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^rule:\s+adt \(legacy, emergency\)$/m);
   });
 });
 

@@ -34,6 +34,9 @@ const statusOf = (d: Hl7Delivery) => (d.gaveUp ? `${d.status}, service gave up` 
 
 const deliverySummary = (ds: Hl7Delivery[]) => ds.map((d) => `${d.target} ${statusOf(d)}${d.replay ? ' (replay)' : ''}`).join('; ');
 
+/** a message the emergency override file sent to legacy says so, as the gateway's x-ficus-route does */
+const modeOf = (m: Hl7MessageInfo) => (m.emergency ? `${m.mode} (emergency)` : m.mode);
+
 /** The message as the adapter decoded it (its charset), segments one per line. */
 function messageText(m: Hl7MessageInfo): string {
   return (m.text ?? '').replace(/\r\n|\r|\n/g, '\n').trimEnd();
@@ -94,7 +97,7 @@ export function addHl7Commands(program: Command): void {
           ? 'no HL7 messages match'
           : table(
               ['id', 'received', 'type', 'control id', 'facility', 'rule', 'mode', 'ack', 'deliveries'],
-              r.messages.map((m) => [m.id, m.receivedAt, `${m.type}^${m.trigger}`, m.controlId, m.sendingFacility, m.ruleId, m.mode, m.ackCode, deliverySummary(m.deliveries)]),
+              r.messages.map((m) => [m.id, m.receivedAt, `${m.type}^${m.trigger}`, m.controlId, m.sendingFacility, m.ruleId, modeOf(m), m.ackCode, deliverySummary(m.deliveries)]),
             ) + (r.nextBeforeId ? `\nmore: --before-id ${r.nextBeforeId}` : '') + (r.serviceDeadLetters ? `\nnote: ${r.serviceDeadLetters}` : ''),
       );
     });
@@ -114,7 +117,7 @@ export function addHl7Commands(program: Command): void {
           ['type', `${m.type}^${m.trigger}`],
           ['control id', m.controlId],
           ['sender', senderOf(m.sendingApplication, m.sendingFacility)],
-          ['rule', `${m.ruleId} (${m.mode})`],
+          ['rule', `${m.ruleId} (${m.mode}${m.emergency ? ', emergency' : ''})`],
           ['ack', m.ackCode],
         ]),
         '',
