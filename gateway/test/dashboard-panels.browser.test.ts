@@ -6,9 +6,10 @@
  * confirmation dialog; an admin API that stops answering gets a banner over the figures it last
  * gave; the Upstreams panel shows the new service's circuit opening when it is stopped (real
  * failures through the gateway), with the warning for the rule in mode new, and closing when it
- * is back. Screenshots go to test-results/.
+ * is back; an emergency override file is said above the rules, an HL7 rule it names as not held
+ * by the gateway. Screenshots go to test-results/.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -191,5 +192,31 @@ describe("the dashboard's panels", () => {
     await eventually(() => svc.getByTestId('circuit').textContent()).toMatch(/^closed since \d\d:\d\d:\d\drequest succeeded/);
     await eventually(() => warnings.count()).toBe(0);
     await page.close();
+  });
+
+  it("says what this gateway's emergency override file holds, and that an HL7 rule it names is not held by it", async () => {
+    const file = path.join(s.gw.stateDir, 'emergency-legacy.yaml');
+    const page = await s.context.newPage();
+    try {
+      await logIn(s, page, s.viewerToken);
+      await row(page, 'adt-patient-events').waitFor();
+      expect(await page.getByTestId('emergency-notice').count()).toBe(0);
+      writeFileSync(file, 'rules: [patients-read, adt-patient-events, patients-raed]\nreason: patient-service answers 500\nby: j.doe\n');
+      const notice = page.getByTestId('emergency-notice');
+      await eventually(() => notice.textContent()).toContain('Emergency override on this gateway instance');
+      const text = await notice.textContent();
+      expect(text).toContain('by j.doe: patient-service answers 500');
+      expect(text).toContain('Held in legacy whatever their mode: patients-read.');
+      expect(await notice.getByTestId('emergency-hl7').textContent()).toContain("adt-patient-events: HL7, not held by this file. The gateway routes no HL7 messages; the HL7 adapter holds this rule in legacy only if its own emergency file names it");
+      expect(await notice.getByTestId('emergency-unknown').textContent()).toContain('patients-raed: no such rule');
+      expect(await row(page, 'patients-read').getByTestId('emergency').textContent()).toBe('legacy (emergency)');
+      expect(await row(page, 'adt-patient-events').getByTestId('emergency-hl7-rule').textContent()).toBe("not held by the gateway's file");
+      await page.screenshot({ path: path.join(RESULTS, 'dashboard-emergency.png'), fullPage: true });
+      rmSync(file);
+      await eventually(() => notice.count()).toBe(0);
+    } finally {
+      rmSync(file, { force: true });
+      await page.close();
+    }
   });
 });

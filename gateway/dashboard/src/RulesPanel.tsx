@@ -2,6 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { canOperate, get, post, refusalText, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
+import { EmergencyNotice } from './EmergencyNotice';
 import { pct, ratio } from './format';
 import { parsePercent } from './percent';
 import { refusal } from './Refusal';
@@ -229,6 +230,7 @@ export function RulesPanel({ role, onPolled }: { role: Role; onPolled: (error: u
           Warning: {w}
         </p>
       ))}
+      {data?.emergency && <EmergencyNotice e={data.emergency} />}
       {!data ? (
         <p>{polled.error ? `Cannot read the rules: ${(polled.error as Error).message}` : 'Loading…'}</p>
       ) : (
@@ -258,6 +260,14 @@ export function RulesPanel({ role, onPolled }: { role: Role; onPolled: (error: u
                     <span class="badge warn" data-testid="emergency" title={`held in legacy by ${data.emergency.file} since ${data.emergency.since}${data.emergency.by ? ` (${data.emergency.by})` : ''}${data.emergency.reason ? `: ${data.emergency.reason}` : ''}`}>
                       legacy (emergency)
                     </span>
+                  )}
+                  {row.kind === 'hl7' && data.emergency?.hl7?.includes(row.rule.id) && (
+                    <>
+                      {' '}
+                      <span class="badge muted" data-testid="emergency-hl7-rule" title="named in the gateway's emergency file, which does not hold HL7 rules: the HL7 adapter's own file does">
+                        not held by the gateway's file
+                      </span>
+                    </>
                   )}
                 </td>
                 <td>{row.rule.target ?? '–'}</td>

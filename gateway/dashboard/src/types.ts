@@ -21,7 +21,19 @@ export interface RulesAnswer {
   rules: Rule[];
   hl7: Rule[];
   /** this instance's emergency override file, when one is in force: its rules serve from legacy */
-  emergency?: { pinned: string[]; reason?: string; by?: string; since: string; file: string };
+  emergency?: {
+    pinned: string[];
+    reason?: string;
+    by?: string;
+    since: string;
+    file: string;
+    /** HL7 rules the file names: the gateway routes no HL7, so it does not hold them */
+    hl7?: string[];
+    /** retired HTTP rules the file names: not held (legacy is gone for them) */
+    retired?: string[];
+    /** names the served rules do not have */
+    unknown?: string[];
+  };
 }
 
 export interface Parity {

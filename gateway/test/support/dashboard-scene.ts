@@ -34,6 +34,7 @@ const rules = (legacyUrl: string, newUrl: string) => ({
   '00-upstreams.yaml': `upstreams:
   legacy: { url: "${legacyUrl}", healthCheck: { enabled: false } }
   patient-service: { url: "${newUrl}", healthCheck: { enabled: false } }
+  legacy-hl7: { url: "mllp://127.0.0.1:9" }
 `,
   '10-http.yaml': `http:
   - id: patients-read
@@ -59,6 +60,13 @@ const rules = (legacyUrl: string, newUrl: string) => ({
   - id: legacy-default
     match: { path: /** }
     mode: legacy
+`,
+  // for the rules table's HL7 rows: an emergency file naming an HL7 rule does not hold it on the gateway
+  '20-hl7.yaml': `hl7:
+  - id: adt-patient-events
+    match: { messageTypes: [ADT] }
+    mode: legacy
+    target: patient-service
 `,
 });
 
