@@ -7,7 +7,8 @@
  * gave; the Upstreams panel shows the new service's circuit opening when it is stopped (real
  * failures through the gateway), with the warning for the rule in mode new, and closing when it
  * is back; an emergency override file is said above the rules, an HL7 rule it names as not held
- * by the gateway. Screenshots go to test-results/.
+ * by the gateway; the rollback dialog lists what a rollback changes from the current rules.
+ * Screenshots go to test-results/.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -217,6 +218,32 @@ describe("the dashboard's panels", () => {
     } finally {
       rmSync(file, { force: true });
       await page.close();
+    }
+  });
+
+  it('says in the rollback dialog what the rollback changes now, not only what the target version once changed', async () => {
+    const flip = async (rule: string, mode: string) => {
+      const r = await admin(s).post<{ version: number }>(`/api/rules/${rule}/flip`, { mode, reason: 'rollback dialog', baseVersion: (await latest(s)).version });
+      expect(r.status).toBe(200);
+      return r.body.version;
+    };
+    // the target's own change is patients-search to new; rolling back to it also takes the later HL7 flip back
+    const target = await flip('patients-search', 'new');
+    const current = await flip('adt-patient-events', 'new');
+    const page = await s.context.newPage();
+    try {
+      await logIn(s, page, s.operatorToken);
+      await page.getByRole('button', { name: `Roll back to version ${target}` }).click();
+      const dialog = page.getByRole('dialog', { name: `Roll back to version ${target}` });
+      const changes = dialog.getByTestId('rollback-changes');
+      await eventually(() => changes.textContent()).toContain(`What it changes from version ${current}:`);
+      expect(await changes.locator('li').allTextContents()).toEqual(['adt-patient-events (HL7): mode new → legacy']);
+      expect(await dialog.textContent()).toContain(`Version ${target} itself was: patients-search: legacy → new`);
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+    } finally {
+      await page.close();
+      await flip('adt-patient-events', 'legacy');
+      await flip('patients-search', 'legacy');
     }
   });
 });

@@ -6,6 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { canOperate, get, post, refusalText, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
+import { RollbackChanges } from './RollbackChanges';
 import { ago, when } from './format';
 import { refusal } from './Refusal';
 import { usePoll } from './usePoll';
@@ -203,8 +204,12 @@ export function ChangesPanel({ role, onPolled }: { role: Role; onPolled: (error:
           onClose={() => setRollingBack(null)}
         >
           <p>
-            The rules become those of version {rollingBack.to.version} ({rollingBack.to.change.summary}), as a new version on top of version {rollingBack.base} (the current one when this dialog opened).
+            The rules become those of version {rollingBack.to.version}, as a new version on top of version {rollingBack.base} (the current one when this dialog opened).
             Every gateway instance follows within a second. A rule it moves toward the new service passes its parity gate first, as a flip does; back toward legacy is never held.
+          </p>
+          <RollbackChanges base={rollingBack.base} to={rollingBack.to.version} />
+          <p class="muted small">
+            Version {rollingBack.to.version} itself was: {rollingBack.to.change.summary}
           </p>
           {role === 'admin' && (
             <div class="check">
