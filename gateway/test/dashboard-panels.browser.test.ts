@@ -37,7 +37,10 @@ describe("the dashboard's panels", () => {
             { code: 'AE', count: 1 },
           ],
           rejected: 2,
-          deliveries: [{ target: 'legacy:legacy-hl7', pending: 0, dead: 1, delivered: 58 }],
+          deliveries: [
+            { target: 'legacy:legacy-hl7', pending: 0, dead: 1, delivered: 58, gaveUp: null },
+            { target: 'queue:results-service', pending: 0, dead: 0, delivered: 17, gaveUp: 1 },
+          ],
         }),
       ),
     );
@@ -82,6 +85,10 @@ describe("the dashboard's panels", () => {
     await eventually(() => hl7.textContent()).toContain('ADT^A01');
     expect(await hl7.textContent()).toContain('42');
     expect(await hl7.textContent()).toContain('AE: unknown ward');
+    // a queue's delivered is the queue taking the message: what its service gave up on is said beside it, as the CLI's hl7 stats does
+    const deliveries = hl7.getByRole('table', { name: /^Deliveries per target/ });
+    expect(await deliveries.locator('tr', { hasText: 'queue:results-service' }).locator('td').allTextContents()).toEqual(['17', '0', '0', '1']);
+    expect(await deliveries.locator('tr', { hasText: 'legacy:legacy-hl7' }).locator('td').allTextContents()).toEqual(['58', '0', '1', '–']);
     await eventually(() => page.locator('#cdc').textContent()).toContain('streaming');
     expect(await page.locator('#cdc').textContent()).toContain('0.3 s · 4,096 bytes');
 

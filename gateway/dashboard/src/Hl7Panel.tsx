@@ -90,13 +90,14 @@ export function Hl7Panel({ role }: { role: Role }) {
               </tbody>
             </table>
             <table>
-              <caption>Deliveries per target</caption>
+              <caption>Deliveries per target (a queue's delivered: taken by the queue; what its service then refused is its gave up)</caption>
               <thead>
                 <tr>
                   <th scope="col">Target</th>
                   <th scope="col">Delivered</th>
                   <th scope="col">Pending</th>
                   <th scope="col">Dead</th>
+                  <th scope="col">Service gave up</th>
                 </tr>
               </thead>
               <tbody>
@@ -106,6 +107,8 @@ export function Hl7Panel({ role }: { role: Role }) {
                     <td>{d.delivered}</td>
                     <td>{d.pending}</td>
                     <td class={d.dead > 0 ? 'warn' : ''}>{d.dead}</td>
+                    {/* null: legacy, or the services' dead letters could not be read */}
+                    <td class={d.gaveUp ? 'warn' : ''}>{d.gaveUp ?? '–'}</td>
                   </tr>
                 ))}
               </tbody>
