@@ -7,7 +7,8 @@
  * gave; the Upstreams panel shows the new service's circuit opening when it is stopped (real
  * failures through the gateway), with the warning for the rule in mode new, and closing when it
  * is back; an emergency override file is said above the rules, an HL7 rule it names as not held
- * by the gateway; the rollback dialog lists what a rollback changes from the current rules.
+ * by the gateway; the rollback dialog lists what a rollback changes from the current rules; the
+ * CDC panel says when it keeps figures its reads (an error answer) no longer renew.
  * Screenshots go to test-results/.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -224,6 +225,29 @@ describe("the dashboard's panels", () => {
       await eventually(() => notice.count()).toBe(0);
     } finally {
       rmSync(file, { force: true });
+      await page.close();
+    }
+  });
+
+  it('says when the CDC panel keeps figures its reads can no longer renew (an error, not "not running"), until a read answers again', async () => {
+    const page = await s.context.newPage();
+    let failing = false;
+    await page.route('**/api/cdc/status', (r) =>
+      failing
+        ? r.fulfill({ status: 500, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Internal Server Error', status: 500 }) })
+        : r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ sources: [{ name: 'legacy-pg', kind: 'postgres', state: 'streaming', lagBytes: 0, lagMs: 0, lastPosition: '0/16B3748', lastCommitAt: null, changesPerSecond: 0 }] }) }),
+    );
+    try {
+      await logIn(s, page, s.viewerToken);
+      const cdc = page.locator('#cdc');
+      await eventually(() => cdc.textContent()).toContain('streaming');
+      expect(await cdc.getByTestId('stale').count()).toBe(0);
+      failing = true;
+      await eventually(() => cdc.getByTestId('stale').textContent()).toMatch(/^The latest read failed \(HTTP 500\): the figures below are from \d\d:\d\d:\d\d\./);
+      expect(await cdc.textContent()).toContain('streaming');
+      failing = false;
+      await eventually(() => cdc.getByTestId('stale').count()).toBe(0);
+    } finally {
       await page.close();
     }
   });

@@ -1,6 +1,7 @@
 /** Change data capture from the legacy database: state and lag per source. */
 import { get, notRunning } from './api';
 import { when } from './format';
+import { StaleNote } from './StaleNote';
 import { usePoll } from './usePoll';
 import type { CdcSource } from './types';
 
@@ -23,34 +24,37 @@ export function CdcPanel() {
       ) : !data ? (
         <p>Loading…</p>
       ) : (
-        <table>
-          <caption>Sources and their lag behind the legacy database</caption>
-          <thead>
-            <tr>
-              <th scope="col">Source</th>
-              <th scope="col">Kind</th>
-              <th scope="col">State</th>
-              <th scope="col">Lag</th>
-              <th scope="col">Changes/s</th>
-              <th scope="col">Last commit</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data.sources.map((s) => (
-              <tr key={s.name}>
-                <th scope="row">{s.name}</th>
-                <td>{s.kind}</td>
-                <td class={s.state === 'error' || s.state === 'stopped' ? 'warn' : ''}>
-                  {s.state}
-                  {s.error ? `: ${s.error}` : ''}
-                </td>
-                <td>{lag(s)}</td>
-                <td>{s.changesPerSecond.toFixed(1)}</td>
-                <td>{when(s.lastCommitAt)}</td>
+        <>
+          <StaleNote polled={polled} />
+          <table>
+            <caption>Sources and their lag behind the legacy database</caption>
+            <thead>
+              <tr>
+                <th scope="col">Source</th>
+                <th scope="col">Kind</th>
+                <th scope="col">State</th>
+                <th scope="col">Lag</th>
+                <th scope="col">Changes/s</th>
+                <th scope="col">Last commit</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {data.sources.map((s) => (
+                <tr key={s.name}>
+                  <th scope="row">{s.name}</th>
+                  <td>{s.kind}</td>
+                  <td class={s.state === 'error' || s.state === 'stopped' ? 'warn' : ''}>
+                    {s.state}
+                    {s.error ? `: ${s.error}` : ''}
+                  </td>
+                  <td>{lag(s)}</td>
+                  <td>{s.changesPerSecond.toFixed(1)}</td>
+                  <td>{when(s.lastCommitAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
       )}
     </section>
   );

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { canOperate, confirmedWrite, get, notRunning, post, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ago, when } from './format';
+import { StaleNote } from './StaleNote';
 import { usePoll } from './usePoll';
 import type { DeadLetter, Hl7Stats } from './types';
 
@@ -48,6 +49,7 @@ export function Hl7Panel({ role }: { role: Role }) {
         <p>Loading…</p>
       ) : (
         <>
+          <StaleNote polled={polled} />
           <div class="three">
             <table>
               <caption>Messages in the last hour</caption>
@@ -90,7 +92,7 @@ export function Hl7Panel({ role }: { role: Role }) {
               </tbody>
             </table>
             <table>
-              <caption>Deliveries per target (a queue's delivered: taken by the queue; what its service then refused is its gave up)</caption>
+              <caption>Deliveries per target (to a service's queue, delivered: the queue took it; gave up: its service then refused it)</caption>
               <thead>
                 <tr>
                   <th scope="col">Target</th>

@@ -8,6 +8,7 @@ import { useState } from 'preact/hooks';
 import { canOperate, confirmedWrite, get, notRunning, post, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ago, when } from './format';
+import { StaleNote } from './StaleNote';
 import { usePoll } from './usePoll';
 import type { QueueDeadLetter, QueueDeadLetters } from './types';
 
@@ -85,6 +86,7 @@ export function QueuesPanel({ role }: { role: Role }) {
         <p>{polled.error ? 'The dead letters cannot be read.' : 'Loading…'}</p>
       ) : (
         <>
+          <StaleNote polled={polled} />
           {data.away.length > 0 && (
             <p class="notice" data-testid="queues-away">
               Not reachable through the admin API: {data.away.join(', ')}.

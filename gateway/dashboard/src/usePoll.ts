@@ -11,12 +11,17 @@ export const POLL_MS = 2_000;
 export interface Polled<T> {
   data: T | undefined;
   error: unknown;
+  /** when the latest read ended, answered or not */
   at: number | undefined;
+  /** when `data` was read: older than `at` while reads fail */
+  okAt: number | undefined;
   refresh: () => void;
 }
 
+type PollState<T> = Omit<Polled<T>, 'refresh'>;
+
 export function usePoll<T>(load: () => Promise<T>, deps: unknown[] = []): Polled<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: unknown; at: number | undefined }>({ data: undefined, error: undefined, at: undefined });
+  const [state, setState] = useState<PollState<T>>({ data: undefined, error: undefined, at: undefined, okAt: undefined });
   const loadRef = useRef(load);
   loadRef.current = load;
   const [tick, setTick] = useState(0);
@@ -28,9 +33,10 @@ export function usePoll<T>(load: () => Promise<T>, deps: unknown[] = []): Polled
       if (document.visibilityState === 'visible') {
         try {
           const data = await loadRef.current();
-          if (!stopped) setState({ data, error: undefined, at: Date.now() });
+          const now = Date.now();
+          if (!stopped) setState({ data, error: undefined, at: now, okAt: now });
         } catch (error) {
-          if (!stopped) setState((s) => ({ data: s.data, error, at: Date.now() }));
+          if (!stopped) setState((s) => ({ ...s, error, at: Date.now() }));
         }
       }
       if (!stopped) timer = setTimeout(() => void run(), POLL_MS);
