@@ -221,6 +221,9 @@ describe("the dashboard's panels", () => {
       expect(await row(page, 'patients-read').getByTestId('emergency').textContent()).toBe('legacy (emergency)');
       expect(await row(page, 'adt-patient-events').getByTestId('emergency-hl7-rule').textContent()).toBe("not held by the gateway's file");
       await page.screenshot({ path: path.join(RESULTS, 'dashboard-emergency.png'), fullPage: true });
+      // all: every HTTP rule of this gateway, and still no HL7 one
+      writeFileSync(file, 'rules: all\nreason: patient-service answers 500\nby: j.doe\n');
+      await eventually(() => notice.getByTestId('emergency-hl7').textContent()).toContain("HL7 rules: not held by this file (rules: all is all of this gateway's, and it routes no HL7 messages)");
       rmSync(file);
       await eventually(() => notice.count()).toBe(0);
     } finally {

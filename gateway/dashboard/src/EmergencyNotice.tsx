@@ -32,6 +32,11 @@ export function EmergencyNotice({ e }: { e: Emergency }) {
             <strong>{list(hl7)}</strong>: HL7, not held by this file. The gateway routes no HL7 messages; the HL7 adapter holds {hl7.length === 1 ? 'this rule' : 'these rules'} in legacy only if its own emergency file names {hl7.length === 1 ? 'it' : 'them'} (its <code>/readyz</code> says so).
           </li>
         )}
+        {hl7.length === 0 && e.rules === 'all' && (
+          <li data-testid="emergency-hl7">
+            HL7 rules: not held by this file (<code>rules: all</code> is all of this gateway's, and it routes no HL7 messages); the HL7 adapter holds them in legacy only if its own emergency file says so (its <code>/readyz</code> does).
+          </li>
+        )}
         {retired.length > 0 && <li>{list(retired)}: retired, not held (legacy is no longer called for them).</li>}
         {unknown.length > 0 && (
           <li data-testid="emergency-unknown">

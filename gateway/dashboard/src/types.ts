@@ -27,6 +27,8 @@ export interface RulesAnswer {
     by?: string;
     since: string;
     file: string;
+    /** the file's own list, or all of the instance's rules */
+    rules?: string[] | 'all';
     /** HL7 rules the file names: the gateway routes no HL7, so it does not hold them */
     hl7?: string[];
     /** retired HTTP rules the file names: not held (legacy is gone for them) */
