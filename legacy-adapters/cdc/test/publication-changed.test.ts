@@ -9,35 +9,18 @@
  * at once and again at every start, until a new snapshot; a publication that does not publish what
  * CDC reads is refused at the first start, before the snapshot, with the statement that fixes it.
  */
-import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
-import { partitionQueueName, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
-import { cdcQueuePrefix } from '@ficus/contracts/queues';
-import { startScene, until, type CdcProcess, type Scene } from './support/cdc-scene.js';
+import type { ChangeEvent } from '@ficus/contracts';
+import { startScene, until, type Scene } from './support/cdc-scene.js';
+import { queuedEvents, stoppedWith } from './support/queued-changes.js';
 
 const scenes: Scene[] = [];
 afterAll(async () => {
   for (const s of scenes) await s.close();
 });
 
-async function queued(s: Scene, topic: string): Promise<ChangeEvent[]> {
-  const all: ChangeEvent[] = [];
-  for (let p = 0; p < 8; p++) {
-    const q = new Queue<ChangeBatch>(partitionQueueName(cdcQueuePrefix(topic), p), { connection: s.redis });
-    for (const j of await q.getJobs(['waiting'], 0, -1, true)) all.push(...j.data.events);
-    await q.close();
-  }
-  return all;
-}
+const queued = (s: Scene, topic: string): Promise<ChangeEvent[]> => queuedEvents(s.redis, topic);
 
-async function stoppedWith(cdc: CdcProcess): Promise<string> {
-  return until(async () => {
-    const r = await fetch(`${cdc.url}/readyz`).catch(() => undefined); // not listening yet
-    if (!r) return false;
-    const body = (await r.json()) as { sources: { state: string; error?: string }[] };
-    return r.status === 503 && body.sources[0]!.state === 'error' && body.sources[0]!.error!;
-  }, 'the source to stop');
-}
 
 const NO_WRITEBACK = { CDC_WRITEBACK_SERVICES: '' };
 

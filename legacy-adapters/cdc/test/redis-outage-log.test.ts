@@ -9,13 +9,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionQueueName, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
-import { cdcQueuePrefix } from '@ficus/contracts/queues';
+import type { ChangeEvent } from '@ficus/contracts';
 import { startPrivateRedis, type PrivateRedis } from '../../../scripts/lib/local-services.js';
 import { startScene, until, type CdcProcess, type Scene } from './support/cdc-scene.js';
+import { queuedEvents } from './support/queued-changes.js';
 
 let s: Scene;
 let cdc: CdcProcess;
@@ -36,15 +35,7 @@ afterAll(async () => {
   if (redisDir) rmSync(redisDir, { recursive: true, force: true });
 });
 
-async function wardChanges(redis: Redis, topic: string): Promise<ChangeEvent[]> {
-  const all: ChangeEvent[] = [];
-  for (let p = 0; p < 8; p++) {
-    const q = new Queue<ChangeBatch>(partitionQueueName(cdcQueuePrefix(topic), p), { connection: redis });
-    for (const j of await q.getJobs(['waiting'], 0, -1, true)) all.push(...j.data.events.filter((e) => e.op === 'update'));
-    await q.close();
-  }
-  return all;
-}
+const wardChanges = async (redis: Redis, topic: string): Promise<ChangeEvent[]> => (await queuedEvents(redis, topic)).filter((e) => e.op === 'update');
 
 describe('the CDC log while Redis is down', () => {
   it('says the change events wait for Redis, and when they are enqueued again', async () => {

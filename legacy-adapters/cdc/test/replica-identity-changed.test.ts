@@ -9,35 +9,18 @@
  * set back and restarted, the reader met the same WAL record and the same message. Now either
  * stops the source, publishes nothing of it, and says how to get out: FULL and CDC_RESNAPSHOT.
  */
-import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
-import { partitionQueueName, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
-import { cdcQueuePrefix } from '@ficus/contracts/queues';
-import { startScene, until, type CdcProcess, type Scene } from './support/cdc-scene.js';
+import type { ChangeEvent } from '@ficus/contracts';
+import { startScene, until, type Scene } from './support/cdc-scene.js';
+import { queuedEvents, stoppedWith } from './support/queued-changes.js';
 
 const scenes: Scene[] = [];
 afterAll(async () => {
   for (const s of scenes) await s.close();
 });
 
-async function streamed(s: Scene, topic: string): Promise<ChangeEvent[]> {
-  const all: ChangeEvent[] = [];
-  for (let p = 0; p < 8; p++) {
-    const q = new Queue<ChangeBatch>(partitionQueueName(cdcQueuePrefix(topic), p), { connection: s.redis });
-    for (const j of await q.getJobs(['waiting'], 0, -1, true)) all.push(...j.data.events.filter((e) => e.op !== 'snapshot'));
-    await q.close();
-  }
-  return all;
-}
+const streamed = async (s: Scene, topic: string): Promise<ChangeEvent[]> => (await queuedEvents(s.redis, topic)).filter((e) => e.op !== 'snapshot');
 
-async function stoppedWith(cdc: CdcProcess): Promise<string> {
-  return until(async () => {
-    const r = await fetch(`${cdc.url}/readyz`).catch(() => undefined); // not listening yet
-    if (!r) return false;
-    const body = (await r.json()) as { sources: { state: string; error?: string }[] };
-    return r.status === 503 && body.sources[0]!.state === 'error' && body.sources[0]!.error!;
-  }, 'the source to stop');
-}
 
 const WAY_OUT = /REPLICA IDENTITY was DEFAULT when the change was made.*ALTER TABLE public\.patient_master REPLICA IDENTITY FULL\) and restart with CDC_RESNAPSHOT=true/;
 

@@ -5,27 +5,18 @@
  * arrives with the new column; with "carry" it is passed on, with "ignore" left out and counted.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { partitionQueueName, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
-import { cdcQueuePrefix } from '@ficus/contracts/queues';
+import type { ChangeEvent } from '@ficus/contracts';
 import { startScene, until, VIEWER_TOKEN, type MappingTopicYaml, type Scene } from './support/cdc-scene.js';
+import { queuedEvents } from './support/queued-changes.js';
 
 const scenes: Scene[] = [];
 afterAll(async () => {
   for (const s of scenes) await s.close();
 });
 
-async function streamed(s: Scene, topic: string): Promise<ChangeEvent[]> {
-  const all: ChangeEvent[] = [];
-  for (let p = 0; p < 8; p++) {
-    const q = new Queue<ChangeBatch>(partitionQueueName(cdcQueuePrefix(topic), p), { connection: s.redis });
-    for (const j of await q.getJobs(['waiting'], 0, -1, true)) all.push(...j.data.events.filter((e) => e.op !== 'snapshot'));
-    await q.close();
-  }
-  return all;
-}
+const streamed = async (s: Scene, topic: string): Promise<ChangeEvent[]> => (await queuedEvents(s.redis, topic)).filter((e) => e.op !== 'snapshot');
 
 describe('a column added to a captured table', () => {
   it('is refused loudly under "refuse", and arrives once the mapping names it', async () => {

@@ -8,28 +8,18 @@
  * the queue with an earlier position, and a consumer skips it. A later start reads it no more.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { comparePositions, partitionQueueName, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
-import { cdcQueuePrefix } from '@ficus/contracts/queues';
+import { comparePositions, type ChangeEvent } from '@ficus/contracts';
 import { SHIPPED_MAPPING, startScene, until, type MappingTopicYaml, type Scene } from './support/cdc-scene.js';
+import { queuedBatches } from './support/queued-changes.js';
 
 let s: Scene | undefined;
 afterAll(async () => s?.close());
 
 async function queued(scene: Scene, topic: string): Promise<{ events: ChangeEvent[]; ends: number }> {
-  const events: ChangeEvent[] = [];
-  let ends = 0;
-  for (let p = 0; p < 8; p++) {
-    const q = new Queue<ChangeBatch>(partitionQueueName(cdcQueuePrefix(topic), p), { connection: scene.redis });
-    for (const j of await q.getJobs(['waiting'], 0, -1, true)) {
-      events.push(...j.data.events);
-      if (j.data.snapshotEnd) ends++;
-    }
-    await q.close();
-  }
-  return { events, ends };
+  const batches = await queuedBatches(scene.redis, topic);
+  return { events: batches.flatMap((b) => b.events), ends: batches.filter((b) => b.snapshotEnd).length };
 }
 
 const NO_WRITEBACK = { CDC_WRITEBACK_SERVICES: '' };
