@@ -167,7 +167,9 @@ export async function startGateway(config: GatewayConfig, log: Logger, env: Node
     // what Node's parser refuses gets the gateway's problem+json, not fastify's own JSON
     clientErrorHandler: (err, socket) => answerClientError(runtime, err as Error & { code?: string }, socket as Socket),
     serverFactory: (opsHandler) => {
-      const server = createServer({ requestTimeout: config.FICUS_CLIENT_REQUEST_TIMEOUT_MS, keepAliveTimeout: 65_000 }, (req: IncomingMessage, res: ServerResponse) => {
+      // requireHostHeader off: Node's own refusal of an HTTP/1.1 request without Host is a bare 400,
+      // uncounted and unlogged; proxy-request refuses it as every other Host defect (host-header.ts)
+      const server = createServer({ requestTimeout: config.FICUS_CLIENT_REQUEST_TIMEOUT_MS, keepAliveTimeout: 65_000, requireHostHeader: false }, (req: IncomingMessage, res: ServerResponse) => {
         if (isOpsPath(req.url ?? '')) opsHandler(req, res);
         else proxyRequest(runtime, req, res);
       });

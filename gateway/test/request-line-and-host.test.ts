@@ -82,6 +82,19 @@ describe('a Host that is empty or not a host and port', () => {
     expect(await legacyGot(since)).toEqual([]);
   });
 
+  it('a plain HTTP/1.1 request without Host gets the same 400 problem+json, counted and logged, not a bare 400', async () => {
+    const before = await refusals();
+    const since = scene.legacy.received.length;
+    const sinceLog = logged.length;
+    const none = onlyAnswer(await exchange('GET /no-host HTTP/1.1\r\nAccept: */*\r\n\r\n'));
+    expect([none.status, none.problem.type, none.problem.detail]).toEqual([400, 'https://ficus.dev/problems/bad-request', expect.stringMatching(/must have a Host header/)]);
+    // pipelined behind it: never sent
+    expect(onlyAnswer(await exchange('POST /no-host HTTP/1.1\r\nContent-Length: 2\r\n\r\nhiGET /behind HTTP/1.1\r\nHost: a\r\n\r\n')).status).toBe(400);
+    expect(await legacyGot(since)).toEqual([]);
+    expect((await refusals())['400']).toBe((before['400'] ?? 0) + 2);
+    expect(logged.slice(sinceLog).filter((l) => l.rule === '-' && l.status === 400)).toHaveLength(2);
+  });
+
   it('while a valid Host, or none on HTTP/1.0, is served', async () => {
     const since = scene.legacy.received.length;
     for (const host of ['legacy', 'EHR.example.org:8443', '127.0.0.1:65535', '[::1]:8080', 'a:']) {

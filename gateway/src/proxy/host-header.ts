@@ -23,8 +23,8 @@ export const MISSING_HOST_DETAIL = 'an HTTP/1.1 request must have a Host header 
 
 /**
  * Why the request's Host cannot be taken, or undefined when it can. Without a Host an HTTP/1.0
- * request is served; a plain HTTP/1.1 one never gets here (Node answers it 400 itself), but a
- * WebSocket handshake does: Node does not check upgrades.
+ * request is served, an HTTP/1.1 one (plain, or a WebSocket handshake) refused here: the gateway's
+ * server leaves Node's own check off (gateway.ts), whose bare 400 was neither counted nor logged.
  */
 export function hostDefect(req: IncomingMessage): string | undefined {
   if (hasRepeatedHost(req.rawHeaders)) return REPEATED_HOST_DETAIL;
