@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { defineConfig } from 'vitest/config';
+import SlowestFirstSequencer from './test-support/slowest-first.js';
 
 export default defineConfig({
   resolve: {
@@ -29,6 +30,8 @@ export default defineConfig({
     // of a file's time is spent waiting on servers it started, and one at a time the suite took
     // 19 minutes here where two took about 12 (its slowest 94 files: 850 s one at a time, 660 s two)
     maxWorkers: Math.max(2, availableParallelism() - 1),
+    // the slowest files first, so a fresh clone's run does not end with one of them alone
+    sequence: { sequencer: SlowestFirstSequencer },
     reporters: ['default'],
   },
 });
