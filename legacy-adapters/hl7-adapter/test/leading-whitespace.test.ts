@@ -4,7 +4,8 @@
  * segments followed by a CRLF. Sent over raw MLLP to a real adapter, each message is taken (AA),
  * stored and passed on to legacy without what preceded MSH (a UTF-8 byte order mark is kept: it
  * names the charset) and read with all its segments; a resend with other leading blanks is the
- * same message; a refused one is listed with its header. (On 2026-12-07 `\n\nMSH`, ` MSH` and
+ * same message; a refused one is listed with its header; a last segment without its CR gets it
+ * in the copy legacy gets. (On 2026-12-07 `\n\nMSH`, ` MSH` and
  * `\tMSH` were refused "the first segment is not MSH", and `\r\n` before LF-ended segments, or
  * after them, made the whole message one MSH segment: taken AA with no PID, no patient to order
  * it by, and passed on so.)
@@ -107,6 +108,19 @@ describe('blanks before the first segment and around the segments', () => {
       expect((await atLegacy(id)).patient, id).toBe(`773030${Object.keys(frames).indexOf(id) + 1}`);
       expect(forwarded(id)?.toString('latin1'), id).toBe(message(id, `773030${Object.keys(frames).indexOf(id) + 1}`));
     }
+  });
+
+  it('the last segment without its CR (`…PV1|1|I<FS><CR>`): stored as received, passed on to legacy with it, a query too', async () => {
+    const body = message('END-NOCR', '7730305');
+    const cut = body.slice(0, -1);
+    expect(await send(Buffer.from(cut))).toEqual({ code: 'AA', controlId: 'END-NOCR' });
+    expect(await stored('END-NOCR')).toEqual([Buffer.from(cut)]);
+    expect((await atLegacy('END-NOCR')).patient).toBe('7730305');
+    // many receivers want every segment ended; until 2026-12-07 the last one came without its CR
+    expect(forwarded('END-NOCR')?.toString('latin1')).toBe(body);
+    const query = `MSH|^~\\&|FILEFEED|WESTCLINIC|HIS|GENHOSP|20261208090000||QRY^A19|END-NOCR-Q|P|2.5\rQRD|20261208090000|R|I|END-NOCR-Q|||1^RD|7730305|DEM|||`;
+    expect(await send(Buffer.from(query))).toEqual({ code: 'AA', controlId: 'END-NOCR-Q' });
+    expect(forwarded('END-NOCR-Q')?.toString('latin1')).toBe(`${query}\r`);
   });
 
   it('a resend with other blanks before MSH is the same message: acknowledged, not stored or passed on again', async () => {

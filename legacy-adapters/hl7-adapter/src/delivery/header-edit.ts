@@ -5,6 +5,7 @@
 import { DEFAULT_CHARSET, lookupCharset } from '@ficus/hl7-protocol';
 
 const UTF8 = DEFAULT_CHARSET;
+const CR = Buffer.from('\r');
 
 /**
  * `message` (CR segment ends) with its MSH fields changed by `edit`, which gets them split
@@ -44,4 +45,14 @@ export function declaringUtf8(message: Buffer): Buffer {
     setHeaderField(fields, 18, UTF8);
     return true;
   });
+}
+
+/**
+ * `message` with a CR after its last segment. Senders often leave it out (`…PV1|1|I<FS><CR>`:
+ * that CR is MLLP's, not the segment's), and many receivers require the terminator on every
+ * segment, as Mirth adds it. A message ending in LF is left alone: its segments end in LF.
+ */
+export function endingInCr(message: Buffer): Buffer {
+  const last = message[message.length - 1];
+  return last === undefined || last === 0x0d || last === 0x0a ? message : Buffer.concat([message, CR]);
 }

@@ -8,7 +8,7 @@ import { decodeMessage, detectByteOrderMark, encodeMessageBytes } from '@ficus/h
 import type { PendingDelivery } from './delivery-store.js';
 import type { DispatcherOptions } from './dispatcher.js';
 import { DeliveryTimeoutError, MllpClient, type AckAnswer } from './mllp-client.js';
-import { declaringUtf8 } from './header-edit.js';
+import { declaringUtf8, endingInCr } from './header-edit.js';
 import { answerText } from './legacy-answers.js';
 import { askingOriginalMode } from './original-mode.js';
 import { jobIdOf } from './queue-publisher.js';
@@ -161,12 +161,12 @@ export class LaneSenders {
   }
 }
 
-/** The message as legacy gets it: its text with CR segment ends, in its own charset, no BOM, asking for original-mode ACKs. */
+/** The message as legacy gets it: its text with CR segment ends (the last one's too), in its own charset, no BOM, asking for original-mode ACKs. */
 function forwardable(d: PendingDelivery): Buffer {
   // the usual case, already so: send the stored bytes as they are. Only when they start with MSH:
   // a byte order mark must go, and so must the CRs before MSH that were stored before the intake
   // dropped them (the header edit would find no MSH behind them either)
-  if (startsWithMsh(d.raw) && !d.raw.includes(0x0a)) return askingOriginalMode(d.raw);
+  if (startsWithMsh(d.raw) && !d.raw.includes(0x0a)) return askingOriginalMode(endingInCr(d.raw));
   const decoded = decodeMessage(d.raw);
   if (!decoded.ok) return askingOriginalMode(d.raw);
   const bytes = encodeMessageBytes(decoded.message.text, decoded.message.charset);

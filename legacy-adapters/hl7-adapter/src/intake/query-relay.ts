@@ -8,6 +8,7 @@
  */
 import { hl7Error, type Hl7Error } from '@ficus/hl7-protocol';
 import type { UpstreamTlsMaterial } from '@ficus/contracts';
+import { endingInCr } from '../delivery/header-edit.js';
 import { MllpClient } from '../delivery/mllp-client.js';
 
 export type QueryOutcome = { kind: 'answered'; code: string; payload: Buffer } | { kind: 'failed'; error: Hl7Error };
@@ -92,7 +93,7 @@ export class QueryRelay {
       this.upstreams.set(upstream, entry);
     }
     try {
-      const answer = await entry.connections.use((c) => c.send(message, controlId));
+      const answer = await entry.connections.use((c) => c.send(endingInCr(message), controlId));
       return { kind: 'answered', code: answer.code, payload: answer.payload };
     } catch (e) {
       return { kind: 'failed', error: hl7Error(207, `the legacy system did not answer the query (${(e as Error).message}); send it again`) };
