@@ -3,15 +3,18 @@
  * answer frame, its ACKs inside an envelope like the sender's (FHS/BHS referencing the sent
  * control ids, BTS/FTS counting), a refused member answered AR in its place; the messages are
  * stored and delivered as ever; a single message still gets a plain ACK. An empty batch gets an
- * empty acknowledgement batch in either mode.
+ * empty acknowledgement batch in either mode. A batch's message is kept and passed on as the
+ * same message sent alone, in its charset (a Latin-1 batch, a UTF-8 one with a byte order mark).
  */
 import { connect, type Socket } from 'node:net';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBatch, decodeMessage, encodeFrame, MllpDecoder } from '@ficus/hl7-protocol';
 import { api, hl7Rules, startAdapterUnderTest, until, type AdapterUnderTest } from './support/adapter-harness.js';
 import { TestInbound } from './support/test-inbound.js';
 
 const seg = (...s: string[]) => s.join('\r') + '\r';
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const msh = (type: string, controlId: string) => `MSH|^~\\&|REG|GENHOSP|HIS|GENHOSP|20261206100000||${type}|${controlId}|P|2.5`;
 
 let inbound: TestInbound;
@@ -118,6 +121,40 @@ describe('HL7_BATCH_ACK=batch', () => {
       }
     } finally {
       await plain.close();
+    }
+  });
+
+  it('a Latin-1 batch, and a UTF-8 one with a byte order mark and MSH-18 8859/1: each message kept and passed on as if sent alone', async () => {
+    const db = new pg.Client({ connectionString: a.messageDb.url });
+    await db.connect();
+    try {
+      const member = (id: string, mrn: string, name: string) => seg(`${msh('ADT^A08^ADT_A01', id)}||||||8859/1`, 'EVN|A08|20261206100000', `PID|1||${mrn}^^^GENHOSP^MR||${name}`);
+      const latin1 = Buffer.from(member('BL-1', '8400101', 'MÜLLER^JÖRG'), 'latin1');
+      const utf8 = Buffer.from(member('BU-1', '8400102', 'MÜLLER^王'), 'utf8');
+      const bhs = (id: string) => Buffer.from(seg(`BHS|^~\\&|REG|GENHOSP|HIS|GENHOSP|20261206100000||||${id}`));
+      const frames = { 'BL-1': Buffer.concat([bhs('B-LATIN1'), latin1, Buffer.from(seg('BTS|1'))]), 'BU-1': Buffer.concat([BOM, bhs('B-BOM'), utf8, Buffer.from(seg('BTS|1'))]) };
+      for (const [id, frame] of Object.entries(frames)) {
+        const { socket, frames: answers } = await rawSender(a.adapter.port);
+        try {
+          socket.write(encodeFrame(frame));
+          await until(() => (answers.length > 0 ? true : undefined), `the answer to ${id}`);
+          const answer = decodeBatch(answers[0]!);
+          expect(answer.ok && answer.batch.messages.map((m) => m.ok && m.message.get('MSA-1')), id).toEqual(['AA']);
+        } finally {
+          socket.destroy();
+        }
+      }
+      const stored = async (id: string) => (await db.query<{ raw: Buffer }>('SELECT raw FROM hl7_messages WHERE control_id = $1', [id])).rows.map((r) => r.raw);
+      expect(await stored('BL-1')).toEqual([latin1]);
+      // the mark stays, as with a message sent alone: it says the bytes are UTF-8 whatever MSH-18 says
+      expect(await stored('BU-1')).toEqual([Buffer.concat([BOM, utf8])]);
+      for (const id of ['BL-1', 'BU-1']) {
+        const got = await until(() => inbound.received.find((r) => r.controlId === id), `${id} at legacy`);
+        // until 2026-12-07 legacy read the second as MÃ\u009cLLER: UTF-8 bytes stored without the mark, MSH-18 still 8859/1
+        expect(got.lastName, id).toBe('MÜLLER');
+      }
+    } finally {
+      await db.end();
     }
   });
 });

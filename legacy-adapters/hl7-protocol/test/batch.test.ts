@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBatch, isBatch, type BatchDecodeResult, type Hl7Batch, type MessageDecodeResult } from '../src/index.js';
+import { decodeBatch, decodeMessage, isBatch, type BatchDecodeResult, type Hl7Batch, type MessageDecodeResult } from '../src/index.js';
 import { hl7 } from './support/samples.js';
 
 const msh = (id: string, sep = '|', enc = '^~\\&') =>
@@ -119,6 +119,21 @@ describe('decodeBatch', () => {
       ['8859/1', 'café'],
       ['UNICODE UTF-8', 'café'],
     ]);
+  });
+
+  it("a Latin-1 batch reads as its messages sent alone: each message's frame, charset and text, and the envelope in its charset", () => {
+    const alone = [`${msh('L1')}||||||8859/1\rPID|1||1^^^H^MR||M\xDCLLER^J\xD6RG\r`, `${msh('L2')}||||||8859/1\rNTE|1||Stra\xDFe\r`].map((m) => Buffer.from(m, 'latin1'));
+    const bhs = Buffer.from('BHS|^~\\&|LAB|NORTH|ADT|SOUTH|20240102||NIGHTLY|Gr\xFC\xDFe|B-1\r', 'latin1');
+    for (const mark of [Buffer.alloc(0), Buffer.from([0xef, 0xbb, 0xbf])]) {
+      // behind a UTF-8 byte order mark the same text is UTF-8 bytes, whatever MSH-18 says
+      const encode = (b: Buffer) => (mark.length === 0 ? b : Buffer.from(b.toString('latin1'), 'utf8'));
+      const b = ok(decodeBatch(Buffer.concat([mark, encode(bhs), ...alone.map(encode), Buffer.from('BTS|2\r')])));
+      expect(b.batches[0]?.header?.comment).toBe('Grüße');
+      expect(b.messageFrames).toEqual(alone.map((m) => Buffer.concat([mark, encode(m)])));
+      const single = b.messageFrames.map((f) => decodeMessage(f));
+      expect(b.messages.map((m) => m.ok && [m.message.charset, m.message.text])).toEqual(single.map((m) => m.ok && [m.message.charset, m.message.text]));
+      expect(b.messages.map((m) => m.ok && m.message.get('PID-5.1'))[0]).toBe('MÜLLER');
+    }
   });
 
   it('a bad message fails alone; the others are still delivered', () => {

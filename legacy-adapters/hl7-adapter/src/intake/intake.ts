@@ -16,7 +16,6 @@ import {
   decodeBatch,
   decodeMessage,
   encodeFrame,
-  encodeMessageBytes,
   hl7Error,
   isBatch,
   isQuery,
@@ -155,9 +154,12 @@ export class Intake {
       // nothing in it to answer: the refusal is answered as an unreadable batch's is
       if (miscounted && batch.messages.length === 0) return { units: [{ kind: 'refuse', subject: undefined, error: miscounted, raw: payload }] };
       // each message of a batch is stored and answered on its own, in order; one may fail alone
-      const units = batch.messages.map((member): Unit => {
+      const units = batch.messages.map((member, i): Unit => {
         if (!member.ok) return { kind: 'refuse', subject: member.received, error: member.error, raw: payload };
-        const raw = encodeMessageBytes(member.message.text, member.message.charset);
+        // the bytes it was read from, as a message sent alone is kept: a batch's UTF-8 byte order mark
+        // (which outweighs MSH-18) stays in front; its text written anew in the charset read dropped
+        // the mark and kept an MSH-18 of 8859/1, so legacy and the services read UTF-8 bytes as Latin-1
+        const raw = batch.messageFrames[i]!;
         if (miscounted && member.message.header.messageType !== 'ACK') return { kind: 'refuse', subject: member.message, error: miscounted, raw };
         return this.messageUnit(member.message, raw, peer);
       });

@@ -5,10 +5,10 @@
  * messages by the literal text `MSH|` and so read a batch whose separator is not `|` as empty.
  */
 import { EnvelopeReader, type BatchHeader, type BatchTrailer } from './batch-envelope.js';
-import { DEFAULT_CHARSET, lookupCharset, type Charset } from './charset.js';
 import { decodeMessage, type DecodeOptions, type MessageDecodeResult } from './decode-message.js';
 import { hl7Error, type Hl7Error } from './errors.js';
-import { BOM_LENGTH, detectByteOrderMark, sniffDeclaredCharset, splitByteLines, withoutLeadingWhitespace, type ByteLine } from './frame-bytes.js';
+import { BOM_LENGTH, detectByteOrderMark, splitByteLines, withoutLeadingWhitespace, type ByteLine } from './frame-bytes.js';
+import { frameCharset } from './frame-text.js';
 import { segmentId } from './segments.js';
 
 export type { BatchHeader, BatchTrailer } from './batch-envelope.js';
@@ -26,6 +26,12 @@ export interface Hl7Batch {
   readonly batches: readonly Hl7BatchGroup[];
   /** Every message of every batch, in order, each decoded on its own (one may fail alone). */
   readonly messages: readonly MessageDecodeResult[];
+  /**
+   * The bytes each of `messages` was decoded from, as a frame of its own: its lines each ended
+   * by CR, behind the batch's UTF-8 byte order mark if it has one (which outweighs MSH-18 for
+   * each message). What a receiver keeps and passes on of a message it got alone.
+   */
+  readonly messageFrames: readonly Buffer[];
   /** Envelope problems that lose nothing (a count that does not match, a missing trailer). */
   readonly warnings: readonly string[];
 }
@@ -60,7 +66,9 @@ export function decodeBatch(frame: Uint8Array, options: DecodeOptions = {}): Bat
   const trimmed = withoutLeadingWhitespace(frame);
   const bytes = bom === 'utf-8' ? trimmed.subarray(BOM_LENGTH[bom]) : trimmed;
   const lines = splitByteLines(bytes);
-  const envelopeCharset = charsetOfFirstMessage(bytes, lines, bom === 'utf-8', options);
+  // the envelope has no charset field: it is read in its first message's, by the rule of every frame
+  const firstMsh = lines.find((l) => lineId(bytes, l) === 'MSH');
+  const envelopeCharset = frameCharset(bytes, firstMsh, bom === 'utf-8', options);
   if (!envelopeCharset.ok) return envelopeCharset;
   const reader = new EnvelopeReader(bytes, envelopeCharset.charset);
 
@@ -135,12 +143,13 @@ export function decodeBatch(frame: Uint8Array, options: DecodeOptions = {}): Bat
     }
   }
 
-  const decodeOne = (messageLines: ByteLine[]) => {
+  const frameOf = (messageLines: ByteLine[]) => {
     const parts: Buffer[] = bom === 'utf-8' ? [UTF8_BOM] : [];
     for (const l of messageLines) parts.push(Buffer.from(bytes.buffer, bytes.byteOffset + l.start, l.end - l.start), CR);
-    return decodeMessage(Buffer.concat(parts), options);
+    return Buffer.concat(parts);
   };
-  const batches: Hl7BatchGroup[] = groups.map((g) => ({ header: g.header, trailer: g.trailer, messages: g.messages.map(decodeOne) }));
+  const framed = groups.map((g) => g.messages.map(frameOf));
+  const batches: Hl7BatchGroup[] = groups.map((g, i) => ({ header: g.header, trailer: g.trailer, messages: framed[i]!.map((f) => decodeMessage(f, options)) }));
   if (batches.length === 0 && fileHeader === undefined) {
     return { ok: false, error: hl7Error(100, 'the batch is empty: FHS, BHS or MSH expected', { segment: 'MSH', sequence: 1 }) };
   }
@@ -151,6 +160,7 @@ export function decodeBatch(frame: Uint8Array, options: DecodeOptions = {}): Bat
       fileTrailer,
       batches,
       messages: batches.flatMap((b) => b.messages),
+      messageFrames: framed.flat(),
       warnings: envelopeWarnings(fileHeader, fileTrailer, batches),
     },
   };
@@ -177,18 +187,4 @@ function mismatch(count: string, actual: number): boolean {
 
 function lineId(bytes: Uint8Array, line: ByteLine): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset + line.start, Math.min(3, line.end - line.start)).toString('latin1');
-}
-
-/** Envelope segments are read in the charset of the first message (its MSH-18, or the default). */
-function charsetOfFirstMessage(
-  bytes: Uint8Array,
-  lines: readonly ByteLine[],
-  hasUtf8Bom: boolean,
-  options: DecodeOptions,
-): { ok: true; charset: Charset } | { ok: false; error: Hl7Error } {
-  const firstMsh = lines.find((l) => lineId(bytes, l) === 'MSH');
-  const declared = hasUtf8Bom ? DEFAULT_CHARSET : firstMsh ? sniffDeclaredCharset(bytes, firstMsh) : '';
-  const found = lookupCharset(declared === '' ? (options.defaultCharset ?? DEFAULT_CHARSET) : declared);
-  if (found.ok) return found;
-  return { ok: false, error: hl7Error(103, `MSH-18 (character set) ${JSON.stringify(declared)} ${found.reason}`, { segment: 'MSH', sequence: 1, field: 18 }) };
 }

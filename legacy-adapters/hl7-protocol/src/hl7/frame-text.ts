@@ -4,7 +4,7 @@
  */
 import { DEFAULT_CHARSET, lookupCharset, type Charset } from './charset.js';
 import { hl7Error, type Hl7Error, type Hl7ErrorLocation } from './errors.js';
-import { BOM_LENGTH, detectByteOrderMark, sniffDeclaredCharset, splitByteLines, withoutLeadingWhitespace } from './frame-bytes.js';
+import { BOM_LENGTH, detectByteOrderMark, sniffDeclaredCharset, splitByteLines, withoutLeadingWhitespace, type ByteLine } from './frame-bytes.js';
 
 export interface DecodeOptions {
   /**
@@ -40,24 +40,34 @@ export function readFrameText(frame: Uint8Array, options: DecodeOptions = {}): F
   const firstId = String.fromCharCode(...bytes.subarray(first.start, first.start + 3));
   if (firstId !== 'MSH') return { ok: false, error: notMsh(firstId, bytes[first.start + 1] === 0) };
 
-  // A UTF-8 byte order mark outweighs MSH-18: a Latin-1 message cannot start with one, so the
-  // bytes are UTF-8 whatever the header says (typically a file re-saved by an editor).
-  let charset: Charset;
-  if (bom === 'utf-8') {
-    charset = lookupUtf8();
-  } else {
-    const declared = sniffDeclaredCharset(bytes, first);
-    const found = lookupCharset(declared === '' ? (options.defaultCharset ?? DEFAULT_CHARSET) : declared);
-    if (!found.ok) {
-      return { ok: false, error: hl7Error(103, `MSH-18 (character set) ${JSON.stringify(declared)} ${found.reason}`, MSH18), text: latin1(bytes) };
-    }
-    charset = found.charset;
-  }
+  const chosen = frameCharset(bytes, first, bom === 'utf-8', options);
+  if (!chosen.ok) return { ...chosen, text: latin1(bytes) };
+  const { charset } = chosen;
   try {
     return { ok: true, text: charset.decode(bytes), charset };
   } catch {
     return { ok: false, error: hl7Error(102, `the message bytes are not valid ${charset.hl7Name} (MSH-18 or the receiver's default)`, MSH18), text: latin1(bytes) };
   }
+}
+
+/**
+ * The charset of a frame's bytes: UTF-8 after a UTF-8 byte order mark, else the MSH-18 of `msh`
+ * (the frame's first MSH line; a batch's envelope is read in its first message's), else the
+ * receiver's default. One rule for messages, batches and the ACKs answering them.
+ */
+export function frameCharset(
+  bytes: Uint8Array,
+  msh: ByteLine | undefined,
+  utf8Bom: boolean,
+  options: DecodeOptions,
+): { ok: true; charset: Charset } | { ok: false; error: Hl7Error } {
+  // A UTF-8 byte order mark outweighs MSH-18: a Latin-1 message cannot start with one, so the
+  // bytes are UTF-8 whatever the header says (typically a file re-saved by an editor).
+  if (utf8Bom) return { ok: true, charset: lookupUtf8() };
+  const declared = msh === undefined ? '' : sniffDeclaredCharset(bytes, msh);
+  const found = lookupCharset(declared === '' ? (options.defaultCharset ?? DEFAULT_CHARSET) : declared);
+  if (!found.ok) return { ok: false, error: hl7Error(103, `MSH-18 (character set) ${JSON.stringify(declared)} ${found.reason}`, MSH18) };
+  return found;
 }
 
 export function notMsh(id: string, looksUtf16: boolean): Hl7Error {
