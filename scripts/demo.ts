@@ -25,6 +25,8 @@ const ports = demoPorts(env);
 const fhirBase = env.FICUS_FHIR_BASE_URL ?? `http://localhost:${ports.gateway}/fhir`;
 const DEMO_NAME = env.FICUS_DEMO_NAME ?? 'demo';
 const DEMO_DIR = path.join(STATE_DIR, DEMO_NAME);
+/** break glass: one emergency override file for the gateway, the HL7 adapter, the services and the CDC (README "The control plane") */
+const EMERGENCY_FILE = env.FICUS_EMERGENCY_FILE ?? path.join(DEMO_DIR, 'emergency-legacy.yaml');
 
 /**
  * The demo's first admin token: FICUS_ADMIN_TOKEN, or one made on the first run, kept in a
@@ -149,6 +151,7 @@ async function main(): Promise<void> {
         DATABASE_URL: services.databaseUrl,
         FICUS_ADMIN_TOKEN: admin.token,
         FICUS_STATE_DIR: path.join(DEMO_DIR, 'gateway'),
+        FICUS_EMERGENCY_FILE: EMERGENCY_FILE,
         FICUS_HL7_API_URL: `http://127.0.0.1:${ports.hl7Api}`,
         FICUS_CDC_API_URL: `http://127.0.0.1:${ports.cdc}`,
       },
@@ -170,6 +173,7 @@ async function main(): Promise<void> {
         PATIENT_SERVICE_FHIR_BASE_URL: fhirBase,
         // the system of record follows the rules (patients-write, lab-results): flips need no restart
         FICUS_STATE_DIR: path.join(DEMO_DIR, `${svc}-service`),
+        FICUS_EMERGENCY_FILE: EMERGENCY_FILE,
       },
       mayStop: 'the gateway answers safe requests from legacy while it is away (rules in mode new fall back)',
       readyUrl: `http://127.0.0.1:${svc === 'patient' ? ports.patientService : ports.resultsService}/readyz`,
@@ -185,6 +189,7 @@ async function main(): Promise<void> {
         REDIS_URL: services.redisUrl,
         FICUS_RULES_SOURCE: 'store',
         FICUS_STATE_DIR: path.join(DEMO_DIR, 'hl7-adapter'),
+        FICUS_EMERGENCY_FILE: EMERGENCY_FILE,
         FICUS_UPSTREAM_LEGACY_HL7_URL: env.FICUS_UPSTREAM_LEGACY_HL7_URL ?? `mllp://127.0.0.1:${ports.legacyHl7}`,
       },
       readyUrl: `http://127.0.0.1:${ports.hl7Api}/readyz`,
@@ -192,7 +197,7 @@ async function main(): Promise<void> {
     {
       name: 'cdc',
       entry: 'legacy-adapters/cdc/src/main.ts',
-      env: { CDC_API_PORT: String(ports.cdc), DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, FICUS_STATE_DIR: path.join(DEMO_DIR, 'cdc') },
+      env: { CDC_API_PORT: String(ports.cdc), DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, FICUS_STATE_DIR: path.join(DEMO_DIR, 'cdc'), FICUS_EMERGENCY_FILE: EMERGENCY_FILE },
       readyUrl: `http://127.0.0.1:${ports.cdc}/readyz`,
       optional: 'change-data capture (it needs wal_level=logical on the PostgreSQL server; the private one has it)',
     },

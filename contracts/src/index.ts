@@ -16,6 +16,7 @@ export * from './rule-sources/file-source.js';
 export * from './rule-sources/store-source.js';
 export * from './rule-sources/emergency-override.js';
 export * from './rule-sources/emergency-file.js';
+export * from './rule-sources/emergency-record.js';
 export * from './control-plane/admin-auth.js';
 export * from './events/index.js';
 export * from './parity/settings.js';

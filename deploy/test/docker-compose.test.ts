@@ -191,8 +191,8 @@ describe('docker-compose.yml', () => {
     expect(hl7.healthcheck?.test.join(' ')).toContain('127.0.0.1:8091/readyz');
   });
 
-  it('keeps the emergency override file of the gateway and of the HL7 adapter on its writable state volume, where the README\'s break-glass lines write it', () => {
-    for (const name of ['gateway', 'hl7-adapter']) {
+  it('keeps the emergency override file of the gateway, the HL7 adapter, the services and the CDC deployable on its writable state volume, where the README\'s break-glass lines write it', () => {
+    for (const name of ['gateway', 'hl7-adapter', 'patient-service', 'results-service', 'cdc']) {
       const svc = compose.services[name]!;
       const d = deployableOf(svc.image)!;
       expect('FICUS_EMERGENCY_FILE' in d.schema.properties, `${name} reads FICUS_EMERGENCY_FILE`).toBe(true);

@@ -16,3 +16,17 @@ export function recordHolderIn(ruleSet: RuleSet, recordRule: string): { holder: 
   const rule = [...ruleSet.http, ...(ruleSet.hl7 ?? [])].find((r) => r.id === recordRule);
   return { holder: rule && SERVICE_RECORD_MODES.includes(rule.mode) ? 'service' : 'legacy', mode: rule?.mode ?? null };
 }
+
+/**
+ * Whether the emergency override file (break glass) takes the record from the service: the
+ * gateway and the HL7 adapter then send the record rule's traffic to legacy whatever the rules
+ * say, so the legacy holds the record in fact, and a service or legacy writer still following
+ * the rules would put the service's values over the legacy's edits. A rule the file names, or,
+ * with `all`, any rule but a retired one (the gateway leaves those: legacy is gone for them); a
+ * rule the rule set does not have (rules not known yet) counts as not retired.
+ */
+export function emergencyHoldsRecord(override: { rules: 'all' | readonly string[] } | undefined, ruleSet: RuleSet, recordRule: string): boolean {
+  if (!override) return false;
+  if (override.rules !== 'all') return override.rules.includes(recordRule);
+  return recordHolderIn(ruleSet, recordRule).mode !== 'retired';
+}

@@ -208,9 +208,10 @@ export function statefulSetProblems(objects: KObject[]): string[] {
 export const EMERGENCY_CONFIG_MAP = 'ficus-emergency';
 
 /**
- * Break glass: every deployable that reads FICUS_EMERGENCY_FILE (the gateway, the HL7 adapter)
+ * Break glass: every deployable that reads FICUS_EMERGENCY_FILE (the gateway, the HL7 adapter,
+ * the extracted services and the CDC deployable, which give the record to the legacy by it)
  * points it into a read-only mount of the optional ConfigMap ficus-emergency, so that one
- * `kubectl create configmap` reaches every replica of both, those started later included, and
+ * `kubectl create configmap` reaches every replica of all of them, those started later included, and
  * with no incident (no such ConfigMap) every pod still starts.
  */
 export function emergencyProblems(objects: KObject[]): string[] {

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { formatIssue, openStore, partitionQueueName, type Logger, type OpenStore } from '@ficus/contracts';
 import { cdcQueuePrefix, changeBatchSummary, DeadLetterDesk, deadLetterQueueName, writebackQueuePrefix } from '@ficus/contracts/queues';
-import { legacyUrl, publicationOf, ruleStoreUrl, slotOf, stateUrl, writebackServices, type CdcConfig } from './config.js';
+import { emergencyFile, legacyUrl, publicationOf, ruleStoreUrl, slotOf, stateUrl, writebackServices, type CdcConfig } from './config.js';
 import { loadMapping, type CdcMapping } from './mapping/mapping-file.js';
 import { migrateLegacyMssql } from './mssql/migrate-mssql.js';
 import { MssqlSource } from './mssql/mssql-source.js';
@@ -21,7 +21,7 @@ import { Publisher } from './publish/publisher.js';
 import type { SourceHooks, SourceStatus } from './source.js';
 import { StateStore } from './state/state-store.js';
 import { LegacyWriter, migrateWriteback } from './writeback/legacy-writer.js';
-import { parseRecordRules, recordHoldersFromStore } from './writeback/record-holder.js';
+import { parseRecordRules, recordHoldersFromStore, watchRecordEmergency } from './writeback/record-holder.js';
 
 export interface CdcSource {
   readonly name: string;
@@ -160,6 +160,12 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
       const pool = new pg.Pool({ connectionString: url, max: 4, application_name: 'ficus-legacy-writer', options: SESSION_OPTIONS, connectionTimeoutMillis: 10_000 } as pg.PoolConfig);
       pool.on('error', () => undefined);
       closers.push(() => pool.end());
+      // break glass: the file the gateway and the HL7 adapter read gives a service's record back to the legacy
+      const recordRules = parseRecordRules(config.CDC_WRITEBACK_RECORD_RULES);
+      const emergency = watchRecordEmergency(emergencyFile(config), recordRules, log);
+      await emergency.load();
+      emergency.start();
+      closers.push(() => emergency.stop());
       writer = new LegacyWriter({
         connection: redis,
         pool,
@@ -169,7 +175,7 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
         fkWaitMs: config.CDC_WRITEBACK_FK_WAIT_MS,
         lockTimeoutMs: config.CDC_WRITEBACK_LOCK_TIMEOUT_MS,
         statementTimeoutMs: config.CDC_WRITEBACK_STATEMENT_TIMEOUT_MS,
-        recordHolders: recordHoldersFromStore(control.store, parseRecordRules(config.CDC_WRITEBACK_RECORD_RULES)),
+        recordHolders: recordHoldersFromStore(control.store, recordRules, emergency),
         log,
         outcome: (o) => metrics.writeback.inc({ service: o.service, topic: o.topic, outcome: o.outcome }, o.count),
       });

@@ -1,6 +1,7 @@
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
-import { configSchema, Env, loadConfig, withDatabase } from '@ficus/contracts';
+import { configSchema, EMERGENCY_FILE_NAME, Env, loadConfig, withDatabase } from '@ficus/contracts';
 
 const DEFAULT_MAPPING = fileURLToPath(new URL('../../../routing-rules/cdc/legacy-his.yaml', import.meta.url));
 const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../../routing-rules', import.meta.url));
@@ -42,6 +43,9 @@ export const CdcConfigSchema = configSchema({
   CDC_WRITEBACK_ECHO: Type.Unsafe<'tag' | 'drop'>({ type: 'string', enum: ['tag', 'drop'], default: 'tag', description: 'changes of the legacy writer\'s own transactions: published with origin ficus-writeback (tag) or not at all (drop)' }),
   FICUS_RULES_DIR: Env.string(DEFAULT_RULES_DIR, 'rule files (the rule store\'s first version when it is empty)'),
   FICUS_STATE_DIR: Env.string(DEFAULT_STATE_DIR, 'local state'),
+  FICUS_EMERGENCY_FILE: Env.optionalString(
+    "write-back: the emergency override file (default: $FICUS_STATE_DIR/emergency-legacy.yaml), the gateway's and the HL7 adapter's: while it names a service's record rule (CDC_WRITEBACK_RECORD_RULES) or says `rules: all`, the legacy holds that record whatever the rule store says, and a field the legacy changed since the service read it keeps the legacy's value, until it is removed",
+  ),
   FICUS_OIDC_ISSUER: Env.optionalString('OIDC: accept JWTs from this issuer'),
   FICUS_OIDC_AUDIENCE: Env.optionalString('OIDC: the audience the JWTs must name'),
   FICUS_OIDC_JWKS_URL: Env.optionalString("OIDC: the issuer's key set (JWKS) URL"),
@@ -58,6 +62,7 @@ export function loadCdcConfig(env: NodeJS.ProcessEnv = process.env): CdcConfig {
 
 export const legacyUrl = (c: CdcConfig) => c.CDC_LEGACY_DATABASE_URL ?? withDatabase(c.DATABASE_URL, 'legacy_his');
 export const stateUrl = (c: CdcConfig) => c.CDC_STATE_DATABASE_URL ?? withDatabase(c.DATABASE_URL, 'ficus_cdc');
+export const emergencyFile = (c: CdcConfig) => c.FICUS_EMERGENCY_FILE ?? path.join(c.FICUS_STATE_DIR, EMERGENCY_FILE_NAME);
 export const ruleStoreUrl = (c: CdcConfig) => c.FICUS_STORE_URL ?? withDatabase(c.DATABASE_URL, 'ficus_gateway');
 const slotName = (source: string) => `ficus_cdc_${source.replace(/[^a-z0-9_]/g, '_')}`;
 export const slotOf = (c: CdcConfig, source: string) => c.CDC_SLOT ?? slotName(source);

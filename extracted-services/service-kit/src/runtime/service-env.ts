@@ -32,6 +32,9 @@ export const commonServiceEnv = {
   WRITEBACK_PARTITIONS: Env.integer(8, "partitions of the write-back queues: the CDC deployable's CDC_PARTITIONS", 1),
   FICUS_STORE_URL: Env.optionalString("the rule store, read when the system of record follows the rules (default: database ficus_gateway on DATABASE_URL's server)"),
   FICUS_STATE_DIR: Env.string(DEFAULT_STATE_DIR, 'where the last good copy of the rules is kept (system of record from the rules)'),
+  FICUS_EMERGENCY_FILE: Env.optionalString(
+    "the emergency override file (default: $FICUS_STATE_DIR/emergency-legacy.yaml), the gateway's and the HL7 adapter's: while it names the record rule (`rules: [patients-write]`) or says `rules: all`, the legacy is the system of record whatever the rules say, until it is removed (system of record from the rules)",
+  ),
   FICUS_RULES_CHECK_MS: Env.integer(5_000, 'how often the rule store is asked for a new version besides the change notifications (Redis)', 100),
   SERVICE_HL7_WAIT_FOR_KEYS_MS: Env.integer(
     60_000,

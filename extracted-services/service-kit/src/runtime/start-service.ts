@@ -8,10 +8,11 @@
  * taking work first (HTTP, then the queues: the jobs in hand finish), then ends the connections.
  */
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { hl7QueuePrefix, withDatabase, type Logger } from '@ficus/contracts';
+import { EMERGENCY_FILE_NAME, hl7QueuePrefix, withDatabase, type Logger } from '@ficus/contracts';
 import { cdcQueuePrefix, heldSnapshotEnds, migrateOutbox, OutboxRelay, type RetryPolicy } from '@ficus/contracts/queues';
 import { legacyApiServer, registerLegacyErrors } from '@ficus/legacy-his/contract';
 import { startChangeFeeds, type ChangeFeed } from '../cdc/change-feeds.js';
@@ -99,12 +100,16 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
           storeUrl: config.FICUS_STORE_URL ?? withDatabase(config.DATABASE_URL, 'ficus_gateway'),
           redisUrl: config.REDIS_URL,
           stateDir: config.FICUS_STATE_DIR,
+          emergencyFile: config.FICUS_EMERGENCY_FILE ?? path.join(config.FICUS_STATE_DIR, EMERGENCY_FILE_NAME),
           checkMs: config.FICUS_RULES_CHECK_MS,
           log,
         })
       : fixedSystemOfRecord(d.systemOfRecord);
   const metrics = new ServiceMetrics(name, systemOfRecord.current());
   systemOfRecord.onChange((now) => metrics.systemOfRecord.set(now === 'service' ? 1 : 0));
+  metrics.gauge('ficus_service_system_of_record_emergency', 'Break glass: 1 while the emergency override file holds this service\'s record rule in legacy (the legacy is the system of record whatever the rules say)', [], async () => [
+    { labels: {}, value: systemOfRecord.heldByEmergency() ? 1 : 0 },
+  ]);
   let redis: Redis | undefined;
   let outboxRelay: OutboxRelay | undefined;
   let shuttingDown = false;

@@ -13,10 +13,15 @@
  * Failing safe: while the rules are not known (the store unreachable and no last good copy),
  * the legacy stays the system of record, so a write sent here is refused (PAT-503) rather than
  * kept where the legacy would never see it.
+ *
+ * Break glass: while the emergency override file (the gateway's and the HL7 adapter's,
+ * FICUS_EMERGENCY_FILE) names the record rule, or says `all`, the legacy holds the record
+ * whatever the rules say: the gateway sends the writes there, so legacy edits must win here
+ * too. That needs neither the rule store nor Redis, and answers even while the rules are unknown.
  */
 import path from 'node:path';
 import pg from 'pg';
-import { recordHolderIn, RuleStore, StoreRuleSource, type Logger, type RuleSet } from '@ficus/contracts';
+import { openRecordEmergency, recordHolderIn, RuleStore, StoreRuleSource, type Logger, type RuleSet } from '@ficus/contracts';
 import type { SystemOfRecord } from './service-env.js';
 
 export type SystemOfRecordSetting = SystemOfRecord | 'rules';
@@ -34,6 +39,8 @@ export interface SystemOfRecordSource {
   /** Looks again now (a write that arrives just after a flip must not wait for the notification). */
   refresh(): Promise<SystemOfRecord>;
   describe(): Record<string, unknown>;
+  /** whether the emergency override file holds the record in the legacy now (ficus_service_system_of_record_emergency) */
+  heldByEmergency(): boolean;
   /**
    * Undefined once the service knows who holds the record (fixed, or rules read from the store
    * or its last good copy); else why not. Until then it is not ready (/readyz 503): current()
@@ -51,6 +58,7 @@ export function fixedSystemOfRecord(value: SystemOfRecord): SystemOfRecordSource
     hl7WriteBack: () => value === 'service',
     refresh: async () => value,
     describe: () => ({ systemOfRecord: value, from: 'environment' }),
+    heldByEmergency: () => false,
     unknownBecause: () => undefined,
     onChange: () => undefined,
     close: async () => undefined,
@@ -71,6 +79,8 @@ export interface RuleFollowingOptions {
   storeUrl: string;
   redisUrl: string | undefined;
   stateDir: string;
+  /** the emergency override file (FICUS_EMERGENCY_FILE, default in stateDir) */
+  emergencyFile: string;
   checkMs: number;
   log: Logger;
 }
@@ -80,7 +90,30 @@ export async function followRules(o: RuleFollowingOptions): Promise<SystemOfReco
   pool.on('error', (err) => o.log.warn({ err: err.message }, 'rule store connection lost'));
   let state: ReturnType<typeof readRules> = { systemOfRecord: 'legacy', legacyGetsHl7: true, ruleMode: null };
   let version: number | undefined;
+  let held = false;
+  let now: SystemOfRecord = 'legacy';
   const listeners: ((now: SystemOfRecord) => void)[] = [];
+  const settle = () => {
+    const next = held ? 'legacy' : state.systemOfRecord;
+    if (next === now) return;
+    now = next;
+    const what = { systemOfRecord: next, rule: o.recordRule, mode: state.ruleMode, version };
+    if (held) o.log.warn({ ...what, file: o.emergencyFile }, 'system of record: the legacy, by the emergency override file, whatever the rules say');
+    else o.log.info(what, 'system of record changed with the rules');
+    for (const l of listeners) l(next);
+  };
+  const emergency = openRecordEmergency({
+    file: o.emergencyFile,
+    log: o.log,
+    component: o.service,
+    recordRules: [o.recordRule],
+    install: (pinned) => {
+      held = pinned.size > 0;
+      settle();
+    },
+  });
+  // read before the rules: a service restarted mid-incident starts with the legacy holding the record
+  await emergency.load();
   const source = new StoreRuleSource({
     store: new RuleStore(pool),
     redisUrl: o.redisUrl,
@@ -90,13 +123,10 @@ export async function followRules(o: RuleFollowingOptions): Promise<SystemOfReco
     apply: (applied) => {
       const next = readRules(applied.ruleSet, o.service, o.recordRule);
       if (next.ruleMode === null) o.log.warn({ rule: o.recordRule, version: applied.version }, 'the record rule is not in the rules: the legacy stays the system of record');
-      const changed = next.systemOfRecord !== state.systemOfRecord;
       state = next;
       version = applied.version;
-      if (changed) {
-        o.log.info({ systemOfRecord: next.systemOfRecord, rule: o.recordRule, mode: next.ruleMode, version }, 'system of record changed with the rules');
-        for (const l of listeners) l(next.systemOfRecord);
-      }
+      // folds the file over the new rules (a retired rule is not held by `all`) and settles
+      emergency.serve(applied.ruleSet);
     },
   });
   try {
@@ -105,21 +135,37 @@ export async function followRules(o: RuleFollowingOptions): Promise<SystemOfReco
     o.log.warn({ err: (e as Error).message }, 'rules unknown: the legacy is the system of record until the rule store answers');
   }
   source.start();
+  emergency.start();
+  const emergencyStatus = () => {
+    const s = emergency.status();
+    return s.override || s.lastRefused ? { emergency: s } : {};
+  };
   return {
-    current: () => state.systemOfRecord,
+    current: () => now,
     // while the rules are unknown legacyGetsHl7 stays true: no write-back rather than a double one
     hl7WriteBack: () => !state.legacyGetsHl7,
     async refresh() {
       await source.check();
-      return state.systemOfRecord;
+      return now;
     },
-    describe: () => ({ systemOfRecord: state.systemOfRecord, from: 'rules', rule: o.recordRule, ruleMode: state.ruleMode, rulesVersion: version ?? null, rules: source.status().state }),
+    describe: () => ({
+      systemOfRecord: held ? 'legacy (emergency file)' : now,
+      from: held ? 'emergency file' : 'rules',
+      rule: o.recordRule,
+      ruleMode: state.ruleMode,
+      rulesVersion: version ?? null,
+      rules: source.status().state,
+      ...emergencyStatus(),
+    }),
+    heldByEmergency: () => held,
+    // the file answers for the legacy whatever the rules would say
     unknownBecause: () =>
-      version === undefined
+      version === undefined && !held
         ? `the rules are unknown (the rule store has not answered and ${path.join(o.stateDir, `${o.service}-last-good-rules.json`)} holds no last good copy): whether ${o.service} or the legacy is the system of record is not known yet`
         : undefined,
     onChange: (l) => void listeners.push(l),
     async close() {
+      await emergency.stop();
       await source.stop();
       await pool.end();
     },

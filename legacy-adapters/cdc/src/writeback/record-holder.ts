@@ -11,8 +11,12 @@
  * (the services' notification) could still say `new` and write an older value over that save.
  * The services decide the same field the same way (service-kit's field-merge.ts), looking at
  * the store again when they do.
+ *
+ * Break glass: while the emergency override file (the gateway's, FICUS_EMERGENCY_FILE) names a
+ * service's record rule, or says `all`, the legacy holds that record whatever the store says (the
+ * gateway sends its writes to the legacy), and answering needs no store when the file names it.
  */
-import { recordHolderIn, type RecordHolder, type RuleSet, type RuleStore } from '@ficus/contracts';
+import { openRecordEmergency, recordHolderIn, type Logger, type RecordEmergencyFile, type RecordHolder, type RuleSet, type RuleStore } from '@ficus/contracts';
 
 export type { RecordHolder };
 
@@ -41,20 +45,33 @@ export function holderIn(ruleSet: RuleSet, recordRule: string): RecordHolder {
   return recordHolderIn(ruleSet, recordRule).holder;
 }
 
-export function recordHoldersFromStore(store: RuleStore, recordRules: Map<string, string>): RecordHolders {
-  let known: { version: number; ruleSet: RuleSet } | undefined;
+/** The emergency override file over the record rules of `recordRules` (load, start and stop it with the writer). */
+export function watchRecordEmergency(file: string, recordRules: Map<string, string>, log: Logger): RecordEmergencyFile {
+  const followed = [...new Set(recordRules.values())].filter((r) => r !== 'legacy' && r !== 'service');
+  return openRecordEmergency({ file, log, component: 'cdc', recordRules: followed, install: () => undefined });
+}
+
+export function recordHoldersFromStore(store: RuleStore, recordRules: Map<string, string>, emergency?: Pick<RecordEmergencyFile, 'serve' | 'pinned'>): RecordHolders {
+  let known: { version: number; ruleSet: RuleSet | undefined } | undefined;
+  const look = async () => {
+    const version = await store.currentVersion();
+    if (known?.version === version) return;
+    const current = await store.current();
+    known = { version, ruleSet: current?.ruleSet };
+    // the file folded over these rules: `all` leaves a retired record rule to the service
+    if (current) emergency?.serve(current.ruleSet);
+  };
   return {
     async of(service) {
       const rule = recordRules.get(service);
       if (rule === undefined || rule === 'service') return 'service';
       if (rule === 'legacy') return 'legacy';
-      const version = await store.currentVersion();
-      if (known?.version !== version) {
-        const current = await store.current();
-        // no rules at all: nobody flipped anything, the legacy holds the record (as the services fail safe)
-        if (!current) return 'legacy';
-        known = { version: current.version, ruleSet: current.ruleSet };
-      }
+      let unanswered: unknown;
+      await look().catch((e: unknown) => (unanswered = e));
+      if (emergency?.pinned().has(rule)) return 'legacy';
+      if (unanswered !== undefined) throw unanswered;
+      // no rules at all: nobody flipped anything, the legacy holds the record (as the services fail safe)
+      if (!known?.ruleSet) return 'legacy';
       return holderIn(known.ruleSet, rule);
     },
   };
