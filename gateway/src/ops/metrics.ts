@@ -61,6 +61,7 @@ export class GatewayMetrics {
   readonly readsAfterWrite: Counter<'rule'>;
   readonly queueTimeouts: Counter<'upstream'>;
   readonly upstreamRetries: Counter<'upstream' | 'reason'>;
+  readonly answersCut: Counter<'rule' | 'upstream' | 'reason'>;
   readonly ruleReloads: Counter<'result'>;
   readonly rulesLoadedAt: Gauge;
   readonly rulesCount: Gauge;
@@ -87,6 +88,7 @@ export class GatewayMetrics {
     this.readsAfterWrite = new Counter({ name: 'ficus_reads_after_write_total', help: 'Safe requests the rule sends to the new service, answered by legacy because the same path was just written through legacy', labelNames: ['rule'], registers: reg });
     this.queueTimeouts = new Counter({ name: 'ficus_upstream_queue_timeouts_total', help: 'Requests that found every pooled connection of the upstream busy for its timeouts.queueMs (503 upstream-busy, or a fallback)', labelNames: ['upstream'], registers: reg });
     this.upstreamRetries = new Counter({ name: 'ficus_upstream_retries_total', help: 'Requests sent once more on a new connection: idempotent ones whose reused keep-alive connection the upstream closed (reused-connection-closed) or reset (reused-connection-reset) before any byte of an answer, and any whose reused connection was lost before a byte of them was written (reused-connection-lost-unsent)', labelNames: ['upstream', 'reason'], registers: reg });
+    this.answersCut = new Counter({ name: 'ficus_answers_cut_total', help: "Answers whose head had gone to the client when the upstream failed (reset, closed or stalled mid-body): the client's connection was cut, never ended as if whole", labelNames: ['rule', 'upstream', 'reason'], registers: reg });
     this.ruleReloads = new Counter({ name: 'ficus_rule_reloads_total', help: 'Rule reloads, by result (applied, refused)', labelNames: ['result'], registers: reg });
     this.rulesLoadedAt = new Gauge({ name: 'ficus_rules_loaded_timestamp_seconds', help: 'When the rules now serving were loaded', registers: reg });
     this.rulesCount = new Gauge({ name: 'ficus_rules', help: 'HTTP rules now serving', registers: reg });

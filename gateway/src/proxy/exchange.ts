@@ -339,6 +339,7 @@ export class Exchange implements Dispatcher.DispatchHandler, GateWaiter {
     if (this.res.headersSent) {
       // the status line is gone: cut the connection so the client cannot take a short body for a whole one
       if (strike) upstream?.breaker.failure(failure.reason);
+      this.rt.metrics.answersCut.inc({ rule: this.rule.id, upstream: upstream?.name ?? '-', reason: failure.reason });
       this.rt.log.warn({ reqId: loggedRequestId(this.requestId), rule: this.rule.id, target: upstream?.name, reason: failure.reason, ...(failure.tlsCode ? { tls: failure.tlsCode } : {}) }, 'upstream failed mid-response');
       cutAnswer(this.res, this.framing, err);
       this.finish(this.status);

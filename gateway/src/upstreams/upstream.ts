@@ -12,6 +12,7 @@ import { HealthChecker, healthCheckClient, type Health } from './health-check.js
 import { guardedConnector } from './paused-end-guard.js';
 import { lenientAnswersConnector } from './lenient-answers.js';
 import { readAfterResetConnector } from './reset-while-sending.js';
+import { resetMidAnswerConnector } from './reset-mid-answer.js';
 import { reusedConnectionsConnector } from './reused-connections.js';
 import { upstreamConnector, tlsConnectOptions, upstreamServerName } from './upstream-tls.js';
 
@@ -57,7 +58,7 @@ export class Upstream {
       keepAliveMaxTimeout: Math.max(config.pool.keepAliveMs, 60_000),
       headersTimeout: config.timeouts.responseHeadersMs,
       bodyTimeout: config.timeouts.bodyIdleMs,
-      connect: reusedConnectionsConnector(lenientAnswersConnector(readAfterResetConnector(upstreamConnector(guardedConnector({ ...tls, timeout: config.timeouts.connectMs }))))),
+      connect: reusedConnectionsConnector(lenientAnswersConnector(readAfterResetConnector(resetMidAnswerConnector(upstreamConnector(guardedConnector({ ...tls, timeout: config.timeouts.connectMs })))))),
       maxHeaderSize: 64 * 1024,
     };
     this.pool = new Pool(this.origin.origin, { ...this.connection, connections: config.pool.connections });
