@@ -35,6 +35,31 @@ export interface Hl7Stats {
   deliveries: { target: string; pending: number; dead: number; delivered: number; gaveUp?: number | null }[];
 }
 
+/**
+ * GET /api/hl7/emergency: the emergency override file of the HL7 adapter instance that answered,
+ * as its /readyz says it (which the admin API does not pass through): the HL7 rules it holds in
+ * legacy whatever the rule store serves. No `override` when none is in force.
+ */
+export interface Hl7EmergencyAnswer {
+  instance: { hostname: string; pid: number };
+  file: string;
+  override?: {
+    rules: 'all' | string[];
+    reason?: string;
+    by?: string;
+    /** since when this instance applies it */
+    since: string;
+    /** the HL7 rules it holds in legacy */
+    pinned: string[];
+    /** names that are no rule */
+    unknown: string[];
+    /** names of HTTP rules: the gateway's, not held here */
+    http: string[];
+  };
+  /** the file's last refused content, until it is valid again or removed */
+  lastRefused?: { at: string; issues: string[] };
+}
+
 /** one source of GET /api/cdc/status */
 export interface CdcSourceStatus {
   name: string;

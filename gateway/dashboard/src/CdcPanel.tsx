@@ -1,5 +1,5 @@
 /** Change data capture from the legacy database: state and lag per source. */
-import { get, notRunning } from './api';
+import { get, notRunning, unreadText } from './api';
 import { when } from './format';
 import { StaleNote } from './StaleNote';
 import { usePoll } from './usePoll';
@@ -19,7 +19,7 @@ export function CdcPanel() {
       <h2 id="cdc-title">Change data capture</h2>
       {down || (!data && polled.error) ? (
         <p class="notice" data-testid="cdc-down">
-          The CDC reader is not running (or not reachable through the admin API).
+          {unreadText('The CDC reader', polled.error)}
         </p>
       ) : !data ? (
         <p>Loading…</p>

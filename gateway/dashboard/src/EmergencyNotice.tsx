@@ -2,8 +2,8 @@
  * This gateway instance's emergency override file, said above the rules: a badge's tooltip alone
  * is seen by no one who does not hover it. The file is read per component, so an HL7 rule it
  * names is not held by this gateway (it routes no HL7): the HL7 adapter holds it only if its own
- * file names it, which this page cannot see. Saying so keeps an operator on duty from believing
- * admissions went back to legacy when only the gateway's file was written.
+ * file names it (AdapterEmergency.tsx says that one). Saying so keeps an operator on duty from
+ * believing admissions went back to legacy when only the gateway's file was written.
  */
 import { since } from './format';
 import type { RulesAnswer } from './types';
@@ -29,12 +29,12 @@ export function EmergencyNotice({ e }: { e: Emergency }) {
         </li>
         {hl7.length > 0 && (
           <li data-testid="emergency-hl7">
-            <strong>{list(hl7)}</strong>: HL7, not held by this file. The gateway routes no HL7 messages; the HL7 adapter holds {hl7.length === 1 ? 'this rule' : 'these rules'} in legacy only if its own emergency file names {hl7.length === 1 ? 'it' : 'them'} (its <code>/readyz</code> says so).
+            <strong>{list(hl7)}</strong>: HL7, not held by this file. The gateway routes no HL7 messages; the HL7 adapter holds {hl7.length === 1 ? 'this rule' : 'these rules'} in legacy only if its own emergency file names {hl7.length === 1 ? 'it' : 'them'} (said below when it does).
           </li>
         )}
         {hl7.length === 0 && e.rules === 'all' && (
           <li data-testid="emergency-hl7">
-            HL7 rules: not held by this file (<code>rules: all</code> is all of this gateway's, and it routes no HL7 messages); the HL7 adapter holds them in legacy only if its own emergency file says so (its <code>/readyz</code> does).
+            HL7 rules: not held by this file (<code>rules: all</code> is all of this gateway's, and it routes no HL7 messages); the HL7 adapter holds them in legacy only if its own emergency file says so (said below when it does).
           </li>
         )}
         {retired.length > 0 && <li>{list(retired)}: retired, not held (legacy is no longer called for them).</li>}

@@ -1,6 +1,6 @@
 /** HL7 interfaces: messages per type, ACK codes, deliveries and dead letters, with replay for operators. */
 import { useState } from 'preact/hooks';
-import { canOperate, confirmedWrite, get, notRunning, post, type Role } from './api';
+import { canOperate, confirmedWrite, get, notRunning, post, unreadText, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ago, when } from './format';
 import { StaleNote } from './StaleNote';
@@ -19,7 +19,7 @@ export function Hl7Panel({ role }: { role: Role }) {
   const [done, setDone] = useState<string | null>(null);
   const canReplay = canOperate(role);
   const data = polled.data;
-  // a 404/502/503 means no adapter behind the admin API: say so instead of an error
+  // a 404/503 means no adapter behind the admin API: said instead of its figures; a timeout keeps them, said stale
   const down = polled.error !== undefined && notRunning(polled.error);
 
   const replay = async (reason: string): Promise<string | null> => {
@@ -43,7 +43,7 @@ export function Hl7Panel({ role }: { role: Role }) {
       )}
       {down || (!data && polled.error) ? (
         <p class="notice" data-testid="hl7-down">
-          The HL7 adapter is not running (or not reachable through the admin API).
+          {unreadText('The HL7 adapter', polled.error)}
         </p>
       ) : !data ? (
         <p>Loading…</p>

@@ -5,7 +5,7 @@
  * left to the CLI (`ficus queues replay --force`), a deliberate step after checking the rows.
  */
 import { useState } from 'preact/hooks';
-import { canOperate, confirmedWrite, get, notRunning, post, type Role } from './api';
+import { canOperate, confirmedWrite, get, post, troubleOf, type Role } from './api';
 import { ConfirmDialog } from './ConfirmDialog';
 import { ago, when } from './format';
 import { StaleNote } from './StaleNote';
@@ -24,15 +24,18 @@ async function load() {
     CHANNELS.map(async (c) => {
       try {
         const r = await get<QueueDeadLetters>(`${c.base}/queues/dead-letters?limit=20`);
-        return { ...c, counts: r.counts, letters: r.deadLetters.map((l) => ({ ...l, base: c.base })), running: true };
+        return { ...c, counts: r.counts, letters: r.deadLetters.map((l) => ({ ...l, base: c.base })), running: true, slow: false };
       } catch (e) {
-        if (!notRunning(e)) throw e;
-        return { ...c, counts: [], letters: [] as Letter[], running: false };
+        const trouble = troubleOf(e);
+        if (!trouble) throw e;
+        // a timed-out read is not a component away: it may well be running, only slow to answer
+        return { ...c, counts: [], letters: [] as Letter[], running: false, slow: trouble.kind === 'timeout' };
       }
     }),
   );
   return {
-    away: answers.filter((a) => !a.running).map((a) => a.name),
+    away: answers.filter((a) => !a.running && !a.slow).map((a) => a.name),
+    slow: answers.filter((a) => a.slow).map((a) => a.name),
     counts: answers.flatMap((a) => a.counts),
     letters: answers.flatMap((a) => a.letters).sort((a, b) => b.failedAt.localeCompare(a.failedAt)),
   };
@@ -90,6 +93,11 @@ export function QueuesPanel({ role }: { role: Role }) {
           {data.away.length > 0 && (
             <p class="notice" data-testid="queues-away">
               Not reachable through the admin API: {data.away.join(', ')}.
+            </p>
+          )}
+          {data.slow.length > 0 && (
+            <p class="warn" data-testid="queues-timeout">
+              Did not answer in time (HTTP 504), so their dead letters are not listed: {data.slow.join(', ')}. They may well be running, only slow to answer; the page keeps trying.
             </p>
           )}
           <table>

@@ -1,16 +1,13 @@
 /** Every rule: mode, target, percent, live traffic split and error rates, parity and its gate; flip for operators. */
 import { useEffect, useState } from 'preact/hooks';
-import { canOperate, get, post, refusalText, type Role } from './api';
-import { ConfirmDialog } from './ConfirmDialog';
+import { AdapterEmergency, useAdapterEmergency } from './AdapterEmergency';
+import { canOperate, get, refusalText, type Role } from './api';
 import { EmergencyNotice } from './EmergencyNotice';
+import { describeMode, FlipDialog, type Flipped, type Flipping } from './FlipDialog';
 import { pct, ratio } from './format';
-import { parsePercent } from './percent';
-import { refusal } from './Refusal';
+import { holdAfter, holdInRow, holdOf, type Hold } from './holds';
 import { usePoll } from './usePoll';
 import type { Parity, Rule, RulesAnswer, Traffic } from './types';
-
-const HTTP_MODES = ['legacy', 'shadow', 'canary', 'new', 'retired'];
-const HL7_MODES = ['legacy', 'dual', 'new'];
 
 interface Row {
   rule: Rule;
@@ -122,25 +119,42 @@ function ParityCell({ p }: { p: Parity | undefined }) {
   );
 }
 
-function describeMode(r: Rule) {
-  return r.mode === 'canary' ? `canary ${r.percent ?? 0} %` : r.mode;
-}
-
-/** a flip dialog: the rule as it was, and the version it was, when the dialog was opened */
-interface Flipping {
-  row: Row;
-  version: number;
-  reason: string;
+/** The mode the store has, and, when an emergency override file holds the rule, that it serves legacy (and whose file). */
+function ModeCell({ row, e, hold }: { row: Row; e: RulesAnswer['emergency']; hold: Hold | null }) {
+  return (
+    <td data-testid="mode">
+      {describeMode(row.rule)}
+      {hold && (
+        <>
+          {' '}
+          <span class="badge warn" data-testid={hold.component === 'gateway' ? 'emergency' : 'emergency-adapter'}>
+            {hold.component === 'gateway' ? 'legacy (emergency)' : 'legacy (emergency, HL7 adapter)'}
+          </span>
+        </>
+      )}
+      {row.kind === 'hl7' && e?.hl7?.includes(row.rule.id) && (
+        <>
+          {' '}
+          <span class="badge muted" data-testid="emergency-hl7-rule" title="named in the gateway's emergency file, which does not hold HL7 rules: the HL7 adapter's own file does">
+            not held by the gateway's file
+          </span>
+        </>
+      )}
+      {/* said, not in a tooltip: the store's mode alone reads as if it served */}
+      {hold && row.rule.mode !== 'legacy' && (
+        <div class="small warn" data-testid="held">
+          {holdInRow(hold)}
+        </div>
+      )}
+    </td>
+  );
 }
 
 export function RulesPanel({ role, onPolled }: { role: Role; onPolled: (error: unknown) => void }) {
   const polled = usePoll(load);
+  const adapter = useAdapterEmergency();
   const [flipping, setFlipping] = useState<Flipping | null>(null);
-  const [mode, setMode] = useState('legacy');
-  const [percentText, setPercentText] = useState('');
-  const [percentChecked, setPercentChecked] = useState(false);
-  const [force, setForce] = useState(false);
-  const [done, setDone] = useState<string | null>(null);
+  const [done, setDone] = useState<{ text: string; held: string | null } | null>(null);
   const [failed, setFailed] = useState<string | null>(null);
   const [warnings, setWarnings] = useState<string[]>([]);
   useEffect(() => {
@@ -148,20 +162,14 @@ export function RulesPanel({ role, onPolled }: { role: Role; onPolled: (error: u
   }, [polled.at]);
   const canFlip = canOperate(role);
   const data = polled.data;
-  const percent = parsePercent(percentText);
-  // shown from the first try to flip, not on blur: a message appearing as the field loses focus
-  // to the Flip button moves that button from under the pointer, and the click is lost
-  const percentError = mode === 'canary' && percentChecked && !percent.ok ? percent.error : null;
+  // the adapter's answer while its reads succeed: an old "not held" must not hide a hold
+  const adapterNow = adapter.error === undefined ? adapter.data : undefined;
+  const holdOfRow = (row: Pick<Row, 'kind' | 'rule'>): Hold | null => holdOf(row.kind, row.rule.id, data?.emergency, adapterNow);
 
   // The version is taken now, not at submit: the poll moves on while the dialog is open, and a
   // flip sent on a newer version than the operator saw would replace another operator's change
   // unseen instead of getting the 409 that says so.
   const open = (row: Row, version: number, reason = '') => {
-    setMode(row.rule.mode);
-    // only the rule's own percent is filled in; any other would be sent without being typed
-    setPercentText(row.rule.mode === 'canary' && row.rule.percent !== undefined ? String(row.rule.percent) : '');
-    setPercentChecked(false);
-    setForce(false);
     setFailed(null);
     setFlipping({ row, version, reason });
   };
@@ -183,41 +191,28 @@ export function RulesPanel({ role, onPolled }: { role: Role; onPolled: (error: u
     setFlipping(null);
   };
 
-  const validate = () => {
-    setPercentChecked(true);
-    if (mode !== 'canary' || percent.ok) return true;
-    document.getElementById('flip-percent')?.focus();
-    return false;
-  };
-
-  const flip = async (reason: string) => {
-    if (!flipping) return 'no rule';
-    const { row } = flipping;
-    if (mode === 'canary' && !percent.ok) return percent.error;
-    try {
-      const r = await post<{ version: number; changed: boolean; change?: { summary: string }; warnings?: { reason: string }[] }>(`/api/rules/${encodeURIComponent(row.rule.id)}/flip`, {
-        mode,
-        ...(mode === 'canary' && percent.ok ? { percent: percent.value } : {}),
-        reason,
-        baseVersion: flipping.version,
-        ...(force ? { force: true } : {}),
-      });
-      setDone(r.change ? `Version ${r.version}: ${r.change.summary}` : `No change: ${row.rule.id} is already ${describeMode(row.rule)} (version ${r.version} stays)`);
-      setFailed(null);
-      setWarnings((r.warnings ?? []).map((w) => w.reason));
-      polled.refresh();
-      return null;
-    } catch (e) {
-      return refusal(e, role === 'admin', () => void reopen(flipping, reason));
-    }
+  const flipped = (f: Flipping, r: Flipped, mode: string) => {
+    const { rule } = f.row;
+    // a held rule flipped away from legacy: the store took it, the component does not serve it
+    const hold = r.change && mode !== 'legacy' ? holdOfRow(f.row) : null;
+    setDone({ text: r.change ? `Version ${r.version}: ${r.change.summary}` : `No change: ${rule.id} is already ${describeMode(rule)} (version ${r.version} stays)`, held: hold && holdAfter(rule.id, hold) });
+    setFailed(null);
+    setWarnings((r.warnings ?? []).map((w) => w.reason));
+    polled.refresh();
   };
 
   return (
     <section id="rules" aria-labelledby="rules-title">
       <h2 id="rules-title">Rules {data && <span class="muted">(version {data.version})</span>}</h2>
       {done && (
-        <p role="status" class="ok">
-          {done}
+        <p role="status" class={done.held ? 'warn' : 'ok'} data-testid="flip-done">
+          {done.text}
+          {done.held && (
+            <>
+              {' '}
+              <strong>⚠ {done.held}</strong>
+            </>
+          )}
         </p>
       )}
       {failed && (
@@ -231,6 +226,7 @@ export function RulesPanel({ role, onPolled }: { role: Role; onPolled: (error: u
         </p>
       ))}
       {data?.emergency && <EmergencyNotice e={data.emergency} />}
+      <AdapterEmergency polled={adapter} hl7Rules={data?.rows.filter((r) => r.kind === 'hl7').length ?? 0} />
       {!data ? (
         <p>{polled.error ? `Cannot read the rules: ${(polled.error as Error).message}` : 'Loading…'}</p>
       ) : (
@@ -253,23 +249,7 @@ export function RulesPanel({ role, onPolled }: { role: Role; onPolled: (error: u
                 <th scope="row">
                   {row.rule.id} {row.kind === 'hl7' && <span class="badge">HL7</span>}
                 </th>
-                <td data-testid="mode">
-                  {describeMode(row.rule)}
-                  {row.kind === 'http' && data.emergency?.pinned.includes(row.rule.id) && ' '}
-                  {row.kind === 'http' && data.emergency?.pinned.includes(row.rule.id) && (
-                    <span class="badge warn" data-testid="emergency" title={`held in legacy by ${data.emergency.file} since ${data.emergency.since}${data.emergency.by ? ` (${data.emergency.by})` : ''}${data.emergency.reason ? `: ${data.emergency.reason}` : ''}`}>
-                      legacy (emergency)
-                    </span>
-                  )}
-                  {row.kind === 'hl7' && data.emergency?.hl7?.includes(row.rule.id) && (
-                    <>
-                      {' '}
-                      <span class="badge muted" data-testid="emergency-hl7-rule" title="named in the gateway's emergency file, which does not hold HL7 rules: the HL7 adapter's own file does">
-                        not held by the gateway's file
-                      </span>
-                    </>
-                  )}
-                </td>
+                <ModeCell row={row} e={data.emergency} hold={holdOfRow(row)} />
                 <td>{row.rule.target ?? '–'}</td>
                 <td>{row.kind === 'http' ? <Split t={row.traffic} /> : <span class="muted">see HL7</span>}</td>
                 <td>{row.kind === 'http' ? <Errors t={row.traffic} /> : '–'}</td>
@@ -289,57 +269,15 @@ export function RulesPanel({ role, onPolled }: { role: Role; onPolled: (error: u
         </table>
       )}
       {flipping && (
-        <ConfirmDialog
-          key={`${flipping.row.rule.id}@${flipping.version}`}
-          title={`Flip ${flipping.row.rule.id}`}
-          confirmLabel="Flip"
-          onConfirm={flip}
-          validate={validate}
-          initialReason={flipping.reason}
+        <FlipDialog
+          key={`${flipping.row.kind}:${flipping.row.rule.id}@${flipping.version}`}
+          flipping={flipping}
+          role={role}
+          hold={holdOfRow(flipping.row)}
+          onFlipped={(r, mode) => flipped(flipping, r, mode)}
+          onReopen={(reason) => void reopen(flipping, reason)}
           onClose={() => setFlipping(null)}
-        >
-          <p>
-            Now (version {flipping.version}): <strong>{describeMode(flipping.row.rule)}</strong>
-            {flipping.row.rule.target ? ` (target ${flipping.row.rule.target})` : ''}. Every gateway instance follows within a second; a rollback undoes it.
-          </p>
-          <label for="flip-mode">New mode</label>
-          <select id="flip-mode" value={mode} onChange={(e) => setMode((e.target as HTMLSelectElement).value)}>
-            {(flipping.row.kind === 'http' ? HTTP_MODES : HL7_MODES).map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-          {mode === 'canary' && (
-            <>
-              <label for="flip-percent">Percent of patients to the new service</label>
-              <input
-                id="flip-percent"
-                type="text"
-                inputMode="decimal"
-                autocomplete="off"
-                value={percentText}
-                onInput={(e) => setPercentText((e.target as HTMLInputElement).value)}
-                aria-invalid={percentError ? 'true' : undefined}
-                aria-describedby={percentError ? 'flip-percent-hint flip-percent-error' : 'flip-percent-hint'}
-              />
-              <p id="flip-percent-hint" class="help">
-                0 to 100, up to two decimals
-              </p>
-              {percentError && (
-                <p id="flip-percent-error" class="error" data-testid="percent-error">
-                  {percentError}
-                </p>
-              )}
-            </>
-          )}
-          {role === 'admin' && (
-            <div class="check">
-              <input id="flip-force" type="checkbox" checked={force} onChange={(e) => setForce((e.target as HTMLInputElement).checked)} />
-              <label for="flip-force">Force past a closed parity gate (audited as forced)</label>
-            </div>
-          )}
-        </ConfirmDialog>
+        />
       )}
     </section>
   );

@@ -6,7 +6,7 @@
  */
 import { ApiError, get, refusalText } from './api';
 import { clock, since } from './format';
-import { allWarnings, circuitTone, healthLabel, ruleLabel, type UpstreamState, type UpstreamsAnswer } from './upstreams';
+import { allWarnings, circuitTone, healthLabel, ruleLabel, sendsNothing, type UpstreamState, type UpstreamsAnswer } from './upstreams';
 import { usePoll } from './usePoll';
 
 function Rules({ u }: { u: UpstreamState }) {
@@ -18,9 +18,9 @@ function Rules({ u }: { u: UpstreamState }) {
       {targeting.length > 0 && (
         <ul class="plain">
           {targeting.map((r) => (
-            <li key={r.id} class={r.sends ? '' : 'muted'}>
+            <li key={r.id} class={r.emergency ? 'warn' : r.sends ? '' : 'muted'} data-testid={r.emergency ? 'held' : undefined}>
               {ruleLabel(r)}
-              {r.sends ? '' : ' – sends nothing here'}
+              {r.sends ? '' : sendsNothing(r)}
             </li>
           ))}
         </ul>
@@ -38,6 +38,20 @@ function Rules({ u }: { u: UpstreamState }) {
         </details>
       )}
     </>
+  );
+}
+
+/** The emergency file this instance serves under: the rules it holds send nothing to their targets, whatever the rule store says. */
+function Held({ e }: { e: NonNullable<UpstreamsAnswer['emergency']> }) {
+  return (
+    <p class="alerts" data-testid="upstreams-emergency">
+      <strong>⚠ Emergency override file {e.file}</strong> on this instance since {since(e.since)}
+      {e.by ? ` by ${e.by}` : ''}
+      {e.reason ? `: ${e.reason}` : ''}.{' '}
+      {e.pinned.length > 0
+        ? `Held in legacy: ${e.pinned.join(', ')}. Their targets get none of their requests, whatever mode the rule store gives them, until the file is removed.`
+        : 'It holds none of the rules this instance serves.'}
+    </p>
   );
 }
 
@@ -89,6 +103,7 @@ export function UpstreamsPanel() {
             {data.rules.state === 'degraded' ? ' (degraded: its last good rules)' : ''}, read at {clock(Date.parse(data.at))}
             {polled.error !== undefined ? ' (the latest read failed)' : ''}. Each instance checks its upstreams on its own: another may see them otherwise.
           </p>
+          {data.emergency && <Held e={data.emergency} />}
           {/* polite: announced when it changes, not every 2 s */}
           <div aria-live="polite">
             {warnings.length > 0 && (

@@ -2,6 +2,8 @@
  * The admin API as the dashboard calls it: the same routes and the same bearer token as the
  * CLI. The token lives in sessionStorage (gone when the tab closes), never in a URL.
  */
+import { componentTrouble, troubleText, type Trouble } from './components';
+
 const TOKEN_KEY = 'ficus-admin-token';
 
 export type Role = 'viewer' | 'operator' | 'admin';
@@ -50,8 +52,18 @@ export async function call<T>(method: string, path: string, body?: unknown, toke
 export const get = <T>(path: string) => call<T>('GET', path);
 export const post = <T>(path: string, body: unknown) => call<T>('POST', path, body);
 
-/** A component that is not running behind the admin API (no forwarder, or it is down). */
-export const notRunning = (e: unknown) => e instanceof ApiError && [404, 502, 503, 504].includes(e.status);
+/** Why a component behind the admin API gave no answer (not running, timed out, broke off), or null. */
+export const troubleOf = (e: unknown): Trouble | null => (e instanceof ApiError ? componentTrouble(e.status, e.problem) : null);
+
+/** A component that is not running behind the admin API (no forwarder, or nothing listens): a timeout is not that. */
+export const notRunning = (e: unknown) => troubleOf(e)?.kind === 'down';
+
+/** What a panel says when it has nothing to show of a component: `title` is "The HL7 adapter". */
+export function unreadText(title: string, e: unknown): string {
+  const t = troubleOf(e);
+  if (t) return troubleText(title, t);
+  return e instanceof ApiError ? `${title}: the read failed (${refusalText(e)}). The page keeps trying.` : `${title}: no answer from the admin API (${(e as Error).message}). The page keeps trying.`;
+}
 
 /**
  * A write a dialog confirmed: runs it, hands its answer to `then`, and answers null; a refusal

@@ -77,4 +77,4 @@ export interface AuditEntry {
 }
 
 /** the HL7 adapter's and the CDC deployable's answers, as the CLI reads them too */
-export type { Hl7DeadLetter as DeadLetter, Hl7Stats, CdcSourceStatus as CdcSource, QueueDeadLetter, QueueDeadLetters } from '@ficus/contracts/api';
+export type { Hl7DeadLetter as DeadLetter, Hl7EmergencyAnswer, Hl7Stats, CdcSourceStatus as CdcSource, QueueDeadLetter, QueueDeadLetters } from '@ficus/contracts/api';

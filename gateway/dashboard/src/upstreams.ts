@@ -17,6 +17,8 @@ export interface RuleOnUpstream {
   percent: number | null;
   fallback: boolean;
   sends: boolean;
+  /** held in legacy by the instance's emergency override file: `mode` is what it serves, whatever the rule store says */
+  emergency?: true;
 }
 
 export interface UpstreamState {
@@ -38,6 +40,8 @@ export interface UpstreamsAnswer {
   at: string;
   rules: { source: 'store' | 'files'; version: number | null; state: 'starting' | 'ready' | 'degraded' };
   upstreams: UpstreamState[];
+  /** this instance's emergency override file, when one is in force */
+  emergency?: { file: string; since: string; by?: string; reason?: string; pinned: string[] };
 }
 
 /** a CSS class of styles.css: ok, warn, error or muted */
@@ -51,8 +55,12 @@ export function healthLabel(u: Pick<UpstreamState, 'health' | 'healthChecks'>): 
 
 export const circuitTone = (state: CircuitState): Tone => (state === 'closed' ? 'ok' : state === 'half-open' ? 'warn' : 'error');
 
-/** `patients-read (new)`, `patients-write (canary 50 %)`, `legacy-default (legacy)` */
-export const ruleLabel = (r: Pick<RuleOnUpstream, 'id' | 'mode' | 'percent'>): string => `${r.id} (${r.mode === 'canary' ? `canary ${r.percent ?? 0} %` : r.mode})`;
+/** `patients-read (new)`, `patients-write (canary 50 %)`, `legacy-default (legacy)`, `patients-read (legacy: held by the emergency file)` */
+export const ruleLabel = (r: Pick<RuleOnUpstream, 'id' | 'mode' | 'percent' | 'emergency'>): string =>
+  `${r.id} (${r.mode === 'canary' ? `canary ${r.percent ?? 0} %` : r.mode}${r.emergency ? ': held by the emergency file' : ''})`;
+
+/** why a rule sends nothing to its target, said beside it */
+export const sendsNothing = (r: Pick<RuleOnUpstream, 'emergency'>): string => (r.emergency ? ' – sends nothing here while the emergency file holds it' : ' – sends nothing here');
 
 export interface Warning {
   upstream: string;

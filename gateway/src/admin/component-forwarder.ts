@@ -41,7 +41,7 @@ export function componentsFrom(env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_U
       url: env.FICUS_HL7_API_URL,
       routes:
         'GET /api/hl7/messages (type, trigger, controlId, facility, delivery, since, until, limit), GET /api/hl7/messages/{id}?raw=true, ' +
-        'GET /api/hl7/dead-letters (target, all, limit), POST /api/hl7/replay {messageId | from, to; type, trigger, target, reason}, GET /api/hl7/stats?since=, ' +
+        'GET /api/hl7/emergency: the emergency override file of the adapter (the HL7 rules it holds in legacy), GET /api/hl7/dead-letters (target, all, limit), POST /api/hl7/replay {messageId | from, to; type, trigger, target, reason}, GET /api/hl7/stats?since=, ' +
         'GET /api/hl7/rejects (since, until, application, facility, peer, controlId, beforeId, limit): frames refused at intake, GET /api/hl7/rejects/{id}?raw=true, ' +
         "GET /api/hl7/queues/dead-letters (prefix, limit): messages a new service refused; POST /api/hl7/queues/dead-letters/replay and /discard {queue, id, reason}",
     },

@@ -40,6 +40,7 @@ import { AppAcks, settledAnswer } from './intake/app-acks.js';
 import { Intake } from './intake/intake.js';
 import { IntakeStats } from './intake/intake-stats.js';
 import { startListener, type RunningListener } from './listener/mllp-listener.js';
+import { emergencyRoute } from './ops/emergency-route.js';
 import { hl7Routes } from './ops/hl7-api.js';
 import { withLoggedControlIds } from './ops/logged-control-ids.js';
 import { AdapterMetrics } from './ops/metrics.js';
@@ -284,6 +285,7 @@ async function startApi(
     });
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', d.metrics.registry.contentType).send(await d.metrics.registry.metrics()));
+  emergencyRoute(app, d.emergency);
   hl7Routes(app, { pool: d.pool, audit: d.control.audit, replayed: d.replayed, knownTargets: d.knownTargets, flushStats: d.flushStats, serviceDeadLetters: d.deadLetters, serviceUnfinished: d.serviceUnfinished, logIdKey: config.FICUS_LOG_ID_KEY });
   deadLetterRoutes(app, { base: '/api/hl7', channel: 'hl7', desk: d.deadLetters, audit: d.control.audit, replayed: (queue) => d.log.info({ queue }, 'a service dead letter replayed') });
   await app.listen({ host: config.HL7_API_HOST, port: config.HL7_API_PORT });

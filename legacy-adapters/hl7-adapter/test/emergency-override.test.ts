@@ -9,11 +9,12 @@
  * emergency-override-outage.test.ts.
  */
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '@ficus/contracts';
+import type { Hl7EmergencyAnswer } from '@ficus/contracts/api';
 import { api, startAdapterUnderTest, until, type AdapterUnderTest } from './support/adapter-harness.js';
 import { adtMovedRules, overrideMetric, readyz, type Ready } from './support/emergency-scene.js';
 import { MllpTestClient, syntheticMessage } from './support/mllp-test-client.js';
@@ -119,6 +120,14 @@ describe('the emergency override file on the HL7 adapter', () => {
     });
     expect(await overrideMetric(a.apiUrl, 'adt-patient-events')).toBe(1);
     expect(await overrideMetric(a.apiUrl, 'lab-results')).toBeUndefined();
+    // under the prefix the admin API passes through, for the dashboard (/readyz is not behind it)
+    const seen = await api<Hl7EmergencyAnswer>(a.apiUrl, 'GET', '/api/hl7/emergency');
+    expect(seen.status).toBe(200);
+    expect(seen.body).toEqual({
+      instance: { hostname: hostname(), pid: process.pid },
+      file,
+      override: { rules: ['adt-patient-events'], reason: 'patient-service refuses admissions since 02:10', by: 'j.doe (integration on call)', since: r.body.emergency!.override!.since, pinned: ['adt-patient-events'], unknown: [], http: [] },
+    });
 
     // as after a flip: what was accepted before keeps its deliveries; the service applies it once it can, legacy is not given it
     service.decide = () => 'take';
@@ -152,6 +161,7 @@ describe('the emergency override file on the HL7 adapter', () => {
     unlinkSync(file);
     await untilReady('the override removed', (x) => x.emergency === undefined);
     expect(await overrideMetric(a.apiUrl, 'adt-patient-events')).toBeUndefined();
+    expect((await api<Hl7EmergencyAnswer>(a.apiUrl, 'GET', '/api/hl7/emergency')).body).toEqual({ instance: { hostname: hostname(), pid: process.pid }, file });
     await admit('EM-5', 'E6');
     await expectAtServiceOnly('EM-5');
     expect((await stored('EM-5'))?.emergency).toBe(false);

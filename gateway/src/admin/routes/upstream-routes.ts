@@ -41,6 +41,7 @@ const RuleOnUpstreamSchema = Type.Object({
   percent: Nullable(Type.Number({ description: 'canary only' })),
   fallback: Type.Boolean({ description: 'the rule\'s fallback setting: safe requests its target cannot take are answered by legacy' }),
   sends: Type.Boolean({ description: 'in its current mode, the rule sends requests (or shadow copies, or fallbacks) to this upstream' }),
+  emergency: Type.Optional(Type.Literal(true, { description: "held in legacy by the instance's emergency override file: `mode` is what it serves (legacy), whatever the rule store says" })),
 });
 
 const UpstreamStateSchema = Type.Object({
@@ -72,6 +73,12 @@ export const UpstreamsAnswerSchema = Type.Object({
     state: Enum(['starting', 'ready', 'degraded'] as const),
   }),
   upstreams: Type.Array(UpstreamStateSchema),
+  emergency: Type.Optional(
+    Type.Object(
+      { file: Type.String(), since: Iso('since when this instance applies it'), by: Type.Optional(Type.String()), reason: Type.Optional(Type.String()), pinned: Type.Array(Type.String(), { description: 'the HTTP rules it holds in legacy' }) },
+      { description: "this instance's emergency override file, when one is in force (the rules it holds are marked `emergency`)" },
+    ),
+  ),
 });
 
 export type UpstreamsAnswer = Static<typeof UpstreamsAnswerSchema>;
@@ -108,6 +115,9 @@ const startedAt = new Date(Date.now() - process.uptime() * 1000).toISOString();
 /** The answer of GET /api/upstreams, from the instance as it is now. */
 export function upstreamsOf(view: InstanceView, now = Date.now()): UpstreamsAnswer {
   const { rules, status } = view.served();
+  const o = view.emergency?.status().override;
+  // a held rule serves legacy whatever its stored mode: said, or its target looks unused for no reason
+  const held = (r: CompiledRule) => (r.emergency ? { emergency: true as const } : {});
   return {
     scope: 'instance',
     note: INSTANCE_NOTE,
@@ -122,11 +132,11 @@ export function upstreamsOf(view: InstanceView, now = Date.now()): UpstreamsAnsw
       for (const r of rules) {
         const percent = r.mode === 'canary' ? (r.rule.percent ?? 0) : null;
         if (r.target === u.name) {
-          onIt.push({ id: r.id, mode: r.mode, role: 'target', percent, fallback: r.fallback, sends: sendsToTarget(r.mode, percent ?? undefined) });
+          onIt.push({ id: r.id, mode: r.mode, role: 'target', percent, fallback: r.fallback, sends: sendsToTarget(r.mode, percent ?? undefined), ...held(r) });
           const text = targetWarning(ruleOnTarget(r), condition);
           if (text) warnings.push({ rule: r.id, mode: r.mode, text });
         }
-        if (r.legacy === u.name) onIt.push({ id: r.id, mode: r.mode, role: 'legacy', percent, fallback: r.fallback, sends: sendsToLegacy(r) });
+        if (r.legacy === u.name) onIt.push({ id: r.id, mode: r.mode, role: 'legacy', percent, fallback: r.fallback, sends: sendsToLegacy(r), ...held(r) });
       }
       return {
         name: u.name,
@@ -139,6 +149,7 @@ export function upstreamsOf(view: InstanceView, now = Date.now()): UpstreamsAnsw
         warnings,
       };
     }),
+    ...(o ? { emergency: { file: view.emergency!.status().file, since: o.since, ...(o.by !== undefined ? { by: o.by } : {}), ...(o.reason !== undefined ? { reason: o.reason } : {}), pinned: o.pinned } } : {}),
   };
 }
 
