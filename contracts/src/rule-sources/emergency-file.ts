@@ -173,9 +173,10 @@ export class EmergencyOverrideFile<F extends EmergencyFold, S extends object = o
     this.installFolded();
     const f = this.folded;
     const where = { file: this.o.file };
-    if (next && f) {
+    // no rules served yet (the file read at start, before the first rules): what the file names
+    if (next) {
       this.o.log.warn(
-        { ...where, rules: [...f.pinned], reason: next.reason, by: next.by, ...(f.unknown.length ? { unknownRules: f.unknown } : {}), ...this.o.describe(f).log },
+        { ...where, rules: f ? [...f.pinned] : next.rules, reason: next.reason, by: next.by, ...(f?.unknown.length ? { unknownRules: f.unknown } : {}), ...(f ? this.o.describe(f).log : {}) },
         'EMERGENCY OVERRIDE applied: these rules go to legacy whatever the rule store serves, until the file is removed',
       );
     } else {
