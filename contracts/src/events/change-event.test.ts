@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keyText, lastChangePerKey, netChangePerKey, type ChangeEvent } from './change-event.js';
+import { changeEventProblem, keyText, lastChangePerKey, netChangePerKey, type ChangeEvent } from './change-event.js';
 import { partitionOf } from './partition.js';
 
 let n = 0;
@@ -53,5 +53,22 @@ describe('keyText', () => {
     const before = { ...change('update', '1', null, { bed: 'OLD' }), key: { admissionId: 1 } };
     const after = { ...change('update', '1', null, { bed: 'NEW' }), key: { admissionId: '1' } };
     expect(lastChangePerKey([before, after])).toEqual([after]);
+  });
+});
+
+describe('a key change in the envelope', () => {
+  const moved = (op: ChangeEvent['op'], extra: Partial<ChangeEvent>) => ({ ...change(op, '100301', op === 'create' ? null : { mrn: '100301' }, op === 'delete' ? null : { mrn: '100301' }), ...extra });
+
+  it('is a delete naming where the row went, or a create naming where it came from, of the key\'s columns', () => {
+    expect(changeEventProblem(moved('delete', { movedTo: { mrn: '900301' } }))).toBeUndefined();
+    expect(changeEventProblem(moved('create', { movedFrom: { mrn: '100301' } }))).toBeUndefined();
+    expect(changeEventProblem(moved('update', {}))).toBeUndefined();
+  });
+
+  it('is refused on another op, with other columns, or not an object', () => {
+    expect(changeEventProblem(moved('update', { movedTo: { mrn: '900301' } }))).toBe('/movedTo: only a delete moves to another key, not a update');
+    expect(changeEventProblem(moved('delete', { movedFrom: { mrn: '900301' } }))).toBe('/movedFrom: only a create moves from another key, not a delete');
+    expect(changeEventProblem(moved('delete', { movedTo: { patientId: '900301' } }))).toBe("/movedTo: not of the key's columns");
+    expect(changeEventProblem(moved('delete', { movedTo: '900301' as unknown as Record<string, unknown> }))).toMatch(/^\/movedTo: must be object$/);
   });
 });

@@ -64,6 +64,14 @@ export const ChangeEventSchema = Type.Object(
     before: Type.Union([Row, Type.Null()]),
     /** the row after the change: on create, update and snapshot; null on delete */
     after: Type.Union([Row, Type.Null()]),
+    /**
+     * On a delete: the row is not gone, its key changed to this one (one update at the source,
+     * e.g. an MRN renamed on a legacy screen); the create of the new key carries `movedFrom`.
+     * Unset where the source cannot tell (SQL Server) or nothing moved.
+     */
+    movedTo: Type.Optional(Row),
+    /** On a create: the row had this key before (the delete of it carries `movedTo`). */
+    movedFrom: Type.Optional(Row),
     source: ChangeSourceSchema,
   },
   { additionalProperties: false },
@@ -127,8 +135,21 @@ export function heartbeatTime(batch: ChangeBatch): number | undefined {
   return Number.isFinite(at) ? at : undefined;
 }
 
+const schemaProblem = schemaCheck(ChangeEventSchema, 'a change event');
+
 /** Why a value is not a change event of this version, or undefined when it is one. */
-export const changeEventProblem = schemaCheck(ChangeEventSchema, 'a change event');
+export function changeEventProblem(value: unknown): string | undefined {
+  const problem = schemaProblem(value);
+  if (problem) return problem;
+  const e = value as ChangeEvent;
+  // a key change names the other key: only a delete says where it went, only a create where it came from
+  if (e.movedTo !== undefined && e.op !== 'delete') return `/movedTo: only a delete moves to another key, not a ${e.op}`;
+  if (e.movedFrom !== undefined && e.op !== 'create') return `/movedFrom: only a create moves from another key, not a ${e.op}`;
+  const moved = e.movedTo ?? e.movedFrom;
+  const columns = (k: Record<string, unknown>) => Object.keys(k).sort().join('\u0000');
+  if (moved !== undefined && columns(moved) !== columns(e.key)) return `/${e.movedTo ? 'movedTo' : 'movedFrom'}: not of the key's columns`;
+  return undefined;
+}
 
 /**
  * A stable text form of a key (its columns sorted), to compare, fold, partition and store keys

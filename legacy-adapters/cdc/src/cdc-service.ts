@@ -176,6 +176,8 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
         lockTimeoutMs: config.CDC_WRITEBACK_LOCK_TIMEOUT_MS,
         statementTimeoutMs: config.CDC_WRITEBACK_STATEMENT_TIMEOUT_MS,
         recordHolders: recordHoldersFromStore(control.store, recordRules, emergency),
+        // the key changes this deployable's own source reads: a write-back of a renamed row follows it
+        keyMoves: { source: mapping.source, slot: slotOf(config, mapping.source) },
         log,
         outcome: (o) => metrics.writeback.inc({ service: o.service, topic: o.topic, outcome: o.outcome }, o.count),
       });

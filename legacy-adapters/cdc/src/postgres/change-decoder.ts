@@ -138,15 +138,26 @@ export class ChangeDecoder {
     const keyAfter = afterRow ? keyOf(plan, afterRow) : null;
     const keyBefore = beforeRow ? keyOf(plan, beforeRow) : null;
     if (op === 'update' && keyBefore && keyAfter && keyText(keyBefore) !== keyText(keyAfter)) {
-      // the row's key changed: for the topic, the old key is gone and a new one appears
-      this.emit(t, relation, plan, 'delete', keyBefore, beforeRow, null);
-      this.emit(t, relation, plan, 'create', keyAfter, null, afterRow);
+      // the row's key changed: for the topic, the old key is gone and a new one appears, each
+      // naming the other, so that a consumer with changes of its own under the old key (and the
+      // legacy writer with one on its way) can follow the row instead of keeping two of it
+      this.emit(t, relation, plan, 'delete', keyBefore, beforeRow, null, { movedTo: keyAfter });
+      this.emit(t, relation, plan, 'create', keyAfter, null, afterRow, { movedFrom: keyBefore });
       return;
     }
     this.emit(t, relation, plan, op, (keyAfter ?? keyBefore)!, beforeRow, afterRow);
   }
 
-  private emit(t: OpenTransaction, relation: Relation, plan: TablePlan, op: ChangeEvent['op'], key: Record<string, unknown>, before: Record<string, unknown> | null, after: Record<string, unknown> | null): void {
+  private emit(
+    t: OpenTransaction,
+    relation: Relation,
+    plan: TablePlan,
+    op: ChangeEvent['op'],
+    key: Record<string, unknown>,
+    before: Record<string, unknown> | null,
+    after: Record<string, unknown> | null,
+    moved: Pick<ChangeEvent, 'movedTo' | 'movedFrom'> = {},
+  ): void {
     t.index++;
     const position = pgPosition(t.commitLsn, t.index);
     this.lastPosition = position;
@@ -159,6 +170,7 @@ export class ChangeDecoder {
       key,
       before,
       after,
+      ...moved,
       source: { system: 'postgres', name: this.o.source, database: this.o.database, schema: relation.schema, table: relation.name, position, txId: String(t.xid), commitTime: t.commitTime, origin: t.origin },
     });
   }

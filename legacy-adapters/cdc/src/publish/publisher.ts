@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import { CHANGE_EVENT_SCHEMA_VERSION, keyText, partitionOf, partitionQueueName, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
 import type { Logger } from '@ficus/contracts';
 import { cdcQueuePrefix } from '@ficus/contracts/queues';
+import { addKeyMoves } from './key-moves.js';
 
 /** the point up to which a source may acknowledge once what came before it is enqueued */
 export interface Boundary {
@@ -42,6 +43,12 @@ export interface PublisherOptions {
 
 type Job = { name: string; data: ChangeBatch; opts?: { removeOnComplete: boolean } };
 
+/** Since when change events wait for Redis, and why (GET /readyz and /api/cdc/status say it). */
+export interface EnqueueWait {
+  waitingSince: string;
+  reason: string;
+}
+
 /**
  * A flush Redis has not taken after this long is said in the log, and every six times as long:
  * the connection retries for ever (maxRetriesPerRequest null), so an enqueue during an outage
@@ -68,12 +75,24 @@ export class Publisher {
   private readonly waiters: (() => void)[] = [];
   private readonly drainWaiters: (() => void)[] = [];
   failing: string | undefined;
+  /** when the flush that has waited SLOW_FLUSH_WARN_MS for Redis began; undefined while Redis takes them */
+  private waitingSince: number | undefined;
 
   constructor(private readonly o: PublisherOptions) {}
 
   /** events held in memory: gathered and in flight */
   get held(): number {
     return this.gathered + this.inFlight;
+  }
+
+  /**
+   * Enqueueing has stopped: a flush Redis has not taken after SLOW_FLUSH_WARN_MS (the time the
+   * log says it), since the flush began; undefined again once Redis takes it. The source streams
+   * on into memory meanwhile, so its own state does not show it.
+   */
+  get enqueueWait(): EnqueueWait | undefined {
+    if (this.waitingSince === undefined) return undefined;
+    return { waitingSince: new Date(this.waitingSince).toISOString(), reason: this.failing ?? 'Redis has not taken the change events' };
   }
 
   get pressure(): boolean {
@@ -189,6 +208,7 @@ export class Publisher {
     let ticks = 0;
     const slow = setInterval(() => {
       this.failing ??= `Redis has not taken the change events (connection ${this.o.connection.status})`;
+      this.waitingSince ??= startedAt;
       if (++ticks % 6 !== 1) return; // after 5 s, then every 30 s
       this.o.log.warn(
         { events: count, waitedMs: Date.now() - startedAt, redis: this.o.connection.status },
@@ -199,7 +219,10 @@ export class Publisher {
       for (let attempt = 1; ; attempt++) {
         try {
           // different queues side by side; within one queue the jobs keep their order (one addBulk)
-          await Promise.all([...jobs].map(([queue, list]) => this.queue(queue).addBulk(list)));
+          // the key changes read, for the legacy writer: in Redis before anything of this flush is acknowledged (key-moves.ts)
+          const moves = this.o.connection.multi();
+          const moved = addKeyMoves(moves, [...buffers.values()].flat()) ? moves.exec() : undefined;
+          await Promise.all([...[...jobs].map(([queue, list]) => this.queue(queue).addBulk(list)), moved]);
           break;
         } catch (e) {
           if (this.closed) throw e;
@@ -213,6 +236,7 @@ export class Publisher {
     }
     if (this.failing !== undefined) this.o.log.info({ events: count, waitedMs: Date.now() - startedAt }, 'change events enqueued again');
     this.failing = undefined;
+    this.waitingSince = undefined;
     this.inFlight -= count;
     this.o.flushed({ boundary, perTopic, commitTimesMs: commitTimes, enqueuedAtMs: Date.now() });
   }

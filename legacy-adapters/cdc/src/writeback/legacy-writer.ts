@@ -55,6 +55,7 @@ import {
 } from '@ficus/contracts/queues';
 import type { CapturedTable } from '../postgres/preflight.js';
 import { applyEvent, claimPositions, targetsOf, type TopicTarget } from './legacy-apply.js';
+import { createdKeys, GoneRowWaits, goneRows, type KeyMoveSource } from './gone-rows.js';
 import { markWriteback } from './origin-marks.js';
 import type { RecordHolders } from './record-holder.js';
 
@@ -88,6 +89,10 @@ export interface LegacyWriterOptions {
   statementTimeoutMs?: number;
   /** who holds each service's record (the rule store); without it the service's value is always written */
   recordHolders?: RecordHolders;
+  /** the CDC source whose key changes an update of a row the legacy no longer has follows (gone-rows.ts); without it such an update is dead-lettered at once */
+  keyMoves?: KeyMoveSource;
+  /** how long such an update waits for CDC to read past the moment its row was seen missing before it is dead-lettered (default 5 min) */
+  goneWaitMs?: number;
   log: Logger;
   outcome: (o: WritebackOutcome) => void;
 }
@@ -111,9 +116,12 @@ export class LegacyWriter {
   private readonly waits = new Map<string, NotNowWatch>();
   /** jobs waiting for a parent row (job ids are unique per queue): since when, and what they wrote meanwhile */
   private readonly parentWaits = new Map<string, { since: number; applied: ChangeEvent[] }>();
+  /** jobs whose updates found their legacy rows gone */
+  private readonly gone: GoneRowWaits;
 
   constructor(private readonly o: LegacyWriterOptions) {
     this.targets = targetsOf(o.tables);
+    this.gone = new GoneRowWaits({ ...o, targets: this.targets, transaction: (service, work) => this.transaction(service, work) });
     for (const service of o.services) {
       this.waits.set(service, new NotNowWatch({ log: o.log, what: 'the legacy database', fields: { service } }));
       let resolve!: (c: PartitionedConsumer<ChangeBatch>) => void;
@@ -171,7 +179,7 @@ export class LegacyWriter {
     const waitKey = `${job.queueName}\u0000${String(job.id)}`;
     let written: Written;
     try {
-      written = await this.write(service, latest, waitKey);
+      written = await this.write(service, latest, waitKey, createdKeys(events));
     } catch (e) {
       if (e instanceof NotYetError) {
         watch.answered(partition);
@@ -207,10 +215,32 @@ export class LegacyWriter {
    * `fkWaitMs` is over; what could be written meanwhile is committed (a retry skips it by
    * position), so that a parent held in this job, or a row another lane waits for, goes on.
    */
-  private async write(service: string, latest: ChangeEvent[], waitKey: string): Promise<Written> {
+  private async write(service: string, latest: ChangeEvent[], waitKey: string, created: Set<string>): Promise<Written> {
+    const { written, gone } = await this.writePresent(service, latest, waitKey, created);
+    if (gone.length === 0) {
+      this.gone.forget(waitKey);
+      return written;
+    }
+    const settled = await this.gone.settle(service, gone, waitKey);
+    const all: Written = { applied: [...written.applied, ...settled.applied], refusals: [...written.refusals, ...settled.refusals], kept: [...written.kept, ...settled.kept] };
+    if (settled.waiting === 0) return all;
+    // what was written stays (a retry skips it by position); the rest is tried again, refusals included
+    let held = this.parentWaits.get(waitKey);
+    if (!held) this.parentWaits.set(waitKey, (held = { since: Date.now(), applied: [] }));
+    held.applied.push(...all.applied);
+    this.count(service, [], all.applied, [], []);
+    this.reportKept(service, all.kept);
+    throw new NotYetError('waiting for CDC to read past the moment a written-back row was seen gone from the legacy (its key changed, or deleted)');
+  }
+
+  /** The job's changes but the updates of rows the legacy no longer has (answered as `gone`). */
+  private async writePresent(service: string, latest: ChangeEvent[], waitKey: string, created: Set<string>): Promise<{ written: Written; gone: ChangeEvent[] }> {
     let kept: Written['kept'] = [];
+    let gone: ChangeEvent[] = [];
     const applyClaimed = async (client: pg.PoolClient, changes: ChangeEvent[]) => {
-      const claimed = await claimPositions(client, service, changes);
+      const missing = await goneRows(client, service, this.targets, changes, created);
+      gone.push(...missing);
+      const claimed = await claimPositions(client, service, missing.length > 0 ? changes.filter((c) => !missing.includes(c)) : changes);
       for (const e of claimed) {
         const fields = await applyEvent(client, service, this.targets.get(e.topic)!, e, this.o.recordHolders);
         if (fields.length > 0) kept.push({ change: e, fields });
@@ -220,21 +250,23 @@ export class LegacyWriter {
     try {
       const applied = await this.transaction(service, (client) => {
         kept = [];
+        gone = [];
         return applyClaimed(client, latest);
       });
-      return { applied, refusals: [], kept };
+      return { written: { applied, refusals: [], kept }, gone };
     } catch (e) {
       if (!isRefusal(e)) throw e;
     }
     const giveUp = this.parentWaitOver(waitKey);
     const r = await this.transaction(service, (client) => {
       kept = [];
+      gone = [];
       return applyKeyByKey(client, latest, (change) => applyClaimed(client, [change]), isRefusal);
     });
     // a key refused rolled back what it kept too
     const keptOf = (applied: ChangeEvent[]) => kept.filter((k) => applied.includes(k.change));
     const orphans = r.refusals.filter((x) => isForeignKeyRefusal(x.error));
-    if (orphans.length === 0 || giveUp) return { ...r, kept: keptOf(r.applied) };
+    if (orphans.length === 0 || giveUp) return { written: { ...r, kept: keptOf(r.applied) }, gone };
     let wait = this.parentWaits.get(waitKey);
     if (!wait) {
       this.parentWaits.set(waitKey, (wait = { since: Date.now(), applied: [] }));

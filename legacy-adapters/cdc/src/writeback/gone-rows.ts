@@ -1,0 +1,174 @@
+/**
+ * An outbox update whose legacy row is not there. Inserting the whole row (as the writer once
+ * did) made a second chart when a legacy screen had changed the row's key meanwhile (an MRN
+ * renamed within the CDC lag: the legacy then held the patient under the new key and, again,
+ * under the old one) or brought back a row the legacy had deleted. A key the job itself creates
+ * (the service's own new row, its create and a later update netted into one) is still inserted.
+ *
+ * Otherwise the writer looks for a key change CDC has read of that row (publish/key-moves.ts)
+ * and writes the update to the row's new key; while CDC has not yet read past the moment the
+ * row was seen missing (the slot's confirmed position against the WAL insert position then),
+ * it waits in place; past it, with no key change, the row was deleted in the legacy while the
+ * service changed it, and the change is dead-lettered as that conflict, never inserted.
+ */
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { comparePositions, keyText, type ChangeEvent, type Logger } from '@ficus/contracts';
+import type { KeyRefusal } from '@ficus/contracts/queues';
+import { movedTo } from '../publish/key-moves.js';
+import { quoteIdent } from '../postgres/replication-connection.js';
+import { applyEvent, claimPositions, type TopicTarget } from './legacy-apply.js';
+import type { RecordHolders } from './record-holder.js';
+
+/** Where the legacy writer learns of the legacy's key changes: the PostgreSQL source of the same deployable. */
+export interface KeyMoveSource {
+  /** the CDC source's name (`source.name` of its events) */
+  source: string;
+  /** its replication slot, whose confirmed position says how far CDC has read */
+  slot: string;
+}
+
+const keyOfJob = (e: ChangeEvent) => `${e.topic}\u0000${keyText(e.key)}`;
+
+/** The keys a job creates: their updates may be inserted (the service's own new rows). */
+export const createdKeys = (events: readonly ChangeEvent[]) => new Set(events.filter((e) => e.op === 'create').map(keyOfJob));
+
+function rowWhere(t: TopicTarget, key: Record<string, unknown>): { where: string; values: unknown[] } {
+  return { where: t.key.map(([, column], i) => `${quoteIdent(column)} = $${i + 1}`).join(' AND '), values: t.key.map(([field]) => key[field]) };
+}
+
+/** Whether the row of `key` is there (locked to the transaction's end when it is). */
+export async function rowThere(client: pg.ClientBase, t: TopicTarget, key: Record<string, unknown>): Promise<boolean> {
+  const { where, values } = rowWhere(t, key);
+  return ((await client.query(`SELECT 1 FROM ${t.table} WHERE ${where} FOR UPDATE`, values)).rowCount ?? 0) > 0;
+}
+
+/**
+ * Among `changes`, the updates of keys the job does not create whose legacy row is not there
+ * and which are not redeliveries (a position at or before the one claimed for the key is
+ * skipped as ever). The rows that are there stay locked, so none goes before it is written.
+ */
+export async function goneRows(client: pg.ClientBase, service: string, targets: Map<string, TopicTarget>, changes: readonly ChangeEvent[], created: Set<string>): Promise<ChangeEvent[]> {
+  const gone: ChangeEvent[] = [];
+  for (const e of changes) {
+    if (e.op !== 'update' || created.has(keyOfJob(e)) || (await rowThere(client, targets.get(e.topic)!, e.key))) continue;
+    const { rows } = await client.query<{ position: string }>('SELECT position FROM ficus_writeback_positions WHERE service = $1 AND topic = $2 AND key = $3', [service, e.topic, keyText(e.key)]);
+    if (rows[0] && comparePositions(e.source.position, rows[0].position) <= 0) continue;
+    gone.push(e);
+  }
+  return gone;
+}
+
+/** The change written to another key: the key fields of its images too. */
+export function rekeyed(e: ChangeEvent, key: Record<string, unknown>): ChangeEvent {
+  return { ...e, key, before: e.before && { ...e.before, ...key }, after: e.after && { ...e.after, ...key } };
+}
+
+/** The change of a gone row moved to the key its row has now (following key changes, up to 8), or undefined when CDC read none to a row that is there. */
+export async function followMoves(client: pg.ClientBase, redis: Redis, moves: KeyMoveSource, t: TopicTarget, e: ChangeEvent): Promise<ChangeEvent | undefined> {
+  let key = e.key;
+  const seen = new Set([keyText(key)]);
+  for (let hop = 0; hop < 8; hop++) {
+    const to = await movedTo(redis, moves.source, e.topic, key);
+    if (!to || seen.has(keyText(to))) return undefined;
+    seen.add(keyText(to));
+    key = to;
+    if (await rowThere(client, t, key)) return rekeyed(e, key);
+  }
+  return undefined;
+}
+
+/** Where the legacy's WAL is now: every change committed so far lies before it. */
+export async function walNow(client: pg.ClientBase): Promise<string> {
+  return (await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+}
+
+/** Whether CDC has read, and enqueued, everything the legacy committed before `lsn` (its slot confirmed that far). */
+export async function cdcReadPast(client: pg.ClientBase | pg.Pool, slot: string, lsn: string): Promise<boolean> {
+  const { rows } = await client.query<{ past: boolean }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS past FROM pg_replication_slots WHERE slot_name = $1', [slot, lsn]);
+  return rows[0]?.past === true;
+}
+
+/** Why a gone row's change is dead-lettered (no key or row values: the letter's events carry them). */
+export const goneReason = {
+  deleted:
+    'the legacy has no row of this key any more and CDC, read past the moment that was seen, read no key change of it: deleted in the legacy while the service changed it (an update/delete conflict); not written as a new row, which would bring the record back beside any other copy of it',
+  unknown: (waitedMs: number) =>
+    `the legacy has no row of this key any more and CDC did not read that far within ${Math.round(waitedMs / 1000)} s: not known whether it was deleted or its key changed; not written as a new row (retry the letter once CDC streams)`,
+  noSource: 'the legacy has no row of this key any more (deleted, or its key changed, which this writer cannot follow without a PostgreSQL CDC source): not written as a new row',
+};
+
+export interface GoneRowWaitsOptions {
+  pool: pg.Pool;
+  connection: Redis;
+  keyMoves?: KeyMoveSource;
+  /** how long a gone row's change waits for CDC to read that far (default 5 min) */
+  goneWaitMs?: number;
+  recordHolders?: RecordHolders;
+  targets: Map<string, TopicTarget>;
+  log: Logger;
+  /** the writer's transaction (its marker first: no loop) */
+  transaction: <T>(service: string, work: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
+}
+
+export interface Settled {
+  applied: ChangeEvent[];
+  refusals: KeyRefusal[];
+  kept: { change: ChangeEvent; fields: string[] }[];
+  /** how many still wait for CDC */
+  waiting: number;
+}
+
+/** The writer's jobs with updates of gone rows (job ids are unique per queue): since when they wait, and the legacy's WAL position then. */
+export class GoneRowWaits {
+  private readonly waits = new Map<string, { since: number; lsn: string }>();
+
+  constructor(private readonly o: GoneRowWaitsOptions) {}
+
+  forget(waitKey: string): void {
+    this.waits.delete(waitKey);
+  }
+
+  /**
+   * Each gone row's change written to the key CDC read its row move to; the others
+   * dead-lettered once CDC has read past the moment they were seen gone (or after
+   * `goneWaitMs`), never inserted; until then they wait.
+   */
+  async settle(service: string, gone: ChangeEvent[], waitKey: string): Promise<Settled> {
+    const out: Settled = { applied: [], refusals: [], kept: [], waiting: 0 };
+    const moves = this.o.keyMoves;
+    if (!moves) return { ...out, refusals: gone.map((change) => ({ change, error: new Error(goneReason.noSource) })) };
+    let wait = this.waits.get(waitKey);
+    if (!wait) {
+      const client = await this.o.pool.connect();
+      try {
+        this.waits.set(waitKey, (wait = { since: Date.now(), lsn: await walNow(client) }));
+      } finally {
+        client.release();
+      }
+      this.o.log.info({ service, topics: [...new Set(gone.map((e) => e.topic))], rows: gone.length }, 'write-back of a row the legacy no longer has waits for CDC to read that far: its key changed there, or it was deleted; its partition holds');
+    }
+    // read before the moves: a move CDC read before its slot got this far is in Redis by then
+    const past = await cdcReadPast(this.o.pool, moves.slot, wait.lsn);
+    for (const e of gone) {
+      const t = this.o.targets.get(e.topic)!;
+      const followed = await this.o.transaction(service, async (client) => {
+        const to = await followMoves(client, this.o.connection, moves, t, e);
+        if (!to) return undefined;
+        // the old key's position too: a redelivery of the change is skipped
+        const claimed = await claimPositions(client, service, [e, to]);
+        if (!claimed.includes(e) || !claimed.includes(to)) return [];
+        return applyEvent(client, service, t, to, this.o.recordHolders);
+      });
+      if (followed) {
+        out.applied.push(e);
+        if (followed.length > 0) out.kept.push({ change: e, fields: followed });
+        this.o.log.info({ service, topic: e.topic, position: e.source.position }, 'write-back followed a key change made in the legacy: written to the row under its new key');
+      } else if (past) out.refusals.push({ change: e, error: new Error(goneReason.deleted) });
+      else if (Date.now() - wait.since >= (this.o.goneWaitMs ?? 300_000)) out.refusals.push({ change: e, error: new Error(goneReason.unknown(Date.now() - wait.since)) });
+      else out.waiting++;
+    }
+    if (out.waiting === 0) this.waits.delete(waitKey);
+    return out;
+  }
+}
