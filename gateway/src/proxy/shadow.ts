@@ -44,6 +44,19 @@ export const AFTER_WRITE = 'after-write';
 export const POOL_BUSY = 'pool-busy';
 /** the skip reason of a copy aborted because a real request needed its connection */
 export const PREEMPTED = 'preempted';
+/** the skip reason of a shadowed write legacy answered before its body was all read */
+export const ANSWERED_BEFORE_BODY = 'answered-before-body';
+/** the skip reason of a copy whose upstream's pool the gateway had closed (a rule change replaced it) */
+export const POOL_CLOSED = 'pool-closed';
+
+/**
+ * Why a copy that failed was the gateway's doing, not the new service's: a skip reason, or
+ * undefined (the failure counts against the service). Counted as a mismatch, a copy the gateway
+ * never sent would hold the flip gate shut on evidence the service never gave.
+ */
+function lostByGateway(e: Error & { code?: string }): string | undefined {
+  return e.code === 'UND_ERR_CLOSED' || e.code === 'UND_ERR_DESTROYED' ? POOL_CLOSED : undefined;
+}
 
 /** One copy of a request: to the rule's target, or (noise learning) to legacy again. */
 interface Copy {
@@ -118,6 +131,10 @@ export class ShadowCapture {
 
   legacyDone(): void {
     if (this.legacy || this.abandoned) return;
+    // legacy answered a write before its body was all read (an early 413): the rest of the body is
+    // drained unseen (or never comes), so a copy would go cut short, or never, leaving this
+    // request neither compared nor skipped and its concurrency slot taken for good
+    if (!this.req.complete) return this.abandon(ANSWERED_BEFORE_BODY);
     this.legacy = { status: this.legacyStatus, headers: this.legacyHeaders, body: this.legacyBody.body(this.legacyHeaders['content-type']) };
     this.maybeCompare();
   }
@@ -129,7 +146,7 @@ export class ShadowCapture {
   }
 
   /** Nothing will be compared: the copies in flight are aborted, and the request counts as skipped. */
-  private abandon(reason: string): void {
+  abandon(reason: string): void {
     if (this.abandoned || this.settled) return;
     this.abandoned = reason;
     for (const c of this.controllers) c.abort(new Error(reason));
@@ -200,7 +217,9 @@ export class ShadowCapture {
         });
         return { status: res.statusCode, headers: h, body: capture.body(h['content-type']) } satisfies Observed;
       })
-      .catch((e: Error & { code?: string }): Observed => {
+      .catch((e: Error & { code?: string }): Observed | string => {
+        const lost = lostByGateway(e);
+        if (lost !== undefined) return lost;
         const reason = e.code === 'SHADOW_TIMEOUT' || (e.name === 'AbortError' && controller.signal.reason instanceof Error && (controller.signal.reason as { code?: string }).code === 'SHADOW_TIMEOUT') ? 'timeout' : classifyUpstreamError(e).reason;
         return { status: 0, error: reason, headers: {}, body: { kind: 'none' } };
       })
@@ -208,7 +227,8 @@ export class ShadowCapture {
         clearTimeout(timer);
         upstream.gate.leaveShadow(slot);
         this.pending--;
-        if (which === 'target') this.target = observed;
+        if (typeof observed === 'string') this.abandon(observed);
+        else if (which === 'target') this.target = observed;
         else {
           this.again = observed;
           this.waitingForAgain = false;
@@ -338,8 +358,9 @@ export class Shadows {
         chunks.length = 0;
       } else chunks.push(c);
     });
+    // the copy never goes, whatever legacy did (legacyFailed would do nothing once it had answered)
     req.once('end', () => {
-      if (tooLarge) capture.legacyFailed('request-too-large');
+      if (tooLarge) capture.abandon('request-too-large');
       else capture.start(copies, target, Buffer.concat(chunks, size));
     });
     // a client that goes away mid-upload: the tee must not wait for an end that never comes
