@@ -52,8 +52,9 @@ describe("the dashboard's panels", () => {
       replays.push(r.request().postDataJSON());
       await r.fulfill(json({ replayed: true }));
     });
+    const redisAway = { waitingSince: new Date(Date.now() - 42_000).toISOString(), reason: 'Redis has not taken the change events (connection reconnecting)' };
     await page.route('**/api/cdc/status', (r) =>
-      r.fulfill(json({ sources: [{ name: 'legacy-pg', kind: 'postgres', state: 'streaming', lagBytes: 4096, lagMs: 350, lastPosition: '0/16B3748', lastCommitAt: new Date().toISOString(), changesPerSecond: 12.5 }] })),
+      r.fulfill(json({ sources: [{ name: 'legacy-pg', kind: 'postgres', state: 'streaming', lagBytes: 4096, lagMs: 350, lastPosition: '0/16B3748', lastCommitAt: new Date().toISOString(), changesPerSecond: 12.5 }], enqueue: redisAway })),
     );
     const failedAt = new Date(Date.now() - 120_000).toISOString();
     await page.route('**/api/hl7/queues/dead-letters?**', (r) =>
@@ -92,6 +93,10 @@ describe("the dashboard's panels", () => {
     expect(await deliveries.locator('tr', { hasText: 'legacy:legacy-hl7' }).locator('td').allTextContents()).toEqual(['58', '0', '1', '–']);
     await eventually(() => page.locator('#cdc').textContent()).toContain('streaming');
     expect(await page.locator('#cdc').textContent()).toContain('0.3 s · 4,096 bytes');
+    // streaming, but into memory: Redis takes nothing, which the state alone does not show
+    expect(await page.getByTestId('cdc-enqueue').textContent()).toMatch(
+      /^Change events wait for Redis since \S.* \(Redis has not taken the change events \(connection reconnecting\)\): no service gets a change meanwhile, and the CDC reader answers not ready\.$/,
+    );
 
     await hl7.getByRole('button', { name: 'Replay message MSG-77' }).click();
     const dialog = page.getByRole('dialog', { name: 'Replay message MSG-77' });

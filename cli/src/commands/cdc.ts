@@ -27,11 +27,13 @@ function consumerLines(r: CdcStatus): string[] {
   ];
 }
 
-/** Why `--strict` fails: a source not streaming, or changes that did not arrive where they should. */
+/** Why `--strict` fails: a source not streaming, changes Redis does not take, or changes that did not arrive where they should. */
 function strictProblems(r: CdcStatus): string[] {
   const problems: string[] = [];
   const stopped = r.sources.filter((s) => s.state !== 'streaming');
   if (stopped.length > 0) problems.push(`not streaming: ${stopped.map((s) => `${s.name} (${s.state})`).join(', ')}`);
+  // streaming into memory while Redis takes nothing: no service gets a change
+  if (r.enqueue) problems.push(`change events wait for Redis since ${r.enqueue.waitingSince}: ${r.enqueue.reason}`);
   const dead = r.consumerDeadLetters;
   if (dead === null) problems.push("the services' change queues could not be read (Redis did not answer)");
   const stuck = (dead ?? []).filter((d) => d.count > 0);
@@ -46,7 +48,7 @@ export function addCdcCommands(program: Command): void {
   cdc
     .command('status')
     .description('state, lag and rate of each CDC source, and the write-back')
-    .option('--strict', 'exit 1 unless every source is streaming and no change batch is dead-lettered (for scripts and checks)')
+    .option('--strict', 'exit 1 unless every source is streaming, Redis takes the changes and no change batch is dead-lettered (for scripts and checks)')
     .action(async (opts: { strict?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const r = await ctx.client().get<CdcStatus>('/api/cdc/status');

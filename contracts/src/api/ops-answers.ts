@@ -87,6 +87,11 @@ export interface CdcStatus {
    * up on, so its copy of those rows is stale until one is replayed. null when Redis did not answer.
    */
   consumerDeadLetters?: { prefix: string; count: number }[] | null;
+  /**
+   * Since when change events wait for Redis, which has not taken a flush for 5 s (enqueueing has
+   * stopped; /readyz answers 503 meanwhile), and why; null while Redis takes them.
+   */
+  enqueue?: { waitingSince: string; reason: string } | null;
   topics?: unknown;
   /** what the operator should know and tidy: Redis not answering, mapping entries that name no column (with file:line) */
   warnings?: string[];

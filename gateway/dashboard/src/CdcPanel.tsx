@@ -11,7 +11,7 @@ function lag(s: CdcSource) {
 }
 
 export function CdcPanel() {
-  const polled = usePoll(() => get<{ sources: CdcSource[] }>('/api/cdc/status'));
+  const polled = usePoll(() => get<{ sources: CdcSource[]; enqueue?: { waitingSince: string; reason: string } | null }>('/api/cdc/status'));
   const data = polled.data;
   const down = polled.error !== undefined && notRunning(polled.error);
   return (
@@ -26,6 +26,12 @@ export function CdcPanel() {
       ) : (
         <>
           <StaleNote polled={polled} />
+          {data.enqueue && (
+            // the source streams on into memory: its state alone would look fine while no service gets a change
+            <p role="alert" class="warn" data-testid="cdc-enqueue">
+              Change events wait for Redis since {when(data.enqueue.waitingSince)} ({data.enqueue.reason}): no service gets a change meanwhile, and the CDC reader answers not ready.
+            </p>
+          )}
           <table>
             <caption>Sources and their lag behind the legacy database</caption>
             <thead>

@@ -196,7 +196,7 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
     });
     closers.push(() => deadLetters.close());
 
-    const api: RunningApi = await startCdcApi(config, { control, metrics, log, source, writer, deadLetters, topics: () => metrics.totals(), warnings: () => mappingNotes });
+    const api: RunningApi = await startCdcApi(config, { control, metrics, log, source, writer, deadLetters, topics: () => metrics.totals(), warnings: () => mappingNotes, enqueueWait: () => publisher.enqueueWait });
     closers.push(() => api.app.close());
     log.info({ apiPort: api.port, source: source.name, kind: source.kind, topics, writeback: writer ? services : [] }, 'CDC started');
 

@@ -11,6 +11,7 @@ import type { CdcStatus } from '@ficus/contracts/api';
 import { cdcQueuePrefix, deadLetterRoutes, type DeadLetterDesk } from '@ficus/contracts/queues';
 import type { CdcSource } from '../cdc-service.js';
 import type { CdcConfig } from '../config.js';
+import type { EnqueueWait } from '../publish/publisher.js';
 import type { LegacyWriter } from '../writeback/legacy-writer.js';
 import { boundedRead, STATUS_REDIS_WAIT_MS } from './bounded-read.js';
 import type { CdcMetrics } from './metrics.js';
@@ -32,6 +33,8 @@ export interface CdcApiDeps {
   topics: () => Record<string, { read: number; published: number }>;
   /** what the operator should tidy (the mapping's entries that name nothing, with file:line) */
   warnings?: () => string[];
+  /** since when change events wait for Redis (enqueueing stopped), if they do */
+  enqueueWait?: () => EnqueueWait | undefined;
 }
 
 export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<RunningApi> {
@@ -57,10 +60,13 @@ export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<Run
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const s = await sourceStatus();
-    const ready = running.ready && s.state === 'streaming';
+    // a source that streams while Redis takes nothing feeds no service: not ready either
+    const enqueue = d.enqueueWait?.();
+    const ready = running.ready && s.state === 'streaming' && enqueue === undefined;
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not-ready',
       sources: [{ name: s.name, kind: s.kind, state: s.state, lagBytes: s.lagBytes, lagMs: s.lagMs, ...(s.error ? { error: s.error } : {}) }],
+      ...(enqueue ? { enqueue } : {}),
     });
   });
   app.get('/metrics', async (_req, reply) => reply.header('content-type', d.metrics.registry.contentType).send(await d.metrics.registry.metrics()));
@@ -71,8 +77,11 @@ export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<Run
     const [wbDead, consumerDead] = await Promise.all([writebackDeadLetters(), consumerDeadLetters()]);
     const warnings = [...(d.warnings?.() ?? [])];
     if (consumerDead === null || (d.writer && wbDead === null)) warnings.push(`Redis did not answer within ${STATUS_REDIS_WAIT_MS} ms: dead letter counts unknown`);
+    const enqueue = d.enqueueWait?.() ?? null;
+    if (enqueue) warnings.push(enqueueWarning(enqueue));
     return {
       sources: [await sourceStatus()],
+      enqueue,
       writeback: d.writer ? { enabled: true, ...d.writer.status(), deadLetters: wbDead } : { enabled: false, services: [] },
       consumerDeadLetters: consumerDead,
       topics: d.topics(),
@@ -85,4 +94,8 @@ export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<Run
   await app.listen({ host: config.CDC_API_HOST, port: config.CDC_API_PORT });
   running.port = (app.server.address() as { port: number }).port;
   return running;
+}
+
+export function enqueueWarning(w: EnqueueWait): string {
+  return `change events wait for Redis since ${w.waitingSince} (${w.reason}): nothing is enqueued or acknowledged meanwhile, /readyz answers 503`;
 }
