@@ -149,4 +149,27 @@ describe('through the HL7 adapter', () => {
       expect(rows[1]!.control_id).toBe(letter!.summary.controlId);
     });
   });
+
+  it('names outside ASCII reach patient-service intact over MLLP and the queue: UTF-8 (MÜLLER, 王) and Latin-1 alike', async () => {
+    // the job carries the message's bytes as a latin1 string (one character a byte): the service must get the bytes back, not read the characters
+    const cases = [
+      { mrn: '7600004', charset: 'UNICODE UTF-8', name: 'MÜLLER^王', encoding: 'utf8' as const, given: '王' },
+      { mrn: '7600005', charset: '8859/1', name: 'MÜLLER^JÖRG', encoding: 'latin1' as const, given: 'JÖRG' },
+    ];
+    await withAdapter('new', async (client) => {
+      for (const c of cases) {
+        const a04 = hl7(`${msh('ADT^A04^ADT_A01', uniqueControlId('A04'), { time: at() })}||||||${c.charset}`, `EVN|A04|${at()}`, segment('PID', { 1: '1', 3: `${c.mrn}^^^GENHOSP^MR`, 5: c.name, 7: '19700101', 8: 'F' }));
+        expect((await client.request(Buffer.from(a04, c.encoding))).code, c.charset).toBe('AA');
+      }
+      // a batch file re-saved by an editor: UTF-8 behind a byte order mark, MSH-18 still 8859/1 (the mark outweighs it)
+      const batched = { mrn: '7600006', given: '王' };
+      const member = hl7(`${msh('ADT^A04^ADT_A01', uniqueControlId('A04'), { time: at() })}||||||8859/1`, `EVN|A04|${at()}`, segment('PID', { 1: '1', 3: `${batched.mrn}^^^GENHOSP^MR`, 5: 'MÜLLER^王', 7: '19700101', 8: 'F' }));
+      expect((await client.request(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(hl7('BHS|^~\\&|REGADT|GENHOSP', member.replace(/\r$/, ''), 'BTS|1'))]))).code).toBe('AA');
+      cases.push({ ...batched, charset: '8859/1', name: 'MÜLLER^王', encoding: 'utf8' });
+      for (const c of cases) await until(async () => (await status(scene.patients.url, `/api/patients/${c.mrn}`)) === 200, `${c.mrn} in patient-service`);
+    });
+    const { rows } = await scene.patients.pool.query<{ mrn: string; family_name: string; given_name: string }>('SELECT mrn, family_name, given_name FROM patient WHERE mrn = ANY($1) ORDER BY mrn', [cases.map((c) => c.mrn)]);
+    // until 2026-12-07 the batch's message reached the service as MÃ\u009cLLER: stored without the mark, read as MSH-18 said
+    expect(rows).toEqual(cases.map((c) => ({ mrn: c.mrn, family_name: 'MÜLLER', given_name: c.given })));
+  });
 });
