@@ -8,7 +8,8 @@
  * merged field by field with the service's own changes (patient-merge.ts); while the legacy
  * holds it, a change of a patient whose HL7 change here is still being written back merges
  * the same way, and the echo of an older write-back keeps what the service changed since
- * (writeback-echoes.ts).
+ * (writeback-echoes.ts). A legacy key change meeting the service's own changes moves the
+ * patient to the new key (patient-key-moves.ts).
  */
 import type { ChangeEvent } from '@ficus/contracts';
 import { localTimestamp } from '@ficus/legacy-his/contract';
@@ -17,6 +18,7 @@ import { dropEarlyStaysLegacyRowsHold, dropEarlyStaysRenumbered } from '../encou
 import { RECORD_LEGACY_STAY_DELETES } from '../encounters/legacy-stay-changes.js';
 import { claimVisitNumbers } from '../encounters/visit-numbers.js';
 import type { MrnBlock } from '../patients/mrn-block.js';
+import { followKeyMoves } from './patient-key-moves.js';
 import { mergePatientChanges, takeEchoStamps, type MergeOutcome } from './patient-merge.js';
 import { mergeWritebackEchoes } from './writeback-echoes.js';
 
@@ -49,7 +51,9 @@ export function patientsFeed(mrns: MrnBlock): ChangeFeed {
   return {
     topic: 'patients',
     async apply(changes, given) {
-      const { upserts: incoming, deletes } = split(changes);
+      // a legacy key change meeting the service's own changes: the patient follows the key (one person, not two)
+      const moved = await followKeyMoves(given.tx, changes, given.systemOfRecord);
+      const { upserts: incoming, deletes } = split(moved.length > 0 ? changes.filter((c) => !moved.includes(c)) : changes);
       const merge: MergeOutcome = await mergePatientChanges(given.tx, incoming, given.systemOfRecord, given.recheck);
       const ctx: ApplyContext = { ...given, systemOfRecord: merge.regime };
       const notApplied = await deleteRows(ctx, deletes, 'patient', 'mrn', 'mrn', 'text');

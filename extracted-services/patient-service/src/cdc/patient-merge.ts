@@ -27,7 +27,7 @@ import { LOCAL_CHANGES, type LocalChanges } from '../patients/local-changes.js';
 import { PATIENT_DATA_FIELDS, PATIENT_MERGED_FIELDS, patientTopicRow } from './patient-topic.js';
 
 /** the patient column of each merged field, and how the topic's value (text) is written to it */
-const COLUMN_OF: Record<string, { column: string; sql: (p: string) => string }> = {
+export const COLUMN_OF: Record<string, { column: string; sql: (p: string) => string }> = {
   lastName: { column: 'family_name', sql: (p) => `${p}::text` },
   firstName: { column: 'given_name', sql: (p) => `${p}::text` },
   middleName: { column: 'middle_name', sql: (p) => `${p}::text` },
