@@ -5,7 +5,7 @@
  * in legacy: the rules table showed `new` while admissions went to legacy.
  */
 import { hostname } from 'node:os';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { Hl7EmergencyAnswer } from '@ficus/contracts/api';
 import type { Hl7EmergencyFile } from '../routing/hl7-emergency.js';
 
@@ -15,7 +15,8 @@ export function emergencyRoute(app: FastifyInstance, emergency: Pick<Hl7Emergenc
     schema: {
       tags: ['hl7'],
       summary: "This adapter instance's emergency override file: the HL7 rules it holds in legacy whatever the rule store serves (no `override`: none in force), and its last refused content",
-    },
+      // only the API documentation's fields: FastifySchema knows them only where @fastify/swagger is loaded (the gateway), not in this package's own build
+    } as FastifySchema,
     handler: async (): Promise<Hl7EmergencyAnswer> => {
       const s = emergency.status();
       const o = s.override;
