@@ -25,7 +25,7 @@ describe('numbers compare by their exact value', () => {
   it('an integer beyond 2^53 rounded by the new service is a mismatch, shown with its digits', () => {
     const r = compare('{"acct":9007199254740993,"mrn":"100001"}', '{"acct":9007199254740992,"mrn":"100001"}');
     expect(r.match).toBe(false);
-    expect(r.diff).toEqual([{ path: '/acct', kind: 'changed', legacy: new ExactNumber('9007199254740993'), target: 9007199254740992 }]);
+    expect(r.diff).toEqual([{ path: '/acct', kind: 'changed', legacy: '‹9007199254740993›', target: 9007199254740992 }]);
     expect(formatDiff(r.diff)).toBe('~ /acct: 9007199254740993 → 9007199254740992');
     expect(storedText('{"acct":9007199254740993}', '{"acct":9007199254740992}')).toBe('~ /acct: 9007199254740993 → 9007199254740992');
     expect(JSON.stringify(r.diff)).toContain('"legacy":"‹9007199254740993›"');
@@ -54,7 +54,7 @@ describe('numbers compare by their exact value', () => {
     const big = (n: number) => `{"id":900719925474099${n},"v":"x"}`;
     expect(same(`{"items":[${big(1)},${big(3)}]}`, `{"items":[${big(3)},${big(1)}]}`, { arrayKeys: { '/items': 'id' } })).toBe(true);
     const r = compare(`{"items":[${big(1)},${big(3)},${big(5)}]}`, `{"items":[${big(1)},${big(5)}]}`);
-    expect(r.diff).toEqual([{ path: '/items/1', kind: 'removed', legacy: { id: new ExactNumber('9007199254740993'), v: 'x' } }]);
+    expect(r.diff).toEqual([{ path: '/items/1', kind: 'removed', legacy: { id: '‹9007199254740993›', v: 'x' } }]);
     expect(formatDiff(r.diff)).toBe('- /items/1: {"id":9007199254740993,"v":"x"} (only in legacy)');
     expect(same('{"ids":[9007199254740993.0]}', '{"ids":[9007199254740993]}')).toBe(true);
   });
@@ -84,9 +84,9 @@ describe('a key given twice', () => {
     const r = compare('{"mrn":"100001","ward":"7","ward":"9"}', '{"mrn":"100001","ward":"9"}');
     expect(r.match).toBe(false);
     expect(r.fields).toEqual(['/ward']);
-    expect(r.diff).toEqual([{ path: '/ward', kind: 'changed', legacy: new RepeatedKey(['7', '9']), target: '9' }]);
-    expect(formatDiff(r.diff)).toBe('~ /ward: {"‹repeated key›":["7","9"]} → "9"');
-    expect(storedText('{"a":1,"a":2}', '{"a":2}')).toBe('~ /a: {"‹repeated key›":[1,2]} → 2');
+    expect(r.diff).toEqual([{ path: '/ward', kind: 'changed', legacy: { '‹repeated key›': ['7', '9'] }, target: '9' }]);
+    expect(formatDiff(r.diff)).toBe('~ /ward: {‹repeated key›:["7","9"]} → "9"');
+    expect(storedText('{"a":1,"a":2}', '{"a":2}')).toBe('~ /a: {‹repeated key›:[1,2]} → 2');
     // the first read too, and nested in a list item
     expect(same('{"a":1,"a":2}', '{"a":1}')).toBe(false);
     expect(compare('{"items":[{"id":1,"v":1,"v":2}]}', '{"items":[{"id":1,"v":2}]}').fields).toEqual(['/items/*/v']);

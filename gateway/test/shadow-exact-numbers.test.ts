@@ -50,11 +50,13 @@ function sendText(res: ServerResponse, text: string) {
 }
 
 // legacy, a system written in another language, and the new service in JavaScript, per MRN:
-// 1 the account number rounded to a double; 2 a ward given twice; 3 numbers written another way
+// 1 the account number rounded to a double; 2 a ward given twice; 3 numbers written another way;
+// 4 legacy's account number a string that reads like a diff's exact number, the service's a number
 const answers: Record<string, [legacy: string, service: string]> = {
   '1': ['{"mrn":"1","acct":9007199254740993,"balance":12.5}', '{"mrn":"1","acct":9007199254740992,"balance":12.5}'],
   '2': ['{"mrn":"2","ward":"7","ward":"9"}', '{"mrn":"2","ward":"9"}'],
   '3': ['{"mrn":"3","acct":9007199254740993.0,"balance":12.50}', '{"mrn":"3","acct":9007199254740993,"balance":12.5}'],
+  '4': ['{"mrn":"4","acct":"‹9007199254740993›"}', '{"mrn":"4","acct":9007199254740993}'],
 };
 
 beforeAll(async () => {
@@ -111,7 +113,16 @@ describe('shadow comparison of what JSON.parse reads alike', () => {
     const r = await probe('2');
     expect(r.result).toBe('mismatch');
     expect(r.sample!.fields).toEqual(['/ward']);
-    expect(r.sample!.text).toBe('~ /ward: {"‹repeated key›":["7","9"]} → "9"');
+    expect(r.sample!.text).toBe('~ /ward: {‹repeated key›:["7","9"]} → "9"');
+  });
+
+  it('a string "‹digits›" against that number is a mismatch, kept and shown as a string against a number', async () => {
+    const r = await probe('4');
+    expect(r.result).toBe('mismatch');
+    expect(r.sample!.diff).toEqual([{ path: '/acct', kind: 'changed', legacy: '‹‹9007199254740993›', target: '‹9007199254740993›' }]);
+    expect(r.sample!.text).toBe('~ /acct: "‹9007199254740993›" → 9007199254740993');
+    const cli = await ficus(['parity', 'accounts-read', '--samples', '1']);
+    expect(cli.stdout).toContain('~ /acct: "‹9007199254740993›" → 9007199254740993');
   });
 
   it('the same numbers written another way match', async () => {

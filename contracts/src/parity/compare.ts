@@ -10,7 +10,7 @@
  */
 import type { CompareNormalizer, CompareSettings } from '../rules/model.js';
 import { alignItems } from './array-alignment.js';
-import { ExactNumber, isJsonObject as isObject, numberOf, RepeatedKey, sameLeaf, showValue } from './exact-values.js';
+import { ExactNumber, isJsonObject as isObject, numberOf, RepeatedKey, sameLeaf, setOwnKey, shapeOf, showValue, storedValue } from './exact-values.js';
 import { compilePath, compilePaths, escapeSegment, fieldOf, type PathMatcher } from './json-paths.js';
 import { sameHeader } from './header-values.js';
 import { DEFAULT_COMPARED_HEADERS } from './settings.js';
@@ -37,7 +37,10 @@ export interface DiffEntry {
   /** `status`, `header:content-type`, `body` (by digest) or a JSON pointer into the body (`""` is the root) */
   path: string;
   kind: 'changed' | 'added' | 'removed';
-  /** as parsed: an ExactNumber or a RepeatedKey serializes as `‹digits›` or `{"‹repeated key›": [...]}` */
+  /**
+   * as kept (storedValue): JSON, a number no double holds as `"‹digits›"`, a repeated key as
+   * `{"‹repeated key›": [...]}`, a body's own string or key that begins with ‹ with one ‹ more
+   */
   legacy?: unknown;
   target?: unknown;
 }
@@ -127,7 +130,7 @@ function normalizeLeaf(v: unknown, segments: readonly string[], normalizers: Nor
 }
 
 function sortKey(v: unknown, key: string): string {
-  const k = isObject(v) ? v[key] : undefined;
+  const k = isObject(v) && Object.hasOwn(v, key) ? v[key] : undefined;
   if (k instanceof ExactNumber) return k.canonical;
   return k === undefined ? '\uffff' : JSON.stringify(k);
 }
@@ -149,8 +152,7 @@ export function normalizeJson(value: unknown, cc: CompiledCompare, segments: str
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       const at = [...segments, k];
-      if (cc.ignore(at)) continue;
-      out[k] = normalizeJson(v, cc, at);
+      if (!cc.ignore(at)) setOwnKey(out, k, normalizeJson(v, cc, at));
     }
     return out;
   }
@@ -192,9 +194,9 @@ export function diffJson(a: unknown, b: unknown, path = ''): DiffEntry[] {
     while (tail < a.length - head && tail < b.length - head && sameJson(a[a.length - 1 - tail], b[b.length - 1 - tail])) tail++;
     for (const step of alignItems(a, b, head, a.length - tail, b.length - tail)) {
       if (step.kind === 'added') {
-        if (b[step.target] !== IGNORED) out.push({ path: `${path}/${step.target}`, kind: 'added', target: b[step.target] });
+        if (b[step.target] !== IGNORED) out.push({ path: `${path}/${step.target}`, kind: 'added', target: storedValue(b[step.target]) });
       } else if (step.kind === 'removed') {
-        if (a[step.legacy] !== IGNORED) out.push({ path: `${path}/${step.legacy}`, kind: 'removed', legacy: a[step.legacy] });
+        if (a[step.legacy] !== IGNORED) out.push({ path: `${path}/${step.legacy}`, kind: 'removed', legacy: storedValue(a[step.legacy]) });
       } else out.push(...diffJson(a[step.legacy], b[step.target], `${path}/${step.legacy}`));
     }
     return out;
@@ -204,14 +206,15 @@ export function diffJson(a: unknown, b: unknown, path = ''): DiffEntry[] {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     for (const k of keys) {
       const p = `${path}/${escapeSegment(k)}`;
-      if (!(k in b)) out.push({ path: p, kind: 'removed', legacy: a[k] });
-      else if (!(k in a)) out.push({ path: p, kind: 'added', target: b[k] });
+      // own keys only: `k in b` found toString in {} and compared a body's 1 with a function
+      if (!Object.hasOwn(b, k)) out.push({ path: p, kind: 'removed', legacy: storedValue(a[k]) });
+      else if (!Object.hasOwn(a, k)) out.push({ path: p, kind: 'added', target: storedValue(b[k]) });
       else out.push(...diffJson(a[k], b[k], p));
     }
     return out;
   }
   if (sameJson(a, b)) return [];
-  return [{ path, kind: 'changed', legacy: a, target: b }];
+  return [{ path, kind: 'changed', legacy: storedValue(a), target: storedValue(b) }];
 }
 
 function bodyDiff(a: ObservedBody, b: ObservedBody, cc: CompiledCompare): DiffEntry[] {
@@ -228,7 +231,7 @@ export function diffObserved(a: Observed, b: Observed, cc: CompiledCompare): Dif
   // a 404 against a 200 is that, not also every field of the record against the error's: those
   // crowded the top differing fields with fields that did not differ
   if (a.status !== b.status || a.error !== b.error) {
-    return [{ path: 'status', kind: 'changed', legacy: a.error ?? a.status, target: b.error ?? b.status }];
+    return [{ path: 'status', kind: 'changed', legacy: storedValue(a.error ?? a.status), target: storedValue(b.error ?? b.status) }];
   }
   const out: DiffEntry[] = [];
   // an answer that is not there has no headers or body to compare
@@ -236,7 +239,7 @@ export function diffObserved(a: Observed, b: Observed, cc: CompiledCompare): Dif
   for (const h of cc.headers) {
     if (!sameHeader(h, a.headers[h], b.headers[h])) {
       const kind = a.headers[h] === undefined ? 'added' : b.headers[h] === undefined ? 'removed' : 'changed';
-      out.push({ path: `header:${h}`, kind, legacy: a.headers[h], target: b.headers[h] });
+      out.push({ path: `header:${h}`, kind, legacy: storedValue(a.headers[h]), target: storedValue(b.headers[h]) });
     }
   }
   out.push(...bodyDiff(a.body, b.body, cc));
@@ -259,16 +262,6 @@ export function compareObserved(legacy: Observed, target: Observed, cc: Compiled
   }
   const fields = [...new Set(diff.map((d) => fieldOf(d.path)))];
   return { match: diff.length === 0, fields, diff, noise };
-}
-
-/** The shape of a value with every leaf replaced by its type: what a sample keeps by default. */
-export function shapeOf(v: unknown): unknown {
-  if (v instanceof ExactNumber) return '‹number›';
-  if (v instanceof RepeatedKey) return new RepeatedKey(v.values.map(shapeOf));
-  if (Array.isArray(v)) return v.slice(0, 20).map(shapeOf);
-  if (isObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shapeOf(x)]));
-  if (v === null) return '‹null›';
-  return `‹${typeof v}›`;
 }
 
 /** A diff safe to keep: paths and value shapes, never values, unless `keepValues`. */
