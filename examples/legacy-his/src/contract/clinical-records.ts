@@ -1,15 +1,18 @@
 /**
  * A patient's stays and laboratory results as the legacy API shows them (README, "GET
  * /api/encounters" and "GET /api/results"): the JSON shapes in the contract's key order, each
- * made from a store's neutral record, so that every store serialises them alike.
+ * made from a store's neutral record, so that every store serialises them alike. Ids are
+ * LegacyIds: send them with exactJson (a BIGINT beyond 2^53 is a bigint).
  */
+import { legacyId, type LegacyId } from './exact-json.js';
 
 export type AdmissionTypeCode = 'E' | 'I' | 'O' | 'D';
 
 export interface LegacyEncounter {
-  admissionId: number;
+  admissionId: LegacyId;
   mrn: string;
   admitDate: string;
+  /** a time, or `infinity` as a legacy row may hold it (a discharge all the same: the census counts only nulls) */
   dischargeDate: string | null;
   /** derived: ADMITTED while there is no discharge date */
   status: 'ADMITTED' | 'DISCHARGED';
@@ -23,7 +26,7 @@ export interface LegacyEncounter {
 
 /** A stay as a store reads it, under the contract's names; times local, YYYY-MM-DDTHH:MM:SS (sqlTimestamp). */
 export interface EncounterRecord {
-  /** a BIGINT id arrives as a string; ids stay far below 2^53 */
+  /** a BIGINT id arrives as a string */
   admissionId: number | string;
   mrn: string;
   admitDate: string;
@@ -40,7 +43,7 @@ export interface EncounterRecord {
 
 export function encounterJson(r: EncounterRecord): LegacyEncounter {
   return {
-    admissionId: Number(r.admissionId),
+    admissionId: legacyId(r.admissionId),
     mrn: r.mrn,
     admitDate: r.admitDate,
     dischargeDate: r.dischargeDate,
@@ -62,9 +65,9 @@ export type ResultStatusCode = 'F' | 'P' | 'C';
  * printed ("0.70", not 0.7) and text results are words.
  */
 export interface LegacyLabResult {
-  resultId: number;
+  resultId: LegacyId;
   mrn: string;
-  admissionId: number | null;
+  admissionId: LegacyId | null;
   orderNumber: string;
   testCode: string;
   testName: string;
@@ -86,9 +89,9 @@ export interface LabResultRecord extends Omit<LegacyLabResult, 'resultId' | 'adm
 
 export function labResultJson(r: LabResultRecord): LegacyLabResult {
   return {
-    resultId: Number(r.resultId),
+    resultId: legacyId(r.resultId),
     mrn: r.mrn,
-    admissionId: r.admissionId === null ? null : Number(r.admissionId),
+    admissionId: r.admissionId === null ? null : legacyId(r.admissionId),
     orderNumber: r.orderNumber,
     testCode: r.testCode,
     testName: r.testName,

@@ -5,9 +5,10 @@
  * knows whether a patient exists, are the caller's.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { LegacyEncounter, LegacyLabResult } from './clinical-records.js';
 import { LegacyError } from './errors.js';
+import { exactJson } from './exact-json.js';
 import { CalendarDate, Mrn, MrnQuery } from './schema-types.js';
 
 const ResultsQuery = Type.Object({ mrn: Mrn, from: Type.Optional(CalendarDate), to: Type.Optional(CalendarDate) });
@@ -51,21 +52,24 @@ const requirePatient = async (source: { patientExists(mrn: string): Promise<bool
   if (!(await source.patientExists(mrn))) throw new LegacyError(404, 'Patient not found');
 };
 
+/** written by exactJson, where Fastify's JSON.stringify would throw on a BIGINT id beyond 2^53 (a bigint) */
+const sendList = (reply: FastifyReply, list: EncounterList | ResultList) => reply.type('application/json; charset=utf-8').send(exactJson(list));
+
 export function registerEncounterRoutes(app: FastifyInstance, source: EncounterSource) {
-  app.get<{ Querystring: MrnQuery }>('/api/encounters', { schema: { querystring: MrnQuery } }, async (request): Promise<EncounterList> => {
+  app.get<{ Querystring: MrnQuery }>('/api/encounters', { schema: { querystring: MrnQuery } }, async (request, reply) => {
     const { mrn } = request.query;
     await requirePatient(source, mrn);
     const items = await source.encountersOf(mrn);
-    return { mrn, total: items.length, items };
+    return sendList(reply, { mrn, total: items.length, items });
   });
 }
 
 export function registerResultRoutes(app: FastifyInstance, source: ResultSource) {
-  app.get<{ Querystring: ResultsQuery }>('/api/results', { schema: { querystring: ResultsQuery } }, async (request): Promise<ResultList> => {
+  app.get<{ Querystring: ResultsQuery }>('/api/results', { schema: { querystring: ResultsQuery } }, async (request, reply) => {
     const { mrn, from, to } = request.query;
     if (from && to && from > to) throw new LegacyError(400, 'Invalid request parameters', [{ field: 'from', issue: 'must not be after to' }]);
     await requirePatient(source, mrn);
     const items = await source.resultsOf({ mrn, from, to });
-    return { mrn, total: items.length, items };
+    return sendList(reply, { mrn, total: items.length, items });
   });
 }

@@ -15,3 +15,4 @@ export * from './patient-input.js';
 export * from './patient-routes.js';
 export * from './clinical-records.js';
 export * from './clinical-routes.js';
+export * from './exact-json.js';

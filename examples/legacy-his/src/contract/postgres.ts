@@ -12,11 +12,21 @@ import type { PatientSearch } from './patient-routes.js';
  * turn a TIMESTAMP into a JS Date in the process's zone).
  */
 
+/*
+ * PostgreSQL also keeps values a legacy screen or an old import may have written, which to_char
+ * alone prints as null (`infinity`: an open stay, for a discharged one) or as another day (a
+ * year BC as the same year AD). They are printed as PostgreSQL's ISO text writes them, as the
+ * CDC's change events carry them: `infinity`, `-infinity`, `0044-03-15 BC`; a year after 9999
+ * has its five digits (`10000-01-01`).
+ */
+const legacyTemporal = (column: string, pattern: string) =>
+  `(CASE WHEN NOT isfinite(${column}) THEN ${column}::text WHEN ${column} < '0001-01-01' THEN to_char(${column}, '${pattern} BC') ELSE to_char(${column}, '${pattern}') END)`;
+
 /** a TIMESTAMP(0) column as 'YYYY-MM-DDTHH:MM:SS' (local hospital time, no offset) */
-export const sqlTimestamp = (column: string) => `to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS')`;
+export const sqlTimestamp = (column: string) => legacyTemporal(column, 'YYYY-MM-DD"T"HH24:MI:SS');
 
 /** a DATE column as 'YYYY-MM-DD' */
-export const sqlDate = (column: string) => `to_char(${column}, 'YYYY-MM-DD')`;
+export const sqlDate = (column: string) => legacyTemporal(column, 'YYYY-MM-DD');
 
 /**
  * SQL for a text parameter holding a `ParsedDateTime.timestamp` (or a change event's local
