@@ -36,8 +36,9 @@ export function fromText(typeOid: number, text: string | null): unknown {
       return Number.isFinite(n) ? n : text; // NaN, Infinity stay text: JSON has no word for them
     }
     case TIMESTAMP:
-      // local time as the source stored it: 2024-07-01 08:00:00 → 2024-07-01T08:00:00
-      return text.length > 10 && text[10] === ' ' ? `${text.slice(0, 10)}T${text.slice(11)}` : text;
+      // local time as the source stored it: 2024-07-01 08:00:00 → 2024-07-01T08:00:00; a year
+      // after 9999 too (10000-01-01T08:00:00), BC kept (0044-03-15T12:00:00 BC), infinity as is
+      return text.replace(/^(\d{4,}-\d\d-\d\d) /, '$1T');
     case TIMESTAMPTZ:
       return isoWithOffset(text);
     case JSON_:
