@@ -244,6 +244,10 @@ export interface UpstreamsView {
     health: 'unknown' | 'healthy' | 'unhealthy';
     circuit: { state: 'closed' | 'half-open' | 'open'; since: string; reason: string | null };
     lastError: string | null;
+    /** `emergency`: held in legacy by the instance's emergency override file, whatever the rule store says */
+    rules: { id: string; mode: string; role: 'target' | 'legacy'; emergency?: true }[];
     warnings: { rule: string; text: string }[];
   }[];
+  /** the instance's emergency override file, while one is in force */
+  emergency?: { file: string; since: string; by?: string; reason?: string; pinned: string[] };
 }

@@ -2,10 +2,11 @@
  * `ficus` as a real process: how it finds the API and its token, exit codes for usage errors
  * and unreachable APIs, the audit log, and tokens (a revoked one stops working at once).
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../../test-support/until.js';
 import { ADMIN_TOKEN, LINKED_BIN, parse, REPO_ROOT, startScene, type Scene } from './support/cli-scene.js';
 
 let s: Scene;
@@ -136,6 +137,28 @@ describe('ficus upstreams', () => {
         ['patient-service', new URL(s.fresh.url).host],
       ].sort(),
     );
+  });
+
+  it('shows the emergency override file the instance applies, and the rules it holds on each upstream', async () => {
+    const file = path.join(s.gw.stateDir, 'emergency-legacy.yaml');
+    type Answer = { emergency?: { since: string } };
+    const emergencyNow = async () => (await s.admin.get<Answer>('/api/upstreams')).body.emergency;
+    writeFileSync(file, 'rules: [patients-write]\nreason: patient-service loses writes\nby: j.doe\n');
+    try {
+      const since = (await until(emergencyNow, 'the override applied', 10_000)).since;
+      const text = await s.ficus(['upstreams']);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toContain(`EMERGENCY OVERRIDE: ${file} in force on this instance since ${since} by j.doe: patient-service loses writes; rules held in legacy whatever the rule store says: patients-write`);
+      expect(text.stdout).toMatch(/UPSTREAM\s+URL\s+HEALTH\s+CIRCUIT\s+LAST HEALTH-CHECK ERROR\s+HELD IN LEGACY \(EMERGENCY\)\n/);
+      for (const name of ['legacy', 'patient-service']) expect(text.stdout.split('\n').find((l) => l.startsWith(`${name} `))).toMatch(/\spatients-write$/);
+    } finally {
+      rmSync(file, { force: true });
+      await until(async () => !(await emergencyNow()), 'the override removed', 10_000);
+      // its two audit entries in before the audit test counts entries
+      await until(async () => (await s.admin.get<{ entries: unknown[] }>('/api/audit?action=rules.emergency')).body.entries.length === 2, 'the override audited', 10_000);
+    }
+    const after = await s.ficus(['upstreams']);
+    expect(after.stdout).not.toContain('EMERGENCY');
   });
 });
 
