@@ -27,6 +27,27 @@ function consumerLines(r: CdcStatus): string[] {
   ];
 }
 
+/** What holds the write-back back, or keeps legacy edits over it: a log line alone left the operator guessing. */
+function writebackHoldLines(wb: CdcStatus['writeback']): string[] {
+  const lines: string[] = [];
+  for (const s of wb.services) {
+    for (const h of s.goneRows ?? []) {
+      lines.push(
+        `write-back from ${s.name} held on partition ${h.partition} since ${h.since}: ${h.rows} update(s) of ${h.topics.join(', ')} whose legacy row is gone (its key changed there, or it was deleted); waiting for ${h.waitingFor}; from ${h.until} on, those still waiting are dead-lettered as not known (at their next try)`,
+      );
+    }
+  }
+  const e = wb.emergency;
+  if (e) {
+    const who = e.by ? ` by ${e.by}` : '';
+    const why = e.reason ? `: ${e.reason}` : '';
+    const rules = e.rules === 'all' ? 'all' : e.rules.join(', ');
+    const held = e.services.length > 0 ? `the legacy holds the record of ${e.services.map((s) => `${s.name} (${s.rule})`).join(', ')}: a legacy edit of a field the service changed too stays` : "it holds no write-back service's record";
+    lines.push(`EMERGENCY OVERRIDE: ${e.file} (rules: ${rules}) in force since ${e.since}${who}${why}; ${held}`);
+  }
+  return lines.length > 0 ? ['', ...lines] : [];
+}
+
 /** Why `--strict` fails: a source not streaming, changes Redis does not take, or changes that did not arrive where they should. */
 function strictProblems(r: CdcStatus): string[] {
   const problems: string[] = [];
@@ -66,6 +87,7 @@ export function addCdcCommands(program: Command): void {
           lines.push('', table(['write-back from', 'applied since start', 'last applied'], wb.services.map((s) => [s.name, s.applied, s.lastAppliedAt ?? NONE_YET])));
           if (wb.deadLetters === null) lines.push('write-back dead letters: unknown (Redis did not answer)');
           else if (wb.deadLetters) lines.push(`${wb.deadLetters} write-back job(s) dead-lettered: the legacy database refused them (ficus queues dead-letters --channel cdc)`);
+          lines.push(...writebackHoldLines(wb));
         } else if (wb) {
           lines.push('', 'write-back: off');
         }

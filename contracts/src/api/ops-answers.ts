@@ -73,14 +73,49 @@ export interface CdcSourceStatus {
   error?: string;
 }
 
+/** A write-back partition held by updates of rows the legacy no longer has under their keys. */
+export interface WritebackGoneRowHold {
+  partition: number;
+  topics: string[];
+  /** the updates still waiting */
+  rows: number;
+  since: string;
+  /** what they wait for: CDC's slot to pass the legacy's WAL position when the rows were seen missing */
+  waitingFor: string;
+  /** when those still waiting are dead-lettered as not known (CDC_WRITEBACK_GONE_WAIT_MS after since) */
+  until: string;
+}
+
+/** The emergency override file as the CDC deployable's legacy writer applies it. */
+export interface WritebackEmergency {
+  file: string;
+  /** what the file names */
+  rules: 'all' | string[];
+  reason?: string;
+  by?: string;
+  /** since when this CDC instance applies it */
+  since: string;
+  /** the write-back services whose record rule it holds in legacy (CDC_WRITEBACK_RECORD_RULES) */
+  services: { name: string; rule: string }[];
+}
+
 /** GET /api/cdc/status */
 export interface CdcStatus {
   sources: CdcSourceStatus[];
   writeback: {
     enabled: boolean;
     /** `waiting`: since when write-back jobs wait for the legacy database to be available again (null: they do not) */
-    services: { name: string; applied: number; lastAppliedAt: string | null; waiting?: { since: string; lastError: string; partitions: number[]; tries: number } | null }[];
+    services: {
+      name: string;
+      applied: number;
+      lastAppliedAt: string | null;
+      waiting?: { since: string; lastError: string; partitions: number[]; tries: number } | null;
+      /** partitions held by updates whose legacy row is gone, waiting for CDC to read that far (no key values) */
+      goneRows?: WritebackGoneRowHold[];
+    }[];
     deadLetters?: number | null;
+    /** the emergency override file, while it is in force: the services whose record it gives the legacy (their legacy edits stay); null when none */
+    emergency?: WritebackEmergency | null;
   };
   /**
    * Dead letters of the services' change queues (`cdc.<topic>`): change batches a service gave

@@ -6,7 +6,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { formatIssue, openStore, partitionQueueName, type Logger, type OpenStore } from '@ficus/contracts';
+import { formatIssue, openStore, partitionQueueName, type Logger, type OpenStore, type RecordEmergencyFile } from '@ficus/contracts';
 import { cdcQueuePrefix, changeBatchSummary, DeadLetterDesk, deadLetterQueueName, writebackQueuePrefix } from '@ficus/contracts/queues';
 import { emergencyFile, legacyUrl, publicationOf, ruleStoreUrl, slotOf, stateUrl, writebackServices, type CdcConfig } from './config.js';
 import { loadMapping, type CdcMapping } from './mapping/mapping-file.js';
@@ -21,7 +21,7 @@ import { Publisher } from './publish/publisher.js';
 import type { SourceHooks, SourceStatus } from './source.js';
 import { StateStore } from './state/state-store.js';
 import { LegacyWriter, migrateWriteback } from './writeback/legacy-writer.js';
-import { parseRecordRules, recordHoldersFromStore, watchRecordEmergency } from './writeback/record-holder.js';
+import { parseRecordRules, recordEmergencyStatus, recordHoldersFromStore, refusedEmergencyWarning, watchRecordEmergency } from './writeback/record-holder.js';
 
 export interface CdcSource {
   readonly name: string;
@@ -57,6 +57,8 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
 
     let source: CdcSource | undefined;
     let writer: LegacyWriter | undefined;
+    /** the emergency file the writer follows, and its record rules: for the status */
+    let breakGlass: { file: RecordEmergencyFile; recordRules: Map<string, string> } | undefined;
     const topics = mapping.topics.map((t) => t.topic);
     const services = writebackServices(config);
     const depthQueues = topics.flatMap((t) => Array.from({ length: config.CDC_PARTITIONS }, (_, p) => ({ topic: t, queue: new Queue(partitionQueueName(cdcQueuePrefix(t), p), { connection: redis }) })));
@@ -166,6 +168,7 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
       await emergency.load();
       emergency.start();
       closers.push(() => emergency.stop());
+      breakGlass = { file: emergency, recordRules };
       writer = new LegacyWriter({
         connection: redis,
         pool,
@@ -173,6 +176,7 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
         services,
         partitions: config.CDC_PARTITIONS,
         fkWaitMs: config.CDC_WRITEBACK_FK_WAIT_MS,
+        goneWaitMs: config.CDC_WRITEBACK_GONE_WAIT_MS,
         lockTimeoutMs: config.CDC_WRITEBACK_LOCK_TIMEOUT_MS,
         statementTimeoutMs: config.CDC_WRITEBACK_STATEMENT_TIMEOUT_MS,
         recordHolders: recordHoldersFromStore(control.store, recordRules, emergency),
@@ -196,7 +200,21 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
     });
     closers.push(() => deadLetters.close());
 
-    const api: RunningApi = await startCdcApi(config, { control, metrics, log, source, writer, deadLetters, topics: () => metrics.totals(), warnings: () => mappingNotes, enqueueWait: () => publisher.enqueueWait });
+    const api: RunningApi = await startCdcApi(config, {
+      control,
+      metrics,
+      log,
+      source,
+      writer,
+      deadLetters,
+      topics: () => metrics.totals(),
+      warnings: () => {
+        const refused = breakGlass && refusedEmergencyWarning(breakGlass.file);
+        return refused ? [...mappingNotes, refused] : mappingNotes;
+      },
+      enqueueWait: () => publisher.enqueueWait,
+      emergency: () => (breakGlass ? recordEmergencyStatus(breakGlass.file, breakGlass.recordRules, services) : null),
+    });
     closers.push(() => api.app.close());
     log.info({ apiPort: api.port, source: source.name, kind: source.kind, topics, writeback: writer ? services : [] }, 'CDC started');
 

@@ -34,6 +34,10 @@ export const CdcConfigSchema = configSchema({
   CDC_SNAPSHOT_FETCH_ROWS: Env.integer(5_000, 'rows per fetch while taking the snapshot', 1),
   CDC_WRITEBACK_SERVICES: Env.string('patient-service,results-service', 'services whose write-back queues the legacy writer reads (comma-separated; empty: no write-back)'),
   CDC_WRITEBACK_FK_WAIT_MS: Env.integer(60_000, 'write-back: how long a row the legacy database refuses for a foreign key (its parent not there yet: a patient in another partition, a result through another service) is tried again, its partition waiting, before it is dead-lettered; 0 at once'),
+  CDC_WRITEBACK_GONE_WAIT_MS: Env.integer(
+    300_000,
+    'write-back: how long an update whose legacy row is gone (its key changed there, or it was deleted) waits, its partition holding, for CDC to read past the moment that was seen before it is dead-lettered as not known (shown in /api/cdc/status); 0 at once',
+  ),
   CDC_WRITEBACK_LOCK_TIMEOUT_MS: Env.integer(10_000, 'write-back: lock_timeout of the legacy writer\'s transactions; a legacy row lock held longer makes the job wait and try again, shown in /api/cdc/status (0: wait for ever)'),
   CDC_WRITEBACK_STATEMENT_TIMEOUT_MS: Env.integer(60_000, 'write-back: statement_timeout of the legacy writer\'s transactions; a statement that runs longer is cancelled and tried again (0: none)'),
   CDC_WRITEBACK_RECORD_RULES: Env.string(

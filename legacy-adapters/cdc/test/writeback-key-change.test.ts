@@ -8,7 +8,10 @@
  *   row under its new MRN (the decoder's delete carrying `movedTo`, kept by the publisher);
  * - deleted in the legacy: a dead letter naming the update/delete conflict, no row values, no
  *   insert;
- * - a row the service made (its create and an update in one job): inserted, as before.
+ * - a row the service made (its create and an update in one job): inserted, as before;
+ * - a job held for a gone row that then meets a foreign key (the row made again in the legacy,
+ *   the service's change naming a ward not there yet) waits its whole fkWaitMs for the parent:
+ *   the two waits shared one clock, and the refusal was dead-lettered at once.
  */
 import { Queue } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,13 +24,14 @@ import { PARTITIONS, startWriter, type WriterScene } from './support/writer-scen
 let s: Scene;
 let w: WriterScene;
 let cdc: CdcProcess;
+const FK_WAIT_MS = 1_500;
 /** the CDC process without its own writer: the test's writer (in this process) is the one */
 const startCdc = () => s.start({ CDC_WRITEBACK_SERVICES: '', CDC_STATUS_INTERVAL_MS: '200' });
 
 beforeAll(async () => {
   s = await startScene({ name: 'writeback_keys', seedPatients: 3 });
   cdc = await startCdc();
-  w = await startWriter(s, { keyMoves: { source: 'legacy-pg', slot: s.slot } });
+  w = await startWriter(s, { keyMoves: { source: 'legacy-pg', slot: s.slot }, fkWaitMs: FK_WAIT_MS });
 });
 afterAll(async () => {
   await w?.close();
@@ -98,5 +102,35 @@ describe('a write-back of a row the legacy no longer has under its key', () => {
     await w.publish([w.event('patients', 'create', { mrn: made.mrn }, made, 3_003), w.event('patients', 'update', { mrn: made.mrn }, { ...made, city: 'THEN MOVED' }, 3_004, made)]);
     await until(async () => (await legacyRows('MADEHERE')).length > 0, 'the new row');
     expect(await legacyRows('MADEHERE')).toEqual([{ pat_mrn: '9000303', city_nm: 'THEN MOVED' }]);
+  });
+
+  it('a job held for a gone row that then meets a foreign key waits its whole fkWaitMs for the parent row', async () => {
+    await register('100304', 'FKWAIT');
+    const adm = (await s.legacyPool.query<{ id: number }>("INSERT INTO admission (pat_mrn, adm_dt, ward_cd, adm_type_cd) VALUES ('100304', '2026-12-01 08:00', 'MED1', 'I') RETURNING adm_id AS id")).rows[0]!.id;
+    const fields = s.topics.find((t) => t.topic === s.topic('admissions'))!.fields;
+    const j = (await s.legacyPool.query<{ j: Record<string, unknown> }>('SELECT to_jsonb(a) AS j FROM admission a WHERE adm_id = $1', [adm])).rows[0]!.j;
+    const row = Object.fromEntries(fields.map(([field, column]) => [field, j[column.toLowerCase()]]));
+    const wardOf = async () => (await s.legacyPool.query<{ ward_cd: string }>('SELECT ward_cd FROM admission WHERE adm_id = $1', [adm])).rows[0]?.ward_cd;
+    const letters = async () => (await deadLetters()).filter((d) => d.data.events.some((e) => e.key.admissionId === adm));
+    const logged = (re: RegExp) => w.lines.some((l) => re.test(l.msg) && (l.topics as string[] | undefined)?.includes(s.topic('admissions')));
+    await cdc.stop();
+    try {
+      // the stay deleted on a legacy screen within the CDC lag, while the service moved it to a new ward
+      await s.legacyPool.query('DELETE FROM admission WHERE adm_id = $1', [adm]);
+      await w.publish([w.event('admissions', 'update', { admissionId: adm }, { ...row, ward: 'FKW1' }, 3_005, row)]);
+      await until(() => logged(/waits for CDC to read that far/), 'the gone-row wait');
+      await sleep(FK_WAIT_MS + 500);
+      // made again on a legacy screen: now the ward the service named is refused by the foreign key
+      await s.legacyPool.query("INSERT INTO admission (adm_id, pat_mrn, adm_dt, ward_cd, adm_type_cd) VALUES ($1, '100304', '2026-12-01 08:00', 'MED1', 'I')", [adm]);
+      await until(async () => logged(/waits for a parent row/) || (await letters()).length > 0, 'the parent-row wait, or a dead letter');
+      // before: dead-lettered at once, its fkWaitMs counted from the gone-row wait's start
+      expect(await letters()).toEqual([]);
+      await s.legacyPool.query("INSERT INTO ward (ward_cd, ward_desc) VALUES ('FKW1', 'FK WAIT WARD')");
+      await until(async () => (await wardOf()) === 'FKW1' || (await letters()).length > 0, 'the update landed');
+      expect(await wardOf()).toBe('FKW1');
+      expect(await letters()).toEqual([]);
+    } finally {
+      cdc = await startCdc();
+    }
   });
 });

@@ -7,7 +7,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Authenticator, installAdminAuth, sendProblem, type Logger, type OpenStore } from '@ficus/contracts';
-import type { CdcStatus } from '@ficus/contracts/api';
+import type { CdcStatus, WritebackEmergency } from '@ficus/contracts/api';
 import { cdcQueuePrefix, deadLetterRoutes, type DeadLetterDesk } from '@ficus/contracts/queues';
 import type { CdcSource } from '../cdc-service.js';
 import type { CdcConfig } from '../config.js';
@@ -35,6 +35,8 @@ export interface CdcApiDeps {
   warnings?: () => string[];
   /** since when change events wait for Redis (enqueueing stopped), if they do */
   enqueueWait?: () => EnqueueWait | undefined;
+  /** the emergency override file while it is in force, as the legacy writer applies it */
+  emergency?: () => WritebackEmergency | null;
 }
 
 export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<RunningApi> {
@@ -82,7 +84,7 @@ export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<Run
     return {
       sources: [await sourceStatus()],
       enqueue,
-      writeback: d.writer ? { enabled: true, ...d.writer.status(), deadLetters: wbDead } : { enabled: false, services: [] },
+      writeback: d.writer ? { enabled: true, ...d.writer.status(), deadLetters: wbDead, emergency: d.emergency?.() ?? null } : { enabled: false, services: [] },
       consumerDeadLetters: consumerDead,
       topics: d.topics(),
       warnings,

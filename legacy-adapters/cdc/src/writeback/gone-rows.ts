@@ -14,6 +14,7 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { comparePositions, keyText, type ChangeEvent, type Logger } from '@ficus/contracts';
+import type { WritebackGoneRowHold } from '@ficus/contracts/api';
 import type { KeyRefusal } from '@ficus/contracts/queues';
 import { movedTo } from '../publish/key-moves.js';
 import { quoteIdent } from '../postgres/replication-connection.js';
@@ -119,9 +120,22 @@ export interface Settled {
   waiting: number;
 }
 
+const DEFAULT_GONE_WAIT_MS = 300_000;
+
+interface GoneWait {
+  since: number;
+  /** the legacy's WAL position when the rows were seen missing */
+  lsn: string;
+  service: string;
+  partition: number;
+  /** the updates still waiting, for the status (topics and counts, never keys) */
+  topics: string[];
+  rows: number;
+}
+
 /** The writer's jobs with updates of gone rows (job ids are unique per queue): since when they wait, and the legacy's WAL position then. */
 export class GoneRowWaits {
-  private readonly waits = new Map<string, { since: number; lsn: string }>();
+  private readonly waits = new Map<string, GoneWait>();
 
   constructor(private readonly o: GoneRowWaitsOptions) {}
 
@@ -129,12 +143,28 @@ export class GoneRowWaits {
     this.waits.delete(waitKey);
   }
 
+  /** The partitions of `service` held now: the log line alone left an operator guessing why a write-back stood still. */
+  status(service: string): WritebackGoneRowHold[] {
+    const waitMs = this.o.goneWaitMs ?? DEFAULT_GONE_WAIT_MS;
+    return [...this.waits.values()]
+      .filter((w) => w.service === service)
+      .sort((a, b) => a.partition - b.partition)
+      .map((w) => ({
+        partition: w.partition,
+        topics: w.topics,
+        rows: w.rows,
+        since: new Date(w.since).toISOString(),
+        waitingFor: `CDC (slot ${this.o.keyMoves?.slot ?? '?'}) to read the legacy's WAL past ${w.lsn}, where it stood when the rows were seen missing: each is then written to its row's new key where CDC read a key change, or dead-lettered as deleted in the legacy`,
+        until: new Date(w.since + waitMs).toISOString(),
+      }));
+  }
+
   /**
    * Each gone row's change written to the key CDC read its row move to; the others
    * dead-lettered once CDC has read past the moment they were seen gone (or after
    * `goneWaitMs`), never inserted; until then they wait.
    */
-  async settle(service: string, gone: ChangeEvent[], waitKey: string): Promise<Settled> {
+  async settle(service: string, partition: number, gone: ChangeEvent[], waitKey: string): Promise<Settled> {
     const out: Settled = { applied: [], refusals: [], kept: [], waiting: 0 };
     const moves = this.o.keyMoves;
     if (!moves) return { ...out, refusals: gone.map((change) => ({ change, error: new Error(goneReason.noSource) })) };
@@ -142,7 +172,7 @@ export class GoneRowWaits {
     if (!wait) {
       const client = await this.o.pool.connect();
       try {
-        this.waits.set(waitKey, (wait = { since: Date.now(), lsn: await walNow(client) }));
+        this.waits.set(waitKey, (wait = { since: Date.now(), lsn: await walNow(client), service, partition, topics: [], rows: 0 }));
       } finally {
         client.release();
       }
@@ -150,6 +180,7 @@ export class GoneRowWaits {
     }
     // read before the moves: a move CDC read before its slot got this far is in Redis by then
     const past = await cdcReadPast(this.o.pool, moves.slot, wait.lsn);
+    const waiting = new Set<string>();
     for (const e of gone) {
       const t = this.o.targets.get(e.topic)!;
       const followed = await this.o.transaction(service, async (client) => {
@@ -165,9 +196,14 @@ export class GoneRowWaits {
         if (followed.length > 0) out.kept.push({ change: e, fields: followed });
         this.o.log.info({ service, topic: e.topic, position: e.source.position }, 'write-back followed a key change made in the legacy: written to the row under its new key');
       } else if (past) out.refusals.push({ change: e, error: new Error(goneReason.deleted) });
-      else if (Date.now() - wait.since >= (this.o.goneWaitMs ?? 300_000)) out.refusals.push({ change: e, error: new Error(goneReason.unknown(Date.now() - wait.since)) });
-      else out.waiting++;
+      else if (Date.now() - wait.since >= (this.o.goneWaitMs ?? DEFAULT_GONE_WAIT_MS)) out.refusals.push({ change: e, error: new Error(goneReason.unknown(Date.now() - wait.since)) });
+      else {
+        out.waiting++;
+        waiting.add(e.topic);
+      }
     }
+    wait.topics = [...waiting].sort();
+    wait.rows = out.waiting;
     if (out.waiting === 0) this.waits.delete(waitKey);
     return out;
   }

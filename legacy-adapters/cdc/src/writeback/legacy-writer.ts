@@ -34,6 +34,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { CHANGE_EVENT_SCHEMA_VERSION, comparePositions, netChangePerKey, runMigrations, withTransaction, type ChangeBatch, type ChangeEvent, type Logger } from '@ficus/contracts';
+import type { WritebackGoneRowHold } from '@ficus/contracts/api';
 import {
   applyKeyByKey,
   changeBatchProblem,
@@ -91,7 +92,7 @@ export interface LegacyWriterOptions {
   recordHolders?: RecordHolders;
   /** the CDC source whose key changes an update of a row the legacy no longer has follows (gone-rows.ts); without it such an update is dead-lettered at once */
   keyMoves?: KeyMoveSource;
-  /** how long such an update waits for CDC to read past the moment its row was seen missing before it is dead-lettered (default 5 min) */
+  /** how long such an update waits for CDC to read past the moment its row was seen missing before it is dead-lettered (default 5 min; CDC_WRITEBACK_GONE_WAIT_MS) */
   goneWaitMs?: number;
   log: Logger;
   outcome: (o: WritebackOutcome) => void;
@@ -114,8 +115,12 @@ export class LegacyWriter {
   private readonly targets: Map<string, TopicTarget>;
   private readonly applied = new Map<string, { at: string; count: number }>();
   private readonly waits = new Map<string, NotNowWatch>();
-  /** jobs waiting for a parent row (job ids are unique per queue): since when, and what they wrote meanwhile */
-  private readonly parentWaits = new Map<string, { since: number; applied: ChangeEvent[] }>();
+  /**
+   * jobs held in place (job ids are unique per queue): what they wrote meanwhile, and since when a
+   * foreign key refuses a row of theirs. A job held first for a gone row has no `fkSince` until
+   * a refusal comes: a shared clock dead-lettered that refusal at once, its wait used up by the other
+   */
+  private readonly parentWaits = new Map<string, { fkSince?: number; applied: ChangeEvent[] }>();
   /** jobs whose updates found their legacy rows gone */
   private readonly gone: GoneRowWaits;
 
@@ -139,16 +144,29 @@ export class LegacyWriter {
         retry: this.o.retry,
         log: this.o.log,
         handle: (job, partition) => this.handle(service, job, partition),
+        // a job given up on while held: neither its clocks nor its hold in the status outlive it
+        deadLettering: async (job) => this.forgetJob(`${job.queueName}\u0000${String(job.id)}`),
       });
       this.consumers.set(service, consumer);
       this.started.get(service)!.resolve(consumer);
     }
   }
 
-  status(): { services: { name: string; lastAppliedAt: string | null; applied: number; waiting: WaitingState | null }[] } {
+  status(): { services: { name: string; lastAppliedAt: string | null; applied: number; waiting: WaitingState | null; goneRows: WritebackGoneRowHold[] }[] } {
     return {
-      services: this.o.services.map((s) => ({ name: s, lastAppliedAt: this.applied.get(s)?.at ?? null, applied: this.applied.get(s)?.count ?? 0, waiting: this.waits.get(s)!.status() })),
+      services: this.o.services.map((s) => ({
+        name: s,
+        lastAppliedAt: this.applied.get(s)?.at ?? null,
+        applied: this.applied.get(s)?.count ?? 0,
+        waiting: this.waits.get(s)!.status(),
+        goneRows: this.gone.status(s),
+      })),
     };
+  }
+
+  private forgetJob(waitKey: string): void {
+    this.parentWaits.delete(waitKey);
+    this.gone.forget(waitKey);
   }
 
   async deadLetters(): Promise<number> {
@@ -179,7 +197,7 @@ export class LegacyWriter {
     const waitKey = `${job.queueName}\u0000${String(job.id)}`;
     let written: Written;
     try {
-      written = await this.write(service, latest, waitKey, createdKeys(events));
+      written = await this.write(service, partition, latest, waitKey, createdKeys(events));
     } catch (e) {
       if (e instanceof NotYetError) {
         watch.answered(partition);
@@ -215,18 +233,18 @@ export class LegacyWriter {
    * `fkWaitMs` is over; what could be written meanwhile is committed (a retry skips it by
    * position), so that a parent held in this job, or a row another lane waits for, goes on.
    */
-  private async write(service: string, latest: ChangeEvent[], waitKey: string, created: Set<string>): Promise<Written> {
+  private async write(service: string, partition: number, latest: ChangeEvent[], waitKey: string, created: Set<string>): Promise<Written> {
     const { written, gone } = await this.writePresent(service, latest, waitKey, created);
     if (gone.length === 0) {
       this.gone.forget(waitKey);
       return written;
     }
-    const settled = await this.gone.settle(service, gone, waitKey);
+    const settled = await this.gone.settle(service, partition, gone, waitKey);
     const all: Written = { applied: [...written.applied, ...settled.applied], refusals: [...written.refusals, ...settled.refusals], kept: [...written.kept, ...settled.kept] };
     if (settled.waiting === 0) return all;
     // what was written stays (a retry skips it by position); the rest is tried again, refusals included
     let held = this.parentWaits.get(waitKey);
-    if (!held) this.parentWaits.set(waitKey, (held = { since: Date.now(), applied: [] }));
+    if (!held) this.parentWaits.set(waitKey, (held = { applied: [] }));
     held.applied.push(...all.applied);
     this.count(service, [], all.applied, [], []);
     this.reportKept(service, all.kept);
@@ -268,8 +286,9 @@ export class LegacyWriter {
     const orphans = r.refusals.filter((x) => isForeignKeyRefusal(x.error));
     if (orphans.length === 0 || giveUp) return { written: { ...r, kept: keptOf(r.applied) }, gone };
     let wait = this.parentWaits.get(waitKey);
-    if (!wait) {
-      this.parentWaits.set(waitKey, (wait = { since: Date.now(), applied: [] }));
+    if (!wait) this.parentWaits.set(waitKey, (wait = { applied: [] }));
+    if (wait.fkSince === undefined) {
+      wait.fkSince = Date.now();
       this.o.log.info(
         { service, topics: [...new Set(orphans.map((x) => x.change.topic))], rows: orphans.length, waitMs: this.o.fkWaitMs ?? 60_000, err: reasonWithoutValues(orphans[0]!.error) },
         'write-back waits for a parent row (a foreign key refused it); its partition holds',
@@ -297,7 +316,7 @@ export class LegacyWriter {
   /** true once a job has waited its time for parents (the first refusal starts the clock) */
   private parentWaitOver(waitKey: string): boolean {
     const wait = this.o.fkWaitMs ?? 60_000;
-    const since = this.parentWaits.get(waitKey)?.since;
+    const since = this.parentWaits.get(waitKey)?.fkSince;
     return wait <= 0 || (since !== undefined && Date.now() - since >= wait);
   }
 

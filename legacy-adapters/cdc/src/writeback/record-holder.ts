@@ -17,6 +17,7 @@
  * gateway sends its writes to the legacy), and answering needs no store when the file names it.
  */
 import { openRecordEmergency, recordHolderIn, type Logger, type RecordEmergencyFile, type RecordHolder, type RuleSet, type RuleStore } from '@ficus/contracts';
+import type { WritebackEmergency } from '@ficus/contracts/api';
 
 export type { RecordHolder };
 
@@ -49,6 +50,35 @@ export function holderIn(ruleSet: RuleSet, recordRule: string): RecordHolder {
 export function watchRecordEmergency(file: string, recordRules: Map<string, string>, log: Logger): RecordEmergencyFile {
   const followed = [...new Set(recordRules.values())].filter((r) => r !== 'legacy' && r !== 'service');
   return openRecordEmergency({ file, log, component: 'cdc', recordRules: followed, install: () => undefined });
+}
+
+/**
+ * The file in force as /api/cdc/status shows it (null when none is): the services among
+ * `services` whose record it holds in legacy. Only logged before, so an operator could not tell
+ * from the status why legacy edits stayed over the services' values.
+ */
+export function recordEmergencyStatus(emergency: Pick<RecordEmergencyFile, 'status' | 'pinned'>, recordRules: Map<string, string>, services: readonly string[]): WritebackEmergency | null {
+  const { file, override } = emergency.status();
+  if (!override) return null;
+  const pinned = emergency.pinned();
+  return {
+    file,
+    rules: override.rules === 'all' ? 'all' : [...override.rules],
+    ...(override.reason !== undefined ? { reason: override.reason } : {}),
+    ...(override.by !== undefined ? { by: override.by } : {}),
+    since: override.since,
+    services: services.flatMap((name) => {
+      const rule = recordRules.get(name);
+      return rule !== undefined && pinned.has(rule) ? [{ name, rule }] : [];
+    }),
+  };
+}
+
+/** A refused file keeps the override in force (or none): said, or the operator believes the glass broken. */
+export function refusedEmergencyWarning(emergency: Pick<RecordEmergencyFile, 'status'>): string | undefined {
+  const { file, override, lastRefused } = emergency.status();
+  if (!lastRefused) return undefined;
+  return `the emergency override file ${file} was refused at ${lastRefused.at} (${lastRefused.issues.join('; ')}): ${override ? 'the override read before stays in force' : 'no override is in force'}`;
 }
 
 export function recordHoldersFromStore(store: RuleStore, recordRules: Map<string, string>, emergency?: Pick<RecordEmergencyFile, 'serve' | 'pinned'>): RecordHolders {
