@@ -69,6 +69,14 @@ describe('the write-back status', () => {
     const r = await cdcStatusText();
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`EMERGENCY OVERRIDE: ${file} (rules: patients-write) in force since ${e!.since} by j.doe: rule store down; the legacy holds the record of ${s.service} (patients-write)`);
+
+    // a file spoiled while in force: the override read before stays, and the status says the file was refused
+    writeFileSync(file, 'rules: [patients-write\n');
+    const warned = await until(async () => (await status()).warnings?.find((w) => w.startsWith(`the emergency override file ${file} was refused at `)), 'the refusal warned', 10_000);
+    expect(warned).toMatch(/: the override read before stays in force$/);
+    expect((await status()).writeback.emergency).toEqual(e);
+    writeFileSync(file, HELD);
+    await until(async () => !(await status()).warnings?.some((w) => w.includes('emergency override file')), 'the warning gone', 10_000);
   });
 
   it('shows a partition held by an update whose legacy row is gone, without keys, and dead-letters it after CDC_WRITEBACK_GONE_WAIT_MS', async () => {
