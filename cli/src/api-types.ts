@@ -35,6 +35,8 @@ export interface CurrentRules {
   /** HL7 message routing rules (empty when the rule set has none) */
   hl7: Hl7Rule[];
   upstreams: Record<string, Upstream>;
+  /** the emergency override file the answering gateway instance applies, while one is in force (never part of the stored rules) */
+  emergency?: { file: string; since: string; by?: string; reason?: string; pinned: string[]; hl7?: string[]; scope?: string };
 }
 
 /** GET /api/rules/{id} */
@@ -51,6 +53,8 @@ export interface Explanation {
   mode: string | null;
   target: string | null;
   reason: string;
+  /** held in legacy by the instance's emergency override file: `target` is legacy whatever the mode */
+  emergency?: true;
 }
 
 /** POST /api/rules/{id}/flip: no `change` when the rule already routes so (no new version) */

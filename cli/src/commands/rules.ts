@@ -32,10 +32,25 @@ export function versionLine(v: { version: number; author: string; createdAt: str
   return `rule set version ${v.version}, by ${v.author} at ${v.createdAt}: "${v.reason}"`;
 }
 
+/**
+ * The answering instance's emergency override file: the rules below show the stored modes, and
+ * before 7 December 2026 a rule the file held read `new` here while the gateway sent it to legacy.
+ */
+function emergencyLines(r: CurrentRules): string[] {
+  const e = r.emergency;
+  if (!e) return [];
+  const who = e.by ? ` by ${e.by}` : '';
+  const why = e.reason ? `: ${e.reason}` : '';
+  const held = e.pinned.length > 0 ? e.pinned.join(', ') : 'none of its HTTP rules';
+  const hl7 = e.hl7?.length ? `; HL7 rules it names (${e.hl7.join(', ')}) are held by the HL7 adapter's own file (GET /api/hl7/emergency)` : '';
+  return [`EMERGENCY OVERRIDE: ${e.file} in force on this gateway instance since ${e.since}${who}${why}; served from legacy whatever their stored mode: ${held}${hl7}`, ''];
+}
+
 function rulesText(r: CurrentRules): string[] {
+  const held = new Set(r.emergency?.pinned ?? []);
   const rules = table(
     ['#', 'id', 'match', 'mode', 'percent', 'target', 'sticky'],
-    r.rules.map((rule, i) => [i + 1, rule.id, describeMatch(rule), rule.mode, rule.mode === 'canary' ? rule.percent : '', rule.target, describeSticky(rule)]),
+    r.rules.map((rule, i) => [i + 1, rule.id, describeMatch(rule), held.has(rule.id) ? `${rule.mode} → legacy (emergency)` : rule.mode, rule.mode === 'canary' ? rule.percent : '', rule.target, describeSticky(rule)]),
   );
   const upstreams = table(
     ['upstream', 'declared url'],
@@ -54,7 +69,7 @@ function rulesText(r: CurrentRules): string[] {
         ),
       ]
     : [];
-  return [versionLine(r), '', rules, ...hl7, '', upstreams, '(as the rule set declares them: `ficus upstreams` shows the address a gateway instance uses, FICUS_UPSTREAM_<NAME>_URL included)'];
+  return [versionLine(r), '', ...emergencyLines(r), rules, ...hl7, '', upstreams, '(as the rule set declares them: `ficus upstreams` shows the address a gateway instance uses, FICUS_UPSTREAM_<NAME>_URL included)'];
 }
 
 export function addRuleCommands(rules: Command): void {

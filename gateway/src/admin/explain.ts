@@ -16,9 +16,15 @@ export interface Explanation {
   mode: string | null;
   target: string | null;
   reason: string;
+  /** held in legacy by this instance's emergency override file, whatever the rule's mode */
+  emergency?: true;
 }
 
-/** `circuitOf` tells this instance's circuit state of an upstream, when known; `routing`, how the gateway matches paths. */
+/**
+ * `circuitOf` tells this instance's circuit state of an upstream, when known; `routing`, how the
+ * gateway matches paths; `heldBy`, the emergency override file that holds a rule in legacy on
+ * this instance (the proxy sends such a rule's requests to legacy, whatever its mode).
+ */
 export function explain(
   ruleSet: RuleSet,
   method: string,
@@ -26,6 +32,7 @@ export function explain(
   headerPairs: string[],
   circuitOf: (upstream: string) => string | undefined = () => undefined,
   routing: RouterOptions = {},
+  heldBy: (ruleId: string) => string | undefined = () => undefined,
 ): Explanation {
   // Node's parser takes only the methods it knows, case-sensitively: `get` never reaches a rule
   if (!METHODS.includes(method)) throw new BadTargetError(`"${method}" is not a method the gateway takes: methods are case-sensitive (GET, not get) and Node's HTTP parser knows a fixed list; the gateway answers 400 and consults no rule`);
@@ -55,9 +62,14 @@ export function explain(
   if (isAmbiguous(match)) {
     return { rule: rule.id, mode: rule.mode, target: null, reason: `rule "${rule.id}" (#${rule.index + 1}) cannot tell: ${ambiguityDetail(rule.id, match.ambiguous)}. The gateway answers 400 ${AMBIGUOUS_SLUG} and tries no later rule` };
   }
+  const where = `rule "${rule.id}" (#${rule.index + 1}) matches ${method} on ${match.pattern.pattern.source}`;
+  const file = heldBy(rule.id);
+  if (file !== undefined) {
+    // before 7 December 2026 explain gave the stored mode's target here, which the proxy does not use
+    return { rule: rule.id, mode: rule.mode, target: rule.legacy, emergency: true, reason: `${where}; mode ${rule.mode}, but the emergency override file ${file} on this instance holds it in legacy: every request goes to ${rule.legacy} (x-ficus-route: ${rule.id}; legacy (emergency)) until the file is removed` };
+  }
   const d = decide(match, headers, target, rawHeaders);
   const upstream = d.toTarget ? rule.target! : rule.legacy;
-  const where = `rule "${rule.id}" (#${rule.index + 1}) matches ${method} on ${match.pattern.pattern.source}`;
   let why: string;
   switch (rule.mode) {
     case 'legacy':

@@ -68,11 +68,21 @@ export function ruleRoutes(
         path: Type.String({ pattern: '^/', description: 'path and query, as the client sends it' }),
         header: Type.Optional(Type.Array(Type.String(), { description: 'repeat: header=name:value' })),
       }),
-      response: { 200: Type.Object({ version: Type.Integer(), rule: Type.Union([Type.String(), Type.Null()]), mode: Type.Union([Type.String(), Type.Null()]), target: Type.Union([Type.String(), Type.Null()]), reason: Type.String() }) },
+      response: {
+        200: Type.Object({
+          version: Type.Integer(),
+          rule: Type.Union([Type.String(), Type.Null()]),
+          mode: Type.Union([Type.String(), Type.Null()]),
+          target: Type.Union([Type.String(), Type.Null()]),
+          reason: Type.String(),
+          emergency: Type.Optional(Type.Literal(true, { description: "held in legacy by this instance's emergency override file: target is legacy whatever the mode" })),
+        }),
+      },
     },
     handler: async (req) => {
       const v = await cp.current();
-      return { version: v.version, ...explain(v.ruleSet, req.query.method, req.query.path, req.query.header ?? [], circuitOf, routing) };
+      const heldBy = (id: string) => (emergency?.pins(v.ruleSet, id) ? emergency.status().file : undefined);
+      return { version: v.version, ...explain(v.ruleSet, req.query.method, req.query.path, req.query.header ?? [], circuitOf, routing, heldBy) };
     },
   });
 
