@@ -115,14 +115,18 @@ function numberText(v: Written): string {
 }
 
 describe('numbers compare by exact value, whichever way each body is read', () => {
-  /** the same value read by JSON.parse, or by lossless-json (a key given twice with one value sends it there) */
-  const fast = (n: string) => `{"_":0,"v":${n}}`;
-  const lossless = (n: string) => `{"_":0,"_":0,"v":${n}}`;
-  const every = (a: string, b: string) => [same(fast(a), fast(b)), same(lossless(a), fast(b)), same(fast(a), lossless(b)), same(lossless(a), lossless(b)), same(`[${a}]`, `[${b}]`)];
+  /**
+   * the same value read by JSON.parse, by lossless-json (a long number sends the body there), by
+   * strict-json.ts (a key given twice with one value, which lossless-json drops unseen), each
+   * against each
+   */
+  const ways = [(n: string) => `{"_":1,"v":${n}}`, (n: string) => `{"_":12345678901234567,"v":${n}}`, (n: string) => `{"_":1,"_":1,"v":${n}}`];
+  const every = (a: string, b: string) => [same(`[${a}]`, `[${b}]`), ...ways.flatMap((x) => ways.map((y) => same(x(a), y(b), { ignore: ['/_'] })))];
+  const all = (v: boolean) => Array<boolean>(10).fill(v);
 
   it('the documented cases', () => {
     const equal = [['-0', '0'], ['0.0', '0'], ['1E2', '100'], ['1e400', '10e399'], ['1.0', '1'], ['0.50', '5e-1'], ['-0.0e-400', '0']];
-    for (const [a, b] of equal) expect(every(a!, b!), `${a} = ${b}`).toEqual([true, true, true, true, true]);
+    for (const [a, b] of equal) expect(every(a!, b!), `${a} = ${b}`).toEqual(all(true));
     const unequal = [
       ['1e400', '1e401'],
       ['1e400', '-1e400'],
@@ -136,7 +140,7 @@ describe('numbers compare by exact value, whichever way each body is read', () =
       ['1e100000000000000000000', '1e100000000000000000001'],
       ['-1e-100000000000000000000', '-1e-100000000000000000001'],
     ];
-    for (const [a, b] of unequal) expect(every(a!, b!), `${a} ≠ ${b}`).toEqual([false, false, false, false, false]);
+    for (const [a, b] of unequal) expect(every(a!, b!), `${a} ≠ ${b}`).toEqual(all(false));
   });
 
   it('any two numbers: equal exactly when their decimal values are, a string never equal to a number', () => {
@@ -163,7 +167,7 @@ describe('numbers compare by exact value, whichever way each body is read', () =
       fc.property(pair, ([a, b]) => {
         const [ta, tb] = [numberText(a), numberText(b)];
         const expected = sameValue(ta, tb);
-        expect(every(ta, tb), `${ta} vs ${tb}`).toEqual([expected, expected, expected, expected, expected]);
+        expect(every(ta, tb), `${ta} vs ${tb}`).toEqual(all(expected));
         expect(same(`{"v":"${ta}"}`, `{"v":${tb}}`, { normalize: ['numbers-as-strings'] })).toBe(expected);
         expect(same(`{"v":"${ta}"}`, `{"v":${ta}}`)).toBe(false);
       }),
@@ -184,5 +188,63 @@ describe('keys an object of JavaScript treats specially', () => {
   it('a key only one side has is missing on the other, whatever Object.prototype holds', () => {
     expect(compare('{"toString":1}', '{}').diff).toEqual([{ path: '/toString', kind: 'removed', legacy: 1 }]);
     expect(compare('{}', '{"constructor":"x"}').diff).toEqual([{ path: '/constructor', kind: 'added', target: 'x' }]);
+  });
+});
+
+/** An object as written: its keys in order, a key maybe twice; a leaf as its JSON text. */
+type Written2 = string | { list: Written2[] } | { pairs: [string, Written2][] };
+const textOf = (w: Written2): string => (typeof w === 'string' ? w : 'list' in w ? `[${w.list.map(textOf).join(',')}]` : `{${w.pairs.map(([k, v]) => `${JSON.stringify(k)}:${textOf(v)}`).join(',')}}`);
+/** what a client reads that keeps the first (or the last) of a repeated key, keys sorted */
+const readAs = (w: Written2, first: boolean): string => {
+  if (typeof w === 'string') return w;
+  if ('list' in w) return `[${w.list.map((x) => readAs(x, first)).join(',')}]`;
+  const kept = new Map<string, Written2>();
+  for (const [k, v] of w.pairs) if (!first || !kept.has(k)) kept.set(k, v);
+  return `{${[...kept.keys()].sort().map((k) => `${k}:${readAs(kept.get(k)!, first)}`).join(',')}}`;
+};
+/** the body without repeats, each key's first (or last) value kept: as JSON.parse reads it, for the last */
+const oneEach = (w: Written2, first: boolean): Written2 => {
+  if (typeof w === 'string') return w;
+  if ('list' in w) return { list: w.list.map((x) => oneEach(x, first)) };
+  const kept = new Map<string, Written2>();
+  for (const [k, v] of w.pairs) if (!first || !kept.has(k)) kept.set(k, oneEach(v, first));
+  return { pairs: [...kept] };
+};
+
+describe('a key given twice, whatever its values', () => {
+  it('values lossless-json takes for one (it compares objects by their keys alone) are two', () => {
+    expect(same('{"a":{},"a":[]}', '{"a":[]}')).toBe(false);
+    expect(same('{"a":[1],"a":{"0":1}}', '{"a":{"0":1}}')).toBe(false);
+    expect(same('{"a":[{}],"a":[[]]}', '{"a":[[]]}')).toBe(false);
+    expect(same('{"a":1,"a":2,"a":{"values":[1,2]}}', '{"a":{"values":[1,2]}}')).toBe(false);
+    expect(same('{"n":12345678901234567,"n":{"text":"12345678901234567","canonical":"12345678901234567e16"}}', '{"n":{"text":"12345678901234567","canonical":"12345678901234567e16"}}')).toBe(false);
+    expect(compare('{"a":{},"a":[]}', '{"a":[]}').diff).toEqual([{ path: '/a', kind: 'changed', legacy: { '‹repeated key›': [{}, []] }, target: [] }]);
+    // the same value twice is one, however read
+    expect(same('{"a":[1],"a":[1],"n":12345678901234567}', '{"a":[1],"n":12345678901234567}')).toBe(true);
+    expect(same('{"a":{"b":1,"c":[]},"a":{"c":[],"b":1}}', '{"a":{"b":1,"c":[]}}')).toBe(true);
+  });
+
+  it('two bodies a client reading the first or the last of each key reads apart never match', () => {
+    // leaves with one text per value: equal texts are equal values
+    const leaf = fc.constantFrom('0', '1', '"x"', '"0"', 'null', 'true', '[]', '{}', '[1]', '{"0":1}', '12345678901234567', '12345678901234568', '{"values":[1,2]}');
+    const { node } = fc.letrec<{ node: Written2 }>((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        leaf,
+        fc.array(tie('node'), { maxLength: 3 }).map((list) => ({ list })),
+        fc.array(fc.tuple(fc.constantFrom('a', 'b', '0', '__proto__'), tie('node')), { maxLength: 4 }).map((pairs) => ({ pairs })),
+      ),
+    }));
+    fc.assert(
+      fc.property(node, node, (a, other) => {
+        // against another body, and against the same without its repeats (first or last kept)
+        for (const b of [other, oneEach(a, true), oneEach(a, false)]) {
+          const [ta, tb] = [textOf(a), textOf(b)];
+          if (readAs(a, true) !== readAs(b, true) || readAs(a, false) !== readAs(b, false)) expect(same(ta, tb), `${ta} vs ${tb}`).toBe(false);
+        }
+        expect(same(textOf(a), textOf(a))).toBe(true);
+      }),
+      { numRuns: 600 },
+    );
   });
 });
