@@ -24,7 +24,7 @@ describe('ficus rules while the emergency override file holds a rule', () => {
     const flip = await s.ficus(['rules', 'flip', 'patients-write', '--mode', 'new', '--reason', 'the service holds the record']);
     expect(flip.code, flip.stderr).toBe(0);
     const file = path.join(s.gw.stateDir, 'emergency-legacy.yaml');
-    writeFileSync(file, 'rules: [patients-write]\nreason: patient-service loses writes\nby: j.doe\n');
+    writeFileSync(file, 'rules: [patients-write, patients-read]\nreason: patient-service loses writes\nby: j.doe\n');
     try {
       const since = (await until(async () => (await s.admin.get<{ emergency?: { since: string } }>('/api/rules')).body.emergency, 'the override applied', 10_000)).since;
       // what the gateway really does with such a request
@@ -39,15 +39,18 @@ describe('ficus rules while the emergency override file holds a rule', () => {
       ]);
       for (const r of [list, explain, explainJson]) expect(r.code, r.stderr).toBe(0);
       expect(list.stdout).toContain(
-        `EMERGENCY OVERRIDE: ${file} in force on this gateway instance since ${since} by j.doe: patient-service loses writes; served from legacy whatever their stored mode: patients-write\n`,
+        `EMERGENCY OVERRIDE: ${file} in force on this gateway instance since ${since} by j.doe: patient-service loses writes; served from legacy whatever their stored mode: patients-read, patients-write\n`,
       );
       expect(list.stdout).toMatch(/^2\s+patients-write\s+POST,PUT .*\s+new → legacy \(emergency\)\s+-\s+patient-service/m);
-      expect(list.stdout).toMatch(/^1\s+patients-read\s+GET \S+\s+legacy\s+-\s+patient-service/m);
+      // already in legacy: held there, without a mode to go from
+      expect(list.stdout).toMatch(/^1\s+patients-read\s+GET \S+\s+legacy \(emergency\)\s+-\s+patient-service/m);
 
       expect(explain.stdout).toMatch(/^mode:\s+new$/m);
       expect(explain.stdout).toMatch(/^target:\s+legacy$/m);
       expect(explain.stdout).toMatch(new RegExp(`^reason:\\s+rule "patients-write" \\(#2\\) matches PUT .*; mode new, but the emergency override file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} on this instance holds it in legacy: every request goes to legacy \\(x-ficus-route: patients-write; legacy \\(emergency\\)\\) until the file is removed$`, 'm'));
       expect(parse(explainJson)).toMatchObject({ rule: 'patients-write', mode: 'new', target: 'legacy', emergency: true });
+      const read = await s.ficus(['rules', 'explain', 'GET', '/api/patients/123', '--json']);
+      expect(parse(read)).toMatchObject({ rule: 'patients-read', mode: 'legacy', target: 'legacy', emergency: true, reason: expect.stringContaining('; mode legacy, and the emergency override file') });
     } finally {
       rmSync(file, { force: true });
     }

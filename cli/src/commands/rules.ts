@@ -50,7 +50,7 @@ function rulesText(r: CurrentRules): string[] {
   const held = new Set(r.emergency?.pinned ?? []);
   const rules = table(
     ['#', 'id', 'match', 'mode', 'percent', 'target', 'sticky'],
-    r.rules.map((rule, i) => [i + 1, rule.id, describeMatch(rule), held.has(rule.id) ? `${rule.mode} → legacy (emergency)` : rule.mode, rule.mode === 'canary' ? rule.percent : '', rule.target, describeSticky(rule)]),
+    r.rules.map((rule, i) => [i + 1, rule.id, describeMatch(rule), held.has(rule.id) ? (rule.mode === 'legacy' ? 'legacy (emergency)' : `${rule.mode} → legacy (emergency)`) : rule.mode, rule.mode === 'canary' ? rule.percent : '', rule.target, describeSticky(rule)]),
   );
   const upstreams = table(
     ['upstream', 'declared url'],

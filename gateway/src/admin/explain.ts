@@ -66,7 +66,7 @@ export function explain(
   const file = heldBy(rule.id);
   if (file !== undefined) {
     // before 7 December 2026 explain gave the stored mode's target here, which the proxy does not use
-    return { rule: rule.id, mode: rule.mode, target: rule.legacy, emergency: true, reason: `${where}; mode ${rule.mode}, but the emergency override file ${file} on this instance holds it in legacy: every request goes to ${rule.legacy} (x-ficus-route: ${rule.id}; legacy (emergency)) until the file is removed` };
+    return { rule: rule.id, mode: rule.mode, target: rule.legacy, emergency: true, reason: `${where}; mode ${rule.mode}${rule.mode === 'legacy' ? ', and' : ', but'} the emergency override file ${file} on this instance holds it in legacy: every request goes to ${rule.legacy} (x-ficus-route: ${rule.id}; legacy (emergency)) until the file is removed` };
   }
   const d = decide(match, headers, target, rawHeaders);
   const upstream = d.toTarget ? rule.target! : rule.legacy;
