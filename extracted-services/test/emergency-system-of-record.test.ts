@@ -131,6 +131,35 @@ describe('the emergency override file and the system of record', () => {
     await stop(s);
   });
 
+  it('a write that comes before the watcher has read a new file is refused, saying which file (a service paused when it appeared)', async () => {
+    const s = await start(storeDb.url, stateDir);
+    try {
+      expect(s.systemOfRecord.current()).toBe('service');
+      writeFileSync(emergencyFile(stateDir), HELD);
+      // at once: the watcher reads a new file no sooner than 150 ms after it changed (50 ms of
+      // debounce, 100 ms to see it settled); before, this answered 201 and wrote the patient back
+      const refused = await register(s);
+      expect(refused.status).toBe(503);
+      expect(await refused.json()).toEqual({
+        errorCode: 'PAT-503',
+        errorMessage: `Patients are written in the legacy system while the emergency override file ${emergencyFile(stateDir)} holds their record there (break glass); patient-service takes writes again once it is removed`,
+      });
+      expect(s.systemOfRecord.current()).toBe('legacy');
+      unlinkSync(emergencyFile(stateDir));
+      // and back as soon: the rules say new (fresh(): the regime a CDC job merges in)
+      expect(await s.systemOfRecord.fresh()).toBe('service');
+      expect((await register(s)).status).toBe(201);
+      // refresh(): a CDC merge's second look, where a field both sides changed is decided
+      writeFileSync(emergencyFile(stateDir), HELD);
+      expect(await s.systemOfRecord.refresh()).toBe('legacy');
+      unlinkSync(emergencyFile(stateDir));
+      expect(await s.systemOfRecord.refresh()).toBe('service');
+    } finally {
+      rmSync(emergencyFile(stateDir), { force: true });
+      await stop(s);
+    }
+  });
+
   it('`all` holds it too, unless the rule is retired (the gateway leaves those); a file naming other rules only, or a malformed one, changes nothing', async () => {
     const s = await start(storeDb.url, stateDir);
     try {

@@ -8,7 +8,7 @@
  * rules, the HL7 adapter to its HL7 rules; the watching, the log lines and the audit are shared.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,6 +21,8 @@ const POLL_MS = 1_000;
 /** a file read twice this far apart, the same both times, is not being written any more */
 const SETTLE_MS = 100;
 const AUDIT_RETRY_MS = 2_000;
+/** a file rewritten while fresh() reads it: read again at most this many times, then the state read last stands */
+const FRESH_TRIES = 3;
 
 /** The rule set as a deployable serves it under the override, and what the override reached. */
 export interface EmergencyFold {
@@ -59,6 +61,8 @@ export class EmergencyOverrideFile<F extends EmergencyFold, S extends object = o
   private served: RuleSet | undefined;
   private folded: F | undefined;
   private seen: string | null | undefined = undefined;
+  /** the stat (or absence) taken just before `seen` was read: fresh() reads again only when it moved */
+  private seenStat: string | undefined;
   private stopped = false;
   private lastRefused: EmergencyStatus['lastRefused'];
   private watcher: FSWatcher | undefined;
@@ -95,6 +99,20 @@ export class EmergencyOverrideFile<F extends EmergencyFold, S extends object = o
     if (this.auditTimer) clearTimeout(this.auditTimer);
     await this.reading;
     await this.flushing;
+  }
+
+  /**
+   * Brings the override up to the file as it is now, for a decision that depends on it (who holds
+   * a record): a process paused when the file appeared (SIGSTOP, a VM stall, a long GC) would act
+   * on its old state until the watch or poll ran, and a write-back decided then overwrote a legacy
+   * save the file gave the legacy. A stat when nothing changed; else the watcher's own read (the
+   * same settle, parser and refusals), so the answer is the one its next tick would give.
+   */
+  async fresh(): Promise<void> {
+    for (let i = 0; i < FRESH_TRIES && !this.stopped; i++) {
+      if ((await statKey(this.o.file)) === this.seenStat) return;
+      await this.check();
+    }
   }
 
   /** A rule set from the source: served with the override on top. */
@@ -135,14 +153,20 @@ export class EmergencyOverrideFile<F extends EmergencyFold, S extends object = o
   }
 
   private async read(settle: boolean): Promise<void> {
+    // taken before the text: a change between the two leaves a stat fresh() sees as moved
+    const before = await statKey(this.o.file);
     const text = await this.text();
-    if (text === undefined || text === this.seen) return;
+    if (text === undefined || text === this.seen) {
+      this.seenStat = before;
+      return;
+    }
     if (settle) {
       await sleep(SETTLE_MS);
       const again = await this.text();
       if (again !== text) return; // still being written: the next event or poll reads it
     }
     this.seen = text;
+    this.seenStat = before;
     if (text === null) return this.change(undefined);
     const read = readEmergencyOverride(text, this.o.file);
     if (!read.ok) {
@@ -222,5 +246,15 @@ export class EmergencyOverrideFile<F extends EmergencyFold, S extends object = o
         this.auditTimer.unref();
       })
       .finally(() => (this.flushing = undefined));
+  }
+}
+
+/** what identifies the file's content without reading it: a ConfigMap's swapped link gives another inode */
+async function statKey(file: string): Promise<string> {
+  try {
+    const s = await stat(file, { bigint: true });
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch (e) {
+    return `no file (${(e as NodeJS.ErrnoException).code ?? 'error'})`;
   }
 }

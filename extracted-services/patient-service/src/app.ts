@@ -26,8 +26,17 @@ export async function registerPatientServiceRoutes(app: FastifyInstance, pool: p
   const patients = new PatientStore(pool, o.mrns, o.outbox);
   registerPatientRoutes(app, patients, {
     beforeWrite: async () => {
-      // a write just after a flip may come before the change notification: look again first
-      if (o.systemOfRecord.current() !== 'service' && (await o.systemOfRecord.refresh()) !== 'service') throw new LegacyError(503, 'Patients are written in the legacy system until patient-service becomes their system of record');
+      const sor = o.systemOfRecord;
+      // the emergency file as it is now, and, where that leaves the legacy the record, the rules
+      // too: a write just after a flip may come before the change notification
+      if ((await sor.fresh()) === 'service' || (await sor.refresh()) === 'service') return;
+      const file = sor.emergencyFile();
+      throw new LegacyError(
+        503,
+        file
+          ? `Patients are written in the legacy system while the emergency override file ${file} holds their record there (break glass); patient-service takes writes again once it is removed`
+          : 'Patients are written in the legacy system until patient-service becomes their system of record',
+      );
     },
   });
   registerEncounterRoutes(app, { patientExists: (mrn) => patients.exists(mrn), encountersOf: (mrn) => encountersOf(pool, mrn) });

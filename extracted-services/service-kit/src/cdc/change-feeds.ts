@@ -95,7 +95,8 @@ export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<Partition
           },
           log: o.log,
           apply: async (changes, tx) => {
-            const report = await feed.apply(changes, { tx, systemOfRecord: o.systemOfRecord.current(), recheck: () => o.systemOfRecord.refresh() });
+            // the emergency file looked at now (a stat): a consumer paused when it appeared must not merge by its old state
+            const report = await feed.apply(changes, { tx, systemOfRecord: await o.systemOfRecord.fresh(), recheck: () => o.systemOfRecord.refresh() });
             if (report.conflicts > 0) {
               o.metrics.conflicts.inc({ topic: feed.topic }, report.conflicts);
               o.metrics.changes.inc({ topic: feed.topic, outcome: 'conflict' }, report.conflicts);

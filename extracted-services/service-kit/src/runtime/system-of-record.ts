@@ -36,11 +36,19 @@ export interface SystemOfRecordSource {
    * twice), whoever holds the record for the HTTP writes: else nobody gives them to the legacy.
    */
   hl7WriteBack(): boolean;
-  /** Looks again now (a write that arrives just after a flip must not wait for the notification). */
+  /** Looks again now, at the rules and the emergency file (a write that arrives just after a flip must not wait for the notification). */
   refresh(): Promise<SystemOfRecord>;
+  /**
+   * Who holds the record with the emergency file looked at now (a stat; read when it changed),
+   * the rules as last heard: for a decision (a write accepted, a CDC change merged). A service
+   * paused when the file appeared would otherwise act on the watcher's old state after it resumes.
+   */
+  fresh(): Promise<SystemOfRecord>;
   describe(): Record<string, unknown>;
   /** whether the emergency override file holds the record in the legacy now (ficus_service_system_of_record_emergency) */
   heldByEmergency(): boolean;
+  /** the emergency override file while it holds the record (said in a refused write's answer) */
+  emergencyFile(): string | undefined;
   /**
    * Undefined once the service knows who holds the record (fixed, or rules read from the store
    * or its last good copy); else why not. Until then it is not ready (/readyz 503): current()
@@ -57,8 +65,10 @@ export function fixedSystemOfRecord(value: SystemOfRecord): SystemOfRecordSource
     current: () => value,
     hl7WriteBack: () => value === 'service',
     refresh: async () => value,
+    fresh: async () => value,
     describe: () => ({ systemOfRecord: value, from: 'environment' }),
     heldByEmergency: () => false,
+    emergencyFile: () => undefined,
     unknownBecause: () => undefined,
     onChange: () => undefined,
     close: async () => undefined,
@@ -145,7 +155,11 @@ export async function followRules(o: RuleFollowingOptions): Promise<SystemOfReco
     // while the rules are unknown legacyGetsHl7 stays true: no write-back rather than a double one
     hl7WriteBack: () => !state.legacyGetsHl7,
     async refresh() {
-      await source.check();
+      await Promise.all([source.check(), emergency.fresh()]);
+      return now;
+    },
+    async fresh() {
+      await emergency.fresh();
       return now;
     },
     describe: () => ({
@@ -158,6 +172,7 @@ export async function followRules(o: RuleFollowingOptions): Promise<SystemOfReco
       ...emergencyStatus(),
     }),
     heldByEmergency: () => held,
+    emergencyFile: () => (held ? o.emergencyFile : undefined),
     // the file answers for the legacy whatever the rules would say
     unknownBecause: () =>
       version === undefined && !held

@@ -15,6 +15,7 @@
  * Break glass: while the emergency override file (the gateway's, FICUS_EMERGENCY_FILE) names a
  * service's record rule, or says `all`, the legacy holds that record whatever the store says (the
  * gateway sends its writes to the legacy), and answering needs no store when the file names it.
+ * The file too is looked at as each answer is given (a stat; read when it changed).
  */
 import { openRecordEmergency, recordHolderIn, type Logger, type RecordEmergencyFile, type RecordHolder, type RuleSet, type RuleStore } from '@ficus/contracts';
 import type { WritebackEmergency } from '@ficus/contracts/api';
@@ -81,7 +82,7 @@ export function refusedEmergencyWarning(emergency: Pick<RecordEmergencyFile, 'st
   return `the emergency override file ${file} was refused at ${lastRefused.at} (${lastRefused.issues.join('; ')}): ${override ? 'the override read before stays in force' : 'no override is in force'}`;
 }
 
-export function recordHoldersFromStore(store: RuleStore, recordRules: Map<string, string>, emergency?: Pick<RecordEmergencyFile, 'serve' | 'pinned'>): RecordHolders {
+export function recordHoldersFromStore(store: RuleStore, recordRules: Map<string, string>, emergency?: Pick<RecordEmergencyFile, 'serve' | 'pinned' | 'fresh'>): RecordHolders {
   let known: { version: number; ruleSet: RuleSet | undefined } | undefined;
   const look = async () => {
     const version = await store.currentVersion();
@@ -98,6 +99,9 @@ export function recordHoldersFromStore(store: RuleStore, recordRules: Map<string
       if (rule === 'legacy') return 'legacy';
       let unanswered: unknown;
       await look().catch((e: unknown) => (unanswered = e));
+      // the file as it is now, not as the watcher last saw it: this writer paused when it appeared
+      // would otherwise write the service's value over a legacy save made meanwhile
+      await emergency?.fresh();
       if (emergency?.pinned().has(rule)) return 'legacy';
       if (unanswered !== undefined) throw unanswered;
       // no rules at all: nobody flipped anything, the legacy holds the record (as the services fail safe)
