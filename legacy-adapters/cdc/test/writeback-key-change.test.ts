@@ -80,6 +80,14 @@ describe('a write-back of a row the legacy no longer has under its key', () => {
     expect(await legacyRows('RENAMED')).toEqual([{ pat_mrn: '900301', city_nm: 'NEWTOWN' }]);
     expect(w.lines.some((l) => /followed a key change/.test(l.msg))).toBe(true);
     expect(await deadLetters()).toEqual([]);
+    // one `service` a line (the deployable's), the write-back's own as writebackService: the
+    // service's name written second as `service` was lost by JSON readers that keep the last (or the first)
+    const said = w.raw.filter((l) => /waits for CDC to read that far|followed a key change/.test(l));
+    expect(said).toHaveLength(2);
+    for (const l of said) {
+      expect(l.match(/"service":/g)).toEqual(['"service":']);
+      expect(JSON.parse(l)).toMatchObject({ service: 'cdc', writebackService: s.service });
+    }
   });
 
   it('dead-letters the change of a row deleted in the legacy as an update/delete conflict, without values, and inserts nothing', async () => {

@@ -85,6 +85,11 @@ describe('write-back of a child before its parent', () => {
     expect(await legacyStay(pairs[0]!.admissionId)).toBeUndefined();
     expect(await deadLetters()).toEqual([]);
     expect(w.lines.filter((l) => l.msg.startsWith('write-back waits for a parent row')).length).toBeGreaterThan(0);
+    // one `service` a line: the deployable's, the write-back's own as writebackService
+    for (const l of w.raw.filter((r) => r.includes('write-back waits for a parent row'))) {
+      expect(l.match(/"service":/g)).toEqual(['"service":']);
+      expect(JSON.parse(l)).toMatchObject({ service: 'cdc', writebackService: s.service });
+    }
     for (const p of pairs) await w.publish([w.event('patients', 'create', { mrn: p.mrn }, patient(p.mrn), p.id)]);
     await until(async () => (await Promise.all(pairs.map((p) => legacyStay(p.admissionId)))).every((r) => r !== undefined), 'every stay written back');
     for (const p of pairs) expect((await legacyStay(p.admissionId))!.pat_mrn).toBe(p.mrn);
@@ -146,6 +151,10 @@ describe('the legacy database not there now', () => {
       'the legacy database is not available: jobs wait in place, their partitions hold, nothing is dead-lettered',
       'the legacy database is available again; the waiting jobs go on',
     ]);
+    for (const l of w.raw.filter((r) => r.includes('the legacy database is'))) {
+      expect(l.match(/"service":/g)).toEqual(['"service":']);
+      expect(JSON.parse(l)).toMatchObject({ service: 'cdc', writebackService: s.service });
+    }
   });
 
   it('takes a row lock held past lock_timeout as "not now": shown, retried, then written', async () => {

@@ -176,7 +176,7 @@ export class GoneRowWaits {
       } finally {
         client.release();
       }
-      this.o.log.info({ service, topics: [...new Set(gone.map((e) => e.topic))], rows: gone.length }, 'write-back of a row the legacy no longer has waits for CDC to read that far: its key changed there, or it was deleted; its partition holds');
+      this.o.log.info({ writebackService: service, topics: [...new Set(gone.map((e) => e.topic))], rows: gone.length }, 'write-back of a row the legacy no longer has waits for CDC to read that far: its key changed there, or it was deleted; its partition holds');
     }
     // read before the moves: a move CDC read before its slot got this far is in Redis by then
     const past = await cdcReadPast(this.o.pool, moves.slot, wait.lsn);
@@ -194,7 +194,7 @@ export class GoneRowWaits {
       if (followed) {
         out.applied.push(e);
         if (followed.length > 0) out.kept.push({ change: e, fields: followed });
-        this.o.log.info({ service, topic: e.topic, position: e.source.position }, 'write-back followed a key change made in the legacy: written to the row under its new key');
+        this.o.log.info({ writebackService: service, topic: e.topic, position: e.source.position }, 'write-back followed a key change made in the legacy: written to the row under its new key');
       } else if (past) out.refusals.push({ change: e, error: new Error(goneReason.deleted) });
       else if (Date.now() - wait.since >= (this.o.goneWaitMs ?? DEFAULT_GONE_WAIT_MS)) out.refusals.push({ change: e, error: new Error(goneReason.unknown(Date.now() - wait.since)) });
       else {

@@ -128,7 +128,7 @@ export class LegacyWriter {
     this.targets = targetsOf(o.tables);
     this.gone = new GoneRowWaits({ ...o, targets: this.targets, transaction: (service, work) => this.transaction(service, work) });
     for (const service of o.services) {
-      this.waits.set(service, new NotNowWatch({ log: o.log, what: 'the legacy database', fields: { service } }));
+      this.waits.set(service, new NotNowWatch({ log: o.log, what: 'the legacy database', fields: { writebackService: service } }));
       let resolve!: (c: PartitionedConsumer<ChangeBatch>) => void;
       const consumer = new Promise<PartitionedConsumer<ChangeBatch>>((r) => (resolve = r));
       this.started.set(service, { consumer, resolve });
@@ -220,7 +220,7 @@ export class LegacyWriter {
     for (const { change, fields } of kept) {
       this.o.outcome({ service, topic: change.topic, outcome: 'legacy-kept', count: 1 });
       this.o.log.info(
-        { service, topic: change.topic, position: change.source.position, fields },
+        { writebackService: service, topic: change.topic, position: change.source.position, fields },
         'write-back left fields as the legacy has them: edited there meanwhile, and the legacy holds the record',
       );
     }
@@ -290,7 +290,7 @@ export class LegacyWriter {
     if (wait.fkSince === undefined) {
       wait.fkSince = Date.now();
       this.o.log.info(
-        { service, topics: [...new Set(orphans.map((x) => x.change.topic))], rows: orphans.length, waitMs: this.o.fkWaitMs ?? 60_000, err: reasonWithoutValues(orphans[0]!.error) },
+        { writebackService: service, topics: [...new Set(orphans.map((x) => x.change.topic))], rows: orphans.length, waitMs: this.o.fkWaitMs ?? 60_000, err: reasonWithoutValues(orphans[0]!.error) },
         'write-back waits for a parent row (a foreign key refused it); its partition holds',
       );
     }

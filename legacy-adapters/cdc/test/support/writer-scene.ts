@@ -22,6 +22,8 @@ export interface WriterScene {
   writer: LegacyWriter;
   pool: pg.Pool;
   lines: { level: number; msg: string; [k: string]: unknown }[];
+  /** the lines as written: a key written twice shows here, where JSON.parse keeps the last */
+  raw: string[];
   outcomes: WritebackOutcome[];
   /** an outbox event of the scene's service, at outbox id `id` */
   event(topic: string, op: ChangeEvent['op'], key: Record<string, unknown>, after: Record<string, unknown> | null, id: number, before?: Record<string, unknown> | null): ChangeEvent;
@@ -34,7 +36,17 @@ export interface WriterScene {
 
 export async function startWriter(s: Scene, options: Partial<LegacyWriterOptions> = {}): Promise<WriterScene> {
   const lines: WriterScene['lines'] = [];
-  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as WriterScene['lines'][number]) });
+  const raw: string[] = [];
+  // `service: 'cdc'` as the deployable's logger (createLogger) has it
+  const log = pino(
+    { level: 'info', base: { service: 'cdc' } },
+    {
+      write: (l: string) => {
+        raw.push(l);
+        lines.push(JSON.parse(l) as WriterScene['lines'][number]);
+      },
+    },
+  );
   await migrateWriteback(s.legacy.url, log);
   const pool = new pg.Pool({ connectionString: s.legacy.url, max: 4, application_name: 'ficus-legacy-writer', options: SESSION_OPTIONS, connectionTimeoutMillis: 2_000 } as pg.PoolConfig);
   pool.on('error', () => undefined);
@@ -49,6 +61,7 @@ export async function startWriter(s: Scene, options: Partial<LegacyWriterOptions
     writer,
     pool,
     lines,
+    raw,
     outcomes,
     event: (topic, op, key, after, id, before = null) => ({
       schemaVersion: 1,
