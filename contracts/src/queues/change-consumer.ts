@@ -48,9 +48,10 @@ export interface ChangeConsumerOptions {
   apply: (changes: ChangeEvent[], client: pg.PoolClient) => Promise<void>;
   /**
    * changes written by these origins are skipped (the service's own writes coming back); a
-   * function is asked for each job (the service's regime can change while it runs)
+   * function is asked for each job (the service's regime can change while it runs), and may
+   * look before it answers (the emergency override file as it is then)
    */
-  ignoreOrigins?: readonly string[] | (() => readonly string[]);
+  ignoreOrigins?: readonly string[] | (() => readonly string[] | Promise<readonly string[]>);
   /**
    * told of the skipped ones (the last of each key) in the same transaction, after `apply`: what
    * the legacy database made of the service's write (a trigger's stamp, say) can be taken from
@@ -142,7 +143,7 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
       return;
     }
     const ours = job.data.events.filter((e) => e.topic === o.topic);
-    const ignored = new Set(ignoredNow());
+    const ignored = new Set(await ignoredNow());
     const echo = (e: ChangeEvent) => e.source.origin !== null && ignored.has(e.source.origin);
     const latest = netChangePerKey(ours.filter((e) => !echo(e)));
     const echoes = o.echoes ? lastChangePerKey(ours.filter(echo)) : [];

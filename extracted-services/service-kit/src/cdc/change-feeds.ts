@@ -78,9 +78,11 @@ export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<Partition
           partitions: o.partitions,
           pool: o.pool,
           // while the legacy holds the record its committed state wins, whoever wrote it: a
-          // write-back still landing after a rollback is applied like any legacy change
-          ignoreOrigins: () => (o.systemOfRecord.current() === 'legacy' ? [] : [WRITEBACK_ORIGIN]),
-          echoes: feed.echoes && ((changes, tx) => feed.echoes!(changes, { tx, systemOfRecord: o.systemOfRecord.current() })),
+          // write-back still landing after a rollback is applied like any legacy change. Who
+          // holds it is the emergency file as it is now (a stat), as for `apply`: a consumer
+          // paused when the file appeared took the legacy's changes for its own echoes
+          ignoreOrigins: async () => ((await o.systemOfRecord.fresh()) === 'legacy' ? [] : [WRITEBACK_ORIGIN]),
+          echoes: feed.echoes && (async (changes, tx) => feed.echoes!(changes, { tx, systemOfRecord: await o.systemOfRecord.fresh() })),
           retry: o.retry,
           tombstoneRetentionDays: o.tombstoneRetentionDays,
           heartbeat: o.freshness && ((h) => o.freshness!.heard(h.topic, h.partition, h.atMs)),
