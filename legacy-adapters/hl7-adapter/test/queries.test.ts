@@ -3,7 +3,8 @@
  * migrated legacy database: a QRY^A19 is passed to legacy while the sender waits and the
  * sender gets legacy's ADR^A19 with the patient (not an ACK that says "accepted" and no data);
  * nothing is stored or delivered later; a query legacy does not know gets legacy's own AR; a
- * query a rule sends to a new service is refused (AR 200, why in ERR); a query in a batch is
+ * query a rule sends to a new service is refused (AR 200, why in ERR); a birth date BC or after
+ * 9999 is left out of PID-7 with a warning ERR (no HL7 date holds it); a query in a batch is
  * answered in its place among the batch's ACKs; legacy away gives AE with ERR 207, and the same
  * query is answered once legacy is back.
  */
@@ -118,6 +119,30 @@ describe('HL7 queries', () => {
     expect([second.get('MSH-9.1'), second.get('MSA-1'), second.get('MSA-2'), second.get('PID-3.1')]).toEqual(['ADR', 'AA', 'QB-2', MRN]);
     expect(await stored('QB-1')).toBe(1);
     expect(await stored('QB-2')).toBe(0);
+  });
+
+  it('leaves PID-7 empty for a birth date BC or after 9999, which no HL7 date can hold, and says why in a warning', async () => {
+    await legacy.pool.query(
+      `INSERT INTO PATIENT_MASTER (PAT_MRN, PAT_LAST_NM, PAT_FIRST_NM, PAT_DOB, SEX_CD, CREATE_DT, LAST_UPD_DT, LAST_UPD_USER) VALUES
+         ('8300002', 'ODDVALUE', 'TEST', DATE '0044-03-15 BC', 'U', TIMESTAMP '2011-03-08 15:43:00', TIMESTAMP '2011-03-08 15:43:00', 'CONVERSION'),
+         ('8300003', 'ODDVALUE', 'TEST', DATE '10000-01-01', 'U', TIMESTAMP '2011-03-08 15:43:00', TIMESTAMP '2011-03-08 15:43:00', 'CONVERSION')`,
+    );
+    const why = 'PID-7 left empty: the birth date is BC or after 9999, not an HL7 date (DTM)';
+    for (const mrn of ['8300002', '8300003']) {
+      // v2.5: a warning ERR segment (ERR-2 location, ERR-3 code, ERR-4 severity W, ERR-8 why)
+      const v25 = await client.send(seg(msh('QRY^A19', `Q-DOB-${mrn}`, '2.5'), `QRD|20261206090000|R|I|Q-DOB-${mrn}|||1^RD|${mrn}|DEM|||`));
+      expect([v25.get('MSH-9.1'), v25.get('MSA-1'), v25.get('PID-3.1'), v25.get('PID-5.1'), v25.get('PID-8')]).toEqual(['ADR', 'AA', mrn, 'ODDVALUE', 'U']);
+      expect(v25.get('PID-7')).toBe('');
+      expect([v25.get('ERR-2.1'), v25.get('ERR-2.2'), v25.get('ERR-2.3'), v25.get('ERR-3.1'), v25.get('ERR-4'), v25.get('ERR-8')]).toEqual(['PID', '1', '7', '102', 'W', why]);
+      expect(v25.text).not.toMatch(/0044|10000/);
+      // v2.3: ERR-1 (location and code) and the reason in MSA-3
+      const v23 = await client.send(patientQuery(`Q-DOB23-${mrn}`, mrn));
+      expect([v23.get('MSA-1'), v23.get('MSA-3'), v23.get('ERR-1.1'), v23.get('ERR-1.3'), v23.get('ERR-1.4.1')]).toEqual(['AA', why, 'PID', '7', '102']);
+      expect(v23.get('PID-7')).toBe('');
+    }
+    // a birth date DTM can hold has no ERR
+    const usual = await client.send(seg(msh('QRY^A19', 'Q-DOB-usual', '2.5'), `QRD|20261206090000|R|I|Q-DOB-usual|||1^RD|${MRN}|DEM|||`));
+    expect([usual.get('PID-7'), usual.count('ERR')]).toEqual(['19750312', 0]);
   });
 
   it('answers AE (ERR 207) while legacy is away, and the same query is answered once it is back', async () => {
