@@ -44,6 +44,8 @@ export interface OneRule {
   version: number;
   index: number;
   rule: HttpRule;
+  /** the answering instance's emergency override file, while it holds this rule in legacy */
+  emergency?: CurrentRules['emergency'];
 }
 
 /** GET /api/explain */

@@ -1,5 +1,5 @@
 /**
- * `ficus rules list` and `ficus rules explain` while the gateway's emergency override file holds a
+ * `ficus rules list`, `show` and `explain` while the gateway's emergency override file holds a
  * rule in legacy, found by hand on the demo: the rule was flipped to new, the file named it, the
  * gateway answered `legacy (emergency)`, and both commands said mode new, target patient-service,
  * with nothing about the file. An on-call engineer reads them to learn where writes go.
@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 describe('ficus rules while the emergency override file holds a rule', () => {
-  it('list marks the held rule and names the file; explain says the request goes to legacy', async () => {
+  it('list and show mark the held rule and name the file; explain says the request goes to legacy', async () => {
     const flip = await s.ficus(['rules', 'flip', 'patients-write', '--mode', 'new', '--reason', 'the service holds the record']);
     expect(flip.code, flip.stderr).toBe(0);
     const file = path.join(s.gw.stateDir, 'emergency-legacy.yaml');
@@ -32,12 +32,26 @@ describe('ficus rules while the emergency override file holds a rule', () => {
       await put.arrayBuffer();
       expect(put.headers.get('x-ficus-route')).toBe('patients-write; legacy (emergency)');
 
-      const [list, explain, explainJson] = await Promise.all([
+      const [list, explain, explainJson, show, showJson, showOther] = await Promise.all([
         s.ficus(['rules', 'list']),
         s.ficus(['rules', 'explain', 'PUT', '/api/patients/123']),
         s.ficus(['rules', 'explain', 'PUT', '/api/patients/123', '--json']),
+        s.ficus(['rules', 'show', 'patients-write']),
+        s.ficus(['rules', 'show', 'patients-write', '--json']),
+        s.ficus(['rules', 'show', 'legacy-default']),
       ]);
-      for (const r of [list, explain, explainJson]) expect(r.code, r.stderr).toBe(0);
+      for (const r of [list, explain, explainJson, show, showJson, showOther]) expect(r.code, r.stderr).toBe(0);
+      // show as list: the file and the mode served, as comments above the rule's YAML (before: the YAML alone, mode new)
+      expect(show.stdout).toMatch(
+        new RegExp(
+          `^# rule #2 of rule set version \\d+\n# EMERGENCY OVERRIDE: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} in force on this gateway instance since ${since} by j\\.doe: patient-service loses writes; served from legacy whatever their stored mode: patients-read, patients-write\n# served as: new → legacy \\(emergency\\)\nid: patients-write\n`,
+        ),
+      );
+      expect(show.stdout).toMatch(/^mode: new$/m);
+      expect(parse(showJson)).toMatchObject({ rule: { id: 'patients-write', mode: 'new' }, emergency: { file, pinned: ['patients-read', 'patients-write'], by: 'j.doe' } });
+      // a rule the file does not hold is shown as before
+      expect(showOther.stdout).not.toContain('EMERGENCY');
+      expect(showOther.stdout).not.toContain('(emergency)');
       expect(list.stdout).toContain(
         `EMERGENCY OVERRIDE: ${file} in force on this gateway instance since ${since} by j.doe: patient-service loses writes; served from legacy whatever their stored mode: patients-read, patients-write\n`,
       );
@@ -56,8 +70,9 @@ describe('ficus rules while the emergency override file holds a rule', () => {
     }
     await until(async () => !(await s.admin.get<{ emergency?: unknown }>('/api/rules')).body.emergency, 'the override removed', 10_000);
     expect(await routeOf(s.gw.url, '/api/patients/123', 'patients-read; legacy')).toBe('patients-read; legacy');
-    const [list, explain] = await Promise.all([s.ficus(['rules', 'list']), s.ficus(['rules', 'explain', 'PUT', '/api/patients/123', '--json'])]);
+    const [list, explain, show] = await Promise.all([s.ficus(['rules', 'list']), s.ficus(['rules', 'explain', 'PUT', '/api/patients/123', '--json']), s.ficus(['rules', 'show', 'patients-write', '--json'])]);
     expect(list.stdout).not.toContain('EMERGENCY');
+    expect(parse(show)).not.toHaveProperty('emergency');
     expect(list.stdout).toMatch(/^2\s+patients-write\s+POST,PUT .*\s+new\s+-\s+patient-service/m);
     expect(parse(explain)).toEqual(expect.objectContaining({ target: 'patient-service' }));
     expect(parse(explain)).not.toHaveProperty('emergency');

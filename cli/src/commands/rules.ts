@@ -36,7 +36,7 @@ export function versionLine(v: { version: number; author: string; createdAt: str
  * The answering instance's emergency override file: the rules below show the stored modes, and
  * before 7 December 2026 a rule the file held read `new` here while the gateway sent it to legacy.
  */
-function emergencyLines(r: CurrentRules): string[] {
+function emergencyLines(r: Pick<CurrentRules, 'emergency'>): string[] {
   const e = r.emergency;
   if (!e) return [];
   const who = e.by ? ` by ${e.by}` : '';
@@ -46,11 +46,24 @@ function emergencyLines(r: CurrentRules): string[] {
   return [`EMERGENCY OVERRIDE: ${e.file} in force on this gateway instance since ${e.since}${who}${why}; served from legacy whatever their stored mode: ${held}${hl7}`, ''];
 }
 
+/** a rule's mode as the answering instance serves it: the file holds it in legacy whatever the stored mode */
+function servedMode(mode: string, held: boolean): string {
+  if (!held) return mode;
+  return mode === 'legacy' ? 'legacy (emergency)' : `${mode} → legacy (emergency)`;
+}
+
+/** `rules show`: the rule as YAML, what the file does to it as comments (the text stays a rule file's) */
+function oneRuleText(r: OneRule): string[] {
+  const held = r.emergency?.pinned.includes(r.rule.id) === true;
+  const marks = held ? [...emergencyLines(r).filter((l) => l !== ''), `served as: ${servedMode(r.rule.mode, true)}`].map((l) => `# ${l}`) : [];
+  return [`# rule #${r.index + 1} of rule set version ${r.version}`, ...marks, toYaml(r.rule).trimEnd()];
+}
+
 function rulesText(r: CurrentRules): string[] {
   const held = new Set(r.emergency?.pinned ?? []);
   const rules = table(
     ['#', 'id', 'match', 'mode', 'percent', 'target', 'sticky'],
-    r.rules.map((rule, i) => [i + 1, rule.id, describeMatch(rule), held.has(rule.id) ? (rule.mode === 'legacy' ? 'legacy (emergency)' : `${rule.mode} → legacy (emergency)`) : rule.mode, rule.mode === 'canary' ? rule.percent : '', rule.target, describeSticky(rule)]),
+    r.rules.map((rule, i) => [i + 1, rule.id, describeMatch(rule), servedMode(rule.mode, held.has(rule.id)), rule.mode === 'canary' ? rule.percent : '', rule.target, describeSticky(rule)]),
   );
   const upstreams = table(
     ['upstream', 'declared url'],
@@ -84,12 +97,12 @@ export function addRuleCommands(rules: Command): void {
 
   rules
     .command('show')
-    .description('one rule, in full (as YAML)')
+    .description("one rule, in full (as YAML); while the answering instance's emergency override file holds it, the file and the mode served as comments above")
     .argument('<id>', 'the rule id')
     .action(async (id: string, _opts, cmd: Command) => {
       const ctx = contextOf(cmd);
       const r = await ctx.client().get<OneRule>(`/api/rules/${encodeURIComponent(id)}`);
-      printResult(ctx.json, r, () => [`# rule #${r.index + 1} of rule set version ${r.version}`, toYaml(r.rule).trimEnd()]);
+      printResult(ctx.json, r, () => oneRuleText(r));
     });
 
   rules

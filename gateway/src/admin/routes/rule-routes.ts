@@ -51,7 +51,8 @@ export function ruleRoutes(
     handler: async (req) => {
       const v = await cp.current();
       const index = v.ruleSet.http.findIndex((x) => x.id === req.params.id);
-      if (index >= 0) return { version: v.version, kind: 'http', index, rule: v.ruleSet.http[index] };
+      // the override beside the rule while it holds it: its stored mode is not where its requests go
+      if (index >= 0) return { version: v.version, kind: 'http', index, rule: v.ruleSet.http[index], ...(emergency?.pins(v.ruleSet, req.params.id) ? emergencyNow() : {}) };
       const hl7Index = v.ruleSet.hl7?.findIndex((x) => x.id === req.params.id) ?? -1;
       if (hl7Index < 0) throw new UnknownRuleError(req.params.id);
       return { version: v.version, kind: 'hl7', index: hl7Index, rule: v.ruleSet.hl7![hl7Index] };
