@@ -131,6 +131,40 @@ describe('the dashboard in an emergency', () => {
     }
   });
 
+  it("one emergency file for the gateway and the HL7 adapter (the demo's): the gateway's notice says the adapter holds the HL7 rule it names, as the rule's row does", async () => {
+    await flipTo('adt-patient-events', 'new');
+    const file = path.join(s.gw.stateDir, 'emergency-legacy.yaml');
+    const page = await s.context.newPage();
+    // the adapter reads the same file: it holds the HL7 rule the gateway cannot (served by interception: no adapter here)
+    await page.route('**/api/hl7/emergency', (r) =>
+      r.fulfill(
+        json({
+          instance: { hostname: 'hl7-adapter-0', pid: 7 },
+          file,
+          override: { rules: ['patients-search', 'adt-patient-events'], reason: 'patient-service refuses admissions', by: 'j.doe', since: new Date().toISOString(), pinned: ['adt-patient-events'], unknown: [], http: ['patients-search'] },
+        }),
+      ),
+    );
+    try {
+      await logIn(s, page, s.viewerToken);
+      writeFileSync(file, 'rules: [patients-search, adt-patient-events]\nreason: patient-service refuses admissions\nby: j.doe\n');
+      const notice = page.getByTestId('emergency-notice');
+      await eventually(() => notice.count()).toBe(1);
+      // before: "adt-patient-events: HL7, not held by this file", and the row "not held by the gateway's file", beside "legacy (emergency, HL7 adapter)"
+      expect(await notice.getByTestId('emergency-hl7').textContent()).toBe(
+        `adt-patient-events: HL7. The gateway routes no HL7 messages; the HL7 adapter holds adt-patient-events in legacy by its own emergency file ${file} (said below).`,
+      );
+      const adt = row(page, 'adt-patient-events').getByTestId('mode');
+      expect(await adt.getByTestId('emergency-adapter').textContent()).toBe('legacy (emergency, HL7 adapter)');
+      expect(await adt.getByTestId('emergency-hl7-rule').count()).toBe(0);
+      expect(await adt.getByTestId('held').textContent()).toContain(`serves legacy: held by ${file} on the HL7 adapter since `);
+    } finally {
+      rmSync(file, { force: true });
+      await page.close();
+      await flipTo('adt-patient-events', 'legacy');
+    }
+  });
+
   it('says that a component timed out (504), not that it is not running, in the HL7, CDC and dead-letter panels', async () => {
     const page = await s.context.newPage();
     let statsAnswered = false;

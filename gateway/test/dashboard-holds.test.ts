@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { componentTrouble, troubleText } from '../dashboard/src/components.js';
-import { holdAfter, holdBefore, holdOf } from '../dashboard/src/holds.js';
+import { hl7NamedNote, holdAfter, holdBefore, holdOf } from '../dashboard/src/holds.js';
 import { ruleLabel, sendsNothing } from '../dashboard/src/upstreams.js';
 
 const since = '2026-12-07T02:10:00.000Z';
@@ -33,6 +33,30 @@ describe('which emergency file holds a rule', () => {
     expect(holdAfter('adt-patient-events', holdOf('hl7', 'adt-patient-events', undefined, adapter)!, now)).toMatch(
       /^Stored, but not served: the emergency override file \/etc\/ficus\/emergency\/emergency-legacy\.yaml on the HL7 adapter \(instance hl7-0\), since \d\d:\d\d:\d\d by m\.ng holds adt-patient-events in legacy, and the HL7 adapter keeps sending its messages to the legacy inbound only until the file is removed\.$/,
     );
+  });
+
+  it("says of the HL7 rules the gateway's file names what the HL7 adapter's file does with them, one file for both or two", () => {
+    const shared = { ...adapter, file: gateway.file };
+    // the demo: one file, read by both; before, the notice said "not held by this file" beside a row the adapter held by it
+    expect(hl7NamedNote(gateway, shared)).toBe(
+      'adt-patient-events: HL7. The gateway routes no HL7 messages; the HL7 adapter holds adt-patient-events in legacy by its own emergency file /var/lib/ficus/emergency-legacy.yaml (said below).',
+    );
+    expect(hl7NamedNote({ hl7: ['adt-patient-events', 'oru-results'] }, adapter)).toBe(
+      "adt-patient-events, oru-results: HL7. The gateway routes no HL7 messages; the HL7 adapter holds adt-patient-events in legacy by its own emergency file /etc/ficus/emergency/emergency-legacy.yaml (said below); the HL7 adapter's emergency file /etc/ficus/emergency/emergency-legacy.yaml does not name oru-results: its messages go by its mode.",
+    );
+    expect(hl7NamedNote(gateway, { ...adapter, override: undefined })).toBe(
+      "adt-patient-events: HL7. The gateway routes no HL7 messages; the HL7 adapter's emergency file /etc/ficus/emergency/emergency-legacy.yaml is not in force, and so does not hold adt-patient-events: its messages go by its mode.",
+    );
+    expect(hl7NamedNote(gateway, undefined)).toBe(
+      'adt-patient-events: HL7. The gateway routes no HL7 messages; the HL7 adapter holds this rule in legacy only if its own emergency file names it, and whether it does is not known (said below).',
+    );
+    expect(hl7NamedNote({ hl7: [], rules: 'all' }, shared)).toBe(
+      'HL7 rules: the gateway routes no HL7 messages (rules: all is all of its HTTP rules here); the HL7 adapter holds adt-patient-events in legacy by its own emergency file /var/lib/ficus/emergency-legacy.yaml (said below).',
+    );
+    expect(hl7NamedNote({ hl7: [], rules: 'all' }, { ...adapter, override: undefined })).toBe(
+      "HL7 rules: the gateway routes no HL7 messages (rules: all is all of its HTTP rules here); the HL7 adapter's emergency file /etc/ficus/emergency/emergency-legacy.yaml holds none in legacy: their messages go by their modes.",
+    );
+    expect(hl7NamedNote({ hl7: [], rules: ['patients-read'] }, adapter)).toBeNull();
   });
 
   it('labels a rule the file holds on the Upstreams panel', () => {

@@ -132,11 +132,12 @@ function ModeCell({ row, e, hold }: { row: Row; e: RulesAnswer['emergency']; hol
           </span>
         </>
       )}
-      {row.kind === 'hl7' && e?.hl7?.includes(row.rule.id) && (
+      {/* held by the adapter, maybe by this very file (one file for both in the demo): the badge above says it */}
+      {row.kind === 'hl7' && !hold && e?.hl7?.includes(row.rule.id) && (
         <>
           {' '}
-          <span class="badge muted" data-testid="emergency-hl7-rule" title="named in the gateway's emergency file, which does not hold HL7 rules: the HL7 adapter's own file does">
-            not held by the gateway's file
+          <span class="badge muted" data-testid="emergency-hl7-rule" title="named in the gateway's emergency file; the gateway routes no HL7 messages: the HL7 adapter holds an HL7 rule only if its own emergency file names it">
+            not held by the gateway
           </span>
         </>
       )}
@@ -225,7 +226,7 @@ export function RulesPanel({ role, onPolled }: { role: Role; onPolled: (error: u
           Warning: {w}
         </p>
       ))}
-      {data?.emergency && <EmergencyNotice e={data.emergency} />}
+      {data?.emergency && <EmergencyNotice e={data.emergency} adapter={adapterNow} />}
       <AdapterEmergency polled={adapter} hl7Rules={data?.rows.filter((r) => r.kind === 'hl7').length ?? 0} />
       {!data ? (
         <p>{polled.error ? `Cannot read the rules: ${(polled.error as Error).message}` : 'Loading…'}</p>

@@ -67,3 +67,32 @@ export function holdAfter(ruleId: string, h: Hold, now = Date.now()): string {
 export function holdInRow(h: Hold, now = Date.now()): string {
   return `serves legacy: held by ${h.file} on ${h.component === 'gateway' ? 'the gateway' : 'the HL7 adapter'} since ${since(h.since, now)}${h.by ? ` by ${h.by}` : ''}`;
 }
+
+const list = (ids: readonly string[]) => ids.join(', ');
+
+/**
+ * What the gateway's notice says of the HL7 rules its file names (or of HL7 rules under `rules:
+ * all`). The gateway routes no HL7, so whether they are held is said by the HL7 adapter's file,
+ * which may be this very file (the demo shares one) or another: "not held by this file" beside a
+ * row the adapter's reading of that same file held read as a contradiction. `adapter`: its answer
+ * while its reads succeed; undefined: not known. Null when the file names no HL7 rule.
+ */
+export function hl7NamedNote(e: { hl7?: string[] | undefined; rules?: 'all' | string[] | undefined }, adapter: AdapterAnswer | undefined): string | null {
+  const named = e.hl7 ?? [];
+  const all = named.length === 0 && e.rules === 'all';
+  if (named.length === 0 && !all) return null;
+  const head = all ? 'HL7 rules: the gateway routes no HL7 messages (rules: all is all of its HTTP rules here)' : `${list(named)}: HL7. The gateway routes no HL7 messages`;
+  const one = !all && named.length === 1;
+  if (!adapter) return `${head}; the HL7 adapter holds ${one ? 'this rule' : 'these rules'} in legacy only if its own emergency file names ${one ? 'it' : 'them'}, and whether it does is not known (said below).`;
+  const pinned = adapter.override?.pinned ?? [];
+  const held = all ? pinned : named.filter((id) => pinned.includes(id));
+  const free = all ? [] : named.filter((id) => !pinned.includes(id));
+  const parts: string[] = [];
+  if (held.length > 0) parts.push(`the HL7 adapter holds ${list(held)} in legacy by its own emergency file ${adapter.file} (said below)`);
+  if (all && held.length === 0) parts.push(`the HL7 adapter's emergency file ${adapter.file} holds none in legacy: their messages go by their modes`);
+  if (free.length > 0) {
+    const why = adapter.override ? 'does not name' : 'is not in force, and so does not hold';
+    parts.push(`the HL7 adapter's emergency file ${adapter.file} ${why} ${list(free)}: ${free.length === 1 ? 'its messages go by its mode' : 'their messages go by their modes'}`);
+  }
+  return `${head}; ${parts.join('; ')}.`;
+}
