@@ -63,6 +63,8 @@ export interface SceneOptions {
    * services have not seen yet); `restart` still gives a fixed regime
    */
   rules?: { storeUrl: string; stateDir: string; checkMs: number };
+  /** the rule store whose tokens and audit log the services' /api/services/<service>/* routes use (FICUS_STORE_URL; `rules` sets it too) */
+  storeUrl?: string;
 }
 
 let messageIds = 1;
@@ -76,7 +78,7 @@ export async function startServiceScene(o: SceneOptions): Promise<ServiceScene> 
   const inbound = o.hl7Inbound ? await startHl7Inbound({ pool: legacy.pool, port: 0 }) : undefined;
   const dbs: TestDatabase[] = [await createTestDatabase(serverUrl, `${o.prefix}_patients`), await createTestDatabase(serverUrl, `${o.prefix}_results`)];
   const log = o.log ?? createLogger('service-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const common = { DATABASE_URL: serverUrl, REDIS_URL: redisUrl, SERVICE_SHUTDOWN_TIMEOUT_MS: '3000', SERVICE_HL7_WAIT_FOR_KEYS_MS: String(o.waitForKeysMs ?? 0) };
+  const common = { DATABASE_URL: serverUrl, REDIS_URL: redisUrl, SERVICE_SHUTDOWN_TIMEOUT_MS: '3000', SERVICE_HL7_WAIT_FOR_KEYS_MS: String(o.waitForKeysMs ?? 0), ...(o.storeUrl ? { FICUS_STORE_URL: o.storeUrl } : {}) };
   const regime: SystemOfRecord | 'rules' = o.rules ? 'rules' : (o.systemOfRecord ?? 'legacy');
   const rules = o.rules ? { FICUS_STORE_URL: o.rules.storeUrl, FICUS_STATE_DIR: o.rules.stateDir, FICUS_RULES_CHECK_MS: String(o.rules.checkMs) } : {};
   const startPatients = (r: SystemOfRecord | 'rules') =>

@@ -7,6 +7,7 @@ import { addAuditCommand } from './commands/audit.js';
 import { addParityCommand } from './commands/parity.js';
 import { addReconcileCommands } from './commands/reconcile.js';
 import { addCdcCommands } from './commands/cdc.js';
+import { addConflictCommands } from './commands/conflicts.js';
 import { addHl7Commands } from './commands/hl7.js';
 import { addQueueCommands } from './commands/queues.js';
 import { addRuleFileCommands } from './commands/rule-files.js';
@@ -23,11 +24,11 @@ Environment:
                    ~/.config/ficus/config.json): { "adminUrl"?: string, "token"?: string }
 
 Exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 \`reconcile\` found differences,
-4 \`queues dead-letters\` printed without a component that did not answer.`;
+4 \`queues dead-letters\` or \`conflicts list\` printed without a component that did not answer.`;
 
 export function buildProgram(): Command {
   const program = new Command('ficus')
-    .description('Ficus admin: read, explain, flip and roll back the routing rules; parity, audit and tokens; the HL7 adapter\'s messages, dead letters and replays; CDC status; the services\' queues; reconcile legacy against a new service')
+    .description('Ficus admin: read, explain, flip and roll back the routing rules; parity, audit and tokens; the HL7 adapter\'s messages, dead letters and replays; CDC status; the services\' queues and conflicts; reconcile legacy against a new service')
     .version('0.1.0')
     .addOption(new Option('--url <url>', 'the admin API (overrides FICUS_ADMIN_URL and the config file)'))
     .addOption(new Option('--token <token>', 'the bearer token (overrides FICUS_TOKEN and the config file; visible to `ps`, prefer those)'))
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   addTokenCommands(program);
   addCdcCommands(program);
   addQueueCommands(program);
+  addConflictCommands(program);
   addUpstreamsCommand(program);
   addReconcileCommands(program);
   return program;

@@ -40,6 +40,8 @@ export const GatewayConfigSchema = configSchema({
   FICUS_OIDC_ROLE_CLAIM: Env.string('ficus_role', 'OIDC: the claim holding the role (viewer, operator, admin; a string or a list)'),
   FICUS_HL7_API_URL: Env.string('http://127.0.0.1:8091', "the HL7 adapter's API: the admin API passes /api/hl7/* through to it"),
   FICUS_CDC_API_URL: Env.string('http://127.0.0.1:8092', "the CDC reader's API: the admin API passes /api/cdc/* through to it"),
+  FICUS_PATIENT_SERVICE_API_URL: Env.string('http://127.0.0.1:8101', 'patient-service (its own port): the admin API passes /api/services/patient-service/* (its conflicts) through to it'),
+  FICUS_RESULTS_SERVICE_API_URL: Env.string('http://127.0.0.1:8102', 'results-service (its own port): the admin API passes /api/services/results-service/* (its conflicts) through to it'),
   FICUS_COMPONENT_TIMEOUT_MS: Type.Integer({
     default: COMPONENT_TIMEOUT_MS,
     minimum: 1_000,

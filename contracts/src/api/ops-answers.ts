@@ -171,3 +171,43 @@ export interface QueueDeadLettersReplayed {
   /** beyond `max`: left for another call */
   remaining: number;
 }
+
+/**
+ * A CDC change an extracted service did not apply (the conflict rule: a legacy change older
+ * than the service's own later change), as listed for review: no field values (they are PHI).
+ */
+export interface ServiceConflict {
+  /** the service's own id of the conflict (show and resolve name it) */
+  id: string;
+  service: string;
+  topic: string;
+  /** the row's key as the change carried it ({"mrn":"1234567"}) */
+  key: Record<string, unknown>;
+  op: string;
+  /** the CDC source and its position of the change */
+  source: string;
+  position: string;
+  /** when the legacy committed the change (null: the source gave no time) */
+  commitTime: string | null;
+  /** why it was not applied (which fields the service kept, or the whole row) */
+  reason: string;
+  recordedAt: string;
+  resolvedAt: string | null;
+  resolvedBy: string | null;
+  resolutionNote: string | null;
+}
+
+/** GET /api/services/<service>/conflicts */
+export interface ServiceConflicts {
+  service: string;
+  /** the conflicts not resolved yet, per topic, all of them (the list itself follows the filters and is cut at the limit) */
+  unresolved: { topic: string; count: number }[];
+  conflicts: ServiceConflict[];
+  /** pass as `cursor` for the next (older) page; null: no more */
+  nextCursor: string | null;
+}
+
+/** GET /api/services/<service>/conflicts/<id>: the conflict and the change itself (PHI: field values) */
+export interface ServiceConflictDetail extends ServiceConflict {
+  change: { before: Record<string, unknown> | null; after: Record<string, unknown> | null; origin?: string };
+}

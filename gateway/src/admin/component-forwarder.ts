@@ -31,7 +31,10 @@ export interface Component {
 }
 
 /** The components whose APIs the admin API passes through, and where to find them by default. */
-export function componentsFrom(env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_URL: string; FICUS_COMPONENT_TIMEOUT_MS?: number }, shutdown?: AbortSignal): Component[] {
+export function componentsFrom(
+  env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_URL: string; FICUS_PATIENT_SERVICE_API_URL?: string; FICUS_RESULTS_SERVICE_API_URL?: string; FICUS_COMPONENT_TIMEOUT_MS?: number },
+  shutdown?: AbortSignal,
+): Component[] {
   const components: Component[] = [
     {
       title: 'HL7 adapter',
@@ -55,6 +58,20 @@ export function componentsFrom(env: { FICUS_HL7_API_URL: string; FICUS_CDC_API_U
         'GET /api/cdc/status; GET /api/cdc/queues/dead-letters (prefix, limit): change batches a service or the legacy writer could not apply; ' +
         'POST /api/cdc/queues/dead-letters/replay {queue, id, reason, force} and /discard {queue, id, reason}',
     },
+    // the extracted services: the CDC changes each recorded as conflicts, for review
+    ...(['patient-service', 'results-service'] as const).map((service) => {
+      const name = service === 'patient-service' ? 'FICUS_PATIENT_SERVICE_API_URL' : 'FICUS_RESULTS_SERVICE_API_URL';
+      return {
+        title: service,
+        tag: 'services',
+        prefix: `/api/services/${service}`,
+        env: name,
+        url: env[name],
+        routes:
+          `GET /api/services/${service}/conflicts (topic, key, since, all, limit, cursor): CDC changes the service did not apply (the conflict rule), without field values; ` +
+          `GET /api/services/${service}/conflicts/{id}: one with its change; POST /api/services/${service}/conflicts/{id}/resolve {reason} (operator)`,
+      };
+    }),
   ];
   return components.map((c) => ({ ...c, shutdown, timeoutMs: env.FICUS_COMPONENT_TIMEOUT_MS ?? COMPONENT_TIMEOUT_MS }));
 }

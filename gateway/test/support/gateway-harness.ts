@@ -69,6 +69,8 @@ export async function startGatewayUnderTest(
     // components a test does not start are away (port 9 never accepts), not whatever runs on their default ports (a demo)
     FICUS_HL7_API_URL: 'http://127.0.0.1:9',
     FICUS_CDC_API_URL: 'http://127.0.0.1:9',
+    FICUS_PATIENT_SERVICE_API_URL: 'http://127.0.0.1:9',
+    FICUS_RESULTS_SERVICE_API_URL: 'http://127.0.0.1:9',
     ...env,
   });
   const log = createLogger('gateway-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });

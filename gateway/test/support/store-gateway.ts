@@ -73,6 +73,8 @@ export async function startStoreGateway(opts: {
     // components a test does not start are away (port 9 never accepts), not whatever runs on their default ports (a demo)
     FICUS_HL7_API_URL: 'http://127.0.0.1:9',
     FICUS_CDC_API_URL: 'http://127.0.0.1:9',
+    FICUS_PATIENT_SERVICE_API_URL: 'http://127.0.0.1:9',
+    FICUS_RESULTS_SERVICE_API_URL: 'http://127.0.0.1:9',
     ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
     ...opts.env,
   });

@@ -30,7 +30,11 @@ export const commonServiceEnv = {
   SERVICE_CONSUMERS: Env.boolean(true, 'consume the HL7 and CDC queues (false: serve HTTP only, e.g. a read replica)'),
   SERVICE_OUTBOX_RELAY: Env.boolean(true, 'publish the outbox (changes made here as system of record) to the write-back queues writeback.<service>.p<n>'),
   WRITEBACK_PARTITIONS: Env.integer(8, "partitions of the write-back queues: the CDC deployable's CDC_PARTITIONS", 1),
-  FICUS_STORE_URL: Env.optionalString("the rule store, read when the system of record follows the rules (default: database ficus_gateway on DATABASE_URL's server)"),
+  FICUS_STORE_URL: Env.optionalString("the rule store, read when the system of record follows the rules, and for the admin API's tokens and audit log at /api/services/<service>/* (default: database ficus_gateway on DATABASE_URL's server)"),
+  FICUS_OIDC_ISSUER: Env.optionalString("OIDC: accept JWTs from this issuer at /api/services/<service>/* (the admin API's setting)"),
+  FICUS_OIDC_AUDIENCE: Env.optionalString('OIDC: the audience the JWTs must name'),
+  FICUS_OIDC_JWKS_URL: Env.optionalString("OIDC: the issuer's key set (JWKS) URL"),
+  FICUS_OIDC_ROLE_CLAIM: Env.string('ficus_role', 'OIDC: the claim holding the role'),
   FICUS_STATE_DIR: Env.string(DEFAULT_STATE_DIR, 'where the last good copy of the rules is kept (system of record from the rules)'),
   FICUS_EMERGENCY_FILE: Env.optionalString(
     "the emergency override file (default: $FICUS_STATE_DIR/emergency-legacy.yaml), the gateway's and the HL7 adapter's: while it names the record rule (`rules: [patients-write]`) or says `rules: all`, the legacy is the system of record whatever the rules say, until it is removed (system of record from the rules)",

@@ -12,13 +12,15 @@ import path from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { EMERGENCY_FILE_NAME, hl7QueuePrefix, withDatabase, type Logger } from '@ficus/contracts';
+import { AuditLog, Authenticator, EMERGENCY_FILE_NAME, hl7QueuePrefix, TokenStore, withDatabase, type Logger } from '@ficus/contracts';
 import { cdcQueuePrefix, heldSnapshotEnds, migrateOutbox, OutboxRelay, type RetryPolicy } from '@ficus/contracts/queues';
 import { legacyApiServer, registerLegacyErrors } from '@ficus/legacy-his/contract';
 import { startChangeFeeds, type ChangeFeed } from '../cdc/change-feeds.js';
+import { cachedUnresolved, ConflictReview } from '../cdc/conflict-review.js';
 import { FeedFreshness } from '../cdc/feed-freshness.js';
 import { refuseStaleReads } from '../cdc/stale-reads.js';
 import { startHl7Intake, type Hl7Handlers } from '../hl7/hl7-intake.js';
+import { conflictRoutes } from './conflict-routes.js';
 import { migrateService } from './migrate-service.js';
 import { startDedupRetention } from './dedup-retention.js';
 import { countRequests, registerOpsRoutes, type OpsState } from './ops-routes.js';
@@ -84,6 +86,9 @@ export async function buildServiceApp(log: Logger, ops: OpsState, routes: (app: 
   return app;
 }
 
+/** the unresolved-conflicts gauge reads the table at most this often, however often it is scraped */
+export const CONFLICT_GAUGE_MAX_AGE_MS = 10_000;
+
 export async function startService(d: ServiceDefinition): Promise<RunningService> {
   const { config, log, name } = d;
   // this hospital's MRNs among other facilities' in PID-3 (a process-wide setting of the HL7 readers)
@@ -92,12 +97,16 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
   await migrateOutbox(d.databaseUrl, log);
   const pool = new pg.Pool({ connectionString: d.databaseUrl, max: config.DATABASE_POOL_MAX });
   pool.on('error', (err) => log.warn({ errCode: (err as { code?: string }).code }, 'idle database connection lost'));
+  const storeUrl = config.FICUS_STORE_URL ?? withDatabase(config.DATABASE_URL, 'ficus_gateway');
+  // the admin API's tokens and audit log (the gateway owns their schema): asked only when an operator calls /api/services/<name>/*
+  const control = new pg.Pool({ connectionString: storeUrl, max: 2, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 30_000 });
+  control.on('error', (err) => log.warn({ errCode: (err as { code?: string }).code }, 'idle rule store connection lost'));
   const systemOfRecord =
     d.systemOfRecord === 'rules'
       ? await followRules({
           service: name,
           recordRule: d.recordRule,
-          storeUrl: config.FICUS_STORE_URL ?? withDatabase(config.DATABASE_URL, 'ficus_gateway'),
+          storeUrl,
           redisUrl: config.REDIS_URL,
           stateDir: config.FICUS_STATE_DIR,
           emergencyFile: config.FICUS_EMERGENCY_FILE ?? path.join(config.FICUS_STATE_DIR, EMERGENCY_FILE_NAME),
@@ -139,7 +148,20 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
       const { lagMs } = freshness.lag();
       return lagMs === null ? [] : [{ labels: {}, value: lagMs / 1000 }];
     });
-    const app = await buildServiceApp(log, { pool, redis, metrics, systemOfRecord, shuttingDown: () => shuttingDown, staleReads }, (a) => d.routes(a, pool, systemOfRecord));
+    const review = new ConflictReview(pool, name);
+    const unresolved = cachedUnresolved(review, d.cdcTopics, CONFLICT_GAUGE_MAX_AGE_MS);
+    metrics.gauge('ficus_service_conflicts_unresolved', `Changes recorded as conflicts and not resolved yet (ficus conflicts list), per topic; read at most every ${CONFLICT_GAUGE_MAX_AGE_MS / 1000} s`, ['topic'], async () =>
+      (await unresolved()).map((c) => ({ labels: { topic: c.topic }, value: c.count })),
+    );
+    const oidc =
+      config.FICUS_OIDC_ISSUER && config.FICUS_OIDC_AUDIENCE && config.FICUS_OIDC_JWKS_URL
+        ? { issuer: config.FICUS_OIDC_ISSUER, audience: config.FICUS_OIDC_AUDIENCE, jwksUrl: config.FICUS_OIDC_JWKS_URL, roleClaim: config.FICUS_OIDC_ROLE_CLAIM }
+        : undefined;
+    const operator = { service: name, review, auth: new Authenticator(new TokenStore(control), oidc), audit: new AuditLog(control), log };
+    const app = await buildServiceApp(log, { pool, redis, metrics, systemOfRecord, shuttingDown: () => shuttingDown, staleReads }, async (a) => {
+      await conflictRoutes(a, operator);
+      await d.routes(a, pool, systemOfRecord);
+    });
     stops.push(() => app.close());
     if (redis) {
       const consumed = { connection: redis, pool, systemOfRecord, metrics, log, retry: d.retry };
@@ -188,6 +210,7 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
             await systemOfRecord.close();
             redis?.disconnect();
             await pool.end();
+            await control.end();
           }
         })();
         return closing;
@@ -198,6 +221,7 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
     await systemOfRecord.close();
     redis?.disconnect();
     await pool.end();
+    await control.end();
     throw e;
   }
 }

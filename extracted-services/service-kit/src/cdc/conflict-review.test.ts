@@ -1,0 +1,44 @@
+/**
+ * The unresolved-conflicts gauge's read: one query per max age however many scrapes, shared by
+ * scrapes that come while it runs, a failed read not kept, and the service's topics at 0. (The
+ * queries themselves are tested on PostgreSQL in extracted-services/test/conflict-review.test.ts.)
+ */
+import { describe, expect, it } from 'vitest';
+import { cachedUnresolved, type ConflictReview } from './conflict-review.js';
+
+function counting(answers: (() => Promise<{ topic: string; count: number }[]>)[]) {
+  let calls = 0;
+  const review = { unresolved: () => answers[calls++]!() } as unknown as ConflictReview;
+  return { review, calls: () => calls };
+}
+
+describe('cachedUnresolved', () => {
+  it('asks once per max age, whatever the number of scrapes, and shows every topic', async () => {
+    let now = 0;
+    const r = counting([async () => [{ topic: 'patients', count: 3 }], async () => []]);
+    const read = cachedUnresolved(r.review, ['patients', 'admissions'], 10_000, () => now);
+    const storm = await Promise.all(Array.from({ length: 50 }, () => read()));
+    expect(r.calls()).toBe(1);
+    expect(storm[49]).toEqual([
+      { topic: 'patients', count: 3 },
+      { topic: 'admissions', count: 0 },
+    ]);
+    now = 9_999;
+    await read();
+    expect(r.calls()).toBe(1);
+    now = 10_000;
+    expect(await read()).toEqual([
+      { topic: 'patients', count: 0 },
+      { topic: 'admissions', count: 0 },
+    ]);
+    expect(r.calls()).toBe(2);
+  });
+
+  it('does not keep a failed read: the next scrape asks again', async () => {
+    const r = counting([() => Promise.reject(new Error('database down')), async () => [{ topic: 'lab-results', count: 1 }]]);
+    const read = cachedUnresolved(r.review, [], 10_000, () => 0);
+    await expect(read()).rejects.toThrow('database down');
+    expect(await read()).toEqual([{ topic: 'lab-results', count: 1 }]);
+    expect(r.calls()).toBe(2);
+  });
+});
