@@ -67,7 +67,8 @@ export const ChangeEventSchema = Type.Object(
     /**
      * On a delete: the row is not gone, its key changed to this one (one update at the source,
      * e.g. an MRN renamed on a legacy screen); the create of the new key carries `movedFrom`.
-     * Unset where the source cannot tell (SQL Server) or nothing moved.
+     * Unset where nothing moved, or where the source cannot tell (SQL Server: one statement that
+     * logged several rows' updates as deletes and inserts under one seqval).
      */
     movedTo: Type.Optional(Row),
     /** On a create: the row had this key before (the delete of it carries `movedTo`). */

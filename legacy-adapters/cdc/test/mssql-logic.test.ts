@@ -1,7 +1,9 @@
 /**
  * The SQL Server source's logic, without a server (none runs here): the LSN window, the
  * loud error for a stored LSN the cleanup job has passed, operations 1/2/4 mapped and 3 not,
- * the order of change rows across tables, and rows (as the mssql driver answers them) to events.
+ * the order of change rows across tables, and rows (as the mssql driver answers them) to events:
+ * an update's old-row and new-row images made one change, a key change the delete(movedTo) and
+ * create(movedFrom) the PostgreSQL source sends.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -10,7 +12,7 @@ import { loadMapping } from '../src/mapping/mapping-file.js';
 import { ROOT, SHIPPED_MAPPING } from './support/cdc-scene.js';
 import { parseMapping } from '../src/mapping/mapping-file.js';
 import { planTable } from '../src/mapping/table-plan.js';
-import { eventOfRow, mssqlValue } from '../src/mssql/change-rows.js';
+import { changesQuery, eventOfRow, eventsOfRows, mssqlValue, UnpairedUpdateError, type MssqlChangeRow } from '../src/mssql/change-rows.js';
 import { compareChangeRows, incrementLsn, lsnHex, LsnBelowMinimumError, mssqlPosition, nextWindow, opOf } from '../src/mssql/lsn-window.js';
 
 const L = (n: number | bigint) => BigInt(n).toString(16).toUpperCase().padStart(20, '0');
@@ -99,6 +101,100 @@ describe('change rows', () => {
     const deleted = eventOfRow(plan, row(1), ctx)!;
     expect([deleted.op, deleted.before, deleted.after]).toEqual(['delete', { code: 'NEO', description: 'NEONATAL' }, null]);
     expect(eventOfRow(plan, row(4), ctx)!.op).toBe('update');
+  });
+});
+
+describe('updates with their old row (all update old), and key changes', () => {
+  const m = parseMapping(
+    'version: 1\ncdc:\n  source: legacy-mssql\n  schema: dbo\n  topics:\n    - topic: patients\n      table: PATIENT_MASTER\n      key: [mrn]\n      fields: { mrn: PAT_MRN, familyName: PAT_LAST_NAME }\n    - topic: wards\n      table: WARD\n      key: [code]\n      fields: { code: WARD_CD, description: WARD_DESC }\n',
+    'm.yaml',
+  );
+  const patients = planTable(m.topics[0]!, [
+    { name: 'PAT_MRN', type: 'varchar' },
+    { name: 'PAT_LAST_NAME', type: 'varchar' },
+  ]);
+  const wards = planTable(m.topics[1]!, [
+    { name: 'WARD_CD', type: 'varchar' },
+    { name: 'WARD_DESC', type: 'varchar' },
+  ]);
+  const ctxOf = (table: string) => ({ source: 'legacy-mssql', database: 'LEGACY_HIS', schema: 'dbo', table, types: new Map([['PAT_MRN', 'varchar']]), commitTime: null });
+  const pat = (lsn: number, seq: number, op: number, mrn: string, name = 'NUNEZ') => ({
+    plan: patients,
+    ctx: ctxOf('PATIENT_MASTER'),
+    row: { __$start_lsn: Buffer.from(L(lsn), 'hex'), __$seqval: Buffer.from(L(seq), 'hex'), __$operation: op, __$update_mask: Buffer.from([3]), PAT_MRN: mrn, PAT_LAST_NAME: name } as MssqlChangeRow,
+  });
+  const ward = (lsn: number, seq: number, op: number, code: string) => ({
+    plan: wards,
+    ctx: ctxOf('WARD'),
+    row: { __$start_lsn: Buffer.from(L(lsn), 'hex'), __$seqval: Buffer.from(L(seq), 'hex'), __$operation: op, __$update_mask: Buffer.from([3]), WARD_CD: code, WARD_DESC: 'NEONATAL' } as MssqlChangeRow,
+  });
+  const brief = (events: ReturnType<typeof eventsOfRows>) => events.map((e) => [e.op, e.key, e.before, e.after, e.movedTo, e.movedFrom, e.source.position]);
+
+  it('reads each capture instance with all update old, in start LSN, seqval, operation order', () => {
+    expect(changesQuery('dbo_PATIENT_MASTER')).toBe(
+      "SELECT * FROM cdc.[fn_cdc_get_all_changes_dbo_PATIENT_MASTER](@from, @to, N'all update old') ORDER BY __$start_lsn, __$seqval, __$operation",
+    );
+    expect(changesQuery('a]b')).toContain('[fn_cdc_get_all_changes_a]]b]');
+  });
+
+  it('makes an update whose key changed (an MRN renamed) the delete(movedTo) and create(movedFrom) PostgreSQL sends, at the old and the new row\'s positions', () => {
+    const events = eventsOfRows([pat(40, 9, 4, '8000002'), pat(40, 9, 3, '8000001')]);
+    expect(brief(events)).toEqual([
+      ['delete', { mrn: '8000001' }, { mrn: '8000001', familyName: 'NUNEZ' }, null, { mrn: '8000002' }, undefined, `${L(40)}/${L(9)}/3`],
+      ['create', { mrn: '8000002' }, null, { mrn: '8000002', familyName: 'NUNEZ' }, undefined, { mrn: '8000001' }, `${L(40)}/${L(9)}/4`],
+    ]);
+    expect(events.map((e) => e.source.txId)).toEqual([L(40), L(40)]);
+  });
+
+  it('makes an update that keeps its key one update with its old row as before, at the new row\'s position', () => {
+    expect(brief(eventsOfRows([pat(41, 2, 3, '8000001', 'NUNEZ'), pat(41, 2, 4, '8000001', 'NUÑEZ')]))).toEqual([
+      ['update', { mrn: '8000001' }, { mrn: '8000001', familyName: 'NUNEZ' }, { mrn: '8000001', familyName: 'NUÑEZ' }, undefined, undefined, `${L(41)}/${L(2)}/4`],
+    ]);
+  });
+
+  it('pairs a delete and an insert of one row sharing start LSN and seqval (a split update of a unique column) the same way, and leaves others alone', () => {
+    // SQL Server may log an update of a column in a unique index (PAT_MRN is one) as a delete and an insert of one seqval
+    expect(brief(eventsOfRows([pat(42, 5, 2, '8000009'), pat(42, 5, 1, '8000001')]))).toEqual([
+      ['delete', { mrn: '8000001' }, { mrn: '8000001', familyName: 'NUNEZ' }, null, { mrn: '8000009' }, undefined, `${L(42)}/${L(5)}/1`],
+      ['create', { mrn: '8000009' }, null, { mrn: '8000009', familyName: 'NUNEZ' }, undefined, { mrn: '8000001' }, `${L(42)}/${L(5)}/2`],
+    ]);
+    // a delete and an insert of two statements: two changes, nothing moved
+    expect(brief(eventsOfRows([pat(43, 5, 1, '8000001'), pat(43, 6, 2, '8000009')])).map(([op, key, , , to, from]) => [op, key, to, from])).toEqual([
+      ['delete', { mrn: '8000001' }, undefined, undefined],
+      ['create', { mrn: '8000009' }, undefined, undefined],
+    ]);
+    // one statement that split two rows under one seqval: which delete became which insert is not known, so none is said to have moved
+    const two = eventsOfRows([pat(44, 5, 1, '1'), pat(44, 5, 1, '2'), pat(44, 5, 2, '3'), pat(44, 5, 2, '4')]);
+    expect(two.map((e) => [e.op, e.movedTo, e.movedFrom])).toEqual([
+      ['delete', undefined, undefined],
+      ['delete', undefined, undefined],
+      ['create', undefined, undefined],
+      ['create', undefined, undefined],
+    ]);
+  });
+
+  it('keeps the order of several tables\' rows, pairs only rows of one table, and gives every event its own position, in order', () => {
+    const events = eventsOfRows([ward(50, 3, 2, 'NEO'), pat(50, 2, 4, 'B'), pat(49, 7, 1, 'Z'), pat(50, 2, 3, 'A'), ward(50, 2, 1, 'OLD'), pat(51, 1, 3, 'C'), pat(51, 1, 4, 'C')]);
+    expect(events.map((e) => [e.topic, e.op, e.key])).toEqual([
+      ['patients', 'delete', { mrn: 'Z' }],
+      // the ward's delete shares the patient's LSN and seqval but is another table's row: not its pair
+      ['wards', 'delete', { code: 'OLD' }],
+      ['patients', 'delete', { mrn: 'A' }],
+      ['patients', 'create', { mrn: 'B' }],
+      ['wards', 'create', { code: 'NEO' }],
+      ['patients', 'update', { mrn: 'C' }],
+    ]);
+    const positions = events.map((e) => `${e.source.position}/${e.source.table}`);
+    expect(new Set(positions).size).toBe(positions.length);
+    const bare = events.map((e) => e.source.position);
+    expect([...bare].sort()).toEqual(bare);
+  });
+
+  it('refuses an old-row image without its new one (the window takes whole start LSNs, so it cannot split a pair): nothing of the window passes', () => {
+    expect(() => eventsOfRows([pat(60, 1, 2, 'X'), pat(61, 4, 3, '8000001')])).toThrow(UnpairedUpdateError);
+    expect(() => eventsOfRows([pat(61, 4, 3, '8000001'), pat(61, 5, 4, '8000002')])).toThrow(/dbo\.PATIENT_MASTER .*operation 3.* without its new-row image/);
+    // a new-row image alone is an update without its old row, as the old reading gave
+    expect(brief(eventsOfRows([pat(62, 1, 4, '8000001')]))).toEqual([['update', { mrn: '8000001' }, null, { mrn: '8000001', familyName: 'NUNEZ' }, undefined, undefined, `${L(62)}/${L(1)}/4`]]);
   });
 });
 

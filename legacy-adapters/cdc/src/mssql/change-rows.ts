@@ -3,8 +3,9 @@
  * without a server.
  */
 import { CHANGE_EVENT_SCHEMA_VERSION, type ChangeEvent } from '@ficus/contracts';
+import { topicChanges, type TopicChange } from '../mapping/key-change.js';
 import { keyOf, type TablePlan } from '../mapping/table-plan.js';
-import { lsnHex, mssqlPosition, opOf } from './lsn-window.js';
+import { compareChangeRows, lsnHex, mssqlPosition, opOf, type ChangeRowRef } from './lsn-window.js';
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
@@ -48,31 +49,119 @@ export interface MssqlRowContext {
   commitTime: string | null;
 }
 
-/** One change row to an event; undefined for rows that are not changes (operation 3). */
-export function eventOfRow(plan: TablePlan, row: MssqlChangeRow, ctx: MssqlRowContext): ChangeEvent | undefined {
-  const op = opOf(row.__$operation);
-  if (!op) return undefined;
+/** `[name]`, a T-SQL quoted identifier. */
+export const bracket = (s: string) => `[${s.replace(/]/g, ']]')}]`;
+
+/**
+ * The change rows of one capture instance in an LSN window (@from, @to: binary(10)). With
+ * `all update old` an update is two rows, its old-row image (operation 3) and its new one (4):
+ * without the old one, an update of the topic's key (an MRN renamed) was an update of the new
+ * key alone, and the old key stayed in the services.
+ */
+export const changesQuery = (captureInstance: string) =>
+  `SELECT * FROM cdc.${bracket(`fn_cdc_get_all_changes_${captureInstance}`)}(@from, @to, N'all update old') ORDER BY __$start_lsn, __$seqval, __$operation`;
+
+function valuesOf(plan: TablePlan, row: MssqlChangeRow, ctx: MssqlRowContext): Record<string, unknown> {
   const values: Record<string, unknown> = {};
   for (const c of plan.columns) values[c.field] = mssqlValue(row[c.column], ctx.types.get(c.column) ?? String(c.type));
+  return values;
+}
+
+function eventOf(plan: TablePlan, c: TopicChange, row: MssqlChangeRow, ctx: MssqlRowContext): ChangeEvent {
   const startLsn = lsnHex(row.__$start_lsn);
   return {
     schemaVersion: CHANGE_EVENT_SCHEMA_VERSION,
     topic: plan.topic,
-    op,
-    key: keyOf(plan, values),
-    // a delete row carries the row as it was; insert and update rows the row as it is now
-    before: op === 'delete' ? values : null,
-    after: op === 'delete' ? null : values,
+    op: c.op,
+    key: c.key,
+    before: c.before,
+    after: c.after,
+    ...c.moved,
     source: {
       system: 'mssql',
       name: ctx.source,
       database: ctx.database,
       schema: ctx.schema,
       table: ctx.table,
+      // the row's own operation is part of it: the two events of a key change have two positions
       position: mssqlPosition(startLsn, lsnHex(row.__$seqval), row.__$operation),
       txId: startLsn,
       commitTime: ctx.commitTime,
       origin: null,
     },
   };
+}
+
+/** One change row on its own to an event; undefined for an old-row image (operation 3), which says nothing without its new one. */
+export function eventOfRow(plan: TablePlan, row: MssqlChangeRow, ctx: MssqlRowContext): ChangeEvent | undefined {
+  const op = opOf(row.__$operation);
+  if (!op) return undefined;
+  const values = valuesOf(plan, row, ctx);
+  // a delete row carries the row as it was; insert and update rows the row as it is now
+  return eventOf(plan, { op, key: keyOf(plan, values), before: op === 'delete' ? values : null, after: op === 'delete' ? null : values, moved: {} }, row, ctx);
+}
+
+export interface ReadChangeRow {
+  row: MssqlChangeRow;
+  plan: TablePlan;
+  ctx: MssqlRowContext;
+}
+
+export class UnpairedUpdateError extends Error {
+  override readonly name = 'UnpairedUpdateError';
+}
+
+/** The operation that completes an old-row image into one update: 3 → 4, and 1 → 2 (an update SQL Server logged as a delete and an insert, see below). */
+const AFTER_OF: Partial<Record<number, number>> = { 3: 4, 1: 2 };
+
+const refOf = (row: MssqlChangeRow): ChangeRowRef => ({ startLsn: lsnHex(row.__$start_lsn), seqval: lsnHex(row.__$seqval), operation: row.__$operation });
+
+/**
+ * The change rows of one window (every capture instance's) to events, in the order they
+ * happened. Rows of one table with one start LSN and one seqval are one statement's change of
+ * one row: an old-row image (3) and its new one (4), or a delete (1) and an insert (2) where
+ * SQL Server logged an update of a column in a unique index as a "split update" (Microsoft
+ * documents both shapes, and that the two rows share __$start_lsn and __$seqval). Such a pair
+ * is one update, with its old row as `before` (as PostgreSQL's REPLICA IDENTITY FULL gives);
+ * when the key differs, the delete(movedTo) and create(movedFrom) a key change is
+ * (mapping/key-change.ts), at the old row's position and the new row's. Any other group (a
+ * statement that split several rows shares one seqval among them: which delete became which
+ * insert is not known) goes row by row, as before.
+ *
+ * The window cannot split a pair: every row of a transaction has its commit LSN as
+ * __$start_lsn, and the window takes whole start LSNs. An old-row image (3) without its new
+ * one is therefore not a change to guess at: it stops the source (UnpairedUpdateError), nothing
+ * of the window acknowledged, loud in /api/cdc/status.
+ */
+export function eventsOfRows(read: readonly ReadChangeRow[]): ChangeEvent[] {
+  const sorted = read.map((r) => ({ ...r, ref: refOf(r.row) })).sort((a, b) => compareChangeRows(a.ref, b.ref));
+  const groups = new Map<string, typeof sorted>();
+  for (const r of sorted) {
+    const id = `${r.ctx.schema}\u0000${r.ctx.table}\u0000${r.ref.startLsn}\u0000${r.ref.seqval}`;
+    const g = groups.get(id);
+    if (g) g.push(r);
+    else groups.set(id, [r]);
+  }
+  const out: ChangeEvent[] = [];
+  for (const g of groups.values()) {
+    const [old, now] = g;
+    if (g.length === 2 && AFTER_OF[old!.ref.operation] === now!.ref.operation) {
+      const changes = topicChanges(old!.plan, 'update', valuesOf(old!.plan, old!.row, old!.ctx), valuesOf(now!.plan, now!.row, now!.ctx));
+      // a key change: its delete at the old row's position, its create at the new row's; an update at the new row's
+      const rows = changes.length === 2 ? [old!, now!] : [now!];
+      changes.forEach((c, i) => out.push(eventOf(rows[i]!.plan, c, rows[i]!.row, rows[i]!.ctx)));
+      continue;
+    }
+    for (const r of g) {
+      if (r.ref.operation === 3) {
+        throw new UnpairedUpdateError(
+          `SQL Server CDC: table ${r.ctx.schema}.${r.ctx.table} has an update at ${mssqlPosition(r.ref.startLsn, r.ref.seqval, 3)} whose old-row image (operation 3) came without its new-row image (operation 4) in the window read: ` +
+            'not passed on, and nothing past it (the source stops here and tries the window again)',
+        );
+      }
+      const e = eventOfRow(r.plan, r.row, r.ctx);
+      if (e) out.push(e);
+    }
+  }
+  return out;
 }

@@ -19,9 +19,9 @@ import { planTable, SchemaChangeError, type TablePlan } from '../mapping/table-p
 import type { Publisher } from '../publish/publisher.js';
 import { RateWindow, type SourceHooks, type SourceState, type SourceStatus } from '../source.js';
 import type { StateStore } from '../state/state-store.js';
-import { eventOfRow, type MssqlChangeRow } from './change-rows.js';
+import { bracket, changesQuery, eventsOfRows, type MssqlChangeRow, type ReadChangeRow } from './change-rows.js';
 import { publishMssqlSnapshot } from './mssql-snapshot.js';
-import { compareChangeRows, lsnBuffer, lsnHex, LsnBelowMinimumError, mssqlPosition, nextWindow } from './lsn-window.js';
+import { lsnBuffer, lsnHex, LsnBelowMinimumError, mssqlPosition, nextWindow } from './lsn-window.js';
 
 export interface MssqlSourceOptions {
   connectionString: string;
@@ -40,8 +40,6 @@ interface CapturedMssqlTable {
   captureInstance: string;
   plan: TablePlan;
 }
-
-const bracket = (s: string) => `[${s.replace(/]/g, ']]')}]`;
 
 export class MssqlSource {
   readonly name: string;
@@ -206,24 +204,19 @@ export class MssqlSource {
   private async pollOnce(): Promise<number> {
     const startedAt = Date.now();
     const max = await this.maxLsn();
-    const rows: { row: MssqlChangeRow; t: CapturedMssqlTable; types: Map<string, string> }[] = [];
+    const rows: ReadChangeRow[] = [];
     for (const t of this.tables) {
       const min = await this.pool!.request().input('ci', t.captureInstance).query<{ lsn: Buffer | null }>('SELECT sys.fn_cdc_get_min_lsn(@ci) AS lsn');
       const w = nextWindow({ captureInstance: t.captureInstance, stored: this.stored, minLsn: min.recordset[0]!.lsn ? lsnHex(min.recordset[0]!.lsn) : null, maxLsn: max });
       if (w.kind === 'idle') continue;
-      const r = await this.pool!.request()
-        .input('from', sql.VarBinary(10), lsnBuffer(w.from))
-        .input('to', sql.VarBinary(10), lsnBuffer(w.to))
-        .query<MssqlChangeRow>(`SELECT * FROM cdc.${bracket(`fn_cdc_get_all_changes_${t.captureInstance}`)}(@from, @to, N'all') ORDER BY __$start_lsn, __$seqval, __$operation`);
+      const r = await this.pool!.request().input('from', sql.VarBinary(10), lsnBuffer(w.from)).input('to', sql.VarBinary(10), lsnBuffer(w.to)).query<MssqlChangeRow>(changesQuery(t.captureInstance));
       const meta = r.recordset.columns as unknown as Record<string, { type: { declaration?: string } }>;
-      const types = new Map(Object.entries(meta).map(([name, c]) => [name, c.type.declaration ?? 'unknown']));
-      for (const row of r.recordset) rows.push({ row, t, types });
+      const ctx = { source: this.name, database: this.database, schema: t.schema, table: t.table, types: new Map(Object.entries(meta).map(([name, c]) => [name, c.type.declaration ?? 'unknown'])), commitTime: null };
+      for (const row of r.recordset) rows.push({ row, plan: t.plan, ctx });
     }
-    rows.sort((a, b) => compareChangeRows({ startLsn: lsnHex(a.row.__$start_lsn), seqval: lsnHex(a.row.__$seqval), operation: a.row.__$operation }, { startLsn: lsnHex(b.row.__$start_lsn), seqval: lsnHex(b.row.__$seqval), operation: b.row.__$operation }));
+    // in order, an update's two rows made one change (a key change two: change-rows.ts)
     let n = 0;
-    for (const { row, t, types } of rows) {
-      const e = eventOfRow(t.plan, row, { source: this.name, database: this.database, schema: t.schema, table: t.table, types, commitTime: null });
-      if (!e) continue;
+    for (const e of eventsOfRows(rows)) {
       this.o.hooks.read(e);
       this.o.publisher.add(e);
       n++;

@@ -7,11 +7,12 @@
  * transaction), whose transaction's changes are tagged (or dropped), except those the writer
  * marks as the legacy's own effect (writeback/origin-marks.ts).
  */
-import { CHANGE_EVENT_SCHEMA_VERSION, keyText, type ChangeEvent } from '@ficus/contracts';
+import { CHANGE_EVENT_SCHEMA_VERSION, type ChangeEvent } from '@ficus/contracts';
 import { WRITEBACK_ORIGIN } from '@ficus/contracts/queues';
 import { LEGACY_EFFECT_PREFIX } from '../writeback/origin-marks.js';
 import type { TopicMapping } from '../mapping/mapping-file.js';
-import { keyOf, planTable, rowOf, type TablePlan } from '../mapping/table-plan.js';
+import { topicChanges, type TopicChange } from '../mapping/key-change.js';
+import { planTable, rowOf, type TablePlan } from '../mapping/table-plan.js';
 import { pgPosition, pgTimeToDate, UNCHANGED, type PgOutputMessage, type Relation, type TupleValue } from './pgoutput.js';
 import { fromText } from './values.js';
 
@@ -135,29 +136,11 @@ export class ChangeDecoder {
     const afterValues = after ? convert(relation, after, beforeValues) : null;
     const beforeRow = beforeValues ? rowOf(plan, beforeValues) : null;
     const afterRow = afterValues ? rowOf(plan, afterValues) : null;
-    const keyAfter = afterRow ? keyOf(plan, afterRow) : null;
-    const keyBefore = beforeRow ? keyOf(plan, beforeRow) : null;
-    if (op === 'update' && keyBefore && keyAfter && keyText(keyBefore) !== keyText(keyAfter)) {
-      // the row's key changed: for the topic, the old key is gone and a new one appears, each
-      // naming the other, so that a consumer with changes of its own under the old key (and the
-      // legacy writer with one on its way) can follow the row instead of keeping two of it
-      this.emit(t, relation, plan, 'delete', keyBefore, beforeRow, null, { movedTo: keyAfter });
-      this.emit(t, relation, plan, 'create', keyAfter, null, afterRow, { movedFrom: keyBefore });
-      return;
-    }
-    this.emit(t, relation, plan, op, (keyAfter ?? keyBefore)!, beforeRow, afterRow);
+    // a key change is a delete of the old key and a create of the new one (mapping/key-change.ts)
+    for (const c of topicChanges(plan, op, beforeRow, afterRow)) this.emit(t, relation, plan, c);
   }
 
-  private emit(
-    t: OpenTransaction,
-    relation: Relation,
-    plan: TablePlan,
-    op: ChangeEvent['op'],
-    key: Record<string, unknown>,
-    before: Record<string, unknown> | null,
-    after: Record<string, unknown> | null,
-    moved: Pick<ChangeEvent, 'movedTo' | 'movedFrom'> = {},
-  ): void {
+  private emit(t: OpenTransaction, relation: Relation, plan: TablePlan, c: TopicChange): void {
     t.index++;
     const position = pgPosition(t.commitLsn, t.index);
     this.lastPosition = position;
@@ -166,11 +149,11 @@ export class ChangeDecoder {
     this.o.emit({
       schemaVersion: CHANGE_EVENT_SCHEMA_VERSION,
       topic: plan.topic,
-      op,
-      key,
-      before,
-      after,
-      ...moved,
+      op: c.op,
+      key: c.key,
+      before: c.before,
+      after: c.after,
+      ...c.moved,
       source: { system: 'postgres', name: this.o.source, database: this.o.database, schema: relation.schema, table: relation.name, position, txId: String(t.xid), commitTime: t.commitTime, origin: t.origin },
     });
   }
