@@ -8,7 +8,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { formatIssue, openStore, partitionQueueName, type Logger, type OpenStore, type RecordEmergencyFile } from '@ficus/contracts';
 import { cdcQueuePrefix, changeBatchSummary, DeadLetterDesk, deadLetterQueueName, writebackQueuePrefix } from '@ficus/contracts/queues';
-import { emergencyFile, legacyUrl, publicationOf, ruleStoreUrl, slotOf, stateUrl, writebackServices, type CdcConfig } from './config.js';
+import { adoptHashedKeyMoves } from './publish/key-moves.js';
+import { emergencyFile, keyMoveTtl, legacyUrl, publicationOf, ruleStoreUrl, slotOf, stateUrl, writebackServices, type CdcConfig } from './config.js';
 import { loadMapping, type CdcMapping } from './mapping/mapping-file.js';
 import { migrateLegacyMssql } from './mssql/migrate-mssql.js';
 import { MssqlSource } from './mssql/mssql-source.js';
@@ -81,6 +82,14 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
       writebackWaiting: () => writer?.status().services.map((s) => ({ service: s.name, waiting: s.waiting !== null })) ?? [],
     });
 
+    // the key changes read live CDC_KEY_MOVE_RETENTION_DAYS plus the gone-row wait; those an older version kept for ever get that life from now
+    const keyMoveTtlMs = keyMoveTtl(config);
+    // in the background: the start does not wait for Redis (an enqueue waits for it instead)
+    void adoptHashedKeyMoves(redis, mapping.source, keyMoveTtlMs).then(
+      (moves) => moves > 0 && log.info({ source: mapping.source, moves, ttlMs: keyMoveTtlMs }, 'key changes kept by an older version without an end now expire'),
+      (e: Error) => log.warn({ source: mapping.source, err: e.message }, 'key changes kept by an older version not taken over (they stay in their hash, unread); tried again at the next start'),
+    );
+
     const publisher: Publisher = new Publisher({
       connection: redis,
       partitions: config.CDC_PARTITIONS,
@@ -89,6 +98,7 @@ export async function startCdc(config: CdcConfig, log: Logger): Promise<RunningC
       lingerMs: config.CDC_LINGER_MS,
       topics: config.CDC_HEARTBEAT_MS > 0 ? topics : [],
       source: mapping.source,
+      keyMoveTtlMs,
       log,
       flushed: ({ boundary, perTopic, commitTimesMs, enqueuedAtMs }) => {
         let n = 0;

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import { configSchema, EMERGENCY_FILE_NAME, Env, loadConfig, withDatabase } from '@ficus/contracts';
+import { keyMoveTtlMs } from './publish/key-moves.js';
 
 const DEFAULT_MAPPING = fileURLToPath(new URL('../../../routing-rules/cdc/legacy-his.yaml', import.meta.url));
 const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../../routing-rules', import.meta.url));
@@ -38,6 +39,11 @@ export const CdcConfigSchema = configSchema({
     300_000,
     'write-back: how long an update whose legacy row is gone (its key changed there, or it was deleted) waits, its partition holding, for CDC to read past the moment that was seen before it is dead-lettered as not known (shown in /api/cdc/status); 0 at once',
   ),
+  CDC_KEY_MOVE_RETENTION_DAYS: Env.integer(
+    30,
+    'how long a legacy key change CDC read (an MRN renamed) is kept in Redis for the legacy writer, which writes a write-back of the old key to the new one: this many days plus CDC_WRITEBACK_GONE_WAIT_MS; keep it at least the services\' SERVICE_DEDUP_RETENTION_DAYS, within which a dead-lettered write-back is replayed (0: kept for ever)',
+    0,
+  ),
   CDC_WRITEBACK_LOCK_TIMEOUT_MS: Env.integer(10_000, 'write-back: lock_timeout of the legacy writer\'s transactions; a legacy row lock held longer makes the job wait and try again, shown in /api/cdc/status (0: wait for ever)'),
   CDC_WRITEBACK_STATEMENT_TIMEOUT_MS: Env.integer(60_000, 'write-back: statement_timeout of the legacy writer\'s transactions; a statement that runs longer is cancelled and tried again (0: none)'),
   CDC_WRITEBACK_RECORD_RULES: Env.string(
@@ -71,6 +77,8 @@ export const ruleStoreUrl = (c: CdcConfig) => c.FICUS_STORE_URL ?? withDatabase(
 const slotName = (source: string) => `ficus_cdc_${source.replace(/[^a-z0-9_]/g, '_')}`;
 export const slotOf = (c: CdcConfig, source: string) => c.CDC_SLOT ?? slotName(source);
 export const publicationOf = (c: CdcConfig, source: string) => c.CDC_PUBLICATION ?? slotName(source);
+/** How long a key change read is kept for the legacy writer (ms; null: for ever): publish/key-moves.ts. */
+export const keyMoveTtl = (c: CdcConfig) => keyMoveTtlMs(c.CDC_KEY_MOVE_RETENTION_DAYS, c.CDC_WRITEBACK_GONE_WAIT_MS);
 export const writebackServices = (c: CdcConfig) =>
   c.CDC_WRITEBACK_SERVICES.split(',')
     .map((s) => s.trim())

@@ -3,45 +3,100 @@
  * `movedTo`), kept in Redis for the legacy writer: a write-back of the old key that finds no
  * legacy row must go to the row's new key, not make the row again under the old one
  * (writeback/gone-rows.ts). Written in the same flush as the changes' jobs, so before the
- * source acknowledges them: once the slot is past a change, its move is here.
+ * source acknowledges them: once the source is past a change, its move is here.
  *
- * One hash per source and topic (old key text → new key). A create of a key forgets its
- * move (the old key is a row again, another one), so an entry outlives its use only while the
- * old key stays free. Key changes are rare; the hash stays small.
+ * One Redis key per move (old key text → new key), so that each expires on its own: the writer
+ * is their only reader, and it needs a move only while a write-back of the old key written
+ * before the service followed the move can still reach it: queued behind a backlog or a legacy
+ * database that is down, waiting CDC_WRITEBACK_GONE_WAIT_MS, or dead-lettered and replayed,
+ * which the services take as safe within SERVICE_DEDUP_RETENTION_DAYS (30 days). Hence a life
+ * of CDC_KEY_MOVE_RETENTION_DAYS (30) plus the gone-row wait; patient-service follows a move
+ * from the events themselves, never from here. A create of the old key forgets its move at
+ * once (the old key is a row again, another one). Until 2026-12 the moves were one hash per
+ * source and topic that never expired; `adoptHashedKeyMoves` turns those into entries of the
+ * full life at start.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import { keyText, type ChangeEvent } from '@ficus/contracts';
 
+const DAY_MS = 86_400_000;
+
+/** A move's life: the retention (days; 0 keeps it for ever, answered as null) plus the writer's gone-row wait. */
+export function keyMoveTtlMs(retentionDays: number, goneWaitMs: number): number | null {
+  return retentionDays > 0 ? retentionDays * DAY_MS + goneWaitMs : null;
+}
+
+export const DEFAULT_KEY_MOVE_TTL_MS = keyMoveTtlMs(30, 300_000)!;
+
+const prefixOf = (source: string) => `ficus:cdc:key-move:${source}:`;
+const entryOf = (source: string, topic: string, key: string) => `${prefixOf(source)}${topic}:${key}`;
+/** the hash of the moves before they expired (one per source and topic) */
 const hashOf = (source: string, topic: string) => `ficus:cdc:key-moves:${source}:${topic}`;
 
-/** Adds the moves (and the forgetting) of a flush's events, in their order, to `multi`; answers whether there was any. */
-export function addKeyMoves(multi: ChainableCommander, events: Iterable<ChangeEvent>): boolean {
-  const created = new Map<string, string[]>();
+const setMove = (multi: ChainableCommander, entry: string, to: string, ttlMs: number | null, onlyNew = false) => {
+  if (ttlMs === null) return onlyNew ? multi.set(entry, to, 'NX') : multi.set(entry, to);
+  return onlyNew ? multi.set(entry, to, 'PX', ttlMs, 'NX') : multi.set(entry, to, 'PX', ttlMs);
+};
+
+/**
+ * Adds the moves (each to expire after `ttlMs`, null: never) and the forgetting of a
+ * flush's events, in their order, to `multi`; answers whether there was any.
+ */
+export function addKeyMoves(multi: ChainableCommander, events: Iterable<ChangeEvent>, ttlMs: number | null = DEFAULT_KEY_MOVE_TTL_MS): boolean {
+  const created: string[] = [];
   let any = false;
   for (const e of events) {
-    const hash = hashOf(e.source.name, e.topic);
+    const entry = entryOf(e.source.name, e.topic, keyText(e.key));
     if (e.op === 'delete' && e.movedTo) {
-      const forget = created.get(hash);
-      if (forget?.length) multi.hdel(hash, ...forget.splice(0));
-      multi.hset(hash, keyText(e.key), JSON.stringify(e.movedTo));
+      // a create of this key earlier in the flush forgets an older move first, not this one
+      if (created.length > 0) multi.del(...created.splice(0));
+      setMove(multi, entry, JSON.stringify(e.movedTo), ttlMs);
       any = true;
     } else if (e.op === 'create') {
-      let list = created.get(hash);
-      if (!list) created.set(hash, (list = []));
-      list.push(keyText(e.key));
+      created.push(entry);
     }
   }
-  // one HDEL per topic: a create is common, a move rare
-  for (const [hash, keys] of created) {
-    if (keys.length === 0) continue;
-    multi.hdel(hash, ...keys);
+  // one DEL per flush: a create is common, a move rare
+  if (created.length > 0) {
+    multi.del(...created);
     any = true;
   }
   return any;
 }
 
-/** The key the row of `key` moved to when CDC last read a key change of it, or undefined. */
+/** The key the row of `key` moved to when CDC last read a key change of it (within the moves' life), or undefined. */
 export async function movedTo(redis: Redis, source: string, topic: string, key: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
-  const to = await redis.hget(hashOf(source, topic), keyText(key));
+  const to = await redis.get(entryOf(source, topic, keyText(key)));
   return to === null ? undefined : (JSON.parse(to) as Record<string, unknown>);
 }
+
+const globEscaped = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
+
+/**
+ * The moves an older version kept in one hash per topic (never expiring), made entries of the
+ * full life from now (a move recorded since, by this version, is newer and stays), the hashes
+ * then deleted. Answers how many moves were taken over.
+ */
+export async function adoptHashedKeyMoves(redis: Redis, source: string, ttlMs: number | null): Promise<number> {
+  const prefix = hashOf(source, '');
+  let adopted = 0;
+  let cursor = '0';
+  do {
+    const [next, hashes] = await redis.scan(cursor, 'MATCH', `${globEscaped(prefix)}*`, 'COUNT', 100);
+    cursor = next;
+    for (const hash of hashes) {
+      if ((await redis.type(hash)) !== 'hash') continue;
+      const topic = hash.slice(prefix.length);
+      const moves = await redis.hgetall(hash);
+      const multi = redis.multi();
+      for (const [key, to] of Object.entries(moves)) setMove(multi, entryOf(source, topic, key), to, ttlMs, true);
+      multi.del(hash);
+      await multi.exec();
+      adopted += Object.keys(moves).length;
+    }
+  } while (cursor !== '0');
+  return adopted;
+}
+
+/** For the tests and the operator: the Redis key a move of `key` is kept under. */
+export const keyMoveEntry = (source: string, topic: string, key: Record<string, unknown>) => entryOf(source, topic, keyText(key));

@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { CHANGE_EVENT_SCHEMA_VERSION, keyText, partitionOf, partitionQueueName, type ChangeBatch, type ChangeEvent } from '@ficus/contracts';
 import type { Logger } from '@ficus/contracts';
 import { cdcQueuePrefix } from '@ficus/contracts/queues';
-import { addKeyMoves } from './key-moves.js';
+import { addKeyMoves, DEFAULT_KEY_MOVE_TTL_MS } from './key-moves.js';
 
 /** the point up to which a source may acknowledge once what came before it is enqueued */
 export interface Boundary {
@@ -39,6 +39,8 @@ export interface PublisherOptions {
   topics?: readonly string[];
   /** the source's name, in heartbeats */
   source?: string;
+  /** how long a key change read is kept for the legacy writer (ms; null: for ever; default 30 days and 5 min: key-moves.ts) */
+  keyMoveTtlMs?: number | null;
 }
 
 type Job = { name: string; data: ChangeBatch; opts?: { removeOnComplete: boolean } };
@@ -221,7 +223,7 @@ export class Publisher {
           // different queues side by side; within one queue the jobs keep their order (one addBulk)
           // the key changes read, for the legacy writer: in Redis before anything of this flush is acknowledged (key-moves.ts)
           const moves = this.o.connection.multi();
-          const moved = addKeyMoves(moves, [...buffers.values()].flat()) ? moves.exec() : undefined;
+          const moved = addKeyMoves(moves, [...buffers.values()].flat(), this.o.keyMoveTtlMs === undefined ? DEFAULT_KEY_MOVE_TTL_MS : this.o.keyMoveTtlMs) ? moves.exec() : undefined;
           await Promise.all([...[...jobs].map(([queue, list]) => this.queue(queue).addBulk(list)), moved]);
           break;
         } catch (e) {
