@@ -156,13 +156,15 @@ describe('conflicts of a service, for review', () => {
     expect(metrics).toMatch(/^ficus_service_conflicts_unresolved\{topic="admissions",service="patient-service"\} 0$/m);
   });
 
-  it('ficus conflicts list, show and resolve print them; a service that does not answer is named (exit 4)', async () => {
+  // each CLI run is a process of its own (a second or more under load): the runs are split over tests to stay far from the timeout
+  let id: string;
+  it('ficus conflicts list and show print them', async () => {
     const listed = await ficus(['conflicts', 'list', '--service', 'patient-service']);
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toMatch(/SERVICE\s+TOPIC\s+UNRESOLVED\npatient-service\s+patients\s+1\n/);
     expect(listed.stdout).toMatch(new RegExp(`SERVICE\\s+ID\\s+TOPIC\\s+KEY\\s+OP\\s+COMMITTED\\s+RECORDED\\s+REASON\\npatient-service\\s+(\\d+)\\s+patients\\s+mrn=${mrns[1]}\\s+update\\s`));
     expect(listed.stdout).not.toContain('OTHERSCREEN');
-    const id = /\npatient-service\s+(\d+)\s+patients/.exec(listed.stdout)![1]!;
+    id = /\npatient-service\s+(\d+)\s+patients/.exec(listed.stdout)![1]!;
 
     const shown = await ficus(['conflicts', 'show', 'patient-service', id, '--json']);
     expect(shown.code, shown.stderr).toBe(0);
@@ -170,7 +172,9 @@ describe('conflicts of a service, for review', () => {
     const shownText = await ficus(['conflicts', 'show', 'patient-service', id]);
     expect(shownText.stdout).toMatch(new RegExp(`^conflict:\\s+patient-service ${id}\\n`));
     expect(shownText.stdout).toContain('"lastName": "OTHERSCREEN"');
+  });
 
+  it('ficus conflicts list names a service that does not answer (exit 4) and a refused token', async () => {
     const both = await ficus(['conflicts', 'list', '--json']);
     expect(both.code).toBe(4);
     expect(JSON.parse(both.stdout)).toMatchObject({ services: [{ service: 'patient-service', conflicts: [{ id }] }], unavailable: [{ service: 'results-service', status: 503 }] });
@@ -179,7 +183,9 @@ describe('conflicts of a service, for review', () => {
     const refused = await ficus(['conflicts', 'list', '--service', 'patient-service'], { env: { FICUS_TOKEN: 'ficus_wrong-token-0123456789abcdefghij' } });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('refused (401)');
+  });
 
+  it('ficus conflicts resolve marks it reviewed: the list is empty then', async () => {
     const resolved = await ficus(['conflicts', 'resolve', 'patient-service', id, '--reason', 'legacy screen retired']);
     expect(resolved.code, resolved.stderr).toBe(0);
     expect(resolved.stdout).toContain(`resolved patient-service conflict ${id} (patients mrn=${mrns[1]})`);
