@@ -3,19 +3,23 @@
  * stay discharged at `infinity`, a BIGINT result id beyond 2^53. The change events carry them
  * as the CDC writes them (legacy-adapters/cdc snapshot-values.test.ts); patient-service and
  * results-service take them without a dead letter and answer them as the legacy does, byte for
- * byte, the values kept (examples/legacy-his odd-legacy-values.test.ts).
+ * byte, the values kept (examples/legacy-his odd-legacy-values.test.ts). In FHIR, whose dates
+ * have years 0001 to 9999 and no `infinity`, such a value is left out with the standard
+ * data-absent-reason extension, every resource valid against the R4 schema.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateRedis, type PrivateRedis } from '../../scripts/lib/local-services.js';
+import { fhirProblems } from '../../test-support/fhir-schema.js';
 import { ask, deadLetters, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
 
 let scene: ServiceScene;
 let redisDir: string;
 let ownRedis: PrivateRedis;
 let admissionId: number;
+let farAdmissionId: number;
 
 const RESULT_ID = '9007199254740993';
 const patient = (mrn: string, dateOfBirth: string) => ({
@@ -41,6 +45,12 @@ beforeAll(async () => {
        VALUES ('9100002', '2024-07-01 10:00:00', 'infinity', 'MED1', 'I', '01', '2024-07-01 10:00:00') RETURNING ADM_ID AS id`,
     )
   ).rows[0]!.id;
+  farAdmissionId = (
+    await legacy.query<{ id: number }>(
+      `INSERT INTO ADMISSION (PAT_MRN, ADM_DT, DSCH_DT, WARD_CD, ADM_TYPE_CD, DSCH_DISP_CD, LAST_UPD_DT)
+       VALUES ('9100003', '0044-03-15 12:00:00 BC', '10000-01-01 10:00:00', 'MED1', 'I', '01', '2024-07-01 10:00:00') RETURNING ADM_ID AS id`,
+    )
+  ).rows[0]!.id;
   await legacy.query(
     `INSERT INTO LAB_RESULT (RESULT_ID, PAT_MRN, ORDER_NO, TEST_CD, TEST_NM, RESULT_VAL, RESULT_STAT_CD, COLLECT_DT, LAST_UPD_DT)
      VALUES (${RESULT_ID}, '9100002', 'L1', '2160-0', 'CREATININE', '0.70', 'F', '2024-07-01 06:00:00', '2024-07-01 06:00:00')`,
@@ -52,6 +62,10 @@ beforeAll(async () => {
   await cdc.publish([
     cdc.event('admissions', 'create', { admissionId }, null, {
       admissionId, mrn: '9100002', admitDate: '2024-07-01T10:00:00', dischargeDate: 'infinity', ward: 'MED1', bed: null, admissionType: 'I',
+      attendingDoctorId: null, dischargeDisposition: '01', visitNumber: null, lastUpdated: '2024-07-01T10:00:00',
+    }),
+    cdc.event('admissions', 'create', { admissionId: farAdmissionId }, null, {
+      admissionId: farAdmissionId, mrn: '9100003', admitDate: '0044-03-15T12:00:00 BC', dischargeDate: '10000-01-01T10:00:00', ward: 'MED1', bed: null, admissionType: 'I',
       attendingDoctorId: null, dischargeDisposition: '01', visitNumber: null, lastUpdated: '2024-07-01T10:00:00',
     }),
     cdc.event('lab-results', 'create', { resultId: RESULT_ID }, null, {
@@ -86,5 +100,34 @@ describe('odd legacy values through CDC', () => {
     expect(far).toContain('"dateOfBirth":"10000-01-01"');
     expect(stays).toContain(`"admissionId":${admissionId},"mrn":"9100002","admitDate":"2024-07-01T10:00:00","dischargeDate":"infinity","status":"DISCHARGED"`);
     expect(results).toContain(`"resultId":${RESULT_ID},"mrn":"9100002"`);
+  });
+
+  it('are left out of FHIR resources with their data-absent-reason, where FHIR dates cannot hold them', async () => {
+    const read = async <T>(p: string): Promise<T> => {
+      const res = await ask(scene.patients.url, p);
+      expect(res.status, p).toBe(200);
+      const body = JSON.parse(res.body) as T;
+      expect(fhirProblems(body), p).toEqual([]);
+      return body;
+    };
+    const absent = (valueCode: string) => ({ extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode }] });
+    for (const mrn of ['9100002', '9100003']) {
+      const p = await read<Record<string, unknown>>(`/fhir/Patient/${mrn}`);
+      expect(p.birthDate, mrn).toBeUndefined();
+      expect(p._birthDate, mrn).toEqual(absent('unsupported'));
+    }
+    // discharged at infinity: finished, its end not kept (a period with no end would go on)
+    type Period = Record<string, unknown>;
+    type Encounter = { id: string; status: string; period: Period; location: { status: string; period: Period }[] };
+    const stay = await read<Encounter>(`/fhir/Encounter/${admissionId}`);
+    expect(stay.status).toBe('finished');
+    expect(Object.keys(stay.period)).toEqual(['start', '_end']);
+    expect([stay.period.start, stay.period._end]).toEqual([expect.stringMatching(/^2024-07-01T10:00:00[+-]\d\d:\d\d$/), absent('unknown')]);
+    expect(stay.location.map((l) => [l.status, l.period._end])).toEqual([['completed', absent('unknown')]]);
+    const bundle = await read<{ entry: { resource: Encounter }[] }>('/fhir/Encounter?patient=9100002');
+    expect(bundle.entry.map((e) => [e.resource.id, e.resource.status])).toEqual([[String(admissionId), 'finished']]);
+    // admitted BC, discharged after 9999: neither is a FHIR dateTime
+    const far = await read<Encounter>(`/fhir/Encounter/${farAdmissionId}`);
+    expect([far.status, far.period]).toEqual(['finished', { _start: absent('unsupported'), _end: absent('unsupported') }]);
   });
 });

@@ -16,6 +16,7 @@ export * from './cdc/echo-merge.js';
 export * from './fhir/fhir-http.js';
 export * from './fhir/fhir-paging.js';
 export * from './fhir/fhir-time.js';
+export * from './fhir/fhir-absent.js';
 export * from './fhir/fhir-text.js';
 export * from './fhir/fhir-decimal.js';
 export * from './fhir/fhir-base-capabilities.js';

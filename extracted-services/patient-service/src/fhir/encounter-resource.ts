@@ -4,7 +4,7 @@
  * transfer history (which the legacy API does not show), and the discharge disposition.
  */
 import type pg from 'pg';
-import { pageOfRows, pageSql, sqlFhirDateTime, totalBesidesEmptyPage, type Page, type PageOf, type SortKey } from '@ficus/service-kit';
+import { fhirDateTimeElement, pageOfRows, pageSql, sqlFhirDateTime, sqlFhirDateTimeKept, totalBesidesEmptyPage, type Page, type PageOf, type SortKey } from '@ficus/service-kit';
 
 export interface EncounterNaming {
   /** the FHIR identifier system of visit numbers (PV1-19) */
@@ -21,7 +21,9 @@ interface EncounterFhirRow {
   ward_description: string;
   bed: string | null;
   attending_doctor_id: string | null;
+  /** FHIR dateTimes, or PostgreSQL's text of a value FHIR cannot hold (`infinity`, a year BC or after 9999) */
   admitted_at: string;
+  /** null: not discharged; `infinity` (as the legacy may hold it): discharged, the time not kept */
   discharged_at: string | null;
   discharge_disposition: string | null;
   visit_number: string | null;
@@ -47,10 +49,10 @@ const DISPOSITION: Record<string, { display: string; hl7?: { code: string; displ
 };
 
 const COLUMNS = `e.id, e.mrn, e.encounter_class, e.ward_code, COALESCE(w.description, e.ward_code) AS ward_description, e.bed, e.attending_doctor_id,
-         ${sqlFhirDateTime('e.admitted_at')} AS admitted_at, ${sqlFhirDateTime('e.discharged_at')} AS discharged_at, e.discharge_disposition,
+         ${sqlFhirDateTimeKept('e.admitted_at')} AS admitted_at, ${sqlFhirDateTimeKept('e.discharged_at')} AS discharged_at, e.discharge_disposition,
          e.visit_number, ${sqlFhirDateTime('e.updated_at')} AS last_updated,
          COALESCE((SELECT json_agg(json_build_object('from_ward', t.from_ward_code, 'from_desc', fw.description, 'from_bed', t.from_bed,
-                                                     'at', ${sqlFhirDateTime('t.transferred_at')}) ORDER BY t.transferred_at, t.id)
+                                                     'at', ${sqlFhirDateTimeKept('t.transferred_at')}) ORDER BY t.transferred_at, t.id)
                      FROM encounter_transfer t LEFT JOIN ward fw ON fw.code = t.from_ward_code WHERE t.encounter_id = e.id), '[]') AS transfers`;
 const FROM = 'encounter e LEFT JOIN ward w ON w.code = e.ward_code';
 const SELECT = `SELECT ${COLUMNS} FROM ${FROM}`;
@@ -70,6 +72,15 @@ function place(naming: EncounterNaming, ward: string, description: string, bed: 
   ];
 }
 
+/**
+ * A period's start and end; a time FHIR cannot hold is left out with its data-absent-reason
+ * (`_end` `unknown` for a discharge at `infinity`: the stay is finished, when is not kept, where
+ * a period without an end would say it goes on).
+ */
+function period(start: string | null, end: string | null) {
+  return { ...fhirDateTimeElement('start', start), ...fhirDateTimeElement('end', end) };
+}
+
 export function toFhirEncounter(r: EncounterFhirRow, naming: EncounterNaming) {
   const finished = r.discharged_at !== null;
   // the way to the current location: each transfer ends where the previous place was
@@ -77,12 +88,12 @@ export function toFhirEncounter(r: EncounterFhirRow, naming: EncounterNaming) {
   let start = r.admitted_at;
   for (const t of r.transfers) {
     if (t.from_ward) {
-      for (const l of place(naming, t.from_ward, t.from_desc ?? t.from_ward, t.from_bed)) locations.push({ ...l, status: 'completed', period: { start, end: t.at } });
+      for (const l of place(naming, t.from_ward, t.from_desc ?? t.from_ward, t.from_bed)) locations.push({ ...l, status: 'completed', period: period(start, t.at) });
     }
     start = t.at;
   }
   for (const l of place(naming, r.ward_code, r.ward_description, r.bed)) {
-    locations.push({ ...l, status: finished ? 'completed' : 'active', period: { start, ...(finished ? { end: r.discharged_at } : {}) } });
+    locations.push({ ...l, status: finished ? 'completed' : 'active', period: period(start, r.discharged_at) });
   }
   const cls = CLASS[r.encounter_class] ?? { code: 'IMP', display: 'inpatient encounter' };
   const disposition = r.discharge_disposition ? r.discharge_disposition.trim() : null;
@@ -105,7 +116,7 @@ export function toFhirEncounter(r: EncounterFhirRow, naming: EncounterNaming) {
           ],
         }
       : {}),
-    period: { start: r.admitted_at, ...(finished ? { end: r.discharged_at } : {}) },
+    period: period(r.admitted_at, r.discharged_at),
     ...(disposition
       ? {
           hospitalization: {

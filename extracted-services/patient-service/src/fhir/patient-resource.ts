@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { sqlDate } from '@ficus/legacy-his/contract';
-import { fhirText, pageOfRows, pageSql, sqlFhirDateTime, totalBesidesEmptyPage, type Page, type PageOf, type SortKey } from '@ficus/service-kit';
+import { fhirDateElement, fhirText, pageOfRows, pageSql, sqlFhirDateTime, totalBesidesEmptyPage, type Page, type PageOf, type SortKey } from '@ficus/service-kit';
 
 export interface FhirNaming {
   /** the FHIR identifier system of the hospital's MRNs */
@@ -17,6 +17,7 @@ export interface PatientFhirRow {
   family_name: string;
   given_name: string;
   middle_name: string | null;
+  /** as the legacy contract prints it: a year BC or after 9999 as `0044-03-15 BC`, `10000-01-01` */
   birth_date: string;
   sex: string;
   address_line: string | null;
@@ -83,7 +84,8 @@ export function toFhirPatient(r: PatientFhirRow, naming: FhirNaming) {
     name: [{ use: 'official', ...(family ? { family } : {}), ...givenNames(r) }],
     ...(phone ? { telecom: [{ system: 'phone', value: phone, use: 'home' }] } : {}),
     gender: GENDER[r.sex] ?? 'unknown',
-    birthDate: r.birth_date,
+    // a birth date FHIR cannot hold (BC, after 9999) is left out, data-absent-reason `unsupported` on _birthDate
+    ...fhirDateElement('birthDate', r.birth_date),
     ...(address ? { address } : {}),
     ...(marital ? { maritalStatus: { coding: [marital] } } : {}),
     ...(link.length > 0 ? { link } : {}),
