@@ -263,6 +263,50 @@ describe("the dashboard's panels", () => {
     }
   });
 
+  it("lists what holds the legacy writer back, as ficus cdc status does: the legacy database away, rows gone from the legacy, the emergency file", async () => {
+    const page = await s.context.newPage();
+    const at = (msAgo: number) => new Date(Date.now() - msAgo).toISOString();
+    const status = {
+      sources: [{ name: 'legacy-pg', kind: 'postgres', state: 'streaming', lagBytes: 0, lagMs: 0, lastPosition: '0/16B3748', lastCommitAt: null, changesPerSecond: 0 }],
+      writeback: {
+        enabled: true,
+        services: [
+          {
+            name: 'patient-service',
+            applied: 12,
+            lastAppliedAt: at(60_000),
+            waiting: null,
+            goneRows: [{ partition: 2, topics: ['patients'], rows: 3, since: at(30_000), waitingFor: '0/16B4000', until: at(-270_000) }],
+          },
+          { name: 'results-service', applied: 0, lastAppliedAt: null, waiting: { since: at(20_000), lastError: 'connect ECONNREFUSED 127.0.0.1:5432', partitions: [0, 1], tries: 4 }, goneRows: [] },
+        ],
+        deadLetters: 0,
+        emergency: { file: '/var/lib/ficus/emergency-legacy.yaml', rules: ['patients-write'], reason: 'patient-service loses writes', by: 'j.doe', since: at(120_000), services: [{ name: 'patient-service', rule: 'patients-write' }] },
+      },
+    };
+    let answer: unknown = status;
+    await page.route('**/api/cdc/status', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(answer) }));
+    try {
+      await logIn(s, page, s.viewerToken);
+      const holds = page.locator('#cdc').getByTestId('writeback-holds');
+      // before: the sources alone; these were in /api/cdc/status and ficus cdc status only
+      await eventually(() => holds.locator('li').count()).toBe(3);
+      const [gone, database, emergency] = await holds.locator('li').allTextContents();
+      expect(gone).toMatch(
+        /^Write-back from patient-service held on partition 2 since \d\d:\d\d:\d\d: 3 update\(s\) of patients whose legacy row is gone \(its key changed there, or it was deleted\); waiting for CDC to pass 0\/16B4000; from \d\d:\d\d:\d\d on, those still waiting are dead-lettered as not known\.$/,
+      );
+      expect(database).toMatch(/^Write-back from results-service waits for the legacy database since \d\d:\d\d:\d\d \(partitions 0, 1, 4 tries; last: connect ECONNREFUSED 127\.0\.0\.1:5432\): its changes reach the legacy once it answers\.$/);
+      expect(emergency).toMatch(
+        /^Emergency override file \/var\/lib\/ficus\/emergency-legacy\.yaml \(rules: patients-write\) in force on the CDC since \d\d:\d\d:\d\d by j\.doe: patient-service loses writes; the legacy holds the record of patient-service \(patients-write\): a legacy edit of a field the service changed too stays\.$/,
+      );
+      // nothing held: no list; write-back off: none either
+      answer = { ...status, writeback: { enabled: true, services: [{ name: 'patient-service', applied: 12, lastAppliedAt: null, waiting: null, goneRows: [] }], deadLetters: 0, emergency: null } };
+      await eventually(() => holds.count()).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('says in the rollback dialog what the rollback changes now, not only what the target version once changed', async () => {
     const flip = async (rule: string, mode: string) => {
       const r = await admin(s).post<{ version: number }>(`/api/rules/${rule}/flip`, { mode, reason: 'rollback dialog', baseVersion: (await latest(s)).version });
