@@ -44,20 +44,69 @@ export async function rowThere(client: pg.ClientBase, t: TopicTarget, key: Recor
   return ((await client.query(`SELECT 1 FROM ${t.table} WHERE ${where} FOR UPDATE`, values)).rowCount ?? 0) > 0;
 }
 
+/** Rows per statement of `lockRows`: its match of the rows to the keys grows with their square. */
+const LOCK_CHUNK = 200;
+
+/**
+ * Which of `changes` have their legacy row there, the rows locked to the transaction's end: one
+ * statement per table (per LOCK_CHUNK keys), the tables in name order and each one's rows in key
+ * order, so that two writers locking overlapping rows take them in one order and cannot deadlock
+ * (one SELECT per update, in outbox order, cost a statement per row and could). Each key value
+ * is its own parameter compared with its column, as rowThere's are: a key given as a number or
+ * as a string is read alike.
+ */
+export async function lockRows(client: pg.ClientBase, targets: Map<string, TopicTarget>, changes: readonly ChangeEvent[]): Promise<Set<ChangeEvent>> {
+  const there = new Set<ChangeEvent>();
+  const byTable = new Map<string, { t: TopicTarget; changes: ChangeEvent[] }>();
+  for (const e of changes) {
+    const t = targets.get(e.topic)!;
+    const of = byTable.get(t.table) ?? { t, changes: [] };
+    of.changes.push(e);
+    byTable.set(t.table, of);
+  }
+  for (const table of [...byTable.keys()].sort()) {
+    const { t, changes: all } = byTable.get(table)!;
+    const columns = t.key.map(([, column]) => quoteIdent(column));
+    const row = columns.length === 1 ? columns[0]! : `(${columns.join(', ')})`;
+    for (let from = 0; from < all.length; from += LOCK_CHUNK) {
+      const chunk = all.slice(from, from + LOCK_CHUNK);
+      const values: unknown[] = [];
+      const keys = chunk.map((e) => {
+        const params = t.key.map(([field]) => `$${values.push(e.key[field])}`);
+        return params.length === 1 ? params[0]! : `(${params.join(', ')})`;
+      });
+      // which keys each row is (two key texts can name one row: '007' and 7 of an integer
+      // column): their parameters again, typed by the columns as in the WHERE
+      const which = keys.map((k, i) => `CASE WHEN ${row} = ${k} THEN ${i} END`).join(', ');
+      const { rows } = await client.query<{ i: number[] }>(
+        `SELECT array_remove(ARRAY[${which}], NULL) AS i FROM ${t.table} WHERE ${row} IN (${keys.join(', ')}) ORDER BY ${columns.join(', ')} FOR UPDATE`,
+        values,
+      );
+      for (const r of rows) for (const i of r.i) there.add(chunk[i]!);
+    }
+  }
+  return there;
+}
+
 /**
  * Among `changes`, the updates of keys the job does not create whose legacy row is not there
  * and which are not redeliveries (a position at or before the one claimed for the key is
- * skipped as ever). The rows that are there stay locked, so none goes before it is written.
+ * skipped as ever). The rows of all the changes that are there stay locked (lockRows), so none
+ * goes before it is written. The claimed positions are read once, for the gone rows only.
  */
 export async function goneRows(client: pg.ClientBase, service: string, targets: Map<string, TopicTarget>, changes: readonly ChangeEvent[], created: Set<string>): Promise<ChangeEvent[]> {
-  const gone: ChangeEvent[] = [];
-  for (const e of changes) {
-    if (e.op !== 'update' || created.has(keyOfJob(e)) || (await rowThere(client, targets.get(e.topic)!, e.key))) continue;
-    const { rows } = await client.query<{ position: string }>('SELECT position FROM ficus_writeback_positions WHERE service = $1 AND topic = $2 AND key = $3', [service, e.topic, keyText(e.key)]);
-    if (rows[0] && comparePositions(e.source.position, rows[0].position) <= 0) continue;
-    gone.push(e);
-  }
-  return gone;
+  const there = await lockRows(client, targets, changes);
+  const missing = changes.filter((e) => e.op === 'update' && !created.has(keyOfJob(e)) && !there.has(e));
+  if (missing.length === 0) return [];
+  const { rows } = await client.query<{ topic: string; key: string; position: string }>(
+    'SELECT topic, key, position FROM ficus_writeback_positions WHERE service = $1 AND (topic, key) IN (SELECT * FROM unnest($2::text[], $3::text[]))',
+    [service, missing.map((e) => e.topic), missing.map((e) => keyText(e.key))],
+  );
+  const claimed = new Map(rows.map((r) => [`${r.topic}\u0000${r.key}`, r.position]));
+  return missing.filter((e) => {
+    const position = claimed.get(keyOfJob(e));
+    return !(position && comparePositions(e.source.position, position) <= 0);
+  });
 }
 
 /** The change written to another key: the key fields of its images too. */

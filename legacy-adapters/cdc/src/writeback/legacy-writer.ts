@@ -34,7 +34,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { CHANGE_EVENT_SCHEMA_VERSION, comparePositions, netChangePerKey, runMigrations, withTransaction, type ChangeBatch, type ChangeEvent, type Logger } from '@ficus/contracts';
-import type { WritebackGoneRowHold } from '@ficus/contracts/api';
+import type { WritebackGoneRowHold, WritebackParentWait } from '@ficus/contracts/api';
 import {
   applyKeyByKey,
   changeBatchProblem,
@@ -108,6 +108,20 @@ interface Written {
 /** SQLSTATE classes the legacy schema uses to refuse data (22 data exception, 23 integrity): a retry cannot mend them (a foreign key, after its wait) */
 const isRefusal = (e: unknown) => /^2[23]/.test(sqlState(e) ?? '');
 
+/** `work` under a savepoint: its answer, or undefined (rolled back to the savepoint) when the legacy refused it */
+async function refusedAlone<T>(client: pg.ClientBase, savepoint: string, work: () => Promise<T>): Promise<T | undefined> {
+  await client.query(`SAVEPOINT ${savepoint}`);
+  try {
+    const r = await work();
+    await client.query(`RELEASE SAVEPOINT ${savepoint}`);
+    return r;
+  } catch (e) {
+    if (!isRefusal(e)) throw e;
+    await client.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+    return undefined;
+  }
+}
+
 export class LegacyWriter {
   private readonly consumers = new Map<string, PartitionedConsumer<ChangeBatch>>();
   /** a service's consumer, for its handler (which may run before PartitionedConsumer.start answers) */
@@ -120,7 +134,7 @@ export class LegacyWriter {
    * foreign key refuses a row of theirs. A job held first for a gone row has no `fkSince` until
    * a refusal comes: a shared clock dead-lettered that refusal at once, its wait used up by the other
    */
-  private readonly parentWaits = new Map<string, { fkSince?: number; applied: ChangeEvent[] }>();
+  private readonly parentWaits = new Map<string, { fkSince?: number; applied: ChangeEvent[]; held?: { service: string; partition?: number; topics: string[]; rows: number } }>();
   /** jobs whose updates found their legacy rows gone */
   private readonly gone: GoneRowWaits;
 
@@ -152,7 +166,7 @@ export class LegacyWriter {
     }
   }
 
-  status(): { services: { name: string; lastAppliedAt: string | null; applied: number; waiting: WaitingState | null; goneRows: WritebackGoneRowHold[] }[] } {
+  status(): { services: { name: string; lastAppliedAt: string | null; applied: number; waiting: WaitingState | null; goneRows: WritebackGoneRowHold[]; parentWaits: WritebackParentWait[] }[] } {
     return {
       services: this.o.services.map((s) => ({
         name: s,
@@ -160,8 +174,19 @@ export class LegacyWriter {
         applied: this.applied.get(s)?.count ?? 0,
         waiting: this.waits.get(s)!.status(),
         goneRows: this.gone.status(s),
+        parentWaits: this.parentWaitsOf(s),
       })),
     };
+  }
+
+  /** jobs held for parent rows a foreign key wants (no keys): shown where operators look, not only logged */
+  private parentWaitsOf(service: string): WritebackParentWait[] {
+    const waitMs = this.o.fkWaitMs ?? 60_000;
+    return [...this.parentWaits.values()].flatMap((w) =>
+      w.held?.service === service && w.fkSince !== undefined
+        ? [{ partition: w.held.partition ?? null, topics: w.held.topics, rows: w.held.rows, since: new Date(w.fkSince).toISOString(), until: new Date(w.fkSince + waitMs).toISOString() }]
+        : [],
+    );
   }
 
   private forgetJob(waitKey: string): void {
@@ -201,6 +226,8 @@ export class LegacyWriter {
     } catch (e) {
       if (e instanceof NotYetError) {
         watch.answered(partition);
+        const held = this.parentWaits.get(waitKey)?.held;
+        if (held) held.partition = partition;
         throw e;
       }
       if (isUnavailable(e)) throw watch.notNow(partition, e);
@@ -255,8 +282,9 @@ export class LegacyWriter {
   private async writePresent(service: string, latest: ChangeEvent[], waitKey: string, created: Set<string>): Promise<{ written: Written; gone: ChangeEvent[] }> {
     let kept: Written['kept'] = [];
     let gone: ChangeEvent[] = [];
-    const applyClaimed = async (client: pg.PoolClient, changes: ChangeEvent[]) => {
-      const missing = await goneRows(client, service, this.targets, changes, created);
+    // `found`: the job's gone rows, looked for at once (the rows there locked) before the key-by-key round
+    const applyClaimed = async (client: pg.PoolClient, changes: ChangeEvent[], found?: ChangeEvent[]) => {
+      const missing = found ? changes.filter((c) => found.includes(c)) : await goneRows(client, service, this.targets, changes, created);
       gone.push(...missing);
       const claimed = await claimPositions(client, service, missing.length > 0 ? changes.filter((c) => !missing.includes(c)) : changes);
       for (const e of claimed) {
@@ -276,10 +304,13 @@ export class LegacyWriter {
       if (!isRefusal(e)) throw e;
     }
     const giveUp = this.parentWaitOver(waitKey);
-    const r = await this.transaction(service, (client) => {
+    const r = await this.transaction(service, async (client) => {
       kept = [];
       gone = [];
-      return applyKeyByKey(client, latest, (change) => applyClaimed(client, [change]), isRefusal);
+      // a key the legacy refuses to read (a value its column cannot take) fails the one look for
+      // all the rows: then each key is looked for in its own round, refused alone
+      const found = await refusedAlone(client, 'ficus_gone_rows', () => goneRows(client, service, this.targets, latest, created));
+      return applyKeyByKey(client, latest, (change) => applyClaimed(client, [change], found), isRefusal);
     });
     // a key refused rolled back what it kept too
     const keptOf = (applied: ChangeEvent[]) => kept.filter((k) => applied.includes(k.change));
@@ -287,6 +318,8 @@ export class LegacyWriter {
     if (orphans.length === 0 || giveUp) return { written: { ...r, kept: keptOf(r.applied) }, gone };
     let wait = this.parentWaits.get(waitKey);
     if (!wait) this.parentWaits.set(waitKey, (wait = { applied: [] }));
+    // what waits now (fewer rows once some parents came), for the status
+    wait.held = { ...wait.held, service, topics: [...new Set(orphans.map((x) => x.change.topic))].sort(), rows: orphans.length };
     if (wait.fkSince === undefined) {
       wait.fkSince = Date.now();
       this.o.log.info(
