@@ -5,11 +5,22 @@
  * twice does no harm. So no answer in time, or no connection, is an AE for the sender to retry.
  * The legacy inbound answers what it knows when it is asked: a message stored by the adapter but
  * not yet delivered to it is not in its answer.
+ *
+ * The exchange with legacy is original mode, whatever the sender's MSH-15/MSH-16 asked for its
+ * own hop: the answer awaited is the first frame back on the connection, and HL7 v2.5 (chapter
+ * 2's processing rules) has a receiver answer at once with the response (the data) only in
+ * original mode, both fields empty. With MSH-15 valued it is enhanced mode: an accept ACK at once (CA under AL, nothing under NE,
+ * and under ER/SU as the outcome falls) and the application response later, as a message
+ * legacy sends of its own accord, which nobody here would take. Passed on as sent, a sender's
+ * AL/AL query got legacy's CA and no data, and an NE or ER one no answer from legacy in time. So the copy
+ * legacy gets has MSH-15 and MSH-16 emptied, as the delivered copies have (original-mode.ts);
+ * the rest goes byte for byte, and the answer is given to the sender on its connection.
  */
 import { hl7Error, type Hl7Error } from '@ficus/hl7-protocol';
 import type { UpstreamTlsMaterial } from '@ficus/contracts';
 import { endingInCr } from '../delivery/header-edit.js';
 import { MllpClient } from '../delivery/mllp-client.js';
+import { askingOriginalMode } from '../delivery/original-mode.js';
 
 export type QueryOutcome = { kind: 'answered'; code: string; payload: Buffer } | { kind: 'failed'; error: Hl7Error };
 
@@ -93,7 +104,7 @@ export class QueryRelay {
       this.upstreams.set(upstream, entry);
     }
     try {
-      const answer = await entry.connections.use((c) => c.send(endingInCr(message), controlId));
+      const answer = await entry.connections.use((c) => c.send(askingOriginalMode(endingInCr(message)), controlId));
       return { kind: 'answered', code: answer.code, payload: answer.payload };
     } catch (e) {
       return { kind: 'failed', error: hl7Error(207, `the legacy system did not answer the query (${(e as Error).message}); send it again`) };
