@@ -34,7 +34,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { CHANGE_EVENT_SCHEMA_VERSION, comparePositions, netChangePerKey, runMigrations, withTransaction, type ChangeBatch, type ChangeEvent, type Logger } from '@ficus/contracts';
-import type { WritebackGoneRowHold, WritebackParentWait } from '@ficus/contracts/api';
+import type { WritebackGoneRowHold } from '@ficus/contracts/api';
 import {
   applyKeyByKey,
   changeBatchProblem,
@@ -134,7 +134,7 @@ export class LegacyWriter {
    * foreign key refuses a row of theirs. A job held first for a gone row has no `fkSince` until
    * a refusal comes: a shared clock dead-lettered that refusal at once, its wait used up by the other
    */
-  private readonly parentWaits = new Map<string, { fkSince?: number; applied: ChangeEvent[]; held?: { service: string; partition?: number; topics: string[]; rows: number } }>();
+  private readonly parentWaits = new Map<string, { fkSince?: number; applied: ChangeEvent[] }>();
   /** jobs whose updates found their legacy rows gone */
   private readonly gone: GoneRowWaits;
 
@@ -166,7 +166,7 @@ export class LegacyWriter {
     }
   }
 
-  status(): { services: { name: string; lastAppliedAt: string | null; applied: number; waiting: WaitingState | null; goneRows: WritebackGoneRowHold[]; parentWaits: WritebackParentWait[] }[] } {
+  status(): { services: { name: string; lastAppliedAt: string | null; applied: number; waiting: WaitingState | null; goneRows: WritebackGoneRowHold[] }[] } {
     return {
       services: this.o.services.map((s) => ({
         name: s,
@@ -174,19 +174,8 @@ export class LegacyWriter {
         applied: this.applied.get(s)?.count ?? 0,
         waiting: this.waits.get(s)!.status(),
         goneRows: this.gone.status(s),
-        parentWaits: this.parentWaitsOf(s),
       })),
     };
-  }
-
-  /** jobs held for parent rows a foreign key wants (no keys): shown where operators look, not only logged */
-  private parentWaitsOf(service: string): WritebackParentWait[] {
-    const waitMs = this.o.fkWaitMs ?? 60_000;
-    return [...this.parentWaits.values()].flatMap((w) =>
-      w.held?.service === service && w.fkSince !== undefined
-        ? [{ partition: w.held.partition ?? null, topics: w.held.topics, rows: w.held.rows, since: new Date(w.fkSince).toISOString(), until: new Date(w.fkSince + waitMs).toISOString() }]
-        : [],
-    );
   }
 
   private forgetJob(waitKey: string): void {
@@ -226,8 +215,6 @@ export class LegacyWriter {
     } catch (e) {
       if (e instanceof NotYetError) {
         watch.answered(partition);
-        const held = this.parentWaits.get(waitKey)?.held;
-        if (held) held.partition = partition;
         throw e;
       }
       if (isUnavailable(e)) throw watch.notNow(partition, e);
@@ -318,8 +305,6 @@ export class LegacyWriter {
     if (orphans.length === 0 || giveUp) return { written: { ...r, kept: keptOf(r.applied) }, gone };
     let wait = this.parentWaits.get(waitKey);
     if (!wait) this.parentWaits.set(waitKey, (wait = { applied: [] }));
-    // what waits now (fewer rows once some parents came), for the status
-    wait.held = { ...wait.held, service, topics: [...new Set(orphans.map((x) => x.change.topic))].sort(), rows: orphans.length };
     if (wait.fkSince === undefined) {
       wait.fkSince = Date.now();
       this.o.log.info(
