@@ -22,6 +22,8 @@ let admissionId: number;
 let farAdmissionId: number;
 
 const RESULT_ID = '9007199254740993';
+/** a result of 9100003 collected BC, resulted at infinity */
+const ODD_TIMES_RESULT_ID = '9100003001';
 const patient = (mrn: string, dateOfBirth: string) => ({
   mrn, lastName: 'ODDVALUE', firstName: 'TEST', middleName: null, dateOfBirth, sex: 'U', addressLine1: null, city: null, state: null, zip: null, phone: null,
   maritalStatus: null, active: 'Y', created: '2011-03-08T15:43:00', lastUpdated: '2011-03-08T15:43:00', lastUpdatedBy: 'CONVERSION',
@@ -55,6 +57,10 @@ beforeAll(async () => {
     `INSERT INTO LAB_RESULT (RESULT_ID, PAT_MRN, ORDER_NO, TEST_CD, TEST_NM, RESULT_VAL, RESULT_STAT_CD, COLLECT_DT, LAST_UPD_DT)
      VALUES (${RESULT_ID}, '9100002', 'L1', '2160-0', 'CREATININE', '0.70', 'F', '2024-07-01 06:00:00', '2024-07-01 06:00:00')`,
   );
+  await legacy.query(
+    `INSERT INTO LAB_RESULT (RESULT_ID, PAT_MRN, ORDER_NO, TEST_CD, TEST_NM, RESULT_VAL, RESULT_STAT_CD, COLLECT_DT, RESULT_DT, LAST_UPD_DT)
+     VALUES (${ODD_TIMES_RESULT_ID}, '9100003', 'L9', '2160-0', 'CREATININE', '0.90', 'F', '0044-03-15 12:00:00 BC', 'infinity', '2024-07-01 06:00:00')`,
+  );
   // the rows as the CDC's change events carry them (its own reading, not the test stand-in's to_char)
   const { cdc } = scene;
   await cdc.publish([cdc.event('patients', 'create', { mrn: '9100002' }, null, patient('9100002', '0044-03-15 BC')), cdc.event('patients', 'create', { mrn: '9100003' }, null, patient('9100003', '10000-01-01'))]);
@@ -71,6 +77,10 @@ beforeAll(async () => {
     cdc.event('lab-results', 'create', { resultId: RESULT_ID }, null, {
       resultId: RESULT_ID, mrn: '9100002', admissionId: null, orderNumber: 'L1', testCode: '2160-0', testName: 'CREATININE', value: '0.70', units: null,
       referenceRange: null, abnormalFlag: null, status: 'F', collectedDate: '2024-07-01T06:00:00', resultDate: null, lastUpdated: '2024-07-01T06:00:00',
+    }),
+    cdc.event('lab-results', 'create', { resultId: ODD_TIMES_RESULT_ID }, null, {
+      resultId: ODD_TIMES_RESULT_ID, mrn: '9100003', admissionId: null, orderNumber: 'L9', testCode: '2160-0', testName: 'CREATININE', value: '0.90', units: null,
+      referenceRange: null, abnormalFlag: null, status: 'F', collectedDate: '0044-03-15T12:00:00 BC', resultDate: 'infinity', lastUpdated: '2024-07-01T06:00:00',
     }),
   ]);
   await scene.drain();
@@ -129,5 +139,19 @@ describe('odd legacy values through CDC', () => {
     // admitted BC, discharged after 9999: neither is a FHIR dateTime
     const far = await read<Encounter>(`/fhir/Encounter/${farAdmissionId}`);
     expect([far.status, far.period]).toEqual(['finished', { _start: absent('unsupported'), _end: absent('unsupported') }]);
+    // results-service: a result collected BC and resulted at infinity, alone and as its order's report
+    const fromResults = async (p: string) => {
+      const res = await ask(scene.results.url, p);
+      expect(res.status, p).toBe(200);
+      const body = JSON.parse(res.body) as Record<string, unknown>;
+      expect(fhirProblems(body), p).toEqual([]);
+      return body;
+    };
+    const observations = await fromResults('/fhir/Observation?patient=9100003');
+    const observation = (observations.entry as { resource: Record<string, unknown> }[])[0]!.resource;
+    const report = await fromResults('/fhir/DiagnosticReport?patient=9100003');
+    for (const r of [observation, (report.entry as { resource: Record<string, unknown> }[])[0]!.resource]) {
+      expect([r.resourceType, r.effectiveDateTime, r._effectiveDateTime, r.issued, r._issued]).toEqual([r.resourceType, undefined, absent('unsupported'), undefined, absent('unknown')]);
+    }
   });
 });

@@ -59,4 +59,16 @@ describe('toDiagnosticReport', () => {
     expect(toDiagnosticReport('DUPORD1', [a], naming)).toMatchObject({ id: '100030-DUPORD1', subject: { reference: 'http://patients.example.org/fhir/Patient/100030' } });
     expect(() => toDiagnosticReport('DUPORD1', [a, row({ id: '2', mrn: '100031', order_number: 'DUPORD1' })], naming)).toThrow(/one patient/);
   });
+
+  it('takes the earliest collection and latest result time, a time FHIR cannot hold left out with its reason where it is the one', () => {
+    const absent = (valueCode: string) => ({ extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode }] });
+    const usual = row({ id: '1', collected_at: '2026-12-06T08:00:00+00:00', resulted_at: '2026-12-06T09:00:00+00:00' });
+    const bc = row({ id: '2', collected_at: '0044-03-15 12:00:00 BC', resulted_at: '2026-12-06T10:00:00+00:00' });
+    const far = row({ id: '3', collected_at: '10000-01-01 00:00:00', resulted_at: 'infinity' });
+    expect(toDiagnosticReport('ORD1', [usual, far], naming)).toMatchObject({ effectiveDateTime: '2026-12-06T08:00:00+00:00', _issued: absent('unknown') });
+    const early = toDiagnosticReport('ORD1', [usual, bc], naming);
+    expect(early).toMatchObject({ _effectiveDateTime: absent('unsupported'), issued: '2026-12-06T10:00:00+00:00' });
+    expect(early).not.toHaveProperty('effectiveDateTime');
+    expect(toObservation(far, naming)).toMatchObject({ _effectiveDateTime: absent('unsupported'), _issued: absent('unknown') });
+  });
 });

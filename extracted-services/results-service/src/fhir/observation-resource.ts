@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { readableText } from '@ficus/hl7-protocol';
-import { FhirDecimal, fhirText, sqlFhirDateTime } from '@ficus/service-kit';
+import { FhirDecimal, fhirDateTimeElement, fhirText, isBeforeFhirTimes, isFhirDateTime, sqlFhirDateTime, sqlFhirDateTimeKept } from '@ficus/service-kit';
 import { reportId } from './report-id.js';
 
 export interface ResultNaming {
@@ -31,6 +31,7 @@ export interface ResultFhirRow {
   reference_range: string | null;
   abnormal_flag: string | null;
   status: string;
+  /** FHIR dateTimes, or PostgreSQL's text of a time FHIR cannot hold (a year BC or after 9999, `infinity`), left out with its reason */
   collected_at: string;
   resulted_at: string | null;
   last_updated: string;
@@ -39,7 +40,7 @@ export interface ResultFhirRow {
 }
 
 export const RESULT_FHIR_COLUMNS = `r.id, r.mrn, r.encounter_id, r.order_number, r.test_code, r.test_name, r.value, r.units, r.reference_range, r.abnormal_flag, r.status, r.comments,
-  ${sqlFhirDateTime('r.collected_at')} AS collected_at, ${sqlFhirDateTime('r.resulted_at')} AS resulted_at, ${sqlFhirDateTime('r.updated_at')} AS last_updated`;
+  ${sqlFhirDateTimeKept('r.collected_at')} AS collected_at, ${sqlFhirDateTimeKept('r.resulted_at')} AS resulted_at, ${sqlFhirDateTime('r.updated_at')} AS last_updated`;
 
 const STATUS: Record<string, string> = { F: 'final', P: 'preliminary', C: 'corrected' };
 const INTERPRETATION: Record<string, string> = { H: 'High', L: 'Low', HH: 'Critical high', LL: 'Critical low', A: 'Abnormal', N: 'Normal' };
@@ -86,8 +87,8 @@ export function toObservation(r: ResultFhirRow, naming: ResultNaming) {
     code: { coding: [{ system: LOINC.test(r.test_code) ? 'http://loinc.org' : naming.localTestSystem, code: r.test_code, display: r.test_name }], text: r.test_name },
     subject: { reference: `${naming.patientBase}/Patient/${r.mrn}` },
     ...(r.encounter_id ? { encounter: { reference: `${naming.patientBase}/Encounter/${r.encounter_id}` } } : {}),
-    effectiveDateTime: r.collected_at,
-    ...(r.resulted_at ? { issued: r.resulted_at } : {}),
+    ...fhirDateTimeElement('effectiveDateTime', r.collected_at),
+    ...fhirDateTimeElement('issued', r.resulted_at),
     ...value,
     ...(interpretation
       ? { interpretation: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: r.abnormal_flag!, display: interpretation }] }] }
@@ -97,13 +98,25 @@ export function toObservation(r: ResultFhirRow, naming: ResultNaming) {
   };
 }
 
+/*
+ * The earliest and latest of FHIR dateTimes (one format and offset: they sort as text) and of
+ * times FHIR cannot hold, which lie before (BC, -infinity) or after (after 9999, infinity) them
+ * all: such a one is the answer, and left out with its reason, when it is the earliest or latest.
+ */
+function earliest(times: string[]): string | undefined {
+  return times.find(isBeforeFhirTimes) ?? times.filter(isFhirDateTime).sort()[0] ?? times[0];
+}
+function latest(times: string[]): string | undefined {
+  return times.find((t) => !isFhirDateTime(t) && !isBeforeFhirTimes(t)) ?? times.filter(isFhirDateTime).sort().pop() ?? times[0];
+}
+
 /** One patient's results of one order (oldest first) as a DiagnosticReport. */
 export function toDiagnosticReport(orderNumber: string, results: ResultFhirRow[], naming: ResultNaming) {
   if (new Set(results.map((r) => r.mrn)).size !== 1) throw new Error('a DiagnosticReport holds the results of one patient');
   const first = results[0]!;
   const status = results.some((r) => r.status === 'P') ? 'preliminary' : results.some((r) => r.status === 'C') ? 'corrected' : 'final';
-  const collected = results.map((r) => r.collected_at).sort()[0]!;
-  const issued = results.map((r) => r.resulted_at).filter((t): t is string => t !== null).sort().pop();
+  const collected = earliest(results.map((r) => r.collected_at))!;
+  const issued = latest(results.map((r) => r.resulted_at).filter((t): t is string => t !== null));
   const updated = results.map((r) => r.last_updated).sort().pop()!;
   const encounter = results.find((r) => r.encounter_id !== null)?.encounter_id;
   return {
@@ -116,8 +129,8 @@ export function toDiagnosticReport(orderNumber: string, results: ResultFhirRow[]
     code: { coding: [{ system: 'http://loinc.org', code: '11502-2', display: 'Laboratory report' }], text: 'Laboratory report' },
     subject: { reference: `${naming.patientBase}/Patient/${first.mrn}` },
     ...(encounter ? { encounter: { reference: `${naming.patientBase}/Encounter/${encounter}` } } : {}),
-    effectiveDateTime: collected,
-    ...(issued ? { issued } : {}),
+    ...fhirDateTimeElement('effectiveDateTime', collected),
+    ...fhirDateTimeElement('issued', issued ?? null),
     result: results.map((r) => ({ reference: `Observation/${r.id}`, display: r.test_name })),
   };
 }

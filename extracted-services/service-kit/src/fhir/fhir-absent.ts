@@ -33,6 +33,16 @@ const FHIR_DATE_TIME = new RegExp(
   `^${YEAR}(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?(Z|(\\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$`,
 );
 
+/** whether a text (sqlFhirDateTimeKept) is a FHIR dateTime */
+export const isFhirDateTime = (text: string): boolean => FHIR_DATE_TIME.test(text);
+
+/**
+ * Whether a text of sqlFhirDateTimeKept that is no FHIR dateTime lies before every one (a year
+ * BC, `-infinity`) rather than after (a year after 9999, `infinity`): for the earliest or latest
+ * of several times.
+ */
+export const isBeforeFhirTimes = (text: string): boolean => !isFhirDateTime(text) && (/ BC$/.test(text) || text === '-infinity');
+
 /** why a value that is not a FHIR date: an infinite one is a time not kept, any other one a date FHIR cannot carry */
 const reasonFor = (text: string): DataAbsentCode => (/^-?infinity$/.test(text) ? 'unknown' : 'unsupported');
 
