@@ -18,6 +18,7 @@ import type { WritebackGoneRowHold } from '@ficus/contracts/api';
 import type { KeyRefusal } from '@ficus/contracts/queues';
 import { movedTo } from '../publish/key-moves.js';
 import { quoteIdent } from '../postgres/replication-connection.js';
+import type { HeldJobs } from './held-jobs.js';
 import { applyEvent, claimPositions, type TopicTarget } from './legacy-apply.js';
 import type { RecordHolders } from './record-holder.js';
 
@@ -157,6 +158,8 @@ export interface GoneRowWaitsOptions {
   recordHolders?: RecordHolders;
   targets: Map<string, TopicTarget>;
   log: Logger;
+  /** the writer's held jobs, where a job's wait for CDC is kept beside its other waits */
+  held: HeldJobs;
   /** the writer's transaction (its marker first: no loop) */
   transaction: <T>(service: string, work: (client: pg.PoolClient) => Promise<T>) => Promise<T>;
 }
@@ -171,41 +174,20 @@ export interface Settled {
 
 const DEFAULT_GONE_WAIT_MS = 300_000;
 
-interface GoneWait {
-  since: number;
-  /** the legacy's WAL position when the rows were seen missing */
-  lsn: string;
-  service: string;
-  partition: number;
-  /** the updates still waiting, for the status (topics and counts, never keys) */
-  topics: string[];
-  rows: number;
-}
-
-/** The writer's jobs with updates of gone rows (job ids are unique per queue): since when they wait, and the legacy's WAL position then. */
+/** The writer's jobs with updates of gone rows: each waits (a `goneRows` wait of held-jobs.ts) from the legacy's WAL position when they were seen missing. */
 export class GoneRowWaits {
-  private readonly waits = new Map<string, GoneWait>();
-
   constructor(private readonly o: GoneRowWaitsOptions) {}
-
-  forget(waitKey: string): void {
-    this.waits.delete(waitKey);
-  }
 
   /** The partitions of `service` held now: the log line alone left an operator guessing why a write-back stood still. */
   status(service: string): WritebackGoneRowHold[] {
-    const waitMs = this.o.goneWaitMs ?? DEFAULT_GONE_WAIT_MS;
-    return [...this.waits.values()]
-      .filter((w) => w.service === service)
-      .sort((a, b) => a.partition - b.partition)
-      .map((w) => ({
-        partition: w.partition,
-        topics: w.topics,
-        rows: w.rows,
-        since: new Date(w.since).toISOString(),
-        waitingFor: `CDC (slot ${this.o.keyMoves?.slot ?? '?'}) to read the legacy's WAL past ${w.lsn}, where it stood when the rows were seen missing: each is then written to its row's new key where CDC read a key change, or dead-lettered as deleted in the legacy`,
-        until: new Date(w.since + waitMs).toISOString(),
-      }));
+    return this.o.held.all(service, 'goneRows').map((w) => ({
+      partition: w.partition,
+      topics: w.topics,
+      rows: w.rows,
+      since: new Date(w.since).toISOString(),
+      waitingFor: `CDC (slot ${this.o.keyMoves?.slot ?? '?'}) to read the legacy's WAL past ${w.lsn}, where it stood when the rows were seen missing: each is then written to its row's new key where CDC read a key change, or dead-lettered as deleted in the legacy`,
+      until: new Date(w.until).toISOString(),
+    }));
   }
 
   /**
@@ -217,11 +199,13 @@ export class GoneRowWaits {
     const out: Settled = { applied: [], refusals: [], kept: [], waiting: 0 };
     const moves = this.o.keyMoves;
     if (!moves) return { ...out, refusals: gone.map((change) => ({ change, error: new Error(goneReason.noSource) })) };
-    let wait = this.waits.get(waitKey);
+    let wait = this.o.held.waiting(waitKey, 'goneRows');
     if (!wait) {
       const client = await this.o.pool.connect();
       try {
-        this.waits.set(waitKey, (wait = { since: Date.now(), lsn: await walNow(client), service, partition, topics: [], rows: 0 }));
+        // all of them wait until settled below: the status read meanwhile shows them (it showed none)
+        const topics = [...new Set(gone.map((e) => e.topic))].sort();
+        wait = this.o.held.begin(waitKey, service, partition, 'goneRows', this.o.goneWaitMs ?? DEFAULT_GONE_WAIT_MS, { lsn: await walNow(client), topics, rows: gone.length });
       } finally {
         client.release();
       }
@@ -245,7 +229,7 @@ export class GoneRowWaits {
         if (followed.length > 0) out.kept.push({ change: e, fields: followed });
         this.o.log.info({ writebackService: service, topic: e.topic, position: e.source.position }, 'write-back followed a key change made in the legacy: written to the row under its new key');
       } else if (past) out.refusals.push({ change: e, error: new Error(goneReason.deleted) });
-      else if (Date.now() - wait.since >= (this.o.goneWaitMs ?? DEFAULT_GONE_WAIT_MS)) out.refusals.push({ change: e, error: new Error(goneReason.unknown(Date.now() - wait.since)) });
+      else if (this.o.held.over(waitKey, 'goneRows')) out.refusals.push({ change: e, error: new Error(goneReason.unknown(Date.now() - wait.since)) });
       else {
         out.waiting++;
         waiting.add(e.topic);
@@ -253,7 +237,7 @@ export class GoneRowWaits {
     }
     wait.topics = [...waiting].sort();
     wait.rows = out.waiting;
-    if (out.waiting === 0) this.waits.delete(waitKey);
+    if (out.waiting === 0) this.o.held.end(waitKey, 'goneRows');
     return out;
   }
 }

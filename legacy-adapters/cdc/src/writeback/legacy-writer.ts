@@ -57,6 +57,7 @@ import {
 import type { CapturedTable } from '../postgres/preflight.js';
 import { applyEvent, claimPositions, targetsOf, type TopicTarget } from './legacy-apply.js';
 import { createdKeys, GoneRowWaits, goneRows, type KeyMoveSource } from './gone-rows.js';
+import { HeldJobs } from './held-jobs.js';
 import { markWriteback } from './origin-marks.js';
 import type { RecordHolders } from './record-holder.js';
 
@@ -129,18 +130,14 @@ export class LegacyWriter {
   private readonly targets: Map<string, TopicTarget>;
   private readonly applied = new Map<string, { at: string; count: number }>();
   private readonly waits = new Map<string, NotNowWatch>();
-  /**
-   * jobs held in place (job ids are unique per queue): what they wrote meanwhile, and since when a
-   * foreign key refuses a row of theirs. A job held first for a gone row has no `fkSince` until
-   * a refusal comes: a shared clock dead-lettered that refusal at once, its wait used up by the other
-   */
-  private readonly parentWaits = new Map<string, { fkSince?: number; applied: ChangeEvent[] }>();
+  /** jobs held in place, each wait (a gone row's, a parent's) on its own clock, and what they wrote meanwhile */
+  private readonly held = new HeldJobs();
   /** jobs whose updates found their legacy rows gone */
   private readonly gone: GoneRowWaits;
 
   constructor(private readonly o: LegacyWriterOptions) {
     this.targets = targetsOf(o.tables);
-    this.gone = new GoneRowWaits({ ...o, targets: this.targets, transaction: (service, work) => this.transaction(service, work) });
+    this.gone = new GoneRowWaits({ ...o, targets: this.targets, held: this.held, transaction: (service, work) => this.transaction(service, work) });
     for (const service of o.services) {
       this.waits.set(service, new NotNowWatch({ log: o.log, what: 'the legacy database', fields: { writebackService: service } }));
       let resolve!: (c: PartitionedConsumer<ChangeBatch>) => void;
@@ -159,7 +156,9 @@ export class LegacyWriter {
         log: this.o.log,
         handle: (job, partition) => this.handle(service, job, partition),
         // a job given up on while held: neither its clocks nor its hold in the status outlive it
-        deadLettering: async (job) => this.forgetJob(`${job.queueName}\u0000${String(job.id)}`),
+        deadLettering: async (job) => {
+          this.held.done(`${job.queueName}\u0000${String(job.id)}`);
+        },
       });
       this.consumers.set(service, consumer);
       this.started.get(service)!.resolve(consumer);
@@ -176,11 +175,6 @@ export class LegacyWriter {
         goneRows: this.gone.status(s),
       })),
     };
-  }
-
-  private forgetJob(waitKey: string): void {
-    this.parentWaits.delete(waitKey);
-    this.gone.forget(waitKey);
   }
 
   async deadLetters(): Promise<number> {
@@ -222,8 +216,7 @@ export class LegacyWriter {
       throw e;
     }
     watch.answered(partition);
-    const earlier = this.parentWaits.get(waitKey)?.applied ?? [];
-    this.parentWaits.delete(waitKey);
+    const earlier = this.held.done(waitKey);
     await this.deadLetterRefusals(service, job, events, written.refusals);
     this.count(service, events, written.applied, earlier, written.refusals);
     this.reportKept(service, written.kept);
@@ -248,25 +241,23 @@ export class LegacyWriter {
    * position), so that a parent held in this job, or a row another lane waits for, goes on.
    */
   private async write(service: string, partition: number, latest: ChangeEvent[], waitKey: string, created: Set<string>): Promise<Written> {
-    const { written, gone } = await this.writePresent(service, latest, waitKey, created);
+    const { written, gone } = await this.writePresent(service, partition, latest, waitKey, created);
     if (gone.length === 0) {
-      this.gone.forget(waitKey);
+      this.held.end(waitKey, 'goneRows');
       return written;
     }
     const settled = await this.gone.settle(service, partition, gone, waitKey);
     const all: Written = { applied: [...written.applied, ...settled.applied], refusals: [...written.refusals, ...settled.refusals], kept: [...written.kept, ...settled.kept] };
     if (settled.waiting === 0) return all;
     // what was written stays (a retry skips it by position); the rest is tried again, refusals included
-    let held = this.parentWaits.get(waitKey);
-    if (!held) this.parentWaits.set(waitKey, (held = { applied: [] }));
-    held.applied.push(...all.applied);
+    this.held.wrote(waitKey, service, partition, all.applied);
     this.count(service, [], all.applied, [], []);
     this.reportKept(service, all.kept);
     throw new NotYetError('waiting for CDC to read past the moment a written-back row was seen gone from the legacy (its key changed, or deleted)');
   }
 
   /** The job's changes but the updates of rows the legacy no longer has (answered as `gone`). */
-  private async writePresent(service: string, latest: ChangeEvent[], waitKey: string, created: Set<string>): Promise<{ written: Written; gone: ChangeEvent[] }> {
+  private async writePresent(service: string, partition: number, latest: ChangeEvent[], waitKey: string, created: Set<string>): Promise<{ written: Written; gone: ChangeEvent[] }> {
     let kept: Written['kept'] = [];
     let gone: ChangeEvent[] = [];
     // `found`: the job's gone rows, looked for at once (the rows there locked) before the key-by-key round
@@ -290,7 +281,9 @@ export class LegacyWriter {
     } catch (e) {
       if (!isRefusal(e)) throw e;
     }
-    const giveUp = this.parentWaitOver(waitKey);
+    const fkWaitMs = this.o.fkWaitMs ?? 60_000;
+    // once a job has waited its time for parents (the first refusal started the clock)
+    const giveUp = fkWaitMs <= 0 || this.held.over(waitKey, 'parent');
     const r = await this.transaction(service, async (client) => {
       kept = [];
       gone = [];
@@ -303,16 +296,14 @@ export class LegacyWriter {
     const keptOf = (applied: ChangeEvent[]) => kept.filter((k) => applied.includes(k.change));
     const orphans = r.refusals.filter((x) => isForeignKeyRefusal(x.error));
     if (orphans.length === 0 || giveUp) return { written: { ...r, kept: keptOf(r.applied) }, gone };
-    let wait = this.parentWaits.get(waitKey);
-    if (!wait) this.parentWaits.set(waitKey, (wait = { applied: [] }));
-    if (wait.fkSince === undefined) {
-      wait.fkSince = Date.now();
+    if (!this.held.waiting(waitKey, 'parent')) {
+      this.held.begin(waitKey, service, partition, 'parent', fkWaitMs, {});
       this.o.log.info(
-        { writebackService: service, topics: [...new Set(orphans.map((x) => x.change.topic))], rows: orphans.length, waitMs: this.o.fkWaitMs ?? 60_000, err: reasonWithoutValues(orphans[0]!.error) },
+        { writebackService: service, topics: [...new Set(orphans.map((x) => x.change.topic))], rows: orphans.length, waitMs: fkWaitMs, err: reasonWithoutValues(orphans[0]!.error) },
         'write-back waits for a parent row (a foreign key refused it); its partition holds',
       );
     }
-    wait.applied.push(...r.applied);
+    this.held.wrote(waitKey, service, partition, r.applied);
     this.count(service, [], r.applied, [], []);
     this.reportKept(service, keptOf(r.applied));
     throw new NotYetError(`waiting for a parent row: ${reasonWithoutValues(orphans[0]!.error)}`);
@@ -329,13 +320,6 @@ export class LegacyWriter {
       await markWriteback(client, service);
       return work(client);
     });
-  }
-
-  /** true once a job has waited its time for parents (the first refusal starts the clock) */
-  private parentWaitOver(waitKey: string): boolean {
-    const wait = this.o.fkWaitMs ?? 60_000;
-    const since = this.parentWaits.get(waitKey)?.fkSince;
-    return wait <= 0 || (since !== undefined && Date.now() - since >= wait);
   }
 
   private async deadLetterRefusals(service: string, job: Job<ChangeBatch>, events: ChangeEvent[], refusals: KeyRefusal[]): Promise<void> {
