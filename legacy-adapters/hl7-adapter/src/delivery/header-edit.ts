@@ -8,12 +8,17 @@ const UTF8 = DEFAULT_CHARSET;
 const CR = Buffer.from('\r');
 
 /**
- * `message` (CR segment ends) with its MSH fields changed by `edit`, which gets them split
+ * `message` (segments ending in CR, or LF) with its MSH fields changed by `edit`, which gets them split
  * (`fields[n - 1]` is MSH-n: `fields[0]` is "MSH", MSH-1 is the separator itself) and answers
  * whether it changed any; the same buffer when it did not, or when there is no MSH.
  */
 export function editHeader(message: Buffer, edit: (fields: string[]) => boolean): Buffer {
-  let end = message.indexOf(0x0d);
+  // MSH ends at the first CR or LF: a message may end its segments in LF (README, segments end
+  // in CR, LF or CRLF), and read to a CR its header would run into the next segments, whose
+  // fields an edit of MSH-15 or MSH-16 would then empty when MSH has fewer fields
+  const cr = message.indexOf(0x0d);
+  const lf = message.indexOf(0x0a);
+  let end = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf);
   if (end < 0) end = message.length;
   // delimiters are ASCII and no byte of a multi-byte UTF-8 character is, so latin1 keeps every byte
   const msh = message.toString('latin1', 0, end);
