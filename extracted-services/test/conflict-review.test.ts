@@ -115,12 +115,22 @@ describe('conflicts of a service, for review', () => {
     expect((await viewer.get(`${base}?since=yesterday`)).status).toBe(400);
   });
 
-  it('shows one with the change the service did not apply', async () => {
+  it('shows one with the change the service did not apply to an operator (patient data), each look on the audit log, a viewer refused', async () => {
     const [listed] = (await viewer.get<ServiceConflicts>(`${base}?key=${mrns[0]}`)).body.conflicts;
-    const shown = await viewer.get<ServiceConflictDetail>(`${base}/${listed!.id}`);
+    const refused = await viewer.get(`${base}/${listed!.id}`);
+    expect(refused.status).toBe(403);
+    expect(JSON.stringify(refused.body)).not.toContain('OLDSCREEN');
+    const shown = await admin.get<ServiceConflictDetail>(`${base}/${listed!.id}`);
     expect(shown.status).toBe(200);
     expect(shown.body).toMatchObject({ ...listed, change: { before: null, after: { mrn: mrns[0], lastName: 'OLDSCREEN' } } });
-    expect((await viewer.get(`${base}/999999`)).status).toBe(404);
+    expect((await admin.get(`${base}/999999`)).status).toBe(404);
+    const audit = new pg.Pool({ connectionString: store.url, max: 1 });
+    try {
+      const { rows } = await audit.query<{ target: string; outcome: string }>("SELECT target, outcome FROM audit_log WHERE action = 'conflicts.view' AND target = $1 ORDER BY id", [`patient-service conflict ${listed!.id}`]);
+      expect(rows.map((r) => r.outcome)).toEqual(['denied', 'ok']);
+    } finally {
+      await audit.end();
+    }
   });
 
   it('resolves one (operator): who and why stay with it, it leaves the default list and the gauge, and the audit log has it', async () => {

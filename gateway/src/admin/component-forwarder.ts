@@ -69,7 +69,7 @@ export function componentsFrom(
         url: env[name],
         routes:
           `GET /api/services/${service}/conflicts (topic, key, since, all, limit, cursor): CDC changes the service did not apply (the conflict rule), without field values; ` +
-          `GET /api/services/${service}/conflicts/{id}: one with its change; POST /api/services/${service}/conflicts/{id}/resolve {reason} (operator)`,
+          `GET /api/services/${service}/conflicts/{id}: one with its change (operator, audited); POST /api/services/${service}/conflicts/{id}/resolve {reason} (operator)`,
       };
     }),
   ];

@@ -7,7 +7,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { installAdminAuth, sendProblem, type Authenticator, type AuditLog, type Logger } from '@ficus/contracts';
+import { auditEntry, installAdminAuth, originOf, sendProblem, type Authenticator, type AuditLog, type Logger } from '@ficus/contracts';
 import type { ServiceConflicts } from '@ficus/contracts/api';
 import type { ConflictReview } from '../cdc/conflict-review.js';
 
@@ -67,10 +67,14 @@ export async function conflictRoutes(app: FastifyInstance, d: ConflictRouteDeps)
       },
     );
 
-    scope.get(`${base}/conflicts/:id`, { config: { role: 'viewer' }, schema: { params: Id } }, async (request, reply) => {
+    // the change itself is patient data: operators only, and every look on the record before it
+    // is shown, a viewer's refused try too (as the HL7 adapter's hl7.view of a message's content)
+    scope.get(`${base}/conflicts/:id`, { config: { role: 'operator', audit: 'conflicts.view' }, schema: { params: Id } }, async (request, reply) => {
       const { id } = request.params as { id: string };
       const found = await d.review.show(id);
       if (!found) return sendProblem(reply, 404, 'not-found', 'No such conflict', `${d.service} has no conflict ${id}`);
+      await d.audit.append(auditEntry(request.principal, originOf(request), { action: 'conflicts.view', target: `${d.service} conflict ${id}`, outcome: 'ok', status: 200 }));
+      request.audited = true;
       return found;
     });
 
