@@ -126,4 +126,19 @@ describe('key changes kept for the legacy writer', () => {
     expect(await redis.hlen(`ficus:cdc:key-moves:${other}:patients`)).toBe(1);
     expect(await adoptHashedKeyMoves(redis, source, 120_000)).toBe(0);
   });
+
+  it("kept by an older version are forgotten by a create of the old key read before they were taken over, and found by the writer until then", async () => {
+    const source = sourceName();
+    const hash = `ficus:cdc:key-moves:${source}:patients`;
+    await redis.hset(hash, '[["mrn","K1"]]', JSON.stringify({ mrn: 'K2' }), '[["mrn","K3"]]', JSON.stringify({ mrn: 'K4' }));
+    // the start has not taken the hash over yet (in the background, or it could not): the writer still needs its moves
+    expect(await movedTo(redis, source, 'patients', { mrn: 'K3' })).toEqual({ mrn: 'K4' });
+    // K1 is a row again before the hash is taken over: its old move must not come back with it
+    await record([event(source, 'create', 'K1')], 60_000);
+    expect(await movedTo(redis, source, 'patients', { mrn: 'K1' })).toBeUndefined();
+    expect(await adoptHashedKeyMoves(redis, source, 120_000)).toBe(1);
+    expect(await movedTo(redis, source, 'patients', { mrn: 'K1' })).toBeUndefined();
+    expect(await movedTo(redis, source, 'patients', { mrn: 'K3' })).toEqual({ mrn: 'K4' });
+    expect(await redis.exists(hash)).toBe(0);
+  });
 });

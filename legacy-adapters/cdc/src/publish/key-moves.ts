@@ -44,9 +44,13 @@ const setMove = (multi: ChainableCommander, entry: string, to: string, ttlMs: nu
  */
 export function addKeyMoves(multi: ChainableCommander, events: Iterable<ChangeEvent>, ttlMs: number | null = DEFAULT_KEY_MOVE_TTL_MS): boolean {
   const created: string[] = [];
+  // a create forgets the old key's move in an older version's hash too: taken over later (at a
+  // start, or while this flush runs), it would come back as a move of a key that is a row again
+  const createdInHash = new Map<string, string[]>();
   let any = false;
   for (const e of events) {
-    const entry = entryOf(e.source.name, e.topic, keyText(e.key));
+    const key = keyText(e.key);
+    const entry = entryOf(e.source.name, e.topic, key);
     if (e.op === 'delete' && e.movedTo) {
       // a create of this key earlier in the flush forgets an older move first, not this one
       if (created.length > 0) multi.del(...created.splice(0));
@@ -54,23 +58,50 @@ export function addKeyMoves(multi: ChainableCommander, events: Iterable<ChangeEv
       any = true;
     } else if (e.op === 'create') {
       created.push(entry);
+      const hash = hashOf(e.source.name, e.topic);
+      const keys = createdInHash.get(hash);
+      if (keys) keys.push(key);
+      else createdInHash.set(hash, [key]);
     }
   }
-  // one DEL per flush: a create is common, a move rare
+  // one DEL per flush (and one HDEL per topic): a create is common, a move rare
   if (created.length > 0) {
     multi.del(...created);
+    for (const [hash, keys] of createdInHash) multi.hdel(hash, ...keys);
     any = true;
   }
   return any;
 }
 
-/** The key the row of `key` moved to when CDC last read a key change of it (within the moves' life), or undefined. */
+/**
+ * The key the row of `key` moved to when CDC last read a key change of it (within the moves' life), or undefined.
+ * A move an older version kept in its hash counts until the hash is taken over (the start takes
+ * it over in the background, and a start that could not leaves it for the next).
+ */
 export async function movedTo(redis: Redis, source: string, topic: string, key: Record<string, unknown>): Promise<Record<string, unknown> | undefined> {
-  const to = await redis.get(entryOf(source, topic, keyText(key)));
+  const text = keyText(key);
+  const to = (await redis.get(entryOf(source, topic, text))) ?? (await redis.hget(hashOf(source, topic), text));
   return to === null ? undefined : (JSON.parse(to) as Record<string, unknown>);
 }
 
 const globEscaped = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
+
+/**
+ * One hash taken over at once (KEYS[1]; ARGV: the entries' prefix, the life in ms or ''): a
+ * flush that ran between a read of the hash and the writing of its entries could have forgotten
+ * a move (a create of its key) that would then be written back. A move already an entry is newer.
+ */
+const ADOPT_HASH = `
+local moves = redis.call('HGETALL', KEYS[1])
+for i = 1, #moves, 2 do
+  if ARGV[2] == '' then
+    redis.call('SET', ARGV[1] .. moves[i], moves[i + 1], 'NX')
+  else
+    redis.call('SET', ARGV[1] .. moves[i], moves[i + 1], 'PX', ARGV[2], 'NX')
+  end
+end
+redis.call('DEL', KEYS[1])
+return #moves / 2`;
 
 /**
  * The moves an older version kept in one hash per topic (never expiring), made entries of the
@@ -87,12 +118,7 @@ export async function adoptHashedKeyMoves(redis: Redis, source: string, ttlMs: n
     for (const hash of hashes) {
       if ((await redis.type(hash)) !== 'hash') continue;
       const topic = hash.slice(prefix.length);
-      const moves = await redis.hgetall(hash);
-      const multi = redis.multi();
-      for (const [key, to] of Object.entries(moves)) setMove(multi, entryOf(source, topic, key), to, ttlMs, true);
-      multi.del(hash);
-      await multi.exec();
-      adopted += Object.keys(moves).length;
+      adopted += Number(await redis.eval(ADOPT_HASH, 1, hash, entryOf(source, topic, ''), ttlMs === null ? '' : String(ttlMs)));
     }
   } while (cursor !== '0');
   return adopted;
