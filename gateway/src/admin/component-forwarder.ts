@@ -86,6 +86,11 @@ export const COMPONENT_TIMEOUT_MAX_MS = 40_000;
 
 async function forward(c: Component, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   if (!c.url) return sendProblem(reply, 503, 'component-unavailable', `The ${c.title} is not configured`, `set ${c.env} to the ${c.title}'s API`);
+  // the route matches the path as sent, and the URL resolves its dot segments (`..`, `%2e%2e`):
+  // `/api/services/patient-service/../../patients/…` would reach the service's own API, which
+  // takes no token (patient data), or any other route of a component. Only the prefix passes.
+  const target = new URL(req.url, c.url);
+  if (!target.pathname.startsWith(`${c.prefix}/`)) return sendProblem(reply, 400, 'invalid-request', 'Invalid request', `the path leaves ${c.prefix}/ (dot segments): not passed to the ${c.title}`);
   const headers: Record<string, string> = {};
   for (const name of PASSED) {
     const v = req.headers[name];
@@ -98,7 +103,7 @@ async function forward(c: Component, req: FastifyRequest, reply: FastifyReply): 
   const body = req.body instanceof Buffer && req.body.length > 0 ? req.body : undefined;
   let answer;
   try {
-    answer = await request(new URL(req.url, c.url), {
+    answer = await request(target, {
       method: req.method as 'GET',
       headers,
       body,
