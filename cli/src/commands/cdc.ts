@@ -27,6 +27,10 @@ function consumerLines(r: CdcStatus): string[] {
   ];
 }
 
+/** the foreign keys a parent wait is for, by name (no values) */
+const foreignKeys = (fks: NonNullable<CdcStatus['writeback']['services'][number]['parentWaits']>[number]['foreignKeys']) =>
+  fks.length === 0 ? 'a foreign key' : fks.map((k) => `foreign key ${k.constraint} of ${k.table}${k.parentTable ? `, wanting a row of ${k.parentTable}` : ''}`).join('; ');
+
 /** What holds the write-back back, or keeps legacy edits over it: a log line alone left the operator guessing. */
 function writebackHoldLines(wb: CdcStatus['writeback']): string[] {
   const lines: string[] = [];
@@ -34,6 +38,11 @@ function writebackHoldLines(wb: CdcStatus['writeback']): string[] {
     for (const h of s.goneRows ?? []) {
       lines.push(
         `write-back from ${s.name} held on partition ${h.partition} since ${h.since}: ${h.rows} update(s) of ${h.topics.join(', ')} whose legacy row is gone (its key changed there, or it was deleted); waiting for ${h.waitingFor}; from ${h.until} on, those still waiting are dead-lettered as not known (at their next try)`,
+      );
+    }
+    for (const h of s.parentWaits ?? []) {
+      lines.push(
+        `write-back from ${s.name} held on partition ${h.partition} since ${h.since}: ${h.rows} row(s) of ${h.topics.join(', ')} the legacy refuses until their parent row is there (${foreignKeys(h.foreignKeys)}); from ${h.until} on, those still refused are dead-lettered (at their next try)`,
       );
     }
   }

@@ -86,6 +86,19 @@ export interface WritebackGoneRowHold {
   until: string;
 }
 
+/** A write-back partition held by rows a legacy foreign key refuses until their parent row is there (no key values). */
+export interface WritebackParentWait {
+  partition: number;
+  topics: string[];
+  /** the rows refused for their parent at the last try */
+  rows: number;
+  /** the foreign keys that refused them: the legacy table, the constraint, and the parent table it wants (null: not known) */
+  foreignKeys: { table: string; constraint: string; parentTable: string | null }[];
+  since: string;
+  /** when rows still refused are dead-lettered (CDC_WRITEBACK_FK_WAIT_MS after since) */
+  until: string;
+}
+
 /** The emergency override file as the CDC deployable's legacy writer applies it. */
 export interface WritebackEmergency {
   file: string;
@@ -112,6 +125,8 @@ export interface CdcStatus {
       waiting?: { since: string; lastError: string; partitions: number[]; tries: number } | null;
       /** partitions held by updates whose legacy row is gone, waiting for CDC to read that far (no key values) */
       goneRows?: WritebackGoneRowHold[];
+      /** partitions held by rows waiting for their parent row (a legacy foreign key refused them), until CDC_WRITEBACK_FK_WAIT_MS */
+      parentWaits?: WritebackParentWait[];
     }[];
     deadLetters?: number | null;
     /** the emergency override file, while it is in force: the services whose record it gives the legacy (their legacy edits stay); null when none */

@@ -7,7 +7,10 @@
  *   only the CDC log said so);
  * - an update whose legacy row is gone while CDC does not read (its source stopped by a TRUNCATE):
  *   the partition it holds, with topics, counts, since when and what it waits for (before, a log
- *   line alone), until CDC_WRITEBACK_GONE_WAIT_MS (new; 5 min fixed before) dead-letters it.
+ *   line alone), until CDC_WRITEBACK_GONE_WAIT_MS (new; 5 min fixed before) dead-letters it;
+ * - a result whose patient the legacy does not have yet (its foreign key refuses it): the partition
+ *   it holds, with topics, counts, the foreign key and parent table it waits for, since and until
+ *   when, gone once the patient is there (before, a log line alone).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -21,6 +24,7 @@ import { ROOT, startScene, until, VIEWER_TOKEN, type CdcProcess, type Scene } fr
 
 const PARTITIONS = 8;
 const GONE_WAIT_MS = 3_000;
+const FK_WAIT_MS = 60_000;
 const HELD = 'rules: [patients-write]\nreason: rule store down\nby: j.doe\n';
 
 let s: Scene;
@@ -33,7 +37,7 @@ beforeAll(async () => {
   mkdirSync(s.env.FICUS_STATE_DIR!, { recursive: true });
   file = path.join(s.env.FICUS_STATE_DIR!, 'emergency-legacy.yaml');
   writeFileSync(file, HELD);
-  cdc = await s.start({ CDC_WRITEBACK_GONE_WAIT_MS: String(GONE_WAIT_MS), CDC_WRITEBACK_RECORD_RULES: `${s.service}=patients-write`, CDC_PARTITIONS: String(PARTITIONS) });
+  cdc = await s.start({ CDC_WRITEBACK_GONE_WAIT_MS: String(GONE_WAIT_MS), CDC_WRITEBACK_FK_WAIT_MS: String(FK_WAIT_MS), CDC_WRITEBACK_RECORD_RULES: `${s.service}=patients-write`, CDC_PARTITIONS: String(PARTITIONS) });
 });
 afterAll(async () => {
   await cdc?.stop();
@@ -77,6 +81,45 @@ describe('the write-back status', () => {
     expect((await status()).writeback.emergency).toEqual(e);
     writeFileSync(file, HELD);
     await until(async () => !(await status()).warnings?.some((w) => w.includes('emergency override file')), 'the warning gone', 10_000);
+  });
+
+  it('shows a partition held by a result whose patient the legacy does not have yet, without keys, until the patient is there', async () => {
+    const mrn = '7700402';
+    const resultId = '8800402';
+    const partition = partitionOf(keyText({ resultId }), PARTITIONS);
+    const queue = new Queue<ChangeBatch>(partitionQueueName(writebackQueuePrefix(s.service), partition), { connection: s.redis });
+    const parentWaits = async () => (await status()).writeback.services.find((x) => x.name === s.service)?.parentWaits;
+    try {
+      const source = { system: 'outbox', name: s.service, database: 'service', schema: null, table: 'ficus_outbox', position: outboxPosition(4_101), txId: null, commitTime: new Date().toISOString(), origin: null } as const;
+      const after = { resultId, mrn, admissionId: null, orderNumber: `ORD${resultId}`, testCode: 'K', testName: 'POTASSIUM', value: '4.1', units: 'mmol/L', status: 'F', collectedDate: '2026-12-01T09:00:00', lastUpdated: '2026-12-01T09:30:00' };
+      await queue.add('outbox', { schemaVersion: 1, events: [{ schemaVersion: 1, topic: s.topic('lab-results'), op: 'create', key: { resultId }, before: null, after, source }] });
+
+      const held = await until(async () => (await parentWaits())?.[0], 'the parent wait in the status');
+      expect(held).toEqual({
+        partition,
+        topics: [s.topic('lab-results')],
+        rows: 1,
+        foreignKeys: [{ table: 'lab_result', constraint: 'lab_result_pat_mrn_fkey', parentTable: 'patient_master' }],
+        since: expect.any(String),
+        until: new Date(Date.parse(held.since) + FK_WAIT_MS).toISOString(),
+      });
+      expect(JSON.stringify(held)).not.toContain(mrn);
+      expect(JSON.stringify(held)).not.toContain(resultId);
+      const r = await cdcStatusText();
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(
+        `write-back from ${s.service} held on partition ${partition} since ${held.since}: 1 row(s) of ${s.topic('lab-results')} the legacy refuses until their parent row is there (foreign key lab_result_pat_mrn_fkey of lab_result, wanting a row of patient_master); from ${held.until} on, those still refused are dead-lettered (at their next try)`,
+      );
+      expect(r.stdout).not.toContain(mrn);
+
+      // the patient arrives (here by a legacy screen): the result is written, and the hold is gone
+      await s.legacyPool.query("INSERT INTO patient_master (pat_mrn, pat_last_nm, pat_first_nm, pat_dob, sex_cd) VALUES ($1, 'PARENTLATE', 'ANNA', '1980-01-01', 'F')", [mrn]);
+      await until(async () => (await s.legacyPool.query('SELECT 1 FROM lab_result WHERE result_id = $1', [resultId])).rowCount === 1, 'the result written back', 20_000);
+      await until(async () => (await parentWaits())?.length === 0, 'the hold gone from the status');
+      expect((await cdcStatusText()).stdout).not.toContain('the legacy refuses until their parent row is there');
+    } finally {
+      await queue.close();
+    }
   });
 
   it('shows a partition held by an update whose legacy row is gone, without keys, and dead-letters it after CDC_WRITEBACK_GONE_WAIT_MS', async () => {

@@ -101,6 +101,18 @@ describe('write-back of a child before its parent', () => {
     const [other] = await seeded();
     const started = Date.now();
     await w.publish([w.event('admissions', 'create', { admissionId: 7_100 }, stay(7_100, '9099999'), 2_001), w.event('patients', 'update', { mrn: other }, { ...patient(other!), city: 'WRITTEN WITH AN ORPHAN' }, 2_002, patient(other!))]);
+    // while it waits, the status says so (GET /api/cdc/status, ficus cdc status, the dashboard): before, the log alone
+    const parentWaits = () => w.writer.status().services[0]!.parentWaits;
+    const held = await until(() => parentWaits()[0], 'the wait shown');
+    expect(held).toEqual({
+      partition: expect.any(Number),
+      topics: [s.topic('admissions')],
+      rows: 1,
+      foreignKeys: [{ table: 'admission', constraint: 'admission_pat_mrn_fkey', parentTable: 'patient_master' }],
+      since: expect.any(String),
+      until: new Date(Date.parse(held.since) + FK_WAIT_MS).toISOString(),
+    });
+    expect(JSON.stringify(held)).not.toContain('9099999');
     const [letter] = await until(async () => {
       const d = await deadLetters();
       return d.length > 0 && d;
@@ -110,6 +122,8 @@ describe('write-back of a child before its parent', () => {
     expect(letter!.error).not.toContain('9099999');
     expect(letter!.data.events.map((e) => e.key)).toEqual([{ admissionId: 7_100 }]);
     expect((await legacyPatient(other!))!.city_nm).toBe('WRITTEN WITH AN ORPHAN');
+    // given up on: no longer shown as waiting
+    expect(parentWaits()).toEqual([]);
     await clearDeadLetters();
   });
 });

@@ -14,7 +14,7 @@
  */
 import type { ChangeEvent } from '@ficus/contracts';
 
-/** What each wait knows besides its clock: the status shows a gone-row hold (topics and a count, never keys). */
+/** What each wait knows besides its clock: the status shows it (topics, a count and schema names, never keys). */
 export interface WaitDetails {
   goneRows: {
     /** the legacy's WAL position when the rows were seen missing */
@@ -23,7 +23,21 @@ export interface WaitDetails {
     topics: string[];
     rows: number;
   };
-  parent: Record<string, never>;
+  parent: {
+    /** the rows the foreign keys refused at the last try */
+    topics: string[];
+    rows: number;
+    /** the foreign keys that refused them: schema names only (the key values are the patient's) */
+    foreignKeys: ParentKey[];
+  };
+}
+
+/** A legacy foreign key that refused a row: the row's table, the constraint and the parent table it wants. */
+export interface ParentKey {
+  table: string;
+  constraint: string;
+  /** null when the legacy did not say (an error without the constraint, the catalogue not answering) */
+  parentTable: string | null;
 }
 
 export type WaitFor = keyof WaitDetails;
@@ -57,6 +71,12 @@ export class HeldJobs {
     const wait = { ...detail, since, until: since + ms } as Wait<W>;
     (this.job(key, service, partition).waits as Record<W, Wait<W>>)[what] = wait;
     return wait;
+  }
+
+  /** What the job's wait for `what` knows now (fewer rows once some came), its clock unchanged. */
+  update<W extends WaitFor>(key: string, what: W, detail: WaitDetails[W]): void {
+    const wait = this.waiting(key, what);
+    if (wait) Object.assign(wait, detail);
   }
 
   /** Whether the job's wait for `what` is over (false when it has none). */

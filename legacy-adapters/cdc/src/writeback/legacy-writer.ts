@@ -27,14 +27,16 @@
  * before the orphan becomes a dead letter. A legacy database that is not there now (down, not
  * accepting connections, a row lock held past `lockTimeoutMs`) is waited for in place, without
  * using up the job's tries, for as long as it takes, and shown (status, a gauge, one log line
- * per change of state). Anything else is tried again in place, then dead-lettered.
+ * per change of state). A deadlock or serialization failure is no outage: the database answered
+ * and chose this transaction to abort; it is tried again in place and logged as that conflict.
+ * Anything else is tried again in place, then dead-lettered.
  */
 import { fileURLToPath } from 'node:url';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { CHANGE_EVENT_SCHEMA_VERSION, comparePositions, netChangePerKey, runMigrations, withTransaction, type ChangeBatch, type ChangeEvent, type Logger } from '@ficus/contracts';
-import type { WritebackGoneRowHold } from '@ficus/contracts/api';
+import type { WritebackGoneRowHold, WritebackParentWait } from '@ficus/contracts/api';
 import {
   applyKeyByKey,
   changeBatchProblem,
@@ -57,7 +59,7 @@ import {
 import type { CapturedTable } from '../postgres/preflight.js';
 import { applyEvent, claimPositions, targetsOf, type TopicTarget } from './legacy-apply.js';
 import { createdKeys, GoneRowWaits, goneRows, type KeyMoveSource } from './gone-rows.js';
-import { HeldJobs } from './held-jobs.js';
+import { HeldJobs, type ParentKey } from './held-jobs.js';
 import { markWriteback } from './origin-marks.js';
 import type { RecordHolders } from './record-holder.js';
 
@@ -109,6 +111,9 @@ interface Written {
 /** SQLSTATE classes the legacy schema uses to refuse data (22 data exception, 23 integrity): a retry cannot mend them (a foreign key, after its wait) */
 const isRefusal = (e: unknown) => /^2[23]/.test(sqlState(e) ?? '');
 
+/** PostgreSQL aborted the transaction for another session's (40P01 deadlock, 40001 serialization failure): the database is there, and the next try goes on */
+const isSessionConflict = (e: unknown) => ['40P01', '40001'].includes(sqlState(e) ?? '');
+
 /** `work` under a savepoint: its answer, or undefined (rolled back to the savepoint) when the legacy refused it */
 async function refusedAlone<T>(client: pg.ClientBase, savepoint: string, work: () => Promise<T>): Promise<T | undefined> {
   await client.query(`SAVEPOINT ${savepoint}`);
@@ -134,6 +139,8 @@ export class LegacyWriter {
   private readonly held = new HeldJobs();
   /** jobs whose updates found their legacy rows gone */
   private readonly gone: GoneRowWaits;
+  /** a refusing foreign key's parent table, by schema, table and constraint (the catalogue asked once) */
+  private readonly parentTables = new Map<string, string | null>();
 
   constructor(private readonly o: LegacyWriterOptions) {
     this.targets = targetsOf(o.tables);
@@ -165,7 +172,7 @@ export class LegacyWriter {
     }
   }
 
-  status(): { services: { name: string; lastAppliedAt: string | null; applied: number; waiting: WaitingState | null; goneRows: WritebackGoneRowHold[] }[] } {
+  status(): { services: { name: string; lastAppliedAt: string | null; applied: number; waiting: WaitingState | null; goneRows: WritebackGoneRowHold[]; parentWaits: WritebackParentWait[] }[] } {
     return {
       services: this.o.services.map((s) => ({
         name: s,
@@ -173,8 +180,21 @@ export class LegacyWriter {
         applied: this.applied.get(s)?.count ?? 0,
         waiting: this.waits.get(s)!.status(),
         goneRows: this.gone.status(s),
+        parentWaits: this.parentWaitsOf(s),
       })),
     };
+  }
+
+  /** the partitions held for parent rows: shown where operators look, not only in the log (schema names, no keys) */
+  private parentWaitsOf(service: string): WritebackParentWait[] {
+    return this.held.all(service, 'parent').map((w) => ({
+      partition: w.partition,
+      topics: w.topics,
+      rows: w.rows,
+      foreignKeys: w.foreignKeys,
+      since: new Date(w.since).toISOString(),
+      until: new Date(w.until).toISOString(),
+    }));
   }
 
   async deadLetters(): Promise<number> {
@@ -210,6 +230,14 @@ export class LegacyWriter {
       if (e instanceof NotYetError) {
         watch.answered(partition);
         throw e;
+      }
+      if (isSessionConflict(e)) {
+        // the database answered: not "not available" (isUnavailable counts these as not now for
+        // consumers that do not tell them apart); the same try again in place, without using up tries
+        watch.answered(partition);
+        const err = reasonWithoutValues(e);
+        this.o.log.warn({ writebackService: service, partition, err }, 'write-back conflicted with another legacy session (deadlock/serialization): retried');
+        throw new NotYetError(`the write-back conflicted with another legacy session (deadlock/serialization): retried: ${err}`);
       }
       if (isUnavailable(e)) throw watch.notNow(partition, e);
       watch.answered(partition);
@@ -277,6 +305,8 @@ export class LegacyWriter {
         gone = [];
         return applyClaimed(client, latest);
       });
+      // no row refused: the parents a wait was for are there
+      this.held.end(waitKey, 'parent');
       return { written: { applied, refusals: [], kept }, gone };
     } catch (e) {
       if (!isRefusal(e)) throw e;
@@ -295,9 +325,13 @@ export class LegacyWriter {
     // a key refused rolled back what it kept too
     const keptOf = (applied: ChangeEvent[]) => kept.filter((k) => applied.includes(k.change));
     const orphans = r.refusals.filter((x) => isForeignKeyRefusal(x.error));
+    if (orphans.length === 0) this.held.end(waitKey, 'parent');
     if (orphans.length === 0 || giveUp) return { written: { ...r, kept: keptOf(r.applied) }, gone };
-    if (!this.held.waiting(waitKey, 'parent')) {
-      this.held.begin(waitKey, service, partition, 'parent', fkWaitMs, {});
+    // what waits now (fewer rows once some parents came), for the status
+    const detail = { topics: [...new Set(orphans.map((x) => x.change.topic))].sort(), rows: orphans.length, foreignKeys: await this.parentKeys(orphans.map((x) => x.error)) };
+    if (this.held.waiting(waitKey, 'parent')) this.held.update(waitKey, 'parent', detail);
+    else {
+      this.held.begin(waitKey, service, partition, 'parent', fkWaitMs, detail);
       this.o.log.info(
         { writebackService: service, topics: [...new Set(orphans.map((x) => x.change.topic))], rows: orphans.length, waitMs: fkWaitMs, err: reasonWithoutValues(orphans[0]!.error) },
         'write-back waits for a parent row (a foreign key refused it); its partition holds',
@@ -307,6 +341,37 @@ export class LegacyWriter {
     this.count(service, [], r.applied, [], []);
     this.reportKept(service, keptOf(r.applied));
     throw new NotYetError(`waiting for a parent row: ${reasonWithoutValues(orphans[0]!.error)}`);
+  }
+
+  /**
+   * The foreign keys behind refusals: the error names the row's table and the constraint (never
+   * values: its detail, which quotes the key, is not read); the parent table is the catalogue's.
+   */
+  private async parentKeys(errors: unknown[]): Promise<ParentKey[]> {
+    const keys = new Map<string, ParentKey>();
+    for (const e of errors) {
+      const { schema, table, constraint } = e as { schema?: string; table?: string; constraint?: string };
+      if (!table || !constraint) continue;
+      const id = `${schema ?? ''}\u0000${table}\u0000${constraint}`;
+      if (keys.has(id)) continue;
+      if (!this.parentTables.has(id)) {
+        const parent = await this.o.pool
+          .query<{ parent: string }>(
+            'SELECT confrelid::regclass::text AS parent FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace WHERE c.contype = $1 AND c.conname = $2 AND t.relname = $3 AND ($4::text IS NULL OR n.nspname = $4)',
+            ['f', constraint, table, schema ?? null],
+          )
+          .then((r) => (r.rows.length === 1 ? r.rows[0]!.parent : null))
+          // the status says less, the wait is the same
+          .catch(() => undefined);
+        if (parent === undefined) {
+          keys.set(id, { table, constraint, parentTable: null });
+          continue;
+        }
+        this.parentTables.set(id, parent);
+      }
+      keys.set(id, { table, constraint, parentTable: this.parentTables.get(id)! });
+    }
+    return [...keys.values()].sort((a, b) => `${a.table} ${a.constraint}`.localeCompare(`${b.table} ${b.constraint}`));
   }
 
   /** One write-back transaction: bounded waits for locks, the marker first (no loop), then the work. */
