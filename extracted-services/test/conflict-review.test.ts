@@ -98,8 +98,9 @@ describe('conflicts of a service, for review', () => {
   it('lists the conflicts the rule recorded, per topic, with key, reason and times but no field values', async () => {
     const r = await viewer.get<ServiceConflicts>(base);
     expect(r.status).toBe(200);
-    expect(r.body.unresolved).toEqual([{ topic: 'patients', count: 2 }]);
     expect(r.body.conflicts.map((c) => c.key)).toEqual([{ mrn: mrns[1] }, { mrn: mrns[0] }]);
+    // the oldest is the first recorded, for the dashboard's "waiting since" and the alert's age
+    expect(r.body.unresolved).toEqual([{ topic: 'patients', count: 2, oldest: r.body.conflicts[1]!.recordedAt }]);
     const c = r.body.conflicts[1]!;
     expect(c).toMatchObject({ service: 'patient-service', topic: 'patients', op: 'update', source: expect.any(String), position: expect.any(String), reason: expect.stringContaining('after this legacy change'), resolvedAt: null });
     expect(Date.parse(c.commitTime!)).toBeLessThan(Date.parse(c.recordedAt));
@@ -141,7 +142,7 @@ describe('conflicts of a service, for review', () => {
     expect(resolved.body.conflict).toMatchObject({ resolvedBy: expect.stringMatching(/^token:/), resolutionNote: 'address re-entered in the service', resolvedAt: expect.any(String) });
     const open = (await admin.get<ServiceConflicts>(base)).body;
     expect(open.conflicts.map((c) => c.key)).toEqual([{ mrn: mrns[1] }]);
-    expect(open.unresolved).toEqual([{ topic: 'patients', count: 1 }]);
+    expect(open.unresolved).toEqual([{ topic: 'patients', count: 1, oldest: open.conflicts[0]!.recordedAt }]);
     const all = (await admin.get<ServiceConflicts>(`${base}?all=true`)).body.conflicts;
     expect(all.map((c) => [c.key, c.resolvedAt !== null])).toEqual([
       [{ mrn: mrns[1] }, false],
@@ -164,6 +165,11 @@ describe('conflicts of a service, for review', () => {
     const metrics = (await ask(scene.patients.url, '/metrics')).body;
     expect(metrics).toMatch(/^ficus_service_conflicts_unresolved\{topic="patients",service="patient-service"\} 1$/m);
     expect(metrics).toMatch(/^ficus_service_conflicts_unresolved\{topic="admissions",service="patient-service"\} 0$/m);
+    // the age of the one left (recorded seconds ago, not hours), and 0 for a topic with none
+    const age = Number(/^ficus_service_conflicts_oldest_unresolved_seconds\{topic="patients",service="patient-service"\} (\S+)$/m.exec(metrics)?.[1]);
+    expect(age).toBeGreaterThan(0);
+    expect(age).toBeLessThan(600);
+    expect(metrics).toMatch(/^ficus_service_conflicts_oldest_unresolved_seconds\{topic="admissions",service="patient-service"\} 0$/m);
   });
 
   // each CLI run is a process of its own (a second or more under load): the runs are split over tests to stay far from the timeout

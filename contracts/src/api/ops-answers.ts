@@ -216,7 +216,7 @@ export interface ServiceConflict {
 export interface ServiceConflicts {
   service: string;
   /** the conflicts not resolved yet, per topic, all of them (the list itself follows the filters and is cut at the limit) */
-  unresolved: { topic: string; count: number }[];
+  unresolved: { topic: string; count: number; /** when the oldest of them was recorded */ oldest: string }[];
   conflicts: ServiceConflict[];
   /** pass as `cursor` for the next (older) page; null: no more */
   nextCursor: string | null;

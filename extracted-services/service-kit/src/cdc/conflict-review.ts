@@ -25,6 +25,13 @@ export interface ConflictPage {
   nextCursor: string | null;
 }
 
+/** the unresolved conflicts of one topic: how many, and when the oldest was recorded */
+export interface UnresolvedCount {
+  topic: string;
+  count: number;
+  oldest: string;
+}
+
 export type ResolveOutcome = { ok: true; conflict: ServiceConflict } | { ok: false; why: 'not-found' } | { ok: false; why: 'already-resolved'; conflict: ServiceConflict };
 
 interface ConflictRow {
@@ -104,10 +111,12 @@ export class ConflictReview {
     return { conflicts: page.map((r) => toConflict(this.service, r)), nextCursor: rows.length > f.limit ? page.at(-1)!.id : null };
   }
 
-  /** The conflicts not resolved yet, per topic. */
-  async unresolved(): Promise<{ topic: string; count: number }[]> {
-    const { rows } = await this.pool.query<{ topic: string; n: string }>('SELECT topic, count(*)::text AS n FROM ficus_change_conflicts WHERE resolved_at IS NULL GROUP BY topic ORDER BY topic');
-    return rows.map((r) => ({ topic: r.topic, count: Number(r.n) }));
+  /** The conflicts not resolved yet, per topic, and when the oldest of them was recorded. */
+  async unresolved(): Promise<UnresolvedCount[]> {
+    const { rows } = await this.pool.query<{ topic: string; n: string; oldest: Date }>(
+      'SELECT topic, count(*)::text AS n, min(recorded_at) AS oldest FROM ficus_change_conflicts WHERE resolved_at IS NULL GROUP BY topic ORDER BY topic',
+    );
+    return rows.map((r) => ({ topic: r.topic, count: Number(r.n), oldest: r.oldest.toISOString() }));
   }
 
   async show(id: string): Promise<ServiceConflictDetail | undefined> {
@@ -128,19 +137,22 @@ export class ConflictReview {
   }
 }
 
+/** a topic's unresolved conflicts for the gauges: none has no oldest */
+export type UnresolvedGauge = { topic: string; count: number; oldest: string | null };
+
 /**
  * The unresolved count per topic for a gauge, read at most once per `maxAgeMs` however often
  * it is scraped (several Prometheus servers, a scrape storm): one query, shared by the scrapes
  * that come while it runs. Topics the service consumes are shown at 0 rather than missing.
  */
-export function cachedUnresolved(review: ConflictReview, topics: readonly string[], maxAgeMs: number, now: () => number = Date.now): () => Promise<{ topic: string; count: number }[]> {
-  let last: { at: number; value: Promise<{ topic: string; count: number }[]> } | undefined;
+export function cachedUnresolved(review: ConflictReview, topics: readonly string[], maxAgeMs: number, now: () => number = Date.now): () => Promise<UnresolvedGauge[]> {
+  let last: { at: number; value: Promise<UnresolvedGauge[]> } | undefined;
   return () => {
     if (last && now() - last.at < maxAgeMs) return last.value;
     const value = review.unresolved().then((counts) => {
-      const per = new Map<string, number>(topics.map((t) => [t, 0]));
-      for (const c of counts) per.set(c.topic, c.count);
-      return [...per].map(([topic, count]) => ({ topic, count }));
+      const per = new Map<string, UnresolvedGauge>(topics.map((topic) => [topic, { topic, count: 0, oldest: null }]));
+      for (const c of counts) per.set(c.topic, c);
+      return [...per.values()];
     });
     last = { at: now(), value };
     // a failed read is not kept: the next scrape asks again

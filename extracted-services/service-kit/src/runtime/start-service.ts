@@ -153,6 +153,11 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
     metrics.gauge('ficus_service_conflicts_unresolved', `Changes recorded as conflicts and not resolved yet (ficus conflicts list), per topic; read at most every ${CONFLICT_GAUGE_MAX_AGE_MS / 1000} s`, ['topic'], async () =>
       (await unresolved()).map((c) => ({ labels: { topic: c.topic }, value: c.count })),
     );
+    // an age, not a count, is what an alert needs: "a conflict has waited an hour for review" (FicusConflictsUnreviewed);
+    // worked out at each scrape from the cached time, so it grows between the table's reads
+    metrics.gauge('ficus_service_conflicts_oldest_unresolved_seconds', 'How long the oldest conflict not resolved yet has waited since it was recorded, per topic; 0 when none', ['topic'], async () =>
+      (await unresolved()).map((c) => ({ labels: { topic: c.topic }, value: c.oldest === null ? 0 : Math.max(0, (Date.now() - Date.parse(c.oldest)) / 1000) })),
+    );
     const oidc =
       config.FICUS_OIDC_ISSUER && config.FICUS_OIDC_AUDIENCE && config.FICUS_OIDC_JWKS_URL
         ? { issuer: config.FICUS_OIDC_ISSUER, audience: config.FICUS_OIDC_AUDIENCE, jwksUrl: config.FICUS_OIDC_JWKS_URL, roleClaim: config.FICUS_OIDC_ROLE_CLAIM }
