@@ -1,8 +1,9 @@
-/** The whole migration on one screen: upstreams, rules, recent changes, HL7 interfaces, CDC, and what the services gave up on. */
+/** The whole migration on one screen: upstreams, rules, recent changes, HL7 interfaces, CDC, what the services gave up on, and the conflicts they kept aside. */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from './api';
 import { CdcPanel } from './CdcPanel';
 import { ChangesPanel } from './ChangesPanel';
+import { ConflictsPanel } from './ConflictsPanel';
 import { clock } from './format';
 import { Hl7Panel } from './Hl7Panel';
 import { QueuesPanel } from './QueuesPanel';
@@ -80,6 +81,7 @@ export function Dashboard({ me, onLogout, onUnauthorized }: { me: WhoAmI; onLogo
           <li><a href="#hl7">HL7 interfaces</a></li>
           <li><a href="#cdc">Change data capture</a></li>
           <li><a href="#queues">Dead letters</a></li>
+          <li><a href="#conflicts">Conflicts</a></li>
         </ul>
       </nav>
       {health.failing && <StaleBanner failing={health.failing} />}
@@ -90,6 +92,7 @@ export function Dashboard({ me, onLogout, onUnauthorized }: { me: WhoAmI; onLogo
         <Hl7Panel role={me.role} />
         <CdcPanel />
         <QueuesPanel role={me.role} />
+        <ConflictsPanel role={me.role} />
       </main>
     </>
   );

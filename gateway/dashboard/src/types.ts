@@ -78,3 +78,5 @@ export interface AuditEntry {
 
 /** the HL7 adapter's and the CDC deployable's answers, as the CLI reads them too */
 export type { Hl7DeadLetter as DeadLetter, Hl7EmergencyAnswer, Hl7Stats, CdcSourceStatus as CdcSource, QueueDeadLetter, QueueDeadLetters } from '@ficus/contracts/api';
+/** the new services' conflicts for review, as `ficus conflicts list` reads them */
+export type { ServiceConflict, ServiceConflicts } from '@ficus/contracts/api';
