@@ -8,7 +8,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ServiceConflictDetail, ServiceConflicts, ServiceConflict } from '@ficus/contracts/api';
 import { contextOf } from '../context.js';
-import { ApiFailure, EXIT_INCOMPLETE, IncompleteResult, UsageFailure } from '../failures.js';
+import { ApiFailure, CliFailure, EXIT_INCOMPLETE, IncompleteResult, UsageFailure } from '../failures.js';
 import * as parse from '../option-parsers.js';
 import { fields, note, printResult, table } from '../output.js';
 
@@ -31,6 +31,38 @@ const keyText = (key: Record<string, unknown>) =>
   Object.entries(key)
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(' ');
+
+const SERVICE_URL_ENV: Record<Service, string> = { 'patient-service': 'FICUS_PATIENT_SERVICE_API_URL', 'results-service': 'FICUS_RESULTS_SERVICE_API_URL' };
+
+/**
+ * A service on a Ficus version older than conflict review answers the admin API's pass-through
+ * with its own plain 404 (no problem body: every Ficus refusal has a problem type, "No such
+ * conflict" too). Said as what it is, not as a refusal of the call.
+ */
+class ServiceTooOld extends CliFailure {
+  static readonly title = 'does not offer conflict review: too old';
+
+  constructor(service: Service, request: string) {
+    super(`${service} does not offer conflict review: it answered ${request} with a plain HTTP 404, as a service older than conflict review does; upgrade it`, [
+      `the admin API passes /api/services/${service}/* to ${SERVICE_URL_ENV[service]}; until the service there is upgraded, its conflicts are only in its table ficus_change_conflicts`,
+    ]);
+  }
+}
+
+function tooOld(service: Service, request: string, e: unknown): ServiceTooOld | undefined {
+  if (!(e instanceof ApiFailure) || e.status !== 404) return undefined;
+  const type = e.problem.type;
+  return typeof type !== 'string' || type === 'about:blank' ? new ServiceTooOld(service, request) : undefined;
+}
+
+/** a call to a service's conflict routes, a plain 404 said as a service too old for them */
+async function asking<T>(service: Service, request: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    throw tooOld(service, request, e) ?? e;
+  }
+}
 
 /** a service that did not answer: its conflicts are not in the listing */
 interface Unavailable {
@@ -79,7 +111,7 @@ export function addConflictCommands(program: Command): void {
       const services: Service[] = opts.service ? [opts.service] : [...SERVICES];
       const query = { topic: opts.topic, key: opts.key, since: opts.since, all: opts.all ? 'true' : undefined, limit: opts.limit, cursor: opts.cursor };
       // asked together: a hung service costs its timeout once, not before the other is asked
-      const settled = await Promise.allSettled(services.map((s) => ctx.client().get<ServiceConflicts>(base(s), query)));
+      const settled = await Promise.allSettled(services.map((s) => asking(s, `GET ${base(s)}`, () => ctx.client().get<ServiceConflicts>(base(s), query))));
       const answers: ServiceConflicts[] = [];
       const unavailable: Unavailable[] = [];
       for (const [i, s] of settled.entries()) {
@@ -88,8 +120,14 @@ export function addConflictCommands(program: Command): void {
           continue;
         }
         const e: unknown = s.reason;
-        if (services.length === 1 || !(e instanceof ApiFailure) || ![502, 503, 504].includes(e.status)) throw e;
         const service = services[i]!;
+        if (services.length > 1 && e instanceof ServiceTooOld) {
+          // its conflicts cannot be read, as a service down: the other's are still shown
+          unavailable.push({ service, status: 404, title: ServiceTooOld.title, detail: e.message });
+          note(ctx.json ? JSON.stringify({ ...e.toProblem(), status: 404, service }) : e.message);
+          continue;
+        }
+        if (services.length === 1 || !(e instanceof ApiFailure) || ![502, 503, 504].includes(e.status)) throw e;
         unavailable.push({ service, status: e.status, title: e.problem.title ?? e.message, ...(e.problem.detail ? { detail: e.problem.detail } : {}) });
         if (ctx.json) note(JSON.stringify({ type: e.problem.type ?? 'about:blank', title: `${service}: ${e.problem.title ?? e.message}`, status: e.status, ...(e.problem.detail ? { detail: e.problem.detail } : {}), service }));
         else note(`${service}: ${e.message}`);
@@ -117,9 +155,9 @@ export function addConflictCommands(program: Command): void {
     .argument('<service>', SERVICES.join(' or '), serviceName)
     .argument('<id>', 'the conflict id, as list shows it', conflictId)
     .addHelpText('after', '\nExample:\n  ficus conflicts show patient-service 42')
-    .action(async (service: string, id: string, _opts: unknown, cmd: Command) => {
+    .action(async (service: Service, id: string, _opts: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const c = await ctx.client().get<ServiceConflictDetail>(`${base(service)}/${id}`);
+      const c = await asking(service, `GET ${base(service)}/${id}`, () => ctx.client().get<ServiceConflictDetail>(`${base(service)}/${id}`));
       printResult(ctx.json, c, () => [...fields(conflictFields(c)), '', 'change:', JSON.stringify(c.change, null, 2)]);
     });
 
@@ -130,9 +168,9 @@ export function addConflictCommands(program: Command): void {
     .argument('<id>', 'the conflict id, as list shows it', conflictId)
     .requiredOption('--reason <text>', 'what was done about it (kept with the conflict and in the audit log)', parse.reason)
     .addHelpText('after', '\nExample:\n  ficus conflicts resolve patient-service 42 --reason "legacy address re-entered in the service"')
-    .action(async (service: string, id: string, opts: { reason: string }, cmd: Command) => {
+    .action(async (service: Service, id: string, opts: { reason: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const r = await ctx.client().post<{ conflict: ServiceConflict }>(`${base(service)}/${id}/resolve`, { reason: opts.reason });
+      const r = await asking(service, `POST ${base(service)}/${id}/resolve`, () => ctx.client().post<{ conflict: ServiceConflict }>(`${base(service)}/${id}/resolve`, { reason: opts.reason }));
       printResult(ctx.json, r, () => `resolved ${r.conflict.service} conflict ${r.conflict.id} (${r.conflict.topic} ${keyText(r.conflict.key)}) as ${r.conflict.resolvedBy}`);
     });
 }
