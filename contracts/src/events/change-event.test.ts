@@ -35,6 +35,15 @@ describe('netChangePerKey', () => {
     const deleted = change('delete', '4', { phone: 'p1' }, null);
     expect(netChangePerKey([seen, deleted])).toEqual([deleted]);
   });
+
+  it('fills a CDC before image\'s missing field (SQL Server: a large value the first update did not touch) from that update\'s after; an outbox\'s stays missing', () => {
+    const a = { ...change('update', '5', { phone: 'p0' }, { phone: 'p1', notes: 'n0' }), source: { ...change('update', '5', null, null).source, system: 'mssql' as const } };
+    const b = { ...change('update', '5', { phone: 'p1', notes: 'n0' }, { phone: 'p1', notes: 'n1' }), source: { ...a.source, position: String(++n).padStart(8, '0') } };
+    expect(netChangePerKey([a, b])).toEqual([{ ...b, before: { phone: 'p0', notes: 'n0' } }]);
+    const oa = { ...a, source: { ...a.source, system: 'outbox' as const } };
+    const ob = { ...b, source: { ...b.source, system: 'outbox' as const } };
+    expect(netChangePerKey([oa, ob])).toEqual([{ ...ob, before: { phone: 'p0' } }]);
+  });
 });
 
 describe('keyText', () => {

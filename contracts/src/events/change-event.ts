@@ -59,7 +59,10 @@ export const ChangeEventSchema = Type.Object(
      * the row before the change: on update and delete when the source has it, else null. An
      * outbox's update may leave out a field whose legacy value the service does not know (an
      * earlier write-back of it not seen to land): the legacy writer writes it where the legacy
-     * still holds what the writer last wrote there.
+     * still holds what the writer last wrote there. A CDC update may leave out a field the
+     * change did not change and whose old value the source does not give (SQL Server: a
+     * large-object column, varchar(max) and the like, an update did not touch): its value
+     * before is the one in `after`, and a consumer merging by fields takes it as not changed.
      */
     before: Type.Union([Row, Type.Null()]),
     /** the row after the change: on create, update and snapshot; null on delete */
@@ -210,6 +213,9 @@ export function netChangePerKey(events: readonly ChangeEvent[]): ChangeEvent[] {
   return lastChangePerKey(events).map((e) => {
     const k = keyText(e.key);
     const start = first.get(k)!;
-    return start === e || !spans.get(k) ? e : { ...e, before: start.before };
+    if (start === e || !spans.get(k)) return e;
+    // a CDC before image's missing field was not changed by the first change: its value before
+    // the batch is the one that change's after holds (an outbox's missing field is not known, and stays so)
+    return { ...e, before: start.source.system === 'outbox' ? start.before : { ...start.after, ...start.before } };
   });
 }

@@ -104,6 +104,15 @@ describe('field-by-field merge of a legacy change into the service\'s own', () =
     expect(informed).toEqual({ take: ['phone'], conflicts: [], yielded: [], pending: [] });
   });
 
+  it('a field the before image leaves out was not changed by the legacy (SQL Server: a large value an update did not touch)', () => {
+    const before = { phone: '217-555-5001' };
+    const after = { phone: '217-555-5002', notes: 'OLD NOTE' };
+    const ours = { phone: '217-555-5001', notes: 'NEW NOTE' };
+    expect(mergeFields({ before, after, ours, pending: new Set(['notes']), fields: ['phone', 'notes'] })).toEqual({ take: ['phone'], conflicts: [], yielded: [], pending: ['notes'] });
+    // while the legacy holds the record the pending note is kept, not yielded to a value the legacy did not change
+    expect(mergeFields({ before, after, ours, pending: new Set(['notes']), fields: ['phone', 'notes'], legacyHoldsRecord: true })).toEqual({ take: ['phone'], conflicts: [], yielded: [], pending: ['notes'] });
+  });
+
   it('compares as text; trailing blanks count, except in telling whether the legacy saw the service\'s value (CHAR padding)', () => {
     expect(sameValue(7, '7')).toBe(true);
     expect(sameValue(null, undefined)).toBe(true);

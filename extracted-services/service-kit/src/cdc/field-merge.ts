@@ -33,7 +33,7 @@
  */
 
 export interface FieldMergeInput {
-  /** the legacy's row before and after its change (topic field names) */
+  /** the legacy's row before and after its change (topic field names); a field `before` leaves out was not changed */
   before: Readonly<Record<string, unknown>>;
   after: Readonly<Record<string, unknown>>;
   /** the service's row now, in the topic's representation */
@@ -75,7 +75,9 @@ export function mergeFields(i: FieldMergeInput): FieldMerge {
   const yielded: string[] = [];
   const pending: string[] = [];
   for (const f of i.fields) {
-    const legacyChanged = !sameValue(i.before[f], i.after[f]);
+    // a field the before image leaves out is one this change did not change: SQL Server gives no
+    // old value for a large-object column an update did not touch (cdc mssql/update-mask.ts)
+    const legacyChanged = Object.hasOwn(i.before, f) && !sameValue(i.before[f], i.after[f]);
     const alike = sameValue(i.ours[f], i.after[f]);
     if (alike) continue; // nothing to take, and the legacy now holds the service's value
     if (!legacyChanged) {

@@ -6,6 +6,7 @@ import { CHANGE_EVENT_SCHEMA_VERSION, type ChangeEvent } from '@ficus/contracts'
 import { topicChanges, type TopicChange } from '../mapping/key-change.js';
 import { keyOf, type TablePlan } from '../mapping/table-plan.js';
 import { compareChangeRows, lsnHex, mssqlPosition, opOf, type ChangeRowRef } from './lsn-window.js';
+import { lobsNotGiven, type LobColumn } from './update-mask.js';
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
@@ -35,6 +36,8 @@ export interface MssqlChangeRow {
   __$start_lsn: Buffer | string;
   __$seqval: Buffer | string;
   __$operation: number;
+  /** the changed columns' bits (update-mask.ts); null or absent where not read */
+  __$update_mask?: Buffer | null;
   [column: string]: unknown;
 }
 
@@ -47,6 +50,8 @@ export interface MssqlRowContext {
   types: Map<string, string>;
   /** commit time of the row's LSN (sys.fn_cdc_map_lsn_to_time), ISO, when known */
   commitTime: string | null;
+  /** the table's large-object columns (update-mask.ts), by source column name; none when absent */
+  lobs?: ReadonlyMap<string, LobColumn>;
 }
 
 /** `[name]`, a T-SQL quoted identifier. */
@@ -57,13 +62,26 @@ export const bracket = (s: string) => `[${s.replace(/]/g, ']]')}]`;
  * `all update old` an update is two rows, its old-row image (operation 3) and its new one (4):
  * without the old one, an update of the topic's key (an MRN renamed) was an update of the new
  * key alone, and the old key stayed in the services.
+ *
+ * Order within a transaction: the change table has had `__$command_id` since KB 3030352 (an
+ * update's insert row could sort before its delete row), and its page now says to order by it,
+ * not by `__$seqval`. The function does not return it: it gives `__$start_lsn`, `__$seqval`,
+ * `__$operation`, `__$update_mask` and the captured columns (Debezium's function mode orders by
+ * the same three as here; only its direct mode, reading the change table, has the command id).
+ * Taken from the function, a split update's delete (1) and insert (2) share start LSN and seqval,
+ * and the operation puts the delete first, which is what pairs them (eventsOfRows); rows of
+ * several statements in one transaction follow seqval, their order in the log. What seqval does
+ * not settle (a statement that split several rows) is left row by row, as eventsOfRows says.
+ * Reading `cdc.<instance>_CT` for the command id was not done: Microsoft asks for the functions.
  */
 export const changesQuery = (captureInstance: string) =>
   `SELECT * FROM cdc.${bracket(`fn_cdc_get_all_changes_${captureInstance}`)}(@from, @to, N'all update old') ORDER BY __$start_lsn, __$seqval, __$operation`;
 
 function valuesOf(plan: TablePlan, row: MssqlChangeRow, ctx: MssqlRowContext): Record<string, unknown> {
+  // an old-values row's NULL for a large value the update did not change is not its value: left out (update-mask.ts)
+  const notGiven = lobsNotGiven(row.__$operation, row.__$update_mask, ctx.lobs);
   const values: Record<string, unknown> = {};
-  for (const c of plan.columns) values[c.field] = mssqlValue(row[c.column], ctx.types.get(c.column) ?? String(c.type));
+  for (const c of plan.columns) if (!notGiven.has(c.column)) values[c.field] = mssqlValue(row[c.column], ctx.types.get(c.column) ?? String(c.type));
   return values;
 }
 

@@ -22,6 +22,7 @@ import type { StateStore } from '../state/state-store.js';
 import { bracket, changesQuery, eventsOfRows, type MssqlChangeRow, type ReadChangeRow } from './change-rows.js';
 import { publishMssqlSnapshot } from './mssql-snapshot.js';
 import { lsnBuffer, lsnHex, LsnBelowMinimumError, mssqlPosition, nextWindow } from './lsn-window.js';
+import { lobColumnOf, type LobColumn } from './update-mask.js';
 
 export interface MssqlSourceOptions {
   connectionString: string;
@@ -39,6 +40,8 @@ interface CapturedMssqlTable {
   table: string;
   captureInstance: string;
   plan: TablePlan;
+  /** large-object columns by name, with their update-mask ordinal (update-mask.ts) */
+  lobs: ReadonlyMap<string, LobColumn>;
 }
 
 export class MssqlSource {
@@ -90,9 +93,14 @@ export class MssqlSource {
         issues.push(mappingIssue(m, [...here, 'table'], `table ${schema}.${t.table} is not enabled for CDC (EXEC sys.sp_cdc_enable_table, migrations/legacy-mssql)`));
         continue;
       }
+      // the change table's own sys.columns tells a (max) or xml column (max_length -1) from a sized one
       const captured = await this.pool!.request()
         .input('ct', instance.object_id)
-        .query<{ column_name: string; column_type: string }>('SELECT column_name, column_type FROM cdc.captured_columns WHERE object_id = @ct ORDER BY column_ordinal');
+        .query<{ column_name: string; column_type: string; column_ordinal: number; max_length: number | null }>(
+          `SELECT cc.column_name, cc.column_type, cc.column_ordinal, c.max_length FROM cdc.captured_columns cc
+             LEFT JOIN sys.columns c ON c.object_id = cc.object_id AND c.name = cc.column_name
+            WHERE cc.object_id = @ct ORDER BY cc.column_ordinal`,
+        );
       const all = await this.pool!.request()
         .input('name', `${schema}.${t.table}`)
         .query<{ name: string }>('SELECT name FROM sys.columns WHERE object_id = OBJECT_ID(@name)');
@@ -107,7 +115,12 @@ export class MssqlSource {
           { ...t, ignore: [...t.ignore, ...notCaptured] },
           captured.recordset.map((c) => ({ name: c.column_name, type: c.column_type })),
         );
-        out.push({ mapping: t, schema, table: t.table, captureInstance: instance.capture_instance, plan });
+        const lobs = new Map<string, LobColumn>();
+        for (const c of captured.recordset) {
+          const lob = lobColumnOf(c.column_type, c.max_length, c.column_ordinal);
+          if (lob) lobs.set(c.column_name, lob);
+        }
+        out.push({ mapping: t, schema, table: t.table, captureInstance: instance.capture_instance, plan, lobs });
       } catch (e) {
         if (!(e instanceof SchemaChangeError)) throw e;
         issues.push(mappingIssue(m, [...here, 'fields'], e.message));
@@ -211,7 +224,7 @@ export class MssqlSource {
       if (w.kind === 'idle') continue;
       const r = await this.pool!.request().input('from', sql.VarBinary(10), lsnBuffer(w.from)).input('to', sql.VarBinary(10), lsnBuffer(w.to)).query<MssqlChangeRow>(changesQuery(t.captureInstance));
       const meta = r.recordset.columns as unknown as Record<string, { type: { declaration?: string } }>;
-      const ctx = { source: this.name, database: this.database, schema: t.schema, table: t.table, types: new Map(Object.entries(meta).map(([name, c]) => [name, c.type.declaration ?? 'unknown'])), commitTime: null };
+      const ctx = { source: this.name, database: this.database, schema: t.schema, table: t.table, types: new Map(Object.entries(meta).map(([name, c]) => [name, c.type.declaration ?? 'unknown'])), commitTime: null, lobs: t.lobs };
       for (const row of r.recordset) rows.push({ row, plan: t.plan, ctx });
     }
     // in order, an update's two rows made one change (a key change two: change-rows.ts)
