@@ -115,7 +115,8 @@ describe('key changes kept for the legacy writer', () => {
     // recorded by this version before the old hash was taken over: it is the newer one
     await record(rename(source, 'H3', 'H5'), 60_000);
 
-    expect(await adoptHashedKeyMoves(redis, source, 120_000)).toBe(3);
+    // H3's old move went from the hash with the newer one: two taken over
+    expect(await adoptHashedKeyMoves(redis, source, 120_000)).toBe(2);
     expect(await movedTo(redis, source, 'patients', { mrn: 'H1' })).toEqual({ mrn: 'H2' });
     expect(await movedTo(redis, source, 'patients', { mrn: 'H3' })).toEqual({ mrn: 'H5' });
     expect(await movedTo(redis, source, 'admissions', { admissionId: '7' })).toEqual({ admissionId: '8' });
@@ -140,5 +141,17 @@ describe('key changes kept for the legacy writer', () => {
     expect(await movedTo(redis, source, 'patients', { mrn: 'K1' })).toBeUndefined();
     expect(await movedTo(redis, source, 'patients', { mrn: 'K3' })).toEqual({ mrn: 'K4' });
     expect(await redis.exists(hash)).toBe(0);
+  });
+
+  it('kept by an older version give way to a newer move of the key: it alone is found, and it is not outlived by the old one', async () => {
+    const source = sourceName();
+    const hash = `ficus:cdc:key-moves:${source}:patients`;
+    await redis.hset(hash, '[["mrn","M1"]]', JSON.stringify({ mrn: 'M2' }));
+    await record(rename(source, 'M1', 'M3'), 1_000);
+    expect(await movedTo(redis, source, 'patients', { mrn: 'M1' })).toEqual({ mrn: 'M3' });
+    // the newer move's life is over before the old hash is taken over: the old move does not come back for another 30 days
+    await sleep(1_200);
+    expect(await adoptHashedKeyMoves(redis, source, 120_000)).toBe(0);
+    expect(await movedTo(redis, source, 'patients', { mrn: 'M1' })).toBeUndefined();
   });
 });

@@ -44,13 +44,20 @@ const setMove = (multi: ChainableCommander, entry: string, to: string, ttlMs: nu
  */
 export function addKeyMoves(multi: ChainableCommander, events: Iterable<ChangeEvent>, ttlMs: number | null = DEFAULT_KEY_MOVE_TTL_MS): boolean {
   const created: string[] = [];
-  // a create forgets the old key's move in an older version's hash too: taken over later (at a
-  // start, or while this flush runs), it would come back as a move of a key that is a row again
-  const createdInHash = new Map<string, string[]>();
+  // a create (or a newer move) forgets the key's move in an older version's hash too: taken over
+  // later (at a start, or while this flush runs), it would come back as a move of a key that is
+  // a row again (or outlive the newer one)
+  const forgetInHash = new Map<string, string[]>();
   let any = false;
   for (const e of events) {
     const key = keyText(e.key);
     const entry = entryOf(e.source.name, e.topic, key);
+    if ((e.op === 'delete' && e.movedTo) || e.op === 'create') {
+      const hash = hashOf(e.source.name, e.topic);
+      const keys = forgetInHash.get(hash);
+      if (keys) keys.push(key);
+      else forgetInHash.set(hash, [key]);
+    }
     if (e.op === 'delete' && e.movedTo) {
       // a create of this key earlier in the flush forgets an older move first, not this one
       if (created.length > 0) multi.del(...created.splice(0));
@@ -58,18 +65,12 @@ export function addKeyMoves(multi: ChainableCommander, events: Iterable<ChangeEv
       any = true;
     } else if (e.op === 'create') {
       created.push(entry);
-      const hash = hashOf(e.source.name, e.topic);
-      const keys = createdInHash.get(hash);
-      if (keys) keys.push(key);
-      else createdInHash.set(hash, [key]);
     }
   }
   // one DEL per flush (and one HDEL per topic): a create is common, a move rare
-  if (created.length > 0) {
-    multi.del(...created);
-    for (const [hash, keys] of createdInHash) multi.hdel(hash, ...keys);
-    any = true;
-  }
+  if (created.length > 0) multi.del(...created);
+  for (const [hash, keys] of forgetInHash) multi.hdel(hash, ...keys);
+  if (forgetInHash.size > 0) any = true;
   return any;
 }
 
