@@ -48,6 +48,16 @@ describe('queries to legacy in original mode', () => {
     expect(inbound.payloads.map((p) => p.toString('latin1'))).toContain(query(id, '', ''));
   });
 
+  it('a query with a UTF-8 byte order mark before MSH reaches legacy without the mark, in original mode, MSH-18 naming UTF-8', async () => {
+    // the mark hid MSH from the header edit: legacy got the mark and MSH-15 AL, and the sender its CA
+    const id = 'QM-BOM';
+    const answer = await client.send(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(query(id, 'AL', 'AL'))]));
+    expect([answer.get('MSA-1'), answer.get('MSA-2')]).toEqual(['AA', id]);
+    expect(inbound.received.find((r) => r.controlId === id)?.ackTypes).toEqual(['', '']);
+    // as a delivered message's copy: the mark named the charset, so MSH-18 must now
+    expect(inbound.payloads.map((p) => p.toString('latin1'))).toContain(query(id, '', '').replace('\r', '|UNICODE UTF-8\r'));
+  });
+
   it('passes a query that asks for original mode byte for byte', async () => {
     const sent = query('QM-ORIGINAL', '', '');
     const answer = await client.send(sent);

@@ -4,13 +4,11 @@
  * lane's own. A failure, or a refusal legacy calls temporary, holds the lane for a backoff; a
  * message of several patients waits until the other patients' lanes are clear (lane-order.ts).
  */
-import { decodeMessage, detectByteOrderMark, encodeMessageBytes } from '@ficus/hl7-protocol';
 import type { PendingDelivery } from './delivery-store.js';
 import type { DispatcherOptions } from './dispatcher.js';
 import { DeliveryTimeoutError, MllpClient, type AckAnswer } from './mllp-client.js';
-import { declaringUtf8, endingInCr } from './header-edit.js';
+import { legacyCopy } from './legacy-copy.js';
 import { answerText } from './legacy-answers.js';
-import { askingOriginalMode } from './original-mode.js';
 import { jobIdOf } from './queue-publisher.js';
 import { SERVICE_HOLD_NOTE } from './lane-order.js';
 
@@ -117,7 +115,7 @@ export class LaneSenders {
       if (await this.othersFirst(d)) return { delivered, retryAt: Date.now() + this.recheckMs };
       let answer: AckAnswer;
       try {
-        answer = await client.send(forwardable(d), d.controlId);
+        answer = await client.send(legacyCopy(d.raw), d.controlId);
       } catch (e) {
         const why = e instanceof DeliveryTimeoutError ? e.message : `the legacy inbound is unreachable: ${(e as Error).message}`;
         if (d.attempts === 0 || d.attempts % 10 === 0) this.o.log.warn({ target, controlId: d.controlId, attempts: d.attempts + 1 }, `delivery to legacy failed, will retry: ${why}`);
@@ -159,23 +157,4 @@ export class LaneSenders {
     this.clients.set(key, { url: where, client });
     return client;
   }
-}
-
-/** The message as legacy gets it: its text with CR segment ends (the last one's too), in its own charset, no BOM, asking for original-mode ACKs. */
-function forwardable(d: PendingDelivery): Buffer {
-  // the usual case, already so: send the stored bytes as they are. Only when they start with MSH:
-  // a byte order mark must go, and so must the CRs before MSH that were stored before the intake
-  // dropped them (the header edit would find no MSH behind them either)
-  if (startsWithMsh(d.raw) && !d.raw.includes(0x0a)) return askingOriginalMode(endingInCr(d.raw));
-  const decoded = decodeMessage(d.raw);
-  if (!decoded.ok) return askingOriginalMode(d.raw);
-  const bytes = encodeMessageBytes(decoded.message.text, decoded.message.charset);
-  // a byte order mark outweighed MSH-18 here; legacy, which gets no mark, must be told in MSH-18
-  return askingOriginalMode(detectByteOrderMark(d.raw) === 'utf-8' ? declaringUtf8(bytes) : bytes);
-}
-
-const MSH = Buffer.from('MSH', 'latin1');
-
-function startsWithMsh(raw: Buffer): boolean {
-  return raw.subarray(0, 3).equals(MSH);
 }

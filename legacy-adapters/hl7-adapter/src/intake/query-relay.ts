@@ -13,14 +13,17 @@
  * and under ER/SU as the outcome falls) and the application response later, as a message
  * legacy sends of its own accord, which nobody here would take. Passed on as sent, a sender's
  * AL/AL query got legacy's CA and no data, and an NE or ER one no answer from legacy in time. So the copy
- * legacy gets has MSH-15 and MSH-16 emptied, as the delivered copies have (original-mode.ts);
- * the rest goes byte for byte, and the answer is given to the sender on its connection.
+ * legacy gets has MSH-15 and MSH-16 emptied, and is made as a delivered message's copy is
+ * (legacy-copy.ts): byte for byte when it starts with MSH and its segments end in CR; a UTF-8 byte
+ * order mark in front (kept by the intake, as it names the charset) is dropped and MSH-18 names
+ * UTF-8 instead. (Until 2026-12-07 the mark hid MSH from the header edit: such a query reached
+ * legacy with the mark and with MSH-15/MSH-16 as sent.)
+ * The answer is given to the sender on its connection.
  */
 import { hl7Error, type Hl7Error } from '@ficus/hl7-protocol';
 import type { UpstreamTlsMaterial } from '@ficus/contracts';
-import { endingInCr } from '../delivery/header-edit.js';
+import { legacyCopy } from '../delivery/legacy-copy.js';
 import { MllpClient } from '../delivery/mllp-client.js';
-import { askingOriginalMode } from '../delivery/original-mode.js';
 
 export type QueryOutcome = { kind: 'answered'; code: string; payload: Buffer } | { kind: 'failed'; error: Hl7Error };
 
@@ -104,7 +107,7 @@ export class QueryRelay {
       this.upstreams.set(upstream, entry);
     }
     try {
-      const answer = await entry.connections.use((c) => c.send(askingOriginalMode(endingInCr(message)), controlId));
+      const answer = await entry.connections.use((c) => c.send(legacyCopy(message), controlId));
       return { kind: 'answered', code: answer.code, payload: answer.payload };
     } catch (e) {
       return { kind: 'failed', error: hl7Error(207, `the legacy system did not answer the query (${(e as Error).message}); send it again`) };
