@@ -21,7 +21,8 @@ const DRIVER_MESSAGES = /Connection terminated|timeout exceeded when trying to c
  * The database cannot take the work now, though the work is right: connection failures (class
  * 08), an administrator's shutdown or a server starting (57P01-57P03), a database not accepting
  * connections (55000 from the server's CheckMyDatabase), too many connections, disk or memory (class 53), a
- * serialization failure or a deadlock (40001, 40P01), a lock not granted in time (55P03), a
+ * serialization failure or a deadlock (40001, 40P01: isSessionConflict, retried in place the same
+ * way though the database answered; log it as that), a lock not granted in time (55P03), a
  * statement cancelled by its timeout (57014), a standby that cannot write (25006, during a
  * failover), or the socket itself.
  */
@@ -37,6 +38,12 @@ export function isUnavailable(e: unknown): boolean {
   if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
   return DRIVER_MESSAGES.test(String((e as Error | null)?.message ?? ''));
 }
+
+/**
+ * PostgreSQL aborted the transaction for another session's (40P01 deadlock, 40001 serialization
+ * failure): the database is there, and the next try goes on. Logged as such, never as an outage.
+ */
+export const isSessionConflict = (e: unknown) => ['40P01', '40001'].includes(sqlState(e) ?? '');
 
 /** a foreign key refused the row (23503): its parent is not there, or, on a delete, a child still is */
 export const isForeignKeyRefusal = (e: unknown) => sqlState(e) === '23503';

@@ -5,9 +5,12 @@
  * and a change applied after a later one would be wrong. This keeps what an operator needs to
  * see: one log line when the waiting starts, a reminder every few minutes, one when it ends
  * (never one per try), and the state (since when, the last error) for status endpoints.
+ * A deadlock or serialization failure (isUnavailable counts them, so they are retried the same
+ * way) is no outage: the database answered and aborted this transaction for another session's.
+ * It is logged as that conflict, once per try, and nothing is said to wait.
  */
 import type { Logger } from 'pino';
-import { sqlState } from '../postgres/database-errors.js';
+import { isSessionConflict, reasonWithoutValues, sqlState } from '../postgres/database-errors.js';
 import { NotYetError } from './partitioned-consumer.js';
 
 export interface WaitingState {
@@ -44,6 +47,7 @@ export class NotNowWatch {
 
   /** A partition's job met a database that is not there: answers the error for its handler to throw. */
   notNow(partition: number, e: unknown): NotYetError {
+    if (isSessionConflict(e)) return this.conflicted(partition, e);
     const now = Date.now();
     const message = String((e as Error | null)?.message ?? e).slice(0, 300);
     const code = sqlState(e) ?? (e as { code?: unknown } | null)?.code;
@@ -60,6 +64,15 @@ export class NotNowWatch {
       this.o.log.warn({ ...this.o.fields, err: this.lastError, waitingMs: now - this.since, tries: this.tries, partitions: [...this.partitions] }, `${this.o.what} is still not available; jobs still wait`);
     }
     return new NotYetError(`${this.o.what} is not available now: ${this.lastError}`);
+  }
+
+  /** The database aborted the job's transaction for another session's: tried again in place, said as what it is. */
+  private conflicted(partition: number, e: unknown): NotYetError {
+    this.answered(partition);
+    const err = reasonWithoutValues(e).slice(0, 300);
+    const said = `a job conflicted with another session of ${this.o.what} (deadlock/serialization): retried`;
+    this.o.log.warn({ ...this.o.fields, err, partition }, said);
+    return new NotYetError(`${said}: ${err}`);
   }
 
   /** A partition's job was answered by the database (applied, or refused for its data). */

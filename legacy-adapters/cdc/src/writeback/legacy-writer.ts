@@ -42,6 +42,7 @@ import {
   changeBatchProblem,
   eventsOfKey,
   isForeignKeyRefusal,
+  isSessionConflict,
   isUnavailable,
   NotNowWatch,
   NotYetError,
@@ -110,9 +111,6 @@ interface Written {
 
 /** SQLSTATE classes the legacy schema uses to refuse data (22 data exception, 23 integrity): a retry cannot mend them (a foreign key, after its wait) */
 const isRefusal = (e: unknown) => /^2[23]/.test(sqlState(e) ?? '');
-
-/** PostgreSQL aborted the transaction for another session's (40P01 deadlock, 40001 serialization failure): the database is there, and the next try goes on */
-const isSessionConflict = (e: unknown) => ['40P01', '40001'].includes(sqlState(e) ?? '');
 
 /** `work` under a savepoint: its answer, or undefined (rolled back to the savepoint) when the legacy refused it */
 async function refusedAlone<T>(client: pg.ClientBase, savepoint: string, work: () => Promise<T>): Promise<T | undefined> {
