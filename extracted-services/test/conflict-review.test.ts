@@ -177,7 +177,7 @@ describe('conflicts of a service, for review', () => {
   it('ficus conflicts list and show print them', async () => {
     const listed = await ficus(['conflicts', 'list', '--service', 'patient-service']);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stdout).toMatch(/SERVICE\s+TOPIC\s+UNRESOLVED\npatient-service\s+patients\s+1\n/);
+    expect(listed.stdout).toMatch(/SERVICE\s+TOPIC\s+UNRESOLVED\s+OLDEST\npatient-service\s+patients\s+1\s+\d{4}-\d\d-\d\dT[\d:.]+Z\n/);
     expect(listed.stdout).toMatch(new RegExp(`SERVICE\\s+ID\\s+TOPIC\\s+KEY\\s+OP\\s+COMMITTED\\s+RECORDED\\s+REASON\\npatient-service\\s+(\\d+)\\s+patients\\s+mrn=${mrns[1]}\\s+update\\s`));
     expect(listed.stdout).not.toContain('OTHERSCREEN');
     id = /\npatient-service\s+(\d+)\s+patients/.exec(listed.stdout)![1]!;

@@ -93,7 +93,7 @@ export function addConflictCommands(program: Command): void {
 
   conflicts
     .command('list')
-    .description('conflicts not resolved yet, newest first, with the unresolved count per topic (no field values: see one with show)')
+    .description('conflicts not resolved yet, newest first, with the unresolved count per topic and when its oldest was recorded (no field values: see one with show)')
     .addOption(new Option('--service <service>', 'only this service (default: both)').choices([...SERVICES]))
     .option('--topic <topic>', 'only this CDC topic (patients, admissions, lab-results)')
     .option('--key <value>', 'only rows whose key has this value (an MRN, a result id) or is this JSON ({"mrn":"1234567"})')
@@ -136,7 +136,8 @@ export function addConflictCommands(program: Command): void {
       const counts = answers.flatMap((a) => a.unresolved.map((u) => ({ service: a.service, ...u })));
       const json = { services: answers, ...(unavailable.length > 0 ? { unavailable } : {}) };
       printResult(ctx.json, json, () => [
-        table(['service', 'topic', 'unresolved'], [...counts.map((c) => [c.service, c.topic, c.count]), ...unavailable.map((u) => [u.service, '*', `unavailable (${u.title})`])]),
+        // the oldest is what says whether anyone reviews them (FicusConflictsUnreviewed fires after an hour)
+        table(['service', 'topic', 'unresolved', 'oldest'], [...counts.map((c) => [c.service, c.topic, c.count, c.oldest]), ...unavailable.map((u) => [u.service, '*', `unavailable (${u.title})`])]),
         '',
         rows.length === 0
           ? `no ${opts.all ? '' : 'unresolved '}conflicts${unavailable.length > 0 ? ' in the services that answered' : ''}`
