@@ -33,10 +33,7 @@ const entryOf = (source: string, topic: string, key: string) => `${prefixOf(sour
 /** the hash of the moves before they expired (one per source and topic) */
 const hashOf = (source: string, topic: string) => `ficus:cdc:key-moves:${source}:${topic}`;
 
-const setMove = (multi: ChainableCommander, entry: string, to: string, ttlMs: number | null, onlyNew = false) => {
-  if (ttlMs === null) return onlyNew ? multi.set(entry, to, 'NX') : multi.set(entry, to);
-  return onlyNew ? multi.set(entry, to, 'PX', ttlMs, 'NX') : multi.set(entry, to, 'PX', ttlMs);
-};
+const setMove = (multi: ChainableCommander, entry: string, to: string, ttlMs: number | null) => (ttlMs === null ? multi.set(entry, to) : multi.set(entry, to, 'PX', ttlMs));
 
 /**
  * Adds the moves (each to expire after `ttlMs`, null: never) and the forgetting of a
