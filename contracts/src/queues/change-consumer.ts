@@ -39,25 +39,34 @@ export function migrateChangeConsumer(databaseUrl: string, log?: Logger): Promis
   return runMigrations({ databaseUrl, dir: MIGRATIONS_DIR, table: 'ficus_change_consumer_pgmigrations', log, createDatabase: false });
 }
 
+/**
+ * One job's run (or one re-snapshot end's withdrawal), the same object to each of its callbacks:
+ * what a callback looks at once per job can be kept by it (a WeakMap), so that the whole job
+ * acts on one answer (who holds the record, say) even if it changes meanwhile.
+ */
+export interface ChangeJobRun {
+  readonly partition?: number;
+}
+
 export interface ChangeConsumerOptions {
   connection: Redis;
   topic: string;
   partitions: number;
   pool: pg.Pool;
   /** applies the changes that are new for their keys, inside the consumer's transaction */
-  apply: (changes: ChangeEvent[], client: pg.PoolClient) => Promise<void>;
+  apply: (changes: ChangeEvent[], client: pg.PoolClient, run: ChangeJobRun) => Promise<void>;
   /**
    * changes written by these origins are skipped (the service's own writes coming back); a
    * function is asked for each job (the service's regime can change while it runs), and may
    * look before it answers (the emergency override file as it is then)
    */
-  ignoreOrigins?: readonly string[] | (() => readonly string[] | Promise<readonly string[]>);
+  ignoreOrigins?: readonly string[] | ((run: ChangeJobRun) => readonly string[] | Promise<readonly string[]>);
   /**
    * told of the skipped ones (the last of each key) in the same transaction, after `apply`: what
    * the legacy database made of the service's write (a trigger's stamp, say) can be taken from
    * them. Not claimed by position (a redelivery tells again), nor counted as applied.
    */
-  echoes?: (changes: ChangeEvent[], client: pg.PoolClient) => Promise<void>;
+  echoes?: (changes: ChangeEvent[], client: pg.PoolClient, run: ChangeJobRun) => Promise<void>;
   retry?: Partial<RetryPolicy>;
   /** told after each job's commit: what was applied and skipped (metrics, lag) */
   applied?: (r: { topic: string; partition: number; applied: ChangeEvent[]; skipped: number }) => void;
@@ -143,17 +152,18 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
       return;
     }
     const ours = job.data.events.filter((e) => e.topic === o.topic);
-    const ignored = new Set(await ignoredNow());
+    const run: ChangeJobRun = { partition };
+    const ignored = new Set(await ignoredNow(run));
     const echo = (e: ChangeEvent) => e.source.origin !== null && ignored.has(e.source.origin);
     const latest = netChangePerKey(ours.filter((e) => !echo(e)));
     const echoes = o.echoes ? lastChangePerKey(ours.filter(echo)) : [];
     const finish = async (client: pg.PoolClient) => {
-      if (echoes.length > 0) await o.echoes!(echoes, client);
+      if (echoes.length > 0) await o.echoes!(echoes, client, run);
     };
     try {
       const fresh = await withTransaction(o.pool, async (client) => {
         const claimed = await claimPositions(client, o.topic, latest);
-        if (claimed.length > 0) await o.apply(claimed, client);
+        if (claimed.length > 0) await o.apply(claimed, client, run);
         await finish(client);
         return claimed;
       });
@@ -163,24 +173,25 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
       if (isUnavailable(e)) throw watch.notNow(partition, e);
       watch.answered(partition);
       if (!isDataRefusal(e)) throw e;
-      await applyAroundRefusals(job, partition, ours, latest, finish);
+      await applyAroundRefusals(job, partition, ours, latest, finish, run);
     }
   };
 
   /** the consumer's own path for the deletes of withdrawn rows: positions claimed at the snapshot's, then the topic's apply */
-  const applyWithdrawals = async (deletes: ChangeEvent[], client: pg.PoolClient): Promise<ChangeEvent[]> => {
+  const applyWithdrawals = async (deletes: ChangeEvent[], client: pg.PoolClient, run: ChangeJobRun = {}): Promise<ChangeEvent[]> => {
     const claimed = await claimPositions(client, o.topic, deletes);
-    if (claimed.length > 0) await o.apply(claimed, client);
+    if (claimed.length > 0) await o.apply(claimed, client, run);
     return claimed;
   };
 
   const reachEnd = async (end: SnapshotEnd, partition: number) => {
     let withdrawn: ChangeEvent[] = [];
+    const run: ChangeJobRun = { partition };
     try {
       await withTransaction(o.pool, async (client) => {
         withdrawn = [];
         await reachSnapshotEnd(client, end, partition, o.withdrawals!, async (deletes, c) => {
-          const claimed = await applyWithdrawals(deletes, c);
+          const claimed = await applyWithdrawals(deletes, c, run);
           withdrawn.push(...claimed);
           return claimed;
         }, o.log);
@@ -194,13 +205,13 @@ export function startChangeConsumer(o: ChangeConsumerOptions): Promise<Partition
   };
 
   /** The database refused some key's data: the other keys are applied, each refused key's events become a dead letter. */
-  const applyAroundRefusals = async (job: Job<ChangeBatch>, partition: number, ours: ChangeEvent[], latest: ChangeEvent[], finish: (client: pg.PoolClient) => Promise<void>) => {
+  const applyAroundRefusals = async (job: Job<ChangeBatch>, partition: number, ours: ChangeEvent[], latest: ChangeEvent[], finish: (client: pg.PoolClient) => Promise<void>, run: ChangeJobRun) => {
     let outcome: Awaited<ReturnType<typeof applyKeyByKey<ChangeEvent>>>;
     try {
       outcome = await withTransaction(o.pool, async (client) => {
         const r = await applyKeyByKey(client, latest, async (change) => {
           const claimed = await claimPositions(client, o.topic, [change]);
-          if (claimed.length > 0) await o.apply(claimed, client);
+          if (claimed.length > 0) await o.apply(claimed, client, run);
           return claimed;
         });
         // a refused snapshot row is one the source has: no snapshot end may withdraw it

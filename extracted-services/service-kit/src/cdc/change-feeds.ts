@@ -9,7 +9,7 @@
  * applied and how many it recorded as conflicts.
  */
 import type { ChangeEvent, Logger } from '@ficus/contracts';
-import { startChangeConsumer, type PartitionedConsumer, type RetryPolicy } from '@ficus/contracts/queues';
+import { startChangeConsumer, type ChangeJobRun, type PartitionedConsumer, type RetryPolicy } from '@ficus/contracts/queues';
 import type { ChangeBatch } from '@ficus/contracts';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
@@ -69,6 +69,15 @@ export interface ChangeFeedsOptions {
 
 export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<PartitionedConsumer<ChangeBatch>[]> {
   const consumers: PartitionedConsumer<ChangeBatch>[] = [];
+  // who holds the record, looked at once per job (the emergency file as it is then, a stat):
+  // read again for its echoes or its apply, a file that changed meanwhile gave the job two
+  // regimes (a write-back let through as the legacy's change, then merged as the service's)
+  const regimes = new WeakMap<ChangeJobRun, Promise<SystemOfRecord>>();
+  const regimeOf = (run: ChangeJobRun) => {
+    let regime = regimes.get(run);
+    if (!regime) regimes.set(run, (regime = o.systemOfRecord.fresh()));
+    return regime;
+  };
   try {
     for (const feed of o.feeds) {
       consumers.push(
@@ -79,10 +88,10 @@ export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<Partition
           pool: o.pool,
           // while the legacy holds the record its committed state wins, whoever wrote it: a
           // write-back still landing after a rollback is applied like any legacy change. Who
-          // holds it is the emergency file as it is now (a stat), as for `apply`: a consumer
-          // paused when the file appeared took the legacy's changes for its own echoes
-          ignoreOrigins: async () => ((await o.systemOfRecord.fresh()) === 'legacy' ? [] : [WRITEBACK_ORIGIN]),
-          echoes: feed.echoes && (async (changes, tx) => feed.echoes!(changes, { tx, systemOfRecord: await o.systemOfRecord.fresh() })),
+          // holds it is the job's one look at the emergency file (regimeOf), as for `apply`: a
+          // consumer paused when the file appeared took the legacy's changes for its own echoes
+          ignoreOrigins: async (run) => ((await regimeOf(run)) === 'legacy' ? [] : [WRITEBACK_ORIGIN]),
+          echoes: feed.echoes && (async (changes, tx, run) => feed.echoes!(changes, { tx, systemOfRecord: await regimeOf(run) })),
           retry: o.retry,
           tombstoneRetentionDays: o.tombstoneRetentionDays,
           heartbeat: o.freshness && ((h) => o.freshness!.heard(h.topic, h.partition, h.atMs)),
@@ -96,9 +105,9 @@ export async function startChangeFeeds(o: ChangeFeedsOptions): Promise<Partition
             },
           },
           log: o.log,
-          apply: async (changes, tx) => {
-            // the emergency file looked at now (a stat): a consumer paused when it appeared must not merge by its old state
-            const report = await feed.apply(changes, { tx, systemOfRecord: await o.systemOfRecord.fresh(), recheck: () => o.systemOfRecord.refresh() });
+          apply: async (changes, tx, run) => {
+            // the job's one look at the emergency file: a consumer paused when it appeared must not merge by its old state
+            const report = await feed.apply(changes, { tx, systemOfRecord: await regimeOf(run), recheck: () => o.systemOfRecord.refresh() });
             if (report.conflicts > 0) {
               o.metrics.conflicts.inc({ topic: feed.topic }, report.conflicts);
               o.metrics.changes.inc({ topic: feed.topic, outcome: 'conflict' }, report.conflicts);
