@@ -5,6 +5,7 @@
  * field values out (PHI): an operator asks for one change at a time.
  */
 import type pg from 'pg';
+import { keyText } from '@ficus/contracts';
 import type { ServiceConflict, ServiceConflictDetail } from '@ficus/contracts/api';
 
 export interface ConflictFilter {
@@ -51,11 +52,25 @@ interface ConflictRow {
 
 const COLUMNS = 'id::text AS id, topic, key, op, source, position, commit_time, reason, recorded_at, resolved_at, resolved_by, resolution_note';
 
-/** A key filter that is a JSON object matches keys holding it; anything else matches a key with a field of that value. */
+/**
+ * A key filter that is a JSON object matches keys holding each of its fields; anything else
+ * matches a key with a field of that value. Values compare as the change consumer identifies
+ * rows (keyText: every scalar as its text), so {"admissionId":7} finds a key stored as "7" and
+ * {"mrn":"1234567"} one stored as a number: the envelope's JSON type follows the legacy column's
+ * type, which the operator typing the filter does not see. null and json values compare as JSON.
+ */
 function keyCondition(key: string, param: number): { sql: string; value: string } {
   try {
     const parsed: unknown = JSON.parse(key);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return { sql: `key::jsonb @> $${param}::jsonb`, value: key };
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      // [[field, canonical value], …]: a string is a scalar's text, to compare with ->> (the stored number's or string's text)
+      return {
+        sql: `NOT EXISTS (SELECT 1 FROM jsonb_array_elements($${param}::jsonb) AS f(pair) WHERE (CASE
+          WHEN jsonb_typeof(f.pair->1) = 'string' THEN jsonb_typeof(key::jsonb -> (f.pair->>0)) IN ('string', 'number', 'boolean') AND key::jsonb ->> (f.pair->>0) = f.pair->>1
+          ELSE key::jsonb -> (f.pair->>0) = f.pair->1 END) IS NOT TRUE)`,
+        value: keyText(parsed as Record<string, unknown>),
+      };
+    }
   } catch {
     // a plain value: an MRN, a result id
   }
