@@ -8,6 +8,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Logger } from '@ficus/contracts';
 import { loadMapping } from '../src/mapping/mapping-file.js';
 import { ROOT, SHIPPED_MAPPING } from './support/cdc-scene.js';
 import { parseMapping } from '../src/mapping/mapping-file.js';
@@ -188,6 +189,42 @@ describe('updates with their old row (all update old), and key changes', () => {
     expect(new Set(positions).size).toBe(positions.length);
     const bare = events.map((e) => e.source.position);
     expect([...bare].sort()).toEqual(bare);
+  });
+
+  it('passes a statement that changed several rows under one seqval row by row, never stopping the source: new-row images as updates without before, old-row images dropped, with a warning of no values', () => {
+    const warnings: { fields: Record<string, unknown>; msg: string }[] = [];
+    const log = { warn: (fields: Record<string, unknown>, msg: string) => warnings.push({ fields, msg }) } as unknown as Pick<Logger, 'warn'>;
+    // before: UnpairedUpdateError, on every read of the window again (the source stopped for good)
+    const events = eventsOfRows([pat(63, 2, 3, '8000001', 'NUNEZ'), pat(63, 2, 4, '8000001', 'NUÑEZ'), pat(63, 2, 3, '8000002', 'DOE'), pat(63, 2, 4, '8000002', 'ROE')], log);
+    expect(brief(events)).toEqual([
+      ['update', { mrn: '8000001' }, null, { mrn: '8000001', familyName: 'NUÑEZ' }, undefined, undefined, `${L(63)}/${L(2)}/4`],
+      ['update', { mrn: '8000002' }, null, { mrn: '8000002', familyName: 'ROE' }, undefined, undefined, `${L(63)}/${L(2)}/4`],
+    ]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.fields).toMatchObject({ schema: 'dbo', table: 'PATIENT_MASTER', rows: 4, oldImages: 2, operations: [3, 3, 4, 4] });
+    expect(JSON.stringify(warnings)).not.toMatch(/8000001|8000002|NUNEZ|NUÑEZ|DOE|ROE/);
+    // three rows (a delete and an insert besides an old-row image): the delete and the create as themselves, the old image dropped
+    expect(brief(eventsOfRows([pat(64, 1, 1, '8000003'), pat(64, 1, 2, '8000004'), pat(64, 1, 3, '8000005')], log)).map(([op, key, , , to, from]) => [op, key, to, from])).toEqual([
+      ['delete', { mrn: '8000003' }, undefined, undefined],
+      ['create', { mrn: '8000004' }, undefined, undefined],
+    ]);
+    expect(warnings).toHaveLength(2);
+    // a split of only deletes and inserts drops nothing: no warning, as before
+    eventsOfRows([pat(65, 5, 1, '1'), pat(65, 5, 1, '2'), pat(65, 5, 2, '3'), pat(65, 5, 2, '4')], log);
+    expect(warnings).toHaveLength(2);
+  });
+
+  it('pairs the rows of each capture instance apart: two instances of one table (a schema change) holding one update are two updates, not a group of four', () => {
+    const of = (instance: string, op: number, name: string) => {
+      const r = pat(66, 3, op, '8000001', name);
+      return { ...r, ctx: { ...r.ctx, captureInstance: instance } };
+    };
+    // before: the four rows grouped as one and UnpairedUpdateError
+    const events = eventsOfRows([of('dbo_PATIENT_MASTER', 3, 'NUNEZ'), of('dbo_PATIENT_MASTER', 4, 'NUÑEZ'), of('dbo_PATIENT_MASTER_v2', 3, 'NUNEZ'), of('dbo_PATIENT_MASTER_v2', 4, 'NUÑEZ')]);
+    expect(brief(events).map(([op, key, before, after]) => [op, key, before, after])).toEqual([
+      ['update', { mrn: '8000001' }, { mrn: '8000001', familyName: 'NUNEZ' }, { mrn: '8000001', familyName: 'NUÑEZ' }],
+      ['update', { mrn: '8000001' }, { mrn: '8000001', familyName: 'NUNEZ' }, { mrn: '8000001', familyName: 'NUÑEZ' }],
+    ]);
   });
 
   it('refuses an old-row image without its new one (the window takes whole start LSNs, so it cannot split a pair): nothing of the window passes', () => {

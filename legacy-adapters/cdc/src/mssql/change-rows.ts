@@ -2,7 +2,7 @@
  * SQL Server CDC rows (as the mssql driver answers them) to change events. Pure, tested
  * without a server.
  */
-import { CHANGE_EVENT_SCHEMA_VERSION, type ChangeEvent } from '@ficus/contracts';
+import { CHANGE_EVENT_SCHEMA_VERSION, type ChangeEvent, type Logger } from '@ficus/contracts';
 import { topicChanges, type TopicChange } from '../mapping/key-change.js';
 import { keyOf, type TablePlan } from '../mapping/table-plan.js';
 import { compareChangeRows, lsnHex, mssqlPosition, opOf, type ChangeRowRef } from './lsn-window.js';
@@ -46,6 +46,8 @@ export interface MssqlRowContext {
   database: string;
   schema: string;
   table: string;
+  /** the capture instance the row was read from (a table has two while its schema changes); unset: the table's one */
+  captureInstance?: string;
   /** column name → SQL Server type name, from the result's metadata */
   types: Map<string, string>;
   /** commit time of the row's LSN (sys.fn_cdc_map_lsn_to_time), ISO, when known */
@@ -134,6 +136,9 @@ const AFTER_OF: Partial<Record<number, number>> = { 3: 4, 1: 2 };
 
 const refOf = (row: MssqlChangeRow): ChangeRowRef => ({ startLsn: lsnHex(row.__$start_lsn), seqval: lsnHex(row.__$seqval), operation: row.__$operation });
 
+/** Rows of one statement's change of one row: one table's, one capture instance's (two instances of a table each hold the change), one start LSN and seqval. */
+const groupOf = (r: ReadChangeRow & { ref: ChangeRowRef }) => `${r.ctx.schema}\u0000${r.ctx.table}\u0000${r.ctx.captureInstance ?? ''}\u0000${r.ref.startLsn}\u0000${r.ref.seqval}`;
+
 /**
  * The change rows of one window (every capture instance's) to events, in the order they
  * happened. Rows of one table with one start LSN and one seqval are one statement's change of
@@ -142,20 +147,23 @@ const refOf = (row: MssqlChangeRow): ChangeRowRef => ({ startLsn: lsnHex(row.__$
  * documents both shapes, and that the two rows share __$start_lsn and __$seqval). Such a pair
  * is one update, with its old row as `before` (as PostgreSQL's REPLICA IDENTITY FULL gives);
  * when the key differs, the delete(movedTo) and create(movedFrom) a key change is
- * (mapping/key-change.ts), at the old row's position and the new row's. Any other group (a
+ * (mapping/key-change.ts), at the old row's position and the new row's. Any larger group (a
  * statement that split several rows shares one seqval among them: which delete became which
- * insert is not known) goes row by row, as before.
+ * insert, or which old-row image which new one, is not known) goes row by row, as before the
+ * pairing: a delete and an insert each as itself, a new-row image (4) an update without its
+ * old row, an old-row image (3) dropped, with a warning (no values) when one is. Stopping the
+ * source there would stop it for good: the next read of the window is the same group.
  *
  * The window cannot split a pair: every row of a transaction has its commit LSN as
  * __$start_lsn, and the window takes whole start LSNs. An old-row image (3) without its new
- * one is therefore not a change to guess at: it stops the source (UnpairedUpdateError), nothing
- * of the window acknowledged, loud in /api/cdc/status.
+ * one, in a group of its own or of two, is therefore not a change to guess at: it stops the
+ * source (UnpairedUpdateError), nothing of the window acknowledged, loud in /api/cdc/status.
  */
-export function eventsOfRows(read: readonly ReadChangeRow[]): ChangeEvent[] {
+export function eventsOfRows(read: readonly ReadChangeRow[], log?: Pick<Logger, 'warn'>): ChangeEvent[] {
   const sorted = read.map((r) => ({ ...r, ref: refOf(r.row) })).sort((a, b) => compareChangeRows(a.ref, b.ref));
   const groups = new Map<string, typeof sorted>();
   for (const r of sorted) {
-    const id = `${r.ctx.schema}\u0000${r.ctx.table}\u0000${r.ref.startLsn}\u0000${r.ref.seqval}`;
+    const id = groupOf(r);
     const g = groups.get(id);
     if (g) g.push(r);
     else groups.set(id, [r]);
@@ -168,6 +176,21 @@ export function eventsOfRows(read: readonly ReadChangeRow[]): ChangeEvent[] {
       // a key change: its delete at the old row's position, its create at the new row's; an update at the new row's
       const rows = changes.length === 2 ? [old!, now!] : [now!];
       changes.forEach((c, i) => out.push(eventOf(rows[i]!.plan, c, rows[i]!.row, rows[i]!.ctx)));
+      continue;
+    }
+    if (g.length > 2) {
+      const oldImages = g.filter((r) => r.ref.operation === 3).length;
+      if (oldImages > 0) {
+        const { ctx, ref } = g[0]!;
+        log?.warn(
+          { source: ctx.source, schema: ctx.schema, table: ctx.table, captureInstance: ctx.captureInstance, position: `${ref.startLsn}/${ref.seqval}`, rows: g.length, oldImages, operations: g.map((r) => r.ref.operation) },
+          'SQL Server CDC: one statement changed several rows under one seqval, so which old-row image belongs to which new one is not known: each new-row image passed on as an update without its old row, the old-row images dropped (a key changed there reaches the services as an update of the new key only)',
+        );
+      }
+      for (const r of g) {
+        const e = eventOfRow(r.plan, r.row, r.ctx);
+        if (e) out.push(e);
+      }
       continue;
     }
     for (const r of g) {

@@ -224,12 +224,12 @@ export class MssqlSource {
       if (w.kind === 'idle') continue;
       const r = await this.pool!.request().input('from', sql.VarBinary(10), lsnBuffer(w.from)).input('to', sql.VarBinary(10), lsnBuffer(w.to)).query<MssqlChangeRow>(changesQuery(t.captureInstance));
       const meta = r.recordset.columns as unknown as Record<string, { type: { declaration?: string } }>;
-      const ctx = { source: this.name, database: this.database, schema: t.schema, table: t.table, types: new Map(Object.entries(meta).map(([name, c]) => [name, c.type.declaration ?? 'unknown'])), commitTime: null, lobs: t.lobs };
+      const ctx = { source: this.name, database: this.database, schema: t.schema, table: t.table, captureInstance: t.captureInstance, types: new Map(Object.entries(meta).map(([name, c]) => [name, c.type.declaration ?? 'unknown'])), commitTime: null, lobs: t.lobs };
       for (const row of r.recordset) rows.push({ row, plan: t.plan, ctx });
     }
     // in order, an update's two rows made one change (a key change two: change-rows.ts)
     let n = 0;
-    for (const e of eventsOfRows(rows)) {
+    for (const e of eventsOfRows(rows, this.o.log)) {
       this.o.hooks.read(e);
       this.o.publisher.add(e);
       n++;
