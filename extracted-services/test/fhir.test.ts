@@ -293,6 +293,22 @@ describe("a chart shown as it is: one patient's report, the printed precision, s
     await scene.results.pool.query('DELETE FROM lab_result WHERE id IN (990000000001, 990000000002)');
   });
 
+  it("a report's result time is the latest instant: infinity after the year 10000, whichever result was collected first", async () => {
+    // read oldest collection first, the first result time after 9999 was taken (unsupported) where infinity (unknown) is later
+    const insert = 'INSERT INTO lab_result (id, mrn, order_number, test_code, test_name, value, status, collected_at, resulted_at) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)';
+    await scene.results.pool.query(insert, ['990000000003', '7500003', 'ODDTIMES1', 'NOTE', 'SEE NOTE', 'F', '2024-05-01 08:00:00', '10000-01-01 00:00:00']);
+    await scene.results.pool.query(insert, ['990000000004', '7500003', 'ODDTIMES1', 'NOTE', 'SEE NOTE', 'F', '2024-05-01 09:00:00', 'infinity']);
+    try {
+      const report = await fhir<Report>(scene.results.url, '/fhir/DiagnosticReport/7500003-ODDTIMES1');
+      expect(report).toMatchObject({ _issued: { extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode: 'unknown' }] } });
+      expect(report.effectiveDateTime).toMatch(/^2024-05-01T08:00:00[+-]\d{2}:\d{2}$/);
+      const found = await fhir<Bundle>(scene.results.url, '/fhir/DiagnosticReport?identifier=ODDTIMES1');
+      expect(found.entry.map((e) => e.resource)).toEqual([report]);
+    } finally {
+      await scene.results.pool.query('DELETE FROM lab_result WHERE id IN (990000000003, 990000000004)');
+    }
+  });
+
   it('decimals keep the digits the laboratory printed (4.0, 1.00, 11.0), as valid JSON numbers', async () => {
     for (const [mrn, value] of [['7500001', '4.0'], ['7500003', '1.00']]) {
       const res = await ask(scene.results.url, `/fhir/Observation?patient=${mrn}&date=2024-06-01`);

@@ -71,4 +71,27 @@ describe('toDiagnosticReport', () => {
     expect(early).not.toHaveProperty('effectiveDateTime');
     expect(toObservation(far, naming)).toMatchObject({ _effectiveDateTime: absent('unsupported'), _issued: absent('unknown') });
   });
+
+  it('takes the earliest and latest by the instant, not the text: across UTC offsets, and among times FHIR cannot hold', () => {
+    const absent = (valueCode: string) => ({ extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/data-absent-reason', valueCode }] });
+    // 01:10Z and 00:30Z collected; 02:10Z and 02:20Z resulted; 02:20Z and 02:30Z updated: as text each pair sorts the other way
+    const a = row({ id: '1', collected_at: '2024-03-31T01:10:00+00:00', resulted_at: '2024-03-31T03:10:00+01:00', last_updated: '2024-03-31T03:20:00+01:00' });
+    const b = row({ id: '2', collected_at: '2024-03-31T01:30:00+01:00', resulted_at: '2024-03-31T02:20:00+00:00', last_updated: '2024-03-31T02:30:00+00:00' });
+    for (const results of [[a, b], [b, a]]) {
+      expect(toDiagnosticReport('ORD1', results, naming)).toMatchObject({
+        effectiveDateTime: '2024-03-31T01:30:00+01:00',
+        issued: '2024-03-31T02:20:00+00:00',
+        meta: { lastUpdated: '2024-03-31T02:30:00+00:00' },
+      });
+    }
+    // -infinity is before 44 BC, infinity after the year 10000, the year 10000 before infinity: whichever comes first
+    const bc = row({ id: '3', collected_at: '0044-03-15 12:00:00 BC', resulted_at: '10000-01-01 00:00:00' });
+    const never = row({ id: '4', collected_at: '-infinity', resulted_at: 'infinity' });
+    const far = row({ id: '5', collected_at: '10000-01-01 00:00:00', resulted_at: null });
+    const endless = row({ id: '6', collected_at: 'infinity', resulted_at: null });
+    for (const results of [[bc, never], [never, bc]]) {
+      expect(toDiagnosticReport('ORD1', results, naming)).toMatchObject({ _effectiveDateTime: absent('unknown'), _issued: absent('unknown') });
+    }
+    for (const results of [[far, endless], [endless, far]]) expect(toDiagnosticReport('ORD1', results, naming)).toMatchObject({ _effectiveDateTime: absent('unsupported') });
+  });
 });

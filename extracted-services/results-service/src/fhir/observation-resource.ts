@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { readableText } from '@ficus/hl7-protocol';
-import { FhirDecimal, fhirDateTimeElement, fhirText, isBeforeFhirTimes, isFhirDateTime, sqlFhirDateTime, sqlFhirDateTimeKept } from '@ficus/service-kit';
+import { compareKeptTimes, FhirDecimal, fhirDateTimeElement, fhirText, sqlFhirDateTime, sqlFhirDateTimeKept } from '@ficus/service-kit';
 import { reportId } from './report-id.js';
 
 export interface ResultNaming {
@@ -99,15 +99,15 @@ export function toObservation(r: ResultFhirRow, naming: ResultNaming) {
 }
 
 /*
- * The earliest and latest of FHIR dateTimes (one format and offset: they sort as text) and of
- * times FHIR cannot hold, which lie before (BC, -infinity) or after (after 9999, infinity) them
- * all: such a one is the answer, and left out with its reason, when it is the earliest or latest.
+ * The earliest and latest of FHIR dateTimes and of times FHIR cannot hold (a year BC or after
+ * 9999, `±infinity`), by the instant each names: such a one is the answer, and left out with its
+ * reason, when it is the earliest or latest. The answer is written as it was given.
  */
 function earliest(times: string[]): string | undefined {
-  return times.find(isBeforeFhirTimes) ?? times.filter(isFhirDateTime).sort()[0] ?? times[0];
+  return [...times].sort(compareKeptTimes)[0];
 }
 function latest(times: string[]): string | undefined {
-  return times.find((t) => !isFhirDateTime(t) && !isBeforeFhirTimes(t)) ?? times.filter(isFhirDateTime).sort().pop() ?? times[0];
+  return [...times].sort(compareKeptTimes).pop();
 }
 
 /** One patient's results of one order (oldest first) as a DiagnosticReport. */
@@ -117,7 +117,7 @@ export function toDiagnosticReport(orderNumber: string, results: ResultFhirRow[]
   const status = results.some((r) => r.status === 'P') ? 'preliminary' : results.some((r) => r.status === 'C') ? 'corrected' : 'final';
   const collected = earliest(results.map((r) => r.collected_at))!;
   const issued = latest(results.map((r) => r.resulted_at).filter((t): t is string => t !== null));
-  const updated = results.map((r) => r.last_updated).sort().pop()!;
+  const updated = latest(results.map((r) => r.last_updated))!;
   const encounter = results.find((r) => r.encounter_id !== null)?.encounter_id;
   return {
     resourceType: 'DiagnosticReport',

@@ -37,11 +37,53 @@ const FHIR_DATE_TIME = new RegExp(
 export const isFhirDateTime = (text: string): boolean => FHIR_DATE_TIME.test(text);
 
 /**
- * Whether a text of sqlFhirDateTimeKept that is no FHIR dateTime lies before every one (a year
- * BC, `-infinity`) rather than after (a year after 9999, `infinity`): for the earliest or latest
- * of several times.
+ * Texts of sqlFhirDateTimeKept (FHIR dateTimes, and PostgreSQL's texts of the times FHIR cannot
+ * hold) in the order of the instants they name, for the earliest or latest of several. Not as
+ * text: FHIR dateTimes of different UTC offsets do not sort so (`2024-03-31T01:30:00+01:00` is
+ * before `2024-03-31T01:10:00+00:00`), nor do years BC (`0100-01-01 00:00:00 BC` is before
+ * `0044-03-15 12:00:00 BC`) or of five digits (`10000-01-01 00:00:00` is after `9999-…`), and
+ * `-infinity` and `infinity` are before and after every time. A text that names no time sorts
+ * after all.
  */
-export const isBeforeFhirTimes = (text: string): boolean => !isFhirDateTime(text) && (/ BC$/.test(text) || text === '-infinity');
+export function compareKeptTimes(a: string, b: string): number {
+  const [x, y] = [keptInstant(a), keptInstant(b)];
+  if (Number.isNaN(x) || Number.isNaN(y)) return Number(Number.isNaN(x)) - Number(Number.isNaN(y));
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+// `2024-07-01T10:30:00+02:00`, `2024` (FHIR), `0044-03-15 12:00:00 BC`, `10000-01-01 00:00:00.5` (PostgreSQL, no offset for a TIMESTAMP)
+const KEPT_TIME = /^(\d{4,})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?)?)?)?(Z|[+-]\d{2}(?::?\d{2}){0,2})?( BC)?$/;
+
+/** seconds from 1970-01-01T00:00Z (a time without offset read as UTC); ±Infinity for the infinities, NaN for no time */
+function keptInstant(text: string): number {
+  if (text === 'infinity') return Infinity;
+  if (text === '-infinity') return -Infinity;
+  const m = KEPT_TIME.exec(text);
+  if (!m) return NaN;
+  // there is no year 0: 1 BC is the year before 1 AD (PostgreSQL's calendar is proleptic Gregorian)
+  const year = m[8] ? 1 - Number(m[1]) : Number(m[1]);
+  const seconds = Number(m[4] ?? 0) * 3600 + Number(m[5] ?? 0) * 60 + Number(m[6] ?? 0);
+  return daysFromCivil(year, Number(m[2] ?? 1), Number(m[3] ?? 1)) * 86_400 + seconds - offsetSeconds(m[7]);
+}
+
+/** `Z`, `+01:00`, `+0100`, `+01`, `-00:53:28` (PostgreSQL's local mean time) in seconds */
+function offsetSeconds(offset: string | undefined): number {
+  if (!offset || offset === 'Z') return 0;
+  const digits = offset.slice(1).replaceAll(':', '');
+  const seconds = Number(digits.slice(0, 2)) * 3600 + Number(digits.slice(2, 4) || 0) * 60 + Number(digits.slice(4, 6) || 0);
+  return offset[0] === '-' ? -seconds : seconds;
+}
+
+/** days from 1970-01-01 of a day of the proleptic Gregorian calendar, for any year (Date stops at ±275760; PostgreSQL goes to 294276) */
+function daysFromCivil(year: number, month: number, day: number): number {
+  // H. Hinnant's days_from_civil: years start in March, so the leap day ends one
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}
 
 /** why a value that is not a FHIR date: an infinite one is a time not kept, any other one a date FHIR cannot carry */
 const reasonFor = (text: string): DataAbsentCode => (/^-?infinity$/.test(text) ? 'unknown' : 'unsupported');
