@@ -18,6 +18,7 @@ export * from './rule-sources/emergency-override.js';
 export * from './rule-sources/emergency-file.js';
 export * from './rule-sources/emergency-record.js';
 export * from './control-plane/admin-auth.js';
+export * from './control-plane/trusted-proxies.js';
 export * from './events/index.js';
 export * from './parity/settings.js';
 export * from './parity/compare.js';

@@ -17,6 +17,7 @@ import type { OutboxSeam } from '@ficus/service-kit';
 import { startPrivateRedis, type PrivateRedis } from '../../scripts/lib/local-services.js';
 import { ask, startServiceScene, type ServiceScene } from '../../test-support/service-scene.js';
 import { createTestDatabase, type TestDatabase } from '../../test-support/databases.js';
+import { requestFrom } from '../../test-support/from-address.js';
 import { ADMIN_TOKEN, adminClient, roleClient, seedRules, startStoreGateway, type AdminClient, type StoreGateway } from '../../gateway/test/support/store-gateway.js';
 import { ficusRunner, type Run } from '../../cli/test/support/cli-scene.js';
 
@@ -208,5 +209,25 @@ describe('conflicts of a service, for review', () => {
     const none = await ficus(['conflicts', 'list', '--service', 'patient-service']);
     expect(none.stdout).toContain('no unresolved conflicts');
     expect(runs.map((r) => r.stdout + r.stderr).join('')).not.toContain(ADMIN_TOKEN);
+  });
+
+  it("audits a look through the admin API with the caller's address, and a forged X-Forwarded-For from an untrusted peer with the peer's", async () => {
+    const [c] = (await admin.get<ServiceConflicts>(`${base}?all=true&key=${mrns[0]}`)).body.conflicts;
+    const audit = new pg.Pool({ connectionString: store.url, max: 1 });
+    try {
+      const before = (await audit.query<{ id: string | null }>('SELECT max(id)::text AS id FROM audit_log')).rows[0]!.id ?? '0';
+      const headers = { authorization: `Bearer ${ADMIN_TOKEN}` };
+      // the caller at 127.0.0.3 asks the admin API, which passes it on from 127.0.0.1 (a proxy the service trusts) naming the caller
+      expect((await requestFrom('127.0.0.3', `${gw.adminUrl}${base}/${c!.id}`, { headers })).status).toBe(200);
+      // a caller at 127.0.0.2 (no proxy the service trusts) claims another address: not believed
+      expect((await requestFrom('127.0.0.2', `${scene.patients.url}${base}/${c!.id}`, { headers: { ...headers, 'x-forwarded-for': '10.6.6.6' } })).status).toBe(200);
+      const { rows } = await audit.query<{ action: string; source_ip: string }>('SELECT action, source_ip FROM audit_log WHERE id > $1::bigint ORDER BY id', [before]);
+      expect(rows).toEqual([
+        { action: 'conflicts.view', source_ip: '127.0.0.3' },
+        { action: 'conflicts.view', source_ip: '127.0.0.2' },
+      ]);
+    } finally {
+      await audit.end();
+    }
   });
 });

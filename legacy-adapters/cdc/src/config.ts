@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
-import { configSchema, EMERGENCY_FILE_NAME, Env, loadConfig, withDatabase } from '@ficus/contracts';
+import { configSchema, EMERGENCY_FILE_NAME, Env, loadConfig, trustedProxiesEnv, withDatabase } from '@ficus/contracts';
 import { keyMoveTtlMs } from './publish/key-moves.js';
 
 const DEFAULT_MAPPING = fileURLToPath(new URL('../../../routing-rules/cdc/legacy-his.yaml', import.meta.url));
@@ -60,6 +60,7 @@ export const CdcConfigSchema = configSchema({
   FICUS_OIDC_AUDIENCE: Env.optionalString('OIDC: the audience the JWTs must name'),
   FICUS_OIDC_JWKS_URL: Env.optionalString("OIDC: the issuer's key set (JWKS) URL"),
   FICUS_OIDC_ROLE_CLAIM: Env.string('ficus_role', 'OIDC: the claim holding the role'),
+  CDC_API_TRUSTED_PROXIES: trustedProxiesEnv('/api/cdc'),
   FICUS_SHUTDOWN_TIMEOUT_MS: Env.integer(10_000, 'on SIGTERM, wait this long for events in hand to be enqueued'),
   LOG_LEVEL: Env.level(),
 });

@@ -21,6 +21,7 @@ import {
   runMigrations,
   sendProblem,
   StoreRuleSource,
+  trustedProxies,
   upstreamUrlOverride,
   type Logger,
   type OpenStore,
@@ -256,7 +257,7 @@ async function startApi(
     serviceUnfinished: (service: string, partitions: readonly number[]) => Promise<boolean>;
   },
 ): Promise<{ app: FastifyInstance; port: number }> {
-  const app = Fastify({ logger: false, trustProxy: config.HL7_API_TRUSTED_PROXIES.trim() === '' ? false : config.HL7_API_TRUSTED_PROXIES });
+  const app = Fastify({ logger: false, trustProxy: trustedProxies(config.HL7_API_TRUSTED_PROXIES) });
   const oidc =
     config.FICUS_OIDC_ISSUER && config.FICUS_OIDC_AUDIENCE && config.FICUS_OIDC_JWKS_URL
       ? { issuer: config.FICUS_OIDC_ISSUER, audience: config.FICUS_OIDC_AUDIENCE, jwksUrl: config.FICUS_OIDC_JWKS_URL, roleClaim: config.FICUS_OIDC_ROLE_CLAIM }

@@ -165,9 +165,11 @@ export const LEGACY_AJV_OPTIONS = {
  * fastify's own request log (it prints URLs, and URLs here carry MRNs, names and birth dates).
  * The caller registers the error handling (registerLegacyErrors) and its routes.
  */
-export function legacyApiServer(log: FastifyBaseLogger): FastifyInstance {
+export function legacyApiServer(log: FastifyBaseLogger, opts: { trustProxy?: false | string } = {}): FastifyInstance {
   const app = Fastify({
     loggerInstance: log,
+    // whose X-Forwarded-For request.ip believes (an extracted service behind the admin API's pass-through)
+    trustProxy: opts.trustProxy ?? false,
     logController: new LogController({ disableRequestLogging: true }),
     ajv: LEGACY_AJV_OPTIONS,
   });

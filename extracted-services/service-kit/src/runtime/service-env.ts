@@ -5,7 +5,7 @@
  */
 import { Type, type Static, type TObject } from '@sinclair/typebox';
 import { fileURLToPath } from 'node:url';
-import { Env, withDatabase } from '@ficus/contracts';
+import { Env, trustedProxiesEnv, withDatabase } from '@ficus/contracts';
 
 const DEFAULT_STATE_DIR = fileURLToPath(new URL('../../../../.ficus/services', import.meta.url));
 
@@ -35,6 +35,7 @@ export const commonServiceEnv = {
   FICUS_OIDC_AUDIENCE: Env.optionalString('OIDC: the audience the JWTs must name'),
   FICUS_OIDC_JWKS_URL: Env.optionalString("OIDC: the issuer's key set (JWKS) URL"),
   FICUS_OIDC_ROLE_CLAIM: Env.string('ficus_role', 'OIDC: the claim holding the role'),
+  SERVICE_API_TRUSTED_PROXIES: trustedProxiesEnv('/api/services/<service>'),
   FICUS_STATE_DIR: Env.string(DEFAULT_STATE_DIR, 'where the last good copy of the rules is kept (system of record from the rules)'),
   FICUS_EMERGENCY_FILE: Env.optionalString(
     "the emergency override file (default: $FICUS_STATE_DIR/emergency-legacy.yaml), the gateway's and the HL7 adapter's: while it names the record rule (`rules: [patients-write]`) or says `rules: all`, the legacy is the system of record whatever the rules say, until it is removed (system of record from the rules)",

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { AuditLog, Authenticator, EMERGENCY_FILE_NAME, hl7QueuePrefix, TokenStore, withDatabase, type Logger } from '@ficus/contracts';
+import { AuditLog, Authenticator, EMERGENCY_FILE_NAME, hl7QueuePrefix, TokenStore, trustedProxies, withDatabase, type Logger } from '@ficus/contracts';
 import { cdcQueuePrefix, heldSnapshotEnds, migrateOutbox, OutboxRelay, type RetryPolicy } from '@ficus/contracts/queues';
 import { legacyApiServer, registerLegacyErrors } from '@ficus/legacy-his/contract';
 import { startChangeFeeds, type ChangeFeed } from '../cdc/change-feeds.js';
@@ -74,9 +74,9 @@ export interface RunningService {
  * An extracted service's HTTP app, not yet listening: validation and error bodies as the
  * legacy API's, requests counted by route, /healthz, /readyz and /metrics, then its routes.
  */
-export async function buildServiceApp(log: Logger, ops: OpsState, routes: (app: FastifyInstance) => Promise<void>): Promise<FastifyInstance> {
+export async function buildServiceApp(log: Logger, ops: OpsState, routes: (app: FastifyInstance) => Promise<void>, trustProxy: false | string = false): Promise<FastifyInstance> {
   // pino's Logger is a FastifyBaseLogger; saying so keeps the instance's type the plain default
-  const app = legacyApiServer(log as FastifyBaseLogger);
+  const app = legacyApiServer(log as FastifyBaseLogger, { trustProxy });
   registerLegacyErrors(app);
   countRequests(app, ops.metrics);
   registerOpsRoutes(app, ops);
@@ -163,10 +163,16 @@ export async function startService(d: ServiceDefinition): Promise<RunningService
         ? { issuer: config.FICUS_OIDC_ISSUER, audience: config.FICUS_OIDC_AUDIENCE, jwksUrl: config.FICUS_OIDC_JWKS_URL, roleClaim: config.FICUS_OIDC_ROLE_CLAIM }
         : undefined;
     const operator = { service: name, review, auth: new Authenticator(new TokenStore(control), oidc), audit: new AuditLog(control), log };
-    const app = await buildServiceApp(log, { pool, redis, metrics, systemOfRecord, shuttingDown: () => shuttingDown, staleReads }, async (a) => {
-      await conflictRoutes(a, operator);
-      await d.routes(a, pool, systemOfRecord);
-    });
+    const app = await buildServiceApp(
+      log,
+      { pool, redis, metrics, systemOfRecord, shuttingDown: () => shuttingDown, staleReads },
+      async (a) => {
+        await conflictRoutes(a, operator);
+        await d.routes(a, pool, systemOfRecord);
+      },
+      // the admin API passes /api/services/<name>/* through: the conflicts' audit names its caller, not its address
+      trustedProxies(config.SERVICE_API_TRUSTED_PROXIES),
+    );
     stops.push(() => app.close());
     if (redis) {
       const consumed = { connection: redis, pool, systemOfRecord, metrics, log, retry: d.retry };

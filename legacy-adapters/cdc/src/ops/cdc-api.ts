@@ -6,7 +6,7 @@
  * list, replay, discard). The gateway's admin API forwards /api/cdc/* here.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Authenticator, installAdminAuth, sendProblem, type Logger, type OpenStore } from '@ficus/contracts';
+import { Authenticator, installAdminAuth, sendProblem, trustedProxies, type Logger, type OpenStore } from '@ficus/contracts';
 import type { CdcStatus, WritebackEmergency } from '@ficus/contracts/api';
 import { cdcQueuePrefix, deadLetterRoutes, type DeadLetterDesk } from '@ficus/contracts/queues';
 import type { CdcSource } from '../cdc-service.js';
@@ -40,7 +40,8 @@ export interface CdcApiDeps {
 }
 
 export async function startCdcApi(config: CdcConfig, d: CdcApiDeps): Promise<RunningApi> {
-  const app = Fastify({ logger: false });
+  // the admin API passes /api/cdc/* through: its caller, not its address, goes to the audit log
+  const app = Fastify({ logger: false, trustProxy: trustedProxies(config.CDC_API_TRUSTED_PROXIES) });
   const oidc =
     config.FICUS_OIDC_ISSUER && config.FICUS_OIDC_AUDIENCE && config.FICUS_OIDC_JWKS_URL
       ? { issuer: config.FICUS_OIDC_ISSUER, audience: config.FICUS_OIDC_AUDIENCE, jwksUrl: config.FICUS_OIDC_JWKS_URL, roleClaim: config.FICUS_OIDC_ROLE_CLAIM }
