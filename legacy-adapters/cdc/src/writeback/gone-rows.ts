@@ -46,13 +46,43 @@ export async function rowThere(client: pg.ClientBase, t: TopicTarget, key: Recor
 }
 
 /** Rows per statement of `lockRows`: its match of the rows to the keys grows with their square. */
-const LOCK_CHUNK = 200;
+export const LOCK_CHUNK = 200;
+
+/**
+ * `changes` (of one table) in the order the table's key sorts their keys: each key value typed
+ * and collated as its column, so that the order is the one `ORDER BY` the key columns gives (an
+ * integer key given as '1000' and as 200 sorts numerically; a text key by the column's
+ * collation), ties in their own order. Asked of the database: an order worked out here could
+ * differ from the column's, and then two jobs' chunks could still take rows in two orders.
+ */
+async function inKeyOrder(client: pg.ClientBase, t: TopicTarget, changes: ChangeEvent[]): Promise<ChangeEvent[]> {
+  const { rows: columns } = await client.query<{ name: string; type: string; collation: string | null }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, NULL) AS type,
+            CASE WHEN a.attcollation = 0 THEN NULL ELSE quote_ident(n.nspname) || '.' || quote_ident(c.collname) END AS collation
+       FROM pg_attribute a LEFT JOIN pg_collation c ON c.oid = a.attcollation LEFT JOIN pg_namespace n ON n.oid = c.collnamespace
+      WHERE a.attrelid = $1::regclass AND a.attname = ANY($2::text[]) AND a.attnum > 0 AND NOT a.attisdropped`,
+    [t.table, t.key.map(([, column]) => column)],
+  );
+  const typed = t.key.map(([field, column], k) => {
+    const c = columns.find((r) => r.name === column);
+    if (!c) throw new Error(`write-back: key column ${column} of ${t.table} not found`);
+    return { sql: `$${k + 2}::${c.type}[]`, order: `k.c${k}${c.collation ? ` COLLATE ${c.collation}` : ''}`, values: changes.map((e) => e.key[field]) };
+  });
+  const { rows } = await client.query<{ i: number }>(
+    `SELECT k.i FROM unnest($1::int[], ${typed.map((c) => c.sql).join(', ')}) AS k(i, ${typed.map((_, k) => `c${k}`).join(', ')}) ORDER BY ${typed.map((c) => c.order).join(', ')}, k.i`,
+    [changes.map((_, i) => i), ...typed.map((c) => c.values)],
+  );
+  return rows.map((r) => changes[r.i]!);
+}
 
 /**
  * Which of `changes` have their legacy row there, the rows locked to the transaction's end: one
  * statement per table (per LOCK_CHUNK keys), the tables in name order and each one's rows in key
  * order, so that two writers locking overlapping rows take them in one order and cannot deadlock
- * (one SELECT per update, in outbox order, cost a statement per row and could). Each key value
+ * (one SELECT per update, in outbox order, cost a statement per row and could). More keys than a
+ * chunk are put in key order first (inKeyOrder), so each chunk is the next stretch of that order:
+ * chunks of keys in arrival order took the rows in key order within each chunk only, and two
+ * large jobs (outbox batches of up to 1000) could still deadlock. Each key value
  * is its own parameter compared with its column, as rowThere's are: a key given as a number or
  * as a string is read alike.
  */
@@ -66,7 +96,8 @@ export async function lockRows(client: pg.ClientBase, targets: Map<string, Topic
     byTable.set(t.table, of);
   }
   for (const table of [...byTable.keys()].sort()) {
-    const { t, changes: all } = byTable.get(table)!;
+    const { t, changes: arrived } = byTable.get(table)!;
+    const all = arrived.length > LOCK_CHUNK ? await inKeyOrder(client, t, arrived) : arrived;
     const columns = t.key.map(([, column]) => quoteIdent(column));
     const row = columns.length === 1 ? columns[0]! : `(${columns.join(', ')})`;
     for (let from = 0; from < all.length; from += LOCK_CHUNK) {
