@@ -39,7 +39,7 @@ describe('ficus: usage, connection and configuration', () => {
     expect(npx.stdout.trim()).toBe('0.1.0');
     expect(help.code, help.stderr).toBe(0);
     expect(help.stdout).toContain('Usage: ficus');
-    expect(help.stdout).toContain('Exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 `reconcile` found differences,\n4 `queues dead-letters` printed without a component that did not answer.');
+    expect(help.stdout).toContain('Exit codes: 0 ok, 1 refused or failed, 2 usage error, 3 `reconcile` found differences,\n4 `queues dead-letters` or `conflicts list` printed without a component that did not answer.');
     expect(list.code, list.stderr).toBe(0);
     expect(list.stdout).toMatch(/^rule set version 1/);
   });
