@@ -26,11 +26,12 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // more files at a time than cores (vitest's default is one fewer than the cores): most of a
-    // file's time is spent waiting on servers it started. One at a time the suite took 19 minutes
-    // where two took about 12 (its slowest 94 files: 850 s one at a time, 660 s two); on a slower
-    // 2-vCPU machine (2026-12-07 night) two took 19.4 minutes, 24.6 with install and checks
-    maxWorkers: Math.max(3, availableParallelism() + 1),
+    // two files at a time even on two cores (vitest's default is one fewer than the cores): most
+    // of a file's time is spent waiting on servers it started, and one at a time the suite took
+    // 19 minutes here where two took about 12 (its slowest 94 files: 850 s one at a time, 660 s two).
+    // Three were slower again: on the slow 2-vCPU machine of 2026-12-07's night, 309 files took
+    // 1,233 s three at a time against 1,165 s two at a time, the two cores saturated
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     // the slowest files first, so a fresh clone's run does not end with one of them alone
     sequence: { sequencer: SlowestFirstSequencer },
     reporters: ['default'],
