@@ -116,6 +116,13 @@ describe('npm start on a fresh copy', () => {
       const capability = (await (await fetch(`${gw}/fhir/metadata`)).json()) as { implementation?: { url: string }; rest: { resource: { type: string }[] }[] };
       expect(capability.implementation?.url).toBe(`http://localhost:${ports.gateway}/fhir`);
       expect(capability.rest[0]!.resource.map((r) => r.type)).toContain('Observation');
+      // the admin API reaches the services' conflict review on the ports the demo gave them
+      const token = readFileSync(path.join(copy, '.ficus', env.FICUS_DEMO_NAME ?? 'demo', 'admin-token'), 'utf8').trim();
+      for (const service of ['patient-service', 'results-service']) {
+        const review = await fetch(`http://127.0.0.1:${ports.admin}/api/services/${service}/conflicts`, { headers: { authorization: `Bearer ${token}` } });
+        expect(review.status, `${service}: ${await review.clone().text()}`).toBe(200);
+        await review.arrayBuffer();
+      }
 
       // HL7: stored and acknowledged by the adapter, then applied by the legacy system's HL7 inbound
       const ack = readAck(await sendHl7(ports.hl7, readFileSync(path.join(copy, 'examples/hl7/ADT-A01-admit.hl7'))));

@@ -154,6 +154,9 @@ async function main(): Promise<void> {
         FICUS_EMERGENCY_FILE: EMERGENCY_FILE,
         FICUS_HL7_API_URL: `http://127.0.0.1:${ports.hl7Api}`,
         FICUS_CDC_API_URL: `http://127.0.0.1:${ports.cdc}`,
+        // the services' conflict review (ficus conflicts, the dashboard's panel) on the demo's ports
+        FICUS_PATIENT_SERVICE_API_URL: `http://127.0.0.1:${ports.patientService}`,
+        FICUS_RESULTS_SERVICE_API_URL: `http://127.0.0.1:${ports.resultsService}`,
       },
       readyUrl: `http://127.0.0.1:${ports.gateway}/readyz`,
     },
